@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Build and run every Stormgate test suite on a fresh Debian 12 machine:
+#   1. bootstrap (packages; no hugepages needed: tests run with --no-huge),
+#   2. the normal build (warnings are errors) and all its suites,
+#   3. the ASan+UBSan build and its unit tests.
+# Test logs: build/meson-logs/testlog.json and build-asan/meson-logs/testlog.json.
+#   deploy/test.sh [meson test args, e.g. --suite unit]
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+"$root/deploy/bootstrap.sh" --no-hugepages || exit 1
+
+status=0
+if [ ! -f build/build.ninja ]; then
+	meson setup build || exit 1
+fi
+ninja -C build || exit 1
+meson test -C build --print-errorlogs --num-processes 2 "$@" || status=1
+
+if [ ! -f build-asan/build.ninja ]; then
+	meson setup build-asan -Db_sanitize=address,undefined -Dbench=disabled || exit 1
+fi
+ninja -C build-asan || exit 1
+meson test -C build-asan --suite unit --print-errorlogs --num-processes 2 || status=1
+
+python3 "$root/.ci/summary.py" build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
+exit $status
