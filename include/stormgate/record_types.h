@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Record-layer types shared by the record layer, the session table, the data
+ * plane and the control plane (which fills a struct sg_rec_sa after a
+ * handshake). See record.h for the functions.
+ */
+#ifndef STORMGATE_RECORD_TYPES_H
+#define STORMGATE_RECORD_TYPES_H
+
+#include <stdint.h>
+
+#include <stormgate/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The AEAD of a record protection suite; every suite of the record layer maps to one. */
+enum sg_aead {
+	SG_AEAD_AES_128_CCM_8 = 0, /* RFC 6655/7251: PSK 0xC0A8, ECDHE_ECDSA 0xC0AE, ECDHE_PSK 0xD003 */
+	SG_AEAD_AES_128_CCM,       /* RFC 6655: PSK 0xC0A4, RFC 8442: ECDHE_PSK 0xD005 */
+	SG_AEAD_AES_128_GCM,       /* RFC 5487: PSK 0x00A8, RFC 5289: 0xC02B, RFC 8442: 0xD001 */
+	SG_AEAD_AES_256_GCM,       /* RFC 5487: PSK 0x00A9 */
+	SG_AEAD_CHACHA20_POLY1305, /* RFC 7905: PSK 0xCCAB, ECDHE_PSK 0xCCAC */
+	SG_AEAD_MAX
+};
+
+/* Replay window sizes (bits) a table may be created with (RFC 6347 §4.1.2.6). */
+#define SG_REPLAY_WINDOW_MIN     64
+#define SG_REPLAY_WINDOW_MAX     4096
+#define SG_REPLAY_WINDOW_DEFAULT 128
+
+/* sg_rec_sa.flags */
+#define SG_SA_F_RX_CID 0x01 /* records to us carry our CID (RFC 9146 tls12_cid) */
+#define SG_SA_F_TX_CID 0x02 /* records we send carry the peer's CID */
+
+/*
+ * Runtime state of one DTLS 1.2 security association: what a worker needs to
+ * open and seal the records of one session, in two cache lines. Plain old
+ * data without pointers, so sessions can be checkpointed and shipped between
+ * nodes as bytes (the key material is secret: seal it when serialised).
+ *
+ * Keys are raw (16 or 32 bytes): key schedules are expanded per record inside
+ * the burst, which costs less than the cache misses 176 B (AES-128 schedule)
+ * or ~1 KB (IPsec-MB GCM key data) per direction per session would at 10M
+ * sessions. See docs/record-layer.md for the measurements.
+ *
+ * The replay bitmap is the last member and continues past the two lines when
+ * the table's window is larger than 128 bits; allocate sg_rec_sa_size(window).
+ *
+ * One writer: only the worker that owns the session opens or seals with it.
+ */
+struct sg_rec_sa {
+	/* line 0: header, rx key, both IVs */
+	uint8_t aead;           /* enum sg_aead */
+	uint8_t flags;          /* SG_SA_F_* */
+	uint16_t epoch;         /* epoch of both directions (no renegotiation) */
+	uint32_t auth_failures; /* records that failed authentication under this key */
+	uint8_t rx_key[32];     /* client_write_key (16 B used for AES-128) */
+	uint8_t rx_iv[12];      /* client_write_IV: 4 B salt (GCM/CCM) or 12 B (ChaCha) */
+	uint8_t tx_iv[12];      /* server_write_IV */
+	/* line 1: write state, tx key, replay window */
+	uint64_t tx_seq;        /* next 48-bit write sequence number */
+	uint8_t tx_key[32];     /* server_write_key */
+	uint64_t rx_top;        /* highest authenticated sequence number + 1 (0: none yet) */
+	uint64_t replay[2];     /* bitmap of the window; continues past the struct */
+} __attribute__((aligned(SG_CACHE_LINE)));
+
+_Static_assert(sizeof(struct sg_rec_sa) == 2 * SG_CACHE_LINE, "sg_rec_sa is two cache lines");
+
+/* Bytes to allocate for one SA with a replay window of window_bits (64..4096). */
+static inline size_t sg_rec_sa_size(unsigned window_bits)
+{
+	size_t extra = window_bits > 128 ? (window_bits - 128) / 8 : 0;
+
+	return sizeof(struct sg_rec_sa) + ((extra + SG_CACHE_LINE - 1) & ~(size_t)(SG_CACHE_LINE - 1));
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STORMGATE_RECORD_TYPES_H */
