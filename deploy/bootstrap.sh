@@ -30,7 +30,7 @@ PACKAGES=(
 	# tools the tests and the demo use
 	iproute2 procps openssl gnutls-bin libcoap3-bin lmdb-utils python3-scapy
 	# lint
-	clang-format cppcheck
+	clang-format cppcheck shellcheck
 )
 
 log() { printf 'bootstrap: %s\n' "$*"; }

@@ -7,7 +7,7 @@
 #   deploy/test.sh [meson test args, e.g. --suite unit]
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 
 "$root/deploy/bootstrap.sh" --no-hugepages || exit 1
 

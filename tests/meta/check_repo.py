@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Repository checks, as TAP: the README opens with exactly the two commands
+(main job, tests) and both exist; .ci/run calls the README's test command;
+the deploy scripts parse (bash -n) and pass shellcheck when it is installed."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+root = os.environ.get('SG_SOURCE_ROOT') or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+results = []
+
+
+def check(name, ok, detail=''):
+    results.append((name, ok, detail))
+
+
+def readme_commands():
+    with open(os.path.join(root, 'README.md'), encoding='utf-8') as f:
+        text = f.read()
+    m = re.search(r'```(?:sh|bash)?\n(.*?)```', text, re.S)
+    if not m:
+        return text, []
+    cmds = [re.sub(r'\s+#.*$', '', l).strip() for l in m.group(1).splitlines()]
+    return text, [c for c in cmds if c]
+
+
+text, cmds = readme_commands()
+first_block = text.find('```')
+check('README opens with a command block before any other section',
+      first_block != -1 and '\n## ' not in text[:first_block], f'block at {first_block}')
+check('README first block holds exactly two commands', len(cmds) == 2, repr(cmds))
+for c in cmds:
+    script = c.split()[0]
+    path = os.path.join(root, script)
+    check(f'command {script} exists and is executable',
+          os.path.isfile(path) and os.access(path, os.X_OK), path)
+
+with open(os.path.join(root, '.ci', 'run'), encoding='utf-8') as f:
+    ci = f.read()
+test_cmd = cmds[1] if len(cmds) == 2 else None
+check('.ci/run calls the README test command',
+      test_cmd is not None and re.search(r'^\s*' + re.escape(test_cmd) + r'\b', ci, re.M) is not None,
+      repr(test_cmd))
+
+scripts = sorted(os.path.join(root, 'deploy', f) for f in os.listdir(os.path.join(root, 'deploy'))
+                 if f.endswith('.sh')) + [os.path.join(root, '.ci', 'run')]
+for s in scripts:
+    r = subprocess.run(['bash', '-n', s], capture_output=True, text=True)
+    check(f'bash -n {os.path.relpath(s, root)}', r.returncode == 0, r.stderr.strip())
+if shutil.which('shellcheck'):
+    r = subprocess.run(['shellcheck', '-S', 'warning'] + scripts, capture_output=True, text=True)
+    check('shellcheck -S warning deploy/*.sh .ci/run', r.returncode == 0, r.stdout.strip()[:2000])
+
+print(f'1..{len(results)}')
+for i, (name, ok, detail) in enumerate(results, 1):
+    print(f"{'ok' if ok else 'not ok'} {i} - {name}")
+    if not ok and detail:
+        for line in str(detail).splitlines():
+            print(f'# {line}')
+sys.exit(0 if all(ok for _, ok, _ in results) else 1)
