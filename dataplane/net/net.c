@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * L2-L4 validation of received frames and the ARP / neighbour discovery
+ * answers for the gateway's own addresses. See include/stormgate/net.h.
+ *
+ * Every read is bounds-checked against the frame length before it happens;
+ * headers are read with memcpy-free byte access, so unaligned frames are fine.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_ip.h>
+
+#include <stormgate/net.h>
+
+/* EtherTypes (IEEE 802.3 registry). */
+#define ETH_P_IPV4 0x0800
+#define ETH_P_ARP  0x0806
+#define ETH_P_VLAN 0x8100 /* IEEE 802.1Q */
+#define ETH_P_QINQ 0x88a8 /* IEEE 802.1ad */
+#define ETH_P_IPV6 0x86dd
+#define ETH_HLEN   14
+#define VLAN_HLEN  4
+
+/* IP protocol numbers (IANA). */
+#define IPPROTO_HOPOPTS_  0
+#define IPPROTO_UDP_	  17
+#define IPPROTO_ROUTING_  43
+#define IPPROTO_FRAGMENT_ 44
+#define IPPROTO_ICMPV6_	  58
+#define IPPROTO_DSTOPTS_  60
+
+#define IPV4_HLEN_MIN 20
+#define IPV6_HLEN     40
+#define UDP_HLEN      8
+#define ARP_LEN	      28 /* Ethernet/IPv4 ARP, RFC 826 */
+
+/* Extension headers walked before giving up (RFC 8200 §4.1 lists at most 8 kinds). */
+#define IPV6_EXT_MAX 8
+
+/* RFC 4861 §4.3-4.4 */
+#define ND_NS	       135
+#define ND_NA	       136
+#define ND_MSG_LEN     24 /* type, code, cksum, reserved/flags, target */
+#define ND_OPT_SLLA    1
+#define ND_OPT_TLLA    2
+#define ND_HOP_LIMIT   255 /* §7.1.1: anything else did not come from this link */
+#define ND_NA_FLAG_SOL 0x40
+#define ND_NA_FLAG_OVR 0x20
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static bool is_our_ip4(const struct sg_net_if *ifc, const uint8_t *a)
+{
+	for (unsigned i = 0; i < ifc->n_ip4; i++)
+		if (memcmp(ifc->ip4[i], a, 4) == 0)
+			return true;
+	return false;
+}
+
+static bool is_our_ip6(const struct sg_net_if *ifc, const uint8_t *a)
+{
+	for (unsigned i = 0; i < ifc->n_ip6; i++)
+		if (memcmp(ifc->ip6[i], a, 16) == 0)
+			return true;
+	return false;
+}
+
+/* ff02::1:ffXX:XXXX for one of our addresses (RFC 4291 §2.7.1). */
+static bool is_our_solicited_node(const struct sg_net_if *ifc, const uint8_t *a)
+{
+	static const uint8_t prefix[13] = { 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff };
+
+	if (memcmp(a, prefix, sizeof(prefix)) != 0)
+		return false;
+	for (unsigned i = 0; i < ifc->n_ip6; i++)
+		if (memcmp(ifc->ip6[i] + 13, a + 13, 3) == 0)
+			return true;
+	return false;
+}
+
+static bool is_unspecified6(const uint8_t *a)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(a, zero, 16) == 0;
+}
+
+/* Sum of the UDP/ICMPv6 pseudo-header (RFC 768; RFC 8200 §8.1), not folded. */
+static uint32_t pseudo_sum(uint8_t family, const uint8_t *src, const uint8_t *dst, uint8_t proto,
+			   uint32_t l4_len)
+{
+	uint8_t tail[8] = { 0 };
+	size_t alen = family == 4 ? 4 : 16;
+	uint32_t sum = 0;
+
+	sum = __rte_raw_cksum(src, alen, sum);
+	sum = __rte_raw_cksum(dst, alen, sum);
+	if (family == 4) {
+		tail[1] = proto;
+		wr16(tail + 2, (uint16_t)l4_len);
+		return __rte_raw_cksum(tail, 4, sum);
+	}
+	tail[0] = (uint8_t)(l4_len >> 24);
+	tail[1] = (uint8_t)(l4_len >> 16);
+	tail[2] = (uint8_t)(l4_len >> 8);
+	tail[3] = (uint8_t)l4_len;
+	tail[7] = proto;
+	return __rte_raw_cksum(tail, 8, sum);
+}
+
+/* True when the L4 message including its checksum field sums to all ones. */
+static bool l4_cksum_ok(uint8_t family, const uint8_t *src, const uint8_t *dst, uint8_t proto,
+			const uint8_t *l4, uint32_t l4_len)
+{
+	uint32_t sum = pseudo_sum(family, src, dst, proto, l4_len);
+
+	return __rte_raw_cksum_reduce(__rte_raw_cksum(l4, l4_len, sum)) == 0xffff;
+}
+
+static uint16_t l4_cksum(uint8_t family, const uint8_t *src, const uint8_t *dst, uint8_t proto,
+			 const uint8_t *l4, uint32_t l4_len)
+{
+	uint32_t sum = pseudo_sum(family, src, dst, proto, l4_len);
+
+	return (uint16_t)~__rte_raw_cksum_reduce(__rte_raw_cksum(l4, l4_len, sum));
+}
+
+void sg_net_udp_set_cksum(uint8_t family, const uint8_t *src, const uint8_t *dst, uint8_t *udp,
+			  uint16_t udp_len)
+{
+	uint16_t c;
+
+	udp[6] = udp[7] = 0;
+	c = l4_cksum(family, src, dst, IPPROTO_UDP_, udp, udp_len);
+	/* RFC 768: a computed zero is sent as all ones; zero means "none". */
+	if (c == 0)
+		c = 0xffff;
+	memcpy(udp + 6, &c, 2); /* summed in memory order, stored the same way */
+}
+
+static enum sg_net_kind drop(struct sg_pkt *pkt, enum sg_drop reason)
+{
+	pkt->drop = reason;
+	return SG_NET_DROP;
+}
+
+static enum sg_net_kind parse_udp(const uint8_t *frame, uint32_t end, struct sg_pkt *pkt)
+{
+	const uint8_t *udp = frame + pkt->l4_off;
+	uint32_t avail = end - pkt->l4_off;
+	uint16_t ulen, csum;
+
+	if (avail < UDP_HLEN)
+		return drop(pkt, SG_DROP_UDP_HEADER);
+	ulen = rd16(udp + 4);
+	if (ulen != avail)
+		return drop(pkt, SG_DROP_UDP_HEADER);
+	csum = rd16(udp + 6);
+	if (csum == 0) {
+		/* RFC 768 allows "no checksum" over IPv4; RFC 8200 §8.1 forbids it over IPv6. */
+		if (pkt->family == 6)
+			return drop(pkt, SG_DROP_UDP_CHECKSUM);
+	} else if (!l4_cksum_ok(pkt->family, pkt->src, pkt->dst, IPPROTO_UDP_, udp, ulen)) {
+		return drop(pkt, SG_DROP_UDP_CHECKSUM);
+	}
+	pkt->sport = rd16(udp);
+	pkt->dport = rd16(udp + 2);
+	pkt->payload_off = (uint16_t)(pkt->l4_off + UDP_HLEN);
+	pkt->payload_len = (uint16_t)(ulen - UDP_HLEN);
+	return SG_NET_UDP;
+}
+
+static enum sg_net_kind parse_ipv4(const struct sg_net_if *ifc, const uint8_t *frame, uint32_t len,
+				   struct sg_pkt *pkt)
+{
+	const uint8_t *ip = frame + pkt->l3_off;
+	uint32_t avail = len - pkt->l3_off;
+	uint32_t hlen, tlen;
+
+	if (avail < IPV4_HLEN_MIN || (ip[0] >> 4) != 4)
+		return drop(pkt, SG_DROP_IP_HEADER);
+	hlen = (uint32_t)(ip[0] & 0x0f) * 4;
+	tlen = rd16(ip + 2);
+	/* RFC 791: IHL >= 5; the total length covers the header and fits the frame (which may be
+	 * padded). */
+	if (hlen < IPV4_HLEN_MIN || tlen < hlen || tlen > avail)
+		return drop(pkt, SG_DROP_IP_HEADER);
+	if (rte_raw_cksum(ip, hlen) != 0xffff)
+		return drop(pkt, SG_DROP_IP_CHECKSUM);
+	/* More-fragments flag or a fragment offset: DTLS records fit datagrams, never reassembled.
+	 */
+	if ((rd16(ip + 6) & 0x3fff) != 0)
+		return drop(pkt, SG_DROP_IP_FRAGMENT);
+	pkt->family = 4;
+	pkt->src = ip + 12;
+	pkt->dst = ip + 16;
+	/* Martian sources: multicast, limited broadcast, "this network". */
+	if (pkt->src[0] >= 224 || pkt->src[0] == 0)
+		return drop(pkt, SG_DROP_IP_HEADER);
+	if (!is_our_ip4(ifc, pkt->dst))
+		return drop(pkt, SG_DROP_L3_NOT_FOR_US);
+	if (ip[9] != IPPROTO_UDP_)
+		return drop(pkt, SG_DROP_IP_PROTO);
+	pkt->l4_off = (uint16_t)(pkt->l3_off + hlen);
+	return parse_udp(frame, pkt->l3_off + tlen, pkt);
+}
+
+static enum sg_net_kind parse_ndisc(const struct sg_net_if *ifc, const uint8_t *frame, uint32_t end,
+				    uint8_t hop_limit, struct sg_pkt *pkt)
+{
+	const uint8_t *icmp = frame + pkt->l4_off;
+	uint32_t ilen = end - pkt->l4_off;
+
+	if (ilen < 4)
+		return drop(pkt, SG_DROP_ICMP);
+	if (!l4_cksum_ok(6, pkt->src, pkt->dst, IPPROTO_ICMPV6_, icmp, ilen))
+		return drop(pkt, SG_DROP_ICMP);
+	if (icmp[0] != ND_NS && icmp[0] != ND_NA)
+		return drop(pkt, SG_DROP_ICMP);
+	/* RFC 4861 §7.1.1 (NS) and §7.1.2 (NA): hop limit 255, code 0, length >= 24, target not
+	 * multicast. */
+	if (hop_limit != ND_HOP_LIMIT || icmp[1] != 0 || ilen < ND_MSG_LEN || icmp[8] == 0xff)
+		return drop(pkt, SG_DROP_NDISC);
+	/* Options: each at least 8 bytes, none of length 0. */
+	for (uint32_t o = ND_MSG_LEN; o < ilen;) {
+		if (ilen - o < 8 || icmp[o + 1] == 0 || (uint32_t)icmp[o + 1] * 8 > ilen - o)
+			return drop(pkt, SG_DROP_NDISC);
+		o += (uint32_t)icmp[o + 1] * 8;
+	}
+	if (icmp[0] == ND_NS && !is_our_ip6(ifc, icmp + 8))
+		return drop(pkt, SG_DROP_NDISC);
+	pkt->ndisc_type = icmp[0];
+	pkt->payload_off = pkt->l4_off;
+	pkt->payload_len = (uint16_t)ilen;
+	return SG_NET_NDISC;
+}
+
+static enum sg_net_kind parse_ipv6(const struct sg_net_if *ifc, const uint8_t *frame, uint32_t len,
+				   struct sg_pkt *pkt)
+{
+	const uint8_t *ip = frame + pkt->l3_off;
+	uint32_t avail = len - pkt->l3_off;
+	uint32_t end, off;
+	uint8_t next;
+
+	if (avail < IPV6_HLEN || (ip[0] >> 4) != 6)
+		return drop(pkt, SG_DROP_IP_HEADER);
+	if ((uint32_t)rd16(ip + 4) > avail - IPV6_HLEN)
+		return drop(pkt, SG_DROP_IP_HEADER);
+	end = pkt->l3_off + IPV6_HLEN + rd16(ip + 4);
+	pkt->family = 6;
+	pkt->src = ip + 8;
+	pkt->dst = ip + 24;
+	if (pkt->src[0] == 0xff)
+		return drop(pkt, SG_DROP_IP_HEADER);
+
+	/* RFC 8200 §4: walk the chain, bounded in count and by the payload length. */
+	next = ip[6];
+	off = pkt->l3_off + IPV6_HLEN;
+	for (unsigned n = 0;; n++) {
+		uint32_t elen;
+
+		if (next == IPPROTO_UDP_ || next == IPPROTO_ICMPV6_)
+			break;
+		if (next == IPPROTO_FRAGMENT_)
+			return drop(pkt, SG_DROP_IP_FRAGMENT);
+		if (next != IPPROTO_HOPOPTS_ && next != IPPROTO_ROUTING_ &&
+		    next != IPPROTO_DSTOPTS_)
+			return drop(pkt, SG_DROP_IP_PROTO);
+		/* §4.3: hop-by-hop options only right after the IPv6 header. */
+		if (n >= IPV6_EXT_MAX || (next == IPPROTO_HOPOPTS_ && n != 0) || end - off < 8)
+			return drop(pkt, SG_DROP_IPV6_EXT);
+		elen = ((uint32_t)frame[off + 1] + 1) * 8;
+		if (elen > end - off)
+			return drop(pkt, SG_DROP_IPV6_EXT);
+		/* §4.4: a routing header with segments left names a next hop; we are not a router.
+		 */
+		if (next == IPPROTO_ROUTING_ && frame[off + 3] != 0)
+			return drop(pkt, SG_DROP_IPV6_EXT);
+		next = frame[off];
+		off += elen;
+	}
+	pkt->l4_off = (uint16_t)off;
+
+	if (next == IPPROTO_ICMPV6_) {
+		if (!is_our_ip6(ifc, pkt->dst) && !is_our_solicited_node(ifc, pkt->dst))
+			return drop(pkt, SG_DROP_L3_NOT_FOR_US);
+		return parse_ndisc(ifc, frame, end, ip[7], pkt);
+	}
+	if (!is_our_ip6(ifc, pkt->dst))
+		return drop(pkt, SG_DROP_L3_NOT_FOR_US);
+	return parse_udp(frame, end, pkt);
+}
+
+static enum sg_net_kind parse_arp(const struct sg_net_if *ifc, const uint8_t *frame, uint32_t len,
+				  struct sg_pkt *pkt)
+{
+	const uint8_t *arp = frame + pkt->l3_off;
+	uint16_t op;
+
+	if (len - pkt->l3_off < ARP_LEN)
+		return drop(pkt, SG_DROP_ARP);
+	op = rd16(arp + 6);
+	/* RFC 826: Ethernet hardware, IPv4 protocol, 6- and 4-byte addresses. */
+	if (rd16(arp) != 1 || rd16(arp + 2) != ETH_P_IPV4 || arp[4] != 6 || arp[5] != 4 ||
+	    (op != 1 && op != 2))
+		return drop(pkt, SG_DROP_ARP);
+	if (!is_our_ip4(ifc, arp + 24))
+		return drop(pkt, SG_DROP_ARP);
+	pkt->family = 4;
+	pkt->src = arp + 14;
+	pkt->dst = arp + 24;
+	return SG_NET_ARP;
+}
+
+enum sg_net_kind sg_net_parse(const struct sg_net_if *ifc, const uint8_t *frame, uint32_t len,
+			      struct sg_pkt *pkt)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	uint16_t type;
+	bool multicast;
+
+	memset(pkt, 0, sizeof(*pkt));
+	if (len < ETH_HLEN)
+		return drop(pkt, SG_DROP_RUNT);
+	multicast = memcmp(frame, bcast, 6) == 0 || (frame[0] == 0x33 && frame[1] == 0x33);
+	if (!multicast && memcmp(frame, ifc->mac, 6) != 0)
+		return drop(pkt, SG_DROP_L2_NOT_FOR_US);
+
+	type = rd16(frame + 12);
+	pkt->l3_off = ETH_HLEN;
+	if (type == ETH_P_VLAN) {
+		if (len < ETH_HLEN + VLAN_HLEN)
+			return drop(pkt, SG_DROP_RUNT);
+		pkt->vlan = rd16(frame + 14) & 0x0fff;
+		type = rd16(frame + 16);
+		pkt->l3_off += VLAN_HLEN;
+		if (type == ETH_P_VLAN || type == ETH_P_QINQ)
+			return drop(pkt, SG_DROP_VLAN);
+	} else if (type == ETH_P_QINQ) {
+		return drop(pkt, SG_DROP_VLAN);
+	}
+	if (pkt->vlan != ifc->vlan)
+		return drop(pkt, SG_DROP_VLAN);
+
+	switch (type) {
+	case ETH_P_IPV4:
+		/* Broadcast or multicast IPv4 is never for a DTLS session. */
+		if (multicast)
+			return drop(pkt, SG_DROP_L2_NOT_FOR_US);
+		return parse_ipv4(ifc, frame, len, pkt);
+	case ETH_P_IPV6:
+		return parse_ipv6(ifc, frame, len, pkt);
+	case ETH_P_ARP:
+		return parse_arp(ifc, frame, len, pkt);
+	default:
+		return drop(pkt, SG_DROP_ETHERTYPE);
+	}
+}
+
+uint32_t sg_net_arp_reply(const struct sg_net_if *ifc, uint8_t *frame, uint32_t len,
+			  const struct sg_pkt *pkt)
+{
+	uint8_t *arp = frame + pkt->l3_off;
+	uint8_t ip[4];
+
+	if (len < (uint32_t)pkt->l3_off + ARP_LEN || rd16(arp + 6) != 1 ||
+	    !is_our_ip4(ifc, arp + 24))
+		return 0;
+	/* RFC 826 "Packet Reception": swap sender and target, fill in our hardware address. */
+	memcpy(frame, frame + 6, 6);
+	memcpy(frame + 6, ifc->mac, 6);
+	wr16(arp + 6, 2);
+	memcpy(ip, arp + 24, 4);
+	memcpy(arp + 18, arp + 8, 6);
+	memcpy(arp + 24, arp + 14, 4);
+	memcpy(arp + 8, ifc->mac, 6);
+	memcpy(arp + 14, ip, 4);
+	return len;
+}
+
+uint32_t sg_net_ndisc_reply(const struct sg_net_if *ifc, uint8_t *frame, uint32_t len, uint32_t cap,
+			    const struct sg_pkt *pkt)
+{
+	uint32_t l3 = pkt->l3_off;
+	uint32_t out_len = l3 + IPV6_HLEN + ND_MSG_LEN + 8;
+	uint8_t *ip = frame + l3;
+	uint8_t *icmp = ip + IPV6_HLEN;
+	uint8_t target[16], dst[16], dst_mac[6];
+	uint16_t csum;
+
+	if (pkt->ndisc_type != ND_NS || len < (uint32_t)pkt->l4_off + ND_MSG_LEN || cap < out_len)
+		return 0;
+	memcpy(target, frame + pkt->l4_off + 8, 16);
+	memcpy(dst, pkt->src, 16);
+	/*
+	 * RFC 4861 §7.2.4: a solicitation from the unspecified address is duplicate
+	 * address detection; we do not take part in it.
+	 */
+	if (is_unspecified6(dst) || !is_our_ip6(ifc, target))
+		return 0;
+	memcpy(dst_mac, frame + 6, 6);
+
+	memcpy(frame, dst_mac, 6);
+	memcpy(frame + 6, ifc->mac, 6);
+	/* Any VLAN tag and the EtherType stay; the IPv6 header is rebuilt without extensions. */
+	memset(ip, 0, IPV6_HLEN + ND_MSG_LEN + 8);
+	ip[0] = 0x60;
+	wr16(ip + 4, ND_MSG_LEN + 8);
+	ip[6] = IPPROTO_ICMPV6_;
+	ip[7] = ND_HOP_LIMIT;
+	memcpy(ip + 8, target, 16);
+	memcpy(ip + 24, dst, 16);
+	icmp[0] = ND_NA;
+	icmp[4] = ND_NA_FLAG_SOL | ND_NA_FLAG_OVR;
+	memcpy(icmp + 8, target, 16);
+	icmp[24] = ND_OPT_TLLA;
+	icmp[25] = 1;
+	memcpy(icmp + 26, ifc->mac, 6);
+	csum = l4_cksum(6, ip + 8, ip + 24, IPPROTO_ICMPV6_, icmp, ND_MSG_LEN + 8);
+	memcpy(icmp + 2, &csum, 2); /* summed in memory order, stored the same way */
+	return out_len;
+}
+
+bool sg_net_neighbour(enum sg_net_kind kind, const uint8_t *frame, uint32_t len,
+		      const struct sg_pkt *pkt, uint8_t ip[16], uint8_t mac[6])
+{
+	const uint8_t *icmp;
+	uint8_t want;
+
+	if (kind == SG_NET_ARP) {
+		/* ARP: sender protocol and hardware addresses. */
+		const uint8_t *arp = frame + pkt->l3_off;
+
+		if (len < (uint32_t)pkt->l3_off + ARP_LEN)
+			return false;
+		memcpy(ip, arp + 14, 4);
+		memcpy(mac, arp + 8, 6);
+		return true;
+	}
+	if (kind != SG_NET_NDISC)
+		return false;
+	icmp = frame + pkt->payload_off;
+	if (pkt->ndisc_type == ND_NS) {
+		if (is_unspecified6(pkt->src))
+			return false;
+		memcpy(ip, pkt->src, 16);
+		want = ND_OPT_SLLA;
+	} else {
+		memcpy(ip, icmp + 8, 16);
+		want = ND_OPT_TLLA;
+	}
+	for (uint32_t o = ND_MSG_LEN; o + 8 <= pkt->payload_len; o += (uint32_t)icmp[o + 1] * 8) {
+		if (icmp[o + 1] == 0)
+			return false;
+		if (icmp[o] == want && icmp[o + 1] == 1) {
+			memcpy(mac, icmp + o + 2, 6);
+			return true;
+		}
+	}
+	return false;
+}
