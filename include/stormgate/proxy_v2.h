@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * PROXY protocol version 2 (HAProxy's proxy-protocol.txt §2.2) for the
+ * backend `proxy` mode: every plaintext datagram to the M2M application
+ * server starts with a header naming the device (its address and port), the
+ * gateway address it reached, and the identity it authenticated with, so one
+ * backend port serves millions of sessions; the server's replies carry the
+ * same header to name the device they are for.
+ *
+ * TLVs we send:
+ *   PP2_TYPE_SSL (0x20): client = PP2_CLIENT_SSL, verify = 0 (the DTLS
+ *     handshake authenticated the device), sub-TLV PP2_SUBTYPE_SSL_VERSION
+ *     "DTLSv1.2";
+ *   PP2_TYPE_UNIQUE_ID (0x05): the session's 8-byte handle, which lets a reply
+ *     find its session without a 4-tuple lookup;
+ *   SG_PP2_TYPE_PSK_IDENTITY (0xE0, the custom range): the PSK identity the
+ *     device authenticated with (CM9: the application must know which device
+ *     authenticated).
+ *
+ * Thread: any; no state, no allocation.
+ */
+#ifndef STORMGATE_PROXY_V2_H
+#define STORMGATE_PROXY_V2_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SG_PP2_SIG_LEN		 12
+#define SG_PP2_HDR_LEN		 16 /* signature, version/command, family/transport, length */
+#define SG_PP2_TYPE_UNIQUE_ID	 0x05
+#define SG_PP2_TYPE_SSL		 0x20
+#define SG_PP2_SUBTYPE_SSL_VER	 0x21
+#define SG_PP2_TYPE_PSK_IDENTITY 0xE0
+#define SG_PP2_IDENTITY_MAX	 128 /* longest PSK identity we accept (LwM2M) */
+/* Largest header we emit: IPv6 addresses, SSL TLV, unique id, longest identity. */
+#define SG_PP2_MAX_LEN (SG_PP2_HDR_LEN + 36 + (3 + 5 + 3 + 8) + (3 + 8) + (3 + SG_PP2_IDENTITY_MAX))
+
+struct sg_pp2_info {
+	uint8_t family;	 /* 4 or 6 */
+	uint8_t src[16]; /* the device */
+	uint8_t dst[16]; /* the gateway address the device reached */
+	uint16_t sport;	 /* host byte order */
+	uint16_t dport;
+	bool has_session;
+	uint64_t session;	 /* PP2_TYPE_UNIQUE_ID, when has_session */
+	uint8_t identity_len;	 /* 0: none */
+	const uint8_t *identity; /* encode: the identity; decode: points into the buffer */
+};
+
+/*
+ * Write the header for info into buf (cap bytes). Returns its length, or
+ * -ENOSPC when cap is too small, -EINVAL for a bad family or an identity
+ * longer than SG_PP2_IDENTITY_MAX.
+ */
+int sg_pp2_encode(uint8_t *buf, uint32_t cap, const struct sg_pp2_info *info);
+
+/*
+ * Parse the header at the start of a datagram of len bytes. Returns the
+ * header length (the payload follows it), or -EINVAL when there is no valid
+ * v2 PROXY header for a UDP datagram over IPv4 or IPv6 (bad signature,
+ * version, command, family, transport, lengths, or a malformed TLV).
+ * Unknown TLVs are skipped.
+ */
+int sg_pp2_decode(const uint8_t *buf, uint32_t len, struct sg_pp2_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STORMGATE_PROXY_V2_H */
