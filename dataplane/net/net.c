@@ -25,23 +25,23 @@
 
 /* IP protocol numbers (IANA). */
 #define IPPROTO_HOPOPTS_  0
-#define IPPROTO_UDP_	  17
+#define IPPROTO_UDP_      17
 #define IPPROTO_ROUTING_  43
 #define IPPROTO_FRAGMENT_ 44
-#define IPPROTO_ICMPV6_	  58
+#define IPPROTO_ICMPV6_   58
 #define IPPROTO_DSTOPTS_  60
 
 #define IPV4_HLEN_MIN 20
 #define IPV6_HLEN     40
 #define UDP_HLEN      8
-#define ARP_LEN	      28 /* Ethernet/IPv4 ARP, RFC 826 */
+#define ARP_LEN       28 /* Ethernet/IPv4 ARP, RFC 826 */
 
 /* Extension headers walked before giving up (RFC 8200 §4.1 lists at most 8 kinds). */
 #define IPV6_EXT_MAX 8
 
 /* RFC 4861 §4.3-4.4 */
-#define ND_NS	       135
-#define ND_NA	       136
+#define ND_NS          135
+#define ND_NA          136
 #define ND_MSG_LEN     24 /* type, code, cksum, reserved/flags, target */
 #define ND_OPT_SLLA    1
 #define ND_OPT_TLLA    2
@@ -98,7 +98,7 @@ static bool is_unspecified6(const uint8_t *a)
 
 /* Sum of the UDP/ICMPv6 pseudo-header (RFC 768; RFC 8200 §8.1), not folded. */
 static uint32_t pseudo_sum(uint8_t family, const uint8_t *src, const uint8_t *dst, uint8_t proto,
-			   uint32_t l4_len)
+                           uint32_t l4_len)
 {
 	uint8_t tail[8] = { 0 };
 	size_t alen = family == 4 ? 4 : 16;
@@ -121,7 +121,7 @@ static uint32_t pseudo_sum(uint8_t family, const uint8_t *src, const uint8_t *ds
 
 /* True when the L4 message including its checksum field sums to all ones. */
 static bool l4_cksum_ok(uint8_t family, const uint8_t *src, const uint8_t *dst, uint8_t proto,
-			const uint8_t *l4, uint32_t l4_len)
+                        const uint8_t *l4, uint32_t l4_len)
 {
 	uint32_t sum = pseudo_sum(family, src, dst, proto, l4_len);
 
@@ -129,7 +129,7 @@ static bool l4_cksum_ok(uint8_t family, const uint8_t *src, const uint8_t *dst, 
 }
 
 static uint16_t l4_cksum(uint8_t family, const uint8_t *src, const uint8_t *dst, uint8_t proto,
-			 const uint8_t *l4, uint32_t l4_len)
+                         const uint8_t *l4, uint32_t l4_len)
 {
 	uint32_t sum = pseudo_sum(family, src, dst, proto, l4_len);
 
@@ -137,7 +137,7 @@ static uint16_t l4_cksum(uint8_t family, const uint8_t *src, const uint8_t *dst,
 }
 
 void sg_net_udp_set_cksum(uint8_t family, const uint8_t *src, const uint8_t *dst, uint8_t *udp,
-			  uint16_t udp_len)
+                          uint16_t udp_len)
 {
 	uint16_t c;
 
@@ -182,7 +182,7 @@ static enum sg_net_kind parse_udp(const uint8_t *frame, uint32_t end, struct sg_
 }
 
 static enum sg_net_kind parse_ipv4(const struct sg_net_if *ifc, const uint8_t *frame, uint32_t len,
-				   struct sg_pkt *pkt)
+                                   struct sg_pkt *pkt)
 {
 	const uint8_t *ip = frame + pkt->l3_off;
 	uint32_t avail = len - pkt->l3_off;
@@ -217,7 +217,7 @@ static enum sg_net_kind parse_ipv4(const struct sg_net_if *ifc, const uint8_t *f
 }
 
 static enum sg_net_kind parse_ndisc(const struct sg_net_if *ifc, const uint8_t *frame, uint32_t end,
-				    uint8_t hop_limit, struct sg_pkt *pkt)
+                                    uint8_t hop_limit, struct sg_pkt *pkt)
 {
 	const uint8_t *icmp = frame + pkt->l4_off;
 	uint32_t ilen = end - pkt->l4_off;
@@ -247,7 +247,7 @@ static enum sg_net_kind parse_ndisc(const struct sg_net_if *ifc, const uint8_t *
 }
 
 static enum sg_net_kind parse_ipv6(const struct sg_net_if *ifc, const uint8_t *frame, uint32_t len,
-				   struct sg_pkt *pkt)
+                                   struct sg_pkt *pkt)
 {
 	const uint8_t *ip = frame + pkt->l3_off;
 	uint32_t avail = len - pkt->l3_off;
@@ -304,7 +304,7 @@ static enum sg_net_kind parse_ipv6(const struct sg_net_if *ifc, const uint8_t *f
 }
 
 static enum sg_net_kind parse_arp(const struct sg_net_if *ifc, const uint8_t *frame, uint32_t len,
-				  struct sg_pkt *pkt)
+                                  struct sg_pkt *pkt)
 {
 	const uint8_t *arp = frame + pkt->l3_off;
 	uint16_t op;
@@ -325,7 +325,7 @@ static enum sg_net_kind parse_arp(const struct sg_net_if *ifc, const uint8_t *fr
 }
 
 enum sg_net_kind sg_net_parse(const struct sg_net_if *ifc, const uint8_t *frame, uint32_t len,
-			      struct sg_pkt *pkt)
+                              struct sg_pkt *pkt)
 {
 	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	uint16_t type;
@@ -370,7 +370,7 @@ enum sg_net_kind sg_net_parse(const struct sg_net_if *ifc, const uint8_t *frame,
 }
 
 uint32_t sg_net_arp_reply(const struct sg_net_if *ifc, uint8_t *frame, uint32_t len,
-			  const struct sg_pkt *pkt)
+                          const struct sg_pkt *pkt)
 {
 	uint8_t *arp = frame + pkt->l3_off;
 	uint8_t ip[4];
@@ -391,7 +391,7 @@ uint32_t sg_net_arp_reply(const struct sg_net_if *ifc, uint8_t *frame, uint32_t 
 }
 
 uint32_t sg_net_ndisc_reply(const struct sg_net_if *ifc, uint8_t *frame, uint32_t len, uint32_t cap,
-			    const struct sg_pkt *pkt)
+                            const struct sg_pkt *pkt)
 {
 	uint32_t l3 = pkt->l3_off;
 	uint32_t out_len = l3 + IPV6_HLEN + ND_MSG_LEN + 8;
@@ -434,7 +434,7 @@ uint32_t sg_net_ndisc_reply(const struct sg_net_if *ifc, uint8_t *frame, uint32_
 }
 
 bool sg_net_neighbour(enum sg_net_kind kind, const uint8_t *frame, uint32_t len,
-		      const struct sg_pkt *pkt, uint8_t ip[16], uint8_t mac[6])
+                      const struct sg_pkt *pkt, uint8_t ip[16], uint8_t mac[6])
 {
 	const uint8_t *icmp;
 	uint8_t want;

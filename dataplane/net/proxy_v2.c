@@ -6,15 +6,15 @@
 #include <stormgate/proxy_v2.h>
 
 static const uint8_t pp2_sig[SG_PP2_SIG_LEN] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
-						 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a };
+	                                         0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a };
 
-#define PP2_VERSION	0x20
-#define PP2_CMD_LOCAL	0x00
-#define PP2_CMD_PROXY	0x01
-#define PP2_FAM_INET	0x10
-#define PP2_FAM_INET6	0x20
+#define PP2_VERSION     0x20
+#define PP2_CMD_LOCAL   0x00
+#define PP2_CMD_PROXY   0x01
+#define PP2_FAM_INET    0x10
+#define PP2_FAM_INET6   0x20
 #define PP2_TRANS_DGRAM 0x02
-#define PP2_CLIENT_SSL	0x01
+#define PP2_CLIENT_SSL  0x01
 
 static const char dtls_version[] = "DTLSv1.2";
 

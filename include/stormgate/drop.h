@@ -16,7 +16,7 @@ enum sg_drop {
 	SG_DROP_RUNT = 0,      /* shorter than an Ethernet header */
 	SG_DROP_L2_NOT_FOR_US, /* destination MAC neither ours nor broadcast */
 	SG_DROP_ETHERTYPE,     /* neither IPv4, IPv6 nor ARP */
-	SG_DROP_VLAN,	       /* VLAN tag not the port's, or stacked tags */
+	SG_DROP_VLAN,          /* VLAN tag not the port's, or stacked tags */
 	SG_DROP_IP_HEADER,     /* bad version, header length or total length */
 	SG_DROP_IP_CHECKSUM,   /* IPv4 header checksum */
 	SG_DROP_IP_FRAGMENT,   /* IPv4 or IPv6 fragment: DTLS records never need them */
@@ -25,9 +25,39 @@ enum sg_drop {
 	SG_DROP_IPV6_EXT,      /* malformed or too long extension header chain */
 	SG_DROP_UDP_HEADER,    /* UDP length inconsistent with the IP length */
 	SG_DROP_UDP_CHECKSUM,  /* wrong UDP checksum, or none over IPv6 */
-	SG_DROP_ICMP,	       /* ICMPv6 other than neighbour discovery */
-	SG_DROP_ARP,	       /* malformed ARP, or not about our addresses */
-	SG_DROP_NDISC,	       /* malformed neighbour discovery, or not for us */
+	SG_DROP_ICMP,          /* ICMPv6 other than neighbour discovery */
+	SG_DROP_ARP,           /* malformed ARP, or not about our addresses */
+	SG_DROP_NDISC,         /* malformed neighbour discovery, or not for us */
+	/* DTLS framing and sessions */
+	SG_DROP_UDP_PORT,         /* UDP to a port we do not serve */
+	SG_DROP_DTLS_MALFORMED,   /* record header cut short or length past the datagram */
+	SG_DROP_DTLS_VERSION,     /* not DTLS 1.2 on an established session */
+	SG_DROP_DTLS_EPOCH,       /* not the session's epoch */
+	SG_DROP_DTLS_TYPE,        /* content type not valid on the fast path */
+	SG_DROP_DTLS_OVERSIZED,   /* record over the RFC 6347 limits */
+	SG_DROP_TOO_MANY_RECORDS, /* more application records in one datagram than policy allows */
+	SG_DROP_CID_FORGED,       /* CID that we cannot have issued (range or keyed check) */
+	SG_DROP_CID_OTHER_NODE,   /* CID issued by another cluster node */
+	/* record protection (RFC 6347 §4.1.2.6, RFC 9147 §4.5.3) */
+	SG_DROP_REPLAYED,        /* sequence number already received */
+	SG_DROP_TOO_OLD,         /* left of the replay window */
+	SG_DROP_AUTH_FAILED,     /* tag mismatch: forged or corrupted */
+	SG_DROP_KEY_EXHAUSTED,   /* the key reached its forgery limit: session must re-key */
+	SG_DROP_INNER_PLAINTEXT, /* RFC 9146 inner plaintext without a valid content type */
+	SG_DROP_BAD_SA,          /* session without usable keys */
+	SG_DROP_RENEGOTIATION,   /* encrypted handshake message: renegotiation is refused */
+	/* queues and resources */
+	SG_DROP_PUNT_RING_FULL,    /* control plane behind: punt ring full */
+	SG_DROP_HANDOFF_RING_FULL, /* owner worker behind: hand-off ring full */
+	SG_DROP_TX_FULL,           /* the port's TX queue refused the packet */
+	SG_DROP_NO_NEIGHBOUR,      /* next hop not resolved (yet) */
+	SG_DROP_NO_MBUF,           /* mbuf pool empty */
+	SG_DROP_MULTI_SEG,         /* chained mbuf: the fast path wants contiguous frames */
+	/* backend side */
+	SG_DROP_BACKEND_UNKNOWN, /* datagram from the backend for no live session */
+	SG_DROP_PROXY_HEADER,    /* missing or malformed PROXY v2 header from the backend */
+	SG_DROP_SEQ_EXHAUSTED,   /* seal refused: 2^48 records sent, session must re-key */
+	SG_DROP_TOO_BIG,         /* reply too large for one record in one frame */
 	SG_DROP_MAX
 };
 

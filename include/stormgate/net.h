@@ -35,10 +35,10 @@ struct sg_net_if {
 
 enum sg_net_kind {
 	SG_NET_UDP = 0, /* UDP datagram to one of our addresses; see struct sg_pkt */
-	SG_NET_ARP,	/* ARP request or reply concerning one of our IPv4 addresses */
-	SG_NET_NDISC,	/* ICMPv6 neighbour solicitation/advertisement for one of our IPv6 addresses
-			 */
-	SG_NET_DROP,	/* anything else: struct sg_pkt.drop says why */
+	SG_NET_ARP,     /* ARP request or reply concerning one of our IPv4 addresses */
+	SG_NET_NDISC,   /* ICMPv6 neighbour solicitation/advertisement for one of our IPv6 addresses
+	                 */
+	SG_NET_DROP,    /* anything else: struct sg_pkt.drop says why */
 };
 
 /*
@@ -50,10 +50,10 @@ struct sg_pkt {
 	uint16_t l4_off;
 	uint16_t payload_off; /* UDP payload */
 	uint16_t payload_len;
-	uint8_t family;	    /* 4 or 6 */
+	uint8_t family;     /* 4 or 6 */
 	uint8_t ndisc_type; /* SG_NET_NDISC: 135 (NS) or 136 (NA) */
-	uint16_t vlan;	    /* VLAN id the frame carried, 0 = none */
-	uint16_t sport;	    /* host byte order */
+	uint16_t vlan;      /* VLAN id the frame carried, 0 = none */
+	uint16_t sport;     /* host byte order */
 	uint16_t dport;
 	const uint8_t *src; /* 4 or 16 bytes */
 	const uint8_t *dst;
@@ -69,7 +69,7 @@ struct sg_pkt {
  * are never written.
  */
 enum sg_net_kind sg_net_parse(const struct sg_net_if *ifc, const uint8_t *frame, uint32_t len,
-			      struct sg_pkt *pkt);
+                              struct sg_pkt *pkt);
 
 /*
  * Turn an ARP request for one of ifc's IPv4 addresses, classified as
@@ -78,7 +78,7 @@ enum sg_net_kind sg_net_parse(const struct sg_net_if *ifc, const uint8_t *frame,
  * and must not be answered.
  */
 uint32_t sg_net_arp_reply(const struct sg_net_if *ifc, uint8_t *frame, uint32_t len,
-			  const struct sg_pkt *pkt);
+                          const struct sg_pkt *pkt);
 
 /*
  * Turn a neighbour solicitation for one of ifc's IPv6 addresses, classified
@@ -89,7 +89,7 @@ uint32_t sg_net_arp_reply(const struct sg_net_if *ifc, uint8_t *frame, uint32_t 
  * answered (no source link-layer address to reply to, too small a buffer).
  */
 uint32_t sg_net_ndisc_reply(const struct sg_net_if *ifc, uint8_t *frame, uint32_t len, uint32_t cap,
-			    const struct sg_pkt *pkt);
+                            const struct sg_pkt *pkt);
 
 /*
  * The sender's link-layer address announced by a frame that sg_net_parse()
@@ -98,7 +98,7 @@ uint32_t sg_net_ndisc_reply(const struct sg_net_if *ifc, uint8_t *frame, uint32_
  * next hop. Returns true and fills ip (4 or 16 bytes) and mac when there is one.
  */
 bool sg_net_neighbour(enum sg_net_kind kind, const uint8_t *frame, uint32_t len,
-		      const struct sg_pkt *pkt, uint8_t ip[16], uint8_t mac[6]);
+                      const struct sg_pkt *pkt, uint8_t ip[16], uint8_t mac[6]);
 
 /*
  * Fill in the checksum field of the UDP datagram udp (udp_len bytes, header
@@ -106,7 +106,7 @@ bool sg_net_neighbour(enum sg_net_kind kind, const uint8_t *frame, uint32_t len,
  * arithmetic, a computed zero sent as all ones.
  */
 void sg_net_udp_set_cksum(uint8_t family, const uint8_t *src, const uint8_t *dst, uint8_t *udp,
-			  uint16_t udp_len);
+                          uint16_t udp_len);
 
 #ifdef __cplusplus
 }

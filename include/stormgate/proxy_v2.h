@@ -29,25 +29,25 @@
 extern "C" {
 #endif
 
-#define SG_PP2_SIG_LEN		 12
-#define SG_PP2_HDR_LEN		 16 /* signature, version/command, family/transport, length */
-#define SG_PP2_TYPE_UNIQUE_ID	 0x05
-#define SG_PP2_TYPE_SSL		 0x20
-#define SG_PP2_SUBTYPE_SSL_VER	 0x21
+#define SG_PP2_SIG_LEN           12
+#define SG_PP2_HDR_LEN           16 /* signature, version/command, family/transport, length */
+#define SG_PP2_TYPE_UNIQUE_ID    0x05
+#define SG_PP2_TYPE_SSL          0x20
+#define SG_PP2_SUBTYPE_SSL_VER   0x21
 #define SG_PP2_TYPE_PSK_IDENTITY 0xE0
-#define SG_PP2_IDENTITY_MAX	 128 /* longest PSK identity we accept (LwM2M) */
+#define SG_PP2_IDENTITY_MAX      128 /* longest PSK identity we accept (LwM2M) */
 /* Largest header we emit: IPv6 addresses, SSL TLV, unique id, longest identity. */
 #define SG_PP2_MAX_LEN (SG_PP2_HDR_LEN + 36 + (3 + 5 + 3 + 8) + (3 + 8) + (3 + SG_PP2_IDENTITY_MAX))
 
 struct sg_pp2_info {
-	uint8_t family;	 /* 4 or 6 */
+	uint8_t family;  /* 4 or 6 */
 	uint8_t src[16]; /* the device */
 	uint8_t dst[16]; /* the gateway address the device reached */
-	uint16_t sport;	 /* host byte order */
+	uint16_t sport;  /* host byte order */
 	uint16_t dport;
 	bool has_session;
-	uint64_t session;	 /* PP2_TYPE_UNIQUE_ID, when has_session */
-	uint8_t identity_len;	 /* 0: none */
+	uint64_t session;        /* PP2_TYPE_UNIQUE_ID, when has_session */
+	uint8_t identity_len;    /* 0: none */
 	const uint8_t *identity; /* encode: the identity; decode: points into the buffer */
 };
 

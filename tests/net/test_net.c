@@ -17,7 +17,7 @@
 #include <stormgate/net.h>
 
 #define FRAME_MAX 256
-#define EXT_HBH	  0x100 /* hop-by-hop options (type 0) as spec.ext0 */
+#define EXT_HBH   0x100 /* hop-by-hop options (type 0) as spec.ext0 */
 
 static const uint8_t OUR_MAC[6] = { 0x02, 0x53, 0x47, 0x00, 0x00, 0x01 };
 static const uint8_t PEER_MAC[6] = { 0x02, 0x53, 0x47, 0x00, 0x00, 0x02 };
@@ -44,7 +44,7 @@ static uint16_t rfc1071(const uint8_t *p, size_t n, uint32_t sum)
 }
 
 static uint16_t l4sum(int fam, const uint8_t *src, const uint8_t *dst, uint8_t proto,
-		      const uint8_t *l4, size_t n)
+                      const uint8_t *l4, size_t n)
 {
 	uint8_t ph[40] = { 0 };
 	size_t alen = fam == 4 ? 4 : 16, plen;
@@ -72,18 +72,18 @@ static void put16(uint8_t *p, uint16_t v)
 }
 
 struct spec {
-	int fam;	 /* 4 or 6 */
-	int vlan;	 /* tag to add, 0 none, -1 QinQ outer */
-	int ihl;	 /* IPv4 header words (5 default) */
-	int frag;	 /* IPv4 flags+offset field */
-	uint8_t proto;	 /* 17 default */
-	int no_csum;	 /* UDP checksum 0 */
-	int bad_csum;	 /* UDP checksum off by one */
-	int bad_ipcsum;	 /* IPv4 header checksum off by one */
+	int fam;         /* 4 or 6 */
+	int vlan;        /* tag to add, 0 none, -1 QinQ outer */
+	int ihl;         /* IPv4 header words (5 default) */
+	int frag;        /* IPv4 flags+offset field */
+	uint8_t proto;   /* 17 default */
+	int no_csum;     /* UDP checksum 0 */
+	int bad_csum;    /* UDP checksum off by one */
+	int bad_ipcsum;  /* IPv4 header checksum off by one */
 	int udp_len_adj; /* added to the UDP length field */
-	int ip_len_adj;	 /* added to the IP length field */
-	int pad;	 /* Ethernet padding bytes after the IP packet */
-	int n_ext;	 /* IPv6: number of destination-options headers */
+	int ip_len_adj;  /* added to the IP length field */
+	int pad;         /* Ethernet padding bytes after the IP packet */
+	int n_ext;       /* IPv6: number of destination-options headers */
 	int ext0; /* IPv6: first extension header type when n_ext > 0 (60 default; EXT_HBH) */
 	const uint8_t *dst;
 	const uint8_t *src;
@@ -160,8 +160,8 @@ static uint32_t build_udp(uint8_t *f, const struct spec *s)
 		udp[8 + i] = (uint8_t)(0xa0 + i);
 	if (!s->no_csum) {
 		uint16_t c = l4sum(s->fam, s->src ? s->src : (s->fam == 4 ? PEER_IP4 : PEER_IP6),
-				   s->dst ? s->dst : (s->fam == 4 ? OUR_IP4 : OUR_IP6), proto, udp,
-				   8 + plen);
+		                   s->dst ? s->dst : (s->fam == 4 ? OUR_IP4 : OUR_IP6), proto, udp,
+		                   8 + plen);
 		put16(udp + 6, (uint16_t)((c ? c : 0xffff) + (s->bad_csum ? 1 : 0)));
 	}
 	return l3 + (s->fam == 4 ? iplen : iplen) + (uint32_t)s->pad;
@@ -404,7 +404,7 @@ static void test_udp_table(void **state)
 		ifc.vlan = 0;
 		if (k != c->kind || (k == SG_NET_DROP && pkt.drop != c->drop))
 			fail_msg("case '%s': kind %d drop %s, want kind %d drop %s", c->name, k,
-				 sg_drop_name(pkt.drop), c->kind, sg_drop_name(c->drop));
+			         sg_drop_name(pkt.drop), c->kind, sg_drop_name(c->drop));
 		if (k == SG_NET_UDP) {
 			assert_int_equal(pkt.family, c->s.fam);
 			assert_int_equal(pkt.sport, 40000);
@@ -413,7 +413,7 @@ static void test_udp_table(void **state)
 			for (unsigned j = 0; j < pkt.payload_len; j++)
 				assert_int_equal(f[pkt.payload_off + j], (uint8_t)(0xa0 + j));
 			assert_memory_equal(pkt.dst, c->s.fam == 4 ? OUR_IP4 : OUR_IP6,
-					    c->s.fam == 4 ? 4 : 16);
+			                    c->s.fam == 4 ? 4 : 16);
 		}
 	}
 }
@@ -518,7 +518,7 @@ static void test_arp(void **state)
 /* ---- neighbour discovery ---- */
 
 static uint32_t build_ns(uint8_t *f, const uint8_t *target, uint8_t hop_limit, int slla,
-			 uint8_t type)
+                         uint8_t type)
 {
 	uint8_t *ip = f + 14, *icmp = f + 54;
 	uint16_t ilen = (uint16_t)(24 + (slla ? 8 : 0));
@@ -698,7 +698,7 @@ static void test_drop_names(void **state)
 		assert_string_not_equal(sg_drop_name((enum sg_drop)i), "unknown");
 		for (int j = 0; j < i; j++)
 			assert_string_not_equal(sg_drop_name((enum sg_drop)i),
-						sg_drop_name((enum sg_drop)j));
+			                        sg_drop_name((enum sg_drop)j));
 	}
 	assert_string_equal(sg_drop_name(SG_DROP_MAX), "unknown");
 }
@@ -719,8 +719,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_udp_table),  cmocka_unit_test(test_odd_frames),
-		cmocka_unit_test(test_arp),	   cmocka_unit_test(test_ndisc),
-		cmocka_unit_test(test_mutants),	   cmocka_unit_test(test_udp_cksum_builder),
+		cmocka_unit_test(test_arp),        cmocka_unit_test(test_ndisc),
+		cmocka_unit_test(test_mutants),    cmocka_unit_test(test_udp_cksum_builder),
 		cmocka_unit_test(test_drop_names),
 	};
 

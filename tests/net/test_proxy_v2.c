@@ -18,14 +18,14 @@
 /* IPv4 device 198.18.1.2:40000 -> 198.18.1.1:5684, session 0x0102030405060708, identity "dev1". */
 static const uint8_t spec_v4[] = {
 	0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, /* signature */
-	0x21,	    /* version 2, PROXY */
-	0x12,	    /* AF_INET, DGRAM */
+	0x21,       /* version 2, PROXY */
+	0x12,       /* AF_INET, DGRAM */
 	0x00, 0x31, /* 49 bytes follow */
-	198,  18,   1,	  2,	198,  18,   1,	  1,	0x9c, 0x40, 0x16, 0x34,
-	0x20, 0x00, 0x10, 0x01, 0,    0,    0,	  0, /* PP2_TYPE_SSL: client SSL, verified */
-	0x21, 0x00, 0x08, 'D',	'T',  'L',  'S',  'v',	'1',  '.',  '2',  0x05,
-	0x00, 0x08, 1,	  2,	3,    4,    5,	  6,	7,    8, /* UNIQUE_ID */
-	0xe0, 0x00, 0x04, 'd',	'e',  'v',  '1',		 /* PSK identity */
+	198,  18,   1,    2,    198,  18,   1,    1,    0x9c, 0x40, 0x16, 0x34,
+	0x20, 0x00, 0x10, 0x01, 0,    0,    0,    0, /* PP2_TYPE_SSL: client SSL, verified */
+	0x21, 0x00, 0x08, 'D',  'T',  'L',  'S',  'v',  '1',  '.',  '2',  0x05,
+	0x00, 0x08, 1,    2,    3,    4,    5,    6,    7,    8, /* UNIQUE_ID */
+	0xe0, 0x00, 0x04, 'd',  'e',  'v',  '1',                 /* PSK identity */
 };
 
 static void fill_v4(struct sg_pp2_info *in)
