@@ -1,0 +1,590 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Data plane set-up and the control plane's side of it: the punt ring, the
+ * neighbour table, the backend mapping of sessions and the control TX queue.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_rcu_qsbr.h>
+
+#include <stormgate/proxy_v2.h>
+
+#include "dp_priv.h"
+
+#define DEFAULT_BURST        32
+#define DEFAULT_PUNT_RING    4096
+#define DEFAULT_HANDOFF_RING 1024
+#define DEFAULT_MAX_RECORDS  8
+
+static const struct rte_mbuf_dynfield meta_desc = {
+	.name = "stormgate_dp_meta",
+	.size = sizeof(struct sg_dp_meta),
+	.align = __alignof__(struct sg_dp_meta),
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool pow2(unsigned v)
+{
+	return v && (v & (v - 1)) == 0;
+}
+
+static int check_conf(struct sg_dp_conf *c)
+{
+	unsigned roles = 0;
+
+	if (c->burst == 0)
+		c->burst = DEFAULT_BURST;
+	if (c->punt_ring_size == 0)
+		c->punt_ring_size = DEFAULT_PUNT_RING;
+	if (c->handoff_ring_size == 0)
+		c->handoff_ring_size = DEFAULT_HANDOFF_RING;
+	if (c->max_records_per_dgram == 0)
+		c->max_records_per_dgram = DEFAULT_MAX_RECORDS;
+	if (c->n_workers == 0 || c->n_workers > SG_DP_WORKERS_MAX || c->n_ports == 0 ||
+	    c->n_ports > SG_DP_PORTS_MAX || c->burst > SG_BURST_MAX ||
+	    c->burst * c->max_records_per_dgram > DP_OPS_MAX || !pow2(c->punt_ring_size) ||
+	    !pow2(c->handoff_ring_size) || c->sessions == NULL || c->pool == NULL)
+		return -EINVAL;
+	for (unsigned p = 0; p < c->n_ports; p++)
+		roles |= c->ports[p].role;
+	if (roles != (SG_DP_ROLE_DEVICE | SG_DP_ROLE_BACKEND))
+		return -EINVAL;
+	if (c->backend_family != 4 && c->backend_family != 6)
+		return -EINVAL;
+	if (c->n_local == 0 || c->n_local > SG_NET_IF_ADDRS_MAX || c->port_base == 0)
+		return -EINVAL;
+	if (c->backend_mode == SG_DP_BACKEND_UDP &&
+	    (c->ports_per_addr == 0 || (uint32_t)c->port_base + c->ports_per_addr - 1 > 65535))
+		return -EINVAL;
+	if (c->backend_mode != SG_DP_BACKEND_UDP && c->backend_mode != SG_DP_BACKEND_PROXY)
+		return -EINVAL;
+	return 0;
+}
+
+static void worker_free(struct dp_worker *w)
+{
+	if (w == NULL)
+		return;
+	sg_sess_worker_destroy(w->sw);
+	sg_rec_ctx_free(w->rec);
+	rte_ring_free(w->handoff);
+	rte_free(w);
+}
+
+struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
+{
+	struct sg_dp *dp;
+	char name[RTE_RING_NAMESIZE];
+	struct sg_rec_ctx_conf rc;
+	int err = ENOMEM;
+
+	dp = calloc(1, sizeof(*dp));
+	if (dp == NULL)
+		goto fail_errno;
+	dp->conf = *conf;
+	if (check_conf(&dp->conf) != 0) {
+		err = EINVAL;
+		goto fail;
+	}
+	dp->dev_port = dp->backend_port = -1;
+	for (unsigned p = 0; p < dp->conf.n_ports; p++) {
+		struct rte_eth_dev_info info;
+
+		if (dp->conf.ports[p].role & SG_DP_ROLE_DEVICE)
+			dp->dev_port = (int8_t)p;
+		if (dp->conf.ports[p].role & SG_DP_ROLE_BACKEND)
+			dp->backend_port = (int8_t)p;
+		if (rte_eth_dev_info_get(dp->conf.ports[p].port_id, &info) != 0 ||
+		    info.nb_tx_queues < dp->conf.n_workers + 1) {
+			err = EINVAL; /* every worker and the control plane need a TX queue */
+			goto fail;
+		}
+		dp->nb_rxq[p] = info.nb_rx_queues;
+		dp->neigh[p] = calloc(1, sizeof(*dp->neigh[p]));
+		if (dp->neigh[p] == NULL)
+			goto fail;
+	}
+	dp->meta_off = rte_mbuf_dynfield_register(&meta_desc);
+	if (dp->meta_off < 0) {
+		err = rte_errno;
+		goto fail;
+	}
+	dp->cid_len = sg_sess_cid_len(dp->conf.sessions);
+	dp->window_bits = sg_sess_replay_window(dp->conf.sessions);
+	dp->capacity = sg_sess_capacity(dp->conf.sessions);
+
+	snprintf(name, sizeof(name), "sg_punt_%p", (void *)dp);
+	dp->punt = rte_ring_create(name, dp->conf.punt_ring_size, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	if (dp->punt == NULL)
+		goto fail;
+
+	if (dp->conf.backend_mode == SG_DP_BACKEND_UDP) {
+		dp->n_bports = (uint32_t)dp->conf.n_local * dp->conf.ports_per_addr;
+		dp->slot_bport = calloc(dp->capacity, sizeof(*dp->slot_bport));
+		dp->bport_session = calloc(dp->n_bports, sizeof(*dp->bport_session));
+		dp->bport_fifo = malloc((size_t)dp->n_bports * sizeof(*dp->bport_fifo));
+		if (!dp->slot_bport || !dp->bport_session || !dp->bport_fifo)
+			goto fail;
+		for (uint32_t i = 0; i < dp->n_bports; i++)
+			dp->bport_fifo[i] = i;
+		dp->fifo_len = dp->n_bports;
+	} else {
+		dp->slot_ident = calloc(dp->capacity, sizeof(*dp->slot_ident));
+		dp->dq_cap = 65536;
+		dp->ident_dq = calloc(dp->dq_cap, sizeof(*dp->ident_dq));
+		if (!dp->slot_ident || !dp->ident_dq)
+			goto fail;
+	}
+
+	memset(&rc, 0, sizeof(rc));
+	rc.window_bits = dp->window_bits;
+	rc.cid_len = dp->cid_len;
+	for (unsigned a = 0; a < SG_AEAD_MAX; a++)
+		rc.auth_fail_limit[a] = dp->conf.auth_fail_limit;
+	for (unsigned i = 0; i < dp->conf.n_workers; i++) {
+		struct dp_worker *w = rte_zmalloc("sg_dp_worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
+
+		if (w == NULL)
+			goto fail;
+		dp->w[i] = w;
+		w->dp = dp;
+		w->idx = i;
+		snprintf(name, sizeof(name), "sg_ho_%u_%p", i, (void *)dp);
+		w->handoff = rte_ring_create(name, dp->conf.handoff_ring_size, SOCKET_ID_ANY,
+					     RING_F_SC_DEQ);
+		w->rec = sg_rec_ctx_create(&rc);
+		w->sw = sg_sess_worker_create(dp->conf.sessions, i);
+		if (w->handoff == NULL || w->rec == NULL || w->sw == NULL) {
+			err = errno ? errno : ENOMEM;
+			goto fail;
+		}
+	}
+	return dp;
+
+fail:
+	sg_dp_destroy(dp);
+	errno = err;
+	return NULL;
+fail_errno:
+	return NULL;
+}
+
+void sg_dp_destroy(struct sg_dp *dp)
+{
+	struct rte_mbuf *m;
+
+	if (dp == NULL)
+		return;
+	for (unsigned i = 0; i < SG_DP_WORKERS_MAX; i++) {
+		if (dp->w[i] == NULL)
+			continue;
+		while (dp->w[i]->handoff && rte_ring_dequeue(dp->w[i]->handoff, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		for (unsigned p = 0; p < SG_DP_PORTS_MAX; p++)
+			for (unsigned k = 0; k < dp->w[i]->tx[p].n; k++)
+				rte_pktmbuf_free(dp->w[i]->tx[p].m[k]);
+		worker_free(dp->w[i]);
+	}
+	while (dp->punt && rte_ring_dequeue(dp->punt, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	rte_ring_free(dp->punt);
+	if (dp->slot_ident != NULL)
+		for (uint32_t s = 0; s < dp->capacity; s++)
+			free(dp->slot_ident[s]);
+	for (uint32_t i = 0; i < dp->dq_len; i++)
+		free(dp->ident_dq[(dp->dq_head + i) % dp->dq_cap].id);
+	free(dp->ident_dq);
+	free(dp->slot_ident);
+	free(dp->slot_bport);
+	free(dp->bport_session);
+	free(dp->bport_fifo);
+	for (unsigned p = 0; p < SG_DP_PORTS_MAX; p++)
+		free(dp->neigh[p]);
+	free(dp);
+}
+
+void *sg_dp_worker_arg(struct sg_dp *dp, unsigned worker)
+{
+	return worker < dp->conf.n_workers ? dp->w[worker] : NULL;
+}
+
+void sg_dp_stop(struct sg_dp *dp)
+{
+	__atomic_store_n(&dp->stop, 1, __ATOMIC_RELAXED);
+}
+
+void sg_dp_counters_get(const struct sg_dp *dp, unsigned worker, struct sg_dp_counters *c)
+{
+	const uint64_t *src = (const uint64_t *)&dp->w[worker]->c;
+	uint64_t *dst = (uint64_t *)c;
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < offsetof(struct sg_dp_counters, punt_by) / 8 + SG_DP_PUNT_MAX; i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+void sg_dp_counters_sum(const struct sg_dp *dp, struct sg_dp_counters *sum)
+{
+	uint64_t *dst = (uint64_t *)sum;
+
+	memset(sum, 0, sizeof(*sum));
+	for (unsigned w = 0; w < dp->conf.n_workers; w++) {
+		struct sg_dp_counters c;
+		const uint64_t *src = (const uint64_t *)&c;
+
+		sg_dp_counters_get(dp, w, &c);
+		for (size_t i = 0; i < offsetof(struct sg_dp_counters, punt_by) / 8 + SG_DP_PUNT_MAX;
+		     i++)
+			dst[i] += src[i];
+	}
+}
+
+struct sg_dp_meta *sg_dp_meta(const struct sg_dp *dp, struct rte_mbuf *m)
+{
+	return dp_meta(dp, m);
+}
+
+unsigned sg_dp_punt_dequeue(struct sg_dp *dp, struct rte_mbuf **pkts, unsigned n)
+{
+	return rte_ring_sc_dequeue_burst(dp->punt, (void **)pkts, n, NULL);
+}
+
+void sg_dp_ctl_counters(const struct sg_dp *dp, uint64_t *sent, uint64_t *dropped)
+{
+	*sent = dp->ctl_sent;
+	*dropped = dp->ctl_dropped;
+}
+
+/* ---- control-plane transmission ---- */
+
+static int ctl_tx(struct sg_dp *dp, unsigned port, struct rte_mbuf *m)
+{
+	uint16_t q = (uint16_t)dp->conf.n_workers;
+
+	if (rte_eth_tx_burst(dp->conf.ports[port].port_id, q, &m, 1) != 1) {
+		rte_pktmbuf_free(m);
+		dp->ctl_dropped++;
+		return -ENOBUFS;
+	}
+	dp->ctl_sent++;
+	return 0;
+}
+
+/* Broadcast an ARP request or multicast a neighbour solicitation for ip. */
+static int solicit(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *ip)
+{
+	const struct sg_dp_port_conf *pc = &dp->conf.ports[port];
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->conf.pool);
+	uint8_t *f;
+	unsigned l2 = 14 + (pc->ifc.vlan ? 4 : 0);
+
+	if (m == NULL)
+		return -ENOMEM;
+	if ((family == 4 && pc->ifc.n_ip4 == 0) || (family == 6 && pc->ifc.n_ip6 == 0)) {
+		rte_pktmbuf_free(m);
+		return -EADDRNOTAVAIL;
+	}
+	f = rte_pktmbuf_mtod(m, uint8_t *);
+	memset(f, 0, 128);
+	memcpy(f + 6, pc->ifc.mac, 6);
+	if (pc->ifc.vlan) {
+		f[12] = 0x81;
+		f[14] = (uint8_t)(pc->ifc.vlan >> 8);
+		f[15] = (uint8_t)pc->ifc.vlan;
+	}
+	if (family == 4) {
+		uint8_t *a = f + l2;
+
+		memset(f, 0xff, 6);
+		f[l2 - 2] = 0x08;
+		f[l2 - 1] = 0x06;
+		a[1] = 1;    /* Ethernet */
+		a[2] = 0x08; /* IPv4 */
+		a[4] = 6;
+		a[5] = 4;
+		a[7] = 1; /* request (RFC 826) */
+		memcpy(a + 8, pc->ifc.mac, 6);
+		memcpy(a + 14, pc->ifc.ip4[0], 4);
+		memcpy(a + 24, ip, 4);
+		m->data_len = m->pkt_len = (uint16_t)RTE_MAX(l2 + 28, 60u);
+	} else {
+		/* RFC 4861 §7.2.2: to the solicited-node group, with our link-layer address. */
+		uint8_t group[16] = { 0xff, 0x02, [11] = 0x01, [12] = 0xff };
+		uint8_t *ip6 = f + l2, *icmp = ip6 + 40;
+		uint16_t csum;
+		uint32_t sum;
+
+		memcpy(group + 13, ip + 13, 3);
+		f[0] = f[1] = 0x33;
+		memcpy(f + 2, group + 12, 4);
+		f[l2 - 2] = 0x86;
+		f[l2 - 1] = 0xdd;
+		ip6[0] = 0x60;
+		ip6[5] = 32;
+		ip6[6] = 58;
+		ip6[7] = 255;
+		memcpy(ip6 + 8, pc->ifc.ip6[0], 16);
+		memcpy(ip6 + 24, group, 16);
+		icmp[0] = 135;
+		memcpy(icmp + 8, ip, 16);
+		icmp[24] = 1; /* source link-layer address */
+		icmp[25] = 1;
+		memcpy(icmp + 26, pc->ifc.mac, 6);
+		{
+			uint8_t ph[40] = { 0 };
+
+			memcpy(ph, ip6 + 8, 32);
+			ph[35] = 32;
+			ph[39] = 58;
+			sum = __rte_raw_cksum(ph, 40, 0);
+		}
+		csum = (uint16_t)~__rte_raw_cksum_reduce(__rte_raw_cksum(icmp, 32, sum));
+		memcpy(icmp + 2, &csum, 2);
+		m->data_len = m->pkt_len = (uint16_t)(l2 + 40 + 32);
+	}
+	return ctl_tx(dp, port, m);
+}
+
+int sg_dp_ctl_send_udp(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *src,
+		       uint16_t sport, const uint8_t *dst, uint16_t dport, const uint8_t *payload,
+		       uint16_t len)
+{
+	const struct sg_dp_port_conf *pc;
+	const uint8_t *nh;
+	struct rte_mbuf *m;
+	uint8_t mac[6];
+	unsigned hl;
+
+	if (port >= dp->conf.n_ports || (family != 4 && family != 6))
+		return -EINVAL;
+	pc = &dp->conf.ports[port];
+	nh = dp_next_hop(pc, family, dst);
+	if (dp_neigh_lookup(dp->neigh[port], family, nh, mac) != 0) {
+		solicit(dp, port, family, nh);
+		dp->ctl_dropped++;
+		return -EHOSTUNREACH;
+	}
+	hl = dp_hdr_len(pc, family);
+	m = rte_pktmbuf_alloc(dp->conf.pool);
+	if (m == NULL)
+		return -ENOMEM;
+	if (rte_pktmbuf_tailroom(m) < hl + len) {
+		rte_pktmbuf_free(m);
+		return -EMSGSIZE;
+	}
+	memcpy(rte_pktmbuf_mtod(m, uint8_t *) + hl, payload, len);
+	dp_build_udp(pc, rte_pktmbuf_mtod(m, uint8_t *), mac, family, src, sport, dst, dport, len);
+	m->data_len = m->pkt_len = (uint16_t)(hl + len);
+	return ctl_tx(dp, port, m);
+}
+
+int sg_dp_ctl_neighbour(struct sg_dp *dp, struct rte_mbuf *m)
+{
+	const struct sg_dp_meta *meta = dp_meta(dp, m);
+	unsigned port = meta->port;
+	const struct sg_dp_port_conf *pc;
+	struct sg_pkt pkt;
+	enum sg_net_kind kind;
+	uint8_t ip[16], mac[6], *f;
+	uint32_t out;
+	int rc = -EINVAL;
+
+	if (port >= dp->conf.n_ports)
+		goto done;
+	pc = &dp->conf.ports[port];
+	f = rte_pktmbuf_mtod(m, uint8_t *);
+	kind = sg_net_parse(&pc->ifc, f, m->data_len, &pkt);
+	if (kind != SG_NET_ARP && kind != SG_NET_NDISC)
+		goto done;
+	if (sg_net_neighbour(kind, f, m->data_len, &pkt, ip, mac)) {
+		dp_neigh_update(dp->neigh[port], pkt.family, ip, mac, false, now_ns());
+		rc = 0;
+	}
+	if (kind == SG_NET_ARP)
+		out = sg_net_arp_reply(&pc->ifc, f, m->data_len, &pkt);
+	else
+		out = sg_net_ndisc_reply(&pc->ifc, f, m->data_len,
+					 (uint32_t)(m->buf_len - m->data_off), &pkt);
+	if (out != 0) {
+		m->data_len = m->pkt_len = (uint16_t)out;
+		return ctl_tx(dp, port, m);
+	}
+done:
+	rte_pktmbuf_free(m);
+	return rc;
+}
+
+int sg_dp_neigh_set(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *ip,
+		    const uint8_t mac[6])
+{
+	if (port >= dp->conf.n_ports || (family != 4 && family != 6))
+		return -EINVAL;
+	return dp_neigh_update(dp->neigh[port], family, ip, mac, true, now_ns());
+}
+
+int sg_dp_ctl_resolve(struct sg_dp *dp)
+{
+	uint8_t mac[6];
+	int asked = 0;
+
+	for (unsigned p = 0; p < dp->conf.n_ports; p++) {
+		const struct sg_dp_port_conf *pc = &dp->conf.ports[p];
+		static const uint8_t zero[16];
+
+		if (memcmp(pc->gw4, zero, 4) != 0 && dp_neigh_lookup(dp->neigh[p], 4, pc->gw4, mac))
+			asked += solicit(dp, p, 4, pc->gw4) == 0;
+		if (memcmp(pc->gw6, zero, 16) != 0 && dp_neigh_lookup(dp->neigh[p], 6, pc->gw6, mac))
+			asked += solicit(dp, p, 6, pc->gw6) == 0;
+	}
+	{
+		const struct sg_dp_port_conf *bp = &dp->conf.ports[dp->backend_port];
+		const uint8_t *nh =
+			dp_next_hop(bp, dp->conf.backend_family, dp->conf.backend_addr);
+
+		if (dp_neigh_lookup(dp->neigh[dp->backend_port], dp->conf.backend_family, nh, mac))
+			asked += solicit(dp, (unsigned)dp->backend_port, dp->conf.backend_family,
+					 nh) == 0;
+	}
+	return asked;
+}
+
+/* ---- sessions' backend side ---- */
+
+int sg_dp_session_attach(struct sg_dp *dp, uint64_t session, const uint8_t *identity,
+			 uint8_t identity_len)
+{
+	uint32_t slot = (uint32_t)session;
+
+	if (slot >= dp->capacity)
+		return -EINVAL;
+	if (dp->conf.backend_mode == SG_DP_BACKEND_UDP) {
+		uint32_t bpi;
+
+		if (dp->slot_bport[slot] != 0)
+			return -EEXIST;
+		if (dp->fifo_len == 0)
+			return -ENOSPC;
+		bpi = dp->bport_fifo[dp->fifo_head];
+		dp->fifo_head = (dp->fifo_head + 1) % dp->n_bports;
+		dp->fifo_len--;
+		__atomic_store_n(&dp->bport_session[bpi], session + 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&dp->slot_bport[slot], bpi + 1, __ATOMIC_RELEASE);
+		return 0;
+	}
+	if (identity_len > SG_PP2_IDENTITY_MAX)
+		return -EINVAL;
+	{
+		struct dp_ident *id = malloc(sizeof(*id) + identity_len);
+
+		if (id == NULL)
+			return -ENOMEM;
+		id->len = identity_len;
+		memcpy(id->bytes, identity, identity_len);
+		if (dp->slot_ident[slot] != NULL)
+			sg_dp_session_detach(dp, session);
+		__atomic_store_n(&dp->slot_ident[slot], id, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+int sg_dp_session_detach(struct sg_dp *dp, uint64_t session)
+{
+	uint32_t slot = (uint32_t)session;
+
+	if (slot >= dp->capacity)
+		return -EINVAL;
+	if (dp->conf.backend_mode == SG_DP_BACKEND_UDP) {
+		uint32_t bpi = dp->slot_bport[slot];
+
+		if (bpi == 0)
+			return -ENOENT;
+		bpi--;
+		__atomic_store_n(&dp->slot_bport[slot], 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&dp->bport_session[bpi], 0, __ATOMIC_RELEASE);
+		/* Back at the tail: reused last, so a late reply rarely meets a new device. */
+		dp->bport_fifo[(dp->fifo_head + dp->fifo_len) % dp->n_bports] = bpi;
+		dp->fifo_len++;
+		return 0;
+	}
+	{
+		struct dp_ident *id = dp->slot_ident[slot];
+		struct rte_rcu_qsbr *q = sg_sess_table_qsbr(dp->conf.sessions);
+
+		if (id == NULL)
+			return -ENOENT;
+		__atomic_store_n(&dp->slot_ident[slot], NULL, __ATOMIC_RELEASE);
+		if (dp->dq_len == dp->dq_cap) {
+			/* Defer queue full: wait for the readers rather than leak. */
+			rte_rcu_qsbr_synchronize(q, RTE_QSBR_THRID_INVALID);
+			free(id);
+			return 0;
+		}
+		dp->ident_dq[(dp->dq_head + dp->dq_len) % dp->dq_cap] =
+			(struct dp_ident_defer){ .token = rte_rcu_qsbr_start(q), .id = id };
+		dp->dq_len++;
+	}
+	return 0;
+}
+
+int sg_dp_session_bport(const struct sg_dp *dp, uint64_t session, uint8_t *family,
+			uint8_t addr[16], uint16_t *port)
+{
+	uint32_t slot = (uint32_t)session, bpi;
+
+	if (dp->conf.backend_mode != SG_DP_BACKEND_UDP)
+		return -ENOTSUP;
+	if (slot >= dp->capacity || dp->slot_bport[slot] == 0)
+		return -ENOENT;
+	bpi = dp->slot_bport[slot] - 1;
+	if (dp->bport_session[bpi] != session + 1)
+		return -ENOENT;
+	*family = dp->conf.backend_family;
+	memcpy(addr, dp->conf.local_addr[bpi / dp->conf.ports_per_addr], 16);
+	*port = (uint16_t)(dp->conf.port_base + bpi % dp->conf.ports_per_addr);
+	return 0;
+}
+
+void sg_dp_worker_online(struct sg_dp *dp, unsigned worker)
+{
+	sg_sess_worker_online(dp->w[worker]->sw);
+}
+
+void sg_dp_worker_offline(struct sg_dp *dp, unsigned worker)
+{
+	sg_sess_worker_offline(dp->w[worker]->sw);
+}
+
+unsigned sg_dp_ctl_reclaim(struct sg_dp *dp)
+{
+	struct rte_rcu_qsbr *q;
+	unsigned n = 0;
+
+	if (dp->ident_dq == NULL)
+		return 0;
+	q = sg_sess_table_qsbr(dp->conf.sessions);
+	while (dp->dq_len) {
+		struct dp_ident_defer *d = &dp->ident_dq[dp->dq_head];
+
+		if (rte_rcu_qsbr_check(q, d->token, false) != 1)
+			break;
+		free(d->id);
+		dp->dq_head = (dp->dq_head + 1) % dp->dq_cap;
+		dp->dq_len--;
+		n++;
+	}
+	return n;
+}

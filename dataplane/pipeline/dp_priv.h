@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internals of the data plane shared by its source files (not installed). */
+#ifndef SG_DP_PRIV_H
+#define SG_DP_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_ring.h>
+
+#include <stormgate/dataplane.h>
+#include <stormgate/record.h>
+#include <stormgate/session.h>
+
+/* Record operations of one burst: burst * max_records_per_dgram never exceeds it. */
+#define DP_OPS_MAX 256
+/* Packets a worker sends per port per burst: forwarded ones plus copies for extra records. */
+#define DP_TX_MAX (DP_OPS_MAX + SG_BURST_MAX)
+/* Hand-offs a packet may take before it is dropped (the owner moved meanwhile). */
+#define DP_HANDOFF_HOPS_MAX 2
+
+/* ---- neighbour table (neigh.c) ---- */
+
+#define DP_NEIGH_SIZE  4096 /* entries per port, power of two */
+#define DP_NEIGH_PROBE 8
+
+/*
+ * One entry, written by the control thread under a sequence count (odd while
+ * it writes), read by workers without locks: a reader retries when the
+ * count moved or was odd.
+ */
+struct dp_neigh {
+	uint32_t seq;
+	uint8_t family; /* 0: empty */
+	uint8_t is_static;
+	uint8_t mac[6];
+	uint8_t ip[16];
+	uint64_t updated_ns;
+};
+
+struct dp_neigh_table {
+	struct dp_neigh e[DP_NEIGH_SIZE];
+};
+
+int dp_neigh_lookup(const struct dp_neigh_table *t, uint8_t family, const uint8_t *ip,
+		    uint8_t mac[6]);
+int dp_neigh_update(struct dp_neigh_table *t, uint8_t family, const uint8_t *ip,
+		    const uint8_t mac[6], bool is_static, uint64_t now_ns);
+
+/* ---- per-slot backend state (control writes before publishing a session) ---- */
+
+/* PSK identity of a session, for the PROXY v2 TLV; immutable once published. */
+struct dp_ident {
+	uint8_t len;
+	uint8_t bytes[];
+};
+
+/* ---- workers ---- */
+
+struct dp_tx {
+	uint16_t n;
+	struct rte_mbuf *m[DP_TX_MAX];
+	uint8_t outcome[DP_TX_MAX]; /* DP_OUT_*: counted when the packet leaves */
+};
+
+enum dp_outcome {
+	DP_OUT_NONE = 0, /* an extra packet (record copy): its datagram is counted already */
+	DP_OUT_UP,
+	DP_OUT_DOWN,
+};
+
+struct dp_worker {
+	struct sg_dp *dp;
+	unsigned idx;
+	struct sg_rec_ctx *rec;
+	struct sg_sess_worker *sw;
+	struct rte_ring *handoff; /* packets other workers found for our sessions */
+	struct dp_tx tx[SG_DP_PORTS_MAX];
+	struct sg_rec_open_op open[DP_OPS_MAX];
+	struct sg_rec_seal_op seal[SG_BURST_MAX];
+	struct sg_dp_counters c;
+} __rte_cache_aligned;
+
+struct sg_dp {
+	struct sg_dp_conf conf;
+	int meta_off; /* mbuf dynfield offset of struct sg_dp_meta */
+	unsigned cid_len;
+	unsigned window_bits;
+	uint32_t capacity;
+	int8_t dev_port;     /* index of the device-role port */
+	int8_t backend_port; /* index of the backend-role port */
+	struct rte_ring *punt;
+	uint16_t nb_rxq[SG_DP_PORTS_MAX]; /* RX queues each port was configured with */
+	struct dp_neigh_table *neigh[SG_DP_PORTS_MAX];
+	/* per session slot: udp mode: backend port index + 1 (0: none); proxy mode: identity */
+	uint32_t *slot_bport;
+	struct dp_ident **slot_ident;
+	/* udp mode: backend port index -> session id + 1 (0: free) */
+	uint64_t *bport_session;
+	uint32_t n_bports;
+	/* udp mode: FIFO of free backend port indexes (oldest freed first: longest quarantine) */
+	uint32_t *bport_fifo;
+	uint32_t fifo_head;
+	uint32_t fifo_len;
+	/* identities waiting for a grace period before they are freed */
+	struct dp_ident_defer {
+		uint64_t token;
+		struct dp_ident *id;
+	} *ident_dq;
+	uint32_t dq_head, dq_len, dq_cap;
+	uint64_t ctl_sent, ctl_dropped;
+	volatile int stop;
+	struct dp_worker *w[SG_DP_WORKERS_MAX];
+};
+
+static inline struct sg_dp_meta *dp_meta(const struct sg_dp *dp, struct rte_mbuf *m)
+{
+	return RTE_MBUF_DYNFIELD(m, dp->meta_off, struct sg_dp_meta *);
+}
+
+/* Single writer per counter: a relaxed load and store is an atomic add nobody races. */
+static inline void dp_count(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
+}
+
+/* The next hop for dst on port p: dst itself when on-link, else the port's gateway. */
+const uint8_t *dp_next_hop(const struct sg_dp_port_conf *p, uint8_t family, const uint8_t *dst);
+
+/*
+ * Write Ethernet, IPv4/IPv6 and UDP headers in front of a payload of len
+ * bytes that starts hdr_len bytes into frame; fills the UDP checksum.
+ * Returns the header length the family needs (use dp_hdr_len() to size).
+ */
+unsigned dp_hdr_len(const struct sg_dp_port_conf *p, uint8_t family);
+void dp_build_udp(const struct sg_dp_port_conf *p, uint8_t *frame, const uint8_t dmac[6],
+		  uint8_t family, const uint8_t *src, uint16_t sport, const uint8_t *dst,
+		  uint16_t dport, uint16_t len);
+
+#endif /* SG_DP_PRIV_H */

@@ -1,0 +1,909 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The worker's burst pipeline. One burst, in fixed stages over arrays sized
+ * by SG_BURST_MAX (DPDK lib/ipsec esp_inb.c and VPP esp_decrypt.c style):
+ *
+ *   1. classify: L2-L4 (sg_net_parse), then DTLS framing (sg_rec_parse) for
+ *      datagrams to our DTLS port, or the backend mapping for replies;
+ *   2. bulk session lookup by CID, 4-tuple or session id;
+ *   3. hand packets of sessions owned by another worker to that worker;
+ *   4. one sg_rec_open_burst() for every uplink record, one
+ *      sg_rec_seal_burst() for every downlink datagram;
+ *   5. forward / punt / drop, then one TX burst per port.
+ *
+ * Every received packet ends in exactly one counter (dataplane.h). Nothing
+ * here allocates (except mbufs), locks, logs or makes a system call.
+ */
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+
+#include <stormgate/dtls.h>
+#include <stormgate/proxy_v2.h>
+
+#include "dp_priv.h"
+
+enum dp_act {
+	ACT_DROP = 0,
+	ACT_PUNT,
+	ACT_UP,      /* uplink: look the session up, open the records */
+	ACT_DOWN,    /* downlink: look the session up, seal the payload */
+	ACT_HANDOFF, /* another worker owns the session */
+	ACT_DONE,    /* consumed (forwarded, punted or dropped and counted) */
+};
+
+/* What the burst knows of one packet. */
+struct pkt_st {
+	struct sg_pkt pkt;
+	struct sg_sess_ref ref;
+	uint64_t sess_id;   /* downlink by id */
+	const uint8_t *cid; /* uplink by CID */
+	uint32_t dl_off;    /* downlink: plaintext offset in the frame */
+	uint32_t dl_len;
+	uint16_t rec0;      /* first record in the burst's header array */
+	uint8_t n_rec;      /* records parsed (the last may be malformed) */
+	uint8_t act;        /* enum dp_act */
+	uint8_t reason;     /* ACT_DROP: enum sg_drop; ACT_PUNT: enum sg_dp_punt */
+	uint8_t port;       /* index of the port it came in on */
+	uint8_t key;        /* lookup kind: KEY_* */
+};
+
+enum { KEY_TUPLE = 0, KEY_CID, KEY_ID };
+
+struct burst {
+	unsigned n;
+	struct rte_mbuf *m[SG_BURST_MAX];
+	struct pkt_st st[SG_BURST_MAX];
+	struct sg_rec_hdr hdr[DP_OPS_MAX + SG_BURST_MAX];
+	unsigned n_hdr;
+	/* lookups */
+	struct sg_sess_tuple keys[SG_BURST_MAX];
+	const uint8_t *cids[SG_BURST_MAX];
+	uint64_t ids[SG_BURST_MAX];
+	struct sg_sess_ref refs[SG_BURST_MAX];
+	uint8_t who[SG_BURST_MAX];
+	/* open op -> packet */
+	uint8_t op_pkt[DP_OPS_MAX];
+	uint16_t op_hdr[DP_OPS_MAX];
+	uint8_t seal_pkt[SG_BURST_MAX];
+	struct rte_mbuf *punt[DP_OPS_MAX + SG_BURST_MAX];
+	bool punt_outcome[DP_OPS_MAX + SG_BURST_MAX];
+	unsigned n_punt;
+};
+
+static inline void drop(struct dp_worker *w, struct rte_mbuf *m, enum sg_drop reason)
+{
+	dp_count(&w->c.drop[reason], 1);
+	rte_pktmbuf_free(m);
+}
+
+static void tx_enqueue(struct dp_worker *w, unsigned port, struct rte_mbuf *m,
+		       enum dp_outcome out)
+{
+	struct dp_tx *tx = &w->tx[port];
+
+	if (unlikely(tx->n == DP_TX_MAX)) {
+		if (out != DP_OUT_NONE)
+			dp_count(&w->c.drop[SG_DROP_TX_FULL], 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	tx->m[tx->n] = m;
+	tx->outcome[tx->n++] = (uint8_t)out;
+}
+
+static void tx_flush(struct dp_worker *w)
+{
+	const struct sg_dp *dp = w->dp;
+
+	for (unsigned p = 0; p < dp->conf.n_ports; p++) {
+		struct dp_tx *tx = &w->tx[p];
+		uint16_t sent = 0;
+
+		if (tx->n == 0)
+			continue;
+		while (sent < tx->n) {
+			uint16_t k = rte_eth_tx_burst(dp->conf.ports[p].port_id, (uint16_t)w->idx,
+						      tx->m + sent, (uint16_t)(tx->n - sent));
+			if (k == 0)
+				break;
+			sent = (uint16_t)(sent + k);
+		}
+		for (uint16_t i = 0; i < tx->n; i++) {
+			if (i < sent) {
+				if (tx->outcome[i] == DP_OUT_UP)
+					dp_count(&w->c.forwarded_up, 1);
+				else if (tx->outcome[i] == DP_OUT_DOWN)
+					dp_count(&w->c.forwarded_down, 1);
+				continue;
+			}
+			if (tx->outcome[i] != DP_OUT_NONE)
+				dp_count(&w->c.drop[SG_DROP_TX_FULL], 1);
+			rte_pktmbuf_free(tx->m[i]);
+		}
+		dp_count(&w->c.tx, sent);
+		tx->n = 0;
+	}
+}
+
+/* Queue m for the punt ring; outcome: it carries its datagram's outcome (not an extra). */
+static void punt(struct dp_worker *w, struct burst *b, struct rte_mbuf *m, unsigned port,
+		 enum sg_dp_punt why, uint64_t session, bool outcome)
+{
+	struct sg_dp_meta *meta = dp_meta(w->dp, m);
+
+	meta->punt = (uint8_t)why;
+	meta->port = (uint8_t)port;
+	meta->worker = (uint8_t)w->idx;
+	meta->session = session;
+	b->punt_outcome[b->n_punt] = outcome;
+	b->punt[b->n_punt++] = m;
+}
+
+static void punt_flush(struct dp_worker *w, struct burst *b)
+{
+	unsigned k;
+
+	if (b->n_punt == 0)
+		return;
+	k = rte_ring_mp_enqueue_burst(w->dp->punt, (void *const *)b->punt, b->n_punt, NULL);
+	for (unsigned i = 0; i < b->n_punt; i++) {
+		const struct sg_dp_meta *meta = dp_meta(w->dp, b->punt[i]);
+
+		if (i < k) {
+			dp_count(&w->c.punt_by[meta->punt], 1);
+			if (b->punt_outcome[i])
+				dp_count(&w->c.punted, 1);
+		} else if (b->punt_outcome[i]) {
+			drop(w, b->punt[i], SG_DROP_PUNT_RING_FULL);
+		} else {
+			rte_pktmbuf_free(b->punt[i]);
+		}
+	}
+	b->n_punt = 0;
+}
+
+static enum sg_drop rec_drop_reason(enum sg_rec_status s)
+{
+	switch (s) {
+	case SG_REC_RUNT:
+	case SG_REC_TRUNCATED:
+		return SG_DROP_DTLS_MALFORMED;
+	case SG_REC_BAD_TYPE:
+		return SG_DROP_DTLS_TYPE;
+	case SG_REC_BAD_VERSION:
+		return SG_DROP_DTLS_VERSION;
+	case SG_REC_BAD_EPOCH:
+		return SG_DROP_DTLS_EPOCH;
+	case SG_REC_OVERSIZED:
+		return SG_DROP_DTLS_OVERSIZED;
+	case SG_REC_KEY_EXHAUSTED:
+		return SG_DROP_KEY_EXHAUSTED;
+	case SG_REC_TOO_OLD:
+		return SG_DROP_TOO_OLD;
+	case SG_REC_REPLAYED:
+		return SG_DROP_REPLAYED;
+	case SG_REC_AUTH_FAILED:
+		return SG_DROP_AUTH_FAILED;
+	case SG_REC_BAD_INNER_PLAINTEXT:
+		return SG_DROP_INNER_PLAINTEXT;
+	case SG_REC_SEQ_EXHAUSTED:
+		return SG_DROP_SEQ_EXHAUSTED;
+	case SG_REC_NO_ROOM:
+		return SG_DROP_TOO_BIG;
+	default:
+		return SG_DROP_BAD_SA;
+	}
+}
+
+static bool addr_eq(uint8_t family, const uint8_t *a, const uint8_t *b)
+{
+	return memcmp(a, b, family == 4 ? 4 : 16) == 0;
+}
+
+/* IPv4-mapped IPv6 (::ffff:a.b.c.d) as the session table stores IPv4. */
+static bool is_v4_mapped(const uint8_t *a)
+{
+	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return memcmp(a, pfx, 12) == 0;
+}
+
+/* ---- stage 1: classify ---- */
+
+static void classify_uplink(struct dp_worker *w, struct burst *b, unsigned i)
+{
+	const struct sg_dp *dp = w->dp;
+	struct pkt_st *st = &b->st[i];
+	const uint8_t *pl = rte_pktmbuf_mtod(b->m[i], const uint8_t *) + st->pkt.payload_off;
+	unsigned max = dp->conf.max_records_per_dgram;
+	const struct sg_rec_hdr *h0;
+	unsigned n;
+
+	n = sg_rec_parse(pl, st->pkt.payload_len, dp->cid_len, &b->hdr[b->n_hdr], max + 1);
+	h0 = &b->hdr[b->n_hdr];
+	if (n == 0 || h0->status != SG_REC_OK) {
+		st->act = ACT_DROP;
+		st->reason = SG_DROP_DTLS_MALFORMED;
+		return;
+	}
+	/* Epoch 0 is the handshake (RFC 6347 §4.1): ClientHello, flights, plaintext alerts. */
+	if (h0->epoch == 0) {
+		st->act = ACT_PUNT;
+		st->reason = SG_DP_PUNT_HANDSHAKE;
+		return;
+	}
+	if (n > max) {
+		st->act = ACT_DROP;
+		st->reason = SG_DROP_TOO_MANY_RECORDS;
+		return;
+	}
+	st->rec0 = (uint16_t)b->n_hdr;
+	st->n_rec = (uint8_t)n;
+	b->n_hdr += n;
+	st->act = ACT_UP;
+	if (h0->type == SG_DTLS_CT_TLS12_CID) {
+		st->key = KEY_CID;
+		st->cid = pl + h0->off + SG_DTLS_HDR_OFF_CID;
+	} else {
+		st->key = KEY_TUPLE;
+	}
+}
+
+static void classify_downlink(struct dp_worker *w, struct burst *b, unsigned i)
+{
+	const struct sg_dp *dp = w->dp;
+	const struct sg_dp_conf *cf = &dp->conf;
+	struct pkt_st *st = &b->st[i];
+	const uint8_t *frame = rte_pktmbuf_mtod(b->m[i], const uint8_t *);
+	unsigned a;
+
+	for (a = 0; a < cf->n_local; a++)
+		if (addr_eq(st->pkt.family, st->pkt.dst, cf->local_addr[a]))
+			break;
+	st->act = ACT_DROP;
+	st->reason = SG_DROP_UDP_PORT;
+	if (a == cf->n_local || st->pkt.dport < cf->port_base)
+		return;
+
+	if (cf->backend_mode == SG_DP_BACKEND_UDP) {
+		uint32_t off = st->pkt.dport - cf->port_base, bpi;
+		uint64_t sid;
+
+		if (off >= cf->ports_per_addr)
+			return;
+		bpi = a * cf->ports_per_addr + off;
+		if (bpi >= dp->n_bports)
+			return;
+		sid = __atomic_load_n(&dp->bport_session[bpi], __ATOMIC_ACQUIRE);
+		if (sid == 0) {
+			st->reason = SG_DROP_BACKEND_UNKNOWN;
+			return;
+		}
+		st->sess_id = sid - 1;
+		st->key = KEY_ID;
+		st->dl_off = st->pkt.payload_off;
+		st->dl_len = st->pkt.payload_len;
+	} else {
+		struct sg_pp2_info info;
+		int hl;
+
+		if (a != 0 || st->pkt.dport != cf->port_base)
+			return;
+		hl = sg_pp2_decode(frame + st->pkt.payload_off, st->pkt.payload_len, &info);
+		if (hl < 0) {
+			st->reason = SG_DROP_PROXY_HEADER;
+			return;
+		}
+		st->dl_off = st->pkt.payload_off + (uint32_t)hl;
+		st->dl_len = st->pkt.payload_len - (uint32_t)hl;
+		if (info.has_session) {
+			st->sess_id = info.session;
+			st->key = KEY_ID;
+		} else {
+			/* The header names the device: its address and the one it reached. */
+			struct sg_sess_tuple *k = &b->keys[i];
+
+			if (info.family == 4) {
+				uint32_t l, p;
+
+				memcpy(&l, info.dst, 4);
+				memcpy(&p, info.src, 4);
+				sg_sess_tuple_v4(k, l, rte_cpu_to_be_16(info.dport), p,
+						 rte_cpu_to_be_16(info.sport));
+			} else {
+				sg_sess_tuple_v6(k, info.dst, rte_cpu_to_be_16(info.dport), info.src,
+						 rte_cpu_to_be_16(info.sport));
+			}
+			st->key = KEY_TUPLE;
+		}
+	}
+	st->act = ACT_DOWN;
+}
+
+static void classify(struct dp_worker *w, struct burst *b, const uint8_t *ports)
+{
+	const struct sg_dp *dp = w->dp;
+	const struct sg_dp_conf *cf = &dp->conf;
+
+	b->n_hdr = 0;
+	for (unsigned i = 0; i < b->n; i++) {
+		struct rte_mbuf *m = b->m[i];
+		struct pkt_st *st = &b->st[i];
+		const struct sg_dp_port_conf *pc = &cf->ports[ports[i]];
+		enum sg_net_kind kind;
+
+		if (i + 1 < b->n)
+			rte_prefetch0(rte_pktmbuf_mtod(b->m[i + 1], void *));
+		st->port = ports[i];
+		st->act = ACT_DROP;
+		if (unlikely(m->nb_segs != 1)) {
+			st->reason = SG_DROP_MULTI_SEG;
+			continue;
+		}
+		kind = sg_net_parse(&pc->ifc, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
+				    &st->pkt);
+		switch (kind) {
+		case SG_NET_UDP:
+			break;
+		case SG_NET_ARP:
+			st->act = ACT_PUNT;
+			st->reason = SG_DP_PUNT_ARP;
+			continue;
+		case SG_NET_NDISC:
+			st->act = ACT_PUNT;
+			st->reason = SG_DP_PUNT_NDISC;
+			continue;
+		default:
+			st->reason = (uint8_t)st->pkt.drop;
+			continue;
+		}
+		if ((pc->role & SG_DP_ROLE_DEVICE) && st->pkt.dport == cf->dtls_port) {
+			classify_uplink(w, b, i);
+		} else if ((pc->role & SG_DP_ROLE_BACKEND) && st->pkt.family == cf->backend_family &&
+			   st->pkt.sport == cf->backend_port &&
+			   addr_eq(st->pkt.family, st->pkt.src, cf->backend_addr)) {
+			classify_downlink(w, b, i);
+		} else {
+			st->reason = SG_DROP_UDP_PORT;
+		}
+	}
+}
+
+/* ---- stage 2: lookups ---- */
+
+static void lookup(struct dp_worker *w, struct burst *b)
+{
+	unsigned n = 0;
+
+	/* 4-tuples: uplink without CID, downlink PROXY headers naming the device. */
+	for (unsigned i = 0; i < b->n; i++) {
+		struct pkt_st *st = &b->st[i];
+
+		if ((st->act != ACT_UP && st->act != ACT_DOWN) || st->key != KEY_TUPLE)
+			continue;
+		if (st->act == ACT_UP) {
+			if (st->pkt.family == 4) {
+				uint32_t l, p;
+
+				memcpy(&l, st->pkt.dst, 4);
+				memcpy(&p, st->pkt.src, 4);
+				sg_sess_tuple_v4(&b->keys[n], l, rte_cpu_to_be_16(st->pkt.dport), p,
+						 rte_cpu_to_be_16(st->pkt.sport));
+			} else {
+				sg_sess_tuple_v6(&b->keys[n], st->pkt.dst,
+						 rte_cpu_to_be_16(st->pkt.dport), st->pkt.src,
+						 rte_cpu_to_be_16(st->pkt.sport));
+			}
+		} else {
+			b->keys[n] = b->keys[i];
+		}
+		b->who[n++] = (uint8_t)i;
+	}
+	if (n) {
+		sg_sess_lookup_tuple_bulk(w->sw, b->keys, n, b->refs);
+		for (unsigned j = 0; j < n; j++)
+			b->st[b->who[j]].ref = b->refs[j];
+	}
+
+	n = 0;
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->st[i].act == ACT_UP && b->st[i].key == KEY_CID) {
+			b->cids[n] = b->st[i].cid;
+			b->who[n++] = (uint8_t)i;
+		}
+	if (n) {
+		sg_sess_lookup_cid_bulk(w->sw, b->cids, n, b->refs);
+		for (unsigned j = 0; j < n; j++)
+			b->st[b->who[j]].ref = b->refs[j];
+	}
+
+	n = 0;
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->st[i].act == ACT_DOWN && b->st[i].key == KEY_ID) {
+			b->ids[n] = b->st[i].sess_id;
+			b->who[n++] = (uint8_t)i;
+		}
+	if (n) {
+		sg_sess_lookup_id_bulk(w->sw, b->ids, n, b->refs);
+		for (unsigned j = 0; j < n; j++)
+			b->st[b->who[j]].ref = b->refs[j];
+	}
+
+	/* Misses and ownership. */
+	for (unsigned i = 0; i < b->n; i++) {
+		struct pkt_st *st = &b->st[i];
+
+		if (st->act != ACT_UP && st->act != ACT_DOWN)
+			continue;
+		if (st->ref.sess == NULL) {
+			if (st->act == ACT_DOWN) {
+				st->act = ACT_DROP;
+				st->reason = SG_DROP_BACKEND_UNKNOWN;
+				continue;
+			}
+			switch (st->ref.miss) {
+			case SG_SESS_MISS_CID_RANGE:
+			case SG_SESS_MISS_CID_TAG:
+				st->act = ACT_DROP;
+				st->reason = SG_DROP_CID_FORGED;
+				break;
+			case SG_SESS_MISS_CID_NODE:
+				st->act = ACT_DROP;
+				st->reason = SG_DROP_CID_OTHER_NODE;
+				break;
+			default:
+				/* No session: the control plane decides (RFC 6347 §4.2.8 restarts). */
+				st->act = ACT_PUNT;
+				st->reason = SG_DP_PUNT_UNKNOWN;
+				break;
+			}
+			continue;
+		}
+		if (st->ref.sess->owner != w->idx)
+			st->act = ACT_HANDOFF;
+	}
+}
+
+/* ---- stage 4/5 uplink: open and forward ---- */
+
+static unsigned build_open_ops(struct dp_worker *w, struct burst *b)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < b->n; i++) {
+		struct pkt_st *st = &b->st[i];
+		uint8_t *pl;
+
+		if (st->act != ACT_UP)
+			continue;
+		pl = rte_pktmbuf_mtod(b->m[i], uint8_t *) + st->pkt.payload_off;
+		for (unsigned r = 0; r < st->n_rec; r++) {
+			const struct sg_rec_hdr *h = &b->hdr[st->rec0 + r];
+			struct sg_rec_open_op *op = &w->open[n];
+
+			if (h->status != SG_REC_OK)
+				continue; /* malformed tail: counted with the datagram */
+			op->rec = pl + h->off;
+			op->rec_len = h->len;
+			op->sa = st->ref.sa;
+			op->dst = NULL;
+			/* Every record of a CID datagram must carry the same CID. */
+			if (r > 0 && st->key == KEY_CID && h->type == SG_DTLS_CT_TLS12_CID &&
+			    memcmp(pl + h->off + SG_DTLS_HDR_OFF_CID, st->cid, w->dp->cid_len) != 0)
+				op->sa = NULL; /* refused by the record layer as SG_REC_BAD_SA */
+			b->op_pkt[n] = (uint8_t)i;
+			b->op_hdr[n] = (uint16_t)(st->rec0 + r);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Where the backend datagram of a session comes from and goes to. */
+struct up_route {
+	uint8_t family;
+	const uint8_t *src;
+	uint16_t sport;
+	uint8_t dmac[6];
+	uint8_t pp2[SG_PP2_MAX_LEN];
+	unsigned pp2_len;
+};
+
+static enum sg_drop up_route(struct dp_worker *w, const struct pkt_st *st, struct up_route *r)
+{
+	const struct sg_dp *dp = w->dp;
+	const struct sg_dp_conf *cf = &dp->conf;
+	const struct sg_dp_port_conf *bp = &cf->ports[dp->backend_port];
+	uint32_t slot = st->ref.slot;
+
+	r->family = cf->backend_family;
+	r->pp2_len = 0;
+	if (cf->backend_mode == SG_DP_BACKEND_UDP) {
+		uint32_t bpi = __atomic_load_n(&dp->slot_bport[slot], __ATOMIC_RELAXED);
+
+		if (bpi == 0)
+			return SG_DROP_BACKEND_UNKNOWN;
+		bpi--;
+		r->src = cf->local_addr[bpi / cf->ports_per_addr];
+		r->sport = (uint16_t)(cf->port_base + bpi % cf->ports_per_addr);
+	} else {
+		const struct dp_ident *id = __atomic_load_n(&dp->slot_ident[slot], __ATOMIC_ACQUIRE);
+		struct sg_pp2_info info = {
+			.family = st->pkt.family,
+			.sport = st->pkt.sport,
+			.dport = st->pkt.dport,
+			.has_session = true,
+			.session = sg_sess_ref_id(&st->ref),
+		};
+		int len;
+
+		memcpy(info.src, st->pkt.src, st->pkt.family == 4 ? 4 : 16);
+		memcpy(info.dst, st->pkt.dst, st->pkt.family == 4 ? 4 : 16);
+		if (id != NULL) {
+			info.identity = id->bytes;
+			info.identity_len = id->len;
+		}
+		len = sg_pp2_encode(r->pp2, sizeof(r->pp2), &info);
+		if (len < 0)
+			return SG_DROP_PROXY_HEADER;
+		r->pp2_len = (unsigned)len;
+		r->src = cf->local_addr[0];
+		r->sport = cf->port_base;
+	}
+	if (dp_neigh_lookup(dp->neigh[dp->backend_port], r->family,
+			    dp_next_hop(bp, r->family, cf->backend_addr), r->dmac) != 0)
+		return SG_DROP_NO_NEIGHBOUR;
+	return SG_DROP_MAX;
+}
+
+/*
+ * Turn the plaintext at pt (len bytes, inside m's buffer) into a backend
+ * datagram in m: headers written right in front of it.
+ */
+static void up_frame(struct dp_worker *w, struct rte_mbuf *m, uint8_t *pt, uint32_t len,
+		     const struct up_route *r)
+{
+	const struct sg_dp *dp = w->dp;
+	const struct sg_dp_conf *cf = &dp->conf;
+	const struct sg_dp_port_conf *bp = &cf->ports[dp->backend_port];
+	unsigned l2l4 = dp_hdr_len(bp, r->family);
+	uint8_t *start = pt - r->pp2_len - l2l4;
+
+	memcpy(pt - r->pp2_len, r->pp2, r->pp2_len);
+	dp_build_udp(bp, start, r->dmac, r->family, r->src, r->sport, cf->backend_addr,
+		     cf->backend_port, (uint16_t)(r->pp2_len + len));
+	m->data_off = (uint16_t)(start - (uint8_t *)m->buf_addr);
+	m->data_len = (uint16_t)(l2l4 + r->pp2_len + len);
+	m->pkt_len = m->data_len;
+	m->ol_flags = 0;
+}
+
+/* A new mbuf holding a copy of the plaintext with room in front for headers. */
+static struct rte_mbuf *copy_plaintext(struct dp_worker *w, const uint8_t *pt, uint32_t len,
+				       uint8_t **new_pt)
+{
+	struct rte_mbuf *c = rte_pktmbuf_alloc(w->dp->conf.pool);
+
+	if (c == NULL)
+		return NULL;
+	if (rte_pktmbuf_headroom(c) + rte_pktmbuf_tailroom(c) < len + SG_PP2_MAX_LEN + 128u) {
+		rte_pktmbuf_free(c);
+		return NULL;
+	}
+	/* Leave every byte of headroom and the PROXY header space in front. */
+	*new_pt = (uint8_t *)c->buf_addr + c->data_off + SG_PP2_MAX_LEN;
+	memcpy(*new_pt, pt, len);
+	return c;
+}
+
+/*
+ * After the open burst: forward each application record, punt authenticated
+ * alerts, count the rest. Of everything one datagram produces, the first
+ * output carries its outcome (forwarded or punted); when it produces none,
+ * its first failure is its drop reason.
+ */
+static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
+{
+	const struct sg_dp *dp = w->dp;
+	const struct sg_dp_port_conf *bp = &dp->conf.ports[dp->backend_port];
+	unsigned o = 0;
+
+	for (unsigned i = 0; i < b->n; i++) {
+		struct pkt_st *st = &b->st[i];
+		struct rte_mbuf *m = b->m[i];
+		enum sg_drop first = SG_DROP_MAX, rr = SG_DROP_MAX;
+		bool counted = false, in_place_used = false, routed = false;
+		struct up_route route;
+
+		if (st->act != ACT_UP)
+			continue;
+		st->act = ACT_DONE;
+		for (; o < n_ops && b->op_pkt[o] == i; o++) {
+			struct sg_rec_open_op *op = &w->open[o];
+			uint8_t *pt = op->rec + op->pt_off, *cp;
+			struct rte_mbuf *c;
+
+			if (op->status != SG_REC_OK) {
+				if (first == SG_DROP_MAX)
+					first = rec_drop_reason((enum sg_rec_status)op->status);
+				continue;
+			}
+			dp_count(&w->c.records_opened, 1);
+			if (op->type == SG_DTLS_CT_ALERT) {
+				/* close_notify or a fatal alert: the control plane ends the session. */
+				c = copy_plaintext(w, pt, op->pt_len, &cp);
+				if (c == NULL) {
+					if (first == SG_DROP_MAX)
+						first = SG_DROP_NO_MBUF;
+					continue;
+				}
+				c->data_off = (uint16_t)(cp - (uint8_t *)c->buf_addr);
+				c->data_len = (uint16_t)op->pt_len;
+				c->pkt_len = op->pt_len;
+				punt(w, b, c, st->port, SG_DP_PUNT_ALERT, sg_sess_ref_id(&st->ref),
+				     !counted);
+				counted = true;
+				continue;
+			}
+			if (op->type != SG_DTLS_CT_APPLICATION_DATA) {
+				if (first == SG_DROP_MAX)
+					first = op->type == SG_DTLS_CT_HANDSHAKE ? SG_DROP_RENEGOTIATION
+										 : SG_DROP_DTLS_TYPE;
+				continue;
+			}
+			if (!routed) {
+				rr = up_route(w, st, &route);
+				routed = true;
+			}
+			if (rr != SG_DROP_MAX) {
+				if (first == SG_DROP_MAX)
+					first = rr;
+				continue;
+			}
+			if (!in_place_used && (size_t)(pt - (uint8_t *)m->buf_addr) >=
+						      route.pp2_len + dp_hdr_len(bp, route.family)) {
+				c = m;
+				cp = pt;
+				in_place_used = true;
+			} else {
+				c = copy_plaintext(w, pt, op->pt_len, &cp);
+				if (c == NULL) {
+					if (first == SG_DROP_MAX)
+						first = SG_DROP_NO_MBUF;
+					continue;
+				}
+			}
+			up_frame(w, c, cp, op->pt_len, &route);
+			tx_enqueue(w, (unsigned)dp->backend_port, c, counted ? DP_OUT_NONE : DP_OUT_UP);
+			counted = true;
+		}
+		if (in_place_used)
+			continue;
+		if (counted) {
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		/* A malformed record at the end of the datagram, if nothing else failed. */
+		if (first == SG_DROP_MAX && b->hdr[st->rec0 + st->n_rec - 1].status != SG_REC_OK)
+			first = SG_DROP_DTLS_MALFORMED;
+		drop(w, m, first == SG_DROP_MAX ? SG_DROP_DTLS_TYPE : first);
+	}
+}
+
+/* ---- stage 4/5 downlink: seal and send ---- */
+
+static unsigned build_seal_ops(struct dp_worker *w, struct burst *b)
+{
+	const struct sg_dp *dp = w->dp;
+	const struct sg_dp_port_conf *dev = &dp->conf.ports[dp->dev_port];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < b->n; i++) {
+		struct pkt_st *st = &b->st[i];
+		struct rte_mbuf *m = b->m[i];
+		struct sg_rec_seal_op *op;
+		const struct sg_sess *s = st->ref.sess;
+		const struct sg_rec_sa *sa = st->ref.sa;
+		uint8_t *buf = m->buf_addr, *pt;
+		int tx_cid = (sa->flags & SG_SA_F_TX_CID) != 0;
+		uint8_t fam = is_v4_mapped(s->tuple.paddr) ? 4 : 6;
+		uint32_t head, tail, have_head, have_tail;
+
+		if (st->act != ACT_DOWN)
+			continue;
+		head = dp_hdr_len(dev, fam) +
+		       sg_rec_seal_headroom((enum sg_aead)sa->aead, tx_cid, s->peer_cid_len);
+		tail = sg_rec_seal_tailroom((enum sg_aead)sa->aead, tx_cid, 0);
+		pt = rte_pktmbuf_mtod(m, uint8_t *) + st->dl_off;
+		have_head = (uint32_t)(pt - buf);
+		have_tail = (uint32_t)(buf + m->buf_len - (pt + st->dl_len));
+		if (have_head < head) {
+			/* A long peer CID: slide the plaintext back if the buffer allows. */
+			uint32_t need = head - have_head;
+
+			if (have_tail < tail + need) {
+				st->act = ACT_DROP;
+				st->reason = SG_DROP_TOO_BIG;
+				continue;
+			}
+			memmove(pt + need, pt, st->dl_len);
+			pt += need;
+		} else if (have_tail < tail) {
+			st->act = ACT_DROP;
+			st->reason = SG_DROP_TOO_BIG;
+			continue;
+		}
+		op = &w->seal[n];
+		op->buf = buf;
+		op->buf_len = m->buf_len;
+		op->pt_off = (uint32_t)(pt - buf);
+		op->pt_len = st->dl_len;
+		op->sa = st->ref.sa;
+		op->cid = tx_cid ? sg_sess_peer_cid(dp->conf.sessions, s) : NULL;
+		op->cid_len = tx_cid ? s->peer_cid_len : 0;
+		op->type = SG_DTLS_CT_APPLICATION_DATA;
+		op->pad_len = 0;
+		b->seal_pkt[n++] = (uint8_t)i;
+	}
+	return n;
+}
+
+static void downlink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
+{
+	const struct sg_dp *dp = w->dp;
+	const struct sg_dp_port_conf *dev = &dp->conf.ports[dp->dev_port];
+
+	for (unsigned o = 0; o < n_ops; o++) {
+		const struct sg_rec_seal_op *op = &w->seal[o];
+		unsigned i = b->seal_pkt[o];
+		struct pkt_st *st = &b->st[i];
+		struct rte_mbuf *m = b->m[i];
+		const struct sg_sess_tuple *t = &st->ref.sess->tuple;
+		uint8_t fam = is_v4_mapped(t->paddr) ? 4 : 6;
+		const uint8_t *src = fam == 4 ? t->laddr + 12 : t->laddr;
+		const uint8_t *dst = fam == 4 ? t->paddr + 12 : t->paddr;
+		unsigned l2l4 = dp_hdr_len(dev, fam);
+		uint8_t dmac[6], *start;
+
+		st->act = ACT_DONE;
+		if (op->status != SG_REC_OK) {
+			drop(w, m, rec_drop_reason((enum sg_rec_status)op->status));
+			continue;
+		}
+		dp_count(&w->c.records_sealed, 1);
+		if (dp_neigh_lookup(dp->neigh[dp->dev_port], fam, dp_next_hop(dev, fam, dst), dmac) !=
+		    0) {
+			drop(w, m, SG_DROP_NO_NEIGHBOUR);
+			continue;
+		}
+		start = op->buf + op->rec_off - l2l4;
+		dp_build_udp(dev, start, dmac, fam, src, rte_be_to_cpu_16(t->lport), dst,
+			     rte_be_to_cpu_16(t->pport), (uint16_t)op->rec_len);
+		m->data_off = (uint16_t)(start - (uint8_t *)m->buf_addr);
+		m->data_len = (uint16_t)(l2l4 + op->rec_len);
+		m->pkt_len = m->data_len;
+		m->ol_flags = 0;
+		tx_enqueue(w, (unsigned)dp->dev_port, m, DP_OUT_DOWN);
+	}
+}
+
+/* ---- the burst ---- */
+
+static void handoff(struct dp_worker *w, struct rte_mbuf *m, unsigned port, uint16_t owner)
+{
+	struct sg_dp *dp = w->dp;
+	struct sg_dp_meta *meta = dp_meta(dp, m);
+
+	if (owner >= dp->conf.n_workers) {
+		drop(w, m, SG_DROP_BAD_SA);
+		return;
+	}
+	meta->port = (uint8_t)port;
+	meta->worker = (uint8_t)w->idx;
+	if (rte_ring_mp_enqueue(dp->w[owner]->handoff, m) != 0) {
+		drop(w, m, SG_DROP_HANDOFF_RING_FULL);
+		return;
+	}
+	dp_count(&w->c.handed_off, 1);
+}
+
+static void process(struct dp_worker *w, struct burst *b, const uint8_t *ports)
+{
+	unsigned n_open, n_seal;
+
+	classify(w, b, ports);
+	lookup(w, b);
+
+	n_open = build_open_ops(w, b);
+	if (n_open)
+		sg_rec_open_burst(w->rec, w->open, n_open);
+	n_seal = build_seal_ops(w, b);
+	if (n_seal)
+		sg_rec_seal_burst(w->rec, w->seal, n_seal);
+
+	uplink_finish(w, b, n_open);
+	downlink_finish(w, b, n_seal);
+
+	for (unsigned i = 0; i < b->n; i++) {
+		struct pkt_st *st = &b->st[i];
+
+		switch (st->act) {
+		case ACT_DROP:
+			drop(w, b->m[i], (enum sg_drop)st->reason);
+			break;
+		case ACT_PUNT:
+			punt(w, b, b->m[i], st->port, (enum sg_dp_punt)st->reason, 0, true);
+			break;
+		case ACT_HANDOFF:
+			handoff(w, b->m[i], st->port, st->ref.sess->owner);
+			break;
+		default:
+			break;
+		}
+	}
+	punt_flush(w, b);
+	tx_flush(w);
+}
+
+unsigned sg_dp_worker_poll(struct sg_dp *dp, unsigned worker)
+{
+	struct dp_worker *w = dp->w[worker];
+	static __thread struct burst b;
+	uint8_t ports[SG_BURST_MAX];
+	unsigned total = 0;
+
+	for (unsigned p = 0; p < dp->conf.n_ports; p++) {
+		uint16_t n;
+
+		if (worker >= dp->nb_rxq[p])
+			continue;
+		n = rte_eth_rx_burst(dp->conf.ports[p].port_id, (uint16_t)worker, b.m,
+				     (uint16_t)dp->conf.burst);
+		if (n == 0)
+			continue;
+		dp_count(&w->c.rx, n);
+		for (uint16_t i = 0; i < n; i++) {
+			dp_count(&w->c.rx_bytes, b.m[i]->pkt_len);
+			ports[i] = (uint8_t)p;
+		}
+		b.n = n;
+		b.n_punt = 0;
+		process(w, &b, ports);
+		total += n;
+	}
+
+	/* Packets other workers received for our sessions (their rx counted them). */
+	b.n = rte_ring_sc_dequeue_burst(w->handoff, (void **)b.m, dp->conf.burst, NULL);
+	if (b.n) {
+		for (unsigned i = 0; i < b.n; i++)
+			ports[i] = dp_meta(dp, b.m[i])->port;
+		b.n_punt = 0;
+		process(w, &b, ports);
+		total += b.n;
+	}
+
+	sg_sess_quiescent(w->sw);
+	dp_count(&w->c.polls, 1);
+	if (total == 0)
+		dp_count(&w->c.idle_polls, 1);
+	return total;
+}
+
+int sg_dp_worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	struct sg_dp *dp = w->dp;
+
+	sg_sess_worker_online(w->sw);
+	while (!__atomic_load_n(&dp->stop, __ATOMIC_RELAXED)) {
+		if (sg_dp_worker_poll(dp, w->idx) == 0)
+			rte_pause();
+	}
+	sg_sess_worker_offline(w->sw);
+	return 0;
+}

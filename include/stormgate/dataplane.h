@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The poll-mode data plane: worker lcores that receive DTLS records from the
+ * devices, find their sessions, open them in bursts and forward the
+ * plaintext to the M2M application servers, and seal the servers' replies
+ * back to the devices. Everything else is punted to the control plane over
+ * one bounded ring; the control plane's answers go out through a TX queue of
+ * its own. See docs/architecture.md and docs/dataplane.md.
+ *
+ * Threads:
+ *   - sg_dp_worker_main() runs on each worker lcore (no syscalls, locks,
+ *     allocation other than mbufs, or logging once it runs);
+ *   - functions marked "control" run on the one control-plane thread;
+ *   - sg_dp_create()/sg_dp_destroy() run on the main lcore with no worker
+ *     running.
+ * Ports are configured and started by the caller (the gateway); the data
+ * plane only uses their queues: RX queue w and TX queue w of every port for
+ * worker w, and TX queue n_workers of every port for the control plane.
+ */
+#ifndef STORMGATE_DATAPLANE_H
+#define STORMGATE_DATAPLANE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <stormgate/common.h>
+#include <stormgate/drop.h>
+#include <stormgate/net.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rte_mbuf;
+struct rte_mempool;
+struct sg_sess_table;
+
+#define SG_DP_WORKERS_MAX 64
+#define SG_DP_PORTS_MAX   2
+
+/* Port roles (a single port may carry both). */
+#define SG_DP_ROLE_DEVICE  0x01 /* devices' DTLS traffic arrives here */
+#define SG_DP_ROLE_BACKEND 0x02 /* plaintext to and from the M2M servers */
+
+enum sg_dp_backend_mode {
+	SG_DP_BACKEND_UDP = 0, /* one backend source port per session: servers see one peer per device */
+	SG_DP_BACKEND_PROXY,   /* one port, a PROXY v2 header on every datagram names the device */
+};
+
+struct sg_dp_port_conf {
+	uint16_t port_id;         /* DPDK port, configured with >= n_workers + 1 TX queues */
+	uint8_t role;             /* SG_DP_ROLE_* */
+	struct sg_net_if ifc;     /* our MAC, VLAN and addresses on this port */
+	/* Next hop for addresses off the port's subnets; all-zero: none (on-link only). */
+	uint8_t gw4[4];
+	uint8_t gw6[16];
+	uint8_t prefix4;          /* on-link IPv4 prefix length of ifc.ip4[0] (0: all on-link) */
+	uint8_t prefix6;          /* on-link IPv6 prefix length of ifc.ip6[0] (0: all on-link) */
+};
+
+struct sg_dp_conf {
+	unsigned n_workers;             /* 1..SG_DP_WORKERS_MAX */
+	unsigned n_ports;               /* 1..SG_DP_PORTS_MAX */
+	struct sg_dp_port_conf ports[SG_DP_PORTS_MAX];
+	uint16_t dtls_port;             /* UDP port devices send DTLS to (CoAPs: 5684) */
+	unsigned burst;                 /* RX burst, 1..SG_BURST_MAX; 0: 32 */
+	unsigned punt_ring_size;        /* power of two; 0: 4096 */
+	unsigned handoff_ring_size;     /* per worker, power of two; 0: 1024 */
+	unsigned max_records_per_dgram; /* application records opened per datagram; 0: 8 */
+	uint32_t auth_fail_limit;       /* forgeries per key (0: RFC 9147 limits) */
+
+	/* Backend (the M2M application servers). */
+	enum sg_dp_backend_mode backend_mode;
+	uint8_t backend_family;         /* 4 or 6 */
+	uint8_t backend_addr[16];       /* the server */
+	uint16_t backend_port;          /* its UDP port (CoAP: 5683) */
+	/*
+	 * Our addresses on the backend side (ifc of the backend-role port holds
+	 * them too). udp mode: session slot s uses address s / ports_per_addr,
+	 * port port_base + s % ports_per_addr; proxy mode: address 0, port_base.
+	 */
+	uint8_t n_local;
+	uint8_t local_addr[SG_NET_IF_ADDRS_MAX][16];
+	uint16_t port_base;
+	uint16_t ports_per_addr;        /* udp mode: 1..65535 - port_base + 1 */
+
+	struct sg_sess_table *sessions; /* session table (owned by the caller) */
+	struct rte_mempool *pool;       /* mbufs for copies and control-plane replies */
+};
+
+/* Why a packet was handed to the control plane (struct sg_dp_meta.punt). */
+enum sg_dp_punt {
+	SG_DP_PUNT_HANDSHAKE = 0, /* epoch-0 records: ClientHello, flights, alerts */
+	SG_DP_PUNT_UNKNOWN,       /* application records of no known session */
+	SG_DP_PUNT_ARP,           /* ARP about one of our addresses */
+	SG_DP_PUNT_NDISC,         /* neighbour discovery for one of our addresses */
+	SG_DP_PUNT_ALERT,         /* an authenticated alert from a session: data is its plaintext */
+	SG_DP_PUNT_MAX
+};
+
+/* Metadata a punted mbuf carries (an mbuf dynamic field). */
+struct sg_dp_meta {
+	uint64_t session; /* SG_DP_PUNT_ALERT: session id */
+	uint8_t punt;     /* enum sg_dp_punt */
+	uint8_t port;     /* index in sg_dp_conf.ports */
+	uint8_t worker;   /* worker that punted it */
+};
+
+/*
+ * Per-worker counters, written by their worker only (relaxed stores), read
+ * by the control plane. Packet outcome invariant, summed over workers:
+ *   rx + ctl_injected == forwarded_up + forwarded_down + punted + dropped
+ * where dropped is the sum of drop[]. handed_off counts packets moved to
+ * their session's worker (which then counts their outcome).
+ */
+struct sg_dp_counters {
+	uint64_t rx;
+	uint64_t rx_bytes;
+	uint64_t forwarded_up;   /* datagrams with >= 1 record opened and sent to the backend */
+	uint64_t forwarded_down; /* backend datagrams sealed and sent to a device */
+	uint64_t punted;
+	uint64_t handed_off;
+	uint64_t records_opened;
+	uint64_t records_sealed;
+	uint64_t tx;
+	uint64_t polls;
+	uint64_t idle_polls;
+	uint64_t drop[SG_DROP_MAX];
+	uint64_t punt_by[SG_DP_PUNT_MAX];
+} __attribute__((aligned(SG_CACHE_LINE)));
+
+struct sg_dp;
+
+/*
+ * Make the data plane for conf (copied): punt ring, hand-off rings,
+ * neighbour table, one record-layer context and session-table worker per
+ * worker. Returns NULL with errno EINVAL (bad conf) or ENOMEM. Main lcore.
+ */
+struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf);
+
+/* Free everything; the workers must have returned. Frees punted mbufs left. NULL is fine. */
+void sg_dp_destroy(struct sg_dp *dp);
+
+/*
+ * Worker loop for worker index (struct sg_dp *, index) until sg_dp_stop().
+ * Launch with rte_eal_remote_launch(sg_dp_worker_main, sg_dp_worker_arg(dp, w), lcore).
+ */
+int sg_dp_worker_main(void *arg);
+void *sg_dp_worker_arg(struct sg_dp *dp, unsigned worker);
+
+/*
+ * Run one poll iteration of worker w (RX from its queues and hand-off ring,
+ * process, TX, report a quiescent state). Returns the number of packets it
+ * took in. For tests and benchmarks that drive a worker from their own
+ * thread: bracket the polls with sg_dp_worker_online()/offline() (the
+ * session table's readers must be online while they hold references).
+ */
+unsigned sg_dp_worker_poll(struct sg_dp *dp, unsigned worker);
+void sg_dp_worker_online(struct sg_dp *dp, unsigned worker);
+void sg_dp_worker_offline(struct sg_dp *dp, unsigned worker);
+
+/* Ask every worker loop to return. Any thread. */
+void sg_dp_stop(struct sg_dp *dp);
+
+/* Counters of worker w (a consistent-enough copy of relaxed reads). Control. */
+void sg_dp_counters_get(const struct sg_dp *dp, unsigned worker, struct sg_dp_counters *c);
+
+/* Sum of every worker's counters. Control. */
+void sg_dp_counters_sum(const struct sg_dp *dp, struct sg_dp_counters *c);
+
+/* The metadata of a punted mbuf. */
+struct sg_dp_meta *sg_dp_meta(const struct sg_dp *dp, struct rte_mbuf *m);
+
+/* Take up to n punted mbufs; the caller frees them. Control. */
+unsigned sg_dp_punt_dequeue(struct sg_dp *dp, struct rte_mbuf **pkts, unsigned n);
+
+/*
+ * Answer or learn from a punted ARP / neighbour-discovery packet: replies
+ * for our addresses go out through the control TX queue, the sender's
+ * link-layer address updates the neighbour table. Consumes m. Control.
+ * Returns 0 when answered or learned, -EINVAL when there was nothing to do.
+ */
+int sg_dp_ctl_neighbour(struct sg_dp *dp, struct rte_mbuf *m);
+
+/*
+ * Send a UDP datagram from our address on port index port to a peer (the
+ * control plane's handshake flights and alerts): builds Ethernet, IPv4 or
+ * IPv6 and UDP headers, resolves the next hop from the neighbour table
+ * (soliciting it when unknown: the datagram is then dropped and -EHOSTUNREACH
+ * returned, like a host with an incomplete ARP entry), transmits on the
+ * control TX queue. Control. Returns 0 or -errno.
+ */
+int sg_dp_ctl_send_udp(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *src,
+		       uint16_t sport, const uint8_t *dst, uint16_t dport, const uint8_t *payload,
+		       uint16_t len);
+
+/* Set a static neighbour (ip: 4 or 16 bytes by family). Control. Returns 0 or -ENOSPC. */
+int sg_dp_neigh_set(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *ip,
+		    const uint8_t mac[6]);
+
+/*
+ * Ask for the link-layer addresses the data plane needs and does not have:
+ * the ports' gateways and the backend server's next hop (ARP request or
+ * neighbour solicitation). Call it periodically (once a second). Control.
+ * Returns how many solicitations were sent.
+ */
+int sg_dp_ctl_resolve(struct sg_dp *dp);
+
+/*
+ * Give a session installed in the session table its backend side, before the
+ * device can send records on it (before our Finished goes out): udp mode
+ * binds the next free backend source port (the longest-unused one, so a late
+ * reply from the server rarely meets a new device); proxy mode keeps the
+ * PSK identity for the PROXY v2 TLV. Control. Returns 0, -ENOSPC (no free
+ * backend port), -EEXIST, -EINVAL or -ENOMEM.
+ */
+int sg_dp_session_attach(struct sg_dp *dp, uint64_t session, const uint8_t *identity,
+			 uint8_t identity_len);
+
+/*
+ * Undo sg_dp_session_attach() when the session is deleted (the identity is
+ * freed after an RCU grace period; sg_dp_ctl_reclaim() frees it). Control.
+ * Returns 0 or -ENOENT.
+ */
+int sg_dp_session_detach(struct sg_dp *dp, uint64_t session);
+
+/*
+ * udp mode: the backend-side address and port a session's datagrams come
+ * from. Control. Returns 0, -ENOENT (not attached) or -ENOTSUP (proxy mode).
+ */
+int sg_dp_session_bport(const struct sg_dp *dp, uint64_t session, uint8_t *family,
+			uint8_t addr[16], uint16_t *port);
+
+/* Free what sg_dp_session_detach() deferred, when its grace period ended. Control. */
+unsigned sg_dp_ctl_reclaim(struct sg_dp *dp);
+
+/* Drop counters of the control plane's own sending (no neighbour, TX full). Control. */
+void sg_dp_ctl_counters(const struct sg_dp *dp, uint64_t *sent, uint64_t *dropped);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STORMGATE_DATAPLANE_H */

@@ -1,0 +1,1057 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The data plane in process: two net_ring ports (devices, backend), the
+ * session table, two workers polled from this thread. Devices are played by
+ * the test with the mirror image of each session's keys; their datagrams go
+ * into the device port's RX rings and what the gateway sends is read from
+ * the TX rings. Checks: each good record's plaintext reaches the backend
+ * exactly once, replies come back sealed and open with the device's keys,
+ * every bad input is counted by reason, records of another worker's
+ * sessions are handed off, and every mbuf returns to the pool.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <cmocka.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_eth_ring.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <stormgate/dataplane.h>
+#include <stormgate/dtls.h>
+#include <stormgate/proxy_v2.h>
+#include <stormgate/record.h>
+#include <stormgate/session.h>
+
+#define N_WORKERS 2
+#define N_SESS    48
+#define POOL_SIZE 4095
+#define RING_SIZE 1024
+#define DTLS_PORT 5684
+#define COAP_PORT 5683
+#define BPORT0    20000
+
+static const uint8_t GW_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x01 };
+static const uint8_t DEV_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x02 };
+static const uint8_t BE_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x03 };
+static const uint8_t GW4[4] = { 198, 18, 1, 1 };
+static const uint8_t GW6[16] = { 0xfd, 0x00, 0x53, 0x47, 0, 1, [15] = 1 };
+static const uint8_t GWB4[4] = { 198, 18, 2, 1 };
+static const uint8_t BE4[4] = { 198, 18, 2, 2 };
+
+/* One simulated device: its address, and its side of the session's keys. */
+struct device {
+	uint8_t family;
+	uint8_t addr[16];
+	uint16_t port;
+	uint64_t id;
+	uint8_t cid[16];
+	int use_cid;
+	uint16_t bport; /* the backend source port the gateway chose (udp mode) */
+	struct sg_rec_sa *sa; /* device side: tx = client_write, rx = server_write */
+};
+
+static struct env {
+	struct rte_mempool *pool;
+	struct rte_ring *dev_rx[N_WORKERS], *dev_tx[N_WORKERS + 1];
+	struct rte_ring *be_rx[N_WORKERS], *be_tx[N_WORKERS + 1];
+	uint16_t dev_port, be_port;
+	struct sg_sess_table *tab;
+	struct sg_dp *dp;
+	struct sg_rec_ctx *dev_rec; /* the devices' record layer */
+	struct device dev[N_SESS];
+	enum sg_dp_backend_mode mode;
+} E;
+
+/* ---- frames ---- */
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint16_t csum_fold(const uint8_t *p, size_t n, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		sum += (uint32_t)(p[n - 1] << 8);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* A UDP frame to the gateway; returns an mbuf. */
+static struct rte_mbuf *udp_frame(const uint8_t *smac, const uint8_t *dmac, uint8_t fam,
+				  const uint8_t *src, uint16_t sport, const uint8_t *dst,
+				  uint16_t dport, const uint8_t *payload, uint16_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(E.pool);
+	uint8_t *f, *ip, *udp, ph[40] = { 0 };
+	unsigned iph = fam == 4 ? 20 : 40;
+	uint16_t c;
+
+	assert_non_null(m);
+	f = rte_pktmbuf_mtod(m, uint8_t *);
+	memcpy(f, dmac, 6);
+	memcpy(f + 6, smac, 6);
+	put16(f + 12, fam == 4 ? 0x0800 : 0x86dd);
+	ip = f + 14;
+	memset(ip, 0, iph);
+	if (fam == 4) {
+		ip[0] = 0x45;
+		put16(ip + 2, (uint16_t)(20 + 8 + len));
+		ip[8] = 64;
+		ip[9] = 17;
+		memcpy(ip + 12, src, 4);
+		memcpy(ip + 16, dst, 4);
+		put16(ip + 10, (uint16_t)~csum_fold(ip, 20, 0));
+	} else {
+		ip[0] = 0x60;
+		put16(ip + 4, (uint16_t)(8 + len));
+		ip[6] = 17;
+		ip[7] = 64;
+		memcpy(ip + 8, src, 16);
+		memcpy(ip + 24, dst, 16);
+	}
+	udp = ip + iph;
+	put16(udp, sport);
+	put16(udp + 2, dport);
+	put16(udp + 4, (uint16_t)(8 + len));
+	put16(udp + 6, 0);
+	memcpy(udp + 8, payload, len);
+	if (fam == 4) {
+		memcpy(ph, src, 4);
+		memcpy(ph + 4, dst, 4);
+		ph[9] = 17;
+		put16(ph + 10, (uint16_t)(8 + len));
+		c = (uint16_t)~csum_fold(udp, 8u + len, csum_fold(ph, 12, 0));
+	} else {
+		memcpy(ph, src, 16);
+		memcpy(ph + 16, dst, 16);
+		put16(ph + 34, (uint16_t)(8 + len));
+		ph[39] = 17;
+		c = (uint16_t)~csum_fold(udp, 8u + len, csum_fold(ph, 40, 0));
+	}
+	put16(udp + 6, c ? c : 0xffff);
+	m->data_len = m->pkt_len = (uint16_t)(14 + iph + 8 + len);
+	return m;
+}
+
+/* Parsed view of a frame the gateway sent. */
+struct out {
+	uint8_t fam;
+	uint8_t src[16], dst[16];
+	uint16_t sport, dport;
+	const uint8_t *payload;
+	uint16_t len;
+};
+
+static void parse_out(struct rte_mbuf *m, struct out *o)
+{
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *), *ip = f + 14, *udp;
+	uint8_t ph[40] = { 0 };
+	unsigned iph;
+	uint16_t ulen;
+
+	memset(o, 0, sizeof(*o));
+	o->fam = get16(f + 12) == 0x0800 ? 4 : 6;
+	assert_true(get16(f + 12) == 0x0800 || get16(f + 12) == 0x86dd);
+	iph = o->fam == 4 ? 20 : 40;
+	if (o->fam == 4) {
+		assert_int_equal(csum_fold(ip, 20, 0), 0xffff);
+		memcpy(o->src, ip + 12, 4);
+		memcpy(o->dst, ip + 16, 4);
+		memcpy(ph, ip + 12, 8);
+		ph[9] = 17;
+	} else {
+		memcpy(o->src, ip + 8, 16);
+		memcpy(o->dst, ip + 24, 16);
+		memcpy(ph, ip + 8, 32);
+		ph[39] = 17;
+	}
+	udp = ip + iph;
+	ulen = get16(udp + 4);
+	assert_int_equal(m->data_len, 14 + iph + ulen);
+	if (o->fam == 4)
+		put16(ph + 10, ulen);
+	else
+		put16(ph + 34, ulen);
+	assert_int_equal(csum_fold(udp, ulen, csum_fold(ph, o->fam == 4 ? 12 : 40, 0)), 0xffff);
+	o->sport = get16(udp);
+	o->dport = get16(udp + 2);
+	o->payload = udp + 8;
+	o->len = (uint16_t)(ulen - 8);
+}
+
+/* ---- sessions ---- */
+
+static void make_keys(unsigned i, uint8_t k1[32], uint8_t k2[32], uint8_t iv1[12],
+		      uint8_t iv2[12])
+{
+	for (unsigned j = 0; j < 32; j++) {
+		k1[j] = (uint8_t)(i * 7 + j);
+		k2[j] = (uint8_t)(i * 13 + j + 100);
+	}
+	for (unsigned j = 0; j < 12; j++) {
+		iv1[j] = (uint8_t)(i + j);
+		iv2[j] = (uint8_t)(i + j + 50);
+	}
+}
+
+/* Install session i: suite rotates over the AEADs; every third uses a CID. */
+static void add_session(unsigned i)
+{
+	struct device *d = &E.dev[i];
+	unsigned window = SG_REPLAY_WINDOW_DEFAULT;
+	enum sg_aead aead = (enum sg_aead)(i % SG_AEAD_MAX);
+	uint8_t k1[32], k2[32], iv1[12], iv2[12];
+	struct sg_rec_sa *srv = aligned_alloc(64, sg_rec_sa_size(window));
+	struct sg_sess_new s = { 0 };
+	uint8_t peer_cid[4] = { 0xc1, 0xd0, (uint8_t)i, 0x99 };
+	struct sg_rec_sa_params p = { .aead = aead, .epoch = 1, .tx_seq = 1, .rx_seq = 1 };
+	char ident[32];
+
+	d->sa = aligned_alloc(64, sg_rec_sa_size(window));
+	make_keys(i, k1, k2, iv1, iv2);
+	d->use_cid = i % 3 == 2;
+	d->family = i % 2 ? 6 : 4;
+	d->port = (uint16_t)(40000 + i);
+	memset(d->addr, 0, sizeof(d->addr));
+	if (d->family == 4) {
+		memcpy(d->addr, (uint8_t[]){ 198, 18, 1, (uint8_t)(10 + i) }, 4);
+	} else {
+		memcpy(d->addr, GW6, 16);
+		d->addr[15] = (uint8_t)(10 + i);
+	}
+
+	/* Gateway side: rx = client_write (k1), tx = server_write (k2). */
+	p.flags = d->use_cid ? SG_SA_F_RX_CID | SG_SA_F_TX_CID : 0;
+	p.rx_key = k1;
+	p.rx_iv = iv1;
+	p.tx_key = k2;
+	p.tx_iv = iv2;
+	assert_int_equal(sg_rec_sa_init(srv, window, &p), 0);
+	/* Device side: the mirror image. */
+	p.rx_key = k2;
+	p.rx_iv = iv2;
+	p.tx_key = k1;
+	p.tx_iv = iv1;
+	assert_int_equal(sg_rec_sa_init(d->sa, window, &p), 0);
+
+	s.sa = srv;
+	if (d->family == 4) {
+		uint32_t l, a;
+
+		memcpy(&l, GW4, 4);
+		memcpy(&a, d->addr, 4);
+		sg_sess_tuple_v4(&s.tuple, l, htons(DTLS_PORT), a, htons(d->port));
+	} else {
+		sg_sess_tuple_v6(&s.tuple, GW6, htons(DTLS_PORT), d->addr, htons(d->port));
+	}
+	s.flags = d->use_cid ? SG_SESS_F_CID : SG_SESS_F_TUPLE;
+	if (d->use_cid) {
+		s.peer_cid = peer_cid;
+		s.peer_cid_len = sizeof(peer_cid);
+	}
+	s.owner = (uint16_t)(i % N_WORKERS);
+	s.suite = 0;
+	assert_int_equal(sg_sess_insert(E.tab, &s, &d->id, d->cid), 0);
+	snprintf(ident, sizeof(ident), "device-%u", i);
+	assert_int_equal(sg_dp_session_attach(E.dp, d->id, (const uint8_t *)ident,
+					      (uint8_t)strlen(ident)),
+			 0);
+	if (E.mode == SG_DP_BACKEND_UDP) {
+		uint8_t fam, a[16];
+
+		assert_int_equal(sg_dp_session_bport(E.dp, d->id, &fam, a, &d->bport), 0);
+		assert_int_equal(fam, 4);
+		assert_memory_equal(a, GWB4, 4);
+	}
+	sg_rec_sa_wipe(srv, window);
+	free(srv);
+}
+
+/* A datagram from device i holding the given records' plaintexts, sealed by the device. */
+static struct rte_mbuf *dev_datagram(unsigned i, const char *const *msgs, unsigned n,
+				     uint8_t type)
+{
+	struct device *d = &E.dev[i];
+	uint8_t bufs[8][600], dgram[4096];
+	struct sg_rec_seal_op ops[8];
+	unsigned len = 0;
+
+	assert_true(n <= 8);
+	memset(ops, 0, sizeof(ops));
+	for (unsigned r = 0; r < n; r++) {
+		ops[r].buf = bufs[r];
+		ops[r].buf_len = sizeof(bufs[r]);
+		ops[r].pt_off = 64;
+		ops[r].pt_len = (uint32_t)strlen(msgs[r]);
+		memcpy(bufs[r] + 64, msgs[r], ops[r].pt_len);
+		ops[r].sa = d->sa;
+		ops[r].cid = d->cid; /* the device writes the CID we issued */
+		ops[r].cid_len = d->use_cid ? (uint8_t)sg_sess_cid_len(E.tab) : 0;
+		ops[r].type = type;
+	}
+	assert_int_equal(sg_rec_seal_burst(E.dev_rec, ops, n), n);
+	for (unsigned r = 0; r < n; r++) {
+		memcpy(dgram + len, bufs[r] + ops[r].rec_off, ops[r].rec_len);
+		len += ops[r].rec_len;
+	}
+	return udp_frame(DEV_MAC, GW_MAC, d->family, d->addr, d->port,
+			 d->family == 4 ? GW4 : GW6, DTLS_PORT, dgram, (uint16_t)len);
+}
+
+static void inject(struct rte_ring *r, struct rte_mbuf *m)
+{
+	assert_int_equal(rte_ring_enqueue(r, m), 0);
+}
+
+static void poll_all(void)
+{
+	/* Enough rounds for hand-offs to travel and settle. */
+	for (int round = 0; round < 4; round++)
+		for (unsigned w = 0; w < N_WORKERS; w++)
+			sg_dp_worker_poll(E.dp, w);
+}
+
+static unsigned drain(struct rte_ring **rings, unsigned n_rings, struct rte_mbuf **out,
+		      unsigned max)
+{
+	unsigned n = 0;
+
+	for (unsigned r = 0; r < n_rings; r++)
+		n += rte_ring_dequeue_burst(rings[r], (void **)out + n, max - n, NULL);
+	return n;
+}
+
+static void free_all(struct rte_mbuf **m, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		rte_pktmbuf_free(m[i]);
+}
+
+static void check_invariant(void)
+{
+	struct sg_dp_counters c;
+	uint64_t dropped = 0;
+
+	sg_dp_counters_sum(E.dp, &c);
+	for (unsigned r = 0; r < SG_DROP_MAX; r++)
+		dropped += c.drop[r];
+	assert_int_equal(c.rx, c.forwarded_up + c.forwarded_down + c.punted + dropped);
+}
+
+static uint64_t drop_count(enum sg_drop r)
+{
+	struct sg_dp_counters c;
+
+	sg_dp_counters_sum(E.dp, &c);
+	return c.drop[r];
+}
+
+/* Which device sent this backend datagram (udp mode: by our source port). */
+static int device_of_bport(uint16_t sport)
+{
+	for (unsigned i = 0; i < N_SESS; i++)
+		if (E.dev[i].bport == sport)
+			return (int)i;
+	return -1;
+}
+
+/* ---- set-up ---- */
+
+static int eal_up(void)
+{
+	static int done;
+	char prefix[64];
+
+	if (done)
+		return 0;
+	snprintf(prefix, sizeof(prefix), "--file-prefix=sgdp%d", (int)getpid());
+	{
+		char *argv[] = { "test_pipeline", "-l", "0",       "--no-huge", "-m",
+				 "256",           "--no-pci", "--in-memory", "--log-level=error",
+				 prefix };
+
+		if (rte_eal_init((int)SG_ARRAY_SIZE(argv), argv) < 0)
+			return -1;
+	}
+	done = 1;
+	return 0;
+}
+
+static uint16_t ring_port(const char *name, struct rte_ring **rx, struct rte_ring **tx)
+{
+	char rn[32];
+	int port;
+	struct rte_eth_conf conf = { 0 };
+	uint16_t p;
+
+	for (unsigned q = 0; q < N_WORKERS; q++) {
+		snprintf(rn, sizeof(rn), "%s_rx%u", name, q);
+		rx[q] = rte_ring_create(rn, RING_SIZE, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		assert_non_null(rx[q]);
+	}
+	for (unsigned q = 0; q < N_WORKERS + 1; q++) {
+		snprintf(rn, sizeof(rn), "%s_tx%u", name, q);
+		tx[q] = rte_ring_create(rn, RING_SIZE, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		assert_non_null(tx[q]);
+	}
+	port = rte_eth_from_rings(name, rx, N_WORKERS, tx, N_WORKERS + 1, 0);
+	assert_true(port >= 0);
+	p = (uint16_t)port;
+	assert_int_equal(rte_eth_dev_configure(p, N_WORKERS, N_WORKERS + 1, &conf), 0);
+	for (unsigned q = 0; q < N_WORKERS; q++)
+		assert_int_equal(rte_eth_rx_queue_setup(p, (uint16_t)q, 128, 0, NULL, E.pool), 0);
+	for (unsigned q = 0; q < N_WORKERS + 1; q++)
+		assert_int_equal(rte_eth_tx_queue_setup(p, (uint16_t)q, 128, 0, NULL), 0);
+	assert_int_equal(rte_eth_dev_start(p), 0);
+	return p;
+}
+
+static int setup_mode(enum sg_dp_backend_mode mode)
+{
+	static unsigned gen;
+	char name[32];
+	struct sg_sess_params sp = { .capacity = 1024 };
+	struct sg_dp_conf c = { 0 };
+	struct sg_rec_ctx_conf rc = { .cid_len = 4 }; /* the devices' own CIDs are 4 bytes */
+
+	if (eal_up() != 0)
+		return -1;
+	memset(&E, 0, sizeof(E));
+	E.mode = mode;
+	snprintf(name, sizeof(name), "sgpool%u", gen);
+	E.pool = rte_pktmbuf_pool_create(name, POOL_SIZE, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	if (E.pool == NULL)
+		return -1;
+	snprintf(name, sizeof(name), "dev%u", gen);
+	E.dev_port = ring_port(name, E.dev_rx, E.dev_tx);
+	snprintf(name, sizeof(name), "be%u", gen);
+	E.be_port = ring_port(name, E.be_rx, E.be_tx);
+	gen++;
+
+	sp.max_threads = N_WORKERS;
+	E.tab = sg_sess_table_create(&sp);
+	if (E.tab == NULL)
+		return -1;
+
+	c.n_workers = N_WORKERS;
+	c.n_ports = 2;
+	c.ports[0].port_id = E.dev_port;
+	c.ports[0].role = SG_DP_ROLE_DEVICE;
+	memcpy(c.ports[0].ifc.mac, GW_MAC, 6);
+	c.ports[0].ifc.n_ip4 = 1;
+	memcpy(c.ports[0].ifc.ip4[0], GW4, 4);
+	c.ports[0].ifc.n_ip6 = 1;
+	memcpy(c.ports[0].ifc.ip6[0], GW6, 16);
+	c.ports[1].port_id = E.be_port;
+	c.ports[1].role = SG_DP_ROLE_BACKEND;
+	memcpy(c.ports[1].ifc.mac, GW_MAC, 6);
+	c.ports[1].ifc.n_ip4 = 1;
+	memcpy(c.ports[1].ifc.ip4[0], GWB4, 4);
+	c.dtls_port = DTLS_PORT;
+	c.backend_mode = mode;
+	c.backend_family = 4;
+	memcpy(c.backend_addr, BE4, 4);
+	c.backend_port = COAP_PORT;
+	c.n_local = 1;
+	memcpy(c.local_addr[0], GWB4, 4);
+	c.port_base = BPORT0;
+	c.ports_per_addr = 1000;
+	c.sessions = E.tab;
+	c.pool = E.pool;
+	E.dp = sg_dp_create(&c);
+	if (E.dp == NULL)
+		return -1;
+	E.dev_rec = sg_rec_ctx_create(&rc);
+	if (E.dev_rec == NULL)
+		return -1;
+
+	/* The backend server is a static neighbour; devices are learned from their ARP/NS. */
+	assert_int_equal(sg_dp_neigh_set(E.dp, 1, 4, BE4, BE_MAC), 0);
+	for (unsigned w = 0; w < N_WORKERS; w++)
+		sg_dp_worker_online(E.dp, w);
+	return 0;
+}
+
+static void teardown_env(void)
+{
+	struct rte_mbuf *m[RING_SIZE];
+	unsigned n;
+
+	for (unsigned w = 0; w < N_WORKERS; w++)
+		sg_dp_worker_offline(E.dp, w);
+	n = drain(E.dev_tx, N_WORKERS + 1, m, RING_SIZE);
+	free_all(m, n);
+	n = drain(E.be_tx, N_WORKERS + 1, m, RING_SIZE);
+	free_all(m, n);
+	while ((n = sg_dp_punt_dequeue(E.dp, m, RING_SIZE)) != 0)
+		free_all(m, n);
+	sg_dp_destroy(E.dp);
+	/* No mbuf leaked: every one is back in the pool. */
+	assert_int_equal(rte_mempool_avail_count(E.pool), POOL_SIZE);
+	for (unsigned i = 0; i < N_SESS; i++) {
+		if (E.dev[i].sa) {
+			sg_rec_sa_wipe(E.dev[i].sa, SG_REPLAY_WINDOW_DEFAULT);
+			free(E.dev[i].sa);
+		}
+	}
+	sg_rec_ctx_free(E.dev_rec);
+	sg_sess_table_destroy(E.tab);
+	rte_eth_dev_stop(E.dev_port);
+	rte_eth_dev_close(E.dev_port);
+	rte_eth_dev_stop(E.be_port);
+	rte_eth_dev_close(E.be_port);
+	for (unsigned q = 0; q < N_WORKERS; q++) {
+		rte_ring_free(E.dev_rx[q]);
+		rte_ring_free(E.be_rx[q]);
+	}
+	for (unsigned q = 0; q < N_WORKERS + 1; q++) {
+		rte_ring_free(E.dev_tx[q]);
+		rte_ring_free(E.be_tx[q]);
+	}
+	rte_mempool_free(E.pool);
+}
+
+/* Each device announces itself: ARP (IPv4) or neighbour solicitation (IPv6). */
+static void announce_devices(void)
+{
+	struct rte_mbuf *out[RING_SIZE], *m;
+	unsigned n, punted;
+
+	for (unsigned i = 0; i < N_SESS; i++) {
+		struct device *d = &E.dev[i];
+		uint8_t *f;
+
+		m = rte_pktmbuf_alloc(E.pool);
+		assert_non_null(m);
+		f = rte_pktmbuf_mtod(m, uint8_t *);
+		memset(f, 0, 90);
+		memcpy(f + 6, DEV_MAC, 6);
+		if (d->family == 4) {
+			memset(f, 0xff, 6);
+			put16(f + 12, 0x0806);
+			put16(f + 14, 1);
+			put16(f + 16, 0x0800);
+			f[18] = 6;
+			f[19] = 4;
+			put16(f + 20, 1);
+			memcpy(f + 22, DEV_MAC, 6);
+			memcpy(f + 28, d->addr, 4);
+			memcpy(f + 38, GW4, 4);
+			m->data_len = m->pkt_len = 60;
+		} else {
+			uint8_t *ip = f + 14, *icmp = f + 54, ph[40] = { 0 };
+			uint8_t grp[16] = { 0xff, 0x02, [11] = 1, [12] = 0xff };
+
+			memcpy(grp + 13, GW6 + 13, 3);
+			f[0] = f[1] = 0x33;
+			memcpy(f + 2, grp + 12, 4);
+			put16(f + 12, 0x86dd);
+			ip[0] = 0x60;
+			put16(ip + 4, 32);
+			ip[6] = 58;
+			ip[7] = 255;
+			memcpy(ip + 8, d->addr, 16);
+			memcpy(ip + 24, grp, 16);
+			icmp[0] = 135;
+			memcpy(icmp + 8, GW6, 16);
+			icmp[24] = 1;
+			icmp[25] = 1;
+			memcpy(icmp + 26, DEV_MAC, 6);
+			memcpy(ph, ip + 8, 32);
+			ph[35] = 32;
+			ph[39] = 58;
+			put16(icmp + 2, (uint16_t)~csum_fold(icmp, 32, csum_fold(ph, 40, 0)));
+			m->data_len = m->pkt_len = 86;
+		}
+		inject(E.dev_rx[0], m);
+	}
+	poll_all();
+	punted = 0;
+	while ((n = sg_dp_punt_dequeue(E.dp, out, RING_SIZE)) != 0) {
+		for (unsigned k = 0; k < n; k++) {
+			uint8_t why = sg_dp_meta(E.dp, out[k])->punt;
+
+			assert_true(why == SG_DP_PUNT_ARP || why == SG_DP_PUNT_NDISC);
+			assert_int_equal(sg_dp_ctl_neighbour(E.dp, out[k]), 0);
+			punted++;
+		}
+	}
+	assert_int_equal(punted, N_SESS);
+	/* Every announcement was answered on the control TX queue. */
+	n = rte_ring_dequeue_burst(E.dev_tx[N_WORKERS], (void **)out, RING_SIZE, NULL);
+	assert_int_equal(n, N_SESS);
+	for (unsigned k = 0; k < n; k++) {
+		const uint8_t *f = rte_pktmbuf_mtod(out[k], const uint8_t *);
+
+		assert_memory_equal(f, DEV_MAC, 6);
+		assert_memory_equal(f + 6, GW_MAC, 6);
+	}
+	free_all(out, n);
+}
+
+/* ---- tests ---- */
+
+static int setup_udp(void **state)
+{
+	(void)state;
+	if (setup_mode(SG_DP_BACKEND_UDP) != 0)
+		return -1;
+	for (unsigned i = 0; i < N_SESS; i++)
+		add_session(i);
+	announce_devices();
+	return 0;
+}
+
+static int setup_proxy(void **state)
+{
+	(void)state;
+	if (setup_mode(SG_DP_BACKEND_PROXY) != 0)
+		return -1;
+	for (unsigned i = 0; i < N_SESS; i++)
+		add_session(i);
+	announce_devices();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	teardown_env();
+	return 0;
+}
+
+/* Read one backend datagram: which device, and the plaintext. */
+static int backend_msg(struct rte_mbuf *m, char *msg, size_t cap, struct sg_pp2_info *pp)
+{
+	struct out o;
+	int dev;
+
+	parse_out(m, &o);
+	assert_int_equal(o.fam, 4);
+	assert_memory_equal(o.dst, BE4, 4);
+	assert_memory_equal(o.src, GWB4, 4);
+	assert_int_equal(o.dport, COAP_PORT);
+	assert_memory_equal(rte_pktmbuf_mtod(m, uint8_t *), BE_MAC, 6);
+	if (E.mode == SG_DP_BACKEND_UDP) {
+		dev = device_of_bport(o.sport);
+		assert_true(o.len < cap);
+		memcpy(msg, o.payload, o.len);
+		msg[o.len] = 0;
+		return dev;
+	}
+	{
+		int hl = sg_pp2_decode(o.payload, o.len, pp);
+
+		assert_true(hl > 0);
+		assert_int_equal(o.sport, BPORT0);
+		assert_true(pp->has_session);
+		dev = -1;
+		for (unsigned i = 0; i < N_SESS; i++)
+			if (E.dev[i].id == pp->session)
+				dev = (int)i;
+		assert_true(dev >= 0);
+		assert_int_equal(pp->family, E.dev[dev].family);
+		assert_memory_equal(pp->src, E.dev[dev].addr, pp->family == 4 ? 4 : 16);
+		assert_int_equal(pp->sport, E.dev[dev].port);
+		assert_int_equal(pp->dport, DTLS_PORT);
+		memcpy(msg, o.payload + hl, o.len - (unsigned)hl);
+		msg[o.len - (unsigned)hl] = 0;
+		return dev;
+	}
+}
+
+/*
+ * Every device sends two datagrams (one with two records) to worker 0's
+ * queue: sessions of worker 1 are handed off. Each record reaches the
+ * backend once, from the device's own backend port (udp) or with a PROXY
+ * header naming it (proxy).
+ */
+static void uplink_round(void)
+{
+	static const char *const one[] = { "GET /temp" };
+	static const char *const two[] = { "PUT /a", "PUT /b" };
+	struct rte_mbuf *out[RING_SIZE];
+	unsigned seen[N_SESS][3] = { { 0 } };
+	struct sg_dp_counters c;
+	unsigned n;
+
+	for (unsigned i = 0; i < N_SESS; i++) {
+		inject(E.dev_rx[0], dev_datagram(i, one, 1, SG_DTLS_CT_APPLICATION_DATA));
+		inject(E.dev_rx[0], dev_datagram(i, two, 2, SG_DTLS_CT_APPLICATION_DATA));
+	}
+	poll_all();
+	n = drain(E.be_tx, N_WORKERS + 1, out, RING_SIZE);
+	assert_int_equal(n, N_SESS * 3);
+	for (unsigned k = 0; k < n; k++) {
+		char msg[256];
+		struct sg_pp2_info pp;
+		int d;
+
+		d = backend_msg(out[k], msg, sizeof(msg), &pp);
+		assert_true(d >= 0);
+		if (strcmp(msg, "GET /temp") == 0)
+			seen[d][0]++;
+		else if (strcmp(msg, "PUT /a") == 0)
+			seen[d][1]++;
+		else if (strcmp(msg, "PUT /b") == 0)
+			seen[d][2]++;
+		else
+			fail_msg("unexpected plaintext '%s'", msg);
+	}
+	free_all(out, n);
+	for (unsigned i = 0; i < N_SESS; i++)
+		for (unsigned r = 0; r < 3; r++)
+			assert_int_equal(seen[i][r], 1);
+	sg_dp_counters_sum(E.dp, &c);
+	assert_true(c.handed_off >= N_SESS); /* half the sessions, two datagrams each */
+	check_invariant();
+}
+
+/* The backend answers every device; the gateway seals each reply to its device. */
+static void downlink_round(void)
+{
+	struct rte_mbuf *out[RING_SIZE];
+	unsigned got[N_SESS] = { 0 };
+	unsigned n;
+
+	for (unsigned i = 0; i < N_SESS; i++) {
+		struct device *d = &E.dev[i];
+		char msg[64];
+		uint8_t buf[SG_PP2_MAX_LEN + 64];
+		unsigned len = 0;
+		uint16_t dport = d->bport;
+
+		snprintf(msg, sizeof(msg), "2.05 Content %u", i);
+		if (E.mode == SG_DP_BACKEND_PROXY) {
+			struct sg_pp2_info pp = { .family = 4, .has_session = true, .session = d->id };
+			int hl = sg_pp2_encode(buf, sizeof(buf), &pp);
+
+			assert_true(hl > 0);
+			len = (unsigned)hl;
+			dport = BPORT0;
+		}
+		memcpy(buf + len, msg, strlen(msg));
+		len += (unsigned)strlen(msg);
+		inject(E.be_rx[i % N_WORKERS],
+		       udp_frame(BE_MAC, GW_MAC, 4, BE4, COAP_PORT, GWB4, dport, buf, (uint16_t)len));
+	}
+	poll_all();
+	n = drain(E.dev_tx, N_WORKERS, out, RING_SIZE);
+	assert_int_equal(n, N_SESS);
+	for (unsigned k = 0; k < n; k++) {
+		struct sg_rec_hdr h[2];
+		struct sg_rec_open_op op = { 0 };
+		struct out o;
+		int d = -1;
+		char want[64];
+
+		parse_out(out[k], &o);
+		for (unsigned i = 0; i < N_SESS; i++)
+			if (o.dport == E.dev[i].port)
+				d = (int)i;
+		assert_true(d >= 0);
+		assert_int_equal(o.fam, E.dev[d].family);
+		assert_memory_equal(o.dst, E.dev[d].addr, o.fam == 4 ? 4 : 16);
+		assert_memory_equal(o.src, o.fam == 4 ? GW4 : GW6, o.fam == 4 ? 4 : 16);
+		assert_int_equal(o.sport, DTLS_PORT);
+		assert_memory_equal(rte_pktmbuf_mtod(out[k], uint8_t *), DEV_MAC, 6);
+		assert_int_equal(sg_rec_parse(o.payload, o.len, sg_rec_ctx_cid_len(E.dev_rec), h, 2), 1);
+		op.rec = (uint8_t *)o.payload;
+		op.rec_len = h[0].len;
+		op.sa = E.dev[d].sa;
+		assert_int_equal(sg_rec_open_burst(E.dev_rec, &op, 1), 1);
+		assert_int_equal(op.type, SG_DTLS_CT_APPLICATION_DATA);
+		snprintf(want, sizeof(want), "2.05 Content %d", d);
+		assert_int_equal(op.pt_len, strlen(want));
+		assert_memory_equal(op.rec + op.pt_off, want, op.pt_len);
+		got[d]++;
+	}
+	free_all(out, n);
+	for (unsigned i = 0; i < N_SESS; i++)
+		assert_int_equal(got[i], 1);
+	check_invariant();
+}
+
+static void test_uplink_downlink(void **state)
+{
+	(void)state;
+	uplink_round();
+	downlink_round();
+	uplink_round(); /* sequence numbers move on, nothing is mistaken for a replay */
+	downlink_round();
+}
+
+/* Inject m into worker 0's queue; the drop reason (or punt) it must end in. */
+static void expect(struct rte_mbuf *m, int drop_reason, int punt_kind)
+{
+	struct sg_dp_counters before, after;
+	struct rte_mbuf *out[RING_SIZE];
+	unsigned n;
+
+	sg_dp_counters_sum(E.dp, &before);
+	inject(E.dev_rx[0], m);
+	poll_all();
+	sg_dp_counters_sum(E.dp, &after);
+	if (drop_reason >= 0 && after.drop[drop_reason] != before.drop[drop_reason] + 1)
+		fail_msg("expected one drop '%s'", sg_drop_name((enum sg_drop)drop_reason));
+	if (punt_kind >= 0) {
+		assert_int_equal(after.punt_by[punt_kind], before.punt_by[punt_kind] + 1);
+		n = sg_dp_punt_dequeue(E.dp, out, RING_SIZE);
+		assert_int_equal(n, 1);
+		assert_int_equal(sg_dp_meta(E.dp, out[0])->punt, punt_kind);
+		free_all(out, n);
+	}
+	assert_int_equal(after.forwarded_up, before.forwarded_up);
+	n = drain(E.be_tx, N_WORKERS + 1, out, RING_SIZE);
+	assert_int_equal(n, 0);
+	check_invariant();
+}
+
+static struct rte_mbuf *clone_frame(struct rte_mbuf *m)
+{
+	struct rte_mbuf *c = rte_pktmbuf_alloc(E.pool);
+
+	assert_non_null(c);
+	memcpy(rte_pktmbuf_mtod(c, uint8_t *), rte_pktmbuf_mtod(m, uint8_t *), m->data_len);
+	c->data_len = c->pkt_len = m->data_len;
+	return c;
+}
+
+/* Offset of the first DTLS record in a frame built by udp_frame(). */
+static unsigned rec_off(const struct device *d)
+{
+	return 14 + (d->family == 4 ? 20 : 40) + 8;
+}
+
+/* Fix the UDP checksum after the test changed the payload. */
+static void refix(struct rte_mbuf *m, const struct device *d)
+{
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	unsigned off = rec_off(d);
+	struct rte_mbuf *n = udp_frame(DEV_MAC, GW_MAC, d->family, d->addr, d->port,
+				       d->family == 4 ? GW4 : GW6, DTLS_PORT, f + off,
+				       (uint16_t)(m->data_len - off));
+
+	memcpy(f, rte_pktmbuf_mtod(n, uint8_t *), n->data_len);
+	rte_pktmbuf_free(n);
+}
+
+static void test_bad_input(void **state)
+{
+	static const char *const one[] = { "hello" };
+	static const char *const nine[] = { "1", "2", "3", "4", "5", "6", "7", "8", "9" };
+	struct device *d = &E.dev[0]; /* worker 0, IPv4, no CID */
+	struct device *dc = &E.dev[2]; /* CID session */
+	struct rte_mbuf *m, *c, *out[RING_SIZE];
+	uint8_t *f;
+	unsigned n;
+
+	(void)state;
+	/* Replayed: the same datagram twice; the first is forwarded. */
+	m = dev_datagram(0, one, 1, SG_DTLS_CT_APPLICATION_DATA);
+	c = clone_frame(m);
+	inject(E.dev_rx[0], m);
+	poll_all();
+	n = drain(E.be_tx, N_WORKERS + 1, out, RING_SIZE);
+	assert_int_equal(n, 1);
+	free_all(out, n);
+	expect(c, SG_DROP_REPLAYED, -1);
+
+	/* Forged: one ciphertext bit flipped. */
+	m = dev_datagram(0, one, 1, SG_DTLS_CT_APPLICATION_DATA);
+	rte_pktmbuf_mtod(m, uint8_t *)[rec_off(d) + 13 + 8 + 1] ^= 0x10;
+	refix(m, d);
+	expect(m, SG_DROP_AUTH_FAILED, -1);
+
+	/* Wrong epoch. */
+	m = dev_datagram(0, one, 1, SG_DTLS_CT_APPLICATION_DATA);
+	rte_pktmbuf_mtod(m, uint8_t *)[rec_off(d) + 4] = 2;
+	refix(m, d);
+	expect(m, SG_DROP_DTLS_EPOCH, -1);
+
+	/* Truncated record: the length runs past the datagram. */
+	m = dev_datagram(0, one, 1, SG_DTLS_CT_APPLICATION_DATA);
+	f = rte_pktmbuf_mtod(m, uint8_t *);
+	{
+		struct rte_mbuf *t = udp_frame(DEV_MAC, GW_MAC, 4, d->addr, d->port, GW4, DTLS_PORT,
+					       f + rec_off(d), (uint16_t)(m->data_len - rec_off(d) - 5));
+
+		rte_pktmbuf_free(m);
+		expect(t, SG_DROP_DTLS_MALFORMED, -1);
+	}
+
+	/* More records in one datagram than policy allows. */
+	expect(dev_datagram(0, nine, 9, SG_DTLS_CT_APPLICATION_DATA), SG_DROP_TOO_MANY_RECORDS, -1);
+
+	/* An encrypted handshake message: renegotiation, refused. */
+	expect(dev_datagram(0, one, 1, SG_DTLS_CT_HANDSHAKE), SG_DROP_RENEGOTIATION, -1);
+
+	/* An authenticated alert goes to the control plane with its session. */
+	{
+		static const char alert[] = { 1, 0 }; /* warning close_notify */
+		const char *const al[] = { alert };
+		struct sg_dp_counters before, after;
+
+		/* strlen() of the alert is 1 ("\1"): a one-byte record is enough to test the path. */
+		m = dev_datagram(0, al, 1, SG_DTLS_CT_ALERT);
+		sg_dp_counters_sum(E.dp, &before);
+		inject(E.dev_rx[0], m);
+		poll_all();
+		sg_dp_counters_sum(E.dp, &after);
+		assert_int_equal(after.punted, before.punted + 1);
+		n = sg_dp_punt_dequeue(E.dp, out, RING_SIZE);
+		assert_int_equal(n, 1);
+		assert_int_equal(sg_dp_meta(E.dp, out[0])->punt, SG_DP_PUNT_ALERT);
+		assert_true(sg_dp_meta(E.dp, out[0])->session == d->id);
+		assert_int_equal(out[0]->data_len, 1);
+		assert_int_equal(rte_pktmbuf_mtod(out[0], uint8_t *)[0], 1);
+		free_all(out, n);
+	}
+
+	/* Handshake records (epoch 0) and records of unknown peers are punted. */
+	{
+		uint8_t ch[40] = { SG_DTLS_CT_HANDSHAKE, 0xfe, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 27 };
+		uint8_t other[4] = { 198, 18, 1, 200 };
+
+		expect(udp_frame(DEV_MAC, GW_MAC, 4, d->addr, d->port, GW4, DTLS_PORT, ch, sizeof(ch)),
+		       -1, SG_DP_PUNT_HANDSHAKE);
+		m = dev_datagram(0, one, 1, SG_DTLS_CT_APPLICATION_DATA);
+		f = rte_pktmbuf_mtod(m, uint8_t *);
+		c = udp_frame(DEV_MAC, GW_MAC, 4, other, 1234, GW4, DTLS_PORT, f + rec_off(d),
+			      (uint16_t)(m->data_len - rec_off(d)));
+		rte_pktmbuf_free(m);
+		expect(c, -1, SG_DP_PUNT_UNKNOWN);
+	}
+
+	/* A CID record whose CID we never issued. */
+	m = dev_datagram(2, one, 1, SG_DTLS_CT_APPLICATION_DATA);
+	f = rte_pktmbuf_mtod(m, uint8_t *);
+	for (unsigned k = 0; k < sg_sess_cid_len(E.tab); k++)
+		f[rec_off(dc) + SG_DTLS_HDR_OFF_CID + k] ^= 0x5a;
+	refix(m, dc);
+	{
+		struct sg_dp_counters before, after;
+
+		sg_dp_counters_sum(E.dp, &before);
+		inject(E.dev_rx[0], m);
+		poll_all();
+		sg_dp_counters_sum(E.dp, &after);
+		/* Forged (fails the keyed check or the range), never authenticated or forwarded. */
+		assert_int_equal(after.drop[SG_DROP_CID_FORGED] + after.punt_by[SG_DP_PUNT_UNKNOWN],
+				 before.drop[SG_DROP_CID_FORGED] + before.punt_by[SG_DP_PUNT_UNKNOWN] + 1);
+		assert_int_equal(after.forwarded_up, before.forwarded_up);
+		n = sg_dp_punt_dequeue(E.dp, out, RING_SIZE);
+		free_all(out, n);
+		check_invariant();
+	}
+
+	/* L3/L4: another UDP port, a bad IPv4 header checksum, a fragment. */
+	m = dev_datagram(0, one, 1, SG_DTLS_CT_APPLICATION_DATA);
+	f = rte_pktmbuf_mtod(m, uint8_t *);
+	c = udp_frame(DEV_MAC, GW_MAC, 4, d->addr, d->port, GW4, 9999, f + rec_off(d),
+		      (uint16_t)(m->data_len - rec_off(d)));
+	expect(c, SG_DROP_UDP_PORT, -1);
+	c = clone_frame(m);
+	rte_pktmbuf_mtod(c, uint8_t *)[14 + 10] ^= 1;
+	expect(c, SG_DROP_IP_CHECKSUM, -1);
+	f[14 + 6] = 0x20; /* more fragments */
+	put16(f + 14 + 10, 0);
+	put16(f + 14 + 10, (uint16_t)~csum_fold(f + 14, 20, 0));
+	expect(m, SG_DROP_IP_FRAGMENT, -1);
+
+	/* A reply from the backend for a port no session holds. */
+	{
+		uint8_t msg[] = "late";
+		struct rte_mbuf *r = udp_frame(BE_MAC, GW_MAC, 4, BE4, COAP_PORT, GWB4,
+					       (uint16_t)(BPORT0 + 999), msg, 4);
+		struct sg_dp_counters before, after;
+
+		sg_dp_counters_sum(E.dp, &before);
+		inject(E.be_rx[0], r);
+		poll_all();
+		sg_dp_counters_sum(E.dp, &after);
+		assert_int_equal(after.drop[SG_DROP_BACKEND_UNKNOWN],
+				 before.drop[SG_DROP_BACKEND_UNKNOWN] + 1);
+	}
+
+	/* Good traffic of every session was not disturbed. */
+	uplink_round();
+	downlink_round();
+}
+
+static void test_proxy_mode(void **state)
+{
+	uint8_t junk[] = "no proxy header";
+	struct sg_dp_counters before, after;
+
+	(void)state;
+	uplink_round();
+	downlink_round();
+	/* A backend datagram without a PROXY header cannot name its device. */
+	sg_dp_counters_sum(E.dp, &before);
+	inject(E.be_rx[0], udp_frame(BE_MAC, GW_MAC, 4, BE4, COAP_PORT, GWB4, BPORT0, junk,
+				     sizeof(junk)));
+	poll_all();
+	sg_dp_counters_sum(E.dp, &after);
+	assert_int_equal(after.drop[SG_DROP_PROXY_HEADER], before.drop[SG_DROP_PROXY_HEADER] + 1);
+	check_invariant();
+}
+
+/* The proxy header carries the authenticated identity of the device. */
+static void test_proxy_identity(void **state)
+{
+	static const char *const one[] = { "GET /id" };
+	struct rte_mbuf *out[RING_SIZE];
+	struct sg_pp2_info pp;
+	char msg[64];
+	unsigned n;
+	int d;
+
+	(void)state;
+	inject(E.dev_rx[1], dev_datagram(5, one, 1, SG_DTLS_CT_APPLICATION_DATA));
+	poll_all();
+	n = drain(E.be_tx, N_WORKERS + 1, out, RING_SIZE);
+	assert_int_equal(n, 1);
+	d = backend_msg(out[0], msg, sizeof(msg), &pp);
+	assert_int_equal(d, 5);
+	assert_string_equal(msg, "GET /id");
+	assert_int_equal(pp.identity_len, strlen("device-5"));
+	assert_memory_equal(pp.identity, "device-5", pp.identity_len);
+	free_all(out, n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_uplink_downlink, setup_udp, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_input, setup_udp, teardown),
+		cmocka_unit_test_setup_teardown(test_proxy_mode, setup_proxy, teardown),
+		cmocka_unit_test_setup_teardown(test_proxy_identity, setup_proxy, teardown),
+	};
+	int fails = cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);
+
+	rte_eal_cleanup();
+	return fails;
+}
