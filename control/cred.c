@@ -1,0 +1,479 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* LMDB credential store: put/get/delete/count and atomic CSV import. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+
+#include <stormgate/common.h>
+
+#include "sg_cred.h"
+
+#define VALUE_VERSION 1
+#define VALUE_HDR     8
+#define CSV_LINE_MAX  1024 /* identity 128 + psk 128 + policy: generous */
+
+struct sg_cred {
+	MDB_env *env;
+	MDB_dbi dbi;
+	unsigned flags;
+};
+
+/* LMDB returns errno values for system errors and its own negative codes. */
+static int mdb_errno(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return -ENOENT;
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
+		return -ENOSPC;
+	case MDB_READERS_FULL:
+		return -EAGAIN;
+	case MDB_CORRUPTED:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+		return -EBADMSG;
+	default:
+		return rc > 0 ? -rc : -EIO;
+	}
+}
+
+struct sg_cred *sg_cred_open(const char *path, uint64_t map_size, unsigned flags)
+{
+	struct sg_cred *cs;
+	MDB_txn *txn;
+	unsigned env_flags = MDB_NOTLS;
+	int rc;
+
+	cs = calloc(1, sizeof(*cs));
+	if (cs == NULL)
+		return NULL;
+	cs->flags = flags;
+	if (flags & SG_CRED_RDONLY)
+		env_flags |= MDB_RDONLY;
+	if ((flags & SG_CRED_CREATE) && !(flags & SG_CRED_RDONLY) && mkdir(path, 0700) != 0 &&
+	    errno != EEXIST) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = mdb_errno(mdb_env_create(&cs->env));
+	if (rc != 0)
+		goto fail;
+	rc = mdb_errno(mdb_env_set_mapsize(cs->env, (size_t)map_size));
+	if (rc != 0)
+		goto fail_env;
+	/* The key material is secret: only the daemon's user reads the files. */
+	rc = mdb_errno(mdb_env_open(cs->env, path, env_flags, 0600));
+	if (rc != 0)
+		goto fail_env;
+	rc = mdb_errno(mdb_txn_begin(cs->env, NULL, flags & SG_CRED_RDONLY ? MDB_RDONLY : 0, &txn));
+	if (rc != 0)
+		goto fail_env;
+	rc = mdb_errno(mdb_dbi_open(txn, NULL, 0, &cs->dbi));
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		goto fail_env;
+	}
+	rc = mdb_errno(mdb_txn_commit(txn));
+	if (rc != 0)
+		goto fail_env;
+	return cs;
+
+fail_env:
+	mdb_env_close(cs->env);
+fail:
+	free(cs);
+	errno = -rc;
+	return NULL;
+}
+
+void sg_cred_close(struct sg_cred *cs)
+{
+	if (cs == NULL)
+		return;
+	mdb_env_close(cs->env);
+	free(cs);
+}
+
+void sg_cred_entry_wipe(struct sg_cred_entry *e)
+{
+	sg_wipe(e, sizeof(*e));
+}
+
+static int entry_valid(const struct sg_cred_entry *e)
+{
+	return e->psk_len >= 1 && e->psk_len <= SG_CRED_PSK_MAX &&
+	       (e->key_lifetime == 0 || (e->key_lifetime >= SG_CRED_LIFETIME_MIN &&
+	                                 e->key_lifetime <= SG_CRED_LIFETIME_MAX)) &&
+	       (e->flags & ~(uint32_t)SG_CRED_F_DISABLED) == 0;
+}
+
+static int identity_valid(const void *identity, size_t id_len)
+{
+	return identity != NULL && id_len >= 1 && id_len <= SG_CRED_IDENTITY_MAX;
+}
+
+/* Write the value straight into the page LMDB reserves for it. */
+static int put_txn(MDB_txn *txn, MDB_dbi dbi, const void *identity, size_t id_len,
+                   const struct sg_cred_entry *e)
+{
+	MDB_val key = { .mv_size = id_len, .mv_data = (void *)(uintptr_t)identity };
+	MDB_val val = { .mv_size = VALUE_HDR + e->psk_len, .mv_data = NULL };
+	int rc = mdb_put(txn, dbi, &key, &val, MDB_RESERVE);
+	uint8_t *v;
+
+	if (rc != MDB_SUCCESS)
+		return mdb_errno(rc);
+	v = val.mv_data;
+	v[0] = VALUE_VERSION;
+	v[1] = (uint8_t)e->psk_len;
+	v[2] = (uint8_t)(e->flags & 0xff);
+	v[3] = (uint8_t)(e->flags >> 8);
+	for (int i = 0; i < 4; i++)
+		v[4 + i] = (uint8_t)(e->key_lifetime >> (8 * i));
+	memcpy(v + VALUE_HDR, e->psk, e->psk_len);
+	return 0;
+}
+
+int sg_cred_put(struct sg_cred *cs, const void *identity, size_t id_len,
+                const struct sg_cred_entry *e)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if (!identity_valid(identity, id_len) || e == NULL || !entry_valid(e))
+		return -EINVAL;
+	if (cs->flags & SG_CRED_RDONLY)
+		return -EROFS;
+	rc = mdb_errno(mdb_txn_begin(cs->env, NULL, 0, &txn));
+	if (rc != 0)
+		return rc;
+	rc = put_txn(txn, cs->dbi, identity, id_len, e);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return mdb_errno(mdb_txn_commit(txn));
+}
+
+int sg_cred_get(struct sg_cred *cs, const void *identity, size_t id_len, struct sg_cred_entry *out)
+{
+	MDB_val key = { .mv_size = id_len, .mv_data = (void *)(uintptr_t)identity };
+	MDB_val val;
+	MDB_txn *txn;
+	const uint8_t *v;
+	int rc;
+
+	sg_cred_entry_wipe(out);
+	if (!identity_valid(identity, id_len))
+		return -EINVAL;
+	rc = mdb_errno(mdb_txn_begin(cs->env, NULL, MDB_RDONLY, &txn));
+	if (rc != 0)
+		return rc;
+	rc = mdb_errno(mdb_get(txn, cs->dbi, &key, &val));
+	if (rc != 0)
+		goto out;
+	v = val.mv_data;
+	if (val.mv_size < VALUE_HDR || v[0] != VALUE_VERSION || v[1] == 0 ||
+	    v[1] > SG_CRED_PSK_MAX || val.mv_size != VALUE_HDR + (size_t)v[1]) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	out->psk_len = v[1];
+	out->flags = (uint32_t)v[2] | (uint32_t)v[3] << 8;
+	out->key_lifetime =
+	        (uint32_t)v[4] | (uint32_t)v[5] << 8 | (uint32_t)v[6] << 16 | (uint32_t)v[7] << 24;
+	memcpy(out->psk, v + VALUE_HDR, out->psk_len);
+out:
+	/* Read-only: abort ends it without writing; the map page stays the only copy. */
+	mdb_txn_abort(txn);
+	if (rc != 0)
+		sg_cred_entry_wipe(out);
+	return rc;
+}
+
+int sg_cred_delete(struct sg_cred *cs, const void *identity, size_t id_len)
+{
+	MDB_val key = { .mv_size = id_len, .mv_data = (void *)(uintptr_t)identity };
+	MDB_txn *txn;
+	int rc;
+
+	if (!identity_valid(identity, id_len))
+		return -EINVAL;
+	if (cs->flags & SG_CRED_RDONLY)
+		return -EROFS;
+	rc = mdb_errno(mdb_txn_begin(cs->env, NULL, 0, &txn));
+	if (rc != 0)
+		return rc;
+	rc = mdb_errno(mdb_del(txn, cs->dbi, &key, NULL));
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return mdb_errno(mdb_txn_commit(txn));
+}
+
+int sg_cred_count(struct sg_cred *cs, uint64_t *count)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	int rc;
+
+	rc = mdb_errno(mdb_txn_begin(cs->env, NULL, MDB_RDONLY, &txn));
+	if (rc != 0)
+		return rc;
+	rc = mdb_errno(mdb_stat(txn, cs->dbi, &st));
+	mdb_txn_abort(txn);
+	if (rc == 0)
+		*count = st.ms_entries;
+	return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* CSV                                                                     */
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Split off the next comma-separated field; returns its length, *s moves past the comma. */
+static size_t next_field(const char **s, const char *end, const char **field)
+{
+	const char *p = *s;
+	const char *comma = memchr(p, ',', (size_t)(end - p));
+	const char *fe = comma ? comma : end;
+
+	*field = p;
+	*s = comma ? comma + 1 : NULL;
+	return (size_t)(fe - p);
+}
+
+enum csv_line {
+	CSV_RECORD = 0,
+	CSV_SKIP,
+	CSV_BAD,
+};
+
+/*
+ * Parse one line (without its newline); `first`: no record came before, so
+ * this may be the header line. On CSV_RECORD, the identity is
+ * [*id, *id + *id_len) inside `line` and e holds the decoded key; on
+ * CSV_BAD, msg says why. e is wiped on every path but CSV_RECORD.
+ */
+static enum csv_line csv_parse(const char *line, size_t len, int first, const char **id,
+                               size_t *id_len, struct sg_cred_entry *e, char *msg, size_t msg_len)
+{
+	const char *end = line + len, *s = line, *f;
+	size_t n;
+
+	sg_cred_entry_wipe(e);
+	if (len > 0 && line[len - 1] == '\r')
+		end--;
+	if (end == line || line[0] == '#')
+		return CSV_SKIP;
+	if (first && (size_t)(end - line) >= 16 && memcmp(line, "identity,psk_hex", 16) == 0 &&
+	    (end - line == 16 || line[16] == ','))
+		return CSV_SKIP;
+
+	n = next_field(&s, end, &f);
+	if (n == 0) {
+		snprintf(msg, msg_len, "empty identity");
+		return CSV_BAD;
+	}
+	if (n > SG_CRED_IDENTITY_MAX) {
+		snprintf(msg, msg_len, "identity is %zu bytes, at most %d", n,
+		         SG_CRED_IDENTITY_MAX);
+		return CSV_BAD;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)f[i];
+		if (c < 0x20 || c == 0x7f || c == '"') {
+			snprintf(msg, msg_len,
+			         "identity has a control character or '\"' at byte %zu", i + 1);
+			return CSV_BAD;
+		}
+	}
+	*id = f;
+	*id_len = n;
+
+	if (s == NULL) {
+		snprintf(msg, msg_len, "missing psk_hex (identity,psk_hex[,key_lifetime[,state]])");
+		return CSV_BAD;
+	}
+	n = next_field(&s, end, &f);
+	if (n == 0 || n % 2 != 0 || n / 2 > SG_CRED_PSK_MAX) {
+		snprintf(msg, msg_len, "psk_hex must be 2..%d hex digits, an even number; got %zu",
+		         2 * SG_CRED_PSK_MAX, n);
+		return CSV_BAD;
+	}
+	for (size_t i = 0; i < n; i += 2) {
+		int hi = hexval(f[i]), lo = hexval(f[i + 1]);
+		if (hi < 0 || lo < 0) {
+			sg_cred_entry_wipe(e);
+			snprintf(msg, msg_len, "psk_hex has a non-hex character at digit %zu",
+			         hi < 0 ? i + 1 : i + 2);
+			return CSV_BAD;
+		}
+		e->psk[i / 2] = (uint8_t)(hi << 4 | lo);
+	}
+	e->psk_len = (uint32_t)(n / 2);
+
+	if (s != NULL) {
+		n = next_field(&s, end, &f);
+		if (n > 0) {
+			char num[16];
+			char *ne;
+			unsigned long v;
+
+			if (n >= sizeof(num) || f[0] < '0' || f[0] > '9')
+				goto bad_lifetime;
+			memcpy(num, f, n);
+			num[n] = '\0';
+			v = strtoul(num, &ne, 10);
+			if (*ne != '\0' ||
+			    (v != 0 && (v < SG_CRED_LIFETIME_MIN || v > SG_CRED_LIFETIME_MAX)))
+				goto bad_lifetime;
+			e->key_lifetime = (uint32_t)v;
+		}
+	}
+	if (s != NULL) {
+		n = next_field(&s, end, &f);
+		if (n == 8 && memcmp(f, "disabled", 8) == 0) {
+			e->flags |= SG_CRED_F_DISABLED;
+		} else if (!(n == 0 || (n == 7 && memcmp(f, "enabled", 7) == 0))) {
+			sg_cred_entry_wipe(e);
+			snprintf(msg, msg_len, "state must be 'enabled' or 'disabled'");
+			return CSV_BAD;
+		}
+	}
+	if (s != NULL) {
+		sg_cred_entry_wipe(e);
+		snprintf(msg, msg_len, "too many fields (identity,psk_hex[,key_lifetime[,state]])");
+		return CSV_BAD;
+	}
+	return CSV_RECORD;
+
+bad_lifetime:
+	sg_cred_entry_wipe(e);
+	snprintf(msg, msg_len, "key_lifetime must be 0 or %d..%d seconds", SG_CRED_LIFETIME_MIN,
+	         SG_CRED_LIFETIME_MAX);
+	return CSV_BAD;
+}
+
+int sg_cred_import_csv(struct sg_cred *cs, FILE *in, struct sg_cred_import_report *rep)
+{
+	struct sg_cred_entry e;
+	MDB_txn *txn = NULL;
+	char *line = NULL;
+	size_t cap = 0, id_len = 0;
+	uint64_t stored = 0;
+	int records = 0; /* a header may only come before the first record */
+	const char *id = NULL;
+	ssize_t n;
+	int rc;
+
+	memset(rep, 0, sizeof(*rep));
+	if (cs->flags & SG_CRED_RDONLY) {
+		snprintf(rep->message, sizeof(rep->message), "store opened read-only");
+		return -EROFS;
+	}
+	rc = mdb_errno(mdb_txn_begin(cs->env, NULL, 0, &txn));
+	if (rc != 0) {
+		snprintf(rep->message, sizeof(rep->message), "cannot start a transaction: %s",
+		         strerror(-rc));
+		return rc;
+	}
+	while ((n = getline(&line, &cap, in)) >= 0) {
+		size_t len = (size_t)n;
+
+		rep->lines++;
+		if (len > 0 && line[len - 1] == '\n')
+			len--;
+		if (len > CSV_LINE_MAX) {
+			snprintf(rep->message, sizeof(rep->message), "line longer than %d bytes",
+			         CSV_LINE_MAX);
+			rc = -EINVAL;
+		} else {
+			switch (csv_parse(line, len, !records, &id, &id_len, &e, rep->message,
+			                  sizeof(rep->message))) {
+			case CSV_RECORD:
+				records = 1;
+				rc = put_txn(txn, cs->dbi, id, id_len, &e);
+				if (rc != 0)
+					snprintf(rep->message, sizeof(rep->message),
+					         "cannot store: %s", strerror(-rc));
+				else
+					stored++;
+				break;
+			case CSV_SKIP:
+				break;
+			case CSV_BAD:
+				rc = -EINVAL;
+				break;
+			}
+		}
+		sg_cred_entry_wipe(&e);
+		if (line != NULL) /* always, after getline() >= 0; says so to the compiler */
+			sg_wipe(line, (size_t)n);
+		if (rc != 0) {
+			rep->bad_line = rep->lines;
+			goto abort;
+		}
+	}
+	if (ferror(in)) {
+		rc = -EIO;
+		snprintf(rep->message, sizeof(rep->message), "read error after line %llu",
+		         (unsigned long long)rep->lines);
+		goto abort;
+	}
+	rc = mdb_errno(mdb_txn_commit(txn));
+	txn = NULL;
+	if (rc != 0) {
+		snprintf(rep->message, sizeof(rep->message), "commit failed: %s", strerror(-rc));
+		goto out;
+	}
+	rep->imported = stored;
+	goto out;
+
+abort:
+	mdb_txn_abort(txn);
+out:
+	if (line != NULL) {
+		sg_wipe(line, cap);
+		free(line);
+	}
+	return rc;
+}
+
+int sg_cred_import_file(struct sg_cred *cs, const char *csv_path, struct sg_cred_import_report *rep)
+{
+	/* Our own stdio buffer, so the PSK text it held can be wiped too. */
+	char buf[16384];
+	FILE *f = fopen(csv_path, "re");
+	int rc;
+
+	if (f == NULL) {
+		rc = -errno;
+		memset(rep, 0, sizeof(*rep));
+		snprintf(rep->message, sizeof(rep->message), "cannot open: %s", strerror(-rc));
+		return rc;
+	}
+	setvbuf(f, buf, _IOFBF, sizeof(buf));
+	rc = sg_cred_import_csv(cs, f, rep);
+	fclose(f);
+	sg_wipe(buf, sizeof(buf));
+	return rc;
+}

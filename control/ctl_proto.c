@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Control protocol: request validation, dispatch through a table, responses. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "sg_ctl.h"
+
+json_t *sg_ctl_error_response(json_t *id, const char *code, const char *message)
+{
+	json_t *resp = json_pack("{s:i, s:{s:s, s:s}}", "v", SG_CTL_PROTOCOL, "error", "code", code,
+	                         "message", message);
+
+	if (resp != NULL && id != NULL && json_object_set(resp, "id", id) != 0) {
+		json_decref(resp);
+		return NULL;
+	}
+	return resp;
+}
+
+static json_t *result_response(json_t *id, json_t *result)
+{
+	json_t *resp = json_pack("{s:i, s:o}", "v", SG_CTL_PROTOCOL, "result", result);
+
+	if (resp != NULL && id != NULL && json_object_set(resp, "id", id) != 0) {
+		json_decref(resp);
+		return NULL;
+	}
+	return resp;
+}
+
+json_t *sg_ctl_handle(const struct sg_ctl_cmd *cmds, size_t n_cmds, void *ctx, const char *line,
+                      size_t len)
+{
+	struct sg_ctl_error err = { .code = NULL };
+	json_error_t jerr;
+	json_t *req, *id = NULL, *v, *cmd, *args, *result, *resp;
+	char msg[300];
+
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (req == NULL) {
+		snprintf(msg, sizeof(msg), "not JSON: %s at column %d", jerr.text, jerr.column);
+		return sg_ctl_error_response(NULL, SG_CTL_EPARSE, msg);
+	}
+	if (!json_is_object(req)) {
+		resp = sg_ctl_error_response(NULL, SG_CTL_EINVALID, "a request is a JSON object");
+		goto out;
+	}
+	id = json_object_get(req, "id");
+	for (void *it = json_object_iter(req); it != NULL; it = json_object_iter_next(req, it)) {
+		const char *key = json_object_iter_key(it);
+
+		if (strcmp(key, "v") != 0 && strcmp(key, "cmd") != 0 && strcmp(key, "args") != 0 &&
+		    strcmp(key, "id") != 0) {
+			snprintf(msg, sizeof(msg), "unknown member '%.64s' (v, cmd, args, id)",
+			         key);
+			resp = sg_ctl_error_response(id, SG_CTL_EINVALID, msg);
+			goto out;
+		}
+	}
+	v = json_object_get(req, "v");
+	if (!json_is_integer(v)) {
+		resp = sg_ctl_error_response(id, SG_CTL_EINVALID,
+		                             "missing protocol version \"v\" (an integer)");
+		goto out;
+	}
+	if (json_integer_value(v) != SG_CTL_PROTOCOL) {
+		snprintf(msg, sizeof(msg),
+		         "protocol version %lld is not supported (this daemon: %d)",
+		         (long long)json_integer_value(v), SG_CTL_PROTOCOL);
+		resp = sg_ctl_error_response(id, SG_CTL_EVERSION, msg);
+		goto out;
+	}
+	cmd = json_object_get(req, "cmd");
+	if (!json_is_string(cmd)) {
+		resp = sg_ctl_error_response(id, SG_CTL_EINVALID, "missing \"cmd\" (a string)");
+		goto out;
+	}
+	args = json_object_get(req, "args");
+	if (args != NULL && !json_is_object(args)) {
+		resp = sg_ctl_error_response(id, SG_CTL_EINVALID, "\"args\" must be an object");
+		goto out;
+	}
+
+	const struct sg_ctl_cmd *c = NULL;
+	for (size_t i = 0; i < n_cmds; i++) {
+		if (strcmp(cmds[i].name, json_string_value(cmd)) == 0) {
+			c = &cmds[i];
+			break;
+		}
+	}
+	if (c == NULL) {
+		snprintf(msg, sizeof(msg), "unknown command '%.64s'", json_string_value(cmd));
+		resp = sg_ctl_error_response(id, SG_CTL_EUNKNOWN, msg);
+		goto out;
+	}
+	if (args == NULL) {
+		args = json_object();
+		if (args == NULL) {
+			resp = NULL;
+			goto out;
+		}
+		json_object_set_new(req, "args", args);
+	}
+	result = c->fn(ctx, args, &err);
+	if (result == NULL)
+		resp = sg_ctl_error_response(id, err.code ? err.code : SG_CTL_EINTERNAL,
+		                             err.message[0] ? err.message : "command failed");
+	else
+		resp = result_response(id, result);
+out:
+	json_decref(req);
+	return resp;
+}
+
+char *sg_ctl_dump_line(const json_t *resp, size_t *len)
+{
+	/* Compact output escapes newlines inside strings, so one object is one line. */
+	char *s = json_dumps(resp, JSON_COMPACT);
+	char *line;
+	size_t n;
+
+	if (s == NULL)
+		return NULL;
+	n = strlen(s);
+	line = realloc(s, n + 2);
+	if (line == NULL) {
+		free(s);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	if (len != NULL)
+		*len = n + 1;
+	return line;
+}

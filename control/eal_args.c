@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* EAL argv from config + overrides; hugepage detection; devargs helpers. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stormgate/common.h>
+
+#include "sg_eal.h"
+
+/*
+ * EAL options (DPDK 22.11 lib/eal/common/eal_common_options.c) that take a
+ * value, and the group of each single-valued one: an override of any member
+ * of a group replaces every config option of that group. Options missing
+ * here (flags, repeatable options, unknown ones) are kept as they are.
+ */
+static const struct {
+	const char *name;
+	const char *group; /* NULL: repeatable, never replaced */
+} eal_valued[] = {
+	{ "-c", "cores" },
+	{ "-l", "cores" },
+	{ "--lcores", "cores" },
+	{ "--main-lcore", "main-lcore" },
+	{ "-s", "service" },
+	{ "-S", "service" },
+	{ "-m", "mem" },
+	{ "--socket-mem", "mem" },
+	{ "--socket-limit", "socket-limit" },
+	{ "-n", "channels" },
+	{ "-r", "ranks" },
+	{ "--file-prefix", "file-prefix" },
+	{ "--proc-type", "proc-type" },
+	{ "--iova-mode", "iova-mode" },
+	{ "--huge-dir", "huge-dir" },
+	{ "--base-virtaddr", "base-virtaddr" },
+	{ "--mbuf-pool-ops-name", "mbuf-pool-ops" },
+	{ "--vfio-intr", "vfio-intr" },
+	{ "--vfio-vf-token", "vfio-vf-token" },
+	{ "--force-max-simd-bitwidth", "simd" },
+	{ "-a", NULL },
+	{ "--allow", NULL },
+	{ "-b", NULL },
+	{ "--block", NULL },
+	{ "--vdev", NULL },
+	{ "-d", NULL },
+	{ "--log-level", NULL },
+	{ "--trace", NULL },
+	{ "--trace-dir", "trace-dir" },
+	{ "--trace-bufsz", "trace-bufsz" },
+	{ "--trace-mode", "trace-mode" },
+};
+
+/*
+ * Look at the option starting at argv[i]: *n_tok tokens belong to it, *group
+ * is its replace group (NULL: none). Handles "-l 0-1", "-l0-1",
+ * "--lcores=0-1" and "--lcores 0-1".
+ */
+static void classify(char *const argv[], int argc, int i, int *n_tok, const char **group)
+{
+	const char *t = argv[i];
+	size_t nlen = strlen(t);
+	const char *eq = strchr(t, '=');
+	int attached = 0;
+
+	*n_tok = 1;
+	*group = NULL;
+	if (t[0] != '-' || t[1] == '\0')
+		return;
+	if (t[1] == '-' && eq != NULL) {
+		nlen = (size_t)(eq - t);
+		attached = 1;
+	} else if (t[1] != '-' && nlen > 2) {
+		nlen = 2; /* short option with its value attached */
+		attached = 1;
+	}
+	for (size_t k = 0; k < SG_ARRAY_SIZE(eal_valued); k++) {
+		if (strlen(eal_valued[k].name) == nlen &&
+		    strncmp(eal_valued[k].name, t, nlen) == 0) {
+			*group = eal_valued[k].group;
+			if (!attached && i + 1 < argc)
+				*n_tok = 2;
+			return;
+		}
+	}
+}
+
+static int push(struct sg_eal_args *a, const char *s)
+{
+	if (a->argc >= SG_EAL_ARGS_MAX)
+		return -E2BIG;
+	a->argv[a->argc] = strdup(s);
+	if (a->argv[a->argc] == NULL)
+		return -ENOMEM;
+	a->argc++;
+	a->argv[a->argc] = NULL;
+	return 0;
+}
+
+static int has_token(char *const argv[], int argc, const char *tok)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], tok) == 0)
+			return 1;
+	return 0;
+}
+
+int sg_eal_args_build(struct sg_eal_args *a, const char *argv0, const struct sg_config *cfg,
+                      int n_over, char *const over[], int hugepages_ok)
+{
+	const char *over_groups[SG_EAL_ARGS_MAX];
+	char *cfg_argv[SG_CFG_EAL_MAX];
+	int n_groups = 0, rc;
+
+	memset(a, 0, sizeof(*a));
+	if (n_over > SG_EAL_ARGS_MAX - SG_CFG_EAL_MAX - 2 * SG_CFG_PORTS_MAX - 4)
+		return -E2BIG;
+	for (uint32_t i = 0; i < cfg->n_eal; i++)
+		cfg_argv[i] = (char *)(uintptr_t)cfg->eal[i];
+
+	for (int i = 0; i < n_over;) {
+		int n;
+		const char *g;
+
+		classify(over, n_over, i, &n, &g);
+		if (g != NULL)
+			over_groups[n_groups++] = g;
+		i += n;
+	}
+
+	int no_huge = has_token(cfg_argv, (int)cfg->n_eal, "--no-huge") ||
+	              has_token(over, n_over, "--no-huge");
+	a->no_huge_added = !no_huge && !hugepages_ok;
+	a->no_huge = no_huge || a->no_huge_added;
+
+	rc = push(a, argv0);
+	for (int i = 0; rc == 0 && i < (int)cfg->n_eal;) {
+		int n, replaced = 0;
+		const char *g;
+
+		classify(cfg_argv, (int)cfg->n_eal, i, &n, &g);
+		for (int k = 0; g != NULL && k < n_groups; k++)
+			replaced |= strcmp(g, over_groups[k]) == 0;
+		if (replaced) {
+			a->dropped++;
+		} else {
+			for (int t = 0; rc == 0 && t < n; t++) {
+				if (a->no_huge && strcmp(cfg_argv[i + t], "--in-memory") == 0) {
+					rc = push(a, "--no-shconf");
+					a->in_memory_replaced = 1;
+				} else {
+					rc = push(a, cfg_argv[i + t]);
+				}
+			}
+		}
+		i += n;
+	}
+	for (uint32_t p = 0; rc == 0 && p < cfg->n_ports; p++) {
+		rc = push(a, sg_devargs_is_pci(cfg->ports[p].devargs) ? "-a" : "--vdev");
+		if (rc == 0)
+			rc = push(a, cfg->ports[p].devargs);
+	}
+	for (int i = 0; rc == 0 && i < n_over; i++) {
+		if (a->no_huge && strcmp(over[i], "--in-memory") == 0) {
+			rc = push(a, "--no-shconf");
+			a->in_memory_replaced = 1;
+		} else {
+			rc = push(a, over[i]);
+		}
+	}
+	if (rc == 0 && a->no_huge_added)
+		rc = push(a, "--no-huge");
+	if (rc != 0)
+		sg_eal_args_free(a);
+	return rc;
+}
+
+void sg_eal_args_free(struct sg_eal_args *a)
+{
+	for (int i = 0; i < a->argc; i++)
+		free(a->argv[i]);
+	a->argc = 0;
+	a->argv[0] = NULL;
+}
+
+int sg_hugepages_available(const char *meminfo_path, const char *mounts_path)
+{
+	char line[512];
+	long free_pages = 0;
+	int mounted = 0;
+	FILE *f;
+
+	f = fopen(meminfo_path, "re");
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "HugePages_Free: %ld", &free_pages) == 1)
+			break;
+	fclose(f);
+	f = fopen(mounts_path, "re");
+	if (f == NULL)
+		return 0;
+	while (!mounted && fgets(line, sizeof(line), f) != NULL) {
+		char dev[128], dir[256], type[64];
+		if (sscanf(line, "%127s %255s %63s", dev, dir, type) == 3 &&
+		    strcmp(type, "hugetlbfs") == 0)
+			mounted = 1;
+	}
+	fclose(f);
+	return free_pages > 0 && mounted;
+}
+
+/* "0000:01:00.0" or "01:00.0" (then a ',' or the end). */
+int sg_devargs_is_pci(const char *d)
+{
+	size_t i = 0, colons = 0, dots = 0;
+
+	for (; d[i] != '\0' && d[i] != ','; i++) {
+		if (d[i] == ':')
+			colons++;
+		else if (d[i] == '.')
+			dots++;
+		else if (!isxdigit((unsigned char)d[i]))
+			return 0;
+	}
+	return i > 0 && (colons == 1 || colons == 2) && dots == 1;
+}
+
+int sg_devargs_name(const char *devargs, char *name, size_t len)
+{
+	size_t n = strcspn(devargs, ",");
+	int colons = 0;
+
+	for (size_t i = 0; i < n; i++)
+		colons += devargs[i] == ':';
+	int w = snprintf(name, len, "%s%.*s",
+	                 sg_devargs_is_pci(devargs) && colons == 1 ? "0000:" : "", (int)n, devargs);
+	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
+}

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The daemon's configuration: one YAML file (docs/config.md documents every
+ * key, its default and unit; deploy/stormgate.yaml is a complete sample).
+ *
+ * The parser is strict: every key is type- and range-checked, unknown and
+ * duplicate keys are errors, and it reports every error it finds, each as
+ * `file:line:column: message` (1-based, as compilers do), not just the first.
+ *
+ * The struct is plain data with fixed-size arrays: no pointers to free, safe
+ * to copy, filled with defaults before parsing.
+ */
+#ifndef STORMGATE_CONTROL_SG_CONFIG_H
+#define STORMGATE_CONTROL_SG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sg_log.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SG_CFG_STR_MAX     256 /* strings (devargs, paths), including the NUL */
+#define SG_CFG_NAME_MAX    32  /* names (port, group), including the NUL */
+#define SG_CFG_SOCKET_MAX  108 /* sizeof(sockaddr_un.sun_path) */
+#define SG_CFG_EAL_MAX     64  /* EAL arguments in the config */
+#define SG_CFG_PORTS_MAX   8
+#define SG_CFG_ADDRS_MAX   8  /* addresses per port */
+#define SG_CFG_SERVERS_MAX 16 /* backend servers */
+#define SG_CFG_LCORES_MAX  64 /* explicit worker lcores */
+#define SG_CFG_SUITES_MAX  16
+#define SG_CFG_ERRORS_MAX  100 /* errors kept; one more line says how many were left out */
+
+enum sg_port_role {
+	SG_PORT_DEVICE = 0, /* faces the devices: DTLS records in, sealed replies out */
+	SG_PORT_BACKEND,    /* faces the M2M application servers: plaintext */
+	SG_PORT_ROLE_MAX
+};
+
+enum sg_cookie_mode {
+	SG_COOKIE_UNDER_LOAD = 0, /* HelloVerifyRequest only above the load threshold */
+	SG_COOKIE_ALWAYS,         /* RFC 6347 §4.2.1 stateless cookie on every handshake */
+	SG_COOKIE_NEVER,
+	SG_COOKIE_MODE_MAX
+};
+
+enum sg_backend_mode {
+	SG_BACKEND_UDP = 0, /* plaintext UDP to the servers, one flow per session */
+	SG_BACKEND_PROXY,   /* plaintext with a proxy header naming the device identity */
+	SG_BACKEND_MODE_MAX
+};
+
+/* An IPv4 or IPv6 address with prefix length: "198.18.1.1/24". */
+struct sg_cfg_prefix {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t len;    /* prefix length */
+	uint8_t addr[16];
+};
+
+/* An IPv4 or IPv6 address with UDP port: "198.18.2.10:5683", "[fd00:5347:2::10]:5683". */
+struct sg_cfg_endpoint {
+	uint8_t family;
+	uint16_t port;
+	uint8_t addr[16];
+};
+
+struct sg_cfg_port {
+	char name[SG_CFG_NAME_MAX];
+	uint32_t role;                /* enum sg_port_role */
+	char devargs[SG_CFG_STR_MAX]; /* "net_af_packet0,iface=veth0", a PCI address, ... */
+	uint32_t rx_queues;           /* 0: one per worker lcore */
+	uint32_t rx_desc;
+	uint32_t tx_desc;
+	uint32_t mtu; /* 0: leave the device's */
+	bool promiscuous;
+	uint32_t udp_port; /* device ports: DTLS server port */
+	uint32_t n_addresses;
+	struct sg_cfg_prefix addresses[SG_CFG_ADDRS_MAX];
+};
+
+struct sg_cfg_log {
+	uint32_t level;                       /* RTE_LOG_* */
+	uint32_t target;                      /* enum sg_log_target */
+	uint32_t components[SG_LOG_COMP_MAX]; /* RTE_LOG_*, 0: use level */
+	uint32_t dpdk;                        /* level of DPDK's own lib.* and pmd.* types */
+};
+
+struct sg_cfg_control {
+	char socket[SG_CFG_SOCKET_MAX];
+	char group[SG_CFG_NAME_MAX]; /* "": leave the daemon's group */
+	uint32_t mode;               /* socket file permissions */
+	uint32_t max_clients;
+	uint32_t max_request;    /* bytes per request line */
+	uint64_t client_timeout; /* seconds a client may stay idle */
+};
+
+struct sg_cfg_workers {
+	uint32_t count; /* 0: every worker lcore EAL was given */
+	uint32_t n_lcores;
+	uint32_t lcores[SG_CFG_LCORES_MAX];
+	uint32_t burst;
+	uint32_t idle_sleep_us; /* sleep when a whole poll round found nothing; 0: busy poll */
+};
+
+struct sg_cfg_mbufs {
+	uint32_t count;
+	uint32_t cache;
+};
+
+struct sg_cfg_sessions {
+	uint64_t capacity;
+	uint32_t replay_window; /* bits, RFC 6347 §4.1.2.6 */
+	uint32_t cid_length;    /* RFC 9146 connection ID we assign; 0: no CID */
+	uint64_t idle_timeout;  /* seconds */
+	uint64_t handshake_timeout;
+};
+
+struct sg_cfg_credentials {
+	char db[SG_CFG_STR_MAX]; /* LMDB environment directory */
+	uint64_t map_size;       /* bytes */
+};
+
+struct sg_cfg_policy {
+	uint64_t key_lifetime;        /* seconds a session key may be used */
+	uint32_t key_lifetime_jitter; /* percent, spreads re-handshakes of a fleet */
+	uint32_t cookie_mode;         /* enum sg_cookie_mode */
+	uint32_t cookie_threshold;    /* handshakes in progress that count as load */
+	uint32_t n_suites;
+	uint16_t suites[SG_CFG_SUITES_MAX]; /* IANA cipher suite values, preference order */
+	uint32_t handshake_rate;            /* new handshakes per second, 0: unlimited */
+	uint32_t auth_failure_limit;        /* bad records before a session is dropped, 0: off */
+	uint64_t auth_failure_block;        /* seconds an identity is refused after that */
+};
+
+struct sg_cfg_backend {
+	uint32_t mode;              /* enum sg_backend_mode */
+	char port[SG_CFG_NAME_MAX]; /* name of a backend port, "": the device port */
+	uint32_t n_servers;
+	struct sg_cfg_endpoint servers[SG_CFG_SERVERS_MAX];
+};
+
+struct sg_config {
+	uint32_t n_eal;
+	char eal[SG_CFG_EAL_MAX][SG_CFG_STR_MAX];
+	struct sg_cfg_log log;
+	struct sg_cfg_control control;
+	struct sg_cfg_workers workers;
+	struct sg_cfg_mbufs mbufs;
+	uint32_t n_ports;
+	struct sg_cfg_port ports[SG_CFG_PORTS_MAX];
+	struct sg_cfg_sessions sessions;
+	struct sg_cfg_credentials credentials;
+	struct sg_cfg_policy policy;
+	struct sg_cfg_backend backend;
+};
+
+/* Errors of one parse: formatted lines `file:line:column: message`. */
+struct sg_cfg_errors {
+	unsigned count;   /* errors found (may exceed the lines kept) */
+	unsigned n_lines; /* lines kept, at most SG_CFG_ERRORS_MAX + 1 */
+	char **lines;
+};
+
+/* Fill cfg with every default (docs/config.md). Any thread. */
+void sg_config_defaults(struct sg_config *cfg);
+
+/*
+ * Parse YAML text into cfg (which starts from the defaults). `name` is the
+ * file name used in error lines. Every error is appended to errs (caller
+ * owns it, release with sg_cfg_errors_free()). Returns 0, -EINVAL when the
+ * text has errors (cfg is then unspecified), -ENOMEM. Any thread; no global
+ * state.
+ */
+int sg_config_parse(struct sg_config *cfg, const char *name, const char *text, size_t len,
+                    struct sg_cfg_errors *errs);
+
+/* Read and parse a file (at most 1 MiB); I/O errors are reported in errs too. */
+int sg_config_load(struct sg_config *cfg, const char *path, struct sg_cfg_errors *errs);
+
+void sg_cfg_errors_free(struct sg_cfg_errors *errs);
+
+/*
+ * Call fn once for every configuration key with its dotted path ("log.level",
+ * "ports[].devargs"), for documentation checks. Any thread.
+ */
+void sg_config_keys(void (*fn)(const char *path, void *arg), void *arg);
+
+/* Names for printing. Return "?" when out of range. */
+const char *sg_port_role_name(uint32_t role);
+const char *sg_cookie_mode_name(uint32_t mode);
+const char *sg_backend_mode_name(uint32_t mode);
+/* IANA name of a cipher suite value ("TLS_PSK_WITH_AES_128_CCM_8"), or NULL. */
+const char *sg_suite_name(uint16_t suite);
+
+/* Format "198.18.1.1/24" into buf; returns buf. */
+char *sg_cfg_prefix_str(const struct sg_cfg_prefix *p, char *buf, size_t len);
+/* Format "198.18.2.10:5683" / "[fd00::1]:5683" into buf; returns buf. */
+char *sg_cfg_endpoint_str(const struct sg_cfg_endpoint *e, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STORMGATE_CONTROL_SG_CONFIG_H */

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Credential store: an LMDB database keyed by PSK identity (RFC 4279 §5.1),
+ * each value the device's pre-shared key (its service-layer key) and its
+ * policy. LMDB readers take no lock and never wait for the writer, so
+ * handshake lookups proceed while an import runs; the data plane never
+ * touches the store at all.
+ *
+ * Value layout (version 1, little endian, 8 + psk_len bytes):
+ *   u8 version | u8 psk_len | u16 flags | u32 key_lifetime | psk[psk_len]
+ *
+ * CSV import format, one device per line (docs/config.md, "credentials"):
+ *   identity,psk_hex[,key_lifetime[,state]]
+ * identity: 1..128 bytes, no ',', '"' or control characters; psk_hex: 2..128
+ * hex digits (1..64 bytes); key_lifetime: seconds, empty or 0 = the policy's;
+ * state: enabled (default) or disabled. Blank lines, lines starting with '#'
+ * and a header line "identity,psk_hex..." before the first record are
+ * skipped. An import is one
+ * transaction: all lines or none.
+ */
+#ifndef STORMGATE_CONTROL_SG_CRED_H
+#define STORMGATE_CONTROL_SG_CRED_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SG_CRED_IDENTITY_MAX 128 /* bytes; RFC 4279 allows 2^16-1, devices use far less */
+#define SG_CRED_PSK_MAX      64  /* bytes; RFC 4279 §5.3: up to 64 octets MUST be supported */
+#define SG_CRED_LIFETIME_MIN 60
+#define SG_CRED_LIFETIME_MAX (30 * 86400)
+
+/* sg_cred_open() flags */
+#define SG_CRED_CREATE 0x1 /* create the directory and database when missing */
+#define SG_CRED_RDONLY 0x2
+
+/* sg_cred_entry.flags */
+#define SG_CRED_F_DISABLED 0x0001 /* identity known but refused */
+
+/* One device's secret and policy. Holds key material: sg_cred_entry_wipe() it. */
+struct sg_cred_entry {
+	uint8_t psk[SG_CRED_PSK_MAX];
+	uint32_t psk_len;      /* 1..SG_CRED_PSK_MAX */
+	uint32_t key_lifetime; /* seconds, 0: policy.key_lifetime */
+	uint32_t flags;        /* SG_CRED_F_* */
+};
+
+/* Outcome of an import; message names the first bad line. */
+struct sg_cred_import_report {
+	uint64_t lines;    /* lines read */
+	uint64_t imported; /* credentials written (0 when the import failed) */
+	uint64_t bad_line; /* 1-based line of the first error, 0: none */
+	char message[160];
+};
+
+struct sg_cred;
+
+/*
+ * Open (or with SG_CRED_CREATE create) the store in directory `path` with a
+ * memory map of map_size bytes (the largest the database may grow to).
+ * Returns the handle or NULL with errno. The handle may be shared by
+ * threads: transactions are not tied to threads (MDB_NOTLS).
+ */
+struct sg_cred *sg_cred_open(const char *path, uint64_t map_size, unsigned flags);
+
+/* Close; NULL is fine. No transaction may be running. */
+void sg_cred_close(struct sg_cred *cs);
+
+/*
+ * Insert or replace one identity. The PSK is copied into the database page
+ * directly (no intermediate copy). Returns 0, -EINVAL (bad lengths or
+ * lifetime), -EROFS, -ENOSPC (map full), -EIO. Any thread; writers serialise.
+ */
+int sg_cred_put(struct sg_cred *cs, const void *identity, size_t id_len,
+                const struct sg_cred_entry *e);
+
+/*
+ * Look up an identity into *out (caller owns it and must wipe it). Returns 0,
+ * -ENOENT, -EINVAL, -EBADMSG (corrupt value), -EIO; on error *out is zeroed.
+ * Any thread; never waits for a writer.
+ */
+int sg_cred_get(struct sg_cred *cs, const void *identity, size_t id_len, struct sg_cred_entry *out);
+
+/* Remove an identity. Returns 0, -ENOENT, -EINVAL, -EROFS, -EIO. Any thread. */
+int sg_cred_delete(struct sg_cred *cs, const void *identity, size_t id_len);
+
+/* Number of identities stored. Returns 0 or -EIO. Any thread. */
+int sg_cred_count(struct sg_cred *cs, uint64_t *count);
+
+/*
+ * Import a CSV stream (format above) in one transaction: either every line
+ * is stored or nothing changes. Reads line by line (no whole-file buffer)
+ * and wipes each line after use. Returns 0, -EINVAL (a bad line: rep has
+ * its number and why), -ENOSPC, -EIO. rep is always filled. Any thread.
+ */
+int sg_cred_import_csv(struct sg_cred *cs, FILE *in, struct sg_cred_import_report *rep);
+
+/* sg_cred_import_csv() on a file; -errno when it cannot be opened. */
+int sg_cred_import_file(struct sg_cred *cs, const char *csv_path,
+                        struct sg_cred_import_report *rep);
+
+/* Zero an entry so no key material stays in memory. */
+void sg_cred_entry_wipe(struct sg_cred_entry *e);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STORMGATE_CONTROL_SG_CRED_H */

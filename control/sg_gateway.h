@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The running gateway as the control plane sees it: the mbuf pool, the
+ * ports (configured and started from the config), one polling loop per
+ * worker lcore, per-lcore counters, and the control commands that report
+ * them (version, status, ports, shutdown).
+ *
+ * Until the data plane lands (issue 5), the worker loop only receives
+ * bursts and frees them: every received packet is counted once, as a drop
+ * with reason no_dataplane, and `status` says so.
+ */
+#ifndef STORMGATE_CONTROL_SG_GATEWAY_H
+#define STORMGATE_CONTROL_SG_GATEWAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "sg_config.h"
+#include "sg_cred.h"
+#include "sg_ctl.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Why a received packet was dropped; every received packet ends in exactly one. */
+enum sg_gw_drop {
+	SG_GW_DROP_NO_DATAPLANE = 0, /* no data plane built yet: received and freed */
+	SG_GW_DROP_MAX
+};
+
+/* How EAL was started, for `status`. */
+struct sg_gateway_info {
+	int no_huge;       /* running on ordinary memory */
+	int no_huge_added; /* ... chosen by us because no hugepages were available */
+};
+
+/* Totals of one port summed over worker lcores. */
+struct sg_gw_port_totals {
+	uint64_t rx_packets;
+	uint64_t rx_bytes;
+	uint64_t drops[SG_GW_DROP_MAX];
+};
+
+struct sg_gateway;
+
+/*
+ * After rte_eal_init(): create the mbuf pool, find, configure and start
+ * every port of cfg (copied), and assign their RX queues to the worker
+ * lcores. Returns the gateway or NULL with errno (the reason is logged).
+ * Main lcore.
+ */
+struct sg_gateway *sg_gateway_create(const struct sg_config *cfg,
+                                     const struct sg_gateway_info *info);
+
+/* Launch the polling loop on every worker lcore. Returns 0 or -errno. Main lcore. */
+int sg_gateway_start(struct sg_gateway *gw);
+
+/* Ask the workers to stop and wait for them. Idempotent. Main lcore. */
+void sg_gateway_stop(struct sg_gateway *gw);
+
+/* Stop (if needed), stop and close the ports, free the pool. NULL is fine. Main lcore. */
+void sg_gateway_destroy(struct sg_gateway *gw);
+
+/*
+ * Let `status` report the credential store and control socket; the
+ * gateway does not own them. Main lcore, before the control socket serves.
+ */
+void sg_gateway_attach(struct sg_gateway *gw, struct sg_cred *cred, struct sg_ctl_server *ctl);
+
+/* Set by the `shutdown` command; the main loop polls it. Control thread. */
+int sg_gateway_shutdown_requested(const struct sg_gateway *gw);
+
+/* Sum of a port's counters over the workers (relaxed reads). Control thread. */
+void sg_gateway_port_totals(const struct sg_gateway *gw, unsigned port,
+                            struct sg_gw_port_totals *t);
+
+/* Number of ports and workers; fixed once created. Any thread. */
+unsigned sg_gateway_n_ports(const struct sg_gateway *gw);
+unsigned sg_gateway_n_workers(const struct sg_gateway *gw);
+
+/*
+ * One-line live status (no newline) with per-second rates since the last
+ * call, e.g. "[   5s] dev0 up 10 Gbps rx 12 (+4/s) | dropped 12 no_dataplane".
+ * Control thread.
+ */
+void sg_gateway_status_line(struct sg_gateway *gw, char *buf, size_t len);
+
+/* Name of a drop reason ("no_dataplane"), static storage. Any thread. */
+const char *sg_gw_drop_name(unsigned reason);
+
+/*
+ * The control command table (version, status, ports, shutdown); ctx is the
+ * gateway. Handlers run on the control thread (main lcore). Later issues add
+ * rows here.
+ */
+extern const struct sg_ctl_cmd sg_gateway_cmds[];
+extern const size_t sg_gateway_n_cmds;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STORMGATE_CONTROL_SG_GATEWAY_H */

@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Config parser: a table of YAML inputs, each with the exact
+ * `file:line:column: message` lines it must produce (every error, in
+ * position order), plus checks of parsed values and defaults, the sample
+ * config in deploy/, and that docs/config.md documents every key.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "sg_config.h"
+
+#define T "t.yaml"
+
+/* A minimal valid port list, appended where a case is about something else. */
+#define PORTS "ports:\n  - {name: dev0, role: device, devargs: net_null0}\n"
+
+struct err_case {
+	const char *name;
+	const char *yaml;
+	/* Expected lines, exactly; a trailing '*' matches any rest of the line. */
+	const char *expect[8];
+};
+
+static const struct err_case err_cases[] = {
+	/* --- syntax --- */
+	{ "syntax: unclosed flow sequence", "ports: [\n  {name: a\n", { "t.yaml:3:1: *" } },
+	{ "syntax: bad indentation",
+	  "log:\n  level: info\n level: debug\n" PORTS,
+	  { "t.yaml:3:*" } },
+	{ "syntax: unterminated quote", "control:\n  socket: \"/run/x\n" PORTS, { "t.yaml:2:*" } },
+	{ "syntax: tab indentation", "log:\n\tlevel: info\n" PORTS, { "t.yaml:2:*" } },
+	{ "second document",
+	  PORTS "---\n" PORTS,
+	  { "t.yaml:3:1: a second YAML document: a configuration is one document" } },
+	{ "alias",
+	  "eal: &a [-l, 0-1]\nlog: *a\n" PORTS,
+	  { "t.yaml:2:6: YAML aliases are not supported" } },
+
+	/* --- wrong type --- */
+	{ "map expected",
+	  "log: 5\n" PORTS,
+	  { "t.yaml:1:6: 'log' must be a mapping, got a scalar" } },
+	{ "list expected",
+	  "ports: {name: a}\n",
+	  { "t.yaml:1:8: 'ports' must be a list, got a mapping" } },
+	{ "scalar expected",
+	  "log:\n  level: [info]\n" PORTS,
+	  { "t.yaml:2:10: 'log.level' must be a scalar, got a list" } },
+	{ "string where integer",
+	  "workers:\n  burst: '32'\n" PORTS,
+	  { "t.yaml:2:10: 'workers.burst' must be an integer, got the string '32'" } },
+	{ "not a number",
+	  "workers:\n  burst: lots\n" PORTS,
+	  { "t.yaml:2:10: 'workers.burst' must be an integer, got 'lots'" } },
+	{ "bool",
+	  "ports:\n  - {name: a, role: device, devargs: net_null0, promiscuous: yes}\n",
+	  { "t.yaml:2:62: 'ports[0].promiscuous' must be true or false, got 'yes'" } },
+	{ "enum",
+	  "log:\n  target: journal\n" PORTS,
+	  { "t.yaml:2:11: 'log.target' must be one of: stderr, syslog; got 'journal'" } },
+	{ "level",
+	  "log:\n  components: {ctl: loud}\n" PORTS,
+	  { "t.yaml:2:21: 'log.components.ctl' must be one of: emerg, alert, crit, error, "
+	    "warning, notice, info, debug; got 'loud'" } },
+	{ "size",
+	  "credentials:\n  map_size: 4X\n" PORTS,
+	  { "t.yaml:2:13: 'credentials.map_size' must be a size in bytes (65536, 64K, 4G), got "
+	    "'4X'" } },
+	{ "duration",
+	  "policy:\n  key_lifetime: 1w\n" PORTS,
+	  { "t.yaml:2:17: 'policy.key_lifetime' must be a duration in seconds (90, 90s, 15m, 24h, "
+	    "7d), got '1w'" } },
+	{ "mode",
+	  "control:\n  mode: 0680\n" PORTS,
+	  { "t.yaml:2:9: 'control.mode' must be octal permission bits (0660), got '0680'" } },
+	{ "prefix",
+	  "ports:\n  - {name: a, role: device, devargs: x, addresses: [198.18.1.1]}\n",
+	  { "t.yaml:2:53: 'ports[0].addresses[0]' must be an address with prefix length "
+	    "(198.18.1.1/24, fd00:5347:1::1/64), got '198.18.1.1'" } },
+	{ "endpoint",
+	  "backend:\n  servers: ['fd00::1:5683']\n" PORTS,
+	  { "t.yaml:2:13: 'backend.servers[0]' must be ADDRESS:PORT (198.18.2.10:5683, "
+	    "[fd00:5347:2::10]:5683), got 'fd00::1:5683'" } },
+	{ "suite",
+	  "policy:\n  suites: [TLS_RSA_WITH_NULL_MD5]\n" PORTS,
+	  { "t.yaml:2:12: 'policy.suites[0]': unknown or unsupported cipher suite "
+	    "'TLS_RSA_WITH_NULL_MD5' (see docs/config.md)" } },
+	{ "name characters",
+	  "ports:\n  - {name: 'dev 0', role: device, devargs: x}\n",
+	  { "t.yaml:2:12: 'ports[0].name' must contain only letters, digits, '_', '-' and '.', "
+	    "got 'dev 0'" } },
+	{ "relative path",
+	  "credentials:\n  db: creds\n" PORTS,
+	  { "t.yaml:2:7: 'credentials.db' must be an absolute path, got 'creds'" } },
+	{ "no value",
+	  "control:\n  socket:\n" PORTS,
+	  { "t.yaml:2:3: 'control.socket' has no value" } },
+
+	/* --- out of range --- */
+	{ "integer range",
+	  "workers:\n  burst: 0\n" PORTS,
+	  { "t.yaml:2:10: 'workers.burst' is 0, out of range 1..128" } },
+	{ "negative",
+	  "mbufs:\n  count: -1\n" PORTS,
+	  { "t.yaml:2:10: 'mbufs.count' is -1, out of range 1023..16777215" } },
+	{ "not a multiple",
+	  "sessions:\n  replay_window: 100\n" PORTS,
+	  { "t.yaml:2:18: 'sessions.replay_window' is 100, not a multiple of 64" } },
+	{ "window too large",
+	  "sessions:\n  replay_window: 8192\n" PORTS,
+	  { "t.yaml:2:18: 'sessions.replay_window' is 8192, out of range 64..4096" } },
+	{ "size range",
+	  "credentials:\n  map_size: 64K\n" PORTS,
+	  { "t.yaml:2:13: 'credentials.map_size' is 64K, out of range 1048576..1099511627776 "
+	    "bytes" } },
+	{ "duration range",
+	  "policy:\n  key_lifetime: 10s\n" PORTS,
+	  { "t.yaml:2:17: 'policy.key_lifetime' is 10s, out of range 60..2592000 seconds" } },
+	{ "mode range",
+	  "control:\n  mode: 01777\n" PORTS,
+	  { "t.yaml:2:9: 'control.mode' is 01777, out of range 0..0777" } },
+	{ "udp port",
+	  "ports:\n  - {name: a, role: device, devargs: x, udp_port: 70000}\n",
+	  { "t.yaml:2:51: 'ports[0].udp_port' is 70000, out of range 1..65535" } },
+	{ "prefix length",
+	  "ports:\n  - {name: a, role: device, devargs: x, addresses: [fd00::1/129]}\n",
+	  { "t.yaml:2:53: 'ports[0].addresses[0]': prefix length out of range in 'fd00::1/129'" } },
+	{ "too long",
+	  "control:\n  socket: /run/"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaa.sock\n" PORTS,
+	  { "t.yaml:2:11: 'control.socket' is too long (118 bytes, at most 107)" } },
+	{ "too many items",
+	  "eal: "
+	  "[a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t,u,v,w,x,y,z,a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,"
+	  "r,s,t,u,v,w,x,y,z,a,b,c,d,e,f,g,h,i,j,k,l,m]\n" PORTS,
+	  { "t.yaml:1:135: 'eal' has 65 items, at most 64" } },
+
+	/* --- unknown keys --- */
+	{ "unknown top-level key",
+	  "colour: red\n" PORTS,
+	  { "t.yaml:1:1: unknown key 'colour' (known here: eal, log, control, workers, mbufs, "
+	    "ports, sessions, credentials, policy, backend)" } },
+	{ "unknown nested key",
+	  "log:\n  levle: debug\n" PORTS,
+	  { "t.yaml:2:3: unknown key 'log.levle' (known here: level, target, components, dpdk)" } },
+	{ "unknown key in a list item",
+	  "ports:\n  - {name: a, role: device, devargs: x, speed: 10}\n",
+	  { "t.yaml:2:41: unknown key 'ports[0].speed' (known here: name, role, devargs, "
+	    "rx_queues, "
+	    "rx_desc, tx_desc, mtu, promiscuous, udp_port, addresses)" } },
+
+	/* --- missing required --- */
+	{ "empty file", "", { "t.yaml:1:1: missing required key 'ports'" } },
+	{ "comments only", "# nothing here\n\n", { "t.yaml:1:1: missing required key 'ports'" } },
+	{ "no ports", "log: {level: info}\n", { "t.yaml:1:1: missing required key 'ports'" } },
+	{ "port without devargs and role",
+	  "ports:\n  - name: a\n",
+	  { "t.yaml:2:5: missing required key 'ports[0].role'",
+	    "t.yaml:2:5: missing required key 'ports[0].devargs'" } },
+	{ "empty port list", "ports: []\n", { "t.yaml:1:8: 'ports' must list at least one port" } },
+	{ "not a mapping at all",
+	  "- a\n- b\n",
+	  { "t.yaml:1:1: the configuration must be a mapping of keys, got a list" } },
+
+	/* --- duplicate keys --- */
+	{ "duplicate top-level key",
+	  PORTS "ports: []\n",
+	  { "t.yaml:3:1: duplicate key 'ports' (first at line 1)" } },
+	{ "duplicate nested key",
+	  "log:\n  level: info\n  target: stderr\n  level: debug\n" PORTS,
+	  { "t.yaml:4:3: duplicate key 'log.level' (first at line 2)" } },
+
+	/* --- rules across keys --- */
+	{ "duplicate port name and device",
+	  "ports:\n  - {name: a, role: device, devargs: net_null0}\n"
+	  "  - {name: a, role: backend, devargs: net_null0}\n",
+	  { "t.yaml:3:12: 'ports[1].name': port name 'a' already used by ports[0]",
+	    "t.yaml:3:39: 'ports[1].devargs': device 'net_null0' already used by ports[0]" } },
+	{ "no device port",
+	  "ports:\n  - {name: b, role: backend, devargs: x}\n",
+	  { "t.yaml:2:3: 'ports' has no port with role 'device'" } },
+	{ "count and lcores",
+	  "workers:\n  count: 1\n  lcores: [1]\n" PORTS,
+	  { "t.yaml:3:11: 'workers.lcores' and 'workers.count' are mutually exclusive" } },
+	{ "lcore twice",
+	  "workers:\n  lcores: [1, 2, 1]\n" PORTS,
+	  { "t.yaml:2:18: 'workers.lcores[2]': lcore 1 listed twice" } },
+	{ "backend port unknown",
+	  "backend:\n  port: up0\n" PORTS,
+	  { "t.yaml:2:9: 'backend.port': no port named 'up0'" } },
+	{ "suite twice",
+	  "policy:\n  suites: [TLS_PSK_WITH_AES_128_CCM_8, TLS_PSK_WITH_AES_128_CCM_8]\n" PORTS,
+	  { "t.yaml:2:40: 'policy.suites[1]': 'TLS_PSK_WITH_AES_128_CCM_8' listed twice" } },
+
+	/* --- every error is reported, in position order --- */
+	{ "many errors at once",
+	  "log:\n  level: loud\n  bogus: 1\nworkers:\n  burst: 999\n"
+	  "ports:\n  - {name: a, role: device}\n  - {name: b, role: x, devargs: y}\n",
+	  { "t.yaml:2:10: 'log.level' must be one of: emerg, alert, crit, error, warning, notice, "
+	    "info, debug; got 'loud'",
+	    "t.yaml:3:3: unknown key 'log.bogus' (known here: level, target, components, dpdk)",
+	    "t.yaml:5:10: 'workers.burst' is 999, out of range 1..128",
+	    "t.yaml:7:5: missing required key 'ports[0].devargs'",
+	    "t.yaml:8:21: 'ports[1].role' must be one of: device, backend; got 'x'" } },
+};
+
+static int line_matches(const char *got, const char *want)
+{
+	size_t n = strlen(want);
+
+	if (n > 0 && want[n - 1] == '*')
+		return strncmp(got, want, n - 1) == 0 && strlen(got) > n - 1;
+	return strcmp(got, want) == 0;
+}
+
+static void test_error_table(void **state)
+{
+	unsigned failed = 0;
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(err_cases) / sizeof(err_cases[0]); c++) {
+		const struct err_case *tc = &err_cases[c];
+		struct sg_config *cfg = malloc(sizeof(*cfg));
+		struct sg_cfg_errors errs;
+		unsigned want = 0;
+
+		assert_non_null(cfg);
+		while (want < 8 && tc->expect[want] != NULL)
+			want++;
+		int rc = sg_config_parse(cfg, T, tc->yaml, strlen(tc->yaml), &errs);
+		int ok = rc == -EINVAL && errs.count == want && errs.n_lines == want;
+		for (unsigned i = 0; ok && i < want; i++)
+			ok = line_matches(errs.lines[i], tc->expect[i]);
+		if (!ok) {
+			print_message("case '%s': rc %d, %u error(s):\n", tc->name, rc, errs.count);
+			for (unsigned i = 0; i < errs.n_lines; i++)
+				print_message("  got:  %s\n", errs.lines[i]);
+			for (unsigned i = 0; i < want; i++)
+				print_message("  want: %s\n", tc->expect[i]);
+		}
+		sg_cfg_errors_free(&errs);
+		free(cfg);
+		failed += !ok;
+	}
+	assert_int_equal(failed, 0);
+}
+
+static struct sg_config *parse_ok(const char *yaml)
+{
+	struct sg_config *cfg = malloc(sizeof(*cfg));
+	struct sg_cfg_errors errs;
+
+	assert_non_null(cfg);
+	int rc = sg_config_parse(cfg, T, yaml, strlen(yaml), &errs);
+	for (unsigned i = 0; i < errs.n_lines; i++)
+		print_message("unexpected: %s\n", errs.lines[i]);
+	assert_int_equal(rc, 0);
+	assert_int_equal(errs.count, 0);
+	sg_cfg_errors_free(&errs);
+	return cfg;
+}
+
+static void test_defaults(void **state)
+{
+	struct sg_config *cfg = parse_ok(PORTS);
+
+	(void)state;
+	assert_int_equal(cfg->n_eal, 0);
+	assert_int_equal(cfg->log.level, 7 /* info */);
+	assert_int_equal(cfg->log.target, SG_LOG_TARGET_STDERR);
+	assert_int_equal(cfg->log.components[SG_LOG_CTL], 0);
+	assert_int_equal(cfg->log.dpdk, 6 /* notice */);
+	assert_string_equal(cfg->control.socket, "/run/stormgate/control.sock");
+	assert_string_equal(cfg->control.group, "");
+	assert_int_equal(cfg->control.mode, 0660);
+	assert_int_equal(cfg->control.max_clients, 64);
+	assert_int_equal(cfg->control.max_request, 65536);
+	assert_int_equal(cfg->control.client_timeout, 60);
+	assert_int_equal(cfg->workers.count, 0);
+	assert_int_equal(cfg->workers.burst, 32);
+	assert_int_equal(cfg->mbufs.count, 8191);
+	assert_int_equal(cfg->mbufs.cache, 256);
+	assert_int_equal(cfg->n_ports, 1);
+	assert_string_equal(cfg->ports[0].name, "dev0");
+	assert_int_equal(cfg->ports[0].role, SG_PORT_DEVICE);
+	assert_string_equal(cfg->ports[0].devargs, "net_null0");
+	assert_int_equal(cfg->ports[0].rx_desc, 1024);
+	assert_int_equal(cfg->ports[0].udp_port, 5684);
+	assert_int_equal(cfg->ports[0].n_addresses, 0);
+	assert_int_equal(cfg->sessions.capacity, 1000000);
+	assert_int_equal(cfg->sessions.replay_window, 128);
+	assert_int_equal(cfg->sessions.cid_length, 0);
+	assert_string_equal(cfg->credentials.db, "/var/lib/stormgate/credentials");
+	assert_int_equal(cfg->credentials.map_size, (uint64_t)4 << 30);
+	assert_int_equal(cfg->policy.key_lifetime, 86400);
+	assert_int_equal(cfg->policy.cookie_mode, SG_COOKIE_UNDER_LOAD);
+	assert_int_equal(cfg->policy.n_suites, 9);
+	assert_int_equal(cfg->policy.suites[0], 0xD003);
+	assert_int_equal(cfg->backend.mode, SG_BACKEND_UDP);
+	free(cfg);
+}
+
+static void test_values(void **state)
+{
+	static const char yaml[] =
+	        "eal: [-l, 0-1, --no-pci, '--file-prefix=sg x']\n"
+	        "log:\n  level: debug\n  target: syslog\n  components: {ctl: warning, dp: error}\n"
+	        "  dpdk: error\n"
+	        "control:\n  socket: /tmp/x.sock\n  group: sgadm\n  mode: 0640\n"
+	        "  max_request: 4K\n  client_timeout: 2m\n"
+	        "workers:\n  lcores: [1, 3]\n  burst: 64\n  idle_sleep_us: 50\n"
+	        "mbufs: {count: 0x3fff, cache: 128}\n"
+	        "ports:\n"
+	        "  - name: dev0\n    role: device\n    devargs: net_af_packet0,iface=sg-h\n"
+	        "    addresses: [198.18.1.1/24, 'fd00:5347:1::1/64']\n    promiscuous: true\n"
+	        "    mtu: 1400\n"
+	        "  - {name: app0, role: backend, devargs: '0000:01:00.0', rx_queues: 2}\n"
+	        "sessions: {capacity: 10000000, replay_window: 256, cid_length: 8, idle_timeout: "
+	        "1h}\n"
+	        "credentials: {db: /var/tmp/c, map_size: 16GiB}\n"
+	        "policy:\n  key_lifetime: 7d\n  key_lifetime_jitter: 0\n  cookie_mode: always\n"
+	        "  suites: [TLS_PSK_WITH_AES_128_CCM_8, TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256]\n"
+	        "  handshake_rate: 5000\n  auth_failure_block: 0\n"
+	        "backend:\n  mode: proxy\n  port: app0\n"
+	        "  servers: [198.18.2.10:5683, '[fd00:5347:2::10]:5683']\n";
+	struct sg_config *cfg = parse_ok(yaml);
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(cfg->n_eal, 4);
+	assert_string_equal(cfg->eal[3], "--file-prefix=sg x");
+	assert_int_equal(cfg->log.level, 8);
+	assert_int_equal(cfg->log.target, SG_LOG_TARGET_SYSLOG);
+	assert_int_equal(cfg->log.components[SG_LOG_CTL], 5);
+	assert_int_equal(cfg->log.components[SG_LOG_DP], 4);
+	assert_int_equal(cfg->log.components[SG_LOG_MAIN], 0);
+	assert_int_equal(cfg->log.dpdk, 4);
+	assert_string_equal(cfg->control.group, "sgadm");
+	assert_int_equal(cfg->control.mode, 0640);
+	assert_int_equal(cfg->control.max_request, 4096);
+	assert_int_equal(cfg->control.client_timeout, 120);
+	assert_int_equal(cfg->workers.n_lcores, 2);
+	assert_int_equal(cfg->workers.lcores[1], 3);
+	assert_int_equal(cfg->workers.burst, 64);
+	assert_int_equal(cfg->mbufs.count, 16383);
+	assert_int_equal(cfg->n_ports, 2);
+	assert_int_equal(cfg->ports[0].n_addresses, 2);
+	assert_string_equal(sg_cfg_prefix_str(&cfg->ports[0].addresses[0], buf, sizeof(buf)),
+	                    "198.18.1.1/24");
+	assert_string_equal(sg_cfg_prefix_str(&cfg->ports[0].addresses[1], buf, sizeof(buf)),
+	                    "fd00:5347:1::1/64");
+	assert_true(cfg->ports[0].promiscuous);
+	assert_int_equal(cfg->ports[0].mtu, 1400);
+	assert_int_equal(cfg->ports[1].role, SG_PORT_BACKEND);
+	assert_int_equal(cfg->ports[1].rx_queues, 2);
+	assert_int_equal(cfg->ports[1].rx_desc, 1024); /* defaults apply per list item */
+	assert_int_equal(cfg->sessions.capacity, 10000000);
+	assert_int_equal(cfg->sessions.idle_timeout, 3600);
+	assert_int_equal(cfg->credentials.map_size, (uint64_t)16 << 30);
+	assert_int_equal(cfg->policy.key_lifetime, 7 * 86400);
+	assert_int_equal(cfg->policy.cookie_mode, SG_COOKIE_ALWAYS);
+	assert_int_equal(cfg->policy.n_suites, 2);
+	assert_int_equal(cfg->policy.suites[0], 0xC0A8);
+	assert_int_equal(cfg->policy.suites[1], 0xD001);
+	assert_int_equal(cfg->policy.auth_failure_block, 0);
+	assert_int_equal(cfg->backend.mode, SG_BACKEND_PROXY);
+	assert_int_equal(cfg->backend.n_servers, 2);
+	assert_string_equal(sg_cfg_endpoint_str(&cfg->backend.servers[0], buf, sizeof(buf)),
+	                    "198.18.2.10:5683");
+	assert_string_equal(sg_cfg_endpoint_str(&cfg->backend.servers[1], buf, sizeof(buf)),
+	                    "[fd00:5347:2::10]:5683");
+	free(cfg);
+}
+
+/* Empty values of maps and lists mean "defaults", not an error. */
+static void test_empty_sections(void **state)
+{
+	struct sg_config *cfg = parse_ok("eal:\nlog:\ncontrol: {}\n" PORTS);
+
+	(void)state;
+	assert_int_equal(cfg->n_eal, 0);
+	assert_int_equal(cfg->log.level, 7);
+	free(cfg);
+}
+
+/* A failed parse leaves the caller's config untouched. */
+static void test_failure_keeps_config(void **state)
+{
+	struct sg_config *cfg = parse_ok(PORTS "workers: {burst: 7}\n");
+	struct sg_cfg_errors errs;
+	static const char bad[] = "workers: {burst: 8}\nbogus: 1\n" PORTS;
+
+	(void)state;
+	assert_int_equal(sg_config_parse(cfg, T, bad, strlen(bad), &errs), -EINVAL);
+	assert_int_equal(errs.count, 1);
+	assert_int_equal(cfg->workers.burst, 7);
+	sg_cfg_errors_free(&errs);
+	free(cfg);
+}
+
+static void test_load_errors(void **state)
+{
+	struct sg_config *cfg = malloc(sizeof(*cfg));
+	struct sg_cfg_errors errs;
+
+	(void)state;
+	assert_int_equal(sg_config_load(cfg, "/nonexistent/stormgate.yaml", &errs), -EINVAL);
+	assert_int_equal(errs.n_lines, 1);
+	assert_string_equal(errs.lines[0],
+	                    "/nonexistent/stormgate.yaml: cannot open: No such file or directory");
+	sg_cfg_errors_free(&errs);
+	assert_int_equal(sg_config_load(cfg, "/", &errs), -EINVAL);
+	assert_string_equal(errs.lines[0], "/: not a regular file");
+	sg_cfg_errors_free(&errs);
+	free(cfg);
+}
+
+/* The sample shipped in deploy/ is valid. */
+static void test_sample_config(void **state)
+{
+	const char *root = getenv("SG_SOURCE_ROOT");
+	char path[4096];
+	struct sg_config *cfg = malloc(sizeof(*cfg));
+	struct sg_cfg_errors errs;
+
+	(void)state;
+	assert_non_null(root);
+	snprintf(path, sizeof(path), "%s/deploy/stormgate.yaml", root);
+	int rc = sg_config_load(cfg, path, &errs);
+	for (unsigned i = 0; i < errs.n_lines; i++)
+		print_message("%s\n", errs.lines[i]);
+	assert_int_equal(rc, 0);
+	assert_true(cfg->n_ports >= 1);
+	sg_cfg_errors_free(&errs);
+	free(cfg);
+}
+
+struct doc_check {
+	char *text;
+	unsigned missing;
+	unsigned keys;
+};
+
+static void check_key_documented(const char *path, void *arg)
+{
+	struct doc_check *dc = arg;
+	char needle[160];
+
+	snprintf(needle, sizeof(needle), "`%s`", path);
+	dc->keys++;
+	if (strstr(dc->text, needle) == NULL) {
+		print_message("docs/config.md does not document %s\n", needle);
+		dc->missing++;
+	}
+}
+
+/* Every key of the schema appears, as `dotted.path`, in docs/config.md. */
+static void test_keys_documented(void **state)
+{
+	const char *root = getenv("SG_SOURCE_ROOT");
+	struct doc_check dc = { 0 };
+	char path[4096];
+	FILE *f;
+	long n;
+
+	(void)state;
+	assert_non_null(root);
+	snprintf(path, sizeof(path), "%s/docs/config.md", root);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	dc.text = calloc(1, (size_t)n + 1);
+	assert_non_null(dc.text);
+	assert_int_equal(fread(dc.text, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	sg_config_keys(check_key_documented, &dc);
+	free(dc.text);
+	assert_true(dc.keys > 50);
+	assert_int_equal(dc.missing, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_error_table),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_empty_sections),
+		cmocka_unit_test(test_failure_keeps_config),
+		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_sample_config),
+		cmocka_unit_test(test_keys_documented),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

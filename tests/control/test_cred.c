@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Credential store: put/get/delete/count, identity and PSK limits, the
+ * wiping contract, and CSV import: a good file, then a table of bad files
+ * that must each fail at the right line and leave the store exactly as it
+ * was (atomic import).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "sg_cred.h"
+
+struct fixture {
+	char dir[64];
+	char db[96];
+	struct sg_cred *cs;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/sg-cred-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->db, sizeof(f->db), "%s/db", f->dir);
+	f->cs = sg_cred_open(f->db, 16u << 20, SG_CRED_CREATE);
+	if (f->cs == NULL)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char p[160];
+
+	sg_cred_close(f->cs);
+	snprintf(p, sizeof(p), "%s/data.mdb", f->db);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/lock.mdb", f->db);
+	unlink(p);
+	rmdir(f->db);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct sg_cred_entry entry(uint8_t fill, uint32_t len, uint32_t lifetime, uint32_t flags)
+{
+	struct sg_cred_entry e;
+
+	memset(&e, 0, sizeof(e));
+	memset(e.psk, fill, len);
+	e.psk_len = len;
+	e.key_lifetime = lifetime;
+	e.flags = flags;
+	return e;
+}
+
+static int all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != 0)
+			return 0;
+	return 1;
+}
+
+static uint64_t count(struct sg_cred *cs)
+{
+	uint64_t n = UINT64_MAX;
+
+	assert_int_equal(sg_cred_count(cs, &n), 0);
+	return n;
+}
+
+static void test_put_get_delete(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_cred_entry e = entry(0x5a, 16, 3600, SG_CRED_F_DISABLED), out;
+
+	assert_int_equal(count(f->cs), 0);
+	assert_int_equal(sg_cred_put(f->cs, "dev-1", 5, &e), 0);
+	assert_int_equal(count(f->cs), 1);
+	assert_int_equal(sg_cred_get(f->cs, "dev-1", 5, &out), 0);
+	assert_int_equal(out.psk_len, 16);
+	assert_memory_equal(out.psk, e.psk, 16);
+	assert_int_equal(out.key_lifetime, 3600);
+	assert_int_equal(out.flags, SG_CRED_F_DISABLED);
+
+	/* Replace keeps one entry and returns the new value. */
+	e = entry(0x33, 64, 0, 0);
+	assert_int_equal(sg_cred_put(f->cs, "dev-1", 5, &e), 0);
+	assert_int_equal(count(f->cs), 1);
+	assert_int_equal(sg_cred_get(f->cs, "dev-1", 5, &out), 0);
+	assert_int_equal(out.psk_len, 64);
+	assert_memory_equal(out.psk, e.psk, 64);
+	assert_int_equal(out.flags, 0);
+
+	/* Identities are bytes: a prefix is another identity. */
+	assert_int_equal(sg_cred_get(f->cs, "dev-", 4, &out), -ENOENT);
+	assert_int_equal(sg_cred_delete(f->cs, "dev-1", 5), 0);
+	assert_int_equal(sg_cred_delete(f->cs, "dev-1", 5), -ENOENT);
+	assert_int_equal(count(f->cs), 0);
+	sg_cred_entry_wipe(&out);
+}
+
+static void test_limits(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_cred_entry e = entry(1, 16, 0, 0), out;
+	char id[SG_CRED_IDENTITY_MAX + 1];
+	static const struct {
+		uint32_t psk_len, lifetime, flags;
+		int rc;
+	} rows[] = {
+		{ 1, 0, 0, 0 },
+		{ SG_CRED_PSK_MAX, 0, 0, 0 },
+		{ 0, 0, 0, -EINVAL },
+		{ SG_CRED_PSK_MAX + 1, 0, 0, -EINVAL },
+		{ 16, SG_CRED_LIFETIME_MIN, 0, 0 },
+		{ 16, SG_CRED_LIFETIME_MIN - 1, 0, -EINVAL },
+		{ 16, SG_CRED_LIFETIME_MAX, 0, 0 },
+		{ 16, SG_CRED_LIFETIME_MAX + 1, 0, -EINVAL },
+		{ 16, 0, 0x8000, -EINVAL },
+	};
+
+	memset(id, 'x', sizeof(id));
+	assert_int_equal(sg_cred_put(f->cs, id, 0, &e), -EINVAL);
+	assert_int_equal(sg_cred_put(f->cs, id, SG_CRED_IDENTITY_MAX, &e), 0);
+	assert_int_equal(sg_cred_put(f->cs, id, SG_CRED_IDENTITY_MAX + 1, &e), -EINVAL);
+	assert_int_equal(sg_cred_get(f->cs, id, SG_CRED_IDENTITY_MAX, &out), 0);
+	assert_int_equal(sg_cred_get(f->cs, id, SG_CRED_IDENTITY_MAX + 1, &out), -EINVAL);
+	assert_int_equal(sg_cred_delete(f->cs, id, SG_CRED_IDENTITY_MAX + 1), -EINVAL);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		e = entry(2, rows[i].psk_len, rows[i].lifetime, rows[i].flags);
+		if (sg_cred_put(f->cs, "lim", 3, &e) != rows[i].rc) {
+			print_message("row %zu: want %d\n", i, rows[i].rc);
+			fail();
+		}
+	}
+	sg_cred_entry_wipe(&out);
+}
+
+/* On every failure path the caller's entry holds no key material. */
+static void test_wipe(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_cred_entry e = entry(0xab, 32, 0, 0), out;
+
+	memset(&out, 0xee, sizeof(out));
+	assert_int_equal(sg_cred_get(f->cs, "nobody", 6, &out), -ENOENT);
+	assert_true(all_zero(&out, sizeof(out)));
+	memset(&out, 0xee, sizeof(out));
+	assert_int_equal(sg_cred_get(f->cs, "", 0, &out), -EINVAL);
+	assert_true(all_zero(&out, sizeof(out)));
+
+	assert_int_equal(sg_cred_put(f->cs, "w", 1, &e), 0);
+	assert_int_equal(sg_cred_get(f->cs, "w", 1, &out), 0);
+	assert_false(all_zero(out.psk, out.psk_len));
+	sg_cred_entry_wipe(&out);
+	assert_true(all_zero(&out, sizeof(out)));
+	sg_cred_entry_wipe(&e);
+	assert_true(all_zero(&e, sizeof(e)));
+}
+
+static void test_persistence_and_rdonly(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_cred_entry e = entry(7, 20, 0, 0), out;
+
+	assert_int_equal(sg_cred_put(f->cs, "keep", 4, &e), 0);
+	sg_cred_close(f->cs);
+	struct sg_cred *ro = sg_cred_open(f->db, 16u << 20, SG_CRED_RDONLY);
+	assert_non_null(ro);
+	assert_int_equal(sg_cred_get(ro, "keep", 4, &out), 0);
+	assert_memory_equal(out.psk, e.psk, 20);
+	assert_int_equal(sg_cred_put(ro, "new", 3, &e), -EROFS);
+	assert_int_equal(sg_cred_delete(ro, "keep", 4), -EROFS);
+	FILE *in = fmemopen((void *)"a,00\n", 5, "r");
+	struct sg_cred_import_report rep;
+	assert_int_equal(sg_cred_import_csv(ro, in, &rep), -EROFS);
+	fclose(in);
+	sg_cred_close(ro);
+	sg_cred_entry_wipe(&out);
+
+	/* The database files are the daemon's alone: they hold keys. */
+	char p[160];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/data.mdb", f->db);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0077, 0);
+
+	assert_null(sg_cred_open("/nonexistent/dir/db", 1u << 20, 0));
+	assert_int_equal(errno, ENOENT);
+	f->cs = sg_cred_open(f->db, 16u << 20, 0);
+	assert_non_null(f->cs);
+}
+
+static int import_str(struct sg_cred *cs, const char *csv, struct sg_cred_import_report *rep)
+{
+	FILE *in = fmemopen((void *)csv, strlen(csv), "r");
+	int rc;
+
+	assert_non_null(in);
+	rc = sg_cred_import_csv(cs, in, rep);
+	fclose(in);
+	return rc;
+}
+
+static void test_import_good(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_cred_import_report rep;
+	struct sg_cred_entry out;
+	static const char csv[] =
+	        "identity,psk_hex,key_lifetime,state\n"
+	        "# a comment\n"
+	        "\n"
+	        "urn:dev:ops:32473-1,000102030405060708090a0b0c0d0e0f\n"
+	        "urn:dev:ops:32473-2,FFEEDDCCBBAA99887766554433221100,3600\r\n"
+	        "urn:dev:ops:32473-3,0102,,disabled\n"
+	        "urn:dev:ops:32473-4,abcd,0,enabled\n"
+	        "lwm2m ep 5,01"; /* no final newline, spaces inside the identity */
+
+	assert_int_equal(import_str(f->cs, csv, &rep), 0);
+	assert_int_equal(rep.lines, 8);
+	assert_int_equal(rep.imported, 5);
+	assert_int_equal(rep.bad_line, 0);
+	assert_int_equal(count(f->cs), 5);
+
+	assert_int_equal(sg_cred_get(f->cs, "urn:dev:ops:32473-1", 19, &out), 0);
+	assert_int_equal(out.psk_len, 16);
+	assert_int_equal(out.psk[15], 0x0f);
+	assert_int_equal(sg_cred_get(f->cs, "urn:dev:ops:32473-2", 19, &out), 0);
+	assert_int_equal(out.psk[0], 0xff);
+	assert_int_equal(out.key_lifetime, 3600);
+	assert_int_equal(sg_cred_get(f->cs, "urn:dev:ops:32473-3", 19, &out), 0);
+	assert_int_equal(out.flags, SG_CRED_F_DISABLED);
+	assert_int_equal(out.psk_len, 2);
+	assert_int_equal(sg_cred_get(f->cs, "urn:dev:ops:32473-4", 19, &out), 0);
+	assert_int_equal(out.flags, 0);
+	assert_int_equal(sg_cred_get(f->cs, "lwm2m ep 5", 10, &out), 0);
+	assert_int_equal(out.psk[0], 1);
+	sg_cred_entry_wipe(&out);
+}
+
+static const struct {
+	const char *name;
+	const char *csv;
+	uint64_t bad_line;
+	const char *message; /* substring */
+} bad_csv[] = {
+	{ "odd hex", "a,0102\nb,010\n", 2, "even number" },
+	{ "non-hex", "a,0102\nb,01zz\n", 2, "non-hex character at digit 3" },
+	{ "missing psk", "a\n", 1, "missing psk_hex" },
+	{ "empty psk", "a,\n", 1, "2..128 hex digits" },
+	{ "psk too long",
+	  "a,"
+	  "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	  "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff00\n",
+	  1, "2..128 hex digits" },
+	{ "empty identity", ",0102\n", 1, "empty identity" },
+	{ "identity too long",
+	  "x0123456789012345678901234567890123456789012345678901234567890123456789012345678901234"
+	  "567890123456789012345678901234567890123456789,00\n",
+	  1, "at most 128" },
+	{ "quote in identity", "\"a\",00\n", 1, "'\"'" },
+	{ "control character", "a\tb,00\n", 1, "control character" },
+	{ "bad lifetime", "a,00,10\n", 1, "key_lifetime" },
+	{ "lifetime not a number", "a,00,1h\n", 1, "key_lifetime" },
+	{ "bad state", "a,00,0,maybe\n", 1, "state" },
+	{ "too many fields", "a,00,0,enabled,x\n", 1, "too many fields" },
+	{ "header not first", "a,00\nidentity,psk_hex\n", 2, "psk_hex" },
+	{ "bad line after many good", "a,01\nb,02\nc,03\nd,04\n#\ne,zz\n", 6, "non-hex" },
+};
+
+/* Every bad file fails at its line and changes nothing, not even lines before it. */
+static void test_import_atomic(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_cred_entry e = entry(0x11, 16, 0, 0), out;
+	struct sg_cred_import_report rep;
+
+	assert_int_equal(sg_cred_put(f->cs, "a", 1, &e), 0);
+	for (size_t i = 0; i < sizeof(bad_csv) / sizeof(bad_csv[0]); i++) {
+		int rc = import_str(f->cs, bad_csv[i].csv, &rep);
+		int ok = rc == -EINVAL && rep.bad_line == bad_csv[i].bad_line &&
+		         rep.imported == 0 && strstr(rep.message, bad_csv[i].message) != NULL;
+		if (!ok)
+			print_message("case '%s': rc %d line %llu message '%s'\n", bad_csv[i].name,
+			              rc, (unsigned long long)rep.bad_line, rep.message);
+		assert_true(ok);
+		assert_int_equal(count(f->cs), 1);
+		assert_int_equal(sg_cred_get(f->cs, "a", 1, &out), 0);
+		assert_int_equal(out.psk_len, 16);
+		assert_memory_equal(out.psk, e.psk, 16);
+		assert_int_equal(sg_cred_get(f->cs, "b", 1, &out), -ENOENT);
+	}
+	sg_cred_entry_wipe(&out);
+}
+
+static void test_import_file(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_cred_import_report rep;
+	char path[160];
+	FILE *out;
+
+	assert_int_equal(sg_cred_import_file(f->cs, "/nonexistent.csv", &rep), -ENOENT);
+	assert_non_null(strstr(rep.message, "cannot open"));
+
+	/* A larger file streams through one transaction. */
+	snprintf(path, sizeof(path), "%s/devices.csv", f->dir);
+	out = fopen(path, "w");
+	assert_non_null(out);
+	for (int i = 0; i < 20000; i++)
+		fprintf(out, "urn:dev:ops:%08d,%032x\n", i, i);
+	fclose(out);
+	assert_int_equal(sg_cred_import_file(f->cs, path, &rep), 0);
+	assert_int_equal(rep.imported, 20000);
+	assert_int_equal(count(f->cs), 20000);
+	struct sg_cred_entry e;
+	assert_int_equal(sg_cred_get(f->cs, "urn:dev:ops:00019999", 20, &e), 0);
+	assert_int_equal(e.psk[15], 0x1f);
+	assert_int_equal(e.psk[14], 0x4e);
+	sg_cred_entry_wipe(&e);
+	unlink(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_put_get_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wipe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_persistence_and_rdonly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_good, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_atomic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_file, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("cred", tests, NULL, NULL);
+}

@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Control protocol and server: a table of request lines and the response
+ * each must get (error code, or result), then the server over a real UNIX
+ * socket: pipelined requests, oversize requests, the client limit, idle
+ * timeout, a client that never reads, socket permissions and stale sockets.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "sg_ctl.h"
+
+/* ---- a command table for the tests ---- */
+
+static int echo_calls;
+
+static json_t *cmd_echo(void *ctx, json_t *args, struct sg_ctl_error *err)
+{
+	(void)ctx;
+	(void)err;
+	echo_calls++;
+	return json_pack("{s:O}", "args", args);
+}
+
+static json_t *cmd_fail(void *ctx, json_t *args, struct sg_ctl_error *err)
+{
+	(void)ctx;
+	(void)args;
+	err->code = SG_CTL_EARGS;
+	snprintf(err->message, sizeof(err->message), "no such port");
+	return NULL;
+}
+
+static json_t *cmd_big(void *ctx, json_t *args, struct sg_ctl_error *err)
+{
+	static char blob[200001];
+
+	(void)ctx;
+	(void)args;
+	(void)err;
+	memset(blob, 'b', sizeof(blob) - 1);
+	return json_pack("{s:s}", "blob", blob);
+}
+
+static const struct sg_ctl_cmd cmds[] = {
+	{ "echo", "echo args", cmd_echo },
+	{ "fail", "always fails", cmd_fail },
+	{ "big", "a 200 kB answer", cmd_big },
+};
+
+/* ---- protocol table ---- */
+
+static const struct {
+	const char *line;
+	const char *code; /* expected error code, NULL: a result */
+	const char *msg;  /* substring of the message */
+	const char *id;   /* expected echoed id as JSON, NULL: none */
+} proto_cases[] = {
+	{ "{\"v\":1,\"cmd\":\"echo\"}", NULL, NULL, NULL },
+	{ "{\"v\":1,\"cmd\":\"echo\",\"args\":{\"a\":1},\"id\":7}", NULL, NULL, "7" },
+	{ "{\"v\":1,\"cmd\":\"echo\",\"id\":\"x-1\"}", NULL, NULL, "\"x-1\"" },
+	{ "{\"v\":1,\"cmd\":\"fail\",\"id\":3}", SG_CTL_EARGS, "no such port", "3" },
+	{ "not json", SG_CTL_EPARSE, "not JSON", NULL },
+	{ "{\"v\":1,\"cmd\":\"echo\"", SG_CTL_EPARSE, "not JSON", NULL },
+	{ "{\"v\":1,\"cmd\":\"echo\"} trailing", SG_CTL_EPARSE, "not JSON", NULL },
+	{ "{\"v\":1,\"v\":1,\"cmd\":\"echo\"}", SG_CTL_EPARSE, "duplicate", NULL },
+	{ "[1,2]", SG_CTL_EINVALID, "JSON object", NULL },
+	{ "\"status\"", SG_CTL_EINVALID, "JSON object", NULL },
+	{ "{\"cmd\":\"echo\",\"id\":1}", SG_CTL_EINVALID, "\"v\"", "1" },
+	{ "{\"v\":\"1\",\"cmd\":\"echo\"}", SG_CTL_EINVALID, "\"v\"", NULL },
+	{ "{\"v\":2,\"cmd\":\"echo\",\"id\":9}", SG_CTL_EVERSION, "version 2", "9" },
+	{ "{\"v\":1}", SG_CTL_EINVALID, "\"cmd\"", NULL },
+	{ "{\"v\":1,\"cmd\":5}", SG_CTL_EINVALID, "\"cmd\"", NULL },
+	{ "{\"v\":1,\"cmd\":\"echo\",\"args\":[1]}", SG_CTL_EINVALID, "\"args\"", NULL },
+	{ "{\"v\":1,\"cmd\":\"echo\",\"extra\":true}", SG_CTL_EINVALID, "unknown member 'extra'",
+	  NULL },
+	{ "{\"v\":1,\"cmd\":\"reboot\",\"id\":[1]}", SG_CTL_EUNKNOWN, "unknown command 'reboot'",
+	  "[1]" },
+	{ "{\"v\":1,\"cmd\":\"\"}", SG_CTL_EUNKNOWN, "unknown command ''", NULL },
+};
+
+static void test_protocol_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(proto_cases) / sizeof(proto_cases[0]); i++) {
+		const char *line = proto_cases[i].line;
+		json_t *resp = sg_ctl_handle(cmds, 3, NULL, line, strlen(line));
+		json_t *err, *id;
+
+		assert_non_null(resp);
+		assert_int_equal(json_integer_value(json_object_get(resp, "v")), SG_CTL_PROTOCOL);
+		err = json_object_get(resp, "error");
+		if (proto_cases[i].code == NULL) {
+			assert_null(err);
+			assert_non_null(json_object_get(resp, "result"));
+		} else {
+			const char *code = json_string_value(json_object_get(err, "code"));
+			const char *msg = json_string_value(json_object_get(err, "message"));
+			if (code == NULL || strcmp(code, proto_cases[i].code) != 0 || msg == NULL ||
+			    strstr(msg, proto_cases[i].msg) == NULL) {
+				print_message("case %zu '%s': code %s message %s\n", i, line,
+				              code ? code : "-", msg ? msg : "-");
+				fail();
+			}
+			assert_null(json_object_get(resp, "result"));
+		}
+		id = json_object_get(resp, "id");
+		if (proto_cases[i].id == NULL) {
+			assert_null(id);
+		} else {
+			char *s = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
+			assert_string_equal(s, proto_cases[i].id);
+			free(s);
+		}
+		json_decref(resp);
+	}
+}
+
+static void test_dump_line(void **state)
+{
+	json_t *o = json_pack("{s:s}", "m", "two\nlines");
+	size_t len;
+	char *line = sg_ctl_dump_line(o, &len);
+
+	(void)state;
+	assert_non_null(line);
+	assert_int_equal(len, strlen(line));
+	assert_int_equal(line[len - 1], '\n');
+	assert_null(memchr(line, '\n', len - 1)); /* one object, one line */
+	free(line);
+	json_decref(o);
+}
+
+/* ---- server over a real socket ---- */
+
+struct fixture {
+	char dir[64];
+	char path[96];
+	struct sg_ctl_server *srv;
+};
+
+static struct sg_ctl_server *make_server(struct fixture *f, unsigned max_clients,
+                                         size_t max_request, unsigned idle_ms)
+{
+	struct sg_ctl_server_cfg cfg = {
+		.path = f->path,
+		.mode = 0660,
+		.max_clients = max_clients,
+		.max_request = max_request,
+		.idle_timeout_ms = idle_ms,
+		.cmds = cmds,
+		.n_cmds = 3,
+	};
+	return sg_ctl_server_create(&cfg);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/sg-ctl-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/run/ctl.sock", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char p[160];
+
+	sg_ctl_server_destroy(f->srv);
+	unlink(f->path);
+	snprintf(p, sizeof(p), "%s/run", f->dir);
+	rmdir(p);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static int client(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void send_all(int fd, const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+		assert_true(w > 0);
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/*
+ * Run the server until `lines` response lines arrived on fd (or 2 s pass).
+ * Returns the bytes read (NUL-terminated in buf); *eof set when the server
+ * closed the connection.
+ */
+static size_t collect(struct sg_ctl_server *srv, int fd, char *buf, size_t cap, int lines, int *eof)
+{
+	size_t got = 0;
+	int seen = 0;
+
+	*eof = 0;
+	for (int round = 0; round < 400 && seen < lines && !*eof; round++) {
+		sg_ctl_server_run(srv, 5);
+		for (;;) {
+			ssize_t n = recv(fd, buf + got, cap - 1 - got, MSG_DONTWAIT);
+			if (n == 0)
+				*eof = 1;
+			if (n <= 0)
+				break;
+			for (ssize_t i = 0; i < n; i++)
+				seen += buf[got + (size_t)i] == '\n';
+			got += (size_t)n;
+		}
+	}
+	buf[got] = '\0';
+	return got;
+}
+
+static void test_server_requests(void **state)
+{
+	struct fixture *f = *state;
+	char buf[4096];
+	struct stat st;
+	int eof;
+
+	f->srv = make_server(f, 8, 1024, 0);
+	assert_non_null(f->srv);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0660);
+
+	int fd = client(f->path);
+	/* Two pipelined requests in one write, the second split across writes, CRLF ends. */
+	static const char reqs[] = "{\"v\":1,\"cmd\":\"echo\",\"id\":1}\r\n{\"v\":1,\"cmd\":\"ec";
+	send_all(fd, reqs, sizeof(reqs) - 1);
+	collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
+	assert_non_null(strstr(buf, "\"id\":1"));
+	send_all(fd, "ho\",\"id\":2}\n\n", 13); /* an empty line gets no answer */
+	collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
+	assert_non_null(strstr(buf, "\"id\":2"));
+	assert_int_equal(sg_ctl_server_clients(f->srv), 1);
+
+	/* A big answer goes out in pieces without blocking the server. */
+	send_all(fd, "{\"v\":1,\"cmd\":\"big\"}\n", 20);
+	char *big = malloc(300000);
+	assert_non_null(big);
+	size_t n = collect(f->srv, fd, big, 300000, 1, &eof);
+	assert_true(n > 200000);
+	assert_int_equal(big[n - 1], '\n');
+	free(big);
+	close(fd);
+	sg_ctl_server_run(f->srv, 5);
+	assert_int_equal(sg_ctl_server_clients(f->srv), 0);
+}
+
+/* A client that half-closes after its last request (no newline) still gets every answer. */
+static void test_server_eof(void **state)
+{
+	struct fixture *f = *state;
+	char buf[4096];
+	int eof;
+
+	f->srv = make_server(f, 4, 1024, 0);
+	assert_non_null(f->srv);
+	int fd = client(f->path);
+	static const char reqs[] =
+	        "{\"v\":1,\"cmd\":\"echo\",\"id\":1}\n{\"v\":1,\"cmd\":\"echo\",\"id\":2}";
+	send_all(fd, reqs, sizeof(reqs) - 1);
+	shutdown(fd, SHUT_WR);
+	collect(f->srv, fd, buf, sizeof(buf), 2, &eof);
+	assert_non_null(strstr(buf, "\"id\":1"));
+	assert_non_null(strstr(buf, "\"id\":2"));
+	collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
+	assert_true(eof);
+	close(fd);
+
+	/* Connect and go away at once: nothing to answer, the slot is freed. */
+	fd = client(f->path);
+	close(fd);
+	for (int i = 0; i < 20 && sg_ctl_server_clients(f->srv) != 0; i++)
+		sg_ctl_server_run(f->srv, 5);
+	assert_int_equal(sg_ctl_server_clients(f->srv), 0);
+}
+
+static void test_server_oversize(void **state)
+{
+	struct fixture *f = *state;
+	char buf[4096], req[2048];
+	int eof;
+
+	f->srv = make_server(f, 8, 256, 0);
+	assert_non_null(f->srv);
+	int fd = client(f->path);
+	memset(req, ' ', sizeof(req));
+	send_all(fd, req, 300); /* no newline within max_request */
+	collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
+	assert_non_null(strstr(buf, SG_CTL_ETOOLARGE));
+	collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
+	assert_true(eof); /* cannot resynchronise: closed */
+	close(fd);
+
+	/* A request of exactly max_request bytes is fine. */
+	fd = client(f->path);
+	int len = snprintf(req, sizeof(req), "{\"v\":1,\"cmd\":\"echo\",\"args\":{\"p\":\"");
+	memset(req + len, 'x', 256 - (size_t)len - 3);
+	memcpy(req + 256 - 3, "\"}}", 3);
+	req[256] = '\n';
+	send_all(fd, req, 257);
+	collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
+	assert_non_null(strstr(buf, "\"result\""));
+	close(fd);
+}
+
+static void test_server_limits(void **state)
+{
+	struct fixture *f = *state;
+	char buf[4096];
+	int eof;
+
+	f->srv = make_server(f, 2, 1024, 200);
+	assert_non_null(f->srv);
+	int a = client(f->path), b = client(f->path);
+	sg_ctl_server_run(f->srv, 5);
+	sg_ctl_server_run(f->srv, 5);
+	assert_int_equal(sg_ctl_server_clients(f->srv), 2);
+	int c = client(f->path);
+	collect(f->srv, c, buf, sizeof(buf), 1, &eof);
+	assert_non_null(strstr(buf, SG_CTL_EBUSY));
+	close(c);
+
+	/* Idle clients are closed after the timeout (200 ms); busy ones stay. */
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (t = t0; t.tv_sec - t0.tv_sec < 3; clock_gettime(CLOCK_MONOTONIC, &t)) {
+		send_all(b, "{\"v\":1,\"cmd\":\"echo\"}\n", 21);
+		collect(f->srv, b, buf, sizeof(buf), 1, &eof);
+		assert_false(eof);
+		if (sg_ctl_server_clients(f->srv) == 1)
+			break;
+	}
+	assert_int_equal(sg_ctl_server_clients(f->srv), 1);
+	collect(f->srv, a, buf, sizeof(buf), 1, &eof);
+	assert_true(eof);
+	close(a);
+	close(b);
+}
+
+/* A client that writes requests and never reads cannot stall the server. */
+static void test_server_slow_reader(void **state)
+{
+	struct fixture *f = *state;
+	char req[64], buf[4096];
+	int eof;
+
+	f->srv = make_server(f, 4, 1024, 0);
+	assert_non_null(f->srv);
+	int hog = client(f->path);
+	int flags = fcntl(hog, F_GETFL);
+	fcntl(hog, F_SETFL, flags | O_NONBLOCK);
+	int len = snprintf(req, sizeof(req), "{\"v\":1,\"cmd\":\"big\"}\n");
+	unsigned sent = 0;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 2000; i++) {
+		if (send(hog, req, (size_t)len, MSG_NOSIGNAL) == len)
+			sent++;
+		sg_ctl_server_run(f->srv, 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* 2000 rounds finished: the server never blocked on the hog. */
+	assert_true(t1.tv_sec - t0.tv_sec < 20);
+	assert_true(sent > 0);
+
+	/* Meanwhile another client is served normally. */
+	int other = client(f->path);
+	send_all(other, "{\"v\":1,\"cmd\":\"echo\",\"id\":5}\n", 28);
+	collect(f->srv, other, buf, sizeof(buf), 1, &eof);
+	assert_non_null(strstr(buf, "\"id\":5"));
+	close(other);
+	close(hog);
+}
+
+static void test_server_socket_file(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_ctl_server *second;
+	int fd;
+
+	f->srv = make_server(f, 4, 1024, 0);
+	assert_non_null(f->srv);
+	/* A live daemon owns the path. */
+	second = make_server(f, 4, 1024, 0);
+	assert_null(second);
+	assert_int_equal(errno, EADDRINUSE);
+
+	/* Destroy removes the file; a stale socket file (nobody listening) is replaced. */
+	sg_ctl_server_destroy(f->srv);
+	f->srv = NULL;
+	assert_int_equal(access(f->path, F_OK), -1);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	f->srv = make_server(f, 4, 1024, 0);
+	assert_non_null(f->srv);
+	sg_ctl_server_destroy(f->srv);
+	f->srv = NULL;
+
+	/* Anything that is not a socket is left alone. */
+	fd = open(f->path, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_null(make_server(f, 4, 1024, 0));
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(access(f->path, F_OK), 0);
+	unlink(f->path);
+
+	/* Unknown group: refused, nothing left behind. */
+	struct sg_ctl_server_cfg cfg = { .path = f->path,
+		                         .group = "no-such-group-sg",
+		                         .mode = 0660,
+		                         .max_clients = 1,
+		                         .max_request = 64,
+		                         .cmds = cmds,
+		                         .n_cmds = 3 };
+	assert_null(sg_ctl_server_create(&cfg));
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(access(f->path, F_OK), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_protocol_table),
+		cmocka_unit_test(test_dump_line),
+		cmocka_unit_test_setup_teardown(test_server_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_eof, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_oversize, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_slow_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_socket_file, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("ctl", tests, NULL, NULL);
+}

@@ -1,0 +1,433 @@
+#!/usr/bin/env python3
+"""Integration tests of stormgate and stormctl, as TAP (suite 'integration').
+
+  test_daemon.py STORMGATE STORMCTL VERSION
+
+Checks, in order: the CLIs' usage and exit codes; --check-config on the
+sample (exit 0) and on every tests/control/configs/broken-*.yaml (exit 2, the
+exact `file:line:column: message` lines each file lists in its `# expect:`
+comments); --import-credentials (good file, atomic failure on a bad one);
+stormctl without a daemon (exit 1). As root, then: a daemon on a DPDK
+net_af_packet port bound to a veth whose peer sits in a network namespace the
+test creates, plus a net_ring port; stormctl version/ports/status --json;
+exactly N datagrams sent from the namespace end in exactly N no_dataplane
+drops; raw protocol errors; a second daemon on the same socket is refused;
+`stormctl shutdown`, SIGINT, SIGTERM and --duration all stop with exit 0.
+
+Every daemon is started with a unique --file-prefix and killed on any
+failure; the namespace, veth and temporary files are removed in all cases.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+STORMGATE, STORMCTL, VERSION = sys.argv[1:4]
+ROOT = os.environ.get('SG_SOURCE_ROOT') or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TAG = f'sgt{os.getpid() % 100000}'
+NS = TAG
+VETH_GW = TAG + 'g'  # our end, where DPDK's af_packet socket binds
+VETH_DEV = TAG + 'd'  # the device end, inside the namespace
+GW_IP, DEV_IP = '198.18.1.1', '198.18.1.2'
+
+results = []
+daemons = []
+prefixes = []
+work = tempfile.mkdtemp(prefix='sg-itest-')
+
+
+def check(name, ok, detail=''):
+    results.append((name, bool(ok), detail))
+    return bool(ok)
+
+
+def skip(name, why):
+    results.append((name, None, why))
+
+
+def run(args, timeout=30, **kw):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def sh(*args):
+    subprocess.run(args, check=True, capture_output=True, timeout=30)
+
+
+def ctl(sock, *args, timeout=15):
+    return run([STORMCTL, '--socket', sock] + list(args), timeout=timeout)
+
+
+def ctl_json(sock, cmd):
+    r = ctl(sock, '--json', cmd)
+    if r.returncode != 0:
+        raise RuntimeError(f'stormctl {cmd}: exit {r.returncode}: {r.stderr.strip()}')
+    return json.loads(r.stdout)
+
+
+def write(path, text):
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(text)
+    return path
+
+
+def config(name, ports, extra=''):
+    prefix = f'{TAG}{name}'
+    prefixes.append(prefix)
+    port_yaml = ''.join(
+        f'  - {{name: {n}, role: {r}, devargs: "{d}"{a}}}\n' for n, r, d, a in ports)
+    return write(os.path.join(work, f'{name}.yaml'), f"""\
+eal: [-l, 0-1, --no-pci, --file-prefix, {prefix}]
+log: {{level: info}}
+control:
+  socket: {work}/{name}.sock
+workers: {{idle_sleep_us: 200}}
+mbufs: {{count: 4095, cache: 64}}
+credentials: {{db: {work}/creds, map_size: 64M}}
+ports:
+{port_yaml}{extra}""")
+
+
+def start(cfg, *args):
+    log = open(os.path.join(work, os.path.basename(cfg) + f'.{len(daemons)}.log'), 'w+')
+    p = subprocess.Popen([STORMGATE, '--config', cfg, '--no-status'] + list(args),
+                         stdout=log, stderr=subprocess.STDOUT, text=True)
+    p.log = log
+    daemons.append(p)
+    return p
+
+
+def output(p):
+    p.log.flush()
+    p.log.seek(0)
+    return p.log.read()
+
+
+def wait_socket(p, sock, timeout=60):
+    """True once the daemon answers on sock; False if it died or time ran out."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if p.poll() is not None:
+            return False
+        if os.path.exists(sock) and ctl(sock, 'version').returncode == 0:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def wait_exit(p, timeout=30):
+    try:
+        return p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(timeout=10)
+        return None
+
+
+def hugepages_available():
+    free = 0
+    with open('/proc/meminfo') as f:
+        for line in f:
+            if line.startswith('HugePages_Free:'):
+                free = int(line.split()[1])
+    with open('/proc/mounts') as f:
+        mounted = any(l.split()[2] == 'hugetlbfs' for l in f if len(l.split()) > 2)
+    return free > 0 and mounted
+
+
+def raw_exchange(sock, data, timeout=5):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock)
+    s.sendall(data)
+    buf = b''
+    try:
+        while not buf.endswith(b'\n'):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    finally:
+        s.close()
+    return json.loads(buf.decode()) if buf else None
+
+
+# ---------------------------------------------------------------------------
+
+def test_cli():
+    r = run([STORMGATE, '--help'])
+    check('stormgate --help exits 0 with usage', r.returncode == 0 and 'Usage: stormgate' in r.stdout)
+    r = run([STORMGATE, '--version'])
+    check('stormgate --version prints the version', r.returncode == 0 and VERSION in r.stdout, r.stdout)
+    r = run([STORMGATE, '--bogus'])
+    check('stormgate with a bad option exits 2', r.returncode == 2, r.returncode)
+    r = run([STORMGATE, '--duration', 'soon', '--config', '/dev/null'])
+    check('stormgate --duration with a non-number exits 2', r.returncode == 2
+          and 'duration' in r.stderr, r.stderr)
+    r = run([STORMCTL, '--help'])
+    check('stormctl --help exits 0 with usage', r.returncode == 0 and 'Usage: stormctl' in r.stdout)
+    r = run([STORMCTL])
+    check('stormctl without a command exits 2', r.returncode == 2, r.returncode)
+    r = run([STORMCTL, '--bogus', 'status'])
+    check('stormctl with a bad option exits 2', r.returncode == 2, r.returncode)
+    r = run([STORMCTL, '--socket', os.path.join(work, 'nobody.sock'), 'status'])
+    check('stormctl with no daemon: exit 1 and a clear error',
+          r.returncode == 1 and 'cannot connect' in r.stderr and 'is stormgate running' in r.stderr,
+          f'{r.returncode} {r.stderr!r}')
+    # A socket file nobody listens on (a crashed daemon) is the same error.
+    dead = os.path.join(work, 'dead.sock')
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(dead)
+    s.close()
+    r = run([STORMCTL, '--socket', dead, '--json', 'status'])
+    check('stormctl on a stale socket: exit 1, connection refused',
+          r.returncode == 1 and 'Connection refused' in r.stderr, r.stderr)
+
+
+def test_check_config():
+    sample = os.path.join(ROOT, 'deploy', 'stormgate.yaml')
+    r = run([STORMGATE, '--check-config', sample])
+    check('--check-config deploy/stormgate.yaml exits 0 with a summary',
+          r.returncode == 0 and f'{sample}: OK' in r.stdout and 'dev0' in r.stdout,
+          r.stdout + r.stderr)
+    cdir = os.path.join(ROOT, 'tests', 'control', 'configs')
+    broken = sorted(f for f in os.listdir(cdir) if f.startswith('broken-'))
+    check('there are broken configs to test', len(broken) >= 3, broken)
+    for f in broken:
+        path = os.path.join(cdir, f)
+        with open(path) as fh:
+            want = [f'{path}:{m}' for m in re.findall(r'^# expect: (.*)$', fh.read(), re.M)]
+        r = run([STORMGATE, '--check-config', path])
+        got = r.stderr.splitlines()
+        ok = (r.returncode == 2 and got[:-1] == want
+              and got[-1] == f'{path}: {len(want)} error(s)')
+        check(f'--check-config {f}: exit 2 and {len(want)} file:line:column error(s)', ok,
+              f'exit {r.returncode}\n  got:  ' + '\n  got:  '.join(got)
+              + '\n  want: ' + '\n  want: '.join(want))
+        r = run([STORMGATE, '--config', path, '--duration', '1'])
+        check(f'the daemon refuses to start on {f} (exit 2)', r.returncode == 2
+              and want[0] in r.stderr, r.stderr)
+
+
+def test_import():
+    cfg = config('imp', [('dev0', 'device', 'net_null0', '')])
+    csv = os.path.join(ROOT, 'deploy', 'sample-devices.csv')
+    with open(csv) as f:
+        n = sum(1 for l in f if l.strip() and not l.startswith('#') and not l.startswith('identity,'))
+    r = run([STORMGATE, '--config', cfg, '--import-credentials', csv])
+    check(f'--import-credentials sample-devices.csv imports {n}',
+          r.returncode == 0 and f'imported {n} credential(s)' in r.stdout
+          and f'({n} stored)' in r.stdout, r.stdout + r.stderr)
+    bad = write(os.path.join(work, 'bad.csv'),
+                'new-device-1,00112233445566778899aabbccddeeff\n'
+                'new-device-2,0011223344556677\n'
+                'new-device-3,not-hex\n')
+    r = run([STORMGATE, '--config', cfg, '--import-credentials', bad])
+    check('--import-credentials with a bad line 3: exit 1, file:line, nothing imported',
+          r.returncode == 1 and f'{bad}:3: psk_hex' in r.stderr and 'nothing imported' in r.stderr,
+          r.stderr)
+    r = run([STORMGATE, '--config', cfg, '--import-credentials', csv])
+    check('re-importing replaces, the count stays', r.returncode == 0 and f'({n} stored)' in r.stdout,
+          r.stdout)
+    return n
+
+
+def netns_up():
+    sh('ip', 'netns', 'add', NS)
+    sh('ip', 'link', 'add', VETH_GW, 'type', 'veth', 'peer', 'name', VETH_DEV, 'netns', NS)
+    # No IPv6 on either end: no router solicitations or MLD reports, so the
+    # only frames the gateway sees are the ones the test sends.
+    sh('sysctl', '-q', '-w', f'net.ipv6.conf.{VETH_GW}.disable_ipv6=1')
+    sh('ip', 'netns', 'exec', NS, 'sysctl', '-q', '-w', f'net.ipv6.conf.{VETH_DEV}.disable_ipv6=1')
+    sh('ip', 'link', 'set', VETH_GW, 'up')
+    sh('ip', '-n', NS, 'addr', 'add', f'{DEV_IP}/24', 'dev', VETH_DEV)
+    sh('ip', '-n', NS, 'link', 'set', VETH_DEV, 'up')
+    with open(f'/sys/class/net/{VETH_GW}/address') as f:
+        mac = f.read().strip()
+    # The gateway does not answer ARP yet: a static neighbour, so no ARP either.
+    sh('ip', '-n', NS, 'neigh', 'add', GW_IP, 'lladdr', mac, 'dev', VETH_DEV, 'nud', 'permanent')
+
+
+def send_datagrams(n, size):
+    code = ('import socket\n'
+            's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n'
+            f'for i in range({n}): s.sendto(bytes({size}), ("{GW_IP}", 5684))\n')
+    sh('ip', 'netns', 'exec', NS, sys.executable, '-c', code)
+
+
+def port(status, name):
+    return next(p for p in status['ports'] if p['name'] == name)
+
+
+def test_daemon(n_creds):
+    netns_up()
+    cfg = config('main', [('dev0', 'device', f'net_af_packet0,iface={VETH_GW}',
+                           ', addresses: [198.18.1.1/24]'),
+                          ('app0', 'backend', 'net_ring0', '')])
+    sock = os.path.join(work, 'main.sock')
+    p = start(cfg)
+    if not check('daemon starts and answers on its control socket', wait_socket(p, sock),
+                 output(p)):
+        return
+    st = os.stat(sock)
+    check('control socket has mode 0660', st.st_mode & 0o777 == 0o660, oct(st.st_mode))
+
+    v = ctl_json(sock, 'version')
+    check('stormctl --json version: daemon version and protocol 1',
+          v['version'] == VERSION and v['protocol'] == 1 and v['dpdk'].startswith('DPDK'), v)
+    check('version lists the commands', {c['name'] for c in v['commands']}
+          >= {'version', 'status', 'ports', 'shutdown'}, v['commands'])
+
+    ports = ctl_json(sock, 'ports')['ports']
+    check('stormctl --json ports: two ports in config order',
+          [(x['name'], x['role']) for x in ports] == [('dev0', 'device'), ('app0', 'backend')],
+          ports)
+    check('dev0 is net_af_packet with its address and a link',
+          ports[0]['driver'] == 'net_af_packet' and ports[0]['addresses'] == ['198.18.1.1/24']
+          and ports[0]['link']['up'] is True and ports[0]['rx_queues'] == 1, ports[0])
+    check('app0 is net_ring', ports[1]['driver'] == 'net_ring', ports[1])
+
+    s0 = ctl_json(sock, 'status')
+    check('status: running, main lcore 0, one worker on lcore 1',
+          s0['state'] == 'running' and s0['lcores']['main'] == 0
+          and [w['lcore'] for w in s0['lcores']['workers']] == [1], s0['lcores'])
+    check('status: memory mode matches the machine',
+          s0['memory']['hugepages'] == hugepages_available(), s0['memory'])
+    check('status: says the data plane is not built yet', 'no_dataplane' in s0['dataplane'], s0)
+    check(f'status: credential store holds the {n_creds} imported devices',
+          s0['credentials']['count'] == n_creds, s0['credentials'])
+    check('status: nothing received before traffic', s0['rx_packets'] == 0, s0['rx_packets'])
+
+    n, size = 25, 100
+    send_datagrams(n, size)
+    frame = 14 + 20 + 8 + size
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        s1 = ctl_json(sock, 'status')
+        if port(s1, 'dev0')['rx_packets'] >= n:
+            break
+        time.sleep(0.2)
+    time.sleep(0.5)  # anything extra would show up now
+    s1 = ctl_json(sock, 'status')
+    d = port(s1, 'dev0')
+    check(f'{n} datagrams from the namespace: dev0 received exactly {n} ({n * frame} bytes)',
+          d['rx_packets'] == n and d['rx_bytes'] == n * frame, d)
+    check(f'every one of them is one no_dataplane drop',
+          d['drops'] == {'no_dataplane': n} and d['device']['ipackets'] == n, d)
+    check('totals: received == dropped, app0 saw nothing',
+          s1['rx_packets'] == n and s1['drops']['no_dataplane'] == n
+          and port(s1, 'app0')['rx_packets'] == 0, s1)
+    check('worker lcore counted them', s1['lcores']['workers'][0]['rx_packets'] == n,
+          s1['lcores'])
+
+    r = ctl(sock, 'status')
+    check('stormctl status prints a table', r.returncode == 0 and 'PORT' in r.stdout
+          and 'dev0' in r.stdout and 'no_dataplane' in r.stdout, r.stdout)
+    r = ctl(sock, 'frobnicate')
+    check('unknown command: exit 1 with the daemon\'s error',
+          r.returncode == 1 and 'unknown_command' in r.stderr, r.stderr)
+
+    resp = raw_exchange(sock, b'{"v":1,"cmd":"status"\n')
+    check('raw: bad JSON gets parse_error', resp['error']['code'] == 'parse_error', resp)
+    resp = raw_exchange(sock, b'{"v":7,"cmd":"status","id":"a"}\n')
+    check('raw: wrong version gets unsupported_version with the id',
+          resp['error']['code'] == 'unsupported_version' and resp['id'] == 'a', resp)
+    resp = raw_exchange(sock, b'x' * 70000)
+    check('raw: a request over control.max_request gets request_too_large',
+          resp['error']['code'] == 'request_too_large', resp)
+
+    # A second daemon must not steal the socket of a live one.
+    cfg2 = config('dup', [('dev0', 'device', 'net_ring1', '')])
+    with open(cfg2) as f:
+        text = f.read().replace(f'{work}/dup.sock', sock)
+    write(cfg2, text)
+    p2 = start(cfg2, '--duration', '30')
+    rc2 = wait_exit(p2, 60)
+    check('a second daemon on the same socket exits 1 and says why',
+          rc2 == 1 and 'another stormgate is running' in output(p2), output(p2)[-500:])
+    check('... and the first one still answers', ctl(sock, 'version').returncode == 0)
+
+    r = ctl(sock, 'shutdown')
+    check('stormctl shutdown: exit 0', r.returncode == 0 and 'stopping' in r.stdout, r.stdout + r.stderr)
+    rc = wait_exit(p, 30)
+    out = output(p)
+    check('daemon exits 0 after shutdown', rc == 0, f'exit {rc}\n{out[-800:]}')
+    check('its log says why and that it stopped cleanly',
+          'stopping (stormctl shutdown)' in out and 'stopped cleanly' in out, out[-800:])
+    check('the control socket file is gone', not os.path.exists(sock))
+    r = ctl(sock, 'status')
+    check('stormctl after shutdown: exit 1', r.returncode == 1, r.stderr)
+
+
+def test_stop_paths():
+    for how in ('SIGINT', 'SIGTERM', 'duration'):
+        cfg = config(f'stop{how.lower()}', [('dev0', 'device', 'net_ring0', '')])
+        sock = os.path.join(work, f'stop{how.lower()}.sock')
+        p = start(cfg, *(['--duration', '2'] if how == 'duration' else []))
+        if how != 'duration':
+            if not check(f'{how}: daemon comes up', wait_socket(p, sock), output(p)):
+                continue
+            p.send_signal(getattr(signal, how))
+        rc = wait_exit(p, 60)
+        out = output(p)
+        reason = '--duration elapsed' if how == 'duration' else how
+        check(f'{how}: clean stop, exit 0', rc == 0 and f'stopping ({reason})' in out
+              and 'stopped cleanly' in out, f'exit {rc}\n{out[-800:]}')
+
+
+def cleanup():
+    for p in daemons:
+        if p.poll() is None:
+            p.kill()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+    subprocess.run(['ip', 'netns', 'del', NS], capture_output=True)
+    subprocess.run(['ip', 'link', 'del', VETH_GW], capture_output=True)
+    for prefix in prefixes:
+        shutil.rmtree(f'/var/run/dpdk/{prefix}', ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def on_signal(signo, frame):
+    raise SystemExit(f'killed by signal {signo}')
+
+
+def main():
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        test_cli()
+        test_check_config()
+        n = test_import()
+        if os.geteuid() != 0:
+            skip('daemon tests', 'need root (network namespace, AF_PACKET)')
+        else:
+            test_daemon(n)
+            test_stop_paths()
+    except BaseException as e:  # report, then clean up
+        check('no unexpected exception', False, repr(e))
+    finally:
+        cleanup()
+    print(f'1..{len(results)}')
+    failed = 0
+    for i, (name, ok, detail) in enumerate(results, 1):
+        if ok is None:
+            print(f'ok {i} - {name} # SKIP {detail}')
+            continue
+        print(f'{"ok" if ok else "not ok"} {i} - {name}')
+        if not ok:
+            failed += 1
+            for line in str(detail).splitlines()[:40]:
+                print(f'#   {line}')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
