@@ -24,9 +24,14 @@ static uint32_t neigh_hash(uint8_t family, const uint8_t *ip)
 		memcpy(&a, ip, 8);
 		memcpy(&b, ip + 8, 8);
 	}
-	a ^= b * 0x9e3779b97f4a7c15ull;
+	/* MurmurHash3's 64-bit finaliser: every input bit reaches the low bits we index with. */
+	a = a * 0x9e3779b97f4a7c15ull ^ b ^ family;
+	a ^= a >> 33;
 	a *= 0xff51afd7ed558ccdull;
-	return (uint32_t)(a >> 32) ^ family;
+	a ^= a >> 33;
+	a *= 0xc4ceb9fe1a85ec53ull;
+	a ^= a >> 33;
+	return (uint32_t)a;
 }
 
 static size_t alen(uint8_t family)

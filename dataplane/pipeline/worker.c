@@ -707,15 +707,18 @@ static unsigned build_seal_ops(struct dp_worker *w, struct burst *b)
 		struct pkt_st *st = &b->st[i];
 		struct rte_mbuf *m = b->m[i];
 		struct sg_rec_seal_op *op;
-		const struct sg_sess *s = st->ref.sess;
-		const struct sg_rec_sa *sa = st->ref.sa;
-		uint8_t *buf = m->buf_addr, *pt;
-		int tx_cid = (sa->flags & SG_SA_F_TX_CID) != 0;
-		uint8_t fam = is_v4_mapped(s->tuple.paddr) ? 4 : 6;
+		const struct sg_sess *s;
+		const struct sg_rec_sa *sa;
+		uint8_t *buf = m->buf_addr, *pt, fam;
 		uint32_t head, tail, have_head, have_tail;
+		int tx_cid;
 
 		if (st->act != ACT_DOWN)
 			continue;
+		s = st->ref.sess;
+		sa = st->ref.sa;
+		tx_cid = (sa->flags & SG_SA_F_TX_CID) != 0;
+		fam = is_v4_mapped(s->tuple.paddr) ? 4 : 6;
 		head = dp_hdr_len(dev, fam) +
 		       sg_rec_seal_headroom((enum sg_aead)sa->aead, tx_cid, s->peer_cid_len);
 		tail = sg_rec_seal_tailroom((enum sg_aead)sa->aead, tx_cid, 0);

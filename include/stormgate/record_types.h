@@ -17,23 +17,31 @@ extern "C" {
 
 /* The AEAD of a record protection suite; every suite of the record layer maps to one. */
 enum sg_aead {
-	SG_AEAD_AES_128_CCM_8 =
-		0,	     /* RFC 6655/7251: PSK 0xC0A8, ECDHE_ECDSA 0xC0AE, ECDHE_PSK 0xD003 */
-	SG_AEAD_AES_128_CCM, /* RFC 6655: PSK 0xC0A4, RFC 8442: ECDHE_PSK 0xD005 */
-	SG_AEAD_AES_128_GCM, /* RFC 5487: PSK 0x00A8, RFC 5289: 0xC02B, RFC 8442: 0xD001 */
-	SG_AEAD_AES_256_GCM, /* RFC 5487: PSK 0x00A9 */
+	SG_AEAD_AES_128_CCM_8 = 0, /* RFC 6655 0xC0A8, RFC 7251 0xC0AE, RFC 8442 0xD003 */
+	SG_AEAD_AES_128_CCM,       /* RFC 6655: PSK 0xC0A4, RFC 8442: ECDHE_PSK 0xD005 */
+	SG_AEAD_AES_128_GCM,       /* RFC 5487: PSK 0x00A8, RFC 5289: 0xC02B, RFC 8442: 0xD001 */
+	SG_AEAD_AES_256_GCM,       /* RFC 5487: PSK 0x00A9 */
 	SG_AEAD_CHACHA20_POLY1305, /* RFC 7905: PSK 0xCCAB, ECDHE_PSK 0xCCAC */
 	SG_AEAD_MAX
 };
 
-/* Replay window sizes (bits) a table may be created with (RFC 6347 §4.1.2.6). */
-#define SG_REPLAY_WINDOW_MIN	 64
-#define SG_REPLAY_WINDOW_MAX	 4096
+/*
+ * Replay window sizes (bits) a table may be created with (RFC 6347 §4.1.2.6):
+ * a power of two in [MIN, MAX]. The window is exact: a record is fresh when
+ * its sequence number is above the highest authenticated one, or at most
+ * window - 1 below it and not seen yet. As in RFC 6479 each sequence number
+ * has a fixed bit (seq mod window) so the bitmap never shifts; advancing
+ * clears only the bits of the numbers skipped over, which is why no
+ * redundant block is needed and the default window fits the two lines.
+ */
+#define SG_REPLAY_WINDOW_MIN     64
+#define SG_REPLAY_WINDOW_MAX     4096
 #define SG_REPLAY_WINDOW_DEFAULT 128
 
 /* sg_rec_sa.flags */
 #define SG_SA_F_RX_CID 0x01 /* records to us carry our CID (RFC 9146 tls12_cid) */
 #define SG_SA_F_TX_CID 0x02 /* records we send carry the peer's CID */
+#define SG_SA_F_LIVE   0x80 /* set by sg_rec_sa_init(): a zeroed or wiped SA is refused */
 
 /*
  * Runtime state of one DTLS 1.2 security association: what a worker needs to
@@ -49,25 +57,30 @@ enum sg_aead {
  * The replay bitmap is the last member and continues past the two lines when
  * the table's window is larger than 128 bits; allocate sg_rec_sa_size(window).
  *
+ * Fill it with sg_rec_sa_init() and clear it with sg_rec_sa_wipe() (record.h).
  * One writer: only the worker that owns the session opens or seals with it.
  */
 struct sg_rec_sa {
 	/* line 0: header, rx key, both IVs */
-	uint8_t aead;		/* enum sg_aead */
-	uint8_t flags;		/* SG_SA_F_* */
-	uint16_t epoch;		/* epoch of both directions (no renegotiation) */
+	uint8_t aead;           /* enum sg_aead */
+	uint8_t flags;          /* SG_SA_F_* */
+	uint16_t epoch;         /* epoch of both directions (no renegotiation) */
 	uint32_t auth_failures; /* records that failed authentication under this key */
-	uint8_t rx_key[32];	/* client_write_key (16 B used for AES-128) */
-	uint8_t rx_iv[12];	/* client_write_IV: 4 B salt (GCM/CCM) or 12 B (ChaCha) */
-	uint8_t tx_iv[12];	/* server_write_IV */
+	uint8_t rx_key[32];     /* client_write_key (16 B used for AES-128) */
+	uint8_t rx_iv[12];      /* client_write_IV: 4 B salt (GCM/CCM) or 12 B (ChaCha) */
+	uint8_t tx_iv[12];      /* server_write_IV */
 	/* line 1: write state, tx key, replay window */
-	uint64_t tx_seq;    /* next 48-bit write sequence number */
+	uint64_t tx_seq;    /* next 48-bit write sequence number (2^48: exhausted) */
 	uint8_t tx_key[32]; /* server_write_key */
 	uint64_t rx_top;    /* highest authenticated sequence number + 1 (0: none yet) */
-	uint64_t replay[2]; /* bitmap of the window; continues past the struct */
+	uint64_t replay[2]; /* bit (seq mod window) per number; continues past the struct */
 } __attribute__((aligned(SG_CACHE_LINE)));
 
+#ifdef __cplusplus
+static_assert(sizeof(struct sg_rec_sa) == 2 * SG_CACHE_LINE, "sg_rec_sa is two cache lines");
+#else
 _Static_assert(sizeof(struct sg_rec_sa) == 2 * SG_CACHE_LINE, "sg_rec_sa is two cache lines");
+#endif
 
 /* Bytes to allocate for one SA with a replay window of window_bits (64..4096). */
 static inline size_t sg_rec_sa_size(unsigned window_bits)

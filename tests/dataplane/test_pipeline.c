@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <arpa/inet.h>
 
 #include <cmocka.h>
@@ -294,11 +297,11 @@ static struct rte_mbuf *dev_datagram(unsigned i, const char *const *msgs, unsign
 				     uint8_t type)
 {
 	struct device *d = &E.dev[i];
-	uint8_t bufs[8][600], dgram[4096];
-	struct sg_rec_seal_op ops[8];
+	uint8_t bufs[16][600], dgram[8192];
+	struct sg_rec_seal_op ops[16];
 	unsigned len = 0;
 
-	assert_true(n <= 8);
+	assert_true(n <= 16);
 	memset(ops, 0, sizeof(ops));
 	for (unsigned r = 0; r < n; r++) {
 		ops[r].buf = bufs[r];
@@ -360,12 +363,15 @@ static void check_invariant(void)
 	assert_int_equal(c.rx, c.forwarded_up + c.forwarded_down + c.punted + dropped);
 }
 
-static uint64_t drop_count(enum sg_drop r)
+static void print_drops(void)
 {
 	struct sg_dp_counters c;
 
 	sg_dp_counters_sum(E.dp, &c);
-	return c.drop[r];
+	for (unsigned r = 0; r < SG_DROP_MAX; r++)
+		if (c.drop[r])
+			print_message("drop %s: %llu\n", sg_drop_name((enum sg_drop)r),
+				      (unsigned long long)c.drop[r]);
 }
 
 /* Which device sent this backend datagram (udp mode: by our source port). */
@@ -389,7 +395,7 @@ static int eal_up(void)
 	snprintf(prefix, sizeof(prefix), "--file-prefix=sgdp%d", (int)getpid());
 	{
 		char *argv[] = { "test_pipeline", "-l", "0",       "--no-huge", "-m",
-				 "256",           "--no-pci", "--in-memory", "--log-level=error",
+				 "256",           "--no-pci", "--no-shconf", "--no-telemetry", "--log-level=error",
 				 prefix };
 
 		if (rte_eal_init((int)SG_ARRAY_SIZE(argv), argv) < 0)
@@ -759,6 +765,8 @@ static void downlink_round(void)
 	}
 	poll_all();
 	n = drain(E.dev_tx, N_WORKERS, out, RING_SIZE);
+	if (n != N_SESS)
+		print_drops();
 	assert_int_equal(n, N_SESS);
 	for (unsigned k = 0; k < n; k++) {
 		struct sg_rec_hdr h[2];
@@ -1042,6 +1050,22 @@ static void test_proxy_identity(void **state)
 	free_all(out, n);
 }
 
+static void remove_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1051,7 +1075,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_proxy_identity, setup_proxy, teardown),
 	};
 	int fails = cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);
+	char dir[PATH_MAX];
 
+	/* EAL leaves its runtime directory behind: remove what this process made. */
+	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	remove_dir(dir);
 	return fails;
 }

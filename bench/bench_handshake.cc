@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: Apache-2.0
+// Handshake server benchmarks (docs/performance.md, "Handshake"):
+//
+//   handshake/<kind>                   complete handshakes of the Stormgate engine
+//   baseline_openssl_handshake/<kind>  the same with OpenSSL 3's DTLS server
+//
+// kind: psk (PSK-AES128-CCM8), psk_cookie (the same after a HelloVerifyRequest
+// round), ecdhe_psk_x25519 / ecdhe_psk_p256 (ECDHE-PSK-CHACHA20-POLY1305),
+// resume_ticket (abbreviated handshake from a session ticket, RFC 5077).
+// All with extended master secret. The client is OpenSSL's DTLS client in the
+// same thread; datagrams travel through in-memory queues. Only the server's
+// calls are timed (manual time): sg_hs_input() for the engine; SSL_new(),
+// SSL_do_handshake() and SSL_free() of the server connection for OpenSSL. So
+// items_per_second is server handshakes per second of one core's time, and
+// server_us the server time per handshake.
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include <arpa/inet.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <stormgate/handshake.h>
+
+namespace
+{
+
+using Clock = std::chrono::steady_clock;
+
+const uint8_t kKey[16] = { 0x4a, 0x10, 0x2f, 0xe1, 0x7c, 0x33, 0x09, 0xb8,
+	                   0x5d, 0x61, 0x92, 0xa4, 0x0e, 0xc7, 0x38, 0xf5 };
+const char kIdentity[] = "urn:dev:imei:490154203237518";
+
+enum class Kind { psk, psk_cookie, ecdhe_x25519, ecdhe_p256, resume_ticket };
+
+// One side of an in-memory datagram link: a fixed ring of what it has to
+// read (no allocation while the server is timed, for either server).
+struct Endpoint {
+	static constexpr unsigned kSlots = 16, kMax = 2048;
+	uint8_t d[kSlots][kMax];
+	size_t len[kSlots];
+	unsigned head = 0, count = 0;
+	Endpoint *peer = nullptr;
+
+	void push(const uint8_t *p, size_t n)
+	{
+		if (count == kSlots || n > kMax)
+			abort();
+		unsigned i = (head + count++) % kSlots;
+		memcpy(d[i], p, n);
+		len[i] = n;
+	}
+	bool empty() const
+	{
+		return count == 0;
+	}
+	const uint8_t *front(size_t *n) const
+	{
+		*n = len[head];
+		return d[head];
+	}
+	void pop()
+	{
+		head = (head + 1) % kSlots;
+		count--;
+	}
+	void clear()
+	{
+		head = count = 0;
+	}
+};
+
+int q_write(BIO *b, const char *buf, int len)
+{
+	auto *ep = static_cast<Endpoint *>(BIO_get_data(b));
+
+	ep->peer->push(reinterpret_cast<const uint8_t *>(buf), static_cast<size_t>(len));
+	return len;
+}
+
+int q_read(BIO *b, char *buf, int len)
+{
+	auto *ep = static_cast<Endpoint *>(BIO_get_data(b));
+	size_t n;
+
+	BIO_clear_retry_flags(b);
+	if (ep->empty()) {
+		BIO_set_retry_read(b);
+		return -1;
+	}
+	const uint8_t *d = ep->front(&n);
+	if (n > static_cast<size_t>(len))
+		n = static_cast<size_t>(len);
+	memcpy(buf, d, n);
+	ep->pop();
+	return static_cast<int>(n);
+}
+
+long q_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1;
+	case BIO_CTRL_DGRAM_GET_FALLBACK_MTU:
+		return 1400;
+	default:
+		return 0;
+	}
+}
+
+BIO *q_bio(Endpoint *ep)
+{
+	static BIO_METHOD *m;
+
+	if (m == nullptr) {
+		m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "bench-dgram-queue");
+		BIO_meth_set_write(m, q_write);
+		BIO_meth_set_read(m, q_read);
+		BIO_meth_set_ctrl(m, q_ctrl);
+	}
+	BIO *b = BIO_new(m);
+	BIO_set_data(b, ep);
+	BIO_set_init(b, 1);
+	return b;
+}
+
+unsigned int client_psk(SSL *, const char *, char *identity, unsigned int max_id,
+                        unsigned char *psk, unsigned int max_psk)
+{
+	if (sizeof(kIdentity) > max_id || sizeof(kKey) > max_psk)
+		return 0;
+	memcpy(identity, kIdentity, sizeof(kIdentity));
+	memcpy(psk, kKey, sizeof(kKey));
+	return sizeof(kKey);
+}
+
+unsigned int server_psk(SSL *, const char *identity, unsigned char *psk, unsigned int max_psk)
+{
+	if (strcmp(identity, kIdentity) != 0 || sizeof(kKey) > max_psk)
+		return 0;
+	memcpy(psk, kKey, sizeof(kKey));
+	return sizeof(kKey);
+}
+
+const char *cipher_of(Kind k)
+{
+	return k == Kind::ecdhe_x25519 || k == Kind::ecdhe_p256 ? "ECDHE-PSK-CHACHA20-POLY1305"
+	                                                        : "PSK-AES128-CCM8";
+}
+
+SSL_CTX *client_ctx(Kind k)
+{
+	SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
+
+	SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
+	SSL_CTX_set_cipher_list(ctx, cipher_of(k));
+	SSL_CTX_set1_groups_list(ctx, k == Kind::ecdhe_p256 ? "P-256" : "X25519");
+	SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU);
+	// Tickets only where they are the point; elsewhere neither server issues one.
+	if (k != Kind::resume_ticket)
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_psk_client_callback(ctx, client_psk);
+	return ctx;
+}
+
+SSL *client_new(SSL_CTX *ctx, Endpoint *ep, SSL_SESSION *sess)
+{
+	SSL *ssl = SSL_new(ctx);
+	BIO *b = q_bio(ep);
+
+	SSL_set_bio(ssl, b, b);
+	DTLS_set_link_mtu(ssl, 1400);
+	if (sess)
+		SSL_set_session(ssl, sess);
+	SSL_set_connect_state(ssl);
+	return ssl;
+}
+
+// ---- the Stormgate engine ------------------------------------------------------------
+
+struct EngineRig {
+	sg_hs_engine *e = nullptr;
+	Endpoint client, server;
+	sg_hs_peer peer{};
+	unsigned installed = 0;
+	alignas(64) uint8_t sa_copy[1024];
+};
+
+int rig_lookup(void *, const uint8_t *identity, size_t len, const uint8_t *, size_t,
+               sg_hs_cred *cred)
+{
+	if (len != strlen(kIdentity) || memcmp(identity, kIdentity, len) != 0)
+		return -ENOENT;
+	memcpy(cred->psk, kKey, sizeof(kKey));
+	cred->psk_len = sizeof(kKey);
+	return 0;
+}
+
+int rig_send(void *ctx, const sg_hs_peer *, const uint8_t *d, size_t len)
+{
+	auto *r = static_cast<EngineRig *>(ctx);
+
+	r->client.push(d, len);
+	return 0;
+}
+
+int rig_install(void *ctx, const sg_hs_result *res)
+{
+	auto *r = static_cast<EngineRig *>(ctx);
+
+	// What the daemon does before handing it to the session table: copy.
+	memcpy(r->sa_copy, res->sa, sg_rec_sa_size(SG_REPLAY_WINDOW_DEFAULT));
+	r->installed++;
+	return 0;
+}
+
+void rig_init(EngineRig &r, Kind k)
+{
+	sg_hs_config conf{};
+
+	conf.max_handshakes = 1024;
+	conf.linger_entries = 1024;
+	conf.cookie_policy = k == Kind::psk_cookie ? SG_HS_COOKIE_ALWAYS : SG_HS_COOKIE_NEVER;
+	conf.tickets = k == Kind::resume_ticket;
+	conf.ops.ctx = &r;
+	conf.ops.psk_lookup = rig_lookup;
+	conf.ops.send = rig_send;
+	conf.ops.install = rig_install;
+	r.e = sg_hs_engine_create(&conf);
+	if (r.e == nullptr)
+		abort();
+	r.peer.paddr[10] = r.peer.paddr[11] = 0xff;
+	r.peer.laddr[10] = r.peer.laddr[11] = 0xff;
+	r.peer.paddr[12] = 198;
+	r.peer.paddr[13] = 18;
+	r.peer.laddr[12] = 198;
+	r.peer.laddr[13] = 18;
+	r.peer.lport = htons(5684);
+	r.client.peer = &r.server;
+	r.server.peer = &r.client;
+}
+
+sg_hs_time now_of(uint64_t i)
+{
+	return sg_hs_time{ 1000000 + i, 1700000000 + i / 1000 };
+}
+
+// One handshake against the engine; returns the server's time in seconds.
+double engine_handshake(EngineRig &r, SSL_CTX *cctx, SSL_SESSION *sess, uint64_t i)
+{
+	SSL *c = client_new(cctx, &r.client, sess);
+	unsigned want = r.installed + 1;
+	double server = 0;
+
+	r.peer.pport = static_cast<uint16_t>(i);
+	for (int step = 0; step < 50; step++) {
+		int rc = SSL_do_handshake(c);
+
+		while (!r.server.empty()) {
+			size_t n;
+			const uint8_t *d = r.server.front(&n);
+			auto t0 = Clock::now();
+			sg_hs_input(r.e, now_of(i), &r.peer, d, n);
+			server += std::chrono::duration<double>(Clock::now() - t0).count();
+			r.server.pop();
+		}
+		if (rc == 1 && r.installed == want)
+			break;
+	}
+	if (r.installed != want)
+		abort();
+	// The connection is dropped as a device would after its exchange: keep
+	// the session resumable for resume_ticket.
+	SSL_set_shutdown(c, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	SSL_free(c);
+	r.client.clear();
+	return server;
+}
+
+void BM_engine(benchmark::State &state, Kind k)
+{
+	EngineRig r;
+	SSL_CTX *cctx = client_ctx(k);
+	SSL_SESSION *sess = nullptr;
+	uint64_t i = 0;
+	double total = 0;
+
+	rig_init(r, k);
+	if (k == Kind::resume_ticket) {
+		// A session with a ticket from one full handshake, outside the timing.
+		Endpoint *ep = &r.client;
+		SSL *c = client_new(cctx, ep, nullptr);
+		for (int step = 0; step < 50 && r.installed == 0; step++) {
+			SSL_do_handshake(c);
+			while (!r.server.empty()) {
+				size_t n;
+				const uint8_t *d = r.server.front(&n);
+				sg_hs_input(r.e, now_of(0), &r.peer, d, n);
+				r.server.pop();
+			}
+		}
+		SSL_do_handshake(c);
+		sess = SSL_get1_session(c);
+		SSL_set_shutdown(c, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+		SSL_free(c);
+		r.client.clear();
+	}
+	for (auto _ : state) {
+		double t = engine_handshake(r, cctx, sess, ++i);
+		state.SetIterationTime(t);
+		total += t;
+	}
+	sg_hs_stats st;
+	sg_hs_stats_get(r.e, &st);
+	if (k == Kind::resume_ticket &&
+	    st.c[SG_HS_C_COMPLETED_RESUMED] < static_cast<uint64_t>(state.iterations()))
+		state.SkipWithError("handshakes were not resumed");
+	state.SetItemsProcessed(state.iterations());
+	state.counters["server_us"] =
+	        benchmark::Counter(total * 1e6 / static_cast<double>(state.iterations()));
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(cctx);
+	sg_hs_engine_free(r.e);
+}
+
+// ---- OpenSSL's DTLS server ------------------------------------------------------------
+
+SSL_CTX *server_ctx(Kind k)
+{
+	SSL_CTX *ctx = SSL_CTX_new(DTLS_server_method());
+
+	SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
+	SSL_CTX_set_cipher_list(ctx, cipher_of(k));
+	SSL_CTX_set1_groups_list(ctx, "X25519:P-256");
+	SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_psk_server_callback(ctx, server_psk);
+	return ctx;
+}
+
+double openssl_handshake(SSL_CTX *sctx, SSL_CTX *cctx)
+{
+	static Endpoint ce, se;
+	double server = 0;
+
+	ce.clear();
+	se.clear();
+
+	ce.peer = &se;
+	se.peer = &ce;
+	SSL *c = client_new(cctx, &ce, nullptr);
+	auto t0 = Clock::now();
+	SSL *s = SSL_new(sctx);
+	BIO *b = q_bio(&se);
+	SSL_set_bio(s, b, b);
+	DTLS_set_link_mtu(s, 1400);
+	SSL_set_accept_state(s);
+	server += std::chrono::duration<double>(Clock::now() - t0).count();
+	int cdone = 0, sdone = 0;
+	for (int step = 0; step < 50 && !(cdone && sdone); step++) {
+		cdone = SSL_do_handshake(c) == 1;
+		if (!se.empty() || !sdone) {
+			t0 = Clock::now();
+			sdone = SSL_do_handshake(s) == 1;
+			server += std::chrono::duration<double>(Clock::now() - t0).count();
+		}
+	}
+	if (!(cdone && sdone))
+		abort();
+	t0 = Clock::now();
+	SSL_set_shutdown(s, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	SSL_free(s);
+	server += std::chrono::duration<double>(Clock::now() - t0).count();
+	SSL_set_shutdown(c, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	SSL_free(c);
+	return server;
+}
+
+void BM_openssl(benchmark::State &state, Kind k)
+{
+	SSL_CTX *sctx = server_ctx(k), *cctx = client_ctx(k);
+	double total = 0;
+
+	for (auto _ : state) {
+		double t = openssl_handshake(sctx, cctx);
+		state.SetIterationTime(t);
+		total += t;
+	}
+	state.SetItemsProcessed(state.iterations());
+	state.counters["server_us"] =
+	        benchmark::Counter(total * 1e6 / static_cast<double>(state.iterations()));
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+}
+
+// Google Benchmark appends "/manual_time" to each name (UseManualTime).
+int register_all()
+{
+	struct Row {
+		const char *name;
+		Kind k;
+	};
+	const Row engine[] = {
+		{ "handshake/psk", Kind::psk },
+		{ "handshake/psk_cookie", Kind::psk_cookie },
+		{ "handshake/ecdhe_psk_x25519", Kind::ecdhe_x25519 },
+		{ "handshake/ecdhe_psk_p256", Kind::ecdhe_p256 },
+		{ "handshake/resume_ticket", Kind::resume_ticket },
+	};
+	const Row baseline[] = {
+		{ "baseline_openssl_handshake/psk", Kind::psk },
+		{ "baseline_openssl_handshake/ecdhe_psk_x25519", Kind::ecdhe_x25519 },
+	};
+
+	for (const Row &r : engine)
+		benchmark::RegisterBenchmark(r.name, BM_engine, r.k)
+		        ->UseManualTime()
+		        ->Unit(benchmark::kMicrosecond);
+	for (const Row &r : baseline)
+		benchmark::RegisterBenchmark(r.name, BM_openssl, r.k)
+		        ->UseManualTime()
+		        ->Unit(benchmark::kMicrosecond);
+	return 0;
+}
+
+const int registered = register_all();
+
+} // namespace

@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: Apache-2.0
+// Session table benchmarks (issue 4), public API only:
+//   session_lookup/<n>      bulk lookups by UDP 4-tuple, bursts of 32, one core
+//   session_lookup_cid/<n>  bulk lookups by our CID (decode + check), same
+//   session_insert/<n>      inserts/s building a table of n sessions in groups of 32
+//                           (sg_sess_insert_bulk: the restore path), with
+//                           bytes_per_session = resident memory added / n
+//   session_insert_single/<n>  the same, one sg_sess_insert() per session
+// and, in the same binary, the baselines the design was chosen against:
+//   session_baseline_rte_hash/<n>     rte_hash (lock-free RW) bulk lookup, same keys
+//   session_baseline_rte_hash_mem/<n> rte_hash inserts, bytes_per_session of the index alone
+//                                     (rte_malloc heap bytes allocated / n)
+//   session_baseline_ecb/32           raw IPsec-MB AES-128-ECB over 32 blocks (CID decode cost)
+// Keys are drawn uniformly at random from the n live sessions into a
+// pre-built stream (the packets of a burst are already parsed), walked in
+// order. See docs/performance.md for the command and docs/session-table.md.
+#include <benchmark/benchmark.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include <intel-ipsec-mb.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+
+#include <stormgate/session.h>
+
+namespace
+{
+
+constexpr unsigned kBurst = 32;
+constexpr size_t kStream = 1u << 20; // keys per stream (walked cyclically)
+
+uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+// Resident set size in bytes (/proc/self/statm, second field).
+size_t rss_bytes()
+{
+	unsigned long size = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f != nullptr) {
+		if (fscanf(f, "%lu %lu", &size, &res) != 2)
+			res = 0;
+		fclose(f);
+	}
+	return res * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+// Device k: IPv4 peers in 198.18.0.0/15, every fourth one IPv6 in fd00:5347::/64.
+void tuple_of(struct sg_sess_tuple *t, uint32_t k)
+{
+	if (k % 4 == 3) {
+		uint8_t l[16] = { 0xfd, 0x00, 0x53, 0x47, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+		uint8_t p[16] = { 0xfd, 0x00, 0x53, 0x47, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0 };
+
+		memcpy(p + 12, &k, 4);
+		sg_sess_tuple_v6(t, l, htons(5684), p, htons((uint16_t)(1024 + k % 50000)));
+	} else {
+		sg_sess_tuple_v4(t, htonl(0xC6120001u), htons(5684),
+		                 htonl(0xC6120000u | (k & 0x1ffff)),
+		                 htons((uint16_t)(1024 + (k >> 17) % 60000)));
+	}
+}
+
+void sa_of(struct sg_rec_sa *sa, uint32_t k)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->aead = SG_AEAD_AES_128_CCM_8;
+	sa->epoch = 1;
+	for (unsigned i = 0; i < 32; i += 8) {
+		uint64_t r = mix((uint64_t)k << 8 | i);
+
+		memcpy(sa->rx_key + i, &r, 8);
+		memcpy(sa->tx_key + i, &r, 8);
+	}
+}
+
+struct sg_sess_new new_of(const struct sg_rec_sa *sa, uint32_t k, const uint8_t *peer_cid)
+{
+	struct sg_sess_new n;
+
+	memset(&n, 0, sizeof(n));
+	n.sa = sa;
+	tuple_of(&n.tuple, k);
+	n.flags = SG_SESS_F_TUPLE | SG_SESS_F_CID; // worst case: both keys indexed
+	n.peer_cid = peer_cid;
+	n.peer_cid_len = 8; // a typical device CID, stored inline
+	n.owner = (uint16_t)(k & 1);
+	n.suite = 0xC0A8;
+	n.identity = k;
+	n.backend = k % 16;
+	n.expires = 2000000000u;
+	return n;
+}
+
+sg_sess_table *make_table(uint32_t n)
+{
+	struct sg_sess_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.capacity = n;
+	return sg_sess_table_create(&p);
+}
+
+const uint8_t peer_cid8[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+
+// Insert sessions 0..n-1 one by one (sg_sess_insert); -errno of the first failure, or 0.
+int fill_single(sg_sess_table *t, uint32_t n, uint8_t (*cids)[8])
+{
+	struct sg_rec_sa sa;
+
+	for (uint32_t k = 0; k < n; k++) {
+		uint64_t id;
+		struct sg_sess_new s;
+		int rc;
+
+		sa_of(&sa, k);
+		s = new_of(&sa, k, peer_cid8);
+		rc = sg_sess_insert(t, &s, &id, cids != nullptr ? cids[k] : nullptr);
+		if (rc != 0) {
+			sg_wipe(&sa, sizeof(sa));
+			return rc;
+		}
+	}
+	sg_wipe(&sa, sizeof(sa));
+	return 0;
+}
+
+// Insert sessions 0..n-1 in groups of 32 (sg_sess_insert_bulk, the restore path).
+int fill(sg_sess_table *t, uint32_t n, uint8_t (*cids)[8])
+{
+	constexpr unsigned G = 32;
+	static struct sg_rec_sa sa[G];
+	struct sg_sess_new s[G];
+	uint64_t ids[G];
+	int rcs[G];
+	int rc = 0;
+
+	for (uint32_t k = 0; k < n && rc == 0; k += G) {
+		unsigned m = n - k < G ? n - k : G;
+
+		for (unsigned i = 0; i < m; i++) {
+			sa_of(&sa[i], k + i);
+			s[i] = new_of(&sa[i], k + i, peer_cid8);
+		}
+		if (sg_sess_insert_bulk(t, s, m, ids, cids != nullptr ? cids[k] : nullptr, rcs) !=
+		    m)
+			for (unsigned i = 0; i < m && rc == 0; i++)
+				rc = rcs[i];
+	}
+	sg_wipe(sa, sizeof(sa));
+	return rc;
+}
+
+// A table of n sessions plus random key streams over it, built once per size.
+struct Fixture {
+	sg_sess_table *t = nullptr;
+	sg_sess_worker *w = nullptr;
+	std::vector<struct sg_sess_tuple> tuples;
+	std::vector<uint8_t> cids; // kStream * 8 bytes
+	std::vector<uint32_t> ks;  // session number of each stream position
+
+	explicit Fixture(uint32_t n)
+	{
+		std::vector<uint8_t> all((size_t)n * 8);
+		uint64_t x = n;
+
+		t = make_table(n);
+		if (t == nullptr || fill(t, n, (uint8_t(*)[8])all.data()) != 0)
+			abort();
+		w = sg_sess_worker_create(t, 0);
+		if (w == nullptr)
+			abort();
+		tuples.resize(kStream);
+		cids.resize(kStream * 8);
+		ks.resize(kStream);
+		for (size_t i = 0; i < kStream; i++) {
+			ks[i] = (uint32_t)((x = mix(x)) % n);
+			tuple_of(&tuples[i], ks[i]);
+			memcpy(&cids[i * 8], &all[(size_t)ks[i] * 8], 8);
+		}
+		sg_sess_worker_online(w);
+	}
+	~Fixture()
+	{
+		sg_sess_worker_offline(w);
+		sg_sess_worker_destroy(w);
+		sg_sess_table_destroy(t);
+	}
+};
+
+std::map<uint32_t, std::unique_ptr<Fixture>> fixtures;
+
+Fixture &fixture(uint32_t n)
+{
+	auto &f = fixtures[n];
+
+	if (!f)
+		f.reset(new Fixture(n));
+	return *f;
+}
+
+void per_item(benchmark::State &state)
+{
+	state.SetItemsProcessed((int64_t)state.iterations() * kBurst);
+	state.counters["s_per_item"] =
+	        benchmark::Counter((double)state.iterations() * kBurst,
+	                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void session_lookup(benchmark::State &state)
+{
+	Fixture &f = fixture((uint32_t)state.range(0));
+	struct sg_sess_ref refs[kBurst];
+	size_t pos = 0;
+
+	for (auto _ : state) {
+		unsigned hits = sg_sess_lookup_tuple_bulk(f.w, &f.tuples[pos], kBurst, refs);
+
+		if (hits != kBurst) {
+			state.SkipWithError("lookup missed a live session");
+			break;
+		}
+		benchmark::DoNotOptimize(refs);
+		pos = (pos + kBurst) % kStream;
+		sg_sess_quiescent(f.w);
+	}
+	per_item(state);
+}
+
+void session_lookup_cid(benchmark::State &state)
+{
+	Fixture &f = fixture((uint32_t)state.range(0));
+	struct sg_sess_ref refs[kBurst];
+	const uint8_t *cp[kBurst];
+	size_t pos = 0;
+
+	for (auto _ : state) {
+		unsigned hits;
+
+		for (unsigned i = 0; i < kBurst; i++)
+			cp[i] = &f.cids[(pos + i) * 8];
+		hits = sg_sess_lookup_cid_bulk(f.w, cp, kBurst, refs);
+		if (hits != kBurst) {
+			state.SkipWithError("CID lookup missed a live session");
+			break;
+		}
+		benchmark::DoNotOptimize(refs);
+		pos = (pos + kBurst) % kStream;
+		sg_sess_quiescent(f.w);
+	}
+	per_item(state);
+}
+
+void session_insert(benchmark::State &state)
+{
+	uint32_t n = (uint32_t)state.range(0);
+	double bytes = 0, create = 0, wall = 0;
+
+	fixtures.clear(); // lookup tables of earlier benchmarks: out of the RSS figure
+	for (auto _ : state) {
+		size_t before, after;
+		sg_sess_table *t;
+		struct timespec t0, t1;
+		int rc;
+
+		state.PauseTiming();
+		before = rss_bytes();
+		// Creation commits (prefaults) the whole table: timed apart, reported as create_s.
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		t = make_table(n);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		create = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+		if (t == nullptr) {
+			state.SkipWithError("sg_sess_table_create failed");
+			break;
+		}
+		state.ResumeTiming();
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		rc = fill(t, n, nullptr);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		state.PauseTiming();
+		wall += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+		after = rss_bytes();
+		bytes = (double)(after - before) / n;
+		sg_sess_table_destroy(t);
+		state.ResumeTiming();
+		if (rc != 0) {
+			state.SkipWithError("insert refused");
+			break;
+		}
+	}
+	state.SetItemsProcessed((int64_t)state.iterations() * n);
+	state.counters["bytes_per_session"] = bytes;
+	state.counters["create_s"] = create;
+	// items_per_second is per CPU second (exact benchmark names forbid UseRealTime's
+	// suffix); this one is per wall-clock second, what a restore waits for.
+	state.counters["wall_items_per_s"] = wall > 0 ? (double)state.iterations() * n / wall : 0;
+	state.counters["s_per_item"] =
+	        benchmark::Counter((double)state.iterations() * n,
+	                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// The same with one sg_sess_insert() per session (the control plane installing
+// sessions as handshakes complete).
+void session_insert_single(benchmark::State &state)
+{
+	uint32_t n = (uint32_t)state.range(0);
+	double bytes = 0, create = 0, wall = 0;
+
+	fixtures.clear(); // lookup tables of earlier benchmarks: out of the RSS figure
+	for (auto _ : state) {
+		size_t before, after;
+		sg_sess_table *t;
+		struct timespec t0, t1;
+		int rc;
+
+		state.PauseTiming();
+		before = rss_bytes();
+		// Creation commits (prefaults) the whole table: timed apart, reported as create_s.
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		t = make_table(n);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		create = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+		if (t == nullptr) {
+			state.SkipWithError("sg_sess_table_create failed");
+			break;
+		}
+		state.ResumeTiming();
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		rc = fill_single(t, n, nullptr);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		state.PauseTiming();
+		wall += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+		after = rss_bytes();
+		bytes = (double)(after - before) / n;
+		sg_sess_table_destroy(t);
+		state.ResumeTiming();
+		if (rc != 0) {
+			state.SkipWithError("insert refused");
+			break;
+		}
+	}
+	state.SetItemsProcessed((int64_t)state.iterations() * n);
+	state.counters["bytes_per_session"] = bytes;
+	state.counters["create_s"] = create;
+	// items_per_second is per CPU second (exact benchmark names forbid UseRealTime's
+	// suffix); this one is per wall-clock second, what a restore waits for.
+	state.counters["wall_items_per_s"] = wall > 0 ? (double)state.iterations() * n / wall : 0;
+	state.counters["s_per_item"] =
+	        benchmark::Counter((double)state.iterations() * n,
+	                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// ---- baselines ----
+
+bool eal_up()
+{
+	static int state = 0; // 0: not tried, 1: up, -1: failed
+
+	if (state == 0) {
+		// No hugepages, no devices: rte_malloc over plain anonymous memory
+		// (--no-huge implies legacy memory, which excludes --in-memory).
+		char prefix[48];
+		snprintf(prefix, sizeof(prefix), "--file-prefix=sgbench%d", (int)getpid());
+		const char *argv[] = { "stormgate-bench",
+			               "--no-huge",
+			               "--no-pci",
+			               prefix,
+			               "-l",
+			               "0",
+			               "-m",
+			               "4096",
+			               "--log-level=error",
+			               "--no-telemetry" };
+		int rc = rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])), (char **)argv);
+
+		state = rc >= 0 || rte_errno == EALREADY ? 1 : -1;
+	}
+	return state == 1;
+}
+
+struct rte_hash *rte_hash_of(uint32_t n)
+{
+	static unsigned seq;
+	char name[32];
+	struct rte_hash_parameters p;
+
+	snprintf(name, sizeof(name), "sess_bl_%u", seq++);
+	memset(&p, 0, sizeof(p));
+	p.name = name;
+	p.entries = n < 64 ? 64 : n;
+	p.key_len = sizeof(struct sg_sess_tuple);
+	p.hash_func = rte_hash_crc;
+	p.socket_id = -1; // SOCKET_ID_ANY
+	p.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF;
+	return rte_hash_create(&p);
+}
+
+void session_baseline_rte_hash(benchmark::State &state)
+{
+	uint32_t n = (uint32_t)state.range(0);
+	std::vector<struct sg_sess_tuple> stream(kStream);
+	struct rte_hash *h;
+	uint64_t x = n;
+
+	if (!eal_up()) {
+		state.SkipWithError("rte_eal_init failed");
+		return;
+	}
+	h = rte_hash_of(n);
+	if (h == nullptr) {
+		state.SkipWithError("rte_hash_create failed");
+		return;
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		struct sg_sess_tuple t;
+
+		tuple_of(&t, k);
+		if (rte_hash_add_key_data(h, &t, (void *)(uintptr_t)k) != 0) {
+			state.SkipWithError("rte_hash_add_key_data failed");
+			rte_hash_free(h);
+			return;
+		}
+	}
+	for (size_t i = 0; i < kStream; i++)
+		tuple_of(&stream[i], (uint32_t)((x = mix(x)) % n));
+	size_t pos = 0;
+	for (auto _ : state) {
+		const void *keys[kBurst];
+		void *data[kBurst];
+		uint64_t hit = 0;
+
+		for (unsigned i = 0; i < kBurst; i++)
+			keys[i] = &stream[pos + i];
+		if (rte_hash_lookup_bulk_data(h, keys, kBurst, &hit, data) != (int)kBurst) {
+			state.SkipWithError("rte_hash missed a key");
+			break;
+		}
+		benchmark::DoNotOptimize(data);
+		pos = (pos + kBurst) % kStream;
+	}
+	per_item(state);
+	rte_hash_free(h);
+}
+
+void session_baseline_rte_hash_mem(benchmark::State &state)
+{
+	uint32_t n = (uint32_t)state.range(0);
+	double bytes = 0;
+
+	if (!eal_up()) {
+		state.SkipWithError("rte_eal_init failed");
+		return;
+	}
+	fixtures.clear();
+	for (auto _ : state) {
+		// EAL's --no-huge memory is resident from init: count rte_malloc's heap instead.
+		struct rte_malloc_socket_stats st0, st1;
+		rte_malloc_get_socket_stats(0, &st0);
+		struct rte_hash *h = rte_hash_of(n);
+
+		if (h == nullptr) {
+			state.SkipWithError("rte_hash_create failed");
+			break;
+		}
+		for (uint32_t k = 0; k < n; k++) {
+			struct sg_sess_tuple t;
+
+			tuple_of(&t, k);
+			rte_hash_add_key_data(h, &t, (void *)(uintptr_t)k);
+		}
+		rte_malloc_get_socket_stats(0, &st1);
+		bytes = (double)(st1.heap_allocsz_bytes - st0.heap_allocsz_bytes) / n;
+		state.PauseTiming();
+		rte_hash_free(h);
+		state.ResumeTiming();
+	}
+	state.SetItemsProcessed((int64_t)state.iterations() * n);
+	state.counters["bytes_per_session"] = bytes;
+}
+
+void session_baseline_ecb(benchmark::State &state)
+{
+	unsigned n = (unsigned)state.range(0);
+	IMB_MGR *m = alloc_mb_mgr(0);
+	alignas(16) uint8_t ek[16 * 11], dk[16 * 11];
+	alignas(64) uint8_t buf[SG_BURST_MAX * 16];
+	const uint8_t key[16] = { 1 };
+
+	init_mb_mgr_auto(m, nullptr);
+	IMB_AES_KEYEXP_128(m, key, ek, dk);
+	memset(buf, 7, sizeof(buf));
+	for (auto _ : state) {
+		IMB_JOB *job = IMB_GET_NEXT_JOB(m);
+
+		job->cipher_mode = IMB_CIPHER_ECB;
+		job->cipher_direction = IMB_DIR_ENCRYPT;
+		job->chain_order = IMB_ORDER_CIPHER_HASH;
+		job->hash_alg = IMB_AUTH_NULL;
+		job->enc_keys = ek;
+		job->dec_keys = dk;
+		job->key_len_in_bytes = IMB_KEY_128_BYTES;
+		job->src = buf;
+		job->dst = buf;
+		job->cipher_start_src_offset_in_bytes = 0;
+		job->msg_len_to_cipher_in_bytes = (uint64_t)n * 16;
+		job->iv = nullptr;
+		job->iv_len_in_bytes = 0;
+		job = IMB_SUBMIT_JOB(m);
+		if (job == nullptr)
+			job = IMB_FLUSH_JOB(m);
+		benchmark::DoNotOptimize(job);
+	}
+	state.SetItemsProcessed((int64_t)state.iterations() * n);
+	free_mb_mgr(m);
+}
+
+} // namespace
+
+BENCHMARK(session_lookup)->Arg(1000)->Arg(1000000)->Arg(10000000);
+BENCHMARK(session_lookup_cid)->Arg(1000)->Arg(1000000)->Arg(10000000);
+BENCHMARK(session_insert)->Arg(1000)->Arg(1000000)->Arg(10000000)->Unit(benchmark::kMillisecond);
+BENCHMARK(session_insert_single)
+        ->Arg(1000)
+        ->Arg(1000000)
+        ->Arg(10000000)
+        ->Unit(benchmark::kMillisecond);
+BENCHMARK(session_baseline_rte_hash)->Arg(1000)->Arg(1000000)->Arg(10000000);
+BENCHMARK(session_baseline_rte_hash_mem)
+        ->Arg(1000000)
+        ->Arg(10000000)
+        ->Unit(benchmark::kMillisecond);
+BENCHMARK(session_baseline_ecb)->Arg(32);

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Session tickets (RFC 5077), internal to sg_handshake.
+ *
+ * ticket = key_name(16) ‖ salt(16) ‖ AES-256-GCM(k_t, nonce 0, aad key_name,
+ *          state) ‖ tag(16),  with k_t = HMAC-SHA256(ticket key, salt)
+ *
+ * RFC 5077 §4 recommends key_name ‖ IV ‖ encrypted_state ‖ MAC; we derive a
+ * key per ticket from a random 128-bit salt instead of using a random
+ * 96-bit GCM nonce under one key, so the number of tickets a key may seal is
+ * not bounded by GCM's random-nonce limit (NIST SP 800-38D §8.3, 2^32).
+ * Two keys are live (current seals, previous still opens); they are created
+ * from the wall clock so they can be exported and survive a restart.
+ *
+ * Control thread only.
+ */
+#ifndef STORMGATE_CONTROL_HS_TICKET_H
+#define STORMGATE_CONTROL_HS_TICKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <stormgate/dtls.h>
+#include <stormgate/record.h>
+
+#include "hs_crypto.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SG_HS_TICKET_NAME_LEN 16
+#define SG_HS_TICKET_SALT_LEN 16
+#define SG_HS_TICKET_TAG_LEN  16
+#define SG_HS_TICKET_STATE_MAX                                                                     \
+	(1 + 2 + 1 + SG_TLS_MASTER_SECRET_LEN + 8 + 4 + 16 + 1 + SG_TLS_PSK_IDENTITY_MAX)
+#define SG_HS_TICKET_MAX                                                                           \
+	(SG_HS_TICKET_NAME_LEN + SG_HS_TICKET_SALT_LEN + SG_HS_TICKET_STATE_MAX +                  \
+	 SG_HS_TICKET_TAG_LEN)
+
+struct sg_hs_ticket_key {
+	struct sg_hs_hmac_key mac; /* HMAC key prepared from key */
+	uint8_t key[32];
+	uint8_t name[SG_HS_TICKET_NAME_LEN];
+	uint64_t created; /* Unix seconds */
+	uint8_t live;
+};
+
+struct sg_hs_ticket_keys {
+	struct sg_hs_ticket_key k[2]; /* [0] current, [1] previous */
+};
+
+/* What a ticket carries: enough to resume (RFC 5077 §4) and re-check policy. */
+struct sg_hs_ticket_state {
+	uint16_t suite;
+	uint8_t ems; /* RFC 7627 §5.3: must match on resumption */
+	uint8_t master[SG_TLS_MASTER_SECRET_LEN];
+	uint64_t issued;      /* Unix seconds */
+	uint32_t lifetime;    /* seconds */
+	uint8_t sni_hash[16]; /* SHA-256(server_name) prefix; zeros: none */
+	uint8_t identity_len;
+	uint8_t identity[SG_TLS_PSK_IDENTITY_MAX];
+};
+
+/* Fresh current key. 0 or -EIO. */
+int sg_hs_ticket_keys_init(struct sg_hs_crypto *c, struct sg_hs_ticket_keys *k, uint64_t now_unix);
+
+/* Rotate if period_s passed since the current key was created: 1, 0 or -EIO. */
+int sg_hs_ticket_rotate(struct sg_hs_crypto *c, struct sg_hs_ticket_keys *k, uint64_t now_unix,
+                        uint64_t period_s);
+
+/* Seal st with the current key into out; returns the ticket length or -ENOSPC / -EIO. */
+int sg_hs_ticket_seal(struct sg_hs_crypto *c, struct sg_rec_ctx *rc,
+                      const struct sg_hs_ticket_keys *k, const struct sg_hs_ticket_state *st,
+                      uint8_t *out, size_t cap);
+
+/*
+ * Open a ticket: 0 with st filled; -ENOENT (no live key of that name),
+ * -EBADMSG (malformed or forged), -EKEYEXPIRED (past its lifetime at
+ * now_unix, or issued in the future), -EIO. st is wiped on failure.
+ */
+int sg_hs_ticket_open(struct sg_hs_crypto *c, struct sg_rec_ctx *rc,
+                      const struct sg_hs_ticket_keys *k, const uint8_t *in, size_t len,
+                      uint64_t now_unix, struct sg_hs_ticket_state *st);
+
+/* Export / import the raw keys (see SG_HS_TICKET_KEYS_LEN in handshake.h). */
+int sg_hs_ticket_keys_export_raw(const struct sg_hs_ticket_keys *k, uint8_t *buf, size_t cap);
+int sg_hs_ticket_keys_import_raw(struct sg_hs_crypto *c, struct sg_hs_ticket_keys *k,
+                                 const uint8_t *buf, size_t len);
+
+void sg_hs_ticket_keys_wipe(struct sg_hs_ticket_keys *k);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STORMGATE_CONTROL_HS_TICKET_H */

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Security associations, suite mapping, names, the replay window entry points
+ * and the datagram parser of the record layer.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <stormgate/record.h>
+
+#include "replay.h"
+
+static const char *const status_names[SG_REC_STATUS_MAX] = {
+	[SG_REC_OK] = "ok",
+	[SG_REC_RUNT] = "runt",
+	[SG_REC_TRUNCATED] = "truncated",
+	[SG_REC_BAD_TYPE] = "bad_type",
+	[SG_REC_BAD_VERSION] = "bad_version",
+	[SG_REC_BAD_EPOCH] = "bad_epoch",
+	[SG_REC_OVERSIZED] = "oversized",
+	[SG_REC_BAD_SA] = "bad_sa",
+	[SG_REC_KEY_EXHAUSTED] = "key_exhausted",
+	[SG_REC_TOO_OLD] = "too_old",
+	[SG_REC_REPLAYED] = "replayed",
+	[SG_REC_AUTH_FAILED] = "auth_failed",
+	[SG_REC_BAD_INNER_PLAINTEXT] = "bad_inner_plaintext",
+	[SG_REC_SEQ_EXHAUSTED] = "seq_exhausted",
+	[SG_REC_NO_ROOM] = "no_room",
+	[SG_REC_INVALID_OP] = "invalid_op",
+	[SG_REC_CRYPTO_ERROR] = "crypto_error",
+};
+
+const char *sg_rec_status_name(enum sg_rec_status status)
+{
+	if ((unsigned)status >= SG_REC_STATUS_MAX || !status_names[status])
+		return "unknown";
+	return status_names[status];
+}
+
+static const char *const aead_names[SG_AEAD_MAX] = {
+	[SG_AEAD_AES_128_CCM_8] = "aes_128_ccm_8",
+	[SG_AEAD_AES_128_CCM] = "aes_128_ccm",
+	[SG_AEAD_AES_128_GCM] = "aes_128_gcm",
+	[SG_AEAD_AES_256_GCM] = "aes_256_gcm",
+	[SG_AEAD_CHACHA20_POLY1305] = "chacha20_poly1305",
+};
+
+const char *sg_aead_name(enum sg_aead aead)
+{
+	if ((unsigned)aead >= SG_AEAD_MAX)
+		return "unknown";
+	return aead_names[aead];
+}
+
+int sg_aead_from_suite(uint16_t suite)
+{
+	switch (suite) {
+	case SG_TLS_PSK_WITH_AES_128_CCM_8:
+	case SG_TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8:
+	case SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256:
+		return SG_AEAD_AES_128_CCM_8;
+	case SG_TLS_PSK_WITH_AES_128_CCM:
+	case SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256:
+		return SG_AEAD_AES_128_CCM;
+	case SG_TLS_PSK_WITH_AES_128_GCM_SHA256:
+	case SG_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256:
+	case SG_TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256:
+		return SG_AEAD_AES_128_GCM;
+	case SG_TLS_PSK_WITH_AES_256_GCM_SHA384:
+		return SG_AEAD_AES_256_GCM;
+	case SG_TLS_PSK_WITH_CHACHA20_POLY1305_SHA256:
+	case SG_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256:
+		return SG_AEAD_CHACHA20_POLY1305;
+	default:
+		return -ENOTSUP;
+	}
+}
+
+static int window_valid(unsigned w)
+{
+	return w >= SG_REPLAY_WINDOW_MIN && w <= SG_REPLAY_WINDOW_MAX && (w & (w - 1)) == 0;
+}
+
+int sg_rec_sa_init(struct sg_rec_sa *sa, unsigned window_bits, const struct sg_rec_sa_params *p)
+{
+	unsigned klen, ivlen;
+
+	if (!sa || !p || (unsigned)p->aead >= SG_AEAD_MAX || !window_valid(window_bits))
+		return -EINVAL;
+	if (!p->rx_key || !p->tx_key || !p->rx_iv || !p->tx_iv)
+		return -EINVAL;
+	if (p->tx_seq > SG_DTLS_SEQ_MAX || p->rx_seq > SG_DTLS_SEQ_MAX)
+		return -EINVAL;
+	if (p->flags & ~(SG_SA_F_RX_CID | SG_SA_F_TX_CID))
+		return -EINVAL;
+
+	klen = sg_aead_key_len(p->aead);
+	ivlen = sg_aead_iv_len(p->aead);
+	memset(sa, 0, sg_rec_sa_size(window_bits));
+	sa->aead = (uint8_t)p->aead;
+	sa->flags = p->flags | SG_SA_F_LIVE;
+	sa->epoch = p->epoch;
+	memcpy(sa->rx_key, p->rx_key, klen);
+	memcpy(sa->tx_key, p->tx_key, klen);
+	memcpy(sa->rx_iv, p->rx_iv, ivlen);
+	memcpy(sa->tx_iv, p->tx_iv, ivlen);
+	sa->tx_seq = p->tx_seq;
+	/*
+	 * Numbers below rx_seq were consumed by the handshake (the client's
+	 * Finished opens the epoch, RFC 6347 §4.2.6): those still inside the
+	 * window are marked seen, older ones fall left of it.
+	 */
+	sa->rx_top = p->rx_seq;
+	if (p->rx_seq)
+		memset(sa->replay, 0xff, window_bits / 8);
+	return 0;
+}
+
+void sg_rec_sa_wipe(struct sg_rec_sa *sa, unsigned window_bits)
+{
+	if (!sa)
+		return;
+	if (!window_valid(window_bits))
+		window_bits = SG_REPLAY_WINDOW_DEFAULT; /* the two lines, keys included */
+	sg_wipe(sa, sg_rec_sa_size(window_bits));
+}
+
+enum sg_rec_status sg_rec_replay_check(const struct sg_rec_sa *sa, unsigned window_bits,
+                                       uint64_t seq)
+{
+	return replay_check(sa, window_bits, seq);
+}
+
+void sg_rec_replay_update(struct sg_rec_sa *sa, unsigned window_bits, uint64_t seq)
+{
+	replay_update(sa, window_bits, seq);
+}
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint64_t rd48(const uint8_t *p)
+{
+	return (uint64_t)p[0] << 40 | (uint64_t)p[1] << 32 | (uint64_t)p[2] << 24 |
+	       (uint64_t)p[3] << 16 | (uint64_t)p[4] << 8 | p[5];
+}
+
+unsigned sg_rec_parse(const uint8_t *dgram, size_t len, unsigned cid_len, struct sg_rec_hdr *recs,
+                      unsigned max)
+{
+	size_t off = 0;
+	unsigned n = 0;
+
+	if (!dgram || !recs || cid_len > SG_DTLS_CID_MAX)
+		return 0;
+
+	/* RFC 6347 §4.1: records are packed back to back until the datagram ends. */
+	while (off < len && n < max) {
+		struct sg_rec_hdr *h = &recs[n++];
+		const uint8_t *r = dgram + off;
+		size_t left = len - off;
+		unsigned hdr;
+
+		memset(h, 0, sizeof(*h));
+		h->off = (uint32_t)off;
+		h->type = r[SG_DTLS_HDR_OFF_TYPE];
+		hdr = h->type == SG_DTLS_CT_TLS12_CID ? SG_DTLS_HDR_LEN_CID(cid_len)
+		                                      : SG_DTLS_HDR_LEN;
+		h->hdr_len = (uint16_t)hdr;
+		if (left < hdr) {
+			h->len = (uint32_t)left;
+			h->status = SG_REC_RUNT;
+			break;
+		}
+		h->version = rd16(r + SG_DTLS_HDR_OFF_VER);
+		h->epoch = rd16(r + SG_DTLS_HDR_OFF_EPOCH);
+		h->seq = rd48(r + SG_DTLS_HDR_OFF_SEQ);
+		h->frag_len = rd16(r + hdr - 2);
+		if (h->frag_len > left - hdr) {
+			/* A length past the end leaves nothing after it framable. */
+			h->len = (uint32_t)left;
+			h->status = SG_REC_TRUNCATED;
+			break;
+		}
+		h->len = hdr + h->frag_len;
+		h->status = SG_REC_OK;
+		off += h->len;
+	}
+	return n;
+}

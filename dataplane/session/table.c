@@ -1,0 +1,992 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Session table: creation, the single-writer control-plane operations and
+ * deferred reclamation. Workers' lookups are in lookup.c.
+ *
+ * Memory: four arrays, each one anonymous mapping (hugepage-advised, so a
+ * 10M table needs no hugepage reservation, and pages become resident only as
+ * slots are first used): hot lines (64 B/slot), cold state (32 B/slot), SAs
+ * (sg_rec_sa_size(window) each, capacity + sa_reserve of them) and the
+ * 4-tuple index buckets. Slots and SAs are handed out from a never-used
+ * high-water mark first, then from free lists refilled by reclamation.
+ *
+ * Publication order (readers rely on it): a session's SA, cold state and
+ * hot fields are written, then its index entry (release), then its check
+ * value (release); delete clears check, then the index entry, then takes
+ * an RCU token, and the slot and SAs are wiped only once every worker has
+ * reported a quiescent state after that token.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+
+#include <rte_rcu_qsbr.h>
+
+#include "session_priv.h"
+
+#define SESS_HUGE            (2u << 20)
+#define SESS_HUGE_MIN        (8u << 20) /* smaller arrays stay on 4 KB pages */
+#define SESS_DEFER_DEFAULT   65536
+#define SESS_THREADS_DEFAULT 64
+#define SESS_RESERVE_MIN     64
+#define SESS_RECLAIM_BATCH   64
+#define SESS_NONCE_TRIES     16
+
+enum {
+	MAP_HOT = 0,
+	MAP_COLD,
+	MAP_SA,
+	MAP_BKT,
+};
+
+/* ---- counters (writer updates, any thread reads) ---- */
+
+static void stat_add(uint64_t *c, int64_t v)
+{
+	__atomic_store_n(c, *c + (uint64_t)v, __ATOMIC_RELAXED);
+}
+
+static int sess_refuse(struct sg_sess_table *t, enum sg_sess_refusal r, int err)
+{
+	__atomic_fetch_add(&t->st.refused[r], 1, __ATOMIC_RELAXED);
+	return err;
+}
+
+/* ---- the single-writer rule, enforced ---- */
+
+static int sess_enter(struct sg_sess_table *t)
+{
+	if (__atomic_exchange_n(&t->busy, 1, __ATOMIC_ACQUIRE))
+		return sess_refuse(t, SG_SESS_REFUSE_BUSY, -EBUSY);
+	return 0;
+}
+
+static void sess_leave(struct sg_sess_table *t)
+{
+	__atomic_store_n(&t->busy, 0, __ATOMIC_RELEASE);
+}
+
+/* ---- memory ---- */
+
+/*
+ * Map len bytes of zeroed anonymous memory; arrays of 8 MB and more are
+ * aligned to 2 MB and advised to use transparent hugepages: a random lookup
+ * then misses the TLB far less (10M sessions span ~2.3 GB) without a
+ * hugetlbfs reservation. Unless lazy, every page is committed now.
+ */
+static void *sess_map(struct sg_sess_table *t, unsigned i, size_t len, int lazy)
+{
+	int fl = MAP_PRIVATE | MAP_ANONYMOUS | (lazy ? MAP_NORESERVE : 0);
+	size_t want;
+	uint8_t *p, *a;
+
+	if (len < SESS_HUGE_MIN) {
+		/* Small tables: 4 KB pages, so a 1000-session table costs ~250 KB, not 8 MB. */
+		want = (len + 4095) & ~(size_t)4095;
+		a = mmap(NULL, want, PROT_READ | PROT_WRITE, fl, -1, 0);
+		if (a == MAP_FAILED)
+			return NULL;
+	} else {
+		want = (len + SESS_HUGE - 1) & ~(size_t)(SESS_HUGE - 1);
+		p = mmap(NULL, want + SESS_HUGE, PROT_READ | PROT_WRITE, fl, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		a = (uint8_t *)(((uintptr_t)p + SESS_HUGE - 1) & ~(uintptr_t)(SESS_HUGE - 1));
+		if (a > p)
+			munmap(p, (size_t)(a - p));
+		munmap(a + want, (size_t)(p + want + SESS_HUGE - (a + want)));
+		(void)madvise(a, want, MADV_HUGEPAGE); /* advice only: plain pages still work */
+	}
+	t->map[i] = a;
+	t->map_len[i] = want;
+	if (!lazy && madvise(a, want, MADV_POPULATE_WRITE) != 0) {
+		if (errno != EINVAL)
+			return NULL; /* ENOMEM: the memory is not there; fail now, not later */
+		/* Kernels before 5.14: touch every page. */
+		for (size_t off = 0; off < want; off += 4096)
+			((volatile uint8_t *)a)[off] = 0;
+	}
+	return a;
+}
+
+static int sess_random(struct sg_sess_table *t, void *out, size_t n)
+{
+	if (t->rnd_pos + n > sizeof(t->rnd)) {
+		/* getrandom() returns up to 256 bytes whole, without blocking once seeded */
+		if (getrandom(t->rnd, sizeof(t->rnd), 0) != (ssize_t)sizeof(t->rnd))
+			return -EIO;
+		t->rnd_pos = 0;
+	}
+	memcpy(out, t->rnd + t->rnd_pos, n);
+	memset(t->rnd + t->rnd_pos, 0, n);
+	t->rnd_pos += (unsigned)n;
+	return 0;
+}
+
+/* A fresh CID nonce: random, non-zero, not the slot's previous one. */
+static int sess_new_nonce(struct sg_sess_table *t, uint64_t last, uint64_t *nonce)
+{
+	for (unsigned i = 0; i < SESS_NONCE_TRIES; i++) {
+		uint8_t b[8];
+		int rc = sess_random(t, b, t->nonce_len);
+
+		if (rc < 0)
+			return rc;
+		*nonce = sess_nonce(b, t->nonce_len);
+		if (*nonce != 0 && *nonce != last)
+			return 0;
+	}
+	return -EIO;
+}
+
+/* ---- free lists ---- */
+
+static struct sess_free sess_fl_get(const struct sg_sess_table *t, uint32_t s)
+{
+	struct sess_free f;
+
+	memcpy(&f, &t->hot[s].tuple, sizeof(f));
+	return f;
+}
+
+static void sess_fl_put(struct sg_sess_table *t, uint32_t s, const struct sess_free *f)
+{
+	memcpy(&t->hot[s].tuple, f, sizeof(*f));
+}
+
+static void slot_push(struct sg_sess_table *t, uint32_t s, uint64_t last_check)
+{
+	struct sess_free f = { .next = t->slot_free, .prev = SESS_NONE, .last_check = last_check };
+
+	if (t->slot_free != SESS_NONE) {
+		struct sess_free h = sess_fl_get(t, t->slot_free);
+
+		h.prev = s;
+		sess_fl_put(t, t->slot_free, &h);
+	}
+	sess_fl_put(t, s, &f);
+	t->slot_free = s;
+}
+
+static void slot_unlink(struct sg_sess_table *t, uint32_t s)
+{
+	struct sess_free f = sess_fl_get(t, s);
+
+	if (f.prev != SESS_NONE) {
+		struct sess_free p = sess_fl_get(t, f.prev);
+
+		p.next = f.next;
+		sess_fl_put(t, f.prev, &p);
+	} else {
+		t->slot_free = f.next;
+	}
+	if (f.next != SESS_NONE) {
+		struct sess_free n = sess_fl_get(t, f.next);
+
+		n.prev = f.prev;
+		sess_fl_put(t, f.next, &n);
+	}
+	memset(&t->hot[s].tuple, 0, sizeof(t->hot[s].tuple));
+}
+
+/* Take a free slot (reused first: its lines are likely cached). */
+static uint32_t slot_pop(struct sg_sess_table *t, uint64_t *last_check)
+{
+	uint32_t s = t->slot_free;
+
+	if (s != SESS_NONE) {
+		*last_check = sess_fl_get(t, s).last_check;
+		slot_unlink(t, s);
+		return s;
+	}
+	*last_check = 0;
+	if (t->slot_hwm < t->capacity)
+		return t->slot_hwm++;
+	return SESS_NONE;
+}
+
+/* Take a given slot (restore of a CID): it must be free. */
+static int slot_take(struct sg_sess_table *t, uint32_t s)
+{
+	if (s >= t->slot_hwm) {
+		for (uint32_t i = t->slot_hwm; i < s; i++)
+			slot_push(t, i, 0);
+		t->slot_hwm = s + 1;
+		return 0;
+	}
+	if ((t->hot[s].flags & SESS_ST_MASK) != SESS_ST_FREE)
+		return -EEXIST;
+	slot_unlink(t, s);
+	return 0;
+}
+
+static uint32_t sa_pop(struct sg_sess_table *t)
+{
+	uint32_t i = t->sa_free;
+	uint8_t *sa;
+
+	if (i != SESS_NONE) {
+		sa = (uint8_t *)sess_sa(t, i);
+		memcpy(&t->sa_free, sa + t->sa_size - 4, 4);
+		SESS_UNPOISON(sa, t->sa_size);
+	} else if (t->sa_hwm < t->sa_count) {
+		i = t->sa_hwm++;
+		SESS_UNPOISON(sess_sa(t, i), t->sa_size);
+	} else {
+		return SESS_NONE;
+	}
+	stat_add(&t->st.sa_in_use, 1);
+	return i;
+}
+
+/* Wipe an SA's keys and put it on the free list (its link is its last word). */
+static void sa_push(struct sg_sess_table *t, uint32_t i)
+{
+	uint8_t *sa = (uint8_t *)sess_sa(t, i);
+
+	sg_wipe(sa, t->sa_size);
+	memcpy(sa + t->sa_size - 4, &t->sa_free, 4);
+	t->sa_free = i;
+	/* Under ASan a worker touching a reclaimed SA is reported. */
+	SESS_POISON(sa, t->sa_size - 8);
+	stat_add(&t->st.sa_in_use, -1);
+}
+
+/* ---- deferred frees ---- */
+
+static void sess_slot_reset(struct sg_sess_table *t, uint32_t s)
+{
+	struct sg_sess *h = &t->hot[s];
+	struct sess_cold *c = sess_cold(t, s);
+
+	if (h->peer_cid_len > SG_SESS_PEER_CID_INLINE)
+		free(c->peer_cid.ext);
+	memset(c, 0, sizeof(*c));
+	h->sa_pair = (uint64_t)SESS_NONE << 32 | SESS_NONE;
+	h->owner = 0;
+	h->peer_cid_len = 0;
+	h->last_rx = 0;
+	memset(&h->tuple, 0, sizeof(h->tuple));
+	__atomic_store_n(&h->flags, SESS_ST_FREE, __ATOMIC_RELAXED);
+}
+
+static void dq_run(struct sg_sess_table *t, const struct sess_defer *d)
+{
+	for (unsigned k = 0; k < 2; k++)
+		if (d->sa[k] != SESS_NONE)
+			sa_push(t, d->sa[k]);
+	if (d->slot != SESS_NONE) {
+		sess_slot_reset(t, d->slot);
+		slot_push(t, d->slot, d->last_check);
+	}
+	stat_add(&t->st.deferred, -1);
+	stat_add(&t->st.reclaimed, 1);
+}
+
+/* Queue a free for after the grace period that starts now (after the unpublish). */
+static void dq_push(struct sg_sess_table *t, uint32_t slot, uint32_t sa0, uint32_t sa1,
+                    uint64_t last_check)
+{
+	struct sess_defer *d = &t->dq[(t->dq_head + t->dq_len) % t->dq_cap];
+
+	d->token = rte_rcu_qsbr_start(t->qsbr);
+	d->last_check = last_check;
+	d->slot = slot;
+	d->sa[0] = sa0;
+	d->sa[1] = sa1;
+	t->dq_len++;
+	stat_add(&t->st.deferred, 1);
+}
+
+/* Run the deferred frees whose grace period is over, oldest first, at most max. */
+static unsigned sess_reclaim(struct sg_sess_table *t, unsigned max)
+{
+	unsigned n = 0;
+
+	while (t->dq_len > 0 && n < max) {
+		const struct sess_defer *d = &t->dq[t->dq_head];
+
+		if (rte_rcu_qsbr_check(t->qsbr, d->token, false) != 1)
+			break;
+		dq_run(t, d);
+		t->dq_head = (t->dq_head + 1) % t->dq_cap;
+		t->dq_len--;
+		n++;
+	}
+	return n;
+}
+
+/* Room for one more deferred free, reclaiming what is due first. */
+static int dq_room(struct sg_sess_table *t)
+{
+	if (t->dq_len == t->dq_cap)
+		sess_reclaim(t, SESS_RECLAIM_BATCH);
+	if (t->dq_len == t->dq_cap)
+		return sess_refuse(t, SG_SESS_REFUSE_DEFER_FULL, -EAGAIN);
+	return 0;
+}
+
+/* ---- create / destroy ---- */
+
+static void sess_free_all(struct sg_sess_table *t)
+{
+	sg_wipe(t->cid_key, sizeof(t->cid_key));
+	sg_wipe(t->cid_ek, sizeof(t->cid_ek));
+	sg_wipe(t->rnd, sizeof(t->rnd));
+	sg_wipe(t->hkey, sizeof(t->hkey));
+	sg_wipe(&t->seed, sizeof(t->seed));
+	if (t->mgr != NULL)
+		free_mb_mgr(t->mgr);
+	free(t->dq);
+	if (t->own_qsbr)
+		free(t->qsbr);
+	for (unsigned i = 0; i < SG_ARRAY_SIZE(t->map); i++) {
+		if (t->map[i] == NULL)
+			continue;
+		/* ASan keeps shadow state of unmapped memory: clear it for the next mapping. */
+		SESS_UNPOISON(t->map[i], t->map_len[i]);
+		munmap(t->map[i], t->map_len[i]);
+	}
+	free(t);
+}
+
+static int sess_params_ok(const struct sg_sess_params *p)
+{
+	unsigned window = p->replay_window ? p->replay_window : SG_REPLAY_WINDOW_DEFAULT;
+	unsigned cid_len = p->cid_len ? p->cid_len : SG_SESS_CID_LEN_DEFAULT;
+
+	if (p->capacity == 0 || p->capacity > SG_SESS_CAPACITY_MAX)
+		return 0;
+	if (p->tuple_capacity > p->capacity)
+		return 0;
+	if (window < SG_REPLAY_WINDOW_MIN || window > SG_REPLAY_WINDOW_MAX ||
+	    (window & (window - 1)) != 0)
+		return 0;
+	if (cid_len < SG_SESS_CID_LEN_MIN || cid_len > SG_SESS_CID_LEN_MAX)
+		return 0;
+	if (p->node_bits > SG_SESS_NODE_BITS_MAX || p->node_id >> p->node_bits != 0)
+		return 0;
+	if (p->node_bits > 0 && p->capacity > (1u << (32 - p->node_bits)))
+		return 0;
+	if ((uint64_t)p->capacity + p->sa_reserve >= SESS_NONE)
+		return 0;
+	return (p->flags & ~(uint32_t)SG_SESS_P_LAZY) == 0;
+}
+
+struct sg_sess_table *sg_sess_table_create(const struct sg_sess_params *p)
+{
+	struct sg_sess_table *t;
+	uint32_t reserve;
+	uint8_t dk[16 * 11] __attribute__((aligned(16)));
+	int err = ENOMEM, lazy;
+
+	if (p == NULL || !sess_params_ok(p)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	t = aligned_alloc(SG_CACHE_LINE, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	memset(t, 0, sizeof(*t));
+	lazy = (p->flags & SG_SESS_P_LAZY) != 0;
+
+	t->capacity = p->capacity;
+	t->tuple_capacity = p->tuple_capacity ? p->tuple_capacity : p->capacity;
+	reserve = p->sa_reserve ? p->sa_reserve : p->capacity / 64;
+	if (reserve < SESS_RESERVE_MIN)
+		reserve = SESS_RESERVE_MIN;
+	if ((uint64_t)p->capacity + reserve >= SESS_NONE)
+		reserve = SESS_NONE - 1 - p->capacity;
+	t->sa_count = p->capacity + reserve;
+	t->replay_window =
+	        (uint16_t)(p->replay_window ? p->replay_window : SG_REPLAY_WINDOW_DEFAULT);
+	t->sa_size = (uint32_t)sg_rec_sa_size(p->replay_window ? p->replay_window
+	                                                       : SG_REPLAY_WINDOW_DEFAULT);
+	t->cid_len = p->cid_len ? p->cid_len : SG_SESS_CID_LEN_DEFAULT;
+	t->nonce_len = (uint8_t)(t->cid_len - 4 < 8 ? t->cid_len - 4 : 8);
+	t->tag_len = (uint8_t)(t->cid_len - 4 - t->nonce_len);
+	t->slot_bits = (uint8_t)(32 - p->node_bits);
+	t->slot_mask = (uint32_t)((1ull << t->slot_bits) - 1);
+	t->node_id = p->node_id;
+	t->nbkt = (t->tuple_capacity + SESS_BUCKET_DIV - 1) / SESS_BUCKET_DIV;
+	if (t->nbkt < 2)
+		t->nbkt = 2;
+	t->slot_free = SESS_NONE;
+	t->sa_free = SESS_NONE;
+	t->rnd_pos = sizeof(t->rnd);
+
+	t->hot = sess_map(t, MAP_HOT, (size_t)t->capacity * sizeof(struct sg_sess), lazy);
+	t->cold = sess_map(t, MAP_COLD, (size_t)t->capacity * sizeof(struct sess_cold), lazy);
+	t->sa_base = sess_map(t, MAP_SA, (size_t)t->sa_count * t->sa_size, lazy);
+	t->bkt = sess_map(t, MAP_BKT, (size_t)t->nbkt * sizeof(struct sess_bucket), lazy);
+	if (t->hot == NULL || t->cold == NULL || t->sa_base == NULL || t->bkt == NULL)
+		goto fail;
+	SESS_POISON(t->sa_base, (size_t)t->sa_count * t->sa_size);
+
+	t->dq_cap = p->defer_capacity ? p->defer_capacity : SESS_DEFER_DEFAULT;
+	t->dq = calloc(t->dq_cap, sizeof(*t->dq));
+	if (t->dq == NULL)
+		goto fail;
+
+	if (p->qsbr != NULL) {
+		t->qsbr = p->qsbr;
+	} else {
+		unsigned n = p->max_threads ? p->max_threads : SESS_THREADS_DEFAULT;
+		size_t sz = rte_rcu_qsbr_get_memsize(n);
+
+		if (sz == 1) { /* DPDK's error value */
+			err = EINVAL;
+			goto fail;
+		}
+		t->qsbr = aligned_alloc(SG_CACHE_LINE,
+		                        (sz + SG_CACHE_LINE - 1) & ~(size_t)(SG_CACHE_LINE - 1));
+		if (t->qsbr == NULL)
+			goto fail;
+		t->own_qsbr = 1;
+		if (rte_rcu_qsbr_init(t->qsbr, n) != 0) {
+			err = EINVAL;
+			goto fail;
+		}
+	}
+
+	t->mgr = alloc_mb_mgr(0);
+	if (t->mgr == NULL)
+		goto fail;
+	init_mb_mgr_auto(t->mgr, NULL);
+	if (imb_get_errno(t->mgr) != 0) {
+		err = EIO;
+		goto fail;
+	}
+
+	if (p->cid_key != NULL) {
+		memcpy(t->cid_key, p->cid_key, sizeof(t->cid_key));
+	} else if (getrandom(t->cid_key, sizeof(t->cid_key), 0) != (ssize_t)sizeof(t->cid_key)) {
+		err = EIO;
+		goto fail;
+	}
+	IMB_AES_KEYEXP_128(t->mgr, t->cid_key, t->cid_ek, dk);
+	sg_wipe(dk, sizeof(dk));
+	/* Keyed index hash: an outsider cannot pick 4-tuples that collide. */
+	if (sess_random(t, &t->seed, sizeof(t->seed)) != 0 ||
+	    sess_random(t, t->hkey, sizeof(t->hkey)) != 0) {
+		err = EIO;
+		goto fail;
+	}
+	return t;
+
+fail:
+	sess_free_all(t);
+	errno = err;
+	return NULL;
+}
+
+void sg_sess_table_destroy(struct sg_sess_table *t)
+{
+	if (t == NULL)
+		return;
+	/* No worker is left: every deferred free is due now. */
+	while (t->dq_len > 0) {
+		dq_run(t, &t->dq[t->dq_head]);
+		t->dq_head = (t->dq_head + 1) % t->dq_cap;
+		t->dq_len--;
+	}
+	for (uint32_t s = 0; s < t->slot_hwm; s++) {
+		struct sg_sess *h = &t->hot[s];
+
+		if ((h->flags & SESS_ST_MASK) != SESS_ST_LIVE)
+			continue;
+		if ((uint32_t)h->sa_pair != SESS_NONE)
+			sg_wipe(sess_sa(t, (uint32_t)h->sa_pair), t->sa_size);
+		if ((uint32_t)(h->sa_pair >> 32) != SESS_NONE)
+			sg_wipe(sess_sa(t, (uint32_t)(h->sa_pair >> 32)), t->sa_size);
+		if (h->peer_cid_len > SG_SESS_PEER_CID_INLINE)
+			free(sess_cold(t, s)->peer_cid.ext);
+	}
+	sess_free_all(t);
+}
+
+struct rte_rcu_qsbr *sg_sess_table_qsbr(const struct sg_sess_table *t)
+{
+	return t->qsbr;
+}
+
+unsigned sg_sess_cid_len(const struct sg_sess_table *t)
+{
+	return t->cid_len;
+}
+
+void sg_sess_cid_key(const struct sg_sess_table *t, uint8_t key[16])
+{
+	memcpy(key, t->cid_key, sizeof(t->cid_key));
+}
+
+/* ---- writer operations ---- */
+
+static struct sg_sess *sess_by_id(struct sg_sess_table *t, uint64_t id, uint32_t *slot)
+{
+	uint32_t s = (uint32_t)id;
+	struct sg_sess *h;
+
+	if (s >= t->slot_hwm)
+		return NULL;
+	h = &t->hot[s];
+	if ((h->flags & SESS_ST_MASK) != SESS_ST_LIVE || h->gen != (uint32_t)(id >> 32))
+		return NULL;
+	*slot = s;
+	return h;
+}
+
+static int sess_new_ok(const struct sg_sess_new *s)
+{
+	if (s == NULL || s->sa == NULL || s->sa->aead >= SG_AEAD_MAX)
+		return 0;
+	if (s->flags == 0 || (s->flags & ~(SG_SESS_F_TUPLE | SG_SESS_F_CID)) != 0)
+		return 0;
+	if (s->cid != NULL && !(s->flags & SG_SESS_F_CID))
+		return 0;
+	return s->peer_cid_len == 0 || s->peer_cid != NULL;
+}
+
+/* hk_pre: the key's buckets, hashed and prefetched by the caller, or NULL. */
+static int sess_insert(struct sg_sess_table *t, const struct sg_sess_new *s, uint64_t *id,
+                       uint8_t *cid, const struct sess_hkey *hk_pre)
+{
+	uint8_t mycid[SG_SESS_CID_LEN_MAX];
+	uint64_t nonce = 0, last = 0;
+	struct sess_hkey hk;
+	uint32_t slot, sa;
+	struct sess_cold *c;
+	struct sg_sess *h;
+	uint8_t *ext = NULL;
+	int rc;
+
+	if (id == NULL || !sess_new_ok(s))
+		return sess_refuse(t, SG_SESS_REFUSE_INVALID, -EINVAL);
+	sess_reclaim(t, SESS_RECLAIM_BATCH);
+	/* A full table is reported as such, whatever else the request lacks. */
+	if (s->cid == NULL && t->slot_free == SESS_NONE && t->slot_hwm == t->capacity)
+		return sess_refuse(t, SG_SESS_REFUSE_FULL, -ENOSPC);
+	if (s->flags & SG_SESS_F_TUPLE) {
+		if (t->st.tuple_entries >= t->tuple_capacity)
+			return sess_refuse(t, SG_SESS_REFUSE_TUPLE_FULL, -ENOSPC);
+		/* The two buckets load while we pick the slot and make the CID. */
+		if (hk_pre != NULL)
+			hk = *hk_pre;
+		else
+			sg_sess_idx_prep(t, &s->tuple, &hk);
+	}
+
+	if (s->cid != NULL) {
+		rc = sg_sess_cid_decode(t, s->cid, &slot, &nonce);
+		if (rc < 0)
+			return rc;
+		if (rc != SG_SESS_HIT || nonce == 0)
+			return sess_refuse(t, SG_SESS_REFUSE_BAD_CID, -EINVAL);
+		if (slot_take(t, slot) != 0)
+			return sess_refuse(t, SG_SESS_REFUSE_CID_TAKEN, -EEXIST);
+	} else {
+		slot = slot_pop(t, &last);
+		if (slot == SESS_NONE)
+			return sess_refuse(t, SG_SESS_REFUSE_FULL, -ENOSPC);
+		rc = sess_new_nonce(t, last, &nonce);
+		if (rc < 0)
+			goto put_slot;
+	}
+	if (s->flags & SG_SESS_F_CID) {
+		rc = sg_sess_cid_make(t, slot, nonce, mycid);
+		if (rc < 0)
+			goto put_slot;
+	}
+	if ((s->flags & SG_SESS_F_TUPLE) && sg_sess_idx_find(t, &s->tuple, &hk) >= 0) {
+		rc = sess_refuse(t, SG_SESS_REFUSE_DUP_TUPLE, -EEXIST);
+		goto put_slot;
+	}
+
+	sa = sa_pop(t);
+	if (sa == SESS_NONE) {
+		rc = sess_refuse(t, SG_SESS_REFUSE_SA_RESERVE, -ENOSPC);
+		goto put_slot;
+	}
+	if (s->peer_cid_len > SG_SESS_PEER_CID_INLINE) {
+		ext = malloc(s->peer_cid_len);
+		if (ext == NULL) {
+			rc = -ENOMEM;
+			goto put_sa;
+		}
+		memcpy(ext, s->peer_cid, s->peer_cid_len);
+	}
+
+	memcpy(sess_sa(t, sa), s->sa, t->sa_size);
+	c = sess_cold(t, slot);
+	c->identity = s->identity;
+	c->backend = s->backend;
+	c->expires = s->expires;
+	c->suite = s->suite;
+	c->rekeys = 0;
+	if (ext != NULL)
+		c->peer_cid.ext = ext;
+	else if (s->peer_cid_len > 0)
+		memcpy(c->peer_cid.inl, s->peer_cid, s->peer_cid_len);
+
+	h = &t->hot[slot];
+	h->gen = h->gen + 1 ? h->gen + 1 : 1; /* ids never have generation 0 */
+	h->sa_pair = (uint64_t)SESS_NONE << 32 | sa;
+	h->owner = s->owner;
+	h->peer_cid_len = s->peer_cid_len;
+	h->tuple = s->tuple;
+	h->last_rx = 0;
+	__atomic_store_n(&h->flags, (uint8_t)(s->flags | SESS_ST_LIVE), __ATOMIC_RELAXED);
+
+	if (s->flags & SG_SESS_F_TUPLE) {
+		if (sg_sess_idx_add(t, &hk, slot) != 0) {
+			rc = sess_refuse(t, SG_SESS_REFUSE_INDEX_FULL, -ENOSPC);
+			goto undo;
+		}
+		stat_add(&t->st.tuple_entries, 1);
+	}
+	/* Publish: from here workers find the session. */
+	__atomic_store_n(&h->check, nonce, __ATOMIC_RELEASE);
+
+	stat_add(&t->st.live, 1);
+	stat_add(&t->st.inserts, 1);
+	*id = (uint64_t)h->gen << 32 | slot;
+	if (cid != NULL && (s->flags & SG_SESS_F_CID))
+		memcpy(cid, mycid, t->cid_len);
+	return 0;
+
+undo:
+	/* Nothing was published (check is still 0): no grace period needed. */
+	sess_slot_reset(t, slot);
+	ext = NULL; /* freed by the reset */
+put_sa:
+	free(ext);
+	sa_push(t, sa);
+put_slot:
+	slot_push(t, slot, last);
+	return rc;
+}
+
+int sg_sess_insert(struct sg_sess_table *t, const struct sg_sess_new *s, uint64_t *id, uint8_t *cid)
+{
+	int rc = sess_enter(t);
+
+	if (rc != 0)
+		return rc;
+	rc = sess_insert(t, s, id, cid, NULL);
+	sess_leave(t);
+	return rc;
+}
+
+/* Sessions per group whose index buckets are prefetched together. */
+#define SESS_BULK_GROUP 16
+
+unsigned sg_sess_insert_bulk(struct sg_sess_table *t, const struct sg_sess_new *s, unsigned n,
+                             uint64_t *ids, uint8_t *cids, int *rcs)
+{
+	struct sess_hkey hk[SESS_BULK_GROUP];
+	unsigned done = 0;
+
+	if (sess_enter(t) != 0) {
+		for (unsigned i = 0; i < n; i++)
+			rcs[i] = -EBUSY;
+		return 0;
+	}
+	/*
+	 * A single insert waits for its two buckets (one random miss, ~60 % of
+	 * its time at 10M); here the buckets of a whole group are in flight
+	 * together, then the group is inserted in order.
+	 */
+	for (unsigned g = 0; g < n; g += SESS_BULK_GROUP) {
+		unsigned m = n - g < SESS_BULK_GROUP ? n - g : SESS_BULK_GROUP;
+
+		for (unsigned i = 0; i < m; i++)
+			if (s[g + i].flags & SG_SESS_F_TUPLE)
+				sg_sess_idx_prep(t, &s[g + i].tuple, &hk[i]);
+		for (unsigned i = 0; i < m; i++) {
+			const struct sg_sess_new *e = &s[g + i];
+			uint8_t *cid = cids != NULL ? cids + (size_t)(g + i) * t->cid_len : NULL;
+
+			rcs[g + i] = sess_insert(t, e, &ids[g + i], cid,
+			                         (e->flags & SG_SESS_F_TUPLE) ? &hk[i] : NULL);
+			done += rcs[g + i] == 0;
+		}
+	}
+	sess_leave(t);
+	return done;
+}
+
+static int sess_replace(struct sg_sess_table *t, uint64_t id, const struct sg_rec_sa *sa)
+{
+	struct sg_sess *h;
+	uint32_t slot, cur, prev, nsa;
+	int rc;
+
+	if (sa == NULL || sa->aead >= SG_AEAD_MAX)
+		return sess_refuse(t, SG_SESS_REFUSE_INVALID, -EINVAL);
+	h = sess_by_id(t, id, &slot);
+	if (h == NULL)
+		return sess_refuse(t, SG_SESS_REFUSE_UNKNOWN_ID, -ENOENT);
+	sess_reclaim(t, SESS_RECLAIM_BATCH);
+	cur = (uint32_t)h->sa_pair;
+	prev = (uint32_t)(h->sa_pair >> 32);
+	if (prev != SESS_NONE) {
+		rc = dq_room(t);
+		if (rc != 0)
+			return rc;
+	}
+	nsa = sa_pop(t);
+	if (nsa == SESS_NONE)
+		return sess_refuse(t, SG_SESS_REFUSE_SA_RESERVE, -ENOSPC);
+	memcpy(sess_sa(t, nsa), sa, t->sa_size);
+	/* One store switches both: new keys take over, the old ones stay acceptable. */
+	__atomic_store_n(&h->sa_pair, (uint64_t)cur << 32 | nsa, __ATOMIC_RELEASE);
+	if (prev != SESS_NONE)
+		dq_push(t, SESS_NONE, prev, SESS_NONE, 0);
+	sess_cold(t, slot)->rekeys++;
+	stat_add(&t->st.replaces, 1);
+	return 0;
+}
+
+int sg_sess_replace(struct sg_sess_table *t, uint64_t id, const struct sg_rec_sa *sa)
+{
+	int rc = sess_enter(t);
+
+	if (rc != 0)
+		return rc;
+	rc = sess_replace(t, id, sa);
+	sess_leave(t);
+	return rc;
+}
+
+static int sess_retire_prev(struct sg_sess_table *t, uint64_t id)
+{
+	struct sg_sess *h;
+	uint32_t slot, prev;
+	int rc;
+
+	h = sess_by_id(t, id, &slot);
+	if (h == NULL)
+		return sess_refuse(t, SG_SESS_REFUSE_UNKNOWN_ID, -ENOENT);
+	prev = (uint32_t)(h->sa_pair >> 32);
+	if (prev == SESS_NONE)
+		return 0;
+	rc = dq_room(t);
+	if (rc != 0)
+		return rc;
+	__atomic_store_n(&h->sa_pair, (uint64_t)SESS_NONE << 32 | (uint32_t)h->sa_pair,
+	                 __ATOMIC_RELEASE);
+	dq_push(t, SESS_NONE, prev, SESS_NONE, 0);
+	return 0;
+}
+
+int sg_sess_retire_prev(struct sg_sess_table *t, uint64_t id)
+{
+	int rc = sess_enter(t);
+
+	if (rc != 0)
+		return rc;
+	rc = sess_retire_prev(t, id);
+	sess_leave(t);
+	return rc;
+}
+
+static int sess_delete(struct sg_sess_table *t, uint64_t id)
+{
+	struct sg_sess *h;
+	uint64_t nonce;
+	uint32_t slot;
+	int rc;
+
+	h = sess_by_id(t, id, &slot);
+	if (h == NULL)
+		return sess_refuse(t, SG_SESS_REFUSE_UNKNOWN_ID, -ENOENT);
+	rc = dq_room(t);
+	if (rc != 0)
+		return rc;
+	nonce = h->check;
+	/* Unpublish: CID lookups fail from now on, then the 4-tuple ones. */
+	__atomic_store_n(&h->check, 0, __ATOMIC_RELEASE);
+	if (h->flags & SG_SESS_F_TUPLE) {
+		struct sess_hkey hk;
+
+		sg_sess_idx_prep(t, &h->tuple, &hk);
+		sg_sess_idx_del(t, &hk, slot);
+		stat_add(&t->st.tuple_entries, -1);
+	}
+	__atomic_store_n(&h->flags, (uint8_t)((h->flags & ~SESS_ST_MASK) | SESS_ST_DEAD),
+	                 __ATOMIC_RELAXED);
+	dq_push(t, slot, (uint32_t)h->sa_pair, (uint32_t)(h->sa_pair >> 32), nonce);
+	stat_add(&t->st.live, -1);
+	stat_add(&t->st.deletes, 1);
+	return 0;
+}
+
+int sg_sess_delete(struct sg_sess_table *t, uint64_t id)
+{
+	int rc = sess_enter(t);
+
+	if (rc != 0)
+		return rc;
+	rc = sess_delete(t, id);
+	sess_leave(t);
+	return rc;
+}
+
+int sg_sess_set_owner(struct sg_sess_table *t, uint64_t id, uint16_t owner)
+{
+	struct sg_sess *h;
+	uint32_t slot;
+	int rc = sess_enter(t);
+
+	if (rc != 0)
+		return rc;
+	h = sess_by_id(t, id, &slot);
+	if (h == NULL)
+		rc = sess_refuse(t, SG_SESS_REFUSE_UNKNOWN_ID, -ENOENT);
+	else
+		__atomic_store_n(&h->owner, owner, __ATOMIC_RELAXED);
+	sess_leave(t);
+	return rc;
+}
+
+unsigned sg_sess_reclaim(struct sg_sess_table *t, int wait)
+{
+	unsigned n;
+
+	if (sess_enter(t) != 0)
+		return 0;
+	if (wait && t->dq_len > 0) {
+		const struct sess_defer *last = &t->dq[(t->dq_head + t->dq_len - 1) % t->dq_cap];
+
+		/* Blocks until every online worker passed a quiescent state. */
+		rte_rcu_qsbr_check(t->qsbr, last->token, true);
+	}
+	n = sess_reclaim(t, UINT32_MAX);
+	sess_leave(t);
+	return n;
+}
+
+int sg_sess_find_tuple(struct sg_sess_table *t, const struct sg_sess_tuple *k, uint64_t *id)
+{
+	struct sess_hkey hk;
+	int64_t s;
+	int rc = sess_enter(t);
+
+	if (rc != 0)
+		return rc;
+	sg_sess_idx_prep(t, k, &hk);
+	s = sg_sess_idx_find(t, k, &hk);
+	if (s < 0)
+		rc = -ENOENT;
+	else
+		*id = (uint64_t)t->hot[s].gen << 32 | (uint32_t)s;
+	sess_leave(t);
+	return rc;
+}
+
+int sg_sess_find_cid(struct sg_sess_table *t, const uint8_t *cid, uint64_t *id)
+{
+	uint32_t slot;
+	uint64_t nonce;
+	int rc = sess_enter(t);
+
+	if (rc != 0)
+		return rc;
+	rc = sg_sess_cid_decode(t, cid, &slot, &nonce);
+	if (rc == SG_SESS_HIT) {
+		const struct sg_sess *h = &t->hot[slot];
+
+		if (slot < t->slot_hwm && nonce != 0 && h->check == nonce &&
+		    (h->flags & SG_SESS_F_CID))
+			*id = (uint64_t)h->gen << 32 | slot;
+		else
+			rc = -ENOENT;
+	} else if (rc > 0) {
+		rc = -ENOENT;
+	}
+	sess_leave(t);
+	return rc;
+}
+
+static void sess_info(struct sg_sess_table *t, uint32_t slot, struct sg_sess_info *info)
+{
+	const struct sg_sess *h = &t->hot[slot];
+	const struct sess_cold *c = sess_cold(t, slot);
+	const struct sg_rec_sa *sa = sess_sa(t, (uint32_t)h->sa_pair);
+
+	memset(info, 0, sizeof(*info));
+	info->id = (uint64_t)h->gen << 32 | slot;
+	info->tuple = h->tuple;
+	info->flags = h->flags & (SG_SESS_F_TUPLE | SG_SESS_F_CID);
+	if ((h->flags & SG_SESS_F_CID) && sg_sess_cid_make(t, slot, h->check, info->cid) == 0)
+		info->cid_len = t->cid_len;
+	info->peer_cid_len = h->peer_cid_len;
+	memcpy(info->peer_cid, sg_sess_peer_cid(t, h), h->peer_cid_len);
+	info->owner = __atomic_load_n(&h->owner, __ATOMIC_RELAXED);
+	info->suite = c->suite;
+	info->rekeys = c->rekeys;
+	info->identity = c->identity;
+	info->backend = c->backend;
+	info->expires = c->expires;
+	info->last_rx = __atomic_load_n(&h->last_rx, __ATOMIC_RELAXED);
+	/* The owner worker advances these while we read: each field is atomic. */
+	info->aead = sa->aead;
+	info->epoch = sa->epoch;
+	info->auth_failures = __atomic_load_n(&sa->auth_failures, __ATOMIC_RELAXED);
+	info->tx_seq = __atomic_load_n(&sa->tx_seq, __ATOMIC_RELAXED);
+	info->rx_top = __atomic_load_n(&sa->rx_top, __ATOMIC_RELAXED);
+	info->has_prev = (uint32_t)(h->sa_pair >> 32) != SESS_NONE;
+}
+
+int sg_sess_get(struct sg_sess_table *t, uint64_t id, struct sg_sess_info *info)
+{
+	uint32_t slot;
+	int rc = sess_enter(t);
+
+	if (rc != 0)
+		return rc;
+	if (sess_by_id(t, id, &slot) == NULL)
+		rc = -ENOENT;
+	else
+		sess_info(t, slot, info);
+	sess_leave(t);
+	return rc;
+}
+
+int sg_sess_next(struct sg_sess_table *t, uint64_t *cursor, struct sg_sess_info *info)
+{
+	int rc = sess_enter(t);
+
+	if (rc != 0)
+		return rc;
+	rc = -ENOENT;
+	for (uint64_t s = *cursor; s < t->slot_hwm; s++) {
+		if ((t->hot[s].flags & SESS_ST_MASK) != SESS_ST_LIVE)
+			continue;
+		sess_info(t, (uint32_t)s, info);
+		*cursor = s + 1;
+		rc = 0;
+		break;
+	}
+	if (rc != 0)
+		*cursor = t->slot_hwm;
+	sess_leave(t);
+	return rc;
+}
+
+void sg_sess_stats_get(const struct sg_sess_table *t, struct sg_sess_stats *st)
+{
+	const uint64_t *src = (const uint64_t *)&t->st;
+	uint64_t *dst = (uint64_t *)st;
+
+	for (size_t i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+const uint8_t *sg_sess_peer_cid(const struct sg_sess_table *t, const struct sg_sess *s)
+{
+	const struct sess_cold *c = sess_cold(t, (uint32_t)(s - t->hot));
+
+	return s->peer_cid_len > SG_SESS_PEER_CID_INLINE ? c->peer_cid.ext : c->peer_cid.inl;
+}

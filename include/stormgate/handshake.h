@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * DTLS 1.2 handshake server engine (RFC 6347): PSK (RFC 4279) and ECDHE-PSK
+ * (RFC 5489, RFC 8442) with X25519 and secp256r1, stateless cookies
+ * (RFC 6347 §4.2.1), extended master secret (RFC 7627), session tickets
+ * (RFC 5077), connection IDs (RFC 9146), SNI (RFC 6066), record_size_limit
+ * (RFC 8449) and max_fragment_length (RFC 6066 §4). No renegotiation.
+ *
+ * Transport-agnostic: the daemon feeds it the datagrams the data plane
+ * punts (sg_hs_input) and the passing of time (sg_hs_tick); the engine
+ * answers through callbacks (struct sg_hs_ops): datagrams to send, a PSK
+ * lookup, CIDs, and the installation of a finished session. Time is an
+ * argument, so the engine makes no system call of its own (OpenSSL's DRBG
+ * and allocations aside) and tests drive it deterministically.
+ *
+ * Threads: an engine belongs to one thread (the control thread); no
+ * function is safe to call concurrently on the same engine, and callbacks
+ * run on that thread, inside sg_hs_input() / sg_hs_tick().
+ *
+ * Memory: fixed at creation. max_handshakes slots of state (under 2 KB each,
+ * transcript hash and ECDHE key included) and linger_entries finished flights;
+ * nothing exists for a client before it returns a valid cookie (when cookies
+ * are on). See docs/handshake.md.
+ */
+#ifndef STORMGATE_HANDSHAKE_H
+#define STORMGATE_HANDSHAKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <stormgate/common.h>
+#include <stormgate/dtls.h>
+#include <stormgate/record_types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct sg_hs_engine;
+
+/*
+ * Who sent a datagram, as seen by the gateway. IPv4 addresses are
+ * IPv4-mapped IPv6 addresses (::ffff:a.b.c.d); addresses and ports in
+ * network byte order. Same layout and convention as struct sg_sess_tuple.
+ */
+struct sg_hs_peer {
+	uint8_t laddr[16]; /* local (gateway) address */
+	uint8_t paddr[16]; /* peer (device) address */
+	uint16_t lport;
+	uint16_t pport;
+};
+
+/* Now, in two clocks: timers run on the monotonic one; tickets and session
+ * lifetimes, which must survive a restart, on the wall clock. */
+struct sg_hs_time {
+	uint64_t mono_ms; /* CLOCK_MONOTONIC, milliseconds */
+	uint64_t unix_s;  /* CLOCK_REALTIME, seconds */
+};
+
+/* Lengths. Our CIDs: what the session table issues (session_types.h). */
+#define SG_HS_CID_MAX      16
+#define SG_HS_PEER_CID_MAX 32 /* longer client CIDs: the extension is declined */
+#define SG_HS_SNI_MAX      255
+#define SG_HS_SUITES_MAX   16
+#define SG_HS_HINT_MAX     128
+
+/* ---- what the daemon provides ----------------------------------------------- */
+
+/* struct sg_hs_cred.flags: per-device policy from the credential store. */
+#define SG_HS_CRED_F_REQUIRE_EMS   0x01 /* refuse a handshake without RFC 7627 */
+#define SG_HS_CRED_F_NO_TICKET     0x02 /* never issue (or accept) a session ticket */
+#define SG_HS_CRED_F_REQUIRE_ECDHE 0x04 /* plain PSK refused: forward secrecy required */
+
+/* A device's credential, as the PSK lookup returns it. */
+struct sg_hs_cred {
+	uint8_t psk[SG_TLS_PSK_MAX]; /* secret: the engine wipes its copy after use */
+	uint16_t psk_len;            /* 1..SG_TLS_PSK_MAX */
+	uint32_t flags;              /* SG_HS_CRED_F_* */
+	uint32_t cred_ref;           /* credential store reference, passed to the result */
+	uint32_t backend;            /* backend mapping, passed to the result */
+	uint32_t lifetime_s;         /* session lifetime; 0: the engine's default */
+};
+
+struct sg_hs_result;
+
+/*
+ * Callbacks, all called on the engine's thread from inside sg_hs_input()
+ * or sg_hs_tick(); pointers they receive are valid during the call only.
+ */
+struct sg_hs_ops {
+	void *ctx; /* passed to every callback */
+
+	/*
+	 * Look up identity (the PSK identity of the ClientKeyExchange, RFC 4279
+	 * §2) for a client that asked for server name sni (NULL when it sent
+	 * none). Return 0 with cred filled, -ENOENT for an unknown identity,
+	 * -EACCES when policy refuses this identity (e.g. this SNI), or another
+	 * -errno when the store failed. Must not block long (an LMDB read).
+	 */
+	int (*psk_lookup)(void *ctx, const uint8_t *identity, size_t identity_len,
+	                  const uint8_t *sni, size_t sni_len, struct sg_hs_cred *cred);
+
+	/* Send one datagram to peer (through the data plane's TX). 0 or -errno (counted). */
+	int (*send)(void *ctx, const struct sg_hs_peer *peer, const uint8_t *data, size_t len);
+
+	/*
+	 * A handshake completed: install the session (RFC 6347 §4.2.8: a device's
+	 * previous session is replaced now, not before). The result holds keys:
+	 * copy what is kept, never keep the pointer. 0, or -errno and the
+	 * handshake fails with an internal_error alert.
+	 */
+	int (*install)(void *ctx, const struct sg_hs_result *res);
+
+	/*
+	 * Optional (NULL: no CIDs). Reserve one of our CIDs (RFC 9146), exactly
+	 * the configured cid_len bytes, for a handshake about to send its
+	 * ServerHello. 0 or -errno (the handshake goes on without a CID).
+	 */
+	int (*cid_alloc)(void *ctx, const struct sg_hs_peer *peer, uint8_t *cid);
+
+	/* Give back a reserved CID whose handshake did not complete (never after install). */
+	void (*cid_release)(void *ctx, const uint8_t *cid);
+};
+
+/* A completed handshake, handed to ops.install. */
+struct sg_hs_result {
+	/* Epoch-1 SA: keys, IVs, tx_seq after our Finished, replay window with
+	 * the client's Finished marked; sg_rec_sa_size(replay_window) bytes,
+	 * owned by the engine and wiped after the call. */
+	const struct sg_rec_sa *sa;
+	struct sg_hs_peer peer;
+	uint16_t suite;       /* IANA cipher suite */
+	uint16_t group;       /* ECDHE NamedGroup (RFC 8422 §5.1.1), 0 for plain PSK */
+	uint8_t resumed;      /* abbreviated handshake from a session ticket (RFC 5077) */
+	uint8_t ems;          /* extended master secret in use (RFC 7627) */
+	uint8_t cid_len;      /* our CID, in records the client sends (RFC 9146); 0: none */
+	uint8_t peer_cid_len; /* the client's CID, in records we send; 0: none */
+	uint8_t cid[SG_HS_CID_MAX];
+	uint8_t peer_cid[SG_HS_PEER_CID_MAX];
+	uint16_t max_plaintext; /* largest plaintext we may send (RFC 8449 §4 / RFC 6066 §4) */
+	uint16_t identity_len;
+	uint8_t identity[SG_TLS_PSK_IDENTITY_MAX];
+	uint16_t sni_len; /* 0: no server_name */
+	uint8_t sni[SG_HS_SNI_MAX];
+	uint32_t cred_ref; /* from the PSK lookup (resumption: looked up again) */
+	uint32_t backend;
+	uint64_t expires; /* end of the session's lifetime, Unix seconds */
+};
+
+/* ---- configuration ------------------------------------------------------------ */
+
+/* When a ClientHello must carry a valid cookie (RFC 6347 §4.2.1). */
+enum sg_hs_cookie_policy {
+	SG_HS_COOKIE_ALWAYS = 0, /* every handshake: no state before a return routability check */
+	SG_HS_COOKIE_UNDER_LOAD, /* WireGuard's model: once cookie_threshold handshakes are in
+	                            flight */
+	SG_HS_COOKIE_NEVER,      /* tests and trusted networks only */
+};
+
+/* Zero fields take the documented default. */
+struct sg_hs_config {
+	uint32_t max_handshakes;           /* in-flight handshakes (slots); required */
+	uint32_t linger_entries;           /* finished flights kept to answer a retransmitted
+	                                      client Finished (RFC 6347 §4.2.4); 0: max_handshakes */
+	uint16_t suites[SG_HS_SUITES_MAX]; /* server preference order, 0-terminated;
+	                                      all 0: the order in docs/handshake.md */
+	uint8_t cookie_policy;             /* enum sg_hs_cookie_policy */
+	uint8_t require_ems;               /* refuse clients without RFC 7627 */
+	uint8_t tickets;                   /* issue and accept RFC 5077 session tickets */
+	uint8_t cid_len;                   /* length of our CIDs (RFC 9146); 0: no CIDs */
+	uint32_t cookie_threshold; /* UNDER_LOAD: in-flight handshakes before cookies; 0: max/4 */
+	uint32_t
+	        cookie_rotate_ms; /* cookie secret lifetime; a cookie lives 1-2 of them; 0: 30000 */
+	uint32_t ticket_lifetime_s; /* ticket validity and lifetime hint; 0: 86400 */
+	uint32_t ticket_rotate_s; /* ticket key lifetime; old key still accepted one more; 0: 43200
+	                           */
+	uint32_t session_lifetime_s; /* default session lifetime; 0: 86400 */
+	uint16_t mtu;                /* largest datagram we send; 0: 1280 (RFC 8200 minimum) */
+	uint16_t record_size_limit;  /* largest plaintext we accept (RFC 8449); 0: 2^14 */
+	uint16_t replay_window;      /* bits, as the session table's (record_types.h); 0: default */
+	uint8_t dummy_psk_len;       /* unknown identity: length of the random PSK; 0: 16 */
+	uint8_t psk_hint_len;
+	uint8_t psk_hint[SG_HS_HINT_MAX]; /* RFC 4279 §2 identity hint; empty: none sent */
+	uint32_t rto_initial_ms; /* 0: SG_DTLS_RTO_INITIAL_MS (RFC 7925 §11 advises 9 s for IoT) */
+	uint32_t rto_max_ms;     /* 0: SG_DTLS_RTO_MAX_MS */
+	uint32_t handshake_timeout_ms; /* state freed after this; 0: 60000 */
+	uint32_t linger_ms;            /* finished flights kept this long; 0: 30000 */
+	struct sg_hs_ops ops;          /* psk_lookup, send and install are required */
+};
+
+/* ---- counters ------------------------------------------------------------------- */
+
+/*
+ * Every datagram ends in exactly one of the outcome counters (up to
+ * SG_HS_C_DGRAM_MAX); the rest count events and failures. Failures
+ * (SG_HS_C_FAIL_*) each send the alert named in docs/handshake.md; an
+ * unknown identity is counted apart from a wrong key, but the client sees
+ * the same decrypt_error at the same step for both.
+ */
+enum sg_hs_counter {
+	/* datagrams */
+	SG_HS_C_DGRAM_HANDLED = 0,   /* advanced or answered a handshake */
+	SG_HS_C_DROP_MALFORMED,      /* record framing broken */
+	SG_HS_C_DROP_NO_STATE,       /* not a ClientHello and no handshake for this peer */
+	SG_HS_C_DROP_UNEXPECTED,     /* stale or future message, wrong epoch, app data */
+	SG_HS_C_DROP_FRAGMENTED_CH,  /* a fragmented ClientHello before any state exists */
+	SG_HS_C_DROP_POOL_FULL,      /* valid cookie but every slot busy */
+	SG_HS_C_DROP_COOKIE_BAD,     /* cookie that no secret made */
+	SG_HS_C_DROP_COOKIE_EXPIRED, /* cookie from a secret already retired */
+	SG_HS_C_DGRAM_MAX,
+	/* events */
+	SG_HS_C_HVR_SENT = SG_HS_C_DGRAM_MAX, /* HelloVerifyRequest (stateless) */
+	SG_HS_C_STARTED,                      /* slot taken */
+	SG_HS_C_COMPLETED_FULL,
+	SG_HS_C_COMPLETED_RESUMED,
+	SG_HS_C_TICKET_ISSUED,
+	SG_HS_C_TICKET_REJECTED,  /* unreadable, expired or unusable ticket: full handshake */
+	SG_HS_C_RETRANSMIT_TIMER, /* flight resent on timer expiry (RFC 6347 §4.2.4) */
+	SG_HS_C_RETRANSMIT_PEER,  /* flight resent because the client repeated its own */
+	SG_HS_C_LINGER_RESENT,    /* final flight resent after completion */
+	SG_HS_C_TIMEOUT,          /* state freed after handshake_timeout_ms */
+	SG_HS_C_REPLACED,         /* a new ClientHello from the same address replaced one */
+	SG_HS_C_PEER_ALERT,       /* the client aborted with an alert */
+	SG_HS_C_SEND_FAILED,      /* ops.send refused a datagram */
+	/* failures, each answered with an alert */
+	SG_HS_C_FAIL_PROTOCOL_VERSION,   /* protocol_version: not DTLS 1.2 */
+	SG_HS_C_FAIL_FALLBACK,           /* inappropriate_fallback (RFC 7507) */
+	SG_HS_C_FAIL_NO_SUITE,           /* handshake_failure: no suite in common */
+	SG_HS_C_FAIL_NO_GROUP,           /* handshake_failure: ECDHE-PSK without X25519/P-256 */
+	SG_HS_C_FAIL_EMS_REQUIRED,       /* handshake_failure: policy wants RFC 7627 */
+	SG_HS_C_FAIL_RENEGOTIATION,      /* handshake_failure: RFC 5746 §3.6 violated */
+	SG_HS_C_FAIL_DECODE,             /* decode_error */
+	SG_HS_C_FAIL_ILLEGAL_PARAMETER,  /* illegal_parameter */
+	SG_HS_C_FAIL_UNEXPECTED_MESSAGE, /* unexpected_message */
+	SG_HS_C_FAIL_BAD_POINT,          /* illegal_parameter: bad ECDHE share */
+	SG_HS_C_FAIL_UNKNOWN_IDENTITY,   /* decrypt_error at Finished (no oracle, RFC 4279 §2) */
+	SG_HS_C_FAIL_POLICY,             /* decrypt_error at Finished: identity refused (-EACCES) */
+	SG_HS_C_FAIL_BAD_FINISHED,       /* decrypt_error: wrong key (record or verify_data) */
+	SG_HS_C_FAIL_CRED_STORE,         /* internal_error: lookup failed */
+	SG_HS_C_FAIL_INSTALL,            /* internal_error: ops.install refused */
+	SG_HS_C_FAIL_INTERNAL,           /* internal_error: crypto or allocation */
+	SG_HS_C_MAX
+};
+
+struct sg_hs_stats {
+	uint64_t c[SG_HS_C_MAX];
+	uint32_t in_flight; /* slots in use now */
+	uint32_t lingering; /* finished flights kept now */
+};
+
+/* ---- functions ------------------------------------------------------------------------ */
+
+/*
+ * Create an engine: allocates every slot and the linger table, an IPsec-MB
+ * manager, the OpenSSL contexts, fresh cookie and ticket keys. Copies conf.
+ * Returns NULL with errno EINVAL (bad conf: no slots, missing callback,
+ * unknown suite, cid_len over SG_HS_CID_MAX) or ENOMEM. Any thread; the
+ * engine then belongs to the thread that uses it.
+ */
+struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf);
+
+/* Wipe every secret (keys, cookies, tickets, handshake state) and free. NULL: no-op. */
+void sg_hs_engine_free(struct sg_hs_engine *e);
+
+/*
+ * Consume one datagram from peer (it may hold several records). Replies go
+ * out through ops.send, a completed handshake through ops.install, before
+ * this returns. Does not keep dgram. Returns 0, or -EINVAL for a NULL
+ * argument; what happened to the datagram is counted (enum sg_hs_counter).
+ */
+int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_hs_peer *peer,
+                const uint8_t *dgram, size_t len);
+
+/*
+ * Run timers due at now: retransmit flights (RFC 6347 §4.2.4.1, doubling up
+ * to rto_max_ms), free handshakes older than handshake_timeout_ms and
+ * finished flights older than linger_ms, rotate the cookie and ticket keys.
+ * Returns the number of timers handled.
+ */
+unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now);
+
+/* Monotonic ms of the next timer (UINT64_MAX if none): when to call sg_hs_tick(). */
+uint64_t sg_hs_next_deadline(const struct sg_hs_engine *e);
+
+/*
+ * Ticket keys, to survive a restart (tickets devices hold stay valid): export
+ * writes the current and previous key with their creation times (secret:
+ * the caller stores it where only the daemon can read it, and wipes buf);
+ * import replaces the engine's keys. Export returns the bytes written or
+ * -ENOSPC; import returns 0 or -EINVAL (malformed blob). SG_HS_TICKET_KEYS_LEN
+ * bytes always suffice.
+ */
+#define SG_HS_TICKET_KEYS_LEN 128
+int sg_hs_ticket_keys_export(const struct sg_hs_engine *e, uint8_t *buf, size_t cap);
+int sg_hs_ticket_keys_import(struct sg_hs_engine *e, const uint8_t *buf, size_t len);
+
+/* Copy the counters. */
+void sg_hs_stats_get(const struct sg_hs_engine *e, struct sg_hs_stats *st);
+
+/* Stable label of a counter ("fail_unknown_identity"), or "unknown". Any thread. */
+const char *sg_hs_counter_name(enum sg_hs_counter c);
+
+/*
+ * Bytes of memory one in-flight handshake holds at most: its slot plus the
+ * heap objects it owns (transcript hash state, X25519 key), as measured at
+ * engine creation. Reported so the 2 KB budget is checked, not assumed.
+ */
+size_t sg_hs_bytes_per_handshake(const struct sg_hs_engine *e);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STORMGATE_HANDSHAKE_H */

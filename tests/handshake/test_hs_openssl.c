@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Interop with OpenSSL libssl's DTLS 1.2 client, in process over a
+ * datagram socketpair: every PSK and ECDHE-PSK suite OpenSSL offers, with
+ * and without extended master secret, with and without cookies, full and
+ * resumed (session ticket) handshakes, an identity hint; after each
+ * handshake application data flows both ways through the record layer with
+ * the keys the engine installed.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "hs_harness.h"
+
+struct client_cfg {
+	const char *identity;
+	const uint8_t *key;
+	unsigned key_len;
+	char hint_seen[64];
+};
+
+static unsigned int psk_cb(SSL *ssl, const char *hint, char *identity, unsigned int max_id,
+                           unsigned char *psk, unsigned int max_psk)
+{
+	struct client_cfg *cc = SSL_get_app_data(ssl);
+
+	if (hint)
+		snprintf(cc->hint_seen, sizeof(cc->hint_seen), "%s", hint);
+	if (strlen(cc->identity) + 1 > max_id || cc->key_len > max_psk)
+		return 0;
+	strcpy(identity, cc->identity);
+	memcpy(psk, cc->key, cc->key_len);
+	return cc->key_len;
+}
+
+struct ossl_case {
+	const char *cipher;
+	uint16_t suite;
+	const char *groups; /* ECDHE: OpenSSL groups list */
+	uint16_t group;     /* expected NamedGroup */
+	bool no_ems;
+	uint8_t cookies; /* enum sg_hs_cookie_policy */
+	bool resume;
+	bool hint;
+	uint16_t mtu; /* engine MTU (0: default); small values force fragmentation */
+	uint8_t mfl;  /* max_fragment_length code the client asks for (RFC 6066 §4) */
+};
+
+static const struct ossl_case cases[] = {
+	{ "PSK-AES128-CCM8", 0xc0a8, NULL, 0, false, SG_HS_COOKIE_ALWAYS, true, false, 0 },
+	{ "PSK-AES128-CCM8", 0xc0a8, NULL, 0, true, SG_HS_COOKIE_NEVER, true, false, 0 },
+	{ "PSK-AES128-CCM8", 0xc0a8, NULL, 0, false, SG_HS_COOKIE_NEVER, false, true, 0 },
+	{ "PSK-AES128-CCM", 0xc0a4, NULL, 0, false, SG_HS_COOKIE_ALWAYS, true, false, 0 },
+	{ "PSK-AES128-CCM", 0xc0a4, NULL, 0, true, SG_HS_COOKIE_ALWAYS, false, false, 0 },
+	{ "PSK-AES128-GCM-SHA256", 0x00a8, NULL, 0, false, SG_HS_COOKIE_ALWAYS, true, false, 0 },
+	{ "PSK-AES128-GCM-SHA256", 0x00a8, NULL, 0, true, SG_HS_COOKIE_NEVER, false, true, 0 },
+	{ "PSK-AES256-GCM-SHA384", 0x00a9, NULL, 0, false, SG_HS_COOKIE_ALWAYS, true, false, 0 },
+	{ "PSK-AES256-GCM-SHA384", 0x00a9, NULL, 0, true, SG_HS_COOKIE_NEVER, false, false, 0 },
+	{ "PSK-CHACHA20-POLY1305", 0xccab, NULL, 0, false, SG_HS_COOKIE_ALWAYS, true, false, 0 },
+	{ "PSK-CHACHA20-POLY1305", 0xccab, NULL, 0, true, SG_HS_COOKIE_NEVER, false, false, 0 },
+	{ "ECDHE-PSK-CHACHA20-POLY1305", 0xccac, "X25519", 29, false, SG_HS_COOKIE_ALWAYS, true,
+	  false, 0 },
+	{ "ECDHE-PSK-CHACHA20-POLY1305", 0xccac, "P-256", 23, false, SG_HS_COOKIE_ALWAYS, true,
+	  true, 0 },
+	{ "ECDHE-PSK-CHACHA20-POLY1305", 0xccac, "X25519", 29, true, SG_HS_COOKIE_NEVER, false,
+	  false, 0 },
+	{ "ECDHE-PSK-CHACHA20-POLY1305", 0xccac, "P-256", 23, true, SG_HS_COOKIE_UNDER_LOAD, false,
+	  false, 0 },
+	/* A 160-byte MTU splits our P-256 ServerKeyExchange and the ticket (RFC 6347 §4.2.3). */
+	{ "ECDHE-PSK-CHACHA20-POLY1305", 0xccac, "P-256", 23, false, SG_HS_COOKIE_ALWAYS, true,
+	  true, 160 },
+	{ "PSK-AES128-CCM8", 0xc0a8, NULL, 0, false, SG_HS_COOKIE_ALWAYS, true, false, 160 },
+	/* max_fragment_length 2^9 and 2^12 (OpenSSL sends RFC 6066, not RFC 8449). */
+	{ "PSK-AES128-CCM8", 0xc0a8, NULL, 0, false, SG_HS_COOKIE_ALWAYS, true, false, 0, 1 },
+	{ "ECDHE-PSK-CHACHA20-POLY1305", 0xccac, "X25519", 29, false, SG_HS_COOKIE_NEVER, false,
+	  false, 0, 4 },
+};
+
+/*
+ * A datagram BIO over one end of the socketpair: OpenSSL's BIO_s_datagram
+ * wants a peer address for sendto(), which an AF_UNIX socketpair has none of.
+ */
+static int pair_write(BIO *b, const char *buf, int len)
+{
+	ssize_t n = send(BIO_get_fd(b, NULL), buf, (size_t)len, 0);
+
+	BIO_clear_retry_flags(b);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		BIO_set_retry_write(b);
+	return (int)n;
+}
+
+static int pair_read(BIO *b, char *buf, int len)
+{
+	ssize_t n = recv(BIO_get_fd(b, NULL), buf, (size_t)len, MSG_DONTWAIT);
+
+	BIO_clear_retry_flags(b);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		BIO_set_retry_read(b);
+	return (int)n;
+}
+
+static long pair_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	switch (cmd) {
+	case BIO_C_SET_FD:
+		BIO_set_data(b, (void *)(intptr_t) * (int *)ptr);
+		BIO_set_init(b, 1);
+		(void)num;
+		return 1;
+	case BIO_C_GET_FD:
+		return (long)(intptr_t)BIO_get_data(b);
+	case BIO_CTRL_FLUSH:
+		return 1;
+	case BIO_CTRL_DGRAM_GET_FALLBACK_MTU:
+		return 1400;
+	default:
+		return 0;
+	}
+}
+
+static BIO *pair_bio(int fd)
+{
+	static BIO_METHOD *m;
+	BIO *b;
+
+	if (m == NULL) {
+		m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "sg-dgram-pair");
+		BIO_meth_set_write(m, pair_write);
+		BIO_meth_set_read(m, pair_read);
+		BIO_meth_set_ctrl(m, pair_ctrl);
+	}
+	b = BIO_new(m);
+	assert_non_null(b);
+	BIO_set_fd(b, fd, BIO_NOCLOSE);
+	return b;
+}
+
+static SSL *client_new(struct harness *h, const struct ossl_case *c, struct client_cfg *cc,
+                       SSL_SESSION *sess)
+{
+	SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
+	SSL *ssl;
+	BIO *bio;
+
+	assert_non_null(ctx);
+	assert_int_equal(SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION), 1);
+	assert_int_equal(SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION), 1);
+	assert_int_equal(SSL_CTX_set_cipher_list(ctx, c->cipher), 1);
+	if (c->no_ems)
+		SSL_CTX_set_options(ctx, SSL_OP_NO_EXTENDED_MASTER_SECRET);
+	if (c->groups)
+		assert_int_equal(SSL_CTX_set1_groups_list(ctx, c->groups), 1);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU);
+	ssl = SSL_new(ctx);
+	SSL_CTX_free(ctx); /* the SSL holds a reference */
+	assert_non_null(ssl);
+	SSL_set_app_data(ssl, cc);
+	SSL_set_psk_client_callback(ssl, psk_cb);
+	bio = pair_bio(h->fd[0]);
+	assert_non_null(bio);
+	SSL_set_bio(ssl, bio, bio);
+	DTLS_set_link_mtu(ssl, 1400);
+	if (sess)
+		assert_int_equal(SSL_set_session(ssl, sess), 1);
+	if (c->mfl)
+		assert_int_equal(SSL_set_tlsext_max_fragment_length(ssl, c->mfl), 1);
+	SSL_set_connect_state(ssl);
+	return ssl;
+}
+
+/* Step client and engine until the client is done and the engine installed. */
+static void run_handshake(struct harness *h, SSL *ssl, unsigned want_installed)
+{
+	for (int i = 0; i < 200; i++) {
+		int rc = SSL_do_handshake(ssl);
+
+		if (rc != 1) {
+			int err = SSL_get_error(ssl, rc);
+
+			if (err != SSL_ERROR_WANT_READ) {
+				ERR_print_errors_fp(stderr);
+				fail_msg("client handshake error %d", err);
+			}
+		}
+		h_pump(h);
+		if (rc == 1 && h->n_installed == want_installed)
+			return;
+	}
+	fail_msg("handshake did not complete (installed %u)", h->n_installed);
+}
+
+/* Application data both ways with the installed keys (record layer). */
+static void exchange_data(struct harness *h, SSL *ssl)
+{
+	static const char up[] = "uplink: CoAP POST /rd", down[] = "downlink: 2.01 Created";
+	uint8_t buf[4096], pt[512];
+	size_t n;
+	int m;
+
+	assert_int_equal(SSL_write(ssl, up, sizeof(up)), (int)sizeof(up));
+	n = h_recv(h, buf, sizeof(buf));
+	assert_true(n > 0);
+	m = h_open(h, buf, n, pt, sizeof(pt));
+	assert_int_equal(m, (int)sizeof(up));
+	assert_memory_equal(pt, up, sizeof(up));
+
+	h_seal_send(h, (const uint8_t *)down, sizeof(down));
+	memset(buf, 0, sizeof(buf));
+	m = SSL_read(ssl, buf, sizeof(buf));
+	assert_int_equal(m, (int)sizeof(down));
+	assert_memory_equal(buf, down, sizeof(down));
+}
+
+static void run_case(const struct ossl_case *c)
+{
+	struct harness h = { 0 };
+	struct client_cfg cc = { .identity = h_psks[0].identity,
+		                 .key = h_psks[0].key,
+		                 .key_len = h_psks[0].key_len };
+	SSL_SESSION *sess = NULL;
+	SSL *ssl;
+
+	h_config(&h, &h.conf);
+	h.conf.cookie_policy = c->cookies;
+	h.conf.cookie_threshold = 1; /* UNDER_LOAD: the second handshake needs a cookie */
+	h.conf.mtu = c->mtu;
+	if (c->hint) {
+		memcpy(h.conf.psk_hint, "stormgate", 9);
+		h.conf.psk_hint_len = 9;
+	}
+	h_start(&h);
+
+	ssl = client_new(&h, c, &cc, NULL);
+	run_handshake(&h, ssl, 1);
+	assert_int_equal(h.sess.res.suite, c->suite);
+	assert_int_equal(SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(ssl)), c->suite);
+	assert_int_equal(h.sess.res.group, c->group);
+	assert_int_equal(h.sess.res.ems, !c->no_ems);
+	assert_int_equal(h.sess.res.resumed, 0);
+	assert_int_equal(h.sess.res.identity_len, strlen(H_PSK_IDENTITY));
+	assert_memory_equal(h.sess.res.identity, H_PSK_IDENTITY, strlen(H_PSK_IDENTITY));
+	assert_int_equal(h.sess.res.cred_ref, 1000);
+	assert_int_equal(h.sess.res.sa->epoch, 1);
+	assert_int_equal(h.sess.res.max_plaintext,
+	                 c->mfl ? 1u << (8 + c->mfl) : SG_DTLS_MAX_PLAINTEXT);
+	if (c->mfl)
+		assert_int_equal(SSL_SESSION_get_max_fragment_length(SSL_get_session(ssl)), c->mfl);
+	if (c->hint)
+		assert_string_equal(cc.hint_seen, "stormgate");
+	assert_int_equal(h_count(&h, SG_HS_C_HVR_SENT), c->cookies == SG_HS_COOKIE_ALWAYS ? 1 : 0);
+	assert_int_equal(h_count(&h, SG_HS_C_COMPLETED_FULL), 1);
+	assert_int_equal(h_count(&h, SG_HS_C_TICKET_ISSUED), 1);
+	exchange_data(&h, ssl);
+	/* The installed SA continues the client's sequence after its Finished. */
+	assert_true(h.seq_seen >= 1);
+
+	if (c->resume) {
+		sess = SSL_get1_session(ssl);
+		assert_non_null(sess);
+		assert_true(SSL_SESSION_has_ticket(sess));
+		assert_int_equal(SSL_SESSION_get_ticket_lifetime_hint(sess), 86400);
+	}
+	/* A connection freed without shutdown makes OpenSSL drop its session. */
+	SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	SSL_free(ssl);
+
+	if (c->resume) {
+		ssl = client_new(&h, c, &cc, sess);
+		run_handshake(&h, ssl, 2);
+		assert_int_equal(SSL_session_reused(ssl), 1);
+		assert_int_equal(h.sess.res.resumed, 1);
+		assert_int_equal(h.sess.res.suite, c->suite);
+		assert_int_equal(h.sess.res.ems, !c->no_ems);
+		assert_memory_equal(h.sess.res.identity, H_PSK_IDENTITY, strlen(H_PSK_IDENTITY));
+		assert_int_equal(h_count(&h, SG_HS_C_COMPLETED_RESUMED), 1);
+		exchange_data(&h, ssl);
+		SSL_free(ssl);
+		SSL_SESSION_free(sess);
+	}
+	assert_int_equal(h_count(&h, SG_HS_C_FAIL_BAD_FINISHED), 0);
+	h_stop(&h);
+}
+
+static void test_openssl_matrix(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < SG_ARRAY_SIZE(cases); i++) {
+		print_message("# case %u: %s ems=%d cookies=%d resume=%d mtu=%u\n", i,
+		              cases[i].cipher, !cases[i].no_ems, cases[i].cookies, cases[i].resume,
+		              cases[i].mtu);
+		run_case(&cases[i]);
+	}
+}
+
+/*
+ * No renegotiation (RFC 5746; issue scope): OpenSSL's client renegotiating
+ * sends an encrypted ClientHello in epoch 1. The engine keeps no state for
+ * an established session, cannot read it, and drops it, counted; the
+ * session's data path is unaffected.
+ */
+static void test_openssl_renegotiation_refused(void **state)
+{
+	struct harness h = { 0 };
+	struct client_cfg cc = { .identity = h_psks[0].identity,
+		                 .key = h_psks[0].key,
+		                 .key_len = h_psks[0].key_len };
+	const struct ossl_case *c = &cases[0];
+	uint8_t buf[2048];
+	SSL *ssl;
+
+	(void)state;
+	h_config(&h, &h.conf);
+	h_start(&h);
+	ssl = client_new(&h, c, &cc, NULL);
+	run_handshake(&h, ssl, 1);
+	assert_int_equal(SSL_renegotiate(ssl), 1);
+	assert_int_equal(SSL_do_handshake(ssl), -1);
+	assert_int_equal(SSL_get_error(ssl, -1), SSL_ERROR_WANT_READ);
+	assert_int_equal(h_pump(&h), 1);
+	assert_int_equal(h_count(&h, SG_HS_C_DROP_NO_STATE), 1);
+	assert_int_equal(h_recv(&h, buf, sizeof(buf)), 0); /* no answer */
+	assert_int_equal(h.n_installed, 1);
+	SSL_free(ssl);
+	h_stop(&h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_openssl_matrix),
+		cmocka_unit_test(test_openssl_renegotiation_refused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Test helpers for the record layer: an independent DTLS 1.2 record
+ * protection written from the RFCs over OpenSSL EVP (the peer the library
+ * must interoperate with), deterministic keys, and SA allocation.
+ */
+#ifndef SG_TEST_REC_TEST_H
+#define SG_TEST_REC_TEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <stormgate/record.h>
+
+/* Keys and IVs of both directions of one test session. */
+struct rt_keys {
+	uint8_t client_key[32], server_key[32];
+	uint8_t client_iv[12], server_iv[12];
+};
+
+/* Fill k deterministically from seed. */
+void rt_keys_make(struct rt_keys *k, uint64_t seed);
+
+/*
+ * Initialise sa (allocated with rt_sa_alloc) as the server (rx = client_write)
+ * or, with client != 0, as the client. Returns sg_rec_sa_init()'s result.
+ */
+int rt_sa_init(struct sg_rec_sa *sa, unsigned window, enum sg_aead aead, const struct rt_keys *k,
+               int client, uint16_t epoch, uint8_t flags, uint64_t tx_seq);
+
+/* Zeroed, cache-aligned SA for window bits; free with free(). */
+struct sg_rec_sa *rt_sa_alloc(unsigned window);
+
+/*
+ * One AEAD operation with OpenSSL EVP. Returns 0, or -1 when enc == 0 and
+ * the tag does not verify (out is then unspecified).
+ */
+int rt_evp_aead(enum sg_aead aead, int enc, const uint8_t *key, const uint8_t nonce[12],
+                const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
+                uint8_t *tag);
+
+/* Record parameters for the OpenSSL peer. */
+struct rt_rec {
+	enum sg_aead aead;
+	const uint8_t *key; /* write key of the sending side */
+	const uint8_t *iv;  /* write IV of the sending side */
+	uint16_t epoch;
+	uint64_t seq;
+	uint8_t type; /* content type */
+	int cid;      /* tls12_cid record (RFC 9146) */
+	const uint8_t *cid_bytes;
+	unsigned cid_len;
+	unsigned pad_len;
+};
+
+/*
+ * Protect pt into a DTLS 1.2 record at out (room: len + 13 + cid_len + 8 + 1 +
+ * pad + 16) with OpenSSL; returns the record length.
+ */
+size_t rt_evp_seal_record(const struct rt_rec *r, const uint8_t *pt, size_t len, uint8_t *out);
+
+/*
+ * Open the record at rec (rec_len bytes) with OpenSSL; r gives aead, key, iv
+ * and cid_len (cid: expect tls12_cid). Returns the plaintext length written
+ * to pt and the content type in *type, or -1.
+ */
+long rt_evp_open_record(const struct rt_rec *r, const uint8_t *rec, size_t rec_len, uint8_t *pt,
+                        uint8_t *type);
+
+/* Byte pattern for payloads. */
+void rt_fill(uint8_t *p, size_t len, uint64_t seed);
+
+#endif /* SG_TEST_REC_TEST_H */
