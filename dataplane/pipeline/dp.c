@@ -109,8 +109,8 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 		if (dp->conf.ports[p].role & SG_DP_ROLE_BACKEND)
 			dp->backend_port = (int8_t)p;
 		if (rte_eth_dev_info_get(dp->conf.ports[p].port_id, &info) != 0 ||
-		    info.nb_tx_queues < dp->conf.n_workers + 1) {
-			err = EINVAL; /* every worker and the control plane need a TX queue */
+		    info.nb_tx_queues < dp->conf.n_workers) {
+			err = EINVAL; /* every worker needs a TX queue of its own */
 			goto fail;
 		}
 		dp->nb_rxq[p] = info.nb_rx_queues;
@@ -130,6 +130,10 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 	snprintf(name, sizeof(name), "sg_punt_%p", (void *)dp);
 	dp->punt = rte_ring_create(name, dp->conf.punt_ring_size, SOCKET_ID_ANY, RING_F_SC_DEQ);
 	if (dp->punt == NULL)
+		goto fail;
+	snprintf(name, sizeof(name), "sg_ctltx_%p", (void *)dp);
+	dp->ctl_txr = rte_ring_create(name, DP_CTL_TX_RING, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	if (dp->ctl_txr == NULL)
 		goto fail;
 
 	if (dp->conf.backend_mode == SG_DP_BACKEND_UDP) {
@@ -202,6 +206,9 @@ void sg_dp_destroy(struct sg_dp *dp)
 	while (dp->punt && rte_ring_dequeue(dp->punt, (void **)&m) == 0)
 		rte_pktmbuf_free(m);
 	rte_ring_free(dp->punt);
+	while (dp->ctl_txr && rte_ring_dequeue(dp->ctl_txr, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	rte_ring_free(dp->ctl_txr);
 	if (dp->slot_ident != NULL)
 		for (uint32_t s = 0; s < dp->capacity; s++)
 			free(dp->slot_ident[s]);
@@ -271,11 +278,15 @@ void sg_dp_ctl_counters(const struct sg_dp *dp, uint64_t *sent, uint64_t *droppe
 
 /* ---- control-plane transmission ---- */
 
+/*
+ * Queue a frame of the control plane for worker 0, which sends it on its own
+ * TX queue: ports need no queue of the control plane's (many PMDs, such as
+ * net_af_packet with one queue pair, have too few).
+ */
 static int ctl_tx(struct sg_dp *dp, unsigned port, struct rte_mbuf *m)
 {
-	uint16_t q = (uint16_t)dp->conf.n_workers;
-
-	if (rte_eth_tx_burst(dp->conf.ports[port].port_id, q, &m, 1) != 1) {
+	dp_meta(dp, m)->port = (uint8_t)port;
+	if (rte_ring_mp_enqueue(dp->ctl_txr, m) != 0) {
 		rte_pktmbuf_free(m);
 		dp->ctl_dropped++;
 		return -ENOBUFS;

@@ -20,6 +20,8 @@
 #define DP_TX_MAX (DP_OPS_MAX + SG_BURST_MAX)
 /* Hand-offs a packet may take before it is dropped (the owner moved meanwhile). */
 #define DP_HANDOFF_HOPS_MAX 2
+/* Frames of the control plane waiting for worker 0 to send them. */
+#define DP_CTL_TX_RING 1024
 
 /* ---- neighbour table (neigh.c) ---- */
 
@@ -92,6 +94,7 @@ struct sg_dp {
 	int8_t dev_port;     /* index of the device-role port */
 	int8_t backend_port; /* index of the backend-role port */
 	struct rte_ring *punt;
+	struct rte_ring *ctl_txr; /* control-plane frames; worker 0 sends them */
 	uint16_t nb_rxq[SG_DP_PORTS_MAX]; /* RX queues each port was configured with */
 	struct dp_neigh_table *neigh[SG_DP_PORTS_MAX];
 	/* per session slot: udp mode: backend port index + 1 (0: none); proxy mode: identity */

@@ -890,6 +890,17 @@ unsigned sg_dp_worker_poll(struct sg_dp *dp, unsigned worker)
 		total += b.n;
 	}
 
+	/* Worker 0 also sends what the control plane queued (ARP/ND answers, handshake flights). */
+	if (worker == 0) {
+		struct rte_mbuf *c[SG_BURST_MAX];
+		unsigned k = rte_ring_sc_dequeue_burst(dp->ctl_txr, (void **)c, SG_BURST_MAX, NULL);
+
+		for (unsigned i = 0; i < k; i++)
+			tx_enqueue(w, dp_meta(dp, c[i])->port, c[i], DP_OUT_NONE);
+		if (k)
+			tx_flush(w);
+	}
+
 	sg_sess_quiescent(w->sw);
 	dp_count(&w->c.polls, 1);
 	if (total == 0)

@@ -14,8 +14,9 @@
  *   - sg_dp_create()/sg_dp_destroy() run on the main lcore with no worker
  *     running.
  * Ports are configured and started by the caller (the gateway); the data
- * plane only uses their queues: RX queue w and TX queue w of every port for
- * worker w, and TX queue n_workers of every port for the control plane.
+ * plane only uses their queues: RX queue w (when the port has it) and TX
+ * queue w of every port for worker w. The control plane's frames go through
+ * a ring that worker 0 drains onto its own TX queue.
  */
 #ifndef STORMGATE_DATAPLANE_H
 #define STORMGATE_DATAPLANE_H
@@ -48,7 +49,7 @@ enum sg_dp_backend_mode {
 };
 
 struct sg_dp_port_conf {
-	uint16_t port_id;         /* DPDK port, configured with >= n_workers + 1 TX queues */
+	uint16_t port_id;         /* DPDK port, configured with >= n_workers TX queues */
 	uint8_t role;             /* SG_DP_ROLE_* */
 	struct sg_net_if ifc;     /* our MAC, VLAN and addresses on this port */
 	/* Next hop for addresses off the port's subnets; all-zero: none (on-link only). */
@@ -177,7 +178,8 @@ unsigned sg_dp_punt_dequeue(struct sg_dp *dp, struct rte_mbuf **pkts, unsigned n
 /*
  * Answer or learn from a punted ARP / neighbour-discovery packet: replies
  * for our addresses go out through the control TX queue, the sender's
- * link-layer address updates the neighbour table. Consumes m. Control.
+ * link-layer address updates the neighbour table (replies are queued for
+ * worker 0 to send, like every frame of the control plane). Consumes m. Control.
  * Returns 0 when answered or learned, -EINVAL when there was nothing to do.
  */
 int sg_dp_ctl_neighbour(struct sg_dp *dp, struct rte_mbuf *m);
@@ -187,8 +189,8 @@ int sg_dp_ctl_neighbour(struct sg_dp *dp, struct rte_mbuf *m);
  * control plane's handshake flights and alerts): builds Ethernet, IPv4 or
  * IPv6 and UDP headers, resolves the next hop from the neighbour table
  * (soliciting it when unknown: the datagram is then dropped and -EHOSTUNREACH
- * returned, like a host with an incomplete ARP entry), transmits on the
- * control TX queue. Control. Returns 0 or -errno.
+ * returned, like a host with an incomplete ARP entry), and queues it for
+ * worker 0 to send. Control. Returns 0 or -errno.
  */
 int sg_dp_ctl_send_udp(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *src,
 		       uint16_t sport, const uint8_t *dst, uint16_t dport, const uint8_t *payload,

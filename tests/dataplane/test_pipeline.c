@@ -67,8 +67,8 @@ struct device {
 
 static struct env {
 	struct rte_mempool *pool;
-	struct rte_ring *dev_rx[N_WORKERS], *dev_tx[N_WORKERS + 1];
-	struct rte_ring *be_rx[N_WORKERS], *be_tx[N_WORKERS + 1];
+	struct rte_ring *dev_rx[N_WORKERS], *dev_tx[N_WORKERS];
+	struct rte_ring *be_rx[N_WORKERS], *be_tx[N_WORKERS];
 	uint16_t dev_port, be_port;
 	struct sg_sess_table *tab;
 	struct sg_dp *dp;
@@ -417,18 +417,18 @@ static uint16_t ring_port(const char *name, struct rte_ring **rx, struct rte_rin
 		rx[q] = rte_ring_create(rn, RING_SIZE, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
 		assert_non_null(rx[q]);
 	}
-	for (unsigned q = 0; q < N_WORKERS + 1; q++) {
+	for (unsigned q = 0; q < N_WORKERS; q++) {
 		snprintf(rn, sizeof(rn), "%s_tx%u", name, q);
 		tx[q] = rte_ring_create(rn, RING_SIZE, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
 		assert_non_null(tx[q]);
 	}
-	port = rte_eth_from_rings(name, rx, N_WORKERS, tx, N_WORKERS + 1, 0);
+	port = rte_eth_from_rings(name, rx, N_WORKERS, tx, N_WORKERS, 0);
 	assert_true(port >= 0);
 	p = (uint16_t)port;
-	assert_int_equal(rte_eth_dev_configure(p, N_WORKERS, N_WORKERS + 1, &conf), 0);
+	assert_int_equal(rte_eth_dev_configure(p, N_WORKERS, N_WORKERS, &conf), 0);
 	for (unsigned q = 0; q < N_WORKERS; q++)
 		assert_int_equal(rte_eth_rx_queue_setup(p, (uint16_t)q, 128, 0, NULL, E.pool), 0);
-	for (unsigned q = 0; q < N_WORKERS + 1; q++)
+	for (unsigned q = 0; q < N_WORKERS; q++)
 		assert_int_equal(rte_eth_tx_queue_setup(p, (uint16_t)q, 128, 0, NULL), 0);
 	assert_int_equal(rte_eth_dev_start(p), 0);
 	return p;
@@ -507,9 +507,9 @@ static void teardown_env(void)
 
 	for (unsigned w = 0; w < N_WORKERS; w++)
 		sg_dp_worker_offline(E.dp, w);
-	n = drain(E.dev_tx, N_WORKERS + 1, m, RING_SIZE);
+	n = drain(E.dev_tx, N_WORKERS, m, RING_SIZE);
 	free_all(m, n);
-	n = drain(E.be_tx, N_WORKERS + 1, m, RING_SIZE);
+	n = drain(E.be_tx, N_WORKERS, m, RING_SIZE);
 	free_all(m, n);
 	while ((n = sg_dp_punt_dequeue(E.dp, m, RING_SIZE)) != 0)
 		free_all(m, n);
@@ -532,7 +532,7 @@ static void teardown_env(void)
 		rte_ring_free(E.dev_rx[q]);
 		rte_ring_free(E.be_rx[q]);
 	}
-	for (unsigned q = 0; q < N_WORKERS + 1; q++) {
+	for (unsigned q = 0; q < N_WORKERS; q++) {
 		rte_ring_free(E.dev_tx[q]);
 		rte_ring_free(E.be_tx[q]);
 	}
@@ -605,8 +605,9 @@ static void announce_devices(void)
 		}
 	}
 	assert_int_equal(punted, N_SESS);
-	/* Every announcement was answered on the control TX queue. */
-	n = rte_ring_dequeue_burst(E.dev_tx[N_WORKERS], (void **)out, RING_SIZE, NULL);
+	/* Every announcement was answered, sent by worker 0 on its TX queue. */
+	poll_all();
+	n = rte_ring_dequeue_burst(E.dev_tx[0], (void **)out, RING_SIZE, NULL);
 	assert_int_equal(n, N_SESS);
 	for (unsigned k = 0; k < n; k++) {
 		const uint8_t *f = rte_pktmbuf_mtod(out[k], const uint8_t *);
@@ -708,7 +709,7 @@ static void uplink_round(void)
 		inject(E.dev_rx[0], dev_datagram(i, two, 2, SG_DTLS_CT_APPLICATION_DATA));
 	}
 	poll_all();
-	n = drain(E.be_tx, N_WORKERS + 1, out, RING_SIZE);
+	n = drain(E.be_tx, N_WORKERS, out, RING_SIZE);
 	assert_int_equal(n, N_SESS * 3);
 	for (unsigned k = 0; k < n; k++) {
 		char msg[256];
@@ -832,7 +833,7 @@ static void expect(struct rte_mbuf *m, int drop_reason, int punt_kind)
 		free_all(out, n);
 	}
 	assert_int_equal(after.forwarded_up, before.forwarded_up);
-	n = drain(E.be_tx, N_WORKERS + 1, out, RING_SIZE);
+	n = drain(E.be_tx, N_WORKERS, out, RING_SIZE);
 	assert_int_equal(n, 0);
 	check_invariant();
 }
@@ -882,7 +883,7 @@ static void test_bad_input(void **state)
 	c = clone_frame(m);
 	inject(E.dev_rx[0], m);
 	poll_all();
-	n = drain(E.be_tx, N_WORKERS + 1, out, RING_SIZE);
+	n = drain(E.be_tx, N_WORKERS, out, RING_SIZE);
 	assert_int_equal(n, 1);
 	free_all(out, n);
 	expect(c, SG_DROP_REPLAYED, -1);
@@ -1040,7 +1041,7 @@ static void test_proxy_identity(void **state)
 	(void)state;
 	inject(E.dev_rx[1], dev_datagram(5, one, 1, SG_DTLS_CT_APPLICATION_DATA));
 	poll_all();
-	n = drain(E.be_tx, N_WORKERS + 1, out, RING_SIZE);
+	n = drain(E.be_tx, N_WORKERS, out, RING_SIZE);
 	assert_int_equal(n, 1);
 	d = backend_msg(out[0], msg, sizeof(msg), &pp);
 	assert_int_equal(d, 5);
