@@ -558,6 +558,10 @@ static const struct key backend_keys[] = {
 	{ "port", K_NAME, FLD(struct sg_cfg_backend, port), .min = 0, .def_str = "" },
 	{ "servers", K_LIST, K_ENDPOINT,
 	  LST(struct sg_cfg_backend, servers, n_servers, SG_CFG_SERVERS_MAX) },
+	{ "source_port_first", K_UINT, FLD(struct sg_cfg_backend, source_port_first), .min = 1024,
+	  .max = 65535, .def = 20000 },
+	{ "source_port_count", K_UINT, FLD(struct sg_cfg_backend, source_port_count), .min = 1,
+	  .max = 64512, .def = 40000 },
 	{ NULL },
 };
 
@@ -1160,6 +1164,18 @@ static void cross_checks(struct pctx *px, const struct sg_config *cfg, const str
 	    suites_n->n == 0)
 		err_at(px, suites_n->line, suites_n->col,
 		       "'policy.suites' must list at least one cipher suite");
+
+	if (cfg->backend.source_port_first + cfg->backend.source_port_count - 1 > 65535) {
+		const struct cn *c = cn_get(cn_get(root, "backend"), "source_port_count");
+
+		if (c == NULL)
+			c = cn_get(cn_get(root, "backend"), "source_port_first");
+		if (c != NULL)
+			err_at(px, c->line, c->col,
+			       "'backend.source_port_first' + 'source_port_count' - 1 is %u, past "
+			       "port 65535",
+			       cfg->backend.source_port_first + cfg->backend.source_port_count - 1);
+	}
 
 	if (cfg->backend.port[0] != '\0') {
 		const struct cn *bp = cn_get(cn_get(root, "backend"), "port");

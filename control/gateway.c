@@ -1,18 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Gateway runtime: mbuf pool, ports, worker lcores and their counters.
- *
- * The worker loop here is the skeleton's stand-in for the data plane: it
- * receives bursts and frees them, counting each packet once as dropped with
- * reason no_dataplane. Issue 5 replaces it with the dataplane/ pipeline; it
- * already keeps the data plane's rules (no syscalls except the optional idle
- * sleep, no locks, no allocation, no logging inside the loop).
+ * Gateway runtime: mbuf pool, ports, session table and the data plane
+ * (dataplane/pipeline) running on the worker lcores, and the control
+ * plane's share of its work (punted packets, neighbours, reclamation).
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -27,15 +24,6 @@
 #include "gateway_priv.h"
 #include "sg_eal.h"
 #include "sg_log.h"
-
-static const char *const drop_names[SG_GW_DROP_MAX] = {
-	[SG_GW_DROP_NO_DATAPLANE] = "no_dataplane",
-};
-
-const char *sg_gw_drop_name(unsigned reason)
-{
-	return reason < SG_GW_DROP_MAX ? drop_names[reason] : "?";
-}
 
 uint64_t gw_now_ns(void)
 {
@@ -54,49 +42,6 @@ const char *gw_speed_str(uint32_t mbps, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%u Mbps", mbps);
 	return buf;
-}
-
-/* Single writer: a relaxed load + store is an atomic add nobody else races. */
-static inline void counter_add(uint64_t *c, uint64_t n)
-{
-	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
-}
-
-static int worker_main(void *arg)
-{
-	struct gw_worker *w = arg;
-	const struct sg_gateway *gw = w->gw;
-	const uint16_t burst = (uint16_t)gw->cfg.workers.burst;
-	const unsigned idle_us = gw->cfg.workers.idle_sleep_us;
-	struct rte_mbuf *pkts[SG_BURST_MAX];
-
-	while (!__atomic_load_n(&gw->stop, __ATOMIC_RELAXED)) {
-		unsigned got = 0;
-
-		for (unsigned q = 0; q < w->n_rxq; q++) {
-			const struct gw_rxq *rq = &w->rxq[q];
-			uint16_t n = rte_eth_rx_burst(rq->port_id, rq->queue, pkts, burst);
-			struct gw_counters *c = &w->stats.port[rq->idx];
-			uint64_t bytes = 0;
-
-			if (n == 0)
-				continue;
-			for (uint16_t i = 0; i < n; i++)
-				bytes += pkts[i]->pkt_len;
-			counter_add(&c->rx_packets, n);
-			counter_add(&c->rx_bytes, bytes);
-			counter_add(&c->drops[SG_GW_DROP_NO_DATAPLANE], n);
-			rte_pktmbuf_free_bulk(pkts, n);
-			got += n;
-		}
-		counter_add(&w->stats.polls, 1);
-		if (got == 0) {
-			counter_add(&w->stats.idle_polls, 1);
-			if (idle_us != 0)
-				rte_delay_us_sleep(idle_us);
-		}
-	}
-	return 0;
 }
 
 static int port_setup(struct sg_gateway *gw, unsigned idx)
@@ -124,15 +69,23 @@ static int port_setup(struct sg_gateway *gw, unsigned idx)
 	}
 	p->driver = info.driver_name;
 
-	nb_rxq = (uint16_t)(pc->rx_queues ? pc->rx_queues : gw->n_workers);
+	/* Worker w polls queue w: more queues than workers would never be read. */
+	nb_rxq = (uint16_t)(pc->rx_queues && pc->rx_queues < gw->n_workers ? pc->rx_queues
+								     : gw->n_workers);
 	if (nb_rxq > info.max_rx_queues) {
 		SG_LOG(MAIN, NOTICE, "port %s: %s offers %u RX queue(s), using %u instead of %u",
 		       pc->name, info.driver_name, info.max_rx_queues, info.max_rx_queues, nb_rxq);
 		nb_rxq = info.max_rx_queues;
 	}
-	nb_txq = (uint16_t)RTE_MIN(gw->n_workers, info.max_tx_queues);
-	if (nb_rxq == 0 || nb_txq == 0) {
-		SG_LOG(MAIN, ERR, "port %s: %s has no RX or TX queue", pc->name, info.driver_name);
+	/* Every worker sends on a TX queue of its own (no locks on the fast path). */
+	nb_txq = (uint16_t)gw->n_workers;
+	if (nb_rxq == 0 || info.max_tx_queues < nb_txq) {
+		SG_LOG(MAIN, ERR,
+		       "port %s: %s offers %u RX / %u TX queue(s); each of the %u worker(s) needs a "
+		       "TX queue of its own (fewer workers, or a driver option for more queues, "
+		       "e.g. qpairs= for net_af_packet)",
+		       pc->name, info.driver_name, info.max_rx_queues, info.max_tx_queues,
+		       gw->n_workers);
 		return -ENOTSUP;
 	}
 
@@ -239,6 +192,125 @@ static int pick_workers(struct sg_gateway *gw, unsigned lcores[RTE_MAX_LCORE])
 	return (int)n;
 }
 
+/* Data-plane view of one port: MAC, addresses, role. */
+static void dp_port(const struct gw_port *p, uint8_t role, struct sg_dp_port_conf *dc)
+{
+	const struct sg_cfg_port *pc = p->cfg;
+
+	memset(dc, 0, sizeof(*dc));
+	dc->port_id = p->port_id;
+	dc->role = role;
+	memcpy(dc->ifc.mac, p->mac.addr_bytes, 6);
+	for (uint32_t a = 0; a < pc->n_addresses; a++) {
+		const struct sg_cfg_prefix *x = &pc->addresses[a];
+
+		if (x->family == AF_INET && dc->ifc.n_ip4 < SG_NET_IF_ADDRS_MAX) {
+			if (dc->ifc.n_ip4 == 0)
+				dc->prefix4 = x->len;
+			memcpy(dc->ifc.ip4[dc->ifc.n_ip4++], x->addr, 4);
+		} else if (x->family == AF_INET6 && dc->ifc.n_ip6 < SG_NET_IF_ADDRS_MAX) {
+			if (dc->ifc.n_ip6 == 0)
+				dc->prefix6 = x->len;
+			memcpy(dc->ifc.ip6[dc->ifc.n_ip6++], x->addr, 16);
+		}
+	}
+}
+
+/* The session table and the data plane over the started ports. */
+static int dataplane_setup(struct sg_gateway *gw)
+{
+	const struct sg_config *cfg = &gw->cfg;
+	struct sg_sess_params sp = { 0 };
+	struct sg_dp_conf dc = { 0 };
+	int dev = -1, be = -1;
+	const struct sg_cfg_endpoint *srv;
+
+	sp.capacity = (uint32_t)RTE_MIN(cfg->sessions.capacity, (uint64_t)SG_SESS_CAPACITY_MAX);
+	sp.replay_window = (uint16_t)cfg->sessions.replay_window;
+	sp.cid_len = (uint8_t)(cfg->sessions.cid_length >= SG_SESS_CID_LEN_MIN &&
+					       cfg->sessions.cid_length <= SG_SESS_CID_LEN_MAX
+				       ? cfg->sessions.cid_length
+				       : 0);
+	sp.max_threads = (uint16_t)gw->n_workers;
+	gw->sessions = sg_sess_table_create(&sp);
+	if (gw->sessions == NULL) {
+		SG_LOG(MAIN, ERR, "session table of %u: %s", sp.capacity, strerror(errno));
+		return -errno;
+	}
+
+	/* The device port, and the backend port (backend.port, else the device port). */
+	for (unsigned i = 0; i < gw->n_ports; i++) {
+		if (dev < 0 && gw->ports[i].cfg->role == SG_PORT_DEVICE)
+			dev = (int)i;
+		if (be < 0 && cfg->backend.port[0] != '\0' &&
+		    strcmp(gw->ports[i].cfg->name, cfg->backend.port) == 0)
+			be = (int)i;
+	}
+	if (dev < 0) {
+		SG_LOG(MAIN, ERR, "no port with role device: the data plane has no devices to serve");
+		return -EINVAL;
+	}
+	if (be < 0)
+		be = dev;
+	dc.n_workers = gw->n_workers;
+	dc.n_ports = be == dev ? 1 : 2;
+	dp_port(&gw->ports[dev], be == dev ? SG_DP_ROLE_DEVICE | SG_DP_ROLE_BACKEND
+					   : SG_DP_ROLE_DEVICE,
+		&dc.ports[0]);
+	gw->ports[dev].dp_index = 0;
+	if (be != dev) {
+		dp_port(&gw->ports[be], SG_DP_ROLE_BACKEND, &dc.ports[1]);
+		gw->ports[be].dp_index = 1;
+	}
+	dc.dtls_port = (uint16_t)gw->ports[dev].cfg->udp_port;
+	dc.burst = cfg->workers.burst;
+	dc.max_records_per_dgram = 8;
+	dc.backend_mode = cfg->backend.mode == SG_BACKEND_PROXY ? SG_DP_BACKEND_PROXY
+								: SG_DP_BACKEND_UDP;
+	dc.port_base = (uint16_t)cfg->backend.source_port_first;
+	dc.ports_per_addr = (uint16_t)RTE_MIN(cfg->backend.source_port_count, 65535u);
+	/* The first server; our source addresses are the backend port's ones of its family. */
+	srv = cfg->backend.n_servers ? &cfg->backend.servers[0] : NULL;
+	dc.backend_family = srv && srv->family == AF_INET6 ? 6 : 4;
+	if (srv) {
+		memcpy(dc.backend_addr, srv->addr, dc.backend_family == 4 ? 4 : 16);
+		dc.backend_port = srv->port;
+	}
+	{
+		const struct sg_dp_port_conf *bp = &dc.ports[dc.n_ports - 1];
+		unsigned n = dc.backend_family == 4 ? bp->ifc.n_ip4 : bp->ifc.n_ip6;
+
+		for (unsigned a = 0; a < n; a++)
+			memcpy(dc.local_addr[dc.n_local++],
+			       dc.backend_family == 4 ? bp->ifc.ip4[a] : bp->ifc.ip6[a],
+			       dc.backend_family == 4 ? 4 : 16);
+	}
+	if (srv != NULL && dc.n_local == 0) {
+		SG_LOG(MAIN, ERR,
+		       "port %s has no IPv%u address to reach the backend servers from: add one "
+		       "to its addresses",
+		       gw->ports[be].cfg->name, dc.backend_family);
+		return -EINVAL;
+	}
+	dc.sessions = gw->sessions;
+	dc.pool = gw->pool;
+	gw->dp = sg_dp_create(&dc);
+	if (gw->dp == NULL) {
+		SG_LOG(MAIN, ERR, "data plane: %s", strerror(errno));
+		return -errno;
+	}
+	if (srv == NULL)
+		SG_LOG(MAIN, WARNING,
+		       "backend.servers is empty: application records will be dropped "
+		       "(backend_unknown)");
+	SG_LOG(DP, INFO,
+	       "data plane: %u worker(s), devices on %s (DTLS port %u), backend %s mode via %s, "
+	       "session table of %u",
+	       gw->n_workers, gw->ports[dev].cfg->name, dc.dtls_port,
+	       sg_backend_mode_name(cfg->backend.mode), gw->ports[be].cfg->name, sp.capacity);
+	return 0;
+}
+
 struct sg_gateway *sg_gateway_create(const struct sg_config *cfg,
                                      const struct sg_gateway_info *info)
 {
@@ -258,17 +330,14 @@ struct sg_gateway *sg_gateway_create(const struct sg_config *cfg,
 	rc = pick_workers(gw, lcores);
 	if (rc < 0)
 		goto fail;
-	gw->n_workers = (unsigned)rc;
-	gw->workers = rte_zmalloc("sg_workers", gw->n_workers * sizeof(*gw->workers),
-	                          RTE_CACHE_LINE_SIZE);
-	if (gw->workers == NULL) {
-		rc = -ENOMEM;
+	if (rc > SG_DP_WORKERS_MAX) {
+		SG_LOG(MAIN, ERR, "%d worker lcores: at most %d", rc, SG_DP_WORKERS_MAX);
+		rc = -E2BIG;
 		goto fail;
 	}
-	for (unsigned i = 0; i < gw->n_workers; i++) {
-		gw->workers[i].gw = gw;
+	gw->n_workers = (unsigned)rc;
+	for (unsigned i = 0; i < gw->n_workers; i++)
 		gw->workers[i].lcore = lcores[i];
-	}
 
 	gw->pool = rte_pktmbuf_pool_create("sg_mbufs", cfg->mbufs.count, cfg->mbufs.cache, 0,
 	                                   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
@@ -283,28 +352,16 @@ struct sg_gateway *sg_gateway_create(const struct sg_config *cfg,
 
 	for (unsigned i = 0; i < cfg->n_ports; i++) {
 		gw->ports[i].cfg = &gw->cfg.ports[i];
+		gw->ports[i].dp_index = -1;
 		gw->n_ports = i + 1;
 		rc = port_setup(gw, i);
 		if (rc != 0)
 			goto fail;
 	}
-
-	/* Queue k of all ports, in turn, to worker k mod n: each queue has one poller. */
-	unsigned k = 0;
-	for (unsigned i = 0; i < gw->n_ports; i++) {
-		for (uint16_t q = 0; q < gw->ports[i].nb_rxq; q++, k++) {
-			struct gw_worker *w = &gw->workers[k % gw->n_workers];
-			if (w->n_rxq == GW_RXQ_MAX) {
-				SG_LOG(MAIN, ERR, "more than %d RX queues on lcore %u", GW_RXQ_MAX,
-				       w->lcore);
-				rc = -E2BIG;
-				goto fail;
-			}
-			w->rxq[w->n_rxq++] =
-			        (struct gw_rxq){ gw->ports[i].port_id, q, (uint16_t)i };
-		}
-	}
-	gw->start_ns = gw->last_ns = gw_now_ns();
+	rc = dataplane_setup(gw);
+	if (rc != 0)
+		goto fail;
+	gw->start_ns = gw->last_ns = gw->resolve_ns = gw_now_ns();
 	return gw;
 
 fail:
@@ -316,8 +373,9 @@ fail:
 int sg_gateway_start(struct sg_gateway *gw)
 {
 	for (unsigned i = 0; i < gw->n_workers; i++) {
-		struct gw_worker *w = &gw->workers[i];
-		int rc = rte_eal_remote_launch(worker_main, w, w->lcore);
+		const struct gw_worker *w = &gw->workers[i];
+		int rc = rte_eal_remote_launch(sg_dp_worker_main, sg_dp_worker_arg(gw->dp, i),
+		                               w->lcore);
 
 		if (rc != 0) {
 			SG_LOG(MAIN, ERR, "launch on lcore %u: %s", w->lcore, rte_strerror(-rc));
@@ -325,10 +383,7 @@ int sg_gateway_start(struct sg_gateway *gw)
 			return rc;
 		}
 		gw->running = 1;
-		SG_LOG(DP, INFO,
-		       "lcore %u polls %u RX queue(s) (no data plane yet: packets are "
-		       "counted and dropped as no_dataplane)",
-		       w->lcore, w->n_rxq);
+		SG_LOG(DP, INFO, "lcore %u runs worker %u", w->lcore, i);
 	}
 	return 0;
 }
@@ -337,7 +392,7 @@ void sg_gateway_stop(struct sg_gateway *gw)
 {
 	if (!gw->running)
 		return;
-	__atomic_store_n(&gw->stop, 1, __ATOMIC_RELAXED);
+	sg_dp_stop(gw->dp);
 	rte_eal_mp_wait_lcore();
 	gw->running = 0;
 }
@@ -347,6 +402,9 @@ void sg_gateway_destroy(struct sg_gateway *gw)
 	if (gw == NULL)
 		return;
 	sg_gateway_stop(gw);
+	/* The data plane first (it frees the mbufs it holds), then the table it read. */
+	sg_dp_destroy(gw->dp);
+	sg_sess_table_destroy(gw->sessions);
 	for (unsigned i = gw->n_ports; i-- > 0;) {
 		struct gw_port *p = &gw->ports[i];
 		if (p->started) {
@@ -360,7 +418,6 @@ void sg_gateway_destroy(struct sg_gateway *gw)
 	}
 	/* After the ports: their queues held mbufs of the pool. */
 	rte_mempool_free(gw->pool);
-	rte_free(gw->workers);
 	rte_free(gw);
 }
 
@@ -387,38 +444,93 @@ unsigned sg_gateway_n_workers(const struct sg_gateway *gw)
 
 void sg_gateway_port_totals(const struct sg_gateway *gw, unsigned port, struct sg_gw_port_totals *t)
 {
-	memset(t, 0, sizeof(*t));
-	if (port >= gw->n_ports)
-		return;
-	for (unsigned i = 0; i < gw->n_workers; i++) {
-		const struct gw_counters *c = &gw->workers[i].stats.port[port];
+	struct rte_eth_stats st;
 
-		/* Drops first: a packet is never seen dropped before it is seen received. */
-		for (unsigned r = 0; r < SG_GW_DROP_MAX; r++)
-			t->drops[r] += __atomic_load_n(&c->drops[r], __ATOMIC_RELAXED);
-		t->rx_packets += __atomic_load_n(&c->rx_packets, __ATOMIC_RELAXED);
-		t->rx_bytes += __atomic_load_n(&c->rx_bytes, __ATOMIC_RELAXED);
+	memset(t, 0, sizeof(*t));
+	if (port >= gw->n_ports || rte_eth_stats_get(gw->ports[port].port_id, &st) != 0)
+		return;
+	t->rx_packets = st.ipackets;
+	t->rx_bytes = st.ibytes;
+}
+
+void sg_gateway_dp_totals(const struct sg_gateway *gw, struct sg_dp_counters *c)
+{
+	sg_dp_counters_sum(gw->dp, c);
+}
+
+/* An alert from a device (decrypted by its worker): close_notify or fatal ends the session. */
+static void session_alert(struct sg_gateway *gw, struct rte_mbuf *m)
+{
+	const struct sg_dp_meta *meta = sg_dp_meta(gw->dp, m);
+	const uint8_t *a = rte_pktmbuf_mtod(m, const uint8_t *);
+
+	/* RFC 5246 §7.2: level 2 is fatal; close_notify (0) ends the connection too. */
+	if (m->data_len >= 2 && (a[0] == 2 || a[1] == 0)) {
+		if (sg_sess_delete(gw->sessions, meta->session) == 0) {
+			sg_dp_session_detach(gw->dp, meta->session);
+			SG_LOG(DP, DEBUG, "session %" PRIx64 " ended by the device (alert %u/%u)",
+			       meta->session, a[0], a[1]);
+		}
 	}
+}
+
+void sg_gateway_poll(struct sg_gateway *gw)
+{
+	struct rte_mbuf *m[SG_BURST_MAX];
+	uint64_t now = gw_now_ns();
+	unsigned n;
+
+	/* Bounded per call: the control socket and the status line get their turn. */
+	for (unsigned round = 0; round < 8; round++) {
+		n = sg_dp_punt_dequeue(gw->dp, m, SG_BURST_MAX);
+		for (unsigned i = 0; i < n; i++) {
+			const struct sg_dp_meta *meta = sg_dp_meta(gw->dp, m[i]);
+			unsigned why = meta->punt < SG_DP_PUNT_MAX ? meta->punt : SG_DP_PUNT_UNKNOWN;
+
+			gw->punt_taken[why]++;
+			switch (why) {
+			case SG_DP_PUNT_ARP:
+			case SG_DP_PUNT_NDISC:
+				sg_dp_ctl_neighbour(gw->dp, m[i]);
+				continue;
+			case SG_DP_PUNT_ALERT:
+				session_alert(gw, m[i]);
+				break;
+			default:
+				/* Handshakes: no server wired in yet (issue 6). */
+				gw->punt_unserved++;
+				break;
+			}
+			rte_pktmbuf_free(m[i]);
+		}
+		if (n < SG_BURST_MAX)
+			break;
+	}
+	if (now - gw->resolve_ns >= 1000000000u) {
+		gw->resolve_ns = now;
+		sg_dp_ctl_resolve(gw->dp);
+	}
+	sg_sess_reclaim(gw->sessions, 0);
+	sg_dp_ctl_reclaim(gw->dp);
 }
 
 void sg_gateway_status_line(struct sg_gateway *gw, char *buf, size_t len)
 {
 	uint64_t now = gw_now_ns();
 	double dt = (double)(now - gw->last_ns) / 1e9;
-	uint64_t dropped[SG_GW_DROP_MAX] = { 0 };
+	struct sg_dp_counters c;
+	uint64_t dropped = 0;
 	size_t off;
 
+	sg_dp_counters_sum(gw->dp, &c);
 	off = (size_t)snprintf(buf, len, "[%5" PRIu64 "s]", (now - gw->start_ns) / 1000000000u);
 	for (unsigned i = 0; i < gw->n_ports && off < len; i++) {
 		struct gw_port *p = &gw->ports[i];
 		struct sg_gw_port_totals t;
 		struct rte_eth_link link;
-
-		sg_gateway_port_totals(gw, i, &t);
-		for (unsigned r = 0; r < SG_GW_DROP_MAX; r++)
-			dropped[r] += t.drops[r];
 		char speed[32];
 
+		sg_gateway_port_totals(gw, i, &t);
 		memset(&link, 0, sizeof(link));
 		rte_eth_link_get_nowait(p->port_id, &link);
 		off += (size_t)snprintf(
@@ -428,9 +540,28 @@ void sg_gateway_status_line(struct sg_gateway *gw, char *buf, size_t len)
 		        t.rx_packets, dt > 0 ? (double)(t.rx_packets - gw->last_rx[i]) / dt : 0.0);
 		gw->last_rx[i] = t.rx_packets;
 	}
-	for (unsigned r = 0; r < SG_GW_DROP_MAX && off < len; r++)
-		off += (size_t)snprintf(buf + off, len - off, " dropped %" PRIu64 " %s", dropped[r],
-		                        drop_names[r]);
+	for (unsigned r = 0; r < SG_DROP_MAX; r++)
+		dropped += c.drop[r];
+	if (off < len)
+		off += (size_t)snprintf(buf + off, len - off,
+		                        " fwd %" PRIu64 "/%" PRIu64 " punted %" PRIu64
+		                        " | dropped %" PRIu64,
+		                        c.forwarded_up, c.forwarded_down, c.punted, dropped);
+	/* The three most frequent reasons. */
+	for (unsigned k = 0; k < 3 && off < len; k++) {
+		unsigned best = SG_DROP_MAX;
+
+		for (unsigned r = 0; r < SG_DROP_MAX; r++)
+			if (c.drop[r] && (best == SG_DROP_MAX || c.drop[r] > c.drop[best]))
+				best = r;
+		if (best == SG_DROP_MAX)
+			break;
+		off += (size_t)snprintf(buf + off, len - off, "%s%s %" PRIu64, k ? ", " : " (",
+		                        sg_drop_name((enum sg_drop)best), c.drop[best]);
+		c.drop[best] = 0;
+	}
+	if (dropped && off < len)
+		off += (size_t)snprintf(buf + off, len - off, ")");
 	if (gw->ctl != NULL && off < len)
 		snprintf(buf + off, len - off, " | ctl clients %u", sg_ctl_server_clients(gw->ctl));
 	gw->last_ns = now;

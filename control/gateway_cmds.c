@@ -18,8 +18,8 @@
 #include "sg_log.h"
 
 #define DATAPLANE_NOTE                                                                             \
-	"data plane not built yet: every received packet is counted and dropped with reason "      \
-	"no_dataplane"
+	"running; handshake server not wired in yet: handshake and unknown-session datagrams are " \
+	"punted and counted as unserved"
 
 static json_t *cmd_version(void *ctx, json_t *args, struct sg_ctl_error *err);
 
@@ -37,20 +37,49 @@ static json_t *link_json(uint16_t port_id)
 	                 link.link_duplex == RTE_ETH_LINK_FULL_DUPLEX ? "full" : "half");
 }
 
-static json_t *drops_json(const uint64_t drops[SG_GW_DROP_MAX])
+/* Reasons with a non-zero count, by their stable labels. */
+static json_t *drops_json(const uint64_t drops[SG_DROP_MAX])
 {
 	json_t *o = json_object();
 
-	for (unsigned r = 0; o != NULL && r < SG_GW_DROP_MAX; r++)
-		json_object_set_new(o, sg_gw_drop_name(r), json_integer((json_int_t)drops[r]));
+	for (unsigned r = 0; o != NULL && r < SG_DROP_MAX; r++)
+		if (drops[r])
+			json_object_set_new(o, sg_drop_name((enum sg_drop)r),
+			                    json_integer((json_int_t)drops[r]));
 	return o;
+}
+
+static const char *const punt_names[SG_DP_PUNT_MAX] = {
+	[SG_DP_PUNT_HANDSHAKE] = "handshake", [SG_DP_PUNT_UNKNOWN] = "unknown_session",
+	[SG_DP_PUNT_ARP] = "arp",             [SG_DP_PUNT_NDISC] = "ndisc",
+	[SG_DP_PUNT_ALERT] = "alert",
+};
+
+static json_t *punts_json(const uint64_t punts[SG_DP_PUNT_MAX])
+{
+	json_t *o = json_object();
+
+	for (unsigned r = 0; o != NULL && r < SG_DP_PUNT_MAX; r++)
+		json_object_set_new(o, punt_names[r], json_integer((json_int_t)punts[r]));
+	return o;
+}
+
+static json_t *counters_json(const struct sg_dp_counters *c)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "rx_packets",
+	                 (json_int_t)c->rx, "rx_bytes", (json_int_t)c->rx_bytes, "forwarded_up",
+	                 (json_int_t)c->forwarded_up, "forwarded_down",
+	                 (json_int_t)c->forwarded_down, "punted", (json_int_t)c->punted,
+	                 "handed_off", (json_int_t)c->handed_off, "records_opened",
+	                 (json_int_t)c->records_opened, "records_sealed",
+	                 (json_int_t)c->records_sealed, "drops", drops_json(c->drop), "punts",
+	                 punts_json(c->punt_by));
 }
 
 static json_t *cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err)
 {
 	struct sg_gateway *gw = ctx;
-	uint64_t total_drops[SG_GW_DROP_MAX] = { 0 };
-	uint64_t rx_total = 0;
+	struct sg_dp_counters total;
 	json_t *ports = json_array(), *workers = json_array(), *res = NULL;
 
 	(void)args;
@@ -64,19 +93,14 @@ static json_t *cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err)
 		sg_gateway_port_totals(gw, i, &t);
 		memset(&st, 0, sizeof(st));
 		rte_eth_stats_get(p->port_id, &st);
-		for (unsigned r = 0; r < SG_GW_DROP_MAX; r++)
-			total_drops[r] += t.drops[r];
-		rx_total += t.rx_packets;
 		if (json_array_append_new(
 		            ports,
-		            json_pack("{s:s, s:i, s:s, s:o, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, "
-		                      "s:I, "
-		                      "s:I, s:I}}",
+		            json_pack("{s:s, s:i, s:s, s:o, s:I, s:I, s:{s:I, s:I, s:I, s:I, "
+		                      "s:I, s:I, s:I}}",
 		                      "name", p->cfg->name, "port_id", p->port_id, "role",
 		                      sg_port_role_name(p->cfg->role), "link",
 		                      link_json(p->port_id), "rx_packets", (json_int_t)t.rx_packets,
-		                      "rx_bytes", (json_int_t)t.rx_bytes, "drops",
-		                      drops_json(t.drops), "device", "ipackets",
+		                      "rx_bytes", (json_int_t)t.rx_bytes, "device", "ipackets",
 		                      (json_int_t)st.ipackets, "ibytes", (json_int_t)st.ibytes,
 		                      "opackets", (json_int_t)st.opackets, "obytes",
 		                      (json_int_t)st.obytes, "imissed", (json_int_t)st.imissed,
@@ -85,28 +109,18 @@ static json_t *cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err)
 			goto oom;
 	}
 	for (unsigned i = 0; i < gw->n_workers; i++) {
-		const struct gw_worker *w = &gw->workers[i];
-		json_t *queues = json_array();
-		uint64_t rx = 0;
+		struct sg_dp_counters c;
 
-		for (unsigned q = 0; queues != NULL && q < w->n_rxq; q++) {
-			json_array_append_new(queues, json_pack("{s:s, s:i}", "port",
-			                                        gw->ports[w->rxq[q].idx].cfg->name,
-			                                        "queue", w->rxq[q].queue));
-		}
-		for (unsigned p = 0; p < gw->n_ports; p++)
-			rx += __atomic_load_n(&w->stats.port[p].rx_packets, __ATOMIC_RELAXED);
+		sg_dp_counters_get(gw->dp, i, &c);
 		if (json_array_append_new(
-		            workers, json_pack("{s:i, s:o, s:I, s:I, s:I}", "lcore", w->lcore,
-		                               "rx_queues", queues ? queues : json_array(),
-		                               "rx_packets", (json_int_t)rx, "polls",
-		                               (json_int_t)__atomic_load_n(&w->stats.polls,
-		                                                           __ATOMIC_RELAXED),
-		                               "idle_polls",
-		                               (json_int_t)__atomic_load_n(&w->stats.idle_polls,
-		                                                           __ATOMIC_RELAXED))) != 0)
+		            workers, json_pack("{s:i, s:i, s:I, s:I, s:I, s:o}", "lcore",
+		                               gw->workers[i].lcore, "worker", i, "rx_packets",
+		                               (json_int_t)c.rx, "polls", (json_int_t)c.polls,
+		                               "idle_polls", (json_int_t)c.idle_polls, "counters",
+		                               counters_json(&c))) != 0)
 			goto oom;
 	}
+	sg_dp_counters_sum(gw->dp, &total);
 
 	json_t *cred = json_null();
 	if (gw->cred != NULL) {
@@ -119,7 +133,7 @@ static json_t *cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err)
 	}
 	double uptime = (double)(gw_now_ns() - gw->start_ns) / 1e9;
 	res = json_pack("{s:s, s:s, s:f, s:s, s:{s:b, s:s}, s:{s:i, s:o}, s:o, s:I, s:o, s:o, "
-	                "s:{s:s, s:i}}",
+	                "s:I, s:o, s:o, s:{s:s, s:i}}",
 	                "version", SG_VERSION, "state", gw->running ? "running" : "stopping",
 	                "uptime_s", uptime, "dataplane", DATAPLANE_NOTE, "memory", "hugepages",
 	                !gw->info.no_huge, "mode",
@@ -128,7 +142,9 @@ static json_t *cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err)
 	                                            : "--no-huge (asked for)")
 	                                 : "hugepages",
 	                "lcores", "main", rte_get_main_lcore(), "workers", workers, "ports", ports,
-	                "rx_packets", (json_int_t)rx_total, "drops", drops_json(total_drops),
+	                "rx_packets", (json_int_t)total.rx, "drops", drops_json(total.drop),
+	                "counters", counters_json(&total), "punts_unserved",
+	                (json_int_t)gw->punt_unserved, "punts_taken", punts_json(gw->punt_taken),
 	                "credentials", cred, "control", "socket", gw->cfg.control.socket, "clients",
 	                gw->ctl ? (int)sg_ctl_server_clients(gw->ctl) : 0);
 	if (res == NULL) {

@@ -9,9 +9,10 @@
 #include <rte_ethdev.h>
 #include <rte_mempool.h>
 
-#include "sg_gateway.h"
+#include <stormgate/dataplane.h>
+#include <stormgate/session.h>
 
-#define GW_RXQ_MAX 64 /* RX queues one worker polls */
+#include "sg_gateway.h"
 
 struct gw_port {
 	const struct sg_cfg_port *cfg; /* in gw->cfg */
@@ -22,36 +23,13 @@ struct gw_port {
 	uint16_t mtu;
 	struct rte_ether_addr mac;
 	int started;
+	int dp_index; /* index in the data plane's ports, -1: not used by it */
 };
 
-struct gw_rxq {
-	uint16_t port_id;
-	uint16_t queue;
-	uint16_t idx; /* index in gw->ports and in the counters */
-};
-
-struct gw_counters {
-	uint64_t rx_packets;
-	uint64_t rx_bytes;
-	uint64_t drops[SG_GW_DROP_MAX];
-};
-
-/*
- * One worker lcore. The counters are written by that lcore only (relaxed
- * atomic stores, so the control thread's reads are well defined) and start
- * on their own cache line, away from the read-only queue list.
- */
+/* One worker lcore: worker i of the data plane polls RX queue i of every port. */
 struct gw_worker {
-	struct sg_gateway *gw;
 	unsigned lcore;
-	unsigned n_rxq;
-	struct gw_rxq rxq[GW_RXQ_MAX];
-	struct {
-		struct gw_counters port[SG_CFG_PORTS_MAX];
-		uint64_t polls;
-		uint64_t idle_polls;
-	} stats __rte_cache_aligned;
-} __rte_cache_aligned;
+};
 
 struct sg_gateway {
 	struct sg_config cfg;
@@ -60,13 +38,18 @@ struct sg_gateway {
 	unsigned n_ports;
 	struct gw_port ports[SG_CFG_PORTS_MAX];
 	unsigned n_workers;
-	struct gw_worker *workers; /* rte_zmalloc'd, cache aligned */
-	int stop;                  /* atomic: workers leave their loop */
+	struct gw_worker workers[RTE_MAX_LCORE];
+	struct sg_sess_table *sessions;
+	struct sg_dp *dp;
 	int running;
 	int shutdown_requested;
 	uint64_t start_ns; /* CLOCK_MONOTONIC when the ports came up */
+	uint64_t resolve_ns; /* last neighbour resolution round */
 	struct sg_cred *cred;
 	struct sg_ctl_server *ctl;
+	/* punted packets the control plane took (by enum sg_dp_punt) */
+	uint64_t punt_taken[SG_DP_PUNT_MAX];
+	uint64_t punt_unserved; /* handshake and unknown-session datagrams: no handshake server yet */
 	/* previous status line, for rates */
 	uint64_t last_ns;
 	uint64_t last_rx[SG_CFG_PORTS_MAX];

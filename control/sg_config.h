@@ -140,6 +140,10 @@ struct sg_cfg_backend {
 	char port[SG_CFG_NAME_MAX]; /* name of a backend port, "": the device port */
 	uint32_t n_servers;
 	struct sg_cfg_endpoint servers[SG_CFG_SERVERS_MAX];
+	/* Our UDP source ports towards the servers: udp mode gives each session one
+	 * (per backend address); proxy mode uses the first. */
+	uint32_t source_port_first;
+	uint32_t source_port_count;
 };
 
 struct sg_config {

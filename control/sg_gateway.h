@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The running gateway as the control plane sees it: the mbuf pool, the
- * ports (configured and started from the config), one polling loop per
- * worker lcore, per-lcore counters, and the control commands that report
- * them (version, status, ports, shutdown).
+ * ports (configured and started from the config), the session table, the
+ * data plane (dataplane.h) with one worker per worker lcore, the control
+ * plane's share of the data plane's work (punted packets, neighbours), and
+ * the control commands that report them (version, status, ports, shutdown).
  *
- * Until the data plane lands (issue 5), the worker loop only receives
- * bursts and frees them: every received packet is counted once, as a drop
- * with reason no_dataplane, and `status` says so.
+ * The DTLS handshake server is not wired in yet (issue 6): punted handshake
+ * datagrams and records of unknown sessions are counted as unserved and
+ * freed, and `status` says so.
  */
 #ifndef STORMGATE_CONTROL_SG_GATEWAY_H
 #define STORMGATE_CONTROL_SG_GATEWAY_H
@@ -17,6 +18,8 @@
 
 #include <jansson.h>
 
+#include <stormgate/dataplane.h>
+
 #include "sg_config.h"
 #include "sg_cred.h"
 #include "sg_ctl.h"
@@ -25,23 +28,16 @@
 extern "C" {
 #endif
 
-/* Why a received packet was dropped; every received packet ends in exactly one. */
-enum sg_gw_drop {
-	SG_GW_DROP_NO_DATAPLANE = 0, /* no data plane built yet: received and freed */
-	SG_GW_DROP_MAX
-};
-
 /* How EAL was started, for `status`. */
 struct sg_gateway_info {
 	int no_huge;       /* running on ordinary memory */
 	int no_huge_added; /* ... chosen by us because no hugepages were available */
 };
 
-/* Totals of one port summed over worker lcores. */
+/* Received traffic of one port, as its driver counts it. */
 struct sg_gw_port_totals {
 	uint64_t rx_packets;
 	uint64_t rx_bytes;
-	uint64_t drops[SG_GW_DROP_MAX];
 };
 
 struct sg_gateway;
@@ -73,7 +69,7 @@ void sg_gateway_attach(struct sg_gateway *gw, struct sg_cred *cred, struct sg_ct
 /* Set by the `shutdown` command; the main loop polls it. Control thread. */
 int sg_gateway_shutdown_requested(const struct sg_gateway *gw);
 
-/* Sum of a port's counters over the workers (relaxed reads). Control thread. */
+/* What a port's driver received (rte_eth_stats). Control thread. */
 void sg_gateway_port_totals(const struct sg_gateway *gw, unsigned port,
                             struct sg_gw_port_totals *t);
 
@@ -83,13 +79,22 @@ unsigned sg_gateway_n_workers(const struct sg_gateway *gw);
 
 /*
  * One-line live status (no newline) with per-second rates since the last
- * call, e.g. "[   5s] dev0 up 10 Gbps rx 12 (+4/s) | dropped 12 no_dataplane".
- * Control thread.
+ * call, e.g. "[   5s] dev0 up 10 Gbps rx 12 (+4/s) | fwd 0/0 punted 12 | dropped 3
+ * (udp_port 3)". Control thread.
  */
 void sg_gateway_status_line(struct sg_gateway *gw, char *buf, size_t len);
 
-/* Name of a drop reason ("no_dataplane"), static storage. Any thread. */
-const char *sg_gw_drop_name(unsigned reason);
+/*
+ * The control plane's share of the data plane's work, called from the main
+ * loop every millisecond or so: take punted packets (answer ARP and
+ * neighbour discovery, end sessions whose device sent an alert, count the
+ * handshakes no server takes yet), solicit unknown next hops once a second,
+ * reclaim what the workers no longer see. Control thread.
+ */
+void sg_gateway_poll(struct sg_gateway *gw);
+
+/* Data-plane counters summed over the workers. Control thread. */
+void sg_gateway_dp_totals(const struct sg_gateway *gw, struct sg_dp_counters *c);
 
 /*
  * The control command table (version, status, ports, shutdown); ctx is the

@@ -226,6 +226,7 @@ static void print_status(const json_t *r)
 	const json_t *cred = json_object_get(r, "credentials");
 	const json_t *ctl = json_object_get(r, "control");
 	const json_t *drops = json_object_get(r, "drops");
+	const json_t *punts = json_object_get(json_object_get(r, "counters"), "punts");
 	char lb[64];
 
 	printf("stormgate %s, %s, up %.0f s\n", gets_(r, "version"), gets_(r, "state"),
@@ -239,7 +240,7 @@ static void print_status(const json_t *r)
 	       geti(ctl, "clients"));
 
 	printf("%-10s %-8s %-12s %12s %14s %12s %10s %10s\n", "PORT", "ROLE", "LINK", "RX PKTS",
-	       "RX BYTES", "DROPPED", "MISSED", "ERRORS");
+	       "RX BYTES", "TX PKTS", "MISSED", "ERRORS");
 	for (size_t i = 0; i < json_array_size(ports); i++) {
 		const json_t *v = json_array_get(ports, i);
 		const json_t *dev = json_object_get(v, "device");
@@ -249,29 +250,37 @@ static void print_status(const json_t *r)
 		       " %10" JSON_INTEGER_FORMAT "\n",
 		       gets_(v, "name"), gets_(v, "role"),
 		       link_str(json_object_get(v, "link"), lb, sizeof(lb)), geti(v, "rx_packets"),
-		       geti(v, "rx_bytes"), sum_values(json_object_get(v, "drops")),
-		       geti(dev, "imissed"), geti(dev, "ierrors"));
+		       geti(v, "rx_bytes"), geti(dev, "opackets"), geti(dev, "imissed"),
+		       geti(dev, "ierrors"));
 	}
 
-	printf("\n%-6s %-7s %-24s %12s\n", "LCORE", "ROLE", "RX QUEUES", "RX PKTS");
-	printf("%-6" JSON_INTEGER_FORMAT " %-7s %-24s %12s\n", geti(lc, "main"), "main",
-	       "(control plane)", "-");
+	printf("\n%-6s %-7s %-7s %12s %12s %12s %12s %12s\n", "LCORE", "ROLE", "WORKER", "RX PKTS",
+	       "TO BACKEND", "TO DEVICES", "PUNTED", "DROPPED");
+	printf("%-6" JSON_INTEGER_FORMAT " %-7s %-7s %12s\n", geti(lc, "main"), "main", "-",
+	       "(control)");
 	for (size_t i = 0; i < json_array_size(workers); i++) {
 		const json_t *v = json_array_get(workers, i);
-		const json_t *queues = json_object_get(v, "rx_queues");
-		char qs[128] = "";
-		size_t off = 0;
+		const json_t *c = json_object_get(v, "counters");
 
-		for (size_t j = 0; j < json_array_size(queues); j++) {
-			const json_t *q = json_array_get(queues, j);
-			append(qs, sizeof(qs), &off, "%s%s/%" JSON_INTEGER_FORMAT, j ? "," : "",
-			       gets_(q, "port"), geti(q, "queue"));
-		}
-		printf("%-6" JSON_INTEGER_FORMAT " %-7s %-24s %12" JSON_INTEGER_FORMAT "\n",
-		       geti(v, "lcore"), "worker", qs, geti(v, "rx_packets"));
+		printf("%-6" JSON_INTEGER_FORMAT " %-7s %-7" JSON_INTEGER_FORMAT
+		       " %12" JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT
+		       " %12" JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT "\n",
+		       geti(v, "lcore"), "worker", geti(v, "worker"), geti(c, "rx_packets"),
+		       geti(c, "forwarded_up"), geti(c, "forwarded_down"), geti(c, "punted"),
+		       sum_values(json_object_get(c, "drops")));
 	}
 
+	printf("\nPUNTED TO THE CONTROL PLANE\n");
+	for (void *it = json_object_iter((json_t *)punts); it != NULL;
+	     it = json_object_iter_next((json_t *)punts, it))
+		printf("  %-20s %12" JSON_INTEGER_FORMAT "\n", json_object_iter_key(it),
+		       json_integer_value(json_object_iter_value(it)));
+	printf("  %-20s %12" JSON_INTEGER_FORMAT "  (no handshake server yet)\n", "unserved",
+	       geti(r, "punts_unserved"));
+
 	printf("\nDROPS\n");
+	if (json_object_size(drops) == 0)
+		printf("  (none)\n");
 	for (void *it = json_object_iter((json_t *)drops); it != NULL;
 	     it = json_object_iter_next((json_t *)drops, it))
 		printf("  %-20s %12" JSON_INTEGER_FORMAT "\n", json_object_iter_key(it),

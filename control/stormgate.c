@@ -308,7 +308,9 @@ static int run(const struct sg_config *cfg, const struct run_opts *o)
 			if (next_status <= now)
 				next_status = now + 1000;
 		}
-		uint64_t wake = show ? next_status : now + 1000;
+		/* The data plane's punted packets want the control thread often. */
+		sg_gateway_poll(gw);
+		uint64_t wake = now + 1;
 		if (deadline && deadline < wake)
 			wake = deadline;
 		struct pollfd pfd[2] = {
@@ -339,10 +341,20 @@ static int run(const struct sg_config *cfg, const struct run_opts *o)
 	for (unsigned i = 0; i < sg_gateway_n_ports(gw); i++) {
 		struct sg_gw_port_totals t;
 		sg_gateway_port_totals(gw, i, &t);
+		SG_LOG(MAIN, NOTICE, "port %u: received %" PRIu64 " packets (%" PRIu64 " bytes)", i,
+		       t.rx_packets, t.rx_bytes);
+	}
+	{
+		struct sg_dp_counters c;
+		uint64_t dropped = 0;
+
+		sg_gateway_dp_totals(gw, &c);
+		for (unsigned r = 0; r < SG_DROP_MAX; r++)
+			dropped += c.drop[r];
 		SG_LOG(MAIN, NOTICE,
-		       "port %u: received %" PRIu64 " packets (%" PRIu64 " bytes), dropped %" PRIu64
-		       " (no_dataplane)",
-		       i, t.rx_packets, t.rx_bytes, t.drops[SG_GW_DROP_NO_DATAPLANE]);
+		       "data plane: %" PRIu64 " received, %" PRIu64 " forwarded to the backend, %" PRIu64
+		       " to devices, %" PRIu64 " punted, %" PRIu64 " dropped",
+		       c.rx, c.forwarded_up, c.forwarded_down, c.punted, dropped);
 	}
 	status = EXIT_SUCCESS;
 

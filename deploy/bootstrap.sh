@@ -28,7 +28,7 @@ PACKAGES=(
 	libssl-dev libjansson-dev liblmdb-dev libfyaml-dev libcmocka-dev
 	libgnutls28-dev
 	# tools the tests and the demo use
-	iproute2 procps openssl gnutls-bin libcoap3-bin lmdb-utils python3-scapy
+	iproute2 ethtool procps openssl gnutls-bin libcoap3-bin lmdb-utils python3-scapy
 	# lint
 	clang-format cppcheck shellcheck
 )

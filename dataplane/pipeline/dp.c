@@ -65,7 +65,9 @@ static int check_conf(struct sg_dp_conf *c)
 		return -EINVAL;
 	if (c->backend_family != 4 && c->backend_family != 6)
 		return -EINVAL;
-	if (c->n_local == 0 || c->n_local > SG_NET_IF_ADDRS_MAX || c->port_base == 0)
+	/* Without a server (backend_port 0) nothing is forwarded and no local address is needed. */
+	if ((c->n_local == 0 && c->backend_port != 0) || c->n_local > SG_NET_IF_ADDRS_MAX ||
+	    c->port_base == 0)
 		return -EINVAL;
 	if (c->backend_mode == SG_DP_BACKEND_UDP &&
 	    (c->ports_per_addr == 0 || (uint32_t)c->port_base + c->ports_per_addr - 1 > 65535))
@@ -461,7 +463,7 @@ int sg_dp_ctl_resolve(struct sg_dp *dp)
 		if (memcmp(pc->gw6, zero, 16) != 0 && dp_neigh_lookup(dp->neigh[p], 6, pc->gw6, mac))
 			asked += solicit(dp, p, 6, pc->gw6) == 0;
 	}
-	{
+	if (dp->conf.backend_port != 0) { /* no server configured: nothing to resolve */
 		const struct sg_dp_port_conf *bp = &dp->conf.ports[dp->backend_port];
 		const uint8_t *nh =
 			dp_next_hop(bp, dp->conf.backend_family, dp->conf.backend_addr);

@@ -521,6 +521,8 @@ static enum sg_drop up_route(struct dp_worker *w, const struct pkt_st *st, struc
 	const struct sg_dp_port_conf *bp = &cf->ports[dp->backend_port];
 	uint32_t slot = st->ref.slot;
 
+	if (cf->backend_port == 0)
+		return SG_DROP_BACKEND_UNKNOWN; /* no server configured */
 	r->family = cf->backend_family;
 	r->pp2_len = 0;
 	if (cf->backend_mode == SG_DP_BACKEND_UDP) {

@@ -148,7 +148,7 @@ struct sg_rec_ctx_conf {
 	/* forgeries tolerated per key before SG_REC_KEY_EXHAUSTED; 0: RFC 9147
 	 * §4.5.3 value (dtls.h SG_DTLS_INTEGRITY_LIMIT_*); UINT32_MAX: no limit */
 	uint32_t auth_fail_limit[SG_AEAD_MAX];
-	unsigned gcm_cache_entries; /* hot GCM key data kept (power of two); 0: 1024 */
+	unsigned gcm_cache_entries; /* hot GCM keys kept (power of two, >= 4); 0: 1024 */
 	unsigned flags;             /* SG_REC_CTX_F_* */
 };
 
@@ -202,7 +202,8 @@ struct sg_rec_hdr {
  * at dgram + off + SG_DTLS_HDR_OFF_CID). Writes up to max entries and returns
  * how many it wrote. A malformed record (too short for its header, or a
  * length past the end) ends the datagram: it is the last entry, with its
- * status set, since nothing after it can be framed. Reads only. Any thread.
+ * status set, since nothing after it can be framed. Returns 0 for a NULL
+ * argument or cid_len over 255. Reads only. Any thread.
  */
 unsigned sg_rec_parse(const uint8_t *dgram, size_t len, unsigned cid_len, struct sg_rec_hdr *recs,
                       unsigned max);

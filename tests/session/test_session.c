@@ -56,6 +56,13 @@ static int ins(struct sg_sess_table *t, uint32_t k, int v6, uint8_t flags, uint6
 	return rc;
 }
 
+static unsigned cid_lookup(struct sg_sess_worker *w, const uint8_t *cid, struct sg_sess_ref *r)
+{
+	const uint8_t *cp[1] = { cid };
+
+	return sg_sess_lookup_cid_bulk(w, cp, 1, r);
+}
+
 /* ---- parameters ---- */
 
 static void test_params(void **state)
@@ -169,6 +176,56 @@ static void test_insert_lookup(void **state)
 	assert_int_equal(st.sa_in_use, N);
 	assert_int_equal(st.inserts, N);
 	sg_sess_worker_offline(w);
+	sg_sess_worker_destroy(w);
+	sg_sess_table_destroy(t);
+}
+
+/* Bulk insert (the restore path): per-item results, in order, same semantics as one by one. */
+static void test_insert_bulk(void **state)
+{
+	enum { N = 70 };
+	struct sg_sess_table *t = mk(64, 0);
+	struct sg_sess_worker *w = sg_sess_worker_create(t, 0);
+	static struct sg_rec_sa sa[N];
+	static struct sg_sess_new n[N];
+	static uint8_t cids[N][8];
+	uint64_t ids[N];
+	int rcs[N];
+	struct sg_sess_stats st;
+
+	(void)state;
+	for (uint32_t k = 0; k < N; k++) {
+		st_sa(&sa[k], k, 1);
+		n[k] = st_new(&sa[k], k, k & 1, SG_SESS_F_TUPLE | SG_SESS_F_CID);
+	}
+	n[5].tuple = n[4].tuple; /* duplicate of an earlier item of the same group */
+	n[20].flags = 0;         /* invalid */
+	/* 70 requests, 2 refused, 64 fit: the last 4 find the table full. */
+	assert_int_equal(sg_sess_insert_bulk(t, n, N, ids, &cids[0][0], rcs), 64);
+	for (uint32_t k = 0; k < N; k++) {
+		int want = k == 5 ? -EEXIST : k == 20 ? -EINVAL : k >= 66 ? -ENOSPC : 0;
+
+		if (rcs[k] != want)
+			fail_msg("item %u: rc %d, want %d", k, rcs[k], want);
+	}
+	sg_sess_worker_online(w);
+	for (uint32_t k = 0; k < 66; k++) {
+		struct sg_sess_ref r;
+
+		if (rcs[k] != 0)
+			continue;
+		assert_int_equal(sg_sess_lookup_tuple_bulk(w, &n[k].tuple, 1, &r), 1);
+		assert_int_equal(st_sa_owner(r.sa), k);
+		assert_int_equal(sg_sess_ref_id(&r), ids[k]);
+		assert_int_equal(cid_lookup(w, cids[k], &r), 1);
+		assert_int_equal(st_sa_owner(r.sa), k);
+	}
+	sg_sess_stats_get(t, &st);
+	assert_int_equal(st.live, 64);
+	assert_int_equal(st.refused[SG_SESS_REFUSE_DUP_TUPLE], 1);
+	assert_int_equal(st.refused[SG_SESS_REFUSE_INVALID], 1);
+	assert_int_equal(st.refused[SG_SESS_REFUSE_FULL], 4);
+	sg_wipe(sa, sizeof(sa));
 	sg_sess_worker_destroy(w);
 	sg_sess_table_destroy(t);
 }
@@ -465,13 +522,6 @@ static void test_single_writer(void **state)
 }
 
 /* ---- CIDs ---- */
-
-static unsigned cid_lookup(struct sg_sess_worker *w, const uint8_t *cid, struct sg_sess_ref *r)
-{
-	const uint8_t *cp[1] = { cid };
-
-	return sg_sess_lookup_cid_bulk(w, cp, 1, r);
-}
 
 static void test_cid_forged_stale(void **state)
 {
@@ -1211,21 +1261,14 @@ static void test_replace_in_flight(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_params),
-		cmocka_unit_test(test_insert_lookup),
-		cmocka_unit_test(test_key_kinds),
-		cmocka_unit_test(test_ipv6_keys),
-		cmocka_unit_test(test_capacity),
-		cmocka_unit_test(test_defer_full),
-		cmocka_unit_test(test_single_writer),
-		cmocka_unit_test(test_cid_forged_stale),
-		cmocka_unit_test(test_cid_node),
-		cmocka_unit_test(test_cid_restore),
-		cmocka_unit_test(test_replace),
-		cmocka_unit_test(test_peer_cid_iterate),
-		cmocka_unit_test(test_index_full_load),
-		cmocka_unit_test(test_concurrency),
-		cmocka_unit_test(test_replace_in_flight),
+		cmocka_unit_test(test_params),           cmocka_unit_test(test_insert_lookup),
+		cmocka_unit_test(test_insert_bulk),      cmocka_unit_test(test_key_kinds),
+		cmocka_unit_test(test_ipv6_keys),        cmocka_unit_test(test_capacity),
+		cmocka_unit_test(test_defer_full),       cmocka_unit_test(test_single_writer),
+		cmocka_unit_test(test_cid_forged_stale), cmocka_unit_test(test_cid_node),
+		cmocka_unit_test(test_cid_restore),      cmocka_unit_test(test_replace),
+		cmocka_unit_test(test_peer_cid_iterate), cmocka_unit_test(test_index_full_load),
+		cmocka_unit_test(test_concurrency),      cmocka_unit_test(test_replace_in_flight),
 	};
 
 	return cmocka_run_group_tests_name("session", tests, NULL, NULL);
