@@ -18,7 +18,7 @@ unsigned sg_sess_replay_window(const struct sg_sess_table *t)
 }
 
 unsigned sg_sess_lookup_id_bulk(struct sg_sess_worker *w, const uint64_t *ids, unsigned n,
-				struct sg_sess_ref *refs)
+                                struct sg_sess_ref *refs)
 {
 	const struct sg_sess_table *t = w->t;
 	unsigned hits = 0;
