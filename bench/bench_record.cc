@@ -32,6 +32,8 @@
 
 #include <stormgate/record.h>
 
+#include "bench_util.h"
+
 namespace
 {
 
@@ -59,45 +61,9 @@ inline void prefetch_line(const void *p)
 	__asm__ volatile("prefetcht0 %0" : : "m"(*static_cast<const char *>(p)));
 }
 
-inline uint64_t splitmix(uint64_t &x)
-{
-	uint64_t z = (x += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-// Key block of session i: a counter through splitmix64, cheap enough for 10M.
-struct Keys {
-	uint8_t ckey[32], skey[32], civ[16], siv[16];
-};
-
-void session_keys(size_t i, sg_aead aead, Keys &k)
-{
-	uint64_t x = i * UINT64_C(0x2545f4914f6cdd1d) + unsigned(aead);
-	uint64_t w[12];
-
-	for (auto &v : w)
-		v = splitmix(x);
-	memcpy(k.ckey, w, 32);
-	memcpy(k.skey, w + 4, 32);
-	memcpy(k.civ, w + 8, 16);
-	memcpy(k.siv, w + 10, 16);
-}
-
-sg_rec_sa_params params(sg_aead aead, const Keys &k, bool client)
-{
-	sg_rec_sa_params p{};
-
-	p.aead = aead;
-	p.epoch = 1;
-	p.rx_key = client ? k.skey : k.ckey;
-	p.tx_key = client ? k.ckey : k.skey;
-	p.rx_iv = client ? k.siv : k.civ;
-	p.tx_iv = client ? k.civ : k.siv;
-	return p;
-}
+using sgbench::Keys;
+using sgbench::session_keys;
+using sgbench::splitmix;
 
 // Per-slot buffer stride for payload bytes: whole lines, and not a power of
 // two, so that 128 slots do not all map to the same few cache sets.
@@ -139,7 +105,7 @@ struct SaArrays {
 			sg_rec_sa_params p;
 
 			session_keys(i, a, k);
-			p = params(a, k, false);
+			p = sgbench::sa_params(a, k, false);
 			sg_rec_sa_init(&sa[i], kWindow, &p);
 		}
 		arrays[key] = sa;
@@ -196,7 +162,7 @@ struct Pool {
 
 				sess[i] = sessions == 1 ? 0 : uint32_t(splitmix(rng) % sessions);
 				session_keys(sess[i], aead, k);
-				p = params(aead, k, true);
+				p = sgbench::sa_params(aead, k, true);
 				p.tx_seq = g_seq++;
 				sg_rec_sa_init(&cli[j], kWindow, &p);
 				memset(&ops[j], 0, sizeof(ops[j]));
@@ -212,6 +178,23 @@ struct Pool {
 			for (unsigned j = 0; j < kBurst; j++)
 				len[base + j] = ops[j].rec_len;
 		}
+		return true;
+	}
+
+	// Where the next burst starts: a pass used up refills the pool with the
+	// timer paused. False (and the benchmark skipped) when sealing failed.
+	bool next(benchmark::State &state, sg_aead aead, size_t sessions, size_t &pos)
+	{
+		if (pos < kPool)
+			return true;
+		state.PauseTiming();
+		bool ok = refill(aead, sessions);
+		state.ResumeTiming();
+		if (!ok) {
+			state.SkipWithError("refill failed");
+			return false;
+		}
+		pos = 0;
 		return true;
 	}
 };
@@ -250,16 +233,8 @@ void bm_record_open(benchmark::State &state, sg_aead aead, unsigned payload, siz
 	}
 	pool.init(payload);
 	for (auto _ : state) {
-		if (pos == kPool) {
-			state.PauseTiming();
-			bool ok = pool.refill(aead, sessions);
-			state.ResumeTiming();
-			if (!ok) {
-				state.SkipWithError("refill failed");
-				break;
-			}
-			pos = 0;
-		}
+		if (!pool.next(state, aead, sessions, pos))
+			break;
 		for (unsigned j = 0; j < kBurst; j++) {
 			ops[j].rec = pool.rec(pos + j);
 			ops[j].rec_len = pool.len[pos + j];
@@ -424,16 +399,8 @@ void bm_baseline_open(benchmark::State &state, sg_aead aead, unsigned payload, s
 	}
 	pool.init(payload);
 	for (auto _ : state) {
-		if (pos == kPool) {
-			state.PauseTiming();
-			bool ok = pool.refill(aead, sessions);
-			state.ResumeTiming();
-			if (!ok) {
-				state.SkipWithError("refill failed");
-				break;
-			}
-			pos = 0;
-		}
+		if (!pool.next(state, aead, sessions, pos))
+			break;
 		bool ok = true;
 		for (unsigned j = 0; j < kBurst; j++)
 			ok &= openssl_open_one(c, cipher, aead, &sas[pool.sess[pos + j]],

@@ -28,13 +28,13 @@
 #include <vector>
 
 #include <intel-ipsec-mb.h>
-#include <rte_eal.h>
-#include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
 
 #include <stormgate/session.h>
+
+#include "bench_util.h"
 
 namespace
 {
@@ -270,7 +270,11 @@ void session_lookup_cid(benchmark::State &state)
 	per_item(state);
 }
 
-void session_insert(benchmark::State &state)
+// Inserts/s building a table of n sessions with fill_fn, and what it costs
+// in memory (bytes_per_session) and in creation time (create_s, not timed).
+using fill_fn_t = int (*)(sg_sess_table *, uint32_t, uint8_t (*)[8]);
+
+void insert_bench(benchmark::State &state, fill_fn_t fill_fn)
 {
 	uint32_t n = (uint32_t)state.range(0);
 	double bytes = 0, create = 0, wall = 0;
@@ -295,7 +299,7 @@ void session_insert(benchmark::State &state)
 		}
 		state.ResumeTiming();
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		rc = fill(t, n, nullptr);
+		rc = fill_fn(t, n, nullptr);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		state.PauseTiming();
 		wall += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
@@ -319,84 +323,20 @@ void session_insert(benchmark::State &state)
 	                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
-// The same with one sg_sess_insert() per session (the control plane installing
-// sessions as handshakes complete).
+// Groups of 32 (sg_sess_insert_bulk): the restore path.
+void session_insert(benchmark::State &state)
+{
+	insert_bench(state, fill);
+}
+
+// One sg_sess_insert() per session: the control plane installing sessions as
+// handshakes complete.
 void session_insert_single(benchmark::State &state)
 {
-	uint32_t n = (uint32_t)state.range(0);
-	double bytes = 0, create = 0, wall = 0;
-
-	fixtures.clear(); // lookup tables of earlier benchmarks: out of the RSS figure
-	for (auto _ : state) {
-		size_t before, after;
-		sg_sess_table *t;
-		struct timespec t0, t1;
-		int rc;
-
-		state.PauseTiming();
-		before = rss_bytes();
-		// Creation commits (prefaults) the whole table: timed apart, reported as create_s.
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		t = make_table(n);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		create = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
-		if (t == nullptr) {
-			state.SkipWithError("sg_sess_table_create failed");
-			break;
-		}
-		state.ResumeTiming();
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		rc = fill_single(t, n, nullptr);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		state.PauseTiming();
-		wall += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
-		after = rss_bytes();
-		bytes = (double)(after - before) / n;
-		sg_sess_table_destroy(t);
-		state.ResumeTiming();
-		if (rc != 0) {
-			state.SkipWithError("insert refused");
-			break;
-		}
-	}
-	state.SetItemsProcessed((int64_t)state.iterations() * n);
-	state.counters["bytes_per_session"] = bytes;
-	state.counters["create_s"] = create;
-	// items_per_second is per CPU second (exact benchmark names forbid UseRealTime's
-	// suffix); this one is per wall-clock second, what a restore waits for.
-	state.counters["wall_items_per_s"] = wall > 0 ? (double)state.iterations() * n / wall : 0;
-	state.counters["s_per_item"] =
-	        benchmark::Counter((double)state.iterations() * n,
-	                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+	insert_bench(state, fill_single);
 }
 
 // ---- baselines ----
-
-bool eal_up()
-{
-	static int state = 0; // 0: not tried, 1: up, -1: failed
-
-	if (state == 0) {
-		// No hugepages, no devices: rte_malloc over plain anonymous memory
-		// (--no-huge implies legacy memory, which excludes --in-memory).
-		char prefix[48];
-		snprintf(prefix, sizeof(prefix), "--file-prefix=sgbench%d", (int)getpid());
-		const char *argv[] = { "stormgate-bench",
-			               "--no-huge",
-			               "--no-pci",
-			               prefix,
-			               "-l",
-			               "0",
-			               "-m",
-			               "4096",
-			               "--log-level=error",
-			               "--no-telemetry" };
-		int rc = rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])), (char **)argv);
-
-		state = rc >= 0 || rte_errno == EALREADY ? 1 : -1;
-	}
-	return state == 1;
-}
 
 struct rte_hash *rte_hash_of(uint32_t n)
 {
@@ -422,7 +362,7 @@ void session_baseline_rte_hash(benchmark::State &state)
 	struct rte_hash *h;
 	uint64_t x = n;
 
-	if (!eal_up()) {
+	if (!sgbench::eal_up()) {
 		state.SkipWithError("rte_eal_init failed");
 		return;
 	}
@@ -467,7 +407,7 @@ void session_baseline_rte_hash_mem(benchmark::State &state)
 	uint32_t n = (uint32_t)state.range(0);
 	double bytes = 0;
 
-	if (!eal_up()) {
+	if (!sgbench::eal_up()) {
 		state.SkipWithError("rte_eal_init failed");
 		return;
 	}

@@ -20,6 +20,7 @@
 #include <rte_mbuf.h>
 
 #include <stormgate/common.h>
+#include <stormgate/proxy_v2.h>
 
 #include "gateway_priv.h"
 #include "sg_eal.h"
@@ -311,6 +312,188 @@ static int dataplane_setup(struct sg_gateway *gw)
 	return 0;
 }
 
+/* ---- the handshake server (control/handshake) on the punt ring ---- */
+
+static struct sg_hs_time hs_now(void)
+{
+	struct timespec m, r;
+
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &r);
+	return (struct sg_hs_time){ .mono_ms = (uint64_t)m.tv_sec * 1000 + (uint64_t)m.tv_nsec / 1000000,
+				    .unix_s = (uint64_t)r.tv_sec };
+}
+
+static bool v4_mapped(const uint8_t *a)
+{
+	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return memcmp(a, pfx, 12) == 0;
+}
+
+/* RFC 4279 §2: the PSK of an identity, from the LMDB store; a disabled one is refused. */
+static int hs_psk_lookup(void *ctx, const uint8_t *identity, size_t identity_len,
+			 const uint8_t *sni, size_t sni_len, struct sg_hs_cred *cred)
+{
+	struct sg_gateway *gw = ctx;
+	struct sg_cred_entry e;
+	int rc;
+
+	(void)sni;
+	(void)sni_len;
+	if (gw->cred == NULL)
+		return -EIO;
+	rc = sg_cred_get(gw->cred, identity, identity_len, &e);
+	if (rc == -EINVAL)
+		return -ENOENT; /* not an identity we could store: unknown, no oracle */
+	if (rc != 0)
+		return rc == -ENOENT ? -ENOENT : -EIO;
+	if ((e.flags & SG_CRED_F_DISABLED) || e.psk_len > sizeof(cred->psk)) {
+		sg_wipe(&e, sizeof(e));
+		return -EACCES;
+	}
+	memset(cred, 0, sizeof(*cred));
+	memcpy(cred->psk, e.psk, e.psk_len);
+	cred->psk_len = (uint16_t)e.psk_len;
+	cred->lifetime_s = e.key_lifetime;
+	sg_wipe(&e, sizeof(e));
+	return 0;
+}
+
+/* Handshake flights and alerts go out through the data plane (worker 0's TX queue). */
+static int hs_send(void *ctx, const struct sg_hs_peer *p, const uint8_t *data, size_t len)
+{
+	struct sg_gateway *gw = ctx;
+	int v4 = v4_mapped(p->paddr);
+
+	if (len > UINT16_MAX)
+		return -EMSGSIZE;
+	return sg_dp_ctl_send_udp(gw->dp, 0, v4 ? 4 : 6, v4 ? p->laddr + 12 : p->laddr,
+				  rte_be_to_cpu_16(p->lport), v4 ? p->paddr + 12 : p->paddr,
+				  rte_be_to_cpu_16(p->pport), data, (uint16_t)len);
+}
+
+/*
+ * A handshake completed: publish the session before our Finished leaves (the
+ * engine sends it after this returns), so the device's first record finds
+ * it. A device that handshakes again from the same address gets its session
+ * replaced (RFC 6347 §4.2.8), its identity re-attached. The owner is the
+ * worker whose queue the device's datagrams reach.
+ */
+static int hs_install(void *ctx, const struct sg_hs_result *res)
+{
+	struct sg_gateway *gw = ctx;
+	struct sg_sess_new s;
+	uint8_t id_len = (uint8_t)RTE_MIN(res->identity_len, (uint16_t)SG_PP2_IDENTITY_MAX);
+	uint64_t id;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	s.sa = res->sa;
+	memcpy(s.tuple.laddr, res->peer.laddr, 16);
+	memcpy(s.tuple.paddr, res->peer.paddr, 16);
+	s.tuple.lport = res->peer.lport;
+	s.tuple.pport = res->peer.pport;
+	s.flags = SG_SESS_F_TUPLE;
+	s.owner = gw->punt_worker;
+	s.suite = res->suite;
+	s.identity = res->cred_ref;
+	s.backend = res->backend;
+	s.expires = (uint32_t)RTE_MIN(res->expires, (uint64_t)UINT32_MAX);
+	if (res->peer_cid_len) {
+		s.peer_cid = res->peer_cid;
+		s.peer_cid_len = res->peer_cid_len;
+	}
+	rc = sg_sess_insert(gw->sessions, &s, &id, NULL);
+	if (rc == -EAGAIN) {
+		sg_sess_reclaim(gw->sessions, 1);
+		rc = sg_sess_insert(gw->sessions, &s, &id, NULL);
+	}
+	if (rc == -EEXIST && sg_sess_find_tuple(gw->sessions, &s.tuple, &id) == 0) {
+		rc = sg_sess_replace(gw->sessions, id, res->sa);
+		if (rc == 0) {
+			sg_dp_session_detach(gw->dp, id);
+			rc = sg_dp_session_attach(gw->dp, id, res->identity, id_len);
+			gw->hs_replaced++;
+		}
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	rc = sg_dp_session_attach(gw->dp, id, res->identity, id_len);
+	if (rc != 0)
+		sg_sess_delete(gw->sessions, id);
+out:
+	if (rc == 0)
+		gw->hs_installed++;
+	else
+		gw->hs_install_failed++;
+	return rc;
+}
+
+static int hs_setup(struct sg_gateway *gw)
+{
+	const struct sg_config *cfg = &gw->cfg;
+	struct sg_hs_config hc;
+
+	memset(&hc, 0, sizeof(hc));
+	/* In-flight handshakes: four times the load at which cookies start. */
+	hc.max_handshakes = RTE_MAX(1024u, cfg->policy.cookie_threshold * 4);
+	for (uint32_t i = 0; i < cfg->policy.n_suites && i < SG_HS_SUITES_MAX - 1; i++)
+		hc.suites[i] = cfg->policy.suites[i];
+	switch (cfg->policy.cookie_mode) {
+	case SG_COOKIE_ALWAYS:
+		hc.cookie_policy = SG_HS_COOKIE_ALWAYS;
+		break;
+	case SG_COOKIE_NEVER:
+		hc.cookie_policy = SG_HS_COOKIE_NEVER;
+		break;
+	default:
+		hc.cookie_policy = SG_HS_COOKIE_UNDER_LOAD;
+		break;
+	}
+	hc.cookie_threshold = cfg->policy.cookie_threshold;
+	hc.tickets = 1;
+	hc.session_lifetime_s = (uint32_t)RTE_MIN(cfg->policy.key_lifetime, (uint64_t)UINT32_MAX);
+	hc.handshake_timeout_ms =
+		(uint32_t)RTE_MIN(cfg->sessions.handshake_timeout * 1000, (uint64_t)UINT32_MAX);
+	hc.replay_window = (uint16_t)sg_sess_replay_window(gw->sessions);
+	hc.cid_len = 0; /* our CIDs need a reserve-then-commit call of the session table */
+	hc.ops = (struct sg_hs_ops){
+		.ctx = gw,
+		.psk_lookup = hs_psk_lookup,
+		.send = hs_send,
+		.install = hs_install,
+	};
+	gw->hs = sg_hs_engine_create(&hc);
+	if (gw->hs == NULL) {
+		SG_LOG(HS, ERR, "handshake server: %s", strerror(errno));
+		return -errno;
+	}
+	SG_LOG(HS, INFO, "handshake server: %u in flight at most, cookies %s", hc.max_handshakes,
+	       hc.cookie_policy == SG_HS_COOKIE_ALWAYS  ? "always"
+	       : hc.cookie_policy == SG_HS_COOKIE_NEVER ? "never"
+						    : "under load");
+	return 0;
+}
+
+/* A punted handshake datagram, or a record of no session: the handshake server's. */
+static void hs_punt(struct sg_gateway *gw, struct rte_mbuf *m)
+{
+	struct sg_hs_peer peer;
+	const uint8_t *payload;
+	uint16_t len;
+
+	if (sg_dp_punt_udp(gw->dp, m, peer.laddr, peer.paddr, &peer.lport, &peer.pport, &payload,
+			   &len) != 0) {
+		gw->punt_unserved++;
+		return;
+	}
+	sg_dp_ctl_glean(gw->dp, m);
+	gw->punt_worker = sg_dp_meta(gw->dp, m)->worker;
+	sg_hs_input(gw->hs, hs_now(), &peer, payload, len);
+}
+
 struct sg_gateway *sg_gateway_create(const struct sg_config *cfg,
                                      const struct sg_gateway_info *info)
 {
@@ -359,6 +542,8 @@ struct sg_gateway *sg_gateway_create(const struct sg_config *cfg,
 			goto fail;
 	}
 	rc = dataplane_setup(gw);
+	if (rc == 0)
+		rc = hs_setup(gw);
 	if (rc != 0)
 		goto fail;
 	gw->start_ns = gw->last_ns = gw->resolve_ns = gw_now_ns();
@@ -402,7 +587,8 @@ void sg_gateway_destroy(struct sg_gateway *gw)
 	if (gw == NULL)
 		return;
 	sg_gateway_stop(gw);
-	/* The data plane first (it frees the mbufs it holds), then the table it read. */
+	/* The handshakes, the data plane (it frees the mbufs it holds), then the table it read. */
+	sg_hs_engine_free(gw->hs);
 	sg_dp_destroy(gw->dp);
 	sg_sess_table_destroy(gw->sessions);
 	for (unsigned i = gw->n_ports; i-- > 0;) {
@@ -497,14 +683,19 @@ void sg_gateway_poll(struct sg_gateway *gw)
 				session_alert(gw, m[i]);
 				break;
 			default:
-				/* Handshakes: no server wired in yet (issue 6). */
-				gw->punt_unserved++;
+				hs_punt(gw, m[i]);
 				break;
 			}
 			rte_pktmbuf_free(m[i]);
 		}
 		if (n < SG_BURST_MAX)
 			break;
+	}
+	{
+		struct sg_hs_time t = hs_now();
+
+		if (t.mono_ms >= sg_hs_next_deadline(gw->hs))
+			sg_hs_tick(gw->hs, t);
 	}
 	if (now - gw->resolve_ns >= 1000000000u) {
 		gw->resolve_ns = now;

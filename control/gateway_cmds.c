@@ -18,8 +18,7 @@
 #include "sg_log.h"
 
 #define DATAPLANE_NOTE                                                                             \
-	"running; handshake server not wired in yet: handshake and unknown-session datagrams are " \
-	"punted and counted as unserved"
+	"running: records of known sessions on the workers, handshakes punted to the control plane"
 
 static json_t *cmd_version(void *ctx, json_t *args, struct sg_ctl_error *err);
 
@@ -122,6 +121,27 @@ static json_t *cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err)
 	}
 	sg_dp_counters_sum(gw->dp, &total);
 
+	/* The handshake server: outcomes, and failures summed (by reason in its counters). */
+	struct sg_hs_stats hs;
+	uint64_t hs_failed = 0;
+	json_t *hs_counters = json_object();
+
+	sg_hs_stats_get(gw->hs, &hs);
+	for (unsigned k = SG_HS_C_FAIL_PROTOCOL_VERSION; k < SG_HS_C_MAX; k++)
+		hs_failed += hs.c[k];
+	for (unsigned k = 0; hs_counters != NULL && k < SG_HS_C_MAX; k++)
+		if (hs.c[k])
+			json_object_set_new(hs_counters, sg_hs_counter_name((enum sg_hs_counter)k),
+			                    json_integer((json_int_t)hs.c[k]));
+	json_t *hsj = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "installed",
+	                        (json_int_t)gw->hs_installed, "replaced",
+	                        (json_int_t)gw->hs_replaced, "install_failed",
+	                        (json_int_t)gw->hs_install_failed, "failed", (json_int_t)hs_failed,
+	                        "in_flight", (json_int_t)hs.in_flight, "completed_full",
+	                        (json_int_t)hs.c[SG_HS_C_COMPLETED_FULL], "completed_resumed",
+	                        (json_int_t)hs.c[SG_HS_C_COMPLETED_RESUMED], "counters",
+	                        hs_counters ? hs_counters : json_object());
+
 	json_t *cred = json_null();
 	if (gw->cred != NULL) {
 		uint64_t count = 0;
@@ -133,7 +153,7 @@ static json_t *cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err)
 	}
 	double uptime = (double)(gw_now_ns() - gw->start_ns) / 1e9;
 	res = json_pack("{s:s, s:s, s:f, s:s, s:{s:b, s:s}, s:{s:i, s:o}, s:o, s:I, s:o, s:o, "
-	                "s:I, s:o, s:o, s:{s:s, s:i}}",
+	                "s:I, s:o, s:o, s:o, s:{s:s, s:i}}",
 	                "version", SG_VERSION, "state", gw->running ? "running" : "stopping",
 	                "uptime_s", uptime, "dataplane", DATAPLANE_NOTE, "memory", "hugepages",
 	                !gw->info.no_huge, "mode",
@@ -145,7 +165,7 @@ static json_t *cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err)
 	                "rx_packets", (json_int_t)total.rx, "drops", drops_json(total.drop),
 	                "counters", counters_json(&total), "punts_unserved",
 	                (json_int_t)gw->punt_unserved, "punts_taken", punts_json(gw->punt_taken),
-	                "credentials", cred, "control", "socket", gw->cfg.control.socket, "clients",
+	                "handshakes", hsj ? hsj : json_null(), "credentials", cred, "control", "socket", gw->cfg.control.socket, "clients",
 	                gw->ctl ? (int)sg_ctl_server_clients(gw->ctl) : 0);
 	if (res == NULL) {
 		err->code = SG_CTL_EINTERNAL;

@@ -10,6 +10,7 @@
 #include <rte_mempool.h>
 
 #include <stormgate/dataplane.h>
+#include <stormgate/handshake.h>
 #include <stormgate/session.h>
 
 #include "sg_gateway.h"
@@ -41,6 +42,11 @@ struct sg_gateway {
 	struct gw_worker workers[RTE_MAX_LCORE];
 	struct sg_sess_table *sessions;
 	struct sg_dp *dp;
+	struct sg_hs_engine *hs;      /* DTLS 1.2 handshake server */
+	uint8_t punt_worker;          /* worker that punted the datagram being handled */
+	uint64_t hs_installed;        /* sessions installed by a completed handshake */
+	uint64_t hs_replaced;         /* ... of which replaced a device's earlier session */
+	uint64_t hs_install_failed;   /* refused by the session table or the data plane */
 	int running;
 	int shutdown_requested;
 	uint64_t start_ns; /* CLOCK_MONOTONIC when the ports came up */
@@ -49,7 +55,7 @@ struct sg_gateway {
 	struct sg_ctl_server *ctl;
 	/* punted packets the control plane took (by enum sg_dp_punt) */
 	uint64_t punt_taken[SG_DP_PUNT_MAX];
-	uint64_t punt_unserved; /* handshake and unknown-session datagrams: no handshake server yet */
+	uint64_t punt_unserved; /* punted datagrams nobody could take (not UDP any more) */
 	/* previous status line, for rates */
 	uint64_t last_ns;
 	uint64_t last_rx[SG_CFG_PORTS_MAX];

@@ -275,8 +275,15 @@ static void print_status(const json_t *r)
 	     it = json_object_iter_next((json_t *)punts, it))
 		printf("  %-20s %12" JSON_INTEGER_FORMAT "\n", json_object_iter_key(it),
 		       json_integer_value(json_object_iter_value(it)));
-	printf("  %-20s %12" JSON_INTEGER_FORMAT "  (no handshake server yet)\n", "unserved",
-	       geti(r, "punts_unserved"));
+	{
+		const json_t *hs = json_object_get(r, "handshakes");
+
+		printf("\nHANDSHAKES\n  installed %" JSON_INTEGER_FORMAT " (replaced %" JSON_INTEGER_FORMAT
+		       "), failed %" JSON_INTEGER_FORMAT ", in flight %" JSON_INTEGER_FORMAT
+		       ", install refused %" JSON_INTEGER_FORMAT "\n",
+		       geti(hs, "installed"), geti(hs, "replaced"), geti(hs, "failed"),
+		       geti(hs, "in_flight"), geti(hs, "install_failed"));
+	}
 
 	printf("\nDROPS\n");
 	if (json_object_size(drops) == 0)

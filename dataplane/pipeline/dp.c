@@ -441,6 +441,52 @@ done:
 	return rc;
 }
 
+int sg_dp_punt_udp(const struct sg_dp *dp, struct rte_mbuf *m, uint8_t laddr[16],
+		   uint8_t paddr[16], uint16_t *lport, uint16_t *pport, const uint8_t **payload,
+		   uint16_t *len)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const struct sg_dp_meta *meta = dp_meta(dp, m);
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct sg_pkt pkt;
+
+	if (meta->port >= dp->conf.n_ports ||
+	    sg_net_parse(&dp->conf.ports[meta->port].ifc, f, m->data_len, &pkt) != SG_NET_UDP)
+		return -EINVAL;
+	if (pkt.family == 4) {
+		memcpy(laddr, mapped, 12);
+		memcpy(laddr + 12, pkt.dst, 4);
+		memcpy(paddr, mapped, 12);
+		memcpy(paddr + 12, pkt.src, 4);
+	} else {
+		memcpy(laddr, pkt.dst, 16);
+		memcpy(paddr, pkt.src, 16);
+	}
+	*lport = rte_cpu_to_be_16(pkt.dport);
+	*pport = rte_cpu_to_be_16(pkt.sport);
+	*payload = f + pkt.payload_off;
+	*len = pkt.payload_len;
+	return 0;
+}
+
+void sg_dp_ctl_glean(struct sg_dp *dp, struct rte_mbuf *m)
+{
+	const struct sg_dp_meta *meta = dp_meta(dp, m);
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	const struct sg_dp_port_conf *pc;
+	struct sg_pkt pkt;
+
+	if (meta->port >= dp->conf.n_ports)
+		return;
+	pc = &dp->conf.ports[meta->port];
+	if (sg_net_parse(&pc->ifc, f, m->data_len, &pkt) != SG_NET_UDP)
+		return;
+	/* Off-link senders come through a router: its MAC is learned for the router's address. */
+	if (dp_next_hop(pc, pkt.family, pkt.src) != pkt.src)
+		return;
+	dp_neigh_update(dp->neigh[meta->port], pkt.family, pkt.src, f + 6, false, now_ns());
+}
+
 int sg_dp_neigh_set(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *ip,
 		    const uint8_t mac[6])
 {

@@ -196,6 +196,23 @@ int sg_dp_ctl_send_udp(struct sg_dp *dp, unsigned port, uint8_t family, const ui
 		       uint16_t sport, const uint8_t *dst, uint16_t dport, const uint8_t *payload,
 		       uint16_t len);
 
+/*
+ * The UDP 4-tuple and payload of a punted datagram (SG_DP_PUNT_HANDSHAKE or
+ * SG_DP_PUNT_UNKNOWN), in the session table's convention: IPv4 as
+ * IPv4-mapped IPv6, ports in network byte order; *payload points into m.
+ * Control. Returns 0, or -EINVAL when m holds no such datagram.
+ */
+int sg_dp_punt_udp(const struct sg_dp *dp, struct rte_mbuf *m, uint8_t laddr[16],
+		   uint8_t paddr[16], uint16_t *lport, uint16_t *pport, const uint8_t **payload,
+		   uint16_t *len);
+
+/*
+ * Learn the sender of a punted datagram as a neighbour when it is on-link
+ * (its address on the port's prefix): its frame's source MAC is where our
+ * answer goes, even before it ever asked for ours by ARP or ND. Control.
+ */
+void sg_dp_ctl_glean(struct sg_dp *dp, struct rte_mbuf *m);
+
 /* Set a static neighbour (ip: 4 or 16 bytes by family). Control. Returns 0 or -ENOSPC. */
 int sg_dp_neigh_set(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *ip,
 		    const uint8_t mac[6]);
