@@ -14,16 +14,17 @@
 #      198.18.1.1/24 and fd00:5347:1::1/64,
 #   4. creates a credential store in a work directory from
 #      deploy/sample-devices.csv (stormgate --import-credentials),
-#   5. runs stormgate with a live status line; from the namespace a bounded
-#      trickle of UDP datagrams to port 5684 (and a ping) moves the counters,
-#      and `stormctl status` shows the control socket at work,
+#   5. runs stormgate with a live status line, coap-server-notls in the
+#      namespace as the application server, and every 2 s a CoAP GET over
+#      DTLS from a libcoap client in the namespace;
+#      `stormctl status` shows the control socket at work,
 #   6. stops on Ctrl-C or after --duration N seconds; the namespace, veth,
 #      work directory and DPDK runtime files are removed on every exit.
 #
-# The gateway runs its data plane: it answers the namespace's ARP and
-# neighbour solicitations, and counts every datagram by outcome (the
-# datagrams here are not DTLS of any session; the handshake server is not
-# wired in yet, so real DTLS clients come with a later issue).
+# In the namespace, libcoap's coap-client (OpenSSL and GnuTLS builds) is a
+# device: it handshakes DTLS 1.2 with PSK to the gateway, whose data plane
+# opens its records and forwards the CoAP request to coap-server-notls (also
+# in the namespace), and seals the answer back.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,6 +34,9 @@ VETH_GW="sg-demo-gw"
 VETH_DEV="sg-demo-dev"
 PREFIX="sg-demo"
 TRAFFIC_MAX=120 # seconds of traffic when running until Ctrl-C
+# The demo device (deploy/sample-devices.csv): libcoap's -k takes the PSK as text.
+DEMO_ID="urn:dev:ops:32473-demo-coap"
+DEMO_KEY="stormgate-demo-psk"
 
 duration=0
 traffic=1
@@ -152,9 +156,18 @@ ports:
     role: device
     devargs: net_af_packet0,iface=$VETH_GW
     addresses: [198.18.1.1/24, "fd00:5347:1::1/64"]
+backend:
+  mode: udp
+  servers: [198.18.1.2:5683]   # coap-server-notls in the namespace
+policy:
+  cookie_mode: always
 EOF
 "$sg" --check-config "$cfg"
 "$sg" --config "$cfg" --import-credentials "$root/deploy/sample-devices.csv"
+
+# The M2M application server: libcoap's plaintext CoAP server, in the namespace.
+ip netns exec "$NS" coap-server-notls -A 198.18.1.2 -p 5683 >/dev/null 2>&1 &
+bg_pids+=($!)
 
 # 5. run: the daemon in the background so this script stays in charge of signals
 say "starting stormgate$([ "$duration" -gt 0 ] && echo " for $duration s" || echo "; Ctrl-C stops")"
@@ -174,22 +187,20 @@ for _ in $(seq 150); do
 done
 if [ "$up" -eq 1 ] && [ "$traffic" -eq 1 ]; then
 	rounds=$([ "$duration" -gt 0 ] && echo "$duration" || echo "$TRAFFIC_MAX")
-	# Each second: 8 datagrams over IPv4 and 4 over IPv6 to the DTLS port (records of
-	# no session: punted), one ping (not UDP: dropped as ip_proto).
-	ip netns exec "$NS" python3 -c '
-import socket, sys, time
-v4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-v6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-start = time.monotonic()
-for r in range(int(sys.argv[1])):
-    for i in range(8):
-        v4.sendto(b"not DTLS yet %d" % i, ("198.18.1.1", 5684))
-    for i in range(4):
-        v6.sendto(b"not DTLS yet %d" % i, ("fd00:5347:1::1", 5684))
-    time.sleep(max(0.0, start + r + 1 - time.monotonic()))
-' "$rounds" &
-	bg_pids+=($!)
-	ip netns exec "$NS" ping -q -c "$rounds" -i 1 198.18.1.1 >/dev/null 2>&1 &
+	# Every 2 s a device GETs /time from the CoAP server over DTLS through the
+	# gateway, alternately with libcoap's OpenSSL and GnuTLS builds.
+	(
+		for ((r = 0; r < rounds; r += 2)); do
+			kill -0 "$sg_pid" 2>/dev/null || exit 0
+			client=coap-client-openssl
+			[ $(((r / 2) % 2)) -eq 1 ] && client=coap-client-gnutls
+			reply=$(ip netns exec "$NS" timeout 5 "$client" -u "$DEMO_ID" -k "$DEMO_KEY" \
+				-B 4 coaps://198.18.1.1/time 2>/dev/null | tr -d '\r')
+			printf '    device> %s GET coaps://198.18.1.1/time -> %s\n' "$client" \
+				"${reply:-(no answer)}"
+			sleep 2
+		done
+	) &
 	bg_pids+=($!)
 	# One look through the control socket while it runs.
 	snap=$([ "$duration" -gt 0 ] && echo $((duration / 2 > 3 ? duration / 2 : 3)) || echo 5)
