@@ -72,7 +72,7 @@ static int port_setup(struct sg_gateway *gw, unsigned idx)
 
 	/* Worker w polls queue w: more queues than workers would never be read. */
 	nb_rxq = (uint16_t)(pc->rx_queues && pc->rx_queues < gw->n_workers ? pc->rx_queues
-								     : gw->n_workers);
+	                                                                   : gw->n_workers);
 	if (nb_rxq > info.max_rx_queues) {
 		SG_LOG(MAIN, NOTICE, "port %s: %s offers %u RX queue(s), using %u instead of %u",
 		       pc->name, info.driver_name, info.max_rx_queues, info.max_rx_queues, nb_rxq);
@@ -82,7 +82,8 @@ static int port_setup(struct sg_gateway *gw, unsigned idx)
 	nb_txq = (uint16_t)gw->n_workers;
 	if (nb_rxq == 0 || info.max_tx_queues < nb_txq) {
 		SG_LOG(MAIN, ERR,
-		       "port %s: %s offers %u RX / %u TX queue(s); each of the %u worker(s) needs a "
+		       "port %s: %s offers %u RX / %u TX queue(s); each of the %u worker(s) needs "
+		       "a "
 		       "TX queue of its own (fewer workers, or a driver option for more queues, "
 		       "e.g. qpairs= for net_af_packet)",
 		       pc->name, info.driver_name, info.max_rx_queues, info.max_tx_queues,
@@ -229,9 +230,9 @@ static int dataplane_setup(struct sg_gateway *gw)
 	sp.capacity = (uint32_t)RTE_MIN(cfg->sessions.capacity, (uint64_t)SG_SESS_CAPACITY_MAX);
 	sp.replay_window = (uint16_t)cfg->sessions.replay_window;
 	sp.cid_len = (uint8_t)(cfg->sessions.cid_length >= SG_SESS_CID_LEN_MIN &&
-					       cfg->sessions.cid_length <= SG_SESS_CID_LEN_MAX
-				       ? cfg->sessions.cid_length
-				       : 0);
+	                                       cfg->sessions.cid_length <= SG_SESS_CID_LEN_MAX
+	                               ? cfg->sessions.cid_length
+	                               : 0);
 	sp.max_threads = (uint16_t)gw->n_workers;
 	gw->sessions = sg_sess_table_create(&sp);
 	if (gw->sessions == NULL) {
@@ -248,16 +249,17 @@ static int dataplane_setup(struct sg_gateway *gw)
 			be = (int)i;
 	}
 	if (dev < 0) {
-		SG_LOG(MAIN, ERR, "no port with role device: the data plane has no devices to serve");
+		SG_LOG(MAIN, ERR,
+		       "no port with role device: the data plane has no devices to serve");
 		return -EINVAL;
 	}
 	if (be < 0)
 		be = dev;
 	dc.n_workers = gw->n_workers;
 	dc.n_ports = be == dev ? 1 : 2;
-	dp_port(&gw->ports[dev], be == dev ? SG_DP_ROLE_DEVICE | SG_DP_ROLE_BACKEND
-					   : SG_DP_ROLE_DEVICE,
-		&dc.ports[0]);
+	dp_port(&gw->ports[dev],
+	        be == dev ? SG_DP_ROLE_DEVICE | SG_DP_ROLE_BACKEND : SG_DP_ROLE_DEVICE,
+	        &dc.ports[0]);
 	gw->ports[dev].dp_index = 0;
 	if (be != dev) {
 		dp_port(&gw->ports[be], SG_DP_ROLE_BACKEND, &dc.ports[1]);
@@ -266,8 +268,8 @@ static int dataplane_setup(struct sg_gateway *gw)
 	dc.dtls_port = (uint16_t)gw->ports[dev].cfg->udp_port;
 	dc.burst = cfg->workers.burst;
 	dc.max_records_per_dgram = 8;
-	dc.backend_mode = cfg->backend.mode == SG_BACKEND_PROXY ? SG_DP_BACKEND_PROXY
-								: SG_DP_BACKEND_UDP;
+	dc.backend_mode =
+	        cfg->backend.mode == SG_BACKEND_PROXY ? SG_DP_BACKEND_PROXY : SG_DP_BACKEND_UDP;
 	dc.port_base = (uint16_t)cfg->backend.source_port_first;
 	dc.ports_per_addr = (uint16_t)RTE_MIN(cfg->backend.source_port_count, 65535u);
 	/* The first server; our source addresses are the backend port's ones of its family. */
@@ -320,8 +322,9 @@ static struct sg_hs_time hs_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &m);
 	clock_gettime(CLOCK_REALTIME, &r);
-	return (struct sg_hs_time){ .mono_ms = (uint64_t)m.tv_sec * 1000 + (uint64_t)m.tv_nsec / 1000000,
-				    .unix_s = (uint64_t)r.tv_sec };
+	return (struct sg_hs_time){ .mono_ms = (uint64_t)m.tv_sec * 1000 +
+		                               (uint64_t)m.tv_nsec / 1000000,
+		                    .unix_s = (uint64_t)r.tv_sec };
 }
 
 static bool v4_mapped(const uint8_t *a)
@@ -333,7 +336,7 @@ static bool v4_mapped(const uint8_t *a)
 
 /* RFC 4279 §2: the PSK of an identity, from the LMDB store; a disabled one is refused. */
 static int hs_psk_lookup(void *ctx, const uint8_t *identity, size_t identity_len,
-			 const uint8_t *sni, size_t sni_len, struct sg_hs_cred *cred)
+                         const uint8_t *sni, size_t sni_len, struct sg_hs_cred *cred)
 {
 	struct sg_gateway *gw = ctx;
 	struct sg_cred_entry e;
@@ -369,8 +372,8 @@ static int hs_send(void *ctx, const struct sg_hs_peer *p, const uint8_t *data, s
 	if (len > UINT16_MAX)
 		return -EMSGSIZE;
 	return sg_dp_ctl_send_udp(gw->dp, 0, v4 ? 4 : 6, v4 ? p->laddr + 12 : p->laddr,
-				  rte_be_to_cpu_16(p->lport), v4 ? p->paddr + 12 : p->paddr,
-				  rte_be_to_cpu_16(p->pport), data, (uint16_t)len);
+	                          rte_be_to_cpu_16(p->lport), v4 ? p->paddr + 12 : p->paddr,
+	                          rte_be_to_cpu_16(p->pport), data, (uint16_t)len);
 }
 
 /*
@@ -456,7 +459,7 @@ static int hs_setup(struct sg_gateway *gw)
 	hc.tickets = 1;
 	hc.session_lifetime_s = (uint32_t)RTE_MIN(cfg->policy.key_lifetime, (uint64_t)UINT32_MAX);
 	hc.handshake_timeout_ms =
-		(uint32_t)RTE_MIN(cfg->sessions.handshake_timeout * 1000, (uint64_t)UINT32_MAX);
+	        (uint32_t)RTE_MIN(cfg->sessions.handshake_timeout * 1000, (uint64_t)UINT32_MAX);
 	hc.replay_window = (uint16_t)sg_sess_replay_window(gw->sessions);
 	hc.cid_len = 0; /* our CIDs need a reserve-then-commit call of the session table */
 	hc.ops = (struct sg_hs_ops){
@@ -473,7 +476,7 @@ static int hs_setup(struct sg_gateway *gw)
 	SG_LOG(HS, INFO, "handshake server: %u in flight at most, cookies %s", hc.max_handshakes,
 	       hc.cookie_policy == SG_HS_COOKIE_ALWAYS  ? "always"
 	       : hc.cookie_policy == SG_HS_COOKIE_NEVER ? "never"
-						    : "under load");
+	                                                : "under load");
 	return 0;
 }
 
@@ -485,7 +488,7 @@ static void hs_punt(struct sg_gateway *gw, struct rte_mbuf *m)
 	uint16_t len;
 
 	if (sg_dp_punt_udp(gw->dp, m, peer.laddr, peer.paddr, &peer.lport, &peer.pport, &payload,
-			   &len) != 0) {
+	                   &len) != 0) {
 		gw->punt_unserved++;
 		return;
 	}
@@ -671,7 +674,8 @@ void sg_gateway_poll(struct sg_gateway *gw)
 		n = sg_dp_punt_dequeue(gw->dp, m, SG_BURST_MAX);
 		for (unsigned i = 0; i < n; i++) {
 			const struct sg_dp_meta *meta = sg_dp_meta(gw->dp, m[i]);
-			unsigned why = meta->punt < SG_DP_PUNT_MAX ? meta->punt : SG_DP_PUNT_UNKNOWN;
+			unsigned why =
+			        meta->punt < SG_DP_PUNT_MAX ? meta->punt : SG_DP_PUNT_UNKNOWN;
 
 			gw->punt_taken[why]++;
 			switch (why) {

@@ -18,7 +18,8 @@
 #include "sg_log.h"
 
 #define DATAPLANE_NOTE                                                                             \
-	"running: records of known sessions on the workers, handshakes punted to the control plane"
+	"running: records of known sessions on the workers, handshakes punted to the control "     \
+	"plane"
 
 static json_t *cmd_version(void *ctx, json_t *args, struct sg_ctl_error *err);
 
@@ -49,8 +50,10 @@ static json_t *drops_json(const uint64_t drops[SG_DROP_MAX])
 }
 
 static const char *const punt_names[SG_DP_PUNT_MAX] = {
-	[SG_DP_PUNT_HANDSHAKE] = "handshake", [SG_DP_PUNT_UNKNOWN] = "unknown_session",
-	[SG_DP_PUNT_ARP] = "arp",             [SG_DP_PUNT_NDISC] = "ndisc",
+	[SG_DP_PUNT_HANDSHAKE] = "handshake",
+	[SG_DP_PUNT_UNKNOWN] = "unknown_session",
+	[SG_DP_PUNT_ARP] = "arp",
+	[SG_DP_PUNT_NDISC] = "ndisc",
 	[SG_DP_PUNT_ALERT] = "alert",
 };
 
@@ -111,12 +114,12 @@ static json_t *cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err)
 		struct sg_dp_counters c;
 
 		sg_dp_counters_get(gw->dp, i, &c);
-		if (json_array_append_new(
-		            workers, json_pack("{s:i, s:i, s:I, s:I, s:I, s:o}", "lcore",
-		                               gw->workers[i].lcore, "worker", i, "rx_packets",
-		                               (json_int_t)c.rx, "polls", (json_int_t)c.polls,
-		                               "idle_polls", (json_int_t)c.idle_polls, "counters",
-		                               counters_json(&c))) != 0)
+		if (json_array_append_new(workers,
+		                          json_pack("{s:i, s:i, s:I, s:I, s:I, s:o}", "lcore",
+		                                    gw->workers[i].lcore, "worker", i, "rx_packets",
+		                                    (json_int_t)c.rx, "polls", (json_int_t)c.polls,
+		                                    "idle_polls", (json_int_t)c.idle_polls,
+		                                    "counters", counters_json(&c))) != 0)
 			goto oom;
 	}
 	sg_dp_counters_sum(gw->dp, &total);
@@ -133,14 +136,14 @@ static json_t *cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err)
 		if (hs.c[k])
 			json_object_set_new(hs_counters, sg_hs_counter_name((enum sg_hs_counter)k),
 			                    json_integer((json_int_t)hs.c[k]));
-	json_t *hsj = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "installed",
-	                        (json_int_t)gw->hs_installed, "replaced",
-	                        (json_int_t)gw->hs_replaced, "install_failed",
-	                        (json_int_t)gw->hs_install_failed, "failed", (json_int_t)hs_failed,
-	                        "in_flight", (json_int_t)hs.in_flight, "completed_full",
-	                        (json_int_t)hs.c[SG_HS_C_COMPLETED_FULL], "completed_resumed",
-	                        (json_int_t)hs.c[SG_HS_C_COMPLETED_RESUMED], "counters",
-	                        hs_counters ? hs_counters : json_object());
+	json_t *hsj =
+	        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "installed",
+	                  (json_int_t)gw->hs_installed, "replaced", (json_int_t)gw->hs_replaced,
+	                  "install_failed", (json_int_t)gw->hs_install_failed, "failed",
+	                  (json_int_t)hs_failed, "in_flight", (json_int_t)hs.in_flight,
+	                  "completed_full", (json_int_t)hs.c[SG_HS_C_COMPLETED_FULL],
+	                  "completed_resumed", (json_int_t)hs.c[SG_HS_C_COMPLETED_RESUMED],
+	                  "counters", hs_counters ? hs_counters : json_object());
 
 	json_t *cred = json_null();
 	if (gw->cred != NULL) {
@@ -165,7 +168,8 @@ static json_t *cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err)
 	                "rx_packets", (json_int_t)total.rx, "drops", drops_json(total.drop),
 	                "counters", counters_json(&total), "punts_unserved",
 	                (json_int_t)gw->punt_unserved, "punts_taken", punts_json(gw->punt_taken),
-	                "handshakes", hsj ? hsj : json_null(), "credentials", cred, "control", "socket", gw->cfg.control.socket, "clients",
+	                "handshakes", hsj ? hsj : json_null(), "credentials", cred, "control",
+	                "socket", gw->cfg.control.socket, "clients",
 	                gw->ctl ? (int)sg_ctl_server_clients(gw->ctl) : 0);
 	if (res == NULL) {
 		err->code = SG_CTL_EINTERNAL;

@@ -42,14 +42,14 @@ struct sg_gateway {
 	struct gw_worker workers[RTE_MAX_LCORE];
 	struct sg_sess_table *sessions;
 	struct sg_dp *dp;
-	struct sg_hs_engine *hs;      /* DTLS 1.2 handshake server */
-	uint8_t punt_worker;          /* worker that punted the datagram being handled */
-	uint64_t hs_installed;        /* sessions installed by a completed handshake */
-	uint64_t hs_replaced;         /* ... of which replaced a device's earlier session */
-	uint64_t hs_install_failed;   /* refused by the session table or the data plane */
+	struct sg_hs_engine *hs;    /* DTLS 1.2 handshake server */
+	uint8_t punt_worker;        /* worker that punted the datagram being handled */
+	uint64_t hs_installed;      /* sessions installed by a completed handshake */
+	uint64_t hs_replaced;       /* ... of which replaced a device's earlier session */
+	uint64_t hs_install_failed; /* refused by the session table or the data plane */
 	int running;
 	int shutdown_requested;
-	uint64_t start_ns; /* CLOCK_MONOTONIC when the ports came up */
+	uint64_t start_ns;   /* CLOCK_MONOTONIC when the ports came up */
 	uint64_t resolve_ns; /* last neighbour resolution round */
 	struct sg_cred *cred;
 	struct sg_ctl_server *ctl;

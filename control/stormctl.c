@@ -263,8 +263,9 @@ static void print_status(const json_t *r)
 		const json_t *c = json_object_get(v, "counters");
 
 		printf("%-6" JSON_INTEGER_FORMAT " %-7s %-7" JSON_INTEGER_FORMAT
-		       " %12" JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT
-		       " %12" JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT "\n",
+		       " %12" JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT
+		       " %12" JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT
+		       " %12" JSON_INTEGER_FORMAT "\n",
 		       geti(v, "lcore"), "worker", geti(v, "worker"), geti(c, "rx_packets"),
 		       geti(c, "forwarded_up"), geti(c, "forwarded_down"), geti(c, "punted"),
 		       sum_values(json_object_get(c, "drops")));
@@ -278,9 +279,10 @@ static void print_status(const json_t *r)
 	{
 		const json_t *hs = json_object_get(r, "handshakes");
 
-		printf("\nHANDSHAKES\n  installed %" JSON_INTEGER_FORMAT " (replaced %" JSON_INTEGER_FORMAT
-		       "), failed %" JSON_INTEGER_FORMAT ", in flight %" JSON_INTEGER_FORMAT
-		       ", install refused %" JSON_INTEGER_FORMAT "\n",
+		printf("\nHANDSHAKES\n  installed %" JSON_INTEGER_FORMAT
+		       " (replaced %" JSON_INTEGER_FORMAT "), failed %" JSON_INTEGER_FORMAT
+		       ", in flight %" JSON_INTEGER_FORMAT ", install refused %" JSON_INTEGER_FORMAT
+		       "\n",
 		       geti(hs, "installed"), geti(hs, "replaced"), geti(hs, "failed"),
 		       geti(hs, "in_flight"), geti(hs, "install_failed"));
 	}

@@ -352,8 +352,9 @@ static int run(const struct sg_config *cfg, const struct run_opts *o)
 		for (unsigned r = 0; r < SG_DROP_MAX; r++)
 			dropped += c.drop[r];
 		SG_LOG(MAIN, NOTICE,
-		       "data plane: %" PRIu64 " received, %" PRIu64 " forwarded to the backend, %" PRIu64
-		       " to devices, %" PRIu64 " punted, %" PRIu64 " dropped",
+		       "data plane: %" PRIu64 " received, %" PRIu64
+		       " forwarded to the backend, %" PRIu64 " to devices, %" PRIu64
+		       " punted, %" PRIu64 " dropped",
 		       c.rx, c.forwarded_up, c.forwarded_down, c.punted, dropped);
 	}
 	status = EXIT_SUCCESS;

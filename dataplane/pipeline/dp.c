@@ -171,7 +171,7 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 		w->idx = i;
 		snprintf(name, sizeof(name), "sg_ho_%u_%p", i, (void *)dp);
 		w->handoff = rte_ring_create(name, dp->conf.handoff_ring_size, SOCKET_ID_ANY,
-					     RING_F_SC_DEQ);
+		                             RING_F_SC_DEQ);
 		w->rec = sg_rec_ctx_create(&rc);
 		w->sw = sg_sess_worker_create(dp->conf.sessions, i);
 		if (w->handoff == NULL || w->rec == NULL || w->sw == NULL) {
@@ -253,11 +253,12 @@ void sg_dp_counters_sum(const struct sg_dp *dp, struct sg_dp_counters *sum)
 	memset(sum, 0, sizeof(*sum));
 	for (unsigned w = 0; w < dp->conf.n_workers; w++) {
 		struct sg_dp_counters c;
-		const uint64_t *src = (const uint64_t *)&c;
+		const uint64_t *src;
 
 		sg_dp_counters_get(dp, w, &c);
-		for (size_t i = 0; i < offsetof(struct sg_dp_counters, punt_by) / 8 + SG_DP_PUNT_MAX;
-		     i++)
+		src = (const uint64_t *)&c;
+		for (size_t i = 0;
+		     i < offsetof(struct sg_dp_counters, punt_by) / 8 + SG_DP_PUNT_MAX; i++)
 			dst[i] += src[i];
 	}
 }
@@ -373,8 +374,8 @@ static int solicit(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_
 }
 
 int sg_dp_ctl_send_udp(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *src,
-		       uint16_t sport, const uint8_t *dst, uint16_t dport, const uint8_t *payload,
-		       uint16_t len)
+                       uint16_t sport, const uint8_t *dst, uint16_t dport, const uint8_t *payload,
+                       uint16_t len)
 {
 	const struct sg_dp_port_conf *pc;
 	const uint8_t *nh;
@@ -431,7 +432,7 @@ int sg_dp_ctl_neighbour(struct sg_dp *dp, struct rte_mbuf *m)
 		out = sg_net_arp_reply(&pc->ifc, f, m->data_len, &pkt);
 	else
 		out = sg_net_ndisc_reply(&pc->ifc, f, m->data_len,
-					 (uint32_t)(m->buf_len - m->data_off), &pkt);
+		                         (uint32_t)(m->buf_len - m->data_off), &pkt);
 	if (out != 0) {
 		m->data_len = m->pkt_len = (uint16_t)out;
 		return ctl_tx(dp, port, m);
@@ -441,9 +442,8 @@ done:
 	return rc;
 }
 
-int sg_dp_punt_udp(const struct sg_dp *dp, struct rte_mbuf *m, uint8_t laddr[16],
-		   uint8_t paddr[16], uint16_t *lport, uint16_t *pport, const uint8_t **payload,
-		   uint16_t *len)
+int sg_dp_punt_udp(const struct sg_dp *dp, struct rte_mbuf *m, uint8_t laddr[16], uint8_t paddr[16],
+                   uint16_t *lport, uint16_t *pport, const uint8_t **payload, uint16_t *len)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	const struct sg_dp_meta *meta = dp_meta(dp, m);
@@ -488,7 +488,7 @@ void sg_dp_ctl_glean(struct sg_dp *dp, struct rte_mbuf *m)
 }
 
 int sg_dp_neigh_set(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *ip,
-		    const uint8_t mac[6])
+                    const uint8_t mac[6])
 {
 	if (port >= dp->conf.n_ports || (family != 4 && family != 6))
 		return -EINVAL;
@@ -506,17 +506,17 @@ int sg_dp_ctl_resolve(struct sg_dp *dp)
 
 		if (memcmp(pc->gw4, zero, 4) != 0 && dp_neigh_lookup(dp->neigh[p], 4, pc->gw4, mac))
 			asked += solicit(dp, p, 4, pc->gw4) == 0;
-		if (memcmp(pc->gw6, zero, 16) != 0 && dp_neigh_lookup(dp->neigh[p], 6, pc->gw6, mac))
+		if (memcmp(pc->gw6, zero, 16) != 0 &&
+		    dp_neigh_lookup(dp->neigh[p], 6, pc->gw6, mac))
 			asked += solicit(dp, p, 6, pc->gw6) == 0;
 	}
 	if (dp->conf.backend_port != 0) { /* no server configured: nothing to resolve */
 		const struct sg_dp_port_conf *bp = &dp->conf.ports[dp->backend_port];
-		const uint8_t *nh =
-			dp_next_hop(bp, dp->conf.backend_family, dp->conf.backend_addr);
+		const uint8_t *nh = dp_next_hop(bp, dp->conf.backend_family, dp->conf.backend_addr);
 
 		if (dp_neigh_lookup(dp->neigh[dp->backend_port], dp->conf.backend_family, nh, mac))
 			asked += solicit(dp, (unsigned)dp->backend_port, dp->conf.backend_family,
-					 nh) == 0;
+			                 nh) == 0;
 	}
 	return asked;
 }
@@ -524,7 +524,7 @@ int sg_dp_ctl_resolve(struct sg_dp *dp)
 /* ---- sessions' backend side ---- */
 
 int sg_dp_session_attach(struct sg_dp *dp, uint64_t session, const uint8_t *identity,
-			 uint8_t identity_len)
+                         uint8_t identity_len)
 {
 	uint32_t slot = (uint32_t)session;
 
@@ -593,14 +593,14 @@ int sg_dp_session_detach(struct sg_dp *dp, uint64_t session)
 			return 0;
 		}
 		dp->ident_dq[(dp->dq_head + dp->dq_len) % dp->dq_cap] =
-			(struct dp_ident_defer){ .token = rte_rcu_qsbr_start(q), .id = id };
+		        (struct dp_ident_defer){ .token = rte_rcu_qsbr_start(q), .id = id };
 		dp->dq_len++;
 	}
 	return 0;
 }
 
-int sg_dp_session_bport(const struct sg_dp *dp, uint64_t session, uint8_t *family,
-			uint8_t addr[16], uint16_t *port)
+int sg_dp_session_bport(const struct sg_dp *dp, uint64_t session, uint8_t *family, uint8_t addr[16],
+                        uint16_t *port)
 {
 	uint32_t slot = (uint32_t)session, bpi;
 

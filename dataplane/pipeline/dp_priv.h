@@ -47,9 +47,9 @@ struct dp_neigh_table {
 };
 
 int dp_neigh_lookup(const struct dp_neigh_table *t, uint8_t family, const uint8_t *ip,
-		    uint8_t mac[6]);
+                    uint8_t mac[6]);
 int dp_neigh_update(struct dp_neigh_table *t, uint8_t family, const uint8_t *ip,
-		    const uint8_t mac[6], bool is_static, uint64_t now_ns);
+                    const uint8_t mac[6], bool is_static, uint64_t now_ns);
 
 /* ---- per-slot backend state (control writes before publishing a session) ---- */
 
@@ -94,7 +94,7 @@ struct sg_dp {
 	int8_t dev_port;     /* index of the device-role port */
 	int8_t backend_port; /* index of the backend-role port */
 	struct rte_ring *punt;
-	struct rte_ring *ctl_txr; /* control-plane frames; worker 0 sends them */
+	struct rte_ring *ctl_txr;         /* control-plane frames; worker 0 sends them */
 	uint16_t nb_rxq[SG_DP_PORTS_MAX]; /* RX queues each port was configured with */
 	struct dp_neigh_table *neigh[SG_DP_PORTS_MAX];
 	/* per session slot: udp mode: backend port index + 1 (0: none); proxy mode: identity */
@@ -111,7 +111,7 @@ struct sg_dp {
 	struct dp_ident_defer {
 		uint64_t token;
 		struct dp_ident *id;
-	} *ident_dq;
+	} * ident_dq;
 	uint32_t dq_head, dq_len, dq_cap;
 	uint64_t ctl_sent, ctl_dropped;
 	volatile int stop;
@@ -139,7 +139,7 @@ const uint8_t *dp_next_hop(const struct sg_dp_port_conf *p, uint8_t family, cons
  */
 unsigned dp_hdr_len(const struct sg_dp_port_conf *p, uint8_t family);
 void dp_build_udp(const struct sg_dp_port_conf *p, uint8_t *frame, const uint8_t dmac[6],
-		  uint8_t family, const uint8_t *src, uint16_t sport, const uint8_t *dst,
-		  uint16_t dport, uint16_t len);
+                  uint8_t family, const uint8_t *src, uint16_t sport, const uint8_t *dst,
+                  uint16_t dport, uint16_t len);
 
 #endif /* SG_DP_PRIV_H */

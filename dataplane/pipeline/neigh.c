@@ -40,7 +40,7 @@ static size_t alen(uint8_t family)
 }
 
 int dp_neigh_lookup(const struct dp_neigh_table *t, uint8_t family, const uint8_t *ip,
-		    uint8_t mac[6])
+                    uint8_t mac[6])
 {
 	uint32_t h = neigh_hash(family, ip);
 
@@ -72,8 +72,8 @@ int dp_neigh_lookup(const struct dp_neigh_table *t, uint8_t family, const uint8_
 	return -ENOENT;
 }
 
-static void neigh_write(struct dp_neigh *e, uint8_t family, const uint8_t *ip,
-			const uint8_t mac[6], bool is_static, uint64_t now_ns)
+static void neigh_write(struct dp_neigh *e, uint8_t family, const uint8_t *ip, const uint8_t mac[6],
+                        bool is_static, uint64_t now_ns)
 {
 	uint32_t s = e->seq;
 
@@ -89,7 +89,7 @@ static void neigh_write(struct dp_neigh *e, uint8_t family, const uint8_t *ip,
 }
 
 int dp_neigh_update(struct dp_neigh_table *t, uint8_t family, const uint8_t *ip,
-		    const uint8_t mac[6], bool is_static, uint64_t now_ns)
+                    const uint8_t mac[6], bool is_static, uint64_t now_ns)
 {
 	uint32_t h = neigh_hash(family, ip);
 	struct dp_neigh *free_e = NULL, *oldest = NULL;
@@ -164,8 +164,8 @@ static void put16(uint8_t *b, uint16_t v)
 }
 
 void dp_build_udp(const struct sg_dp_port_conf *p, uint8_t *frame, const uint8_t dmac[6],
-		  uint8_t family, const uint8_t *src, uint16_t sport, const uint8_t *dst,
-		  uint16_t dport, uint16_t len)
+                  uint8_t family, const uint8_t *src, uint16_t sport, const uint8_t *dst,
+                  uint16_t dport, uint16_t len)
 {
 	uint8_t *ip, *udp;
 	uint16_t csum;

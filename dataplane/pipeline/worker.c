@@ -44,12 +44,12 @@ struct pkt_st {
 	const uint8_t *cid; /* uplink by CID */
 	uint32_t dl_off;    /* downlink: plaintext offset in the frame */
 	uint32_t dl_len;
-	uint16_t rec0;      /* first record in the burst's header array */
-	uint8_t n_rec;      /* records parsed (the last may be malformed) */
-	uint8_t act;        /* enum dp_act */
-	uint8_t reason;     /* ACT_DROP: enum sg_drop; ACT_PUNT: enum sg_dp_punt */
-	uint8_t port;       /* index of the port it came in on */
-	uint8_t key;        /* lookup kind: KEY_* */
+	uint16_t rec0;  /* first record in the burst's header array */
+	uint8_t n_rec;  /* records parsed (the last may be malformed) */
+	uint8_t act;    /* enum dp_act */
+	uint8_t reason; /* ACT_DROP: enum sg_drop; ACT_PUNT: enum sg_dp_punt */
+	uint8_t port;   /* index of the port it came in on */
+	uint8_t key;    /* lookup kind: KEY_* */
 };
 
 enum { KEY_TUPLE = 0, KEY_CID, KEY_ID };
@@ -81,8 +81,7 @@ static inline void drop(struct dp_worker *w, struct rte_mbuf *m, enum sg_drop re
 	rte_pktmbuf_free(m);
 }
 
-static void tx_enqueue(struct dp_worker *w, unsigned port, struct rte_mbuf *m,
-		       enum dp_outcome out)
+static void tx_enqueue(struct dp_worker *w, unsigned port, struct rte_mbuf *m, enum dp_outcome out)
 {
 	struct dp_tx *tx = &w->tx[port];
 
@@ -108,7 +107,7 @@ static void tx_flush(struct dp_worker *w)
 			continue;
 		while (sent < tx->n) {
 			uint16_t k = rte_eth_tx_burst(dp->conf.ports[p].port_id, (uint16_t)w->idx,
-						      tx->m + sent, (uint16_t)(tx->n - sent));
+			                              tx->m + sent, (uint16_t)(tx->n - sent));
 			if (k == 0)
 				break;
 			sent = (uint16_t)(sent + k);
@@ -132,7 +131,7 @@ static void tx_flush(struct dp_worker *w)
 
 /* Queue m for the punt ring; outcome: it carries its datagram's outcome (not an extra). */
 static void punt(struct dp_worker *w, struct burst *b, struct rte_mbuf *m, unsigned port,
-		 enum sg_dp_punt why, uint64_t session, bool outcome)
+                 enum sg_dp_punt why, uint64_t session, bool outcome)
 {
 	struct sg_dp_meta *meta = dp_meta(w->dp, m);
 
@@ -314,10 +313,10 @@ static void classify_downlink(struct dp_worker *w, struct burst *b, unsigned i)
 				memcpy(&l, info.dst, 4);
 				memcpy(&p, info.src, 4);
 				sg_sess_tuple_v4(k, l, rte_cpu_to_be_16(info.dport), p,
-						 rte_cpu_to_be_16(info.sport));
+				                 rte_cpu_to_be_16(info.sport));
 			} else {
-				sg_sess_tuple_v6(k, info.dst, rte_cpu_to_be_16(info.dport), info.src,
-						 rte_cpu_to_be_16(info.sport));
+				sg_sess_tuple_v6(k, info.dst, rte_cpu_to_be_16(info.dport),
+				                 info.src, rte_cpu_to_be_16(info.sport));
 			}
 			st->key = KEY_TUPLE;
 		}
@@ -346,7 +345,7 @@ static void classify(struct dp_worker *w, struct burst *b, const uint8_t *ports)
 			continue;
 		}
 		kind = sg_net_parse(&pc->ifc, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
-				    &st->pkt);
+		                    &st->pkt);
 		switch (kind) {
 		case SG_NET_UDP:
 			break;
@@ -364,9 +363,10 @@ static void classify(struct dp_worker *w, struct burst *b, const uint8_t *ports)
 		}
 		if ((pc->role & SG_DP_ROLE_DEVICE) && st->pkt.dport == cf->dtls_port) {
 			classify_uplink(w, b, i);
-		} else if ((pc->role & SG_DP_ROLE_BACKEND) && st->pkt.family == cf->backend_family &&
-			   st->pkt.sport == cf->backend_port &&
-			   addr_eq(st->pkt.family, st->pkt.src, cf->backend_addr)) {
+		} else if ((pc->role & SG_DP_ROLE_BACKEND) &&
+		           st->pkt.family == cf->backend_family &&
+		           st->pkt.sport == cf->backend_port &&
+		           addr_eq(st->pkt.family, st->pkt.src, cf->backend_addr)) {
 			classify_downlink(w, b, i);
 		} else {
 			st->reason = SG_DROP_UDP_PORT;
@@ -393,11 +393,11 @@ static void lookup(struct dp_worker *w, struct burst *b)
 				memcpy(&l, st->pkt.dst, 4);
 				memcpy(&p, st->pkt.src, 4);
 				sg_sess_tuple_v4(&b->keys[n], l, rte_cpu_to_be_16(st->pkt.dport), p,
-						 rte_cpu_to_be_16(st->pkt.sport));
+				                 rte_cpu_to_be_16(st->pkt.sport));
 			} else {
 				sg_sess_tuple_v6(&b->keys[n], st->pkt.dst,
-						 rte_cpu_to_be_16(st->pkt.dport), st->pkt.src,
-						 rte_cpu_to_be_16(st->pkt.sport));
+				                 rte_cpu_to_be_16(st->pkt.dport), st->pkt.src,
+				                 rte_cpu_to_be_16(st->pkt.sport));
 			}
 		} else {
 			b->keys[n] = b->keys[i];
@@ -457,7 +457,8 @@ static void lookup(struct dp_worker *w, struct burst *b)
 				st->reason = SG_DROP_CID_OTHER_NODE;
 				break;
 			default:
-				/* No session: the control plane decides (RFC 6347 §4.2.8 restarts). */
+				/* No session: the control plane decides (RFC 6347 §4.2.8 restarts).
+				 */
 				st->act = ACT_PUNT;
 				st->reason = SG_DP_PUNT_UNKNOWN;
 				break;
@@ -534,7 +535,8 @@ static enum sg_drop up_route(struct dp_worker *w, const struct pkt_st *st, struc
 		r->src = cf->local_addr[bpi / cf->ports_per_addr];
 		r->sport = (uint16_t)(cf->port_base + bpi % cf->ports_per_addr);
 	} else {
-		const struct dp_ident *id = __atomic_load_n(&dp->slot_ident[slot], __ATOMIC_ACQUIRE);
+		const struct dp_ident *id =
+		        __atomic_load_n(&dp->slot_ident[slot], __ATOMIC_ACQUIRE);
 		struct sg_pp2_info info = {
 			.family = st->pkt.family,
 			.sport = st->pkt.sport,
@@ -558,7 +560,7 @@ static enum sg_drop up_route(struct dp_worker *w, const struct pkt_st *st, struc
 		r->sport = cf->port_base;
 	}
 	if (dp_neigh_lookup(dp->neigh[dp->backend_port], r->family,
-			    dp_next_hop(bp, r->family, cf->backend_addr), r->dmac) != 0)
+	                    dp_next_hop(bp, r->family, cf->backend_addr), r->dmac) != 0)
 		return SG_DROP_NO_NEIGHBOUR;
 	return SG_DROP_MAX;
 }
@@ -568,7 +570,7 @@ static enum sg_drop up_route(struct dp_worker *w, const struct pkt_st *st, struc
  * datagram in m: headers written right in front of it.
  */
 static void up_frame(struct dp_worker *w, struct rte_mbuf *m, uint8_t *pt, uint32_t len,
-		     const struct up_route *r)
+                     const struct up_route *r)
 {
 	const struct sg_dp *dp = w->dp;
 	const struct sg_dp_conf *cf = &dp->conf;
@@ -578,7 +580,7 @@ static void up_frame(struct dp_worker *w, struct rte_mbuf *m, uint8_t *pt, uint3
 
 	memcpy(pt - r->pp2_len, r->pp2, r->pp2_len);
 	dp_build_udp(bp, start, r->dmac, r->family, r->src, r->sport, cf->backend_addr,
-		     cf->backend_port, (uint16_t)(r->pp2_len + len));
+	             cf->backend_port, (uint16_t)(r->pp2_len + len));
 	m->data_off = (uint16_t)(start - (uint8_t *)m->buf_addr);
 	m->data_len = (uint16_t)(l2l4 + r->pp2_len + len);
 	m->pkt_len = m->data_len;
@@ -587,7 +589,7 @@ static void up_frame(struct dp_worker *w, struct rte_mbuf *m, uint8_t *pt, uint3
 
 /* A new mbuf holding a copy of the plaintext with room in front for headers. */
 static struct rte_mbuf *copy_plaintext(struct dp_worker *w, const uint8_t *pt, uint32_t len,
-				       uint8_t **new_pt)
+                                       uint8_t **new_pt)
 {
 	struct rte_mbuf *c = rte_pktmbuf_alloc(w->dp->conf.pool);
 
@@ -637,7 +639,8 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 			}
 			dp_count(&w->c.records_opened, 1);
 			if (op->type == SG_DTLS_CT_ALERT) {
-				/* close_notify or a fatal alert: the control plane ends the session. */
+				/* close_notify or a fatal alert: the control plane ends the
+				 * session. */
 				c = copy_plaintext(w, pt, op->pt_len, &cp);
 				if (c == NULL) {
 					if (first == SG_DROP_MAX)
@@ -654,8 +657,9 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 			}
 			if (op->type != SG_DTLS_CT_APPLICATION_DATA) {
 				if (first == SG_DROP_MAX)
-					first = op->type == SG_DTLS_CT_HANDSHAKE ? SG_DROP_RENEGOTIATION
-										 : SG_DROP_DTLS_TYPE;
+					first = op->type == SG_DTLS_CT_HANDSHAKE
+					                ? SG_DROP_RENEGOTIATION
+					                : SG_DROP_DTLS_TYPE;
 				continue;
 			}
 			if (!routed) {
@@ -667,8 +671,9 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 					first = rr;
 				continue;
 			}
-			if (!in_place_used && (size_t)(pt - (uint8_t *)m->buf_addr) >=
-						      route.pp2_len + dp_hdr_len(bp, route.family)) {
+			if (!in_place_used &&
+			    (size_t)(pt - (uint8_t *)m->buf_addr) >=
+			            route.pp2_len + dp_hdr_len(bp, route.family)) {
 				c = m;
 				cp = pt;
 				in_place_used = true;
@@ -681,7 +686,8 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 				}
 			}
 			up_frame(w, c, cp, op->pt_len, &route);
-			tx_enqueue(w, (unsigned)dp->backend_port, c, counted ? DP_OUT_NONE : DP_OUT_UP);
+			tx_enqueue(w, (unsigned)dp->backend_port, c,
+			           counted ? DP_OUT_NONE : DP_OUT_UP);
 			counted = true;
 		}
 		if (in_place_used)
@@ -781,14 +787,14 @@ static void downlink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops
 			continue;
 		}
 		dp_count(&w->c.records_sealed, 1);
-		if (dp_neigh_lookup(dp->neigh[dp->dev_port], fam, dp_next_hop(dev, fam, dst), dmac) !=
-		    0) {
+		if (dp_neigh_lookup(dp->neigh[dp->dev_port], fam, dp_next_hop(dev, fam, dst),
+		                    dmac) != 0) {
 			drop(w, m, SG_DROP_NO_NEIGHBOUR);
 			continue;
 		}
 		start = op->buf + op->rec_off - l2l4;
 		dp_build_udp(dev, start, dmac, fam, src, rte_be_to_cpu_16(t->lport), dst,
-			     rte_be_to_cpu_16(t->pport), (uint16_t)op->rec_len);
+		             rte_be_to_cpu_16(t->pport), (uint16_t)op->rec_len);
 		m->data_off = (uint16_t)(start - (uint8_t *)m->buf_addr);
 		m->data_len = (uint16_t)(l2l4 + op->rec_len);
 		m->pkt_len = m->data_len;
@@ -868,7 +874,7 @@ unsigned sg_dp_worker_poll(struct sg_dp *dp, unsigned worker)
 		if (worker >= dp->nb_rxq[p])
 			continue;
 		n = rte_eth_rx_burst(dp->conf.ports[p].port_id, (uint16_t)worker, b.m,
-				     (uint16_t)dp->conf.burst);
+		                     (uint16_t)dp->conf.burst);
 		if (n == 0)
 			continue;
 		dp_count(&w->c.rx, n);

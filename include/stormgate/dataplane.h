@@ -44,24 +44,25 @@ struct sg_sess_table;
 #define SG_DP_ROLE_BACKEND 0x02 /* plaintext to and from the M2M servers */
 
 enum sg_dp_backend_mode {
-	SG_DP_BACKEND_UDP = 0, /* one backend source port per session: servers see one peer per device */
-	SG_DP_BACKEND_PROXY,   /* one port, a PROXY v2 header on every datagram names the device */
+	SG_DP_BACKEND_UDP =
+	        0, /* one backend source port per session: servers see one peer per device */
+	SG_DP_BACKEND_PROXY, /* one port, a PROXY v2 header on every datagram names the device */
 };
 
 struct sg_dp_port_conf {
-	uint16_t port_id;         /* DPDK port, configured with >= n_workers TX queues */
-	uint8_t role;             /* SG_DP_ROLE_* */
-	struct sg_net_if ifc;     /* our MAC, VLAN and addresses on this port */
+	uint16_t port_id;     /* DPDK port, configured with >= n_workers TX queues */
+	uint8_t role;         /* SG_DP_ROLE_* */
+	struct sg_net_if ifc; /* our MAC, VLAN and addresses on this port */
 	/* Next hop for addresses off the port's subnets; all-zero: none (on-link only). */
 	uint8_t gw4[4];
 	uint8_t gw6[16];
-	uint8_t prefix4;          /* on-link IPv4 prefix length of ifc.ip4[0] (0: all on-link) */
-	uint8_t prefix6;          /* on-link IPv6 prefix length of ifc.ip6[0] (0: all on-link) */
+	uint8_t prefix4; /* on-link IPv4 prefix length of ifc.ip4[0] (0: all on-link) */
+	uint8_t prefix6; /* on-link IPv6 prefix length of ifc.ip6[0] (0: all on-link) */
 };
 
 struct sg_dp_conf {
-	unsigned n_workers;             /* 1..SG_DP_WORKERS_MAX */
-	unsigned n_ports;               /* 1..SG_DP_PORTS_MAX */
+	unsigned n_workers; /* 1..SG_DP_WORKERS_MAX */
+	unsigned n_ports;   /* 1..SG_DP_PORTS_MAX */
 	struct sg_dp_port_conf ports[SG_DP_PORTS_MAX];
 	uint16_t dtls_port;             /* UDP port devices send DTLS to (CoAPs: 5684) */
 	unsigned burst;                 /* RX burst, 1..SG_BURST_MAX; 0: 32 */
@@ -72,9 +73,9 @@ struct sg_dp_conf {
 
 	/* Backend (the M2M application servers). */
 	enum sg_dp_backend_mode backend_mode;
-	uint8_t backend_family;         /* 4 or 6 */
-	uint8_t backend_addr[16];       /* the server */
-	uint16_t backend_port;          /* its UDP port (CoAP: 5683) */
+	uint8_t backend_family;   /* 4 or 6 */
+	uint8_t backend_addr[16]; /* the server */
+	uint16_t backend_port;    /* its UDP port (CoAP: 5683) */
 	/*
 	 * Our addresses on the backend side (ifc of the backend-role port holds
 	 * them too). udp mode: session slot s uses address s / ports_per_addr,
@@ -83,7 +84,7 @@ struct sg_dp_conf {
 	uint8_t n_local;
 	uint8_t local_addr[SG_NET_IF_ADDRS_MAX][16];
 	uint16_t port_base;
-	uint16_t ports_per_addr;        /* udp mode: 1..65535 - port_base + 1 */
+	uint16_t ports_per_addr; /* udp mode: 1..65535 - port_base + 1 */
 
 	struct sg_sess_table *sessions; /* session table (owned by the caller) */
 	struct rte_mempool *pool;       /* mbufs for copies and control-plane replies */
@@ -193,8 +194,8 @@ int sg_dp_ctl_neighbour(struct sg_dp *dp, struct rte_mbuf *m);
  * worker 0 to send. Control. Returns 0 or -errno.
  */
 int sg_dp_ctl_send_udp(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *src,
-		       uint16_t sport, const uint8_t *dst, uint16_t dport, const uint8_t *payload,
-		       uint16_t len);
+                       uint16_t sport, const uint8_t *dst, uint16_t dport, const uint8_t *payload,
+                       uint16_t len);
 
 /*
  * The UDP 4-tuple and payload of a punted datagram (SG_DP_PUNT_HANDSHAKE or
@@ -202,9 +203,8 @@ int sg_dp_ctl_send_udp(struct sg_dp *dp, unsigned port, uint8_t family, const ui
  * IPv4-mapped IPv6, ports in network byte order; *payload points into m.
  * Control. Returns 0, or -EINVAL when m holds no such datagram.
  */
-int sg_dp_punt_udp(const struct sg_dp *dp, struct rte_mbuf *m, uint8_t laddr[16],
-		   uint8_t paddr[16], uint16_t *lport, uint16_t *pport, const uint8_t **payload,
-		   uint16_t *len);
+int sg_dp_punt_udp(const struct sg_dp *dp, struct rte_mbuf *m, uint8_t laddr[16], uint8_t paddr[16],
+                   uint16_t *lport, uint16_t *pport, const uint8_t **payload, uint16_t *len);
 
 /*
  * Learn the sender of a punted datagram as a neighbour when it is on-link
@@ -215,7 +215,7 @@ void sg_dp_ctl_glean(struct sg_dp *dp, struct rte_mbuf *m);
 
 /* Set a static neighbour (ip: 4 or 16 bytes by family). Control. Returns 0 or -ENOSPC. */
 int sg_dp_neigh_set(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *ip,
-		    const uint8_t mac[6]);
+                    const uint8_t mac[6]);
 
 /*
  * Ask for the link-layer addresses the data plane needs and does not have:
@@ -234,7 +234,7 @@ int sg_dp_ctl_resolve(struct sg_dp *dp);
  * backend port), -EEXIST, -EINVAL or -ENOMEM.
  */
 int sg_dp_session_attach(struct sg_dp *dp, uint64_t session, const uint8_t *identity,
-			 uint8_t identity_len);
+                         uint8_t identity_len);
 
 /*
  * Undo sg_dp_session_attach() when the session is deleted (the identity is
@@ -247,8 +247,8 @@ int sg_dp_session_detach(struct sg_dp *dp, uint64_t session);
  * udp mode: the backend-side address and port a session's datagrams come
  * from. Control. Returns 0, -ENOENT (not attached) or -ENOTSUP (proxy mode).
  */
-int sg_dp_session_bport(const struct sg_dp *dp, uint64_t session, uint8_t *family,
-			uint8_t addr[16], uint16_t *port);
+int sg_dp_session_bport(const struct sg_dp *dp, uint64_t session, uint8_t *family, uint8_t addr[16],
+                        uint16_t *port);
 
 /* Free what sg_dp_session_detach() deferred, when its grace period ended. Control. */
 unsigned sg_dp_ctl_reclaim(struct sg_dp *dp);

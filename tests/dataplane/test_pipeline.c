@@ -61,7 +61,7 @@ struct device {
 	uint64_t id;
 	uint8_t cid[16];
 	int use_cid;
-	uint16_t bport; /* the backend source port the gateway chose (udp mode) */
+	uint16_t bport;       /* the backend source port the gateway chose (udp mode) */
 	struct sg_rec_sa *sa; /* device side: tx = client_write, rx = server_write */
 };
 
@@ -103,8 +103,8 @@ static uint16_t csum_fold(const uint8_t *p, size_t n, uint32_t sum)
 
 /* A UDP frame to the gateway; returns an mbuf. */
 static struct rte_mbuf *udp_frame(const uint8_t *smac, const uint8_t *dmac, uint8_t fam,
-				  const uint8_t *src, uint16_t sport, const uint8_t *dst,
-				  uint16_t dport, const uint8_t *payload, uint16_t len)
+                                  const uint8_t *src, uint16_t sport, const uint8_t *dst,
+                                  uint16_t dport, const uint8_t *payload, uint16_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(E.pool);
 	uint8_t *f, *ip, *udp, ph[40] = { 0 };
@@ -206,8 +206,7 @@ static void parse_out(struct rte_mbuf *m, struct out *o)
 
 /* ---- sessions ---- */
 
-static void make_keys(unsigned i, uint8_t k1[32], uint8_t k2[32], uint8_t iv1[12],
-		      uint8_t iv2[12])
+static void make_keys(unsigned i, uint8_t k1[32], uint8_t k2[32], uint8_t iv1[12], uint8_t iv2[12])
 {
 	for (unsigned j = 0; j < 32; j++) {
 		k1[j] = (uint8_t)(i * 7 + j);
@@ -278,9 +277,9 @@ static void add_session(unsigned i)
 	s.suite = 0;
 	assert_int_equal(sg_sess_insert(E.tab, &s, &d->id, d->cid), 0);
 	snprintf(ident, sizeof(ident), "device-%u", i);
-	assert_int_equal(sg_dp_session_attach(E.dp, d->id, (const uint8_t *)ident,
-					      (uint8_t)strlen(ident)),
-			 0);
+	assert_int_equal(
+	        sg_dp_session_attach(E.dp, d->id, (const uint8_t *)ident, (uint8_t)strlen(ident)),
+	        0);
 	if (E.mode == SG_DP_BACKEND_UDP) {
 		uint8_t fam, a[16];
 
@@ -293,8 +292,7 @@ static void add_session(unsigned i)
 }
 
 /* A datagram from device i holding the given records' plaintexts, sealed by the device. */
-static struct rte_mbuf *dev_datagram(unsigned i, const char *const *msgs, unsigned n,
-				     uint8_t type)
+static struct rte_mbuf *dev_datagram(unsigned i, const char *const *msgs, unsigned n, uint8_t type)
 {
 	struct device *d = &E.dev[i];
 	uint8_t bufs[16][600], dgram[8192];
@@ -319,8 +317,8 @@ static struct rte_mbuf *dev_datagram(unsigned i, const char *const *msgs, unsign
 		memcpy(dgram + len, bufs[r] + ops[r].rec_off, ops[r].rec_len);
 		len += ops[r].rec_len;
 	}
-	return udp_frame(DEV_MAC, GW_MAC, d->family, d->addr, d->port,
-			 d->family == 4 ? GW4 : GW6, DTLS_PORT, dgram, (uint16_t)len);
+	return udp_frame(DEV_MAC, GW_MAC, d->family, d->addr, d->port, d->family == 4 ? GW4 : GW6,
+	                 DTLS_PORT, dgram, (uint16_t)len);
 }
 
 static void inject(struct rte_ring *r, struct rte_mbuf *m)
@@ -337,7 +335,7 @@ static void poll_all(void)
 }
 
 static unsigned drain(struct rte_ring **rings, unsigned n_rings, struct rte_mbuf **out,
-		      unsigned max)
+                      unsigned max)
 {
 	unsigned n = 0;
 
@@ -371,7 +369,7 @@ static void print_drops(void)
 	for (unsigned r = 0; r < SG_DROP_MAX; r++)
 		if (c.drop[r])
 			print_message("drop %s: %llu\n", sg_drop_name((enum sg_drop)r),
-				      (unsigned long long)c.drop[r]);
+			              (unsigned long long)c.drop[r]);
 }
 
 /* Which device sent this backend datagram (udp mode: by our source port). */
@@ -394,9 +392,10 @@ static int eal_up(void)
 		return 0;
 	snprintf(prefix, sizeof(prefix), "--file-prefix=sgdp%d", (int)getpid());
 	{
-		char *argv[] = { "test_pipeline", "-l", "0",       "--no-huge", "-m",
-				 "256",           "--no-pci", "--no-shconf", "--no-telemetry", "--log-level=error",
-				 prefix };
+		char *argv[] = { "test_pipeline",     "-l",          "0",
+			         "--no-huge",         "-m",          "256",
+			         "--no-pci",          "--no-shconf", "--no-telemetry",
+			         "--log-level=error", prefix };
 
 		if (rte_eal_init((int)SG_ARRAY_SIZE(argv), argv) < 0)
 			return -1;
@@ -752,7 +751,9 @@ static void downlink_round(void)
 
 		snprintf(msg, sizeof(msg), "2.05 Content %u", i);
 		if (E.mode == SG_DP_BACKEND_PROXY) {
-			struct sg_pp2_info pp = { .family = 4, .has_session = true, .session = d->id };
+			struct sg_pp2_info pp = { .family = 4,
+				                  .has_session = true,
+				                  .session = d->id };
 			int hl = sg_pp2_encode(buf, sizeof(buf), &pp);
 
 			assert_true(hl > 0);
@@ -761,8 +762,8 @@ static void downlink_round(void)
 		}
 		memcpy(buf + len, msg, strlen(msg));
 		len += (unsigned)strlen(msg);
-		inject(E.be_rx[i % N_WORKERS],
-		       udp_frame(BE_MAC, GW_MAC, 4, BE4, COAP_PORT, GWB4, dport, buf, (uint16_t)len));
+		inject(E.be_rx[i % N_WORKERS], udp_frame(BE_MAC, GW_MAC, 4, BE4, COAP_PORT, GWB4,
+		                                         dport, buf, (uint16_t)len));
 	}
 	poll_all();
 	n = drain(E.dev_tx, N_WORKERS, out, RING_SIZE);
@@ -786,7 +787,8 @@ static void downlink_round(void)
 		assert_memory_equal(o.src, o.fam == 4 ? GW4 : GW6, o.fam == 4 ? 4 : 16);
 		assert_int_equal(o.sport, DTLS_PORT);
 		assert_memory_equal(rte_pktmbuf_mtod(out[k], uint8_t *), DEV_MAC, 6);
-		assert_int_equal(sg_rec_parse(o.payload, o.len, sg_rec_ctx_cid_len(E.dev_rec), h, 2), 1);
+		assert_int_equal(
+		        sg_rec_parse(o.payload, o.len, sg_rec_ctx_cid_len(E.dev_rec), h, 2), 1);
 		op.rec = (uint8_t *)o.payload;
 		op.rec_len = h[0].len;
 		op.sa = E.dev[d].sa;
@@ -859,9 +861,9 @@ static void refix(struct rte_mbuf *m, const struct device *d)
 {
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
 	unsigned off = rec_off(d);
-	struct rte_mbuf *n = udp_frame(DEV_MAC, GW_MAC, d->family, d->addr, d->port,
-				       d->family == 4 ? GW4 : GW6, DTLS_PORT, f + off,
-				       (uint16_t)(m->data_len - off));
+	struct rte_mbuf *n =
+	        udp_frame(DEV_MAC, GW_MAC, d->family, d->addr, d->port, d->family == 4 ? GW4 : GW6,
+	                  DTLS_PORT, f + off, (uint16_t)(m->data_len - off));
 
 	memcpy(f, rte_pktmbuf_mtod(n, uint8_t *), n->data_len);
 	rte_pktmbuf_free(n);
@@ -871,7 +873,7 @@ static void test_bad_input(void **state)
 {
 	static const char *const one[] = { "hello" };
 	static const char *const nine[] = { "1", "2", "3", "4", "5", "6", "7", "8", "9" };
-	struct device *d = &E.dev[0]; /* worker 0, IPv4, no CID */
+	struct device *d = &E.dev[0];  /* worker 0, IPv4, no CID */
 	struct device *dc = &E.dev[2]; /* CID session */
 	struct rte_mbuf *m, *c, *out[RING_SIZE];
 	uint8_t *f;
@@ -904,8 +906,9 @@ static void test_bad_input(void **state)
 	m = dev_datagram(0, one, 1, SG_DTLS_CT_APPLICATION_DATA);
 	f = rte_pktmbuf_mtod(m, uint8_t *);
 	{
-		struct rte_mbuf *t = udp_frame(DEV_MAC, GW_MAC, 4, d->addr, d->port, GW4, DTLS_PORT,
-					       f + rec_off(d), (uint16_t)(m->data_len - rec_off(d) - 5));
+		struct rte_mbuf *t =
+		        udp_frame(DEV_MAC, GW_MAC, 4, d->addr, d->port, GW4, DTLS_PORT,
+		                  f + rec_off(d), (uint16_t)(m->data_len - rec_off(d) - 5));
 
 		rte_pktmbuf_free(m);
 		expect(t, SG_DROP_DTLS_MALFORMED, -1);
@@ -923,7 +926,8 @@ static void test_bad_input(void **state)
 		const char *const al[] = { alert };
 		struct sg_dp_counters before, after;
 
-		/* strlen() of the alert is 1 ("\1"): a one-byte record is enough to test the path. */
+		/* strlen() of the alert is 1 ("\1"): a one-byte record is enough to test the path.
+		 */
 		m = dev_datagram(0, al, 1, SG_DTLS_CT_ALERT);
 		sg_dp_counters_sum(E.dp, &before);
 		inject(E.dev_rx[0], m);
@@ -941,15 +945,18 @@ static void test_bad_input(void **state)
 
 	/* Handshake records (epoch 0) and records of unknown peers are punted. */
 	{
-		uint8_t ch[40] = { SG_DTLS_CT_HANDSHAKE, 0xfe, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 27 };
+		uint8_t ch[40] = {
+			SG_DTLS_CT_HANDSHAKE, 0xfe, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 27
+		};
 		uint8_t other[4] = { 198, 18, 1, 200 };
 
-		expect(udp_frame(DEV_MAC, GW_MAC, 4, d->addr, d->port, GW4, DTLS_PORT, ch, sizeof(ch)),
+		expect(udp_frame(DEV_MAC, GW_MAC, 4, d->addr, d->port, GW4, DTLS_PORT, ch,
+		                 sizeof(ch)),
 		       -1, SG_DP_PUNT_HANDSHAKE);
 		m = dev_datagram(0, one, 1, SG_DTLS_CT_APPLICATION_DATA);
 		f = rte_pktmbuf_mtod(m, uint8_t *);
 		c = udp_frame(DEV_MAC, GW_MAC, 4, other, 1234, GW4, DTLS_PORT, f + rec_off(d),
-			      (uint16_t)(m->data_len - rec_off(d)));
+		              (uint16_t)(m->data_len - rec_off(d)));
 		rte_pktmbuf_free(m);
 		expect(c, -1, SG_DP_PUNT_UNKNOWN);
 	}
@@ -969,7 +976,8 @@ static void test_bad_input(void **state)
 		sg_dp_counters_sum(E.dp, &after);
 		/* Forged (fails the keyed check or the range), never authenticated or forwarded. */
 		assert_int_equal(after.drop[SG_DROP_CID_FORGED] + after.punt_by[SG_DP_PUNT_UNKNOWN],
-				 before.drop[SG_DROP_CID_FORGED] + before.punt_by[SG_DP_PUNT_UNKNOWN] + 1);
+		                 before.drop[SG_DROP_CID_FORGED] +
+		                         before.punt_by[SG_DP_PUNT_UNKNOWN] + 1);
 		assert_int_equal(after.forwarded_up, before.forwarded_up);
 		n = sg_dp_punt_dequeue(E.dp, out, RING_SIZE);
 		free_all(out, n);
@@ -980,7 +988,7 @@ static void test_bad_input(void **state)
 	m = dev_datagram(0, one, 1, SG_DTLS_CT_APPLICATION_DATA);
 	f = rte_pktmbuf_mtod(m, uint8_t *);
 	c = udp_frame(DEV_MAC, GW_MAC, 4, d->addr, d->port, GW4, 9999, f + rec_off(d),
-		      (uint16_t)(m->data_len - rec_off(d)));
+	              (uint16_t)(m->data_len - rec_off(d)));
 	expect(c, SG_DROP_UDP_PORT, -1);
 	c = clone_frame(m);
 	rte_pktmbuf_mtod(c, uint8_t *)[14 + 10] ^= 1;
@@ -994,7 +1002,7 @@ static void test_bad_input(void **state)
 	{
 		uint8_t msg[] = "late";
 		struct rte_mbuf *r = udp_frame(BE_MAC, GW_MAC, 4, BE4, COAP_PORT, GWB4,
-					       (uint16_t)(BPORT0 + 999), msg, 4);
+		                               (uint16_t)(BPORT0 + 999), msg, 4);
 		struct sg_dp_counters before, after;
 
 		sg_dp_counters_sum(E.dp, &before);
@@ -1002,7 +1010,7 @@ static void test_bad_input(void **state)
 		poll_all();
 		sg_dp_counters_sum(E.dp, &after);
 		assert_int_equal(after.drop[SG_DROP_BACKEND_UNKNOWN],
-				 before.drop[SG_DROP_BACKEND_UNKNOWN] + 1);
+		                 before.drop[SG_DROP_BACKEND_UNKNOWN] + 1);
 	}
 
 	/* Good traffic of every session was not disturbed. */
@@ -1020,8 +1028,8 @@ static void test_proxy_mode(void **state)
 	downlink_round();
 	/* A backend datagram without a PROXY header cannot name its device. */
 	sg_dp_counters_sum(E.dp, &before);
-	inject(E.be_rx[0], udp_frame(BE_MAC, GW_MAC, 4, BE4, COAP_PORT, GWB4, BPORT0, junk,
-				     sizeof(junk)));
+	inject(E.be_rx[0],
+	       udp_frame(BE_MAC, GW_MAC, 4, BE4, COAP_PORT, GWB4, BPORT0, junk, sizeof(junk)));
 	poll_all();
 	sg_dp_counters_sum(E.dp, &after);
 	assert_int_equal(after.drop[SG_DROP_PROXY_HEADER], before.drop[SG_DROP_PROXY_HEADER] + 1);
