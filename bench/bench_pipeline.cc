@@ -428,25 +428,17 @@ bool refill_uplink(Gateway &gw, Frames &fr, unsigned payload, sg_rec_ctx *dev_ct
 		for (unsigned j = 0; j < kSealGroup; j++) {
 			size_t i = base + j, k = gw.draw();
 			uint8_t *rec = fr.frame(i) + kL2L4;
-			sgbench::Keys keys;
-			sg_rec_sa_params p;
 
 			fr.sess[i] = uint32_t(k);
-			sgbench::session_keys(k, gw.aead, keys);
-			p = sgbench::sa_params(gw.aead, keys, true);
-			p.tx_seq = gw.dev_seq++;
-			sg_rec_sa_init(&cli[j], SG_REPLAY_WINDOW_DEFAULT, &p);
 			for (unsigned b = 0; b < payload; b++)
 				rec[head + b] = plain_byte(k, b);
-			memset(&ops[j], 0, sizeof(ops[j]));
 			ops[j].buf = rec;
 			ops[j].buf_len = uint32_t(fr.stride - kL2L4);
 			ops[j].pt_off = head;
 			ops[j].pt_len = payload;
-			ops[j].sa = &cli[j];
-			ops[j].type = SG_DTLS_CT_APPLICATION_DATA;
 		}
-		if (sg_rec_seal_burst(dev_ctx, ops, kSealGroup) != kSealGroup)
+		if (!sgbench::seal_as_devices(dev_ctx, cli, gw.aead, &fr.sess[base], ops,
+		                              kSealGroup, gw.dev_seq))
 			return false;
 		for (unsigned j = 0; j < kSealGroup; j++) {
 			size_t i = base + j;

@@ -157,23 +157,15 @@ struct Pool {
 		for (size_t base = 0; base < kPool; base += kBurst) {
 			for (unsigned j = 0; j < kBurst; j++) {
 				size_t i = base + j;
-				Keys k;
-				sg_rec_sa_params p;
 
 				sess[i] = sessions == 1 ? 0 : uint32_t(splitmix(rng) % sessions);
-				session_keys(sess[i], aead, k);
-				p = sgbench::sa_params(aead, k, true);
-				p.tx_seq = g_seq++;
-				sg_rec_sa_init(&cli[j], kWindow, &p);
-				memset(&ops[j], 0, sizeof(ops[j]));
 				ops[j].buf = rec(i); // exact headroom: the record starts the slot
 				ops[j].buf_len = uint32_t(stride);
 				ops[j].pt_off = head;
 				ops[j].pt_len = payload;
-				ops[j].sa = &cli[j];
-				ops[j].type = SG_DTLS_CT_APPLICATION_DATA;
 			}
-			if (sg_rec_seal_burst(ctx, ops, kBurst) != kBurst)
+			if (!sgbench::seal_as_devices(ctx, cli, aead, &sess[base], ops, kBurst,
+			                              g_seq))
 				return false;
 			for (unsigned j = 0; j < kBurst; j++)
 				len[base + j] = ops[j].rec_len;

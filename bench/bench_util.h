@@ -6,7 +6,6 @@
 #ifndef STORMGATE_BENCH_UTIL_H
 #define STORMGATE_BENCH_UTIL_H
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -17,6 +16,8 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <system_error>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -68,21 +69,29 @@ inline sg_rec_sa_params sa_params(sg_aead aead, const Keys &k, bool client)
 	return p;
 }
 
-// Remove the runtime directory EAL leaves behind (--no-shconf still makes it).
-inline void remove_runtime_dir(const char *path)
+// The device side of sessions sess[0..n) seals one record each (client_write
+// keys) with the sequence numbers seq, seq + 1, ...: never a replay for the
+// gateway. The caller sets buf, buf_len, pt_off and pt_len of ops[0..n); cli
+// has room for n SAs of the default window. Returns true when all n sealed.
+inline bool seal_as_devices(sg_rec_ctx *ctx, sg_rec_sa *cli, sg_aead aead, const uint32_t *sess,
+                            sg_rec_seal_op *ops, unsigned n, uint64_t &seq)
 {
-	DIR *d = opendir(path);
-	struct dirent *e;
+	for (unsigned j = 0; j < n; j++) {
+		Keys k;
+		sg_rec_sa_params p;
 
-	if (d == nullptr)
-		return;
-	while ((e = readdir(d)) != nullptr) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		unlinkat(dirfd(d), e->d_name, 0);
+		session_keys(sess[j], aead, k);
+		p = sa_params(aead, k, true);
+		p.tx_seq = seq++;
+		sg_rec_sa_init(&cli[j], SG_REPLAY_WINDOW_DEFAULT, &p);
+		sg_wipe(&k, sizeof(k));
+		ops[j].sa = &cli[j];
+		ops[j].cid = nullptr;
+		ops[j].cid_len = 0;
+		ops[j].type = SG_DTLS_CT_APPLICATION_DATA;
+		ops[j].pad_len = 0;
 	}
-	closedir(d);
-	rmdir(path);
+	return sg_rec_seal_burst(ctx, ops, n) == n;
 }
 
 inline char *eal_runtime_dir()
@@ -92,10 +101,13 @@ inline char *eal_runtime_dir()
 	return dir;
 }
 
+// EAL leaves its runtime directory behind even with --no-shconf: remove ours.
 inline void eal_down()
 {
+	std::error_code ec;
+
 	rte_eal_cleanup();
-	remove_runtime_dir(eal_runtime_dir());
+	std::filesystem::remove_all(eal_runtime_dir(), ec);
 }
 
 // Start EAL once for the whole bench process, on first use: no hugepages, no

@@ -378,6 +378,7 @@ static void classify(struct dp_worker *w, struct burst *b, const uint8_t *ports)
 
 static void lookup(struct dp_worker *w, struct burst *b)
 {
+	const struct sg_dp *dp = w->dp;
 	unsigned n = 0;
 
 	/* 4-tuples: uplink without CID, downlink PROXY headers naming the device. */
@@ -465,8 +466,21 @@ static void lookup(struct dp_worker *w, struct burst *b)
 			}
 			continue;
 		}
-		if (st->ref.sess->owner != w->idx)
+		if (st->ref.sess->owner != w->idx) {
 			st->act = ACT_HANDOFF;
+			continue;
+		}
+		/*
+		 * One stage ahead of their use: the SA (open/seal read it first) and the
+		 * session's backend slot (up_route() reads it after the open).
+		 */
+		sg_sess_prefetch_sa(&st->ref);
+		if (st->act == ACT_UP) {
+			if (dp->conf.backend_mode == SG_DP_BACKEND_UDP)
+				rte_prefetch0(&dp->slot_bport[st->ref.slot]);
+			else
+				rte_prefetch0(&dp->slot_ident[st->ref.slot]);
+		}
 	}
 }
 
@@ -482,6 +496,15 @@ static unsigned build_open_ops(struct dp_worker *w, struct burst *b)
 
 		if (st->act != ACT_UP)
 			continue;
+		/* proxy mode: the identity the PROXY header will carry, prefetched through its
+		 * slot. */
+		if (w->dp->slot_ident != NULL) {
+			const struct dp_ident *id =
+			        __atomic_load_n(&w->dp->slot_ident[st->ref.slot], __ATOMIC_ACQUIRE);
+
+			if (id != NULL)
+				rte_prefetch0(id);
+		}
 		pl = rte_pktmbuf_mtod(b->m[i], uint8_t *) + st->pkt.payload_off;
 		for (unsigned r = 0; r < st->n_rec; r++) {
 			const struct sg_rec_hdr *h = &b->hdr[st->rec0 + r];
