@@ -327,13 +327,6 @@ static struct sg_hs_time hs_now(void)
 		                    .unix_s = (uint64_t)r.tv_sec };
 }
 
-static bool v4_mapped(const uint8_t *a)
-{
-	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	return memcmp(a, pfx, 12) == 0;
-}
-
 /* RFC 4279 §2: the PSK of an identity, from the LMDB store; a disabled one is refused. */
 static int hs_psk_lookup(void *ctx, const uint8_t *identity, size_t identity_len,
                          const uint8_t *sni, size_t sni_len, struct sg_hs_cred *cred)
@@ -367,7 +360,7 @@ static int hs_psk_lookup(void *ctx, const uint8_t *identity, size_t identity_len
 static int hs_send(void *ctx, const struct sg_hs_peer *p, const uint8_t *data, size_t len)
 {
 	struct sg_gateway *gw = ctx;
-	int v4 = v4_mapped(p->paddr);
+	int v4 = sg_ip6_is_v4_mapped(p->paddr);
 
 	if (len > UINT16_MAX)
 		return -EMSGSIZE;

@@ -18,8 +18,6 @@
 #define DP_OPS_MAX 256
 /* Packets a worker sends per port per burst: forwarded ones plus copies for extra records. */
 #define DP_TX_MAX (DP_OPS_MAX + SG_BURST_MAX)
-/* Hand-offs a packet may take before it is dropped (the owner moved meanwhile). */
-#define DP_HANDOFF_HOPS_MAX 2
 /* Frames of the control plane waiting for worker 0 to send them. */
 #define DP_CTL_TX_RING 1024
 

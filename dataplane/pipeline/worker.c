@@ -204,14 +204,6 @@ static bool addr_eq(uint8_t family, const uint8_t *a, const uint8_t *b)
 	return memcmp(a, b, family == 4 ? 4 : 16) == 0;
 }
 
-/* IPv4-mapped IPv6 (::ffff:a.b.c.d) as the session table stores IPv4. */
-static bool is_v4_mapped(const uint8_t *a)
-{
-	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	return memcmp(a, pfx, 12) == 0;
-}
-
 /* ---- stage 1: classify ---- */
 
 static void classify_uplink(struct dp_worker *w, struct burst *b, unsigned i)
@@ -749,7 +741,7 @@ static unsigned build_seal_ops(struct dp_worker *w, struct burst *b)
 		s = st->ref.sess;
 		sa = st->ref.sa;
 		tx_cid = (sa->flags & SG_SA_F_TX_CID) != 0;
-		fam = is_v4_mapped(s->tuple.paddr) ? 4 : 6;
+		fam = sg_ip6_is_v4_mapped(s->tuple.paddr) ? 4 : 6;
 		head = dp_hdr_len(dev, fam) +
 		       sg_rec_seal_headroom((enum sg_aead)sa->aead, tx_cid, s->peer_cid_len);
 		tail = sg_rec_seal_tailroom((enum sg_aead)sa->aead, tx_cid, 0);
@@ -798,7 +790,7 @@ static void downlink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops
 		struct pkt_st *st = &b->st[i];
 		struct rte_mbuf *m = b->m[i];
 		const struct sg_sess_tuple *t = &st->ref.sess->tuple;
-		uint8_t fam = is_v4_mapped(t->paddr) ? 4 : 6;
+		uint8_t fam = sg_ip6_is_v4_mapped(t->paddr) ? 4 : 6;
 		const uint8_t *src = fam == 4 ? t->laddr + 12 : t->laddr;
 		const uint8_t *dst = fam == 4 ? t->paddr + 12 : t->paddr;
 		unsigned l2l4 = dp_hdr_len(dev, fam);

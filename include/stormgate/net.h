@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <stormgate/common.h>
 #include <stormgate/drop.h>
@@ -32,6 +33,15 @@ struct sg_net_if {
 	uint8_t ip4[SG_NET_IF_ADDRS_MAX][4];
 	uint8_t ip6[SG_NET_IF_ADDRS_MAX][16];
 };
+
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d, RFC 4291 §2.5.5.2): how the session
+ * table and the handshake server hold IPv4 addresses. */
+static inline bool sg_ip6_is_v4_mapped(const uint8_t a[16])
+{
+	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return memcmp(a, pfx, sizeof(pfx)) == 0;
+}
 
 enum sg_net_kind {
 	SG_NET_UDP = 0, /* UDP datagram to one of our addresses; see struct sg_pkt */
