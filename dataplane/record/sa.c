@@ -111,8 +111,10 @@ int sg_rec_sa_init(struct sg_rec_sa *sa, unsigned window_bits, const struct sg_r
 	 * window are marked seen, older ones fall left of it.
 	 */
 	sa->rx_top = p->rx_seq;
-	if (p->rx_seq)
-		memset(sa->replay, 0xff, window_bits / 8);
+	if (p->rx_seq) {
+		for (unsigned w = 0; w < window_bits / 64; w++)
+			*replay_word(sa, w) = ~UINT64_C(0);
+	}
 	return 0;
 }
 

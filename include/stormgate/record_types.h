@@ -54,32 +54,38 @@ enum sg_aead {
  * or ~1 KB (IPsec-MB GCM key data) per direction per session would at 10M
  * sessions. See docs/record-layer.md for the measurements.
  *
- * The replay bitmap is the last member and continues past the two lines when
- * the table's window is larger than 128 bits; allocate sg_rec_sa_size(window).
+ * Line 0 holds everything opening a record with a 16-byte key reads or writes
+ * (header, replay state, rx IV and key), so the uplink of the AES-128 suites
+ * misses one line per record, not two; a 32-byte rx key runs 12 bytes into
+ * line 1, which holds the sealing state. The replay bitmap's first 128 bits
+ * are in line 0; a larger window's remaining bits follow the struct
+ * (allocate sg_rec_sa_size(window)).
  *
  * Fill it with sg_rec_sa_init() and clear it with sg_rec_sa_wipe() (record.h).
  * One writer: only the worker that owns the session opens or seals with it.
  */
 struct sg_rec_sa {
-	/* line 0: header, rx key, both IVs */
+	/* line 0: opening */
 	uint8_t aead;           /* enum sg_aead */
 	uint8_t flags;          /* SG_SA_F_* */
 	uint16_t epoch;         /* epoch of both directions (no renegotiation) */
 	uint32_t auth_failures; /* records that failed authentication under this key */
-	uint8_t rx_key[32];     /* client_write_key (16 B used for AES-128) */
+	uint64_t rx_top;        /* highest authenticated sequence number + 1 (0: none yet) */
+	uint64_t replay[2];     /* bit (seq mod window) per number, bits 0..127; then past the struct */
 	uint8_t rx_iv[12];      /* client_write_IV: 4 B salt (GCM/CCM) or 12 B (ChaCha) */
-	uint8_t tx_iv[12];      /* server_write_IV */
-	/* line 1: write state, tx key, replay window */
-	uint64_t tx_seq;    /* next 48-bit write sequence number (2^48: exhausted) */
+	uint8_t rx_key[32];     /* client_write_key (16 B used for AES-128: ends in line 0) */
+	/* line 1: sealing */
+	uint8_t tx_iv[12]; /* server_write_IV */
+	uint64_t tx_seq;   /* next 48-bit write sequence number (2^48: exhausted) */
 	uint8_t tx_key[32]; /* server_write_key */
-	uint64_t rx_top;    /* highest authenticated sequence number + 1 (0: none yet) */
-	uint64_t replay[2]; /* bit (seq mod window) per number; continues past the struct */
 } __attribute__((aligned(SG_CACHE_LINE)));
 
 #ifdef __cplusplus
 static_assert(sizeof(struct sg_rec_sa) == 2 * SG_CACHE_LINE, "sg_rec_sa is two cache lines");
 #else
 _Static_assert(sizeof(struct sg_rec_sa) == 2 * SG_CACHE_LINE, "sg_rec_sa is two cache lines");
+_Static_assert(__builtin_offsetof(struct sg_rec_sa, rx_key) + 16 <= SG_CACHE_LINE,
+               "an AES-128 open reads line 0 only");
 #endif
 
 /* Bytes to allocate for one SA with a replay window of window_bits (64..4096). */
