@@ -772,7 +772,7 @@ static enum sg_rec_status open_front(struct sg_rec_ctx *ctx, struct sg_rec_open_
 		return SG_REC_RUNT;
 	aead = sa->aead;
 	if (sg_aead_key_len(aead) > 16)
-		prefetch_line((const char *)sa + SG_CACHE_LINE); /* the key's tail: keyed after GROUP */
+		prefetch_line((const char *)sa + SG_CACHE_LINE); /* the key's tail */
 	type = rec[SG_DTLS_HDR_OFF_TYPE];
 	cid = sa->flags & SG_SA_F_RX_CID;
 	/* RFC 9146 §4: with a negotiated CID every protected record is tls12_cid. */

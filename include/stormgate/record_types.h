@@ -71,12 +71,12 @@ struct sg_rec_sa {
 	uint16_t epoch;         /* epoch of both directions (no renegotiation) */
 	uint32_t auth_failures; /* records that failed authentication under this key */
 	uint64_t rx_top;        /* highest authenticated sequence number + 1 (0: none yet) */
-	uint64_t replay[2];     /* bit (seq mod window) per number, bits 0..127; then past the struct */
+	uint64_t replay[2];     /* bit (seq mod window) per number: 0..127 here */
 	uint8_t rx_iv[12];      /* client_write_IV: 4 B salt (GCM/CCM) or 12 B (ChaCha) */
 	uint8_t rx_key[32];     /* client_write_key (16 B used for AES-128: ends in line 0) */
 	/* line 1: sealing */
-	uint8_t tx_iv[12]; /* server_write_IV */
-	uint64_t tx_seq;   /* next 48-bit write sequence number (2^48: exhausted) */
+	uint8_t tx_iv[12];  /* server_write_IV */
+	uint64_t tx_seq;    /* next 48-bit write sequence number (2^48: exhausted) */
 	uint8_t tx_key[32]; /* server_write_key */
 } __attribute__((aligned(SG_CACHE_LINE)));
 
