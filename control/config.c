@@ -550,6 +550,8 @@ static const struct key policy_keys[] = {
 	  .max = 1000000, .def = 16 },
 	{ "auth_failure_block", K_DURATION, FLD(struct sg_cfg_policy, auth_failure_block), .min = 0,
 	  .max = 86400, .def = 300 },
+	{ "rekey_grace", K_DURATION, FLD(struct sg_cfg_policy, rekey_grace), .min = 0, .max = 120,
+	  .def = 30 },
 	{ NULL },
 };
 

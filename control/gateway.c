@@ -234,11 +234,17 @@ static int dataplane_setup(struct sg_gateway *gw)
 	                               ? cfg->sessions.cid_length
 	                               : 0);
 	sp.max_threads = (uint16_t)gw->n_workers;
+	/* Spare SAs for re-keyed sessions' previous keys; half may wait out rekey_grace. */
+	sp.sa_reserve = RTE_MAX(sp.capacity / 64, 256u);
 	gw->sessions = sg_sess_table_create(&sp);
 	if (gw->sessions == NULL) {
 		SG_LOG(MAIN, ERR, "session table of %u: %s", sp.capacity, strerror(errno));
 		return -errno;
 	}
+	gw->retire_cap = sp.sa_reserve / 2;
+	gw->retire = calloc(gw->retire_cap, sizeof(*gw->retire));
+	if (gw->retire == NULL)
+		return -ENOMEM;
 
 	/* The device port, and the backend port (backend.port, else the device port). */
 	for (unsigned i = 0; i < gw->n_ports; i++) {
@@ -369,6 +375,46 @@ static int hs_send(void *ctx, const struct sg_hs_peer *p, const uint8_t *data, s
 	                          rte_be_to_cpu_16(p->pport), data, (uint16_t)len);
 }
 
+/* Stop accepting a replaced session's previous SA once policy.rekey_grace has passed. */
+static void retire_later(struct sg_gateway *gw, uint64_t id)
+{
+	uint64_t grace_ns = gw->cfg.policy.rekey_grace * 1000000000u;
+	struct gw_retire *r;
+
+	if (grace_ns == 0 || gw->retire_cap == 0) {
+		sg_sess_retire_prev(gw->sessions, id);
+		return;
+	}
+	if (gw->retire_len == gw->retire_cap) {
+		/* A storm of re-handshakes: the oldest gets a shorter grace. */
+		r = &gw->retire[gw->retire_head];
+		sg_sess_retire_prev(gw->sessions, r->id);
+		gw->retire_head = (gw->retire_head + 1) % gw->retire_cap;
+		gw->retire_len--;
+		gw->retired_early++;
+	}
+	r = &gw->retire[(gw->retire_head + gw->retire_len) % gw->retire_cap];
+	r->id = id;
+	r->at_ns = gw_now_ns() + grace_ns;
+	gw->retire_len++;
+}
+
+static void retire_due(struct sg_gateway *gw, uint64_t now)
+{
+	while (gw->retire_len > 0) {
+		const struct gw_retire *r = &gw->retire[gw->retire_head];
+		int rc;
+
+		if (r->at_ns > now)
+			break;
+		rc = sg_sess_retire_prev(gw->sessions, r->id);
+		if (rc == -EAGAIN || rc == -EBUSY)
+			break; /* the table is busy: next poll */
+		gw->retire_head = (gw->retire_head + 1) % gw->retire_cap;
+		gw->retire_len--;
+	}
+}
+
 /*
  * A handshake completed: publish the session before our Finished leaves (the
  * engine sends it after this returns), so the device's first record finds
@@ -411,6 +457,7 @@ static int hs_install(void *ctx, const struct sg_hs_result *res)
 			sg_dp_session_detach(gw->dp, id);
 			rc = sg_dp_session_attach(gw->dp, id, res->identity, id_len);
 			gw->hs_replaced++;
+			retire_later(gw, id);
 		}
 		goto out;
 	}
@@ -587,6 +634,7 @@ void sg_gateway_destroy(struct sg_gateway *gw)
 	sg_hs_engine_free(gw->hs);
 	sg_dp_destroy(gw->dp);
 	sg_sess_table_destroy(gw->sessions);
+	free(gw->retire);
 	for (unsigned i = gw->n_ports; i-- > 0;) {
 		struct gw_port *p = &gw->ports[i];
 		if (p->started) {
@@ -694,6 +742,7 @@ void sg_gateway_poll(struct sg_gateway *gw)
 		if (t.mono_ms >= sg_hs_next_deadline(gw->hs))
 			sg_hs_tick(gw->hs, t);
 	}
+	retire_due(gw, now);
 	if (now - gw->resolve_ns >= 1000000000u) {
 		gw->resolve_ns = now;
 		sg_dp_ctl_resolve(gw->dp);

@@ -56,6 +56,17 @@ struct sg_gateway {
 	/* punted packets the control plane took (by enum sg_dp_punt) */
 	uint64_t punt_taken[SG_DP_PUNT_MAX];
 	uint64_t punt_unserved; /* punted datagrams nobody could take (not UDP any more) */
+	/*
+	 * Sessions replaced by a new handshake keep their previous SA for
+	 * policy.rekey_grace (records sealed before the device switched keys
+	 * may still arrive); this FIFO retires them when it ends.
+	 */
+	struct gw_retire {
+		uint64_t id;
+		uint64_t at_ns;
+	} * retire;
+	uint32_t retire_head, retire_len, retire_cap;
+	uint64_t retired_early; /* retired before their grace ended: the FIFO was full */
 	/* previous status line, for rates */
 	uint64_t last_ns;
 	uint64_t last_rx[SG_CFG_PORTS_MAX];

@@ -133,6 +133,7 @@ struct sg_cfg_policy {
 	uint32_t handshake_rate;            /* new handshakes per second, 0: unlimited */
 	uint32_t auth_failure_limit;        /* bad records before a session is dropped, 0: off */
 	uint64_t auth_failure_block;        /* seconds an identity is refused after that */
+	uint64_t rekey_grace; /* seconds a re-handshaked session still opens old-key records */
 };
 
 struct sg_cfg_backend {

@@ -84,6 +84,7 @@ static void worker_free(struct dp_worker *w)
 	sg_sess_worker_destroy(w->sw);
 	sg_rec_ctx_free(w->rec);
 	rte_ring_free(w->handoff);
+	rte_free(w->keep);
 	rte_free(w);
 }
 
@@ -174,7 +175,9 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 		                             RING_F_SC_DEQ);
 		w->rec = sg_rec_ctx_create(&rc);
 		w->sw = sg_sess_worker_create(dp->conf.sessions, i);
-		if (w->handoff == NULL || w->rec == NULL || w->sw == NULL) {
+		w->keep_cap = dp->conf.burst * rte_pktmbuf_data_room_size(dp->conf.pool);
+		w->keep = rte_malloc("sg_dp_keep", w->keep_cap, RTE_CACHE_LINE_SIZE);
+		if (w->handoff == NULL || w->rec == NULL || w->sw == NULL || w->keep == NULL) {
 			err = errno ? errno : ENOMEM;
 			goto fail;
 		}

@@ -80,6 +80,11 @@ struct dp_worker {
 	struct dp_tx tx[SG_DP_PORTS_MAX];
 	struct sg_rec_open_op open[DP_OPS_MAX];
 	struct sg_rec_seal_op seal[SG_BURST_MAX];
+	/* second tries with a session's previous SA (worker.c, retry_prev()) */
+	struct sg_rec_open_op retry[DP_OPS_MAX];
+	uint16_t retry_op[DP_OPS_MAX];
+	uint8_t *keep; /* copies of those records: burst x mbuf data room bytes */
+	uint32_t keep_cap;
 	struct sg_dp_counters c;
 } __rte_cache_aligned;
 

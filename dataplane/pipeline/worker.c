@@ -69,6 +69,9 @@ struct burst {
 	/* open op -> packet */
 	uint8_t op_pkt[DP_OPS_MAX];
 	uint16_t op_hdr[DP_OPS_MAX];
+	/* open op -> its copy in w->keep + 1 (0: none), for sessions keeping a previous SA */
+	uint32_t op_keep[DP_OPS_MAX];
+	unsigned keep_used;
 	uint8_t seal_pkt[SG_BURST_MAX];
 	struct rte_mbuf *punt[DP_OPS_MAX + SG_BURST_MAX];
 	bool punt_outcome[DP_OPS_MAX + SG_BURST_MAX];
@@ -478,10 +481,68 @@ static void lookup(struct dp_worker *w, struct burst *b)
 
 /* ---- stage 4/5 uplink: open and forward ---- */
 
+/*
+ * A session re-keyed moments ago (RFC 6347 §4.2.8) still has its previous SA,
+ * and records the device sealed under it may still be on the way (RFC 6347
+ * §4.1 lets a receiver keep old keys for reordering). The open is in place and
+ * wipes what fails, so for those sessions alone keep a copy of each record:
+ * if the current keys refuse it as unauthenticated, retry_prev() restores it
+ * and opens it with the previous SA. Returns the copy's offset + 1, 0 for none.
+ */
+static uint32_t keep_record(struct dp_worker *w, struct burst *b, const struct sg_sess_ref *ref,
+                            const struct sg_rec_open_op *op)
+{
+	uint32_t at = b->keep_used;
+
+	if (likely(ref->prev == NULL))
+		return 0;
+	if (at + op->rec_len > w->keep_cap)
+		return 0; /* cannot happen: w->keep holds a whole burst of full mbufs */
+	memcpy(w->keep + at, op->rec, op->rec_len);
+	b->keep_used = at + op->rec_len;
+	return at + 1;
+}
+
+/* Records refused by the current SA of a session that keeps its previous one: try that. */
+static void retry_prev(struct dp_worker *w, struct burst *b, unsigned n_ops)
+{
+	unsigned n = 0;
+
+	if (likely(b->keep_used == 0))
+		return;
+	for (unsigned o = 0; o < n_ops; o++) {
+		struct sg_rec_open_op *op = &w->open[o];
+
+		if (b->op_keep[o] == 0 || op->status != SG_REC_AUTH_FAILED)
+			continue;
+		memcpy(op->rec, w->keep + b->op_keep[o] - 1, op->rec_len);
+		w->retry[n] = *op;
+		w->retry[n].sa = b->st[b->op_pkt[o]].ref.prev;
+		w->retry_op[n++] = (uint16_t)o;
+	}
+	if (n == 0)
+		return;
+	sg_rec_open_burst(w->rec, w->retry, n);
+	for (unsigned k = 0; k < n; k++) {
+		struct sg_rec_open_op *op = &w->open[w->retry_op[k]];
+
+		if (w->retry[k].status != SG_REC_OK) {
+			/* Neither key: the in-place area holds wiped bytes, as after one try. */
+			continue;
+		}
+		/* A record of the old keys is no forgery against the new ones. */
+		if (op->sa->auth_failures > 0)
+			op->sa->auth_failures--;
+		*op = w->retry[k];
+		dp_count(&w->c.records_opened_prev, 1);
+	}
+}
+
 static unsigned build_open_ops(struct dp_worker *w, struct burst *b)
 {
 	unsigned n = 0;
 
+	b->keep_used = 0;
 	for (unsigned i = 0; i < b->n; i++) {
 		struct pkt_st *st = &b->st[i];
 		uint8_t *pl;
@@ -508,6 +569,7 @@ static unsigned build_open_ops(struct dp_worker *w, struct burst *b)
 			op->rec_len = h->len;
 			op->sa = st->ref.sa;
 			op->dst = NULL;
+			b->op_keep[n] = keep_record(w, b, &st->ref, op);
 			/* Every record of a CID datagram must carry the same CID. */
 			if (r > 0 && st->key == KEY_CID && h->type == SG_DTLS_CT_TLS12_CID &&
 			    memcmp(pl + h->off + SG_DTLS_HDR_OFF_CID, st->cid, w->dp->cid_len) != 0)
@@ -846,8 +908,10 @@ static void process(struct dp_worker *w, struct burst *b, const uint8_t *ports)
 	lookup(w, b);
 
 	n_open = build_open_ops(w, b);
-	if (n_open)
+	if (n_open) {
 		sg_rec_open_burst(w->rec, w->open, n_open);
+		retry_prev(w, b, n_open);
+	}
 	n_seal = build_seal_ops(w, b);
 	if (n_seal)
 		sg_rec_seal_burst(w->rec, w->seal, n_seal);

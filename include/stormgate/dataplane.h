@@ -123,6 +123,7 @@ struct sg_dp_counters {
 	uint64_t punted;
 	uint64_t handed_off;
 	uint64_t records_opened;
+	uint64_t records_opened_prev; /* of those, with a re-keyed session's previous SA */
 	uint64_t records_sealed;
 	uint64_t tx;
 	uint64_t polls;

@@ -1036,6 +1036,86 @@ static void test_proxy_mode(void **state)
 	check_invariant();
 }
 
+/*
+ * RFC 6347 §4.2.8: a device handshakes again and its session is replaced.
+ * A record it sealed under the old keys and a record of the new keys arrive
+ * in the wrong order: both are forwarded, the late one opened with the kept
+ * previous SA, and it does not count against the new key's forgery limit.
+ * Once the previous SA is retired, old-key records fail authentication.
+ */
+static void test_rekey_in_flight(void **state)
+{
+	static const char *const old_msg[] = { "sealed under the old keys" };
+	static const char *const new_msg[] = { "sealed under the new keys" };
+	static const char *const late_msg[] = { "too late" };
+	const unsigned i = 0, window = SG_REPLAY_WINDOW_DEFAULT;
+	struct device *d = &E.dev[i];
+	struct sg_rec_sa *old_dev = d->sa, *srv = aligned_alloc(64, sg_rec_sa_size(window));
+	struct sg_rec_sa *new_dev = aligned_alloc(64, sg_rec_sa_size(window));
+	struct sg_rec_sa_params p = { .aead = (enum sg_aead)d->sa->aead,
+		                      .epoch = 1,
+		                      .tx_seq = 1,
+		                      .rx_seq = 1,
+		                      .flags = d->use_cid ? SG_SA_F_RX_CID | SG_SA_F_TX_CID : 0 };
+	uint8_t k1[32], k2[32], iv1[12], iv2[12];
+	struct rte_mbuf *m_old, *m_new, *out[RING_SIZE];
+	struct sg_dp_counters before, after;
+	struct sg_sess_info info;
+	int got_old = 0, got_new = 0;
+	unsigned n;
+
+	(void)state;
+	assert_non_null(srv);
+	assert_non_null(new_dev);
+	m_old = dev_datagram(i, old_msg, 1, SG_DTLS_CT_APPLICATION_DATA);
+
+	/* The new handshake's keys, gateway and device side. */
+	make_keys(i + 1000, k1, k2, iv1, iv2);
+	p.rx_key = k1, p.rx_iv = iv1, p.tx_key = k2, p.tx_iv = iv2;
+	assert_int_equal(sg_rec_sa_init(srv, window, &p), 0);
+	p.rx_key = k2, p.rx_iv = iv2, p.tx_key = k1, p.tx_iv = iv1;
+	assert_int_equal(sg_rec_sa_init(new_dev, window, &p), 0);
+	assert_int_equal(sg_sess_replace(E.tab, d->id, srv), 0);
+	d->sa = new_dev;
+	m_new = dev_datagram(i, new_msg, 1, SG_DTLS_CT_APPLICATION_DATA);
+
+	sg_dp_counters_sum(E.dp, &before);
+	inject(E.dev_rx[0], m_new);
+	inject(E.dev_rx[0], m_old);
+	poll_all();
+	sg_dp_counters_sum(E.dp, &after);
+	n = drain(E.be_tx, N_WORKERS, out, RING_SIZE);
+	assert_int_equal(n, 2);
+	for (unsigned k = 0; k < n; k++) {
+		char msg[256];
+		struct sg_pp2_info pp;
+
+		assert_int_equal(backend_msg(out[k], msg, sizeof(msg), &pp), (int)i);
+		got_old += strcmp(msg, old_msg[0]) == 0;
+		got_new += strcmp(msg, new_msg[0]) == 0;
+	}
+	free_all(out, n);
+	assert_int_equal(got_old, 1);
+	assert_int_equal(got_new, 1);
+	assert_int_equal(after.records_opened_prev, before.records_opened_prev + 1);
+	assert_int_equal(after.drop[SG_DROP_AUTH_FAILED], before.drop[SG_DROP_AUTH_FAILED]);
+	assert_int_equal(sg_sess_get(E.tab, d->id, &info), 0);
+	assert_int_equal(info.auth_failures, 0);
+	check_invariant();
+
+	/* The grace ends: the previous keys open nothing any more. */
+	assert_int_equal(sg_sess_retire_prev(E.tab, d->id), 0);
+	d->sa = old_dev;
+	m_old = dev_datagram(i, late_msg, 1, SG_DTLS_CT_APPLICATION_DATA);
+	d->sa = new_dev;
+	expect(m_old, SG_DROP_AUTH_FAILED, -1);
+
+	sg_rec_sa_wipe(old_dev, window);
+	free(old_dev);
+	sg_rec_sa_wipe(srv, window);
+	free(srv);
+}
+
 /* The proxy header carries the authenticated identity of the device. */
 static void test_proxy_identity(void **state)
 {
@@ -1080,6 +1160,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_uplink_downlink, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup_udp, teardown),
+		cmocka_unit_test_setup_teardown(test_rekey_in_flight, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_mode, setup_proxy, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_identity, setup_proxy, teardown),
 	};
