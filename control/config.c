@@ -518,7 +518,7 @@ static const struct key sessions_keys[] = {
 	{ "replay_window", K_UINT, FLD(struct sg_cfg_sessions, replay_window),
 	  .min = SG_REPLAY_WINDOW_MIN, .max = SG_REPLAY_WINDOW_MAX, .step = 64,
 	  .def = SG_REPLAY_WINDOW_DEFAULT },
-	{ "cid_length", K_UINT, FLD(struct sg_cfg_sessions, cid_length), .min = 0, .max = 32 },
+	{ "cid_length", K_UINT, FLD(struct sg_cfg_sessions, cid_length), .min = 0, .max = 16 },
 	{ "idle_timeout", K_DURATION, FLD(struct sg_cfg_sessions, idle_timeout), .min = 1,
 	  .max = 30 * 86400, .def = 600 },
 	{ "handshake_timeout", K_DURATION, FLD(struct sg_cfg_sessions, handshake_timeout), .min = 1,
@@ -1131,6 +1131,14 @@ static void cross_checks(struct pctx *px, const struct sg_config *cfg, const str
 				break;
 			}
 		}
+	}
+	if (cfg->sessions.cid_length > 0 && cfg->sessions.cid_length < 8) {
+		const struct cn *c = cn_get(cn_get(root, "sessions"), "cid_length");
+
+		err_at(px, c ? c->line : 0, c ? c->col : 0,
+		       "'sessions.cid_length' is %u: 0 (no CIDs) or 8..16 (a CID carries a slot, "
+		       "a nonce and a keyed check)",
+		       cfg->sessions.cid_length);
 	}
 	if (ports != NULL && cfg->n_ports > 0 && devices == 0)
 		err_at(px, ports->line, ports->col, "'ports' has no port with role 'device'");

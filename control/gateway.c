@@ -446,10 +446,33 @@ static int hs_install(void *ctx, const struct sg_hs_result *res)
 		s.peer_cid = res->peer_cid;
 		s.peer_cid_len = res->peer_cid_len;
 	}
+	if (res->cid_len) {
+		/* The slot hs_cid_alloc() reserved when ServerHello named this CID. */
+		s.cid = res->cid;
+		s.flags |= SG_SESS_F_CID;
+	}
 	rc = sg_sess_insert(gw->sessions, &s, &id, NULL);
 	if (rc == -EAGAIN) {
 		sg_sess_reclaim(gw->sessions, 1);
 		rc = sg_sess_insert(gw->sessions, &s, &id, NULL);
+	}
+	if (rc == -EEXIST && res->cid_len && sg_sess_find_tuple(gw->sessions, &s.tuple, &id) == 0) {
+		/*
+		 * The device's new CID names a slot of its own, so the new
+		 * session cannot take the old one's place: the old session
+		 * goes (its records in flight with the old CID are lost) and
+		 * the new one takes the CID's slot, freed by the failed insert.
+		 */
+		sg_dp_session_detach(gw->dp, id);
+		sg_sess_delete(gw->sessions, id);
+		gw->hs_replaced++;
+		rc = sg_sess_insert(gw->sessions, &s, &id, NULL);
+		if (rc != 0)
+			goto out;
+		rc = sg_dp_session_attach(gw->dp, id, res->identity, id_len);
+		if (rc != 0)
+			sg_sess_delete(gw->sessions, id);
+		goto out;
 	}
 	if (rc == -EEXIST && sg_sess_find_tuple(gw->sessions, &s.tuple, &id) == 0) {
 		rc = sg_sess_replace(gw->sessions, id, res->sa);
@@ -472,6 +495,22 @@ out:
 	else
 		gw->hs_install_failed++;
 	return rc;
+}
+
+/* A CID for a handshake's ServerHello: its session will take the slot (hs_install()). */
+static int hs_cid_alloc(void *ctx, const struct sg_hs_peer *peer, uint8_t *cid)
+{
+	struct sg_gateway *gw = ctx;
+
+	(void)peer;
+	return sg_sess_cid_reserve(gw->sessions, cid);
+}
+
+static void hs_cid_release(void *ctx, const uint8_t *cid)
+{
+	struct sg_gateway *gw = ctx;
+
+	sg_sess_cid_release(gw->sessions, cid);
 }
 
 static int hs_setup(struct sg_gateway *gw)
@@ -501,13 +540,18 @@ static int hs_setup(struct sg_gateway *gw)
 	hc.handshake_timeout_ms =
 	        (uint32_t)RTE_MIN(cfg->sessions.handshake_timeout * 1000, (uint64_t)UINT32_MAX);
 	hc.replay_window = (uint16_t)sg_sess_replay_window(gw->sessions);
-	hc.cid_len = 0; /* our CIDs need a reserve-then-commit call of the session table */
 	hc.ops = (struct sg_hs_ops){
 		.ctx = gw,
 		.psk_lookup = hs_psk_lookup,
 		.send = hs_send,
 		.install = hs_install,
 	};
+	if (cfg->sessions.cid_length > 0) {
+		/* RFC 9146: offered to clients that ask, from the session table's scheme. */
+		hc.cid_len = (uint8_t)sg_sess_cid_len(gw->sessions);
+		hc.ops.cid_alloc = hs_cid_alloc;
+		hc.ops.cid_release = hs_cid_release;
+	}
 	gw->hs = sg_hs_engine_create(&hc);
 	if (gw->hs == NULL) {
 		SG_LOG(HS, ERR, "handshake server: %s", strerror(errno));

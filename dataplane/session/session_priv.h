@@ -24,10 +24,11 @@
 #endif
 
 /* Slot state, in the top bits of struct sg_sess.flags (writer-owned). */
-#define SESS_ST_MASK 0xC0
-#define SESS_ST_FREE 0x00 /* on the free list, or never used */
-#define SESS_ST_LIVE 0x40 /* findable */
-#define SESS_ST_DEAD 0x80 /* deleted, waiting for a grace period */
+#define SESS_ST_MASK     0xC0
+#define SESS_ST_FREE     0x00 /* on the free list, or never used */
+#define SESS_ST_LIVE     0x40 /* findable */
+#define SESS_ST_DEAD     0x80 /* deleted, waiting for a grace period */
+#define SESS_ST_RESERVED 0xC0 /* held for a CID sg_sess_cid_reserve() gave out; not findable */
 
 #define SESS_NONE UINT32_MAX
 

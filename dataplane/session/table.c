@@ -206,8 +206,11 @@ static uint32_t slot_pop(struct sg_sess_table *t, uint64_t *last_check)
 	return SESS_NONE;
 }
 
-/* Take a given slot (restore of a CID): it must be free. */
-static int slot_take(struct sg_sess_table *t, uint32_t s)
+/*
+ * Take a given slot for the CID with this nonce: a free slot (restore of a
+ * CID), or the slot sg_sess_cid_reserve() held for exactly this CID.
+ */
+static int slot_take(struct sg_sess_table *t, uint32_t s, uint64_t nonce)
 {
 	if (s >= t->slot_hwm) {
 		for (uint32_t i = t->slot_hwm; i < s; i++)
@@ -215,10 +218,20 @@ static int slot_take(struct sg_sess_table *t, uint32_t s)
 		t->slot_hwm = s + 1;
 		return 0;
 	}
-	if ((t->hot[s].flags & SESS_ST_MASK) != SESS_ST_FREE)
+	switch (t->hot[s].flags & SESS_ST_MASK) {
+	case SESS_ST_FREE:
+		slot_unlink(t, s);
+		return 0;
+	case SESS_ST_RESERVED:
+		if (sess_fl_get(t, s).last_check != nonce)
+			return -EEXIST;
+		memset(&t->hot[s].tuple, 0, sizeof(t->hot[s].tuple));
+		t->hot[s].flags = SESS_ST_FREE;
+		stat_add(&t->st.cids_reserved, -1);
+		return 0;
+	default:
 		return -EEXIST;
-	slot_unlink(t, s);
-	return 0;
+	}
 }
 
 static uint32_t sa_pop(struct sg_sess_table *t)
@@ -583,7 +596,7 @@ static int sess_insert(struct sg_sess_table *t, const struct sg_sess_new *s, uin
 			return rc;
 		if (rc != SG_SESS_HIT || nonce == 0)
 			return sess_refuse(t, SG_SESS_REFUSE_BAD_CID, -EINVAL);
-		if (slot_take(t, slot) != 0)
+		if (slot_take(t, slot, nonce) != 0)
 			return sess_refuse(t, SG_SESS_REFUSE_CID_TAKEN, -EEXIST);
 	} else {
 		slot = slot_pop(t, &last);
@@ -664,6 +677,66 @@ put_sa:
 	sa_push(t, sa);
 put_slot:
 	slot_push(t, slot, last);
+	return rc;
+}
+
+int sg_sess_cid_reserve(struct sg_sess_table *t, uint8_t *cid)
+{
+	struct sess_free f = { .next = SESS_NONE, .prev = SESS_NONE };
+	uint64_t last;
+	uint32_t slot;
+	int rc;
+
+	if (cid == NULL)
+		return -EINVAL;
+	rc = sess_enter(t);
+	if (rc != 0)
+		return rc;
+	sess_reclaim(t, SESS_RECLAIM_BATCH);
+	slot = slot_pop(t, &last);
+	if (slot == SESS_NONE) {
+		rc = sess_refuse(t, SG_SESS_REFUSE_FULL, -ENOSPC);
+		goto out;
+	}
+	rc = sess_new_nonce(t, last, &f.last_check);
+	if (rc == 0)
+		rc = sg_sess_cid_make(t, slot, f.last_check, cid);
+	if (rc < 0) {
+		slot_push(t, slot, last);
+		goto out;
+	}
+	/* Off the free list, not findable (check stays 0): the nonce waits in the links. */
+	sess_fl_put(t, slot, &f);
+	t->hot[slot].flags = SESS_ST_RESERVED;
+	stat_add(&t->st.cids_reserved, 1);
+out:
+	sess_leave(t);
+	return rc;
+}
+
+int sg_sess_cid_release(struct sg_sess_table *t, const uint8_t *cid)
+{
+	uint64_t nonce;
+	uint32_t slot;
+	int rc;
+
+	if (cid == NULL)
+		return -EINVAL;
+	rc = sess_enter(t);
+	if (rc != 0)
+		return rc;
+	rc = sg_sess_cid_decode(t, cid, &slot, &nonce);
+	if (rc == SG_SESS_HIT && slot < t->slot_hwm &&
+	    (t->hot[slot].flags & SESS_ST_MASK) == SESS_ST_RESERVED &&
+	    sess_fl_get(t, slot).last_check == nonce) {
+		t->hot[slot].flags = SESS_ST_FREE;
+		slot_push(t, slot, nonce); /* the slot's next CID gets another nonce */
+		stat_add(&t->st.cids_reserved, -1);
+		rc = 0;
+	} else {
+		rc = rc < 0 ? rc : -ENOENT;
+	}
+	sess_leave(t);
 	return rc;
 }
 

@@ -109,7 +109,8 @@ void sg_sess_cid_key(const struct sg_sess_table *t, uint8_t key[16]);
 /*
  * Insert a session. Copies s->sa (the caller keeps and wipes its copy) and
  * the peer CID. With SG_SESS_F_CID, issues a fresh CID, or, if s->cid is
- * set (restore after restart), takes back the slot that CID names. On
+ * set, takes the slot that CID names: one sg_sess_cid_reserve() held for it,
+ * or a free one (restore after restart). On
  * success stores the session id in *id and, if cid is not NULL, our CID
  * (sg_sess_cid_len() bytes) in cid. Writer.
  * Returns 0, -ENOSPC (table, SA reserve or index full), -EEXIST (4-tuple or
@@ -128,6 +129,19 @@ int sg_sess_insert(struct sg_sess_table *t, const struct sg_sess_new *s, uint64_
  */
 unsigned sg_sess_insert_bulk(struct sg_sess_table *t, const struct sg_sess_new *s, unsigned n,
                              uint64_t *ids, uint8_t *cids, int *rcs);
+
+/*
+ * Reserve a slot and write the CID (sg_sess_cid_len() bytes) a session in it
+ * will have, before the session exists: a handshake tells the client its CID
+ * in ServerHello (RFC 9146) and installs the session only after Finished.
+ * The slot is not findable until sg_sess_insert() with s->cid = this CID and
+ * SG_SESS_F_CID takes it; sg_sess_cid_release() gives it back if the
+ * handshake fails. Writer. Returns 0, -ENOSPC (table full), -EBUSY or -EIO.
+ */
+int sg_sess_cid_reserve(struct sg_sess_table *t, uint8_t *cid);
+
+/* Give back a reservation sg_sess_insert() did not take. Writer. Returns 0 or -ENOENT. */
+int sg_sess_cid_release(struct sg_sess_table *t, const uint8_t *cid);
 
 /*
  * Re-key: sa (sg_rec_sa_size(window) bytes, copied) becomes the session's

@@ -202,8 +202,9 @@ struct sg_sess_stats {
 	uint64_t inserts;
 	uint64_t replaces;
 	uint64_t deletes;
-	uint64_t reclaimed;   /* deferred frees done (keys wiped) */
-	uint64_t index_moves; /* cuckoo displacements */
+	uint64_t reclaimed;     /* deferred frees done (keys wiped) */
+	uint64_t index_moves;   /* cuckoo displacements */
+	uint64_t cids_reserved; /* slots held by sg_sess_cid_reserve() for handshakes under way */
 	uint64_t refused[SG_SESS_REFUSE_MAX];
 };
 

@@ -119,6 +119,10 @@ static const struct err_case err_cases[] = {
 	{ "window too large",
 	  "sessions:\n  replay_window: 8192\n" PORTS,
 	  { "t.yaml:2:18: 'sessions.replay_window' is 8192, out of range 64..4096" } },
+	{ "CID too short",
+	  "sessions:\n  cid_length: 5\n" PORTS,
+	  { "t.yaml:2:15: 'sessions.cid_length' is 5: 0 (no CIDs) or 8..16 (a CID carries a slot, "
+	    "a nonce and a keyed check)" } },
 	{ "size range",
 	  "credentials:\n  map_size: 64K\n" PORTS,
 	  { "t.yaml:2:13: 'credentials.map_size' is 64K, out of range 1048576..1099511627776 "

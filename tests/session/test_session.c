@@ -704,6 +704,83 @@ static void test_cid_restore(void **state)
 	sg_sess_table_destroy(b);
 }
 
+/*
+ * A handshake reserves its CID before the session exists (ServerHello tells
+ * the client), then installs into the reserved slot, or gives it back.
+ */
+static void test_cid_reserve(void **state)
+{
+	enum { CAP = 8 };
+	struct sg_sess_table *t = mk(CAP, 8);
+	struct sg_sess_worker *w = sg_sess_worker_create(t, 0);
+	uint8_t cid[8], cid2[8], out[8], held[CAP][8];
+	struct sg_sess_stats st;
+	struct sg_sess_ref r;
+	struct sg_rec_sa sa;
+	struct sg_sess_new n;
+	uint64_t id, id2;
+
+	(void)state;
+	assert_non_null(w);
+	sg_sess_worker_online(w);
+	assert_int_equal(sg_sess_cid_reserve(t, cid), 0);
+	sg_sess_stats_get(t, &st);
+	assert_int_equal(st.cids_reserved, 1);
+	assert_int_equal(st.live, 0);
+	/* Reserved is not findable: a record with that CID before Finished is no session's. */
+	assert_int_equal(cid_lookup(w, cid, &r), 0);
+	assert_int_equal(r.miss, SG_SESS_MISS_CID_CHECK);
+	assert_int_equal(sg_sess_find_cid(t, cid, &id), -ENOENT);
+
+	/* The install takes exactly that slot and CID. */
+	st_sa(&sa, 1, 1);
+	n = st_new(&sa, 1, 0, SG_SESS_F_CID | SG_SESS_F_TUPLE);
+	n.cid = cid;
+	assert_int_equal(sg_sess_insert(t, &n, &id, out), 0);
+	assert_memory_equal(out, cid, 8);
+	assert_int_equal(cid_lookup(w, cid, &r), 1);
+	assert_int_equal(st_sa_owner(r.sa), 1);
+	sg_sess_stats_get(t, &st);
+	assert_int_equal(st.cids_reserved, 0);
+	assert_int_equal(st.live, 1);
+	/* Taken: not releasable, not installable twice. */
+	assert_int_equal(sg_sess_cid_release(t, cid), -ENOENT);
+	n.flags = SG_SESS_F_CID;
+	assert_int_equal(sg_sess_insert(t, &n, &id2, NULL), -EEXIST);
+
+	/* A failed handshake gives its CID back; the slot's next CID differs. */
+	assert_int_equal(sg_sess_cid_reserve(t, cid2), 0);
+	assert_int_equal(sg_sess_cid_release(t, cid2), 0);
+	assert_int_equal(sg_sess_cid_release(t, cid2), -ENOENT);
+	assert_int_equal(sg_sess_cid_reserve(t, out), 0);
+	assert_memory_not_equal(out, cid2, 8);
+	assert_int_equal(sg_sess_cid_release(t, out), 0);
+
+	/* Only the holder's CID takes a reserved slot: same slot, other nonce, refused. */
+	assert_int_equal(sg_sess_cid_reserve(t, cid2), 0);
+	assert_int_equal(sg_sess_cid_release(t, cid2), 0);
+	assert_int_equal(sg_sess_cid_reserve(t, out), 0); /* the same slot, reserved anew */
+	n.cid = cid2;
+	assert_int_equal(sg_sess_insert(t, &n, &id2, NULL), -EEXIST);
+	assert_int_equal(sg_sess_cid_release(t, out), 0);
+
+	/* Reservations count against capacity, and come back. */
+	for (unsigned i = 0; i < CAP - 1; i++)
+		assert_int_equal(sg_sess_cid_reserve(t, held[i]), 0);
+	assert_int_equal(sg_sess_cid_reserve(t, held[CAP - 1]), -ENOSPC);
+	assert_int_equal(ins(t, 2, 0, SG_SESS_F_TUPLE, &id2, NULL), -ENOSPC);
+	for (unsigned i = 0; i < CAP - 1; i++)
+		assert_int_equal(sg_sess_cid_release(t, held[i]), 0);
+	sg_sess_stats_get(t, &st);
+	assert_int_equal(st.cids_reserved, 0);
+	assert_int_equal(ins(t, 2, 0, SG_SESS_F_TUPLE, &id2, NULL), 0);
+	assert_int_equal(cid_lookup(w, cid, &r), 1);
+
+	sg_wipe(&sa, sizeof(sa));
+	sg_sess_worker_destroy(w);
+	sg_sess_table_destroy(t);
+}
+
 /* ---- replace ---- */
 
 static void test_replace(void **state)
@@ -1261,14 +1338,23 @@ static void test_replace_in_flight(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_params),           cmocka_unit_test(test_insert_lookup),
-		cmocka_unit_test(test_insert_bulk),      cmocka_unit_test(test_key_kinds),
-		cmocka_unit_test(test_ipv6_keys),        cmocka_unit_test(test_capacity),
-		cmocka_unit_test(test_defer_full),       cmocka_unit_test(test_single_writer),
-		cmocka_unit_test(test_cid_forged_stale), cmocka_unit_test(test_cid_node),
-		cmocka_unit_test(test_cid_restore),      cmocka_unit_test(test_replace),
-		cmocka_unit_test(test_peer_cid_iterate), cmocka_unit_test(test_index_full_load),
-		cmocka_unit_test(test_concurrency),      cmocka_unit_test(test_replace_in_flight),
+		cmocka_unit_test(test_params),
+		cmocka_unit_test(test_insert_lookup),
+		cmocka_unit_test(test_insert_bulk),
+		cmocka_unit_test(test_key_kinds),
+		cmocka_unit_test(test_ipv6_keys),
+		cmocka_unit_test(test_capacity),
+		cmocka_unit_test(test_defer_full),
+		cmocka_unit_test(test_single_writer),
+		cmocka_unit_test(test_cid_forged_stale),
+		cmocka_unit_test(test_cid_node),
+		cmocka_unit_test(test_cid_restore),
+		cmocka_unit_test(test_cid_reserve),
+		cmocka_unit_test(test_replace),
+		cmocka_unit_test(test_peer_cid_iterate),
+		cmocka_unit_test(test_index_full_load),
+		cmocka_unit_test(test_concurrency),
+		cmocka_unit_test(test_replace_in_flight),
 	};
 
 	return cmocka_run_group_tests_name("session", tests, NULL, NULL);
