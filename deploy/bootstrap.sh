@@ -31,6 +31,8 @@ PACKAGES=(
 	iproute2 ethtool procps openssl gnutls-bin libcoap3-bin lmdb-utils python3-scapy
 	# lint
 	clang-format cppcheck shellcheck
+	# libFuzzer (tests/fuzz.sh): clang and its compiler-rt
+	clang libclang-rt-14-dev
 )
 
 log() { printf 'bootstrap: %s\n' "$*"; }
