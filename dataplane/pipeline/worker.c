@@ -222,7 +222,7 @@ static void classify_uplink(struct dp_worker *w, struct burst *b, unsigned i)
 	h0 = &b->hdr[b->n_hdr];
 	if (n == 0 || h0->status != SG_REC_OK) {
 		st->act = ACT_DROP;
-		st->reason = SG_DROP_DTLS_MALFORMED;
+		st->reason = n == 0 ? SG_DROP_DTLS_MALFORMED : rec_drop_reason(h0->status);
 		return;
 	}
 	/* Epoch 0 is the handshake (RFC 6347 §4.1): ClientHello, flights, plaintext alerts. */
@@ -469,7 +469,10 @@ static void lookup(struct dp_worker *w, struct burst *b)
 		 * One stage ahead of their use: the SA (open/seal read it first) and the
 		 * session's backend slot (up_route() reads it after the open).
 		 */
-		sg_sess_prefetch_sa(&st->ref);
+		if (st->act == ACT_UP)
+			sg_sess_prefetch_sa_rx(&st->ref);
+		else
+			sg_sess_prefetch_sa(&st->ref);
 		if (st->act == ACT_UP) {
 			if (dp->conf.backend_mode == SG_DP_BACKEND_UDP)
 				rte_prefetch0(&dp->slot_bport[st->ref.slot]);
@@ -775,7 +778,7 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 		}
 		/* A malformed record at the end of the datagram, if nothing else failed. */
 		if (first == SG_DROP_MAX && b->hdr[st->rec0 + st->n_rec - 1].status != SG_REC_OK)
-			first = SG_DROP_DTLS_MALFORMED;
+			first = rec_drop_reason(b->hdr[st->rec0 + st->n_rec - 1].status);
 		drop(w, m, first == SG_DROP_MAX ? SG_DROP_DTLS_TYPE : first);
 	}
 }

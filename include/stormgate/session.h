@@ -76,6 +76,17 @@ static inline void sg_sess_prefetch_sa(const struct sg_sess_ref *r)
 	}
 }
 
+/*
+ * The same for a record about to be opened: the SA's first line holds all an
+ * AES-128 open needs (record_types.h); the record layer fetches the second
+ * for longer keys itself.
+ */
+static inline void sg_sess_prefetch_sa_rx(const struct sg_sess_ref *r)
+{
+	if (r->sa != NULL)
+		__builtin_prefetch(r->sa, 1);
+}
+
 /* ---- table (control plane) ---- */
 
 /*
@@ -167,6 +178,18 @@ int sg_sess_retire_prev(struct sg_sess_table *t, uint64_t id);
  * Returns 0, -ENOENT (stale id), -EAGAIN or -EBUSY.
  */
 int sg_sess_delete(struct sg_sess_table *t, uint64_t id);
+
+/*
+ * Delete a session and take its current SA for one last record (the
+ * control plane seals a closing alert with it): as sg_sess_delete(), then
+ * waits for a grace period (blocks like sg_sess_reclaim(t, 1), about one
+ * burst of each online worker) so no worker holds the SA any more, copies
+ * it (keys and the write sequence its owner left) into sa
+ * (sg_rec_sa_size(window) bytes), and wipes the table's copy. The caller
+ * now owns the SA's last write sequence numbers and must sg_rec_sa_wipe()
+ * its copy. Writer. Returns 0, -ENOENT (stale id), -EAGAIN or -EBUSY.
+ */
+int sg_sess_delete_take(struct sg_sess_table *t, uint64_t id, struct sg_rec_sa *sa);
 
 /*
  * Move a session to another worker. The new owner may write the replay
