@@ -67,7 +67,13 @@ static inline void replay_update(struct sg_rec_sa *sa, unsigned window, uint64_t
 	uint64_t top = sa->rx_top;
 	uint64_t bit = seq & (window - 1);
 
-	if (seq >= top) {
+	if (seq == top) {
+		/* The next in order (the common case): its bit is the only one to renew. */
+		*replay_word(sa, bit >> 6) |= UINT64_C(1) << (bit & 63);
+		sa->rx_top = seq + 1;
+		return;
+	}
+	if (seq > top) {
 		/* Numbers top..seq enter the window: forget what their bits held. */
 		uint64_t count = seq - top + 1;
 
