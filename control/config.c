@@ -472,6 +472,8 @@ static const struct key control_keys[] = {
 	  .max = 1 << 20, .def = 65536 },
 	{ "client_timeout", K_DURATION, FLD(struct sg_cfg_control, client_timeout), .min = 1,
 	  .max = 86400, .def = 60 },
+	{ "max_output", K_SIZE, FLD(struct sg_cfg_control, max_output), .min = 1 << 20,
+	  .max = INT64_C(1) << 30, .def = 16 << 20 },
 	{ NULL },
 };
 
@@ -1300,6 +1302,101 @@ fail:
 	if (errs_finish(&px, errs) != 0)
 		return -ENOMEM;
 	return rc == -ENOMEM ? rc : -EINVAL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* One key at run time                                                     */
+
+/* The key at a dotted path and the struct that holds its field (inside cfg). */
+static const struct key *key_find(const char *path, struct sg_config *cfg, void **base)
+{
+	const struct key *keys = root_keys, *k = NULL;
+	char part[PATH_LEN];
+	void *b = cfg;
+
+	while (*path != '\0') {
+		size_t n = strcspn(path, ".");
+
+		if (n == 0 || n >= sizeof(part) || keys == NULL)
+			return NULL;
+		memcpy(part, path, n);
+		part[n] = '\0';
+		for (k = keys; k->name != NULL; k++)
+			if (strcmp(k->name, part) == 0)
+				break;
+		if (k->name == NULL)
+			return NULL;
+		path += n;
+		if (*path == '.') {
+			path++;
+			if (k->kind != K_MAP)
+				return NULL;
+			b = (char *)b + k->off;
+			keys = k->sub;
+		} else if (k->kind == K_MAP || (k->kind == K_LIST && k->elem == K_MAP)) {
+			return NULL; /* a whole section or a list of mappings: not one value */
+		}
+	}
+	*base = b;
+	return k;
+}
+
+int sg_config_set(struct sg_config *cfg, const char *path, const char *value, char *msg,
+                  size_t msg_len)
+{
+	struct pctx px = { .file = path };
+	struct sg_config *copy;
+	const struct key *k;
+	struct cn *root = NULL;
+	void *base;
+	int rc;
+
+	msg[0] = '\0';
+	copy = malloc(sizeof(*copy));
+	if (copy == NULL)
+		return -ENOMEM;
+	*copy = *cfg;
+	k = key_find(path, copy, &base);
+	if (k == NULL) {
+		snprintf(msg, msg_len, "no configuration key '%s'", path);
+		free(copy);
+		return -ENOENT;
+	}
+	rc = yaml_tree(&px, value, strlen(value), &root);
+	if (rc == 0 && root == NULL)
+		err_at(&px, 1, 1, "'%s' has no value", path);
+	else if (rc == 0)
+		walk_value(&px, k, path, root, base);
+	cn_free(root);
+	/* The rules cross_checks() applies to a file's suites. */
+	if (px.count == 0 && k->kind == K_LIST && k->elem == K_SUITE) {
+		const struct sg_cfg_policy *p = &copy->policy;
+
+		if (p->n_suites == 0)
+			err_at(&px, 0, 0, "'%s' must list at least one cipher suite", path);
+		for (uint32_t i = 0; i < p->n_suites; i++)
+			for (uint32_t j = 0; j < i; j++)
+				if (p->suites[i] == p->suites[j])
+					err_at(&px, 0, 0, "'%s[%u]': '%s' listed twice", path, i,
+					       sg_suite_name(p->suites[i]));
+	}
+	if (px.oom) {
+		rc = -ENOMEM;
+	} else if (px.count > 0) {
+		/* The first error, without a file position: the value is one line. */
+		for (unsigned i = 0; i < px.n_errs; i++)
+			if (px.errs[i].seq == 0)
+				snprintf(msg, msg_len, "%s", px.errs[i].msg);
+		rc = -EINVAL;
+	} else {
+		*cfg = *copy;
+		rc = 0;
+	}
+	for (unsigned i = 0; i < px.n_errs; i++)
+		free(px.errs[i].msg);
+	free(px.errs);
+	free(copy);
+	return rc;
 }
 
 /* ---------------------------------------------------------------------- */

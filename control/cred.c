@@ -261,6 +261,57 @@ static size_t next_field(const char **s, const char *end, const char **field)
 	return (size_t)(fe - p);
 }
 
+int sg_cred_identity_check(const void *identity, size_t len, char *msg, size_t msg_len)
+{
+	const unsigned char *p = identity;
+
+	if (len == 0) {
+		snprintf(msg, msg_len, "empty identity");
+		return -EINVAL;
+	}
+	if (len > SG_CRED_IDENTITY_MAX) {
+		snprintf(msg, msg_len, "identity is %zu bytes, at most %d", len,
+		         SG_CRED_IDENTITY_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f || p[i] == '"' || p[i] == ',') {
+			snprintf(msg, msg_len,
+			         "identity has a control character, '\"' or ',' at byte %zu",
+			         i + 1);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int sg_cred_psk_from_hex(const char *hex, size_t n, struct sg_cred_entry *e, char *msg,
+                         size_t msg_len)
+{
+	if (n == 0 || n % 2 != 0 || n / 2 > SG_CRED_PSK_MAX) {
+		snprintf(msg, msg_len, "psk_hex must be 2..%d hex digits, an even number; got %zu",
+		         2 * SG_CRED_PSK_MAX, n);
+		return -EINVAL;
+	}
+	/* Decoded on the stack first: e is touched only by a whole, valid key. */
+	uint8_t key[SG_CRED_PSK_MAX];
+
+	for (size_t i = 0; i < n; i += 2) {
+		int hi = hexval(hex[i]), lo = hexval(hex[i + 1]);
+		if (hi < 0 || lo < 0) {
+			sg_wipe(key, sizeof(key));
+			snprintf(msg, msg_len, "psk_hex has a non-hex character at digit %zu",
+			         hi < 0 ? i + 1 : i + 2);
+			return -EINVAL;
+		}
+		key[i / 2] = (uint8_t)(hi << 4 | lo);
+	}
+	memcpy(e->psk, key, n / 2);
+	e->psk_len = (uint32_t)(n / 2);
+	sg_wipe(key, sizeof(key));
+	return 0;
+}
+
 enum csv_line {
 	CSV_RECORD = 0,
 	CSV_SKIP,
@@ -289,23 +340,8 @@ static enum csv_line csv_parse(const char *line, size_t len, int first, const ch
 		return CSV_SKIP;
 
 	n = next_field(&s, end, &f);
-	if (n == 0) {
-		snprintf(msg, msg_len, "empty identity");
+	if (sg_cred_identity_check(f, n, msg, msg_len) != 0)
 		return CSV_BAD;
-	}
-	if (n > SG_CRED_IDENTITY_MAX) {
-		snprintf(msg, msg_len, "identity is %zu bytes, at most %d", n,
-		         SG_CRED_IDENTITY_MAX);
-		return CSV_BAD;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)f[i];
-		if (c < 0x20 || c == 0x7f || c == '"') {
-			snprintf(msg, msg_len,
-			         "identity has a control character or '\"' at byte %zu", i + 1);
-			return CSV_BAD;
-		}
-	}
 	*id = f;
 	*id_len = n;
 
@@ -314,22 +350,8 @@ static enum csv_line csv_parse(const char *line, size_t len, int first, const ch
 		return CSV_BAD;
 	}
 	n = next_field(&s, end, &f);
-	if (n == 0 || n % 2 != 0 || n / 2 > SG_CRED_PSK_MAX) {
-		snprintf(msg, msg_len, "psk_hex must be 2..%d hex digits, an even number; got %zu",
-		         2 * SG_CRED_PSK_MAX, n);
+	if (sg_cred_psk_from_hex(f, n, e, msg, msg_len) != 0)
 		return CSV_BAD;
-	}
-	for (size_t i = 0; i < n; i += 2) {
-		int hi = hexval(f[i]), lo = hexval(f[i + 1]);
-		if (hi < 0 || lo < 0) {
-			sg_cred_entry_wipe(e);
-			snprintf(msg, msg_len, "psk_hex has a non-hex character at digit %zu",
-			         hi < 0 ? i + 1 : i + 2);
-			return CSV_BAD;
-		}
-		e->psk[i / 2] = (uint8_t)(hi << 4 | lo);
-	}
-	e->psk_len = (uint32_t)(n / 2);
 
 	if (s != NULL) {
 		n = next_field(&s, end, &f);
@@ -373,89 +395,211 @@ bad_lifetime:
 	return CSV_BAD;
 }
 
-int sg_cred_import_csv(struct sg_cred *cs, FILE *in, struct sg_cred_import_report *rep)
+/*
+ * An import in progress: one LMDB write transaction, and the start of a line
+ * that the bytes fed so far cut in two.
+ */
+struct sg_cred_import {
+	struct sg_cred *cs;
+	MDB_txn *txn;
+	struct sg_cred_import_report rep;
+	uint64_t stored;
+	int records; /* a header may only come before the first record */
+	int failed;  /* a line was bad: nothing more is taken, only abort */
+	size_t carry_len;
+	char carry[CSV_LINE_MAX + 1];
+};
+
+struct sg_cred_import *sg_cred_import_begin(struct sg_cred *cs)
 {
-	struct sg_cred_entry e;
-	MDB_txn *txn = NULL;
-	char *line = NULL;
-	size_t cap = 0, id_len = 0;
-	uint64_t stored = 0;
-	int records = 0; /* a header may only come before the first record */
-	const char *id = NULL;
-	ssize_t n;
+	struct sg_cred_import *im;
 	int rc;
 
-	memset(rep, 0, sizeof(*rep));
 	if (cs->flags & SG_CRED_RDONLY) {
-		snprintf(rep->message, sizeof(rep->message), "store opened read-only");
-		return -EROFS;
+		errno = EROFS;
+		return NULL;
 	}
-	rc = mdb_errno(mdb_txn_begin(cs->env, NULL, 0, &txn));
+	im = calloc(1, sizeof(*im));
+	if (im == NULL)
+		return NULL;
+	im->cs = cs;
+	rc = mdb_errno(mdb_txn_begin(cs->env, NULL, 0, &im->txn));
 	if (rc != 0) {
-		snprintf(rep->message, sizeof(rep->message), "cannot start a transaction: %s",
-		         strerror(-rc));
-		return rc;
+		free(im);
+		errno = -rc;
+		return NULL;
 	}
-	while ((n = getline(&line, &cap, in)) >= 0) {
-		size_t len = (size_t)n;
+	return im;
+}
 
-		rep->lines++;
-		if (len > 0 && line[len - 1] == '\n')
-			len--;
-		if (len > CSV_LINE_MAX) {
-			snprintf(rep->message, sizeof(rep->message), "line longer than %d bytes",
-			         CSV_LINE_MAX);
+/* One complete line (without its newline). Returns 0 or -errno with rep filled. */
+static int import_line(struct sg_cred_import *im, const char *line, size_t len)
+{
+	struct sg_cred_import_report *rep = &im->rep;
+	struct sg_cred_entry e;
+	const char *id = NULL;
+	size_t id_len = 0;
+	int rc = 0;
+
+	rep->lines++;
+	if (len > CSV_LINE_MAX) {
+		snprintf(rep->message, sizeof(rep->message), "line longer than %d bytes",
+		         CSV_LINE_MAX);
+		rc = -EINVAL;
+	} else {
+		switch (csv_parse(line, len, !im->records, &id, &id_len, &e, rep->message,
+		                  sizeof(rep->message))) {
+		case CSV_RECORD:
+			im->records = 1;
+			rc = put_txn(im->txn, im->cs->dbi, id, id_len, &e);
+			if (rc != 0)
+				snprintf(rep->message, sizeof(rep->message), "cannot store: %s",
+				         strerror(-rc));
+			else
+				im->stored++;
+			break;
+		case CSV_SKIP:
+			break;
+		case CSV_BAD:
 			rc = -EINVAL;
-		} else {
-			switch (csv_parse(line, len, !records, &id, &id_len, &e, rep->message,
-			                  sizeof(rep->message))) {
-			case CSV_RECORD:
-				records = 1;
-				rc = put_txn(txn, cs->dbi, id, id_len, &e);
-				if (rc != 0)
-					snprintf(rep->message, sizeof(rep->message),
-					         "cannot store: %s", strerror(-rc));
-				else
-					stored++;
-				break;
-			case CSV_SKIP:
-				break;
-			case CSV_BAD:
-				rc = -EINVAL;
-				break;
-			}
-		}
-		sg_cred_entry_wipe(&e);
-		if (line != NULL) /* always, after getline() >= 0; says so to the compiler */
-			sg_wipe(line, (size_t)n);
-		if (rc != 0) {
-			rep->bad_line = rep->lines;
-			goto abort;
+			break;
 		}
 	}
-	if (ferror(in)) {
-		rc = -EIO;
-		snprintf(rep->message, sizeof(rep->message), "read error after line %llu",
-		         (unsigned long long)rep->lines);
-		goto abort;
-	}
-	rc = mdb_errno(mdb_txn_commit(txn));
-	txn = NULL;
+	sg_cred_entry_wipe(&e);
 	if (rc != 0) {
-		snprintf(rep->message, sizeof(rep->message), "commit failed: %s", strerror(-rc));
-		goto out;
-	}
-	rep->imported = stored;
-	goto out;
-
-abort:
-	mdb_txn_abort(txn);
-out:
-	if (line != NULL) {
-		sg_wipe(line, cap);
-		free(line);
+		rep->bad_line = rep->lines;
+		im->failed = 1;
 	}
 	return rc;
+}
+
+int sg_cred_import_feed(struct sg_cred_import *im, const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len;
+	int rc = 0;
+
+	if (im->failed)
+		return -EINVAL;
+	/* The rest of a line begun in an earlier call. */
+	if (im->carry_len > 0) {
+		const char *nl = memchr(p, '\n', len);
+		size_t take = (size_t)((nl ? nl : end) - p);
+
+		if (im->carry_len + take > CSV_LINE_MAX) {
+			/* Too long whatever follows: report it now, at its line. */
+			rc = import_line(im, im->carry, CSV_LINE_MAX + 1);
+			goto out;
+		}
+		memcpy(im->carry + im->carry_len, p, take);
+		im->carry_len += take;
+		if (nl == NULL)
+			return 0;
+		rc = import_line(im, im->carry, im->carry_len);
+		sg_wipe(im->carry, im->carry_len);
+		im->carry_len = 0;
+		p = nl + 1;
+	}
+	while (rc == 0 && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		if (nl == NULL) {
+			size_t n = (size_t)(end - p);
+
+			if (n > CSV_LINE_MAX) {
+				rc = import_line(im, p, n);
+				break;
+			}
+			memcpy(im->carry, p, n);
+			im->carry_len = n;
+			break;
+		}
+		rc = import_line(im, p, (size_t)(nl - p));
+		p = nl + 1;
+	}
+out:
+	if (rc != 0) {
+		sg_wipe(im->carry, sizeof(im->carry));
+		im->carry_len = 0;
+	}
+	return rc;
+}
+
+const struct sg_cred_import_report *sg_cred_import_progress(const struct sg_cred_import *im)
+{
+	return &im->rep;
+}
+
+static void import_free(struct sg_cred_import *im)
+{
+	sg_wipe(im, sizeof(*im));
+	free(im);
+}
+
+void sg_cred_import_abort(struct sg_cred_import *im)
+{
+	if (im == NULL)
+		return;
+	mdb_txn_abort(im->txn);
+	import_free(im);
+}
+
+int sg_cred_import_commit(struct sg_cred_import *im, struct sg_cred_import_report *rep)
+{
+	int rc = 0;
+
+	if (!im->failed && im->carry_len > 0) /* the last line had no newline */
+		rc = import_line(im, im->carry, im->carry_len);
+	if (im->failed) {
+		rc = rc ? rc : -EINVAL;
+		mdb_txn_abort(im->txn);
+		goto out;
+	}
+	rc = mdb_errno(mdb_txn_commit(im->txn));
+	if (rc != 0)
+		snprintf(im->rep.message, sizeof(im->rep.message), "commit failed: %s",
+		         strerror(-rc));
+	else
+		im->rep.imported = im->stored;
+out:
+	*rep = im->rep;
+	import_free(im);
+	return rc;
+}
+
+int sg_cred_import_csv(struct sg_cred *cs, FILE *in, struct sg_cred_import_report *rep)
+{
+	struct sg_cred_import *im;
+	char buf[16384];
+	size_t n;
+	int rc = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	im = sg_cred_import_begin(cs);
+	if (im == NULL) {
+		rc = -errno;
+		if (rc == -EROFS)
+			snprintf(rep->message, sizeof(rep->message), "store opened read-only");
+		else
+			snprintf(rep->message, sizeof(rep->message),
+			         "cannot start a transaction: %s", strerror(-rc));
+		return rc;
+	}
+	while (rc == 0 && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		rc = sg_cred_import_feed(im, buf, n);
+	sg_wipe(buf, sizeof(buf));
+	if (rc == 0 && ferror(in)) {
+		*rep = im->rep;
+		snprintf(rep->message, sizeof(rep->message), "read error after line %llu",
+		         (unsigned long long)im->rep.lines);
+		sg_cred_import_abort(im);
+		return -EIO;
+	}
+	if (rc != 0) {
+		*rep = im->rep;
+		sg_cred_import_abort(im);
+		return rc;
+	}
+	return sg_cred_import_commit(im, rep);
 }
 
 int sg_cred_import_file(struct sg_cred *cs, const char *csv_path, struct sg_cred_import_report *rep)

@@ -1,13 +1,65 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Control protocol: request validation, dispatch through a table, responses. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include <stormgate/common.h>
+
 #include "sg_ctl.h"
+
+/*
+ * jansson allocations with their size in front, so a free can wipe the
+ * block: request strings carry PSKs (credentials add / import) and must not
+ * linger in freed heap memory.
+ */
+#define ALLOC_HDR 16 /* keeps malloc's 16-byte alignment */
+
+static void *wiping_malloc(size_t n)
+{
+	uint8_t *p;
+
+	if (n > SIZE_MAX - ALLOC_HDR)
+		return NULL;
+	p = malloc(n + ALLOC_HDR);
+	if (p == NULL)
+		return NULL;
+	memcpy(p, &n, sizeof(n));
+	return p + ALLOC_HDR;
+}
+
+static void wiping_free(void *ptr)
+{
+	uint8_t *p;
+	size_t n;
+
+	if (ptr == NULL)
+		return;
+	p = (uint8_t *)ptr - ALLOC_HDR;
+	memcpy(&n, p, sizeof(n));
+	sg_wipe(p, n + ALLOC_HDR);
+	free(p);
+}
+
+void sg_ctl_secure_alloc(void)
+{
+	json_set_alloc_funcs(wiping_malloc, wiping_free);
+}
+
+json_t *sg_ctl_fail(struct sg_ctl_error *err, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return NULL;
+}
 
 json_t *sg_ctl_error_response(json_t *id, const char *code, const char *message)
 {
@@ -35,7 +87,7 @@ static json_t *result_response(json_t *id, json_t *result)
 json_t *sg_ctl_handle(const struct sg_ctl_cmd *cmds, size_t n_cmds, void *ctx, const char *line,
                       size_t len)
 {
-	struct sg_ctl_error err = { .code = NULL };
+	struct sg_ctl_error err = { .code = NULL, .data = NULL };
 	json_error_t jerr;
 	json_t *req, *id = NULL, *v, *cmd, *args, *result, *resp;
 	char msg[300];
@@ -106,11 +158,16 @@ json_t *sg_ctl_handle(const struct sg_ctl_cmd *cmds, size_t n_cmds, void *ctx, c
 		json_object_set_new(req, "args", args);
 	}
 	result = c->fn(ctx, args, &err);
-	if (result == NULL)
+	if (result == NULL) {
 		resp = sg_ctl_error_response(id, err.code ? err.code : SG_CTL_EINTERNAL,
 		                             err.message[0] ? err.message : "command failed");
-	else
+		if (resp != NULL && json_is_object(err.data))
+			json_object_set(json_object_get(resp, "error"), "data", err.data);
+		json_decref(err.data);
+	} else {
+		json_decref(err.data);
 		resp = result_response(id, result);
+	}
 out:
 	json_decref(req);
 	return resp;
@@ -118,17 +175,21 @@ out:
 
 char *sg_ctl_dump_line(const json_t *resp, size_t *len)
 {
-	/* Compact output escapes newlines inside strings, so one object is one line. */
-	char *s = json_dumps(resp, JSON_COMPACT);
+	/*
+	 * Compact output escapes newlines inside strings, so one object is one
+	 * line. json_dumpb into our own buffer: json_dumps() would allocate with
+	 * jansson's allocator, which sg_ctl_secure_alloc() may have replaced.
+	 */
+	size_t n = json_dumpb(resp, NULL, 0, JSON_COMPACT);
 	char *line;
-	size_t n;
 
-	if (s == NULL)
+	if (n == 0)
 		return NULL;
-	n = strlen(s);
-	line = realloc(s, n + 2);
-	if (line == NULL) {
-		free(s);
+	line = malloc(n + 2);
+	if (line == NULL)
+		return NULL;
+	if (json_dumpb(resp, line, n, JSON_COMPACT) != n) {
+		free(line);
 		return NULL;
 	}
 	line[n] = '\n';

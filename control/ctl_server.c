@@ -3,7 +3,8 @@
  * Control socket server: one epoll set, non-blocking sockets, per-client
  * bounded buffers. While a client has unsent output we stop reading from it,
  * so a client that never reads cannot make us queue without bound; past
- * OUT_MAX (or its idle timeout) it is disconnected.
+ * max_output (or its idle timeout) it is disconnected. Consumed request
+ * bytes are wiped: requests may carry PSKs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,12 +30,13 @@
 #define EVENTS_MAX   32
 #define IN_INITIAL   4096
 #define OUT_SOFT     (256u << 10) /* stop answering a client with this much unsent */
-#define OUT_MAX      (16u << 20)  /* one answer larger than this drops the client */
+#define OUT_DEFAULT  (16u << 20)  /* max_output when the config leaves it 0 */
 #define ACCEPT_BURST 64           /* connections accepted per wake-up, to stay fair */
 
 struct client {
 	int fd;
 	uint32_t slot;
+	uint64_t id; /* never reused: commands spanning requests key on it */
 	char *in;
 	size_t in_len, in_cap;
 	char *out;
@@ -53,6 +55,9 @@ struct sg_ctl_server {
 	ino_t ino;
 	struct client **clients; /* max_clients slots */
 	unsigned n_clients;
+	uint64_t next_id; /* id of the next client accepted */
+	uint64_t current; /* client whose request runs, 0: none */
+	struct sg_ctl_stats st;
 };
 
 static uint64_t now_ms(void)
@@ -69,6 +74,10 @@ static void client_close(struct sg_ctl_server *srv, struct client *c)
 	close(c->fd);
 	srv->clients[c->slot] = NULL;
 	srv->n_clients--;
+	if (srv->cfg.on_close != NULL)
+		srv->cfg.on_close(srv->cfg.ctx, c->id);
+	if (c->in != NULL)
+		sg_wipe(c->in, c->in_cap);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -84,9 +93,9 @@ static int client_set_events(struct sg_ctl_server *srv, struct client *c, uint32
 	return epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0 ? 0 : -errno;
 }
 
-static int out_append(struct client *c, const char *s, size_t n)
+static int out_append(struct sg_ctl_server *srv, struct client *c, const char *s, size_t n)
 {
-	if (c->out_len + n > OUT_MAX)
+	if (c->out_len + n > srv->cfg.max_output)
 		return -ENOBUFS;
 	if (c->out_len + n > c->out_cap) {
 		size_t cap = c->out_cap ? c->out_cap : 4096;
@@ -103,7 +112,13 @@ static int out_append(struct client *c, const char *s, size_t n)
 	return 0;
 }
 
-static int respond(struct client *c, json_t *resp)
+/*
+ * Queue one response line. An answer that alone would pass max_output is
+ * replaced by a response_too_large error (the client asked for too much at
+ * once: fewer items per page); one that only does not fit behind what is
+ * still queued drops the client, which is not reading.
+ */
+static int respond(struct sg_ctl_server *srv, struct client *c, json_t *resp)
 {
 	size_t len;
 	char *line;
@@ -111,11 +126,26 @@ static int respond(struct client *c, json_t *resp)
 
 	if (resp == NULL)
 		return -ENOMEM;
+	srv->st.requests++;
+	if (json_object_get(resp, "error") != NULL)
+		srv->st.errors++;
 	line = sg_ctl_dump_line(resp, &len);
+	if (line != NULL && len > srv->cfg.max_output) {
+		char msg[128];
+
+		free(line);
+		snprintf(msg, sizeof(msg),
+		         "the answer is %zu bytes, over control.max_output (%zu): ask for less",
+		         len, srv->cfg.max_output);
+		json_t *e = sg_ctl_error_response(json_object_get(resp, "id"), SG_CTL_ETOOBIG, msg);
+		line = e != NULL ? sg_ctl_dump_line(e, &len) : NULL;
+		json_decref(e);
+		srv->st.errors++;
+	}
 	json_decref(resp);
 	if (line == NULL)
 		return -ENOMEM;
-	rc = out_append(c, line, len);
+	rc = out_append(srv, c, line, len);
 	free(line);
 	return rc;
 }
@@ -163,21 +193,28 @@ static int client_process(struct sg_ctl_server *srv, struct client *c)
 
 		if (len > 0 && line[len - 1] == '\r')
 			len--;
-		if (len > 0)
-			rc = respond(c, sg_ctl_handle(srv->cfg.cmds, srv->cfg.n_cmds, srv->cfg.ctx,
-			                              line, len));
+		if (len > 0) {
+			srv->current = c->id;
+			rc = respond(srv, c,
+			             sg_ctl_handle(srv->cfg.cmds, srv->cfg.n_cmds, srv->cfg.ctx,
+			                           line, len));
+			srv->current = 0;
+		}
 		start = (size_t)(nl - c->in) + 1;
 	}
 	if (start > 0) {
 		memmove(c->in, c->in + start, c->in_len - start);
+		/* The request text may hold a PSK: no copy stays behind the live bytes. */
+		sg_wipe(c->in + c->in_len - start, start);
 		c->in_len -= start;
 	}
 	if (rc == 0 && !c->closing && c->in_len > srv->cfg.max_request && !has_line(c)) {
 		char msg[96];
 
 		snprintf(msg, sizeof(msg), "request longer than %zu bytes", srv->cfg.max_request);
-		rc = respond(c, sg_ctl_error_response(NULL, SG_CTL_ETOOLARGE, msg));
+		rc = respond(srv, c, sg_ctl_error_response(NULL, SG_CTL_ETOOLARGE, msg));
 		c->closing = 1;
+		srv->st.oversized++;
 		SG_LOG(CTL, NOTICE, "client %d: request longer than %zu bytes, closing", c->fd,
 		       srv->cfg.max_request);
 	}
@@ -263,6 +300,7 @@ static void listener_event(struct sg_ctl_server *srv)
 			return;
 		}
 		if (srv->n_clients >= srv->cfg.max_clients) {
+			srv->st.refused++;
 			static const char busy[] =
 			        "{\"v\":1,\"error\":{\"code\":\"" SG_CTL_EBUSY
 			        "\",\"message\":\"too many control clients\"}}\n";
@@ -284,6 +322,7 @@ static void listener_event(struct sg_ctl_server *srv)
 		}
 		c->fd = fd;
 		c->slot = slot;
+		c->id = srv->next_id++;
 		c->last_ms = now_ms();
 		c->events = EPOLLIN;
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = slot };
@@ -294,8 +333,30 @@ static void listener_event(struct sg_ctl_server *srv)
 		}
 		srv->clients[slot] = c;
 		srv->n_clients++;
+		srv->st.accepted++;
 		SG_LOG(CTL, DEBUG, "client %d connected (%u now)", fd, srv->n_clients);
 	}
+}
+
+/*
+ * An idle client is closed. One that left half a request behind is told so
+ * first (best effort: one non-blocking send behind whatever is queued).
+ */
+static void client_timeout(struct sg_ctl_server *srv, struct client *c)
+{
+	SG_LOG(CTL, INFO, "client %d idle for %u ms%s, closing", c->fd, srv->cfg.idle_timeout_ms,
+	       c->in_len > 0 ? " in the middle of a request" : "");
+	if (c->in_len > 0 && c->out_len == 0) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg),
+		         "request incomplete (%zu bytes, no newline) after %u ms idle: closing",
+		         c->in_len, srv->cfg.idle_timeout_ms);
+		if (respond(srv, c, sg_ctl_error_response(NULL, SG_CTL_ETIMEOUT, msg)) == 0)
+			client_write(c);
+	}
+	srv->st.timeouts++;
+	client_close(srv, c);
 }
 
 int sg_ctl_server_run(struct sg_ctl_server *srv, int timeout_ms)
@@ -315,8 +376,10 @@ int sg_ctl_server_run(struct sg_ctl_server *srv, int timeout_ms)
 			continue;
 		int rc = client_event(srv, c, evs[i].events);
 		if (rc != 0) {
-			if (rc != -ECONNRESET)
+			if (rc != -ECONNRESET) {
 				SG_LOG(CTL, INFO, "client %d dropped: %s", c->fd, strerror(-rc));
+				srv->st.dropped++;
+			}
 			client_close(srv, c);
 		}
 	}
@@ -324,11 +387,8 @@ int sg_ctl_server_run(struct sg_ctl_server *srv, int timeout_ms)
 	uint64_t now = now_ms();
 	for (unsigned s = 0; s < srv->cfg.max_clients && srv->cfg.idle_timeout_ms; s++) {
 		struct client *c = srv->clients[s];
-		if (c != NULL && now - c->last_ms > srv->cfg.idle_timeout_ms) {
-			SG_LOG(CTL, INFO, "client %d idle for %u ms, closing", c->fd,
-			       srv->cfg.idle_timeout_ms);
-			client_close(srv, c);
-		}
+		if (c != NULL && now - c->last_ms > srv->cfg.idle_timeout_ms)
+			client_timeout(srv, c);
 	}
 	return n;
 }
@@ -360,6 +420,16 @@ void sg_ctl_server_flush(struct sg_ctl_server *srv, int timeout_ms)
 unsigned sg_ctl_server_clients(const struct sg_ctl_server *srv)
 {
 	return srv->n_clients;
+}
+
+uint64_t sg_ctl_server_client(const struct sg_ctl_server *srv)
+{
+	return srv->current;
+}
+
+void sg_ctl_server_stats(const struct sg_ctl_server *srv, struct sg_ctl_stats *st)
+{
+	*st = srv->st;
 }
 
 int sg_ctl_server_fd(const struct sg_ctl_server *srv)
@@ -439,7 +509,10 @@ struct sg_ctl_server *sg_ctl_server_create(const struct sg_ctl_server_cfg *cfg)
 	if (srv == NULL)
 		return NULL;
 	srv->cfg = *cfg;
+	if (srv->cfg.max_output == 0)
+		srv->cfg.max_output = OUT_DEFAULT;
 	srv->lfd = srv->epfd = -1;
+	srv->next_id = 1;
 	snprintf(srv->path, sizeof(srv->path), "%s", cfg->path);
 	srv->clients = calloc(cfg->max_clients, sizeof(*srv->clients));
 	if (srv->clients == NULL) {

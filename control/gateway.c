@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,7 @@
 #include <rte_mbuf.h>
 
 #include <stormgate/common.h>
+#include <stormgate/dtls.h>
 #include <stormgate/proxy_v2.h>
 
 #include "gateway_priv.h"
@@ -357,7 +359,7 @@ static int hs_psk_lookup(void *ctx, const uint8_t *identity, size_t identity_len
 	memset(cred, 0, sizeof(*cred));
 	memcpy(cred->psk, e.psk, e.psk_len);
 	cred->psk_len = (uint16_t)e.psk_len;
-	cred->lifetime_s = e.key_lifetime;
+	cred->lifetime_s = gw_key_lifetime(gw, e.key_lifetime);
 	sg_wipe(&e, sizeof(e));
 	return 0;
 }
@@ -490,10 +492,12 @@ static int hs_install(void *ctx, const struct sg_hs_result *res)
 	if (rc != 0)
 		sg_sess_delete(gw->sessions, id);
 out:
-	if (rc == 0)
+	if (rc == 0) {
 		gw->hs_installed++;
-	else
+		gw_sess_installed(gw, id, res->identity, res->identity_len);
+	} else {
 		gw->hs_install_failed++;
+	}
 	return rc;
 }
 
@@ -552,6 +556,7 @@ static int hs_setup(struct sg_gateway *gw)
 		hc.ops.cid_alloc = hs_cid_alloc;
 		hc.ops.cid_release = hs_cid_release;
 	}
+	gw->hs_slots = hc.max_handshakes;
 	gw->hs = sg_hs_engine_create(&hc);
 	if (gw->hs == NULL) {
 		SG_LOG(HS, ERR, "handshake server: %s", strerror(errno));
@@ -564,8 +569,39 @@ static int hs_setup(struct sg_gateway *gw)
 	return 0;
 }
 
-/* A punted handshake datagram, or a record of no session: the handshake server's. */
-static void hs_punt(struct sg_gateway *gw, struct rte_mbuf *m)
+/*
+ * An application record punted because its device had no session yet, whose
+ * session a handshake installed since: in an abbreviated handshake (RFC 5077
+ * §3.1) the device sends its Finished and its first record back to back, and
+ * the worker met the record before we installed the session. The session's
+ * worker takes it back (the one that punted it: the device's flow reaches
+ * it). Returns true when it took m.
+ */
+static bool punt_reinject(struct sg_gateway *gw, struct rte_mbuf *m, const struct sg_hs_peer *peer,
+                          const uint8_t *payload, uint16_t len)
+{
+	struct sg_sess_tuple t;
+	uint64_t id;
+
+	if (sg_dp_meta(gw->dp, m)->punt != SG_DP_PUNT_UNKNOWN || len < SG_DTLS_HDR_LEN ||
+	    payload[0] != SG_DTLS_CT_APPLICATION_DATA)
+		return false;
+	memcpy(t.laddr, peer->laddr, 16);
+	memcpy(t.paddr, peer->paddr, 16);
+	t.lport = peer->lport;
+	t.pport = peer->pport;
+	if (sg_sess_find_tuple(gw->sessions, &t, &id) != 0 ||
+	    sg_dp_ctl_reinject(gw->dp, m, sg_dp_meta(gw->dp, m)->worker) != 0)
+		return false;
+	gw->punt_reinjected++;
+	return true;
+}
+
+/*
+ * A punted handshake datagram, or a record of no session: the handshake
+ * server's. Returns true when m was handed back to the data plane instead.
+ */
+static bool hs_punt(struct sg_gateway *gw, struct rte_mbuf *m)
 {
 	struct sg_hs_peer peer;
 	const uint8_t *payload;
@@ -574,11 +610,16 @@ static void hs_punt(struct sg_gateway *gw, struct rte_mbuf *m)
 	if (sg_dp_punt_udp(gw->dp, m, peer.laddr, peer.paddr, &peer.lport, &peer.pport, &payload,
 	                   &len) != 0) {
 		gw->punt_unserved++;
-		return;
+		return false;
 	}
+	if (punt_reinject(gw, m, &peer, payload, len))
+		return true;
 	sg_dp_ctl_glean(gw->dp, m);
+	if (gw_admit(gw, payload, len) != 0)
+		return false; /* over policy.handshake_rate: counted, the device retransmits */
 	gw->punt_worker = sg_dp_meta(gw->dp, m)->worker;
 	sg_hs_input(gw->hs, hs_now(), &peer, payload, len);
+	return false;
 }
 
 struct sg_gateway *sg_gateway_create(const struct sg_config *cfg,
@@ -631,6 +672,8 @@ struct sg_gateway *sg_gateway_create(const struct sg_config *cfg,
 	rc = dataplane_setup(gw);
 	if (rc == 0)
 		rc = hs_setup(gw);
+	if (rc == 0)
+		rc = gw_mgmt_init(gw);
 	if (rc != 0)
 		goto fail;
 	gw->start_ns = gw->last_ns = gw->resolve_ns = gw_now_ns();
@@ -675,6 +718,7 @@ void sg_gateway_destroy(struct sg_gateway *gw)
 		return;
 	sg_gateway_stop(gw);
 	/* The handshakes, the data plane (it frees the mbufs it holds), then the table it read. */
+	gw_mgmt_fini(gw);
 	sg_hs_engine_free(gw->hs);
 	sg_dp_destroy(gw->dp);
 	sg_sess_table_destroy(gw->sessions);
@@ -742,6 +786,7 @@ static void session_alert(struct sg_gateway *gw, struct rte_mbuf *m)
 	if (m->data_len >= 2 && (a[0] == 2 || a[1] == 0)) {
 		if (sg_sess_delete(gw->sessions, meta->session) == 0) {
 			sg_dp_session_detach(gw->dp, meta->session);
+			gw_sess_ended(gw, meta->session);
 			SG_LOG(DP, DEBUG, "session %" PRIx64 " ended by the device (alert %u/%u)",
 			       meta->session, a[0], a[1]);
 		}
@@ -772,7 +817,8 @@ void sg_gateway_poll(struct sg_gateway *gw)
 				session_alert(gw, m[i]);
 				break;
 			default:
-				hs_punt(gw, m[i]);
+				if (hs_punt(gw, m[i]))
+					continue;
 				break;
 			}
 			rte_pktmbuf_free(m[i]);

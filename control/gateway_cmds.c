@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Control commands of the gateway: one table row per command. Later issues
- * add rows (stats, sessions, credentials, policy, metrics) to sg_gateway_cmds.
+ * Control commands of the gateway: one table row per command (docs/control.md).
+ * version, status, ports and shutdown are here; stats in gateway_stats.c,
+ * sessions.* in gateway_sess.c, credentials.* in gateway_cred.c, policy.* in
+ * gateway_mgmt.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -49,20 +51,12 @@ static json_t *drops_json(const uint64_t drops[SG_DROP_MAX])
 	return o;
 }
 
-static const char *const punt_names[SG_DP_PUNT_MAX] = {
-	[SG_DP_PUNT_HANDSHAKE] = "handshake",
-	[SG_DP_PUNT_UNKNOWN] = "unknown_session",
-	[SG_DP_PUNT_ARP] = "arp",
-	[SG_DP_PUNT_NDISC] = "ndisc",
-	[SG_DP_PUNT_ALERT] = "alert",
-};
-
 static json_t *punts_json(const uint64_t punts[SG_DP_PUNT_MAX])
 {
 	json_t *o = json_object();
 
 	for (unsigned r = 0; o != NULL && r < SG_DP_PUNT_MAX; r++)
-		json_object_set_new(o, punt_names[r], json_integer((json_int_t)punts[r]));
+		json_object_set_new(o, gw_punt_name(r), json_integer((json_int_t)punts[r]));
 	return o;
 }
 
@@ -237,6 +231,24 @@ const struct sg_ctl_cmd sg_gateway_cmds[] = {
 	{ "status", "uptime, lcores, ports with link and counters, drops", cmd_status },
 	{ "ports", "port configuration: driver, MAC, queues, addresses, link", cmd_ports },
 	{ "shutdown", "stop the daemon cleanly (as SIGTERM does)", cmd_shutdown },
+	{ "stats", "counters: global, per worker, drops, sessions, handshakes, admission",
+	  gw_cmd_stats },
+	{ "sessions.count", "sessions in the table", gw_cmd_sessions_count },
+	{ "sessions.list", "sessions, paged; by identity or peer address", gw_cmd_sessions_list },
+	{ "sessions.show", "one session (no keys)", gw_cmd_sessions_show },
+	{ "sessions.kill", "end a session, or all of an identity's, with a close_notify",
+	  gw_cmd_sessions_kill },
+	{ "credentials.add", "add (or replace) one device's identity and PSK", gw_cmd_cred_add },
+	{ "credentials.remove", "remove an identity (optionally ending its sessions)",
+	  gw_cmd_cred_remove },
+	{ "credentials.import", "stream a CSV of devices in: begin, data..., commit (atomic)",
+	  gw_cmd_cred_import },
+	{ "credentials.count", "identities in the credential store", gw_cmd_cred_count },
+	{ "credentials.show", "an identity's policy and sessions (never its key)",
+	  gw_cmd_cred_show },
+	{ "policy.get", "the live policy: key lifetime, cookies, suites, admission",
+	  gw_cmd_policy_get },
+	{ "policy.set", "change the live policy (all keys or none)", gw_cmd_policy_set },
 };
 
 const size_t sg_gateway_n_cmds = SG_ARRAY_SIZE(sg_gateway_cmds);
@@ -245,7 +257,6 @@ static json_t *cmd_version(void *ctx, json_t *args, struct sg_ctl_error *err)
 {
 	json_t *cmds = json_array();
 
-	(void)ctx;
 	(void)args;
 	for (size_t i = 0; cmds != NULL && i < sg_gateway_n_cmds; i++)
 		json_array_append_new(cmds, json_pack("{s:s, s:s}", "name", sg_gateway_cmds[i].name,
@@ -255,6 +266,13 @@ static json_t *cmd_version(void *ctx, json_t *args, struct sg_ctl_error *err)
 		snprintf(err->message, sizeof(err->message), "out of memory");
 		return NULL;
 	}
-	return json_pack("{s:s, s:s, s:i, s:s, s:o}", "name", "stormgate", "version", SG_VERSION,
-	                 "protocol", SG_CTL_PROTOCOL, "dpdk", rte_version(), "commands", cmds);
+	{
+		const struct sg_gateway *gw = ctx;
+
+		return json_pack("{s:s, s:s, s:i, s:s, s:o, s:{s:I, s:I}}", "name", "stormgate",
+		                 "version", SG_VERSION, "protocol", SG_CTL_PROTOCOL, "dpdk",
+		                 rte_version(), "commands", cmds, "limits", "max_request",
+		                 (json_int_t)gw->cfg.control.max_request, "max_output",
+		                 (json_int_t)gw->cfg.control.max_output);
+	}
 }

@@ -11,9 +11,12 @@
 
 #include <stormgate/dataplane.h>
 #include <stormgate/handshake.h>
+#include <stormgate/record.h>
 #include <stormgate/session.h>
 
+#include "sg_admit.h"
 #include "sg_gateway.h"
+#include "sg_sessreg.h"
 
 struct gw_port {
 	const struct sg_cfg_port *cfg; /* in gw->cfg */
@@ -55,7 +58,8 @@ struct sg_gateway {
 	struct sg_ctl_server *ctl;
 	/* punted packets the control plane took (by enum sg_dp_punt) */
 	uint64_t punt_taken[SG_DP_PUNT_MAX];
-	uint64_t punt_unserved; /* punted datagrams nobody could take (not UDP any more) */
+	uint64_t punt_unserved;   /* punted datagrams nobody could take (not UDP any more) */
+	uint64_t punt_reinjected; /* records handed back: their session was installed since */
 	/*
 	 * Sessions replaced by a new handshake keep their previous SA for
 	 * policy.rekey_grace (records sealed before the device switched keys
@@ -70,11 +74,75 @@ struct sg_gateway {
 	/* previous status line, for rates */
 	uint64_t last_ns;
 	uint64_t last_rx[SG_CFG_PORTS_MAX];
+	/*
+	 * Management through the control socket (gateway_mgmt.c, gateway_sess.c,
+	 * gateway_cred.c, gateway_stats.c). cfg.policy is the live policy.
+	 */
+	struct sg_sessreg *reg;     /* sessions by PSK identity */
+	struct sg_rec_ctx *ctl_rec; /* the control thread's own: seals a killed session's alert */
+	struct sg_rec_sa *kill_sa;  /* a killed session's last SA while its alert is sealed */
+	uint64_t sess_killed;       /* sessions ended by `sessions kill` */
+	uint64_t kill_alerts;       /* ... whose closing alert went out */
+	uint64_t sess_ended;        /* sessions ended by the device's alert */
+	struct sg_admit admit;      /* policy.handshake_rate */
+	uint32_t hs_slots;          /* handshakes the engine holds in flight at most */
+	struct gw_import *import;   /* credential import in progress, NULL: none */
+	uint64_t imports_done, imports_failed;
 };
 
 uint64_t gw_now_ns(void);
 
 /* "10 Gbps", "100 Mbps", "unknown" (rte_eth_link_speed_to_str() is experimental in 22.11). */
 const char *gw_speed_str(uint32_t mbps, char *buf, size_t len);
+
+/* ---- management (control socket commands); all on the control thread ---- */
+
+/* Create / free what management needs (registry, control record context). */
+int gw_mgmt_init(struct sg_gateway *gw);
+void gw_mgmt_fini(struct sg_gateway *gw);
+
+/* A session was installed (or replaced) by a handshake under identity / ended by its device. */
+void gw_sess_installed(struct sg_gateway *gw, uint64_t id, const uint8_t *identity, size_t len);
+void gw_sess_ended(struct sg_gateway *gw, uint64_t id);
+
+/* The lifetime a new session gets: the credential's or policy.key_lifetime, less jitter. */
+uint32_t gw_key_lifetime(struct sg_gateway *gw, uint32_t cred_lifetime);
+
+/* Admission control of one punted datagram (policy.handshake_rate): 0 admit, -EBUSY refuse. */
+int gw_admit(struct sg_gateway *gw, const uint8_t *dgram, size_t len);
+
+/* Admission state for stats: rate, tokens, admitted, refused, cookies. */
+json_t *gw_admission_json(struct sg_gateway *gw);
+
+/* Stable label of a punt kind ("handshake"). */
+const char *gw_punt_name(unsigned punt);
+
+/* Command handlers (gateway_sess.c, gateway_cred.c, gateway_mgmt.c, gateway_stats.c). */
+json_t *gw_cmd_stats(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *gw_cmd_sessions_count(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *gw_cmd_sessions_list(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *gw_cmd_sessions_show(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *gw_cmd_sessions_kill(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *gw_cmd_cred_add(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *gw_cmd_cred_remove(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *gw_cmd_cred_import(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *gw_cmd_cred_count(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *gw_cmd_cred_show(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *gw_cmd_policy_get(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *gw_cmd_policy_set(void *ctx, json_t *args, struct sg_ctl_error *err);
+
+/*
+ * Argument helpers of the commands. gw_arg_identity: "identity" (a string)
+ * or "identity_hex" (its bytes in hex, for identities that are not UTF-8),
+ * checked as the credential store's identities into out (SG_CRED_IDENTITY_MAX
+ * bytes); returns its length, 0 when neither is given, -EINVAL (err filled)
+ * when malformed. gw_args_known: -EINVAL (err filled) for a member of args
+ * not in names (NULL-terminated), so a typo never widens a kill.
+ */
+int gw_arg_identity(json_t *args, uint8_t *out, struct sg_ctl_error *err);
+int gw_args_known(json_t *args, const char *const *names, struct sg_ctl_error *err);
+
+/* An import's client went away: abort it. */
+void gw_cred_client_closed(struct sg_gateway *gw, uint64_t client);
 
 #endif /* STORMGATE_CONTROL_GATEWAY_PRIV_H */

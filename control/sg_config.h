@@ -95,6 +95,7 @@ struct sg_cfg_control {
 	uint32_t max_clients;
 	uint32_t max_request;    /* bytes per request line */
 	uint64_t client_timeout; /* seconds a client may stay idle */
+	uint64_t max_output;     /* bytes of answers queued for one client */
 };
 
 struct sg_cfg_workers {
@@ -184,6 +185,19 @@ int sg_config_parse(struct sg_config *cfg, const char *name, const char *text, s
 
 /* Read and parse a file (at most 1 MiB); I/O errors are reported in errs too. */
 int sg_config_load(struct sg_config *cfg, const char *path, struct sg_cfg_errors *errs);
+
+/*
+ * Set one key of a loaded configuration, with the file's types, ranges and
+ * names: path is a dotted key ("policy.key_lifetime"; not inside a list of
+ * mappings), value its YAML text: a scalar ("12h", "always", "5000") or a
+ * flow list ("[TLS_PSK_WITH_AES_128_CCM_8, TLS_PSK_WITH_AES_128_CCM]"). On
+ * error nothing changes and msg says why. Rules between keys are not
+ * rechecked, except that a list of suites may not be empty or repeat one.
+ * Returns 0, -ENOENT (no such key), -EINVAL (bad value) or -ENOMEM.
+ * Any thread.
+ */
+int sg_config_set(struct sg_config *cfg, const char *path, const char *value, char *msg,
+                  size_t msg_len);
 
 void sg_cfg_errors_free(struct sg_cfg_errors *errs);
 

@@ -102,6 +102,55 @@ int sg_cred_import_csv(struct sg_cred *cs, FILE *in, struct sg_cred_import_repor
 int sg_cred_import_file(struct sg_cred *cs, const char *csv_path,
                         struct sg_cred_import_report *rep);
 
+/*
+ * The same import fed in pieces (the control socket streams a file in
+ * chunks): begin opens the one write transaction, feed takes any bytes
+ * (lines may be cut anywhere between calls), commit stores everything or,
+ * after a bad line, nothing. While an import runs, readers (handshake
+ * lookups) see the store as it was before; another writer of this process
+ * must not start (LMDB allows one write transaction: it would wait for
+ * this one), of another process waits. Every handle ends with exactly one
+ * commit or abort, which free it. One thread at a time per handle.
+ */
+struct sg_cred_import;
+
+/* Returns the import or NULL with errno (EROFS, or LMDB's reason). */
+struct sg_cred_import *sg_cred_import_begin(struct sg_cred *cs);
+
+/*
+ * Parse and store the complete lines of buf. Returns 0, or -EINVAL (a bad
+ * line: sg_cred_import_progress() says which and why; the import can only
+ * be aborted now), -ENOSPC, -EIO.
+ */
+int sg_cred_import_feed(struct sg_cred_import *im, const char *buf, size_t len);
+
+/* Lines read and the first bad one so far (imported stays 0 until commit). */
+const struct sg_cred_import_report *sg_cred_import_progress(const struct sg_cred_import *im);
+
+/*
+ * The last line (even without a newline) is parsed, then everything is
+ * committed; rep says how many were stored, or which line failed (nothing
+ * stored). Frees im. Returns 0 or -errno.
+ */
+int sg_cred_import_commit(struct sg_cred_import *im, struct sg_cred_import_report *rep);
+
+/* Drop everything fed so far and free im. NULL is fine. */
+void sg_cred_import_abort(struct sg_cred_import *im);
+
+/*
+ * The rules of the CSV's identity field (1..SG_CRED_IDENTITY_MAX bytes, no
+ * control character, '"' or ','), for identities given another way.
+ * Returns 0 or -EINVAL with msg filled. Any thread.
+ */
+int sg_cred_identity_check(const void *identity, size_t len, char *msg, size_t msg_len);
+
+/*
+ * Decode n hex digits (2..2 * SG_CRED_PSK_MAX, even) into e->psk and
+ * e->psk_len. Returns 0, or -EINVAL with msg filled and e untouched. Any thread.
+ */
+int sg_cred_psk_from_hex(const char *hex, size_t n, struct sg_cred_entry *e, char *msg,
+                         size_t msg_len);
+
 /* Zero an entry so no key material stays in memory. */
 void sg_cred_entry_wipe(struct sg_cred_entry *e);
 

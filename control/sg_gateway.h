@@ -97,12 +97,27 @@ void sg_gateway_poll(struct sg_gateway *gw);
 void sg_gateway_dp_totals(const struct sg_gateway *gw, struct sg_dp_counters *c);
 
 /*
- * The control command table (version, status, ports, shutdown); ctx is the
- * gateway. Handlers run on the control thread (main lcore). Later issues add
- * rows here.
+ * The control command table (docs/control.md): version, status, ports,
+ * shutdown, stats, sessions.*, credentials.*, policy.*; ctx is the gateway.
+ * Handlers run on the control thread (main lcore).
  */
 extern const struct sg_ctl_cmd sg_gateway_cmds[];
 extern const size_t sg_gateway_n_cmds;
+
+/* The control server's on_close (ctx: the gateway): ends what the client left running. */
+void sg_gateway_ctl_closed(void *ctx, uint64_t client);
+
+/*
+ * Register the gateway's statistics with DPDK telemetry (/stormgate/...
+ * commands of dpdk-telemetry.py) once per process, and refresh the snapshot
+ * they read (every few hundred ms from the main loop). The telemetry
+ * thread reads only the snapshot, under a lock, never the gateway itself.
+ * Control thread. Register returns 0 or -errno.
+ */
+int sg_gateway_telemetry_register(void);
+void sg_gateway_telemetry_update(struct sg_gateway *gw);
+/* Stop serving the snapshot (before the gateway is destroyed). */
+void sg_gateway_telemetry_clear(void);
 
 #ifdef __cplusplus
 }

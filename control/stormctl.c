@@ -2,49 +2,81 @@
 /*
  * stormctl: command-line client of the stormgate control socket.
  *
- *   stormctl [--socket PATH | --config FILE] [--json] [--timeout SEC] COMMAND [KEY=VALUE...]
+ *   stormctl [--socket PATH | --config FILE] [--json] [--timeout SEC] COMMAND [ARGS...]
  *
  * Socket: --socket, else $STORMGATE_SOCKET, else control.socket of --config
  * (default: the installed stormgate.yaml when it exists), else
  * /run/stormgate/control.sock. Exit status: 0 success, 1 daemon unreachable
- * or the request failed, 2 usage error.
+ * or the request failed, 2 usage error. Protocol: docs/control.md.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <jansson.h>
 
+#include <stormgate/common.h>
+
 #include "sg_build_config.h"
 #include "sg_config.h"
 #include "sg_ctl.h"
+#include "sg_metrics.h"
 
 #define EXIT_USAGE     2
 #define RESPONSE_MAX   (64u << 20)
 #define DEFAULT_SOCKET "/run/stormgate/control.sock"
+#define COMMIT_TIMEOUT 300000 /* ms: committing millions of credentials syncs the store */
+#define IMPORT_CHUNK   (48u << 10)
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "Usage: stormctl [OPTIONS] COMMAND [KEY=VALUE...]\n"
+	        "Usage: stormctl [OPTIONS] COMMAND [ARGS...]\n"
 	        "Talk to a running stormgate over its control socket.\n"
 	        "\n"
 	        "Commands:\n"
-	        "  status     uptime, lcores, ports with link and counters, drops\n"
-	        "  ports      port configuration: driver, MAC, queues, addresses, link\n"
-	        "  version    daemon, protocol and DPDK versions; the daemon's commands\n"
-	        "  shutdown   stop the daemon cleanly\n"
-	        "Any other command is sent as is (KEY=VALUE pairs become its arguments);\n"
-	        "`stormctl version` lists what the daemon understands.\n"
+	        "  status                     uptime, lcores, ports with link and counters, drops\n"
+	        "  ports                      port configuration: driver, MAC, queues, addresses\n"
+	        "  version                    daemon, protocol and DPDK versions; its commands\n"
+	        "  stats                      counters: global, per worker, per drop reason,\n"
+	        "                             sessions, handshakes, admission, control socket\n"
+	        "  metrics                    the same in the Prometheus text format\n"
+	        "  sessions count\n"
+	        "  sessions list [--identity ID | --addr ADDR[:PORT]] [--limit N] [--cursor C]\n"
+	        "                [--all]      N per page (default 100, at most 1000)\n"
+	        "  sessions show SESSION-ID\n"
+	        "  sessions kill SESSION-ID | --identity ID\n"
+	        "                             end it; the device gets a close_notify and\n"
+	        "                             handshakes again\n"
+	        "  credentials count\n"
+	        "  credentials show ID        policy and sessions of an identity (never its key)\n"
+	        "  credentials add ID [PSK-HEX|-] [--lifetime SEC] [--disabled] [--replace]\n"
+	        "                             without PSK-HEX (or with -) the key is read from\n"
+	        "                             standard input, so it stays out of ps and history\n"
+	        "  credentials remove ID [--kill-sessions]\n"
+	        "  credentials import FILE.csv|- [--no-progress]\n"
+	        "                             identity,psk_hex[,key_lifetime[,state]] per line,\n"
+	        "                             streamed to the daemon; all lines or none\n"
+	        "  policy get\n"
+	        "  policy set KEY=VALUE...    key_lifetime=12h key_lifetime_jitter=10\n"
+	        "                             cookie_mode=always cookie_threshold=500\n"
+	        "                             handshake_rate=2000 rekey_grace=30s\n"
+	        "                             suites=TLS_PSK_WITH_AES_128_CCM_8,...\n"
+	        "  shutdown                   stop the daemon cleanly\n"
+	        "Any other command is sent as is, KEY=VALUE pairs as its arguments\n"
+	        "(`stormctl version` lists what the daemon understands).\n"
 	        "\n"
 	        "Options:\n"
 	        "  -s, --socket PATH    control socket (default: $STORMGATE_SOCKET, else\n"
@@ -52,7 +84,7 @@ static void usage(FILE *f)
 	        "  -c, --config FILE    read control.socket from this stormgate config\n"
 	        "                       (default %s/stormgate.yaml when it exists)\n"
 	        "  -j, --json           print the JSON result (for scripts)\n"
-	        "  -t, --timeout SEC    wait at most SEC seconds for the answer (default 5)\n"
+	        "  -t, --timeout SEC    wait at most SEC seconds for each answer (default 5)\n"
 	        "  -h, --help           this help\n"
 	        "  -V, --version        stormctl's version\n"
 	        "\n"
@@ -60,27 +92,18 @@ static void usage(FILE *f)
 	        DEFAULT_SOCKET, SG_SYSCONFDIR);
 }
 
-static int connect_to(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+static int json_out;
+static int timeout_ms = 5000;
+static const char *sock_path;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
+/* ---------------------------------------------------------------------- */
+/* Connection: one per run, requests answered in order                    */
+
+struct conn {
+	int fd;
+	char *buf;
+	size_t got, cap;
+};
 
 static int64_t now_ms(void)
 {
@@ -90,83 +113,174 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Send one request line and read one response line. Returns the response or NULL. */
-static json_t *exchange(const char *path, json_t *req, int timeout_ms)
+static int conn_open(struct conn *c)
 {
-	size_t len, off = 0, cap = 65536, got = 0;
-	char *line, *buf = NULL;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "stormctl: socket path too long: %s\n", sock_path);
+		return -1;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		int e = errno;
+
+		fprintf(stderr, "stormctl: cannot connect to %s: %s%s\n", sock_path, strerror(e),
+		        e == ENOENT || e == ECONNREFUSED ? " (is stormgate running?)" : "");
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->buf != NULL)
+		sg_wipe(c->buf, c->cap);
+	free(c->buf);
+	c->fd = -1;
+	c->buf = NULL;
+}
+
+/* Send one request and read its response line. Returns the response or NULL (reported). */
+static json_t *conn_call(struct conn *c, json_t *req, int wait_ms)
+{
+	size_t len, off = 0;
+	int64_t deadline = now_ms() + wait_ms;
+	char *line = sg_ctl_dump_line(req, &len);
 	json_t *resp = NULL;
 	json_error_t jerr;
-	int64_t deadline = now_ms() + timeout_ms;
-	int fd = connect_to(path);
 
-	if (fd < 0) {
-		fprintf(stderr, "stormctl: cannot connect to %s: %s%s\n", path, strerror(errno),
-		        errno == ENOENT || errno == ECONNREFUSED ? " (is stormgate running?)" : "");
-		return NULL;
-	}
-	line = sg_ctl_dump_line(req, &len);
 	if (line == NULL)
-		goto out;
+		return NULL;
 	while (off < len) {
-		ssize_t n = send(fd, line + off, len - off, MSG_NOSIGNAL);
+		ssize_t n = send(c->fd, line + off, len - off, MSG_NOSIGNAL);
+
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			fprintf(stderr, "stormctl: send to %s: %s\n", path, strerror(errno));
+			fprintf(stderr, "stormctl: send to %s: %s\n", sock_path, strerror(errno));
 			goto out;
 		}
 		off += (size_t)n;
 	}
-	buf = malloc(cap);
-	if (buf == NULL)
-		goto out;
 	for (;;) {
-		char *nl = got ? memchr(buf, '\n', got) : NULL;
+		char *nl = c->got ? memchr(c->buf, '\n', c->got) : NULL;
+
 		if (nl != NULL) {
-			resp = json_loadb(buf, (size_t)(nl - buf), 0, &jerr);
+			size_t used = (size_t)(nl - c->buf) + 1;
+
+			resp = json_loadb(c->buf, used - 1, 0, &jerr);
 			if (resp == NULL)
-				fprintf(stderr, "stormctl: bad answer from %s: %s\n", path,
+				fprintf(stderr, "stormctl: bad answer from %s: %s\n", sock_path,
 				        jerr.text);
+			memmove(c->buf, c->buf + used, c->got - used);
+			c->got -= used;
 			break;
 		}
 		int64_t left = deadline - now_ms();
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 		int pr = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+
 		if (pr < 0 && errno == EINTR)
 			continue;
 		if (pr <= 0) {
-			fprintf(stderr, "stormctl: no answer from %s within %d ms\n", path,
-			        timeout_ms);
+			fprintf(stderr, "stormctl: no answer from %s within %d ms\n", sock_path,
+			        wait_ms);
 			break;
 		}
-		if (got == cap) {
-			if (cap >= RESPONSE_MAX) {
+		if (c->got == c->cap) {
+			size_t cap = c->cap ? c->cap * 2 : 65536;
+			char *nb;
+
+			if (c->cap >= RESPONSE_MAX) {
 				fprintf(stderr, "stormctl: answer larger than %u bytes\n",
 				        RESPONSE_MAX);
 				break;
 			}
-			char *nb = realloc(buf, cap * 2);
+			nb = realloc(c->buf, cap);
 			if (nb == NULL)
 				break;
-			buf = nb;
-			cap *= 2;
+			c->buf = nb;
+			c->cap = cap;
 		}
-		ssize_t n = recv(fd, buf + got, cap - got, 0);
+		ssize_t n = recv(c->fd, c->buf + c->got, c->cap - c->got, 0);
+
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			fprintf(stderr, "stormctl: %s closed the connection without an answer\n",
-			        path);
+			        sock_path);
 			break;
 		}
-		got += (size_t)n;
+		c->got += (size_t)n;
 	}
 out:
-	free(buf);
+	sg_wipe(line, len);
 	free(line);
-	close(fd);
 	return resp;
+}
+
+static json_t *request(const char *cmd, json_t *args)
+{
+	return json_pack("{s:i, s:s, s:o}", "v", SG_CTL_PROTOCOL, "cmd", cmd, "args",
+	                 args ? args : json_object());
+}
+
+/*
+ * One command: its result (a new reference), or NULL after printing why
+ * (the daemon's error, or the connection's). *err_out, when not NULL, gets
+ * the daemon's error object (a new reference) instead of it being printed.
+ */
+static json_t *call(struct conn *c, const char *cmd, json_t *args, int wait_ms, json_t **err_out)
+{
+	json_t *req = request(cmd, args), *resp, *res = NULL, *err;
+
+	if (err_out != NULL)
+		*err_out = NULL;
+	if (req == NULL)
+		return NULL;
+	resp = conn_call(c, req, wait_ms);
+	json_decref(req);
+	if (resp == NULL)
+		return NULL;
+	err = json_object_get(resp, "error");
+	res = json_object_get(resp, "result");
+	if (err != NULL) {
+		if (err_out != NULL) {
+			*err_out = json_incref(err);
+		} else {
+			if (json_out) {
+				json_t *e = json_pack("{s:O}", "error", err);
+				json_dumpf(e, stdout, JSON_INDENT(2));
+				printf("\n");
+				json_decref(e);
+			}
+			fprintf(stderr, "stormctl: %s: %s (%s)\n", cmd,
+			        json_string_value(json_object_get(err, "message")),
+			        json_string_value(json_object_get(err, "code")));
+		}
+		res = NULL;
+	} else if (res == NULL) {
+		fprintf(stderr, "stormctl: answer has neither result nor error\n");
+	} else {
+		json_incref(res);
+	}
+	json_decref(resp);
+	return res;
+}
+
+static void print_json(const json_t *v)
+{
+	json_dumpf(v, stdout, JSON_INDENT(2));
+	printf("\n");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -329,7 +443,7 @@ static void print_version(const json_t *r)
 	printf("stormctl %s, control protocol %d\n\ncommands:\n", SG_VERSION, SG_CTL_PROTOCOL);
 	for (size_t i = 0; i < json_array_size(cmds); i++) {
 		const json_t *v = json_array_get(cmds, i);
-		printf("  %-12s %s\n", gets_(v, "name"), gets_(v, "summary"));
+		printf("  %-20s %s\n", gets_(v, "name"), gets_(v, "summary"));
 	}
 }
 
@@ -373,6 +487,791 @@ static int socket_path(const char *opt_socket, const char *opt_config, char *out
 	return rc;
 }
 
+/* ---------------------------------------------------------------------- */
+/* stats, sessions, credentials, policy                                    */
+
+static double getd(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+
+	return json_is_real(v) ? json_real_value(v) : (double)json_integer_value(v);
+}
+
+static void print_counts(const char *title, const json_t *obj, int nonzero_only)
+{
+	int any = 0;
+	const char *key;
+	json_t *v;
+
+	printf("%s\n", title);
+	json_object_foreach((json_t *)obj, key, v)
+	{
+		if (nonzero_only && json_integer_value(v) == 0)
+			continue;
+		printf("  %-32s %14" JSON_INTEGER_FORMAT "\n", key, json_integer_value(v));
+		any = 1;
+	}
+	if (!any)
+		printf("  (none)\n");
+}
+
+static void print_stats(const json_t *r)
+{
+	const json_t *g = json_object_get(r, "global"), *ws = json_object_get(r, "workers");
+	const json_t *s = json_object_get(r, "sessions"), *h = json_object_get(r, "handshakes");
+	const json_t *a = json_object_get(r, "admission"), *cr = json_object_get(r, "credentials");
+	const json_t *ct = json_object_get(r, "control");
+
+	printf("stormgate up %.0f s\n\n", getd(r, "uptime_s"));
+	printf("%-8s %-6s %12s %14s %12s %12s %12s %10s %10s %7s\n", "WORKER", "LCORE", "RX PKTS",
+	       "RX BYTES", "TO BACKEND", "TO DEVICES", "PUNTED", "HANDED", "DROPPED", "IDLE");
+	for (size_t i = 0; i < json_array_size(ws); i++) {
+		const json_t *w = json_array_get(ws, i);
+		double polls = getd(w, "polls");
+
+		printf("%-8" JSON_INTEGER_FORMAT " %-6" JSON_INTEGER_FORMAT
+		       " %12" JSON_INTEGER_FORMAT " %14" JSON_INTEGER_FORMAT
+		       " %12" JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT
+		       " %12" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT
+		       " %10" JSON_INTEGER_FORMAT " %6.1f%%\n",
+		       geti(w, "worker"), geti(w, "lcore"), geti(w, "rx_packets"),
+		       geti(w, "rx_bytes"), geti(w, "forwarded_up"), geti(w, "forwarded_down"),
+		       geti(w, "punted"), geti(w, "handed_off"), geti(w, "dropped"),
+		       polls > 0 ? 100.0 * getd(w, "idle_polls") / polls : 0.0);
+	}
+	printf("%-15s %12" JSON_INTEGER_FORMAT " %14" JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT
+	       " %12" JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT
+	       " %10" JSON_INTEGER_FORMAT "\n\n",
+	       "total", geti(g, "rx_packets"), geti(g, "rx_bytes"), geti(g, "forwarded_up"),
+	       geti(g, "forwarded_down"), geti(g, "punted"), geti(g, "handed_off"),
+	       geti(g, "dropped"));
+	print_counts("DROPS", json_object_get(r, "drops"), 1);
+	printf("\nSESSIONS     %" JSON_INTEGER_FORMAT " live of %" JSON_INTEGER_FORMAT
+	       ", %" JSON_INTEGER_FORMAT " identities; inserted %" JSON_INTEGER_FORMAT
+	       ", replaced %" JSON_INTEGER_FORMAT ", deleted %" JSON_INTEGER_FORMAT
+	       ", killed %" JSON_INTEGER_FORMAT " (close_notify sent %" JSON_INTEGER_FORMAT
+	       "), ended by device %" JSON_INTEGER_FORMAT "\n",
+	       geti(s, "live"), geti(s, "capacity"), geti(s, "identities"), geti(s, "inserts"),
+	       geti(s, "replaces"), geti(s, "deletes"), geti(s, "killed"),
+	       geti(s, "kill_alerts_sent"), geti(s, "ended_by_device"));
+	printf("HANDSHAKES   %" JSON_INTEGER_FORMAT " in flight; installed %" JSON_INTEGER_FORMAT
+	       " (replaced %" JSON_INTEGER_FORMAT "), full %" JSON_INTEGER_FORMAT
+	       ", resumed %" JSON_INTEGER_FORMAT ", failed %" JSON_INTEGER_FORMAT
+	       ", install refused %" JSON_INTEGER_FORMAT
+	       ", HelloVerifyRequests %" JSON_INTEGER_FORMAT "\n",
+	       geti(h, "in_flight"), geti(h, "installed"), geti(h, "replaced"),
+	       geti(h, "completed_full"), geti(h, "completed_resumed"), geti(h, "failed"),
+	       geti(h, "install_failed"), geti(h, "hello_verify_sent"));
+	if (geti(a, "handshake_rate") > 0)
+		printf("ADMISSION    %" JSON_INTEGER_FORMAT
+		       " new handshakes/s (%" JSON_INTEGER_FORMAT " available now)",
+		       geti(a, "handshake_rate"), geti(a, "available"));
+	else
+		printf("ADMISSION    unlimited");
+	printf("; admitted %" JSON_INTEGER_FORMAT ", refused %" JSON_INTEGER_FORMAT
+	       "; cookies %s (threshold %" JSON_INTEGER_FORMAT ", %" JSON_INTEGER_FORMAT
+	       " of %" JSON_INTEGER_FORMAT " in flight): %s\n",
+	       geti(a, "admitted"), geti(a, "refused"), gets_(a, "cookie_mode"),
+	       geti(a, "cookie_threshold"), geti(a, "in_flight"), geti(a, "max_handshakes"),
+	       json_is_true(json_object_get(a, "cookies_required")) ? "required" : "not required");
+	printf("CREDENTIALS  %" JSON_INTEGER_FORMAT " identities%s; imports %" JSON_INTEGER_FORMAT
+	       " committed, %" JSON_INTEGER_FORMAT " failed\n",
+	       geti(cr, "count"),
+	       json_is_true(json_object_get(cr, "import_running")) ? ", an import is running" : "",
+	       geti(cr, "imports_done"), geti(cr, "imports_failed"));
+	printf("CONTROL      %" JSON_INTEGER_FORMAT " client(s); %" JSON_INTEGER_FORMAT
+	       " requests (%" JSON_INTEGER_FORMAT " errors); closed: %" JSON_INTEGER_FORMAT
+	       " idle, %" JSON_INTEGER_FORMAT " oversized, %" JSON_INTEGER_FORMAT
+	       " not reading; %" JSON_INTEGER_FORMAT " refused\n\n",
+	       geti(ct, "clients"), geti(ct, "requests"), geti(ct, "errors"), geti(ct, "timeouts"),
+	       geti(ct, "oversized"), geti(ct, "dropped"), geti(ct, "refused"));
+	print_counts("HANDSHAKE EVENTS", json_object_get(h, "counters"), 1);
+}
+
+static void identity_str(const json_t *v, char *buf, size_t len)
+{
+	if (json_is_string(v))
+		snprintf(buf, len, "%s", json_string_value(v));
+	else if (json_is_object(v))
+		snprintf(buf, len, "hex:%s", gets_(v, "hex"));
+	else
+		snprintf(buf, len, "-");
+}
+
+static void print_session_rows(const json_t *rows, int *header_done)
+{
+	if (!*header_done && json_array_size(rows) > 0) {
+		*header_done = 1;
+		printf("%-16s  %-28s %-32s %-40s %6s %5s %10s %10s\n", "SESSION", "PEER",
+		       "IDENTITY", "SUITE", "WORKER", "EPOCH", "TX SEQ", "EXPIRES");
+	}
+	for (size_t i = 0; i < json_array_size(rows); i++) {
+		const json_t *s = json_array_get(rows, i);
+		char ident[300];
+
+		identity_str(json_object_get(s, "identity"), ident, sizeof(ident));
+		printf("%-16s  %-28s %-32s %-40s %6" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT
+		       " %10" JSON_INTEGER_FORMAT " %9" JSON_INTEGER_FORMAT "s\n",
+		       gets_(s, "id"), gets_(s, "peer"), ident, gets_(s, "suite"),
+		       geti(s, "worker"), geti(s, "epoch"), geti(s, "tx_seq"),
+		       geti(s, "expires_in_s"));
+	}
+}
+
+static void print_session(const json_t *s)
+{
+	const char *key;
+	json_t *v;
+	char ident[300];
+
+	json_object_foreach((json_t *)s, key, v)
+	{
+		if (strcmp(key, "identity") == 0) {
+			identity_str(v, ident, sizeof(ident));
+			printf("%-16s %s\n", key, ident);
+		} else if (json_is_string(v)) {
+			printf("%-16s %s\n", key, json_string_value(v));
+		} else if (json_is_boolean(v)) {
+			printf("%-16s %s\n", key, json_is_true(v) ? "yes" : "no");
+		} else if (json_is_integer(v)) {
+			printf("%-16s %" JSON_INTEGER_FORMAT "\n", key, json_integer_value(v));
+		}
+	}
+}
+
+static void print_policy(const json_t *p)
+{
+	const json_t *suites = json_object_get(p, "suites");
+
+	printf("key_lifetime         %" JSON_INTEGER_FORMAT " s\n", geti(p, "key_lifetime"));
+	printf("key_lifetime_jitter  %" JSON_INTEGER_FORMAT " %%\n",
+	       geti(p, "key_lifetime_jitter"));
+	printf("cookie_mode          %s\n", gets_(p, "cookie_mode"));
+	printf("cookie_threshold     %" JSON_INTEGER_FORMAT " (of %" JSON_INTEGER_FORMAT
+	       " handshake slots)\n",
+	       geti(p, "cookie_threshold"), geti(p, "max_handshakes"));
+	printf("handshake_rate       %" JSON_INTEGER_FORMAT "%s\n", geti(p, "handshake_rate"),
+	       geti(p, "handshake_rate") ? " /s" : " (unlimited)");
+	printf("rekey_grace          %" JSON_INTEGER_FORMAT " s\n", geti(p, "rekey_grace"));
+	printf("auth_failure_limit   %" JSON_INTEGER_FORMAT " (start-up only)\n",
+	       geti(p, "auth_failure_limit"));
+	printf("auth_failure_block   %" JSON_INTEGER_FORMAT " s (start-up only)\n",
+	       geti(p, "auth_failure_block"));
+	printf("suites\n");
+	for (size_t i = 0; i < json_array_size(suites); i++)
+		printf("  %zu. %s\n", i + 1, json_string_value(json_array_get(suites, i)));
+}
+
+/* One request on a fresh connection; the result printed readably (or as JSON). */
+static int simple(const char *cmd, json_t *args, void (*print)(const json_t *))
+{
+	struct conn c;
+	json_t *r;
+
+	if (conn_open(&c) != 0) {
+		json_decref(args);
+		return EXIT_FAILURE;
+	}
+	r = call(&c, cmd, args, timeout_ms, NULL);
+	conn_close(&c);
+	if (r == NULL)
+		return EXIT_FAILURE;
+	if (json_out || print == NULL)
+		print_json(r);
+	else
+		print(r);
+	json_decref(r);
+	return EXIT_SUCCESS;
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("stormctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (stormctl --help)\n", stderr);
+	return EXIT_USAGE;
+}
+
+/* "--name VALUE" at argv[*i]: the value, advancing *i; NULL when missing. */
+static const char *opt_value(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+static void print_killed(const json_t *r)
+{
+	printf("killed %" JSON_INTEGER_FORMAT
+	       " session(s); close_notify sent to %" JSON_INTEGER_FORMAT "%s\n",
+	       geti(r, "killed"), geti(r, "alerts_sent"),
+	       json_is_true(json_object_get(r, "more")) ? "; more are left: run it again" : "");
+}
+
+static void print_count(const json_t *r)
+{
+	printf("%" JSON_INTEGER_FORMAT " session(s) of %" JSON_INTEGER_FORMAT
+	       ", %" JSON_INTEGER_FORMAT " identities\n",
+	       geti(r, "sessions"), geti(r, "capacity"), geti(r, "identities"));
+}
+
+static int sessions_list(int argc, char **argv, int i)
+{
+	json_t *args = json_object(), *all = json_array();
+	long long limit = 100, shown = 0;
+	int every = 0, status = EXIT_FAILURE, header = 0;
+	struct conn c;
+
+	for (; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+
+		if (strcmp(a, "--all") == 0) {
+			every = 1;
+			continue;
+		}
+		if (strcmp(a, "--identity") != 0 && strcmp(a, "--addr") != 0 &&
+		    strcmp(a, "--limit") != 0 && strcmp(a, "--cursor") != 0) {
+			json_decref(args);
+			json_decref(all);
+			return usage_error("sessions list: unexpected '%s'", a);
+		}
+		v = opt_value(argc, argv, &i);
+		if (v == NULL) {
+			json_decref(args);
+			json_decref(all);
+			return usage_error("sessions list: %s wants a value", a);
+		}
+		if (strcmp(a, "--limit") == 0 || strcmp(a, "--cursor") == 0) {
+			char *end;
+			long long x = strtoll(v, &end, 10);
+
+			if (*v == '\0' || *end != '\0' || x < (a[2] == 'l' ? 1 : 0)) {
+				json_decref(args);
+				json_decref(all);
+				return usage_error("sessions list: %s wants a number, got '%s'", a,
+				                   v);
+			}
+			if (a[2] == 'l')
+				limit = x;
+			json_object_set_new(args, a + 2, json_integer(x));
+		} else {
+			json_object_set_new(args, a + 2, json_string(v));
+		}
+	}
+	if (conn_open(&c) != 0) {
+		json_decref(args);
+		json_decref(all);
+		return EXIT_FAILURE;
+	}
+	for (;;) {
+		json_t *r = call(&c, "sessions.list", json_incref(args), timeout_ms, NULL);
+		json_t *rows, *next;
+
+		if (r == NULL)
+			goto out;
+		rows = json_object_get(r, "sessions");
+		next = json_object_get(r, "next");
+		if (json_out)
+			json_array_extend(all, rows);
+		else
+			print_session_rows(rows, &header);
+		shown += (long long)json_array_size(rows);
+		if (!json_is_integer(next)) {
+			json_decref(r);
+			break;
+		}
+		/* A page that matched nothing (an --addr filter) is not an answer yet. */
+		if (!every && shown > 0) {
+			if (!json_out)
+				printf("(more: stormctl sessions list --cursor "
+				       "%" JSON_INTEGER_FORMAT " ..., or --all)\n",
+				       json_integer_value(next));
+			else
+				json_object_set_new(args, "next", json_incref(next));
+			json_decref(r);
+			break;
+		}
+		json_object_set_new(args, "cursor", json_incref(next));
+		if (json_object_get(args, "limit") == NULL)
+			json_object_set_new(args, "limit",
+			                    json_integer(limit > 1000 ? 1000 : limit));
+		json_decref(r);
+	}
+	if (json_out) {
+		json_t *o = json_pack("{s:O, s:O}", "sessions", all, "next",
+		                      json_object_get(args, "next") ? json_object_get(args, "next")
+		                                                    : json_null());
+		print_json(o);
+		json_decref(o);
+	} else if (shown == 0) {
+		printf("(no sessions)\n");
+	}
+	status = EXIT_SUCCESS;
+out:
+	conn_close(&c);
+	json_decref(args);
+	json_decref(all);
+	return status;
+}
+
+static int cmd_sessions(int argc, char **argv, int i)
+{
+	const char *sub = i < argc ? argv[i++] : NULL;
+
+	if (sub == NULL)
+		return usage_error("sessions wants count, list, show or kill");
+	if (strcmp(sub, "count") == 0) {
+		if (i < argc)
+			return usage_error("sessions count takes no arguments");
+		return simple("sessions.count", NULL, print_count);
+	}
+	if (strcmp(sub, "list") == 0)
+		return sessions_list(argc, argv, i);
+	if (strcmp(sub, "show") == 0) {
+		if (argc - i != 1)
+			return usage_error("sessions show wants one SESSION-ID");
+		return simple("sessions.show", json_pack("{s:s}", "id", argv[i]), print_session);
+	}
+	if (strcmp(sub, "kill") == 0) {
+		if (argc - i == 2 && strcmp(argv[i], "--identity") == 0)
+			return simple("sessions.kill", json_pack("{s:s}", "identity", argv[i + 1]),
+			              print_killed);
+		if (argc - i == 1 && argv[i][0] != '-')
+			return simple("sessions.kill", json_pack("{s:s}", "id", argv[i]),
+			              print_killed);
+		return usage_error("sessions kill wants SESSION-ID or --identity ID");
+	}
+	return usage_error("unknown sessions command '%s'", sub);
+}
+
+/* The PSK typed (echo off) or piped: one line of hex. Returns 0 or -1. */
+static int read_psk(char *buf, size_t len)
+{
+	struct termios old, noecho;
+	int tty = isatty(STDIN_FILENO), restore = 0;
+	size_t n;
+
+	if (tty) {
+		fprintf(stderr, "PSK (hex): ");
+		if (tcgetattr(STDIN_FILENO, &old) == 0) {
+			noecho = old;
+			noecho.c_lflag &= ~(tcflag_t)ECHO;
+			restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho) == 0;
+		}
+	}
+	if (fgets(buf, (int)len, stdin) == NULL)
+		buf[0] = '\0';
+	if (restore) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fprintf(stderr, "\n");
+	}
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	return n > 0 ? 0 : -1;
+}
+
+static void print_added(const json_t *r)
+{
+	printf("%s\n", json_is_true(json_object_get(r, "replaced")) ? "replaced" : "added");
+}
+
+static void print_removed(const json_t *r)
+{
+	if (json_object_get(r, "sessions_killed") != NULL)
+		printf("removed; %" JSON_INTEGER_FORMAT " session(s) killed\n",
+		       geti(r, "sessions_killed"));
+	else if (geti(r, "sessions_left") > 0)
+		printf("removed; %" JSON_INTEGER_FORMAT
+		       " session(s) of it still live until they end (--kill-sessions ends them)\n",
+		       geti(r, "sessions_left"));
+	else
+		printf("removed\n");
+}
+
+static void print_cred_count(const json_t *r)
+{
+	printf("%" JSON_INTEGER_FORMAT " identities in %s%s\n", geti(r, "count"), gets_(r, "db"),
+	       json_is_true(json_object_get(r, "import_running")) ? " (an import is running)" : "");
+}
+
+static void print_cred(const json_t *r)
+{
+	char ident[300];
+
+	identity_str(json_object_get(r, "identity"), ident, sizeof(ident));
+	printf("identity      %s\nstate         %s\npsk           %" JSON_INTEGER_FORMAT
+	       " bytes (never shown)\n",
+	       ident, gets_(r, "state"), geti(r, "psk_len"));
+	if (geti(r, "key_lifetime"))
+		printf("key lifetime  %" JSON_INTEGER_FORMAT " s\n", geti(r, "key_lifetime"));
+	else
+		printf("key lifetime  the policy's (%" JSON_INTEGER_FORMAT " s)\n",
+		       geti(r, "effective_key_lifetime"));
+	printf("sessions      %" JSON_INTEGER_FORMAT "\n", geti(r, "sessions"));
+}
+
+/* Encode n bytes as padded base64 (RFC 4648 §4) into out (4 * ceil(n / 3) + 1 bytes). */
+static void b64_encode(const uint8_t *in, size_t n, char *out)
+{
+	static const char tab[] =
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16;
+
+		if (i + 1 < n)
+			v |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		out[o++] = tab[v >> 18 & 63];
+		out[o++] = tab[v >> 12 & 63];
+		out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? tab[v & 63] : '=';
+	}
+	out[o] = '\0';
+}
+
+/* Progress on stderr: in place on a terminal, a line each 10 % otherwise. */
+struct progress {
+	int on, tty;
+	int64_t start, last;
+	uint64_t total;
+	int step;
+};
+
+static void progress_show(struct progress *p, uint64_t bytes, json_int_t lines, int final)
+{
+	int64_t now = now_ms();
+	double secs = (double)(now - p->start) / 1000.0;
+	int pct = p->total ? (int)(100.0 * (double)bytes / (double)p->total) : -1;
+
+	if (!p->on)
+		return;
+	if (p->tty) {
+		if (!final && now - p->last < 200)
+			return;
+		p->last = now;
+		fprintf(stderr, "\rimporting: ");
+		if (pct >= 0)
+			fprintf(stderr, "%3d%% ", pct);
+		fprintf(stderr, "%" JSON_INTEGER_FORMAT " lines, %.0f lines/s%s", lines,
+		        secs > 0 ? (double)lines / secs : 0.0, final ? "\n" : "");
+		return;
+	}
+	if (final || (pct >= 0 && pct / 10 > p->step) || (pct < 0 && now - p->last >= 5000)) {
+		p->step = pct / 10;
+		p->last = now;
+		if (pct >= 0)
+			fprintf(stderr,
+			        "importing: %3d%% %" JSON_INTEGER_FORMAT " lines in %.1f s\n", pct,
+			        lines, secs);
+		else
+			fprintf(stderr, "importing: %" JSON_INTEGER_FORMAT " lines in %.1f s\n",
+			        lines, secs);
+	}
+}
+
+static int cred_import(const char *file, int show_progress)
+{
+	FILE *in = strcmp(file, "-") == 0 ? stdin : fopen(file, "re");
+	struct progress pg = { .on = show_progress, .tty = isatty(STDERR_FILENO) };
+	uint8_t *raw = NULL;
+	char *b64 = NULL;
+	json_t *v, *r, *e = NULL, *chunk_args;
+	size_t chunk = IMPORT_CHUNK, n;
+	uint64_t sent = 0;
+	json_int_t lines = 0;
+	int status = EXIT_FAILURE;
+	struct stat st;
+	struct conn c;
+
+	if (in == NULL) {
+		fprintf(stderr, "stormctl: %s: %s\n", file, strerror(errno));
+		return EXIT_FAILURE;
+	}
+	if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode))
+		pg.total = (uint64_t)st.st_size;
+	if (conn_open(&c) != 0)
+		goto out_file;
+	/* Chunks that fit the daemon's request limit once in base64 and JSON. */
+	v = call(&c, "version", NULL, timeout_ms, NULL);
+	if (v == NULL)
+		goto out_conn;
+	{
+		json_int_t max = json_integer_value(
+		        json_object_get(json_object_get(v, "limits"), "max_request"));
+		if (max > 0 && (size_t)(max - 128) / 4 * 3 < chunk)
+			chunk = (size_t)(max - 128) / 4 * 3;
+		json_decref(v);
+	}
+	if (chunk < 48)
+		goto out_conn;
+	raw = malloc(chunk);
+	b64 = malloc(chunk / 3 * 4 + 8);
+	if (raw == NULL || b64 == NULL)
+		goto out_conn;
+	r = call(&c, "credentials.import", json_pack("{s:s}", "phase", "begin"), timeout_ms, NULL);
+	if (r == NULL)
+		goto out_conn;
+	json_decref(r);
+	pg.start = pg.last = now_ms();
+	while ((n = fread(raw, 1, chunk, in)) > 0) {
+		b64_encode(raw, n, b64);
+		sg_wipe(raw, n);
+		chunk_args = json_pack("{s:s, s:s}", "phase", "data", "data", b64);
+		sg_wipe(b64, strlen(b64));
+		r = call(&c, "credentials.import", chunk_args, timeout_ms, &e);
+		if (r == NULL)
+			goto failed;
+		sent += n;
+		lines = json_integer_value(json_object_get(r, "lines"));
+		json_decref(r);
+		progress_show(&pg, sent, lines, 0);
+	}
+	if (ferror(in)) {
+		fprintf(stderr, "stormctl: %s: read error\n", file);
+		r = call(&c, "credentials.import", json_pack("{s:s}", "phase", "abort"), timeout_ms,
+		         NULL);
+		json_decref(r);
+		goto out_conn;
+	}
+	r = call(&c, "credentials.import", json_pack("{s:s}", "phase", "commit"),
+	         timeout_ms > COMMIT_TIMEOUT ? timeout_ms : COMMIT_TIMEOUT, &e);
+	if (r == NULL)
+		goto failed;
+	progress_show(&pg, sent, json_integer_value(json_object_get(r, "lines")), 1);
+	if (json_out)
+		print_json(r);
+	else
+		printf("imported %" JSON_INTEGER_FORMAT " identities from %" JSON_INTEGER_FORMAT
+		       " lines of %s in %.1f s (%" JSON_INTEGER_FORMAT " stored)\n",
+		       geti(r, "imported"), geti(r, "lines"), file, getd(r, "seconds"),
+		       geti(r, "count"));
+	json_decref(r);
+	status = EXIT_SUCCESS;
+	goto out_conn;
+
+failed:
+	if (pg.on && pg.tty)
+		fprintf(stderr, "\n");
+	if (e != NULL) {
+		const json_t *d = json_object_get(e, "data");
+
+		if (json_out) {
+			json_t *o = json_pack("{s:O}", "error", e);
+			print_json(o);
+			json_decref(o);
+		}
+		if (json_is_object(d))
+			fprintf(stderr, "%s:%" JSON_INTEGER_FORMAT ": %s\n", file, geti(d, "line"),
+			        gets_(d, "reason"));
+		else
+			fprintf(stderr, "stormctl: credentials import: %s (%s)\n",
+			        gets_(e, "message"), gets_(e, "code"));
+		fprintf(stderr, "stormctl: nothing imported; the credential store is unchanged\n");
+		json_decref(e);
+	}
+out_conn:
+	conn_close(&c);
+out_file:
+	if (raw != NULL)
+		sg_wipe(raw, chunk);
+	free(raw);
+	free(b64);
+	if (in != stdin)
+		fclose(in);
+	return status;
+}
+
+static int cmd_credentials(int argc, char **argv, int i)
+{
+	const char *sub = i < argc ? argv[i++] : NULL;
+
+	if (sub == NULL)
+		return usage_error("credentials wants count, show, add, remove or import");
+	if (strcmp(sub, "count") == 0) {
+		if (i < argc)
+			return usage_error("credentials count takes no arguments");
+		return simple("credentials.count", NULL, print_cred_count);
+	}
+	if (strcmp(sub, "show") == 0) {
+		if (argc - i != 1)
+			return usage_error("credentials show wants one identity");
+		return simple("credentials.show", json_pack("{s:s}", "identity", argv[i]),
+		              print_cred);
+	}
+	if (strcmp(sub, "remove") == 0) {
+		int kill = 0;
+		const char *id = NULL;
+
+		for (; i < argc; i++) {
+			if (strcmp(argv[i], "--kill-sessions") == 0)
+				kill = 1;
+			else if (id == NULL && argv[i][0] != '-')
+				id = argv[i];
+			else
+				return usage_error("credentials remove: unexpected '%s'", argv[i]);
+		}
+		if (id == NULL)
+			return usage_error("credentials remove wants an identity");
+		return simple("credentials.remove",
+		              json_pack("{s:s, s:b}", "identity", id, "kill_sessions", kill),
+		              print_removed);
+	}
+	if (strcmp(sub, "add") == 0) {
+		const char *id = NULL, *psk = NULL;
+		json_t *args = json_object();
+		char buf[160];
+		int rc;
+
+		for (; i < argc; i++) {
+			const char *a = argv[i];
+
+			if (strcmp(a, "--lifetime") == 0) {
+				const char *v = opt_value(argc, argv, &i);
+
+				if (v == NULL) {
+					json_decref(args);
+					return usage_error("--lifetime wants seconds (or 12h, 7d)");
+				}
+				json_object_set_new(args, "key_lifetime", json_string(v));
+			} else if (strcmp(a, "--disabled") == 0) {
+				json_object_set_new(args, "state", json_string("disabled"));
+			} else if (strcmp(a, "--replace") == 0) {
+				json_object_set_new(args, "replace", json_true());
+			} else if (id == NULL && a[0] != '-') {
+				id = a;
+			} else if (psk == NULL && (a[0] != '-' || strcmp(a, "-") == 0)) {
+				psk = a;
+			} else {
+				json_decref(args);
+				return usage_error("credentials add: unexpected '%s'", a);
+			}
+		}
+		if (id == NULL) {
+			json_decref(args);
+			return usage_error("credentials add wants an identity");
+		}
+		if (psk == NULL || strcmp(psk, "-") == 0) {
+			if (read_psk(buf, sizeof(buf)) != 0) {
+				json_decref(args);
+				sg_wipe(buf, sizeof(buf));
+				fprintf(stderr, "stormctl: no PSK on standard input\n");
+				return EXIT_USAGE;
+			}
+			psk = buf;
+		}
+		json_object_set_new(args, "identity", json_string(id));
+		json_object_set_new(args, "psk", json_string(psk));
+		sg_wipe(buf, sizeof(buf));
+		rc = simple("credentials.add", args, print_added);
+		return rc;
+	}
+	if (strcmp(sub, "import") == 0) {
+		const char *file = NULL;
+		int progress = 1;
+
+		for (; i < argc; i++) {
+			if (strcmp(argv[i], "--no-progress") == 0)
+				progress = 0;
+			else if (file == NULL)
+				file = argv[i];
+			else
+				return usage_error("credentials import: unexpected '%s'", argv[i]);
+		}
+		if (file == NULL)
+			return usage_error("credentials import wants a CSV file (or - for stdin)");
+		return cred_import(file, progress);
+	}
+	return usage_error("unknown credentials command '%s'", sub);
+}
+
+static void print_policy_set(const json_t *r)
+{
+	const json_t *ch = json_object_get(r, "changed");
+
+	printf("changed:");
+	for (size_t i = 0; i < json_array_size(ch); i++)
+		printf(" %s", json_string_value(json_array_get(ch, i)));
+	printf("\n\n");
+	print_policy(r);
+}
+
+/* KEY=VALUE words into an object of strings (the daemon parses them). */
+static int kv_args(int argc, char **argv, int i, json_t **out)
+{
+	json_t *args = json_object();
+
+	for (; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		char key[128];
+
+		if (eq == NULL || eq == argv[i] || (size_t)(eq - argv[i]) >= sizeof(key)) {
+			json_decref(args);
+			return usage_error("argument '%s' is not KEY=VALUE", argv[i]);
+		}
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - argv[i]), argv[i]);
+		json_object_set_new(args, key, json_string(eq + 1));
+	}
+	*out = args;
+	return 0;
+}
+
+static int cmd_policy(int argc, char **argv, int i)
+{
+	const char *sub = i < argc ? argv[i++] : NULL;
+	json_t *args;
+	int rc;
+
+	if (sub != NULL && strcmp(sub, "get") == 0) {
+		if (i < argc)
+			return usage_error("policy get takes no arguments");
+		return simple("policy.get", NULL, print_policy);
+	}
+	if (sub != NULL && strcmp(sub, "set") == 0) {
+		if (i >= argc)
+			return usage_error("policy set wants KEY=VALUE...");
+		rc = kv_args(argc, argv, i, &args);
+		if (rc != 0)
+			return rc;
+		return simple("policy.set", args, print_policy_set);
+	}
+	return usage_error("policy wants get or set KEY=VALUE...");
+}
+
+static int cmd_metrics(int argc, int i)
+{
+	struct conn c;
+	json_t *r;
+	int rc;
+
+	if (i < argc)
+		return usage_error("metrics takes no arguments");
+	if (conn_open(&c) != 0)
+		return EXIT_FAILURE;
+	r = call(&c, "stats", NULL, timeout_ms, NULL);
+	conn_close(&c);
+	if (r == NULL)
+		return EXIT_FAILURE;
+	rc = sg_metrics_prometheus(r, stdout);
+	json_decref(r);
+	if (rc == 0 && fflush(stdout) != 0)
+		rc = -EIO;
+	return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static void print_shutdown(const json_t *r)
+{
+	(void)r;
+	printf("stormgate is stopping\n");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -384,11 +1283,13 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *opt_socket = NULL, *opt_config = NULL;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
-	int json_out = 0, timeout_ms = 5000, opt, status = EXIT_FAILURE;
-	json_t *req, *args, *resp, *err, *res;
+	const char *opt_socket = NULL, *opt_config = NULL, *cmd;
+	static char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	json_t *args;
+	int opt, rc;
 
+	/* PSKs pass through JSON here too (credentials add, import). */
+	sg_ctl_secure_alloc();
 	while ((opt = getopt_long(argc, argv, "+s:c:jt:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
@@ -429,63 +1330,41 @@ int main(int argc, char **argv)
 		        "stormctl: no command given (try: stormctl status; stormctl --help)\n");
 		return EXIT_USAGE;
 	}
-	const char *cmd = argv[optind];
-	args = json_object();
-	for (int i = optind + 1; i < argc; i++) {
-		const char *eq = strchr(argv[i], '=');
-		if (eq == NULL || eq == argv[i]) {
-			fprintf(stderr, "stormctl: argument '%s' is not KEY=VALUE\n", argv[i]);
-			json_decref(args);
-			return EXIT_USAGE;
-		}
-		char key[128];
-		snprintf(key, sizeof(key), "%.*s", (int)(eq - argv[i]), argv[i]);
-		json_object_set_new(args, key, json_string(eq + 1));
-	}
-	if (socket_path(opt_socket, opt_config, path, sizeof(path)) != 0) {
-		json_decref(args);
+	if (socket_path(opt_socket, opt_config, path, sizeof(path)) != 0)
 		return EXIT_USAGE;
-	}
-
-	req = json_pack("{s:i, s:s, s:o}", "v", SG_CTL_PROTOCOL, "cmd", cmd, "args", args);
-	if (req == NULL)
-		return EXIT_FAILURE;
-	resp = exchange(path, req, timeout_ms);
-	json_decref(req);
-	if (resp == NULL)
-		return EXIT_FAILURE;
-
-	err = json_object_get(resp, "error");
-	res = json_object_get(resp, "result");
-	if (err != NULL) {
-		if (json_out) {
-			json_t *e = json_pack("{s:O}", "error", err);
-			json_dumpf(e, stdout, JSON_INDENT(2));
-			printf("\n");
-			json_decref(e);
+	sock_path = path;
+	cmd = argv[optind];
+	/* --json is global, but `stormctl sessions list --json` is what people type. */
+	for (int i = optind + 1, j = optind + 1;; i++) {
+		if (i == argc) {
+			argc = j;
+			break;
 		}
-		fprintf(stderr, "stormctl: %s: %s (%s)\n", cmd, gets_(err, "message"),
-		        gets_(err, "code"));
-	} else if (res == NULL) {
-		fprintf(stderr, "stormctl: answer has neither result nor error\n");
-	} else {
-		status = EXIT_SUCCESS;
-		if (json_out) {
-			json_dumpf(res, stdout, JSON_INDENT(2));
-			printf("\n");
-		} else if (strcmp(cmd, "status") == 0) {
-			print_status(res);
-		} else if (strcmp(cmd, "ports") == 0) {
-			print_ports(res);
-		} else if (strcmp(cmd, "version") == 0) {
-			print_version(res);
-		} else if (strcmp(cmd, "shutdown") == 0) {
-			printf("stormgate is stopping\n");
-		} else {
-			json_dumpf(res, stdout, JSON_INDENT(2));
-			printf("\n");
-		}
+		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0)
+			json_out = 1;
+		else
+			argv[j++] = argv[i];
 	}
-	json_decref(resp);
-	return status;
+	if (strcmp(cmd, "sessions") == 0)
+		return cmd_sessions(argc, argv, optind + 1);
+	if (strcmp(cmd, "credentials") == 0)
+		return cmd_credentials(argc, argv, optind + 1);
+	if (strcmp(cmd, "policy") == 0)
+		return cmd_policy(argc, argv, optind + 1);
+	if (strcmp(cmd, "metrics") == 0)
+		return cmd_metrics(argc, optind + 1);
+	rc = kv_args(argc, argv, optind + 1, &args);
+	if (rc != 0)
+		return rc;
+	if (strcmp(cmd, "status") == 0)
+		return simple(cmd, args, print_status);
+	if (strcmp(cmd, "ports") == 0)
+		return simple(cmd, args, print_ports);
+	if (strcmp(cmd, "version") == 0)
+		return simple(cmd, args, print_version);
+	if (strcmp(cmd, "stats") == 0)
+		return simple(cmd, args, print_stats);
+	if (strcmp(cmd, "shutdown") == 0)
+		return simple(cmd, args, print_shutdown);
+	return simple(cmd, args, NULL);
 }

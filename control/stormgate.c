@@ -101,8 +101,16 @@ static void print_summary(const char *path, const struct sg_config *cfg)
 	} else {
 		printf("  workers:     every worker lcore EAL is given\n");
 	}
-	printf("  control:     %s (mode %04o%s%s)\n", cfg->control.socket, cfg->control.mode,
-	       cfg->control.group[0] ? ", group " : "", cfg->control.group);
+	printf("  control:     %s (mode %04o%s%s), %u clients, requests up to %u bytes, "
+	       "answers up to %" PRIu64 " MiB queued\n",
+	       cfg->control.socket, cfg->control.mode, cfg->control.group[0] ? ", group " : "",
+	       cfg->control.group, cfg->control.max_clients, cfg->control.max_request,
+	       cfg->control.max_output >> 20);
+	printf("  policy:      key lifetime %" PRIu64 " s (-%u %%), cookies %s, %u suite(s), "
+	       "%u handshakes/s%s\n",
+	       cfg->policy.key_lifetime, cfg->policy.key_lifetime_jitter,
+	       sg_cookie_mode_name(cfg->policy.cookie_mode), cfg->policy.n_suites,
+	       cfg->policy.handshake_rate, cfg->policy.handshake_rate ? "" : " (unlimited)");
 	printf("  credentials: %s (map %" PRIu64 " MiB)\n", cfg->credentials.db,
 	       cfg->credentials.map_size >> 20);
 	printf("  log:         %s to %s\n", sg_log_level_name(cfg->log.level),
@@ -266,9 +274,11 @@ static int run(const struct sg_config *cfg, const struct run_opts *o)
 		.max_clients = cfg->control.max_clients,
 		.max_request = cfg->control.max_request,
 		.idle_timeout_ms = (unsigned)(cfg->control.client_timeout * 1000),
+		.max_output = (size_t)cfg->control.max_output,
 		.cmds = sg_gateway_cmds,
 		.n_cmds = sg_gateway_n_cmds,
 		.ctx = gw,
+		.on_close = sg_gateway_ctl_closed,
 	};
 	ctl = sg_ctl_server_create(&ccfg);
 	if (ctl == NULL) {
@@ -277,6 +287,9 @@ static int run(const struct sg_config *cfg, const struct run_opts *o)
 		goto out_gw;
 	}
 	sg_gateway_attach(gw, cred, ctl);
+	/* Telemetry is EAL's (off with --no-telemetry): our commands are just not asked then. */
+	sg_gateway_telemetry_update(gw);
+	sg_gateway_telemetry_register();
 
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
@@ -292,6 +305,7 @@ static int run(const struct sg_config *cfg, const struct run_opts *o)
 	uint64_t start = now_ms();
 	uint64_t deadline = o->duration_s ? start + (uint64_t)o->duration_s * 1000 : 0;
 	uint64_t next_status = start + 1000;
+	uint64_t next_tick = start + 250; /* control socket timeouts, telemetry snapshot */
 	for (;;) {
 		uint64_t now = now_ms();
 		if (deadline && now >= deadline) {
@@ -330,8 +344,15 @@ static int run(const struct sg_config *cfg, const struct run_opts *o)
 				break;
 			}
 		}
-		if (n > 0 && (pfd[1].revents & POLLIN))
+		if (n > 0 && (pfd[1].revents & POLLIN)) {
 			sg_ctl_server_run(ctl, 0);
+		} else if (now >= next_tick) {
+			sg_ctl_server_run(ctl, 0); /* idle clients time out without any event */
+		}
+		if (now >= next_tick) {
+			sg_gateway_telemetry_update(gw);
+			next_tick = now + 250;
+		}
 	}
 
 	if (show)
@@ -362,6 +383,7 @@ static int run(const struct sg_config *cfg, const struct run_opts *o)
 out_sfd:
 	close(sfd);
 out_ctl:
+	sg_gateway_telemetry_clear();
 	/* The answer to `shutdown` goes out before the socket closes. */
 	sg_ctl_server_flush(ctl, 1000);
 	sg_gateway_attach(gw, cred, NULL);
@@ -456,6 +478,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	/* Requests carry PSKs: JSON text freed by jansson is wiped first. */
+	sg_ctl_secure_alloc();
 	cfg = malloc(sizeof(*cfg));
 	if (cfg == NULL)
 		return EXIT_FAILURE;

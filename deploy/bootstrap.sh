@@ -29,7 +29,8 @@ PACKAGES=(
 	libgnutls28-dev
 	# tools the tests and the demo use
 	iproute2 ethtool procps openssl gnutls-bin libcoap3-bin lmdb-utils python3-scapy
-	# tests/data/make_capture.sh (dumpcap, tshark) and the pcap replay test (libpcap)
+	# tests/data/make_capture.sh and tests/e2e captures (dumpcap, tshark), the pcap
+	# replay test (libpcap)
 	tshark libpcap-dev
 	# lint
 	clang-format cppcheck shellcheck

@@ -2155,3 +2155,33 @@ const char *sg_hs_counter_name(enum sg_hs_counter c)
 		return "unknown";
 	return counter_names[c];
 }
+
+int sg_hs_policy_set(struct sg_hs_engine *e, const struct sg_hs_policy *p)
+{
+	const struct suite_info *prefs[SG_HS_SUITES_MAX];
+	unsigned n = 0;
+
+	if (e == NULL || p == NULL || p->cookie_policy > SG_HS_COOKIE_NEVER)
+		return -EINVAL;
+	for (unsigned i = 0; i < SG_HS_SUITES_MAX && p->suites[i]; i++) {
+		prefs[n] = suite_find(p->suites[i]);
+		if (prefs[n] == NULL)
+			return -EINVAL;
+		n++;
+	}
+	for (unsigned i = 0; n == 0 && i < SG_ARRAY_SIZE(suite_table); i++)
+		prefs[i] = &suite_table[i];
+	if (n == 0)
+		n = SG_ARRAY_SIZE(suite_table);
+	memcpy(e->prefs, prefs, n * sizeof(prefs[0]));
+	e->n_prefs = n;
+	memcpy(e->conf.suites, p->suites, sizeof(e->conf.suites));
+	e->conf.cookie_policy = p->cookie_policy;
+	e->conf.cookie_threshold = p->cookie_threshold;
+	if (e->conf.cookie_threshold == 0) /* as apply_defaults() */
+		e->conf.cookie_threshold = e->conf.max_handshakes / 4;
+	if (e->conf.cookie_threshold == 0)
+		e->conf.cookie_threshold = 1;
+	e->conf.session_lifetime_s = p->session_lifetime_s ? p->session_lifetime_s : 86400;
+	return 0;
+}

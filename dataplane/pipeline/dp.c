@@ -472,6 +472,14 @@ int sg_dp_punt_udp(const struct sg_dp *dp, struct rte_mbuf *m, uint8_t laddr[16]
 	return 0;
 }
 
+int sg_dp_ctl_reinject(struct sg_dp *dp, struct rte_mbuf *m, unsigned worker)
+{
+	if (worker >= dp->conf.n_workers)
+		return -EINVAL;
+	/* The hand-off ring is multi-producer: workers and this thread may all add to it. */
+	return rte_ring_mp_enqueue(dp->w[worker]->handoff, m) == 0 ? 0 : -ENOBUFS;
+}
+
 void sg_dp_ctl_glean(struct sg_dp *dp, struct rte_mbuf *m)
 {
 	const struct sg_dp_meta *meta = dp_meta(dp, m);

@@ -180,6 +180,12 @@ unsigned sg_rec_parse(const uint8_t *dgram, size_t len, unsigned cid_len, struct
 		h->epoch = rd16(r + SG_DTLS_HDR_OFF_EPOCH);
 		h->seq = rd48(r + SG_DTLS_HDR_OFF_SEQ);
 		h->frag_len = rd16(r + hdr - 2);
+		if (h->frag_len > SG_DTLS_MAX_CIPHERTEXT) {
+			/* RFC 6347 §4.1.1: past 2^14 + 2048, whatever the datagram holds. */
+			h->len = (uint32_t)left;
+			h->status = SG_REC_OVERSIZED;
+			break;
+		}
 		if (h->frag_len > left - hdr) {
 			/* A length past the end leaves nothing after it framable. */
 			h->len = (uint32_t)left;

@@ -906,6 +906,32 @@ int sg_sess_delete(struct sg_sess_table *t, uint64_t id)
 	return rc;
 }
 
+int sg_sess_delete_take(struct sg_sess_table *t, uint64_t id, struct sg_rec_sa *sa)
+{
+	struct sg_sess *h;
+	uint32_t slot, cur;
+	int rc = sess_enter(t);
+
+	if (rc != 0)
+		return rc;
+	h = sess_by_id(t, id, &slot);
+	if (h == NULL) {
+		rc = sess_refuse(t, SG_SESS_REFUSE_UNKNOWN_ID, -ENOENT);
+		goto out;
+	}
+	cur = (uint32_t)h->sa_pair;
+	rc = sess_delete(t, id);
+	if (rc != 0)
+		goto out;
+	/* Its free was queued last: once its grace period ends no worker holds the SA. */
+	rte_rcu_qsbr_check(t->qsbr, t->dq[(t->dq_head + t->dq_len - 1) % t->dq_cap].token, true);
+	memcpy(sa, sess_sa(t, cur), t->sa_size);
+	sess_reclaim(t, UINT32_MAX);
+out:
+	sess_leave(t);
+	return rc;
+}
+
 int sg_sess_set_owner(struct sg_sess_table *t, uint64_t id, uint16_t owner)
 {
 	struct sg_sess *h;

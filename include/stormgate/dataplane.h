@@ -208,6 +208,18 @@ int sg_dp_punt_udp(const struct sg_dp *dp, struct rte_mbuf *m, uint8_t laddr[16]
                    uint16_t *lport, uint16_t *pport, const uint8_t **payload, uint16_t *len);
 
 /*
+ * Hand a punted datagram back to the data plane: one punted as
+ * SG_DP_PUNT_UNKNOWN whose session the control plane has installed since
+ * (a device may send its first record right behind its Finished, before it
+ * hears from us again, in an abbreviated handshake, RFC 5077 §3.1). It goes
+ * to worker `worker`'s hand-off ring and runs through every stage again, so
+ * it is counted twice: punted, then its new outcome. Control. Returns 0 (m
+ * taken), -EINVAL (no such worker) or -ENOBUFS (ring full; m stays the
+ * caller's).
+ */
+int sg_dp_ctl_reinject(struct sg_dp *dp, struct rte_mbuf *m, unsigned worker);
+
+/*
  * Learn the sender of a punted datagram as a neighbour when it is on-link
  * (its address on the port's prefix): its frame's source MAC is where our
  * answer goes, even before it ever asked for ours by ARP or ND. Control.

@@ -308,6 +308,22 @@ const char *sg_hs_counter_name(enum sg_hs_counter c);
  */
 size_t sg_hs_bytes_per_handshake(const struct sg_hs_engine *e);
 
+/* What an operator may change on a running engine (sg_hs_policy_set). */
+struct sg_hs_policy {
+	uint16_t suites[SG_HS_SUITES_MAX]; /* server preference, 0-terminated; all 0: default */
+	uint8_t cookie_policy;             /* enum sg_hs_cookie_policy */
+	uint32_t cookie_threshold;         /* UNDER_LOAD: in-flight handshakes; 0: max/4 */
+	uint32_t session_lifetime_s;       /* default session lifetime; 0: 86400 */
+};
+
+/*
+ * Apply a new policy to a running engine: the next ClientHello sees it;
+ * handshakes in flight keep the suite they negotiated. Nothing changes on
+ * error. Returns 0, or -EINVAL (NULL, unknown suite, unknown cookie policy).
+ * The engine's thread.
+ */
+int sg_hs_policy_set(struct sg_hs_engine *e, const struct sg_hs_policy *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -193,17 +193,17 @@ struct sg_rec_hdr {
 	uint16_t hdr_len;  /* 13, or 13 + cid_len for tls12_cid */
 	uint16_t frag_len; /* DTLSCiphertext.length */
 	uint8_t type;      /* outer content type; SG_DTLS_CT_TLS12_CID carries a CID */
-	uint8_t status;    /* SG_REC_OK, SG_REC_RUNT or SG_REC_TRUNCATED */
+	uint8_t status;    /* SG_REC_OK, SG_REC_RUNT, SG_REC_TRUNCATED or SG_REC_OVERSIZED */
 };
 
 /*
  * Split a datagram into its records (RFC 6347 §4.1: several records may share
  * one datagram; RFC 9146 §4: a tls12_cid record carries cid_len bytes of CID,
  * at dgram + off + SG_DTLS_HDR_OFF_CID). Writes up to max entries and returns
- * how many it wrote. A malformed record (too short for its header, or a
- * length past the end) ends the datagram: it is the last entry, with its
- * status set, since nothing after it can be framed. Returns 0 for a NULL
- * argument or cid_len over 255. Reads only. Any thread.
+ * how many it wrote. A malformed record (too short for its header, a length
+ * over 2^14 + 2048, or a length past the end) ends the datagram: it is the
+ * last entry, with its status set, since nothing after it can be framed.
+ * Returns 0 for a NULL argument or cid_len over 255. Reads only. Any thread.
  */
 unsigned sg_rec_parse(const uint8_t *dgram, size_t len, unsigned cid_len, struct sg_rec_hdr *recs,
                       unsigned max);

@@ -305,6 +305,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->sessions.capacity, 1000000);
 	assert_int_equal(cfg->sessions.replay_window, 128);
 	assert_int_equal(cfg->sessions.cid_length, 0);
+	assert_int_equal(cfg->control.max_output, 16u << 20);
 	assert_string_equal(cfg->credentials.db, "/var/lib/stormgate/credentials");
 	assert_int_equal(cfg->credentials.map_size, (uint64_t)4 << 30);
 	assert_int_equal(cfg->policy.key_lifetime, 86400);
@@ -322,7 +323,7 @@ static void test_values(void **state)
 	        "log:\n  level: debug\n  target: syslog\n  components: {ctl: warning, dp: error}\n"
 	        "  dpdk: error\n"
 	        "control:\n  socket: /tmp/x.sock\n  group: sgadm\n  mode: 0640\n"
-	        "  max_request: 4K\n  client_timeout: 2m\n"
+	        "  max_request: 4K\n  client_timeout: 2m\n  max_output: 64M\n"
 	        "workers:\n  lcores: [1, 3]\n  burst: 64\n  idle_sleep_us: 50\n"
 	        "mbufs: {count: 0x3fff, cache: 128}\n"
 	        "ports:\n"
@@ -354,6 +355,7 @@ static void test_values(void **state)
 	assert_int_equal(cfg->control.mode, 0640);
 	assert_int_equal(cfg->control.max_request, 4096);
 	assert_int_equal(cfg->control.client_timeout, 120);
+	assert_int_equal(cfg->control.max_output, 64u << 20);
 	assert_int_equal(cfg->workers.n_lcores, 2);
 	assert_int_equal(cfg->workers.lcores[1], 3);
 	assert_int_equal(cfg->workers.burst, 64);
@@ -410,6 +412,73 @@ static void test_failure_keeps_config(void **state)
 	assert_int_equal(errs.count, 1);
 	assert_int_equal(cfg->workers.burst, 7);
 	sg_cfg_errors_free(&errs);
+	free(cfg);
+}
+
+/* One key at run time (`policy set`): the file's rules, all or nothing. */
+static const struct {
+	const char *path, *value;
+	int rc;
+	const char *msg; /* substring of the error */
+} set_cases[] = {
+	{ "policy.key_lifetime", "12h", 0, NULL },
+	{ "policy.key_lifetime", "43200", 0, NULL },
+	{ "policy.key_lifetime", "10", -EINVAL, "out of range 60..2592000 seconds" },
+	{ "policy.key_lifetime", "soon", -EINVAL, "must be a duration" },
+	{ "policy.key_lifetime", "", -EINVAL, "has no value" },
+	{ "policy.key_lifetime", "[1, 2]", -EINVAL, "must be a scalar" },
+	{ "policy.key_lifetime", "{a: 1}", -EINVAL, "must be a scalar" },
+	{ "policy.key_lifetime", "1h\n---\n2h", -EINVAL, "second YAML document" },
+	{ "policy.cookie_mode", "always", 0, NULL },
+	{ "policy.cookie_mode", "sometimes", -EINVAL, "under_load, always, never" },
+	{ "policy.cookie_threshold", "'5'", -EINVAL, "must be an integer" },
+	{ "policy.handshake_rate", "20000000", -EINVAL, "out of range" },
+	{ "policy.handshake_rate", "2500", 0, NULL },
+	{ "policy.suites", "[TLS_PSK_WITH_AES_128_CCM_8, TLS_PSK_WITH_AES_128_GCM_SHA256]", 0,
+	  NULL },
+	{ "policy.suites", "[]", -EINVAL, "at least one cipher suite" },
+	{ "policy.suites", "[TLS_PSK_WITH_AES_128_CCM_8, TLS_PSK_WITH_AES_128_CCM_8]", -EINVAL,
+	  "listed twice" },
+	{ "policy.suites", "[TLS_RSA_WITH_NULL_MD5]", -EINVAL, "unsupported cipher suite" },
+	{ "policy.suites", "TLS_PSK_WITH_AES_128_CCM_8", -EINVAL, "must be a list" },
+	{ "policy", "{}", -ENOENT, "no configuration key" },
+	{ "policy.nope", "1", -ENOENT, "no configuration key 'policy.nope'" },
+	{ "ports.name", "x", -ENOENT, "no configuration key" },
+	{ "control.max_output", "2M", 0, NULL },
+	{ "log.components.ctl", "debug", 0, NULL },
+	{ "", "1", -ENOENT, "no configuration key" },
+	{ "policy..x", "1", -ENOENT, "no configuration key" },
+};
+
+static void test_set_key(void **state)
+{
+	struct sg_config *cfg = parse_ok(PORTS), *before = malloc(sizeof(*before));
+	char msg[256];
+
+	(void)state;
+	assert_non_null(before);
+	for (size_t i = 0; i < sizeof(set_cases) / sizeof(set_cases[0]); i++) {
+		int rc;
+
+		*before = *cfg;
+		rc = sg_config_set(cfg, set_cases[i].path, set_cases[i].value, msg, sizeof(msg));
+		if (rc != set_cases[i].rc ||
+		    (set_cases[i].msg != NULL && strstr(msg, set_cases[i].msg) == NULL)) {
+			print_message("case %zu %s=%s: rc %d msg '%s'\n", i, set_cases[i].path,
+			              set_cases[i].value, rc, msg);
+			fail();
+		}
+		if (rc != 0)
+			assert_memory_equal(cfg, before, sizeof(*cfg)); /* nothing changed */
+	}
+	assert_int_equal(cfg->policy.key_lifetime, 43200);
+	assert_int_equal(cfg->policy.cookie_mode, SG_COOKIE_ALWAYS);
+	assert_int_equal(cfg->policy.handshake_rate, 2500);
+	assert_int_equal(cfg->policy.n_suites, 2);
+	assert_int_equal(cfg->policy.suites[1], 0x00A8);
+	assert_int_equal(cfg->control.max_output, 2u << 20);
+	assert_int_equal(cfg->log.components[SG_LOG_CTL], 8);
+	free(before);
 	free(cfg);
 }
 
@@ -504,6 +573,7 @@ int main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_empty_sections),
 		cmocka_unit_test(test_failure_keeps_config),
+		cmocka_unit_test(test_set_key),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_sample_config),
 		cmocka_unit_test(test_keys_documented),

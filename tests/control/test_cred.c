@@ -3,7 +3,9 @@
  * Credential store: put/get/delete/count, identity and PSK limits, the
  * wiping contract, and CSV import: a good file, then a table of bad files
  * that must each fail at the right line and leave the store exactly as it
- * was (atomic import).
+ * was (atomic import); the same fed in pieces of every size (the control
+ * socket streams imports), readers during an import, abort, and the field
+ * checks the control socket's `credentials add` shares with the CSV.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -343,6 +345,186 @@ static void test_import_file(void **state)
 	unlink(path);
 }
 
+/* Feed csv in pieces of `piece` bytes; commit unless a piece fails (then abort). */
+static int import_pieces(struct sg_cred *cs, const char *csv, size_t piece,
+                         struct sg_cred_import_report *rep)
+{
+	struct sg_cred_import *im = sg_cred_import_begin(cs);
+	size_t len = strlen(csv);
+	int rc = 0;
+
+	assert_non_null(im);
+	for (size_t off = 0; rc == 0 && off < len; off += piece)
+		rc = sg_cred_import_feed(im, csv + off, len - off < piece ? len - off : piece);
+	if (rc != 0) {
+		*rep = *sg_cred_import_progress(im);
+		sg_cred_import_abort(im);
+		return rc;
+	}
+	return sg_cred_import_commit(im, rep);
+}
+
+static const char good_csv[] = "identity,psk_hex,key_lifetime,state\n"
+                               "# a comment\n"
+                               "\n"
+                               "urn:dev:ops:32473-1,000102030405060708090a0b0c0d0e0f\n"
+                               "urn:dev:ops:32473-2,FFEEDDCCBBAA99887766554433221100,3600\r\n"
+                               "urn:dev:ops:32473-3,0102,,disabled\n"
+                               "urn:dev:ops:32473-4,abcd,0,enabled\n"
+                               "lwm2m ep 5,01";
+
+/* Lines cut anywhere between pieces give the same result as one stream. */
+static void test_import_pieces(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_cred_import_report rep;
+	struct sg_cred_entry out;
+	static const size_t pieces[] = { 1, 2, 3, 5, 7, 13, 19, 64, 1000 };
+
+	for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		assert_int_equal(import_pieces(f->cs, good_csv, pieces[i], &rep), 0);
+		assert_int_equal(rep.lines, 8);
+		assert_int_equal(rep.imported, 5);
+		assert_int_equal(count(f->cs), 5);
+		assert_int_equal(sg_cred_get(f->cs, "urn:dev:ops:32473-2", 19, &out), 0);
+		assert_int_equal(out.key_lifetime, 3600);
+		assert_int_equal(sg_cred_get(f->cs, "lwm2m ep 5", 10, &out), 0);
+		assert_int_equal(out.psk[0], 1);
+	}
+	/* Every bad file fails at the same line however it is cut, and stores nothing. */
+	for (size_t i = 0; i < sizeof(bad_csv) / sizeof(bad_csv[0]); i++) {
+		for (size_t p = 1; p <= 7; p += 3) {
+			int rc = import_pieces(f->cs, bad_csv[i].csv, p, &rep);
+
+			if (rc != -EINVAL || rep.bad_line != bad_csv[i].bad_line ||
+			    strstr(rep.message, bad_csv[i].message) == NULL)
+				print_message("case '%s' piece %zu: rc %d line %llu '%s'\n",
+				              bad_csv[i].name, p, rc,
+				              (unsigned long long)rep.bad_line, rep.message);
+			assert_int_equal(rc, -EINVAL);
+			assert_int_equal(rep.bad_line, bad_csv[i].bad_line);
+			assert_int_equal(count(f->cs), 5);
+			assert_int_equal(sg_cred_get(f->cs, "b", 1, &out), -ENOENT);
+		}
+	}
+	sg_cred_entry_wipe(&out);
+}
+
+/* A line longer than the limit is refused at its line, even split over pieces. */
+static void test_import_long_line(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_cred_import_report rep;
+	char *csv = malloc(3000);
+
+	assert_non_null(csv);
+	strcpy(csv, "a,00\n");
+	memset(csv + 5, 'x', 1100);
+	strcpy(csv + 1105, ",00\nb,01\n");
+	for (size_t p = 1; p <= 1200; p = p * 3 + 1) {
+		assert_int_equal(import_pieces(f->cs, csv, p, &rep), -EINVAL);
+		assert_int_equal(rep.bad_line, 2);
+		assert_non_null(strstr(rep.message, "longer than 1024"));
+	}
+	/* Without a newline at all, the end of input is the end of the line. */
+	csv[1105] = '\0';
+	assert_int_equal(import_pieces(f->cs, csv, 50, &rep), -EINVAL);
+	assert_int_equal(rep.bad_line, 2);
+	assert_int_equal(count(f->cs), 0);
+	free(csv);
+}
+
+/* Readers see the store as it was until the commit; an abort leaves it so. */
+static void test_import_isolation(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_cred_entry e = entry(0x22, 16, 0, 0), out;
+	struct sg_cred_import_report rep;
+	struct sg_cred_import *im;
+	static const char csv[] = "n1,0011\nn2,0022\n";
+
+	assert_int_equal(sg_cred_put(f->cs, "old", 3, &e), 0);
+	im = sg_cred_import_begin(f->cs);
+	assert_non_null(im);
+	assert_int_equal(sg_cred_import_feed(im, csv, strlen(csv)), 0);
+	assert_int_equal(sg_cred_import_progress(im)->lines, 2);
+	/* Same thread, read transactions alongside the import's write one. */
+	assert_int_equal(sg_cred_get(f->cs, "n1", 2, &out), -ENOENT);
+	assert_int_equal(sg_cred_get(f->cs, "old", 3, &out), 0);
+	assert_int_equal(count(f->cs), 1);
+	sg_cred_import_abort(im);
+	assert_int_equal(count(f->cs), 1);
+	assert_int_equal(sg_cred_get(f->cs, "n1", 2, &out), -ENOENT);
+
+	im = sg_cred_import_begin(f->cs);
+	assert_non_null(im);
+	assert_int_equal(sg_cred_import_feed(im, csv, strlen(csv)), 0);
+	assert_int_equal(sg_cred_import_commit(im, &rep), 0);
+	assert_int_equal(rep.imported, 2);
+	assert_int_equal(count(f->cs), 3);
+	assert_int_equal(sg_cred_get(f->cs, "n2", 2, &out), 0);
+	assert_int_equal(out.psk[0], 0);
+	assert_int_equal(out.psk[1], 0x22);
+	sg_cred_entry_wipe(&out);
+	sg_cred_import_abort(NULL);
+}
+
+static void test_field_checks(void **state)
+{
+	static const struct {
+		const char *id;
+		size_t len;
+		int ok;
+		const char *msg;
+	} ids[] = {
+		{ "urn:dev:ops:1", 13, 1, NULL },      { "", 0, 0, "empty identity" },
+		{ "a,b", 3, 0, "at byte 2" },          { "a\"b", 3, 0, "at byte 2" },
+		{ "a\nb", 3, 0, "control character" }, { "a\x7f", 2, 0, "at byte 2" },
+		{ "\xc3\xa9t\xc3\xa9", 5, 1, NULL },
+	};
+	static const struct {
+		const char *hex;
+		int ok;
+		uint32_t len;
+		const char *msg;
+	} psks[] = {
+		{ "00ff", 1, 2, NULL },       { "AbCd", 1, 2, NULL },
+		{ "0", 0, 0, "even number" }, { "", 0, 0, "2..128 hex digits" },
+		{ "0g", 0, 0, "digit 2" },    { "g0", 0, 0, "digit 1" },
+	};
+	struct sg_cred_entry e;
+	char msg[160], big[200];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		int rc = sg_cred_identity_check(ids[i].id, ids[i].len, msg, sizeof(msg));
+
+		assert_int_equal(rc, ids[i].ok ? 0 : -EINVAL);
+		if (!ids[i].ok)
+			assert_non_null(strstr(msg, ids[i].msg));
+	}
+	memset(big, 'i', sizeof(big));
+	assert_int_equal(sg_cred_identity_check(big, 128, msg, sizeof(msg)), 0);
+	assert_int_equal(sg_cred_identity_check(big, 129, msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "at most 128"));
+	for (size_t i = 0; i < sizeof(psks) / sizeof(psks[0]); i++) {
+		int rc;
+
+		memset(&e, 0, sizeof(e));
+		rc = sg_cred_psk_from_hex(psks[i].hex, strlen(psks[i].hex), &e, msg, sizeof(msg));
+		assert_int_equal(rc, psks[i].ok ? 0 : -EINVAL);
+		if (psks[i].ok)
+			assert_int_equal(e.psk_len, psks[i].len);
+		else
+			assert_non_null(strstr(msg, psks[i].msg));
+	}
+	memset(big, 'f', sizeof(big));
+	assert_int_equal(sg_cred_psk_from_hex(big, 128, &e, msg, sizeof(msg)), 0);
+	assert_int_equal(e.psk_len, 64);
+	assert_int_equal(sg_cred_psk_from_hex(big, 130, &e, msg, sizeof(msg)), -EINVAL);
+	sg_cred_entry_wipe(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +535,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_import_good, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_atomic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_pieces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_long_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_isolation, setup, teardown),
+		cmocka_unit_test(test_field_checks),
 	};
 
 	return cmocka_run_group_tests_name("cred", tests, NULL, NULL);

@@ -3,7 +3,10 @@
  * Control protocol and server: a table of request lines and the response
  * each must get (error code, or result), then the server over a real UNIX
  * socket: pipelined requests, oversize requests, the client limit, idle
- * timeout, a client that never reads, socket permissions and stale sockets.
+ * timeout, a half-written request, a client that never reads, answers over
+ * max_output, client ids and close notification, counters, socket
+ * permissions and stale sockets. Everything runs with sg_ctl_secure_alloc()
+ * in force, as in the daemon.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,11 +61,42 @@ static json_t *cmd_big(void *ctx, json_t *args, struct sg_ctl_error *err)
 	return json_pack("{s:s}", "blob", blob);
 }
 
+/* The server whose handlers run (ctx of the servers below points here). */
+static struct sg_ctl_server *running;
+
+static json_t *cmd_whoami(void *ctx, json_t *args, struct sg_ctl_error *err)
+{
+	(void)args;
+	(void)err;
+	return json_pack("{s:I}", "client", (json_int_t)sg_ctl_server_client(*(void **)ctx));
+}
+
+static json_t *cmd_faildata(void *ctx, json_t *args, struct sg_ctl_error *err)
+{
+	(void)ctx;
+	(void)args;
+	err->data = json_pack("{s:i, s:s}", "line", 3, "reason", "bad hex");
+	return sg_ctl_fail(err, SG_CTL_ECSV, "line %d: %s", 3, "bad hex");
+}
+
 static const struct sg_ctl_cmd cmds[] = {
 	{ "echo", "echo args", cmd_echo },
 	{ "fail", "always fails", cmd_fail },
 	{ "big", "a 200 kB answer", cmd_big },
+	{ "whoami", "the client id", cmd_whoami },
+	{ "faildata", "fails with error data", cmd_faildata },
 };
+
+#define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static uint64_t closed[16];
+static unsigned n_closed;
+
+static void on_close(void *ctx, uint64_t client)
+{
+	(void)ctx;
+	closed[n_closed++ % 16] = client;
+}
 
 /* ---- protocol table ---- */
 
@@ -93,6 +127,12 @@ static const struct {
 	{ "{\"v\":1,\"cmd\":\"reboot\",\"id\":[1]}", SG_CTL_EUNKNOWN, "unknown command 'reboot'",
 	  "[1]" },
 	{ "{\"v\":1,\"cmd\":\"\"}", SG_CTL_EUNKNOWN, "unknown command ''", NULL },
+	{ "{\"v\":1,\"cmd\":\"faildata\",\"id\":4}", SG_CTL_ECSV, "line 3: bad hex", "4" },
+	{ "{\"v\":1,\"cmd\":\"echo\",\"args\":\"x\"}", SG_CTL_EINVALID, "\"args\"", NULL },
+	{ "{\"v\":1.0,\"cmd\":\"echo\"}", SG_CTL_EINVALID, "\"v\"", NULL },
+	{ "{\"v\":1,\"cmd\":\"echo\",\"args\":{\"a\":\"\\u0000\"}}", SG_CTL_EPARSE, "NUL", NULL },
+	{ "\xff\xfe", SG_CTL_EPARSE, "not JSON", NULL },
+	{ "{\"v\":1,\"cmd\":\"\xc3\x28\"}", SG_CTL_EPARSE, "not JSON", NULL },
 };
 
 static void test_protocol_table(void **state)
@@ -100,7 +140,7 @@ static void test_protocol_table(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(proto_cases) / sizeof(proto_cases[0]); i++) {
 		const char *line = proto_cases[i].line;
-		json_t *resp = sg_ctl_handle(cmds, 3, NULL, line, strlen(line));
+		json_t *resp = sg_ctl_handle(cmds, N_CMDS, NULL, line, strlen(line));
 		json_t *err, *id;
 
 		assert_non_null(resp);
@@ -120,13 +160,24 @@ static void test_protocol_table(void **state)
 			}
 			assert_null(json_object_get(resp, "result"));
 		}
+		if (proto_cases[i].code != NULL && strcmp(proto_cases[i].code, SG_CTL_ECSV) == 0) {
+			json_t *d = json_object_get(err, "data");
+
+			assert_int_equal(json_integer_value(json_object_get(d, "line")), 3);
+			assert_string_equal(json_string_value(json_object_get(d, "reason")),
+			                    "bad hex");
+		} else if (err != NULL) {
+			assert_null(json_object_get(err, "data"));
+		}
 		id = json_object_get(resp, "id");
 		if (proto_cases[i].id == NULL) {
 			assert_null(id);
 		} else {
-			char *s = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
+			char s[64];
+			size_t n = json_dumpb(id, s, sizeof(s) - 1, JSON_COMPACT | JSON_ENCODE_ANY);
+
+			s[n] = '\0';
 			assert_string_equal(s, proto_cases[i].id);
-			free(s);
 		}
 		json_decref(resp);
 	}
@@ -155,8 +206,9 @@ struct fixture {
 	struct sg_ctl_server *srv;
 };
 
-static struct sg_ctl_server *make_server(struct fixture *f, unsigned max_clients,
-                                         size_t max_request, unsigned idle_ms)
+static struct sg_ctl_server *make_server_out(struct fixture *f, unsigned max_clients,
+                                             size_t max_request, unsigned idle_ms,
+                                             size_t max_output)
 {
 	struct sg_ctl_server_cfg cfg = {
 		.path = f->path,
@@ -164,10 +216,20 @@ static struct sg_ctl_server *make_server(struct fixture *f, unsigned max_clients
 		.max_clients = max_clients,
 		.max_request = max_request,
 		.idle_timeout_ms = idle_ms,
+		.max_output = max_output,
 		.cmds = cmds,
-		.n_cmds = 3,
+		.n_cmds = N_CMDS,
+		.ctx = &running,
+		.on_close = on_close,
 	};
-	return sg_ctl_server_create(&cfg);
+	running = sg_ctl_server_create(&cfg);
+	return running;
+}
+
+static struct sg_ctl_server *make_server(struct fixture *f, unsigned max_clients,
+                                         size_t max_request, unsigned idle_ms)
+{
+	return make_server_out(f, max_clients, max_request, idle_ms, 0);
 }
 
 static int setup(void **state)
@@ -190,6 +252,7 @@ static int teardown(void **state)
 	char p[160];
 
 	sg_ctl_server_destroy(f->srv);
+	running = NULL;
 	unlink(f->path);
 	snprintf(p, sizeof(p), "%s/run", f->dir);
 	rmdir(p);
@@ -217,6 +280,11 @@ static void send_all(int fd, const char *s, size_t n)
 		s += w;
 		n -= (size_t)w;
 	}
+}
+
+static void send_str(int fd, const char *s)
+{
+	send_all(fd, s, strlen(s));
 }
 
 /*
@@ -455,10 +523,121 @@ static void test_server_socket_file(void **state)
 		                         .max_clients = 1,
 		                         .max_request = 64,
 		                         .cmds = cmds,
-		                         .n_cmds = 3 };
+		                         .n_cmds = N_CMDS };
 	assert_null(sg_ctl_server_create(&cfg));
 	assert_int_equal(errno, ENOENT);
 	assert_int_equal(access(f->path, F_OK), -1);
+}
+
+/* Ids tell clients apart inside handlers, are never reused, and come back in on_close. */
+static void test_server_client_ids(void **state)
+{
+	struct fixture *f = *state;
+	char buf[4096];
+	int eof;
+	json_t *r;
+	json_error_t je;
+	uint64_t ida, idb;
+
+	f->srv = make_server(f, 4, 1024, 0);
+	assert_non_null(f->srv);
+	assert_int_equal(sg_ctl_server_client(f->srv), 0); /* outside a handler */
+	n_closed = 0;
+	int a = client(f->path), b = client(f->path);
+	send_str(a, "{\"v\":1,\"cmd\":\"whoami\"}\n");
+	collect(f->srv, a, buf, sizeof(buf), 1, &eof);
+	r = json_loads(buf, 0, &je);
+	assert_non_null(r);
+	ida = (uint64_t)json_integer_value(json_object_get(json_object_get(r, "result"), "client"));
+	json_decref(r);
+	send_str(b, "{\"v\":1,\"cmd\":\"whoami\"}\n");
+	collect(f->srv, b, buf, sizeof(buf), 1, &eof);
+	r = json_loads(buf, 0, &je);
+	assert_non_null(r);
+	idb = (uint64_t)json_integer_value(json_object_get(json_object_get(r, "result"), "client"));
+	json_decref(r);
+	assert_true(ida >= 1 && idb >= 1 && ida != idb);
+	assert_int_equal(sg_ctl_server_client(f->srv), 0);
+
+	close(a);
+	for (int i = 0; i < 40 && n_closed == 0; i++)
+		sg_ctl_server_run(f->srv, 5);
+	assert_int_equal(n_closed, 1);
+	assert_int_equal(closed[0], ida);
+	/* A new client never gets an old id. */
+	a = client(f->path);
+	send_str(a, "{\"v\":1,\"cmd\":\"whoami\"}\n");
+	collect(f->srv, a, buf, sizeof(buf), 1, &eof);
+	r = json_loads(buf, 0, &je);
+	assert_non_null(r);
+	uint64_t idc = (uint64_t)json_integer_value(
+	        json_object_get(json_object_get(r, "result"), "client"));
+	json_decref(r);
+	assert_true(idc != ida && idc != idb);
+	close(a);
+	close(b);
+	sg_ctl_server_destroy(f->srv); /* destroy closes (and reports) what is left */
+	f->srv = NULL;
+	running = NULL;
+	assert_true(n_closed >= 2);
+}
+
+/* Half a request, then silence: a timeout error, then the connection closes. */
+static void test_server_half_request(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_ctl_stats st;
+	char buf[4096];
+	int eof;
+
+	f->srv = make_server(f, 4, 1024, 200);
+	assert_non_null(f->srv);
+	int fd = client(f->path);
+	send_str(fd, "{\"v\":1,\"cmd\":\"ec");
+	collect(f->srv, fd, buf, sizeof(buf), 2, &eof);
+	assert_non_null(strstr(buf, "\"code\":\"" SG_CTL_ETIMEOUT "\""));
+	assert_non_null(strstr(buf, "16 bytes"));
+	if (!eof)
+		collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
+	assert_true(eof);
+	close(fd);
+	sg_ctl_server_stats(f->srv, &st);
+	assert_int_equal(st.timeouts, 1);
+	assert_int_equal(sg_ctl_server_clients(f->srv), 0);
+
+	/* Idle without half a request: just closed, no error line. */
+	fd = client(f->path);
+	size_t n = collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
+	assert_int_equal(n, 0);
+	assert_true(eof);
+	close(fd);
+}
+
+/* An answer over max_output is replaced by an error; the client stays served. */
+static void test_server_max_output(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_ctl_stats st;
+	char buf[4096];
+	int eof;
+
+	f->srv = make_server_out(f, 4, 1024, 0, 100000);
+	assert_non_null(f->srv);
+	int fd = client(f->path);
+	send_str(fd, "{\"v\":1,\"cmd\":\"big\",\"id\":\"b\"}\n");
+	collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
+	assert_non_null(strstr(buf, SG_CTL_ETOOBIG));
+	assert_non_null(strstr(buf, "\"id\":\"b\""));
+	assert_false(eof);
+	send_str(fd, "{\"v\":1,\"cmd\":\"echo\",\"id\":6}\n");
+	collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
+	assert_non_null(strstr(buf, "\"id\":6"));
+	assert_non_null(strstr(buf, "\"result\""));
+	sg_ctl_server_stats(f->srv, &st);
+	assert_int_equal(st.requests, 2);
+	assert_int_equal(st.errors, 1);
+	assert_int_equal(st.accepted, 1);
+	close(fd);
 }
 
 int main(void)
@@ -472,7 +651,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_slow_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_socket_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_client_ids, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_half_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_max_output, setup, teardown),
 	};
+
+	/* As the daemon runs: every block jansson frees is wiped. */
+	sg_ctl_secure_alloc();
 
 	return cmocka_run_group_tests_name("ctl", tests, NULL, NULL);
 }

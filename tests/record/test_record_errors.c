@@ -1046,6 +1046,25 @@ static void test_parse(void **state)
 		if (rows[r].last_status != SG_REC_OK && n)
 			assert_int_equal(h[n - 1].off + h[n - 1].len, len);
 	}
+	/* The second record's length field: over RFC 6347's limit is oversized, not truncated. */
+	static const struct {
+		unsigned flen;
+		uint8_t status;
+	} lrows[] = {
+		{ SG_DTLS_MAX_CIPHERTEXT, SG_REC_TRUNCATED },
+		{ SG_DTLS_MAX_CIPHERTEXT + 1, SG_REC_OVERSIZED },
+		{ 0xffff, SG_REC_OVERSIZED },
+	};
+	for (size_t r = 0; r < SG_ARRAY_SIZE(lrows); r++) {
+		uint8_t *f = dgram + l1 + SG_DTLS_HDR_LEN_CID(CID_LEN) - 2;
+
+		f[0] = (uint8_t)(lrows[r].flen >> 8);
+		f[1] = (uint8_t)lrows[r].flen;
+		n = sg_rec_parse(dgram, l1 + l2, CID_LEN, h, 8);
+		assert_int_equal(n, 2);
+		assert_int_equal(h[1].status, lrows[r].status);
+		assert_int_equal(h[1].off + h[1].len, l1 + l2);
+	}
 	peer_free(&plain);
 	peer_free(&cid);
 }

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Session registry: the control plane's cold record of which PSK identity
+ * (RFC 4279 §5.1) each installed session authenticated with, indexed both
+ * ways, so `sessions list --identity X`, `sessions kill --identity X` and
+ * `sessions show ID` cost one hash lookup, not a walk over millions of
+ * sessions. The session table keeps only what workers need; this keeps the
+ * rest (architecture: handshake and policy state live in control/).
+ *
+ * Memory: 16 bytes per session slot (allocated zeroed, so pages are touched
+ * only as slots are used) plus one small block per distinct identity.
+ * Session ids are the session table's (generation << 32 | slot): a slot
+ * reused by a new session replaces the old record, so a missed delete never
+ * leaves a wrong answer behind, only a stale id the caller checks against the
+ * table.
+ *
+ * Threads: the control thread only; no locks.
+ */
+#ifndef STORMGATE_CONTROL_SG_SESSREG_H
+#define STORMGATE_CONTROL_SG_SESSREG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SG_SESSREG_IDENTITY_MAX 128 /* as the credential store's identities */
+
+struct sg_sessreg;
+
+/* A registry for session slots 0..capacity-1. NULL with errno EINVAL or ENOMEM. */
+struct sg_sessreg *sg_sessreg_create(uint32_t capacity);
+
+/* Free everything. NULL is fine. */
+void sg_sessreg_destroy(struct sg_sessreg *r);
+
+/*
+ * Record that session id authenticated as identity (1..SG_SESSREG_IDENTITY_MAX
+ * bytes, copied). Replaces what the slot held (an earlier session, or the
+ * same one re-keyed under another identity). Returns 0, -EINVAL (slot out of
+ * range, bad length) or -ENOMEM (the slot is then empty).
+ */
+int sg_sessreg_add(struct sg_sessreg *r, uint64_t id, const void *identity, size_t len);
+
+/* Forget session id. Returns 0, or -ENOENT when the slot holds another id or none. */
+int sg_sessreg_del(struct sg_sessreg *r, uint64_t id);
+
+/* The identity of session id (valid until the next add or del), or NULL. */
+const uint8_t *sg_sessreg_identity(const struct sg_sessreg *r, uint64_t id, size_t *len);
+
+/*
+ * Sessions of an identity: up to max ids into ids (most recent first).
+ * Returns how many it has in all (may exceed max).
+ */
+size_t sg_sessreg_find(const struct sg_sessreg *r, const void *identity, size_t len, uint64_t *ids,
+                       size_t max);
+
+/* Sessions and distinct identities recorded. */
+uint64_t sg_sessreg_sessions(const struct sg_sessreg *r);
+uint64_t sg_sessreg_identities(const struct sg_sessreg *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STORMGATE_CONTROL_SG_SESSREG_H */

@@ -1,0 +1,763 @@
+#!/usr/bin/env python3
+"""Integration test of the control socket's management commands, as TAP
+(suite 'integration', root).
+
+  test_mgmt.py STORMGATE STORMCTL
+
+One daemon on a DPDK net_af_packet port bound to a veth whose peer sits in a
+network namespace (sgctl<pid>) with real DTLS clients (OpenSSL s_client) and
+a UDP echo server as the application. Checked, in order: the socket's mode
+and group (and that a user outside the group is refused); credentials add,
+show (never the key), count, remove, a streamed import and a broken one that
+changes nothing, an import abandoned by its client; stats, DPDK telemetry
+(dpdk-telemetry.py) and `stormctl metrics`; sessions count, list (by
+identity, by address), show; bad requests (malformed JSON, unknown command,
+wrong types, oversized, half-written, a client that never reads, many
+clients at once) each get their error while a DTLS session keeps echoing;
+sessions kill (the device gets a close_notify and handshakes again) and kill
+--identity; policy get and set applied live (cookies, suites, handshake
+rate, key lifetime and jitter), refused values change nothing;
+credentials remove --kill-sessions; shutdown.
+
+Cleanup (namespace, veth, daemon, clients, files) runs whatever happens.
+"""
+import base64
+import grp
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+STORMGATE, STORMCTL = sys.argv[1:3]
+TAG = f'sgctl{os.getpid() % 100000}'
+NS = TAG
+VETH_GW, VETH_DEV = TAG + 'g', TAG + 'd'
+GW_IP, DEV_IP = '198.18.72.1', '198.18.72.2'
+KEY_A = '7bdebcfab2aae258c6a80f9881a91e1c'
+KEY_B = '00112233445566778899aabbccddeeff'
+GROUP = 'daemon'
+
+results = []
+procs = []
+work = tempfile.mkdtemp(prefix='sgctl-itest-')
+os.chmod(work, 0o755)  # the unprivileged stormctl must reach the socket's directory
+SOCK = os.path.join(work, 'ctl.sock')
+daemon = None
+
+
+def check(name, ok, detail=''):
+    results.append((name, bool(ok), detail))
+    return bool(ok)
+
+
+def run(args, timeout=30, **kw):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def sh(*args):
+    subprocess.run(args, check=True, capture_output=True, timeout=30)
+
+
+def ctl(*args, timeout=30, **kw):
+    return run([STORMCTL, '--socket', SOCK] + list(args), timeout=timeout, **kw)
+
+
+def ctl_json(*args):
+    r = ctl('--json', *args)
+    if r.returncode != 0:
+        raise RuntimeError(f'stormctl {args}: exit {r.returncode}: {r.stderr.strip()}')
+    return json.loads(r.stdout)
+
+
+def stats():
+    return ctl_json('stats')
+
+
+class Raw:
+    """A control client speaking the protocol by hand."""
+
+    def __init__(self):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(10)
+        self.s.connect(SOCK)
+        self.buf = b''
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def line(self, timeout=10):
+        self.s.settimeout(timeout)
+        while b'\n' not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b'\n', 1)
+        return json.loads(line)
+
+    def call(self, cmd, args=None, **extra):
+        req = {'v': 1, 'cmd': cmd}
+        if args is not None:
+            req['args'] = args
+        req.update(extra)
+        self.send(json.dumps(req).encode() + b'\n')
+        return self.line()
+
+    def closed(self, timeout=10):
+        """True once the daemon closed the connection (EOF or reset)."""
+        self.s.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.s.recv(65536)
+                if not chunk:
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.s.close()
+
+
+def err_code(resp):
+    return (resp or {}).get('error', {}).get('code')
+
+
+class Dtls:
+    """An interactive OpenSSL DTLS 1.2 PSK client in the namespace."""
+
+    def __init__(self, ident, key, cipher='PSK-AES128-CCM8'):
+        self.p = subprocess.Popen(
+            # -brief, not -quiet (which ignores EOF): closing stdin sends close_notify.
+            ['ip', 'netns', 'exec', NS, 'openssl', 's_client', '-dtls1_2', '-brief',
+             '-connect', f'{GW_IP}:5684', '-psk_identity', ident, '-psk', key,
+             '-cipher', cipher], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)
+        procs.append(self.p)
+        self.out = b''
+
+    def echo(self, text, timeout=10):
+        """Send a line; True when the application's echo comes back."""
+        try:
+            self.p.stdin.write(text.encode() + b'\n')
+            self.p.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return False
+        want = b'echo:' + text.encode()
+        end = time.monotonic() + timeout
+        while want not in self.out and time.monotonic() < end:
+            r, _, _ = select.select([self.p.stdout], [], [], 0.2)
+            if r:
+                chunk = os.read(self.p.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                self.out += chunk
+        return want in self.out
+
+    def exited(self, timeout):
+        try:
+            self.p.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    def close(self):
+        try:
+            self.p.stdin.close()  # close_notify, then exit
+        except OSError:
+            pass
+        if not self.exited(5):
+            self.p.kill()
+            self.p.wait(timeout=5)
+
+
+def one_echo(ident, key, text, cipher='PSK-AES128-CCM8'):
+    c = Dtls(ident, key, cipher)
+    ok = c.echo(text, timeout=8)
+    c.close()
+    return ok
+
+
+def wait_for(fn, timeout=10, step=0.2):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(step)
+    return fn()
+
+
+ECHO = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.settimeout(0.5)
+end = time.monotonic() + float(sys.argv[3])
+while time.monotonic() < end:
+    try:
+        data, peer = s.recvfrom(4096)
+    except socket.timeout:
+        continue
+    s.sendto(b'echo:' + data, peer)
+"""
+
+
+def netns_up():
+    sh('ip', 'netns', 'add', NS)
+    sh('ip', 'link', 'add', VETH_GW, 'type', 'veth', 'peer', 'name', VETH_DEV, 'netns', NS)
+    sh('sysctl', '-q', '-w', f'net.ipv6.conf.{VETH_GW}.disable_ipv6=1')
+    sh('ip', 'netns', 'exec', NS, 'sysctl', '-q', '-w', f'net.ipv6.conf.{VETH_DEV}.disable_ipv6=1')
+    sh('ip', 'link', 'set', VETH_GW, 'up')
+    sh('ip', '-n', NS, 'addr', 'add', f'{DEV_IP}/24', 'dev', VETH_DEV)
+    sh('ip', '-n', NS, 'link', 'set', VETH_DEV, 'up')
+    sh('ip', '-n', NS, 'link', 'set', 'lo', 'up')
+    # veth leaves UDP checksums to an offload that never happens (see test_daemon.py).
+    sh('ip', 'netns', 'exec', NS, 'ethtool', '-K', VETH_DEV, 'tx', 'off')
+    with open(f'/sys/class/net/{VETH_GW}/address') as f:
+        mac = f.read().strip()
+    sh('ip', '-n', NS, 'neigh', 'add', GW_IP, 'lladdr', mac, 'dev', VETH_DEV, 'nud', 'permanent')
+    echo = subprocess.Popen(['ip', 'netns', 'exec', NS, sys.executable, '-c', ECHO, DEV_IP,
+                             '5683', '300'])
+    procs.append(echo)
+
+
+def start_daemon():
+    global daemon
+    cfg = os.path.join(work, 'gw.yaml')
+    with open(cfg, 'w') as f:
+        f.write(f"""\
+eal: [-l, 0-1, --no-pci, --file-prefix, {TAG}]
+log: {{level: info}}
+control:
+  socket: {SOCK}
+  group: {GROUP}
+  client_timeout: 2s
+workers: {{idle_sleep_us: 200}}
+mbufs: {{count: 4095, cache: 64}}
+sessions: {{capacity: 4096}}
+credentials: {{db: {work}/creds, map_size: 256M}}
+backend: {{mode: udp, servers: [{DEV_IP}:5683]}}
+ports:
+  - {{name: dev0, role: device, devargs: "net_af_packet0,iface={VETH_GW}", addresses: [{GW_IP}/24]}}
+""")
+    r = run([STORMGATE, '--check-config', cfg])
+    check('--check-config accepts the test config', r.returncode == 0, r.stdout + r.stderr)
+    log = open(os.path.join(work, 'daemon.log'), 'w+')
+    daemon = subprocess.Popen([STORMGATE, '--config', cfg, '--no-status'], stdout=log,
+                              stderr=subprocess.STDOUT)
+    daemon.log = log
+    procs.append(daemon)
+    ok = wait_for(lambda: daemon.poll() is None and os.path.exists(SOCK)
+                  and ctl('version').returncode == 0, timeout=60)
+    return check('daemon starts and answers', ok, daemon_log())
+
+
+def daemon_log():
+    if daemon is None:
+        return ''
+    daemon.log.flush()
+    daemon.log.seek(0)
+    return daemon.log.read()[-3000:]
+
+
+# ---------------------------------------------------------------------------
+
+def test_socket_permissions():
+    st = os.stat(SOCK)
+    gid = grp.getgrnam(GROUP).gr_gid
+    check('socket is mode 0660, group daemon',
+          stat.S_IMODE(st.st_mode) == 0o660 and st.st_gid == gid, (oct(st.st_mode), st.st_gid))
+    exe = os.path.join(work, 'stormctl')
+    shutil.copy(STORMCTL, exe)
+    os.chmod(exe, 0o755)
+    base = ['setpriv', '--reuid=65534', '--regid=65534']
+    r = run(base + ['--clear-groups', exe, '--socket', SOCK, 'version'])
+    check('a user outside the group is refused: exit 1, permission denied',
+          r.returncode == 1 and 'Permission denied' in r.stderr, r.stderr)
+    r = run(base + [f'--groups={gid}', exe, '--socket', SOCK, 'version'])
+    check('a member of the group is served', r.returncode == 0 and 'stormgate' in r.stdout,
+          r.stdout + r.stderr)
+
+
+def test_version():
+    v = ctl_json('version')
+    names = {c['name'] for c in v['commands']}
+    want = {'version', 'status', 'ports', 'shutdown', 'stats', 'sessions.count', 'sessions.list',
+            'sessions.show', 'sessions.kill', 'credentials.add', 'credentials.remove',
+            'credentials.import', 'credentials.count', 'credentials.show', 'policy.get',
+            'policy.set'}
+    check('version lists every command', names >= want, sorted(want - names))
+    check('version gives the request and output limits',
+          v['limits']['max_request'] == 65536 and v['limits']['max_output'] == 16 << 20, v)
+
+
+def test_credentials():
+    r = ctl('credentials', 'add', 'dev-a', input=KEY_A + '\n')
+    check('credentials add (PSK on stdin)', r.returncode == 0 and 'added' in r.stdout,
+          r.stdout + r.stderr)
+    r = ctl('credentials', 'add', 'dev-a', KEY_B)
+    check('adding an identity twice: exit 1, conflict', r.returncode == 1
+          and '(conflict)' in r.stderr, r.stderr)
+    r = ctl('credentials', 'add', 'dev-a', KEY_A, '--replace')
+    check('--replace replaces it', r.returncode == 0 and 'replaced' in r.stdout, r.stdout + r.stderr)
+    r = ctl('credentials', 'add', 'dev-b', KEY_B, '--lifetime', '2h', '--disabled')
+    check('credentials add with lifetime and state', r.returncode == 0, r.stderr)
+    r = ctl('credentials', 'show', 'dev-b')
+    j = ctl_json('credentials', 'show', 'dev-b')
+    check('credentials show: state, lifetime, key length',
+          j['state'] == 'disabled' and j['key_lifetime'] == 7200 and j['psk_len'] == 16
+          and 'disabled' in r.stdout, j)
+    check('credentials show never prints the key (table or JSON)',
+          KEY_B not in r.stdout and KEY_B not in json.dumps(j)
+          and KEY_B.upper() not in r.stdout, r.stdout)
+    for bad, why in ((['credentials', 'add', 'bad,id', KEY_B], 'invalid_arguments'),
+                     (['credentials', 'add', 'dev-c', '0g'], 'non-hex'),
+                     (['credentials', 'add', 'dev-c', KEY_B, '--lifetime', '5'], 'key_lifetime')):
+        r = ctl(*bad)
+        check(f'credentials add refuses {bad[2:]}: exit 1, {why}',
+              r.returncode == 1 and why in r.stderr, r.stderr)
+    n = ctl_json('credentials', 'count')['count']
+    check('credentials count is 2', n == 2, n)
+
+    good = os.path.join(work, 'devices.csv')
+    with open(good, 'w') as f:
+        f.write('identity,psk_hex,key_lifetime,state\n')
+        for i in range(20000):
+            f.write(f'urn:dev:ops:sgctl-{i:06d},{i:032x}\n')
+    r = ctl('credentials', 'import', good, timeout=120)
+    check('credentials import of 20000 devices: exit 0, progress on stderr',
+          r.returncode == 0 and 'imported 20000 identities' in r.stdout
+          and 'importing:' in r.stderr and '100%' in r.stderr, r.stdout + r.stderr)
+    check('... all stored', ctl_json('credentials', 'count')['count'] == 20002)
+
+    bad = os.path.join(work, 'broken.csv')
+    with open(bad, 'w') as f:
+        for i in range(30000):
+            f.write(f'urn:dev:ops:broken-{i:06d},{i:032x}\n' if i != 24999
+                    else 'urn:dev:ops:broken-x,00112233zz\n')
+    r = ctl('credentials', 'import', bad, timeout=120)
+    check('a broken CSV (line 25000): exit 1, FILE:LINE: reason, nothing imported',
+          r.returncode == 1 and f'{bad}:25000: psk_hex has a non-hex character' in r.stderr
+          and 'nothing imported' in r.stderr, r.stderr)
+    check('... the store is unchanged', ctl_json('credentials', 'count')['count'] == 20002)
+    r = ctl('credentials', 'show', 'urn:dev:ops:broken-000001')
+    check('... not even the lines before the bad one', r.returncode == 1
+          and 'not_found' in r.stderr, r.stderr)
+
+    # The import protocol by hand: ownership, abandonment.
+    a, b = Raw(), Raw()
+    check('import data without begin: conflict',
+          err_code(a.call('credentials.import', {'phase': 'data', 'data': ''})) == 'conflict')
+    check('import begin', 'result' in a.call('credentials.import', {'phase': 'begin'}))
+    check('a second import meanwhile: conflict',
+          err_code(b.call('credentials.import', {'phase': 'begin'})) == 'conflict')
+    data = base64.b64encode(b'urn:dev:ops:abandoned,0011\n').decode()
+    check('another client cannot feed it: conflict',
+          err_code(b.call('credentials.import', {'phase': 'data', 'data': data})) == 'conflict')
+    check('credentials add during an import: conflict',
+          err_code(b.call('credentials.add', {'identity': 'x', 'psk': '00'})) == 'conflict')
+    resp = a.call('credentials.import', {'phase': 'data', 'data': data})
+    check('its client feeds it', resp.get('result', {}).get('lines') == 1, resp)
+    check('readers see the store as before', b.call('credentials.count')['result']['count']
+          == 20002)
+    a.close()
+    ok = wait_for(lambda: not stats()['credentials']['import_running'], timeout=5)
+    check('the client goes away: the import is aborted', ok)
+    r = ctl('credentials', 'show', 'urn:dev:ops:abandoned')
+    check('... and nothing of it stored', r.returncode == 1 and 'not_found' in r.stderr)
+    check('bad base64: invalid_arguments',
+          'result' in b.call('credentials.import', {'phase': 'begin'})
+          and err_code(b.call('credentials.import', {'phase': 'data', 'data': '!!!!'}))
+          == 'invalid_arguments')
+    b.close()
+
+    r = ctl('credentials', 'remove', 'dev-b')
+    check('credentials remove', r.returncode == 0 and 'removed' in r.stdout, r.stdout + r.stderr)
+    r = ctl('credentials', 'remove', 'dev-b')
+    check('removing it again: exit 1, not_found', r.returncode == 1 and 'not_found' in r.stderr)
+
+
+def test_stats_telemetry_metrics():
+    n = ctl_json('credentials', 'count')['count']
+    s = stats()
+    check('stats: global, drops (every reason), workers, sessions, handshakes, admission',
+          {'global', 'drops', 'workers', 'sessions', 'handshakes', 'admission', 'credentials',
+           'control'} <= set(s) and 'udp_checksum' in s['drops']
+          and s['workers'][0]['lcore'] == 1 and 'fail_bad_finished' in s['handshakes']['counters']
+          and s['admission']['handshake_rate'] == 0, s)
+    r = ctl('stats')
+    check('stormctl stats prints tables', r.returncode == 0 and 'WORKER' in r.stdout
+          and 'ADMISSION' in r.stdout and 'SESSIONS' in r.stdout, r.stdout)
+
+    r = ctl('metrics')
+    lines = r.stdout.splitlines()
+    families = {l.split()[2] for l in lines if l.startswith('# TYPE ')}
+    helps = {l.split()[2] for l in lines if l.startswith('# HELP ')}
+    samples = [l for l in lines if l and not l.startswith('#')]
+    names_ok = all(re.match(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? -?[0-9.e+]+$', l) for l in samples)
+    check('stormctl metrics: Prometheus text, HELP and TYPE per family, valid samples',
+          r.returncode == 0 and 'stormgate_up 1' in lines and families == helps
+          and len(families) >= 25 and names_ok
+          and f'stormgate_credentials {n}' in lines
+          and any(l.startswith('stormgate_rx_packets_total{worker="0",lcore="1"}') for l in lines),
+          r.stdout[:2000])
+
+    tel = shutil.which('dpdk-telemetry.py')
+    if tel is None:
+        results.append(('DPDK telemetry', None, 'dpdk-telemetry.py not installed'))
+        return
+    cmds = '/stormgate/stats\n/stormgate/drops\n/stormgate/worker,0\n/stormgate/admission\n' \
+           '/stormgate/handshakes\n/stormgate/sessions\n'
+    # The telemetry thread reads a snapshot the daemon refreshes every 250 ms.
+    time.sleep(0.6)
+    r = run([tel, '-f', TAG], input=cmds, timeout=20)
+    got = {}
+    for l in r.stdout.splitlines():
+        try:
+            got.update(json.loads(l))
+        except ValueError:
+            pass
+    check('dpdk-telemetry.py answers the /stormgate commands',
+          got.get('/stormgate/stats', {}).get('credentials/count') == n
+          and 'udp_port' in got.get('/stormgate/drops', {})
+          and got.get('/stormgate/worker', {}).get('lcore') == 1
+          and 'cookies_required' in got.get('/stormgate/admission', {})
+          and 'counters/completed_full' in got.get('/stormgate/handshakes', {})
+          and 'live' in got.get('/stormgate/sessions', {}),
+          json.dumps({k: {x: v[x] for x in list(v)[:12]} if isinstance(v, dict) else v
+                      for k, v in got.items()}) + r.stderr[-500:])
+
+
+def session_rows(*args):
+    return ctl_json('sessions', 'list', *args)['sessions']
+
+
+def test_sessions_and_abuse():
+    c = Dtls('dev-a', KEY_A)
+    if not check('a DTLS client handshakes and its data is echoed', c.echo('hello-1'),
+                 c.out + (c.p.stderr.read1(4096) if c.p.poll() is not None else b'')):
+        return None
+    n = ctl_json('sessions', 'count')
+    check('sessions count: 1', n['sessions'] == 1 and n['identities'] == 1, n)
+    rows = session_rows()
+    check('sessions list: identity, peer, suite',
+          len(rows) == 1 and rows[0]['identity'] == 'dev-a'
+          and rows[0]['peer'].startswith(DEV_IP + ':')
+          and rows[0]['suite'] == 'TLS_PSK_WITH_AES_128_CCM_8', rows)
+    sid = rows[0]['id'] if rows else '0'
+    check('sessions list --identity', [r['id'] for r in session_rows('--identity', 'dev-a')]
+          == [sid] and session_rows('--identity', 'nobody') == [])
+    port = rows[0]['peer'].rsplit(':', 1)[1] if rows else '0'
+    check('sessions list --addr (address, address:port)',
+          len(session_rows('--addr', DEV_IP)) == 1
+          and len(session_rows('--addr', f'{DEV_IP}:{port}')) == 1
+          and session_rows('--addr', '198.18.72.3') == []
+          and session_rows('--addr', f'{DEV_IP}:1') == [])
+    r = ctl('sessions', 'list')
+    check('sessions list prints a table', r.returncode == 0 and 'SESSION' in r.stdout
+          and sid in r.stdout and 'dev-a' in r.stdout, r.stdout)
+    sh_ = ctl_json('sessions', 'show', sid)
+    check('sessions show: one session, no key material',
+          sh_['id'] == sid and sh_['epoch'] == 1 and sh_['tx_seq'] >= 1
+          and not any(re.search(r'(^|_)(psk|key|secret|iv)($|_)', k) for k in sh_)
+          and KEY_A not in json.dumps(sh_), sh_)
+    r = ctl('sessions', 'show', 'ffff00000000')
+    check('sessions show of an unknown id: exit 1, not_found',
+          r.returncode == 1 and 'not_found' in r.stderr, r.stderr)
+
+    # -- bad requests while the session carries traffic --
+    raw = Raw()
+    cases = [
+        (b'{"v":1,"cmd":"stats"\n', 'parse_error'),
+        (b'[1,2]\n', 'invalid_request'),
+        (b'{"v":1,"cmd":"reboot"}\n', 'unknown_command'),
+        (b'{"v":1,"cmd":"stats","args":[]}\n', 'invalid_request'),
+        (b'{"v":1,"cmd":"sessions.list","args":{"limit":"many"}}\n', 'invalid_arguments'),
+        (b'{"v":1,"cmd":"sessions.list","args":{"limit":5000}}\n', 'invalid_arguments'),
+        (b'{"v":1,"cmd":"sessions.show","args":{"id":5}}\n', 'invalid_arguments'),
+        (b'{"v":1,"cmd":"sessions.kill","args":{}}\n', 'invalid_arguments'),
+        (b'{"v":1,"cmd":"sessions.kill","args":{"id":"1","identity":"x"}}\n',
+         'invalid_arguments'),
+        (b'{"v":1,"cmd":"sessions.list","args":{"identiy":"x"}}\n', 'invalid_arguments'),
+        (b'{"v":1,"cmd":"policy.set","args":{"key_lifetime":true}}\n', 'invalid_arguments'),
+        (b'{"v":1,"cmd":"credentials.add","args":{"identity":"x","psk":123}}\n',
+         'invalid_arguments'),
+        (b'{"v":1,"cmd":"credentials.import","args":{"phase":7}}\n', 'invalid_arguments'),
+        (b'{"v":2,"cmd":"stats"}\n', 'unsupported_version'),
+    ]
+    for req, code in cases:
+        raw.send(req)
+        resp = raw.line()
+        check(f'bad request {req[:60]!r}: {code}', err_code(resp) == code, resp)
+    raw.close()
+
+    raw = Raw()
+    raw.send(b'x' * 70000)
+    check('oversized request: request_too_large, then closed',
+          err_code(raw.line()) == 'request_too_large' and raw.closed())
+    raw.close()
+
+    raw = Raw()
+    raw.send(b'{"v":1,"cmd":"sta')
+    t0 = time.monotonic()
+    resp = raw.line(timeout=10)
+    check('half-written request: a timeout error after control.client_timeout, then closed',
+          err_code(resp) == 'timeout' and 1.5 < time.monotonic() - t0 < 6 and raw.closed(), resp)
+    raw.close()
+
+    # A client that sends requests and never reads its answers.
+    hog = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    hog.connect(SOCK)
+    hog.setblocking(False)
+    req = b'{"v":1,"cmd":"stats"}\n'
+    sent = 0
+    for _ in range(20000):
+        try:
+            hog.send(req)
+            sent += 1
+        except BlockingIOError:
+            break
+    t0 = time.monotonic()
+    r = ctl('stats')
+    quick = time.monotonic() - t0
+    check(f'a client that never reads ({sent} requests queued) does not stall the others',
+          r.returncode == 0 and quick < 2, f'{quick:.2f} s')
+    check('... nor the traffic (the DTLS session still echoes)', c.echo('hello-2'))
+
+    # Many clients at once.
+    out = [None] * 30
+
+    def one(i):
+        try:
+            x = Raw()
+            out[i] = x.call('version', id=i)
+            x.close()
+        except OSError as e:
+            out[i] = repr(e)
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(30)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(20)
+    check('30 clients at once are all answered',
+          all(isinstance(o, dict) and o.get('id') == i and 'result' in o
+              for i, o in enumerate(out)), out)
+
+    def hog_gone():
+        try:
+            return hog.recv(1 << 20) == b'' and True
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+    # The daemon stopped answering it and closes it when it times out (2 s idle).
+    ok = wait_for(lambda: stats()['control']['timeouts'] + stats()['control']['dropped'] >= 1,
+                  timeout=10)
+    check('the non-reading client is disconnected (timeout), its memory freed', ok,
+          stats()['control'])
+    hog.close()
+    check('the daemon still runs', daemon.poll() is None)
+    check('... and the session still echoes', c.echo('hello-3'))
+    return c, sid
+
+
+def test_kill(c, sid):
+    r = ctl('sessions', 'kill', sid)
+    check('sessions kill: killed 1, close_notify sent',
+          r.returncode == 0 and 'killed 1 session(s); close_notify sent to 1' in r.stdout,
+          r.stdout + r.stderr)
+    check('the device got the close_notify: its client ends', c.exited(5))
+    s = stats()['sessions']
+    check('stats: 0 live, 1 killed, 1 alert sent',
+          s['live'] == 0 and s['killed'] == 1 and s['kill_alerts_sent'] == 1, s)
+    check('the device handshakes again and is served', one_echo('dev-a', KEY_A, 'again'))
+    r = ctl('sessions', 'kill', sid)
+    check('killing it again: exit 1, not_found', r.returncode == 1 and 'not_found' in r.stderr)
+
+    c1, c2 = Dtls('dev-a', KEY_A), Dtls('dev-a', KEY_A)
+    ok = c1.echo('one') and c2.echo('two')
+    check('two sessions of one identity', ok and ctl_json('sessions', 'count')['sessions'] == 2)
+    p1 = ctl_json('sessions', 'list', '--identity', 'dev-a', '--limit', '1')
+    p2 = ctl_json('sessions', 'list', '--identity', 'dev-a', '--limit', '1', '--cursor',
+                  str(p1.get('next')))
+    check('sessions list pages: limit 1, then the cursor',
+          len(p1['sessions']) == 1 and p1['next'] == 1 and len(p2['sessions']) == 1
+          and p2['next'] is None and p1['sessions'][0]['id'] != p2['sessions'][0]['id'],
+          (p1, p2))
+    allp = ctl_json('sessions', 'list', '--limit', '1', '--all')
+    check('sessions list --all walks every page', len(allp['sessions']) == 2, allp)
+    j = ctl_json('sessions', 'kill', '--identity', 'dev-a')
+    check('sessions kill --identity ends both, each told',
+          j['killed'] == 2 and j['alerts_sent'] == 2 and c1.exited(5) and c2.exited(5), j)
+    check('... none left', ctl_json('sessions', 'count')['sessions'] == 0)
+
+
+def test_policy():
+    p0 = ctl_json('policy', 'get')
+    check('policy get: the config\'s policy',
+          p0['cookie_mode'] == 'under_load' and p0['key_lifetime'] == 86400
+          and len(p0['suites']) == 9 and p0['handshake_rate'] == 0, p0)
+
+    hvr0 = stats()['handshakes']['hello_verify_sent']
+    check('under_load with nobody in flight: no cookie', one_echo('dev-a', KEY_A, 'nc')
+          and stats()['handshakes']['hello_verify_sent'] == hvr0)
+    r = ctl('policy', 'set', 'cookie_mode=always')
+    check('policy set cookie_mode=always', r.returncode == 0 and 'cookie_mode' in r.stdout,
+          r.stdout + r.stderr)
+    check('... applied live: the next handshake gets a HelloVerifyRequest',
+          one_echo('dev-a', KEY_A, 'ck') and stats()['handshakes']['hello_verify_sent'] > hvr0)
+
+    r = ctl('policy', 'set', 'suites=TLS_PSK_WITH_AES_128_CCM_8')
+    f0 = stats()['handshakes']['counters']['fail_no_shared_suite']
+    check('policy set suites: only CCM_8 now', r.returncode == 0
+          and ctl_json('policy', 'get')['suites'] == ['TLS_PSK_WITH_AES_128_CCM_8'], r.stderr)
+    check('... a GCM-only client is refused (no shared suite)',
+          not one_echo('dev-a', KEY_A, 'gcm', 'PSK-AES128-GCM-SHA256')
+          and stats()['handshakes']['counters']['fail_no_shared_suite'] > f0)
+    check('... a CCM_8 client is served', one_echo('dev-a', KEY_A, 'ccm8'))
+
+    r = ctl('policy', 'set', 'handshake_rate=1')
+    check('policy set handshake_rate=1', r.returncode == 0, r.stderr)
+    a0 = stats()['admission']
+    cs = [Dtls('dev-a', KEY_A) for _ in range(4)]
+    for x in cs:
+        x.p.stdin.write(b'burst\n')
+        x.p.stdin.flush()
+    ok = wait_for(lambda: stats()['admission']['refused'] > a0['refused'], timeout=8)
+    a1 = stats()['admission']
+    check('... a burst of 4 handshakes: admission refuses over the rate', ok
+          and a1['handshake_rate'] == 1, a1)
+    for x in cs:
+        x.close()
+    ctl('policy', 'set', 'handshake_rate=0', 'cookie_mode=under_load')
+
+    ctl('policy', 'set', 'key_lifetime=1h', 'key_lifetime_jitter=0')
+    c = Dtls('dev-a', KEY_A)
+    c.echo('lt')
+    rows = session_rows('--identity', 'dev-a')
+    check('key_lifetime=1h, jitter 0: the next session expires in an hour',
+          len(rows) == 1 and 3590 <= rows[0]['expires_in_s'] <= 3600, rows)
+    c.close()
+    ctl('policy', 'set', 'key_lifetime_jitter=50')
+    got = []
+    for i in range(3):
+        c = Dtls('dev-a', KEY_A)
+        c.echo(f'j{i}')
+        got += [r['expires_in_s'] for r in session_rows('--identity', 'dev-a')]
+        c.close()
+    check('jitter 50 %: lifetimes within [30 min, 1 h]', len(got) == 3
+          and all(1790 <= x <= 3600 for x in got), got)
+
+    before = ctl_json('policy', 'get')
+    for args, why in ((['key_lifetime=10'], 'out of range'),
+                      (['cookie_mode=sometimes'], 'under_load, always, never'),
+                      (['suites=TLS_RSA_WITH_NULL_MD5'], 'unsupported cipher suite'),
+                      (['cookie_mode=always', 'key_lifetime=soon'], 'duration'),
+                      (['auth_failure_limit=3'], 'start-up only'),
+                      (['nonsense=1'], 'unknown policy key')):
+        r = ctl('policy', 'set', *args)
+        check(f'policy set {args}: exit 1, {why}', r.returncode == 1 and why in r.stderr,
+              r.stderr)
+    after = ctl_json('policy', 'get')
+    check('... the refused sets changed nothing (all or none)', before == after,
+          (before, after))
+
+
+def test_remove_kills():
+    c = Dtls('dev-a', KEY_A)
+    c.echo('last')
+    j = ctl_json('credentials', 'remove', 'dev-a', '--kill-sessions')
+    check('credentials remove --kill-sessions ends the identity\'s session',
+          j['removed'] and j['sessions_killed'] == 1 and c.exited(5), j)
+    check('... and it cannot handshake any more', not one_echo('dev-a', KEY_A, 'gone'))
+
+
+def test_shutdown():
+    r = ctl('shutdown')
+    rc = None
+    try:
+        rc = daemon.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
+    check('shutdown: exit 0, socket removed', r.returncode == 0 and rc == 0
+          and not os.path.exists(SOCK), daemon_log())
+    daemon.log.flush()
+    daemon.log.seek(0)
+    text = daemon.log.read()
+    check('the daemon\'s log has no sanitizer report (when built with one)',
+          'AddressSanitizer' not in text and 'LeakSanitizer' not in text
+          and 'runtime error:' not in text, text[-3000:])
+    r = ctl('stats')
+    check('stormctl without a daemon: exit 1 and says so', r.returncode == 1
+          and 'is stormgate running' in r.stderr, r.stderr)
+
+
+def cleanup():
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+    subprocess.run(['ip', 'netns', 'del', NS], capture_output=True)
+    subprocess.run(['ip', 'link', 'del', VETH_GW], capture_output=True)
+    shutil.rmtree(f'/var/run/dpdk/{TAG}', ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def on_signal(signo, frame):
+    raise SystemExit(f'killed by signal {signo}')
+
+
+def main():
+    signal.signal(signal.SIGTERM, on_signal)
+    t0 = time.monotonic()
+    try:
+        if os.geteuid() != 0:
+            results.append(('management tests', None, 'need root (namespace, AF_PACKET)'))
+        else:
+            netns_up()
+            if start_daemon():
+                test_socket_permissions()
+                test_version()
+                test_credentials()
+                test_stats_telemetry_metrics()
+                got = test_sessions_and_abuse()
+                if got:
+                    test_kill(*got)
+                test_policy()
+                test_remove_kills()
+                test_shutdown()
+    except BaseException as e:  # report, then clean up
+        check('no unexpected exception', False, f'{e!r}\n{daemon_log()}')
+    finally:
+        cleanup()
+    print(f'1..{len(results)}')
+    failed = 0
+    for i, (name, ok, detail) in enumerate(results, 1):
+        if ok is None:
+            print(f'ok {i} - {name} # SKIP {detail}')
+            continue
+        print(f'{"ok" if ok else "not ok"} {i} - {name}')
+        if not ok:
+            failed += 1
+            for line in str(detail).splitlines()[:40]:
+                print(f'#   {line}')
+    print(f'# {time.monotonic() - t0:.1f} s')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

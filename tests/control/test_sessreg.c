@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Session registry: a table of operations (add, re-add, delete, slot reuse,
+ * stale ids, bad arguments) each followed by the state it must leave, then
+ * a larger run checked against a plain reference model after every step,
+ * with identities interned and freed as their last session goes.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sg_sessreg.h"
+
+#define ID(gen, slot) ((uint64_t)(gen) << 32 | (slot))
+
+enum op { ADD = 0, DEL };
+
+static const struct {
+	enum op op;
+	uint64_t id;
+	const char *ident;
+	int rc;
+	uint64_t sessions, identities; /* after the step */
+} steps[] = {
+	{ ADD, ID(1, 0), "dev-a", 0, 1, 1 },
+	{ ADD, ID(1, 1), "dev-a", 0, 2, 1 }, /* a second session of the same device */
+	{ ADD, ID(1, 2), "dev-b", 0, 3, 2 },
+	{ ADD, ID(1, 1), "dev-c", 0, 3, 3 },    /* same session, re-keyed under another identity */
+	{ DEL, ID(2, 0), NULL, -ENOENT, 3, 3 }, /* stale generation */
+	{ DEL, ID(1, 0), NULL, 0, 2, 2 },       /* dev-a's last session: dev-a goes */
+	{ DEL, ID(1, 0), NULL, -ENOENT, 2, 2 },
+	{ ADD, ID(2, 2), "dev-a", 0, 2, 2 },        /* slot 2 reused by a new session: dev-b goes */
+	{ ADD, ID(1, 99), "dev-a", -EINVAL, 2, 2 }, /* beyond capacity */
+	{ ADD, ID(0, 3), "dev-a", -EINVAL, 2, 2 },  /* generation 0 is never an id */
+	{ ADD, ID(1, 3), "", -EINVAL, 2, 2 },
+	{ DEL, ID(1, 99), NULL, -ENOENT, 2, 2 },
+	{ DEL, ID(1, 1), NULL, 0, 1, 1 },
+	{ DEL, ID(2, 2), NULL, 0, 0, 0 },
+};
+
+static void test_steps(void **state)
+{
+	struct sg_sessreg *r = sg_sessreg_create(16);
+	uint64_t ids[8];
+	size_t len;
+
+	(void)state;
+	assert_non_null(r);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		int rc = steps[i].op == ADD ? sg_sessreg_add(r, steps[i].id, steps[i].ident,
+		                                             strlen(steps[i].ident))
+		                            : sg_sessreg_del(r, steps[i].id);
+
+		if (rc != steps[i].rc || sg_sessreg_sessions(r) != steps[i].sessions ||
+		    sg_sessreg_identities(r) != steps[i].identities) {
+			print_message("step %zu: rc %d sessions %llu identities %llu\n", i, rc,
+			              (unsigned long long)sg_sessreg_sessions(r),
+			              (unsigned long long)sg_sessreg_identities(r));
+			fail();
+		}
+		if (i == 3) {
+			/* dev-a has slot 0 only; slot 1 is dev-c's now. */
+			assert_int_equal(sg_sessreg_find(r, "dev-a", 5, ids, 8), 1);
+			assert_int_equal(ids[0], ID(1, 0));
+			assert_int_equal(sg_sessreg_find(r, "dev-c", 5, ids, 8), 1);
+			assert_int_equal(ids[0], ID(1, 1));
+			assert_memory_equal(sg_sessreg_identity(r, ID(1, 1), &len), "dev-c", 5);
+			assert_int_equal(len, 5);
+			assert_null(sg_sessreg_identity(r, ID(2, 1), &len));
+		}
+	}
+	assert_int_equal(sg_sessreg_find(r, "dev-a", 5, ids, 8), 0);
+	assert_int_equal(sg_sessreg_find(r, NULL, 0, ids, 8), 0);
+	sg_sessreg_destroy(r);
+	sg_sessreg_destroy(NULL);
+	assert_null(sg_sessreg_create(0));
+}
+
+/* Many sessions over a few hundred identities, against a reference model. */
+static void test_model(void **state)
+{
+	enum { SLOTS = 4096, IDENTS = 300, ROUNDS = 40000 };
+	struct sg_sessreg *r = sg_sessreg_create(SLOTS);
+	uint32_t gen[SLOTS] = { 0 };
+	int owner[SLOTS]; /* identity index, -1: none */
+	uint64_t *ids = malloc(sizeof(*ids) * SLOTS);
+	uint64_t live = 0, seed = 42;
+
+	(void)state;
+	assert_non_null(r);
+	assert_non_null(ids);
+	for (int s = 0; s < SLOTS; s++)
+		owner[s] = -1;
+	for (int round = 0; round < ROUNDS; round++) {
+		char name[32];
+		uint32_t s;
+		int who;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		s = (uint32_t)(seed >> 33) % SLOTS;
+		who = (int)((seed >> 20) % IDENTS);
+		snprintf(name, sizeof(name), "urn:dev:ops:%05d", who);
+		if ((seed >> 60) < 10) { /* add (or replace the slot) */
+			live += owner[s] < 0;
+			gen[s]++;
+			owner[s] = who;
+			assert_int_equal(sg_sessreg_add(r, ID(gen[s], s), name, strlen(name)), 0);
+		} else if (owner[s] >= 0) {
+			assert_int_equal(sg_sessreg_del(r, ID(gen[s], s)), 0);
+			owner[s] = -1;
+			live--;
+		}
+		assert_int_equal(sg_sessreg_sessions(r), live);
+		if (round % 997 == 0) {
+			/* Every identity's list matches the model exactly. */
+			uint64_t idents = 0;
+
+			for (int w = 0; w < IDENTS; w++) {
+				size_t want = 0, n;
+
+				snprintf(name, sizeof(name), "urn:dev:ops:%05d", w);
+				for (int k = 0; k < SLOTS; k++)
+					want += owner[k] == w;
+				n = sg_sessreg_find(r, name, strlen(name), ids, SLOTS);
+				assert_int_equal(n, want);
+				idents += want > 0;
+				for (size_t k = 0; k < n; k++) {
+					uint32_t sl = (uint32_t)ids[k];
+
+					assert_int_equal(owner[sl], w);
+					assert_int_equal(ids[k] >> 32, gen[sl]);
+				}
+			}
+			assert_int_equal(sg_sessreg_identities(r), idents);
+		}
+	}
+	free(ids);
+	sg_sessreg_destroy(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_steps),
+		cmocka_unit_test(test_model),
+	};
+
+	return cmocka_run_group_tests_name("sessreg", tests, NULL, NULL);
+}

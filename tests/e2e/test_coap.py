@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""End to end (suite 'e2e'): libcoap's clients, built on OpenSSL and on GnuTLS,
+GET, PUT and Observe over DTLS 1.2 with a PSK, over IPv4 and IPv6, through
+stormgate (backend mode udp) to libcoap's plaintext coap-server-notls in the
+backend namespace. A capture of the run on both sides is decoded by tshark:
+every datagram on the devices' side is DTLS 1.2 (handshakes with cookies,
+AEAD suites, no malformed record), and the backend side carries the CoAP
+requests and answers in plaintext.
+
+    test_coap.py STORMGATE STORMCTL      (root; tag sge2e1)
+"""
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e  # noqa: E402
+
+CLIENTS = ('coap-client-openssl', 'coap-client-gnutls')
+# coap-server's /time: "Dec 06 07:07:38" (strftime "%b %d %H:%M:%S")
+CLOCK = re.compile(r'[A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2}')
+
+
+def coap(lab, client, host, path, *args, identity=None, key=e2e.COAP_KEY_TEXT, timeout=20):
+    h = f'[{host}]' if ':' in host else host
+    cmd = [client, '-u', identity or e2e.coap_identity(0), '-k', key, '-B', '8', *args,
+           f'coaps://{h}/{path}']
+    return lab.run(lab.ns_dev, cmd, timeout=timeout)
+
+
+def run(stormgate, stormctl):
+    with e2e.Lab('sge2e1', stormgate, stormctl) as lab:
+        check = lab.check
+        lab.netns_up()
+        d = lab.start_daemon()
+        lab.coap_server()
+        cap_dev = e2e.Capture(lab, lab.ns_dev, lab.veth_d, 'devices')
+        cap_be = e2e.Capture(lab, lab.ns_be, lab.veth_b, 'backend')
+        s0 = e2e.counters(d.status())
+        n_exchanges = 0  # request/response pairs every client makes
+
+        for i, client in enumerate(CLIENTS):
+            for fam, host in (('IPv4', e2e.GW4), ('IPv6', e2e.GW6)):
+                ident = e2e.coap_identity(1 + 2 * i + (fam == 'IPv6'))
+                r = coap(lab, client, host, 'time', identity=ident)
+                check(f'{client} {fam}: GET coaps://{host}/time answers the server\'s clock',
+                      r.returncode == 0 and CLOCK.fullmatch(r.stdout.strip()),
+                      f'exit {r.returncode}\nstdout {r.stdout!r}\nstderr {r.stderr[-800:]}')
+                n_exchanges += 1
+
+                value = f'put-{client}-{fam}-{os.getpid()}'
+                r = coap(lab, client, host, 'example_data', '-m', 'put', '-e', value,
+                         identity=ident)
+                check(f'{client} {fam}: PUT /example_data succeeds', r.returncode == 0,
+                      f'exit {r.returncode}\nstderr {r.stderr[-800:]}')
+                n_exchanges += 1
+                # Read back by the other stack, so the value went through the server.
+                other = CLIENTS[1 - i]
+                r = coap(lab, other, host, 'example_data', identity=ident)
+                check(f'{other} {fam}: GET /example_data returns what {client} PUT',
+                      r.returncode == 0 and r.stdout.strip() == value,
+                      f'exit {r.returncode}\nstdout {r.stdout!r}\nstderr {r.stderr[-800:]}')
+                n_exchanges += 1
+
+                # Observe /time for 3 s: the registration and one notification a second.
+                t0 = time.monotonic()
+                r = coap(lab, client, host, 'time', '-s', '3', identity=ident)
+                # The clock prints without a newline: count its timestamps.
+                stamps = len(CLOCK.findall(r.stdout))
+                check(f'{client} {fam}: Observe /time for 3 s gets the first answer and '
+                      f'at least 2 notifications',
+                      r.returncode == 0 and stamps >= 3 and time.monotonic() - t0 >= 2.5,
+                      f'exit {r.returncode} stamps {stamps} stdout {r.stdout!r}\n'
+                      f'stderr {r.stderr[-800:]}')
+
+        s1 = e2e.counters(d.status())
+        dd = e2e.delta(s1, s0)
+        n_sessions = len(CLIENTS) * 2 * 4  # GET, PUT, GET back, Observe per client and family
+        check(f'{n_sessions} handshakes completed and installed, none failed',
+              dd['installed'] == n_sessions and dd['failed'] == 0
+              and dd['hs'].get('completed_full', 0) == n_sessions, dd)
+        check('each session ended by its client with close_notify (authenticated alert)',
+              dd['punts'].get('alert', 0) == n_sessions, dd)
+        # Every session's request went up; its answers (3+ for an Observe) came down.
+        check(f'requests went up (>= {n_sessions}) and answers came down '
+              f'(>= {n_exchanges + 4 * 3})',
+              dd['up'] >= n_sessions and dd['down'] >= n_exchanges + 4 * 3, dd)
+        # Allowed: the devices' kernel's own chatter (IPv6 multicast, ICMP port unreachable
+        # for an answer that came after its client left), and a notification the server
+        # sent for an Observe session its client had just closed (backend_unknown).
+        bad = {k: v for k, v in dd['drops'].items()
+               if k not in ('l3_not_for_us', 'ip_proto', 'icmp', 'backend_unknown')}
+        check('no drop of the clients\' or the server\'s datagrams (but notifications for '
+              'sessions just closed)', not bad and dd['drops'].get('backend_unknown', 0) <= 4,
+              dd['drops'])
+        check('no handshake left in flight', s1['in_flight'] == 0, s1)
+
+        time.sleep(0.5)
+        pdev, pbe = cap_dev.stop(), cap_be.stop()
+        # ---- the capture ------------------------------------------------------
+        r = e2e.tshark(pdev, '-q', '-z', 'expert,error')
+        check('tshark reads the devices\' capture; no malformed packet or expert error',
+              r.returncode == 0 and 'Malformed' not in r.stdout
+              and 'Errors (' not in r.stdout, r.stdout[-2000:] + r.stderr[-500:])
+        r, rows = e2e.tshark_fields(pdev, f'udp.port == {e2e.DTLS_PORT}',
+                         ['frame.number', 'dtls.record.version', 'dtls.record.content_type'])
+        not_dtls = [x[0] for x in rows if not x[1]]
+        check('every datagram to or from the DTLS port decodes as DTLS records',
+              rows and not not_dtls, f'{len(rows)} datagrams, not DTLS: {not_dtls[:20]}')
+        versions = {v for x in rows for v in x[1].split(',') if v}
+        check('record versions are DTLS 1.2 (0xfefd), and DTLS 1.0 (0xfeff) only where '
+              'RFC 6347 §4.2.1 allows it (ClientHello, HelloVerifyRequest)',
+              versions <= {'0xfefd', '0xfeff'} and '0xfefd' in versions, versions)
+        r, rows = e2e.tshark_fields(pdev, 'dtls.handshake.type == 2',
+                         ['dtls.handshake.version', 'dtls.handshake.ciphersuite'])
+        check(f'{n_sessions} ServerHellos, each DTLS 1.2 with an AEAD PSK suite',
+              len(rows) == n_sessions and all(x[0] == '0xfefd' for x in rows),
+              rows[:10])
+        suites = sorted({x[1] for x in rows})
+        # Our default preference puts ECDHE-PSK first; of those, OpenSSL and GnuTLS both
+        # implement only TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256 (0xccac).
+        check('both libcoap stacks negotiated ECDHE-PSK (0xccac), the first of our default '
+              'suites they implement', suites == ['0xccac'], suites)
+        r, rows = e2e.tshark_fields(pdev, 'dtls.handshake.type == 3',
+                         ['dtls.record.version', 'dtls.handshake.cookie_length'])
+        check('each handshake started with a HelloVerifyRequest cookie (cookie_mode always)',
+              len(rows) == n_sessions, rows[:5])
+        r, rows = e2e.tshark_fields(pbe, 'coap', ['ip.src', 'coap.code', 'coap.opt.uri_path'])
+        reqs = [x for x in rows if x[0] == e2e.GWB4 and x[1] in ('1', '3')]
+        check('the backend side carries the requests as plaintext CoAP from the gateway\'s '
+              f'address: GET /time and PUT /example_data, one per session ({n_sessions})',
+              len(reqs) >= n_sessions and {x[2] for x in reqs} == {'time', 'example_data'},
+              rows[:20])
+        answers = [x for x in rows if x[0] == e2e.BE4 and x[1] in ('68', '69')]
+        check('... and the server\'s 2.04/2.05 answers in plaintext to the gateway',
+              len(answers) >= n_exchanges + 4 * 3, rows[:20])
+
+        rc = d.stop()
+        check('daemon stops cleanly (exit 0)', rc == 0, d.log()[-1500:])
+
+
+if __name__ == '__main__':
+    e2e.main_guard(run)

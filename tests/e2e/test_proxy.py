@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""End to end (suite 'e2e'): the backend `proxy` mode. s_client and gnutls-cli
+devices over IPv4 and IPv6 talk through stormgate to proxy_backend.py, which
+parses the PROXY protocol v2 header of every datagram (written from HAProxy's
+specification, not from Stormgate's codec) and answers with the same header:
+
+  - every datagram comes from the gateway's one proxy source port and names
+    the device (address and port as the client used them), the address and
+    port it reached, PP2_TYPE_SSL (client SSL, verified, "DTLSv1.2"), the
+    session (PP2_TYPE_UNIQUE_ID, distinct per session) and the PSK identity
+    the device authenticated with (TLV 0xE0);
+  - the answer, routed back by that header, reaches the right device;
+  - a datagram to the proxy port without a header is dropped as proxy_header,
+    one naming no live session as backend_unknown.
+
+    test_proxy.py STORMGATE STORMCTL      (root; tag sge2e4)
+"""
+import json
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e  # noqa: E402
+
+PROXY_PORT = 20000  # backend.source_port_first: the proxy mode's one port
+
+
+def backend_lines(pb, n, timeout=5):
+    """The next n JSON lines proxy_backend.py printed."""
+    out = []
+    end = time.monotonic() + timeout
+    while len(out) < n and time.monotonic() < end:
+        if pb.expect('\n', 0.2):
+            text = pb.out.decode(errors='replace')
+            lines = text.split('\n')
+            pb.out = lines[-1].encode()
+            out += [json.loads(x) for x in lines[:-1] if x.strip()]
+    return out
+
+
+def run(stormgate, stormctl):
+    with e2e.Lab('sge2e4', stormgate, stormctl) as lab:
+        check = lab.check
+        lab.netns_up()
+        d = lab.start_daemon(backend_mode='proxy')
+        pb = e2e.Interactive(lab, lab.ns_be, [sys.executable,
+                                              os.path.join(e2e.HERE, 'proxy_backend.py'),
+                                              e2e.BE4, str(e2e.BACKEND_PORT)])
+        if not check('proxy_backend.py runs', pb.expect('ready\n', 10), pb.err()):
+            return
+        pb.out = b''
+        s0 = e2e.counters(d.status())
+        sessions = []
+        rows = [
+            ('s_client', 'IPv4', e2e.GW4, e2e.DEV4, 41001, 'PSK-AES128-CCM8'),
+            ('s_client', 'IPv6', e2e.GW6, e2e.DEV6, 41002, 'ECDHE-PSK-CHACHA20-POLY1305'),
+            ('gnutls-cli', 'IPv4', e2e.GW4, e2e.DEV4, None, 'AES-128-GCM'),
+            ('gnutls-cli', 'IPv6', e2e.GW6, e2e.DEV6, None, 'AES-256-GCM'),
+        ]
+        for k, (prog, fam, gw, dev, port, suite) in enumerate(rows):
+            ident, key = e2e.device_identity(10 + k), e2e.device_key(10 + k)
+            if prog == 's_client':
+                h = f'[{dev}]' if ':' in dev else dev
+                c = e2e.s_client(lab, gw, ident, key, suite, extra=('-bind', f'{h}:{port}'))
+            else:
+                c = e2e.gnutls_cli(lab, gw, ident, key,
+                                   'NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK:-CIPHER-ALL:'
+                                   f'+{suite}')
+            lines = [f'{prog} {fam} proxied {i}' for i in range(2)]
+            ok = all(e2e.echo_roundtrip(c, l) for l in lines)
+            rc = c.close()
+            check(f'{prog} {fam} ({suite}): handshake, two lines echoed back through the '
+                  'PROXY-v2 backend', ok and rc == 0,
+                  f'exit {rc}\nstdout {c.out[-400:]!r}\nstderr {c.err()[-500:]}')
+            seen = backend_lines(pb, 2)
+            check('... the backend got both lines, each with a valid v2 header',
+                  len(seen) == 2 and all('error' not in x for x in seen)
+                  and [x.get('payload') for x in seen] == [l + '\n' for l in lines], seen)
+            if len(seen) != 2 or any('error' in x for x in seen):
+                continue
+            h = seen[0]
+            ssl = h['tlvs'].get('ssl', {})
+            check(f'... header: {fam} device {dev}' + (f' port {port}' if port else '')
+                  + f', reached {gw} port {e2e.DTLS_PORT}',
+                  h['family'] == (6 if fam == 'IPv6' else 4) and h['src'] == dev
+                  and (port is None or h['sport'] == port) and h['dst'] == gw
+                  and h['dport'] == e2e.DTLS_PORT, h)
+            check('... PP2_TYPE_SSL: client SSL, verified (0), version DTLSv1.2',
+                  ssl.get('client', 0) & 1 == 1 and ssl.get('verify') == 0
+                  and ssl.get('version') == 'DTLSv1.2', ssl)
+            check(f'... TLV 0xE0 holds the PSK identity {ident}',
+                  h['tlvs'].get('psk_identity') == ident, h['tlvs'])
+            check('... PP2_TYPE_UNIQUE_ID names the session (8 bytes), the same on both '
+                  'datagrams', len(h['tlvs'].get('unique_id', '')) == 16
+                  and seen[1]['tlvs'].get('unique_id') == h['tlvs'].get('unique_id'), h['tlvs'])
+            check(f'... sent from the gateway\'s proxy port {e2e.GWB4}:{PROXY_PORT}',
+                  all(x['from'] == f'{e2e.GWB4}:{PROXY_PORT}' for x in seen), seen)
+            sessions.append(h['tlvs'].get('unique_id'))
+        check('every session has its own unique id', len(set(sessions)) == len(sessions) == 4,
+              sessions)
+        dd = e2e.delta(e2e.counters(d.status()), s0)
+        check('4 sessions installed; 8 records up, 8 answers down; nothing dropped',
+              dd['installed'] == 4 and dd['up'] == 8 and dd['down'] == 8
+              and not {k: v for k, v in dd['drops'].items() if k != 'l3_not_for_us'}, dd)
+
+        # ---- what the gateway refuses from the backend side --------------------
+        pb.kill()  # its port is the server's: the datagrams below come from there
+        s1 = e2e.counters(d.status())
+        # argv: source port, then datagrams (hex) to the proxy port
+        sender = ('import socket, sys\n'
+                  's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n'
+                  f's.bind(("{e2e.BE4}", int(sys.argv[1])))\n'
+                  'for d in sys.argv[2:]:\n'
+                  f'    s.sendto(bytes.fromhex(d), ("{e2e.GWB4}", {PROXY_PORT}))\n')
+        no_header = b'plain CoAP without a PROXY header'.hex()
+        sig = b'\r\n\r\n\x00\r\nQUIT\n'
+        # A well-formed header for a device that never had a session (no unique id).
+        ghost = (sig + bytes([0x21, 0x12, 0, 12]) + socket.inet_aton('198.18.1.99')
+                 + socket.inet_aton(e2e.GW4) + (40999).to_bytes(2, 'big')
+                 + e2e.DTLS_PORT.to_bytes(2, 'big') + b'hello?').hex()
+        r1 = lab.run(lab.ns_be, [sys.executable, '-c', sender, str(e2e.BACKEND_PORT),
+                                 no_header, no_header, ghost], timeout=10)
+        r2 = lab.run(lab.ns_be, [sys.executable, '-c', sender, '40123', ghost], timeout=10)
+        time.sleep(0.5)
+        dd = e2e.delta(e2e.counters(d.status()), s1)
+        check('from the server: 2 datagrams without a header -> proxy_header, 1 header for '
+              'no live session -> backend_unknown; from another port of its host -> '
+              'udp_port; nothing sent to a device',
+              r1.returncode == 0 and r2.returncode == 0 and dd['rx'] == 4
+              and dd['drops'] == {'proxy_header': 2, 'backend_unknown': 1, 'udp_port': 1}
+              and dd['down'] == 0, f'{dd}\n{r1.stderr[-300:]}{r2.stderr[-300:]}')
+        rc = d.stop()
+        check('daemon stops cleanly (exit 0)', rc == 0, d.log()[-1500:])
+
+
+if __name__ == '__main__':
+    e2e.main_guard(run)

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""End to end (suite 'e2e'): 50 libcoap clients at once (25 on OpenSSL, 25 on
+GnuTLS; half over IPv4, half over IPv6), each its own device, each observing
+/time on coap-server-notls through stormgate for 5 s: 50 handshakes arrive
+together, 50 sessions live side by side, every client gets its answer and
+its notifications, and every session ends with its client's close_notify.
+
+    test_scale.py STORMGATE STORMCTL      (root; tag sge2e3)
+"""
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e  # noqa: E402
+
+N = 50
+OBSERVE_S = 5
+
+
+def run(stormgate, stormctl):
+    with e2e.Lab('sge2e3', stormgate, stormctl) as lab:
+        check = lab.check
+        lab.netns_up()
+        d = lab.start_daemon()
+        lab.coap_server()
+        # Each address family resolves the gateway once before the crowd arrives.
+        for host in (e2e.GW4, f'[{e2e.GW6}]'):
+            r = lab.run(lab.ns_dev, ['coap-client-openssl', '-u', e2e.coap_identity(N),
+                                     '-k', e2e.COAP_KEY_TEXT, '-B', '8', f'coaps://{host}/time'],
+                        timeout=20)
+            check(f'warm-up GET coaps://{host}/time', r.returncode == 0 and r.stdout.strip(),
+                  r.stderr[-500:])
+        s0 = e2e.counters(d.status())
+
+        t0 = time.monotonic()
+        clients = []
+        for i in range(N):
+            prog = 'coap-client-openssl' if i % 2 == 0 else 'coap-client-gnutls'
+            host = e2e.GW4 if i % 4 < 2 else f'[{e2e.GW6}]'
+            p = lab.spawn(lab.ns_dev, [prog, '-u', e2e.coap_identity(i), '-k', e2e.COAP_KEY_TEXT,
+                                       '-B', str(OBSERVE_S + 20), '-s', str(OBSERVE_S),
+                                       f'coaps://{host}/time'],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            clients.append((prog, host, p))
+        spawned = time.monotonic() - t0
+
+        # While they observe, all 50 sessions are live at once.
+        end = t0 + OBSERVE_S - 1
+        while True:
+            mid = e2e.delta(e2e.counters(d.status()), s0)
+            if mid['installed'] >= N or time.monotonic() > end:
+                break
+            time.sleep(0.1)
+        check(f'{N} clients started in {spawned:.2f} s; {time.monotonic() - t0:.1f} s later '
+              f'{N} sessions are installed and none has ended', mid['installed'] == N
+              and mid['punts'].get('alert', 0) == 0 and mid['failed'] == 0, mid)
+
+        results = []
+        for prog, host, p in clients:
+            try:
+                out, err = p.communicate(timeout=OBSERVE_S + 30)
+            except subprocess.TimeoutExpired:
+                lab._kill(p)
+                out, err = p.communicate()
+            # coap-server's clock ("Dec 06 07:07:38"), once per answer and notification
+            stamps = len(re.findall(r'\d{2}:\d{2}:\d{2}', out))
+            results.append((prog, host, p.returncode, stamps, err[-300:]))
+        elapsed = time.monotonic() - t0
+        good = [x for x in results if x[2] == 0 and x[3] >= 3]
+        check(f'all {N} clients got the clock and at least 2 notifications '
+              f'({elapsed:.1f} s in all)', len(good) == N,
+              '\n'.join(str(x) for x in results if x not in good)[:3000])
+        for prog in ('coap-client-openssl', 'coap-client-gnutls'):
+            for fam, host in (('IPv4', e2e.GW4), ('IPv6', f'[{e2e.GW6}]')):
+                want = len([x for x in clients if x[0] == prog and x[1] == host])
+                k = len([x for x in good if x[0] == prog and x[1] == host])
+                check(f'... {prog} over {fam}: {k} of {want}', want > 0 and k == want, k)
+
+        time.sleep(0.3)
+        st = d.status()
+        dd = e2e.delta(e2e.counters(st), s0)
+        check(f'{N} full handshakes, {N} sessions installed, none failed, none in flight',
+              dd['installed'] == N and dd['hs'].get('completed_full', 0) == N
+              and dd['failed'] == 0 and st['handshakes']['in_flight'] == 0, dd)
+        check(f'{N} cookies sent (HelloVerifyRequest), one per handshake',
+              dd['hs'].get('hello_verify_sent', 0) == N, dd['hs'])
+        check(f'every session ended by its client\'s close_notify ({N})',
+              dd['punts'].get('alert', 0) == N, dd['punts'])
+        check(f'records: {N}+ requests up, {N * 3}+ answers and notifications down',
+              dd['up'] >= N and dd['down'] >= N * 3, dd)
+        # Allowed: the devices' kernel's own chatter (IPv6 multicast, ICMP port unreachable
+        # for answers that come after a client left), and the server's datagrams for
+        # sessions already ended (an Observe notification racing the client's goodbye).
+        bad = {k: v for k, v in dd['drops'].items()
+               if k not in ('l3_not_for_us', 'ip_proto', 'icmp', 'backend_unknown')}
+        check('nothing dropped on the way (no ring, queue, neighbour or crypto drop); '
+              'late server datagrams for ended sessions only',
+              not bad and dd['drops'].get('backend_unknown', 0) <= N, dd['drops'])
+        rc = d.stop()
+        check('daemon stops cleanly (exit 0)', rc == 0, d.log()[-1500:])
+
+
+if __name__ == '__main__':
+    e2e.main_guard(run)
