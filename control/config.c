@@ -537,7 +537,7 @@ static const struct key credentials_keys[] = {
 };
 
 static const struct key policy_keys[] = {
-	{ "key_lifetime", K_DURATION, FLD(struct sg_cfg_policy, key_lifetime), .min = 60,
+	{ "key_lifetime", K_DURATION, FLD(struct sg_cfg_policy, key_lifetime), .min = 10,
 	  .max = 30 * 86400, .def = 86400 },
 	{ "key_lifetime_jitter", K_UINT, FLD(struct sg_cfg_policy, key_lifetime_jitter), .min = 0,
 	  .max = 50, .def = 10 },

@@ -833,6 +833,7 @@ void sg_gateway_poll(struct sg_gateway *gw)
 			sg_hs_tick(gw->hs, t);
 	}
 	retire_due(gw, now);
+	gw_sess_expire(gw, (uint64_t)time(NULL));
 	if (now - gw->resolve_ns >= 1000000000u) {
 		gw->resolve_ns = now;
 		sg_dp_ctl_resolve(gw->dp);

@@ -17,12 +17,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <rte_byteorder.h>
+#include <rte_common.h>
 
 #include <stormgate/dtls.h>
 
@@ -431,8 +433,12 @@ static int send_close(struct sg_gateway *gw, const struct sg_sess_info *in)
 	return rc;
 }
 
-/* End one session. Returns 0 (*alerted: the device was told) or -errno. */
-static int kill_one(struct sg_gateway *gw, uint64_t id, int *alerted)
+/*
+ * End one session: its keys wiped, a close_notify sealed under them so the
+ * device handshakes again. expired: its key lifetime ran out (else a kill on
+ * the socket). Returns 0 (*alerted: the device was told) or -errno.
+ */
+static int end_session(struct sg_gateway *gw, uint64_t id, bool expired, int *alerted)
 {
 	unsigned window = sg_sess_replay_window(gw->sessions);
 	struct sg_sess_info in;
@@ -451,18 +457,51 @@ static int kill_one(struct sg_gateway *gw, uint64_t id, int *alerted)
 		return rc;
 	sg_dp_session_detach(gw->dp, id);
 	sg_sessreg_del(gw->reg, id);
-	gw->sess_killed++;
+	if (expired)
+		gw->sess_expired++;
+	else
+		gw->sess_killed++;
 	rc = send_close(gw, &in);
 	sg_rec_sa_wipe(gw->kill_sa, window);
 	if (rc == 0) {
 		gw->kill_alerts++;
 		*alerted = 1;
 	} else {
-		SG_LOG(CTL, NOTICE, "session %016" PRIx64 " killed; its close_notify not sent: %s",
+		SG_LOG(CTL, NOTICE, "session %016" PRIx64 " ended; its close_notify not sent: %s",
 		       id, strerror(-rc));
 	}
-	SG_LOG(CTL, INFO, "session %016" PRIx64 " killed on the control socket", id);
+	if (expired)
+		SG_LOG(CTL, DEBUG, "session %016" PRIx64 ": key lifetime over", id);
+	else
+		SG_LOG(CTL, INFO, "session %016" PRIx64 " killed on the control socket", id);
 	return 0;
+}
+
+static int kill_one(struct sg_gateway *gw, uint64_t id, int *alerted)
+{
+	return end_session(gw, id, false, alerted);
+}
+
+/*
+ * CM13: a session key lives as long as policy (key_lifetime, shortened by
+ * jitter per session) says. Each call looks at EXPIRE_SLOTS slots of the
+ * table and ends the sessions whose lifetime is over, so a table of
+ * capacity C is swept every C / EXPIRE_SLOTS polls (10M slots: ~20 s at one
+ * poll a millisecond) at a bounded cost per poll.
+ */
+#define EXPIRE_SLOTS 512
+#define EXPIRE_MAX   32
+
+void gw_sess_expire(struct sg_gateway *gw, uint64_t now_unix)
+{
+	uint64_t ids[EXPIRE_MAX];
+	unsigned n;
+	int a;
+
+	n = sg_sess_expired(gw->sessions, &gw->expire_cursor, EXPIRE_SLOTS,
+	                    (uint32_t)RTE_MIN(now_unix, (uint64_t)UINT32_MAX), ids, EXPIRE_MAX);
+	for (unsigned i = 0; i < n; i++)
+		end_session(gw, ids[i], true, &a);
 }
 
 json_t *gw_cmd_sessions_kill(void *ctx, json_t *args, struct sg_ctl_error *err)

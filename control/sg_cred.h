@@ -30,7 +30,7 @@ extern "C" {
 
 #define SG_CRED_IDENTITY_MAX 128 /* bytes; RFC 4279 allows 2^16-1, devices use far less */
 #define SG_CRED_PSK_MAX      64  /* bytes; RFC 4279 §5.3: up to 64 octets MUST be supported */
-#define SG_CRED_LIFETIME_MIN 60
+#define SG_CRED_LIFETIME_MIN 10
 #define SG_CRED_LIFETIME_MAX (30 * 86400)
 
 /* sg_cred_open() flags */

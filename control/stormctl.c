@@ -549,10 +549,11 @@ static void print_stats(const json_t *r)
 	printf("\nSESSIONS     %" JSON_INTEGER_FORMAT " live of %" JSON_INTEGER_FORMAT
 	       ", %" JSON_INTEGER_FORMAT " identities; inserted %" JSON_INTEGER_FORMAT
 	       ", replaced %" JSON_INTEGER_FORMAT ", deleted %" JSON_INTEGER_FORMAT
-	       ", killed %" JSON_INTEGER_FORMAT " (close_notify sent %" JSON_INTEGER_FORMAT
+	       ", killed %" JSON_INTEGER_FORMAT ", expired %" JSON_INTEGER_FORMAT
+	       " (close_notify sent %" JSON_INTEGER_FORMAT
 	       "), ended by device %" JSON_INTEGER_FORMAT "\n",
 	       geti(s, "live"), geti(s, "capacity"), geti(s, "identities"), geti(s, "inserts"),
-	       geti(s, "replaces"), geti(s, "deletes"), geti(s, "killed"),
+	       geti(s, "replaces"), geti(s, "deletes"), geti(s, "killed"), geti(s, "expired"),
 	       geti(s, "kill_alerts_sent"), geti(s, "ended_by_device"));
 	printf("HANDSHAKES   %" JSON_INTEGER_FORMAT " in flight; installed %" JSON_INTEGER_FORMAT
 	       " (replaced %" JSON_INTEGER_FORMAT "), full %" JSON_INTEGER_FORMAT

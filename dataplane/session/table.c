@@ -1074,6 +1074,35 @@ int sg_sess_next(struct sg_sess_table *t, uint64_t *cursor, struct sg_sess_info 
 	return rc;
 }
 
+unsigned sg_sess_expired(struct sg_sess_table *t, uint64_t *cursor, uint32_t max_slots,
+                         uint32_t now, uint64_t *ids, unsigned max_ids)
+{
+	unsigned n = 0;
+	uint64_t s;
+
+	if (cursor == NULL || ids == NULL || sess_enter(t) != 0)
+		return 0;
+	s = *cursor < t->slot_hwm ? *cursor : 0;
+	for (uint32_t k = 0; k < max_slots && n < max_ids; k++, s++) {
+		const struct sg_sess *h;
+		uint32_t exp;
+
+		if (s >= t->slot_hwm) {
+			s = 0; /* a pass is done: the next call starts the next one */
+			break;
+		}
+		h = &t->hot[s];
+		if ((h->flags & SESS_ST_MASK) != SESS_ST_LIVE)
+			continue;
+		exp = sess_cold(t, (uint32_t)s)->expires;
+		if (exp != 0 && exp <= now)
+			ids[n++] = (uint64_t)h->gen << 32 | s;
+	}
+	*cursor = s;
+	sess_leave(t);
+	return n;
+}
+
 void sg_sess_stats_get(const struct sg_sess_table *t, struct sg_sess_stats *st)
 {
 	const uint64_t *src = (const uint64_t *)&t->st;

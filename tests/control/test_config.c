@@ -128,8 +128,8 @@ static const struct err_case err_cases[] = {
 	  { "t.yaml:2:13: 'credentials.map_size' is 64K, out of range 1048576..1099511627776 "
 	    "bytes" } },
 	{ "duration range",
-	  "policy:\n  key_lifetime: 10s\n" PORTS,
-	  { "t.yaml:2:17: 'policy.key_lifetime' is 10s, out of range 60..2592000 seconds" } },
+	  "policy:\n  key_lifetime: 5s\n" PORTS,
+	  { "t.yaml:2:17: 'policy.key_lifetime' is 5s, out of range 10..2592000 seconds" } },
 	{ "mode range",
 	  "control:\n  mode: 01777\n" PORTS,
 	  { "t.yaml:2:9: 'control.mode' is 01777, out of range 0..0777" } },
@@ -423,7 +423,7 @@ static const struct {
 } set_cases[] = {
 	{ "policy.key_lifetime", "12h", 0, NULL },
 	{ "policy.key_lifetime", "43200", 0, NULL },
-	{ "policy.key_lifetime", "10", -EINVAL, "out of range 60..2592000 seconds" },
+	{ "policy.key_lifetime", "5", -EINVAL, "out of range 10..2592000 seconds" },
 	{ "policy.key_lifetime", "soon", -EINVAL, "must be a duration" },
 	{ "policy.key_lifetime", "", -EINVAL, "has no value" },
 	{ "policy.key_lifetime", "[1, 2]", -EINVAL, "must be a scalar" },

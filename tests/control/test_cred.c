@@ -284,7 +284,7 @@ static const struct {
 	  1, "at most 128" },
 	{ "quote in identity", "\"a\",00\n", 1, "'\"'" },
 	{ "control character", "a\tb,00\n", 1, "control character" },
-	{ "bad lifetime", "a,00,10\n", 1, "key_lifetime" },
+	{ "bad lifetime", "a,00,5\n", 1, "key_lifetime" },
 	{ "lifetime not a number", "a,00,1h\n", 1, "key_lifetime" },
 	{ "bad state", "a,00,0,maybe\n", 1, "state" },
 	{ "too many fields", "a,00,0,enabled,x\n", 1, "too many fields" },

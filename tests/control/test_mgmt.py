@@ -660,7 +660,7 @@ def test_policy():
           and all(1790 <= x <= 3600 for x in got), got)
 
     before = ctl_json('policy', 'get')
-    for args, why in ((['key_lifetime=10'], 'out of range'),
+    for args, why in ((['key_lifetime=5'], 'out of range'),
                       (['cookie_mode=sometimes'], 'under_load, always, never'),
                       (['suites=TLS_RSA_WITH_NULL_MD5'], 'unsupported cipher suite'),
                       (['cookie_mode=always', 'key_lifetime=soon'], 'duration'),
@@ -672,6 +672,26 @@ def test_policy():
     after = ctl_json('policy', 'get')
     check('... the refused sets changed nothing (all or none)', before == after,
           (before, after))
+
+
+def test_expiry():
+    """CM13: a session whose key lifetime is over is ended, the device told."""
+    ctl('policy', 'set', 'key_lifetime=10s', 'key_lifetime_jitter=0')
+    s0 = stats()['sessions']
+    c = Dtls('dev-a', KEY_A)
+    check('key_lifetime=10s: a session is served', c.echo('short-lived'))
+    t0 = time.monotonic()
+    ended = c.exited(25)
+    dt = time.monotonic() - t0
+    s1 = stats()['sessions']
+    check('... and ended when its lifetime is over: the client gets a close_notify',
+          ended and dt < 20, f'ended {ended} after {dt:.1f} s')
+    check('... counted as expired, the alert sent, no session left',
+          s1['expired'] == s0['expired'] + 1
+          and s1['kill_alerts_sent'] == s0['kill_alerts_sent'] + 1
+          and session_rows('--identity', 'dev-a') == [], (s0, s1))
+    check('... the device handshakes again and is served', one_echo('dev-a', KEY_A, 'renewed'))
+    ctl('policy', 'set', 'key_lifetime=1h')
 
 
 def test_remove_kills():
@@ -738,6 +758,7 @@ def main():
                 if got:
                     test_kill(*got)
                 test_policy()
+                test_expiry()
                 test_remove_kills()
                 test_shutdown()
     except BaseException as e:  # report, then clean up

@@ -781,6 +781,59 @@ static void test_cid_reserve(void **state)
 	sg_sess_table_destroy(t);
 }
 
+/* Key lifetimes: a bounded sweep finds exactly the live sessions past their deadline. */
+static void test_expired_sweep(void **state)
+{
+	enum { N = 100, SLOTS = 7 };
+	struct sg_sess_table *t = mk(256, 8);
+	uint64_t ids[N], found[N], cursor = 0, got = 0;
+	unsigned seen[N] = { 0 }, passes = 0;
+	struct sg_rec_sa sa;
+	struct sg_sess_new n;
+
+	(void)state;
+	/* Session k expires at 1000 + k; every tenth never (0). */
+	for (uint32_t k = 0; k < N; k++) {
+		st_sa(&sa, k, 1);
+		n = st_new(&sa, k, 0, SG_SESS_F_TUPLE);
+		n.expires = k % 10 == 0 ? 0 : 1000 + k;
+		assert_int_equal(sg_sess_insert(t, &n, &ids[k], NULL), 0);
+	}
+	/* A deleted session past its deadline is not reported. */
+	assert_int_equal(sg_sess_delete(t, ids[55]), 0);
+	/* now = 1050: sessions 1..50 but 10, 20, 30, 40, 50 (never), in calls of 7 slots. */
+	do {
+		unsigned k = sg_sess_expired(t, &cursor, SLOTS, 1050, found, N);
+
+		assert_true(k <= SLOTS);
+		for (unsigned i = 0; i < k; i++) {
+			uint32_t slot = (uint32_t)found[i];
+
+			assert_true(slot < N);
+			assert_int_equal(found[i], ids[slot]);
+			seen[slot]++;
+			got++;
+		}
+		passes += cursor == 0;
+	} while (passes == 0);
+	for (uint32_t k = 0; k < N; k++)
+		assert_int_equal(seen[k], k >= 1 && k <= 50 && k % 10 != 0);
+	assert_int_equal(got, 45);
+	/* At most max_ids per call, and the sweep goes on where it stopped. */
+	cursor = 0;
+	assert_int_equal(sg_sess_expired(t, &cursor, 256, 2000, found, 3), 3);
+	assert_int_equal(found[0], ids[1]);
+	assert_int_equal(found[2], ids[3]);
+	assert_int_equal(sg_sess_expired(t, &cursor, 256, 2000, found, 1), 1);
+	assert_int_equal(found[0], ids[4]);
+	/* Nothing due: nothing found, the cursor still wraps. */
+	cursor = 0;
+	assert_int_equal(sg_sess_expired(t, &cursor, 1000, 999, found, N), 0);
+	assert_int_equal(cursor, 0);
+	sg_wipe(&sa, sizeof(sa));
+	sg_sess_table_destroy(t);
+}
+
 /* ---- replace ---- */
 
 static void test_replace(void **state)
@@ -1338,23 +1391,15 @@ static void test_replace_in_flight(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_params),
-		cmocka_unit_test(test_insert_lookup),
-		cmocka_unit_test(test_insert_bulk),
-		cmocka_unit_test(test_key_kinds),
-		cmocka_unit_test(test_ipv6_keys),
-		cmocka_unit_test(test_capacity),
-		cmocka_unit_test(test_defer_full),
-		cmocka_unit_test(test_single_writer),
-		cmocka_unit_test(test_cid_forged_stale),
-		cmocka_unit_test(test_cid_node),
-		cmocka_unit_test(test_cid_restore),
-		cmocka_unit_test(test_cid_reserve),
-		cmocka_unit_test(test_replace),
-		cmocka_unit_test(test_peer_cid_iterate),
-		cmocka_unit_test(test_index_full_load),
-		cmocka_unit_test(test_concurrency),
-		cmocka_unit_test(test_replace_in_flight),
+		cmocka_unit_test(test_params),           cmocka_unit_test(test_insert_lookup),
+		cmocka_unit_test(test_insert_bulk),      cmocka_unit_test(test_key_kinds),
+		cmocka_unit_test(test_ipv6_keys),        cmocka_unit_test(test_capacity),
+		cmocka_unit_test(test_defer_full),       cmocka_unit_test(test_single_writer),
+		cmocka_unit_test(test_cid_forged_stale), cmocka_unit_test(test_cid_node),
+		cmocka_unit_test(test_cid_restore),      cmocka_unit_test(test_cid_reserve),
+		cmocka_unit_test(test_expired_sweep),    cmocka_unit_test(test_replace),
+		cmocka_unit_test(test_peer_cid_iterate), cmocka_unit_test(test_index_full_load),
+		cmocka_unit_test(test_concurrency),      cmocka_unit_test(test_replace_in_flight),
 	};
 
 	return cmocka_run_group_tests_name("session", tests, NULL, NULL);
