@@ -275,6 +275,7 @@ static int dataplane_setup(struct sg_gateway *gw)
 	}
 	dc.dtls_port = (uint16_t)gw->ports[dev].cfg->udp_port;
 	dc.burst = cfg->workers.burst;
+	dc.auth_fail_limit = cfg->policy.auth_failure_limit;
 	dc.max_records_per_dgram = 8;
 	dc.backend_mode =
 	        cfg->backend.mode == SG_BACKEND_PROXY ? SG_DP_BACKEND_PROXY : SG_DP_BACKEND_UDP;
@@ -734,7 +735,16 @@ void sg_gateway_destroy(struct sg_gateway *gw)
 		if (p->dev_name[0] != '\0' && p->driver != NULL)
 			rte_eth_dev_close(p->port_id);
 	}
-	/* After the ports: their queues held mbufs of the pool. */
+	/* After the ports: their queues held mbufs of the pool. Every one must be back. */
+	if (gw->pool != NULL) {
+		unsigned avail = rte_mempool_avail_count(gw->pool), size = gw->pool->size;
+
+		if (avail == size)
+			SG_LOG(MAIN, INFO, "mbuf pool: all %u mbufs back", size);
+		else
+			SG_LOG(MAIN, WARNING, "mbuf pool: %u of %u mbufs back, %u lost", avail,
+			       size, size - avail);
+	}
 	rte_mempool_free(gw->pool);
 	rte_free(gw);
 }
@@ -815,6 +825,9 @@ void sg_gateway_poll(struct sg_gateway *gw)
 				continue;
 			case SG_DP_PUNT_ALERT:
 				session_alert(gw, m[i]);
+				break;
+			case SG_DP_PUNT_KEY_EXHAUSTED:
+				gw_sess_forgery_limit(gw, meta->session);
 				break;
 			default:
 				if (hs_punt(gw, m[i]))

@@ -83,6 +83,7 @@ struct sg_gateway {
 	struct sg_rec_sa *kill_sa;  /* a killed session's last SA while its alert is sealed */
 	uint64_t sess_killed;       /* sessions ended by `sessions kill` */
 	uint64_t sess_expired;      /* sessions ended as their key lifetime ran out */
+	uint64_t sess_forged;       /* sessions ended as their key reached its forgery limit */
 	uint64_t expire_cursor;     /* where the lifetime sweep goes on (gw_sess_expire()) */
 	uint64_t kill_alerts;       /* ... whose closing alert went out */
 	uint64_t sess_ended;        /* sessions ended by the device's alert */
@@ -106,6 +107,9 @@ void gw_mgmt_fini(struct sg_gateway *gw);
 /* A session was installed (or replaced) by a handshake under identity / ended by its device. */
 void gw_sess_installed(struct sg_gateway *gw, uint64_t id, const uint8_t *identity, size_t len);
 void gw_sess_ended(struct sg_gateway *gw, uint64_t id);
+/* A worker found the session's receive key at its forgery limit: end the session. */
+void gw_sess_forgery_limit(struct sg_gateway *gw, uint64_t id);
+
 /* End the sessions whose key lifetime is over, a bounded slice of the table per call. */
 void gw_sess_expire(struct sg_gateway *gw, uint64_t now_unix);
 

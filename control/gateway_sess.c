@@ -433,12 +433,15 @@ static int send_close(struct sg_gateway *gw, const struct sg_sess_info *in)
 	return rc;
 }
 
+enum end_why { END_KILLED, END_EXPIRED, END_FORGERIES };
+
 /*
  * End one session: its keys wiped, a close_notify sealed under them so the
- * device handshakes again. expired: its key lifetime ran out (else a kill on
- * the socket). Returns 0 (*alerted: the device was told) or -errno.
+ * device handshakes again. why: a kill on the socket, its key lifetime ran
+ * out, or its receive key reached its forgery limit. Returns 0 (*alerted:
+ * the device was told) or -errno.
  */
-static int end_session(struct sg_gateway *gw, uint64_t id, bool expired, int *alerted)
+static int end_session(struct sg_gateway *gw, uint64_t id, enum end_why why, int *alerted)
 {
 	unsigned window = sg_sess_replay_window(gw->sessions);
 	struct sg_sess_info in;
@@ -457,8 +460,10 @@ static int end_session(struct sg_gateway *gw, uint64_t id, bool expired, int *al
 		return rc;
 	sg_dp_session_detach(gw->dp, id);
 	sg_sessreg_del(gw->reg, id);
-	if (expired)
+	if (why == END_EXPIRED)
 		gw->sess_expired++;
+	else if (why == END_FORGERIES)
+		gw->sess_forged++;
 	else
 		gw->sess_killed++;
 	rc = send_close(gw, &in);
@@ -470,8 +475,11 @@ static int end_session(struct sg_gateway *gw, uint64_t id, bool expired, int *al
 		SG_LOG(CTL, NOTICE, "session %016" PRIx64 " ended; its close_notify not sent: %s",
 		       id, strerror(-rc));
 	}
-	if (expired)
+	if (why == END_EXPIRED)
 		SG_LOG(CTL, DEBUG, "session %016" PRIx64 ": key lifetime over", id);
+	else if (why == END_FORGERIES)
+		SG_LOG(CTL, NOTICE, "session %016" PRIx64 ": its key reached the forgery limit",
+		       id);
 	else
 		SG_LOG(CTL, INFO, "session %016" PRIx64 " killed on the control socket", id);
 	return 0;
@@ -479,7 +487,15 @@ static int end_session(struct sg_gateway *gw, uint64_t id, bool expired, int *al
 
 static int kill_one(struct sg_gateway *gw, uint64_t id, int *alerted)
 {
-	return end_session(gw, id, false, alerted);
+	return end_session(gw, id, END_KILLED, alerted);
+}
+
+/* RFC 9147 §4.5.3: a key past its forgery limit opens nothing more; the device re-keys. */
+void gw_sess_forgery_limit(struct sg_gateway *gw, uint64_t id)
+{
+	int a;
+
+	end_session(gw, id, END_FORGERIES, &a); /* -ENOENT: an earlier notice ended it */
 }
 
 /*
@@ -501,7 +517,7 @@ void gw_sess_expire(struct sg_gateway *gw, uint64_t now_unix)
 	n = sg_sess_expired(gw->sessions, &gw->expire_cursor, EXPIRE_SLOTS,
 	                    (uint32_t)RTE_MIN(now_unix, (uint64_t)UINT32_MAX), ids, EXPIRE_MAX);
 	for (unsigned i = 0; i < n; i++)
-		end_session(gw, ids[i], true, &a);
+		end_session(gw, ids[i], END_EXPIRED, &a);
 }
 
 json_t *gw_cmd_sessions_kill(void *ctx, json_t *args, struct sg_ctl_error *err)

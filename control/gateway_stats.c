@@ -26,6 +26,7 @@ static const char *const punt_names[SG_DP_PUNT_MAX] = {
 	[SG_DP_PUNT_ARP] = "arp",
 	[SG_DP_PUNT_NDISC] = "ndisc",
 	[SG_DP_PUNT_ALERT] = "alert",
+	[SG_DP_PUNT_KEY_EXHAUSTED] = "key_exhausted",
 };
 
 const char *gw_punt_name(unsigned punt)
@@ -141,12 +142,13 @@ static json_t *stats_json(struct sg_gateway *gw)
 	json_object_set_new(
 	        r, "sessions",
 	        json_pack(
-	                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "live",
+	                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "live",
 	                (json_int_t)ss.live, "capacity", (json_int_t)sg_sess_capacity(gw->sessions),
 	                "identities", (json_int_t)sg_sessreg_identities(gw->reg), "inserts",
 	                (json_int_t)ss.inserts, "replaces", (json_int_t)ss.replaces, "deletes",
 	                (json_int_t)ss.deletes, "killed", (json_int_t)gw->sess_killed, "expired",
-	                (json_int_t)gw->sess_expired, "kill_alerts_sent",
+	                (json_int_t)gw->sess_expired, "ended_forgery_limit",
+	                (json_int_t)gw->sess_forged, "kill_alerts_sent",
 	                (json_int_t)gw->kill_alerts, "ended_by_device", (json_int_t)gw->sess_ended,
 	                "deferred_frees", (json_int_t)ss.deferred, "refused", refused));
 	json_object_set_new(r, "handshakes",

@@ -132,8 +132,8 @@ struct sg_cfg_policy {
 	uint32_t n_suites;
 	uint16_t suites[SG_CFG_SUITES_MAX]; /* IANA cipher suite values, preference order */
 	uint32_t handshake_rate;            /* new handshakes per second, 0: unlimited */
-	uint32_t auth_failure_limit;        /* bad records before a session is dropped, 0: off */
-	uint64_t auth_failure_block;        /* seconds an identity is refused after that */
+	uint32_t
+	        auth_failure_limit; /* forgeries a key takes before its session ends; 0: RFC 9147 */
 	uint64_t rekey_grace; /* seconds a re-handshaked session still opens old-key records */
 };
 

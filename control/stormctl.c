@@ -654,10 +654,13 @@ static void print_policy(const json_t *p)
 	printf("handshake_rate       %" JSON_INTEGER_FORMAT "%s\n", geti(p, "handshake_rate"),
 	       geti(p, "handshake_rate") ? " /s" : " (unlimited)");
 	printf("rekey_grace          %" JSON_INTEGER_FORMAT " s\n", geti(p, "rekey_grace"));
-	printf("auth_failure_limit   %" JSON_INTEGER_FORMAT " (start-up only)\n",
-	       geti(p, "auth_failure_limit"));
-	printf("auth_failure_block   %" JSON_INTEGER_FORMAT " s (start-up only)\n",
-	       geti(p, "auth_failure_block"));
+	if (geti(p, "auth_failure_limit"))
+		printf("auth_failure_limit   %" JSON_INTEGER_FORMAT
+		       " forgeries a key, at most RFC 9147's (start-up only)\n",
+		       geti(p, "auth_failure_limit"));
+	else
+		printf("auth_failure_limit   RFC 9147 (CCM_8 128, CCM 2^23.5, GCM/ChaCha 2^36;"
+		       " start-up only)\n");
 	printf("suites\n");
 	for (size_t i = 0; i < json_array_size(suites); i++)
 		printf("  %zu. %s\n", i + 1, json_string_value(json_array_get(suites, i)));

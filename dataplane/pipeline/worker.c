@@ -190,6 +190,7 @@ static enum sg_drop rec_drop_reason(enum sg_rec_status s)
 	case SG_REC_REPLAYED:
 		return SG_DROP_REPLAYED;
 	case SG_REC_AUTH_FAILED:
+	case SG_REC_AUTH_LIMIT:
 		return SG_DROP_AUTH_FAILED;
 	case SG_REC_BAD_INNER_PLAINTEXT:
 		return SG_DROP_INNER_PLAINTEXT;
@@ -516,7 +517,8 @@ static void retry_prev(struct dp_worker *w, struct burst *b, unsigned n_ops)
 	for (unsigned o = 0; o < n_ops; o++) {
 		struct sg_rec_open_op *op = &w->open[o];
 
-		if (b->op_keep[o] == 0 || op->status != SG_REC_AUTH_FAILED)
+		if (b->op_keep[o] == 0 ||
+		    (op->status != SG_REC_AUTH_FAILED && op->status != SG_REC_AUTH_LIMIT))
 			continue;
 		memcpy(op->rec, w->keep + b->op_keep[o] - 1, op->rec_len);
 		w->retry[n] = *op;
@@ -686,6 +688,21 @@ static struct rte_mbuf *copy_plaintext(struct dp_worker *w, const uint8_t *pt, u
 }
 
 /*
+ * A session's receive key reached its forgery limit (RFC 9147 §4.5.3): tell
+ * the control plane, which ends the session so the device handshakes again.
+ * An empty mbuf naming the session, not an outcome of the datagram (that is
+ * its drop); no mbuf or a full ring loses only the notice, and the next
+ * record for the exhausted key sends another.
+ */
+static void notify_exhausted(struct dp_worker *w, struct burst *b, const struct pkt_st *st)
+{
+	struct rte_mbuf *n = rte_pktmbuf_alloc(w->dp->conf.pool);
+
+	if (n != NULL)
+		punt(w, b, n, st->port, SG_DP_PUNT_KEY_EXHAUSTED, sg_sess_ref_id(&st->ref), false);
+}
+
+/*
  * After the open burst: forward each application record, punt authenticated
  * alerts, count the rest. Of everything one datagram produces, the first
  * output carries its outcome (forwarded or punted); when it produces none,
@@ -701,7 +718,7 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 		struct pkt_st *st = &b->st[i];
 		struct rte_mbuf *m = b->m[i];
 		enum sg_drop first = SG_DROP_MAX, rr = SG_DROP_MAX;
-		bool counted = false, in_place_used = false, routed = false;
+		bool counted = false, in_place_used = false, routed = false, exhausted = false;
 		struct up_route route;
 
 		if (st->act != ACT_UP)
@@ -713,6 +730,8 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 			struct rte_mbuf *c;
 
 			if (op->status != SG_REC_OK) {
+				exhausted |= op->status == SG_REC_AUTH_LIMIT ||
+				             op->status == SG_REC_KEY_EXHAUSTED;
 				if (first == SG_DROP_MAX)
 					first = rec_drop_reason((enum sg_rec_status)op->status);
 				continue;
@@ -770,6 +789,8 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 			           counted ? DP_OUT_NONE : DP_OUT_UP);
 			counted = true;
 		}
+		if (unlikely(exhausted))
+			notify_exhausted(w, b, st);
 		if (in_place_used)
 			continue;
 		if (counted) {

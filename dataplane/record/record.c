@@ -921,12 +921,15 @@ static unsigned open_chunk(struct sg_rec_ctx *ctx, struct sg_rec_open_op *ops, u
 		if (op->status != SG_REC_OK)
 			continue; /* refused before crypto: nothing was decrypted */
 		st = (enum sg_rec_status)s->result;
-		if (st == SG_REC_AUTH_FAILED && op->sa->auth_failures < UINT32_MAX)
-			op->sa->auth_failures++;
+		if (st == SG_REC_AUTH_FAILED && op->sa->auth_failures < UINT32_MAX) {
+			/* The forgery that reaches the key's limit says so, once. */
+			if (++op->sa->auth_failures == ctx->fail_limit[s->aead])
+				st = SG_REC_AUTH_LIMIT;
+		}
 		if (st == SG_REC_OK)
 			st = open_back(ctx, op, s);
 		if (st != SG_REC_OK) {
-			/* Never release plaintext of a refused record. */
+			/* Never release plaintext of a refused record (AUTH_LIMIT too). */
 			sg_wipe(s->dst, s->len);
 			op->pt_off = 0;
 			op->pt_len = 0;

@@ -23,6 +23,7 @@ static const char *const status_names[SG_REC_STATUS_MAX] = {
 	[SG_REC_TOO_OLD] = "too_old",
 	[SG_REC_REPLAYED] = "replayed",
 	[SG_REC_AUTH_FAILED] = "auth_failed",
+	[SG_REC_AUTH_LIMIT] = "auth_failed_limit",
 	[SG_REC_BAD_INNER_PLAINTEXT] = "bad_inner_plaintext",
 	[SG_REC_SEQ_EXHAUSTED] = "seq_exhausted",
 	[SG_REC_NO_ROOM] = "no_room",

@@ -69,7 +69,7 @@ struct sg_dp_conf {
 	unsigned punt_ring_size;        /* power of two; 0: 4096 */
 	unsigned handoff_ring_size;     /* per worker, power of two; 0: 1024 */
 	unsigned max_records_per_dgram; /* application records opened per datagram; 0: 8 */
-	uint32_t auth_fail_limit;       /* forgeries per key (0: RFC 9147 limits) */
+	uint32_t auth_fail_limit; /* forgeries per key (0: RFC 9147 limits; never above them) */
 
 	/* Backend (the M2M application servers). */
 	enum sg_dp_backend_mode backend_mode;
@@ -97,12 +97,13 @@ enum sg_dp_punt {
 	SG_DP_PUNT_ARP,           /* ARP about one of our addresses */
 	SG_DP_PUNT_NDISC,         /* neighbour discovery for one of our addresses */
 	SG_DP_PUNT_ALERT,         /* an authenticated alert from a session: data is its plaintext */
+	SG_DP_PUNT_KEY_EXHAUSTED, /* notice: the session's key reached its forgery limit; empty */
 	SG_DP_PUNT_MAX
 };
 
 /* Metadata a punted mbuf carries (an mbuf dynamic field). */
 struct sg_dp_meta {
-	uint64_t session; /* SG_DP_PUNT_ALERT: session id */
+	uint64_t session; /* SG_DP_PUNT_ALERT, _KEY_EXHAUSTED: session id */
 	uint8_t punt;     /* enum sg_dp_punt */
 	uint8_t port;     /* index in sg_dp_conf.ports */
 	uint8_t worker;   /* worker that punted it */

@@ -49,6 +49,8 @@ enum sg_rec_status {
 	SG_REC_NO_ROOM,             /* seal: not enough headroom or tailroom in the buffer */
 	SG_REC_INVALID_OP,          /* sg_aead_burst: unknown AEAD or impossible lengths */
 	SG_REC_CRYPTO_ERROR,        /* IPsec-MB refused a job: a bug, never the peer's fault */
+	SG_REC_AUTH_LIMIT,          /* auth_failed, and it brought the key to its forgery limit:
+	                             * reported once per key, the session must end (re-key) */
 	SG_REC_STATUS_MAX
 };
 

@@ -336,7 +336,7 @@ static void test_values(void **state)
 	        "credentials: {db: /var/tmp/c, map_size: 16GiB}\n"
 	        "policy:\n  key_lifetime: 7d\n  key_lifetime_jitter: 0\n  cookie_mode: always\n"
 	        "  suites: [TLS_PSK_WITH_AES_128_CCM_8, TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256]\n"
-	        "  handshake_rate: 5000\n  auth_failure_block: 0\n"
+	        "  handshake_rate: 5000\n  auth_failure_limit: 16\n"
 	        "backend:\n  mode: proxy\n  port: app0\n"
 	        "  servers: [198.18.2.10:5683, '[fd00:5347:2::10]:5683']\n";
 	struct sg_config *cfg = parse_ok(yaml);
@@ -379,7 +379,7 @@ static void test_values(void **state)
 	assert_int_equal(cfg->policy.n_suites, 2);
 	assert_int_equal(cfg->policy.suites[0], 0xC0A8);
 	assert_int_equal(cfg->policy.suites[1], 0xD001);
-	assert_int_equal(cfg->policy.auth_failure_block, 0);
+	assert_int_equal(cfg->policy.auth_failure_limit, 16);
 	assert_int_equal(cfg->backend.mode, SG_BACKEND_PROXY);
 	assert_int_equal(cfg->backend.n_servers, 2);
 	assert_string_equal(sg_cfg_endpoint_str(&cfg->backend.servers[0], buf, sizeof(buf)),

@@ -389,6 +389,8 @@ def test_stop_paths():
         reason = '--duration elapsed' if how == 'duration' else how
         check(f'{how}: clean stop, exit 0', rc == 0 and f'stopping ({reason})' in out
               and 'stopped cleanly' in out, f'exit {rc}\n{out[-800:]}')
+        check(f'{how}: every mbuf back in the pool', re.search(r'mbuf pool: all \d+ mbufs back', out),
+              out[-800:])
 
 
 ECHO = """
@@ -449,6 +451,8 @@ def test_dtls_echo():
           s['handshakes']['installed'] == 3 and s['handshakes']['failed'] >= 1, s['handshakes'])
     ctl(sock, 'shutdown')
     check('echo: daemon exits 0', wait_exit(p) == 0, output(p)[-800:])
+    check('echo: after the traffic every mbuf is back in the pool',
+          re.search(r'mbuf pool: all \d+ mbufs back', output(p)), output(p)[-800:])
     echo.kill()
 
 

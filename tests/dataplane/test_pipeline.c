@@ -1116,6 +1116,63 @@ static void test_rekey_in_flight(void **state)
 	free(srv);
 }
 
+/*
+ * RFC 9147 §4.5.3: the forgery that brings a session's receive key to its
+ * limit (CCM_8: 128) is dropped like the others and a notice naming the
+ * session goes to the control plane; the key then opens nothing more, and
+ * each later datagram for it repeats the notice until the session is gone.
+ */
+static void test_forgery_limit(void **state)
+{
+	static const char *const one[] = { "forged" };
+	const unsigned i = 0; /* AES-128-CCM_8, no CID */
+	struct device *d = &E.dev[i];
+	struct rte_mbuf *out[RING_SIZE];
+	struct sg_dp_counters before, after;
+	unsigned n, notices = 0;
+
+	(void)state;
+	assert_int_equal(d->sa->aead, SG_AEAD_AES_128_CCM_8);
+	assert_false(d->use_cid);
+	sg_dp_counters_sum(E.dp, &before);
+	for (unsigned k = 0; k < SG_DTLS_INTEGRITY_LIMIT_CCM_8; k++) {
+		struct rte_mbuf *m = dev_datagram(i, one, 1, SG_DTLS_CT_APPLICATION_DATA);
+
+		rte_pktmbuf_mtod(m, uint8_t *)[m->data_len - 1] ^= 1; /* the tag */
+		refix(m, d);
+		inject(E.dev_rx[0], m);
+		if (k % 64 == 63)
+			poll_all();
+	}
+	poll_all();
+	sg_dp_counters_sum(E.dp, &after);
+	assert_int_equal(after.drop[SG_DROP_AUTH_FAILED],
+	                 before.drop[SG_DROP_AUTH_FAILED] + SG_DTLS_INTEGRITY_LIMIT_CCM_8);
+	assert_int_equal(after.punt_by[SG_DP_PUNT_KEY_EXHAUSTED],
+	                 before.punt_by[SG_DP_PUNT_KEY_EXHAUSTED] + 1);
+	assert_int_equal(after.punted, before.punted); /* a notice, not an outcome */
+	/* A good record now: refused before any crypto, and the notice again. */
+	inject(E.dev_rx[0], dev_datagram(i, one, 1, SG_DTLS_CT_APPLICATION_DATA));
+	poll_all();
+	sg_dp_counters_sum(E.dp, &after);
+	assert_int_equal(after.drop[SG_DROP_KEY_EXHAUSTED], before.drop[SG_DROP_KEY_EXHAUSTED] + 1);
+	assert_int_equal(after.forwarded_up, before.forwarded_up);
+	n = sg_dp_punt_dequeue(E.dp, out, RING_SIZE);
+	for (unsigned k = 0; k < n; k++) {
+		const struct sg_dp_meta *meta = sg_dp_meta(E.dp, out[k]);
+
+		if (meta->punt == SG_DP_PUNT_KEY_EXHAUSTED) {
+			assert_int_equal(meta->session, d->id);
+			assert_int_equal(out[k]->pkt_len, 0);
+			notices++;
+		}
+	}
+	free_all(out, n);
+	assert_int_equal(notices, 2);
+	assert_int_equal(drain(E.be_tx, N_WORKERS, out, RING_SIZE), 0);
+	check_invariant();
+}
+
 /* The proxy header carries the authenticated identity of the device. */
 static void test_proxy_identity(void **state)
 {
@@ -1161,6 +1218,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_uplink_downlink, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey_in_flight, setup_udp, teardown),
+		cmocka_unit_test_setup_teardown(test_forgery_limit, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_mode, setup_proxy, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_identity, setup_proxy, teardown),
 	};
