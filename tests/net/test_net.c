@@ -691,6 +691,56 @@ static void test_udp_cksum_builder(void **state)
 	assert_int_equal(sg_net_parse(&ifc, f, len, &pkt), SG_NET_UDP);
 }
 
+/* RFC 1071 the slow, obvious way: big-endian 16-bit words, an odd byte padded with zero. */
+static uint16_t ref_udp_cksum(int fam, const uint8_t *src, const uint8_t *dst, const uint8_t *udp,
+                              uint32_t len)
+{
+	uint64_t sum = 0;
+	unsigned alen = fam == 4 ? 4 : 16;
+
+	for (unsigned i = 0; i < alen; i += 2)
+		sum += (uint32_t)(src[i] << 8 | src[i + 1]) + (uint32_t)(dst[i] << 8 | dst[i + 1]);
+	sum += 17 + (len & 0xffff) + (len >> 16);
+	for (uint32_t i = 0; i < len; i += 2) {
+		uint32_t hi = i == 6 ? 0 : udp[i]; /* the checksum field counts as zero */
+		uint32_t lo = i + 1 < len && i != 6 ? udp[i + 1] : 0;
+
+		sum += hi << 8 | lo;
+	}
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	sum = ~sum & 0xffff;
+	return sum == 0 ? 0xffff : (uint16_t)sum;
+}
+
+/* The UDP checksum against the reference for every length and alignment a datagram has. */
+static void test_udp_cksum_lengths(void **state)
+{
+	static uint8_t buf[1600 + 8];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(buf); i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		buf[i] = (uint8_t)x;
+	}
+	for (uint32_t len = 8; len <= 1500; len += len < 300 ? 1 : 37) {
+		for (unsigned off = 0; off < 8; off++) {
+			for (int fam = 4; fam <= 6; fam += 2) {
+				uint8_t *udp = buf + off;
+				const uint8_t *src = fam == 4 ? PEER_IP4 : PEER_IP6;
+				const uint8_t *dst = fam == 4 ? OUR_IP4 : OUR_IP6;
+				uint16_t want = ref_udp_cksum(fam, src, dst, udp, len);
+
+				sg_net_udp_set_cksum((uint8_t)fam, src, dst, udp, (uint16_t)len);
+				if ((uint16_t)(udp[6] << 8 | udp[7]) != want)
+					fail_msg("len %u off %u IPv%d: %04x, want %04x", len, off,
+					         fam, udp[6] << 8 | udp[7], want);
+			}
+		}
+	}
+}
+
 static void test_drop_names(void **state)
 {
 	(void)state;
@@ -718,9 +768,13 @@ static int setup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_udp_table),  cmocka_unit_test(test_odd_frames),
-		cmocka_unit_test(test_arp),        cmocka_unit_test(test_ndisc),
-		cmocka_unit_test(test_mutants),    cmocka_unit_test(test_udp_cksum_builder),
+		cmocka_unit_test(test_udp_table),
+		cmocka_unit_test(test_odd_frames),
+		cmocka_unit_test(test_arp),
+		cmocka_unit_test(test_ndisc),
+		cmocka_unit_test(test_mutants),
+		cmocka_unit_test(test_udp_cksum_builder),
+		cmocka_unit_test(test_udp_cksum_lengths),
 		cmocka_unit_test(test_drop_names),
 	};
 
