@@ -150,19 +150,19 @@ static uint32_t pseudo_sum(uint8_t family, const uint8_t *src, const uint8_t *ds
 	size_t alen = family == 4 ? 4 : 16;
 	uint32_t sum = 0;
 
-	sum = __rte_raw_cksum(src, alen, sum);
-	sum = __rte_raw_cksum(dst, alen, sum);
+	sum = cksum_add(src, alen, sum);
+	sum = cksum_add(dst, alen, sum);
 	if (family == 4) {
 		tail[1] = proto;
 		wr16(tail + 2, (uint16_t)l4_len);
-		return __rte_raw_cksum(tail, 4, sum);
+		return cksum_add(tail, 4, sum);
 	}
 	tail[0] = (uint8_t)(l4_len >> 24);
 	tail[1] = (uint8_t)(l4_len >> 16);
 	tail[2] = (uint8_t)(l4_len >> 8);
 	tail[3] = (uint8_t)l4_len;
 	tail[7] = proto;
-	return __rte_raw_cksum(tail, 8, sum);
+	return cksum_add(tail, 8, sum);
 }
 
 /* True when the L4 message including its checksum field sums to all ones. */
