@@ -107,6 +107,15 @@ static int has_token(char *const argv[], int argc, const char *tok)
 	return 0;
 }
 
+/* Does any argument start with prefix ("--huge-unlink" also matches "--huge-unlink=never")? */
+static int has_prefix(char *const argv[], int argc, const char *prefix)
+{
+	for (int i = 0; i < argc; i++)
+		if (strncmp(argv[i], prefix, strlen(prefix)) == 0)
+			return 1;
+	return 0;
+}
+
 int sg_eal_args_build(struct sg_eal_args *a, const char *argv0, const struct sg_config *cfg,
                       int n_over, char *const over[], int hugepages_ok)
 {
@@ -172,6 +181,18 @@ int sg_eal_args_build(struct sg_eal_args *a, const char *argv0, const struct sg_
 	}
 	if (rc == 0 && a->no_huge_added)
 		rc = push(a, "--no-huge");
+	/*
+	 * On hugepages, unlink the page files once mapped (unless the operator
+	 * chose): a daemon that crashes or is killed then leaves no files in
+	 * hugetlbfs holding its memory. Nothing attaches as a secondary process.
+	 */
+	if (rc == 0 && !a->no_huge && !has_prefix(cfg_argv, (int)cfg->n_eal, "--huge-unlink") &&
+	    !has_prefix(over, n_over, "--huge-unlink") &&
+	    !has_token(cfg_argv, (int)cfg->n_eal, "--in-memory") &&
+	    !has_token(over, n_over, "--in-memory")) {
+		rc = push(a, "--huge-unlink");
+		a->huge_unlink_added = 1;
+	}
 	if (rc != 0)
 		sg_eal_args_free(a);
 	return rc;

@@ -22,6 +22,7 @@ struct sg_eal_args {
 	int no_huge;                     /* EAL will run on ordinary memory */
 	int no_huge_added;               /* ... because no hugepages were available */
 	int in_memory_replaced; /* --in-memory became --no-shconf (see sg_eal_args_build) */
+	int huge_unlink_added;  /* on hugepages: --huge-unlink, so no page files outlive us */
 	int dropped;            /* config options replaced by an override */
 };
 
