@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,28 @@ static int get_identity(json_t *args, uint8_t out[SG_CRED_IDENTITY_MAX], struct 
 	return n;
 }
 
+/*
+ * The start of every request about one identity: an open store, no import
+ * running when the request changes it (writes), known arguments, and the
+ * identity. Returns its length, or -1 with err set.
+ */
+static int identity_request(struct sg_gateway *gw, json_t *args, const char *const *names,
+                            bool writes, uint8_t ident[SG_CRED_IDENTITY_MAX],
+                            struct sg_ctl_error *err)
+{
+	if (gw->cred == NULL) {
+		no_store(gw, err);
+		return -1;
+	}
+	if (writes && gw->import != NULL) {
+		busy(err);
+		return -1;
+	}
+	if (gw_args_known(args, names, err) != 0)
+		return -1;
+	return get_identity(args, ident, err);
+}
+
 /* Seconds from an integer or "90", "90s", "15m", "24h", "7d". */
 static int get_seconds(json_t *v, uint64_t *out)
 {
@@ -144,13 +167,7 @@ json_t *gw_cmd_cred_add(void *ctx, json_t *args, struct sg_ctl_error *err)
 	char msg[160];
 	int len, rc, existed;
 
-	if (gw->cred == NULL)
-		return no_store(gw, err);
-	if (gw->import != NULL)
-		return busy(err);
-	if (gw_args_known(args, names, err) != 0)
-		return NULL;
-	len = get_identity(args, ident, err);
+	len = identity_request(gw, args, names, true, ident, err);
 	if (len < 0)
 		return NULL;
 	memset(&e, 0, sizeof(e));
@@ -208,13 +225,7 @@ json_t *gw_cmd_cred_remove(void *ctx, json_t *args, struct sg_ctl_error *err)
 	int len, rc;
 	size_t left;
 
-	if (gw->cred == NULL)
-		return no_store(gw, err);
-	if (gw->import != NULL)
-		return busy(err);
-	if (gw_args_known(args, names, err) != 0)
-		return NULL;
-	len = get_identity(args, ident, err);
+	len = identity_request(gw, args, names, true, ident, err);
 	if (len < 0)
 		return NULL;
 	if (ks != NULL && !json_is_boolean(ks))
@@ -270,11 +281,7 @@ json_t *gw_cmd_cred_show(void *ctx, json_t *args, struct sg_ctl_error *err)
 	json_t *r;
 	int len, rc;
 
-	if (gw->cred == NULL)
-		return no_store(gw, err);
-	if (gw_args_known(args, names, err) != 0)
-		return NULL;
-	len = get_identity(args, ident, err);
+	len = identity_request(gw, args, names, false, ident, err);
 	if (len < 0)
 		return NULL;
 	rc = sg_cred_get(gw->cred, ident, (size_t)len, &e);

@@ -88,15 +88,6 @@ static void worker_free(struct dp_worker *w)
 	rte_free(w);
 }
 
-/* RFC 9147 §4.5.3 integrity limits: a configured limit may be lower, never higher. */
-static const uint32_t rfc9147[SG_AEAD_MAX] = {
-	[SG_AEAD_AES_128_CCM_8] = SG_DTLS_INTEGRITY_LIMIT_CCM_8,
-	[SG_AEAD_AES_128_CCM] = SG_DTLS_INTEGRITY_LIMIT_CCM,
-	[SG_AEAD_AES_128_GCM] = SG_DTLS_INTEGRITY_LIMIT_GCM,
-	[SG_AEAD_AES_256_GCM] = SG_DTLS_INTEGRITY_LIMIT_GCM,
-	[SG_AEAD_CHACHA20_POLY1305] = SG_DTLS_INTEGRITY_LIMIT_CHACHA,
-};
-
 struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 {
 	struct sg_dp *dp;
@@ -170,10 +161,9 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 	rc.window_bits = dp->window_bits;
 	rc.cid_len = dp->cid_len;
 	for (unsigned a = 0; a < SG_AEAD_MAX; a++)
-		rc.auth_fail_limit[a] = dp->conf.auth_fail_limit == 0 ? 0
-		                        : dp->conf.auth_fail_limit < rfc9147[a]
-		                                ? dp->conf.auth_fail_limit
-		                                : rfc9147[a];
+		/* Lower than RFC 9147's limit if configured so, never higher (0: RFC 9147's). */
+		rc.auth_fail_limit[a] =
+		        RTE_MIN(dp->conf.auth_fail_limit, sg_aead_integrity_limit((enum sg_aead)a));
 	for (unsigned i = 0; i < dp->conf.n_workers; i++) {
 		struct dp_worker *w = rte_zmalloc("sg_dp_worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
 

@@ -138,14 +138,6 @@ static inline int is_gcm(unsigned aead)
 
 /* ---- context ---------------------------------------------------------------- */
 
-static const uint64_t default_fail_limit[SG_AEAD_MAX] = {
-	[SG_AEAD_AES_128_CCM_8] = SG_DTLS_INTEGRITY_LIMIT_CCM_8,
-	[SG_AEAD_AES_128_CCM] = SG_DTLS_INTEGRITY_LIMIT_CCM,
-	[SG_AEAD_AES_128_GCM] = SG_DTLS_INTEGRITY_LIMIT_GCM,
-	[SG_AEAD_AES_256_GCM] = SG_DTLS_INTEGRITY_LIMIT_GCM,
-	[SG_AEAD_CHACHA20_POLY1305] = SG_DTLS_INTEGRITY_LIMIT_CHACHA,
-};
-
 /* Cache-aligned allocation; aligned_alloc() wants a multiple of the alignment. */
 static void *aalloc(size_t size)
 {
@@ -213,7 +205,7 @@ struct sg_rec_ctx *sg_rec_ctx_create(const struct sg_rec_ctx_conf *conf)
 	for (unsigned a = 0; a < SG_AEAD_MAX; a++) {
 		uint32_t l = conf->auth_fail_limit[a];
 
-		ctx->fail_limit[a] = l == 0            ? default_fail_limit[a]
+		ctx->fail_limit[a] = l == 0            ? sg_aead_integrity_limit((enum sg_aead)a)
 		                     : l == UINT32_MAX ? UINT64_MAX
 		                                       : l;
 	}

@@ -69,6 +69,24 @@ int sg_aead_from_suite(uint16_t suite);
 const char *sg_aead_name(enum sg_aead aead);
 
 /* Key bytes: 16 for AES-128, 32 for AES-256 and ChaCha20. */
+/*
+ * RFC 9147 §4.5.3 integrity limit of an AEAD: records that may fail
+ * authentication under one key before it must be retired (dtls.h). Any thread.
+ */
+static inline uint32_t sg_aead_integrity_limit(enum sg_aead aead)
+{
+	switch (aead) {
+	case SG_AEAD_AES_128_CCM_8:
+		return SG_DTLS_INTEGRITY_LIMIT_CCM_8;
+	case SG_AEAD_AES_128_CCM:
+		return SG_DTLS_INTEGRITY_LIMIT_CCM;
+	case SG_AEAD_CHACHA20_POLY1305:
+		return SG_DTLS_INTEGRITY_LIMIT_CHACHA;
+	default:
+		return SG_DTLS_INTEGRITY_LIMIT_GCM;
+	}
+}
+
 static inline unsigned sg_aead_key_len(enum sg_aead aead)
 {
 	return aead == SG_AEAD_AES_256_GCM || aead == SG_AEAD_CHACHA20_POLY1305 ? 32 : 16;

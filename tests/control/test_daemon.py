@@ -393,19 +393,7 @@ def test_stop_paths():
               out[-800:])
 
 
-ECHO = """
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.settimeout(0.5)
-end = time.monotonic() + float(sys.argv[3])
-while time.monotonic() < end:
-    try:
-        data, peer = s.recvfrom(4096)
-    except socket.timeout:
-        continue
-    s.sendto(b'echo:' + data, peer)
-"""
+ECHO = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools', 'udp_echo.py')
 
 
 def test_dtls_echo():
@@ -421,8 +409,8 @@ def test_dtls_echo():
     p = start(cfg)
     if not check('echo: daemon starts', wait_socket(p, sock), output(p)):
         return
-    echo = subprocess.Popen(['ip', 'netns', 'exec', NS, sys.executable, '-c', ECHO, DEV_IP,
-                             '5683', '60'])
+    echo = subprocess.Popen(['ip', 'netns', 'exec', NS, sys.executable, ECHO, DEV_IP,
+                             '5683', '60'], stdout=subprocess.DEVNULL)
     time.sleep(1)  # the echo server binds before the first client
     daemons.append(echo)
     for cipher in ('PSK-AES128-CCM8', 'PSK-AES128-GCM-SHA256', 'PSK-CHACHA20-POLY1305'):

@@ -198,19 +198,7 @@ def wait_for(fn, timeout=10, step=0.2):
     return fn()
 
 
-ECHO = """
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.settimeout(0.5)
-end = time.monotonic() + float(sys.argv[3])
-while time.monotonic() < end:
-    try:
-        data, peer = s.recvfrom(4096)
-    except socket.timeout:
-        continue
-    s.sendto(b'echo:' + data, peer)
-"""
+ECHO = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools', 'udp_echo.py')
 
 
 def netns_up():
@@ -227,8 +215,8 @@ def netns_up():
     with open(f'/sys/class/net/{VETH_GW}/address') as f:
         mac = f.read().strip()
     sh('ip', '-n', NS, 'neigh', 'add', GW_IP, 'lladdr', mac, 'dev', VETH_DEV, 'nud', 'permanent')
-    echo = subprocess.Popen(['ip', 'netns', 'exec', NS, sys.executable, '-c', ECHO, DEV_IP,
-                             '5683', '300'])
+    echo = subprocess.Popen(['ip', 'netns', 'exec', NS, sys.executable, ECHO, DEV_IP,
+                             '5683', '300'], stdout=subprocess.DEVNULL)
     procs.append(echo)
 
 

@@ -384,7 +384,7 @@ policy: {{{policy}}}
 
     def udp_echo(self, port=BACKEND_PORT, addr=BE4, ns=None):
         """The UDP echo server in the backend namespace ("echo:" + the datagram)."""
-        p = self.python(ns or self.ns_be, [os.path.join(HERE, 'udp_echo.py'), addr, str(port)],
+        p = self.python(ns or self.ns_be, [os.path.join(HERE, '..', 'tools', 'udp_echo.py'), addr, str(port)],
                         stdout=subprocess.PIPE)
         line = p.stdout.readline()  # "ready" once bound
         if 'ready' not in line:

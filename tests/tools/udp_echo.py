@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""UDP echo server for the end-to-end tests: answers every datagram with
+"""UDP echo server for the daemon and end-to-end tests: answers every datagram with
 b'echo:' + the datagram, to its sender. Prints "ready" once bound.
 
     udp_echo.py ADDRESS PORT [LIFETIME_S]
