@@ -29,8 +29,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#include <dirent.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <arpa/inet.h>
 
@@ -52,6 +50,8 @@
 #include <stormgate/dtls.h>
 #include <stormgate/record.h>
 #include <stormgate/session.h>
+
+#include "eal_test.h"
 
 #define POOL_SIZE   1023
 #define RING_SIZE   256
@@ -513,28 +513,14 @@ static void keys(const uint8_t **ck, const uint8_t **sk, const uint8_t **civ, co
 static void eal_up(void)
 {
 	static char vdev[SG_ARRAY_SIZE(CAPTURES)][PATH_MAX + 64];
-	char prefix[64];
-	char *argv[16];
-	int argc = 0;
+	const char *extra[SG_ARRAY_SIZE(CAPTURES)];
 
-	snprintf(prefix, sizeof(prefix), "--file-prefix=sgpcap%d", (int)getpid());
-	argv[argc++] = "test_pcap_replay";
-	argv[argc++] = "-l";
-	argv[argc++] = "0";
-	argv[argc++] = "--no-huge";
-	argv[argc++] = "-m";
-	argv[argc++] = "128";
-	argv[argc++] = "--no-pci";
-	argv[argc++] = "--no-shconf";
-	argv[argc++] = "--no-telemetry";
-	argv[argc++] = "--log-level=error";
-	argv[argc++] = prefix;
 	for (unsigned i = 0; i < SG_ARRAY_SIZE(CAPTURES); i++) {
 		snprintf(vdev[i], sizeof(vdev[i]), "--vdev=%s,rx_pcap=%s/%s/%s.pcap",
 		         CAPTURES[i].vdev, root, CAPTURE_DIR, CAPTURES[i].name);
-		argv[argc++] = vdev[i];
+		extra[i] = vdev[i];
 	}
-	if (rte_eal_init(argc, argv) < 0)
+	if (eal_test_init("sgpcap", 128, (int)SG_ARRAY_SIZE(CAPTURES), extra) < 0)
 		fail_msg("rte_eal_init: %s", rte_strerror(rte_errno));
 	eal_ok = true;
 }
@@ -956,26 +942,9 @@ static void test_replay(void **state)
 	assert_int_equal(drops(&c2), 2 * n_gw + n_app + n_alert);
 }
 
-static void remove_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		unlinkat(dirfd(d), e->d_name, 0);
-	}
-	closedir(d);
-	rmdir(path);
-}
-
 int main(void)
 {
 	struct CMUnitTest tests[SG_ARRAY_SIZE(CAPTURES)];
-	char dir[PATH_MAX];
 	int fails;
 
 	for (unsigned i = 0; i < SG_ARRAY_SIZE(CAPTURES); i++) {
@@ -987,11 +956,7 @@ int main(void)
 	}
 	fails = _cmocka_run_group_tests("pcap_replay", tests, SG_ARRAY_SIZE(tests), group_setup,
 	                                NULL);
-	/* EAL leaves its runtime directory behind: remove what this process made. */
-	if (eal_ok) {
-		snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
-		rte_eal_cleanup();
-		remove_dir(dir);
-	}
+	if (eal_ok)
+		eal_test_fini();
 	return fails;
 }

@@ -18,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <dirent.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <arpa/inet.h>
 
@@ -36,6 +34,8 @@
 #include <stormgate/proxy_v2.h>
 #include <stormgate/record.h>
 #include <stormgate/session.h>
+
+#include "eal_test.h"
 
 #define N_WORKERS 2
 #define N_SESS    48
@@ -386,20 +386,11 @@ static int device_of_bport(uint16_t sport)
 static int eal_up(void)
 {
 	static int done;
-	char prefix[64];
 
 	if (done)
 		return 0;
-	snprintf(prefix, sizeof(prefix), "--file-prefix=sgdp%d", (int)getpid());
-	{
-		char *argv[] = { "test_pipeline",     "-l",          "0",
-			         "--no-huge",         "-m",          "256",
-			         "--no-pci",          "--no-shconf", "--no-telemetry",
-			         "--log-level=error", prefix };
-
-		if (rte_eal_init((int)SG_ARRAY_SIZE(argv), argv) < 0)
-			return -1;
-	}
+	if (eal_test_init("sgdp", 256, 0, NULL) < 0)
+		return -1;
 	done = 1;
 	return 0;
 }
@@ -1196,22 +1187,6 @@ static void test_proxy_identity(void **state)
 	free_all(out, n);
 }
 
-static void remove_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		unlinkat(dirfd(d), e->d_name, 0);
-	}
-	closedir(d);
-	rmdir(path);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1223,11 +1198,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_proxy_identity, setup_proxy, teardown),
 	};
 	int fails = cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);
-	char dir[PATH_MAX];
 
-	/* EAL leaves its runtime directory behind: remove what this process made. */
-	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
-	rte_eal_cleanup();
-	remove_dir(dir);
+	eal_test_fini();
 	return fails;
 }
