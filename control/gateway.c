@@ -418,6 +418,33 @@ static void retire_due(struct sg_gateway *gw, uint64_t now)
 	}
 }
 
+/* End the sessions of this identity whose peer is at this address and port now. */
+static void end_same_peer(struct sg_gateway *gw, const uint8_t *identity, size_t len,
+                          const struct sg_sess_tuple *t)
+{
+	uint64_t ids[16];
+	size_t n;
+
+	if (gw->reg == NULL)
+		return;
+	n = RTE_MIN(sg_sessreg_find(gw->reg, identity, len, ids, RTE_DIM(ids)), RTE_DIM(ids));
+	for (size_t i = 0; i < n; i++) {
+		struct sg_sess_info in;
+
+		if (sg_sess_get(gw->sessions, ids[i], &in) != 0 ||
+		    memcmp(in.tuple.paddr, t->paddr, 16) != 0 || in.tuple.pport != t->pport ||
+		    memcmp(in.tuple.laddr, t->laddr, 16) != 0 || in.tuple.lport != t->lport)
+			continue;
+		sg_dp_session_detach(gw->dp, ids[i]);
+		if (sg_sess_delete(gw->sessions, ids[i]) == -EAGAIN) {
+			sg_sess_reclaim(gw->sessions, 1);
+			sg_sess_delete(gw->sessions, ids[i]);
+		}
+		sg_sessreg_del(gw->reg, ids[i]);
+		gw->hs_replaced++;
+	}
+}
+
 /*
  * A handshake completed: publish the session before our Finished leaves (the
  * engine sends it after this returns), so the device's first record finds
@@ -450,32 +477,23 @@ static int hs_install(void *ctx, const struct sg_hs_result *res)
 		s.peer_cid_len = res->peer_cid_len;
 	}
 	if (res->cid_len) {
-		/* The slot hs_cid_alloc() reserved when ServerHello named this CID. */
+		/*
+		 * The slot hs_cid_alloc() reserved when ServerHello named this
+		 * CID. Records find the session by CID, so it is not in the
+		 * 4-tuple index and its peer may move (RFC 9146 §6: the worker
+		 * follows it). It has a slot of its own, so it cannot take an
+		 * earlier session's place: the device's sessions at this address
+		 * and port end here instead (RFC 6347 §4.2.8), their records in
+		 * flight lost.
+		 */
 		s.cid = res->cid;
-		s.flags |= SG_SESS_F_CID;
+		s.flags = SG_SESS_F_CID;
+		end_same_peer(gw, res->identity, res->identity_len, &s.tuple);
 	}
 	rc = sg_sess_insert(gw->sessions, &s, &id, NULL);
 	if (rc == -EAGAIN) {
 		sg_sess_reclaim(gw->sessions, 1);
 		rc = sg_sess_insert(gw->sessions, &s, &id, NULL);
-	}
-	if (rc == -EEXIST && res->cid_len && sg_sess_find_tuple(gw->sessions, &s.tuple, &id) == 0) {
-		/*
-		 * The device's new CID names a slot of its own, so the new
-		 * session cannot take the old one's place: the old session
-		 * goes (its records in flight with the old CID are lost) and
-		 * the new one takes the CID's slot, freed by the failed insert.
-		 */
-		sg_dp_session_detach(gw->dp, id);
-		sg_sess_delete(gw->sessions, id);
-		gw->hs_replaced++;
-		rc = sg_sess_insert(gw->sessions, &s, &id, NULL);
-		if (rc != 0)
-			goto out;
-		rc = sg_dp_session_attach(gw->dp, id, res->identity, id_len);
-		if (rc != 0)
-			sg_sess_delete(gw->sessions, id);
-		goto out;
 	}
 	if (rc == -EEXIST && sg_sess_find_tuple(gw->sessions, &s.tuple, &id) == 0) {
 		rc = sg_sess_replace(gw->sessions, id, res->sa);

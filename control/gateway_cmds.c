@@ -62,14 +62,15 @@ static json_t *punts_json(const uint64_t punts[SG_DP_PUNT_MAX])
 
 static json_t *counters_json(const struct sg_dp_counters *c)
 {
-	return json_pack(
-	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "rx_packets",
-	        (json_int_t)c->rx, "rx_bytes", (json_int_t)c->rx_bytes, "forwarded_up",
-	        (json_int_t)c->forwarded_up, "forwarded_down", (json_int_t)c->forwarded_down,
-	        "punted", (json_int_t)c->punted, "handed_off", (json_int_t)c->handed_off,
-	        "records_opened", (json_int_t)c->records_opened, "records_opened_prev_key",
-	        (json_int_t)c->records_opened_prev, "records_sealed", (json_int_t)c->records_sealed,
-	        "drops", drops_json(c->drop), "punts", punts_json(c->punt_by));
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
+	                 "rx_packets", (json_int_t)c->rx, "rx_bytes", (json_int_t)c->rx_bytes,
+	                 "forwarded_up", (json_int_t)c->forwarded_up, "forwarded_down",
+	                 (json_int_t)c->forwarded_down, "punted", (json_int_t)c->punted,
+	                 "handed_off", (json_int_t)c->handed_off, "records_opened",
+	                 (json_int_t)c->records_opened, "records_opened_prev_key",
+	                 (json_int_t)c->records_opened_prev, "peer_moves",
+	                 (json_int_t)c->peer_moves, "records_sealed", (json_int_t)c->records_sealed,
+	                 "drops", drops_json(c->drop), "punts", punts_json(c->punt_by));
 }
 
 static json_t *cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err)

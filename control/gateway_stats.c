@@ -55,14 +55,15 @@ static json_t *traffic_json(const struct sg_dp_counters *c)
 
 	for (unsigned r = 0; r < SG_DROP_MAX; r++)
 		dropped += c->drop[r];
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rx_packets",
-	                 (json_int_t)c->rx, "rx_bytes", (json_int_t)c->rx_bytes, "tx_packets",
-	                 (json_int_t)c->tx, "forwarded_up", (json_int_t)c->forwarded_up,
-	                 "forwarded_down", (json_int_t)c->forwarded_down, "punted",
-	                 (json_int_t)c->punted, "handed_off", (json_int_t)c->handed_off,
-	                 "records_opened", (json_int_t)c->records_opened, "records_opened_prev_key",
-	                 (json_int_t)c->records_opened_prev, "records_sealed",
-	                 (json_int_t)c->records_sealed, "dropped", (json_int_t)dropped);
+	return json_pack(
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rx_packets",
+	        (json_int_t)c->rx, "rx_bytes", (json_int_t)c->rx_bytes, "tx_packets",
+	        (json_int_t)c->tx, "forwarded_up", (json_int_t)c->forwarded_up, "forwarded_down",
+	        (json_int_t)c->forwarded_down, "punted", (json_int_t)c->punted, "handed_off",
+	        (json_int_t)c->handed_off, "records_opened", (json_int_t)c->records_opened,
+	        "records_opened_prev_key", (json_int_t)c->records_opened_prev, "peer_moves",
+	        (json_int_t)c->peer_moves, "records_sealed", (json_int_t)c->records_sealed,
+	        "dropped", (json_int_t)dropped);
 }
 
 /* Every reason (zeros too: series that come and go confuse rate() in Prometheus). */

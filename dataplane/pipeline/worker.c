@@ -703,6 +703,42 @@ static void notify_exhausted(struct dp_worker *w, struct burst *b, const struct 
 }
 
 /*
+ * RFC 9146 §6: a CID session's peer may move (NAT rebinding, a new network).
+ * When an authenticated datagram carrying the session's newest record comes
+ * from another address or port (or reached another of our addresses), the
+ * session's replies go there from now on. Only CID sessions outside the
+ * 4-tuple index move; their owner, this worker, is the only data-plane reader
+ * of the address (it seals every downlink datagram of the session). RFC 9146
+ * asks for a way to make sure the new address can receive; return
+ * routability checks (RFC 9853) are not implemented, so an on-path attacker
+ * who relays a fresh record first can divert the replies (it could drop them
+ * anyway).
+ */
+static void follow_peer(struct dp_worker *w, const struct pkt_st *st)
+{
+	struct sg_sess *s = st->ref.sess;
+	struct sg_sess_tuple k;
+
+	if (s->flags & SG_SESS_F_TUPLE)
+		return;
+	if (st->pkt.family == 4) {
+		uint32_t l, p;
+
+		memcpy(&l, st->pkt.dst, 4);
+		memcpy(&p, st->pkt.src, 4);
+		sg_sess_tuple_v4(&k, l, rte_cpu_to_be_16(st->pkt.dport), p,
+		                 rte_cpu_to_be_16(st->pkt.sport));
+	} else {
+		sg_sess_tuple_v6(&k, st->pkt.dst, rte_cpu_to_be_16(st->pkt.dport), st->pkt.src,
+		                 rte_cpu_to_be_16(st->pkt.sport));
+	}
+	if (memcmp(&k, &s->tuple, sizeof(k)) == 0)
+		return;
+	s->tuple = k;
+	dp_count(&w->c.peer_moves, 1);
+}
+
+/*
  * After the open burst: forward each application record, punt authenticated
  * alerts, count the rest. Of everything one datagram produces, the first
  * output carries its outcome (forwarded or punted); when it produces none,
@@ -724,6 +760,18 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 		if (st->act != ACT_UP)
 			continue;
 		st->act = ACT_DONE;
+		/* Before anything is forwarded in place over the frame's addresses. */
+		if (st->key == KEY_CID)
+			for (unsigned k = o; k < n_ops && b->op_pkt[k] == i; k++) {
+				const struct sg_rec_open_op *op = &w->open[k];
+
+				/* The session's newest record so far, under its current keys. */
+				if (op->status == SG_REC_OK && op->sa == st->ref.sa &&
+				    op->seq + 1 == op->sa->rx_top) {
+					follow_peer(w, st);
+					break;
+				}
+			}
 		for (; o < n_ops && b->op_pkt[o] == i; o++) {
 			struct sg_rec_open_op *op = &w->open[o];
 			uint8_t *pt = op->rec + op->pt_off, *cp;
@@ -791,6 +839,7 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 		}
 		if (unlikely(exhausted))
 			notify_exhausted(w, b, st);
+
 		if (in_place_used)
 			continue;
 		if (counted) {

@@ -125,6 +125,7 @@ struct sg_dp_counters {
 	uint64_t handed_off;
 	uint64_t records_opened;
 	uint64_t records_opened_prev; /* of those, with a re-keyed session's previous SA */
+	uint64_t peer_moves;          /* CID sessions whose peer address or port changed */
 	uint64_t records_sealed;
 	uint64_t tx;
 	uint64_t polls;

@@ -1164,6 +1164,108 @@ static void test_forgery_limit(void **state)
 	check_invariant();
 }
 
+/* The device port's sealed reply to device i: its destination address and port. */
+static void reply_dest(unsigned i, uint8_t addr[4], uint16_t *port)
+{
+	struct device *d = &E.dev[i];
+	struct rte_mbuf *out[RING_SIZE];
+	const char *msg = "2.05";
+	struct out o;
+
+	inject(E.be_rx[0], udp_frame(BE_MAC, GW_MAC, 4, BE4, COAP_PORT, GWB4, d->bport,
+	                             (const uint8_t *)msg, (uint16_t)strlen(msg)));
+	poll_all();
+	assert_int_equal(drain(E.dev_tx, N_WORKERS, out, RING_SIZE), 1);
+	parse_out(out[0], &o);
+	assert_int_equal(o.fam, 4);
+	memcpy(addr, o.dst, 4);
+	*port = o.dport;
+	free_all(out, 1);
+}
+
+/* Device i's datagram of one record as if it came from addr:port. */
+static struct rte_mbuf *dev_datagram_from(unsigned i, const uint8_t addr[4], uint16_t port,
+                                          const char *msg)
+{
+	struct device *d = &E.dev[i];
+	uint8_t a0[16];
+	uint16_t p0 = d->port;
+	struct rte_mbuf *m;
+
+	memcpy(a0, d->addr, 16);
+	memcpy(d->addr, addr, 4);
+	d->port = port;
+	m = dev_datagram(i, (const char *const[]){ msg }, 1, SG_DTLS_CT_APPLICATION_DATA);
+	memcpy(d->addr, a0, 16);
+	d->port = p0;
+	return m;
+}
+
+/*
+ * RFC 9146 §6: a CID device behind a NAT gets a new address and port; its
+ * authenticated, newest records move its session there, so replies follow.
+ * An older record, or a forged one, from elsewhere moves nothing.
+ */
+static void test_cid_peer_moves(void **state)
+{
+	static const uint8_t NEW[4] = { 198, 18, 1, 200 }, OLD_REC[4] = { 198, 18, 1, 201 };
+	const unsigned i = 2; /* CID, IPv4 */
+	struct device *d = &E.dev[i];
+	struct rte_mbuf *out[RING_SIZE], *late, *forged;
+	struct sg_dp_counters c0, c1;
+	uint8_t addr[4];
+	uint16_t port;
+
+	(void)state;
+	assert_true(d->use_cid);
+	assert_int_equal(d->family, 4);
+	assert_int_equal(sg_dp_neigh_set(E.dp, 0, 4, NEW, DEV_MAC), 0);
+	assert_int_equal(sg_dp_neigh_set(E.dp, 0, 4, OLD_REC, DEV_MAC), 0);
+	reply_dest(i, addr, &port);
+	assert_memory_equal(addr, d->addr, 4);
+	assert_int_equal(port, d->port);
+
+	/* A record sealed now but delivered late, from a third address. */
+	late = dev_datagram_from(i, OLD_REC, 43000, "late");
+	sg_dp_counters_sum(E.dp, &c0);
+	inject(E.dev_rx[0], dev_datagram_from(i, NEW, 42000, "moved"));
+	poll_all();
+	assert_int_equal(drain(E.be_tx, N_WORKERS, out, RING_SIZE), 1);
+	free_all(out, 1);
+	sg_dp_counters_sum(E.dp, &c1);
+	assert_int_equal(c1.peer_moves, c0.peer_moves + 1);
+	reply_dest(i, addr, &port);
+	assert_memory_equal(addr, NEW, 4);
+	assert_int_equal(port, 42000);
+
+	/* The late record is still good (inside the window) but not the newest. */
+	inject(E.dev_rx[0], late);
+	poll_all();
+	assert_int_equal(drain(E.be_tx, N_WORKERS, out, RING_SIZE), 1);
+	free_all(out, 1);
+	/* A forgery from elsewhere is dropped and moves nothing either. */
+	forged = dev_datagram_from(i, OLD_REC, 43000, "forged");
+	rte_pktmbuf_mtod(forged, uint8_t *)[forged->data_len - 1] ^= 1;
+	expect(forged, SG_DROP_UDP_CHECKSUM, -1);
+	forged = dev_datagram_from(i, OLD_REC, 43000, "forged");
+	rte_pktmbuf_mtod(forged, uint8_t *)[forged->data_len - 1] ^= 1;
+	{
+		struct device saved = *d;
+
+		memcpy(d->addr, OLD_REC, 4);
+		d->port = 43000;
+		refix(forged, d);
+		*d = saved;
+	}
+	expect(forged, SG_DROP_AUTH_FAILED, -1);
+	sg_dp_counters_sum(E.dp, &c0);
+	assert_int_equal(c0.peer_moves, c1.peer_moves);
+	reply_dest(i, addr, &port);
+	assert_memory_equal(addr, NEW, 4);
+	assert_int_equal(port, 42000);
+	check_invariant();
+}
+
 /* The proxy header carries the authenticated identity of the device. */
 static void test_proxy_identity(void **state)
 {
@@ -1194,6 +1296,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_input, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey_in_flight, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_forgery_limit, setup_udp, teardown),
+		cmocka_unit_test_setup_teardown(test_cid_peer_moves, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_mode, setup_proxy, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_identity, setup_proxy, teardown),
 	};
