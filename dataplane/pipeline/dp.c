@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
 #include <rte_mbuf_dyn.h>
@@ -21,6 +22,7 @@
 #define DEFAULT_BURST        32
 #define DEFAULT_PUNT_RING    4096
 #define DEFAULT_HANDOFF_RING 1024
+#define DEFAULT_KEY_SCRUB_MS 10000
 #define DEFAULT_MAX_RECORDS  8
 
 static const struct rte_mbuf_dynfield meta_desc = {
@@ -52,6 +54,8 @@ static int check_conf(struct sg_dp_conf *c)
 		c->punt_ring_size = DEFAULT_PUNT_RING;
 	if (c->handoff_ring_size == 0)
 		c->handoff_ring_size = DEFAULT_HANDOFF_RING;
+	if (c->key_scrub_ms == 0)
+		c->key_scrub_ms = DEFAULT_KEY_SCRUB_MS;
 	if (c->max_records_per_dgram == 0)
 		c->max_records_per_dgram = DEFAULT_MAX_RECORDS;
 	if (c->n_workers == 0 || c->n_workers > SG_DP_WORKERS_MAX || c->n_ports == 0 ||
@@ -179,6 +183,7 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 		w->sw = sg_sess_worker_create(dp->conf.sessions, i);
 		w->keep_cap = dp->conf.burst * rte_pktmbuf_data_room_size(dp->conf.pool);
 		w->keep = rte_malloc("sg_dp_keep", w->keep_cap, RTE_CACHE_LINE_SIZE);
+		w->scrub_at = rte_rdtsc() + dp->conf.key_scrub_ms * (rte_get_tsc_hz() / 1000);
 		if (w->handoff == NULL || w->rec == NULL || w->sw == NULL || w->keep == NULL) {
 			err = errno ? errno : ENOMEM;
 			goto fail;

@@ -83,7 +83,8 @@ struct dp_worker {
 	/* second tries with a session's previous SA (worker.c, retry_prev()) */
 	struct sg_rec_open_op retry[DP_OPS_MAX];
 	uint16_t retry_op[DP_OPS_MAX];
-	uint8_t *keep; /* copies of those records: burst x mbuf data room bytes */
+	uint8_t *keep;     /* copies of those records: burst x mbuf data room bytes */
+	uint64_t scrub_at; /* TSC of the next sg_rec_ctx_wipe_keys() */
 	uint32_t keep_cap;
 	struct sg_dp_counters c;
 } __rte_cache_aligned;

@@ -16,6 +16,7 @@
  */
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_branch_prediction.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -1061,6 +1062,12 @@ unsigned sg_dp_worker_poll(struct sg_dp *dp, unsigned worker)
 			tx_flush(w);
 	}
 
+	/* Keys of ended sessions must not outlive them in our scratch for long. */
+	if (unlikely(rte_rdtsc() >= w->scrub_at)) {
+		sg_rec_ctx_wipe_keys(w->rec);
+		w->scrub_at = rte_rdtsc() + dp->conf.key_scrub_ms * (rte_get_tsc_hz() / 1000);
+		dp_count(&w->c.key_scrubs, 1);
+	}
 	sg_sess_quiescent(w->sw);
 	dp_count(&w->c.polls, 1);
 	if (total == 0)

@@ -70,6 +70,10 @@ struct sg_dp_conf {
 	unsigned handoff_ring_size;     /* per worker, power of two; 0: 1024 */
 	unsigned max_records_per_dgram; /* application records opened per datagram; 0: 8 */
 	uint32_t auth_fail_limit; /* forgeries per key (0: RFC 9147 limits; never above them) */
+	/* each worker wipes the keys its record layer keeps from past bursts (expanded
+	 * schedules, cached GCM key data) this often, so no ended session's key lingers
+	 * longer; 0: 10000 ms */
+	uint32_t key_scrub_ms;
 
 	/* Backend (the M2M application servers). */
 	enum sg_dp_backend_mode backend_mode;
@@ -126,6 +130,7 @@ struct sg_dp_counters {
 	uint64_t records_opened;
 	uint64_t records_opened_prev; /* of those, with a re-keyed session's previous SA */
 	uint64_t peer_moves;          /* CID sessions whose peer address or port changed */
+	uint64_t key_scrubs;          /* times the worker wiped its record layer's key scratch */
 	uint64_t records_sealed;
 	uint64_t tx;
 	uint64_t polls;

@@ -424,6 +424,9 @@ static uint16_t ring_port(const char *name, struct rte_ring **rx, struct rte_rin
 	return p;
 }
 
+/* The next data plane's key scrub interval (0: the default). */
+static uint32_t key_scrub_ms;
+
 static int setup_mode(enum sg_dp_backend_mode mode)
 {
 	static unsigned gen;
@@ -466,6 +469,7 @@ static int setup_mode(enum sg_dp_backend_mode mode)
 	c.ports[1].ifc.n_ip4 = 1;
 	memcpy(c.ports[1].ifc.ip4[0], GWB4, 4);
 	c.dtls_port = DTLS_PORT;
+	c.key_scrub_ms = key_scrub_ms;
 	c.backend_mode = mode;
 	c.backend_family = 4;
 	memcpy(c.backend_addr, BE4, 4);
@@ -619,6 +623,17 @@ static int setup_udp(void **state)
 		add_session(i);
 	announce_devices();
 	return 0;
+}
+
+/* Workers that wipe their key scratch every millisecond. */
+static int setup_scrub(void **state)
+{
+	int rc;
+
+	key_scrub_ms = 1;
+	rc = setup_udp(state);
+	key_scrub_ms = 0;
+	return rc;
 }
 
 static int setup_proxy(void **state)
@@ -1266,6 +1281,27 @@ static void test_cid_peer_moves(void **state)
 	check_invariant();
 }
 
+/*
+ * The workers wipe the keys their record layer keeps from past bursts (here
+ * every millisecond); sessions of every suite go on working, their keys
+ * derived again from the SAs.
+ */
+static void test_key_scrub(void **state)
+{
+	struct sg_dp_counters c0, c1;
+
+	(void)state;
+	uplink_round();
+	downlink_round();
+	sg_dp_counters_sum(E.dp, &c0);
+	usleep(5000);
+	poll_all();
+	sg_dp_counters_sum(E.dp, &c1);
+	assert_true(c1.key_scrubs >= c0.key_scrubs + N_WORKERS);
+	uplink_round();
+	downlink_round();
+}
+
 /* The proxy header carries the authenticated identity of the device. */
 static void test_proxy_identity(void **state)
 {
@@ -1297,6 +1333,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rekey_in_flight, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_forgery_limit, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_cid_peer_moves, setup_udp, teardown),
+		cmocka_unit_test_setup_teardown(test_key_scrub, setup_scrub, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_mode, setup_proxy, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_identity, setup_proxy, teardown),
 	};
