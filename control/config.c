@@ -552,6 +552,8 @@ static const struct key policy_keys[] = {
 	  .max = 1000000, .def = 0 },
 	{ "rekey_grace", K_DURATION, FLD(struct sg_cfg_policy, rekey_grace), .min = 0, .max = 120,
 	  .def = 30 },
+	{ "idle_timeout", K_DURATION, FLD(struct sg_cfg_policy, idle_timeout), .min = 0,
+	  .max = 30 * 86400, .def = 0 },
 	{ NULL },
 };
 

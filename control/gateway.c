@@ -472,6 +472,7 @@ static int hs_install(void *ctx, const struct sg_hs_result *res)
 	s.identity = res->cred_ref;
 	s.backend = res->backend;
 	s.expires = (uint32_t)RTE_MIN(res->expires, (uint64_t)UINT32_MAX);
+	s.last_rx = (uint32_t)time(NULL); /* idle from now until its first record */
 	if (res->peer_cid_len) {
 		s.peer_cid = res->peer_cid;
 		s.peer_cid_len = res->peer_cid_len;

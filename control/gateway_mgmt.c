@@ -21,7 +21,7 @@
 /* Policy keys `policy set` applies to the running daemon; the others need a restart. */
 static const char *const live_keys[] = {
 	"key_lifetime", "key_lifetime_jitter", "cookie_mode", "cookie_threshold",
-	"suites",       "handshake_rate",      "rekey_grace",
+	"suites",       "handshake_rate",      "rekey_grace", "idle_timeout",
 };
 
 int gw_mgmt_init(struct sg_gateway *gw)
@@ -146,15 +146,16 @@ static json_t *policy_json(const struct sg_gateway *gw)
 	}
 	for (size_t i = 0; live != NULL && i < SG_ARRAY_SIZE(live_keys); i++)
 		json_array_append_new(live, json_string(live_keys[i]));
-	return json_pack("{s:I, s:I, s:s, s:I, s:o, s:I, s:I, s:I, s:o, s:I}", "key_lifetime",
+	return json_pack("{s:I, s:I, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:o, s:I}", "key_lifetime",
 	                 (json_int_t)p->key_lifetime, "key_lifetime_jitter",
 	                 (json_int_t)p->key_lifetime_jitter, "cookie_mode",
 	                 sg_cookie_mode_name(p->cookie_mode), "cookie_threshold",
 	                 (json_int_t)p->cookie_threshold, "suites", suites ? suites : json_array(),
 	                 "handshake_rate", (json_int_t)p->handshake_rate, "auth_failure_limit",
 	                 (json_int_t)p->auth_failure_limit, "rekey_grace",
-	                 (json_int_t)p->rekey_grace, "live", live ? live : json_array(),
-	                 "max_handshakes", (json_int_t)gw->hs_slots);
+	                 (json_int_t)p->rekey_grace, "idle_timeout", (json_int_t)p->idle_timeout,
+	                 "live", live ? live : json_array(), "max_handshakes",
+	                 (json_int_t)gw->hs_slots);
 }
 
 json_t *gw_cmd_policy_get(void *ctx, json_t *args, struct sg_ctl_error *err)

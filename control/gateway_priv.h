@@ -83,6 +83,7 @@ struct sg_gateway {
 	struct sg_rec_sa *kill_sa;  /* a killed session's last SA while its alert is sealed */
 	uint64_t sess_killed;       /* sessions ended by `sessions kill` */
 	uint64_t sess_expired;      /* sessions ended as their key lifetime ran out */
+	uint64_t sess_idle;         /* sessions ended after policy.idle_timeout without records */
 	uint64_t sess_forged;       /* sessions ended as their key reached its forgery limit */
 	uint64_t expire_cursor;     /* where the lifetime sweep goes on (gw_sess_expire()) */
 	uint64_t kill_alerts;       /* ... whose closing alert went out */

@@ -433,7 +433,7 @@ static int send_close(struct sg_gateway *gw, const struct sg_sess_info *in)
 	return rc;
 }
 
-enum end_why { END_KILLED, END_EXPIRED, END_FORGERIES };
+enum end_why { END_KILLED, END_EXPIRED, END_IDLE, END_FORGERIES };
 
 /*
  * End one session: its keys wiped, a close_notify sealed under them so the
@@ -462,6 +462,8 @@ static int end_session(struct sg_gateway *gw, uint64_t id, enum end_why why, int
 	sg_sessreg_del(gw->reg, id);
 	if (why == END_EXPIRED)
 		gw->sess_expired++;
+	else if (why == END_IDLE)
+		gw->sess_idle++;
 	else if (why == END_FORGERIES)
 		gw->sess_forged++;
 	else
@@ -477,6 +479,8 @@ static int end_session(struct sg_gateway *gw, uint64_t id, enum end_why why, int
 	}
 	if (why == END_EXPIRED)
 		SG_LOG(CTL, DEBUG, "session %016" PRIx64 ": key lifetime over", id);
+	else if (why == END_IDLE)
+		SG_LOG(CTL, DEBUG, "session %016" PRIx64 ": idle", id);
 	else if (why == END_FORGERIES)
 		SG_LOG(CTL, NOTICE, "session %016" PRIx64 ": its key reached the forgery limit",
 		       id);
@@ -500,8 +504,9 @@ void gw_sess_forgery_limit(struct sg_gateway *gw, uint64_t id)
 
 /*
  * CM13: a session key lives as long as policy (key_lifetime, shortened by
- * jitter per session) says. Each call looks at EXPIRE_SLOTS slots of the
- * table and ends the sessions whose lifetime is over, so a table of
+ * jitter per session) says; policy.idle_timeout also ends sessions that had
+ * no authenticated record for that long (devices gone without a goodbye).
+ * Each call looks at EXPIRE_SLOTS slots of the table and ends those, so a table of
  * capacity C is swept every C / EXPIRE_SLOTS polls (10M slots: ~20 s at one
  * poll a millisecond) at a bounded cost per poll.
  */
@@ -515,9 +520,17 @@ void gw_sess_expire(struct sg_gateway *gw, uint64_t now_unix)
 	int a;
 
 	n = sg_sess_expired(gw->sessions, &gw->expire_cursor, EXPIRE_SLOTS,
-	                    (uint32_t)RTE_MIN(now_unix, (uint64_t)UINT32_MAX), ids, EXPIRE_MAX);
-	for (unsigned i = 0; i < n; i++)
-		end_session(gw, ids[i], END_EXPIRED, &a);
+	                    (uint32_t)RTE_MIN(now_unix, (uint64_t)UINT32_MAX),
+	                    (uint32_t)RTE_MIN(gw->cfg.policy.idle_timeout, (uint64_t)UINT32_MAX),
+	                    ids, EXPIRE_MAX);
+	for (unsigned i = 0; i < n; i++) {
+		struct sg_sess_info in;
+
+		if (sg_sess_get(gw->sessions, ids[i], &in) != 0)
+			continue;
+		end_session(gw, ids[i],
+		            in.expires != 0 && in.expires <= now_unix ? END_EXPIRED : END_IDLE, &a);
+	}
 }
 
 json_t *gw_cmd_sessions_kill(void *ctx, json_t *args, struct sg_ctl_error *err)

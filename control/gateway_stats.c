@@ -142,16 +142,17 @@ static json_t *stats_json(struct sg_gateway *gw)
 	json_object_set_new(r, "workers", workers);
 	json_object_set_new(
 	        r, "sessions",
-	        json_pack(
-	                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "live",
-	                (json_int_t)ss.live, "capacity", (json_int_t)sg_sess_capacity(gw->sessions),
-	                "identities", (json_int_t)sg_sessreg_identities(gw->reg), "inserts",
-	                (json_int_t)ss.inserts, "replaces", (json_int_t)ss.replaces, "deletes",
-	                (json_int_t)ss.deletes, "killed", (json_int_t)gw->sess_killed, "expired",
-	                (json_int_t)gw->sess_expired, "ended_forgery_limit",
-	                (json_int_t)gw->sess_forged, "kill_alerts_sent",
-	                (json_int_t)gw->kill_alerts, "ended_by_device", (json_int_t)gw->sess_ended,
-	                "deferred_frees", (json_int_t)ss.deferred, "refused", refused));
+	        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+	                  "live", (json_int_t)ss.live, "capacity",
+	                  (json_int_t)sg_sess_capacity(gw->sessions), "identities",
+	                  (json_int_t)sg_sessreg_identities(gw->reg), "inserts",
+	                  (json_int_t)ss.inserts, "replaces", (json_int_t)ss.replaces, "deletes",
+	                  (json_int_t)ss.deletes, "killed", (json_int_t)gw->sess_killed, "expired",
+	                  (json_int_t)gw->sess_expired, "idle", (json_int_t)gw->sess_idle,
+	                  "ended_forgery_limit", (json_int_t)gw->sess_forged, "kill_alerts_sent",
+	                  (json_int_t)gw->kill_alerts, "ended_by_device",
+	                  (json_int_t)gw->sess_ended, "deferred_frees", (json_int_t)ss.deferred,
+	                  "refused", refused));
 	json_object_set_new(r, "handshakes",
 	                    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
 	                              "in_flight", (json_int_t)hs.in_flight, "lingering",

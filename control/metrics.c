@@ -89,6 +89,8 @@ static const struct {
 	  "Closing alerts sent to devices whose session was killed or expired." },
 	{ "stormgate_sessions_expired_total", "counter", "sessions.expired",
 	  "Sessions ended because their key lifetime ran out." },
+	{ "stormgate_sessions_idle_total", "counter", "sessions.idle",
+	  "Sessions ended after policy.idle_timeout without an authenticated record." },
 	{ "stormgate_handshakes_in_flight", "gauge", "handshakes.in_flight",
 	  "Handshakes holding state now." },
 	{ "stormgate_handshakes_lingering", "gauge", "handshakes.lingering",

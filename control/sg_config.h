@@ -134,7 +134,9 @@ struct sg_cfg_policy {
 	uint32_t handshake_rate;            /* new handshakes per second, 0: unlimited */
 	uint32_t
 	        auth_failure_limit; /* forgeries a key takes before its session ends; 0: RFC 9147 */
-	uint64_t rekey_grace; /* seconds a re-handshaked session still opens old-key records */
+	uint64_t rekey_grace;  /* seconds a re-handshaked session still opens old-key records */
+	uint64_t idle_timeout; /* seconds without an authenticated record before a session ends; 0:
+	                          never */
 };
 
 struct sg_cfg_backend {

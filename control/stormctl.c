@@ -550,11 +550,11 @@ static void print_stats(const json_t *r)
 	       ", %" JSON_INTEGER_FORMAT " identities; inserted %" JSON_INTEGER_FORMAT
 	       ", replaced %" JSON_INTEGER_FORMAT ", deleted %" JSON_INTEGER_FORMAT
 	       ", killed %" JSON_INTEGER_FORMAT ", expired %" JSON_INTEGER_FORMAT
-	       " (close_notify sent %" JSON_INTEGER_FORMAT
+	       ", idle %" JSON_INTEGER_FORMAT " (close_notify sent %" JSON_INTEGER_FORMAT
 	       "), ended by device %" JSON_INTEGER_FORMAT "\n",
 	       geti(s, "live"), geti(s, "capacity"), geti(s, "identities"), geti(s, "inserts"),
 	       geti(s, "replaces"), geti(s, "deletes"), geti(s, "killed"), geti(s, "expired"),
-	       geti(s, "kill_alerts_sent"), geti(s, "ended_by_device"));
+	       geti(s, "idle"), geti(s, "kill_alerts_sent"), geti(s, "ended_by_device"));
 	printf("HANDSHAKES   %" JSON_INTEGER_FORMAT " in flight; installed %" JSON_INTEGER_FORMAT
 	       " (replaced %" JSON_INTEGER_FORMAT "), full %" JSON_INTEGER_FORMAT
 	       ", resumed %" JSON_INTEGER_FORMAT ", failed %" JSON_INTEGER_FORMAT
@@ -654,6 +654,11 @@ static void print_policy(const json_t *p)
 	printf("handshake_rate       %" JSON_INTEGER_FORMAT "%s\n", geti(p, "handshake_rate"),
 	       geti(p, "handshake_rate") ? " /s" : " (unlimited)");
 	printf("rekey_grace          %" JSON_INTEGER_FORMAT " s\n", geti(p, "rekey_grace"));
+	if (geti(p, "idle_timeout"))
+		printf("idle_timeout         %" JSON_INTEGER_FORMAT " s\n",
+		       geti(p, "idle_timeout"));
+	else
+		printf("idle_timeout         never\n");
 	if (geti(p, "auth_failure_limit"))
 		printf("auth_failure_limit   %" JSON_INTEGER_FORMAT
 		       " forgeries a key, at most RFC 9147's (start-up only)\n",

@@ -168,6 +168,9 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 		/* Lower than RFC 9147's limit if configured so, never higher (0: RFC 9147's). */
 		rc.auth_fail_limit[a] =
 		        RTE_MIN(dp->conf.auth_fail_limit, sg_aead_integrity_limit((enum sg_aead)a));
+	dp->unix0 = (uint64_t)time(NULL);
+	dp->tsc0 = rte_rdtsc();
+	dp->tsc_hz = rte_get_tsc_hz();
 	for (unsigned i = 0; i < dp->conf.n_workers; i++) {
 		struct dp_worker *w = rte_zmalloc("sg_dp_worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
 

@@ -85,6 +85,7 @@ struct dp_worker {
 	uint16_t retry_op[DP_OPS_MAX];
 	uint8_t *keep;     /* copies of those records: burst x mbuf data room bytes */
 	uint64_t scrub_at; /* TSC of the next sg_rec_ctx_wipe_keys() */
+	uint32_t now_s;    /* Unix seconds at this burst (sessions' last_rx) */
 	uint32_t keep_cap;
 	struct sg_dp_counters c;
 } __rte_cache_aligned;
@@ -92,6 +93,8 @@ struct dp_worker {
 struct sg_dp {
 	struct sg_dp_conf conf;
 	int meta_off; /* mbuf dynfield offset of struct sg_dp_meta */
+	/* the wall clock for the workers without a syscall: Unix seconds at tsc0 */
+	uint64_t unix0, tsc0, tsc_hz;
 	unsigned cid_len;
 	unsigned window_bits;
 	uint32_t capacity;

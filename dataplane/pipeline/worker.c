@@ -786,6 +786,10 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 				continue;
 			}
 			dp_count(&w->c.records_opened, 1);
+			/* Alive (policy.idle_timeout); the line is ours and in cache. */
+			if (st->ref.sess->last_rx != w->now_s)
+				__atomic_store_n(&st->ref.sess->last_rx, w->now_s,
+				                 __ATOMIC_RELAXED);
 			if (op->type == SG_DTLS_CT_ALERT) {
 				/* close_notify or a fatal alert: the control plane ends the
 				 * session. */
@@ -976,8 +980,10 @@ static void handoff(struct dp_worker *w, struct rte_mbuf *m, unsigned port, uint
 
 static void process(struct dp_worker *w, struct burst *b, const uint8_t *ports)
 {
+	const struct sg_dp *dp = w->dp;
 	unsigned n_open, n_seal;
 
+	w->now_s = (uint32_t)(dp->unix0 + (rte_rdtsc() - dp->tsc0) / dp->tsc_hz);
 	classify(w, b, ports);
 	lookup(w, b);
 

@@ -648,7 +648,7 @@ static int sess_insert(struct sg_sess_table *t, const struct sg_sess_new *s, uin
 	h->owner = s->owner;
 	h->peer_cid_len = s->peer_cid_len;
 	h->tuple = s->tuple;
-	h->last_rx = 0;
+	h->last_rx = s->last_rx;
 	__atomic_store_n(&h->flags, (uint8_t)(s->flags | SESS_ST_LIVE), __ATOMIC_RELAXED);
 
 	if (s->flags & SG_SESS_F_TUPLE) {
@@ -1075,7 +1075,7 @@ int sg_sess_next(struct sg_sess_table *t, uint64_t *cursor, struct sg_sess_info 
 }
 
 unsigned sg_sess_expired(struct sg_sess_table *t, uint64_t *cursor, uint32_t max_slots,
-                         uint32_t now, uint64_t *ids, unsigned max_ids)
+                         uint32_t now, uint32_t idle_s, uint64_t *ids, unsigned max_ids)
 {
 	unsigned n = 0;
 	uint64_t s;
@@ -1095,7 +1095,9 @@ unsigned sg_sess_expired(struct sg_sess_table *t, uint64_t *cursor, uint32_t max
 		if ((h->flags & SESS_ST_MASK) != SESS_ST_LIVE)
 			continue;
 		exp = sess_cold(t, (uint32_t)s)->expires;
-		if (exp != 0 && exp <= now)
+		if ((exp != 0 && exp <= now) ||
+		    (idle_s != 0 &&
+		     (uint64_t)__atomic_load_n(&h->last_rx, __ATOMIC_RELAXED) + idle_s <= now))
 			ids[n++] = (uint64_t)h->gen << 32 | s;
 	}
 	*cursor = s;

@@ -220,14 +220,16 @@ int sg_sess_get(struct sg_sess_table *t, uint64_t id, struct sg_sess_info *info)
 int sg_sess_next(struct sg_sess_table *t, uint64_t *cursor, struct sg_sess_info *info);
 
 /*
- * Key lifetimes: scan up to max_slots slots from *cursor (start at 0) and
- * store in ids the ids of live sessions whose expires (Unix seconds, not 0)
- * is at or before now, at most max_ids of them. *cursor moves on and wraps
- * to 0 after the last slot, so calls spread over time sweep the table
+ * Key lifetimes and idle sessions: scan up to max_slots slots from *cursor
+ * (start at 0) and store in ids the ids of live sessions whose expires (Unix
+ * seconds, not 0) is at or before now, or, with idle_s set, whose last_rx
+ * (Unix seconds: their start, then their last authenticated record) is
+ * idle_s or more before now; at most max_ids of them. *cursor moves on and
+ * wraps to 0 after the last slot, so calls spread over time sweep the table
  * forever at a bounded cost each. Writer. Returns how many ids it stored.
  */
 unsigned sg_sess_expired(struct sg_sess_table *t, uint64_t *cursor, uint32_t max_slots,
-                         uint32_t now, uint64_t *ids, unsigned max_ids);
+                         uint32_t now, uint32_t idle_s, uint64_t *ids, unsigned max_ids);
 
 /* Read the table counters (each one atomically, not all as one snapshot). Any thread. */
 void sg_sess_stats_get(const struct sg_sess_table *t, struct sg_sess_stats *st);

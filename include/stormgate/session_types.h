@@ -69,7 +69,8 @@ static_assert(sizeof(struct sg_sess_tuple) == 36, "sg_sess_tuple is a packed 36-
  *   check, sa_pair, gen, flags, peer_cid_len, tuple: written by the control
  *       plane (the single writer thread), read by workers under RCU;
  *   owner: written by the control plane, read by workers;
- *   last_rx: written only by the owning worker.
+ *   last_rx: Unix seconds of the last authenticated record (the session's start
+ *            until then); written only by the owning worker, coarsely.
  * Workers must read check and sa_pair with acquire loads (the lookup
  * functions do); the other fields are stable while check is non-zero and
  * the reader has not reported a quiescent state.
@@ -82,7 +83,7 @@ struct sg_sess {
 	uint8_t flags;        /* SG_SESS_F_* and the slot state (private bits) */
 	uint8_t peer_cid_len; /* length of the peer's CID, 0..255 */
 	struct sg_sess_tuple tuple;
-	uint32_t last_rx; /* owner worker: coarse time of the last authenticated record */
+	uint32_t last_rx; /* owner worker: Unix s of the last authenticated record */
 } __attribute__((aligned(SG_CACHE_LINE)));
 
 static_assert(sizeof(struct sg_sess) == SG_CACHE_LINE, "sg_sess is one cache line");
@@ -166,6 +167,7 @@ struct sg_sess_new {
 	uint32_t identity; /* credential store reference of the peer */
 	uint32_t backend;  /* backend mapping */
 	uint32_t expires;  /* lifetime deadline, Unix seconds; 0: none */
+	uint32_t last_rx;  /* Unix seconds the session starts idle from (its handshake) */
 };
 
 /* A copy of one session for the control plane; holds no key material. */

@@ -681,6 +681,25 @@ def test_expiry():
     check('... the device handshakes again and is served', one_echo('dev-a', KEY_A, 'renewed'))
     ctl('policy', 'set', 'key_lifetime=1h')
 
+    # A device that goes quiet: policy.idle_timeout ends its session, a live one stays.
+    r = ctl('policy', 'set', 'idle_timeout=4s')
+    check('policy set idle_timeout=4s', r.returncode == 0, r.stdout + r.stderr)
+    s0 = stats()['sessions']
+    quiet, busy = Dtls('dev-a', KEY_A), Dtls('dev-a', KEY_A)
+    ok = quiet.echo('then silence') and busy.echo('chatty 0')
+    t0 = time.monotonic()
+    chatty = True
+    while ok and not quiet.exited(0.5) and time.monotonic() - t0 < 15:
+        chatty = chatty and busy.echo(f'chatty {time.monotonic() - t0:.1f}')
+    dt = time.monotonic() - t0
+    s1 = stats()['sessions']
+    check('... the quiet session ends after about 4 s, its client told (close_notify)',
+          ok and quiet.exited(0) and 3 <= dt < 10, f'{dt:.1f} s')
+    check('... the session that kept talking stays',
+          chatty and busy.echo('still here') and s1['idle'] == s0['idle'] + 1, (s0, s1))
+    busy.close()
+    ctl('policy', 'set', 'idle_timeout=0')
+
 
 def test_remove_kills():
     c = Dtls('dev-a', KEY_A)

@@ -90,6 +90,7 @@ static inline struct sg_sess_new st_new(const struct sg_rec_sa *sa, uint32_t k, 
 	n.identity = k;
 	n.backend = k % 7;
 	n.expires = 2000000000u;
+	n.last_rx = 900;
 	return n;
 }
 

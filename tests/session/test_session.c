@@ -809,7 +809,7 @@ static void test_expired_sweep(void **state)
 	assert_int_equal(sg_sess_delete(t, ids[55]), 0);
 	/* now = 1050: sessions 1..50 but 10, 20, 30, 40, 50 (never), in calls of 7 slots. */
 	do {
-		unsigned k = sg_sess_expired(t, &cursor, SLOTS, 1050, found, N);
+		unsigned k = sg_sess_expired(t, &cursor, SLOTS, 1050, 0, found, N);
 
 		assert_true(k <= SLOTS);
 		for (unsigned i = 0; i < k; i++) {
@@ -827,15 +827,24 @@ static void test_expired_sweep(void **state)
 	assert_int_equal(got, 45);
 	/* At most max_ids per call, and the sweep goes on where it stopped. */
 	cursor = 0;
-	assert_int_equal(sg_sess_expired(t, &cursor, 256, 2000, found, 3), 3);
+	assert_int_equal(sg_sess_expired(t, &cursor, 256, 2000, 0, found, 3), 3);
 	assert_int_equal(found[0], ids[1]);
 	assert_int_equal(found[2], ids[3]);
-	assert_int_equal(sg_sess_expired(t, &cursor, 256, 2000, found, 1), 1);
+	assert_int_equal(sg_sess_expired(t, &cursor, 256, 2000, 0, found, 1), 1);
 	assert_int_equal(found[0], ids[4]);
 	/* Nothing due: nothing found, the cursor still wraps. */
 	cursor = 0;
-	assert_int_equal(sg_sess_expired(t, &cursor, 1000, 999, found, N), 0);
+	assert_int_equal(sg_sess_expired(t, &cursor, 1000, 999, 0, found, N), 0);
 	assert_int_equal(cursor, 0);
+	/*
+	 * Idle: every session started at 900 (st_new), none has had a record
+	 * since. At 999 with a 100 s idle timeout none is idle; at 1000 all
+	 * are (the deleted one aside), lifetime or not.
+	 */
+	cursor = 0;
+	assert_int_equal(sg_sess_expired(t, &cursor, 1000, 999, 100, found, N), 0);
+	cursor = 0;
+	assert_int_equal(sg_sess_expired(t, &cursor, 1000, 1000, 100, found, N), N - 1);
 	sg_wipe(&sa, sizeof(sa));
 	sg_sess_table_destroy(t);
 }
