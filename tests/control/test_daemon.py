@@ -28,6 +28,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
+from tap import Tap  # noqa: E402
+
 STORMGATE, STORMCTL, VERSION = sys.argv[1:4]
 ROOT = os.environ.get('SG_SOURCE_ROOT') or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -37,19 +40,14 @@ VETH_GW = TAG + 'g'  # our end, where DPDK's af_packet socket binds
 VETH_DEV = TAG + 'd'  # the device end, inside the namespace
 GW_IP, DEV_IP = '198.18.1.1', '198.18.1.2'
 
-results = []
+TAP = Tap()
 daemons = []
 prefixes = []
 work = tempfile.mkdtemp(prefix='sg-itest-')
 
 
-def check(name, ok, detail=''):
-    results.append((name, bool(ok), detail))
-    return bool(ok)
-
-
-def skip(name, why):
-    results.append((name, None, why))
+check = TAP.check
+skip = TAP.skip
 
 
 def run(args, timeout=30, **kw):
@@ -479,18 +477,7 @@ def main():
         check('no unexpected exception', False, repr(e))
     finally:
         cleanup()
-    print(f'1..{len(results)}')
-    failed = 0
-    for i, (name, ok, detail) in enumerate(results, 1):
-        if ok is None:
-            print(f'ok {i} - {name} # SKIP {detail}')
-            continue
-        print(f'{"ok" if ok else "not ok"} {i} - {name}')
-        if not ok:
-            failed += 1
-            for line in str(detail).splitlines()[:40]:
-                print(f'#   {line}')
-    return 1 if failed else 0
+    return TAP.finish()
 
 
 if __name__ == '__main__':

@@ -37,6 +37,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
+from tap import Tap  # noqa: E402
+
 STORMGATE, STORMCTL = sys.argv[1:3]
 TAG = f'sgctl{os.getpid() % 100000}'
 NS = TAG
@@ -46,7 +49,7 @@ KEY_A = '7bdebcfab2aae258c6a80f9881a91e1c'
 KEY_B = '00112233445566778899aabbccddeeff'
 GROUP = 'daemon'
 
-results = []
+TAP = Tap()
 procs = []
 work = tempfile.mkdtemp(prefix='sgctl-itest-')
 os.chmod(work, 0o755)  # the unprivileged stormctl must reach the socket's directory
@@ -54,9 +57,7 @@ SOCK = os.path.join(work, 'ctl.sock')
 daemon = None
 
 
-def check(name, ok, detail=''):
-    results.append((name, bool(ok), detail))
-    return bool(ok)
+check = TAP.check
 
 
 def run(args, timeout=30, **kw):
@@ -403,7 +404,7 @@ def test_stats_telemetry_metrics():
 
     tel = shutil.which('dpdk-telemetry.py')
     if tel is None:
-        results.append(('DPDK telemetry', None, 'dpdk-telemetry.py not installed'))
+        TAP.skip('DPDK telemetry', 'dpdk-telemetry.py not installed')
         return
     cmds = '/stormgate/stats\n/stormgate/drops\n/stormgate/worker,0\n/stormgate/admission\n' \
            '/stormgate/handshakes\n/stormgate/sessions\n'
@@ -753,7 +754,7 @@ def main():
     t0 = time.monotonic()
     try:
         if os.geteuid() != 0:
-            results.append(('management tests', None, 'need root (namespace, AF_PACKET)'))
+            TAP.skip('management tests', 'need root (namespace, AF_PACKET)')
         else:
             netns_up()
             if start_daemon():
@@ -772,19 +773,7 @@ def main():
         check('no unexpected exception', False, f'{e!r}\n{daemon_log()}')
     finally:
         cleanup()
-    print(f'1..{len(results)}')
-    failed = 0
-    for i, (name, ok, detail) in enumerate(results, 1):
-        if ok is None:
-            print(f'ok {i} - {name} # SKIP {detail}')
-            continue
-        print(f'{"ok" if ok else "not ok"} {i} - {name}')
-        if not ok:
-            failed += 1
-            for line in str(detail).splitlines()[:40]:
-                print(f'#   {line}')
-    print(f'# {time.monotonic() - t0:.1f} s')
-    return 1 if failed else 0
+    return TAP.finish(f'{time.monotonic() - t0:.1f} s')
 
 
 if __name__ == '__main__':

@@ -28,6 +28,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
+from tap import Tap  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 GW4, DEV4 = '198.18.1.1', '198.18.1.2'
@@ -61,37 +64,6 @@ def credentials_csv(n=64):
         lines.append(f'{coap_identity(i)},{COAP_KEY_TEXT.encode().hex()}')
     lines.append('urn:dev:ops:32473-e2e-disabled,00112233445566778899aabbccddeeff,0,disabled')
     return '\n'.join(lines) + '\n'
-
-
-class Tap:
-    """Results as TAP (numbered after the run, so a crash still prints a plan)."""
-
-    def __init__(self):
-        self.results = []
-
-    def check(self, name, ok, detail=''):
-        self.results.append((name, bool(ok), detail))
-        sys.stderr.write(f'{"ok" if ok else "NOT OK"}: {name}\n')
-        sys.stderr.flush()
-        return bool(ok)
-
-    def skip(self, name, why):
-        self.results.append((name, None, why))
-
-    def finish(self):
-        print(f'1..{len(self.results)}')
-        failed = 0
-        for i, (name, ok, detail) in enumerate(self.results, 1):
-            if ok is None:
-                print(f'ok {i} - {name} # SKIP {detail}')
-                continue
-            print(f'{"ok" if ok else "not ok"} {i} - {name}')
-            if not ok:
-                failed += 1
-                for line in str(detail).splitlines()[:60]:
-                    print(f'#   {line}')
-        sys.stdout.flush()
-        return 1 if failed or not self.results else 0
 
 
 def _sh(*args):
@@ -151,7 +123,7 @@ class Lab:
         self.procs = []
         self.daemons = []
         self.prefixes = []
-        self.tap = Tap()
+        self.tap = Tap(detail_lines=60, progress=True)
         self.check = self.tap.check
         self._old = {}
 
