@@ -29,7 +29,7 @@ int gw_mgmt_init(struct sg_gateway *gw)
 	uint32_t cap = sg_sess_capacity(gw->sessions);
 	struct sg_rec_ctx_conf rc = { .window_bits = sg_sess_replay_window(gw->sessions),
 		                      .gcm_cache_entries = 4,
-		                      .flags = SG_REC_CTX_F_NO_GCM_CACHE };
+		                      .flags = SG_REC_CTX_F_NO_GCM_CACHE | SG_REC_CTX_F_LATENCY };
 
 	gw->reg = sg_sessreg_create(cap);
 	gw->ctl_rec = sg_rec_ctx_create(&rc);

@@ -1965,10 +1965,12 @@ static int apply_defaults(struct sg_hs_config *c)
 
 struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
 {
-	/* Handshake keys are used for one or two records: no GCM key cache. */
+	/* Handshake keys are used for one or two records, one at a time: no GCM key
+	 * cache, and the single-buffer manager. */
 	struct sg_rec_ctx_conf rconf = { .window_bits = HS_SA_WINDOW,
 		                         .gcm_cache_entries = 4,
-		                         .flags = SG_REC_CTX_F_NO_GCM_CACHE };
+		                         .flags =
+		                                 SG_REC_CTX_F_NO_GCM_CACHE | SG_REC_CTX_F_LATENCY };
 	struct sg_hs_engine *e;
 	int err = ENOMEM;
 

@@ -156,7 +156,12 @@ static int mgr_init(struct sg_rec_ctx *ctx)
 	ctx->mgr = imb_set_pointers_mb_mgr(ctx->mgr_mem, 0, 1);
 	if (!ctx->mgr)
 		return -ENOMEM;
-	init_mb_mgr_auto(ctx->mgr, &ctx->arch);
+	if (ctx->flags & SG_REC_CTX_F_LATENCY) {
+		init_mb_mgr_sse(ctx->mgr);
+		ctx->arch = IMB_ARCH_SSE;
+	} else {
+		init_mb_mgr_auto(ctx->mgr, &ctx->arch);
+	}
 	if (imb_get_errno(ctx->mgr) != 0)
 		return -ENOTSUP;
 	switch (ctx->arch) {
@@ -191,7 +196,7 @@ struct sg_rec_ctx *sg_rec_ctx_create(const struct sg_rec_ctx_conf *conf)
 	     (conf->window_bits < SG_REPLAY_WINDOW_MIN ||
 	      conf->window_bits > SG_REPLAY_WINDOW_MAX || !pow2(conf->window_bits))) ||
 	    conf->cid_len > SG_DTLS_CID_MAX || !pow2(entries) || entries < GCM_WAYS ||
-	    (conf->flags & ~SG_REC_CTX_F_NO_GCM_CACHE))
+	    (conf->flags & ~(SG_REC_CTX_F_NO_GCM_CACHE | SG_REC_CTX_F_LATENCY)))
 		goto err_out;
 
 	err = -ENOMEM;

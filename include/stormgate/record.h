@@ -161,6 +161,12 @@ void sg_rec_replay_update(struct sg_rec_sa *sa, unsigned window_bits, uint64_t s
 /* ---- per-worker context --------------------------------------------------- */
 
 #define SG_REC_CTX_F_NO_GCM_CACHE 0x01 /* expand GCM keys for every record */
+/*
+ * One record at a time (the handshake server, alerts): IPsec-MB's SSE manager,
+ * which finishes a lone job at once, instead of the widest multi-buffer one,
+ * whose lanes cost more than they save when nothing else is in flight.
+ */
+#define SG_REC_CTX_F_LATENCY 0x02
 
 struct sg_rec_ctx_conf {
 	unsigned window_bits; /* replay window of every SA used with this ctx; 0: default */
