@@ -418,6 +418,15 @@ static void retire_due(struct sg_gateway *gw, uint64_t now)
 	}
 }
 
+/* Did session id authenticate as this identity (the identity registry says)? */
+static bool same_identity(struct sg_gateway *gw, uint64_t id, const uint8_t *identity, size_t len)
+{
+	size_t have;
+	const uint8_t *p = gw->reg ? sg_sessreg_identity(gw->reg, id, &have) : NULL;
+
+	return p != NULL && have == len && memcmp(p, identity, len) == 0;
+}
+
 /* End the sessions of this identity whose peer is at this address and port now. */
 static void end_same_peer(struct sg_gateway *gw, const uint8_t *identity, size_t len,
                           const struct sg_sess_tuple *t)
@@ -499,8 +508,16 @@ static int hs_install(void *ctx, const struct sg_hs_result *res)
 	if (rc == -EEXIST && sg_sess_find_tuple(gw->sessions, &s.tuple, &id) == 0) {
 		rc = sg_sess_replace(gw->sessions, id, res->sa);
 		if (rc == 0) {
-			sg_dp_session_detach(gw->dp, id);
-			rc = sg_dp_session_attach(gw->dp, id, res->identity, id_len);
+			/*
+			 * The same device under the same identity keeps its backend
+			 * side: in udp mode its source port, so the application's state
+			 * for it (CoAP observations, LwM2M registration) survives the
+			 * re-key. Another identity is another peer to the backend.
+			 */
+			if (!same_identity(gw, id, res->identity, res->identity_len)) {
+				sg_dp_session_detach(gw->dp, id);
+				rc = sg_dp_session_attach(gw->dp, id, res->identity, id_len);
+			}
 			gw->hs_replaced++;
 			retire_later(gw, id);
 		}

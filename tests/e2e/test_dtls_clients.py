@@ -20,6 +20,7 @@ backend namespace:
 
     test_dtls_clients.py STORMGATE STORMCTL      (root; tag sge2e2)
 """
+import json
 import os
 import signal
 import sys
@@ -274,11 +275,13 @@ class Run:
         first = e2e.s_client(self.lab, e2e.GW4, ident, key, 'PSK-AES128-CCM8',
                              extra=(*bind, '-keylogfile', self.keylog))
         ok1 = self.exchange(first, 'before the reboot')
+        src1 = self.backend_source(ident)
         first.kill()  # a device that reboots says no goodbye: its session stays
         mid = self.snap()
         second = e2e.s_client(self.lab, e2e.GW4, ident, key, 'PSK-AES128-GCM-SHA256',
                               extra=(*bind, '-keylogfile', self.keylog))
         ok2 = self.exchange(second, 'after the reboot', lines=3)
+        src2 = self.backend_source(ident)
         rc = second.close()
         dd1, dd2 = e2e.delta(mid, s0), e2e.delta(self.snap(), mid)
         self.check('a device killed mid-session leaves its session installed (no alert)',
@@ -288,6 +291,17 @@ class Run:
                    ok2 and rc == 0 and dd2['installed'] == 1 and dd2['replaced'] == 1
                    and dd2['up'] == 3 and dd2['down'] == 3,
                    f'{dd2}\nstdout {second.out[-300:]!r}\n{second.err()[-500:]}')
+        self.check('... and keeps its backend source (the server sees the same peer)',
+                   src1 is not None and src1 == src2, (src1, src2))
+
+    def backend_source(self, ident):
+        """The backend-side address:port of the identity's one session, or None."""
+        r = self.d.ctl('--json', 'sessions', 'list', '--identity', ident)
+        try:
+            rows = json.loads(r.stdout)['sessions']
+        except (ValueError, KeyError):
+            return None
+        return rows[0].get('backend_source') if len(rows) == 1 else None
 
     # ---- the capture --------------------------------------------------------
 
