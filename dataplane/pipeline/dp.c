@@ -171,6 +171,7 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 	dp->unix0 = (uint64_t)time(NULL);
 	dp->tsc0 = rte_rdtsc();
 	dp->tsc_hz = rte_get_tsc_hz();
+	dp->scrub_tsc = dp->conf.key_scrub_ms * dp->tsc_hz / 1000;
 	for (unsigned i = 0; i < dp->conf.n_workers; i++) {
 		struct dp_worker *w = rte_zmalloc("sg_dp_worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
 
@@ -186,7 +187,7 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 		w->sw = sg_sess_worker_create(dp->conf.sessions, i);
 		w->keep_cap = dp->conf.burst * rte_pktmbuf_data_room_size(dp->conf.pool);
 		w->keep = rte_malloc("sg_dp_keep", w->keep_cap, RTE_CACHE_LINE_SIZE);
-		w->scrub_at = rte_rdtsc() + dp->conf.key_scrub_ms * (rte_get_tsc_hz() / 1000);
+		w->scrub_at = dp->tsc0 + dp->scrub_tsc;
 		if (w->handoff == NULL || w->rec == NULL || w->sw == NULL || w->keep == NULL) {
 			err = errno ? errno : ENOMEM;
 			goto fail;

@@ -83,9 +83,10 @@ struct dp_worker {
 	/* second tries with a session's previous SA (worker.c, retry_prev()) */
 	struct sg_rec_open_op retry[DP_OPS_MAX];
 	uint16_t retry_op[DP_OPS_MAX];
-	uint8_t *keep;     /* copies of those records: burst x mbuf data room bytes */
-	uint64_t scrub_at; /* TSC of the next sg_rec_ctx_wipe_keys() */
-	uint32_t now_s;    /* Unix seconds at this burst (sessions' last_rx) */
+	uint8_t *keep;       /* copies of those records: burst x mbuf data room bytes */
+	uint64_t scrub_at;   /* TSC of the next sg_rec_ctx_wipe_keys() */
+	uint64_t next_s_tsc; /* TSC at which now_s moves on */
+	uint32_t now_s;      /* Unix seconds of this poll (sessions' last_rx) */
 	uint32_t keep_cap;
 	struct sg_dp_counters c;
 } __rte_cache_aligned;
@@ -95,6 +96,7 @@ struct sg_dp {
 	int meta_off; /* mbuf dynfield offset of struct sg_dp_meta */
 	/* the wall clock for the workers without a syscall: Unix seconds at tsc0 */
 	uint64_t unix0, tsc0, tsc_hz;
+	uint64_t scrub_tsc; /* conf.key_scrub_ms in TSC cycles */
 	unsigned cid_len;
 	unsigned window_bits;
 	uint32_t capacity;

@@ -170,6 +170,21 @@ static void punt_flush(struct dp_worker *w, struct burst *b)
 	b->n_punt = 0;
 }
 
+/* A received datagram's 4-tuple as the session table keys it (we are the local end). */
+static void pkt_tuple(const struct sg_pkt *p, struct sg_sess_tuple *k)
+{
+	if (p->family == 4) {
+		uint32_t l, a;
+
+		memcpy(&l, p->dst, 4);
+		memcpy(&a, p->src, 4);
+		sg_sess_tuple_v4(k, l, rte_cpu_to_be_16(p->dport), a, rte_cpu_to_be_16(p->sport));
+	} else {
+		sg_sess_tuple_v6(k, p->dst, rte_cpu_to_be_16(p->dport), p->src,
+		                 rte_cpu_to_be_16(p->sport));
+	}
+}
+
 static enum sg_drop rec_drop_reason(enum sg_rec_status s)
 {
 	switch (s) {
@@ -385,18 +400,7 @@ static void lookup(struct dp_worker *w, struct burst *b)
 		if ((st->act != ACT_UP && st->act != ACT_DOWN) || st->key != KEY_TUPLE)
 			continue;
 		if (st->act == ACT_UP) {
-			if (st->pkt.family == 4) {
-				uint32_t l, p;
-
-				memcpy(&l, st->pkt.dst, 4);
-				memcpy(&p, st->pkt.src, 4);
-				sg_sess_tuple_v4(&b->keys[n], l, rte_cpu_to_be_16(st->pkt.dport), p,
-				                 rte_cpu_to_be_16(st->pkt.sport));
-			} else {
-				sg_sess_tuple_v6(&b->keys[n], st->pkt.dst,
-				                 rte_cpu_to_be_16(st->pkt.dport), st->pkt.src,
-				                 rte_cpu_to_be_16(st->pkt.sport));
-			}
+			pkt_tuple(&st->pkt, &b->keys[n]);
 		} else {
 			b->keys[n] = b->keys[i];
 		}
@@ -471,16 +475,15 @@ static void lookup(struct dp_worker *w, struct burst *b)
 		 * One stage ahead of their use: the SA (open/seal read it first) and the
 		 * session's backend slot (up_route() reads it after the open).
 		 */
-		if (st->act == ACT_UP)
-			sg_sess_prefetch_sa_rx(&st->ref);
-		else
+		if (st->act != ACT_UP) {
 			sg_sess_prefetch_sa(&st->ref);
-		if (st->act == ACT_UP) {
-			if (dp->conf.backend_mode == SG_DP_BACKEND_UDP)
-				rte_prefetch0(&dp->slot_bport[st->ref.slot]);
-			else
-				rte_prefetch0(&dp->slot_ident[st->ref.slot]);
+			continue;
 		}
+		sg_sess_prefetch_sa_rx(&st->ref);
+		if (dp->conf.backend_mode == SG_DP_BACKEND_UDP)
+			rte_prefetch0(&dp->slot_bport[st->ref.slot]);
+		else
+			rte_prefetch0(&dp->slot_ident[st->ref.slot]);
 	}
 }
 
@@ -722,17 +725,7 @@ static void follow_peer(struct dp_worker *w, const struct pkt_st *st)
 
 	if (s->flags & SG_SESS_F_TUPLE)
 		return;
-	if (st->pkt.family == 4) {
-		uint32_t l, p;
-
-		memcpy(&l, st->pkt.dst, 4);
-		memcpy(&p, st->pkt.src, 4);
-		sg_sess_tuple_v4(&k, l, rte_cpu_to_be_16(st->pkt.dport), p,
-		                 rte_cpu_to_be_16(st->pkt.sport));
-	} else {
-		sg_sess_tuple_v6(&k, st->pkt.dst, rte_cpu_to_be_16(st->pkt.dport), st->pkt.src,
-		                 rte_cpu_to_be_16(st->pkt.sport));
-	}
+	pkt_tuple(&st->pkt, &k);
 	if (memcmp(&k, &s->tuple, sizeof(k)) == 0)
 		return;
 	s->tuple = k;
@@ -980,10 +973,8 @@ static void handoff(struct dp_worker *w, struct rte_mbuf *m, unsigned port, uint
 
 static void process(struct dp_worker *w, struct burst *b, const uint8_t *ports)
 {
-	const struct sg_dp *dp = w->dp;
 	unsigned n_open, n_seal;
 
-	w->now_s = (uint32_t)(dp->unix0 + (rte_rdtsc() - dp->tsc0) / dp->tsc_hz);
 	classify(w, b, ports);
 	lookup(w, b);
 
@@ -1026,6 +1017,15 @@ unsigned sg_dp_worker_poll(struct sg_dp *dp, unsigned worker)
 	static __thread struct burst b;
 	uint8_t ports[SG_BURST_MAX];
 	unsigned total = 0;
+	uint64_t tsc = rte_rdtsc();
+
+	/* The wall clock for last_rx, a division only when a second has passed. */
+	if (unlikely(tsc >= w->next_s_tsc)) {
+		uint64_t s = (tsc - dp->tsc0) / dp->tsc_hz;
+
+		w->now_s = (uint32_t)(dp->unix0 + s);
+		w->next_s_tsc = dp->tsc0 + (s + 1) * dp->tsc_hz;
+	}
 
 	for (unsigned p = 0; p < dp->conf.n_ports; p++) {
 		uint16_t n;
@@ -1069,9 +1069,9 @@ unsigned sg_dp_worker_poll(struct sg_dp *dp, unsigned worker)
 	}
 
 	/* Keys of ended sessions must not outlive them in our scratch for long. */
-	if (unlikely(rte_rdtsc() >= w->scrub_at)) {
+	if (unlikely(tsc >= w->scrub_at)) {
 		sg_rec_ctx_wipe_keys(w->rec);
-		w->scrub_at = rte_rdtsc() + dp->conf.key_scrub_ms * (rte_get_tsc_hz() / 1000);
+		w->scrub_at = tsc + dp->scrub_tsc;
 		dp_count(&w->c.key_scrubs, 1);
 	}
 	sg_sess_quiescent(w->sw);

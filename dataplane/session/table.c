@@ -17,6 +17,7 @@
  * reported a quiescent state after that token.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -206,6 +207,20 @@ static uint32_t slot_pop(struct sg_sess_table *t, uint64_t *last_check)
 	return SESS_NONE;
 }
 
+/* Is slot s held by sg_sess_cid_reserve() for the CID with this nonce? */
+static bool reserved_for(const struct sg_sess_table *t, uint32_t s, uint64_t nonce)
+{
+	return s < t->slot_hwm && (t->hot[s].flags & SESS_ST_MASK) == SESS_ST_RESERVED &&
+	       sess_fl_get(t, s).last_check == nonce;
+}
+
+/* End a reservation: the slot is free, not yet on the free list. */
+static void unreserve(struct sg_sess_table *t, uint32_t s)
+{
+	t->hot[s].flags = SESS_ST_FREE;
+	stat_add(&t->st.cids_reserved, -1);
+}
+
 /*
  * Take a given slot for the CID with this nonce: a free slot (restore of a
  * CID), or the slot sg_sess_cid_reserve() held for exactly this CID.
@@ -218,20 +233,15 @@ static int slot_take(struct sg_sess_table *t, uint32_t s, uint64_t nonce)
 		t->slot_hwm = s + 1;
 		return 0;
 	}
-	switch (t->hot[s].flags & SESS_ST_MASK) {
-	case SESS_ST_FREE:
-		slot_unlink(t, s);
+	if (reserved_for(t, s, nonce)) {
+		unreserve(t, s);
+		memset(&t->hot[s].tuple, 0, sizeof(t->hot[s].tuple)); /* as slot_unlink() */
 		return 0;
-	case SESS_ST_RESERVED:
-		if (sess_fl_get(t, s).last_check != nonce)
-			return -EEXIST;
-		memset(&t->hot[s].tuple, 0, sizeof(t->hot[s].tuple));
-		t->hot[s].flags = SESS_ST_FREE;
-		stat_add(&t->st.cids_reserved, -1);
-		return 0;
-	default:
-		return -EEXIST;
 	}
+	if ((t->hot[s].flags & SESS_ST_MASK) != SESS_ST_FREE)
+		return -EEXIST;
+	slot_unlink(t, s);
+	return 0;
 }
 
 static uint32_t sa_pop(struct sg_sess_table *t)
@@ -726,12 +736,9 @@ int sg_sess_cid_release(struct sg_sess_table *t, const uint8_t *cid)
 	if (rc != 0)
 		return rc;
 	rc = sg_sess_cid_decode(t, cid, &slot, &nonce);
-	if (rc == SG_SESS_HIT && slot < t->slot_hwm &&
-	    (t->hot[slot].flags & SESS_ST_MASK) == SESS_ST_RESERVED &&
-	    sess_fl_get(t, slot).last_check == nonce) {
-		t->hot[slot].flags = SESS_ST_FREE;
+	if (rc == SG_SESS_HIT && reserved_for(t, slot, nonce)) {
+		unreserve(t, slot);
 		slot_push(t, slot, nonce); /* the slot's next CID gets another nonce */
-		stat_add(&t->st.cids_reserved, -1);
 		rc = 0;
 	} else {
 		rc = rc < 0 ? rc : -ENOENT;
