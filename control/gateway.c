@@ -378,6 +378,15 @@ static int hs_send(void *ctx, const struct sg_hs_peer *p, const uint8_t *data, s
 	                          rte_be_to_cpu_16(p->pport), data, (uint16_t)len);
 }
 
+/* The handshake server's peer as the session table's 4-tuple (the same fields). */
+static void peer_tuple(const struct sg_hs_peer *p, struct sg_sess_tuple *t)
+{
+	memcpy(t->laddr, p->laddr, 16);
+	memcpy(t->paddr, p->paddr, 16);
+	t->lport = p->lport;
+	t->pport = p->pport;
+}
+
 /* Stop accepting a replaced session's previous SA once policy.rekey_grace has passed. */
 static void retire_later(struct sg_gateway *gw, uint64_t id)
 {
@@ -441,8 +450,7 @@ static void end_same_peer(struct sg_gateway *gw, const uint8_t *identity, size_t
 		struct sg_sess_info in;
 
 		if (sg_sess_get(gw->sessions, ids[i], &in) != 0 ||
-		    memcmp(in.tuple.paddr, t->paddr, 16) != 0 || in.tuple.pport != t->pport ||
-		    memcmp(in.tuple.laddr, t->laddr, 16) != 0 || in.tuple.lport != t->lport)
+		    memcmp(&in.tuple, t, sizeof(*t)) != 0)
 			continue;
 		sg_dp_session_detach(gw->dp, ids[i]);
 		if (sg_sess_delete(gw->sessions, ids[i]) == -EAGAIN) {
@@ -471,10 +479,7 @@ static int hs_install(void *ctx, const struct sg_hs_result *res)
 
 	memset(&s, 0, sizeof(s));
 	s.sa = res->sa;
-	memcpy(s.tuple.laddr, res->peer.laddr, 16);
-	memcpy(s.tuple.paddr, res->peer.paddr, 16);
-	s.tuple.lport = res->peer.lport;
-	s.tuple.pport = res->peer.pport;
+	peer_tuple(&res->peer, &s.tuple);
 	s.flags = SG_SESS_F_TUPLE;
 	s.owner = gw->punt_worker;
 	s.suite = res->suite;
@@ -623,10 +628,7 @@ static bool punt_reinject(struct sg_gateway *gw, struct rte_mbuf *m, const struc
 	if (sg_dp_meta(gw->dp, m)->punt != SG_DP_PUNT_UNKNOWN || len < SG_DTLS_HDR_LEN ||
 	    payload[0] != SG_DTLS_CT_APPLICATION_DATA)
 		return false;
-	memcpy(t.laddr, peer->laddr, 16);
-	memcpy(t.paddr, peer->paddr, 16);
-	t.lport = peer->lport;
-	t.pport = peer->pport;
+	peer_tuple(peer, &t);
 	if (sg_sess_find_tuple(gw->sessions, &t, &id) != 0 ||
 	    sg_dp_ctl_reinject(gw->dp, m, sg_dp_meta(gw->dp, m)->worker) != 0)
 		return false;

@@ -40,37 +40,16 @@ static json_t *link_json(uint16_t port_id)
 }
 
 /* Reasons with a non-zero count, by their stable labels. */
-static json_t *drops_json(const uint64_t drops[SG_DROP_MAX])
-{
-	json_t *o = json_object();
-
-	for (unsigned r = 0; o != NULL && r < SG_DROP_MAX; r++)
-		if (drops[r])
-			json_object_set_new(o, sg_drop_name((enum sg_drop)r),
-			                    json_integer((json_int_t)drops[r]));
-	return o;
-}
-
-static json_t *punts_json(const uint64_t punts[SG_DP_PUNT_MAX])
-{
-	json_t *o = json_object();
-
-	for (unsigned r = 0; o != NULL && r < SG_DP_PUNT_MAX; r++)
-		json_object_set_new(o, gw_punt_name(r), json_integer((json_int_t)punts[r]));
-	return o;
-}
-
+/* stats' traffic counters, and the drops and punts by kind (only the non-zero drops). */
 static json_t *counters_json(const struct sg_dp_counters *c)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
-	                 "rx_packets", (json_int_t)c->rx, "rx_bytes", (json_int_t)c->rx_bytes,
-	                 "forwarded_up", (json_int_t)c->forwarded_up, "forwarded_down",
-	                 (json_int_t)c->forwarded_down, "punted", (json_int_t)c->punted,
-	                 "handed_off", (json_int_t)c->handed_off, "records_opened",
-	                 (json_int_t)c->records_opened, "records_opened_prev_key",
-	                 (json_int_t)c->records_opened_prev, "peer_moves",
-	                 (json_int_t)c->peer_moves, "records_sealed", (json_int_t)c->records_sealed,
-	                 "drops", drops_json(c->drop), "punts", punts_json(c->punt_by));
+	json_t *o = gw_traffic_json(c);
+
+	if (o != NULL) {
+		json_object_set_new(o, "drops", gw_drops_json(c->drop, 1));
+		json_object_set_new(o, "punts", gw_punts_json(c->punt_by));
+	}
+	return o;
 }
 
 static json_t *cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err)
@@ -160,9 +139,9 @@ static json_t *cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err)
 	                                            : "--no-huge (asked for)")
 	                                 : "hugepages",
 	                "lcores", "main", rte_get_main_lcore(), "workers", workers, "ports", ports,
-	                "rx_packets", (json_int_t)total.rx, "drops", drops_json(total.drop),
+	                "rx_packets", (json_int_t)total.rx, "drops", gw_drops_json(total.drop, 1),
 	                "counters", counters_json(&total), "punts_unserved",
-	                (json_int_t)gw->punt_unserved, "punts_taken", punts_json(gw->punt_taken),
+	                (json_int_t)gw->punt_unserved, "punts_taken", gw_punts_json(gw->punt_taken),
 	                "handshakes", hsj ? hsj : json_null(), "credentials", cred, "control",
 	                "socket", gw->cfg.control.socket, "clients",
 	                gw->ctl ? (int)sg_ctl_server_clients(gw->ctl) : 0);

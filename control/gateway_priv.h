@@ -111,6 +111,12 @@ void gw_sess_ended(struct sg_gateway *gw, uint64_t id);
 /* A worker found the session's receive key at its forgery limit: end the session. */
 void gw_sess_forgery_limit(struct sg_gateway *gw, uint64_t id);
 
+/* The traffic counters of one worker or all, as `stats` and `status` show them;
+ * drops by reason (all, or the non-zero ones); punts by kind. */
+json_t *gw_traffic_json(const struct sg_dp_counters *c);
+json_t *gw_drops_json(const uint64_t *drop, int nonzero_only);
+json_t *gw_punts_json(const uint64_t punts[SG_DP_PUNT_MAX]);
+
 /* End the sessions whose key lifetime is over, a bounded slice of the table per call. */
 void gw_sess_expire(struct sg_gateway *gw, uint64_t now_unix);
 

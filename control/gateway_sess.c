@@ -433,18 +433,21 @@ static int send_close(struct sg_gateway *gw, const struct sg_sess_info *in)
 	return rc;
 }
 
-enum end_why { END_KILLED, END_EXPIRED, END_IDLE, END_FORGERIES };
+enum end_why { END_KILLED, END_SWEPT, END_FORGERIES };
 
 /*
  * End one session: its keys wiped, a close_notify sealed under them so the
- * device handshakes again. why: a kill on the socket, its key lifetime ran
- * out, or its receive key reached its forgery limit. Returns 0 (*alerted:
- * the device was told) or -errno.
+ * device handshakes again. why: a kill on the socket, the lifetime sweep (its
+ * key lifetime ran out, else it was idle), or its receive key reached its
+ * forgery limit. Returns 0 (*alerted: the device was told) or -errno.
  */
 static int end_session(struct sg_gateway *gw, uint64_t id, enum end_why why, int *alerted)
 {
 	unsigned window = sg_sess_replay_window(gw->sessions);
 	struct sg_sess_info in;
+	uint64_t *count;
+	const char *what;
+	uint32_t level;
 	int rc;
 
 	*alerted = 0;
@@ -460,14 +463,25 @@ static int end_session(struct sg_gateway *gw, uint64_t id, enum end_why why, int
 		return rc;
 	sg_dp_session_detach(gw->dp, id);
 	sg_sessreg_del(gw->reg, id);
-	if (why == END_EXPIRED)
-		gw->sess_expired++;
-	else if (why == END_IDLE)
-		gw->sess_idle++;
-	else if (why == END_FORGERIES)
-		gw->sess_forged++;
-	else
-		gw->sess_killed++;
+	switch (why) {
+	case END_SWEPT:
+		if (in.expires != 0 && in.expires <= (uint64_t)time(NULL)) {
+			count = &gw->sess_expired, what = "key lifetime over",
+			level = RTE_LOG_DEBUG;
+		} else {
+			count = &gw->sess_idle, what = "idle", level = RTE_LOG_DEBUG;
+		}
+		break;
+	case END_FORGERIES:
+		count = &gw->sess_forged, what = "its key reached the forgery limit";
+		level = RTE_LOG_NOTICE;
+		break;
+	default:
+		count = &gw->sess_killed, what = "killed on the control socket",
+		level = RTE_LOG_INFO;
+		break;
+	}
+	(*count)++;
 	rc = send_close(gw, &in);
 	sg_rec_sa_wipe(gw->kill_sa, window);
 	if (rc == 0) {
@@ -477,15 +491,7 @@ static int end_session(struct sg_gateway *gw, uint64_t id, enum end_why why, int
 		SG_LOG(CTL, NOTICE, "session %016" PRIx64 " ended; its close_notify not sent: %s",
 		       id, strerror(-rc));
 	}
-	if (why == END_EXPIRED)
-		SG_LOG(CTL, DEBUG, "session %016" PRIx64 ": key lifetime over", id);
-	else if (why == END_IDLE)
-		SG_LOG(CTL, DEBUG, "session %016" PRIx64 ": idle", id);
-	else if (why == END_FORGERIES)
-		SG_LOG(CTL, NOTICE, "session %016" PRIx64 ": its key reached the forgery limit",
-		       id);
-	else
-		SG_LOG(CTL, INFO, "session %016" PRIx64 " killed on the control socket", id);
+	SG_LOG_AT(CTL, level, "session %016" PRIx64 ": %s", id, what);
 	return 0;
 }
 
@@ -523,14 +529,8 @@ void gw_sess_expire(struct sg_gateway *gw, uint64_t now_unix)
 	                    (uint32_t)RTE_MIN(now_unix, (uint64_t)UINT32_MAX),
 	                    (uint32_t)RTE_MIN(gw->cfg.policy.idle_timeout, (uint64_t)UINT32_MAX),
 	                    ids, EXPIRE_MAX);
-	for (unsigned i = 0; i < n; i++) {
-		struct sg_sess_info in;
-
-		if (sg_sess_get(gw->sessions, ids[i], &in) != 0)
-			continue;
-		end_session(gw, ids[i],
-		            in.expires != 0 && in.expires <= now_unix ? END_EXPIRED : END_IDLE, &a);
-	}
+	for (unsigned i = 0; i < n; i++)
+		end_session(gw, ids[i], END_SWEPT, &a);
 }
 
 json_t *gw_cmd_sessions_kill(void *ctx, json_t *args, struct sg_ctl_error *err)

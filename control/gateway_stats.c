@@ -49,7 +49,17 @@ static const char *const refusal_names[SG_SESS_REFUSE_MAX] = {
 };
 
 /* The counters every packet outcome adds up to (dataplane.h), for one worker or all. */
-static json_t *traffic_json(const struct sg_dp_counters *c)
+/* Punted packets by kind. */
+json_t *gw_punts_json(const uint64_t punts[SG_DP_PUNT_MAX])
+{
+	json_t *o = json_object();
+
+	for (unsigned r = 0; o != NULL && r < SG_DP_PUNT_MAX; r++)
+		json_object_set_new(o, gw_punt_name(r), json_integer((json_int_t)punts[r]));
+	return o;
+}
+
+json_t *gw_traffic_json(const struct sg_dp_counters *c)
 {
 	uint64_t dropped = 0;
 
@@ -66,8 +76,9 @@ static json_t *traffic_json(const struct sg_dp_counters *c)
 	        "dropped", (json_int_t)dropped);
 }
 
-/* Every reason (zeros too: series that come and go confuse rate() in Prometheus). */
-static json_t *drops_all(const uint64_t *drop, int nonzero_only)
+/* Drops by reason: every one (zeros too: series that come and go confuse rate() in
+ * Prometheus), or the non-zero ones. */
+json_t *gw_drops_json(const uint64_t *drop, int nonzero_only)
 {
 	json_t *o = json_object();
 
@@ -84,35 +95,32 @@ static json_t *stats_json(struct sg_gateway *gw)
 	struct sg_sess_stats ss;
 	struct sg_hs_stats hs;
 	struct sg_ctl_stats cs = { 0 };
-	json_t *r = json_object(), *workers = json_array(), *punts = json_object();
-	json_t *refused = json_object(), *hsc = json_object(), *taken = json_object();
+	json_t *r = json_object(), *workers = json_array(), *punts = NULL, *taken = NULL;
+	json_t *refused = json_object(), *hsc = json_object();
 	uint64_t sent = 0, cdropped = 0, count = 0, failed = 0;
 	int cred_ok = -1;
 
-	if (r == NULL || workers == NULL || punts == NULL || refused == NULL || hsc == NULL ||
-	    taken == NULL)
+	if (r == NULL || workers == NULL || refused == NULL || hsc == NULL)
 		goto oom;
 	sg_dp_counters_sum(gw->dp, &total);
 	for (unsigned w = 0; w < gw->n_workers; w++) {
 		json_t *o;
 
 		sg_dp_counters_get(gw->dp, w, &c);
-		o = traffic_json(&c);
+		o = gw_traffic_json(&c);
 		if (o == NULL)
 			goto oom;
 		json_object_set_new(o, "worker", json_integer(w));
 		json_object_set_new(o, "lcore", json_integer(gw->workers[w].lcore));
 		json_object_set_new(o, "polls", json_integer((json_int_t)c.polls));
 		json_object_set_new(o, "idle_polls", json_integer((json_int_t)c.idle_polls));
-		json_object_set_new(o, "drops", drops_all(c.drop, 1));
+		json_object_set_new(o, "drops", gw_drops_json(c.drop, 1));
 		json_array_append_new(workers, o);
 	}
-	for (unsigned p = 0; p < SG_DP_PUNT_MAX; p++) {
-		json_object_set_new(punts, gw_punt_name(p),
-		                    json_integer((json_int_t)total.punt_by[p]));
-		json_object_set_new(taken, gw_punt_name(p),
-		                    json_integer((json_int_t)gw->punt_taken[p]));
-	}
+	punts = gw_punts_json(total.punt_by);
+	taken = gw_punts_json(gw->punt_taken);
+	if (punts == NULL || taken == NULL)
+		goto oom;
 	sg_sess_stats_get(gw->sessions, &ss);
 	for (unsigned k = 0; k < SG_SESS_REFUSE_MAX; k++) {
 		char n[24];
@@ -136,8 +144,8 @@ static json_t *stats_json(struct sg_gateway *gw)
 		sg_ctl_server_stats(gw->ctl, &cs);
 
 	json_object_set_new(r, "uptime_s", json_real((double)(gw_now_ns() - gw->start_ns) / 1e9));
-	json_object_set_new(r, "global", traffic_json(&total));
-	json_object_set_new(r, "drops", drops_all(total.drop, 0));
+	json_object_set_new(r, "global", gw_traffic_json(&total));
+	json_object_set_new(r, "drops", gw_drops_json(total.drop, 0));
 	json_object_set_new(r, "punts", punts);
 	json_object_set_new(r, "workers", workers);
 	json_object_set_new(

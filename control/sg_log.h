@@ -42,8 +42,11 @@ extern int sg_logtype[SG_LOG_COMP_MAX];
  * Log one line: SG_LOG(CTL, INFO, "client %d closed", fd). The component name
  * is prefixed and a newline appended.
  */
-#define SG_LOG(comp, lvl, fmt, ...)                                                                \
-	rte_log(RTE_LOG_##lvl, sg_logtype[SG_LOG_##comp], "stormgate: %s: " fmt "\n",              \
+#define SG_LOG(comp, lvl, fmt, ...) SG_LOG_AT(comp, RTE_LOG_##lvl, fmt, ##__VA_ARGS__)
+
+/* The same with a level chosen at run time (an RTE_LOG_* value). */
+#define SG_LOG_AT(comp, level, fmt, ...)                                                           \
+	rte_log(level, sg_logtype[SG_LOG_##comp], "stormgate: %s: " fmt "\n",                      \
 	        sg_log_comp_name(SG_LOG_##comp), ##__VA_ARGS__)
 
 /* Short name of a component ("ctl"), or "?" when out of range. Any thread. */
