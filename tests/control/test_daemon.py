@@ -20,7 +20,6 @@ failure; the namespace, veth and temporary files are removed in all cases.
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +29,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
 from tap import Tap  # noqa: E402
+import vethns  # noqa: E402
 
 STORMGATE, STORMCTL, VERSION = sys.argv[1:4]
 ROOT = os.environ.get('SG_SOURCE_ROOT') or os.path.dirname(
@@ -52,10 +52,6 @@ skip = TAP.skip
 
 def run(args, timeout=30, **kw):
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
-
-
-def sh(*args):
-    subprocess.run(args, check=True, capture_output=True, timeout=30)
 
 
 def ctl(sock, *args, timeout=15):
@@ -237,30 +233,14 @@ def test_import():
 
 
 def netns_up():
-    sh('ip', 'netns', 'add', NS)
-    sh('ip', 'link', 'add', VETH_GW, 'type', 'veth', 'peer', 'name', VETH_DEV, 'netns', NS)
-    # No IPv6 on either end: no router solicitations or MLD reports, so the
-    # only frames the gateway sees are the ones the test sends.
-    sh('sysctl', '-q', '-w', f'net.ipv6.conf.{VETH_GW}.disable_ipv6=1')
-    sh('ip', 'netns', 'exec', NS, 'sysctl', '-q', '-w', f'net.ipv6.conf.{VETH_DEV}.disable_ipv6=1')
-    sh('ip', 'link', 'set', VETH_GW, 'up')
-    sh('ip', '-n', NS, 'addr', 'add', f'{DEV_IP}/24', 'dev', VETH_DEV)
-    sh('ip', '-n', NS, 'link', 'set', VETH_DEV, 'up')
-    # veth leaves UDP checksums to an offload that never happens: the frames the
-    # gateway reads through AF_PACKET would carry partial checksums (and be
-    # dropped as udp_checksum). A real NIC computes them.
-    sh('ip', 'netns', 'exec', NS, 'ethtool', '-K', VETH_DEV, 'tx', 'off')
-    with open(f'/sys/class/net/{VETH_GW}/address') as f:
-        mac = f.read().strip()
-    # The gateway does not answer ARP yet: a static neighbour, so no ARP either.
-    sh('ip', '-n', NS, 'neigh', 'add', GW_IP, 'lladdr', mac, 'dev', VETH_DEV, 'nud', 'permanent')
+    vethns.up(NS, VETH_GW, VETH_DEV, DEV_IP, GW_IP)
 
 
 def send_datagrams(n, size):
     code = ('import socket\n'
             's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n'
             f'for i in range({n}): s.sendto(bytes({size}), ("{GW_IP}", 5684))\n')
-    sh('ip', 'netns', 'exec', NS, sys.executable, '-c', code)
+    vethns.sh('ip', 'netns', 'exec', NS, sys.executable, '-c', code)
 
 
 def port(status, name):
@@ -443,18 +423,7 @@ def test_dtls_echo():
 
 
 def cleanup():
-    for p in daemons:
-        if p.poll() is None:
-            p.kill()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-    subprocess.run(['ip', 'netns', 'del', NS], capture_output=True)
-    subprocess.run(['ip', 'link', 'del', VETH_GW], capture_output=True)
-    for prefix in prefixes:
-        shutil.rmtree(f'/var/run/dpdk/{prefix}', ignore_errors=True)
-    shutil.rmtree(work, ignore_errors=True)
+    vethns.down(daemons, NS, VETH_GW, prefixes, work)
 
 
 def on_signal(signo, frame):

@@ -39,6 +39,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
 from tap import Tap  # noqa: E402
+import vethns  # noqa: E402
 
 STORMGATE, STORMCTL = sys.argv[1:3]
 TAG = f'sgctl{os.getpid() % 100000}'
@@ -62,10 +63,6 @@ check = TAP.check
 
 def run(args, timeout=30, **kw):
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
-
-
-def sh(*args):
-    subprocess.run(args, check=True, capture_output=True, timeout=30)
 
 
 def ctl(*args, timeout=30, **kw):
@@ -203,19 +200,7 @@ ECHO = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools', '
 
 
 def netns_up():
-    sh('ip', 'netns', 'add', NS)
-    sh('ip', 'link', 'add', VETH_GW, 'type', 'veth', 'peer', 'name', VETH_DEV, 'netns', NS)
-    sh('sysctl', '-q', '-w', f'net.ipv6.conf.{VETH_GW}.disable_ipv6=1')
-    sh('ip', 'netns', 'exec', NS, 'sysctl', '-q', '-w', f'net.ipv6.conf.{VETH_DEV}.disable_ipv6=1')
-    sh('ip', 'link', 'set', VETH_GW, 'up')
-    sh('ip', '-n', NS, 'addr', 'add', f'{DEV_IP}/24', 'dev', VETH_DEV)
-    sh('ip', '-n', NS, 'link', 'set', VETH_DEV, 'up')
-    sh('ip', '-n', NS, 'link', 'set', 'lo', 'up')
-    # veth leaves UDP checksums to an offload that never happens (see test_daemon.py).
-    sh('ip', 'netns', 'exec', NS, 'ethtool', '-K', VETH_DEV, 'tx', 'off')
-    with open(f'/sys/class/net/{VETH_GW}/address') as f:
-        mac = f.read().strip()
-    sh('ip', '-n', NS, 'neigh', 'add', GW_IP, 'lladdr', mac, 'dev', VETH_DEV, 'nud', 'permanent')
+    vethns.up(NS, VETH_GW, VETH_DEV, DEV_IP, GW_IP)
     echo = subprocess.Popen(['ip', 'netns', 'exec', NS, sys.executable, ECHO, DEV_IP,
                              '5683', '300'], stdout=subprocess.DEVNULL)
     procs.append(echo)
@@ -732,17 +717,7 @@ def test_shutdown():
 
 
 def cleanup():
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-    subprocess.run(['ip', 'netns', 'del', NS], capture_output=True)
-    subprocess.run(['ip', 'link', 'del', VETH_GW], capture_output=True)
-    shutil.rmtree(f'/var/run/dpdk/{TAG}', ignore_errors=True)
-    shutil.rmtree(work, ignore_errors=True)
+    vethns.down(procs, NS, VETH_GW, [TAG], work)
 
 
 def on_signal(signo, frame):
