@@ -1266,6 +1266,15 @@ static void on_client_hello(struct sg_hs_engine *e, struct rx_ctx *x, const stru
 			return;
 		}
 	}
+	/*
+	 * Storm admission is charged here, once the cookie proved the address
+	 * (a forged cookie never reaches this point) and right before a slot
+	 * would be taken.
+	 */
+	if (e->conf.ops.admit != NULL && e->conf.ops.admit(e->conf.ops.ctx, x->peer) != 0) {
+		rx_drop(x, SG_HS_C_DROP_ADMISSION);
+		return;
+	}
 	start_handshake(e, x, rh, mh, body, &ch);
 }
 
@@ -2120,6 +2129,7 @@ static const char *const counter_names[SG_HS_C_MAX] = {
 	[SG_HS_C_DROP_POOL_FULL] = "drop_pool_full",
 	[SG_HS_C_DROP_COOKIE_BAD] = "drop_cookie_bad",
 	[SG_HS_C_DROP_COOKIE_EXPIRED] = "drop_cookie_expired",
+	[SG_HS_C_DROP_ADMISSION] = "drop_admission",
 	[SG_HS_C_HVR_SENT] = "hello_verify_sent",
 	[SG_HS_C_STARTED] = "started",
 	[SG_HS_C_COMPLETED_FULL] = "completed_full",

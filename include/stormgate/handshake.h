@@ -121,6 +121,16 @@ struct sg_hs_ops {
 
 	/* Give back a reserved CID whose handshake did not complete (never after install). */
 	void (*cid_release)(void *ctx, const uint8_t *cid);
+
+	/*
+	 * Optional (NULL: every handshake admitted). Storm admission control:
+	 * asked once per new handshake, right before it would take a slot, i.e.
+	 * after the ClientHello's cookie verified (when cookies apply), so a
+	 * hello with a forged cookie is never charged to anyone's budget.
+	 * Return 0 to admit, or -EBUSY to drop the hello (counted as
+	 * drop_admission; the client retransmits it on its timer).
+	 */
+	int (*admit)(void *ctx, const struct sg_hs_peer *peer);
 };
 
 /* A completed handshake, handed to ops.install. */
@@ -208,6 +218,7 @@ enum sg_hs_counter {
 	SG_HS_C_DROP_POOL_FULL,      /* valid cookie but every slot busy */
 	SG_HS_C_DROP_COOKIE_BAD,     /* cookie that no secret made */
 	SG_HS_C_DROP_COOKIE_EXPIRED, /* cookie from a secret already retired */
+	SG_HS_C_DROP_ADMISSION,      /* a new handshake refused by ops.admit (storm admission) */
 	SG_HS_C_DGRAM_MAX,
 	/* events */
 	SG_HS_C_HVR_SENT = SG_HS_C_DGRAM_MAX, /* HelloVerifyRequest (stateless) */
