@@ -112,8 +112,11 @@ class Daemon:
 
 class Lab:
     def __init__(self, tag, stormgate, stormctl):
-        if not tag.startswith('sge2e') or len(tag) > 8:
-            raise ValueError(f'tag {tag!r}: sge2e<N>, at most 8 characters (veth names)')
+        # SG_E2E_TAG_SUFFIX (one or two letters) lets two checkouts run the suite
+        # at once on one machine without sharing namespace or veth names.
+        tag += os.environ.get('SG_E2E_TAG_SUFFIX', '')
+        if not tag.startswith('sge2e') or len(tag) > 10:
+            raise ValueError(f'tag {tag!r}: sge2e<N>[suffix], at most 10 characters (veths)')
         self.tag = tag
         self.stormgate, self.stormctl = stormgate, stormctl
         self.ns_dev, self.ns_be = f'{tag}-dev', f'{tag}-be'
