@@ -65,6 +65,32 @@ struct sg_hs_time {
 #define SG_HS_SUITES_MAX   16
 #define SG_HS_HINT_MAX     128
 
+/* ---- cipher suites ------------------------------------------------------------ */
+
+/* A cipher suite the engine negotiates. */
+struct sg_hs_suite {
+	const char *name; /* IANA name ("TLS_PSK_WITH_AES_128_CCM_8") */
+	uint16_t id;      /* IANA value (dtls.h) */
+	uint8_t aead;     /* enum sg_aead protecting its records */
+	uint8_t sha384;   /* PRF and Finished hash: SHA-384 (RFC 5487), else SHA-256 */
+	uint8_t ecdhe;    /* ECDHE-PSK (RFC 5489, RFC 8442), else plain PSK (RFC 4279) */
+};
+
+#define SG_HS_N_SUITES 9
+
+/*
+ * Every suite the engine serves, in the default server preference order:
+ * ECDHE-PSK before PSK (forward secrecy), and within each kind the CCM_8
+ * suite last, because its 8-byte tag lets 2^7 forged records exhaust a key
+ * (RFC 9147 §4.5.3) where CCM takes 2^23.5 and GCM / ChaCha20-Poly1305
+ * 2^36 (docs/handshake.md, "Suites"). The one table the engine, the
+ * configuration (policy.suites) and stormctl read. Any thread.
+ */
+extern const struct sg_hs_suite sg_hs_suites[SG_HS_N_SUITES];
+
+/* The entry of IANA value id, or NULL. Any thread. */
+const struct sg_hs_suite *sg_hs_suite_find(uint16_t id);
+
 /* ---- what the daemon provides ----------------------------------------------- */
 
 /* struct sg_hs_cred.flags: per-device policy from the credential store. */

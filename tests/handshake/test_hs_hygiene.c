@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Security hygiene of the handshake engine (issue 12):
+ *   - the suite table and the default preference: a client offering CCM_8
+ *     and a 16-byte-tag suite of the same kind gets the latter (RFC 9147
+ *     §4.5.3 integrity limits), one offering only CCM_8 still gets it.
+ * With the scripted client (hs_client.c).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <stormgate/common.h>
+#include <stormgate/dtls.h>
+#include <stormgate/handshake.h>
+#include <stormgate/record.h>
+
+#include "hs_client.h"
+#include "hs_harness.h"
+
+/* ---- item 5: suites and their order --------------------------------------------------- */
+
+static bool is_ccm8(const struct sg_hs_suite *su)
+{
+	return su->aead == SG_AEAD_AES_128_CCM_8;
+}
+
+/* The one table: consistent with the record layer, ECDHE-PSK first, CCM_8 last of its kind. */
+static void test_suite_table(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < SG_HS_N_SUITES; i++) {
+		const struct sg_hs_suite *su = &sg_hs_suites[i];
+
+		assert_ptr_equal(sg_hs_suite_find(su->id), su);
+		assert_int_equal(sg_aead_from_suite(su->id), su->aead);
+		assert_int_equal(su->sha384, su->id == SG_TLS_PSK_WITH_AES_256_GCM_SHA384);
+		assert_int_equal(su->ecdhe, su->id == SG_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256 ||
+		                                    (su->id >> 8) == 0xd0);
+		assert_true(strncmp(su->name, "TLS_", 4) == 0);
+		for (unsigned j = i + 1; j < SG_HS_N_SUITES; j++) {
+			const struct sg_hs_suite *later = &sg_hs_suites[j];
+
+			assert_true(su->id != later->id && strcmp(su->name, later->name) != 0);
+			/* Forward secrecy first: no ECDHE-PSK suite after a PSK one. */
+			assert_true(su->ecdhe || !later->ecdhe);
+			/* No 16-byte-tag suite of the same kind after a CCM_8 one. */
+			if (is_ccm8(su) && later->ecdhe == su->ecdhe)
+				assert_true(is_ccm8(later));
+		}
+	}
+	assert_null(sg_hs_suite_find(SG_TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8));
+	assert_null(sg_hs_suite_find(0));
+}
+
+/*
+ * Server preference with the default order, as the engine applies it to what a
+ * client offers (its own order does not matter, RFC 5246 §7.4.1.2).
+ */
+static void test_suite_preference(void **state)
+{
+	static const struct {
+		uint16_t offer[4];
+		uint16_t want;
+	} rows[] = {
+		/* a 16-byte tag when the client has one, of the same kind */
+		{ { SG_TLS_PSK_WITH_AES_128_CCM_8, SG_TLS_PSK_WITH_AES_128_CCM },
+		  SG_TLS_PSK_WITH_AES_128_CCM },
+		{ { SG_TLS_PSK_WITH_AES_128_CCM, SG_TLS_PSK_WITH_AES_128_CCM_8 },
+		  SG_TLS_PSK_WITH_AES_128_CCM },
+		{ { SG_TLS_PSK_WITH_AES_128_CCM_8, SG_TLS_PSK_WITH_AES_128_GCM_SHA256 },
+		  SG_TLS_PSK_WITH_AES_128_GCM_SHA256 },
+		{ { SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256,
+		    SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256 },
+		  SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256 },
+		{ { SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256,
+		    SG_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256 },
+		  SG_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256 },
+		/* only CCM_8 (RFC 7925 §4.2's suite): still served */
+		{ { SG_TLS_PSK_WITH_AES_128_CCM_8 }, SG_TLS_PSK_WITH_AES_128_CCM_8 },
+		{ { SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256 },
+		  SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256 },
+		/* the kind first: forward secrecy outranks the tag (docs/handshake.md) */
+		{ { SG_TLS_PSK_WITH_AES_128_CCM, SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256 },
+		  SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256 },
+		{ { SG_TLS_PSK_WITH_AES_128_CCM_8, SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256,
+		    SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256 },
+		  SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256 },
+	};
+
+	(void)state;
+	for (unsigned i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+		struct harness h;
+		struct hc c;
+		struct hc_opts o = hc_psk_opts(0);
+
+		memcpy(o.suites, rows[i].offer, sizeof(rows[i].offer));
+		h_start_capture(&h, SG_HS_COOKIE_NEVER);
+		hc_init(&c, &o);
+		assert_int_equal(hc_handshake(&c, &h), 0);
+		print_message("# row %u: offered %04x %04x %04x, got %04x\n", i, rows[i].offer[0],
+		              rows[i].offer[1], rows[i].offer[2], h.sess.res.suite);
+		assert_int_equal(c.suite, rows[i].want);
+		assert_int_equal(h.sess.res.suite, rows[i].want);
+		assert_int_equal(h.sess.res.sa->aead, sg_aead_from_suite(rows[i].want));
+		hc_free(&c);
+		h_stop(&h);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_suite_table),
+		cmocka_unit_test(test_suite_preference),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
