@@ -50,9 +50,14 @@
 #define LINGER_FLIGHT_MAX 512                  /* NewSessionTicket + ChangeCipherSpec + Finished */
 #define LINGER_DGRAMS     4
 #define MSG_MAX           (SG_DTLS_HS_HDR_LEN + 6 + SG_HS_TICKET_MAX)
+#define SCRATCH_LEN       (MTU_MAX + 512) /* cookie MAC input, sealing, opening */
 #define NONE              UINT32_MAX
 
 _Static_assert(REASM_CAP <= SG_HS_REASM_MAX, "reassembly buffer within the codec's bitmap");
+/* The cookie MAC input is the 4-tuple and the ClientHello (hs_cookie.c); an
+ * epoch-1 record is opened in place: each fits for any accepted datagram. */
+_Static_assert(SCRATCH_LEN >= sizeof(struct sg_hs_peer) + SG_HS_DGRAM_MAX,
+               "the scratch holds the cookie MAC input of the largest datagram");
 
 /* ---- suites ------------------------------------------------------------------------ */
 
@@ -188,7 +193,7 @@ struct sg_hs_engine {
 
 	uint8_t *tx; /* datagram being built (mtu bytes) */
 	size_t tx_len;
-	uint8_t *scratch; /* cookie MAC input, sealing, opening: MTU_MAX + 512 */
+	uint8_t *scratch; /* cookie MAC input, sealing, opening: SCRATCH_LEN */
 	size_t scratch_len;
 };
 
@@ -1776,6 +1781,14 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
 
 	if (e == NULL || peer == NULL || (dgram == NULL && len > 0))
 		return -EINVAL;
+	/*
+	 * No handshake datagram is longer (handshake.h), and the cookie MAC
+	 * input and the records being opened are copied into the fixed scratch.
+	 */
+	if (len > SG_HS_DGRAM_MAX) {
+		count(e, SG_HS_C_DROP_MALFORMED);
+		return -EMSGSIZE;
+	}
 	n = sg_rec_parse(dgram, len, e->conf.cid_len, recs, RECS_PER_DGRAM);
 	if (n == 0 || recs[0].status != SG_REC_OK) {
 		count(e, SG_HS_C_DROP_MALFORMED);
@@ -2010,7 +2023,7 @@ struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
 	e->result_sa_size = sg_rec_sa_size(e->conf.replay_window);
 	e->result_sa = aligned_alloc(SG_CACHE_LINE, e->result_sa_size);
 	e->tx = malloc(e->conf.mtu);
-	e->scratch_len = MTU_MAX + 512;
+	e->scratch_len = SCRATCH_LEN;
 	e->scratch = malloc(e->scratch_len);
 	if (e->slots == NULL || e->buckets == NULL || e->heap == NULL || e->linger == NULL ||
 	    e->lbuckets == NULL || e->result_sa == NULL || e->tx == NULL || e->scratch == NULL)

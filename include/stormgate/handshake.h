@@ -65,6 +65,16 @@ struct sg_hs_time {
 #define SG_HS_SUITES_MAX   16
 #define SG_HS_HINT_MAX     128
 
+/*
+ * Largest datagram sg_hs_input() takes: one record of the largest plaintext
+ * (RFC 6347 §4.1: a record never spans datagrams; RFC 5246 §6.2.1: 2^14
+ * bytes), which bounds every handshake message a client sends in the clear.
+ * Longer datagrams are refused (-EMSGSIZE, counted as drop_malformed). The
+ * engine's scratch holds a ClientHello of this size for the cookie MAC
+ * (hs_engine.c asserts it at build time).
+ */
+#define SG_HS_DGRAM_MAX (SG_DTLS_HDR_LEN + SG_DTLS_MAX_PLAINTEXT)
+
 /* ---- cipher suites ------------------------------------------------------------ */
 
 /* A cipher suite the engine negotiates. */
@@ -237,7 +247,7 @@ struct sg_hs_config {
 enum sg_hs_counter {
 	/* datagrams */
 	SG_HS_C_DGRAM_HANDLED = 0,   /* advanced or answered a handshake */
-	SG_HS_C_DROP_MALFORMED,      /* record framing broken */
+	SG_HS_C_DROP_MALFORMED,      /* record framing broken, datagram over SG_HS_DGRAM_MAX */
 	SG_HS_C_DROP_NO_STATE,       /* not a ClientHello and no handshake for this peer */
 	SG_HS_C_DROP_UNEXPECTED,     /* stale or future message, wrong epoch, app data */
 	SG_HS_C_DROP_FRAGMENTED_CH,  /* a fragmented ClientHello before any state exists */
@@ -303,8 +313,10 @@ void sg_hs_engine_free(struct sg_hs_engine *e);
 /*
  * Consume one datagram from peer (it may hold several records). Replies go
  * out through ops.send, a completed handshake through ops.install, before
- * this returns. Does not keep dgram. Returns 0, or -EINVAL for a NULL
- * argument; what happened to the datagram is counted (enum sg_hs_counter).
+ * this returns. Does not keep dgram. Returns 0, -EINVAL for a NULL
+ * argument, or -EMSGSIZE for a datagram over SG_HS_DGRAM_MAX; what happened to the
+ * datagram is counted (enum sg_hs_counter; -EINVAL counts nothing, the
+ * engine may not exist).
  */
 int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_hs_peer *peer,
                 const uint8_t *dgram, size_t len);

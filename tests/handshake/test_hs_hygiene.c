@@ -3,7 +3,9 @@
  * Security hygiene of the handshake engine (issue 12):
  *   - the suite table and the default preference: a client offering CCM_8
  *     and a 16-byte-tag suite of the same kind gets the latter (RFC 9147
- *     §4.5.3 integrity limits), one offering only CCM_8 still gets it.
+ *     §4.5.3 integrity limits), one offering only CCM_8 still gets it;
+ *   - the input bound: no datagram over SG_HS_DGRAM_MAX reaches the cookie
+ *     MAC or the record scratch.
  * With the scripted client (hs_client.c).
  */
 #include <errno.h>
@@ -24,6 +26,18 @@
 
 #include "hs_client.h"
 #include "hs_harness.h"
+
+/* Datagrams that ended in an outcome counter (handshake.h: exactly one each). */
+static uint64_t dgram_outcomes(struct harness *h)
+{
+	struct sg_hs_stats st;
+	uint64_t n = 0;
+
+	sg_hs_stats_get(h->e, &st);
+	for (unsigned c = 0; c < SG_HS_C_DGRAM_MAX; c++)
+		n += st.c[c];
+	return n;
+}
 
 /* ---- item 5: suites and their order --------------------------------------------------- */
 
@@ -115,11 +129,61 @@ static void test_suite_preference(void **state)
 	}
 }
 
+/* ---- item 6: the input bound --------------------------------------------------------------- */
+
+static void test_input_bound(void **state)
+{
+	static const struct {
+		size_t len;
+		uint8_t cookies;
+		int rc;
+		enum sg_hs_counter outcome; /* the datagram's counter */
+		enum sg_hs_counter event;   /* and what it did, if handled (0: nothing) */
+	} rows[] = {
+		/* The review's reproducer: the cookie MAC input overran the scratch. */
+		{ 18373, SG_HS_COOKIE_ALWAYS, -EMSGSIZE, SG_HS_C_DROP_MALFORMED, 0 },
+		{ 18373, SG_HS_COOKIE_NEVER, -EMSGSIZE, SG_HS_C_DROP_MALFORMED, 0 },
+		/* The largest record sg_rec_parse() frames (2^14 + 2048 bytes). */
+		{ SG_DTLS_HDR_LEN + SG_DTLS_MAX_PLAINTEXT + 2048, SG_HS_COOKIE_ALWAYS, -EMSGSIZE,
+		  SG_HS_C_DROP_MALFORMED, 0 },
+		{ SG_HS_DGRAM_MAX + 1, SG_HS_COOKIE_ALWAYS, -EMSGSIZE, SG_HS_C_DROP_MALFORMED, 0 },
+		/* Up to the bound a hello is a hello: a cookie for it, or a handshake. */
+		{ SG_HS_DGRAM_MAX, SG_HS_COOKIE_ALWAYS, 0, SG_HS_C_DGRAM_HANDLED, SG_HS_C_HVR_SENT },
+		{ SG_HS_DGRAM_MAX, SG_HS_COOKIE_NEVER, 0, SG_HS_C_DGRAM_HANDLED, SG_HS_C_STARTED },
+		{ 1200, SG_HS_COOKIE_ALWAYS, 0, SG_HS_C_DGRAM_HANDLED, SG_HS_C_HVR_SENT },
+	};
+	uint8_t *d = malloc(65536);
+
+	(void)state;
+	assert_non_null(d);
+	for (unsigned i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+		struct harness h;
+		size_t n = hc_padded_hello(d, rows[i].len);
+
+		print_message("# %zu bytes, cookies %u\n", rows[i].len, rows[i].cookies);
+		h_start_capture(&h, rows[i].cookies);
+		assert_int_equal(sg_hs_input(h.e, h.now, &h.peer, d, n), rows[i].rc);
+		assert_int_equal(h_count(&h, rows[i].outcome), 1);
+		assert_int_equal(dgram_outcomes(&h), 1);
+		if (rows[i].event) {
+			assert_int_equal(h_count(&h, rows[i].event), 1);
+			assert_true(h.n_out >= 1);
+		} else {
+			assert_int_equal(h.n_out, 0); /* no answer */
+			assert_int_equal(h_count(&h, SG_HS_C_HVR_SENT), 0);
+			assert_int_equal(h_count(&h, SG_HS_C_STARTED), 0);
+		}
+		h_stop(&h);
+	}
+	free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_suite_table),
 		cmocka_unit_test(test_suite_preference),
+		cmocka_unit_test(test_input_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
