@@ -128,6 +128,7 @@ struct hs_slot {
 	uint8_t session_id[SG_TLS_SESSION_ID_MAX];
 	uint8_t master[SG_TLS_MASTER_SECRET_LEN];
 	uint8_t server_verify[SG_TLS_VERIFY_DATA_LEN]; /* abbreviated: our Finished */
+	uint8_t psk_digest[SG_HS_TICKET_PSK_DIGEST_LEN]; /* full, ticket promised: its PSK */
 	uint8_t cid[SG_HS_CID_MAX];
 	uint8_t peer_cid[SG_HS_PEER_CID_MAX];
 	uint8_t sni[SG_HS_SNI_MAX];
@@ -928,14 +929,18 @@ static void sni_hash(struct sg_hs_crypto *c, const uint8_t *sni, size_t len, uin
 }
 
 /*
- * A ticket names an identity that was valid when it was issued; ask the
- * credential store again so a revoked or re-keyed device, or one whose
- * policy changed, cannot resume (it falls back to a full handshake, where
- * it fails the usual way). Fills the slot's credential fields; 0 or -1.
+ * A ticket names an identity and the PSK it had when the ticket was issued;
+ * ask the credential store again so a revoked or re-keyed device, or one
+ * whose policy changed, cannot resume (it falls back to a full handshake,
+ * where it fails the usual way). RFC 5077 §4 leaves what the state holds
+ * and when it is still good to the server: a session made under a key the
+ * store no longer has for the identity (credentials add --replace) must
+ * not outlive that key. Fills the slot's credential fields; 0 or -1.
  */
 static int ticket_policy(struct sg_hs_engine *e, struct hs_slot *s,
                          const struct sg_hs_client_hello *ch, const struct sg_hs_ticket_state *st)
 {
+	uint8_t digest[SG_HS_TICKET_PSK_DIGEST_LEN];
 	struct sg_hs_cred cred;
 	int rc;
 
@@ -943,6 +948,12 @@ static int ticket_policy(struct sg_hs_engine *e, struct hs_slot *s,
 	rc = e->conf.ops.psk_lookup(e->conf.ops.ctx, st->identity, st->identity_len,
 	                            (ch->flags & SG_HS_CH_F_SNI) ? ch->sni : NULL,
 	                            (ch->flags & SG_HS_CH_F_SNI) ? ch->sni_len : 0, &cred);
+	if (rc == 0 && (cred.psk_len == 0 || cred.psk_len > SG_TLS_PSK_MAX))
+		rc = -EIO;
+	if (rc == 0)
+		rc = sg_hs_ticket_psk_digest(&e->crypto, cred.psk, cred.psk_len, digest);
+	if (rc == 0 && sg_ct_memcmp(digest, st->psk_digest, sizeof(digest)) != 0)
+		rc = -EKEYREJECTED;
 	if (rc == 0 &&
 	    ((cred.flags & SG_HS_CRED_F_NO_TICKET) ||
 	     ((cred.flags & SG_HS_CRED_F_REQUIRE_EMS) && !st->ems) ||
@@ -954,6 +965,7 @@ static int ticket_policy(struct sg_hs_engine *e, struct hs_slot *s,
 		s->lifetime = cred.lifetime_s ? cred.lifetime_s : e->conf.session_lifetime_s;
 	}
 	sg_wipe(&cred, sizeof(cred));
+	sg_wipe(digest, sizeof(digest));
 	return rc == 0 ? 0 : -1;
 }
 
@@ -1314,6 +1326,14 @@ static void on_client_kx(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slo
 	s->lifetime = cred.lifetime_s ? cred.lifetime_s : e->conf.session_lifetime_s;
 	if (cred.flags & SG_HS_CRED_F_NO_TICKET)
 		s->flags |= SF_NO_TICKET; /* RFC 5077 §3.3: an empty ticket then */
+	/*
+	 * The ticket will name the PSK (ticket_policy() checks it on resumption);
+	 * the dummy PSK of an unknown identity gets the same work. Without a
+	 * digest, no ticket: an empty one (RFC 5077 §3.3).
+	 */
+	if ((s->flags & (SF_TICKET | SF_NO_TICKET)) == SF_TICKET &&
+	    sg_hs_ticket_psk_digest(&e->crypto, cred.psk, cred.psk_len, s->psk_digest) < 0)
+		s->flags |= SF_NO_TICKET;
 
 	if (su->ecdhe) {
 		rc = sg_hs_ecdh_derive(&e->crypto, &s->eph, kx.point, kx.point_len, other);
@@ -1445,6 +1465,7 @@ static int write_ticket(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_
 	int len = 0, rc;
 
 	memcpy(st.master, s->master, sizeof(st.master));
+	memcpy(st.psk_digest, s->psk_digest, sizeof(st.psk_digest));
 	memcpy(st.identity, s->u.identity, s->identity_len);
 	sni_hash(&e->crypto, s->sni, (s->flags & SF_SNI) ? s->sni_len : 0, st.sni_hash);
 	/* An unknown identity never gets this far (its Finished fails). */

@@ -4,9 +4,13 @@
  *   - the suite table and the default preference: a client offering CCM_8
  *     and a 16-byte-tag suite of the same kind gets the latter (RFC 9147
  *     §4.5.3 integrity limits), one offering only CCM_8 still gets it;
+ *   - session tickets bound to the PSK they were issued under: a key change
+ *     or a removed identity ends resumption (RFC 5077 §4 leaves the server
+ *     to decide what a ticket is still good for);
  *   - the input bound: no datagram over SG_HS_DGRAM_MAX reaches the cookie
  *     MAC or the record scratch.
- * With the scripted client (hs_client.c).
+ * With the scripted client (hs_client.c) against a credential store whose
+ * key a test can change.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -26,6 +30,67 @@
 
 #include "hs_client.h"
 #include "hs_harness.h"
+
+/* ---- a credential store whose key can change -------------------------------------- */
+
+/* The harness comes first: its callbacks get &store.h as their context. */
+struct store {
+	struct harness h;
+	uint8_t psk[32];
+	uint8_t psk_len;
+	bool removed; /* the identity was deleted */
+};
+
+static const uint8_t key_old[16] = { 0x4a, 0x10, 0x2f, 0xe1, 0x7c, 0x33, 0x09, 0xb8,
+	                             0x5d, 0x61, 0x92, 0xa4, 0x0e, 0xc7, 0x38, 0xf5 };
+static const uint8_t key_new[16] = { 0x93, 0x0b, 0x6e, 0x21, 0xd4, 0x58, 0xaf, 0x17,
+	                             0x3c, 0xe0, 0x85, 0x4a, 0xb9, 0x02, 0x76, 0xcd };
+
+static int store_lookup(void *ctx, const uint8_t *identity, size_t identity_len,
+                        const uint8_t *sni, size_t sni_len, struct sg_hs_cred *cred)
+{
+	struct store *st = (struct store *)ctx;
+
+	(void)sni;
+	(void)sni_len;
+	st->h.n_lookups++;
+	if (st->removed || identity_len != strlen(H_PSK_IDENTITY) ||
+	    memcmp(identity, H_PSK_IDENTITY, identity_len) != 0)
+		return -ENOENT;
+	memcpy(cred->psk, st->psk, st->psk_len);
+	cred->psk_len = st->psk_len;
+	cred->cred_ref = 1000;
+	cred->backend = 7;
+	return 0;
+}
+
+static void store_set(struct store *st, const uint8_t *psk, uint8_t len)
+{
+	memcpy(st->psk, psk, len);
+	st->psk_len = len;
+}
+
+/* An engine on the store, in capture mode, tickets on, 8-byte CIDs. */
+static void store_start(struct store *st, uint8_t cookies)
+{
+	memset(st, 0, sizeof(*st));
+	h_config(&st->h, &st->h.conf);
+	st->h.conf.cookie_policy = cookies;
+	st->h.conf.cid_len = 8;
+	st->h.conf.ops.psk_lookup = store_lookup;
+	store_set(st, key_old, sizeof(key_old));
+	h_start(&st->h);
+	st->h.capture = true;
+}
+
+static struct hc_opts opts_with(uint16_t suite, const uint8_t *psk)
+{
+	struct hc_opts o = hc_psk_opts(suite);
+
+	o.psk = psk;
+	o.psk_len = 16;
+	return o;
+}
 
 /* Datagrams that ended in an outcome counter (handshake.h: exactly one each). */
 static uint64_t dgram_outcomes(struct harness *h)
@@ -129,6 +194,117 @@ static void test_suite_preference(void **state)
 	}
 }
 
+/* ---- item 2: tickets bound to their PSK ------------------------------------------------ */
+
+struct ticket {
+	uint8_t bytes[512];
+	uint16_t len;
+	uint8_t master[48];
+};
+
+/* A full handshake with key psk that gets a ticket. */
+static void get_ticket(struct store *st, uint16_t suite, const uint8_t *psk, struct ticket *t)
+{
+	struct hc_opts o = opts_with(suite, psk);
+	struct hc c;
+
+	o.ticket_ext = true;
+	hc_init(&c, &o);
+	assert_int_equal(hc_handshake(&c, &st->h), 0);
+	assert_false(c.resumed);
+	assert_true(c.ticket_len > 0 && c.ticket_len <= sizeof(t->bytes));
+	memcpy(t->bytes, c.ticket, c.ticket_len);
+	t->len = c.ticket_len;
+	memcpy(t->master, c.master, sizeof(t->master));
+	hc_free(&c);
+}
+
+/*
+ * A device offering ticket t and holding key psk. Returns hc_handshake()'s
+ * result; *resumed says whether the server took the ticket.
+ */
+static int offer_ticket(struct store *st, uint16_t suite, const struct ticket *t,
+                        const uint8_t *psk, bool *resumed)
+{
+	struct hc_opts o = opts_with(suite, psk);
+	struct hc c;
+	int rc;
+
+	o.ticket_ext = true;
+	o.ticket = t->bytes;
+	o.ticket_len = t->len;
+	o.resume_master = t->master;
+	hc_init(&c, &o);
+	rc = hc_handshake(&c, &st->h);
+	*resumed = c.resumed;
+	hc_free(&c);
+	return rc;
+}
+
+static void test_ticket_bound_to_psk(void **state)
+{
+	static const uint16_t suites[] = { SG_TLS_PSK_WITH_AES_128_CCM_8,
+		                           SG_TLS_PSK_WITH_AES_256_GCM_SHA384,
+		                           SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256 };
+
+	(void)state;
+	for (unsigned i = 0; i < SG_ARRAY_SIZE(suites); i++) {
+		struct store st;
+		struct ticket t;
+		uint64_t rejected, installed, resumed_n;
+		bool resumed;
+
+		print_message("# suite %04x\n", suites[i]);
+		store_start(&st, SG_HS_COOKIE_ALWAYS);
+		get_ticket(&st, suites[i], key_old, &t);
+
+		/* Same key: the ticket resumes. */
+		assert_int_equal(offer_ticket(&st, suites[i], &t, key_old, &resumed), 0);
+		assert_true(resumed);
+		assert_int_equal(st.h.sess.res.resumed, 1);
+		resumed_n = h_count(&st.h, SG_HS_C_COMPLETED_RESUMED);
+		assert_int_equal(resumed_n, 1);
+
+		/*
+		 * credentials add --replace: the store now returns another key for the
+		 * identity. A device that still holds the old key and its old ticket
+		 * must not get a session: no resumption, and its full handshake fails.
+		 */
+		store_set(&st, key_new, sizeof(key_new));
+		rejected = h_count(&st.h, SG_HS_C_TICKET_REJECTED);
+		installed = st.h.n_installed;
+		assert_int_equal(offer_ticket(&st, suites[i], &t, key_old, &resumed), -1);
+		assert_false(resumed);
+		assert_int_equal(st.h.n_installed, installed);
+		assert_int_equal(h_count(&st.h, SG_HS_C_TICKET_REJECTED), rejected + 1);
+		assert_int_equal(h_count(&st.h, SG_HS_C_FAIL_BAD_FINISHED), 1);
+		assert_int_equal(h_count(&st.h, SG_HS_C_COMPLETED_RESUMED), resumed_n);
+
+		/* The device with the new key: a full handshake under it works. */
+		assert_int_equal(offer_ticket(&st, suites[i], &t, key_new, &resumed), 0);
+		assert_false(resumed);
+		assert_int_equal(st.h.n_installed, installed + 1);
+		assert_int_equal(st.h.sess.res.resumed, 0);
+		assert_int_equal(h_count(&st.h, SG_HS_C_TICKET_REJECTED), rejected + 2);
+
+		/* The key changed back: the old ticket is good again (it names that key). */
+		store_set(&st, key_old, sizeof(key_old));
+		assert_int_equal(offer_ticket(&st, suites[i], &t, key_old, &resumed), 0);
+		assert_true(resumed);
+
+		/* The identity removed: no resumption, and the full handshake fails. */
+		st.removed = true;
+		installed = st.h.n_installed;
+		assert_int_equal(offer_ticket(&st, suites[i], &t, key_old, &resumed), -1);
+		assert_false(resumed);
+		assert_int_equal(st.h.n_installed, installed);
+		assert_int_equal(h_count(&st.h, SG_HS_C_FAIL_UNKNOWN_IDENTITY), 1);
+		assert_int_equal(h_count(&st.h, SG_HS_C_COMPLETED_RESUMED), resumed_n + 1);
+		assert_int_equal(st.h.cids_held, 0);
+		h_stop(&st.h);
+	}
+}
+
 /* ---- item 6: the input bound --------------------------------------------------------------- */
 
 static void test_input_bound(void **state)
@@ -183,6 +359,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_suite_table),
 		cmocka_unit_test(test_suite_preference),
+		cmocka_unit_test(test_ticket_bound_to_psk),
 		cmocka_unit_test(test_input_bound),
 	};
 
