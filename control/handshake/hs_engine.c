@@ -1880,6 +1880,8 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
 		count(e, SG_HS_C_DGRAM_HANDLED);
 	else
 		count(e, x.drop >= 0 ? (enum sg_hs_counter)x.drop : SG_HS_C_DROP_UNEXPECTED);
+	/* Finished records, alerts and tickets leave schedules of their keys behind. */
+	sg_rec_ctx_wipe_used(e->rec);
 	return 0;
 }
 
@@ -1914,6 +1916,8 @@ unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now)
 		linger_drop_oldest(e);
 		done++;
 	}
+	/* A retransmitted abbreviated flight sealed its Finished again. */
+	sg_rec_ctx_wipe_used(e->rec);
 	return done;
 }
 
@@ -2123,6 +2127,11 @@ int sg_hs_ticket_keys_export(const struct sg_hs_engine *e, uint8_t *buf, size_t 
 int sg_hs_ticket_keys_import(struct sg_hs_engine *e, const uint8_t *buf, size_t len)
 {
 	return sg_hs_ticket_keys_import_raw(&e->crypto, &e->tickets, buf, len);
+}
+
+const struct sg_rec_ctx *sg_hs_engine_rec_ctx(const struct sg_hs_engine *e)
+{
+	return e->rec;
 }
 
 void sg_hs_stats_get(const struct sg_hs_engine *e, struct sg_hs_stats *st)

@@ -38,6 +38,7 @@ extern "C" {
 #endif
 
 struct sg_hs_engine;
+struct sg_rec_ctx;
 
 /*
  * Who sent a datagram, as seen by the gateway. IPv4 addresses are
@@ -313,8 +314,9 @@ void sg_hs_engine_free(struct sg_hs_engine *e);
 /*
  * Consume one datagram from peer (it may hold several records). Replies go
  * out through ops.send, a completed handshake through ops.install, before
- * this returns. Does not keep dgram. Returns 0, -EINVAL for a NULL
- * argument, or -EMSGSIZE for a datagram over SG_HS_DGRAM_MAX; what happened to the
+ * this returns. Does not keep dgram, nor any key in the engine's record
+ * context once it returns. Returns 0, -EINVAL for a NULL argument, or
+ * -EMSGSIZE for a datagram over SG_HS_DGRAM_MAX; what happened to the
  * datagram is counted (enum sg_hs_counter; -EINVAL counts nothing, the
  * engine may not exist).
  */
@@ -328,6 +330,13 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
  * Returns the number of timers handled.
  */
 unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now);
+
+/*
+ * The engine's own record context (it seals and opens the Finished messages,
+ * alerts and tickets with it), for tests that check what it keeps between
+ * calls (sg_rec_ctx_holds()). The engine's thread.
+ */
+const struct sg_rec_ctx *sg_hs_engine_rec_ctx(const struct sg_hs_engine *e);
 
 /* Monotonic ms of the next timer (UINT64_MAX if none): when to call sg_hs_tick(). */
 uint64_t sg_hs_next_deadline(const struct sg_hs_engine *e);

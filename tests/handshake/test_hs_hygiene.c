@@ -8,7 +8,8 @@
  *     or a removed identity ends resumption (RFC 5077 §4 leaves the server
  *     to decide what a ticket is still good for);
  *   - the input bound: no datagram over SG_HS_DGRAM_MAX reaches the cookie
- *     MAC or the record scratch.
+ *     MAC or the record scratch;
+ *   - the engine's record context keeps no key between calls.
  * With the scripted client (hs_client.c) against a credential store whose
  * key a test can change.
  */
@@ -22,12 +23,15 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <stormgate/common.h>
 #include <stormgate/dtls.h>
 #include <stormgate/handshake.h>
 #include <stormgate/record.h>
 
+#include "../record/rec_test.h"
 #include "hs_client.h"
 #include "hs_harness.h"
 
@@ -354,6 +358,116 @@ static void test_input_bound(void **state)
 	free(d);
 }
 
+/* ---- item 10: no key left in the engine's record context ----------------------------- */
+
+/* The ticket's own key k_t = HMAC-SHA256(ticket key, salt) (hs_ticket.h), from the export. */
+static void ticket_aead_key(struct harness *h, const struct ticket *t, uint8_t kt[32])
+{
+	/* SGTK v1: magic(4) version(1), then per key live(1) created(8) name(16) key(32). */
+	uint8_t keys[SG_HS_TICKET_KEYS_LEN];
+	const uint8_t *k = NULL;
+	unsigned len = 0;
+
+	assert_int_equal(sg_hs_ticket_keys_export(h->e, keys, sizeof(keys)), 5 + 2 * 57);
+	for (int i = 0; i < 2; i++) {
+		const uint8_t *p = keys + 5 + 57 * i;
+
+		if (p[0] && memcmp(p + 9, t->bytes, 16) == 0)
+			k = p + 25;
+	}
+	assert_non_null(k);
+	assert_non_null(HMAC(EVP_sha256(), k, 32, t->bytes + 16, 16, kt, &len));
+	assert_int_equal(len, 32);
+	sg_wipe(keys, sizeof(keys));
+}
+
+/* Neither direction's key of the session just installed, in any form. */
+static void assert_no_session_key(struct harness *h)
+{
+	const struct sg_rec_ctx *rc = sg_hs_engine_rec_ctx(h->e);
+	const struct sg_rec_sa *sa = h->sess.res.sa;
+
+	assert_false(rt_ctx_holds_key(rc, (enum sg_aead)sa->aead, sa->tx_key));
+	assert_false(rt_ctx_holds_key(rc, (enum sg_aead)sa->aead, sa->rx_key));
+}
+
+static void test_record_ctx_scrubbed(void **state)
+{
+	static const uint16_t suites[] = {
+		SG_TLS_PSK_WITH_AES_128_CCM_8,
+		SG_TLS_PSK_WITH_AES_128_CCM,
+		SG_TLS_PSK_WITH_AES_128_GCM_SHA256,
+		SG_TLS_PSK_WITH_AES_256_GCM_SHA384,
+		SG_TLS_PSK_WITH_CHACHA20_POLY1305_SHA256,
+		SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256,
+	};
+
+	(void)state;
+	for (unsigned i = 0; i < SG_ARRAY_SIZE(suites); i++) {
+		struct store st;
+		struct ticket t;
+		struct hc_opts o = opts_with(suites[i], key_old);
+		struct hc c;
+		uint8_t kt[32], d[2048];
+		size_t n;
+		bool resumed;
+
+		print_message("# suite %04x\n", suites[i]);
+		store_start(&st, SG_HS_COOKIE_NEVER);
+
+		/* Full handshake: the client's Finished opened, a ticket sealed, ours sealed. */
+		get_ticket(&st, suites[i], key_old, &t);
+		assert_no_session_key(&st.h);
+		ticket_aead_key(&st.h, &t, kt);
+		assert_false(rt_ctx_holds_key(sg_hs_engine_rec_ctx(st.h.e), SG_AEAD_AES_256_GCM, kt));
+
+		/* Abbreviated: the ticket opened, our Finished sealed, the client's opened. */
+		assert_int_equal(offer_ticket(&st, suites[i], &t, key_old, &resumed), 0);
+		assert_true(resumed);
+		assert_no_session_key(&st.h);
+		assert_false(rt_ctx_holds_key(sg_hs_engine_rec_ctx(st.h.e), SG_AEAD_AES_256_GCM, kt));
+
+		/*
+		 * Timers: the abbreviated flight resent by sg_hs_tick() (its Finished
+		 * sealed again), then a wrong client Finished answered with an alert
+		 * sealed under the session's keys (RFC 5246 §7.2).
+		 */
+		o.ticket_ext = true;
+		o.ticket = t.bytes;
+		o.ticket_len = t.len;
+		o.resume_master = t.master;
+		hc_init(&c, &o);
+		assert_int_equal(hc_to_flight4(&c, &st.h), 'R');
+		h_advance(&st.h, 2 * SG_DTLS_RTO_INITIAL_MS);
+		assert_int_equal(h_count(&st.h, SG_HS_C_RETRANSMIT_TIMER), 1);
+		assert_int_equal(hc_drain(&c, &st.h), 'R');
+		{
+			const struct sg_rec_ctx *rc = sg_hs_engine_rec_ctx(st.h.e);
+			const struct sg_rec_sa *sa = (const struct sg_rec_sa *)c.sa_buf;
+
+			/* The client's view: its rx key is the server's write key. */
+			assert_false(rt_ctx_holds_key(rc, (enum sg_aead)sa->aead, sa->rx_key));
+			assert_false(rt_ctx_holds_key(rc, (enum sg_aead)sa->aead, sa->tx_key));
+			assert_false(rt_ctx_holds_key(rc, SG_AEAD_AES_256_GCM, kt));
+		}
+		n = hc_rec_ccs(&c, d, sizeof(d));
+		n += hc_rec_finished(&c, d + n, sizeof(d) - n, true);
+		h_input(&st.h, d, n);
+		assert_int_equal(hc_drain(&c, &st.h), 'A');
+		assert_int_equal(c.last_alert, SG_TLS_ALERT_DECRYPT_ERROR);
+		{
+			const struct sg_rec_ctx *rc = sg_hs_engine_rec_ctx(st.h.e);
+			const struct sg_rec_sa *sa = (const struct sg_rec_sa *)c.sa_buf;
+
+			assert_false(rt_ctx_holds_key(rc, (enum sg_aead)sa->aead, sa->rx_key));
+			assert_false(rt_ctx_holds_key(rc, (enum sg_aead)sa->aead, sa->tx_key));
+		}
+		hc_free(&c);
+		sg_wipe(kt, sizeof(kt));
+		h_stop(&st.h);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -361,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_suite_preference),
 		cmocka_unit_test(test_ticket_bound_to_psk),
 		cmocka_unit_test(test_input_bound),
+		cmocka_unit_test(test_record_ctx_scrubbed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
