@@ -126,9 +126,10 @@ struct hs_slot {
 	uint8_t client_random[SG_TLS_RANDOM_LEN];
 	uint8_t server_random[SG_TLS_RANDOM_LEN];
 	uint8_t session_id[SG_TLS_SESSION_ID_MAX];
+	/* Full handshake with a ticket promised: the digest of the PSK it will name. */
+	uint8_t psk_digest[SG_HS_TICKET_PSK_DIGEST_LEN];
 	uint8_t master[SG_TLS_MASTER_SECRET_LEN];
 	uint8_t server_verify[SG_TLS_VERIFY_DATA_LEN]; /* abbreviated: our Finished */
-	uint8_t psk_digest[SG_HS_TICKET_PSK_DIGEST_LEN]; /* full, ticket promised: its PSK */
 	uint8_t cid[SG_HS_CID_MAX];
 	uint8_t peer_cid[SG_HS_PEER_CID_MAX];
 	uint8_t sni[SG_HS_SNI_MAX];
@@ -819,9 +820,9 @@ static int derive_keys(struct sg_hs_engine *e, struct hs_slot *s)
 
 	if (mk == NULL)
 		return -EIO;
-	rc = sg_hs_prf(&e->crypto, suite_hash(su), mk, NULL, 0,
-	               SG_TLS_LABEL_KEY_EXPANSION, s->server_random, SG_TLS_RANDOM_LEN,
-	               s->client_random, SG_TLS_RANDOM_LEN, kb, 2 * kl + 2 * il);
+	rc = sg_hs_prf(&e->crypto, suite_hash(su), mk, NULL, 0, SG_TLS_LABEL_KEY_EXPANSION,
+	               s->server_random, SG_TLS_RANDOM_LEN, s->client_random, SG_TLS_RANDOM_LEN, kb,
+	               2 * kl + 2 * il);
 	if (rc < 0)
 		goto out;
 	p = (struct sg_rec_sa_params){

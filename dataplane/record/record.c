@@ -80,10 +80,6 @@ struct sg_rec_ctx {
 	uint64_t fail_limit[SG_AEAD_MAX];
 	uint32_t stamp;          /* bursts run: GCM cache recency */
 	unsigned nslow;          /* CCM slots of this burst for the composed path */
-	/* What bursts touched since the last wipe (sg_rec_ctx_wipe_used()). */
-	unsigned used_slots;    /* slots 0..used_slots-1: schedules, GCM key data, nonces */
-	uint8_t used_ccm_buf;   /* the composed-CCM buffer */
-	uint8_t used_gcm_cache; /* the GCM key cache */
 	const struct slot *prev; /* last slot given a schedule in this burst */
 	/* GCM key data: cache of hot keys, and per-slot space for the rest */
 	unsigned gcm_nsets;
@@ -93,6 +89,10 @@ struct sg_rec_ctx {
 	uint8_t (*long_aad)[LONG_AAD_LEN]; /* [SG_BURST_MAX] AAD beyond SLOT_AAD_INLINE */
 	uint8_t *ccm_buf;                  /* composed CCM: B0 ‖ AAD ‖ payload */
 	size_t ccm_buf_len;
+	/* What bursts touched since the last wipe (sg_rec_ctx_wipe_used()). */
+	unsigned used_slots;    /* slots 0..used_slots-1: schedules, GCM key data, nonces */
+	uint8_t used_ccm_buf;   /* the composed-CCM buffer */
+	uint8_t used_gcm_cache; /* the GCM key cache */
 	uint8_t ks[SG_BURST_MAX][KS_LEN] __attribute__((aligned(SG_CACHE_LINE)));
 	struct slot slots[SG_BURST_MAX];
 };

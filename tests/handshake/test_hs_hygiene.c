@@ -50,8 +50,8 @@ static const uint8_t key_old[16] = { 0x4a, 0x10, 0x2f, 0xe1, 0x7c, 0x33, 0x09, 0
 static const uint8_t key_new[16] = { 0x93, 0x0b, 0x6e, 0x21, 0xd4, 0x58, 0xaf, 0x17,
 	                             0x3c, 0xe0, 0x85, 0x4a, 0xb9, 0x02, 0x76, 0xcd };
 
-static int store_lookup(void *ctx, const uint8_t *identity, size_t identity_len,
-                        const uint8_t *sni, size_t sni_len, struct sg_hs_cred *cred)
+static int store_lookup(void *ctx, const uint8_t *identity, size_t identity_len, const uint8_t *sni,
+                        size_t sni_len, struct sg_hs_cred *cred)
 {
 	struct store *st = (struct store *)ctx;
 
@@ -125,8 +125,9 @@ static void test_suite_table(void **state)
 		assert_ptr_equal(sg_hs_suite_find(su->id), su);
 		assert_int_equal(sg_aead_from_suite(su->id), su->aead);
 		assert_int_equal(su->sha384, su->id == SG_TLS_PSK_WITH_AES_256_GCM_SHA384);
-		assert_int_equal(su->ecdhe, su->id == SG_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256 ||
-		                                    (su->id >> 8) == 0xd0);
+		assert_int_equal(su->ecdhe,
+		                 su->id == SG_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256 ||
+		                         (su->id >> 8) == 0xd0);
 		assert_true(strncmp(su->name, "TLS_", 4) == 0);
 		for (unsigned j = i + 1; j < SG_HS_N_SUITES; j++) {
 			const struct sg_hs_suite *later = &sg_hs_suites[j];
@@ -328,7 +329,8 @@ static void test_input_bound(void **state)
 		  SG_HS_C_DROP_MALFORMED, 0 },
 		{ SG_HS_DGRAM_MAX + 1, SG_HS_COOKIE_ALWAYS, -EMSGSIZE, SG_HS_C_DROP_MALFORMED, 0 },
 		/* Up to the bound a hello is a hello: a cookie for it, or a handshake. */
-		{ SG_HS_DGRAM_MAX, SG_HS_COOKIE_ALWAYS, 0, SG_HS_C_DGRAM_HANDLED, SG_HS_C_HVR_SENT },
+		{ SG_HS_DGRAM_MAX, SG_HS_COOKIE_ALWAYS, 0, SG_HS_C_DGRAM_HANDLED,
+		  SG_HS_C_HVR_SENT },
 		{ SG_HS_DGRAM_MAX, SG_HS_COOKIE_NEVER, 0, SG_HS_C_DGRAM_HANDLED, SG_HS_C_STARTED },
 		{ 1200, SG_HS_COOKIE_ALWAYS, 0, SG_HS_C_DGRAM_HANDLED, SG_HS_C_HVR_SENT },
 	};
@@ -419,13 +421,15 @@ static void test_record_ctx_scrubbed(void **state)
 		get_ticket(&st, suites[i], key_old, &t);
 		assert_no_session_key(&st.h);
 		ticket_aead_key(&st.h, &t, kt);
-		assert_false(rt_ctx_holds_key(sg_hs_engine_rec_ctx(st.h.e), SG_AEAD_AES_256_GCM, kt));
+		assert_false(
+		        rt_ctx_holds_key(sg_hs_engine_rec_ctx(st.h.e), SG_AEAD_AES_256_GCM, kt));
 
 		/* Abbreviated: the ticket opened, our Finished sealed, the client's opened. */
 		assert_int_equal(offer_ticket(&st, suites[i], &t, key_old, &resumed), 0);
 		assert_true(resumed);
 		assert_no_session_key(&st.h);
-		assert_false(rt_ctx_holds_key(sg_hs_engine_rec_ctx(st.h.e), SG_AEAD_AES_256_GCM, kt));
+		assert_false(
+		        rt_ctx_holds_key(sg_hs_engine_rec_ctx(st.h.e), SG_AEAD_AES_256_GCM, kt));
 
 		/*
 		 * Timers: the abbreviated flight resent by sg_hs_tick() (its Finished
@@ -471,10 +475,8 @@ static void test_record_ctx_scrubbed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_suite_table),
-		cmocka_unit_test(test_suite_preference),
-		cmocka_unit_test(test_ticket_bound_to_psk),
-		cmocka_unit_test(test_input_bound),
+		cmocka_unit_test(test_suite_table),         cmocka_unit_test(test_suite_preference),
+		cmocka_unit_test(test_ticket_bound_to_psk), cmocka_unit_test(test_input_bound),
 		cmocka_unit_test(test_record_ctx_scrubbed),
 	};
 

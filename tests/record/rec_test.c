@@ -251,7 +251,8 @@ long rt_evp_open_record(const struct rt_rec *r, const uint8_t *rec, size_t rec_l
 
 int rt_ctx_holds_key(const struct sg_rec_ctx *ctx, enum sg_aead aead, const uint8_t *key)
 {
-	uint8_t enc[15 * 16] __attribute__((aligned(16))), dec[15 * 16] __attribute__((aligned(16)));
+	uint8_t enc[15 * 16] __attribute__((aligned(16))),
+	        dec[15 * 16] __attribute__((aligned(16)));
 	unsigned rounds = 0;
 	int held = 0;
 
