@@ -89,6 +89,10 @@ struct sg_rec_ctx {
 	uint8_t (*long_aad)[LONG_AAD_LEN]; /* [SG_BURST_MAX] AAD beyond SLOT_AAD_INLINE */
 	uint8_t *ccm_buf;                  /* composed CCM: B0 ‖ AAD ‖ payload */
 	size_t ccm_buf_len;
+	/* What bursts touched since the last wipe (sg_rec_ctx_wipe_used()). */
+	unsigned used_slots;    /* slots 0..used_slots-1: schedules, GCM key data, nonces */
+	uint8_t used_ccm_buf;   /* the composed-CCM buffer */
+	uint8_t used_gcm_cache; /* the GCM key cache */
 	uint8_t ks[SG_BURST_MAX][KS_LEN] __attribute__((aligned(SG_CACHE_LINE)));
 	struct slot slots[SG_BURST_MAX];
 };
@@ -297,6 +301,55 @@ void sg_rec_ctx_wipe_keys(struct sg_rec_ctx *ctx)
 	ctx_wipe_secrets(ctx);
 	/* Same memory, same CPU: cannot fail where creation succeeded. */
 	(void)mgr_init(ctx);
+	ctx->used_slots = 0;
+	ctx->used_ccm_buf = 0;
+	ctx->used_gcm_cache = 0;
+}
+
+void sg_rec_ctx_wipe_used(struct sg_rec_ctx *ctx)
+{
+	unsigned n = ctx->used_slots;
+
+	if (n == 0 && !ctx->used_ccm_buf && !ctx->used_gcm_cache)
+		return;
+	/* Without SAFE_DATA, IPsec-MB leaves round keys and MAC state in its lanes. */
+	if (!(ctx->mgr->features & IMB_FEATURE_SAFE_DATA)) {
+		sg_rec_ctx_wipe_keys(ctx);
+		return;
+	}
+	sg_wipe(ctx->ks, n * sizeof(ctx->ks[0]));
+	sg_wipe(ctx->slots, n * sizeof(ctx->slots[0]));
+	sg_wipe(ctx->gcm_slot, n * sizeof(ctx->gcm_slot[0]));
+	if (ctx->used_ccm_buf)
+		sg_wipe(ctx->ccm_buf, ctx->ccm_buf_len);
+	if (ctx->used_gcm_cache) {
+		sg_wipe(ctx->gcm_sets, ctx->gcm_nsets * sizeof(struct gcm_set));
+		sg_wipe(ctx->gcm_cache, ctx->gcm_nsets * GCM_WAYS * sizeof(struct gcm_key_data));
+	}
+	ctx->used_slots = 0;
+	ctx->used_ccm_buf = 0;
+	ctx->used_gcm_cache = 0;
+}
+
+static int region_holds(const void *p, size_t n, const void *needle, size_t len)
+{
+	return p != NULL && memmem(p, n, needle, len) != NULL;
+}
+
+int sg_rec_ctx_holds(const struct sg_rec_ctx *ctx, const void *needle, size_t len)
+{
+	size_t entries = ctx->gcm_nsets * GCM_WAYS;
+
+	if (len == 0)
+		return 0;
+	return region_holds(ctx, sizeof(*ctx), needle, len) ||
+	       region_holds(ctx->mgr_mem, ctx->mgr_size, needle, len) ||
+	       region_holds(ctx->gcm_sets, ctx->gcm_nsets * sizeof(struct gcm_set), needle, len) ||
+	       region_holds(ctx->gcm_cache, entries * sizeof(struct gcm_key_data), needle, len) ||
+	       region_holds(ctx->gcm_slot, SG_BURST_MAX * sizeof(struct gcm_key_data), needle,
+	                    len) ||
+	       region_holds(ctx->long_aad, SG_BURST_MAX * sizeof(*ctx->long_aad), needle, len) ||
+	       region_holds(ctx->ccm_buf, ctx->ccm_buf_len, needle, len);
 }
 
 unsigned sg_rec_ctx_window_bits(const struct sg_rec_ctx *ctx)
@@ -402,6 +455,7 @@ static const struct gcm_key_data *gcm_keys(struct sg_rec_ctx *ctx, const struct 
 	if (w == GCM_WAYS)
 		goto no_cache;
 	set->ghost = 0;
+	ctx->used_gcm_cache = 1;
 	set->owner[w] = owner;
 	set->stamp[w] = ctx->stamp;
 	memcpy(set->key[w], s->key, klen);
@@ -527,6 +581,7 @@ static int ccm_composed(struct sg_rec_ctx *ctx, struct slot *s)
 
 	if (s->aad_len > AEAD_AAD_MAX || s->len > SG_DTLS_MAX_CIPHERTEXT)
 		return -EINVAL;
+	ctx->used_ccm_buf = 1;
 	/* A_i = flags(L - 1) ‖ nonce ‖ i (RFC 3610 §2.3) */
 	a[0] = 2;
 	memcpy(a + 1, s->nonce, 12);
@@ -674,6 +729,9 @@ static void engine_submit(struct sg_rec_ctx *ctx, unsigned from, unsigned to)
 static void engine_finish(struct sg_rec_ctx *ctx, unsigned n)
 {
 	IMB_JOB *job;
+
+	if (n > ctx->used_slots)
+		ctx->used_slots = n;
 
 	/* One flush for the whole burst. */
 	while ((job = IMB_FLUSH_JOB(ctx->mgr)))

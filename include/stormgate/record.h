@@ -200,6 +200,27 @@ void sg_rec_ctx_free(struct sg_rec_ctx *ctx);
  */
 void sg_rec_ctx_wipe_keys(struct sg_rec_ctx *ctx);
 
+/*
+ * Wipe the key material the bursts since the last wipe left in the
+ * context's own scratch (key schedules, GCM key data, nonces, tags, the
+ * composed-CCM buffer), and only the scratch they touched: a context that
+ * handles a record at a time (the handshake server) pays for one slot, not
+ * for the whole context. IPsec-MB clears its own lanes, stack and registers
+ * when built with SAFE_DATA (IMB_FEATURE_SAFE_DATA, Debian's build); without
+ * it the manager is wiped and re-initialised too, as sg_rec_ctx_wipe_keys()
+ * does. Nothing to do (no burst since the last wipe) costs a few loads.
+ * Owning thread.
+ */
+void sg_rec_ctx_wipe_used(struct sg_rec_ctx *ctx);
+
+/*
+ * Whether any memory the context owns (its scratch, caches and IPsec-MB
+ * manager) holds the len bytes at needle, e.g. a key or one of its round
+ * keys: for tests that check the wipes. Scans everything (about 1 MB for a
+ * data-plane context); never on a hot path. Owning thread.
+ */
+int sg_rec_ctx_holds(const struct sg_rec_ctx *ctx, const void *needle, size_t len);
+
 /* Replay window and CID length the context was created with. Any thread. */
 unsigned sg_rec_ctx_window_bits(const struct sg_rec_ctx *ctx);
 unsigned sg_rec_ctx_cid_len(const struct sg_rec_ctx *ctx);

@@ -6,7 +6,8 @@
  * worker left, and the closing alert sealed from it (sg_alert_seal) opens
  * with the device's keys as an authenticated close_notify with the next
  * sequence number, for every AEAD, with and without the peer's CID
- * (RFC 9146); the table then knows the session no more.
+ * (RFC 9146), and leaves no key in the control thread's context; the table
+ * then knows the session no more.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -193,6 +194,15 @@ static void kill_one(enum sg_aead aead, int cid)
 	assert_int_equal(op.pt_len, 2);
 	assert_int_equal(op.rec[op.pt_off], SG_TLS_ALERT_WARNING);
 	assert_int_equal(op.rec[op.pt_off + 1], SG_TLS_ALERT_CLOSE_NOTIFY);
+	/*
+	 * The control thread's context that sealed it keeps no trace of the
+	 * session's write key (alert.c wipes it), where the worker's context
+	 * that sealed records under the same key still holds its schedule (AES:
+	 * the key is its first round key; ChaCha20 reads the key in place).
+	 */
+	assert_false(sg_rec_ctx_holds(ctl, last->tx_key, sg_aead_key_len(aead)));
+	assert_int_equal(sg_rec_ctx_holds(rd.ctx, last->tx_key, sg_aead_key_len(aead)),
+	                 aead != SG_AEAD_CHACHA20_POLY1305);
 	/* Each seal takes a fresh sequence number: no nonce is ever used twice. */
 	assert_int_equal(last->tx_seq, 9);
 	assert_int_equal(sg_alert_seal(ctl, last, cid ? peer_cid : NULL, cid ? 4 : 0, 1, 0, buf,

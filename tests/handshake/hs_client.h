@@ -127,4 +127,12 @@ int hc_to_flight4(struct hc *c, struct harness *h);
 /* ClientKeyExchange + ChangeCipherSpec + Finished in one datagram. */
 size_t hc_flight5(struct hc *c, uint8_t *d, size_t cap, bool bad_finished);
 
+/*
+ * A ClientHello datagram of exactly len bytes: one record holding the whole
+ * message, offering TLS_PSK_WITH_AES_128_CCM_8, grown to len by a padding
+ * extension (RFC 7685) of zeros. No cookie, fixed random. For the engine's
+ * input bound and the fuzz seeds. Returns len.
+ */
+size_t hc_padded_hello(uint8_t *out, size_t len);
+
 #endif /* STORMGATE_TESTS_HS_CLIENT_H */
