@@ -5,8 +5,16 @@ GnuTLS; half over IPv4, half over IPv6), each its own device, each observing
 together, 50 sessions live side by side, every client gets its answer and
 its notifications, and every session ends with its client's close_notify.
 
+Each client sends from a port of its own (coap-client -p). libcoap sets
+SO_REUSEADDR on its client socket, and Linux's choice of an ephemeral port
+for such a socket skips only ports held by sockets without it: two of the 50
+clients could get the same port (about one run in 50), i.e. one 4-tuple for
+two devices, which neither the gateway nor the devices' kernel can tell
+apart. That lost a device in a CI run (issue 12, item 20).
+
     test_scale.py STORMGATE STORMCTL      (root; tag sge2e3)
 """
+import json
 import os
 import re
 import subprocess
@@ -18,6 +26,18 @@ import e2e  # noqa: E402
 
 N = 50
 OBSERVE_S = 5
+# Client i sends from PORT0 + i, the warm-up clients from PORT0 + N and up: below the
+# kernel's ephemeral range (32768-60999), so nothing else in the namespace holds them.
+PORT0 = 15000
+
+
+def peers_by_identity(d):
+    """identity -> peer ("addr:port") of every live session."""
+    r = d.ctl('--json', 'sessions', 'list', '--limit', '1000')
+    if r.returncode != 0:
+        return {}
+    rows = json.loads(r.stdout).get('sessions', [])
+    return {x['identity']: x['peer'] for x in rows if isinstance(x.get('identity'), str)}
 
 
 def run(stormgate, stormctl):
@@ -27,9 +47,10 @@ def run(stormgate, stormctl):
         d = lab.start_daemon()
         lab.coap_server()
         # Each address family resolves the gateway once before the crowd arrives.
-        for host in (e2e.GW4, f'[{e2e.GW6}]'):
+        for k, host in enumerate((e2e.GW4, f'[{e2e.GW6}]')):
             r = lab.run(lab.ns_dev, ['coap-client-openssl', '-u', e2e.coap_identity(N),
-                                     '-k', e2e.COAP_KEY_TEXT, '-B', '8', f'coaps://{host}/time'],
+                                     '-k', e2e.COAP_KEY_TEXT, '-p', str(PORT0 + N + k),
+                                     '-B', '8', f'coaps://{host}/time'],
                         timeout=20)
             check(f'warm-up GET coaps://{host}/time', r.returncode == 0 and r.stdout.strip(),
                   r.stderr[-500:])
@@ -41,8 +62,8 @@ def run(stormgate, stormctl):
             prog = 'coap-client-openssl' if i % 2 == 0 else 'coap-client-gnutls'
             host = e2e.GW4 if i % 4 < 2 else f'[{e2e.GW6}]'
             p = lab.spawn(lab.ns_dev, [prog, '-u', e2e.coap_identity(i), '-k', e2e.COAP_KEY_TEXT,
-                                       '-B', str(OBSERVE_S + 20), '-s', str(OBSERVE_S),
-                                       f'coaps://{host}/time'],
+                                       '-p', str(PORT0 + i), '-B', str(OBSERVE_S + 20),
+                                       '-s', str(OBSERVE_S), f'coaps://{host}/time'],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             clients.append((prog, host, p))
         spawned = time.monotonic() - t0
@@ -57,6 +78,12 @@ def run(stormgate, stormctl):
         check(f'{N} clients started in {spawned:.2f} s; {time.monotonic() - t0:.1f} s later '
               f'{N} sessions are installed and none has ended', mid['installed'] == N
               and mid['punts'].get('alert', 0) == 0 and mid['failed'] == 0, mid)
+        peers = peers_by_identity(d)
+        wrong = {i: peers.get(e2e.coap_identity(i)) for i in range(N)
+                 if not (peers.get(e2e.coap_identity(i)) or '').endswith(f':{PORT0 + i}')}
+        check(f'... each client is a device of its own: its identity\'s session is at its '
+              f'own port ({N} peers)', not wrong and len(set(peers.values())) == len(peers),
+              wrong)
 
         results = []
         for prog, host, p in clients:
