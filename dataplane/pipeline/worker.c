@@ -242,8 +242,18 @@ static void classify_uplink(struct dp_worker *w, struct burst *b, unsigned i)
 		st->reason = n == 0 ? SG_DROP_DTLS_MALFORMED : rec_drop_reason(h0->status);
 		return;
 	}
-	/* Epoch 0 is the handshake (RFC 6347 §4.1): ClientHello, flights, plaintext alerts. */
-	if (h0->epoch == 0) {
+	/*
+	 * Epoch 0 is the handshake (RFC 6347 §4.1): ClientHello, flights,
+	 * plaintext alerts. A handshake record of a later epoch belongs to the
+	 * handshake server too, never to a session's keys: the Finished of a new
+	 * handshake from a live session's address and port (RFC 6347 §4.2.8:
+	 * the old association stays until that Finished verifies; GnuTLS sends
+	 * it in a datagram of its own), or a Finished the client repeats because
+	 * our last flight was lost (§4.2.4). Opened with the live session's keys
+	 * it would be dropped as replayed or forged, and the device's handshake
+	 * could never complete.
+	 */
+	if (h0->epoch == 0 || h0->type == SG_DTLS_CT_HANDSHAKE) {
 		st->act = ACT_PUNT;
 		st->reason = SG_DP_PUNT_HANDSHAKE;
 		return;

@@ -45,7 +45,7 @@ enum sg_drop {
 	SG_DROP_KEY_EXHAUSTED,   /* the key reached its forgery limit: session must re-key */
 	SG_DROP_INNER_PLAINTEXT, /* RFC 9146 inner plaintext without a valid content type */
 	SG_DROP_BAD_SA,          /* session without usable keys */
-	SG_DROP_RENEGOTIATION,   /* encrypted handshake message: renegotiation is refused */
+	SG_DROP_RENEGOTIATION,   /* handshake message sealed in a CID record: refused */
 	/* queues and resources */
 	SG_DROP_PUNT_RING_FULL,    /* control plane behind: punt ring full */
 	SG_DROP_HANDOFF_RING_FULL, /* owner worker behind: hand-off ring full */

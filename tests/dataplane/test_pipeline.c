@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -923,8 +924,12 @@ static void test_bad_input(void **state)
 	/* More records in one datagram than policy allows. */
 	expect(dev_datagram(0, nine, 9, SG_DTLS_CT_APPLICATION_DATA), SG_DROP_TOO_MANY_RECORDS, -1);
 
-	/* An encrypted handshake message: renegotiation, refused. */
-	expect(dev_datagram(0, one, 1, SG_DTLS_CT_HANDSHAKE), SG_DROP_RENEGOTIATION, -1);
+	/*
+	 * A handshake message inside a CID record (its type is sealed): renegotiation,
+	 * refused. A record whose plaintext type is handshake goes to the handshake
+	 * server instead (test_handshake_epoch1).
+	 */
+	expect(dev_datagram(2, one, 1, SG_DTLS_CT_HANDSHAKE), SG_DROP_RENEGOTIATION, -1);
 
 	/* An authenticated alert goes to the control plane with its session. */
 	{
@@ -1120,6 +1125,130 @@ static void test_rekey_in_flight(void **state)
 	free(old_dev);
 	sg_rec_sa_wipe(srv, window);
 	free(srv);
+}
+
+/*
+ * A datagram of device i holding one handshake record in epoch 1, sealed under
+ * the session's own keys or, for a new handshake of the device, under other
+ * keys starting at write sequence seq (its client Finished). Copied into
+ * rec (its bytes as sent), *rec_len set.
+ */
+static struct rte_mbuf *dev_finished(unsigned i, bool other_keys, uint64_t seq, uint8_t *rec,
+                                     uint16_t *rec_len)
+{
+	static const char *const fin[] = { "client Finished" }; /* the data plane reads no plaintext */
+	struct device *d = &E.dev[i];
+	struct sg_rec_sa *own = d->sa, *sa = NULL;
+	struct rte_mbuf *m;
+
+	if (other_keys) {
+		unsigned window = SG_REPLAY_WINDOW_DEFAULT;
+		uint8_t k1[32], k2[32], iv1[12], iv2[12];
+		struct sg_rec_sa_params p = { .aead = (enum sg_aead)own->aead,
+			                      .epoch = 1,
+			                      .tx_seq = seq,
+			                      .rx_seq = 0 };
+
+		make_keys(i + 100, k1, k2, iv1, iv2);
+		p.tx_key = k1;
+		p.tx_iv = iv1;
+		p.rx_key = k2;
+		p.rx_iv = iv2;
+		sa = aligned_alloc(64, sg_rec_sa_size(window));
+		assert_non_null(sa);
+		assert_int_equal(sg_rec_sa_init(sa, window, &p), 0);
+		d->sa = sa;
+	}
+	m = dev_datagram(i, fin, 1, SG_DTLS_CT_HANDSHAKE);
+	d->sa = own;
+	if (sa != NULL) {
+		sg_rec_sa_wipe(sa, SG_REPLAY_WINDOW_DEFAULT);
+		free(sa);
+	}
+	*rec_len = (uint16_t)(m->data_len - rec_off(d));
+	memcpy(rec, rte_pktmbuf_mtod(m, uint8_t *) + rec_off(d), *rec_len);
+	return m;
+}
+
+/*
+ * A handshake record in epoch 1 that starts a datagram is the handshake
+ * server's, whatever keys sealed it: the client Finished of a device's new
+ * handshake from its live session's address and port (RFC 6347 §4.2.8; GnuTLS
+ * sends it alone), or a Finished repeated because our last flight was lost
+ * (§4.2.4). It is punted byte for byte and never opened with the live
+ * session's keys: nothing counts as a replay or a forgery against them, and the
+ * session goes on. Before, such a Finished was dropped (replayed, auth_failed)
+ * and the device's new handshake could never complete.
+ */
+static void test_handshake_epoch1(void **state)
+{
+	static const char *const one[] = { "after" };
+	static const struct {
+		const char *what;
+		unsigned dev; /* 0: IPv4, 1: IPv6; both 4-tuple sessions */
+		bool other_keys;
+		uint64_t seq;
+	} rows[] = {
+		{ "new handshake's Finished, sequence 0 (was: replayed)", 0, true, 0 },
+		{ "new handshake's Finished over IPv6 (was: replayed)", 1, true, 0 },
+		{ "new handshake's Finished, sequence ahead (was: auth_failed)", 0, true, 9 },
+		{ "Finished repeated under the session's keys (was: renegotiation)", 0, false, 0 },
+	};
+	struct rte_mbuf *out[RING_SIZE];
+	struct sg_dp_counters before, after;
+	uint8_t rec[256];
+	uint16_t rec_len;
+	unsigned n;
+
+	(void)state;
+	sg_dp_counters_sum(E.dp, &before);
+	for (size_t r = 0; r < SG_ARRAY_SIZE(rows); r++) {
+		struct device *d = &E.dev[rows[r].dev];
+		struct sg_dp_counters c0, c1;
+		uint8_t laddr[16], paddr[16];
+		uint16_t lport, pport, len;
+		const uint8_t *payload;
+
+		assert_false(d->use_cid);
+		print_message("  %s\n", rows[r].what);
+		sg_dp_counters_sum(E.dp, &c0);
+		inject(E.dev_rx[rows[r].dev % N_WORKERS],
+		       dev_finished(rows[r].dev, rows[r].other_keys, rows[r].seq, rec, &rec_len));
+		poll_all();
+		sg_dp_counters_sum(E.dp, &c1);
+		for (unsigned k = 0; k < SG_DROP_MAX; k++)
+			if (c1.drop[k] != c0.drop[k])
+				fail_msg("%s: dropped as '%s'", rows[r].what,
+				         sg_drop_name((enum sg_drop)k));
+		assert_int_equal(c1.punt_by[SG_DP_PUNT_HANDSHAKE],
+		                 c0.punt_by[SG_DP_PUNT_HANDSHAKE] + 1);
+		assert_int_equal(c1.punted, c0.punted + 1);
+		assert_int_equal(c1.records_opened, c0.records_opened);
+		n = sg_dp_punt_dequeue(E.dp, out, RING_SIZE);
+		assert_int_equal(n, 1);
+		assert_int_equal(sg_dp_meta(E.dp, out[0])->punt, SG_DP_PUNT_HANDSHAKE);
+		assert_int_equal(sg_dp_punt_udp(E.dp, out[0], laddr, paddr, &lport, &pport,
+		                                &payload, &len),
+		                 0);
+		assert_int_equal(ntohs(pport), d->port);
+		assert_int_equal(len, rec_len);
+		assert_memory_equal(payload, rec, rec_len);
+		free_all(out, n);
+		check_invariant();
+	}
+	/* Each session goes on: its device's next record is forwarded. */
+	for (unsigned i = 0; i < 2; i++) {
+		inject(E.dev_rx[i % N_WORKERS], dev_datagram(i, one, 1, SG_DTLS_CT_APPLICATION_DATA));
+		poll_all();
+		n = drain(E.be_tx, N_WORKERS, out, RING_SIZE);
+		assert_int_equal(n, 1);
+		free_all(out, n);
+	}
+	sg_dp_counters_sum(E.dp, &after);
+	assert_int_equal(after.forwarded_up, before.forwarded_up + 2);
+	for (unsigned k = 0; k < SG_DROP_MAX; k++)
+		assert_int_equal(after.drop[k], before.drop[k]);
+	check_invariant();
 }
 
 /*
@@ -1330,6 +1459,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_uplink_downlink, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup_udp, teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_epoch1, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey_in_flight, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_forgery_limit, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_cid_peer_moves, setup_udp, teardown),
