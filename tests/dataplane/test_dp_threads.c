@@ -13,21 +13,26 @@
  *   - re-keys it (sg_sess_replace, RFC 6347 §4.2.8): records the device
  *     sealed under the old keys are still in flight and more follow, and all
  *     must open with the kept previous SA;
- *   - one cycle later retires those keys (sg_sess_retire_prev), waits for the
- *     grace period (sg_sess_reclaim), checks the old SA is wiped, and sends
- *     records under them that must not open any more;
- *   - ends CID sessions (sg_sess_delete, or sg_sess_delete_take, which waits
- *     for the owning worker and hands over its write sequence) and installs
- *     the device again with new keys and a new CID; records of the ended
- *     session are punted as unknown, its keys and (proxy mode) its PSK
- *     identity are freed after the grace period (sg_sess_reclaim,
- *     sg_dp_ctl_reclaim).
+ *   - one cycle later retires those keys (sg_sess_retire_prev) while records
+ *     under them are still in flight, waits for the grace period
+ *     (sg_sess_reclaim), checks the old SA is wiped, and sends records under
+ *     them that must not open any more;
+ *   - ends CID sessions while their records are in flight (sg_sess_delete, or
+ *     sg_sess_delete_take, which waits for the owning worker and hands over
+ *     the write sequence it left) and installs the device again with new keys
+ *     and a new CID; later records of the ended session are punted as
+ *     unknown; its keys and (proxy mode) its PSK identity are freed after the
+ *     grace period (sg_sess_reclaim, sg_dp_ctl_reclaim).
+ * A record in flight while its keys go is either opened (a worker still held
+ * them) or refused, never both and never lost from the counters; a worker
+ * that used keys after their grace period would read wiped memory (ASan
+ * poisons it: reported) or race with the wipe (TSan: reported).
  * Checked at the end: every packet in exactly one counter, and each counter
  * equal to what the test sent (rx, forwarded, opened, sealed, handed off,
  * punted, dropped by reason); every record sealed under live or kept keys
  * reached the backend exactly once, every reply the device exactly once;
- * nothing sealed under retired or ended keys was opened; every mbuf back in
- * the pool. Bounded: 64 cycles, 60 s.
+ * nothing sealed under retired or ended keys after their end was opened;
+ * every mbuf back in the pool. Bounded: 64 cycles, 60 s.
  *
  * Under ThreadSanitizer (meson setup build-tsan -Db_sanitize=thread) the
  * same run is checked for data races (docs/dataplane.md, "Tests").
@@ -69,23 +74,36 @@
 #include "eal_test.h"
 #include "tsan_dpdk.h"
 
-#define N_WORKERS    2
-#define N_SESS       16
-#define POOL_SIZE    4095
-#define RING_SIZE    1024
-#define DTLS_PORT    5684
-#define COAP_PORT    5683
-#define BPORT0       20000
-#define WINDOW       SG_REPLAY_WINDOW_DEFAULT
-#define CYCLES       (4 * N_SESS) /* rounds: re-key, end (take), re-key, end (delete) */
-#define PER_BATCH    3            /* datagrams per session per batch; the last has two records */
-#define LATE_N       2            /* records sent under keys that must no longer open */
-#define MAX_SEQ      2048         /* records per device */
-#define MAX_REPLY    1024         /* replies per device */
-#define MAX_GEN      8            /* key generations per device */
-#define INFLIGHT_MAX 256          /* packets sent and not yet counted by the workers */
-#define RUN_S        60
-#define WAIT_S       10
+#define N_WORKERS 2
+#define N_SESS    16
+#define POOL_SIZE 4095
+#define RING_SIZE 1024
+#define DTLS_PORT 5684
+#define COAP_PORT 5683
+#define BPORT0    20000
+#define WINDOW    SG_REPLAY_WINDOW_DEFAULT
+#define CYCLES    (4 * N_SESS) /* rounds: re-key, end (take), re-key, end (delete) */
+#define PER_BATCH 3            /* datagrams per session per batch; the last has two records */
+#define LATE_N    2            /* records sent under keys that must no longer open */
+#define RACE_N    4            /* records in flight while their keys are retired or end */
+#define MAX_RACE  64           /* such records per device */
+/*
+ * 0: records racing their session's end are older than its newest record
+ * (sealed before it, reordered in flight), so the worker does not pass them
+ * to follow_peer(). follow_peer() (dataplane/pipeline/worker.c) reads the
+ * session's flags with a plain load while sg_sess_delete() stores them: a
+ * data race TSan reports (a C11 race, harmless on x86), reported to be fixed
+ * there with a relaxed atomic load as lookup.c does. 1 once it is: the
+ * racing records are then the newest ones too.
+ */
+#define RACE_END_NEWEST 0
+#define MAX_SEQ         2048 /* records per device */
+#define MAX_REPLY       1024 /* replies per device */
+#define MAX_GEN         8    /* key generations per device */
+#define INFLIGHT_MAX    256  /* packets sent and not yet counted by the workers */
+#define HAND_MAX        64   /* mbufs taken from a ring at once */
+#define RUN_S           60
+#define WAIT_S          10
 
 static const uint8_t GW_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x01 };
 static const uint8_t DEV_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x02 };
@@ -119,7 +137,17 @@ struct device {
 	/* replies from the backend: times they reached the device */
 	uint32_t n_reply;
 	uint8_t reply_seen[MAX_REPLY];
-	unsigned late_punts; /* records of an ended session punted back to us */
+	/* records in flight while their keys went: which change (enum race), times forwarded */
+	uint32_t n_race;
+	uint8_t race_of[MAX_RACE];
+	uint8_t race_seen[MAX_RACE];
+};
+
+/* The control-plane change a record raced with. */
+enum race {
+	RACE_RETIRE = 0, /* its keys (the previous ones) were retired: opened or refused */
+	RACE_END,        /* its session ended: opened, or punted as unknown */
+	RACE_MAX
 };
 
 /* A worker lcore's run: armed (release) by this thread, done (release) by the lcore. */
@@ -140,6 +168,8 @@ struct want {
 	uint64_t late_retired; /* sealed under retired keys: replayed, too_old or auth_failed */
 	uint64_t late_ended;   /* sealed under an ended session's keys: punted as unknown */
 	uint64_t old_in_grace; /* sealed under kept keys after a re-key: records_opened_prev >= */
+	uint64_t race[RACE_MAX];   /* records sent racing each kind of change */
+	uint64_t race_handoff_max; /* of those for ending sessions, sent to the non-owner */
 };
 
 static struct env {
@@ -158,8 +188,12 @@ static struct env {
 	unsigned cycle;
 	int retire_pending; /* device whose previous keys are retired next cycle, or -1 */
 	struct want want;
+	struct rte_mbuf *hand[HAND_MAX]; /* taken from a ring, being checked */
+	unsigned n_hand;
 	uint64_t late_forwarded; /* must stay 0 */
-	uint64_t prev_taken;     /* ended sessions whose SA sg_sess_delete_take() handed over */
+	uint64_t race_no_ident; /* proxy: racing records of ending sessions sent without identity */
+	uint64_t race_fwd[RACE_MAX]; /* racing records that were opened and forwarded */
+	uint64_t prev_taken;         /* ended sessions whose SA sg_sess_delete_take() handed over */
 	struct timespec t0;
 } E;
 
@@ -333,12 +367,16 @@ static void inject(struct rte_ring *r, struct rte_mbuf *m)
 	E.want.rx++;
 }
 
-/*
- * A datagram of n records of device i sealed with sa (generation gen); good
- * records are numbered and expected at the backend, late ones must never be.
- */
+/* What a record is to the test (its plaintext says so, checked at the backend). */
+enum rec_kind {
+	REC_GOOD = 0, /* sealed under live or kept keys: must reach the backend once */
+	REC_LATE,     /* sealed under keys retired or ended before it was sent: never */
+	REC_RACE,     /* sent as its keys go (enum race): at most once */
+};
+
+/* A datagram of n records of device i sealed with sa (key generation gen). */
 static struct rte_mbuf *dev_datagram(unsigned i, struct sg_rec_sa *sa, unsigned gen, unsigned n,
-                                     int late)
+                                     enum rec_kind kind, enum race race)
 {
 	struct device *d = &E.dev[i];
 	uint8_t bufs[2][256], dgram[512];
@@ -351,14 +389,22 @@ static struct rte_mbuf *dev_datagram(unsigned i, struct sg_rec_sa *sa, unsigned 
 	for (unsigned r = 0; r < n; r++) {
 		char pt[64];
 
-		if (late) {
-			snprintf(pt, sizeof(pt), "late %u %u", i, gen);
-		} else {
+		switch (kind) {
+		case REC_GOOD:
 			assert_true(d->n_seq < MAX_SEQ);
 			d->gen_of[d->n_seq] = (uint8_t)gen;
-			snprintf(pt, sizeof(pt), "up %u %u %u", i, gen, d->n_seq);
-			d->n_seq++;
+			snprintf(pt, sizeof(pt), "up %u %u %u", i, gen, d->n_seq++);
 			E.want.records++;
+			break;
+		case REC_RACE:
+			assert_true(d->n_race < MAX_RACE && race < RACE_MAX);
+			d->race_of[d->n_race] = (uint8_t)race;
+			snprintf(pt, sizeof(pt), "race %u %u %u", i, gen, d->n_race++);
+			E.want.race[race]++;
+			break;
+		default:
+			snprintf(pt, sizeof(pt), "late %u %u 0", i, gen);
+			break;
 		}
 		ops[r].buf = bufs[r];
 		ops[r].buf_len = sizeof(bufs[r]);
@@ -386,8 +432,8 @@ static void send_up(unsigned i, unsigned q, unsigned n_rec, int old)
 {
 	struct device *d = &E.dev[i];
 
-	inject(E.dev_rx[q],
-	       dev_datagram(i, old ? d->prev : d->sa, old ? d->prev_gen : d->gen, n_rec, 0));
+	inject(E.dev_rx[q], dev_datagram(i, old ? d->prev : d->sa, old ? d->prev_gen : d->gen,
+	                                 n_rec, REC_GOOD, RACE_MAX));
 	E.want.up_dgrams++;
 	if (q != d->owner)
 		E.want.handoffs++;
@@ -428,63 +474,75 @@ static void send_reply(unsigned i, unsigned q)
 
 /* ---- what comes out ---- */
 
-/* A datagram the gateway sent the backend: which record of which device, at most once. */
+/*
+ * A datagram the gateway sent the backend: from the session the record's keys
+ * belonged to (its backend port, or a PROXY header naming it and its
+ * identity); a good record once, a racing one at most once, a late one never.
+ */
 static void got_backend(struct rte_mbuf *m)
 {
 	struct dp_frame o;
-	char pt[128];
+	struct sg_pp2_info pp;
 	const uint8_t *pl;
-	unsigned i, gen, seq, pl_len;
+	unsigned pl_len, i, gen, n;
+	char pt[128], kind[8];
 	struct device *d;
 
 	assert_int_equal(dp_frame_read(m, &o), 0);
 	assert_memory_equal(o.dmac, BE_MAC, 6);
 	assert_int_equal(o.family, 4);
 	assert_memory_equal(o.dst, BE4, 4);
+	assert_memory_equal(o.src, GWB4, 4);
 	assert_int_equal(o.dport, COAP_PORT);
 	pl = o.payload;
 	pl_len = o.len;
 	if (E.mode == SG_DP_BACKEND_PROXY) {
-		struct sg_pp2_info pp;
 		int hl = sg_pp2_decode(o.payload, o.len, &pp);
 
 		assert_true(hl > 0);
 		assert_true(pp.has_session);
+		assert_int_equal(o.sport, BPORT0);
 		pl += hl;
 		pl_len -= (unsigned)hl;
-		assert_true(pl_len < sizeof(pt));
-		memcpy(pt, pl, pl_len);
-		pt[pl_len] = 0;
-		if (strncmp(pt, "late", 4) == 0) {
-			E.late_forwarded++;
-			return;
-		}
-		assert_int_equal(sscanf(pt, "up %u %u %u", &i, &gen, &seq), 3);
-		assert_true(i < N_SESS && gen < MAX_GEN);
-		d = &E.dev[i];
-		/* The header names the session of those keys and the identity it was given. */
+	}
+	assert_true(pl_len < sizeof(pt));
+	memcpy(pt, pl, pl_len);
+	pt[pl_len] = 0;
+	assert_int_equal(sscanf(pt, "%7s %u %u %u", kind, &i, &gen, &n), 4);
+	assert_true(i < N_SESS && gen < MAX_GEN);
+	d = &E.dev[i];
+	if (E.mode == SG_DP_BACKEND_PROXY) {
+		char ident[32];
+
 		assert_true(pp.session == d->id_of[gen]);
-		snprintf(pt, sizeof(pt), "device-%u", i);
-		assert_int_equal(pp.identity_len, strlen(pt));
-		assert_memory_equal(pp.identity, pt, pp.identity_len);
-	} else {
-		assert_true(pl_len < sizeof(pt));
-		memcpy(pt, pl, pl_len);
-		pt[pl_len] = 0;
-		if (strncmp(pt, "late", 4) == 0) {
-			E.late_forwarded++;
-			return;
+		snprintf(ident, sizeof(ident), "device-%u", i);
+		if (pp.identity_len == 0 && strcmp(kind, "race") == 0 && n < d->n_race &&
+		    d->race_of[n] == RACE_END) {
+			/*
+			 * Today a worker that found the session before it ended and routes
+			 * the record after sg_dp_session_detach() sends it without the
+			 * identity (docs/dataplane.md, "Tests"). Counted, not hidden.
+			 */
+			E.race_no_ident++;
+		} else {
+			assert_int_equal(pp.identity_len, strlen(ident));
+			assert_memory_equal(pp.identity, ident, pp.identity_len);
 		}
-		assert_int_equal(sscanf(pt, "up %u %u %u", &i, &gen, &seq), 3);
-		assert_true(i < N_SESS && gen < MAX_GEN);
-		d = &E.dev[i];
-		/* From the backend port of the session those keys belonged to. */
+	} else {
 		assert_int_equal(o.sport, d->bport_of[gen]);
 	}
-	assert_true(seq < d->n_seq);
-	assert_int_equal(d->gen_of[seq], gen);
-	d->seen[seq]++;
-	assert_int_equal(d->seen[seq], 1);
+	if (strcmp(kind, "up") == 0) {
+		assert_true(n < d->n_seq);
+		assert_int_equal(d->gen_of[n], gen);
+		assert_int_equal(++d->seen[n], 1);
+	} else if (strcmp(kind, "race") == 0) {
+		assert_true(n < d->n_race);
+		assert_int_equal(++d->race_seen[n], 1);
+		E.race_fwd[d->race_of[n]]++;
+	} else {
+		assert_string_equal(kind, "late");
+		E.late_forwarded++;
+	}
 }
 
 /*
@@ -534,7 +592,7 @@ static void got_device(struct rte_mbuf *m)
 	assert_int_equal(d->reply_seen[k], 1);
 }
 
-/* A punted datagram: only records of ended sessions are expected, as unknown. */
+/* A punted datagram: only records of ended (CID) sessions are expected, as unknown. */
 static void got_punt(struct rte_mbuf *m)
 {
 	uint8_t la[16], pa[16];
@@ -545,48 +603,46 @@ static void got_punt(struct rte_mbuf *m)
 	assert_int_equal(sg_dp_meta(E.dp, m)->punt, SG_DP_PUNT_UNKNOWN);
 	assert_int_equal(sg_dp_punt_udp(E.dp, m, la, pa, &lp, &pp, &pl, &len), 0);
 	for (unsigned j = 0; j < N_SESS; j++) {
-		struct device *d = &E.dev[j];
 		struct sg_sess_tuple k;
 
-		dev_tuple(d, &k);
+		dev_tuple(&E.dev[j], &k);
 		if (memcmp(k.paddr, pa, 16) == 0 && k.pport == pp) {
-			d->late_punts++;
+			assert_true(E.dev[j].use_cid);
 			found = 1;
 		}
 	}
 	assert_true(found);
 }
 
-static unsigned drain_rings(struct rte_ring **rings, void (*got)(struct rte_mbuf *))
+/* Check and free the n mbufs in hand (teardown frees them if a check fails). */
+static void check_hand(unsigned n, void (*got)(struct rte_mbuf *))
 {
-	struct rte_mbuf *m[64];
-	unsigned total = 0;
-
-	for (unsigned q = 0; q < N_WORKERS; q++) {
-		unsigned n = rte_ring_dequeue_burst(rings[q], (void **)m, SG_ARRAY_SIZE(m), NULL);
-
-		tsan_dpdk_taken(m, n);
-		for (unsigned k = 0; k < n; k++) {
-			got(m[k]);
-			rte_pktmbuf_free(m[k]);
-		}
-		total += n;
+	E.n_hand = n;
+	for (unsigned k = 0; k < n; k++) {
+		got(E.hand[k]);
+		rte_pktmbuf_free(E.hand[k]);
+		E.hand[k] = NULL;
 	}
-	return total;
+	E.n_hand = 0;
 }
 
 /* Take and check everything the workers sent or punted so far. */
 static unsigned drain(void)
 {
-	struct rte_mbuf *m[64];
-	unsigned n, total;
+	unsigned n, total = 0;
 
-	total = drain_rings(E.be_tx, got_backend) + drain_rings(E.dev_tx, got_device);
-	n = sg_dp_punt_dequeue(E.dp, m, SG_ARRAY_SIZE(m));
-	for (unsigned k = 0; k < n; k++) {
-		got_punt(m[k]);
-		rte_pktmbuf_free(m[k]);
+	for (unsigned q = 0; q < N_WORKERS; q++) {
+		n = rte_ring_dequeue_burst(E.be_tx[q], (void **)E.hand, HAND_MAX, NULL);
+		tsan_dpdk_taken(E.hand, n);
+		check_hand(n, got_backend);
+		total += n;
+		n = rte_ring_dequeue_burst(E.dev_tx[q], (void **)E.hand, HAND_MAX, NULL);
+		tsan_dpdk_taken(E.hand, n);
+		check_hand(n, got_device);
+		total += n;
 	}
+	n = sg_dp_punt_dequeue(E.dp, E.hand, HAND_MAX);
+	check_hand(n, got_punt);
 	return total + n;
 }
 
@@ -603,6 +659,31 @@ static uint64_t pending(void)
 	return E.want.rx - out;
 }
 
+/* What a wait still missed when it timed out. */
+static void report_missing(void)
+{
+	struct sg_dp_counters c;
+
+	sg_dp_counters_sum(E.dp, &c);
+	for (unsigned r = 0; r < SG_DROP_MAX; r++)
+		if (c.drop[r] != 0)
+			print_message("# drop %s: %llu\n", sg_drop_name((enum sg_drop)r),
+			              (unsigned long long)c.drop[r]);
+	print_message("# %llu packets without an outcome, %llu forwarded\n",
+	              (unsigned long long)pending(), (unsigned long long)c.forwarded_up);
+	for (unsigned i = 0; i < N_SESS; i++) {
+		const struct device *d = &E.dev[i];
+
+		for (uint32_t s = 0; s < d->n_seq; s++)
+			if (d->seen[s] == 0)
+				print_message("# device %u record %u (keys %u) not forwarded\n", i,
+				              s, d->gen_of[s]);
+		for (uint32_t k = 0; k < d->n_reply; k++)
+			if (d->reply_seen[k] == 0)
+				print_message("# device %u reply %u not delivered\n", i, k);
+	}
+}
+
 /* Drain until cond() holds (bounded by WAIT_S); leave the CPU to the workers meanwhile. */
 static void wait_for(int (*cond)(unsigned), unsigned arg, const char *what)
 {
@@ -615,8 +696,10 @@ static void wait_for(int (*cond)(unsigned), unsigned arg, const char *what)
 				return;
 			usleep(100);
 		}
-		if (round % 64 == 0 && since(&t0) > WAIT_S)
+		if (round % 64 == 0 && since(&t0) > WAIT_S) {
+			report_missing();
 			fail_msg("timed out waiting for %s (%u)", what, arg);
+		}
 	}
 }
 
@@ -649,11 +732,15 @@ static int all_settled(unsigned unused)
 	return pending() == 0;
 }
 
-static unsigned late_punts_want[N_SESS];
-
-static int late_punted(unsigned i)
+/* Every reply to device i sent so far reached it. */
+static int replies_settled(unsigned i)
 {
-	return E.dev[i].late_punts >= late_punts_want[i];
+	const struct device *d = &E.dev[i];
+
+	for (uint32_t k = 0; k < d->n_reply; k++)
+		if (d->reply_seen[k] == 0)
+			return 0;
+	return 1;
 }
 
 /*
@@ -701,7 +788,8 @@ static void rekey(unsigned i)
 	E.retire_pending = (int)i;
 }
 
-static int old_gen_settled(unsigned i)
+/* Every good record device i sealed under its previous keys reached the backend. */
+static int old_keys_settled(unsigned i)
 {
 	const struct device *d = &E.dev[i];
 
@@ -711,11 +799,68 @@ static int old_gen_settled(unsigned i)
 	return 1;
 }
 
+/* The workers took in all but the last RACE_N / 2 packets sent. */
+static int received_half_race(unsigned unused)
+{
+	struct sg_dp_counters c;
+
+	(void)unused;
+	sg_dp_counters_sum(E.dp, &c);
+	return c.rx + RACE_N / 2 >= E.want.rx;
+}
+
+/* RACE_N records of device i under sa, racing with the change why, over both queues. */
+static void send_racing(unsigned i, struct sg_rec_sa *sa, unsigned gen, enum race why)
+{
+	const struct device *d = &E.dev[i];
+	struct rte_mbuf *m[RACE_N];
+
+	for (unsigned k = 0; k < RACE_N; k++)
+		m[k] = dev_datagram(i, sa, gen, 1, REC_RACE, why);
+	if (why == RACE_END && !RACE_END_NEWEST) {
+		/* A newer record overtakes them and is in before they arrive. */
+		send_up(i, d->owner, 1, 0);
+		wait_for(device_settled, i, "the newest record before the racing ones");
+	}
+	for (unsigned k = 0; k < RACE_N; k++) {
+		unsigned q = (i + k) % N_WORKERS;
+
+		inject(E.dev_rx[q], m[k]);
+		if (q == d->owner)
+			continue;
+		if (why == RACE_RETIRE)
+			E.want.handoffs++; /* the session lives on: always handed to its owner */
+		else
+			E.want.race_handoff_max++; /* handed off only if found before it ended */
+	}
+	/* The change comes as the workers take them in: some before, some after it. */
+	wait_for(received_half_race, 0, "racing records received");
+}
+
+/* LATE_N records of device i under sa, keys that are gone (with their session, or not). */
+static void send_late(unsigned i, struct sg_rec_sa *sa, unsigned gen, int session_lives)
+{
+	const struct device *d = &E.dev[i];
+
+	for (unsigned k = 0; k < LATE_N; k++) {
+		unsigned q = (i + k) % N_WORKERS;
+
+		inject(E.dev_rx[q], dev_datagram(i, sa, gen, 1, REC_LATE, RACE_MAX));
+		if (session_lives) {
+			E.want.late_retired++;
+			if (q != d->owner)
+				E.want.handoffs++; /* its owner refuses them */
+		} else {
+			E.want.late_ended++; /* no session: punted where received */
+		}
+	}
+}
+
 /*
- * The grace for the previous keys of the device re-keyed last cycle ends:
- * once the records sealed under them are in, they are retired and, after
- * the workers' grace period, wiped; records sealed under them after that
- * must not open (replayed, too old or unauthenticated, never forwarded).
+ * The grace for the previous keys of the device re-keyed last cycle ends
+ * while records under them are still arriving: retired, and after the
+ * workers' grace period wiped; records sent after that must not open
+ * (replayed, too old or unauthenticated, never forwarded).
  */
 static void retire(unsigned i)
 {
@@ -723,42 +868,41 @@ static void retire(unsigned i)
 	const struct sg_rec_sa *cur, *prev;
 
 	batch((int)i);
-	wait_for(old_gen_settled, i, "records under the previous keys");
+	/* Records sent while the keys were kept are in; those sent now race the retirement. */
+	wait_for(old_keys_settled, i, "records under the previous keys");
 	session_sas(d, &cur, &prev);
 	assert_non_null(prev);
+	send_racing(i, d->prev, d->prev_gen, RACE_RETIRE);
 	assert_int_equal(sg_sess_retire_prev(E.tab, d->id), 0);
 	assert_true(sg_sess_reclaim(E.tab, 1) >= 1);
 	assert_wiped(prev);
-	for (unsigned k = 0; k < LATE_N; k++) {
-		unsigned q = (i + k) % N_WORKERS;
-
-		inject(E.dev_rx[q], dev_datagram(i, d->prev, d->prev_gen, 1, 1));
-		E.want.late_retired++;
-		if (q != d->owner)
-			E.want.handoffs++; /* the session lives: its owner refuses them */
-	}
+	send_late(i, d->prev, d->prev_gen, 1);
+	/* The device keeps the old keys until replies sealed under them are in. */
+	wait_for(replies_settled, i, "replies under the previous keys");
 	sa_free(d->prev);
 	d->prev = NULL;
 	E.retire_pending = -1;
 }
 
 /*
- * Device i's session ends (close_notify, `sessions kill`) and the device
- * handshakes again with a new CID; take: the kill path, which waits for the
- * owning worker and takes the SA with the write sequence it left.
+ * Device i's session ends (close_notify, `sessions kill`) while its records
+ * are in flight, and the device handshakes again with a new CID; take: the
+ * kill path, which waits for the owning worker and takes the SA with the
+ * write sequence it left.
  */
 static void end_and_return(unsigned i, int take)
 {
 	struct device *d = &E.dev[i];
 	const struct sg_rec_sa *cur, *prev;
-	unsigned identities;
 
 	assert_true(d->use_cid);
 	assert_null(d->prev);
 	batch((int)i);
-	wait_for(device_settled, i, "the session's traffic");
+	/* Its replies are in: the write sequence the worker leaves is then known. */
+	wait_for(replies_settled, i, "the session's replies");
 	session_sas(d, &cur, &prev);
 	assert_null(prev);
+	send_racing(i, d->sa, d->gen, RACE_END);
 	assert_int_equal(sg_dp_session_detach(E.dp, d->id), 0);
 	if (take) {
 		struct sg_rec_sa *last = sa_alloc();
@@ -772,16 +916,9 @@ static void end_and_return(unsigned i, int take)
 		assert_int_equal(sg_sess_delete(E.tab, d->id), 0);
 	}
 	/* Records sealed before the device heard of it: no session, punted as unknown. */
-	batch((int)i);
-	late_punts_want[i] = d->late_punts + LATE_N;
-	for (unsigned k = 0; k < LATE_N; k++) {
-		inject(E.dev_rx[(i + k) % N_WORKERS], dev_datagram(i, d->sa, d->gen, 1, 1));
-		E.want.late_ended++;
-	}
-	wait_for(late_punted, i, "records of the ended session punted");
+	send_late(i, d->sa, d->gen, 0);
 	sg_sess_reclaim(E.tab, 1);
-	identities = sg_dp_ctl_reclaim(E.dp);
-	assert_int_equal(identities, E.mode == SG_DP_BACKEND_PROXY ? 1 : 0);
+	assert_int_equal(sg_dp_ctl_reclaim(E.dp), E.mode == SG_DP_BACKEND_PROXY ? 1 : 0);
 	assert_wiped(cur);
 	d->gen++;
 	install(i);
@@ -880,7 +1017,6 @@ static int setup_mode(enum sg_dp_backend_mode mode)
 	memset(&E, 0, sizeof(E));
 	E.mode = mode;
 	E.retire_pending = -1;
-	memset(late_punts_want, 0, sizeof(late_punts_want));
 	snprintf(name, sizeof(name), "thrpool%u", gen);
 	E.pool = tsan_dpdk_pool(name, POOL_SIZE, RTE_MBUF_DEFAULT_BUF_SIZE);
 	if (E.pool == NULL)
@@ -983,6 +1119,8 @@ static int teardown(void **state)
 
 	(void)state;
 	stop_workers();
+	for (unsigned k = 0; k < E.n_hand; k++)
+		rte_pktmbuf_free(E.hand[k]); /* NULL (checked and freed already) is fine */
 	while ((n = sg_dp_punt_dequeue(E.dp, m, SG_ARRAY_SIZE(m))) != 0)
 		for (unsigned k = 0; k < n; k++)
 			rte_pktmbuf_free(m[k]);
@@ -1034,20 +1172,41 @@ static void check_counters(void)
 	              (unsigned long long)c.forwarded_down, (unsigned long long)c.punted,
 	              (unsigned long long)c.handed_off, (unsigned long long)c.records_opened_prev,
 	              (unsigned long long)c.polls);
+	print_message("# racing records opened: %llu of %llu retired, %llu of %llu ended (%llu "
+	              "of those without identity)\n",
+	              (unsigned long long)E.race_fwd[RACE_RETIRE],
+	              (unsigned long long)E.want.race[RACE_RETIRE],
+	              (unsigned long long)E.race_fwd[RACE_END],
+	              (unsigned long long)E.want.race[RACE_END],
+	              (unsigned long long)E.race_no_ident);
 	/* Every packet in exactly one counter (dataplane.h). */
 	assert_int_equal(c.rx, c.forwarded_up + c.forwarded_down + c.punted + dropped);
-	/* And each one what the test sent. */
+	/* And each one what the test sent: a racing record in one outcome or the other. */
 	assert_int_equal(c.rx, E.want.rx);
-	assert_int_equal(c.forwarded_up, E.want.up_dgrams);
-	assert_int_equal(c.records_opened, E.want.records);
+	assert_int_equal(c.forwarded_up,
+	                 E.want.up_dgrams + E.race_fwd[RACE_RETIRE] + E.race_fwd[RACE_END]);
+	assert_int_equal(c.records_opened, E.want.records + E.race_fwd[RACE_RETIRE] +
+	                                           E.race_fwd[RACE_END] +
+	                                           c.drop[SG_DROP_BACKEND_UNKNOWN]);
 	assert_int_equal(c.forwarded_down, E.want.replies);
 	assert_int_equal(c.records_sealed, E.want.replies);
-	assert_int_equal(c.handed_off, E.want.handoffs);
-	assert_int_equal(c.punted, E.want.late_ended);
-	assert_int_equal(c.punt_by[SG_DP_PUNT_UNKNOWN], E.want.late_ended);
+	assert_true(c.handed_off >= E.want.handoffs);
+	assert_true(c.handed_off <= E.want.handoffs + E.want.race_handoff_max);
+	/*
+	 * A record racing its session's end is punted (not found), or, found just
+	 * before, forwarded, or in udp mode dropped as backend_unknown when the
+	 * worker routes it after sg_dp_session_detach() (docs/dataplane.md, "Tests").
+	 */
+	assert_int_equal(c.punted + c.drop[SG_DROP_BACKEND_UNKNOWN],
+	                 E.want.late_ended + E.want.race[RACE_END] - E.race_fwd[RACE_END]);
+	assert_true(c.punted >= E.want.late_ended);
+	assert_int_equal(c.punt_by[SG_DP_PUNT_UNKNOWN], c.punted);
+	if (E.mode == SG_DP_BACKEND_PROXY)
+		assert_int_equal(c.drop[SG_DROP_BACKEND_UNKNOWN], 0);
 	refused = c.drop[SG_DROP_AUTH_FAILED] + c.drop[SG_DROP_REPLAYED] + c.drop[SG_DROP_TOO_OLD];
-	assert_int_equal(refused, E.want.late_retired);
-	assert_int_equal(dropped, refused);
+	assert_int_equal(refused,
+	                 E.want.late_retired + E.want.race[RACE_RETIRE] - E.race_fwd[RACE_RETIRE]);
+	assert_int_equal(dropped, refused + c.drop[SG_DROP_BACKEND_UNKNOWN]);
 	assert_true(c.records_opened_prev >= E.want.old_in_grace);
 	assert_int_equal(E.late_forwarded, 0);
 }
@@ -1075,9 +1234,9 @@ static void run(void)
 	for (unsigned i = 0; i < N_SESS; i++)
 		assert_true(device_settled(i));
 	check_counters();
-	/* Each ended CID session ended once a round (rounds 1 and 3), taken in round 1. */
+	/* Each CID session (half of them) ended in rounds 1 and 3, taken in round 1. */
 	assert_int_equal(E.prev_taken, N_SESS / 2);
-	assert_int_equal(E.want.late_ended, (uint64_t)N_SESS * LATE_N);
+	assert_int_equal(E.want.race[RACE_END], (uint64_t)N_SESS * RACE_N);
 	print_message("# %u cycles in %.1f s\n", CYCLES, since(&E.t0));
 }
 
