@@ -146,7 +146,8 @@ struct device {
 /* The control-plane change a record raced with. */
 enum race {
 	RACE_RETIRE = 0, /* its keys (the previous ones) were retired: opened or refused */
-	RACE_END,        /* its session ended: opened, or punted as unknown */
+	RACE_END,        /* its session ended: opened, or punted as unknown (or, udp mode,
+	                    opened and dropped as backend_unknown: docs/dataplane.md) */
 	RACE_MAX
 };
 
@@ -193,7 +194,7 @@ static struct env {
 	uint64_t late_forwarded; /* must stay 0 */
 	uint64_t race_no_ident; /* proxy: racing records of ending sessions sent without identity */
 	uint64_t race_fwd[RACE_MAX]; /* racing records that were opened and forwarded */
-	uint64_t prev_taken;         /* ended sessions whose SA sg_sess_delete_take() handed over */
+	uint64_t taken;              /* ended sessions whose SA sg_sess_delete_take() handed over */
 	struct timespec t0;
 } E;
 
@@ -241,6 +242,8 @@ static void make_sas(unsigned i, unsigned gen, struct sg_rec_sa *srv, struct sg_
 	assert_int_equal(sg_rec_sa_init(dev, WINDOW, &p), 0);
 	sg_wipe(k1, sizeof(k1));
 	sg_wipe(k2, sizeof(k2));
+	sg_wipe(iv1, sizeof(iv1));
+	sg_wipe(iv2, sizeof(iv2));
 }
 
 static struct sg_rec_sa *sa_alloc(void)
@@ -911,7 +914,7 @@ static void end_and_return(unsigned i, int take)
 		/* The owner's last write sequence: one past the last reply the device opened. */
 		assert_true(last->tx_seq == d->sa->rx_top);
 		sa_free(last);
-		E.prev_taken++;
+		E.taken++;
 	} else {
 		assert_int_equal(sg_sess_delete(E.tab, d->id), 0);
 	}
@@ -1235,7 +1238,7 @@ static void run(void)
 		assert_true(device_settled(i));
 	check_counters();
 	/* Each CID session (half of them) ended in rounds 1 and 3, taken in round 1. */
-	assert_int_equal(E.prev_taken, N_SESS / 2);
+	assert_int_equal(E.taken, N_SESS / 2);
 	assert_int_equal(E.want.race[RACE_END], (uint64_t)N_SESS * RACE_N);
 	print_message("# %u cycles in %.1f s\n", CYCLES, since(&E.t0));
 }
