@@ -2,8 +2,9 @@
 # Build and run every Stormgate test suite on a fresh Debian 12 machine:
 #   1. bootstrap (packages; no hugepages needed: tests run with --no-huge),
 #   2. the normal build (warnings are errors) and all its suites,
-#   3. the ASan+UBSan build and its unit tests.
-# Test logs: build/meson-logs/testlog.json and build-asan/meson-logs/testlog.json.
+#   3. the ASan+UBSan build and its unit tests,
+#   4. the ThreadSanitizer build and its multi-threaded tests (suite 'threads').
+# Test logs: build*/meson-logs/testlog.json (build, build-asan, build-tsan).
 #   deploy/test.sh [meson test args, e.g. --suite unit]
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,5 +25,13 @@ fi
 ninja -C build-asan || exit 1
 meson test -C build-asan --suite unit --print-errorlogs --num-processes 2 || status=1
 
-python3 "$root/.ci/summary.py" build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
+# Data races in the workers, the session table and their tests (docs/dataplane.md, "Tests").
+if [ ! -f build-tsan/build.ninja ]; then
+	meson setup build-tsan -Db_sanitize=thread -Dbench=disabled || exit 1
+fi
+ninja -C build-tsan || exit 1
+meson test -C build-tsan --suite threads --print-errorlogs --num-processes 2 || status=1
+
+python3 "$root/.ci/summary.py" build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+	build-tsan/meson-logs/testlog.json
 exit $status

@@ -81,7 +81,7 @@ struct reader {
 	struct sg_rec_ctx *ctx;
 	const uint8_t *cid; /* the peer's CID when the SA sends it */
 	uint8_t cid_len;
-	volatile int found, go;
+	int found, go;         /* hand-shake flags: release stores, acquire loads */
 	uint64_t quiescent_ns; /* when it let go of the session */
 	unsigned sealed;
 };
@@ -113,8 +113,8 @@ static void *reader_main(void *arg)
 		memcpy(buf + 64, "ping", 4);
 		r->sealed += sg_rec_seal_burst(r->ctx, &op, 1);
 	}
-	r->found = 1;
-	while (!r->go)
+	__atomic_store_n(&r->found, 1, __ATOMIC_RELEASE); /* publishes sealed */
+	while (!__atomic_load_n(&r->go, __ATOMIC_ACQUIRE))
 		usleep(1000);
 	usleep(100000);
 	r->quiescent_ns = mono_ns();
@@ -166,10 +166,10 @@ static void kill_one(enum sg_aead aead, int cid)
 	rd.cid_len = cid ? 4 : 0;
 	assert_non_null(rd.ctx);
 	assert_int_equal(pthread_create(&th, NULL, reader_main, &rd), 0);
-	while (!rd.found)
+	while (!__atomic_load_n(&rd.found, __ATOMIC_ACQUIRE))
 		usleep(1000);
 	assert_int_equal(rd.sealed, 3); /* records 5, 6, 7 */
-	rd.go = 1;
+	__atomic_store_n(&rd.go, 1, __ATOMIC_RELEASE);
 	assert_int_equal(sg_sess_delete_take(t, id, last), 0);
 	done_ns = mono_ns();
 	pthread_join(th, NULL);
