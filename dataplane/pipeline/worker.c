@@ -214,6 +214,8 @@ static enum sg_drop rec_drop_reason(enum sg_rec_status s)
 		return SG_DROP_SEQ_EXHAUSTED;
 	case SG_REC_NO_ROOM:
 		return SG_DROP_TOO_BIG;
+	case SG_REC_RECORD_LIMIT:
+		return SG_DROP_RECORD_LIMIT;
 	default:
 		return SG_DROP_BAD_SA;
 	}

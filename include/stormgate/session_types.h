@@ -192,7 +192,9 @@ struct sg_sess_info {
 	uint32_t auth_failures;
 	uint64_t tx_seq;
 	uint64_t rx_top;
-	uint8_t has_prev; /* keys of the previous handshake still accepted */
+	uint16_t max_plaintext; /* largest plaintext the peer takes per record (RFC 8449 §4) */
+	uint8_t rrc;            /* return routability checks negotiated (RFC 9853) */
+	uint8_t has_prev;       /* keys of the previous handshake still accepted */
 };
 
 /* Counters of one table (written by the control plane, readable from any thread). */

@@ -174,7 +174,7 @@ static void kill_one(enum sg_aead aead, int cid)
 	pthread_join(th, NULL);
 	/* It waited for the worker to let go of the SA, and took its state. */
 	assert_true(rd.quiescent_ns != 0 && done_ns >= rd.quiescent_ns);
-	assert_int_equal(last->tx_seq, 8);
+	assert_int_equal(sg_rec_sa_tx_seq(last), 8);
 	assert_int_equal(sg_sess_get(t, id, &info), -ENOENT);
 	assert_int_equal(sg_sess_delete_take(t, id, last), -ENOENT);
 
@@ -194,11 +194,11 @@ static void kill_one(enum sg_aead aead, int cid)
 	assert_int_equal(op.rec[op.pt_off], SG_TLS_ALERT_WARNING);
 	assert_int_equal(op.rec[op.pt_off + 1], SG_TLS_ALERT_CLOSE_NOTIFY);
 	/* Each seal takes a fresh sequence number: no nonce is ever used twice. */
-	assert_int_equal(last->tx_seq, 9);
+	assert_int_equal(sg_rec_sa_tx_seq(last), 9);
 	assert_int_equal(sg_alert_seal(ctl, last, cid ? peer_cid : NULL, cid ? 4 : 0, 1, 0, buf,
 	                               sizeof(buf), &off, &len),
 	                 0);
-	assert_int_equal(last->tx_seq, 10);
+	assert_int_equal(sg_rec_sa_tx_seq(last), 10);
 
 	/* Bad arguments. */
 	assert_int_equal(sg_alert_seal(ctl, last, NULL, 4, 1, 0, buf, sizeof(buf), &off, &len),

@@ -218,6 +218,9 @@ static void make_keys(unsigned i, uint8_t k1[32], uint8_t k2[32], uint8_t iv1[12
 	}
 }
 
+/* What the next sessions negotiated: the device's record limit (0: none). */
+static uint16_t sess_max_pt;
+
 /* Install session i: suite rotates over the AEADs; every third uses a CID. */
 static void add_session(unsigned i)
 {
@@ -246,6 +249,7 @@ static void add_session(unsigned i)
 
 	/* Gateway side: rx = client_write (k1), tx = server_write (k2). */
 	p.flags = d->use_cid ? SG_SA_F_RX_CID | SG_SA_F_TX_CID : 0;
+	p.max_plaintext = sess_max_pt;
 	p.rx_key = k1;
 	p.rx_iv = iv1;
 	p.tx_key = k2;
@@ -623,6 +627,17 @@ static int setup_udp(void **state)
 		add_session(i);
 	announce_devices();
 	return 0;
+}
+
+/* Devices that negotiated a 512-byte record limit (RFC 8449 record_size_limit). */
+static int setup_limit(void **state)
+{
+	int rc;
+
+	sess_max_pt = 512;
+	rc = setup_udp(state);
+	sess_max_pt = 0;
+	return rc;
 }
 
 /* Workers that wipe their key scratch every millisecond. */
@@ -1179,6 +1194,74 @@ static void test_forgery_limit(void **state)
 	check_invariant();
 }
 
+/*
+ * RFC 8449 §4 / RFC 6066 §4: a device that takes at most 512 bytes per
+ * record gets none larger. A backend datagram is one CoAP message, which
+ * is one record (RFC 7252 §4.6 over DTLS), so one that does not fit is
+ * dropped and counted as record_limit, never split or sent oversized. For
+ * a CID session the limit covers the inner plaintext (content + type).
+ */
+static void test_record_limit(void **state)
+{
+	static const struct {
+		unsigned dev; /* 0: no CID; 2: CID */
+		unsigned len;
+		bool sent;
+	} rows[] = {
+		{ 0, 511, true },   { 0, 512, true }, { 0, 513, false },
+		{ 0, 1200, false }, { 2, 511, true }, { 2, 512, false },
+	};
+	static uint8_t payload[1400];
+
+	(void)state;
+	assert_false(E.dev[0].use_cid);
+	assert_true(E.dev[2].use_cid);
+	for (unsigned r = 0; r < SG_ARRAY_SIZE(rows); r++) {
+		struct device *d = &E.dev[rows[r].dev];
+		struct rte_mbuf *out[RING_SIZE];
+		struct sg_dp_counters before, after;
+		unsigned n;
+
+		memset(payload, 'a' + (int)r, rows[r].len);
+		sg_dp_counters_sum(E.dp, &before);
+		inject(E.be_rx[0], udp_frame(BE_MAC, GW_MAC, 4, BE4, COAP_PORT, GWB4, d->bport,
+		                             payload, (uint16_t)rows[r].len));
+		poll_all();
+		sg_dp_counters_sum(E.dp, &after);
+		n = drain(E.dev_tx, N_WORKERS, out, RING_SIZE);
+		if (rows[r].sent) {
+			struct sg_rec_hdr h;
+			struct sg_rec_open_op op = { 0 };
+			struct out o;
+
+			assert_int_equal(n, 1);
+			assert_int_equal(after.forwarded_down, before.forwarded_down + 1);
+			assert_int_equal(after.drop[SG_DROP_RECORD_LIMIT],
+			                 before.drop[SG_DROP_RECORD_LIMIT]);
+			parse_out(out[0], &o);
+			assert_int_equal(sg_rec_parse(o.payload, o.len,
+			                              sg_rec_ctx_cid_len(E.dev_rec), &h, 1),
+			                 1);
+			op.rec = (uint8_t *)o.payload;
+			op.rec_len = h.len;
+			op.sa = d->sa;
+			assert_int_equal(sg_rec_open_burst(E.dev_rec, &op, 1), 1);
+			assert_int_equal(op.pt_len, rows[r].len);
+			assert_memory_equal(op.rec + op.pt_off, payload, rows[r].len);
+		} else {
+			assert_int_equal(n, 0);
+			assert_int_equal(after.forwarded_down, before.forwarded_down);
+			assert_int_equal(after.drop[SG_DROP_RECORD_LIMIT],
+			                 before.drop[SG_DROP_RECORD_LIMIT] + 1);
+		}
+		free_all(out, n);
+		check_invariant();
+	}
+	/* The sessions go on as before, both ways. */
+	uplink_round();
+	downlink_round();
+}
+
 /* The device port's sealed reply to device i: its destination address and port. */
 static void reply_dest(unsigned i, uint8_t addr[4], uint16_t *port)
 {
@@ -1333,6 +1416,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rekey_in_flight, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_forgery_limit, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_cid_peer_moves, setup_udp, teardown),
+		cmocka_unit_test_setup_teardown(test_record_limit, setup_limit, teardown),
 		cmocka_unit_test_setup_teardown(test_key_scrub, setup_scrub, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_mode, setup_proxy, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_identity, setup_proxy, teardown),
