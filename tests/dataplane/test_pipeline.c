@@ -1226,7 +1226,7 @@ static void test_forgery_limit(void **state)
 /*
  * RFC 8449 §4 / RFC 6066 §4: a device that takes at most 512 bytes per
  * record gets none larger. A backend datagram is one CoAP message, which
- * is one record (RFC 7252 §4.6 over DTLS), so one that does not fit is
+ * is one record over DTLS, so one that does not fit is
  * dropped and counted as record_limit, never split or sent oversized. For
  * a CID session the limit covers the inner plaintext (content + type).
  */
