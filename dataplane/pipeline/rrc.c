@@ -39,6 +39,7 @@ void dp_rrc_wipe(struct dp_rrc *r)
 static int rrc_cookie(struct dp_worker *w, uint8_t cookie[SG_RRC_COOKIE_LEN])
 {
 	struct dp_rrc *r = &w->rrc;
+	int rc;
 
 	if (r->pool_used + SG_RRC_COOKIE_LEN > DP_RRC_POOL) {
 		uint8_t nonce[SG_DTLS_AEAD_NONCE_LEN] = { 0 }, tag[16];
@@ -56,9 +57,11 @@ static int rrc_cookie(struct dp_worker *w, uint8_t cookie[SG_RRC_COOKIE_LEN])
 		memcpy(nonce + 4, &r->nonce, sizeof(r->nonce));
 		r->nonce++;
 		memset(r->pool, 0, sizeof(r->pool));
-		if (sg_aead_burst(w->rec, &op, 1) != 1) {
+		rc = sg_aead_burst(w->rec, &op, 1) == 1 ? 0 : -EIO;
+		sg_wipe(tag, sizeof(tag));
+		if (rc != 0) {
 			sg_wipe(r->pool, sizeof(r->pool));
-			return -EIO;
+			return rc;
 		}
 		r->pool_used = 0;
 	}
