@@ -63,7 +63,9 @@ static void sa_pair(enum sg_aead aead, uint8_t flags_srv, uint8_t flags_dev, str
 	p.tx_iv = siv;
 	p.tx_seq = tx_seq;
 	p.rx_seq = 1;
+	p.max_plaintext = SG_TLS_RECORD_SIZE_LIMIT_MIN; /* the device's RFC 8449 limit: the least */
 	assert_int_equal(sg_rec_sa_init(srv, WINDOW, &p), 0);
+	p.max_plaintext = 0;
 	p.flags = flags_dev;
 	p.rx_key = sk;
 	p.tx_key = ck;
@@ -175,6 +177,8 @@ static void kill_one(enum sg_aead aead, int cid)
 	/* It waited for the worker to let go of the SA, and took its state. */
 	assert_true(rd.quiescent_ns != 0 && done_ns >= rd.quiescent_ns);
 	assert_int_equal(sg_rec_sa_tx_seq(last), 8);
+	/* The device's record limit came along: the close_notify below is sealed under it. */
+	assert_int_equal(sg_rec_sa_max_plaintext(last), SG_TLS_RECORD_SIZE_LIMIT_MIN);
 	assert_int_equal(sg_sess_get(t, id, &info), -ENOENT);
 	assert_int_equal(sg_sess_delete_take(t, id, last), -ENOENT);
 
