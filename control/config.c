@@ -414,6 +414,7 @@ static const char *const role_names[] = { "device", "backend", NULL };
 static const char *const target_names[] = { "stderr", "syslog", NULL };
 static const char *const cookie_names[] = { "under_load", "always", "never", NULL };
 static const char *const backend_names[] = { "udp", "proxy", NULL };
+static const char *const peer_move_names[] = { "verified", "unverified", NULL };
 
 /* The suites, their IANA names and the default order: the handshake engine's table
  * (sg_hs_suites, handshake.h), so the daemon and the engine cannot disagree. */
@@ -501,6 +502,7 @@ static const struct key sessions_keys[] = {
 	  .max = 30 * 86400, .def = 600 },
 	{ "handshake_timeout", K_DURATION, FLD(struct sg_cfg_sessions, handshake_timeout), .min = 1,
 	  .max = 600, .def = 60 },
+	{ "peer_move", K_ENUM, FLD(struct sg_cfg_sessions, peer_move), .names = peer_move_names },
 	{ NULL },
 };
 
@@ -1415,6 +1417,11 @@ const char *sg_cookie_mode_name(uint32_t mode)
 const char *sg_backend_mode_name(uint32_t mode)
 {
 	return mode < SG_BACKEND_MODE_MAX ? backend_names[mode] : "?";
+}
+
+const char *sg_peer_move_name(uint32_t mode)
+{
+	return mode < SG_PEER_MOVE_MAX ? peer_move_names[mode] : "?";
 }
 
 const char *sg_suite_name(uint16_t suite)

@@ -89,6 +89,7 @@ enum hs_state {
 #define SF_POLICY       0x0080 /* identity refused by policy: dummy PSK, fail at Finished */
 #define SF_POINTS       0x0200 /* echo ec_point_formats */
 #define SF_NO_TICKET    0x0400 /* policy: the promised ticket is empty (RFC 5077 §3.3) */
+#define SF_RRC          0x8000 /* return routability checks negotiated (RFC 9853 §3) */
 
 /*
  * One in-flight handshake. Fixed size, in a pool allocated at creation; the
@@ -705,6 +706,8 @@ static void server_hello_of(const struct hs_slot *s, bool resumed, struct sg_hs_
 		sh->flags |= SG_HS_CH_F_RSL;
 		sh->rsl = s->rsl;
 	}
+	if (s->flags & SF_RRC)
+		sh->flags |= SG_HS_CH_F_RRC;
 }
 
 /*
@@ -1080,6 +1083,13 @@ static void start_handshake(struct sg_hs_engine *e, struct rx_ctx *x, const stru
 		s->peer_cid_len = ch->cid_len;
 		memcpy(s->peer_cid, ch->cid, ch->cid_len);
 	}
+	/*
+	 * RFC 9853 §3: rrc is echoed only with a connection_id; it is of use to
+	 * us only when the client's records carry our CID, so only when we
+	 * give it one (the data plane then checks a moved peer before following it).
+	 */
+	if ((ch->flags & SG_HS_CH_F_RRC) && (s->flags & SF_CID))
+		s->flags |= SF_RRC;
 
 	if (e->conf.tickets && (ch->flags & SG_HS_CH_F_TICKET) && ch->ticket_len) {
 		rc = try_ticket(e, s, ch, x->now.unix_s);
@@ -1401,13 +1411,16 @@ static void fill_result(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_
 	struct sg_rec_sa_params p = {
 		.aead = (enum sg_aead)s->sa.aead,
 		.epoch = 1,
-		.flags = (uint8_t)(s->sa.flags & (SG_SA_F_RX_CID | SG_SA_F_TX_CID)),
+		.flags = (uint8_t)((s->sa.flags & (SG_SA_F_RX_CID | SG_SA_F_TX_CID)) |
+		                   ((s->flags & SF_RRC) ? SG_SA_F_RRC : 0)),
 		.rx_key = s->sa.rx_key,
 		.tx_key = s->sa.tx_key,
 		.rx_iv = s->sa.rx_iv,
 		.tx_iv = s->sa.tx_iv,
-		.tx_seq = s->sa.tx_seq,
+		.tx_seq = sg_rec_sa_tx_seq(&s->sa),
 		.rx_seq = fin_seq + 1, /* the client's Finished used the numbers up to it */
+		/* RFC 8449 §4 / RFC 6066 §4: every record sealed for the session obeys it. */
+		.max_plaintext = s->max_pt,
 	};
 
 	memset(r, 0, sizeof(*r));
@@ -1427,6 +1440,7 @@ static void fill_result(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_
 		memcpy(r->peer_cid, s->peer_cid, s->peer_cid_len);
 	}
 	r->max_plaintext = s->max_pt;
+	r->rrc = !!(s->flags & SF_RRC);
 	r->identity_len = s->identity_len;
 	memcpy(r->identity, s->u.identity, s->identity_len);
 	if (s->flags & SF_SNI) {

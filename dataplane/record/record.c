@@ -812,10 +812,16 @@ static inline void build_aad(struct slot *s, uint8_t *long_aad, const uint8_t *h
 	s->aad = a;
 }
 
-static inline int inner_type_ok(unsigned type)
+/*
+ * Content types a protected record of sa may carry: alert, handshake,
+ * application data, and return_routability_check where RFC 9853 was
+ * negotiated (§3: not otherwise).
+ */
+static inline int type_ok(const struct sg_rec_sa *sa, unsigned type)
 {
 	return type == SG_DTLS_CT_ALERT || type == SG_DTLS_CT_HANDSHAKE ||
-	       type == SG_DTLS_CT_APPLICATION_DATA;
+	       type == SG_DTLS_CT_APPLICATION_DATA ||
+	       (type == SG_DTLS_CT_RRC && (sa->flags & SG_SA_F_RRC));
 }
 
 /* Front end of one record: checks, replay pre-check, slot. */
@@ -845,7 +851,7 @@ static enum sg_rec_status open_front(struct sg_rec_ctx *ctx, struct sg_rec_open_
 		if (unlikely(op->rec_len < hdr))
 			return SG_REC_RUNT;
 	} else {
-		if (unlikely(!inner_type_ok(type)))
+		if (unlikely(!type_ok(sa, type)))
 			return SG_REC_BAD_TYPE;
 		hdr = SG_DTLS_HDR_LEN;
 	}
@@ -908,7 +914,7 @@ static enum sg_rec_status open_back(struct sg_rec_ctx *ctx, struct sg_rec_open_o
 		/* RFC 9146 §4: content ‖ real type ‖ zeros; the type is the last non-zero byte. */
 		while (len && pt[len - 1] == 0)
 			len--;
-		if (unlikely(!len || !inner_type_ok(pt[len - 1])))
+		if (unlikely(!len || !type_ok(sa, pt[len - 1])))
 			return SG_REC_BAD_INNER_PLAINTEXT;
 		len--;
 		if (unlikely(len > SG_DTLS_MAX_PLAINTEXT))
@@ -1025,7 +1031,7 @@ static enum sg_rec_status seal_front(struct sg_rec_ctx *ctx, struct sg_rec_seal_
 		return SG_REC_BAD_SA;
 	if (unlikely(!op->buf))
 		return SG_REC_INVALID_OP;
-	if (unlikely(!inner_type_ok(op->type)))
+	if (unlikely(!type_ok(sa, op->type)))
 		return SG_REC_BAD_TYPE;
 	aead = sa->aead;
 	cid = sa->flags & SG_SA_F_TX_CID;
@@ -1042,13 +1048,21 @@ static enum sg_rec_status seal_front(struct sg_rec_ctx *ctx, struct sg_rec_seal_
 	flen = xl + inner + tl;
 	if (unlikely(flen > SG_DTLS_MAX_CIPHERTEXT))
 		return SG_REC_OVERSIZED;
+	/*
+	 * RFC 8449 §4 (and RFC 6066 §4): the peer takes at most this much
+	 * "input to ... encryption" per record, which for a tls12_cid record is
+	 * the DTLSInnerPlaintext with its type and padding (RFC 9146 §4).
+	 */
+	if (unlikely(inner > sg_rec_sa_max_plaintext(sa)))
+		return SG_REC_RECORD_LIMIT;
 	if (unlikely(op->pt_off < hdr + xl || op->buf_len < op->pt_off ||
 	             op->buf_len - op->pt_off < (uint64_t)inner + tl))
 		return SG_REC_NO_ROOM;
 	/* RFC 6347 §4.1: the sequence number must not wrap; the session re-keys. */
-	if (unlikely(sa->tx_seq > SG_DTLS_SEQ_MAX))
+	seq = sg_rec_sa_tx_seq(sa);
+	if (unlikely(seq > SG_DTLS_SEQ_MAX))
 		return SG_REC_SEQ_EXHAUSTED;
-	seq = sa->tx_seq++;
+	sa->tx_word++; /* seq + 1 <= 2^48: never into the limit's bits */
 
 	pt = op->buf + op->pt_off;
 	rec = pt - xl - hdr;

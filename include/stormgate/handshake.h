@@ -185,7 +185,10 @@ struct sg_hs_result {
 	uint8_t peer_cid_len; /* the client's CID, in records we send; 0: none */
 	uint8_t cid[SG_HS_CID_MAX];
 	uint8_t peer_cid[SG_HS_PEER_CID_MAX];
-	uint16_t max_plaintext; /* largest plaintext we may send (RFC 8449 §4 / RFC 6066 §4) */
+	uint16_t max_plaintext; /* largest plaintext we may send (RFC 8449 §4 / RFC 6066 §4);
+	                           the SA carries it too (sg_rec_sa_max_plaintext()) */
+	uint8_t rrc;            /* return routability checks negotiated (RFC 9853 §3); the SA has
+	                           SG_SA_F_RRC */
 	uint16_t identity_len;
 	uint8_t identity[SG_TLS_PSK_IDENTITY_MAX];
 	uint16_t sni_len; /* 0: no server_name */

@@ -121,6 +121,10 @@ static const struct err_case err_cases[] = {
 	{ "window too large",
 	  "sessions:\n  replay_window: 8192\n" PORTS,
 	  { "t.yaml:2:18: 'sessions.replay_window' is 8192, out of range 64..4096" } },
+	{ "peer_move",
+	  "sessions:\n  peer_move: always\n" PORTS,
+	  { "t.yaml:2:14: 'sessions.peer_move' must be one of: verified, unverified; got "
+	    "'always'" } },
 	{ "CID too short",
 	  "sessions:\n  cid_length: 5\n" PORTS,
 	  { "t.yaml:2:15: 'sessions.cid_length' is 5: 0 (no CIDs) or 8..16 (a CID carries a slot, "
@@ -307,6 +311,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->sessions.capacity, 1000000);
 	assert_int_equal(cfg->sessions.replay_window, 128);
 	assert_int_equal(cfg->sessions.cid_length, 0);
+	assert_int_equal(cfg->sessions.peer_move, SG_PEER_MOVE_VERIFIED);
 	assert_int_equal(cfg->control.max_output, 16u << 20);
 	assert_string_equal(cfg->credentials.db, "/var/lib/stormgate/credentials");
 	assert_int_equal(cfg->credentials.map_size, (uint64_t)4 << 30);
@@ -350,7 +355,7 @@ static void test_values(void **state)
 	        "    mtu: 1400\n"
 	        "  - {name: app0, role: backend, devargs: '0000:01:00.0', rx_queues: 2}\n"
 	        "sessions: {capacity: 10000000, replay_window: 256, cid_length: 8, idle_timeout: "
-	        "1h}\n"
+	        "1h, peer_move: unverified}\n"
 	        "credentials: {db: /var/tmp/c, map_size: 16GiB}\n"
 	        "policy:\n  key_lifetime: 7d\n  key_lifetime_jitter: 0\n  cookie_mode: always\n"
 	        "  suites: [TLS_PSK_WITH_AES_128_CCM_8, TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256]\n"
@@ -391,6 +396,8 @@ static void test_values(void **state)
 	assert_int_equal(cfg->ports[1].rx_desc, 1024); /* defaults apply per list item */
 	assert_int_equal(cfg->sessions.capacity, 10000000);
 	assert_int_equal(cfg->sessions.idle_timeout, 3600);
+	assert_int_equal(cfg->sessions.peer_move, SG_PEER_MOVE_UNVERIFIED);
+	assert_string_equal(sg_peer_move_name(cfg->sessions.peer_move), "unverified");
 	assert_int_equal(cfg->credentials.map_size, (uint64_t)16 << 30);
 	assert_int_equal(cfg->policy.key_lifetime, 7 * 86400);
 	assert_int_equal(cfg->policy.cookie_mode, SG_COOKIE_ALWAYS);

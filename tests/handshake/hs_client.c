@@ -139,6 +139,8 @@ size_t hc_client_hello(struct hc *c, uint8_t *out, size_t cap)
 		memset(tmp + 1, 0xd0, c->o.cid_len);
 		en += ext(e + en, SG_TLS_EXT_CONNECTION_ID, tmp, 1 + (size_t)c->o.cid_len);
 	}
+	if (c->o.rrc)
+		en += ext(e + en, SG_TLS_EXT_RRC, NULL, 0);
 	if (c->o.mfl)
 		en += ext(e + en, SG_TLS_EXT_MAX_FRAGMENT_LENGTH, &c->o.mfl, 1);
 	if (c->o.rsl) {
@@ -177,7 +179,8 @@ static void derive(struct hc *c)
 		.aead = aead,
 		.epoch = 1,
 		.flags = (uint8_t)((c->cid_ok && c->o.cid_len ? SG_SA_F_RX_CID : 0) |
-		                   (c->cid_ok && c->server_cid_len ? SG_SA_F_TX_CID : 0)),
+		                   (c->cid_ok && c->server_cid_len ? SG_SA_F_TX_CID : 0) |
+		                   (c->rrc_ok ? SG_SA_F_RRC : 0)),
 		.rx_key = kb + kl,
 		.tx_key = kb,
 		.rx_iv = kb + 2 * kl + il,
@@ -222,6 +225,10 @@ static void on_server_hello(struct hc *c, const uint8_t *b, size_t len)
 
 			if (t == SG_TLS_EXT_EXTENDED_MASTER_SECRET)
 				c->ems = true;
+			if (t == SG_TLS_EXT_RRC) {
+				assert_int_equal(l, 0); /* RFC 9853 §3: empty */
+				c->rrc_ok = true;
+			}
 			if (t == SG_TLS_EXT_CONNECTION_ID) {
 				c->cid_ok = true;
 				c->server_cid_len = b[off + 4];

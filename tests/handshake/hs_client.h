@@ -35,6 +35,7 @@ struct hc_opts {
 	const char *sni;
 	bool cid;        /* offer connection_id */
 	uint8_t cid_len; /* our (client) CID length when cid */
+	bool rrc;        /* offer rrc (RFC 9853 §3) */
 	uint8_t mfl;
 	uint16_t rsl;
 	bool ticket_ext; /* offer session_ticket (with ticket[] if set) */
@@ -71,6 +72,7 @@ struct hc {
 	uint8_t server_cid[16]; /* what we must put in our epoch-1 records */
 	uint8_t server_cid_len;
 	bool cid_ok;
+	bool rrc_ok; /* the server echoed rrc */
 	uint8_t master[48];
 	uint8_t sa_buf[256] __attribute__((aligned(64))); /* client view: rx = server write */
 	uint8_t ticket[512];                              /* NewSessionTicket received */
