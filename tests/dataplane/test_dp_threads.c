@@ -912,7 +912,7 @@ static void end_and_return(unsigned i, int take)
 
 		assert_int_equal(sg_sess_delete_take(E.tab, d->id, last), 0);
 		/* The owner's last write sequence: one past the last reply the device opened. */
-		assert_true(last->tx_seq == d->sa->rx_top);
+		assert_true(sg_rec_sa_tx_seq(last) == d->sa->rx_top);
 		sa_free(last);
 		E.taken++;
 	} else {
