@@ -766,7 +766,8 @@ static void peer_moved(struct dp_worker *w, struct burst *b, unsigned i,
 	uint8_t cookie[SG_RRC_COOKIE_LEN];
 	int rc;
 
-	if (s->flags & SG_SESS_F_TUPLE)
+	/* The control thread may be ending the session: its flags are stored atomically. */
+	if (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & SG_SESS_F_TUPLE)
 		return;
 	if (memcmp(from, &s->tuple, sizeof(*from)) == 0)
 		return;

@@ -88,15 +88,12 @@
 #define RACE_N    4            /* records in flight while their keys are retired or end */
 #define MAX_RACE  64           /* such records per device */
 /*
- * 0: records racing their session's end are older than its newest record
- * (sealed before it, reordered in flight), so the worker does not pass them
- * to follow_peer(). follow_peer() (dataplane/pipeline/worker.c) reads the
- * session's flags with a plain load while sg_sess_delete() stores them: a
- * data race TSan reports (a C11 race, harmless on x86), reported to be fixed
- * there with a relaxed atomic load as lookup.c does. 1 once it is: the
- * racing records are then the newest ones too.
+ * 1: records racing their session's end include its newest record, so the
+ * worker's peer-move check (peer_moved(), dataplane/pipeline/worker.c) reads
+ * the session's flags while sg_sess_delete() stores them; both sides are
+ * atomic (TSan checks it). 0 would send only records older than the newest.
  */
-#define RACE_END_NEWEST 0
+#define RACE_END_NEWEST 1
 #define MAX_SEQ         2048 /* records per device */
 #define MAX_REPLY       1024 /* replies per device */
 #define MAX_GEN         8    /* key generations per device */
