@@ -541,7 +541,9 @@ static const struct key policy_keys[] = {
 	  .max = 30 * 86400, .def = 86400 },
 	{ "key_lifetime_jitter", K_UINT, FLD(struct sg_cfg_policy, key_lifetime_jitter), .min = 0,
 	  .max = 50, .def = 10 },
-	{ "cookie_mode", K_ENUM, FLD(struct sg_cfg_policy, cookie_mode), .names = cookie_names },
+	/* always: every new handshake proves its address first (docs/handshake.md, "Cookies"). */
+	{ "cookie_mode", K_ENUM, FLD(struct sg_cfg_policy, cookie_mode), .names = cookie_names,
+	  .def = SG_COOKIE_ALWAYS },
 	{ "cookie_threshold", K_UINT, FLD(struct sg_cfg_policy, cookie_threshold), .min = 0,
 	  .max = 10000000, .def = 1000 },
 	{ "suites", K_LIST, K_SUITE,

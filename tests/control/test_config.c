@@ -309,7 +309,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg->credentials.db, "/var/lib/stormgate/credentials");
 	assert_int_equal(cfg->credentials.map_size, (uint64_t)4 << 30);
 	assert_int_equal(cfg->policy.key_lifetime, 86400);
-	assert_int_equal(cfg->policy.cookie_mode, SG_COOKIE_UNDER_LOAD);
+	assert_int_equal(cfg->policy.cookie_mode, SG_COOKIE_ALWAYS);
 	assert_int_equal(cfg->policy.n_suites, 9);
 	assert_int_equal(cfg->policy.suites[0], 0xD003);
 	assert_int_equal(cfg->backend.mode, SG_BACKEND_UDP);

@@ -579,18 +579,20 @@ def test_kill(c, sid):
 
 def test_policy():
     p0 = ctl_json('policy', 'get')
-    check('policy get: the config\'s policy',
-          p0['cookie_mode'] == 'under_load' and p0['key_lifetime'] == 86400
+    check('policy get: the config\'s policy (cookie_mode always by default)',
+          p0['cookie_mode'] == 'always' and p0['key_lifetime'] == 86400
           and len(p0['suites']) == 9 and p0['handshake_rate'] == 0, p0)
 
     hvr0 = stats()['handshakes']['hello_verify_sent']
-    check('under_load with nobody in flight: no cookie', one_echo('dev-a', KEY_A, 'nc')
-          and stats()['handshakes']['hello_verify_sent'] == hvr0)
-    r = ctl('policy', 'set', 'cookie_mode=always')
-    check('policy set cookie_mode=always', r.returncode == 0 and 'cookie_mode' in r.stdout,
-          r.stdout + r.stderr)
-    check('... applied live: the next handshake gets a HelloVerifyRequest',
+    check('the default (always): a handshake gets a HelloVerifyRequest',
           one_echo('dev-a', KEY_A, 'ck') and stats()['handshakes']['hello_verify_sent'] > hvr0)
+    r = ctl('policy', 'set', 'cookie_mode=under_load')
+    check('policy set cookie_mode=under_load', r.returncode == 0 and 'cookie_mode' in r.stdout,
+          r.stdout + r.stderr)
+    hvr0 = stats()['handshakes']['hello_verify_sent']
+    check('... applied live: with nobody in flight, no cookie',
+          one_echo('dev-a', KEY_A, 'nc') and stats()['handshakes']['hello_verify_sent'] == hvr0)
+    ctl('policy', 'set', 'cookie_mode=always')
 
     r = ctl('policy', 'set', 'suites=TLS_PSK_WITH_AES_128_CCM_8')
     f0 = stats()['handshakes']['counters']['fail_no_shared_suite']
@@ -614,7 +616,7 @@ def test_policy():
           and a1['handshake_rate'] == 1, a1)
     for x in cs:
         x.close()
-    ctl('policy', 'set', 'handshake_rate=0', 'cookie_mode=under_load')
+    ctl('policy', 'set', 'handshake_rate=0')
 
     ctl('policy', 'set', 'key_lifetime=1h', 'key_lifetime_jitter=0')
     c = Dtls('dev-a', KEY_A)
