@@ -653,7 +653,6 @@ static bool hs_punt(struct sg_gateway *gw, struct rte_mbuf *m)
 	}
 	if (punt_reinject(gw, m, &peer, payload, len))
 		return true;
-	sg_dp_ctl_glean(gw->dp, m);
 	if (gw_admit(gw, payload, len) != 0)
 		return false; /* over policy.handshake_rate: counted, the device retransmits */
 	gw->punt_worker = sg_dp_meta(gw->dp, m)->worker;
@@ -885,6 +884,7 @@ void sg_gateway_poll(struct sg_gateway *gw)
 	}
 	retire_due(gw, now);
 	gw_sess_expire(gw, (uint64_t)time(NULL));
+	gw_cred_poll(gw);
 	if (now - gw->resolve_ns >= 1000000000u) {
 		gw->resolve_ns = now;
 		sg_dp_ctl_resolve(gw->dp);

@@ -45,6 +45,7 @@ int gw_mgmt_init(struct sg_gateway *gw)
 void gw_mgmt_fini(struct sg_gateway *gw)
 {
 	gw_cred_client_closed(gw, 0); /* an import still running is aborted */
+	gw_cred_fini(gw);
 	sg_sessreg_destroy(gw->reg);
 	sg_rec_ctx_free(gw->ctl_rec);
 	if (gw->kill_sa != NULL)
@@ -60,6 +61,7 @@ void gw_sess_installed(struct sg_gateway *gw, uint64_t id, const uint8_t *identi
 	if (gw->reg != NULL && sg_sessreg_add(gw->reg, id, identity, len) != 0)
 		SG_LOG(CTL, WARNING, "session %" PRIx64 ": not indexed by identity (out of memory)",
 		       id);
+	gw_cred_session_installed(gw, identity, len);
 }
 
 void gw_sess_ended(struct sg_gateway *gw, uint64_t id)

@@ -117,6 +117,8 @@ static const struct {
 	  "Identities in the credential store." },
 	{ "stormgate_credential_import_running", "gauge", "credentials.import_running",
 	  "1 while a credential import runs." },
+	{ "stormgate_credential_revoked_sessions_total", "counter", "credentials.sessions_revoked",
+	  "Sessions ended because their identity's key was replaced or removed." },
 	{ "stormgate_control_clients", "gauge", "control.clients",
 	  "Clients connected to the control socket." },
 	{ "stormgate_control_requests_total", "counter", "control.requests",
