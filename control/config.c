@@ -550,6 +550,13 @@ static const struct key policy_keys[] = {
 	  LST(struct sg_cfg_policy, suites, n_suites, SG_CFG_SUITES_MAX) },
 	{ "handshake_rate", K_UINT, FLD(struct sg_cfg_policy, handshake_rate), .min = 0,
 	  .max = 10000000 },
+	/* Per-source fairness of admission (sg_admit.h; docs/config.md for the trade-off). */
+	{ "handshake_source_share", K_UINT, FLD(struct sg_cfg_policy, handshake_source_share),
+	  .min = 1, .max = 100, .def = 25 },
+	{ "handshake_source_prefix4", K_UINT, FLD(struct sg_cfg_policy, handshake_source_prefix4),
+	  .min = 8, .max = 32, .def = 24 },
+	{ "handshake_source_prefix6", K_UINT, FLD(struct sg_cfg_policy, handshake_source_prefix6),
+	  .min = 16, .max = 128, .def = 64 },
 	{ "auth_failure_limit", K_UINT, FLD(struct sg_cfg_policy, auth_failure_limit), .min = 0,
 	  .max = 1000000, .def = 0 },
 	{ "rekey_grace", K_DURATION, FLD(struct sg_cfg_policy, rekey_grace), .min = 0, .max = 120,

@@ -88,9 +88,10 @@ struct sg_gateway {
 	uint64_t expire_cursor;     /* where the lifetime sweep goes on (gw_sess_expire()) */
 	uint64_t kill_alerts;       /* ... whose closing alert went out */
 	uint64_t sess_ended;        /* sessions ended by the device's alert */
-	struct sg_admit admit;      /* policy.handshake_rate */
-	uint32_t hs_slots;          /* handshakes the engine holds in flight at most */
-	struct gw_import *import;   /* credential import in progress, NULL: none */
+	struct sg_admit admit;      /* policy.handshake_rate, handshake_source_* */
+	struct sg_admit_sources *admit_src; /* its per-source buckets */
+	uint32_t hs_slots;                  /* handshakes the engine holds in flight at most */
+	struct gw_import *import;           /* credential import in progress, NULL: none */
 	uint64_t imports_done, imports_failed;
 	/*
 	 * Identities whose key was replaced or removed (credentials add
@@ -139,8 +140,11 @@ void gw_sess_expire(struct sg_gateway *gw, uint64_t now_unix);
 /* The lifetime a new session gets: the credential's or policy.key_lifetime, less jitter. */
 uint32_t gw_key_lifetime(struct sg_gateway *gw, uint32_t cred_lifetime);
 
-/* Admission control of one punted datagram (policy.handshake_rate): 0 admit, -EBUSY refuse. */
-int gw_admit(struct sg_gateway *gw, const uint8_t *dgram, size_t len);
+/*
+ * Storm admission of one new handshake from peer (sg_hs_ops.admit: its
+ * cookie verified, a slot about to be taken): 0 admit, -EBUSY refuse.
+ */
+int gw_admit_peer(struct sg_gateway *gw, const struct sg_hs_peer *peer);
 
 /* Admission state for stats: rate, tokens, admitted, refused, cookies. */
 json_t *gw_admission_json(struct sg_gateway *gw);

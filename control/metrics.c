@@ -109,6 +109,8 @@ static const struct {
 	  "New handshakes admitted." },
 	{ "stormgate_admission_refused_total", "counter", "admission.refused",
 	  "New handshakes refused over the rate (the device retransmits)." },
+	{ "stormgate_admission_source_share", "gauge", "admission.source_share",
+	  "Percent of the rate one source prefix may take (100: no per-source limit)." },
 	{ "stormgate_admission_cookies_required", "gauge", "admission.cookies_required",
 	  "1 while a ClientHello needs a cookie (HelloVerifyRequest)." },
 	{ "stormgate_admission_cookie_threshold", "gauge", "admission.cookie_threshold",
@@ -143,6 +145,8 @@ static const struct {
 	  "Handshake server outcomes, events and failures." },
 	{ "stormgate_control_plane_punts_taken_total", "counter", "control_plane.punts_taken",
 	  "Punted packets the control plane took, by kind." },
+	{ "stormgate_admission_refusals_total", "counter", "admission.refused_by", "reason",
+	  "New handshakes refused: over the global rate, or over their source's share." },
 };
 
 /* Families with a fixed label per member: name{label="value"} <- path. */

@@ -77,6 +77,7 @@ static void usage(FILE *f)
 	        "  policy set KEY=VALUE...    key_lifetime=12h key_lifetime_jitter=10\n"
 	        "                             cookie_mode=always cookie_threshold=500\n"
 	        "                             handshake_rate=2000 rekey_grace=30s\n"
+	        "                             handshake_source_share=25\n"
 	        "                             suites=TLS_PSK_WITH_AES_128_CCM_8,...\n"
 	        "  shutdown                   stop the daemon cleanly\n"
 	        "Any other command is sent as is, KEY=VALUE pairs as its arguments\n"
@@ -574,9 +575,14 @@ static void print_stats(const json_t *r)
 	else
 		printf("ADMISSION    unlimited");
 	printf("; admitted %" JSON_INTEGER_FORMAT ", refused %" JSON_INTEGER_FORMAT
-	       "; cookies %s (threshold %" JSON_INTEGER_FORMAT ", %" JSON_INTEGER_FORMAT
-	       " of %" JSON_INTEGER_FORMAT " in flight): %s\n",
-	       geti(a, "admitted"), geti(a, "refused"), gets_(a, "cookie_mode"),
+	       " (rate %" JSON_INTEGER_FORMAT ", source share %" JSON_INTEGER_FORMAT
+	       "; a /%" JSON_INTEGER_FORMAT " or /%" JSON_INTEGER_FORMAT
+	       " takes %" JSON_INTEGER_FORMAT "%%); cookies %s (threshold %" JSON_INTEGER_FORMAT
+	       ", %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT " in flight): %s\n",
+	       geti(a, "admitted"), geti(a, "refused"),
+	       geti(json_object_get(a, "refused_by"), "rate"),
+	       geti(json_object_get(a, "refused_by"), "source_share"), geti(a, "source_prefix4"),
+	       geti(a, "source_prefix6"), geti(a, "source_share"), gets_(a, "cookie_mode"),
 	       geti(a, "cookie_threshold"), geti(a, "in_flight"), geti(a, "max_handshakes"),
 	       json_is_true(json_object_get(a, "cookies_required")) ? "required" : "not required");
 	printf("CREDENTIALS  %" JSON_INTEGER_FORMAT " identities%s; imports %" JSON_INTEGER_FORMAT
@@ -657,6 +663,10 @@ static void print_policy(const json_t *p)
 	       geti(p, "cookie_threshold"), geti(p, "max_handshakes"));
 	printf("handshake_rate       %" JSON_INTEGER_FORMAT "%s\n", geti(p, "handshake_rate"),
 	       geti(p, "handshake_rate") ? " /s" : " (unlimited)");
+	printf("handshake_source_share %" JSON_INTEGER_FORMAT " %% per /%" JSON_INTEGER_FORMAT
+	       " (IPv4) or /%" JSON_INTEGER_FORMAT " (IPv6)\n",
+	       geti(p, "handshake_source_share"), geti(p, "handshake_source_prefix4"),
+	       geti(p, "handshake_source_prefix6"));
 	printf("rekey_grace          %" JSON_INTEGER_FORMAT " s\n", geti(p, "rekey_grace"));
 	if (geti(p, "idle_timeout"))
 		printf("idle_timeout         %" JSON_INTEGER_FORMAT " s\n",
