@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* LMDB credential store: put/get/delete/count and atomic CSV import. */
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,12 +164,33 @@ int sg_cred_put(struct sg_cred *cs, const void *identity, size_t id_len,
 	return mdb_errno(mdb_txn_commit(txn));
 }
 
-int sg_cred_get(struct sg_cred *cs, const void *identity, size_t id_len, struct sg_cred_entry *out)
+/* identity's entry as txn sees it into out. Returns 0, -ENOENT, -EBADMSG or LMDB's -errno. */
+static int get_txn(MDB_txn *txn, MDB_dbi dbi, const void *identity, size_t id_len,
+                   struct sg_cred_entry *out)
 {
 	MDB_val key = { .mv_size = id_len, .mv_data = (void *)(uintptr_t)identity };
 	MDB_val val;
-	MDB_txn *txn;
 	const uint8_t *v;
+	int rc;
+
+	rc = mdb_errno(mdb_get(txn, dbi, &key, &val));
+	if (rc != 0)
+		return rc;
+	v = val.mv_data;
+	if (val.mv_size < VALUE_HDR || v[0] != VALUE_VERSION || v[1] == 0 ||
+	    v[1] > SG_CRED_PSK_MAX || val.mv_size != VALUE_HDR + (size_t)v[1])
+		return -EBADMSG;
+	out->psk_len = v[1];
+	out->flags = (uint32_t)v[2] | (uint32_t)v[3] << 8;
+	out->key_lifetime =
+	        (uint32_t)v[4] | (uint32_t)v[5] << 8 | (uint32_t)v[6] << 16 | (uint32_t)v[7] << 24;
+	memcpy(out->psk, v + VALUE_HDR, out->psk_len);
+	return 0;
+}
+
+int sg_cred_get(struct sg_cred *cs, const void *identity, size_t id_len, struct sg_cred_entry *out)
+{
+	MDB_txn *txn;
 	int rc;
 
 	sg_cred_entry_wipe(out);
@@ -177,26 +199,26 @@ int sg_cred_get(struct sg_cred *cs, const void *identity, size_t id_len, struct 
 	rc = mdb_errno(mdb_txn_begin(cs->env, NULL, MDB_RDONLY, &txn));
 	if (rc != 0)
 		return rc;
-	rc = mdb_errno(mdb_get(txn, cs->dbi, &key, &val));
-	if (rc != 0)
-		goto out;
-	v = val.mv_data;
-	if (val.mv_size < VALUE_HDR || v[0] != VALUE_VERSION || v[1] == 0 ||
-	    v[1] > SG_CRED_PSK_MAX || val.mv_size != VALUE_HDR + (size_t)v[1]) {
-		rc = -EBADMSG;
-		goto out;
-	}
-	out->psk_len = v[1];
-	out->flags = (uint32_t)v[2] | (uint32_t)v[3] << 8;
-	out->key_lifetime =
-	        (uint32_t)v[4] | (uint32_t)v[5] << 8 | (uint32_t)v[6] << 16 | (uint32_t)v[7] << 24;
-	memcpy(out->psk, v + VALUE_HDR, out->psk_len);
-out:
+	rc = get_txn(txn, cs->dbi, identity, id_len, out);
 	/* Read-only: abort ends it without writing; the map page stays the only copy. */
 	mdb_txn_abort(txn);
 	if (rc != 0)
 		sg_cred_entry_wipe(out);
 	return rc;
+}
+
+/*
+ * Does next take away what a session under old relied on: another key, or
+ * the identity disabled? Every byte is looked at (no early exit on the key).
+ */
+static bool entry_revokes(const struct sg_cred_entry *old, const struct sg_cred_entry *next)
+{
+	uint8_t diff = 0;
+
+	for (size_t i = 0; i < SG_CRED_PSK_MAX; i++)
+		diff |= (uint8_t)(old->psk[i] ^ next->psk[i]);
+	return diff != 0 || old->psk_len != next->psk_len ||
+	       ((next->flags & SG_CRED_F_DISABLED) && !(old->flags & SG_CRED_F_DISABLED));
 }
 
 int sg_cred_delete(struct sg_cred *cs, const void *identity, size_t id_len)
@@ -404,6 +426,8 @@ struct sg_cred_import {
 	MDB_txn *txn;
 	struct sg_cred_import_report rep;
 	uint64_t stored;
+	sg_cred_revoked_fn *on_revoke; /* NULL: nobody asked */
+	void *revoke_arg;
 	int records; /* a header may only come before the first record */
 	int failed;  /* a line was bad: nothing more is taken, only abort */
 	size_t carry_len;
@@ -449,15 +473,29 @@ static int import_line(struct sg_cred_import *im, const char *line, size_t len)
 	} else {
 		switch (csv_parse(line, len, !im->records, &id, &id_len, &e, rep->message,
 		                  sizeof(rep->message))) {
-		case CSV_RECORD:
+		case CSV_RECORD: {
+			struct sg_cred_entry old;
+			bool revokes = false;
+
 			im->records = 1;
+			/* What the identity had (committed, or an earlier line of this import). */
+			if (im->on_revoke != NULL) {
+				memset(&old, 0, sizeof(old));
+				revokes = get_txn(im->txn, im->cs->dbi, id, id_len, &old) == 0 &&
+				          entry_revokes(&old, &e);
+				sg_cred_entry_wipe(&old);
+			}
 			rc = put_txn(im->txn, im->cs->dbi, id, id_len, &e);
-			if (rc != 0)
+			if (rc != 0) {
 				snprintf(rep->message, sizeof(rep->message), "cannot store: %s",
 				         strerror(-rc));
-			else
+			} else {
 				im->stored++;
+				if (revokes)
+					im->on_revoke(im->revoke_arg, (const uint8_t *)id, id_len);
+			}
 			break;
+		}
 		case CSV_SKIP:
 			break;
 		case CSV_BAD:
@@ -471,6 +509,28 @@ static int import_line(struct sg_cred_import *im, const char *line, size_t len)
 		im->failed = 1;
 	}
 	return rc;
+}
+
+void sg_cred_import_on_revoke(struct sg_cred_import *im, sg_cred_revoked_fn *fn, void *arg)
+{
+	im->on_revoke = fn;
+	im->revoke_arg = arg;
+}
+
+bool sg_cred_import_revokes(struct sg_cred_import *im, const void *identity, size_t id_len)
+{
+	struct sg_cred_entry was, will;
+	bool r;
+
+	memset(&will, 0, sizeof(will));
+	if (!identity_valid(identity, id_len))
+		return false;
+	r = sg_cred_get(im->cs, identity, id_len, &was) == 0 &&
+	    get_txn(im->txn, im->cs->dbi, identity, id_len, &will) == 0 &&
+	    entry_revokes(&was, &will);
+	sg_cred_entry_wipe(&was);
+	sg_cred_entry_wipe(&will);
+	return r;
 }
 
 int sg_cred_import_feed(struct sg_cred_import *im, const char *buf, size_t len)

@@ -563,6 +563,12 @@ static void hs_cid_release(void *ctx, const uint8_t *cid)
 	sg_sess_cid_release(gw->sessions, cid);
 }
 
+/* Storm admission, asked by the engine once the hello's cookie verified (sg_admit.h). */
+static int hs_admit(void *ctx, const struct sg_hs_peer *peer)
+{
+	return gw_admit_peer(ctx, peer);
+}
+
 static int hs_setup(struct sg_gateway *gw)
 {
 	const struct sg_config *cfg = &gw->cfg;
@@ -595,6 +601,7 @@ static int hs_setup(struct sg_gateway *gw)
 		.psk_lookup = hs_psk_lookup,
 		.send = hs_send,
 		.install = hs_install,
+		.admit = hs_admit,
 	};
 	if (cfg->sessions.cid_length > 0) {
 		/* RFC 9146: offered to clients that ask, from the session table's scheme. */
@@ -657,9 +664,6 @@ static bool hs_punt(struct sg_gateway *gw, struct rte_mbuf *m)
 	}
 	if (punt_reinject(gw, m, &peer, payload, len))
 		return true;
-	sg_dp_ctl_glean(gw->dp, m);
-	if (gw_admit(gw, payload, len) != 0)
-		return false; /* over policy.handshake_rate: counted, the device retransmits */
 	gw->punt_worker = sg_dp_meta(gw->dp, m)->worker;
 	sg_hs_input(gw->hs, hs_now(), &peer, payload, len);
 	return false;
@@ -889,6 +893,7 @@ void sg_gateway_poll(struct sg_gateway *gw)
 	}
 	retire_due(gw, now);
 	gw_sess_expire(gw, (uint64_t)time(NULL));
+	gw_cred_poll(gw);
 	if (now - gw->resolve_ns >= 1000000000u) {
 		gw->resolve_ns = now;
 		sg_dp_ctl_resolve(gw->dp);

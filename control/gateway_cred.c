@@ -31,7 +31,130 @@ struct gw_import {
 	uint64_t client; /* the control client that runs it */
 	uint64_t started_ns;
 	uint64_t bytes;
+	const struct sg_sessreg *gw_reg;
+	/* identities with sessions whose key this import replaces: ended once it commits */
+	struct gw_ident *revoked;
+	uint32_t n_revoked, cap_revoked;
+	int revoke_oom; /* one could not be recorded: end every recorded one's and warn */
 };
+
+/* Sessions of revoked credentials ended per poll: about 2 ms of sealing alerts at most. */
+#define GW_REVOKE_PER_POLL 64
+/* ... and by the request that revokes one identity, before it answers. */
+#define GW_REVOKE_NOW 4096
+
+/* Append identity to a growing array of gw_ident. Returns 0 or -ENOMEM. */
+static int ident_push(struct gw_ident **arr, uint32_t *n, uint32_t *cap, const uint8_t *identity,
+                      size_t len)
+{
+	if (len == 0 || len > SG_SESSREG_IDENTITY_MAX)
+		return 0;
+	if (*n == *cap) {
+		uint32_t c = *cap ? *cap * 2 : 64;
+		struct gw_ident *a = realloc(*arr, sizeof(**arr) * c);
+
+		if (a == NULL)
+			return -ENOMEM;
+		*arr = a;
+		*cap = c;
+	}
+	(*arr)[*n].len = (uint8_t)len;
+	memcpy((*arr)[*n].bytes, identity, len);
+	(*n)++;
+	return 0;
+}
+
+/*
+ * Queue identity for gw_cred_poll(): its sessions end a few per poll. The
+ * FIFO is a ring that grows (doubling, the live part moved to the front).
+ */
+static void revoked_queue(struct sg_gateway *gw, const uint8_t *identity, size_t len)
+{
+	if (gw->revoked_len == gw->revoked_cap) {
+		uint32_t c = gw->revoked_cap ? gw->revoked_cap * 2 : 64;
+		struct gw_ident *a = malloc(sizeof(*a) * c);
+
+		if (a == NULL) {
+			SG_LOG(CRED, ERR,
+			       "out of memory: the sessions of a replaced credential are not "
+			       "ended");
+			return;
+		}
+		for (uint32_t i = 0; i < gw->revoked_len; i++)
+			a[i] = gw->revoked[(gw->revoked_head + i) % gw->revoked_cap];
+		free(gw->revoked);
+		gw->revoked = a;
+		gw->revoked_cap = c;
+		gw->revoked_head = 0;
+	}
+	{
+		struct gw_ident *e =
+		        &gw->revoked[(gw->revoked_head + gw->revoked_len) % gw->revoked_cap];
+
+		e->len = (uint8_t)len;
+		memcpy(e->bytes, identity, len);
+		gw->revoked_len++;
+	}
+}
+
+void gw_cred_poll(struct sg_gateway *gw)
+{
+	size_t budget = GW_REVOKE_PER_POLL;
+
+	while (gw->revoked_len > 0 && budget > 0) {
+		const struct gw_ident *e = &gw->revoked[gw->revoked_head];
+		unsigned alerts = 0;
+		size_t left = 0, n;
+
+		n = gw_sess_end_identity(gw, e->bytes, e->len, budget, &alerts, &left);
+		gw->revoked_ended += n;
+		budget -= RTE_MIN(n, budget);
+		if (left > 0 && n > 0)
+			continue; /* the same identity again, within what is left of the budget */
+		gw->revoked_head = (gw->revoked_head + 1) % gw->revoked_cap;
+		gw->revoked_len--;
+	}
+}
+
+void gw_cred_fini(struct sg_gateway *gw)
+{
+	free(gw->revoked);
+	gw->revoked = NULL;
+	gw->revoked_len = gw->revoked_cap = gw->revoked_head = 0;
+}
+
+/*
+ * End the sessions of an identity whose key was replaced or removed (issue
+ * 12: a device keeps no session made with a key the operator took away),
+ * up to GW_REVOKE_NOW now, the rest queued for gw_cred_poll(). Fills the
+ * result's sessions_killed and sessions_left.
+ */
+static void revoke_sessions(struct sg_gateway *gw, const uint8_t *identity, size_t len,
+                            json_t *result)
+{
+	unsigned alerts = 0;
+	size_t left = 0, n;
+
+	n = gw_sess_end_identity(gw, identity, len, GW_REVOKE_NOW, &alerts, &left);
+	gw->revoked_ended += n;
+	if (left > 0)
+		revoked_queue(gw, identity, len);
+	json_object_set_new(result, "sessions_killed", json_integer((json_int_t)n));
+	json_object_set_new(result, "alerts_sent", json_integer((json_int_t)alerts));
+	json_object_set_new(result, "sessions_left", json_integer((json_int_t)left));
+	json_object_set_new(result, "sessions_kept", json_false());
+}
+
+/* --keep-sessions: say what stays. */
+static void keep_sessions(struct sg_gateway *gw, const uint8_t *identity, size_t len,
+                          json_t *result)
+{
+	json_object_set_new(result, "sessions_killed", json_integer(0));
+	json_object_set_new(
+	        result, "sessions_left",
+	        json_integer((json_int_t)sg_sessreg_find(gw->reg, identity, len, NULL, 0)));
+	json_object_set_new(result, "sessions_kept", json_true());
+}
 
 /* RFC 4648 §4 base64 (padding required, no line breaks). Returns the bytes or -EINVAL. */
 static ssize_t b64_decode(const char *in, size_t n, uint8_t *out)
@@ -156,13 +279,16 @@ static int get_seconds(json_t *v, uint64_t *out)
 
 json_t *gw_cmd_cred_add(void *ctx, json_t *args, struct sg_ctl_error *err)
 {
-	static const char *const names[] = { "identity", "identity_hex", "psk", "key_lifetime",
-		                             "state",    "replace",      NULL };
+	static const char *const names[] = { "identity",      "identity_hex",
+		                             "psk",           "key_lifetime",
+		                             "state",         "replace",
+		                             "keep_sessions", NULL };
 	struct sg_gateway *gw = ctx;
 	uint8_t ident[SG_CRED_IDENTITY_MAX];
 	struct sg_cred_entry e, old;
 	json_t *psk = json_object_get(args, "psk"), *lt = json_object_get(args, "key_lifetime");
 	json_t *st = json_object_get(args, "state"), *rp = json_object_get(args, "replace");
+	json_t *keep = json_object_get(args, "keep_sessions"), *r;
 	uint64_t lifetime = 0;
 	char msg[160];
 	int len, rc, existed;
@@ -196,9 +322,10 @@ json_t *gw_cmd_cred_add(void *ctx, json_t *args, struct sg_ctl_error *err)
 			                   "\"state\" must be \"enabled\" or \"disabled\"");
 		}
 	}
-	if (rp != NULL && !json_is_boolean(rp)) {
+	if ((rp != NULL && !json_is_boolean(rp)) || (keep != NULL && !json_is_boolean(keep))) {
 		sg_wipe(&e, sizeof(e));
-		return sg_ctl_fail(err, SG_CTL_EARGS, "\"replace\" must be true or false");
+		return sg_ctl_fail(err, SG_CTL_EARGS,
+		                   "\"replace\" and \"keep_sessions\" must be true or false");
 	}
 	existed = sg_cred_get(gw->cred, ident, (size_t)len, &old) == 0;
 	sg_cred_entry_wipe(&old);
@@ -213,45 +340,51 @@ json_t *gw_cmd_cred_add(void *ctx, json_t *args, struct sg_ctl_error *err)
 		return sg_ctl_fail(err, SG_CTL_EFAILED, "credential store: %s", strerror(-rc));
 	SG_LOG(CRED, INFO, "credential %s on the control socket (%d-byte identity)",
 	       existed ? "replaced" : "added", len);
-	return json_pack("{s:b, s:b}", "added", !existed, "replaced", existed);
+	r = json_pack("{s:b, s:b}", "added", !existed, "replaced", existed);
+	if (r == NULL)
+		return sg_ctl_fail(err, SG_CTL_EINTERNAL, "out of memory");
+	if (existed && json_is_true(keep))
+		keep_sessions(gw, ident, (size_t)len, r);
+	else if (existed)
+		revoke_sessions(gw, ident, (size_t)len, r);
+	return r;
 }
 
 json_t *gw_cmd_cred_remove(void *ctx, json_t *args, struct sg_ctl_error *err)
 {
-	static const char *const names[] = { "identity", "identity_hex", "kill_sessions", NULL };
+	/* kill_sessions: what ending them was called before it became the default; ignored. */
+	static const char *const names[] = { "identity", "identity_hex", "keep_sessions",
+		                             "kill_sessions", NULL };
 	struct sg_gateway *gw = ctx;
 	uint8_t ident[SG_CRED_IDENTITY_MAX];
-	json_t *ks = json_object_get(args, "kill_sessions"), *r;
+	json_t *keep = json_object_get(args, "keep_sessions"), *ks, *r;
 	int len, rc;
-	size_t left;
 
 	len = identity_request(gw, args, names, true, ident, err);
 	if (len < 0)
 		return NULL;
-	if (ks != NULL && !json_is_boolean(ks))
-		return sg_ctl_fail(err, SG_CTL_EARGS, "\"kill_sessions\" must be true or false");
+	ks = json_object_get(args, "kill_sessions");
+	if ((keep != NULL && !json_is_boolean(keep)) || (ks != NULL && !json_is_boolean(ks)))
+		return sg_ctl_fail(
+		        err, SG_CTL_EARGS,
+		        "\"keep_sessions\" (and \"kill_sessions\") must be true or false");
+	if (json_is_true(keep) && json_is_true(ks))
+		return sg_ctl_fail(err, SG_CTL_EARGS,
+		                   "\"keep_sessions\" and \"kill_sessions\" contradict each other");
 	rc = sg_cred_delete(gw->cred, ident, (size_t)len);
 	if (rc == -ENOENT)
 		return sg_ctl_fail(err, SG_CTL_ENOTFOUND, "no such identity");
 	if (rc != 0)
 		return sg_ctl_fail(err, SG_CTL_EFAILED, "credential store: %s", strerror(-rc));
 	SG_LOG(CRED, INFO, "credential removed on the control socket");
-	if (json_is_true(ks)) {
-		const char *k = json_object_get(args, "identity") ? "identity" : "identity_hex";
-		json_t *kargs = json_pack("{s:O}", k, json_object_get(args, k)), *kr;
-		struct sg_ctl_error kerr = { 0 };
-
-		kr = kargs ? gw_cmd_sessions_kill(gw, kargs, &kerr) : NULL;
-		json_decref(kargs);
-		json_decref(kerr.data);
-		r = json_pack(
-		        "{s:b, s:I}", "removed", 1, "sessions_killed",
-		        (json_int_t)(kr ? json_integer_value(json_object_get(kr, "killed")) : 0));
-		json_decref(kr);
-		return r;
-	}
-	left = sg_sessreg_find(gw->reg, ident, (size_t)len, NULL, 0);
-	return json_pack("{s:b, s:I}", "removed", 1, "sessions_left", (json_int_t)left);
+	r = json_pack("{s:b}", "removed", 1);
+	if (r == NULL)
+		return sg_ctl_fail(err, SG_CTL_EINTERNAL, "out of memory");
+	if (json_is_true(keep))
+		keep_sessions(gw, ident, (size_t)len, r);
+	else
+		revoke_sessions(gw, ident, (size_t)len, r);
+	return r;
 }
 
 json_t *gw_cmd_cred_count(void *ctx, json_t *args, struct sg_ctl_error *err)
@@ -303,10 +436,41 @@ json_t *gw_cmd_cred_show(void *ctx, json_t *args, struct sg_ctl_error *err)
 
 /* ---- import ---- */
 
+/* sg_cred_revoked_fn of an import: an identity with sessions gets another key. */
+static void import_revoked(void *arg, const uint8_t *identity, size_t len)
+{
+	struct gw_import *x = arg;
+
+	/* An identity without sessions now may still get one before the commit:
+	 * gw_cred_session_installed() catches those. */
+	if (x->gw_reg == NULL || sg_sessreg_find(x->gw_reg, identity, len, NULL, 0) == 0)
+		return;
+	if (ident_push(&x->revoked, &x->n_revoked, &x->cap_revoked, identity, len) != 0)
+		x->revoke_oom = 1;
+}
+
+void gw_cred_session_installed(struct sg_gateway *gw, const uint8_t *identity, size_t len)
+{
+	struct gw_import *x = gw->import;
+
+	if (x == NULL || x->im == NULL || !sg_cred_import_revokes(x->im, identity, len))
+		return;
+	if (ident_push(&x->revoked, &x->n_revoked, &x->cap_revoked, identity, len) != 0)
+		x->revoke_oom = 1;
+}
+
 static void import_end(struct sg_gateway *gw, int ok)
 {
 	if (!ok && gw->import->im != NULL)
 		sg_cred_import_abort(gw->import->im);
+	/* Committed: the sessions made with the keys it replaced end, a few per poll. */
+	for (uint32_t i = 0; ok && i < gw->import->n_revoked; i++)
+		revoked_queue(gw, gw->import->revoked[i].bytes, gw->import->revoked[i].len);
+	if (ok && gw->import->revoke_oom)
+		SG_LOG(CRED, ERR,
+		       "credential import: out of memory recording the identities whose "
+		       "key it replaced; some of their sessions stay");
+	free(gw->import->revoked);
 	free(gw->import);
 	gw->import = NULL;
 	if (ok)
@@ -363,6 +527,8 @@ json_t *gw_cmd_cred_import(void *ctx, json_t *args, struct sg_ctl_error *err)
 		}
 		x->client = me;
 		x->started_ns = gw_now_ns();
+		x->gw_reg = gw->reg;
+		sg_cred_import_on_revoke(x->im, import_revoked, x);
 		gw->import = x;
 		SG_LOG(CRED, INFO, "credential import started on the control socket");
 		return json_pack("{s:s}", "phase", "begin");
@@ -429,6 +595,7 @@ json_t *gw_cmd_cred_import(void *ctx, json_t *args, struct sg_ctl_error *err)
 	uint64_t count = 0;
 	double secs = (double)(gw_now_ns() - x->started_ns) / 1e9;
 	int rc = sg_cred_import_commit(x->im, &rep);
+	uint32_t revoked = x->n_revoked;
 
 	x->im = NULL;
 	import_end(gw, rc == 0);
@@ -448,7 +615,8 @@ json_t *gw_cmd_cred_import(void *ctx, json_t *args, struct sg_ctl_error *err)
 	       "credential import: %" PRIu64 " identities from %" PRIu64
 	       " lines in %.1f s; %" PRIu64 " stored",
 	       rep.imported, rep.lines, secs, count);
-	return json_pack("{s:s, s:I, s:I, s:I, s:f}", "phase", "commit", "imported",
+	return json_pack("{s:s, s:I, s:I, s:I, s:f, s:I}", "phase", "commit", "imported",
 	                 (json_int_t)rep.imported, "lines", (json_int_t)rep.lines, "count",
-	                 (json_int_t)count, "seconds", secs);
+	                 (json_int_t)count, "seconds", secs, "revoked_identities",
+	                 (json_int_t)revoked);
 }

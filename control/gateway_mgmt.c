@@ -20,9 +20,29 @@
 
 /* Policy keys `policy set` applies to the running daemon; the others need a restart. */
 static const char *const live_keys[] = {
-	"key_lifetime", "key_lifetime_jitter", "cookie_mode", "cookie_threshold",
-	"suites",       "handshake_rate",      "rekey_grace", "idle_timeout",
+	"key_lifetime",
+	"key_lifetime_jitter",
+	"cookie_mode",
+	"cookie_threshold",
+	"suites",
+	"handshake_rate",
+	"handshake_source_share",
+	"handshake_source_prefix4",
+	"handshake_source_prefix6",
+	"rekey_grace",
+	"idle_timeout",
 };
+
+/* policy.handshake_rate and the per-source share to the limiter; buckets refilled. */
+static void admission_apply(struct sg_gateway *gw, const struct sg_cfg_policy *p)
+{
+	sg_admit_set_rate(&gw->admit, p->handshake_rate, gw_now_ns());
+	/* The config checked the ranges; the limiter checks them again. */
+	if (sg_admit_set_sources(&gw->admit, p->handshake_source_share,
+	                         (uint8_t)p->handshake_source_prefix4,
+	                         (uint8_t)p->handshake_source_prefix6) != 0)
+		SG_LOG(CTL, ERR, "per-source admission: share or prefix out of range");
+}
 
 int gw_mgmt_init(struct sg_gateway *gw)
 {
@@ -34,22 +54,29 @@ int gw_mgmt_init(struct sg_gateway *gw)
 	gw->reg = sg_sessreg_create(cap);
 	gw->ctl_rec = sg_rec_ctx_create(&rc);
 	gw->kill_sa = aligned_alloc(SG_CACHE_LINE, sg_rec_sa_size(rc.window_bits));
-	if (gw->reg == NULL || gw->ctl_rec == NULL || gw->kill_sa == NULL) {
+	gw->admit_src = sg_admit_sources_create(NULL); /* a random key per process */
+	if (gw->reg == NULL || gw->ctl_rec == NULL || gw->kill_sa == NULL ||
+	    gw->admit_src == NULL) {
 		SG_LOG(MAIN, ERR, "management state for %u sessions: out of memory", cap);
 		return -ENOMEM;
 	}
-	sg_admit_set_rate(&gw->admit, gw->cfg.policy.handshake_rate, gw_now_ns());
+	sg_admit_sources_attach(&gw->admit, gw->admit_src);
+	admission_apply(gw, &gw->cfg.policy);
 	return 0;
 }
 
 void gw_mgmt_fini(struct sg_gateway *gw)
 {
 	gw_cred_client_closed(gw, 0); /* an import still running is aborted */
+	gw_cred_fini(gw);
 	sg_sessreg_destroy(gw->reg);
 	sg_rec_ctx_free(gw->ctl_rec);
 	if (gw->kill_sa != NULL)
 		sg_rec_sa_wipe(gw->kill_sa, sg_sess_replay_window(gw->sessions));
 	free(gw->kill_sa);
+	sg_admit_sources_attach(&gw->admit, NULL);
+	sg_admit_sources_destroy(gw->admit_src);
+	gw->admit_src = NULL;
 	gw->reg = NULL;
 	gw->ctl_rec = NULL;
 	gw->kill_sa = NULL;
@@ -60,6 +87,7 @@ void gw_sess_installed(struct sg_gateway *gw, uint64_t id, const uint8_t *identi
 	if (gw->reg != NULL && sg_sessreg_add(gw->reg, id, identity, len) != 0)
 		SG_LOG(CTL, WARNING, "session %" PRIx64 ": not indexed by identity (out of memory)",
 		       id);
+	gw_cred_session_installed(gw, identity, len);
 }
 
 void gw_sess_ended(struct sg_gateway *gw, uint64_t id)
@@ -104,17 +132,9 @@ static bool cookies_required(struct sg_gateway *gw, uint32_t *in_flight)
 	}
 }
 
-int gw_admit(struct sg_gateway *gw, const uint8_t *dgram, size_t len)
+int gw_admit_peer(struct sg_gateway *gw, const struct sg_hs_peer *peer)
 {
-	enum sg_admit_kind k = sg_admit_classify(dgram, len);
-	uint32_t in_flight;
-
-	if (k == SG_ADMIT_OTHER)
-		return 0;
-	/* Answered statelessly with a cookie: costs one HMAC, not a handshake slot. */
-	if (k == SG_ADMIT_HELLO && cookies_required(gw, &in_flight))
-		return 0;
-	return sg_admit_take(&gw->admit, gw_now_ns()) ? 0 : -EBUSY;
+	return sg_admit_take_from(&gw->admit, peer->paddr, gw_now_ns()) == SG_ADMIT_OK ? 0 : -EBUSY;
 }
 
 json_t *gw_admission_json(struct sg_gateway *gw)
@@ -124,12 +144,18 @@ json_t *gw_admission_json(struct sg_gateway *gw)
 	uint32_t thr = gw->cfg.policy.cookie_threshold ? gw->cfg.policy.cookie_threshold
 	                                               : RTE_MAX(gw->hs_slots / 4, 1u);
 
-	return json_pack("{s:I, s:I, s:I, s:I, s:s, s:I, s:b, s:I, s:I}", "handshake_rate",
-	                 (json_int_t)gw->admit.rate, "available",
+	return json_pack("{s:I, s:I, s:I, s:I, s:{s:I, s:I}, s:I, s:I, s:I, s:s, s:I, s:b, s:I, "
+	                 "s:I}",
+	                 "handshake_rate", (json_int_t)gw->admit.rate, "available",
 	                 (json_int_t)sg_admit_available(&gw->admit, gw_now_ns()), "admitted",
 	                 (json_int_t)gw->admit.admitted, "refused", (json_int_t)gw->admit.refused,
-	                 "cookie_mode", sg_cookie_mode_name(gw->cfg.policy.cookie_mode),
-	                 "cookie_threshold", (json_int_t)thr, "cookies_required", need, "in_flight",
+	                 "refused_by", "rate", (json_int_t)gw->admit.refused_rate, "source_share",
+	                 (json_int_t)gw->admit.refused_source, "source_share",
+	                 (json_int_t)gw->admit.share, "source_prefix4",
+	                 (json_int_t)gw->admit.prefix4, "source_prefix6",
+	                 (json_int_t)gw->admit.prefix6, "cookie_mode",
+	                 sg_cookie_mode_name(gw->cfg.policy.cookie_mode), "cookie_threshold",
+	                 (json_int_t)thr, "cookies_required", need, "in_flight",
 	                 (json_int_t)in_flight, "max_handshakes", (json_int_t)gw->hs_slots);
 }
 
@@ -146,12 +172,15 @@ static json_t *policy_json(const struct sg_gateway *gw)
 	}
 	for (size_t i = 0; live != NULL && i < SG_ARRAY_SIZE(live_keys); i++)
 		json_array_append_new(live, json_string(live_keys[i]));
-	return json_pack("{s:I, s:I, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:o, s:I}", "key_lifetime",
-	                 (json_int_t)p->key_lifetime, "key_lifetime_jitter",
+	return json_pack("{s:I, s:I, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I}",
+	                 "key_lifetime", (json_int_t)p->key_lifetime, "key_lifetime_jitter",
 	                 (json_int_t)p->key_lifetime_jitter, "cookie_mode",
 	                 sg_cookie_mode_name(p->cookie_mode), "cookie_threshold",
 	                 (json_int_t)p->cookie_threshold, "suites", suites ? suites : json_array(),
-	                 "handshake_rate", (json_int_t)p->handshake_rate, "auth_failure_limit",
+	                 "handshake_rate", (json_int_t)p->handshake_rate, "handshake_source_share",
+	                 (json_int_t)p->handshake_source_share, "handshake_source_prefix4",
+	                 (json_int_t)p->handshake_source_prefix4, "handshake_source_prefix6",
+	                 (json_int_t)p->handshake_source_prefix6, "auth_failure_limit",
 	                 (json_int_t)p->auth_failure_limit, "rekey_grace",
 	                 (json_int_t)p->rekey_grace, "idle_timeout", (json_int_t)p->idle_timeout,
 	                 "live", live ? live : json_array(), "max_handshakes",
@@ -319,8 +348,11 @@ json_t *gw_cmd_policy_set(void *ctx, json_t *args, struct sg_ctl_error *err)
 		            strerror(-rc));
 		goto fail;
 	}
-	if (next->policy.handshake_rate != gw->cfg.policy.handshake_rate)
-		sg_admit_set_rate(&gw->admit, next->policy.handshake_rate, gw_now_ns());
+	if (next->policy.handshake_rate != gw->cfg.policy.handshake_rate ||
+	    next->policy.handshake_source_share != gw->cfg.policy.handshake_source_share ||
+	    next->policy.handshake_source_prefix4 != gw->cfg.policy.handshake_source_prefix4 ||
+	    next->policy.handshake_source_prefix6 != gw->cfg.policy.handshake_source_prefix6)
+		admission_apply(gw, &next->policy);
 	gw->cfg.policy = next->policy;
 	free(next);
 	{

@@ -88,10 +88,19 @@ struct sg_gateway {
 	uint64_t expire_cursor;     /* where the lifetime sweep goes on (gw_sess_expire()) */
 	uint64_t kill_alerts;       /* ... whose closing alert went out */
 	uint64_t sess_ended;        /* sessions ended by the device's alert */
-	struct sg_admit admit;      /* policy.handshake_rate */
-	uint32_t hs_slots;          /* handshakes the engine holds in flight at most */
-	struct gw_import *import;   /* credential import in progress, NULL: none */
+	struct sg_admit admit;      /* policy.handshake_rate, handshake_source_* */
+	struct sg_admit_sources *admit_src; /* its per-source buckets */
+	uint32_t hs_slots;                  /* handshakes the engine holds in flight at most */
+	struct gw_import *import;           /* credential import in progress, NULL: none */
 	uint64_t imports_done, imports_failed;
+	/*
+	 * Identities whose key was replaced or removed (credentials add
+	 * --replace, remove, an import): their sessions still to end, a bounded
+	 * number per poll (gw_cred_poll()). A FIFO of gw_ident.
+	 */
+	struct gw_ident *revoked;
+	uint32_t revoked_head, revoked_len, revoked_cap;
+	uint64_t revoked_ended; /* sessions ended because their credential changed */
 };
 
 uint64_t gw_now_ns(void);
@@ -108,6 +117,14 @@ void gw_mgmt_fini(struct sg_gateway *gw);
 /* A session was installed (or replaced) by a handshake under identity / ended by its device. */
 void gw_sess_installed(struct sg_gateway *gw, uint64_t id, const uint8_t *identity, size_t len);
 void gw_sess_ended(struct sg_gateway *gw, uint64_t id);
+/*
+ * End up to max sessions of identity, each with a close_notify (the one
+ * end-session path, as `sessions kill`); alerts counts the alerts sent,
+ * left what the identity still has. Returns how many ended.
+ */
+size_t gw_sess_end_identity(struct sg_gateway *gw, const uint8_t *identity, size_t len, size_t max,
+                            unsigned *alerts, size_t *left);
+
 /* A worker found the session's receive key at its forgery limit: end the session. */
 void gw_sess_forgery_limit(struct sg_gateway *gw, uint64_t id);
 
@@ -123,8 +140,11 @@ void gw_sess_expire(struct sg_gateway *gw, uint64_t now_unix);
 /* The lifetime a new session gets: the credential's or policy.key_lifetime, less jitter. */
 uint32_t gw_key_lifetime(struct sg_gateway *gw, uint32_t cred_lifetime);
 
-/* Admission control of one punted datagram (policy.handshake_rate): 0 admit, -EBUSY refuse. */
-int gw_admit(struct sg_gateway *gw, const uint8_t *dgram, size_t len);
+/*
+ * Storm admission of one new handshake from peer (sg_hs_ops.admit: its
+ * cookie verified, a slot about to be taken): 0 admit, -EBUSY refuse.
+ */
+int gw_admit_peer(struct sg_gateway *gw, const struct sg_hs_peer *peer);
 
 /* Admission state for stats: rate, tokens, admitted, refused, cookies. */
 json_t *gw_admission_json(struct sg_gateway *gw);
@@ -159,5 +179,24 @@ int gw_args_known(json_t *args, const char *const *names, struct sg_ctl_error *e
 
 /* An import's client went away: abort it. */
 void gw_cred_client_closed(struct sg_gateway *gw, uint64_t client);
+
+/* An identity, as the credential store keeps it. */
+struct gw_ident {
+	uint8_t len;
+	uint8_t bytes[SG_SESSREG_IDENTITY_MAX];
+};
+
+/*
+ * A session was installed under identity: when a credential import that
+ * replaces that identity's key is running (the handshake read the key the
+ * import replaces), its sessions are ended once the import commits.
+ */
+void gw_cred_session_installed(struct sg_gateway *gw, const uint8_t *identity, size_t len);
+
+/* End sessions of revoked credentials: at most GW_REVOKE_PER_POLL per call. Each poll. */
+void gw_cred_poll(struct sg_gateway *gw);
+
+/* Free what the credential commands hold (pending revocations). */
+void gw_cred_fini(struct sg_gateway *gw);
 
 #endif /* STORMGATE_CONTROL_GATEWAY_PRIV_H */

@@ -503,6 +503,34 @@ static int kill_one(struct sg_gateway *gw, uint64_t id, int *alerted)
 	return end_session(gw, id, END_KILLED, alerted);
 }
 
+size_t gw_sess_end_identity(struct sg_gateway *gw, const uint8_t *identity, size_t len, size_t max,
+                            unsigned *alerts, size_t *left)
+{
+	uint64_t ids[256];
+	size_t done = 0, n = 0;
+	int a;
+
+	while (done < max) {
+		size_t want = RTE_MIN(max - done, SG_ARRAY_SIZE(ids));
+
+		n = sg_sessreg_find(gw->reg, identity, len, ids, want);
+		if (n == 0)
+			break;
+		for (size_t i = 0; i < n && i < want; i++) {
+			/* Ended or replaced since (not deleted from the registry yet): forget it.
+			 */
+			if (kill_one(gw, ids[i], &a) != 0) {
+				sg_sessreg_del(gw->reg, ids[i]);
+				continue;
+			}
+			*alerts += (unsigned)a;
+			done++;
+		}
+	}
+	*left = sg_sessreg_find(gw->reg, identity, len, NULL, 0);
+	return done;
+}
+
 /* RFC 9147 §4.5.3: a key past its forgery limit opens nothing more; the device re-keys. */
 void gw_sess_forgery_limit(struct sg_gateway *gw, uint64_t id)
 {

@@ -188,11 +188,13 @@ static json_t *stats_json(struct sg_gateway *gw)
 	                              (json_int_t)hs.c[SG_HS_C_HVR_SENT], "counters", hsc));
 	json_object_set_new(r, "admission", gw_admission_json(gw));
 	json_object_set_new(r, "credentials",
-	                    json_pack("{s:I, s:b, s:b, s:I, s:I}", "count", (json_int_t)count,
-	                              "readable", cred_ok == 0, "import_running",
+	                    json_pack("{s:I, s:b, s:b, s:I, s:I, s:I, s:I}", "count",
+	                              (json_int_t)count, "readable", cred_ok == 0, "import_running",
 	                              gw->import != NULL, "imports_done",
 	                              (json_int_t)gw->imports_done, "imports_failed",
-	                              (json_int_t)gw->imports_failed));
+	                              (json_int_t)gw->imports_failed, "sessions_revoked",
+	                              (json_int_t)gw->revoked_ended, "revocations_pending",
+	                              (json_int_t)gw->revoked_len));
 	json_object_set_new(r, "control",
 	                    json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "clients",
 	                              gw->ctl ? (int)sg_ctl_server_clients(gw->ctl) : 0, "accepted",

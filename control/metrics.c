@@ -109,6 +109,8 @@ static const struct {
 	  "New handshakes admitted." },
 	{ "stormgate_admission_refused_total", "counter", "admission.refused",
 	  "New handshakes refused over the rate (the device retransmits)." },
+	{ "stormgate_admission_source_share", "gauge", "admission.source_share",
+	  "Percent of the rate one source prefix may take (100: no per-source limit)." },
 	{ "stormgate_admission_cookies_required", "gauge", "admission.cookies_required",
 	  "1 while a ClientHello needs a cookie (HelloVerifyRequest)." },
 	{ "stormgate_admission_cookie_threshold", "gauge", "admission.cookie_threshold",
@@ -117,6 +119,8 @@ static const struct {
 	  "Identities in the credential store." },
 	{ "stormgate_credential_import_running", "gauge", "credentials.import_running",
 	  "1 while a credential import runs." },
+	{ "stormgate_credential_revoked_sessions_total", "counter", "credentials.sessions_revoked",
+	  "Sessions ended because their identity's key was replaced or removed." },
 	{ "stormgate_control_clients", "gauge", "control.clients",
 	  "Clients connected to the control socket." },
 	{ "stormgate_control_requests_total", "counter", "control.requests",
@@ -144,6 +148,8 @@ static const struct {
 	{ "stormgate_return_routability_total", "counter", "global.rrc", "event",
 	  "CID devices seen at a new address (RFC 9146 §6) and return routability checks "
 	  "(RFC 9853), by event." },
+	{ "stormgate_admission_refusals_total", "counter", "admission.refused_by", "reason",
+	  "New handshakes refused: over the global rate, or over their source's share." },
 };
 
 /* Families with a fixed label per member: name{label="value"} <- path. */

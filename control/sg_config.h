@@ -140,6 +140,9 @@ struct sg_cfg_policy {
 	uint32_t n_suites;
 	uint16_t suites[SG_CFG_SUITES_MAX]; /* IANA cipher suite values, preference order */
 	uint32_t handshake_rate;            /* new handshakes per second, 0: unlimited */
+	uint32_t handshake_source_share;    /* percent of handshake_rate one source may take */
+	uint32_t handshake_source_prefix4;  /* bits of an IPv4 source that make one source */
+	uint32_t handshake_source_prefix6;  /* ... of an IPv6 source */
 	uint32_t
 	        auth_failure_limit; /* forgeries a key takes before its session ends; 0: RFC 9147 */
 	uint64_t rekey_grace;  /* seconds a re-handshaked session still opens old-key records */

@@ -21,6 +21,8 @@
 #ifndef STORMGATE_CONTROL_SG_CRED_H
 #define STORMGATE_CONTROL_SG_CRED_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -123,6 +125,24 @@ struct sg_cred_import *sg_cred_import_begin(struct sg_cred *cs);
  * be aborted now), -ENOSPC, -EIO.
  */
 int sg_cred_import_feed(struct sg_cred_import *im, const char *buf, size_t len);
+
+/*
+ * Who must hear that an import takes an identity's key away: fn(arg,
+ * identity, len) runs for each line that gives an identity another key than
+ * it had (in the store, or on an earlier line), or disables it, once the line
+ * is stored in the import's transaction (not yet committed). Set it before
+ * the first feed. Sessions made with the old key are the caller's to end
+ * (issue 12: replacing a key ends the identity's sessions).
+ */
+typedef void sg_cred_revoked_fn(void *arg, const uint8_t *identity, size_t len);
+void sg_cred_import_on_revoke(struct sg_cred_import *im, sg_cred_revoked_fn *fn, void *arg);
+
+/*
+ * Would committing the import take identity's committed key away (another
+ * key, or disabled)? For a session made during the import: handshakes read
+ * the committed store until the commit. The import's thread only.
+ */
+bool sg_cred_import_revokes(struct sg_cred_import *im, const void *identity, size_t len);
 
 /* Lines read and the first bad one so far (imported stays 0 until commit). */
 const struct sg_cred_import_report *sg_cred_import_progress(const struct sg_cred_import *im);

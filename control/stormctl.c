@@ -62,10 +62,14 @@ static void usage(FILE *f)
 	        "                             handshakes again\n"
 	        "  credentials count\n"
 	        "  credentials show ID        policy and sessions of an identity (never its key)\n"
-	        "  credentials add ID [PSK-HEX|-] [--lifetime SEC] [--disabled] [--replace]\n"
-	        "                             without PSK-HEX (or with -) the key is read from\n"
-	        "                             standard input, so it stays out of ps and history\n"
-	        "  credentials remove ID [--kill-sessions]\n"
+	        "  credentials add ID [--key-file FILE] [--lifetime SEC] [--disabled]\n"
+	        "                  [--replace [--keep-sessions]]\n"
+	        "                             the PSK in hex, one line, from FILE or standard\n"
+	        "                             input (never an argument: /proc shows those to\n"
+	        "                             every user); --replace ends the identity's\n"
+	        "                             sessions unless --keep-sessions\n"
+	        "  credentials remove ID [--keep-sessions]\n"
+	        "                             ends the identity's sessions unless --keep-sessions\n"
 	        "  credentials import FILE.csv|- [--no-progress]\n"
 	        "                             identity,psk_hex[,key_lifetime[,state]] per line,\n"
 	        "                             streamed to the daemon; all lines or none\n"
@@ -73,6 +77,7 @@ static void usage(FILE *f)
 	        "  policy set KEY=VALUE...    key_lifetime=12h key_lifetime_jitter=10\n"
 	        "                             cookie_mode=always cookie_threshold=500\n"
 	        "                             handshake_rate=2000 rekey_grace=30s\n"
+	        "                             handshake_source_share=25\n"
 	        "                             suites=TLS_PSK_WITH_AES_128_CCM_8,...\n"
 	        "  shutdown                   stop the daemon cleanly\n"
 	        "Any other command is sent as is, KEY=VALUE pairs as its arguments\n"
@@ -584,9 +589,14 @@ static void print_stats(const json_t *r)
 	else
 		printf("ADMISSION    unlimited");
 	printf("; admitted %" JSON_INTEGER_FORMAT ", refused %" JSON_INTEGER_FORMAT
-	       "; cookies %s (threshold %" JSON_INTEGER_FORMAT ", %" JSON_INTEGER_FORMAT
-	       " of %" JSON_INTEGER_FORMAT " in flight): %s\n",
-	       geti(a, "admitted"), geti(a, "refused"), gets_(a, "cookie_mode"),
+	       " (rate %" JSON_INTEGER_FORMAT ", source share %" JSON_INTEGER_FORMAT
+	       "; a /%" JSON_INTEGER_FORMAT " or /%" JSON_INTEGER_FORMAT
+	       " takes %" JSON_INTEGER_FORMAT "%%); cookies %s (threshold %" JSON_INTEGER_FORMAT
+	       ", %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT " in flight): %s\n",
+	       geti(a, "admitted"), geti(a, "refused"),
+	       geti(json_object_get(a, "refused_by"), "rate"),
+	       geti(json_object_get(a, "refused_by"), "source_share"), geti(a, "source_prefix4"),
+	       geti(a, "source_prefix6"), geti(a, "source_share"), gets_(a, "cookie_mode"),
 	       geti(a, "cookie_threshold"), geti(a, "in_flight"), geti(a, "max_handshakes"),
 	       json_is_true(json_object_get(a, "cookies_required")) ? "required" : "not required");
 	printf("CREDENTIALS  %" JSON_INTEGER_FORMAT " identities%s; imports %" JSON_INTEGER_FORMAT
@@ -667,6 +677,10 @@ static void print_policy(const json_t *p)
 	       geti(p, "cookie_threshold"), geti(p, "max_handshakes"));
 	printf("handshake_rate       %" JSON_INTEGER_FORMAT "%s\n", geti(p, "handshake_rate"),
 	       geti(p, "handshake_rate") ? " /s" : " (unlimited)");
+	printf("handshake_source_share %" JSON_INTEGER_FORMAT " %% per /%" JSON_INTEGER_FORMAT
+	       " (IPv4) or /%" JSON_INTEGER_FORMAT " (IPv6)\n",
+	       geti(p, "handshake_source_share"), geti(p, "handshake_source_prefix4"),
+	       geti(p, "handshake_source_prefix6"));
 	printf("rekey_grace          %" JSON_INTEGER_FORMAT " s\n", geti(p, "rekey_grace"));
 	if (geti(p, "idle_timeout"))
 		printf("idle_timeout         %" JSON_INTEGER_FORMAT " s\n",
@@ -872,13 +886,36 @@ static int cmd_sessions(int argc, char **argv, int i)
 	return usage_error("unknown sessions command '%s'", sub);
 }
 
-/* The PSK typed (echo off) or piped: one line of hex. Returns 0 or -1. */
-static int read_psk(char *buf, size_t len)
+/*
+ * The PSK: the first line of file (hex), or typed (echo off) or piped on
+ * standard input when file is NULL or "-". Never an argument: a process's
+ * command line is readable by every user in /proc/PID/cmdline. Returns 0 or
+ * -1 (message printed); buf is the caller's to wipe.
+ */
+static int read_psk(const char *file, char *buf, size_t len)
 {
 	struct termios old, noecho;
-	int tty = isatty(STDIN_FILENO), restore = 0;
+	int tty, restore = 0;
 	size_t n;
 
+	if (file != NULL && strcmp(file, "-") != 0) {
+		FILE *f = fopen(file, "re");
+
+		if (f == NULL) {
+			fprintf(stderr, "stormctl: --key-file %s: %s\n", file, strerror(errno));
+			return -1;
+		}
+		if (fgets(buf, (int)len, f) == NULL)
+			buf[0] = '\0';
+		fclose(f);
+		n = strcspn(buf, "\r\n");
+		buf[n] = '\0';
+		if (n == 0)
+			fprintf(stderr, "stormctl: --key-file %s: no PSK on its first line\n",
+			        file);
+		return n > 0 ? 0 : -1;
+	}
+	tty = isatty(STDIN_FILENO);
 	if (tty) {
 		fprintf(stderr, "PSK (hex): ");
 		if (tcgetattr(STDIN_FILENO, &old) == 0) {
@@ -895,25 +932,35 @@ static int read_psk(char *buf, size_t len)
 	}
 	n = strcspn(buf, "\r\n");
 	buf[n] = '\0';
+	if (n == 0)
+		fprintf(stderr, "stormctl: no PSK on standard input\n");
 	return n > 0 ? 0 : -1;
+}
+
+/* What became of the identity's sessions after a replace or remove. */
+static void print_sessions_after(const json_t *r)
+{
+	if (geti(r, "sessions_killed") > 0)
+		printf("; %" JSON_INTEGER_FORMAT " session(s) ended (close_notify)",
+		       geti(r, "sessions_killed"));
+	if (geti(r, "sessions_left") > 0)
+		printf("; %" JSON_INTEGER_FORMAT " session(s) of it %s", geti(r, "sessions_left"),
+		       json_is_true(json_object_get(r, "sessions_kept"))
+		               ? "kept (--keep-sessions): they run until their key lifetime ends"
+		               : "still live, being ended in the background");
+	printf("\n");
 }
 
 static void print_added(const json_t *r)
 {
-	printf("%s\n", json_is_true(json_object_get(r, "replaced")) ? "replaced" : "added");
+	printf("%s", json_is_true(json_object_get(r, "replaced")) ? "replaced" : "added");
+	print_sessions_after(r);
 }
 
 static void print_removed(const json_t *r)
 {
-	if (json_object_get(r, "sessions_killed") != NULL)
-		printf("removed; %" JSON_INTEGER_FORMAT " session(s) killed\n",
-		       geti(r, "sessions_killed"));
-	else if (geti(r, "sessions_left") > 0)
-		printf("removed; %" JSON_INTEGER_FORMAT
-		       " session(s) of it still live until they end (--kill-sessions ends them)\n",
-		       geti(r, "sessions_left"));
-	else
-		printf("removed\n");
+	printf("removed");
+	print_sessions_after(r);
 }
 
 static void print_cred_count(const json_t *r)
@@ -1130,12 +1177,15 @@ static int cmd_credentials(int argc, char **argv, int i)
 		              print_cred);
 	}
 	if (strcmp(sub, "remove") == 0) {
-		int kill = 0;
+		int keep = 0;
 		const char *id = NULL;
 
 		for (; i < argc; i++) {
-			if (strcmp(argv[i], "--kill-sessions") == 0)
-				kill = 1;
+			if (strcmp(argv[i], "--keep-sessions") == 0)
+				keep = 1;
+			else if (strcmp(argv[i], "--kill-sessions") == 0)
+				continue; /* the default since issue 12; accepted for older scripts
+				           */
 			else if (id == NULL && argv[i][0] != '-')
 				id = argv[i];
 			else
@@ -1144,14 +1194,14 @@ static int cmd_credentials(int argc, char **argv, int i)
 		if (id == NULL)
 			return usage_error("credentials remove wants an identity");
 		return simple("credentials.remove",
-		              json_pack("{s:s, s:b}", "identity", id, "kill_sessions", kill),
+		              json_pack("{s:s, s:b}", "identity", id, "keep_sessions", keep),
 		              print_removed);
 	}
 	if (strcmp(sub, "add") == 0) {
-		const char *id = NULL, *psk = NULL;
+		const char *id = NULL, *key_file = NULL;
 		json_t *args = json_object();
 		char buf[160];
-		int rc;
+		int rc, keep = 0, replace = 0;
 
 		for (; i < argc; i++) {
 			const char *a = argv[i];
@@ -1164,14 +1214,36 @@ static int cmd_credentials(int argc, char **argv, int i)
 					return usage_error("--lifetime wants seconds (or 12h, 7d)");
 				}
 				json_object_set_new(args, "key_lifetime", json_string(v));
+			} else if (strcmp(a, "--key-file") == 0) {
+				key_file = opt_value(argc, argv, &i);
+				if (key_file == NULL) {
+					json_decref(args);
+					return usage_error(
+					        "--key-file wants a file (or - for stdin)");
+				}
 			} else if (strcmp(a, "--disabled") == 0) {
 				json_object_set_new(args, "state", json_string("disabled"));
 			} else if (strcmp(a, "--replace") == 0) {
-				json_object_set_new(args, "replace", json_true());
+				replace = 1;
+			} else if (strcmp(a, "--keep-sessions") == 0) {
+				keep = 1;
 			} else if (id == NULL && a[0] != '-') {
 				id = a;
-			} else if (psk == NULL && (a[0] != '-' || strcmp(a, "-") == 0)) {
-				psk = a;
+			} else if (strcmp(a, "-") == 0 && key_file == NULL) {
+				key_file = a; /* the PSK on stdin, as without it */
+			} else if (a[0] != '-') {
+				/*
+				 * A PSK here would be in /proc/PID/cmdline, readable by
+				 * every user, and in the shell's history.
+				 */
+				json_decref(args);
+				fprintf(stderr,
+				        "stormctl: credentials add: the PSK is never taken as an "
+				        "argument (other users see arguments in ps and /proc);\n"
+				        "give it on standard input (stormctl credentials add %s < "
+				        "key.hex) or with --key-file FILE\n",
+				        id);
+				return EXIT_USAGE;
 			} else {
 				json_decref(args);
 				return usage_error("credentials add: unexpected '%s'", a);
@@ -1181,17 +1253,21 @@ static int cmd_credentials(int argc, char **argv, int i)
 			json_decref(args);
 			return usage_error("credentials add wants an identity");
 		}
-		if (psk == NULL || strcmp(psk, "-") == 0) {
-			if (read_psk(buf, sizeof(buf)) != 0) {
-				json_decref(args);
-				sg_wipe(buf, sizeof(buf));
-				fprintf(stderr, "stormctl: no PSK on standard input\n");
-				return EXIT_USAGE;
-			}
-			psk = buf;
+		if (keep && !replace) {
+			json_decref(args);
+			return usage_error("credentials add: --keep-sessions goes with --replace");
 		}
+		if (read_psk(key_file, buf, sizeof(buf)) != 0) {
+			json_decref(args);
+			sg_wipe(buf, sizeof(buf));
+			return EXIT_USAGE;
+		}
+		if (replace)
+			json_object_set_new(args, "replace", json_true());
+		if (keep)
+			json_object_set_new(args, "keep_sessions", json_true());
 		json_object_set_new(args, "identity", json_string(id));
-		json_object_set_new(args, "psk", json_string(psk));
+		json_object_set_new(args, "psk", json_string(buf));
 		sg_wipe(buf, sizeof(buf));
 		rc = simple("credentials.add", args, print_added);
 		return rc;

@@ -61,6 +61,19 @@ else
 	log "all ${#PACKAGES[@]} packages present"
 fi
 
+# node-dtls-client (npm) for tests/e2e/test_dtls_clients.py: an independent DTLS client
+# that needs a HelloVerifyRequest. Optional: without npm (or as non-root) that check SKIPs.
+NODE_TEST_DIR=/usr/local/lib/stormgate-test
+if [ "$(id -u)" -eq 0 ] && command -v npm >/dev/null &&
+	[ ! -d "$NODE_TEST_DIR/node_modules/node-dtls-client" ]; then
+	if npm install --prefix "$NODE_TEST_DIR" --no-audit --no-fund --silent \
+		node-dtls-client@2.0.3 >/dev/null 2>&1; then
+		log "node-dtls-client installed in $NODE_TEST_DIR"
+	else
+		log "npm could not install node-dtls-client; its e2e check will SKIP"
+	fi
+fi
+
 if [ "$want_huge" -eq 0 ]; then
 	exit 0
 fi

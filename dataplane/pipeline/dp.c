@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include <rte_cycles.h>
+#include <rte_hash_crc.h>
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
 #include <rte_mbuf_dyn.h>
@@ -397,6 +398,26 @@ static int solicit(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_
 	return ctl_tx(dp, port, m);
 }
 
+/*
+ * At most one solicitation a second per next hop: neighbours are learned only
+ * from ARP and ND (RFC 826, RFC 4861 §7.2.2 asks no more than one per
+ * RetransTimer either), so a flood of hellos from spoofed, unresolvable
+ * on-link sources must not become a flood of broadcasts. A hashed slot
+ * shared by two next hops only delays one of them by a second.
+ */
+static bool solicit_due(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *ip)
+{
+	uint32_t h = rte_hash_crc(ip, family == 4 ? 4 : 16, port * 2u + family);
+	struct dp_solicited *sl = &dp->solicited[h & (DP_SOLICITED_SLOTS - 1)];
+	uint64_t now = now_ns();
+
+	if (sl->key == h && now - sl->at_ns < 1000000000ull)
+		return false;
+	sl->key = h;
+	sl->at_ns = now;
+	return true;
+}
+
 int sg_dp_ctl_send_udp(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *src,
                        uint16_t sport, const uint8_t *dst, uint16_t dport, const uint8_t *payload,
                        uint16_t len)
@@ -412,7 +433,8 @@ int sg_dp_ctl_send_udp(struct sg_dp *dp, unsigned port, uint8_t family, const ui
 	pc = &dp->conf.ports[port];
 	nh = dp_next_hop(pc, family, dst);
 	if (dp_neigh_lookup(dp->neigh[port], family, nh, mac) != 0) {
-		solicit(dp, port, family, nh);
+		if (solicit_due(dp, port, family, nh))
+			solicit(dp, port, family, nh);
 		dp->ctl_dropped++;
 		return -EHOSTUNREACH;
 	}
@@ -499,24 +521,6 @@ int sg_dp_ctl_reinject(struct sg_dp *dp, struct rte_mbuf *m, unsigned worker)
 		return -EINVAL;
 	/* The hand-off ring is multi-producer: workers and this thread may all add to it. */
 	return rte_ring_mp_enqueue(dp->w[worker]->handoff, m) == 0 ? 0 : -ENOBUFS;
-}
-
-void sg_dp_ctl_glean(struct sg_dp *dp, struct rte_mbuf *m)
-{
-	const struct sg_dp_meta *meta = dp_meta(dp, m);
-	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
-	const struct sg_dp_port_conf *pc;
-	struct sg_pkt pkt;
-
-	if (meta->port >= dp->conf.n_ports)
-		return;
-	pc = &dp->conf.ports[meta->port];
-	if (sg_net_parse(&pc->ifc, f, m->data_len, &pkt) != SG_NET_UDP)
-		return;
-	/* Off-link senders come through a router: its MAC is learned for the router's address. */
-	if (dp_next_hop(pc, pkt.family, pkt.src) != pkt.src)
-		return;
-	dp_neigh_update(dp->neigh[meta->port], pkt.family, pkt.src, f + 6, false, now_ns());
 }
 
 int sg_dp_neigh_set(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *ip,

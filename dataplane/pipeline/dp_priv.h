@@ -127,6 +127,8 @@ struct dp_worker {
 	struct dp_rrc rrc;
 } __rte_cache_aligned;
 
+#define DP_SOLICITED_SLOTS 256 /* power of two */
+
 struct sg_dp {
 	struct sg_dp_conf conf;
 	int meta_off; /* mbuf dynfield offset of struct sg_dp_meta */
@@ -160,6 +162,11 @@ struct sg_dp {
 	} * ident_dq;
 	uint32_t dq_head, dq_len, dq_cap;
 	uint64_t ctl_sent, ctl_dropped;
+	/* next hops solicited in the last second (control thread; solicit_due()) */
+	struct dp_solicited {
+		uint32_t key;
+		uint64_t at_ns;
+	} solicited[DP_SOLICITED_SLOTS];
 	volatile int stop;
 	struct dp_worker *w[SG_DP_WORKERS_MAX];
 };

@@ -259,13 +259,6 @@ int sg_dp_punt_udp(const struct sg_dp *dp, struct rte_mbuf *m, uint8_t laddr[16]
  */
 int sg_dp_ctl_reinject(struct sg_dp *dp, struct rte_mbuf *m, unsigned worker);
 
-/*
- * Learn the sender of a punted datagram as a neighbour when it is on-link
- * (its address on the port's prefix): its frame's source MAC is where our
- * answer goes, even before it ever asked for ours by ARP or ND. Control.
- */
-void sg_dp_ctl_glean(struct sg_dp *dp, struct rte_mbuf *m);
-
 /* Set a static neighbour (ip: 4 or 16 bytes by family). Control. Returns 0 or -ENOSPC. */
 int sg_dp_neigh_set(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *ip,
                     const uint8_t mac[6]);

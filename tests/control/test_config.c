@@ -316,7 +316,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg->credentials.db, "/var/lib/stormgate/credentials");
 	assert_int_equal(cfg->credentials.map_size, (uint64_t)4 << 30);
 	assert_int_equal(cfg->policy.key_lifetime, 86400);
-	assert_int_equal(cfg->policy.cookie_mode, SG_COOKIE_UNDER_LOAD);
+	assert_int_equal(cfg->policy.cookie_mode, SG_COOKIE_ALWAYS);
 	/*
 	 * The default order (docs/config.md): ECDHE-PSK, then PSK; in each kind
 	 * CCM_8 last, after every 16-byte-tag suite (RFC 9147 §4.5.3: 2^7 forged

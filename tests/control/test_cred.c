@@ -469,6 +469,65 @@ static void test_import_isolation(void **state)
 	sg_cred_import_abort(NULL);
 }
 
+/* What an import reports as taking a key away (issue 12 item 2): a table of lines. */
+struct revoked_log {
+	char names[8][16];
+	int n;
+};
+
+static void note_revoked(void *arg, const uint8_t *identity, size_t len)
+{
+	struct revoked_log *l = arg;
+
+	assert_true(l->n < 8 && len < 16);
+	memcpy(l->names[l->n], identity, len);
+	l->names[l->n++][len] = '\0';
+}
+
+static void test_import_revokes(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_cred_entry k1 = entry(0x11, 2, 0, 0), k2 = entry(0x22, 2, 0, 0);
+	struct sg_cred_entry k3 = entry(0x33, 3, 0, 0);
+	struct sg_cred_import_report rep;
+	struct sg_cred_import *im;
+	struct revoked_log log = { .n = 0 };
+	/* existing: same (1111 = same key), rekey (2222 -> 3333), longer (333333 -> 3333),
+	 * dis (same key, now disabled), new (not there before), twice (new, then changed). */
+	static const char csv[] = "same,1111\n"
+	                          "rekey,3333\n"
+	                          "longer,3333\n"
+	                          "dis,1111,0,disabled\n"
+	                          "new,4444\n"
+	                          "twice,5555\n"
+	                          "twice,6666\n"
+	                          "lifetime,1111,3600\n";
+
+	assert_int_equal(sg_cred_put(f->cs, "same", 4, &k1), 0);
+	assert_int_equal(sg_cred_put(f->cs, "rekey", 5, &k2), 0);
+	assert_int_equal(sg_cred_put(f->cs, "longer", 6, &k3), 0);
+	assert_int_equal(sg_cred_put(f->cs, "dis", 3, &k1), 0);
+	assert_int_equal(sg_cred_put(f->cs, "lifetime", 8, &k1), 0);
+	im = sg_cred_import_begin(f->cs);
+	assert_non_null(im);
+	sg_cred_import_on_revoke(im, note_revoked, &log);
+	assert_int_equal(sg_cred_import_feed(im, csv, strlen(csv)), 0);
+	assert_int_equal(log.n, 4);
+	assert_string_equal(log.names[0], "rekey");
+	assert_string_equal(log.names[1], "longer");
+	assert_string_equal(log.names[2], "dis");
+	assert_string_equal(log.names[3], "twice"); /* its second line changed its first */
+	/* Against the committed store, for sessions made while the import runs. */
+	assert_true(sg_cred_import_revokes(im, "rekey", 5));
+	assert_true(sg_cred_import_revokes(im, "dis", 3));
+	assert_false(sg_cred_import_revokes(im, "same", 4));
+	assert_false(sg_cred_import_revokes(im, "lifetime", 8)); /* a new lifetime keeps the key */
+	assert_false(sg_cred_import_revokes(im, "new", 3));      /* nothing committed to take */
+	assert_false(sg_cred_import_revokes(im, "nobody", 6));
+	assert_int_equal(sg_cred_import_commit(im, &rep), 0);
+	assert_int_equal(rep.imported, 8);
+}
+
 static void test_field_checks(void **state)
 {
 	static const struct {
@@ -538,6 +597,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_import_pieces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_long_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_isolation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_revokes, setup, teardown),
 		cmocka_unit_test(test_field_checks),
 	};
 

@@ -280,13 +280,29 @@ def test_credentials():
     r = ctl('credentials', 'add', 'dev-a', input=KEY_A + '\n')
     check('credentials add (PSK on stdin)', r.returncode == 0 and 'added' in r.stdout,
           r.stdout + r.stderr)
-    r = ctl('credentials', 'add', 'dev-a', KEY_B)
+    r = ctl('credentials', 'add', 'dev-x', KEY_B)
+    check('a PSK as an argument (visible in /proc to every user) is refused: exit 2, pointing '
+          'to standard input and --key-file, nothing stored',
+          r.returncode == 2 and 'standard input' in r.stderr and '--key-file' in r.stderr
+          and ctl('credentials', 'show', 'dev-x').returncode == 1, r.stdout + r.stderr)
+    r = ctl('credentials', 'add', 'dev-x', '--replace', KEY_B, '--lifetime', '2h')
+    check('... wherever it stands among the options', r.returncode == 2
+          and '--key-file' in r.stderr, r.stderr)
+    r = ctl('credentials', 'add', 'dev-a', input=KEY_B + '\n')
     check('adding an identity twice: exit 1, conflict', r.returncode == 1
           and '(conflict)' in r.stderr, r.stderr)
-    r = ctl('credentials', 'add', 'dev-a', KEY_A, '--replace')
+    r = ctl('credentials', 'add', 'dev-a', '--replace', input=KEY_A + '\n')
     check('--replace replaces it', r.returncode == 0 and 'replaced' in r.stdout, r.stdout + r.stderr)
-    r = ctl('credentials', 'add', 'dev-b', KEY_B, '--lifetime', '2h', '--disabled')
-    check('credentials add with lifetime and state', r.returncode == 0, r.stderr)
+    keyfile = os.path.join(work, 'dev-b.key')
+    with open(keyfile, 'w') as f:
+        f.write(KEY_B + '\n')
+    os.chmod(keyfile, 0o600)
+    r = ctl('credentials', 'add', 'dev-b', '--key-file', keyfile, '--lifetime', '2h',
+            '--disabled')
+    check('credentials add --key-file with lifetime and state', r.returncode == 0, r.stderr)
+    r = ctl('credentials', 'add', 'dev-c', '--key-file', os.path.join(work, 'nope.key'))
+    check('--key-file of a missing file: exit 2, says so', r.returncode == 2
+          and 'nope.key' in r.stderr, r.stderr)
     r = ctl('credentials', 'show', 'dev-b')
     j = ctl_json('credentials', 'show', 'dev-b')
     check('credentials show: state, lifetime, key length',
@@ -295,11 +311,12 @@ def test_credentials():
     check('credentials show never prints the key (table or JSON)',
           KEY_B not in r.stdout and KEY_B not in json.dumps(j)
           and KEY_B.upper() not in r.stdout, r.stdout)
-    for bad, why in ((['credentials', 'add', 'bad,id', KEY_B], 'invalid_arguments'),
-                     (['credentials', 'add', 'dev-c', '0g'], 'non-hex'),
-                     (['credentials', 'add', 'dev-c', KEY_B, '--lifetime', '5'], 'key_lifetime')):
-        r = ctl(*bad)
-        check(f'credentials add refuses {bad[2:]}: exit 1, {why}',
+    for bad, key, why in ((['credentials', 'add', 'bad,id'], KEY_B, 'invalid_arguments'),
+                          (['credentials', 'add', 'dev-c'], '0g', 'non-hex'),
+                          (['credentials', 'add', 'dev-c', '--lifetime', '5'], KEY_B,
+                           'key_lifetime')):
+        r = ctl(*bad, input=key + '\n')
+        check(f'credentials add refuses {bad[2:]} {key[:4]}: exit 1, {why}',
               r.returncode == 1 and why in r.stderr, r.stderr)
     n = ctl_json('credentials', 'count')['count']
     check('credentials count is 2', n == 2, n)
@@ -577,20 +594,119 @@ def test_kill(c, sid):
     check('... none left', ctl_json('sessions', 'count')['sessions'] == 0)
 
 
+PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools', 'neigh_probe.py')
+
+
+def probe(*args):
+    """tests/tools/neigh_probe.py in the namespace: the MAC the gateway answered to."""
+    gw_mac = open(f'/sys/class/net/{VETH_GW}/address').read().strip()
+    r = run(['ip', 'netns', 'exec', NS, sys.executable, PROBE, VETH_DEV, gw_mac, GW_IP, DEV_IP]
+            + list(args))
+    return r.stdout.strip() or r.stderr.strip()
+
+
+def test_neighbours():
+    """Issue 12 item 10: neighbours are learned from ARP only, never from the source MAC of
+    a punted datagram, which any host on the link can forge."""
+    dev_mac = run(['ip', 'netns', 'exec', NS, 'cat', f'/sys/class/net/{VETH_DEV}/address']
+                  ).stdout.strip()
+    forged, other = '02:53:47:00:00:99', '02:53:47:00:00:98'
+    got = probe('arp', dev_mac)
+    check('an ARP request from the device is answered to its MAC', got == dev_mac,
+          (got, dev_mac))
+    got = probe('hello', forged, '40001')
+    check('a ClientHello from the device\'s address with a forged source MAC does not move '
+          'its neighbour entry: the HelloVerifyRequest goes to the device\'s MAC',
+          got == dev_mac, (got, dev_mac))
+    got = probe('arp', other)
+    check('an ARP request from the device\'s address does change it (answered to its MAC)',
+          got == other, got)
+    got = probe('hello', dev_mac, '40002')
+    check('... and the next answer to that address goes to the MAC the ARP named', got == other,
+          (got, other))
+    got = probe('arp', dev_mac)
+    check('the device\'s own ARP request sets it back; it handshakes and is served',
+          got == dev_mac and one_echo('dev-a', KEY_A, 'neighbour back'), got)
+
+
+def sessions_of(ident):
+    return ctl_json('credentials', 'show', ident)['sessions']
+
+
+def import_csv(text):
+    path = os.path.join(work, 'rekey.csv')
+    with open(path, 'w') as f:
+        f.write(text)
+    return ctl('--json', 'credentials', 'import', path, '--no-progress', timeout=60)
+
+
+def test_revocation():
+    """Issue 12 item 2: replacing or removing a credential ends the identity's live sessions
+    (close_notify), unless --keep-sessions; an import that changes a key does the same."""
+    s0 = stats()['credentials']['sessions_revoked']
+    c = Dtls('dev-a', KEY_A)
+    ok = c.echo('before the re-key')
+    r = ctl('credentials', 'add', 'dev-a', '--replace', input=KEY_A + '\n')
+    check('credentials add --replace ends the identity\'s session: the device gets a '
+          'close_notify, stormctl says so', ok and r.returncode == 0
+          and '1 session(s) ended (close_notify)' in r.stdout and c.exited(5),
+          r.stdout + r.stderr)
+    check('... counted in stats (credentials.sessions_revoked)',
+          stats()['credentials']['sessions_revoked'] == s0 + 1 and sessions_of('dev-a') == 0)
+
+    c = Dtls('dev-a', KEY_A)
+    ok = c.echo('session kept 1')
+    r = ctl('credentials', 'add', 'dev-a', '--replace', '--keep-sessions', input=KEY_A + '\n')
+    check('--replace --keep-sessions keeps it, and says so', ok and r.returncode == 0
+          and 'kept (--keep-sessions)' in r.stdout and c.echo('session kept 2'),
+          (ok, r.stdout + r.stderr, c.out[-300:], sessions_of('dev-a')))
+    r = ctl('credentials', 'add', 'dev-z', '--keep-sessions', input=KEY_A + '\n')
+    check('--keep-sessions without --replace: exit 2', r.returncode == 2, r.stderr)
+
+    # An import: a line giving dev-a another key ends its session; the same key does not.
+    r = import_csv(f'dev-a,{KEY_A}\nurn:dev:ops:sgctl-000001,{1:032x}\n')
+    check('an import that leaves dev-a\'s key as it was keeps its session',
+          r.returncode == 0 and json.loads(r.stdout).get('revoked_identities') == 0
+          and c.echo('session kept 3') and sessions_of('dev-a') == 1,
+          (r.stdout + r.stderr, c.out[-300:], sessions_of('dev-a')))
+    r = import_csv(f'dev-a,{KEY_B}\n')
+    check('an import that gives dev-a another key ends its session (close_notify)',
+          r.returncode == 0 and json.loads(r.stdout).get('revoked_identities') == 1
+          and c.exited(5), r.stdout + r.stderr)
+    check('... none left, and the old key no longer handshakes',
+          wait_for(lambda: sessions_of('dev-a') == 0, timeout=5)
+          and not one_echo('dev-a', KEY_A, 'old key'))
+    check('... the new key does', one_echo('dev-a', KEY_B, 'new key'))
+    r = ctl('credentials', 'add', 'dev-a', '--replace', input=KEY_A + '\n')
+    check('dev-a back on its key', r.returncode == 0, r.stderr)
+
+    c = Dtls('dev-a', KEY_A)
+    ok = c.echo('stays')
+    j = ctl_json('credentials', 'remove', 'dev-a', '--keep-sessions')
+    check('credentials remove --keep-sessions keeps the session',
+          ok and j['removed'] and j['sessions_kept'] and j['sessions_left'] == 1
+          and c.echo('still here'), j)
+    c.close()
+    r = ctl('credentials', 'add', 'dev-a', input=KEY_A + '\n')
+    check('dev-a added again', r.returncode == 0, r.stderr)
+
+
 def test_policy():
     p0 = ctl_json('policy', 'get')
-    check('policy get: the config\'s policy',
-          p0['cookie_mode'] == 'under_load' and p0['key_lifetime'] == 86400
+    check('policy get: the config\'s policy (cookie_mode always by default)',
+          p0['cookie_mode'] == 'always' and p0['key_lifetime'] == 86400
           and len(p0['suites']) == 9 and p0['handshake_rate'] == 0, p0)
 
     hvr0 = stats()['handshakes']['hello_verify_sent']
-    check('under_load with nobody in flight: no cookie', one_echo('dev-a', KEY_A, 'nc')
-          and stats()['handshakes']['hello_verify_sent'] == hvr0)
-    r = ctl('policy', 'set', 'cookie_mode=always')
-    check('policy set cookie_mode=always', r.returncode == 0 and 'cookie_mode' in r.stdout,
-          r.stdout + r.stderr)
-    check('... applied live: the next handshake gets a HelloVerifyRequest',
+    check('the default (always): a handshake gets a HelloVerifyRequest',
           one_echo('dev-a', KEY_A, 'ck') and stats()['handshakes']['hello_verify_sent'] > hvr0)
+    r = ctl('policy', 'set', 'cookie_mode=under_load')
+    check('policy set cookie_mode=under_load', r.returncode == 0 and 'cookie_mode' in r.stdout,
+          r.stdout + r.stderr)
+    hvr0 = stats()['handshakes']['hello_verify_sent']
+    check('... applied live: with nobody in flight, no cookie',
+          one_echo('dev-a', KEY_A, 'nc') and stats()['handshakes']['hello_verify_sent'] == hvr0)
+    ctl('policy', 'set', 'cookie_mode=always')
 
     r = ctl('policy', 'set', 'suites=TLS_PSK_WITH_AES_128_CCM_8')
     f0 = stats()['handshakes']['counters']['fail_no_shared_suite']
@@ -614,7 +730,7 @@ def test_policy():
           and a1['handshake_rate'] == 1, a1)
     for x in cs:
         x.close()
-    ctl('policy', 'set', 'handshake_rate=0', 'cookie_mode=under_load')
+    ctl('policy', 'set', 'handshake_rate=0')
 
     ctl('policy', 'set', 'key_lifetime=1h', 'key_lifetime_jitter=0')
     c = Dtls('dev-a', KEY_A)
@@ -690,10 +806,17 @@ def test_expiry():
 def test_remove_kills():
     c = Dtls('dev-a', KEY_A)
     c.echo('last')
-    j = ctl_json('credentials', 'remove', 'dev-a', '--kill-sessions')
-    check('credentials remove --kill-sessions ends the identity\'s session',
-          j['removed'] and j['sessions_killed'] == 1 and c.exited(5), j)
+    j = ctl_json('credentials', 'remove', 'dev-a')
+    check('credentials remove ends the identity\'s session by default (close_notify)',
+          j['removed'] and j['sessions_killed'] == 1 and j['sessions_left'] == 0
+          and c.exited(5), j)
     check('... and it cannot handshake any more', not one_echo('dev-a', KEY_A, 'gone'))
+    ctl('credentials', 'add', 'dev-a', input=KEY_A + '\n')
+    c = Dtls('dev-a', KEY_A)
+    c.echo('last again')
+    j = ctl_json('credentials', 'remove', 'dev-a', '--kill-sessions')
+    check('the older --kill-sessions is still accepted (it is the default now)',
+          j['removed'] and j['sessions_killed'] == 1 and c.exited(5), j)
 
 
 def test_shutdown():
@@ -740,6 +863,8 @@ def main():
                 got = test_sessions_and_abuse()
                 if got:
                     test_kill(*got)
+                test_neighbours()
+                test_revocation()
                 test_policy()
                 test_expiry()
                 test_remove_kills()

@@ -18,6 +18,10 @@ one JSON line each, so scapy is loaded once:
                                               in two fragments
   {"cmd": "flood", "n": N, "seconds": T}      N ClientHellos from a spoofed on-link address,
                                               a new source port each, within T seconds at most
+  {"cmd": "bogus_cookie", "pps": P, "seconds": T}   ClientHellos carrying a made-up cookie
+                                              from this host's own address, P a second for T
+                                              seconds (issue 12 item 3: never charged to
+                                              admission; each costs the gateway one HMAC)
 
 Every answer holds "sent" (frames written) and, for random bytes, "expect":
 what RFC 6347 §4.1 framing makes of them (the drop reason when framing alone
@@ -76,10 +80,10 @@ def framing(d, cid_len):
     return None
 
 
-def client_hello(rng):
-    """A well-formed DTLS 1.2 ClientHello without a cookie (RFC 6347 §4.2.1)."""
+def client_hello(rng, cookie=b''):
+    """A well-formed DTLS 1.2 ClientHello, without a cookie unless given (RFC 6347 §4.2.1)."""
     suites = [0xC0A8, 0xC0A4, 0x00A8, 0xCCAB]
-    body = (b'\xfe\xfd' + rng.randbytes(32) + b'\x00' + b'\x00'
+    body = (b'\xfe\xfd' + rng.randbytes(32) + b'\x00' + bytes([len(cookie)]) + cookie
             + (2 * len(suites)).to_bytes(2, 'big') + b''.join(s.to_bytes(2, 'big') for s in suites)
             + b'\x01\x00'
             + (4).to_bytes(2, 'big') + b'\x00\x17\x00\x00')  # extended_master_secret
@@ -172,6 +176,23 @@ def handle(c):
                   for i in range(n))
         t0 = time.monotonic()
         sent = send_all(frames, seconds)
+        return {'sent': sent, 'seconds': round(time.monotonic() - t0, 3)}
+    if cmd == 'bogus_cookie':
+        pps = max(1, min(int(c.get('pps', 100)), 10000))
+        seconds = min(float(c.get('seconds', 10)), T_MAX)
+        # 17 bytes: the shape of our cookies (generation + 16 bytes of MAC), made up.
+        frames = [udp4(client_hello(rng, rng.randbytes(17)), 20000 + i % 40000)
+                  for i in range(int(pps * seconds))]
+        t0 = time.monotonic()
+        sent = 0
+        for i, f in enumerate(frames):
+            delay = t0 + i / pps - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if time.monotonic() - t0 > seconds + 1:
+                break
+            raw.send(f)
+            sent += 1
         return {'sent': sent, 'seconds': round(time.monotonic() - t0, 3)}
     return {'error': f'unknown command {cmd}'}
 

@@ -18,7 +18,16 @@ frames on the devices' veth) sends, one kind at a time:
                                                      handshakes during the flood
 
 Each kind must land in exactly its counter, and no echo of the live devices
-may fail or be late.
+may fail or be late. Then storm admission (issue 12 item 3), handshake_rate
+5/s, one source being an address (handshake_source_prefix4 32), 8 devices
+from their own addresses handshaking one after another all along:
+
+  ClientHellos with made-up cookies at 10x the rate   -> drop_cookie_bad, never charged
+  from one host                                          to admission: the devices still
+                                                         complete >= 90 % of the rate
+  a real client looping from one address (valid       -> held to its share (25 %) of the
+  cookies, 4 at once)                                    rate, refused as source_share; the
+                                                         devices get >= 90 % of the rest
 
     test_abuse.py STORMGATE STORMCTL      (root; tag sge2e5)
 """
@@ -34,6 +43,127 @@ import e2e  # noqa: E402
 SPORT_A = 42684  # the live OpenSSL device's source port
 CID_LEN = 8
 FLOOD_N, FLOOD_S = 20000, 10
+RATE, SHARE, WINDOW = 5, 25, 12  # admission phases: handshakes/s, %, seconds measured
+DEVICE_ADDRS = [f'198.18.1.{10 + i}' for i in range(6)]  # on the devices' link
+
+
+class Looper(threading.Thread):
+    """Full handshakes one after another from one address (s_client -bind ADDR:0), each
+    echoing a line and leaving with a close_notify, until stopped; the times of the ones
+    that completed."""
+
+    def __init__(self, lab, addr, dev):
+        super().__init__(daemon=True)
+        self.lab, self.addr, self.dev = lab, addr, dev
+        self.stop_ev = threading.Event()
+        self.done = []  # end times of the handshakes that completed
+        self.tried = []  # end times of every attempt (completed or given up after 8 s)
+
+    def run(self):
+        ident, key = e2e.device_identity(self.dev), e2e.device_key(self.dev)
+        for i in range(10000):  # bounded; stop_ev ends it within seconds
+            if self.stop_ev.is_set():
+                break
+            c = e2e.s_client(self.lab, e2e.GW4, ident, key, 'PSK-AES128-CCM8',
+                             extra=('-bind', f'{self.addr}:0'))
+            # 8 s: a hello refused by admission is retransmitted after 1, 2 and 4 s
+            # (RFC 6347 §4.2.4.1), so a device refused twice still gets in.
+            ok = e2e.echo_roundtrip(c, f'loop {i}', timeout=8)
+            now = time.monotonic()
+            self.tried.append(now)
+            if ok:
+                self.done.append(now)
+                c.close(timeout=3)
+            else:
+                c.kill()
+            self.stop_ev.wait(0.1)  # the machine's other users: a breath between processes
+
+    def count(self, t0, t1):
+        return sum(1 for t in self.done if t0 <= t < t1)
+
+    def attempts(self, t0, t1):
+        return sum(1 for t in self.tried if t0 <= t < t1)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join(timeout=15)
+
+
+def admission(lab, d, tool):
+    """Issue 12 item 3, end to end (see the module's head)."""
+    check = lab.check
+    for a in DEVICE_ADDRS:
+        e2e._sh('ip', '-n', lab.ns_dev, 'addr', 'add', f'{a}/24', 'dev', lab.veth_d)
+    r = d.ctl('policy', 'set', f'handshake_rate={RATE}', f'handshake_source_share={SHARE}',
+              'handshake_source_prefix4=32')
+    check(f'policy set handshake_rate={RATE}, share {SHARE} %, a source per address',
+          r.returncode == 0, r.stdout + r.stderr)
+    # One handshake from each address first: the gateway learns their MACs (ARP).
+    warm = []
+    for i, a in enumerate(DEVICE_ADDRS):
+        c = e2e.s_client(lab, e2e.GW4, e2e.device_identity(30 + i), e2e.device_key(30 + i),
+                         'PSK-AES128-CCM8', extra=('-bind', f'{a}:0'))
+        warm.append(e2e.echo_roundtrip(c, 'warm', timeout=8))
+        c.close()
+        time.sleep(1.0 / RATE)
+    check('each device address handshakes once', all(warm), warm)
+
+    def adm():
+        return json.loads(d.ctl('--json', 'stats').stdout)['admission']
+
+    # -- bogus cookies at 10x the rate from one host ---------------------------------
+    devices = [Looper(lab, a, 30 + i) for i, a in enumerate(DEVICE_ADDRS)]
+    for x in devices:
+        x.start()
+    time.sleep(2)  # the loops running, the burst spent
+    before, a0 = e2e.counters(d.status()), adm()
+    r = tool('bogus_cookie', pps=10 * RATE, seconds=WINDOW, timeout=WINDOW + 30)
+    t1 = time.monotonic()
+    t0 = t1 - r['seconds']  # while the hellos were going out
+    got = sum(x.count(t0, t1) for x in devices)
+    dd, a1 = e2e.delta(e2e.counters(d.status()), before), adm()
+    bogus = dd['hs'].get('drop_cookie_bad', 0) + dd['hs'].get('drop_cookie_expired', 0)
+    check(f'{r["sent"]} ClientHellos with made-up cookies in {r["seconds"]} s ({10 * RATE}/s, '
+          f'10x the rate) from one host: each dropped as a bad or expired cookie ({bogus}) and '
+          'answered with a new HelloVerifyRequest, none admitted (only the devices\' '
+          'handshakes were)',
+          r['sent'] >= 10 * RATE * WINDOW * 0.9 and bogus <= r['sent'] + 5
+          and a1['admitted'] - a0['admitted'] <= got + 2 * len(devices) + 2,
+          (r, dd, a0, a1, got))
+    asked = sum(x.attempts(t0, t1) for x in devices)
+    want = 0.9 * min(RATE * (t1 - t0), asked)
+    check(f'... meanwhile the devices completed {got} of {asked} handshakes in {t1 - t0:.1f} s: '
+          f'at least 90 % of the rate or of what they asked ({want:.0f})',
+          asked > 0 and got >= want, ([x.count(t0, t1) for x in devices], dd, a0, a1))
+
+    # -- a real client looping from one address: valid cookies, held to its share ----
+    flood = [Looper(lab, e2e.DEV4, 40 + i) for i in range(4)]
+    for x in flood:
+        x.start()
+    time.sleep(2)
+    a0 = adm()
+    t0 = time.monotonic()
+    time.sleep(WINDOW)
+    t1 = time.monotonic()
+    a1 = adm()
+    mine = sum(x.count(t0, t1) for x in flood)
+    theirs = sum(x.count(t0, t1) for x in devices)
+    for x in flood + devices:
+        x.stop_ev.set()
+    for x in flood + devices:
+        x.stop()
+    share = RATE * SHARE / 100
+    check(f'a client looping from one address (4 at once, valid cookies) completed {mine} '
+          f'handshakes in {t1 - t0:.1f} s: within its share ({share:g}/s and a burst)',
+          0 < mine <= share * (t1 - t0) + share + 2
+          and a1['refused_by']['source_share'] > a0['refused_by']['source_share'], (a0, a1))
+    asked = sum(x.attempts(t0, t1) for x in devices)
+    want = 0.9 * min((RATE - share) * (t1 - t0), asked)
+    check(f'... the devices meanwhile {theirs} of {asked}: at least 90 % of the rest of the '
+          f'rate or of what they asked ({want:.0f})',
+          asked > 0 and theirs >= want, ([x.count(t0, t1) for x in devices], a0, a1))
+    r = d.ctl('policy', 'set', 'handshake_rate=0', 'handshake_source_prefix4=24')
+    check('admission back to unlimited', r.returncode == 0, r.stderr)
 
 
 class Pinger(threading.Thread):
@@ -219,6 +349,11 @@ def run(stormgate, stormctl):
         check('... a new device handshakes and echoes during the flood',
               newcomer.get('ok') and newcomer.get('rc') == 0, newcomer)
 
+        # 8. storm admission: bogus cookies, then a valid-cookie flood, devices all along
+        before_adm = e2e.counters(d.status())
+        admission(lab, d, tool)
+        adm_dd = e2e.delta(e2e.counters(d.status()), before_adm)
+
         pinger.stop()
         time.sleep(0.3)
         total = e2e.delta(e2e.counters(d.status()), base)
@@ -230,8 +365,11 @@ def run(stormgate, stormctl):
               f'later than 3 s (slowest {pinger.worst * 1000:.0f} ms)',
               not pinger.failed and min(pinger.ok.values()) >= 20,
               f'failed {pinger.failed[:10]}')
+        # The admission phase's devices come and go (a close_notify each): not counted here.
         check('their sessions were never replaced or ended by the abuse',
-              total['replaced'] == 0 and total['punts'].get('alert', 0) <= 1, total)
+              total['replaced'] - adm_dd['replaced'] == 0
+              and total['punts'].get('alert', 0) - adm_dd['punts'].get('alert', 0) <= 1,
+              (total, adm_dd))
         ra, rb = a.close(), b.close()
         check('both live devices leave cleanly', ra == 0 and rb == 0,
               f'A {ra} {a.err()[-300:]}\nB {rb} {b.err()[-300:]}')

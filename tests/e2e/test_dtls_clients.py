@@ -16,12 +16,19 @@ backend namespace:
   - a device that handshakes again from the same address and port (the first
     client killed without a goodbye): its session is replaced and works;
   - a capture of the run decodes as DTLS 1.2, and the AES sessions decrypt
-    with the clients' key logs to the very lines sent and echoed.
+    with the clients' key logs to the very lines sent and echoed;
+  - node-dtls-client (npm; deploy/bootstrap.sh installs it when npm is there,
+    else SKIP), which computes its Finished over its second ClientHello only
+    and so needs a HelloVerifyRequest, on every suite it offers that we serve.
+
+The daemon runs on the default policy (cookie_mode always, issue 12 item 4):
+every full handshake of every client starts with a HelloVerifyRequest.
 
     test_dtls_clients.py STORMGATE STORMCTL      (root; tag sge2e2)
 """
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -43,6 +50,10 @@ GNUTLS_BASE = 'NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:-CIPHER-ALL:-GROUP-ALL'
 # GnuTLS cipher name, what gnutls-cli prints in its Description
 GNUTLS_PSK = ['AES-128-CCM', 'AES-128-CCM-8', 'AES-128-GCM', 'AES-256-GCM', 'CHACHA20-POLY1305']
 GNUTLS_ECDHE = [('CHACHA20-POLY1305', 'GROUP-X25519'), ('CHACHA20-POLY1305', 'GROUP-SECP256R1')]
+# node-dtls-client 2.0.3's PSK suites that we serve (it offers AES-256-CCM(_8) and CBC too).
+NODE_SUITES = ['TLS_PSK_WITH_AES_128_CCM_8', 'TLS_PSK_WITH_AES_128_CCM',
+               'TLS_PSK_WITH_AES_128_GCM_SHA256', 'TLS_PSK_WITH_AES_256_GCM_SHA384']
+NODE_MODULES = os.environ.get('SG_NODE_MODULES', '/usr/local/lib/stormgate-test/node_modules')
 
 
 def gnutls_priority(kx, cipher, group='GROUP-X25519'):
@@ -227,6 +238,40 @@ class Run:
         self.check('GnuTLS resumption counted: one full, one abbreviated handshake',
                    dd['hs'].get('completed_full', 0) == 1 and dd['resumed'] == 1, dd)
 
+    # ---- node-dtls-client: assumes a HelloVerifyRequest ------------------------
+
+    def node_dtls_client(self):
+        """node-dtls-client hashes its handshake from its second ClientHello (the one
+        with the cookie), so it completes only where the server sends a cookie: on
+        the default cookie_mode (always) every suite it offers that we serve works."""
+        if not os.path.isdir(os.path.join(NODE_MODULES, 'node-dtls-client')) \
+                or not shutil.which('node'):
+            self.lab.tap.skip('node-dtls-client: every suite, a HelloVerifyRequest each',
+                              f'node or node-dtls-client not installed ({NODE_MODULES}; '
+                              'deploy/bootstrap.sh installs it)')
+            return
+        script = os.path.join(e2e.HERE, 'node_dtls_client.js')
+        for suite in NODE_SUITES:
+            before = self.snap()
+            r = self.lab.run(self.lab.ns_dev, ['env', f'NODE_PATH={NODE_MODULES}', 'node', script,
+                                               e2e.GW4, e2e.coap_identity(1), e2e.COAP_KEY_TEXT,
+                                               suite], timeout=20)
+            dd = e2e.delta(self.snap(), before)
+            self.check(f'node-dtls-client {suite}: a HelloVerifyRequest, the handshake, a line '
+                       'echoed',
+                       f'MSG echo:node {suite}' in r.stdout
+                       and dd['hs'].get('hello_verify_sent', 0) >= 1
+                       and dd['hs'].get('completed_full', 0) == 1 and dd['failed'] == 0,
+                       f'exit {r.returncode}\n{r.stdout[-500:]}{r.stderr[-500:]}\n{dd}')
+
+    def cookies_everywhere(self, s0):
+        dd = e2e.delta(self.snap(), s0)
+        full = dd['hs'].get('completed_full', 0)
+        self.check(f'default policy (cookie_mode always): each of the {full} full handshakes '
+                   'started with a HelloVerifyRequest',
+                   full > 0 and dd['hs'].get('hello_verify_sent', 0) >= full
+                   + dd['failed'], dd['hs'])
+
     # ---- refusals -----------------------------------------------------------
 
     def refusals(self):
@@ -338,15 +383,19 @@ class Run:
 def run(stormgate, stormctl):
     with e2e.Lab('sge2e2', stormgate, stormctl) as lab:
         lab.netns_up()
-        d = lab.start_daemon()
+        # The daemon's default policy: no cookie_mode in the file (always, issue 12 item 4).
+        d = lab.start_daemon(policy='')
         lab.udp_echo()
         cap = e2e.Capture(lab, lab.ns_dev, lab.veth_d, 'devices')
         r = Run(lab, d)
+        s0 = r.snap()
         r.openssl_suites()
         r.openssl_resumption()
         r.gnutls_suites()
         r.gnutls_ecdhe()
         r.gnutls_resumption()
+        r.node_dtls_client()
+        r.cookies_everywhere(s0)
         r.refusals()
         r.rehandshake()
         time.sleep(0.3)
