@@ -76,6 +76,8 @@ struct burst {
 	uint8_t seal_pkt[SG_BURST_MAX];
 	struct rte_mbuf *punt[DP_OPS_MAX + SG_BURST_MAX];
 	bool punt_outcome[DP_OPS_MAX + SG_BURST_MAX];
+	/* each punt's reason, ours to read after the mbuf went to the control thread */
+	uint8_t punt_why[DP_OPS_MAX + SG_BURST_MAX];
 	unsigned n_punt;
 };
 
@@ -144,9 +146,16 @@ static void punt(struct dp_worker *w, struct burst *b, struct rte_mbuf *m, unsig
 	meta->worker = (uint8_t)w->idx;
 	meta->session = session;
 	b->punt_outcome[b->n_punt] = outcome;
+	b->punt_why[b->n_punt] = (uint8_t)why;
 	b->punt[b->n_punt++] = m;
 }
 
+/*
+ * Hand the burst's punts to the control thread. An mbuf the ring took is the
+ * control thread's from that moment (it may already have freed or reused
+ * it), so the counting below reads only the burst's own arrays, never the
+ * mbufs that went.
+ */
 static void punt_flush(struct dp_worker *w, struct burst *b)
 {
 	unsigned k;
@@ -155,10 +164,8 @@ static void punt_flush(struct dp_worker *w, struct burst *b)
 		return;
 	k = rte_ring_mp_enqueue_burst(w->dp->punt, (void *const *)b->punt, b->n_punt, NULL);
 	for (unsigned i = 0; i < b->n_punt; i++) {
-		const struct sg_dp_meta *meta = dp_meta(w->dp, b->punt[i]);
-
 		if (i < k) {
-			dp_count(&w->c.punt_by[meta->punt], 1);
+			dp_count(&w->c.punt_by[b->punt_why[i]], 1);
 			if (b->punt_outcome[i])
 				dp_count(&w->c.punted, 1);
 		} else if (b->punt_outcome[i]) {

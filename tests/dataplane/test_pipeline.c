@@ -19,6 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <arpa/inet.h>
 
 #include <cmocka.h>
@@ -533,60 +536,64 @@ static void teardown_env(void)
 	rte_mempool_free(E.pool);
 }
 
+/* Device d's announcement: an ARP request (IPv4) or neighbour solicitation (IPv6) for us. */
+static struct rte_mbuf *announce_frame(const struct device *d)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(E.pool);
+	uint8_t *f;
+
+	assert_non_null(m);
+	f = rte_pktmbuf_mtod(m, uint8_t *);
+	memset(f, 0, 90);
+	memcpy(f + 6, DEV_MAC, 6);
+	if (d->family == 4) {
+		memset(f, 0xff, 6);
+		put16(f + 12, 0x0806);
+		put16(f + 14, 1);
+		put16(f + 16, 0x0800);
+		f[18] = 6;
+		f[19] = 4;
+		put16(f + 20, 1);
+		memcpy(f + 22, DEV_MAC, 6);
+		memcpy(f + 28, d->addr, 4);
+		memcpy(f + 38, GW4, 4);
+		m->data_len = m->pkt_len = 60;
+	} else {
+		uint8_t *ip = f + 14, *icmp = f + 54, ph[40] = { 0 };
+		uint8_t grp[16] = { 0xff, 0x02, [11] = 1, [12] = 0xff };
+
+		memcpy(grp + 13, GW6 + 13, 3);
+		f[0] = f[1] = 0x33;
+		memcpy(f + 2, grp + 12, 4);
+		put16(f + 12, 0x86dd);
+		ip[0] = 0x60;
+		put16(ip + 4, 32);
+		ip[6] = 58;
+		ip[7] = 255;
+		memcpy(ip + 8, d->addr, 16);
+		memcpy(ip + 24, grp, 16);
+		icmp[0] = 135;
+		memcpy(icmp + 8, GW6, 16);
+		icmp[24] = 1;
+		icmp[25] = 1;
+		memcpy(icmp + 26, DEV_MAC, 6);
+		memcpy(ph, ip + 8, 32);
+		ph[35] = 32;
+		ph[39] = 58;
+		put16(icmp + 2, (uint16_t)~csum_fold(icmp, 32, csum_fold(ph, 40, 0)));
+		m->data_len = m->pkt_len = 86;
+	}
+	return m;
+}
+
 /* Each device announces itself: ARP (IPv4) or neighbour solicitation (IPv6). */
 static void announce_devices(void)
 {
-	struct rte_mbuf *out[RING_SIZE], *m;
+	struct rte_mbuf *out[RING_SIZE];
 	unsigned n, punted;
 
-	for (unsigned i = 0; i < N_SESS; i++) {
-		struct device *d = &E.dev[i];
-		uint8_t *f;
-
-		m = rte_pktmbuf_alloc(E.pool);
-		assert_non_null(m);
-		f = rte_pktmbuf_mtod(m, uint8_t *);
-		memset(f, 0, 90);
-		memcpy(f + 6, DEV_MAC, 6);
-		if (d->family == 4) {
-			memset(f, 0xff, 6);
-			put16(f + 12, 0x0806);
-			put16(f + 14, 1);
-			put16(f + 16, 0x0800);
-			f[18] = 6;
-			f[19] = 4;
-			put16(f + 20, 1);
-			memcpy(f + 22, DEV_MAC, 6);
-			memcpy(f + 28, d->addr, 4);
-			memcpy(f + 38, GW4, 4);
-			m->data_len = m->pkt_len = 60;
-		} else {
-			uint8_t *ip = f + 14, *icmp = f + 54, ph[40] = { 0 };
-			uint8_t grp[16] = { 0xff, 0x02, [11] = 1, [12] = 0xff };
-
-			memcpy(grp + 13, GW6 + 13, 3);
-			f[0] = f[1] = 0x33;
-			memcpy(f + 2, grp + 12, 4);
-			put16(f + 12, 0x86dd);
-			ip[0] = 0x60;
-			put16(ip + 4, 32);
-			ip[6] = 58;
-			ip[7] = 255;
-			memcpy(ip + 8, d->addr, 16);
-			memcpy(ip + 24, grp, 16);
-			icmp[0] = 135;
-			memcpy(icmp + 8, GW6, 16);
-			icmp[24] = 1;
-			icmp[25] = 1;
-			memcpy(icmp + 26, DEV_MAC, 6);
-			memcpy(ph, ip + 8, 32);
-			ph[35] = 32;
-			ph[39] = 58;
-			put16(icmp + 2, (uint16_t)~csum_fold(icmp, 32, csum_fold(ph, 40, 0)));
-			m->data_len = m->pkt_len = 86;
-		}
-		inject(E.dev_rx[0], m);
-	}
+	for (unsigned i = 0; i < N_SESS; i++)
+		inject(E.dev_rx[0], announce_frame(&E.dev[i]));
 	poll_all();
 	punted = 0;
 	while ((n = sg_dp_punt_dequeue(E.dp, out, RING_SIZE)) != 0) {
@@ -1325,6 +1332,96 @@ static void test_proxy_identity(void **state)
 	free_all(out, n);
 }
 
+/*
+ * The control thread owns a punted mbuf from the moment the ring takes it:
+ * it may free it, and the pool may give it out again, at once. Here a
+ * second thread plays it at its most eager: it takes punts as fast as they
+ * come, writes another reason into each one's metadata and frees it, while
+ * worker 0 punts bursts of ARP and neighbour solicitations. The worker's
+ * counts must still say what it punted (it keeps the reasons itself),
+ * nothing else. A threaded test: how often the two threads meet between the
+ * enqueue and the count depends on the scheduler, so on the code before the
+ * fix it failed on most runs, not on all (ThreadSanitizer sees the race
+ * every time).
+ */
+struct punt_eater {
+	atomic_int stop;
+	atomic_uint taken;
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void *eat_punts(void *arg)
+{
+	struct punt_eater *pe = arg;
+	uint64_t end = mono_ms() + 60000; /* bounded even if the test thread dies */
+
+	while (mono_ms() < end) {
+		/* Read before the dequeue: once stop is seen, an empty ring stays empty. */
+		int stopping = atomic_load_explicit(&pe->stop, memory_order_acquire);
+		struct rte_mbuf *m[64];
+		unsigned n = sg_dp_punt_dequeue(E.dp, m, 64);
+
+		for (unsigned k = 0; k < n; k++) {
+			sg_dp_meta(E.dp, m[k])->punt = SG_DP_PUNT_KEY_EXHAUSTED;
+			rte_pktmbuf_free(m[k]);
+		}
+		atomic_fetch_add_explicit(&pe->taken, n, memory_order_release);
+		if (n == 0 && stopping)
+			break;
+	}
+	return NULL;
+}
+
+static void test_punt_reason_kept(void **state)
+{
+	enum { ROUNDS = 10000, PER_BURST = 32 };
+	struct punt_eater pe = { 0 };
+	struct sg_dp_counters before, after;
+	uint64_t arp = 0, nd = 0, full;
+	pthread_t th;
+
+	(void)state;
+	sg_dp_counters_sum(E.dp, &before);
+	assert_int_equal(pthread_create(&th, NULL, eat_punts, &pe), 0);
+	for (unsigned r = 0; r < ROUNDS; r++) {
+		uint64_t wait_end = mono_ms() + 10000;
+
+		/* The pool holds fewer mbufs than the punt ring: wait for the eater to catch up. */
+		while (arp + nd - atomic_load_explicit(&pe.taken, memory_order_acquire) > 1024 &&
+		       mono_ms() < wait_end)
+			usleep(100);
+		for (unsigned k = 0; k < PER_BURST; k++) {
+			const struct device *d = &E.dev[(r * PER_BURST + k) % N_SESS];
+
+			inject(E.dev_rx[0], announce_frame(d));
+			arp += d->family == 4;
+			nd += d->family == 6;
+		}
+		sg_dp_worker_poll(E.dp, 0);
+	}
+	atomic_store_explicit(&pe.stop, 1, memory_order_release);
+	pthread_join(th, NULL);
+	sg_dp_counters_sum(E.dp, &after);
+	full = after.drop[SG_DROP_PUNT_RING_FULL] - before.drop[SG_DROP_PUNT_RING_FULL];
+	assert_int_equal(after.punt_by[SG_DP_PUNT_KEY_EXHAUSTED],
+	                 before.punt_by[SG_DP_PUNT_KEY_EXHAUSTED]);
+	assert_int_equal(after.punt_by[SG_DP_PUNT_ARP] + after.punt_by[SG_DP_PUNT_NDISC] + full,
+	                 before.punt_by[SG_DP_PUNT_ARP] + before.punt_by[SG_DP_PUNT_NDISC] + arp +
+	                         nd);
+	assert_true(after.punt_by[SG_DP_PUNT_ARP] - before.punt_by[SG_DP_PUNT_ARP] <= arp);
+	assert_true(after.punt_by[SG_DP_PUNT_NDISC] - before.punt_by[SG_DP_PUNT_NDISC] <= nd);
+	assert_int_equal(atomic_load_explicit(&pe.taken, memory_order_acquire),
+	                 arp + nd - full);
+	check_invariant();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1336,6 +1433,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_key_scrub, setup_scrub, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_mode, setup_proxy, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_identity, setup_proxy, teardown),
+		cmocka_unit_test_setup_teardown(test_punt_reason_kept, setup_udp, teardown),
 	};
 	int fails = cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);
 
