@@ -21,6 +21,9 @@ enum sg_drop {
 	SG_DROP_IP_CHECKSUM,   /* IPv4 header checksum */
 	SG_DROP_IP_FRAGMENT,   /* IPv4 or IPv6 fragment: DTLS records never need them */
 	SG_DROP_L3_NOT_FOR_US, /* destination address not ours */
+	/* source no device can have: multicast, broadcast, 0/8, 127/8, ::, ::1, ::/96,
+	 * IPv4-mapped ::ffff:0:0/96 (replies would leave as IPv4), or one of ours */
+	SG_DROP_MARTIAN_SOURCE,
 	SG_DROP_IP_PROTO,      /* not UDP (nor neighbour discovery) */
 	SG_DROP_IPV6_EXT,      /* malformed or too long extension header chain */
 	SG_DROP_UDP_HEADER,    /* UDP length inconsistent with the IP length */

@@ -972,6 +972,19 @@ static void test_bad_input(void **state)
 		              (uint16_t)(m->data_len - rec_off(d)));
 		rte_pktmbuf_free(m);
 		expect(c, -1, SG_DP_PUNT_UNKNOWN);
+
+		/*
+		 * The same ClientHello from an IPv4-mapped IPv6 source: no device has
+		 * one, and the session table would take it for the IPv4 address it
+		 * embeds. Dropped, never punted to the handshake server.
+		 */
+		{
+			static const uint8_t mapped[16] = { [10] = 0xff, 0xff, 198, 18, 1, 10 };
+
+			expect(udp_frame(DEV_MAC, GW_MAC, 6, mapped, d->port, GW6, DTLS_PORT, ch,
+			                 sizeof(ch)),
+			       SG_DROP_MARTIAN_SOURCE, -1);
+		}
 	}
 
 	/* A CID record whose CID we never issued. */
