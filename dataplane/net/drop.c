@@ -46,6 +46,7 @@ const char *sg_drop_name(enum sg_drop reason)
 		[SG_DROP_MULTI_SEG] = "multi_seg",
 		[SG_DROP_BACKEND_UNKNOWN] = "backend_unknown",
 		[SG_DROP_PROXY_HEADER] = "proxy_header",
+		[SG_DROP_BACKEND_FORGED] = "backend_forged",
 		[SG_DROP_SEQ_EXHAUSTED] = "seq_exhausted",
 		[SG_DROP_TOO_BIG] = "too_big",
 	};

@@ -59,6 +59,9 @@ enum sg_drop {
 	/* backend side */
 	SG_DROP_BACKEND_UNKNOWN, /* datagram from the backend for no live session */
 	SG_DROP_PROXY_HEADER,    /* missing or malformed PROXY v2 header from the backend */
+	/* claims to be the backend server's reply but cannot be: from its address and port
+	 * on a port without the backend role, or (proxy mode) without the session's token */
+	SG_DROP_BACKEND_FORGED,
 	SG_DROP_SEQ_EXHAUSTED,   /* seal refused: 2^48 records sent, session must re-key */
 	SG_DROP_TOO_BIG,         /* reply too large for one record in one frame */
 	SG_DROP_MAX
