@@ -548,9 +548,9 @@ const char *check_uplink(const Gateway &gw, const rte_mbuf *m, size_t k, unsigne
 	identity_of(k, ident, sizeof(ident));
 	token_of(k, token);
 	if (hl < 0 || !info.has_session || info.session != gw.ids[k] ||
-	    memcmp(info.token, token, SG_PP2_TOKEN_LEN) != 0 ||
-	    memcmp(info.src, a, 4) != 0 || info.sport != port ||
-	    info.identity_len != strlen(ident) || memcmp(info.identity, ident, strlen(ident)) != 0)
+	    memcmp(info.token, token, SG_PP2_TOKEN_LEN) != 0 || memcmp(info.src, a, 4) != 0 ||
+	    info.sport != port || info.identity_len != strlen(ident) ||
+	    memcmp(info.identity, ident, strlen(ident)) != 0)
 		return "PROXY v2 header does not name the device";
 	if (!same_plaintext(u.payload + hl, u.len - unsigned(hl), k, payload))
 		return "backend datagram: wrong plaintext";

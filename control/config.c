@@ -1458,8 +1458,9 @@ const char *sg_cookie_mode_name(uint32_t mode)
 int sg_config_backend_port(const struct sg_config *cfg)
 {
 	for (uint32_t i = 0; i < cfg->n_ports; i++) {
-		if (cfg->backend.port[0] != '\0' ? strcmp(cfg->ports[i].name, cfg->backend.port) == 0
-		                                  : cfg->ports[i].role == SG_PORT_BACKEND)
+		if (cfg->backend.port[0] != '\0'
+		            ? strcmp(cfg->ports[i].name, cfg->backend.port) == 0
+		            : cfg->ports[i].role == SG_PORT_BACKEND)
 			return (int)i;
 	}
 	return -1;

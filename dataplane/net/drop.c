@@ -14,7 +14,7 @@ const char *sg_drop_name(enum sg_drop reason)
 		[SG_DROP_IP_CHECKSUM] = "ip_checksum",
 		[SG_DROP_IP_FRAGMENT] = "ip_fragment",
 		[SG_DROP_L3_NOT_FOR_US] = "l3_not_for_us",
-		[SG_DROP_MARTIAN_SOURCE] = "martian_source",
+		[SG_DROP_BAD_SOURCE] = "bad_source",
 		[SG_DROP_IP_PROTO] = "ip_proto",
 		[SG_DROP_IPV6_EXT] = "ipv6_ext",
 		[SG_DROP_UDP_HEADER] = "udp_header",

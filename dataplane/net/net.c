@@ -275,14 +275,14 @@ static enum sg_net_kind parse_ipv4(const struct sg_net_if *ifc, const uint8_t *f
 	 * broadcast. No device sends from them, and a reply would go nowhere good.
 	 */
 	if (pkt->src[0] >= 224 || pkt->src[0] == 0 || pkt->src[0] == 127)
-		return drop(pkt, SG_DROP_MARTIAN_SOURCE);
+		return drop(pkt, SG_DROP_BAD_SOURCE);
 	if (!is_our_ip4(ifc, pkt->dst))
 		return drop(pkt, SG_DROP_L3_NOT_FOR_US);
 	if (ip[9] != IPPROTO_UDP_)
 		return drop(pkt, SG_DROP_IP_PROTO);
 	/* Nor from one of our own addresses: a reply would be sent to ourselves. */
 	if (is_our_ip4(ifc, pkt->src))
-		return drop(pkt, SG_DROP_MARTIAN_SOURCE);
+		return drop(pkt, SG_DROP_BAD_SOURCE);
 	pkt->l4_off = (uint16_t)(pkt->l3_off + hlen);
 	return parse_udp(frame, pkt->l3_off + tlen, pkt);
 }
@@ -334,7 +334,7 @@ static enum sg_net_kind parse_ipv6(const struct sg_net_if *ifc, const uint8_t *f
 	pkt->src = ip + 8;
 	pkt->dst = ip + 24;
 	if (is_martian6(pkt->src))
-		return drop(pkt, SG_DROP_MARTIAN_SOURCE);
+		return drop(pkt, SG_DROP_BAD_SOURCE);
 
 	/* RFC 8200 §4: walk the chain, bounded in count and by the payload length. */
 	next = ip[6];
@@ -376,7 +376,7 @@ static enum sg_net_kind parse_ipv6(const struct sg_net_if *ifc, const uint8_t *f
 	 * server (only of duplicate address detection, above); nor is one of our own.
 	 */
 	if (is_unspecified6(pkt->src) || is_our_ip6(ifc, pkt->src))
-		return drop(pkt, SG_DROP_MARTIAN_SOURCE);
+		return drop(pkt, SG_DROP_BAD_SOURCE);
 	return parse_udp(frame, end, pkt);
 }
 

@@ -41,10 +41,10 @@ enum dp_act {
 struct pkt_st {
 	struct sg_pkt pkt;
 	struct sg_sess_ref ref;
-	uint64_t sess_id;                  /* downlink by id */
-	uint8_t token[SG_PP2_TOKEN_LEN];   /* downlink, proxy mode: the token the reply carries */
-	const uint8_t *cid; /* uplink by CID */
-	uint32_t dl_off;    /* downlink: plaintext offset in the frame */
+	uint64_t sess_id;                /* downlink by id */
+	uint8_t token[SG_PP2_TOKEN_LEN]; /* downlink, proxy mode: the token the reply carries */
+	const uint8_t *cid;              /* uplink by CID */
+	uint32_t dl_off;                 /* downlink: plaintext offset in the frame */
 	uint32_t dl_len;
 	uint16_t rec0;  /* first record in the burst's header array */
 	uint8_t n_rec;  /* records parsed (the last may be malformed) */
@@ -409,7 +409,8 @@ static void classify(struct dp_worker *w, struct burst *b, const uint8_t *ports)
  */
 static bool token_ok(const struct sg_dp *dp, const struct pkt_st *st)
 {
-	const struct dp_ident *id = __atomic_load_n(&dp->slot_ident[st->ref.slot], __ATOMIC_ACQUIRE);
+	const struct dp_ident *id =
+	        __atomic_load_n(&dp->slot_ident[st->ref.slot], __ATOMIC_ACQUIRE);
 
 	return id != NULL && sg_ct_memcmp(id->token, st->token, SG_PP2_TOKEN_LEN) == 0;
 }

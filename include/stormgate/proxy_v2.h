@@ -40,8 +40,8 @@ extern "C" {
 #define SG_PP2_TYPE_SSL          0x20
 #define SG_PP2_SUBTYPE_SSL_VER   0x21
 #define SG_PP2_TYPE_PSK_IDENTITY 0xE0
-#define SG_PP2_IDENTITY_MAX      128 /* longest PSK identity we accept (LwM2M) */
-#define SG_PP2_TOKEN_LEN         8   /* a session's token: 64 random bits */
+#define SG_PP2_IDENTITY_MAX      128                    /* longest PSK identity we accept (LwM2M) */
+#define SG_PP2_TOKEN_LEN         8                      /* a session's token: 64 random bits */
 #define SG_PP2_UNIQUE_ID_LEN     (8 + SG_PP2_TOKEN_LEN) /* session handle, then token */
 /* Largest header we emit: IPv6 addresses, SSL TLV, unique id, longest identity. */
 #define SG_PP2_MAX_LEN                                                                             \

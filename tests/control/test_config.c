@@ -362,7 +362,8 @@ static void test_backend_port(void **state)
 		  2, false },
 		{ "backend: {trust_device_network: true, servers: [198.18.2.10:5683]}\n" PORTS, -1,
 		  true },
-		{ "backend: {mode: proxy, trust_device_network: true, servers: ['[fd00::2]:5683']}\n" PORTS,
+		{ "backend: {mode: proxy, trust_device_network: true, servers: "
+		  "['[fd00::2]:5683']}\n" PORTS,
 		  -1, true },
 		{ "backend: {mode: udp}\n" PORTS, -1, false },
 	};
@@ -638,16 +639,11 @@ static void test_keys_documented(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_error_table),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_backend_port),
-		cmocka_unit_test(test_values),
-		cmocka_unit_test(test_empty_sections),
-		cmocka_unit_test(test_failure_keeps_config),
-		cmocka_unit_test(test_set_key),
-		cmocka_unit_test(test_load_errors),
-		cmocka_unit_test(test_sample_config),
-		cmocka_unit_test(test_keys_documented),
+		cmocka_unit_test(test_error_table),    cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_backend_port),   cmocka_unit_test(test_values),
+		cmocka_unit_test(test_empty_sections), cmocka_unit_test(test_failure_keeps_config),
+		cmocka_unit_test(test_set_key),        cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_sample_config),  cmocka_unit_test(test_keys_documented),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

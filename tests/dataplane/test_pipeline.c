@@ -65,8 +65,8 @@ struct device {
 	uint64_t id;
 	uint8_t cid[16];
 	int use_cid;
-	uint16_t bport;       /* the backend source port the gateway chose (udp mode) */
-	struct sg_rec_sa *sa; /* device side: tx = client_write, rx = server_write */
+	uint16_t bport;                  /* the backend source port the gateway chose (udp mode) */
+	struct sg_rec_sa *sa;            /* device side: tx = client_write, rx = server_write */
 	uint8_t token[SG_PP2_TOKEN_LEN]; /* proxy mode: the session's token, as attached */
 };
 
@@ -1075,7 +1075,7 @@ static void test_bad_input(void **state)
 
 			expect(udp_frame(DEV_MAC, GW_MAC, 6, mapped, d->port, GW6, DTLS_PORT, ch,
 			                 sizeof(ch)),
-			       SG_DROP_MARTIAN_SOURCE, -1);
+			       SG_DROP_BAD_SOURCE, -1);
 		}
 	}
 
@@ -1300,7 +1300,7 @@ static void reply_dest(unsigned i, uint8_t addr[4], uint16_t *port)
 	struct out o;
 
 	inject(E.brx[0], udp_frame(BE_MAC, GW_MAC, 4, BE4, COAP_PORT, E.gwb, d->bport,
-	                             (const uint8_t *)msg, (uint16_t)strlen(msg)));
+	                           (const uint8_t *)msg, (uint16_t)strlen(msg)));
 	poll_all();
 	assert_int_equal(drain(E.dev_tx, N_WORKERS, out, RING_SIZE), 1);
 	parse_out(out[0], &o);
@@ -1611,8 +1611,7 @@ static void test_punt_reason_kept(void **state)
 	                         nd);
 	assert_true(after.punt_by[SG_DP_PUNT_ARP] - before.punt_by[SG_DP_PUNT_ARP] <= arp);
 	assert_true(after.punt_by[SG_DP_PUNT_NDISC] - before.punt_by[SG_DP_PUNT_NDISC] <= nd);
-	assert_int_equal(atomic_load_explicit(&pe.taken, memory_order_acquire),
-	                 arp + nd - full);
+	assert_int_equal(atomic_load_explicit(&pe.taken, memory_order_acquire), arp + nd - full);
 	check_invariant();
 }
 
@@ -1631,7 +1630,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_spoofed_backend, setup_proxy, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_token, setup_proxy, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_token, setup_proxy_one_port, teardown),
-		cmocka_unit_test_setup_teardown(test_trusted_one_port, setup_udp_one_port, teardown),
+		cmocka_unit_test_setup_teardown(test_trusted_one_port, setup_udp_one_port,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_punt_reason_kept, setup_udp, teardown),
 	};
 	int fails = cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);

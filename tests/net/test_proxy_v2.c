@@ -26,14 +26,15 @@ static const uint8_t spec_v4[] = {
 	0x00, 0x39, /* 57 bytes follow */
 	198,  18,   1,    2,    198,  18,   1,    1,    0x9c, 0x40, 0x16, 0x34,
 	0x20, 0x00, 0x10, 0x01, 0,    0,    0,    0, /* PP2_TYPE_SSL: client SSL, verified */
-	0x21, 0x00, 0x08, 'D',  'T',  'L',  'S',  'v',  '1',  '.',  '2',
-	0x05, 0x00, 0x10, 1,    2,    3,    4,    5,    6,    7,    8, /* UNIQUE_ID: session, */
-	0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7,                 /* then its token */
-	0xe0, 0x00, 0x04, 'd',  'e',  'v',  '1',                         /* PSK identity */
+	0x21, 0x00, 0x08, 'D',  'T',  'L',  'S',  'v',  '1',  '.',  '2',  0x05,
+	0x00, 0x10, 1,    2,    3,    4,    5,    6,    7,    8, /* UNIQUE_ID: session, */
+	0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7,          /* then its token */
+	0xe0, 0x00, 0x04, 'd',  'e',  'v',  '1',                 /* PSK identity */
 };
 
-static const uint8_t spec_token[SG_PP2_TOKEN_LEN] = { 0xf0, 0xf1, 0xf2, 0xf3,
-	                                              0xf4, 0xf5, 0xf6, 0xf7 };
+static const uint8_t spec_token[SG_PP2_TOKEN_LEN] = {
+	0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7
+};
 
 static void fill_v4(struct sg_pp2_info *in)
 {
