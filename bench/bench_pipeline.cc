@@ -110,6 +110,14 @@ void identity_of(size_t k, char *buf, size_t cap)
 	snprintf(buf, cap, "device-%zu", k);
 }
 
+// Session k's proxy token (the daemon draws it from a CSPRNG; a benchmark needs it known).
+void token_of(size_t k, uint8_t out[SG_PP2_TOKEN_LEN])
+{
+	uint64_t x = (uint64_t(k) + 1) * 0x9e3779b97f4a7c15ull;
+
+	memcpy(out, &x, SG_PP2_TOKEN_LEN);
+}
+
 // ---- ports: created once, kept for the process ----
 
 struct Ports {
@@ -305,10 +313,12 @@ struct Gateway {
 			}
 			for (unsigned i = 0; i < m && rc == 0; i++) {
 				char ident[32];
+				uint8_t token[SG_PP2_TOKEN_LEN];
 
 				identity_of(k + i, ident, sizeof(ident));
+				token_of(k + i, token);
 				rc = sg_dp_session_attach(dp, ids[k + i], (const uint8_t *)ident,
-				                          uint8_t(strlen(ident)));
+				                          uint8_t(strlen(ident)), token);
 			}
 		}
 		sg_wipe(sas, G * sa_size);
@@ -472,6 +482,7 @@ bool refill_downlink(Gateway &gw, Frames &fr, unsigned payload)
 		info.dport = kDtlsPort;
 		info.has_session = true;
 		info.session = gw.ids[k];
+		token_of(k, info.token);
 		hl = sg_pp2_encode(pl, uint32_t(fr.stride - kL2L4), &info);
 		if (hl < 0 || kL2L4 + unsigned(hl) + payload > fr.stride)
 			return false;
@@ -525,7 +536,7 @@ const char *check_uplink(const Gateway &gw, const rte_mbuf *m, size_t k, unsigne
 	Udp4 u = parse_udp4(m);
 	sg_pp2_info info;
 	char ident[32];
-	uint8_t a[4];
+	uint8_t a[4], token[SG_PP2_TOKEN_LEN];
 	uint16_t port;
 	int hl;
 
@@ -535,9 +546,11 @@ const char *check_uplink(const Gateway &gw, const rte_mbuf *m, size_t k, unsigne
 	hl = sg_pp2_decode(u.payload, u.len, &info);
 	device_addr(k, a, &port);
 	identity_of(k, ident, sizeof(ident));
+	token_of(k, token);
 	if (hl < 0 || !info.has_session || info.session != gw.ids[k] ||
-	    memcmp(info.src, a, 4) != 0 || info.sport != port ||
-	    info.identity_len != strlen(ident) || memcmp(info.identity, ident, strlen(ident)) != 0)
+	    memcmp(info.token, token, SG_PP2_TOKEN_LEN) != 0 || memcmp(info.src, a, 4) != 0 ||
+	    info.sport != port || info.identity_len != strlen(ident) ||
+	    memcmp(info.identity, ident, strlen(ident)) != 0)
 		return "PROXY v2 header does not name the device";
 	if (!same_plaintext(u.payload + hl, u.len - unsigned(hl), k, payload))
 		return "backend datagram: wrong plaintext";

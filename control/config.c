@@ -547,6 +547,7 @@ static const struct key policy_keys[] = {
 static const struct key backend_keys[] = {
 	{ "mode", K_ENUM, FLD(struct sg_cfg_backend, mode), .names = backend_names },
 	{ "port", K_NAME, FLD(struct sg_cfg_backend, port), .min = 0, .def_str = "" },
+	{ "trust_device_network", K_BOOL, FLD(struct sg_cfg_backend, trust_device_network) },
 	{ "servers", K_LIST, K_ENDPOINT,
 	  LST(struct sg_cfg_backend, servers, n_servers, SG_CFG_SERVERS_MAX) },
 	{ "source_port_first", K_UINT, FLD(struct sg_cfg_backend, source_port_first), .min = 1024,
@@ -1176,6 +1177,24 @@ static void cross_checks(struct pctx *px, const struct sg_config *cfg, const str
 			       cfg->backend.source_port_first + cfg->backend.source_port_count - 1);
 	}
 
+	/*
+	 * The servers' replies are told from the devices' datagrams by their source
+	 * address and port, which anyone on the device network can write (no BCP 38
+	 * upstream): the device port takes them only when the config says that
+	 * network is trusted (docs/architecture.md, "Trust model").
+	 */
+	if (cfg->backend.port[0] == '\0' && cfg->backend.n_servers > 0 &&
+	    !cfg->backend.trust_device_network && sg_config_backend_port(cfg) < 0) {
+		const struct cn *sv = cn_get(cn_get(root, "backend"), "servers");
+
+		err_at(px, sv ? sv->line : 0, sv ? sv->col : 0,
+		       "'backend.servers': no port has role 'backend', so the device port would "
+		       "take the servers' replies, which anyone on the device network can forge: "
+		       "add a port with role 'backend' to reach them through, or set "
+		       "'backend.trust_device_network: true' if only trusted hosts can send to "
+		       "the device port");
+	}
+
 	if (cfg->backend.port[0] != '\0') {
 		const struct cn *bp = cn_get(cn_get(root, "backend"), "port");
 		uint32_t i;
@@ -1421,6 +1440,17 @@ const char *sg_port_role_name(uint32_t role)
 const char *sg_cookie_mode_name(uint32_t mode)
 {
 	return mode < SG_COOKIE_MODE_MAX ? cookie_names[mode] : "?";
+}
+
+int sg_config_backend_port(const struct sg_config *cfg)
+{
+	for (uint32_t i = 0; i < cfg->n_ports; i++) {
+		if (cfg->backend.port[0] != '\0'
+		            ? strcmp(cfg->ports[i].name, cfg->backend.port) == 0
+		            : cfg->ports[i].role == SG_PORT_BACKEND)
+			return (int)i;
+	}
+	return -1;
 }
 
 const char *sg_backend_mode_name(uint32_t mode)

@@ -20,6 +20,8 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
+#include <openssl/rand.h>
+
 #include <stormgate/common.h>
 #include <stormgate/dtls.h>
 #include <stormgate/proxy_v2.h>
@@ -248,19 +250,21 @@ static int dataplane_setup(struct sg_gateway *gw)
 	if (gw->retire == NULL)
 		return -ENOMEM;
 
-	/* The device port, and the backend port (backend.port, else the device port). */
-	for (unsigned i = 0; i < gw->n_ports; i++) {
+	/*
+	 * The device port, and the backend port (sg_config_backend_port(): the one
+	 * backend.port names, else the first with role backend). Without one the
+	 * device port carries the backend too, which the config allows only with
+	 * backend.trust_device_network (or without servers).
+	 */
+	for (unsigned i = 0; i < gw->n_ports; i++)
 		if (dev < 0 && gw->ports[i].cfg->role == SG_PORT_DEVICE)
 			dev = (int)i;
-		if (be < 0 && cfg->backend.port[0] != '\0' &&
-		    strcmp(gw->ports[i].cfg->name, cfg->backend.port) == 0)
-			be = (int)i;
-	}
 	if (dev < 0) {
 		SG_LOG(MAIN, ERR,
 		       "no port with role device: the data plane has no devices to serve");
 		return -EINVAL;
 	}
+	be = sg_config_backend_port(cfg);
 	if (be < 0)
 		be = dev;
 	dc.n_workers = gw->n_workers;
@@ -319,6 +323,19 @@ static int dataplane_setup(struct sg_gateway *gw)
 		SG_LOG(MAIN, WARNING,
 		       "backend.servers is empty: application records will be dropped "
 		       "(backend_unknown)");
+	else if (be == dev) {
+		char ep[64];
+
+		/* Said at every start: the trust the config grants is not the default. */
+		SG_LOG(MAIN, WARNING,
+		       "backend.trust_device_network: the device network is trusted: the backend "
+		       "server's replies are taken on device port %s, so anyone there who can "
+		       "send from %s reaches the devices as the application%s",
+		       gw->ports[dev].cfg->name, sg_cfg_endpoint_str(srv, ep, sizeof(ep)),
+		       cfg->backend.mode == SG_BACKEND_PROXY
+		               ? " if they also hold a session's token (proxy mode)"
+		               : "");
+	}
 	SG_LOG(DP, INFO,
 	       "data plane: %u worker(s), devices on %s (DTLS port %u), backend %s mode via %s, "
 	       "session table of %u",
@@ -467,6 +484,28 @@ static void end_same_peer(struct sg_gateway *gw, const uint8_t *identity, size_t
 }
 
 /*
+ * Give session id its backend side (sg_dp_session_attach()). proxy mode: with
+ * a fresh token, 64 bits from OpenSSL's DRBG (a CSPRNG; rte_rand is not one),
+ * which every reply of the server must echo in its PROXY header, so nobody who
+ * can only spoof the server's address reaches the device. Our copy is wiped;
+ * the data plane keeps its own. 0 or -errno.
+ */
+static int attach_backend(struct sg_gateway *gw, uint64_t id, const uint8_t *identity,
+                          uint8_t id_len)
+{
+	uint8_t token[SG_PP2_TOKEN_LEN];
+	int rc;
+
+	if (gw->cfg.backend.mode != SG_BACKEND_PROXY)
+		return sg_dp_session_attach(gw->dp, id, identity, id_len, NULL);
+	rc = RAND_bytes(token, sizeof(token)) == 1 ? 0 : -EIO;
+	if (rc == 0)
+		rc = sg_dp_session_attach(gw->dp, id, identity, id_len, token);
+	sg_wipe(token, sizeof(token));
+	return rc;
+}
+
+/*
  * A handshake completed: publish the session before our Finished leaves (the
  * engine sends it after this returns), so the device's first record finds
  * it. A device that handshakes again from the same address gets its session
@@ -525,7 +564,7 @@ static int hs_install(void *ctx, const struct sg_hs_result *res)
 			 */
 			if (!same_identity(gw, id, res->identity, res->identity_len)) {
 				sg_dp_session_detach(gw->dp, id);
-				rc = sg_dp_session_attach(gw->dp, id, res->identity, id_len);
+				rc = attach_backend(gw, id, res->identity, id_len);
 			}
 			gw->hs_replaced++;
 			retire_later(gw, id);
@@ -534,7 +573,7 @@ static int hs_install(void *ctx, const struct sg_hs_result *res)
 	}
 	if (rc != 0)
 		goto out;
-	rc = sg_dp_session_attach(gw->dp, id, res->identity, id_len);
+	rc = attach_backend(gw, id, res->identity, id_len);
 	if (rc != 0)
 		sg_sess_delete(gw->sessions, id);
 out:

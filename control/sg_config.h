@@ -151,8 +151,13 @@ struct sg_cfg_policy {
 };
 
 struct sg_cfg_backend {
-	uint32_t mode;              /* enum sg_backend_mode */
-	char port[SG_CFG_NAME_MAX]; /* name of a backend port, "": the device port */
+	uint32_t mode; /* enum sg_backend_mode */
+	/* name of a backend port; "": the first port with role backend, else the device
+	 * port, which trust_device_network must allow (sg_config_backend_port()) */
+	char port[SG_CFG_NAME_MAX];
+	/* the device network is trusted not to spoof the servers: the device port may
+	 * take their replies when no port has the backend role */
+	bool trust_device_network;
 	uint32_t n_servers;
 	struct sg_cfg_endpoint servers[SG_CFG_SERVERS_MAX];
 	/* Our UDP source ports towards the servers: udp mode gives each session one
@@ -219,6 +224,15 @@ void sg_cfg_errors_free(struct sg_cfg_errors *errs);
  * "ports[].devargs"), for documentation checks. Any thread.
  */
 void sg_config_keys(void (*fn)(const char *path, void *arg), void *arg);
+
+/*
+ * Index in cfg->ports of the port the backend servers are reached through:
+ * the one backend.port names, else the first with role backend; -1 when
+ * there is none and the device port carries the backend (a valid
+ * configuration then has backend.trust_device_network, or no servers).
+ * Any thread.
+ */
+int sg_config_backend_port(const struct sg_config *cfg);
 
 /* Names for printing. Return "?" when out of range. */
 const char *sg_port_role_name(uint32_t role);

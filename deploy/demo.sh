@@ -8,30 +8,38 @@
 #   1. runs deploy/bootstrap.sh (Debian packages; hugepages when the kernel
 #      grants them, else the daemon runs with --no-huge and says so),
 #   2. builds build/control/stormgate and stormctl (meson, ninja),
-#   3. creates network namespace sg-demo-dev holding one end of a veth pair
-#      (198.18.1.2/24, fd00:5347:1::2/64): the devices' side. The other end,
-#      sg-demo-gw, is the gateway's DPDK port dev0 (net_af_packet),
-#      198.18.1.1/24 and fd00:5347:1::1/64,
+#   3. creates two network namespaces, each holding one end of a veth pair
+#      whose other end is a DPDK port of the gateway (net_af_packet):
+#        sg-demo-dev (198.18.1.2/24, fd00:5347:1::2/64), the devices' side,
+#          <-> sg-demo-gd = port dev0 (role device), 198.18.1.1/24,
+#          fd00:5347:1::1/64;
+#        sg-demo-app (198.18.2.2/24), the application server's side,
+#          <-> sg-demo-gb = port app0 (role backend), 198.18.2.1/24,
 #   4. creates a credential store in a work directory from
 #      deploy/sample-devices.csv (stormgate --import-credentials),
-#   5. runs stormgate with a live status line, coap-server-notls in the
-#      namespace as the application server, and every 2 s a CoAP GET over
-#      DTLS from a libcoap client in the namespace;
+#   5. runs stormgate with a live status line, coap-server-notls in
+#      sg-demo-app as the application server, and every 2 s a CoAP GET over
+#      DTLS from a libcoap client in sg-demo-dev;
 #      `stormctl status` shows the control socket at work,
-#   6. stops on Ctrl-C or after --duration N seconds; the namespace, veth,
+#   6. stops on Ctrl-C or after --duration N seconds; the namespaces, veths,
 #      work directory and DPDK runtime files are removed on every exit.
 #
-# In the namespace, libcoap's coap-client (OpenSSL and GnuTLS builds) is a
+# In sg-demo-dev, libcoap's coap-client (OpenSSL and GnuTLS builds) is a
 # device: it handshakes DTLS 1.2 with PSK to the gateway, whose data plane
-# opens its records and forwards the CoAP request to coap-server-notls (also
-# in the namespace), and seals the answer back.
+# opens its records and forwards the CoAP request through the backend port
+# to coap-server-notls, and seals the answer back. The server's replies are
+# taken on the backend port only: the devices' network is not trusted to
+# leave the server's address alone (docs/architecture.md, "Trust model").
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 builddir=${SG_BUILD_DIR:-$root/build}
-NS="sg-demo-dev"
-VETH_GW="sg-demo-gw"
-VETH_DEV="sg-demo-dev"
+NS="sg-demo-dev"     # the devices
+NS_APP="sg-demo-app" # the application server
+VETH_GD="sg-demo-gd" # gateway end of the devices' link: port dev0
+VETH_DEV="sg-demo-d"
+VETH_GB="sg-demo-gb" # gateway end of the server's link: port app0
+VETH_APP="sg-demo-b"
 PREFIX="sg-demo"
 TRAFFIC_MAX=120 # seconds of traffic when running until Ctrl-C
 # The demo device (deploy/sample-devices.csv): libcoap's -k takes the PSK as text.
@@ -50,7 +58,7 @@ while [ $# -gt 0 ]; do
 	--duration=*) duration=${1#--duration=} ;;
 	--no-traffic) traffic=0 ;;
 	-h | --help)
-		sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -92,7 +100,9 @@ cleanup() {
 	fi
 	wait 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
-	ip link del "$VETH_GW" 2>/dev/null
+	ip netns del "$NS_APP" 2>/dev/null
+	ip link del "$VETH_GD" 2>/dev/null
+	ip link del "$VETH_GB" 2>/dev/null
 	rm -rf "/var/run/dpdk/$PREFIX"
 	[ -n "$work" ] && rm -rf "$work"
 }
@@ -120,22 +130,38 @@ ninja -C "$builddir" control/stormgate control/stormctl | tail -n 1
 sg=$builddir/control/stormgate
 sgctl=$builddir/control/stormctl
 
-# 3. the devices' namespace and the veth the gateway's port binds to
-ip netns del "$NS" 2>/dev/null || true # left over from an interrupted run
-ip link del "$VETH_GW" 2>/dev/null || true
-ip netns add "$NS"
-ip link add "$VETH_GW" type veth peer name "$VETH_DEV" netns "$NS"
-# The gateway owns the addresses on this link, not the host's kernel.
-sysctl -q -w "net.ipv6.conf.$VETH_GW.disable_ipv6=1"
-ip link set "$VETH_GW" up
-ip -n "$NS" link set lo up
-ip -n "$NS" addr add 198.18.1.2/24 dev "$VETH_DEV"
-ip -n "$NS" addr add fd00:5347:1::2/64 dev "$VETH_DEV" nodad
-ip -n "$NS" link set "$VETH_DEV" up
-# veth leaves UDP checksums to an offload that never happens; a NIC would fill them.
-ip netns exec "$NS" ethtool -K "$VETH_DEV" tx off >/dev/null
+# 3. the two namespaces and the veths the gateway's ports bind to
+# namespace, its veth end, the gateway's end, addresses in the namespace
+netns_link() {
+	local ns=$1 ns_end=$2 gw_end=$3 a
+	shift 3
+	ip netns add "$ns"
+	ip link add "$gw_end" type veth peer name "$ns_end" netns "$ns"
+	# The gateway owns the addresses on its end, not the host's kernel.
+	sysctl -q -w "net.ipv6.conf.$gw_end.disable_ipv6=1"
+	ip link set "$gw_end" up
+	ip -n "$ns" link set lo up
+	for a in "$@"; do
+		case "$a" in
+		*:*) ip -n "$ns" addr add "$a" dev "$ns_end" nodad ;;
+		*) ip -n "$ns" addr add "$a" dev "$ns_end" ;;
+		esac
+	done
+	ip -n "$ns" link set "$ns_end" up
+	# veth leaves UDP checksums to an offload that never happens; a NIC would fill them.
+	ip netns exec "$ns" ethtool -K "$ns_end" tx off >/dev/null
+}
+# left over from an interrupted run
+ip netns del "$NS" 2>/dev/null || true
+ip netns del "$NS_APP" 2>/dev/null || true
+ip link del "$VETH_GD" 2>/dev/null || true
+ip link del "$VETH_GB" 2>/dev/null || true
+netns_link "$NS" "$VETH_DEV" "$VETH_GD" 198.18.1.2/24 fd00:5347:1::2/64
+netns_link "$NS_APP" "$VETH_APP" "$VETH_GB" 198.18.2.2/24
+ip netns exec "$NS_APP" sysctl -q -w "net.ipv6.conf.$VETH_APP.disable_ipv6=1"
 # No static neighbours: the gateway answers ARP and neighbour solicitations itself.
-say "network: namespace $NS ($VETH_DEV 198.18.1.2/24, fd00:5347:1::2/64) <-> veth <-> $VETH_GW = DPDK port dev0 (net_af_packet, 198.18.1.1/24, fd00:5347:1::1/64)"
+say "network: namespace $NS ($VETH_DEV 198.18.1.2/24, fd00:5347:1::2/64) <-> veth <-> $VETH_GD = DPDK port dev0 (device, 198.18.1.1/24, fd00:5347:1::1/64)"
+say "network: namespace $NS_APP ($VETH_APP 198.18.2.2/24) <-> veth <-> $VETH_GB = DPDK port app0 (backend, 198.18.2.1/24)"
 
 # 4. work directory, config, credential store
 work=$(mktemp -d /tmp/stormgate-demo.XXXXXX)
@@ -154,19 +180,24 @@ credentials:
 ports:
   - name: dev0
     role: device
-    devargs: net_af_packet0,iface=$VETH_GW
+    devargs: net_af_packet0,iface=$VETH_GD
     addresses: [198.18.1.1/24, "fd00:5347:1::1/64"]
+  - name: app0
+    role: backend    # the server's replies are taken here only
+    devargs: net_af_packet1,iface=$VETH_GB
+    addresses: [198.18.2.1/24]
 backend:
   mode: udp
-  servers: [198.18.1.2:5683]   # coap-server-notls in the namespace
+  port: app0
+  servers: [198.18.2.2:5683]   # coap-server-notls in $NS_APP
 policy:
   cookie_mode: always
 EOF
 "$sg" --check-config "$cfg"
 "$sg" --config "$cfg" --import-credentials "$root/deploy/sample-devices.csv"
 
-# The M2M application server: libcoap's plaintext CoAP server, in the namespace.
-ip netns exec "$NS" coap-server-notls -A 198.18.1.2 -p 5683 >/dev/null 2>&1 &
+# The M2M application server: libcoap's plaintext CoAP server, in its namespace.
+ip netns exec "$NS_APP" coap-server-notls -A 198.18.2.2 -p 5683 >/dev/null 2>&1 &
 bg_pids+=($!)
 
 # 5. run: the daemon in the background so this script stays in charge of signals

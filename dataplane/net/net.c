@@ -97,6 +97,24 @@ static bool is_unspecified6(const uint8_t *a)
 }
 
 /*
+ * IPv6 sources no packet from the wire has (RFC 4291): multicast (§2.7),
+ * loopback ::1 (§2.5.3: never sent outside a node), the deprecated
+ * IPv4-compatible ::/96 (§2.5.5.1) and the IPv4-mapped ::ffff:0:0/96
+ * (§2.5.5.2: how a node's own stack writes IPv4 peers; the session table
+ * keeps IPv4 so, so a reply to such a source would leave as IPv4 to the
+ * embedded address). The unspecified address :: is not among them: it is the
+ * source of duplicate address detection (RFC 4862 §5.4), refused for UDP only.
+ */
+static bool is_martian6(const uint8_t *a)
+{
+	static const uint8_t zero[12];
+
+	if (a[0] == 0xff || sg_ip6_is_v4_mapped(a))
+		return true;
+	return memcmp(a, zero, sizeof(zero)) == 0 && !is_unspecified6(a);
+}
+
+/*
  * RFC 1071 sum of len bytes onto sum, not folded: what DPDK 22.11's
  * __rte_raw_cksum() returns (16-bit words in memory order; an odd last byte
  * as the low-address byte of a word), eight bytes at a time. Its 16-bit loop
@@ -251,13 +269,20 @@ static enum sg_net_kind parse_ipv4(const struct sg_net_if *ifc, const uint8_t *f
 	pkt->family = 4;
 	pkt->src = ip + 12;
 	pkt->dst = ip + 16;
-	/* Martian sources: multicast, limited broadcast, "this network". */
-	if (pkt->src[0] >= 224 || pkt->src[0] == 0)
-		return drop(pkt, SG_DROP_IP_HEADER);
+	/*
+	 * Martian sources (RFC 1122 §3.2.1.3, RFC 1812 §5.3.7): "this network" 0/8,
+	 * loopback 127/8, multicast 224/4 and the reserved 240/4 with the limited
+	 * broadcast. No device sends from them, and a reply would go nowhere good.
+	 */
+	if (pkt->src[0] >= 224 || pkt->src[0] == 0 || pkt->src[0] == 127)
+		return drop(pkt, SG_DROP_BAD_SOURCE);
 	if (!is_our_ip4(ifc, pkt->dst))
 		return drop(pkt, SG_DROP_L3_NOT_FOR_US);
 	if (ip[9] != IPPROTO_UDP_)
 		return drop(pkt, SG_DROP_IP_PROTO);
+	/* Nor from one of our own addresses: a reply would be sent to ourselves. */
+	if (is_our_ip4(ifc, pkt->src))
+		return drop(pkt, SG_DROP_BAD_SOURCE);
 	pkt->l4_off = (uint16_t)(pkt->l3_off + hlen);
 	return parse_udp(frame, pkt->l3_off + tlen, pkt);
 }
@@ -308,8 +333,8 @@ static enum sg_net_kind parse_ipv6(const struct sg_net_if *ifc, const uint8_t *f
 	pkt->family = 6;
 	pkt->src = ip + 8;
 	pkt->dst = ip + 24;
-	if (pkt->src[0] == 0xff)
-		return drop(pkt, SG_DROP_IP_HEADER);
+	if (is_martian6(pkt->src))
+		return drop(pkt, SG_DROP_BAD_SOURCE);
 
 	/* RFC 8200 §4: walk the chain, bounded in count and by the payload length. */
 	next = ip[6];
@@ -346,6 +371,12 @@ static enum sg_net_kind parse_ipv6(const struct sg_net_if *ifc, const uint8_t *f
 	}
 	if (!is_our_ip6(ifc, pkt->dst))
 		return drop(pkt, SG_DROP_L3_NOT_FOR_US);
+	/*
+	 * RFC 4291 §2.5.2: the unspecified address is no source of a datagram to a
+	 * server (only of duplicate address detection, above); nor is one of our own.
+	 */
+	if (is_unspecified6(pkt->src) || is_our_ip6(ifc, pkt->src))
+		return drop(pkt, SG_DROP_BAD_SOURCE);
 	return parse_udp(frame, end, pkt);
 }
 

@@ -39,7 +39,7 @@ int sg_pp2_encode(uint8_t *buf, uint32_t cap, const struct sg_pp2_info *info)
 	alen = info->family == 4 ? 4 : 16;
 	len = SG_PP2_HDR_LEN + 2 * alen + 4 + 3 + ssl_len;
 	if (info->has_session)
-		len += 3 + 8;
+		len += 3 + SG_PP2_UNIQUE_ID_LEN;
 	if (info->identity_len)
 		len += 3 + info->identity_len;
 	if (cap < len)
@@ -69,10 +69,11 @@ int sg_pp2_encode(uint8_t *buf, uint32_t cap, const struct sg_pp2_info *info)
 	p += sizeof(dtls_version) - 1;
 
 	if (info->has_session) {
-		p = put_tlv_hdr(p, SG_PP2_TYPE_UNIQUE_ID, 8);
+		p = put_tlv_hdr(p, SG_PP2_TYPE_UNIQUE_ID, SG_PP2_UNIQUE_ID_LEN);
 		for (int i = 0; i < 8; i++)
 			p[i] = (uint8_t)(info->session >> (56 - 8 * i));
-		p += 8;
+		memcpy(p + 8, info->token, SG_PP2_TOKEN_LEN);
+		p += SG_PP2_UNIQUE_ID_LEN;
 	}
 	if (info->identity_len) {
 		p = put_tlv_hdr(p, SG_PP2_TYPE_PSK_IDENTITY, info->identity_len);
@@ -124,10 +125,13 @@ int sg_pp2_decode(const uint8_t *buf, uint32_t len, struct sg_pp2_info *info)
 			return -EINVAL;
 		switch (buf[off]) {
 		case SG_PP2_TYPE_UNIQUE_ID:
-			if (tlen == 8) {
+			/* Ours is handle + token; any other length names no session of ours. */
+			if (tlen == SG_PP2_UNIQUE_ID_LEN) {
 				info->has_session = true;
+				info->session = 0;
 				for (int i = 0; i < 8; i++)
 					info->session = info->session << 8 | buf[off + 3 + i];
+				memcpy(info->token, buf + off + 3 + 8, SG_PP2_TOKEN_LEN);
 			}
 			break;
 		case SG_PP2_TYPE_PSK_IDENTITY:

@@ -86,6 +86,15 @@ static int check_conf(struct sg_dp_conf *c)
 	return 0;
 }
 
+/* A session's proxy-mode identity and token, wiped before it goes back to the heap. */
+static void ident_free(struct dp_ident *id)
+{
+	if (id == NULL)
+		return;
+	sg_wipe(id, sizeof(*id) + id->len);
+	free(id);
+}
+
 static void worker_free(struct dp_worker *w)
 {
 	if (w == NULL)
@@ -238,9 +247,9 @@ void sg_dp_destroy(struct sg_dp *dp)
 	rte_ring_free(dp->ctl_txr);
 	if (dp->slot_ident != NULL)
 		for (uint32_t s = 0; s < dp->capacity; s++)
-			free(dp->slot_ident[s]);
+			ident_free(dp->slot_ident[s]);
 	for (uint32_t i = 0; i < dp->dq_len; i++)
-		free(dp->ident_dq[(dp->dq_head + i) % dp->dq_cap].id);
+		ident_free(dp->ident_dq[(dp->dq_head + i) % dp->dq_cap].id);
 	free(dp->ident_dq);
 	free(dp->slot_ident);
 	free(dp->slot_bport);
@@ -560,7 +569,7 @@ int sg_dp_ctl_resolve(struct sg_dp *dp)
 /* ---- sessions' backend side ---- */
 
 int sg_dp_session_attach(struct sg_dp *dp, uint64_t session, const uint8_t *identity,
-                         uint8_t identity_len)
+                         uint8_t identity_len, const uint8_t *token)
 {
 	uint32_t slot = (uint32_t)session;
 
@@ -580,15 +589,18 @@ int sg_dp_session_attach(struct sg_dp *dp, uint64_t session, const uint8_t *iden
 		__atomic_store_n(&dp->slot_bport[slot], bpi + 1, __ATOMIC_RELEASE);
 		return 0;
 	}
-	if (identity_len > SG_PP2_IDENTITY_MAX)
+	/* Without a token every reply of the session would be refused as forged. */
+	if (identity_len > SG_PP2_IDENTITY_MAX || token == NULL)
 		return -EINVAL;
 	{
 		struct dp_ident *id = malloc(sizeof(*id) + identity_len);
 
 		if (id == NULL)
 			return -ENOMEM;
+		memcpy(id->token, token, SG_PP2_TOKEN_LEN);
 		id->len = identity_len;
-		memcpy(id->bytes, identity, identity_len);
+		if (identity_len != 0)
+			memcpy(id->bytes, identity, identity_len);
 		if (dp->slot_ident[slot] != NULL)
 			sg_dp_session_detach(dp, session);
 		__atomic_store_n(&dp->slot_ident[slot], id, __ATOMIC_RELEASE);
@@ -625,11 +637,11 @@ int sg_dp_session_detach(struct sg_dp *dp, uint64_t session)
 		if (dp->dq_len == dp->dq_cap) {
 			/* Defer queue full: wait for the readers rather than leak. */
 			rte_rcu_qsbr_synchronize(q, RTE_QSBR_THRID_INVALID);
-			free(id);
+			ident_free(id);
 			return 0;
 		}
 		dp->ident_dq[(dp->dq_head + dp->dq_len) % dp->dq_cap] =
-		        (struct dp_ident_defer){ .token = rte_rcu_qsbr_start(q), .id = id };
+		        (struct dp_ident_defer){ .grace = rte_rcu_qsbr_start(q), .id = id };
 		dp->dq_len++;
 	}
 	return 0;
@@ -674,9 +686,9 @@ unsigned sg_dp_ctl_reclaim(struct sg_dp *dp)
 	while (dp->dq_len) {
 		struct dp_ident_defer *d = &dp->ident_dq[dp->dq_head];
 
-		if (rte_rcu_qsbr_check(q, d->token, false) != 1)
+		if (rte_rcu_qsbr_check(q, d->grace, false) != 1)
 			break;
-		free(d->id);
+		ident_free(d->id);
 		dp->dq_head = (dp->dq_head + 1) % dp->dq_cap;
 		dp->dq_len--;
 		n++;

@@ -12,6 +12,7 @@
 
 #include <stormgate/dataplane.h>
 #include <stormgate/dtls.h>
+#include <stormgate/proxy_v2.h>
 #include <stormgate/record.h>
 #include <stormgate/session.h>
 
@@ -52,8 +53,13 @@ int dp_neigh_update(struct dp_neigh_table *t, uint8_t family, const uint8_t *ip,
 
 /* ---- per-slot backend state (control writes before publishing a session) ---- */
 
-/* PSK identity of a session, for the PROXY v2 TLV; immutable once published. */
+/*
+ * proxy mode: a session's PSK identity for the PROXY v2 TLV and its token,
+ * which every reply must echo in its UNIQUE_ID TLV; immutable once
+ * published, wiped when freed.
+ */
 struct dp_ident {
+	uint8_t token[SG_PP2_TOKEN_LEN];
 	uint8_t len;
 	uint8_t bytes[];
 };
@@ -157,7 +163,7 @@ struct sg_dp {
 	uint32_t fifo_len;
 	/* identities waiting for a grace period before they are freed */
 	struct dp_ident_defer {
-		uint64_t token;
+		uint64_t grace; /* rte_rcu_qsbr_start() token */
 		struct dp_ident *id;
 	} * ident_dq;
 	uint32_t dq_head, dq_len, dq_cap;

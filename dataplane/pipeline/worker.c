@@ -42,9 +42,10 @@ enum dp_act {
 struct pkt_st {
 	struct sg_pkt pkt;
 	struct sg_sess_ref ref;
-	uint64_t sess_id;   /* downlink by id */
-	const uint8_t *cid; /* uplink by CID */
-	uint32_t dl_off;    /* downlink: plaintext offset in the frame */
+	uint64_t sess_id;                /* downlink by id */
+	uint8_t token[SG_PP2_TOKEN_LEN]; /* downlink, proxy mode: the token the reply carries */
+	const uint8_t *cid;              /* uplink by CID */
+	uint32_t dl_off;                 /* downlink: plaintext offset in the frame */
 	uint32_t dl_len;
 	uint16_t rec0;  /* first record in the burst's header array */
 	uint8_t n_rec;  /* records parsed (the last may be malformed) */
@@ -77,6 +78,8 @@ struct burst {
 	uint8_t seal_pkt[SG_BURST_MAX];
 	struct rte_mbuf *punt[DP_OPS_MAX + SG_BURST_MAX];
 	bool punt_outcome[DP_OPS_MAX + SG_BURST_MAX];
+	/* each punt's reason, ours to read after the mbuf went to the control thread */
+	uint8_t punt_why[DP_OPS_MAX + SG_BURST_MAX];
 	unsigned n_punt;
 	/* RFC 9853 messages to seal and send once the burst's records are done:
 	 * at most one per record (answers) and one per datagram (a challenge) */
@@ -153,9 +156,16 @@ static void punt(struct dp_worker *w, struct burst *b, struct rte_mbuf *m, unsig
 	meta->worker = (uint8_t)w->idx;
 	meta->session = session;
 	b->punt_outcome[b->n_punt] = outcome;
+	b->punt_why[b->n_punt] = (uint8_t)why;
 	b->punt[b->n_punt++] = m;
 }
 
+/*
+ * Hand the burst's punts to the control thread. An mbuf the ring took is the
+ * control thread's from that moment (it may already have freed or reused
+ * it), so the counting below reads only the burst's own arrays, never the
+ * mbufs that went.
+ */
 static void punt_flush(struct dp_worker *w, struct burst *b)
 {
 	unsigned k;
@@ -164,10 +174,8 @@ static void punt_flush(struct dp_worker *w, struct burst *b)
 		return;
 	k = rte_ring_mp_enqueue_burst(w->dp->punt, (void *const *)b->punt, b->n_punt, NULL);
 	for (unsigned i = 0; i < b->n_punt; i++) {
-		const struct sg_dp_meta *meta = dp_meta(w->dp, b->punt[i]);
-
 		if (i < k) {
-			dp_count(&w->c.punt_by[meta->punt], 1);
+			dp_count(&w->c.punt_by[b->punt_why[i]], 1);
 			if (b->punt_outcome[i])
 				dp_count(&w->c.punted, 1);
 		} else if (b->punt_outcome[i]) {
@@ -331,30 +339,30 @@ static void classify_downlink(struct dp_worker *w, struct burst *b, unsigned i)
 			st->reason = SG_DROP_PROXY_HEADER;
 			return;
 		}
+		/*
+		 * Only our UNIQUE_ID (session handle and token) names a session. A header
+		 * naming the device by its address alone, or a handle without a token, is
+		 * no proof that the sender ever saw the session: anyone who can write the
+		 * server's source address could write it.
+		 */
+		if (!info.has_session) {
+			st->reason = SG_DROP_BACKEND_FORGED;
+			return;
+		}
 		st->dl_off = st->pkt.payload_off + (uint32_t)hl;
 		st->dl_len = st->pkt.payload_len - (uint32_t)hl;
-		if (info.has_session) {
-			st->sess_id = info.session;
-			st->key = KEY_ID;
-		} else {
-			/* The header names the device: its address and the one it reached. */
-			struct sg_sess_tuple *k = &b->keys[i];
-
-			if (info.family == 4) {
-				uint32_t l, p;
-
-				memcpy(&l, info.dst, 4);
-				memcpy(&p, info.src, 4);
-				sg_sess_tuple_v4(k, l, rte_cpu_to_be_16(info.dport), p,
-				                 rte_cpu_to_be_16(info.sport));
-			} else {
-				sg_sess_tuple_v6(k, info.dst, rte_cpu_to_be_16(info.dport),
-				                 info.src, rte_cpu_to_be_16(info.sport));
-			}
-			st->key = KEY_TUPLE;
-		}
+		st->sess_id = info.session;
+		memcpy(st->token, info.token, SG_PP2_TOKEN_LEN);
+		st->key = KEY_ID;
 	}
 	st->act = ACT_DOWN;
+}
+
+/* The backend server's address and UDP port as the source: it claims to be a reply. */
+static bool from_backend(const struct sg_dp_conf *cf, const struct sg_pkt *p)
+{
+	return cf->backend_port != 0 && p->family == cf->backend_family &&
+	       p->sport == cf->backend_port && addr_eq(p->family, p->src, cf->backend_addr);
 }
 
 static void classify(struct dp_worker *w, struct burst *b, const uint8_t *ports)
@@ -396,11 +404,17 @@ static void classify(struct dp_worker *w, struct burst *b, const uint8_t *ports)
 		}
 		if ((pc->role & SG_DP_ROLE_DEVICE) && st->pkt.dport == cf->dtls_port) {
 			classify_uplink(w, b, i);
-		} else if ((pc->role & SG_DP_ROLE_BACKEND) &&
-		           st->pkt.family == cf->backend_family &&
-		           st->pkt.sport == cf->backend_port &&
-		           addr_eq(st->pkt.family, st->pkt.src, cf->backend_addr)) {
-			classify_downlink(w, b, i);
+		} else if (from_backend(cf, &st->pkt)) {
+			/*
+			 * A reply only where the backend is. On a port without the backend
+			 * role, anyone on the device network may have written the server's
+			 * source (no BCP 38 upstream of us): never sealed to a device
+			 * (docs/architecture.md, "Trust model").
+			 */
+			if (pc->role & SG_DP_ROLE_BACKEND)
+				classify_downlink(w, b, i);
+			else
+				st->reason = SG_DROP_BACKEND_FORGED;
 		} else {
 			st->reason = SG_DROP_UDP_PORT;
 		}
@@ -409,22 +423,31 @@ static void classify(struct dp_worker *w, struct burst *b, const uint8_t *ports)
 
 /* ---- stage 2: lookups ---- */
 
+/*
+ * proxy mode: a reply must carry its session's token, 64 random bits the
+ * server saw only in that session's own datagrams. Compared in constant time,
+ * so its bytes cannot be found one at a time from how fast a guess is refused.
+ */
+static bool token_ok(const struct sg_dp *dp, const struct pkt_st *st)
+{
+	const struct dp_ident *id =
+	        __atomic_load_n(&dp->slot_ident[st->ref.slot], __ATOMIC_ACQUIRE);
+
+	return id != NULL && sg_ct_memcmp(id->token, st->token, SG_PP2_TOKEN_LEN) == 0;
+}
+
 static void lookup(struct dp_worker *w, struct burst *b)
 {
 	const struct sg_dp *dp = w->dp;
 	unsigned n = 0;
 
-	/* 4-tuples: uplink without CID, downlink PROXY headers naming the device. */
+	/* 4-tuples: uplink without CID. */
 	for (unsigned i = 0; i < b->n; i++) {
 		struct pkt_st *st = &b->st[i];
 
-		if ((st->act != ACT_UP && st->act != ACT_DOWN) || st->key != KEY_TUPLE)
+		if (st->act != ACT_UP || st->key != KEY_TUPLE)
 			continue;
-		if (st->act == ACT_UP) {
-			pkt_tuple(&st->pkt, &b->keys[n]);
-		} else {
-			b->keys[n] = b->keys[i];
-		}
+		pkt_tuple(&st->pkt, &b->keys[n]);
 		b->who[n++] = (uint8_t)i;
 	}
 	if (n) {
@@ -486,6 +509,12 @@ static void lookup(struct dp_worker *w, struct burst *b)
 				st->reason = SG_DP_PUNT_UNKNOWN;
 				break;
 			}
+			continue;
+		}
+		/* Before a hand-off: a forgery must not take room in another worker's ring. */
+		if (st->act == ACT_DOWN && dp->slot_ident != NULL && !token_ok(dp, st)) {
+			st->act = ACT_DROP;
+			st->reason = SG_DROP_BACKEND_FORGED;
 			continue;
 		}
 		if (st->ref.sess->owner != w->idx) {
@@ -653,12 +682,14 @@ static enum sg_drop up_route(struct dp_worker *w, const struct pkt_st *st, struc
 		};
 		int len;
 
+		/* Not attached (yet): the server could not answer it, as in udp mode. */
+		if (id == NULL)
+			return SG_DROP_BACKEND_UNKNOWN;
 		memcpy(info.src, st->pkt.src, st->pkt.family == 4 ? 4 : 16);
 		memcpy(info.dst, st->pkt.dst, st->pkt.family == 4 ? 4 : 16);
-		if (id != NULL) {
-			info.identity = id->bytes;
-			info.identity_len = id->len;
-		}
+		memcpy(info.token, id->token, SG_PP2_TOKEN_LEN);
+		info.identity = id->bytes;
+		info.identity_len = id->len;
 		len = sg_pp2_encode(r->pp2, sizeof(r->pp2), &info);
 		if (len < 0)
 			return SG_DROP_PROXY_HEADER;

@@ -21,12 +21,9 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include <rte_rcu_qsbr.h>
 
+#include "bucket.h"
 #include "session_priv.h"
 
 struct sg_sess_worker *sg_sess_worker_create(struct sg_sess_table *t, unsigned thread_id)
@@ -219,40 +216,6 @@ static int tuple_slow(const struct sg_sess_table *t, const struct sg_sess_tuple 
 	return 0;
 }
 
-/*
- * The slot of the first entry of bk with tag word tw, or SESS_NONE: four
- * 16-byte compares of the tag halves (each 8-byte entry is read whole).
- * The slot is re-read after the match; if the writer changed the entry in
- * between, the key compare that follows rejects it.
- */
-static inline uint32_t bucket_match(const struct sess_bucket *bk, uint32_t tw)
-{
-#if defined(__SSE2__)
-	/* lanes (little endian): slot0, tag0, slot1, tag1; match the odd ones */
-	const __m128i want = _mm_set_epi32((int)tw, 0, (int)tw, 0);
-	unsigned m = 0;
-
-	for (unsigned j = 0; j < SESS_BUCKET_WAYS / 2; j++) {
-		__m128i v = _mm_load_si128((const __m128i *)&bk->e[2 * j]);
-
-		m |= (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, want)))
-		     << (4 * j);
-	}
-	m &= 0xAAAAu;
-	if (m == 0)
-		return SESS_NONE;
-	return (uint32_t)__atomic_load_n(&bk->e[__builtin_ctz(m) >> 1], __ATOMIC_RELAXED);
-#else
-	for (unsigned j = 0; j < SESS_BUCKET_WAYS; j++) {
-		uint64_t e = __atomic_load_n(&bk->e[j], __ATOMIC_RELAXED);
-
-		if ((uint32_t)(e >> 32) == tw)
-			return (uint32_t)e;
-	}
-	return SESS_NONE;
-#endif
-}
-
 static unsigned tuple_burst(struct sg_sess_worker *w, const struct sg_sess_tuple *keys, unsigned n,
                             struct sg_sess_ref *refs)
 {
@@ -268,7 +231,7 @@ static unsigned tuple_burst(struct sg_sess_worker *w, const struct sg_sess_tuple
 	}
 	/* Stage 2: tag match in the primary bucket, else prefetch the secondary. */
 	for (unsigned i = 0; i < n; i++) {
-		slot[i] = bucket_match(&t->bkt[b1[i]], tag[i]);
+		slot[i] = sess_bucket_match(&t->bkt[b1[i]], tag[i]);
 		if (slot[i] != SESS_NONE) {
 			__builtin_prefetch(&t->hot[slot[i]], 0);
 		} else {
@@ -281,7 +244,7 @@ static unsigned tuple_burst(struct sg_sess_worker *w, const struct sg_sess_tuple
 	for (unsigned i = 0; second > 0 && i < n; i++) {
 		if (slot[i] != SESS_NONE)
 			continue;
-		slot[i] = bucket_match(&t->bkt[b1[i]], tag[i] | SESS_TAG_ALT);
+		slot[i] = sess_bucket_match(&t->bkt[b1[i]], tag[i] | SESS_TAG_ALT);
 		if (slot[i] != SESS_NONE)
 			__builtin_prefetch(&t->hot[slot[i]], 0);
 	}

@@ -39,7 +39,13 @@ struct sg_sess_table;
 #define SG_DP_WORKERS_MAX 64
 #define SG_DP_PORTS_MAX   2
 
-/* Port roles (a single port may carry both). */
+/*
+ * Port roles. Replies from the backend server (its address and UDP port as
+ * the source) are taken only on a port with the backend role; elsewhere they
+ * are SG_DROP_BACKEND_FORGED. A single port may carry both roles: that trusts
+ * everyone who can send to it not to spoof the server (udp mode; proxy mode
+ * still wants each session's token). docs/architecture.md, "Trust model".
+ */
 #define SG_DP_ROLE_DEVICE  0x01 /* devices' DTLS traffic arrives here */
 #define SG_DP_ROLE_BACKEND 0x02 /* plaintext to and from the M2M servers */
 
@@ -276,16 +282,21 @@ int sg_dp_ctl_resolve(struct sg_dp *dp);
  * device can send records on it (before our Finished goes out): udp mode
  * binds the next free backend source port (the longest-unused one, so a late
  * reply from the server rarely meets a new device); proxy mode keeps the
- * PSK identity for the PROXY v2 TLV. Control. Returns 0, -ENOSPC (no free
- * backend port), -EEXIST, -EINVAL or -ENOMEM.
+ * PSK identity for the PROXY v2 TLV and the session's token: token
+ * (SG_PP2_TOKEN_LEN bytes, copied; the caller draws them from a CSPRNG and
+ * wipes its copy) goes with the session id in every datagram's UNIQUE_ID TLV,
+ * and a reply without it is SG_DROP_BACKEND_FORGED. udp mode ignores
+ * identity and token (may be NULL). Control. Returns 0, -ENOSPC (no free
+ * backend port), -EEXIST, -EINVAL (bad slot, identity too long, proxy mode
+ * without a token) or -ENOMEM.
  */
 int sg_dp_session_attach(struct sg_dp *dp, uint64_t session, const uint8_t *identity,
-                         uint8_t identity_len);
+                         uint8_t identity_len, const uint8_t *token);
 
 /*
- * Undo sg_dp_session_attach() when the session is deleted (the identity is
- * freed after an RCU grace period; sg_dp_ctl_reclaim() frees it). Control.
- * Returns 0 or -ENOENT.
+ * Undo sg_dp_session_attach() when the session is deleted (the identity and
+ * token are wiped and freed after an RCU grace period; sg_dp_ctl_reclaim()
+ * frees them). Control. Returns 0 or -ENOENT.
  */
 int sg_dp_session_detach(struct sg_dp *dp, uint64_t session);
 

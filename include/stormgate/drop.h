@@ -22,6 +22,7 @@ enum sg_drop {
 	SG_DROP_IP_CHECKSUM,   /* IPv4 header checksum */
 	SG_DROP_IP_FRAGMENT,   /* IPv4 or IPv6 fragment: DTLS records never need them */
 	SG_DROP_L3_NOT_FOR_US, /* destination address not ours */
+	SG_DROP_BAD_SOURCE,    /* source no device has (127/8, multicast, ::ffff:0:0/96..) */
 	SG_DROP_IP_PROTO,      /* not UDP (nor neighbour discovery) */
 	SG_DROP_IPV6_EXT,      /* malformed or too long extension header chain */
 	SG_DROP_UDP_HEADER,    /* UDP length inconsistent with the IP length */
@@ -57,6 +58,7 @@ enum sg_drop {
 	/* backend side */
 	SG_DROP_BACKEND_UNKNOWN, /* datagram from the backend for no live session */
 	SG_DROP_PROXY_HEADER,    /* missing or malformed PROXY v2 header from the backend */
+	SG_DROP_BACKEND_FORGED,  /* "reply" off the backend port, or without its proxy token */
 	SG_DROP_SEQ_EXHAUSTED,   /* seal refused: 2^48 records sent, session must re-key */
 	SG_DROP_TOO_BIG,         /* reply too large for one record in one frame */
 	SG_DROP_RECORD_LIMIT,    /* reply larger than the device takes in one record: it

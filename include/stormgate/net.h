@@ -75,8 +75,12 @@ struct sg_pkt {
  * ifc. Checks Ethernet (our MAC, broadcast, or IPv6 multicast for ND; one
  * 802.1Q tag), IPv4 (version, IHL, lengths, header checksum; fragments
  * dropped), IPv6 (extension headers walked with bounds; fragments dropped)
- * and UDP (length; checksum, which IPv6 requires, RFC 8200 §8.1). Frames
- * are never written.
+ * and UDP (length; checksum, which IPv6 requires, RFC 8200 §8.1). Sources
+ * no device can have are SG_DROP_BAD_SOURCE: IPv4 0/8, 127/8, 224/3;
+ * IPv6 multicast, ::1, ::/96 and the IPv4-mapped ::ffff:0:0/96 (a reply
+ * would leave as IPv4 to the embedded address); for UDP also :: and our own
+ * addresses (neighbour discovery from :: is duplicate address detection and
+ * passes). Frames are never written.
  */
 enum sg_net_kind sg_net_parse(const struct sg_net_if *ifc, const uint8_t *frame, uint32_t len,
                               struct sg_pkt *pkt);

@@ -5,14 +5,19 @@
  * server starts with a header naming the device (its address and port), the
  * gateway address it reached, and the identity it authenticated with, so one
  * backend port serves millions of sessions; the server's replies carry the
- * same header to name the device they are for.
+ * same header (at least its UNIQUE_ID TLV) to name the device they are for.
  *
  * TLVs we send:
  *   PP2_TYPE_SSL (0x20): client = PP2_CLIENT_SSL, verify = 0 (the DTLS
  *     handshake authenticated the device), sub-TLV PP2_SUBTYPE_SSL_VERSION
  *     "DTLSv1.2";
- *   PP2_TYPE_UNIQUE_ID (0x05): the session's 8-byte handle, which lets a reply
- *     find its session without a 4-tuple lookup;
+ *   PP2_TYPE_UNIQUE_ID (0x05), 16 bytes: the session's 8-byte handle (its
+ *     slot and generation, guessable) followed by the session's 8-byte token
+ *     (64 random bits the control plane drew when it attached the session).
+ *     A reply must carry both: the handle finds the session without a
+ *     4-tuple lookup, the token proves the sender read a datagram of that
+ *     session, so nobody who can only spoof the server's address reaches a
+ *     device (docs/architecture.md, "Trust model");
  *   SG_PP2_TYPE_PSK_IDENTITY (0xE0, the custom range): the PSK identity the
  *     device authenticated with (CM9: the application must know which device
  *     authenticated).
@@ -35,9 +40,13 @@ extern "C" {
 #define SG_PP2_TYPE_SSL          0x20
 #define SG_PP2_SUBTYPE_SSL_VER   0x21
 #define SG_PP2_TYPE_PSK_IDENTITY 0xE0
-#define SG_PP2_IDENTITY_MAX      128 /* longest PSK identity we accept (LwM2M) */
+#define SG_PP2_IDENTITY_MAX      128                    /* longest PSK identity we accept (LwM2M) */
+#define SG_PP2_TOKEN_LEN         8                      /* a session's token: 64 random bits */
+#define SG_PP2_UNIQUE_ID_LEN     (8 + SG_PP2_TOKEN_LEN) /* session handle, then token */
 /* Largest header we emit: IPv6 addresses, SSL TLV, unique id, longest identity. */
-#define SG_PP2_MAX_LEN (SG_PP2_HDR_LEN + 36 + (3 + 5 + 3 + 8) + (3 + 8) + (3 + SG_PP2_IDENTITY_MAX))
+#define SG_PP2_MAX_LEN                                                                             \
+	(SG_PP2_HDR_LEN + 36 + (3 + 5 + 3 + 8) + (3 + SG_PP2_UNIQUE_ID_LEN) +                      \
+	 (3 + SG_PP2_IDENTITY_MAX))
 
 struct sg_pp2_info {
 	uint8_t family;  /* 4 or 6 */
@@ -45,8 +54,10 @@ struct sg_pp2_info {
 	uint8_t dst[16]; /* the gateway address the device reached */
 	uint16_t sport;  /* host byte order */
 	uint16_t dport;
+	/* PP2_TYPE_UNIQUE_ID of SG_PP2_UNIQUE_ID_LEN bytes: session handle and token */
 	bool has_session;
-	uint64_t session;        /* PP2_TYPE_UNIQUE_ID, when has_session */
+	uint64_t session;
+	uint8_t token[SG_PP2_TOKEN_LEN];
 	uint8_t identity_len;    /* 0: none */
 	const uint8_t *identity; /* encode: the identity; decode: points into the buffer */
 };
@@ -63,7 +74,9 @@ int sg_pp2_encode(uint8_t *buf, uint32_t cap, const struct sg_pp2_info *info);
  * header length (the payload follows it), or -EINVAL when there is no valid
  * v2 PROXY header for a UDP datagram over IPv4 or IPv6 (bad signature,
  * version, command, family, transport, lengths, or a malformed TLV).
- * Unknown TLVs are skipped.
+ * Unknown TLVs are skipped, and so is a PP2_TYPE_UNIQUE_ID of another length
+ * than ours (has_session stays false: it names no session of ours). The
+ * token is returned as read; the caller compares it (in constant time).
  */
 int sg_pp2_decode(const uint8_t *buf, uint32_t len, struct sg_pp2_info *info);
 

@@ -90,7 +90,7 @@ static const struct err_case err_cases[] = {
 	  { "t.yaml:2:53: 'ports[0].addresses[0]' must be an address with prefix length "
 	    "(198.18.1.1/24, fd00:5347:1::1/64), got '198.18.1.1'" } },
 	{ "endpoint",
-	  "backend:\n  servers: ['fd00::1:5683']\n" PORTS,
+	  "backend:\n  servers: ['fd00::1:5683']\n  trust_device_network: true\n" PORTS,
 	  { "t.yaml:2:13: 'backend.servers[0]' must be ADDRESS:PORT (198.18.2.10:5683, "
 	    "[fd00:5347:2::10]:5683), got 'fd00::1:5683'" } },
 	{ "suite",
@@ -209,6 +209,21 @@ static const struct err_case err_cases[] = {
 	{ "backend port unknown",
 	  "backend:\n  port: up0\n" PORTS,
 	  { "t.yaml:2:9: 'backend.port': no port named 'up0'" } },
+	/* Issue 12 item 1: the servers' replies on the device port only when it is trusted. */
+	{ "servers without a backend port",
+	  "backend:\n  servers: [198.18.2.10:5683]\n" PORTS,
+	  { "t.yaml:2:12: 'backend.servers': no port has role 'backend', so the device port "
+	    "would take the servers' replies, which anyone on the device network can forge: add "
+	    "a port with role 'backend' to reach them through, or set "
+	    "'backend.trust_device_network: true' if only trusted hosts can send to the device "
+	    "port" } },
+	{ "servers without a backend port, trust said no",
+	  "backend:\n  trust_device_network: false\n  mode: proxy\n  servers:\n"
+	  "    - '[fd00:5347:2::10]:5683'\n" PORTS,
+	  { "t.yaml:5:5: 'backend.servers': no port has role 'backend'*" } },
+	{ "trust is a boolean",
+	  "backend:\n  trust_device_network: yes\n" PORTS,
+	  { "t.yaml:2:25: 'backend.trust_device_network' must be true or false, got 'yes'" } },
 	{ "suite twice",
 	  "policy:\n  suites: [TLS_PSK_WITH_AES_128_CCM_8, TLS_PSK_WITH_AES_128_CCM_8]\n" PORTS,
 	  { "t.yaml:2:40: 'policy.suites[1]': 'TLS_PSK_WITH_AES_128_CCM_8' listed twice" } },
@@ -336,7 +351,57 @@ static void test_defaults(void **state)
 		}
 	}
 	assert_int_equal(cfg->backend.mode, SG_BACKEND_UDP);
+	assert_false(cfg->backend.trust_device_network);
+	assert_int_equal(sg_config_backend_port(cfg), -1);
 	free(cfg);
+}
+
+/*
+ * Which port the backend servers are reached through, and when the device
+ * port may be it (issue 12 item 1): named, else the first backend-role port;
+ * the device port only with trust_device_network (or without servers, when
+ * nothing is forwarded and no reply is taken).
+ */
+static void test_backend_port(void **state)
+{
+	static const struct {
+		const char *yaml;
+		int port; /* sg_config_backend_port() */
+		bool trust;
+	} rows[] = {
+		{ "backend: {servers: [198.18.2.10:5683]}\n"
+		  "ports:\n  - {name: dev0, role: device, devargs: a}\n"
+		  "  - {name: app0, role: backend, devargs: b}\n",
+		  1, false },
+		{ "backend: {servers: [198.18.2.10:5683]}\n"
+		  "ports:\n  - {name: app0, role: backend, devargs: b}\n"
+		  "  - {name: dev0, role: device, devargs: a}\n"
+		  "  - {name: app1, role: backend, devargs: c}\n",
+		  0, false },
+		{ "backend: {port: app1, servers: [198.18.2.10:5683]}\n"
+		  "ports:\n  - {name: app0, role: backend, devargs: b}\n"
+		  "  - {name: dev0, role: device, devargs: a}\n"
+		  "  - {name: app1, role: backend, devargs: c}\n",
+		  2, false },
+		{ "backend: {trust_device_network: true, servers: [198.18.2.10:5683]}\n" PORTS, -1,
+		  true },
+		{ "backend: {mode: proxy, trust_device_network: true, servers: "
+		  "['[fd00::2]:5683']}\n" PORTS,
+		  -1, true },
+		{ "backend: {mode: udp}\n" PORTS, -1, false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct sg_config *cfg = parse_ok(rows[i].yaml);
+
+		if (sg_config_backend_port(cfg) != rows[i].port ||
+		    cfg->backend.trust_device_network != rows[i].trust)
+			fail_msg("row %zu: port %d trust %d, want %d %d", i,
+			         sg_config_backend_port(cfg), cfg->backend.trust_device_network,
+			         rows[i].port, rows[i].trust);
+		free(cfg);
+	}
 }
 
 static void test_values(void **state)
@@ -406,6 +471,7 @@ static void test_values(void **state)
 	assert_int_equal(cfg->policy.suites[1], 0xD001);
 	assert_int_equal(cfg->policy.auth_failure_limit, 16);
 	assert_int_equal(cfg->backend.mode, SG_BACKEND_PROXY);
+	assert_int_equal(sg_config_backend_port(cfg), 1);
 	assert_int_equal(cfg->backend.n_servers, 2);
 	assert_string_equal(sg_cfg_endpoint_str(&cfg->backend.servers[0], buf, sizeof(buf)),
 	                    "198.18.2.10:5683");
@@ -544,6 +610,11 @@ static void test_sample_config(void **state)
 	assert_int_equal(cfg->policy.n_suites, SG_HS_N_SUITES);
 	for (unsigned i = 0; i < SG_HS_N_SUITES; i++)
 		assert_int_equal(cfg->policy.suites[i], sg_hs_suites[i].id);
+	/* The sample's servers are reached through a backend port, not the device network. */
+	assert_true(cfg->backend.n_servers > 0);
+	assert_true(sg_config_backend_port(cfg) >= 0);
+	assert_int_equal(cfg->ports[sg_config_backend_port(cfg)].role, SG_PORT_BACKEND);
+	assert_false(cfg->backend.trust_device_network);
 	sg_cfg_errors_free(&errs);
 	free(cfg);
 }
@@ -597,15 +668,11 @@ static void test_keys_documented(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_error_table),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_values),
-		cmocka_unit_test(test_empty_sections),
-		cmocka_unit_test(test_failure_keeps_config),
-		cmocka_unit_test(test_set_key),
-		cmocka_unit_test(test_load_errors),
-		cmocka_unit_test(test_sample_config),
-		cmocka_unit_test(test_keys_documented),
+		cmocka_unit_test(test_error_table),    cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_backend_port),   cmocka_unit_test(test_values),
+		cmocka_unit_test(test_empty_sections), cmocka_unit_test(test_failure_keeps_config),
+		cmocka_unit_test(test_set_key),        cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_sample_config),  cmocka_unit_test(test_keys_documented),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

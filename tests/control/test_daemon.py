@@ -381,12 +381,16 @@ def test_dtls_echo():
     key = '7bdebcfab2aae258c6a80f9881a91e1c'
     cfg = config('echo', [('dev0', 'device', f'net_af_packet0,iface={VETH_GW}',
                            ', addresses: [198.18.1.1/24]')],
-                 f'backend: {{mode: udp, servers: [{DEV_IP}:5683]}}\n'
+                 # The echo server lives on the devices' link: the device network is
+                 # trusted here (docs/architecture.md, "Trust model").
+                 f'backend: {{mode: udp, trust_device_network: true, servers: [{DEV_IP}:5683]}}\n'
                  'policy: {cookie_mode: always}\n')
     sock = os.path.join(work, 'echo.sock')
     p = start(cfg)
     if not check('echo: daemon starts', wait_socket(p, sock), output(p)):
         return
+    check('echo: the daemon warns that the device network is trusted',
+          'the device network is trusted' in output(p), output(p)[-800:])
     echo = subprocess.Popen(['ip', 'netns', 'exec', NS, sys.executable, ECHO, DEV_IP,
                              '5683', '60'], stdout=subprocess.DEVNULL)
     time.sleep(1)  # the echo server binds before the first client

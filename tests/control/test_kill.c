@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,7 +84,12 @@ struct reader {
 	struct sg_rec_ctx *ctx;
 	const uint8_t *cid; /* the peer's CID when the SA sends it */
 	uint8_t cid_len;
-	int found, go;         /* hand-shake flags: release stores, acquire loads */
+	/*
+	 * Hand-over between the two threads: found (release, by the reader, after
+	 * sealed is written; acquire, by the test, before it reads sealed) and go.
+	 * quiescent_ns is read after pthread_join(), which orders it.
+	 */
+	atomic_int found, go;
 	uint64_t quiescent_ns; /* when it let go of the session */
 	unsigned sealed;
 };
@@ -115,8 +121,9 @@ static void *reader_main(void *arg)
 		memcpy(buf + 64, "ping", 4);
 		r->sealed += sg_rec_seal_burst(r->ctx, &op, 1);
 	}
-	__atomic_store_n(&r->found, 1, __ATOMIC_RELEASE); /* publishes sealed */
-	while (!__atomic_load_n(&r->go, __ATOMIC_ACQUIRE))
+	atomic_store_explicit(&r->found, 1, memory_order_release);
+	/* Bounded (10 s): the test thread says go right after it saw found. */
+	for (unsigned i = 0; i < 10000 && !atomic_load_explicit(&r->go, memory_order_acquire); i++)
 		usleep(1000);
 	usleep(100000);
 	r->quiescent_ns = mono_ns();
@@ -168,10 +175,12 @@ static void kill_one(enum sg_aead aead, int cid)
 	rd.cid_len = cid ? 4 : 0;
 	assert_non_null(rd.ctx);
 	assert_int_equal(pthread_create(&th, NULL, reader_main, &rd), 0);
-	while (!__atomic_load_n(&rd.found, __ATOMIC_ACQUIRE))
+	for (unsigned i = 0; i < 10000 && !atomic_load_explicit(&rd.found, memory_order_acquire);
+	     i++)
 		usleep(1000);
+	assert_true(atomic_load_explicit(&rd.found, memory_order_acquire));
 	assert_int_equal(rd.sealed, 3); /* records 5, 6, 7 */
-	__atomic_store_n(&rd.go, 1, __ATOMIC_RELEASE);
+	atomic_store_explicit(&rd.go, 1, memory_order_release);
 	assert_int_equal(sg_sess_delete_take(t, id, last), 0);
 	done_ns = mono_ns();
 	pthread_join(th, NULL);

@@ -112,7 +112,8 @@ mbufs: {count: 4095, cache: 64}
 credentials: {db: $WORK/creds, map_size: 64M}
 ports:
   - {name: dev0, role: device, devargs: "net_af_packet0,iface=$VETH_GW", addresses: [$GW_IP/24]}
-backend: {mode: udp, servers: [$DEV_IP:$ECHO_PORT]}
+# The echo server is on the client's link: that network is trusted (docs/architecture.md).
+backend: {mode: udp, trust_device_network: true, servers: [$DEV_IP:$ECHO_PORT]}
 policy: {cookie_mode: always}
 EOF
 "$STORMGATE" --config "$WORK/stormgate.yaml" --import-credentials "$WORK/devices.csv" \

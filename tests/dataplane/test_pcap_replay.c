@@ -576,8 +576,9 @@ static void install_session(void)
 	assert_int_equal(sg_sess_insert(E.tab, &s, &E.id, NULL), 0);
 	sg_rec_sa_wipe(sa, window);
 	free(sa);
+	/* udp mode: no token */
 	assert_int_equal(sg_dp_session_attach(E.dp, E.id, (const uint8_t *)E.meta.identity,
-	                                      (uint8_t)strlen(E.meta.identity)),
+	                                      (uint8_t)strlen(E.meta.identity), NULL),
 	                 0);
 	assert_int_equal(sg_dp_session_bport(E.dp, E.id, &fam, addr, &E.bport), 0);
 	assert_int_equal(fam, 4);

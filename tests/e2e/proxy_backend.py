@@ -12,7 +12,8 @@ gateway address and port it reached, the TLVs it found (PP2_TYPE_SSL with its
 client flags, verify field and SSL version sub-TLV; PP2_TYPE_UNIQUE_ID; the
 PSK identity in TLV 0xE0) and the payload; then it answers with the very same
 header followed by b'echo:' + the payload, so the gateway can find the
-session. A datagram without a valid header gets a JSON line with "error" and
+session: the header's PP2_TYPE_UNIQUE_ID holds the session's handle and its
+token, which the gateway wants back in every reply. A datagram without a valid header gets a JSON line with "error" and
 no answer. Prints "ready" first; stops after LIFETIME_S (default 600).
 """
 import ipaddress

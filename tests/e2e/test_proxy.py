@@ -7,11 +7,18 @@ specification, not from Stormgate's codec) and answers with the same header:
   - every datagram comes from the gateway's one proxy source port and names
     the device (address and port as the client used them), the address and
     port it reached, PP2_TYPE_SSL (client SSL, verified, "DTLSv1.2"), the
-    session (PP2_TYPE_UNIQUE_ID, distinct per session) and the PSK identity
-    the device authenticated with (TLV 0xE0);
-  - the answer, routed back by that header, reaches the right device;
+    session (PP2_TYPE_UNIQUE_ID: 8 bytes of session handle and 8 of the
+    session's random token, distinct per session) and the PSK identity the
+    device authenticated with (TLV 0xE0);
+  - the answer, routed back by that header (the backend echoes the token),
+    reaches the right device;
   - a datagram to the proxy port without a header is dropped as proxy_header,
-    one naming no live session as backend_unknown.
+    one naming no live session as backend_unknown; one naming a live session
+    with a wrong token, or naming the device only by its addresses, as
+    backend_forged;
+  - from the devices' side, a frame forged with the server's address and
+    port, carrying a live session's right header, is backend_forged: the
+    device port takes no replies (issue 12 item 1).
 
     test_proxy.py STORMGATE STORMCTL      (root; tag sge2e4)
 """
@@ -25,6 +32,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402
 
 PROXY_PORT = 20000  # backend.source_port_first: the proxy mode's one port
+LIVE_PORT = 41020   # the device kept alive for the refusals
+SIG = b'\r\n\r\n\x00\r\nQUIT\n'
+
+
+def pp2(uid, src=e2e.DEV4, sport=LIVE_PORT):
+    """A PROXY v2 header over UDP/IPv4 (HAProxy's proxy-protocol.txt §2.2) naming the
+    device src:sport that reached the gateway's DTLS port, with uid as
+    PP2_TYPE_UNIQUE_ID (None: no such TLV)."""
+    body = (socket.inet_aton(src) + socket.inet_aton(e2e.GW4) + sport.to_bytes(2, 'big')
+            + e2e.DTLS_PORT.to_bytes(2, 'big'))
+    if uid is not None:
+        body += bytes([0x05]) + len(uid).to_bytes(2, 'big') + uid
+    return SIG + bytes([0x21, 0x12]) + len(body).to_bytes(2, 'big') + body
 
 
 def backend_lines(pb, n, timeout=5):
@@ -92,18 +112,33 @@ def run(stormgate, stormctl):
                   and ssl.get('version') == 'DTLSv1.2', ssl)
             check(f'... TLV 0xE0 holds the PSK identity {ident}',
                   h['tlvs'].get('psk_identity') == ident, h['tlvs'])
-            check('... PP2_TYPE_UNIQUE_ID names the session (8 bytes), the same on both '
-                  'datagrams', len(h['tlvs'].get('unique_id', '')) == 16
+            check('... PP2_TYPE_UNIQUE_ID names the session (8 bytes) and its token (8 bytes), '
+                  'the same on both datagrams', len(h['tlvs'].get('unique_id', '')) == 32
                   and seen[1]['tlvs'].get('unique_id') == h['tlvs'].get('unique_id'), h['tlvs'])
             check(f'... sent from the gateway\'s proxy port {e2e.GWB4}:{PROXY_PORT}',
                   all(x['from'] == f'{e2e.GWB4}:{PROXY_PORT}' for x in seen), seen)
             sessions.append(h['tlvs'].get('unique_id'))
-        check('every session has its own unique id', len(set(sessions)) == len(sessions) == 4,
-              sessions)
+        check('every session has its own unique id, and its own token',
+              len(set(sessions)) == len(sessions) == 4
+              and len({u[16:] for u in sessions if u}) == 4, sessions)
         dd = e2e.delta(e2e.counters(d.status()), s0)
         check('4 sessions installed; 8 records up, 8 answers down; nothing dropped',
               dd['installed'] == 4 and dd['up'] == 8 and dd['down'] == 8
               and not {k: v for k, v in dd['drops'].items() if k != 'l3_not_for_us'}, dd)
+
+        # ---- a live session, for the refusals below ----------------------------
+        ident, key = e2e.device_identity(20), e2e.device_key(20)
+        live = e2e.s_client(lab, e2e.GW4, ident, key, 'PSK-AES128-CCM8',
+                            extra=('-bind', f'{e2e.DEV4}:{LIVE_PORT}'))
+        ok = e2e.echo_roundtrip(live, 'live line')
+        seen = backend_lines(pb, 1)
+        if not check('a live session for the refusals: handshake, one line echoed',
+                     ok and len(seen) == 1 and 'unique_id' in seen[0].get('tlvs', {}),
+                     f'{seen}\n{live.err()[-500:]}'):
+            return
+        uid = bytes.fromhex(seen[0]['tlvs']['unique_id'])
+        dead = bytes.fromhex(sessions[0])  # its client left: the session ended
+        wrong = uid[:-1] + bytes([uid[-1] ^ 1])
 
         # ---- what the gateway refuses from the backend side --------------------
         pb.kill()  # its port is the server's: the datagrams below come from there
@@ -115,22 +150,47 @@ def run(stormgate, stormctl):
                   'for d in sys.argv[2:]:\n'
                   f'    s.sendto(bytes.fromhex(d), ("{e2e.GWB4}", {PROXY_PORT}))\n')
         no_header = b'plain CoAP without a PROXY header'.hex()
-        sig = b'\r\n\r\n\x00\r\nQUIT\n'
-        # A well-formed header for a device that never had a session (no unique id).
-        ghost = (sig + bytes([0x21, 0x12, 0, 12]) + socket.inet_aton('198.18.1.99')
-                 + socket.inet_aton(e2e.GW4) + (40999).to_bytes(2, 'big')
-                 + e2e.DTLS_PORT.to_bytes(2, 'big') + b'hello?').hex()
-        r1 = lab.run(lab.ns_be, [sys.executable, '-c', sender, str(e2e.BACKEND_PORT),
-                                 no_header, no_header, ghost], timeout=10)
-        r2 = lab.run(lab.ns_be, [sys.executable, '-c', sender, '40123', ghost], timeout=10)
+        refused = [no_header, no_header,
+                   (pp2(dead) + b'late').hex(),                 # backend_unknown
+                   (pp2(wrong) + b'forged: wrong token').hex(),  # backend_forged ...
+                   (pp2(None) + b'forged: addresses only').hex(),
+                   (pp2(uid[:8]) + b'forged: handle alone').hex()]
+        r1 = lab.run(lab.ns_be, [sys.executable, '-c', sender, str(e2e.BACKEND_PORT)] + refused,
+                     timeout=10)
+        r2 = lab.run(lab.ns_be, [sys.executable, '-c', sender, '40123',
+                                 (pp2(uid) + b'from another port').hex()], timeout=10)
+        # From the devices' link: the server's source written by hand, the live
+        # session's right header (as an eavesdropper of the backend link could).
+        spoof = ('import sys\n'
+                 'from scapy.all import IP, UDP, Ether, Raw, sendp\n'
+                 'sendp(Ether(dst=sys.argv[2]) / IP(src=sys.argv[3], dst=sys.argv[4])'
+                 ' / UDP(sport=int(sys.argv[5]), dport=int(sys.argv[6]))'
+                 ' / Raw(bytes.fromhex(sys.argv[7])), iface=sys.argv[1], verbose=False)\n')
+        r3 = lab.run(lab.ns_dev, [sys.executable, '-c', spoof, lab.veth_d, lab.mac(lab.veth_gd),
+                                  e2e.BE4, e2e.GW4, str(e2e.BACKEND_PORT), str(PROXY_PORT),
+                                  (pp2(uid) + b'spoofed: run /fw\n').hex()], timeout=30)
         time.sleep(0.5)
+        got_spoof = live.expect('spoofed', 1)
         dd = e2e.delta(e2e.counters(d.status()), s1)
-        check('from the server: 2 datagrams without a header -> proxy_header, 1 header for '
-              'no live session -> backend_unknown; from another port of its host -> '
-              'udp_port; nothing sent to a device',
-              r1.returncode == 0 and r2.returncode == 0 and dd['rx'] == 4
-              and dd['drops'] == {'proxy_header': 2, 'backend_unknown': 1, 'udp_port': 1}
-              and dd['down'] == 0, f'{dd}\n{r1.stderr[-300:]}{r2.stderr[-300:]}')
+        drops = {k: v for k, v in dd['drops'].items() if k not in ('l3_not_for_us', 'icmp')}
+        check('from the server: 2 datagrams without a header -> proxy_header; a header for a '
+              'session that ended -> backend_unknown; a live session with a wrong token, by '
+              'its addresses only, or by its handle without the token -> backend_forged; '
+              'from another port of its host -> udp_port; from the devices\' link with the '
+              'server\'s source and the right token -> backend_forged; nothing sent to a '
+              'device',
+              r1.returncode == 0 and r2.returncode == 0 and r3.returncode == 0
+              and drops == {'proxy_header': 2, 'backend_unknown': 1, 'backend_forged': 4,
+                            'udp_port': 1}
+              and dd['down'] == 0 and not got_spoof,
+              f'{dd}\n{r1.stderr[-300:]}{r2.stderr[-300:]}{r3.stderr[-500:]}')
+
+        # The server's own reply with the token it was sent reaches the device.
+        r4 = lab.run(lab.ns_be, [sys.executable, '-c', sender, str(e2e.BACKEND_PORT),
+                                 (pp2(uid) + b'genuine reply\n').hex()], timeout=10)
+        check('the server\'s reply echoing the session\'s token reaches the device',
+              r4.returncode == 0 and live.expect('genuine reply', 5), live.out[-300:])
+        check('the live device leaves cleanly', live.close() == 0, live.err()[-500:])
         rc = d.stop()
         check('daemon stops cleanly (exit 0)', rc == 0, d.log()[-1500:])
 

@@ -15,17 +15,25 @@
 #include <stormgate/common.h>
 #include <stormgate/proxy_v2.h>
 
-/* IPv4 device 198.18.1.2:40000 -> 198.18.1.1:5684, session 0x0102030405060708, identity "dev1". */
+/*
+ * IPv4 device 198.18.1.2:40000 -> 198.18.1.1:5684, session 0x0102030405060708
+ * with token f0..f7, identity "dev1".
+ */
 static const uint8_t spec_v4[] = {
 	0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, /* signature */
 	0x21,       /* version 2, PROXY */
 	0x12,       /* AF_INET, DGRAM */
-	0x00, 0x31, /* 49 bytes follow */
+	0x00, 0x39, /* 57 bytes follow */
 	198,  18,   1,    2,    198,  18,   1,    1,    0x9c, 0x40, 0x16, 0x34,
 	0x20, 0x00, 0x10, 0x01, 0,    0,    0,    0, /* PP2_TYPE_SSL: client SSL, verified */
 	0x21, 0x00, 0x08, 'D',  'T',  'L',  'S',  'v',  '1',  '.',  '2',  0x05,
-	0x00, 0x08, 1,    2,    3,    4,    5,    6,    7,    8, /* UNIQUE_ID */
+	0x00, 0x10, 1,    2,    3,    4,    5,    6,    7,    8, /* UNIQUE_ID: session, */
+	0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7,          /* then its token */
 	0xe0, 0x00, 0x04, 'd',  'e',  'v',  '1',                 /* PSK identity */
+};
+
+static const uint8_t spec_token[SG_PP2_TOKEN_LEN] = {
+	0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7
 };
 
 static void fill_v4(struct sg_pp2_info *in)
@@ -40,6 +48,7 @@ static void fill_v4(struct sg_pp2_info *in)
 	in->dport = 5684;
 	in->has_session = true;
 	in->session = 0x0102030405060708ull;
+	memcpy(in->token, spec_token, sizeof(in->token));
 	in->identity = id;
 	in->identity_len = 4;
 }
@@ -61,6 +70,7 @@ static void test_spec_bytes(void **state)
 	assert_int_equal(out.dport, 5684);
 	assert_true(out.has_session);
 	assert_true(out.session == in.session);
+	assert_memory_equal(out.token, spec_token, SG_PP2_TOKEN_LEN);
 	assert_int_equal(out.identity_len, 4);
 	assert_memory_equal(out.identity, "dev1", 4);
 }
@@ -82,6 +92,7 @@ static void test_round_trip_v6_longest(void **state)
 	in.identity_len = sizeof(id);
 	in.has_session = true;
 	in.session = UINT64_MAX;
+	memset(in.token, 0xa5, sizeof(in.token));
 	n = sg_pp2_encode(buf, sizeof(buf), &in);
 	assert_int_equal(n, SG_PP2_MAX_LEN);
 	assert_int_equal(sg_pp2_encode(buf, (uint32_t)n - 1, &in), -ENOSPC);
@@ -93,6 +104,7 @@ static void test_round_trip_v6_longest(void **state)
 	assert_int_equal(out.identity_len, sizeof(id));
 	assert_memory_equal(out.identity, id, sizeof(id));
 	assert_true(out.session == UINT64_MAX);
+	assert_memory_equal(out.token, in.token, SG_PP2_TOKEN_LEN);
 
 	/* Without session or identity. */
 	in.has_session = false;
@@ -131,10 +143,10 @@ static const struct bad bad_rows[] = {
 	{ "TCP over IPv4", 13, 0x11 },
 	{ "AF_UNIX", 13, 0x32 },
 	{ "unspecified family", 13, 0x02 },
-	{ "length past datagram", 15, 0x36 },
+	{ "length past datagram", 15, 0x3a },
 	{ "length below addresses", 15, 11 },
 	{ "TLV length past header", 30, 0x20 },
-	{ "identity TLV empty", 60, 0x00 },
+	{ "identity TLV empty", 68, 0x00 },
 };
 
 static void test_decode_table(void **state)
@@ -149,8 +161,40 @@ static void test_decode_table(void **state)
 		if (sg_pp2_decode(buf, sizeof(buf), &out) != -EINVAL)
 			fail_msg("row '%s' accepted", bad_rows[i].name);
 	}
-	/* The identity TLV: type at offset 58, length at 59-60. */
-	assert_int_equal(spec_v4[58], 0xe0);
+	/* The identity TLV: type at offset 66, length at 67-68. */
+	assert_int_equal(spec_v4[66], 0xe0);
+}
+
+/*
+ * A UNIQUE_ID of another length than session + token (the 8-byte handle
+ * alone, as before tokens, or anything else) names no session of ours: the
+ * header parses, has_session stays false, so the data plane refuses it.
+ */
+static void test_unique_id_lengths(void **state)
+{
+	static const uint16_t lens[] = { 0, 1, 8, 15, 17, 32 };
+	uint8_t buf[128];
+	struct sg_pp2_info out;
+
+	(void)state;
+	for (size_t i = 0; i < SG_ARRAY_SIZE(lens); i++) {
+		uint32_t n = 16 + 12; /* header and IPv4 addresses and ports */
+		uint16_t body = (uint16_t)(12 + 3 + lens[i]);
+
+		memcpy(buf, spec_v4, n);
+		buf[14] = (uint8_t)(body >> 8);
+		buf[15] = (uint8_t)body;
+		buf[n] = SG_PP2_TYPE_UNIQUE_ID;
+		buf[n + 1] = (uint8_t)(lens[i] >> 8);
+		buf[n + 2] = (uint8_t)lens[i];
+		memset(buf + n + 3, 0x11, lens[i]);
+		n += 3 + lens[i];
+		assert_int_equal(sg_pp2_decode(buf, n, &out), (int)n);
+		assert_false(out.has_session);
+	}
+	/* Exactly 16: the handle, then the token. */
+	assert_int_equal(sg_pp2_decode(spec_v4, sizeof(spec_v4), &out), sizeof(spec_v4));
+	assert_true(out.has_session);
 }
 
 static void test_truncations(void **state)
@@ -172,7 +216,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spec_bytes),    cmocka_unit_test(test_round_trip_v6_longest),
 		cmocka_unit_test(test_encode_errors), cmocka_unit_test(test_decode_table),
-		cmocka_unit_test(test_truncations),
+		cmocka_unit_test(test_truncations),   cmocka_unit_test(test_unique_id_lengths),
 	};
 
 	return cmocka_run_group_tests_name("proxy_v2", tests, NULL, NULL);
