@@ -52,6 +52,13 @@
 #define MSG_MAX           (SG_DTLS_HS_HDR_LEN + 6 + SG_HS_TICKET_MAX)
 #define NONE              UINT32_MAX
 
+/* Flight 4: a ServerHello (within MSG_MAX), a ServerKeyExchange with the
+ * longest identity hint and a P-256 point (RFC 4279 §2, RFC 5489 §2), the
+ * ServerHelloDone. */
+#define FLIGHT4_MAX                                                                                \
+	(MSG_MAX + SG_DTLS_HS_HDR_LEN + 2 + SG_HS_HINT_MAX + 4 + SG_HS_ECDH_PUB_MAX +              \
+	 SG_DTLS_HS_HDR_LEN)
+
 /*
  * Until an address has proven it receives what we send it (a valid cookie,
  * or a record under the new keys, which only the holder of our flight can
@@ -795,7 +802,7 @@ static void server_hello_of(const struct hs_slot *s, bool resumed, struct sg_hs_
  */
 static int send_flight_full(struct sg_hs_engine *e, struct hs_slot *s, bool first)
 {
-	uint8_t buf[MSG_MAX];
+	uint8_t buf[FLIGHT4_MAX];
 	struct sg_hs_wbuf w = { .p = buf, .cap = sizeof(buf) };
 	struct sg_hs_server_hello sh;
 	struct hs_tx t = tx_for_slot(e, s);

@@ -126,6 +126,13 @@ int hc_handshake(struct hc *c, struct harness *h);
 /* Feed every captured engine datagram to the client; returns the last hc_on_datagram(). */
 int hc_drain(struct hc *c, struct harness *h);
 
+/*
+ * Application data both ways with the keys the engine installed: a record
+ * from the client opened with h's session, one sealed with it opened by the
+ * client. Fails the test otherwise.
+ */
+void hc_data_both_ways(struct hc *c, struct harness *h);
+
 /* Options for a PSK client offering one suite with the harness's first identity. */
 struct hc_opts hc_psk_opts(uint16_t suite);
 
