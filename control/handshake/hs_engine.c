@@ -133,6 +133,7 @@ enum hs_state {
 #define SF_NO_TICKET    0x0400 /* policy: the promised ticket is empty (RFC 5077 §3.3) */
 #define SF_PROVEN       0x0800 /* the address receives what we send: no amplification limit */
 #define SF_RESENT       0x1000 /* our flight went again in this retransmission period */
+#define SF_AUTH_FAILED  0x2000 /* a record failed under keys the client's key exchange made */
 
 /*
  * One in-flight handshake. Fixed size, in a pool allocated at creation; the
@@ -1751,6 +1752,8 @@ static void on_epoch1(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slot *
 			fail(e, s, finished_failure(s), SG_TLS_ALERT_DECRYPT_ERROR);
 			return;
 		}
+		if (op.status == SG_REC_AUTH_FAILED && s->state == HS_WAIT_FINISHED)
+			s->flags |= SF_AUTH_FAILED; /* said at the timeout (sg_hs_tick) */
 		rx_drop(x, open_drop(op.status));
 		return;
 	}
@@ -2109,6 +2112,18 @@ unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now)
 		struct hs_slot *s = &e->slots[idx];
 
 		done++;
+		if (now.mono_ms >= s->expires && s->state == HS_WAIT_FINISHED &&
+		    (s->flags & SF_AUTH_FAILED)) {
+			/*
+			 * Keys from the client's key exchange, and records that
+			 * did not open under them: most likely a wrong PSK or an
+			 * unknown identity whose Finished came in a datagram of
+			 * its own (on_epoch1 stays silent then). Say it now, the
+			 * same way for both, and count it as what it likely was.
+			 */
+			fail(e, s, finished_failure(s), SG_TLS_ALERT_DECRYPT_ERROR);
+			continue;
+		}
 		if (now.mono_ms >= s->expires) {
 			count(e, SG_HS_C_TIMEOUT);
 			slot_free(e, s);

@@ -1149,6 +1149,62 @@ static void test_offpath_wrong_key_still_fails(void **state)
 	assert_int_equal(len[0], len[1]);
 }
 
+/*
+ * A client that sends its key exchange, CCS and Finished in three datagrams
+ * (libcoap's GnuTLS build does) with a wrong PSK or an unknown identity: its
+ * Finished alone could be a forger's record, so it is dropped in silence;
+ * when the handshake times out, the engine says decrypt_error and counts the
+ * failure by its reason, the same way for both (no oracle).
+ */
+static void test_offpath_wrong_key_finished_alone(void **state)
+{
+	static const uint8_t wrong_key[16] = { 9, 9, 9 };
+	size_t len[2];
+
+	(void)state;
+	for (int unknown = 0; unknown < 2; unknown++) {
+		struct hc_opts o = hc_psk_opts(SG_TLS_PSK_WITH_AES_128_CCM_8);
+		uint8_t d[2048];
+		struct harness h;
+		struct hc c;
+
+		if (unknown)
+			o.identity = "urn:dev:imei:490154203237519";
+		else
+			o.psk = wrong_key;
+		start(&h, SG_HS_COOKIE_ALWAYS);
+		h_start(&h);
+		h.capture = true;
+		hc_init(&c, &o);
+		assert_int_equal(to_flight4(&c, &h), 'H');
+		in(&h, d, hc_rec_cke(&c, d, sizeof(d)));
+		in(&h, d, hc_rec_ccs(&c, d, sizeof(d)));
+		in(&h, d, hc_rec_finished(&c, d, sizeof(d), false));
+		assert_int_equal(h.n_out, 0);
+		assert_int_equal(in_flight(&h), 1);
+		assert_int_equal(cnt(&h, "drop_unauthenticated"), 1);
+		for (int t = 0; t < 100 && in_flight(&h); t++) {
+			h.n_out = 0; /* our flight, on the timer */
+			h.now.mono_ms = sg_hs_next_deadline(h.e);
+			sg_hs_tick(h.e, h.now);
+		}
+		assert_int_equal(in_flight(&h), 0);
+		assert_int_equal(h.n_out, 1);
+		assert_int_equal(h.out[0][0], SG_DTLS_CT_ALERT);
+		assert_int_equal(h.out[0][13 + 1], SG_TLS_ALERT_DECRYPT_ERROR);
+		len[unknown] = h.out_len[0];
+		assert_int_equal(h_count(&h, unknown ? SG_HS_C_FAIL_UNKNOWN_IDENTITY
+		                                     : SG_HS_C_FAIL_BAD_FINISHED),
+		                 1);
+		assert_int_equal(h_count(&h, SG_HS_C_TIMEOUT), 0);
+		assert_int_equal(h.n_installed, 0);
+		assert_outcomes(&h);
+		hc_free(&c);
+		h_stop(&h);
+	}
+	assert_int_equal(len[0], len[1]);
+}
+
 /* An alert under the new keys is the client's: it ends the handshake; a forged one does not. */
 static void test_offpath_authenticated_alert(void **state)
 {
@@ -1304,6 +1360,7 @@ int main(void)
 		cmocka_unit_test(test_offpath_resumed),
 		cmocka_unit_test(test_offpath_spoofed_hello_under_load),
 		cmocka_unit_test(test_offpath_wrong_key_still_fails),
+		cmocka_unit_test(test_offpath_wrong_key_finished_alone),
 		cmocka_unit_test(test_offpath_authenticated_alert),
 		cmocka_unit_test(test_psk_64_bytes),
 		cmocka_unit_test(test_linger_memory),
