@@ -49,6 +49,7 @@
 #define PENDING_MAX       96                   /* one early epoch-1 record (client Finished) */
 #define LINGER_FLIGHT_MAX 512                  /* NewSessionTicket + ChangeCipherSpec + Finished */
 #define LINGER_DGRAMS     4
+#define KX_DIGEST_LEN     16 /* SHA-256 prefix of the ClientKeyExchange that completed */
 #define MSG_MAX           (SG_DTLS_HS_HDR_LEN + 6 + SG_HS_TICKET_MAX)
 #define NONE              UINT32_MAX
 
@@ -175,6 +176,7 @@ struct hs_slot {
 	uint8_t session_id[SG_TLS_SESSION_ID_MAX];
 	uint8_t master[SG_TLS_MASTER_SECRET_LEN];
 	uint8_t server_verify[SG_TLS_VERIFY_DATA_LEN]; /* abbreviated: our Finished */
+	uint8_t kx_digest[KX_DIGEST_LEN]; /* kx_digest() of the client's key exchange */
 	uint8_t cid[SG_HS_CID_MAX];
 	uint8_t peer_cid[SG_HS_PEER_CID_MAX];
 	uint8_t sni[SG_HS_SNI_MAX];
@@ -206,6 +208,9 @@ struct hs_linger {
 	uint16_t dgram_len[LINGER_DGRAMS];
 	uint64_t expires;
 	uint64_t next_resend; /* monotonic ms before which a Finished earns nothing */
+	uint32_t bytes_in;    /* datagram bytes from the peer, its handshake's included */
+	uint32_t bytes_out;   /* and to it: AMP_FACTOR bounds resends for a key exchange alone */
+	uint8_t kx_digest[KX_DIGEST_LEN]; /* the ClientKeyExchange that completed the handshake */
 	uint8_t flight[LINGER_FLIGHT_MAX];
 };
 
@@ -256,6 +261,12 @@ struct sg_hs_engine {
 static void count(struct sg_hs_engine *e, enum sg_hs_counter c)
 {
 	e->counters[c]++;
+}
+
+/* Saturating: no number of datagrams wraps the amplification totals. */
+static uint32_t add_sat32(uint32_t a, size_t b)
+{
+	return b >= UINT32_MAX - a ? UINT32_MAX : a + (uint32_t)b;
 }
 
 static void put16(uint8_t *p, uint16_t v)
@@ -584,7 +595,7 @@ static void tx_flush(struct hs_tx *t)
 		}
 	}
 	if (t->s)
-		t->s->bytes_out += (uint32_t)e->tx_len;
+		t->s->bytes_out = add_sat32(t->s->bytes_out, e->tx_len);
 	if (e->conf.ops.send(e->conf.ops.ctx, t->peer, e->tx, e->tx_len) < 0)
 		count(e, SG_HS_C_SEND_FAILED);
 	e->tx_len = 0;
@@ -1396,6 +1407,22 @@ static void on_client_hello(struct sg_hs_engine *e, struct rx_ctx *x, const stru
 /* ---- ClientKeyExchange ------------------------------------------------------------------- */
 
 /*
+ * Digest of a ClientKeyExchange message (message_seq and body, as in the
+ * transcript), to recognise the client's own key exchange when it repeats
+ * its final flight after completion (linger_input). Never sent.
+ */
+static void kx_digest(uint16_t seq, const uint8_t *body, size_t len, uint8_t out[KX_DIGEST_LEN])
+{
+	struct sg_hs_transcript t;
+	uint8_t h[SG_HS_HASH_MAX_LEN];
+
+	sg_hs_transcript_start(&t, SG_HS_SHA256);
+	sg_hs_transcript_add_msg(&t, SG_TLS_HT_CLIENT_KEY_EXCHANGE, seq, body, len);
+	sg_hs_transcript_peek(&t, h);
+	memcpy(out, h, KX_DIGEST_LEN);
+}
+
+/*
  * RFC 4279 §2 (PSK) and RFC 5489 §2 (ECDHE-PSK): look the identity up,
  * make the premaster secret, the master secret (RFC 7627 §4 with EMS) and
  * the keys. An unknown or refused identity continues with a random PSK and
@@ -1477,6 +1504,7 @@ static void on_client_kx(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slo
 	 * reassembly buffer they sit in (hence memmove, after the hash). */
 	sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_CLIENT_KEY_EXCHANGE, s->rx_seq, body,
 	                         len);
+	kx_digest(s->rx_seq, body, len, s->kx_digest);
 	s->identity_len =
 	        (uint8_t)(kx.identity_len > SG_TLS_PSK_IDENTITY_MAX ? 0 : kx.identity_len);
 	memmove(s->u.identity, kx.identity, s->identity_len);
@@ -1662,8 +1690,14 @@ static void complete_full(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_sl
 		memcpy(&t.ln->sa, &s->sa, sizeof(t.ln->sa));
 		sg_wipe(t.ln->sa.tx_key, sizeof(t.ln->sa.tx_key));
 		sg_wipe(t.ln->sa.tx_iv, sizeof(t.ln->sa.tx_iv));
+		memcpy(t.ln->kx_digest, s->kx_digest, KX_DIGEST_LEN);
 	}
 	tx_flush(&t);
+	if (t.ln) {
+		/* The whole exchange with this address so far (AMP_FACTOR). */
+		t.ln->bytes_in = s->bytes_in;
+		t.ln->bytes_out = s->bytes_out;
+	}
 	s->flags &= (uint16_t)~SF_CID_HELD; /* the session owns the CID now */
 	count(e, SG_HS_C_COMPLETED_FULL);
 	slot_free(e, s);
@@ -1924,19 +1958,65 @@ static void linger_resend(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_li
 			count(e, SG_HS_C_SEND_FAILED);
 		off += l->dgram_len[i];
 	}
+	l->bytes_out = add_sat32(l->bytes_out, off);
 	count(e, SG_HS_C_LINGER_RESENT);
 	x->handled = 1;
 }
 
 /*
+ * The client's final flight again, without its Finished. The daemon's data
+ * plane opens an epoch-1 record itself once the session is installed (and
+ * drops a handshake message in it), so when the client sends the records of
+ * its flight in datagrams of their own, as OpenSSL does when it retransmits
+ * and libcoap's GnuTLS build always does, only the epoch-0 part comes here.
+ * It earns the flight if it holds the very ClientKeyExchange that completed
+ * the handshake (an off-path sender cannot know an ECDHE share; he may guess
+ * a PSK identity), if the flight keeps what went to the address within
+ * AMP_FACTOR of all that came from it, and at most once per rto_initial_ms.
+ */
+static void linger_kx_only(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_linger *l,
+                           const uint8_t *dgram, const struct sg_rec_hdr *recs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct sg_rec_hdr *rh = &recs[i];
+		const uint8_t *frag = dgram + rh->off + rh->hdr_len;
+		uint8_t d[KX_DIGEST_LEN];
+		struct sg_hs_msg_hdr mh;
+
+		if (rh->type != SG_DTLS_CT_HANDSHAKE || rh->epoch != 0 ||
+		    sg_hs_msg_hdr_parse(frag, rh->frag_len, &mh) < 0 ||
+		    mh.type != SG_TLS_HT_CLIENT_KEY_EXCHANGE || mh.frag_off != 0 ||
+		    mh.frag_len != mh.length)
+			continue;
+		kx_digest(mh.seq, frag + SG_DTLS_HS_HDR_LEN, mh.length, d);
+		if (sg_ct_memcmp(d, l->kx_digest, KX_DIGEST_LEN) != 0)
+			break;
+		if (x->now.mono_ms < l->next_resend) {
+			rx_drop(x, SG_HS_C_DROP_DUPLICATE);
+			return;
+		}
+		if (l->bytes_out + (uint64_t)linger_used(l) > (uint64_t)AMP_FACTOR * l->bytes_in) {
+			count(e, SG_HS_C_AMPLIFICATION_HELD);
+			rx_drop(x, SG_HS_C_DROP_DUPLICATE);
+			return;
+		}
+		l->next_resend = x->now.mono_ms + e->conf.rto_initial_ms;
+		linger_resend(e, x, l);
+		return;
+	}
+	rx_drop(x, SG_HS_C_DROP_UNAUTHENTICATED);
+}
+
+/*
  * A datagram from the peer of a finished full handshake: when our last
  * flight was lost, the client repeats its own (ClientKeyExchange, CCS,
- * Finished; RFC 6347 §4.2.4). Only its Finished proves anything: the first
- * epoch-1 record (a tls12_cid one with CIDs) must open under the client's
- * write key, be fresh in the replay window and hold a Finished; then the
- * flight goes again, at most once per rto_initial_ms. An epoch-0
- * ClientKeyExchange alone, which anyone can send, gets nothing: answering
- * it would amplify a spoofed one tenfold.
+ * Finished; RFC 6347 §4.2.4). If the datagram holds an epoch-1 record, it
+ * alone decides: the first one (a tls12_cid one with CIDs) must open under
+ * the client's write key, be fresh in the replay window and hold a
+ * Finished; then the flight goes again, at most once per rto_initial_ms.
+ * Without one, linger_kx_only() decides. An epoch-0 record that anyone can
+ * send, such as a made-up ClientKeyExchange, gets nothing: answering it
+ * would amplify a spoofed one tenfold.
  */
 static void linger_input(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_linger *l,
                          const uint8_t *dgram, const struct sg_rec_hdr *recs, unsigned n)
@@ -1946,12 +2026,17 @@ static void linger_input(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_lin
 	struct sg_hs_msg_hdr mh;
 	int m;
 
+	l->bytes_in = add_sat32(l->bytes_in, x->len);
 	/* One open per datagram, whatever else it holds. */
 	for (unsigned i = 0; i < n && rh == NULL; i++)
 		if (recs[i].epoch == 1 &&
 		    (recs[i].type == SG_DTLS_CT_HANDSHAKE || recs[i].type == SG_DTLS_CT_TLS12_CID))
 			rh = &recs[i];
-	if (rh == NULL || rh->len > e->scratch_len) {
+	if (rh == NULL) {
+		linger_kx_only(e, x, l, dgram, recs, n);
+		return;
+	}
+	if (rh->len > e->scratch_len) {
 		rx_drop(x, SG_HS_C_DROP_UNAUTHENTICATED);
 		return;
 	}
@@ -1998,12 +2083,6 @@ static void input_stateless(struct sg_hs_engine *e, struct rx_ctx *x, const uint
 		return;
 	}
 	linger_input(e, x, l, dgram, recs, n);
-}
-
-/* Saturating: a datagram count cannot wrap the amplification totals. */
-static uint32_t add_sat32(uint32_t a, size_t b)
-{
-	return b >= UINT32_MAX - a ? UINT32_MAX : a + (uint32_t)b;
 }
 
 int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_hs_peer *peer,
