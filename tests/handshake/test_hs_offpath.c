@@ -447,7 +447,11 @@ static void test_amp_replayed_hello(void **state)
 	h_stop(&h);
 }
 
-/* A full handshake with the scripted client; f5 gets its final flight (CKE, CCS, Finished). */
+/*
+ * A full handshake with the scripted client; cke (512 bytes) gets its
+ * ClientKeyExchange record, f5 (2048 bytes) its final flight (CKE, CCS,
+ * Finished).
+ */
 static void complete(struct harness *h, struct hc *c, uint8_t *cke, size_t *ncke, uint8_t *f5,
                      size_t *nf5)
 {
