@@ -49,15 +49,41 @@
 #define PENDING_MAX       96                   /* one early epoch-1 record (client Finished) */
 #define LINGER_FLIGHT_MAX 512                  /* NewSessionTicket + ChangeCipherSpec + Finished */
 #define LINGER_DGRAMS     4
+#define KX_DIGEST_LEN     16 /* SHA-256 prefix of the ClientKeyExchange that completed */
 #define MSG_MAX           (SG_DTLS_HS_HDR_LEN + 6 + SG_HS_TICKET_MAX)
 #define SCRATCH_LEN       (MTU_MAX + 512) /* cookie MAC input, sealing, opening */
 #define NONE              UINT32_MAX
+
+/* Flight 4: a ServerHello (within MSG_MAX), a ServerKeyExchange with the
+ * longest identity hint and a P-256 point (RFC 4279 §2, RFC 5489 §2), the
+ * ServerHelloDone. */
+#define FLIGHT4_MAX                                                                                \
+	(MSG_MAX + SG_DTLS_HS_HDR_LEN + 2 + SG_HS_HINT_MAX + 4 + SG_HS_ECDH_PUB_MAX +              \
+	 SG_DTLS_HS_HDR_LEN)
+
+/*
+ * Until an address has proven it receives what we send it (a valid cookie,
+ * or a record under the new keys, which only the holder of our flight can
+ * make), we send it at most AMP_FACTOR times the bytes it sent us, so a
+ * spoofed source cannot turn us into an amplifier (RFC 9147 §5.1; the factor
+ * is QUIC's, RFC 9000 §8). Stateless replies obey it per datagram answered.
+ */
+#define AMP_FACTOR 3
 
 _Static_assert(REASM_CAP <= SG_HS_REASM_MAX, "reassembly buffer within the codec's bitmap");
 /* The cookie MAC input is the 4-tuple and the ClientHello (hs_cookie.c); an
  * epoch-1 record is opened in place: each fits for any accepted datagram. */
 _Static_assert(SCRATCH_LEN >= sizeof(struct sg_hs_peer) + SG_HS_DGRAM_MAX,
                "the scratch holds the cookie MAC input of the largest datagram");
+_Static_assert(HS_SA_WINDOW <= 128, "a handshake SA's window fits in struct sg_rec_sa");
+/* The stateless replies fit the limit for the smallest datagram that earns them: a
+ * HelloVerifyRequest answers a ClientHello that parsed (version, random, two empty
+ * vectors at least), an alert any handshake record (RFC 6347 §4.2.1). */
+_Static_assert(SG_DTLS_HDR_LEN + SG_DTLS_HS_HDR_LEN + 3 + SG_HS_COOKIE_LEN <=
+                       AMP_FACTOR * (SG_DTLS_HDR_LEN + SG_DTLS_HS_HDR_LEN + 2 + 32 + 1 + 1),
+               "a HelloVerifyRequest within the amplification limit");
+_Static_assert(SG_DTLS_HDR_LEN + 2 <= AMP_FACTOR * (SG_DTLS_HDR_LEN + SG_DTLS_HS_HDR_LEN),
+               "a stateless alert within the amplification limit");
 
 /* ---- suites ------------------------------------------------------------------------ */
 
@@ -90,6 +116,9 @@ enum hs_state {
 #define SF_POINTS       0x0200 /* echo ec_point_formats */
 #define SF_NO_TICKET    0x0400 /* policy: the promised ticket is empty (RFC 5077 §3.3) */
 #define SF_RRC          0x8000 /* return routability checks negotiated (RFC 9853 §3) */
+#define SF_PROVEN       0x0800 /* the address receives what we send: no amplification limit */
+#define SF_RESENT       0x1000 /* our flight went again in this retransmission period */
+#define SF_AUTH_FAILED  0x2000 /* a record failed under keys the client's key exchange made */
 
 /*
  * One in-flight handshake. Fixed size, in a pool allocated at creation; the
@@ -124,6 +153,8 @@ struct hs_slot {
 	uint32_t cred_ref;
 	uint32_t backend;
 	uint32_t lifetime;
+	uint32_t bytes_in;  /* datagram bytes from the peer (amplification limit) */
+	uint32_t bytes_out; /* datagram bytes sent to it */
 	uint8_t client_random[SG_TLS_RANDOM_LEN];
 	uint8_t server_random[SG_TLS_RANDOM_LEN];
 	uint8_t session_id[SG_TLS_SESSION_ID_MAX];
@@ -131,6 +162,7 @@ struct hs_slot {
 	uint8_t psk_digest[SG_HS_TICKET_PSK_DIGEST_LEN];
 	uint8_t master[SG_TLS_MASTER_SECRET_LEN];
 	uint8_t server_verify[SG_TLS_VERIFY_DATA_LEN]; /* abbreviated: our Finished */
+	uint8_t kx_digest[KX_DIGEST_LEN]; /* kx_digest() of the client's key exchange */
 	uint8_t cid[SG_HS_CID_MAX];
 	uint8_t peer_cid[SG_HS_PEER_CID_MAX];
 	uint8_t sni[SG_HS_SNI_MAX];
@@ -146,8 +178,14 @@ struct hs_slot {
 	} u;
 } __attribute__((aligned(SG_CACHE_LINE)));
 
-/* A finished flight kept to answer a retransmitted client Finished (RFC 6347 §4.2.4). */
+/*
+ * A finished flight kept to answer a retransmitted client Finished (RFC 6347
+ * §4.2.4), with the client's write key and replay window so that only a
+ * fresh Finished that authenticates earns it. Holds a secret: wiped when it
+ * expires, is overwritten or gives up (linger_kill).
+ */
 struct hs_linger {
+	struct sg_rec_sa sa; /* client_write key, IV, window (HS_SA_WINDOW); tx half zero */
 	struct sg_hs_peer peer;
 	uint32_t hnext;
 	uint32_t bucket;
@@ -155,6 +193,10 @@ struct hs_linger {
 	uint8_t n_dgrams;
 	uint16_t dgram_len[LINGER_DGRAMS];
 	uint64_t expires;
+	uint64_t next_resend; /* monotonic ms before which a Finished earns nothing */
+	uint32_t bytes_in;    /* datagram bytes from the peer, its handshake's included */
+	uint32_t bytes_out;   /* and to it: AMP_FACTOR bounds resends for a key exchange alone */
+	uint8_t kx_digest[KX_DIGEST_LEN]; /* the ClientKeyExchange that completed the handshake */
 	uint8_t flight[LINGER_FLIGHT_MAX];
 };
 
@@ -205,6 +247,12 @@ struct sg_hs_engine {
 static void count(struct sg_hs_engine *e, enum sg_hs_counter c)
 {
 	e->counters[c]++;
+}
+
+/* Saturating: no number of datagrams wraps the amplification totals. */
+static uint32_t add_sat32(uint32_t a, size_t b)
+{
+	return b >= UINT32_MAX - a ? UINT32_MAX : a + (uint32_t)b;
 }
 
 static void put16(uint8_t *p, uint16_t v)
@@ -407,6 +455,17 @@ static struct hs_linger *linger_find(struct sg_hs_engine *e, const struct sg_hs_
 	return NULL;
 }
 
+/*
+ * An entry that will answer nothing more: its key is wiped now (the sealed
+ * flight is ciphertext and stays until the ring reuses the entry).
+ */
+static void linger_kill(struct hs_linger *l)
+{
+	l->live = 0;
+	l->n_dgrams = 0;
+	sg_rec_sa_wipe(&l->sa, HS_SA_WINDOW);
+}
+
 static void linger_drop_oldest(struct sg_hs_engine *e)
 {
 	uint32_t idx = e->linger_oldest;
@@ -416,9 +475,7 @@ static void linger_drop_oldest(struct sg_hs_engine *e)
 	while (*pp != idx)
 		pp = &e->linger[*pp].hnext;
 	*pp = l->hnext;
-	/* The sealed flight is ciphertext: no wipe needed, only the bookkeeping. */
-	l->live = 0;
-	l->n_dgrams = 0;
+	linger_kill(l);
 	e->linger_oldest = (e->linger_oldest + 1) % e->n_linger;
 	e->linger_count--;
 }
@@ -444,6 +501,7 @@ static struct hs_linger *linger_new(struct sg_hs_engine *e, const struct sg_hs_p
 	l->live = 1;
 	l->n_dgrams = 0;
 	l->expires = expires;
+	l->next_resend = 0;
 	l->bucket = lbucket_of(e, hash);
 	l->hnext = e->lbuckets[l->bucket];
 	e->lbuckets[l->bucket] = idx;
@@ -483,8 +541,23 @@ struct hs_tx {
 	uint16_t version;     /* record version (0xfeff for HelloVerifyRequest) */
 	size_t max_frag;      /* handshake fragment bytes per record */
 	struct hs_linger *ln; /* also keep the datagrams here */
+	size_t answers;       /* stateless reply: bytes of the datagram it answers */
 	int err;
 };
+
+/*
+ * May a datagram of len bytes go to t's peer (AMP_FACTOR)? A slot whose
+ * address is not proven keeps the running totals; a stateless reply is
+ * held to the datagram it answers.
+ */
+static bool tx_allowed(const struct hs_tx *t, size_t len)
+{
+	const struct hs_slot *s = t->s;
+
+	if (s == NULL)
+		return len <= AMP_FACTOR * t->answers;
+	return (s->flags & SF_PROVEN) || s->bytes_out + len <= (uint64_t)AMP_FACTOR * s->bytes_in;
+}
 
 static void tx_flush(struct hs_tx *t)
 {
@@ -492,16 +565,23 @@ static void tx_flush(struct hs_tx *t)
 
 	if (e->tx_len == 0)
 		return;
+	if (!tx_allowed(t, e->tx_len)) {
+		count(e, SG_HS_C_AMPLIFICATION_HELD);
+		e->tx_len = 0;
+		return;
+	}
 	if (t->ln) {
 		if (t->ln->n_dgrams < LINGER_DGRAMS &&
 		    linger_used(t->ln) + e->tx_len <= LINGER_FLIGHT_MAX) {
 			memcpy(t->ln->flight + linger_used(t->ln), e->tx, e->tx_len);
 			t->ln->dgram_len[t->ln->n_dgrams++] = (uint16_t)e->tx_len;
 		} else {
-			t->ln->live = 0; /* cannot keep it whole: keep none */
+			linger_kill(t->ln); /* cannot keep it whole: keep none */
 			t->ln = NULL;
 		}
 	}
+	if (t->s)
+		t->s->bytes_out = add_sat32(t->s->bytes_out, e->tx_len);
 	if (e->conf.ops.send(e->conf.ops.ctx, t->peer, e->tx, e->tx_len) < 0)
 		count(e, SG_HS_C_SEND_FAILED);
 	e->tx_len = 0;
@@ -637,12 +717,17 @@ static struct hs_tx tx_for_slot(struct sg_hs_engine *e, struct hs_slot *s)
 
 /* ---- alerts and failure ------------------------------------------------------------------ */
 
-/* Fatal alert to a peer we hold no state for, in the record sequence of its hello. */
-static void alert_stateless(struct sg_hs_engine *e, const struct sg_hs_peer *peer, uint64_t seq,
-                            uint16_t version, uint8_t desc)
+/*
+ * Fatal alert to a peer we hold no state for, in the record sequence of its
+ * hello; answers: the length of the datagram it answers (AMP_FACTOR).
+ */
+static void alert_stateless(struct sg_hs_engine *e, const struct sg_hs_peer *peer, size_t answers,
+                            uint64_t seq, uint16_t version, uint8_t desc)
 {
 	uint8_t a[2] = { SG_TLS_ALERT_FATAL, desc };
-	struct hs_tx t = { .e = e, .peer = peer, .ep0_seq = &seq, .version = version };
+	struct hs_tx t = {
+		.e = e, .peer = peer, .ep0_seq = &seq, .version = version, .answers = answers
+	};
 
 	e->tx_len = 0;
 	tx_plain(&t, SG_DTLS_CT_ALERT, a, 2, NULL, 0);
@@ -717,7 +802,7 @@ static void server_hello_of(const struct hs_slot *s, bool resumed, struct sg_hs_
  */
 static int send_flight_full(struct sg_hs_engine *e, struct hs_slot *s, bool first)
 {
-	uint8_t buf[MSG_MAX];
+	uint8_t buf[FLIGHT4_MAX];
 	struct sg_hs_wbuf w = { .p = buf, .cap = sizeof(buf) };
 	struct sg_hs_server_hello sh;
 	struct hs_tx t = tx_for_slot(e, s);
@@ -775,17 +860,30 @@ static int send_flight_resumed(struct sg_hs_engine *e, struct hs_slot *s)
 	return t.err;
 }
 
-static int retransmit(struct sg_hs_engine *e, struct hs_slot *s)
+/*
+ * Our last flight again (RFC 6347 §4.2.4). Returns true if any of it went
+ * out (the amplification limit may hold it back), which uses the
+ * retransmission period's one resend (SF_RESENT).
+ */
+static bool retransmit(struct sg_hs_engine *e, struct hs_slot *s)
 {
+	uint32_t before = s->bytes_out;
+
 	switch (s->state) {
 	case HS_WAIT_CKE:
 	case HS_WAIT_FINISHED:
-		return send_flight_full(e, s, false);
+		send_flight_full(e, s, false);
+		break;
 	case HS_WAIT_RESUMED:
-		return send_flight_resumed(e, s);
+		send_flight_resumed(e, s);
+		break;
 	default:
-		return 0;
+		break;
 	}
+	if (s->bytes_out == before)
+		return false;
+	s->flags |= SF_RESENT;
+	return true;
 }
 
 /* ---- key schedule ------------------------------------------------------------------------ */
@@ -874,9 +972,12 @@ struct rx_rec {
 struct rx_ctx {
 	struct sg_hs_time now;
 	const struct sg_hs_peer *peer;
+	size_t len;    /* datagram bytes */
 	uint32_t hash; /* peer_hash() of peer */
 	int handled;
-	int drop; /* first drop reason, -1: none */
+	int drop;          /* first drop reason, -1: none */
+	bool kx_here;      /* a ClientKeyExchange in this datagram derived the keys */
+	bool pending_here; /* the early epoch-1 record was kept from this datagram */
 };
 
 static void rx_drop(struct rx_ctx *x, enum sg_hs_counter why)
@@ -1019,10 +1120,14 @@ static int try_ticket(struct sg_hs_engine *e, struct hs_slot *s,
 	return rc;
 }
 
-/* A new handshake from a ClientHello that passed the cookie check (or needed none). */
+/*
+ * A new handshake from a ClientHello that passed the cookie check (or needed
+ * none); proven: it carried a valid cookie, so its address receives what we
+ * send (no amplification limit).
+ */
 static void start_handshake(struct sg_hs_engine *e, struct rx_ctx *x, const struct sg_rec_hdr *rh,
                             const struct sg_hs_msg_hdr *mh, const uint8_t *body,
-                            const struct sg_hs_client_hello *ch)
+                            const struct sg_hs_client_hello *ch, bool proven)
 {
 	struct hs_slot *s = e->cur;
 	enum sg_hs_counter why = SG_HS_C_FAIL_NO_SUITE;
@@ -1041,6 +1146,9 @@ static void start_handshake(struct sg_hs_engine *e, struct rx_ctx *x, const stru
 		return;
 	}
 	x->handled = 1;
+	s->bytes_in = (uint32_t)x->len;
+	if (proven)
+		s->flags |= SF_PROVEN;
 	s->ch_seq = mh->seq;
 	s->rx_seq = (uint16_t)(mh->seq + 1);
 	s->ep0_seq = rh->seq; /* RFC 6347 §4.2.1: reply in the hello's record sequence */
@@ -1195,6 +1303,7 @@ static void send_hvr(struct sg_hs_engine *e, struct rx_ctx *x, const struct sg_r
 		.ep0_seq = &seq,
 		.version = SG_DTLS_VERSION_1_0,
 		.max_frag = SG_DTLS_MAX_PLAINTEXT,
+		.answers = x->len,
 	};
 
 	if (sg_hs_cookie_make(&e->crypto, &e->cookies, (const uint8_t *)x->peer, body, len,
@@ -1218,6 +1327,7 @@ static void on_client_hello(struct sg_hs_engine *e, struct rx_ctx *x, const stru
 {
 	struct sg_hs_client_hello ch;
 	struct hs_slot *s = e->cur;
+	bool need, proven = false;
 	int rc;
 
 	/* Without state a fragmented hello cannot be checked; as OpenSSL's
@@ -1230,19 +1340,26 @@ static void on_client_hello(struct sg_hs_engine *e, struct rx_ctx *x, const stru
 	if (rc < 0) {
 		x->handled = 1;
 		count(e, rc == -EINVAL ? SG_HS_C_FAIL_ILLEGAL_PARAMETER : SG_HS_C_FAIL_DECODE);
-		alert_stateless(e, x->peer, rh->seq, rh->version,
+		alert_stateless(e, x->peer, x->len, rh->seq, rh->version,
 		                rc == -EINVAL ? SG_TLS_ALERT_ILLEGAL_PARAMETER
 		                              : SG_TLS_ALERT_DECODE_ERROR);
 		return;
 	}
-	/* The same hello again: our flight was lost (RFC 6347 §4.2.4). */
+	/*
+	 * The same hello again: our flight was lost (RFC 6347 §4.2.4). One
+	 * resend per retransmission period, whoever asks: a replayed hello must
+	 * not make us send more often than our own timer does.
+	 */
 	if (s && s->ch_seq == mh->seq &&
 	    memcmp(s->client_random, ch.random, SG_TLS_RANDOM_LEN) == 0) {
-		x->handled = 1;
-		if (s->state == HS_WAIT_CKE || s->state == HS_WAIT_RESUMED) {
-			count(e, SG_HS_C_RETRANSMIT_PEER);
-			retransmit(e, s);
+		if ((s->state != HS_WAIT_CKE && s->state != HS_WAIT_RESUMED) ||
+		    (s->flags & SF_RESENT)) {
+			rx_drop(x, SG_HS_C_DROP_DUPLICATE);
+			return;
 		}
+		x->handled = 1;
+		count(e, SG_HS_C_RETRANSMIT_PEER);
+		retransmit(e, s);
 		return;
 	}
 	/* RFC 6347 §4.1: DTLS versions count down; 0xfeff is 1.0. RFC 7507 §3 first. */
@@ -1251,19 +1368,27 @@ static void on_client_hello(struct sg_hs_engine *e, struct rx_ctx *x, const stru
 
 		x->handled = 1;
 		count(e, fallback ? SG_HS_C_FAIL_FALLBACK : SG_HS_C_FAIL_PROTOCOL_VERSION);
-		alert_stateless(e, x->peer, rh->seq, SG_DTLS_VERSION_1_0,
+		alert_stateless(e, x->peer, x->len, rh->seq, SG_DTLS_VERSION_1_0,
 		                fallback ? SG_TLS_ALERT_INAPPROPRIATE_FALLBACK
 		                         : SG_TLS_ALERT_PROTOCOL_VERSION);
 		return;
 	}
-	if (cookies_needed(e)) {
-		if (ch.cookie_len == 0) {
-			send_hvr(e, x, rh, body, mh->length, &ch);
-			return;
-		}
+	/*
+	 * A valid cookie proves the address under any policy. UNDER_LOAD also
+	 * wants one before a hello may replace a handshake in progress: without
+	 * it, anyone who knows a device's address and port could end its
+	 * handshake with one spoofed hello (RFC 6347 §4.2.1; the client
+	 * restarting pays one round trip).
+	 */
+	need = cookies_needed(e) || (s != NULL && e->conf.cookie_policy == SG_HS_COOKIE_UNDER_LOAD);
+	if (ch.cookie_len == 0 && need) {
+		send_hvr(e, x, rh, body, mh->length, &ch);
+		return;
+	}
+	if (ch.cookie_len != 0) {
 		rc = sg_hs_cookie_check(&e->crypto, &e->cookies, (const uint8_t *)x->peer, body,
 		                        mh->length, ch.cookie_off, e->scratch);
-		if (rc < 0) {
+		if (rc < 0 && need) {
 			/* RFC 6347 §4.2.1: treat as a hello without a cookie. */
 			rx_drop(x, rc == -EKEYEXPIRED ? SG_HS_C_DROP_COOKIE_EXPIRED
 			                              : SG_HS_C_DROP_COOKIE_BAD);
@@ -1271,6 +1396,7 @@ static void on_client_hello(struct sg_hs_engine *e, struct rx_ctx *x, const stru
 			x->handled = 0;
 			return;
 		}
+		proven = rc == 0;
 	}
 	/*
 	 * Storm admission is charged here, once the cookie proved the address
@@ -1281,16 +1407,39 @@ static void on_client_hello(struct sg_hs_engine *e, struct rx_ctx *x, const stru
 		rx_drop(x, SG_HS_C_DROP_ADMISSION);
 		return;
 	}
-	start_handshake(e, x, rh, mh, body, &ch);
+	start_handshake(e, x, rh, mh, body, &ch, proven);
 }
 
 /* ---- ClientKeyExchange ------------------------------------------------------------------- */
+
+/*
+ * Digest of a ClientKeyExchange message (message_seq and body, as in the
+ * transcript), to recognise the client's own key exchange when it repeats
+ * its final flight after completion (linger_input). Never sent.
+ */
+static void kx_digest(uint16_t seq, const uint8_t *body, size_t len, uint8_t out[KX_DIGEST_LEN])
+{
+	struct sg_hs_transcript t;
+	uint8_t h[SG_HS_HASH_MAX_LEN];
+
+	sg_hs_transcript_start(&t, SG_HS_SHA256);
+	sg_hs_transcript_add_msg(&t, SG_TLS_HT_CLIENT_KEY_EXCHANGE, seq, body, len);
+	sg_hs_transcript_peek(&t, h);
+	memcpy(out, h, KX_DIGEST_LEN);
+}
 
 /*
  * RFC 4279 §2 (PSK) and RFC 5489 §2 (ECDHE-PSK): look the identity up,
  * make the premaster secret, the master secret (RFC 7627 §4 with EMS) and
  * the keys. An unknown or refused identity continues with a random PSK and
  * fails at Finished, like a wrong key (RFC 4279 §2 allows it; no oracle).
+ *
+ * The message is not authenticated: anyone who knows the client's address
+ * and port can send one. One that does not parse, or whose ECDHE share is
+ * off the curve or of low order (RFC 8422 §5.11, RFC 7748 §6.1), is
+ * discarded before anything in the slot changes, our ephemeral key
+ * included, and the slot keeps waiting for the client's own (RFC 6347
+ * §4.1.2.7); the share is checked before the credential store is asked.
  */
 static void on_client_kx(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slot *s,
                          const uint8_t *body, size_t len)
@@ -1299,16 +1448,33 @@ static void on_client_kx(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slo
 	enum sg_hs_hash h = suite_hash(su);
 	struct sg_hs_client_kx kx;
 	struct sg_hs_cred cred;
-	uint8_t pms[2 + SG_HS_ECDH_SECRET_LEN + 2 + SG_TLS_PSK_MAX], hash[SG_HS_HASH_MAX_LEN];
+	/* other_secret is the ECDH output or, for plain PSK, as long as the PSK. */
+	uint8_t pms[2 + SG_TLS_PSK_MAX + 2 + SG_TLS_PSK_MAX], hash[SG_HS_HASH_MAX_LEN];
 	uint8_t other[SG_HS_ECDH_SECRET_LEN];
-	size_t other_len, n = 0;
+	size_t other_len = 0, n = 0;
 	int rc;
 
-	x->handled = 1;
+	_Static_assert(SG_HS_ECDH_SECRET_LEN <= SG_TLS_PSK_MAX, "premaster buffer");
+
 	if (sg_hs_client_kx_parse(body, len, su->ecdhe, &kx) < 0) {
-		fail(e, s, SG_HS_C_FAIL_DECODE, SG_TLS_ALERT_DECODE_ERROR);
+		rx_drop(x, SG_HS_C_DROP_MALFORMED);
 		return;
 	}
+	if (su->ecdhe) {
+		rc = sg_hs_ecdh_derive(&e->crypto, &s->eph, kx.point, kx.point_len, other);
+		if (rc == -EINVAL) {
+			rx_drop(x, SG_HS_C_DROP_MALFORMED);
+			return;
+		}
+		if (rc < 0) {
+			x->handled = 1;
+			fail(e, s, SG_HS_C_FAIL_INTERNAL, SG_TLS_ALERT_INTERNAL_ERROR);
+			return;
+		}
+		sg_hs_ecdh_clear(&s->eph);
+		other_len = SG_HS_ECDH_SECRET_LEN;
+	}
+	x->handled = 1;
 	memset(&cred, 0, sizeof(cred));
 	if (kx.identity_len > SG_TLS_PSK_IDENTITY_MAX)
 		rc = -ENOENT;
@@ -1329,6 +1495,7 @@ static void on_client_kx(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slo
 	}
 	if (rc < 0) {
 		sg_wipe(&cred, sizeof(cred));
+		sg_wipe(other, sizeof(other));
 		fail(e, s, SG_HS_C_FAIL_CRED_STORE, SG_TLS_ALERT_INTERNAL_ERROR);
 		return;
 	}
@@ -1346,32 +1513,22 @@ static void on_client_kx(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slo
 	    sg_hs_ticket_psk_digest(&e->crypto, cred.psk, cred.psk_len, s->psk_digest) < 0)
 		s->flags |= SF_NO_TICKET;
 
-	if (su->ecdhe) {
-		rc = sg_hs_ecdh_derive(&e->crypto, &s->eph, kx.point, kx.point_len, other);
-		sg_hs_ecdh_clear(&s->eph);
-		if (rc < 0) {
-			sg_wipe(&cred, sizeof(cred));
-			fail(e, s, rc == -EINVAL ? SG_HS_C_FAIL_BAD_POINT : SG_HS_C_FAIL_INTERNAL,
-			     rc == -EINVAL ? SG_TLS_ALERT_ILLEGAL_PARAMETER
-			                   : SG_TLS_ALERT_INTERNAL_ERROR);
-			return;
-		}
-		other_len = SG_HS_ECDH_SECRET_LEN;
-	} else {
-		/* RFC 4279 §2: other_secret is psk_len zero bytes. */
+	if (!su->ecdhe)
 		other_len = cred.psk_len;
-		memset(other, 0, other_len);
-	}
 	/* Last use of the message bytes: the identity may overwrite the
 	 * reassembly buffer they sit in (hence memmove, after the hash). */
 	sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_CLIENT_KEY_EXCHANGE, s->rx_seq, body,
 	                         len);
+	kx_digest(s->rx_seq, body, len, s->kx_digest);
 	s->identity_len =
 	        (uint8_t)(kx.identity_len > SG_TLS_PSK_IDENTITY_MAX ? 0 : kx.identity_len);
 	memmove(s->u.identity, kx.identity, s->identity_len);
 	pms[n++] = (uint8_t)(other_len >> 8);
 	pms[n++] = (uint8_t)other_len;
-	memcpy(pms + n, other, other_len);
+	if (su->ecdhe)
+		memcpy(pms + n, other, other_len);
+	else
+		memset(pms + n, 0, other_len); /* RFC 4279 §2: psk_len zero bytes */
 	n += other_len;
 	pms[n++] = (uint8_t)(cred.psk_len >> 8);
 	pms[n++] = (uint8_t)cred.psk_len;
@@ -1399,6 +1556,7 @@ static void on_client_kx(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slo
 	}
 	s->rx_seq++;
 	s->state = HS_WAIT_FINISHED;
+	x->kx_here = true;
 	linger_prefetch(e, x->hash);
 }
 
@@ -1535,18 +1693,31 @@ static void complete_full(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_sl
 	if (t.err < 0) {
 		e->tx_len = 0;
 		if (t.ln)
-			t.ln->live = 0;
+			linger_kill(t.ln);
 		fail(e, s, SG_HS_C_FAIL_INTERNAL, SG_TLS_ALERT_INTERNAL_ERROR);
 		return;
 	}
 	if (install(e, s, fin_seq, x->now.unix_s) < 0) {
 		e->tx_len = 0;
 		if (t.ln)
-			t.ln->live = 0;
+			linger_kill(t.ln);
 		fail(e, s, SG_HS_C_FAIL_INSTALL, SG_TLS_ALERT_INTERNAL_ERROR);
 		return;
 	}
+	if (t.ln) {
+		/* The client's write key and window, its Finished marked: only a
+		 * fresh Finished under that key earns the flight again. */
+		memcpy(&t.ln->sa, &s->sa, sizeof(t.ln->sa));
+		sg_wipe(t.ln->sa.tx_key, sizeof(t.ln->sa.tx_key));
+		sg_wipe(t.ln->sa.tx_iv, sizeof(t.ln->sa.tx_iv));
+		memcpy(t.ln->kx_digest, s->kx_digest, KX_DIGEST_LEN);
+	}
 	tx_flush(&t);
+	if (t.ln) {
+		/* The whole exchange with this address so far (AMP_FACTOR). */
+		t.ln->bytes_in = s->bytes_in;
+		t.ln->bytes_out = s->bytes_out;
+	}
 	s->flags &= (uint16_t)~SF_CID_HELD; /* the session owns the CID now */
 	count(e, SG_HS_C_COMPLETED_FULL);
 	slot_free(e, s);
@@ -1563,8 +1734,36 @@ static enum sg_hs_counter finished_failure(const struct hs_slot *s)
 	return SG_HS_C_FAIL_BAD_FINISHED;
 }
 
+/* Why an epoch-1 record that did not open is dropped. */
+static enum sg_hs_counter open_drop(uint8_t status)
+{
+	switch (status) {
+	case SG_REC_AUTH_FAILED:
+	case SG_REC_AUTH_LIMIT:
+		return SG_HS_C_DROP_UNAUTHENTICATED;
+	case SG_REC_REPLAYED:
+	case SG_REC_TOO_OLD:
+		return SG_HS_C_DROP_DUPLICATE;
+	default:
+		return SG_HS_C_DROP_UNEXPECTED; /* wrong epoch or type, malformed */
+	}
+}
+
+/*
+ * An epoch-1 record (raw: header and fragment) for slot s. kx_here: it came
+ * in the datagram whose ClientKeyExchange derived the keys.
+ *
+ * RFC 6347 §4.1.2.7: a record that does not authenticate is discarded and
+ * the handshake goes on, since anyone who knows the client's address can
+ * send one. Except in the key exchange's own datagram: a client with the
+ * wrong PSK (or an unknown identity, which gets a random one) sends its
+ * Finished there, and must learn at that step that the keys differ
+ * (decrypt_error, RFC 5246 §7.4.9), the same way in both cases (RFC 4279
+ * §2: no identity oracle). What authenticates came from the client: an
+ * alert or a wrong message then ends the handshake.
+ */
 static void on_epoch1(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slot *s,
-                      const uint8_t *raw, size_t rec_len)
+                      const uint8_t *raw, size_t rec_len, bool kx_here)
 {
 	uint8_t expect[SG_TLS_VERIFY_DATA_LEN];
 	struct sg_rec_open_op op;
@@ -1573,14 +1772,20 @@ static void on_epoch1(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slot *
 	int n;
 
 	if (s->state == HS_WAIT_CKE) {
-		/* Arrived before the key exchange (reordered): keep one (RFC 6347 §4.1.2.6). */
-		if (rec_len <= PENDING_MAX && s->pending_len == 0) {
-			memcpy(s->pending, raw, rec_len);
-			s->pending_len = (uint8_t)rec_len;
-			x->handled = 1;
-		} else {
+		/*
+		 * Arrived before the key exchange (reordered): keep one
+		 * (RFC 6347 §4.1.2.6), the newest, so that a forger must slip in
+		 * between the client's Finished and its ClientKeyExchange to
+		 * displace it; what is kept is tried once when the keys exist.
+		 */
+		if (rec_len > PENDING_MAX) {
 			rx_drop(x, SG_HS_C_DROP_UNEXPECTED);
+			return;
 		}
+		memcpy(s->pending, raw, rec_len);
+		s->pending_len = (uint8_t)rec_len;
+		x->pending_here = true;
+		x->handled = 1;
 		return;
 	}
 	if (s->state != HS_WAIT_FINISHED && s->state != HS_WAIT_RESUMED) {
@@ -1595,18 +1800,20 @@ static void on_epoch1(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slot *
 	op = (struct sg_rec_open_op){ .rec = e->scratch,
 		                      .rec_len = (uint32_t)rec_len,
 		                      .sa = &s->sa };
-	x->handled = 1;
 	if (sg_rec_open_burst(e->rec, &op, 1) != 1) {
-		if (op.status == SG_REC_AUTH_FAILED) {
-			/* The first record under the new keys does not authenticate: the
-			 * keys differ (wrong PSK, unknown identity). RFC 5246 §7.4.9. */
+		if (op.status == SG_REC_AUTH_FAILED && kx_here) {
+			x->handled = 1;
 			fail(e, s, finished_failure(s), SG_TLS_ALERT_DECRYPT_ERROR);
 			return;
 		}
-		x->handled = 0;
-		rx_drop(x, SG_HS_C_DROP_UNEXPECTED); /* replayed, wrong epoch or type */
+		if (op.status == SG_REC_AUTH_FAILED && s->state == HS_WAIT_FINISHED)
+			s->flags |= SF_AUTH_FAILED; /* said at the timeout (sg_hs_tick) */
+		rx_drop(x, open_drop(op.status));
 		return;
 	}
+	/* Only the holder of our flight can make these keys: the address is proven. */
+	s->flags |= SF_PROVEN;
+	x->handled = 1;
 	pt = e->scratch + op.pt_off;
 	if (op.type == SG_DTLS_CT_ALERT) {
 		count(e, SG_HS_C_PEER_ALERT);
@@ -1646,7 +1853,12 @@ static void on_epoch1(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slot *
 
 /* ---- epoch-0 records ------------------------------------------------------------------------- */
 
-/* One complete handshake message from the client while a slot exists. */
+/*
+ * One complete handshake message from the client while a slot exists. Only
+ * a ClientKeyExchange is expected (RFC 5246 §7.4); anything else is
+ * unauthenticated noise, dropped without ending the handshake (RFC 6347
+ * §4.1.2.7).
+ */
 static void on_message(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slot *s,
                        const struct sg_hs_msg_hdr *mh, const uint8_t *body)
 {
@@ -1654,9 +1866,7 @@ static void on_message(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slot 
 		on_client_kx(e, x, s, body, mh->length);
 		return;
 	}
-	/* RFC 5246 §7.4: anything else at this point is out of order. */
-	x->handled = 1;
-	fail(e, s, SG_HS_C_FAIL_UNEXPECTED_MESSAGE, SG_TLS_ALERT_UNEXPECTED_MESSAGE);
+	rx_drop(x, SG_HS_C_DROP_UNEXPECTED);
 }
 
 /*
@@ -1705,14 +1915,23 @@ static bool on_handshake_record(struct sg_hs_engine *e, struct rx_ctx *x,
 			continue;
 		}
 		rc = sg_hs_reasm_add(&s->reasm, &mh, p + SG_DTLS_HS_HDR_LEN);
-		x->handled = 1;
-		if (rc < 0) {
-			fail(e, s,
-			     rc == -EMSGSIZE ? SG_HS_C_FAIL_DECODE : SG_HS_C_FAIL_ILLEGAL_PARAMETER,
-			     rc == -EMSGSIZE ? SG_TLS_ALERT_DECODE_ERROR
-			                     : SG_TLS_ALERT_ILLEGAL_PARAMETER);
-			return false;
+		if (rc == -EBADMSG) {
+			/*
+			 * It disagrees with the fragments gathered so far (their
+			 * bytes, type or length, RFC 6347 §4.2.3): one side is
+			 * forged and nothing says which. Start over from the
+			 * newest: a whole message then always stands, and a forger
+			 * costs the client at most a retransmission.
+			 */
+			sg_hs_reasm_reset(&s->reasm);
+			rc = sg_hs_reasm_add(&s->reasm, &mh, p + SG_DTLS_HS_HDR_LEN);
 		}
+		if (rc < 0) {
+			/* Longer than any ClientKeyExchange (REASM_CAP): not the client's. */
+			rx_drop(x, SG_HS_C_DROP_MALFORMED);
+			continue;
+		}
+		x->handled = 1;
 		if (rc == 1) {
 			struct sg_hs_msg_hdr whole = mh;
 
@@ -1729,13 +1948,14 @@ static bool on_handshake_record(struct sg_hs_engine *e, struct rx_ctx *x,
 	return e->cur != NULL;
 }
 
-/* RFC 5246 §7.1: ChangeCipherSpec is one byte, 1. */
-static void on_ccs(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slot *s,
-                   const struct sg_rec_hdr *rh, const uint8_t *frag)
+/*
+ * RFC 5246 §7.1: ChangeCipherSpec is one byte, 1. Another is dropped, not
+ * fatal: it is not authenticated (RFC 6347 §4.1.2.7).
+ */
+static void on_ccs(struct rx_ctx *x, const struct sg_rec_hdr *rh, const uint8_t *frag)
 {
 	if (rh->frag_len != 1 || frag[0] != SG_TLS_CCS_VALUE) {
-		x->handled = 1;
-		fail(e, s, SG_HS_C_FAIL_DECODE, SG_TLS_ALERT_DECODE_ERROR);
+		rx_drop(x, SG_HS_C_DROP_MALFORMED);
 		return;
 	}
 	/* Its order against the Finished is not checked: the epoch in each
@@ -1744,23 +1964,10 @@ static void on_ccs(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slot *s,
 	x->handled = 1;
 }
 
-static bool on_alert(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slot *s,
-                     const struct sg_rec_hdr *rh, const uint8_t *frag)
-{
-	if (rh->frag_len != 2) {
-		rx_drop(x, SG_HS_C_DROP_MALFORMED);
-		return true;
-	}
-	x->handled = 1;
-	/* A warning other than close_notify changes nothing (RFC 5246 §7.2). */
-	if (frag[0] == SG_TLS_ALERT_WARNING && frag[1] != SG_TLS_ALERT_CLOSE_NOTIFY)
-		return true;
-	count(e, SG_HS_C_PEER_ALERT);
-	slot_free(e, s);
-	return false;
-}
-
-/* Resend a finished flight if the client repeats its last one (RFC 6347 §4.2.4). */
+/*
+ * Resend a finished flight (RFC 6347 §4.2.4). The address is proven: the
+ * Finished that asked for it authenticated.
+ */
 static void linger_resend(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_linger *l)
 {
 	size_t off = 0;
@@ -1771,8 +1978,109 @@ static void linger_resend(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_li
 			count(e, SG_HS_C_SEND_FAILED);
 		off += l->dgram_len[i];
 	}
+	l->bytes_out = add_sat32(l->bytes_out, off);
 	count(e, SG_HS_C_LINGER_RESENT);
 	x->handled = 1;
+}
+
+/*
+ * The client's final flight again, without its Finished. The daemon's data
+ * plane opens an epoch-1 record itself once the session is installed (and
+ * drops a handshake message in it), so when the client sends the records of
+ * its flight in datagrams of their own, as OpenSSL does when it retransmits
+ * and libcoap's GnuTLS build always does, only the epoch-0 part comes here.
+ * It earns the flight if it holds the very ClientKeyExchange that completed
+ * the handshake (an off-path sender cannot know an ECDHE share; he may guess
+ * a PSK identity), if the flight keeps what went to the address within
+ * AMP_FACTOR of all that came from it, and at most once per rto_initial_ms.
+ */
+static void linger_kx_only(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_linger *l,
+                           const uint8_t *dgram, const struct sg_rec_hdr *recs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct sg_rec_hdr *rh = &recs[i];
+		const uint8_t *frag = dgram + rh->off + rh->hdr_len;
+		uint8_t d[KX_DIGEST_LEN];
+		struct sg_hs_msg_hdr mh;
+
+		if (rh->type != SG_DTLS_CT_HANDSHAKE || rh->epoch != 0 ||
+		    sg_hs_msg_hdr_parse(frag, rh->frag_len, &mh) < 0 ||
+		    mh.type != SG_TLS_HT_CLIENT_KEY_EXCHANGE || mh.frag_off != 0 ||
+		    mh.frag_len != mh.length)
+			continue;
+		kx_digest(mh.seq, frag + SG_DTLS_HS_HDR_LEN, mh.length, d);
+		if (sg_ct_memcmp(d, l->kx_digest, KX_DIGEST_LEN) != 0)
+			break;
+		if (x->now.mono_ms < l->next_resend) {
+			rx_drop(x, SG_HS_C_DROP_DUPLICATE);
+			return;
+		}
+		if (l->bytes_out + (uint64_t)linger_used(l) > (uint64_t)AMP_FACTOR * l->bytes_in) {
+			count(e, SG_HS_C_AMPLIFICATION_HELD);
+			rx_drop(x, SG_HS_C_DROP_DUPLICATE);
+			return;
+		}
+		l->next_resend = x->now.mono_ms + e->conf.rto_initial_ms;
+		linger_resend(e, x, l);
+		return;
+	}
+	rx_drop(x, SG_HS_C_DROP_UNAUTHENTICATED);
+}
+
+/*
+ * A datagram from the peer of a finished full handshake: when our last
+ * flight was lost, the client repeats its own (ClientKeyExchange, CCS,
+ * Finished; RFC 6347 §4.2.4). If the datagram holds an epoch-1 record, it
+ * alone decides: the first one (a tls12_cid one with CIDs) must open under
+ * the client's write key, be fresh in the replay window and hold a
+ * Finished; then the flight goes again, at most once per rto_initial_ms.
+ * Without one, linger_kx_only() decides. An epoch-0 record that anyone can
+ * send, such as a made-up ClientKeyExchange, gets nothing: answering it
+ * would amplify a spoofed one tenfold.
+ */
+static void linger_input(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_linger *l,
+                         const uint8_t *dgram, const struct sg_rec_hdr *recs, unsigned n)
+{
+	const struct sg_rec_hdr *rh = NULL;
+	struct sg_rec_open_op op;
+	struct sg_hs_msg_hdr mh;
+	int m;
+
+	l->bytes_in = add_sat32(l->bytes_in, x->len);
+	/* One open per datagram, whatever else it holds. */
+	for (unsigned i = 0; i < n && rh == NULL; i++)
+		if (recs[i].epoch == 1 &&
+		    (recs[i].type == SG_DTLS_CT_HANDSHAKE || recs[i].type == SG_DTLS_CT_TLS12_CID))
+			rh = &recs[i];
+	if (rh == NULL) {
+		linger_kx_only(e, x, l, dgram, recs, n);
+		return;
+	}
+	if (rh->len > e->scratch_len) {
+		rx_drop(x, SG_HS_C_DROP_UNAUTHENTICATED);
+		return;
+	}
+	memcpy(e->scratch, dgram + rh->off, rh->len);
+	op = (struct sg_rec_open_op){ .rec = e->scratch, .rec_len = rh->len, .sa = &l->sa };
+	if (sg_rec_open_burst(e->rec, &op, 1) != 1) {
+		rx_drop(x, open_drop(op.status));
+		return;
+	}
+	m = op.type == SG_DTLS_CT_HANDSHAKE
+	            ? sg_hs_msg_hdr_parse(e->scratch + op.pt_off, op.pt_len, &mh)
+	            : -EBADMSG;
+	if (m < 0 || (size_t)m != op.pt_len || mh.type != SG_TLS_HT_FINISHED ||
+	    mh.length != SG_TLS_VERIFY_DATA_LEN || mh.frag_off != 0 || mh.frag_len != mh.length) {
+		/* The client's, but no Finished: a renegotiating ClientHello (refused). */
+		rx_drop(x, SG_HS_C_DROP_NO_STATE);
+		return;
+	}
+	if (x->now.mono_ms < l->next_resend) {
+		rx_drop(x, SG_HS_C_DROP_DUPLICATE);
+		return;
+	}
+	l->next_resend = x->now.mono_ms + e->conf.rto_initial_ms;
+	linger_resend(e, x, l);
 }
 
 /* A datagram from a peer without a slot: a hello, a late retransmission, or noise. */
@@ -1790,29 +2098,18 @@ static void input_stateless(struct sg_hs_engine *e, struct rx_ctx *x, const uint
 		return;
 	}
 	l = linger_find(e, x->peer, x->hash);
-	if (l) {
-		/*
-		 * The client's final flight again (ClientKeyExchange in epoch 0,
-		 * then CCS and Finished): ours was lost. Only an epoch-0
-		 * ClientKeyExchange counts: a renegotiating ClientHello comes
-		 * encrypted in epoch 1 and is dropped (no renegotiation).
-		 */
-		for (unsigned i = 0; i < n; i++)
-			if (recs[i].type == SG_DTLS_CT_HANDSHAKE && recs[i].epoch == 0 &&
-			    recs[i].frag_len >= SG_DTLS_HS_HDR_LEN &&
-			    dgram[recs[i].off + recs[i].hdr_len] == SG_TLS_HT_CLIENT_KEY_EXCHANGE) {
-				linger_resend(e, x, l);
-				return;
-			}
+	if (l == NULL) {
+		rx_drop(x, SG_HS_C_DROP_NO_STATE);
+		return;
 	}
-	rx_drop(x, SG_HS_C_DROP_NO_STATE);
+	linger_input(e, x, l, dgram, recs, n);
 }
 
 int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_hs_peer *peer,
                 const uint8_t *dgram, size_t len)
 {
 	struct sg_rec_hdr recs[RECS_PER_DGRAM];
-	struct rx_ctx x = { .now = now, .peer = peer, .drop = -1 };
+	struct rx_ctx x = { .now = now, .peer = peer, .len = len, .drop = -1 };
 	unsigned n;
 
 	if (e == NULL || peer == NULL || (dgram == NULL && len > 0))
@@ -1837,6 +2134,8 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
 	if (e->cur == NULL) {
 		input_stateless(e, &x, dgram, recs, n);
 	} else {
+		/* Whatever it holds, it came from (or in the name of) this address. */
+		e->cur->bytes_in = add_sat32(e->cur->bytes_in, len);
 		for (unsigned i = 0; i < n; i++) {
 			const struct sg_rec_hdr *rh = &recs[i];
 			const uint8_t *frag = dgram + rh->off + rh->hdr_len;
@@ -1857,7 +2156,7 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
 			if (rh->epoch == 1 &&
 			    (rh->type == SG_DTLS_CT_HANDSHAKE || rh->type == SG_DTLS_CT_TLS12_CID ||
 			     rh->type == SG_DTLS_CT_ALERT)) {
-				on_epoch1(e, &x, s, dgram + rh->off, rh->len);
+				on_epoch1(e, &x, s, dgram + rh->off, rh->len, x.kx_here);
 				continue;
 			}
 			if (rh->epoch != 0) {
@@ -1869,17 +2168,23 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
 				on_handshake_record(e, &x, rh, frag);
 				break;
 			case SG_DTLS_CT_CHANGE_CIPHER_SPEC:
-				on_ccs(e, &x, s, rh, frag);
+				on_ccs(&x, rh, frag);
 				break;
 			case SG_DTLS_CT_ALERT:
-				on_alert(e, &x, s, rh, frag);
+				/*
+				 * Not authenticated: anyone who knows the client's
+				 * address could send it, so it ends nothing (RFC 6347
+				 * §4.1.2.7). A client that really gave up stops
+				 * answering (the slot times out) or says hello again.
+				 */
+				rx_drop(&x, SG_HS_C_DROP_UNAUTHENTICATED);
 				break;
 			default:
 				/* Application data before the handshake ends; heartbeat. */
 				rx_drop(&x, SG_HS_C_DROP_UNEXPECTED);
 				break;
 			}
-			/* A Finished kept while the key exchange was missing. */
+			/* A Finished kept while the key exchange was missing: tried once. */
 			s = e->cur;
 			if (s && s->pending_len && s->state == HS_WAIT_FINISHED) {
 				uint8_t rec[PENDING_MAX];
@@ -1887,7 +2192,7 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
 
 				memcpy(rec, s->pending, rl);
 				s->pending_len = 0;
-				on_epoch1(e, &x, s, rec, rl);
+				on_epoch1(e, &x, s, rec, rl, x.kx_here && x.pending_here);
 			}
 		}
 	}
@@ -1916,13 +2221,30 @@ unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now)
 		struct hs_slot *s = &e->slots[idx];
 
 		done++;
+		if (now.mono_ms >= s->expires && s->state == HS_WAIT_FINISHED &&
+		    (s->flags & SF_AUTH_FAILED)) {
+			/*
+			 * Keys from the client's key exchange, and records that
+			 * did not open under them: most likely a wrong PSK or an
+			 * unknown identity whose Finished came in a datagram of
+			 * its own (on_epoch1 stays silent then). Say it now, the
+			 * same way for both, and count it as what it likely was.
+			 */
+			fail(e, s, finished_failure(s), SG_TLS_ALERT_DECRYPT_ERROR);
+			continue;
+		}
 		if (now.mono_ms >= s->expires) {
 			count(e, SG_HS_C_TIMEOUT);
 			slot_free(e, s);
 			continue;
 		}
-		/* RFC 6347 §4.2.4.1: resend, double the timer up to the cap. */
+		/*
+		 * RFC 6347 §4.2.4.1: resend, double the timer up to the cap. A
+		 * new period starts, and this is its one resend: a hello the
+		 * client repeats before the next expiry gets nothing more.
+		 */
 		count(e, SG_HS_C_RETRANSMIT_TIMER);
+		s->flags &= (uint16_t)~SF_RESENT;
 		retransmit(e, s);
 		s->rto = s->rto * 2 > e->conf.rto_max_ms ? e->conf.rto_max_ms : s->rto * 2;
 		set_deadline(e, idx, now.mono_ms + s->rto);
@@ -2014,6 +2336,17 @@ struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
 	struct sg_hs_engine *e;
 	int err = ENOMEM;
 
+	/*
+	 * No forgery limit on handshake keys: a record that does not
+	 * authenticate is dropped and the handshake goes on (RFC 6347
+	 * §4.1.2.7), so CCM_8's RFC 9147 §4.5.3 limit of 2^7 would let 128
+	 * forged records lock the client's Finished out. These keys open two
+	 * records or so and live one handshake plus linger_ms; the installed
+	 * session's SA counts from zero under the data plane's limit.
+	 */
+	for (unsigned i = 0; i < SG_AEAD_MAX; i++)
+		rconf.auth_fail_limit[i] = UINT32_MAX;
+
 	if (conf == NULL) {
 		errno = EINVAL;
 		return NULL;
@@ -2057,7 +2390,7 @@ struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
 	e->buckets = malloc(sizeof(uint32_t) * (e->bucket_mask + 1));
 	e->heap = malloc(sizeof(uint32_t) * e->n_slots);
 	e->n_linger = e->conf.linger_entries;
-	e->linger = malloc(sizeof(*e->linger) * e->n_linger);
+	e->linger = aligned_alloc(SG_CACHE_LINE, sizeof(*e->linger) * e->n_linger);
 	e->lbucket_mask = pow2_at_least(2 * e->n_linger) - 1;
 	e->lbuckets = malloc(sizeof(uint32_t) * (e->lbucket_mask + 1));
 	e->result_sa_size = sg_rec_sa_size(e->conf.replay_window);
@@ -2166,6 +2499,8 @@ static const char *const counter_names[SG_HS_C_MAX] = {
 	[SG_HS_C_DROP_COOKIE_BAD] = "drop_cookie_bad",
 	[SG_HS_C_DROP_COOKIE_EXPIRED] = "drop_cookie_expired",
 	[SG_HS_C_DROP_ADMISSION] = "drop_admission",
+	[SG_HS_C_DROP_UNAUTHENTICATED] = "drop_unauthenticated",
+	[SG_HS_C_DROP_DUPLICATE] = "drop_duplicate",
 	[SG_HS_C_HVR_SENT] = "hello_verify_sent",
 	[SG_HS_C_STARTED] = "started",
 	[SG_HS_C_COMPLETED_FULL] = "completed_full",
@@ -2179,6 +2514,7 @@ static const char *const counter_names[SG_HS_C_MAX] = {
 	[SG_HS_C_REPLACED] = "replaced",
 	[SG_HS_C_PEER_ALERT] = "peer_alert",
 	[SG_HS_C_SEND_FAILED] = "send_failed",
+	[SG_HS_C_AMPLIFICATION_HELD] = "amplification_held",
 	[SG_HS_C_FAIL_PROTOCOL_VERSION] = "fail_protocol_version",
 	[SG_HS_C_FAIL_FALLBACK] = "fail_inappropriate_fallback",
 	[SG_HS_C_FAIL_NO_SUITE] = "fail_no_shared_suite",
@@ -2188,7 +2524,6 @@ static const char *const counter_names[SG_HS_C_MAX] = {
 	[SG_HS_C_FAIL_DECODE] = "fail_decode_error",
 	[SG_HS_C_FAIL_ILLEGAL_PARAMETER] = "fail_illegal_parameter",
 	[SG_HS_C_FAIL_UNEXPECTED_MESSAGE] = "fail_unexpected_message",
-	[SG_HS_C_FAIL_BAD_POINT] = "fail_bad_ecdhe_share",
 	[SG_HS_C_FAIL_UNKNOWN_IDENTITY] = "fail_unknown_identity",
 	[SG_HS_C_FAIL_POLICY] = "fail_policy",
 	[SG_HS_C_FAIL_BAD_FINISHED] = "fail_bad_finished",

@@ -259,6 +259,13 @@ enum sg_hs_counter {
 	SG_HS_C_DROP_COOKIE_BAD,     /* cookie that no secret made */
 	SG_HS_C_DROP_COOKIE_EXPIRED, /* cookie from a secret already retired */
 	SG_HS_C_DROP_ADMISSION,      /* a new handshake refused by ops.admit (storm admission) */
+	/* Anyone who knows the client's address could have sent it: an epoch-0
+	 * alert, or an epoch-1 record that does not authenticate, during or after
+	 * a handshake (RFC 6347 §4.1.2.7: discarded, the handshake goes on). */
+	SG_HS_C_DROP_UNAUTHENTICATED,
+	/* A repeated hello or final flight beyond one resend per retransmission
+	 * period, or a replayed record. */
+	SG_HS_C_DROP_DUPLICATE,
 	SG_HS_C_DGRAM_MAX,
 	/* events */
 	SG_HS_C_HVR_SENT = SG_HS_C_DGRAM_MAX, /* HelloVerifyRequest (stateless) */
@@ -274,6 +281,9 @@ enum sg_hs_counter {
 	SG_HS_C_REPLACED,         /* a new ClientHello from the same address replaced one */
 	SG_HS_C_PEER_ALERT,       /* the client aborted with an alert */
 	SG_HS_C_SEND_FAILED,      /* ops.send refused a datagram */
+	/* A datagram not sent: it would take what went to an address that has
+	 * not proven it receives past 3x what came from it (docs/handshake.md). */
+	SG_HS_C_AMPLIFICATION_HELD,
 	/* failures, each answered with an alert */
 	SG_HS_C_FAIL_PROTOCOL_VERSION,   /* protocol_version: not DTLS 1.2 */
 	SG_HS_C_FAIL_FALLBACK,           /* inappropriate_fallback (RFC 7507) */
@@ -284,7 +294,6 @@ enum sg_hs_counter {
 	SG_HS_C_FAIL_DECODE,             /* decode_error */
 	SG_HS_C_FAIL_ILLEGAL_PARAMETER,  /* illegal_parameter */
 	SG_HS_C_FAIL_UNEXPECTED_MESSAGE, /* unexpected_message */
-	SG_HS_C_FAIL_BAD_POINT,          /* illegal_parameter: bad ECDHE share */
 	SG_HS_C_FAIL_UNKNOWN_IDENTITY,   /* decrypt_error at Finished (no oracle, RFC 4279 §2) */
 	SG_HS_C_FAIL_POLICY,             /* decrypt_error at Finished: identity refused (-EACCES) */
 	SG_HS_C_FAIL_BAD_FINISHED,       /* decrypt_error: wrong key (record or verify_data) */

@@ -79,6 +79,7 @@ struct hc {
 	uint16_t ticket_len;
 	uint8_t last_alert; /* description of the last alert received, 0: none */
 	bool server_finished_ok;
+	uint8_t finished[24]; /* our last Finished message, as sent (hc_rec_finished_again) */
 };
 
 void hc_init(struct hc *c, const struct hc_opts *o);
@@ -108,6 +109,16 @@ size_t hc_rec_finished(struct hc *c, uint8_t *out, size_t cap, bool bad_finished
 /* An epoch-1 application-data record (uses the CID when negotiated). */
 size_t hc_rec_app(struct hc *c, const uint8_t *pt, size_t len, uint8_t *out, size_t cap);
 
+/* An epoch-1 record of any content type (a handshake message, an alert). */
+size_t hc_rec_sealed(struct hc *c, uint8_t type, const uint8_t *pt, size_t len, uint8_t *out,
+                     size_t cap);
+
+/*
+ * Our last Finished again, sealed under the next record sequence number, as
+ * a client retransmitting its final flight does (RFC 6347 §4.2.4).
+ */
+size_t hc_rec_finished_again(struct hc *c, uint8_t *out, size_t cap);
+
 /* Open an epoch-1 record from the server; plaintext length or -1. */
 int hc_open(struct hc *c, const uint8_t *rec, size_t len, uint8_t *pt, size_t cap);
 
@@ -116,6 +127,13 @@ int hc_handshake(struct hc *c, struct harness *h);
 
 /* Feed every captured engine datagram to the client; returns the last hc_on_datagram(). */
 int hc_drain(struct hc *c, struct harness *h);
+
+/*
+ * Application data both ways with the keys the engine installed: a record
+ * from the client opened with h's session, one sealed with it opened by the
+ * client. Fails the test otherwise.
+ */
+void hc_data_both_ways(struct hc *c, struct harness *h);
 
 /* Options for a PSK client offering one suite with the harness's first identity. */
 struct hc_opts hc_psk_opts(uint16_t suite);

@@ -32,36 +32,6 @@ static struct sg_hs_stats stats(struct harness *h)
 	return st;
 }
 
-/* Data both ways with the installed SA: client -> engine's keys -> client. */
-static void data_both_ways(struct hc *c, struct harness *h)
-{
-	static const uint8_t up[] = "uplink", down[] = "downlink";
-	uint8_t rec[512], pt[256], buf[512];
-	size_t n = hc_rec_app(c, up, sizeof(up), rec, sizeof(rec));
-	struct sg_rec_sa *sa = (struct sg_rec_sa *)h->sess.sa_buf;
-	int tx_cid = sa->flags & SG_SA_F_TX_CID;
-	unsigned head =
-	        sg_rec_seal_headroom((enum sg_aead)sa->aead, tx_cid, h->sess.res.peer_cid_len);
-	struct sg_rec_seal_op op = {
-		.buf = buf,
-		.buf_len = sizeof(buf),
-		.pt_off = head,
-		.pt_len = sizeof(down),
-		.sa = sa,
-		.cid = h->sess.res.peer_cid,
-		.cid_len = h->sess.res.peer_cid_len,
-		.type = SG_DTLS_CT_APPLICATION_DATA,
-	};
-
-	assert_int_equal(h_open(h, rec, n, pt, sizeof(pt)), (int)sizeof(up));
-	assert_memory_equal(pt, up, sizeof(up));
-	memcpy(buf + head, down, sizeof(down));
-	assert_int_equal(sg_rec_seal_burst(h->rec, &op, 1), 1);
-	assert_int_equal(hc_open(c, buf + op.rec_off, op.rec_len, pt, sizeof(pt)),
-	                 (int)sizeof(down));
-	assert_memory_equal(pt, down, sizeof(down));
-}
-
 /* ---- connection IDs and RFC 8442 suites ---------------------------------------------- */
 
 static void test_connection_id(void **state)
@@ -95,7 +65,7 @@ static void test_connection_id(void **state)
 		assert_true(hc_rec_app(&c, (const uint8_t *)"x", 1, rec, sizeof(rec)) > 0);
 		assert_int_equal(rec[0], SG_DTLS_CT_TLS12_CID);
 		assert_memory_equal(rec + SG_DTLS_HDR_OFF_CID, h.sess.res.cid, 8);
-		data_both_ways(&c, &h);
+		hc_data_both_ways(&c, &h);
 		assert_int_equal(h.cids_held, 0);
 		hc_free(&c);
 		h_stop(&h);
@@ -117,7 +87,7 @@ static void test_connection_id_too_long(void **state)
 	assert_int_equal(hc_handshake(&c, &h), 0);
 	assert_false(c.cid_ok);
 	assert_int_equal(h.sess.res.cid_len, 0);
-	data_both_ways(&c, &h);
+	hc_data_both_ways(&c, &h);
 	hc_free(&c);
 	h_stop(&h);
 }
@@ -148,7 +118,7 @@ static void test_rfc8442_suites(void **state)
 		assert_int_equal(h.sess.res.suite, rows[i].suite);
 		assert_int_equal(h.sess.res.group, rows[i].group);
 		assert_int_equal(c.ske_group, rows[i].group);
-		data_both_ways(&c, &h);
+		hc_data_both_ways(&c, &h);
 		hc_free(&c);
 		h_stop(&h);
 	}
@@ -190,7 +160,7 @@ static void test_resumption_rules(void **state)
 	/* The credential store was asked again: the policy fields are current. */
 	assert_int_equal(h.sess.res.cred_ref, 1000);
 	assert_int_equal(h.sess.res.backend, 7);
-	data_both_ways(&r, &h);
+	hc_data_both_ways(&r, &h);
 	hc_free(&r);
 
 	/* A revoked device cannot resume: a full handshake, which then fails. */
@@ -251,7 +221,7 @@ static void test_ticket_policy(void **state)
 	assert_int_equal(hc_handshake(&c, &h), 0);
 	assert_int_equal(c.ticket_len, 0);
 	assert_int_equal(h_count(&h, SG_HS_C_TICKET_ISSUED), 0);
-	data_both_ways(&c, &h);
+	hc_data_both_ways(&c, &h);
 	hc_free(&c);
 	h_stop(&h);
 }
@@ -289,7 +259,7 @@ static void test_ticket_keys_restart(void **state)
 	hc_init(&c, &o);
 	assert_int_equal(hc_handshake(&c, &h2), 0);
 	assert_true(c.resumed);
-	data_both_ways(&c, &h2);
+	hc_data_both_ways(&c, &h2);
 	hc_free(&c);
 	sg_wipe(keys, sizeof(keys));
 	h_stop(&h2);

@@ -8,41 +8,19 @@
  * data flows both ways through the record layer with the keys the engine
  * installed.
  */
-#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <cmocka.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "hs_harness.h"
-
-struct client_cfg {
-	const char *identity;
-	const uint8_t *key;
-	unsigned key_len;
-	char hint_seen[64];
-};
-
-static unsigned int psk_cb(SSL *ssl, const char *hint, char *identity, unsigned int max_id,
-                           unsigned char *psk, unsigned int max_psk)
-{
-	struct client_cfg *cc = SSL_get_app_data(ssl);
-
-	if (hint)
-		snprintf(cc->hint_seen, sizeof(cc->hint_seen), "%s", hint);
-	if (strlen(cc->identity) + 1 > max_id || cc->key_len > max_psk)
-		return 0;
-	strcpy(identity, cc->identity);
-	memcpy(psk, cc->key, cc->key_len);
-	return cc->key_len;
-}
+#include "hs_ossl.h"
 
 struct ossl_case {
 	const char *cipher;
@@ -87,67 +65,7 @@ static const struct ossl_case cases[] = {
 	  false, 0, 4 },
 };
 
-/*
- * A datagram BIO over one end of the socketpair: OpenSSL's BIO_s_datagram
- * wants a peer address for sendto(), which an AF_UNIX socketpair has none of.
- */
-static int pair_write(BIO *b, const char *buf, int len)
-{
-	ssize_t n = send(BIO_get_fd(b, NULL), buf, (size_t)len, 0);
-
-	BIO_clear_retry_flags(b);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		BIO_set_retry_write(b);
-	return (int)n;
-}
-
-static int pair_read(BIO *b, char *buf, int len)
-{
-	ssize_t n = recv(BIO_get_fd(b, NULL), buf, (size_t)len, MSG_DONTWAIT);
-
-	BIO_clear_retry_flags(b);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		BIO_set_retry_read(b);
-	return (int)n;
-}
-
-static long pair_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-	switch (cmd) {
-	case BIO_C_SET_FD:
-		BIO_set_data(b, (void *)(intptr_t) * (int *)ptr);
-		BIO_set_init(b, 1);
-		(void)num;
-		return 1;
-	case BIO_C_GET_FD:
-		return (long)(intptr_t)BIO_get_data(b);
-	case BIO_CTRL_FLUSH:
-		return 1;
-	case BIO_CTRL_DGRAM_GET_FALLBACK_MTU:
-		return 1400;
-	default:
-		return 0;
-	}
-}
-
-static BIO *pair_bio(int fd)
-{
-	static BIO_METHOD *m;
-	BIO *b;
-
-	if (m == NULL) {
-		m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "sg-dgram-pair");
-		BIO_meth_set_write(m, pair_write);
-		BIO_meth_set_read(m, pair_read);
-		BIO_meth_set_ctrl(m, pair_ctrl);
-	}
-	b = BIO_new(m);
-	assert_non_null(b);
-	BIO_set_fd(b, fd, BIO_NOCLOSE);
-	return b;
-}
-
-static SSL *client_new(struct harness *h, const struct ossl_case *c, struct client_cfg *cc,
+static SSL *client_new(struct harness *h, const struct ossl_case *c, struct ho_psk *cc,
                        SSL_SESSION *sess)
 {
 	SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
@@ -167,8 +85,8 @@ static SSL *client_new(struct harness *h, const struct ossl_case *c, struct clie
 	SSL_CTX_free(ctx); /* the SSL holds a reference */
 	assert_non_null(ssl);
 	SSL_set_app_data(ssl, cc);
-	SSL_set_psk_client_callback(ssl, psk_cb);
-	bio = pair_bio(h->fd[0]);
+	SSL_set_psk_client_callback(ssl, ho_psk_cb);
+	bio = ho_pair_bio(h->fd[0]);
 	assert_non_null(bio);
 	SSL_set_bio(ssl, bio, bio);
 	DTLS_set_link_mtu(ssl, 1400);
@@ -201,34 +119,12 @@ static void run_handshake(struct harness *h, SSL *ssl, unsigned want_installed)
 	fail_msg("handshake did not complete (installed %u)", h->n_installed);
 }
 
-/* Application data both ways with the installed keys (record layer). */
-static void exchange_data(struct harness *h, SSL *ssl)
-{
-	static const char up[] = "uplink: CoAP POST /rd", down[] = "downlink: 2.01 Created";
-	uint8_t buf[4096], pt[512];
-	size_t n;
-	int m;
-
-	assert_int_equal(SSL_write(ssl, up, sizeof(up)), (int)sizeof(up));
-	n = h_recv(h, buf, sizeof(buf));
-	assert_true(n > 0);
-	m = h_open(h, buf, n, pt, sizeof(pt));
-	assert_int_equal(m, (int)sizeof(up));
-	assert_memory_equal(pt, up, sizeof(up));
-
-	h_seal_send(h, (const uint8_t *)down, sizeof(down));
-	memset(buf, 0, sizeof(buf));
-	m = SSL_read(ssl, buf, sizeof(buf));
-	assert_int_equal(m, (int)sizeof(down));
-	assert_memory_equal(buf, down, sizeof(down));
-}
-
 static void run_case(const struct ossl_case *c)
 {
 	struct harness h = { 0 };
-	struct client_cfg cc = { .identity = h_psks[0].identity,
-		                 .key = h_psks[0].key,
-		                 .key_len = h_psks[0].key_len };
+	struct ho_psk cc = { .identity = h_psks[0].identity,
+		             .key = h_psks[0].key,
+		             .key_len = h_psks[0].key_len };
 	SSL_SESSION *sess = NULL;
 	SSL *ssl;
 
@@ -262,7 +158,7 @@ static void run_case(const struct ossl_case *c)
 	assert_int_equal(h_count(&h, SG_HS_C_HVR_SENT), c->cookies == SG_HS_COOKIE_ALWAYS ? 1 : 0);
 	assert_int_equal(h_count(&h, SG_HS_C_COMPLETED_FULL), 1);
 	assert_int_equal(h_count(&h, SG_HS_C_TICKET_ISSUED), 1);
-	exchange_data(&h, ssl);
+	ho_exchange_data(&h, ssl);
 	/* The installed SA continues the client's sequence after its Finished. */
 	assert_true(h.seq_seen >= 1);
 
@@ -285,7 +181,7 @@ static void run_case(const struct ossl_case *c)
 		assert_int_equal(h.sess.res.ems, !c->no_ems);
 		assert_memory_equal(h.sess.res.identity, H_PSK_IDENTITY, strlen(H_PSK_IDENTITY));
 		assert_int_equal(h_count(&h, SG_HS_C_COMPLETED_RESUMED), 1);
-		exchange_data(&h, ssl);
+		ho_exchange_data(&h, ssl);
 		SSL_free(ssl);
 		SSL_SESSION_free(sess);
 	}
@@ -313,9 +209,9 @@ static void test_openssl_matrix(void **state)
 static void test_openssl_renegotiation_refused(void **state)
 {
 	struct harness h = { 0 };
-	struct client_cfg cc = { .identity = h_psks[0].identity,
-		                 .key = h_psks[0].key,
-		                 .key_len = h_psks[0].key_len };
+	struct ho_psk cc = { .identity = h_psks[0].identity,
+		             .key = h_psks[0].key,
+		             .key_len = h_psks[0].key_len };
 	const struct ossl_case *c = &cases[0];
 	uint8_t buf[2048];
 	SSL *ssl;
