@@ -309,7 +309,7 @@ static void test_rrc_negotiation(void **state)
 			fail_msg("%s: echoed %d, result %d, SA flag %d, want %d", rows[i].name,
 			         c.rrc_ok, h.sess.res.rrc, !!(h.sess.res.sa->flags & SG_SA_F_RRC),
 			         rows[i].echoed);
-		data_both_ways(&c, &h);
+		hc_data_both_ways(&c, &h);
 		hc_free(&c);
 		h_stop(&h);
 	}

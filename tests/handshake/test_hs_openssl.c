@@ -255,7 +255,7 @@ static void test_openssl_suite_preference(void **state)
 	(void)state;
 	for (unsigned i = 0; i < SG_ARRAY_SIZE(rows); i++) {
 		struct harness h = { 0 };
-		struct client_cfg cc = { .identity = h_psks[0].identity,
+		struct ho_psk cc = { .identity = h_psks[0].identity,
 			                 .key = h_psks[0].key,
 			                 .key_len = h_psks[0].key_len };
 		struct ossl_case c = { .cipher = rows[i].ciphers, .cookies = SG_HS_COOKIE_ALWAYS };
@@ -269,7 +269,7 @@ static void test_openssl_suite_preference(void **state)
 		assert_int_equal(h.sess.res.suite, rows[i].want);
 		assert_int_equal(SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(ssl)),
 		                 rows[i].want);
-		exchange_data(&h, ssl);
+		ho_exchange_data(&h, ssl);
 		SSL_free(ssl);
 		h_stop(&h);
 	}
