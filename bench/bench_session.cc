@@ -3,8 +3,9 @@
 //   session_lookup/<n>      bulk lookups by UDP 4-tuple, bursts of 32, one core
 //   session_lookup_cid/<n>  bulk lookups by our CID (decode + check), same
 //   session_insert/<n>      inserts/s building a table of n sessions in groups of 32
-//                           (sg_sess_insert_bulk: the restore path), with
-//                           bytes_per_session = resident memory added / n
+//                           (sg_sess_insert_bulk: the restore path); the memory
+//                           a table of n sessions takes is gateway_memory's
+//                           (bench_memory.cc: one cold run in a fresh process)
 //   session_insert_single/<n>  the same, one sg_sess_insert() per session
 // and, in the same binary, the baselines the design was chosen against:
 //   session_baseline_rte_hash/<n>     rte_hash (lock-free RW) bulk lookup, same keys
@@ -51,20 +52,6 @@ uint64_t mix(uint64_t x)
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
 	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
 	return x ^ (x >> 31);
-}
-
-// Resident set size in bytes (/proc/self/statm, second field).
-size_t rss_bytes()
-{
-	unsigned long size = 0, res = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	if (f != nullptr) {
-		if (fscanf(f, "%lu %lu", &size, &res) != 2)
-			res = 0;
-		fclose(f);
-	}
-	return res * (size_t)sysconf(_SC_PAGESIZE);
 }
 
 // Device k: IPv4 peers in 198.18.0.0/15, every fourth one IPv6 in fd00:5347::/64.
@@ -291,24 +278,24 @@ void session_lookup_cid(benchmark::State &state)
 	per_item(state);
 }
 
-// Inserts/s building a table of n sessions with fill_fn, and what it costs
-// in memory (bytes_per_session) and in creation time (create_s, not timed).
+// Inserts/s building a table of n sessions with fill_fn, and its creation
+// time (create_s, not timed). Its memory: gateway_memory (bench_memory.cc),
+// measured in a fresh process; a figure taken here, after other iterations
+// and benchmarks, would count reused heap and code pages instead.
 using fill_fn_t = int (*)(sg_sess_table *, uint32_t, uint8_t (*)[8]);
 
 void insert_bench(benchmark::State &state, fill_fn_t fill_fn)
 {
 	uint32_t n = (uint32_t)state.range(0);
-	double bytes = 0, create = 0, wall = 0;
+	double create = 0, wall = 0;
 
-	fixtures.clear(); // lookup tables of earlier benchmarks: out of the RSS figure
+	fixtures.clear(); // the lookup benchmarks' tables (10M: 2.4 GB) are not needed here
 	for (auto _ : state) {
-		size_t before, after;
 		sg_sess_table *t;
 		struct timespec t0, t1;
 		int rc;
 
 		state.PauseTiming();
-		before = rss_bytes();
 		// Creation commits (prefaults) the whole table: timed apart, reported as create_s.
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		t = make_table(n);
@@ -324,8 +311,6 @@ void insert_bench(benchmark::State &state, fill_fn_t fill_fn)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		state.PauseTiming();
 		wall += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
-		after = rss_bytes();
-		bytes = (double)(after - before) / n;
 		sg_sess_table_destroy(t);
 		state.ResumeTiming();
 		if (rc != 0) {
@@ -334,7 +319,6 @@ void insert_bench(benchmark::State &state, fill_fn_t fill_fn)
 		}
 	}
 	state.SetItemsProcessed((int64_t)state.iterations() * n);
-	state.counters["bytes_per_session"] = bytes;
 	state.counters["create_s"] = create;
 	// items_per_second is per CPU second (exact benchmark names forbid UseRealTime's
 	// suffix); this one is per wall-clock second, what a restore waits for.
