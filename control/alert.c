@@ -32,7 +32,8 @@ int sg_alert_seal(struct sg_rec_ctx *ctx, struct sg_rec_sa *sa, const uint8_t *p
 	op.cid_len = tx_cid ? peer_cid_len : 0;
 	op.type = SG_DTLS_CT_ALERT;
 	sg_rec_seal_burst(ctx, &op, 1);
-	sg_rec_ctx_wipe_keys(ctx);
+	/* The one slot this seal used: the sweep may end many sessions in a row. */
+	sg_rec_ctx_wipe_used(ctx);
 	if (op.status != SG_REC_OK)
 		return -EIO;
 	*off = op.rec_off;

@@ -28,6 +28,7 @@
 
 #include <stormgate/common.h>
 #include <stormgate/dtls.h>
+#include <stormgate/handshake.h>
 #include <stormgate/record_types.h>
 
 #include "sg_config.h"
@@ -413,35 +414,11 @@ static const char *const role_names[] = { "device", "backend", NULL };
 static const char *const target_names[] = { "stderr", "syslog", NULL };
 static const char *const cookie_names[] = { "under_load", "always", "never", NULL };
 static const char *const backend_names[] = { "udp", "proxy", NULL };
+static const char *const peer_move_names[] = { "verified", "unverified", NULL };
 
-/*
- * DTLS 1.2 PSK suites the record layer can protect (enum sg_aead). IANA TLS
- * Cipher Suites registry; default preference: forward secret (ECDHE_PSK,
- * RFC 8442) first, CCM_8 first within each because RFC 7925 §4.2 makes
- * TLS_PSK_WITH_AES_128_CCM_8 the one constrained devices must implement.
- * Values and their RFCs: stormgate/dtls.h.
- */
-#define SUITE(n)                                                                                   \
-	{                                                                                          \
-		"TLS_" #n, SG_TLS_##n                                                              \
-	}
-static const struct {
-	const char *name;
-	uint16_t value;
-} suites[] = {
-	SUITE(ECDHE_PSK_WITH_AES_128_CCM_8_SHA256),
-	SUITE(ECDHE_PSK_WITH_AES_128_CCM_SHA256),
-	SUITE(ECDHE_PSK_WITH_AES_128_GCM_SHA256),
-	SUITE(ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256),
-	SUITE(PSK_WITH_AES_128_CCM_8),
-	SUITE(PSK_WITH_AES_128_CCM),
-	SUITE(PSK_WITH_AES_128_GCM_SHA256),
-	SUITE(PSK_WITH_AES_256_GCM_SHA384),
-	SUITE(PSK_WITH_CHACHA20_POLY1305_SHA256),
-};
-#undef SUITE
-
-_Static_assert(SG_ARRAY_SIZE(suites) <= SG_CFG_SUITES_MAX, "suite list fits");
+/* The suites, their IANA names and the default order: the handshake engine's table
+ * (sg_hs_suites, handshake.h), so the daemon and the engine cannot disagree. */
+_Static_assert(SG_HS_N_SUITES <= SG_CFG_SUITES_MAX, "suite list fits");
 
 static const struct key log_component_keys[] = {
 	{ "main", K_LEVEL, .off = offsetof(struct sg_cfg_log, components[SG_LOG_MAIN]), .size = 4 },
@@ -525,6 +502,7 @@ static const struct key sessions_keys[] = {
 	  .max = 30 * 86400, .def = 600 },
 	{ "handshake_timeout", K_DURATION, FLD(struct sg_cfg_sessions, handshake_timeout), .min = 1,
 	  .max = 600, .def = 60 },
+	{ "peer_move", K_ENUM, FLD(struct sg_cfg_sessions, peer_move), .names = peer_move_names },
 	{ NULL },
 };
 
@@ -641,9 +619,9 @@ void sg_config_defaults(struct sg_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	apply_defaults(root_keys, cfg);
-	for (size_t i = 0; i < SG_ARRAY_SIZE(suites); i++)
-		cfg->policy.suites[i] = suites[i].value;
-	cfg->policy.n_suites = SG_ARRAY_SIZE(suites);
+	for (size_t i = 0; i < SG_HS_N_SUITES; i++)
+		cfg->policy.suites[i] = sg_hs_suites[i].id;
+	cfg->policy.n_suites = SG_HS_N_SUITES;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -919,9 +897,9 @@ static void walk_scalar(struct pctx *px, const struct key *k, enum kind kind, co
 			       path, s);
 		return;
 	case K_SUITE:
-		for (size_t i = 0; i < SG_ARRAY_SIZE(suites); i++) {
-			if (strcmp(s, suites[i].name) == 0) {
-				*(uint16_t *)p = suites[i].value;
+		for (size_t i = 0; i < SG_HS_N_SUITES; i++) {
+			if (strcmp(s, sg_hs_suites[i].name) == 0) {
+				*(uint16_t *)p = sg_hs_suites[i].id;
 				return;
 			}
 		}
@@ -1441,12 +1419,16 @@ const char *sg_backend_mode_name(uint32_t mode)
 	return mode < SG_BACKEND_MODE_MAX ? backend_names[mode] : "?";
 }
 
+const char *sg_peer_move_name(uint32_t mode)
+{
+	return mode < SG_PEER_MOVE_MAX ? peer_move_names[mode] : "?";
+}
+
 const char *sg_suite_name(uint16_t suite)
 {
-	for (size_t i = 0; i < SG_ARRAY_SIZE(suites); i++)
-		if (suites[i].value == suite)
-			return suites[i].name;
-	return NULL;
+	const struct sg_hs_suite *su = sg_hs_suite_find(suite);
+
+	return su ? su->name : NULL;
 }
 
 char *sg_cfg_prefix_str(const struct sg_cfg_prefix *p, char *buf, size_t len)

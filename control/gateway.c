@@ -304,6 +304,10 @@ static int dataplane_setup(struct sg_gateway *gw)
 		       gw->ports[be].cfg->name, dc.backend_family);
 		return -EINVAL;
 	}
+	/* RFC 9146 §6: a CID device's new address is checked first (config.md, peer_move). */
+	dc.peer_move = cfg->sessions.peer_move == SG_PEER_MOVE_UNVERIFIED
+	                       ? SG_DP_PEER_MOVE_UNVERIFIED
+	                       : SG_DP_PEER_MOVE_VERIFIED;
 	dc.sessions = gw->sessions;
 	dc.pool = gw->pool;
 	gw->dp = sg_dp_create(&dc);

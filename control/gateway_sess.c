@@ -103,6 +103,9 @@ static json_t *session_json(struct sg_gateway *gw, const struct sg_sess_info *in
 		json_object_set_new(o, "cid", hex_json(in->cid, in->cid_len));
 	if (in->peer_cid_len)
 		json_object_set_new(o, "peer_cid", hex_json(in->peer_cid, in->peer_cid_len));
+	/* What the device negotiated for our records to it (RFC 8449 §4, RFC 9853 §3). */
+	json_object_set_new(o, "max_plaintext", json_integer(in->max_plaintext));
+	json_object_set_new(o, "rrc", json_boolean(in->rrc));
 	{
 		uint8_t fam, addr[16];
 		uint16_t port;

@@ -59,21 +59,35 @@ json_t *gw_punts_json(const uint64_t punts[SG_DP_PUNT_MAX])
 	return o;
 }
 
+/* CID peers that move (RFC 9146 §6) and their return routability checks (RFC 9853). */
+static json_t *rrc_json(const struct sg_dp_counters *c)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "moves_held",
+	                 (json_int_t)c->peer_moves_held, "challenges",
+	                 (json_int_t)c->rrc_challenges, "responses_ok",
+	                 (json_int_t)c->rrc_responses_ok, "responses_refused",
+	                 (json_int_t)c->rrc_responses_refused, "timeouts",
+	                 (json_int_t)c->rrc_timeouts, "evicted", (json_int_t)c->rrc_evicted,
+	                 "answered", (json_int_t)c->rrc_answered, "ignored",
+	                 (json_int_t)c->rrc_ignored, "send_failed", (json_int_t)c->rrc_send_failed);
+}
+
 json_t *gw_traffic_json(const struct sg_dp_counters *c)
 {
 	uint64_t dropped = 0;
 
 	for (unsigned r = 0; r < SG_DROP_MAX; r++)
 		dropped += c->drop[r];
-	return json_pack(
-	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rx_packets",
-	        (json_int_t)c->rx, "rx_bytes", (json_int_t)c->rx_bytes, "tx_packets",
-	        (json_int_t)c->tx, "forwarded_up", (json_int_t)c->forwarded_up, "forwarded_down",
-	        (json_int_t)c->forwarded_down, "punted", (json_int_t)c->punted, "handed_off",
-	        (json_int_t)c->handed_off, "records_opened", (json_int_t)c->records_opened,
-	        "records_opened_prev_key", (json_int_t)c->records_opened_prev, "peer_moves",
-	        (json_int_t)c->peer_moves, "records_sealed", (json_int_t)c->records_sealed,
-	        "dropped", (json_int_t)dropped);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+	                 "rx_packets", (json_int_t)c->rx, "rx_bytes", (json_int_t)c->rx_bytes,
+	                 "tx_packets", (json_int_t)c->tx, "forwarded_up",
+	                 (json_int_t)c->forwarded_up, "forwarded_down",
+	                 (json_int_t)c->forwarded_down, "punted", (json_int_t)c->punted, "consumed",
+	                 (json_int_t)c->consumed, "handed_off", (json_int_t)c->handed_off,
+	                 "records_opened", (json_int_t)c->records_opened, "records_opened_prev_key",
+	                 (json_int_t)c->records_opened_prev, "peer_moves",
+	                 (json_int_t)c->peer_moves, "records_sealed", (json_int_t)c->records_sealed,
+	                 "dropped", (json_int_t)dropped, "rrc", rrc_json(c));
 }
 
 /* Drops by reason: every one (zeros too: series that come and go confuse rate() in

@@ -141,6 +141,9 @@ static const struct {
 	  "Handshake server outcomes, events and failures." },
 	{ "stormgate_control_plane_punts_taken_total", "counter", "control_plane.punts_taken",
 	  "Punted packets the control plane took, by kind." },
+	{ "stormgate_return_routability_total", "counter", "global.rrc", "event",
+	  "CID devices seen at a new address (RFC 9146 §6) and return routability checks "
+	  "(RFC 9853), by event." },
 };
 
 /* Families with a fixed label per member: name{label="value"} <- path. */
@@ -199,6 +202,10 @@ static const struct {
 	  NULL },
 	{ "stormgate_punted_packets_total", "counter", "punted", "",
 	  "Packets a worker punted to the control plane." },
+	{ "stormgate_consumed_packets_total", "counter", "consumed", "",
+	  "Datagrams a worker acted on itself (return routability messages)." },
+	{ "stormgate_peer_moves_total", "counter", "peer_moves", "",
+	  "CID sessions moved to their device's new address." },
 	{ "stormgate_handed_off_packets_total", "counter", "handed_off", "",
 	  "Packets handed to the worker that owns their session." },
 	{ "stormgate_records_opened_total", "counter", "records_opened", "",

@@ -47,6 +47,13 @@ enum sg_cookie_mode {
 	SG_COOKIE_MODE_MAX
 };
 
+/* What a CID session does when its device shows up at a new address (RFC 9146 §6). */
+enum sg_peer_move {
+	SG_PEER_MOVE_VERIFIED = 0, /* only after a return routability check (RFC 9853) */
+	SG_PEER_MOVE_UNVERIFIED,   /* sessions without rrc follow at once: trusted paths */
+	SG_PEER_MOVE_MAX
+};
+
 enum sg_backend_mode {
 	SG_BACKEND_UDP = 0, /* plaintext UDP to the servers, one flow per session */
 	SG_BACKEND_PROXY,   /* plaintext with a proxy header naming the device identity */
@@ -117,6 +124,7 @@ struct sg_cfg_sessions {
 	uint32_t cid_length;    /* RFC 9146 connection ID we assign; 0: no CID */
 	uint64_t idle_timeout;  /* seconds */
 	uint64_t handshake_timeout;
+	uint32_t peer_move; /* enum sg_peer_move */
 };
 
 struct sg_cfg_credentials {
@@ -213,6 +221,7 @@ void sg_config_keys(void (*fn)(const char *path, void *arg), void *arg);
 const char *sg_port_role_name(uint32_t role);
 const char *sg_cookie_mode_name(uint32_t mode);
 const char *sg_backend_mode_name(uint32_t mode);
+const char *sg_peer_move_name(uint32_t mode);
 /* IANA name of a cipher suite value ("TLS_PSK_WITH_AES_128_CCM_8"), or NULL. */
 const char *sg_suite_name(uint16_t suite);
 

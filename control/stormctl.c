@@ -546,7 +546,21 @@ static void print_stats(const json_t *r)
 	       geti(g, "forwarded_down"), geti(g, "punted"), geti(g, "handed_off"),
 	       geti(g, "dropped"));
 	print_counts("DROPS", json_object_get(r, "drops"), 1);
-	printf("\nSESSIONS     %" JSON_INTEGER_FORMAT " live of %" JSON_INTEGER_FORMAT
+	{
+		/* CID devices at a new address (RFC 9146 §6), return routability (RFC 9853). */
+		const json_t *rrc = json_object_get(g, "rrc");
+
+		printf("\nPEER MOVES   moved %" JSON_INTEGER_FORMAT ", held %" JSON_INTEGER_FORMAT
+		       "; checks: challenges %" JSON_INTEGER_FORMAT
+		       ", answered ok %" JSON_INTEGER_FORMAT ", refused %" JSON_INTEGER_FORMAT
+		       ", timed out %" JSON_INTEGER_FORMAT
+		       "; device challenges answered %" JSON_INTEGER_FORMAT
+		       "; datagrams consumed %" JSON_INTEGER_FORMAT "\n",
+		       geti(g, "peer_moves"), geti(rrc, "moves_held"), geti(rrc, "challenges"),
+		       geti(rrc, "responses_ok"), geti(rrc, "responses_refused"),
+		       geti(rrc, "timeouts"), geti(rrc, "answered"), geti(g, "consumed"));
+	}
+	printf("SESSIONS     %" JSON_INTEGER_FORMAT " live of %" JSON_INTEGER_FORMAT
 	       ", %" JSON_INTEGER_FORMAT " identities; inserted %" JSON_INTEGER_FORMAT
 	       ", replaced %" JSON_INTEGER_FORMAT ", deleted %" JSON_INTEGER_FORMAT
 	       ", killed %" JSON_INTEGER_FORMAT ", expired %" JSON_INTEGER_FORMAT

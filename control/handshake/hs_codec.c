@@ -140,6 +140,7 @@ enum ext_bit {
 	EXT_TICKET,
 	EXT_RENEG,
 	EXT_CID,
+	EXT_RRC,
 };
 
 static int ext_bit(uint16_t type)
@@ -163,6 +164,8 @@ static int ext_bit(uint16_t type)
 		return EXT_RENEG;
 	case SG_TLS_EXT_CONNECTION_ID:
 		return EXT_CID;
+	case SG_TLS_EXT_RRC:
+		return EXT_RRC;
 	default:
 		return -1;
 	}
@@ -297,6 +300,12 @@ static int parse_extension(uint16_t type, const uint8_t *d, uint16_t n,
 		if (rd_vec8(&r, &ch->cid, &ch->cid_len) < 0 || rd_left(&r) != 0)
 			return -EBADMSG;
 		ch->flags |= SG_HS_CH_F_CID;
+		return 0;
+	case SG_TLS_EXT_RRC:
+		/* RFC 9853 §3: extension_data is empty. */
+		if (n != 0)
+			return -EBADMSG;
+		ch->flags |= SG_HS_CH_F_RRC;
 		return 0;
 	default:
 		/* RFC 5246 §7.4.1.4: ignore extensions we do not understand. */
@@ -460,6 +469,8 @@ static size_t sh_ext_len(const struct sg_hs_server_hello *sh)
 		n += 5;
 	if (sh->flags & SG_HS_CH_F_RSL)
 		n += 6;
+	if (sh->flags & SG_HS_CH_F_RRC)
+		n += 4; /* RFC 9853 §3: empty */
 	return n;
 }
 
@@ -526,7 +537,10 @@ int sg_hs_write_server_hello(struct sg_hs_wbuf *w, uint16_t seq,
 	if (sh->flags & SG_HS_CH_F_RSL) {
 		p = put_ext_hdr(p, SG_TLS_EXT_RECORD_SIZE_LIMIT, 2);
 		put16(p, sh->rsl);
+		p += 2;
 	}
+	if (sh->flags & SG_HS_CH_F_RRC)
+		put_ext_hdr(p, SG_TLS_EXT_RRC, 0);
 	return 0;
 }
 

@@ -50,40 +50,23 @@
 #define LINGER_FLIGHT_MAX 512                  /* NewSessionTicket + ChangeCipherSpec + Finished */
 #define LINGER_DGRAMS     4
 #define MSG_MAX           (SG_DTLS_HS_HDR_LEN + 6 + SG_HS_TICKET_MAX)
+#define SCRATCH_LEN       (MTU_MAX + 512) /* cookie MAC input, sealing, opening */
 #define NONE              UINT32_MAX
 
 _Static_assert(REASM_CAP <= SG_HS_REASM_MAX, "reassembly buffer within the codec's bitmap");
+/* The cookie MAC input is the 4-tuple and the ClientHello (hs_cookie.c); an
+ * epoch-1 record is opened in place: each fits for any accepted datagram. */
+_Static_assert(SCRATCH_LEN >= sizeof(struct sg_hs_peer) + SG_HS_DGRAM_MAX,
+               "the scratch holds the cookie MAC input of the largest datagram");
 
 /* ---- suites ------------------------------------------------------------------------ */
 
-struct suite_info {
-	uint16_t id;
-	uint8_t aead;  /* enum sg_aead */
-	uint8_t hash;  /* enum sg_hs_hash */
-	uint8_t ecdhe; /* ECDHE-PSK (RFC 5489) rather than PSK (RFC 4279) */
-};
+/* The suites and their default order: sg_hs_suites (hs_suites.c, handshake.h). */
+_Static_assert(SG_HS_N_SUITES <= SG_HS_SUITES_MAX, "every suite fits a preference list");
 
-/* Default server preference: forward secrecy first, then the RFC 7925 MTI
- * PSK_WITH_AES_128_CCM_8, then the rest. Deployments reorder via config. */
-static const struct suite_info suite_table[] = {
-	{ SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256, SG_AEAD_AES_128_CCM_8, SG_HS_SHA256, 1 },
-	{ SG_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256, SG_AEAD_CHACHA20_POLY1305, SG_HS_SHA256,
-	  1 },
-	{ SG_TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256, SG_AEAD_AES_128_GCM, SG_HS_SHA256, 1 },
-	{ SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256, SG_AEAD_AES_128_CCM, SG_HS_SHA256, 1 },
-	{ SG_TLS_PSK_WITH_AES_128_CCM_8, SG_AEAD_AES_128_CCM_8, SG_HS_SHA256, 0 },
-	{ SG_TLS_PSK_WITH_AES_128_CCM, SG_AEAD_AES_128_CCM, SG_HS_SHA256, 0 },
-	{ SG_TLS_PSK_WITH_AES_128_GCM_SHA256, SG_AEAD_AES_128_GCM, SG_HS_SHA256, 0 },
-	{ SG_TLS_PSK_WITH_AES_256_GCM_SHA384, SG_AEAD_AES_256_GCM, SG_HS_SHA384, 0 },
-	{ SG_TLS_PSK_WITH_CHACHA20_POLY1305_SHA256, SG_AEAD_CHACHA20_POLY1305, SG_HS_SHA256, 0 },
-};
-
-static const struct suite_info *suite_find(uint16_t id)
+static enum sg_hs_hash suite_hash(const struct sg_hs_suite *su)
 {
-	for (unsigned i = 0; i < SG_ARRAY_SIZE(suite_table); i++)
-		if (suite_table[i].id == id)
-			return &suite_table[i];
-	return NULL;
+	return su->sha384 ? SG_HS_SHA384 : SG_HS_SHA256;
 }
 
 /* ---- state ---------------------------------------------------------------------------- */
@@ -106,6 +89,7 @@ enum hs_state {
 #define SF_POLICY       0x0080 /* identity refused by policy: dummy PSK, fail at Finished */
 #define SF_POINTS       0x0200 /* echo ec_point_formats */
 #define SF_NO_TICKET    0x0400 /* policy: the promised ticket is empty (RFC 5077 §3.3) */
+#define SF_RRC          0x8000 /* return routability checks negotiated (RFC 9853 §3) */
 
 /*
  * One in-flight handshake. Fixed size, in a pool allocated at creation; the
@@ -123,7 +107,7 @@ struct hs_slot {
 	uint32_t rto;        /* current retransmission timeout */
 	uint16_t flags;      /* SF_* */
 	uint8_t state;       /* enum hs_state */
-	uint8_t suite;       /* index into suite_table */
+	uint8_t suite;       /* index into sg_hs_suites */
 	uint8_t group;       /* ECDHE: enum sg_hs_group + 1; 0: none */
 	uint16_t ch_seq;     /* ClientHello message_seq: ServerHello reuses it (RFC 6347 §4.2.2) */
 	uint16_t rx_seq;     /* next message_seq expected from the client */
@@ -143,6 +127,8 @@ struct hs_slot {
 	uint8_t client_random[SG_TLS_RANDOM_LEN];
 	uint8_t server_random[SG_TLS_RANDOM_LEN];
 	uint8_t session_id[SG_TLS_SESSION_ID_MAX];
+	/* Full handshake with a ticket promised: the digest of the PSK it will name. */
+	uint8_t psk_digest[SG_HS_TICKET_PSK_DIGEST_LEN];
 	uint8_t master[SG_TLS_MASTER_SECRET_LEN];
 	uint8_t server_verify[SG_TLS_VERIFY_DATA_LEN]; /* abbreviated: our Finished */
 	uint8_t cid[SG_HS_CID_MAX];
@@ -178,7 +164,7 @@ struct sg_hs_engine {
 	struct sg_rec_ctx *rec;
 	struct sg_hs_cookie_keys cookies;
 	struct sg_hs_ticket_keys tickets;
-	const struct suite_info *prefs[SG_HS_SUITES_MAX];
+	const struct sg_hs_suite *prefs[SG_HS_SUITES_MAX];
 	unsigned n_prefs;
 	uint64_t seed;
 
@@ -210,7 +196,7 @@ struct sg_hs_engine {
 
 	uint8_t *tx; /* datagram being built (mtu bytes) */
 	size_t tx_len;
-	uint8_t *scratch; /* cookie MAC input, sealing, opening: MTU_MAX + 512 */
+	uint8_t *scratch; /* cookie MAC input, sealing, opening: SCRATCH_LEN */
 	size_t scratch_len;
 };
 
@@ -683,9 +669,9 @@ static void fail(struct sg_hs_engine *e, struct hs_slot *s, enum sg_hs_counter w
 
 /* ---- flights ------------------------------------------------------------------------------ */
 
-static const struct suite_info *slot_suite(const struct hs_slot *s)
+static const struct sg_hs_suite *slot_suite(const struct hs_slot *s)
 {
-	return &suite_table[s->suite];
+	return &sg_hs_suites[s->suite];
 }
 
 static void server_hello_of(const struct hs_slot *s, bool resumed, struct sg_hs_server_hello *sh)
@@ -720,6 +706,8 @@ static void server_hello_of(const struct hs_slot *s, bool resumed, struct sg_hs_
 		sh->flags |= SG_HS_CH_F_RSL;
 		sh->rsl = s->rsl;
 	}
+	if (s->flags & SF_RRC)
+		sh->flags |= SG_HS_CH_F_RRC;
 }
 
 /*
@@ -808,7 +796,7 @@ static const struct sg_hs_hmac_key *master_key(struct sg_hs_engine *e, struct hs
 	uint32_t idx = slot_idx(e, s);
 
 	if (e->mkey_slot != idx) {
-		if (sg_hs_hmac_key_set(&e->crypto, (enum sg_hs_hash)slot_suite(s)->hash, s->master,
+		if (sg_hs_hmac_key_set(&e->crypto, suite_hash(slot_suite(s)), s->master,
 		                       sizeof(s->master), &e->mkey) < 0)
 			return NULL;
 		e->mkey_slot = idx;
@@ -824,7 +812,7 @@ static const struct sg_hs_hmac_key *master_key(struct sg_hs_engine *e, struct hs
  */
 static int derive_keys(struct sg_hs_engine *e, struct hs_slot *s)
 {
-	const struct suite_info *su = slot_suite(s);
+	const struct sg_hs_suite *su = slot_suite(s);
 	enum sg_aead aead = (enum sg_aead)su->aead;
 	unsigned kl = sg_aead_key_len(aead), il = sg_aead_iv_len(aead);
 	uint8_t kb[2 * 32 + 2 * 12];
@@ -835,9 +823,9 @@ static int derive_keys(struct sg_hs_engine *e, struct hs_slot *s)
 
 	if (mk == NULL)
 		return -EIO;
-	rc = sg_hs_prf(&e->crypto, (enum sg_hs_hash)su->hash, mk, NULL, 0,
-	               SG_TLS_LABEL_KEY_EXPANSION, s->server_random, SG_TLS_RANDOM_LEN,
-	               s->client_random, SG_TLS_RANDOM_LEN, kb, 2 * kl + 2 * il);
+	rc = sg_hs_prf(&e->crypto, suite_hash(su), mk, NULL, 0, SG_TLS_LABEL_KEY_EXPANSION,
+	               s->server_random, SG_TLS_RANDOM_LEN, s->client_random, SG_TLS_RANDOM_LEN, kb,
+	               2 * kl + 2 * il);
 	if (rc < 0)
 		goto out;
 	p = (struct sg_rec_sa_params){
@@ -862,7 +850,7 @@ out:
 static int finished_of(struct sg_hs_engine *e, struct hs_slot *s, const char *label,
                        uint8_t out[SG_TLS_VERIFY_DATA_LEN])
 {
-	enum sg_hs_hash h = (enum sg_hs_hash)slot_suite(s)->hash;
+	enum sg_hs_hash h = suite_hash(slot_suite(s));
 	const struct sg_hs_hmac_key *mk = master_key(e, s);
 	uint8_t hash[SG_HS_HASH_MAX_LEN];
 	int rc = mk ? 0 : -EIO;
@@ -917,7 +905,7 @@ static int pick_suite(const struct sg_hs_engine *e, const struct sg_hs_client_he
 	bool ec_offered = false;
 
 	for (unsigned i = 0; i < e->n_prefs; i++) {
-		const struct suite_info *su = e->prefs[i];
+		const struct sg_hs_suite *su = e->prefs[i];
 
 		if (!sg_hs_client_hello_has_suite(ch, su->id))
 			continue;
@@ -925,7 +913,7 @@ static int pick_suite(const struct sg_hs_engine *e, const struct sg_hs_client_he
 			ec_offered = true;
 			continue;
 		}
-		return (int)(su - suite_table);
+		return (int)(su - sg_hs_suites);
 	}
 	*why = ec_offered ? SG_HS_C_FAIL_NO_GROUP : SG_HS_C_FAIL_NO_SUITE;
 	return -1;
@@ -945,14 +933,18 @@ static void sni_hash(struct sg_hs_crypto *c, const uint8_t *sni, size_t len, uin
 }
 
 /*
- * A ticket names an identity that was valid when it was issued; ask the
- * credential store again so a revoked or re-keyed device, or one whose
- * policy changed, cannot resume (it falls back to a full handshake, where
- * it fails the usual way). Fills the slot's credential fields; 0 or -1.
+ * A ticket names an identity and the PSK it had when the ticket was issued;
+ * ask the credential store again so a revoked or re-keyed device, or one
+ * whose policy changed, cannot resume (it falls back to a full handshake,
+ * where it fails the usual way). RFC 5077 §4 leaves what the state holds
+ * and when it is still good to the server: a session made under a key the
+ * store no longer has for the identity (credentials add --replace) must
+ * not outlive that key. Fills the slot's credential fields; 0 or -1.
  */
 static int ticket_policy(struct sg_hs_engine *e, struct hs_slot *s,
                          const struct sg_hs_client_hello *ch, const struct sg_hs_ticket_state *st)
 {
+	uint8_t digest[SG_HS_TICKET_PSK_DIGEST_LEN];
 	struct sg_hs_cred cred;
 	int rc;
 
@@ -960,10 +952,16 @@ static int ticket_policy(struct sg_hs_engine *e, struct hs_slot *s,
 	rc = e->conf.ops.psk_lookup(e->conf.ops.ctx, st->identity, st->identity_len,
 	                            (ch->flags & SG_HS_CH_F_SNI) ? ch->sni : NULL,
 	                            (ch->flags & SG_HS_CH_F_SNI) ? ch->sni_len : 0, &cred);
+	if (rc == 0 && (cred.psk_len == 0 || cred.psk_len > SG_TLS_PSK_MAX))
+		rc = -EIO;
+	if (rc == 0)
+		rc = sg_hs_ticket_psk_digest(&e->crypto, cred.psk, cred.psk_len, digest);
+	if (rc == 0 && sg_ct_memcmp(digest, st->psk_digest, sizeof(digest)) != 0)
+		rc = -EKEYREJECTED;
 	if (rc == 0 &&
 	    ((cred.flags & SG_HS_CRED_F_NO_TICKET) ||
 	     ((cred.flags & SG_HS_CRED_F_REQUIRE_EMS) && !st->ems) ||
-	     ((cred.flags & SG_HS_CRED_F_REQUIRE_ECDHE) && !suite_find(st->suite)->ecdhe)))
+	     ((cred.flags & SG_HS_CRED_F_REQUIRE_ECDHE) && !sg_hs_suite_find(st->suite)->ecdhe)))
 		rc = -EACCES;
 	if (rc == 0) {
 		s->cred_ref = cred.cred_ref;
@@ -971,6 +969,7 @@ static int ticket_policy(struct sg_hs_engine *e, struct hs_slot *s,
 		s->lifetime = cred.lifetime_s ? cred.lifetime_s : e->conf.session_lifetime_s;
 	}
 	sg_wipe(&cred, sizeof(cred));
+	sg_wipe(digest, sizeof(digest));
 	return rc == 0 ? 0 : -1;
 }
 
@@ -984,7 +983,7 @@ static int try_ticket(struct sg_hs_engine *e, struct hs_slot *s,
 {
 	struct sg_hs_ticket_state st;
 	uint8_t sh[16];
-	const struct suite_info *su;
+	const struct sg_hs_suite *su;
 	int rc;
 
 	rc = sg_hs_ticket_open(&e->crypto, e->rec, &e->tickets, ch->ticket, ch->ticket_len,
@@ -993,7 +992,7 @@ static int try_ticket(struct sg_hs_engine *e, struct hs_slot *s,
 		count(e, SG_HS_C_TICKET_REJECTED);
 		return 0;
 	}
-	su = suite_find(st.suite);
+	su = sg_hs_suite_find(st.suite);
 	sni_hash(&e->crypto, ch->sni, (ch->flags & SG_HS_CH_F_SNI) ? ch->sni_len : 0, sh);
 	rc = 0;
 	/* RFC 7627 §5.3: an EMS session resumed without EMS must be aborted. */
@@ -1006,7 +1005,7 @@ static int try_ticket(struct sg_hs_engine *e, struct hs_slot *s,
 		 * (same suite), RFC 6066 §3 (same name): a full handshake instead. */
 		count(e, SG_HS_C_TICKET_REJECTED);
 	} else if (ticket_policy(e, s, ch, &st) == 0) {
-		s->suite = (uint8_t)(su - suite_table);
+		s->suite = (uint8_t)(su - sg_hs_suites);
 		memcpy(s->master, st.master, sizeof(s->master));
 		s->identity_len = st.identity_len;
 		memcpy(s->u.identity, st.identity, st.identity_len);
@@ -1084,6 +1083,13 @@ static void start_handshake(struct sg_hs_engine *e, struct rx_ctx *x, const stru
 		s->peer_cid_len = ch->cid_len;
 		memcpy(s->peer_cid, ch->cid, ch->cid_len);
 	}
+	/*
+	 * RFC 9853 §3: rrc is echoed only with a connection_id; it is of use to
+	 * us only when the client's records carry our CID, so only when we
+	 * give it one (the data plane then checks a moved peer before following it).
+	 */
+	if ((ch->flags & SG_HS_CH_F_RRC) && (s->flags & SF_CID))
+		s->flags |= SF_RRC;
 
 	if (e->conf.tickets && (ch->flags & SG_HS_CH_F_TICKET) && ch->ticket_len) {
 		rc = try_ticket(e, s, ch, x->now.unix_s);
@@ -1117,7 +1123,7 @@ static void start_handshake(struct sg_hs_engine *e, struct rx_ctx *x, const stru
 		fail(e, s, SG_HS_C_FAIL_INTERNAL, SG_TLS_ALERT_INTERNAL_ERROR);
 		return;
 	}
-	sg_hs_transcript_start(&s->transcript, (enum sg_hs_hash)slot_suite(s)->hash);
+	sg_hs_transcript_start(&s->transcript, suite_hash(slot_suite(s)));
 	sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_CLIENT_HELLO, mh->seq, body, mh->length);
 
 	if (resumed) {
@@ -1289,8 +1295,8 @@ static void on_client_hello(struct sg_hs_engine *e, struct rx_ctx *x, const stru
 static void on_client_kx(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slot *s,
                          const uint8_t *body, size_t len)
 {
-	const struct suite_info *su = slot_suite(s);
-	enum sg_hs_hash h = (enum sg_hs_hash)su->hash;
+	const struct sg_hs_suite *su = slot_suite(s);
+	enum sg_hs_hash h = suite_hash(su);
 	struct sg_hs_client_kx kx;
 	struct sg_hs_cred cred;
 	uint8_t pms[2 + SG_HS_ECDH_SECRET_LEN + 2 + SG_TLS_PSK_MAX], hash[SG_HS_HASH_MAX_LEN];
@@ -1331,6 +1337,14 @@ static void on_client_kx(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slo
 	s->lifetime = cred.lifetime_s ? cred.lifetime_s : e->conf.session_lifetime_s;
 	if (cred.flags & SG_HS_CRED_F_NO_TICKET)
 		s->flags |= SF_NO_TICKET; /* RFC 5077 §3.3: an empty ticket then */
+	/*
+	 * The ticket will name the PSK (ticket_policy() checks it on resumption);
+	 * the dummy PSK of an unknown identity gets the same work. Without a
+	 * digest, no ticket: an empty one (RFC 5077 §3.3).
+	 */
+	if ((s->flags & (SF_TICKET | SF_NO_TICKET)) == SF_TICKET &&
+	    sg_hs_ticket_psk_digest(&e->crypto, cred.psk, cred.psk_len, s->psk_digest) < 0)
+		s->flags |= SF_NO_TICKET;
 
 	if (su->ecdhe) {
 		rc = sg_hs_ecdh_derive(&e->crypto, &s->eph, kx.point, kx.point_len, other);
@@ -1393,17 +1407,20 @@ static void on_client_kx(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slo
 static void fill_result(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_seq,
                         uint64_t now_unix, struct sg_hs_result *r)
 {
-	const struct suite_info *su = slot_suite(s);
+	const struct sg_hs_suite *su = slot_suite(s);
 	struct sg_rec_sa_params p = {
 		.aead = (enum sg_aead)s->sa.aead,
 		.epoch = 1,
-		.flags = (uint8_t)(s->sa.flags & (SG_SA_F_RX_CID | SG_SA_F_TX_CID)),
+		.flags = (uint8_t)((s->sa.flags & (SG_SA_F_RX_CID | SG_SA_F_TX_CID)) |
+		                   ((s->flags & SF_RRC) ? SG_SA_F_RRC : 0)),
 		.rx_key = s->sa.rx_key,
 		.tx_key = s->sa.tx_key,
 		.rx_iv = s->sa.rx_iv,
 		.tx_iv = s->sa.tx_iv,
-		.tx_seq = s->sa.tx_seq,
+		.tx_seq = sg_rec_sa_tx_seq(&s->sa),
 		.rx_seq = fin_seq + 1, /* the client's Finished used the numbers up to it */
+		/* RFC 8449 §4 / RFC 6066 §4: every record sealed for the session obeys it. */
+		.max_plaintext = s->max_pt,
 	};
 
 	memset(r, 0, sizeof(*r));
@@ -1423,6 +1440,7 @@ static void fill_result(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_
 		memcpy(r->peer_cid, s->peer_cid, s->peer_cid_len);
 	}
 	r->max_plaintext = s->max_pt;
+	r->rrc = !!(s->flags & SF_RRC);
 	r->identity_len = s->identity_len;
 	memcpy(r->identity, s->u.identity, s->identity_len);
 	if (s->flags & SF_SNI) {
@@ -1462,6 +1480,7 @@ static int write_ticket(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_
 	int len = 0, rc;
 
 	memcpy(st.master, s->master, sizeof(st.master));
+	memcpy(st.psk_digest, s->psk_digest, sizeof(st.psk_digest));
 	memcpy(st.identity, s->u.identity, s->identity_len);
 	sni_hash(&e->crypto, s->sni, (s->flags & SF_SNI) ? s->sni_len : 0, st.sni_hash);
 	/* An unknown identity never gets this far (its Finished fails). */
@@ -1798,6 +1817,14 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
 
 	if (e == NULL || peer == NULL || (dgram == NULL && len > 0))
 		return -EINVAL;
+	/*
+	 * No handshake datagram is longer (handshake.h), and the cookie MAC
+	 * input and the records being opened are copied into the fixed scratch.
+	 */
+	if (len > SG_HS_DGRAM_MAX) {
+		count(e, SG_HS_C_DROP_MALFORMED);
+		return -EMSGSIZE;
+	}
 	n = sg_rec_parse(dgram, len, e->conf.cid_len, recs, RECS_PER_DGRAM);
 	if (n == 0 || recs[0].status != SG_REC_OK) {
 		count(e, SG_HS_C_DROP_MALFORMED);
@@ -1868,6 +1895,8 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
 		count(e, SG_HS_C_DGRAM_HANDLED);
 	else
 		count(e, x.drop >= 0 ? (enum sg_hs_counter)x.drop : SG_HS_C_DROP_UNEXPECTED);
+	/* Finished records, alerts and tickets leave schedules of their keys behind. */
+	sg_rec_ctx_wipe_used(e->rec);
 	return 0;
 }
 
@@ -1902,6 +1931,8 @@ unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now)
 		linger_drop_oldest(e);
 		done++;
 	}
+	/* A retransmitted abbreviated flight sealed its Finished again. */
+	sg_rec_ctx_wipe_used(e->rec);
 	return done;
 }
 
@@ -1996,7 +2027,7 @@ struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
 		goto fail_engine;
 	}
 	for (unsigned i = 0; i < SG_HS_SUITES_MAX && e->conf.suites[i]; i++) {
-		const struct suite_info *su = suite_find(e->conf.suites[i]);
+		const struct sg_hs_suite *su = sg_hs_suite_find(e->conf.suites[i]);
 
 		if (su == NULL) {
 			err = EINVAL;
@@ -2004,10 +2035,10 @@ struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
 		}
 		e->prefs[e->n_prefs++] = su;
 	}
-	for (unsigned i = 0; e->n_prefs == 0 && i < SG_ARRAY_SIZE(suite_table); i++)
-		e->prefs[i] = &suite_table[i];
+	for (unsigned i = 0; e->n_prefs == 0 && i < SG_HS_N_SUITES; i++)
+		e->prefs[i] = &sg_hs_suites[i];
 	if (e->n_prefs == 0)
-		e->n_prefs = SG_ARRAY_SIZE(suite_table);
+		e->n_prefs = SG_HS_N_SUITES;
 
 	if (sg_hs_crypto_init(&e->crypto) < 0)
 		goto fail_engine;
@@ -2032,7 +2063,7 @@ struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
 	e->result_sa_size = sg_rec_sa_size(e->conf.replay_window);
 	e->result_sa = aligned_alloc(SG_CACHE_LINE, e->result_sa_size);
 	e->tx = malloc(e->conf.mtu);
-	e->scratch_len = MTU_MAX + 512;
+	e->scratch_len = SCRATCH_LEN;
 	e->scratch = malloc(e->scratch_len);
 	if (e->slots == NULL || e->buckets == NULL || e->heap == NULL || e->linger == NULL ||
 	    e->lbuckets == NULL || e->result_sa == NULL || e->tx == NULL || e->scratch == NULL)
@@ -2113,6 +2144,11 @@ int sg_hs_ticket_keys_import(struct sg_hs_engine *e, const uint8_t *buf, size_t 
 	return sg_hs_ticket_keys_import_raw(&e->crypto, &e->tickets, buf, len);
 }
 
+const struct sg_rec_ctx *sg_hs_engine_rec_ctx(const struct sg_hs_engine *e)
+{
+	return e->rec;
+}
+
 void sg_hs_stats_get(const struct sg_hs_engine *e, struct sg_hs_stats *st)
 {
 	memcpy(st->c, e->counters, sizeof(st->c));
@@ -2170,21 +2206,21 @@ const char *sg_hs_counter_name(enum sg_hs_counter c)
 
 int sg_hs_policy_set(struct sg_hs_engine *e, const struct sg_hs_policy *p)
 {
-	const struct suite_info *prefs[SG_HS_SUITES_MAX];
+	const struct sg_hs_suite *prefs[SG_HS_SUITES_MAX];
 	unsigned n = 0;
 
 	if (e == NULL || p == NULL || p->cookie_policy > SG_HS_COOKIE_NEVER)
 		return -EINVAL;
 	for (unsigned i = 0; i < SG_HS_SUITES_MAX && p->suites[i]; i++) {
-		prefs[n] = suite_find(p->suites[i]);
+		prefs[n] = sg_hs_suite_find(p->suites[i]);
 		if (prefs[n] == NULL)
 			return -EINVAL;
 		n++;
 	}
-	for (unsigned i = 0; n == 0 && i < SG_ARRAY_SIZE(suite_table); i++)
-		prefs[i] = &suite_table[i];
+	for (unsigned i = 0; n == 0 && i < SG_HS_N_SUITES; i++)
+		prefs[i] = &sg_hs_suites[i];
 	if (n == 0)
-		n = SG_ARRAY_SIZE(suite_table);
+		n = SG_HS_N_SUITES;
 	memcpy(e->prefs, prefs, n * sizeof(prefs[0]));
 	e->n_prefs = n;
 	memcpy(e->conf.suites, p->suites, sizeof(e->conf.suites));

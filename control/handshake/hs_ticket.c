@@ -77,12 +77,32 @@ int sg_hs_ticket_rotate(struct sg_hs_crypto *c, struct sg_hs_ticket_keys *k, uin
 	return 1;
 }
 
+int sg_hs_ticket_psk_digest(struct sg_hs_crypto *c, const uint8_t *psk, size_t psk_len,
+                            uint8_t out[SG_HS_TICKET_PSK_DIGEST_LEN])
+{
+	static const char label[] = "stormgate ticket psk v1";
+	struct sg_hs_hmac_key k;
+	uint8_t mac[SG_HS_HASH_MAX_LEN];
+	int rc;
+
+	if (psk_len == 0)
+		return -EINVAL;
+	rc = sg_hs_hmac_key_set(c, SG_HS_SHA256, psk, psk_len, &k);
+	if (rc == 0)
+		rc = sg_hs_hmac(c, &k, (const uint8_t *)label, sizeof(label) - 1, mac);
+	if (rc == 0)
+		memcpy(out, mac, SG_HS_TICKET_PSK_DIGEST_LEN);
+	sg_wipe(&k, sizeof(k));
+	sg_wipe(mac, sizeof(mac));
+	return rc;
+}
+
 /* state <-> bytes */
 static size_t encode_state(const struct sg_hs_ticket_state *st, uint8_t *p)
 {
 	size_t n = 0;
 
-	p[n++] = 1; /* state format version */
+	p[n++] = SG_HS_TICKET_STATE_VERSION;
 	p[n++] = (uint8_t)(st->suite >> 8);
 	p[n++] = (uint8_t)st->suite;
 	p[n++] = st->ems;
@@ -96,6 +116,8 @@ static size_t encode_state(const struct sg_hs_ticket_state *st, uint8_t *p)
 	p[n++] = (uint8_t)st->lifetime;
 	memcpy(p + n, st->sni_hash, sizeof(st->sni_hash));
 	n += sizeof(st->sni_hash);
+	memcpy(p + n, st->psk_digest, sizeof(st->psk_digest));
+	n += sizeof(st->psk_digest);
 	p[n++] = st->identity_len;
 	memcpy(p + n, st->identity, st->identity_len);
 	return n + st->identity_len;
@@ -106,7 +128,7 @@ static int decode_state(const uint8_t *p, size_t len, struct sg_hs_ticket_state 
 	const size_t fixed = SG_HS_TICKET_STATE_MAX - SG_TLS_PSK_IDENTITY_MAX;
 	size_t n = 1;
 
-	if (len < fixed || p[0] != 1)
+	if (len < fixed || p[0] != SG_HS_TICKET_STATE_VERSION)
 		return -EBADMSG;
 	st->suite = (uint16_t)(p[n] << 8 | p[n + 1]);
 	n += 2;
@@ -120,6 +142,8 @@ static int decode_state(const uint8_t *p, size_t len, struct sg_hs_ticket_state 
 	n += 4;
 	memcpy(st->sni_hash, p + n, sizeof(st->sni_hash));
 	n += sizeof(st->sni_hash);
+	memcpy(st->psk_digest, p + n, sizeof(st->psk_digest));
+	n += sizeof(st->psk_digest);
 	st->identity_len = p[n++];
 	if (st->identity_len > SG_TLS_PSK_IDENTITY_MAX || len != n + st->identity_len)
 		return -EBADMSG;

@@ -12,6 +12,10 @@
  * Two keys are live (current seals, previous still opens); they are created
  * from the wall clock so they can be exported and survive a restart.
  *
+ * The state names the PSK the session was made with (psk_digest), so a
+ * ticket stops resuming once the credential store holds another key for
+ * the identity (credentials add --replace), or none.
+ *
  * Control thread only.
  */
 #ifndef STORMGATE_CONTROL_HS_TICKET_H
@@ -29,11 +33,14 @@
 extern "C" {
 #endif
 
-#define SG_HS_TICKET_NAME_LEN 16
-#define SG_HS_TICKET_SALT_LEN 16
-#define SG_HS_TICKET_TAG_LEN  16
+#define SG_HS_TICKET_NAME_LEN       16
+#define SG_HS_TICKET_SALT_LEN       16
+#define SG_HS_TICKET_TAG_LEN        16
+#define SG_HS_TICKET_PSK_DIGEST_LEN 16
+#define SG_HS_TICKET_STATE_VERSION  2 /* 1: without psk_digest (no longer opened) */
 #define SG_HS_TICKET_STATE_MAX                                                                     \
-	(1 + 2 + 1 + SG_TLS_MASTER_SECRET_LEN + 8 + 4 + 16 + 1 + SG_TLS_PSK_IDENTITY_MAX)
+	(1 + 2 + 1 + SG_TLS_MASTER_SECRET_LEN + 8 + 4 + 16 + SG_HS_TICKET_PSK_DIGEST_LEN + 1 +     \
+	 SG_TLS_PSK_IDENTITY_MAX)
 #define SG_HS_TICKET_MAX                                                                           \
 	(SG_HS_TICKET_NAME_LEN + SG_HS_TICKET_SALT_LEN + SG_HS_TICKET_STATE_MAX +                  \
 	 SG_HS_TICKET_TAG_LEN)
@@ -58,9 +65,20 @@ struct sg_hs_ticket_state {
 	uint64_t issued;      /* Unix seconds */
 	uint32_t lifetime;    /* seconds */
 	uint8_t sni_hash[16]; /* SHA-256(server_name) prefix; zeros: none */
+	uint8_t psk_digest[SG_HS_TICKET_PSK_DIGEST_LEN]; /* sg_hs_ticket_psk_digest() */
 	uint8_t identity_len;
 	uint8_t identity[SG_TLS_PSK_IDENTITY_MAX];
 };
+
+/*
+ * The digest of the PSK a ticket is bound to: HMAC-SHA256(psk, "stormgate
+ * ticket psk v1") truncated to SG_HS_TICKET_PSK_DIGEST_LEN bytes. Keyed by
+ * the PSK itself, so the bytes say nothing of the key but whether a
+ * candidate matches; they travel only inside the sealed state. Compare two
+ * with sg_ct_memcmp(). 0, -EINVAL (empty PSK) or -EIO.
+ */
+int sg_hs_ticket_psk_digest(struct sg_hs_crypto *c, const uint8_t *psk, size_t psk_len,
+                            uint8_t out[SG_HS_TICKET_PSK_DIGEST_LEN]);
 
 /* Fresh current key. 0 or -EIO. */
 int sg_hs_ticket_keys_init(struct sg_hs_crypto *c, struct sg_hs_ticket_keys *k, uint64_t now_unix);
@@ -76,7 +94,8 @@ int sg_hs_ticket_seal(struct sg_hs_crypto *c, struct sg_rec_ctx *rc,
 
 /*
  * Open a ticket: 0 with st filled; -ENOENT (no live key of that name),
- * -EBADMSG (malformed or forged), -EKEYEXPIRED (past its lifetime at
+ * -EBADMSG (malformed or forged, or sealed in another state format, e.g. a
+ * version-1 ticket of an earlier build), -EKEYEXPIRED (past its lifetime at
  * now_unix, or issued in the future), -EIO. st is wiped on failure.
  */
 int sg_hs_ticket_open(struct sg_hs_crypto *c, struct sg_rec_ctx *rc,

@@ -47,6 +47,8 @@ const char *sg_drop_name(enum sg_drop reason)
 		[SG_DROP_PROXY_HEADER] = "proxy_header",
 		[SG_DROP_SEQ_EXHAUSTED] = "seq_exhausted",
 		[SG_DROP_TOO_BIG] = "too_big",
+		[SG_DROP_RECORD_LIMIT] = "record_limit",
+		[SG_DROP_RRC_REFUSED] = "rrc_refused",
 	};
 
 	if ((unsigned)reason >= SG_DROP_MAX || names[reason] == NULL)

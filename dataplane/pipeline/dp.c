@@ -58,6 +58,10 @@ static int check_conf(struct sg_dp_conf *c)
 		c->key_scrub_ms = DEFAULT_KEY_SCRUB_MS;
 	if (c->max_records_per_dgram == 0)
 		c->max_records_per_dgram = DEFAULT_MAX_RECORDS;
+	if (c->rrc_timeout_ms == 0)
+		c->rrc_timeout_ms = SG_RRC_TIMEOUT_MS;
+	if (c->peer_move != SG_DP_PEER_MOVE_VERIFIED && c->peer_move != SG_DP_PEER_MOVE_UNVERIFIED)
+		return -EINVAL;
 	if (c->n_workers == 0 || c->n_workers > SG_DP_WORKERS_MAX || c->n_ports == 0 ||
 	    c->n_ports > SG_DP_PORTS_MAX || c->burst > SG_BURST_MAX ||
 	    c->burst * c->max_records_per_dgram > DP_OPS_MAX || !pow2(c->punt_ring_size) ||
@@ -87,6 +91,7 @@ static void worker_free(struct dp_worker *w)
 		return;
 	sg_sess_worker_destroy(w->sw);
 	sg_rec_ctx_free(w->rec);
+	dp_rrc_wipe(&w->rrc);
 	rte_ring_free(w->handoff);
 	rte_free(w->keep);
 	rte_free(w);
@@ -172,6 +177,7 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 	dp->tsc0 = rte_rdtsc();
 	dp->tsc_hz = rte_get_tsc_hz();
 	dp->scrub_tsc = dp->conf.key_scrub_ms * dp->tsc_hz / 1000;
+	dp->rrc_tsc = dp->conf.rrc_timeout_ms * dp->tsc_hz / 1000;
 	for (unsigned i = 0; i < dp->conf.n_workers; i++) {
 		struct dp_worker *w = rte_zmalloc("sg_dp_worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
 
@@ -188,6 +194,10 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 		w->keep_cap = dp->conf.burst * rte_pktmbuf_data_room_size(dp->conf.pool);
 		w->keep = rte_malloc("sg_dp_keep", w->keep_cap, RTE_CACHE_LINE_SIZE);
 		w->scrub_at = dp->tsc0 + dp->scrub_tsc;
+		if (dp_rrc_init(&w->rrc) != 0) {
+			err = EIO;
+			goto fail;
+		}
 		if (w->handoff == NULL || w->rec == NULL || w->sw == NULL || w->keep == NULL) {
 			err = errno ? errno : ENOMEM;
 			goto fail;

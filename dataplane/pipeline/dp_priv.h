@@ -11,6 +11,7 @@
 #include <rte_ring.h>
 
 #include <stormgate/dataplane.h>
+#include <stormgate/dtls.h>
 #include <stormgate/record.h>
 #include <stormgate/session.h>
 
@@ -57,6 +58,39 @@ struct dp_ident {
 	uint8_t bytes[];
 };
 
+/* ---- return routability checks (rrc.c, RFC 9853) ---- */
+
+#define DP_RRC_CHECKS 128 /* pending checks per worker; when all are taken the oldest goes */
+#define DP_RRC_POOL   256 /* cookie keystream bytes made at a time (32 cookies) */
+
+/* One check: a path_challenge went to cand, and the session moves there on its answer. */
+struct dp_rrc_check {
+	uint64_t deadline;         /* TSC after which the answer is too late; 0: free */
+	uint64_t sess;             /* session id (gen << 32 | slot) */
+	struct sg_sess_tuple cand; /* the new address and port being checked */
+	uint8_t cookie[SG_RRC_COOKIE_LEN];
+};
+
+/*
+ * A worker's return routability state: a fixed table of pending checks (no
+ * allocation) and its cookie generator. Cookies are an AES-128-CTR
+ * keystream (the ciphertext of zeros under AES-128-GCM, made by IPsec-MB
+ * through sg_aead_burst()) under a key the control plane draws from the
+ * kernel's CSPRNG (getrandom) when it creates the worker, with a counter as
+ * nonce: unpredictable to anyone without the key, and no system call on the
+ * worker (RFC 9853 §4, §8: 64 bits of fresh entropy per cookie).
+ */
+struct dp_rrc {
+	struct dp_rrc_check chk[DP_RRC_CHECKS];
+	unsigned next;     /* the oldest entry: the next one taken */
+	unsigned pending;  /* entries in use */
+	uint64_t sweep_at; /* TSC of the next sweep for timed-out checks */
+	uint64_t nonce;    /* keystream counter */
+	unsigned pool_used;
+	uint8_t key[16]; /* secret; wiped when the worker is freed */
+	uint8_t pool[DP_RRC_POOL];
+};
+
 /* ---- workers ---- */
 
 struct dp_tx {
@@ -84,11 +118,13 @@ struct dp_worker {
 	struct sg_rec_open_op retry[DP_OPS_MAX];
 	uint16_t retry_op[DP_OPS_MAX];
 	uint8_t *keep;       /* copies of those records: burst x mbuf data room bytes */
+	uint64_t now_tsc;    /* TSC of this poll */
 	uint64_t scrub_at;   /* TSC of the next sg_rec_ctx_wipe_keys() */
 	uint64_t next_s_tsc; /* TSC at which now_s moves on */
 	uint32_t now_s;      /* Unix seconds of this poll (sessions' last_rx) */
 	uint32_t keep_cap;
 	struct sg_dp_counters c;
+	struct dp_rrc rrc;
 } __rte_cache_aligned;
 
 struct sg_dp {
@@ -97,6 +133,7 @@ struct sg_dp {
 	/* the wall clock for the workers without a syscall: Unix seconds at tsc0 */
 	uint64_t unix0, tsc0, tsc_hz;
 	uint64_t scrub_tsc; /* conf.key_scrub_ms in TSC cycles */
+	uint64_t rrc_tsc;   /* conf.rrc_timeout_ms in TSC cycles */
 	unsigned cid_len;
 	unsigned window_bits;
 	uint32_t capacity;
@@ -137,6 +174,28 @@ static inline void dp_count(uint64_t *c, uint64_t n)
 {
 	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
 }
+
+/*
+ * Return routability checks of worker w (rrc.c); w's own thread only.
+ *
+ * dp_rrc_init: draw the cookie key (control thread, at create); 0 or -EIO.
+ * dp_rrc_start: check cand for session sess: take an entry (the oldest when
+ *   none is free), draw its cookie into cookie; 0, -EALREADY when a check of
+ *   the session is pending (RFC 9853 §5: one at a time), -EIO when no cookie
+ *   could be made.
+ * dp_rrc_answer: a path_response of session sess with cookie came from
+ *   from: true when it answers a pending, timely check of that address
+ *   (the entry is freed), false otherwise (RFC 9853 §5.4: discarded).
+ * dp_rrc_sweep: free the checks that timed out by tsc, counting them.
+ * dp_rrc_wipe: wipe the key, the cookies and the table.
+ */
+int dp_rrc_init(struct dp_rrc *r);
+int dp_rrc_start(struct dp_worker *w, uint64_t sess, const struct sg_sess_tuple *cand,
+                 uint8_t cookie[SG_RRC_COOKIE_LEN]);
+bool dp_rrc_answer(struct dp_worker *w, uint64_t sess, const uint8_t *cookie,
+                   const struct sg_sess_tuple *from);
+void dp_rrc_sweep(struct dp_worker *w, uint64_t tsc);
+void dp_rrc_wipe(struct dp_rrc *r);
 
 /* The next hop for dst on port p: dst itself when on-link, else the port's gateway. */
 const uint8_t *dp_next_hop(const struct sg_dp_port_conf *p, uint8_t family, const uint8_t *dst);

@@ -14,6 +14,7 @@
  * Every received packet ends in exactly one counter (dataplane.h). Nothing
  * here allocates (except mbufs), locks, logs or makes a system call.
  */
+#include <errno.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -77,6 +78,14 @@ struct burst {
 	struct rte_mbuf *punt[DP_OPS_MAX + SG_BURST_MAX];
 	bool punt_outcome[DP_OPS_MAX + SG_BURST_MAX];
 	unsigned n_punt;
+	/* RFC 9853 messages to seal and send once the burst's records are done:
+	 * at most one per record (answers) and one per datagram (a challenge) */
+	struct rrc_out {
+		struct sg_sess_tuple to; /* where it goes: our address and the peer's */
+		uint8_t msg[SG_RRC_MSG_LEN];
+		uint8_t pkt; /* the datagram whose session seals it */
+	} rrc[DP_OPS_MAX + SG_BURST_MAX];
+	unsigned n_rrc;
 };
 
 static inline void drop(struct dp_worker *w, struct rte_mbuf *m, enum sg_drop reason)
@@ -214,6 +223,8 @@ static enum sg_drop rec_drop_reason(enum sg_rec_status s)
 		return SG_DROP_SEQ_EXHAUSTED;
 	case SG_REC_NO_ROOM:
 		return SG_DROP_TOO_BIG;
+	case SG_REC_RECORD_LIMIT:
+		return SG_DROP_RECORD_LIMIT;
 	default:
 		return SG_DROP_BAD_SA;
 	}
@@ -242,8 +253,18 @@ static void classify_uplink(struct dp_worker *w, struct burst *b, unsigned i)
 		st->reason = n == 0 ? SG_DROP_DTLS_MALFORMED : rec_drop_reason(h0->status);
 		return;
 	}
-	/* Epoch 0 is the handshake (RFC 6347 §4.1): ClientHello, flights, plaintext alerts. */
-	if (h0->epoch == 0) {
+	/*
+	 * Epoch 0 is the handshake (RFC 6347 §4.1): ClientHello, flights,
+	 * plaintext alerts. A handshake record of a later epoch belongs to the
+	 * handshake server too, never to a session's keys: the Finished of a new
+	 * handshake from a live session's address and port (RFC 6347 §4.2.8:
+	 * the old association stays until that Finished verifies; GnuTLS sends
+	 * it in a datagram of its own), or a Finished the client repeats because
+	 * our last flight was lost (§4.2.4). Opened with the live session's keys
+	 * it would be dropped as replayed or forged, and the device's handshake
+	 * could never complete.
+	 */
+	if (h0->epoch == 0 || h0->type == SG_DTLS_CT_HANDSHAKE) {
 		st->act = ACT_PUNT;
 		st->reason = SG_DP_PUNT_HANDSHAKE;
 		return;
@@ -706,30 +727,196 @@ static void notify_exhausted(struct dp_worker *w, struct burst *b, const struct 
 		punt(w, b, n, st->port, SG_DP_PUNT_KEY_EXHAUSTED, sg_sess_ref_id(&st->ref), false);
 }
 
-/*
- * RFC 9146 §6: a CID session's peer may move (NAT rebinding, a new network).
- * When an authenticated datagram carrying the session's newest record comes
- * from another address or port (or reached another of our addresses), the
- * session's replies go there from now on. Only CID sessions outside the
- * 4-tuple index move; their owner, this worker, is the only data-plane reader
- * of the address (it seals every downlink datagram of the session). RFC 9146
- * asks for a way to make sure the new address can receive; return
- * routability checks (RFC 9853) are not implemented, so an on-path attacker
- * who relays a fresh record first can divert the replies (it could drop them
- * anyway).
- */
-static void follow_peer(struct dp_worker *w, const struct pkt_st *st)
-{
-	struct sg_sess *s = st->ref.sess;
-	struct sg_sess_tuple k;
+/* ---- CID peers that move (RFC 9146 §6) and return routability (RFC 9853) ---- */
 
-	if (s->flags & SG_SESS_F_TUPLE)
+/* Queue an RFC 9853 message for packet i's session, to to (sealed by rrc_flush()). */
+static void rrc_queue(struct burst *b, unsigned i, uint8_t type, const uint8_t *cookie,
+                      const struct sg_sess_tuple *to)
+{
+	struct rrc_out *o = &b->rrc[b->n_rrc++];
+
+	o->to = *to;
+	o->msg[0] = type;
+	memcpy(o->msg + 1, cookie, SG_RRC_COOKIE_LEN);
+	o->pkt = (uint8_t)i;
+}
+
+/*
+ * RFC 9146 §6: a CID session's peer may move (NAT rebinding, a new network),
+ * but the receiver must not follow an authenticated datagram carrying the
+ * session's newest record to another address or port unless it makes sure
+ * the new address can receive: an on-path relay could otherwise send a fresh
+ * record on first and divert every reply. So the session stays where it is
+ * and keeps its replies there, and:
+ *   - with rrc negotiated, the worker starts a return routability check
+ *     (RFC 9853 §5.1, basic): a path_challenge with a fresh cookie to the
+ *     new address; the session moves only when the path_response with that
+ *     cookie comes back from there (rrc_input());
+ *   - without it, the session stays, unless peer_move is "unverified"
+ *     (trusted paths), where it moves at once as before.
+ * Only CID sessions outside the 4-tuple index move; their owner, this worker,
+ * is the only data-plane reader and writer of the address (it seals every
+ * downlink datagram of the session).
+ */
+static void peer_moved(struct dp_worker *w, struct burst *b, unsigned i,
+                       const struct sg_sess_tuple *from)
+{
+	const struct pkt_st *st = &b->st[i];
+	struct sg_sess *s = st->ref.sess;
+	uint8_t cookie[SG_RRC_COOKIE_LEN];
+	int rc;
+
+	/* The control thread may be ending the session: its flags are stored atomically. */
+	if (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & SG_SESS_F_TUPLE)
 		return;
-	pkt_tuple(&st->pkt, &k);
-	if (memcmp(&k, &s->tuple, sizeof(k)) == 0)
+	if (memcmp(from, &s->tuple, sizeof(*from)) == 0)
 		return;
-	s->tuple = k;
-	dp_count(&w->c.peer_moves, 1);
+	if (!(st->ref.sa->flags & SG_SA_F_RRC)) {
+		if (w->dp->conf.peer_move == SG_DP_PEER_MOVE_UNVERIFIED) {
+			s->tuple = *from;
+			dp_count(&w->c.peer_moves, 1);
+		} else {
+			dp_count(&w->c.peer_moves_held, 1);
+		}
+		return;
+	}
+	dp_count(&w->c.peer_moves_held, 1);
+	rc = dp_rrc_start(w, sg_sess_ref_id(&st->ref), from, cookie);
+	if (rc == -EIO)
+		dp_count(&w->c.rrc_send_failed, 1);
+	if (rc != 0)
+		return; /* a check is under way (or no cookie): nothing more to send */
+	/* RFC 9853 §5.1 steps 1-2: the challenge goes to the observed new address. */
+	rrc_queue(b, i, SG_RRC_PATH_CHALLENGE, cookie, from);
+	sg_wipe(cookie, sizeof(cookie));
+}
+
+/*
+ * An authenticated return_routability_check record (RFC 9853 §4) of packet
+ * i's session, from `from`. Returns SG_DROP_MAX when the worker acted on it
+ * (the datagram is consumed), else the reason it was refused.
+ */
+static enum sg_drop rrc_input(struct dp_worker *w, struct burst *b, unsigned i, const uint8_t *msg,
+                              uint32_t len, const struct sg_sess_tuple *from)
+{
+	struct pkt_st *st = &b->st[i];
+
+	if (len == 0) {
+		dp_count(&w->c.rrc_ignored, 1);
+		return SG_DROP_RRC_REFUSED;
+	}
+	switch (msg[0]) {
+	case SG_RRC_PATH_CHALLENGE:
+		if (len != SG_RRC_MSG_LEN)
+			break;
+		/*
+		 * RFC 9853 §5.4: answer each valid challenge once (the replay window
+		 * already refused copies), at once, to the address it came from.
+		 */
+		rrc_queue(b, i, SG_RRC_PATH_RESPONSE, msg + 1, from);
+		return SG_DROP_MAX;
+	case SG_RRC_PATH_RESPONSE:
+		if (len == SG_RRC_MSG_LEN &&
+		    dp_rrc_answer(w, sg_sess_ref_id(&st->ref), msg + 1, from)) {
+			/* RFC 9853 §5.1 step 4: the new address is proven; move. */
+			st->ref.sess->tuple = *from;
+			dp_count(&w->c.rrc_responses_ok, 1);
+			dp_count(&w->c.peer_moves, 1);
+			return SG_DROP_MAX;
+		}
+		/* RFC 9853 §5.4: an invalid path_response is silently discarded. */
+		dp_count(&w->c.rrc_responses_refused, 1);
+		return SG_DROP_RRC_REFUSED;
+	default:
+		/*
+		 * path_drop answers the enhanced check (§5.2), which we never start;
+		 * unknown types are parsed and ignored (§4).
+		 */
+		break;
+	}
+	dp_count(&w->c.rrc_ignored, 1);
+	return SG_DROP_RRC_REFUSED;
+}
+
+/*
+ * Seal and send what rrc_input() and peer_moved() queued, each under its
+ * session's current keys (RFC 9853 §4) in a frame of its own; not an outcome
+ * of any received packet. After downlink_finish(): it reuses w->seal.
+ */
+static void rrc_flush(struct dp_worker *w, struct burst *b)
+{
+	const struct sg_dp *dp = w->dp;
+	const struct sg_dp_port_conf *dev = &dp->conf.ports[dp->dev_port];
+	struct rte_mbuf *m[SG_BURST_MAX];
+	uint16_t which[SG_BURST_MAX];
+
+	for (unsigned done = 0; done < b->n_rrc;) {
+		unsigned n = 0, k;
+
+		for (k = done; k < b->n_rrc && n < SG_BURST_MAX; k++) {
+			const struct rrc_out *o = &b->rrc[k];
+			const struct sg_sess_ref *ref = &b->st[o->pkt].ref;
+			const struct sg_sess *s = ref->sess;
+			struct sg_rec_seal_op *op = &w->seal[n];
+			uint8_t fam = sg_ip6_is_v4_mapped(o->to.paddr) ? 4 : 6;
+			enum sg_aead aead = (enum sg_aead)ref->sa->aead;
+			int tx_cid = (ref->sa->flags & SG_SA_F_TX_CID) != 0;
+			unsigned head = dp_hdr_len(dev, fam) +
+			                sg_rec_seal_headroom(aead, tx_cid, s->peer_cid_len);
+			struct rte_mbuf *c = rte_pktmbuf_alloc(dp->conf.pool);
+
+			if (c == NULL) {
+				dp_count(&w->c.rrc_send_failed, 1);
+				continue;
+			}
+			op->buf = c->buf_addr;
+			op->buf_len = c->buf_len;
+			op->pt_off = head;
+			op->pt_len = SG_RRC_MSG_LEN;
+			op->sa = ref->sa;
+			op->cid = tx_cid ? sg_sess_peer_cid(dp->conf.sessions, s) : NULL;
+			op->cid_len = tx_cid ? s->peer_cid_len : 0;
+			op->type = SG_DTLS_CT_RRC;
+			op->pad_len = 0;
+			memcpy(op->buf + head, o->msg, SG_RRC_MSG_LEN);
+			m[n] = c;
+			which[n++] = (uint16_t)k;
+		}
+		done = k;
+		if (n == 0)
+			continue;
+		sg_rec_seal_burst(w->rec, w->seal, n);
+		for (unsigned j = 0; j < n; j++) {
+			const struct sg_rec_seal_op *op = &w->seal[j];
+			const struct rrc_out *o = &b->rrc[which[j]];
+			uint8_t fam = sg_ip6_is_v4_mapped(o->to.paddr) ? 4 : 6;
+			const uint8_t *src = fam == 4 ? o->to.laddr + 12 : o->to.laddr;
+			const uint8_t *dst = fam == 4 ? o->to.paddr + 12 : o->to.paddr;
+			unsigned l2l4 = dp_hdr_len(dev, fam);
+			uint8_t dmac[6], *start;
+
+			if (op->status != SG_REC_OK ||
+			    dp_neigh_lookup(dp->neigh[dp->dev_port], fam,
+			                    dp_next_hop(dev, fam, dst), dmac) != 0) {
+				dp_count(&w->c.rrc_send_failed, 1);
+				rte_pktmbuf_free(m[j]);
+				continue;
+			}
+			dp_count(&w->c.records_sealed, 1);
+			start = op->buf + op->rec_off - l2l4;
+			dp_build_udp(dev, start, dmac, fam, src, rte_be_to_cpu_16(o->to.lport), dst,
+			             rte_be_to_cpu_16(o->to.pport), (uint16_t)op->rec_len);
+			m[j]->data_off = (uint16_t)(start - (uint8_t *)m[j]->buf_addr);
+			m[j]->data_len = (uint16_t)(l2l4 + op->rec_len);
+			m[j]->pkt_len = m[j]->data_len;
+			m[j]->ol_flags = 0;
+			dp_count(o->msg[0] == SG_RRC_PATH_CHALLENGE ? &w->c.rrc_challenges
+			                                            : &w->c.rrc_answered,
+			         1);
+			tx_enqueue(w, (unsigned)dp->dev_port, m[j], DP_OUT_NONE);
+		}
+	}
+	b->n_rrc = 0;
 }
 
 /*
@@ -749,23 +936,27 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 		struct rte_mbuf *m = b->m[i];
 		enum sg_drop first = SG_DROP_MAX, rr = SG_DROP_MAX;
 		bool counted = false, in_place_used = false, routed = false, exhausted = false;
+		bool newest = false;
 		struct up_route route;
+		struct sg_sess_tuple from;
 
 		if (st->act != ACT_UP)
 			continue;
 		st->act = ACT_DONE;
-		/* Before anything is forwarded in place over the frame's addresses. */
-		if (st->key == KEY_CID)
+		/* The sender, read before anything is forwarded in place over the frame. */
+		if (st->key == KEY_CID) {
+			pkt_tuple(&st->pkt, &from);
 			for (unsigned k = o; k < n_ops && b->op_pkt[k] == i; k++) {
 				const struct sg_rec_open_op *op = &w->open[k];
 
 				/* The session's newest record so far, under its current keys. */
 				if (op->status == SG_REC_OK && op->sa == st->ref.sa &&
 				    op->seq + 1 == op->sa->rx_top) {
-					follow_peer(w, st);
+					newest = true;
 					break;
 				}
 			}
+		}
 		for (; o < n_ops && b->op_pkt[o] == i; o++) {
 			struct sg_rec_open_op *op = &w->open[o];
 			uint8_t *pt = op->rec + op->pt_off, *cp;
@@ -798,6 +989,21 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 				punt(w, b, c, st->port, SG_DP_PUNT_ALERT, sg_sess_ref_id(&st->ref),
 				     !counted);
 				counted = true;
+				continue;
+			}
+			if (op->type == SG_DTLS_CT_RRC) {
+				/* Opened only where rrc was negotiated (SG_SA_F_RRC). */
+				enum sg_drop why = rrc_input(
+				        w, b, i, pt, op->pt_len,
+				        st->key == KEY_CID ? &from : &st->ref.sess->tuple);
+
+				if (why != SG_DROP_MAX) {
+					if (first == SG_DROP_MAX)
+						first = why;
+				} else if (!counted) {
+					dp_count(&w->c.consumed, 1);
+					counted = true;
+				}
 				continue;
 			}
 			if (op->type != SG_DTLS_CT_APPLICATION_DATA) {
@@ -837,6 +1043,9 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 		}
 		if (unlikely(exhausted))
 			notify_exhausted(w, b, st);
+		/* After its records: a path_response in this datagram may have moved it. */
+		if (newest)
+			peer_moved(w, b, i, &from);
 
 		if (in_place_used)
 			continue;
@@ -987,8 +1196,11 @@ static void process(struct dp_worker *w, struct burst *b, const uint8_t *ports)
 	if (n_seal)
 		sg_rec_seal_burst(w->rec, w->seal, n_seal);
 
+	b->n_rrc = 0;
 	uplink_finish(w, b, n_open);
 	downlink_finish(w, b, n_seal);
+	if (unlikely(b->n_rrc != 0))
+		rrc_flush(w, b);
 
 	for (unsigned i = 0; i < b->n; i++) {
 		struct pkt_st *st = &b->st[i];
@@ -1018,6 +1230,8 @@ unsigned sg_dp_worker_poll(struct sg_dp *dp, unsigned worker)
 	uint8_t ports[SG_BURST_MAX];
 	unsigned total = 0;
 	uint64_t tsc = rte_rdtsc();
+
+	w->now_tsc = tsc;
 
 	/* The wall clock for last_rx, a division only when a second has passed. */
 	if (unlikely(tsc >= w->next_s_tsc)) {
@@ -1067,6 +1281,10 @@ unsigned sg_dp_worker_poll(struct sg_dp *dp, unsigned worker)
 		if (k)
 			tx_flush(w);
 	}
+
+	/* Return routability checks that got no answer in time (RFC 9853 §5.5). */
+	if (unlikely(w->rrc.pending != 0 && tsc >= w->rrc.sweep_at))
+		dp_rrc_sweep(w, tsc);
 
 	/* Keys of ended sessions must not outlive them in our scratch for long. */
 	if (unlikely(tsc >= w->scrub_at)) {

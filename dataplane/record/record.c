@@ -89,6 +89,10 @@ struct sg_rec_ctx {
 	uint8_t (*long_aad)[LONG_AAD_LEN]; /* [SG_BURST_MAX] AAD beyond SLOT_AAD_INLINE */
 	uint8_t *ccm_buf;                  /* composed CCM: B0 ‖ AAD ‖ payload */
 	size_t ccm_buf_len;
+	/* What bursts touched since the last wipe (sg_rec_ctx_wipe_used()). */
+	unsigned used_slots;    /* slots 0..used_slots-1: schedules, GCM key data, nonces */
+	uint8_t used_ccm_buf;   /* the composed-CCM buffer */
+	uint8_t used_gcm_cache; /* the GCM key cache */
 	uint8_t ks[SG_BURST_MAX][KS_LEN] __attribute__((aligned(SG_CACHE_LINE)));
 	struct slot slots[SG_BURST_MAX];
 };
@@ -297,6 +301,55 @@ void sg_rec_ctx_wipe_keys(struct sg_rec_ctx *ctx)
 	ctx_wipe_secrets(ctx);
 	/* Same memory, same CPU: cannot fail where creation succeeded. */
 	(void)mgr_init(ctx);
+	ctx->used_slots = 0;
+	ctx->used_ccm_buf = 0;
+	ctx->used_gcm_cache = 0;
+}
+
+void sg_rec_ctx_wipe_used(struct sg_rec_ctx *ctx)
+{
+	unsigned n = ctx->used_slots;
+
+	if (n == 0 && !ctx->used_ccm_buf && !ctx->used_gcm_cache)
+		return;
+	/* Without SAFE_DATA, IPsec-MB leaves round keys and MAC state in its lanes. */
+	if (!(ctx->mgr->features & IMB_FEATURE_SAFE_DATA)) {
+		sg_rec_ctx_wipe_keys(ctx);
+		return;
+	}
+	sg_wipe(ctx->ks, n * sizeof(ctx->ks[0]));
+	sg_wipe(ctx->slots, n * sizeof(ctx->slots[0]));
+	sg_wipe(ctx->gcm_slot, n * sizeof(ctx->gcm_slot[0]));
+	if (ctx->used_ccm_buf)
+		sg_wipe(ctx->ccm_buf, ctx->ccm_buf_len);
+	if (ctx->used_gcm_cache) {
+		sg_wipe(ctx->gcm_sets, ctx->gcm_nsets * sizeof(struct gcm_set));
+		sg_wipe(ctx->gcm_cache, ctx->gcm_nsets * GCM_WAYS * sizeof(struct gcm_key_data));
+	}
+	ctx->used_slots = 0;
+	ctx->used_ccm_buf = 0;
+	ctx->used_gcm_cache = 0;
+}
+
+static int region_holds(const void *p, size_t n, const void *needle, size_t len)
+{
+	return p != NULL && memmem(p, n, needle, len) != NULL;
+}
+
+int sg_rec_ctx_holds(const struct sg_rec_ctx *ctx, const void *needle, size_t len)
+{
+	size_t entries = ctx->gcm_nsets * GCM_WAYS;
+
+	if (len == 0)
+		return 0;
+	return region_holds(ctx, sizeof(*ctx), needle, len) ||
+	       region_holds(ctx->mgr_mem, ctx->mgr_size, needle, len) ||
+	       region_holds(ctx->gcm_sets, ctx->gcm_nsets * sizeof(struct gcm_set), needle, len) ||
+	       region_holds(ctx->gcm_cache, entries * sizeof(struct gcm_key_data), needle, len) ||
+	       region_holds(ctx->gcm_slot, SG_BURST_MAX * sizeof(struct gcm_key_data), needle,
+	                    len) ||
+	       region_holds(ctx->long_aad, SG_BURST_MAX * sizeof(*ctx->long_aad), needle, len) ||
+	       region_holds(ctx->ccm_buf, ctx->ccm_buf_len, needle, len);
 }
 
 unsigned sg_rec_ctx_window_bits(const struct sg_rec_ctx *ctx)
@@ -402,6 +455,7 @@ static const struct gcm_key_data *gcm_keys(struct sg_rec_ctx *ctx, const struct 
 	if (w == GCM_WAYS)
 		goto no_cache;
 	set->ghost = 0;
+	ctx->used_gcm_cache = 1;
 	set->owner[w] = owner;
 	set->stamp[w] = ctx->stamp;
 	memcpy(set->key[w], s->key, klen);
@@ -527,6 +581,7 @@ static int ccm_composed(struct sg_rec_ctx *ctx, struct slot *s)
 
 	if (s->aad_len > AEAD_AAD_MAX || s->len > SG_DTLS_MAX_CIPHERTEXT)
 		return -EINVAL;
+	ctx->used_ccm_buf = 1;
 	/* A_i = flags(L - 1) ‖ nonce ‖ i (RFC 3610 §2.3) */
 	a[0] = 2;
 	memcpy(a + 1, s->nonce, 12);
@@ -675,6 +730,9 @@ static void engine_finish(struct sg_rec_ctx *ctx, unsigned n)
 {
 	IMB_JOB *job;
 
+	if (n > ctx->used_slots)
+		ctx->used_slots = n;
+
 	/* One flush for the whole burst. */
 	while ((job = IMB_FLUSH_JOB(ctx->mgr)))
 		retire(job);
@@ -754,10 +812,16 @@ static inline void build_aad(struct slot *s, uint8_t *long_aad, const uint8_t *h
 	s->aad = a;
 }
 
-static inline int inner_type_ok(unsigned type)
+/*
+ * Content types a protected record of sa may carry: alert, handshake,
+ * application data, and return_routability_check where RFC 9853 was
+ * negotiated (§3: not otherwise).
+ */
+static inline int type_ok(const struct sg_rec_sa *sa, unsigned type)
 {
 	return type == SG_DTLS_CT_ALERT || type == SG_DTLS_CT_HANDSHAKE ||
-	       type == SG_DTLS_CT_APPLICATION_DATA;
+	       type == SG_DTLS_CT_APPLICATION_DATA ||
+	       (type == SG_DTLS_CT_RRC && (sa->flags & SG_SA_F_RRC));
 }
 
 /* Front end of one record: checks, replay pre-check, slot. */
@@ -787,7 +851,7 @@ static enum sg_rec_status open_front(struct sg_rec_ctx *ctx, struct sg_rec_open_
 		if (unlikely(op->rec_len < hdr))
 			return SG_REC_RUNT;
 	} else {
-		if (unlikely(!inner_type_ok(type)))
+		if (unlikely(!type_ok(sa, type)))
 			return SG_REC_BAD_TYPE;
 		hdr = SG_DTLS_HDR_LEN;
 	}
@@ -850,7 +914,7 @@ static enum sg_rec_status open_back(struct sg_rec_ctx *ctx, struct sg_rec_open_o
 		/* RFC 9146 §4: content ‖ real type ‖ zeros; the type is the last non-zero byte. */
 		while (len && pt[len - 1] == 0)
 			len--;
-		if (unlikely(!len || !inner_type_ok(pt[len - 1])))
+		if (unlikely(!len || !type_ok(sa, pt[len - 1])))
 			return SG_REC_BAD_INNER_PLAINTEXT;
 		len--;
 		if (unlikely(len > SG_DTLS_MAX_PLAINTEXT))
@@ -967,7 +1031,7 @@ static enum sg_rec_status seal_front(struct sg_rec_ctx *ctx, struct sg_rec_seal_
 		return SG_REC_BAD_SA;
 	if (unlikely(!op->buf))
 		return SG_REC_INVALID_OP;
-	if (unlikely(!inner_type_ok(op->type)))
+	if (unlikely(!type_ok(sa, op->type)))
 		return SG_REC_BAD_TYPE;
 	aead = sa->aead;
 	cid = sa->flags & SG_SA_F_TX_CID;
@@ -984,13 +1048,21 @@ static enum sg_rec_status seal_front(struct sg_rec_ctx *ctx, struct sg_rec_seal_
 	flen = xl + inner + tl;
 	if (unlikely(flen > SG_DTLS_MAX_CIPHERTEXT))
 		return SG_REC_OVERSIZED;
+	/*
+	 * RFC 8449 §4 (and RFC 6066 §4): the peer takes at most this much
+	 * "input to ... encryption" per record, which for a tls12_cid record is
+	 * the DTLSInnerPlaintext with its type and padding (RFC 9146 §4).
+	 */
+	if (unlikely(inner > sg_rec_sa_max_plaintext(sa)))
+		return SG_REC_RECORD_LIMIT;
 	if (unlikely(op->pt_off < hdr + xl || op->buf_len < op->pt_off ||
 	             op->buf_len - op->pt_off < (uint64_t)inner + tl))
 		return SG_REC_NO_ROOM;
 	/* RFC 6347 §4.1: the sequence number must not wrap; the session re-keys. */
-	if (unlikely(sa->tx_seq > SG_DTLS_SEQ_MAX))
+	seq = sg_rec_sa_tx_seq(sa);
+	if (unlikely(seq > SG_DTLS_SEQ_MAX))
 		return SG_REC_SEQ_EXHAUSTED;
-	seq = sa->tx_seq++;
+	sa->tx_word++; /* seq + 1 <= 2^48: never into the limit's bits */
 
 	pt = op->buf + op->pt_off;
 	rec = pt - xl - hdr;

@@ -29,6 +29,7 @@ static const char *const status_names[SG_REC_STATUS_MAX] = {
 	[SG_REC_NO_ROOM] = "no_room",
 	[SG_REC_INVALID_OP] = "invalid_op",
 	[SG_REC_CRYPTO_ERROR] = "crypto_error",
+	[SG_REC_RECORD_LIMIT] = "record_limit",
 };
 
 const char *sg_rec_status_name(enum sg_rec_status status)
@@ -84,7 +85,7 @@ static int window_valid(unsigned w)
 
 int sg_rec_sa_init(struct sg_rec_sa *sa, unsigned window_bits, const struct sg_rec_sa_params *p)
 {
-	unsigned klen, ivlen;
+	unsigned klen, ivlen, limit;
 
 	if (!sa || !p || (unsigned)p->aead >= SG_AEAD_MAX || !window_valid(window_bits))
 		return -EINVAL;
@@ -92,7 +93,11 @@ int sg_rec_sa_init(struct sg_rec_sa *sa, unsigned window_bits, const struct sg_r
 		return -EINVAL;
 	if (p->tx_seq > SG_DTLS_SEQ_MAX || p->rx_seq > SG_DTLS_SEQ_MAX)
 		return -EINVAL;
-	if (p->flags & ~(SG_SA_F_RX_CID | SG_SA_F_TX_CID))
+	if (p->flags & ~(SG_SA_F_RX_CID | SG_SA_F_TX_CID | SG_SA_F_RRC))
+		return -EINVAL;
+	/* RFC 8449 §4: a limit under 64 is illegal, one over 2^14 meaningless in DTLS 1.2. */
+	if (p->max_plaintext && (p->max_plaintext < SG_TLS_RECORD_SIZE_LIMIT_MIN ||
+	                         p->max_plaintext > SG_DTLS_MAX_PLAINTEXT))
 		return -EINVAL;
 
 	klen = sg_aead_key_len(p->aead);
@@ -105,7 +110,8 @@ int sg_rec_sa_init(struct sg_rec_sa *sa, unsigned window_bits, const struct sg_r
 	memcpy(sa->tx_key, p->tx_key, klen);
 	memcpy(sa->rx_iv, p->rx_iv, ivlen);
 	memcpy(sa->tx_iv, p->tx_iv, ivlen);
-	sa->tx_seq = p->tx_seq;
+	limit = p->max_plaintext ? p->max_plaintext : SG_DTLS_MAX_PLAINTEXT;
+	sa->tx_word = (uint64_t)limit << SG_SA_TX_SEQ_BITS | p->tx_seq;
 	/*
 	 * Numbers below rx_seq were consumed by the handshake (the client's
 	 * Finished opens the epoch, RFC 6347 §4.2.6): those still inside the

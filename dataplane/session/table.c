@@ -1020,6 +1020,7 @@ static void sess_info(struct sg_sess_table *t, uint32_t slot, struct sg_sess_inf
 	const struct sg_sess *h = &t->hot[slot];
 	const struct sess_cold *c = sess_cold(t, slot);
 	const struct sg_rec_sa *sa = sess_sa(t, (uint32_t)h->sa_pair);
+	uint64_t tx_word;
 
 	memset(info, 0, sizeof(*info));
 	info->id = (uint64_t)h->gen << 32 | slot;
@@ -1040,7 +1041,10 @@ static void sess_info(struct sg_sess_table *t, uint32_t slot, struct sg_sess_inf
 	info->aead = sa->aead;
 	info->epoch = sa->epoch;
 	info->auth_failures = __atomic_load_n(&sa->auth_failures, __ATOMIC_RELAXED);
-	info->tx_seq = __atomic_load_n(&sa->tx_seq, __ATOMIC_RELAXED);
+	tx_word = __atomic_load_n(&sa->tx_word, __ATOMIC_RELAXED);
+	info->tx_seq = tx_word & SG_SA_TX_SEQ_MASK;
+	info->max_plaintext = (uint16_t)(tx_word >> SG_SA_TX_SEQ_BITS);
+	info->rrc = !!(sa->flags & SG_SA_F_RRC);
 	info->rx_top = __atomic_load_n(&sa->rx_top, __ATOMIC_RELAXED);
 	info->has_prev = (uint32_t)(h->sa_pair >> 32) != SESS_NONE;
 }

@@ -60,6 +60,21 @@ struct sg_dp_port_conf {
 	uint8_t prefix6; /* on-link IPv6 prefix length of ifc.ip6[0] (0: all on-link) */
 };
 
+/*
+ * What a worker does when an authenticated CID record that is the session's
+ * newest comes from another address or port (RFC 9146 §6: the receiver must
+ * not move the session unless it makes sure the new address can receive).
+ */
+enum sg_dp_peer_move {
+	/* The session moves only after a return routability check (RFC 9853)
+	 * passes; a session that did not negotiate rrc stays where it is. */
+	SG_DP_PEER_MOVE_VERIFIED = 0,
+	/* Sessions without rrc move at once, as the newest record says (for
+	 * paths where nobody can relay a device's records: anyone who can
+	 * diverts its replies); sessions with rrc are still checked. */
+	SG_DP_PEER_MOVE_UNVERIFIED,
+};
+
 struct sg_dp_conf {
 	unsigned n_workers; /* 1..SG_DP_WORKERS_MAX */
 	unsigned n_ports;   /* 1..SG_DP_PORTS_MAX */
@@ -74,6 +89,10 @@ struct sg_dp_conf {
 	 * schedules, cached GCM key data) this often, so no ended session's key lingers
 	 * longer; 0: 10000 ms */
 	uint32_t key_scrub_ms;
+	enum sg_dp_peer_move peer_move; /* CID peers that move: see the enum */
+	/* RFC 9853 §5.5 T: how long a path_challenge waits for its path_response;
+	 * 0: SG_RRC_TIMEOUT_MS (1 s) */
+	uint32_t rrc_timeout_ms;
 
 	/* Backend (the M2M application servers). */
 	enum sg_dp_backend_mode backend_mode;
@@ -116,9 +135,10 @@ struct sg_dp_meta {
 /*
  * Per-worker counters, written by their worker only (relaxed stores), read
  * by the control plane. Packet outcome invariant, summed over workers:
- *   rx + ctl_injected == forwarded_up + forwarded_down + punted + dropped
+ *   rx + ctl_injected == forwarded_up + forwarded_down + punted + consumed + dropped
  * where dropped is the sum of drop[]. handed_off counts packets moved to
- * their session's worker (which then counts their outcome).
+ * their session's worker (which then counts their outcome). The rest count
+ * records and events, not packets.
  */
 struct sg_dp_counters {
 	uint64_t rx;
@@ -126,11 +146,24 @@ struct sg_dp_counters {
 	uint64_t forwarded_up;   /* datagrams with >= 1 record opened and sent to the backend */
 	uint64_t forwarded_down; /* backend datagrams sealed and sent to a device */
 	uint64_t punted;
+	uint64_t consumed; /* datagrams the worker acted on itself: a return routability
+	                      message (RFC 9853) answered or accepted */
 	uint64_t handed_off;
 	uint64_t records_opened;
 	uint64_t records_opened_prev; /* of those, with a re-keyed session's previous SA */
-	uint64_t peer_moves;          /* CID sessions whose peer address or port changed */
-	uint64_t key_scrubs;          /* times the worker wiped its record layer's key scratch */
+	uint64_t peer_moves;          /* CID sessions moved to a new address or port */
+	/* CID peers that move (RFC 9146 §6) and return routability (RFC 9853): */
+	uint64_t peer_moves_held;       /* newest authenticated records from a new address that
+	                                   did not move their session (yet): no rrc, or a check */
+	uint64_t rrc_challenges;        /* path_challenges sent to a new address */
+	uint64_t rrc_responses_ok;      /* path_responses that passed a check: the session moved */
+	uint64_t rrc_responses_refused; /* path_responses that answer no pending check */
+	uint64_t rrc_timeouts;          /* checks that got no answer in time: no move */
+	uint64_t rrc_evicted;           /* pending checks dropped for newer ones (table full) */
+	uint64_t rrc_answered;          /* the devices' own path_challenges answered */
+	uint64_t rrc_ignored;           /* path_drop, unknown or malformed RRC messages */
+	uint64_t rrc_send_failed; /* RRC messages not sent: no mbuf, no neighbour, seal refused */
+	uint64_t key_scrubs;      /* times the worker wiped its record layer's key scratch */
 	uint64_t records_sealed;
 	uint64_t tx;
 	uint64_t polls;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Named reasons for every packet the data plane drops. Each received packet
- * ends in exactly one counter: forwarded, punted, answered, or one of these.
+ * ends in exactly one counter: forwarded, punted, consumed (a return
+ * routability message the worker acted on), or one of these.
  * Workers count into per-lcore cache-aligned arrays; the control plane sums
  * them for stats, telemetry and metrics, using sg_drop_name() as the label.
  */
@@ -45,7 +46,7 @@ enum sg_drop {
 	SG_DROP_KEY_EXHAUSTED,   /* the key reached its forgery limit: session must re-key */
 	SG_DROP_INNER_PLAINTEXT, /* RFC 9146 inner plaintext without a valid content type */
 	SG_DROP_BAD_SA,          /* session without usable keys */
-	SG_DROP_RENEGOTIATION,   /* encrypted handshake message: renegotiation is refused */
+	SG_DROP_RENEGOTIATION,   /* handshake message sealed in a CID record: refused */
 	/* queues and resources */
 	SG_DROP_PUNT_RING_FULL,    /* control plane behind: punt ring full */
 	SG_DROP_HANDOFF_RING_FULL, /* owner worker behind: hand-off ring full */
@@ -58,6 +59,14 @@ enum sg_drop {
 	SG_DROP_PROXY_HEADER,    /* missing or malformed PROXY v2 header from the backend */
 	SG_DROP_SEQ_EXHAUSTED,   /* seal refused: 2^48 records sent, session must re-key */
 	SG_DROP_TOO_BIG,         /* reply too large for one record in one frame */
+	SG_DROP_RECORD_LIMIT,    /* reply larger than the device takes in one record: it
+	                            negotiated record_size_limit / max_fragment_length
+	                            (RFC 8449, RFC 6066 §4) and CoAP maps one message to one
+	                            record, so it is never split nor sent oversized */
+	/* return routability (RFC 9853) */
+	SG_DROP_RRC_REFUSED, /* authenticated RRC message refused: a path_response that
+	                        answers no pending check of ours (cookie, address, late),
+	                        a path_drop, an unknown or malformed message */
 	SG_DROP_MAX
 };
 

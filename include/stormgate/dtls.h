@@ -19,6 +19,20 @@ extern "C" {
 #define SG_DTLS_CT_APPLICATION_DATA   23
 #define SG_DTLS_CT_HEARTBEAT          24 /* RFC 6520; not supported */
 #define SG_DTLS_CT_TLS12_CID          25 /* RFC 9146 §4: record carries a CID */
+#define SG_DTLS_CT_RRC                27 /* RFC 9853 §4, §10.1: return_routability_check */
+
+/*
+ * Return routability check messages (RFC 9853 §4): msg_type(1) cookie(8),
+ * sealed under the session's current keys. Types from the "TLS RRC Message
+ * Types" registry (§10.3); unknown ones are parsed and ignored.
+ */
+#define SG_RRC_PATH_CHALLENGE 0
+#define SG_RRC_PATH_RESPONSE  1
+#define SG_RRC_PATH_DROP      2
+#define SG_RRC_COOKIE_LEN     8 /* uint64 Cookie: 64 bits of entropy */
+#define SG_RRC_MSG_LEN        (1 + SG_RRC_COOKIE_LEN)
+/* RFC 9853 §5.5: T is 1 s when nothing is known of the path's round trip time. */
+#define SG_RRC_TIMEOUT_MS 1000
 
 /* ProtocolVersion on the wire: one's complement of the version (RFC 6347 §4.1). */
 #define SG_DTLS_VERSION_1_0 0xfeff /* allowed in an initial ClientHello only */
@@ -143,6 +157,7 @@ extern "C" {
 #define SG_TLS_EXT_EXTENDED_MASTER_SECRET 23     /* RFC 7627 §5.1 */
 #define SG_TLS_EXT_RECORD_SIZE_LIMIT      28     /* RFC 8449 §4 */
 #define SG_TLS_EXT_SESSION_TICKET         35     /* RFC 5077 §3.2 */
+#define SG_TLS_EXT_RRC                    61     /* RFC 9853 §3, §10.2: empty, with a CID */
 #define SG_TLS_EXT_RENEGOTIATION_INFO     0xff01 /* RFC 5746 §3.2 */
 /* SG_TLS_EXT_CONNECTION_ID (54, RFC 9146 §3) is defined above. */
 

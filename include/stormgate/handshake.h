@@ -38,6 +38,7 @@ extern "C" {
 #endif
 
 struct sg_hs_engine;
+struct sg_rec_ctx;
 
 /*
  * Who sent a datagram, as seen by the gateway. IPv4 addresses are
@@ -64,6 +65,42 @@ struct sg_hs_time {
 #define SG_HS_SNI_MAX      255
 #define SG_HS_SUITES_MAX   16
 #define SG_HS_HINT_MAX     128
+
+/*
+ * Largest datagram sg_hs_input() takes: one record of the largest plaintext
+ * (RFC 6347 §4.1: a record never spans datagrams; RFC 5246 §6.2.1: 2^14
+ * bytes), which bounds every handshake message a client sends in the clear.
+ * Longer datagrams are refused (-EMSGSIZE, counted as drop_malformed). The
+ * engine's scratch holds a ClientHello of this size for the cookie MAC
+ * (hs_engine.c asserts it at build time).
+ */
+#define SG_HS_DGRAM_MAX (SG_DTLS_HDR_LEN + SG_DTLS_MAX_PLAINTEXT)
+
+/* ---- cipher suites ------------------------------------------------------------ */
+
+/* A cipher suite the engine negotiates. */
+struct sg_hs_suite {
+	const char *name; /* IANA name ("TLS_PSK_WITH_AES_128_CCM_8") */
+	uint16_t id;      /* IANA value (dtls.h) */
+	uint8_t aead;     /* enum sg_aead protecting its records */
+	uint8_t sha384;   /* PRF and Finished hash: SHA-384 (RFC 5487), else SHA-256 */
+	uint8_t ecdhe;    /* ECDHE-PSK (RFC 5489, RFC 8442), else plain PSK (RFC 4279) */
+};
+
+#define SG_HS_N_SUITES 9
+
+/*
+ * Every suite the engine serves, in the default server preference order:
+ * ECDHE-PSK before PSK (forward secrecy), and within each kind the CCM_8
+ * suite last, because its 8-byte tag lets 2^7 forged records exhaust a key
+ * (RFC 9147 §4.5.3) where CCM takes 2^23.5 and GCM / ChaCha20-Poly1305
+ * 2^36 (docs/handshake.md, "Suites"). The one table the engine, the
+ * configuration (policy.suites) and stormctl read. Any thread.
+ */
+extern const struct sg_hs_suite sg_hs_suites[SG_HS_N_SUITES];
+
+/* The entry of IANA value id, or NULL. Any thread. */
+const struct sg_hs_suite *sg_hs_suite_find(uint16_t id);
 
 /* ---- what the daemon provides ----------------------------------------------- */
 
@@ -148,7 +185,10 @@ struct sg_hs_result {
 	uint8_t peer_cid_len; /* the client's CID, in records we send; 0: none */
 	uint8_t cid[SG_HS_CID_MAX];
 	uint8_t peer_cid[SG_HS_PEER_CID_MAX];
-	uint16_t max_plaintext; /* largest plaintext we may send (RFC 8449 §4 / RFC 6066 §4) */
+	uint16_t max_plaintext; /* largest plaintext we may send (RFC 8449 §4 / RFC 6066 §4);
+	                           the SA carries it too (sg_rec_sa_max_plaintext()) */
+	uint8_t rrc;            /* return routability checks negotiated (RFC 9853 §3); the SA has
+	                           SG_SA_F_RRC */
 	uint16_t identity_len;
 	uint8_t identity[SG_TLS_PSK_IDENTITY_MAX];
 	uint16_t sni_len; /* 0: no server_name */
@@ -211,7 +251,7 @@ struct sg_hs_config {
 enum sg_hs_counter {
 	/* datagrams */
 	SG_HS_C_DGRAM_HANDLED = 0,   /* advanced or answered a handshake */
-	SG_HS_C_DROP_MALFORMED,      /* record framing broken */
+	SG_HS_C_DROP_MALFORMED,      /* record framing broken, datagram over SG_HS_DGRAM_MAX */
 	SG_HS_C_DROP_NO_STATE,       /* not a ClientHello and no handshake for this peer */
 	SG_HS_C_DROP_UNEXPECTED,     /* stale or future message, wrong epoch, app data */
 	SG_HS_C_DROP_FRAGMENTED_CH,  /* a fragmented ClientHello before any state exists */
@@ -277,8 +317,11 @@ void sg_hs_engine_free(struct sg_hs_engine *e);
 /*
  * Consume one datagram from peer (it may hold several records). Replies go
  * out through ops.send, a completed handshake through ops.install, before
- * this returns. Does not keep dgram. Returns 0, or -EINVAL for a NULL
- * argument; what happened to the datagram is counted (enum sg_hs_counter).
+ * this returns. Does not keep dgram, nor any key in the engine's record
+ * context once it returns. Returns 0, -EINVAL for a NULL argument, or
+ * -EMSGSIZE for a datagram over SG_HS_DGRAM_MAX; what happened to the
+ * datagram is counted (enum sg_hs_counter; -EINVAL counts nothing, the
+ * engine may not exist).
  */
 int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_hs_peer *peer,
                 const uint8_t *dgram, size_t len);
@@ -290,6 +333,13 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
  * Returns the number of timers handled.
  */
 unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now);
+
+/*
+ * The engine's own record context (it seals and opens the Finished messages,
+ * alerts and tickets with it), for tests that check what it keeps between
+ * calls (sg_rec_ctx_holds()). The engine's thread.
+ */
+const struct sg_rec_ctx *sg_hs_engine_rec_ctx(const struct sg_hs_engine *e);
 
 /* Monotonic ms of the next timer (UINT64_MAX if none): when to call sg_hs_tick(). */
 uint64_t sg_hs_next_deadline(const struct sg_hs_engine *e);

@@ -51,6 +51,8 @@ enum sg_rec_status {
 	SG_REC_CRYPTO_ERROR,        /* IPsec-MB refused a job: a bug, never the peer's fault */
 	SG_REC_AUTH_LIMIT,          /* auth_failed, and it brought the key to its forgery limit:
 	                             * reported once per key, the session must end (re-key) */
+	SG_REC_RECORD_LIMIT,        /* seal: plaintext over what the peer takes in one record
+	                             * (RFC 8449 §4, RFC 6066 §4; sg_rec_sa_max_plaintext()) */
 	SG_REC_STATUS_MAX
 };
 
@@ -116,7 +118,7 @@ static inline unsigned sg_aead_tag_len(enum sg_aead aead)
 struct sg_rec_sa_params {
 	enum sg_aead aead;
 	uint16_t epoch;        /* epoch the keys belong to (1 after the first handshake) */
-	uint8_t flags;         /* SG_SA_F_RX_CID and/or SG_SA_F_TX_CID */
+	uint8_t flags;         /* SG_SA_F_RX_CID, SG_SA_F_TX_CID, SG_SA_F_RRC */
 	const uint8_t *rx_key; /* sg_aead_key_len() bytes */
 	const uint8_t *tx_key;
 	const uint8_t *rx_iv; /* sg_aead_iv_len() bytes */
@@ -124,14 +126,21 @@ struct sg_rec_sa_params {
 	uint64_t tx_seq; /* first write sequence number (after our Finished) */
 	uint64_t rx_seq; /* lowest read sequence number still acceptable: the
 	                    handshake consumed the ones below (client Finished) */
+	/*
+	 * Largest plaintext the peer takes in one record (RFC 8449 §4
+	 * record_size_limit, or RFC 6066 §4 max_fragment_length: 2^9..2^12):
+	 * SG_TLS_RECORD_SIZE_LIMIT_MIN..SG_DTLS_MAX_PLAINTEXT; 0: SG_DTLS_MAX_PLAINTEXT.
+	 */
+	uint16_t max_plaintext;
 };
 
 /*
  * Fill sa (sg_rec_sa_size(window_bits) bytes) from handshake output and mark
  * it live. Copies the keys; the caller wipes its own copies. Returns 0, or
  * -EINVAL for an unknown AEAD, a window that is not a power of two in
- * [SG_REPLAY_WINDOW_MIN, SG_REPLAY_WINDOW_MAX], or a sequence number over
- * 2^48 - 1. Control thread, before the SA is published to a worker.
+ * [SG_REPLAY_WINDOW_MIN, SG_REPLAY_WINDOW_MAX], a sequence number over
+ * 2^48 - 1, or a max_plaintext outside its range. Control thread, before
+ * the SA is published to a worker.
  */
 int sg_rec_sa_init(struct sg_rec_sa *sa, unsigned window_bits, const struct sg_rec_sa_params *p);
 
@@ -199,6 +208,27 @@ void sg_rec_ctx_free(struct sg_rec_ctx *ctx);
  * so that no closed session's key outlives its SA for long. Owning worker.
  */
 void sg_rec_ctx_wipe_keys(struct sg_rec_ctx *ctx);
+
+/*
+ * Wipe the key material the bursts since the last wipe left in the
+ * context's own scratch (key schedules, GCM key data, nonces, tags, the
+ * composed-CCM buffer), and only the scratch they touched: a context that
+ * handles a record at a time (the handshake server) pays for one slot, not
+ * for the whole context. IPsec-MB clears its own lanes, stack and registers
+ * when built with SAFE_DATA (IMB_FEATURE_SAFE_DATA, Debian's build); without
+ * it the manager is wiped and re-initialised too, as sg_rec_ctx_wipe_keys()
+ * does. Nothing to do (no burst since the last wipe) costs a few loads.
+ * Owning thread.
+ */
+void sg_rec_ctx_wipe_used(struct sg_rec_ctx *ctx);
+
+/*
+ * Whether any memory the context owns (its scratch, caches and IPsec-MB
+ * manager) holds the len bytes at needle, e.g. a key or one of its round
+ * keys: for tests that check the wipes. Scans everything (about 1 MB for a
+ * data-plane context); never on a hot path. Owning thread.
+ */
+int sg_rec_ctx_holds(const struct sg_rec_ctx *ctx, const void *needle, size_t len);
 
 /* Replay window and CID length the context was created with. Any thread. */
 unsigned sg_rec_ctx_window_bits(const struct sg_rec_ctx *ctx);
@@ -303,6 +333,10 @@ static inline unsigned sg_rec_seal_tailroom(enum sg_aead aead, int tx_cid, unsig
  * next write sequence number (refused once 2^48 - 1 was used: the session
  * must re-key), a header (tls12_cid with the peer's CID when the SA says
  * so), an explicit nonce equal to epoch ‖ sequence number, and the tag.
+ * A plaintext the peer would refuse as too long is SG_REC_RECORD_LIMIT:
+ * what is encrypted (RFC 8449 §4: for a tls12_cid record the whole
+ * DTLSInnerPlaintext, content + type + padding) must not exceed
+ * sg_rec_sa_max_plaintext(). A refused op spends no sequence number.
  * Returns the number of SG_REC_OK ops. Only the worker that owns ctx and
  * every SA in ops.
  */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <stormgate/common.h>
+#include <stormgate/dtls.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,7 +42,13 @@ enum sg_aead {
 /* sg_rec_sa.flags */
 #define SG_SA_F_RX_CID 0x01 /* records to us carry our CID (RFC 9146 tls12_cid) */
 #define SG_SA_F_TX_CID 0x02 /* records we send carry the peer's CID */
-#define SG_SA_F_LIVE   0x80 /* set by sg_rec_sa_init(): a zeroed or wiped SA is refused */
+/*
+ * Return routability checks negotiated (RFC 9853 §3, rrc extension): records
+ * of the return_routability_check content type (§4) are opened and sealed;
+ * without it they are refused like any unknown type.
+ */
+#define SG_SA_F_RRC  0x04
+#define SG_SA_F_LIVE 0x80 /* set by sg_rec_sa_init(): a zeroed or wiped SA is refused */
 
 /*
  * Runtime state of one DTLS 1.2 security association: what a worker needs to
@@ -75,10 +82,23 @@ struct sg_rec_sa {
 	uint8_t rx_iv[12];      /* client_write_IV: 4 B salt (GCM/CCM) or 12 B (ChaCha) */
 	uint8_t rx_key[32];     /* client_write_key (16 B used for AES-128: ends in line 0) */
 	/* line 1: sealing */
-	uint8_t tx_iv[12];  /* server_write_IV */
-	uint64_t tx_seq;    /* next 48-bit write sequence number (2^48: exhausted) */
+	uint8_t tx_iv[12]; /* server_write_IV */
+	/*
+	 * The sealing state in one word, as the two lines have no byte to spare:
+	 * bits 0..48 the next 48-bit write sequence number (2^48: exhausted),
+	 * bits 49..63 the largest plaintext the peer takes in one record
+	 * (RFC 8449 §4 record_size_limit, RFC 6066 §4 max_fragment_length;
+	 * 2^14 when it asked for nothing). Read them with sg_rec_sa_tx_seq()
+	 * and sg_rec_sa_max_plaintext(); sg_rec_sa_init() writes both, a seal
+	 * adds 1 (the sequence never carries into the limit: 2^48 is refused).
+	 */
+	uint64_t tx_word;
 	uint8_t tx_key[32]; /* server_write_key */
 } __attribute__((aligned(SG_CACHE_LINE)));
+
+/* struct sg_rec_sa.tx_word: the write sequence number's bits, then the limit. */
+#define SG_SA_TX_SEQ_BITS 49
+#define SG_SA_TX_SEQ_MASK ((UINT64_C(1) << SG_SA_TX_SEQ_BITS) - 1)
 
 #ifdef __cplusplus
 static_assert(sizeof(struct sg_rec_sa) == 2 * SG_CACHE_LINE, "sg_rec_sa is two cache lines");
@@ -86,7 +106,23 @@ static_assert(sizeof(struct sg_rec_sa) == 2 * SG_CACHE_LINE, "sg_rec_sa is two c
 _Static_assert(sizeof(struct sg_rec_sa) == 2 * SG_CACHE_LINE, "sg_rec_sa is two cache lines");
 _Static_assert(__builtin_offsetof(struct sg_rec_sa, rx_key) + 16 <= SG_CACHE_LINE,
                "an AES-128 open reads line 0 only");
+_Static_assert(SG_DTLS_MAX_PLAINTEXT < (1u << (64 - SG_SA_TX_SEQ_BITS)),
+               "a record limit fits above the write sequence number");
+_Static_assert(SG_DTLS_SEQ_MAX < SG_SA_TX_SEQ_MASK, "2^48 (exhausted) fits the sequence bits");
 #endif
+
+/* Next write sequence number of sa (2^48 once exhausted). The owning worker, or the
+ * control plane for a snapshot. */
+static inline uint64_t sg_rec_sa_tx_seq(const struct sg_rec_sa *sa)
+{
+	return sa->tx_word & SG_SA_TX_SEQ_MASK;
+}
+
+/* Largest plaintext sa may seal into one record: the peer's limit (RFC 8449 §4). */
+static inline unsigned sg_rec_sa_max_plaintext(const struct sg_rec_sa *sa)
+{
+	return (unsigned)(sa->tx_word >> SG_SA_TX_SEQ_BITS);
+}
 
 /* Bytes to allocate for one SA with a replay window of window_bits (64..4096). */
 static inline size_t sg_rec_sa_size(unsigned window_bits)

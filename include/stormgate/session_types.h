@@ -67,7 +67,10 @@ static_assert(sizeof(struct sg_sess_tuple) == 36, "sg_sess_tuple is a packed 36-
  * in one cache line. The SAs (struct sg_rec_sa, two lines each) live in a
  * separate arena and are reached through sa_pair. Ownership of the fields:
  *   check, sa_pair, gen, flags, peer_cid_len, tuple: written by the control
- *       plane (the single writer thread), read by workers under RCU;
+ *       plane (the single writer thread), read by workers under RCU; the tuple
+ *       of a CID session (not in the 4-tuple index) is also rewritten by its
+ *       owning worker when the device moved and proved its new address
+ *       (RFC 9146 §6, RFC 9853);
  *   owner: written by the control plane, read by workers;
  *   last_rx: Unix seconds of the last authenticated record (the session's start
  *            until then); written only by the owning worker, coarsely.
@@ -192,7 +195,9 @@ struct sg_sess_info {
 	uint32_t auth_failures;
 	uint64_t tx_seq;
 	uint64_t rx_top;
-	uint8_t has_prev; /* keys of the previous handshake still accepted */
+	uint16_t max_plaintext; /* largest plaintext the peer takes per record (RFC 8449 §4) */
+	uint8_t rrc;            /* return routability checks negotiated (RFC 9853) */
+	uint8_t has_prev;       /* keys of the previous handshake still accepted */
 };
 
 /* Counters of one table (written by the control plane, readable from any thread). */

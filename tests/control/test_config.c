@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include <stormgate/handshake.h>
+
 #include "sg_config.h"
 
 #define T "t.yaml"
@@ -119,6 +121,10 @@ static const struct err_case err_cases[] = {
 	{ "window too large",
 	  "sessions:\n  replay_window: 8192\n" PORTS,
 	  { "t.yaml:2:18: 'sessions.replay_window' is 8192, out of range 64..4096" } },
+	{ "peer_move",
+	  "sessions:\n  peer_move: always\n" PORTS,
+	  { "t.yaml:2:14: 'sessions.peer_move' must be one of: verified, unverified; got "
+	    "'always'" } },
 	{ "CID too short",
 	  "sessions:\n  cid_length: 5\n" PORTS,
 	  { "t.yaml:2:15: 'sessions.cid_length' is 5: 0 (no CIDs) or 8..16 (a CID carries a slot, "
@@ -305,13 +311,30 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->sessions.capacity, 1000000);
 	assert_int_equal(cfg->sessions.replay_window, 128);
 	assert_int_equal(cfg->sessions.cid_length, 0);
+	assert_int_equal(cfg->sessions.peer_move, SG_PEER_MOVE_VERIFIED);
 	assert_int_equal(cfg->control.max_output, 16u << 20);
 	assert_string_equal(cfg->credentials.db, "/var/lib/stormgate/credentials");
 	assert_int_equal(cfg->credentials.map_size, (uint64_t)4 << 30);
 	assert_int_equal(cfg->policy.key_lifetime, 86400);
 	assert_int_equal(cfg->policy.cookie_mode, SG_COOKIE_UNDER_LOAD);
-	assert_int_equal(cfg->policy.n_suites, 9);
-	assert_int_equal(cfg->policy.suites[0], 0xD003);
+	/*
+	 * The default order (docs/config.md): ECDHE-PSK, then PSK; in each kind
+	 * CCM_8 last, after every 16-byte-tag suite (RFC 9147 §4.5.3: 2^7 forged
+	 * records exhaust a CCM_8 key). The engine's own default is the same
+	 * table (sg_hs_suites): the daemon and the engine cannot disagree.
+	 */
+	{
+		static const uint16_t want[] = { 0xD005, 0xD001, 0xCCAC, 0xD003, 0xC0A4,
+			                         0x00A8, 0x00A9, 0xCCAB, 0xC0A8 };
+
+		assert_int_equal(cfg->policy.n_suites, SG_ARRAY_SIZE(want));
+		assert_int_equal(SG_HS_N_SUITES, SG_ARRAY_SIZE(want));
+		for (unsigned i = 0; i < SG_ARRAY_SIZE(want); i++) {
+			assert_int_equal(cfg->policy.suites[i], want[i]);
+			assert_int_equal(sg_hs_suites[i].id, want[i]);
+			assert_string_equal(sg_suite_name(want[i]), sg_hs_suites[i].name);
+		}
+	}
 	assert_int_equal(cfg->backend.mode, SG_BACKEND_UDP);
 	free(cfg);
 }
@@ -332,7 +355,7 @@ static void test_values(void **state)
 	        "    mtu: 1400\n"
 	        "  - {name: app0, role: backend, devargs: '0000:01:00.0', rx_queues: 2}\n"
 	        "sessions: {capacity: 10000000, replay_window: 256, cid_length: 8, idle_timeout: "
-	        "1h}\n"
+	        "1h, peer_move: unverified}\n"
 	        "credentials: {db: /var/tmp/c, map_size: 16GiB}\n"
 	        "policy:\n  key_lifetime: 7d\n  key_lifetime_jitter: 0\n  cookie_mode: always\n"
 	        "  suites: [TLS_PSK_WITH_AES_128_CCM_8, TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256]\n"
@@ -373,6 +396,8 @@ static void test_values(void **state)
 	assert_int_equal(cfg->ports[1].rx_desc, 1024); /* defaults apply per list item */
 	assert_int_equal(cfg->sessions.capacity, 10000000);
 	assert_int_equal(cfg->sessions.idle_timeout, 3600);
+	assert_int_equal(cfg->sessions.peer_move, SG_PEER_MOVE_UNVERIFIED);
+	assert_string_equal(sg_peer_move_name(cfg->sessions.peer_move), "unverified");
 	assert_int_equal(cfg->credentials.map_size, (uint64_t)16 << 30);
 	assert_int_equal(cfg->policy.key_lifetime, 7 * 86400);
 	assert_int_equal(cfg->policy.cookie_mode, SG_COOKIE_ALWAYS);
@@ -515,6 +540,10 @@ static void test_sample_config(void **state)
 		print_message("%s\n", errs.lines[i]);
 	assert_int_equal(rc, 0);
 	assert_true(cfg->n_ports >= 1);
+	/* Its suite list shows the default order, all of it. */
+	assert_int_equal(cfg->policy.n_suites, SG_HS_N_SUITES);
+	for (unsigned i = 0; i < SG_HS_N_SUITES; i++)
+		assert_int_equal(cfg->policy.suites[i], sg_hs_suites[i].id);
 	sg_cfg_errors_free(&errs);
 	free(cfg);
 }

@@ -6,7 +6,8 @@
  * worker left, and the closing alert sealed from it (sg_alert_seal) opens
  * with the device's keys as an authenticated close_notify with the next
  * sequence number, for every AEAD, with and without the peer's CID
- * (RFC 9146); the table then knows the session no more.
+ * (RFC 9146), and leaves no key in the control thread's context; the table
+ * then knows the session no more.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -63,7 +64,9 @@ static void sa_pair(enum sg_aead aead, uint8_t flags_srv, uint8_t flags_dev, str
 	p.tx_iv = siv;
 	p.tx_seq = tx_seq;
 	p.rx_seq = 1;
+	p.max_plaintext = SG_TLS_RECORD_SIZE_LIMIT_MIN; /* the device's RFC 8449 limit: the least */
 	assert_int_equal(sg_rec_sa_init(srv, WINDOW, &p), 0);
+	p.max_plaintext = 0;
 	p.flags = flags_dev;
 	p.rx_key = sk;
 	p.tx_key = ck;
@@ -80,7 +83,7 @@ struct reader {
 	struct sg_rec_ctx *ctx;
 	const uint8_t *cid; /* the peer's CID when the SA sends it */
 	uint8_t cid_len;
-	volatile int found, go;
+	int found, go;         /* hand-shake flags: release stores, acquire loads */
 	uint64_t quiescent_ns; /* when it let go of the session */
 	unsigned sealed;
 };
@@ -112,8 +115,8 @@ static void *reader_main(void *arg)
 		memcpy(buf + 64, "ping", 4);
 		r->sealed += sg_rec_seal_burst(r->ctx, &op, 1);
 	}
-	r->found = 1;
-	while (!r->go)
+	__atomic_store_n(&r->found, 1, __ATOMIC_RELEASE); /* publishes sealed */
+	while (!__atomic_load_n(&r->go, __ATOMIC_ACQUIRE))
 		usleep(1000);
 	usleep(100000);
 	r->quiescent_ns = mono_ns();
@@ -165,16 +168,18 @@ static void kill_one(enum sg_aead aead, int cid)
 	rd.cid_len = cid ? 4 : 0;
 	assert_non_null(rd.ctx);
 	assert_int_equal(pthread_create(&th, NULL, reader_main, &rd), 0);
-	while (!rd.found)
+	while (!__atomic_load_n(&rd.found, __ATOMIC_ACQUIRE))
 		usleep(1000);
 	assert_int_equal(rd.sealed, 3); /* records 5, 6, 7 */
-	rd.go = 1;
+	__atomic_store_n(&rd.go, 1, __ATOMIC_RELEASE);
 	assert_int_equal(sg_sess_delete_take(t, id, last), 0);
 	done_ns = mono_ns();
 	pthread_join(th, NULL);
 	/* It waited for the worker to let go of the SA, and took its state. */
 	assert_true(rd.quiescent_ns != 0 && done_ns >= rd.quiescent_ns);
-	assert_int_equal(last->tx_seq, 8);
+	assert_int_equal(sg_rec_sa_tx_seq(last), 8);
+	/* The device's record limit came along: the close_notify below is sealed under it. */
+	assert_int_equal(sg_rec_sa_max_plaintext(last), SG_TLS_RECORD_SIZE_LIMIT_MIN);
 	assert_int_equal(sg_sess_get(t, id, &info), -ENOENT);
 	assert_int_equal(sg_sess_delete_take(t, id, last), -ENOENT);
 
@@ -193,12 +198,21 @@ static void kill_one(enum sg_aead aead, int cid)
 	assert_int_equal(op.pt_len, 2);
 	assert_int_equal(op.rec[op.pt_off], SG_TLS_ALERT_WARNING);
 	assert_int_equal(op.rec[op.pt_off + 1], SG_TLS_ALERT_CLOSE_NOTIFY);
+	/*
+	 * The control thread's context that sealed it keeps no trace of the
+	 * session's write key (alert.c wipes it), where the worker's context
+	 * that sealed records under the same key still holds its schedule (AES:
+	 * the key is its first round key; ChaCha20 reads the key in place).
+	 */
+	assert_false(sg_rec_ctx_holds(ctl, last->tx_key, sg_aead_key_len(aead)));
+	assert_int_equal(sg_rec_ctx_holds(rd.ctx, last->tx_key, sg_aead_key_len(aead)),
+	                 aead != SG_AEAD_CHACHA20_POLY1305);
 	/* Each seal takes a fresh sequence number: no nonce is ever used twice. */
-	assert_int_equal(last->tx_seq, 9);
+	assert_int_equal(sg_rec_sa_tx_seq(last), 9);
 	assert_int_equal(sg_alert_seal(ctl, last, cid ? peer_cid : NULL, cid ? 4 : 0, 1, 0, buf,
 	                               sizeof(buf), &off, &len),
 	                 0);
-	assert_int_equal(last->tx_seq, 10);
+	assert_int_equal(sg_rec_sa_tx_seq(last), 10);
 
 	/* Bad arguments. */
 	assert_int_equal(sg_alert_seal(ctl, last, NULL, 4, 1, 0, buf, sizeof(buf), &off, &len),

@@ -14,6 +14,15 @@
  */
 int eal_test_init(const char *name, unsigned memory_mb, int n_extra, const char *const *extra);
 
+/*
+ * The same with lcores 0..n_lcores-1 (1..8): the main lcore and n_lcores - 1
+ * for rte_eal_remote_launch(). Each may run on any CPU this process is allowed
+ * (--lcores=(0-N)@(cpus)), so there may be more lcores than CPUs: the kernel
+ * shares them out, as it does on a machine running other work.
+ */
+int eal_test_init_lcores(const char *name, unsigned n_lcores, unsigned memory_mb, int n_extra,
+                         const char *const *extra);
+
 /* rte_eal_cleanup(), then remove the runtime directory EAL made for this process. */
 void eal_test_fini(void);
 

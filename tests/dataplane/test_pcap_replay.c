@@ -760,7 +760,8 @@ static void print_drops(const struct sg_dp_counters *c)
 
 static void check_invariant(const struct sg_dp_counters *c)
 {
-	assert_int_equal(c->rx, c->forwarded_up + c->forwarded_down + c->punted + drops(c));
+	assert_int_equal(c->rx,
+	                 c->forwarded_up + c->forwarded_down + c->punted + c->consumed + drops(c));
 }
 
 /* A backend datagram: checksums, addresses, and the plaintext it carries. */

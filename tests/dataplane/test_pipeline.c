@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -218,6 +219,10 @@ static void make_keys(unsigned i, uint8_t k1[32], uint8_t k2[32], uint8_t iv1[12
 	}
 }
 
+/* What the next sessions negotiated: the device's record limit (0: none), rrc (CID ones). */
+static uint16_t sess_max_pt;
+static bool sess_rrc;
+
 /* Install session i: suite rotates over the AEADs; every third uses a CID. */
 static void add_session(unsigned i)
 {
@@ -246,6 +251,9 @@ static void add_session(unsigned i)
 
 	/* Gateway side: rx = client_write (k1), tx = server_write (k2). */
 	p.flags = d->use_cid ? SG_SA_F_RX_CID | SG_SA_F_TX_CID : 0;
+	if (d->use_cid && sess_rrc)
+		p.flags |= SG_SA_F_RRC;
+	p.max_plaintext = sess_max_pt;
 	p.rx_key = k1;
 	p.rx_iv = iv1;
 	p.tx_key = k2;
@@ -358,7 +366,7 @@ static void check_invariant(void)
 	sg_dp_counters_sum(E.dp, &c);
 	for (unsigned r = 0; r < SG_DROP_MAX; r++)
 		dropped += c.drop[r];
-	assert_int_equal(c.rx, c.forwarded_up + c.forwarded_down + c.punted + dropped);
+	assert_int_equal(c.rx, c.forwarded_up + c.forwarded_down + c.punted + c.consumed + dropped);
 }
 
 static void print_drops(void)
@@ -424,8 +432,10 @@ static uint16_t ring_port(const char *name, struct rte_ring **rx, struct rte_rin
 	return p;
 }
 
-/* The next data plane's key scrub interval (0: the default). */
+/* The next data plane's key scrub interval (0: the default) and peer move policy. */
 static uint32_t key_scrub_ms;
+static enum sg_dp_peer_move peer_move;
+#define RRC_TIMEOUT_MS 400 /* the tests' RFC 9853 T: long enough for a loaded machine */
 
 static int setup_mode(enum sg_dp_backend_mode mode)
 {
@@ -470,6 +480,8 @@ static int setup_mode(enum sg_dp_backend_mode mode)
 	memcpy(c.ports[1].ifc.ip4[0], GWB4, 4);
 	c.dtls_port = DTLS_PORT;
 	c.key_scrub_ms = key_scrub_ms;
+	c.peer_move = peer_move;
+	c.rrc_timeout_ms = RRC_TIMEOUT_MS;
 	c.backend_mode = mode;
 	c.backend_family = 4;
 	memcpy(c.backend_addr, BE4, 4);
@@ -623,6 +635,39 @@ static int setup_udp(void **state)
 		add_session(i);
 	announce_devices();
 	return 0;
+}
+
+/* CID devices that negotiated rrc (RFC 9853 §3). */
+static int setup_rrc(void **state)
+{
+	int rc;
+
+	sess_rrc = true;
+	rc = setup_udp(state);
+	sess_rrc = false;
+	return rc;
+}
+
+/* CID sessions without rrc follow their device at once (sessions.peer_move: unverified). */
+static int setup_unverified(void **state)
+{
+	int rc;
+
+	peer_move = SG_DP_PEER_MOVE_UNVERIFIED;
+	rc = setup_udp(state);
+	peer_move = SG_DP_PEER_MOVE_VERIFIED;
+	return rc;
+}
+
+/* Devices that negotiated a 512-byte record limit (RFC 8449 record_size_limit). */
+static int setup_limit(void **state)
+{
+	int rc;
+
+	sess_max_pt = 512;
+	rc = setup_udp(state);
+	sess_max_pt = 0;
+	return rc;
 }
 
 /* Workers that wipe their key scratch every millisecond. */
@@ -923,8 +968,12 @@ static void test_bad_input(void **state)
 	/* More records in one datagram than policy allows. */
 	expect(dev_datagram(0, nine, 9, SG_DTLS_CT_APPLICATION_DATA), SG_DROP_TOO_MANY_RECORDS, -1);
 
-	/* An encrypted handshake message: renegotiation, refused. */
-	expect(dev_datagram(0, one, 1, SG_DTLS_CT_HANDSHAKE), SG_DROP_RENEGOTIATION, -1);
+	/*
+	 * A handshake message inside a CID record (its type is sealed): renegotiation,
+	 * refused. A record whose plaintext type is handshake goes to the handshake
+	 * server instead (test_handshake_epoch1).
+	 */
+	expect(dev_datagram(2, one, 1, SG_DTLS_CT_HANDSHAKE), SG_DROP_RENEGOTIATION, -1);
 
 	/* An authenticated alert goes to the control plane with its session. */
 	{
@@ -1123,6 +1172,130 @@ static void test_rekey_in_flight(void **state)
 }
 
 /*
+ * A datagram of device i holding one handshake record in epoch 1, sealed under
+ * the session's own keys or, for a new handshake of the device, under other
+ * keys starting at write sequence seq (its client Finished). Copied into
+ * rec (its bytes as sent), *rec_len set.
+ */
+static struct rte_mbuf *dev_finished(unsigned i, bool other_keys, uint64_t seq, uint8_t *rec,
+                                     uint16_t *rec_len)
+{
+	static const char *const fin[] = { "client Finished" }; /* the data plane reads no plaintext */
+	struct device *d = &E.dev[i];
+	struct sg_rec_sa *own = d->sa, *sa = NULL;
+	struct rte_mbuf *m;
+
+	if (other_keys) {
+		unsigned window = SG_REPLAY_WINDOW_DEFAULT;
+		uint8_t k1[32], k2[32], iv1[12], iv2[12];
+		struct sg_rec_sa_params p = { .aead = (enum sg_aead)own->aead,
+			                      .epoch = 1,
+			                      .tx_seq = seq,
+			                      .rx_seq = 0 };
+
+		make_keys(i + 100, k1, k2, iv1, iv2);
+		p.tx_key = k1;
+		p.tx_iv = iv1;
+		p.rx_key = k2;
+		p.rx_iv = iv2;
+		sa = aligned_alloc(64, sg_rec_sa_size(window));
+		assert_non_null(sa);
+		assert_int_equal(sg_rec_sa_init(sa, window, &p), 0);
+		d->sa = sa;
+	}
+	m = dev_datagram(i, fin, 1, SG_DTLS_CT_HANDSHAKE);
+	d->sa = own;
+	if (sa != NULL) {
+		sg_rec_sa_wipe(sa, SG_REPLAY_WINDOW_DEFAULT);
+		free(sa);
+	}
+	*rec_len = (uint16_t)(m->data_len - rec_off(d));
+	memcpy(rec, rte_pktmbuf_mtod(m, uint8_t *) + rec_off(d), *rec_len);
+	return m;
+}
+
+/*
+ * A handshake record in epoch 1 that starts a datagram is the handshake
+ * server's, whatever keys sealed it: the client Finished of a device's new
+ * handshake from its live session's address and port (RFC 6347 §4.2.8; GnuTLS
+ * sends it alone), or a Finished repeated because our last flight was lost
+ * (§4.2.4). It is punted byte for byte and never opened with the live
+ * session's keys: nothing counts as a replay or a forgery against them, and the
+ * session goes on. Before, such a Finished was dropped (replayed, auth_failed)
+ * and the device's new handshake could never complete.
+ */
+static void test_handshake_epoch1(void **state)
+{
+	static const char *const one[] = { "after" };
+	static const struct {
+		const char *what;
+		unsigned dev; /* 0: IPv4, 1: IPv6; both 4-tuple sessions */
+		bool other_keys;
+		uint64_t seq;
+	} rows[] = {
+		{ "new handshake's Finished, sequence 0 (was: replayed)", 0, true, 0 },
+		{ "new handshake's Finished over IPv6 (was: replayed)", 1, true, 0 },
+		{ "new handshake's Finished, sequence ahead (was: auth_failed)", 0, true, 9 },
+		{ "Finished repeated under the session's keys (was: renegotiation)", 0, false, 0 },
+	};
+	struct rte_mbuf *out[RING_SIZE];
+	struct sg_dp_counters before, after;
+	uint8_t rec[256];
+	uint16_t rec_len;
+	unsigned n;
+
+	(void)state;
+	sg_dp_counters_sum(E.dp, &before);
+	for (size_t r = 0; r < SG_ARRAY_SIZE(rows); r++) {
+		struct device *d = &E.dev[rows[r].dev];
+		struct sg_dp_counters c0, c1;
+		uint8_t laddr[16], paddr[16];
+		uint16_t lport, pport, len;
+		const uint8_t *payload;
+
+		assert_false(d->use_cid);
+		print_message("  %s\n", rows[r].what);
+		sg_dp_counters_sum(E.dp, &c0);
+		inject(E.dev_rx[rows[r].dev % N_WORKERS],
+		       dev_finished(rows[r].dev, rows[r].other_keys, rows[r].seq, rec, &rec_len));
+		poll_all();
+		sg_dp_counters_sum(E.dp, &c1);
+		for (unsigned k = 0; k < SG_DROP_MAX; k++)
+			if (c1.drop[k] != c0.drop[k])
+				fail_msg("%s: dropped as '%s'", rows[r].what,
+				         sg_drop_name((enum sg_drop)k));
+		assert_int_equal(c1.punt_by[SG_DP_PUNT_HANDSHAKE],
+		                 c0.punt_by[SG_DP_PUNT_HANDSHAKE] + 1);
+		assert_int_equal(c1.punted, c0.punted + 1);
+		assert_int_equal(c1.records_opened, c0.records_opened);
+		n = sg_dp_punt_dequeue(E.dp, out, RING_SIZE);
+		assert_int_equal(n, 1);
+		assert_int_equal(sg_dp_meta(E.dp, out[0])->punt, SG_DP_PUNT_HANDSHAKE);
+		assert_int_equal(sg_dp_punt_udp(E.dp, out[0], laddr, paddr, &lport, &pport,
+		                                &payload, &len),
+		                 0);
+		assert_int_equal(ntohs(pport), d->port);
+		assert_int_equal(len, rec_len);
+		assert_memory_equal(payload, rec, rec_len);
+		free_all(out, n);
+		check_invariant();
+	}
+	/* Each session goes on: its device's next record is forwarded. */
+	for (unsigned i = 0; i < 2; i++) {
+		inject(E.dev_rx[i % N_WORKERS], dev_datagram(i, one, 1, SG_DTLS_CT_APPLICATION_DATA));
+		poll_all();
+		n = drain(E.be_tx, N_WORKERS, out, RING_SIZE);
+		assert_int_equal(n, 1);
+		free_all(out, n);
+	}
+	sg_dp_counters_sum(E.dp, &after);
+	assert_int_equal(after.forwarded_up, before.forwarded_up + 2);
+	for (unsigned k = 0; k < SG_DROP_MAX; k++)
+		assert_int_equal(after.drop[k], before.drop[k]);
+	check_invariant();
+}
+
+/*
  * RFC 9147 §4.5.3: the forgery that brings a session's receive key to its
  * limit (CCM_8: 128) is dropped like the others and a notice naming the
  * session goes to the control plane; the key then opens nothing more, and
@@ -1179,8 +1352,76 @@ static void test_forgery_limit(void **state)
 	check_invariant();
 }
 
+/*
+ * RFC 8449 §4 / RFC 6066 §4: a device that takes at most 512 bytes per
+ * record gets none larger. A backend datagram is one CoAP message, which
+ * is one record over DTLS, so one that does not fit is
+ * dropped and counted as record_limit, never split or sent oversized. For
+ * a CID session the limit covers the inner plaintext (content + type).
+ */
+static void test_record_limit(void **state)
+{
+	static const struct {
+		unsigned dev; /* 0: no CID; 2: CID */
+		unsigned len;
+		bool sent;
+	} rows[] = {
+		{ 0, 511, true },   { 0, 512, true }, { 0, 513, false },
+		{ 0, 1200, false }, { 2, 511, true }, { 2, 512, false },
+	};
+	static uint8_t payload[1400];
+
+	(void)state;
+	assert_false(E.dev[0].use_cid);
+	assert_true(E.dev[2].use_cid);
+	for (unsigned r = 0; r < SG_ARRAY_SIZE(rows); r++) {
+		struct device *d = &E.dev[rows[r].dev];
+		struct rte_mbuf *out[RING_SIZE];
+		struct sg_dp_counters before, after;
+		unsigned n;
+
+		memset(payload, 'a' + (int)r, rows[r].len);
+		sg_dp_counters_sum(E.dp, &before);
+		inject(E.be_rx[0], udp_frame(BE_MAC, GW_MAC, 4, BE4, COAP_PORT, GWB4, d->bport,
+		                             payload, (uint16_t)rows[r].len));
+		poll_all();
+		sg_dp_counters_sum(E.dp, &after);
+		n = drain(E.dev_tx, N_WORKERS, out, RING_SIZE);
+		if (rows[r].sent) {
+			struct sg_rec_hdr h;
+			struct sg_rec_open_op op = { 0 };
+			struct out o;
+
+			assert_int_equal(n, 1);
+			assert_int_equal(after.forwarded_down, before.forwarded_down + 1);
+			assert_int_equal(after.drop[SG_DROP_RECORD_LIMIT],
+			                 before.drop[SG_DROP_RECORD_LIMIT]);
+			parse_out(out[0], &o);
+			assert_int_equal(sg_rec_parse(o.payload, o.len,
+			                              sg_rec_ctx_cid_len(E.dev_rec), &h, 1),
+			                 1);
+			op.rec = (uint8_t *)o.payload;
+			op.rec_len = h.len;
+			op.sa = d->sa;
+			assert_int_equal(sg_rec_open_burst(E.dev_rec, &op, 1), 1);
+			assert_int_equal(op.pt_len, rows[r].len);
+			assert_memory_equal(op.rec + op.pt_off, payload, rows[r].len);
+		} else {
+			assert_int_equal(n, 0);
+			assert_int_equal(after.forwarded_down, before.forwarded_down);
+			assert_int_equal(after.drop[SG_DROP_RECORD_LIMIT],
+			                 before.drop[SG_DROP_RECORD_LIMIT] + 1);
+		}
+		free_all(out, n);
+		check_invariant();
+	}
+	/* The sessions go on as before, both ways. */
+	uplink_round();
+	downlink_round();
+}
+
 /* The device port's sealed reply to device i: its destination address and port. */
-static void reply_dest(unsigned i, uint8_t addr[4], uint16_t *port)
+static void reply_dest(unsigned i, uint8_t addr[16], uint16_t *port)
 {
 	struct device *d = &E.dev[i];
 	struct rte_mbuf *out[RING_SIZE];
@@ -1192,82 +1433,209 @@ static void reply_dest(unsigned i, uint8_t addr[4], uint16_t *port)
 	poll_all();
 	assert_int_equal(drain(E.dev_tx, N_WORKERS, out, RING_SIZE), 1);
 	parse_out(out[0], &o);
-	assert_int_equal(o.fam, 4);
-	memcpy(addr, o.dst, 4);
+	assert_int_equal(o.fam, d->family);
+	memset(addr, 0, 16);
+	memcpy(addr, o.dst, d->family == 4 ? 4 : 16);
 	*port = o.dport;
 	free_all(out, 1);
 }
 
-/* Device i's datagram of one record as if it came from addr:port. */
-static struct rte_mbuf *dev_datagram_from(unsigned i, const uint8_t addr[4], uint16_t port,
-                                          const char *msg)
+/* Device i's datagram of one record of type (any bytes) as if it came from addr:port. */
+static struct rte_mbuf *dev_record_from(unsigned i, const uint8_t *addr, uint16_t port,
+                                        uint8_t type, const uint8_t *pt, uint16_t len)
 {
 	struct device *d = &E.dev[i];
-	uint8_t a0[16];
-	uint16_t p0 = d->port;
-	struct rte_mbuf *m;
+	uint8_t buf[700];
+	struct sg_rec_seal_op op = { 0 };
 
-	memcpy(a0, d->addr, 16);
-	memcpy(d->addr, addr, 4);
-	d->port = port;
-	m = dev_datagram(i, (const char *const[]){ msg }, 1, SG_DTLS_CT_APPLICATION_DATA);
-	memcpy(d->addr, a0, 16);
-	d->port = p0;
-	return m;
+	assert_true(len <= 512);
+	op.buf = buf;
+	op.buf_len = sizeof(buf);
+	op.pt_off = 64;
+	op.pt_len = len;
+	memcpy(buf + 64, pt, len);
+	op.sa = d->sa;
+	op.cid = d->cid;
+	op.cid_len = d->use_cid ? (uint8_t)sg_sess_cid_len(E.tab) : 0;
+	op.type = type;
+	assert_int_equal(sg_rec_seal_burst(E.dev_rec, &op, 1), 1);
+	return udp_frame(DEV_MAC, GW_MAC, d->family, addr, port, d->family == 4 ? GW4 : GW6,
+	                 DTLS_PORT, buf + op.rec_off, (uint16_t)op.rec_len);
+}
+
+/* Device i's application record msg from addr:port. */
+static struct rte_mbuf *dev_datagram_from(unsigned i, const uint8_t *addr, uint16_t port,
+                                          const char *msg)
+{
+	return dev_record_from(i, addr, port, SG_DTLS_CT_APPLICATION_DATA, (const uint8_t *)msg,
+	                       (uint16_t)strlen(msg));
+}
+
+/* An RFC 9853 message of device i (msg_type ‖ cookie) from addr:port. */
+static struct rte_mbuf *dev_rrc_from(unsigned i, const uint8_t *addr, uint16_t port, uint8_t type,
+                                     const uint8_t cookie[SG_RRC_COOKIE_LEN])
+{
+	uint8_t msg[SG_RRC_MSG_LEN];
+
+	msg[0] = type;
+	memcpy(msg + 1, cookie, SG_RRC_COOKIE_LEN);
+	return dev_record_from(i, addr, port, SG_DTLS_CT_RRC, msg, sizeof(msg));
 }
 
 /*
- * RFC 9146 §6: a CID device behind a NAT gets a new address and port; its
- * authenticated, newest records move its session there, so replies follow.
- * An older record, or a forged one, from elsewhere moves nothing.
+ * The one frame the gateway sent to device i, opened with its keys: where
+ * it went (o), its content type and plaintext. Frees it.
  */
-static void test_cid_peer_moves(void **state)
+static size_t dev_receive(unsigned i, struct out *o, uint8_t *type, uint8_t *pt, size_t cap)
 {
-	static const uint8_t NEW[4] = { 198, 18, 1, 200 }, OLD_REC[4] = { 198, 18, 1, 201 };
-	const unsigned i = 2; /* CID, IPv4 */
+	struct rte_mbuf *out[RING_SIZE];
+	struct sg_rec_hdr h;
+	struct sg_rec_open_op op = { 0 };
+	size_t n;
+
+	assert_int_equal(drain(E.dev_tx, N_WORKERS, out, RING_SIZE), 1);
+	parse_out(out[0], o);
+	assert_int_equal(sg_rec_parse(o->payload, o->len, sg_rec_ctx_cid_len(E.dev_rec), &h, 1), 1);
+	op.rec = (uint8_t *)o->payload;
+	op.rec_len = h.len;
+	op.sa = E.dev[i].sa;
+	assert_int_equal(sg_rec_open_burst(E.dev_rec, &op, 1), 1);
+	*type = op.type;
+	n = op.pt_len;
+	assert_true(n <= cap);
+	memcpy(pt, op.rec + op.pt_off, n);
+	free_all(out, 1);
+	o->payload = NULL; /* freed */
+	return n;
+}
+
+/* Inject m into worker 0's queue (sessions of worker 1 are handed off) and poll. */
+static void deliver(struct rte_mbuf *m, unsigned to_backend)
+{
+	struct rte_mbuf *out[RING_SIZE];
+
+	inject(E.dev_rx[0], m);
+	poll_all();
+	assert_int_equal(drain(E.be_tx, N_WORKERS, out, RING_SIZE), to_backend);
+	free_all(out, to_backend);
+}
+
+/* Nothing was sent to the devices. */
+static void no_device_frames(void)
+{
+	struct rte_mbuf *out[RING_SIZE];
+	unsigned n = drain(E.dev_tx, N_WORKERS, out, RING_SIZE);
+
+	free_all(out, n);
+	assert_int_equal(n, 0);
+}
+
+/* The session of device i still sends its replies to addr:port. */
+static void replies_go_to(unsigned i, const uint8_t *addr, uint16_t port)
+{
+	uint8_t got[16];
+	uint16_t gport;
+
+	reply_dest(i, got, &gport);
+	assert_memory_equal(got, addr, E.dev[i].family == 4 ? 4 : 16);
+	assert_int_equal(gport, port);
+}
+
+/* A new address of device i's family: 198.18.1.x or fd00:5347:0:1::x. */
+static void addr_of(unsigned i, uint8_t last, uint8_t addr[16])
+{
+	memset(addr, 0, 16);
+	if (E.dev[i].family == 4) {
+		memcpy(addr, (uint8_t[]){ 198, 18, 1, last }, 4);
+	} else {
+		memcpy(addr, GW6, 16);
+		addr[15] = last;
+	}
+	assert_int_equal(sg_dp_neigh_set(E.dp, 0, E.dev[i].family, addr, DEV_MAC), 0);
+}
+
+/*
+ * RFC 9146 §6: without a way to check the new address, the receiver must not
+ * follow a CID device to it. The default (peer_move: verified) keeps a
+ * session without rrc where it is: the record from the new address is
+ * forwarded (it authenticated) but replies still go to the old one, the
+ * held move is counted, and no challenge goes anywhere. Such a session
+ * cannot use RRC messages either (RFC 9853 §3): one is refused unopened.
+ */
+static void test_cid_peer_held(void **state)
+{
+	const unsigned i = 2; /* CID, IPv4, no rrc */
 	struct device *d = &E.dev[i];
-	struct rte_mbuf *out[RING_SIZE], *late, *forged;
+	uint8_t new_addr[16], cookie[SG_RRC_COOKIE_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 	struct sg_dp_counters c0, c1;
-	uint8_t addr[4];
-	uint16_t port;
 
 	(void)state;
 	assert_true(d->use_cid);
-	assert_int_equal(d->family, 4);
-	assert_int_equal(sg_dp_neigh_set(E.dp, 0, 4, NEW, DEV_MAC), 0);
-	assert_int_equal(sg_dp_neigh_set(E.dp, 0, 4, OLD_REC, DEV_MAC), 0);
-	reply_dest(i, addr, &port);
-	assert_memory_equal(addr, d->addr, 4);
-	assert_int_equal(port, d->port);
+	assert_false(d->sa->flags & SG_SA_F_RRC);
+	addr_of(i, 200, new_addr);
+	replies_go_to(i, d->addr, d->port);
+
+	sg_dp_counters_sum(E.dp, &c0);
+	deliver(dev_datagram_from(i, new_addr, 42000, "relayed"), 1);
+	sg_dp_counters_sum(E.dp, &c1);
+	assert_int_equal(c1.peer_moves, c0.peer_moves);
+	assert_int_equal(c1.peer_moves_held, c0.peer_moves_held + 1);
+	assert_int_equal(c1.rrc_challenges, c0.rrc_challenges);
+	no_device_frames();
+	replies_go_to(i, d->addr, d->port);
+
+	/* A path_challenge on a session without rrc: refused by the record layer. */
+	d->sa->flags |= SG_SA_F_RRC; /* only the device's side claims it */
+	sg_dp_counters_sum(E.dp, &c0);
+	deliver(dev_rrc_from(i, d->addr, d->port, SG_RRC_PATH_CHALLENGE, cookie), 0);
+	d->sa->flags &= (uint8_t)~SG_SA_F_RRC;
+	sg_dp_counters_sum(E.dp, &c1);
+	assert_int_equal(c1.drop[SG_DROP_INNER_PLAINTEXT], c0.drop[SG_DROP_INNER_PLAINTEXT] + 1);
+	assert_int_equal(c1.consumed, c0.consumed);
+	no_device_frames();
+	check_invariant();
+}
+
+/*
+ * peer_move: unverified (trusted paths): a session without rrc follows the
+ * newest authenticated record to its new address at once, as RFC 9146 §6
+ * describes, and an older record or a forgery from elsewhere moves nothing.
+ */
+static void test_cid_peer_unverified(void **state)
+{
+	const unsigned i = 2; /* CID, IPv4 */
+	struct device *d = &E.dev[i];
+	struct rte_mbuf *late, *forged;
+	struct sg_dp_counters c0, c1;
+	uint8_t new_addr[16], old_rec[16];
+
+	(void)state;
+	assert_true(d->use_cid);
+	addr_of(i, 200, new_addr);
+	addr_of(i, 201, old_rec);
+	replies_go_to(i, d->addr, d->port);
 
 	/* A record sealed now but delivered late, from a third address. */
-	late = dev_datagram_from(i, OLD_REC, 43000, "late");
+	late = dev_datagram_from(i, old_rec, 43000, "late");
 	sg_dp_counters_sum(E.dp, &c0);
-	inject(E.dev_rx[0], dev_datagram_from(i, NEW, 42000, "moved"));
-	poll_all();
-	assert_int_equal(drain(E.be_tx, N_WORKERS, out, RING_SIZE), 1);
-	free_all(out, 1);
+	deliver(dev_datagram_from(i, new_addr, 42000, "moved"), 1);
 	sg_dp_counters_sum(E.dp, &c1);
 	assert_int_equal(c1.peer_moves, c0.peer_moves + 1);
-	reply_dest(i, addr, &port);
-	assert_memory_equal(addr, NEW, 4);
-	assert_int_equal(port, 42000);
+	assert_int_equal(c1.peer_moves_held, c0.peer_moves_held);
+	replies_go_to(i, new_addr, 42000);
 
 	/* The late record is still good (inside the window) but not the newest. */
-	inject(E.dev_rx[0], late);
-	poll_all();
-	assert_int_equal(drain(E.be_tx, N_WORKERS, out, RING_SIZE), 1);
-	free_all(out, 1);
+	deliver(late, 1);
 	/* A forgery from elsewhere is dropped and moves nothing either. */
-	forged = dev_datagram_from(i, OLD_REC, 43000, "forged");
+	forged = dev_datagram_from(i, old_rec, 43000, "forged");
 	rte_pktmbuf_mtod(forged, uint8_t *)[forged->data_len - 1] ^= 1;
 	expect(forged, SG_DROP_UDP_CHECKSUM, -1);
-	forged = dev_datagram_from(i, OLD_REC, 43000, "forged");
+	forged = dev_datagram_from(i, old_rec, 43000, "forged");
 	rte_pktmbuf_mtod(forged, uint8_t *)[forged->data_len - 1] ^= 1;
 	{
 		struct device saved = *d;
 
-		memcpy(d->addr, OLD_REC, 4);
+		memcpy(d->addr, old_rec, 4);
 		d->port = 43000;
 		refix(forged, d);
 		*d = saved;
@@ -1275,10 +1643,221 @@ static void test_cid_peer_moves(void **state)
 	expect(forged, SG_DROP_AUTH_FAILED, -1);
 	sg_dp_counters_sum(E.dp, &c0);
 	assert_int_equal(c0.peer_moves, c1.peer_moves);
-	reply_dest(i, addr, &port);
-	assert_memory_equal(addr, NEW, 4);
-	assert_int_equal(port, 42000);
+	replies_go_to(i, new_addr, 42000);
 	check_invariant();
+}
+
+/* A datagram that must end in exactly one counter: the drop reason given, or consumed. */
+static void rrc_expect(struct rte_mbuf *m, int drop_reason)
+{
+	struct sg_dp_counters before, after;
+
+	sg_dp_counters_sum(E.dp, &before);
+	deliver(m, 0);
+	sg_dp_counters_sum(E.dp, &after);
+	if (drop_reason < 0) {
+		assert_int_equal(after.consumed, before.consumed + 1);
+	} else {
+		assert_int_equal(after.consumed, before.consumed);
+		if (after.drop[drop_reason] != before.drop[drop_reason] + 1)
+			fail_msg("expected one drop '%s'", sg_drop_name((enum sg_drop)drop_reason));
+	}
+	check_invariant();
+}
+
+/*
+ * RFC 9853 on a CID session that negotiated rrc (device 2: IPv4, worker 0;
+ * device 5: IPv6, worker 1, so everything is handed off first):
+ *   - an authenticated newest record relayed from a new address is
+ *     forwarded but moves nothing: a path_challenge with a fresh cookie goes
+ *     to the new address (§5.1), replies keep going to the old one;
+ *   - while that check is pending, more records from there send no more
+ *     challenges;
+ *   - a path_response with a wrong cookie, or the right cookie from another
+ *     address, is refused (§5.4), a forged one fails authentication: no move;
+ *   - the right path_response from the new address moves the session; a
+ *     replay of it is only a replay;
+ *   - the device's own path_challenge is answered to where it came from,
+ *     with its cookie (§5.4); path_drop, unknown and malformed messages are
+ *     refused and counted;
+ *   - a check nobody answers times out (§5.5): the answer after that is
+ *     refused and the session stays.
+ */
+static void test_rrc_peer_move(void **state)
+{
+	static const unsigned devs[] = { 2, 5 };
+
+	(void)state;
+	for (unsigned t = 0; t < SG_ARRAY_SIZE(devs); t++) {
+		const unsigned i = devs[t];
+		struct device *d = &E.dev[i];
+		uint8_t new_addr[16], other[16], third[16], pt[64], type;
+		uint8_t cookie[SG_RRC_COOKIE_LEN], wrong[SG_RRC_COOKIE_LEN];
+		uint8_t mine[SG_RRC_COOKIE_LEN] = { 0xde, 0xad, 0xbe, 0xef, 0, 1, 2, (uint8_t)i };
+		struct sg_dp_counters c0, c1;
+		struct rte_mbuf *good, *copy;
+		struct out o;
+		size_t n;
+
+		assert_true(d->use_cid);
+		assert_true(d->sa->flags & SG_SA_F_RRC);
+		addr_of(i, 200, new_addr);
+		addr_of(i, 201, other);
+		addr_of(i, 202, third);
+		replies_go_to(i, d->addr, d->port);
+
+		/* Relayed from a new address: forwarded, held, challenged. */
+		sg_dp_counters_sum(E.dp, &c0);
+		deliver(dev_datagram_from(i, new_addr, 42000, "relayed"), 1);
+		sg_dp_counters_sum(E.dp, &c1);
+		assert_int_equal(c1.peer_moves, c0.peer_moves);
+		assert_int_equal(c1.peer_moves_held, c0.peer_moves_held + 1);
+		assert_int_equal(c1.rrc_challenges, c0.rrc_challenges + 1);
+		n = dev_receive(i, &o, &type, pt, sizeof(pt));
+		assert_int_equal(o.fam, d->family);
+		assert_memory_equal(o.dst, new_addr, d->family == 4 ? 4 : 16);
+		assert_int_equal(o.dport, 42000);
+		assert_memory_equal(o.src, d->family == 4 ? GW4 : GW6, d->family == 4 ? 4 : 16);
+		assert_int_equal(o.sport, DTLS_PORT);
+		assert_int_equal(type, SG_DTLS_CT_RRC);
+		assert_int_equal(n, SG_RRC_MSG_LEN);
+		assert_int_equal(pt[0], SG_RRC_PATH_CHALLENGE);
+		memcpy(cookie, pt + 1, sizeof(cookie));
+		replies_go_to(i, d->addr, d->port);
+
+		/* More from there while the check is pending: no second challenge. */
+		sg_dp_counters_sum(E.dp, &c0);
+		deliver(dev_datagram_from(i, new_addr, 42000, "again"), 1);
+		sg_dp_counters_sum(E.dp, &c1);
+		assert_int_equal(c1.peer_moves_held, c0.peer_moves_held + 1);
+		assert_int_equal(c1.rrc_challenges, c0.rrc_challenges);
+		no_device_frames();
+
+		/* Wrong cookie; right cookie from elsewhere; forged: no move. */
+		memcpy(wrong, cookie, sizeof(wrong));
+		wrong[7] ^= 1;
+		sg_dp_counters_sum(E.dp, &c0);
+		rrc_expect(dev_rrc_from(i, new_addr, 42000, SG_RRC_PATH_RESPONSE, wrong),
+		           SG_DROP_RRC_REFUSED);
+		rrc_expect(dev_rrc_from(i, other, 42000, SG_RRC_PATH_RESPONSE, cookie),
+		           SG_DROP_RRC_REFUSED);
+		rrc_expect(dev_rrc_from(i, new_addr, 42001, SG_RRC_PATH_RESPONSE, cookie),
+		           SG_DROP_RRC_REFUSED);
+		{
+			struct rte_mbuf *f =
+			        dev_rrc_from(i, new_addr, 42000, SG_RRC_PATH_RESPONSE, cookie);
+			struct device saved = *d;
+
+			rte_pktmbuf_mtod(f, uint8_t *)[f->data_len - 1] ^= 1;
+			memcpy(d->addr, new_addr, 16);
+			d->port = 42000;
+			refix(f, d);
+			*d = saved;
+			rrc_expect(f, SG_DROP_AUTH_FAILED);
+		}
+		sg_dp_counters_sum(E.dp, &c1);
+		assert_int_equal(c1.rrc_responses_refused, c0.rrc_responses_refused + 3);
+		assert_int_equal(c1.rrc_responses_ok, c0.rrc_responses_ok);
+		assert_int_equal(c1.peer_moves, c0.peer_moves);
+		no_device_frames();
+		replies_go_to(i, d->addr, d->port);
+
+		/* The right answer from the new address: the session moves there. */
+		good = dev_rrc_from(i, new_addr, 42000, SG_RRC_PATH_RESPONSE, cookie);
+		copy = clone_frame(good);
+		sg_dp_counters_sum(E.dp, &c0);
+		rrc_expect(good, -1);
+		sg_dp_counters_sum(E.dp, &c1);
+		assert_int_equal(c1.rrc_responses_ok, c0.rrc_responses_ok + 1);
+		assert_int_equal(c1.peer_moves, c0.peer_moves + 1);
+		no_device_frames();
+		replies_go_to(i, new_addr, 42000);
+		rrc_expect(copy, SG_DROP_REPLAYED);
+		replies_go_to(i, new_addr, 42000);
+
+		/* The device's own path_challenge: answered to where it came from. */
+		sg_dp_counters_sum(E.dp, &c0);
+		rrc_expect(dev_rrc_from(i, third, 44000, SG_RRC_PATH_CHALLENGE, mine), -1);
+		sg_dp_counters_sum(E.dp, &c1);
+		assert_int_equal(c1.rrc_answered, c0.rrc_answered + 1);
+		/* (a newest record from a third address: it starts a check of ours too) */
+		assert_int_equal(c1.rrc_challenges, c0.rrc_challenges + 1);
+		{
+			struct rte_mbuf *out[RING_SIZE];
+			unsigned got_response = 0, got_challenge = 0;
+			unsigned k, m = drain(E.dev_tx, N_WORKERS, out, RING_SIZE);
+
+			assert_int_equal(m, 2);
+			for (k = 0; k < m; k++) {
+				struct sg_rec_hdr h;
+				struct sg_rec_open_op op = { 0 };
+
+				parse_out(out[k], &o);
+				assert_memory_equal(o.dst, third, d->family == 4 ? 4 : 16);
+				assert_int_equal(o.dport, 44000);
+				assert_int_equal(sg_rec_parse(o.payload, o.len,
+				                              sg_rec_ctx_cid_len(E.dev_rec), &h, 1),
+				                 1);
+				op.rec = (uint8_t *)o.payload;
+				op.rec_len = h.len;
+				op.sa = d->sa;
+				assert_int_equal(sg_rec_open_burst(E.dev_rec, &op, 1), 1);
+				assert_int_equal(op.type, SG_DTLS_CT_RRC);
+				assert_int_equal(op.pt_len, SG_RRC_MSG_LEN);
+				if (op.rec[op.pt_off] == SG_RRC_PATH_RESPONSE) {
+					assert_memory_equal(op.rec + op.pt_off + 1, mine,
+					                    sizeof(mine));
+					got_response++;
+				} else {
+					assert_int_equal(op.rec[op.pt_off], SG_RRC_PATH_CHALLENGE);
+					/* fresh: not the last check's cookie */
+					assert_memory_not_equal(op.rec + op.pt_off + 1, cookie,
+					                        sizeof(cookie));
+					memcpy(cookie, op.rec + op.pt_off + 1, sizeof(cookie));
+					got_challenge++;
+				}
+			}
+			free_all(out, m);
+			assert_int_equal(got_response, 1);
+			assert_int_equal(got_challenge, 1);
+		}
+		replies_go_to(i, new_addr, 42000);
+
+		/* path_drop (we never run the enhanced check), unknown, malformed. */
+		sg_dp_counters_sum(E.dp, &c0);
+		rrc_expect(dev_rrc_from(i, new_addr, 42000, SG_RRC_PATH_DROP, cookie),
+		           SG_DROP_RRC_REFUSED);
+		rrc_expect(dev_rrc_from(i, new_addr, 42000, 200, cookie), SG_DROP_RRC_REFUSED);
+		rrc_expect(dev_record_from(i, new_addr, 42000, SG_DTLS_CT_RRC,
+		                           (const uint8_t[]){ SG_RRC_PATH_CHALLENGE, 1, 2 }, 3),
+		           SG_DROP_RRC_REFUSED);
+		sg_dp_counters_sum(E.dp, &c1);
+		assert_int_equal(c1.rrc_ignored, c0.rrc_ignored + 3);
+		no_device_frames();
+
+		/* The check towards the third address gets no answer in time. */
+		sg_dp_counters_sum(E.dp, &c0);
+		usleep(2 * RRC_TIMEOUT_MS * 1000);
+		poll_all();
+		sg_dp_counters_sum(E.dp, &c1);
+		assert_int_equal(c1.rrc_timeouts, c0.rrc_timeouts + 1);
+		rrc_expect(dev_rrc_from(i, third, 44000, SG_RRC_PATH_RESPONSE, cookie),
+		           SG_DROP_RRC_REFUSED);
+		/* (itself a newest record from the third address: a new check goes there) */
+		n = dev_receive(i, &o, &type, pt, sizeof(pt));
+		assert_int_equal(pt[0], SG_RRC_PATH_CHALLENGE);
+		assert_memory_equal(o.dst, third, d->family == 4 ? 4 : 16);
+		replies_go_to(i, new_addr, 42000);
+		usleep(2 * RRC_TIMEOUT_MS * 1000);
+		poll_all();
+		/* Back home, the way it left: a check and its answer. */
+		deliver(dev_datagram_from(i, d->addr, d->port, "home"), 1);
+		n = dev_receive(i, &o, &type, pt, sizeof(pt));
+		assert_int_equal(pt[0], SG_RRC_PATH_CHALLENGE);
+		rrc_expect(dev_rrc_from(i, d->addr, d->port, SG_RRC_PATH_RESPONSE, pt + 1), -1);
+		replies_go_to(i, d->addr, d->port);
+		check_invariant();
+	}
 }
 
 /*
@@ -1330,9 +1909,14 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_uplink_downlink, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup_udp, teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_epoch1, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey_in_flight, setup_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_forgery_limit, setup_udp, teardown),
-		cmocka_unit_test_setup_teardown(test_cid_peer_moves, setup_udp, teardown),
+		cmocka_unit_test_setup_teardown(test_cid_peer_held, setup_udp, teardown),
+		cmocka_unit_test_setup_teardown(test_cid_peer_unverified, setup_unverified,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_rrc_peer_move, setup_rrc, teardown),
+		cmocka_unit_test_setup_teardown(test_record_limit, setup_limit, teardown),
 		cmocka_unit_test_setup_teardown(test_key_scrub, setup_scrub, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_mode, setup_proxy, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_identity, setup_proxy, teardown),

@@ -394,11 +394,16 @@ class Interactive:
             return False
 
     def expect(self, text, timeout=10):
-        """True once text appeared on stdout (since the start), False on timeout or exit."""
-        want = text.encode()
+        """True once text (a string, or a compiled bytes pattern) appeared on stdout
+        (since the start), False on timeout or exit."""
+        def found():
+            if hasattr(text, 'search'):
+                return text.search(self.out) is not None
+            return text.encode() in self.out
+
         end = time.monotonic() + timeout
         fd = self.p.stdout.fileno()
-        while want not in self.out:
+        while not found():
             left = end - time.monotonic()
             if left <= 0:
                 return False
@@ -406,7 +411,7 @@ class Interactive:
             if r:
                 chunk = os.read(fd, 65536)
                 if not chunk:
-                    return want in self.out
+                    return found()
                 self.out += chunk
         return True
 

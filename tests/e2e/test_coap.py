@@ -20,6 +20,9 @@ import e2e  # noqa: E402
 CLIENTS = ('coap-client-openssl', 'coap-client-gnutls')
 # coap-server's /time: "Dec 06 07:07:38" (strftime "%b %d %H:%M:%S")
 CLOCK = re.compile(r'[A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2}')
+CLOCK_B = re.compile(CLOCK.pattern.encode())
+# Fixed source ports of the rebooting devices (outside the kernel's ephemeral range).
+REBOOT_PORT = 15700
 
 
 def coap(lab, client, host, path, *args, identity=None, key=e2e.COAP_KEY_TEXT, timeout=20):
@@ -27,6 +30,43 @@ def coap(lab, client, host, path, *args, identity=None, key=e2e.COAP_KEY_TEXT, t
     cmd = [client, '-u', identity or e2e.coap_identity(0), '-k', key, '-B', '8', *args,
            f'coaps://{h}/{path}']
     return lab.run(lab.ns_dev, cmd, timeout=timeout)
+
+
+def rebooted_device(lab, d):
+    """A device that reboots mid-session (no goodbye) and handshakes again from the same
+    address and port, on each stack and family. RFC 6347 §4.2.8: its old session stays
+    until the new handshake's Finished verifies. libcoap on GnuTLS sends that Finished in
+    an epoch-1 datagram of its own, which the data plane used to open with the live
+    session's keys and drop as replayed: the device never got a session again (issue 12,
+    item 20)."""
+    check = lab.check
+    for k, (client, (fam, host)) in enumerate(
+            (c, f) for c in CLIENTS for f in (('IPv4', e2e.GW4), ('IPv6', e2e.GW6))):
+        ident = e2e.coap_identity(20 + k)
+        port = str(REBOOT_PORT + k)
+        h = f'[{host}]' if ':' in host else host
+        s0 = e2e.counters(d.status())
+        first = e2e.Interactive(lab, lab.ns_dev, [client, '-u', ident, '-k', e2e.COAP_KEY_TEXT,
+                                                  '-p', port, '-s', '30', '-B', '30',
+                                                  f'coaps://{h}/time'])
+        ok1 = first.expect(CLOCK_B, timeout=15)
+        first.kill()  # a device that reboots says no goodbye: its session stays
+        mid = e2e.counters(d.status())
+        r = coap(lab, client, host, 'time', '-p', port, identity=ident)
+        time.sleep(0.2)
+        after = e2e.counters(d.status())
+        dd1, dd2 = e2e.delta(mid, s0), e2e.delta(after, mid)
+        check(f'{client} {fam}: a device observing /time from port {port} is killed; its '
+              f'session stays', ok1 and dd1['installed'] == 1
+              and dd1['punts'].get('alert', 0) == 0, f'{dd1}\n{first.err()[-500:]}')
+        bad = {x: v for x, v in dd2['drops'].items()
+               if x in ('replayed', 'auth_failed', 'renegotiation')}
+        check(f'... it handshakes again from the same address and port: its session is '
+              f'replaced and GET answers the clock', r.returncode == 0
+              and CLOCK.fullmatch(r.stdout.strip()) and dd2['installed'] == 1
+              and dd2['replaced'] == 1 and dd2['failed'] == 0 and after['in_flight'] == 0
+              and not bad,
+              f'exit {r.returncode}\nstdout {r.stdout!r}\nstderr {r.stderr[-800:]}\n{dd2}')
 
 
 def run(stormgate, stormctl):
@@ -135,6 +175,8 @@ def run(stormgate, stormctl):
         answers = [x for x in rows if x[0] == e2e.BE4 and x[1] in ('68', '69')]
         check('... and the server\'s 2.04/2.05 answers in plaintext to the gateway',
               len(answers) >= n_exchanges + 4 * 3, rows[:20])
+
+        rebooted_device(lab, d)
 
         rc = d.stop()
         check('daemon stops cleanly (exit 0)', rc == 0, d.log()[-1500:])

@@ -139,6 +139,8 @@ size_t hc_client_hello(struct hc *c, uint8_t *out, size_t cap)
 		memset(tmp + 1, 0xd0, c->o.cid_len);
 		en += ext(e + en, SG_TLS_EXT_CONNECTION_ID, tmp, 1 + (size_t)c->o.cid_len);
 	}
+	if (c->o.rrc)
+		en += ext(e + en, SG_TLS_EXT_RRC, NULL, 0);
 	if (c->o.mfl)
 		en += ext(e + en, SG_TLS_EXT_MAX_FRAGMENT_LENGTH, &c->o.mfl, 1);
 	if (c->o.rsl) {
@@ -177,7 +179,8 @@ static void derive(struct hc *c)
 		.aead = aead,
 		.epoch = 1,
 		.flags = (uint8_t)((c->cid_ok && c->o.cid_len ? SG_SA_F_RX_CID : 0) |
-		                   (c->cid_ok && c->server_cid_len ? SG_SA_F_TX_CID : 0)),
+		                   (c->cid_ok && c->server_cid_len ? SG_SA_F_TX_CID : 0) |
+		                   (c->rrc_ok ? SG_SA_F_RRC : 0)),
 		.rx_key = kb + kl,
 		.tx_key = kb,
 		.rx_iv = kb + 2 * kl + il,
@@ -222,6 +225,10 @@ static void on_server_hello(struct hc *c, const uint8_t *b, size_t len)
 
 			if (t == SG_TLS_EXT_EXTENDED_MASTER_SECRET)
 				c->ems = true;
+			if (t == SG_TLS_EXT_RRC) {
+				assert_int_equal(l, 0); /* RFC 9853 §3: empty */
+				c->rrc_ok = true;
+			}
 			if (t == SG_TLS_EXT_CONNECTION_ID) {
 				c->cid_ok = true;
 				c->server_cid_len = b[off + 4];
@@ -557,4 +564,43 @@ size_t hc_flight5(struct hc *c, uint8_t *d, size_t cap, bool bad_finished)
 	n += hc_rec_ccs(c, d + n, cap - n);
 	n += hc_rec_finished(c, d + n, cap - n, bad_finished);
 	return n;
+}
+
+/* RFC 7685: an extension the engine does not know, ignored (RFC 5246 §7.4.1.4). */
+#define EXT_PADDING 21
+
+size_t hc_padded_hello(uint8_t *out, size_t len)
+{
+	/* body: version random session_id(0) cookie(0) suites(2) compression(1) extensions */
+	static const uint8_t fixed[] = { 0xfe, 0xfd };
+	const size_t body_fixed = 2 + 32 + 1 + 1 + 2 + 4 + 2 + 2 + 4;
+	size_t body, pad, n = 0;
+	uint8_t *b;
+
+	assert_true(len >= SG_DTLS_HDR_LEN + SG_DTLS_HS_HDR_LEN + body_fixed);
+	body = len - SG_DTLS_HDR_LEN - SG_DTLS_HS_HDR_LEN;
+	pad = body - body_fixed;
+	assert_true(pad <= 0xffff - 4);
+	memset(out, 0, len);
+	out[0] = SG_DTLS_CT_HANDSHAKE;
+	put16(out + 1, SG_DTLS_VERSION_1_2);
+	put16(out + 11, (uint16_t)(len - SG_DTLS_HDR_LEN));
+	sg_hs_msg_hdr_write(out + SG_DTLS_HDR_LEN, SG_TLS_HT_CLIENT_HELLO, (uint32_t)body, 0);
+	b = out + SG_DTLS_HDR_LEN + SG_DTLS_HS_HDR_LEN;
+	memcpy(b, fixed, 2);
+	n = 2;
+	memset(b + n, 0x5a, 32); /* random */
+	n += 32;
+	b[n++] = 0; /* session_id */
+	b[n++] = 0; /* cookie */
+	put16(b + n, 4);
+	put16(b + n + 2, SG_TLS_PSK_WITH_AES_128_CCM_8);
+	put16(b + n + 4, SG_TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
+	n += 6;
+	b[n++] = 1;
+	b[n++] = 0; /* null compression */
+	put16(b + n, (uint16_t)(4 + pad));
+	put16(b + n + 2, EXT_PADDING);
+	put16(b + n + 4, (uint16_t)pad); /* zeros (RFC 7685 §3) */
+	return len;
 }

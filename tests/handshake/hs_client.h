@@ -35,6 +35,7 @@ struct hc_opts {
 	const char *sni;
 	bool cid;        /* offer connection_id */
 	uint8_t cid_len; /* our (client) CID length when cid */
+	bool rrc;        /* offer rrc (RFC 9853 §3) */
 	uint8_t mfl;
 	uint16_t rsl;
 	bool ticket_ext; /* offer session_ticket (with ticket[] if set) */
@@ -71,6 +72,7 @@ struct hc {
 	uint8_t server_cid[16]; /* what we must put in our epoch-1 records */
 	uint8_t server_cid_len;
 	bool cid_ok;
+	bool rrc_ok; /* the server echoed rrc */
 	uint8_t master[48];
 	uint8_t sa_buf[256] __attribute__((aligned(64))); /* client view: rx = server write */
 	uint8_t ticket[512];                              /* NewSessionTicket received */
@@ -126,5 +128,13 @@ int hc_to_flight4(struct hc *c, struct harness *h);
 
 /* ClientKeyExchange + ChangeCipherSpec + Finished in one datagram. */
 size_t hc_flight5(struct hc *c, uint8_t *d, size_t cap, bool bad_finished);
+
+/*
+ * A ClientHello datagram of exactly len bytes: one record holding the whole
+ * message, offering TLS_PSK_WITH_AES_128_CCM_8, grown to len by a padding
+ * extension (RFC 7685) of zeros. No cookie, fixed random. For the engine's
+ * input bound and the fuzz seeds. Returns len.
+ */
+size_t hc_padded_hello(uint8_t *out, size_t len);
 
 #endif /* STORMGATE_TESTS_HS_CLIENT_H */

@@ -91,6 +91,7 @@ static const uint8_t full_ext[] = {
 	0x00, 0x23, 0x00, 0x03, 0x01, 0x02, 0x03, /* session_ticket */
 	0xff, 0x01, 0x00, 0x01, 0x00,             /* renegotiation_info, empty */
 	0x00, 0x36, 0x00, 0x03, 0x02, 0xca, 0xfe, /* connection_id */
+	0x00, 0x3d, 0x00, 0x00,                   /* rrc (RFC 9853 §3: 61, empty) */
 	0x12, 0x34, 0x00, 0x02, 0xaa, 0xbb,       /* unknown: ignored */
 };
 
@@ -119,7 +120,7 @@ static void test_client_hello_all_extensions(void **state)
 	                                   SG_HS_CH_F_RENEG_SCSV | SG_HS_CH_F_TICKET |
 	                                   SG_HS_CH_F_CID | SG_HS_CH_F_SNI | SG_HS_CH_F_GROUPS |
 	                                   SG_HS_CH_F_POINT_FORMATS | SG_HS_CH_F_MFL |
-	                                   SG_HS_CH_F_RSL);
+	                                   SG_HS_CH_F_RSL | SG_HS_CH_F_RRC);
 	assert_int_equal(ch.groups, SG_HS_GROUP_BIT_X25519 | SG_HS_GROUP_BIT_P256);
 	assert_int_equal(ch.sni_len, 9);
 	assert_memory_equal(ch.sni, "gw.exam.p", 9);
@@ -206,6 +207,9 @@ static const struct ch_case ch_cases[] = {
 	{ "reneg trailing byte", { 0xff, 0x01, 0x00, 0x02, 0x00, 0x00 }, 6, -EBADMSG },
 	{ "cid length past end", { 0x00, 0x36, 0x00, 0x02, 0x05, 0x01 }, 6, -EBADMSG },
 	{ "cid empty vector", { 0x00, 0x36, 0x00, 0x01, 0x00 }, 5, 0 },
+	{ "rrc empty (RFC 9853 §3)", { 0x00, 0x3d, 0x00, 0x00 }, 4, 0 },
+	{ "rrc with data", { 0x00, 0x3d, 0x00, 0x01, 0x00 }, 5, -EBADMSG },
+	{ "rrc twice", { 0x00, 0x3d, 0x00, 0x00, 0x00, 0x3d, 0x00, 0x00 }, 8, -EBADMSG },
 	{ "sni two host names",
 	  { 0x00, 0x00, 0x00, 0x0a, 0x00, 0x08, 0x00, 0x00, 0x01, 'a', 0x00, 0x00, 0x01, 'b' },
 	  14,
@@ -386,8 +390,8 @@ static void test_write_server_hello_bytes(void **state)
 {
 	static const uint8_t
 	        expect[] = {
-		        2,    0,    0,    0x51, 0,    1,    0,    0,    0,
-		        0,    0,    0x51, /* header: 81 bytes, message_seq 1 */
+		        2,    0,    0,    0x55, 0,    1,    0,    0,    0,
+		        0,    0,    0x55, /* header: 85 bytes, message_seq 1 */
 		        0xfe, 0xfd,       /* DTLS 1.2 */
 		        0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18,
 		        0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x21,
@@ -395,7 +399,7 @@ static void test_write_server_hello_bytes(void **state)
 		        0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0,          /* no session id */
 		        0xc0, 0xa8,                               /* PSK-AES128-CCM8 */
 		        0,                                        /* null compression */
-		        0,    0x29,                               /* extensions: 41 bytes */
+		        0,    0x2d,                               /* extensions: 45 bytes */
 		        0xff, 0x01, 0,    1,    0,                /* renegotiation_info */
 		        0,    0x17, 0,    0,                      /* extended_master_secret */
 		        0,    0x0b, 0,    2,    1,    0,          /* ec_point_formats */
@@ -404,6 +408,7 @@ static void test_write_server_hello_bytes(void **state)
 		        0,    0,    0,    0,                      /* server_name */
 		        0,    1,    0,    1,    3,                /* max_fragment_length */
 		        0,    0x1c, 0,    2,    0x05, 0x00,       /* record_size_limit 1280 */
+		        0,    0x3d, 0,    0,                      /* rrc (RFC 9853 §3) */
 	        };
 	uint8_t random[32], buf[sizeof(expect)];
 	static const uint8_t cid[] = { 0xab, 0xcd };
@@ -414,7 +419,7 @@ static void test_write_server_hello_bytes(void **state)
 		.suite = 0xc0a8,
 		.flags = SG_HS_CH_F_RENEG_INFO | SG_HS_CH_F_EMS | SG_HS_CH_F_POINT_FORMATS |
 		         SG_HS_CH_F_TICKET | SG_HS_CH_F_CID | SG_HS_CH_F_SNI | SG_HS_CH_F_MFL |
-		         SG_HS_CH_F_RSL,
+		         SG_HS_CH_F_RSL | SG_HS_CH_F_RRC,
 		.mfl = 3,
 		.rsl = 1280,
 		.cid = cid,

@@ -19,6 +19,7 @@
 
 #include <stormgate/common.h>
 #include <stormgate/dtls.h>
+#include <stormgate/session.h>
 
 #include "hs_client.h"
 #include "hs_harness.h"
@@ -294,6 +295,135 @@ static void test_ticket_keys_restart(void **state)
 	h_stop(&h2);
 }
 
+/* ---- what the client negotiated, carried into its session ------------------------------ */
+
+/*
+ * RFC 9853 §3: rrc is echoed only when the client offers it together with a
+ * connection_id and we give it one of our CIDs; the result and its SA then
+ * carry the flag, and the data plane checks a moved peer before following it.
+ */
+static void test_rrc_negotiation(void **state)
+{
+	static const struct {
+		const char *name;
+		bool cid, rrc;
+		uint8_t server_cid_len;
+		bool echoed;
+	} rows[] = {
+		{ "cid + rrc", true, true, 8, true },
+		{ "rrc without cid (RFC 9853 §3: MUST NOT echo)", false, true, 8, false },
+		{ "cid + rrc, server issues no CIDs", true, true, 0, false },
+		{ "cid only", true, false, 8, false },
+		{ "neither", false, false, 8, false },
+	};
+
+	(void)state;
+	for (unsigned i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+		struct harness h;
+		struct hc c;
+		struct hc_opts o = hc_psk_opts(SG_TLS_PSK_WITH_AES_128_CCM_8);
+
+		memset(&h, 0, sizeof(h));
+		h_config(&h, &h.conf);
+		h.conf.cookie_policy = SG_HS_COOKIE_NEVER;
+		h.conf.cid_len = rows[i].server_cid_len;
+		h_start(&h);
+		h.capture = true;
+		o.cid = rows[i].cid;
+		o.cid_len = 4;
+		o.rrc = rows[i].rrc;
+		hc_init(&c, &o);
+		assert_int_equal(hc_handshake(&c, &h), 0);
+		if (c.rrc_ok != rows[i].echoed || h.sess.res.rrc != rows[i].echoed ||
+		    !!(h.sess.res.sa->flags & SG_SA_F_RRC) != rows[i].echoed)
+			fail_msg("%s: echoed %d, result %d, SA flag %d, want %d", rows[i].name,
+			         c.rrc_ok, h.sess.res.rrc, !!(h.sess.res.sa->flags & SG_SA_F_RRC),
+			         rows[i].echoed);
+		data_both_ways(&c, &h);
+		hc_free(&c);
+		h_stop(&h);
+	}
+}
+
+/*
+ * RFC 8449 §4 / RFC 6066 §4: the largest plaintext the client takes ends up
+ * in the installed session's SA, so every record sealed for it obeys it
+ * (record_size_limit wins over max_fragment_length, RFC 8449 §5). The SA is
+ * installed in a session table as the gateway's hs_install() does (it copies
+ * the SA whole), and read back from there.
+ */
+static void test_record_limit_installed(void **state)
+{
+	static const struct {
+		uint16_t rsl;
+		uint8_t mfl;
+		unsigned want;
+	} rows[] = {
+		{ 0, 0, SG_DTLS_MAX_PLAINTEXT },
+		{ 512, 0, 512 },
+		{ 64, 0, 64 },
+		{ 0, 1, 512 },
+		{ 0, 4, 4096 },
+		{ 1000, 1, 1000 },
+		{ 20000, 0, SG_DTLS_MAX_PLAINTEXT }, /* above 2^14: DTLS 1.2's own limit */
+	};
+	struct sg_sess_params sp = { .capacity = 64, .flags = SG_SESS_P_LAZY };
+	struct sg_sess_table *t = sg_sess_table_create(&sp);
+
+	(void)state;
+	assert_non_null(t);
+	for (unsigned i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+		struct harness h;
+		struct hc c;
+		struct hc_opts o = hc_psk_opts(SG_TLS_PSK_WITH_AES_128_GCM_SHA256);
+		struct sg_sess_new sn = { 0 };
+		struct sg_sess_info info;
+		struct sg_rec_sa *sa;
+		struct sg_rec_seal_op op = { 0 };
+		uint8_t buf[SG_DTLS_MAX_PLAINTEXT + 128];
+		uint64_t id;
+
+		h_start_capture(&h, SG_HS_COOKIE_NEVER);
+		o.rsl = rows[i].rsl;
+		o.mfl = rows[i].mfl;
+		hc_init(&c, &o);
+		assert_int_equal(hc_handshake(&c, &h), 0);
+		sa = (struct sg_rec_sa *)h.sess.sa_buf;
+		assert_int_equal(h.sess.res.max_plaintext, rows[i].want);
+		assert_int_equal(sg_rec_sa_max_plaintext(sa), rows[i].want);
+
+		/* Into a session, as the gateway installs it. */
+		sn.sa = sa;
+		sg_sess_tuple_v4(&sn.tuple, 0x01020304, 5684, 0x0a000001, (uint16_t)(1000 + i));
+		sn.flags = SG_SESS_F_TUPLE;
+		assert_int_equal(sg_sess_insert(t, &sn, &id, NULL), 0);
+		assert_int_equal(sg_sess_get(t, id, &info), 0);
+		assert_int_equal(info.max_plaintext, rows[i].want);
+		assert_int_equal(info.rrc, 0);
+		assert_int_equal(sg_sess_delete(t, id), 0);
+
+		/* The limit holds for a seal with the installed SA: at it, and one over. */
+		for (unsigned extra = 0; extra <= 1; extra++) {
+			op.buf = buf;
+			op.buf_len = sizeof(buf);
+			op.pt_off = sg_rec_seal_headroom((enum sg_aead)sa->aead, 0, 0);
+			op.pt_len = rows[i].want + extra;
+			op.sa = sa;
+			op.type = SG_DTLS_CT_APPLICATION_DATA;
+			memset(buf + op.pt_off, 'x', op.pt_len);
+			sg_rec_seal_burst(h.rec, &op, 1);
+			assert_int_equal(op.status, extra ? (rows[i].want == SG_DTLS_MAX_PLAINTEXT
+			                                             ? SG_REC_OVERSIZED
+			                                             : SG_REC_RECORD_LIMIT)
+			                                  : SG_REC_OK);
+		}
+		hc_free(&c);
+		h_stop(&h);
+	}
+	sg_sess_reclaim(t, 1);
+	sg_sess_table_destroy(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +433,8 @@ int main(void)
 		cmocka_unit_test(test_resumption_rules),
 		cmocka_unit_test(test_ticket_policy),
 		cmocka_unit_test(test_ticket_keys_restart),
+		cmocka_unit_test(test_rrc_negotiation),
+		cmocka_unit_test(test_record_limit_installed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

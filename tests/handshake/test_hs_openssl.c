@@ -3,9 +3,10 @@
  * Interop with OpenSSL libssl's DTLS 1.2 client, in process over a
  * datagram socketpair: every PSK and ECDHE-PSK suite OpenSSL offers, with
  * and without extended master secret, with and without cookies, full and
- * resumed (session ticket) handshakes, an identity hint; after each
- * handshake application data flows both ways through the record layer with
- * the keys the engine installed.
+ * resumed (session ticket) handshakes, an identity hint, the default server
+ * preference over several offered suites; after each handshake application
+ * data flows both ways through the record layer with the keys the engine
+ * installed.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -335,11 +336,55 @@ static void test_openssl_renegotiation_refused(void **state)
 	h_stop(&h);
 }
 
+/*
+ * The engine's default preference against OpenSSL's client offering several
+ * suites: a 16-byte tag over CCM_8 (RFC 9147 §4.5.3: 2^7 forged records end
+ * a CCM_8 key), CCM_8 when it is all the client has (RFC 7925 §4.2), and
+ * ECDHE-PSK before PSK. (OpenSSL has no ECDHE-PSK CCM suites; test_hs_hygiene
+ * covers those with the scripted client.)
+ */
+static void test_openssl_suite_preference(void **state)
+{
+	static const struct {
+		const char *ciphers;
+		uint16_t want;
+	} rows[] = {
+		{ "PSK-AES128-CCM8:PSK-AES128-CCM", 0xc0a4 },
+		{ "PSK-AES128-CCM:PSK-AES128-CCM8", 0xc0a4 },
+		{ "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256", 0x00a8 },
+		{ "PSK-AES128-CCM8", 0xc0a8 },
+		{ "PSK-AES128-CCM8:ECDHE-PSK-CHACHA20-POLY1305", 0xccac },
+	};
+
+	(void)state;
+	for (unsigned i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+		struct harness h = { 0 };
+		struct client_cfg cc = { .identity = h_psks[0].identity,
+			                 .key = h_psks[0].key,
+			                 .key_len = h_psks[0].key_len };
+		struct ossl_case c = { .cipher = rows[i].ciphers, .cookies = SG_HS_COOKIE_ALWAYS };
+		SSL *ssl;
+
+		h_config(&h, &h.conf); /* conf.suites all 0: the default order */
+		h_start(&h);
+		ssl = client_new(&h, &c, &cc, NULL);
+		run_handshake(&h, ssl, 1);
+		print_message("# %s -> %04x\n", rows[i].ciphers, h.sess.res.suite);
+		assert_int_equal(h.sess.res.suite, rows[i].want);
+		assert_int_equal(SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(ssl)),
+		                 rows[i].want);
+		exchange_data(&h, ssl);
+		SSL_free(ssl);
+		h_stop(&h);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_openssl_matrix),
 		cmocka_unit_test(test_openssl_renegotiation_refused),
+		cmocka_unit_test(test_openssl_suite_preference),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

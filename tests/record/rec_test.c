@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <intel-ipsec-mb.h>
 #include <openssl/evp.h>
 
 #include "rec_test.h"
@@ -246,4 +247,32 @@ long rt_evp_open_record(const struct rt_rec *r, const uint8_t *rec, size_t rec_l
 		*type = rec[0];
 	}
 	return (long)clen;
+}
+
+int rt_ctx_holds_key(const struct sg_rec_ctx *ctx, enum sg_aead aead, const uint8_t *key)
+{
+	uint8_t enc[15 * 16] __attribute__((aligned(16))),
+	        dec[15 * 16] __attribute__((aligned(16)));
+	unsigned rounds = 0;
+	int held = 0;
+
+	switch (aead) {
+	case SG_AEAD_AES_128_CCM_8:
+	case SG_AEAD_AES_128_CCM:
+	case SG_AEAD_AES_128_GCM:
+		aes_keyexp_128_enc_sse(key, enc);
+		rounds = 11;
+		break;
+	case SG_AEAD_AES_256_GCM:
+		aes_keyexp_256_sse(key, enc, dec);
+		rounds = 15;
+		break;
+	default:
+		return sg_rec_ctx_holds(ctx, key, 32);
+	}
+	for (unsigned r = 0; r < rounds; r++)
+		held |= sg_rec_ctx_holds(ctx, enc + 16 * r, 16);
+	sg_wipe(enc, sizeof(enc));
+	sg_wipe(dec, sizeof(dec));
+	return held;
 }

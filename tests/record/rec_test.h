@@ -67,6 +67,15 @@ size_t rt_evp_seal_record(const struct rt_rec *r, const uint8_t *pt, size_t len,
 long rt_evp_open_record(const struct rt_rec *r, const uint8_t *rec, size_t rec_len, uint8_t *pt,
                         uint8_t *type);
 
+/*
+ * Whether ctx holds key, or any 16-byte round key of its AES encryption
+ * schedule (AES-128, or AES-256 for SG_AEAD_AES_256_GCM; round 0 is the key
+ * itself), or for ChaCha20-Poly1305 the raw key: what no context may keep
+ * after a wipe (sg_rec_ctx_holds()). The schedules come from IPsec-MB's key
+ * expansion, the layout the record layer stores.
+ */
+int rt_ctx_holds_key(const struct sg_rec_ctx *ctx, enum sg_aead aead, const uint8_t *key);
+
 /* Byte pattern for payloads. */
 void rt_fill(uint8_t *p, size_t len, uint64_t seed);
 

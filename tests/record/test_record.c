@@ -95,8 +95,10 @@ static void test_sa_init_and_wipe(void **state)
 		uint8_t flags;
 		int null_key;
 		int expect;
+		uint16_t max_pt;  /* params.max_plaintext */
+		unsigned want_pt; /* sg_rec_sa_max_plaintext() after a good init */
 	} rows[] = {
-		{ 128, SG_AEAD_AES_128_GCM, 0, 0, 0, 0, 0 },
+		{ 128, SG_AEAD_AES_128_GCM, 0, 0, 0, 0, 0, 0, SG_DTLS_MAX_PLAINTEXT },
 		{ 64, SG_AEAD_AES_128_GCM, 0, 0, 0, 0, 0 },
 		{ 4096, SG_AEAD_AES_128_GCM, 0, 0, SG_SA_F_RX_CID, 0, 0 },
 		{ 96, SG_AEAD_AES_128_GCM, 0, 0, 0, 0, -EINVAL },   /* not a power of two */
@@ -108,6 +110,16 @@ static void test_sa_init_and_wipe(void **state)
 		{ 128, SG_AEAD_AES_128_GCM, (UINT64_C(1) << 48) - 1, 0, 0, 0, 0 },
 		{ 128, SG_AEAD_AES_128_GCM, 0, 0, SG_SA_F_LIVE, 0, -EINVAL },
 		{ 128, SG_AEAD_AES_128_GCM, 0, 0, 0, 1, -EINVAL },
+		{ 128, SG_AEAD_AES_128_GCM, 0, 0, SG_SA_F_RX_CID | SG_SA_F_RRC, 0, 0 },
+		/* The peer's record limit (RFC 8449 §4: 64 .. 2^14; RFC 6066 §4: 2^9 .. 2^12). */
+		{ 128, SG_AEAD_AES_128_GCM, 0, 0, 0, 0, 0, 64, 64 },
+		{ 128, SG_AEAD_AES_128_GCM, 0, 0, 0, 0, 0, 512, 512 },
+		{ 128, SG_AEAD_AES_128_GCM, 0, 0, 0, 0, 0, SG_DTLS_MAX_PLAINTEXT,
+		  SG_DTLS_MAX_PLAINTEXT },
+		{ 128, SG_AEAD_AES_128_GCM, 0, 0, 0, 0, -EINVAL, 63 },
+		{ 128, SG_AEAD_AES_128_GCM, 0, 0, 0, 0, -EINVAL, SG_DTLS_MAX_PLAINTEXT + 1 },
+		/* The limit and the last sequence number share a word: neither spoils the other. */
+		{ 128, SG_AEAD_AES_128_GCM, (UINT64_C(1) << 48) - 1, 0, 0, 0, 0, 100, 100 },
 	};
 
 	(void)state;
@@ -123,12 +135,15 @@ static void test_sa_init_and_wipe(void **state)
 		good.tx_iv = k.server_iv;
 		good.tx_seq = rows[i].tx_seq;
 		good.rx_seq = rows[i].rx_seq;
+		good.max_plaintext = rows[i].max_pt;
 		assert_int_equal(sg_rec_sa_init(sa, rows[i].window, &good), rows[i].expect);
 		if (rows[i].expect == 0) {
 			assert_true(sa->flags & SG_SA_F_LIVE);
 			assert_int_equal(sa->aead, rows[i].aead);
 			assert_memory_equal(sa->rx_key, k.client_key, 16);
-			assert_true(sa->tx_seq == rows[i].tx_seq);
+			assert_true(sg_rec_sa_tx_seq(sa) == rows[i].tx_seq);
+			assert_int_equal(sg_rec_sa_max_plaintext(sa),
+			                 rows[i].want_pt ? rows[i].want_pt : SG_DTLS_MAX_PLAINTEXT);
 		}
 	}
 
@@ -138,6 +153,7 @@ static void test_sa_init_and_wipe(void **state)
 	good.rx_key = k.client_key;
 	good.tx_seq = 0;
 	good.rx_seq = 5;
+	good.max_plaintext = 0;
 	assert_int_equal(sg_rec_sa_init(sa, 128, &good), 0);
 	assert_int_equal(sg_rec_replay_check(sa, 128, 4), SG_REC_REPLAYED);
 	assert_int_equal(sg_rec_replay_check(sa, 128, 0), SG_REC_REPLAYED);
@@ -404,7 +420,7 @@ static void test_roundtrip_openssl(void **state)
 		evp_then_open(ctx, m, ss);
 		/* Both directions consumed one sequence number per record. */
 		for (size_t a = 0; a < N_AEAD; a++)
-			assert_true(ss[a].srv->tx_seq == ss[a].cli_seq);
+			assert_true(sg_rec_sa_tx_seq(ss[a].srv) == ss[a].cli_seq);
 		sessions_free(ss);
 		sg_rec_ctx_free(ctx);
 	}

@@ -725,15 +725,200 @@ static void test_seal_limits(void **state)
 			if (rows[r].want == SG_REC_OK) {
 				assert_int_equal(op.rec_off, 0);
 				assert_int_equal(op.rec_len, op.buf_len);
-				assert_true(p.sa->tx_seq == 1);
+				assert_true(sg_rec_sa_tx_seq(p.sa) == 1);
 			} else {
 				assert_int_equal(op.rec_len, 0);
-				assert_true(p.sa->tx_seq == 0); /* no sequence number spent */
+				assert_true(sg_rec_sa_tx_seq(p.sa) ==
+				            0); /* no sequence number spent */
 			}
 			peer_free(&p);
 		}
 	}
 	free(buf);
+	sg_rec_ctx_free(ctx);
+}
+
+/* Server SA of p re-made with a record limit (0: none) and extra flags. */
+static void peer_limit(struct peer *p, uint16_t max_pt, uint8_t flags)
+{
+	struct sg_rec_sa_params sp = {
+		.aead = p->aead,
+		.epoch = 1,
+		.flags = (uint8_t)((p->cid ? SG_SA_F_RX_CID | SG_SA_F_TX_CID : 0) | flags),
+		.rx_key = p->k.client_key,
+		.tx_key = p->k.server_key,
+		.rx_iv = p->k.client_iv,
+		.tx_iv = p->k.server_iv,
+		.max_plaintext = max_pt,
+	};
+
+	assert_int_equal(sg_rec_sa_init(p->sa, 128, &sp), 0);
+}
+
+/*
+ * RFC 8449 §4 / RFC 6066 §4: the peer's record limit bounds what a seal
+ * encrypts: the plaintext, or for a tls12_cid record the DTLSInnerPlaintext
+ * (content, type, padding). At the limit the record is sealed and opens at
+ * the peer (OpenSSL); one byte over it is SG_REC_RECORD_LIMIT and spends no
+ * sequence number.
+ */
+static void test_seal_record_limit(void **state)
+{
+	struct sg_rec_ctx *ctx = ctx_new(0);
+	static const struct {
+		const char *name;
+		int cid;
+		uint16_t limit; /* 0: none (2^14) */
+		uint32_t pt_len;
+		uint16_t pad;
+		enum sg_rec_status want;
+	} rows[] = {
+		{ "below", 0, 512, 511, 0, SG_REC_OK },
+		{ "at", 0, 512, 512, 0, SG_REC_OK },
+		{ "above", 0, 512, 513, 0, SG_REC_RECORD_LIMIT },
+		{ "far above", 0, 512, 1400, 0, SG_REC_RECORD_LIMIT },
+		{ "empty", 0, 64, 0, 0, SG_REC_OK },
+		{ "at the least limit", 0, 64, 64, 0, SG_REC_OK },
+		{ "above the least limit", 0, 64, 65, 0, SG_REC_RECORD_LIMIT },
+		{ "no limit: 2^14", 0, 0, SG_DTLS_MAX_PLAINTEXT, 0, SG_REC_OK },
+		{ "mfl 2^12 at", 0, 4096, 4096, 0, SG_REC_OK },
+		{ "mfl 2^12 above", 0, 4096, 4097, 0, SG_REC_RECORD_LIMIT },
+		/* tls12_cid: content + 1 type byte + padding count. */
+		{ "cid below", 1, 512, 510, 0, SG_REC_OK },
+		{ "cid at (inner 512)", 1, 512, 511, 0, SG_REC_OK },
+		{ "cid above (inner 513)", 1, 512, 512, 0, SG_REC_RECORD_LIMIT },
+		{ "cid padding at", 1, 512, 500, 11, SG_REC_OK },
+		{ "cid padding above", 1, 512, 500, 12, SG_REC_RECORD_LIMIT },
+	};
+	uint8_t *buf = malloc(REC_MAX), *pt = malloc(REC_MAX);
+
+	(void)state;
+	assert_non_null(buf);
+	assert_non_null(pt);
+	for (size_t a = 0; a < N_AEAD; a++) {
+		for (size_t r = 0; r < SG_ARRAY_SIZE(rows); r++) {
+			struct peer p;
+			struct sg_rec_seal_op op = { 0 };
+			unsigned head = sg_rec_seal_headroom(all_aeads[a], rows[r].cid, CID_LEN);
+			struct rt_rec rr;
+			uint8_t type;
+
+			peer_init(&p, all_aeads[a], rows[r].cid, 900 + a);
+			peer_limit(&p, rows[r].limit, 0);
+			op.buf = buf;
+			op.pt_off = head;
+			op.pt_len = rows[r].pt_len;
+			op.buf_len = REC_MAX;
+			op.sa = p.sa;
+			op.cid = our_cid;
+			op.cid_len = rows[r].cid ? CID_LEN : 0;
+			op.type = SG_DTLS_CT_APPLICATION_DATA;
+			op.pad_len = rows[r].pad;
+			rt_fill(buf + head, rows[r].pt_len, 77);
+			sg_rec_seal_burst(ctx, &op, 1);
+			if (op.status != rows[r].want)
+				fail_msg("%s / %s: %s, want %s", sg_aead_name(p.aead), rows[r].name,
+				         sg_rec_status_name(op.status),
+				         sg_rec_status_name(rows[r].want));
+			if (op.status != SG_REC_OK) {
+				assert_int_equal(op.rec_len, 0);
+				assert_true(sg_rec_sa_tx_seq(p.sa) == 0); /* no number spent */
+				peer_free(&p);
+				continue;
+			}
+			assert_true(sg_rec_sa_tx_seq(p.sa) == 1);
+			rr = (struct rt_rec){ .aead = p.aead,
+				              .key = p.k.server_key,
+				              .iv = p.k.server_iv,
+				              .cid = rows[r].cid,
+				              .cid_len = CID_LEN };
+			assert_int_equal(
+			        rt_evp_open_record(&rr, buf + op.rec_off, op.rec_len, pt, &type),
+			        (long)rows[r].pt_len);
+			assert_int_equal(type, SG_DTLS_CT_APPLICATION_DATA);
+			rt_fill(buf, rows[r].pt_len, 77);
+			assert_memory_equal(pt, buf, rows[r].pt_len);
+			peer_free(&p);
+		}
+	}
+	free(pt);
+	free(buf);
+	sg_rec_ctx_free(ctx);
+}
+
+/*
+ * RFC 9853 §3, §4: return_routability_check records (content type 27) are
+ * sealed and opened only for an SA that negotiated RRC; for any other they
+ * are refused like an unknown type, and in a tls12_cid record the window
+ * does not move for them.
+ */
+static void test_rrc_content_type(void **state)
+{
+	struct sg_rec_ctx *ctx = ctx_new(0);
+	static const uint8_t msg[SG_RRC_MSG_LEN] = {
+		SG_RRC_PATH_CHALLENGE, 1, 2, 3, 4, 5, 6, 7, 8
+	};
+
+	(void)state;
+	for (size_t a = 0; a < N_AEAD; a++) {
+		for (int cid = 0; cid <= 1; cid++) {
+			for (int rrc = 0; rrc <= 1; rrc++) {
+				struct peer p;
+				uint8_t buf[256], rec[256], pt[64], type;
+				struct sg_rec_seal_op so = { 0 };
+				struct sg_rec_open_op oo = { 0 };
+				unsigned head = sg_rec_seal_headroom(all_aeads[a], cid, CID_LEN);
+				struct rt_rec rr;
+				size_t n;
+
+				peer_init(&p, all_aeads[a], cid, 950 + a);
+				peer_limit(&p, 0, rrc ? SG_SA_F_RRC : 0);
+				/* Seal. */
+				memcpy(buf + head, msg, sizeof(msg));
+				so.buf = buf;
+				so.buf_len = sizeof(buf);
+				so.pt_off = head;
+				so.pt_len = sizeof(msg);
+				so.sa = p.sa;
+				so.cid = our_cid;
+				so.cid_len = cid ? CID_LEN : 0;
+				so.type = SG_DTLS_CT_RRC;
+				sg_rec_seal_burst(ctx, &so, 1);
+				assert_int_equal(so.status, rrc ? SG_REC_OK : SG_REC_BAD_TYPE);
+				if (rrc) {
+					rr = (struct rt_rec){ .aead = p.aead,
+						              .key = p.k.server_key,
+						              .iv = p.k.server_iv,
+						              .cid = cid,
+						              .cid_len = CID_LEN };
+					assert_int_equal(rt_evp_open_record(&rr, buf + so.rec_off,
+					                                    so.rec_len, pt, &type),
+					                 (long)sizeof(msg));
+					assert_int_equal(type, SG_DTLS_CT_RRC);
+					assert_memory_equal(pt, msg, sizeof(msg));
+				}
+				/* Open what the client sealed as type 27. */
+				n = client_record(&p, 7, SG_DTLS_CT_RRC, msg, sizeof(msg), rec);
+				oo.rec = rec;
+				oo.rec_len = (uint32_t)n;
+				oo.sa = p.sa;
+				sg_rec_open_burst(ctx, &oo, 1);
+				if (rrc) {
+					assert_int_equal(oo.status, SG_REC_OK);
+					assert_int_equal(oo.type, SG_DTLS_CT_RRC);
+					assert_int_equal(oo.pt_len, sizeof(msg));
+					assert_memory_equal(rec + oo.pt_off, msg, sizeof(msg));
+					assert_true(p.sa->rx_top == 8);
+				} else {
+					assert_int_equal(oo.status, cid ? SG_REC_BAD_INNER_PLAINTEXT
+					                                : SG_REC_BAD_TYPE);
+					assert_true(p.sa->rx_top ==
+					            0); /* the window did not move */
+				}
+				peer_free(&p);
+			}
+		}
+	}
 	sg_rec_ctx_free(ctx);
 }
 
@@ -747,7 +932,7 @@ static void test_seal_sequence(void **state)
 	(void)state;
 	peer_init(&p, SG_AEAD_AES_128_CCM_8, 0, 1);
 	/* The last sequence numbers of the epoch, then refusal (RFC 6347 §4.1: no wrap). */
-	p.sa->tx_seq = SG_DTLS_SEQ_MAX - 1;
+	p.sa->tx_word = (p.sa->tx_word & ~SG_SA_TX_SEQ_MASK) | (SG_DTLS_SEQ_MAX - 1);
 	memset(ops, 0, sizeof(ops));
 	for (int i = 0; i < 4; i++) {
 		ops[i].buf = bufs[i];
@@ -1079,6 +1264,8 @@ int main(void)
 		cmocka_unit_test(test_forgery_limit),
 		cmocka_unit_test(test_mixed_burst),
 		cmocka_unit_test(test_seal_limits),
+		cmocka_unit_test(test_seal_record_limit),
+		cmocka_unit_test(test_rrc_content_type),
 		cmocka_unit_test(test_seal_sequence),
 		cmocka_unit_test(test_large_call_and_wipe_keys),
 		cmocka_unit_test(test_gcm_key_cache),

@@ -2,10 +2,13 @@
 /*
  * libFuzzer target: the engine's datagram input (record framing by the
  * record layer's parser, then the handshake state machine). The input is a
- * sequence of datagrams, each prefixed by a 2-byte length, all from one
- * peer, with a clock that moves between them so timers fire too. The engine
- * runs without cookies so a hello reaches the full state machine. Nothing
- * it is fed may crash it, leak, or leave a sanitizer report.
+ * sequence of datagrams, each prefixed by a 2-byte length (so up to 64 KB,
+ * past SG_HS_DGRAM_MAX: tests/fuzz.sh raises -max_len), all from one peer,
+ * with a clock that moves between them so timers fire too. Two engines get
+ * every datagram: one without cookies, so a hello reaches the full state
+ * machine, and one that requires them, so every hello goes through the
+ * cookie MAC. Nothing either is fed may crash it, leak, or leave a
+ * sanitizer report.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -64,15 +67,16 @@ static void cid_release(void *ctx, const uint8_t *cid)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct sg_hs_engine *e;
+	static const uint8_t cookie_policy[2] = { SG_HS_COOKIE_NEVER, SG_HS_COOKIE_ALWAYS };
+	static struct sg_hs_engine *e[2];
 	struct sg_hs_peer peer = { .pport = 1, .lport = 2 };
 	struct sg_hs_time now = { .mono_ms = 1000, .unix_s = 1700000000 };
 	size_t off = 0;
 
-	if (e == NULL) {
+	for (int i = 0; i < 2; i++) {
 		struct sg_hs_config conf = {
 			.max_handshakes = 4,
-			.cookie_policy = SG_HS_COOKIE_NEVER,
+			.cookie_policy = cookie_policy[i],
 			.tickets = 1,
 			.cid_len = 8,
 			.mtu = 256,
@@ -83,8 +87,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			         .cid_release = cid_release },
 		};
 
-		e = sg_hs_engine_create(&conf);
-		if (e == NULL)
+		if (e[i] == NULL)
+			e[i] = sg_hs_engine_create(&conf);
+		if (e[i] == NULL)
 			return 0;
 	}
 	while (off + 2 <= size) {
@@ -93,13 +98,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += 2;
 		if (len > size - off)
 			len = size - off;
-		sg_hs_input(e, now, &peer, data + off, len);
+		for (int i = 0; i < 2; i++)
+			sg_hs_input(e[i], now, &peer, data + off, len);
 		off += len;
 		now.mono_ms += 700;
-		sg_hs_tick(e, now);
+		for (int i = 0; i < 2; i++)
+			sg_hs_tick(e[i], now);
 	}
 	/* Let every handshake of this input time out, so inputs do not interfere. */
 	now.mono_ms += 3600 * 1000;
-	sg_hs_tick(e, now);
+	for (int i = 0; i < 2; i++)
+		sg_hs_tick(e[i], now);
 	return 0;
 }

@@ -5,6 +5,10 @@
  * tickets, fragments), as
  *   <dir>/parser/<name>  handshake fragments (what fuzz_hs_parser reads)
  *   <dir>/input/<name>   length-prefixed datagram sequences (fuzz_hs_input)
+ * and one large input: ClientHellos grown by a padding extension to
+ * SG_HS_DGRAM_MAX (taken) and to 18,373 bytes (refused: the size that
+ * overran the cookie MAC's scratch before the bound), so the fuzzers start
+ * beyond 18 KB.
  * Usage: gen_corpus <dir>. Run by hand when the formats change; the seeds
  * are kept in the repository.
  */
@@ -71,6 +75,20 @@ static void one(const char *name, struct hc_opts o)
 	h_stop(&h);
 }
 
+/* Datagrams around the engine's input bound (handshake.h, SG_HS_DGRAM_MAX). */
+static void big(void)
+{
+	static uint8_t d[20000], seq[2 * sizeof(d)];
+	size_t n, at = 0;
+
+	n = hc_padded_hello(d, SG_HS_DGRAM_MAX);
+	put("parser", "big-client-hello", d + SG_DTLS_HDR_LEN, n - SG_DTLS_HDR_LEN);
+	at = seq_add(seq, at, d, n);
+	n = hc_padded_hello(d, 18373);
+	at = seq_add(seq, at, d, n);
+	put("input", "big-client-hello", seq, at);
+}
+
 static void test_generate(void **state)
 {
 	struct hc_opts o;
@@ -98,6 +116,7 @@ static void test_generate(void **state)
 	o.fallback_scsv = true;
 	o.reneg_len = 4;
 	one("dtls10-fallback-reneg", o);
+	big();
 }
 
 int main(int argc, char **argv)
