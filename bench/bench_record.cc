@@ -88,12 +88,14 @@ void draw_order(std::vector<uint32_t> &order, size_t sessions, uint64_t &rng)
 }
 
 // The next kBurst entries of order, redrawn with the timer paused when a pass
-// is used up.
+// is used up (its sessions counted in touched then; the last pass's used part
+// after the run).
 const uint32_t *next_order(benchmark::State &state, std::vector<uint32_t> &order, size_t sessions,
-                           uint64_t &rng, size_t &pos)
+                           uint64_t &rng, size_t &pos, sgbench::Touched &touched)
 {
 	if (pos + kBurst > order.size()) {
 		state.PauseTiming();
+		touched.add(order.data(), pos);
 		draw_order(order, sessions, rng);
 		state.ResumeTiming();
 		pos = 0;
@@ -162,6 +164,11 @@ struct Pool {
 	std::vector<uint32_t> sess;
 	uint64_t rng = 1;
 	uint32_t gen = 0; // pass number, in the plaintext pattern
+	sgbench::Touched touched;
+
+	explicit Pool(size_t sessions) : touched(sessions)
+	{
+	}
 
 	void init(unsigned p)
 	{
@@ -222,6 +229,8 @@ struct Pool {
 		if (pos < kPool)
 			return true;
 		state.PauseTiming();
+		if (gen > 0)
+			touched.add(sess.data(), pos); // the pass used up
 		bool ok = refill(aead, sessions);
 		state.ResumeTiming();
 		if (!ok) {
@@ -257,9 +266,13 @@ const char *arch_label(sg_rec_ctx *ctx)
 	return sg_rec_ctx_arch(ctx);
 }
 
-void finish(benchmark::State &state, uint64_t records, sg_rec_ctx *ctx)
+// touched: the sessions the run used (nullptr: a benchmark without sessions).
+void finish(benchmark::State &state, uint64_t records, sg_rec_ctx *ctx,
+            const sgbench::Touched *touched)
 {
 	state.SetItemsProcessed(int64_t(records));
+	if (touched != nullptr)
+		state.counters["sessions_touched"] = double(touched->count);
 	state.counters["rec_time"] = benchmark::Counter(
 	        double(records), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 	if (ctx)
@@ -272,7 +285,7 @@ void bm_record_open(benchmark::State &state, sg_aead aead, unsigned payload, siz
 {
 	sg_rec_ctx *ctx = sg_rec_ctx_create(nullptr);
 	sg_rec_sa *sas = g_sas.get(aead, sessions);
-	Pool pool;
+	Pool pool(sessions);
 	const size_t ostride = slot_stride(payload);
 	std::vector<uint8_t> out(kBurst * ostride);
 	sg_rec_open_op ops[kBurst];
@@ -313,7 +326,9 @@ void bm_record_open(benchmark::State &state, sg_aead aead, unsigned payload, siz
 	    (opened != records ||
 	     !pool.plaintext_ok(pos - kBurst, out.data(), ostride, pt_off, pt_len)))
 		state.SkipWithError("a record did not open to its plaintext");
-	finish(state, records, ctx);
+	if (pool.gen > 0)
+		pool.touched.add(pool.sess.data(), pos);
+	finish(state, records, ctx, &pool.touched);
 	sg_rec_ctx_free(ctx);
 }
 
@@ -327,6 +342,7 @@ void bm_record_seal(benchmark::State &state, sg_aead aead, unsigned payload, siz
 	const size_t stride = (head + payload + 16 + 63) & ~size_t(63);
 	std::vector<uint8_t> bufs(kBurst * stride);
 	std::vector<uint32_t> order(kOrder);
+	sgbench::Touched touched(sessions);
 	sg_rec_seal_op ops[kBurst];
 	uint64_t rng = 7, records = 0;
 	size_t pos = 0;
@@ -338,7 +354,7 @@ void bm_record_seal(benchmark::State &state, sg_aead aead, unsigned payload, siz
 	}
 	draw_order(order, sessions, rng);
 	for (auto _ : state) {
-		const uint32_t *sess = next_order(state, order, sessions, rng, pos);
+		const uint32_t *sess = next_order(state, order, sessions, rng, pos, touched);
 
 		for (unsigned j = 0; j < kBurst; j++) {
 			sg_rec_seal_op &op = ops[j];
@@ -360,7 +376,8 @@ void bm_record_seal(benchmark::State &state, sg_aead aead, unsigned payload, siz
 		benchmark::DoNotOptimize(ops[kBurst - 1].rec_len);
 		records += kBurst;
 	}
-	finish(state, records, ctx);
+	touched.add(order.data(), pos);
+	finish(state, records, ctx, &touched);
 	sg_rec_ctx_free(ctx);
 }
 
@@ -370,7 +387,7 @@ void bm_baseline_open(benchmark::State &state, sg_aead aead, unsigned payload, s
 {
 	sg_rec_sa *sas = g_sas.get(aead, sessions);
 	sg_bench_ossl *o = sg_bench_ossl_create(aead);
-	Pool pool;
+	Pool pool(sessions);
 	const size_t ostride = slot_stride(payload);
 	std::vector<uint8_t> out(kBurst * ostride);
 	uint32_t pt_off[kBurst] = {}, pt_len[kBurst] = {};
@@ -423,7 +440,8 @@ void bm_baseline_open(benchmark::State &state, sg_aead aead, unsigned payload, s
 	    (opened != records ||
 	     !pool.plaintext_ok(pos - kBurst, out.data(), ostride, pt_off, pt_len)))
 		state.SkipWithError("a record did not open to its plaintext");
-	finish(state, records, nullptr);
+	pool.touched.add(pool.sess.data(), pos);
+	finish(state, records, nullptr, &pool.touched);
 	state.SetLabel("openssl");
 	sg_bench_ossl_free(o);
 }
@@ -560,7 +578,7 @@ void bm_imb_raw_open(benchmark::State &state, sg_aead aead, unsigned payload)
 		records += kBurst;
 	}
 	benchmark::DoNotOptimize(tags[0][0]);
-	finish(state, records, nullptr);
+	finish(state, records, nullptr, nullptr);
 	free(key);
 	free_mb_mgr(m);
 }
@@ -589,6 +607,7 @@ void bm_keystore(benchmark::State &state, Store store, sg_aead aead, size_t sess
 	const size_t stride = slot_stride(64);
 	std::vector<uint8_t> bufs(kBurst * stride, 0x5a);
 	std::vector<uint32_t> order(kOrder);
+	sgbench::Touched touched(sessions);
 	uint8_t nonce[kBurst][12], aad[kBurst][16], tags[kBurst][16];
 	uint64_t rng = 11, records = 0;
 	size_t pos = 0;
@@ -622,7 +641,7 @@ void bm_keystore(benchmark::State &state, Store store, sg_aead aead, size_t sess
 		memset(aad[j], int(j), 13);
 	}
 	for (auto _ : state) {
-		const uint32_t *sess = next_order(state, order, sessions, rng, pos);
+		const uint32_t *sess = next_order(state, order, sessions, rng, pos, touched);
 
 		if (store == Store::raw_expand) {
 			for (unsigned j = 0; j < kBurst; j++)
@@ -659,7 +678,8 @@ void bm_keystore(benchmark::State &state, Store store, sg_aead aead, size_t sess
 		records += kBurst;
 	}
 	benchmark::DoNotOptimize(tags[0][0]);
-	finish(state, records, nullptr);
+	touched.add(order.data(), pos);
+	finish(state, records, nullptr, &touched);
 	if (table)
 		munmap(table, sessions * kstride);
 	free(scratch);

@@ -214,16 +214,25 @@ Fixture &fixture(uint32_t n)
 	return *f;
 }
 
-// Advance pos by a burst; past the end of the stream, redraw it (timer paused).
-void next_pass(benchmark::State &state, Fixture &f, size_t &pos)
+// Advance pos by a burst; past the end of the stream, count the pass's
+// sessions in touched and redraw it (timer paused).
+void next_pass(benchmark::State &state, Fixture &f, size_t &pos, sgbench::Touched &touched)
 {
 	pos += kBurst;
 	if (pos + kBurst > kStream) {
 		state.PauseTiming();
+		touched.add(f.ks.data(), pos);
 		f.redraw();
 		state.ResumeTiming();
 		pos = 0;
 	}
+}
+
+// The sessions the run looked up: the stream's used part, then the counter.
+void report_touched(benchmark::State &state, Fixture &f, size_t pos, sgbench::Touched &touched)
+{
+	touched.add(f.ks.data(), pos);
+	state.counters["sessions_touched"] = double(touched.count);
 }
 
 void per_item(benchmark::State &state)
@@ -237,6 +246,7 @@ void per_item(benchmark::State &state)
 void session_lookup(benchmark::State &state)
 {
 	Fixture &f = fixture((uint32_t)state.range(0));
+	sgbench::Touched touched(f.n);
 	struct sg_sess_ref refs[kBurst];
 	size_t pos = 0;
 
@@ -248,15 +258,17 @@ void session_lookup(benchmark::State &state)
 			break;
 		}
 		benchmark::DoNotOptimize(refs);
-		next_pass(state, f, pos);
+		next_pass(state, f, pos, touched);
 		sg_sess_quiescent(f.w);
 	}
+	report_touched(state, f, pos, touched);
 	per_item(state);
 }
 
 void session_lookup_cid(benchmark::State &state)
 {
 	Fixture &f = fixture((uint32_t)state.range(0));
+	sgbench::Touched touched(f.n);
 	struct sg_sess_ref refs[kBurst];
 	const uint8_t *cp[kBurst];
 	size_t pos = 0;
@@ -272,9 +284,10 @@ void session_lookup_cid(benchmark::State &state)
 			break;
 		}
 		benchmark::DoNotOptimize(refs);
-		next_pass(state, f, pos);
+		next_pass(state, f, pos, touched);
 		sg_sess_quiescent(f.w);
 	}
+	report_touched(state, f, pos, touched);
 	per_item(state);
 }
 
@@ -364,6 +377,8 @@ void session_baseline_rte_hash(benchmark::State &state)
 {
 	uint32_t n = (uint32_t)state.range(0);
 	std::vector<struct sg_sess_tuple> stream(kStream);
+	std::vector<uint32_t> ks(kStream);
+	sgbench::Touched touched(n);
 	struct rte_hash *h;
 	uint64_t x = n;
 
@@ -387,8 +402,10 @@ void session_baseline_rte_hash(benchmark::State &state)
 		}
 	}
 	auto redraw = [&]() {
-		for (size_t i = 0; i < kStream; i++)
-			tuple_of(&stream[i], (uint32_t)((x = mix(x)) % n));
+		for (size_t i = 0; i < kStream; i++) {
+			ks[i] = (uint32_t)((x = mix(x)) % n);
+			tuple_of(&stream[i], ks[i]);
+		}
 	};
 	redraw();
 	size_t pos = 0;
@@ -407,11 +424,14 @@ void session_baseline_rte_hash(benchmark::State &state)
 		pos += kBurst;
 		if (pos + kBurst > kStream) { // as next_pass(): a new stream every pass
 			state.PauseTiming();
+			touched.add(ks.data(), pos);
 			redraw();
 			state.ResumeTiming();
 			pos = 0;
 		}
 	}
+	touched.add(ks.data(), pos);
+	state.counters["sessions_touched"] = double(touched.count);
 	per_item(state);
 	rte_hash_free(h);
 }

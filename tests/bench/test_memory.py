@@ -51,6 +51,13 @@ def close(a, b, rel):
     return abs(a - b) <= rel * max(a, b)
 
 
+def same_cold(a, b):
+    """Two cold runs agree: within 3 %, or 16 pages (the sanitizers' allocator
+    moves small parts by a few pages). The old in-process figure moved by 3.7 MB
+    at 1000 sessions between the first iteration and the later ones."""
+    return abs(a - b) <= max(0.03 * max(a, b), 16 * 4096)
+
+
 def main():
     parts = ('table', 'dataplane', 'registry')
     for backend in ('proxy', 'udp'):
@@ -72,9 +79,9 @@ def main():
     # Cold: a fresh process each time, so two runs see the same heap (none).
     a, out_a = measure('--sessions', 1000)
     b, out_b = measure('--sessions', 1000)
-    check('a cold run holds: two fresh runs of 1000 sessions agree within 3 %',
+    check('a cold run holds: two fresh runs of 1000 sessions agree (3 %, or 16 pages)',
           a is not None and b is not None
-          and all(close(a[f'{p}_bytes'], b[f'{p}_bytes'], 0.03) for p in parts + ('total',)),
+          and all(same_cold(a[f'{p}_bytes'], b[f'{p}_bytes']) for p in parts + ('total',)),
           out_a + out_b)
 
     ph, out_p = measure('--sessions', N, '--order', 'phased')
