@@ -3,8 +3,9 @@
 //
 //   record_open/<suite>/<payload>/<sessions>            sg_rec_open_burst, bursts of 128
 //   record_seal/<suite>/<payload>/<sessions>            sg_rec_seal_burst, bursts of 128
-//   baseline_openssl_open/<suite>/<payload>/<sessions>  OpenSSL EVP, one context re-keyed
-//                                                       per record, one record at a time
+//   baseline_openssl_open/<suite>/<payload>/<sessions>  OpenSSL EVP, one context with its
+//                                                       cipher fixed once, re-keyed (key
+//                                                       and nonce) per record, one at a time
 //   imb_raw_open/<suite>/<payload>                      bare IPsec-MB job loop, one hot key
 //   keystore/<variant>/<suite>/<sessions>               key storage study (64-byte records)
 //
@@ -12,8 +13,12 @@
 // live in one big array (transparent huge pages, as the data plane's
 // hugepage memory). Opened records come from a pool sealed outside the timed
 // region with fresh sequence numbers and fresh random sessions for every
-// pass, so no pass finds its SAs warm from the previous one. Counters:
-// items_per_second (records/s) and rec_time (time per record).
+// pass, so no pass finds its SAs warm from the previous one; the seal and
+// keystore loops likewise draw a fresh random order over all <sessions> for
+// every pass of kOrder records. Both opens count the records that opened and
+// check the last burst's plaintext after the timed loop: a run where one
+// record failed is an error, not a figure. Counters: items_per_second
+// (records/s) and rec_time (time per record).
 #include <benchmark/benchmark.h>
 
 #include <sys/mman.h>
@@ -28,10 +33,10 @@
 #include <vector>
 
 #include <intel-ipsec-mb.h>
-#include <openssl/evp.h>
 
 #include <stormgate/record.h>
 
+#include "baseline_openssl.h"
 #include "bench_util.h"
 
 namespace
@@ -40,7 +45,8 @@ namespace
 constexpr unsigned kBurst = SG_BURST_MAX;
 constexpr unsigned kWindow = SG_REPLAY_WINDOW_DEFAULT;
 constexpr size_t kPool = 32768;    // records opened per pass
-constexpr size_t kOrder = 1 << 16; // random session draws for the seal loop
+constexpr size_t kOrder = 1 << 16; // records sealed (keystore: keyed) per pass, each of a
+                                   // session drawn at random among all, redrawn every pass
 
 struct SuiteInfo {
 	const char *name;
@@ -64,6 +70,40 @@ inline void prefetch_line(const void *p)
 using sgbench::Keys;
 using sgbench::session_keys;
 using sgbench::splitmix;
+
+// Plaintext byte b of a pool record of session sess sealed in pass gen: the
+// opens' output is checked against it, and a stale byte of an earlier pass
+// does not match.
+uint8_t plain_byte(uint32_t sess, unsigned b, uint32_t gen)
+{
+	return uint8_t(sess * 131u + b * 7u + gen);
+}
+
+// A fresh random order of kOrder sessions among all `sessions` (outside the
+// timed region): every pass touches new sessions, not the same 65,536.
+void draw_order(std::vector<uint32_t> &order, size_t sessions, uint64_t &rng)
+{
+	for (auto &o : order)
+		o = sessions == 1 ? 0 : uint32_t(splitmix(rng) % sessions);
+}
+
+// The next kBurst entries of order, redrawn with the timer paused when a pass
+// is used up (its sessions counted in touched then; the last pass's used part
+// after the run).
+const uint32_t *next_order(benchmark::State &state, std::vector<uint32_t> &order, size_t sessions,
+                           uint64_t &rng, size_t &pos, sgbench::Touched &touched)
+{
+	if (pos + kBurst > order.size()) {
+		state.PauseTiming();
+		touched.add(order.data(), pos);
+		draw_order(order, sessions, rng);
+		state.ResumeTiming();
+		pos = 0;
+	}
+	const uint32_t *o = &order[pos];
+	pos += kBurst;
+	return o;
+}
 
 // Per-slot buffer stride for payload bytes: whole lines, and not a power of
 // two, so that 128 slots do not all map to the same few cache sets.
@@ -123,6 +163,12 @@ struct Pool {
 	std::vector<uint32_t> len;
 	std::vector<uint32_t> sess;
 	uint64_t rng = 1;
+	uint32_t gen = 0; // pass number, in the plaintext pattern
+	sgbench::Touched touched;
+
+	explicit Pool(size_t sessions) : touched(sessions)
+	{
+	}
 
 	void init(unsigned p)
 	{
@@ -154,11 +200,14 @@ struct Pool {
 				return false;
 		}
 		unsigned head = sg_rec_seal_headroom(aead, 0, 0);
+		gen++;
 		for (size_t base = 0; base < kPool; base += kBurst) {
 			for (unsigned j = 0; j < kBurst; j++) {
 				size_t i = base + j;
 
 				sess[i] = sessions == 1 ? 0 : uint32_t(splitmix(rng) % sessions);
+				for (unsigned b = 0; b < payload; b++)
+					rec(i)[head + b] = plain_byte(sess[i], b, gen);
 				ops[j].buf = rec(i); // exact headroom: the record starts the slot
 				ops[j].buf_len = uint32_t(stride);
 				ops[j].pt_off = head;
@@ -180,6 +229,8 @@ struct Pool {
 		if (pos < kPool)
 			return true;
 		state.PauseTiming();
+		if (gen > 0)
+			touched.add(sess.data(), pos); // the pass used up
 		bool ok = refill(aead, sessions);
 		state.ResumeTiming();
 		if (!ok) {
@@ -189,6 +240,25 @@ struct Pool {
 		pos = 0;
 		return true;
 	}
+
+	// True when the opened plaintext of records [at, at + kBurst) (out + j *
+	// ostride + pt_off[j], pt_len[j]) is what was sealed: checked once per run
+	// after the timed loop, so an open that "succeeds" without decrypting
+	// cannot give a figure.
+	bool plaintext_ok(size_t at, const uint8_t *out, size_t ostride, const uint32_t *pt_off,
+	                  const uint32_t *pt_len) const
+	{
+		for (unsigned j = 0; j < kBurst; j++) {
+			const uint8_t *pt = out + j * ostride + pt_off[j];
+
+			if (pt_len[j] != payload)
+				return false;
+			for (unsigned b = 0; b < payload; b++)
+				if (pt[b] != plain_byte(sess[at + j], b, gen))
+					return false;
+		}
+		return true;
+	}
 };
 
 const char *arch_label(sg_rec_ctx *ctx)
@@ -196,9 +266,13 @@ const char *arch_label(sg_rec_ctx *ctx)
 	return sg_rec_ctx_arch(ctx);
 }
 
-void finish(benchmark::State &state, uint64_t records, sg_rec_ctx *ctx)
+// touched: the sessions the run used (nullptr: a benchmark without sessions).
+void finish(benchmark::State &state, uint64_t records, sg_rec_ctx *ctx,
+            const sgbench::Touched *touched)
 {
 	state.SetItemsProcessed(int64_t(records));
+	if (touched != nullptr)
+		state.counters["sessions_touched"] = double(touched->count);
 	state.counters["rec_time"] = benchmark::Counter(
 	        double(records), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 	if (ctx)
@@ -211,12 +285,13 @@ void bm_record_open(benchmark::State &state, sg_aead aead, unsigned payload, siz
 {
 	sg_rec_ctx *ctx = sg_rec_ctx_create(nullptr);
 	sg_rec_sa *sas = g_sas.get(aead, sessions);
-	Pool pool;
+	Pool pool(sessions);
 	const size_t ostride = slot_stride(payload);
 	std::vector<uint8_t> out(kBurst * ostride);
 	sg_rec_open_op ops[kBurst];
+	uint32_t pt_off[kBurst], pt_len[kBurst];
 	size_t pos = kPool;
-	uint64_t records = 0;
+	uint64_t records = 0, opened = 0;
 
 	if (!ctx || !sas) {
 		state.SkipWithError("setup failed");
@@ -234,6 +309,7 @@ void bm_record_open(benchmark::State &state, sg_aead aead, unsigned payload, siz
 			ops[j].dst = out.data() + j * ostride;
 		}
 		unsigned ok = sg_rec_open_burst(ctx, ops, kBurst);
+		opened += ok;
 		if (ok != kBurst) {
 			state.SkipWithError(sg_rec_status_name(sg_rec_status(ops[0].status)));
 			break;
@@ -242,7 +318,17 @@ void bm_record_open(benchmark::State &state, sg_aead aead, unsigned payload, siz
 		pos += kBurst;
 		records += kBurst;
 	}
-	finish(state, records, ctx);
+	for (unsigned j = 0; j < kBurst; j++) {
+		pt_off[j] = ops[j].pt_off;
+		pt_len[j] = ops[j].pt_len;
+	}
+	if (!state.error_occurred() && records > 0 &&
+	    (opened != records ||
+	     !pool.plaintext_ok(pos - kBurst, out.data(), ostride, pt_off, pt_len)))
+		state.SkipWithError("a record did not open to its plaintext");
+	if (pool.gen > 0)
+		pool.touched.add(pool.sess.data(), pos);
+	finish(state, records, ctx, &pool.touched);
 	sg_rec_ctx_free(ctx);
 }
 
@@ -256,6 +342,7 @@ void bm_record_seal(benchmark::State &state, sg_aead aead, unsigned payload, siz
 	const size_t stride = (head + payload + 16 + 63) & ~size_t(63);
 	std::vector<uint8_t> bufs(kBurst * stride);
 	std::vector<uint32_t> order(kOrder);
+	sgbench::Touched touched(sessions);
 	sg_rec_seal_op ops[kBurst];
 	uint64_t rng = 7, records = 0;
 	size_t pos = 0;
@@ -265,9 +352,10 @@ void bm_record_seal(benchmark::State &state, sg_aead aead, unsigned payload, siz
 		sg_rec_ctx_free(ctx);
 		return;
 	}
-	for (auto &o : order)
-		o = sessions == 1 ? 0 : uint32_t(splitmix(rng) % sessions);
+	draw_order(order, sessions, rng);
 	for (auto _ : state) {
+		const uint32_t *sess = next_order(state, order, sessions, rng, pos, touched);
+
 		for (unsigned j = 0; j < kBurst; j++) {
 			sg_rec_seal_op &op = ops[j];
 
@@ -275,7 +363,7 @@ void bm_record_seal(benchmark::State &state, sg_aead aead, unsigned payload, siz
 			op.buf_len = uint32_t(stride);
 			op.pt_off = head;
 			op.pt_len = payload;
-			op.sa = &sas[order[(pos + j) & (kOrder - 1)]];
+			op.sa = &sas[sess[j]];
 			op.cid = nullptr;
 			op.cid_len = 0;
 			op.type = SG_DTLS_CT_APPLICATION_DATA;
@@ -286,128 +374,76 @@ void bm_record_seal(benchmark::State &state, sg_aead aead, unsigned payload, siz
 			break;
 		}
 		benchmark::DoNotOptimize(ops[kBurst - 1].rec_len);
-		pos += kBurst;
 		records += kBurst;
 	}
-	finish(state, records, ctx);
+	touched.add(order.data(), pos);
+	finish(state, records, ctx, &touched);
 	sg_rec_ctx_free(ctx);
 }
 
 // ---- baseline_openssl_open ----------------------------------------------------------
 
-const EVP_CIPHER *fetch_cipher(sg_aead aead)
-{
-	static EVP_CIPHER *c[SG_AEAD_MAX];
-	static const char *names[SG_AEAD_MAX] = { "AES-128-CCM", "AES-128-CCM", "AES-128-GCM",
-		                                  "AES-256-GCM", "ChaCha20-Poly1305" };
-
-	if (!c[aead])
-		c[aead] = EVP_CIPHER_fetch(nullptr, names[aead], nullptr);
-	return c[aead];
-}
-
-// What a typical DTLS server does per record: parse, replay check against a
-// 64-bit shift window (OpenSSL's DTLS1_BITMAP), re-key one EVP context with
-// the session's key, nonce and AAD (RFC 5246 §6.2.3.3), decrypt and verify.
-bool openssl_open_one(EVP_CIPHER_CTX *c, const EVP_CIPHER *cipher, sg_aead aead, sg_rec_sa *sa,
-                      const uint8_t *rec, size_t rec_len, uint8_t *out)
-{
-	const bool ccm = aead == SG_AEAD_AES_128_CCM_8 || aead == SG_AEAD_AES_128_CCM;
-	const unsigned xl = sg_aead_explicit_len(aead), tl = sg_aead_tag_len(aead);
-	uint8_t nonce[12], aad[13];
-	int ol;
-
-	if (rec_len < 13 || rec[1] != 0xfe || rec[2] != 0xfd ||
-	    unsigned(rec[3] << 8 | rec[4]) != sa->epoch)
-		return false;
-	size_t flen = size_t(rec[11]) << 8 | rec[12];
-	if (flen + 13 > rec_len || flen < xl + tl)
-		return false;
-	uint64_t seq = 0;
-	for (int i = 5; i < 11; i++)
-		seq = seq << 8 | rec[i];
-	// replay check (DTLS1_BITMAP style: bit i = top - i)
-	uint64_t top = sa->rx_top;
-	if (seq + 64 <= top || (seq < top && (sa->replay[0] >> (top - 1 - seq) & 1)))
-		return false;
-	size_t clen = flen - xl - tl;
-	const uint8_t *ct = rec + 13 + xl, *tag = ct + clen;
-	if (aead == SG_AEAD_CHACHA20_POLY1305) {
-		memcpy(nonce, sa->rx_iv, 12);
-		for (int i = 0; i < 8; i++)
-			nonce[4 + i] ^= rec[3 + i];
-	} else {
-		memcpy(nonce, sa->rx_iv, 4);
-		memcpy(nonce + 4, rec + 13, 8);
-	}
-	memcpy(aad, rec + 3, 8);
-	aad[8] = rec[0];
-	aad[9] = rec[1];
-	aad[10] = rec[2];
-	aad[11] = uint8_t(clen >> 8);
-	aad[12] = uint8_t(clen);
-	if (ccm) {
-		if (EVP_DecryptInit_ex(c, cipher, nullptr, nullptr, nullptr) != 1 ||
-		    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, 12, nullptr) != 1 ||
-		    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, int(tl), (void *)tag) != 1 ||
-		    EVP_DecryptInit_ex(c, nullptr, nullptr, sa->rx_key, nonce) != 1 ||
-		    EVP_DecryptUpdate(c, nullptr, &ol, nullptr, int(clen)) != 1 ||
-		    EVP_DecryptUpdate(c, nullptr, &ol, aad, 13) != 1 ||
-		    EVP_DecryptUpdate(c, out, &ol, ct, int(clen)) != 1)
-			return false;
-	} else {
-		if (EVP_DecryptInit_ex(c, cipher, nullptr, sa->rx_key, nonce) != 1 ||
-		    EVP_DecryptUpdate(c, nullptr, &ol, aad, 13) != 1 ||
-		    EVP_DecryptUpdate(c, out, &ol, ct, int(clen)) != 1 ||
-		    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, int(tl), (void *)tag) != 1 ||
-		    EVP_DecryptFinal_ex(c, out + ol, &ol) != 1)
-			return false;
-	}
-	if (seq >= top) {
-		uint64_t shift = seq - top + 1;
-		sa->replay[0] = shift >= 64 ? 1 : sa->replay[0] << shift | 1;
-		sa->rx_top = seq + 1;
-	} else {
-		sa->replay[0] |= UINT64_C(1) << (top - 1 - seq);
-	}
-	return true;
-}
-
 void bm_baseline_open(benchmark::State &state, sg_aead aead, unsigned payload, size_t sessions)
 {
 	sg_rec_sa *sas = g_sas.get(aead, sessions);
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	const EVP_CIPHER *cipher = fetch_cipher(aead);
-	Pool pool;
+	sg_bench_ossl *o = sg_bench_ossl_create(aead);
+	Pool pool(sessions);
 	const size_t ostride = slot_stride(payload);
 	std::vector<uint8_t> out(kBurst * ostride);
+	uint32_t pt_off[kBurst] = {}, pt_len[kBurst] = {};
 	size_t pos = kPool;
-	uint64_t records = 0;
+	uint64_t records = 0, opened = 0;
 
-	if (!sas || !c || !cipher) {
+	if (!sas || !o) {
 		state.SkipWithError("setup failed");
-		EVP_CIPHER_CTX_free(c);
+		sg_bench_ossl_free(o);
 		return;
 	}
 	pool.init(payload);
+	// Outside timing: the re-keyed context still verifies tags. A copy of
+	// the first record with one tag bit flipped must be refused (the
+	// session's window is untouched then, so the record itself opens later).
+	if (!pool.refill(aead, sessions)) {
+		state.SkipWithError("refill failed");
+		sg_bench_ossl_free(o);
+		return;
+	}
+	pos = 0;
+	{
+		std::vector<uint8_t> forged(pool.rec(0), pool.rec(0) + pool.len[0]);
+
+		forged.back() ^= 1;
+		if (sg_bench_ossl_open(o, &sas[pool.sess[0]], forged.data(), forged.size(),
+		                       out.data(), &pt_len[0]) != -EBADMSG) {
+			state.SkipWithError("the baseline did not refuse a forged record");
+			sg_bench_ossl_free(o);
+			return;
+		}
+	}
 	for (auto _ : state) {
 		if (!pool.next(state, aead, sessions, pos))
 			break;
-		bool ok = true;
+		unsigned ok = 0;
 		for (unsigned j = 0; j < kBurst; j++)
-			ok &= openssl_open_one(c, cipher, aead, &sas[pool.sess[pos + j]],
-			                       pool.rec(pos + j), pool.len[pos + j],
-			                       out.data() + j * ostride);
-		if (!ok) {
+			ok += sg_bench_ossl_open(o, &sas[pool.sess[pos + j]], pool.rec(pos + j),
+			                         pool.len[pos + j], out.data() + j * ostride,
+			                         &pt_len[j]) == 0;
+		opened += ok;
+		if (ok != kBurst) {
 			state.SkipWithError("openssl open failed");
 			break;
 		}
 		pos += kBurst;
 		records += kBurst;
 	}
-	finish(state, records, nullptr);
+	if (!state.error_occurred() && records > 0 &&
+	    (opened != records ||
+	     !pool.plaintext_ok(pos - kBurst, out.data(), ostride, pt_off, pt_len)))
+		state.SkipWithError("a record did not open to its plaintext");
+	pool.touched.add(pool.sess.data(), pos);
+	finish(state, records, nullptr, &pool.touched);
 	state.SetLabel("openssl");
-	EVP_CIPHER_CTX_free(c);
+	sg_bench_ossl_free(o);
 }
 
 // ---- imb_raw_open --------------------------------------------------------------------
@@ -542,7 +578,7 @@ void bm_imb_raw_open(benchmark::State &state, sg_aead aead, unsigned payload)
 		records += kBurst;
 	}
 	benchmark::DoNotOptimize(tags[0][0]);
-	finish(state, records, nullptr);
+	finish(state, records, nullptr, nullptr);
 	free(key);
 	free_mb_mgr(m);
 }
@@ -571,6 +607,7 @@ void bm_keystore(benchmark::State &state, Store store, sg_aead aead, size_t sess
 	const size_t stride = slot_stride(64);
 	std::vector<uint8_t> bufs(kBurst * stride, 0x5a);
 	std::vector<uint32_t> order(kOrder);
+	sgbench::Touched touched(sessions);
 	uint8_t nonce[kBurst][12], aad[kBurst][16], tags[kBurst][16];
 	uint64_t rng = 11, records = 0;
 	size_t pos = 0;
@@ -598,14 +635,13 @@ void bm_keystore(benchmark::State &state, Store store, sg_aead aead, size_t sess
 				        reinterpret_cast<gcm_key_data *>(table + i * kstride));
 		}
 	}
-	for (auto &o : order)
-		o = sessions == 1 ? 0 : uint32_t(splitmix(rng) % sessions);
+	draw_order(order, sessions, rng);
 	for (unsigned j = 0; j < kBurst; j++) {
 		memset(nonce[j], int(j), 12);
 		memset(aad[j], int(j), 13);
 	}
 	for (auto _ : state) {
-		const uint32_t *sess = &order[pos & (kOrder - 1)];
+		const uint32_t *sess = next_order(state, order, sessions, rng, pos, touched);
 
 		if (store == Store::raw_expand) {
 			for (unsigned j = 0; j < kBurst; j++)
@@ -639,11 +675,11 @@ void bm_keystore(benchmark::State &state, Store store, sg_aead aead, size_t sess
 		}
 		while (IMB_FLUSH_JOB(m))
 			;
-		pos += kBurst;
 		records += kBurst;
 	}
 	benchmark::DoNotOptimize(tags[0][0]);
-	finish(state, records, nullptr);
+	touched.add(order.data(), pos);
+	finish(state, records, nullptr, &touched);
 	if (table)
 		munmap(table, sessions * kstride);
 	free(scratch);

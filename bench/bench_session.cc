@@ -3,8 +3,9 @@
 //   session_lookup/<n>      bulk lookups by UDP 4-tuple, bursts of 32, one core
 //   session_lookup_cid/<n>  bulk lookups by our CID (decode + check), same
 //   session_insert/<n>      inserts/s building a table of n sessions in groups of 32
-//                           (sg_sess_insert_bulk: the restore path), with
-//                           bytes_per_session = resident memory added / n
+//                           (sg_sess_insert_bulk: the restore path); the memory
+//                           a table of n sessions takes is gateway_memory's
+//                           (bench_memory.cc: one cold run in a fresh process)
 //   session_insert_single/<n>  the same, one sg_sess_insert() per session
 // and, in the same binary, the baselines the design was chosen against:
 //   session_baseline_rte_hash/<n>     rte_hash (lock-free RW) bulk lookup, same keys
@@ -12,8 +13,11 @@
 //                                     (rte_malloc heap bytes allocated / n)
 //   session_baseline_ecb/32           raw IPsec-MB AES-128-ECB over 32 blocks (CID decode cost)
 // Keys are drawn uniformly at random from the n live sessions into a
-// pre-built stream (the packets of a burst are already parsed), walked in
-// order. See docs/performance.md for the command and docs/session-table.md.
+// pre-built stream of kStream keys (the packets of a burst are already
+// parsed), walked in order; each time a pass is used up the stream is drawn
+// afresh (timer paused), so a run at 10M touches keys of all sessions, not
+// the same 2^20. See docs/performance.md for the command and
+// docs/session-table.md.
 #include <benchmark/benchmark.h>
 
 #include <arpa/inet.h>
@@ -40,7 +44,7 @@ namespace
 {
 
 constexpr unsigned kBurst = 32;
-constexpr size_t kStream = 1u << 20; // keys per stream (walked cyclically)
+constexpr size_t kStream = 1u << 20; // keys per pass, redrawn for every pass
 
 uint64_t mix(uint64_t x)
 {
@@ -48,20 +52,6 @@ uint64_t mix(uint64_t x)
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
 	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
 	return x ^ (x >> 31);
-}
-
-// Resident set size in bytes (/proc/self/statm, second field).
-size_t rss_bytes()
-{
-	unsigned long size = 0, res = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	if (f != nullptr) {
-		if (fscanf(f, "%lu %lu", &size, &res) != 2)
-			res = 0;
-		fclose(f);
-	}
-	return res * (size_t)sysconf(_SC_PAGESIZE);
 }
 
 // Device k: IPv4 peers in 198.18.0.0/15, every fourth one IPv6 in fd00:5347::/64.
@@ -170,19 +160,19 @@ int fill(sg_sess_table *t, uint32_t n, uint8_t (*cids)[8])
 	return rc;
 }
 
-// A table of n sessions plus random key streams over it, built once per size.
+// A table of n sessions plus a random key stream over it, built once per size.
 struct Fixture {
 	sg_sess_table *t = nullptr;
 	sg_sess_worker *w = nullptr;
+	uint32_t n;
+	uint64_t x;
+	std::vector<uint8_t> all; // the CID of every session, n * 8 bytes
 	std::vector<struct sg_sess_tuple> tuples;
 	std::vector<uint8_t> cids; // kStream * 8 bytes
 	std::vector<uint32_t> ks;  // session number of each stream position
 
-	explicit Fixture(uint32_t n)
+	explicit Fixture(uint32_t count) : n(count), x(count), all((size_t)count * 8)
 	{
-		std::vector<uint8_t> all((size_t)n * 8);
-		uint64_t x = n;
-
 		t = make_table(n);
 		if (t == nullptr || fill(t, n, (uint8_t(*)[8])all.data()) != 0)
 			abort();
@@ -192,12 +182,18 @@ struct Fixture {
 		tuples.resize(kStream);
 		cids.resize(kStream * 8);
 		ks.resize(kStream);
+		redraw();
+		sg_sess_worker_online(w);
+	}
+
+	// A new stream: kStream sessions drawn uniformly among all n.
+	void redraw()
+	{
 		for (size_t i = 0; i < kStream; i++) {
 			ks[i] = (uint32_t)((x = mix(x)) % n);
 			tuple_of(&tuples[i], ks[i]);
 			memcpy(&cids[i * 8], &all[(size_t)ks[i] * 8], 8);
 		}
-		sg_sess_worker_online(w);
 	}
 	~Fixture()
 	{
@@ -218,6 +214,27 @@ Fixture &fixture(uint32_t n)
 	return *f;
 }
 
+// Advance pos by a burst; past the end of the stream, count the pass's
+// sessions in touched and redraw it (timer paused).
+void next_pass(benchmark::State &state, Fixture &f, size_t &pos, sgbench::Touched &touched)
+{
+	pos += kBurst;
+	if (pos + kBurst > kStream) {
+		state.PauseTiming();
+		touched.add(f.ks.data(), pos);
+		f.redraw();
+		state.ResumeTiming();
+		pos = 0;
+	}
+}
+
+// The sessions the run looked up: the stream's used part, then the counter.
+void report_touched(benchmark::State &state, Fixture &f, size_t pos, sgbench::Touched &touched)
+{
+	touched.add(f.ks.data(), pos);
+	state.counters["sessions_touched"] = double(touched.count);
+}
+
 void per_item(benchmark::State &state)
 {
 	state.SetItemsProcessed((int64_t)state.iterations() * kBurst);
@@ -229,6 +246,7 @@ void per_item(benchmark::State &state)
 void session_lookup(benchmark::State &state)
 {
 	Fixture &f = fixture((uint32_t)state.range(0));
+	sgbench::Touched touched(f.n);
 	struct sg_sess_ref refs[kBurst];
 	size_t pos = 0;
 
@@ -240,15 +258,17 @@ void session_lookup(benchmark::State &state)
 			break;
 		}
 		benchmark::DoNotOptimize(refs);
-		pos = (pos + kBurst) % kStream;
+		next_pass(state, f, pos, touched);
 		sg_sess_quiescent(f.w);
 	}
+	report_touched(state, f, pos, touched);
 	per_item(state);
 }
 
 void session_lookup_cid(benchmark::State &state)
 {
 	Fixture &f = fixture((uint32_t)state.range(0));
+	sgbench::Touched touched(f.n);
 	struct sg_sess_ref refs[kBurst];
 	const uint8_t *cp[kBurst];
 	size_t pos = 0;
@@ -264,30 +284,31 @@ void session_lookup_cid(benchmark::State &state)
 			break;
 		}
 		benchmark::DoNotOptimize(refs);
-		pos = (pos + kBurst) % kStream;
+		next_pass(state, f, pos, touched);
 		sg_sess_quiescent(f.w);
 	}
+	report_touched(state, f, pos, touched);
 	per_item(state);
 }
 
-// Inserts/s building a table of n sessions with fill_fn, and what it costs
-// in memory (bytes_per_session) and in creation time (create_s, not timed).
+// Inserts/s building a table of n sessions with fill_fn, and its creation
+// time (create_s, not timed). Its memory: gateway_memory (bench_memory.cc),
+// measured in a fresh process; a figure taken here, after other iterations
+// and benchmarks, would count reused heap and code pages instead.
 using fill_fn_t = int (*)(sg_sess_table *, uint32_t, uint8_t (*)[8]);
 
 void insert_bench(benchmark::State &state, fill_fn_t fill_fn)
 {
 	uint32_t n = (uint32_t)state.range(0);
-	double bytes = 0, create = 0, wall = 0;
+	double create = 0, wall = 0;
 
-	fixtures.clear(); // lookup tables of earlier benchmarks: out of the RSS figure
+	fixtures.clear(); // the lookup benchmarks' tables (10M: 2.4 GB) are not needed here
 	for (auto _ : state) {
-		size_t before, after;
 		sg_sess_table *t;
 		struct timespec t0, t1;
 		int rc;
 
 		state.PauseTiming();
-		before = rss_bytes();
 		// Creation commits (prefaults) the whole table: timed apart, reported as create_s.
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		t = make_table(n);
@@ -303,8 +324,6 @@ void insert_bench(benchmark::State &state, fill_fn_t fill_fn)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		state.PauseTiming();
 		wall += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
-		after = rss_bytes();
-		bytes = (double)(after - before) / n;
 		sg_sess_table_destroy(t);
 		state.ResumeTiming();
 		if (rc != 0) {
@@ -313,7 +332,6 @@ void insert_bench(benchmark::State &state, fill_fn_t fill_fn)
 		}
 	}
 	state.SetItemsProcessed((int64_t)state.iterations() * n);
-	state.counters["bytes_per_session"] = bytes;
 	state.counters["create_s"] = create;
 	// items_per_second is per CPU second (exact benchmark names forbid UseRealTime's
 	// suffix); this one is per wall-clock second, what a restore waits for.
@@ -359,6 +377,8 @@ void session_baseline_rte_hash(benchmark::State &state)
 {
 	uint32_t n = (uint32_t)state.range(0);
 	std::vector<struct sg_sess_tuple> stream(kStream);
+	std::vector<uint32_t> ks(kStream);
+	sgbench::Touched touched(n);
 	struct rte_hash *h;
 	uint64_t x = n;
 
@@ -381,8 +401,13 @@ void session_baseline_rte_hash(benchmark::State &state)
 			return;
 		}
 	}
-	for (size_t i = 0; i < kStream; i++)
-		tuple_of(&stream[i], (uint32_t)((x = mix(x)) % n));
+	auto redraw = [&]() {
+		for (size_t i = 0; i < kStream; i++) {
+			ks[i] = (uint32_t)((x = mix(x)) % n);
+			tuple_of(&stream[i], ks[i]);
+		}
+	};
+	redraw();
 	size_t pos = 0;
 	for (auto _ : state) {
 		const void *keys[kBurst];
@@ -396,8 +421,17 @@ void session_baseline_rte_hash(benchmark::State &state)
 			break;
 		}
 		benchmark::DoNotOptimize(data);
-		pos = (pos + kBurst) % kStream;
+		pos += kBurst;
+		if (pos + kBurst > kStream) { // as next_pass(): a new stream every pass
+			state.PauseTiming();
+			touched.add(ks.data(), pos);
+			redraw();
+			state.ResumeTiming();
+			pos = 0;
+		}
 	}
+	touched.add(ks.data(), pos);
+	state.counters["sessions_touched"] = double(touched.count);
 	per_item(state);
 	rte_hash_free(h);
 }

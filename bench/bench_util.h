@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Helpers shared by the benchmark files (bench_<part>.cc): deterministic
-// session keys both sides of a session can derive, and the EAL of the bench
-// process. Header-only: every function is inline, the EAL state is one
-// function-local static shared by all files.
+// session keys both sides of a session can derive, the count of sessions a
+// run touched, and the EAL of the bench process. Header-only: every function is inline, the EAL
+// state is one function-local static shared by all files.
 #ifndef STORMGATE_BENCH_UTIL_H
 #define STORMGATE_BENCH_UTIL_H
 
@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <system_error>
+#include <vector>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -93,6 +94,29 @@ inline bool seal_as_devices(sg_rec_ctx *ctx, sg_rec_sa *cli, sg_aead aead, const
 	}
 	return sg_rec_seal_burst(ctx, ops, n) == n;
 }
+
+// Distinct sessions a run used, a bit per session, counted outside the timed
+// region: the benchmarks report it as sessions_touched, so what a figure at
+// <sessions> really touched is in the output, not only in the docs.
+struct Touched {
+	std::vector<uint64_t> bits;
+	uint64_t count = 0;
+
+	explicit Touched(size_t sessions) : bits((sessions + 63) / 64)
+	{
+	}
+
+	void add(const uint32_t *sess, size_t n)
+	{
+		for (size_t i = 0; i < n; i++) {
+			uint64_t &w = bits[sess[i] >> 6];
+			const uint64_t m = UINT64_C(1) << (sess[i] & 63);
+
+			count += (w & m) == 0;
+			w |= m;
+		}
+	}
+};
 
 inline char *eal_runtime_dir()
 {

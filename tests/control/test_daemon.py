@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Integration tests of stormgate and stormctl, as TAP (suite 'integration').
 
-  test_daemon.py STORMGATE STORMCTL VERSION
+  test_daemon.py STORMGATE STORMCTL VERSION [B_SANITIZE]
 
 Checks, in order: the CLIs' usage and exit codes; --check-config on the
 sample (exit 0) and on every tests/control/configs/broken-*.yaml (exit 2, the
@@ -12,7 +12,8 @@ net_af_packet port bound to a veth whose peer sits in a network namespace the
 test creates, plus a net_ring port; stormctl version/ports/status --json;
 exactly N datagrams sent from the namespace end in exactly N handshake punts
 drops; raw protocol errors; a second daemon on the same socket is refused;
-`stormctl shutdown`, SIGINT, SIGTERM and --duration all stop with exit 0.
+`stormctl shutdown`, SIGINT, SIGTERM and --duration all stop with exit 0;
+in the ASan+UBSan build, no daemon's output holds a sanitizer report.
 
 Every daemon is started with a unique --file-prefix and killed on any
 failure; the namespace, veth and temporary files are removed in all cases.
@@ -28,10 +29,12 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
+import sanitizer  # noqa: E402
 from tap import Tap  # noqa: E402
 import vethns  # noqa: E402
 
 STORMGATE, STORMCTL, VERSION = sys.argv[1:4]
+SANITIZE = sys.argv[4] if len(sys.argv) > 4 else 'none'  # meson's b_sanitize
 ROOT = os.environ.get('SG_SOURCE_ROOT') or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TAG = f'sgt{os.getpid() % 100000}'
@@ -426,6 +429,17 @@ def test_dtls_echo():
     echo.kill()
 
 
+def test_sanitizer_logs():
+    """ASan+UBSan build: no report in any daemon's output, LeakSanitizer's
+    exit check included (so only daemons that exited by themselves count)."""
+    started = [p for p in daemons if hasattr(p, 'log')]  # start()'s, not the echo server
+    done = [p for p in started if p.poll() is not None]
+    check('every daemon started has exited by itself', len(done) == len(started) and done,
+          f'{len(done)} of {len(started)}')
+    sanitizer.check_logs(TAP, SANITIZE, STORMGATE, ''.join(output(p) for p in done),
+                         f"the {len(done)} daemons' logs")
+
+
 def cleanup():
     vethns.down(daemons, NS, VETH_GW, prefixes, work)
 
@@ -446,6 +460,7 @@ def main():
             test_daemon(n)
             test_dtls_echo()
             test_stop_paths()
+            test_sanitizer_logs()
     except BaseException as e:  # report, then clean up
         check('no unexpected exception', False, repr(e))
     finally:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Repository checks, as TAP: the README opens with exactly the two commands
 (main job, tests) and both exist; .ci/run calls the README's test command;
-the deploy scripts parse (bash -n) and pass shellcheck when it is installed."""
+every repository file the CI and deploy scripts name exists; the ASan+UBSan
+build runs the integration suite too; the deploy scripts parse (bash -n) and pass shellcheck when it is installed."""
 import os
 import re
 import shutil
@@ -46,6 +47,26 @@ check('.ci/run calls the README test command',
 
 scripts = sorted(os.path.join(root, 'deploy', f) for f in os.listdir(os.path.join(root, 'deploy'))
                  if f.endswith('.sh')) + [os.path.join(root, '.ci', 'run')]
+
+# The ASan+UBSan build runs the daemon's integration tests too (issue 12 item
+# 17): their "no sanitizer report" checks are live only there.
+with open(os.path.join(root, 'deploy', 'test.sh'), encoding='utf-8') as f:
+    test_sh = f.read().replace('\\\n', ' ')
+asan_runs = [l for l in test_sh.splitlines() if re.match(r'\s*meson test -C build-asan\b', l)]
+check('deploy/test.sh runs the unit and integration suites in the ASan+UBSan build',
+      any('--suite unit' in l for l in asan_runs) and any('--suite integration' in l
+                                                          for l in asan_runs), asan_runs)
+
+# Every file of the repository a CI or deploy script names (in a command or a
+# comment) exists: a comment pointing at a script that is gone misleads.
+NAMED_FILE = re.compile(r'(?<![\w/$.-])(?:\./)?((?:deploy|tests|\.ci|bench|docs)/[\w./-]*\w'
+                        r'\.(?:sh|py|md|csv|yaml|json|cc|c|h))\b')
+for s in scripts:
+    with open(s, encoding='utf-8') as f:
+        named = sorted(set(NAMED_FILE.findall(f.read())))
+    missing = [n for n in named if not os.path.exists(os.path.join(root, n))]
+    check(f'{os.path.relpath(s, root)} names only files that exist', not missing,
+          ', '.join(missing))
 for s in scripts:
     r = subprocess.run(['bash', '-n', s], capture_output=True, text=True)
     check(f'bash -n {os.path.relpath(s, root)}', r.returncode == 0, r.stderr.strip())

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The OpenSSL EVP baseline of the record benchmarks (baseline_openssl.h). */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <stormgate/dtls.h>
+
+#include "baseline_openssl.h"
+
+struct sg_bench_ossl {
+	EVP_CIPHER *cipher;
+	EVP_CIPHER_CTX *ctx;
+	enum sg_aead aead;
+};
+
+static bool is_ccm(enum sg_aead aead)
+{
+	return aead == SG_AEAD_AES_128_CCM_8 || aead == SG_AEAD_AES_128_CCM;
+}
+
+struct sg_bench_ossl *sg_bench_ossl_create(enum sg_aead aead)
+{
+	static const char *const names[SG_AEAD_MAX] = {
+		[SG_AEAD_AES_128_CCM_8] = "AES-128-CCM",
+		[SG_AEAD_AES_128_CCM] = "AES-128-CCM",
+		[SG_AEAD_AES_128_GCM] = "AES-128-GCM",
+		[SG_AEAD_AES_256_GCM] = "AES-256-GCM",
+		[SG_AEAD_CHACHA20_POLY1305] = "ChaCha20-Poly1305",
+	};
+	struct sg_bench_ossl *o;
+	int err = ENOMEM;
+
+	if ((unsigned)aead >= SG_AEAD_MAX || names[aead] == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	o = calloc(1, sizeof(*o));
+	if (o == NULL)
+		return NULL;
+	o->aead = aead;
+	o->cipher = EVP_CIPHER_fetch(NULL, names[aead], NULL);
+	if (o->cipher == NULL) {
+		err = ENOTSUP;
+		goto fail;
+	}
+	o->ctx = EVP_CIPHER_CTX_new();
+	if (o->ctx == NULL)
+		goto fail;
+	/*
+	 * The cipher once: EVP_DecryptInit_ex() with a cipher frees and builds
+	 * the provider context again; every record after this passes NULL and
+	 * only sets key and nonce. CCM's nonce length (L = 3: a 12-byte nonce,
+	 * RFC 6655 §3) and tag length M stay set in the provider context across
+	 * re-keys; the tag value is set per record.
+	 */
+	if (EVP_DecryptInit_ex(o->ctx, o->cipher, NULL, NULL, NULL) != 1) {
+		err = ENOTSUP;
+		goto fail;
+	}
+	if (is_ccm(aead) && (EVP_CIPHER_CTX_ctrl(o->ctx, EVP_CTRL_AEAD_SET_IVLEN,
+	                                         SG_DTLS_AEAD_NONCE_LEN, NULL) != 1 ||
+	                     EVP_CIPHER_CTX_ctrl(o->ctx, EVP_CTRL_AEAD_SET_TAG,
+	                                         (int)sg_aead_tag_len(aead), NULL) != 1)) {
+		err = ENOTSUP;
+		goto fail;
+	}
+	return o;
+
+fail:
+	sg_bench_ossl_free(o);
+	errno = err;
+	return NULL;
+}
+
+void sg_bench_ossl_free(struct sg_bench_ossl *o)
+{
+	if (o == NULL)
+		return;
+	EVP_CIPHER_CTX_free(o->ctx); /* cleanses the key schedule */
+	EVP_CIPHER_free(o->cipher);
+	free(o);
+}
+
+/* RFC 6347 §4.1.2.6 with a 64-bit window: bit i of replay[0] is sequence number top - 1 - i. */
+static bool seen(const struct sg_rec_sa *sa, uint64_t seq)
+{
+	uint64_t top = sa->rx_top;
+
+	return seq + 64 <= top || (seq < top && ((sa->replay[0] >> (top - 1 - seq)) & 1));
+}
+
+static void mark(struct sg_rec_sa *sa, uint64_t seq)
+{
+	uint64_t top = sa->rx_top;
+
+	if (seq >= top) {
+		uint64_t shift = seq - top + 1;
+
+		sa->replay[0] = shift >= 64 ? 1 : sa->replay[0] << shift | 1;
+		sa->rx_top = seq + 1;
+	} else {
+		sa->replay[0] |= UINT64_C(1) << (top - 1 - seq);
+	}
+}
+
+int sg_bench_ossl_open(struct sg_bench_ossl *o, struct sg_rec_sa *sa, const uint8_t *rec,
+                       size_t rec_len, uint8_t *out, uint32_t *pt_len)
+{
+	EVP_CIPHER_CTX *c = o->ctx;
+	const unsigned xl = sg_aead_explicit_len(o->aead), tl = sg_aead_tag_len(o->aead);
+	uint8_t nonce[SG_DTLS_AEAD_NONCE_LEN], aad[SG_DTLS_HDR_LEN];
+	const uint8_t *ct, *tag;
+	size_t flen, clen;
+	uint64_t seq = 0;
+	int ol, ok;
+
+	if (rec_len < SG_DTLS_HDR_LEN ||
+	    (rec[SG_DTLS_HDR_OFF_VER] << 8 | rec[SG_DTLS_HDR_OFF_VER + 1]) != SG_DTLS_VERSION_1_2 ||
+	    (unsigned)(rec[SG_DTLS_HDR_OFF_EPOCH] << 8 | rec[SG_DTLS_HDR_OFF_EPOCH + 1]) !=
+	            sa->epoch)
+		return -EINVAL;
+	flen = (size_t)rec[SG_DTLS_HDR_LEN - 2] << 8 | rec[SG_DTLS_HDR_LEN - 1];
+	if (flen + SG_DTLS_HDR_LEN > rec_len || flen < xl + tl)
+		return -EINVAL;
+	for (unsigned i = 0; i < 6; i++)
+		seq = seq << 8 | rec[SG_DTLS_HDR_OFF_SEQ + i];
+	if (seen(sa, seq))
+		return -EALREADY;
+	clen = flen - xl - tl;
+	ct = rec + SG_DTLS_HDR_LEN + xl;
+	tag = ct + clen;
+	if (o->aead == SG_AEAD_CHACHA20_POLY1305) {
+		/* RFC 7905 §2: the write IV XOR the 64-bit epoch ‖ sequence number. */
+		memcpy(nonce, sa->rx_iv, SG_DTLS_AEAD_NONCE_LEN);
+		for (unsigned i = 0; i < 8; i++)
+			nonce[4 + i] ^= rec[SG_DTLS_HDR_OFF_EPOCH + i];
+	} else {
+		/* RFC 5288 §3, RFC 6655 §3: 4-byte salt ‖ the record's explicit nonce. */
+		memcpy(nonce, sa->rx_iv, SG_DTLS_AEAD_SALT_LEN);
+		memcpy(nonce + SG_DTLS_AEAD_SALT_LEN, rec + SG_DTLS_HDR_LEN,
+		       SG_DTLS_AEAD_EXPLICIT_LEN);
+	}
+	/* RFC 6347 §4.1.2.1: epoch ‖ seq, type, version, plaintext length. */
+	memcpy(aad, rec + SG_DTLS_HDR_OFF_EPOCH, 8);
+	aad[8] = rec[SG_DTLS_HDR_OFF_TYPE];
+	aad[9] = rec[SG_DTLS_HDR_OFF_VER];
+	aad[10] = rec[SG_DTLS_HDR_OFF_VER + 1];
+	aad[11] = (uint8_t)(clen >> 8);
+	aad[12] = (uint8_t)clen;
+	if (is_ccm(o->aead)) {
+		/* EVP_EncryptInit(3), CCM mode: tag, key and nonce, total length, AAD, data. */
+		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, (int)tl, (void *)tag) == 1 &&
+		     EVP_DecryptInit_ex(c, NULL, NULL, sa->rx_key, nonce) == 1 &&
+		     EVP_DecryptUpdate(c, NULL, &ol, NULL, (int)clen) == 1 &&
+		     EVP_DecryptUpdate(c, NULL, &ol, aad, (int)sizeof(aad)) == 1 &&
+		     EVP_DecryptUpdate(c, out, &ol, ct, (int)clen) == 1;
+	} else {
+		/* GCM, ChaCha20-Poly1305: key and nonce, AAD, data, tag, final verifies. */
+		ok = EVP_DecryptInit_ex(c, NULL, NULL, sa->rx_key, nonce) == 1 &&
+		     EVP_DecryptUpdate(c, NULL, &ol, aad, (int)sizeof(aad)) == 1 &&
+		     EVP_DecryptUpdate(c, out, &ol, ct, (int)clen) == 1 &&
+		     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, (int)tl, (void *)tag) == 1 &&
+		     EVP_DecryptFinal_ex(c, out + ol, &ol) == 1;
+	}
+	if (!ok) {
+		OPENSSL_cleanse(out, clen); /* no plaintext after a failed tag */
+		return -EBADMSG;
+	}
+	mark(sa, seq); /* only once authenticated */
+	*pt_len = (uint32_t)clen;
+	return 0;
+}
