@@ -53,6 +53,7 @@
 #include <rte_ring.h>
 
 #include <stormgate/dataplane.h>
+#include <stormgate/proxy_v2.h>
 #include <stormgate/record.h>
 #include <stormgate/session.h>
 
@@ -318,9 +319,13 @@ static int insert(struct gw *g, uint32_t k)
 static int attach(struct gw *g, uint32_t k)
 {
 	char ident[IDENTITY_LEN + 1];
+	uint8_t token[SG_PP2_TOKEN_LEN];
 
 	identity_of(k, ident);
-	return sg_dp_session_attach(g->dp, g->ids[k], (const uint8_t *)ident, IDENTITY_LEN);
+	/* proxy mode keeps a per-session token beside the identity (random in the daemon) */
+	for (unsigned i = 0; i < sizeof(token); i++)
+		token[i] = (uint8_t)(k >> (8 * (i % 4)));
+	return sg_dp_session_attach(g->dp, g->ids[k], (const uint8_t *)ident, IDENTITY_LEN, token);
 }
 
 static int reg_add(struct gw *g, uint32_t k)
