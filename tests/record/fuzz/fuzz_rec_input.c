@@ -80,11 +80,18 @@ static void open_records(uint8_t sel, uint8_t *dgram, size_t len)
 		if (i + 1 == k)
 			check(good == ok);
 	}
-	/* Each accepted record is a replay now. */
-	for (unsigned i = 0; i < k; i++)
-		if (ops[i].status == SG_REC_OK)
-			check(sg_rec_replay_check(&sa, SG_REPLAY_WINDOW_DEFAULT, ops[i].seq) ==
-			      SG_REC_REPLAYED);
+	/*
+	 * Each accepted record is refused now: a replay, or too old when a later
+	 * record of the burst moved the window past it (RFC 6347 §4.1.2.6).
+	 */
+	for (unsigned i = 0; i < k; i++) {
+		enum sg_rec_status st;
+
+		if (ops[i].status != SG_REC_OK)
+			continue;
+		st = sg_rec_replay_check(&sa, SG_REPLAY_WINDOW_DEFAULT, ops[i].seq);
+		check(st == SG_REC_REPLAYED || (st == SG_REC_TOO_OLD && ops[i].seq < sa.rx_top));
+	}
 	sg_rec_sa_wipe(&sa, SG_REPLAY_WINDOW_DEFAULT);
 }
 
