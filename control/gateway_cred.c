@@ -129,11 +129,37 @@ void gw_cred_fini(struct sg_gateway *gw)
  * up to GW_REVOKE_NOW now, the rest queued for gw_cred_poll(). Fills the
  * result's sessions_killed and sessions_left.
  */
+struct ident_match {
+	const uint8_t *bytes;
+	size_t len;
+};
+
+static bool same_ident(void *ctx, const uint8_t *identity, size_t len)
+{
+	const struct ident_match *m = ctx;
+
+	return len == m->len && memcmp(identity, m->bytes, len) == 0;
+}
+
+/* sg_hs_revoke()'s match during an import: would its commit take this key away? */
+static bool import_takes_key(void *ctx, const uint8_t *identity, size_t len)
+{
+	return sg_cred_import_revokes(ctx, identity, len);
+}
+
 static void revoke_sessions(struct sg_gateway *gw, const uint8_t *identity, size_t len,
                             json_t *result)
 {
+	struct ident_match m = { .bytes = identity, .len = len };
 	unsigned alerts = 0;
 	size_t left = 0, n;
+
+	/*
+	 * Handshakes that looked the old key up already would install a session
+	 * made with it after this: they fail now (the device starts again and
+	 * meets the new key).
+	 */
+	sg_hs_revoke(gw->hs, same_ident, &m);
 
 	n = gw_sess_end_identity(gw, identity, len, GW_REVOKE_NOW, &alerts, &left);
 	gw->revoked_ended += n;
@@ -594,7 +620,15 @@ json_t *gw_cmd_cred_import(void *ctx, json_t *args, struct sg_ctl_error *err)
 	struct sg_cred_import_report rep;
 	uint64_t count = 0;
 	double secs = (double)(gw_now_ns() - x->started_ns) / 1e9;
-	int rc = sg_cred_import_commit(x->im, &rep);
+	int rc;
+
+	/*
+	 * Handshakes in flight that looked up a key this import replaces would
+	 * install a session made with it after the commit: they fail first (if
+	 * the commit then fails, they only started again).
+	 */
+	sg_hs_revoke(gw->hs, import_takes_key, x->im);
+	rc = sg_cred_import_commit(x->im, &rep);
 	uint32_t revoked = x->n_revoked;
 
 	x->im = NULL;

@@ -2529,6 +2529,7 @@ static const char *const counter_names[SG_HS_C_MAX] = {
 	[SG_HS_C_FAIL_BAD_FINISHED] = "fail_bad_finished",
 	[SG_HS_C_FAIL_CRED_STORE] = "fail_credential_store",
 	[SG_HS_C_FAIL_INSTALL] = "fail_install",
+	[SG_HS_C_FAIL_REVOKED] = "fail_credential_revoked",
 	[SG_HS_C_FAIL_INTERNAL] = "fail_internal",
 };
 
@@ -2537,6 +2538,32 @@ const char *sg_hs_counter_name(enum sg_hs_counter c)
 	if ((unsigned)c >= SG_HS_C_MAX || counter_names[c] == NULL)
 		return "unknown";
 	return counter_names[c];
+}
+
+unsigned sg_hs_revoke(struct sg_hs_engine *e,
+                      bool (*match)(void *ctx, const uint8_t *identity, size_t len), void *ctx)
+{
+	unsigned n = 0;
+
+	if (e == NULL || match == NULL)
+		return 0;
+	for (uint32_t i = 0; i < e->n_slots; i++) {
+		struct hs_slot *s = &e->slots[i];
+
+		/*
+		 * The identity is in the slot once the key exchange (full) or the
+		 * ticket (abbreviated) named it; before, the union holds reassembly
+		 * bytes and the lookup is still to come.
+		 */
+		if (s->state != HS_WAIT_FINISHED && s->state != HS_WAIT_RESUMED)
+			continue;
+		if (!match(ctx, s->u.identity, s->identity_len))
+			continue;
+		fail(e, s, SG_HS_C_FAIL_REVOKED, SG_TLS_ALERT_DECRYPT_ERROR);
+		n++;
+	}
+	sg_rec_ctx_wipe_used(e->rec); /* a resumed handshake's alert was sealed */
+	return n;
 }
 
 int sg_hs_policy_set(struct sg_hs_engine *e, const struct sg_hs_policy *p)

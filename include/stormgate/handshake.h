@@ -299,6 +299,8 @@ enum sg_hs_counter {
 	SG_HS_C_FAIL_BAD_FINISHED,       /* decrypt_error: wrong key (record or verify_data) */
 	SG_HS_C_FAIL_CRED_STORE,         /* internal_error: lookup failed */
 	SG_HS_C_FAIL_INSTALL,            /* internal_error: ops.install refused */
+	SG_HS_C_FAIL_REVOKED,            /* decrypt_error: its PSK was replaced or removed since
+	                                    the lookup (sg_hs_revoke) */
 	SG_HS_C_FAIL_INTERNAL,           /* internal_error: crypto or allocation */
 	SG_HS_C_MAX
 };
@@ -377,6 +379,19 @@ const char *sg_hs_counter_name(enum sg_hs_counter c);
  * engine creation. Reported so the 2 KB budget is checked, not assumed.
  */
 size_t sg_hs_bytes_per_handshake(const struct sg_hs_engine *e);
+
+/*
+ * A credential changed (replaced, removed or disabled): fail every handshake
+ * in flight that has named its PSK identity already (its key exchange, or
+ * the ticket it resumes, was looked up) and for which match(ctx, identity,
+ * len) is true, with a decrypt_error alert, as a wrong key would: its keys
+ * come from a PSK the operator took away, so it must not install a session
+ * that outlives the change. Handshakes that have not named an identity yet
+ * look it up afresh when they do. Returns how many were failed (counted as
+ * fail_credential_revoked). The engine's thread; match runs on it.
+ */
+unsigned sg_hs_revoke(struct sg_hs_engine *e,
+                      bool (*match)(void *ctx, const uint8_t *identity, size_t len), void *ctx);
 
 /* What an operator may change on a running engine (sg_hs_policy_set). */
 struct sg_hs_policy {

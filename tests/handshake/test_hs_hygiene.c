@@ -472,12 +472,81 @@ static void test_record_ctx_scrubbed(void **state)
 	}
 }
 
+/* ---- a credential changed while a handshake is in flight ------------------------------- */
+
+static bool match_h_identity(void *ctx, const uint8_t *identity, size_t len)
+{
+	(void)ctx;
+	return len == strlen(H_PSK_IDENTITY) && memcmp(identity, H_PSK_IDENTITY, len) == 0;
+}
+
+static bool match_none(void *ctx, const uint8_t *identity, size_t len)
+{
+	(void)ctx;
+	(void)identity;
+	(void)len;
+	return false;
+}
+
+/*
+ * The key exchange looked the old key up; then the operator replaced it
+ * (credentials add --replace calls sg_hs_revoke()). The handshake must not
+ * install a session made with the old key after the change: it fails with
+ * decrypt_error at once, and the client's Finished finds nothing. A change
+ * that does not concern its identity leaves it alone, and one before the key
+ * exchange is met by the fresh lookup.
+ */
+static void test_revoke_in_flight(void **state)
+{
+	(void)state;
+	for (int revoke = 0; revoke < 2; revoke++) {
+		struct hc_opts o = opts_with(SG_TLS_PSK_WITH_AES_128_CCM, key_old);
+		struct store st;
+		struct hc c;
+		uint8_t d[2048];
+		size_t n;
+		unsigned installed;
+
+		store_start(&st, SG_HS_COOKIE_ALWAYS);
+		hc_init(&c, &o);
+		assert_int_equal(hc_to_flight4(&c, &st.h), 'H');
+		n = hc_rec_cke(&c, d, sizeof(d));
+		h_input(&st.h, d, n);
+		assert_int_equal(st.h.n_lookups, 1);
+		installed = st.h.n_installed;
+		assert_int_equal(sg_hs_revoke(st.h.e, match_none, NULL), 0);
+		if (revoke) {
+			store_set(&st, key_new, sizeof(key_new));
+			assert_int_equal(sg_hs_revoke(st.h.e, match_h_identity, NULL), 1);
+			assert_int_equal(hc_drain(&c, &st.h), 'A');
+			assert_int_equal(c.last_alert, SG_TLS_ALERT_DECRYPT_ERROR);
+			assert_int_equal(h_count(&st.h, SG_HS_C_FAIL_REVOKED), 1);
+			assert_int_equal(sg_hs_revoke(st.h.e, match_h_identity, NULL), 0);
+		}
+		n = hc_rec_ccs(&c, d, sizeof(d));
+		n += hc_rec_finished(&c, d + n, sizeof(d) - n, false);
+		h_input(&st.h, d, n);
+		if (revoke) {
+			assert_int_equal(st.h.n_installed, installed);
+			assert_int_equal(hc_drain(&c, &st.h), 0);
+			assert_int_equal(h_count(&st.h, SG_HS_C_DROP_NO_STATE), 1);
+		} else {
+			assert_int_equal(st.h.n_installed, installed + 1);
+			assert_int_equal(hc_drain(&c, &st.h), 'F');
+			assert_int_equal(h_count(&st.h, SG_HS_C_FAIL_REVOKED), 0);
+		}
+		assert_int_equal(st.h.cids_held, 0);
+		hc_free(&c);
+		h_stop(&st.h);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_suite_table),         cmocka_unit_test(test_suite_preference),
 		cmocka_unit_test(test_ticket_bound_to_psk), cmocka_unit_test(test_input_bound),
-		cmocka_unit_test(test_record_ctx_scrubbed),
+		cmocka_unit_test(test_record_ctx_scrubbed), cmocka_unit_test(test_revoke_in_flight),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
