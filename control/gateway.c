@@ -562,12 +562,22 @@ static int hs_install(void *ctx, const struct sg_hs_result *res)
 			 * for it (CoAP observations, LwM2M registration) survives the
 			 * re-key. Another identity is another peer to the backend.
 			 */
-			if (!same_identity(gw, id, res->identity, res->identity_len)) {
+			bool same = same_identity(gw, id, res->identity, res->identity_len);
+
+			if (!same) {
 				sg_dp_session_detach(gw->dp, id);
 				rc = attach_backend(gw, id, res->identity, id_len);
 			}
 			gw->hs_replaced++;
-			retire_later(gw, id);
+			/*
+			 * Records under the previous keys stay welcome for rekey_grace
+			 * only when they are the same identity's: another identity's
+			 * would reach the backend under the new one's name.
+			 */
+			if (same)
+				retire_later(gw, id);
+			else
+				sg_sess_retire_prev(gw->sessions, id);
 		}
 		goto out;
 	}
@@ -888,6 +898,26 @@ static void session_alert(struct sg_gateway *gw, struct rte_mbuf *m)
 	}
 }
 
+/*
+ * A device's Finished again, authenticated by its worker under the session's
+ * keys (a tls12_cid record the handshake server cannot open itself): our
+ * final flight was lost, the handshake server sends it again (RFC 6347
+ * §4.2.4). The flight was kept for the address the handshake came from.
+ */
+static void session_finished(struct sg_gateway *gw, uint64_t id)
+{
+	struct sg_sess_info in;
+	struct sg_hs_peer peer;
+
+	if (sg_sess_get(gw->sessions, id, &in) != 0)
+		return;
+	memcpy(peer.laddr, in.tuple.laddr, sizeof(peer.laddr));
+	memcpy(peer.paddr, in.tuple.paddr, sizeof(peer.paddr));
+	peer.lport = in.tuple.lport;
+	peer.pport = in.tuple.pport;
+	sg_hs_finished_again(gw->hs, hs_now(), &peer);
+}
+
 void sg_gateway_poll(struct sg_gateway *gw)
 {
 	struct rte_mbuf *m[SG_BURST_MAX];
@@ -913,6 +943,9 @@ void sg_gateway_poll(struct sg_gateway *gw)
 				break;
 			case SG_DP_PUNT_KEY_EXHAUSTED:
 				gw_sess_forgery_limit(gw, meta->session);
+				break;
+			case SG_DP_PUNT_FINISHED:
+				session_finished(gw, meta->session);
 				break;
 			default:
 				if (hs_punt(gw, m[i]))

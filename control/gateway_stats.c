@@ -27,6 +27,7 @@ static const char *const punt_names[SG_DP_PUNT_MAX] = {
 	[SG_DP_PUNT_NDISC] = "ndisc",
 	[SG_DP_PUNT_ALERT] = "alert",
 	[SG_DP_PUNT_KEY_EXHAUSTED] = "key_exhausted",
+	[SG_DP_PUNT_FINISHED] = "finished",
 };
 
 const char *gw_punt_name(unsigned punt)

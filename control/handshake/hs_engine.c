@@ -49,7 +49,6 @@
 #define PENDING_MAX       96                   /* one early epoch-1 record (client Finished) */
 #define LINGER_FLIGHT_MAX 512                  /* NewSessionTicket + ChangeCipherSpec + Finished */
 #define LINGER_DGRAMS     4
-#define KX_DIGEST_LEN     16 /* SHA-256 prefix of the ClientKeyExchange that completed */
 #define MSG_MAX           (SG_DTLS_HS_HDR_LEN + 6 + SG_HS_TICKET_MAX)
 #define SCRATCH_LEN       (MTU_MAX + 512) /* cookie MAC input, sealing, opening */
 #define NONE              UINT32_MAX
@@ -162,7 +161,6 @@ struct hs_slot {
 	uint8_t psk_digest[SG_HS_TICKET_PSK_DIGEST_LEN];
 	uint8_t master[SG_TLS_MASTER_SECRET_LEN];
 	uint8_t server_verify[SG_TLS_VERIFY_DATA_LEN]; /* abbreviated: our Finished */
-	uint8_t kx_digest[KX_DIGEST_LEN]; /* kx_digest() of the client's key exchange */
 	uint8_t cid[SG_HS_CID_MAX];
 	uint8_t peer_cid[SG_HS_PEER_CID_MAX];
 	uint8_t sni[SG_HS_SNI_MAX];
@@ -194,9 +192,6 @@ struct hs_linger {
 	uint16_t dgram_len[LINGER_DGRAMS];
 	uint64_t expires;
 	uint64_t next_resend; /* monotonic ms before which a Finished earns nothing */
-	uint32_t bytes_in;    /* datagram bytes from the peer, its handshake's included */
-	uint32_t bytes_out;   /* and to it: AMP_FACTOR bounds resends for a key exchange alone */
-	uint8_t kx_digest[KX_DIGEST_LEN]; /* the ClientKeyExchange that completed the handshake */
 	uint8_t flight[LINGER_FLIGHT_MAX];
 };
 
@@ -1413,22 +1408,6 @@ static void on_client_hello(struct sg_hs_engine *e, struct rx_ctx *x, const stru
 /* ---- ClientKeyExchange ------------------------------------------------------------------- */
 
 /*
- * Digest of a ClientKeyExchange message (message_seq and body, as in the
- * transcript), to recognise the client's own key exchange when it repeats
- * its final flight after completion (linger_input). Never sent.
- */
-static void kx_digest(uint16_t seq, const uint8_t *body, size_t len, uint8_t out[KX_DIGEST_LEN])
-{
-	struct sg_hs_transcript t;
-	uint8_t h[SG_HS_HASH_MAX_LEN];
-
-	sg_hs_transcript_start(&t, SG_HS_SHA256);
-	sg_hs_transcript_add_msg(&t, SG_TLS_HT_CLIENT_KEY_EXCHANGE, seq, body, len);
-	sg_hs_transcript_peek(&t, h);
-	memcpy(out, h, KX_DIGEST_LEN);
-}
-
-/*
  * RFC 4279 §2 (PSK) and RFC 5489 §2 (ECDHE-PSK): look the identity up,
  * make the premaster secret, the master secret (RFC 7627 §4 with EMS) and
  * the keys. An unknown or refused identity continues with a random PSK and
@@ -1519,7 +1498,6 @@ static void on_client_kx(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slo
 	 * reassembly buffer they sit in (hence memmove, after the hash). */
 	sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_CLIENT_KEY_EXCHANGE, s->rx_seq, body,
 	                         len);
-	kx_digest(s->rx_seq, body, len, s->kx_digest);
 	s->identity_len =
 	        (uint8_t)(kx.identity_len > SG_TLS_PSK_IDENTITY_MAX ? 0 : kx.identity_len);
 	memmove(s->u.identity, kx.identity, s->identity_len);
@@ -1710,14 +1688,8 @@ static void complete_full(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_sl
 		memcpy(&t.ln->sa, &s->sa, sizeof(t.ln->sa));
 		sg_wipe(t.ln->sa.tx_key, sizeof(t.ln->sa.tx_key));
 		sg_wipe(t.ln->sa.tx_iv, sizeof(t.ln->sa.tx_iv));
-		memcpy(t.ln->kx_digest, s->kx_digest, KX_DIGEST_LEN);
 	}
 	tx_flush(&t);
-	if (t.ln) {
-		/* The whole exchange with this address so far (AMP_FACTOR). */
-		t.ln->bytes_in = s->bytes_in;
-		t.ln->bytes_out = s->bytes_out;
-	}
 	s->flags &= (uint16_t)~SF_CID_HELD; /* the session owns the CID now */
 	count(e, SG_HS_C_COMPLETED_FULL);
 	slot_free(e, s);
@@ -1978,53 +1950,8 @@ static void linger_resend(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_li
 			count(e, SG_HS_C_SEND_FAILED);
 		off += l->dgram_len[i];
 	}
-	l->bytes_out = add_sat32(l->bytes_out, off);
 	count(e, SG_HS_C_LINGER_RESENT);
 	x->handled = 1;
-}
-
-/*
- * The client's final flight again, without its Finished. The daemon's data
- * plane opens an epoch-1 record itself once the session is installed (and
- * drops a handshake message in it), so when the client sends the records of
- * its flight in datagrams of their own, as OpenSSL does when it retransmits
- * and libcoap's GnuTLS build always does, only the epoch-0 part comes here.
- * It earns the flight if it holds the very ClientKeyExchange that completed
- * the handshake (an off-path sender cannot know an ECDHE share; he may guess
- * a PSK identity), if the flight keeps what went to the address within
- * AMP_FACTOR of all that came from it, and at most once per rto_initial_ms.
- */
-static void linger_kx_only(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_linger *l,
-                           const uint8_t *dgram, const struct sg_rec_hdr *recs, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++) {
-		const struct sg_rec_hdr *rh = &recs[i];
-		const uint8_t *frag = dgram + rh->off + rh->hdr_len;
-		uint8_t d[KX_DIGEST_LEN];
-		struct sg_hs_msg_hdr mh;
-
-		if (rh->type != SG_DTLS_CT_HANDSHAKE || rh->epoch != 0 ||
-		    sg_hs_msg_hdr_parse(frag, rh->frag_len, &mh) < 0 ||
-		    mh.type != SG_TLS_HT_CLIENT_KEY_EXCHANGE || mh.frag_off != 0 ||
-		    mh.frag_len != mh.length)
-			continue;
-		kx_digest(mh.seq, frag + SG_DTLS_HS_HDR_LEN, mh.length, d);
-		if (sg_ct_memcmp(d, l->kx_digest, KX_DIGEST_LEN) != 0)
-			break;
-		if (x->now.mono_ms < l->next_resend) {
-			rx_drop(x, SG_HS_C_DROP_DUPLICATE);
-			return;
-		}
-		if (l->bytes_out + (uint64_t)linger_used(l) > (uint64_t)AMP_FACTOR * l->bytes_in) {
-			count(e, SG_HS_C_AMPLIFICATION_HELD);
-			rx_drop(x, SG_HS_C_DROP_DUPLICATE);
-			return;
-		}
-		l->next_resend = x->now.mono_ms + e->conf.rto_initial_ms;
-		linger_resend(e, x, l);
-		return;
-	}
-	rx_drop(x, SG_HS_C_DROP_UNAUTHENTICATED);
 }
 
 /*
@@ -2034,9 +1961,12 @@ static void linger_kx_only(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_l
  * alone decides: the first one (a tls12_cid one with CIDs) must open under
  * the client's write key, be fresh in the replay window and hold a
  * Finished; then the flight goes again, at most once per rto_initial_ms.
- * Without one, linger_kx_only() decides. An epoch-0 record that anyone can
- * send, such as a made-up ClientKeyExchange, gets nothing: answering it
- * would amplify a spoofed one tenfold.
+ * Epoch-0 records alone get nothing, the client's own ClientKeyExchange
+ * included: anyone can send one (a made-up one, or a copy of the client's),
+ * and answering it would amplify a spoofed one tenfold. A client that sends
+ * its Finished in a datagram of its own still gets here: the data plane
+ * punts a datagram that starts with a handshake record in any epoch, and a
+ * Finished under a session's CID reaches sg_hs_finished_again().
  */
 static void linger_input(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_linger *l,
                          const uint8_t *dgram, const struct sg_rec_hdr *recs, unsigned n)
@@ -2046,14 +1976,13 @@ static void linger_input(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_lin
 	struct sg_hs_msg_hdr mh;
 	int m;
 
-	l->bytes_in = add_sat32(l->bytes_in, x->len);
 	/* One open per datagram, whatever else it holds. */
 	for (unsigned i = 0; i < n && rh == NULL; i++)
 		if (recs[i].epoch == 1 &&
 		    (recs[i].type == SG_DTLS_CT_HANDSHAKE || recs[i].type == SG_DTLS_CT_TLS12_CID))
 			rh = &recs[i];
 	if (rh == NULL) {
-		linger_kx_only(e, x, l, dgram, recs, n);
+		rx_drop(x, SG_HS_C_DROP_UNAUTHENTICATED);
 		return;
 	}
 	if (rh->len > e->scratch_len) {
@@ -2538,6 +2467,25 @@ const char *sg_hs_counter_name(enum sg_hs_counter c)
 	if ((unsigned)c >= SG_HS_C_MAX || counter_names[c] == NULL)
 		return "unknown";
 	return counter_names[c];
+}
+
+int sg_hs_finished_again(struct sg_hs_engine *e, struct sg_hs_time now,
+                         const struct sg_hs_peer *peer)
+{
+	struct rx_ctx x = { .now = now, .peer = peer, .drop = -1 };
+	struct hs_linger *l;
+
+	if (e == NULL || peer == NULL)
+		return -EINVAL;
+	x.hash = peer_hash(e->seed, peer);
+	l = linger_find(e, peer, x.hash);
+	if (l == NULL)
+		return -ENOENT;
+	if (now.mono_ms < l->next_resend)
+		return -EAGAIN;
+	l->next_resend = now.mono_ms + e->conf.rto_initial_ms;
+	linger_resend(e, &x, l);
+	return 0;
 }
 
 unsigned sg_hs_revoke(struct sg_hs_engine *e,

@@ -743,6 +743,15 @@ static struct rte_mbuf *copy_plaintext(struct dp_worker *w, const uint8_t *pt, u
 	return c;
 }
 
+/* A whole, unfragmented Finished message (RFC 5246 §7.4.9, RFC 6347 §4.2.2). */
+static bool is_finished(const uint8_t *pt, uint32_t len)
+{
+	static const uint8_t hdr[4] = { SG_TLS_HT_FINISHED, 0, 0, SG_TLS_VERIFY_DATA_LEN };
+
+	return len == SG_DTLS_HS_HDR_LEN + SG_TLS_VERIFY_DATA_LEN && memcmp(pt, hdr, 4) == 0 &&
+	       memcmp(pt + 6, "\0\0\0\0\0", 5) == 0 && pt[11] == SG_TLS_VERIFY_DATA_LEN;
+}
+
 /*
  * A session's receive key reached its forgery limit (RFC 9147 §4.5.3): tell
  * the control plane, which ends the session so the device handshakes again.
@@ -1037,7 +1046,30 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 				}
 				continue;
 			}
+			if (op->type == SG_DTLS_CT_HANDSHAKE && is_finished(pt, op->pt_len)) {
+				/*
+				 * The device's Finished again under the session's keys, which
+				 * are its handshake's epoch-1 keys: our final flight was lost
+				 * (RFC 6347 §4.2.4). Authenticated and fresh in the window, so
+				 * the control plane resends that flight. A tls12_cid record
+				 * (RFC 9146) comes this way: its type shows only once opened.
+				 */
+				c = copy_plaintext(w, pt, op->pt_len, &cp);
+				if (c == NULL) {
+					if (first == SG_DROP_MAX)
+						first = SG_DROP_NO_MBUF;
+					continue;
+				}
+				c->data_off = (uint16_t)(cp - (uint8_t *)c->buf_addr);
+				c->data_len = (uint16_t)op->pt_len;
+				c->pkt_len = op->pt_len;
+				punt(w, b, c, st->port, SG_DP_PUNT_FINISHED, sg_sess_ref_id(&st->ref),
+				     !counted);
+				counted = true;
+				continue;
+			}
 			if (op->type != SG_DTLS_CT_APPLICATION_DATA) {
+				/* Any other handshake message is renegotiation: refused. */
 				if (first == SG_DROP_MAX)
 					first = op->type == SG_DTLS_CT_HANDSHAKE
 					                ? SG_DROP_RENEGOTIATION

@@ -127,12 +127,14 @@ enum sg_dp_punt {
 	SG_DP_PUNT_NDISC,         /* neighbour discovery for one of our addresses */
 	SG_DP_PUNT_ALERT,         /* an authenticated alert from a session: data is its plaintext */
 	SG_DP_PUNT_KEY_EXHAUSTED, /* notice: the session's key reached its forgery limit; empty */
+	SG_DP_PUNT_FINISHED,      /* the device's Finished again, authenticated under the session's
+	                             keys (our final flight was lost); data is its plaintext */
 	SG_DP_PUNT_MAX
 };
 
 /* Metadata a punted mbuf carries (an mbuf dynamic field). */
 struct sg_dp_meta {
-	uint64_t session; /* SG_DP_PUNT_ALERT, _KEY_EXHAUSTED: session id */
+	uint64_t session; /* SG_DP_PUNT_ALERT, _KEY_EXHAUSTED, _FINISHED: session id */
 	uint8_t punt;     /* enum sg_dp_punt */
 	uint8_t port;     /* index in sg_dp_conf.ports */
 	uint8_t worker;   /* worker that punted it */

@@ -381,6 +381,20 @@ const char *sg_hs_counter_name(enum sg_hs_counter c);
 size_t sg_hs_bytes_per_handshake(const struct sg_hs_engine *e);
 
 /*
+ * The client of a completed full handshake sent its Finished again and the
+ * data plane authenticated it under the installed session's keys (they are
+ * the handshake's epoch-1 keys; the record was fresh in the session's replay
+ * window): a record the engine cannot open itself once the session holds it,
+ * e.g. a tls12_cid one (RFC 9146). Our final flight was lost: it goes again
+ * from the flights kept after completion (RFC 6347 §4.2.4), at most once per
+ * rto_initial_ms. Returns 0 (resent, counted as linger_resent), -ENOENT (no
+ * flight kept for peer), -EAGAIN (resent too recently) or -EINVAL. The
+ * engine's thread.
+ */
+int sg_hs_finished_again(struct sg_hs_engine *e, struct sg_hs_time now,
+                         const struct sg_hs_peer *peer);
+
+/*
  * A credential changed (replaced, removed or disabled): fail every handshake
  * in flight that has named its PSK identity already (its key exchange, or
  * the ticket it resumes, was looked up) and for which match(ctx, identity,

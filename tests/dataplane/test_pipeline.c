@@ -1080,6 +1080,58 @@ static void test_bad_input(void **state)
 	 */
 	expect(dev_datagram(2, one, 1, SG_DTLS_CT_HANDSHAKE), SG_DROP_RENEGOTIATION, -1);
 
+	/*
+	 * But the device's Finished again, sealed under the session's keys in a CID
+	 * record (our final flight was lost, RFC 6347 §4.2.4): punted with its
+	 * session and plaintext, for the handshake server to send that flight
+	 * again. Its replay is only a replay.
+	 */
+	{
+		const struct device *cd = &E.dev[2];
+		uint8_t fin[SG_DTLS_HS_HDR_LEN + SG_TLS_VERIFY_DATA_LEN] = {
+			SG_TLS_HT_FINISHED, 0, 0, SG_TLS_VERIFY_DATA_LEN, 0, 1,
+			0, 0, 0, 0, 0, SG_TLS_VERIFY_DATA_LEN
+		};
+		uint8_t buf[600];
+		struct sg_rec_seal_op op = {
+			.buf = buf,
+			.buf_len = sizeof(buf),
+			.pt_off = 64,
+			.pt_len = sizeof(fin),
+			.sa = cd->sa,
+			.cid = cd->cid,
+			.cid_len = (uint8_t)sg_sess_cid_len(E.tab),
+			.type = SG_DTLS_CT_HANDSHAKE,
+		};
+		struct sg_dp_counters before, after;
+		struct rte_mbuf *f1, *f2;
+
+		assert_true(cd->use_cid);
+		memset(fin + SG_DTLS_HS_HDR_LEN, 0xa5, SG_TLS_VERIFY_DATA_LEN);
+		memcpy(buf + 64, fin, sizeof(fin));
+		assert_int_equal(sg_rec_seal_burst(E.dev_rec, &op, 1), 1);
+		f1 = udp_frame(DEV_MAC, GW_MAC, cd->family, cd->addr, cd->port,
+		               cd->family == 4 ? GW4 : GW6, DTLS_PORT, buf + op.rec_off,
+		               (uint16_t)op.rec_len);
+		f2 = clone_frame(f1);
+		sg_dp_counters_sum(E.dp, &before);
+		inject(E.dev_rx[0], f1);
+		poll_all();
+		sg_dp_counters_sum(E.dp, &after);
+		assert_int_equal(after.punted, before.punted + 1);
+		assert_int_equal(after.punt_by[SG_DP_PUNT_FINISHED],
+		                 before.punt_by[SG_DP_PUNT_FINISHED] + 1);
+		n = sg_dp_punt_dequeue(E.dp, out, RING_SIZE);
+		assert_int_equal(n, 1);
+		assert_int_equal(sg_dp_meta(E.dp, out[0])->punt, SG_DP_PUNT_FINISHED);
+		assert_true(sg_dp_meta(E.dp, out[0])->session == cd->id);
+		assert_int_equal(out[0]->data_len, sizeof(fin));
+		assert_memory_equal(rte_pktmbuf_mtod(out[0], uint8_t *), fin, sizeof(fin));
+		free_all(out, n);
+		check_invariant();
+		expect(f2, SG_DROP_REPLAYED, -1);
+	}
+
 	/* An authenticated alert goes to the control plane with its session. */
 	{
 		static const char alert[] = { 1, 0 }; /* warning close_notify */

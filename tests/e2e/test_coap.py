@@ -9,6 +9,7 @@ requests and answers in plaintext.
 
     test_coap.py STORMGATE STORMCTL      (root; tag sge2e1)
 """
+import json
 import os
 import re
 import sys
@@ -67,6 +68,32 @@ def rebooted_device(lab, d):
               and dd2['replaced'] == 1 and dd2['failed'] == 0 and after['in_flight'] == 0
               and not bad,
               f'exit {r.returncode}\nstdout {r.stdout!r}\nstderr {r.stderr[-800:]}\n{dd2}')
+
+
+def identity_switch(lab, d):
+    """A device at one address and port that handshakes again under another identity
+    (RFC 6347 §4.2.8 replaces its session): the previous identity's keys are retired at
+    once, since a record sealed under them would now reach the backend under the new
+    identity's name; the same identity keeps them for policy.rekey_grace."""
+    check = lab.check
+    client, host = CLIENTS[0], e2e.GW4
+    port = REBOOT_PORT + 8
+    seen = {}
+    for step, ident in (('first', e2e.coap_identity(30)), ('same', e2e.coap_identity(30)),
+                        ('other', e2e.coap_identity(31))):
+        c = e2e.Interactive(lab, lab.ns_dev, [client, '-u', ident, '-k', e2e.COAP_KEY_TEXT,
+                                              '-p', str(port), '-s', '30', '-B', '30',
+                                              f'coaps://{host}/time'])
+        ok = c.expect(CLOCK_B, timeout=15)
+        r = d.ctl('--json', 'sessions', 'list', '--addr', f'{e2e.DEV4}:{port}')
+        rows = json.loads(r.stdout)['sessions'] if r.returncode == 0 else []
+        seen[step] = (ok, [(x['identity'], x['previous_keys']) for x in rows])
+        c.kill()  # no goodbye: the session stays for the next step to replace
+    check('a device re-handshakes from its address and port: under the same identity the '
+          'previous keys stay for the grace period, under another they are retired at once',
+          seen['first'] == (True, [(e2e.coap_identity(30), False)])
+          and seen['same'] == (True, [(e2e.coap_identity(30), True)])
+          and seen['other'] == (True, [(e2e.coap_identity(31), False)]), seen)
 
 
 def run(stormgate, stormctl):
@@ -177,6 +204,7 @@ def run(stormgate, stormctl):
               len(answers) >= n_exchanges + 4 * 3, rows[:20])
 
         rebooted_device(lab, d)
+        identity_switch(lab, d)
 
         rc = d.stop()
         check('daemon stops cleanly (exit 0)', rc == 0, d.log()[-1500:])
