@@ -354,6 +354,9 @@ static void classify_downlink(struct dp_worker *w, struct burst *b, unsigned i)
 		st->sess_id = info.session;
 		memcpy(st->token, info.token, SG_PP2_TOKEN_LEN);
 		st->key = KEY_ID;
+		/* The token check reads the slot's identity block: fetch its pointer now. */
+		if ((uint32_t)info.session < dp->capacity)
+			rte_prefetch0(&dp->slot_ident[(uint32_t)info.session]);
 	}
 	st->act = ACT_DOWN;
 }
@@ -471,8 +474,17 @@ static void lookup(struct dp_worker *w, struct burst *b)
 	n = 0;
 	for (unsigned i = 0; i < b->n; i++)
 		if (b->st[i].act == ACT_DOWN && b->st[i].key == KEY_ID) {
+			uint32_t slot = (uint32_t)b->st[i].sess_id;
+
 			b->ids[n] = b->st[i].sess_id;
 			b->who[n++] = (uint8_t)i;
+			/*
+			 * proxy mode: the identity block with the token (its pointer was
+			 * fetched in classify), in flight while the sessions are looked up.
+			 */
+			if (dp->slot_ident != NULL && slot < dp->capacity)
+				rte_prefetch0(__atomic_load_n(&dp->slot_ident[slot],
+				                              __ATOMIC_RELAXED));
 		}
 	if (n) {
 		sg_sess_lookup_id_bulk(w->sw, b->ids, n, b->refs);
