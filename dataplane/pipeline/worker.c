@@ -483,8 +483,8 @@ static void lookup(struct dp_worker *w, struct burst *b)
 			 * fetched in classify), in flight while the sessions are looked up.
 			 */
 			if (dp->slot_ident != NULL && slot < dp->capacity)
-				rte_prefetch0(__atomic_load_n(&dp->slot_ident[slot],
-				                              __ATOMIC_RELAXED));
+				rte_prefetch0(
+				        __atomic_load_n(&dp->slot_ident[slot], __ATOMIC_RELAXED));
 		}
 	if (n) {
 		sg_sess_lookup_id_bulk(w->sw, b->ids, n, b->refs);
@@ -1075,8 +1075,8 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 				c->data_off = (uint16_t)(cp - (uint8_t *)c->buf_addr);
 				c->data_len = (uint16_t)op->pt_len;
 				c->pkt_len = op->pt_len;
-				punt(w, b, c, st->port, SG_DP_PUNT_FINISHED, sg_sess_ref_id(&st->ref),
-				     !counted);
+				punt(w, b, c, st->port, SG_DP_PUNT_FINISHED,
+				     sg_sess_ref_id(&st->ref), !counted);
 				counted = true;
 				continue;
 			}

@@ -122,12 +122,12 @@ struct device {
 	uint8_t cid[SG_SESS_CID_LEN_MAX];
 	uint16_t bport;
 	uint8_t token[SG_PP2_TOKEN_LEN]; /* proxy mode: the session's token, echoed in replies */
-	unsigned gen;               /* key generation of sa */
-	struct sg_rec_sa *sa;       /* device side of the current keys */
-	struct sg_rec_sa *prev;     /* of the keys before the last re-key, until retired */
-	unsigned prev_gen;          /* prev's generation */
-	uint64_t id_of[MAX_GEN];    /* session id while generation g was current */
-	uint16_t bport_of[MAX_GEN]; /* udp mode: its backend source port */
+	unsigned gen;                    /* key generation of sa */
+	struct sg_rec_sa *sa;            /* device side of the current keys */
+	struct sg_rec_sa *prev;          /* of the keys before the last re-key, until retired */
+	unsigned prev_gen;               /* prev's generation */
+	uint64_t id_of[MAX_GEN];         /* session id while generation g was current */
+	uint16_t bport_of[MAX_GEN];      /* udp mode: its backend source port */
 	/* uplink records: key generation they were sealed under, times forwarded */
 	uint32_t n_seq;
 	uint8_t gen_of[MAX_SEQ];
@@ -189,7 +189,7 @@ static struct env {
 	struct want want;
 	struct rte_mbuf *hand[HAND_MAX]; /* taken from a ring, being checked */
 	unsigned n_hand;
-	uint64_t late_forwarded; /* must stay 0 */
+	uint64_t late_forwarded;     /* must stay 0 */
 	uint64_t race_fwd[RACE_MAX]; /* racing records that were opened and forwarded */
 	uint64_t taken;              /* ended sessions whose SA sg_sess_delete_take() handed over */
 	struct timespec t0;

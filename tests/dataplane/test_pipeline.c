@@ -1089,8 +1089,8 @@ static void test_bad_input(void **state)
 	{
 		const struct device *cd = &E.dev[2];
 		uint8_t fin[SG_DTLS_HS_HDR_LEN + SG_TLS_VERIFY_DATA_LEN] = {
-			SG_TLS_HT_FINISHED, 0, 0, SG_TLS_VERIFY_DATA_LEN, 0, 1,
-			0, 0, 0, 0, 0, SG_TLS_VERIFY_DATA_LEN
+			SG_TLS_HT_FINISHED,    0, 0, SG_TLS_VERIFY_DATA_LEN, 0, 1, 0, 0, 0, 0, 0,
+			SG_TLS_VERIFY_DATA_LEN
 		};
 		uint8_t buf[600];
 		struct sg_rec_seal_op op = {
@@ -1350,7 +1350,9 @@ static void test_rekey_in_flight(void **state)
 static struct rte_mbuf *dev_finished(unsigned i, bool other_keys, uint64_t seq, uint8_t *rec,
                                      uint16_t *rec_len)
 {
-	static const char *const fin[] = { "client Finished" }; /* the data plane reads no plaintext */
+	static const char *const fin[] = {
+		"client Finished"
+	}; /* the data plane reads no plaintext */
 	struct device *d = &E.dev[i];
 	struct sg_rec_sa *own = d->sa, *sa = NULL;
 	struct rte_mbuf *m;
@@ -1358,10 +1360,9 @@ static struct rte_mbuf *dev_finished(unsigned i, bool other_keys, uint64_t seq, 
 	if (other_keys) {
 		unsigned window = SG_REPLAY_WINDOW_DEFAULT;
 		uint8_t k1[32], k2[32], iv1[12], iv2[12];
-		struct sg_rec_sa_params p = { .aead = (enum sg_aead)own->aead,
-			                      .epoch = 1,
-			                      .tx_seq = seq,
-			                      .rx_seq = 0 };
+		struct sg_rec_sa_params p = {
+			.aead = (enum sg_aead)own->aead, .epoch = 1, .tx_seq = seq, .rx_seq = 0
+		};
 
 		make_keys(i + 100, k1, k2, iv1, iv2);
 		p.tx_key = k1;
@@ -1441,9 +1442,9 @@ static void test_handshake_epoch1(void **state)
 		n = sg_dp_punt_dequeue(E.dp, out, RING_SIZE);
 		assert_int_equal(n, 1);
 		assert_int_equal(sg_dp_meta(E.dp, out[0])->punt, SG_DP_PUNT_HANDSHAKE);
-		assert_int_equal(sg_dp_punt_udp(E.dp, out[0], laddr, paddr, &lport, &pport,
-		                                &payload, &len),
-		                 0);
+		assert_int_equal(
+		        sg_dp_punt_udp(E.dp, out[0], laddr, paddr, &lport, &pport, &payload, &len),
+		        0);
 		assert_int_equal(ntohs(pport), d->port);
 		assert_int_equal(len, rec_len);
 		assert_memory_equal(payload, rec, rec_len);
@@ -1452,7 +1453,8 @@ static void test_handshake_epoch1(void **state)
 	}
 	/* Each session goes on: its device's next record is forwarded. */
 	for (unsigned i = 0; i < 2; i++) {
-		inject(E.dev_rx[i % N_WORKERS], dev_datagram(i, one, 1, SG_DTLS_CT_APPLICATION_DATA));
+		inject(E.dev_rx[i % N_WORKERS],
+		       dev_datagram(i, one, 1, SG_DTLS_CT_APPLICATION_DATA));
 		poll_all();
 		n = drain(E.be_tx, N_WORKERS, out, RING_SIZE);
 		assert_int_equal(n, 1);

@@ -744,7 +744,8 @@ static void test_linger_openssl_retransmission(void **state)
 			done = ossl_step(ssl);
 		assert_true(done);
 		sg_hs_stats_get(h.e, &before);
-		if (daemon) /* its worker's replay window refuses the record; a fresh one, too soon */
+		if (daemon) /* its worker's replay window refuses the record; a fresh one, too soon
+		             */
 			assert_int_equal(sg_hs_finished_again(h.e, h.now, &h.peer), -EAGAIN);
 		else
 			in(&h, again, nagain);

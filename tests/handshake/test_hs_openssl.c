@@ -256,8 +256,8 @@ static void test_openssl_suite_preference(void **state)
 	for (unsigned i = 0; i < SG_ARRAY_SIZE(rows); i++) {
 		struct harness h = { 0 };
 		struct ho_psk cc = { .identity = h_psks[0].identity,
-			                 .key = h_psks[0].key,
-			                 .key_len = h_psks[0].key_len };
+			             .key = h_psks[0].key,
+			             .key_len = h_psks[0].key_len };
 		struct ossl_case c = { .cipher = rows[i].ciphers, .cookies = SG_HS_COOKIE_ALWAYS };
 		SSL *ssl;
 
