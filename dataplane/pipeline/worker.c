@@ -755,6 +755,26 @@ static struct rte_mbuf *copy_plaintext(struct dp_worker *w, const uint8_t *pt, u
 	return c;
 }
 
+/*
+ * Punt a copy of an authenticated record's plaintext with its session (an
+ * alert, a repeated Finished): the control plane acts on it. outcome: it
+ * carries its datagram's outcome. Returns false when no mbuf was free.
+ */
+static bool punt_plaintext(struct dp_worker *w, struct burst *b, const struct pkt_st *st,
+                           const uint8_t *pt, uint32_t len, enum sg_dp_punt why, bool outcome)
+{
+	uint8_t *cp;
+	struct rte_mbuf *c = copy_plaintext(w, pt, len, &cp);
+
+	if (c == NULL)
+		return false;
+	c->data_off = (uint16_t)(cp - (uint8_t *)c->buf_addr);
+	c->data_len = (uint16_t)len;
+	c->pkt_len = len;
+	punt(w, b, c, st->port, why, sg_sess_ref_id(&st->ref), outcome);
+	return true;
+}
+
 /* A whole, unfragmented Finished message (RFC 5246 §7.4.9, RFC 6347 §4.2.2). */
 static bool is_finished(const uint8_t *pt, uint32_t len)
 {
@@ -1029,17 +1049,12 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 			if (op->type == SG_DTLS_CT_ALERT) {
 				/* close_notify or a fatal alert: the control plane ends the
 				 * session. */
-				c = copy_plaintext(w, pt, op->pt_len, &cp);
-				if (c == NULL) {
+				if (!punt_plaintext(w, b, st, pt, op->pt_len, SG_DP_PUNT_ALERT,
+				                    !counted)) {
 					if (first == SG_DROP_MAX)
 						first = SG_DROP_NO_MBUF;
 					continue;
 				}
-				c->data_off = (uint16_t)(cp - (uint8_t *)c->buf_addr);
-				c->data_len = (uint16_t)op->pt_len;
-				c->pkt_len = op->pt_len;
-				punt(w, b, c, st->port, SG_DP_PUNT_ALERT, sg_sess_ref_id(&st->ref),
-				     !counted);
 				counted = true;
 				continue;
 			}
@@ -1066,17 +1081,12 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 				 * the control plane resends that flight. A tls12_cid record
 				 * (RFC 9146) comes this way: its type shows only once opened.
 				 */
-				c = copy_plaintext(w, pt, op->pt_len, &cp);
-				if (c == NULL) {
+				if (!punt_plaintext(w, b, st, pt, op->pt_len, SG_DP_PUNT_FINISHED,
+				                    !counted)) {
 					if (first == SG_DROP_MAX)
 						first = SG_DROP_NO_MBUF;
 					continue;
 				}
-				c->data_off = (uint16_t)(cp - (uint8_t *)c->buf_addr);
-				c->data_len = (uint16_t)op->pt_len;
-				c->pkt_len = op->pt_len;
-				punt(w, b, c, st->port, SG_DP_PUNT_FINISHED,
-				     sg_sess_ref_id(&st->ref), !counted);
 				counted = true;
 				continue;
 			}
