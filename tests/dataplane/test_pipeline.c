@@ -41,6 +41,7 @@
 #include <stormgate/record.h>
 #include <stormgate/session.h>
 
+#include "dp_frames.h"
 #include "eal_test.h"
 
 #define N_WORKERS 2
@@ -104,6 +105,7 @@ static uint16_t get16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+/* RFC 1071 sum of n bytes onto sum, folded (the ICMPv6 neighbour advertisements below). */
 static uint16_t csum_fold(const uint8_t *p, size_t n, uint32_t sum)
 {
 	for (size_t i = 0; i + 1 < n; i += 2)
@@ -115,60 +117,15 @@ static uint16_t csum_fold(const uint8_t *p, size_t n, uint32_t sum)
 	return (uint16_t)sum;
 }
 
-/* A UDP frame to the gateway; returns an mbuf. */
+/* A UDP frame to the gateway (dp_frames.c: checksums computed independently); an mbuf. */
 static struct rte_mbuf *udp_frame(const uint8_t *smac, const uint8_t *dmac, uint8_t fam,
                                   const uint8_t *src, uint16_t sport, const uint8_t *dst,
                                   uint16_t dport, const uint8_t *payload, uint16_t len)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(E.pool);
-	uint8_t *f, *ip, *udp, ph[40] = { 0 };
-	unsigned iph = fam == 4 ? 20 : 40;
-	uint16_t c;
+	struct rte_mbuf *m =
+	        dp_frame_udp(E.pool, smac, dmac, fam, src, sport, dst, dport, payload, len);
 
 	assert_non_null(m);
-	f = rte_pktmbuf_mtod(m, uint8_t *);
-	memcpy(f, dmac, 6);
-	memcpy(f + 6, smac, 6);
-	put16(f + 12, fam == 4 ? 0x0800 : 0x86dd);
-	ip = f + 14;
-	memset(ip, 0, iph);
-	if (fam == 4) {
-		ip[0] = 0x45;
-		put16(ip + 2, (uint16_t)(20 + 8 + len));
-		ip[8] = 64;
-		ip[9] = 17;
-		memcpy(ip + 12, src, 4);
-		memcpy(ip + 16, dst, 4);
-		put16(ip + 10, (uint16_t)~csum_fold(ip, 20, 0));
-	} else {
-		ip[0] = 0x60;
-		put16(ip + 4, (uint16_t)(8 + len));
-		ip[6] = 17;
-		ip[7] = 64;
-		memcpy(ip + 8, src, 16);
-		memcpy(ip + 24, dst, 16);
-	}
-	udp = ip + iph;
-	put16(udp, sport);
-	put16(udp + 2, dport);
-	put16(udp + 4, (uint16_t)(8 + len));
-	put16(udp + 6, 0);
-	memcpy(udp + 8, payload, len);
-	if (fam == 4) {
-		memcpy(ph, src, 4);
-		memcpy(ph + 4, dst, 4);
-		ph[9] = 17;
-		put16(ph + 10, (uint16_t)(8 + len));
-		c = (uint16_t)~csum_fold(udp, 8u + len, csum_fold(ph, 12, 0));
-	} else {
-		memcpy(ph, src, 16);
-		memcpy(ph + 16, dst, 16);
-		put16(ph + 34, (uint16_t)(8 + len));
-		ph[39] = 17;
-		c = (uint16_t)~csum_fold(udp, 8u + len, csum_fold(ph, 40, 0));
-	}
-	put16(udp + 6, c ? c : 0xffff);
-	m->data_len = m->pkt_len = (uint16_t)(14 + iph + 8 + len);
 	return m;
 }
 
@@ -181,41 +138,20 @@ struct out {
 	uint16_t len;
 };
 
+/* A frame the gateway sent, read and its checksums checked (dp_frames.c). */
 static void parse_out(struct rte_mbuf *m, struct out *o)
 {
-	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *), *ip = f + 14, *udp;
-	uint8_t ph[40] = { 0 };
-	unsigned iph;
-	uint16_t ulen;
+	struct dp_frame f;
 
+	assert_int_equal(dp_frame_read(m, &f), 0);
 	memset(o, 0, sizeof(*o));
-	o->fam = get16(f + 12) == 0x0800 ? 4 : 6;
-	assert_true(get16(f + 12) == 0x0800 || get16(f + 12) == 0x86dd);
-	iph = o->fam == 4 ? 20 : 40;
-	if (o->fam == 4) {
-		assert_int_equal(csum_fold(ip, 20, 0), 0xffff);
-		memcpy(o->src, ip + 12, 4);
-		memcpy(o->dst, ip + 16, 4);
-		memcpy(ph, ip + 12, 8);
-		ph[9] = 17;
-	} else {
-		memcpy(o->src, ip + 8, 16);
-		memcpy(o->dst, ip + 24, 16);
-		memcpy(ph, ip + 8, 32);
-		ph[39] = 17;
-	}
-	udp = ip + iph;
-	ulen = get16(udp + 4);
-	assert_int_equal(m->data_len, 14 + iph + ulen);
-	if (o->fam == 4)
-		put16(ph + 10, ulen);
-	else
-		put16(ph + 34, ulen);
-	assert_int_equal(csum_fold(udp, ulen, csum_fold(ph, o->fam == 4 ? 12 : 40, 0)), 0xffff);
-	o->sport = get16(udp);
-	o->dport = get16(udp + 2);
-	o->payload = udp + 8;
-	o->len = (uint16_t)(ulen - 8);
+	o->fam = f.family;
+	memcpy(o->src, f.src, sizeof(o->src));
+	memcpy(o->dst, f.dst, sizeof(o->dst));
+	o->sport = f.sport;
+	o->dport = f.dport;
+	o->payload = f.payload;
+	o->len = f.len;
 }
 
 /* ---- sessions ---- */
