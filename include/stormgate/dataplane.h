@@ -142,11 +142,14 @@ struct sg_dp_meta {
 
 /*
  * Per-worker counters, written by their worker only (relaxed stores), read
- * by the control plane. Packet outcome invariant, summed over workers:
- *   rx + ctl_injected == forwarded_up + forwarded_down + punted + consumed + dropped
- * where dropped is the sum of drop[]. handed_off counts packets moved to
- * their session's worker (which then counts their outcome). The rest count
- * records and events, not packets.
+ * by the control plane. Packet outcome invariant, summed over workers once
+ * the hand-off rings are drained:
+ *   rx + reinjected == forwarded_up + forwarded_down + punted + consumed + dropped
+ * where dropped is the sum of drop[] and reinjected the datagrams the control
+ * plane handed back with sg_dp_ctl_reinject() (counted by the control plane:
+ * such a datagram is counted twice, punted and then its new outcome).
+ * handed_off counts packets moved to their session's worker (which then
+ * counts their outcome). The rest count records and events, not packets.
  */
 struct sg_dp_counters {
 	uint64_t rx;
