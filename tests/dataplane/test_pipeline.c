@@ -595,15 +595,21 @@ static void announce_devices(void)
 
 /* ---- tests ---- */
 
-static int setup_udp(void **state)
+/* A gateway in mode, on two ports or one, with every test session installed and announced. */
+static int setup_gateway(enum sg_dp_backend_mode mode, bool one_port)
 {
-	(void)state;
-	if (setup_mode(SG_DP_BACKEND_UDP, false) != 0)
+	if (setup_mode(mode, one_port) != 0)
 		return -1;
 	for (unsigned i = 0; i < N_SESS; i++)
 		add_session(i);
 	announce_devices();
 	return 0;
+}
+
+static int setup_udp(void **state)
+{
+	(void)state;
+	return setup_gateway(SG_DP_BACKEND_UDP, false);
 }
 
 /* CID devices that negotiated rrc (RFC 9853 §3). */
@@ -653,35 +659,20 @@ static int setup_scrub(void **state)
 static int setup_proxy(void **state)
 {
 	(void)state;
-	if (setup_mode(SG_DP_BACKEND_PROXY, false) != 0)
-		return -1;
-	for (unsigned i = 0; i < N_SESS; i++)
-		add_session(i);
-	announce_devices();
-	return 0;
+	return setup_gateway(SG_DP_BACKEND_PROXY, false);
 }
 
 /* The backend over the device port (the device network trusted), udp and proxy mode. */
 static int setup_udp_one_port(void **state)
 {
 	(void)state;
-	if (setup_mode(SG_DP_BACKEND_UDP, true) != 0)
-		return -1;
-	for (unsigned i = 0; i < N_SESS; i++)
-		add_session(i);
-	announce_devices();
-	return 0;
+	return setup_gateway(SG_DP_BACKEND_UDP, true);
 }
 
 static int setup_proxy_one_port(void **state)
 {
 	(void)state;
-	if (setup_mode(SG_DP_BACKEND_PROXY, true) != 0)
-		return -1;
-	for (unsigned i = 0; i < N_SESS; i++)
-		add_session(i);
-	announce_devices();
-	return 0;
+	return setup_gateway(SG_DP_BACKEND_PROXY, true);
 }
 
 static int teardown(void **state)
