@@ -116,16 +116,6 @@ int dp_rrc_start(struct dp_worker *w, uint64_t sess, const struct sg_sess_tuple 
 	return 0;
 }
 
-/* Cookies compared without an early exit: whole bytes OR-ed together. */
-static bool cookie_eq(const uint8_t *a, const uint8_t *b)
-{
-	uint8_t d = 0;
-
-	for (unsigned i = 0; i < SG_RRC_COOKIE_LEN; i++)
-		d |= (uint8_t)(a[i] ^ b[i]);
-	return d == 0;
-}
-
 bool dp_rrc_answer(struct dp_worker *w, uint64_t sess, const uint8_t *cookie,
                    const struct sg_sess_tuple *from)
 {
@@ -141,7 +131,8 @@ bool dp_rrc_answer(struct dp_worker *w, uint64_t sess, const uint8_t *cookie,
 		 * from the address we sent it to: an answer from elsewhere proves
 		 * nothing about the candidate address.
 		 */
-		if (w->now_tsc >= c->deadline || !cookie_eq(c->cookie, cookie) ||
+		if (w->now_tsc >= c->deadline ||
+		    sg_ct_memcmp(c->cookie, cookie, SG_RRC_COOKIE_LEN) != 0 ||
 		    memcmp(&c->cand, from, sizeof(*from)) != 0)
 			return false;
 		rrc_free(w, c);

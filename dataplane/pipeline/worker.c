@@ -799,6 +799,34 @@ static void notify_exhausted(struct dp_worker *w, struct burst *b, const struct 
 		punt(w, b, n, st->port, SG_DP_PUNT_KEY_EXHAUSTED, sg_sess_ref_id(&st->ref), false);
 }
 
+/*
+ * Ethernet, IP and UDP headers in front of the record op sealed in m's
+ * buffer, from our address at t to the device's (t in the session table's
+ * convention); m then holds the frame. Returns 0, or -EHOSTUNREACH when the
+ * next hop is not resolved (m untouched).
+ */
+static int device_frame(const struct sg_dp *dp, struct rte_mbuf *m, const struct sg_rec_seal_op *op,
+                        const struct sg_sess_tuple *t)
+{
+	const struct sg_dp_port_conf *dev = &dp->conf.ports[dp->dev_port];
+	uint8_t fam = sg_ip6_is_v4_mapped(t->paddr) ? 4 : 6;
+	const uint8_t *src = fam == 4 ? t->laddr + 12 : t->laddr;
+	const uint8_t *dst = fam == 4 ? t->paddr + 12 : t->paddr;
+	unsigned l2l4 = dp_hdr_len(dev, fam);
+	uint8_t dmac[6], *start;
+
+	if (dp_neigh_lookup(dp->neigh[dp->dev_port], fam, dp_next_hop(dev, fam, dst), dmac) != 0)
+		return -EHOSTUNREACH;
+	start = op->buf + op->rec_off - l2l4;
+	dp_build_udp(dev, start, dmac, fam, src, rte_be_to_cpu_16(t->lport), dst,
+	             rte_be_to_cpu_16(t->pport), (uint16_t)op->rec_len);
+	m->data_off = (uint16_t)(start - (uint8_t *)m->buf_addr);
+	m->data_len = (uint16_t)(l2l4 + op->rec_len);
+	m->pkt_len = m->data_len;
+	m->ol_flags = 0;
+	return 0;
+}
+
 /* ---- CID peers that move (RFC 9146 §6) and return routability (RFC 9853) ---- */
 
 /* Queue an RFC 9853 message for packet i's session, to to (sealed by rrc_flush()). */
@@ -961,27 +989,13 @@ static void rrc_flush(struct dp_worker *w, struct burst *b)
 		for (unsigned j = 0; j < n; j++) {
 			const struct sg_rec_seal_op *op = &w->seal[j];
 			const struct rrc_out *o = &b->rrc[which[j]];
-			uint8_t fam = sg_ip6_is_v4_mapped(o->to.paddr) ? 4 : 6;
-			const uint8_t *src = fam == 4 ? o->to.laddr + 12 : o->to.laddr;
-			const uint8_t *dst = fam == 4 ? o->to.paddr + 12 : o->to.paddr;
-			unsigned l2l4 = dp_hdr_len(dev, fam);
-			uint8_t dmac[6], *start;
 
-			if (op->status != SG_REC_OK ||
-			    dp_neigh_lookup(dp->neigh[dp->dev_port], fam,
-			                    dp_next_hop(dev, fam, dst), dmac) != 0) {
+			if (op->status != SG_REC_OK || device_frame(dp, m[j], op, &o->to) != 0) {
 				dp_count(&w->c.rrc_send_failed, 1);
 				rte_pktmbuf_free(m[j]);
 				continue;
 			}
 			dp_count(&w->c.records_sealed, 1);
-			start = op->buf + op->rec_off - l2l4;
-			dp_build_udp(dev, start, dmac, fam, src, rte_be_to_cpu_16(o->to.lport), dst,
-			             rte_be_to_cpu_16(o->to.pport), (uint16_t)op->rec_len);
-			m[j]->data_off = (uint16_t)(start - (uint8_t *)m[j]->buf_addr);
-			m[j]->data_len = (uint16_t)(l2l4 + op->rec_len);
-			m[j]->pkt_len = m[j]->data_len;
-			m[j]->ol_flags = 0;
 			dp_count(o->msg[0] == SG_RRC_PATH_CHALLENGE ? &w->c.rrc_challenges
 			                                            : &w->c.rrc_answered,
 			         1);
@@ -1209,19 +1223,12 @@ static unsigned build_seal_ops(struct dp_worker *w, struct burst *b)
 static void downlink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 {
 	const struct sg_dp *dp = w->dp;
-	const struct sg_dp_port_conf *dev = &dp->conf.ports[dp->dev_port];
 
 	for (unsigned o = 0; o < n_ops; o++) {
 		const struct sg_rec_seal_op *op = &w->seal[o];
 		unsigned i = b->seal_pkt[o];
 		struct pkt_st *st = &b->st[i];
 		struct rte_mbuf *m = b->m[i];
-		const struct sg_sess_tuple *t = &st->ref.sess->tuple;
-		uint8_t fam = sg_ip6_is_v4_mapped(t->paddr) ? 4 : 6;
-		const uint8_t *src = fam == 4 ? t->laddr + 12 : t->laddr;
-		const uint8_t *dst = fam == 4 ? t->paddr + 12 : t->paddr;
-		unsigned l2l4 = dp_hdr_len(dev, fam);
-		uint8_t dmac[6], *start;
 
 		st->act = ACT_DONE;
 		if (op->status != SG_REC_OK) {
@@ -1229,18 +1236,10 @@ static void downlink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops
 			continue;
 		}
 		dp_count(&w->c.records_sealed, 1);
-		if (dp_neigh_lookup(dp->neigh[dp->dev_port], fam, dp_next_hop(dev, fam, dst),
-		                    dmac) != 0) {
+		if (device_frame(dp, m, op, &st->ref.sess->tuple) != 0) {
 			drop(w, m, SG_DROP_NO_NEIGHBOUR);
 			continue;
 		}
-		start = op->buf + op->rec_off - l2l4;
-		dp_build_udp(dev, start, dmac, fam, src, rte_be_to_cpu_16(t->lport), dst,
-		             rte_be_to_cpu_16(t->pport), (uint16_t)op->rec_len);
-		m->data_off = (uint16_t)(start - (uint8_t *)m->buf_addr);
-		m->data_len = (uint16_t)(l2l4 + op->rec_len);
-		m->pkt_len = m->data_len;
-		m->ol_flags = 0;
 		tx_enqueue(w, (unsigned)dp->dev_port, m, DP_OUT_DOWN);
 	}
 }
