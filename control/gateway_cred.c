@@ -106,7 +106,7 @@ void gw_cred_poll(struct sg_gateway *gw)
 		unsigned alerts = 0;
 		size_t left = 0, n;
 
-		n = gw_sess_end_identity(gw, e->bytes, e->len, budget, &alerts, &left);
+		n = gw_sess_end_identity(gw, e->bytes, e->len, budget, &alerts, &left, NULL);
 		gw->revoked_ended += n;
 		budget -= RTE_MIN(n, budget);
 		if (left > 0 && n > 0)
@@ -161,7 +161,7 @@ static void revoke_sessions(struct sg_gateway *gw, const uint8_t *identity, size
 	 */
 	sg_hs_revoke(gw->hs, same_ident, &m);
 
-	n = gw_sess_end_identity(gw, identity, len, GW_REVOKE_NOW, &alerts, &left);
+	n = gw_sess_end_identity(gw, identity, len, GW_REVOKE_NOW, &alerts, &left, NULL);
 	gw->revoked_ended += n;
 	if (left > 0)
 		revoked_queue(gw, identity, len);

@@ -120,10 +120,11 @@ void gw_sess_ended(struct sg_gateway *gw, uint64_t id);
 /*
  * End up to max sessions of identity, each with a close_notify (the one
  * end-session path, as `sessions kill`); alerts counts the alerts sent,
- * left what the identity still has. Returns how many ended.
+ * left what the identity still has; rows (NULL: none) gets {id, alert} per
+ * ended session. Returns how many ended.
  */
 size_t gw_sess_end_identity(struct sg_gateway *gw, const uint8_t *identity, size_t len, size_t max,
-                            unsigned *alerts, size_t *left);
+                            unsigned *alerts, size_t *left, json_t *rows);
 
 /* A worker found the session's receive key at its forgery limit: end the session. */
 void gw_sess_forgery_limit(struct sg_gateway *gw, uint64_t id);

@@ -504,7 +504,7 @@ static int kill_one(struct sg_gateway *gw, uint64_t id, int *alerted)
 }
 
 size_t gw_sess_end_identity(struct sg_gateway *gw, const uint8_t *identity, size_t len, size_t max,
-                            unsigned *alerts, size_t *left)
+                            unsigned *alerts, size_t *left, json_t *rows)
 {
 	uint64_t ids[256];
 	size_t done = 0, n = 0;
@@ -525,6 +525,13 @@ size_t gw_sess_end_identity(struct sg_gateway *gw, const uint8_t *identity, size
 			}
 			*alerts += (unsigned)a;
 			done++;
+			if (rows != NULL) {
+				char sid[17];
+
+				id_str(ids[i], sid);
+				json_array_append_new(
+				        rows, json_pack("{s:s, s:b}", "id", sid, "alert", a));
+			}
 		}
 	}
 	*left = sg_sessreg_find(gw->reg, identity, len, NULL, 0);
@@ -570,8 +577,8 @@ json_t *gw_cmd_sessions_kill(void *ctx, json_t *args, struct sg_ctl_error *err)
 	struct sg_gateway *gw = ctx;
 	uint8_t ident[SG_CRED_IDENTITY_MAX];
 	json_t *killed;
-	uint64_t id, *ids = NULL;
-	size_t n = 0;
+	uint64_t id;
+	size_t left = 0;
 	unsigned alerts = 0;
 	int ilen, rc, a;
 
@@ -607,28 +614,10 @@ json_t *gw_cmd_sessions_kill(void *ctx, json_t *args, struct sg_ctl_error *err)
 		id_str(id, s);
 		json_array_append_new(killed, json_pack("{s:s, s:b}", "id", s, "alert", a));
 	} else {
-		ids = malloc(sizeof(*ids) * KILL_MAX);
-		if (ids == NULL) {
-			sg_ctl_fail(err, SG_CTL_EINTERNAL, "out of memory");
-			goto fail;
-		}
-		n = sg_sessreg_find(gw->reg, ident, (size_t)ilen, ids, KILL_MAX);
-		for (size_t i = 0; i < n && i < KILL_MAX; i++) {
-			char s[17];
-
-			if (kill_one(gw, ids[i], &a) != 0) {
-				sg_sessreg_del(gw->reg, ids[i]); /* already gone */
-				continue;
-			}
-			alerts += (unsigned)a;
-			id_str(ids[i], s);
-			json_array_append_new(killed, json_pack("{s:s, s:b}", "id", s, "alert", a));
-		}
-		free(ids);
+		gw_sess_end_identity(gw, ident, (size_t)ilen, KILL_MAX, &alerts, &left, killed);
 	}
 	return json_pack("{s:I, s:I, s:o, s:b}", "killed", (json_int_t)json_array_size(killed),
-	                 "alerts_sent", (json_int_t)alerts, "sessions", killed, "more",
-	                 n > KILL_MAX);
+	                 "alerts_sent", (json_int_t)alerts, "sessions", killed, "more", left > 0);
 fail:
 	json_decref(killed);
 	return NULL;
