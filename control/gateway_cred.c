@@ -64,44 +64,19 @@ static int ident_push(struct gw_ident **arr, uint32_t *n, uint32_t *cap, const u
 	return 0;
 }
 
-/*
- * Queue identity for gw_cred_poll(): its sessions end a few per poll. The
- * FIFO is a ring that grows (doubling, the live part moved to the front).
- */
+/* Queue identity for gw_cred_poll(): its sessions end a few per poll. */
 static void revoked_queue(struct sg_gateway *gw, const uint8_t *identity, size_t len)
 {
-	if (gw->revoked_len == gw->revoked_cap) {
-		uint32_t c = gw->revoked_cap ? gw->revoked_cap * 2 : 64;
-		struct gw_ident *a = malloc(sizeof(*a) * c);
-
-		if (a == NULL) {
-			SG_LOG(CRED, ERR,
-			       "out of memory: the sessions of a replaced credential are not "
-			       "ended");
-			return;
-		}
-		for (uint32_t i = 0; i < gw->revoked_len; i++)
-			a[i] = gw->revoked[(gw->revoked_head + i) % gw->revoked_cap];
-		free(gw->revoked);
-		gw->revoked = a;
-		gw->revoked_cap = c;
-		gw->revoked_head = 0;
-	}
-	{
-		struct gw_ident *e =
-		        &gw->revoked[(gw->revoked_head + gw->revoked_len) % gw->revoked_cap];
-
-		e->len = (uint8_t)len;
-		memcpy(e->bytes, identity, len);
-		gw->revoked_len++;
-	}
+	if (ident_push(&gw->revoked, &gw->revoked_n, &gw->revoked_cap, identity, len) != 0)
+		SG_LOG(CRED, ERR,
+		       "out of memory: the sessions of a replaced credential are not ended");
 }
 
 void gw_cred_poll(struct sg_gateway *gw)
 {
 	size_t budget = GW_REVOKE_PER_POLL;
 
-	while (gw->revoked_len > 0 && budget > 0) {
+	while (gw->revoked_head < gw->revoked_n && budget > 0) {
 		const struct gw_ident *e = &gw->revoked[gw->revoked_head];
 		unsigned alerts = 0;
 		size_t left = 0, n;
@@ -111,16 +86,17 @@ void gw_cred_poll(struct sg_gateway *gw)
 		budget -= RTE_MIN(n, budget);
 		if (left > 0 && n > 0)
 			continue; /* the same identity again, within what is left of the budget */
-		gw->revoked_head = (gw->revoked_head + 1) % gw->revoked_cap;
-		gw->revoked_len--;
+		gw->revoked_head++;
 	}
+	if (gw->revoked_head == gw->revoked_n)
+		gw->revoked_head = gw->revoked_n = 0; /* all done: the array starts over */
 }
 
 void gw_cred_fini(struct sg_gateway *gw)
 {
 	free(gw->revoked);
 	gw->revoked = NULL;
-	gw->revoked_len = gw->revoked_cap = gw->revoked_head = 0;
+	gw->revoked_n = gw->revoked_cap = gw->revoked_head = 0;
 }
 
 /*

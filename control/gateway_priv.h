@@ -96,10 +96,10 @@ struct sg_gateway {
 	/*
 	 * Identities whose key was replaced or removed (credentials add
 	 * --replace, remove, an import): their sessions still to end, a bounded
-	 * number per poll (gw_cred_poll()). A FIFO of gw_ident.
+	 * number per poll (gw_cred_poll()): revoked[revoked_head..revoked_n).
 	 */
 	struct gw_ident *revoked;
-	uint32_t revoked_head, revoked_len, revoked_cap;
+	uint32_t revoked_head, revoked_n, revoked_cap;
 	uint64_t revoked_ended; /* sessions ended because their credential changed */
 };
 

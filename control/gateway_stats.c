@@ -195,7 +195,7 @@ static json_t *stats_json(struct sg_gateway *gw)
 	                              (json_int_t)gw->imports_done, "imports_failed",
 	                              (json_int_t)gw->imports_failed, "sessions_revoked",
 	                              (json_int_t)gw->revoked_ended, "revocations_pending",
-	                              (json_int_t)gw->revoked_len));
+	                              (json_int_t)(gw->revoked_n - gw->revoked_head)));
 	json_object_set_new(r, "control",
 	                    json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "clients",
 	                              gw->ctl ? (int)sg_ctl_server_clients(gw->ctl) : 0, "accepted",
