@@ -213,11 +213,8 @@ int sg_cred_get(struct sg_cred *cs, const void *identity, size_t id_len, struct 
  */
 static bool entry_revokes(const struct sg_cred_entry *old, const struct sg_cred_entry *next)
 {
-	uint8_t diff = 0;
-
-	for (size_t i = 0; i < SG_CRED_PSK_MAX; i++)
-		diff |= (uint8_t)(old->psk[i] ^ next->psk[i]);
-	return diff != 0 || old->psk_len != next->psk_len ||
+	return sg_ct_memcmp(old->psk, next->psk, SG_CRED_PSK_MAX) != 0 ||
+	       old->psk_len != next->psk_len ||
 	       ((next->flags & SG_CRED_F_DISABLED) && !(old->flags & SG_CRED_F_DISABLED));
 }
 
