@@ -1046,6 +1046,7 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 		for (; o < n_ops && b->op_pkt[o] == i; o++) {
 			struct sg_rec_open_op *op = &w->open[o];
 			uint8_t *pt = op->rec + op->pt_off, *cp;
+			enum sg_dp_punt to_ctl;
 			struct rte_mbuf *c;
 
 			if (op->status != SG_REC_OK) {
@@ -1060,11 +1061,20 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 			if (st->ref.sess->last_rx != w->now_s)
 				__atomic_store_n(&st->ref.sess->last_rx, w->now_s,
 				                 __ATOMIC_RELAXED);
-			if (op->type == SG_DTLS_CT_ALERT) {
-				/* close_notify or a fatal alert: the control plane ends the
-				 * session. */
-				if (!punt_plaintext(w, b, st, pt, op->pt_len, SG_DP_PUNT_ALERT,
-				                    !counted)) {
+			/*
+			 * For the control plane, with the session: close_notify or a
+			 * fatal alert (it ends the session); or the device's Finished
+			 * again under the session's keys, which are its handshake's
+			 * epoch-1 keys: our final flight was lost (RFC 6347 §4.2.4) and
+			 * the handshake server resends it. A tls12_cid record (RFC 9146)
+			 * comes this way: its type shows only once opened.
+			 */
+			to_ctl = op->type == SG_DTLS_CT_ALERT ? SG_DP_PUNT_ALERT
+			         : op->type == SG_DTLS_CT_HANDSHAKE && is_finished(pt, op->pt_len)
+			                 ? SG_DP_PUNT_FINISHED
+			                 : SG_DP_PUNT_MAX;
+			if (to_ctl != SG_DP_PUNT_MAX) {
+				if (!punt_plaintext(w, b, st, pt, op->pt_len, to_ctl, !counted)) {
 					if (first == SG_DROP_MAX)
 						first = SG_DROP_NO_MBUF;
 					continue;
@@ -1085,23 +1095,6 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 					dp_count(&w->c.consumed, 1);
 					counted = true;
 				}
-				continue;
-			}
-			if (op->type == SG_DTLS_CT_HANDSHAKE && is_finished(pt, op->pt_len)) {
-				/*
-				 * The device's Finished again under the session's keys, which
-				 * are its handshake's epoch-1 keys: our final flight was lost
-				 * (RFC 6347 §4.2.4). Authenticated and fresh in the window, so
-				 * the control plane resends that flight. A tls12_cid record
-				 * (RFC 9146) comes this way: its type shows only once opened.
-				 */
-				if (!punt_plaintext(w, b, st, pt, op->pt_len, SG_DP_PUNT_FINISHED,
-				                    !counted)) {
-					if (first == SG_DROP_MAX)
-						first = SG_DROP_NO_MBUF;
-					continue;
-				}
-				counted = true;
 				continue;
 			}
 			if (op->type != SG_DTLS_CT_APPLICATION_DATA) {

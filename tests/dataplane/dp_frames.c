@@ -17,8 +17,7 @@ static uint16_t get16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* RFC 1071: the one's-complement sum of n bytes added to sum, folded to 16 bits. */
-static uint16_t csum_fold(const uint8_t *p, size_t n, uint32_t sum)
+uint16_t dp_frame_csum(const uint8_t *p, size_t n, uint32_t sum)
 {
 	for (size_t i = 0; i + 1 < n; i += 2)
 		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
@@ -39,13 +38,13 @@ static uint32_t pseudo_sum(uint8_t family, const uint8_t *src, const uint8_t *ds
 		memcpy(ph + 4, dst, 4);
 		ph[9] = 17;
 		put16(ph + 10, ulen);
-		return csum_fold(ph, 12, 0);
+		return dp_frame_csum(ph, 12, 0);
 	}
 	memcpy(ph, src, 16);
 	memcpy(ph + 16, dst, 16);
 	put16(ph + 34, ulen);
 	ph[39] = 17;
-	return csum_fold(ph, 40, 0);
+	return dp_frame_csum(ph, 40, 0);
 }
 
 struct rte_mbuf *dp_frame_udp(struct rte_mempool *pool, const uint8_t smac[6],
@@ -78,7 +77,7 @@ struct rte_mbuf *dp_frame_udp(struct rte_mempool *pool, const uint8_t smac[6],
 		ip[9] = 17;
 		memcpy(ip + 12, src, 4);
 		memcpy(ip + 16, dst, 4);
-		put16(ip + 10, (uint16_t)~csum_fold(ip, 20, 0));
+		put16(ip + 10, (uint16_t)~dp_frame_csum(ip, 20, 0));
 	} else {
 		ip[0] = 0x60;
 		put16(ip + 4, (uint16_t)(8 + len));
@@ -93,7 +92,8 @@ struct rte_mbuf *dp_frame_udp(struct rte_mempool *pool, const uint8_t smac[6],
 	put16(udp + 4, (uint16_t)(8 + len));
 	put16(udp + 6, 0);
 	memcpy(udp + 8, payload, len);
-	c = (uint16_t)~csum_fold(udp, 8u + len, pseudo_sum(family, src, dst, (uint16_t)(8 + len)));
+	c = (uint16_t)~dp_frame_csum(udp, 8u + len,
+	                             pseudo_sum(family, src, dst, (uint16_t)(8 + len)));
 	put16(udp + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
 	m->data_len = m->pkt_len = (uint16_t)(14 + iph + 8 + len);
 	return m;
@@ -112,7 +112,7 @@ int dp_frame_read(const struct rte_mbuf *m, struct dp_frame *o)
 	if (get16(f + 12) == 0x0800) {
 		o->family = 4;
 		iph = 20;
-		if (ip[0] != 0x45 || ip[9] != 17 || csum_fold(ip, 20, 0) != 0xffff)
+		if (ip[0] != 0x45 || ip[9] != 17 || dp_frame_csum(ip, 20, 0) != 0xffff)
 			return -EINVAL;
 		memcpy(o->src, ip + 12, 4);
 		memcpy(o->dst, ip + 16, 4);
@@ -129,7 +129,7 @@ int dp_frame_read(const struct rte_mbuf *m, struct dp_frame *o)
 	udp = ip + iph;
 	ulen = get16(udp + 4);
 	if (ulen < 8 || m->data_len != 14 + iph + ulen ||
-	    csum_fold(udp, ulen, pseudo_sum(o->family, o->src, o->dst, ulen)) != 0xffff)
+	    dp_frame_csum(udp, ulen, pseudo_sum(o->family, o->src, o->dst, ulen)) != 0xffff)
 		return -EINVAL;
 	o->sport = get16(udp);
 	o->dport = get16(udp + 2);

@@ -8,6 +8,7 @@
 #ifndef SG_TESTS_DP_FRAMES_H
 #define SG_TESTS_DP_FRAMES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct rte_mbuf;
@@ -22,6 +23,13 @@ struct rte_mbuf *dp_frame_udp(struct rte_mempool *pool, const uint8_t smac[6],
                               const uint8_t dmac[6], uint8_t family, const uint8_t *src,
                               uint16_t sport, const uint8_t *dst, uint16_t dport,
                               const uint8_t *payload, uint16_t len);
+
+/*
+ * RFC 1071: the one's-complement sum of n bytes added to sum, folded to 16
+ * bits. A message whose checksum field is right sums to 0xffff; the field to
+ * write is its complement.
+ */
+uint16_t dp_frame_csum(const uint8_t *p, size_t n, uint32_t sum);
 
 /* What dp_frame_read() found; payload points into the mbuf. */
 struct dp_frame {

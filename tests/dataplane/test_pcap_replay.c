@@ -51,6 +51,7 @@
 #include <stormgate/record.h>
 #include <stormgate/session.h>
 
+#include "dp_frames.h"
 #include "eal_test.h"
 
 #define POOL_SIZE   1023
@@ -176,17 +177,6 @@ static uint64_t get48(const uint8_t *p)
 	for (unsigned i = 0; i < 6; i++)
 		v = v << 8 | p[i];
 	return v;
-}
-
-static uint16_t csum_fold(const uint8_t *p, size_t n, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		sum += (uint32_t)(p[n - 1] << 8);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
 }
 
 static void path_of(char *buf, size_t cap, const char *ext)
@@ -778,7 +768,7 @@ static void check_backend(struct rte_mbuf *m, const char *want)
 	assert_memory_equal(f + 6, GWB_MAC, 6);
 	assert_int_equal(get16(f + 12), 0x0800);
 	assert_int_equal(ip[0], 0x45);
-	assert_int_equal(csum_fold(ip, 20, 0), 0xffff);
+	assert_int_equal(dp_frame_csum(ip, 20, 0), 0xffff);
 	assert_int_equal(ip[9], 17);
 	assert_memory_equal(ip + 12, GWB4, 4);
 	assert_memory_equal(ip + 16, BE4, 4);
@@ -788,7 +778,7 @@ static void check_backend(struct rte_mbuf *m, const char *want)
 	ph[9] = 17;
 	ph[10] = (uint8_t)(ulen >> 8);
 	ph[11] = (uint8_t)ulen;
-	assert_int_equal(csum_fold(udp, ulen, csum_fold(ph, 12, 0)), 0xffff);
+	assert_int_equal(dp_frame_csum(udp, ulen, dp_frame_csum(ph, 12, 0)), 0xffff);
 	assert_int_equal(get16(udp), E.bport); /* the session's own backend port */
 	assert_int_equal(get16(udp + 2), COAP_PORT);
 	assert_int_equal(ulen - 8, strlen(want));

@@ -105,18 +105,6 @@ static uint16_t get16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* RFC 1071 sum of n bytes onto sum, folded (the ICMPv6 neighbour advertisements below). */
-static uint16_t csum_fold(const uint8_t *p, size_t n, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		sum += (uint32_t)(p[n - 1] << 8);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
 /* A UDP frame to the gateway (dp_frames.c: checksums computed independently); an mbuf. */
 static struct rte_mbuf *udp_frame(const uint8_t *smac, const uint8_t *dmac, uint8_t fam,
                                   const uint8_t *src, uint16_t sport, const uint8_t *dst,
@@ -546,7 +534,7 @@ static void announce_fill(struct rte_mbuf *m, const struct device *d)
 		memcpy(ph, ip + 8, 32);
 		ph[35] = 32;
 		ph[39] = 58;
-		put16(icmp + 2, (uint16_t)~csum_fold(icmp, 32, csum_fold(ph, 40, 0)));
+		put16(icmp + 2, (uint16_t)~dp_frame_csum(icmp, 32, dp_frame_csum(ph, 40, 0)));
 		m->data_len = m->pkt_len = 86;
 	}
 }
@@ -1147,7 +1135,7 @@ static void test_bad_input(void **state)
 	expect(c, SG_DROP_IP_CHECKSUM, -1);
 	f[14 + 6] = 0x20; /* more fragments */
 	put16(f + 14 + 10, 0);
-	put16(f + 14 + 10, (uint16_t)~csum_fold(f + 14, 20, 0));
+	put16(f + 14 + 10, (uint16_t)~dp_frame_csum(f + 14, 20, 0));
 	expect(m, SG_DROP_IP_FRAGMENT, -1);
 
 	/* A reply from the backend for a port no session holds. */
