@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <rte_eal.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_ring.h>
 
 #include "eal_test.h"
 
@@ -96,4 +99,30 @@ void eal_test_fini(void)
 	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
 	remove_dir(dir);
+}
+
+int eal_test_ring_port(const char *name, unsigned n, unsigned ring_size, struct rte_ring **rx,
+                       struct rte_ring **tx, struct rte_mempool *pool)
+{
+	struct rte_eth_conf conf;
+	char rn[32];
+	int port;
+
+	memset(&conf, 0, sizeof(conf));
+	for (unsigned q = 0; q < n; q++) {
+		snprintf(rn, sizeof(rn), "%s_rx%u", name, q);
+		rx[q] = rte_ring_create(rn, ring_size, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(rn, sizeof(rn), "%s_tx%u", name, q);
+		tx[q] = rte_ring_create(rn, ring_size, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (rx[q] == NULL || tx[q] == NULL)
+			return -1;
+	}
+	port = rte_eth_from_rings(name, rx, n, tx, n, 0);
+	if (port < 0 || rte_eth_dev_configure((uint16_t)port, (uint16_t)n, (uint16_t)n, &conf) != 0)
+		return -1;
+	for (uint16_t q = 0; q < n; q++)
+		if (rte_eth_rx_queue_setup((uint16_t)port, q, 128, 0, NULL, pool) != 0 ||
+		    rte_eth_tx_queue_setup((uint16_t)port, q, 128, 0, NULL) != 0)
+			return -1;
+	return port;
 }

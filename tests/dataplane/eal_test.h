@@ -23,6 +23,18 @@ int eal_test_init(const char *name, unsigned memory_mb, int n_extra, const char 
 int eal_test_init_lcores(const char *name, unsigned n_lcores, unsigned memory_mb, int n_extra,
                          const char *const *extra);
 
+struct rte_mempool;
+struct rte_ring;
+
+/*
+ * A net_ring port named name with n RX and n TX queues (each an rte_ring of
+ * ring_size, single producer and consumer, stored in rx[] and tx[]; the test
+ * feeds rx and drains tx), configured with RX buffers from pool but not
+ * started (a caller may watch it first). Returns the port id, or -1.
+ */
+int eal_test_ring_port(const char *name, unsigned n, unsigned ring_size, struct rte_ring **rx,
+                       struct rte_ring **tx, struct rte_mempool *pool);
+
 /* rte_eal_cleanup(), then remove the runtime directory EAL made for this process. */
 void eal_test_fini(void);
 

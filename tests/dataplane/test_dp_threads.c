@@ -970,26 +970,9 @@ static void stop_workers(void)
 
 static uint16_t ring_port(const char *name, struct rte_ring **rx, struct rte_ring **tx)
 {
-	struct rte_eth_conf conf = { 0 };
-	char rn[32];
-	int port;
+	int port = eal_test_ring_port(name, N_WORKERS, RING_SIZE, rx, tx, E.pool);
 
-	for (unsigned q = 0; q < N_WORKERS; q++) {
-		snprintf(rn, sizeof(rn), "%s_rx%u", name, q);
-		rx[q] = rte_ring_create(rn, RING_SIZE, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		assert_non_null(rx[q]);
-		snprintf(rn, sizeof(rn), "%s_tx%u", name, q);
-		tx[q] = rte_ring_create(rn, RING_SIZE, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		assert_non_null(tx[q]);
-	}
-	port = rte_eth_from_rings(name, rx, N_WORKERS, tx, N_WORKERS, 0);
 	assert_true(port >= 0);
-	assert_int_equal(rte_eth_dev_configure((uint16_t)port, N_WORKERS, N_WORKERS, &conf), 0);
-	for (uint16_t q = 0; q < N_WORKERS; q++) {
-		assert_int_equal(rte_eth_rx_queue_setup((uint16_t)port, q, 128, 0, NULL, E.pool),
-		                 0);
-		assert_int_equal(rte_eth_tx_queue_setup((uint16_t)port, q, 128, 0, NULL), 0);
-	}
 	assert_int_equal(tsan_dpdk_watch_port((uint16_t)port, N_WORKERS), 0);
 	assert_int_equal(rte_eth_dev_start((uint16_t)port), 0);
 	return (uint16_t)port;

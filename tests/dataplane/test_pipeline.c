@@ -344,31 +344,11 @@ static int eal_up(void)
 
 static uint16_t ring_port(const char *name, struct rte_ring **rx, struct rte_ring **tx)
 {
-	char rn[32];
-	int port;
-	struct rte_eth_conf conf = { 0 };
-	uint16_t p;
+	int port = eal_test_ring_port(name, N_WORKERS, RING_SIZE, rx, tx, E.pool);
 
-	for (unsigned q = 0; q < N_WORKERS; q++) {
-		snprintf(rn, sizeof(rn), "%s_rx%u", name, q);
-		rx[q] = rte_ring_create(rn, RING_SIZE, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		assert_non_null(rx[q]);
-	}
-	for (unsigned q = 0; q < N_WORKERS; q++) {
-		snprintf(rn, sizeof(rn), "%s_tx%u", name, q);
-		tx[q] = rte_ring_create(rn, RING_SIZE, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		assert_non_null(tx[q]);
-	}
-	port = rte_eth_from_rings(name, rx, N_WORKERS, tx, N_WORKERS, 0);
 	assert_true(port >= 0);
-	p = (uint16_t)port;
-	assert_int_equal(rte_eth_dev_configure(p, N_WORKERS, N_WORKERS, &conf), 0);
-	for (unsigned q = 0; q < N_WORKERS; q++)
-		assert_int_equal(rte_eth_rx_queue_setup(p, (uint16_t)q, 128, 0, NULL, E.pool), 0);
-	for (unsigned q = 0; q < N_WORKERS; q++)
-		assert_int_equal(rte_eth_tx_queue_setup(p, (uint16_t)q, 128, 0, NULL), 0);
-	assert_int_equal(rte_eth_dev_start(p), 0);
-	return p;
+	assert_int_equal(rte_eth_dev_start((uint16_t)port), 0);
+	return (uint16_t)port;
 }
 
 /* The next data plane's key scrub interval (0: the default) and peer move policy. */
