@@ -183,6 +183,16 @@ static int to_flight4(struct hc *c, struct harness *h)
 	return w;
 }
 
+/* An engine with cookie_policy, in capture mode, and client c (options o) at flight 4. */
+static void begin(struct harness *h, struct hc *c, const struct hc_opts *o, uint8_t cookie_policy)
+{
+	start(h, cookie_policy);
+	h_start(h);
+	h->capture = true;
+	hc_init(c, o);
+	assert_int_equal(to_flight4(c, h), 'H');
+}
+
 /* What an off-path sender sends, one datagram each, in the client's name. */
 enum {
 	FG_ALERT = 1 << 0,       /* an epoch-0 fatal alert (handshake_failure) */
@@ -582,11 +592,7 @@ static void test_linger_retransmitted_finished(void **state)
 
 		o.cid = cid;
 		o.cid_len = 4;
-		start(&h, SG_HS_COOKIE_ALWAYS);
-		h_start(&h);
-		h.capture = true;
-		hc_init(&c, &o);
-		assert_int_equal(to_flight4(&c, &h), 'H');
+		begin(&h, &c, &o, SG_HS_COOKIE_ALWAYS);
 		ncke = hc_rec_cke(&c, cke, sizeof(cke));
 		memcpy(f5, cke, ncke);
 		nf5 = ncke + hc_rec_ccs(&c, f5 + ncke, sizeof(f5) - ncke);
@@ -950,13 +956,9 @@ static void test_offpath_cid_records(void **state)
 	size_t n;
 
 	(void)state;
-	start(&h, SG_HS_COOKIE_ALWAYS);
-	h_start(&h);
-	h.capture = true;
 	o.cid = true;
 	o.cid_len = 4;
-	hc_init(&c, &o);
-	assert_int_equal(to_flight4(&c, &h), 'H');
+	begin(&h, &c, &o, SG_HS_COOKIE_ALWAYS);
 	assert_true(c.cid_ok);
 	f.cid = c.server_cid;
 	f.cid_len = c.server_cid_len;
@@ -1006,12 +1008,8 @@ static void test_offpath_fragments(void **state)
 	struct hc c;
 
 	(void)state;
-	start(&h, SG_HS_COOKIE_ALWAYS);
-	h_start(&h);
-	h.capture = true;
 	o.group = SG_TLS_GROUP_SECP256R1;
-	hc_init(&c, &o);
-	assert_int_equal(to_flight4(&c, &h), 'H');
+	begin(&h, &c, &o, SG_HS_COOKIE_ALWAYS);
 	ncke = hc_rec_cke(&c, cke, sizeof(cke));
 	forge(&h, FG_FRAGMENT, &f);
 	in(&h, d, kx_fragment(cke, ncke, 40, 200, d));
@@ -1053,11 +1051,7 @@ static void test_offpath_early_finished(void **state)
 		struct harness h;
 		struct hc c;
 
-		start(&h, SG_HS_COOKIE_ALWAYS);
-		h_start(&h);
-		h.capture = true;
-		hc_init(&c, &o);
-		assert_int_equal(to_flight4(&c, &h), 'H');
+		begin(&h, &c, &o, SG_HS_COOKIE_ALWAYS);
 		ncke = hc_rec_cke(&c, cke, sizeof(cke));
 		nccs = hc_rec_ccs(&c, ccs, sizeof(ccs));
 		nfin = hc_rec_finished(&c, fin, sizeof(fin), false);
@@ -1101,12 +1095,8 @@ static void test_offpath_resumed(void **state)
 	size_t n;
 
 	(void)state;
-	start(&h, SG_HS_COOKIE_ALWAYS);
-	h_start(&h);
-	h.capture = true;
 	o.ticket_ext = true;
-	hc_init(&c, &o);
-	assert_int_equal(to_flight4(&c, &h), 'H');
+	begin(&h, &c, &o, SG_HS_COOKIE_ALWAYS);
 	in(&h, d, hc_flight5(&c, d, sizeof(d), false));
 	assert_int_equal(hc_drain(&c, &h), 'F');
 	assert_true(c.ticket_len > 0);
@@ -1152,11 +1142,7 @@ static void test_offpath_spoofed_hello_under_load(void **state)
 	struct hc c, again;
 
 	(void)state;
-	start(&h, SG_HS_COOKIE_UNDER_LOAD);
-	h_start(&h);
-	h.capture = true;
-	hc_init(&c, &o);
-	assert_int_equal(to_flight4(&c, &h), 'H');
+	begin(&h, &c, &o, SG_HS_COOKIE_UNDER_LOAD);
 	assert_int_equal(h_count(&h, SG_HS_C_HVR_SENT), 0);
 	forge(&h, FG_HELLO, &f);
 	assert_int_equal(h.n_out, 1);
@@ -1212,11 +1198,7 @@ static void test_offpath_wrong_key_still_fails(void **state)
 			o.identity = "urn:dev:imei:490154203237519"; /* same length, unknown */
 		else
 			o.psk = wrong_key;
-		start(&h, SG_HS_COOKIE_ALWAYS);
-		h_start(&h);
-		h.capture = true;
-		hc_init(&c, &o);
-		assert_int_equal(to_flight4(&c, &h), 'H');
+		begin(&h, &c, &o, SG_HS_COOKIE_ALWAYS);
 		forge(&h, FG_GARBAGE | FG_ALERT | FG_BAD_CCS, &f);
 		assert_int_equal(h.n_out, 0);
 		in(&h, d, hc_flight5(&c, d, sizeof(d), false));
@@ -1259,11 +1241,7 @@ static void test_offpath_wrong_key_finished_alone(void **state)
 			o.identity = "urn:dev:imei:490154203237519";
 		else
 			o.psk = wrong_key;
-		start(&h, SG_HS_COOKIE_ALWAYS);
-		h_start(&h);
-		h.capture = true;
-		hc_init(&c, &o);
-		assert_int_equal(to_flight4(&c, &h), 'H');
+		begin(&h, &c, &o, SG_HS_COOKIE_ALWAYS);
 		in(&h, d, hc_rec_cke(&c, d, sizeof(d)));
 		in(&h, d, hc_rec_ccs(&c, d, sizeof(d)));
 		in(&h, d, hc_rec_finished(&c, d, sizeof(d), false));
@@ -1304,11 +1282,7 @@ static void test_offpath_authenticated_alert(void **state)
 	struct hc c;
 
 	(void)state;
-	start(&h, SG_HS_COOKIE_ALWAYS);
-	h_start(&h);
-	h.capture = true;
-	hc_init(&c, &o);
-	assert_int_equal(to_flight4(&c, &h), 'H');
+	begin(&h, &c, &o, SG_HS_COOKIE_ALWAYS);
 	in(&h, d, hc_rec_cke(&c, d, sizeof(d)));
 	/* An epoch-1 "alert" that does not authenticate. */
 	in(&h, d, rec(d, SG_DTLS_CT_ALERT, 1, 9, NULL, 0, noise, sizeof(noise)));
