@@ -27,7 +27,6 @@
 #include <stormgate/proxy_v2.h>
 
 #include "gateway_priv.h"
-#include "sg_eal.h"
 #include "sg_log.h"
 
 uint64_t gw_now_ns(void)

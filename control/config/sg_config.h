@@ -247,6 +247,16 @@ char *sg_cfg_prefix_str(const struct sg_cfg_prefix *p, char *buf, size_t len);
 /* Format "198.18.2.10:5683" / "[fd00::1]:5683" into buf; returns buf. */
 char *sg_cfg_endpoint_str(const struct sg_cfg_endpoint *e, char *buf, size_t len);
 
+/* 1 when devargs names a PCI device ("0000:01:00.0,..." or "01:00.0"), else a vdev. */
+int sg_devargs_is_pci(const char *devargs);
+
+/*
+ * The ethdev name DPDK gives the device of devargs: the part before the
+ * first ',' ("net_af_packet0"), PCI addresses with the 0000: domain added.
+ * Returns 0 or -ENAMETOOLONG.
+ */
+int sg_devargs_name(const char *devargs, char *name, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -47,16 +47,6 @@ void sg_eal_args_free(struct sg_eal_args *a);
  */
 int sg_hugepages_available(const char *meminfo_path, const char *mounts_path);
 
-/* 1 when devargs names a PCI device ("0000:01:00.0,..." or "01:00.0"), else a vdev. */
-int sg_devargs_is_pci(const char *devargs);
-
-/*
- * The ethdev name DPDK gives the device of devargs: the part before the
- * first ',' ("net_af_packet0"), PCI addresses with the 0000: domain added.
- * Returns 0 or -ENAMETOOLONG.
- */
-int sg_devargs_name(const char *devargs, char *name, size_t len);
-
 #ifdef __cplusplus
 }
 #endif
