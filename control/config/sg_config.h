@@ -9,6 +9,12 @@
  *
  * The struct is plain data with fixed-size arrays: no pointers to free, safe
  * to copy, filled with defaults before parsing.
+ *
+ * Where it happens (docs/config.md, "Where keys are parsed"): yaml.c turns
+ * the text into a tree of nodes (sg_cfg_tree.h), walk.c fills the struct
+ * through the tables of schema.c with the value parsers of values.c
+ * (sg_cfg_values.h), check.c applies the rules between keys, live.c sets
+ * one key at run time, config.c holds loading and defaults together.
  */
 #ifndef STORMGATE_CONTROL_SG_CONFIG_H
 #define STORMGATE_CONTROL_SG_CONFIG_H
@@ -17,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sg_cfg_values.h" /* struct sg_cfg_prefix, sg_cfg_endpoint; their parsers and printers */
 #include "sg_log.h"
 
 #ifdef __cplusplus
@@ -58,20 +65,6 @@ enum sg_backend_mode {
 	SG_BACKEND_UDP = 0, /* plaintext UDP to the servers, one flow per session */
 	SG_BACKEND_PROXY,   /* plaintext with a proxy header naming the device identity */
 	SG_BACKEND_MODE_MAX
-};
-
-/* An IPv4 or IPv6 address with prefix length: "198.18.1.1/24". */
-struct sg_cfg_prefix {
-	uint8_t family; /* AF_INET or AF_INET6 */
-	uint8_t len;    /* prefix length */
-	uint8_t addr[16];
-};
-
-/* An IPv4 or IPv6 address with UDP port: "198.18.2.10:5683", "[fd00:5347:2::10]:5683". */
-struct sg_cfg_endpoint {
-	uint8_t family;
-	uint16_t port;
-	uint8_t addr[16];
 };
 
 struct sg_cfg_port {
@@ -217,6 +210,16 @@ int sg_config_load(struct sg_config *cfg, const char *path, struct sg_cfg_errors
 int sg_config_set(struct sg_config *cfg, const char *path, const char *value, char *msg,
                   size_t msg_len);
 
+/*
+ * May the key at a dotted path ("policy.cookie_mode") be set in a running
+ * daemon? Returns 1 (the live set: `policy set` applies it), 0 (a key read
+ * at start-up only) or -ENOENT (no such key). Any thread.
+ */
+int sg_config_key_live(const char *path);
+
+/* Call fn once for every key of the live set, with its dotted path. Any thread. */
+void sg_config_live_keys(void (*fn)(const char *path, void *arg), void *arg);
+
 void sg_cfg_errors_free(struct sg_cfg_errors *errs);
 
 /*
@@ -241,11 +244,6 @@ const char *sg_backend_mode_name(uint32_t mode);
 const char *sg_peer_move_name(uint32_t mode);
 /* IANA name of a cipher suite value ("TLS_PSK_WITH_AES_128_CCM_8"), or NULL. */
 const char *sg_suite_name(uint16_t suite);
-
-/* Format "198.18.1.1/24" into buf; returns buf. */
-char *sg_cfg_prefix_str(const struct sg_cfg_prefix *p, char *buf, size_t len);
-/* Format "198.18.2.10:5683" / "[fd00::1]:5683" into buf; returns buf. */
-char *sg_cfg_endpoint_str(const struct sg_cfg_endpoint *e, char *buf, size_t len);
 
 /* 1 when devargs names a PCI device ("0000:01:00.0,..." or "01:00.0"), else a vdev. */
 int sg_devargs_is_pci(const char *devargs);
