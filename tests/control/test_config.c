@@ -3,11 +3,15 @@
  * Config parser: a table of YAML inputs, each with the exact
  * `file:line:column: message` lines it must produce (every error, in
  * position order), plus checks of parsed values and defaults, the sample
- * config in deploy/, and that docs/config.md documents every key.
+ * config in deploy/, and that docs/config.md documents every key. Also the
+ * parts on their own: a node tree built without YAML, the live set, and the
+ * duration and size parsers and printers (tables of rows).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +23,8 @@
 
 #include <stormgate/handshake.h>
 
+#include "sg_cfg_tree.h"
+#include "sg_cfg_values.h"
 #include "sg_config.h"
 
 #define T "t.yaml"
@@ -665,14 +671,350 @@ static void test_keys_documented(void **state)
 	assert_int_equal(dc.missing, 0);
 }
 
+/* ---- a tree built without YAML ---- */
+
+static struct sg_cfg_node *tnode(enum sg_cfg_node_type type, int line, int col)
+{
+	struct sg_cfg_node *n = sg_cfg_node_new(type, line, col);
+
+	assert_non_null(n);
+	return n;
+}
+
+static struct sg_cfg_node *tscalar(const char *text, bool plain, int line, int col)
+{
+	struct sg_cfg_node *n = sg_cfg_scalar_new(text, strlen(text), plain, line, col);
+
+	assert_non_null(n);
+	return n;
+}
+
+/* key: value into mapping m, the key at line:col. */
+static void tput(struct sg_cfg_node *m, const char *key, int line, int col, struct sg_cfg_node *v)
+{
+	assert_int_equal(sg_cfg_node_add(m, tscalar(key, true, line, col)), 0);
+	assert_int_equal(sg_cfg_node_add(m, v), 0);
+}
+
+/*
+ * What a JSON front end would build for
+ *   {"ports": [{"name": "dev0", "role": "device", "devargs": "net_null0"}],
+ *    "workers": {"burst": 64}, "policy": {"key_lifetime": "12h"}}
+ * (one key per line, from line 2): strings are quoted scalars, numbers plain.
+ */
+static struct sg_cfg_node *json_like_tree(struct sg_cfg_node **burst)
+{
+	struct sg_cfg_node *root = tnode(SG_CFG_MAP, 1, 1);
+	struct sg_cfg_node *ports = tnode(SG_CFG_SEQ, 2, 12), *port = tnode(SG_CFG_MAP, 3, 5);
+	struct sg_cfg_node *workers = tnode(SG_CFG_MAP, 7, 14), *policy = tnode(SG_CFG_MAP, 9, 13);
+
+	tput(port, "name", 3, 6, tscalar("dev0", false, 3, 14));
+	tput(port, "role", 4, 6, tscalar("device", false, 4, 14));
+	tput(port, "devargs", 5, 6, tscalar("net_null0", false, 5, 17));
+	assert_int_equal(sg_cfg_node_add(ports, port), 0);
+	tput(root, "ports", 2, 3, ports);
+	*burst = tscalar("64", true, 8, 14);
+	tput(workers, "burst", 8, 5, *burst);
+	tput(root, "workers", 7, 3, workers);
+	tput(policy, "key_lifetime", 10, 5, tscalar("12h", false, 10, 21));
+	tput(root, "policy", 9, 3, policy);
+	return root;
+}
+
+/* A later format (or a test) feeds the tree: the same schema, defaults, rules and errors. */
+static void test_tree(void **state)
+{
+	static const char yaml[] = PORTS "workers: {burst: 64}\npolicy: {key_lifetime: 12h}\n";
+	struct sg_config *cfg = malloc(sizeof(*cfg)), *want = parse_ok(yaml);
+	struct sg_cfg_node *burst, *root = json_like_tree(&burst);
+	struct sg_cfg_errors errs;
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(sg_config_parse_tree(cfg, "t.json", root, &errs), 0);
+	assert_int_equal(errs.count, 0);
+	sg_cfg_errors_free(&errs);
+	assert_int_equal(cfg->workers.burst, 64);
+	assert_int_equal(cfg->policy.key_lifetime, 12 * 3600);
+	assert_memory_equal(cfg, want, sizeof(*cfg)); /* the same config as from YAML */
+
+	/* A quoted number is a string, as in YAML; the error points into the tree. */
+	burst->plain = false;
+	assert_int_equal(sg_config_parse_tree(cfg, "t.json", root, &errs), -EINVAL);
+	assert_int_equal(errs.n_lines, 1);
+	assert_string_equal(errs.lines[0],
+	                    "t.json:8:14: 'workers.burst' must be an integer, got the string '64'");
+	assert_memory_equal(cfg, want, sizeof(*cfg)); /* untouched */
+	sg_cfg_errors_free(&errs);
+
+	assert_int_equal(sg_config_parse_tree(cfg, "t.json", NULL, &errs), -EINVAL);
+	assert_string_equal(errs.lines[0], "t.json:1:1: missing required key 'ports'");
+	sg_cfg_errors_free(&errs);
+
+	/* Only mappings and sequences have kids. */
+	errno = 0;
+	assert_null(sg_cfg_node_new(SG_CFG_SCALAR, 1, 1));
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(sg_cfg_node_add(burst, root), -EINVAL);
+	assert_int_equal(sg_cfg_node_add(root, NULL), -EINVAL);
+	sg_cfg_node_free(root);
+	free(want);
+	free(cfg);
+}
+
+/* ---- the live set ---- */
+
+struct live_list {
+	const char *keys[32];
+	unsigned n;
+};
+
+static void live_key(const char *path, void *arg)
+{
+	struct live_list *l = arg;
+
+	assert_true(l->n < SG_ARRAY_SIZE(l->keys));
+	l->keys[l->n++] = path;
+}
+
+/*
+ * The live set is the policy keys docs/config.md says `policy set` changes,
+ * each a key of the schema; every other key is start-up only, and a path
+ * that names no single value is no key.
+ */
+static void test_live_set(void **state)
+{
+	static const char *const want[] = {
+		"policy.key_lifetime",
+		"policy.key_lifetime_jitter",
+		"policy.cookie_mode",
+		"policy.cookie_threshold",
+		"policy.suites",
+		"policy.handshake_rate",
+		"policy.handshake_source_share",
+		"policy.handshake_source_prefix4",
+		"policy.handshake_source_prefix6",
+		"policy.rekey_grace",
+		"policy.idle_timeout",
+	};
+	static const struct {
+		const char *path;
+		int live;
+	} rows[] = {
+		{ "policy.cookie_mode", 1 },
+		{ "policy.suites", 1 },
+		{ "policy.auth_failure_limit", 0 },
+		{ "control.socket", 0 },
+		{ "sessions.idle_timeout", 0 },
+		{ "log.components.ctl", 0 },
+		{ "workers.lcores", 0 },
+		{ "policy.nope", -ENOENT },
+		{ "policy", -ENOENT },
+		{ "ports", -ENOENT },
+		{ "ports.name", -ENOENT },
+		{ "", -ENOENT },
+	};
+	struct live_list got = { .n = 0 };
+
+	(void)state;
+	sg_config_live_keys(live_key, &got);
+	assert_int_equal(got.n, SG_ARRAY_SIZE(want));
+	for (unsigned i = 0; i < got.n; i++) {
+		assert_string_equal(got.keys[i], want[i]);
+		assert_int_equal(sg_config_key_live(want[i]), 1);
+	}
+	for (size_t i = 0; i < SG_ARRAY_SIZE(rows); i++)
+		if (sg_config_key_live(rows[i].path) != rows[i].live)
+			fail_msg("%s: %d, want %d", rows[i].path, sg_config_key_live(rows[i].path),
+			         rows[i].live);
+}
+
+/* docs/config.md's policy paragraph names the live set, all of it and no more. */
+static void test_live_set_documented(void **state)
+{
+	const char *root = getenv("SG_SOURCE_ROOT");
+	static const char start[] = "`stormctl policy set KEY=VALUE...` changes";
+	struct live_list got = { .n = 0 };
+	char path[4096], text[2048];
+	unsigned named = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(root);
+	snprintf(path, sizeof(path), "%s/docs/config.md", root);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	text[0] = '\0';
+	while (fgets(text, sizeof(text), f) != NULL && strncmp(text, start, strlen(start)) != 0)
+		;
+	/* The paragraph up to "on the running daemon": its lines joined. */
+	for (size_t off = strlen(text); off < sizeof(text) - 1 && !strstr(text, "running daemon");
+	     off = strlen(text))
+		if (fgets(text + off, (int)(sizeof(text) - off), f) == NULL)
+			break;
+	fclose(f);
+	assert_non_null(strstr(text, "running daemon"));
+	*strstr(text, "running daemon") = '\0';
+	for (const char *p = strchr(text + strlen(start), '`'); p != NULL; p = strchr(p + 1, '`'))
+		named++;
+	sg_config_live_keys(live_key, &got);
+	assert_int_equal(named, 2 * got.n);
+	for (unsigned i = 0; i < got.n; i++) {
+		char needle[64];
+
+		snprintf(needle, sizeof(needle), "`%s`", got.keys[i] + strlen("policy."));
+		if (strstr(text, needle) == NULL)
+			fail_msg("docs/config.md does not name %s as live", needle);
+	}
+}
+
+/* ---- durations and sizes ---- */
+
+static void test_durations(void **state)
+{
+	static const struct {
+		const char *text;
+		int rc;
+		uint64_t seconds;
+	} rows[] = {
+		{ "90", 0, 90 },
+		{ "90s", 0, 90 },
+		{ "15m", 0, 900 },
+		{ "24h", 0, 86400 },
+		{ "7d", 0, 604800 },
+		{ "0", 0, 0 },
+		{ "007s", 0, 7 },
+		{ "106751991167300d", 0, UINT64_C(106751991167300) * 86400 },
+		{ "106751991167301d", -ERANGE, 0 },
+		{ "99999999999999999999", -ERANGE, 0 },
+		{ "", -EINVAL, 0 },
+		{ "s", -EINVAL, 0 },
+		{ "1w", -EINVAL, 0 },
+		{ "500ms", -EINVAL, 0 }, /* whole seconds only */
+		{ "-5", -EINVAL, 0 },
+		{ "+5", -EINVAL, 0 },
+		{ "0x10", -EINVAL, 0 },
+		{ "5 s", -EINVAL, 0 },
+		{ "1.5h", -EINVAL, 0 },
+		{ "1H", -EINVAL, 0 },
+	};
+	static const struct {
+		uint64_t seconds;
+		const char *text;
+	} out[] = {
+		{ 0, "0s" },         { 1, "1s" },      { 59, "59s" },    { 60, "1m" },
+		{ 90, "90s" },       { 900, "15m" },   { 3600, "1h" },   { 43200, "12h" },
+		{ 86400, "1d" },     { 90000, "25h" }, { 604800, "7d" }, { 2592000, "30d" },
+		{ 86401, "86401s" },
+	};
+	char buf[SG_DURATION_STR_MAX];
+	uint64_t v;
+
+	(void)state;
+	for (size_t i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+		v = 0;
+		int rc = sg_duration_parse(rows[i].text, &v);
+		if (rc != rows[i].rc || (rc == 0 && v != rows[i].seconds))
+			fail_msg("'%s': rc %d value %" PRIu64 ", want %d %" PRIu64, rows[i].text,
+			         rc, v, rows[i].rc, rows[i].seconds);
+	}
+	for (size_t i = 0; i < SG_ARRAY_SIZE(out); i++)
+		assert_string_equal(sg_duration_str(out[i].seconds, buf, sizeof(buf)), out[i].text);
+	/* Every printed value reads back as itself (values and minutes below INT64_MAX). */
+	for (uint64_t s = 1; s < (UINT64_C(1) << 56); s = s * 3 + (s & 7)) {
+		assert_int_equal(sg_duration_parse(sg_duration_str(s, buf, sizeof(buf)), &v), 0);
+		assert_int_equal(v, s);
+		assert_int_equal(sg_duration_parse(sg_duration_str(s * 60, buf, sizeof(buf)), &v),
+		                 0);
+		assert_int_equal(v, s * 60);
+	}
+	assert_string_equal(sg_duration_str(UINT64_MAX, buf, sizeof(buf)), "18446744073709551615s");
+}
+
+static void test_sizes(void **state)
+{
+	static const struct {
+		const char *text;
+		int rc;
+		uint64_t bytes;
+	} rows[] = {
+		{ "65536", 0, 65536 },
+		{ "64K", 0, 65536 },
+		{ "64k", 0, 65536 },
+		{ "64KiB", 0, 65536 },
+		{ "64KB", 0, 65536 },
+		{ "512M", 0, UINT64_C(512) << 20 },
+		{ "16GiB", 0, UINT64_C(16) << 30 },
+		{ "1T", 0, UINT64_C(1) << 40 },
+		{ "1B", 0, 1 },
+		{ "0", 0, 0 },
+		{ "8388607T", 0, UINT64_C(8388607) << 40 },
+		{ "8388608T", -ERANGE, 0 },
+		{ "99999999999999999999", -ERANGE, 0 },
+		{ "", -EINVAL, 0 },
+		{ "B", -EINVAL, 0 },
+		{ "K", -EINVAL, 0 },
+		{ "4X", -EINVAL, 0 },
+		{ "4P", -EINVAL, 0 },
+		{ "4Ki", -EINVAL, 0 },
+		{ "4KiBs", -EINVAL, 0 },
+		{ "-4K", -EINVAL, 0 },
+		{ "1.5G", -EINVAL, 0 },
+	};
+	static const struct {
+		uint64_t bytes;
+		const char *text;
+	} out[] = {
+		{ 0, "0" },
+		{ 1000, "1000" },
+		{ 1024, "1K" },
+		{ 1536, "1536" },
+		{ 65536, "64K" },
+		{ UINT64_C(16) << 20, "16M" },
+		{ UINT64_C(4) << 30, "4G" },
+		{ UINT64_C(1) << 40, "1T" },
+		{ UINT64_C(3) << 50, "3072T" },
+	};
+	char buf[SG_SIZE_STR_MAX];
+	uint64_t v;
+
+	(void)state;
+	for (size_t i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+		v = 0;
+		int rc = sg_size_parse(rows[i].text, &v);
+		if (rc != rows[i].rc || (rc == 0 && v != rows[i].bytes))
+			fail_msg("'%s': rc %d value %" PRIu64 ", want %d %" PRIu64, rows[i].text,
+			         rc, v, rows[i].rc, rows[i].bytes);
+	}
+	for (size_t i = 0; i < SG_ARRAY_SIZE(out); i++)
+		assert_string_equal(sg_size_str(out[i].bytes, buf, sizeof(buf)), out[i].text);
+	/* Every printed value reads back as itself (bytes and KiB below INT64_MAX). */
+	for (uint64_t b = 1; b < (UINT64_C(1) << 52); b = b * 3 + (b & 7)) {
+		assert_int_equal(sg_size_parse(sg_size_str(b, buf, sizeof(buf)), &v), 0);
+		assert_int_equal(v, b);
+		assert_int_equal(sg_size_parse(sg_size_str(b << 10, buf, sizeof(buf)), &v), 0);
+		assert_int_equal(v, b << 10);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_error_table),    cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_backend_port),   cmocka_unit_test(test_values),
-		cmocka_unit_test(test_empty_sections), cmocka_unit_test(test_failure_keeps_config),
-		cmocka_unit_test(test_set_key),        cmocka_unit_test(test_load_errors),
-		cmocka_unit_test(test_sample_config),  cmocka_unit_test(test_keys_documented),
+		cmocka_unit_test(test_error_table),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_backend_port),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_empty_sections),
+		cmocka_unit_test(test_failure_keeps_config),
+		cmocka_unit_test(test_set_key),
+		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_sample_config),
+		cmocka_unit_test(test_keys_documented),
+		cmocka_unit_test(test_tree),
+		cmocka_unit_test(test_live_set),
+		cmocka_unit_test(test_live_set_documented),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_sizes),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
