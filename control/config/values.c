@@ -93,8 +93,9 @@ int sg_size_parse(const char *s, uint64_t *bytes)
 		*bytes = (uint64_t)v;
 		return 0;
 	}
+	/* strchr() finds the terminating NUL too: a space (0x20 & ~0x20 == 0) is no unit. */
 	const char *pos = strchr(units, u[0] & ~0x20);
-	if (pos == NULL || u[0] == '\0' ||
+	if (pos == NULL || *pos == '\0' ||
 	    !(u[1] == '\0' || strcmp(u + 1, "B") == 0 || strcmp(u + 1, "iB") == 0))
 		return -EINVAL;
 	int shift = 10 * (int)(pos - units + 1);

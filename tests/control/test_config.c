@@ -960,6 +960,8 @@ static void test_sizes(void **state)
 		{ "4KiBs", -EINVAL, 0 },
 		{ "-4K", -EINVAL, 0 },
 		{ "1.5G", -EINVAL, 0 },
+		{ "64 ", -EINVAL, 0 }, /* was 64 << 50 */
+		{ "64 B", -EINVAL, 0 },
 	};
 	static const struct {
 		uint64_t bytes;
