@@ -6,9 +6,21 @@
  * replies (the trust rule). Errors point at the node that breaks the rule.
  * Any thread; reads the config and the tree.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "config_priv.h"
+
+/* The first port before port i whose string field at off is the same, or -1. */
+static int used_before(const struct sg_config *cfg, uint32_t i, size_t off)
+{
+	const char *v = (const char *)&cfg->ports[i] + off;
+
+	for (uint32_t j = 0; j < i; j++)
+		if (strcmp(v, (const char *)&cfg->ports[j] + off) == 0)
+			return (int)j;
+	return -1;
+}
 
 /* Port names and devices used once. */
 static void check_ports(struct cfg_ctx *px, const struct sg_config *cfg,
@@ -19,25 +31,18 @@ static void check_ports(struct cfg_ctx *px, const struct sg_config *cfg,
 		const struct sg_cfg_node *item = cfg_node_item(ports, i);
 		const struct sg_cfg_node *nn = cfg_node_get(item, "name");
 		const struct sg_cfg_node *dn = cfg_node_get(item, "devargs");
+		int j;
 
-		for (uint32_t j = 0; j < i && nn != NULL && p->name[0]; j++) {
-			if (strcmp(p->name, cfg->ports[j].name) == 0) {
-				cfg_err_at(px, nn->line, nn->col,
-				           "'ports[%u].name': port name '%s' already used by "
-				           "ports[%u]",
-				           i, p->name, j);
-				break;
-			}
-		}
-		for (uint32_t j = 0; j < i && dn != NULL && p->devargs[0]; j++) {
-			if (strcmp(p->devargs, cfg->ports[j].devargs) == 0) {
-				cfg_err_at(px, dn->line, dn->col,
-				           "'ports[%u].devargs': device '%s' already used by "
-				           "ports[%u]",
-				           i, p->devargs, j);
-				break;
-			}
-		}
+		if (nn != NULL && p->name[0] &&
+		    (j = used_before(cfg, i, offsetof(struct sg_cfg_port, name))) >= 0)
+			cfg_err_at(px, nn->line, nn->col,
+			           "'ports[%u].name': port name '%s' already used by ports[%d]", i,
+			           p->name, j);
+		if (dn != NULL && p->devargs[0] &&
+		    (j = used_before(cfg, i, offsetof(struct sg_cfg_port, devargs))) >= 0)
+			cfg_err_at(px, dn->line, dn->col,
+			           "'ports[%u].devargs': device '%s' already used by ports[%d]", i,
+			           p->devargs, j);
 	}
 }
 
