@@ -28,8 +28,8 @@
 
 #include <stormgate/common.h>
 #include <stormgate/dtls.h>
-#include <stormgate/handshake.h>
 #include <stormgate/record_types.h>
+#include <stormgate/suite.h>
 
 #include "sg_config.h"
 
@@ -416,9 +416,9 @@ static const char *const cookie_names[] = { "under_load", "always", "never", NUL
 static const char *const backend_names[] = { "udp", "proxy", NULL };
 static const char *const peer_move_names[] = { "verified", "unverified", NULL };
 
-/* The suites, their IANA names and the default order: the handshake engine's table
- * (sg_hs_suites, handshake.h), so the daemon and the engine cannot disagree. */
-_Static_assert(SG_HS_N_SUITES <= SG_CFG_SUITES_MAX, "suite list fits");
+/* The suites, their IANA names and the default order: the suite registry's ranked
+ * rows (suite.h), so the daemon and the engine cannot disagree. */
+_Static_assert(SG_SUITES_RANKED <= SG_CFG_SUITES_MAX, "suite list fits");
 
 static const struct key log_component_keys[] = {
 	{ "main", K_LEVEL, .off = offsetof(struct sg_cfg_log, components[SG_LOG_MAIN]), .size = 4 },
@@ -629,9 +629,9 @@ void sg_config_defaults(struct sg_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	apply_defaults(root_keys, cfg);
-	for (size_t i = 0; i < SG_HS_N_SUITES; i++)
-		cfg->policy.suites[i] = sg_hs_suites[i].id;
-	cfg->policy.n_suites = SG_HS_N_SUITES;
+	for (size_t i = 0; i < SG_SUITES_RANKED; i++)
+		cfg->policy.suites[i] = sg_suites[i].id;
+	cfg->policy.n_suites = SG_SUITES_RANKED;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -906,17 +906,18 @@ static void walk_scalar(struct pctx *px, const struct key *k, enum kind kind, co
 			       "got '%s'",
 			       path, s);
 		return;
-	case K_SUITE:
-		for (size_t i = 0; i < SG_HS_N_SUITES; i++) {
-			if (strcmp(s, sg_hs_suites[i].name) == 0) {
-				*(uint16_t *)p = sg_hs_suites[i].id;
-				return;
-			}
+	case K_SUITE: {
+		const struct sg_suite *su = sg_suite_by_name(s);
+
+		if (su != NULL && su->rank != 0) { /* one the handshake negotiates */
+			*(uint16_t *)p = su->id;
+			return;
 		}
 		err_at(px, n->line, n->col,
 		       "'%s': unknown or unsupported cipher suite '%s' (see docs/config.md)", path,
 		       s);
 		return;
+	}
 	case K_UINT:
 		if (!n->plain) {
 			err_at(px, n->line, n->col, "'%s' must be an integer, got the string '%s'",
@@ -1465,9 +1466,9 @@ const char *sg_peer_move_name(uint32_t mode)
 
 const char *sg_suite_name(uint16_t suite)
 {
-	const struct sg_hs_suite *su = sg_hs_suite_find(suite);
+	const struct sg_suite *su = sg_suite_find(suite);
 
-	return su ? su->name : NULL;
+	return su != NULL && su->rank != 0 ? su->name : NULL;
 }
 
 char *sg_cfg_prefix_str(const struct sg_cfg_prefix *p, char *buf, size_t len)

@@ -33,6 +33,7 @@
 #include <stormgate/dtls.h>
 #include <stormgate/handshake.h>
 #include <stormgate/record.h>
+#include <stormgate/suite.h>
 
 #include "hs_codec.h"
 #include "hs_cookie.h"
@@ -86,12 +87,25 @@ _Static_assert(SG_DTLS_HDR_LEN + 2 <= AMP_FACTOR * (SG_DTLS_HDR_LEN + SG_DTLS_HS
 
 /* ---- suites ------------------------------------------------------------------------ */
 
-/* The suites and their default order: sg_hs_suites (hs_suites.c, handshake.h). */
-_Static_assert(SG_HS_N_SUITES <= SG_HS_SUITES_MAX, "every suite fits a preference list");
+/* The suites and their default order: the registry (suite.h), its ranked rows. */
+_Static_assert(SG_SUITES_RANKED <= SG_HS_SUITES_MAX, "every suite fits a preference list");
 
-static enum sg_hs_hash suite_hash(const struct sg_hs_suite *su)
+static enum sg_hs_hash suite_hash(const struct sg_suite *su)
 {
-	return su->sha384 ? SG_HS_SHA384 : SG_HS_SHA256;
+	return su->prf == SG_PRF_SHA384 ? SG_HS_SHA384 : SG_HS_SHA256;
+}
+
+static bool suite_ecdhe(const struct sg_suite *su)
+{
+	return su->kx == SG_KX_ECDHE_PSK;
+}
+
+/* The suite of IANA value id if the engine negotiates it (ranked), else NULL. */
+static const struct sg_suite *suite_negotiable(uint16_t id)
+{
+	const struct sg_suite *su = sg_suite_find(id);
+
+	return su != NULL && su->rank != 0 ? su : NULL;
 }
 
 /* ---- state ---------------------------------------------------------------------------- */
@@ -135,7 +149,7 @@ struct hs_slot {
 	uint32_t rto;        /* current retransmission timeout */
 	uint16_t flags;      /* SF_* */
 	uint8_t state;       /* enum hs_state */
-	uint8_t suite;       /* index into sg_hs_suites */
+	uint8_t suite;       /* index into sg_suites */
 	uint8_t group;       /* ECDHE: enum sg_hs_group + 1; 0: none */
 	uint16_t ch_seq;     /* ClientHello message_seq: ServerHello reuses it (RFC 6347 §4.2.2) */
 	uint16_t rx_seq;     /* next message_seq expected from the client */
@@ -201,7 +215,7 @@ struct sg_hs_engine {
 	struct sg_rec_ctx *rec;
 	struct sg_hs_cookie_keys cookies;
 	struct sg_hs_ticket_keys tickets;
-	const struct sg_hs_suite *prefs[SG_HS_SUITES_MAX];
+	const struct sg_suite *prefs[SG_HS_SUITES_MAX];
 	unsigned n_prefs;
 	uint64_t seed;
 
@@ -749,9 +763,9 @@ static void fail(struct sg_hs_engine *e, struct hs_slot *s, enum sg_hs_counter w
 
 /* ---- flights ------------------------------------------------------------------------------ */
 
-static const struct sg_hs_suite *slot_suite(const struct hs_slot *s)
+static const struct sg_suite *slot_suite(const struct hs_slot *s)
 {
-	return &sg_hs_suites[s->suite];
+	return &sg_suites[s->suite];
 }
 
 static void server_hello_of(const struct hs_slot *s, bool resumed, struct sg_hs_server_hello *sh)
@@ -806,8 +820,8 @@ static int send_flight_full(struct sg_hs_engine *e, struct hs_slot *s, bool firs
 
 	server_hello_of(s, false, &sh);
 	rc = sg_hs_write_server_hello(&w, seq++, &sh);
-	if (rc == 0 && (slot_suite(s)->ecdhe || e->conf.psk_hint_len)) {
-		const bool ec = slot_suite(s)->ecdhe;
+	if (rc == 0 && (suite_ecdhe(slot_suite(s)) || e->conf.psk_hint_len)) {
+		const bool ec = suite_ecdhe(slot_suite(s));
 		uint16_t group = s->eph.group == SG_HS_GROUP_X25519 ? SG_TLS_GROUP_X25519
 		                                                    : SG_TLS_GROUP_SECP256R1;
 
@@ -905,7 +919,7 @@ static const struct sg_hs_hmac_key *master_key(struct sg_hs_engine *e, struct hs
  */
 static int derive_keys(struct sg_hs_engine *e, struct hs_slot *s)
 {
-	const struct sg_hs_suite *su = slot_suite(s);
+	const struct sg_suite *su = slot_suite(s);
 	enum sg_aead aead = (enum sg_aead)su->aead;
 	unsigned kl = sg_aead_key_len(aead), il = sg_aead_iv_len(aead);
 	uint8_t kb[2 * 32 + 2 * 12];
@@ -1001,15 +1015,15 @@ static int pick_suite(const struct sg_hs_engine *e, const struct sg_hs_client_he
 	bool ec_offered = false;
 
 	for (unsigned i = 0; i < e->n_prefs; i++) {
-		const struct sg_hs_suite *su = e->prefs[i];
+		const struct sg_suite *su = e->prefs[i];
 
 		if (!sg_hs_client_hello_has_suite(ch, su->id))
 			continue;
-		if (su->ecdhe && pick_group(ch) < 0) {
+		if (suite_ecdhe(su) && pick_group(ch) < 0) {
 			ec_offered = true;
 			continue;
 		}
-		return (int)(su - sg_hs_suites);
+		return (int)(su - sg_suites);
 	}
 	*why = ec_offered ? SG_HS_C_FAIL_NO_GROUP : SG_HS_C_FAIL_NO_SUITE;
 	return -1;
@@ -1057,7 +1071,7 @@ static int ticket_policy(struct sg_hs_engine *e, struct hs_slot *s,
 	if (rc == 0 &&
 	    ((cred.flags & SG_HS_CRED_F_NO_TICKET) ||
 	     ((cred.flags & SG_HS_CRED_F_REQUIRE_EMS) && !st->ems) ||
-	     ((cred.flags & SG_HS_CRED_F_REQUIRE_ECDHE) && !sg_hs_suite_find(st->suite)->ecdhe)))
+	     ((cred.flags & SG_HS_CRED_F_REQUIRE_ECDHE) && !suite_ecdhe(sg_suite_find(st->suite)))))
 		rc = -EACCES;
 	if (rc == 0) {
 		s->cred_ref = cred.cred_ref;
@@ -1079,7 +1093,7 @@ static int try_ticket(struct sg_hs_engine *e, struct hs_slot *s,
 {
 	struct sg_hs_ticket_state st;
 	uint8_t sh[16];
-	const struct sg_hs_suite *su;
+	const struct sg_suite *su;
 	int rc;
 
 	rc = sg_hs_ticket_open(&e->crypto, e->rec, &e->tickets, ch->ticket, ch->ticket_len,
@@ -1088,7 +1102,7 @@ static int try_ticket(struct sg_hs_engine *e, struct hs_slot *s,
 		count(e, SG_HS_C_TICKET_REJECTED);
 		return 0;
 	}
-	su = sg_hs_suite_find(st.suite);
+	su = suite_negotiable(st.suite);
 	sni_hash(&e->crypto, ch->sni, (ch->flags & SG_HS_CH_F_SNI) ? ch->sni_len : 0, sh);
 	rc = 0;
 	/* RFC 7627 §5.3: an EMS session resumed without EMS must be aborted. */
@@ -1101,7 +1115,7 @@ static int try_ticket(struct sg_hs_engine *e, struct hs_slot *s,
 		 * (same suite), RFC 6066 §3 (same name): a full handshake instead. */
 		count(e, SG_HS_C_TICKET_REJECTED);
 	} else if (ticket_policy(e, s, ch, &st) == 0) {
-		s->suite = (uint8_t)(su - sg_hs_suites);
+		s->suite = (uint8_t)(su - sg_suites);
 		memcpy(s->master, st.master, sizeof(s->master));
 		s->identity_len = st.identity_len;
 		memcpy(s->u.identity, st.identity, st.identity_len);
@@ -1219,7 +1233,7 @@ static void start_handshake(struct sg_hs_engine *e, struct rx_ctx *x, const stru
 		s->session_id_len = ch->session_id_len;
 		memcpy(s->session_id, ch->session_id, ch->session_id_len);
 	}
-	if (slot_suite(s)->ecdhe && (ch->flags & SG_HS_CH_F_POINT_FORMATS))
+	if (suite_ecdhe(slot_suite(s)) && (ch->flags & SG_HS_CH_F_POINT_FORMATS))
 		s->flags |= SF_POINTS;
 
 	if (sg_hs_crypto_random(&e->crypto, s->server_random, SG_TLS_RANDOM_LEN) < 0) {
@@ -1255,7 +1269,7 @@ static void start_handshake(struct sg_hs_engine *e, struct rx_ctx *x, const stru
 		s->state = HS_WAIT_RESUMED;
 		rc = send_flight_resumed(e, s);
 	} else {
-		if (slot_suite(s)->ecdhe) {
+		if (suite_ecdhe(slot_suite(s))) {
 			int g = pick_group(ch);
 
 			if (sg_hs_ecdh_keygen(&e->crypto, (enum sg_hs_group)g, &s->eph) < 0) {
@@ -1423,7 +1437,7 @@ static void on_client_hello(struct sg_hs_engine *e, struct rx_ctx *x, const stru
 static void on_client_kx(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slot *s,
                          const uint8_t *body, size_t len)
 {
-	const struct sg_hs_suite *su = slot_suite(s);
+	const struct sg_suite *su = slot_suite(s);
 	enum sg_hs_hash h = suite_hash(su);
 	struct sg_hs_client_kx kx;
 	struct sg_hs_cred cred;
@@ -1435,11 +1449,11 @@ static void on_client_kx(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slo
 
 	_Static_assert(SG_HS_ECDH_SECRET_LEN <= SG_TLS_PSK_MAX, "premaster buffer");
 
-	if (sg_hs_client_kx_parse(body, len, su->ecdhe, &kx) < 0) {
+	if (sg_hs_client_kx_parse(body, len, suite_ecdhe(su), &kx) < 0) {
 		rx_drop(x, SG_HS_C_DROP_MALFORMED);
 		return;
 	}
-	if (su->ecdhe) {
+	if (suite_ecdhe(su)) {
 		rc = sg_hs_ecdh_derive(&e->crypto, &s->eph, kx.point, kx.point_len, other);
 		if (rc == -EINVAL) {
 			rx_drop(x, SG_HS_C_DROP_MALFORMED);
@@ -1463,7 +1477,7 @@ static void on_client_kx(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slo
 	if (rc == 0 && (cred.psk_len == 0 || cred.psk_len > SG_TLS_PSK_MAX))
 		rc = -EIO;
 	if (rc == 0 && (((cred.flags & SG_HS_CRED_F_REQUIRE_EMS) && !(s->flags & SF_EMS)) ||
-	                ((cred.flags & SG_HS_CRED_F_REQUIRE_ECDHE) && !su->ecdhe)))
+	                ((cred.flags & SG_HS_CRED_F_REQUIRE_ECDHE) && !suite_ecdhe(su))))
 		rc = -EACCES;
 	if (rc == -ENOENT || rc == -EACCES) {
 		/* Same work, same step, same alert as a wrong key. */
@@ -1492,7 +1506,7 @@ static void on_client_kx(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slo
 	    sg_hs_ticket_psk_digest(&e->crypto, cred.psk, cred.psk_len, s->psk_digest) < 0)
 		s->flags |= SF_NO_TICKET;
 
-	if (!su->ecdhe)
+	if (!suite_ecdhe(su))
 		other_len = cred.psk_len;
 	/* Last use of the message bytes: the identity may overwrite the
 	 * reassembly buffer they sit in (hence memmove, after the hash). */
@@ -1503,7 +1517,7 @@ static void on_client_kx(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slo
 	memmove(s->u.identity, kx.identity, s->identity_len);
 	pms[n++] = (uint8_t)(other_len >> 8);
 	pms[n++] = (uint8_t)other_len;
-	if (su->ecdhe)
+	if (suite_ecdhe(su))
 		memcpy(pms + n, other, other_len);
 	else
 		memset(pms + n, 0, other_len); /* RFC 4279 §2: psk_len zero bytes */
@@ -1543,7 +1557,7 @@ static void on_client_kx(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_slo
 static void fill_result(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_seq,
                         uint64_t now_unix, struct sg_hs_result *r)
 {
-	const struct sg_hs_suite *su = slot_suite(s);
+	const struct sg_suite *su = slot_suite(s);
 	struct sg_rec_sa_params p = {
 		.aead = (enum sg_aead)s->sa.aead,
 		.epoch = 1,
@@ -1644,7 +1658,7 @@ static void complete_full(struct sg_hs_engine *e, struct rx_ctx *x, struct hs_sl
 	struct sg_hs_wbuf wf = { .p = fin, .cap = sizeof(fin) };
 	/* Our next message_seq: ServerHello (= CH seq), [ServerKeyExchange], ServerHelloDone. */
 	uint16_t seq = (uint16_t)(s->ch_seq + 2 +
-	                          ((slot_suite(s)->ecdhe || e->conf.psk_hint_len) ? 1 : 0));
+	                          ((suite_ecdhe(slot_suite(s)) || e->conf.psk_hint_len) ? 1 : 0));
 	struct hs_tx t;
 	int rc = 0;
 
@@ -2289,7 +2303,7 @@ struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
 		goto fail_engine;
 	}
 	for (unsigned i = 0; i < SG_HS_SUITES_MAX && e->conf.suites[i]; i++) {
-		const struct sg_hs_suite *su = sg_hs_suite_find(e->conf.suites[i]);
+		const struct sg_suite *su = suite_negotiable(e->conf.suites[i]);
 
 		if (su == NULL) {
 			err = EINVAL;
@@ -2297,10 +2311,10 @@ struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
 		}
 		e->prefs[e->n_prefs++] = su;
 	}
-	for (unsigned i = 0; e->n_prefs == 0 && i < SG_HS_N_SUITES; i++)
-		e->prefs[i] = &sg_hs_suites[i];
+	for (unsigned i = 0; e->n_prefs == 0 && i < SG_SUITES_RANKED; i++)
+		e->prefs[i] = &sg_suites[i];
 	if (e->n_prefs == 0)
-		e->n_prefs = SG_HS_N_SUITES;
+		e->n_prefs = SG_SUITES_RANKED;
 
 	if (sg_hs_crypto_init(&e->crypto) < 0)
 		goto fail_engine;
@@ -2516,21 +2530,21 @@ unsigned sg_hs_revoke(struct sg_hs_engine *e,
 
 int sg_hs_policy_set(struct sg_hs_engine *e, const struct sg_hs_policy *p)
 {
-	const struct sg_hs_suite *prefs[SG_HS_SUITES_MAX];
+	const struct sg_suite *prefs[SG_HS_SUITES_MAX];
 	unsigned n = 0;
 
 	if (e == NULL || p == NULL || p->cookie_policy > SG_HS_COOKIE_NEVER)
 		return -EINVAL;
 	for (unsigned i = 0; i < SG_HS_SUITES_MAX && p->suites[i]; i++) {
-		prefs[n] = sg_hs_suite_find(p->suites[i]);
+		prefs[n] = suite_negotiable(p->suites[i]);
 		if (prefs[n] == NULL)
 			return -EINVAL;
 		n++;
 	}
-	for (unsigned i = 0; n == 0 && i < SG_HS_N_SUITES; i++)
-		prefs[i] = &sg_hs_suites[i];
+	for (unsigned i = 0; n == 0 && i < SG_SUITES_RANKED; i++)
+		prefs[i] = &sg_suites[i];
 	if (n == 0)
-		n = SG_HS_N_SUITES;
+		n = SG_SUITES_RANKED;
 	memcpy(e->prefs, prefs, n * sizeof(prefs[0]));
 	e->n_prefs = n;
 	memcpy(e->conf.suites, p->suites, sizeof(e->conf.suites));
