@@ -145,7 +145,7 @@ bool sg_hs_retransmit(struct sg_hs_engine *e, struct hs_slot *s)
 }
 
 /* The NewSessionTicket of a full handshake (RFC 5077 §3.3), into w. */
-int sg_hs_flight_ticket(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_unix,
+static int write_ticket(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_unix,
                         struct sg_hs_wbuf *w, uint16_t seq)
 {
 	struct sg_hs_ticket_state st = {
@@ -175,4 +175,38 @@ int sg_hs_flight_ticket(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_
 	rc = sg_hs_write_new_session_ticket(w, seq, len ? e->conf.ticket_lifetime_s : 0, ticket,
 	                                    (uint16_t)len);
 	return rc;
+}
+
+int sg_hs_final_build(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_unix,
+                      struct hs_final *f)
+{
+	uint8_t verify[SG_TLS_VERIFY_DATA_LEN];
+	struct sg_hs_wbuf wn = { .p = f->nst, .cap = sizeof(f->nst) };
+	struct sg_hs_wbuf wf = { .p = f->fin, .cap = sizeof(f->fin) };
+	/* Our next message_seq: ServerHello (= CH seq), [ServerKeyExchange], ServerHelloDone. */
+	uint16_t seq =
+	        (uint16_t)(s->ch_seq + 2 +
+	                   ((hs_suite_ecdhe(hs_slot_suite(s)) || e->conf.psk_hint_len) ? 1 : 0));
+	int rc = 0;
+
+	if (s->flags & SF_TICKET) {
+		rc = write_ticket(e, s, now_unix, &wn, seq++);
+		if (rc == 0)
+			sg_hs_transcript_add(&s->transcript, f->nst, wn.len);
+	}
+	if (rc == 0)
+		rc = sg_hs_finished_of(e, s, SG_TLS_LABEL_SERVER_FINISHED, verify);
+	if (rc == 0)
+		rc = sg_hs_write_finished(&wf, seq, verify);
+	f->nst_len = wn.len;
+	f->fin_len = wf.len;
+	return rc;
+}
+
+void sg_hs_final_send(struct hs_tx *t, const struct hs_final *f)
+{
+	if (f->nst_len)
+		sg_hs_tx_handshake(t, f->nst, f->nst_len, 0);
+	sg_hs_tx_ccs(t);
+	sg_hs_tx_handshake(t, f->fin, f->fin_len, 1);
 }

@@ -131,22 +131,26 @@ static int try_ticket(struct sg_hs_engine *e, struct hs_slot *s,
 	return rc;
 }
 
+/* The ClientHello being handled: its record, its message header and body, and what they say. */
+struct hello {
+	const struct sg_rec_hdr *rh;
+	const struct sg_hs_msg_hdr *mh;
+	const uint8_t *body;
+	struct sg_hs_client_hello ch;
+};
+
 /*
- * A new handshake from a ClientHello that passed the cookie check (or needed
- * none); proven: it carried a valid cookie, so its address receives what we
- * send (no amplification limit).
+ * A slot for the hello's peer, replacing the handshake in progress (the
+ * client restarted), set up from the hello; proven: it carried a valid
+ * cookie, so its address receives what we send (no amplification limit).
+ * NULL when the pool is full (dropped).
  */
-static void start_handshake(struct sg_hs_engine *e, struct hs_rx *x, const struct sg_rec_hdr *rh,
-                            const struct sg_hs_msg_hdr *mh, const uint8_t *body,
-                            const struct sg_hs_client_hello *ch, bool proven)
+static struct hs_slot *hello_slot(struct sg_hs_engine *e, struct hs_rx *x, const struct hello *h,
+                                  bool proven)
 {
 	struct hs_slot *s = e->cur;
-	enum sg_hs_counter why = SG_HS_C_FAIL_NO_SUITE;
-	bool resumed = false;
-	int suite, rc;
 
 	if (s) {
-		/* A new hello from an address mid-handshake: the client restarted. */
 		hs_count(e, SG_HS_C_REPLACED);
 		sg_hs_slot_free(e, s);
 	}
@@ -154,36 +158,23 @@ static void start_handshake(struct sg_hs_engine *e, struct hs_rx *x, const struc
 	e->cur = s;
 	if (s == NULL) {
 		hs_rx_drop(x, SG_HS_C_DROP_POOL_FULL);
-		return;
+		return NULL;
 	}
 	x->handled = 1;
 	s->bytes_in = (uint32_t)x->len;
 	if (proven)
 		s->flags |= SF_PROVEN;
-	s->ch_seq = mh->seq;
-	s->rx_seq = (uint16_t)(mh->seq + 1);
-	s->ep0_seq = rh->seq; /* RFC 6347 §4.2.1: reply in the hello's record sequence */
-	memcpy(s->client_random, ch->random, SG_TLS_RANDOM_LEN);
+	s->ch_seq = h->mh->seq;
+	s->rx_seq = (uint16_t)(h->mh->seq + 1);
+	s->ep0_seq = h->rh->seq; /* RFC 6347 §4.2.1: reply in the hello's record sequence */
+	memcpy(s->client_random, h->ch.random, SG_TLS_RANDOM_LEN);
+	return s;
+}
 
-	/* RFC 5746 §3.6: an initial hello carries an empty renegotiation_info. */
-	if ((ch->flags & SG_HS_CH_F_RENEG_INFO) && ch->reneg_len != 0) {
-		sg_hs_fail(e, s, SG_HS_C_FAIL_RENEGOTIATION, SG_TLS_ALERT_HANDSHAKE_FAILURE);
-		return;
-	}
-	if (ch->flags & (SG_HS_CH_F_RENEG_INFO | SG_HS_CH_F_RENEG_SCSV))
-		s->flags |= SF_SECURE_RENEG;
-	if (ch->flags & SG_HS_CH_F_EMS)
-		s->flags |= SF_EMS;
-	else if (e->conf.require_ems) {
-		sg_hs_fail(e, s, SG_HS_C_FAIL_EMS_REQUIRED, SG_TLS_ALERT_HANDSHAKE_FAILURE);
-		return;
-	}
-	if (ch->flags & SG_HS_CH_F_SNI) {
-		s->flags |= SF_SNI;
-		s->sni_len = ch->sni_len;
-		memcpy(s->sni, ch->sni, ch->sni_len);
-	}
-	/* RFC 8449 §5: record_size_limit wins over max_fragment_length. */
+/* RFC 8449 §5: record_size_limit wins over max_fragment_length. */
+static void hello_limits(const struct sg_hs_engine *e, struct hs_slot *s,
+                         const struct sg_hs_client_hello *ch)
+{
 	s->max_pt = SG_DTLS_MAX_PLAINTEXT;
 	if (ch->flags & SG_HS_CH_F_RSL) {
 		s->rsl = e->conf.record_size_limit;
@@ -193,97 +184,167 @@ static void start_handshake(struct sg_hs_engine *e, struct hs_rx *x, const struc
 		s->mfl = ch->mfl;
 		s->max_pt = (uint16_t)(1u << (8 + ch->mfl));
 	}
-	/* RFC 9146 §3: our CID goes in the ServerHello; theirs we use when sending. */
+}
+
+/*
+ * RFC 9146 §3: our CID goes in the ServerHello; theirs we use when sending.
+ * RFC 9853 §3: rrc is echoed only with a connection_id; it is of use to us
+ * only when the client's records carry our CID, so only when we give it one
+ * (the data plane then checks a moved peer before following it).
+ */
+static void hello_cids(struct sg_hs_engine *e, struct hs_slot *s,
+                       const struct sg_hs_client_hello *ch, const struct sg_hs_peer *peer)
+{
 	if ((ch->flags & SG_HS_CH_F_CID) && e->conf.cid_len && e->conf.ops.cid_alloc &&
 	    ch->cid_len <= SG_HS_PEER_CID_MAX &&
-	    e->conf.ops.cid_alloc(e->conf.ops.ctx, x->peer, s->cid) == 0) {
+	    e->conf.ops.cid_alloc(e->conf.ops.ctx, peer, s->cid) == 0) {
 		s->flags |= SF_CID | SF_CID_HELD;
 		s->cid_len = e->conf.cid_len;
 		s->peer_cid_len = ch->cid_len;
 		memcpy(s->peer_cid, ch->cid, ch->cid_len);
 	}
-	/*
-	 * RFC 9853 §3: rrc is echoed only with a connection_id; it is of use to
-	 * us only when the client's records carry our CID, so only when we
-	 * give it one (the data plane then checks a moved peer before following it).
-	 */
 	if ((ch->flags & SG_HS_CH_F_RRC) && (s->flags & SF_CID))
 		s->flags |= SF_RRC;
+}
+
+/*
+ * What the hello's extensions ask of the slot, in this order: secure
+ * renegotiation (RFC 5746 §3.6: an initial hello carries an empty
+ * renegotiation_info), extended master secret (RFC 7627), server_name,
+ * record limits, CIDs. 0, or the negated counter to fail with.
+ */
+static int hello_extensions(struct sg_hs_engine *e, struct hs_slot *s,
+                            const struct sg_hs_client_hello *ch, const struct sg_hs_peer *peer)
+{
+	if ((ch->flags & SG_HS_CH_F_RENEG_INFO) && ch->reneg_len != 0)
+		return -(int)SG_HS_C_FAIL_RENEGOTIATION;
+	if (ch->flags & (SG_HS_CH_F_RENEG_INFO | SG_HS_CH_F_RENEG_SCSV))
+		s->flags |= SF_SECURE_RENEG;
+	if (ch->flags & SG_HS_CH_F_EMS)
+		s->flags |= SF_EMS;
+	else if (e->conf.require_ems)
+		return -(int)SG_HS_C_FAIL_EMS_REQUIRED;
+	if (ch->flags & SG_HS_CH_F_SNI) {
+		s->flags |= SF_SNI;
+		s->sni_len = ch->sni_len;
+		memcpy(s->sni, ch->sni, ch->sni_len);
+	}
+	hello_limits(e, s, ch);
+	hello_cids(e, s, ch, peer);
+	return 0;
+}
+
+/*
+ * Resume from the client's ticket (RFC 5077 §3.1) or choose the suite of a
+ * full handshake. 1: resumed, 0: full, or the negated counter to fail with.
+ */
+static int hello_session(struct sg_hs_engine *e, struct hs_slot *s,
+                         const struct sg_hs_client_hello *ch, uint64_t now_unix)
+{
+	enum sg_hs_counter why = SG_HS_C_FAIL_NO_SUITE;
+	int suite, rc;
 
 	if (e->conf.tickets && (ch->flags & SG_HS_CH_F_TICKET) && ch->ticket_len) {
-		rc = try_ticket(e, s, ch, x->now.unix_s);
-		if (rc < 0) {
-			sg_hs_fail(e, s, (enum sg_hs_counter) - rc, SG_TLS_ALERT_HANDSHAKE_FAILURE);
-			return;
+		rc = try_ticket(e, s, ch, now_unix);
+		if (rc != 0) {
+			if (rc == 1) {
+				/* RFC 5077 §3.4: echo the client's session ID to signal resumption.
+				 */
+				s->session_id_len = ch->session_id_len;
+				memcpy(s->session_id, ch->session_id, ch->session_id_len);
+			}
+			return rc;
 		}
-		resumed = rc == 1;
 	}
-	if (!resumed) {
-		s->flags &= (uint16_t)~SF_EMS;
-		if (ch->flags & SG_HS_CH_F_EMS)
-			s->flags |= SF_EMS;
-		suite = pick_suite(e, ch, &why);
-		if (suite < 0) {
-			sg_hs_fail(e, s, why, SG_TLS_ALERT_HANDSHAKE_FAILURE);
-			return;
-		}
-		s->suite = (uint8_t)suite;
-		if (e->conf.tickets && (ch->flags & SG_HS_CH_F_TICKET))
-			s->flags |= SF_TICKET;
-	} else {
-		/* RFC 5077 §3.4: echo the client's session ID to signal resumption. */
-		s->session_id_len = ch->session_id_len;
-		memcpy(s->session_id, ch->session_id, ch->session_id_len);
-	}
-	if (hs_suite_ecdhe(hs_slot_suite(s)) && (ch->flags & SG_HS_CH_F_POINT_FORMATS))
-		s->flags |= SF_POINTS;
+	s->flags &= (uint16_t)~SF_EMS;
+	if (ch->flags & SG_HS_CH_F_EMS)
+		s->flags |= SF_EMS;
+	suite = pick_suite(e, ch, &why);
+	if (suite < 0)
+		return -(int)why;
+	s->suite = (uint8_t)suite;
+	if (e->conf.tickets && (ch->flags & SG_HS_CH_F_TICKET))
+		s->flags |= SF_TICKET;
+	return 0;
+}
 
-	if (sg_hs_crypto_random(&e->crypto, s->server_random, SG_TLS_RANDOM_LEN) < 0) {
-		sg_hs_fail(e, s, SG_HS_C_FAIL_INTERNAL, SG_TLS_ALERT_INTERNAL_ERROR);
+/*
+ * The abbreviated handshake's keys and Finished: RFC 5246 §7.4.9 with the
+ * abbreviated order, our Finished covers ClientHello and ServerHello; then
+ * our flight.
+ */
+static int start_resumed(struct sg_hs_engine *e, struct hs_slot *s)
+{
+	uint8_t sh_buf[MSG_MAX], fin[SG_DTLS_HS_HDR_LEN + SG_TLS_VERIFY_DATA_LEN];
+	struct sg_hs_wbuf w = { .p = sh_buf, .cap = sizeof(sh_buf) };
+	struct sg_hs_wbuf wf = { .p = fin, .cap = sizeof(fin) };
+	struct sg_hs_server_hello sh;
+	int rc;
+
+	sg_hs_server_hello_of(s, true, &sh);
+	rc = sg_hs_write_server_hello(&w, s->ch_seq, &sh);
+	if (rc == 0)
+		sg_hs_transcript_add(&s->transcript, sh_buf, w.len);
+	if (rc == 0)
+		rc = sg_hs_derive_keys(e, s);
+	if (rc == 0)
+		rc = sg_hs_finished_of(e, s, SG_TLS_LABEL_SERVER_FINISHED, s->server_verify);
+	if (rc == 0)
+		rc = sg_hs_write_finished(&wf, (uint16_t)(s->ch_seq + 1), s->server_verify);
+	if (rc == 0)
+		sg_hs_transcript_add(&s->transcript, fin, wf.len);
+	if (rc < 0)
+		return rc;
+	s->state = HS_WAIT_RESUMED;
+	return sg_hs_flight_resumed(e, s);
+}
+
+/* A full handshake: our ECDHE key (RFC 5489 §2) for an ECDHE-PSK suite, then flight 4. */
+static int start_full(struct sg_hs_engine *e, struct hs_slot *s,
+                      const struct sg_hs_client_hello *ch)
+{
+	if (hs_suite_ecdhe(hs_slot_suite(s))) {
+		int g = pick_group(ch);
+
+		if (sg_hs_ecdh_keygen(&e->crypto, (enum sg_hs_group)g, &s->eph) < 0)
+			return -EIO;
+		s->group = (uint8_t)(g + 1);
+	}
+	s->state = HS_WAIT_CKE;
+	return sg_hs_flight_full(e, s, true);
+}
+
+/*
+ * A new handshake from a ClientHello that passed the cookie check (or needed
+ * none): a slot, the extensions, resumption or a suite, then our first
+ * flight and its timer. A failure sends its alert and frees the slot.
+ */
+static void start_handshake(struct sg_hs_engine *e, struct hs_rx *x, const struct hello *h,
+                            bool proven)
+{
+	const struct sg_hs_client_hello *ch = &h->ch;
+	struct hs_slot *s = hello_slot(e, x, h, proven);
+	bool resumed;
+	int rc;
+
+	if (s == NULL)
+		return;
+	rc = hello_extensions(e, s, ch, x->peer);
+	if (rc == 0)
+		rc = hello_session(e, s, ch, x->now.unix_s);
+	if (rc < 0) {
+		sg_hs_fail(e, s, (enum sg_hs_counter) - rc, SG_TLS_ALERT_HANDSHAKE_FAILURE);
 		return;
 	}
-	sg_hs_transcript_start(&s->transcript, hs_suite_hash(hs_slot_suite(s)));
-	sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_CLIENT_HELLO, mh->seq, body, mh->length);
-
-	if (resumed) {
-		/* RFC 5246 §7.4.9 with the abbreviated order: our Finished covers CH, SH. */
-		uint8_t sh_buf[MSG_MAX], fin[SG_DTLS_HS_HDR_LEN + SG_TLS_VERIFY_DATA_LEN];
-		struct sg_hs_wbuf w = { .p = sh_buf, .cap = sizeof(sh_buf) };
-		struct sg_hs_wbuf wf = { .p = fin, .cap = sizeof(fin) };
-		struct sg_hs_server_hello sh;
-
-		sg_hs_server_hello_of(s, true, &sh);
-		rc = sg_hs_write_server_hello(&w, s->ch_seq, &sh);
-		if (rc == 0)
-			sg_hs_transcript_add(&s->transcript, sh_buf, w.len);
-		if (rc == 0)
-			rc = sg_hs_derive_keys(e, s);
-		if (rc == 0)
-			rc = sg_hs_finished_of(e, s, SG_TLS_LABEL_SERVER_FINISHED,
-			                       s->server_verify);
-		if (rc == 0)
-			rc = sg_hs_write_finished(&wf, (uint16_t)(s->ch_seq + 1), s->server_verify);
-		if (rc == 0)
-			sg_hs_transcript_add(&s->transcript, fin, wf.len);
-		if (rc < 0) {
-			sg_hs_fail(e, s, SG_HS_C_FAIL_INTERNAL, SG_TLS_ALERT_INTERNAL_ERROR);
-			return;
-		}
-		s->state = HS_WAIT_RESUMED;
-		rc = sg_hs_flight_resumed(e, s);
-	} else {
-		if (hs_suite_ecdhe(hs_slot_suite(s))) {
-			int g = pick_group(ch);
-
-			if (sg_hs_ecdh_keygen(&e->crypto, (enum sg_hs_group)g, &s->eph) < 0) {
-				sg_hs_fail(e, s, SG_HS_C_FAIL_INTERNAL,
-				           SG_TLS_ALERT_INTERNAL_ERROR);
-				return;
-			}
-			s->group = (uint8_t)(g + 1);
-		}
-		s->state = HS_WAIT_CKE;
-		rc = sg_hs_flight_full(e, s, true);
+	resumed = rc == 1;
+	if (hs_suite_ecdhe(hs_slot_suite(s)) && (ch->flags & SG_HS_CH_F_POINT_FORMATS))
+		s->flags |= SF_POINTS;
+	rc = sg_hs_crypto_random(&e->crypto, s->server_random, SG_TLS_RANDOM_LEN);
+	if (rc == 0) {
+		sg_hs_transcript_start(&s->transcript, hs_suite_hash(hs_slot_suite(s)));
+		sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_CLIENT_HELLO, h->mh->seq,
+		                         h->body, h->mh->length);
+		rc = resumed ? start_resumed(e, s) : start_full(e, s, ch);
 	}
 	if (rc < 0) {
 		sg_hs_fail(e, s, SG_HS_C_FAIL_INTERNAL, SG_TLS_ALERT_INTERNAL_ERROR);
@@ -304,12 +365,11 @@ static bool cookies_needed(const struct sg_hs_engine *e)
 	}
 }
 
-static void send_hvr(struct sg_hs_engine *e, struct hs_rx *x, const struct sg_rec_hdr *rh,
-                     const uint8_t *body, size_t len, const struct sg_hs_client_hello *ch)
+static void send_hvr(struct sg_hs_engine *e, struct hs_rx *x, const struct hello *h)
 {
 	uint8_t cookie[SG_HS_COOKIE_LEN], msg[SG_DTLS_HS_HDR_LEN + 3 + SG_HS_COOKIE_LEN];
 	struct sg_hs_wbuf w = { .p = msg, .cap = sizeof(msg) };
-	uint64_t seq = rh->seq;
+	uint64_t seq = h->rh->seq;
 	struct hs_tx t = {
 		.e = e,
 		.peer = x->peer,
@@ -319,8 +379,8 @@ static void send_hvr(struct sg_hs_engine *e, struct hs_rx *x, const struct sg_re
 		.answers = x->len,
 	};
 
-	if (sg_hs_cookie_make(&e->crypto, &e->cookies, (const uint8_t *)x->peer, body, len,
-	                      ch->cookie_off, e->scratch, cookie) < 0)
+	if (sg_hs_cookie_make(&e->crypto, &e->cookies, (const uint8_t *)x->peer, h->body,
+	                      h->mh->length, h->ch.cookie_off, e->scratch, cookie) < 0)
 		return;
 	/* RFC 6347 §4.2.1: version 1.0 in the HelloVerifyRequest, message_seq 0. */
 	sg_hs_write_hello_verify_request(&w, 0, SG_DTLS_VERSION_1_0, cookie, sizeof(cookie));
@@ -332,15 +392,84 @@ static void send_hvr(struct sg_hs_engine *e, struct hs_rx *x, const struct sg_re
 }
 
 /*
- * A ClientHello: version checks, the cookie exchange (stateless), a
- * repeated hello (retransmit our flight), or a new handshake.
+ * The same hello again: our flight was lost (RFC 6347 §4.2.4). One resend
+ * per retransmission period, whoever asks: a replayed hello must not make
+ * us send more often than our own timer does. False: not a repeat.
  */
+static bool hello_repeated(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s,
+                           const struct hello *h)
+{
+	if (s == NULL || s->ch_seq != h->mh->seq ||
+	    memcmp(s->client_random, h->ch.random, SG_TLS_RANDOM_LEN) != 0)
+		return false;
+	if ((s->state != HS_WAIT_CKE && s->state != HS_WAIT_RESUMED) || (s->flags & SF_RESENT)) {
+		hs_rx_drop(x, SG_HS_C_DROP_DUPLICATE);
+		return true;
+	}
+	x->handled = 1;
+	hs_count(e, SG_HS_C_RETRANSMIT_PEER);
+	sg_hs_retransmit(e, s);
+	return true;
+}
+
+/*
+ * RFC 6347 §4.1: DTLS versions count down; 0xfeff is 1.0. RFC 7507 §3
+ * first. False: refused (alert sent).
+ */
+static bool hello_version_ok(struct sg_hs_engine *e, struct hs_rx *x, const struct hello *h)
+{
+	uint16_t v = h->ch.version;
+	bool fallback;
+
+	if ((v >> 8) == 0xfe && v <= SG_DTLS_VERSION_1_2)
+		return true;
+	fallback = (h->ch.flags & SG_HS_CH_F_FALLBACK_SCSV) && (v >> 8) == 0xfe;
+	x->handled = 1;
+	hs_count(e, fallback ? SG_HS_C_FAIL_FALLBACK : SG_HS_C_FAIL_PROTOCOL_VERSION);
+	sg_hs_alert_stateless(e, x->peer, x->len, h->rh->seq, SG_DTLS_VERSION_1_0,
+	                      fallback ? SG_TLS_ALERT_INAPPROPRIATE_FALLBACK
+	                               : SG_TLS_ALERT_PROTOCOL_VERSION);
+	return false;
+}
+
+/*
+ * The cookie exchange (RFC 6347 §4.2.1). A valid cookie proves the address
+ * under any policy. UNDER_LOAD also wants one before a hello may replace a
+ * handshake in progress: without it, anyone who knows a device's address
+ * and port could end its handshake with one spoofed hello (the client
+ * restarting pays one round trip). 1: go on, the address proven; 0: go on;
+ * -1: a HelloVerifyRequest went instead (a bad cookie is counted as the
+ * datagram's drop).
+ */
+static int hello_cookie(struct sg_hs_engine *e, struct hs_rx *x, const struct hello *h)
+{
+	bool need = cookies_needed(e) ||
+	            (e->cur != NULL && e->conf.cookie_policy == SG_HS_COOKIE_UNDER_LOAD);
+	int rc;
+
+	if (h->ch.cookie_len == 0) {
+		if (!need)
+			return 0;
+		send_hvr(e, x, h);
+		return -1;
+	}
+	rc = sg_hs_cookie_check(&e->crypto, &e->cookies, (const uint8_t *)x->peer, h->body,
+	                        h->mh->length, h->ch.cookie_off, e->scratch);
+	if (rc < 0 && need) {
+		/* Treated as a hello without a cookie. */
+		hs_rx_drop(x, rc == -EKEYEXPIRED ? SG_HS_C_DROP_COOKIE_EXPIRED
+		                                 : SG_HS_C_DROP_COOKIE_BAD);
+		send_hvr(e, x, h);
+		x->handled = 0;
+		return -1;
+	}
+	return rc == 0 ? 1 : 0;
+}
+
 void sg_hs_on_client_hello(struct sg_hs_engine *e, struct hs_rx *x, const struct sg_rec_hdr *rh,
                            const struct sg_hs_msg_hdr *mh, const uint8_t *body)
 {
-	struct sg_hs_client_hello ch;
-	struct hs_slot *s = e->cur;
-	bool need, proven = false;
+	struct hello h = { .rh = rh, .mh = mh, .body = body };
 	int rc;
 
 	/* Without state a fragmented hello cannot be checked; as OpenSSL's
@@ -349,7 +478,7 @@ void sg_hs_on_client_hello(struct sg_hs_engine *e, struct hs_rx *x, const struct
 		hs_rx_drop(x, SG_HS_C_DROP_FRAGMENTED_CH);
 		return;
 	}
-	rc = sg_hs_client_hello_parse(body, mh->length, &ch);
+	rc = sg_hs_client_hello_parse(body, mh->length, &h.ch);
 	if (rc < 0) {
 		x->handled = 1;
 		hs_count(e, rc == -EINVAL ? SG_HS_C_FAIL_ILLEGAL_PARAMETER : SG_HS_C_FAIL_DECODE);
@@ -358,59 +487,11 @@ void sg_hs_on_client_hello(struct sg_hs_engine *e, struct hs_rx *x, const struct
 		                                    : SG_TLS_ALERT_DECODE_ERROR);
 		return;
 	}
-	/*
-	 * The same hello again: our flight was lost (RFC 6347 §4.2.4). One
-	 * resend per retransmission period, whoever asks: a replayed hello must
-	 * not make us send more often than our own timer does.
-	 */
-	if (s && s->ch_seq == mh->seq &&
-	    memcmp(s->client_random, ch.random, SG_TLS_RANDOM_LEN) == 0) {
-		if ((s->state != HS_WAIT_CKE && s->state != HS_WAIT_RESUMED) ||
-		    (s->flags & SF_RESENT)) {
-			hs_rx_drop(x, SG_HS_C_DROP_DUPLICATE);
-			return;
-		}
-		x->handled = 1;
-		hs_count(e, SG_HS_C_RETRANSMIT_PEER);
-		sg_hs_retransmit(e, s);
+	if (hello_repeated(e, x, e->cur, &h) || !hello_version_ok(e, x, &h))
 		return;
-	}
-	/* RFC 6347 §4.1: DTLS versions count down; 0xfeff is 1.0. RFC 7507 §3 first. */
-	if ((ch.version >> 8) != 0xfe || ch.version > SG_DTLS_VERSION_1_2) {
-		bool fallback = (ch.flags & SG_HS_CH_F_FALLBACK_SCSV) && (ch.version >> 8) == 0xfe;
-
-		x->handled = 1;
-		hs_count(e, fallback ? SG_HS_C_FAIL_FALLBACK : SG_HS_C_FAIL_PROTOCOL_VERSION);
-		sg_hs_alert_stateless(e, x->peer, x->len, rh->seq, SG_DTLS_VERSION_1_0,
-		                      fallback ? SG_TLS_ALERT_INAPPROPRIATE_FALLBACK
-		                               : SG_TLS_ALERT_PROTOCOL_VERSION);
+	rc = hello_cookie(e, x, &h);
+	if (rc < 0)
 		return;
-	}
-	/*
-	 * A valid cookie proves the address under any policy. UNDER_LOAD also
-	 * wants one before a hello may replace a handshake in progress: without
-	 * it, anyone who knows a device's address and port could end its
-	 * handshake with one spoofed hello (RFC 6347 §4.2.1; the client
-	 * restarting pays one round trip).
-	 */
-	need = cookies_needed(e) || (s != NULL && e->conf.cookie_policy == SG_HS_COOKIE_UNDER_LOAD);
-	if (ch.cookie_len == 0 && need) {
-		send_hvr(e, x, rh, body, mh->length, &ch);
-		return;
-	}
-	if (ch.cookie_len != 0) {
-		rc = sg_hs_cookie_check(&e->crypto, &e->cookies, (const uint8_t *)x->peer, body,
-		                        mh->length, ch.cookie_off, e->scratch);
-		if (rc < 0 && need) {
-			/* RFC 6347 §4.2.1: treat as a hello without a cookie. */
-			hs_rx_drop(x, rc == -EKEYEXPIRED ? SG_HS_C_DROP_COOKIE_EXPIRED
-			                                 : SG_HS_C_DROP_COOKIE_BAD);
-			send_hvr(e, x, rh, body, mh->length, &ch);
-			x->handled = 0;
-			return;
-		}
-		proven = rc == 0;
-	}
 	/*
 	 * Storm admission is charged here, once the cookie proved the address
 	 * (a forged cookie never reaches this point) and right before a slot
@@ -420,5 +501,5 @@ void sg_hs_on_client_hello(struct sg_hs_engine *e, struct hs_rx *x, const struct
 		hs_rx_drop(x, SG_HS_C_DROP_ADMISSION);
 		return;
 	}
-	start_handshake(e, x, rh, mh, body, &ch, proven);
+	start_handshake(e, x, &h, rc == 1);
 }

@@ -84,80 +84,82 @@ int sg_hs_finished_of(struct sg_hs_engine *e, struct hs_slot *s, const char *lab
 }
 
 /*
- * RFC 4279 §2 (PSK) and RFC 5489 §2 (ECDHE-PSK): look the identity up,
- * make the premaster secret, the master secret (RFC 7627 §4 with EMS) and
- * the keys. An unknown or refused identity continues with a random PSK and
- * fails at Finished, like a wrong key (RFC 4279 §2 allows it; no oracle).
- *
- * The message is not authenticated: anyone who knows the client's address
- * and port can send one. One that does not parse, or whose ECDHE share is
- * off the curve or of low order (RFC 8422 §5.11, RFC 7748 §6.1), is
- * discarded before anything in the slot changes, our ephemeral key
- * included, and the slot keeps waiting for the client's own (RFC 6347
- * §4.1.2.7); the share is checked before the credential store is asked.
+ * Parse the key exchange and, for ECDHE-PSK, derive the shared secret into
+ * other (SG_HS_ECDH_SECRET_LEN bytes). The message is not authenticated:
+ * anyone who knows the client's address and port can send one. One that
+ * does not parse, or whose share is off the curve or of low order (RFC 8422
+ * §5.11, RFC 7748 §6.1), is discarded before anything in the slot changes,
+ * our ephemeral key included, and the slot keeps waiting for the client's
+ * own (RFC 6347 §4.1.2.7); the share is checked before the credential store
+ * is asked. 0, or -1: the record was dropped or the handshake failed.
  */
-void sg_hs_on_client_kx(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s,
-                        const uint8_t *body, size_t len)
+static int kx_share(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s, const uint8_t *body,
+                    size_t len, struct sg_hs_client_kx *kx, uint8_t other[SG_HS_ECDH_SECRET_LEN])
 {
-	const struct sg_suite *su = hs_slot_suite(s);
-	enum sg_hs_hash h = hs_suite_hash(su);
-	struct sg_hs_client_kx kx;
-	struct sg_hs_cred cred;
-	/* other_secret is the ECDH output or, for plain PSK, as long as the PSK. */
-	uint8_t pms[2 + SG_TLS_PSK_MAX + 2 + SG_TLS_PSK_MAX], hash[SG_HS_HASH_MAX_LEN];
-	uint8_t other[SG_HS_ECDH_SECRET_LEN];
-	size_t other_len = 0, n = 0;
+	bool ec = hs_suite_ecdhe(hs_slot_suite(s));
 	int rc;
 
-	_Static_assert(SG_HS_ECDH_SECRET_LEN <= SG_TLS_PSK_MAX, "premaster buffer");
-
-	if (sg_hs_client_kx_parse(body, len, hs_suite_ecdhe(su), &kx) < 0) {
+	if (sg_hs_client_kx_parse(body, len, ec, kx) < 0) {
 		hs_rx_drop(x, SG_HS_C_DROP_MALFORMED);
-		return;
+		return -1;
 	}
-	if (hs_suite_ecdhe(su)) {
-		rc = sg_hs_ecdh_derive(&e->crypto, &s->eph, kx.point, kx.point_len, other);
-		if (rc == -EINVAL) {
-			hs_rx_drop(x, SG_HS_C_DROP_MALFORMED);
-			return;
-		}
-		if (rc < 0) {
-			x->handled = 1;
-			sg_hs_fail(e, s, SG_HS_C_FAIL_INTERNAL, SG_TLS_ALERT_INTERNAL_ERROR);
-			return;
-		}
-		sg_hs_ecdh_clear(&s->eph);
-		other_len = SG_HS_ECDH_SECRET_LEN;
+	if (!ec)
+		return 0;
+	rc = sg_hs_ecdh_derive(&e->crypto, &s->eph, kx->point, kx->point_len, other);
+	if (rc == -EINVAL) {
+		hs_rx_drop(x, SG_HS_C_DROP_MALFORMED);
+		return -1;
 	}
-	x->handled = 1;
-	memset(&cred, 0, sizeof(cred));
-	if (kx.identity_len > SG_TLS_PSK_IDENTITY_MAX)
+	if (rc < 0) {
+		x->handled = 1;
+		sg_hs_fail(e, s, SG_HS_C_FAIL_INTERNAL, SG_TLS_ALERT_INTERNAL_ERROR);
+		return -1;
+	}
+	sg_hs_ecdh_clear(&s->eph);
+	return 0;
+}
+
+/*
+ * The PSK and policy of the identity the client names (RFC 4279 §2), into
+ * cred. An unknown or refused identity continues with a random PSK and
+ * fails at Finished, like a wrong key (RFC 4279 §2 allows it; no oracle).
+ * 0, or -errno: the credential store failed.
+ */
+static int kx_credential(struct sg_hs_engine *e, struct hs_slot *s,
+                         const struct sg_hs_client_kx *kx, struct sg_hs_cred *cred)
+{
+	int rc;
+
+	memset(cred, 0, sizeof(*cred));
+	if (kx->identity_len > SG_TLS_PSK_IDENTITY_MAX)
 		rc = -ENOENT;
 	else
-		rc = e->conf.ops.psk_lookup(e->conf.ops.ctx, kx.identity, kx.identity_len,
-		                            (s->flags & SF_SNI) ? s->sni : NULL, s->sni_len, &cred);
-	if (rc == 0 && (cred.psk_len == 0 || cred.psk_len > SG_TLS_PSK_MAX))
+		rc = e->conf.ops.psk_lookup(e->conf.ops.ctx, kx->identity, kx->identity_len,
+		                            (s->flags & SF_SNI) ? s->sni : NULL, s->sni_len, cred);
+	if (rc == 0 && (cred->psk_len == 0 || cred->psk_len > SG_TLS_PSK_MAX))
 		rc = -EIO;
-	if (rc == 0 && (((cred.flags & SG_HS_CRED_F_REQUIRE_EMS) && !(s->flags & SF_EMS)) ||
-	                ((cred.flags & SG_HS_CRED_F_REQUIRE_ECDHE) && !hs_suite_ecdhe(su))))
+	if (rc == 0 &&
+	    (((cred->flags & SG_HS_CRED_F_REQUIRE_EMS) && !(s->flags & SF_EMS)) ||
+	     ((cred->flags & SG_HS_CRED_F_REQUIRE_ECDHE) && !hs_suite_ecdhe(hs_slot_suite(s)))))
 		rc = -EACCES;
 	if (rc == -ENOENT || rc == -EACCES) {
 		/* Same work, same step, same alert as a wrong key. */
 		s->flags |= rc == -ENOENT ? SF_UNKNOWN_ID : SF_POLICY;
-		memset(&cred, 0, sizeof(cred));
-		cred.psk_len = e->conf.dummy_psk_len;
-		rc = sg_hs_crypto_random(&e->crypto, cred.psk, cred.psk_len);
+		memset(cred, 0, sizeof(*cred));
+		cred->psk_len = e->conf.dummy_psk_len;
+		rc = sg_hs_crypto_random(&e->crypto, cred->psk, cred->psk_len);
 	}
-	if (rc < 0) {
-		sg_wipe(&cred, sizeof(cred));
-		sg_wipe(other, sizeof(other));
-		sg_hs_fail(e, s, SG_HS_C_FAIL_CRED_STORE, SG_TLS_ALERT_INTERNAL_ERROR);
-		return;
-	}
-	s->cred_ref = cred.cred_ref;
-	s->backend = cred.backend;
-	s->lifetime = cred.lifetime_s ? cred.lifetime_s : e->conf.session_lifetime_s;
-	if (cred.flags & SG_HS_CRED_F_NO_TICKET)
+	return rc;
+}
+
+/* What the session keeps of the credential, and whether it gets a ticket. */
+static void kx_keep_credential(struct sg_hs_engine *e, struct hs_slot *s,
+                               const struct sg_hs_cred *cred)
+{
+	s->cred_ref = cred->cred_ref;
+	s->backend = cred->backend;
+	s->lifetime = cred->lifetime_s ? cred->lifetime_s : e->conf.session_lifetime_s;
+	if (cred->flags & SG_HS_CRED_F_NO_TICKET)
 		s->flags |= SF_NO_TICKET; /* RFC 5077 §3.3: an empty ticket then */
 	/*
 	 * The ticket will name the PSK (ticket_policy() checks it on resumption);
@@ -165,11 +167,82 @@ void sg_hs_on_client_kx(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot 
 	 * digest, no ticket: an empty one (RFC 5077 §3.3).
 	 */
 	if ((s->flags & (SF_TICKET | SF_NO_TICKET)) == SF_TICKET &&
-	    sg_hs_ticket_psk_digest(&e->crypto, cred.psk, cred.psk_len, s->psk_digest) < 0)
+	    sg_hs_ticket_psk_digest(&e->crypto, cred->psk, cred->psk_len, s->psk_digest) < 0)
 		s->flags |= SF_NO_TICKET;
+}
 
-	if (!hs_suite_ecdhe(su))
-		other_len = cred.psk_len;
+/*
+ * The premaster secret into pms (RFC 4279 §2): uint16 length, other_secret,
+ * uint16 length, PSK; other_secret is the ECDH output (ecdh, RFC 5489 §2)
+ * or, for plain PSK (ecdh NULL), as many zero bytes as the PSK. Its length.
+ */
+static size_t kx_premaster(uint8_t pms[2 + SG_TLS_PSK_MAX + 2 + SG_TLS_PSK_MAX],
+                           const uint8_t *ecdh, const struct sg_hs_cred *cred)
+{
+	size_t other_len = ecdh ? SG_HS_ECDH_SECRET_LEN : cred->psk_len, n = 0;
+
+	_Static_assert(SG_HS_ECDH_SECRET_LEN <= SG_TLS_PSK_MAX, "premaster buffer");
+	pms[n++] = (uint8_t)(other_len >> 8);
+	pms[n++] = (uint8_t)other_len;
+	if (ecdh)
+		memcpy(pms + n, ecdh, other_len);
+	else
+		memset(pms + n, 0, other_len);
+	n += other_len;
+	pms[n++] = (uint8_t)(cred->psk_len >> 8);
+	pms[n++] = (uint8_t)cred->psk_len;
+	memcpy(pms + n, cred->psk, cred->psk_len);
+	return n + cred->psk_len;
+}
+
+/*
+ * The master secret from the premaster: RFC 7627 §4 with EMS (session_hash
+ * = Hash(ClientHello .. ClientKeyExchange)), else RFC 5246 §8.1.
+ */
+static int kx_master(struct sg_hs_engine *e, struct hs_slot *s, const uint8_t *pms, size_t n)
+{
+	enum sg_hs_hash h = hs_suite_hash(hs_slot_suite(s));
+	uint8_t hash[SG_HS_HASH_MAX_LEN];
+
+	if (s->flags & SF_EMS) {
+		sg_hs_transcript_peek(&s->transcript, hash);
+		return sg_hs_prf(&e->crypto, h, NULL, pms, n, SG_TLS_LABEL_EXTENDED_MASTER_SECRET,
+		                 hash, sg_hs_hash_len(h), NULL, 0, s->master, sizeof(s->master));
+	}
+	return sg_hs_prf(&e->crypto, h, NULL, pms, n, SG_TLS_LABEL_MASTER_SECRET, s->client_random,
+	                 SG_TLS_RANDOM_LEN, s->server_random, SG_TLS_RANDOM_LEN, s->master,
+	                 sizeof(s->master));
+}
+
+/*
+ * RFC 4279 §2 (PSK) and RFC 5489 §2 (ECDHE-PSK): the share, the identity's
+ * PSK, the premaster and master secrets, the keys; then the client's
+ * Finished is expected. Secrets (PSK, ECDH output, premaster) are wiped on
+ * every path.
+ */
+void sg_hs_on_client_kx(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s,
+                        const uint8_t *body, size_t len)
+{
+	uint8_t pms[2 + SG_TLS_PSK_MAX + 2 + SG_TLS_PSK_MAX], other[SG_HS_ECDH_SECRET_LEN];
+	bool ec = hs_suite_ecdhe(hs_slot_suite(s));
+	struct sg_hs_client_kx kx;
+	struct sg_hs_cred cred;
+	size_t n;
+	int rc;
+
+	if (kx_share(e, x, s, body, len, &kx, other) < 0) {
+		sg_wipe(other, sizeof(other));
+		return;
+	}
+	x->handled = 1;
+	rc = kx_credential(e, s, &kx, &cred);
+	if (rc < 0) {
+		sg_wipe(&cred, sizeof(cred));
+		sg_wipe(other, sizeof(other));
+		sg_hs_fail(e, s, SG_HS_C_FAIL_CRED_STORE, SG_TLS_ALERT_INTERNAL_ERROR);
+		return;
+	}
+	kx_keep_credential(e, s, &cred);
 	/* Last use of the message bytes: the identity may overwrite the
 	 * reassembly buffer they sit in (hence memmove, after the hash). */
 	sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_CLIENT_KEY_EXCHANGE, s->rx_seq, body,
@@ -177,30 +250,10 @@ void sg_hs_on_client_kx(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot 
 	s->identity_len =
 	        (uint8_t)(kx.identity_len > SG_TLS_PSK_IDENTITY_MAX ? 0 : kx.identity_len);
 	memmove(s->u.identity, kx.identity, s->identity_len);
-	pms[n++] = (uint8_t)(other_len >> 8);
-	pms[n++] = (uint8_t)other_len;
-	if (hs_suite_ecdhe(su))
-		memcpy(pms + n, other, other_len);
-	else
-		memset(pms + n, 0, other_len); /* RFC 4279 §2: psk_len zero bytes */
-	n += other_len;
-	pms[n++] = (uint8_t)(cred.psk_len >> 8);
-	pms[n++] = (uint8_t)cred.psk_len;
-	memcpy(pms + n, cred.psk, cred.psk_len);
-	n += cred.psk_len;
+	n = kx_premaster(pms, ec ? other : NULL, &cred);
 	sg_wipe(&cred, sizeof(cred));
 	sg_wipe(other, sizeof(other));
-
-	if (rc == 0 && (s->flags & SF_EMS)) {
-		/* RFC 7627 §4: session_hash = Hash(ClientHello .. ClientKeyExchange). */
-		sg_hs_transcript_peek(&s->transcript, hash);
-		rc = sg_hs_prf(&e->crypto, h, NULL, pms, n, SG_TLS_LABEL_EXTENDED_MASTER_SECRET,
-		               hash, sg_hs_hash_len(h), NULL, 0, s->master, sizeof(s->master));
-	} else if (rc == 0) {
-		rc = sg_hs_prf(&e->crypto, h, NULL, pms, n, SG_TLS_LABEL_MASTER_SECRET,
-		               s->client_random, SG_TLS_RANDOM_LEN, s->server_random,
-		               SG_TLS_RANDOM_LEN, s->master, sizeof(s->master));
-	}
+	rc = kx_master(e, s, pms, n);
 	sg_wipe(pms, sizeof(pms));
 	if (rc == 0)
 		rc = sg_hs_derive_keys(e, s);
@@ -275,62 +328,39 @@ static int install(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_seq, 
 	return rc;
 }
 
-/* Full handshake: the client's Finished verified. Send ours, install, linger. */
+/*
+ * Full handshake: the client's Finished verified. Our final flight is sealed
+ * before the session is installed, so the installed tx_seq is past our
+ * Finished; it is kept in the linger table with the client's write key,
+ * then sent.
+ */
 static void complete_full(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s,
                           uint64_t fin_seq)
 {
-	uint8_t nst[MSG_MAX], fin[SG_DTLS_HS_HDR_LEN + SG_TLS_VERIFY_DATA_LEN];
-	uint8_t verify[SG_TLS_VERIFY_DATA_LEN];
-	struct sg_hs_wbuf wn = { .p = nst, .cap = sizeof(nst) };
-	struct sg_hs_wbuf wf = { .p = fin, .cap = sizeof(fin) };
-	/* Our next message_seq: ServerHello (= CH seq), [ServerKeyExchange], ServerHelloDone. */
-	uint16_t seq =
-	        (uint16_t)(s->ch_seq + 2 +
-	                   ((hs_suite_ecdhe(hs_slot_suite(s)) || e->conf.psk_hint_len) ? 1 : 0));
+	enum sg_hs_counter why = SG_HS_C_MAX;
+	struct hs_final f;
 	struct hs_tx t;
-	int rc = 0;
 
-	if (s->flags & SF_TICKET) {
-		rc = sg_hs_flight_ticket(e, s, x->now.unix_s, &wn, seq++);
-		if (rc == 0)
-			sg_hs_transcript_add(&s->transcript, nst, wn.len);
-	}
-	if (rc == 0)
-		rc = sg_hs_finished_of(e, s, SG_TLS_LABEL_SERVER_FINISHED, verify);
-	if (rc == 0)
-		rc = sg_hs_write_finished(&wf, seq, verify);
-	if (rc < 0) {
+	if (sg_hs_final_build(e, s, x->now.unix_s, &f) < 0) {
 		sg_hs_fail(e, s, SG_HS_C_FAIL_INTERNAL, SG_TLS_ALERT_INTERNAL_ERROR);
 		return;
 	}
-	/* Seal our Finished before installing, so tx_seq is past it. */
 	t = sg_hs_tx_for_slot(e, s);
 	t.ln = sg_hs_linger_new(e, &s->peer, x->hash, x->now.mono_ms + e->conf.linger_ms);
-	if (s->flags & SF_TICKET)
-		sg_hs_tx_handshake(&t, nst, wn.len, 0);
-	sg_hs_tx_ccs(&t);
-	sg_hs_tx_handshake(&t, fin, wf.len, 1);
-	if (t.err < 0) {
-		e->tx_len = 0;
+	sg_hs_final_send(&t, &f);
+	if (t.err < 0)
+		why = SG_HS_C_FAIL_INTERNAL;
+	else if (install(e, s, fin_seq, x->now.unix_s) < 0)
+		why = SG_HS_C_FAIL_INSTALL;
+	if (why != SG_HS_C_MAX) {
+		e->tx_len = 0; /* the flight is not sent, nor kept */
 		if (t.ln)
 			sg_hs_linger_kill(t.ln);
-		sg_hs_fail(e, s, SG_HS_C_FAIL_INTERNAL, SG_TLS_ALERT_INTERNAL_ERROR);
+		sg_hs_fail(e, s, why, SG_TLS_ALERT_INTERNAL_ERROR);
 		return;
 	}
-	if (install(e, s, fin_seq, x->now.unix_s) < 0) {
-		e->tx_len = 0;
-		if (t.ln)
-			sg_hs_linger_kill(t.ln);
-		sg_hs_fail(e, s, SG_HS_C_FAIL_INSTALL, SG_TLS_ALERT_INTERNAL_ERROR);
-		return;
-	}
-	if (t.ln) {
-		/* The client's write key and window, its Finished marked: only a
-		 * fresh Finished under that key earns the flight again. */
-		memcpy(&t.ln->sa, &s->sa, sizeof(t.ln->sa));
-		sg_wipe(t.ln->sa.tx_key, sizeof(t.ln->sa.tx_key));
-		sg_wipe(t.ln->sa.tx_iv, sizeof(t.ln->sa.tx_iv));
-	}
+	if (t.ln)
+		sg_hs_linger_arm(t.ln, &s->sa);
 	sg_hs_tx_flush(&t);
 	s->flags &= (uint16_t)~SF_CID_HELD; /* the session owns the CID now */
 	hs_count(e, SG_HS_C_COMPLETED_FULL);
@@ -347,78 +377,65 @@ enum sg_hs_counter sg_hs_finished_failure(const struct hs_slot *s)
 }
 
 /*
- * An epoch-1 record (raw: header and fragment) for slot s. kx_here: it came
- * in the datagram whose ClientKeyExchange derived the keys.
- *
- * RFC 6347 §4.1.2.7: a record that does not authenticate is discarded and
- * the handshake goes on, since anyone who knows the client's address can
- * send one. Except in the key exchange's own datagram: a client with the
- * wrong PSK (or an unknown identity, which gets a random one) sends its
- * Finished there, and must learn at that step that the keys differ
- * (decrypt_error, RFC 5246 §7.4.9), the same way in both cases (RFC 4279
- * §2: no identity oracle). What authenticates came from the client: an
- * alert or a wrong message then ends the handshake.
+ * An epoch-1 record that arrived before the key exchange (reordered): keep
+ * one (RFC 6347 §4.1.2.6), the newest, so that a forger must slip in
+ * between the client's Finished and its ClientKeyExchange to displace it;
+ * what is kept is tried once when the keys exist.
  */
-void sg_hs_on_epoch1(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s, const uint8_t *raw,
-                     size_t rec_len, bool kx_here)
+static void keep_pending(struct hs_rx *x, struct hs_slot *s, const uint8_t *raw, size_t rec_len)
 {
+	if (rec_len > PENDING_MAX) {
+		hs_rx_drop(x, SG_HS_C_DROP_UNEXPECTED);
+		return;
+	}
+	memcpy(s->pending, raw, rec_len);
+	s->pending_len = (uint8_t)rec_len;
+	x->pending_here = true;
+	x->handled = 1;
+}
+
+/*
+ * Open an epoch-1 record under the slot's keys, in the scratch. A record
+ * that does not authenticate is dropped, except in the key exchange's own
+ * datagram (kx_here), where it fails the handshake (see sg_hs_on_epoch1).
+ * False: dropped or failed.
+ */
+static bool open_epoch1(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s,
+                        const uint8_t *raw, size_t rec_len, bool kx_here, struct sg_rec_open_op *op)
+{
+	memcpy(e->scratch, raw, rec_len);
+	*op = (struct sg_rec_open_op){ .rec = e->scratch,
+		                       .rec_len = (uint32_t)rec_len,
+		                       .sa = &s->sa };
+	if (sg_rec_open_burst(e->rec, op, 1) == 1)
+		return true;
+	if (op->status == SG_REC_AUTH_FAILED && kx_here) {
+		x->handled = 1;
+		sg_hs_fail(e, s, sg_hs_finished_failure(s), SG_TLS_ALERT_DECRYPT_ERROR);
+		return false;
+	}
+	if (op->status == SG_REC_AUTH_FAILED && s->state == HS_WAIT_FINISHED)
+		s->flags |= SF_AUTH_FAILED; /* said at the timeout (sg_hs_tick) */
+	hs_rx_drop(x, hs_open_drop(op->status));
+	return false;
+}
+
+/*
+ * The client's Finished, opened (op, plaintext in the scratch): verify it
+ * (RFC 5246 §7.4.9), then install (abbreviated) or send our final flight
+ * (full). A wrong key, an unknown or a refused identity all end here with
+ * the same decrypt_error.
+ */
+static void on_finished(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s,
+                        const struct sg_rec_open_op *op)
+{
+	const uint8_t *pt = e->scratch + op->pt_off;
 	uint8_t expect[SG_TLS_VERIFY_DATA_LEN];
-	struct sg_rec_open_op op;
 	struct sg_hs_msg_hdr mh;
-	const uint8_t *pt;
 	int n;
 
-	if (s->state == HS_WAIT_CKE) {
-		/*
-		 * Arrived before the key exchange (reordered): keep one
-		 * (RFC 6347 §4.1.2.6), the newest, so that a forger must slip in
-		 * between the client's Finished and its ClientKeyExchange to
-		 * displace it; what is kept is tried once when the keys exist.
-		 */
-		if (rec_len > PENDING_MAX) {
-			hs_rx_drop(x, SG_HS_C_DROP_UNEXPECTED);
-			return;
-		}
-		memcpy(s->pending, raw, rec_len);
-		s->pending_len = (uint8_t)rec_len;
-		x->pending_here = true;
-		x->handled = 1;
-		return;
-	}
-	if (s->state != HS_WAIT_FINISHED && s->state != HS_WAIT_RESUMED) {
-		hs_rx_drop(x, SG_HS_C_DROP_UNEXPECTED);
-		return;
-	}
-	if (rec_len > e->scratch_len) {
-		hs_rx_drop(x, SG_HS_C_DROP_UNEXPECTED);
-		return;
-	}
-	memcpy(e->scratch, raw, rec_len);
-	op = (struct sg_rec_open_op){ .rec = e->scratch,
-		                      .rec_len = (uint32_t)rec_len,
-		                      .sa = &s->sa };
-	if (sg_rec_open_burst(e->rec, &op, 1) != 1) {
-		if (op.status == SG_REC_AUTH_FAILED && kx_here) {
-			x->handled = 1;
-			sg_hs_fail(e, s, sg_hs_finished_failure(s), SG_TLS_ALERT_DECRYPT_ERROR);
-			return;
-		}
-		if (op.status == SG_REC_AUTH_FAILED && s->state == HS_WAIT_FINISHED)
-			s->flags |= SF_AUTH_FAILED; /* said at the timeout (sg_hs_tick) */
-		hs_rx_drop(x, hs_open_drop(op.status));
-		return;
-	}
-	/* Only the holder of our flight can make these keys: the address is proven. */
-	s->flags |= SF_PROVEN;
-	x->handled = 1;
-	pt = e->scratch + op.pt_off;
-	if (op.type == SG_DTLS_CT_ALERT) {
-		hs_count(e, SG_HS_C_PEER_ALERT);
-		sg_hs_slot_free(e, s);
-		return;
-	}
-	n = op.type == SG_DTLS_CT_HANDSHAKE ? sg_hs_msg_hdr_parse(pt, op.pt_len, &mh) : -EBADMSG;
-	if (n < 0 || (size_t)n != op.pt_len || mh.type != SG_TLS_HT_FINISHED ||
+	n = op->type == SG_DTLS_CT_HANDSHAKE ? sg_hs_msg_hdr_parse(pt, op->pt_len, &mh) : -EBADMSG;
+	if (n < 0 || (size_t)n != op->pt_len || mh.type != SG_TLS_HT_FINISHED ||
 	    mh.seq != s->rx_seq || mh.frag_off != 0 || mh.frag_len != mh.length ||
 	    mh.length != SG_TLS_VERIFY_DATA_LEN) {
 		sg_hs_fail(e, s, SG_HS_C_FAIL_UNEXPECTED_MESSAGE, SG_TLS_ALERT_UNEXPECTED_MESSAGE);
@@ -434,7 +451,7 @@ void sg_hs_on_epoch1(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s,
 		return;
 	}
 	if (s->state == HS_WAIT_RESUMED) {
-		if (install(e, s, op.seq, x->now.unix_s) < 0) {
+		if (install(e, s, op->seq, x->now.unix_s) < 0) {
 			sg_hs_fail(e, s, SG_HS_C_FAIL_INSTALL, SG_TLS_ALERT_INTERNAL_ERROR);
 			return;
 		}
@@ -445,5 +462,42 @@ void sg_hs_on_epoch1(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s,
 	}
 	sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_FINISHED, mh.seq,
 	                         pt + SG_DTLS_HS_HDR_LEN, SG_TLS_VERIFY_DATA_LEN);
-	complete_full(e, x, s, op.seq);
+	complete_full(e, x, s, op->seq);
+}
+
+/*
+ * RFC 6347 §4.1.2.7: a record that does not authenticate is discarded and
+ * the handshake goes on, since anyone who knows the client's address can
+ * send one. Except in the key exchange's own datagram: a client with the
+ * wrong PSK (or an unknown identity, which gets a random one) sends its
+ * Finished there, and must learn at that step that the keys differ
+ * (decrypt_error, RFC 5246 §7.4.9), the same way in both cases (RFC 4279
+ * §2: no identity oracle). What authenticates came from the client: an
+ * alert or a wrong message then ends the handshake.
+ */
+void sg_hs_on_epoch1(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s, const uint8_t *raw,
+                     size_t rec_len, bool kx_here)
+{
+	struct sg_rec_open_op op;
+
+	if (s->state == HS_WAIT_CKE) {
+		keep_pending(x, s, raw, rec_len);
+		return;
+	}
+	if ((s->state != HS_WAIT_FINISHED && s->state != HS_WAIT_RESUMED) ||
+	    rec_len > e->scratch_len) {
+		hs_rx_drop(x, SG_HS_C_DROP_UNEXPECTED);
+		return;
+	}
+	if (!open_epoch1(e, x, s, raw, rec_len, kx_here, &op))
+		return;
+	/* Only the holder of our flight can make these keys: the address is proven. */
+	s->flags |= SF_PROVEN;
+	x->handled = 1;
+	if (op.type == SG_DTLS_CT_ALERT) {
+		hs_count(e, SG_HS_C_PEER_ALERT);
+		sg_hs_slot_free(e, s);
+		return;
+	}
+	on_finished(e, x, s, &op);
 }

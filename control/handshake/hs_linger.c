@@ -104,6 +104,13 @@ static size_t linger_used(const struct hs_linger *l)
 	return n;
 }
 
+void sg_hs_linger_arm(struct hs_linger *l, const struct sg_rec_sa *sa)
+{
+	memcpy(&l->sa, sa, sizeof(l->sa));
+	sg_wipe(l->sa.tx_key, sizeof(l->sa.tx_key));
+	sg_wipe(l->sa.tx_iv, sizeof(l->sa.tx_iv));
+}
+
 int sg_hs_linger_keep(struct hs_linger *l, const uint8_t *dgram, size_t len)
 {
 	if (l->n_dgrams < LINGER_DGRAMS && linger_used(l) + len <= LINGER_FLIGHT_MAX) {

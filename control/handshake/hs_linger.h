@@ -60,6 +60,13 @@ struct hs_linger *sg_hs_linger_new(struct sg_hs_engine *e, const struct sg_hs_pe
 /* Keep one more datagram of the flight; -ENOSPC (and the entry killed) when it does not fit. */
 int sg_hs_linger_keep(struct hs_linger *l, const uint8_t *dgram, size_t len);
 
+/*
+ * Give entry l the client's write key and replay window from sa (the
+ * handshake's epoch-1 SA, its Finished marked): only a fresh Finished
+ * under that key earns the flight again. Our own write key is not kept.
+ */
+void sg_hs_linger_arm(struct hs_linger *l, const struct sg_rec_sa *sa);
+
 /* An entry that will answer nothing more: its key is wiped now. */
 void sg_hs_linger_kill(struct hs_linger *l);
 
