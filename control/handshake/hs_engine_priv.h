@@ -201,25 +201,18 @@ int sg_hs_flight_resumed(struct sg_hs_engine *e, struct hs_slot *s);
  */
 bool sg_hs_retransmit(struct sg_hs_engine *e, struct hs_slot *s);
 
-/* The final flight of a full handshake, built. */
-struct hs_final {
-	uint8_t nst[MSG_MAX]; /* NewSessionTicket, when one was promised (RFC 5077 §3.3) */
-	uint8_t fin[SG_DTLS_HS_HDR_LEN + SG_TLS_VERIFY_DATA_LEN]; /* our Finished */
-	size_t nst_len;                                           /* 0: no ticket */
-	size_t fin_len;
-};
-
 /*
- * Build the final flight of slot s (its client's Finished verified): the
- * NewSessionTicket when one was promised, sealed under the ticket key
- * (empty when policy or sealing says no), and our Finished (RFC 5246
- * §7.4.9); both go into the transcript. 0 or -errno.
+ * Build the final flight of slot s (its client's Finished verified): into
+ * nst the NewSessionTicket when one was promised, sealed under the ticket
+ * key (empty when policy or sealing says no; nst stays empty when none was
+ * promised), into fin our Finished (RFC 5246 §7.4.9); both go into the
+ * transcript. nst holds MSG_MAX bytes. 0 or -errno.
  */
 int sg_hs_final_build(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_unix,
-                      struct hs_final *f);
+                      struct sg_hs_wbuf *nst, struct sg_hs_wbuf *fin);
 
 /* Put the final flight into t: [NewSessionTicket] ChangeCipherSpec Finished (epoch 1). */
-void sg_hs_final_send(struct hs_tx *t, const struct hs_final *f);
+void sg_hs_final_send(struct hs_tx *t, const struct sg_hs_wbuf *nst, const struct sg_hs_wbuf *fin);
 
 /* ---- hs_keys.c -------------------------------------------------------------------- */
 

@@ -178,11 +178,9 @@ static int write_ticket(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_
 }
 
 int sg_hs_final_build(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_unix,
-                      struct hs_final *f)
+                      struct sg_hs_wbuf *nst, struct sg_hs_wbuf *fin)
 {
 	uint8_t verify[SG_TLS_VERIFY_DATA_LEN];
-	struct sg_hs_wbuf wn = { .p = f->nst, .cap = sizeof(f->nst) };
-	struct sg_hs_wbuf wf = { .p = f->fin, .cap = sizeof(f->fin) };
 	/* Our next message_seq: ServerHello (= CH seq), [ServerKeyExchange], ServerHelloDone. */
 	uint16_t seq =
 	        (uint16_t)(s->ch_seq + 2 +
@@ -190,23 +188,21 @@ int sg_hs_final_build(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_un
 	int rc = 0;
 
 	if (s->flags & SF_TICKET) {
-		rc = write_ticket(e, s, now_unix, &wn, seq++);
+		rc = write_ticket(e, s, now_unix, nst, seq++);
 		if (rc == 0)
-			sg_hs_transcript_add(&s->transcript, f->nst, wn.len);
+			sg_hs_transcript_add(&s->transcript, nst->p, nst->len);
 	}
 	if (rc == 0)
 		rc = sg_hs_finished_of(e, s, SG_TLS_LABEL_SERVER_FINISHED, verify);
 	if (rc == 0)
-		rc = sg_hs_write_finished(&wf, seq, verify);
-	f->nst_len = wn.len;
-	f->fin_len = wf.len;
+		rc = sg_hs_write_finished(fin, seq, verify);
 	return rc;
 }
 
-void sg_hs_final_send(struct hs_tx *t, const struct hs_final *f)
+void sg_hs_final_send(struct hs_tx *t, const struct sg_hs_wbuf *nst, const struct sg_hs_wbuf *fin)
 {
-	if (f->nst_len)
-		sg_hs_tx_handshake(t, f->nst, f->nst_len, 0);
+	if (nst->len)
+		sg_hs_tx_handshake(t, nst->p, nst->len, 0);
 	sg_hs_tx_ccs(t);
-	sg_hs_tx_handshake(t, f->fin, f->fin_len, 1);
+	sg_hs_tx_handshake(t, fin->p, fin->len, 1);
 }

@@ -337,17 +337,19 @@ static int install(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_seq, 
 static void complete_full(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s,
                           uint64_t fin_seq)
 {
+	uint8_t nst[MSG_MAX], fin[SG_DTLS_HS_HDR_LEN + SG_TLS_VERIFY_DATA_LEN];
+	struct sg_hs_wbuf wn = { .p = nst, .cap = sizeof(nst) };
+	struct sg_hs_wbuf wf = { .p = fin, .cap = sizeof(fin) };
 	enum sg_hs_counter why = SG_HS_C_MAX;
-	struct hs_final f;
 	struct hs_tx t;
 
-	if (sg_hs_final_build(e, s, x->now.unix_s, &f) < 0) {
+	if (sg_hs_final_build(e, s, x->now.unix_s, &wn, &wf) < 0) {
 		sg_hs_fail(e, s, SG_HS_C_FAIL_INTERNAL, SG_TLS_ALERT_INTERNAL_ERROR);
 		return;
 	}
 	t = sg_hs_tx_for_slot(e, s);
 	t.ln = sg_hs_linger_new(e, &s->peer, x->hash, x->now.mono_ms + e->conf.linger_ms);
-	sg_hs_final_send(&t, &f);
+	sg_hs_final_send(&t, &wn, &wf);
 	if (t.err < 0)
 		why = SG_HS_C_FAIL_INTERNAL;
 	else if (install(e, s, fin_seq, x->now.unix_s) < 0)
