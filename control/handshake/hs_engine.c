@@ -49,9 +49,50 @@ static void on_message(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *
 }
 
 /*
- * Handshake messages in one epoch-0 record (RFC 6347 §4.2.2: a record may
- * hold several, and a message may span records). Returns false when the
+ * A fragment of the client's next message into the slot's reassembly (RFC
+ * 6347 §4.2.3); the message is handled once whole. Returns false when the
  * slot was freed.
+ */
+static bool on_fragment(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s,
+                        const struct sg_hs_msg_hdr *mh, const uint8_t *frag)
+{
+	struct sg_hs_msg_hdr whole = *mh;
+	int rc = sg_hs_reasm_add(&s->reasm, mh, frag);
+
+	if (rc == -EBADMSG) {
+		/*
+		 * It disagrees with the fragments gathered so far (their bytes,
+		 * type or length, RFC 6347 §4.2.3): one side is forged and
+		 * nothing says which. Start over from the newest: a whole
+		 * message then always stands, and a forger costs the client at
+		 * most a retransmission.
+		 */
+		sg_hs_reasm_reset(&s->reasm);
+		rc = sg_hs_reasm_add(&s->reasm, mh, frag);
+	}
+	if (rc < 0) {
+		/* Longer than any ClientKeyExchange (REASM_CAP): not the client's. */
+		hs_rx_drop(x, SG_HS_C_DROP_MALFORMED);
+		return true;
+	}
+	x->handled = 1;
+	if (rc != 1)
+		return true;
+	whole.frag_off = 0;
+	whole.frag_len = mh->length;
+	/* Done with the bookkeeping; the bytes are read (and then reused for
+	 * the identity) by the handler. */
+	sg_hs_reasm_forget(&s->reasm);
+	on_message(e, x, s, &whole, s->reasm.buf);
+	return e->cur == s;
+}
+
+/*
+ * Handshake messages in one epoch-0 record (RFC 6347 §4.2.2: a record may
+ * hold several, and a message may span records). Of a slot's client only
+ * the next message is taken: an earlier one is a retransmission of its
+ * flight, a later one (or a fragment of one) comes too soon. Returns false
+ * when the slot was freed.
  */
 static bool on_handshake_record(struct sg_hs_engine *e, struct hs_rx *x,
                                 const struct sg_rec_hdr *rh, const uint8_t *frag)
@@ -62,7 +103,7 @@ static bool on_handshake_record(struct sg_hs_engine *e, struct hs_rx *x,
 		struct hs_slot *s = e->cur;
 		struct sg_hs_msg_hdr mh;
 		const uint8_t *p = frag + off;
-		int n = sg_hs_msg_hdr_parse(p, rh->frag_len - off, &mh), rc;
+		int n = sg_hs_msg_hdr_parse(p, rh->frag_len - off, &mh);
 
 		if (n < 0) {
 			hs_rx_drop(x, SG_HS_C_DROP_MALFORMED);
@@ -77,13 +118,7 @@ static bool on_handshake_record(struct sg_hs_engine *e, struct hs_rx *x,
 			hs_rx_drop(x, SG_HS_C_DROP_NO_STATE);
 			return false;
 		}
-		if (mh.seq < s->rx_seq) {
-			/* Already had it: the client is retransmitting its flight. */
-			hs_rx_drop(x, SG_HS_C_DROP_UNEXPECTED);
-			continue;
-		}
-		if (mh.seq > s->rx_seq || s->state != HS_WAIT_CKE) {
-			/* A later message (or a fragment of one): only the next is kept. */
+		if (mh.seq != s->rx_seq || s->state != HS_WAIT_CKE) {
 			hs_rx_drop(x, SG_HS_C_DROP_UNEXPECTED);
 			continue;
 		}
@@ -91,37 +126,8 @@ static bool on_handshake_record(struct sg_hs_engine *e, struct hs_rx *x,
 			on_message(e, x, s, &mh, p + SG_DTLS_HS_HDR_LEN);
 			if (e->cur != s)
 				return false;
-			continue;
-		}
-		rc = sg_hs_reasm_add(&s->reasm, &mh, p + SG_DTLS_HS_HDR_LEN);
-		if (rc == -EBADMSG) {
-			/*
-			 * It disagrees with the fragments gathered so far (their
-			 * bytes, type or length, RFC 6347 §4.2.3): one side is
-			 * forged and nothing says which. Start over from the
-			 * newest: a whole message then always stands, and a forger
-			 * costs the client at most a retransmission.
-			 */
-			sg_hs_reasm_reset(&s->reasm);
-			rc = sg_hs_reasm_add(&s->reasm, &mh, p + SG_DTLS_HS_HDR_LEN);
-		}
-		if (rc < 0) {
-			/* Longer than any ClientKeyExchange (REASM_CAP): not the client's. */
-			hs_rx_drop(x, SG_HS_C_DROP_MALFORMED);
-			continue;
-		}
-		x->handled = 1;
-		if (rc == 1) {
-			struct sg_hs_msg_hdr whole = mh;
-
-			whole.frag_off = 0;
-			whole.frag_len = mh.length;
-			/* Done with the bookkeeping; the bytes are read (and then
-			 * reused for the identity) by the handler. */
-			sg_hs_reasm_forget(&s->reasm);
-			on_message(e, x, s, &whole, s->reasm.buf);
-			if (e->cur != s)
-				return false;
+		} else if (!on_fragment(e, x, s, &mh, p + SG_DTLS_HS_HDR_LEN)) {
+			return false;
 		}
 	}
 	return e->cur != NULL;
@@ -143,6 +149,13 @@ static void on_ccs(struct hs_rx *x, const struct sg_rec_hdr *rh, const uint8_t *
 	x->handled = 1;
 }
 
+/* An epoch-0 record that starts with a ClientHello (frag: its fragment). */
+static bool is_client_hello(const struct sg_rec_hdr *rh, const uint8_t *frag)
+{
+	return rh->type == SG_DTLS_CT_HANDSHAKE && rh->epoch == 0 &&
+	       rh->frag_len >= SG_DTLS_HS_HDR_LEN && frag[0] == SG_TLS_HT_CLIENT_HELLO;
+}
+
 /* A datagram from a peer without a slot: a hello, a late retransmission, or noise. */
 static void input_stateless(struct sg_hs_engine *e, struct hs_rx *x, const uint8_t *dgram,
                             const struct sg_rec_hdr *recs, unsigned n)
@@ -150,9 +163,7 @@ static void input_stateless(struct sg_hs_engine *e, struct hs_rx *x, const uint8
 	const struct sg_rec_hdr *rh = &recs[0];
 	struct hs_linger *l;
 
-	if (rh->type == SG_DTLS_CT_HANDSHAKE && rh->epoch == 0 &&
-	    rh->frag_len >= SG_DTLS_HS_HDR_LEN &&
-	    dgram[rh->off + SG_DTLS_HDR_LEN] == SG_TLS_HT_CLIENT_HELLO) {
+	if (is_client_hello(rh, dgram + rh->off + rh->hdr_len)) {
 		/* Only the first record: a hello travels alone. */
 		on_handshake_record(e, x, rh, dgram + rh->off + rh->hdr_len);
 		return;
@@ -163,6 +174,78 @@ static void input_stateless(struct sg_hs_engine *e, struct hs_rx *x, const uint8
 		return;
 	}
 	sg_hs_linger_input(e, x, l, dgram, recs, n);
+}
+
+/* A Finished kept while the key exchange was missing: tried once, now that the keys exist. */
+static void retry_pending(struct sg_hs_engine *e, struct hs_rx *x)
+{
+	struct hs_slot *s = e->cur;
+	uint8_t rec[PENDING_MAX];
+	size_t rl;
+
+	if (s == NULL || s->pending_len == 0 || s->state != HS_WAIT_FINISHED)
+		return;
+	rl = s->pending_len;
+	memcpy(rec, s->pending, rl);
+	s->pending_len = 0;
+	sg_hs_on_epoch1(e, x, s, rec, rl, x->kx_here && x->pending_here);
+}
+
+/* An epoch-0 record of the slot's peer, by content type. */
+static void input_epoch0(struct sg_hs_engine *e, struct hs_rx *x, const struct sg_rec_hdr *rh,
+                         const uint8_t *frag)
+{
+	switch (rh->type) {
+	case SG_DTLS_CT_HANDSHAKE:
+		on_handshake_record(e, x, rh, frag);
+		break;
+	case SG_DTLS_CT_CHANGE_CIPHER_SPEC:
+		on_ccs(x, rh, frag);
+		break;
+	case SG_DTLS_CT_ALERT:
+		/*
+		 * Not authenticated: anyone who knows the client's address
+		 * could send it, so it ends nothing (RFC 6347 §4.1.2.7). A
+		 * client that really gave up stops answering (the slot times
+		 * out) or says hello again.
+		 */
+		hs_rx_drop(x, SG_HS_C_DROP_UNAUTHENTICATED);
+		break;
+	default:
+		/* Application data before the handshake ends; heartbeat. */
+		hs_rx_drop(x, SG_HS_C_DROP_UNEXPECTED);
+		break;
+	}
+	retry_pending(e, x);
+}
+
+/* One record of a datagram from the peer of a slot (which an earlier record may have freed). */
+static void input_record(struct sg_hs_engine *e, struct hs_rx *x, const uint8_t *dgram,
+                         const struct sg_rec_hdr *rh)
+{
+	const uint8_t *frag = dgram + rh->off + rh->hdr_len;
+	struct hs_slot *s = e->cur;
+
+	if (s == NULL) {
+		/* Freed by an earlier record (failure or completion). */
+		if (is_client_hello(rh, frag))
+			on_handshake_record(e, x, rh, frag);
+		return;
+	}
+	if ((rh->version >> 8) != 0xfe) {
+		hs_rx_drop(x, SG_HS_C_DROP_MALFORMED);
+		return;
+	}
+	if (rh->epoch == 1 && (rh->type == SG_DTLS_CT_HANDSHAKE ||
+	                       rh->type == SG_DTLS_CT_TLS12_CID || rh->type == SG_DTLS_CT_ALERT)) {
+		sg_hs_on_epoch1(e, x, s, dgram + rh->off, rh->len, x->kx_here);
+		return;
+	}
+	if (rh->epoch != 0) {
+		hs_rx_drop(x, SG_HS_C_DROP_UNEXPECTED);
+		return;
+	}
+	input_epoch0(e, x, rh, frag);
 }
 
 int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_hs_peer *peer,
@@ -196,65 +279,8 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
 	} else {
 		/* Whatever it holds, it came from (or in the name of) this address. */
 		e->cur->bytes_in = hs_add_sat32(e->cur->bytes_in, len);
-		for (unsigned i = 0; i < n; i++) {
-			const struct sg_rec_hdr *rh = &recs[i];
-			const uint8_t *frag = dgram + rh->off + rh->hdr_len;
-			struct hs_slot *s = e->cur;
-
-			if (s == NULL) {
-				/* Freed by an earlier record (failure or completion). */
-				if (rh->type == SG_DTLS_CT_HANDSHAKE && rh->epoch == 0 &&
-				    rh->frag_len >= SG_DTLS_HS_HDR_LEN &&
-				    frag[0] == SG_TLS_HT_CLIENT_HELLO)
-					on_handshake_record(e, &x, rh, frag);
-				continue;
-			}
-			if ((rh->version >> 8) != 0xfe) {
-				hs_rx_drop(&x, SG_HS_C_DROP_MALFORMED);
-				continue;
-			}
-			if (rh->epoch == 1 &&
-			    (rh->type == SG_DTLS_CT_HANDSHAKE || rh->type == SG_DTLS_CT_TLS12_CID ||
-			     rh->type == SG_DTLS_CT_ALERT)) {
-				sg_hs_on_epoch1(e, &x, s, dgram + rh->off, rh->len, x.kx_here);
-				continue;
-			}
-			if (rh->epoch != 0) {
-				hs_rx_drop(&x, SG_HS_C_DROP_UNEXPECTED);
-				continue;
-			}
-			switch (rh->type) {
-			case SG_DTLS_CT_HANDSHAKE:
-				on_handshake_record(e, &x, rh, frag);
-				break;
-			case SG_DTLS_CT_CHANGE_CIPHER_SPEC:
-				on_ccs(&x, rh, frag);
-				break;
-			case SG_DTLS_CT_ALERT:
-				/*
-				 * Not authenticated: anyone who knows the client's
-				 * address could send it, so it ends nothing (RFC 6347
-				 * §4.1.2.7). A client that really gave up stops
-				 * answering (the slot times out) or says hello again.
-				 */
-				hs_rx_drop(&x, SG_HS_C_DROP_UNAUTHENTICATED);
-				break;
-			default:
-				/* Application data before the handshake ends; heartbeat. */
-				hs_rx_drop(&x, SG_HS_C_DROP_UNEXPECTED);
-				break;
-			}
-			/* A Finished kept while the key exchange was missing: tried once. */
-			s = e->cur;
-			if (s && s->pending_len && s->state == HS_WAIT_FINISHED) {
-				uint8_t rec[PENDING_MAX];
-				size_t rl = s->pending_len;
-
-				memcpy(rec, s->pending, rl);
-				s->pending_len = 0;
-				sg_hs_on_epoch1(e, &x, s, rec, rl, x.kx_here && x.pending_here);
-			}
-		}
+		for (unsigned i = 0; i < n; i++)
+			input_record(e, &x, dgram, &recs[i]);
 	}
 	if (x.handled)
 		hs_count(e, SG_HS_C_DGRAM_HANDLED);
@@ -267,8 +293,40 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
 
 /* ---- time -------------------------------------------------------------------------------- */
 
+/* Slot s's timer is due at now_ms: it fails, times out, or resends its flight. */
+static void slot_timer(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_ms)
+{
+	if (now_ms >= s->expires && s->state == HS_WAIT_FINISHED && (s->flags & SF_AUTH_FAILED)) {
+		/*
+		 * Keys from the client's key exchange, and records that did not
+		 * open under them: most likely a wrong PSK or an unknown identity
+		 * whose Finished came in a datagram of its own (sg_hs_on_epoch1
+		 * stays silent then). Say it now, the same way for both, and
+		 * count it as what it likely was.
+		 */
+		sg_hs_fail(e, s, sg_hs_finished_failure(s), SG_TLS_ALERT_DECRYPT_ERROR);
+		return;
+	}
+	if (now_ms >= s->expires) {
+		hs_count(e, SG_HS_C_TIMEOUT);
+		sg_hs_slot_free(e, s);
+		return;
+	}
+	/*
+	 * RFC 6347 §4.2.4.1: resend, double the timer up to the cap. A new
+	 * period starts, and this is its one resend: a hello the client
+	 * repeats before the next expiry gets nothing more.
+	 */
+	hs_count(e, SG_HS_C_RETRANSMIT_TIMER);
+	s->flags &= (uint16_t)~SF_RESENT;
+	sg_hs_retransmit(e, s);
+	s->rto = s->rto * 2 > e->conf.rto_max_ms ? e->conf.rto_max_ms : s->rto * 2;
+	sg_hs_timer_set(e, hs_slot_idx(e, s), now_ms + s->rto);
+}
+
 unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now)
 {
+	struct hs_slot *s;
 	unsigned done = 0;
 
 	if (sg_hs_cookie_rotate(&e->crypto, &e->cookies, now.mono_ms, e->conf.cookie_rotate_ms) > 0)
@@ -276,43 +334,11 @@ unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now)
 	if (e->conf.tickets &&
 	    sg_hs_ticket_rotate(&e->crypto, &e->tickets, now.unix_s, e->conf.ticket_rotate_s) > 0)
 		done++;
-	while (e->heap_len > 0 && e->slots[e->heap[0]].deadline <= now.mono_ms) {
-		uint32_t idx = e->heap[0];
-		struct hs_slot *s = &e->slots[idx];
-
+	while ((s = sg_hs_timer_first(e)) != NULL && s->deadline <= now.mono_ms) {
 		done++;
-		if (now.mono_ms >= s->expires && s->state == HS_WAIT_FINISHED &&
-		    (s->flags & SF_AUTH_FAILED)) {
-			/*
-			 * Keys from the client's key exchange, and records that
-			 * did not open under them: most likely a wrong PSK or an
-			 * unknown identity whose Finished came in a datagram of
-			 * its own (on_epoch1 stays silent then). Say it now, the
-			 * same way for both, and count it as what it likely was.
-			 */
-			sg_hs_fail(e, s, sg_hs_finished_failure(s), SG_TLS_ALERT_DECRYPT_ERROR);
-			continue;
-		}
-		if (now.mono_ms >= s->expires) {
-			hs_count(e, SG_HS_C_TIMEOUT);
-			sg_hs_slot_free(e, s);
-			continue;
-		}
-		/*
-		 * RFC 6347 §4.2.4.1: resend, double the timer up to the cap. A
-		 * new period starts, and this is its one resend: a hello the
-		 * client repeats before the next expiry gets nothing more.
-		 */
-		hs_count(e, SG_HS_C_RETRANSMIT_TIMER);
-		s->flags &= (uint16_t)~SF_RESENT;
-		sg_hs_retransmit(e, s);
-		s->rto = s->rto * 2 > e->conf.rto_max_ms ? e->conf.rto_max_ms : s->rto * 2;
-		sg_hs_timer_set(e, idx, now.mono_ms + s->rto);
+		slot_timer(e, s, now.mono_ms);
 	}
-	while (e->linger_count > 0 && e->linger[e->linger_oldest].expires <= now.mono_ms) {
-		sg_hs_linger_drop_oldest(e);
-		done++;
-	}
+	done += sg_hs_linger_expire(e, now.mono_ms);
 	/* A retransmitted abbreviated flight sealed its Finished again. */
 	sg_rec_ctx_wipe_used(e->rec);
 	return done;
@@ -321,24 +347,16 @@ unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now)
 uint64_t sg_hs_next_deadline(const struct sg_hs_engine *e)
 {
 	uint64_t t = e->cookies.rotated_ms + e->conf.cookie_rotate_ms;
+	const struct hs_slot *s = sg_hs_timer_first(e);
 
-	if (e->heap_len > 0 && e->slots[e->heap[0]].deadline < t)
-		t = e->slots[e->heap[0]].deadline;
-	if (e->linger_count > 0 && e->linger[e->linger_oldest].expires < t)
-		t = e->linger[e->linger_oldest].expires;
+	if (s != NULL && s->deadline < t)
+		t = s->deadline;
+	if (sg_hs_linger_next_expiry(e) < t)
+		t = sg_hs_linger_next_expiry(e);
 	return t;
 }
 
 /* ---- life cycle -------------------------------------------------------------------------- */
-
-static uint32_t pow2_at_least(uint32_t n)
-{
-	uint32_t p = 1;
-
-	while (p < n && p < (1u << 31))
-		p <<= 1;
-	return p;
-}
 
 static int apply_defaults(struct sg_hs_config *c)
 {
@@ -385,27 +403,71 @@ static int apply_defaults(struct sg_hs_config *c)
 	return 0;
 }
 
-struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
+/*
+ * A preference list from suites, 0-terminated IANA values; all 0: the
+ * registry's default order. 0, or -EINVAL for a suite the engine does not
+ * negotiate (prefs then half written).
+ */
+static int prefs_from(const uint16_t suites[SG_HS_SUITES_MAX],
+                      const struct sg_suite *prefs[SG_HS_SUITES_MAX], unsigned *n_prefs)
 {
-	/* Handshake keys are used for one or two records, one at a time: no GCM key
-	 * cache, and the single-buffer manager. */
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < SG_HS_SUITES_MAX && suites[i]; i++) {
+		prefs[n] = hs_suite_negotiable(suites[i]);
+		if (prefs[n] == NULL)
+			return -EINVAL;
+		n++;
+	}
+	if (n == 0) {
+		for (unsigned i = 0; i < SG_SUITES_RANKED; i++)
+			prefs[i] = &sg_suites[i];
+		n = SG_SUITES_RANKED;
+	}
+	*n_prefs = n;
+	return 0;
+}
+
+/*
+ * The engine's record context. Handshake keys are used for one or two
+ * records, one at a time: no GCM key cache, and the single-buffer manager.
+ * No forgery limit on them: a record that does not authenticate is dropped
+ * and the handshake goes on (RFC 6347 §4.1.2.7), so CCM_8's RFC 9147
+ * §4.5.3 limit of 2^7 would let 128 forged records lock the client's
+ * Finished out. These keys open two records or so and live one handshake
+ * plus linger_ms; the installed session's SA counts from zero under the
+ * data plane's limit.
+ */
+static struct sg_rec_ctx *rec_ctx_create(unsigned cid_len)
+{
 	struct sg_rec_ctx_conf rconf = { .window_bits = HS_SA_WINDOW,
+		                         .cid_len = cid_len,
 		                         .gcm_cache_entries = 4,
 		                         .flags =
 		                                 SG_REC_CTX_F_NO_GCM_CACHE | SG_REC_CTX_F_LATENCY };
-	struct sg_hs_engine *e;
-	int err = ENOMEM;
 
-	/*
-	 * No forgery limit on handshake keys: a record that does not
-	 * authenticate is dropped and the handshake goes on (RFC 6347
-	 * §4.1.2.7), so CCM_8's RFC 9147 §4.5.3 limit of 2^7 would let 128
-	 * forged records lock the client's Finished out. These keys open two
-	 * records or so and live one handshake plus linger_ms; the installed
-	 * session's SA counts from zero under the data plane's limit.
-	 */
 	for (unsigned i = 0; i < SG_AEAD_MAX; i++)
 		rconf.auth_fail_limit[i] = UINT32_MAX;
+	return sg_rec_ctx_create(&rconf);
+}
+
+/* The tables (slots, linger) and buffers (result SA, datagram, scratch). 0 or -ENOMEM. */
+static int engine_alloc(struct sg_hs_engine *e)
+{
+	if (sg_hs_slots_alloc(e) < 0 || sg_hs_linger_alloc(e) < 0)
+		return -ENOMEM;
+	e->result_sa_size = sg_rec_sa_size(e->conf.replay_window);
+	e->result_sa = aligned_alloc(SG_CACHE_LINE, e->result_sa_size);
+	e->tx = malloc(e->conf.mtu);
+	e->scratch_len = SCRATCH_LEN;
+	e->scratch = malloc(e->scratch_len);
+	return e->result_sa && e->tx && e->scratch ? 0 : -ENOMEM;
+}
+
+struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
+{
+	struct sg_hs_engine *e;
+	int err = ENOMEM;
 
 	if (conf == NULL) {
 		errno = EINVAL;
@@ -413,75 +475,29 @@ struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
 	}
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
-		goto sg_hs_fail;
+		goto fail;
 	e->conf = *conf;
-	if (apply_defaults(&e->conf) < 0) {
+	if (apply_defaults(&e->conf) < 0 || prefs_from(e->conf.suites, e->prefs, &e->n_prefs) < 0) {
 		err = EINVAL;
 		goto fail_engine;
 	}
-	for (unsigned i = 0; i < SG_HS_SUITES_MAX && e->conf.suites[i]; i++) {
-		const struct sg_suite *su = hs_suite_negotiable(e->conf.suites[i]);
-
-		if (su == NULL) {
-			err = EINVAL;
-			goto fail_engine;
-		}
-		e->prefs[e->n_prefs++] = su;
-	}
-	for (unsigned i = 0; e->n_prefs == 0 && i < SG_SUITES_RANKED; i++)
-		e->prefs[i] = &sg_suites[i];
-	if (e->n_prefs == 0)
-		e->n_prefs = SG_SUITES_RANKED;
-
 	if (sg_hs_crypto_init(&e->crypto) < 0)
 		goto fail_engine;
-	rconf.cid_len = e->conf.cid_len;
-	e->rec = sg_rec_ctx_create(&rconf);
+	e->rec = rec_ctx_create(e->conf.cid_len);
 	if (e->rec == NULL)
 		goto fail_crypto;
 	if (sg_hs_random((uint8_t *)&e->seed, sizeof(e->seed)) < 0 ||
 	    sg_hs_cookie_init(&e->crypto, &e->cookies, 0) < 0 ||
 	    sg_hs_ticket_keys_init(&e->crypto, &e->tickets, 0) < 0)
 		goto fail_rec;
-
-	e->n_slots = e->conf.max_handshakes;
-	e->slots = aligned_alloc(SG_CACHE_LINE, sizeof(*e->slots) * e->n_slots);
-	e->bucket_mask = pow2_at_least(2 * e->n_slots) - 1;
-	e->buckets = malloc(sizeof(uint32_t) * (e->bucket_mask + 1));
-	e->heap = malloc(sizeof(uint32_t) * e->n_slots);
-	e->n_linger = e->conf.linger_entries;
-	e->linger = aligned_alloc(SG_CACHE_LINE, sizeof(*e->linger) * e->n_linger);
-	e->lbucket_mask = pow2_at_least(2 * e->n_linger) - 1;
-	e->lbuckets = malloc(sizeof(uint32_t) * (e->lbucket_mask + 1));
-	e->result_sa_size = sg_rec_sa_size(e->conf.replay_window);
-	e->result_sa = aligned_alloc(SG_CACHE_LINE, e->result_sa_size);
-	e->tx = malloc(e->conf.mtu);
-	e->scratch_len = SCRATCH_LEN;
-	e->scratch = malloc(e->scratch_len);
-	if (e->slots == NULL || e->buckets == NULL || e->heap == NULL || e->linger == NULL ||
-	    e->lbuckets == NULL || e->result_sa == NULL || e->tx == NULL || e->scratch == NULL)
-		goto fail_mem;
-	/* Touched now, not page by page in the middle of a storm. */
-	memset(e->slots, 0, sizeof(*e->slots) * e->n_slots);
-	memset(e->linger, 0, sizeof(*e->linger) * e->n_linger);
-	memset(e->buckets, 0xff, sizeof(uint32_t) * (e->bucket_mask + 1));
-	memset(e->lbuckets, 0xff, sizeof(uint32_t) * (e->lbucket_mask + 1));
-	e->free_head = HS_NONE;
 	e->mkey_slot = HS_NONE;
-	for (uint32_t i = e->n_slots; i-- > 0;) {
-		struct hs_slot *s = &e->slots[i];
-
-		sg_hs_reasm_init(&s->reasm, s->u.reasm_buf, REASM_CAP);
-		s->heap_pos = HS_NONE;
-		s->hnext = e->free_head;
-		e->free_head = i;
+	if (engine_alloc(e) < 0) {
+		sg_hs_engine_free(e); /* wipes the keys made above */
+		errno = ENOMEM;
+		return NULL;
 	}
 	return e;
 
-fail_mem:
-	sg_hs_engine_free(e);
-	errno = ENOMEM;
-	return NULL;
 fail_rec:
 	sg_rec_ctx_free(e->rec);
 fail_crypto:
@@ -489,7 +505,7 @@ fail_crypto:
 fail_engine:
 	sg_wipe(e, sizeof(*e));
 	free(e);
-sg_hs_fail:
+fail:
 	errno = err;
 	return NULL;
 }
@@ -498,20 +514,8 @@ void sg_hs_engine_free(struct sg_hs_engine *e)
 {
 	if (e == NULL)
 		return;
-	for (uint32_t i = 0; e->slots && i < e->n_slots; i++) {
-		struct hs_slot *s = &e->slots[i];
-
-		if (s->state != HS_FREE)
-			sg_hs_slot_free(e, s);
-		sg_wipe(s, sizeof(*s));
-	}
-	free(e->slots);
-	free(e->buckets);
-	free(e->heap);
-	if (e->linger)
-		sg_wipe(e->linger, sizeof(*e->linger) * e->n_linger);
-	free(e->linger);
-	free(e->lbuckets);
+	sg_hs_slots_free(e);
+	sg_hs_linger_free(e);
 	if (e->result_sa)
 		sg_wipe(e->result_sa, e->result_sa_size);
 	free(e->result_sa);
@@ -629,20 +633,11 @@ unsigned sg_hs_revoke(struct sg_hs_engine *e,
 int sg_hs_policy_set(struct sg_hs_engine *e, const struct sg_hs_policy *p)
 {
 	const struct sg_suite *prefs[SG_HS_SUITES_MAX];
-	unsigned n = 0;
+	unsigned n;
 
-	if (e == NULL || p == NULL || p->cookie_policy > SG_HS_COOKIE_NEVER)
+	if (e == NULL || p == NULL || p->cookie_policy > SG_HS_COOKIE_NEVER ||
+	    prefs_from(p->suites, prefs, &n) < 0)
 		return -EINVAL;
-	for (unsigned i = 0; i < SG_HS_SUITES_MAX && p->suites[i]; i++) {
-		prefs[n] = hs_suite_negotiable(p->suites[i]);
-		if (prefs[n] == NULL)
-			return -EINVAL;
-		n++;
-	}
-	for (unsigned i = 0; n == 0 && i < SG_SUITES_RANKED; i++)
-		prefs[i] = &sg_suites[i];
-	if (n == 0)
-		n = SG_SUITES_RANKED;
 	memcpy(e->prefs, prefs, n * sizeof(prefs[0]));
 	e->n_prefs = n;
 	memcpy(e->conf.suites, p->suites, sizeof(e->conf.suites));

@@ -127,6 +127,16 @@ static inline void hs_rx_drop(struct hs_rx *x, enum sg_hs_counter why)
 		x->drop = (int)why;
 }
 
+/* Table sizes: the least power of two >= n (at most 2^31). */
+static inline uint32_t hs_pow2_at_least(uint32_t n)
+{
+	uint32_t p = 1;
+
+	while (p < n && p < (1u << 31))
+		p <<= 1;
+	return p;
+}
+
 static inline uint32_t hs_slot_idx(const struct sg_hs_engine *e, const struct hs_slot *s)
 {
 	return (uint32_t)(s - e->slots);

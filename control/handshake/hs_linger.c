@@ -5,6 +5,7 @@
  * engine's thread only.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hs_engine_priv.h"
@@ -39,7 +40,7 @@ void sg_hs_linger_kill(struct hs_linger *l)
 	sg_rec_sa_wipe(&l->sa, HS_SA_WINDOW);
 }
 
-void sg_hs_linger_drop_oldest(struct sg_hs_engine *e)
+static void linger_drop_oldest(struct sg_hs_engine *e)
 {
 	uint32_t idx = e->linger_oldest;
 	struct hs_linger *l = &e->linger[idx];
@@ -67,7 +68,7 @@ struct hs_linger *sg_hs_linger_new(struct sg_hs_engine *e, const struct sg_hs_pe
 	if (e->n_linger == 0)
 		return NULL;
 	if (e->linger_count == e->n_linger)
-		sg_hs_linger_drop_oldest(e);
+		linger_drop_oldest(e);
 	idx = (e->linger_oldest + e->linger_count) % e->n_linger;
 	l = &e->linger[idx];
 	l->peer = *peer;
@@ -215,4 +216,48 @@ int sg_hs_finished_again(struct sg_hs_engine *e, struct sg_hs_time now,
 	l->next_resend = now.mono_ms + e->conf.rto_initial_ms;
 	linger_resend(e, &x, l);
 	return 0;
+}
+
+unsigned sg_hs_linger_expire(struct sg_hs_engine *e, uint64_t now_ms)
+{
+	unsigned n = 0;
+
+	while (e->linger_count > 0 && e->linger[e->linger_oldest].expires <= now_ms) {
+		linger_drop_oldest(e);
+		n++;
+	}
+	return n;
+}
+
+uint64_t sg_hs_linger_next_expiry(const struct sg_hs_engine *e)
+{
+	return e->linger_count > 0 ? e->linger[e->linger_oldest].expires : UINT64_MAX;
+}
+
+int sg_hs_linger_alloc(struct sg_hs_engine *e)
+{
+	e->n_linger = e->conf.linger_entries;
+	e->linger = aligned_alloc(SG_CACHE_LINE, sizeof(*e->linger) * e->n_linger);
+	e->lbucket_mask = hs_pow2_at_least(2 * e->n_linger) - 1;
+	e->lbuckets = malloc(sizeof(uint32_t) * (e->lbucket_mask + 1));
+	if (e->linger == NULL || e->lbuckets == NULL) {
+		free(e->linger);
+		free(e->lbuckets);
+		e->linger = NULL;
+		e->lbuckets = NULL;
+		return -ENOMEM;
+	}
+	memset(e->linger, 0, sizeof(*e->linger) * e->n_linger);
+	memset(e->lbuckets, 0xff, sizeof(uint32_t) * (e->lbucket_mask + 1));
+	return 0;
+}
+
+void sg_hs_linger_free(struct sg_hs_engine *e)
+{
+	if (e->linger)
+		sg_wipe(e->linger, sizeof(*e->linger) * e->n_linger);
+	free(e->linger);
+	free(e->lbuckets);
+	e->linger = NULL;
+	e->lbuckets = NULL;
 }

@@ -45,6 +45,21 @@ struct hs_linger {
 	uint8_t flight[LINGER_FLIGHT_MAX];
 };
 
+/*
+ * Allocate conf.linger_entries entries and their peer index, touched now.
+ * 0 or -ENOMEM (nothing left allocated). At creation.
+ */
+int sg_hs_linger_alloc(struct sg_hs_engine *e);
+
+/* Wipe every entry (keys and flights) and free the table. */
+void sg_hs_linger_free(struct sg_hs_engine *e);
+
+/* Drop the entries expired at now_ms (the ring is in time order); how many. */
+unsigned sg_hs_linger_expire(struct sg_hs_engine *e, uint64_t now_ms);
+
+/* When the oldest entry expires (monotonic ms), UINT64_MAX when none is kept. */
+uint64_t sg_hs_linger_next_expiry(const struct sg_hs_engine *e);
+
 /* The live entry of peer (hash: sg_hs_peer_hash() of it), or NULL. */
 struct hs_linger *sg_hs_linger_find(struct sg_hs_engine *e, const struct sg_hs_peer *peer,
                                     uint32_t hash);
@@ -69,9 +84,6 @@ void sg_hs_linger_arm(struct hs_linger *l, const struct sg_rec_sa *sa);
 
 /* An entry that will answer nothing more: its key is wiped now. */
 void sg_hs_linger_kill(struct hs_linger *l);
-
-/* Drop the oldest entry of the ring. */
-void sg_hs_linger_drop_oldest(struct sg_hs_engine *e);
 
 /* Fetch the lines sg_hs_linger_new() will touch (the ring is cold under a storm). */
 void sg_hs_linger_prefetch(const struct sg_hs_engine *e, uint32_t hash);

@@ -4,6 +4,8 @@
  * peer index, and the timer heap (a min-heap on each slot's deadline). See
  * hs_slots.h. The engine's thread only.
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hs_engine_priv.h"
@@ -104,6 +106,11 @@ void sg_hs_timer_set(struct sg_hs_engine *e, uint32_t idx, uint64_t when)
 	}
 }
 
+struct hs_slot *sg_hs_timer_first(const struct sg_hs_engine *e)
+{
+	return e->heap_len > 0 ? &e->slots[e->heap[0]] : NULL;
+}
+
 /* ---- slot pool and peer index ------------------------------------------------------------ */
 
 struct hs_slot *sg_hs_slot_find(struct sg_hs_engine *e, const struct sg_hs_peer *peer,
@@ -163,4 +170,49 @@ void sg_hs_slot_free(struct sg_hs_engine *e, struct hs_slot *s)
 	s->hnext = e->free_head;
 	e->free_head = idx;
 	e->in_flight--;
+}
+
+int sg_hs_slots_alloc(struct sg_hs_engine *e)
+{
+	e->n_slots = e->conf.max_handshakes;
+	e->slots = aligned_alloc(SG_CACHE_LINE, sizeof(*e->slots) * e->n_slots);
+	e->bucket_mask = hs_pow2_at_least(2 * e->n_slots) - 1;
+	e->buckets = malloc(sizeof(uint32_t) * (e->bucket_mask + 1));
+	e->heap = malloc(sizeof(uint32_t) * e->n_slots);
+	if (e->slots == NULL || e->buckets == NULL || e->heap == NULL) {
+		free(e->slots);
+		free(e->buckets);
+		free(e->heap);
+		e->slots = NULL;
+		e->buckets = e->heap = NULL;
+		return -ENOMEM;
+	}
+	memset(e->slots, 0, sizeof(*e->slots) * e->n_slots);
+	memset(e->buckets, 0xff, sizeof(uint32_t) * (e->bucket_mask + 1));
+	e->free_head = HS_NONE;
+	for (uint32_t i = e->n_slots; i-- > 0;) {
+		struct hs_slot *s = &e->slots[i];
+
+		sg_hs_reasm_init(&s->reasm, s->u.reasm_buf, REASM_CAP);
+		s->heap_pos = HS_NONE;
+		s->hnext = e->free_head;
+		e->free_head = i;
+	}
+	return 0;
+}
+
+void sg_hs_slots_free(struct sg_hs_engine *e)
+{
+	for (uint32_t i = 0; e->slots && i < e->n_slots; i++) {
+		struct hs_slot *s = &e->slots[i];
+
+		if (s->state != HS_FREE)
+			sg_hs_slot_free(e, s);
+		sg_wipe(s, sizeof(*s));
+	}
+	free(e->slots);
+	free(e->buckets);
+	free(e->heap);
+	e->slots = NULL;
+	e->buckets = e->heap = NULL;
 }

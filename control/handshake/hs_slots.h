@@ -120,6 +120,16 @@ static inline bool hs_peer_eq(const struct sg_hs_peer *a, const struct sg_hs_pee
 	return memcmp(a, b, sizeof(*a)) == 0;
 }
 
+/*
+ * Allocate the pool of conf.max_handshakes slots (all free), its peer index
+ * and its timer heap, and touch them now rather than page by page in the
+ * middle of a storm. 0 or -ENOMEM (nothing left allocated). At creation.
+ */
+int sg_hs_slots_alloc(struct sg_hs_engine *e);
+
+/* Free every slot in use (sg_hs_slot_free), wipe the pool and free it all. */
+void sg_hs_slots_free(struct sg_hs_engine *e);
+
 /* Keyed hash of a peer's 4-tuple (seed from the DRBG), so chains cannot be aimed at. */
 uint32_t sg_hs_peer_hash(uint64_t seed, const struct sg_hs_peer *p);
 
@@ -136,5 +146,8 @@ void sg_hs_slot_free(struct sg_hs_engine *e, struct hs_slot *s);
 
 /* Arm slot idx's timer at when (never past its expiry). */
 void sg_hs_timer_set(struct sg_hs_engine *e, uint32_t idx, uint64_t when);
+
+/* The slot whose timer is due first, or NULL when no timer runs. */
+struct hs_slot *sg_hs_timer_first(const struct sg_hs_engine *e);
 
 #endif /* STORMGATE_CONTROL_HS_SLOTS_H */
