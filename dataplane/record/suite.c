@@ -12,42 +12,31 @@
  * What a suite takes from its AEAD: the AEAD, its tag length and its RFC 9147
  * §4.5.3 integrity limit (dtls.h), so the rows of one AEAD cannot disagree.
  */
-#define AEAD_CCM_8                                                                                 \
-	.aead = SG_AEAD_AES_128_CCM_8, .tag_len = SG_DTLS_AEAD_CCM8_TAG_LEN,                       \
-	.integrity_limit = SG_DTLS_INTEGRITY_LIMIT_CCM_8
-#define AEAD_CCM                                                                                   \
-	.aead = SG_AEAD_AES_128_CCM, .tag_len = SG_DTLS_AEAD_TAG_LEN,                              \
-	.integrity_limit = SG_DTLS_INTEGRITY_LIMIT_CCM
-#define AEAD_GCM_128                                                                               \
-	.aead = SG_AEAD_AES_128_GCM, .tag_len = SG_DTLS_AEAD_TAG_LEN,                              \
-	.integrity_limit = SG_DTLS_INTEGRITY_LIMIT_GCM
-#define AEAD_GCM_256                                                                               \
-	.aead = SG_AEAD_AES_256_GCM, .tag_len = SG_DTLS_AEAD_TAG_LEN,                              \
-	.integrity_limit = SG_DTLS_INTEGRITY_LIMIT_GCM
-#define AEAD_CHACHA                                                                                \
-	.aead = SG_AEAD_CHACHA20_POLY1305, .tag_len = SG_DTLS_AEAD_TAG_LEN,                        \
-	.integrity_limit = SG_DTLS_INTEGRITY_LIMIT_CHACHA
+#define AEAD(a, tag, limit)                                                                        \
+	.aead = SG_AEAD_##a, .tag_len = (tag), .integrity_limit = SG_DTLS_INTEGRITY_LIMIT_##limit
+#define AEAD_CCM_8   AEAD(AES_128_CCM_8, SG_DTLS_AEAD_CCM8_TAG_LEN, CCM_8)
+#define AEAD_CCM     AEAD(AES_128_CCM, SG_DTLS_AEAD_TAG_LEN, CCM)
+#define AEAD_GCM_128 AEAD(AES_128_GCM, SG_DTLS_AEAD_TAG_LEN, GCM)
+#define AEAD_GCM_256 AEAD(AES_256_GCM, SG_DTLS_AEAD_TAG_LEN, GCM)
+#define AEAD_CHACHA  AEAD(CHACHA20_POLY1305, SG_DTLS_AEAD_TAG_LEN, CHACHA)
 
+/* Row pos of the table: name and value come from one token (dtls.h). */
+#define ROW(pos, r, n, aead_, prf_, kx_)                                                           \
+	[pos] = { .name = "TLS_" #n,                                                               \
+		  .id = SG_TLS_##n,                                                                \
+		  AEAD_##aead_,                                                                    \
+		  .prf = SG_PRF_##prf_,                                                            \
+		  .kx = SG_KX_##kx_,                                                               \
+		  .rank = (r) }
 /*
  * A negotiated suite of rank r: the rank puts the row at position r - 1, so
  * the order is written once (a rank used twice is a build error,
- * -Woverride-init). Name and value come from one token (dtls.h).
+ * -Woverride-init; a rank left out, a row without a name, which the tests
+ * refuse).
  */
-#define RANKED(r, n, aead_, prf_, kx_)                                                             \
-	[(r)-1] = { .name = "TLS_" #n,                                                             \
-		    .id = SG_TLS_##n,                                                              \
-		    AEAD_##aead_,                                                                  \
-		    .prf = SG_PRF_##prf_,                                                          \
-		    .kx = SG_KX_##kx_,                                                             \
-		    .rank = (r) }
+#define RANKED(r, ...) ROW((r)-1, r, __VA_ARGS__)
 /* A suite the record layer serves and the handshake does not negotiate: row RANKED + i. */
-#define RECORD_ONLY(i, n, aead_, prf_, kx_)                                                        \
-	[SG_SUITES_RANKED + (i)] = { .name = "TLS_" #n,                                            \
-		                     .id = SG_TLS_##n,                                             \
-		                     AEAD_##aead_,                                                 \
-		                     .prf = SG_PRF_##prf_,                                         \
-		                     .kx = SG_KX_##kx_,                                            \
-		                     .rank = 0 }
+#define RECORD_ONLY(i, ...) ROW(SG_SUITES_RANKED + (i), 0, __VA_ARGS__)
 
 /*
  * Kind first: ECDHE-PSK (forward secrecy, RFC 8442 / RFC 7905), then PSK.
@@ -72,8 +61,10 @@ const struct sg_suite sg_suites[SG_SUITES_N] = {
 	RECORD_ONLY(1, ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, GCM_128, SHA256, ECDHE_ECDSA),
 };
 
+#undef ROW
 #undef RANKED
 #undef RECORD_ONLY
+#undef AEAD
 #undef AEAD_CCM_8
 #undef AEAD_CCM
 #undef AEAD_GCM_128
