@@ -53,11 +53,6 @@ void sg_hs_server_hello_of(const struct hs_slot *s, bool resumed, struct sg_hs_s
 		sh->flags |= SG_HS_CH_F_RRC;
 }
 
-/*
- * Flight 4 of a full handshake: ServerHello, ServerKeyExchange (ECDHE-PSK,
- * or PSK with a configured hint, RFC 4279 §2), ServerHelloDone. The same
- * bytes each time; the transcript takes them on the first send only.
- */
 int sg_hs_flight_full(struct sg_hs_engine *e, struct hs_slot *s, bool first)
 {
 	uint8_t buf[FLIGHT4_MAX];
@@ -95,7 +90,6 @@ int sg_hs_flight_full(struct sg_hs_engine *e, struct hs_slot *s, bool first)
 	return t.err;
 }
 
-/* Abbreviated handshake flight: ServerHello, ChangeCipherSpec, Finished (epoch 1). */
 int sg_hs_flight_resumed(struct sg_hs_engine *e, struct hs_slot *s)
 {
 	uint8_t sh_buf[MSG_MAX], fin[SG_DTLS_HS_HDR_LEN + SG_TLS_VERIFY_DATA_LEN];
@@ -118,11 +112,6 @@ int sg_hs_flight_resumed(struct sg_hs_engine *e, struct hs_slot *s)
 	return t.err;
 }
 
-/*
- * Our last flight again (RFC 6347 §4.2.4). Returns true if any of it went
- * out (the amplification limit may hold it back), which uses the
- * retransmission period's one resend (SF_RESENT).
- */
 bool sg_hs_retransmit(struct sg_hs_engine *e, struct hs_slot *s)
 {
 	uint32_t before = s->bytes_out;

@@ -67,7 +67,6 @@ out:
 	return rc;
 }
 
-/* verify_data = PRF(master_secret, label, Hash(handshake_messages))[0..11] (RFC 5246 §7.4.9). */
 int sg_hs_finished_of(struct sg_hs_engine *e, struct hs_slot *s, const char *label,
                       uint8_t out[SG_TLS_VERIFY_DATA_LEN])
 {

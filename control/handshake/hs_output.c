@@ -193,10 +193,6 @@ struct hs_tx sg_hs_tx_for_slot(struct sg_hs_engine *e, struct hs_slot *s)
 	return t;
 }
 
-/*
- * Fatal alert to a peer we hold no state for, in the record sequence of its
- * hello; answers: the length of the datagram it answers (AMP_FACTOR).
- */
 void sg_hs_alert_stateless(struct sg_hs_engine *e, const struct sg_hs_peer *peer, size_t answers,
                            uint64_t seq, uint16_t version, uint8_t desc)
 {
@@ -210,10 +206,6 @@ void sg_hs_alert_stateless(struct sg_hs_engine *e, const struct sg_hs_peer *peer
 	sg_hs_tx_flush(&t);
 }
 
-/*
- * Fail a handshake: count why, send the fatal alert (in epoch 1 once we have
- * sent our ChangeCipherSpec, RFC 5246 §7.2), free the slot.
- */
 void sg_hs_fail(struct sg_hs_engine *e, struct hs_slot *s, enum sg_hs_counter why, uint8_t desc)
 {
 	uint8_t a[2] = { SG_TLS_ALERT_FATAL, desc };
