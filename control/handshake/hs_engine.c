@@ -6,7 +6,9 @@
  * the policy a running engine takes. The steps live in hs_hello.c,
  * hs_keys.c and hs_flights.c, over hs_output.c, hs_slots.c and hs_linger.c
  * (hs_engine_priv.h lists them). See include/stormgate/handshake.h for the
- * contract and docs/handshake.md for the design.
+ * contract and docs/handshake.md for the design. The engine's thread only;
+ * owns everything in struct sg_hs_engine, and calls every callback of
+ * struct sg_hs_ops through the steps.
  *
  * Flow of a full handshake (RFC 6347 §4.2.4, figure 1; RFC 4279 §2):
  *

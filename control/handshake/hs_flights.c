@@ -4,7 +4,9 @@
  * ServerKeyExchange, ServerHelloDone), the abbreviated handshake's
  * (ServerHello, ChangeCipherSpec, Finished), the NewSessionTicket of the
  * final flight, and their retransmission. Flights are made again from the
- * slot each time, byte for byte the same. The engine's thread only.
+ * slot each time, byte for byte the same. The engine's thread only. Reads
+ * the slot (and adds to its transcript on a first send), seals tickets with
+ * the ticket keys; sends through hs_output.h.
  */
 #include <string.h>
 

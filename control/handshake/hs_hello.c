@@ -3,7 +3,9 @@
  * ClientHello handling: version checks, the stateless cookie exchange
  * (RFC 6347 §4.2.1), storm admission, a repeated hello, resumption from a
  * session ticket (RFC 5077), the choice of suite and group, and the start of
- * a new handshake with its first flight. The engine's thread only.
+ * a new handshake with its first flight. The engine's thread only. Touches
+ * the peer's slot (taken, replaced, set up), the cookie and ticket keys, and
+ * calls ops.admit, ops.cid_alloc and ops.psk_lookup (a ticket's identity).
  */
 #include <errno.h>
 #include <string.h>

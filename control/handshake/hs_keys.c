@@ -4,7 +4,9 @@
  * §2: PSK lookup, premaster and master secret, RFC 7627 with EMS), the key
  * schedule (RFC 5246 §6.3, §7.4.9), the client's Finished in epoch 1, and
  * completion: our final flight sealed, the session installed, the flight
- * kept in the linger table. The engine's thread only.
+ * kept in the linger table. The engine's thread only. Touches the slot of
+ * the datagram's peer, the engine's cached master-secret key, record
+ * context, scratch and result SA, and calls ops.psk_lookup and ops.install.
  */
 #include <errno.h>
 #include <string.h>
