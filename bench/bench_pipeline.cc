@@ -51,6 +51,7 @@
 #include <stormgate/proxy_v2.h>
 #include <stormgate/record.h>
 #include <stormgate/session.h>
+#include <stormgate/suite.h>
 
 #include "bench_util.h"
 
@@ -79,14 +80,22 @@ const uint8_t kServer4[4] = { 198, 19, 1, 2 };
 struct SuiteInfo {
 	const char *name;
 	sg_aead aead;
-	uint16_t iana; // a cipher suite of that AEAD (dtls.h)
 };
 
 const SuiteInfo kSuites[] = {
-	{ "ccm8", SG_AEAD_AES_128_CCM_8, 0xC0A8 },       { "ccm", SG_AEAD_AES_128_CCM, 0xC0A4 },
-	{ "gcm128", SG_AEAD_AES_128_GCM, 0x00A8 },       { "gcm256", SG_AEAD_AES_256_GCM, 0x00A9 },
-	{ "chacha", SG_AEAD_CHACHA20_POLY1305, 0xCCAB },
+	{ "ccm8", SG_AEAD_AES_128_CCM_8 },       { "ccm", SG_AEAD_AES_128_CCM },
+	{ "gcm128", SG_AEAD_AES_128_GCM },       { "gcm256", SG_AEAD_AES_256_GCM },
+	{ "chacha", SG_AEAD_CHACHA20_POLY1305 },
 };
+
+// The sessions' cipher suite: the PSK suite of that AEAD in the registry (suite.h).
+uint16_t psk_suite(sg_aead aead)
+{
+	for (const sg_suite &su : sg_suites)
+		if (su.aead == aead && su.kx == SG_KX_PSK)
+			return su.id;
+	abort();
+}
 const unsigned kPayloads[] = { 64, 256, 1024 };
 const size_t kSessions[] = { 1, 1000, 1000000, 10000000 };
 
@@ -367,7 +376,7 @@ Gateway *gateway(const SuiteInfo &s, size_t n, std::string &err)
 		registered = true;
 	}
 	g_gw.reset(new Gateway(s.aead, n));
-	int rc = g_gw->build(s.iana);
+	int rc = g_gw->build(psk_suite(s.aead));
 	if (rc != 0) {
 		err = std::string("gateway set-up: ") + strerror(-rc);
 		g_gw.reset();

@@ -244,69 +244,92 @@ static int parse_point_formats(const uint8_t *d, uint16_t n, struct sg_hs_client
 	return 0;
 }
 
-static int parse_extension(uint16_t type, const uint8_t *d, uint16_t n,
-                           struct sg_hs_client_hello *ch)
+/* RFC 6066 §4: one code; any other value than 1..4 is an illegal_parameter. */
+static int parse_mfl(const uint8_t *d, uint16_t n, struct sg_hs_client_hello *ch)
+{
+	if (n != 1)
+		return -EBADMSG;
+	if (d[0] < SG_TLS_MFL_MIN || d[0] > SG_TLS_MFL_MAX)
+		return -EINVAL;
+	ch->mfl = d[0];
+	ch->flags |= SG_HS_CH_F_MFL;
+	return 0;
+}
+
+/* RFC 8449 §4: uint16 RecordSizeLimit; below 64 is an illegal_parameter. */
+static int parse_rsl(const uint8_t *d, uint16_t n, struct sg_hs_client_hello *ch)
 {
 	struct rd r = { .p = d, .len = n };
 
+	if (rd_u16(&r, &ch->rsl) < 0 || rd_left(&r) != 0)
+		return -EBADMSG;
+	if (ch->rsl < SG_TLS_RECORD_SIZE_LIMIT_MIN)
+		return -EINVAL;
+	ch->flags |= SG_HS_CH_F_RSL;
+	return 0;
+}
+
+/* RFC 5746 §3.2: renegotiated_connection<0..255>. */
+static int parse_reneg_info(const uint8_t *d, uint16_t n, struct sg_hs_client_hello *ch)
+{
+	struct rd r = { .p = d, .len = n };
+	const uint8_t *rc;
+
+	if (rd_vec8(&r, &rc, &ch->reneg_len) < 0 || rd_left(&r) != 0)
+		return -EBADMSG;
+	ch->flags |= SG_HS_CH_F_RENEG_INFO;
+	return 0;
+}
+
+/* RFC 9146 §3: opaque cid<0..2^8-1>. */
+static int parse_cid(const uint8_t *d, uint16_t n, struct sg_hs_client_hello *ch)
+{
+	struct rd r = { .p = d, .len = n };
+
+	if (rd_vec8(&r, &ch->cid, &ch->cid_len) < 0 || rd_left(&r) != 0)
+		return -EBADMSG;
+	ch->flags |= SG_HS_CH_F_CID;
+	return 0;
+}
+
+/* An extension whose extension_data is empty (RFC 7627 §5.1, RFC 9853 §3): its flag. */
+static int parse_empty(uint16_t n, uint16_t flag, struct sg_hs_client_hello *ch)
+{
+	if (n != 0)
+		return -EBADMSG;
+	ch->flags |= flag;
+	return 0;
+}
+
+static int parse_extension(uint16_t type, const uint8_t *d, uint16_t n,
+                           struct sg_hs_client_hello *ch)
+{
 	switch (type) {
 	case SG_TLS_EXT_SERVER_NAME:
 		/* RFC 6066 §3: the server's echo is empty; a client's never is. */
 		return parse_sni(d, n, ch);
 	case SG_TLS_EXT_MAX_FRAGMENT_LENGTH:
-		if (n != 1)
-			return -EBADMSG;
-		/* RFC 6066 §4: any other value is an illegal_parameter. */
-		if (d[0] < SG_TLS_MFL_MIN || d[0] > SG_TLS_MFL_MAX)
-			return -EINVAL;
-		ch->mfl = d[0];
-		ch->flags |= SG_HS_CH_F_MFL;
-		return 0;
+		return parse_mfl(d, n, ch);
 	case SG_TLS_EXT_SUPPORTED_GROUPS:
 		return parse_groups(d, n, ch);
 	case SG_TLS_EXT_EC_POINT_FORMATS:
 		return parse_point_formats(d, n, ch);
 	case SG_TLS_EXT_EXTENDED_MASTER_SECRET:
-		/* RFC 7627 §5.1: extension_data is empty. */
-		if (n != 0)
-			return -EBADMSG;
-		ch->flags |= SG_HS_CH_F_EMS;
-		return 0;
+		return parse_empty(n, SG_HS_CH_F_EMS, ch);
 	case SG_TLS_EXT_RECORD_SIZE_LIMIT:
-		if (rd_u16(&r, &ch->rsl) < 0 || rd_left(&r) != 0)
-			return -EBADMSG;
-		/* RFC 8449 §4: below 64 is an illegal_parameter. */
-		if (ch->rsl < SG_TLS_RECORD_SIZE_LIMIT_MIN)
-			return -EINVAL;
-		ch->flags |= SG_HS_CH_F_RSL;
-		return 0;
+		return parse_rsl(d, n, ch);
 	case SG_TLS_EXT_SESSION_TICKET:
 		/* RFC 5077 §3.2: the extension data is the ticket, possibly empty. */
 		ch->ticket = d;
 		ch->ticket_len = n;
 		ch->flags |= SG_HS_CH_F_TICKET;
 		return 0;
-	case SG_TLS_EXT_RENEGOTIATION_INFO: {
-		const uint8_t *rc;
-
-		/* RFC 5746 §3.2: renegotiated_connection<0..255>. */
-		if (rd_vec8(&r, &rc, &ch->reneg_len) < 0 || rd_left(&r) != 0)
-			return -EBADMSG;
-		ch->flags |= SG_HS_CH_F_RENEG_INFO;
-		return 0;
-	}
+	case SG_TLS_EXT_RENEGOTIATION_INFO:
+		return parse_reneg_info(d, n, ch);
 	case SG_TLS_EXT_CONNECTION_ID:
-		/* RFC 9146 §3: opaque cid<0..2^8-1>. */
-		if (rd_vec8(&r, &ch->cid, &ch->cid_len) < 0 || rd_left(&r) != 0)
-			return -EBADMSG;
-		ch->flags |= SG_HS_CH_F_CID;
-		return 0;
+		return parse_cid(d, n, ch);
 	case SG_TLS_EXT_RRC:
-		/* RFC 9853 §3: extension_data is empty. */
-		if (n != 0)
-			return -EBADMSG;
-		ch->flags |= SG_HS_CH_F_RRC;
-		return 0;
+		return parse_empty(n, SG_HS_CH_F_RRC, ch);
 	default:
 		/* RFC 5246 §7.4.1.4: ignore extensions we do not understand. */
 		return 0;
@@ -481,33 +504,9 @@ static uint8_t *put_ext_hdr(uint8_t *p, uint16_t type, uint16_t len)
 	return p + 4;
 }
 
-int sg_hs_write_server_hello(struct sg_hs_wbuf *w, uint16_t seq,
-                             const struct sg_hs_server_hello *sh)
+/* The ServerHello's extensions at p (sh_ext_len(sh) bytes), in a fixed order. */
+static void put_sh_extensions(uint8_t *p, const struct sg_hs_server_hello *sh)
 {
-	size_t ext = sh_ext_len(sh);
-	size_t body = 2 + SG_TLS_RANDOM_LEN + 1 + sh->session_id_len + 2 + 1 + (ext ? 2 + ext : 0);
-	uint8_t *p;
-
-	if (sh->session_id_len > SG_TLS_SESSION_ID_MAX)
-		return -EINVAL;
-	p = wbuf_msg(w, SG_TLS_HT_SERVER_HELLO, seq, body);
-	if (p == NULL)
-		return -ENOSPC;
-	put16(p, sh->version);
-	p += 2;
-	memcpy(p, sh->random, SG_TLS_RANDOM_LEN);
-	p += SG_TLS_RANDOM_LEN;
-	*p++ = sh->session_id_len;
-	if (sh->session_id_len)
-		memcpy(p, sh->session_id, sh->session_id_len);
-	p += sh->session_id_len;
-	put16(p, sh->suite);
-	p += 2;
-	*p++ = SG_TLS_COMPRESSION_NULL;
-	if (ext == 0)
-		return 0;
-	put16(p, (uint16_t)ext);
-	p += 2;
 	if (sh->flags & SG_HS_CH_F_RENEG_INFO) {
 		p = put_ext_hdr(p, SG_TLS_EXT_RENEGOTIATION_INFO, 1);
 		*p++ = 0;
@@ -541,6 +540,35 @@ int sg_hs_write_server_hello(struct sg_hs_wbuf *w, uint16_t seq,
 	}
 	if (sh->flags & SG_HS_CH_F_RRC)
 		put_ext_hdr(p, SG_TLS_EXT_RRC, 0);
+}
+
+int sg_hs_write_server_hello(struct sg_hs_wbuf *w, uint16_t seq,
+                             const struct sg_hs_server_hello *sh)
+{
+	size_t ext = sh_ext_len(sh);
+	size_t body = 2 + SG_TLS_RANDOM_LEN + 1 + sh->session_id_len + 2 + 1 + (ext ? 2 + ext : 0);
+	uint8_t *p;
+
+	if (sh->session_id_len > SG_TLS_SESSION_ID_MAX)
+		return -EINVAL;
+	p = wbuf_msg(w, SG_TLS_HT_SERVER_HELLO, seq, body);
+	if (p == NULL)
+		return -ENOSPC;
+	put16(p, sh->version);
+	p += 2;
+	memcpy(p, sh->random, SG_TLS_RANDOM_LEN);
+	p += SG_TLS_RANDOM_LEN;
+	*p++ = sh->session_id_len;
+	if (sh->session_id_len)
+		memcpy(p, sh->session_id, sh->session_id_len);
+	p += sh->session_id_len;
+	put16(p, sh->suite);
+	p += 2;
+	*p++ = SG_TLS_COMPRESSION_NULL;
+	if (ext == 0)
+		return 0;
+	put16(p, (uint16_t)ext);
+	put_sh_extensions(p + 2, sh);
 	return 0;
 }
 

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include <stormgate/common.h>
 
 #include "hs_ticket.h"
@@ -95,6 +97,18 @@ int sg_hs_ticket_psk_digest(struct sg_hs_crypto *c, const uint8_t *psk, size_t p
 	sg_wipe(&k, sizeof(k));
 	sg_wipe(mac, sizeof(mac));
 	return rc;
+}
+
+void sg_hs_ticket_sni_hash(const uint8_t *sni, size_t len, uint8_t out[SG_HS_TICKET_SNI_HASH_LEN])
+{
+	uint8_t h[32];
+	unsigned n;
+
+	memset(out, 0, SG_HS_TICKET_SNI_HASH_LEN);
+	if (len == 0)
+		return;
+	if (EVP_Digest(sni, len, h, &n, EVP_sha256(), NULL) == 1)
+		memcpy(out, h, SG_HS_TICKET_SNI_HASH_LEN);
 }
 
 /* state <-> bytes */

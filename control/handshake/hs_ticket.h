@@ -37,10 +37,11 @@ extern "C" {
 #define SG_HS_TICKET_SALT_LEN       16
 #define SG_HS_TICKET_TAG_LEN        16
 #define SG_HS_TICKET_PSK_DIGEST_LEN 16
+#define SG_HS_TICKET_SNI_HASH_LEN   16
 #define SG_HS_TICKET_STATE_VERSION  2 /* 1: without psk_digest (no longer opened) */
 #define SG_HS_TICKET_STATE_MAX                                                                     \
-	(1 + 2 + 1 + SG_TLS_MASTER_SECRET_LEN + 8 + 4 + 16 + SG_HS_TICKET_PSK_DIGEST_LEN + 1 +     \
-	 SG_TLS_PSK_IDENTITY_MAX)
+	(1 + 2 + 1 + SG_TLS_MASTER_SECRET_LEN + 8 + 4 + SG_HS_TICKET_SNI_HASH_LEN +                \
+	 SG_HS_TICKET_PSK_DIGEST_LEN + 1 + SG_TLS_PSK_IDENTITY_MAX)
 #define SG_HS_TICKET_MAX                                                                           \
 	(SG_HS_TICKET_NAME_LEN + SG_HS_TICKET_SALT_LEN + SG_HS_TICKET_STATE_MAX +                  \
 	 SG_HS_TICKET_TAG_LEN)
@@ -62,9 +63,9 @@ struct sg_hs_ticket_state {
 	uint16_t suite;
 	uint8_t ems; /* RFC 7627 §5.3: must match on resumption */
 	uint8_t master[SG_TLS_MASTER_SECRET_LEN];
-	uint64_t issued;      /* Unix seconds */
-	uint32_t lifetime;    /* seconds */
-	uint8_t sni_hash[16]; /* SHA-256(server_name) prefix; zeros: none */
+	uint64_t issued;                                 /* Unix seconds */
+	uint32_t lifetime;                               /* seconds */
+	uint8_t sni_hash[SG_HS_TICKET_SNI_HASH_LEN];     /* sg_hs_ticket_sni_hash() */
 	uint8_t psk_digest[SG_HS_TICKET_PSK_DIGEST_LEN]; /* sg_hs_ticket_psk_digest() */
 	uint8_t identity_len;
 	uint8_t identity[SG_TLS_PSK_IDENTITY_MAX];
@@ -79,6 +80,13 @@ struct sg_hs_ticket_state {
  */
 int sg_hs_ticket_psk_digest(struct sg_hs_crypto *c, const uint8_t *psk, size_t psk_len,
                             uint8_t out[SG_HS_TICKET_PSK_DIGEST_LEN]);
+
+/*
+ * The server name a ticket is bound to (RFC 6066 §3: resumption only under
+ * the same name): the first SG_HS_TICKET_SNI_HASH_LEN bytes of
+ * SHA-256(sni); zeros for no name (len 0) or when the digest fails.
+ */
+void sg_hs_ticket_sni_hash(const uint8_t *sni, size_t len, uint8_t out[SG_HS_TICKET_SNI_HASH_LEN]);
 
 /* Fresh current key. 0 or -EIO. */
 int sg_hs_ticket_keys_init(struct sg_hs_crypto *c, struct sg_hs_ticket_keys *k, uint64_t now_unix);

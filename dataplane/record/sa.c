@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Security associations, suite mapping, names, the replay window entry points
+ * Security associations, names, the replay window entry points
  * and the datagram parser of the record layer.
  */
 #include <errno.h>
@@ -52,30 +52,6 @@ const char *sg_aead_name(enum sg_aead aead)
 	if ((unsigned)aead >= SG_AEAD_MAX)
 		return "unknown";
 	return aead_names[aead];
-}
-
-int sg_aead_from_suite(uint16_t suite)
-{
-	switch (suite) {
-	case SG_TLS_PSK_WITH_AES_128_CCM_8:
-	case SG_TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8:
-	case SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256:
-		return SG_AEAD_AES_128_CCM_8;
-	case SG_TLS_PSK_WITH_AES_128_CCM:
-	case SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256:
-		return SG_AEAD_AES_128_CCM;
-	case SG_TLS_PSK_WITH_AES_128_GCM_SHA256:
-	case SG_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256:
-	case SG_TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256:
-		return SG_AEAD_AES_128_GCM;
-	case SG_TLS_PSK_WITH_AES_256_GCM_SHA384:
-		return SG_AEAD_AES_256_GCM;
-	case SG_TLS_PSK_WITH_CHACHA20_POLY1305_SHA256:
-	case SG_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256:
-		return SG_AEAD_CHACHA20_POLY1305;
-	default:
-		return -ENOTSUP;
-	}
 }
 
 static int window_valid(unsigned w)

@@ -83,7 +83,8 @@ extern "C" {
 /* TLS extension carrying the CID (RFC 9146 §3). */
 #define SG_TLS_EXT_CONNECTION_ID 54
 
-/* Cipher suites served by the record layer (IANA TLS Cipher Suites registry). */
+/* Cipher suites served by the record layer (IANA TLS Cipher Suites registry);
+ * what each one is made of, and the default order: the registry, suite.h. */
 #define SG_TLS_PSK_WITH_AES_128_CCM_8                  0xc0a8 /* RFC 6655 */
 #define SG_TLS_PSK_WITH_AES_128_CCM                    0xc0a4 /* RFC 6655 */
 #define SG_TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8          0xc0ae /* RFC 7251 */

@@ -72,35 +72,9 @@ struct sg_hs_time {
  * bytes), which bounds every handshake message a client sends in the clear.
  * Longer datagrams are refused (-EMSGSIZE, counted as drop_malformed). The
  * engine's scratch holds a ClientHello of this size for the cookie MAC
- * (hs_engine.c asserts it at build time).
+ * (hs_engine_priv.h asserts it at build time).
  */
 #define SG_HS_DGRAM_MAX (SG_DTLS_HDR_LEN + SG_DTLS_MAX_PLAINTEXT)
-
-/* ---- cipher suites ------------------------------------------------------------ */
-
-/* A cipher suite the engine negotiates. */
-struct sg_hs_suite {
-	const char *name; /* IANA name ("TLS_PSK_WITH_AES_128_CCM_8") */
-	uint16_t id;      /* IANA value (dtls.h) */
-	uint8_t aead;     /* enum sg_aead protecting its records */
-	uint8_t sha384;   /* PRF and Finished hash: SHA-384 (RFC 5487), else SHA-256 */
-	uint8_t ecdhe;    /* ECDHE-PSK (RFC 5489, RFC 8442), else plain PSK (RFC 4279) */
-};
-
-#define SG_HS_N_SUITES 9
-
-/*
- * Every suite the engine serves, in the default server preference order:
- * ECDHE-PSK before PSK (forward secrecy), and within each kind the CCM_8
- * suite last, because its 8-byte tag lets 2^7 forged records exhaust a key
- * (RFC 9147 §4.5.3) where CCM takes 2^23.5 and GCM / ChaCha20-Poly1305
- * 2^36 (docs/handshake.md, "Suites"). The one table the engine, the
- * configuration (policy.suites) and stormctl read. Any thread.
- */
-extern const struct sg_hs_suite sg_hs_suites[SG_HS_N_SUITES];
-
-/* The entry of IANA value id, or NULL. Any thread. */
-const struct sg_hs_suite *sg_hs_suite_find(uint16_t id);
 
 /* ---- what the daemon provides ----------------------------------------------- */
 
@@ -213,8 +187,8 @@ struct sg_hs_config {
 	uint32_t max_handshakes;           /* in-flight handshakes (slots); required */
 	uint32_t linger_entries;           /* finished flights kept to answer a retransmitted
 	                                      client Finished (RFC 6347 §4.2.4); 0: max_handshakes */
-	uint16_t suites[SG_HS_SUITES_MAX]; /* server preference order, 0-terminated;
-	                                      all 0: the order in docs/handshake.md */
+	uint16_t suites[SG_HS_SUITES_MAX]; /* server preference order, 0-terminated, of
+	                                      ranked suites (suite.h); all 0: the default */
 	uint8_t cookie_policy;             /* enum sg_hs_cookie_policy */
 	uint8_t require_ems;               /* refuse clients without RFC 7627 */
 	uint8_t tickets;                   /* issue and accept RFC 5077 session tickets */
@@ -317,7 +291,7 @@ struct sg_hs_stats {
  * Create an engine: allocates every slot and the linger table, an IPsec-MB
  * manager, the OpenSSL contexts, fresh cookie and ticket keys. Copies conf.
  * Returns NULL with errno EINVAL (bad conf: no slots, missing callback,
- * unknown suite, cid_len over SG_HS_CID_MAX) or ENOMEM. Any thread; the
+ * a suite the engine does not negotiate, cid_len over SG_HS_CID_MAX) or ENOMEM. Any thread; the
  * engine then belongs to the thread that uses it.
  */
 struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf);
@@ -418,7 +392,8 @@ struct sg_hs_policy {
 /*
  * Apply a new policy to a running engine: the next ClientHello sees it;
  * handshakes in flight keep the suite they negotiated. Nothing changes on
- * error. Returns 0, or -EINVAL (NULL, unknown suite, unknown cookie policy).
+ * error. Returns 0, or -EINVAL (NULL, a suite the engine does not negotiate:
+ * rank 0 or unknown (suite.h), unknown cookie policy).
  * The engine's thread.
  */
 int sg_hs_policy_set(struct sg_hs_engine *e, const struct sg_hs_policy *p);

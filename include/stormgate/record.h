@@ -25,6 +25,7 @@
 #include <stormgate/common.h>
 #include <stormgate/dtls.h>
 #include <stormgate/record_types.h>
+#include <stormgate/suite.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,36 +60,17 @@ enum sg_rec_status {
 /* Stable label of a status ("auth_failed"), or "unknown". Any thread. */
 const char *sg_rec_status_name(enum sg_rec_status status);
 
-/* ---- suites and AEADs ---------------------------------------------------- */
+/* ---- AEADs ---------------------------------------------------------------- */
 
 /*
- * The AEAD protecting the records of a negotiated cipher suite (dtls.h lists
- * them), or -ENOTSUP for a suite the record layer does not serve. Any thread.
+ * Cipher suites, their AEADs and the AEADs' forgery limits
+ * (sg_aead_integrity_limit()): the suite registry, suite.h.
  */
-int sg_aead_from_suite(uint16_t suite);
 
 /* Stable label ("aes_128_ccm_8"), or "unknown". Any thread. */
 const char *sg_aead_name(enum sg_aead aead);
 
 /* Key bytes: 16 for AES-128, 32 for AES-256 and ChaCha20. */
-/*
- * RFC 9147 §4.5.3 integrity limit of an AEAD: records that may fail
- * authentication under one key before it must be retired (dtls.h). Any thread.
- */
-static inline uint32_t sg_aead_integrity_limit(enum sg_aead aead)
-{
-	switch (aead) {
-	case SG_AEAD_AES_128_CCM_8:
-		return SG_DTLS_INTEGRITY_LIMIT_CCM_8;
-	case SG_AEAD_AES_128_CCM:
-		return SG_DTLS_INTEGRITY_LIMIT_CCM;
-	case SG_AEAD_CHACHA20_POLY1305:
-		return SG_DTLS_INTEGRITY_LIMIT_CHACHA;
-	default:
-		return SG_DTLS_INTEGRITY_LIMIT_GCM;
-	}
-}
-
 static inline unsigned sg_aead_key_len(enum sg_aead aead)
 {
 	return aead == SG_AEAD_AES_256_GCM || aead == SG_AEAD_CHACHA20_POLY1305 ? 32 : 16;

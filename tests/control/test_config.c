@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include <stormgate/handshake.h>
+#include <stormgate/suite.h>
 
 #include "sg_cfg_tree.h"
 #include "sg_cfg_values.h"
@@ -342,18 +342,19 @@ static void test_defaults(void **state)
 	 * The default order (docs/config.md): ECDHE-PSK, then PSK; in each kind
 	 * CCM_8 last, after every 16-byte-tag suite (RFC 9147 §4.5.3: 2^7 forged
 	 * records exhaust a CCM_8 key). The engine's own default is the same
-	 * table (sg_hs_suites): the daemon and the engine cannot disagree.
+	 * table (the registry's ranked rows, suite.h): the daemon and the engine
+	 * cannot disagree.
 	 */
 	{
 		static const uint16_t want[] = { 0xD005, 0xD001, 0xCCAC, 0xD003, 0xC0A4,
 			                         0x00A8, 0x00A9, 0xCCAB, 0xC0A8 };
 
 		assert_int_equal(cfg->policy.n_suites, SG_ARRAY_SIZE(want));
-		assert_int_equal(SG_HS_N_SUITES, SG_ARRAY_SIZE(want));
+		assert_int_equal(SG_SUITES_RANKED, SG_ARRAY_SIZE(want));
 		for (unsigned i = 0; i < SG_ARRAY_SIZE(want); i++) {
 			assert_int_equal(cfg->policy.suites[i], want[i]);
-			assert_int_equal(sg_hs_suites[i].id, want[i]);
-			assert_string_equal(sg_suite_name(want[i]), sg_hs_suites[i].name);
+			assert_int_equal(sg_suites[i].id, want[i]);
+			assert_string_equal(sg_suite_name(want[i]), sg_suites[i].name);
 		}
 	}
 	assert_int_equal(cfg->backend.mode, SG_BACKEND_UDP);
@@ -613,9 +614,9 @@ static void test_sample_config(void **state)
 	assert_int_equal(rc, 0);
 	assert_true(cfg->n_ports >= 1);
 	/* Its suite list shows the default order, all of it. */
-	assert_int_equal(cfg->policy.n_suites, SG_HS_N_SUITES);
-	for (unsigned i = 0; i < SG_HS_N_SUITES; i++)
-		assert_int_equal(cfg->policy.suites[i], sg_hs_suites[i].id);
+	assert_int_equal(cfg->policy.n_suites, SG_SUITES_RANKED);
+	for (unsigned i = 0; i < SG_SUITES_RANKED; i++)
+		assert_int_equal(cfg->policy.suites[i], sg_suites[i].id);
 	/* The sample's servers are reached through a backend port, not the device network. */
 	assert_true(cfg->backend.n_servers > 0);
 	assert_true(sg_config_backend_port(cfg) >= 0);

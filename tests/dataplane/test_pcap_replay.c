@@ -50,6 +50,7 @@
 #include <stormgate/dtls.h>
 #include <stormgate/record.h>
 #include <stormgate/session.h>
+#include <stormgate/suite.h>
 
 #include "dp_frames.h"
 #include "eal_test.h"
@@ -581,9 +582,9 @@ static int setup(void **state)
 	struct sg_sess_params sp = { .capacity = 64, .max_threads = 1, .flags = SG_SESS_P_LAZY };
 	struct sg_dp_conf c = { 0 };
 	uint8_t ms[MS_LEN];
+	const struct sg_suite *su;
 	char name[32];
 	int port;
-	int aead;
 
 	memset(&E, 0, sizeof(E));
 	E.capture = cp;
@@ -602,9 +603,9 @@ static int setup(void **state)
 	assert_true(E.cap.have_cr && E.cap.have_sr);
 	assert_true(E.cap.client_fin_seq >= 0 && E.cap.server_fin_seq >= 0);
 	assert_int_equal(E.cap.suite, E.meta.suite);
-	aead = sg_aead_from_suite(E.cap.suite);
-	assert_true(aead >= 0);
-	E.aead = (enum sg_aead)aead;
+	su = sg_suite_find(E.cap.suite);
+	assert_non_null(su);
+	E.aead = (enum sg_aead)su->aead;
 
 	load_master_secret(E.cap.client_random, ms);
 	derive_key_block(E.meta.prf_hash, ms, E.cap.server_random, E.cap.client_random, E.key_block,

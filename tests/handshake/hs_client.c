@@ -12,6 +12,7 @@
 
 #include <stormgate/common.h>
 #include <stormgate/dtls.h>
+#include <stormgate/suite.h>
 
 #include "hs_client.h"
 #include "hs_codec.h"
@@ -167,7 +168,7 @@ size_t hc_client_hello(struct hc *c, uint8_t *out, size_t cap)
 static void derive(struct hc *c)
 {
 	struct sg_rec_sa_params p;
-	enum sg_aead aead = (enum sg_aead)sg_aead_from_suite(c->suite);
+	enum sg_aead aead = (enum sg_aead)sg_suite_find(c->suite)->aead;
 	unsigned kl = sg_aead_key_len(aead), il = sg_aead_iv_len(aead);
 	uint8_t kb[88];
 
@@ -201,6 +202,7 @@ static void verify_data(struct hc *c, const char *label, uint8_t out[12])
 
 static void on_server_hello(struct hc *c, const uint8_t *b, size_t len)
 {
+	const struct sg_suite *su;
 	size_t off = 2;
 	uint8_t sid_len;
 
@@ -213,8 +215,10 @@ static void on_server_hello(struct hc *c, const uint8_t *b, size_t len)
 	off += sid_len;
 	c->suite = (uint16_t)(b[off] << 8 | b[off + 1]);
 	off += 3;
-	c->hash = c->suite == SG_TLS_PSK_WITH_AES_256_GCM_SHA384 ? SG_HS_SHA384 : SG_HS_SHA256;
-	c->ecdhe = (c->suite >> 8) == 0xd0 || c->suite == 0xccac;
+	su = sg_suite_find(c->suite);
+	assert_non_null(su);
+	c->hash = su->prf == SG_PRF_SHA384 ? SG_HS_SHA384 : SG_HS_SHA256;
+	c->ecdhe = su->kx == SG_KX_ECDHE_PSK;
 	if (off + 2 <= len) {
 		size_t end = off + 2 + (size_t)(b[off] << 8 | b[off + 1]);
 

@@ -30,6 +30,7 @@
 #include <stormgate/dtls.h>
 #include <stormgate/handshake.h>
 #include <stormgate/record.h>
+#include <stormgate/suite.h>
 
 #include "../record/rec_test.h"
 #include "hs_client.h"
@@ -110,38 +111,59 @@ static uint64_t dgram_outcomes(struct harness *h)
 
 /* ---- item 5: suites and their order --------------------------------------------------- */
 
-static bool is_ccm8(const struct sg_hs_suite *su)
+static bool is_ccm8(const struct sg_suite *su)
 {
 	return su->aead == SG_AEAD_AES_128_CCM_8;
 }
 
-/* The one table: consistent with the record layer, ECDHE-PSK first, CCM_8 last of its kind. */
+static bool is_ecdhe(const struct sg_suite *su)
+{
+	return su->kx == SG_KX_ECDHE_PSK;
+}
+
+/*
+ * The one table (suite.h): the engine negotiates its ranked rows, ECDHE-PSK
+ * first, CCM_8 last of its kind, and refuses the others (rank 0).
+ */
 static void test_suite_table(void **state)
 {
-	(void)state;
-	for (unsigned i = 0; i < SG_HS_N_SUITES; i++) {
-		const struct sg_hs_suite *su = &sg_hs_suites[i];
+	struct harness h;
+	struct sg_hs_policy pol = { .cookie_policy = SG_HS_COOKIE_NEVER };
 
-		assert_ptr_equal(sg_hs_suite_find(su->id), su);
-		assert_int_equal(sg_aead_from_suite(su->id), su->aead);
-		assert_int_equal(su->sha384, su->id == SG_TLS_PSK_WITH_AES_256_GCM_SHA384);
-		assert_int_equal(su->ecdhe,
+	(void)state;
+	for (unsigned i = 0; i < SG_SUITES_RANKED; i++) {
+		const struct sg_suite *su = &sg_suites[i];
+
+		assert_ptr_equal(sg_suite_find(su->id), su);
+		assert_int_equal(su->rank, i + 1);
+		assert_int_equal(su->prf == SG_PRF_SHA384,
+		                 su->id == SG_TLS_PSK_WITH_AES_256_GCM_SHA384);
+		assert_int_equal(is_ecdhe(su),
 		                 su->id == SG_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256 ||
 		                         (su->id >> 8) == 0xd0);
+		assert_int_equal(su->kx == SG_KX_PSK, !is_ecdhe(su));
 		assert_true(strncmp(su->name, "TLS_", 4) == 0);
-		for (unsigned j = i + 1; j < SG_HS_N_SUITES; j++) {
-			const struct sg_hs_suite *later = &sg_hs_suites[j];
+		for (unsigned j = i + 1; j < SG_SUITES_RANKED; j++) {
+			const struct sg_suite *later = &sg_suites[j];
 
 			assert_true(su->id != later->id && strcmp(su->name, later->name) != 0);
 			/* Forward secrecy first: no ECDHE-PSK suite after a PSK one. */
-			assert_true(su->ecdhe || !later->ecdhe);
+			assert_true(is_ecdhe(su) || !is_ecdhe(later));
 			/* No 16-byte-tag suite of the same kind after a CCM_8 one. */
-			if (is_ccm8(su) && later->ecdhe == su->ecdhe)
+			if (is_ccm8(su) && is_ecdhe(later) == is_ecdhe(su))
 				assert_true(is_ccm8(later));
 		}
 	}
-	assert_null(sg_hs_suite_find(SG_TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8));
-	assert_null(sg_hs_suite_find(0));
+	assert_int_equal(sg_suite_find(SG_TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8)->rank, 0);
+	assert_null(sg_suite_find(0));
+
+	/* What the engine takes as a preference: ranked suites only. */
+	h_start_capture(&h, SG_HS_COOKIE_NEVER);
+	for (unsigned i = 0; i < SG_SUITES_N; i++) {
+		pol.suites[0] = sg_suites[i].id;
+		assert_int_equal(sg_hs_policy_set(h.e, &pol), sg_suites[i].rank ? 0 : -EINVAL);
+	}
+	h_stop(&h);
 }
 
 /*
@@ -193,7 +215,7 @@ static void test_suite_preference(void **state)
 		              rows[i].offer[1], rows[i].offer[2], h.sess.res.suite);
 		assert_int_equal(c.suite, rows[i].want);
 		assert_int_equal(h.sess.res.suite, rows[i].want);
-		assert_int_equal(h.sess.res.sa->aead, sg_aead_from_suite(rows[i].want));
+		assert_int_equal(h.sess.res.sa->aead, sg_suite_find(rows[i].want)->aead);
 		hc_free(&c);
 		h_stop(&h);
 	}

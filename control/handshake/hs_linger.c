@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The linger table: finished flights kept after completion to answer a
+ * client whose copy was lost (RFC 6347 §4.2.4). See hs_linger.h. The
+ * engine's thread only.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hs_engine_priv.h"
+
+/* The peer of the datagram being handled is hashed once (sg_hs_input()). */
+static uint32_t lbucket_of(const struct sg_hs_engine *e, uint32_t hash)
+{
+	return (hash ^ hash >> 16) & e->lbucket_mask;
+}
+
+struct hs_linger *sg_hs_linger_find(struct sg_hs_engine *e, const struct sg_hs_peer *peer,
+                                    uint32_t hash)
+{
+	uint32_t i;
+
+	if (e->n_linger == 0)
+		return NULL;
+	for (i = e->lbuckets[lbucket_of(e, hash)]; i != HS_NONE; i = e->linger[i].hnext)
+		if (e->linger[i].live && hs_peer_eq(&e->linger[i].peer, peer))
+			return &e->linger[i];
+	return NULL;
+}
+
+/*
+ * An entry that will answer nothing more: its key is wiped now (the sealed
+ * flight is ciphertext and stays until the ring reuses the entry).
+ */
+void sg_hs_linger_kill(struct hs_linger *l)
+{
+	l->live = 0;
+	l->n_dgrams = 0;
+	sg_rec_sa_wipe(&l->sa, HS_SA_WINDOW);
+}
+
+static void linger_drop_oldest(struct sg_hs_engine *e)
+{
+	uint32_t idx = e->linger_oldest;
+	struct hs_linger *l = &e->linger[idx];
+	uint32_t *pp = &e->lbuckets[l->bucket];
+
+	while (*pp != idx)
+		pp = &e->linger[*pp].hnext;
+	*pp = l->hnext;
+	sg_hs_linger_kill(l);
+	e->linger_oldest = (e->linger_oldest + 1) % e->n_linger;
+	e->linger_count--;
+}
+
+/*
+ * A new entry for peer (the oldest is overwritten when the ring is full).
+ * It goes to the head of its chain, so it shadows an older entry of the
+ * same peer, which expires first anyway (the ring is in time order).
+ */
+struct hs_linger *sg_hs_linger_new(struct sg_hs_engine *e, const struct sg_hs_peer *peer,
+                                   uint32_t hash, uint64_t expires)
+{
+	struct hs_linger *l;
+	uint32_t idx;
+
+	if (e->n_linger == 0)
+		return NULL;
+	if (e->linger_count == e->n_linger)
+		linger_drop_oldest(e);
+	idx = (e->linger_oldest + e->linger_count) % e->n_linger;
+	l = &e->linger[idx];
+	l->peer = *peer;
+	l->live = 1;
+	l->n_dgrams = 0;
+	l->expires = expires;
+	l->next_resend = 0;
+	l->bucket = lbucket_of(e, hash);
+	l->hnext = e->lbuckets[l->bucket];
+	e->lbuckets[l->bucket] = idx;
+	e->linger_count++;
+	return l;
+}
+
+/*
+ * The lines linger_new() will touch, fetched while the key schedule and the
+ * Finished checks run: under a storm the ring is cold and full.
+ */
+void sg_hs_linger_prefetch(const struct sg_hs_engine *e, uint32_t hash)
+{
+	if (e->n_linger == 0)
+		return;
+	__builtin_prefetch(&e->linger[e->linger_oldest], 1);
+	__builtin_prefetch(&e->linger[(e->linger_oldest + e->linger_count) % e->n_linger], 1);
+	__builtin_prefetch(&e->lbuckets[lbucket_of(e, hash)], 1);
+}
+
+static size_t linger_used(const struct hs_linger *l)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < l->n_dgrams; i++)
+		n += l->dgram_len[i];
+	return n;
+}
+
+void sg_hs_linger_arm(struct hs_linger *l, const struct sg_rec_sa *sa)
+{
+	memcpy(&l->sa, sa, sizeof(l->sa));
+	sg_wipe(l->sa.tx_key, sizeof(l->sa.tx_key));
+	sg_wipe(l->sa.tx_iv, sizeof(l->sa.tx_iv));
+}
+
+int sg_hs_linger_keep(struct hs_linger *l, const uint8_t *dgram, size_t len)
+{
+	if (l->n_dgrams < LINGER_DGRAMS && linger_used(l) + len <= LINGER_FLIGHT_MAX) {
+		memcpy(l->flight + linger_used(l), dgram, len);
+		l->dgram_len[l->n_dgrams++] = (uint16_t)len;
+		return 0;
+	}
+	sg_hs_linger_kill(l); /* cannot keep it whole: keep none */
+	return -ENOSPC;
+}
+
+/*
+ * Resend a finished flight (RFC 6347 §4.2.4). The address is proven: the
+ * Finished that asked for it authenticated.
+ */
+static void linger_resend(struct sg_hs_engine *e, struct hs_rx *x, struct hs_linger *l)
+{
+	size_t off = 0;
+
+	for (unsigned i = 0; i < l->n_dgrams; i++) {
+		if (e->conf.ops.send(e->conf.ops.ctx, x->peer, l->flight + off, l->dgram_len[i]) <
+		    0)
+			hs_count(e, SG_HS_C_SEND_FAILED);
+		off += l->dgram_len[i];
+	}
+	hs_count(e, SG_HS_C_LINGER_RESENT);
+	x->handled = 1;
+}
+
+/*
+ * A datagram from the peer of a finished full handshake: when our last
+ * flight was lost, the client repeats its own (ClientKeyExchange, CCS,
+ * Finished; RFC 6347 §4.2.4). If the datagram holds an epoch-1 record, it
+ * alone decides: the first one (a tls12_cid one with CIDs) must open under
+ * the client's write key, be fresh in the replay window and hold a
+ * Finished; then the flight goes again, at most once per rto_initial_ms.
+ * Epoch-0 records alone get nothing, the client's own ClientKeyExchange
+ * included: anyone can send one (a made-up one, or a copy of the client's),
+ * and answering it would amplify a spoofed one tenfold. A client that sends
+ * its Finished in a datagram of its own still gets here: the data plane
+ * punts a datagram that starts with a handshake record in any epoch, and a
+ * Finished under a session's CID reaches sg_hs_finished_again().
+ */
+void sg_hs_linger_input(struct sg_hs_engine *e, struct hs_rx *x, struct hs_linger *l,
+                        const uint8_t *dgram, const struct sg_rec_hdr *recs, unsigned n)
+{
+	const struct sg_rec_hdr *rh = NULL;
+	struct sg_rec_open_op op;
+	struct sg_hs_msg_hdr mh;
+	int m;
+
+	/* One open per datagram, whatever else it holds. */
+	for (unsigned i = 0; i < n && rh == NULL; i++)
+		if (recs[i].epoch == 1 &&
+		    (recs[i].type == SG_DTLS_CT_HANDSHAKE || recs[i].type == SG_DTLS_CT_TLS12_CID))
+			rh = &recs[i];
+	if (rh == NULL) {
+		hs_rx_drop(x, SG_HS_C_DROP_UNAUTHENTICATED);
+		return;
+	}
+	if (rh->len > e->scratch_len) {
+		hs_rx_drop(x, SG_HS_C_DROP_UNAUTHENTICATED);
+		return;
+	}
+	memcpy(e->scratch, dgram + rh->off, rh->len);
+	op = (struct sg_rec_open_op){ .rec = e->scratch, .rec_len = rh->len, .sa = &l->sa };
+	if (sg_rec_open_burst(e->rec, &op, 1) != 1) {
+		hs_rx_drop(x, hs_open_drop(op.status));
+		return;
+	}
+	m = op.type == SG_DTLS_CT_HANDSHAKE
+	            ? sg_hs_msg_hdr_parse(e->scratch + op.pt_off, op.pt_len, &mh)
+	            : -EBADMSG;
+	if (m < 0 || (size_t)m != op.pt_len || mh.type != SG_TLS_HT_FINISHED ||
+	    mh.length != SG_TLS_VERIFY_DATA_LEN || mh.frag_off != 0 || mh.frag_len != mh.length) {
+		/* The client's, but no Finished: a renegotiating ClientHello (refused). */
+		hs_rx_drop(x, SG_HS_C_DROP_NO_STATE);
+		return;
+	}
+	if (x->now.mono_ms < l->next_resend) {
+		hs_rx_drop(x, SG_HS_C_DROP_DUPLICATE);
+		return;
+	}
+	l->next_resend = x->now.mono_ms + e->conf.rto_initial_ms;
+	linger_resend(e, x, l);
+}
+
+int sg_hs_finished_again(struct sg_hs_engine *e, struct sg_hs_time now,
+                         const struct sg_hs_peer *peer)
+{
+	struct hs_rx x = { .now = now, .peer = peer, .drop = -1 };
+	struct hs_linger *l;
+
+	if (e == NULL || peer == NULL)
+		return -EINVAL;
+	x.hash = sg_hs_peer_hash(e->seed, peer);
+	l = sg_hs_linger_find(e, peer, x.hash);
+	if (l == NULL)
+		return -ENOENT;
+	if (now.mono_ms < l->next_resend)
+		return -EAGAIN;
+	l->next_resend = now.mono_ms + e->conf.rto_initial_ms;
+	linger_resend(e, &x, l);
+	return 0;
+}
+
+unsigned sg_hs_linger_expire(struct sg_hs_engine *e, uint64_t now_ms)
+{
+	unsigned n = 0;
+
+	while (e->linger_count > 0 && e->linger[e->linger_oldest].expires <= now_ms) {
+		linger_drop_oldest(e);
+		n++;
+	}
+	return n;
+}
+
+uint64_t sg_hs_linger_next_expiry(const struct sg_hs_engine *e)
+{
+	return e->linger_count > 0 ? e->linger[e->linger_oldest].expires : UINT64_MAX;
+}
+
+int sg_hs_linger_alloc(struct sg_hs_engine *e)
+{
+	e->n_linger = e->conf.linger_entries;
+	e->linger = aligned_alloc(SG_CACHE_LINE, sizeof(*e->linger) * e->n_linger);
+	e->lbucket_mask = hs_pow2_at_least(2 * e->n_linger) - 1;
+	e->lbuckets = malloc(sizeof(uint32_t) * (e->lbucket_mask + 1));
+	if (e->linger == NULL || e->lbuckets == NULL) {
+		free(e->linger);
+		free(e->lbuckets);
+		e->linger = NULL;
+		e->lbuckets = NULL;
+		return -ENOMEM;
+	}
+	memset(e->linger, 0, sizeof(*e->linger) * e->n_linger);
+	memset(e->lbuckets, 0xff, sizeof(uint32_t) * (e->lbucket_mask + 1));
+	return 0;
+}
+
+void sg_hs_linger_free(struct sg_hs_engine *e)
+{
+	if (e->linger)
+		sg_wipe(e->linger, sizeof(*e->linger) * e->n_linger);
+	free(e->linger);
+	free(e->lbuckets);
+	e->linger = NULL;
+	e->lbuckets = NULL;
+}

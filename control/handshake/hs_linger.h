@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The linger table of the handshake engine (internal to sg_handshake): the
+ * final flight of each completed full handshake, kept for linger_ms to
+ * answer a client whose copy was lost and who repeats its Finished
+ * (RFC 6347 §4.2.4). A ring in time order with a keyed peer index; each
+ * entry holds the client's write key, so only a fresh Finished that
+ * authenticates earns the flight again.
+ *
+ * The engine's thread only. These functions touch the ring and its index in
+ * struct sg_hs_engine (hs_engine_priv.h), the engine's record context and
+ * scratch (to open a Finished), ops.send and the counters.
+ */
+#ifndef STORMGATE_CONTROL_HS_LINGER_H
+#define STORMGATE_CONTROL_HS_LINGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <stormgate/handshake.h>
+#include <stormgate/record.h>
+
+struct sg_hs_engine;
+struct hs_rx;
+
+#define LINGER_FLIGHT_MAX 512 /* NewSessionTicket + ChangeCipherSpec + Finished */
+#define LINGER_DGRAMS     4
+
+/*
+ * A finished flight kept to answer a retransmitted client Finished (RFC 6347
+ * §4.2.4), with the client's write key and replay window so that only a
+ * fresh Finished that authenticates earns it. Holds a secret: wiped when it
+ * expires, is overwritten or gives up (sg_hs_linger_kill).
+ */
+struct hs_linger {
+	struct sg_rec_sa sa; /* client_write key, IV, window (HS_SA_WINDOW); tx half zero */
+	struct sg_hs_peer peer;
+	uint32_t hnext;
+	uint32_t bucket;
+	uint8_t live;
+	uint8_t n_dgrams;
+	uint16_t dgram_len[LINGER_DGRAMS];
+	uint64_t expires;
+	uint64_t next_resend; /* monotonic ms before which a Finished earns nothing */
+	uint8_t flight[LINGER_FLIGHT_MAX];
+};
+
+/*
+ * Allocate conf.linger_entries entries and their peer index, touched now.
+ * 0 or -ENOMEM (nothing left allocated). At creation.
+ */
+int sg_hs_linger_alloc(struct sg_hs_engine *e);
+
+/* Wipe every entry (keys and flights) and free the table. */
+void sg_hs_linger_free(struct sg_hs_engine *e);
+
+/* Drop the entries expired at now_ms (the ring is in time order); how many. */
+unsigned sg_hs_linger_expire(struct sg_hs_engine *e, uint64_t now_ms);
+
+/* When the oldest entry expires (monotonic ms), UINT64_MAX when none is kept. */
+uint64_t sg_hs_linger_next_expiry(const struct sg_hs_engine *e);
+
+/* The live entry of peer (hash: sg_hs_peer_hash() of it), or NULL. */
+struct hs_linger *sg_hs_linger_find(struct sg_hs_engine *e, const struct sg_hs_peer *peer,
+                                    uint32_t hash);
+
+/*
+ * A new entry for peer (the oldest is overwritten when the ring is full), or
+ * NULL when the table has no entries. It shadows an older entry of the same
+ * peer, which expires first anyway.
+ */
+struct hs_linger *sg_hs_linger_new(struct sg_hs_engine *e, const struct sg_hs_peer *peer,
+                                   uint32_t hash, uint64_t expires);
+
+/* Keep one more datagram of the flight; -ENOSPC (and the entry killed) when it does not fit. */
+int sg_hs_linger_keep(struct hs_linger *l, const uint8_t *dgram, size_t len);
+
+/*
+ * Give entry l the client's write key and replay window from sa (the
+ * handshake's epoch-1 SA, its Finished marked): only a fresh Finished
+ * under that key earns the flight again. Our own write key is not kept.
+ */
+void sg_hs_linger_arm(struct hs_linger *l, const struct sg_rec_sa *sa);
+
+/* An entry that will answer nothing more: its key is wiped now. */
+void sg_hs_linger_kill(struct hs_linger *l);
+
+/* Fetch the lines sg_hs_linger_new() will touch (the ring is cold under a storm). */
+void sg_hs_linger_prefetch(const struct sg_hs_engine *e, uint32_t hash);
+
+/*
+ * A datagram (its n records framed in recs) from the peer of entry l:
+ * resend the flight if its first epoch-1 record is a fresh Finished that
+ * opens under the client's key, at most once per rto_initial_ms; otherwise
+ * record the drop in x.
+ */
+void sg_hs_linger_input(struct sg_hs_engine *e, struct hs_rx *x, struct hs_linger *l,
+                        const uint8_t *dgram, const struct sg_rec_hdr *recs, unsigned n);
+
+#endif /* STORMGATE_CONTROL_HS_LINGER_H */

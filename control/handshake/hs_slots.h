@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Slots and timers of the handshake engine (internal to sg_handshake): one
+ * fixed-size slot per in-flight handshake in a pool allocated at creation,
+ * found by a keyed hash of the peer's 4-tuple, with one timer each in a
+ * min-heap on its deadline (retransmission or expiry).
+ *
+ * The engine's thread only. These functions touch the pool, the peer index
+ * and the heap of struct sg_hs_engine (hs_engine_priv.h), and on free the
+ * cached master-secret key and ops.cid_release; nothing else.
+ */
+#ifndef STORMGATE_CONTROL_HS_SLOTS_H
+#define STORMGATE_CONTROL_HS_SLOTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <stormgate/common.h>
+#include <stormgate/dtls.h>
+#include <stormgate/handshake.h>
+#include <stormgate/record_types.h>
+
+#include "hs_codec.h"
+#include "hs_crypto.h"
+#include "hs_ticket.h"
+
+struct sg_hs_engine;
+
+#define HS_NONE      UINT32_MAX           /* no slot, no heap position, end of chain */
+#define HS_SA_WINDOW SG_REPLAY_WINDOW_MIN /* handshake-time SA: Finished only */
+#define REASM_CAP    256                  /* ClientKeyExchange: 2+128 identity, 1+65 point */
+#define PENDING_MAX  96                   /* one early epoch-1 record (client Finished) */
+
+_Static_assert(REASM_CAP <= SG_HS_REASM_MAX, "reassembly buffer within the codec's bitmap");
+_Static_assert(HS_SA_WINDOW <= 128, "a handshake SA's window fits in struct sg_rec_sa");
+
+enum hs_state {
+	HS_FREE = 0,
+	HS_WAIT_CKE,      /* full: flight 4 sent, client's CKE, CCS, Finished expected */
+	HS_WAIT_FINISHED, /* full: keys derived, client Finished expected */
+	HS_WAIT_RESUMED,  /* abbreviated: our Finished sent, client's CCS, Finished expected */
+};
+
+/* struct hs_slot.flags */
+#define SF_EMS          0x0001 /* extended master secret (RFC 7627) */
+#define SF_SECURE_RENEG 0x0002 /* echo renegotiation_info (RFC 5746 §3.6) */
+#define SF_TICKET       0x0004 /* NewSessionTicket promised in ServerHello */
+#define SF_CID          0x0008 /* CIDs negotiated (RFC 9146) */
+#define SF_CID_HELD     0x0010 /* our CID reserved through ops.cid_alloc */
+#define SF_SNI          0x0020
+#define SF_UNKNOWN_ID   0x0040 /* identity unknown: dummy PSK, fail at Finished */
+#define SF_POLICY       0x0080 /* identity refused by policy: dummy PSK, fail at Finished */
+#define SF_POINTS       0x0200 /* echo ec_point_formats */
+#define SF_NO_TICKET    0x0400 /* policy: the promised ticket is empty (RFC 5077 §3.3) */
+#define SF_RRC          0x8000 /* return routability checks negotiated (RFC 9853 §3) */
+#define SF_PROVEN       0x0800 /* the address receives what we send: no amplification limit */
+#define SF_RESENT       0x1000 /* our flight went again in this retransmission period */
+#define SF_AUTH_FAILED  0x2000 /* a record failed under keys the client's key exchange made */
+
+/*
+ * One in-flight handshake. Fixed size, in a pool allocated at creation; the
+ * budget (with the heap objects it points to) is 2 KB, checked by a test.
+ */
+struct hs_slot {
+	/* line 0: what a lookup and the timers read */
+	struct sg_hs_peer peer;
+	uint32_t hnext;      /* peer index chain, or free list */
+	uint32_t heap_pos;   /* timer heap position */
+	uint32_t bucket;     /* peer index bucket */
+	uint64_t deadline;   /* next timer: retransmission or expiry */
+	uint64_t expires;    /* handshake_timeout_ms after the start */
+	struct sg_rec_sa sa; /* epoch-1 keys once derived (window HS_SA_WINDOW) */
+	uint32_t rto;        /* current retransmission timeout */
+	uint16_t flags;      /* SF_* */
+	uint8_t state;       /* enum hs_state */
+	uint8_t suite;       /* index into sg_suites (suite.h) */
+	uint8_t group;       /* ECDHE: enum sg_hs_group + 1; 0: none */
+	uint16_t ch_seq;     /* ClientHello message_seq: ServerHello reuses it (RFC 6347 §4.2.2) */
+	uint16_t rx_seq;     /* next message_seq expected from the client */
+	uint64_t ep0_seq;    /* next epoch-0 record sequence number */
+	uint16_t rsl;        /* our record_size_limit echoed, 0: none */
+	uint16_t max_pt;     /* largest plaintext the client accepts */
+	uint8_t mfl;         /* echoed max_fragment_length code, 0: none */
+	uint8_t cid_len;
+	uint8_t peer_cid_len;
+	uint8_t session_id_len;
+	uint8_t identity_len;
+	uint8_t pending_len;
+	uint16_t sni_len;
+	uint32_t cred_ref;
+	uint32_t backend;
+	uint32_t lifetime;
+	uint32_t bytes_in;  /* datagram bytes from the peer (amplification limit) */
+	uint32_t bytes_out; /* datagram bytes sent to it */
+	uint8_t client_random[SG_TLS_RANDOM_LEN];
+	uint8_t server_random[SG_TLS_RANDOM_LEN];
+	uint8_t session_id[SG_TLS_SESSION_ID_MAX];
+	/* Full handshake with a ticket promised: the digest of the PSK it will name. */
+	uint8_t psk_digest[SG_HS_TICKET_PSK_DIGEST_LEN];
+	uint8_t master[SG_TLS_MASTER_SECRET_LEN];
+	uint8_t server_verify[SG_TLS_VERIFY_DATA_LEN]; /* abbreviated: our Finished */
+	uint8_t cid[SG_HS_CID_MAX];
+	uint8_t peer_cid[SG_HS_PEER_CID_MAX];
+	uint8_t sni[SG_HS_SNI_MAX];
+	uint8_t pending[PENDING_MAX];
+	struct sg_hs_transcript transcript;
+	struct sg_hs_ecdh_key eph;
+	struct sg_hs_reasm reasm;
+	/* A fragmented ClientKeyExchange is reassembled before the identity is
+	 * known, and the identity is kept only after: they share the bytes. */
+	union {
+		uint8_t reasm_buf[REASM_CAP];
+		uint8_t identity[SG_TLS_PSK_IDENTITY_MAX];
+	} u;
+} __attribute__((aligned(SG_CACHE_LINE)));
+
+static inline bool hs_peer_eq(const struct sg_hs_peer *a, const struct sg_hs_peer *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+/*
+ * Allocate the pool of conf.max_handshakes slots (all free), its peer index
+ * and its timer heap, and touch them now rather than page by page in the
+ * middle of a storm. 0 or -ENOMEM (nothing left allocated). At creation.
+ */
+int sg_hs_slots_alloc(struct sg_hs_engine *e);
+
+/* Free every slot in use (sg_hs_slot_free), wipe the pool and free it all. */
+void sg_hs_slots_free(struct sg_hs_engine *e);
+
+/* Keyed hash of a peer's 4-tuple (seed from the DRBG), so chains cannot be aimed at. */
+uint32_t sg_hs_peer_hash(uint64_t seed, const struct sg_hs_peer *p);
+
+/* The slot of peer (hash: sg_hs_peer_hash() of it), or NULL. */
+struct hs_slot *sg_hs_slot_find(struct sg_hs_engine *e, const struct sg_hs_peer *peer,
+                                uint32_t hash);
+
+/* A free slot for peer, indexed, its expiry set from now_ms (counted as started); NULL: none. */
+struct hs_slot *sg_hs_slot_alloc(struct sg_hs_engine *e, const struct sg_hs_peer *peer,
+                                 uint32_t hash, uint64_t now_ms);
+
+/* Wipe the secrets of a slot, release its CID and timer, and return it to the pool. */
+void sg_hs_slot_free(struct sg_hs_engine *e, struct hs_slot *s);
+
+/* Arm slot idx's timer at when (never past its expiry). */
+void sg_hs_timer_set(struct sg_hs_engine *e, uint32_t idx, uint64_t when);
+
+/* The slot whose timer is due first, or NULL when no timer runs. */
+struct hs_slot *sg_hs_timer_first(const struct sg_hs_engine *e);
+
+#endif /* STORMGATE_CONTROL_HS_SLOTS_H */
