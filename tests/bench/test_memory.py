@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
-from tap import Tap  # noqa: E402
+from sgtest.tap import Tap  # noqa: E402
 
 TOOL = sys.argv[1]
 N = 50000  # big enough that per-session memory dominates, small enough for a unit test

@@ -12,7 +12,7 @@ import tempfile
 root = os.environ.get('SG_SOURCE_ROOT') or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(root, 'tests', 'tools'))
-from tap import Tap  # noqa: E402
+from sgtest.tap import Tap  # noqa: E402
 
 RATIOS = os.path.join(root, 'bench', 'ratios.py')
 

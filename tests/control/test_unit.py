@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
-from tap import Tap  # noqa: E402
+from sgtest.tap import Tap  # noqa: E402
 
 ROOT, STORMGATE = sys.argv[1:3]
 UNIT = os.path.join(ROOT, 'deploy', 'stormgate.service')

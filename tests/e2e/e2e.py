@@ -29,7 +29,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
-from tap import Tap  # noqa: E402
+from sgtest.tap import Tap  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

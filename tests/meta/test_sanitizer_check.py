@@ -12,8 +12,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
-import sanitizer  # noqa: E402
-from tap import Tap  # noqa: E402
+from sgtest import sanitizer  # noqa: E402
+from sgtest.tap import Tap  # noqa: E402
 
 TRIGGER = sys.argv[1]
 
