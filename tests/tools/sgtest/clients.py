@@ -96,11 +96,12 @@ def s_client(lab, host, identity, key, cipher, extra=(), ns=None):
                         '-cipher', cipher, *extra])
 
 
-def gnutls_cli(lab, host, identity, key, priority, extra=(), ns=None, env=None):
-    """GnuTLS gnutls-cli over DTLS 1.2 with a PSK (hex), to the gateway at host."""
+def gnutls_cli(lab, host, identity, key, priority, extra=(), ns=None, env=None, port=DTLS_PORT):
+    """GnuTLS gnutls-cli over DTLS 1.2 with a PSK (hex), to the gateway at host (or to
+    another server at host:port)."""
     return Interactive(lab, ns or lab.ns_dev,
                        ['gnutls-cli', '--udp', '--pskusername', identity, '--pskkey', key,
-                        '--priority', priority, '-p', str(DTLS_PORT), *extra, host], env=env)
+                        '--priority', priority, '-p', str(port), *extra, host], env=env)
 
 
 def echo_roundtrip(client, line, timeout=10):
