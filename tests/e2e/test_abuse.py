@@ -207,9 +207,7 @@ class Tool:
     def _line(self, timeout):
         if not self.c.expect('\n', timeout):
             raise RuntimeError(f'abuse.py did not answer: {self.c.err()[-1500:]}')
-        line, rest = self.c.out.split(b'\n', 1)
-        self.c.out = rest
-        return json.loads(line)
+        return json.loads(self.c.take_lines(1)[0])
 
     def __call__(self, cmd, timeout=60, **kw):
         self.c.send(json.dumps(dict(cmd=cmd, **kw)))
@@ -222,7 +220,6 @@ class Tool:
 def run(stormgate, stormctl):
     with e2e.E2ELab('sge2e5', stormgate, stormctl) as lab:
         check = lab.check
-        lab.netns_up()
         # net_pcap, not net_af_packet, for the devices' port: the af_packet PMD joins a
         # PACKET_FANOUT group with PACKET_FANOUT_FLAG_DEFRAG, so the kernel would reassemble
         # IP fragments before the gateway saw them. CIDs on (8 bytes): records of type
@@ -377,8 +374,7 @@ def run(stormgate, stormctl):
               f'A {ra} {a.err()[-300:]}\nB {rb} {b.err()[-300:]}')
         check('the daemon is alive and answers', d.alive() and d.ctl('version').returncode == 0,
               d.log()[-1000:])
-        rc = d.stop()
-        check('daemon stops cleanly (exit 0)', rc == 0, d.log()[-1500:])
+        lab.check_stop(d)
 
 
 if __name__ == '__main__':

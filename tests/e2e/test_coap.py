@@ -95,7 +95,6 @@ def identity_switch(lab, d):
 def run(stormgate, stormctl):
     with e2e.E2ELab('sge2e1', stormgate, stormctl) as lab:
         check = lab.check
-        lab.netns_up()
         d = lab.start_daemon()
         lab.coap_server()
         cap_dev = capture.Capture(lab, lab.ns_dev, lab.veth_d, 'devices')
@@ -202,8 +201,7 @@ def run(stormgate, stormctl):
         rebooted_device(lab, d)
         identity_switch(lab, d)
 
-        rc = d.stop()
-        check('daemon stops cleanly (exit 0)', rc == 0, d.log()[-1500:])
+        lab.check_stop(d)
 
 
 if __name__ == '__main__':

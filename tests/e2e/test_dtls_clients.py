@@ -382,7 +382,6 @@ class Run:
 
 def run(stormgate, stormctl):
     with e2e.E2ELab('sge2e2', stormgate, stormctl) as lab:
-        lab.netns_up()
         # The daemon's default policy: no cookie_mode in the file (always, issue 12 item 4).
         d = lab.start_daemon(policy={})
         lab.udp_echo(lab.ns_be, e2e.BE4, e2e.BACKEND_PORT)
@@ -403,8 +402,7 @@ def run(stormgate, stormctl):
         st = d.status()
         lab.check('no handshake left in flight, the daemon still answers',
                   st['handshakes']['in_flight'] == 0, st['handshakes'])
-        rc = d.stop()
-        lab.check('daemon stops cleanly (exit 0)', rc == 0, d.log()[-1500:])
+        lab.check_stop(d)
 
 
 if __name__ == '__main__':

@@ -56,17 +56,13 @@ def backend_lines(pb, n, timeout=5):
     end = time.monotonic() + timeout
     while len(out) < n and time.monotonic() < end:
         if pb.expect('\n', 0.2):
-            text = pb.out.decode(errors='replace')
-            lines = text.split('\n')
-            pb.out = lines[-1].encode()
-            out += [json.loads(x) for x in lines[:-1] if x.strip()]
+            out += [json.loads(x) for x in pb.take_lines() if x.strip()]
     return out
 
 
 def run(stormgate, stormctl):
     with e2e.E2ELab('sge2e4', stormgate, stormctl) as lab:
         check = lab.check
-        lab.netns_up()
         d = lab.start_daemon(backend_mode='proxy')
         pb = clients.Interactive(lab, lab.ns_be, [sys.executable,
                                               os.path.join(HERE, 'proxy_backend.py'),
@@ -194,8 +190,7 @@ def run(stormgate, stormctl):
         check('the server\'s reply echoing the session\'s token reaches the device',
               r4.returncode == 0 and live.expect('genuine reply', 5), live.out[-300:])
         check('the live device leaves cleanly', live.close() == 0, live.err()[-500:])
-        rc = d.stop()
-        check('daemon stops cleanly (exit 0)', rc == 0, d.log()[-1500:])
+        lab.check_stop(d)
 
 
 if __name__ == '__main__':

@@ -53,7 +53,6 @@ def peers_by_identity(d):
 def run(stormgate, stormctl):
     with e2e.E2ELab('sge2e3', stormgate, stormctl) as lab:
         check = lab.check
-        lab.netns_up()
         d = lab.start_daemon()
         lab.coap_server()
         # Each address family resolves the gateway once before the crowd arrives.
@@ -146,8 +145,7 @@ def run(stormgate, stormctl):
         check('nothing dropped on the way (no ring, queue, neighbour or crypto drop); '
               'late server datagrams for ended sessions only',
               not bad and dd['drops'].get('backend_unknown', 0) <= N, dd['drops'])
-        rc = d.stop()
-        check('daemon stops cleanly (exit 0)', rc == 0, d.log()[-1500:])
+        lab.check_stop(d)
 
 
 if __name__ == '__main__':

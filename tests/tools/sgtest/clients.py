@@ -54,6 +54,16 @@ class Interactive:
                 self.out += chunk
         return True
 
+    def take_lines(self, n=None):
+        """The complete lines of stdout not taken yet (the first n), as text; expect()
+        sees only what is left."""
+        *lines, rest = self.out.split(b'\n')
+        if n is not None:
+            rest = b'\n'.join(lines[n:] + [rest])
+            lines = lines[:n]
+        self.out = rest
+        return [x.decode(errors='replace') for x in lines]
+
     def exited(self, timeout):
         """True once it exited (e.g. after the gateway's close_notify), within timeout s."""
         try:

@@ -10,8 +10,9 @@ argv of every e2e script.
                        \\__________ stormgate (root namespace) _________/
 
 Every test script makes one E2ELab with its own tag (sge2eN: namespaces, veths
-and the DPDK file prefix carry it, so two tests may run at once); the Lab
-removes everything when the script ends, fails, or is killed.
+and the DPDK file prefix carry it, so two tests may run at once); entering it
+makes the namespaces, and it removes everything when the script ends, fails, or
+is killed.
 
 Usage of a script: test_x.py STORMGATE STORMCTL (meson passes both).
 """
@@ -70,6 +71,16 @@ class E2ELab(Lab):
         self.ns_be = f'{tag}-be'
         self.veth_gd, self.veth_d = f'{tag}-gd', f'{tag}-d'
         self.veth_gb, self.veth_b = f'{tag}-gb', f'{tag}-b'
+
+    def __enter__(self):
+        """The lab, its namespaces up; a failure to make them is reported (TAP) and
+        cleaned up like one in the script."""
+        super().__enter__()
+        try:
+            self.netns_up()
+        except BaseException:
+            self.__exit__(*sys.exc_info())  # exits
+        return self
 
     def netns_up(self):
         """Both namespaces, veths to the gateway's ports, addresses. No static
@@ -136,6 +147,11 @@ class E2ELab(Lab):
                              step=0.05):
             raise RuntimeError('the backend server never answered the gateway\'s ARP')
         return d
+
+    def check_stop(self, d):
+        """The check every e2e script ends with: the daemon stops on stormctl shutdown."""
+        rc = d.stop()
+        return self.check('daemon stops cleanly (exit 0)', rc == 0, d.log()[-1500:])
 
     def coap_server(self):
         """libcoap's coap-server-notls in the backend namespace, once bound."""
