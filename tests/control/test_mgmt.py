@@ -35,8 +35,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
-from sgtest import clients, ctl as ctlsock, daemon, proc, sanitizer, tool  # noqa: E402
-from sgtest.ctl import err_code  # noqa: E402
+from sgtest import clients, daemon, proc, sanitizer, tool  # noqa: E402
+from sgtest.ctl import Raw, err_code  # noqa: E402
 from sgtest.lab import Lab  # noqa: E402
 
 STORMGATE, STORMCTL = sys.argv[1:3]
@@ -70,11 +70,6 @@ def ctl_json(*args):
 
 def stats():
     return D.ctl_json('stats')
-
-
-def raw_client():
-    """A control client speaking the protocol by hand, to the daemon under test."""
-    return ctlsock.Raw(D.sock)
 
 
 def dtls(ident, key, cipher='PSK-AES128-CCM8'):
@@ -221,7 +216,7 @@ def test_credentials():
           and 'not_found' in r.stderr, r.stderr)
 
     # The import protocol by hand: ownership, abandonment.
-    a, b = raw_client(), raw_client()
+    a, b = Raw(D.sock), Raw(D.sock)
     check('import data without begin: conflict',
           err_code(a.call('credentials.import', {'phase': 'data', 'data': ''})) == 'conflict')
     check('import begin', 'result' in a.call('credentials.import', {'phase': 'begin'}))
@@ -342,7 +337,7 @@ def test_sessions_and_abuse():
           r.returncode == 1 and 'not_found' in r.stderr, r.stderr)
 
     # -- bad requests while the session carries traffic --
-    raw = raw_client()
+    raw = Raw(D.sock)
     cases = [
         (b'{"v":1,"cmd":"stats"\n', 'parse_error'),
         (b'[1,2]\n', 'invalid_request'),
@@ -367,13 +362,13 @@ def test_sessions_and_abuse():
         check(f'bad request {req[:60]!r}: {code}', err_code(resp) == code, resp)
     raw.close()
 
-    raw = raw_client()
+    raw = Raw(D.sock)
     raw.send(b'x' * 70000)
     check('oversized request: request_too_large, then closed',
           err_code(raw.line()) == 'request_too_large' and raw.closed())
     raw.close()
 
-    raw = raw_client()
+    raw = Raw(D.sock)
     raw.send(b'{"v":1,"cmd":"sta')
     t0 = time.monotonic()
     resp = raw.line(timeout=10)
@@ -405,7 +400,7 @@ def test_sessions_and_abuse():
 
     def one(i):
         try:
-            x = raw_client()
+            x = Raw(D.sock)
             out[i] = x.call('version', id=i)
             x.close()
         except OSError as e:
