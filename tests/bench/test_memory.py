@@ -12,11 +12,11 @@ and bad arguments, udp mode beyond its source ports among them, get a usage
 error (exit 2), not a figure.
 """
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
-from tap import Tap  # noqa: E402
+from sgtest import proc  # noqa: E402
+from sgtest.tap import Tap  # noqa: E402
 
 TOOL = sys.argv[1]
 N = 50000  # big enough that per-session memory dominates, small enough for a unit test
@@ -25,8 +25,7 @@ check = TAP.check
 
 
 def run(*args, timeout=120):
-    return subprocess.run([TOOL] + [str(a) for a in args], capture_output=True, text=True,
-                          timeout=timeout)
+    return proc.run([TOOL] + [str(a) for a in args], timeout=timeout)
 
 
 def measure(*args):

@@ -5,16 +5,14 @@ docs quote from the right pair, a benchmark that stopped with an error listed
 and the exit status 1, a noisy median named."""
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
-root = os.environ.get('SG_SOURCE_ROOT') or os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(root, 'tests', 'tools'))
-from tap import Tap  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
+from sgtest import ROOT, proc  # noqa: E402
+from sgtest.tap import Tap  # noqa: E402
 
-RATIOS = os.path.join(root, 'bench', 'ratios.py')
+RATIOS = os.path.join(ROOT, 'bench', 'ratios.py')
 
 
 def agg(run, median, cv=0.01):
@@ -33,8 +31,7 @@ def run(benchmarks):
     with tempfile.NamedTemporaryFile('w', suffix='.json', delete=False) as f:
         json.dump({'context': {}, 'benchmarks': benchmarks}, f)
     try:
-        return subprocess.run([sys.executable, RATIOS, f.name], capture_output=True, text=True,
-                              timeout=30)
+        return proc.run([sys.executable, RATIOS, f.name], timeout=30)
     finally:
         os.unlink(f.name)
 

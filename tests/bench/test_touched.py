@@ -10,12 +10,12 @@ stream of 2^20 keys (at 1M sessions about 65 % of them). At one session, one.
 """
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
-from tap import Tap  # noqa: E402
+from sgtest import proc  # noqa: E402
+from sgtest.tap import Tap  # noqa: E402
 
 BENCH = sys.argv[1]
 M = 1000000
@@ -39,10 +39,8 @@ def main():
         names = '|'.join(r[0] for r in ROWS)
         # Minimum time in CPU seconds: the lookups then make ~3 passes of 2^20
         # keys even on a loaded machine, enough to look up > 90 % of 1M sessions.
-        r = subprocess.run([BENCH, f'--benchmark_filter=^({names})$',
-                            '--benchmark_min_time=0.3', f'--benchmark_out={out}',
-                            '--benchmark_out_format=json'],
-                           capture_output=True, text=True, timeout=600)
+        r = proc.run([BENCH, f'--benchmark_filter=^({names})$', '--benchmark_min_time=0.3',
+                      f'--benchmark_out={out}', '--benchmark_out_format=json'], timeout=600)
         got = {}
         if os.path.exists(out):
             with open(out, encoding='utf-8') as f:

@@ -18,146 +18,34 @@ in the ASan+UBSan build, no daemon's output holds a sanitizer report.
 Every daemon is started with a unique --file-prefix and killed on any
 failure; the namespace, veth and temporary files are removed in all cases.
 """
-import json
 import os
 import re
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
-import sanitizer  # noqa: E402
-from tap import Tap  # noqa: E402
-import vethns  # noqa: E402
+from sgtest import ROOT, clients, ctl, daemon, proc, sanitizer  # noqa: E402
+from sgtest.dtls import DTLS_PORT  # noqa: E402
+from sgtest.lab import Lab  # noqa: E402
 
 STORMGATE, STORMCTL, VERSION = sys.argv[1:4]
 SANITIZE = sys.argv[4] if len(sys.argv) > 4 else 'none'  # meson's b_sanitize
-ROOT = os.environ.get('SG_SOURCE_ROOT') or os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TAG = f'sgt{os.getpid() % 100000}'
 NS = TAG
 VETH_GW = TAG + 'g'  # our end, where DPDK's af_packet socket binds
 VETH_DEV = TAG + 'd'  # the device end, inside the namespace
 GW_IP, DEV_IP = '198.18.1.1', '198.18.1.2'
 
-TAP = Tap()
-daemons = []
-prefixes = []
-work = tempfile.mkdtemp(prefix='sg-itest-')
+run = proc.run
 
 
-check = TAP.check
-skip = TAP.skip
+MBUFS_BACK = r'mbuf pool: all \d+ mbufs back'
 
 
-def run(args, timeout=30, **kw):
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
-
-
-def ctl(sock, *args, timeout=15):
-    return run([STORMCTL, '--socket', sock] + list(args), timeout=timeout)
-
-
-def ctl_json(sock, cmd):
-    r = ctl(sock, '--json', cmd)
-    if r.returncode != 0:
-        raise RuntimeError(f'stormctl {cmd}: exit {r.returncode}: {r.stderr.strip()}')
-    return json.loads(r.stdout)
-
-
-def write(path, text):
-    with open(path, 'w', encoding='utf-8') as f:
-        f.write(text)
-    return path
-
-
-def config(name, ports, extra=''):
-    prefix = f'{TAG}{name}'
-    prefixes.append(prefix)
-    port_yaml = ''.join(
-        f'  - {{name: {n}, role: {r}, devargs: "{d}"{a}}}\n' for n, r, d, a in ports)
-    return write(os.path.join(work, f'{name}.yaml'), f"""\
-eal: [-l, 0-1, --no-pci, --file-prefix, {prefix}]
-log: {{level: info}}
-control:
-  socket: {work}/{name}.sock
-workers: {{idle_sleep_us: 200}}
-mbufs: {{count: 4095, cache: 64}}
-credentials: {{db: {work}/creds, map_size: 64M}}
-ports:
-{port_yaml}{extra}""")
-
-
-def start(cfg, *args):
-    log = open(os.path.join(work, os.path.basename(cfg) + f'.{len(daemons)}.log'), 'w+')
-    p = subprocess.Popen([STORMGATE, '--config', cfg, '--no-status'] + list(args),
-                         stdout=log, stderr=subprocess.STDOUT, text=True)
-    p.log = log
-    daemons.append(p)
-    return p
-
-
-def output(p):
-    p.log.flush()
-    p.log.seek(0)
-    return p.log.read()
-
-
-def wait_socket(p, sock, timeout=60):
-    """True once the daemon answers on sock; False if it died or time ran out."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if p.poll() is not None:
-            return False
-        if os.path.exists(sock) and ctl(sock, 'version').returncode == 0:
-            return True
-        time.sleep(0.2)
-    return False
-
-
-def wait_exit(p, timeout=30):
-    try:
-        return p.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait(timeout=10)
-        return None
-
-
-def hugepages_available():
-    free = 0
-    with open('/proc/meminfo') as f:
-        for line in f:
-            if line.startswith('HugePages_Free:'):
-                free = int(line.split()[1])
-    with open('/proc/mounts') as f:
-        mounted = any(l.split()[2] == 'hugetlbfs' for l in f if len(l.split()) > 2)
-    return free > 0 and mounted
-
-
-def raw_exchange(sock, data, timeout=5):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(sock)
-    s.sendall(data)
-    buf = b''
-    try:
-        while not buf.endswith(b'\n'):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    finally:
-        s.close()
-    return json.loads(buf.decode()) if buf else None
-
-
-# ---------------------------------------------------------------------------
-
-def test_cli():
+def test_cli(lab):
+    check, work = lab.check, lab.work
     r = run([STORMGATE, '--help'])
     check('stormgate --help exits 0 with usage', r.returncode == 0 and 'Usage: stormgate' in r.stdout)
     r = run([STORMGATE, '--version'])
@@ -173,7 +61,7 @@ def test_cli():
     check('stormctl without a command exits 2', r.returncode == 2, r.returncode)
     r = run([STORMCTL, '--bogus', 'status'])
     check('stormctl with a bad option exits 2', r.returncode == 2, r.returncode)
-    r = run([STORMCTL, '--socket', os.path.join(work, 'nobody.sock'), 'status'])
+    r = ctl.stormctl(STORMCTL, os.path.join(work, 'nobody.sock'), 'status')
     check('stormctl with no daemon: exit 1 and a clear error',
           r.returncode == 1 and 'cannot connect' in r.stderr and 'is stormgate running' in r.stderr,
           f'{r.returncode} {r.stderr!r}')
@@ -182,12 +70,13 @@ def test_cli():
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind(dead)
     s.close()
-    r = run([STORMCTL, '--socket', dead, '--json', 'status'])
+    r = ctl.stormctl(STORMCTL, dead, '--json', 'status')
     check('stormctl on a stale socket: exit 1, connection refused',
           r.returncode == 1 and 'Connection refused' in r.stderr, r.stderr)
 
 
-def test_check_config():
+def test_check_config(lab):
+    check = lab.check
     sample = os.path.join(ROOT, 'deploy', 'stormgate.yaml')
     r = run([STORMGATE, '--check-config', sample])
     check('--check-config deploy/stormgate.yaml exits 0 with a summary',
@@ -212,64 +101,64 @@ def test_check_config():
               and want[0] in r.stderr, r.stderr)
 
 
-def test_import():
-    cfg = config('imp', [('dev0', 'device', 'net_null0', '')])
+def test_import(lab):
+    check = lab.check
+    cfg = lab.config('imp', [daemon.port('dev0', 'device', 'net_null0')])
     csv = os.path.join(ROOT, 'deploy', 'sample-devices.csv')
     with open(csv) as f:
         n = sum(1 for l in f if l.strip() and not l.startswith('#') and not l.startswith('identity,'))
-    r = run([STORMGATE, '--config', cfg, '--import-credentials', csv])
+    r = run([STORMGATE, '--config', cfg.path, '--import-credentials', csv])
     check(f'--import-credentials sample-devices.csv imports {n}',
           r.returncode == 0 and f'imported {n} credential(s)' in r.stdout
           and f'({n} stored)' in r.stdout, r.stdout + r.stderr)
-    bad = write(os.path.join(work, 'bad.csv'),
-                'new-device-1,00112233445566778899aabbccddeeff\n'
+    bad = os.path.join(lab.work, 'bad.csv')
+    with open(bad, 'w', encoding='utf-8') as f:
+        f.write('new-device-1,00112233445566778899aabbccddeeff\n'
                 'new-device-2,0011223344556677\n'
                 'new-device-3,not-hex\n')
-    r = run([STORMGATE, '--config', cfg, '--import-credentials', bad])
+    r = run([STORMGATE, '--config', cfg.path, '--import-credentials', bad])
     check('--import-credentials with a bad line 3: exit 1, file:line, nothing imported',
           r.returncode == 1 and f'{bad}:3: psk_hex' in r.stderr and 'nothing imported' in r.stderr,
           r.stderr)
-    r = run([STORMGATE, '--config', cfg, '--import-credentials', csv])
+    r = run([STORMGATE, '--config', cfg.path, '--import-credentials', csv])
     check('re-importing replaces, the count stays', r.returncode == 0 and f'({n} stored)' in r.stdout,
           r.stdout)
     return n
 
 
-def netns_up():
-    vethns.up(NS, VETH_GW, VETH_DEV, DEV_IP, GW_IP)
+def dev0():
+    """The device port on our end of the veth, with the gateway's address."""
+    return daemon.port('dev0', 'device', f'net_af_packet0,iface={VETH_GW}', [f'{GW_IP}/24'])
 
 
 def send_datagrams(n, size):
     code = ('import socket\n'
             's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n'
-            f'for i in range({n}): s.sendto(bytes({size}), ("{GW_IP}", 5684))\n')
-    vethns.sh('ip', 'netns', 'exec', NS, sys.executable, '-c', code)
+            f'for i in range({n}): s.sendto(bytes({size}), ("{GW_IP}", {DTLS_PORT}))\n')
+    proc.sh('ip', 'netns', 'exec', NS, sys.executable, '-c', code)
 
 
 def port(status, name):
     return next(p for p in status['ports'] if p['name'] == name)
 
 
-def test_daemon(n_creds):
-    netns_up()
-    cfg = config('main', [('dev0', 'device', f'net_af_packet0,iface={VETH_GW}',
-                           ', addresses: [198.18.1.1/24]'),
-                          ('app0', 'backend', 'net_ring0', '')])
-    sock = os.path.join(work, 'main.sock')
-    p = start(cfg)
-    if not check('daemon starts and answers on its control socket', wait_socket(p, sock),
-                 output(p)):
+def test_daemon(lab, n_creds):
+    check = lab.check
+    lab.link(NS, VETH_GW, VETH_DEV, [f'{DEV_IP}/24'], gw_neigh=GW_IP)
+    p = lab.start(lab.config('main', [dev0(), daemon.port('app0', 'backend', 'net_ring0')]))
+    sock = p.sock
+    if not check('daemon starts and answers on its control socket', p.wait_ready(), p.log()):
         return
     st = os.stat(sock)
     check('control socket has mode 0660', st.st_mode & 0o777 == 0o660, oct(st.st_mode))
 
-    v = ctl_json(sock, 'version')
+    v = p.ctl_json('version')
     check('stormctl --json version: daemon version and protocol 1',
           v['version'] == VERSION and v['protocol'] == 1 and v['dpdk'].startswith('DPDK'), v)
     check('version lists the commands', {c['name'] for c in v['commands']}
           >= {'version', 'status', 'ports', 'shutdown'}, v['commands'])
 
-    ports = ctl_json(sock, 'ports')['ports']
+    ports = p.ctl_json('ports')['ports']
     check('stormctl --json ports: two ports in config order',
           [(x['name'], x['role']) for x in ports] == [('dev0', 'device'), ('app0', 'backend')],
           ports)
@@ -278,12 +167,12 @@ def test_daemon(n_creds):
           and ports[0]['link']['up'] is True and ports[0]['rx_queues'] == 1, ports[0])
     check('app0 is net_ring', ports[1]['driver'] == 'net_ring', ports[1])
 
-    s0 = ctl_json(sock, 'status')
+    s0 = p.status()
     check('status: running, main lcore 0, one worker on lcore 1',
           s0['state'] == 'running' and s0['lcores']['main'] == 0
           and [w['lcore'] for w in s0['lcores']['workers']] == [1], s0['lcores'])
     check('status: memory mode matches the machine',
-          s0['memory']['hugepages'] == hugepages_available(), s0['memory'])
+          s0['memory']['hugepages'] == daemon.hugepages_available(), s0['memory'])
     check('status: the data plane runs, handshakes go to the control plane',
           'running' in s0['dataplane'] and 'handshakes' in s0, s0)
     check(f'status: credential store holds the {n_creds} imported devices',
@@ -293,14 +182,9 @@ def test_daemon(n_creds):
     n, size = 25, 100
     send_datagrams(n, size)
     frame = 14 + 20 + 8 + size
-    end = time.monotonic() + 10
-    while time.monotonic() < end:
-        s1 = ctl_json(sock, 'status')
-        if port(s1, 'dev0')['rx_packets'] >= n:
-            break
-        time.sleep(0.2)
+    proc.wait_for(lambda: port(p.status(), 'dev0')['rx_packets'] >= n, timeout=10)
     time.sleep(0.5)  # anything extra would show up now
-    s1 = ctl_json(sock, 'status')
+    s1 = p.status()
     d = port(s1, 'dev0')
     check(f'{n} datagrams from the namespace: dev0 received exactly {n} ({n * frame} bytes)',
           d['rx_packets'] == n and d['rx_bytes'] == n * frame, d)
@@ -317,97 +201,86 @@ def test_daemon(n_creds):
     check('worker lcore counted them', s1['lcores']['workers'][0]['rx_packets'] == n,
           s1['lcores'])
 
-    r = ctl(sock, 'status')
+    r = p.ctl('status')
     check('stormctl status prints a table', r.returncode == 0 and 'PORT' in r.stdout
           and 'dev0' in r.stdout and 'handshake' in r.stdout, r.stdout)
-    r = ctl(sock, 'frobnicate')
+    r = p.ctl('frobnicate')
     check('unknown command: exit 1 with the daemon\'s error',
           r.returncode == 1 and 'unknown_command' in r.stderr, r.stderr)
 
-    resp = raw_exchange(sock, b'{"v":1,"cmd":"status"\n')
+    resp = ctl.exchange(sock, b'{"v":1,"cmd":"status"\n')
     check('raw: bad JSON gets parse_error', resp['error']['code'] == 'parse_error', resp)
-    resp = raw_exchange(sock, b'{"v":7,"cmd":"status","id":"a"}\n')
+    resp = ctl.exchange(sock, b'{"v":7,"cmd":"status","id":"a"}\n')
     check('raw: wrong version gets unsupported_version with the id',
           resp['error']['code'] == 'unsupported_version' and resp['id'] == 'a', resp)
-    resp = raw_exchange(sock, b'x' * 70000)
+    resp = ctl.exchange(sock, b'x' * 70000)
     check('raw: a request over control.max_request gets request_too_large',
           resp['error']['code'] == 'request_too_large', resp)
 
     # A second daemon must not steal the socket of a live one.
-    cfg2 = config('dup', [('dev0', 'device', 'net_ring1', '')])
-    with open(cfg2) as f:
-        text = f.read().replace(f'{work}/dup.sock', sock)
-    write(cfg2, text)
-    p2 = start(cfg2, '--duration', '30')
-    rc2 = wait_exit(p2, 60)
+    dup = lab.config('dup', [daemon.port('dev0', 'device', 'net_ring1')],
+                     control={'socket': sock})
+    p2 = lab.start(dup, '--duration', '30')
+    rc2 = p2.wait(60)
     check('a second daemon on the same socket exits 1 and says why',
-          rc2 == 1 and 'another stormgate is running' in output(p2), output(p2)[-500:])
-    check('... and the first one still answers', ctl(sock, 'version').returncode == 0)
+          rc2 == 1 and 'another stormgate is running' in p2.log(), p2.log()[-500:])
+    check('... and the first one still answers', p.ctl('version').returncode == 0)
 
-    r = ctl(sock, 'shutdown')
+    r = p.ctl('shutdown')
     check('stormctl shutdown: exit 0', r.returncode == 0 and 'stopping' in r.stdout, r.stdout + r.stderr)
-    rc = wait_exit(p, 30)
-    out = output(p)
+    rc = p.wait(30)
+    out = p.log()
     check('daemon exits 0 after shutdown', rc == 0, f'exit {rc}\n{out[-800:]}')
     check('its log says why and that it stopped cleanly',
           'stopping (stormctl shutdown)' in out and 'stopped cleanly' in out, out[-800:])
     check('the control socket file is gone', not os.path.exists(sock))
-    r = ctl(sock, 'status')
+    r = p.ctl('status')
     check('stormctl after shutdown: exit 1', r.returncode == 1, r.stderr)
 
 
-def test_stop_paths():
+def test_stop_paths(lab):
+    check = lab.check
     for how in ('SIGINT', 'SIGTERM', 'duration'):
-        cfg = config(f'stop{how.lower()}', [('dev0', 'device', 'net_ring0', '')])
-        sock = os.path.join(work, f'stop{how.lower()}.sock')
-        p = start(cfg, *(['--duration', '2'] if how == 'duration' else []))
+        cfg = lab.config(f'stop{how.lower()}', [daemon.port('dev0', 'device', 'net_ring0')])
+        p = lab.start(cfg, *(['--duration', '2'] if how == 'duration' else []))
         if how != 'duration':
-            if not check(f'{how}: daemon comes up', wait_socket(p, sock), output(p)):
+            if not check(f'{how}: daemon comes up', p.wait_ready(), p.log()):
                 continue
-            p.send_signal(getattr(signal, how))
-        rc = wait_exit(p, 60)
-        out = output(p)
+            p.proc.send_signal(getattr(signal, how))
+        rc = p.wait(60)
+        out = p.log()
         reason = '--duration elapsed' if how == 'duration' else how
         check(f'{how}: clean stop, exit 0', rc == 0 and f'stopping ({reason})' in out
               and 'stopped cleanly' in out, f'exit {rc}\n{out[-800:]}')
-        check(f'{how}: every mbuf back in the pool', re.search(r'mbuf pool: all \d+ mbufs back', out),
-              out[-800:])
+        check(f'{how}: every mbuf back in the pool', re.search(MBUFS_BACK, out), out[-800:])
 
 
-ECHO = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools', 'udp_echo.py')
-
-
-def test_dtls_echo():
+def test_dtls_echo(lab):
     """A real DTLS client (OpenSSL s_client) in the namespace, through the gateway,
     to a UDP echo server in the namespace, and back."""
+    check = lab.check
     ident = 'urn:dev:ops:32473-meter-0002'
     key = '7bdebcfab2aae258c6a80f9881a91e1c'
-    cfg = config('echo', [('dev0', 'device', f'net_af_packet0,iface={VETH_GW}',
-                           ', addresses: [198.18.1.1/24]')],
-                 # The echo server lives on the devices' link: the device network is
-                 # trusted here (docs/architecture.md, "Trust model").
-                 f'backend: {{mode: udp, trust_device_network: true, servers: [{DEV_IP}:5683]}}\n'
-                 'policy: {cookie_mode: always}\n')
-    sock = os.path.join(work, 'echo.sock')
-    p = start(cfg)
-    if not check('echo: daemon starts', wait_socket(p, sock), output(p)):
+    # The echo server lives on the devices' link: the device network is trusted here
+    # (docs/architecture.md, "Trust model").
+    cfg = lab.config('echo', [dev0()],
+                     backend={'mode': 'udp', 'trust_device_network': True,
+                              'servers': [f'{DEV_IP}:5683']},
+                     policy={'cookie_mode': 'always'})
+    p = lab.start(cfg)
+    if not check('echo: daemon starts', p.wait_ready(), p.log()):
         return
     check('echo: the daemon warns that the device network is trusted',
-          'the device network is trusted' in output(p), output(p)[-800:])
-    echo = subprocess.Popen(['ip', 'netns', 'exec', NS, sys.executable, ECHO, DEV_IP,
-                             '5683', '60'], stdout=subprocess.DEVNULL)
-    time.sleep(1)  # the echo server binds before the first client
-    daemons.append(echo)
+          'the device network is trusted' in p.log(), p.log()[-800:])
+    echo = lab.udp_echo(NS, DEV_IP, 5683, lifetime=60)
     for cipher in ('PSK-AES128-CCM8', 'PSK-AES128-GCM-SHA256', 'PSK-CHACHA20-POLY1305'):
         line = f'hello stormgate {cipher}'
-        # Not -quiet: it implies -ign_eof; this client leaves (close_notify) at end of input.
-        cmd = (f'(echo "{line}"; sleep 2) | timeout 15 openssl s_client -dtls1_2 -brief '
-               f'-connect {GW_IP}:5684 -psk_identity {ident} -psk {key} -cipher {cipher}')
-        r = subprocess.run(['ip', 'netns', 'exec', NS, 'sh', '-c', cmd], capture_output=True,
-                           text=True, timeout=30)
+        c = clients.s_client(lab, GW_IP, ident, key, cipher)
+        ok = clients.echo_roundtrip(c, line)
+        c.close()  # end of input: the client leaves with a close_notify
         check(f'echo: openssl s_client {cipher}: handshake, record out, echo back',
-              f'echo:{line}' in r.stdout, f'stdout {r.stdout[-400:]!r}\nstderr {r.stderr[-600:]!r}')
-    s = ctl_json(sock, 'status')
+              ok, f'stdout {c.out[-400:]!r}\nstderr {c.err()[-600:]!r}')
+    s = p.status()
     c = s['counters']
     check('echo: three sessions installed by the handshake server',
           s['handshakes']['installed'] == 3, s.get('handshakes'))
@@ -416,57 +289,43 @@ def test_dtls_echo():
     check('echo: each client closed with an authenticated close_notify, punted',
           c['punts']['alert'] == 3, c)
     # A wrong key: the handshake fails (decrypt_error) and nothing is installed.
-    cmd = (f'echo x | timeout 10 openssl s_client -dtls1_2 -brief -connect {GW_IP}:5684 '
-           f'-psk_identity {ident} -psk 00112233445566778899aabbccddeeff -cipher PSK-AES128-CCM8')
-    subprocess.run(['ip', 'netns', 'exec', NS, 'sh', '-c', cmd], capture_output=True, timeout=30)
-    s = ctl_json(sock, 'status')
+    c = clients.s_client(lab, GW_IP, ident, '00112233445566778899aabbccddeeff',
+                         'PSK-AES128-CCM8')
+    c.send('x')
+    c.close()
+    s = p.status()
     check('echo: a wrong key installs nothing and is counted',
           s['handshakes']['installed'] == 3 and s['handshakes']['failed'] >= 1, s['handshakes'])
-    ctl(sock, 'shutdown')
-    check('echo: daemon exits 0', wait_exit(p) == 0, output(p)[-800:])
+    p.ctl('shutdown')
+    check('echo: daemon exits 0', p.wait() == 0, p.log()[-800:])
     check('echo: after the traffic every mbuf is back in the pool',
-          re.search(r'mbuf pool: all \d+ mbufs back', output(p)), output(p)[-800:])
-    echo.kill()
+          re.search(MBUFS_BACK, p.log()), p.log()[-800:])
+    lab.kill(echo)
 
 
-def test_sanitizer_logs():
+def test_sanitizer_logs(lab):
     """ASan+UBSan build: no report in any daemon's output, LeakSanitizer's
     exit check included (so only daemons that exited by themselves count)."""
-    started = [p for p in daemons if hasattr(p, 'log')]  # start()'s, not the echo server
-    done = [p for p in started if p.poll() is not None]
-    check('every daemon started has exited by itself', len(done) == len(started) and done,
-          f'{len(done)} of {len(started)}')
-    sanitizer.check_logs(TAP, SANITIZE, STORMGATE, ''.join(output(p) for p in done),
+    done = [d for d in lab.daemons if not d.alive()]
+    lab.check('every daemon started has exited by itself',
+              len(done) == len(lab.daemons) and done, f'{len(done)} of {len(lab.daemons)}')
+    sanitizer.check_logs(lab.tap, SANITIZE, STORMGATE, ''.join(d.log() for d in done),
                          f"the {len(done)} daemons' logs")
 
 
-def cleanup():
-    vethns.down(daemons, NS, VETH_GW, prefixes, work)
-
-
-def on_signal(signo, frame):
-    raise SystemExit(f'killed by signal {signo}')
-
-
 def main():
-    signal.signal(signal.SIGTERM, on_signal)
-    try:
-        test_cli()
-        test_check_config()
-        n = test_import()
+    with Lab(TAG, STORMGATE, STORMCTL, work_prefix='sg-itest-', ns_dev=NS) as lab:
+        test_cli(lab)
+        test_check_config(lab)
+        n = test_import(lab)
         if os.geteuid() != 0:
-            skip('daemon tests', 'need root (network namespace, AF_PACKET)')
+            lab.skip('daemon tests', 'need root (network namespace, AF_PACKET)')
         else:
-            test_daemon(n)
-            test_dtls_echo()
-            test_stop_paths()
-            test_sanitizer_logs()
-    except BaseException as e:  # report, then clean up
-        check('no unexpected exception', False, repr(e))
-    finally:
-        cleanup()
-    return TAP.finish()
+            test_daemon(lab, n)
+            test_dtls_echo(lab)
+            test_stop_paths(lab)
+            test_sanitizer_logs(lab)
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main()

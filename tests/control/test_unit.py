@@ -12,12 +12,12 @@ systemd-analyze.
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
-from tap import Tap  # noqa: E402
+from sgtest import proc  # noqa: E402
+from sgtest.tap import Tap  # noqa: E402
 
 ROOT, STORMGATE = sys.argv[1:3]
 UNIT = os.path.join(ROOT, 'deploy', 'stormgate.service')
@@ -65,11 +65,10 @@ def main():
         unit = os.path.join(work, 'stormgate.service')
         with open(unit, 'w') as f:
             f.write(text.replace('/usr/bin/stormgate', os.path.abspath(STORMGATE)))
-        r = subprocess.run([sa, 'verify', unit], capture_output=True, text=True, timeout=60)
+        r = proc.run([sa, 'verify', unit], timeout=60)
         check('systemd-analyze verify: exit 0, nothing reported',
               r.returncode == 0 and not (r.stdout + r.stderr).strip(), r.stdout + r.stderr)
-        r = subprocess.run([sa, 'security', '--offline=true', unit], capture_output=True,
-                           text=True, timeout=60)
+        r = proc.run([sa, 'security', '--offline=true', unit], timeout=60)
         m = re.search(r'Overall exposure level for \S+: ([0-9.]+)', r.stdout)
         score = float(m.group(1)) if m else None
         check(f'systemd-analyze security --offline=true: exposure {score} <= {MAX_EXPOSURE}',

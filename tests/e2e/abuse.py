@@ -30,6 +30,7 @@ decides). Limits: N <= 100000, T <= 30.
     abuse.py IFACE GATEWAY_MAC            (run inside the devices' namespace)
 """
 import json
+import os
 import random
 import socket
 import sys
@@ -39,10 +40,12 @@ from scapy.all import IP, UDP, Ether, IPv6, IPv6ExtHdrFragment, Raw, fragment  #
 from scapy.layers.inet6 import fragment6  # noqa: E402
 from scapy.sendrecv import AsyncSniffer  # noqa: E402
 
-DEV4, GW4 = '198.18.1.2', '198.18.1.1'
-DEV6, GW6 = 'fd00:5347:1::2', 'fd00:5347:1::1'
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
+from sgtest import dtls  # noqa: E402
+from sgtest.dtls import DTLS_PORT as PORT  # noqa: E402
+from sgtest.e2e import DEV4, DEV6, GW4, GW6  # noqa: E402
+
 SPOOF4 = '198.18.1.77'  # on the devices' link, owned by nobody
-PORT = 5684
 MAX_CIPHERTEXT = (1 << 14) + 2048
 N_MAX, T_MAX = 100000, 30.0
 
@@ -58,12 +61,6 @@ sniffed = []
 def udp4(payload, sport, src=DEV4):
     return bytes(Ether(src=my_mac, dst=gw_mac) / IP(src=src, dst=GW4)
                  / UDP(sport=sport, dport=PORT) / Raw(payload))
-
-
-def record(ctype, epoch, seq, body, length=None):
-    n = len(body) if length is None else length
-    return (bytes([ctype]) + b'\xfe\xfd' + epoch.to_bytes(2, 'big') + seq.to_bytes(6, 'big')
-            + n.to_bytes(2, 'big') + body)
 
 
 def framing(d, cid_len):
@@ -82,14 +79,7 @@ def framing(d, cid_len):
 
 def client_hello(rng, cookie=b''):
     """A well-formed DTLS 1.2 ClientHello, without a cookie unless given (RFC 6347 §4.2.1)."""
-    suites = [0xC0A8, 0xC0A4, 0x00A8, 0xCCAB]
-    body = (b'\xfe\xfd' + rng.randbytes(32) + b'\x00' + bytes([len(cookie)]) + cookie
-            + (2 * len(suites)).to_bytes(2, 'big') + b''.join(s.to_bytes(2, 'big') for s in suites)
-            + b'\x01\x00'
-            + (4).to_bytes(2, 'big') + b'\x00\x17\x00\x00')  # extended_master_secret
-    hs = b'\x01' + len(body).to_bytes(3, 'big') + b'\x00\x00' + b'\x00\x00\x00' \
-        + len(body).to_bytes(3, 'big') + body
-    return record(22, 0, 0, hs)
+    return dtls.client_hello(rng.randbytes(32), [0xC0A8, 0xC0A4, 0x00A8, 0xCCAB], cookie)
 
 
 def send_all(frames, seconds=None, batch=256, pause=0.002):
@@ -122,17 +112,17 @@ def handle(c):
             frames.append(udp4(d, rng.randint(1024, 65535), src=SPOOF4))
         return {'sent': send_all(frames), 'expect': expect}
     if cmd == 'truncated':
-        frames = [udp4(record(23, 1, 1000 + i, rng.randbytes(30), length=200), c['sport'])
-                  for i in range(n)]
+        frames = [udp4(dtls.record(23, 1, 1000 + i, rng.randbytes(30), length=200),
+                       c['sport']) for i in range(n)]
         return {'sent': send_all(frames)}
     if cmd == 'oversized':
-        frames = [udp4(record(23, 1, 2000 + i, rng.randbytes(100), length=0xffff), c['sport'])
-                  for i in range(n)]
+        frames = [udp4(dtls.record(23, 1, 2000 + i, rng.randbytes(100), length=0xffff),
+                       c['sport']) for i in range(n)]
         return {'sent': send_all(frames)}
     if cmd == 'forge':
         # explicit nonce (8) + ciphertext + tag (16): the shape of a GCM/CCM record
-        frames = [udp4(record(23, 1, (1 << 40) + i, rng.randbytes(8 + 32 + 16)), c['sport'])
-                  for i in range(n)]
+        frames = [udp4(dtls.record(23, 1, (1 << 40) + i, rng.randbytes(8 + 32 + 16)),
+                       c['sport']) for i in range(n)]
         return {'sent': send_all(frames)}
     if cmd == 'sniff_start':
         sport = int(c['sport'])

@@ -14,13 +14,16 @@ PSK identity in TLV 0xE0) and the payload; then it answers with the very same
 header followed by b'echo:' + the payload, so the gateway can find the
 session: the header's PP2_TYPE_UNIQUE_ID holds the session's handle and its
 token, which the gateway wants back in every reply. A datagram without a valid header gets a JSON line with "error" and
-no answer. Prints "ready" first; stops after LIFETIME_S (default 600).
+no answer. Prints "ready" first; stops after LIFETIME_S (default 600): the
+loop is sgtest.udpserver's.
 """
 import ipaddress
 import json
-import socket
+import os
 import sys
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
+from sgtest import udpserver  # noqa: E402
 
 SIG = b'\r\n\r\n\x00\r\nQUIT\n'
 TLV_NAMES = {0x01: 'alpn', 0x02: 'authority', 0x03: 'crc32c', 0x04: 'noop',
@@ -81,30 +84,19 @@ def parse(d):
     return total, info
 
 
-def main():
-    addr, port = sys.argv[1], int(sys.argv[2])
-    lifetime = float(sys.argv[3]) if len(sys.argv) > 3 else 600.0
-    s = socket.socket(socket.AF_INET6 if ':' in addr else socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((addr, port))
-    s.settimeout(0.5)
-    print('ready', flush=True)
-    end = time.monotonic() + lifetime
-    while time.monotonic() < end:
-        try:
-            d, peer = s.recvfrom(65535)
-        except socket.timeout:
-            continue
-        try:
-            hl, info = parse(d)
-        except ValueError as e:
-            print(json.dumps({'error': str(e), 'from': peer[0], 'len': len(d)}), flush=True)
-            continue
-        payload = d[hl:]
-        info['from'] = f'{peer[0]}:{peer[1]}'
-        info['payload'] = payload.decode(errors='replace')
-        print(json.dumps(info), flush=True)
-        s.sendto(d[:hl] + b'echo:' + payload, peer)
+def answer(d, peer):
+    """The JSON line for d; the same header and b'echo:' + the payload back (None: none)."""
+    try:
+        hl, info = parse(d)
+    except ValueError as e:
+        print(json.dumps({'error': str(e), 'from': peer[0], 'len': len(d)}), flush=True)
+        return None
+    payload = d[hl:]
+    info['from'] = f'{peer[0]}:{peer[1]}'
+    info['payload'] = payload.decode(errors='replace')
+    print(json.dumps(info), flush=True)
+    return d[:hl] + b'echo:' + payload
 
 
 if __name__ == '__main__':
-    main()
+    udpserver.serve(answer)

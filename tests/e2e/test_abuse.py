@@ -37,8 +37,10 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import e2e  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
+from sgtest import clients, ctl, e2e, proc  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 SPORT_A = 42684  # the live OpenSSL device's source port
 CID_LEN = 8
@@ -64,11 +66,11 @@ class Looper(threading.Thread):
         for i in range(10000):  # bounded; stop_ev ends it within seconds
             if self.stop_ev.is_set():
                 break
-            c = e2e.s_client(self.lab, e2e.GW4, ident, key, 'PSK-AES128-CCM8',
+            c = clients.s_client(self.lab, e2e.GW4, ident, key, 'PSK-AES128-CCM8',
                              extra=('-bind', f'{self.addr}:0'))
             # 8 s: a hello refused by admission is retransmitted after 1, 2 and 4 s
             # (RFC 6347 §4.2.4.1), so a device refused twice still gets in.
-            ok = e2e.echo_roundtrip(c, f'loop {i}', timeout=8)
+            ok = clients.echo_roundtrip(c, f'loop {i}', timeout=8)
             now = time.monotonic()
             self.tried.append(now)
             if ok:
@@ -93,7 +95,7 @@ def admission(lab, d, tool):
     """Issue 12 item 3, end to end (see the module's head)."""
     check = lab.check
     for a in DEVICE_ADDRS:
-        e2e._sh('ip', '-n', lab.ns_dev, 'addr', 'add', f'{a}/24', 'dev', lab.veth_d)
+        proc.sh('ip', '-n', lab.ns_dev, 'addr', 'add', f'{a}/24', 'dev', lab.veth_d)
     r = d.ctl('policy', 'set', f'handshake_rate={RATE}', f'handshake_source_share={SHARE}',
               'handshake_source_prefix4=32')
     check(f'policy set handshake_rate={RATE}, share {SHARE} %, a source per address',
@@ -101,27 +103,27 @@ def admission(lab, d, tool):
     # One handshake from each address first: the gateway learns their MACs (ARP).
     warm = []
     for i, a in enumerate(DEVICE_ADDRS):
-        c = e2e.s_client(lab, e2e.GW4, e2e.device_identity(30 + i), e2e.device_key(30 + i),
+        c = clients.s_client(lab, e2e.GW4, e2e.device_identity(30 + i), e2e.device_key(30 + i),
                          'PSK-AES128-CCM8', extra=('-bind', f'{a}:0'))
-        warm.append(e2e.echo_roundtrip(c, 'warm', timeout=8))
+        warm.append(clients.echo_roundtrip(c, 'warm', timeout=8))
         c.close()
         time.sleep(1.0 / RATE)
     check('each device address handshakes once', all(warm), warm)
 
     def adm():
-        return json.loads(d.ctl('--json', 'stats').stdout)['admission']
+        return d.ctl_json('stats')['admission']
 
     # -- bogus cookies at 10x the rate from one host ---------------------------------
     devices = [Looper(lab, a, 30 + i) for i, a in enumerate(DEVICE_ADDRS)]
     for x in devices:
         x.start()
     time.sleep(2)  # the loops running, the burst spent
-    before, a0 = e2e.counters(d.status()), adm()
+    before, a0 = ctl.counters(d.status()), adm()
     r = tool('bogus_cookie', pps=10 * RATE, seconds=WINDOW, timeout=WINDOW + 30)
     t1 = time.monotonic()
     t0 = t1 - r['seconds']  # while the hellos were going out
     got = sum(x.count(t0, t1) for x in devices)
-    dd, a1 = e2e.delta(e2e.counters(d.status()), before), adm()
+    dd, a1 = ctl.delta(ctl.counters(d.status()), before), adm()
     bogus = dd['hs'].get('drop_cookie_bad', 0) + dd['hs'].get('drop_cookie_expired', 0)
     check(f'{r["sent"]} ClientHellos with made-up cookies in {r["seconds"]} s ({10 * RATE}/s, '
           f'10x the rate) from one host: each dropped as a bad or expired cookie ({bogus}) and '
@@ -182,7 +184,7 @@ class Pinger(threading.Thread):
         while not self.stop_ev.is_set():
             for name, c in self.clients:
                 t0 = time.monotonic()
-                if e2e.echo_roundtrip(c, f'{name} ping {i}', timeout=3):
+                if clients.echo_roundtrip(c, f'{name} ping {i}', timeout=3):
                     self.ok[name] += 1
                     self.worst = max(self.worst, time.monotonic() - t0)
                 else:
@@ -197,17 +199,15 @@ class Pinger(threading.Thread):
 
 class Tool:
     def __init__(self, lab, gw_mac):
-        self.c = e2e.Interactive(lab, lab.ns_dev, [sys.executable,
-                                                   os.path.join(e2e.HERE, 'abuse.py'),
+        self.c = clients.Interactive(lab, lab.ns_dev, [sys.executable,
+                                                   os.path.join(HERE, 'abuse.py'),
                                                    lab.veth_d, gw_mac])
         self.ready = self._line(30)
 
     def _line(self, timeout):
         if not self.c.expect('\n', timeout):
             raise RuntimeError(f'abuse.py did not answer: {self.c.err()[-1500:]}')
-        line, rest = self.c.out.split(b'\n', 1)
-        self.c.out = rest
-        return json.loads(line)
+        return json.loads(self.c.take_lines(1)[0])
 
     def __call__(self, cmd, timeout=60, **kw):
         self.c.send(json.dumps(dict(cmd=cmd, **kw)))
@@ -218,39 +218,38 @@ class Tool:
 
 
 def run(stormgate, stormctl):
-    with e2e.Lab('sge2e5', stormgate, stormctl) as lab:
+    with e2e.E2ELab('sge2e5', stormgate, stormctl) as lab:
         check = lab.check
-        lab.netns_up()
         # net_pcap, not net_af_packet, for the devices' port: the af_packet PMD joins a
         # PACKET_FANOUT group with PACKET_FANOUT_FLAG_DEFRAG, so the kernel would reassemble
         # IP fragments before the gateway saw them. CIDs on (8 bytes): records of type
         # tls12_cid are framed with one.
         d = lab.start_daemon(dev_devargs=f'net_pcap0,iface={lab.veth_gd},phy_mac=1',
-                             sessions=f'capacity: 4096, cid_length: {CID_LEN}')
-        lab.udp_echo()
+                             sessions={'capacity': 4096, 'cid_length': CID_LEN})
+        lab.udp_echo(lab.ns_be, e2e.BE4, e2e.BACKEND_PORT)
         tool = Tool(lab, lab.mac(lab.veth_gd))
 
         ida, keya = e2e.device_identity(20), e2e.device_key(20)
         idb, keyb = e2e.device_identity(21), e2e.device_key(21)
-        a = e2e.s_client(lab, e2e.GW4, ida, keya, 'PSK-AES128-GCM-SHA256',
+        a = clients.s_client(lab, e2e.GW4, ida, keya, 'PSK-AES128-GCM-SHA256',
                          extra=('-bind', f'{e2e.DEV4}:{SPORT_A}'))
-        b = e2e.gnutls_cli(lab, e2e.GW6, idb, keyb,
+        b = clients.gnutls_cli(lab, e2e.GW6, idb, keyb,
                            'NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK:-CIPHER-ALL:+AES-128-CCM')
         if not check('two live devices: s_client (IPv4) and gnutls-cli (IPv6) echo a line',
-                     e2e.echo_roundtrip(a, 'hello A') and e2e.echo_roundtrip(b, 'hello B'),
+                     clients.echo_roundtrip(a, 'hello A') and clients.echo_roundtrip(b, 'hello B'),
                      f'A {a.out[-300:]!r} {a.err()[-300:]}\nB {b.out[-300:]!r}'):
             return
         pinger = Pinger([('A', a), ('B', b)])
         pinger.start()
-        base = e2e.counters(d.status())
+        base = ctl.counters(d.status())
 
         def phase(name, settle=0.7):
             """Counters before, then a function giving the delta after settling."""
-            before = e2e.counters(d.status())
+            before = ctl.counters(d.status())
 
             def after():
                 time.sleep(settle)
-                return e2e.delta(e2e.counters(d.status()), before)
+                return ctl.delta(ctl.counters(d.status()), before)
             return after
 
         # 1. random bytes
@@ -317,8 +316,8 @@ def run(stormgate, stormctl):
             time.sleep(0.05)
             t0 = time.monotonic()
             idc, keyc = e2e.device_identity(22), e2e.device_key(22)
-            c = e2e.s_client(lab, e2e.GW4, idc, keyc, 'PSK-AES128-CCM8')
-            newcomer['ok'] = e2e.echo_roundtrip(c, 'newcomer', timeout=15)
+            c = clients.s_client(lab, e2e.GW4, idc, keyc, 'PSK-AES128-CCM8')
+            newcomer['ok'] = clients.echo_roundtrip(c, 'newcomer', timeout=15)
             newcomer['rc'] = c.close()
             newcomer['s'] = time.monotonic() - t0
 
@@ -350,13 +349,13 @@ def run(stormgate, stormctl):
               newcomer.get('ok') and newcomer.get('rc') == 0, newcomer)
 
         # 8. storm admission: bogus cookies, then a valid-cookie flood, devices all along
-        before_adm = e2e.counters(d.status())
+        before_adm = ctl.counters(d.status())
         admission(lab, d, tool)
-        adm_dd = e2e.delta(e2e.counters(d.status()), before_adm)
+        adm_dd = ctl.delta(ctl.counters(d.status()), before_adm)
 
         pinger.stop()
         time.sleep(0.3)
-        total = e2e.delta(e2e.counters(d.status()), base)
+        total = ctl.delta(ctl.counters(d.status()), base)
         check('over the whole run every packet the data plane received ended in exactly one '
               'counter: rx == forwarded up + down + punted + dropped',
               total['rx'] == total['up'] + total['down'] + total['punted']
@@ -375,8 +374,7 @@ def run(stormgate, stormctl):
               f'A {ra} {a.err()[-300:]}\nB {rb} {b.err()[-300:]}')
         check('the daemon is alive and answers', d.alive() and d.ctl('version').returncode == 0,
               d.log()[-1000:])
-        rc = d.stop()
-        check('daemon stops cleanly (exit 0)', rc == 0, d.log()[-1500:])
+        lab.check_stop(d)
 
 
 if __name__ == '__main__':

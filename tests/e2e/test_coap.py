@@ -15,8 +15,9 @@ import re
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import e2e  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
+from sgtest import capture, clients, ctl, e2e  # noqa: E402
+from sgtest.dtls import DTLS_PORT  # noqa: E402
 
 CLIENTS = ('coap-client-openssl', 'coap-client-gnutls')
 # coap-server's /time: "Dec 06 07:07:38" (strftime "%b %d %H:%M:%S")
@@ -27,9 +28,7 @@ REBOOT_PORT = 15700
 
 
 def coap(lab, client, host, path, *args, identity=None, key=e2e.COAP_KEY_TEXT, timeout=20):
-    h = f'[{host}]' if ':' in host else host
-    cmd = [client, '-u', identity or e2e.coap_identity(0), '-k', key, '-B', '8', *args,
-           f'coaps://{h}/{path}']
+    cmd = clients.coap_client(client, host, path, identity or e2e.coap_identity(0), key, *args)
     return lab.run(lab.ns_dev, cmd, timeout=timeout)
 
 
@@ -45,18 +44,16 @@ def rebooted_device(lab, d):
             (c, f) for c in CLIENTS for f in (('IPv4', e2e.GW4), ('IPv6', e2e.GW6))):
         ident = e2e.coap_identity(20 + k)
         port = str(REBOOT_PORT + k)
-        h = f'[{host}]' if ':' in host else host
-        s0 = e2e.counters(d.status())
-        first = e2e.Interactive(lab, lab.ns_dev, [client, '-u', ident, '-k', e2e.COAP_KEY_TEXT,
-                                                  '-p', port, '-s', '30', '-B', '30',
-                                                  f'coaps://{h}/time'])
+        s0 = ctl.counters(d.status())
+        first = clients.Interactive(lab, lab.ns_dev, clients.coap_client(
+            client, host, 'time', ident, e2e.COAP_KEY_TEXT, '-p', port, '-s', '30', wait=30))
         ok1 = first.expect(CLOCK_B, timeout=15)
         first.kill()  # a device that reboots says no goodbye: its session stays
-        mid = e2e.counters(d.status())
+        mid = ctl.counters(d.status())
         r = coap(lab, client, host, 'time', '-p', port, identity=ident)
         time.sleep(0.2)
-        after = e2e.counters(d.status())
-        dd1, dd2 = e2e.delta(mid, s0), e2e.delta(after, mid)
+        after = ctl.counters(d.status())
+        dd1, dd2 = ctl.delta(mid, s0), ctl.delta(after, mid)
         check(f'{client} {fam}: a device observing /time from port {port} is killed; its '
               f'session stays', ok1 and dd1['installed'] == 1
               and dd1['punts'].get('alert', 0) == 0, f'{dd1}\n{first.err()[-500:]}')
@@ -81,9 +78,8 @@ def identity_switch(lab, d):
     seen = {}
     for step, ident in (('first', e2e.coap_identity(30)), ('same', e2e.coap_identity(30)),
                         ('other', e2e.coap_identity(31))):
-        c = e2e.Interactive(lab, lab.ns_dev, [client, '-u', ident, '-k', e2e.COAP_KEY_TEXT,
-                                              '-p', str(port), '-s', '30', '-B', '30',
-                                              f'coaps://{host}/time'])
+        c = clients.Interactive(lab, lab.ns_dev, clients.coap_client(
+            client, host, 'time', ident, e2e.COAP_KEY_TEXT, '-p', str(port), '-s', '30', wait=30))
         ok = c.expect(CLOCK_B, timeout=15)
         r = d.ctl('--json', 'sessions', 'list', '--addr', f'{e2e.DEV4}:{port}')
         rows = json.loads(r.stdout)['sessions'] if r.returncode == 0 else []
@@ -97,14 +93,13 @@ def identity_switch(lab, d):
 
 
 def run(stormgate, stormctl):
-    with e2e.Lab('sge2e1', stormgate, stormctl) as lab:
+    with e2e.E2ELab('sge2e1', stormgate, stormctl) as lab:
         check = lab.check
-        lab.netns_up()
         d = lab.start_daemon()
         lab.coap_server()
-        cap_dev = e2e.Capture(lab, lab.ns_dev, lab.veth_d, 'devices')
-        cap_be = e2e.Capture(lab, lab.ns_be, lab.veth_b, 'backend')
-        s0 = e2e.counters(d.status())
+        cap_dev = capture.Capture(lab, lab.ns_dev, lab.veth_d, 'devices')
+        cap_be = capture.Capture(lab, lab.ns_be, lab.veth_b, 'backend')
+        s0 = ctl.counters(d.status())
         n_exchanges = 0  # request/response pairs every client makes
 
         for i, client in enumerate(CLIENTS):
@@ -141,8 +136,8 @@ def run(stormgate, stormctl):
                       f'exit {r.returncode} stamps {stamps} stdout {r.stdout!r}\n'
                       f'stderr {r.stderr[-800:]}')
 
-        s1 = e2e.counters(d.status())
-        dd = e2e.delta(s1, s0)
+        s1 = ctl.counters(d.status())
+        dd = ctl.delta(s1, s0)
         n_sessions = len(CLIENTS) * 2 * 4  # GET, PUT, GET back, Observe per client and family
         check(f'{n_sessions} handshakes completed and installed, none failed',
               dd['installed'] == n_sessions and dd['failed'] == 0
@@ -166,11 +161,11 @@ def run(stormgate, stormctl):
         time.sleep(0.5)
         pdev, pbe = cap_dev.stop(), cap_be.stop()
         # ---- the capture ------------------------------------------------------
-        r = e2e.tshark(pdev, '-q', '-z', 'expert,error')
+        r = capture.tshark(pdev, '-q', '-z', 'expert,error')
         check('tshark reads the devices\' capture; no malformed packet or expert error',
               r.returncode == 0 and 'Malformed' not in r.stdout
               and 'Errors (' not in r.stdout, r.stdout[-2000:] + r.stderr[-500:])
-        r, rows = e2e.tshark_fields(pdev, f'udp.port == {e2e.DTLS_PORT}',
+        r, rows = capture.tshark_fields(pdev, f'udp.port == {DTLS_PORT}',
                          ['frame.number', 'dtls.record.version', 'dtls.record.content_type'])
         not_dtls = [x[0] for x in rows if not x[1]]
         check('every datagram to or from the DTLS port decodes as DTLS records',
@@ -179,7 +174,7 @@ def run(stormgate, stormctl):
         check('record versions are DTLS 1.2 (0xfefd), and DTLS 1.0 (0xfeff) only where '
               'RFC 6347 §4.2.1 allows it (ClientHello, HelloVerifyRequest)',
               versions <= {'0xfefd', '0xfeff'} and '0xfefd' in versions, versions)
-        r, rows = e2e.tshark_fields(pdev, 'dtls.handshake.type == 2',
+        r, rows = capture.tshark_fields(pdev, 'dtls.handshake.type == 2',
                          ['dtls.handshake.version', 'dtls.handshake.ciphersuite'])
         check(f'{n_sessions} ServerHellos, each DTLS 1.2 with an AEAD PSK suite',
               len(rows) == n_sessions and all(x[0] == '0xfefd' for x in rows),
@@ -189,11 +184,11 @@ def run(stormgate, stormctl):
         # implement only TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256 (0xccac).
         check('both libcoap stacks negotiated ECDHE-PSK (0xccac), the first of our default '
               'suites they implement', suites == ['0xccac'], suites)
-        r, rows = e2e.tshark_fields(pdev, 'dtls.handshake.type == 3',
+        r, rows = capture.tshark_fields(pdev, 'dtls.handshake.type == 3',
                          ['dtls.record.version', 'dtls.handshake.cookie_length'])
         check('each handshake started with a HelloVerifyRequest cookie (cookie_mode always)',
               len(rows) == n_sessions, rows[:5])
-        r, rows = e2e.tshark_fields(pbe, 'coap', ['ip.src', 'coap.code', 'coap.opt.uri_path'])
+        r, rows = capture.tshark_fields(pbe, 'coap', ['ip.src', 'coap.code', 'coap.opt.uri_path'])
         reqs = [x for x in rows if x[0] == e2e.GWB4 and x[1] in ('1', '3')]
         check('the backend side carries the requests as plaintext CoAP from the gateway\'s '
               f'address: GET /time and PUT /example_data, one per session ({n_sessions})',
@@ -206,8 +201,7 @@ def run(stormgate, stormctl):
         rebooted_device(lab, d)
         identity_switch(lab, d)
 
-        rc = d.stop()
-        check('daemon stops cleanly (exit 0)', rc == 0, d.log()[-1500:])
+        lab.check_stop(d)
 
 
 if __name__ == '__main__':

@@ -33,8 +33,11 @@ import signal
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import e2e  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
+from sgtest import capture, clients, ctl, e2e  # noqa: E402
+from sgtest.dtls import DTLS_PORT  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 # OpenSSL name, IANA id as tshark prints it, extra s_client arguments
 OPENSSL_SUITES = [
@@ -73,13 +76,13 @@ class Run:
         return e2e.device_identity(self.dev), e2e.device_key(self.dev)
 
     def snap(self):
-        return e2e.counters(self.d.status())
+        return ctl.counters(self.d.status())
 
     def exchange(self, c, tag, lines=2, decryptable=True):
         ok = True
         for k in range(lines):
             line = f'{tag} line {k}'
-            ok = e2e.echo_roundtrip(c, line) and ok
+            ok = clients.echo_roundtrip(c, line) and ok
             if decryptable:
                 self.sent.append(line)
         return ok
@@ -94,7 +97,7 @@ class Run:
                 if fam == 'IPv6' and cipher != 'PSK-AES128-CCM8':
                     continue
                 ident, key = self.ident()
-                c = e2e.s_client(self.lab, host, ident, key, cipher,
+                c = clients.s_client(self.lab, host, ident, key, cipher,
                                  extra=(*extra, '-keylogfile', self.keylog))
                 ok = self.exchange(c, f'openssl {cipher} {fam}', decryptable='AES' in cipher)
                 rc = c.close()
@@ -109,7 +112,7 @@ class Run:
                     self.check('... the ECDHE share was P-256', 'Server Temp Key: ECDH, prime256v1'
                                in err or 'P-256' in err, err[-800:])
                 n += 1
-        dd = e2e.delta(self.snap(), s0)
+        dd = ctl.delta(self.snap(), s0)
         self.check(f'OpenSSL: {n} sessions installed, {2 * n} records up and down, '
                    f'{n} close_notify alerts ended them',
                    dd['installed'] == n and dd['up'] == 2 * n and dd['down'] == 2 * n
@@ -120,13 +123,13 @@ class Run:
         sess = os.path.join(self.lab.work, 'openssl.session')
         s0 = self.snap()
         for step, extra in (('full', ('-sess_out', sess)), ('resumed', ('-sess_in', sess))):
-            c = e2e.s_client(self.lab, e2e.GW4, ident, key, 'PSK-AES128-GCM-SHA256',
+            c = clients.s_client(self.lab, e2e.GW4, ident, key, 'PSK-AES128-GCM-SHA256',
                              extra=(*extra, '-keylogfile', self.keylog))
             ok = self.exchange(c, f'openssl {step}')
             rc = c.close()
             self.check(f's_client {" ".join(extra[:1])}: {step} handshake, echo, clean close',
                        ok and rc == 0, f'exit {rc}\nstdout {c.out[-300:]!r}\n{c.err()[-600:]}')
-        dd = e2e.delta(self.snap(), s0)
+        dd = ctl.delta(self.snap(), s0)
         self.check('OpenSSL resumption: one full handshake with a ticket, one abbreviated '
                    '(RFC 5077), both sessions carried records',
                    dd['hs'].get('completed_full', 0) == 1 and dd['resumed'] == 1
@@ -143,7 +146,7 @@ class Run:
         n = 0
         for cipher in GNUTLS_PSK:
             ident, key = self.ident()
-            c = e2e.gnutls_cli(self.lab, e2e.GW4, ident, key, gnutls_priority('PSK', cipher),
+            c = clients.gnutls_cli(self.lab, e2e.GW4, ident, key, gnutls_priority('PSK', cipher),
                                env=self.gnutls_env())
             ok = self.exchange(c, f'gnutls PSK {cipher}', decryptable='AES' in cipher)
             rc = c.close()
@@ -152,7 +155,7 @@ class Run:
                        in c.out.decode(errors='replace'),
                        f'exit {rc}\nstdout {c.out[-800:]!r}\nstderr {c.err()[-500:]}')
             n += 1
-        dd = e2e.delta(self.snap(), s0)
+        dd = ctl.delta(self.snap(), s0)
         self.check(f'GnuTLS PSK: {n} sessions installed, {2 * n} records each way',
                    dd['installed'] == n and dd['up'] == 2 * n and dd['down'] == 2 * n, dd)
 
@@ -167,17 +170,14 @@ class Run:
                                                '--pskpasswd', pskfile, '--priority',
                                                gnutls_priority('ECDHE-PSK', GNUTLS_ECDHE[0][0])])
         try:
-            e2e.wait_udp_bound(self.lab, self.lab.ns_dev, 15684)
-            c = e2e.Interactive(self.lab, self.lab.ns_dev,
-                                ['gnutls-cli', '--udp', '--pskusername', 'probe', '--pskkey',
-                                 e2e.device_key(0), '--priority',
-                                 gnutls_priority('ECDHE-PSK', GNUTLS_ECDHE[0][0]), '-p', '15684',
-                                 '127.0.0.1'])
+            self.lab.wait_udp_bound(self.lab.ns_dev, 15684)
+            c = clients.gnutls_cli(self.lab, '127.0.0.1', 'probe', e2e.device_key(0),
+                                   gnutls_priority('ECDHE-PSK', GNUTLS_ECDHE[0][0]), port=15684)
             ok = c.send('probe') and c.expect('probe', 5)
             rc = c.close()
             return not ok and rc == -signal.SIGSEGV
         finally:
-            self.lab._kill(srv)
+            self.lab.kill(srv)
 
     def gnutls_ecdhe_handshake_only(self):
         """With the crash, the handshake is all gnutls-cli can show: it crashes in the
@@ -187,13 +187,13 @@ class Run:
         for cipher, group in GNUTLS_ECDHE:
             ident, key = self.ident()
             before = self.snap()
-            c = e2e.gnutls_cli(self.lab, e2e.GW4, ident, key,
+            c = clients.gnutls_cli(self.lab, e2e.GW4, ident, key,
                                gnutls_priority('ECDHE-PSK', cipher, group), extra=('-d', '4'))
             c.expect('never', 5)  # until it crashes
             rc = c.close()
             log = c.err()
             out = c.out.decode(errors='replace')
-            dd = e2e.delta(self.snap(), before)
+            dd = ctl.delta(self.snap(), before)
             name = group.replace('GROUP-', '')
             self.check(f'gnutls-cli ECDHE-PSK {cipher} {name}: handshake completes (the client '
                        'verified our Finished, then crashed as against gnutls-serv)',
@@ -215,7 +215,7 @@ class Run:
             return
         for cipher, group in GNUTLS_ECDHE:
             ident, key = self.ident()
-            c = e2e.gnutls_cli(self.lab, e2e.GW4, ident, key,
+            c = clients.gnutls_cli(self.lab, e2e.GW4, ident, key,
                                gnutls_priority('ECDHE-PSK', cipher, group), env=self.gnutls_env())
             ok = self.exchange(c, f'gnutls ECDHE-PSK {cipher} {group}', decryptable=False)
             rc = c.close()
@@ -226,7 +226,7 @@ class Run:
     def gnutls_resumption(self):
         ident, key = self.ident()
         s0 = self.snap()
-        c = e2e.gnutls_cli(self.lab, e2e.GW4, ident, key, gnutls_priority('PSK', 'AES-128-GCM'),
+        c = clients.gnutls_cli(self.lab, e2e.GW4, ident, key, gnutls_priority('PSK', 'AES-128-GCM'),
                            extra=('-r',), env=self.gnutls_env())
         ok = self.exchange(c, 'gnutls resumed')
         rc = c.close()
@@ -234,7 +234,7 @@ class Run:
         self.check('gnutls-cli -r: a full handshake, then a resumed one that carries records',
                    ok and rc == 0 and 'This is a resumed session' in out,
                    f'exit {rc}\nstdout {out[-1200:]}\nstderr {c.err()[-500:]}')
-        dd = e2e.delta(self.snap(), s0)
+        dd = ctl.delta(self.snap(), s0)
         self.check('GnuTLS resumption counted: one full, one abbreviated handshake',
                    dd['hs'].get('completed_full', 0) == 1 and dd['resumed'] == 1, dd)
 
@@ -250,13 +250,13 @@ class Run:
                               f'node or node-dtls-client not installed ({NODE_MODULES}; '
                               'deploy/bootstrap.sh installs it)')
             return
-        script = os.path.join(e2e.HERE, 'node_dtls_client.js')
+        script = os.path.join(HERE, 'node_dtls_client.js')
         for suite in NODE_SUITES:
             before = self.snap()
             r = self.lab.run(self.lab.ns_dev, ['env', f'NODE_PATH={NODE_MODULES}', 'node', script,
                                                e2e.GW4, e2e.coap_identity(1), e2e.COAP_KEY_TEXT,
                                                suite], timeout=20)
-            dd = e2e.delta(self.snap(), before)
+            dd = ctl.delta(self.snap(), before)
             self.check(f'node-dtls-client {suite}: a HelloVerifyRequest, the handshake, a line '
                        'echoed',
                        f'MSG echo:node {suite}' in r.stdout
@@ -265,7 +265,7 @@ class Run:
                        f'exit {r.returncode}\n{r.stdout[-500:]}{r.stderr[-500:]}\n{dd}')
 
     def cookies_everywhere(self, s0):
-        dd = e2e.delta(self.snap(), s0)
+        dd = ctl.delta(self.snap(), s0)
         full = dd['hs'].get('completed_full', 0)
         self.check(f'default policy (cookie_mode always): each of the {full} full handshakes '
                    'started with a HelloVerifyRequest',
@@ -290,23 +290,23 @@ class Run:
         for name, stack, who, key, counter in rows:
             before = self.snap()
             if stack == 'openssl':
-                c = e2e.s_client(self.lab, e2e.GW4, who, key, 'PSK-AES128-CCM8')
+                c = clients.s_client(self.lab, e2e.GW4, who, key, 'PSK-AES128-CCM8')
             else:
-                c = e2e.gnutls_cli(self.lab, e2e.GW4, who, key,
+                c = clients.gnutls_cli(self.lab, e2e.GW4, who, key,
                                    gnutls_priority('PSK', 'AES-128-CCM-8'))
             ok = c.send('never') and c.expect('echo:never', 3)
             rc = c.close()
             text = c.out.decode(errors='replace') + c.err()
             alert = ('alert decrypt error' in text if stack == 'openssl'
                      else 'Received alert [51]: Decrypt error' in text)
-            dd = e2e.delta(self.snap(), before)
+            dd = ctl.delta(self.snap(), before)
             self.check(f'{name}: the client gets a decrypt_error alert and fails; the '
                        f'handshake counters say {counter}',
                        not ok and rc != 0 and alert and dd['hs'].get(counter, 0) == 1
                        and dd['installed'] == 0,
                        f'exit {rc}\n{text[-800:]}\n{dd}')
             want[counter] = want.get(counter, 0) + 1
-        dd = e2e.delta(self.snap(), s0)
+        dd = ctl.delta(self.snap(), s0)
         self.check(f'refusals: nothing installed, failures by reason {want}',
                    dd['installed'] == 0 and dd['failed'] == len(rows)
                    and all(dd['hs'].get(k, 0) == v for k, v in want.items()), dd)
@@ -317,18 +317,18 @@ class Run:
         ident, key = self.ident()
         bind = ('-bind', f'{e2e.DEV4}:40684')
         s0 = self.snap()
-        first = e2e.s_client(self.lab, e2e.GW4, ident, key, 'PSK-AES128-CCM8',
+        first = clients.s_client(self.lab, e2e.GW4, ident, key, 'PSK-AES128-CCM8',
                              extra=(*bind, '-keylogfile', self.keylog))
         ok1 = self.exchange(first, 'before the reboot')
         src1 = self.backend_source(ident)
         first.kill()  # a device that reboots says no goodbye: its session stays
         mid = self.snap()
-        second = e2e.s_client(self.lab, e2e.GW4, ident, key, 'PSK-AES128-GCM-SHA256',
+        second = clients.s_client(self.lab, e2e.GW4, ident, key, 'PSK-AES128-GCM-SHA256',
                               extra=(*bind, '-keylogfile', self.keylog))
         ok2 = self.exchange(second, 'after the reboot', lines=3)
         src2 = self.backend_source(ident)
         rc = second.close()
-        dd1, dd2 = e2e.delta(mid, s0), e2e.delta(self.snap(), mid)
+        dd1, dd2 = ctl.delta(mid, s0), ctl.delta(self.snap(), mid)
         self.check('a device killed mid-session leaves its session installed (no alert)',
                    ok1 and dd1['installed'] == 1 and dd1['punts'].get('alert', 0) == 0, dd1)
         self.check('the same device handshakes again from the same address and port: '
@@ -351,26 +351,26 @@ class Run:
     # ---- the capture --------------------------------------------------------
 
     def capture(self, pcap):
-        r = e2e.tshark(pcap, '-q', '-z', 'expert,error')
+        r = capture.tshark(pcap, '-q', '-z', 'expert,error')
         self.check('tshark reads the capture; no malformed packet or expert error',
                    r.returncode == 0 and 'Malformed' not in r.stdout
                    and 'Errors (' not in r.stdout, r.stdout[-2000:] + r.stderr[-500:])
-        r, rows = e2e.tshark_fields(pcap, f'udp.port == {e2e.DTLS_PORT}',
+        r, rows = capture.tshark_fields(pcap, f'udp.port == {DTLS_PORT}',
                                     ['frame.number', 'dtls.record.version'])
         bad = [x for x in rows if not x[1] or set(x[1].split(',')) - {'0xfefd', '0xfeff'}]
         self.check('every datagram on the DTLS port is DTLS 1.2 records (1.0 only in the '
                    'hello exchange, RFC 6347 §4.2.1)', rows and not bad, bad[:20])
-        r, rows = e2e.tshark_fields(pcap, 'dtls.handshake.type == 2',
+        r, rows = capture.tshark_fields(pcap, 'dtls.handshake.type == 2',
                                     ['dtls.handshake.version', 'dtls.handshake.ciphersuite'])
         want = {iana for _, iana, _ in OPENSSL_SUITES}
         got = {x[1] for x in rows}
         self.check('the ServerHellos are DTLS 1.2 and name every suite the clients asked for',
                    all(x[0] == '0xfefd' for x in rows) and want <= got, (sorted(got), rows[:5]))
-        r, rows = e2e.tshark_fields(pcap, 'data', ['udp.dstport', 'data.text'],
+        r, rows = capture.tshark_fields(pcap, 'data', ['udp.dstport', 'data.text'],
                                     '--disable-protocol', 'coap', '-o',
                                     'data.show_as_text:TRUE', keylog=self.keylog)
-        up = {x[1].replace('\\n', '') for x in rows if x[0] == str(e2e.DTLS_PORT)}
-        down = {x[1].replace('\\n', '') for x in rows if x[0] != str(e2e.DTLS_PORT)}
+        up = {x[1].replace('\\n', '') for x in rows if x[0] == str(DTLS_PORT)}
+        down = {x[1].replace('\\n', '') for x in rows if x[0] != str(DTLS_PORT)}
         missing_up = [l for l in self.sent if l not in up]
         missing_down = [l for l in self.sent if f'echo:{l}' not in down]
         self.check(f'decrypted with the clients\' key logs: all {len(self.sent)} lines of the '
@@ -381,12 +381,11 @@ class Run:
 
 
 def run(stormgate, stormctl):
-    with e2e.Lab('sge2e2', stormgate, stormctl) as lab:
-        lab.netns_up()
+    with e2e.E2ELab('sge2e2', stormgate, stormctl) as lab:
         # The daemon's default policy: no cookie_mode in the file (always, issue 12 item 4).
-        d = lab.start_daemon(policy='')
-        lab.udp_echo()
-        cap = e2e.Capture(lab, lab.ns_dev, lab.veth_d, 'devices')
+        d = lab.start_daemon(policy={})
+        lab.udp_echo(lab.ns_be, e2e.BE4, e2e.BACKEND_PORT)
+        cap = capture.Capture(lab, lab.ns_dev, lab.veth_d, 'devices')
         r = Run(lab, d)
         s0 = r.snap()
         r.openssl_suites()
@@ -403,8 +402,7 @@ def run(stormgate, stormctl):
         st = d.status()
         lab.check('no handshake left in flight, the daemon still answers',
                   st['handshakes']['in_flight'] == 0, st['handshakes'])
-        rc = d.stop()
-        lab.check('daemon stops cleanly (exit 0)', rc == 0, d.log()[-1500:])
+        lab.check_stop(d)
 
 
 if __name__ == '__main__':

@@ -28,8 +28,11 @@ import socket
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import e2e  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
+from sgtest import clients, ctl, e2e  # noqa: E402
+from sgtest.dtls import DTLS_PORT  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 PROXY_PORT = 20000  # backend.source_port_first: the proxy mode's one port
 LIVE_PORT = 41020   # the device kept alive for the refusals
@@ -41,7 +44,7 @@ def pp2(uid, src=e2e.DEV4, sport=LIVE_PORT):
     device src:sport that reached the gateway's DTLS port, with uid as
     PP2_TYPE_UNIQUE_ID (None: no such TLV)."""
     body = (socket.inet_aton(src) + socket.inet_aton(e2e.GW4) + sport.to_bytes(2, 'big')
-            + e2e.DTLS_PORT.to_bytes(2, 'big'))
+            + DTLS_PORT.to_bytes(2, 'big'))
     if uid is not None:
         body += bytes([0x05]) + len(uid).to_bytes(2, 'big') + uid
     return SIG + bytes([0x21, 0x12]) + len(body).to_bytes(2, 'big') + body
@@ -53,25 +56,21 @@ def backend_lines(pb, n, timeout=5):
     end = time.monotonic() + timeout
     while len(out) < n and time.monotonic() < end:
         if pb.expect('\n', 0.2):
-            text = pb.out.decode(errors='replace')
-            lines = text.split('\n')
-            pb.out = lines[-1].encode()
-            out += [json.loads(x) for x in lines[:-1] if x.strip()]
+            out += [json.loads(x) for x in pb.take_lines() if x.strip()]
     return out
 
 
 def run(stormgate, stormctl):
-    with e2e.Lab('sge2e4', stormgate, stormctl) as lab:
+    with e2e.E2ELab('sge2e4', stormgate, stormctl) as lab:
         check = lab.check
-        lab.netns_up()
         d = lab.start_daemon(backend_mode='proxy')
-        pb = e2e.Interactive(lab, lab.ns_be, [sys.executable,
-                                              os.path.join(e2e.HERE, 'proxy_backend.py'),
+        pb = clients.Interactive(lab, lab.ns_be, [sys.executable,
+                                              os.path.join(HERE, 'proxy_backend.py'),
                                               e2e.BE4, str(e2e.BACKEND_PORT)])
         if not check('proxy_backend.py runs', pb.expect('ready\n', 10), pb.err()):
             return
         pb.out = b''
-        s0 = e2e.counters(d.status())
+        s0 = ctl.counters(d.status())
         sessions = []
         rows = [
             ('s_client', 'IPv4', e2e.GW4, e2e.DEV4, 41001, 'PSK-AES128-CCM8'),
@@ -83,13 +82,13 @@ def run(stormgate, stormctl):
             ident, key = e2e.device_identity(10 + k), e2e.device_key(10 + k)
             if prog == 's_client':
                 h = f'[{dev}]' if ':' in dev else dev
-                c = e2e.s_client(lab, gw, ident, key, suite, extra=('-bind', f'{h}:{port}'))
+                c = clients.s_client(lab, gw, ident, key, suite, extra=('-bind', f'{h}:{port}'))
             else:
-                c = e2e.gnutls_cli(lab, gw, ident, key,
+                c = clients.gnutls_cli(lab, gw, ident, key,
                                    'NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK:-CIPHER-ALL:'
                                    f'+{suite}')
             lines = [f'{prog} {fam} proxied {i}' for i in range(2)]
-            ok = all(e2e.echo_roundtrip(c, l) for l in lines)
+            ok = all(clients.echo_roundtrip(c, l) for l in lines)
             rc = c.close()
             check(f'{prog} {fam} ({suite}): handshake, two lines echoed back through the '
                   'PROXY-v2 backend', ok and rc == 0,
@@ -103,10 +102,10 @@ def run(stormgate, stormctl):
             h = seen[0]
             ssl = h['tlvs'].get('ssl', {})
             check(f'... header: {fam} device {dev}' + (f' port {port}' if port else '')
-                  + f', reached {gw} port {e2e.DTLS_PORT}',
+                  + f', reached {gw} port {DTLS_PORT}',
                   h['family'] == (6 if fam == 'IPv6' else 4) and h['src'] == dev
                   and (port is None or h['sport'] == port) and h['dst'] == gw
-                  and h['dport'] == e2e.DTLS_PORT, h)
+                  and h['dport'] == DTLS_PORT, h)
             check('... PP2_TYPE_SSL: client SSL, verified (0), version DTLSv1.2',
                   ssl.get('client', 0) & 1 == 1 and ssl.get('verify') == 0
                   and ssl.get('version') == 'DTLSv1.2', ssl)
@@ -121,16 +120,16 @@ def run(stormgate, stormctl):
         check('every session has its own unique id, and its own token',
               len(set(sessions)) == len(sessions) == 4
               and len({u[16:] for u in sessions if u}) == 4, sessions)
-        dd = e2e.delta(e2e.counters(d.status()), s0)
+        dd = ctl.delta(ctl.counters(d.status()), s0)
         check('4 sessions installed; 8 records up, 8 answers down; nothing dropped',
               dd['installed'] == 4 and dd['up'] == 8 and dd['down'] == 8
               and not {k: v for k, v in dd['drops'].items() if k != 'l3_not_for_us'}, dd)
 
         # ---- a live session, for the refusals below ----------------------------
         ident, key = e2e.device_identity(20), e2e.device_key(20)
-        live = e2e.s_client(lab, e2e.GW4, ident, key, 'PSK-AES128-CCM8',
+        live = clients.s_client(lab, e2e.GW4, ident, key, 'PSK-AES128-CCM8',
                             extra=('-bind', f'{e2e.DEV4}:{LIVE_PORT}'))
-        ok = e2e.echo_roundtrip(live, 'live line')
+        ok = clients.echo_roundtrip(live, 'live line')
         seen = backend_lines(pb, 1)
         if not check('a live session for the refusals: handshake, one line echoed',
                      ok and len(seen) == 1 and 'unique_id' in seen[0].get('tlvs', {}),
@@ -142,7 +141,7 @@ def run(stormgate, stormctl):
 
         # ---- what the gateway refuses from the backend side --------------------
         pb.kill()  # its port is the server's: the datagrams below come from there
-        s1 = e2e.counters(d.status())
+        s1 = ctl.counters(d.status())
         # argv: source port, then datagrams (hex) to the proxy port
         sender = ('import socket, sys\n'
                   's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n'
@@ -171,7 +170,7 @@ def run(stormgate, stormctl):
                                   (pp2(uid) + b'spoofed: run /fw\n').hex()], timeout=30)
         time.sleep(0.5)
         got_spoof = live.expect('spoofed', 1)
-        dd = e2e.delta(e2e.counters(d.status()), s1)
+        dd = ctl.delta(ctl.counters(d.status()), s1)
         drops = {k: v for k, v in dd['drops'].items() if k not in ('l3_not_for_us', 'icmp')}
         check('from the server: 2 datagrams without a header -> proxy_header; a header for a '
               'session that ended -> backend_unknown; a live session with a wrong token, by '
@@ -191,8 +190,7 @@ def run(stormgate, stormctl):
         check('the server\'s reply echoing the session\'s token reaches the device',
               r4.returncode == 0 and live.expect('genuine reply', 5), live.out[-300:])
         check('the live device leaves cleanly', live.close() == 0, live.err()[-500:])
-        rc = d.stop()
-        check('daemon stops cleanly (exit 0)', rc == 0, d.log()[-1500:])
+        lab.check_stop(d)
 
 
 if __name__ == '__main__':

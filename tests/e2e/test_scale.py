@@ -21,8 +21,8 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import e2e  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
+from sgtest import clients, ctl, e2e, proc  # noqa: E402
 
 N = 50
 OBSERVE_S = 5
@@ -38,10 +38,7 @@ def live_sessions(d):
 
 def wait_no_session(d, timeout=5):
     """Until no session is live (every goodbye reached the control plane), at most timeout s."""
-    end = time.monotonic() + timeout
-    while live_sessions(d) != 0 and time.monotonic() < end:
-        time.sleep(0.05)
-    return live_sessions(d) == 0
+    return proc.wait_for(lambda: live_sessions(d) == 0, timeout=timeout, step=0.05)
 
 
 def peers_by_identity(d):
@@ -54,42 +51,40 @@ def peers_by_identity(d):
 
 
 def run(stormgate, stormctl):
-    with e2e.Lab('sge2e3', stormgate, stormctl) as lab:
+    with e2e.E2ELab('sge2e3', stormgate, stormctl) as lab:
         check = lab.check
-        lab.netns_up()
         d = lab.start_daemon()
         lab.coap_server()
         # Each address family resolves the gateway once before the crowd arrives.
-        for k, host in enumerate((e2e.GW4, f'[{e2e.GW6}]')):
-            r = lab.run(lab.ns_dev, ['coap-client-openssl', '-u', e2e.coap_identity(N),
-                                     '-k', e2e.COAP_KEY_TEXT, '-p', str(PORT0 + N + k),
-                                     '-B', '8', f'coaps://{host}/time'],
-                        timeout=20)
-            check(f'warm-up GET coaps://{host}/time', r.returncode == 0 and r.stdout.strip(),
+        for k, host in enumerate((e2e.GW4, e2e.GW6)):
+            cmd = clients.coap_client('coap-client-openssl', host, 'time', e2e.coap_identity(N),
+                                      e2e.COAP_KEY_TEXT, '-p', str(PORT0 + N + k))
+            r = lab.run(lab.ns_dev, cmd, timeout=20)
+            check(f'warm-up GET {cmd[-1]}', r.returncode == 0 and r.stdout.strip(),
                   r.stderr[-500:])
         # A warm-up client's goodbye may still be on its way to the control plane (a busy
         # machine): the crowd's counters start once it has arrived, or it would count as
         # one of the crowd's sessions ending.
         check('the warm-up sessions ended (close_notify)', wait_no_session(d),
               live_sessions(d))
-        s0 = e2e.counters(d.status())
+        s0 = ctl.counters(d.status())
 
         t0 = time.monotonic()
-        clients = []
+        crowd = []
         for i in range(N):
             prog = 'coap-client-openssl' if i % 2 == 0 else 'coap-client-gnutls'
-            host = e2e.GW4 if i % 4 < 2 else f'[{e2e.GW6}]'
-            p = lab.spawn(lab.ns_dev, [prog, '-u', e2e.coap_identity(i), '-k', e2e.COAP_KEY_TEXT,
-                                       '-p', str(PORT0 + i), '-B', str(OBSERVE_S + 20),
-                                       '-s', str(OBSERVE_S), f'coaps://{host}/time'],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            clients.append((prog, host, p))
+            host = e2e.GW4 if i % 4 < 2 else e2e.GW6
+            p = lab.spawn(lab.ns_dev, clients.coap_client(
+                prog, host, 'time', e2e.coap_identity(i), e2e.COAP_KEY_TEXT,
+                '-p', str(PORT0 + i), '-s', str(OBSERVE_S), wait=OBSERVE_S + 20),
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            crowd.append((prog, host, p))
         spawned = time.monotonic() - t0
 
         # While they observe, all 50 sessions are live at once.
         end = t0 + OBSERVE_S - 1
         while True:
-            mid = e2e.delta(e2e.counters(d.status()), s0)
+            mid = ctl.delta(ctl.counters(d.status()), s0)
             if mid['installed'] >= N or time.monotonic() > end:
                 break
             time.sleep(0.1)
@@ -104,11 +99,11 @@ def run(stormgate, stormctl):
               wrong)
 
         results = []
-        for prog, host, p in clients:
+        for prog, host, p in crowd:
             try:
                 out, err = p.communicate(timeout=OBSERVE_S + 30)
             except subprocess.TimeoutExpired:
-                lab._kill(p)
+                lab.kill(p)
                 out, err = p.communicate()
             # coap-server's clock ("Dec 06 07:07:38"), once per answer and notification
             stamps = len(re.findall(r'\d{2}:\d{2}:\d{2}', out))
@@ -119,14 +114,14 @@ def run(stormgate, stormctl):
               f'({elapsed:.1f} s in all)', len(good) == N,
               '\n'.join(str(x) for x in results if x not in good)[:3000])
         for prog in ('coap-client-openssl', 'coap-client-gnutls'):
-            for fam, host in (('IPv4', e2e.GW4), ('IPv6', f'[{e2e.GW6}]')):
-                want = len([x for x in clients if x[0] == prog and x[1] == host])
+            for fam, host in (('IPv4', e2e.GW4), ('IPv6', e2e.GW6)):
+                want = len([x for x in crowd if x[0] == prog and x[1] == host])
                 k = len([x for x in good if x[0] == prog and x[1] == host])
                 check(f'... {prog} over {fam}: {k} of {want}', want > 0 and k == want, k)
 
         wait_no_session(d)  # the last goodbyes, on a busy machine; checked below
         st = d.status()
-        dd = e2e.delta(e2e.counters(st), s0)
+        dd = ctl.delta(ctl.counters(st), s0)
         check(f'{N} full handshakes, {N} sessions installed, none failed, none in flight',
               dd['installed'] == N and dd['hs'].get('completed_full', 0) == N
               and dd['failed'] == 0 and st['handshakes']['in_flight'] == 0, dd)
@@ -150,8 +145,7 @@ def run(stormgate, stormctl):
         check('nothing dropped on the way (no ring, queue, neighbour or crypto drop); '
               'late server datagrams for ended sessions only',
               not bad and dd['drops'].get('backend_unknown', 0) <= N, dd['drops'])
-        rc = d.stop()
-        check('daemon stops cleanly (exit 0)', rc == 0, d.log()[-1500:])
+        lab.check_stop(d)
 
 
 if __name__ == '__main__':

@@ -6,19 +6,18 @@ build runs the integration suite too; the deploy scripts parse (bash -n) and pas
 import os
 import re
 import shutil
-import subprocess
 import sys
 
-root = os.environ.get('SG_SOURCE_ROOT') or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-results = []
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
+from sgtest import ROOT, proc  # noqa: E402
+from sgtest.tap import Tap  # noqa: E402
 
-
-def check(name, ok, detail=''):
-    results.append((name, ok, detail))
+TAP = Tap()
+check = TAP.check
 
 
 def readme_commands():
-    with open(os.path.join(root, 'README.md'), encoding='utf-8') as f:
+    with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as f:
         text = f.read()
     m = re.search(r'```(?:sh|bash)?\n(.*?)```', text, re.S)
     if not m:
@@ -34,23 +33,23 @@ check('README opens with a command block before any other section',
 check('README first block holds exactly two commands', len(cmds) == 2, repr(cmds))
 for c in cmds:
     script = c.split()[0]
-    path = os.path.join(root, script)
+    path = os.path.join(ROOT, script)
     check(f'command {script} exists and is executable',
           os.path.isfile(path) and os.access(path, os.X_OK), path)
 
-with open(os.path.join(root, '.ci', 'run'), encoding='utf-8') as f:
+with open(os.path.join(ROOT, '.ci', 'run'), encoding='utf-8') as f:
     ci = f.read()
 test_cmd = cmds[1] if len(cmds) == 2 else None
 check('.ci/run calls the README test command',
       test_cmd is not None and re.search(r'^\s*' + re.escape(test_cmd) + r'\b', ci, re.M) is not None,
       repr(test_cmd))
 
-scripts = sorted(os.path.join(root, 'deploy', f) for f in os.listdir(os.path.join(root, 'deploy'))
-                 if f.endswith('.sh')) + [os.path.join(root, '.ci', 'run')]
+scripts = sorted(os.path.join(ROOT, 'deploy', f) for f in os.listdir(os.path.join(ROOT, 'deploy'))
+                 if f.endswith('.sh')) + [os.path.join(ROOT, '.ci', 'run')]
 
 # The ASan+UBSan build runs the daemon's integration tests too (issue 12 item
 # 17): their "no sanitizer report" checks are live only there.
-with open(os.path.join(root, 'deploy', 'test.sh'), encoding='utf-8') as f:
+with open(os.path.join(ROOT, 'deploy', 'test.sh'), encoding='utf-8') as f:
     test_sh = f.read().replace('\\\n', ' ')
 asan_runs = [l for l in test_sh.splitlines() if re.match(r'\s*meson test -C build-asan\b', l)]
 check('deploy/test.sh runs the unit and integration suites in the ASan+UBSan build',
@@ -64,20 +63,14 @@ NAMED_FILE = re.compile(r'(?<![\w/$.-])(?:\./)?((?:deploy|tests|\.ci|bench|docs)
 for s in scripts:
     with open(s, encoding='utf-8') as f:
         named = sorted(set(NAMED_FILE.findall(f.read())))
-    missing = [n for n in named if not os.path.exists(os.path.join(root, n))]
-    check(f'{os.path.relpath(s, root)} names only files that exist', not missing,
+    missing = [n for n in named if not os.path.exists(os.path.join(ROOT, n))]
+    check(f'{os.path.relpath(s, ROOT)} names only files that exist', not missing,
           ', '.join(missing))
 for s in scripts:
-    r = subprocess.run(['bash', '-n', s], capture_output=True, text=True)
-    check(f'bash -n {os.path.relpath(s, root)}', r.returncode == 0, r.stderr.strip())
+    r = proc.run(['bash', '-n', s])
+    check(f'bash -n {os.path.relpath(s, ROOT)}', r.returncode == 0, r.stderr.strip())
 if shutil.which('shellcheck'):
-    r = subprocess.run(['shellcheck', '-S', 'warning'] + scripts, capture_output=True, text=True)
+    r = proc.run(['shellcheck', '-S', 'warning'] + scripts, timeout=120)
     check('shellcheck -S warning deploy/*.sh .ci/run', r.returncode == 0, r.stdout.strip()[:2000])
 
-print(f'1..{len(results)}')
-for i, (name, ok, detail) in enumerate(results, 1):
-    print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-    if not ok and detail:
-        for line in str(detail).splitlines():
-            print(f'# {line}')
-sys.exit(0 if all(ok for _, ok, _ in results) else 1)
+sys.exit(TAP.finish())

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The daemon tests' sanitizer check (tests/tools/sanitizer.py) can fail, as
+"""The daemon tests' sanitizer check (sgtest.sanitizer) can fail, as
 TAP: a program built with ASan+UBSan (sanitizer_trigger.c) commits one error
 per row, and reports() must find each (and nothing in a clean run);
 instrumented() tells an instrumented binary from one that is not, so the
@@ -8,12 +8,11 @@ daemon tests know their check is live.
   test_sanitizer_check.py SANITIZER_TRIGGER
 """
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
-import sanitizer  # noqa: E402
-from tap import Tap  # noqa: E402
+from sgtest import proc, sanitizer  # noqa: E402
+from sgtest.tap import Tap  # noqa: E402
 
 TRIGGER = sys.argv[1]
 
@@ -34,7 +33,7 @@ def main():
     env.setdefault('ASAN_OPTIONS', 'detect_leaks=1:abort_on_error=1')
     env.setdefault('UBSAN_OPTIONS', 'print_stacktrace=1:halt_on_error=1')
     for arg, want, text in ROWS:
-        r = subprocess.run([TRIGGER, arg], capture_output=True, text=True, timeout=60, env=env)
+        r = proc.run([TRIGGER, arg], timeout=60, env=env)
         out = r.stdout + r.stderr
         found = sanitizer.reports(out)
         if want:

@@ -4,26 +4,25 @@
 must give for them. Skipped TAP subtests (`ok N # SKIP`) are counted as
 skipped, never as passed; the line keeps the `N passed, N failed` prefix CI
 reads, and .ci/run's filter of summary lines still matches it. One row's TAP
-comes from tests/tools/tap.py itself, the writer the daemon tests use."""
+comes from sgtest.tap itself (tests/tools/sgtest/tap.py), the writer every
+Python test uses."""
 import contextlib
 import io
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
-root = os.environ.get('SG_SOURCE_ROOT') or os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(root, 'tests', 'tools'))
-from tap import Tap  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
+from sgtest import ROOT, proc  # noqa: E402
+from sgtest.tap import Tap  # noqa: E402
 
-SUMMARY = os.path.join(root, '.ci', 'summary.py')
+SUMMARY = os.path.join(ROOT, '.ci', 'summary.py')
 
 
 def tap_of_tools():
-    """TAP as tests/tools/tap.py prints it: two checks passed, one skipped."""
+    """TAP as sgtest.tap prints it: two checks passed, one skipped."""
     t = Tap()
     t.check('daemon starts', True)
     t.skip('IPv6 clients', 'no IPv6 in this namespace')
@@ -81,41 +80,32 @@ def run_row(logs, tmp):
                     f.write(json.dumps({'name': f't{j}', 'result': result,
                                         'stdout': stdout}) + '\n')
         paths.append(path)
-    return subprocess.run([sys.executable, SUMMARY] + paths, capture_output=True, text=True,
-                          timeout=30)
+    return proc.run([sys.executable, SUMMARY] + paths, timeout=30)
 
 
 def ci_filter():
     """The summary-line pattern .ci/run filters out of the log (grep -v -E '...')."""
-    with open(os.path.join(root, '.ci', 'run'), encoding='utf-8') as f:
+    with open(os.path.join(ROOT, '.ci', 'run'), encoding='utf-8') as f:
         m = re.search(r"grep -v -E '([^']*)'", f.read())
     return m.group(1) if m else None
 
 
 def main():
-    results = []
+    tap = Tap()
     with tempfile.TemporaryDirectory(prefix='sg-summary-') as tmp:
         for name, logs, want, code in ROWS:
             r = run_row(logs, tmp)
             got = r.stdout.strip()
-            results.append((name, got == want and r.returncode == code,
-                            f'got {got!r} exit {r.returncode}, want {want!r} exit {code}\n'
-                            f'{r.stderr}'))
+            tap.check(name, got == want and r.returncode == code,
+                      f'got {got!r} exit {r.returncode}, want {want!r} exit {code}\n{r.stderr}')
         r = run_row([[('OK', CMOCKA_SKIP)]], tmp)
     line = r.stdout.strip()
     pat = ci_filter()
-    results.append(('.ci/run filters the summary line out of the log (it prints it last)',
-                    pat is not None and re.search(pat, line) is not None, f'{pat!r} {line!r}'))
-    results.append(('the line starts with the exact `N passed, N failed` CI reads',
-                    re.fullmatch(r'\d+ passed, \d+ failed, \d+ skipped', line) is not None,
-                    line))
-    print(f'1..{len(results)}')
-    for i, (name, ok, detail) in enumerate(results, 1):
-        print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-        if not ok:
-            for d in detail.splitlines():
-                print(f'# {d}')
-    return 0 if all(ok for _, ok, _ in results) else 1
+    tap.check('.ci/run filters the summary line out of the log (it prints it last)',
+              pat is not None and re.search(pat, line) is not None, f'{pat!r} {line!r}')
+    tap.check('the line starts with the exact `N passed, N failed` CI reads',
+              re.fullmatch(r'\d+ passed, \d+ failed, \d+ skipped', line) is not None, line)
+    return tap.finish()
 
 
 if __name__ == '__main__':

@@ -11,7 +11,8 @@ or "none" when nothing came within 3 s.
       an ARP request "who has GW_IP, tell DEV_IP at SRC_MAC" (RFC 826);
       the answer is the ARP reply
 
-No scapy: the frames are a few fixed fields, and any python3 runs this.
+No scapy: the frames are a few fixed fields, and any python3 runs this
+(sgtest.dtls builds the ClientHello).
 """
 import os
 import socket
@@ -19,8 +20,10 @@ import struct
 import sys
 import time
 
+from sgtest.dtls import DTLS_PORT, client_hello
+
 ETH_P_ALL = 0x0003
-DTLS_PORT = 5684
+PSK_SUITES = [0xC0A8, 0x00A8]  # TLS_PSK_WITH_AES_128_CCM_8, TLS_PSK_WITH_AES_128_GCM_SHA256
 
 
 def mac_bytes(s):
@@ -36,17 +39,6 @@ def ip_checksum(hdr):
     s = (s >> 16) + (s & 0xffff)
     s += s >> 16
     return ~s & 0xffff
-
-
-def client_hello():
-    """DTLS 1.2 ClientHello, no cookie, PSK suites (RFC 6347 §4.2.1, §4.3.2)."""
-    suites = [0xC0A8, 0x00A8]
-    body = (b'\xfe\xfd' + os.urandom(32) + b'\x00' + b'\x00'
-            + struct.pack('!H', 2 * len(suites)) + b''.join(struct.pack('!H', x) for x in suites)
-            + b'\x01\x00' + struct.pack('!H', 4) + b'\x00\x17\x00\x00')
-    n = len(body).to_bytes(3, 'big')
-    hs = b'\x01' + n + b'\x00\x00' + b'\x00\x00\x00' + n + body
-    return b'\x16\xfe\xfd' + b'\x00\x00' + b'\x00' * 6 + struct.pack('!H', len(hs)) + hs
 
 
 def udp4_frame(src_mac, dst_mac, src_ip, dst_ip, sport, dport, payload):
@@ -85,7 +77,8 @@ def main():
     sock.bind((iface, 0))
     if cmd == 'hello':
         src, sport = mac_bytes(sys.argv[6]), int(sys.argv[7])
-        sock.send(udp4_frame(src, gw, dev_ip, gw_ip, sport, DTLS_PORT, client_hello()))
+        hello = client_hello(os.urandom(32), PSK_SUITES)
+        sock.send(udp4_frame(src, gw, dev_ip, gw_ip, sport, DTLS_PORT, hello))
 
         def match(f):
             if f[12:14] != b'\x08\x00' or f[23] != 17:

@@ -1,7 +1,7 @@
 """Sanitizer reports in a daemon's output, for the daemon tests that run in
 the ASan+UBSan build too (deploy/test.sh runs the integration suite there).
 
-    import sanitizer
+    from sgtest import sanitizer
     sanitizer.instrumented(STORMGATE)   # {'address', 'undefined'} when built so
     sanitizer.reports(log_text)         # the report lines; [] when clean
 

@@ -1,6 +1,6 @@
 """TAP output for the Python integration and end-to-end tests (meson reads it).
 
-    from tap import Tap
+    from sgtest.tap import Tap
     t = Tap()
     t.check('the daemon starts', ok, detail)   # returns ok
     t.skip('IPv6', 'no IPv6 here')
