@@ -3,7 +3,7 @@
 `N passed, N failed, N skipped` (CI reads the `N passed, N failed` prefix).
 
 A test that speaks TAP (cmocka with CMOCKA_MESSAGE_OUTPUT=TAP, the Python
-tests' tests/tools/tap.py) counts each of its result lines, read as meson's
+tests' tests/tools/sgtest/tap.py) counts each of its result lines, read as meson's
 own TAP parser reads them: `ok N ... # SKIP why` is skipped, not passed, so a
 check that never runs stays visible; `not ok N ... # SKIP` is a failure;
 `not ok N ... # TODO` is an expected failure (passed, as meson counts it) and
