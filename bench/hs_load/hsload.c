@@ -6,7 +6,7 @@
  *
  *   stormgate-hsload --connect ADDR:PORT --source ADDR[,ADDR...] --credentials FILE.csv
  *       [--clients K] [--duration S] [--max N] [--timeout-ms T] [--interval-ms I]
- *       [--cipher LIST] [--echo] [--no-series]
+ *       [--gap-ms G] [--cipher LIST] [--echo] [--no-series]
  *
  * Each of the K clients (OpenSSL libssl, non-blocking, one UDP socket bound to
  * one of the --source addresses, port 0, connected to --connect) loops: a
@@ -30,12 +30,14 @@
  * the clock other tools' time.monotonic() reads), seconds, interval_ms,
  * completed, failed, timeouts, abandoned (in flight at the end), rate_per_s,
  * first_completion_ms, longest_zero_ms (longest run of whole intervals
- * without a completion, after the first one), longest_gap_ms and gaps (the 8
- * longest times between completions, start_ms and ms; the time from the last
- * completion to the end counts), latency_us (p50, p99, max, samples: from a
- * client's socket to its completion), first_error, series (ok, fail, timeout
- * per interval). Exit 0 when the run went to its end (whatever it counted),
- * 1 when it could not run, 2 on usage errors.
+ * without a completion, after the first one), longest_gap_ms (the longest
+ * time between two completions; the time from the last one to the end
+ * counts), gaps (every such time of at least --gap-ms, default 20, in time
+ * order: start_ms from the start, ms; up to 10000, gaps_unlisted counts the
+ * rest), gap_min_ms, latency_us (p50, p99, max, samples: from a client's
+ * socket to its completion), first_error, signal (the one that stopped it,
+ * or 0), series (ok, fail, timeout per interval). Exit 0 when the run went to its end (whatever it
+ * counted), 1 when it could not run, 2 on usage errors.
  *
  * Threads: one. Nothing of Stormgate is linked: it sees the daemon as a
  * device network does.
@@ -207,6 +209,7 @@ static const struct num_opt num_opts[] = {
 	{ 'n', 1, HS_MAX, "--max: 1..10000000" },
 	{ 't', 10, 600000, "--timeout-ms: 10..600000" },
 	{ 'i', 10, 60000, "--interval-ms: 10..60000" },
+	{ 'g', 1, 60000, "--gap-ms: 1..60000" },
 };
 
 static int set_num(struct sg_hsl_opts *o, int opt, const char *arg)
@@ -226,6 +229,8 @@ static int set_num(struct sg_hsl_opts *o, int opt, const char *arg)
 		o->max = v;
 	else if (opt == 't')
 		o->timeout_ms = (unsigned)v;
+	else if (opt == 'g')
+		o->gap_ms = (unsigned)v;
 	else
 		o->interval_ms = (unsigned)v;
 	return 0;
@@ -242,6 +247,7 @@ static int parse_opts(int argc, char **argv, struct sg_hsl_opts *o)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "max", required_argument, NULL, 'n' },
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "gap-ms", required_argument, NULL, 'g' },
 		{ "interval-ms", required_argument, NULL, 'i' },
 		{ "cipher", required_argument, NULL, 'x' },
 		{ "echo", no_argument, NULL, 'e' },
@@ -258,13 +264,14 @@ static int parse_opts(int argc, char **argv, struct sg_hsl_opts *o)
 		                   .max = 1000000,
 		                   .timeout_ms = 5000,
 		                   .interval_ms = 100,
+		                   .gap_ms = 20,
 		                   .series = true };
 	while ((opt = getopt_long(argc, argv, "", longs, NULL)) != -1) {
 		if (opt == 'c' && parse_addr(optarg, true, &o->server) != 0)
 			return usage("--connect: ADDR:PORT, [ADDR6]:PORT");
 		if (opt == 's' && parse_sources(optarg, o) != 0)
 			return usage("--source: up to 64 addresses, comma-separated");
-		if (strchr("kdnti", opt) != NULL && set_num(o, opt, optarg) != 0)
+		if (strchr("kdntig", opt) != NULL && set_num(o, opt, optarg) != 0)
 			return 2;
 		if (opt == 'h') {
 			usage(NULL);
@@ -458,7 +465,8 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		rc = sg_hsl_stats_init(&r.st, mono_ns(),
 		                       (uint64_t)r.o.interval_ms * SG_HSL_NS_PER_MS,
-		                       (uint64_t)r.o.duration_s * 1000 * SG_HSL_NS_PER_MS, r.o.max);
+		                       (uint64_t)r.o.duration_s * 1000 * SG_HSL_NS_PER_MS, r.o.max,
+		                       (uint64_t)r.o.gap_ms * SG_HSL_NS_PER_MS);
 	if (rc == 0)
 		rc = run_loop(&r, c, pfd);
 	if (rc == 0)

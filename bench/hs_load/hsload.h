@@ -21,7 +21,7 @@
 #define SG_HSL_IDENTITY_MAX 128     /* docs/config.md, "Credential CSV" */
 #define SG_HSL_PSK_MAX      64      /* bytes */
 #define SG_HSL_CREDS_MAX    1000000 /* rows read from one file */
-#define SG_HSL_GAPS_KEPT    8       /* longest gaps between completions reported */
+#define SG_HSL_GAPS_MAX     10000   /* gaps listed (longer than --gap-ms) */
 #define SG_HSL_NS_PER_MS    UINT64_C(1000000)
 
 /* One enabled device of the CSV: what the client's PSK callback answers. */
@@ -56,8 +56,8 @@ struct sg_hsl_gap {
 
 /*
  * The counts of one run: completions, failures and timeouts per interval
- * from t0, every completion's latency (for the percentiles), and the longest
- * gaps between completions.
+ * from t0, every completion's latency (for the percentiles), and every gap
+ * between completions of at least gap_min_ns (up to SG_HSL_GAPS_MAX).
  */
 struct sg_hsl_stats {
 	uint64_t t0_ns;       /* CLOCK_MONOTONIC at the start */
@@ -67,17 +67,21 @@ struct sg_hsl_stats {
 	uint32_t *lat_us;              /* one per completion, up to lat_cap */
 	size_t lat_n, lat_cap;
 	uint64_t completed, failed, timeouts;
-	uint64_t first_ok_ns, last_ok_ns;         /* from t0; 0: none yet */
-	struct sg_hsl_gap gaps[SG_HSL_GAPS_KEPT]; /* longest first */
-	size_t printed;                           /* intervals printed so far */
+	uint64_t first_ok_ns, last_ok_ns; /* from t0; 0: none yet */
+	uint64_t gap_min_ns, longest_gap_ns;
+	struct sg_hsl_gap *gaps; /* in time order */
+	size_t n_gaps;
+	uint64_t gaps_unlisted; /* past SG_HSL_GAPS_MAX */
+	size_t printed;         /* intervals printed so far */
 };
 
 /*
  * Sizes the series for duration_ns from t0_ns in intervals of interval_ns,
- * and room for max_ok latencies. 0 or -ENOMEM; sg_hsl_stats_free() frees.
+ * room for max_ok latencies, and lists gaps of gap_min_ns or more. 0 or
+ * -ENOMEM; sg_hsl_stats_free() frees.
  */
 int sg_hsl_stats_init(struct sg_hsl_stats *s, uint64_t t0_ns, uint64_t interval_ns,
-                      uint64_t duration_ns, uint64_t max_ok);
+                      uint64_t duration_ns, uint64_t max_ok, uint64_t gap_min_ns);
 void sg_hsl_stats_free(struct sg_hsl_stats *s);
 
 /* A handshake completed at now_ns (CLOCK_MONOTONIC) after latency_ns. */
@@ -122,7 +126,7 @@ struct sg_hsl_opts {
 	struct sockaddr_storage src[SG_HSL_SOURCES_MAX];
 	unsigned n_src;
 	const char *creds_path, *cipher;
-	unsigned clients, duration_s, timeout_ms, interval_ms;
+	unsigned clients, duration_s, timeout_ms, interval_ms, gap_ms;
 	uint64_t max;
 	bool echo, series;
 };

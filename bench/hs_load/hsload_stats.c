@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What stormgate-hsload counts and reports: completions, failures and
- * timeouts per interval, latency percentiles, the longest gaps between
- * completions, and the JSON summary. Main thread of the tool. See hsload.h.
+ * timeouts per interval, latency percentiles, the gaps between completions
+ * (stalls), and the JSON summary. Main thread of the tool. See hsload.h.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -12,7 +12,7 @@
 #include "hsload.h"
 
 int sg_hsl_stats_init(struct sg_hsl_stats *s, uint64_t t0_ns, uint64_t interval_ns,
-                      uint64_t duration_ns, uint64_t max_ok)
+                      uint64_t duration_ns, uint64_t max_ok, uint64_t gap_min_ns)
 {
 	memset(s, 0, sizeof(*s));
 	s->t0_ns = t0_ns;
@@ -24,7 +24,10 @@ int sg_hsl_stats_init(struct sg_hsl_stats *s, uint64_t t0_ns, uint64_t interval_
 	s->timeout = calloc(s->n_intervals, sizeof(*s->timeout));
 	s->lat_cap = (size_t)max_ok;
 	s->lat_us = malloc(s->lat_cap * sizeof(*s->lat_us));
-	if (s->ok == NULL || s->fail == NULL || s->timeout == NULL || s->lat_us == NULL) {
+	s->gap_min_ns = gap_min_ns;
+	s->gaps = malloc(SG_HSL_GAPS_MAX * sizeof(*s->gaps));
+	if (s->ok == NULL || s->fail == NULL || s->timeout == NULL || s->lat_us == NULL ||
+	    s->gaps == NULL) {
 		sg_hsl_stats_free(s);
 		return -ENOMEM;
 	}
@@ -37,7 +40,9 @@ void sg_hsl_stats_free(struct sg_hsl_stats *s)
 	free(s->fail);
 	free(s->timeout);
 	free(s->lat_us);
+	free(s->gaps);
 	s->ok = s->fail = s->timeout = s->lat_us = NULL;
+	s->gaps = NULL;
 }
 
 static size_t slot(const struct sg_hsl_stats *s, uint64_t now_ns)
@@ -47,19 +52,19 @@ static size_t slot(const struct sg_hsl_stats *s, uint64_t now_ns)
 	return i < s->n_intervals ? i : s->n_intervals - 1;
 }
 
-/* Keeps the gap if it is among the SG_HSL_GAPS_KEPT longest (longest first). */
+/* Notes a gap between completions: the longest, and listed when long enough. */
 static void keep_gap(struct sg_hsl_stats *s, uint64_t start_ns, uint64_t len_ns)
 {
-	size_t i = SG_HSL_GAPS_KEPT;
-
-	if (len_ns <= s->gaps[SG_HSL_GAPS_KEPT - 1].len_ns)
+	if (len_ns > s->longest_gap_ns)
+		s->longest_gap_ns = len_ns;
+	if (len_ns < s->gap_min_ns)
 		return;
-	while (i > 1 && s->gaps[i - 2].len_ns < len_ns) {
-		s->gaps[i - 1] = s->gaps[i - 2];
-		i--;
+	if (s->n_gaps == SG_HSL_GAPS_MAX) {
+		s->gaps_unlisted++;
+		return;
 	}
-	s->gaps[i - 1].start_ns = start_ns;
-	s->gaps[i - 1].len_ns = len_ns;
+	s->gaps[s->n_gaps].start_ns = start_ns;
+	s->gaps[s->n_gaps++].len_ns = len_ns;
 }
 
 void sg_hsl_stats_ok(struct sg_hsl_stats *s, uint64_t now_ns, uint64_t latency_ns)
@@ -159,7 +164,7 @@ static json_t *gaps_json(const struct sg_hsl_stats *s)
 	json_t *a = json_array();
 	size_t i;
 
-	for (i = 0; a != NULL && i < SG_HSL_GAPS_KEPT && s->gaps[i].len_ns; i++)
+	for (i = 0; a != NULL && i < s->n_gaps; i++)
 		json_array_append_new(a, json_pack("{s:f, s:f}", "start_ms",
 		                                   (double)s->gaps[i].start_ns / SG_HSL_NS_PER_MS,
 		                                   "ms",
@@ -187,10 +192,15 @@ json_t *sg_hsl_stats_summary(struct sg_hsl_stats *s, uint64_t end_ns, bool with_
 	              run_ns ? (double)s->completed * 1e9 / (double)run_ns : 0.0,
 	              "first_completion_ms", (double)s->first_ok_ns / SG_HSL_NS_PER_MS,
 	              "longest_zero_ms", (json_int_t)longest_zero_ms(s, end_ns), "gaps",
-	              gaps_json(s), "longest_gap_ms", (double)s->gaps[0].len_ns / SG_HSL_NS_PER_MS,
+	              gaps_json(s), "longest_gap_ms", (double)s->longest_gap_ns / SG_HSL_NS_PER_MS,
 	              "latency_us", "p50", (json_int_t)percentile(s, 50), "p99",
 	              (json_int_t)percentile(s, 99), "max", (json_int_t)percentile(s, 100),
 	              "samples", (json_int_t)s->lat_n);
+	if (j != NULL) {
+		json_object_set_new(j, "gap_min_ms",
+		                    json_integer((json_int_t)(s->gap_min_ns / SG_HSL_NS_PER_MS)));
+		json_object_set_new(j, "gaps_unlisted", json_integer((json_int_t)s->gaps_unlisted));
+	}
 	if (j != NULL && with_series)
 		json_object_set_new(j, "series",
 		                    json_pack("{s:o, s:o, s:o}", "ok", series_json(s->ok, n),
