@@ -19,13 +19,15 @@ it, processes, DPDK runtime files and the work directory removed on every exit):
   2. N identities (default 1,000,000; urn:dev:ops:32473-imp-NNNNNNN, random 16-byte
      keys, in random order: a provisioning export is not sorted by the store's key)
      written to a CSV before any load starts;
-  3. stormgate-hsload in the devices' namespace: K clients (default 16) handshaking
-     as the lab's devices (full PSK handshakes, HelloVerifyRequest answered,
-     close_notify), counted per 100 ms;
+  3. stormgate-hsload in the devices' namespace: K clients (default 128: on two
+     cores the daemon's rate stops growing between 64 and 128, so this is a storm the
+     control thread cannot keep up with) handshaking as the lab's devices (full PSK
+     handshakes, HelloVerifyRequest answered, close_notify), counted per 100 ms;
   4. after --before seconds of load (default 5), `stormctl credentials import`
      of the CSV, timed; then --after seconds more (default 5) and the load stops.
 It reports the handshake rate before (from 1 s after the load started: the first
-second is the clients' first cookie round trips), during and after the import, the
+second is the clients' first cookie round trips), during and after the import (and
+during / before, which a change of the machine's load between runs moves less), the
 longest time without a completed handshake in each window (exact, from the tool's
 list of gaps of 20 ms or more: 0 means none that long; and in whole 100 ms intervals), failures and timeouts during the import, and
 the import's own time (stormctl's wall time, and the daemon's `seconds`).
@@ -54,9 +56,9 @@ import e2e  # noqa: E402
 TAG = 'sge2e9'
 MAP_SIZE = '512M'  # 1M identities take about 90 MB (docs/control.md)
 WARMUP_S = 1.0     # the clients' first cookie round trips
-METRICS = ('rate_before', 'rate_during', 'rate_after', 'stall_before_ms', 'stall_during_ms',
-           'stall_after_ms', 'zero_during_ms', 'failed_during', 'timeouts_during', 'import_s',
-           'import_daemon_s', 'p99_ms')
+METRICS = ('rate_before', 'rate_during', 'rate_after', 'during_vs_before', 'stall_before_ms',
+           'stall_during_ms', 'stall_after_ms', 'zero_during_ms', 'failed_during',
+           'timeouts_during', 'import_s', 'import_daemon_s', 'p99_ms')
 
 
 class ImportLab(e2e.Lab):
@@ -91,7 +93,9 @@ def window(summary, t_from, t_to):
     ok = summary['series']['ok']
     first = max(0, int((t_from - t0) / iv + 0.999999))
     last = min(len(ok), int((t_to - t0) / iv))  # exclusive
-    rate = sum(ok[first:last]) / ((last - first) * iv) if last > first else 0.0
+    if last <= first:
+        raise RuntimeError(f'window of {t_to - t_from:.3f} s: not one whole interval')
+    rate = sum(ok[first:last]) / ((last - first) * iv)
     run = zero = 0
     for v in ok[first:last]:
         run = 0 if v else run + 1
@@ -159,6 +163,8 @@ def one_run(args):
             res[f'rate_{name}'] = round(rate, 1)
             res[f'stall_{name}_ms'] = round(gap, 1)
             res[f'zero_{name}_ms'] = round(zero)
+        res['during_vs_before'] = round(res['rate_during'] / res['rate_before'], 3) \
+            if res['rate_before'] else None
         iv = s['interval_ms'] / 1000.0
         res['failed_during'] = between(s['series']['fail'], t0, iv, t_imp0, t_imp1)
         res['timeouts_during'] = between(s['series']['timeout'], t0, iv, t_imp0, t_imp1)
@@ -170,7 +176,29 @@ def one_run(args):
         sys.stderr.write('import_storm: ' + json.dumps(res) + '\n')
 
 
+def _stop(signo, frame):
+    raise SystemExit(f'import_storm: killed by signal {signo}')
+
+
+def run_child(cmd, timeout):
+    """One run in a child process; a SIGTERM or Ctrl-C here passes on to it (its lab
+    cleans up on SIGTERM), and so does the timeout."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except BaseException:
+        p.terminate()
+        try:
+            p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+        raise
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+
+
 def many_runs(args):
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, _stop)
     runs, failed = [], 0
     with tempfile.TemporaryDirectory(prefix='import-storm-') as tmp:
         for i in range(args.runs):
@@ -179,8 +207,7 @@ def many_runs(args):
                    args.hsload, '--identities', str(args.identities), '--clients',
                    str(args.clients), '--before', str(args.before), '--after', str(args.after),
                    '--one', '--json', path]
-            r = subprocess.run(cmd, capture_output=True, text=True,
-                               timeout=args.before + args.after + 900)
+            r = run_child(cmd, args.before + args.after + 900)
             if r.returncode != 0 or not os.path.exists(path):
                 failed += 1
                 sys.stderr.write(f'import_storm: run {i + 1} failed:\n{r.stdout[-2000:]}'
@@ -189,7 +216,8 @@ def many_runs(args):
             with open(path, encoding='utf-8') as f:
                 runs.append(json.load(f))
             sys.stderr.write(f'import_storm: run {i + 1}/{args.runs}: {json.dumps(runs[-1])}\n')
-    med = {k: statistics.median(x[k] for x in runs) for k in METRICS if runs}
+    med = {k: statistics.median(x[k] for x in runs if x[k] is not None)
+           for k in METRICS if any(x[k] is not None for x in runs)}
     report = {'runs': runs, 'median': med, 'failed_runs': failed}
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as f:
@@ -197,7 +225,7 @@ def many_runs(args):
     print(f'1..1\n{"ok" if runs and not failed else "not ok"} 1 - {len(runs)} of {args.runs} '
           'runs measured')
     for k in METRICS:
-        if runs:
+        if k in med:
             print(f'# median {k}: {med[k]}  (runs: {", ".join(str(x[k]) for x in runs)})')
     return 0 if runs and not failed else 1
 
@@ -208,7 +236,7 @@ def main():
     ap.add_argument('stormctl')
     ap.add_argument('hsload')
     ap.add_argument('--identities', type=int, default=1000000)
-    ap.add_argument('--clients', type=int, default=16)
+    ap.add_argument('--clients', type=int, default=128)
     ap.add_argument('--before', type=float, default=5.0)
     ap.add_argument('--after', type=float, default=5.0)
     ap.add_argument('--runs', type=int, default=1)
@@ -216,8 +244,10 @@ def main():
     ap.add_argument('--one', action='store_true', help=argparse.SUPPRESS)  # a child run
     args = ap.parse_args()
     if not (1 <= args.identities <= 10000000 and 1 <= args.runs <= 50
-            and 1 <= args.before <= 300 and 1 <= args.after <= 300):
-        ap.error('--identities 1..10M, --runs 1..50, --before/--after 1..300 s')
+            and 2 <= args.before <= 300 and 1 <= args.after <= 300
+            and 1 <= args.clients <= 1024):
+        ap.error('--identities 1..10M, --runs 1..50, --before 2..300 s, --after 1..300 s, '
+                 '--clients 1..1024')
     if os.geteuid() != 0:
         sys.exit('import_storm: needs root (network namespaces, AF_PACKET)')
     args.stormgate, args.stormctl, args.hsload = (
