@@ -27,9 +27,11 @@ it, processes, DPDK runtime files and the work directory removed on every exit):
      of the CSV, timed; then --after seconds more (default 5) and the load stops.
 It reports the handshake rate before (from 1 s after the load started: the first
 second is the clients' first cookie round trips), during and after the import (and
-during / before, which a change of the machine's load between runs moves less), the
+during / before, which a change of the machine's load between runs moves less); the
 longest time without a completed handshake in each window (exact, from the tool's
-list of gaps of 20 ms or more: 0 means none that long; and in whole 100 ms intervals), failures and timeouts during the import, and
+list of gaps of 20 ms or more: 0 means none that long), the one around the moment
+the commit was answered (stall_at_commit_ms) and the longest run of whole 100 ms
+intervals without one during the import; failures and timeouts during the import;
 the import's own time (stormctl's wall time, and the daemon's `seconds`).
 
 With --runs R it runs R times (each a fresh lab, daemon and store) and prints the
@@ -57,7 +59,8 @@ TAG = 'sge2e9'
 MAP_SIZE = '512M'  # 1M identities take about 90 MB (docs/control.md)
 WARMUP_S = 1.0     # the clients' first cookie round trips
 METRICS = ('rate_before', 'rate_during', 'rate_after', 'during_vs_before', 'stall_before_ms',
-           'stall_during_ms', 'stall_after_ms', 'zero_during_ms', 'failed_during',
+           'stall_during_ms', 'stall_at_commit_ms', 'stall_after_ms', 'zero_during_ms',
+           'failed_during',
            'timeouts_during', 'import_s', 'import_daemon_s', 'p99_ms')
 
 
@@ -88,14 +91,13 @@ def write_bulk(path, n, seed=13):
 
 def window(summary, t_from, t_to):
     """(completions per second, longest gap in ms, longest zero run in ms) over the
-    100 ms intervals that lie wholly in [t_from, t_to) (time.monotonic() seconds)."""
+    100 ms intervals that lie wholly in [t_from, t_to) (time.monotonic() seconds);
+    the rate is None when no interval does (a window shorter than 100 ms)."""
     t0, iv = summary['t0_ns'] / 1e9, summary['interval_ms'] / 1000.0
     ok = summary['series']['ok']
     first = max(0, int((t_from - t0) / iv + 0.999999))
     last = min(len(ok), int((t_to - t0) / iv))  # exclusive
-    if last <= first:
-        raise RuntimeError(f'window of {t_to - t_from:.3f} s: not one whole interval')
-    rate = sum(ok[first:last]) / ((last - first) * iv)
+    rate = sum(ok[first:last]) / ((last - first) * iv) if last > first else None
     run = zero = 0
     for v in ok[first:last]:
         run = 0 if v else run + 1
@@ -140,6 +142,7 @@ def one_run(args):
         t_end = time.monotonic()
         p.send_signal(signal.SIGINT)
         p.wait(timeout=30)
+        st = json.loads(d.ctl('--json', 'stats').stdout or '{}')
         with open(out_path, encoding='utf-8') as f:
             lines = f.read().splitlines()
         s = json.loads(lines[-1]) if lines and lines[-1].startswith('{') else None
@@ -160,20 +163,35 @@ def one_run(args):
         for name, a, b in (('before', t0 + WARMUP_S, t_imp0), ('during', t_imp0, t_imp1),
                            ('after', t_imp1, t_end)):
             rate, gap, zero = window(s, a, b)
-            res[f'rate_{name}'] = round(rate, 1)
+            res[f'rate_{name}'] = round(rate, 1) if rate is not None else None
             res[f'stall_{name}_ms'] = round(gap, 1)
             res[f'zero_{name}_ms'] = round(zero)
+        # The commit: the gap around the moment stormctl had its answer (within 50 ms).
+        commit = window(s, t_imp1 - 0.05, t_imp1 + 0.05)
+        res['stall_at_commit_ms'] = round(commit[1], 1)
         res['during_vs_before'] = round(res['rate_during'] / res['rate_before'], 3) \
-            if res['rate_before'] else None
+            if res['rate_before'] and res['rate_during'] is not None else None
         iv = s['interval_ms'] / 1000.0
+        # The series itself, to look at: completions per interval, the import's span.
+        res['series_ok'] = s['series']['ok']
+        res['import_ms'] = [round((t_imp0 - t0) * 1000), round((t_imp1 - t0) * 1000)]
+        res['gaps'] = s['gaps']
+        # Where datagrams went missing, if they did: the daemon's drops, its control
+        # plane's, its handshake engine's counters (retransmissions, timeouts).
+        res['daemon'] = {'drops': {k: v for k, v in st.get('drops', {}).items() if v},
+                         'control_plane': st.get('control_plane'),
+                         'handshakes': {k: v for k, v in
+                                        st.get('handshakes', {}).get('counters', {}).items()
+                                        if v}}
         res['failed_during'] = between(s['series']['fail'], t0, iv, t_imp0, t_imp1)
         res['timeouts_during'] = between(s['series']['timeout'], t0, iv, t_imp0, t_imp1)
-        check('handshakes completed before the import', res['rate_before'] > 0, json.dumps(res))
+        check('handshakes completed before the import', (res['rate_before'] or 0) > 0,
+              json.dumps(res))
         check('no handshake failed before the import (the load is sound)',
               between(s['series']['fail'], t0, iv, t0, t_imp0) == 0, json.dumps(res))
         with open(args.json, 'w', encoding='utf-8') as f:
             json.dump(res, f)
-        sys.stderr.write('import_storm: ' + json.dumps(res) + '\n')
+        sys.stderr.write('import_storm: ' + json.dumps({k: res[k] for k in METRICS}) + '\n')
 
 
 def _stop(signo, frame):
@@ -215,7 +233,8 @@ def many_runs(args):
                 continue
             with open(path, encoding='utf-8') as f:
                 runs.append(json.load(f))
-            sys.stderr.write(f'import_storm: run {i + 1}/{args.runs}: {json.dumps(runs[-1])}\n')
+            brief = {k: runs[-1].get(k) for k in ('loadavg_start', 'completed') + METRICS}
+            sys.stderr.write(f'import_storm: run {i + 1}/{args.runs}: {json.dumps(brief)}\n')
     med = {k: statistics.median(x[k] for x in runs if x[k] is not None)
            for k in METRICS if any(x[k] is not None for x in runs)}
     report = {'runs': runs, 'median': med, 'failed_runs': failed}
