@@ -30,8 +30,9 @@ second is the clients' first cookie round trips), during and after the import (a
 during / before, which a change of the machine's load between runs moves less); the
 longest time without a completed handshake in each window (exact, from the tool's
 list of gaps of 20 ms or more: 0 means none that long), the one around the moment
-the commit was answered (stall_at_commit_ms) and the longest run of whole 100 ms
-intervals without one during the import; failures and timeouts during the import;
+the commit was answered (stall_at_commit_ms), the longest run of whole 100 ms
+intervals without one during the import, and the share of each window's time spent in
+gaps of 20 ms or more (stalled_*_pct); failures and timeouts during the import;
 the import's own time (stormctl's wall time, and the daemon's `seconds`).
 
 With --runs R it runs R times (each a fresh lab, daemon and store) and prints the
@@ -60,7 +61,7 @@ MAP_SIZE = '512M'  # 1M identities take about 90 MB (docs/control.md)
 WARMUP_S = 1.0     # the clients' first cookie round trips
 METRICS = ('rate_before', 'rate_during', 'rate_after', 'during_vs_before', 'stall_before_ms',
            'stall_during_ms', 'stall_at_commit_ms', 'stall_after_ms', 'zero_during_ms',
-           'failed_during',
+           'stalled_before_pct', 'stalled_during_pct', 'failed_during',
            'timeouts_during', 'import_s', 'import_daemon_s', 'p99_ms')
 
 
@@ -90,9 +91,10 @@ def write_bulk(path, n, seed=13):
 
 
 def window(summary, t_from, t_to):
-    """(completions per second, longest gap in ms, longest zero run in ms) over the
-    100 ms intervals that lie wholly in [t_from, t_to) (time.monotonic() seconds);
-    the rate is None when no interval does (a window shorter than 100 ms)."""
+    """(completions per second, longest gap in ms, longest zero run in ms, % of the
+    time in gaps of 20 ms or more) over [t_from, t_to) (time.monotonic() seconds): the
+    rate and zero run over the 100 ms intervals that lie wholly in it (the rate is None
+    when none does), the gaps that overlap it (their share clipped to it)."""
     t0, iv = summary['t0_ns'] / 1e9, summary['interval_ms'] / 1000.0
     ok = summary['series']['ok']
     first = max(0, int((t_from - t0) / iv + 0.999999))
@@ -103,12 +105,14 @@ def window(summary, t_from, t_to):
         run = 0 if v else run + 1
         zero = max(zero, run)
     # Gaps between completions (the tool lists those of 20 ms or more) overlapping the window.
-    gap = 0.0
+    gap = stalled = 0.0
     for g in summary['gaps']:
         a = t0 + g['start_ms'] / 1000.0
-        if a < t_to and a + g['ms'] / 1000.0 > t_from:
+        b = a + g['ms'] / 1000.0
+        if a < t_to and b > t_from:
             gap = max(gap, g['ms'])
-    return rate, gap, zero * iv * 1000.0
+            stalled += min(b, t_to) - max(a, t_from)
+    return rate, gap, zero * iv * 1000.0, 100.0 * stalled / (t_to - t_from)
 
 
 def between(series, t0, iv, t_from, t_to):
@@ -162,10 +166,11 @@ def one_run(args):
                'completed': s['completed'], 'failed': s['failed'], 'timeouts': s['timeouts']}
         for name, a, b in (('before', t0 + WARMUP_S, t_imp0), ('during', t_imp0, t_imp1),
                            ('after', t_imp1, t_end)):
-            rate, gap, zero = window(s, a, b)
+            rate, gap, zero, stalled = window(s, a, b)
             res[f'rate_{name}'] = round(rate, 1) if rate is not None else None
             res[f'stall_{name}_ms'] = round(gap, 1)
             res[f'zero_{name}_ms'] = round(zero)
+            res[f'stalled_{name}_pct'] = round(stalled, 1)
         # The commit: the gap around the moment stormctl had its answer (within 50 ms).
         commit = window(s, t_imp1 - 0.05, t_imp1 + 0.05)
         res['stall_at_commit_ms'] = round(commit[1], 1)
