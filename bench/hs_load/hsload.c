@@ -63,43 +63,8 @@
 #include "hsload.h"
 
 #define CLIENTS_MAX  1024
-#define SOURCES_MAX  64
 #define DURATION_MAX 3600u
 #define HS_MAX       10000000ull
-
-enum phase { PH_IDLE = 0, PH_HANDSHAKE, PH_ECHO };
-
-struct client {
-	SSL *ssl;
-	int fd;
-	enum phase phase;
-	uint64_t start_ns;
-	const struct sg_hsl_cred *cred;
-	char sent[32]; /* --echo: what the client sent */
-	int sent_len;
-};
-
-struct opts {
-	struct sockaddr_storage server;
-	struct sockaddr_storage src[SOURCES_MAX];
-	unsigned n_src;
-	const char *creds_path, *cipher;
-	unsigned clients, duration_s, timeout_ms, interval_ms;
-	uint64_t max;
-	bool echo, series;
-};
-
-struct run {
-	struct opts o;
-	SSL_CTX *ctx;
-	BIO_ADDR *peer;
-	struct sg_hsl_creds creds;
-	struct client *c;
-	struct pollfd *pfd;
-	struct sg_hsl_stats st;
-	uint64_t started, ended, next_cred;
-	char first_error[160];
-};
 
 static volatile sig_atomic_t stop_signal;
 
@@ -124,8 +89,8 @@ static int usage(const char *why)
 	                " --credentials FILE.csv\n"
 	                "       [--clients K (8)] [--duration S (10)] [--max N (1000000)]"
 	                " [--timeout-ms T (5000)]\n"
-	                "       [--interval-ms I (100)] [--cipher LIST (PSK-AES128-CCM8)] [--echo]"
-	                " [--no-series]\n");
+	                "       [--interval-ms I (100)] [--gap-ms G (20)]"
+	                " [--cipher LIST (PSK-AES128-CCM8)] [--echo] [--no-series]\n");
 	return 2;
 }
 
@@ -413,6 +378,8 @@ static uint64_t abandon(struct sg_hsl_client *c, unsigned n)
 			continue;
 		SSL_free(c[i].ssl);
 		close(c[i].fd);
+		c[i].ssl = NULL;
+		c[i].fd = -1;
 		c[i].phase = SG_HSL_IDLE;
 		left++;
 	}

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * stormgate-hsload's parts (bench/hs_load/): the credential list its clients
- * handshake with (hsload_creds.c) and the counts it reports (hsload_stats.c);
- * hsload.c drives the clients. One thread: the tool's main thread runs all of
- * it. Outside the daemon: nothing here links Stormgate's libraries, so the tool
- * measures the daemon over the network only.
+ * handshake with (hsload_creds.c), the counts it reports (hsload_stats.c) and
+ * one load client (hsload_client.c); hsload.c parses the command line and
+ * drives the clients in one poll loop. One thread: the tool's main thread runs
+ * all of it. Outside the daemon: nothing here links Stormgate's libraries, so
+ * the tool sees the daemon over the network only, as devices do.
  */
 #ifndef STORMGATE_BENCH_HSLOAD_H
 #define STORMGATE_BENCH_HSLOAD_H
@@ -103,7 +104,7 @@ void sg_hsl_stats_print(struct sg_hsl_stats *s, uint64_t now_ns, bool final, FIL
  */
 json_t *sg_hsl_stats_summary(struct sg_hsl_stats *s, uint64_t end_ns, bool with_series);
 
-/* ---- clients (hsload_client.c) ---- */
+/* The clients (hsload_client.c), and what a run shares with them. */
 
 #define SG_HSL_SOURCES_MAX 64
 

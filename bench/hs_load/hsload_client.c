@@ -147,10 +147,12 @@ void sg_hsl_client_step(struct sg_hsl_run *r, struct sg_hsl_client *c, uint64_t 
 		want_or_fail(r, c, rc, now, "echo read");
 		return;
 	}
-	if (memmem(buf, (size_t)rc, c->sent, (size_t)c->sent_len) == NULL)
+	if (memmem(buf, (size_t)rc, c->sent, (size_t)c->sent_len) == NULL) {
 		note_error(r, "echo: the reply does not hold the record sent");
-	sg_hsl_client_end(r, c, now,
-	                  memmem(buf, (size_t)rc, c->sent, (size_t)c->sent_len) ? 0 : -EBADMSG);
+		sg_hsl_client_end(r, c, now, -EBADMSG);
+		return;
+	}
+	sg_hsl_client_end(r, c, now, 0);
 }
 
 /*
