@@ -20,8 +20,8 @@ it, processes, DPDK runtime files and the work directory removed on every exit):
      keys, in random order: a provisioning export is not sorted by the store's key)
      written to a CSV before any load starts;
   3. stormgate-hsload in the devices' namespace: K clients (default 128: on two
-     cores the daemon's rate stops growing between 64 and 128, so this is a storm the
-     control thread cannot keep up with) handshaking as the lab's devices (full PSK
+     cores the daemon's rate grows little past them, so this is a storm the control
+     thread cannot keep up with) handshaking as the lab's devices (full PSK
      handshakes, HelloVerifyRequest answered, close_notify), counted per 100 ms;
   4. after --before seconds of load (default 5), `stormctl credentials import`
      of the CSV, timed; then --after seconds more (default 5) and the load stops.
