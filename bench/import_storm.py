@@ -10,7 +10,7 @@ method and the figures.
     e.g. (root)  bench/import_storm.py build/control/stormgate build/control/stormctl \\
                      build/bench/hs_load/stormgate-hsload --runs 5
 
-One run, in tests/e2e/e2e.py's lab (namespaces sge2e9<SG_E2E_TAG_SUFFIX>-dev/-be, veths
+One run, in the e2e lab (tests/tools/sgtest/e2e.py) (namespaces sge2e9<SG_E2E_TAG_SUFFIX>-dev/-be, veths
 to the daemon's net_af_packet ports, 198.18.0.0/15 and fd00:5347:1::/64 only; all of
 it, processes, DPDK runtime files and the work directory removed on every exit):
   1. the daemon on the lab's configuration (cookie_mode: always, one worker lcore,
@@ -53,8 +53,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'e2e'))
-import e2e  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'tools'))
+from sgtest import e2e  # noqa: E402
+from sgtest.dtls import DTLS_PORT  # noqa: E402
 
 TAG = 'sge2e9'
 MAP_SIZE = '512M'  # 1M identities take about 90 MB (docs/control.md)
@@ -65,18 +66,12 @@ METRICS = ('rate_before', 'rate_during', 'rate_after', 'during_vs_before', 'stal
            'timeouts_during', 'import_s', 'import_daemon_s', 'p99_ms')
 
 
-class ImportLab(e2e.Lab):
+class ImportLab(e2e.E2ELab):
     """The e2e lab with a credential store large enough for the import."""
 
-    def config(self, name, **kw):
-        path = super().config(name, **kw)
-        with open(path, encoding='utf-8') as f:
-            text = f.read()
-        if 'map_size: 16M' not in text:
-            raise RuntimeError('e2e.Lab.config() changed: no "map_size: 16M" to raise')
-        with open(path, 'w', encoding='utf-8') as f:
-            f.write(text.replace('map_size: 16M', f'map_size: {MAP_SIZE}'))
-        return path
+    def config(self, name, ports, **sections):
+        sections['credentials'] = dict(sections.get('credentials') or {}, map_size=MAP_SIZE)
+        return super().config(name, ports, **sections)
 
 
 def write_bulk(path, n, seed=13):
@@ -124,8 +119,7 @@ def between(series, t0, iv, t_from, t_to):
 def one_run(args):
     with ImportLab(TAG, args.stormgate, args.stormctl) as lab:
         check = lab.check
-        lab.netns_up()
-        d = lab.start_daemon(sessions='capacity: 65536')
+        d = lab.start_daemon(sessions={'capacity': 65536})
         bulk = os.path.join(lab.work, 'bulk.csv')
         write_bulk(bulk, args.identities)
         creds0 = json.loads(d.ctl('--json', 'credentials', 'count').stdout)['count']
@@ -133,7 +127,7 @@ def one_run(args):
         load1 = os.getloadavg()[0]
         with open(out_path, 'w', encoding='utf-8') as out:
             p = lab.spawn(lab.ns_dev, [
-                args.hsload, '--connect', f'{e2e.GW4}:{e2e.DTLS_PORT}', '--source', e2e.DEV4,
+                args.hsload, '--connect', f'{e2e.GW4}:{DTLS_PORT}', '--source', e2e.DEV4,
                 '--credentials', os.path.join(lab.work, 'devices.csv'),
                 '--clients', str(args.clients), '--max', '10000000', '--timeout-ms', '5000',
                 '--duration', str(int(args.before + args.after) + 600)], stdout=out,

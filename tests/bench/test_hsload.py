@@ -2,7 +2,7 @@
 """Integration smoke test of stormgate-hsload (suite 'integration', root), the load
 tool of bench/import_storm.py, so it cannot rot between measurements.
 
-    test_hsload.py STORMGATE STORMCTL HSLOAD      (tag sge2e7; tests/e2e/e2e.py's lab)
+    test_hsload.py STORMGATE STORMCTL HSLOAD      (tag sge2e7; the e2e lab, tests/tools/sgtest/e2e.py)
 
 Against a daemon on its default policy (cookie_mode: always) in the e2e lab, with
 the UDP echo as the backend:
@@ -21,8 +21,9 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'e2e'))
-import e2e  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
+from sgtest import e2e  # noqa: E402
+from sgtest.dtls import DTLS_PORT  # noqa: E402
 
 
 def stats(d):
@@ -74,13 +75,12 @@ def wait_sessions_gone(d, timeout=10):
 
 
 def run(stormgate, stormctl, tool):
-    with e2e.Lab('sge2e7', stormgate, stormctl) as lab:
+    with e2e.E2ELab('sge2e7', stormgate, stormctl) as lab:
         check = lab.check
-        lab.netns_up()
         d = lab.start_daemon()
-        lab.udp_echo()
+        lab.udp_echo(lab.ns_be, e2e.BE4, e2e.BACKEND_PORT)
         csv = os.path.join(lab.work, 'devices.csv')  # the CSV the daemon imported
-        gw4 = f'{e2e.GW4}:{e2e.DTLS_PORT}'
+        gw4 = f'{e2e.GW4}:{DTLS_PORT}'
 
         s0 = stats(d)
         r, s, series = hsload(lab, tool, csv, gw4, e2e.DEV4, '--clients', '4', '--max', '20',
@@ -99,7 +99,7 @@ def run(stormgate, stormctl, tool):
         check('every session ended with its close_notify', wait_sessions_gone(d),
               json.dumps(stats(d)['sessions']))
 
-        r, s, series = hsload(lab, tool, csv, f'[{e2e.GW6}]:{e2e.DTLS_PORT}', e2e.DEV6,
+        r, s, series = hsload(lab, tool, csv, f'[{e2e.GW6}]:{DTLS_PORT}', e2e.DEV6,
                               '--clients', '2', '--max', '4', '--echo')
         check_all_completed(check, 'IPv6', r, s, series, 4)
 
