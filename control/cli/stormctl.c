@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,11 +30,10 @@
 
 #include "sg_build_config.h"
 #include "sg_config.h"
-#include "sg_ctl.h"
+#include "sg_ctl_client.h"
 #include "sg_metrics.h"
 
 #define EXIT_USAGE     2
-#define RESPONSE_MAX   (64u << 20)
 #define DEFAULT_SOCKET "/run/stormgate/control.sock"
 #define COMMIT_TIMEOUT 300000 /* ms: committing millions of credentials syncs the store */
 #define IMPORT_CHUNK   (48u << 10)
@@ -105,9 +103,7 @@ static const char *sock_path;
 /* Connection: one per run, requests answered in order                    */
 
 struct conn {
-	int fd;
-	char *buf;
-	size_t got, cap;
+	struct sg_ctl_client *cl;
 };
 
 static int64_t now_ms(void)
@@ -120,24 +116,16 @@ static int64_t now_ms(void)
 
 static int conn_open(struct conn *c)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	memset(c, 0, sizeof(*c));
-	c->fd = -1;
-	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "stormctl: socket path too long: %s\n", sock_path);
-		return -1;
-	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+	c->cl = sg_ctl_client_open(sock_path, 0);
+	if (c->cl == NULL) {
 		int e = errno;
 
-		fprintf(stderr, "stormctl: cannot connect to %s: %s%s\n", sock_path, strerror(e),
-		        e == ENOENT || e == ECONNREFUSED ? " (is stormgate running?)" : "");
-		if (c->fd >= 0)
-			close(c->fd);
-		c->fd = -1;
+		if (e == ENAMETOOLONG)
+			fprintf(stderr, "stormctl: socket path too long: %s\n", sock_path);
+		else
+			fprintf(stderr, "stormctl: cannot connect to %s: %s%s\n", sock_path,
+			        strerror(e),
+			        e == ENOENT || e == ECONNREFUSED ? " (is stormgate running?)" : "");
 		return -1;
 	}
 	return 0;
@@ -145,98 +133,20 @@ static int conn_open(struct conn *c)
 
 static void conn_close(struct conn *c)
 {
-	if (c->fd >= 0)
-		close(c->fd);
-	if (c->buf != NULL)
-		sg_wipe(c->buf, c->cap);
-	free(c->buf);
-	c->fd = -1;
-	c->buf = NULL;
+	sg_ctl_client_close(c->cl);
+	c->cl = NULL;
 }
 
 /* Send one request and read its response line. Returns the response or NULL (reported). */
 static json_t *conn_call(struct conn *c, json_t *req, int wait_ms)
 {
-	size_t len, off = 0;
-	int64_t deadline = now_ms() + wait_ms;
-	char *line = sg_ctl_dump_line(req, &len);
-	json_t *resp = NULL;
-	json_error_t jerr;
+	json_t *resp;
 
-	if (line == NULL)
+	if (sg_ctl_client_call(c->cl, req, wait_ms, &resp) != 0) {
+		fprintf(stderr, "stormctl: %s\n", sg_ctl_client_why(c->cl));
 		return NULL;
-	while (off < len) {
-		ssize_t n = send(c->fd, line + off, len - off, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fprintf(stderr, "stormctl: send to %s: %s\n", sock_path, strerror(errno));
-			goto out;
-		}
-		off += (size_t)n;
 	}
-	for (;;) {
-		char *nl = c->got ? memchr(c->buf, '\n', c->got) : NULL;
-
-		if (nl != NULL) {
-			size_t used = (size_t)(nl - c->buf) + 1;
-
-			resp = json_loadb(c->buf, used - 1, 0, &jerr);
-			if (resp == NULL)
-				fprintf(stderr, "stormctl: bad answer from %s: %s\n", sock_path,
-				        jerr.text);
-			memmove(c->buf, c->buf + used, c->got - used);
-			c->got -= used;
-			break;
-		}
-		int64_t left = deadline - now_ms();
-		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-		int pr = left > 0 ? poll(&pfd, 1, (int)left) : 0;
-
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr <= 0) {
-			fprintf(stderr, "stormctl: no answer from %s within %d ms\n", sock_path,
-			        wait_ms);
-			break;
-		}
-		if (c->got == c->cap) {
-			size_t cap = c->cap ? c->cap * 2 : 65536;
-			char *nb;
-
-			if (c->cap >= RESPONSE_MAX) {
-				fprintf(stderr, "stormctl: answer larger than %u bytes\n",
-				        RESPONSE_MAX);
-				break;
-			}
-			nb = realloc(c->buf, cap);
-			if (nb == NULL)
-				break;
-			c->buf = nb;
-			c->cap = cap;
-		}
-		ssize_t n = recv(c->fd, c->buf + c->got, c->cap - c->got, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			fprintf(stderr, "stormctl: %s closed the connection without an answer\n",
-			        sock_path);
-			break;
-		}
-		c->got += (size_t)n;
-	}
-out:
-	sg_wipe(line, len);
-	free(line);
 	return resp;
-}
-
-static json_t *request(const char *cmd, json_t *args)
-{
-	return json_pack("{s:i, s:s, s:o}", "v", SG_CTL_PROTOCOL, "cmd", cmd, "args",
-	                 args ? args : json_object());
 }
 
 /*
@@ -246,7 +156,7 @@ static json_t *request(const char *cmd, json_t *args)
  */
 static json_t *call(struct conn *c, const char *cmd, json_t *args, int wait_ms, json_t **err_out)
 {
-	json_t *req = request(cmd, args), *resp, *res = NULL, *err;
+	json_t *req = sg_ctl_request(cmd, args), *resp, *res = NULL, *err;
 
 	if (err_out != NULL)
 		*err_out = NULL;
