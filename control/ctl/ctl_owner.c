@@ -165,6 +165,11 @@ int sg_ctl_owner_fd(const struct sg_ctl_owner *ow)
 	return ow->request_fd;
 }
 
+unsigned sg_ctl_owner_pending(const struct sg_ctl_owner *ow)
+{
+	return __atomic_load_n(&ow->waiting, __ATOMIC_RELAXED);
+}
+
 int ctl_owner_answer_fd(const struct sg_ctl_owner *ow)
 {
 	return ow->answer_fd;

@@ -146,6 +146,9 @@ unsigned sg_ctl_owner_poll(struct sg_ctl_owner *ow, unsigned max);
  */
 int sg_ctl_owner_fd(const struct sg_ctl_owner *ow);
 
+/* Commands waiting for the owner's thread now (not those running). Any thread; a relaxed read. */
+unsigned sg_ctl_owner_pending(const struct sg_ctl_owner *ow);
+
 /*
  * Free the queue and whatever it still holds. After sg_ctl_server_destroy()
  * of its server and once the owner's thread no longer polls it.
