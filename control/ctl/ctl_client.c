@@ -71,22 +71,9 @@ struct sg_ctl_client *sg_ctl_client_open(const char *path, size_t max_line)
 	if (c->fd >= 0 && connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 		return c;
 	e = errno;
-	if (c->fd >= 0)
-		close(c->fd);
-	free(c);
+	sg_ctl_client_close(c);
 	errno = e;
 	return NULL;
-}
-
-void sg_ctl_client_close(struct sg_ctl_client *c)
-{
-	if (c == NULL)
-		return;
-	close(c->fd);
-	if (c->buf != NULL)
-		sg_wipe(c->buf, c->cap);
-	free(c->buf);
-	free(c);
 }
 
 int sg_ctl_client_fd(const struct sg_ctl_client *c)
@@ -97,6 +84,18 @@ int sg_ctl_client_fd(const struct sg_ctl_client *c)
 const char *sg_ctl_client_why(const struct sg_ctl_client *c)
 {
 	return c->why;
+}
+
+void sg_ctl_client_close(struct sg_ctl_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->buf != NULL)
+		sg_wipe(c->buf, c->cap);
+	free(c->buf);
+	free(c);
 }
 
 int sg_ctl_client_send(struct sg_ctl_client *c, const void *buf, size_t len)

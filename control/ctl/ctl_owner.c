@@ -104,60 +104,59 @@ static void entry_release(struct sg_ctl_owner *ow, struct entry *e)
 	ow->free = e;
 }
 
-struct sg_ctl_owner *sg_ctl_owner_create(unsigned depth)
+/* Release everything ow holds; lock_ready: its mutex was initialised. */
+static void owner_free(struct sg_ctl_owner *ow, int lock_ready)
 {
-	struct sg_ctl_owner *ow;
-	int e;
-
-	if (depth == 0) {
-		errno = EINVAL;
-		return NULL;
+	for (unsigned i = 0; ow->slots != NULL && i < ow->depth; i++) {
+		sg_ctl_req_free(&ow->slots[i].req);
+		json_decref(ow->slots[i].resp);
 	}
-	ow = calloc(1, sizeof(*ow));
-	if (ow == NULL)
-		return NULL;
-	ow->request_fd = ow->answer_fd = -1;
-	ow->slots = calloc(depth, sizeof(*ow->slots));
-	if (ow->slots == NULL)
-		goto fail;
-	ow->depth = depth;
-	for (unsigned i = depth; i-- > 0;) {
-		ow->slots[i].next = ow->free;
-		ow->free = &ow->slots[i];
-	}
-	ow->request_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	ow->answer_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (ow->request_fd < 0 || ow->answer_fd < 0)
-		goto fail;
-	e = pthread_mutex_init(&ow->lock, NULL);
-	if (e == 0)
-		return ow;
-	errno = e;
-fail:
-	e = errno;
+	if (lock_ready)
+		pthread_mutex_destroy(&ow->lock);
 	if (ow->request_fd >= 0)
 		close(ow->request_fd);
 	if (ow->answer_fd >= 0)
 		close(ow->answer_fd);
 	free(ow->slots);
 	free(ow);
-	errno = e;
-	return NULL;
+}
+
+struct sg_ctl_owner *sg_ctl_owner_create(unsigned depth)
+{
+	struct sg_ctl_owner *ow = depth > 0 ? calloc(1, sizeof(*ow)) : NULL;
+	int e, locked;
+
+	if (ow == NULL) {
+		errno = depth > 0 ? ENOMEM : EINVAL;
+		return NULL;
+	}
+	ow->answer_fd = -1;
+	ow->request_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ow->request_fd >= 0)
+		ow->answer_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	e = ow->answer_fd < 0 ? errno : pthread_mutex_init(&ow->lock, NULL);
+	locked = e == 0;
+	if (locked) {
+		ow->slots = calloc(depth, sizeof(*ow->slots));
+		ow->depth = ow->slots != NULL ? depth : 0;
+		e = ow->slots != NULL ? 0 : ENOMEM;
+	}
+	if (e != 0) {
+		owner_free(ow, locked);
+		errno = e;
+		return NULL;
+	}
+	for (unsigned i = depth; i-- > 0;) {
+		ow->slots[i].next = ow->free;
+		ow->free = &ow->slots[i];
+	}
+	return ow;
 }
 
 void sg_ctl_owner_destroy(struct sg_ctl_owner *ow)
 {
-	if (ow == NULL)
-		return;
-	for (unsigned i = 0; i < ow->depth; i++) {
-		sg_ctl_req_free(&ow->slots[i].req);
-		json_decref(ow->slots[i].resp);
-	}
-	pthread_mutex_destroy(&ow->lock);
-	close(ow->request_fd);
-	close(ow->answer_fd);
-	free(ow->slots);
-	free(ow);
+	if (ow != NULL)
+		owner_free(ow, 1);
 }
 
 int sg_ctl_owner_fd(const struct sg_ctl_owner *ow)

@@ -78,6 +78,15 @@ static const struct {
 	{ "control:\n  socket: \"/x.sock\" trailing\n", NULL, ":2:20: text after the value" },
 };
 
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
 static void test_reader_table(void **state)
 {
 	char dir[] = "/tmp/sg-cli-XXXXXX", path[64], out[109], why[512];
@@ -86,12 +95,9 @@ static void test_reader_table(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/c.yaml", dir);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		FILE *f = fopen(path, "w");
 		int rc, ok;
 
-		assert_non_null(f);
-		fputs(cases[i].yaml, f);
-		fclose(f);
+		write_file(path, cases[i].yaml);
 		strcpy(out, "unset");
 		why[0] = '\0';
 		rc = sg_cli_config_socket(path, out, sizeof(out), why, sizeof(why));
@@ -119,15 +125,11 @@ static void test_reader_table(void **state)
 static void test_socket_path_order(void **state)
 {
 	char dir[] = "/tmp/sg-cli-XXXXXX", cfg[64], out[109];
-	FILE *f;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(cfg, sizeof(cfg), "%s/c.yaml", dir);
-	f = fopen(cfg, "w");
-	assert_non_null(f);
-	fputs("control:\n  socket: /run/from-config.sock\n", f);
-	fclose(f);
+	write_file(cfg, "control:\n  socket: /run/from-config.sock\n");
 
 	setenv("STORMGATE_SOCKET", "/run/from-env.sock", 1);
 	assert_int_equal(sg_cli_socket_path("/run/opt.sock", cfg, out, sizeof(out)), 0);
@@ -138,10 +140,7 @@ static void test_socket_path_order(void **state)
 	assert_int_equal(sg_cli_socket_path(NULL, cfg, out, sizeof(out)), 0);
 	assert_string_equal(out, "/run/from-config.sock");
 	setenv("STORMGATE_SOCKET", "", 1);
-	f = fopen(cfg, "w");
-	assert_non_null(f);
-	fputs("log:\n  level: debug\n", f);
-	fclose(f);
+	write_file(cfg, "log:\n  level: debug\n");
 	assert_int_equal(sg_cli_socket_path(NULL, cfg, out, sizeof(out)), 0);
 	assert_string_equal(out, SG_CLI_DEFAULT_SOCKET);
 	unsetenv("STORMGATE_SOCKET");

@@ -55,6 +55,13 @@ static unsigned seen_get(const unsigned *field)
 	return v;
 }
 
+static void seen_add(unsigned *field)
+{
+	pthread_mutex_lock(&seen.lock);
+	(*field)++;
+	pthread_mutex_unlock(&seen.lock);
+}
+
 static void seen_reset(void)
 {
 	pthread_mutex_lock(&seen.lock);
@@ -86,9 +93,7 @@ static json_t *cmd_count(void *ctx, json_t *args, struct sg_ctl_error *err)
 	(void)ctx;
 	(void)args;
 	(void)err;
-	pthread_mutex_lock(&seen.lock);
-	seen.counted++;
-	pthread_mutex_unlock(&seen.lock);
+	seen_add(&seen.counted);
 	return json_pack("{s:s}", "thread", role);
 }
 
@@ -98,8 +103,8 @@ static json_t *cmd_block(void *ctx, json_t *args, struct sg_ctl_error *err)
 	(void)ctx;
 	(void)args;
 	(void)err;
+	seen_add(&seen.blocked);
 	pthread_mutex_lock(&seen.lock);
-	seen.blocked++;
 	while (!seen.release) {
 		pthread_mutex_unlock(&seen.lock);
 		usleep(1000);
