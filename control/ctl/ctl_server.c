@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Control socket server: one epoll set, non-blocking sockets, per-client
- * bounded buffers. While a client has unsent output we stop reading from it,
- * so a client that never reads cannot make us queue without bound; past
- * max_output (or its idle timeout) it is disconnected. Consumed request
- * bytes are wiped: requests may carry PSKs.
+ * Control socket server (sg_ctl.h): one epoll set, non-blocking sockets,
+ * per-client bounded buffers. While a client has unsent output we stop
+ * reading from it, so a client that never reads cannot make us queue
+ * without bound; past max_output (or its idle timeout) it is disconnected.
+ * Consumed request bytes are wiped: requests may carry PSKs.
+ *
+ * Runs on the server's thread only (the daemon's control thread today);
+ * commands marked SG_CTL_ON_OWNER go through the owner queue (ctl_owner.c)
+ * when one is configured, and their client pauses (out of the epoll set but
+ * for pending output) until the answer comes back. Logs through sg_log
+ * (rte_log): this part of the ctl library is the daemon's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,10 +29,12 @@
 
 #include <stormgate/common.h>
 
+#include "ctl_owner.h"
 #include "sg_ctl.h"
 #include "sg_log.h"
 
 #define LISTENER     UINT32_MAX
+#define ANSWERS      (UINT32_MAX - 1) /* the owner queue's answer eventfd */
 #define EVENTS_MAX   32
 #define IN_INITIAL   4096
 #define OUT_SOFT     (256u << 10) /* stop answering a client with this much unsent */
@@ -42,9 +50,10 @@ struct client {
 	char *out;
 	size_t out_len, out_off, out_cap;
 	uint64_t last_ms;
-	int eof;     /* the peer has finished sending */
-	int closing; /* close once out is drained */
-	uint32_t events;
+	int eof;         /* the peer has finished sending */
+	int closing;     /* close once out is drained */
+	int inflight;    /* a command of it is on the owner's thread: paused */
+	uint32_t events; /* epoll interest, 0: out of the set */
 };
 
 struct sg_ctl_server {
@@ -54,11 +63,21 @@ struct sg_ctl_server {
 	dev_t dev;
 	ino_t ino;
 	struct client **clients; /* max_clients slots */
-	unsigned n_clients;
-	uint64_t next_id; /* id of the next client accepted */
-	uint64_t current; /* client whose request runs, 0: none */
-	struct sg_ctl_stats st;
+	unsigned n_clients;      /* written here, read by any thread (relaxed) */
+	uint64_t next_id;        /* id of the next client accepted */
+	struct sg_ctl_stats st;  /* written here, read by any thread (relaxed) */
 };
+
+/* One more on a counter only this thread writes and any thread may read. */
+static void count(uint64_t *counter)
+{
+	__atomic_store_n(counter, *counter + 1, __ATOMIC_RELAXED);
+}
+
+static void set_clients(struct sg_ctl_server *srv, unsigned n)
+{
+	__atomic_store_n(&srv->n_clients, n, __ATOMIC_RELAXED);
+}
 
 static uint64_t now_ms(void)
 {
@@ -70,10 +89,13 @@ static uint64_t now_ms(void)
 
 static void client_close(struct sg_ctl_server *srv, struct client *c)
 {
-	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->events != 0)
+		epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->inflight)
+		ctl_owner_forget(srv->cfg.owner, c); /* its answer comes back to nobody */
 	close(c->fd);
 	srv->clients[c->slot] = NULL;
-	srv->n_clients--;
+	set_clients(srv, srv->n_clients - 1);
 	if (srv->cfg.on_close != NULL)
 		srv->cfg.on_close(srv->cfg.ctx, c->id);
 	if (c->in != NULL)
@@ -83,14 +105,16 @@ static void client_close(struct sg_ctl_server *srv, struct client *c)
 	free(c);
 }
 
+/* Interest 0 takes the client out of the set: epoll reports a hang-up whatever the mask. */
 static int client_set_events(struct sg_ctl_server *srv, struct client *c, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.u64 = c->slot };
+	int op = events == 0 ? EPOLL_CTL_DEL : c->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
 
 	if (c->events == events)
 		return 0;
 	c->events = events;
-	return epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0 ? 0 : -errno;
+	return epoll_ctl(srv->epfd, op, c->fd, &ev) == 0 ? 0 : -errno;
 }
 
 static int out_append(struct sg_ctl_server *srv, struct client *c, const char *s, size_t n)
@@ -112,6 +136,13 @@ static int out_append(struct sg_ctl_server *srv, struct client *c, const char *s
 	return 0;
 }
 
+static void count_answer(struct sg_ctl_server *srv, const json_t *resp)
+{
+	count(&srv->st.requests);
+	if (json_object_get(resp, "error") != NULL)
+		count(&srv->st.errors);
+}
+
 /*
  * Queue one response line. An answer that alone would pass max_output is
  * replaced by a response_too_large error (the client asked for too much at
@@ -126,9 +157,7 @@ static int respond(struct sg_ctl_server *srv, struct client *c, json_t *resp)
 
 	if (resp == NULL)
 		return -ENOMEM;
-	srv->st.requests++;
-	if (json_object_get(resp, "error") != NULL)
-		srv->st.errors++;
+	count_answer(srv, resp);
 	line = sg_ctl_dump_line(resp, &len);
 	if (line != NULL && len > srv->cfg.max_output) {
 		char msg[128];
@@ -140,7 +169,7 @@ static int respond(struct sg_ctl_server *srv, struct client *c, json_t *resp)
 		json_t *e = sg_ctl_error_response(json_object_get(resp, "id"), SG_CTL_ETOOBIG, msg);
 		line = e != NULL ? sg_ctl_dump_line(e, &len) : NULL;
 		json_decref(e);
-		srv->st.errors++;
+		count(&srv->st.errors);
 	}
 	json_decref(resp);
 	if (line == NULL)
@@ -176,15 +205,45 @@ static int has_line(const struct client *c)
 }
 
 /*
+ * One request line: answered here, or handed to the owner's thread (the
+ * client then waits for that answer: c->inflight).
+ */
+static int client_line(struct sg_ctl_server *srv, struct client *c, const char *line, size_t len)
+{
+	struct sg_ctl_req req;
+	json_t *resp;
+
+	if (sg_ctl_parse(srv->cfg.cmds, srv->cfg.n_cmds, line, len, &req, &resp) != 0)
+		return respond(srv, c, resp);
+	if (req.cmd->where == SG_CTL_ON_OWNER && srv->cfg.owner != NULL) {
+		if (ctl_owner_submit(srv->cfg.owner, &req, srv->cfg.ctx, c, c->id) == 0) {
+			c->inflight = 1;
+			return 0;
+		}
+		resp = sg_ctl_error_response(req.id, SG_CTL_EOVERLOAD,
+		                             "too many commands wait for the gateway's thread: "
+		                             "try again");
+	} else {
+		ctl_current_client = c->id;
+		resp = sg_ctl_run(&req, srv->cfg.ctx);
+		ctl_current_client = 0;
+	}
+	sg_ctl_req_free(&req);
+	return respond(srv, c, resp);
+}
+
+/*
  * Answer the complete lines in the input buffer, in order, until OUT_SOFT
- * bytes of answers wait to be sent; the rest stays buffered until they are.
+ * bytes of answers wait to be sent or one went to the owner's thread; the
+ * rest stays buffered until then.
  */
 static int client_process(struct sg_ctl_server *srv, struct client *c)
 {
 	size_t start = 0;
 	int rc = 0;
 
-	while (rc == 0 && !c->closing && c->out_len < OUT_SOFT && start < c->in_len) {
+	while (rc == 0 && !c->closing && !c->inflight && c->out_len < OUT_SOFT &&
+	       start < c->in_len) {
 		char *nl = memchr(c->in + start, '\n', c->in_len - start);
 		if (nl == NULL)
 			break;
@@ -193,13 +252,8 @@ static int client_process(struct sg_ctl_server *srv, struct client *c)
 
 		if (len > 0 && line[len - 1] == '\r')
 			len--;
-		if (len > 0) {
-			srv->current = c->id;
-			rc = respond(srv, c,
-			             sg_ctl_handle(srv->cfg.cmds, srv->cfg.n_cmds, srv->cfg.ctx,
-			                           line, len));
-			srv->current = 0;
-		}
+		if (len > 0)
+			rc = client_line(srv, c, line, len);
 		start = (size_t)(nl - c->in) + 1;
 	}
 	if (start > 0) {
@@ -214,7 +268,7 @@ static int client_process(struct sg_ctl_server *srv, struct client *c)
 		snprintf(msg, sizeof(msg), "request longer than %zu bytes", srv->cfg.max_request);
 		rc = respond(srv, c, sg_ctl_error_response(NULL, SG_CTL_ETOOLARGE, msg));
 		c->closing = 1;
-		srv->st.oversized++;
+		count(&srv->st.oversized);
 		SG_LOG(CTL, NOTICE, "client %d: request longer than %zu bytes, closing", c->fd,
 		       srv->cfg.max_request);
 	}
@@ -267,18 +321,20 @@ static int client_event(struct sg_ctl_server *srv, struct client *c, uint32_t ev
 	int rc = 0;
 
 	c->last_ms = now_ms();
-	if ((events & EPOLLIN) && !c->closing && !c->eof && c->out_len == 0)
+	if ((events & EPOLLIN) && !c->closing && !c->eof && c->out_len == 0 && !c->inflight)
 		rc = client_read(srv, c);
 	/* Drained answers may unblock lines already buffered: go on while the socket takes it. */
 	for (int round = 0; rc == 0 && round < 8; round++) {
 		rc = client_process(srv, c);
 		if (rc == 0)
 			rc = client_write(c);
-		if (c->out_len > 0 || c->closing || !has_line(c))
+		if (c->out_len > 0 || c->closing || c->inflight || !has_line(c))
 			break;
 	}
 	if (rc != 0)
 		return rc;
+	if (c->inflight) /* paused until its answer: only what is queued still goes out */
+		return client_set_events(srv, c, c->out_len > 0 ? EPOLLOUT : 0);
 	if (c->eof && !has_line(c))
 		c->closing = 1; /* answered all it sent: close once that is out */
 	if (c->out_len > 0)
@@ -288,6 +344,51 @@ static int client_event(struct sg_ctl_server *srv, struct client *c, uint32_t ev
 	if (events & (EPOLLHUP | EPOLLERR))
 		return -ECONNRESET;
 	return client_set_events(srv, c, EPOLLIN);
+}
+
+/* Past max_clients: one line saying so, then closed. */
+static void refuse_client(struct sg_ctl_server *srv, int fd)
+{
+	static const char busy[] = "{\"v\":1,\"error\":{\"code\":\"" SG_CTL_EBUSY
+	                           "\",\"message\":\"too many control clients\"}}\n";
+	/* Best effort on a fresh socket: it has room for one line. */
+	ssize_t n = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	(void)n;
+	count(&srv->st.refused);
+	close(fd);
+	SG_LOG(CTL, NOTICE, "refused a client: %u connected (control.max_clients)", srv->n_clients);
+}
+
+/* A new client in a free slot. Returns 0, or -errno (fd left to the caller). */
+static int add_client(struct sg_ctl_server *srv, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	uint32_t slot = 0;
+	struct client *c;
+
+	while (srv->clients[slot] != NULL)
+		slot++;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->fd = fd;
+	c->slot = slot;
+	c->id = srv->next_id++;
+	c->last_ms = now_ms();
+	c->events = EPOLLIN;
+	ev.data.u64 = slot;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		int e = errno;
+
+		free(c);
+		return -e;
+	}
+	srv->clients[slot] = c;
+	set_clients(srv, srv->n_clients + 1);
+	count(&srv->st.accepted);
+	SG_LOG(CTL, DEBUG, "client %d connected (%u now)", fd, srv->n_clients);
+	return 0;
 }
 
 static void listener_event(struct sg_ctl_server *srv)
@@ -300,41 +401,13 @@ static void listener_event(struct sg_ctl_server *srv)
 			return;
 		}
 		if (srv->n_clients >= srv->cfg.max_clients) {
-			srv->st.refused++;
-			static const char busy[] =
-			        "{\"v\":1,\"error\":{\"code\":\"" SG_CTL_EBUSY
-			        "\",\"message\":\"too many control clients\"}}\n";
-			/* Best effort on a fresh socket: it has room for one line. */
-			ssize_t n = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-			(void)n;
-			close(fd);
-			SG_LOG(CTL, NOTICE, "refused a client: %u connected (control.max_clients)",
-			       srv->n_clients);
+			refuse_client(srv, fd);
 			continue;
 		}
-		uint32_t slot = 0;
-		while (srv->clients[slot] != NULL)
-			slot++;
-		struct client *c = calloc(1, sizeof(*c));
-		if (c == NULL) {
+		if (add_client(srv, fd) != 0) {
 			close(fd);
 			return;
 		}
-		c->fd = fd;
-		c->slot = slot;
-		c->id = srv->next_id++;
-		c->last_ms = now_ms();
-		c->events = EPOLLIN;
-		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = slot };
-		if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-			close(fd);
-			free(c);
-			return;
-		}
-		srv->clients[slot] = c;
-		srv->n_clients++;
-		srv->st.accepted++;
-		SG_LOG(CTL, DEBUG, "client %d connected (%u now)", fd, srv->n_clients);
 	}
 }
 
@@ -355,8 +428,48 @@ static void client_timeout(struct sg_ctl_server *srv, struct client *c)
 		if (respond(srv, c, sg_ctl_error_response(NULL, SG_CTL_ETIMEOUT, msg)) == 0)
 			client_write(c);
 	}
-	srv->st.timeouts++;
+	count(&srv->st.timeouts);
 	client_close(srv, c);
+}
+
+/* A client_event() failure: close it, counted as dropped unless it just went away. */
+static void client_drop(struct sg_ctl_server *srv, struct client *c, int rc)
+{
+	if (rc != -ECONNRESET) {
+		SG_LOG(CTL, INFO, "client %d dropped: %s", c->fd, strerror(-rc));
+		count(&srv->st.dropped);
+	}
+	client_close(srv, c);
+}
+
+/*
+ * Answers from the owner's thread: each is queued for its client, which
+ * then resumes (its next lines are read and answered) unless resume is 0
+ * (flushing before exit: only what is answered goes out). The answer of a
+ * client gone meanwhile is counted and dropped.
+ */
+static void owner_answers(struct sg_ctl_server *srv, int resume)
+{
+	json_t *resp;
+	void *cl;
+
+	while (ctl_owner_reap(srv->cfg.owner, &cl, &resp)) {
+		struct client *c = cl;
+		int rc;
+
+		if (c == NULL) {
+			if (resp != NULL)
+				count_answer(srv, resp);
+			json_decref(resp);
+			continue;
+		}
+		c->inflight = 0;
+		rc = respond(srv, c, resp);
+		if (rc == 0)
+			rc = resume ? client_event(srv, c, 0) : client_write(c);
+		if (rc != 0)
+			client_drop(srv, c, rc);
+	}
 }
 
 int sg_ctl_server_run(struct sg_ctl_server *srv, int timeout_ms)
@@ -371,23 +484,23 @@ int sg_ctl_server_run(struct sg_ctl_server *srv, int timeout_ms)
 			listener_event(srv);
 			continue;
 		}
+		if (evs[i].data.u64 == ANSWERS) {
+			owner_answers(srv, 1);
+			continue;
+		}
 		struct client *c = srv->clients[evs[i].data.u64];
 		if (c == NULL)
 			continue;
 		int rc = client_event(srv, c, evs[i].events);
-		if (rc != 0) {
-			if (rc != -ECONNRESET) {
-				SG_LOG(CTL, INFO, "client %d dropped: %s", c->fd, strerror(-rc));
-				srv->st.dropped++;
-			}
-			client_close(srv, c);
-		}
+		if (rc != 0)
+			client_drop(srv, c, rc);
 	}
 
 	uint64_t now = now_ms();
 	for (unsigned s = 0; s < srv->cfg.max_clients && srv->cfg.idle_timeout_ms; s++) {
 		struct client *c = srv->clients[s];
-		if (c != NULL && now - c->last_ms > srv->cfg.idle_timeout_ms)
+		/* A client waiting for the owner's answer is not idle: we are. */
+		if (c != NULL && !c->inflight && now - c->last_ms > srv->cfg.idle_timeout_ms)
 			client_timeout(srv, c);
 	}
 	return n;
@@ -399,15 +512,18 @@ void sg_ctl_server_flush(struct sg_ctl_server *srv, int timeout_ms)
 
 	for (;;) {
 		unsigned pending = 0;
+
+		if (srv->cfg.owner != NULL)
+			owner_answers(srv, 0);
 		for (unsigned s = 0; s < srv->cfg.max_clients; s++) {
 			struct client *c = srv->clients[s];
-			if (c == NULL || c->out_len == 0)
+			if (c == NULL || (c->out_len == 0 && !c->inflight))
 				continue;
 			if (client_write(c) != 0) {
 				client_close(srv, c);
 				continue;
 			}
-			pending += c->out_len > 0;
+			pending += c->out_len > 0 || c->inflight;
 		}
 		uint64_t now = now_ms();
 		if (pending == 0 || now >= deadline)
@@ -419,17 +535,24 @@ void sg_ctl_server_flush(struct sg_ctl_server *srv, int timeout_ms)
 
 unsigned sg_ctl_server_clients(const struct sg_ctl_server *srv)
 {
-	return srv->n_clients;
+	return __atomic_load_n(&srv->n_clients, __ATOMIC_RELAXED);
 }
 
 uint64_t sg_ctl_server_client(const struct sg_ctl_server *srv)
 {
-	return srv->current;
+	(void)srv; /* the handler's thread knows: the server's or the owner's */
+	return ctl_current_client;
 }
 
 void sg_ctl_server_stats(const struct sg_ctl_server *srv, struct sg_ctl_stats *st)
 {
-	*st = srv->st;
+	st->accepted = __atomic_load_n(&srv->st.accepted, __ATOMIC_RELAXED);
+	st->refused = __atomic_load_n(&srv->st.refused, __ATOMIC_RELAXED);
+	st->requests = __atomic_load_n(&srv->st.requests, __ATOMIC_RELAXED);
+	st->errors = __atomic_load_n(&srv->st.errors, __ATOMIC_RELAXED);
+	st->timeouts = __atomic_load_n(&srv->st.timeouts, __ATOMIC_RELAXED);
+	st->oversized = __atomic_load_n(&srv->st.oversized, __ATOMIC_RELAXED);
+	st->dropped = __atomic_load_n(&srv->st.dropped, __ATOMIC_RELAXED);
 }
 
 int sg_ctl_server_fd(const struct sg_ctl_server *srv)
@@ -492,16 +615,84 @@ static int set_owner(const char *path, const char *group, unsigned mode)
 	return chmod(path, mode) == 0 ? 0 : -errno;
 }
 
-struct sg_ctl_server *sg_ctl_server_create(const struct sg_ctl_server_cfg *cfg)
+/*
+ * The listening socket at srv->path: created owner-only, then opened up to
+ * cfg.mode (never wider than asked, not even briefly), its group set.
+ * Returns 0 or -errno with nothing left behind.
+ */
+static int open_listener(struct sg_ctl_server *srv)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct sg_ctl_server *srv;
 	struct stat st;
 	mode_t old;
 	int rc;
 
-	if (cfg->path == NULL || strlen(cfg->path) >= sizeof(sa.sun_path) ||
-	    cfg->max_clients == 0 || cfg->max_request == 0) {
+	srv->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (srv->lfd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", srv->path);
+	old = umask(0177);
+	rc = bind(srv->lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
+	umask(old);
+	if (rc != 0)
+		goto fail_sock;
+	if (stat(srv->path, &st) != 0) {
+		rc = -errno;
+		goto fail_unlink;
+	}
+	srv->dev = st.st_dev;
+	srv->ino = st.st_ino;
+	rc = set_owner(srv->path, srv->cfg.group, srv->cfg.mode);
+	if (rc == 0 && listen(srv->lfd, 64) != 0)
+		rc = -errno;
+	if (rc == 0)
+		return 0;
+fail_unlink:
+	unlink(srv->path);
+fail_sock:
+	close(srv->lfd);
+	srv->lfd = -1;
+	return rc;
+}
+
+/* The epoll set: the listener, and the owner queue's answers when there is one. */
+static int open_epoll(struct sg_ctl_server *srv)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = LISTENER };
+	int rc;
+
+	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (srv->epfd < 0)
+		return -errno;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->lfd, &ev) != 0)
+		goto fail;
+	if (srv->cfg.owner == NULL)
+		return 0;
+	rc = ctl_owner_bind(srv->cfg.owner);
+	if (rc != 0) {
+		errno = -rc;
+		goto fail;
+	}
+	ev.data.u64 = ANSWERS;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, ctl_owner_answer_fd(srv->cfg.owner), &ev) == 0)
+		return 0;
+	rc = errno;
+	ctl_owner_unbind(srv->cfg.owner);
+	errno = rc;
+fail:
+	rc = -errno;
+	close(srv->epfd);
+	srv->epfd = -1;
+	return rc;
+}
+
+struct sg_ctl_server *sg_ctl_server_create(const struct sg_ctl_server_cfg *cfg)
+{
+	struct sg_ctl_server *srv;
+	int rc;
+
+	if (cfg->path == NULL || strlen(cfg->path) >= sizeof(srv->path) || cfg->max_clients == 0 ||
+	    cfg->max_request == 0) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -515,62 +706,23 @@ struct sg_ctl_server *sg_ctl_server_create(const struct sg_ctl_server_cfg *cfg)
 	srv->next_id = 1;
 	snprintf(srv->path, sizeof(srv->path), "%s", cfg->path);
 	srv->clients = calloc(cfg->max_clients, sizeof(*srv->clients));
-	if (srv->clients == NULL) {
-		rc = -ENOMEM;
+	rc = srv->clients == NULL ? -ENOMEM : prepare_path(cfg->path);
+	if (rc == 0)
+		rc = open_listener(srv);
+	if (rc != 0)
 		goto fail;
-	}
-	rc = prepare_path(cfg->path);
-	if (rc != 0)
-		goto fail_clients;
-	srv->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (srv->lfd < 0) {
-		rc = -errno;
-		goto fail_clients;
-	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cfg->path);
-	/* Created owner-only, then opened up to `mode`: never wider than asked, not even briefly.
-	 */
-	old = umask(0177);
-	rc = bind(srv->lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
-	umask(old);
-	if (rc != 0)
-		goto fail_sock;
-	if (stat(cfg->path, &st) != 0) {
-		rc = -errno;
-		goto fail_unlink;
-	}
-	srv->dev = st.st_dev;
-	srv->ino = st.st_ino;
-	rc = set_owner(cfg->path, cfg->group, cfg->mode);
-	if (rc != 0)
-		goto fail_unlink;
-	if (listen(srv->lfd, 64) != 0) {
-		rc = -errno;
-		goto fail_unlink;
-	}
-	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (srv->epfd < 0) {
-		rc = -errno;
-		goto fail_unlink;
-	}
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = LISTENER };
-	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->lfd, &ev) != 0) {
-		rc = -errno;
-		goto fail_epoll;
+	rc = open_epoll(srv);
+	if (rc != 0) {
+		unlink(srv->path);
+		close(srv->lfd);
+		goto fail;
 	}
 	SG_LOG(CTL, INFO, "listening on %s (mode %04o%s%s)", cfg->path, cfg->mode,
 	       cfg->group && cfg->group[0] ? ", group " : "", cfg->group ? cfg->group : "");
 	return srv;
 
-fail_epoll:
-	close(srv->epfd);
-fail_unlink:
-	unlink(cfg->path);
-fail_sock:
-	close(srv->lfd);
-fail_clients:
-	free(srv->clients);
 fail:
+	free(srv->clients);
 	free(srv);
 	errno = -rc;
 	return NULL;
@@ -582,6 +734,9 @@ void sg_ctl_server_destroy(struct sg_ctl_server *srv)
 
 	if (srv == NULL)
 		return;
+	/* First: no answer may come back to a client freed below. */
+	if (srv->cfg.owner != NULL)
+		ctl_owner_unbind(srv->cfg.owner);
 	for (unsigned s = 0; s < srv->cfg.max_clients; s++)
 		if (srv->clients[s] != NULL)
 			client_close(srv, srv->clients[s]);

@@ -5,8 +5,10 @@
  * socket: pipelined requests, oversize requests, the client limit, idle
  * timeout, a half-written request, a client that never reads, answers over
  * max_output, client ids and close notification, counters, socket
- * permissions and stale sockets. Everything runs with sg_ctl_secure_alloc()
- * in force, as in the daemon.
+ * permissions and stale sockets; the clients are the transport stormctl
+ * uses (sg_ctl_client.h), whose failures (timeout, a bad or oversized
+ * answer, a peer that hangs up) are tested against a bare socket. Everything
+ * runs with sg_ctl_secure_alloc() in force, as in the daemon.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +30,7 @@
 #include <jansson.h>
 
 #include "sg_ctl.h"
+#include "sg_ctl_client.h"
 
 /* ---- a command table for the tests ---- */
 
@@ -261,55 +264,54 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int client(const char *path)
+/* Clients talk through the transport stormctl uses (sg_ctl_client.h). */
+static struct sg_ctl_client *client(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sg_ctl_client *cl = sg_ctl_client_open(path, 0);
 
-	assert_true(fd >= 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
+	assert_non_null(cl);
+	return cl;
 }
 
-static void send_all(int fd, const char *s, size_t n)
+static void send_all(struct sg_ctl_client *cl, const char *s, size_t n)
 {
-	while (n > 0) {
-		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-		assert_true(w > 0);
-		s += w;
-		n -= (size_t)w;
-	}
+	assert_int_equal(sg_ctl_client_send(cl, s, n), 0);
 }
 
-static void send_str(int fd, const char *s)
+static void send_str(struct sg_ctl_client *cl, const char *s)
 {
-	send_all(fd, s, strlen(s));
+	send_all(cl, s, strlen(s));
 }
 
 /*
- * Run the server until `lines` response lines arrived on fd (or 2 s pass).
- * Returns the bytes read (NUL-terminated in buf); *eof set when the server
- * closed the connection.
+ * Run the server until `lines` response lines arrived on cl (or 2 s pass).
+ * Returns the bytes of those lines, newlines included (NUL-terminated in
+ * buf); *eof set when the server closed the connection.
  */
-static size_t collect(struct sg_ctl_server *srv, int fd, char *buf, size_t cap, int lines, int *eof)
+static size_t collect(struct sg_ctl_server *srv, struct sg_ctl_client *cl, char *buf, size_t cap,
+                      int lines, int *eof)
 {
 	size_t got = 0;
 	int seen = 0;
 
 	*eof = 0;
 	for (int round = 0; round < 400 && seen < lines && !*eof; round++) {
+		const char *line;
+		size_t len;
+		int rc;
+
 		sg_ctl_server_run(srv, 5);
-		for (;;) {
-			ssize_t n = recv(fd, buf + got, cap - 1 - got, MSG_DONTWAIT);
-			if (n == 0)
-				*eof = 1;
-			if (n <= 0)
-				break;
-			for (ssize_t i = 0; i < n; i++)
-				seen += buf[got + (size_t)i] == '\n';
-			got += (size_t)n;
+		while (seen < lines && (rc = sg_ctl_client_read_line(cl, 0, &line, &len)) == 0) {
+			assert_true(got + len + 1 < cap);
+			memcpy(buf + got, line, len);
+			buf[got + len] = '\n';
+			got += len + 1;
+			seen++;
 		}
+		if (seen < lines && rc == -ECONNRESET)
+			*eof = 1;
+		else if (seen < lines)
+			assert_int_equal(rc, -EAGAIN);
 	}
 	buf[got] = '\0';
 	return got;
@@ -328,7 +330,7 @@ static void test_server_requests(void **state)
 	assert_true(S_ISSOCK(st.st_mode));
 	assert_int_equal(st.st_mode & 0777, 0660);
 
-	int fd = client(f->path);
+	struct sg_ctl_client *fd = client(f->path);
 	/* Two pipelined requests in one write, the second split across writes, CRLF ends. */
 	static const char reqs[] = "{\"v\":1,\"cmd\":\"echo\",\"id\":1}\r\n{\"v\":1,\"cmd\":\"ec";
 	send_all(fd, reqs, sizeof(reqs) - 1);
@@ -347,7 +349,7 @@ static void test_server_requests(void **state)
 	assert_true(n > 200000);
 	assert_int_equal(big[n - 1], '\n');
 	free(big);
-	close(fd);
+	sg_ctl_client_close(fd);
 	sg_ctl_server_run(f->srv, 5);
 	assert_int_equal(sg_ctl_server_clients(f->srv), 0);
 }
@@ -361,21 +363,21 @@ static void test_server_eof(void **state)
 
 	f->srv = make_server(f, 4, 1024, 0);
 	assert_non_null(f->srv);
-	int fd = client(f->path);
+	struct sg_ctl_client *fd = client(f->path);
 	static const char reqs[] =
 	        "{\"v\":1,\"cmd\":\"echo\",\"id\":1}\n{\"v\":1,\"cmd\":\"echo\",\"id\":2}";
 	send_all(fd, reqs, sizeof(reqs) - 1);
-	shutdown(fd, SHUT_WR);
+	shutdown(sg_ctl_client_fd(fd), SHUT_WR);
 	collect(f->srv, fd, buf, sizeof(buf), 2, &eof);
 	assert_non_null(strstr(buf, "\"id\":1"));
 	assert_non_null(strstr(buf, "\"id\":2"));
 	collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
 	assert_true(eof);
-	close(fd);
+	sg_ctl_client_close(fd);
 
 	/* Connect and go away at once: nothing to answer, the slot is freed. */
 	fd = client(f->path);
-	close(fd);
+	sg_ctl_client_close(fd);
 	for (int i = 0; i < 20 && sg_ctl_server_clients(f->srv) != 0; i++)
 		sg_ctl_server_run(f->srv, 5);
 	assert_int_equal(sg_ctl_server_clients(f->srv), 0);
@@ -389,14 +391,14 @@ static void test_server_oversize(void **state)
 
 	f->srv = make_server(f, 8, 256, 0);
 	assert_non_null(f->srv);
-	int fd = client(f->path);
+	struct sg_ctl_client *fd = client(f->path);
 	memset(req, ' ', sizeof(req));
 	send_all(fd, req, 300); /* no newline within max_request */
 	collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
 	assert_non_null(strstr(buf, SG_CTL_ETOOLARGE));
 	collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
 	assert_true(eof); /* cannot resynchronise: closed */
-	close(fd);
+	sg_ctl_client_close(fd);
 
 	/* A request of exactly max_request bytes is fine. */
 	fd = client(f->path);
@@ -407,7 +409,7 @@ static void test_server_oversize(void **state)
 	send_all(fd, req, 257);
 	collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
 	assert_non_null(strstr(buf, "\"result\""));
-	close(fd);
+	sg_ctl_client_close(fd);
 }
 
 static void test_server_limits(void **state)
@@ -418,14 +420,14 @@ static void test_server_limits(void **state)
 
 	f->srv = make_server(f, 2, 1024, 200);
 	assert_non_null(f->srv);
-	int a = client(f->path), b = client(f->path);
+	struct sg_ctl_client *a = client(f->path), *b = client(f->path);
 	sg_ctl_server_run(f->srv, 5);
 	sg_ctl_server_run(f->srv, 5);
 	assert_int_equal(sg_ctl_server_clients(f->srv), 2);
-	int c = client(f->path);
+	struct sg_ctl_client *c = client(f->path);
 	collect(f->srv, c, buf, sizeof(buf), 1, &eof);
 	assert_non_null(strstr(buf, SG_CTL_EBUSY));
-	close(c);
+	sg_ctl_client_close(c);
 
 	/* Idle clients are closed after the timeout (200 ms); busy ones stay. */
 	struct timespec t0, t;
@@ -440,8 +442,8 @@ static void test_server_limits(void **state)
 	assert_int_equal(sg_ctl_server_clients(f->srv), 1);
 	collect(f->srv, a, buf, sizeof(buf), 1, &eof);
 	assert_true(eof);
-	close(a);
-	close(b);
+	sg_ctl_client_close(a);
+	sg_ctl_client_close(b);
 }
 
 /* A client that writes requests and never reads cannot stall the server. */
@@ -453,16 +455,18 @@ static void test_server_slow_reader(void **state)
 
 	f->srv = make_server(f, 4, 1024, 0);
 	assert_non_null(f->srv);
-	int hog = client(f->path);
-	int flags = fcntl(hog, F_GETFL);
-	fcntl(hog, F_SETFL, flags | O_NONBLOCK);
+	struct sg_ctl_client *hog = client(f->path);
+	/* Hostile on purpose: raw non-blocking writes beside the transport. */
+	int hog_fd = sg_ctl_client_fd(hog);
+	int flags = fcntl(hog_fd, F_GETFL);
+	fcntl(hog_fd, F_SETFL, flags | O_NONBLOCK);
 	int len = snprintf(req, sizeof(req), "{\"v\":1,\"cmd\":\"big\"}\n");
 	unsigned sent = 0;
 	struct timespec t0, t1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < 2000; i++) {
-		if (send(hog, req, (size_t)len, MSG_NOSIGNAL) == len)
+		if (send(hog_fd, req, (size_t)len, MSG_NOSIGNAL) == len)
 			sent++;
 		sg_ctl_server_run(f->srv, 0);
 	}
@@ -472,12 +476,12 @@ static void test_server_slow_reader(void **state)
 	assert_true(sent > 0);
 
 	/* Meanwhile another client is served normally. */
-	int other = client(f->path);
+	struct sg_ctl_client *other = client(f->path);
 	send_all(other, "{\"v\":1,\"cmd\":\"echo\",\"id\":5}\n", 28);
 	collect(f->srv, other, buf, sizeof(buf), 1, &eof);
 	assert_non_null(strstr(buf, "\"id\":5"));
-	close(other);
-	close(hog);
+	sg_ctl_client_close(other);
+	sg_ctl_client_close(hog);
 }
 
 static void test_server_socket_file(void **state)
@@ -543,7 +547,7 @@ static void test_server_client_ids(void **state)
 	assert_non_null(f->srv);
 	assert_int_equal(sg_ctl_server_client(f->srv), 0); /* outside a handler */
 	n_closed = 0;
-	int a = client(f->path), b = client(f->path);
+	struct sg_ctl_client *a = client(f->path), *b = client(f->path);
 	send_str(a, "{\"v\":1,\"cmd\":\"whoami\"}\n");
 	collect(f->srv, a, buf, sizeof(buf), 1, &eof);
 	r = json_loads(buf, 0, &je);
@@ -559,7 +563,7 @@ static void test_server_client_ids(void **state)
 	assert_true(ida >= 1 && idb >= 1 && ida != idb);
 	assert_int_equal(sg_ctl_server_client(f->srv), 0);
 
-	close(a);
+	sg_ctl_client_close(a);
 	for (int i = 0; i < 40 && n_closed == 0; i++)
 		sg_ctl_server_run(f->srv, 5);
 	assert_int_equal(n_closed, 1);
@@ -574,8 +578,8 @@ static void test_server_client_ids(void **state)
 	        json_object_get(json_object_get(r, "result"), "client"));
 	json_decref(r);
 	assert_true(idc != ida && idc != idb);
-	close(a);
-	close(b);
+	sg_ctl_client_close(a);
+	sg_ctl_client_close(b);
 	sg_ctl_server_destroy(f->srv); /* destroy closes (and reports) what is left */
 	f->srv = NULL;
 	running = NULL;
@@ -592,7 +596,7 @@ static void test_server_half_request(void **state)
 
 	f->srv = make_server(f, 4, 1024, 200);
 	assert_non_null(f->srv);
-	int fd = client(f->path);
+	struct sg_ctl_client *fd = client(f->path);
 	send_str(fd, "{\"v\":1,\"cmd\":\"ec");
 	collect(f->srv, fd, buf, sizeof(buf), 2, &eof);
 	assert_non_null(strstr(buf, "\"code\":\"" SG_CTL_ETIMEOUT "\""));
@@ -600,7 +604,7 @@ static void test_server_half_request(void **state)
 	if (!eof)
 		collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
 	assert_true(eof);
-	close(fd);
+	sg_ctl_client_close(fd);
 	sg_ctl_server_stats(f->srv, &st);
 	assert_int_equal(st.timeouts, 1);
 	assert_int_equal(sg_ctl_server_clients(f->srv), 0);
@@ -610,7 +614,7 @@ static void test_server_half_request(void **state)
 	size_t n = collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
 	assert_int_equal(n, 0);
 	assert_true(eof);
-	close(fd);
+	sg_ctl_client_close(fd);
 }
 
 /* An answer over max_output is replaced by an error; the client stays served. */
@@ -623,7 +627,7 @@ static void test_server_max_output(void **state)
 
 	f->srv = make_server_out(f, 4, 1024, 0, 100000);
 	assert_non_null(f->srv);
-	int fd = client(f->path);
+	struct sg_ctl_client *fd = client(f->path);
 	send_str(fd, "{\"v\":1,\"cmd\":\"big\",\"id\":\"b\"}\n");
 	collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
 	assert_non_null(strstr(buf, SG_CTL_ETOOBIG));
@@ -637,7 +641,91 @@ static void test_server_max_output(void **state)
 	assert_int_equal(st.requests, 2);
 	assert_int_equal(st.errors, 1);
 	assert_int_equal(st.accepted, 1);
-	close(fd);
+	sg_ctl_client_close(fd);
+}
+
+/* A bare listening socket: the peer of the transport tests, which says what they need. */
+static int raw_listener(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	return fd;
+}
+
+/* The client transport's failures, each with its code and the line stormctl prints. */
+static void test_client_transport(void **state)
+{
+	struct fixture *f = *state;
+	char longpath[200], dir[160];
+	json_t *req = sg_ctl_request("version", NULL), *resp = NULL;
+	const char *line;
+	size_t len;
+
+	memset(longpath, 'p', sizeof(longpath) - 1);
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_null(sg_ctl_client_open(longpath, 0));
+	assert_int_equal(errno, ENAMETOOLONG);
+	assert_null(sg_ctl_client_open(f->path, 0));
+	assert_int_equal(errno, ENOENT);
+
+	snprintf(dir, sizeof(dir), "%s/run", f->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	int lfd = raw_listener(f->path);
+	struct sg_ctl_client *cl = sg_ctl_client_open(f->path, 64);
+	assert_non_null(cl);
+	assert_string_equal(sg_ctl_client_why(cl), "");
+	int peer = accept(lfd, NULL, NULL);
+	assert_true(peer >= 0);
+
+	/* Silence: the deadline passes. */
+	assert_int_equal(sg_ctl_client_call(cl, req, 50, &resp), -ETIMEDOUT);
+	assert_null(resp);
+	assert_non_null(strstr(sg_ctl_client_why(cl), "no answer from"));
+	assert_non_null(strstr(sg_ctl_client_why(cl), "within 50 ms"));
+	/* The request went out as one line, as sg_ctl_dump_line() writes it. */
+	char got[128];
+	ssize_t n = recv(peer, got, sizeof(got) - 1, 0);
+	assert_true(n > 0);
+	got[n] = '\0';
+	assert_string_equal(got, "{\"v\":1,\"cmd\":\"version\",\"args\":{}}\n");
+
+	/* Two lines in one write come back one by one; then one that is not JSON. */
+	static const char two[] = "{\"v\":1,\"result\":{}}\r\nnot json\n";
+	assert_int_equal(send(peer, two, sizeof(two) - 1, 0), (ssize_t)sizeof(two) - 1);
+	assert_int_equal(sg_ctl_client_read_line(cl, 1000, &line, &len), 0);
+	assert_string_equal(line, "{\"v\":1,\"result\":{}}\r");
+	assert_int_equal(len, strlen(line));
+	assert_int_equal(sg_ctl_client_call(cl, req, 1000, &resp), -EBADMSG);
+	assert_non_null(strstr(sg_ctl_client_why(cl), "bad answer from"));
+	assert_int_equal(sg_ctl_client_read_line(cl, 0, &line, &len), -EAGAIN);
+
+	/* A line longer than max_line (64 here). */
+	char longline[100];
+	memset(longline, 'x', sizeof(longline));
+	assert_int_equal(send(peer, longline, sizeof(longline), 0), (ssize_t)sizeof(longline));
+	assert_int_equal(sg_ctl_client_read_line(cl, 1000, &line, &len), -EMSGSIZE);
+	assert_string_equal(sg_ctl_client_why(cl), "answer larger than 64 bytes");
+	sg_ctl_client_close(cl);
+	close(peer);
+
+	/* The peer goes away before answering. */
+	cl = sg_ctl_client_open(f->path, 0);
+	assert_non_null(cl);
+	peer = accept(lfd, NULL, NULL);
+	assert_true(peer >= 0);
+	send_str(cl, "{\"v\":1,\"cmd\":\"version\"}\n");
+	close(peer);
+	assert_int_equal(sg_ctl_client_read_line(cl, 1000, &line, &len), -ECONNRESET);
+	assert_non_null(strstr(sg_ctl_client_why(cl), "closed the connection without an answer"));
+	sg_ctl_client_close(cl);
+	close(lfd);
+	unlink(f->path);
+	json_decref(req);
 }
 
 int main(void)
@@ -654,6 +742,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_client_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_half_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_max_output, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_transport, setup, teardown),
 	};
 
 	/* As the daemon runs: every block jansson frees is wiped. */
