@@ -21,11 +21,10 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
-from tap import Tap  # noqa: E402
+from sgtest import ROOT  # noqa: E402
+from sgtest.tap import Tap  # noqa: E402
 
 STORMCTL = sys.argv[1]
-ROOT = os.environ.get('SG_SOURCE_ROOT') or os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TAP = Tap()
 check = TAP.check
 work = tempfile.mkdtemp(prefix='sg-stormctl-')
