@@ -1468,13 +1468,13 @@ int main(void)
 		cmocka_unit_test(test_params),           cmocka_unit_test(test_insert_lookup),
 		cmocka_unit_test(test_insert_bulk),      cmocka_unit_test(test_key_kinds),
 		cmocka_unit_test(test_ipv6_keys),        cmocka_unit_test(test_capacity),
-		cmocka_unit_test(test_defer_full),       cmocka_unit_test(test_delete_hold),
-		cmocka_unit_test(test_single_writer),
+		cmocka_unit_test(test_defer_full),       cmocka_unit_test(test_single_writer),
 		cmocka_unit_test(test_cid_forged_stale), cmocka_unit_test(test_cid_node),
 		cmocka_unit_test(test_cid_restore),      cmocka_unit_test(test_cid_reserve),
 		cmocka_unit_test(test_expired_sweep),    cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_peer_cid_iterate), cmocka_unit_test(test_index_full_load),
 		cmocka_unit_test(test_concurrency),      cmocka_unit_test(test_replace_in_flight),
+		cmocka_unit_test(test_delete_hold),
 	};
 
 	return cmocka_run_group_tests_name("session", tests, NULL, NULL);
