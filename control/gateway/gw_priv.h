@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <rte_ether.h>
 #include <rte_ethdev.h>
@@ -29,6 +30,15 @@
 #include "sg_admit.h"
 #include "sg_gateway.h"
 #include "sg_sessreg.h"
+
+/* CLOCK_MONOTONIC in ns: every timestamp of the gateway. */
+static inline uint64_t gw_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* ---- ports.c: ports, workers, session table, data plane ---- */
 
@@ -86,9 +96,8 @@ struct gw_hs {
 int gw_hs_create(struct sg_gateway *gw);
 void gw_hs_destroy(struct sg_gateway *gw);
 
-/* Now in the engine's two clocks; CLOCK_MONOTONIC in ns. */
+/* Now in the engine's two clocks. */
 struct sg_hs_time gw_hs_now(void);
-uint64_t gw_now_ns(void);
 
 /*
  * Feed one punted datagram to the engine; worker punted it. A session the
@@ -119,12 +128,12 @@ void gw_hs_admission(struct sg_gateway *gw, struct sg_gw_admission *a);
 
 /* Why a session ended; each reason has its counter (struct sg_gw_counters). */
 enum gw_end_why {
-	GW_END_KILLED = 0, /* sessions.kill, and credential revocation: close_notify */
-	GW_END_EXPIRED,    /* its key lifetime is over (CM13): close_notify */
-	GW_END_IDLE,       /* no authenticated record for policy.idle_timeout: close_notify */
-	GW_END_FORGED,     /* its receive key reached its forgery limit: close_notify */
-	GW_END_DEVICE,     /* the device's close_notify or fatal alert */
-	GW_END_REPLACED,   /* a new handshake of the device at its address (CID sessions) */
+	GW_END_KILLED = 0,  /* sessions.kill, and credential revocation: close_notify */
+	GW_END_EXPIRED,     /* its key lifetime is over (CM13): close_notify */
+	GW_END_IDLE,        /* no authenticated record for policy.idle_timeout: close_notify */
+	GW_END_FORGED,      /* its receive key reached its forgery limit: close_notify */
+	GW_END_DEVICE,      /* the device's close_notify or fatal alert */
+	GW_END_REPLACED,    /* a new handshake of the device at its address (CID sessions) */
 	GW_END_UNINSTALLED, /* its install failed half way (never reached the device) */
 	GW_END_MAX
 };
@@ -152,9 +161,9 @@ struct gw_end {
 	uint32_t closing_head, closing_len, closing_cap;
 	struct gw_retire *retire; /* FIFO, in the order of their ends */
 	uint32_t retire_head, retire_len, retire_cap;
-	uint64_t retired_early;       /* retired before their grace ended: the FIFO was full */
-	uint64_t ended[GW_END_MAX];   /* sessions ended, by reason */
-	uint64_t alerts_sent;         /* close_notify records sent to ended sessions' devices */
+	uint64_t retired_early;     /* retired before their grace ended: the FIFO was full */
+	uint64_t ended[GW_END_MAX]; /* sessions ended, by reason */
+	uint64_t alerts_sent;       /* close_notify records sent to ended sessions' devices */
 	sg_gateway_install_fn *on_install; /* management's watch (sg_gateway_on_install()) */
 	void *on_install_ctx;
 };
@@ -181,9 +190,9 @@ int gw_sess_end(struct sg_gateway *gw, uint64_t id, enum gw_end_why why, bool *a
  * ended one, *alerts (NULL: not counted) adds the close_notify queued,
  * *left how many the identity still has. Returns how many ended.
  */
-size_t gw_sess_end_identity(struct sg_gateway *gw, const uint8_t *identity, size_t len,
-                            size_t max, enum gw_end_why why, struct sg_gw_ended *out,
-                            unsigned *alerts, size_t *left);
+size_t gw_sess_end_identity(struct sg_gateway *gw, const uint8_t *identity, size_t len, size_t max,
+                            enum gw_end_why why, struct sg_gw_ended *out, unsigned *alerts,
+                            size_t *left);
 
 /* Stop accepting a replaced session's previous SA once policy.rekey_grace has passed. */
 void gw_retire_later(struct sg_gateway *gw, uint64_t id);
@@ -252,14 +261,14 @@ struct sg_gateway {
 	struct sg_config cfg; /* cfg.policy is the live policy (sg_gateway_policy_set()) */
 	struct sg_gateway_info info;
 	int running;
-	struct sg_cred *cred;        /* attached: PSK lookups, status */
-	struct sg_ctl_server *ctl;   /* attached: the status line's client count */
-	struct gw_ports ports;       /* ports.c */
-	struct gw_hs hs;             /* hs_glue.c */
-	struct gw_end end;           /* sess_end.c */
-	struct gw_punt punt;         /* punt.c */
-	struct gw_sweep sweep;       /* sweep.c */
-	struct gw_status status;     /* status.c */
+	struct sg_cred *cred;      /* attached: PSK lookups, status */
+	struct sg_ctl_server *ctl; /* attached: the status line's client count */
+	struct gw_ports ports;     /* ports.c */
+	struct gw_hs hs;           /* hs_glue.c */
+	struct gw_end end;         /* sess_end.c */
+	struct gw_punt punt;       /* punt.c */
+	struct gw_sweep sweep;     /* sweep.c */
+	struct gw_status status;   /* status.c */
 };
 
 #endif /* STORMGATE_CONTROL_GW_PRIV_H */

@@ -23,14 +23,6 @@
 #include "gw_priv.h"
 #include "sg_log.h"
 
-uint64_t gw_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 struct sg_hs_time gw_hs_now(void)
 {
 	struct timespec m, r;
@@ -312,7 +304,7 @@ static int hs_admit(void *ctx, const struct sg_hs_peer *peer)
 	struct sg_gateway *gw = ctx;
 
 	return sg_admit_take_from(&gw->hs.admit, peer->paddr, gw_now_ns()) == SG_ADMIT_OK ? 0
-	                                                                                   : -EBUSY;
+	                                                                                  : -EBUSY;
 }
 
 /* policy.handshake_rate and the per-source share to the limiter; buckets refilled. */
@@ -346,8 +338,7 @@ static void hs_config(struct sg_gateway *gw, struct sg_hs_config *hc)
 	hc->cookie_policy = (uint8_t)cookie_policy(cfg->policy.cookie_mode);
 	hc->cookie_threshold = cfg->policy.cookie_threshold;
 	hc->tickets = 1;
-	hc->session_lifetime_s =
-	        (uint32_t)RTE_MIN(cfg->policy.key_lifetime, (uint64_t)UINT32_MAX);
+	hc->session_lifetime_s = (uint32_t)RTE_MIN(cfg->policy.key_lifetime, (uint64_t)UINT32_MAX);
 	hc->handshake_timeout_ms =
 	        (uint32_t)RTE_MIN(cfg->sessions.handshake_timeout * 1000, (uint64_t)UINT32_MAX);
 	hc->replay_window = (uint16_t)sg_sess_replay_window(gw->ports.sessions);
@@ -436,10 +427,10 @@ void gw_hs_admission(struct sg_gateway *gw, struct sg_gw_admission *a)
 	a->available = sg_admit_available(&gw->hs.admit, now);
 	a->in_flight = st.in_flight;
 	a->max_handshakes = gw->hs.slots;
-	a->cookie_threshold = p->cookie_threshold ? p->cookie_threshold
-	                                          : RTE_MAX(gw->hs.slots / 4, 1u);
+	a->cookie_threshold =
+	        p->cookie_threshold ? p->cookie_threshold : RTE_MAX(gw->hs.slots / 4, 1u);
 	/* Would a ClientHello without a cookie get a HelloVerifyRequest now (RFC 6347 §4.2.1)? */
-	a->cookies_required = p->cookie_mode == SG_COOKIE_ALWAYS ||
-	                      (p->cookie_mode != SG_COOKIE_NEVER &&
-	                       st.in_flight >= a->cookie_threshold);
+	a->cookies_required =
+	        p->cookie_mode == SG_COOKIE_ALWAYS ||
+	        (p->cookie_mode != SG_COOKIE_NEVER && st.in_flight >= a->cookie_threshold);
 }

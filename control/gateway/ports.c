@@ -25,8 +25,8 @@ static int port_queues(struct sg_gateway *gw, const struct sg_cfg_port *pc,
 	unsigned n_workers = gw->ports.n_workers;
 
 	/* Worker w polls queue w: more queues than workers would never be read. */
-	*nb_rxq = (uint16_t)(pc->rx_queues && pc->rx_queues < n_workers ? pc->rx_queues
-	                                                                : n_workers);
+	*nb_rxq =
+	        (uint16_t)(pc->rx_queues && pc->rx_queues < n_workers ? pc->rx_queues : n_workers);
 	if (*nb_rxq > info->max_rx_queues) {
 		SG_LOG(MAIN, NOTICE, "port %s: %s offers %u RX queue(s), using %u instead of %u",
 		       pc->name, info->driver_name, info->max_rx_queues, info->max_rx_queues,
@@ -267,7 +267,8 @@ static int dp_backend(struct sg_gateway *gw, struct sg_dp_conf *dc, int be)
 {
 	const struct sg_config *cfg = &gw->cfg;
 	/* The first server; our source addresses are the backend port's ones of its family. */
-	const struct sg_cfg_endpoint *srv = cfg->backend.n_servers ? &cfg->backend.servers[0] : NULL;
+	const struct sg_cfg_endpoint *srv =
+	        cfg->backend.n_servers ? &cfg->backend.servers[0] : NULL;
 	const struct sg_dp_port_conf *bp = &dc->ports[dc->n_ports - 1];
 	unsigned n;
 
@@ -299,7 +300,8 @@ static int dp_backend(struct sg_gateway *gw, struct sg_dp_conf *dc, int be)
 static void backend_warnings(const struct sg_gateway *gw, int dev, int be)
 {
 	const struct sg_config *cfg = &gw->cfg;
-	const struct sg_cfg_endpoint *srv = cfg->backend.n_servers ? &cfg->backend.servers[0] : NULL;
+	const struct sg_cfg_endpoint *srv =
+	        cfg->backend.n_servers ? &cfg->backend.servers[0] : NULL;
 	char ep[64];
 
 	if (srv == NULL) {
@@ -335,7 +337,8 @@ static int dataplane_setup(struct sg_gateway *gw)
 		return rc;
 	dc.n_workers = ps->n_workers;
 	dc.n_ports = be == dev ? 1 : 2;
-	dp_port(&ps->port[dev], be == dev ? SG_DP_ROLE_DEVICE | SG_DP_ROLE_BACKEND : SG_DP_ROLE_DEVICE,
+	dp_port(&ps->port[dev],
+	        be == dev ? SG_DP_ROLE_DEVICE | SG_DP_ROLE_BACKEND : SG_DP_ROLE_DEVICE,
 	        &dc.ports[0]);
 	ps->port[dev].dp_index = 0;
 	if (be != dev) {
@@ -389,9 +392,8 @@ int gw_ports_create(struct sg_gateway *gw)
 		rc = -rte_errno;
 		SG_LOG(MAIN, ERR, "mbuf pool of %u: %s%s", cfg->mbufs.count,
 		       rte_strerror(rte_errno),
-		       gw->info.no_huge
-		               ? " (without hugepages EAL has 64 MiB unless -m says more)"
-		               : "");
+		       gw->info.no_huge ? " (without hugepages EAL has 64 MiB unless -m says more)"
+		                        : "");
 		return rc;
 	}
 	for (unsigned i = 0; i < cfg->n_ports; i++) {

@@ -183,9 +183,9 @@ int gw_sess_end(struct sg_gateway *gw, uint64_t id, enum gw_end_why why, bool *a
 	return 0;
 }
 
-size_t gw_sess_end_identity(struct sg_gateway *gw, const uint8_t *identity, size_t len,
-                            size_t max, enum gw_end_why why, struct sg_gw_ended *out,
-                            unsigned *alerts, size_t *left)
+size_t gw_sess_end_identity(struct sg_gateway *gw, const uint8_t *identity, size_t len, size_t max,
+                            enum gw_end_why why, struct sg_gw_ended *out, unsigned *alerts,
+                            size_t *left)
 {
 	uint64_t ids[256];
 	size_t done = 0, n;

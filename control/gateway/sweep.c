@@ -49,7 +49,7 @@ static void sweep_lifetimes(struct sg_gateway *gw, uint64_t now_unix)
 		/* Its key lifetime ran out, else it was idle. */
 		gw_sess_end(gw, ids[i],
 		            in.expires != 0 && in.expires <= (uint64_t)time(NULL) ? GW_END_EXPIRED
-		                                                                   : GW_END_IDLE,
+		                                                                  : GW_END_IDLE,
 		            NULL);
 	}
 }
@@ -124,7 +124,7 @@ size_t sg_gateway_revoke_sessions(struct sg_gateway *gw, const uint8_t *identity
 		                         left);
 		gw->sweep.revoked_ended += n;
 	} else {
-		*left = sg_gateway_sessions_of(gw, identity, len, NULL, 0);
+		*left = sg_sessreg_find(gw->end.reg, identity, len, NULL, 0);
 	}
 	/* Queued only to end them in the background: an import queues every identity it took. */
 	if ((now_max == 0 || *left > 0) && revoked_push(&gw->sweep, identity, len) != 0)
@@ -134,8 +134,7 @@ size_t sg_gateway_revoke_sessions(struct sg_gateway *gw, const uint8_t *identity
 }
 
 unsigned sg_gateway_revoke_handshakes(struct sg_gateway *gw,
-                                      bool (*match)(void *ctx, const uint8_t *identity,
-                                                    size_t len),
+                                      bool (*match)(void *ctx, const uint8_t *identity, size_t len),
                                       void *ctx)
 {
 	return sg_hs_revoke(gw->hs.engine, match, ctx);

@@ -27,11 +27,6 @@
 /* Sessions of a replaced or removed credential ended before the request answers. */
 #define REVOKE_NOW 4096
 
-json_t *mgmt_no_store(struct sg_ctl_error *err)
-{
-	return sg_ctl_fail(err, SG_CTL_EFAILED, "the credential store is not open");
-}
-
 struct ident_match {
 	const uint8_t *bytes;
 	size_t len;
@@ -45,8 +40,7 @@ static bool same_ident(void *ctx, const uint8_t *identity, size_t len)
 }
 
 /* End the sessions of an identity whose key was replaced or removed; say so in result. */
-static void revoke_sessions(struct sg_mgmt *m, const uint8_t *identity, size_t len,
-                            json_t *result)
+static void revoke_sessions(struct sg_mgmt *m, const uint8_t *identity, size_t len, json_t *result)
 {
 	struct ident_match x = { .bytes = identity, .len = len };
 	unsigned alerts = 0;
@@ -80,9 +74,8 @@ static void keep_sessions(struct sg_mgmt *m, const uint8_t *identity, size_t len
  * running when the request changes it (writes), known arguments, and the
  * identity (required). Returns its length, or -1 with err set.
  */
-static int identity_request(struct sg_mgmt *m, json_t *args, const char *const *names,
-                            bool writes, uint8_t ident[SG_CRED_IDENTITY_MAX],
-                            struct sg_ctl_error *err)
+static int identity_request(struct sg_mgmt *m, json_t *args, const char *const *names, bool writes,
+                            uint8_t ident[SG_CRED_IDENTITY_MAX], struct sg_ctl_error *err)
 {
 	int n;
 
@@ -173,7 +166,8 @@ static int entry_args(json_t *args, struct sg_cred_entry *e, struct sg_ctl_error
 			e->flags = SG_CRED_F_DISABLED;
 		} else if (v == NULL || strcmp(v, "enabled") != 0) {
 			sg_wipe(e, sizeof(*e));
-			sg_ctl_fail(err, SG_CTL_EARGS, "\"state\" must be \"enabled\" or \"disabled\"");
+			sg_ctl_fail(err, SG_CTL_EARGS,
+			            "\"state\" must be \"enabled\" or \"disabled\"");
 			return -1;
 		}
 	}
@@ -221,7 +215,8 @@ json_t *mgmt_cmd_cred_add(void *ctx, json_t *args, struct sg_ctl_error *err)
 	struct sg_mgmt *m = ctx;
 	uint8_t ident[SG_CRED_IDENTITY_MAX];
 	struct sg_cred_entry e;
-	json_t *rp = json_object_get(args, "replace"), *keep = json_object_get(args, "keep_sessions");
+	json_t *rp = json_object_get(args, "replace"),
+	       *keep = json_object_get(args, "keep_sessions");
 	int len;
 
 	len = identity_request(m, args, names, true, ident, err);

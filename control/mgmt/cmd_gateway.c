@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * version, status, ports and shutdown: what the daemon is, how its ports and
- * workers are doing, and stopping it. The control server's thread; reads the
+ * status, ports and shutdown: how the daemon, its ports and workers are
+ * doing, and stopping it. The control server's thread; reads the
  * gateway through sg_gateway_describe() / _counters() / _dp_counters() and
  * the ports' drivers (rte_eth_stats, link state).
  */
@@ -11,7 +11,6 @@
 
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
-#include <rte_version.h>
 
 #include <stormgate/common.h>
 
@@ -28,25 +27,6 @@ static json_t *oom(struct sg_ctl_error *err)
 	err->code = SG_CTL_EINTERNAL;
 	snprintf(err->message, sizeof(err->message), "out of memory");
 	return NULL;
-}
-
-json_t *mgmt_cmd_version(void *ctx, json_t *args, struct sg_ctl_error *err)
-{
-	const struct sg_mgmt *m = ctx;
-	const struct sg_config *cfg = sg_gateway_config(m->gw);
-	json_t *cmds = json_array();
-
-	(void)args;
-	for (size_t i = 0; cmds != NULL && i < sg_mgmt_n_cmds; i++)
-		json_array_append_new(cmds, json_pack("{s:s, s:s}", "name", sg_mgmt_cmds[i].name,
-		                                      "summary", sg_mgmt_cmds[i].summary));
-	if (cmds == NULL)
-		return oom(err);
-	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:{s:I, s:I}}", "name", "stormgate", "version",
-	                 SG_VERSION, "protocol", SG_CTL_PROTOCOL, "dpdk", rte_version(),
-	                 "commands", cmds, "limits", "max_request",
-	                 (json_int_t)cfg->control.max_request, "max_output",
-	                 (json_int_t)cfg->control.max_output);
 }
 
 static json_t *link_json(uint16_t port_id)
@@ -162,8 +142,7 @@ static json_t *status_credentials(const struct sg_mgmt *m, const struct sg_confi
 	rc = sg_cred_count(m->cred, &count);
 	return rc == 0 ? json_pack("{s:s, s:I}", "db", cfg->credentials.db, "count",
 	                           (json_int_t)count)
-	               : json_pack("{s:s, s:s}", "db", cfg->credentials.db, "error",
-	                           strerror(-rc));
+	               : json_pack("{s:s, s:s}", "db", cfg->credentials.db, "error", strerror(-rc));
 }
 
 json_t *mgmt_cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err)
@@ -186,23 +165,22 @@ json_t *mgmt_cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err)
 	}
 	sg_gateway_dp_counters(m->gw, -1, &total);
 	sg_gateway_counters(m->gw, &gc);
-	res = json_pack("{s:s, s:s, s:f, s:s, s:{s:b, s:s}, s:{s:i, s:o}, s:o, s:I, s:o, s:o, "
-	                "s:I, s:o, s:o, s:o, s:{s:s, s:i}}",
-	                "version", SG_VERSION, "state", d.running ? "running" : "stopping",
-	                "uptime_s", (double)d.uptime_ns / 1e9, "dataplane", DATAPLANE_NOTE,
-	                "memory", "hugepages", !d.info.no_huge, "mode",
-	                d.info.no_huge ? (d.info.no_huge_added
-	                                          ? "--no-huge (no hugepages were available)"
-	                                          : "--no-huge (asked for)")
-	                               : "hugepages",
-	                "lcores", "main", rte_get_main_lcore(), "workers", workers, "ports", ports,
-	                "rx_packets", (json_int_t)total.rx, "drops", mgmt_drops_json(total.drop, 1),
-	                "counters", counters_json(&total), "punts_unserved",
-	                (json_int_t)gc.punts_unserved, "punts_taken",
-	                mgmt_punts_json(gc.punts_taken), "handshakes", status_handshakes(&gc),
-	                "credentials", status_credentials(m, cfg), "control", "socket",
-	                cfg->control.socket, "clients",
-	                m->ctl ? (int)sg_ctl_server_clients(m->ctl) : 0);
+	res = json_pack(
+	        "{s:s, s:s, s:f, s:s, s:{s:b, s:s}, s:{s:i, s:o}, s:o, s:I, s:o, s:o, "
+	        "s:I, s:o, s:o, s:o, s:{s:s, s:i}}",
+	        "version", SG_VERSION, "state", d.running ? "running" : "stopping", "uptime_s",
+	        (double)d.uptime_ns / 1e9, "dataplane", DATAPLANE_NOTE, "memory", "hugepages",
+	        !d.info.no_huge, "mode",
+	        d.info.no_huge ? (d.info.no_huge_added ? "--no-huge (no hugepages were available)"
+	                                               : "--no-huge (asked for)")
+	                       : "hugepages",
+	        "lcores", "main", rte_get_main_lcore(), "workers", workers, "ports", ports,
+	        "rx_packets", (json_int_t)total.rx, "drops", mgmt_drops_json(total.drop, 1),
+	        "counters", counters_json(&total), "punts_unserved", (json_int_t)gc.punts_unserved,
+	        "punts_taken", mgmt_punts_json(gc.punts_taken), "handshakes",
+	        status_handshakes(&gc), "credentials", status_credentials(m, cfg), "control",
+	        "socket", cfg->control.socket, "clients",
+	        m->ctl ? (int)sg_ctl_server_clients(m->ctl) : 0);
 	return res ? res : oom(err);
 }
 

@@ -167,16 +167,18 @@ static int set_key(struct sg_config *next, const char *key, json_t *v, struct sg
 	snprintf(path, sizeof(path), "policy.%.80s", key);
 	if (!is_live(key)) {
 		if (key_exists(path))
-			sg_ctl_fail(err, SG_CTL_EARGS,
-			            "%s is read at start-up only: change the config file and restart",
-			            path);
+			sg_ctl_fail(
+			        err, SG_CTL_EARGS,
+			        "%s is read at start-up only: change the config file and restart",
+			        path);
 		else
 			sg_ctl_fail(err, SG_CTL_EARGS, "unknown policy key '%.48s'", key);
 		return -1;
 	}
 	text = value_text(v, strcmp(key, "suites") == 0, msg, sizeof(msg));
 	if (text == NULL) {
-		sg_ctl_fail(err, SG_CTL_EARGS, "policy.%s: %s", key, msg[0] ? msg : "out of memory");
+		sg_ctl_fail(err, SG_CTL_EARGS, "policy.%s: %s", key,
+		            msg[0] ? msg : "out of memory");
 		return -1;
 	}
 	rc = sg_config_set(next, path, text, msg, sizeof(msg));

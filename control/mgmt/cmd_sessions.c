@@ -109,8 +109,8 @@ static json_t *session_json(const struct sg_gw_session *s)
 	              "peer", peer, "local", local, "identity",
 	              s->identity_len ? identity_json(s->identity, s->identity_len) : json_null(),
 	              "suite", suite ? suite : "?", "worker", in->owner, "epoch", in->epoch,
-	              "tx_seq", (json_int_t)in->tx_seq, "rx_top", (json_int_t)in->rx_top,
-	              "rekeys", in->rekeys, "expires", (json_int_t)in->expires, "auth_failures",
+	              "tx_seq", (json_int_t)in->tx_seq, "rx_top", (json_int_t)in->rx_top, "rekeys",
+	              in->rekeys, "expires", (json_int_t)in->expires, "auth_failures",
 	              (int)in->auth_failures, "previous_keys", in->has_prev);
 	if (o == NULL)
 		return NULL;

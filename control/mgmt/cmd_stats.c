@@ -135,16 +135,16 @@ static json_t *sessions_json(const struct sg_gw_counters *gc)
 	}
 	if (refused == NULL)
 		return NULL;
-	return json_pack(
-	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "live",
-	        (json_int_t)ss->live, "capacity", (json_int_t)gc->capacity, "identities",
-	        (json_int_t)gc->identities, "inserts", (json_int_t)ss->inserts, "replaces",
-	        (json_int_t)ss->replaces, "deletes", (json_int_t)ss->deletes, "killed",
-	        (json_int_t)gc->killed, "expired", (json_int_t)gc->expired, "idle",
-	        (json_int_t)gc->idle, "ended_forgery_limit", (json_int_t)gc->forged,
-	        "kill_alerts_sent", (json_int_t)gc->kill_alerts_sent, "ended_by_device",
-	        (json_int_t)gc->ended_by_device, "deferred_frees", (json_int_t)ss->deferred,
-	        "refused", refused);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+	                 "live", (json_int_t)ss->live, "capacity", (json_int_t)gc->capacity,
+	                 "identities", (json_int_t)gc->identities, "inserts",
+	                 (json_int_t)ss->inserts, "replaces", (json_int_t)ss->replaces, "deletes",
+	                 (json_int_t)ss->deletes, "killed", (json_int_t)gc->killed, "expired",
+	                 (json_int_t)gc->expired, "idle", (json_int_t)gc->idle,
+	                 "ended_forgery_limit", (json_int_t)gc->forged, "kill_alerts_sent",
+	                 (json_int_t)gc->kill_alerts_sent, "ended_by_device",
+	                 (json_int_t)gc->ended_by_device, "deferred_frees",
+	                 (json_int_t)ss->deferred, "refused", refused);
 }
 
 static json_t *handshakes_json(const struct sg_gw_counters *gc)
@@ -164,12 +164,11 @@ static json_t *handshakes_json(const struct sg_gw_counters *gc)
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "in_flight",
 	                 (json_int_t)hs->in_flight, "lingering", (json_int_t)hs->lingering,
 	                 "installed", (json_int_t)gc->installed, "replaced",
-	                 (json_int_t)gc->replaced, "install_failed",
-	                 (json_int_t)gc->install_failed, "completed_full",
-	                 (json_int_t)hs->c[SG_HS_C_COMPLETED_FULL], "completed_resumed",
-	                 (json_int_t)hs->c[SG_HS_C_COMPLETED_RESUMED], "failed",
-	                 (json_int_t)failed, "hello_verify_sent", (json_int_t)hs->c[SG_HS_C_HVR_SENT],
-	                 "counters", hsc);
+	                 (json_int_t)gc->replaced, "install_failed", (json_int_t)gc->install_failed,
+	                 "completed_full", (json_int_t)hs->c[SG_HS_C_COMPLETED_FULL],
+	                 "completed_resumed", (json_int_t)hs->c[SG_HS_C_COMPLETED_RESUMED],
+	                 "failed", (json_int_t)failed, "hello_verify_sent",
+	                 (json_int_t)hs->c[SG_HS_C_HVR_SENT], "counters", hsc);
 }
 
 /* Storm admission: rate, tokens, admitted, refused, cookies (sg_admit.h). */
@@ -182,9 +181,8 @@ static json_t *admission_json(const struct sg_gw_admission *a, const struct sg_c
 	                 "refused", (json_int_t)a->admit.refused, "refused_by", "rate",
 	                 (json_int_t)a->admit.refused_rate, "source_share",
 	                 (json_int_t)a->admit.refused_source, "source_share",
-	                 (json_int_t)a->admit.share, "source_prefix4",
-	                 (json_int_t)a->admit.prefix4, "source_prefix6",
-	                 (json_int_t)a->admit.prefix6, "cookie_mode",
+	                 (json_int_t)a->admit.share, "source_prefix4", (json_int_t)a->admit.prefix4,
+	                 "source_prefix6", (json_int_t)a->admit.prefix6, "cookie_mode",
 	                 sg_cookie_mode_name(cfg->policy.cookie_mode), "cookie_threshold",
 	                 (json_int_t)a->cookie_threshold, "cookies_required", a->cookies_required,
 	                 "in_flight", (json_int_t)a->in_flight, "max_handshakes",
@@ -220,12 +218,11 @@ static json_t *control_json(const struct sg_mgmt *m)
 
 static json_t *control_plane_json(const struct sg_gw_counters *gc)
 {
-	return json_pack("{s:o, s:I, s:I, s:I, s:I}", "punts_taken",
-	                 mgmt_punts_json(gc->punts_taken), "punts_unserved",
-	                 (json_int_t)gc->punts_unserved, "punts_reinjected",
-	                 (json_int_t)gc->punts_reinjected, "frames_sent",
-	                 (json_int_t)gc->frames_sent, "frames_dropped",
-	                 (json_int_t)gc->frames_dropped);
+	return json_pack(
+	        "{s:o, s:I, s:I, s:I, s:I}", "punts_taken", mgmt_punts_json(gc->punts_taken),
+	        "punts_unserved", (json_int_t)gc->punts_unserved, "punts_reinjected",
+	        (json_int_t)gc->punts_reinjected, "frames_sent", (json_int_t)gc->frames_sent,
+	        "frames_dropped", (json_int_t)gc->frames_dropped);
 }
 
 json_t *mgmt_stats_json(struct sg_mgmt *m)

@@ -58,6 +58,11 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+json_t *mgmt_no_store(struct sg_ctl_error *err)
+{
+	return sg_ctl_fail(err, SG_CTL_EFAILED, "the credential store is not open");
+}
+
 json_t *mgmt_import_busy(struct sg_ctl_error *err)
 {
 	return sg_ctl_fail(err, SG_CTL_ECONFLICT,

@@ -18,9 +18,9 @@ struct mgmt_import;
 
 struct sg_mgmt {
 	struct sg_gateway *gw;
-	struct sg_cred *cred;        /* NULL: no store */
-	struct sg_ctl_server *ctl;   /* sg_mgmt_attach() */
-	struct mgmt_import *import;  /* credential import in progress (import.c), NULL: none */
+	struct sg_cred *cred;       /* NULL: no store */
+	struct sg_ctl_server *ctl;  /* sg_mgmt_attach() */
+	struct mgmt_import *import; /* credential import in progress (import.c), NULL: none */
 	uint64_t imports_done, imports_failed;
 	int shutdown_requested;
 };
@@ -28,7 +28,6 @@ struct sg_mgmt {
 /* ---- command handlers, one file per group ---- */
 
 /* cmd_gateway.c */
-json_t *mgmt_cmd_version(void *ctx, json_t *args, struct sg_ctl_error *err);
 json_t *mgmt_cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err);
 json_t *mgmt_cmd_ports(void *ctx, json_t *args, struct sg_ctl_error *err);
 json_t *mgmt_cmd_shutdown(void *ctx, json_t *args, struct sg_ctl_error *err);
@@ -75,7 +74,7 @@ int mgmt_args_known(json_t *args, const char *const *names, struct sg_ctl_error 
 int mgmt_arg_int(json_t *args, const char *key, json_int_t def, json_int_t min, json_int_t max,
                  json_int_t *out, struct sg_ctl_error *err);
 
-/* The answers when there is no credential store (cmd_cred.c) / an import holds it (import.c). */
+/* The answers when there is no credential store / an import holds it (import.c). */
 json_t *mgmt_no_store(struct sg_ctl_error *err);
 json_t *mgmt_import_busy(struct sg_ctl_error *err);
 

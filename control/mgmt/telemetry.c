@@ -20,7 +20,6 @@
 #include "mgmt_priv.h"
 #include "sg_log.h"
 
-
 static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *tel_snap; /* published mgmt_stats_json(), immutable; NULL: none */
 
