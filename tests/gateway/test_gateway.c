@@ -50,9 +50,9 @@
 #include "gw_priv.h"
 #include "hs_client.h"
 
-#define N_WORKERS 2
-#define RING_SIZE 1024
-#define DTLS_PORT 5684
+#define N_WORKERS  2
+#define RING_SIZE  1024
+#define DTLS_PORT  5684
 #define AUTH_LIMIT 2
 
 static const uint8_t DEV_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x02 };
@@ -626,8 +626,8 @@ static void test_end_asked_and_swept(void **state)
 	p.idle_timeout = 1;
 	assert_int_equal(sg_gateway_policy_set(E.gw, &p), 0);
 	assert_int_equal(install(&idle, "dev-i", 1, 0, later(), false), 0);
-	for (unsigned i = 0; i < 400 && sg_gateway_session_get(E.gw, idle.id,
-	                                                       &(struct sg_gw_session){ 0 }) == 0;
+	for (unsigned i = 0;
+	     i < 400 && sg_gateway_session_get(E.gw, idle.id, &(struct sg_gw_session){ 0 }) == 0;
 	     i++) {
 		usleep(10000);
 		pump();
@@ -707,9 +707,9 @@ static void test_end_revoked(void **state)
 		dev_init(&d[i]);
 		assert_int_equal(install(&d[i], "dev-v", 1, i % N_WORKERS, later(), false), 0);
 	}
-	assert_int_equal(sg_gateway_revoke_sessions(E.gw, (const uint8_t *)"dev-v", 5, 2, &alerts,
-	                                            &left),
-	                 2);
+	assert_int_equal(
+	        sg_gateway_revoke_sessions(E.gw, (const uint8_t *)"dev-v", 5, 2, &alerts, &left),
+	        2);
 	assert_int_equal(alerts, 2);
 	assert_int_equal(left, 1);
 	c1 = counters();
@@ -753,9 +753,9 @@ static void test_retire_after_quiescent(void **state)
 	pump();
 	c0 = counters();
 	/* Both workers are inside a read-side section now and stay there. */
-	assert_int_equal(sg_gateway_end_identity(E.gw, (const uint8_t *)"dev-many", 8, 4096, out,
-	                                         &left),
-	                 MANY);
+	assert_int_equal(
+	        sg_gateway_end_identity(E.gw, (const uint8_t *)"dev-many", 8, 4096, out, &left),
+	        MANY);
 	assert_int_equal(left, 0);
 	for (unsigned i = 0; i < MANY; i++)
 		assert_true(out[i].alert);
