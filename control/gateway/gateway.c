@@ -40,7 +40,7 @@ struct sg_gateway *sg_gateway_create(const struct sg_config *cfg,
 		errno = -rc;
 		return NULL;
 	}
-	gw->status.start_ns = gw->status.last_ns = gw_now_ns();
+	gw_status_start(gw);
 	return gw;
 }
 

@@ -194,6 +194,9 @@ size_t gw_sess_end_identity(struct sg_gateway *gw, const uint8_t *identity, size
                             enum gw_end_why why, struct sg_gw_ended *out, unsigned *alerts,
                             size_t *left);
 
+/* Forget session id in the identity index (it ended without the index knowing). */
+void gw_sess_forget(struct sg_gateway *gw, uint64_t id);
+
 /* Stop accepting a replaced session's previous SA once policy.rekey_grace has passed. */
 void gw_retire_later(struct sg_gateway *gw, uint64_t id);
 
@@ -254,6 +257,9 @@ struct gw_status {
 	uint64_t last_ns;  /* previous status line, for rates */
 	uint64_t last_rx[SG_CFG_PORTS_MAX];
 };
+
+/* The ports came up: uptime and rates count from now. */
+void gw_status_start(struct sg_gateway *gw);
 
 /* ---- gateway.c ---- */
 

@@ -3,7 +3,8 @@
  * What management may read of the gateway, as copies: what it is made of,
  * its counters in one snapshot, and sessions one at a time (no keys). These
  * are the read half of management's seam (sg_gateway.h). Gateway thread;
- * writes nothing but the identity index entries of sessions that are gone.
+ * writes nothing (an index entry of a session that is gone is dropped
+ * through sess_end.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -93,8 +94,7 @@ int sg_gateway_session_get(struct sg_gateway *gw, uint64_t id, struct sg_gw_sess
 {
 	memset(s, 0, sizeof(*s));
 	if (sg_sess_get(gw->ports.sessions, id, &s->info) != 0) {
-		/* Ended without the index knowing: forget it. */
-		sg_sessreg_del(gw->end.reg, id);
+		gw_sess_forget(gw, id); /* ended without the index knowing */
 		return -ENOENT;
 	}
 	session_extra(gw, s);

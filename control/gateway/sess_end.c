@@ -108,6 +108,11 @@ void gw_sess_track(struct sg_gateway *gw, uint64_t id, const uint8_t *identity, 
 		e->on_install(e->on_install_ctx, id, identity, len);
 }
 
+void gw_sess_forget(struct sg_gateway *gw, uint64_t id)
+{
+	sg_sessreg_del(gw->end.reg, id);
+}
+
 /* Room for one more closing session: the FIFO doubles when full. 0 or -ENOMEM. */
 static int closing_room(struct gw_end *e)
 {

@@ -12,6 +12,11 @@
 
 #include "gw_priv.h"
 
+void gw_status_start(struct sg_gateway *gw)
+{
+	gw->status.start_ns = gw->status.last_ns = gw_now_ns();
+}
+
 const char *sg_gw_speed_str(uint32_t mbps, char *buf, size_t len)
 {
 	if (mbps == RTE_ETH_SPEED_NUM_NONE || mbps == RTE_ETH_SPEED_NUM_UNKNOWN)
