@@ -104,14 +104,17 @@ void sg_gateway_status_line(struct sg_gateway *gw, char *buf, size_t len);
  */
 void sg_gateway_poll(struct sg_gateway *gw);
 
-/* Data-plane counters of worker w, or summed over the workers (w < 0). Gateway thread. */
-void sg_gateway_dp_counters(const struct sg_gateway *gw, int w, struct sg_dp_counters *c);
+/* Data-plane counters summed over the workers. Gateway thread. */
 void sg_gateway_dp_totals(const struct sg_gateway *gw, struct sg_dp_counters *c);
 
-/* "10 Gbps", "100 Mbps", "unknown" (rte_eth_link_speed_to_str() is experimental in 22.11). */
-const char *sg_gw_speed_str(uint32_t mbps, char *buf, size_t len);
-
 /* ---- management's seam: every function management calls (gateway thread) ---- */
+
+/* Data-plane counters of worker w, or summed over the workers (w < 0). */
+void sg_gateway_dp_counters(const struct sg_gateway *gw, int w, struct sg_dp_counters *c);
+
+/* "10 Gbps", "100 Mbps", "unknown" (rte_eth_link_speed_to_str() is experimental in 22.11).
+ * Any thread. */
+const char *sg_gw_speed_str(uint32_t mbps, char *buf, size_t len);
 
 /*
  * The configuration the gateway runs, policy included (the live one). Valid
