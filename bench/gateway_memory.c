@@ -8,7 +8,8 @@
  *   stormgate-memory --sessions N [--backend proxy|udp] [--order phased|interleaved]
  *
  * It builds the gateway's per-session structures as the daemon does
- * (control/gateway.c dataplane_setup(), hs_install(), gw_mgmt_init()), with
+ * (control/gateway/: ports.c sessions_setup(), hs_glue.c gw_hs_install(),
+ * sess_end.c gw_end_create()), with
  * the daemon's allocator (jemalloc, except in sanitizer builds):
  *   table     the session table (capacity N, spare SAs max(N/64, 256), one
  *             worker), N sessions inserted one at a time (sg_sess_insert), each

@@ -33,6 +33,7 @@
 #include "sg_eal.h"
 #include "sg_gateway.h"
 #include "sg_log.h"
+#include "sg_mgmt.h"
 
 #define EXIT_USAGE 2
 
@@ -183,6 +184,7 @@ static int run(const struct sg_config *cfg, const struct run_opts *o)
 	struct sg_eal_args ea;
 	struct sg_gateway_info info = { 0 };
 	struct sg_gateway *gw = NULL;
+	struct sg_mgmt *mgmt = NULL;
 	struct sg_ctl_server *ctl = NULL;
 	struct sg_cred *cred = NULL;
 	sigset_t sigs;
@@ -266,6 +268,11 @@ static int run(const struct sg_config *cfg, const struct run_opts *o)
 	gw = sg_gateway_create(cfg, &info);
 	if (gw == NULL)
 		goto out_cred;
+	mgmt = sg_mgmt_create(gw, cred);
+	if (mgmt == NULL) {
+		SG_LOG(MAIN, ERR, "management: %s", strerror(errno));
+		goto out_gw;
+	}
 
 	struct sg_ctl_server_cfg ccfg = {
 		.path = cfg->control.socket,
@@ -275,21 +282,22 @@ static int run(const struct sg_config *cfg, const struct run_opts *o)
 		.max_request = cfg->control.max_request,
 		.idle_timeout_ms = (unsigned)(cfg->control.client_timeout * 1000),
 		.max_output = (size_t)cfg->control.max_output,
-		.cmds = sg_gateway_cmds,
-		.n_cmds = sg_gateway_n_cmds,
-		.ctx = gw,
-		.on_close = sg_gateway_ctl_closed,
+		.cmds = sg_mgmt_cmds,
+		.n_cmds = sg_mgmt_n_cmds,
+		.ctx = mgmt,
+		.on_close = sg_mgmt_ctl_closed,
 	};
 	ctl = sg_ctl_server_create(&ccfg);
 	if (ctl == NULL) {
 		SG_LOG(CTL, ERR, "control socket %s: %s%s", cfg->control.socket, strerror(errno),
 		       errno == EADDRINUSE ? " (another stormgate is running)" : "");
-		goto out_gw;
+		goto out_mgmt;
 	}
 	sg_gateway_attach(gw, cred, ctl);
+	sg_mgmt_attach(mgmt, ctl);
 	/* Telemetry is EAL's (off with --no-telemetry): our commands are just not asked then. */
-	sg_gateway_telemetry_update(gw);
-	sg_gateway_telemetry_register();
+	sg_mgmt_telemetry_update(mgmt);
+	sg_mgmt_telemetry_register();
 
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
@@ -312,7 +320,7 @@ static int run(const struct sg_config *cfg, const struct run_opts *o)
 			stop_reason = "--duration elapsed";
 			break;
 		}
-		if (sg_gateway_shutdown_requested(gw)) {
+		if (sg_mgmt_shutdown_requested(mgmt)) {
 			stop_reason = "stormctl shutdown";
 			break;
 		}
@@ -350,7 +358,7 @@ static int run(const struct sg_config *cfg, const struct run_opts *o)
 			sg_ctl_server_run(ctl, 0); /* idle clients time out without any event */
 		}
 		if (now >= next_tick) {
-			sg_gateway_telemetry_update(gw);
+			sg_mgmt_telemetry_update(mgmt);
 			next_tick = now + 250;
 		}
 	}
@@ -383,11 +391,14 @@ static int run(const struct sg_config *cfg, const struct run_opts *o)
 out_sfd:
 	close(sfd);
 out_ctl:
-	sg_gateway_telemetry_clear();
+	sg_mgmt_telemetry_clear();
 	/* The answer to `shutdown` goes out before the socket closes. */
 	sg_ctl_server_flush(ctl, 1000);
 	sg_gateway_attach(gw, cred, NULL);
+	sg_mgmt_attach(mgmt, NULL);
 	sg_ctl_server_destroy(ctl);
+out_mgmt:
+	sg_mgmt_destroy(mgmt);
 out_gw:
 	sg_gateway_destroy(gw);
 out_cred:

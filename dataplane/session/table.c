@@ -871,11 +871,16 @@ int sg_sess_retire_prev(struct sg_sess_table *t, uint64_t id)
 	return rc;
 }
 
-static int sess_delete(struct sg_sess_table *t, uint64_t id)
+/*
+ * Unpublish session id and queue its slot and SAs for after the grace period.
+ * keep NULL: every SA goes with the slot; else the current SA stays out of the
+ * free lists (its index in *keep) until the caller hands it back (sa_push()).
+ */
+static int sess_delete(struct sg_sess_table *t, uint64_t id, uint32_t *keep)
 {
 	struct sg_sess *h;
 	uint64_t nonce;
-	uint32_t slot;
+	uint32_t slot, cur;
 	int rc;
 
 	h = sess_by_id(t, id, &slot);
@@ -896,10 +901,19 @@ static int sess_delete(struct sg_sess_table *t, uint64_t id)
 	}
 	__atomic_store_n(&h->flags, (uint8_t)((h->flags & ~SESS_ST_MASK) | SESS_ST_DEAD),
 	                 __ATOMIC_RELAXED);
-	dq_push(t, slot, (uint32_t)h->sa_pair, (uint32_t)(h->sa_pair >> 32), nonce);
+	cur = (uint32_t)h->sa_pair;
+	if (keep != NULL)
+		*keep = cur;
+	dq_push(t, slot, keep != NULL ? SESS_NONE : cur, (uint32_t)(h->sa_pair >> 32), nonce);
 	stat_add(&t->st.live, -1);
 	stat_add(&t->st.deletes, 1);
 	return 0;
+}
+
+/* The grace-period token of the free dq_push() queued last. */
+static uint64_t dq_last_token(const struct sg_sess_table *t)
+{
+	return t->dq[(t->dq_head + t->dq_len - 1) % t->dq_cap].token;
 }
 
 int sg_sess_delete(struct sg_sess_table *t, uint64_t id)
@@ -908,33 +922,63 @@ int sg_sess_delete(struct sg_sess_table *t, uint64_t id)
 
 	if (rc != 0)
 		return rc;
-	rc = sess_delete(t, id);
+	rc = sess_delete(t, id, NULL);
 	sess_leave(t);
 	return rc;
 }
 
 int sg_sess_delete_take(struct sg_sess_table *t, uint64_t id, struct sg_rec_sa *sa)
 {
-	struct sg_sess *h;
-	uint32_t slot, cur;
+	uint32_t cur;
 	int rc = sess_enter(t);
 
 	if (rc != 0)
 		return rc;
-	h = sess_by_id(t, id, &slot);
-	if (h == NULL) {
-		rc = sess_refuse(t, SG_SESS_REFUSE_UNKNOWN_ID, -ENOENT);
-		goto out;
-	}
-	cur = (uint32_t)h->sa_pair;
-	rc = sess_delete(t, id);
+	rc = sess_delete(t, id, &cur);
 	if (rc != 0)
 		goto out;
 	/* Its free was queued last: once its grace period ends no worker holds the SA. */
-	rte_rcu_qsbr_check(t->qsbr, t->dq[(t->dq_head + t->dq_len - 1) % t->dq_cap].token, true);
+	rte_rcu_qsbr_check(t->qsbr, dq_last_token(t), true);
 	memcpy(sa, sess_sa(t, cur), t->sa_size);
+	sa_push(t, cur);
 	sess_reclaim(t, UINT32_MAX);
 out:
+	sess_leave(t);
+	return rc;
+}
+
+int sg_sess_delete_hold(struct sg_sess_table *t, uint64_t id, struct sg_sess_held *held)
+{
+	uint32_t cur;
+	int rc = sess_enter(t);
+
+	if (rc != 0)
+		return rc;
+	rc = sess_delete(t, id, &cur);
+	if (rc == 0) {
+		held->token = dq_last_token(t);
+		held->sa = cur;
+	}
+	sess_leave(t);
+	return rc;
+}
+
+int sg_sess_take_held(struct sg_sess_table *t, const struct sg_sess_held *held,
+                      struct sg_rec_sa *sa)
+{
+	int rc = sess_enter(t);
+
+	if (rc != 0)
+		return rc;
+	if (held->sa >= t->sa_count) {
+		rc = sess_refuse(t, SG_SESS_REFUSE_INVALID, -EINVAL);
+	} else if (rte_rcu_qsbr_check(t->qsbr, held->token, false) != 1) {
+		rc = -EAGAIN; /* a worker may still be sealing with it: not a refusal */
+	} else {
+		if (sa != NULL)
+			memcpy(sa, sess_sa(t, held->sa), t->sa_size);
+		sa_push(t, held->sa);
+	}
 	sess_leave(t);
 	return rc;
 }

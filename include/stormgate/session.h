@@ -192,6 +192,27 @@ int sg_sess_delete(struct sg_sess_table *t, uint64_t id);
 int sg_sess_delete_take(struct sg_sess_table *t, uint64_t id, struct sg_rec_sa *sa);
 
 /*
+ * The same without waiting, for ending many sessions at once: as
+ * sg_sess_delete(), but the current SA is neither wiped nor reused until
+ * sg_sess_take_held() hands it over; *held names it. Writer. Returns 0,
+ * -ENOENT (stale id), -EAGAIN or -EBUSY.
+ */
+int sg_sess_delete_hold(struct sg_sess_table *t, uint64_t id, struct sg_sess_held *held);
+
+/*
+ * Once every worker has reported a quiescent state since the
+ * sg_sess_delete_hold() that made held (checked, never waited for): copy the
+ * SA (keys and the write sequence its owner left) into sa, unless sa is NULL,
+ * and wipe and free the table's copy; held is then spent. Holds made in turn
+ * come due in turn. Every hold must be taken before sg_sess_table_destroy()
+ * (once the workers are gone, every hold is due). The caller of a copy must
+ * sg_rec_sa_wipe() it. Writer. Returns 0, -EAGAIN (a worker may still use the
+ * SA: held stays valid, try later), -EINVAL or -EBUSY.
+ */
+int sg_sess_take_held(struct sg_sess_table *t, const struct sg_sess_held *held,
+                      struct sg_rec_sa *sa);
+
+/*
  * Move a session to another worker. The new owner may write the replay
  * window and write sequence only after a grace period has passed since this
  * call (the old owner may be inside a burst). Writer. Returns 0, -ENOENT or -EBUSY.

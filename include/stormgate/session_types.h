@@ -173,6 +173,15 @@ struct sg_sess_new {
 	uint32_t last_rx;  /* Unix seconds the session starts idle from (its handshake) */
 };
 
+/*
+ * A deleted session's current SA kept for one last record (the control plane
+ * seals a closing alert with it): sg_sess_delete_hold(), sg_sess_take_held().
+ */
+struct sg_sess_held {
+	uint64_t token; /* the workers' grace period after which nobody holds the SA */
+	uint32_t sa;    /* the SA, by its index in the table */
+};
+
 /* A copy of one session for the control plane; holds no key material. */
 struct sg_sess_info {
 	uint64_t id;

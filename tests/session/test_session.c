@@ -471,6 +471,65 @@ static void test_defer_full(void **state)
 	sg_sess_table_destroy(t);
 }
 
+/*
+ * Ending many sessions without waiting: each hold keeps its SA intact while a
+ * reader may still use it, none is taken before that reader reports, taking
+ * never waits, and once it reports every hold is taken in one pass, the
+ * copies hold the keys the sessions had and the table's copies are wiped.
+ */
+static void test_delete_hold(void **state)
+{
+	struct sg_sess_params p = { .capacity = 64, .cid_key = test_cid_key };
+	struct sg_sess_table *t = sg_sess_table_create(&p);
+	struct sg_sess_worker *w;
+	struct sg_sess_held held[8];
+	struct sg_sess_tuple key;
+	struct sg_sess_ref r;
+	struct sg_sess_stats st;
+	struct sg_rec_sa sa;
+	uint64_t ids[8], id;
+
+	(void)state;
+	assert_non_null(t);
+	w = sg_sess_worker_create(t, 0);
+	assert_non_null(w);
+	for (uint32_t k = 0; k < 8; k++)
+		assert_int_equal(ins(t, k, 0, SG_SESS_F_TUPLE, &ids[k], NULL), 0);
+	sg_sess_worker_online(w);
+	st_tuple(&key, 3, 0);
+	assert_int_equal(sg_sess_lookup_tuple_bulk(w, &key, 1, &r), 1);
+	for (unsigned k = 0; k < 8; k++)
+		assert_int_equal(sg_sess_delete_hold(t, ids[k], &held[k]), 0);
+	assert_int_equal(sg_sess_delete_hold(t, ids[0], &held[0]), -ENOENT);
+	assert_int_equal(sg_sess_find_tuple(t, &key, &id), -ENOENT);
+	/* The reader has not reported: nothing is due, and asking does not wait. */
+	for (unsigned k = 0; k < 8; k++)
+		assert_int_equal(sg_sess_take_held(t, &held[k], &sa), -EAGAIN);
+	assert_int_equal(sg_sess_reclaim(t, 0), 0);
+	assert_true(st_sa_ok(r.sa, 3));
+	sg_sess_quiescent(w);
+	for (unsigned k = 0; k < 8; k++) {
+		memset(&sa, 0, sizeof(sa));
+		assert_int_equal(sg_sess_take_held(t, &held[k], k == 7 ? NULL : &sa), 0);
+		if (k != 7)
+			assert_true(st_sa_ok(&sa, k));
+	}
+	assert_true(sg_sess_reclaim(t, 0) == 8);
+	sg_sess_stats_get(t, &st);
+	assert_int_equal(st.live, 0);
+	assert_int_equal(st.deletes, 8);
+	assert_int_equal(st.sa_in_use, 0);
+	/* The slots and SAs are free again: the table fills up anew. */
+	for (uint32_t k = 0; k < 8; k++)
+		assert_int_equal(ins(t, 100 + k, 0, SG_SESS_F_TUPLE, &ids[k], NULL), 0);
+	assert_int_equal(sg_sess_take_held(t, &(struct sg_sess_held){ .sa = UINT32_MAX }, NULL),
+	                 -EINVAL);
+	sg_wipe(&sa, sizeof(sa));
+	sg_sess_worker_offline(w);
+	sg_sess_worker_destroy(w);
+	sg_sess_table_destroy(t);
+}
+
 /* A second writer thread is refused (-EBUSY, counted), never let in. */
 static void *busy_reclaimer(void *arg)
 {
@@ -1415,6 +1474,7 @@ int main(void)
 		cmocka_unit_test(test_expired_sweep),    cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_peer_cid_iterate), cmocka_unit_test(test_index_full_load),
 		cmocka_unit_test(test_concurrency),      cmocka_unit_test(test_replace_in_flight),
+		cmocka_unit_test(test_delete_hold),
 	};
 
 	return cmocka_run_group_tests_name("session", tests, NULL, NULL);

@@ -34,7 +34,7 @@
  * A handshake is charged to both buckets or to neither: refused by the
  * source's share (refused_source) or by the global rate (refused_rate).
  *
- * Threads: one at a time per struct (the control thread).
+ * Threads: one at a time per struct (the gateway thread, inside the handshake engine).
  */
 #ifndef STORMGATE_CONTROL_SG_ADMIT_H
 #define STORMGATE_CONTROL_SG_ADMIT_H

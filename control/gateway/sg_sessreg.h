@@ -14,7 +14,7 @@
  * leaves a wrong answer behind, only a stale id the caller checks against the
  * table.
  *
- * Threads: the control thread only; no locks.
+ * Threads: the gateway thread only (it installs and ends sessions); no locks.
  */
 #ifndef STORMGATE_CONTROL_SG_SESSREG_H
 #define STORMGATE_CONTROL_SG_SESSREG_H

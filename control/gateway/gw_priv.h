@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internals of the gateway, shared by the files of control/gateway/ only
+ * (management reaches the gateway through sg_gateway.h). Everything here
+ * runs on the gateway thread (today the main lcore's control loop).
+ *
+ * struct sg_gateway is made of one part per file, each written by that file
+ * only (the others read it): the data plane and its ports (ports.c), the
+ * handshake glue (hs_glue.c), how sessions end and what is retired after
+ * them (sess_end.c), the punt service (punt.c), the sweeps and revoked
+ * identities (sweep.c), the status line (status.c). gateway.c owns the
+ * configuration, the live policy and the order of creation.
+ */
+#ifndef STORMGATE_CONTROL_GW_PRIV_H
+#define STORMGATE_CONTROL_GW_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <rte_ether.h>
+#include <rte_ethdev.h>
+#include <rte_mempool.h>
+
+#include <stormgate/dataplane.h>
+#include <stormgate/handshake.h>
+#include <stormgate/record.h>
+#include <stormgate/session.h>
+
+#include "sg_admit.h"
+#include "sg_gateway.h"
+#include "sg_sessreg.h"
+
+/* CLOCK_MONOTONIC in ns: every timestamp of the gateway. */
+static inline uint64_t gw_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- ports.c: ports, workers, session table, data plane ---- */
+
+struct gw_port {
+	const struct sg_cfg_port *cfg; /* in gw->cfg */
+	uint16_t port_id;
+	char dev_name[RTE_ETH_NAME_MAX_LEN];
+	const char *driver;
+	uint16_t nb_rxq, nb_txq, nb_rxd, nb_txd;
+	uint16_t mtu;
+	struct rte_ether_addr mac;
+	int started;
+	int dp_index; /* index in the data plane's ports, -1: not used by it */
+};
+
+/* Written at creation (gw_ports_create()) and by gw_ports_poll(); read by every file. */
+struct gw_ports {
+	struct rte_mempool *pool;
+	unsigned n_ports;
+	struct gw_port port[SG_CFG_PORTS_MAX];
+	unsigned n_workers; /* worker i of the data plane polls RX queue i of every port */
+	unsigned lcore[RTE_MAX_LCORE];
+	struct sg_sess_table *sessions; /* the gateway thread is its single writer */
+	uint32_t sa_reserve;            /* its SAs beyond one per session */
+	struct sg_dp *dp;
+	uint64_t resolve_ns; /* last neighbour resolution round */
+};
+
+/* After EAL: workers, mbuf pool, ports, session table, data plane. 0 or -errno (logged). */
+int gw_ports_create(struct sg_gateway *gw);
+/* Free what gw_ports_create() made (partly made is fine); the workers have stopped. */
+void gw_ports_destroy(struct sg_gateway *gw);
+/* Solicit unknown next hops once a second. */
+void gw_ports_poll(struct sg_gateway *gw, uint64_t now_ns);
+
+/* ---- hs_glue.c: the handshake engine on the data plane ---- */
+
+/* The datagram sg_hs_input() is handling, for the install it may complete. */
+struct gw_hs_input {
+	const struct sg_hs_peer *peer;
+	unsigned worker; /* the worker that punted it: the device's flow reaches it */
+};
+
+struct gw_hs {
+	struct sg_hs_engine *engine;
+	uint32_t slots;                     /* handshakes in flight at most */
+	struct sg_admit admit;              /* policy.handshake_rate, handshake_source_* */
+	struct sg_admit_sources *admit_src; /* its per-source buckets */
+	const struct gw_hs_input *input;    /* set by gw_hs_input() for its duration only */
+	uint64_t installed;                 /* sessions installed by a completed handshake */
+	uint64_t replaced_in_place;         /* ... that took an earlier session's place */
+	uint64_t install_failed;            /* refused by the session table or the data plane */
+};
+
+int gw_hs_create(struct sg_gateway *gw);
+void gw_hs_destroy(struct sg_gateway *gw);
+
+/* Now in the engine's two clocks. */
+struct sg_hs_time gw_hs_now(void);
+
+/*
+ * Feed one punted datagram to the engine; worker punted it. A session the
+ * datagram completes is installed with that worker as its owner. Returns
+ * what sg_hs_input() returns.
+ */
+int gw_hs_input(struct sg_gateway *gw, unsigned worker, const struct sg_hs_peer *peer,
+                const uint8_t *dgram, uint16_t len);
+
+/*
+ * Install the session of a completed handshake, owned by worker owner
+ * (RFC 6347 §4.2.8: it replaces the device's session at the same address).
+ * Publishes it before our Finished leaves. Counts installed, replaced or
+ * install_failed. Returns 0 or -errno.
+ */
+int gw_hs_install(struct sg_gateway *gw, const struct sg_hs_result *res, unsigned owner);
+
+/* Run the engine's timers when one is due. */
+void gw_hs_tick(struct sg_gateway *gw);
+
+/* Give the engine and admission the live policy (cookies, suites, lifetime, rate). */
+int gw_hs_policy(struct sg_gateway *gw, const struct sg_cfg_policy *p);
+
+/* Admission and cookie state, for management (sg_gateway_counters()). */
+void gw_hs_admission(struct sg_gateway *gw, struct sg_gw_admission *a);
+
+/* ---- sess_end.c: the one way a session ends, and the retire path ---- */
+
+/* Why a session ended; each reason has its counter (struct sg_gw_counters). */
+enum gw_end_why {
+	GW_END_KILLED = 0,  /* sessions.kill, and credential revocation: close_notify */
+	GW_END_EXPIRED,     /* its key lifetime is over (CM13): close_notify */
+	GW_END_IDLE,        /* no authenticated record for policy.idle_timeout: close_notify */
+	GW_END_FORGED,      /* its receive key reached its forgery limit: close_notify */
+	GW_END_DEVICE,      /* the device's close_notify or fatal alert */
+	GW_END_REPLACED,    /* a new handshake of the device at its address (CID sessions) */
+	GW_END_UNINSTALLED, /* its install failed half way (never reached the device) */
+	GW_END_MAX
+};
+
+/* An ended session whose close_notify waits for the workers to let go of its SA. */
+struct gw_closing {
+	uint64_t id;
+	struct sg_sess_held held;
+	struct sg_sess_tuple tuple;
+	uint8_t peer_cid_len;
+	uint8_t peer_cid[SG_SESS_PEER_CID_MAX];
+};
+
+/* A replaced session's previous SA, accepted until policy.rekey_grace ends. */
+struct gw_retire {
+	uint64_t id;
+	uint64_t at_ns;
+};
+
+struct gw_end {
+	struct sg_sessreg *reg;     /* sessions by PSK identity (gw_sess_track(), gw_sess_end()) */
+	struct sg_rec_ctx *rec;     /* the gateway thread's own: seals the close_notify */
+	struct sg_rec_sa *last_sa;  /* an ended session's last SA while its alert is sealed */
+	struct gw_closing *closing; /* FIFO, in the order of the holds' grace periods */
+	uint32_t closing_head, closing_len, closing_cap;
+	struct gw_retire *retire; /* FIFO, in the order of their ends */
+	uint32_t retire_head, retire_len, retire_cap;
+	uint64_t retired_early;     /* retired before their grace ended: the FIFO was full */
+	uint64_t ended[GW_END_MAX]; /* sessions ended, by reason */
+	uint64_t alerts_sent;       /* close_notify records sent to ended sessions' devices */
+	sg_gateway_install_fn *on_install; /* management's watch (sg_gateway_on_install()) */
+	void *on_install_ctx;
+};
+
+int gw_end_create(struct sg_gateway *gw);
+/* After the workers stopped: every held SA is released (wiped), no alert sent. */
+void gw_end_destroy(struct sg_gateway *gw);
+
+/* A session was installed (or re-keyed) under identity: index it, tell management. */
+void gw_sess_track(struct sg_gateway *gw, uint64_t id, const uint8_t *identity, size_t len);
+
+/*
+ * End session id for why, in the one order: out of the table (lookups stop
+ * at once), its backend side detached, out of the identity index, counted,
+ * logged; for the reasons that tell the device, its close_notify queued for
+ * the retire path (sealed under its last SA once no worker holds it;
+ * *alert, when not NULL, says it was). Never waits for the workers. Returns
+ * 0, -ENOENT (no such session) or -errno from the table.
+ */
+int gw_sess_end(struct sg_gateway *gw, uint64_t id, enum gw_end_why why, bool *alert);
+
+/*
+ * End up to max sessions of identity for why; out (NULL: none) gets each
+ * ended one, *alerts (NULL: not counted) adds the close_notify queued,
+ * *left how many the identity still has. Returns how many ended.
+ */
+size_t gw_sess_end_identity(struct sg_gateway *gw, const uint8_t *identity, size_t len, size_t max,
+                            enum gw_end_why why, struct sg_gw_ended *out, unsigned *alerts,
+                            size_t *left);
+
+/* Forget session id in the identity index (it ended without the index knowing). */
+void gw_sess_forget(struct sg_gateway *gw, uint64_t id);
+
+/* Stop accepting a replaced session's previous SA once policy.rekey_grace has passed. */
+void gw_retire_later(struct sg_gateway *gw, uint64_t id);
+
+/*
+ * The retire path, each poll: seal and send the close_notify of ended
+ * sessions whose grace period has passed (checked without waiting, up to
+ * a bounded number), retire previous SAs whose rekey_grace is over, and
+ * let the session table and the data plane free what the workers no
+ * longer see.
+ */
+void gw_retire_poll(struct sg_gateway *gw, uint64_t now_ns);
+
+/* ---- punt.c: the punt service ---- */
+
+struct gw_punt {
+	uint64_t taken[SG_DP_PUNT_MAX]; /* punted packets taken, by enum sg_dp_punt */
+	uint64_t unserved;              /* punted datagrams nobody could take (not UDP any more) */
+	uint64_t reinjected;            /* records handed back: their session was installed since */
+};
+
+/* Take what the workers punted: a bounded number of bursts per call. */
+void gw_punt_poll(struct sg_gateway *gw);
+
+/* ---- sweep.c: sessions that end without being asked ---- */
+
+/* An identity, as the credential store keeps it. */
+struct gw_ident {
+	uint8_t len;
+	uint8_t bytes[SG_SESSREG_IDENTITY_MAX];
+};
+
+struct gw_sweep {
+	uint64_t cursor; /* where the lifetime sweep goes on */
+	/*
+	 * Identities whose key was replaced or removed, their sessions still
+	 * to end, a bounded number per poll: revoked[revoked_head..revoked_n).
+	 */
+	struct gw_ident *revoked;
+	uint32_t revoked_head, revoked_n, revoked_cap;
+	uint64_t revoked_ended; /* sessions ended because their credential changed */
+};
+
+/* The lifetime and idle sweep over a slice of the table, then revoked identities. */
+void gw_sweep_poll(struct sg_gateway *gw, uint64_t now_unix);
+
+/* A worker found the session's receive key at its forgery limit: end it. */
+void gw_sweep_forgery_limit(struct sg_gateway *gw, uint64_t id);
+
+/* The lifetime a new session gets: the credential's or policy.key_lifetime, less jitter. */
+uint32_t gw_key_lifetime(const struct sg_gateway *gw, uint32_t cred_lifetime);
+
+void gw_sweep_destroy(struct sg_gateway *gw);
+
+/* ---- status.c ---- */
+
+struct gw_status {
+	uint64_t start_ns; /* CLOCK_MONOTONIC when the ports came up */
+	uint64_t last_ns;  /* previous status line, for rates */
+	uint64_t last_rx[SG_CFG_PORTS_MAX];
+};
+
+/* The ports came up: uptime and rates count from now. */
+void gw_status_start(struct sg_gateway *gw);
+
+/* ---- gateway.c ---- */
+
+struct sg_gateway {
+	struct sg_config cfg; /* cfg.policy is the live policy (sg_gateway_policy_set()) */
+	struct sg_gateway_info info;
+	int running;
+	struct sg_cred *cred;      /* attached: PSK lookups, status */
+	struct sg_ctl_server *ctl; /* attached: the status line's client count */
+	struct gw_ports ports;     /* ports.c */
+	struct gw_hs hs;           /* hs_glue.c */
+	struct gw_end end;         /* sess_end.c */
+	struct gw_punt punt;       /* punt.c */
+	struct gw_sweep sweep;     /* sweep.c */
+	struct gw_status status;   /* status.c */
+};
+
+#endif /* STORMGATE_CONTROL_GW_PRIV_H */

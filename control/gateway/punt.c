@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The punt service: what the workers hand the control plane on the punt
+ * ring (dataplane.h, enum sg_dp_punt). ARP and neighbour discovery go to the
+ * data plane's neighbour table; a session's authenticated alert may end it;
+ * its authenticated repeated Finished gets our final flight again; a notice
+ * that its key reached its forgery limit ends it; handshake records and
+ * records of no session go to the handshake server, except an application
+ * record whose session was installed since, which goes back to its worker.
+ * Gateway thread. Writes struct gw_punt; frees or hands on every mbuf.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include <rte_mbuf.h>
+
+#include <stormgate/dtls.h>
+
+#include "gw_priv.h"
+#include "sg_log.h"
+
+/* Bursts taken per poll: the control socket and the status line get their turn. */
+#define PUNT_ROUNDS 8
+
+/* An alert from a device (decrypted by its worker): close_notify or fatal ends the session. */
+static void session_alert(struct sg_gateway *gw, struct rte_mbuf *m)
+{
+	const struct sg_dp_meta *meta = sg_dp_meta(gw->ports.dp, m);
+	const uint8_t *a = rte_pktmbuf_mtod(m, const uint8_t *);
+
+	/* RFC 5246 §7.2: level 2 is fatal; close_notify (0) ends the connection too. */
+	if (m->data_len >= 2 && (a[0] == 2 || a[1] == 0) &&
+	    gw_sess_end(gw, meta->session, GW_END_DEVICE, NULL) == 0)
+		SG_LOG(DP, DEBUG, "session %" PRIx64 " ended by the device (alert %u/%u)",
+		       meta->session, a[0], a[1]);
+}
+
+/*
+ * A device's Finished again, authenticated by its worker under the session's
+ * keys (a tls12_cid record the handshake server cannot open itself): our
+ * final flight was lost, the handshake server sends it again (RFC 6347
+ * §4.2.4). The flight was kept for the address the handshake came from.
+ */
+static void session_finished(struct sg_gateway *gw, uint64_t id)
+{
+	struct sg_sess_info in;
+	struct sg_hs_peer peer;
+
+	if (sg_sess_get(gw->ports.sessions, id, &in) != 0)
+		return;
+	memcpy(peer.laddr, in.tuple.laddr, sizeof(peer.laddr));
+	memcpy(peer.paddr, in.tuple.paddr, sizeof(peer.paddr));
+	peer.lport = in.tuple.lport;
+	peer.pport = in.tuple.pport;
+	sg_hs_finished_again(gw->hs.engine, gw_hs_now(), &peer);
+}
+
+/*
+ * An application record punted because its device had no session yet, whose
+ * session a handshake installed since: in an abbreviated handshake (RFC 5077
+ * §3.1) the device sends its Finished and its first record back to back, and
+ * the worker met the record before we installed the session. The session's
+ * worker takes it back (the one that punted it: the device's flow reaches
+ * it). Returns true when it took m.
+ */
+static bool punt_reinject(struct sg_gateway *gw, struct rte_mbuf *m, const struct sg_hs_peer *peer,
+                          const uint8_t *payload, uint16_t len)
+{
+	const struct sg_dp_meta *meta = sg_dp_meta(gw->ports.dp, m);
+	struct sg_sess_tuple t;
+	uint64_t id;
+
+	if (meta->punt != SG_DP_PUNT_UNKNOWN || len < SG_DTLS_HDR_LEN ||
+	    payload[0] != SG_DTLS_CT_APPLICATION_DATA)
+		return false;
+	memcpy(t.laddr, peer->laddr, 16);
+	memcpy(t.paddr, peer->paddr, 16);
+	t.lport = peer->lport;
+	t.pport = peer->pport;
+	if (sg_sess_find_tuple(gw->ports.sessions, &t, &id) != 0 ||
+	    sg_dp_ctl_reinject(gw->ports.dp, m, meta->worker) != 0)
+		return false;
+	gw->punt.reinjected++;
+	return true;
+}
+
+/*
+ * A punted handshake datagram, or a record of no session: the handshake
+ * server's, with the worker that punted it. Returns true when m was handed
+ * back to the data plane instead.
+ */
+static bool hs_punt(struct sg_gateway *gw, struct rte_mbuf *m)
+{
+	struct sg_hs_peer peer;
+	const uint8_t *payload;
+	uint16_t len;
+
+	if (sg_dp_punt_udp(gw->ports.dp, m, peer.laddr, peer.paddr, &peer.lport, &peer.pport,
+	                   &payload, &len) != 0) {
+		gw->punt.unserved++;
+		return false;
+	}
+	if (punt_reinject(gw, m, &peer, payload, len))
+		return true;
+	gw_hs_input(gw, sg_dp_meta(gw->ports.dp, m)->worker, &peer, payload, len);
+	return false;
+}
+
+/* One punted packet; true when it was handed on (not to be freed here). */
+static bool punt_one(struct sg_gateway *gw, struct rte_mbuf *m)
+{
+	const struct sg_dp_meta *meta = sg_dp_meta(gw->ports.dp, m);
+	unsigned why = meta->punt < SG_DP_PUNT_MAX ? meta->punt : SG_DP_PUNT_UNKNOWN;
+
+	gw->punt.taken[why]++;
+	switch (why) {
+	case SG_DP_PUNT_ARP:
+	case SG_DP_PUNT_NDISC:
+		sg_dp_ctl_neighbour(gw->ports.dp, m);
+		return true;
+	case SG_DP_PUNT_ALERT:
+		session_alert(gw, m);
+		return false;
+	case SG_DP_PUNT_KEY_EXHAUSTED:
+		gw_sweep_forgery_limit(gw, meta->session);
+		return false;
+	case SG_DP_PUNT_FINISHED:
+		session_finished(gw, meta->session);
+		return false;
+	default:
+		return hs_punt(gw, m);
+	}
+}
+
+void gw_punt_poll(struct sg_gateway *gw)
+{
+	struct rte_mbuf *m[SG_BURST_MAX];
+	unsigned n;
+
+	for (unsigned round = 0; round < PUNT_ROUNDS; round++) {
+		n = sg_dp_punt_dequeue(gw->ports.dp, m, SG_BURST_MAX);
+		for (unsigned i = 0; i < n; i++)
+			if (!punt_one(gw, m[i]))
+				rte_pktmbuf_free(m[i]);
+		if (n < SG_BURST_MAX)
+			break;
+	}
+}

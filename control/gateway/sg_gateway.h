@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The gateway: the control plane's share of the data plane's work, on one
+ * thread (the gateway thread; today the main lcore's loop, which also runs
+ * management). It owns the mbuf pool, the ports (configured and started from
+ * the config), the session table (its single writer), the data plane
+ * (dataplane.h) with one worker per worker lcore, the DTLS handshake server
+ * on the punt ring, and every way a session begins and ends.
+ *
+ * Two audiences:
+ *  - the daemon (control/daemon/): create, start, poll, stop, destroy, and
+ *    the status line;
+ *  - management (control/mgmt/): the functions under "management's seam"
+ *    below, and only those. They are what a management thread will send
+ *    through a queue once management leaves the gateway thread: each is a
+ *    copy out (a snapshot) or one request, and none hands out a pointer that
+ *    management keeps, apart from sg_gateway_config().
+ */
+#ifndef STORMGATE_CONTROL_SG_GATEWAY_H
+#define STORMGATE_CONTROL_SG_GATEWAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <stormgate/dataplane.h>
+#include <stormgate/handshake.h>
+#include <stormgate/session.h>
+
+#include "sg_admit.h"
+#include "sg_config.h"
+#include "sg_cred.h"
+#include "sg_ctl.h"
+#include "sg_sessreg.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How EAL was started, for `status`. */
+struct sg_gateway_info {
+	int no_huge;       /* running on ordinary memory */
+	int no_huge_added; /* ... chosen by us because no hugepages were available */
+};
+
+/* Received traffic of one port, as its driver counts it. */
+struct sg_gw_port_totals {
+	uint64_t rx_packets;
+	uint64_t rx_bytes;
+};
+
+struct sg_gateway;
+
+/* ---- the daemon ---- */
+
+/*
+ * After rte_eal_init(): create the mbuf pool, find, configure and start
+ * every port of cfg (copied), assign their RX queues to the worker lcores,
+ * and make the session table, the data plane and the handshake server.
+ * Returns the gateway or NULL with errno (the reason is logged). Main lcore.
+ */
+struct sg_gateway *sg_gateway_create(const struct sg_config *cfg,
+                                     const struct sg_gateway_info *info);
+
+/* Launch the polling loop on every worker lcore. Returns 0 or -errno. Main lcore. */
+int sg_gateway_start(struct sg_gateway *gw);
+
+/* Ask the workers to stop and wait for them. Idempotent. Main lcore. */
+void sg_gateway_stop(struct sg_gateway *gw);
+
+/* Stop (if needed), stop and close the ports, free the pool. NULL is fine. Main lcore. */
+void sg_gateway_destroy(struct sg_gateway *gw);
+
+/*
+ * The credential store (PSK lookups, `status`) and the control socket (the
+ * status line's client count); the gateway does not own them. NULL detaches.
+ * Gateway thread.
+ */
+void sg_gateway_attach(struct sg_gateway *gw, struct sg_cred *cred, struct sg_ctl_server *ctl);
+
+/* What a port's driver received (rte_eth_stats). Gateway thread. */
+void sg_gateway_port_totals(const struct sg_gateway *gw, unsigned port,
+                            struct sg_gw_port_totals *t);
+
+/* Number of ports and workers; fixed once created. Any thread. */
+unsigned sg_gateway_n_ports(const struct sg_gateway *gw);
+unsigned sg_gateway_n_workers(const struct sg_gateway *gw);
+
+/*
+ * One-line live status (no newline) with per-second rates since the last
+ * call, e.g. "[   5s] dev0 up 10 Gbps rx 12 (+4/s) | fwd 0/0 punted 12 | dropped 3
+ * (udp_port 3)". Gateway thread.
+ */
+void sg_gateway_status_line(struct sg_gateway *gw, char *buf, size_t len);
+
+/*
+ * The gateway's share of the data plane's work, called from the main loop
+ * every millisecond or so: take punted packets (handshakes, ARP and
+ * neighbour discovery, sessions' alerts and repeated Finished, forgery-limit
+ * notices), run the handshake timers, finish what ending sessions started
+ * (their close_notify once the workers let go of their keys), sweep expired
+ * and idle sessions and those of revoked credentials, solicit unknown next
+ * hops once a second, reclaim what the workers no longer see. Gateway thread.
+ */
+void sg_gateway_poll(struct sg_gateway *gw);
+
+/* Data-plane counters summed over the workers. Gateway thread. */
+void sg_gateway_dp_totals(const struct sg_gateway *gw, struct sg_dp_counters *c);
+
+/* ---- management's seam: every function management calls (gateway thread) ---- */
+
+/* Data-plane counters of worker w, or summed over the workers (w < 0). */
+void sg_gateway_dp_counters(const struct sg_gateway *gw, int w, struct sg_dp_counters *c);
+
+/* "10 Gbps", "100 Mbps", "unknown" (rte_eth_link_speed_to_str() is experimental in 22.11).
+ * Any thread. */
+const char *sg_gw_speed_str(uint32_t mbps, char *buf, size_t len);
+
+/*
+ * The configuration the gateway runs, policy included (the live one). Valid
+ * until the gateway is destroyed; its policy changes only through
+ * sg_gateway_policy_set().
+ */
+const struct sg_config *sg_gateway_config(const struct sg_gateway *gw);
+
+/* One port as the gateway set it up. */
+struct sg_gw_port {
+	const struct sg_cfg_port *cfg; /* name, role, devargs, addresses (in the config) */
+	uint16_t port_id;
+	char dev_name[64];
+	const char *driver;
+	uint16_t nb_rxq, nb_txq, nb_rxd, nb_txd;
+	uint16_t mtu;
+	uint8_t mac[6];
+};
+
+/* What the gateway is made of. */
+struct sg_gw_desc {
+	struct sg_gateway_info info;
+	int running;
+	uint64_t uptime_ns;
+	unsigned n_ports;
+	struct sg_gw_port ports[SG_CFG_PORTS_MAX];
+	unsigned n_workers;
+	unsigned lcore[SG_DP_WORKERS_MAX]; /* of each worker */
+	uint32_t max_handshakes;           /* the handshake server's slots */
+};
+
+void sg_gateway_describe(const struct sg_gateway *gw, struct sg_gw_desc *d);
+
+/* Storm admission and cookies, as `stats` shows them. */
+struct sg_gw_admission {
+	struct sg_admit admit;     /* rate, counters, per-source policy (a copy) */
+	uint64_t available;        /* handshakes admitted right now */
+	uint32_t cookie_threshold; /* in-flight handshakes from which cookies are needed */
+	bool cookies_required;     /* a ClientHello without a cookie gets a HelloVerifyRequest */
+	uint32_t in_flight;
+	uint32_t max_handshakes;
+};
+
+/* The gateway's counters, one snapshot. */
+struct sg_gw_counters {
+	struct sg_sess_stats sessions; /* the session table's */
+	uint32_t capacity;             /* session slots */
+	uint64_t identities;           /* distinct PSK identities with a session */
+	/* sessions ended, by reason */
+	uint64_t killed;              /* sessions.kill and credential revocation */
+	uint64_t expired;             /* key lifetime over (CM13) */
+	uint64_t idle;                /* policy.idle_timeout */
+	uint64_t forged;              /* receive key at its forgery limit */
+	uint64_t ended_by_device;     /* the device's close_notify or fatal alert */
+	uint64_t kill_alerts_sent;    /* close_notify sent to ended sessions' devices */
+	uint64_t closing;             /* ... waiting for the workers' grace period */
+	uint64_t revoked_ended;       /* of the killed: their credential changed */
+	uint64_t revocations_pending; /* identities whose sessions are still to end */
+	/* handshakes */
+	struct sg_hs_stats hs;
+	uint64_t installed, replaced, install_failed;
+	struct sg_gw_admission admission;
+	/* punted packets */
+	uint64_t punts_taken[SG_DP_PUNT_MAX];
+	uint64_t punts_unserved, punts_reinjected;
+	uint64_t frames_sent, frames_dropped; /* the gateway's own frames through the data plane */
+};
+
+void sg_gateway_counters(struct sg_gateway *gw, struct sg_gw_counters *c);
+
+/* One session as management shows it: the table's copy (no keys), its identity, backend. */
+struct sg_gw_session {
+	struct sg_sess_info info;
+	uint16_t identity_len; /* 0: not known */
+	uint8_t identity[SG_SESSREG_IDENTITY_MAX];
+	bool has_bsource; /* udp backend mode: the address and port its plaintext comes from */
+	uint8_t bfamily;  /* 4 or 6 */
+	uint8_t baddr[16];
+	uint16_t bport;
+};
+
+/* Session id. Returns 0 or -ENOENT (an identity index entry left by it is forgotten). */
+int sg_gateway_session_get(struct sg_gateway *gw, uint64_t id, struct sg_gw_session *s);
+
+/* Walk the table: *cursor 0 first; returns 0, or -ENOENT at the end (sg_sess_next()). */
+int sg_gateway_session_next(struct sg_gateway *gw, uint64_t *cursor, struct sg_gw_session *s);
+
+/* Up to max ids of identity's sessions (most recent first); returns how many it has. */
+size_t sg_gateway_sessions_of(struct sg_gateway *gw, const uint8_t *identity, size_t len,
+                              uint64_t *ids, size_t max);
+
+/* A session ended on request, and whether a close_notify is on its way to its device. */
+struct sg_gw_ended {
+	uint64_t id;
+	bool alert;
+};
+
+/*
+ * End session id on the operator's request (`sessions kill`): the one way a
+ * session ends. Its close_notify goes out once the workers let go of its
+ * keys (a poll or two later), never waited for; *alert says it is queued.
+ * Returns 0, -ENOENT or -errno.
+ */
+int sg_gateway_end_session(struct sg_gateway *gw, uint64_t id, bool *alert);
+
+/*
+ * The same for up to max sessions of identity; out (NULL: none) gets each
+ * ended one, *left how many the identity still has. Returns how many ended.
+ */
+size_t sg_gateway_end_identity(struct sg_gateway *gw, const uint8_t *identity, size_t len,
+                               size_t max, struct sg_gw_ended *out, size_t *left);
+
+/*
+ * A credential changed: end the identity's sessions (counted as killed and
+ * revoked), up to now_max of them before returning (*alerts: close_notify
+ * queued), the rest in the background a bounded number per poll (*left:
+ * how many were left for it). now_max 0 only queues the identity. Returns
+ * how many ended now.
+ */
+size_t sg_gateway_revoke_sessions(struct sg_gateway *gw, const uint8_t *identity, size_t len,
+                                  size_t now_max, unsigned *alerts, size_t *left);
+
+/*
+ * Fail the handshakes in flight whose PSK identity matches (sg_hs_revoke()):
+ * their key was taken away. match runs on the gateway thread, inside the call.
+ * Returns how many failed.
+ */
+unsigned sg_gateway_revoke_handshakes(struct sg_gateway *gw,
+                                      bool (*match)(void *ctx, const uint8_t *identity, size_t len),
+                                      void *ctx);
+
+/*
+ * Make p the live policy: the handshake engine and admission get it now,
+ * key lifetimes, rekey_grace and idle_timeout are read from it as they are
+ * used. Nothing changes on error. Returns 0 or -errno (the engine refused).
+ */
+int sg_gateway_policy_set(struct sg_gateway *gw, const struct sg_cfg_policy *p);
+
+/*
+ * Management's watch on installs: fn(ctx, id, identity, len) after each
+ * session a handshake installed (NULL: none). fn runs on the gateway thread.
+ */
+typedef void sg_gateway_install_fn(void *ctx, uint64_t id, const uint8_t *identity, size_t len);
+void sg_gateway_on_install(struct sg_gateway *gw, sg_gateway_install_fn *fn, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STORMGATE_CONTROL_SG_GATEWAY_H */

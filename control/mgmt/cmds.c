@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The control commands, one table row each (docs/control.md), and `version`,
+ * which lists them; the file of each group: cmd_gateway.c (status, ports, shutdown),
+ * cmd_stats.c, cmd_sessions.c, cmd_cred.c and import.c, cmd_policy.c. And
+ * management's own state: created by the daemon over the gateway, told the
+ * control server, destroyed before the gateway. The control server's thread.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <rte_version.h>
+
+#include <stormgate/common.h>
+
+#include "mgmt_priv.h"
+#include "sg_build_config.h"
+
+static json_t *cmd_version(void *ctx, json_t *args, struct sg_ctl_error *err);
+
+const struct sg_ctl_cmd sg_mgmt_cmds[] = {
+	{ "version", "daemon, protocol and DPDK versions; the commands", cmd_version },
+	{ "status", "uptime, lcores, ports with link and counters, drops", mgmt_cmd_status },
+	{ "ports", "port configuration: driver, MAC, queues, addresses, link", mgmt_cmd_ports },
+	{ "shutdown", "stop the daemon cleanly (as SIGTERM does)", mgmt_cmd_shutdown },
+	{ "stats", "counters: global, per worker, drops, sessions, handshakes, admission",
+	  mgmt_cmd_stats },
+	{ "sessions.count", "sessions in the table", mgmt_cmd_sessions_count },
+	{ "sessions.list", "sessions, paged; by identity or peer address", mgmt_cmd_sessions_list },
+	{ "sessions.show", "one session (no keys)", mgmt_cmd_sessions_show },
+	{ "sessions.kill", "end a session, or all of an identity's, with a close_notify",
+	  mgmt_cmd_sessions_kill },
+	{ "credentials.add", "add (or replace) one device's identity and PSK", mgmt_cmd_cred_add },
+	{ "credentials.remove", "remove an identity (optionally ending its sessions)",
+	  mgmt_cmd_cred_remove },
+	{ "credentials.import", "stream a CSV of devices in: begin, data..., commit (atomic)",
+	  mgmt_cmd_cred_import },
+	{ "credentials.count", "identities in the credential store", mgmt_cmd_cred_count },
+	{ "credentials.show", "an identity's policy and sessions (never its key)",
+	  mgmt_cmd_cred_show },
+	{ "policy.get", "the live policy: key lifetime, cookies, suites, admission",
+	  mgmt_cmd_policy_get },
+	{ "policy.set", "change the live policy (all keys or none)", mgmt_cmd_policy_set },
+};
+
+const size_t sg_mgmt_n_cmds = SG_ARRAY_SIZE(sg_mgmt_cmds);
+
+/* The daemon, its protocol and DPDK; the commands, from the table above. */
+static json_t *cmd_version(void *ctx, json_t *args, struct sg_ctl_error *err)
+{
+	const struct sg_mgmt *m = ctx;
+	const struct sg_config *cfg = sg_gateway_config(m->gw);
+	json_t *cmds = json_array();
+
+	(void)args;
+	for (size_t i = 0; cmds != NULL && i < sg_mgmt_n_cmds; i++)
+		json_array_append_new(cmds, json_pack("{s:s, s:s}", "name", sg_mgmt_cmds[i].name,
+		                                      "summary", sg_mgmt_cmds[i].summary));
+	if (cmds == NULL)
+		return sg_ctl_fail(err, SG_CTL_EINTERNAL, "out of memory");
+	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:{s:I, s:I}}", "name", "stormgate", "version",
+	                 SG_VERSION, "protocol", SG_CTL_PROTOCOL, "dpdk", rte_version(), "commands",
+	                 cmds, "limits", "max_request", (json_int_t)cfg->control.max_request,
+	                 "max_output", (json_int_t)cfg->control.max_output);
+}
+
+struct sg_mgmt *sg_mgmt_create(struct sg_gateway *gw, struct sg_cred *cred)
+{
+	struct sg_mgmt *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	m->gw = gw;
+	m->cred = cred;
+	sg_gateway_on_install(gw, mgmt_import_installed, m);
+	return m;
+}
+
+void sg_mgmt_destroy(struct sg_mgmt *m)
+{
+	if (m == NULL)
+		return;
+	mgmt_import_client_closed(m, 0); /* an import still running is aborted */
+	sg_gateway_on_install(m->gw, NULL, NULL);
+	free(m);
+}
+
+void sg_mgmt_attach(struct sg_mgmt *m, struct sg_ctl_server *ctl)
+{
+	m->ctl = ctl;
+}
+
+void sg_mgmt_ctl_closed(void *ctx, uint64_t client)
+{
+	mgmt_import_client_closed(ctx, client);
+}
+
+int sg_mgmt_shutdown_requested(const struct sg_mgmt *m)
+{
+	return __atomic_load_n(&m->shutdown_requested, __ATOMIC_ACQUIRE);
+}

@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * credentials.import: a CSV of devices streamed through the socket (the
+ * daemon need not be able to read the operator's file). `begin` opens one
+ * LMDB write transaction, each `data` request carries the next bytes of the
+ * CSV (base64, so any identity byte survives JSON), `commit` makes it all
+ * visible at once. The first bad line aborts it (invalid_csv, with the line
+ * number); so does the client going away or staying idle past
+ * control.client_timeout. Each request is a bounded piece of work, so
+ * handshakes and the other clients go on during an import, and handshake
+ * lookups see the store as it was until the commit. While an import runs,
+ * the other writers (add, remove) are refused: LMDB has one write
+ * transaction, and this thread holds it.
+ *
+ * The identities whose key the import replaces and that have sessions (or
+ * get one while it runs: their handshakes read the old key) are noted; once
+ * it commits their sessions end in the background (sg_gateway_revoke_sessions()).
+ *
+ * The control server's thread; the install watch runs on the gateway thread
+ * (today the same one).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <stormgate/common.h>
+
+#include "mgmt_priv.h"
+#include "sg_log.h"
+
+/* An identity, as the credential store keeps it. */
+struct import_ident {
+	uint8_t len;
+	uint8_t bytes[SG_CRED_IDENTITY_MAX];
+};
+
+struct mgmt_import {
+	struct sg_cred_import *im;
+	struct sg_gateway *gw;
+	uint64_t client; /* the control client that runs it */
+	uint64_t started_ns;
+	uint64_t bytes;
+	/* identities with sessions whose key this import replaces: ended once it commits */
+	struct import_ident *revoked;
+	uint32_t n_revoked, cap_revoked;
+	int revoke_oom; /* one could not be recorded: end every recorded one's and warn */
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+json_t *mgmt_no_store(struct sg_ctl_error *err)
+{
+	return sg_ctl_fail(err, SG_CTL_EFAILED, "the credential store is not open");
+}
+
+json_t *mgmt_import_busy(struct sg_ctl_error *err)
+{
+	return sg_ctl_fail(err, SG_CTL_ECONFLICT,
+	                   "a credential import is running: the store takes no other change "
+	                   "until it ends");
+}
+
+/* Note identity (its sessions end at the commit). */
+static void note_revoked(struct mgmt_import *x, const uint8_t *identity, size_t len)
+{
+	if (len == 0 || len > SG_CRED_IDENTITY_MAX)
+		return;
+	if (x->n_revoked == x->cap_revoked) {
+		uint32_t c = x->cap_revoked ? x->cap_revoked * 2 : 64;
+		struct import_ident *a = realloc(x->revoked, sizeof(*a) * c);
+
+		if (a == NULL) {
+			x->revoke_oom = 1;
+			return;
+		}
+		x->revoked = a;
+		x->cap_revoked = c;
+	}
+	x->revoked[x->n_revoked].len = (uint8_t)len;
+	memcpy(x->revoked[x->n_revoked].bytes, identity, len);
+	x->n_revoked++;
+}
+
+/* sg_cred_revoked_fn of an import: an identity with sessions gets another key. */
+static void import_revoked(void *arg, const uint8_t *identity, size_t len)
+{
+	struct mgmt_import *x = arg;
+
+	/* An identity without sessions now may still get one before the commit:
+	 * mgmt_import_installed() catches those. */
+	if (sg_gateway_sessions_of(x->gw, identity, len, NULL, 0) > 0)
+		note_revoked(x, identity, len);
+}
+
+void mgmt_import_installed(void *ctx, uint64_t id, const uint8_t *identity, size_t len)
+{
+	struct sg_mgmt *m = ctx;
+	struct mgmt_import *x = m->import;
+
+	(void)id;
+	if (x != NULL && x->im != NULL && sg_cred_import_revokes(x->im, identity, len))
+		note_revoked(x, identity, len);
+}
+
+/* sg_hs_revoke()'s match during an import: would its commit take this key away? */
+static bool import_takes_key(void *ctx, const uint8_t *identity, size_t len)
+{
+	return sg_cred_import_revokes(ctx, identity, len);
+}
+
+static void import_end(struct sg_mgmt *m, int ok)
+{
+	struct mgmt_import *x = m->import;
+	size_t left;
+
+	if (!ok && x->im != NULL)
+		sg_cred_import_abort(x->im);
+	/* Committed: the sessions made with the keys it replaced end, a few per poll. */
+	for (uint32_t i = 0; ok && i < x->n_revoked; i++)
+		sg_gateway_revoke_sessions(m->gw, x->revoked[i].bytes, x->revoked[i].len, 0, NULL,
+		                           &left);
+	if (ok && x->revoke_oom)
+		SG_LOG(CRED, ERR,
+		       "credential import: out of memory recording the identities whose "
+		       "key it replaced; some of their sessions stay");
+	free(x->revoked);
+	free(x);
+	m->import = NULL;
+	if (ok)
+		m->imports_done++;
+	else
+		m->imports_failed++;
+}
+
+void mgmt_import_client_closed(struct sg_mgmt *m, uint64_t client)
+{
+	if (m->import == NULL || (client != 0 && m->import->client != client))
+		return;
+	SG_LOG(CRED, NOTICE,
+	       "credential import abandoned by its client after %" PRIu64
+	       " lines: nothing imported",
+	       sg_cred_import_progress(m->import->im)->lines);
+	import_end(m, 0);
+}
+
+/* RFC 4648 §4 base64 (padding required, no line breaks). Returns the bytes or -EINVAL. */
+static ssize_t b64_decode(const char *in, size_t n, uint8_t *out)
+{
+	static const int8_t map[256] = {
+		['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,
+		['H'] = 8,  ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14,
+		['O'] = 15, ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21,
+		['V'] = 22, ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28,
+		['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35,
+		['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42,
+		['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49,
+		['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+		['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63,
+		['/'] = 64,
+	}; /* value + 1; 0: not base64 */
+	size_t o = 0;
+
+	if (n % 4 != 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i += 4) {
+		const unsigned char *q = (const unsigned char *)in + i;
+		int pad = (q[3] == '=') + (q[2] == '=' && q[3] == '=');
+		uint32_t v = 0;
+
+		if (pad > 0 && i + 4 != n)
+			return -EINVAL;
+		for (int k = 0; k < 4 - pad; k++) {
+			if (map[q[k]] == 0)
+				return -EINVAL;
+			v |= (uint32_t)(map[q[k]] - 1) << (18 - 6 * k);
+		}
+		out[o++] = (uint8_t)(v >> 16);
+		if (pad < 2)
+			out[o++] = (uint8_t)(v >> 8);
+		if (pad < 1)
+			out[o++] = (uint8_t)v;
+	}
+	return (ssize_t)o;
+}
+
+static json_t *phase_begin(struct sg_mgmt *m, uint64_t client, struct sg_ctl_error *err)
+{
+	struct mgmt_import *x;
+
+	if (m->import != NULL)
+		return mgmt_import_busy(err);
+	x = calloc(1, sizeof(*x));
+	if (x == NULL)
+		return sg_ctl_fail(err, SG_CTL_EINTERNAL, "out of memory");
+	x->im = sg_cred_import_begin(m->cred);
+	if (x->im == NULL) {
+		int e = errno;
+
+		free(x);
+		return sg_ctl_fail(err, SG_CTL_EFAILED, "credential store: %s", strerror(e));
+	}
+	x->client = client;
+	x->started_ns = mono_ns();
+	x->gw = m->gw;
+	sg_cred_import_on_revoke(x->im, import_revoked, x);
+	m->import = x;
+	SG_LOG(CRED, INFO, "credential import started on the control socket");
+	return json_pack("{s:s}", "phase", "begin");
+}
+
+/* A bad line (or a failed write): the import ends, nothing imported. */
+static json_t *data_failed(struct sg_mgmt *m, int rc, struct sg_ctl_error *err)
+{
+	const struct sg_cred_import_report *p = sg_cred_import_progress(m->import->im);
+
+	sg_ctl_fail(err, rc == -EINVAL ? SG_CTL_ECSV : SG_CTL_EFAILED,
+	            "line %" PRIu64 ": %s; nothing imported", p->bad_line, p->message);
+	err->data = json_pack("{s:I, s:s}", "line", (json_int_t)p->bad_line, "reason", p->message);
+	SG_LOG(CRED, NOTICE, "credential import failed at line %" PRIu64 ": %s", p->bad_line,
+	       p->message);
+	import_end(m, 0);
+	return NULL;
+}
+
+static json_t *phase_data(struct sg_mgmt *m, json_t *data, struct sg_ctl_error *err)
+{
+	struct mgmt_import *x = m->import;
+	size_t n = json_string_length(data);
+	uint8_t *buf;
+	ssize_t got;
+	int rc;
+
+	if (!json_is_string(data))
+		return sg_ctl_fail(err, SG_CTL_EARGS, "\"data\" (base64 CSV bytes) is required");
+	buf = malloc(n / 4 * 3 + 3);
+	if (buf == NULL)
+		return sg_ctl_fail(err, SG_CTL_EINTERNAL, "out of memory");
+	got = b64_decode(json_string_value(data), n, buf);
+	if (got < 0) {
+		free(buf);
+		import_end(m, 0);
+		return sg_ctl_fail(err, SG_CTL_EARGS,
+		                   "\"data\" is not base64 (RFC 4648, padded): import aborted");
+	}
+	rc = sg_cred_import_feed(x->im, (const char *)buf, (size_t)got);
+	sg_wipe(buf, (size_t)got);
+	free(buf);
+	x->bytes += (uint64_t)got;
+	if (rc != 0)
+		return data_failed(m, rc, err);
+	return json_pack("{s:I, s:I}", "lines", (json_int_t)sg_cred_import_progress(x->im)->lines,
+	                 "bytes", (json_int_t)x->bytes);
+}
+
+static json_t *phase_commit(struct sg_mgmt *m, struct sg_ctl_error *err)
+{
+	struct mgmt_import *x = m->import;
+	struct sg_cred_import_report rep;
+	uint64_t count = 0;
+	double secs = (double)(mono_ns() - x->started_ns) / 1e9;
+	uint32_t revoked;
+	int rc;
+
+	/*
+	 * Handshakes in flight that looked up a key this import replaces would
+	 * install a session made with it after the commit: they fail first (if
+	 * the commit then fails, they only started again).
+	 */
+	sg_gateway_revoke_handshakes(m->gw, import_takes_key, x->im);
+	rc = sg_cred_import_commit(x->im, &rep);
+	revoked = x->n_revoked;
+	x->im = NULL;
+	import_end(m, rc == 0);
+	if (rc != 0) {
+		if (rep.bad_line)
+			sg_ctl_fail(err, SG_CTL_ECSV, "line %" PRIu64 ": %s; nothing imported",
+			            rep.bad_line, rep.message);
+		else
+			sg_ctl_fail(err, SG_CTL_EFAILED, "%s; nothing imported", rep.message);
+		if (rep.bad_line)
+			err->data = json_pack("{s:I, s:s}", "line", (json_int_t)rep.bad_line,
+			                      "reason", rep.message);
+		return NULL;
+	}
+	sg_cred_count(m->cred, &count);
+	SG_LOG(CRED, NOTICE,
+	       "credential import: %" PRIu64 " identities from %" PRIu64
+	       " lines in %.1f s; %" PRIu64 " stored",
+	       rep.imported, rep.lines, secs, count);
+	return json_pack("{s:s, s:I, s:I, s:I, s:f, s:I}", "phase", "commit", "imported",
+	                 (json_int_t)rep.imported, "lines", (json_int_t)rep.lines, "count",
+	                 (json_int_t)count, "seconds", secs, "revoked_identities",
+	                 (json_int_t)revoked);
+}
+
+json_t *mgmt_cmd_cred_import(void *ctx, json_t *args, struct sg_ctl_error *err)
+{
+	static const char *const names[] = { "phase", "data", NULL };
+	struct sg_mgmt *m = ctx;
+	uint64_t me = m->ctl ? sg_ctl_server_client(m->ctl) : 0;
+	const char *phase = json_string_value(json_object_get(args, "phase"));
+
+	if (m->cred == NULL)
+		return mgmt_no_store(err);
+	if (mgmt_args_known(args, names, err) != 0)
+		return NULL;
+	if (phase == NULL)
+		return sg_ctl_fail(err, SG_CTL_EARGS,
+		                   "\"phase\" is required: begin, data, commit or abort");
+	if (strcmp(phase, "begin") == 0)
+		return phase_begin(m, me, err);
+	if (strcmp(phase, "data") != 0 && strcmp(phase, "commit") != 0 &&
+	    strcmp(phase, "abort") != 0)
+		return sg_ctl_fail(err, SG_CTL_EARGS,
+		                   "\"phase\" must be begin, data, commit or abort; got '%.32s'",
+		                   phase);
+	if (m->import == NULL)
+		return sg_ctl_fail(err, SG_CTL_ECONFLICT,
+		                   "no import is running (phase begin first)");
+	if (m->import->client != me)
+		return sg_ctl_fail(err, SG_CTL_ECONFLICT,
+		                   "the import running belongs to another control client");
+	if (strcmp(phase, "abort") == 0) {
+		import_end(m, 0);
+		SG_LOG(CRED, INFO, "credential import aborted by its client: nothing imported");
+		return json_pack("{s:s}", "phase", "abort");
+	}
+	if (strcmp(phase, "data") == 0)
+		return phase_data(m, json_object_get(args, "data"), err);
+	return phase_commit(m, err);
+}

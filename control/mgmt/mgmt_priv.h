@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internals of management, shared by the files of control/mgmt/ only. One
+ * file per command group; each handler is a struct sg_ctl_cmd function with
+ * ctx the struct sg_mgmt. They run on the thread of the control server and
+ * touch the gateway through sg_gateway.h only.
+ */
+#ifndef STORMGATE_CONTROL_MGMT_PRIV_H
+#define STORMGATE_CONTROL_MGMT_PRIV_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "sg_mgmt.h"
+
+struct mgmt_import;
+
+struct sg_mgmt {
+	struct sg_gateway *gw;
+	struct sg_cred *cred;       /* NULL: no store */
+	struct sg_ctl_server *ctl;  /* sg_mgmt_attach() */
+	struct mgmt_import *import; /* credential import in progress (import.c), NULL: none */
+	uint64_t imports_done, imports_failed;
+	int shutdown_requested;
+};
+
+/* ---- command handlers, one file per group ---- */
+
+/* cmd_gateway.c */
+json_t *mgmt_cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *mgmt_cmd_ports(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *mgmt_cmd_shutdown(void *ctx, json_t *args, struct sg_ctl_error *err);
+/* cmd_stats.c */
+json_t *mgmt_cmd_stats(void *ctx, json_t *args, struct sg_ctl_error *err);
+/* cmd_sessions.c */
+json_t *mgmt_cmd_sessions_count(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *mgmt_cmd_sessions_list(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *mgmt_cmd_sessions_show(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *mgmt_cmd_sessions_kill(void *ctx, json_t *args, struct sg_ctl_error *err);
+/* cmd_cred.c, import.c */
+json_t *mgmt_cmd_cred_add(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *mgmt_cmd_cred_remove(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *mgmt_cmd_cred_count(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *mgmt_cmd_cred_show(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *mgmt_cmd_cred_import(void *ctx, json_t *args, struct sg_ctl_error *err);
+/* cmd_policy.c */
+json_t *mgmt_cmd_policy_get(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *mgmt_cmd_policy_set(void *ctx, json_t *args, struct sg_ctl_error *err);
+
+/* ---- shared by the commands ---- */
+
+/* The statistics `stats` returns and telemetry publishes (cmd_stats.c); NULL: out of memory. */
+json_t *mgmt_stats_json(struct sg_mgmt *m);
+
+/* The traffic counters of one worker or all, as `stats` and `status` show them;
+ * drops by reason (all, or the non-zero ones); punts by kind (cmd_stats.c). */
+json_t *mgmt_traffic_json(const struct sg_dp_counters *c);
+json_t *mgmt_drops_json(const uint64_t *drop, int nonzero_only);
+json_t *mgmt_punts_json(const uint64_t punts[SG_DP_PUNT_MAX]);
+
+/*
+ * Argument helpers (args.c). mgmt_arg_identity: "identity" (a string) or
+ * "identity_hex" (its bytes in hex, for identities that are not UTF-8),
+ * checked as the credential store's identities into out
+ * (SG_CRED_IDENTITY_MAX bytes); returns its length, 0 when neither is given,
+ * -EINVAL (err filled) when malformed. mgmt_args_known: -EINVAL (err filled)
+ * for a member of args not in names (NULL-terminated), so a typo never
+ * widens a kill. mgmt_arg_int: an integer (or its decimal string, as stormctl
+ * sends KEY=VALUE) in min..max, def when absent.
+ */
+int mgmt_arg_identity(json_t *args, uint8_t *out, struct sg_ctl_error *err);
+int mgmt_args_known(json_t *args, const char *const *names, struct sg_ctl_error *err);
+int mgmt_arg_int(json_t *args, const char *key, json_int_t def, json_int_t min, json_int_t max,
+                 json_int_t *out, struct sg_ctl_error *err);
+
+/* The answers when there is no credential store / an import holds it (import.c). */
+json_t *mgmt_no_store(struct sg_ctl_error *err);
+json_t *mgmt_import_busy(struct sg_ctl_error *err);
+
+/* The import watches installs (import.c): registered with sg_gateway_on_install(). */
+void mgmt_import_installed(void *ctx, uint64_t id, const uint8_t *identity, size_t len);
+
+/* An import's client went away (0: whoever it is): abort it (import.c). */
+void mgmt_import_client_closed(struct sg_mgmt *m, uint64_t client);
+
+#endif /* STORMGATE_CONTROL_MGMT_PRIV_H */

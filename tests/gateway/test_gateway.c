@@ -1,0 +1,817 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The gateway glue in process: EAL with --no-huge, two net_ring ports
+ * (devices, backend), the real gateway (control/gateway) with its two
+ * workers polled from this thread, which also plays the devices. Checks:
+ *  - a real handshake (the scripted client of tests/handshake) punted by
+ *    worker w installs a session owned by w: the owner travels as an
+ *    argument from the punt to the install, and nothing of it is left after;
+ *  - install and replace: the same identity at the same address re-keys in
+ *    place and keeps its previous keys for rekey_grace only; another
+ *    identity retires them at once; a CID session ends the device's older
+ *    session at its address;
+ *  - every way a session ends, each counted under its own reason and each
+ *    leaving the table, the identity index and the backend: sessions.kill,
+ *    key lifetime, idle timeout, forgery limit (forged records sent to a
+ *    worker), the device's authenticated close_notify, revoked credentials
+ *    (some now, the rest in the background), replacement;
+ *  - the retire path: a hundred sessions end in one call while both workers
+ *    hold a read-side section (a wait for a grace period would never return);
+ *    no close_notify is sealed until every worker reported quiescent, then
+ *    all go out in one poll, each opening with its device's keys as an
+ *    authenticated close_notify with the next sequence number.
+ * The gateway's internals are read through gw_priv.h (white box).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <cmocka.h>
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <stormgate/dtls.h>
+#include <stormgate/record.h>
+#include <stormgate/session.h>
+
+#include "dp_frames.h"
+#include "eal_test.h"
+#include "gw_priv.h"
+#include "hs_client.h"
+
+#define N_WORKERS  2
+#define RING_SIZE  1024
+#define DTLS_PORT  5684
+#define AUTH_LIMIT 2
+
+static const uint8_t DEV_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x02 };
+static const uint8_t GW4[4] = { 198, 18, 1, 1 };
+static const uint8_t HS_PSK[16] = { 0x53, 0x47, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 };
+
+/* The ports' devargs: the names rte_eth_from_rings() gave them. */
+static const char CONFIG[] = "workers: {count: 2}\n"
+                             "mbufs: {count: 4095, cache: 0}\n"
+                             "ports:\n"
+                             "  - {name: dev0, role: device, devargs: %s,\n"
+                             "     addresses: [198.18.1.1/24]}\n"
+                             "  - {name: app0, role: backend, devargs: %s,\n"
+                             "     addresses: [198.18.2.1/24]}\n"
+                             "sessions: {capacity: 1024, cid_length: 8}\n"
+                             "policy: {cookie_mode: always, auth_failure_limit: 2,\n"
+                             "         key_lifetime_jitter: 0}\n"
+                             "backend: {mode: udp, servers: ['198.18.2.2:5683']}\n";
+
+static struct env {
+	struct rte_mempool *pool; /* the devices' frames */
+	struct rte_ring *dev_rx[N_WORKERS], *dev_tx[N_WORKERS];
+	struct rte_ring *be_rx[N_WORKERS], *be_tx[N_WORKERS];
+	uint8_t gw_mac[6];
+	char dir[64], db[96];
+	struct sg_cred *cred;
+	struct sg_gateway *gw;
+	unsigned window;
+	unsigned next_dev; /* devices get 198.18.1.(10 + n) */
+} E;
+
+/* One device: its address, its session, and the session's keys from its side. */
+struct dev {
+	uint8_t ip[4];
+	uint16_t port;
+	uint64_t id;
+	struct sg_rec_sa *sa; /* device side: tx = client write, rx = server write */
+	struct sg_rec_ctx *rec;
+};
+
+static struct sg_dp *dp(void)
+{
+	return E.gw->ports.dp;
+}
+
+static struct sg_sess_table *table(void)
+{
+	return E.gw->ports.sessions;
+}
+
+static struct sg_gw_counters counters(void)
+{
+	struct sg_gw_counters c;
+
+	sg_gateway_counters(E.gw, &c);
+	return c;
+}
+
+/* ---- set-up ---- */
+
+/* The configuration of the gateway over the ring ports dev and be. */
+static int config(int dev, int be, struct sg_config *cfg)
+{
+	char dn[RTE_ETH_NAME_MAX_LEN], bn[RTE_ETH_NAME_MAX_LEN], text[1024];
+	struct sg_cfg_errors errs = { 0 };
+	int rc, n;
+
+	if (dev < 0 || be < 0 || rte_eth_dev_get_name_by_port((uint16_t)dev, dn) != 0 ||
+	    rte_eth_dev_get_name_by_port((uint16_t)be, bn) != 0)
+		return -1;
+	n = snprintf(text, sizeof(text), CONFIG, dn, bn);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return -1;
+	rc = sg_config_parse(cfg, "test", text, (size_t)n, &errs);
+	for (unsigned i = 0; rc != 0 && i < errs.n_lines; i++)
+		fprintf(stderr, "# %s\n", errs.lines[i]);
+	sg_cfg_errors_free(&errs);
+	return rc;
+}
+
+static int setup(void **state)
+{
+	struct sg_config cfg;
+	struct sg_gateway_info info = { 0 };
+	struct rte_ether_addr mac;
+	struct sg_cred_entry e = { .psk_len = sizeof(HS_PSK) };
+	int dev, be;
+
+	(void)state;
+	if (eal_test_init_lcores("gwtest", 1 + N_WORKERS, 256, 0, NULL) < 0)
+		return -1;
+	E.pool = rte_pktmbuf_pool_create("gwtest_dev", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+	                                 (int)rte_socket_id());
+	if (E.pool == NULL)
+		return -1;
+	dev = eal_test_ring_port("gwdev", N_WORKERS, RING_SIZE, E.dev_rx, E.dev_tx, E.pool);
+	be = eal_test_ring_port("gwbe", N_WORKERS, RING_SIZE, E.be_rx, E.be_tx, E.pool);
+	snprintf(E.dir, sizeof(E.dir), "/tmp/sg-gwtest-XXXXXX");
+	if (mkdtemp(E.dir) == NULL)
+		return -1;
+	snprintf(E.db, sizeof(E.db), "%s/db", E.dir);
+	E.cred = sg_cred_open(E.db, 16u << 20, SG_CRED_CREATE);
+	memcpy(e.psk, HS_PSK, sizeof(HS_PSK));
+	if (E.cred == NULL || sg_cred_put(E.cred, "hs-dev", 6, &e) != 0 ||
+	    config(dev, be, &cfg) != 0)
+		return -1;
+	E.gw = sg_gateway_create(&cfg, &info);
+	if (E.gw == NULL || rte_eth_macaddr_get((uint16_t)dev, &mac) != 0)
+		return -1;
+	sg_gateway_attach(E.gw, E.cred, NULL);
+	E.window = sg_sess_replay_window(table());
+	memcpy(E.gw_mac, mac.addr_bytes, 6);
+	/* Both workers hold read-side sections until they next poll. */
+	for (unsigned w = 0; w < N_WORKERS; w++)
+		sg_dp_worker_online(dp(), w);
+	/* As the daemon's loop does before any datagram: the engine's timers start. */
+	sg_gateway_poll(E.gw);
+	return 0;
+}
+
+static void drain_ring(struct rte_ring *r)
+{
+	struct rte_mbuf *m;
+
+	while (r != NULL && rte_ring_dequeue(r, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+}
+
+static int teardown(void **state)
+{
+	char p[160];
+
+	(void)state;
+	for (unsigned w = 0; E.gw != NULL && w < N_WORKERS; w++)
+		sg_dp_worker_offline(dp(), w);
+	for (unsigned q = 0; q < N_WORKERS; q++) {
+		drain_ring(E.dev_tx[q]);
+		drain_ring(E.be_tx[q]);
+		drain_ring(E.dev_rx[q]);
+		drain_ring(E.be_rx[q]);
+	}
+	sg_gateway_destroy(E.gw);
+	sg_cred_close(E.cred);
+	snprintf(p, sizeof(p), "%s/data.mdb", E.db);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/lock.mdb", E.db);
+	unlink(p);
+	rmdir(E.db);
+	rmdir(E.dir);
+	rte_mempool_free(E.pool);
+	eal_test_fini();
+	return 0;
+}
+
+/* ---- devices ---- */
+
+static void dev_init(struct dev *d)
+{
+	struct sg_rec_ctx_conf rc = { .window_bits = E.window };
+
+	memset(d, 0, sizeof(*d));
+	d->ip[0] = 198;
+	d->ip[1] = 18;
+	d->ip[2] = 1;
+	d->ip[3] = (uint8_t)(10 + E.next_dev++);
+	d->port = (uint16_t)(40000 + E.next_dev);
+	/* The gateway's replies to it need its link-layer address. */
+	assert_int_equal(sg_dp_neigh_set(dp(), 0, 4, d->ip, DEV_MAC), 0);
+	d->sa = aligned_alloc(SG_CACHE_LINE, sg_rec_sa_size(E.window));
+	d->rec = sg_rec_ctx_create(&rc);
+	assert_non_null(d->sa);
+	assert_non_null(d->rec);
+}
+
+static void dev_free(struct dev *d)
+{
+	sg_rec_sa_wipe(d->sa, E.window);
+	free(d->sa);
+	sg_rec_ctx_free(d->rec);
+}
+
+static void dev_peer(const struct dev *d, struct sg_hs_peer *p)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	memcpy(p->laddr, mapped, 12);
+	memcpy(p->laddr + 12, GW4, 4);
+	memcpy(p->paddr, mapped, 12);
+	memcpy(p->paddr + 12, d->ip, 4);
+	p->lport = htons(DTLS_PORT);
+	p->pport = htons(d->port);
+}
+
+/* A datagram from d to the gateway, into the RX queue worker w polls, which takes it. */
+static void dev_send(const struct dev *d, unsigned w, const uint8_t *payload, size_t len)
+{
+	struct rte_mbuf *m = dp_frame_udp(E.pool, DEV_MAC, E.gw_mac, 4, d->ip, d->port, GW4,
+	                                  DTLS_PORT, payload, (uint16_t)len);
+
+	assert_non_null(m);
+	assert_int_equal(rte_ring_enqueue(E.dev_rx[w], m), 0);
+	sg_dp_worker_poll(dp(), w);
+}
+
+/* A record of type sealed with the device's keys (a forgery when corrupt). */
+static size_t dev_seal(struct dev *d, uint8_t type, const uint8_t *pt, uint32_t len, bool corrupt,
+                       uint8_t *buf, size_t cap)
+{
+	struct sg_rec_seal_op op = { .buf = buf,
+		                     .buf_len = (uint32_t)cap,
+		                     .pt_off = 64,
+		                     .pt_len = len,
+		                     .sa = d->sa,
+		                     .type = type };
+
+	memcpy(buf + 64, pt, len);
+	assert_int_equal(sg_rec_seal_burst(d->rec, &op, 1), 1);
+	if (corrupt)
+		buf[op.rec_off + op.rec_len - 1] ^= 0x5a; /* the tag */
+	memmove(buf, buf + op.rec_off, op.rec_len);
+	return op.rec_len;
+}
+
+/* Keys of test session k at version v, both sides. */
+static void sa_pair(unsigned k, unsigned v, struct sg_rec_sa *srv, struct sg_rec_sa *devsa)
+{
+	uint8_t ck[16], sk[16], civ[12], siv[12];
+	struct sg_rec_sa_params p = { .aead = SG_AEAD_AES_128_GCM, .epoch = 1 };
+
+	for (unsigned i = 0; i < 16; i++) {
+		ck[i] = (uint8_t)(k * 7 + v * 3 + i);
+		sk[i] = (uint8_t)(0x80 + k * 5 + v + i);
+	}
+	for (unsigned i = 0; i < 12; i++) {
+		civ[i] = (uint8_t)(0x40 + k + i);
+		siv[i] = (uint8_t)(0xc0 + k + v + i);
+	}
+	p.rx_key = ck;
+	p.tx_key = sk;
+	p.rx_iv = civ;
+	p.tx_iv = siv;
+	p.tx_seq = 1;
+	p.rx_seq = 1;
+	assert_int_equal(sg_rec_sa_init(srv, E.window, &p), 0);
+	p.rx_key = sk;
+	p.tx_key = ck;
+	p.rx_iv = siv;
+	p.tx_iv = civ;
+	p.rx_seq = 0;
+	assert_int_equal(sg_rec_sa_init(devsa, E.window, &p), 0);
+}
+
+/*
+ * Install d's session as a completed handshake would (the glue function, with
+ * the owner as its argument): identity, keys of version v, lifetime end, and
+ * the CID the table reserved (cid: true). Returns gw_hs_install()'s result.
+ */
+static int install(struct dev *d, const char *identity, unsigned v, unsigned owner,
+                   uint64_t expires, bool cid)
+{
+	struct sg_rec_sa *srv = aligned_alloc(SG_CACHE_LINE, sg_rec_sa_size(E.window));
+	struct sg_hs_result res;
+	struct sg_sess_tuple t;
+	int rc;
+
+	assert_non_null(srv);
+	memset(&res, 0, sizeof(res));
+	sa_pair(E.next_dev * 16 + d->ip[3], v, srv, d->sa);
+	res.sa = srv;
+	dev_peer(d, &res.peer);
+	res.suite = SG_TLS_PSK_WITH_AES_128_GCM_SHA256;
+	res.identity_len = (uint16_t)strlen(identity);
+	memcpy(res.identity, identity, res.identity_len);
+	res.expires = expires;
+	if (cid) {
+		res.cid_len = (uint8_t)sg_sess_cid_len(table());
+		assert_int_equal(sg_sess_cid_reserve(table(), res.cid), 0);
+	}
+	rc = gw_hs_install(E.gw, &res, owner);
+	sg_rec_sa_wipe(srv, E.window);
+	free(srv);
+	if (rc == 0 && cid) {
+		assert_int_equal(sg_sess_find_cid(table(), res.cid, &d->id), 0);
+	} else if (rc == 0) {
+		memcpy(&t, &res.peer, sizeof(t)); /* the same fields, the same order */
+		assert_int_equal(sg_sess_find_tuple(table(), &t, &d->id), 0);
+	}
+	return rc;
+}
+
+static uint64_t later(void)
+{
+	return (uint64_t)time(NULL) + 3600;
+}
+
+/* ---- what the gateway sent ---- */
+
+/* Poll worker 0 (it sends the gateway's frames) until its TX ring holds what it queued. */
+static void flush_ctl(void)
+{
+	for (unsigned i = 0; i < 64; i++)
+		sg_dp_worker_poll(dp(), 0);
+}
+
+/* Datagrams the gateway sent to the devices, read off worker 0's TX ring. */
+#define SENT_MAX 512
+static struct sent {
+	uint8_t ip[4];
+	uint16_t port;
+	uint16_t len;
+	bool taken;
+	uint8_t data[600];
+} sent[SENT_MAX];
+static unsigned n_sent;
+
+static void collect(void)
+{
+	struct rte_mbuf *m;
+	struct dp_frame f;
+
+	while (rte_ring_dequeue(E.dev_tx[0], (void **)&m) == 0) {
+		assert_int_equal(dp_frame_read(m, &f), 0);
+		assert_int_equal(f.family, 4);
+		assert_true(f.len <= sizeof(sent[0].data));
+		if (n_sent == SENT_MAX) { /* every one before was taken: start over */
+			for (unsigned i = 0; i < n_sent; i++)
+				assert_true(sent[i].taken);
+			n_sent = 0;
+		}
+		memcpy(sent[n_sent].ip, f.dst, 4);
+		sent[n_sent].port = f.dport;
+		sent[n_sent].len = f.len;
+		sent[n_sent].taken = false;
+		memcpy(sent[n_sent].data, f.payload, f.len);
+		n_sent++;
+		rte_pktmbuf_free(m);
+	}
+}
+
+/* The oldest datagram sent to d not read yet, into buf. Returns its length, 0: none. */
+static size_t dev_recv(const struct dev *d, uint8_t *buf, size_t cap)
+{
+	collect();
+	for (unsigned i = 0; i < n_sent; i++) {
+		struct sent *x = &sent[i];
+
+		if (x->taken || memcmp(x->ip, d->ip, 4) != 0 || x->port != d->port)
+			continue;
+		assert_true(x->len <= cap);
+		memcpy(buf, x->data, x->len);
+		x->taken = true;
+		return x->len;
+	}
+	return 0;
+}
+
+/* d received one record more from the gateway: a close_notify under its session's keys. */
+static void expect_close_notify(struct dev *d)
+{
+	uint8_t buf[512];
+	size_t n = dev_recv(d, buf, sizeof(buf));
+	struct sg_rec_open_op op = { .rec = buf, .rec_len = (uint32_t)n, .sa = d->sa };
+
+	assert_true(n > 0);
+	assert_int_equal(buf[0], SG_DTLS_CT_ALERT);
+	assert_int_equal(sg_rec_open_burst(d->rec, &op, 1), 1);
+	assert_int_equal(op.type, SG_DTLS_CT_ALERT);
+	/* Sealed under the session's last SA: its next write sequence (nothing sent before). */
+	assert_int_equal(op.seq, 1);
+	assert_int_equal(op.pt_len, 2);
+	assert_int_equal(buf[op.pt_off], SG_TLS_ALERT_WARNING);
+	assert_int_equal(buf[op.pt_off + 1], SG_TLS_ALERT_CLOSE_NOTIFY);
+	assert_int_equal(dev_recv(d, buf, sizeof(buf)), 0);
+}
+
+/* Every worker polls, the gateway polls, worker 0 sends what the gateway queued. */
+static void pump(void)
+{
+	for (unsigned w = 0; w < N_WORKERS; w++)
+		sg_dp_worker_poll(dp(), w);
+	sg_gateway_poll(E.gw);
+	flush_ctl();
+}
+
+/* Session d->id is gone from the table, the identity index and the backend. */
+static void assert_gone(const struct dev *d)
+{
+	struct sg_gw_session s;
+	uint8_t fam, addr[16];
+	uint16_t port;
+
+	assert_int_equal(sg_gateway_session_get(E.gw, d->id, &s), -ENOENT);
+	assert_int_equal(sg_dp_session_bport(dp(), d->id, &fam, addr, &port), -ENOENT);
+}
+
+static size_t sessions_of(const char *identity)
+{
+	return sg_gateway_sessions_of(E.gw, (const uint8_t *)identity, strlen(identity), NULL, 0);
+}
+
+/* ---- tests ---- */
+
+/* The scripted client's datagram from d through worker w; the server's answer read. */
+static int hs_step(struct hc *c, struct dev *d, unsigned w, const uint8_t *dgram, size_t len)
+{
+	uint8_t buf[2048];
+	size_t n;
+	int what = 0, r;
+
+	dev_send(d, w, dgram, len);
+	sg_gateway_poll(E.gw);
+	flush_ctl();
+	while ((n = dev_recv(d, buf, sizeof(buf))) > 0)
+		if ((r = hc_on_datagram(c, buf, n)) != 0)
+			what = r;
+	return what;
+}
+
+/* A whole PSK handshake of a device whose datagrams reach worker w. */
+static void handshake(struct hc *c, struct dev *d, unsigned w)
+{
+	struct hc_opts o = { .suites = { SG_TLS_PSK_WITH_AES_128_GCM_SHA256 },
+		             .reneg_len = -1,
+		             .identity = "hs-dev",
+		             .psk = HS_PSK,
+		             .psk_len = sizeof(HS_PSK) };
+	uint8_t buf[2048];
+	size_t n;
+
+	hc_init(c, &o);
+	n = hc_client_hello(c, buf, sizeof(buf));
+	assert_int_equal(hs_step(c, d, w, buf, n), 'V'); /* cookie_mode: always */
+	n = hc_client_hello(c, buf, sizeof(buf));
+	assert_int_equal(hs_step(c, d, w, buf, n), 'H');
+	n = hc_rec_cke(c, buf, sizeof(buf));
+	n += hc_rec_ccs(c, buf + n, sizeof(buf) - n);
+	n += hc_rec_finished(c, buf + n, sizeof(buf) - n, false);
+	assert_int_equal(hs_step(c, d, w, buf, n), 'F');
+	assert_true(c->server_finished_ok);
+}
+
+static void test_handshake_owner(void **state)
+{
+	struct sg_gw_counters c0 = counters(), c1;
+	struct dev d[N_WORKERS];
+	struct hc hc[N_WORKERS];
+	uint64_t ids[4];
+	uint8_t buf[512], pt[16];
+	size_t n;
+
+	(void)state;
+	/* Worker 1 punts the first device's datagrams, worker 0 the second's. */
+	for (unsigned i = 0; i < N_WORKERS; i++) {
+		unsigned w = N_WORKERS - 1 - i;
+		struct sg_gw_session s;
+
+		dev_init(&d[i]);
+		handshake(&hc[i], &d[i], w);
+		assert_null(E.gw->hs.input); /* nothing of the datagram outlives its handling */
+		assert_int_equal(sg_gateway_sessions_of(E.gw, (const uint8_t *)"hs-dev", 6, ids, 4),
+		                 i + 1);
+		d[i].id = ids[0]; /* most recent first */
+		assert_int_equal(sg_gateway_session_get(E.gw, d[i].id, &s), 0);
+		assert_int_equal(s.info.owner, w);
+		assert_int_equal(s.identity_len, 6);
+		assert_memory_equal(s.identity, "hs-dev", 6);
+		assert_true(s.has_bsource);
+	}
+	c1 = counters();
+	assert_int_equal(c1.installed, c0.installed + N_WORKERS);
+	assert_int_equal(c1.hs.c[SG_HS_C_COMPLETED_FULL], c0.hs.c[SG_HS_C_COMPLETED_FULL] + 2);
+	/* Killed: the client opens the close_notify with the keys it negotiated. */
+	for (unsigned i = 0; i < N_WORKERS; i++) {
+		bool alert = false;
+
+		assert_int_equal(sg_gateway_end_session(E.gw, d[i].id, &alert), 0);
+		assert_true(alert);
+		pump();
+		n = dev_recv(&d[i], buf, sizeof(buf));
+		assert_true(n > 0);
+		assert_int_equal(hc_open(&hc[i], buf, n, pt, sizeof(pt)), 2);
+		assert_int_equal(hc[i].last_alert, SG_TLS_ALERT_CLOSE_NOTIFY);
+		assert_gone(&d[i]);
+		hc_free(&hc[i]);
+		dev_free(&d[i]);
+	}
+	assert_int_equal(sessions_of("hs-dev"), 0);
+}
+
+static void test_replace(void **state)
+{
+	struct sg_gw_counters c0 = counters(), c1;
+	struct sg_cfg_policy p = sg_gateway_config(E.gw)->policy;
+	struct sg_gw_session s;
+	struct dev a, cid;
+	uint64_t first;
+
+	(void)state;
+	dev_init(&a);
+	assert_int_equal(install(&a, "dev-r", 1, 1, later(), false), 0);
+	first = a.id;
+	/* The same identity again from the same address: new keys in place, the old kept. */
+	p.rekey_grace = 1;
+	assert_int_equal(sg_gateway_policy_set(E.gw, &p), 0);
+	assert_int_equal(install(&a, "dev-r", 2, 1, later(), false), 0);
+	assert_int_equal(a.id, first);
+	assert_int_equal(sg_gateway_session_get(E.gw, a.id, &s), 0);
+	assert_int_equal(s.info.rekeys, 1);
+	assert_true(s.info.has_prev);
+	c1 = counters();
+	assert_int_equal(c1.installed, c0.installed + 2);
+	assert_int_equal(c1.replaced, c0.replaced + 1);
+	/* ... for rekey_grace only. */
+	for (unsigned i = 0; i < 300 && s.info.has_prev; i++) {
+		usleep(10000);
+		pump();
+		assert_int_equal(sg_gateway_session_get(E.gw, a.id, &s), 0);
+	}
+	assert_false(s.info.has_prev);
+	/* Another identity at that address: its records never open under the old keys. */
+	assert_int_equal(install(&a, "dev-r2", 3, 1, later(), false), 0);
+	assert_int_equal(sg_gateway_session_get(E.gw, a.id, &s), 0);
+	assert_false(s.info.has_prev);
+	assert_memory_equal(s.identity, "dev-r2", 6);
+	assert_int_equal(sessions_of("dev-r"), 0);
+	assert_int_equal(sessions_of("dev-r2"), 1);
+	/* A CID session of the same identity at that address takes over: the old one ends. */
+	cid = a;
+	assert_int_equal(install(&cid, "dev-r2", 4, 0, later(), true), 0);
+	assert_true(cid.id != first);
+	assert_gone(&a);
+	assert_int_equal(sg_gateway_session_get(E.gw, cid.id, &s), 0);
+	assert_true(s.info.flags & SG_SESS_F_CID);
+	assert_int_equal(s.info.owner, 0);
+	c1 = counters();
+	assert_int_equal(c1.replaced, c0.replaced + 3);
+	assert_int_equal(c1.killed, c0.killed);
+	pump();
+	assert_int_equal(dev_recv(&a, (uint8_t[64]){ 0 }, 64), 0); /* replaced: no alert */
+	assert_int_equal(sg_gateway_end_session(E.gw, cid.id, NULL), 0);
+	pump();
+	expect_close_notify(&cid);
+	p.rekey_grace = 30;
+	assert_int_equal(sg_gateway_policy_set(E.gw, &p), 0);
+	dev_free(&a);
+}
+
+/* kill, key lifetime, idle timeout: each its counter, each told with a close_notify. */
+static void test_end_asked_and_swept(void **state)
+{
+	struct sg_gw_counters c0 = counters(), c1;
+	struct sg_cfg_policy p = sg_gateway_config(E.gw)->policy;
+	struct dev k, x, idle;
+	bool alert = false;
+
+	(void)state;
+	dev_init(&k);
+	dev_init(&x);
+	dev_init(&idle);
+	assert_int_equal(install(&k, "dev-k", 1, 0, later(), false), 0);
+	assert_int_equal(sg_gateway_end_session(E.gw, k.id, &alert), 0);
+	assert_true(alert);
+	assert_int_equal(sg_gateway_end_session(E.gw, k.id, &alert), -ENOENT);
+	assert_gone(&k);
+	/* Its key lifetime ran out: the next sweep of its slot ends it. */
+	assert_int_equal(install(&x, "dev-x", 1, 1, (uint64_t)time(NULL) - 1, false), 0);
+	for (unsigned i = 0; i < 8; i++)
+		pump();
+	assert_gone(&x);
+	/* Idle for policy.idle_timeout. */
+	p.idle_timeout = 1;
+	assert_int_equal(sg_gateway_policy_set(E.gw, &p), 0);
+	assert_int_equal(install(&idle, "dev-i", 1, 0, later(), false), 0);
+	for (unsigned i = 0;
+	     i < 400 && sg_gateway_session_get(E.gw, idle.id, &(struct sg_gw_session){ 0 }) == 0;
+	     i++) {
+		usleep(10000);
+		pump();
+	}
+	assert_gone(&idle);
+	p.idle_timeout = 0;
+	assert_int_equal(sg_gateway_policy_set(E.gw, &p), 0);
+	pump();
+	c1 = counters();
+	assert_int_equal(c1.killed, c0.killed + 1);
+	assert_int_equal(c1.expired, c0.expired + 1);
+	assert_int_equal(c1.idle, c0.idle + 1);
+	assert_int_equal(c1.kill_alerts_sent, c0.kill_alerts_sent + 3);
+	assert_int_equal(c1.closing, 0);
+	expect_close_notify(&k);
+	expect_close_notify(&x);
+	expect_close_notify(&idle);
+	dev_free(&k);
+	dev_free(&x);
+	dev_free(&idle);
+}
+
+/* What the device makes happen: forged records up to the limit, its own close_notify. */
+static void test_end_by_device(void **state)
+{
+	static const uint8_t close_notify[2] = { SG_TLS_ALERT_WARNING, SG_TLS_ALERT_CLOSE_NOTIFY };
+	struct sg_gw_counters c0 = counters(), c1;
+	struct dev f, a;
+	uint8_t buf[512];
+	unsigned forged = 0;
+	size_t n;
+
+	(void)state;
+	dev_init(&f);
+	dev_init(&a);
+	assert_int_equal(install(&f, "dev-f", 1, 1, later(), false), 0);
+	assert_int_equal(install(&a, "dev-a", 1, 0, later(), false), 0);
+	/* RFC 9147 §4.5.3: forgeries up to the key's limit end the session. */
+	while (forged <= AUTH_LIMIT &&
+	       sg_gateway_session_get(E.gw, f.id, &(struct sg_gw_session){ 0 }) == 0) {
+		n = dev_seal(&f, SG_DTLS_CT_APPLICATION_DATA, (const uint8_t *)"forged", 6, true,
+		             buf, sizeof(buf));
+		dev_send(&f, 1, buf, n);
+		forged++;
+		pump();
+	}
+	assert_gone(&f);
+	assert_int_equal(forged, AUTH_LIMIT);
+	/* The device's authenticated close_notify ends its session; it is not answered. */
+	n = dev_seal(&a, SG_DTLS_CT_ALERT, close_notify, 2, false, buf, sizeof(buf));
+	dev_send(&a, 0, buf, n);
+	pump();
+	assert_gone(&a);
+	c1 = counters();
+	assert_int_equal(c1.forged, c0.forged + 1);
+	assert_int_equal(c1.ended_by_device, c0.ended_by_device + 1);
+	assert_int_equal(c1.kill_alerts_sent, c0.kill_alerts_sent + 1);
+	assert_int_equal(c1.punts_taken[SG_DP_PUNT_KEY_EXHAUSTED],
+	                 c0.punts_taken[SG_DP_PUNT_KEY_EXHAUSTED] + 1);
+	assert_int_equal(c1.punts_taken[SG_DP_PUNT_ALERT], c0.punts_taken[SG_DP_PUNT_ALERT] + 1);
+	expect_close_notify(&f);
+	assert_int_equal(dev_recv(&a, buf, sizeof(buf)), 0);
+	dev_free(&f);
+	dev_free(&a);
+}
+
+/* A revoked credential: some sessions end at once, the rest in the background. */
+static void test_end_revoked(void **state)
+{
+	struct sg_gw_counters c0 = counters(), c1;
+	struct dev d[3];
+	unsigned alerts = 0;
+	size_t left = 0;
+
+	(void)state;
+	for (unsigned i = 0; i < 3; i++) {
+		dev_init(&d[i]);
+		assert_int_equal(install(&d[i], "dev-v", 1, i % N_WORKERS, later(), false), 0);
+	}
+	assert_int_equal(
+	        sg_gateway_revoke_sessions(E.gw, (const uint8_t *)"dev-v", 5, 2, &alerts, &left),
+	        2);
+	assert_int_equal(alerts, 2);
+	assert_int_equal(left, 1);
+	c1 = counters();
+	assert_int_equal(c1.revoked_ended, c0.revoked_ended + 2);
+	assert_int_equal(c1.revocations_pending, 1);
+	pump();
+	c1 = counters();
+	assert_int_equal(c1.revoked_ended, c0.revoked_ended + 3);
+	assert_int_equal(c1.killed, c0.killed + 3);
+	assert_int_equal(c1.revocations_pending, 0);
+	/* The last one ended in that poll, after the workers reported: its alert comes next. */
+	assert_int_equal(c1.kill_alerts_sent, c0.kill_alerts_sent + 2);
+	pump();
+	c1 = counters();
+	assert_int_equal(c1.kill_alerts_sent, c0.kill_alerts_sent + 3);
+	assert_int_equal(sessions_of("dev-v"), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_gone(&d[i]);
+		expect_close_notify(&d[i]);
+		dev_free(&d[i]);
+	}
+}
+
+#define MANY 100
+
+/* Ending many sessions never waits for the workers; their alerts follow their grace period. */
+static void test_retire_after_quiescent(void **state)
+{
+	struct sg_gw_counters c0, c1;
+	struct sg_gw_ended *out = calloc(MANY, sizeof(*out));
+	struct dev *d = calloc(MANY, sizeof(*d));
+	size_t left = 1;
+
+	(void)state;
+	assert_non_null(out);
+	assert_non_null(d);
+	for (unsigned i = 0; i < MANY; i++) {
+		dev_init(&d[i]);
+		assert_int_equal(install(&d[i], "dev-many", 1, i % N_WORKERS, later(), false), 0);
+	}
+	pump();
+	c0 = counters();
+	/* Both workers are inside a read-side section now and stay there. */
+	assert_int_equal(
+	        sg_gateway_end_identity(E.gw, (const uint8_t *)"dev-many", 8, 4096, out, &left),
+	        MANY);
+	assert_int_equal(left, 0);
+	for (unsigned i = 0; i < MANY; i++)
+		assert_true(out[i].alert);
+	c1 = counters();
+	assert_int_equal(c1.killed, c0.killed + MANY);
+	assert_int_equal(c1.sessions.live, c0.sessions.live - MANY);
+	assert_int_equal(c1.closing, MANY);
+	/* No worker has let go: nothing is sealed however often the gateway polls. */
+	for (unsigned i = 0; i < 3; i++)
+		sg_gateway_poll(E.gw);
+	sg_dp_worker_poll(dp(), 0);
+	sg_gateway_poll(E.gw);
+	c1 = counters();
+	assert_int_equal(c1.closing, MANY);
+	assert_int_equal(c1.kill_alerts_sent, c0.kill_alerts_sent);
+	/* The last worker reports: one poll seals them all. */
+	sg_dp_worker_poll(dp(), 1);
+	sg_gateway_poll(E.gw);
+	c1 = counters();
+	assert_int_equal(c1.closing, 0);
+	assert_int_equal(c1.kill_alerts_sent, c0.kill_alerts_sent + MANY);
+	flush_ctl();
+	for (unsigned i = 0; i < MANY; i++) {
+		assert_gone(&d[i]);
+		expect_close_notify(&d[i]);
+		dev_free(&d[i]);
+	}
+	free(out);
+	free(d);
+}
+
+/* Every frame the devices sent and the gateway made came back to its pool. */
+static void test_mbufs_back(void **state)
+{
+	(void)state;
+	pump();
+	collect();
+	for (unsigned q = 0; q < N_WORKERS; q++) {
+		drain_ring(E.dev_tx[q]);
+		drain_ring(E.be_tx[q]);
+	}
+	assert_int_equal(rte_mempool_avail_count(E.pool), E.pool->size);
+	assert_int_equal(rte_mempool_avail_count(E.gw->ports.pool), E.gw->ports.pool->size);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_handshake_owner),
+		cmocka_unit_test(test_replace),
+		cmocka_unit_test(test_end_asked_and_swept),
+		cmocka_unit_test(test_end_by_device),
+		cmocka_unit_test(test_end_revoked),
+		cmocka_unit_test(test_retire_after_quiescent),
+		cmocka_unit_test(test_mbufs_back),
+	};
+
+	return cmocka_run_group_tests_name("gateway", tests, setup, teardown);
+}
