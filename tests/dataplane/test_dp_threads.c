@@ -45,7 +45,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -65,6 +64,7 @@
 #include <stormgate/proxy_v2.h>
 #include <stormgate/record.h>
 #include <stormgate/session.h>
+#include <stormgate/time.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -192,17 +192,15 @@ static struct env {
 	uint64_t late_forwarded;     /* must stay 0 */
 	uint64_t race_fwd[RACE_MAX]; /* racing records that were opened and forwarded */
 	uint64_t taken;              /* ended sessions whose SA sg_sess_delete_take() handed over */
-	struct timespec t0;
+	uint64_t t0;                 /* sg_mono_ns() at the start of the run */
 } E;
 
 /* ---- time bounds ---- */
 
-static double since(const struct timespec *t0)
+/* Seconds since t0 (sg_mono_ns()). */
+static double since(uint64_t t0)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+	return (double)(sg_mono_ns() - t0) / 1e9;
 }
 
 /* ---- keys ---- */
@@ -684,16 +682,15 @@ static void report_missing(void)
 /* Drain until cond() holds (bounded by WAIT_S); leave the CPU to the workers meanwhile. */
 static void wait_for(int (*cond)(unsigned), unsigned arg, const char *what)
 {
-	struct timespec t0;
+	const uint64_t t0 = sg_mono_ns();
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned round = 0;; round++) {
 		if (drain() == 0) {
 			if (cond(arg))
 				return;
 			usleep(100);
 		}
-		if (round % 64 == 0 && since(&t0) > WAIT_S) {
+		if (round % 64 == 0 && since(t0) > WAIT_S) {
 			report_missing();
 			fail_msg("timed out waiting for %s (%u)", what, arg);
 		}
@@ -1193,7 +1190,7 @@ static void check_counters(void)
 
 static void run(void)
 {
-	clock_gettime(CLOCK_MONOTONIC, &E.t0);
+	E.t0 = sg_mono_ns();
 	start_workers();
 	for (E.cycle = 0; E.cycle < CYCLES; E.cycle++) {
 		unsigned i = E.cycle % N_SESS, round = E.cycle / N_SESS;
@@ -1204,7 +1201,7 @@ static void run(void)
 			end_and_return(i, round == 1);
 		else
 			rekey(i);
-		assert_true(since(&E.t0) < RUN_S);
+		assert_true(since(E.t0) < RUN_S);
 	}
 	if (E.retire_pending >= 0)
 		retire((unsigned)E.retire_pending);
@@ -1217,7 +1214,7 @@ static void run(void)
 	/* Each CID session (half of them) ended in rounds 1 and 3, taken in round 1. */
 	assert_int_equal(E.taken, N_SESS / 2);
 	assert_int_equal(E.want.race[RACE_END], (uint64_t)N_SESS * RACE_N);
-	print_message("# %u cycles in %.1f s\n", CYCLES, since(&E.t0));
+	print_message("# %u cycles in %.1f s\n", CYCLES, since(E.t0));
 }
 
 static void test_threads_udp(void **state)

@@ -46,6 +46,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/dataplane.h>
 #include <stormgate/dtls.h>
 #include <stormgate/record.h>
@@ -159,25 +160,6 @@ static char root[PATH_MAX];
 static bool eal_ok;
 
 /* ---- helpers ---- */
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get24(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-static uint64_t get48(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < 6; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static void path_of(char *buf, size_t cap, const char *ext)
 {
@@ -296,9 +278,9 @@ static unsigned split_records(const struct frame *f, struct rec *r, unsigned max
 		assert_true(n < max);
 		r[n].off = off;
 		r[n].type = h[SG_DTLS_HDR_OFF_TYPE];
-		r[n].epoch = get16(h + SG_DTLS_HDR_OFF_EPOCH);
-		r[n].seq = get48(h + SG_DTLS_HDR_OFF_SEQ);
-		r[n].len = SG_DTLS_HDR_LEN + get16(h + SG_DTLS_HDR_LEN - 2);
+		r[n].epoch = sg_load_be16(h + SG_DTLS_HDR_OFF_EPOCH);
+		r[n].seq = sg_load_be48(h + SG_DTLS_HDR_OFF_SEQ);
+		r[n].len = SG_DTLS_HDR_LEN + sg_load_be16(h + SG_DTLS_HDR_LEN - 2);
 		assert_true(r[n].len <= end - off);
 		off += r[n].len;
 		n++;
@@ -317,10 +299,10 @@ static void read_hello(const struct frame *f, const struct rec *r, uint8_t rando
 	uint32_t blen = r->len - SG_DTLS_HDR_LEN, mlen;
 
 	assert_true(blen >= SG_DTLS_HS_HDR_LEN + 2 + SG_TLS_RANDOM_LEN + 1);
-	mlen = get24(body + 1);
+	mlen = sg_load_be24(body + 1);
 	/* unfragmented: fragment_offset 0, fragment_length = length */
-	assert_int_equal(get24(body + 6), 0);
-	assert_int_equal(get24(body + 9), mlen);
+	assert_int_equal(sg_load_be24(body + 6), 0);
+	assert_int_equal(sg_load_be24(body + 9), mlen);
 	assert_true(mlen <= blen - SG_DTLS_HS_HDR_LEN);
 	body += SG_DTLS_HS_HDR_LEN;
 	memcpy(random, body + 2, SG_TLS_RANDOM_LEN);
@@ -328,7 +310,7 @@ static void read_hello(const struct frame *f, const struct rec *r, uint8_t rando
 		uint32_t sid = body[2 + SG_TLS_RANDOM_LEN];
 
 		assert_true(2 + SG_TLS_RANDOM_LEN + 1 + sid + 2 <= mlen);
-		*suite = get16(body + 2 + SG_TLS_RANDOM_LEN + 1 + sid);
+		*suite = sg_load_be16(body + 2 + SG_TLS_RANDOM_LEN + 1 + sid);
 	}
 }
 
@@ -340,21 +322,22 @@ static void classify(struct cap *c, struct frame *f, const struct meta *m)
 	bool up;
 
 	assert_true(f->len >= 14 + 20 + 8);
-	assert_int_equal(get16(f->data + 12), 0x0800); /* the captures are IPv4 */
+	assert_int_equal(sg_load_be16(f->data + 12), 0x0800); /* the captures are IPv4 */
 	ihl = (ip[0] & 15u) * 4;
 	assert_int_equal(ip[0] >> 4, 4);
 	assert_int_equal(ip[9], 17);
-	assert_true(f->len >= 14 + ihl + 8 && get16(ip + 2) <= f->len - 14);
+	assert_true(f->len >= 14 + ihl + 8 && sg_load_be16(ip + 2) <= f->len - 14);
 	udp = ip + ihl;
-	assert_true(get16(udp + 4) >= 8);
+	assert_true(sg_load_be16(udp + 4) >= 8);
 	f->pl_off = 14 + ihl + 8;
-	f->pl_len = (uint16_t)(get16(udp + 4) - 8);
+	f->pl_len = (uint16_t)(sg_load_be16(udp + 4) - 8);
 	assert_true(f->pl_off + f->pl_len <= f->len);
-	up = memcmp(ip + 12, m->cl_ip, 4) == 0 && get16(udp) == m->cl_port &&
-	     memcmp(ip + 16, m->gw_ip, 4) == 0 && get16(udp + 2) == m->gw_port;
+	up = memcmp(ip + 12, m->cl_ip, 4) == 0 && sg_load_be16(udp) == m->cl_port &&
+	     memcmp(ip + 16, m->gw_ip, 4) == 0 && sg_load_be16(udp + 2) == m->gw_port;
 	if (!up)
-		assert_true(memcmp(ip + 12, m->gw_ip, 4) == 0 && get16(udp) == m->gw_port &&
-		            memcmp(ip + 16, m->cl_ip, 4) == 0 && get16(udp + 2) == m->cl_port);
+		assert_true(memcmp(ip + 12, m->gw_ip, 4) == 0 && sg_load_be16(udp) == m->gw_port &&
+		            memcmp(ip + 16, m->cl_ip, 4) == 0 &&
+		            sg_load_be16(udp + 2) == m->cl_port);
 	n = split_records(f, r, SG_ARRAY_SIZE(r));
 	assert_true(n > 0);
 	for (unsigned i = 0; i < n; i++) {
@@ -766,21 +749,20 @@ static void check_backend(struct rte_mbuf *m, const char *want)
 	assert_true(m->data_len >= 14 + 20 + 8);
 	assert_memory_equal(f, BE_MAC, 6);
 	assert_memory_equal(f + 6, GWB_MAC, 6);
-	assert_int_equal(get16(f + 12), 0x0800);
+	assert_int_equal(sg_load_be16(f + 12), 0x0800);
 	assert_int_equal(ip[0], 0x45);
 	assert_int_equal(dp_frame_csum(ip, 20, 0), 0xffff);
 	assert_int_equal(ip[9], 17);
 	assert_memory_equal(ip + 12, GWB4, 4);
 	assert_memory_equal(ip + 16, BE4, 4);
-	ulen = get16(udp + 4);
+	ulen = sg_load_be16(udp + 4);
 	assert_int_equal(m->data_len, 14 + 20 + ulen);
 	memcpy(ph, ip + 12, 8);
 	ph[9] = 17;
-	ph[10] = (uint8_t)(ulen >> 8);
-	ph[11] = (uint8_t)ulen;
+	sg_store_be16(ph + 10, ulen);
 	assert_int_equal(dp_frame_csum(udp, ulen, dp_frame_csum(ph, 12, 0)), 0xffff);
-	assert_int_equal(get16(udp), E.bport); /* the session's own backend port */
-	assert_int_equal(get16(udp + 2), COAP_PORT);
+	assert_int_equal(sg_load_be16(udp), E.bport); /* the session's own backend port */
+	assert_int_equal(sg_load_be16(udp + 2), COAP_PORT);
 	assert_int_equal(ulen - 8, strlen(want));
 	assert_memory_equal(udp + 8, want, strlen(want));
 }

@@ -35,11 +35,13 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/dataplane.h>
 #include <stormgate/dtls.h>
 #include <stormgate/proxy_v2.h>
 #include <stormgate/record.h>
 #include <stormgate/session.h>
+#include <stormgate/time.h>
 
 #include "dp_frames.h"
 #include "eal_test.h"
@@ -93,17 +95,6 @@ static struct env {
 } E;
 
 /* ---- frames ---- */
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 /* A UDP frame to the gateway (dp_frames.c: checksums computed independently); an mbuf. */
 static struct rte_mbuf *udp_frame(const uint8_t *smac, const uint8_t *dmac, uint8_t fam,
@@ -482,12 +473,12 @@ static void announce_fill(struct rte_mbuf *m, const struct device *d)
 	memcpy(f + 6, DEV_MAC, 6);
 	if (d->family == 4) {
 		memset(f, 0xff, 6);
-		put16(f + 12, 0x0806);
-		put16(f + 14, 1);
-		put16(f + 16, 0x0800);
+		sg_store_be16(f + 12, 0x0806);
+		sg_store_be16(f + 14, 1);
+		sg_store_be16(f + 16, 0x0800);
 		f[18] = 6;
 		f[19] = 4;
-		put16(f + 20, 1);
+		sg_store_be16(f + 20, 1);
 		memcpy(f + 22, DEV_MAC, 6);
 		memcpy(f + 28, d->addr, 4);
 		memcpy(f + 38, GW4, 4);
@@ -499,9 +490,9 @@ static void announce_fill(struct rte_mbuf *m, const struct device *d)
 		memcpy(grp + 13, GW6 + 13, 3);
 		f[0] = f[1] = 0x33;
 		memcpy(f + 2, grp + 12, 4);
-		put16(f + 12, 0x86dd);
+		sg_store_be16(f + 12, 0x86dd);
 		ip[0] = 0x60;
-		put16(ip + 4, 32);
+		sg_store_be16(ip + 4, 32);
 		ip[6] = 58;
 		ip[7] = 255;
 		memcpy(ip + 8, d->addr, 16);
@@ -514,7 +505,8 @@ static void announce_fill(struct rte_mbuf *m, const struct device *d)
 		memcpy(ph, ip + 8, 32);
 		ph[35] = 32;
 		ph[39] = 58;
-		put16(icmp + 2, (uint16_t)~dp_frame_csum(icmp, 32, dp_frame_csum(ph, 40, 0)));
+		sg_store_be16(icmp + 2,
+		              (uint16_t)~dp_frame_csum(icmp, 32, dp_frame_csum(ph, 40, 0)));
 		m->data_len = m->pkt_len = 86;
 	}
 }
@@ -781,14 +773,14 @@ static struct rte_mbuf *reply_frame_from(const uint8_t *smac, const uint8_t *to,
 		len = (unsigned)hl;
 		if (how == NAME_NO_TOKEN) {
 			/* HAProxy's 8-byte unique id TLV, written by hand, and the new length. */
-			uint16_t body = (uint16_t)(get16(buf + 14) + 3 + 8);
+			uint16_t body = (uint16_t)(sg_load_be16(buf + 14) + 3 + 8);
 
 			buf[len++] = SG_PP2_TYPE_UNIQUE_ID;
 			buf[len++] = 0;
 			buf[len++] = 8;
 			for (int k = 0; k < 8; k++)
 				buf[len++] = (uint8_t)(d->id >> (56 - 8 * k));
-			put16(buf + 14, body);
+			sg_store_be16(buf + 14, body);
 		}
 		dport = BPORT0;
 	}
@@ -1114,8 +1106,8 @@ static void test_bad_input(void **state)
 	rte_pktmbuf_mtod(c, uint8_t *)[14 + 10] ^= 1;
 	expect(c, SG_DROP_IP_CHECKSUM, -1);
 	f[14 + 6] = 0x20; /* more fragments */
-	put16(f + 14 + 10, 0);
-	put16(f + 14 + 10, (uint16_t)~dp_frame_csum(f + 14, 20, 0));
+	sg_store_be16(f + 14 + 10, 0);
+	sg_store_be16(f + 14 + 10, (uint16_t)~dp_frame_csum(f + 14, 20, 0));
 	expect(m, SG_DROP_IP_FRAGMENT, -1);
 
 	/* A reply from the backend for a port no session holds. */
@@ -2084,23 +2076,15 @@ struct punt_eater {
 	atomic_int done; /* it has returned (or never started) */
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void *eat_punts(void *arg)
 {
 	struct punt_eater *pe = arg;
-	uint64_t end = mono_ms() + 60000; /* bounded even if told to stop never comes */
+	uint64_t end = sg_mono_ms() + 60000; /* bounded even if told to stop never comes */
 	struct sched_param sp = { .sched_priority = 1 };
 
 	/* Real-time where allowed: each wake-up preempts the worker at once. */
 	(void)pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
-	while (mono_ms() < end) {
+	while (sg_mono_ms() < end) {
 		/* Read before the dequeue: once stop is seen, an empty ring stays empty. */
 		int stopping = atomic_load_explicit(&pe->stop, memory_order_acquire);
 		struct rte_mbuf *m[64];
@@ -2124,7 +2108,7 @@ static void test_punt_reason_kept(void **state)
 	enum { ROUNDS = 10000, PER_BURST = 32 };
 	static struct punt_eater pe; /* outlives the test body whatever happens in it */
 	struct sg_dp_counters before, after;
-	uint64_t arp = 0, nd = 0, full, deadline = mono_ms() + 20000;
+	uint64_t arp = 0, nd = 0, full, deadline = sg_mono_ms() + 20000;
 	unsigned r;
 	pthread_t th;
 
@@ -2137,13 +2121,13 @@ static void test_punt_reason_kept(void **state)
 	 * data plane goes away. A stall (the eater gone, the pool dry) or the time
 	 * bound ends the loop early; the counts hold for what was sent.
 	 */
-	for (r = 0; r < ROUNDS && mono_ms() < deadline; r++) {
-		uint64_t wait_end = mono_ms() + 5000;
+	for (r = 0; r < ROUNDS && sg_mono_ms() < deadline; r++) {
+		uint64_t wait_end = sg_mono_ms() + 5000;
 		bool dry = false;
 
 		/* The pool holds fewer mbufs than the punt ring: let the eater catch up. */
 		while (arp + nd - atomic_load_explicit(&pe.taken, memory_order_acquire) > 1024 &&
-		       mono_ms() < wait_end &&
+		       sg_mono_ms() < wait_end &&
 		       !atomic_load_explicit(&pe.done, memory_order_acquire))
 			usleep(100);
 		if (arp + nd - atomic_load_explicit(&pe.taken, memory_order_acquire) > 1024)

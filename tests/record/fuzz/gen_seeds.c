@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/proxy_v2.h>
 
 #include "fuzz_rec_input.h"
@@ -53,37 +54,38 @@ static size_t frame(uint8_t *f, int v6, const uint8_t *pl, size_t n)
 	fz_if(&ifc);
 	memcpy(f, ifc.mac, 6);
 	memcpy(f + 6, (uint8_t[]){ 0x02, 0, 0, 0, 0, 0x10 }, 6);
-	f[12] = v6 ? 0x86 : 0x08;
-	f[13] = v6 ? 0xdd : 0x00;
+	sg_store_be16(f + 12, v6 ? 0x86dd : 0x0800);
 	memset(ip, 0, l3);
 	udp = ip + l3;
 	if (v6) {
 		ip[0] = 0x60;
-		ip[4] = (uint8_t)(ulen >> 8), ip[5] = (uint8_t)ulen;
+		sg_store_be16(ip + 4, ulen);
 		ip[6] = 17, ip[7] = 64;
 		memcpy(ip + 8, ifc.ip6[0], 16);
 		ip[23] = 0x10;
 		memcpy(ip + 24, ifc.ip6[0], 16);
 		memcpy(ph, ip + 8, 32);
 		memset(ph + 32, 0, 8);
-		ph[34] = (uint8_t)(ulen >> 8), ph[35] = (uint8_t)ulen, ph[39] = 17;
+		sg_store_be16(ph + 34, ulen);
+		ph[39] = 17;
 	} else {
 		uint16_t tl = (uint16_t)(20 + ulen);
 
 		ip[0] = 0x45;
-		ip[2] = (uint8_t)(tl >> 8), ip[3] = (uint8_t)tl;
+		sg_store_be16(ip + 2, tl);
 		ip[8] = 64, ip[9] = 17;
 		memcpy(ip + 12, (uint8_t[]){ 198, 18, 1, 10 }, 4);
 		memcpy(ip + 16, ifc.ip4[0], 4);
 		c = csum(ip, 20, 0);
-		ip[10] = (uint8_t)(c >> 8), ip[11] = (uint8_t)c;
+		sg_store_be16(ip + 10, c);
 		memcpy(ph, ip + 12, 8);
-		ph[8] = 0, ph[9] = 17, ph[10] = (uint8_t)(ulen >> 8), ph[11] = (uint8_t)ulen;
+		ph[8] = 0, ph[9] = 17;
+		sg_store_be16(ph + 10, ulen);
 	}
-	udp[0] = 0xc3, udp[1] = 0x50; /* 50000 */
-	udp[2] = 0x16, udp[3] = 0x34; /* 5684 */
-	udp[4] = (uint8_t)(ulen >> 8), udp[5] = (uint8_t)ulen;
-	udp[6] = udp[7] = 0;
+	sg_store_be16(udp, 50000);
+	sg_store_be16(udp + 2, 5684);
+	sg_store_be16(udp + 4, ulen);
+	sg_store_be16(udp + 6, 0);
 	memcpy(udp + 8, pl, n);
 	{
 		uint32_t sum = 0;
@@ -94,7 +96,7 @@ static size_t frame(uint8_t *f, int v6, const uint8_t *pl, size_t n)
 		c = csum(udp, ulen, sum);
 		if (c == 0)
 			c = 0xffff;
-		udp[6] = (uint8_t)(c >> 8), udp[7] = (uint8_t)c;
+		sg_store_be16(udp + 6, c);
 	}
 	return 14 + l3 + ulen;
 }
