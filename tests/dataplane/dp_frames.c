@@ -7,36 +7,7 @@
 #include <stormgate/bytes.h>
 
 #include "dp_frames.h"
-
-uint16_t dp_frame_csum(const uint8_t *p, size_t n, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		sum += (uint32_t)(p[n - 1] << 8);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-/* The sum of the UDP pseudo-header (RFC 768; RFC 8200 §8.1 for IPv6). */
-static uint32_t pseudo_sum(uint8_t family, const uint8_t *src, const uint8_t *dst, uint16_t ulen)
-{
-	uint8_t ph[40] = { 0 };
-
-	if (family == 4) {
-		memcpy(ph, src, 4);
-		memcpy(ph + 4, dst, 4);
-		ph[9] = 17;
-		sg_store_be16(ph + 10, ulen);
-		return dp_frame_csum(ph, 12, 0);
-	}
-	memcpy(ph, src, 16);
-	memcpy(ph + 16, dst, 16);
-	sg_store_be16(ph + 34, ulen);
-	ph[39] = 17;
-	return dp_frame_csum(ph, 40, 0);
-}
+#include "tc_csum.h"
 
 struct rte_mbuf *dp_frame_udp(struct rte_mempool *pool, const uint8_t smac[6],
                               const uint8_t dmac[6], uint8_t family, const uint8_t *src,
@@ -68,7 +39,7 @@ struct rte_mbuf *dp_frame_udp(struct rte_mempool *pool, const uint8_t smac[6],
 		ip[9] = 17;
 		memcpy(ip + 12, src, 4);
 		memcpy(ip + 16, dst, 4);
-		sg_store_be16(ip + 10, (uint16_t)~dp_frame_csum(ip, 20, 0));
+		sg_store_be16(ip + 10, (uint16_t)~tc_csum(ip, 20, 0));
 	} else {
 		ip[0] = 0x60;
 		sg_store_be16(ip + 4, (uint16_t)(8 + len));
@@ -83,8 +54,7 @@ struct rte_mbuf *dp_frame_udp(struct rte_mempool *pool, const uint8_t smac[6],
 	sg_store_be16(udp + 4, (uint16_t)(8 + len));
 	sg_store_be16(udp + 6, 0);
 	memcpy(udp + 8, payload, len);
-	c = (uint16_t)~dp_frame_csum(udp, 8u + len,
-	                             pseudo_sum(family, src, dst, (uint16_t)(8 + len)));
+	c = tc_csum_l4(family, src, dst, 17, udp, 8u + len);
 	sg_store_be16(udp + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
 	m->data_len = m->pkt_len = (uint16_t)(14 + iph + 8 + len);
 	return m;
@@ -103,7 +73,7 @@ int dp_frame_read(const struct rte_mbuf *m, struct dp_frame *o)
 	if (sg_load_be16(f + 12) == 0x0800) {
 		o->family = 4;
 		iph = 20;
-		if (ip[0] != 0x45 || ip[9] != 17 || dp_frame_csum(ip, 20, 0) != 0xffff)
+		if (ip[0] != 0x45 || ip[9] != 17 || tc_csum(ip, 20, 0) != 0xffff)
 			return -EINVAL;
 		memcpy(o->src, ip + 12, 4);
 		memcpy(o->dst, ip + 16, 4);
@@ -120,7 +90,7 @@ int dp_frame_read(const struct rte_mbuf *m, struct dp_frame *o)
 	udp = ip + iph;
 	ulen = sg_load_be16(udp + 4);
 	if (ulen < 8 || m->data_len != 14 + iph + ulen ||
-	    dp_frame_csum(udp, ulen, pseudo_sum(o->family, o->src, o->dst, ulen)) != 0xffff)
+	    tc_csum_l4(o->family, o->src, o->dst, 17, udp, ulen) != 0)
 		return -EINVAL;
 	o->sport = sg_load_be16(udp);
 	o->dport = sg_load_be16(udp + 2);

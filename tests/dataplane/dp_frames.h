@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Ethernet / IPv4 / IPv6 / UDP frames for the in-process data-plane tests:
- * build a datagram to the gateway, read one the gateway sent. Checksums are
- * computed here, independently of the gateway's own code (RFC 768, RFC 1071),
- * so a wrong one on either side shows. Any thread; no state.
+ * build a datagram to the gateway, read one the gateway sent. Checksums come
+ * from tests/common (tc_csum.h: RFC 768, RFC 1071), independent of the
+ * gateway's own code, so a wrong one on either side shows. Any thread; no state.
  */
 #ifndef SG_TESTS_DP_FRAMES_H
 #define SG_TESTS_DP_FRAMES_H
@@ -23,13 +23,6 @@ struct rte_mbuf *dp_frame_udp(struct rte_mempool *pool, const uint8_t smac[6],
                               const uint8_t dmac[6], uint8_t family, const uint8_t *src,
                               uint16_t sport, const uint8_t *dst, uint16_t dport,
                               const uint8_t *payload, uint16_t len);
-
-/*
- * RFC 1071: the one's-complement sum of n bytes added to sum, folded to 16
- * bits. A message whose checksum field is right sums to 0xffff; the field to
- * write is its complement.
- */
-uint16_t dp_frame_csum(const uint8_t *p, size_t n, uint32_t sum);
 
 /* What dp_frame_read() found; payload points into the mbuf. */
 struct dp_frame {

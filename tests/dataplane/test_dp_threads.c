@@ -72,6 +72,7 @@
 
 #include "dp_frames.h"
 #include "eal_test.h"
+#include "tc_sa.h"
 #include "tsan_dpdk.h"
 
 #define N_WORKERS 2
@@ -205,16 +206,15 @@ static double since(uint64_t t0)
 
 /* ---- keys ---- */
 
-static void make_keys(unsigned i, unsigned gen, uint8_t k1[32], uint8_t k2[32], uint8_t iv1[12],
-                      uint8_t iv2[12])
+static void make_keys(unsigned i, unsigned gen, struct tc_keys *k)
 {
 	for (unsigned j = 0; j < 32; j++) {
-		k1[j] = (uint8_t)(i * 7 + gen * 31 + j + 1);
-		k2[j] = (uint8_t)(i * 13 + gen * 17 + j + 101);
+		k->client_key[j] = (uint8_t)(i * 7 + gen * 31 + j + 1);
+		k->server_key[j] = (uint8_t)(i * 13 + gen * 17 + j + 101);
 	}
 	for (unsigned j = 0; j < 12; j++) {
-		iv1[j] = (uint8_t)(i + gen * 3 + j);
-		iv2[j] = (uint8_t)(i + gen * 5 + j + 50);
+		k->client_iv[j] = (uint8_t)(i + gen * 3 + j);
+		k->server_iv[j] = (uint8_t)(i + gen * 5 + j + 50);
 	}
 }
 
@@ -222,39 +222,17 @@ static void make_keys(unsigned i, unsigned gen, uint8_t k1[32], uint8_t k2[32], 
 static void make_sas(unsigned i, unsigned gen, struct sg_rec_sa *srv, struct sg_rec_sa *dev)
 {
 	const struct device *d = &E.dev[i];
-	uint8_t k1[32], k2[32], iv1[12], iv2[12];
+	struct tc_keys k;
 	struct sg_rec_sa_params p = { .aead = (enum sg_aead)(i % SG_AEAD_MAX),
 		                      .epoch = 1,
 		                      .tx_seq = 1,
 		                      .rx_seq = 1,
 		                      .flags = d->use_cid ? SG_SA_F_RX_CID | SG_SA_F_TX_CID : 0 };
 
-	make_keys(i, gen, k1, k2, iv1, iv2);
-	/* Gateway: rx = client_write (k1), tx = server_write (k2); the device mirrors it. */
-	p.rx_key = k1, p.rx_iv = iv1, p.tx_key = k2, p.tx_iv = iv2;
-	assert_int_equal(sg_rec_sa_init(srv, WINDOW, &p), 0);
-	p.rx_key = k2, p.rx_iv = iv2, p.tx_key = k1, p.tx_iv = iv1;
-	assert_int_equal(sg_rec_sa_init(dev, WINDOW, &p), 0);
-	sg_wipe(k1, sizeof(k1));
-	sg_wipe(k2, sizeof(k2));
-	sg_wipe(iv1, sizeof(iv1));
-	sg_wipe(iv2, sizeof(iv2));
-}
-
-static struct sg_rec_sa *sa_alloc(void)
-{
-	struct sg_rec_sa *sa = aligned_alloc(SG_CACHE_LINE, sg_rec_sa_size(WINDOW));
-
-	assert_non_null(sa);
-	return sa;
-}
-
-static void sa_free(struct sg_rec_sa *sa)
-{
-	if (sa == NULL)
-		return;
-	sg_rec_sa_wipe(sa, WINDOW);
-	free(sa);
+	make_keys(i, gen, &k);
+	/* Gateway: rx = client_write, tx = server_write; the device mirrors it. */
+	tc_sa_pair(srv, dev, WINDOW, &p, &k);
+	sg_wipe(&k, sizeof(k));
 }
 
 /* ---- sessions (this thread is the control plane) ---- */
@@ -276,14 +254,14 @@ static void dev_tuple(const struct device *d, struct sg_sess_tuple *k)
 static void install(unsigned i)
 {
 	struct device *d = &E.dev[i];
-	struct sg_rec_sa *srv = sa_alloc();
+	struct sg_rec_sa *srv = tc_sa_alloc(WINDOW);
 	uint8_t peer_cid[4] = { 0xc1, 0xd0, (uint8_t)i, 0x99 };
 	struct sg_sess_new s = { 0 };
 	char ident[32];
 
 	assert_true(d->gen < MAX_GEN);
 	if (d->sa == NULL)
-		d->sa = sa_alloc();
+		d->sa = tc_sa_alloc(WINDOW);
 	make_sas(i, d->gen, srv, d->sa);
 	s.sa = srv;
 	dev_tuple(d, &s.tuple);
@@ -294,7 +272,7 @@ static void install(unsigned i)
 	}
 	s.owner = d->owner;
 	assert_int_equal(sg_sess_insert(E.tab, &s, &d->id, d->cid), 0);
-	sa_free(srv);
+	tc_sa_free(srv, WINDOW);
 	snprintf(ident, sizeof(ident), "device-%u", i);
 	/* The control plane draws tokens from a CSPRNG; any distinct value serves the test. */
 	for (unsigned k = 0; k < SG_PP2_TOKEN_LEN; k++)
@@ -760,13 +738,13 @@ static void batch(int skip)
 static void rekey(unsigned i)
 {
 	struct device *d = &E.dev[i];
-	struct sg_rec_sa *srv = sa_alloc(), *next = sa_alloc();
+	struct sg_rec_sa *srv = tc_sa_alloc(WINDOW), *next = tc_sa_alloc(WINDOW);
 
 	assert_null(d->prev);
 	batch(-1); /* old-key records of i are on their way while the keys change */
 	make_sas(i, d->gen + 1, srv, next);
 	assert_int_equal(sg_sess_replace(E.tab, d->id, srv), 0);
-	sa_free(srv);
+	tc_sa_free(srv, WINDOW);
 	d->prev = d->sa;
 	d->prev_gen = d->gen;
 	d->sa = next;
@@ -873,7 +851,7 @@ static void retire(unsigned i)
 	send_late(i, d->prev, d->prev_gen, 1);
 	/* The device keeps the old keys until replies sealed under them are in. */
 	wait_for(replies_settled, i, "replies under the previous keys");
-	sa_free(d->prev);
+	tc_sa_free(d->prev, WINDOW);
 	d->prev = NULL;
 	E.retire_pending = -1;
 }
@@ -899,12 +877,12 @@ static void end_and_return(unsigned i, int take)
 	send_racing(i, d->sa, d->gen, RACE_END);
 	assert_int_equal(sg_dp_session_detach(E.dp, d->id), 0);
 	if (take) {
-		struct sg_rec_sa *last = sa_alloc();
+		struct sg_rec_sa *last = tc_sa_alloc(WINDOW);
 
 		assert_int_equal(sg_sess_delete_take(E.tab, d->id, last), 0);
 		/* The owner's last write sequence: one past the last reply the device opened. */
 		assert_true(sg_rec_sa_tx_seq(last) == d->sa->rx_top);
-		sa_free(last);
+		tc_sa_free(last, WINDOW);
 		E.taken++;
 	} else {
 		assert_int_equal(sg_sess_delete(E.tab, d->id), 0);
@@ -1116,8 +1094,8 @@ static int teardown(void **state)
 	leaked = POOL_SIZE - (int)rte_mempool_avail_count(E.pool);
 	sg_sess_worker_destroy(E.insp);
 	for (unsigned i = 0; i < N_SESS; i++) {
-		sa_free(E.dev[i].sa);
-		sa_free(E.dev[i].prev);
+		tc_sa_free(E.dev[i].sa, WINDOW);
+		tc_sa_free(E.dev[i].prev, WINDOW);
 	}
 	sg_rec_ctx_free(E.dev_rec);
 	sg_sess_table_destroy(E.tab);

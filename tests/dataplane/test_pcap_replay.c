@@ -54,6 +54,9 @@
 
 #include "dp_frames.h"
 #include "eal_test.h"
+#include "tc_csum.h"
+#include "tc_hex.h"
+#include "tc_sa.h"
 
 #define POOL_SIZE   1023
 #define RING_SIZE   256
@@ -166,17 +169,6 @@ static void path_of(char *buf, size_t cap, const char *ext)
 	int n = snprintf(buf, cap, "%s/%s/%s.%s", root, CAPTURE_DIR, E.capture->name, ext);
 
 	assert_true(n > 0 && (size_t)n < cap);
-}
-
-static void hex_decode(const char *hex, uint8_t *out, size_t len)
-{
-	assert_int_equal(strlen(hex), 2 * len);
-	for (size_t i = 0; i < len; i++) {
-		unsigned v;
-
-		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-		out[i] = (uint8_t)v;
-	}
 }
 
 /* ---- the JSON ---- */
@@ -431,7 +423,7 @@ static void load_master_secret(const uint8_t client_random[32], uint8_t ms[MS_LE
 		if (sscanf(line, "%31s %79s %127s", label, cr, secret) != 3 ||
 		    strcmp(label, "CLIENT_RANDOM") != 0 || strcasecmp(cr, cr_hex) != 0)
 			continue;
-		hex_decode(secret, ms, MS_LEN);
+		assert_int_equal(tc_unhex(secret, ms, MS_LEN), MS_LEN);
 		found = true;
 	}
 	fclose(f);
@@ -526,13 +518,12 @@ static void port_up(uint16_t port, bool *started)
 static void install_session(void)
 {
 	const unsigned window = sg_sess_replay_window(E.tab);
-	struct sg_rec_sa *sa = aligned_alloc(64, sg_rec_sa_size(window));
+	struct sg_rec_sa *sa = tc_sa_alloc(window);
 	struct sg_rec_sa_params p = { .aead = E.aead, .epoch = 1 };
 	struct sg_sess_new s = { 0 };
 	uint32_t l, a;
 	uint8_t fam, addr[16];
 
-	assert_non_null(sa);
 	/* Gateway side: rx = client_write, tx = server_write (RFC 5246 §6.3). */
 	keys(&p.rx_key, &p.tx_key, &p.rx_iv, &p.tx_iv);
 	/* Sequence numbers the Finished messages used are spent (RFC 6347 §4.1). */
@@ -547,8 +538,7 @@ static void install_session(void)
 	s.owner = 0;
 	s.suite = E.cap.suite;
 	assert_int_equal(sg_sess_insert(E.tab, &s, &E.id, NULL), 0);
-	sg_rec_sa_wipe(sa, window);
-	free(sa);
+	tc_sa_free(sa, window);
 	/* udp mode: no token */
 	assert_int_equal(sg_dp_session_attach(E.dp, E.id, (const uint8_t *)E.meta.identity,
 	                                      (uint8_t)strlen(E.meta.identity), NULL),
@@ -742,7 +732,6 @@ static void check_invariant(const struct sg_dp_counters *c)
 static void check_backend(struct rte_mbuf *m, const char *want)
 {
 	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *), *ip = f + 14, *udp = ip + 20;
-	uint8_t ph[12] = { 0 };
 	uint16_t ulen;
 
 	assert_int_equal(m->nb_segs, 1);
@@ -751,16 +740,13 @@ static void check_backend(struct rte_mbuf *m, const char *want)
 	assert_memory_equal(f + 6, GWB_MAC, 6);
 	assert_int_equal(sg_load_be16(f + 12), 0x0800);
 	assert_int_equal(ip[0], 0x45);
-	assert_int_equal(dp_frame_csum(ip, 20, 0), 0xffff);
+	assert_int_equal(tc_csum(ip, 20, 0), 0xffff);
 	assert_int_equal(ip[9], 17);
 	assert_memory_equal(ip + 12, GWB4, 4);
 	assert_memory_equal(ip + 16, BE4, 4);
 	ulen = sg_load_be16(udp + 4);
 	assert_int_equal(m->data_len, 14 + 20 + ulen);
-	memcpy(ph, ip + 12, 8);
-	ph[9] = 17;
-	sg_store_be16(ph + 10, ulen);
-	assert_int_equal(dp_frame_csum(udp, ulen, dp_frame_csum(ph, 12, 0)), 0xffff);
+	assert_int_equal(tc_csum_l4(4, ip + 12, ip + 16, 17, udp, ulen), 0);
 	assert_int_equal(sg_load_be16(udp), E.bport); /* the session's own backend port */
 	assert_int_equal(sg_load_be16(udp + 2), COAP_PORT);
 	assert_int_equal(ulen - 8, strlen(want));
@@ -826,13 +812,12 @@ static void check_punts(bool alerts)
 static void check_replies(void)
 {
 	const unsigned window = SG_REPLAY_WINDOW_DEFAULT;
-	struct sg_rec_sa *sa = aligned_alloc(64, sg_rec_sa_size(window));
+	struct sg_rec_sa *sa = tc_sa_alloc(window);
 	struct sg_rec_sa_params p = { .aead = E.aead, .epoch = 1 };
 	struct sg_rec_open_op ops[MAX_LINES];
 	static uint8_t recs[MAX_LINES][FRAME_MAX];
 	struct sg_rec_ctx *ctx = sg_rec_ctx_create(NULL);
 
-	assert_non_null(sa);
 	assert_non_null(ctx);
 	keys(&p.tx_key, &p.rx_key, &p.tx_iv, &p.rx_iv);
 	p.rx_seq = (uint64_t)E.cap.server_fin_seq + 1;
@@ -854,8 +839,7 @@ static void check_replies(void)
 		assert_memory_equal(recs[k] + ops[k].pt_off, E.meta.replies[k], ops[k].pt_len);
 	}
 	sg_rec_ctx_free(ctx);
-	sg_rec_sa_wipe(sa, window);
-	free(sa);
+	tc_sa_free(sa, window);
 }
 
 /* ---- the test ---- */

@@ -45,6 +45,8 @@
 
 #include "dp_frames.h"
 #include "eal_test.h"
+#include "tc_csum.h"
+#include "tc_sa.h"
 
 #define N_WORKERS 2
 #define N_SESS    48
@@ -135,15 +137,15 @@ static void parse_out(struct rte_mbuf *m, struct out *o)
 
 /* ---- sessions ---- */
 
-static void make_keys(unsigned i, uint8_t k1[32], uint8_t k2[32], uint8_t iv1[12], uint8_t iv2[12])
+static void make_keys(unsigned i, struct tc_keys *k)
 {
 	for (unsigned j = 0; j < 32; j++) {
-		k1[j] = (uint8_t)(i * 7 + j);
-		k2[j] = (uint8_t)(i * 13 + j + 100);
+		k->client_key[j] = (uint8_t)(i * 7 + j);
+		k->server_key[j] = (uint8_t)(i * 13 + j + 100);
 	}
 	for (unsigned j = 0; j < 12; j++) {
-		iv1[j] = (uint8_t)(i + j);
-		iv2[j] = (uint8_t)(i + j + 50);
+		k->client_iv[j] = (uint8_t)(i + j);
+		k->server_iv[j] = (uint8_t)(i + j + 50);
 	}
 }
 
@@ -157,15 +159,15 @@ static void add_session(unsigned i)
 	struct device *d = &E.dev[i];
 	unsigned window = SG_REPLAY_WINDOW_DEFAULT;
 	enum sg_aead aead = (enum sg_aead)(i % SG_AEAD_MAX);
-	uint8_t k1[32], k2[32], iv1[12], iv2[12];
-	struct sg_rec_sa *srv = aligned_alloc(64, sg_rec_sa_size(window));
+	struct tc_keys k;
+	struct sg_rec_sa *srv = tc_sa_alloc(window);
 	struct sg_sess_new s = { 0 };
 	uint8_t peer_cid[4] = { 0xc1, 0xd0, (uint8_t)i, 0x99 };
 	struct sg_rec_sa_params p = { .aead = aead, .epoch = 1, .tx_seq = 1, .rx_seq = 1 };
 	char ident[32];
 
-	d->sa = aligned_alloc(64, sg_rec_sa_size(window));
-	make_keys(i, k1, k2, iv1, iv2);
+	d->sa = tc_sa_alloc(window);
+	make_keys(i, &k);
 	d->use_cid = i % 3 == 2;
 	d->family = i % 2 ? 6 : 4;
 	d->port = (uint16_t)(40000 + i);
@@ -177,22 +179,12 @@ static void add_session(unsigned i)
 		d->addr[15] = (uint8_t)(10 + i);
 	}
 
-	/* Gateway side: rx = client_write (k1), tx = server_write (k2). */
+	/* Gateway side: rx = client_write, tx = server_write; the device mirrors it. */
 	p.flags = d->use_cid ? SG_SA_F_RX_CID | SG_SA_F_TX_CID : 0;
 	if (d->use_cid && sess_rrc)
 		p.flags |= SG_SA_F_RRC;
 	p.max_plaintext = sess_max_pt;
-	p.rx_key = k1;
-	p.rx_iv = iv1;
-	p.tx_key = k2;
-	p.tx_iv = iv2;
-	assert_int_equal(sg_rec_sa_init(srv, window, &p), 0);
-	/* Device side: the mirror image. */
-	p.rx_key = k2;
-	p.rx_iv = iv2;
-	p.tx_key = k1;
-	p.tx_iv = iv1;
-	assert_int_equal(sg_rec_sa_init(d->sa, window, &p), 0);
+	tc_sa_pair(srv, d->sa, window, &p, &k);
 
 	s.sa = srv;
 	if (d->family == 4) {
@@ -225,8 +217,7 @@ static void add_session(unsigned i)
 		assert_int_equal(fam, 4);
 		assert_memory_equal(a, E.gwb, 4);
 	}
-	sg_rec_sa_wipe(srv, window);
-	free(srv);
+	tc_sa_free(srv, window);
 }
 
 /* A datagram from device i holding the given records' plaintexts, sealed by the device. */
@@ -442,10 +433,7 @@ static void teardown_env(void)
 	/* No mbuf leaked: every one is back in the pool. */
 	assert_int_equal(rte_mempool_avail_count(E.pool), POOL_SIZE);
 	for (unsigned i = 0; i < N_SESS; i++) {
-		if (E.dev[i].sa) {
-			sg_rec_sa_wipe(E.dev[i].sa, SG_REPLAY_WINDOW_DEFAULT);
-			free(E.dev[i].sa);
-		}
+		tc_sa_free(E.dev[i].sa, SG_REPLAY_WINDOW_DEFAULT);
 	}
 	sg_rec_ctx_free(E.dev_rec);
 	sg_sess_table_destroy(E.tab);
@@ -484,7 +472,7 @@ static void announce_fill(struct rte_mbuf *m, const struct device *d)
 		memcpy(f + 38, GW4, 4);
 		m->data_len = m->pkt_len = 60;
 	} else {
-		uint8_t *ip = f + 14, *icmp = f + 54, ph[40] = { 0 };
+		uint8_t *ip = f + 14, *icmp = f + 54;
 		uint8_t grp[16] = { 0xff, 0x02, [11] = 1, [12] = 0xff };
 
 		memcpy(grp + 13, GW6 + 13, 3);
@@ -502,11 +490,7 @@ static void announce_fill(struct rte_mbuf *m, const struct device *d)
 		icmp[24] = 1;
 		icmp[25] = 1;
 		memcpy(icmp + 26, DEV_MAC, 6);
-		memcpy(ph, ip + 8, 32);
-		ph[35] = 32;
-		ph[39] = 58;
-		sg_store_be16(icmp + 2,
-		              (uint16_t)~dp_frame_csum(icmp, 32, dp_frame_csum(ph, 40, 0)));
+		sg_store_be16(icmp + 2, tc_csum_l4(6, ip + 8, ip + 24, 58, icmp, 32));
 		m->data_len = m->pkt_len = 86;
 	}
 }
@@ -1107,7 +1091,7 @@ static void test_bad_input(void **state)
 	expect(c, SG_DROP_IP_CHECKSUM, -1);
 	f[14 + 6] = 0x20; /* more fragments */
 	sg_store_be16(f + 14 + 10, 0);
-	sg_store_be16(f + 14 + 10, (uint16_t)~dp_frame_csum(f + 14, 20, 0));
+	sg_store_be16(f + 14 + 10, (uint16_t)~tc_csum(f + 14, 20, 0));
 	expect(m, SG_DROP_IP_FRAGMENT, -1);
 
 	/* A reply from the backend for a port no session holds. */
@@ -1162,14 +1146,14 @@ static void test_rekey_in_flight(void **state)
 	static const char *const late_msg[] = { "too late" };
 	const unsigned i = 0, window = SG_REPLAY_WINDOW_DEFAULT;
 	struct device *d = &E.dev[i];
-	struct sg_rec_sa *old_dev = d->sa, *srv = aligned_alloc(64, sg_rec_sa_size(window));
-	struct sg_rec_sa *new_dev = aligned_alloc(64, sg_rec_sa_size(window));
+	struct sg_rec_sa *old_dev = d->sa, *srv = tc_sa_alloc(window);
+	struct sg_rec_sa *new_dev = tc_sa_alloc(window);
 	struct sg_rec_sa_params p = { .aead = (enum sg_aead)d->sa->aead,
 		                      .epoch = 1,
 		                      .tx_seq = 1,
 		                      .rx_seq = 1,
 		                      .flags = d->use_cid ? SG_SA_F_RX_CID | SG_SA_F_TX_CID : 0 };
-	uint8_t k1[32], k2[32], iv1[12], iv2[12];
+	struct tc_keys keys;
 	struct rte_mbuf *m_old, *m_new, *out[RING_SIZE];
 	struct sg_dp_counters before, after;
 	struct sg_sess_info info;
@@ -1177,16 +1161,11 @@ static void test_rekey_in_flight(void **state)
 	unsigned n;
 
 	(void)state;
-	assert_non_null(srv);
-	assert_non_null(new_dev);
 	m_old = dev_datagram(i, old_msg, 1, SG_DTLS_CT_APPLICATION_DATA);
 
 	/* The new handshake's keys, gateway and device side. */
-	make_keys(i + 1000, k1, k2, iv1, iv2);
-	p.rx_key = k1, p.rx_iv = iv1, p.tx_key = k2, p.tx_iv = iv2;
-	assert_int_equal(sg_rec_sa_init(srv, window, &p), 0);
-	p.rx_key = k2, p.rx_iv = iv2, p.tx_key = k1, p.tx_iv = iv1;
-	assert_int_equal(sg_rec_sa_init(new_dev, window, &p), 0);
+	make_keys(i + 1000, &keys);
+	tc_sa_pair(srv, new_dev, window, &p, &keys);
 	assert_int_equal(sg_sess_replace(E.tab, d->id, srv), 0);
 	d->sa = new_dev;
 	m_new = dev_datagram(i, new_msg, 1, SG_DTLS_CT_APPLICATION_DATA);
@@ -1222,10 +1201,8 @@ static void test_rekey_in_flight(void **state)
 	d->sa = new_dev;
 	expect(m_old, SG_DROP_AUTH_FAILED, -1);
 
-	sg_rec_sa_wipe(old_dev, window);
-	free(old_dev);
-	sg_rec_sa_wipe(srv, window);
-	free(srv);
+	tc_sa_free(old_dev, window);
+	tc_sa_free(srv, window);
 }
 
 /*
@@ -1245,28 +1222,19 @@ static struct rte_mbuf *dev_finished(unsigned i, bool other_keys, uint64_t seq, 
 	struct rte_mbuf *m;
 
 	if (other_keys) {
-		unsigned window = SG_REPLAY_WINDOW_DEFAULT;
-		uint8_t k1[32], k2[32], iv1[12], iv2[12];
+		struct tc_keys k;
 		struct sg_rec_sa_params p = {
 			.aead = (enum sg_aead)own->aead, .epoch = 1, .tx_seq = seq, .rx_seq = 0
 		};
 
-		make_keys(i + 100, k1, k2, iv1, iv2);
-		p.tx_key = k1;
-		p.tx_iv = iv1;
-		p.rx_key = k2;
-		p.rx_iv = iv2;
-		sa = aligned_alloc(64, sg_rec_sa_size(window));
-		assert_non_null(sa);
-		assert_int_equal(sg_rec_sa_init(sa, window, &p), 0);
+		make_keys(i + 100, &k);
+		sa = tc_sa_alloc(SG_REPLAY_WINDOW_DEFAULT);
+		tc_sa_pair(NULL, sa, SG_REPLAY_WINDOW_DEFAULT, &p, &k);
 		d->sa = sa;
 	}
 	m = dev_datagram(i, fin, 1, SG_DTLS_CT_HANDSHAKE);
 	d->sa = own;
-	if (sa != NULL) {
-		sg_rec_sa_wipe(sa, SG_REPLAY_WINDOW_DEFAULT);
-		free(sa);
-	}
+	tc_sa_free(sa, SG_REPLAY_WINDOW_DEFAULT);
 	*rec_len = (uint16_t)(m->data_len - rec_off(d));
 	memcpy(rec, rte_pktmbuf_mtod(m, uint8_t *) + rec_off(d), *rec_len);
 	return m;

@@ -2,7 +2,7 @@
 /*
  * L2-L4 parser, ARP and neighbour discovery: a table of crafted frames with
  * the kind or drop reason each must get, the ARP/NA answers checked field by
- * field (with an RFC 1071 checksum written here, independent of DPDK's), and
+ * field (with the RFC 1071 checksum of tests/common, independent of DPDK's), and
  * every truncation and single-bit flip of good frames run under ASan.
  */
 #include <setjmp.h>
@@ -16,6 +16,8 @@
 
 #include <stormgate/bytes.h>
 #include <stormgate/net.h>
+
+#include "tc_csum.h"
 
 #define FRAME_MAX 256
 #define EXT_HBH   0x100 /* hop-by-hop options (type 0) as spec.ext0 */
@@ -31,40 +33,7 @@ static const uint8_t OTHER_IP6[16] = { 0xfd, 0x00, 0x53, 0x47, 0, 1, 0, 0, 0, 0,
 
 static struct sg_net_if ifc;
 
-/* ---- an independent frame builder ---- */
-
-static uint16_t rfc1071(const uint8_t *p, size_t n, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		sum += (uint32_t)(p[n - 1] << 8);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-static uint16_t l4sum(int fam, const uint8_t *src, const uint8_t *dst, uint8_t proto,
-                      const uint8_t *l4, size_t n)
-{
-	uint8_t ph[40] = { 0 };
-	size_t alen = fam == 4 ? 4 : 16, plen;
-
-	memcpy(ph, src, alen);
-	memcpy(ph + alen, dst, alen);
-	if (fam == 4) {
-		ph[9] = proto;
-		ph[10] = (uint8_t)(n >> 8);
-		ph[11] = (uint8_t)n;
-		plen = 12;
-	} else {
-		ph[34] = (uint8_t)(n >> 8);
-		ph[35] = (uint8_t)n;
-		ph[39] = proto;
-		plen = 40;
-	}
-	return (uint16_t)~rfc1071(l4, n, rfc1071(ph, plen, 0));
-}
+/* ---- an independent frame builder (checksums: tc_csum.h) ---- */
 
 struct spec {
 	int fam;         /* 4 or 6 */
@@ -123,7 +92,7 @@ static uint32_t build_udp(uint8_t *f, const struct spec *s)
 		memcpy(ip + 16, s->dst ? s->dst : OUR_IP4, 4);
 		for (int i = 5; i < ihl; i++)
 			ip[i * 4] = 1; /* NOP options */
-		sg_store_be16(ip + 10, (uint16_t)(~rfc1071(ip, (size_t)ihl * 4, 0) +
+		sg_store_be16(ip + 10, (uint16_t)(~tc_csum(ip, (size_t)ihl * 4, 0) +
 		                                  (s->bad_ipcsum ? 1 : 0)));
 	} else {
 		uint8_t next = proto;
@@ -154,9 +123,9 @@ static uint32_t build_udp(uint8_t *f, const struct spec *s)
 	for (uint32_t i = 0; i < plen; i++)
 		udp[8 + i] = (uint8_t)(0xa0 + i);
 	if (!s->no_csum) {
-		uint16_t c = l4sum(s->fam, s->src ? s->src : (s->fam == 4 ? PEER_IP4 : PEER_IP6),
-		                   s->dst ? s->dst : (s->fam == 4 ? OUR_IP4 : OUR_IP6), proto, udp,
-		                   8 + plen);
+		uint16_t c = tc_csum_l4(
+		        (uint8_t)s->fam, s->src ? s->src : (s->fam == 4 ? PEER_IP4 : PEER_IP6),
+		        s->dst ? s->dst : (s->fam == 4 ? OUR_IP4 : OUR_IP6), proto, udp, 8 + plen);
 		sg_store_be16(udp + 6, (uint16_t)((c ? c : 0xffff) + (s->bad_csum ? 1 : 0)));
 	}
 	return l3 + (s->fam == 4 ? iplen : iplen) + (uint32_t)s->pad;
@@ -627,7 +596,7 @@ static uint32_t build_ns(uint8_t *f, const uint8_t *target, uint8_t hop_limit, i
 		icmp[25] = 1;
 		memcpy(icmp + 26, PEER_MAC, 6);
 	}
-	sg_store_be16(icmp + 2, l4sum(6, ip + 8, ip + 24, 58, icmp, ilen));
+	sg_store_be16(icmp + 2, tc_csum_l4(6, ip + 8, ip + 24, 58, icmp, ilen));
 	return 54 + ilen;
 }
 
@@ -656,7 +625,7 @@ static void test_ndisc(void **state)
 	assert_memory_equal(f + 54 + 8, OUR_IP6, 16);
 	assert_int_equal(f[54 + 24], 2);
 	assert_memory_equal(f + 54 + 26, OUR_MAC, 6);
-	assert_int_equal(l4sum(6, f + 22, f + 38, 58, f + 54, 32), 0); /* checksum verifies */
+	assert_int_equal(tc_csum_l4(6, f + 22, f + 38, 58, f + 54, 32), 0); /* checksum verifies */
 
 	/* The answer, seen by the peer, is a valid NA for our address. */
 	{
@@ -692,7 +661,7 @@ static void test_ndisc(void **state)
 	len = build_ns(f, OUR_IP6, 255, 1, 135);
 	f[54 + 25] = 0;
 	sg_store_be16(f + 54 + 2, 0);
-	sg_store_be16(f + 54 + 2, l4sum(6, f + 22, f + 38, 58, f + 54, 32));
+	sg_store_be16(f + 54 + 2, tc_csum_l4(6, f + 22, f + 38, 58, f + 54, 32));
 	assert_int_equal(sg_net_parse(&ifc, f, len, &pkt), SG_NET_DROP);
 	assert_int_equal(pkt.drop, SG_DROP_NDISC);
 
@@ -700,7 +669,7 @@ static void test_ndisc(void **state)
 	len = build_ns(f, OUR_IP6, 255, 0, 135);
 	memset(f + 22, 0, 16);
 	sg_store_be16(f + 54 + 2, 0);
-	sg_store_be16(f + 54 + 2, l4sum(6, f + 22, f + 38, 58, f + 54, 24));
+	sg_store_be16(f + 54 + 2, tc_csum_l4(6, f + 22, f + 38, 58, f + 54, 24));
 	assert_int_equal(sg_net_parse(&ifc, f, len, &pkt), SG_NET_NDISC);
 	assert_int_equal(sg_net_ndisc_reply(&ifc, f, len, FRAME_MAX, &pkt), 0);
 	assert_false(sg_net_neighbour(SG_NET_NDISC, f, len, &pkt, ip, mac));
@@ -713,7 +682,7 @@ static void test_ndisc(void **state)
 		len = build_ns(f, OUR_IP6, 255, 1, 135);
 		memcpy(f + 22, k == 0 ? mapped : loop, 16);
 		sg_store_be16(f + 54 + 2, 0);
-		sg_store_be16(f + 54 + 2, l4sum(6, f + 22, f + 38, 58, f + 54, 32));
+		sg_store_be16(f + 54 + 2, tc_csum_l4(6, f + 22, f + 38, 58, f + 54, 32));
 		assert_int_equal(sg_net_parse(&ifc, f, len, &pkt), SG_NET_DROP);
 		assert_int_equal(pkt.drop, SG_DROP_BAD_SOURCE);
 	}

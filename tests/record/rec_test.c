@@ -4,7 +4,6 @@
  * the RFC text, independently of the library, so a round trip checks the
  * library's construction, not just its consistency with itself.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include <intel-ipsec-mb.h>
@@ -31,7 +30,7 @@ void rt_fill(uint8_t *p, size_t len, uint64_t seed)
 		p[i] = (uint8_t)(splitmix(&x) >> 56);
 }
 
-void rt_keys_make(struct rt_keys *k, uint64_t seed)
+void rt_keys_make(struct tc_keys *k, uint64_t seed)
 {
 	rt_fill(k->client_key, sizeof(k->client_key), seed * 4 + 1);
 	rt_fill(k->server_key, sizeof(k->server_key), seed * 4 + 2);
@@ -39,17 +38,7 @@ void rt_keys_make(struct rt_keys *k, uint64_t seed)
 	rt_fill(k->server_iv, sizeof(k->server_iv), seed * 4 + 4);
 }
 
-struct sg_rec_sa *rt_sa_alloc(unsigned window)
-{
-	size_t sz = sg_rec_sa_size(window);
-	struct sg_rec_sa *sa = aligned_alloc(SG_CACHE_LINE, sz);
-
-	if (sa)
-		memset(sa, 0, sz);
-	return sa;
-}
-
-int rt_sa_init(struct sg_rec_sa *sa, unsigned window, enum sg_aead aead, const struct rt_keys *k,
+int rt_sa_init(struct sg_rec_sa *sa, unsigned window, enum sg_aead aead, const struct tc_keys *k,
                int client, uint16_t epoch, uint8_t flags, uint64_t tx_seq)
 {
 	struct sg_rec_sa_params p = {

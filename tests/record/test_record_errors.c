@@ -36,7 +36,7 @@ static const uint8_t our_cid[CID_LEN] = { 0xc1, 0xd0, 0x00, 0x2a };
 struct peer {
 	enum sg_aead aead;
 	int cid;
-	struct rt_keys k;
+	struct tc_keys k;
 	struct sg_rec_sa *sa;
 };
 
@@ -45,7 +45,7 @@ static void peer_init(struct peer *p, enum sg_aead aead, int cid, uint64_t seed)
 	p->aead = aead;
 	p->cid = cid;
 	rt_keys_make(&p->k, seed);
-	p->sa = rt_sa_alloc(128);
+	p->sa = tc_sa_alloc(128);
 	assert_non_null(p->sa);
 	assert_int_equal(rt_sa_init(p->sa, 128, aead, &p->k, 0, 1,
 	                            cid ? SG_SA_F_RX_CID | SG_SA_F_TX_CID : 0, 0),
@@ -157,7 +157,7 @@ static void test_every_bit_flipped(void **state)
 	(void)state;
 	assert_non_null(recs);
 	for (unsigned i = 0; i < SG_BURST_MAX; i++)
-		assert_non_null(sas[i] = rt_sa_alloc(128));
+		assert_non_null(sas[i] = tc_sa_alloc(128));
 	rt_fill(pt, sizeof(pt), 7);
 
 	for (size_t a = 0; a < N_AEAD; a++) {
@@ -983,7 +983,7 @@ static void test_large_call_and_wipe_keys(void **state)
 	/* Two ends of one GCM session: the client seals, the server opens. */
 	peer_init(&srv, SG_AEAD_AES_256_GCM, 0, 9);
 	cli = srv;
-	cli.sa = rt_sa_alloc(128);
+	cli.sa = tc_sa_alloc(128);
 	assert_non_null(cli.sa);
 	assert_int_equal(rt_sa_init(cli.sa, 128, cli.aead, &cli.k, 1, 1, 0, 0), 0);
 	for (int round = 0; round < 2; round++) {
@@ -1026,7 +1026,7 @@ static void test_large_call_and_wipe_keys(void **state)
 
 /* Open one client record and seal one reply on sa with keys k; both must work. */
 static void gcm_exchange(struct sg_rec_ctx *ctx, struct sg_rec_sa *sa, enum sg_aead aead,
-                         const struct rt_keys *k, uint64_t seq)
+                         const struct tc_keys *k, uint64_t seq)
 {
 	struct peer p = { .aead = aead, .cid = 0, .k = *k, .sa = sa };
 	struct sg_rec_open_op op = { 0 };
@@ -1073,8 +1073,8 @@ static void test_gcm_key_cache(void **state)
 
 		assert_non_null(ctx);
 		for (size_t g = 0; g < SG_ARRAY_SIZE(gcms); g++) {
-			struct sg_rec_sa *sa = rt_sa_alloc(128);
-			struct rt_keys a, b;
+			struct sg_rec_sa *sa = tc_sa_alloc(128);
+			struct tc_keys a, b;
 
 			assert_non_null(sa);
 			rt_keys_make(&a, 40 + g);

@@ -108,8 +108,8 @@ static void test_table_functions(void **state)
 	(void)state;
 	for (size_t wi = 0; wi < SG_ARRAY_SIZE(windows); wi++) {
 		unsigned w = windows[wi];
-		struct sg_rec_sa *sa = rt_sa_alloc(w);
-		struct rt_keys k;
+		struct sg_rec_sa *sa = tc_sa_alloc(w);
+		struct tc_keys k;
 
 		assert_non_null(sa);
 		rt_keys_make(&k, 1);
@@ -141,8 +141,8 @@ static void test_table_records(void **state)
 		unsigned w = windows[wi];
 		struct sg_rec_ctx_conf conf = { .window_bits = w };
 		struct sg_rec_ctx *ctx = sg_rec_ctx_create(&conf);
-		struct sg_rec_sa *sa = rt_sa_alloc(w);
-		struct rt_keys k;
+		struct sg_rec_sa *sa = tc_sa_alloc(w);
+		struct tc_keys k;
 
 		assert_non_null(ctx);
 		assert_non_null(sa);
@@ -182,9 +182,9 @@ static void test_forged_does_not_slide(void **state)
 {
 	unsigned w = 128;
 	struct sg_rec_ctx *ctx = sg_rec_ctx_create(NULL);
-	struct sg_rec_sa *sa = rt_sa_alloc(w);
+	struct sg_rec_sa *sa = tc_sa_alloc(w);
 	uint8_t rec[128], pt[16];
-	struct rt_keys k;
+	struct tc_keys k;
 	static const struct {
 		uint64_t seq;
 		int forge;
@@ -248,9 +248,9 @@ static void test_differential(void **state)
 	(void)state;
 	for (size_t wi = 0; wi < SG_ARRAY_SIZE(windows); wi++) {
 		unsigned w = windows[wi];
-		struct sg_rec_sa *sa = rt_sa_alloc(w);
+		struct sg_rec_sa *sa = tc_sa_alloc(w);
 		struct model m = { calloc(LIMIT, 1), 0 };
-		struct rt_keys k;
+		struct tc_keys k;
 		uint64_t x = 0x1234 + w;
 		unsigned counts[SG_REC_STATUS_MAX] = { 0 };
 

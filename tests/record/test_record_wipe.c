@@ -80,7 +80,7 @@ static struct sg_rec_ctx *ctx_of(enum ctx_kind kind, unsigned cid_len)
  * one of ours sealed and checked by OpenSSL. seq: the record's number.
  */
 static void one_record(struct sg_rec_ctx *ctx, const struct wipe_row *r, struct sg_rec_sa *sa,
-                       const struct rt_keys *k, const uint8_t *cid, uint64_t seq)
+                       const struct tc_keys *k, const uint8_t *cid, uint64_t seq)
 {
 	uint8_t buf[REC_MAX], pt[PAYLOAD], got[REC_MAX], type;
 	struct rt_rec rr = {
@@ -132,10 +132,10 @@ static void one_record(struct sg_rec_ctx *ctx, const struct wipe_row *r, struct 
 static void run_row(const struct wipe_row *r, int full_wipe)
 {
 	struct sg_rec_ctx *ctx = ctx_of(r->kind, r->open ? r->cid_len : 0);
-	struct sg_rec_sa *sa = rt_sa_alloc(WINDOW);
+	struct sg_rec_sa *sa = tc_sa_alloc(WINDOW);
 	uint8_t cid[32];
 	uint64_t seq = 1;
-	struct rt_keys k;
+	struct tc_keys k;
 	uint8_t flags = 0;
 
 	assert_non_null(sa);

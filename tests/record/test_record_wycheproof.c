@@ -17,9 +17,11 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <jansson.h>
 
 #include <stormgate/record.h>
+
+#include "tc_hex.h"
+#include "tc_vectors.h"
 
 struct vec {
 	enum sg_aead aead;
@@ -34,23 +36,6 @@ static struct vec *vecs;
 static size_t n_vecs;
 static size_t per_aead[SG_AEAD_MAX];
 static size_t n_ccm_long_aad;
-
-static uint8_t *unhex(const char *s, size_t *len)
-{
-	size_t n = strlen(s) / 2;
-	uint8_t *p = malloc(n ? n : 1);
-
-	assert_non_null(p);
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-
-		assert_int_equal(sscanf(s + 2 * i, "%2x", &v), 1);
-		p[i] = (uint8_t)v;
-	}
-	if (len)
-		*len = n;
-	return p;
-}
 
 /* The suite AEAD that expresses a Wycheproof group, or -1. */
 static int group_aead(const char *file, long key_bits, long iv_bits, long tag_bits)
@@ -70,17 +55,11 @@ static int group_aead(const char *file, long key_bits, long iv_bits, long tag_bi
 	return -1;
 }
 
-static size_t load_file(const char *dir, const char *file)
+static size_t load_file(const char *file)
 {
-	char path[1024];
-	json_error_t err;
-	json_t *root, *groups, *g;
+	json_t *root = tc_wycheproof_load(file), *groups, *g;
 	size_t gi, loaded = 0;
 
-	snprintf(path, sizeof(path), "%s/wycheproof/%s", dir, file);
-	root = json_load_file(path, 0, &err);
-	if (!root)
-		fail_msg("%s: %s (line %d)", path, err.text, err.line);
 	groups = json_object_get(root, "testGroups");
 	assert_true(json_is_array(groups));
 	json_array_foreach(groups, gi, g)
@@ -110,12 +89,16 @@ static size_t load_file(const char *dir, const char *file)
 			v->valid = !strcmp(result, "valid")     ? 1
 			           : !strcmp(result, "invalid") ? 0
 			                                        : -1;
-			v->key = unhex(json_string_value(json_object_get(t, "key")), &klen);
-			v->iv = unhex(json_string_value(json_object_get(t, "iv")), &ivlen);
-			v->aad = unhex(json_string_value(json_object_get(t, "aad")), &v->aad_len);
-			v->msg = unhex(json_string_value(json_object_get(t, "msg")), &v->msg_len);
-			v->ct = unhex(json_string_value(json_object_get(t, "ct")), &ctlen);
-			v->tag = unhex(json_string_value(json_object_get(t, "tag")), &taglen);
+			v->key =
+			        tc_unhex_alloc(json_string_value(json_object_get(t, "key")), &klen);
+			v->iv = tc_unhex_alloc(json_string_value(json_object_get(t, "iv")), &ivlen);
+			v->aad = tc_unhex_alloc(json_string_value(json_object_get(t, "aad")),
+			                        &v->aad_len);
+			v->msg = tc_unhex_alloc(json_string_value(json_object_get(t, "msg")),
+			                        &v->msg_len);
+			v->ct = tc_unhex_alloc(json_string_value(json_object_get(t, "ct")), &ctlen);
+			v->tag = tc_unhex_alloc(json_string_value(json_object_get(t, "tag")),
+			                        &taglen);
 			assert_int_equal(klen, sg_aead_key_len(v->aead));
 			assert_int_equal(ivlen, 12);
 			assert_int_equal(taglen, sg_aead_tag_len(v->aead));
@@ -133,16 +116,10 @@ static size_t load_file(const char *dir, const char *file)
 
 static int setup(void **state)
 {
-	const char *dir = getenv("SG_TESTVECTORS");
-
 	(void)state;
-	if (!dir) {
-		fprintf(stderr, "SG_TESTVECTORS is not set\n");
-		return -1;
-	}
-	load_file(dir, "aes_ccm_test.json");
-	load_file(dir, "aes_gcm_test.json");
-	load_file(dir, "chacha20_poly1305_test.json");
+	load_file("aes_ccm_test.json");
+	load_file("aes_gcm_test.json");
+	load_file("chacha20_poly1305_test.json");
 	return 0;
 }
 

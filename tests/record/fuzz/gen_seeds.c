@@ -16,6 +16,7 @@
 #include <stormgate/proxy_v2.h>
 
 #include "fuzz_rec_input.h"
+#include "tc_csum.h"
 
 static void put(const char *dir, const char *name, uint8_t sel, const uint8_t *p, size_t n)
 {
@@ -30,22 +31,10 @@ static void put(const char *dir, const char *name, uint8_t sel, const uint8_t *p
 	}
 }
 
-static uint16_t csum(const uint8_t *p, size_t n, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* Ethernet + IPv4 or IPv6 + UDP (valid checksums) around payload, to the fuzz interface. */
 static size_t frame(uint8_t *f, int v6, const uint8_t *pl, size_t n)
 {
 	struct sg_net_if ifc;
-	uint8_t ph[40];
 	uint8_t *ip = f + 14, *udp;
 	size_t l3 = v6 ? 40 : 20;
 	uint16_t ulen = (uint16_t)(8 + n);
@@ -64,10 +53,6 @@ static size_t frame(uint8_t *f, int v6, const uint8_t *pl, size_t n)
 		memcpy(ip + 8, ifc.ip6[0], 16);
 		ip[23] = 0x10;
 		memcpy(ip + 24, ifc.ip6[0], 16);
-		memcpy(ph, ip + 8, 32);
-		memset(ph + 32, 0, 8);
-		sg_store_be16(ph + 34, ulen);
-		ph[39] = 17;
 	} else {
 		uint16_t tl = (uint16_t)(20 + ulen);
 
@@ -76,28 +61,16 @@ static size_t frame(uint8_t *f, int v6, const uint8_t *pl, size_t n)
 		ip[8] = 64, ip[9] = 17;
 		memcpy(ip + 12, (uint8_t[]){ 198, 18, 1, 10 }, 4);
 		memcpy(ip + 16, ifc.ip4[0], 4);
-		c = csum(ip, 20, 0);
-		sg_store_be16(ip + 10, c);
-		memcpy(ph, ip + 12, 8);
-		ph[8] = 0, ph[9] = 17;
-		sg_store_be16(ph + 10, ulen);
+		sg_store_be16(ip + 10, (uint16_t)~tc_csum(ip, 20, 0));
 	}
 	sg_store_be16(udp, 50000);
 	sg_store_be16(udp + 2, 5684);
 	sg_store_be16(udp + 4, ulen);
 	sg_store_be16(udp + 6, 0);
 	memcpy(udp + 8, pl, n);
-	{
-		uint32_t sum = 0;
-		size_t phl = v6 ? 40 : 12;
-
-		for (size_t i = 0; i < phl; i += 2)
-			sum += (uint32_t)ph[i] << 8 | ph[i + 1];
-		c = csum(udp, ulen, sum);
-		if (c == 0)
-			c = 0xffff;
-		sg_store_be16(udp + 6, c);
-	}
+	c = v6 ? tc_csum_l4(6, ip + 8, ip + 24, 17, udp, ulen)
+	       : tc_csum_l4(4, ip + 12, ip + 16, 17, udp, ulen);
+	sg_store_be16(udp + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
 	return 14 + l3 + ulen;
 }
 
