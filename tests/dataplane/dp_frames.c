@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 
+#include <cmocka.h>
 #include <rte_mbuf.h>
 
 #include <stormgate/bytes.h>
+#include <stormgate/record.h>
 
 #include "dp_frames.h"
 #include "tc_csum.h"
@@ -97,4 +102,35 @@ int dp_frame_read(const struct rte_mbuf *m, struct dp_frame *o)
 	o->payload = udp + 8;
 	o->len = (uint16_t)(ulen - 8);
 	return 0;
+}
+
+uint16_t dp_frame_records(struct sg_rec_ctx *ctx, struct sg_rec_sa *sa, const uint8_t *cid,
+                          uint8_t cid_len, const char *const *pt, unsigned n, uint8_t type,
+                          uint8_t *dgram, size_t cap)
+{
+	uint8_t bufs[DP_FRAME_RECORDS_MAX][600];
+	struct sg_rec_seal_op ops[DP_FRAME_RECORDS_MAX];
+	size_t len = 0;
+
+	assert_true(n <= DP_FRAME_RECORDS_MAX);
+	memset(ops, 0, sizeof(ops));
+	for (unsigned r = 0; r < n; r++) {
+		ops[r].buf = bufs[r];
+		ops[r].buf_len = sizeof(bufs[r]);
+		ops[r].pt_off = 64;
+		ops[r].pt_len = (uint32_t)strlen(pt[r]);
+		assert_true(ops[r].pt_len < 512);
+		memcpy(bufs[r] + 64, pt[r], ops[r].pt_len);
+		ops[r].sa = sa;
+		ops[r].cid = cid;
+		ops[r].cid_len = cid_len;
+		ops[r].type = type;
+	}
+	assert_int_equal(sg_rec_seal_burst(ctx, ops, n), n);
+	for (unsigned r = 0; r < n; r++) {
+		assert_true(len + ops[r].rec_len <= cap);
+		memcpy(dgram + len, bufs[r] + ops[r].rec_off, ops[r].rec_len);
+		len += ops[r].rec_len;
+	}
+	return (uint16_t)len;
 }

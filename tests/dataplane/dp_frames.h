@@ -13,6 +13,8 @@
 
 struct rte_mbuf;
 struct rte_mempool;
+struct sg_rec_ctx;
+struct sg_rec_sa;
 
 /*
  * A UDP datagram from src:sport to dst:dport (4 or 16-byte addresses by
@@ -39,5 +41,18 @@ struct dp_frame {
  * the mbuf, IPv4 header and UDP checksums right. Returns 0 or -EINVAL.
  */
 int dp_frame_read(const struct rte_mbuf *m, struct dp_frame *f);
+
+#define DP_FRAME_RECORDS_MAX 16
+
+/*
+ * What a device puts in one datagram: the strings pt[0..n) (n <=
+ * DP_FRAME_RECORDS_MAX, each under 512 bytes) as records of content type
+ * type, sealed by ctx under the device's sa (tls12_cid records carrying cid
+ * when cid_len > 0), back to back at dgram (cap bytes). Returns the
+ * datagram's length; a record that does not seal or fit fails the test.
+ */
+uint16_t dp_frame_records(struct sg_rec_ctx *ctx, struct sg_rec_sa *sa, const uint8_t *cid,
+                          uint8_t cid_len, const char *const *pt, unsigned n, uint8_t type,
+                          uint8_t *dgram, size_t cap);
 
 #endif /* SG_TESTS_DP_FRAMES_H */

@@ -71,6 +71,7 @@
 #endif
 
 #include "dp_frames.h"
+#include "dp_net.h"
 #include "eal_test.h"
 #include "tc_sa.h"
 #include "tsan_dpdk.h"
@@ -79,9 +80,6 @@
 #define N_SESS    16
 #define POOL_SIZE 4095
 #define RING_SIZE 1024
-#define DTLS_PORT 5684
-#define COAP_PORT 5683
-#define BPORT0    20000
 #define WINDOW    SG_REPLAY_WINDOW_DEFAULT
 #define CYCLES    (4 * N_SESS) /* rounds: re-key, end (take), re-key, end (delete) */
 #define PER_BATCH 3            /* datagrams per session per batch; the last has two records */
@@ -103,13 +101,8 @@
 #define RUN_S           60
 #define WAIT_S          10
 
-static const uint8_t GW_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x01 };
-static const uint8_t DEV_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x02 };
-static const uint8_t BE_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x03 };
-static const uint8_t GW4[4] = { 198, 18, 1, 1 };
+/* The test network (dp_net.h), and the gateway's IPv6 address on it. */
 static const uint8_t GW6[16] = { 0xfd, 0x00, 0x53, 0x47, [15] = 1 }; /* fd00:5347::1 */
-static const uint8_t GWB4[4] = { 198, 18, 2, 1 };
-static const uint8_t BE4[4] = { 198, 18, 2, 2 };
 
 /* One device, its side of the keys, and what it sent and got back. */
 struct device {
@@ -257,7 +250,6 @@ static void install(unsigned i)
 	struct sg_rec_sa *srv = tc_sa_alloc(WINDOW);
 	uint8_t peer_cid[4] = { 0xc1, 0xd0, (uint8_t)i, 0x99 };
 	struct sg_sess_new s = { 0 };
-	char ident[32];
 
 	assert_true(d->gen < MAX_GEN);
 	if (d->sa == NULL)
@@ -273,19 +265,10 @@ static void install(unsigned i)
 	s.owner = d->owner;
 	assert_int_equal(sg_sess_insert(E.tab, &s, &d->id, d->cid), 0);
 	tc_sa_free(srv, WINDOW);
-	snprintf(ident, sizeof(ident), "device-%u", i);
 	/* The control plane draws tokens from a CSPRNG; any distinct value serves the test. */
 	for (unsigned k = 0; k < SG_PP2_TOKEN_LEN; k++)
 		d->token[k] = (uint8_t)rte_rand();
-	assert_int_equal(sg_dp_session_attach(E.dp, d->id, (const uint8_t *)ident,
-	                                      (uint8_t)strlen(ident), d->token),
-	                 0);
-	if (E.mode == SG_DP_BACKEND_UDP) {
-		uint8_t fam, a[16];
-
-		assert_int_equal(sg_dp_session_bport(E.dp, d->id, &fam, a, &d->bport), 0);
-		assert_memory_equal(a, GWB4, 4);
-	}
+	dp_test_attach(E.dp, E.mode, d->id, i, d->token, GWB4, &d->bport);
 	d->id_of[d->gen] = d->id;
 	d->bport_of[d->gen] = d->bport;
 }
@@ -358,50 +341,38 @@ static struct rte_mbuf *dev_datagram(unsigned i, struct sg_rec_sa *sa, unsigned 
                                      enum rec_kind kind, enum race race)
 {
 	struct device *d = &E.dev[i];
-	uint8_t bufs[2][256], dgram[512];
-	struct sg_rec_seal_op ops[2];
-	unsigned len = 0;
+	uint8_t dgram[512];
+	char pt[2][64];
+	const char *pts[2] = { pt[0], pt[1] };
+	uint16_t len;
 	struct rte_mbuf *m;
 
 	assert_true(n >= 1 && n <= 2);
-	memset(ops, 0, sizeof(ops));
 	for (unsigned r = 0; r < n; r++) {
-		char pt[64];
-
 		switch (kind) {
 		case REC_GOOD:
 			assert_true(d->n_seq < MAX_SEQ);
 			d->gen_of[d->n_seq] = (uint8_t)gen;
-			snprintf(pt, sizeof(pt), "up %u %u %u", i, gen, d->n_seq++);
+			snprintf(pt[r], sizeof(pt[r]), "up %u %u %u", i, gen, d->n_seq++);
 			E.want.records++;
 			break;
 		case REC_RACE:
 			assert_true(d->n_race < MAX_RACE && race < RACE_MAX);
 			d->race_of[d->n_race] = (uint8_t)race;
-			snprintf(pt, sizeof(pt), "race %u %u %u", i, gen, d->n_race++);
+			snprintf(pt[r], sizeof(pt[r]), "race %u %u %u", i, gen, d->n_race++);
 			E.want.race[race]++;
 			break;
 		default:
-			snprintf(pt, sizeof(pt), "late %u %u 0", i, gen);
+			snprintf(pt[r], sizeof(pt[r]), "late %u %u 0", i, gen);
 			break;
 		}
-		ops[r].buf = bufs[r];
-		ops[r].buf_len = sizeof(bufs[r]);
-		ops[r].pt_off = 64;
-		ops[r].pt_len = (uint32_t)strlen(pt);
-		memcpy(bufs[r] + 64, pt, ops[r].pt_len);
-		ops[r].sa = sa;
-		ops[r].cid = d->cid; /* the device writes the CID we issued */
-		ops[r].cid_len = d->use_cid ? (uint8_t)sg_sess_cid_len(E.tab) : 0;
-		ops[r].type = SG_DTLS_CT_APPLICATION_DATA;
 	}
-	assert_int_equal(sg_rec_seal_burst(E.dev_rec, ops, n), n);
-	for (unsigned r = 0; r < n; r++) {
-		memcpy(dgram + len, bufs[r] + ops[r].rec_off, ops[r].rec_len);
-		len += ops[r].rec_len;
-	}
+	/* The device writes the CID we issued. */
+	len = dp_frame_records(E.dev_rec, sa, d->cid,
+	                       d->use_cid ? (uint8_t)sg_sess_cid_len(E.tab) : 0, pts, n,
+	                       SG_DTLS_CT_APPLICATION_DATA, dgram, sizeof(dgram));
 	m = dp_frame_udp(E.pool, DEV_MAC, GW_MAC, d->family, d->addr, d->port,
-	                 d->family == 4 ? GW4 : GW6, DTLS_PORT, dgram, (uint16_t)len);
+	                 d->family == 4 ? GW4 : GW6, DTLS_PORT, dgram, len);
 	assert_non_null(m);
 	return m;
 }
@@ -987,27 +958,10 @@ static int setup_mode(enum sg_dp_backend_mode mode)
 		return -1;
 	c.n_workers = N_WORKERS;
 	c.n_ports = 2;
-	c.ports[0].port_id = E.dev_port;
-	c.ports[0].role = SG_DP_ROLE_DEVICE;
-	memcpy(c.ports[0].ifc.mac, GW_MAC, 6);
-	c.ports[0].ifc.n_ip4 = 1;
-	memcpy(c.ports[0].ifc.ip4[0], GW4, 4);
-	c.ports[0].ifc.n_ip6 = 1;
-	memcpy(c.ports[0].ifc.ip6[0], GW6, 16);
-	c.ports[1].port_id = E.be_port;
-	c.ports[1].role = SG_DP_ROLE_BACKEND;
-	memcpy(c.ports[1].ifc.mac, GW_MAC, 6);
-	c.ports[1].ifc.n_ip4 = 1;
-	memcpy(c.ports[1].ifc.ip4[0], GWB4, 4);
+	dp_test_port(&c.ports[0], E.dev_port, SG_DP_ROLE_DEVICE, GW_MAC, GW4, GW6, 0);
+	dp_test_port(&c.ports[1], E.be_port, SG_DP_ROLE_BACKEND, GW_MAC, GWB4, NULL, 0);
 	c.dtls_port = DTLS_PORT;
-	c.backend_mode = mode;
-	c.backend_family = 4;
-	memcpy(c.backend_addr, BE4, 4);
-	c.backend_port = COAP_PORT;
-	c.n_local = 1;
-	memcpy(c.local_addr[0], GWB4, 4);
-	c.port_base = BPORT0;
-	c.ports_per_addr = 1000;
+	dp_test_backend(&c, mode, BE4, GWB4, 1000);
 	c.sessions = E.tab;
 	c.pool = E.pool;
 	E.dp = sg_dp_create(&c);

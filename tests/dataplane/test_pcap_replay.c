@@ -53,6 +53,7 @@
 #include <stormgate/session.h>
 
 #include "dp_frames.h"
+#include "dp_net.h"
 #include "eal_test.h"
 #include "tc_csum.h"
 #include "tc_hex.h"
@@ -65,8 +66,6 @@
 #define MAX_LINES   8
 #define TEXT_MAX    256
 #define MS_LEN      48 /* RFC 5246 §8.1: master_secret[48] */
-#define COAP_PORT   5683
-#define BPORT0      20000
 #define MAX_POLLS   1000
 #define CAPTURE_DIR "tests/data"
 
@@ -79,11 +78,8 @@ static const struct capture {
 	{ "dtls-psk-gcm", "net_pcap1" },
 };
 
-/* The backend side is the test's own choice, not the capture's. */
-static const uint8_t BE_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x03 };
+/* The backend side is the test's own choice, not the capture's (dp_net.h, and a MAC of its own). */
 static const uint8_t GWB_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x04 };
-static const uint8_t GWB4[4] = { 198, 18, 2, 1 };
-static const uint8_t BE4[4] = { 198, 18, 2, 2 };
 
 /* What the JSON beside the capture says. */
 struct meta {
@@ -605,27 +601,11 @@ static int setup(void **state)
 	assert_non_null(E.tab);
 	c.n_workers = 1;
 	c.n_ports = 2;
-	c.ports[0].port_id = E.dev_port;
-	c.ports[0].role = SG_DP_ROLE_DEVICE;
-	memcpy(c.ports[0].ifc.mac, E.meta.gw_mac, 6);
-	c.ports[0].ifc.n_ip4 = 1;
-	memcpy(c.ports[0].ifc.ip4[0], E.meta.gw_ip, 4);
-	c.ports[0].prefix4 = 24;
-	c.ports[1].port_id = E.be_port;
-	c.ports[1].role = SG_DP_ROLE_BACKEND;
-	memcpy(c.ports[1].ifc.mac, GWB_MAC, 6);
-	c.ports[1].ifc.n_ip4 = 1;
-	memcpy(c.ports[1].ifc.ip4[0], GWB4, 4);
-	c.ports[1].prefix4 = 24;
+	dp_test_port(&c.ports[0], E.dev_port, SG_DP_ROLE_DEVICE, E.meta.gw_mac, E.meta.gw_ip, NULL,
+	             24);
+	dp_test_port(&c.ports[1], E.be_port, SG_DP_ROLE_BACKEND, GWB_MAC, GWB4, NULL, 24);
 	c.dtls_port = E.meta.gw_port;
-	c.backend_mode = SG_DP_BACKEND_UDP;
-	c.backend_family = 4;
-	memcpy(c.backend_addr, BE4, 4);
-	c.backend_port = COAP_PORT;
-	c.n_local = 1;
-	memcpy(c.local_addr[0], GWB4, 4);
-	c.port_base = BPORT0;
-	c.ports_per_addr = 16;
+	dp_test_backend(&c, SG_DP_BACKEND_UDP, BE4, GWB4, 16);
 	c.sessions = E.tab;
 	c.pool = E.pool;
 	E.dp = sg_dp_create(&c);

@@ -44,6 +44,7 @@
 #include <stormgate/time.h>
 
 #include "dp_frames.h"
+#include "dp_net.h"
 #include "eal_test.h"
 #include "tc_csum.h"
 #include "tc_sa.h"
@@ -52,17 +53,9 @@
 #define N_SESS    48
 #define POOL_SIZE 4095
 #define RING_SIZE 1024
-#define DTLS_PORT 5684
-#define COAP_PORT 5683
-#define BPORT0    20000
 
-static const uint8_t GW_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x01 };
-static const uint8_t DEV_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x02 };
-static const uint8_t BE_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x03 };
-static const uint8_t GW4[4] = { 198, 18, 1, 1 };
+/* The test network (dp_net.h), and the gateway's IPv6 address on it. */
 static const uint8_t GW6[16] = { 0xfd, 0x00, 0x53, 0x47, 0, 1, [15] = 1 };
-static const uint8_t GWB4[4] = { 198, 18, 2, 1 };
-static const uint8_t BE4[4] = { 198, 18, 2, 2 };
 
 /* One simulated device: its address, and its side of the session's keys. */
 struct device {
@@ -77,7 +70,38 @@ struct device {
 	uint8_t token[SG_PP2_TOKEN_LEN]; /* proxy mode: the session's token, as attached */
 };
 
+/*
+ * What a test's gateway is (the cmocka state its set-up gets): the backend
+ * mode; the backend on a port of its own, or (one_port) on the device port,
+ * which then has both roles: the device network trusted not to spoof the
+ * server (backend.trust_device_network); the workers' key scrub interval (0:
+ * the default) and what CID sessions do when their device moves; what the
+ * sessions negotiated: rrc for the CID ones (RFC 9853 §3), a record limit
+ * (RFC 8449 record_size_limit; 0: none).
+ */
+struct gw_opts {
+	enum sg_dp_backend_mode mode;
+	bool one_port;
+	uint32_t key_scrub_ms;
+	enum sg_dp_peer_move peer_move;
+	bool rrc;
+	uint16_t max_pt;
+};
+
+static const struct gw_opts UDP = { .mode = SG_DP_BACKEND_UDP };
+static const struct gw_opts PROXY = { .mode = SG_DP_BACKEND_PROXY };
+static const struct gw_opts UDP_ONE_PORT = { .mode = SG_DP_BACKEND_UDP, .one_port = true };
+static const struct gw_opts PROXY_ONE_PORT = { .mode = SG_DP_BACKEND_PROXY, .one_port = true };
+static const struct gw_opts RRC = { .mode = SG_DP_BACKEND_UDP, .rrc = true };
+/* CID sessions without rrc follow their device at once (sessions.peer_move: unverified). */
+static const struct gw_opts UNVERIFIED = { .mode = SG_DP_BACKEND_UDP,
+	                                   .peer_move = SG_DP_PEER_MOVE_UNVERIFIED };
+static const struct gw_opts LIMIT = { .mode = SG_DP_BACKEND_UDP, .max_pt = 512 };
+/* Workers that wipe their key scratch every millisecond. */
+static const struct gw_opts SCRUB = { .mode = SG_DP_BACKEND_UDP, .key_scrub_ms = 1 };
+
 static struct env {
+	const struct gw_opts *o;
 	struct rte_mempool *pool;
 	struct rte_ring *dev_rx[N_WORKERS], *dev_tx[N_WORKERS];
 	struct rte_ring *be_rx[N_WORKERS], *be_tx[N_WORKERS];
@@ -135,6 +159,19 @@ static void parse_out(struct rte_mbuf *m, struct out *o)
 	o->len = f.len;
 }
 
+/* Open the first record of the reply o with the device's sa into op (in place). */
+static void open_reply(const struct out *o, struct sg_rec_sa *sa, struct sg_rec_open_op *op)
+{
+	struct sg_rec_hdr h;
+
+	assert_int_equal(sg_rec_parse(o->payload, o->len, sg_rec_ctx_cid_len(E.dev_rec), &h, 1), 1);
+	memset(op, 0, sizeof(*op));
+	op->rec = (uint8_t *)o->payload;
+	op->rec_len = h.len;
+	op->sa = sa;
+	assert_int_equal(sg_rec_open_burst(E.dev_rec, op, 1), 1);
+}
+
 /* ---- sessions ---- */
 
 static void make_keys(unsigned i, struct tc_keys *k)
@@ -149,10 +186,6 @@ static void make_keys(unsigned i, struct tc_keys *k)
 	}
 }
 
-/* What the next sessions negotiated: the device's record limit (0: none), rrc (CID ones). */
-static uint16_t sess_max_pt;
-static bool sess_rrc;
-
 /* Install session i: suite rotates over the AEADs; every third uses a CID. */
 static void add_session(unsigned i)
 {
@@ -164,7 +197,6 @@ static void add_session(unsigned i)
 	struct sg_sess_new s = { 0 };
 	uint8_t peer_cid[4] = { 0xc1, 0xd0, (uint8_t)i, 0x99 };
 	struct sg_rec_sa_params p = { .aead = aead, .epoch = 1, .tx_seq = 1, .rx_seq = 1 };
-	char ident[32];
 
 	d->sa = tc_sa_alloc(window);
 	make_keys(i, &k);
@@ -181,9 +213,9 @@ static void add_session(unsigned i)
 
 	/* Gateway side: rx = client_write, tx = server_write; the device mirrors it. */
 	p.flags = d->use_cid ? SG_SA_F_RX_CID | SG_SA_F_TX_CID : 0;
-	if (d->use_cid && sess_rrc)
+	if (d->use_cid && E.o->rrc)
 		p.flags |= SG_SA_F_RRC;
-	p.max_plaintext = sess_max_pt;
+	p.max_plaintext = E.o->max_pt;
 	tc_sa_pair(srv, d->sa, window, &p, &k);
 
 	s.sa = srv;
@@ -204,19 +236,9 @@ static void add_session(unsigned i)
 	s.owner = (uint16_t)(i % N_WORKERS);
 	s.suite = 0;
 	assert_int_equal(sg_sess_insert(E.tab, &s, &d->id, d->cid), 0);
-	snprintf(ident, sizeof(ident), "device-%u", i);
 	/* As the gateway does: 64 bits from a CSPRNG (here the kernel's). */
 	assert_int_equal(getrandom(d->token, sizeof(d->token), 0), sizeof(d->token));
-	assert_int_equal(sg_dp_session_attach(E.dp, d->id, (const uint8_t *)ident,
-	                                      (uint8_t)strlen(ident), d->token),
-	                 0);
-	if (E.mode == SG_DP_BACKEND_UDP) {
-		uint8_t fam, a[16];
-
-		assert_int_equal(sg_dp_session_bport(E.dp, d->id, &fam, a, &d->bport), 0);
-		assert_int_equal(fam, 4);
-		assert_memory_equal(a, E.gwb, 4);
-	}
+	dp_test_attach(E.dp, E.mode, d->id, i, d->token, E.gwb, &d->bport);
 	tc_sa_free(srv, window);
 }
 
@@ -224,30 +246,14 @@ static void add_session(unsigned i)
 static struct rte_mbuf *dev_datagram(unsigned i, const char *const *msgs, unsigned n, uint8_t type)
 {
 	struct device *d = &E.dev[i];
-	uint8_t bufs[16][600], dgram[8192];
-	struct sg_rec_seal_op ops[16];
-	unsigned len = 0;
+	uint8_t dgram[8192];
+	/* The device writes the CID we issued. */
+	uint16_t len = dp_frame_records(E.dev_rec, d->sa, d->cid,
+	                                d->use_cid ? (uint8_t)sg_sess_cid_len(E.tab) : 0, msgs, n,
+	                                type, dgram, sizeof(dgram));
 
-	assert_true(n <= 16);
-	memset(ops, 0, sizeof(ops));
-	for (unsigned r = 0; r < n; r++) {
-		ops[r].buf = bufs[r];
-		ops[r].buf_len = sizeof(bufs[r]);
-		ops[r].pt_off = 64;
-		ops[r].pt_len = (uint32_t)strlen(msgs[r]);
-		memcpy(bufs[r] + 64, msgs[r], ops[r].pt_len);
-		ops[r].sa = d->sa;
-		ops[r].cid = d->cid; /* the device writes the CID we issued */
-		ops[r].cid_len = d->use_cid ? (uint8_t)sg_sess_cid_len(E.tab) : 0;
-		ops[r].type = type;
-	}
-	assert_int_equal(sg_rec_seal_burst(E.dev_rec, ops, n), n);
-	for (unsigned r = 0; r < n; r++) {
-		memcpy(dgram + len, bufs[r] + ops[r].rec_off, ops[r].rec_len);
-		len += ops[r].rec_len;
-	}
 	return udp_frame(DEV_MAC, GW_MAC, d->family, d->addr, d->port, d->family == 4 ? GW4 : GW6,
-	                 DTLS_PORT, dgram, (uint16_t)len);
+	                 DTLS_PORT, dgram, len);
 }
 
 static void inject(struct rte_ring *r, struct rte_mbuf *m)
@@ -333,18 +339,12 @@ static uint16_t ring_port(const char *name, struct rte_ring **rx, struct rte_rin
 	return (uint16_t)port;
 }
 
-/* The next data plane's key scrub interval (0: the default) and peer move policy. */
-static uint32_t key_scrub_ms;
-static enum sg_dp_peer_move peer_move;
 #define RRC_TIMEOUT_MS 400 /* the tests' RFC 9853 T: long enough for a loaded machine */
 
-/*
- * The data plane in backend mode `mode`: the backend on a port of its own,
- * or (one_port) on the device port, which then has both roles: the device
- * network trusted not to spoof the server (backend.trust_device_network).
- */
-static int setup_mode(enum sg_dp_backend_mode mode, bool one_port)
+/* The data plane o describes, on its ports, with no session yet. */
+static int setup_mode(const struct gw_opts *o)
 {
+	const bool one_port = o->one_port;
 	static unsigned gen;
 	char name[32];
 	struct sg_sess_params sp = { .capacity = 1024 };
@@ -354,7 +354,8 @@ static int setup_mode(enum sg_dp_backend_mode mode, bool one_port)
 	if (eal_up() != 0)
 		return -1;
 	memset(&E, 0, sizeof(E));
-	E.mode = mode;
+	E.o = o;
+	E.mode = o->mode;
 	E.one_port = one_port;
 	E.brx = one_port ? E.dev_rx : E.be_rx;
 	E.btx = one_port ? E.dev_tx : E.be_tx;
@@ -376,30 +377,15 @@ static int setup_mode(enum sg_dp_backend_mode mode, bool one_port)
 
 	c.n_workers = N_WORKERS;
 	c.n_ports = one_port ? 1 : 2;
-	c.ports[0].port_id = E.dev_port;
-	c.ports[0].role = one_port ? SG_DP_ROLE_DEVICE | SG_DP_ROLE_BACKEND : SG_DP_ROLE_DEVICE;
-	memcpy(c.ports[0].ifc.mac, GW_MAC, 6);
-	c.ports[0].ifc.n_ip4 = 1;
-	memcpy(c.ports[0].ifc.ip4[0], GW4, 4);
-	c.ports[0].ifc.n_ip6 = 1;
-	memcpy(c.ports[0].ifc.ip6[0], GW6, 16);
-	c.ports[1].port_id = E.be_port;
-	c.ports[1].role = SG_DP_ROLE_BACKEND;
-	memcpy(c.ports[1].ifc.mac, GW_MAC, 6);
-	c.ports[1].ifc.n_ip4 = 1;
-	memcpy(c.ports[1].ifc.ip4[0], GWB4, 4);
+	dp_test_port(&c.ports[0], E.dev_port,
+	             one_port ? SG_DP_ROLE_DEVICE | SG_DP_ROLE_BACKEND : SG_DP_ROLE_DEVICE, GW_MAC,
+	             GW4, GW6, 0);
+	dp_test_port(&c.ports[1], E.be_port, SG_DP_ROLE_BACKEND, GW_MAC, GWB4, NULL, 0);
 	c.dtls_port = DTLS_PORT;
-	c.key_scrub_ms = key_scrub_ms;
-	c.peer_move = peer_move;
+	c.key_scrub_ms = o->key_scrub_ms;
+	c.peer_move = o->peer_move;
 	c.rrc_timeout_ms = RRC_TIMEOUT_MS;
-	c.backend_mode = mode;
-	c.backend_family = 4;
-	memcpy(c.backend_addr, BE4, 4);
-	c.backend_port = COAP_PORT;
-	c.n_local = 1;
-	memcpy(c.local_addr[0], E.gwb, 4);
-	c.port_base = BPORT0;
-	c.ports_per_addr = 1000;
+	dp_test_backend(&c, o->mode, BE4, E.gwb, 1000);
 	c.sessions = E.tab;
 	c.pool = E.pool;
 	E.dp = sg_dp_create(&c);
@@ -539,84 +525,16 @@ static void announce_devices(void)
 
 /* ---- tests ---- */
 
-/* A gateway in mode, on two ports or one, with every test session installed and announced. */
-static int setup_gateway(enum sg_dp_backend_mode mode, bool one_port)
+/* The gateway *state (a struct gw_opts) describes, with every test session installed and announced.
+ */
+static int setup(void **state)
 {
-	if (setup_mode(mode, one_port) != 0)
+	if (setup_mode(*state) != 0)
 		return -1;
 	for (unsigned i = 0; i < N_SESS; i++)
 		add_session(i);
 	announce_devices();
 	return 0;
-}
-
-static int setup_udp(void **state)
-{
-	(void)state;
-	return setup_gateway(SG_DP_BACKEND_UDP, false);
-}
-
-/* CID devices that negotiated rrc (RFC 9853 §3). */
-static int setup_rrc(void **state)
-{
-	int rc;
-
-	sess_rrc = true;
-	rc = setup_udp(state);
-	sess_rrc = false;
-	return rc;
-}
-
-/* CID sessions without rrc follow their device at once (sessions.peer_move: unverified). */
-static int setup_unverified(void **state)
-{
-	int rc;
-
-	peer_move = SG_DP_PEER_MOVE_UNVERIFIED;
-	rc = setup_udp(state);
-	peer_move = SG_DP_PEER_MOVE_VERIFIED;
-	return rc;
-}
-
-/* Devices that negotiated a 512-byte record limit (RFC 8449 record_size_limit). */
-static int setup_limit(void **state)
-{
-	int rc;
-
-	sess_max_pt = 512;
-	rc = setup_udp(state);
-	sess_max_pt = 0;
-	return rc;
-}
-
-/* Workers that wipe their key scratch every millisecond. */
-static int setup_scrub(void **state)
-{
-	int rc;
-
-	key_scrub_ms = 1;
-	rc = setup_udp(state);
-	key_scrub_ms = 0;
-	return rc;
-}
-
-static int setup_proxy(void **state)
-{
-	(void)state;
-	return setup_gateway(SG_DP_BACKEND_PROXY, false);
-}
-
-/* The backend over the device port (the device network trusted), udp and proxy mode. */
-static int setup_udp_one_port(void **state)
-{
-	(void)state;
-	return setup_gateway(SG_DP_BACKEND_UDP, true);
-}
-
-static int setup_proxy_one_port(void **state)
-{
-	(void)state;
-	return setup_gateway(SG_DP_BACKEND_PROXY, true);
 }
 
 static int teardown(void **state)
@@ -1415,8 +1333,7 @@ static void test_record_limit(void **state)
 		sg_dp_counters_sum(E.dp, &after);
 		n = drain(E.dev_tx, N_WORKERS, out, RING_SIZE);
 		if (rows[r].sent) {
-			struct sg_rec_hdr h;
-			struct sg_rec_open_op op = { 0 };
+			struct sg_rec_open_op op;
 			struct out o;
 
 			assert_int_equal(n, 1);
@@ -1424,13 +1341,7 @@ static void test_record_limit(void **state)
 			assert_int_equal(after.drop[SG_DROP_RECORD_LIMIT],
 			                 before.drop[SG_DROP_RECORD_LIMIT]);
 			parse_out(out[0], &o);
-			assert_int_equal(sg_rec_parse(o.payload, o.len,
-			                              sg_rec_ctx_cid_len(E.dev_rec), &h, 1),
-			                 1);
-			op.rec = (uint8_t *)o.payload;
-			op.rec_len = h.len;
-			op.sa = d->sa;
-			assert_int_equal(sg_rec_open_burst(E.dev_rec, &op, 1), 1);
+			open_reply(&o, d->sa, &op);
 			assert_int_equal(op.pt_len, rows[r].len);
 			assert_memory_equal(op.rec + op.pt_off, payload, rows[r].len);
 		} else {
@@ -1516,17 +1427,12 @@ static struct rte_mbuf *dev_rrc_from(unsigned i, const uint8_t *addr, uint16_t p
 static size_t dev_receive(unsigned i, struct out *o, uint8_t *type, uint8_t *pt, size_t cap)
 {
 	struct rte_mbuf *out[RING_SIZE];
-	struct sg_rec_hdr h;
-	struct sg_rec_open_op op = { 0 };
+	struct sg_rec_open_op op;
 	size_t n;
 
 	assert_int_equal(drain(E.dev_tx, N_WORKERS, out, RING_SIZE), 1);
 	parse_out(out[0], o);
-	assert_int_equal(sg_rec_parse(o->payload, o->len, sg_rec_ctx_cid_len(E.dev_rec), &h, 1), 1);
-	op.rec = (uint8_t *)o->payload;
-	op.rec_len = h.len;
-	op.sa = E.dev[i].sa;
-	assert_int_equal(sg_rec_open_burst(E.dev_rec, &op, 1), 1);
+	open_reply(o, E.dev[i].sa, &op);
 	*type = op.type;
 	n = op.pt_len;
 	assert_true(n <= cap);
@@ -1555,6 +1461,23 @@ static void no_device_frames(void)
 
 	free_all(out, n);
 	assert_int_equal(n, 0);
+}
+
+/*
+ * Device i's record relayed from a new address new_addr: forwarded to the
+ * backend, the session held where it was, and `challenges` path_challenges
+ * (RFC 9853) sent for it.
+ */
+static void relayed(unsigned i, const uint8_t *new_addr, unsigned challenges)
+{
+	struct sg_dp_counters c0, c1;
+
+	sg_dp_counters_sum(E.dp, &c0);
+	deliver(dev_datagram_from(i, new_addr, 42000, "relayed"), 1);
+	sg_dp_counters_sum(E.dp, &c1);
+	assert_int_equal(c1.peer_moves, c0.peer_moves);
+	assert_int_equal(c1.peer_moves_held, c0.peer_moves_held + 1);
+	assert_int_equal(c1.rrc_challenges, c0.rrc_challenges + challenges);
 }
 
 /* The session of device i still sends its replies to addr:port. */
@@ -1602,12 +1525,7 @@ static void test_cid_peer_held(void **state)
 	addr_of(i, 200, new_addr);
 	replies_go_to(i, d->addr, d->port);
 
-	sg_dp_counters_sum(E.dp, &c0);
-	deliver(dev_datagram_from(i, new_addr, 42000, "relayed"), 1);
-	sg_dp_counters_sum(E.dp, &c1);
-	assert_int_equal(c1.peer_moves, c0.peer_moves);
-	assert_int_equal(c1.peer_moves_held, c0.peer_moves_held + 1);
-	assert_int_equal(c1.rrc_challenges, c0.rrc_challenges);
+	relayed(i, new_addr, 0);
 	no_device_frames();
 	replies_go_to(i, d->addr, d->port);
 
@@ -1734,12 +1652,7 @@ static void test_rrc_peer_move(void **state)
 		replies_go_to(i, d->addr, d->port);
 
 		/* Relayed from a new address: forwarded, held, challenged. */
-		sg_dp_counters_sum(E.dp, &c0);
-		deliver(dev_datagram_from(i, new_addr, 42000, "relayed"), 1);
-		sg_dp_counters_sum(E.dp, &c1);
-		assert_int_equal(c1.peer_moves, c0.peer_moves);
-		assert_int_equal(c1.peer_moves_held, c0.peer_moves_held + 1);
-		assert_int_equal(c1.rrc_challenges, c0.rrc_challenges + 1);
+		relayed(i, new_addr, 1);
 		n = dev_receive(i, &o, &type, pt, sizeof(pt));
 		assert_int_equal(o.fam, d->family);
 		assert_memory_equal(o.dst, new_addr, d->family == 4 ? 4 : 16);
@@ -1816,19 +1729,12 @@ static void test_rrc_peer_move(void **state)
 
 			assert_int_equal(m, 2);
 			for (k = 0; k < m; k++) {
-				struct sg_rec_hdr h;
-				struct sg_rec_open_op op = { 0 };
+				struct sg_rec_open_op op;
 
 				parse_out(out[k], &o);
 				assert_memory_equal(o.dst, third, d->family == 4 ? 4 : 16);
 				assert_int_equal(o.dport, 44000);
-				assert_int_equal(sg_rec_parse(o.payload, o.len,
-				                              sg_rec_ctx_cid_len(E.dev_rec), &h, 1),
-				                 1);
-				op.rec = (uint8_t *)o.payload;
-				op.rec_len = h.len;
-				op.sa = d->sa;
-				assert_int_equal(sg_rec_open_burst(E.dev_rec, &op, 1), 1);
+				open_reply(&o, d->sa, &op);
 				assert_int_equal(op.type, SG_DTLS_CT_RRC);
 				assert_int_equal(op.pt_len, SG_RRC_MSG_LEN);
 				if (op.rec[op.pt_off] == SG_RRC_PATH_RESPONSE) {
@@ -2140,26 +2046,42 @@ static void test_punt_reason_kept(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_uplink_downlink, setup_udp, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_input, setup_udp, teardown),
-		cmocka_unit_test_setup_teardown(test_handshake_epoch1, setup_udp, teardown),
-		cmocka_unit_test_setup_teardown(test_rekey_in_flight, setup_udp, teardown),
-		cmocka_unit_test_setup_teardown(test_forgery_limit, setup_udp, teardown),
-		cmocka_unit_test_setup_teardown(test_cid_peer_held, setup_udp, teardown),
-		cmocka_unit_test_setup_teardown(test_cid_peer_unverified, setup_unverified,
-		                                teardown),
-		cmocka_unit_test_setup_teardown(test_rrc_peer_move, setup_rrc, teardown),
-		cmocka_unit_test_setup_teardown(test_record_limit, setup_limit, teardown),
-		cmocka_unit_test_setup_teardown(test_key_scrub, setup_scrub, teardown),
-		cmocka_unit_test_setup_teardown(test_proxy_mode, setup_proxy, teardown),
-		cmocka_unit_test_setup_teardown(test_proxy_identity, setup_proxy, teardown),
-		cmocka_unit_test_setup_teardown(test_spoofed_backend, setup_udp, teardown),
-		cmocka_unit_test_setup_teardown(test_spoofed_backend, setup_proxy, teardown),
-		cmocka_unit_test_setup_teardown(test_proxy_token, setup_proxy, teardown),
-		cmocka_unit_test_setup_teardown(test_proxy_token, setup_proxy_one_port, teardown),
-		cmocka_unit_test_setup_teardown(test_trusted_one_port, setup_udp_one_port,
-		                                teardown),
-		cmocka_unit_test_setup_teardown(test_punt_reason_kept, setup_udp, teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_uplink_downlink, setup, teardown,
+		                                         (void *)&UDP),
+		cmocka_unit_test_prestate_setup_teardown(test_bad_input, setup, teardown,
+		                                         (void *)&UDP),
+		cmocka_unit_test_prestate_setup_teardown(test_handshake_epoch1, setup, teardown,
+		                                         (void *)&UDP),
+		cmocka_unit_test_prestate_setup_teardown(test_rekey_in_flight, setup, teardown,
+		                                         (void *)&UDP),
+		cmocka_unit_test_prestate_setup_teardown(test_forgery_limit, setup, teardown,
+		                                         (void *)&UDP),
+		cmocka_unit_test_prestate_setup_teardown(test_cid_peer_held, setup, teardown,
+		                                         (void *)&UDP),
+		cmocka_unit_test_prestate_setup_teardown(test_cid_peer_unverified, setup, teardown,
+		                                         (void *)&UNVERIFIED),
+		cmocka_unit_test_prestate_setup_teardown(test_rrc_peer_move, setup, teardown,
+		                                         (void *)&RRC),
+		cmocka_unit_test_prestate_setup_teardown(test_record_limit, setup, teardown,
+		                                         (void *)&LIMIT),
+		cmocka_unit_test_prestate_setup_teardown(test_key_scrub, setup, teardown,
+		                                         (void *)&SCRUB),
+		cmocka_unit_test_prestate_setup_teardown(test_proxy_mode, setup, teardown,
+		                                         (void *)&PROXY),
+		cmocka_unit_test_prestate_setup_teardown(test_proxy_identity, setup, teardown,
+		                                         (void *)&PROXY),
+		cmocka_unit_test_prestate_setup_teardown(test_spoofed_backend, setup, teardown,
+		                                         (void *)&UDP),
+		cmocka_unit_test_prestate_setup_teardown(test_spoofed_backend, setup, teardown,
+		                                         (void *)&PROXY),
+		cmocka_unit_test_prestate_setup_teardown(test_proxy_token, setup, teardown,
+		                                         (void *)&PROXY),
+		cmocka_unit_test_prestate_setup_teardown(test_proxy_token, setup, teardown,
+		                                         (void *)&PROXY_ONE_PORT),
+		cmocka_unit_test_prestate_setup_teardown(test_trusted_one_port, setup, teardown,
+		                                         (void *)&UDP_ONE_PORT),
+		cmocka_unit_test_prestate_setup_teardown(test_punt_reason_kept, setup, teardown,
+		                                         (void *)&UDP),
 	};
 	int fails = cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);
 
