@@ -244,7 +244,6 @@ static void sessions_init(struct rt_session *ss, const struct rt_mode *m, uint64
 
 		rt_keys_make(&s->k, seed + a);
 		s->srv = tc_sa_alloc(128);
-		assert_non_null(s->srv);
 		assert_int_equal(rt_sa_init(s->srv, 128, all_aeads[a], &s->k, 0, 1, m->flags, 0),
 		                 0);
 		rt_fill(s->srv_cid, sizeof(s->srv_cid), seed * 7 + a);
@@ -255,10 +254,8 @@ static void sessions_init(struct rt_session *ss, const struct rt_mode *m, uint64
 
 static void sessions_free(struct rt_session *ss)
 {
-	for (size_t a = 0; a < N_AEAD; a++) {
-		sg_rec_sa_wipe(ss[a].srv, 128);
-		free(ss[a].srv);
-	}
+	for (size_t a = 0; a < N_AEAD; a++)
+		tc_sa_free(ss[a].srv, 128);
 }
 
 /* 0, step, 2*step, ..., always ending with 2048 itself. */

@@ -54,8 +54,7 @@ static void peer_init(struct peer *p, enum sg_aead aead, int cid, uint64_t seed)
 
 static void peer_free(struct peer *p)
 {
-	sg_rec_sa_wipe(p->sa, 128);
-	free(p->sa);
+	tc_sa_free(p->sa, 128);
 }
 
 /* A client record to p's server, sealed by OpenSSL; returns its length. */
@@ -1088,8 +1087,7 @@ static void test_gcm_key_cache(void **state)
 			assert_int_equal(rt_sa_init(sa, 128, gcms[g], &b, 0, 1, 0, 0), 0);
 			for (uint64_t q = 0; q < 4; q++)
 				gcm_exchange(ctx, sa, gcms[g], &b, q);
-			sg_rec_sa_wipe(sa, 128);
-			free(sa);
+			tc_sa_free(sa, 128);
 		}
 
 		/* Many sessions through a small cache, each twice per burst. */

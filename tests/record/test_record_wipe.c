@@ -162,8 +162,7 @@ static void run_row(const struct wipe_row *r, int full_wipe)
 	sg_rec_ctx_wipe_used(ctx);
 	assert_false(rt_ctx_holds_key(ctx, r->aead, r->open ? k.client_key : k.server_key));
 
-	sg_rec_sa_wipe(sa, WINDOW);
-	free(sa);
+	tc_sa_free(sa, WINDOW);
 	sg_rec_ctx_free(ctx);
 	sg_wipe(&k, sizeof(k));
 }

@@ -173,6 +173,35 @@ static size_t *shuffled(void)
 	return order;
 }
 
+/*
+ * Slot n of a burst: vector v in direction dir (SG_AEAD_DIR_*) from in (the
+ * ciphertext to open, the message to seal) into a new *out, with tag (the
+ * vector's to open, room for it to seal). Odd slots work in place (over a
+ * copy of in), even ones out of place.
+ */
+static void vec_op(struct sg_aead_op *op, const struct vec *v, uint8_t dir, const uint8_t *in,
+                   uint8_t *tag, unsigned n, uint8_t **out)
+{
+	*out = malloc(v->msg_len + 1);
+	assert_non_null(*out);
+	memset(op, 0, sizeof(*op));
+	op->aead = (uint8_t)v->aead;
+	op->dir = dir;
+	op->key = v->key;
+	op->nonce = v->iv;
+	op->aad = v->aad;
+	op->aad_len = (uint32_t)v->aad_len;
+	if (n & 1) {
+		memcpy(*out, in, v->msg_len);
+		op->in = *out;
+	} else {
+		op->in = in;
+	}
+	op->out = *out;
+	op->len = (uint32_t)v->msg_len;
+	op->tag = tag;
+}
+
 static void test_open(void **state)
 {
 	struct sg_rec_ctx *ctx = sg_rec_ctx_create(NULL);
@@ -188,28 +217,8 @@ static void test_open(void **state)
 
 		while (n < SG_BURST_MAX && done < n_vecs) {
 			struct vec *v = &vecs[order[done++]];
-			struct sg_aead_op *op = &ops[n];
 
-			outs[n] = malloc(v->msg_len + 1);
-			assert_non_null(outs[n]);
-			memset(op, 0, sizeof(*op));
-			op->aead = (uint8_t)v->aead;
-			op->dir = SG_AEAD_DIR_OPEN;
-			op->key = v->key;
-			op->nonce = v->iv;
-			op->aad = v->aad;
-			op->aad_len = (uint32_t)v->aad_len;
-			/* odd slots in place (over a copy of the ciphertext), even ones out of
-			 * place */
-			if (n & 1) {
-				memcpy(outs[n], v->ct, v->msg_len);
-				op->in = outs[n];
-			} else {
-				op->in = v->ct;
-			}
-			op->out = outs[n];
-			op->len = (uint32_t)v->msg_len;
-			op->tag = v->tag;
+			vec_op(&ops[n], v, SG_AEAD_DIR_OPEN, v->ct, v->tag, n, &outs[n]);
 			idx[n] = (size_t)(v - vecs);
 			want_ok += v->valid == 1;
 			n++;
@@ -260,28 +269,10 @@ static void test_seal(void **state)
 
 		while (n < SG_BURST_MAX && done < n_vecs) {
 			struct vec *v = &vecs[order[done++]];
-			struct sg_aead_op *op = &ops[n];
 
 			if (v->valid != 1)
 				continue; /* an invalid vector's ciphertext and tag do not match */
-			outs[n] = malloc(v->msg_len + 1);
-			assert_non_null(outs[n]);
-			memset(op, 0, sizeof(*op));
-			op->aead = (uint8_t)v->aead;
-			op->dir = SG_AEAD_DIR_SEAL;
-			op->key = v->key;
-			op->nonce = v->iv;
-			op->aad = v->aad;
-			op->aad_len = (uint32_t)v->aad_len;
-			if (n & 1) {
-				memcpy(outs[n], v->msg, v->msg_len);
-				op->in = outs[n];
-			} else {
-				op->in = v->msg;
-			}
-			op->out = outs[n];
-			op->len = (uint32_t)v->msg_len;
-			op->tag = tags[n];
+			vec_op(&ops[n], v, SG_AEAD_DIR_SEAL, v->msg, tags[n], n, &outs[n]);
 			idx[n] = (size_t)(v - vecs);
 			n++;
 		}
