@@ -103,17 +103,25 @@ static enum sg_rec_status row_want(const struct row *r, unsigned w)
 	return r->want;
 }
 
+/* The server's SA (epoch 1, window w) of a session of aead whose keys rt_keys_make(k, seed) makes.
+ */
+static struct sg_rec_sa *server_sa(unsigned w, enum sg_aead aead, uint64_t seed, struct tc_keys *k)
+{
+	struct sg_rec_sa *sa = tc_sa_alloc(w);
+
+	rt_keys_make(k, seed);
+	assert_int_equal(rt_sa_init(sa, w, aead, k, 0, 1, 0, 0), 0);
+	return sa;
+}
+
 static void test_table_functions(void **state)
 {
 	(void)state;
 	for (size_t wi = 0; wi < SG_ARRAY_SIZE(windows); wi++) {
 		unsigned w = windows[wi];
-		struct sg_rec_sa *sa = tc_sa_alloc(w);
 		struct tc_keys k;
+		struct sg_rec_sa *sa = server_sa(w, SG_AEAD_AES_128_CCM_8, 1, &k);
 
-		assert_non_null(sa);
-		rt_keys_make(&k, 1);
-		assert_int_equal(rt_sa_init(sa, w, SG_AEAD_AES_128_CCM_8, &k, 0, 1, 0, 0), 0);
 		for (size_t i = 0; i < SG_ARRAY_SIZE(rows); i++) {
 			uint64_t seq = row_seq(&rows[i], w);
 			enum sg_rec_status want = row_want(&rows[i], w);
@@ -168,13 +176,10 @@ static void test_table_records(void **state)
 		unsigned w = windows[wi];
 		struct sg_rec_ctx_conf conf = { .window_bits = w };
 		struct sg_rec_ctx *ctx = sg_rec_ctx_create(&conf);
-		struct sg_rec_sa *sa = tc_sa_alloc(w);
 		struct tc_keys k;
+		struct sg_rec_sa *sa = server_sa(w, SG_AEAD_AES_128_GCM, 2, &k);
 
 		assert_non_null(ctx);
-		assert_non_null(sa);
-		rt_keys_make(&k, 2);
-		assert_int_equal(rt_sa_init(sa, w, SG_AEAD_AES_128_GCM, &k, 0, 1, 0, 0), 0);
 		for (size_t i = 0; i < SG_ARRAY_SIZE(rows); i++) {
 			uint64_t seq = row_seq(&rows[i], w);
 			enum sg_rec_status want = row_want(&rows[i], w);
@@ -201,9 +206,9 @@ static void test_forged_does_not_slide(void **state)
 {
 	unsigned w = 128;
 	struct sg_rec_ctx *ctx = sg_rec_ctx_create(NULL);
-	struct sg_rec_sa *sa = tc_sa_alloc(w);
-	uint8_t rec[128], pt[16];
 	struct tc_keys k;
+	struct sg_rec_sa *sa = server_sa(w, SG_AEAD_CHACHA20_POLY1305, 3, &k);
+	uint8_t rec[128], pt[16];
 	static const struct {
 		uint64_t seq;
 		int forge;
@@ -216,10 +221,7 @@ static void test_forged_does_not_slide(void **state)
 
 	(void)state;
 	assert_non_null(ctx);
-	assert_non_null(sa);
-	rt_keys_make(&k, 3);
 	rt_fill(pt, sizeof(pt), 6);
-	assert_int_equal(rt_sa_init(sa, w, SG_AEAD_CHACHA20_POLY1305, &k, 0, 1, 0, 0), 0);
 	for (size_t i = 0; i < SG_ARRAY_SIZE(steps); i++) {
 		struct sg_rec_open_op op;
 
@@ -255,16 +257,13 @@ static void test_differential(void **state)
 	(void)state;
 	for (size_t wi = 0; wi < SG_ARRAY_SIZE(windows); wi++) {
 		unsigned w = windows[wi];
-		struct sg_rec_sa *sa = tc_sa_alloc(w);
-		struct model m = { calloc(LIMIT, 1), 0 };
 		struct tc_keys k;
+		struct sg_rec_sa *sa = server_sa(w, SG_AEAD_AES_128_CCM, 4, &k);
+		struct model m = { calloc(LIMIT, 1), 0 };
 		uint64_t x = 0x1234 + w;
 		unsigned counts[SG_REC_STATUS_MAX] = { 0 };
 
-		assert_non_null(sa);
 		assert_non_null(m.seen);
-		rt_keys_make(&k, 4);
-		assert_int_equal(rt_sa_init(sa, w, SG_AEAD_AES_128_CCM, &k, 0, 1, 0, 0), 0);
 		for (unsigned i = 0; i < STEPS; i++) {
 			int64_t d;
 			uint64_t seq;
