@@ -24,6 +24,32 @@ static bool is_ccm(enum sg_aead aead)
 	return aead == SG_AEAD_AES_128_CCM_8 || aead == SG_AEAD_AES_128_CCM;
 }
 
+/*
+ * Fetch o's cipher (OpenSSL name `name`) and set up its context once:
+ * EVP_DecryptInit_ex() with a cipher frees and builds the provider context
+ * again, so every record after this passes NULL and only sets key and nonce.
+ * CCM's nonce length (L = 3: a 12-byte nonce, RFC 6655 §3) and tag length M
+ * stay set in the provider context across re-keys; the tag value is set per
+ * record. Returns 0, -ENOTSUP (OpenSSL lacks or refuses the cipher) or -ENOMEM.
+ */
+static int cipher_setup(struct sg_bench_ossl *o, const char *name)
+{
+	o->cipher = EVP_CIPHER_fetch(NULL, name, NULL);
+	if (o->cipher == NULL)
+		return -ENOTSUP;
+	o->ctx = EVP_CIPHER_CTX_new();
+	if (o->ctx == NULL)
+		return -ENOMEM;
+	if (EVP_DecryptInit_ex(o->ctx, o->cipher, NULL, NULL, NULL) != 1)
+		return -ENOTSUP;
+	if (is_ccm(o->aead) && (EVP_CIPHER_CTX_ctrl(o->ctx, EVP_CTRL_AEAD_SET_IVLEN,
+	                                            SG_DTLS_AEAD_NONCE_LEN, NULL) != 1 ||
+	                        EVP_CIPHER_CTX_ctrl(o->ctx, EVP_CTRL_AEAD_SET_TAG,
+	                                            (int)sg_aead_tag_len(o->aead), NULL) != 1))
+		return -ENOTSUP;
+	return 0;
+}
+
 struct sg_bench_ossl *sg_bench_ossl_create(enum sg_aead aead)
 {
 	static const char *const names[SG_AEAD_MAX] = {
@@ -34,7 +60,7 @@ struct sg_bench_ossl *sg_bench_ossl_create(enum sg_aead aead)
 		[SG_AEAD_CHACHA20_POLY1305] = "ChaCha20-Poly1305",
 	};
 	struct sg_bench_ossl *o;
-	int err = ENOMEM;
+	int rc;
 
 	if ((unsigned)aead >= SG_AEAD_MAX || names[aead] == NULL) {
 		errno = EINVAL;
@@ -44,38 +70,13 @@ struct sg_bench_ossl *sg_bench_ossl_create(enum sg_aead aead)
 	if (o == NULL)
 		return NULL;
 	o->aead = aead;
-	o->cipher = EVP_CIPHER_fetch(NULL, names[aead], NULL);
-	if (o->cipher == NULL) {
-		err = ENOTSUP;
-		goto fail;
-	}
-	o->ctx = EVP_CIPHER_CTX_new();
-	if (o->ctx == NULL)
-		goto fail;
-	/*
-	 * The cipher once: EVP_DecryptInit_ex() with a cipher frees and builds
-	 * the provider context again; every record after this passes NULL and
-	 * only sets key and nonce. CCM's nonce length (L = 3: a 12-byte nonce,
-	 * RFC 6655 §3) and tag length M stay set in the provider context across
-	 * re-keys; the tag value is set per record.
-	 */
-	if (EVP_DecryptInit_ex(o->ctx, o->cipher, NULL, NULL, NULL) != 1) {
-		err = ENOTSUP;
-		goto fail;
-	}
-	if (is_ccm(aead) && (EVP_CIPHER_CTX_ctrl(o->ctx, EVP_CTRL_AEAD_SET_IVLEN,
-	                                         SG_DTLS_AEAD_NONCE_LEN, NULL) != 1 ||
-	                     EVP_CIPHER_CTX_ctrl(o->ctx, EVP_CTRL_AEAD_SET_TAG,
-	                                         (int)sg_aead_tag_len(aead), NULL) != 1)) {
-		err = ENOTSUP;
-		goto fail;
+	rc = cipher_setup(o, names[aead]);
+	if (rc != 0) {
+		sg_bench_ossl_free(o);
+		errno = -rc;
+		return NULL;
 	}
 	return o;
-
-fail:
-	sg_bench_ossl_free(o);
-	errno = err;
-	return NULL;
 }
 
 void sg_bench_ossl_free(struct sg_bench_ossl *o)
