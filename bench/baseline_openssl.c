@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/dtls.h>
 
 #include "baseline_openssl.h"
@@ -23,6 +24,32 @@ static bool is_ccm(enum sg_aead aead)
 	return aead == SG_AEAD_AES_128_CCM_8 || aead == SG_AEAD_AES_128_CCM;
 }
 
+/*
+ * Fetch o's cipher (OpenSSL name `name`) and set up its context once:
+ * EVP_DecryptInit_ex() with a cipher frees and builds the provider context
+ * again, so every record after this passes NULL and only sets key and nonce.
+ * CCM's nonce length (L = 3: a 12-byte nonce, RFC 6655 §3) and tag length M
+ * stay set in the provider context across re-keys; the tag value is set per
+ * record. Returns 0, -ENOTSUP (OpenSSL lacks or refuses the cipher) or -ENOMEM.
+ */
+static int cipher_setup(struct sg_bench_ossl *o, const char *name)
+{
+	o->cipher = EVP_CIPHER_fetch(NULL, name, NULL);
+	if (o->cipher == NULL)
+		return -ENOTSUP;
+	o->ctx = EVP_CIPHER_CTX_new();
+	if (o->ctx == NULL)
+		return -ENOMEM;
+	if (EVP_DecryptInit_ex(o->ctx, o->cipher, NULL, NULL, NULL) != 1)
+		return -ENOTSUP;
+	if (is_ccm(o->aead) && (EVP_CIPHER_CTX_ctrl(o->ctx, EVP_CTRL_AEAD_SET_IVLEN,
+	                                            SG_DTLS_AEAD_NONCE_LEN, NULL) != 1 ||
+	                        EVP_CIPHER_CTX_ctrl(o->ctx, EVP_CTRL_AEAD_SET_TAG,
+	                                            (int)sg_aead_tag_len(o->aead), NULL) != 1))
+		return -ENOTSUP;
+	return 0;
+}
+
 struct sg_bench_ossl *sg_bench_ossl_create(enum sg_aead aead)
 {
 	static const char *const names[SG_AEAD_MAX] = {
@@ -33,7 +60,7 @@ struct sg_bench_ossl *sg_bench_ossl_create(enum sg_aead aead)
 		[SG_AEAD_CHACHA20_POLY1305] = "ChaCha20-Poly1305",
 	};
 	struct sg_bench_ossl *o;
-	int err = ENOMEM;
+	int rc;
 
 	if ((unsigned)aead >= SG_AEAD_MAX || names[aead] == NULL) {
 		errno = EINVAL;
@@ -43,38 +70,13 @@ struct sg_bench_ossl *sg_bench_ossl_create(enum sg_aead aead)
 	if (o == NULL)
 		return NULL;
 	o->aead = aead;
-	o->cipher = EVP_CIPHER_fetch(NULL, names[aead], NULL);
-	if (o->cipher == NULL) {
-		err = ENOTSUP;
-		goto fail;
-	}
-	o->ctx = EVP_CIPHER_CTX_new();
-	if (o->ctx == NULL)
-		goto fail;
-	/*
-	 * The cipher once: EVP_DecryptInit_ex() with a cipher frees and builds
-	 * the provider context again; every record after this passes NULL and
-	 * only sets key and nonce. CCM's nonce length (L = 3: a 12-byte nonce,
-	 * RFC 6655 §3) and tag length M stay set in the provider context across
-	 * re-keys; the tag value is set per record.
-	 */
-	if (EVP_DecryptInit_ex(o->ctx, o->cipher, NULL, NULL, NULL) != 1) {
-		err = ENOTSUP;
-		goto fail;
-	}
-	if (is_ccm(aead) && (EVP_CIPHER_CTX_ctrl(o->ctx, EVP_CTRL_AEAD_SET_IVLEN,
-	                                         SG_DTLS_AEAD_NONCE_LEN, NULL) != 1 ||
-	                     EVP_CIPHER_CTX_ctrl(o->ctx, EVP_CTRL_AEAD_SET_TAG,
-	                                         (int)sg_aead_tag_len(aead), NULL) != 1)) {
-		err = ENOTSUP;
-		goto fail;
+	rc = cipher_setup(o, names[aead]);
+	if (rc != 0) {
+		sg_bench_ossl_free(o);
+		errno = -rc;
+		return NULL;
 	}
 	return o;
-
-fail:
-	sg_bench_ossl_free(o);
-	errno = err;
-	return NULL;
 }
 
 void sg_bench_ossl_free(struct sg_bench_ossl *o)
@@ -108,32 +110,53 @@ static void mark(struct sg_rec_sa *sa, uint64_t seq)
 	}
 }
 
+/*
+ * One AEAD open of clen bytes at ct, its tag (of the suite's length) right
+ * after them, into out: one EVP sequence for every suite (EVP_EncryptInit(3), "AEAD
+ * Interface"). CCM takes the tag and the total length before the AAD and
+ * verifies in the last update; GCM and ChaCha20-Poly1305 take the tag after
+ * the data and verify in the final call. True when the tag verified.
+ */
+static bool evp_open(struct sg_bench_ossl *o, const uint8_t *key, const uint8_t *nonce,
+                     const uint8_t aad[SG_DTLS_HDR_LEN], const uint8_t *ct, size_t clen,
+                     uint8_t *out)
+{
+	EVP_CIPHER_CTX *c = o->ctx;
+	const uint8_t *tag = ct + clen;
+	const bool ccm = is_ccm(o->aead);
+	const int tl = (int)sg_aead_tag_len(o->aead);
+	int ol;
+
+	return (!ccm || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, tl, (void *)tag) == 1) &&
+	       EVP_DecryptInit_ex(c, NULL, NULL, key, nonce) == 1 &&
+	       (!ccm || EVP_DecryptUpdate(c, NULL, &ol, NULL, (int)clen) == 1) &&
+	       EVP_DecryptUpdate(c, NULL, &ol, aad, SG_DTLS_HDR_LEN) == 1 &&
+	       EVP_DecryptUpdate(c, out, &ol, ct, (int)clen) == 1 &&
+	       (ccm || (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, tl, (void *)tag) == 1 &&
+	                EVP_DecryptFinal_ex(c, out + ol, &ol) == 1));
+}
+
 int sg_bench_ossl_open(struct sg_bench_ossl *o, struct sg_rec_sa *sa, const uint8_t *rec,
                        size_t rec_len, uint8_t *out, uint32_t *pt_len)
 {
-	EVP_CIPHER_CTX *c = o->ctx;
 	const unsigned xl = sg_aead_explicit_len(o->aead), tl = sg_aead_tag_len(o->aead);
 	uint8_t nonce[SG_DTLS_AEAD_NONCE_LEN], aad[SG_DTLS_HDR_LEN];
-	const uint8_t *ct, *tag;
+	const uint8_t *ct;
 	size_t flen, clen;
-	uint64_t seq = 0;
-	int ol, ok;
+	uint64_t seq;
 
 	if (rec_len < SG_DTLS_HDR_LEN ||
-	    (rec[SG_DTLS_HDR_OFF_VER] << 8 | rec[SG_DTLS_HDR_OFF_VER + 1]) != SG_DTLS_VERSION_1_2 ||
-	    (unsigned)(rec[SG_DTLS_HDR_OFF_EPOCH] << 8 | rec[SG_DTLS_HDR_OFF_EPOCH + 1]) !=
-	            sa->epoch)
+	    sg_load_be16(rec + SG_DTLS_HDR_OFF_VER) != SG_DTLS_VERSION_1_2 ||
+	    sg_load_be16(rec + SG_DTLS_HDR_OFF_EPOCH) != sa->epoch)
 		return -EINVAL;
-	flen = (size_t)rec[SG_DTLS_HDR_LEN - 2] << 8 | rec[SG_DTLS_HDR_LEN - 1];
+	flen = sg_load_be16(rec + SG_DTLS_HDR_LEN - 2);
 	if (flen + SG_DTLS_HDR_LEN > rec_len || flen < xl + tl)
 		return -EINVAL;
-	for (unsigned i = 0; i < 6; i++)
-		seq = seq << 8 | rec[SG_DTLS_HDR_OFF_SEQ + i];
+	seq = sg_load_be48(rec + SG_DTLS_HDR_OFF_SEQ);
 	if (seen(sa, seq))
 		return -EALREADY;
 	clen = flen - xl - tl;
 	ct = rec + SG_DTLS_HDR_LEN + xl;
-	tag = ct + clen;
 	if (o->aead == SG_AEAD_CHACHA20_POLY1305) {
 		/* RFC 7905 §2: the write IV XOR the 64-bit epoch ‖ sequence number. */
 		memcpy(nonce, sa->rx_iv, SG_DTLS_AEAD_NONCE_LEN);
@@ -150,24 +173,8 @@ int sg_bench_ossl_open(struct sg_bench_ossl *o, struct sg_rec_sa *sa, const uint
 	aad[8] = rec[SG_DTLS_HDR_OFF_TYPE];
 	aad[9] = rec[SG_DTLS_HDR_OFF_VER];
 	aad[10] = rec[SG_DTLS_HDR_OFF_VER + 1];
-	aad[11] = (uint8_t)(clen >> 8);
-	aad[12] = (uint8_t)clen;
-	if (is_ccm(o->aead)) {
-		/* EVP_EncryptInit(3), CCM mode: tag, key and nonce, total length, AAD, data. */
-		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, (int)tl, (void *)tag) == 1 &&
-		     EVP_DecryptInit_ex(c, NULL, NULL, sa->rx_key, nonce) == 1 &&
-		     EVP_DecryptUpdate(c, NULL, &ol, NULL, (int)clen) == 1 &&
-		     EVP_DecryptUpdate(c, NULL, &ol, aad, (int)sizeof(aad)) == 1 &&
-		     EVP_DecryptUpdate(c, out, &ol, ct, (int)clen) == 1;
-	} else {
-		/* GCM, ChaCha20-Poly1305: key and nonce, AAD, data, tag, final verifies. */
-		ok = EVP_DecryptInit_ex(c, NULL, NULL, sa->rx_key, nonce) == 1 &&
-		     EVP_DecryptUpdate(c, NULL, &ol, aad, (int)sizeof(aad)) == 1 &&
-		     EVP_DecryptUpdate(c, out, &ol, ct, (int)clen) == 1 &&
-		     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, (int)tl, (void *)tag) == 1 &&
-		     EVP_DecryptFinal_ex(c, out + ol, &ol) == 1;
-	}
-	if (!ok) {
+	sg_store_be16(aad + 11, (uint16_t)clen);
+	if (!evp_open(o, sa->rx_key, nonce, aad, ct, clen, out)) {
 		OPENSSL_cleanse(out, clen); /* no plaintext after a failed tag */
 		return -EBADMSG;
 	}

@@ -155,6 +155,23 @@ struct SaArrays {
 
 uint64_t g_seq = 1; // every sealed test record gets a new number: never a replay
 
+// Where an open benchmark's records of one burst go: a slot of `stride` bytes
+// per record (slot_stride()), and where in its slot each one's plaintext is.
+struct OpenedBurst {
+	size_t stride;
+	std::vector<uint8_t> out;
+	uint32_t pt_off[kBurst] = {}, pt_len[kBurst] = {};
+
+	explicit OpenedBurst(unsigned payload) : stride(slot_stride(payload)), out(kBurst * stride)
+	{
+	}
+
+	uint8_t *slot(unsigned j)
+	{
+		return out.data() + j * stride;
+	}
+};
+
 // Fresh random sessions for every pass over the pool.
 struct Pool {
 	unsigned payload = 0;
@@ -241,23 +258,34 @@ struct Pool {
 		return true;
 	}
 
-	// True when the opened plaintext of records [at, at + kBurst) (out + j *
-	// ostride + pt_off[j], pt_len[j]) is what was sealed: checked once per run
-	// after the timed loop, so an open that "succeeds" without decrypting
-	// cannot give a figure.
-	bool plaintext_ok(size_t at, const uint8_t *out, size_t ostride, const uint32_t *pt_off,
-	                  const uint32_t *pt_len) const
+	// True when the opened plaintext of records [at, at + kBurst) (in b) is
+	// what was sealed.
+	bool plaintext_ok(size_t at, const OpenedBurst &b) const
 	{
 		for (unsigned j = 0; j < kBurst; j++) {
-			const uint8_t *pt = out + j * ostride + pt_off[j];
+			const uint8_t *pt = b.out.data() + j * b.stride + b.pt_off[j];
 
-			if (pt_len[j] != payload)
+			if (b.pt_len[j] != payload)
 				return false;
-			for (unsigned b = 0; b < payload; b++)
-				if (pt[b] != plain_byte(sess[at + j], b, gen))
+			for (unsigned i = 0; i < payload; i++)
+				if (pt[i] != plain_byte(sess[at + j], i, gen))
 					return false;
 		}
 		return true;
+	}
+
+	// After an open benchmark's timed loop, which used the pool up to pos:
+	// every record must have opened (opened of records) and the last burst
+	// (b) to what was sealed, so an open that "succeeds" without decrypting
+	// cannot give a figure; then the sessions of the pass count as touched.
+	void finish_opens(benchmark::State &state, size_t pos, uint64_t records, uint64_t opened,
+	                  const OpenedBurst &b)
+	{
+		if (!state.error_occurred() && records > 0 &&
+		    (opened != records || !plaintext_ok(pos - kBurst, b)))
+			state.SkipWithError("a record did not open to its plaintext");
+		if (gen > 0)
+			touched.add(sess.data(), pos);
 	}
 };
 
@@ -286,10 +314,8 @@ void bm_record_open(benchmark::State &state, sg_aead aead, unsigned payload, siz
 	sg_rec_ctx *ctx = sg_rec_ctx_create(nullptr);
 	sg_rec_sa *sas = g_sas.get(aead, sessions);
 	Pool pool(sessions);
-	const size_t ostride = slot_stride(payload);
-	std::vector<uint8_t> out(kBurst * ostride);
+	OpenedBurst b(payload);
 	sg_rec_open_op ops[kBurst];
-	uint32_t pt_off[kBurst], pt_len[kBurst];
 	size_t pos = kPool;
 	uint64_t records = 0, opened = 0;
 
@@ -306,7 +332,7 @@ void bm_record_open(benchmark::State &state, sg_aead aead, unsigned payload, siz
 			ops[j].rec = pool.rec(pos + j);
 			ops[j].rec_len = pool.len[pos + j];
 			ops[j].sa = &sas[pool.sess[pos + j]];
-			ops[j].dst = out.data() + j * ostride;
+			ops[j].dst = b.slot(j);
 		}
 		unsigned ok = sg_rec_open_burst(ctx, ops, kBurst);
 		opened += ok;
@@ -319,15 +345,10 @@ void bm_record_open(benchmark::State &state, sg_aead aead, unsigned payload, siz
 		records += kBurst;
 	}
 	for (unsigned j = 0; j < kBurst; j++) {
-		pt_off[j] = ops[j].pt_off;
-		pt_len[j] = ops[j].pt_len;
+		b.pt_off[j] = ops[j].pt_off;
+		b.pt_len[j] = ops[j].pt_len;
 	}
-	if (!state.error_occurred() && records > 0 &&
-	    (opened != records ||
-	     !pool.plaintext_ok(pos - kBurst, out.data(), ostride, pt_off, pt_len)))
-		state.SkipWithError("a record did not open to its plaintext");
-	if (pool.gen > 0)
-		pool.touched.add(pool.sess.data(), pos);
+	pool.finish_opens(state, pos, records, opened, b);
 	finish(state, records, ctx, &pool.touched);
 	sg_rec_ctx_free(ctx);
 }
@@ -388,9 +409,7 @@ void bm_baseline_open(benchmark::State &state, sg_aead aead, unsigned payload, s
 	sg_rec_sa *sas = g_sas.get(aead, sessions);
 	sg_bench_ossl *o = sg_bench_ossl_create(aead);
 	Pool pool(sessions);
-	const size_t ostride = slot_stride(payload);
-	std::vector<uint8_t> out(kBurst * ostride);
-	uint32_t pt_off[kBurst] = {}, pt_len[kBurst] = {};
+	OpenedBurst b(payload);
 	size_t pos = kPool;
 	uint64_t records = 0, opened = 0;
 
@@ -414,7 +433,7 @@ void bm_baseline_open(benchmark::State &state, sg_aead aead, unsigned payload, s
 
 		forged.back() ^= 1;
 		if (sg_bench_ossl_open(o, &sas[pool.sess[0]], forged.data(), forged.size(),
-		                       out.data(), &pt_len[0]) != -EBADMSG) {
+		                       b.slot(0), &b.pt_len[0]) != -EBADMSG) {
 			state.SkipWithError("the baseline did not refuse a forged record");
 			sg_bench_ossl_free(o);
 			return;
@@ -426,8 +445,7 @@ void bm_baseline_open(benchmark::State &state, sg_aead aead, unsigned payload, s
 		unsigned ok = 0;
 		for (unsigned j = 0; j < kBurst; j++)
 			ok += sg_bench_ossl_open(o, &sas[pool.sess[pos + j]], pool.rec(pos + j),
-			                         pool.len[pos + j], out.data() + j * ostride,
-			                         &pt_len[j]) == 0;
+			                         pool.len[pos + j], b.slot(j), &b.pt_len[j]) == 0;
 		opened += ok;
 		if (ok != kBurst) {
 			state.SkipWithError("openssl open failed");
@@ -436,11 +454,7 @@ void bm_baseline_open(benchmark::State &state, sg_aead aead, unsigned payload, s
 		pos += kBurst;
 		records += kBurst;
 	}
-	if (!state.error_occurred() && records > 0 &&
-	    (opened != records ||
-	     !pool.plaintext_ok(pos - kBurst, out.data(), ostride, pt_off, pt_len)))
-		state.SkipWithError("a record did not open to its plaintext");
-	pool.touched.add(pool.sess.data(), pos);
+	pool.finish_opens(state, pos, records, opened, b);
 	finish(state, records, nullptr, &pool.touched);
 	state.SetLabel("openssl");
 	sg_bench_ossl_free(o);

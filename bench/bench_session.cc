@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <map>
@@ -37,6 +36,7 @@
 #include <rte_malloc.h>
 
 #include <stormgate/session.h>
+#include <stormgate/time.h>
 
 #include "bench_util.h"
 
@@ -243,7 +243,11 @@ void per_item(benchmark::State &state)
 	                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
-void session_lookup(benchmark::State &state)
+// The lookup benchmarks' loop over the fixture of range(0) sessions:
+// lookup(f, pos, refs) looks up the kBurst sessions of the stream at pos and
+// returns how many it found; a miss ends the run with the error `miss`.
+template <typename Lookup>
+void lookup_loop(benchmark::State &state, const char *miss, Lookup lookup)
 {
 	Fixture &f = fixture((uint32_t)state.range(0));
 	sgbench::Touched touched(f.n);
@@ -251,10 +255,8 @@ void session_lookup(benchmark::State &state)
 	size_t pos = 0;
 
 	for (auto _ : state) {
-		unsigned hits = sg_sess_lookup_tuple_bulk(f.w, &f.tuples[pos], kBurst, refs);
-
-		if (hits != kBurst) {
-			state.SkipWithError("lookup missed a live session");
+		if (lookup(f, pos, refs) != kBurst) {
+			state.SkipWithError(miss);
 			break;
 		}
 		benchmark::DoNotOptimize(refs);
@@ -265,30 +267,24 @@ void session_lookup(benchmark::State &state)
 	per_item(state);
 }
 
+void session_lookup(benchmark::State &state)
+{
+	lookup_loop(state, "lookup missed a live session",
+	            [](Fixture &f, size_t pos, sg_sess_ref *refs) {
+		            return sg_sess_lookup_tuple_bulk(f.w, &f.tuples[pos], kBurst, refs);
+	            });
+}
+
 void session_lookup_cid(benchmark::State &state)
 {
-	Fixture &f = fixture((uint32_t)state.range(0));
-	sgbench::Touched touched(f.n);
-	struct sg_sess_ref refs[kBurst];
 	const uint8_t *cp[kBurst];
-	size_t pos = 0;
 
-	for (auto _ : state) {
-		unsigned hits;
-
-		for (unsigned i = 0; i < kBurst; i++)
-			cp[i] = &f.cids[(pos + i) * 8];
-		hits = sg_sess_lookup_cid_bulk(f.w, cp, kBurst, refs);
-		if (hits != kBurst) {
-			state.SkipWithError("CID lookup missed a live session");
-			break;
-		}
-		benchmark::DoNotOptimize(refs);
-		next_pass(state, f, pos, touched);
-		sg_sess_quiescent(f.w);
-	}
-	report_touched(state, f, pos, touched);
-	per_item(state);
+	lookup_loop(state, "CID lookup missed a live session",
+	            [&cp](Fixture &f, size_t pos, sg_sess_ref *refs) {
+		            for (unsigned i = 0; i < kBurst; i++)
+			            cp[i] = &f.cids[(pos + i) * 8];
+		            return sg_sess_lookup_cid_bulk(f.w, cp, kBurst, refs);
+	            });
 }
 
 // Inserts/s building a table of n sessions with fill_fn, and its creation
@@ -305,25 +301,24 @@ void insert_bench(benchmark::State &state, fill_fn_t fill_fn)
 	fixtures.clear(); // the lookup benchmarks' tables (10M: 2.4 GB) are not needed here
 	for (auto _ : state) {
 		sg_sess_table *t;
-		struct timespec t0, t1;
+		uint64_t t0, t1;
 		int rc;
 
 		state.PauseTiming();
 		// Creation commits (prefaults) the whole table: timed apart, reported as create_s.
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		t0 = sg_mono_ns();
 		t = make_table(n);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		create = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+		create = (double)(sg_mono_ns() - t0) * 1e-9;
 		if (t == nullptr) {
 			state.SkipWithError("sg_sess_table_create failed");
 			break;
 		}
 		state.ResumeTiming();
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		t0 = sg_mono_ns();
 		rc = fill_fn(t, n, nullptr);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
+		t1 = sg_mono_ns();
 		state.PauseTiming();
-		wall += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+		wall += (double)(t1 - t0) * 1e-9;
 		sg_sess_table_destroy(t);
 		state.ResumeTiming();
 		if (rc != 0) {

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Helpers shared by the benchmark files (bench_<part>.cc): deterministic
 // session keys both sides of a session can derive, the count of sessions a
-// run touched, and the EAL of the bench process. Header-only: every function is inline, the EAL
-// state is one function-local static shared by all files.
+// run touched, and the EAL of the bench process (bench_eal.c, shared with
+// stormgate-memory). Every function here is inline; the EAL state is one
+// function-local static shared by all files.
 #ifndef STORMGATE_BENCH_UTIL_H
 #define STORMGATE_BENCH_UTIL_H
 
@@ -16,14 +17,13 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <filesystem>
-#include <system_error>
 #include <vector>
 
-#include <rte_eal.h>
 #include <rte_errno.h>
 
 #include <stormgate/record.h>
+
+#include "bench_eal.h"
 
 namespace sgbench
 {
@@ -118,55 +118,24 @@ struct Touched {
 	}
 };
 
-inline char *eal_runtime_dir()
-{
-	static char dir[PATH_MAX];
-
-	return dir;
-}
-
-// EAL leaves its runtime directory behind even with --no-shconf: remove ours.
-inline void eal_down()
-{
-	std::error_code ec;
-
-	rte_eal_cleanup();
-	std::filesystem::remove_all(eal_runtime_dir(), ec);
-}
-
-// Start EAL once for the whole bench process, on first use: no hugepages, no
-// devices, no shared config, no telemetry; 4 GB of plain anonymous memory
-// (the rte_hash baselines of 10M keys need ~1 GB of it; the data plane's
-// session table is its own mmap). The runtime directory is removed at exit,
-// after the callers' own atexit handlers (registered later, run first).
+// Start EAL once for the whole bench process, on first use (bench_eal.h), with
+// 4 GB of plain anonymous memory (the rte_hash baselines of 10M keys need
+// ~1 GB of it; the data plane's session table is its own mmap). The runtime
+// directory is removed at exit, after the callers' own atexit handlers
+// (registered later, run first).
 inline bool eal_up()
 {
 	static int state = 0; // 0: not tried, 1: up, -1: failed
 
 	if (state != 0)
 		return state == 1;
-	char prefix[48];
 	cpu_set_t cpus;
 	bool have_cpus = pthread_getaffinity_np(pthread_self(), sizeof(cpus), &cpus) == 0;
-
-	snprintf(prefix, sizeof(prefix), "--file-prefix=sgbench%d", (int)getpid());
-	const char *argv[] = { "stormgate-bench",
-		               "--no-huge",
-		               "--no-pci",
-		               "--no-shconf",
-		               "--no-telemetry",
-		               prefix,
-		               "-l",
-		               "0",
-		               "-m",
-		               "4096",
-		               "--log-level=error" };
-	int rc = rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])), (char **)argv);
+	int rc = sg_bench_eal_init("stormgate-bench", "sgbench", 4096);
 
 	state = rc >= 0 || rte_errno == EALREADY ? 1 : -1;
 	if (rc >= 0) {
-		snprintf(eal_runtime_dir(), PATH_MAX, "%s", rte_eal_get_runtime_dir());
-		atexit(eal_down);
+		atexit(sg_bench_eal_fini);
 		// EAL pinned this thread to CPU 0. The benchmarks drive the worker
 		// from this thread on a shared 2-core machine: let the scheduler
 		// move it off a core another job is using, as before EAL ran.

@@ -35,17 +35,13 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
@@ -58,6 +54,7 @@
 #include <stormgate/record.h>
 #include <stormgate/session.h>
 
+#include "bench_eal.h"
 #include "sg_sessreg.h"
 
 #define IDENTITY_LEN   24
@@ -81,8 +78,6 @@ struct gw {
 	uint64_t *ids;
 	struct sg_rec_sa *sa; /* scratch SA of one session, wiped after each insert */
 };
-
-static char runtime_dir[PATH_MAX];
 
 /* RssAnon + RssShmem of this process, bytes; 0 if /proc cannot be read. */
 static uint64_t resident(void)
@@ -128,46 +123,6 @@ static void device_tuple(struct sg_sess_tuple *t, uint32_t k)
 static void identity_of(uint32_t k, char out[IDENTITY_LEN + 1])
 {
 	snprintf(out, IDENTITY_LEN + 1, "urn:imei:%015" PRIu32, k);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-/* EAL leaves its runtime directory behind even with --no-shconf: remove ours. */
-static void eal_down(void)
-{
-	rte_eal_cleanup();
-	if (runtime_dir[0] != '\0')
-		nftw(runtime_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-/* EAL without hugepages or devices; nothing per session lives in its memory. */
-static int eal_up(void)
-{
-	char prefix[48];
-	char *argv[] = { "stormgate-memory",
-		         "--no-huge",
-		         "--no-pci",
-		         "--no-shconf",
-		         "--no-telemetry",
-		         prefix,
-		         "-l",
-		         "0",
-		         "-m",
-		         "256",
-		         "--log-level=error" };
-
-	snprintf(prefix, sizeof(prefix), "--file-prefix=sgmem%d", (int)getpid());
-	if (rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])), argv) < 0)
-		return -rte_errno;
-	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
-	return 0;
 }
 
 static int ring_port(struct gw *g, unsigned i, const char *name)
@@ -362,75 +317,94 @@ static void print_part(const char *name, uint64_t bytes, uint32_t n)
 	       (double)bytes / (double)n);
 }
 
+/*
+ * The parts of the gateway a session lives in, in the order the daemon makes
+ * them: each made once (its name when that fails: "create" in interleaved
+ * order), then every session added to it (add_what when that fails).
+ */
+static const struct part {
+	const char *name;
+	int (*create)(struct gw *g);
+	const char *add_what;
+	int (*add)(struct gw *g, uint32_t k);
+} parts[] = {
+	{ "table", table_create, "insert", insert },
+	{ "dataplane", dp_create, "attach", attach },
+	{ "registry", reg_create, "registry", reg_add },
+};
+#define N_PARTS (sizeof(parts) / sizeof(parts[0]))
+
+/* Every part made, then each session installed in all of them in turn, as handshakes do. */
+static int run_interleaved(struct gw *g, const char **what)
+{
+	int rc = 0;
+
+	*what = "create";
+	for (unsigned p = 0; p < N_PARTS && rc == 0; p++)
+		rc = parts[p].create(g);
+	for (uint32_t k = 0; k < g->n && rc == 0; k++)
+		for (unsigned p = 0; p < N_PARTS && rc == 0; p++) {
+			rc = parts[p].add(g, k);
+			*what = parts[p].add_what;
+		}
+	return rc;
+}
+
+/*
+ * Each part made and filled with every session before the next, resident
+ * memory after each (mem[p]) and the rte_malloc heap (heap[p]).
+ */
+static int run_phased(struct gw *g, uint64_t mem[N_PARTS], uint64_t heap[N_PARTS],
+                      const char **what)
+{
+	for (unsigned p = 0; p < N_PARTS; p++) {
+		int rc;
+
+		*what = parts[p].name;
+		rc = parts[p].create(g);
+		for (uint32_t k = 0; k < g->n && rc == 0; k++)
+			rc = parts[p].add(g, k);
+		if (rc != 0)
+			return rc;
+		mem[p] = resident();
+		heap[p] = rte_heap();
+	}
+	return 0;
+}
+
 static int run(struct gw *g, enum order order)
 {
-	uint64_t m0, m1, m2, m3, h1, h2;
-	int rc;
+	uint64_t m0, mem[N_PARTS], heap[N_PARTS];
 	const char *what = "base";
+	int rc;
 
 	rc = base_up(g);
 	if (rc != 0)
 		goto fail;
 	m0 = resident();
 	if (order == ORDER_INTERLEAVED) {
-		what = "create";
-		rc = table_create(g);
-		rc = rc ? rc : dp_create(g);
-		rc = rc ? rc : reg_create(g);
-		for (uint32_t k = 0; k < g->n && rc == 0; k++) {
-			rc = insert(g, k);
-			what = "insert";
-			if (rc == 0) {
-				rc = attach(g, k);
-				what = "attach";
-			}
-			if (rc == 0) {
-				rc = reg_add(g, k);
-				what = "registry";
-			}
-		}
+		rc = run_interleaved(g, &what);
 		if (rc != 0)
 			goto fail;
-		m3 = resident();
+		mem[N_PARTS - 1] = resident();
 		printf("sessions=%" PRIu32 " backend=%s order=interleaved identity_len=%u "
 		       "base_bytes=%" PRIu64,
 		       g->n, g->udp ? "udp" : "proxy", IDENTITY_LEN, m0);
-		print_part("total", m3 - m0, g->n);
+		print_part("total", mem[N_PARTS - 1] - m0, g->n);
 		printf("\n");
 		return 0;
 	}
-	what = "table";
-	rc = table_create(g);
-	for (uint32_t k = 0; k < g->n && rc == 0; k++)
-		rc = insert(g, k);
+	rc = run_phased(g, mem, heap, &what);
 	if (rc != 0)
 		goto fail;
-	m1 = resident();
-	h1 = rte_heap();
-	what = "dataplane";
-	rc = dp_create(g);
-	for (uint32_t k = 0; k < g->n && rc == 0; k++)
-		rc = attach(g, k);
-	if (rc != 0)
-		goto fail;
-	m2 = resident();
-	h2 = rte_heap();
-	what = "registry";
-	rc = reg_create(g);
-	for (uint32_t k = 0; k < g->n && rc == 0; k++)
-		rc = reg_add(g, k);
-	if (rc != 0)
-		goto fail;
-	m3 = resident();
 	printf("sessions=%" PRIu32 " backend=%s order=phased identity_len=%u base_bytes=%" PRIu64,
 	       g->n, g->udp ? "udp" : "proxy", IDENTITY_LEN, m0);
-	print_part("table", m1 - m0, g->n);
-	print_part("dataplane", m2 - m1, g->n);
-	print_part("registry", m3 - m2, g->n);
-	print_part("total", m3 - m0, g->n);
+	for (unsigned p = 0; p < N_PARTS; p++)
+		print_part(parts[p].name, mem[p] - (p ? mem[p - 1] : m0), g->n);
+	print_part("total", mem[N_PARTS - 1] - m0, g->n);
 	/* rte_malloc'd by the data plane (per worker, fixed): within dataplane_bytes once touched.
 	 */
-	printf(" dataplane_rte_heap_bytes=%" PRIu64 "\n", h2 - h1);
+	printf(" dataplane_rte_heap_bytes=%" PRIu64 "\n", heap[1] - heap[0]);
 	return 0;
 
 fail:
@@ -491,13 +465,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	g.n = (uint32_t)n;
-	rc = eal_up();
+	/* EAL (bench_eal.h); nothing per session lives in its memory. */
+	rc = sg_bench_eal_init("stormgate-memory", "sgmem", 256) < 0 ? -rte_errno : 0;
 	if (rc != 0) {
 		fprintf(stderr, "stormgate-memory: EAL: %s\n", strerror(-rc));
 		return 1;
 	}
 	rc = run(&g, order);
 	gw_down(&g);
-	eal_down();
+	sg_bench_eal_fini();
 	return rc == 0 ? 0 : 1;
 }

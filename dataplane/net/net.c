@@ -12,6 +12,7 @@
 #include <rte_byteorder.h>
 #include <rte_ip.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/net.h>
 
 /* EtherTypes (IEEE 802.3 registry). */
@@ -48,17 +49,6 @@
 #define ND_HOP_LIMIT   255 /* §7.1.1: anything else did not come from this link */
 #define ND_NA_FLAG_SOL 0x40
 #define ND_NA_FLAG_OVR 0x20
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 static bool is_our_ip4(const struct sg_net_if *ifc, const uint8_t *a)
 {
@@ -172,13 +162,10 @@ static uint32_t pseudo_sum(uint8_t family, const uint8_t *src, const uint8_t *ds
 	sum = cksum_add(dst, alen, sum);
 	if (family == 4) {
 		tail[1] = proto;
-		wr16(tail + 2, (uint16_t)l4_len);
+		sg_store_be16(tail + 2, (uint16_t)l4_len);
 		return cksum_add(tail, 4, sum);
 	}
-	tail[0] = (uint8_t)(l4_len >> 24);
-	tail[1] = (uint8_t)(l4_len >> 16);
-	tail[2] = (uint8_t)(l4_len >> 8);
-	tail[3] = (uint8_t)l4_len;
+	sg_store_be32(tail, l4_len);
 	tail[7] = proto;
 	return cksum_add(tail, 8, sum);
 }
@@ -227,10 +214,10 @@ static enum sg_net_kind parse_udp(const uint8_t *frame, uint32_t end, struct sg_
 
 	if (avail < UDP_HLEN)
 		return drop(pkt, SG_DROP_UDP_HEADER);
-	ulen = rd16(udp + 4);
+	ulen = sg_load_be16(udp + 4);
 	if (ulen != avail)
 		return drop(pkt, SG_DROP_UDP_HEADER);
-	csum = rd16(udp + 6);
+	csum = sg_load_be16(udp + 6);
 	if (csum == 0) {
 		/* RFC 768 allows "no checksum" over IPv4; RFC 8200 §8.1 forbids it over IPv6. */
 		if (pkt->family == 6)
@@ -238,8 +225,8 @@ static enum sg_net_kind parse_udp(const uint8_t *frame, uint32_t end, struct sg_
 	} else if (!l4_cksum_ok(pkt->family, pkt->src, pkt->dst, IPPROTO_UDP_, udp, ulen)) {
 		return drop(pkt, SG_DROP_UDP_CHECKSUM);
 	}
-	pkt->sport = rd16(udp);
-	pkt->dport = rd16(udp + 2);
+	pkt->sport = sg_load_be16(udp);
+	pkt->dport = sg_load_be16(udp + 2);
 	pkt->payload_off = (uint16_t)(pkt->l4_off + UDP_HLEN);
 	pkt->payload_len = (uint16_t)(ulen - UDP_HLEN);
 	return SG_NET_UDP;
@@ -255,7 +242,7 @@ static enum sg_net_kind parse_ipv4(const struct sg_net_if *ifc, const uint8_t *f
 	if (avail < IPV4_HLEN_MIN || (ip[0] >> 4) != 4)
 		return drop(pkt, SG_DROP_IP_HEADER);
 	hlen = (uint32_t)(ip[0] & 0x0f) * 4;
-	tlen = rd16(ip + 2);
+	tlen = sg_load_be16(ip + 2);
 	/* RFC 791: IHL >= 5; the total length covers the header and fits the frame (which may be
 	 * padded). */
 	if (hlen < IPV4_HLEN_MIN || tlen < hlen || tlen > avail)
@@ -264,7 +251,7 @@ static enum sg_net_kind parse_ipv4(const struct sg_net_if *ifc, const uint8_t *f
 		return drop(pkt, SG_DROP_IP_CHECKSUM);
 	/* More-fragments flag or a fragment offset: DTLS records fit datagrams, never reassembled.
 	 */
-	if ((rd16(ip + 6) & 0x3fff) != 0)
+	if ((sg_load_be16(ip + 6) & 0x3fff) != 0)
 		return drop(pkt, SG_DROP_IP_FRAGMENT);
 	pkt->family = 4;
 	pkt->src = ip + 12;
@@ -327,9 +314,9 @@ static enum sg_net_kind parse_ipv6(const struct sg_net_if *ifc, const uint8_t *f
 
 	if (avail < IPV6_HLEN || (ip[0] >> 4) != 6)
 		return drop(pkt, SG_DROP_IP_HEADER);
-	if ((uint32_t)rd16(ip + 4) > avail - IPV6_HLEN)
+	if ((uint32_t)sg_load_be16(ip + 4) > avail - IPV6_HLEN)
 		return drop(pkt, SG_DROP_IP_HEADER);
-	end = pkt->l3_off + IPV6_HLEN + rd16(ip + 4);
+	end = pkt->l3_off + IPV6_HLEN + sg_load_be16(ip + 4);
 	pkt->family = 6;
 	pkt->src = ip + 8;
 	pkt->dst = ip + 24;
@@ -388,10 +375,10 @@ static enum sg_net_kind parse_arp(const struct sg_net_if *ifc, const uint8_t *fr
 
 	if (len - pkt->l3_off < ARP_LEN)
 		return drop(pkt, SG_DROP_ARP);
-	op = rd16(arp + 6);
+	op = sg_load_be16(arp + 6);
 	/* RFC 826: Ethernet hardware, IPv4 protocol, 6- and 4-byte addresses. */
-	if (rd16(arp) != 1 || rd16(arp + 2) != ETH_P_IPV4 || arp[4] != 6 || arp[5] != 4 ||
-	    (op != 1 && op != 2))
+	if (sg_load_be16(arp) != 1 || sg_load_be16(arp + 2) != ETH_P_IPV4 || arp[4] != 6 ||
+	    arp[5] != 4 || (op != 1 && op != 2))
 		return drop(pkt, SG_DROP_ARP);
 	if (!is_our_ip4(ifc, arp + 24))
 		return drop(pkt, SG_DROP_ARP);
@@ -415,13 +402,13 @@ enum sg_net_kind sg_net_parse(const struct sg_net_if *ifc, const uint8_t *frame,
 	if (!multicast && memcmp(frame, ifc->mac, 6) != 0)
 		return drop(pkt, SG_DROP_L2_NOT_FOR_US);
 
-	type = rd16(frame + 12);
+	type = sg_load_be16(frame + 12);
 	pkt->l3_off = ETH_HLEN;
 	if (type == ETH_P_VLAN) {
 		if (len < ETH_HLEN + VLAN_HLEN)
 			return drop(pkt, SG_DROP_RUNT);
-		pkt->vlan = rd16(frame + 14) & 0x0fff;
-		type = rd16(frame + 16);
+		pkt->vlan = sg_load_be16(frame + 14) & 0x0fff;
+		type = sg_load_be16(frame + 16);
 		pkt->l3_off += VLAN_HLEN;
 		if (type == ETH_P_VLAN || type == ETH_P_QINQ)
 			return drop(pkt, SG_DROP_VLAN);
@@ -452,13 +439,13 @@ uint32_t sg_net_arp_reply(const struct sg_net_if *ifc, uint8_t *frame, uint32_t 
 	uint8_t *arp = frame + pkt->l3_off;
 	uint8_t ip[4];
 
-	if (len < (uint32_t)pkt->l3_off + ARP_LEN || rd16(arp + 6) != 1 ||
+	if (len < (uint32_t)pkt->l3_off + ARP_LEN || sg_load_be16(arp + 6) != 1 ||
 	    !is_our_ip4(ifc, arp + 24))
 		return 0;
 	/* RFC 826 "Packet Reception": swap sender and target, fill in our hardware address. */
 	memcpy(frame, frame + 6, 6);
 	memcpy(frame + 6, ifc->mac, 6);
-	wr16(arp + 6, 2);
+	sg_store_be16(arp + 6, 2);
 	memcpy(ip, arp + 24, 4);
 	memcpy(arp + 18, arp + 8, 6);
 	memcpy(arp + 24, arp + 14, 4);
@@ -494,7 +481,7 @@ uint32_t sg_net_ndisc_reply(const struct sg_net_if *ifc, uint8_t *frame, uint32_
 	/* Any VLAN tag and the EtherType stay; the IPv6 header is rebuilt without extensions. */
 	memset(ip, 0, IPV6_HLEN + ND_MSG_LEN + 8);
 	ip[0] = 0x60;
-	wr16(ip + 4, ND_MSG_LEN + 8);
+	sg_store_be16(ip + 4, ND_MSG_LEN + 8);
 	ip[6] = IPPROTO_ICMPV6_;
 	ip[7] = ND_HOP_LIMIT;
 	memcpy(ip + 8, target, 16);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/proxy_v2.h>
 
 static const uint8_t pp2_sig[SG_PP2_SIG_LEN] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
@@ -21,8 +22,7 @@ static const char dtls_version[] = "DTLSv1.2";
 static uint8_t *put_tlv_hdr(uint8_t *p, uint8_t type, uint16_t len)
 {
 	p[0] = type;
-	p[1] = (uint8_t)(len >> 8);
-	p[2] = (uint8_t)len;
+	sg_store_be16(p + 1, len);
 	return p + 3;
 }
 
@@ -48,16 +48,13 @@ int sg_pp2_encode(uint8_t *buf, uint32_t cap, const struct sg_pp2_info *info)
 	memcpy(buf, pp2_sig, SG_PP2_SIG_LEN);
 	buf[12] = PP2_VERSION | PP2_CMD_PROXY;
 	buf[13] = (info->family == 4 ? PP2_FAM_INET : PP2_FAM_INET6) | PP2_TRANS_DGRAM;
-	buf[14] = (uint8_t)((len - SG_PP2_HDR_LEN) >> 8);
-	buf[15] = (uint8_t)(len - SG_PP2_HDR_LEN);
+	sg_store_be16(buf + 14, (uint16_t)(len - SG_PP2_HDR_LEN));
 	p = buf + SG_PP2_HDR_LEN;
 	memcpy(p, info->src, alen);
 	memcpy(p + alen, info->dst, alen);
 	p += 2 * alen;
-	p[0] = (uint8_t)(info->sport >> 8);
-	p[1] = (uint8_t)info->sport;
-	p[2] = (uint8_t)(info->dport >> 8);
-	p[3] = (uint8_t)info->dport;
+	sg_store_be16(p, info->sport);
+	sg_store_be16(p + 2, info->dport);
 	p += 4;
 
 	p = put_tlv_hdr(p, SG_PP2_TYPE_SSL, ssl_len);
@@ -104,15 +101,15 @@ int sg_pp2_decode(const uint8_t *buf, uint32_t len, struct sg_pp2_info *info)
 	default:
 		return -EINVAL;
 	}
-	total = SG_PP2_HDR_LEN + ((uint32_t)buf[14] << 8 | buf[15]);
+	total = SG_PP2_HDR_LEN + sg_load_be16(buf + 14);
 	if (total > len || total < SG_PP2_HDR_LEN + 2 * alen + 4)
 		return -EINVAL;
 	off = SG_PP2_HDR_LEN;
 	memcpy(info->src, buf + off, alen);
 	memcpy(info->dst, buf + off + alen, alen);
 	off += 2 * alen;
-	info->sport = (uint16_t)(buf[off] << 8 | buf[off + 1]);
-	info->dport = (uint16_t)(buf[off + 2] << 8 | buf[off + 3]);
+	info->sport = sg_load_be16(buf + off);
+	info->dport = sg_load_be16(buf + off + 2);
 	off += 4;
 
 	while (off < total) {
@@ -120,7 +117,7 @@ int sg_pp2_decode(const uint8_t *buf, uint32_t len, struct sg_pp2_info *info)
 
 		if (total - off < 3)
 			return -EINVAL;
-		tlen = (uint32_t)buf[off + 1] << 8 | buf[off + 2];
+		tlen = sg_load_be16(buf + off + 1);
 		if (tlen > total - off - 3)
 			return -EINVAL;
 		switch (buf[off]) {
@@ -128,9 +125,7 @@ int sg_pp2_decode(const uint8_t *buf, uint32_t len, struct sg_pp2_info *info)
 			/* Ours is handle + token; any other length names no session of ours. */
 			if (tlen == SG_PP2_UNIQUE_ID_LEN) {
 				info->has_session = true;
-				info->session = 0;
-				for (int i = 0; i < 8; i++)
-					info->session = info->session << 8 | buf[off + 3 + i];
+				info->session = sg_load_be64(buf + off + 3);
 				memcpy(info->token, buf + off + 3 + 8, SG_PP2_TOKEN_LEN);
 			}
 			break;

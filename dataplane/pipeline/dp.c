@@ -16,7 +16,9 @@
 #include <rte_mbuf_dyn.h>
 #include <rte_rcu_qsbr.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/proxy_v2.h>
+#include <stormgate/time.h>
 
 #include "dp_priv.h"
 
@@ -31,14 +33,6 @@ static const struct rte_mbuf_dynfield meta_desc = {
 	.size = sizeof(struct sg_dp_meta),
 	.align = __alignof__(struct sg_dp_meta),
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static bool pow2(unsigned v)
 {
@@ -351,8 +345,7 @@ static int solicit(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_
 	memcpy(f + 6, pc->ifc.mac, 6);
 	if (pc->ifc.vlan) {
 		f[12] = 0x81;
-		f[14] = (uint8_t)(pc->ifc.vlan >> 8);
-		f[15] = (uint8_t)pc->ifc.vlan;
+		sg_store_be16(f + 14, pc->ifc.vlan);
 	}
 	if (family == 4) {
 		uint8_t *a = f + l2;
@@ -418,7 +411,7 @@ static bool solicit_due(struct sg_dp *dp, unsigned port, uint8_t family, const u
 {
 	uint32_t h = rte_hash_crc(ip, family == 4 ? 4 : 16, port * 2u + family);
 	struct dp_solicited *sl = &dp->solicited[h & (DP_SOLICITED_SLOTS - 1)];
-	uint64_t now = now_ns();
+	uint64_t now = sg_mono_ns();
 
 	if (sl->key == h && now - sl->at_ns < 1000000000ull)
 		return false;
@@ -480,7 +473,7 @@ int sg_dp_ctl_neighbour(struct sg_dp *dp, struct rte_mbuf *m)
 	if (kind != SG_NET_ARP && kind != SG_NET_NDISC)
 		goto done;
 	if (sg_net_neighbour(kind, f, m->data_len, &pkt, ip, mac)) {
-		dp_neigh_update(dp->neigh[port], pkt.family, ip, mac, false, now_ns());
+		dp_neigh_update(dp->neigh[port], pkt.family, ip, mac, false, sg_mono_ns());
 		rc = 0;
 	}
 	if (kind == SG_NET_ARP)
@@ -537,7 +530,7 @@ int sg_dp_neigh_set(struct sg_dp *dp, unsigned port, uint8_t family, const uint8
 {
 	if (port >= dp->conf.n_ports || (family != 4 && family != 6))
 		return -EINVAL;
-	return dp_neigh_update(dp->neigh[port], family, ip, mac, true, now_ns());
+	return dp_neigh_update(dp->neigh[port], family, ip, mac, true, sg_mono_ns());
 }
 
 int sg_dp_ctl_resolve(struct sg_dp *dp)

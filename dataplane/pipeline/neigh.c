@@ -10,6 +10,8 @@
 
 #include <rte_ip.h>
 
+#include <stormgate/bytes.h>
+
 #include "dp_priv.h"
 
 #define NEIGH_READ_RETRIES 8
@@ -157,12 +159,6 @@ unsigned dp_hdr_len(const struct sg_dp_port_conf *p, uint8_t family)
 	return 14 + (p->ifc.vlan ? 4 : 0) + (family == 4 ? 20 : 40) + 8;
 }
 
-static void put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
-
 void dp_build_udp(const struct sg_dp_port_conf *p, uint8_t *frame, const uint8_t dmac[6],
                   uint8_t family, const uint8_t *src, uint16_t sport, const uint8_t *dst,
                   uint16_t dport, uint16_t len)
@@ -174,20 +170,20 @@ void dp_build_udp(const struct sg_dp_port_conf *p, uint8_t *frame, const uint8_t
 	memcpy(frame + 6, p->ifc.mac, 6);
 	ip = frame + 14;
 	if (p->ifc.vlan) {
-		put16(frame + 12, 0x8100);
-		put16(frame + 14, p->ifc.vlan);
+		sg_store_be16(frame + 12, 0x8100);
+		sg_store_be16(frame + 14, p->ifc.vlan);
 		ip += 4;
 	}
-	put16(ip - 2, family == 4 ? 0x0800 : 0x86dd);
+	sg_store_be16(ip - 2, family == 4 ? 0x0800 : 0x86dd);
 	if (family == 4) {
 		ip[0] = 0x45;
 		ip[1] = 0;
-		put16(ip + 2, (uint16_t)(20 + 8 + len));
-		put16(ip + 4, 0);
-		put16(ip + 6, 0x4000); /* don't fragment: records are sized for the path */
+		sg_store_be16(ip + 2, (uint16_t)(20 + 8 + len));
+		sg_store_be16(ip + 4, 0);
+		sg_store_be16(ip + 6, 0x4000); /* don't fragment: records are sized for the path */
 		ip[8] = 64;
 		ip[9] = 17;
-		put16(ip + 10, 0);
+		sg_store_be16(ip + 10, 0);
 		memcpy(ip + 12, src, 4);
 		memcpy(ip + 16, dst, 4);
 		csum = (uint16_t)~rte_raw_cksum(ip, 20);
@@ -196,15 +192,15 @@ void dp_build_udp(const struct sg_dp_port_conf *p, uint8_t *frame, const uint8_t
 	} else {
 		ip[0] = 0x60;
 		ip[1] = ip[2] = ip[3] = 0;
-		put16(ip + 4, (uint16_t)(8 + len));
+		sg_store_be16(ip + 4, (uint16_t)(8 + len));
 		ip[6] = 17;
 		ip[7] = 64;
 		memcpy(ip + 8, src, 16);
 		memcpy(ip + 24, dst, 16);
 		udp = ip + 40;
 	}
-	put16(udp, sport);
-	put16(udp + 2, dport);
-	put16(udp + 4, (uint16_t)(8 + len));
+	sg_store_be16(udp, sport);
+	sg_store_be16(udp + 2, dport);
+	sg_store_be16(udp + 4, (uint16_t)(8 + len));
 	sg_net_udp_set_cksum(family, src, dst, udp, (uint16_t)(8 + len));
 }

@@ -21,6 +21,7 @@
 
 #include <intel-ipsec-mb.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/record.h>
 
 #include "replay.h"
@@ -96,29 +97,6 @@ struct sg_rec_ctx {
 	uint8_t ks[SG_BURST_MAX][KS_LEN] __attribute__((aligned(SG_CACHE_LINE)));
 	struct slot slots[SG_BURST_MAX];
 };
-
-static inline void wr16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint64_t rd48(const uint8_t *p)
-{
-	return (uint64_t)p[0] << 40 | (uint64_t)p[1] << 32 | (uint64_t)p[2] << 24 |
-	       (uint64_t)p[3] << 16 | (uint64_t)p[4] << 8 | p[5];
-}
-
-static inline void wr48(uint8_t *p, uint64_t v)
-{
-	for (int i = 5; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
 
 /*
  * Start loading the cache line at p. An asm rather than __builtin_prefetch:
@@ -595,11 +573,9 @@ static int ccm_composed(struct sg_rec_ctx *ctx, struct slot *s)
 	/* B0 = flags(Adata, M, L) ‖ nonce ‖ l(m) (RFC 3610 §2.2) */
 	b[0] = (uint8_t)(0x40 | ((tl - 2) / 2) << 3 | 2);
 	memcpy(b + 1, s->nonce, 12);
-	b[13] = (uint8_t)(s->len >> 16);
-	b[14] = (uint8_t)(s->len >> 8);
-	b[15] = (uint8_t)s->len;
+	sg_store_be24(b + 13, s->len);
 	/* 0 < l(a) < 2^16 - 2^8: a 2-byte length prefix, zero padded to a block */
-	wr16(b + 16, s->aad_len);
+	sg_store_be16(b + 16, s->aad_len);
 	memcpy(b + 18, s->aad, s->aad_len);
 	alen = (2 + (size_t)s->aad_len + 15) & ~(size_t)15;
 	memset(b + 18 + s->aad_len, 0, alen - 2 - s->aad_len);
@@ -797,7 +773,7 @@ static inline void build_aad(struct slot *s, uint8_t *long_aad, const uint8_t *h
 		a[8] = hdr[SG_DTLS_HDR_OFF_TYPE];
 		a[9] = hdr[SG_DTLS_HDR_OFF_VER];
 		a[10] = hdr[SG_DTLS_HDR_OFF_VER + 1];
-		wr16(a + 11, pt_len);
+		sg_store_be16(a + 11, pt_len);
 		s->aad = a;
 		s->aad_len = SG_DTLS_AAD_LEN;
 		return;
@@ -808,7 +784,7 @@ static inline void build_aad(struct slot *s, uint8_t *long_aad, const uint8_t *h
 	a[8] = SG_DTLS_CT_TLS12_CID;
 	a[9] = (uint8_t)cid_len;
 	memcpy(a + 10, hdr, SG_DTLS_HDR_OFF_CID + cid_len);
-	wr16(a + 10 + SG_DTLS_HDR_OFF_CID + cid_len, pt_len);
+	sg_store_be16(a + 10 + SG_DTLS_HDR_OFF_CID + cid_len, pt_len);
 	s->aad = a;
 }
 
@@ -855,11 +831,11 @@ static enum sg_rec_status open_front(struct sg_rec_ctx *ctx, struct sg_rec_open_
 			return SG_REC_BAD_TYPE;
 		hdr = SG_DTLS_HDR_LEN;
 	}
-	if (unlikely(rd16(rec + SG_DTLS_HDR_OFF_VER) != SG_DTLS_VERSION_1_2))
+	if (unlikely(sg_load_be16(rec + SG_DTLS_HDR_OFF_VER) != SG_DTLS_VERSION_1_2))
 		return SG_REC_BAD_VERSION;
-	if (unlikely(rd16(rec + SG_DTLS_HDR_OFF_EPOCH) != sa->epoch))
+	if (unlikely(sg_load_be16(rec + SG_DTLS_HDR_OFF_EPOCH) != sa->epoch))
 		return SG_REC_BAD_EPOCH;
-	flen = rd16(rec + hdr - 2);
+	flen = sg_load_be16(rec + hdr - 2);
 	if (unlikely(flen > op->rec_len - hdr))
 		return SG_REC_TRUNCATED;
 	if (unlikely(flen > SG_DTLS_MAX_CIPHERTEXT))
@@ -871,7 +847,7 @@ static enum sg_rec_status open_front(struct sg_rec_ctx *ctx, struct sg_rec_open_
 	ctlen = flen - xl - tl;
 	if (unlikely(!cid && ctlen > SG_DTLS_MAX_PLAINTEXT))
 		return SG_REC_OVERSIZED;
-	op->seq = rd48(rec + SG_DTLS_HDR_OFF_SEQ);
+	op->seq = sg_load_be48(rec + SG_DTLS_HDR_OFF_SEQ);
 	/* RFC 9147 §4.5.3: past its forgery limit a key opens nothing more. */
 	if (unlikely(sa->auth_failures >= ctx->fail_limit[aead]))
 		return SG_REC_KEY_EXHAUSTED;
@@ -1067,12 +1043,12 @@ static enum sg_rec_status seal_front(struct sg_rec_ctx *ctx, struct sg_rec_seal_
 	pt = op->buf + op->pt_off;
 	rec = pt - xl - hdr;
 	rec[SG_DTLS_HDR_OFF_TYPE] = cid ? SG_DTLS_CT_TLS12_CID : op->type;
-	wr16(rec + SG_DTLS_HDR_OFF_VER, SG_DTLS_VERSION_1_2);
-	wr16(rec + SG_DTLS_HDR_OFF_EPOCH, sa->epoch);
-	wr48(rec + SG_DTLS_HDR_OFF_SEQ, seq);
+	sg_store_be16(rec + SG_DTLS_HDR_OFF_VER, SG_DTLS_VERSION_1_2);
+	sg_store_be16(rec + SG_DTLS_HDR_OFF_EPOCH, sa->epoch);
+	sg_store_be48(rec + SG_DTLS_HDR_OFF_SEQ, seq);
 	if (cid_len)
 		memcpy(rec + SG_DTLS_HDR_OFF_CID, op->cid, cid_len);
-	wr16(rec + hdr - 2, flen);
+	sg_store_be16(rec + hdr - 2, flen);
 	/* RFC 5288 §3 / RFC 6655 §3: the explicit nonce is the 64-bit seq_num, unique per key. */
 	if (xl)
 		memcpy(rec + hdr, rec + SG_DTLS_HDR_OFF_EPOCH, 8);

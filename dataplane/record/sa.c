@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/record.h>
 
 #include "replay.h"
@@ -121,17 +122,6 @@ void sg_rec_replay_update(struct sg_rec_sa *sa, unsigned window_bits, uint64_t s
 	replay_update(sa, window_bits, seq);
 }
 
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint64_t rd48(const uint8_t *p)
-{
-	return (uint64_t)p[0] << 40 | (uint64_t)p[1] << 32 | (uint64_t)p[2] << 24 |
-	       (uint64_t)p[3] << 16 | (uint64_t)p[4] << 8 | p[5];
-}
-
 unsigned sg_rec_parse(const uint8_t *dgram, size_t len, unsigned cid_len, struct sg_rec_hdr *recs,
                       unsigned max)
 {
@@ -159,10 +149,10 @@ unsigned sg_rec_parse(const uint8_t *dgram, size_t len, unsigned cid_len, struct
 			h->status = SG_REC_RUNT;
 			break;
 		}
-		h->version = rd16(r + SG_DTLS_HDR_OFF_VER);
-		h->epoch = rd16(r + SG_DTLS_HDR_OFF_EPOCH);
-		h->seq = rd48(r + SG_DTLS_HDR_OFF_SEQ);
-		h->frag_len = rd16(r + hdr - 2);
+		h->version = sg_load_be16(r + SG_DTLS_HDR_OFF_VER);
+		h->epoch = sg_load_be16(r + SG_DTLS_HDR_OFF_EPOCH);
+		h->seq = sg_load_be48(r + SG_DTLS_HDR_OFF_SEQ);
+		h->frag_len = sg_load_be16(r + hdr - 2);
 		if (h->frag_len > SG_DTLS_MAX_CIPHERTEXT) {
 			/* RFC 6347 §4.1.1: past 2^14 + 2048, whatever the datagram holds. */
 			h->len = (uint32_t)left;

@@ -23,6 +23,7 @@
 #include <stormgate/record.h>
 
 #include "baseline_openssl.h"
+#include "tc_sa.h"
 
 enum { N_REC = 64, PAYLOAD = 100, REC_ROOM = 256 };
 
@@ -74,20 +75,10 @@ struct fixture {
 	uint32_t len[N_REC];
 };
 
-static struct sg_rec_sa *sa_new(void)
-{
-	size_t sz = sg_rec_sa_size(SG_REPLAY_WINDOW_DEFAULT);
-	struct sg_rec_sa *sa = aligned_alloc(SG_CACHE_LINE, sz);
-
-	assert_non_null(sa);
-	memset(sa, 0, sz);
-	return sa;
-}
-
 /* Both sides of one session, and N_REC records the device sealed (sequence 1, 2, ...). */
 static void fixture_make(struct fixture *f, enum sg_aead aead)
 {
-	uint8_t ck[32], sk[32], civ[12], siv[12];
+	struct tc_keys k;
 	struct sg_rec_sa_params p = { .aead = aead, .epoch = 1, .tx_seq = 1 };
 	struct sg_rec_seal_op ops[N_REC];
 	struct sg_rec_ctx *ctx = sg_rec_ctx_create(NULL);
@@ -95,25 +86,16 @@ static void fixture_make(struct fixture *f, enum sg_aead aead)
 
 	assert_non_null(ctx);
 	for (unsigned i = 0; i < 32; i++) {
-		ck[i] = (uint8_t)(0x11 * i + 3);
-		sk[i] = (uint8_t)(0x29 * i + 5);
+		k.client_key[i] = (uint8_t)(0x11 * i + 3);
+		k.server_key[i] = (uint8_t)(0x29 * i + 5);
 	}
 	for (unsigned i = 0; i < 12; i++) {
-		civ[i] = (uint8_t)(0x53 * i + 7);
-		siv[i] = (uint8_t)(0x35 * i + 9);
+		k.client_iv[i] = (uint8_t)(0x53 * i + 7);
+		k.server_iv[i] = (uint8_t)(0x35 * i + 9);
 	}
-	f->srv = sa_new();
-	f->cli = sa_new();
-	p.rx_key = ck;
-	p.rx_iv = civ;
-	p.tx_key = sk;
-	p.tx_iv = siv;
-	assert_int_equal(sg_rec_sa_init(f->srv, SG_REPLAY_WINDOW_DEFAULT, &p), 0);
-	p.rx_key = sk;
-	p.rx_iv = siv;
-	p.tx_key = ck;
-	p.tx_iv = civ;
-	assert_int_equal(sg_rec_sa_init(f->cli, SG_REPLAY_WINDOW_DEFAULT, &p), 0);
+	f->srv = tc_sa_alloc(SG_REPLAY_WINDOW_DEFAULT);
+	f->cli = tc_sa_alloc(SG_REPLAY_WINDOW_DEFAULT);
+	tc_sa_pair(f->srv, f->cli, SG_REPLAY_WINDOW_DEFAULT, &p, &k);
 	memset(ops, 0, sizeof(ops));
 	for (unsigned r = 0; r < N_REC; r++) {
 		for (unsigned b = 0; b < PAYLOAD; b++)
@@ -135,10 +117,8 @@ static void fixture_make(struct fixture *f, enum sg_aead aead)
 
 static void fixture_free(struct fixture *f)
 {
-	sg_rec_sa_wipe(f->srv, SG_REPLAY_WINDOW_DEFAULT);
-	sg_rec_sa_wipe(f->cli, SG_REPLAY_WINDOW_DEFAULT);
-	free(f->srv);
-	free(f->cli);
+	tc_sa_free(f->srv, SG_REPLAY_WINDOW_DEFAULT);
+	tc_sa_free(f->cli, SG_REPLAY_WINDOW_DEFAULT);
 }
 
 static void check_plaintext(const uint8_t *out, uint32_t len, unsigned r)

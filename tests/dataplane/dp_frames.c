@@ -1,51 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 
+#include <cmocka.h>
 #include <rte_mbuf.h>
 
+#include <stormgate/bytes.h>
+#include <stormgate/record.h>
+
 #include "dp_frames.h"
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-uint16_t dp_frame_csum(const uint8_t *p, size_t n, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		sum += (uint32_t)(p[n - 1] << 8);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-/* The sum of the UDP pseudo-header (RFC 768; RFC 8200 §8.1 for IPv6). */
-static uint32_t pseudo_sum(uint8_t family, const uint8_t *src, const uint8_t *dst, uint16_t ulen)
-{
-	uint8_t ph[40] = { 0 };
-
-	if (family == 4) {
-		memcpy(ph, src, 4);
-		memcpy(ph + 4, dst, 4);
-		ph[9] = 17;
-		put16(ph + 10, ulen);
-		return dp_frame_csum(ph, 12, 0);
-	}
-	memcpy(ph, src, 16);
-	memcpy(ph + 16, dst, 16);
-	put16(ph + 34, ulen);
-	ph[39] = 17;
-	return dp_frame_csum(ph, 40, 0);
-}
+#include "tc_csum.h"
 
 struct rte_mbuf *dp_frame_udp(struct rte_mempool *pool, const uint8_t smac[6],
                               const uint8_t dmac[6], uint8_t family, const uint8_t *src,
@@ -67,34 +34,33 @@ struct rte_mbuf *dp_frame_udp(struct rte_mempool *pool, const uint8_t smac[6],
 	f = rte_pktmbuf_mtod(m, uint8_t *);
 	memcpy(f, dmac, 6);
 	memcpy(f + 6, smac, 6);
-	put16(f + 12, family == 4 ? 0x0800 : 0x86dd);
+	sg_store_be16(f + 12, family == 4 ? 0x0800 : 0x86dd);
 	ip = f + 14;
 	memset(ip, 0, iph);
 	if (family == 4) {
 		ip[0] = 0x45;
-		put16(ip + 2, (uint16_t)(20 + 8 + len));
+		sg_store_be16(ip + 2, (uint16_t)(20 + 8 + len));
 		ip[8] = 64;
 		ip[9] = 17;
 		memcpy(ip + 12, src, 4);
 		memcpy(ip + 16, dst, 4);
-		put16(ip + 10, (uint16_t)~dp_frame_csum(ip, 20, 0));
+		sg_store_be16(ip + 10, (uint16_t)~tc_csum(ip, 20, 0));
 	} else {
 		ip[0] = 0x60;
-		put16(ip + 4, (uint16_t)(8 + len));
+		sg_store_be16(ip + 4, (uint16_t)(8 + len));
 		ip[6] = 17;
 		ip[7] = 64;
 		memcpy(ip + 8, src, 16);
 		memcpy(ip + 24, dst, 16);
 	}
 	udp = ip + iph;
-	put16(udp, sport);
-	put16(udp + 2, dport);
-	put16(udp + 4, (uint16_t)(8 + len));
-	put16(udp + 6, 0);
+	sg_store_be16(udp, sport);
+	sg_store_be16(udp + 2, dport);
+	sg_store_be16(udp + 4, (uint16_t)(8 + len));
+	sg_store_be16(udp + 6, 0);
 	memcpy(udp + 8, payload, len);
-	c = (uint16_t)~dp_frame_csum(udp, 8u + len,
-	                             pseudo_sum(family, src, dst, (uint16_t)(8 + len)));
-	put16(udp + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
+	c = tc_csum_l4(family, src, dst, 17, udp, 8u + len);
+	sg_store_be16(udp + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
 	m->data_len = m->pkt_len = (uint16_t)(14 + iph + 8 + len);
 	return m;
 }
@@ -109,14 +75,14 @@ int dp_frame_read(const struct rte_mbuf *m, struct dp_frame *o)
 	if (m->data_len < 14 + 20 + 8)
 		return -EINVAL;
 	memcpy(o->dmac, f, 6);
-	if (get16(f + 12) == 0x0800) {
+	if (sg_load_be16(f + 12) == 0x0800) {
 		o->family = 4;
 		iph = 20;
-		if (ip[0] != 0x45 || ip[9] != 17 || dp_frame_csum(ip, 20, 0) != 0xffff)
+		if (ip[0] != 0x45 || ip[9] != 17 || tc_csum(ip, 20, 0) != 0xffff)
 			return -EINVAL;
 		memcpy(o->src, ip + 12, 4);
 		memcpy(o->dst, ip + 16, 4);
-	} else if (get16(f + 12) == 0x86dd) {
+	} else if (sg_load_be16(f + 12) == 0x86dd) {
 		o->family = 6;
 		iph = 40;
 		if (m->data_len < 14 + 40 + 8 || (ip[0] >> 4) != 6 || ip[6] != 17)
@@ -127,13 +93,44 @@ int dp_frame_read(const struct rte_mbuf *m, struct dp_frame *o)
 		return -EINVAL;
 	}
 	udp = ip + iph;
-	ulen = get16(udp + 4);
+	ulen = sg_load_be16(udp + 4);
 	if (ulen < 8 || m->data_len != 14 + iph + ulen ||
-	    dp_frame_csum(udp, ulen, pseudo_sum(o->family, o->src, o->dst, ulen)) != 0xffff)
+	    tc_csum_l4(o->family, o->src, o->dst, 17, udp, ulen) != 0)
 		return -EINVAL;
-	o->sport = get16(udp);
-	o->dport = get16(udp + 2);
+	o->sport = sg_load_be16(udp);
+	o->dport = sg_load_be16(udp + 2);
 	o->payload = udp + 8;
 	o->len = (uint16_t)(ulen - 8);
 	return 0;
+}
+
+uint16_t dp_frame_records(struct sg_rec_ctx *ctx, struct sg_rec_sa *sa, const uint8_t *cid,
+                          uint8_t cid_len, const char *const *pt, unsigned n, uint8_t type,
+                          uint8_t *dgram, size_t cap)
+{
+	uint8_t bufs[DP_FRAME_RECORDS_MAX][600];
+	struct sg_rec_seal_op ops[DP_FRAME_RECORDS_MAX];
+	size_t len = 0;
+
+	assert_true(n <= DP_FRAME_RECORDS_MAX);
+	memset(ops, 0, sizeof(ops));
+	for (unsigned r = 0; r < n; r++) {
+		ops[r].buf = bufs[r];
+		ops[r].buf_len = sizeof(bufs[r]);
+		ops[r].pt_off = 64;
+		ops[r].pt_len = (uint32_t)strlen(pt[r]);
+		assert_true(ops[r].pt_len < 512);
+		memcpy(bufs[r] + 64, pt[r], ops[r].pt_len);
+		ops[r].sa = sa;
+		ops[r].cid = cid;
+		ops[r].cid_len = cid_len;
+		ops[r].type = type;
+	}
+	assert_int_equal(sg_rec_seal_burst(ctx, ops, n), n);
+	for (unsigned r = 0; r < n; r++) {
+		assert_true(len + ops[r].rec_len <= cap);
+		memcpy(dgram + len, bufs[r] + ops[r].rec_off, ops[r].rec_len);
+		len += ops[r].rec_len;
+	}
+	return (uint16_t)len;
 }

@@ -45,7 +45,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -65,22 +64,22 @@
 #include <stormgate/proxy_v2.h>
 #include <stormgate/record.h>
 #include <stormgate/session.h>
+#include <stormgate/time.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #endif
 
 #include "dp_frames.h"
+#include "dp_net.h"
 #include "eal_test.h"
+#include "tc_sa.h"
 #include "tsan_dpdk.h"
 
 #define N_WORKERS 2
 #define N_SESS    16
 #define POOL_SIZE 4095
 #define RING_SIZE 1024
-#define DTLS_PORT 5684
-#define COAP_PORT 5683
-#define BPORT0    20000
 #define WINDOW    SG_REPLAY_WINDOW_DEFAULT
 #define CYCLES    (4 * N_SESS) /* rounds: re-key, end (take), re-key, end (delete) */
 #define PER_BATCH 3            /* datagrams per session per batch; the last has two records */
@@ -102,13 +101,8 @@
 #define RUN_S           60
 #define WAIT_S          10
 
-static const uint8_t GW_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x01 };
-static const uint8_t DEV_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x02 };
-static const uint8_t BE_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x03 };
-static const uint8_t GW4[4] = { 198, 18, 1, 1 };
+/* The test network (dp_net.h), and the gateway's IPv6 address on it. */
 static const uint8_t GW6[16] = { 0xfd, 0x00, 0x53, 0x47, [15] = 1 }; /* fd00:5347::1 */
-static const uint8_t GWB4[4] = { 198, 18, 2, 1 };
-static const uint8_t BE4[4] = { 198, 18, 2, 2 };
 
 /* One device, its side of the keys, and what it sent and got back. */
 struct device {
@@ -192,31 +186,28 @@ static struct env {
 	uint64_t late_forwarded;     /* must stay 0 */
 	uint64_t race_fwd[RACE_MAX]; /* racing records that were opened and forwarded */
 	uint64_t taken;              /* ended sessions whose SA sg_sess_delete_take() handed over */
-	struct timespec t0;
+	uint64_t t0;                 /* sg_mono_ns() at the start of the run */
 } E;
 
 /* ---- time bounds ---- */
 
-static double since(const struct timespec *t0)
+/* Seconds since t0 (sg_mono_ns()). */
+static double since(uint64_t t0)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+	return (double)(sg_mono_ns() - t0) / 1e9;
 }
 
 /* ---- keys ---- */
 
-static void make_keys(unsigned i, unsigned gen, uint8_t k1[32], uint8_t k2[32], uint8_t iv1[12],
-                      uint8_t iv2[12])
+static void make_keys(unsigned i, unsigned gen, struct tc_keys *k)
 {
 	for (unsigned j = 0; j < 32; j++) {
-		k1[j] = (uint8_t)(i * 7 + gen * 31 + j + 1);
-		k2[j] = (uint8_t)(i * 13 + gen * 17 + j + 101);
+		k->client_key[j] = (uint8_t)(i * 7 + gen * 31 + j + 1);
+		k->server_key[j] = (uint8_t)(i * 13 + gen * 17 + j + 101);
 	}
 	for (unsigned j = 0; j < 12; j++) {
-		iv1[j] = (uint8_t)(i + gen * 3 + j);
-		iv2[j] = (uint8_t)(i + gen * 5 + j + 50);
+		k->client_iv[j] = (uint8_t)(i + gen * 3 + j);
+		k->server_iv[j] = (uint8_t)(i + gen * 5 + j + 50);
 	}
 }
 
@@ -224,39 +215,17 @@ static void make_keys(unsigned i, unsigned gen, uint8_t k1[32], uint8_t k2[32], 
 static void make_sas(unsigned i, unsigned gen, struct sg_rec_sa *srv, struct sg_rec_sa *dev)
 {
 	const struct device *d = &E.dev[i];
-	uint8_t k1[32], k2[32], iv1[12], iv2[12];
+	struct tc_keys k;
 	struct sg_rec_sa_params p = { .aead = (enum sg_aead)(i % SG_AEAD_MAX),
 		                      .epoch = 1,
 		                      .tx_seq = 1,
 		                      .rx_seq = 1,
 		                      .flags = d->use_cid ? SG_SA_F_RX_CID | SG_SA_F_TX_CID : 0 };
 
-	make_keys(i, gen, k1, k2, iv1, iv2);
-	/* Gateway: rx = client_write (k1), tx = server_write (k2); the device mirrors it. */
-	p.rx_key = k1, p.rx_iv = iv1, p.tx_key = k2, p.tx_iv = iv2;
-	assert_int_equal(sg_rec_sa_init(srv, WINDOW, &p), 0);
-	p.rx_key = k2, p.rx_iv = iv2, p.tx_key = k1, p.tx_iv = iv1;
-	assert_int_equal(sg_rec_sa_init(dev, WINDOW, &p), 0);
-	sg_wipe(k1, sizeof(k1));
-	sg_wipe(k2, sizeof(k2));
-	sg_wipe(iv1, sizeof(iv1));
-	sg_wipe(iv2, sizeof(iv2));
-}
-
-static struct sg_rec_sa *sa_alloc(void)
-{
-	struct sg_rec_sa *sa = aligned_alloc(SG_CACHE_LINE, sg_rec_sa_size(WINDOW));
-
-	assert_non_null(sa);
-	return sa;
-}
-
-static void sa_free(struct sg_rec_sa *sa)
-{
-	if (sa == NULL)
-		return;
-	sg_rec_sa_wipe(sa, WINDOW);
-	free(sa);
+	make_keys(i, gen, &k);
+	/* Gateway: rx = client_write, tx = server_write; the device mirrors it. */
+	tc_sa_pair(srv, dev, WINDOW, &p, &k);
+	sg_wipe(&k, sizeof(k));
 }
 
 /* ---- sessions (this thread is the control plane) ---- */
@@ -278,14 +247,13 @@ static void dev_tuple(const struct device *d, struct sg_sess_tuple *k)
 static void install(unsigned i)
 {
 	struct device *d = &E.dev[i];
-	struct sg_rec_sa *srv = sa_alloc();
+	struct sg_rec_sa *srv = tc_sa_alloc(WINDOW);
 	uint8_t peer_cid[4] = { 0xc1, 0xd0, (uint8_t)i, 0x99 };
 	struct sg_sess_new s = { 0 };
-	char ident[32];
 
 	assert_true(d->gen < MAX_GEN);
 	if (d->sa == NULL)
-		d->sa = sa_alloc();
+		d->sa = tc_sa_alloc(WINDOW);
 	make_sas(i, d->gen, srv, d->sa);
 	s.sa = srv;
 	dev_tuple(d, &s.tuple);
@@ -296,20 +264,11 @@ static void install(unsigned i)
 	}
 	s.owner = d->owner;
 	assert_int_equal(sg_sess_insert(E.tab, &s, &d->id, d->cid), 0);
-	sa_free(srv);
-	snprintf(ident, sizeof(ident), "device-%u", i);
+	tc_sa_free(srv, WINDOW);
 	/* The control plane draws tokens from a CSPRNG; any distinct value serves the test. */
 	for (unsigned k = 0; k < SG_PP2_TOKEN_LEN; k++)
 		d->token[k] = (uint8_t)rte_rand();
-	assert_int_equal(sg_dp_session_attach(E.dp, d->id, (const uint8_t *)ident,
-	                                      (uint8_t)strlen(ident), d->token),
-	                 0);
-	if (E.mode == SG_DP_BACKEND_UDP) {
-		uint8_t fam, a[16];
-
-		assert_int_equal(sg_dp_session_bport(E.dp, d->id, &fam, a, &d->bport), 0);
-		assert_memory_equal(a, GWB4, 4);
-	}
+	dp_test_attach(E.dp, E.mode, d->id, i, d->token, GWB4, &d->bport);
 	d->id_of[d->gen] = d->id;
 	d->bport_of[d->gen] = d->bport;
 }
@@ -382,50 +341,38 @@ static struct rte_mbuf *dev_datagram(unsigned i, struct sg_rec_sa *sa, unsigned 
                                      enum rec_kind kind, enum race race)
 {
 	struct device *d = &E.dev[i];
-	uint8_t bufs[2][256], dgram[512];
-	struct sg_rec_seal_op ops[2];
-	unsigned len = 0;
+	uint8_t dgram[512];
+	char pt[2][64];
+	const char *pts[2] = { pt[0], pt[1] };
+	uint16_t len;
 	struct rte_mbuf *m;
 
 	assert_true(n >= 1 && n <= 2);
-	memset(ops, 0, sizeof(ops));
 	for (unsigned r = 0; r < n; r++) {
-		char pt[64];
-
 		switch (kind) {
 		case REC_GOOD:
 			assert_true(d->n_seq < MAX_SEQ);
 			d->gen_of[d->n_seq] = (uint8_t)gen;
-			snprintf(pt, sizeof(pt), "up %u %u %u", i, gen, d->n_seq++);
+			snprintf(pt[r], sizeof(pt[r]), "up %u %u %u", i, gen, d->n_seq++);
 			E.want.records++;
 			break;
 		case REC_RACE:
 			assert_true(d->n_race < MAX_RACE && race < RACE_MAX);
 			d->race_of[d->n_race] = (uint8_t)race;
-			snprintf(pt, sizeof(pt), "race %u %u %u", i, gen, d->n_race++);
+			snprintf(pt[r], sizeof(pt[r]), "race %u %u %u", i, gen, d->n_race++);
 			E.want.race[race]++;
 			break;
 		default:
-			snprintf(pt, sizeof(pt), "late %u %u 0", i, gen);
+			snprintf(pt[r], sizeof(pt[r]), "late %u %u 0", i, gen);
 			break;
 		}
-		ops[r].buf = bufs[r];
-		ops[r].buf_len = sizeof(bufs[r]);
-		ops[r].pt_off = 64;
-		ops[r].pt_len = (uint32_t)strlen(pt);
-		memcpy(bufs[r] + 64, pt, ops[r].pt_len);
-		ops[r].sa = sa;
-		ops[r].cid = d->cid; /* the device writes the CID we issued */
-		ops[r].cid_len = d->use_cid ? (uint8_t)sg_sess_cid_len(E.tab) : 0;
-		ops[r].type = SG_DTLS_CT_APPLICATION_DATA;
 	}
-	assert_int_equal(sg_rec_seal_burst(E.dev_rec, ops, n), n);
-	for (unsigned r = 0; r < n; r++) {
-		memcpy(dgram + len, bufs[r] + ops[r].rec_off, ops[r].rec_len);
-		len += ops[r].rec_len;
-	}
+	/* The device writes the CID we issued. */
+	len = dp_frame_records(E.dev_rec, sa, d->cid,
+	                       d->use_cid ? (uint8_t)sg_sess_cid_len(E.tab) : 0, pts, n,
+	                       SG_DTLS_CT_APPLICATION_DATA, dgram, sizeof(dgram));
 	m = dp_frame_udp(E.pool, DEV_MAC, GW_MAC, d->family, d->addr, d->port,
-	                 d->family == 4 ? GW4 : GW6, DTLS_PORT, dgram, (uint16_t)len);
+	                 d->family == 4 ? GW4 : GW6, DTLS_PORT, dgram, len);
 	assert_non_null(m);
 	return m;
 }
@@ -684,16 +631,15 @@ static void report_missing(void)
 /* Drain until cond() holds (bounded by WAIT_S); leave the CPU to the workers meanwhile. */
 static void wait_for(int (*cond)(unsigned), unsigned arg, const char *what)
 {
-	struct timespec t0;
+	const uint64_t t0 = sg_mono_ns();
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned round = 0;; round++) {
 		if (drain() == 0) {
 			if (cond(arg))
 				return;
 			usleep(100);
 		}
-		if (round % 64 == 0 && since(&t0) > WAIT_S) {
+		if (round % 64 == 0 && since(t0) > WAIT_S) {
 			report_missing();
 			fail_msg("timed out waiting for %s (%u)", what, arg);
 		}
@@ -763,13 +709,13 @@ static void batch(int skip)
 static void rekey(unsigned i)
 {
 	struct device *d = &E.dev[i];
-	struct sg_rec_sa *srv = sa_alloc(), *next = sa_alloc();
+	struct sg_rec_sa *srv = tc_sa_alloc(WINDOW), *next = tc_sa_alloc(WINDOW);
 
 	assert_null(d->prev);
 	batch(-1); /* old-key records of i are on their way while the keys change */
 	make_sas(i, d->gen + 1, srv, next);
 	assert_int_equal(sg_sess_replace(E.tab, d->id, srv), 0);
-	sa_free(srv);
+	tc_sa_free(srv, WINDOW);
 	d->prev = d->sa;
 	d->prev_gen = d->gen;
 	d->sa = next;
@@ -876,7 +822,7 @@ static void retire(unsigned i)
 	send_late(i, d->prev, d->prev_gen, 1);
 	/* The device keeps the old keys until replies sealed under them are in. */
 	wait_for(replies_settled, i, "replies under the previous keys");
-	sa_free(d->prev);
+	tc_sa_free(d->prev, WINDOW);
 	d->prev = NULL;
 	E.retire_pending = -1;
 }
@@ -902,12 +848,12 @@ static void end_and_return(unsigned i, int take)
 	send_racing(i, d->sa, d->gen, RACE_END);
 	assert_int_equal(sg_dp_session_detach(E.dp, d->id), 0);
 	if (take) {
-		struct sg_rec_sa *last = sa_alloc();
+		struct sg_rec_sa *last = tc_sa_alloc(WINDOW);
 
 		assert_int_equal(sg_sess_delete_take(E.tab, d->id, last), 0);
 		/* The owner's last write sequence: one past the last reply the device opened. */
 		assert_true(sg_rec_sa_tx_seq(last) == d->sa->rx_top);
-		sa_free(last);
+		tc_sa_free(last, WINDOW);
 		E.taken++;
 	} else {
 		assert_int_equal(sg_sess_delete(E.tab, d->id), 0);
@@ -1012,27 +958,10 @@ static int setup_mode(enum sg_dp_backend_mode mode)
 		return -1;
 	c.n_workers = N_WORKERS;
 	c.n_ports = 2;
-	c.ports[0].port_id = E.dev_port;
-	c.ports[0].role = SG_DP_ROLE_DEVICE;
-	memcpy(c.ports[0].ifc.mac, GW_MAC, 6);
-	c.ports[0].ifc.n_ip4 = 1;
-	memcpy(c.ports[0].ifc.ip4[0], GW4, 4);
-	c.ports[0].ifc.n_ip6 = 1;
-	memcpy(c.ports[0].ifc.ip6[0], GW6, 16);
-	c.ports[1].port_id = E.be_port;
-	c.ports[1].role = SG_DP_ROLE_BACKEND;
-	memcpy(c.ports[1].ifc.mac, GW_MAC, 6);
-	c.ports[1].ifc.n_ip4 = 1;
-	memcpy(c.ports[1].ifc.ip4[0], GWB4, 4);
+	dp_test_port(&c.ports[0], E.dev_port, SG_DP_ROLE_DEVICE, GW_MAC, GW4, GW6, 0);
+	dp_test_port(&c.ports[1], E.be_port, SG_DP_ROLE_BACKEND, GW_MAC, GWB4, NULL, 0);
 	c.dtls_port = DTLS_PORT;
-	c.backend_mode = mode;
-	c.backend_family = 4;
-	memcpy(c.backend_addr, BE4, 4);
-	c.backend_port = COAP_PORT;
-	c.n_local = 1;
-	memcpy(c.local_addr[0], GWB4, 4);
-	c.port_base = BPORT0;
-	c.ports_per_addr = 1000;
+	dp_test_backend(&c, mode, BE4, GWB4, 1000);
 	c.sessions = E.tab;
 	c.pool = E.pool;
 	E.dp = sg_dp_create(&c);
@@ -1119,8 +1048,8 @@ static int teardown(void **state)
 	leaked = POOL_SIZE - (int)rte_mempool_avail_count(E.pool);
 	sg_sess_worker_destroy(E.insp);
 	for (unsigned i = 0; i < N_SESS; i++) {
-		sa_free(E.dev[i].sa);
-		sa_free(E.dev[i].prev);
+		tc_sa_free(E.dev[i].sa, WINDOW);
+		tc_sa_free(E.dev[i].prev, WINDOW);
 	}
 	sg_rec_ctx_free(E.dev_rec);
 	sg_sess_table_destroy(E.tab);
@@ -1193,7 +1122,7 @@ static void check_counters(void)
 
 static void run(void)
 {
-	clock_gettime(CLOCK_MONOTONIC, &E.t0);
+	E.t0 = sg_mono_ns();
 	start_workers();
 	for (E.cycle = 0; E.cycle < CYCLES; E.cycle++) {
 		unsigned i = E.cycle % N_SESS, round = E.cycle / N_SESS;
@@ -1204,7 +1133,7 @@ static void run(void)
 			end_and_return(i, round == 1);
 		else
 			rekey(i);
-		assert_true(since(&E.t0) < RUN_S);
+		assert_true(since(E.t0) < RUN_S);
 	}
 	if (E.retire_pending >= 0)
 		retire((unsigned)E.retire_pending);
@@ -1217,7 +1146,7 @@ static void run(void)
 	/* Each CID session (half of them) ended in rounds 1 and 3, taken in round 1. */
 	assert_int_equal(E.taken, N_SESS / 2);
 	assert_int_equal(E.want.race[RACE_END], (uint64_t)N_SESS * RACE_N);
-	print_message("# %u cycles in %.1f s\n", CYCLES, since(&E.t0));
+	print_message("# %u cycles in %.1f s\n", CYCLES, since(E.t0));
 }
 
 static void test_threads_udp(void **state)

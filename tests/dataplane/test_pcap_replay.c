@@ -46,6 +46,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/dataplane.h>
 #include <stormgate/dtls.h>
 #include <stormgate/record.h>
@@ -53,7 +54,11 @@
 #include <stormgate/suite.h>
 
 #include "dp_frames.h"
+#include "dp_net.h"
 #include "eal_test.h"
+#include "tc_csum.h"
+#include "tc_hex.h"
+#include "tc_sa.h"
 
 #define POOL_SIZE   1023
 #define RING_SIZE   256
@@ -62,8 +67,6 @@
 #define MAX_LINES   8
 #define TEXT_MAX    256
 #define MS_LEN      48 /* RFC 5246 §8.1: master_secret[48] */
-#define COAP_PORT   5683
-#define BPORT0      20000
 #define MAX_POLLS   1000
 #define CAPTURE_DIR "tests/data"
 
@@ -76,11 +79,8 @@ static const struct capture {
 	{ "dtls-psk-gcm", "net_pcap1" },
 };
 
-/* The backend side is the test's own choice, not the capture's. */
-static const uint8_t BE_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x03 };
+/* The backend side is the test's own choice, not the capture's (dp_net.h, and a MAC of its own). */
 static const uint8_t GWB_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x04 };
-static const uint8_t GWB4[4] = { 198, 18, 2, 1 };
-static const uint8_t BE4[4] = { 198, 18, 2, 2 };
 
 /* What the JSON beside the capture says. */
 struct meta {
@@ -161,41 +161,11 @@ static bool eal_ok;
 
 /* ---- helpers ---- */
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get24(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-static uint64_t get48(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < 6; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static void path_of(char *buf, size_t cap, const char *ext)
 {
 	int n = snprintf(buf, cap, "%s/%s/%s.%s", root, CAPTURE_DIR, E.capture->name, ext);
 
 	assert_true(n > 0 && (size_t)n < cap);
-}
-
-static void hex_decode(const char *hex, uint8_t *out, size_t len)
-{
-	assert_int_equal(strlen(hex), 2 * len);
-	for (size_t i = 0; i < len; i++) {
-		unsigned v;
-
-		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-		out[i] = (uint8_t)v;
-	}
 }
 
 /* ---- the JSON ---- */
@@ -297,9 +267,9 @@ static unsigned split_records(const struct frame *f, struct rec *r, unsigned max
 		assert_true(n < max);
 		r[n].off = off;
 		r[n].type = h[SG_DTLS_HDR_OFF_TYPE];
-		r[n].epoch = get16(h + SG_DTLS_HDR_OFF_EPOCH);
-		r[n].seq = get48(h + SG_DTLS_HDR_OFF_SEQ);
-		r[n].len = SG_DTLS_HDR_LEN + get16(h + SG_DTLS_HDR_LEN - 2);
+		r[n].epoch = sg_load_be16(h + SG_DTLS_HDR_OFF_EPOCH);
+		r[n].seq = sg_load_be48(h + SG_DTLS_HDR_OFF_SEQ);
+		r[n].len = SG_DTLS_HDR_LEN + sg_load_be16(h + SG_DTLS_HDR_LEN - 2);
 		assert_true(r[n].len <= end - off);
 		off += r[n].len;
 		n++;
@@ -318,10 +288,10 @@ static void read_hello(const struct frame *f, const struct rec *r, uint8_t rando
 	uint32_t blen = r->len - SG_DTLS_HDR_LEN, mlen;
 
 	assert_true(blen >= SG_DTLS_HS_HDR_LEN + 2 + SG_TLS_RANDOM_LEN + 1);
-	mlen = get24(body + 1);
+	mlen = sg_load_be24(body + 1);
 	/* unfragmented: fragment_offset 0, fragment_length = length */
-	assert_int_equal(get24(body + 6), 0);
-	assert_int_equal(get24(body + 9), mlen);
+	assert_int_equal(sg_load_be24(body + 6), 0);
+	assert_int_equal(sg_load_be24(body + 9), mlen);
 	assert_true(mlen <= blen - SG_DTLS_HS_HDR_LEN);
 	body += SG_DTLS_HS_HDR_LEN;
 	memcpy(random, body + 2, SG_TLS_RANDOM_LEN);
@@ -329,7 +299,7 @@ static void read_hello(const struct frame *f, const struct rec *r, uint8_t rando
 		uint32_t sid = body[2 + SG_TLS_RANDOM_LEN];
 
 		assert_true(2 + SG_TLS_RANDOM_LEN + 1 + sid + 2 <= mlen);
-		*suite = get16(body + 2 + SG_TLS_RANDOM_LEN + 1 + sid);
+		*suite = sg_load_be16(body + 2 + SG_TLS_RANDOM_LEN + 1 + sid);
 	}
 }
 
@@ -341,21 +311,22 @@ static void classify(struct cap *c, struct frame *f, const struct meta *m)
 	bool up;
 
 	assert_true(f->len >= 14 + 20 + 8);
-	assert_int_equal(get16(f->data + 12), 0x0800); /* the captures are IPv4 */
+	assert_int_equal(sg_load_be16(f->data + 12), 0x0800); /* the captures are IPv4 */
 	ihl = (ip[0] & 15u) * 4;
 	assert_int_equal(ip[0] >> 4, 4);
 	assert_int_equal(ip[9], 17);
-	assert_true(f->len >= 14 + ihl + 8 && get16(ip + 2) <= f->len - 14);
+	assert_true(f->len >= 14 + ihl + 8 && sg_load_be16(ip + 2) <= f->len - 14);
 	udp = ip + ihl;
-	assert_true(get16(udp + 4) >= 8);
+	assert_true(sg_load_be16(udp + 4) >= 8);
 	f->pl_off = 14 + ihl + 8;
-	f->pl_len = (uint16_t)(get16(udp + 4) - 8);
+	f->pl_len = (uint16_t)(sg_load_be16(udp + 4) - 8);
 	assert_true(f->pl_off + f->pl_len <= f->len);
-	up = memcmp(ip + 12, m->cl_ip, 4) == 0 && get16(udp) == m->cl_port &&
-	     memcmp(ip + 16, m->gw_ip, 4) == 0 && get16(udp + 2) == m->gw_port;
+	up = memcmp(ip + 12, m->cl_ip, 4) == 0 && sg_load_be16(udp) == m->cl_port &&
+	     memcmp(ip + 16, m->gw_ip, 4) == 0 && sg_load_be16(udp + 2) == m->gw_port;
 	if (!up)
-		assert_true(memcmp(ip + 12, m->gw_ip, 4) == 0 && get16(udp) == m->gw_port &&
-		            memcmp(ip + 16, m->cl_ip, 4) == 0 && get16(udp + 2) == m->cl_port);
+		assert_true(memcmp(ip + 12, m->gw_ip, 4) == 0 && sg_load_be16(udp) == m->gw_port &&
+		            memcmp(ip + 16, m->cl_ip, 4) == 0 &&
+		            sg_load_be16(udp + 2) == m->cl_port);
 	n = split_records(f, r, SG_ARRAY_SIZE(r));
 	assert_true(n > 0);
 	for (unsigned i = 0; i < n; i++) {
@@ -449,7 +420,7 @@ static void load_master_secret(const uint8_t client_random[32], uint8_t ms[MS_LE
 		if (sscanf(line, "%31s %79s %127s", label, cr, secret) != 3 ||
 		    strcmp(label, "CLIENT_RANDOM") != 0 || strcasecmp(cr, cr_hex) != 0)
 			continue;
-		hex_decode(secret, ms, MS_LEN);
+		assert_int_equal(tc_unhex(secret, ms, MS_LEN), MS_LEN);
 		found = true;
 	}
 	fclose(f);
@@ -544,13 +515,12 @@ static void port_up(uint16_t port, bool *started)
 static void install_session(void)
 {
 	const unsigned window = sg_sess_replay_window(E.tab);
-	struct sg_rec_sa *sa = aligned_alloc(64, sg_rec_sa_size(window));
+	struct sg_rec_sa *sa = tc_sa_alloc(window);
 	struct sg_rec_sa_params p = { .aead = E.aead, .epoch = 1 };
 	struct sg_sess_new s = { 0 };
 	uint32_t l, a;
 	uint8_t fam, addr[16];
 
-	assert_non_null(sa);
 	/* Gateway side: rx = client_write, tx = server_write (RFC 5246 §6.3). */
 	keys(&p.rx_key, &p.tx_key, &p.rx_iv, &p.tx_iv);
 	/* Sequence numbers the Finished messages used are spent (RFC 6347 §4.1). */
@@ -565,8 +535,7 @@ static void install_session(void)
 	s.owner = 0;
 	s.suite = E.cap.suite;
 	assert_int_equal(sg_sess_insert(E.tab, &s, &E.id, NULL), 0);
-	sg_rec_sa_wipe(sa, window);
-	free(sa);
+	tc_sa_free(sa, window);
 	/* udp mode: no token */
 	assert_int_equal(sg_dp_session_attach(E.dp, E.id, (const uint8_t *)E.meta.identity,
 	                                      (uint8_t)strlen(E.meta.identity), NULL),
@@ -633,27 +602,11 @@ static int setup(void **state)
 	assert_non_null(E.tab);
 	c.n_workers = 1;
 	c.n_ports = 2;
-	c.ports[0].port_id = E.dev_port;
-	c.ports[0].role = SG_DP_ROLE_DEVICE;
-	memcpy(c.ports[0].ifc.mac, E.meta.gw_mac, 6);
-	c.ports[0].ifc.n_ip4 = 1;
-	memcpy(c.ports[0].ifc.ip4[0], E.meta.gw_ip, 4);
-	c.ports[0].prefix4 = 24;
-	c.ports[1].port_id = E.be_port;
-	c.ports[1].role = SG_DP_ROLE_BACKEND;
-	memcpy(c.ports[1].ifc.mac, GWB_MAC, 6);
-	c.ports[1].ifc.n_ip4 = 1;
-	memcpy(c.ports[1].ifc.ip4[0], GWB4, 4);
-	c.ports[1].prefix4 = 24;
+	dp_test_port(&c.ports[0], E.dev_port, SG_DP_ROLE_DEVICE, E.meta.gw_mac, E.meta.gw_ip, NULL,
+	             24);
+	dp_test_port(&c.ports[1], E.be_port, SG_DP_ROLE_BACKEND, GWB_MAC, GWB4, NULL, 24);
 	c.dtls_port = E.meta.gw_port;
-	c.backend_mode = SG_DP_BACKEND_UDP;
-	c.backend_family = 4;
-	memcpy(c.backend_addr, BE4, 4);
-	c.backend_port = COAP_PORT;
-	c.n_local = 1;
-	memcpy(c.local_addr[0], GWB4, 4);
-	c.port_base = BPORT0;
-	c.ports_per_addr = 16;
+	dp_test_backend(&c, SG_DP_BACKEND_UDP, BE4, GWB4, 16);
 	c.sessions = E.tab;
 	c.pool = E.pool;
 	E.dp = sg_dp_create(&c);
@@ -760,28 +713,23 @@ static void check_invariant(const struct sg_dp_counters *c)
 static void check_backend(struct rte_mbuf *m, const char *want)
 {
 	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *), *ip = f + 14, *udp = ip + 20;
-	uint8_t ph[12] = { 0 };
 	uint16_t ulen;
 
 	assert_int_equal(m->nb_segs, 1);
 	assert_true(m->data_len >= 14 + 20 + 8);
 	assert_memory_equal(f, BE_MAC, 6);
 	assert_memory_equal(f + 6, GWB_MAC, 6);
-	assert_int_equal(get16(f + 12), 0x0800);
+	assert_int_equal(sg_load_be16(f + 12), 0x0800);
 	assert_int_equal(ip[0], 0x45);
-	assert_int_equal(dp_frame_csum(ip, 20, 0), 0xffff);
+	assert_int_equal(tc_csum(ip, 20, 0), 0xffff);
 	assert_int_equal(ip[9], 17);
 	assert_memory_equal(ip + 12, GWB4, 4);
 	assert_memory_equal(ip + 16, BE4, 4);
-	ulen = get16(udp + 4);
+	ulen = sg_load_be16(udp + 4);
 	assert_int_equal(m->data_len, 14 + 20 + ulen);
-	memcpy(ph, ip + 12, 8);
-	ph[9] = 17;
-	ph[10] = (uint8_t)(ulen >> 8);
-	ph[11] = (uint8_t)ulen;
-	assert_int_equal(dp_frame_csum(udp, ulen, dp_frame_csum(ph, 12, 0)), 0xffff);
-	assert_int_equal(get16(udp), E.bport); /* the session's own backend port */
-	assert_int_equal(get16(udp + 2), COAP_PORT);
+	assert_int_equal(tc_csum_l4(4, ip + 12, ip + 16, 17, udp, ulen), 0);
+	assert_int_equal(sg_load_be16(udp), E.bport); /* the session's own backend port */
+	assert_int_equal(sg_load_be16(udp + 2), COAP_PORT);
 	assert_int_equal(ulen - 8, strlen(want));
 	assert_memory_equal(udp + 8, want, strlen(want));
 }
@@ -845,13 +793,12 @@ static void check_punts(bool alerts)
 static void check_replies(void)
 {
 	const unsigned window = SG_REPLAY_WINDOW_DEFAULT;
-	struct sg_rec_sa *sa = aligned_alloc(64, sg_rec_sa_size(window));
+	struct sg_rec_sa *sa = tc_sa_alloc(window);
 	struct sg_rec_sa_params p = { .aead = E.aead, .epoch = 1 };
 	struct sg_rec_open_op ops[MAX_LINES];
 	static uint8_t recs[MAX_LINES][FRAME_MAX];
 	struct sg_rec_ctx *ctx = sg_rec_ctx_create(NULL);
 
-	assert_non_null(sa);
 	assert_non_null(ctx);
 	keys(&p.tx_key, &p.rx_key, &p.tx_iv, &p.rx_iv);
 	p.rx_seq = (uint64_t)E.cap.server_fin_seq + 1;
@@ -873,8 +820,7 @@ static void check_replies(void)
 		assert_memory_equal(recs[k] + ops[k].pt_off, E.meta.replies[k], ops[k].pt_len);
 	}
 	sg_rec_ctx_free(ctx);
-	sg_rec_sa_wipe(sa, window);
-	free(sa);
+	tc_sa_free(sa, window);
 }
 
 /* ---- the test ---- */

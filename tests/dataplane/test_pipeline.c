@@ -35,30 +35,27 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/dataplane.h>
 #include <stormgate/dtls.h>
 #include <stormgate/proxy_v2.h>
 #include <stormgate/record.h>
 #include <stormgate/session.h>
+#include <stormgate/time.h>
 
 #include "dp_frames.h"
+#include "dp_net.h"
 #include "eal_test.h"
+#include "tc_csum.h"
+#include "tc_sa.h"
 
 #define N_WORKERS 2
 #define N_SESS    48
 #define POOL_SIZE 4095
 #define RING_SIZE 1024
-#define DTLS_PORT 5684
-#define COAP_PORT 5683
-#define BPORT0    20000
 
-static const uint8_t GW_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x01 };
-static const uint8_t DEV_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x02 };
-static const uint8_t BE_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x03 };
-static const uint8_t GW4[4] = { 198, 18, 1, 1 };
+/* The test network (dp_net.h), and the gateway's IPv6 address on it. */
 static const uint8_t GW6[16] = { 0xfd, 0x00, 0x53, 0x47, 0, 1, [15] = 1 };
-static const uint8_t GWB4[4] = { 198, 18, 2, 1 };
-static const uint8_t BE4[4] = { 198, 18, 2, 2 };
 
 /* One simulated device: its address, and its side of the session's keys. */
 struct device {
@@ -73,7 +70,38 @@ struct device {
 	uint8_t token[SG_PP2_TOKEN_LEN]; /* proxy mode: the session's token, as attached */
 };
 
+/*
+ * What a test's gateway is (the cmocka state its set-up gets): the backend
+ * mode; the backend on a port of its own, or (one_port) on the device port,
+ * which then has both roles: the device network trusted not to spoof the
+ * server (backend.trust_device_network); the workers' key scrub interval (0:
+ * the default) and what CID sessions do when their device moves; what the
+ * sessions negotiated: rrc for the CID ones (RFC 9853 §3), a record limit
+ * (RFC 8449 record_size_limit; 0: none).
+ */
+struct gw_opts {
+	enum sg_dp_backend_mode mode;
+	bool one_port;
+	uint32_t key_scrub_ms;
+	enum sg_dp_peer_move peer_move;
+	bool rrc;
+	uint16_t max_pt;
+};
+
+static const struct gw_opts UDP = { .mode = SG_DP_BACKEND_UDP };
+static const struct gw_opts PROXY = { .mode = SG_DP_BACKEND_PROXY };
+static const struct gw_opts UDP_ONE_PORT = { .mode = SG_DP_BACKEND_UDP, .one_port = true };
+static const struct gw_opts PROXY_ONE_PORT = { .mode = SG_DP_BACKEND_PROXY, .one_port = true };
+static const struct gw_opts RRC = { .mode = SG_DP_BACKEND_UDP, .rrc = true };
+/* CID sessions without rrc follow their device at once (sessions.peer_move: unverified). */
+static const struct gw_opts UNVERIFIED = { .mode = SG_DP_BACKEND_UDP,
+	                                   .peer_move = SG_DP_PEER_MOVE_UNVERIFIED };
+static const struct gw_opts LIMIT = { .mode = SG_DP_BACKEND_UDP, .max_pt = 512 };
+/* Workers that wipe their key scratch every millisecond. */
+static const struct gw_opts SCRUB = { .mode = SG_DP_BACKEND_UDP, .key_scrub_ms = 1 };
+
 static struct env {
+	const struct gw_opts *o;
 	struct rte_mempool *pool;
 	struct rte_ring *dev_rx[N_WORKERS], *dev_tx[N_WORKERS];
 	struct rte_ring *be_rx[N_WORKERS], *be_tx[N_WORKERS];
@@ -93,17 +121,6 @@ static struct env {
 } E;
 
 /* ---- frames ---- */
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 /* A UDP frame to the gateway (dp_frames.c: checksums computed independently); an mbuf. */
 static struct rte_mbuf *udp_frame(const uint8_t *smac, const uint8_t *dmac, uint8_t fam,
@@ -142,23 +159,32 @@ static void parse_out(struct rte_mbuf *m, struct out *o)
 	o->len = f.len;
 }
 
-/* ---- sessions ---- */
-
-static void make_keys(unsigned i, uint8_t k1[32], uint8_t k2[32], uint8_t iv1[12], uint8_t iv2[12])
+/* Open the first record of the reply o with the device's sa into op (in place). */
+static void open_reply(const struct out *o, struct sg_rec_sa *sa, struct sg_rec_open_op *op)
 {
-	for (unsigned j = 0; j < 32; j++) {
-		k1[j] = (uint8_t)(i * 7 + j);
-		k2[j] = (uint8_t)(i * 13 + j + 100);
-	}
-	for (unsigned j = 0; j < 12; j++) {
-		iv1[j] = (uint8_t)(i + j);
-		iv2[j] = (uint8_t)(i + j + 50);
-	}
+	struct sg_rec_hdr h;
+
+	assert_int_equal(sg_rec_parse(o->payload, o->len, sg_rec_ctx_cid_len(E.dev_rec), &h, 1), 1);
+	memset(op, 0, sizeof(*op));
+	op->rec = (uint8_t *)o->payload;
+	op->rec_len = h.len;
+	op->sa = sa;
+	assert_int_equal(sg_rec_open_burst(E.dev_rec, op, 1), 1);
 }
 
-/* What the next sessions negotiated: the device's record limit (0: none), rrc (CID ones). */
-static uint16_t sess_max_pt;
-static bool sess_rrc;
+/* ---- sessions ---- */
+
+static void make_keys(unsigned i, struct tc_keys *k)
+{
+	for (unsigned j = 0; j < 32; j++) {
+		k->client_key[j] = (uint8_t)(i * 7 + j);
+		k->server_key[j] = (uint8_t)(i * 13 + j + 100);
+	}
+	for (unsigned j = 0; j < 12; j++) {
+		k->client_iv[j] = (uint8_t)(i + j);
+		k->server_iv[j] = (uint8_t)(i + j + 50);
+	}
+}
 
 /* Install session i: suite rotates over the AEADs; every third uses a CID. */
 static void add_session(unsigned i)
@@ -166,15 +192,14 @@ static void add_session(unsigned i)
 	struct device *d = &E.dev[i];
 	unsigned window = SG_REPLAY_WINDOW_DEFAULT;
 	enum sg_aead aead = (enum sg_aead)(i % SG_AEAD_MAX);
-	uint8_t k1[32], k2[32], iv1[12], iv2[12];
-	struct sg_rec_sa *srv = aligned_alloc(64, sg_rec_sa_size(window));
+	struct tc_keys k;
+	struct sg_rec_sa *srv = tc_sa_alloc(window);
 	struct sg_sess_new s = { 0 };
 	uint8_t peer_cid[4] = { 0xc1, 0xd0, (uint8_t)i, 0x99 };
 	struct sg_rec_sa_params p = { .aead = aead, .epoch = 1, .tx_seq = 1, .rx_seq = 1 };
-	char ident[32];
 
-	d->sa = aligned_alloc(64, sg_rec_sa_size(window));
-	make_keys(i, k1, k2, iv1, iv2);
+	d->sa = tc_sa_alloc(window);
+	make_keys(i, &k);
 	d->use_cid = i % 3 == 2;
 	d->family = i % 2 ? 6 : 4;
 	d->port = (uint16_t)(40000 + i);
@@ -186,22 +211,12 @@ static void add_session(unsigned i)
 		d->addr[15] = (uint8_t)(10 + i);
 	}
 
-	/* Gateway side: rx = client_write (k1), tx = server_write (k2). */
+	/* Gateway side: rx = client_write, tx = server_write; the device mirrors it. */
 	p.flags = d->use_cid ? SG_SA_F_RX_CID | SG_SA_F_TX_CID : 0;
-	if (d->use_cid && sess_rrc)
+	if (d->use_cid && E.o->rrc)
 		p.flags |= SG_SA_F_RRC;
-	p.max_plaintext = sess_max_pt;
-	p.rx_key = k1;
-	p.rx_iv = iv1;
-	p.tx_key = k2;
-	p.tx_iv = iv2;
-	assert_int_equal(sg_rec_sa_init(srv, window, &p), 0);
-	/* Device side: the mirror image. */
-	p.rx_key = k2;
-	p.rx_iv = iv2;
-	p.tx_key = k1;
-	p.tx_iv = iv1;
-	assert_int_equal(sg_rec_sa_init(d->sa, window, &p), 0);
+	p.max_plaintext = E.o->max_pt;
+	tc_sa_pair(srv, d->sa, window, &p, &k);
 
 	s.sa = srv;
 	if (d->family == 4) {
@@ -221,51 +236,24 @@ static void add_session(unsigned i)
 	s.owner = (uint16_t)(i % N_WORKERS);
 	s.suite = 0;
 	assert_int_equal(sg_sess_insert(E.tab, &s, &d->id, d->cid), 0);
-	snprintf(ident, sizeof(ident), "device-%u", i);
 	/* As the gateway does: 64 bits from a CSPRNG (here the kernel's). */
 	assert_int_equal(getrandom(d->token, sizeof(d->token), 0), sizeof(d->token));
-	assert_int_equal(sg_dp_session_attach(E.dp, d->id, (const uint8_t *)ident,
-	                                      (uint8_t)strlen(ident), d->token),
-	                 0);
-	if (E.mode == SG_DP_BACKEND_UDP) {
-		uint8_t fam, a[16];
-
-		assert_int_equal(sg_dp_session_bport(E.dp, d->id, &fam, a, &d->bport), 0);
-		assert_int_equal(fam, 4);
-		assert_memory_equal(a, E.gwb, 4);
-	}
-	sg_rec_sa_wipe(srv, window);
-	free(srv);
+	dp_test_attach(E.dp, E.mode, d->id, i, d->token, E.gwb, &d->bport);
+	tc_sa_free(srv, window);
 }
 
 /* A datagram from device i holding the given records' plaintexts, sealed by the device. */
 static struct rte_mbuf *dev_datagram(unsigned i, const char *const *msgs, unsigned n, uint8_t type)
 {
 	struct device *d = &E.dev[i];
-	uint8_t bufs[16][600], dgram[8192];
-	struct sg_rec_seal_op ops[16];
-	unsigned len = 0;
+	uint8_t dgram[8192];
+	/* The device writes the CID we issued. */
+	uint16_t len = dp_frame_records(E.dev_rec, d->sa, d->cid,
+	                                d->use_cid ? (uint8_t)sg_sess_cid_len(E.tab) : 0, msgs, n,
+	                                type, dgram, sizeof(dgram));
 
-	assert_true(n <= 16);
-	memset(ops, 0, sizeof(ops));
-	for (unsigned r = 0; r < n; r++) {
-		ops[r].buf = bufs[r];
-		ops[r].buf_len = sizeof(bufs[r]);
-		ops[r].pt_off = 64;
-		ops[r].pt_len = (uint32_t)strlen(msgs[r]);
-		memcpy(bufs[r] + 64, msgs[r], ops[r].pt_len);
-		ops[r].sa = d->sa;
-		ops[r].cid = d->cid; /* the device writes the CID we issued */
-		ops[r].cid_len = d->use_cid ? (uint8_t)sg_sess_cid_len(E.tab) : 0;
-		ops[r].type = type;
-	}
-	assert_int_equal(sg_rec_seal_burst(E.dev_rec, ops, n), n);
-	for (unsigned r = 0; r < n; r++) {
-		memcpy(dgram + len, bufs[r] + ops[r].rec_off, ops[r].rec_len);
-		len += ops[r].rec_len;
-	}
 	return udp_frame(DEV_MAC, GW_MAC, d->family, d->addr, d->port, d->family == 4 ? GW4 : GW6,
-	                 DTLS_PORT, dgram, (uint16_t)len);
+	                 DTLS_PORT, dgram, len);
 }
 
 static void inject(struct rte_ring *r, struct rte_mbuf *m)
@@ -351,18 +339,12 @@ static uint16_t ring_port(const char *name, struct rte_ring **rx, struct rte_rin
 	return (uint16_t)port;
 }
 
-/* The next data plane's key scrub interval (0: the default) and peer move policy. */
-static uint32_t key_scrub_ms;
-static enum sg_dp_peer_move peer_move;
 #define RRC_TIMEOUT_MS 400 /* the tests' RFC 9853 T: long enough for a loaded machine */
 
-/*
- * The data plane in backend mode `mode`: the backend on a port of its own,
- * or (one_port) on the device port, which then has both roles: the device
- * network trusted not to spoof the server (backend.trust_device_network).
- */
-static int setup_mode(enum sg_dp_backend_mode mode, bool one_port)
+/* The data plane o describes, on its ports, with no session yet. */
+static int setup_mode(const struct gw_opts *o)
 {
+	const bool one_port = o->one_port;
 	static unsigned gen;
 	char name[32];
 	struct sg_sess_params sp = { .capacity = 1024 };
@@ -372,7 +354,8 @@ static int setup_mode(enum sg_dp_backend_mode mode, bool one_port)
 	if (eal_up() != 0)
 		return -1;
 	memset(&E, 0, sizeof(E));
-	E.mode = mode;
+	E.o = o;
+	E.mode = o->mode;
 	E.one_port = one_port;
 	E.brx = one_port ? E.dev_rx : E.be_rx;
 	E.btx = one_port ? E.dev_tx : E.be_tx;
@@ -394,30 +377,15 @@ static int setup_mode(enum sg_dp_backend_mode mode, bool one_port)
 
 	c.n_workers = N_WORKERS;
 	c.n_ports = one_port ? 1 : 2;
-	c.ports[0].port_id = E.dev_port;
-	c.ports[0].role = one_port ? SG_DP_ROLE_DEVICE | SG_DP_ROLE_BACKEND : SG_DP_ROLE_DEVICE;
-	memcpy(c.ports[0].ifc.mac, GW_MAC, 6);
-	c.ports[0].ifc.n_ip4 = 1;
-	memcpy(c.ports[0].ifc.ip4[0], GW4, 4);
-	c.ports[0].ifc.n_ip6 = 1;
-	memcpy(c.ports[0].ifc.ip6[0], GW6, 16);
-	c.ports[1].port_id = E.be_port;
-	c.ports[1].role = SG_DP_ROLE_BACKEND;
-	memcpy(c.ports[1].ifc.mac, GW_MAC, 6);
-	c.ports[1].ifc.n_ip4 = 1;
-	memcpy(c.ports[1].ifc.ip4[0], GWB4, 4);
+	dp_test_port(&c.ports[0], E.dev_port,
+	             one_port ? SG_DP_ROLE_DEVICE | SG_DP_ROLE_BACKEND : SG_DP_ROLE_DEVICE, GW_MAC,
+	             GW4, GW6, 0);
+	dp_test_port(&c.ports[1], E.be_port, SG_DP_ROLE_BACKEND, GW_MAC, GWB4, NULL, 0);
 	c.dtls_port = DTLS_PORT;
-	c.key_scrub_ms = key_scrub_ms;
-	c.peer_move = peer_move;
+	c.key_scrub_ms = o->key_scrub_ms;
+	c.peer_move = o->peer_move;
 	c.rrc_timeout_ms = RRC_TIMEOUT_MS;
-	c.backend_mode = mode;
-	c.backend_family = 4;
-	memcpy(c.backend_addr, BE4, 4);
-	c.backend_port = COAP_PORT;
-	c.n_local = 1;
-	memcpy(c.local_addr[0], E.gwb, 4);
-	c.port_base = BPORT0;
-	c.ports_per_addr = 1000;
+	dp_test_backend(&c, o->mode, BE4, E.gwb, 1000);
 	c.sessions = E.tab;
 	c.pool = E.pool;
 	E.dp = sg_dp_create(&c);
@@ -451,10 +419,7 @@ static void teardown_env(void)
 	/* No mbuf leaked: every one is back in the pool. */
 	assert_int_equal(rte_mempool_avail_count(E.pool), POOL_SIZE);
 	for (unsigned i = 0; i < N_SESS; i++) {
-		if (E.dev[i].sa) {
-			sg_rec_sa_wipe(E.dev[i].sa, SG_REPLAY_WINDOW_DEFAULT);
-			free(E.dev[i].sa);
-		}
+		tc_sa_free(E.dev[i].sa, SG_REPLAY_WINDOW_DEFAULT);
 	}
 	sg_rec_ctx_free(E.dev_rec);
 	sg_sess_table_destroy(E.tab);
@@ -482,26 +447,26 @@ static void announce_fill(struct rte_mbuf *m, const struct device *d)
 	memcpy(f + 6, DEV_MAC, 6);
 	if (d->family == 4) {
 		memset(f, 0xff, 6);
-		put16(f + 12, 0x0806);
-		put16(f + 14, 1);
-		put16(f + 16, 0x0800);
+		sg_store_be16(f + 12, 0x0806);
+		sg_store_be16(f + 14, 1);
+		sg_store_be16(f + 16, 0x0800);
 		f[18] = 6;
 		f[19] = 4;
-		put16(f + 20, 1);
+		sg_store_be16(f + 20, 1);
 		memcpy(f + 22, DEV_MAC, 6);
 		memcpy(f + 28, d->addr, 4);
 		memcpy(f + 38, GW4, 4);
 		m->data_len = m->pkt_len = 60;
 	} else {
-		uint8_t *ip = f + 14, *icmp = f + 54, ph[40] = { 0 };
+		uint8_t *ip = f + 14, *icmp = f + 54;
 		uint8_t grp[16] = { 0xff, 0x02, [11] = 1, [12] = 0xff };
 
 		memcpy(grp + 13, GW6 + 13, 3);
 		f[0] = f[1] = 0x33;
 		memcpy(f + 2, grp + 12, 4);
-		put16(f + 12, 0x86dd);
+		sg_store_be16(f + 12, 0x86dd);
 		ip[0] = 0x60;
-		put16(ip + 4, 32);
+		sg_store_be16(ip + 4, 32);
 		ip[6] = 58;
 		ip[7] = 255;
 		memcpy(ip + 8, d->addr, 16);
@@ -511,10 +476,7 @@ static void announce_fill(struct rte_mbuf *m, const struct device *d)
 		icmp[24] = 1;
 		icmp[25] = 1;
 		memcpy(icmp + 26, DEV_MAC, 6);
-		memcpy(ph, ip + 8, 32);
-		ph[35] = 32;
-		ph[39] = 58;
-		put16(icmp + 2, (uint16_t)~dp_frame_csum(icmp, 32, dp_frame_csum(ph, 40, 0)));
+		sg_store_be16(icmp + 2, tc_csum_l4(6, ip + 8, ip + 24, 58, icmp, 32));
 		m->data_len = m->pkt_len = 86;
 	}
 }
@@ -563,84 +525,16 @@ static void announce_devices(void)
 
 /* ---- tests ---- */
 
-/* A gateway in mode, on two ports or one, with every test session installed and announced. */
-static int setup_gateway(enum sg_dp_backend_mode mode, bool one_port)
+/* The gateway *state (a struct gw_opts) describes, with every test session installed and announced.
+ */
+static int setup(void **state)
 {
-	if (setup_mode(mode, one_port) != 0)
+	if (setup_mode(*state) != 0)
 		return -1;
 	for (unsigned i = 0; i < N_SESS; i++)
 		add_session(i);
 	announce_devices();
 	return 0;
-}
-
-static int setup_udp(void **state)
-{
-	(void)state;
-	return setup_gateway(SG_DP_BACKEND_UDP, false);
-}
-
-/* CID devices that negotiated rrc (RFC 9853 §3). */
-static int setup_rrc(void **state)
-{
-	int rc;
-
-	sess_rrc = true;
-	rc = setup_udp(state);
-	sess_rrc = false;
-	return rc;
-}
-
-/* CID sessions without rrc follow their device at once (sessions.peer_move: unverified). */
-static int setup_unverified(void **state)
-{
-	int rc;
-
-	peer_move = SG_DP_PEER_MOVE_UNVERIFIED;
-	rc = setup_udp(state);
-	peer_move = SG_DP_PEER_MOVE_VERIFIED;
-	return rc;
-}
-
-/* Devices that negotiated a 512-byte record limit (RFC 8449 record_size_limit). */
-static int setup_limit(void **state)
-{
-	int rc;
-
-	sess_max_pt = 512;
-	rc = setup_udp(state);
-	sess_max_pt = 0;
-	return rc;
-}
-
-/* Workers that wipe their key scratch every millisecond. */
-static int setup_scrub(void **state)
-{
-	int rc;
-
-	key_scrub_ms = 1;
-	rc = setup_udp(state);
-	key_scrub_ms = 0;
-	return rc;
-}
-
-static int setup_proxy(void **state)
-{
-	(void)state;
-	return setup_gateway(SG_DP_BACKEND_PROXY, false);
-}
-
-/* The backend over the device port (the device network trusted), udp and proxy mode. */
-static int setup_udp_one_port(void **state)
-{
-	(void)state;
-	return setup_gateway(SG_DP_BACKEND_UDP, true);
-}
-
-static int setup_proxy_one_port(void **state)
-{
-	(void)state;
-	return setup_gateway(SG_DP_BACKEND_PROXY, true);
 }
 
 static int teardown(void **state)
@@ -781,14 +675,14 @@ static struct rte_mbuf *reply_frame_from(const uint8_t *smac, const uint8_t *to,
 		len = (unsigned)hl;
 		if (how == NAME_NO_TOKEN) {
 			/* HAProxy's 8-byte unique id TLV, written by hand, and the new length. */
-			uint16_t body = (uint16_t)(get16(buf + 14) + 3 + 8);
+			uint16_t body = (uint16_t)(sg_load_be16(buf + 14) + 3 + 8);
 
 			buf[len++] = SG_PP2_TYPE_UNIQUE_ID;
 			buf[len++] = 0;
 			buf[len++] = 8;
 			for (int k = 0; k < 8; k++)
 				buf[len++] = (uint8_t)(d->id >> (56 - 8 * k));
-			put16(buf + 14, body);
+			sg_store_be16(buf + 14, body);
 		}
 		dport = BPORT0;
 	}
@@ -1114,8 +1008,8 @@ static void test_bad_input(void **state)
 	rte_pktmbuf_mtod(c, uint8_t *)[14 + 10] ^= 1;
 	expect(c, SG_DROP_IP_CHECKSUM, -1);
 	f[14 + 6] = 0x20; /* more fragments */
-	put16(f + 14 + 10, 0);
-	put16(f + 14 + 10, (uint16_t)~dp_frame_csum(f + 14, 20, 0));
+	sg_store_be16(f + 14 + 10, 0);
+	sg_store_be16(f + 14 + 10, (uint16_t)~tc_csum(f + 14, 20, 0));
 	expect(m, SG_DROP_IP_FRAGMENT, -1);
 
 	/* A reply from the backend for a port no session holds. */
@@ -1170,14 +1064,14 @@ static void test_rekey_in_flight(void **state)
 	static const char *const late_msg[] = { "too late" };
 	const unsigned i = 0, window = SG_REPLAY_WINDOW_DEFAULT;
 	struct device *d = &E.dev[i];
-	struct sg_rec_sa *old_dev = d->sa, *srv = aligned_alloc(64, sg_rec_sa_size(window));
-	struct sg_rec_sa *new_dev = aligned_alloc(64, sg_rec_sa_size(window));
+	struct sg_rec_sa *old_dev = d->sa, *srv = tc_sa_alloc(window);
+	struct sg_rec_sa *new_dev = tc_sa_alloc(window);
 	struct sg_rec_sa_params p = { .aead = (enum sg_aead)d->sa->aead,
 		                      .epoch = 1,
 		                      .tx_seq = 1,
 		                      .rx_seq = 1,
 		                      .flags = d->use_cid ? SG_SA_F_RX_CID | SG_SA_F_TX_CID : 0 };
-	uint8_t k1[32], k2[32], iv1[12], iv2[12];
+	struct tc_keys keys;
 	struct rte_mbuf *m_old, *m_new, *out[RING_SIZE];
 	struct sg_dp_counters before, after;
 	struct sg_sess_info info;
@@ -1185,16 +1079,11 @@ static void test_rekey_in_flight(void **state)
 	unsigned n;
 
 	(void)state;
-	assert_non_null(srv);
-	assert_non_null(new_dev);
 	m_old = dev_datagram(i, old_msg, 1, SG_DTLS_CT_APPLICATION_DATA);
 
 	/* The new handshake's keys, gateway and device side. */
-	make_keys(i + 1000, k1, k2, iv1, iv2);
-	p.rx_key = k1, p.rx_iv = iv1, p.tx_key = k2, p.tx_iv = iv2;
-	assert_int_equal(sg_rec_sa_init(srv, window, &p), 0);
-	p.rx_key = k2, p.rx_iv = iv2, p.tx_key = k1, p.tx_iv = iv1;
-	assert_int_equal(sg_rec_sa_init(new_dev, window, &p), 0);
+	make_keys(i + 1000, &keys);
+	tc_sa_pair(srv, new_dev, window, &p, &keys);
 	assert_int_equal(sg_sess_replace(E.tab, d->id, srv), 0);
 	d->sa = new_dev;
 	m_new = dev_datagram(i, new_msg, 1, SG_DTLS_CT_APPLICATION_DATA);
@@ -1230,10 +1119,8 @@ static void test_rekey_in_flight(void **state)
 	d->sa = new_dev;
 	expect(m_old, SG_DROP_AUTH_FAILED, -1);
 
-	sg_rec_sa_wipe(old_dev, window);
-	free(old_dev);
-	sg_rec_sa_wipe(srv, window);
-	free(srv);
+	tc_sa_free(old_dev, window);
+	tc_sa_free(srv, window);
 }
 
 /*
@@ -1253,28 +1140,19 @@ static struct rte_mbuf *dev_finished(unsigned i, bool other_keys, uint64_t seq, 
 	struct rte_mbuf *m;
 
 	if (other_keys) {
-		unsigned window = SG_REPLAY_WINDOW_DEFAULT;
-		uint8_t k1[32], k2[32], iv1[12], iv2[12];
+		struct tc_keys k;
 		struct sg_rec_sa_params p = {
 			.aead = (enum sg_aead)own->aead, .epoch = 1, .tx_seq = seq, .rx_seq = 0
 		};
 
-		make_keys(i + 100, k1, k2, iv1, iv2);
-		p.tx_key = k1;
-		p.tx_iv = iv1;
-		p.rx_key = k2;
-		p.rx_iv = iv2;
-		sa = aligned_alloc(64, sg_rec_sa_size(window));
-		assert_non_null(sa);
-		assert_int_equal(sg_rec_sa_init(sa, window, &p), 0);
+		make_keys(i + 100, &k);
+		sa = tc_sa_alloc(SG_REPLAY_WINDOW_DEFAULT);
+		tc_sa_pair(NULL, sa, SG_REPLAY_WINDOW_DEFAULT, &p, &k);
 		d->sa = sa;
 	}
 	m = dev_datagram(i, fin, 1, SG_DTLS_CT_HANDSHAKE);
 	d->sa = own;
-	if (sa != NULL) {
-		sg_rec_sa_wipe(sa, SG_REPLAY_WINDOW_DEFAULT);
-		free(sa);
-	}
+	tc_sa_free(sa, SG_REPLAY_WINDOW_DEFAULT);
 	*rec_len = (uint16_t)(m->data_len - rec_off(d));
 	memcpy(rec, rte_pktmbuf_mtod(m, uint8_t *) + rec_off(d), *rec_len);
 	return m;
@@ -1455,8 +1333,7 @@ static void test_record_limit(void **state)
 		sg_dp_counters_sum(E.dp, &after);
 		n = drain(E.dev_tx, N_WORKERS, out, RING_SIZE);
 		if (rows[r].sent) {
-			struct sg_rec_hdr h;
-			struct sg_rec_open_op op = { 0 };
+			struct sg_rec_open_op op;
 			struct out o;
 
 			assert_int_equal(n, 1);
@@ -1464,13 +1341,7 @@ static void test_record_limit(void **state)
 			assert_int_equal(after.drop[SG_DROP_RECORD_LIMIT],
 			                 before.drop[SG_DROP_RECORD_LIMIT]);
 			parse_out(out[0], &o);
-			assert_int_equal(sg_rec_parse(o.payload, o.len,
-			                              sg_rec_ctx_cid_len(E.dev_rec), &h, 1),
-			                 1);
-			op.rec = (uint8_t *)o.payload;
-			op.rec_len = h.len;
-			op.sa = d->sa;
-			assert_int_equal(sg_rec_open_burst(E.dev_rec, &op, 1), 1);
+			open_reply(&o, d->sa, &op);
 			assert_int_equal(op.pt_len, rows[r].len);
 			assert_memory_equal(op.rec + op.pt_off, payload, rows[r].len);
 		} else {
@@ -1556,17 +1427,12 @@ static struct rte_mbuf *dev_rrc_from(unsigned i, const uint8_t *addr, uint16_t p
 static size_t dev_receive(unsigned i, struct out *o, uint8_t *type, uint8_t *pt, size_t cap)
 {
 	struct rte_mbuf *out[RING_SIZE];
-	struct sg_rec_hdr h;
-	struct sg_rec_open_op op = { 0 };
+	struct sg_rec_open_op op;
 	size_t n;
 
 	assert_int_equal(drain(E.dev_tx, N_WORKERS, out, RING_SIZE), 1);
 	parse_out(out[0], o);
-	assert_int_equal(sg_rec_parse(o->payload, o->len, sg_rec_ctx_cid_len(E.dev_rec), &h, 1), 1);
-	op.rec = (uint8_t *)o->payload;
-	op.rec_len = h.len;
-	op.sa = E.dev[i].sa;
-	assert_int_equal(sg_rec_open_burst(E.dev_rec, &op, 1), 1);
+	open_reply(o, E.dev[i].sa, &op);
 	*type = op.type;
 	n = op.pt_len;
 	assert_true(n <= cap);
@@ -1595,6 +1461,23 @@ static void no_device_frames(void)
 
 	free_all(out, n);
 	assert_int_equal(n, 0);
+}
+
+/*
+ * Device i's record relayed from a new address new_addr: forwarded to the
+ * backend, the session held where it was, and `challenges` path_challenges
+ * (RFC 9853) sent for it.
+ */
+static void relayed(unsigned i, const uint8_t *new_addr, unsigned challenges)
+{
+	struct sg_dp_counters c0, c1;
+
+	sg_dp_counters_sum(E.dp, &c0);
+	deliver(dev_datagram_from(i, new_addr, 42000, "relayed"), 1);
+	sg_dp_counters_sum(E.dp, &c1);
+	assert_int_equal(c1.peer_moves, c0.peer_moves);
+	assert_int_equal(c1.peer_moves_held, c0.peer_moves_held + 1);
+	assert_int_equal(c1.rrc_challenges, c0.rrc_challenges + challenges);
 }
 
 /* The session of device i still sends its replies to addr:port. */
@@ -1642,12 +1525,7 @@ static void test_cid_peer_held(void **state)
 	addr_of(i, 200, new_addr);
 	replies_go_to(i, d->addr, d->port);
 
-	sg_dp_counters_sum(E.dp, &c0);
-	deliver(dev_datagram_from(i, new_addr, 42000, "relayed"), 1);
-	sg_dp_counters_sum(E.dp, &c1);
-	assert_int_equal(c1.peer_moves, c0.peer_moves);
-	assert_int_equal(c1.peer_moves_held, c0.peer_moves_held + 1);
-	assert_int_equal(c1.rrc_challenges, c0.rrc_challenges);
+	relayed(i, new_addr, 0);
 	no_device_frames();
 	replies_go_to(i, d->addr, d->port);
 
@@ -1774,12 +1652,7 @@ static void test_rrc_peer_move(void **state)
 		replies_go_to(i, d->addr, d->port);
 
 		/* Relayed from a new address: forwarded, held, challenged. */
-		sg_dp_counters_sum(E.dp, &c0);
-		deliver(dev_datagram_from(i, new_addr, 42000, "relayed"), 1);
-		sg_dp_counters_sum(E.dp, &c1);
-		assert_int_equal(c1.peer_moves, c0.peer_moves);
-		assert_int_equal(c1.peer_moves_held, c0.peer_moves_held + 1);
-		assert_int_equal(c1.rrc_challenges, c0.rrc_challenges + 1);
+		relayed(i, new_addr, 1);
 		n = dev_receive(i, &o, &type, pt, sizeof(pt));
 		assert_int_equal(o.fam, d->family);
 		assert_memory_equal(o.dst, new_addr, d->family == 4 ? 4 : 16);
@@ -1856,19 +1729,12 @@ static void test_rrc_peer_move(void **state)
 
 			assert_int_equal(m, 2);
 			for (k = 0; k < m; k++) {
-				struct sg_rec_hdr h;
-				struct sg_rec_open_op op = { 0 };
+				struct sg_rec_open_op op;
 
 				parse_out(out[k], &o);
 				assert_memory_equal(o.dst, third, d->family == 4 ? 4 : 16);
 				assert_int_equal(o.dport, 44000);
-				assert_int_equal(sg_rec_parse(o.payload, o.len,
-				                              sg_rec_ctx_cid_len(E.dev_rec), &h, 1),
-				                 1);
-				op.rec = (uint8_t *)o.payload;
-				op.rec_len = h.len;
-				op.sa = d->sa;
-				assert_int_equal(sg_rec_open_burst(E.dev_rec, &op, 1), 1);
+				open_reply(&o, d->sa, &op);
 				assert_int_equal(op.type, SG_DTLS_CT_RRC);
 				assert_int_equal(op.pt_len, SG_RRC_MSG_LEN);
 				if (op.rec[op.pt_off] == SG_RRC_PATH_RESPONSE) {
@@ -2084,23 +1950,15 @@ struct punt_eater {
 	atomic_int done; /* it has returned (or never started) */
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void *eat_punts(void *arg)
 {
 	struct punt_eater *pe = arg;
-	uint64_t end = mono_ms() + 60000; /* bounded even if told to stop never comes */
+	uint64_t end = sg_mono_ms() + 60000; /* bounded even if told to stop never comes */
 	struct sched_param sp = { .sched_priority = 1 };
 
 	/* Real-time where allowed: each wake-up preempts the worker at once. */
 	(void)pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
-	while (mono_ms() < end) {
+	while (sg_mono_ms() < end) {
 		/* Read before the dequeue: once stop is seen, an empty ring stays empty. */
 		int stopping = atomic_load_explicit(&pe->stop, memory_order_acquire);
 		struct rte_mbuf *m[64];
@@ -2124,7 +1982,7 @@ static void test_punt_reason_kept(void **state)
 	enum { ROUNDS = 10000, PER_BURST = 32 };
 	static struct punt_eater pe; /* outlives the test body whatever happens in it */
 	struct sg_dp_counters before, after;
-	uint64_t arp = 0, nd = 0, full, deadline = mono_ms() + 20000;
+	uint64_t arp = 0, nd = 0, full, deadline = sg_mono_ms() + 20000;
 	unsigned r;
 	pthread_t th;
 
@@ -2137,13 +1995,13 @@ static void test_punt_reason_kept(void **state)
 	 * data plane goes away. A stall (the eater gone, the pool dry) or the time
 	 * bound ends the loop early; the counts hold for what was sent.
 	 */
-	for (r = 0; r < ROUNDS && mono_ms() < deadline; r++) {
-		uint64_t wait_end = mono_ms() + 5000;
+	for (r = 0; r < ROUNDS && sg_mono_ms() < deadline; r++) {
+		uint64_t wait_end = sg_mono_ms() + 5000;
 		bool dry = false;
 
 		/* The pool holds fewer mbufs than the punt ring: let the eater catch up. */
 		while (arp + nd - atomic_load_explicit(&pe.taken, memory_order_acquire) > 1024 &&
-		       mono_ms() < wait_end &&
+		       sg_mono_ms() < wait_end &&
 		       !atomic_load_explicit(&pe.done, memory_order_acquire))
 			usleep(100);
 		if (arp + nd - atomic_load_explicit(&pe.taken, memory_order_acquire) > 1024)
@@ -2188,26 +2046,42 @@ static void test_punt_reason_kept(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_uplink_downlink, setup_udp, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_input, setup_udp, teardown),
-		cmocka_unit_test_setup_teardown(test_handshake_epoch1, setup_udp, teardown),
-		cmocka_unit_test_setup_teardown(test_rekey_in_flight, setup_udp, teardown),
-		cmocka_unit_test_setup_teardown(test_forgery_limit, setup_udp, teardown),
-		cmocka_unit_test_setup_teardown(test_cid_peer_held, setup_udp, teardown),
-		cmocka_unit_test_setup_teardown(test_cid_peer_unverified, setup_unverified,
-		                                teardown),
-		cmocka_unit_test_setup_teardown(test_rrc_peer_move, setup_rrc, teardown),
-		cmocka_unit_test_setup_teardown(test_record_limit, setup_limit, teardown),
-		cmocka_unit_test_setup_teardown(test_key_scrub, setup_scrub, teardown),
-		cmocka_unit_test_setup_teardown(test_proxy_mode, setup_proxy, teardown),
-		cmocka_unit_test_setup_teardown(test_proxy_identity, setup_proxy, teardown),
-		cmocka_unit_test_setup_teardown(test_spoofed_backend, setup_udp, teardown),
-		cmocka_unit_test_setup_teardown(test_spoofed_backend, setup_proxy, teardown),
-		cmocka_unit_test_setup_teardown(test_proxy_token, setup_proxy, teardown),
-		cmocka_unit_test_setup_teardown(test_proxy_token, setup_proxy_one_port, teardown),
-		cmocka_unit_test_setup_teardown(test_trusted_one_port, setup_udp_one_port,
-		                                teardown),
-		cmocka_unit_test_setup_teardown(test_punt_reason_kept, setup_udp, teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_uplink_downlink, setup, teardown,
+		                                         (void *)&UDP),
+		cmocka_unit_test_prestate_setup_teardown(test_bad_input, setup, teardown,
+		                                         (void *)&UDP),
+		cmocka_unit_test_prestate_setup_teardown(test_handshake_epoch1, setup, teardown,
+		                                         (void *)&UDP),
+		cmocka_unit_test_prestate_setup_teardown(test_rekey_in_flight, setup, teardown,
+		                                         (void *)&UDP),
+		cmocka_unit_test_prestate_setup_teardown(test_forgery_limit, setup, teardown,
+		                                         (void *)&UDP),
+		cmocka_unit_test_prestate_setup_teardown(test_cid_peer_held, setup, teardown,
+		                                         (void *)&UDP),
+		cmocka_unit_test_prestate_setup_teardown(test_cid_peer_unverified, setup, teardown,
+		                                         (void *)&UNVERIFIED),
+		cmocka_unit_test_prestate_setup_teardown(test_rrc_peer_move, setup, teardown,
+		                                         (void *)&RRC),
+		cmocka_unit_test_prestate_setup_teardown(test_record_limit, setup, teardown,
+		                                         (void *)&LIMIT),
+		cmocka_unit_test_prestate_setup_teardown(test_key_scrub, setup, teardown,
+		                                         (void *)&SCRUB),
+		cmocka_unit_test_prestate_setup_teardown(test_proxy_mode, setup, teardown,
+		                                         (void *)&PROXY),
+		cmocka_unit_test_prestate_setup_teardown(test_proxy_identity, setup, teardown,
+		                                         (void *)&PROXY),
+		cmocka_unit_test_prestate_setup_teardown(test_spoofed_backend, setup, teardown,
+		                                         (void *)&UDP),
+		cmocka_unit_test_prestate_setup_teardown(test_spoofed_backend, setup, teardown,
+		                                         (void *)&PROXY),
+		cmocka_unit_test_prestate_setup_teardown(test_proxy_token, setup, teardown,
+		                                         (void *)&PROXY),
+		cmocka_unit_test_prestate_setup_teardown(test_proxy_token, setup, teardown,
+		                                         (void *)&PROXY_ONE_PORT),
+		cmocka_unit_test_prestate_setup_teardown(test_trusted_one_port, setup, teardown,
+		                                         (void *)&UDP_ONE_PORT),
+		cmocka_unit_test_prestate_setup_teardown(test_punt_reason_kept, setup, teardown,
+		                                         (void *)&UDP),
 	};
 	int fails = cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);
 

@@ -2,7 +2,7 @@
 /*
  * L2-L4 parser, ARP and neighbour discovery: a table of crafted frames with
  * the kind or drop reason each must get, the ARP/NA answers checked field by
- * field (with an RFC 1071 checksum written here, independent of DPDK's), and
+ * field (with the RFC 1071 checksum of tests/common, independent of DPDK's), and
  * every truncation and single-bit flip of good frames run under ASan.
  */
 #include <setjmp.h>
@@ -14,7 +14,10 @@
 
 #include <cmocka.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/net.h>
+
+#include "tc_csum.h"
 
 #define FRAME_MAX 256
 #define EXT_HBH   0x100 /* hop-by-hop options (type 0) as spec.ext0 */
@@ -30,46 +33,7 @@ static const uint8_t OTHER_IP6[16] = { 0xfd, 0x00, 0x53, 0x47, 0, 1, 0, 0, 0, 0,
 
 static struct sg_net_if ifc;
 
-/* ---- an independent frame builder ---- */
-
-static uint16_t rfc1071(const uint8_t *p, size_t n, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		sum += (uint32_t)(p[n - 1] << 8);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-static uint16_t l4sum(int fam, const uint8_t *src, const uint8_t *dst, uint8_t proto,
-                      const uint8_t *l4, size_t n)
-{
-	uint8_t ph[40] = { 0 };
-	size_t alen = fam == 4 ? 4 : 16, plen;
-
-	memcpy(ph, src, alen);
-	memcpy(ph + alen, dst, alen);
-	if (fam == 4) {
-		ph[9] = proto;
-		ph[10] = (uint8_t)(n >> 8);
-		ph[11] = (uint8_t)n;
-		plen = 12;
-	} else {
-		ph[34] = (uint8_t)(n >> 8);
-		ph[35] = (uint8_t)n;
-		ph[39] = proto;
-		plen = 40;
-	}
-	return (uint16_t)~rfc1071(l4, n, rfc1071(ph, plen, 0));
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
+/* ---- an independent frame builder (checksums: tc_csum.h) ---- */
 
 struct spec {
 	int fam;         /* 4 or 6 */
@@ -104,39 +68,39 @@ static uint32_t build_udp(uint8_t *f, const struct spec *s)
 	memcpy(f + 6, PEER_MAC, 6);
 	o = 12;
 	if (s->vlan == -1) {
-		put16(f + o, 0x88a8);
-		put16(f + o + 2, 5);
+		sg_store_be16(f + o, 0x88a8);
+		sg_store_be16(f + o + 2, 5);
 		o += 4;
 	}
 	if (s->vlan) {
-		put16(f + o, 0x8100);
-		put16(f + o + 2, (uint16_t)(s->vlan > 0 ? s->vlan : 7));
+		sg_store_be16(f + o, 0x8100);
+		sg_store_be16(f + o + 2, (uint16_t)(s->vlan > 0 ? s->vlan : 7));
 		o += 4;
 	}
-	put16(f + o, s->fam == 4 ? 0x0800 : 0x86dd);
+	sg_store_be16(f + o, s->fam == 4 ? 0x0800 : 0x86dd);
 	l3 = o + 2;
 	ip = f + l3;
 	if (s->fam == 4) {
 		l4 = l3 + (uint32_t)ihl * 4;
 		iplen = (uint32_t)ihl * 4 + 8 + plen;
 		ip[0] = (uint8_t)(0x40 | ihl);
-		put16(ip + 2, (uint16_t)(iplen + s->ip_len_adj));
-		put16(ip + 6, (uint16_t)s->frag);
+		sg_store_be16(ip + 2, (uint16_t)(iplen + s->ip_len_adj));
+		sg_store_be16(ip + 6, (uint16_t)s->frag);
 		ip[8] = 64;
 		ip[9] = proto;
 		memcpy(ip + 12, s->src ? s->src : PEER_IP4, 4);
 		memcpy(ip + 16, s->dst ? s->dst : OUR_IP4, 4);
 		for (int i = 5; i < ihl; i++)
 			ip[i * 4] = 1; /* NOP options */
-		put16(ip + 10,
-		      (uint16_t)(~rfc1071(ip, (size_t)ihl * 4, 0) + (s->bad_ipcsum ? 1 : 0)));
+		sg_store_be16(ip + 10, (uint16_t)(~tc_csum(ip, (size_t)ihl * 4, 0) +
+		                                  (s->bad_ipcsum ? 1 : 0)));
 	} else {
 		uint8_t next = proto;
 
 		l4 = l3 + 40 + (uint32_t)s->n_ext * 8;
 		iplen = (uint32_t)s->n_ext * 8 + 8 + plen;
 		ip[0] = 0x60;
-		put16(ip + 4, (uint16_t)(iplen + s->ip_len_adj));
+		sg_store_be16(ip + 4, (uint16_t)(iplen + s->ip_len_adj));
 		ip[7] = 64;
 		memcpy(ip + 8, s->src ? s->src : PEER_IP6, 16);
 		memcpy(ip + 24, s->dst ? s->dst : OUR_IP6, 16);
@@ -153,16 +117,16 @@ static uint32_t build_udp(uint8_t *f, const struct spec *s)
 		iplen += 40;
 	}
 	udp = f + l4;
-	put16(udp, 40000);
-	put16(udp + 2, 5684);
-	put16(udp + 4, (uint16_t)(8 + plen + s->udp_len_adj));
+	sg_store_be16(udp, 40000);
+	sg_store_be16(udp + 2, 5684);
+	sg_store_be16(udp + 4, (uint16_t)(8 + plen + s->udp_len_adj));
 	for (uint32_t i = 0; i < plen; i++)
 		udp[8 + i] = (uint8_t)(0xa0 + i);
 	if (!s->no_csum) {
-		uint16_t c = l4sum(s->fam, s->src ? s->src : (s->fam == 4 ? PEER_IP4 : PEER_IP6),
-		                   s->dst ? s->dst : (s->fam == 4 ? OUR_IP4 : OUR_IP6), proto, udp,
-		                   8 + plen);
-		put16(udp + 6, (uint16_t)((c ? c : 0xffff) + (s->bad_csum ? 1 : 0)));
+		uint16_t c = tc_csum_l4(
+		        (uint8_t)s->fam, s->src ? s->src : (s->fam == 4 ? PEER_IP4 : PEER_IP6),
+		        s->dst ? s->dst : (s->fam == 4 ? OUR_IP4 : OUR_IP6), proto, udp, 8 + plen);
+		sg_store_be16(udp + 6, (uint16_t)((c ? c : 0xffff) + (s->bad_csum ? 1 : 0)));
 	}
 	return l3 + (s->fam == 4 ? iplen : iplen) + (uint32_t)s->pad;
 }
@@ -516,7 +480,7 @@ static void test_odd_frames(void **state)
 
 	(void)state;
 	len = build_udp(f, &(struct spec){ .fam = 4, .payload = 8 });
-	put16(f + 12, 0x88cc); /* LLDP */
+	sg_store_be16(f + 12, 0x88cc); /* LLDP */
 	assert_int_equal(sg_net_parse(&ifc, f, len, &pkt), SG_NET_DROP);
 	assert_int_equal(pkt.drop, SG_DROP_ETHERTYPE);
 
@@ -547,12 +511,12 @@ static uint32_t build_arp(uint8_t *f, uint16_t op, const uint8_t *tip)
 	memset(f, 0, FRAME_MAX);
 	memset(f, 0xff, 6);
 	memcpy(f + 6, PEER_MAC, 6);
-	put16(f + 12, 0x0806);
-	put16(f + 14, 1);
-	put16(f + 16, 0x0800);
+	sg_store_be16(f + 12, 0x0806);
+	sg_store_be16(f + 14, 1);
+	sg_store_be16(f + 16, 0x0800);
 	f[18] = 6;
 	f[19] = 4;
-	put16(f + 20, op);
+	sg_store_be16(f + 20, op);
 	memcpy(f + 22, PEER_MAC, 6);
 	memcpy(f + 28, PEER_IP4, 4);
 	memcpy(f + 38, tip, 4);
@@ -573,7 +537,7 @@ static void test_arp(void **state)
 	assert_int_equal(sg_net_arp_reply(&ifc, f, len, &pkt), len);
 	assert_memory_equal(f, PEER_MAC, 6);
 	assert_memory_equal(f + 6, OUR_MAC, 6);
-	assert_int_equal(f[20] << 8 | f[21], 2);
+	assert_int_equal(sg_load_be16(f + 20), 2);
 	assert_memory_equal(f + 22, OUR_MAC, 6);
 	assert_memory_equal(f + 28, OUR_IP4, 4);
 	assert_memory_equal(f + 32, PEER_MAC, 6);
@@ -618,9 +582,9 @@ static uint32_t build_ns(uint8_t *f, const uint8_t *target, uint8_t hop_limit, i
 	f[1] = 0x33;
 	memcpy(f + 2, dst + 12, 4);
 	memcpy(f + 6, PEER_MAC, 6);
-	put16(f + 12, 0x86dd);
+	sg_store_be16(f + 12, 0x86dd);
 	ip[0] = 0x60;
-	put16(ip + 4, ilen);
+	sg_store_be16(ip + 4, ilen);
 	ip[6] = 58;
 	ip[7] = hop_limit;
 	memcpy(ip + 8, PEER_IP6, 16);
@@ -632,7 +596,7 @@ static uint32_t build_ns(uint8_t *f, const uint8_t *target, uint8_t hop_limit, i
 		icmp[25] = 1;
 		memcpy(icmp + 26, PEER_MAC, 6);
 	}
-	put16(icmp + 2, l4sum(6, ip + 8, ip + 24, 58, icmp, ilen));
+	sg_store_be16(icmp + 2, tc_csum_l4(6, ip + 8, ip + 24, 58, icmp, ilen));
 	return 54 + ilen;
 }
 
@@ -661,7 +625,7 @@ static void test_ndisc(void **state)
 	assert_memory_equal(f + 54 + 8, OUR_IP6, 16);
 	assert_int_equal(f[54 + 24], 2);
 	assert_memory_equal(f + 54 + 26, OUR_MAC, 6);
-	assert_int_equal(l4sum(6, f + 22, f + 38, 58, f + 54, 32), 0); /* checksum verifies */
+	assert_int_equal(tc_csum_l4(6, f + 22, f + 38, 58, f + 54, 32), 0); /* checksum verifies */
 
 	/* The answer, seen by the peer, is a valid NA for our address. */
 	{
@@ -696,16 +660,16 @@ static void test_ndisc(void **state)
 	/* An option of length zero would loop forever (RFC 4861 §4.6). */
 	len = build_ns(f, OUR_IP6, 255, 1, 135);
 	f[54 + 25] = 0;
-	put16(f + 54 + 2, 0);
-	put16(f + 54 + 2, l4sum(6, f + 22, f + 38, 58, f + 54, 32));
+	sg_store_be16(f + 54 + 2, 0);
+	sg_store_be16(f + 54 + 2, tc_csum_l4(6, f + 22, f + 38, 58, f + 54, 32));
 	assert_int_equal(sg_net_parse(&ifc, f, len, &pkt), SG_NET_DROP);
 	assert_int_equal(pkt.drop, SG_DROP_NDISC);
 
 	/* Duplicate address detection (unspecified source) is not answered. */
 	len = build_ns(f, OUR_IP6, 255, 0, 135);
 	memset(f + 22, 0, 16);
-	put16(f + 54 + 2, 0);
-	put16(f + 54 + 2, l4sum(6, f + 22, f + 38, 58, f + 54, 24));
+	sg_store_be16(f + 54 + 2, 0);
+	sg_store_be16(f + 54 + 2, tc_csum_l4(6, f + 22, f + 38, 58, f + 54, 24));
 	assert_int_equal(sg_net_parse(&ifc, f, len, &pkt), SG_NET_NDISC);
 	assert_int_equal(sg_net_ndisc_reply(&ifc, f, len, FRAME_MAX, &pkt), 0);
 	assert_false(sg_net_neighbour(SG_NET_NDISC, f, len, &pkt, ip, mac));
@@ -717,8 +681,8 @@ static void test_ndisc(void **state)
 
 		len = build_ns(f, OUR_IP6, 255, 1, 135);
 		memcpy(f + 22, k == 0 ? mapped : loop, 16);
-		put16(f + 54 + 2, 0);
-		put16(f + 54 + 2, l4sum(6, f + 22, f + 38, 58, f + 54, 32));
+		sg_store_be16(f + 54 + 2, 0);
+		sg_store_be16(f + 54 + 2, tc_csum_l4(6, f + 22, f + 38, 58, f + 54, 32));
 		assert_int_equal(sg_net_parse(&ifc, f, len, &pkt), SG_NET_DROP);
 		assert_int_equal(pkt.drop, SG_DROP_BAD_SOURCE);
 	}
@@ -781,14 +745,14 @@ static void test_udp_cksum_builder(void **state)
 	uint8_t f[FRAME_MAX];
 	uint32_t len = build_udp(f, &(struct spec){ .fam = 6, .payload = 33 });
 	uint8_t *udp = f + 14 + 40;
-	uint16_t want = (uint16_t)(udp[6] << 8 | udp[7]);
+	uint16_t want = sg_load_be16(udp + 6);
 	struct sg_pkt pkt;
 
 	(void)state;
 	udp[6] = 0x12;
 	udp[7] = 0x34;
 	sg_net_udp_set_cksum(6, PEER_IP6, OUR_IP6, udp, 8 + 33);
-	assert_int_equal((uint16_t)(udp[6] << 8 | udp[7]), want);
+	assert_int_equal(sg_load_be16(udp + 6), want);
 	assert_int_equal(sg_net_parse(&ifc, f, len, &pkt), SG_NET_UDP);
 }
 
@@ -834,9 +798,9 @@ static void test_udp_cksum_lengths(void **state)
 				uint16_t want = ref_udp_cksum(fam, src, dst, udp, len);
 
 				sg_net_udp_set_cksum((uint8_t)fam, src, dst, udp, (uint16_t)len);
-				if ((uint16_t)(udp[6] << 8 | udp[7]) != want)
+				if (sg_load_be16(udp + 6) != want)
 					fail_msg("len %u off %u IPv%d: %04x, want %04x", len, off,
-					         fam, udp[6] << 8 | udp[7], want);
+					         fam, sg_load_be16(udp + 6), want);
 			}
 		}
 	}

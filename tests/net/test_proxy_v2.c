@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/common.h>
 #include <stormgate/proxy_v2.h>
 
@@ -182,11 +183,9 @@ static void test_unique_id_lengths(void **state)
 		uint16_t body = (uint16_t)(12 + 3 + lens[i]);
 
 		memcpy(buf, spec_v4, n);
-		buf[14] = (uint8_t)(body >> 8);
-		buf[15] = (uint8_t)body;
+		sg_store_be16(buf + 14, body);
 		buf[n] = SG_PP2_TYPE_UNIQUE_ID;
-		buf[n + 1] = (uint8_t)(lens[i] >> 8);
-		buf[n + 2] = (uint8_t)lens[i];
+		sg_store_be16(buf + n + 1, lens[i]);
 		memset(buf + n + 3, 0x11, lens[i]);
 		n += 3 + lens[i];
 		assert_int_equal(sg_pp2_decode(buf, n, &out), (int)n);

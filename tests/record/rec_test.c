@@ -4,11 +4,12 @@
  * the RFC text, independently of the library, so a round trip checks the
  * library's construction, not just its consistency with itself.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include <intel-ipsec-mb.h>
 #include <openssl/evp.h>
+
+#include <stormgate/bytes.h>
 
 #include "rec_test.h"
 
@@ -29,7 +30,7 @@ void rt_fill(uint8_t *p, size_t len, uint64_t seed)
 		p[i] = (uint8_t)(splitmix(&x) >> 56);
 }
 
-void rt_keys_make(struct rt_keys *k, uint64_t seed)
+void rt_keys_make(struct tc_keys *k, uint64_t seed)
 {
 	rt_fill(k->client_key, sizeof(k->client_key), seed * 4 + 1);
 	rt_fill(k->server_key, sizeof(k->server_key), seed * 4 + 2);
@@ -37,17 +38,7 @@ void rt_keys_make(struct rt_keys *k, uint64_t seed)
 	rt_fill(k->server_iv, sizeof(k->server_iv), seed * 4 + 4);
 }
 
-struct sg_rec_sa *rt_sa_alloc(unsigned window)
-{
-	size_t sz = sg_rec_sa_size(window);
-	struct sg_rec_sa *sa = aligned_alloc(SG_CACHE_LINE, sz);
-
-	if (sa)
-		memset(sa, 0, sz);
-	return sa;
-}
-
-int rt_sa_init(struct sg_rec_sa *sa, unsigned window, enum sg_aead aead, const struct rt_keys *k,
+int rt_sa_init(struct sg_rec_sa *sa, unsigned window, enum sg_aead aead, const struct tc_keys *k,
                int client, uint16_t epoch, uint8_t flags, uint64_t tx_seq)
 {
 	struct sg_rec_sa_params p = {
@@ -121,12 +112,6 @@ out:
 	return ok ? 0 : -1;
 }
 
-static void put16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 /* RFC 5288 §3 / RFC 6655 §3 (salt ‖ explicit) or RFC 7905 §2 (IV ⊕ seq_num). */
 static void make_nonce(const struct rt_rec *r, const uint8_t seq_num[8],
                        const uint8_t *explicit_nonce, uint8_t nonce[12])
@@ -157,23 +142,21 @@ static size_t make_aad(const struct rt_rec *r, uint64_t seq, const uint8_t *cid,
 		aad[n++] = (uint8_t)r->cid_len;
 		aad[n++] = 25;
 	} else {
-		put16(aad, r->epoch);
-		for (int i = 0; i < 6; i++)
-			aad[2 + i] = (uint8_t)(seq >> (40 - 8 * i));
+		sg_store_be16(aad, r->epoch);
+		sg_store_be48(aad + 2, seq);
 		n = 8;
 		aad[n++] = r->type;
 	}
-	put16(aad + n, 0xfefd);
+	sg_store_be16(aad + n, 0xfefd);
 	n += 2;
 	if (r->cid) {
-		put16(aad + n, r->epoch);
-		n += 2;
-		for (int i = 0; i < 6; i++)
-			aad[n++] = (uint8_t)(seq >> (40 - 8 * i));
+		sg_store_be16(aad + n, r->epoch);
+		sg_store_be48(aad + n + 2, seq);
+		n += 8;
 		memcpy(aad + n, cid, r->cid_len);
 		n += r->cid_len;
 	}
-	put16(aad + n, (unsigned)len);
+	sg_store_be16(aad + n, (uint16_t)len);
 	return n + 2;
 }
 
@@ -188,13 +171,12 @@ size_t rt_evp_seal_record(const struct rt_rec *r, const uint8_t *pt, size_t len,
 	size_t aad_len;
 
 	out[0] = r->cid ? 25 : r->type;
-	put16(out + 1, 0xfefd);
-	put16(out + 3, r->epoch);
-	for (int i = 0; i < 6; i++)
-		out[5 + i] = (uint8_t)(r->seq >> (40 - 8 * i));
+	sg_store_be16(out + 1, 0xfefd);
+	sg_store_be16(out + 3, r->epoch);
+	sg_store_be48(out + 5, r->seq);
 	if (r->cid)
 		memcpy(out + 11, r->cid_bytes, r->cid_len);
-	put16(out + hdr - 2, (unsigned)(xl + inner + tl));
+	sg_store_be16(out + hdr - 2, (uint16_t)(xl + inner + tl));
 	memcpy(seq_num, out + 3, 8);
 	/* Any unique explicit nonce is valid; use something unlike seq_num. */
 	for (unsigned i = 0; i < xl; i++)
@@ -220,17 +202,16 @@ long rt_evp_open_record(const struct rt_rec *r, const uint8_t *rec, size_t rec_l
 	uint8_t nonce[12], aad[300], tag[16];
 	struct rt_rec rr = *r;
 	size_t flen, clen, aad_len;
-	uint64_t seq = 0;
+	uint64_t seq;
 
 	if (rec_len < hdr || rec[0] != (r->cid ? 25 : rec[0]))
 		return -1;
-	flen = (size_t)rec[hdr - 2] << 8 | rec[hdr - 1];
+	flen = sg_load_be16(rec + hdr - 2);
 	if (flen + hdr != rec_len || flen < xl + tl)
 		return -1;
 	clen = flen - xl - tl;
-	for (int i = 0; i < 6; i++)
-		seq = seq << 8 | rec[5 + i];
-	rr.epoch = (uint16_t)(rec[3] << 8 | rec[4]);
+	seq = sg_load_be48(rec + 5);
+	rr.epoch = sg_load_be16(rec + 3);
 	rr.type = rec[0];
 	make_nonce(&rr, rec + 3, rec + hdr, nonce);
 	aad_len = make_aad(&rr, seq, rec + 11, clen, aad);

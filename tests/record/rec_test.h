@@ -2,7 +2,8 @@
 /*
  * Test helpers for the record layer: an independent DTLS 1.2 record
  * protection written from the RFCs over OpenSSL EVP (the peer the library
- * must interoperate with), deterministic keys, and SA allocation.
+ * must interoperate with), and deterministic keys (struct tc_keys and SA
+ * allocation: tests/common/tc_sa.h).
  */
 #ifndef SG_TEST_REC_TEST_H
 #define SG_TEST_REC_TEST_H
@@ -12,24 +13,17 @@
 
 #include <stormgate/record.h>
 
-/* Keys and IVs of both directions of one test session. */
-struct rt_keys {
-	uint8_t client_key[32], server_key[32];
-	uint8_t client_iv[12], server_iv[12];
-};
+#include "tc_sa.h"
 
 /* Fill k deterministically from seed. */
-void rt_keys_make(struct rt_keys *k, uint64_t seed);
+void rt_keys_make(struct tc_keys *k, uint64_t seed);
 
 /*
- * Initialise sa (allocated with rt_sa_alloc) as the server (rx = client_write)
+ * Initialise sa (allocated with tc_sa_alloc()) as the server (rx = client_write)
  * or, with client != 0, as the client. Returns sg_rec_sa_init()'s result.
  */
-int rt_sa_init(struct sg_rec_sa *sa, unsigned window, enum sg_aead aead, const struct rt_keys *k,
+int rt_sa_init(struct sg_rec_sa *sa, unsigned window, enum sg_aead aead, const struct tc_keys *k,
                int client, uint16_t epoch, uint8_t flags, uint64_t tx_seq);
-
-/* Zeroed, cache-aligned SA for window bits; free with free(). */
-struct sg_rec_sa *rt_sa_alloc(unsigned window);
 
 /*
  * One AEAD operation with OpenSSL EVP. Returns 0, or -1 when enc == 0 and

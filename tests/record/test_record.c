@@ -156,8 +156,8 @@ static void test_suite_registry(void **state)
 
 static void test_sa_init_and_wipe(void **state)
 {
-	struct rt_keys k;
-	struct sg_rec_sa *sa = rt_sa_alloc(4096);
+	struct tc_keys k;
+	struct sg_rec_sa *sa = tc_sa_alloc(4096);
 	struct sg_rec_sa_params good = { 0 };
 	static const struct {
 		unsigned window;
@@ -302,7 +302,7 @@ static const struct rt_mode modes[] = {
 };
 
 struct rt_session {
-	struct rt_keys k;
+	struct tc_keys k;
 	struct sg_rec_sa *srv;
 	uint8_t srv_cid[255], cli_cid[255];
 	uint64_t cli_seq; /* next sequence number the OpenSSL client sends */
@@ -314,8 +314,7 @@ static void sessions_init(struct rt_session *ss, const struct rt_mode *m, uint64
 		struct rt_session *s = &ss[a];
 
 		rt_keys_make(&s->k, seed + a);
-		s->srv = rt_sa_alloc(128);
-		assert_non_null(s->srv);
+		s->srv = tc_sa_alloc(128);
 		assert_int_equal(rt_sa_init(s->srv, 128, all_aeads[a], &s->k, 0, 1, m->flags, 0),
 		                 0);
 		rt_fill(s->srv_cid, sizeof(s->srv_cid), seed * 7 + a);
@@ -326,10 +325,8 @@ static void sessions_init(struct rt_session *ss, const struct rt_mode *m, uint64
 
 static void sessions_free(struct rt_session *ss)
 {
-	for (size_t a = 0; a < N_AEAD; a++) {
-		sg_rec_sa_wipe(ss[a].srv, 128);
-		free(ss[a].srv);
-	}
+	for (size_t a = 0; a < N_AEAD; a++)
+		tc_sa_free(ss[a].srv, 128);
 }
 
 /* 0, step, 2*step, ..., always ending with 2048 itself. */

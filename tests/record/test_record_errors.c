@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/record.h>
 
 #include "rec_test.h"
@@ -35,7 +36,7 @@ static const uint8_t our_cid[CID_LEN] = { 0xc1, 0xd0, 0x00, 0x2a };
 struct peer {
 	enum sg_aead aead;
 	int cid;
-	struct rt_keys k;
+	struct tc_keys k;
 	struct sg_rec_sa *sa;
 };
 
@@ -44,7 +45,7 @@ static void peer_init(struct peer *p, enum sg_aead aead, int cid, uint64_t seed)
 	p->aead = aead;
 	p->cid = cid;
 	rt_keys_make(&p->k, seed);
-	p->sa = rt_sa_alloc(128);
+	p->sa = tc_sa_alloc(128);
 	assert_non_null(p->sa);
 	assert_int_equal(rt_sa_init(p->sa, 128, aead, &p->k, 0, 1,
 	                            cid ? SG_SA_F_RX_CID | SG_SA_F_TX_CID : 0, 0),
@@ -53,8 +54,7 @@ static void peer_init(struct peer *p, enum sg_aead aead, int cid, uint64_t seed)
 
 static void peer_free(struct peer *p)
 {
-	sg_rec_sa_wipe(p->sa, 128);
-	free(p->sa);
+	tc_sa_free(p->sa, 128);
 }
 
 /* A client record to p's server, sealed by OpenSSL; returns its length. */
@@ -97,9 +97,20 @@ static int all_zero(const uint8_t *p, size_t n)
 	return 1;
 }
 
-static uint16_t rd16(const uint8_t *p)
+/* op opens the record at rec (rec_len bytes) with sa; all else zero. */
+static void open_op(struct sg_rec_open_op *op, uint8_t *rec, size_t rec_len, struct sg_rec_sa *sa)
 {
-	return (uint16_t)(p[0] << 8 | p[1]);
+	memset(op, 0, sizeof(*op));
+	op->rec = rec;
+	op->rec_len = (uint32_t)rec_len;
+	op->sa = sa;
+}
+
+/* The record of op (header of hdr bytes) says its fragment is f bytes, and is that long. */
+static void set_frag_len(struct sg_rec_open_op *op, unsigned hdr, unsigned f)
+{
+	sg_store_be16(op->rec + hdr - 2, (uint16_t)f);
+	op->rec_len = hdr + f;
 }
 
 /* ---- every bit of a record --------------------------------------------------------- */
@@ -121,7 +132,7 @@ static enum sg_rec_status flip_expect(const struct peer *p, const uint8_t *rec, 
 	if (pos <= 4)
 		return SG_REC_BAD_EPOCH;
 	if (pos >= hdr - 2 && pos < hdr) {
-		unsigned flen = rd16(rec + hdr - 2);
+		unsigned flen = sg_load_be16(rec + hdr - 2);
 
 		if (flen > rec_len - hdr)
 			return SG_REC_TRUNCATED;
@@ -145,7 +156,7 @@ static void test_every_bit_flipped(void **state)
 	(void)state;
 	assert_non_null(recs);
 	for (unsigned i = 0; i < SG_BURST_MAX; i++)
-		assert_non_null(sas[i] = rt_sa_alloc(128));
+		assert_non_null(sas[i] = tc_sa_alloc(128));
 	rt_fill(pt, sizeof(pt), 7);
 
 	for (size_t a = 0; a < N_AEAD; a++) {
@@ -194,7 +205,7 @@ static void test_every_bit_flipped(void **state)
 						                    PAYLOAD);
 						assert_true(sas[i]->rx_top == 1001);
 					} else if (want == SG_REC_AUTH_FAILED) {
-						unsigned flen = rd16(recs[i] + hdr - 2);
+						unsigned flen = sg_load_be16(recs[i] + hdr - 2);
 						unsigned body = flen - xl - sg_aead_tag_len(p.aead);
 
 						/* No plaintext released; the forgery counted;
@@ -306,19 +317,12 @@ static void run_refusal(struct sg_rec_ctx *ctx, enum sg_aead aead, const struct 
 		type = 99;
 	if (row->m == M_TOO_OLD || row->m == M_EDGE_OLD) {
 		/* First authenticate 627, then come back to 500 or 499. */
-		size_t l2 = client_record(&p, 627, type, pt, PAYLOAD, rec);
-
-		op.rec = rec;
-		op.rec_len = (uint32_t)l2;
-		op.sa = p.sa;
+		open_op(&op, rec, client_record(&p, 627, type, pt, PAYLOAD, rec), p.sa);
 		assert_int_equal(sg_rec_open_burst(ctx, &op, 1), 1);
 		seq = row->m == M_TOO_OLD ? 499 : 500;
 	}
 	rl = client_record(&p, seq, type, pt, len, rec);
-	memset(&op, 0, sizeof(op));
-	op.rec = rec;
-	op.rec_len = (uint32_t)rl;
-	op.sa = p.sa;
+	open_op(&op, rec, rl, p.sa);
 
 	switch (row->m) {
 	case M_SHORT_BY_ONE:
@@ -327,22 +331,12 @@ static void run_refusal(struct sg_rec_ctx *ctx, enum sg_aead aead, const struct 
 	case M_HEADER_ONLY:
 		op.rec_len = row->cid ? 13 + CID_LEN - 1 : 12;
 		break;
-	case M_FRAG_TOO_SHORT: {
-		unsigned f = xl + tl + (row->cid ? 1 : 0) - 1;
-
-		rec[hdr - 2] = (uint8_t)(f >> 8);
-		rec[hdr - 1] = (uint8_t)f;
-		op.rec_len = hdr + f;
+	case M_FRAG_TOO_SHORT:
+		set_frag_len(&op, hdr, xl + tl + (row->cid ? 1 : 0) - 1);
 		break;
-	}
-	case M_OVERSIZED: {
-		unsigned f = SG_DTLS_MAX_CIPHERTEXT + 1;
-
-		rec[hdr - 2] = (uint8_t)(f >> 8);
-		rec[hdr - 1] = (uint8_t)f;
-		op.rec_len = hdr + f;
+	case M_OVERSIZED:
+		set_frag_len(&op, hdr, SG_DTLS_MAX_CIPHERTEXT + 1);
 		break;
-	}
 	case M_EPOCH_2:
 		rec[4] = 2;
 		break;
@@ -374,10 +368,7 @@ static void run_refusal(struct sg_rec_ctx *ctx, enum sg_aead aead, const struct 
 		assert_int_equal(sg_rec_open_burst(ctx, &op, 1), 1);
 		memcpy(rec, copy, rl);
 		free(copy);
-		memset(&op, 0, sizeof(op));
-		op.rec = rec;
-		op.rec_len = (uint32_t)rl;
-		op.sa = p.sa;
+		open_op(&op, rec, rl, p.sa);
 		break;
 	}
 	default:
@@ -452,9 +443,7 @@ static void test_forgery_limit(void **state)
 			len = client_record(&p, i, SG_DTLS_CT_APPLICATION_DATA, pt, sizeof(pt),
 			                    rec);
 			rec[len - 1] ^= 1;
-			op.rec = rec;
-			op.rec_len = (uint32_t)len;
-			op.sa = p.sa;
+			open_op(&op, rec, len, p.sa);
 			/* one good record in the middle does not reset the count; its
 			 * number keeps every forged one (0..127) inside the window */
 			if (i == 1) {
@@ -993,7 +982,7 @@ static void test_large_call_and_wipe_keys(void **state)
 	/* Two ends of one GCM session: the client seals, the server opens. */
 	peer_init(&srv, SG_AEAD_AES_256_GCM, 0, 9);
 	cli = srv;
-	cli.sa = rt_sa_alloc(128);
+	cli.sa = tc_sa_alloc(128);
 	assert_non_null(cli.sa);
 	assert_int_equal(rt_sa_init(cli.sa, 128, cli.aead, &cli.k, 1, 1, 0, 0), 0);
 	for (int round = 0; round < 2; round++) {
@@ -1036,7 +1025,7 @@ static void test_large_call_and_wipe_keys(void **state)
 
 /* Open one client record and seal one reply on sa with keys k; both must work. */
 static void gcm_exchange(struct sg_rec_ctx *ctx, struct sg_rec_sa *sa, enum sg_aead aead,
-                         const struct rt_keys *k, uint64_t seq)
+                         const struct tc_keys *k, uint64_t seq)
 {
 	struct peer p = { .aead = aead, .cid = 0, .k = *k, .sa = sa };
 	struct sg_rec_open_op op = { 0 };
@@ -1045,10 +1034,8 @@ static void gcm_exchange(struct sg_rec_ctx *ctx, struct sg_rec_sa *sa, enum sg_a
 	uint8_t rec[128], pt[PAYLOAD], got[PAYLOAD], type;
 
 	rt_fill(pt, sizeof(pt), seq);
-	op.rec = rec;
-	op.rec_len =
-	        (uint32_t)client_record(&p, seq, SG_DTLS_CT_APPLICATION_DATA, pt, sizeof(pt), rec);
-	op.sa = sa;
+	open_op(&op, rec, client_record(&p, seq, SG_DTLS_CT_APPLICATION_DATA, pt, sizeof(pt), rec),
+	        sa);
 	assert_int_equal(sg_rec_open_burst(ctx, &op, 1), 1);
 	assert_memory_equal(rec + op.pt_off, pt, PAYLOAD);
 
@@ -1085,8 +1072,8 @@ static void test_gcm_key_cache(void **state)
 
 		assert_non_null(ctx);
 		for (size_t g = 0; g < SG_ARRAY_SIZE(gcms); g++) {
-			struct sg_rec_sa *sa = rt_sa_alloc(128);
-			struct rt_keys a, b;
+			struct sg_rec_sa *sa = tc_sa_alloc(128);
+			struct tc_keys a, b;
 
 			assert_non_null(sa);
 			rt_keys_make(&a, 40 + g);
@@ -1100,8 +1087,7 @@ static void test_gcm_key_cache(void **state)
 			assert_int_equal(rt_sa_init(sa, 128, gcms[g], &b, 0, 1, 0, 0), 0);
 			for (uint64_t q = 0; q < 4; q++)
 				gcm_exchange(ctx, sa, gcms[g], &b, q);
-			sg_rec_sa_wipe(sa, 128);
-			free(sa);
+			tc_sa_free(sa, 128);
 		}
 
 		/* Many sessions through a small cache, each twice per burst. */
@@ -1245,8 +1231,7 @@ static void test_parse(void **state)
 	for (size_t r = 0; r < SG_ARRAY_SIZE(lrows); r++) {
 		uint8_t *f = dgram + l1 + SG_DTLS_HDR_LEN_CID(CID_LEN) - 2;
 
-		f[0] = (uint8_t)(lrows[r].flen >> 8);
-		f[1] = (uint8_t)lrows[r].flen;
+		sg_store_be16(f, (uint16_t)lrows[r].flen);
 		n = sg_rec_parse(dgram, l1 + l2, CID_LEN, h, 8);
 		assert_int_equal(n, 2);
 		assert_int_equal(h[1].status, lrows[r].status);

@@ -103,17 +103,25 @@ static enum sg_rec_status row_want(const struct row *r, unsigned w)
 	return r->want;
 }
 
+/* The server's SA (epoch 1, window w) of a session of aead whose keys rt_keys_make(k, seed) makes.
+ */
+static struct sg_rec_sa *server_sa(unsigned w, enum sg_aead aead, uint64_t seed, struct tc_keys *k)
+{
+	struct sg_rec_sa *sa = tc_sa_alloc(w);
+
+	rt_keys_make(k, seed);
+	assert_int_equal(rt_sa_init(sa, w, aead, k, 0, 1, 0, 0), 0);
+	return sa;
+}
+
 static void test_table_functions(void **state)
 {
 	(void)state;
 	for (size_t wi = 0; wi < SG_ARRAY_SIZE(windows); wi++) {
 		unsigned w = windows[wi];
-		struct sg_rec_sa *sa = rt_sa_alloc(w);
-		struct rt_keys k;
+		struct tc_keys k;
+		struct sg_rec_sa *sa = server_sa(w, SG_AEAD_AES_128_CCM_8, 1, &k);
 
-		assert_non_null(sa);
-		rt_keys_make(&k, 1);
-		assert_int_equal(rt_sa_init(sa, w, SG_AEAD_AES_128_CCM_8, &k, 0, 1, 0, 0), 0);
 		for (size_t i = 0; i < SG_ARRAY_SIZE(rows); i++) {
 			uint64_t seq = row_seq(&rows[i], w);
 			enum sg_rec_status want = row_want(&rows[i], w);
@@ -130,6 +138,33 @@ static void test_table_functions(void **state)
 	}
 }
 
+/*
+ * The client's application record of sequence number seq (the payload pt,
+ * sealed by OpenSSL into rec; its last tag byte flipped when forge), opened
+ * through op by ctx with the server's sa. Returns what sg_rec_open_burst() did.
+ */
+static unsigned open_one(struct sg_rec_ctx *ctx, struct sg_rec_sa *sa, enum sg_aead aead,
+                         const struct tc_keys *k, uint64_t seq, int forge, const uint8_t pt[16],
+                         uint8_t rec[128], struct sg_rec_open_op *op)
+{
+	struct rt_rec r = {
+		.aead = aead,
+		.key = k->client_key,
+		.iv = k->client_iv,
+		.epoch = 1,
+		.seq = seq,
+		.type = SG_DTLS_CT_APPLICATION_DATA,
+	};
+
+	memset(op, 0, sizeof(*op));
+	op->rec = rec;
+	op->rec_len = (uint32_t)rt_evp_seal_record(&r, pt, 16, rec);
+	if (forge)
+		rec[op->rec_len - 1] ^= 1;
+	op->sa = sa;
+	return sg_rec_open_burst(ctx, op, 1);
+}
+
 /* The same table through the whole open path, one record per row. */
 static void test_table_records(void **state)
 {
@@ -141,33 +176,22 @@ static void test_table_records(void **state)
 		unsigned w = windows[wi];
 		struct sg_rec_ctx_conf conf = { .window_bits = w };
 		struct sg_rec_ctx *ctx = sg_rec_ctx_create(&conf);
-		struct sg_rec_sa *sa = rt_sa_alloc(w);
-		struct rt_keys k;
+		struct tc_keys k;
+		struct sg_rec_sa *sa = server_sa(w, SG_AEAD_AES_128_GCM, 2, &k);
 
 		assert_non_null(ctx);
-		assert_non_null(sa);
-		rt_keys_make(&k, 2);
-		assert_int_equal(rt_sa_init(sa, w, SG_AEAD_AES_128_GCM, &k, 0, 1, 0, 0), 0);
 		for (size_t i = 0; i < SG_ARRAY_SIZE(rows); i++) {
-			struct rt_rec r = {
-				.aead = SG_AEAD_AES_128_GCM,
-				.key = k.client_key,
-				.iv = k.client_iv,
-				.epoch = 1,
-				.seq = row_seq(&rows[i], w),
-				.type = SG_DTLS_CT_APPLICATION_DATA,
-			};
-			struct sg_rec_open_op op = { 0 };
+			uint64_t seq = row_seq(&rows[i], w);
 			enum sg_rec_status want = row_want(&rows[i], w);
+			struct sg_rec_open_op op;
 
-			op.rec = rec;
-			op.rec_len = (uint32_t)rt_evp_seal_record(&r, pt, sizeof(pt), rec);
-			op.sa = sa;
-			assert_int_equal(sg_rec_open_burst(ctx, &op, 1), want == SG_REC_OK);
+			assert_int_equal(
+			        open_one(ctx, sa, SG_AEAD_AES_128_GCM, &k, seq, 0, pt, rec, &op),
+			        want == SG_REC_OK);
 			if (op.status != want)
 				fail_msg("window %u row %zu: %s, want %s", w, i,
 				         sg_rec_status_name(op.status), sg_rec_status_name(want));
-			assert_true(op.seq == r.seq);
+			assert_true(op.seq == seq);
 		}
 		free(sa);
 		sg_rec_ctx_free(ctx);
@@ -182,9 +206,9 @@ static void test_forged_does_not_slide(void **state)
 {
 	unsigned w = 128;
 	struct sg_rec_ctx *ctx = sg_rec_ctx_create(NULL);
-	struct sg_rec_sa *sa = rt_sa_alloc(w);
+	struct tc_keys k;
+	struct sg_rec_sa *sa = server_sa(w, SG_AEAD_CHACHA20_POLY1305, 3, &k);
 	uint8_t rec[128], pt[16];
-	struct rt_keys k;
 	static const struct {
 		uint64_t seq;
 		int forge;
@@ -197,27 +221,12 @@ static void test_forged_does_not_slide(void **state)
 
 	(void)state;
 	assert_non_null(ctx);
-	assert_non_null(sa);
-	rt_keys_make(&k, 3);
 	rt_fill(pt, sizeof(pt), 6);
-	assert_int_equal(rt_sa_init(sa, w, SG_AEAD_CHACHA20_POLY1305, &k, 0, 1, 0, 0), 0);
 	for (size_t i = 0; i < SG_ARRAY_SIZE(steps); i++) {
-		struct rt_rec r = {
-			.aead = SG_AEAD_CHACHA20_POLY1305,
-			.key = k.client_key,
-			.iv = k.client_iv,
-			.epoch = 1,
-			.seq = steps[i].seq,
-			.type = SG_DTLS_CT_APPLICATION_DATA,
-		};
-		struct sg_rec_open_op op = { 0 };
+		struct sg_rec_open_op op;
 
-		op.rec = rec;
-		op.rec_len = (uint32_t)rt_evp_seal_record(&r, pt, sizeof(pt), rec);
-		if (steps[i].forge)
-			rec[op.rec_len - 1] ^= 1;
-		op.sa = sa;
-		sg_rec_open_burst(ctx, &op, 1);
+		open_one(ctx, sa, SG_AEAD_CHACHA20_POLY1305, &k, steps[i].seq, steps[i].forge, pt,
+		         rec, &op);
 		if (op.status != steps[i].want)
 			fail_msg("step %zu: %s, want %s", i, sg_rec_status_name(op.status),
 			         sg_rec_status_name(steps[i].want));
@@ -248,16 +257,13 @@ static void test_differential(void **state)
 	(void)state;
 	for (size_t wi = 0; wi < SG_ARRAY_SIZE(windows); wi++) {
 		unsigned w = windows[wi];
-		struct sg_rec_sa *sa = rt_sa_alloc(w);
+		struct tc_keys k;
+		struct sg_rec_sa *sa = server_sa(w, SG_AEAD_AES_128_CCM, 4, &k);
 		struct model m = { calloc(LIMIT, 1), 0 };
-		struct rt_keys k;
 		uint64_t x = 0x1234 + w;
 		unsigned counts[SG_REC_STATUS_MAX] = { 0 };
 
-		assert_non_null(sa);
 		assert_non_null(m.seen);
-		rt_keys_make(&k, 4);
-		assert_int_equal(rt_sa_init(sa, w, SG_AEAD_AES_128_CCM, &k, 0, 1, 0, 0), 0);
 		for (unsigned i = 0; i < STEPS; i++) {
 			int64_t d;
 			uint64_t seq;

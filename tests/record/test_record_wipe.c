@@ -80,7 +80,7 @@ static struct sg_rec_ctx *ctx_of(enum ctx_kind kind, unsigned cid_len)
  * one of ours sealed and checked by OpenSSL. seq: the record's number.
  */
 static void one_record(struct sg_rec_ctx *ctx, const struct wipe_row *r, struct sg_rec_sa *sa,
-                       const struct rt_keys *k, const uint8_t *cid, uint64_t seq)
+                       const struct tc_keys *k, const uint8_t *cid, uint64_t seq)
 {
 	uint8_t buf[REC_MAX], pt[PAYLOAD], got[REC_MAX], type;
 	struct rt_rec rr = {
@@ -132,10 +132,10 @@ static void one_record(struct sg_rec_ctx *ctx, const struct wipe_row *r, struct 
 static void run_row(const struct wipe_row *r, int full_wipe)
 {
 	struct sg_rec_ctx *ctx = ctx_of(r->kind, r->open ? r->cid_len : 0);
-	struct sg_rec_sa *sa = rt_sa_alloc(WINDOW);
+	struct sg_rec_sa *sa = tc_sa_alloc(WINDOW);
 	uint8_t cid[32];
 	uint64_t seq = 1;
-	struct rt_keys k;
+	struct tc_keys k;
 	uint8_t flags = 0;
 
 	assert_non_null(sa);
@@ -162,8 +162,7 @@ static void run_row(const struct wipe_row *r, int full_wipe)
 	sg_rec_ctx_wipe_used(ctx);
 	assert_false(rt_ctx_holds_key(ctx, r->aead, r->open ? k.client_key : k.server_key));
 
-	sg_rec_sa_wipe(sa, WINDOW);
-	free(sa);
+	tc_sa_free(sa, WINDOW);
 	sg_rec_ctx_free(ctx);
 	sg_wipe(&k, sizeof(k));
 }

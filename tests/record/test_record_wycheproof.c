@@ -17,9 +17,11 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <jansson.h>
 
 #include <stormgate/record.h>
+
+#include "tc_hex.h"
+#include "tc_vectors.h"
 
 struct vec {
 	enum sg_aead aead;
@@ -34,23 +36,6 @@ static struct vec *vecs;
 static size_t n_vecs;
 static size_t per_aead[SG_AEAD_MAX];
 static size_t n_ccm_long_aad;
-
-static uint8_t *unhex(const char *s, size_t *len)
-{
-	size_t n = strlen(s) / 2;
-	uint8_t *p = malloc(n ? n : 1);
-
-	assert_non_null(p);
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-
-		assert_int_equal(sscanf(s + 2 * i, "%2x", &v), 1);
-		p[i] = (uint8_t)v;
-	}
-	if (len)
-		*len = n;
-	return p;
-}
 
 /* The suite AEAD that expresses a Wycheproof group, or -1. */
 static int group_aead(const char *file, long key_bits, long iv_bits, long tag_bits)
@@ -70,17 +55,11 @@ static int group_aead(const char *file, long key_bits, long iv_bits, long tag_bi
 	return -1;
 }
 
-static size_t load_file(const char *dir, const char *file)
+static size_t load_file(const char *file)
 {
-	char path[1024];
-	json_error_t err;
-	json_t *root, *groups, *g;
+	json_t *root = tc_wycheproof_load(file), *groups, *g;
 	size_t gi, loaded = 0;
 
-	snprintf(path, sizeof(path), "%s/wycheproof/%s", dir, file);
-	root = json_load_file(path, 0, &err);
-	if (!root)
-		fail_msg("%s: %s (line %d)", path, err.text, err.line);
 	groups = json_object_get(root, "testGroups");
 	assert_true(json_is_array(groups));
 	json_array_foreach(groups, gi, g)
@@ -110,12 +89,16 @@ static size_t load_file(const char *dir, const char *file)
 			v->valid = !strcmp(result, "valid")     ? 1
 			           : !strcmp(result, "invalid") ? 0
 			                                        : -1;
-			v->key = unhex(json_string_value(json_object_get(t, "key")), &klen);
-			v->iv = unhex(json_string_value(json_object_get(t, "iv")), &ivlen);
-			v->aad = unhex(json_string_value(json_object_get(t, "aad")), &v->aad_len);
-			v->msg = unhex(json_string_value(json_object_get(t, "msg")), &v->msg_len);
-			v->ct = unhex(json_string_value(json_object_get(t, "ct")), &ctlen);
-			v->tag = unhex(json_string_value(json_object_get(t, "tag")), &taglen);
+			v->key =
+			        tc_unhex_alloc(json_string_value(json_object_get(t, "key")), &klen);
+			v->iv = tc_unhex_alloc(json_string_value(json_object_get(t, "iv")), &ivlen);
+			v->aad = tc_unhex_alloc(json_string_value(json_object_get(t, "aad")),
+			                        &v->aad_len);
+			v->msg = tc_unhex_alloc(json_string_value(json_object_get(t, "msg")),
+			                        &v->msg_len);
+			v->ct = tc_unhex_alloc(json_string_value(json_object_get(t, "ct")), &ctlen);
+			v->tag = tc_unhex_alloc(json_string_value(json_object_get(t, "tag")),
+			                        &taglen);
 			assert_int_equal(klen, sg_aead_key_len(v->aead));
 			assert_int_equal(ivlen, 12);
 			assert_int_equal(taglen, sg_aead_tag_len(v->aead));
@@ -133,16 +116,10 @@ static size_t load_file(const char *dir, const char *file)
 
 static int setup(void **state)
 {
-	const char *dir = getenv("SG_TESTVECTORS");
-
 	(void)state;
-	if (!dir) {
-		fprintf(stderr, "SG_TESTVECTORS is not set\n");
-		return -1;
-	}
-	load_file(dir, "aes_ccm_test.json");
-	load_file(dir, "aes_gcm_test.json");
-	load_file(dir, "chacha20_poly1305_test.json");
+	load_file("aes_ccm_test.json");
+	load_file("aes_gcm_test.json");
+	load_file("chacha20_poly1305_test.json");
 	return 0;
 }
 
@@ -196,6 +173,35 @@ static size_t *shuffled(void)
 	return order;
 }
 
+/*
+ * Slot n of a burst: vector v in direction dir (SG_AEAD_DIR_*) from in (the
+ * ciphertext to open, the message to seal) into a new *out, with tag (the
+ * vector's to open, room for it to seal). Odd slots work in place (over a
+ * copy of in), even ones out of place.
+ */
+static void vec_op(struct sg_aead_op *op, const struct vec *v, uint8_t dir, const uint8_t *in,
+                   uint8_t *tag, unsigned n, uint8_t **out)
+{
+	*out = malloc(v->msg_len + 1);
+	assert_non_null(*out);
+	memset(op, 0, sizeof(*op));
+	op->aead = (uint8_t)v->aead;
+	op->dir = dir;
+	op->key = v->key;
+	op->nonce = v->iv;
+	op->aad = v->aad;
+	op->aad_len = (uint32_t)v->aad_len;
+	if (n & 1) {
+		memcpy(*out, in, v->msg_len);
+		op->in = *out;
+	} else {
+		op->in = in;
+	}
+	op->out = *out;
+	op->len = (uint32_t)v->msg_len;
+	op->tag = tag;
+}
+
 static void test_open(void **state)
 {
 	struct sg_rec_ctx *ctx = sg_rec_ctx_create(NULL);
@@ -211,28 +217,8 @@ static void test_open(void **state)
 
 		while (n < SG_BURST_MAX && done < n_vecs) {
 			struct vec *v = &vecs[order[done++]];
-			struct sg_aead_op *op = &ops[n];
 
-			outs[n] = malloc(v->msg_len + 1);
-			assert_non_null(outs[n]);
-			memset(op, 0, sizeof(*op));
-			op->aead = (uint8_t)v->aead;
-			op->dir = SG_AEAD_DIR_OPEN;
-			op->key = v->key;
-			op->nonce = v->iv;
-			op->aad = v->aad;
-			op->aad_len = (uint32_t)v->aad_len;
-			/* odd slots in place (over a copy of the ciphertext), even ones out of
-			 * place */
-			if (n & 1) {
-				memcpy(outs[n], v->ct, v->msg_len);
-				op->in = outs[n];
-			} else {
-				op->in = v->ct;
-			}
-			op->out = outs[n];
-			op->len = (uint32_t)v->msg_len;
-			op->tag = v->tag;
+			vec_op(&ops[n], v, SG_AEAD_DIR_OPEN, v->ct, v->tag, n, &outs[n]);
 			idx[n] = (size_t)(v - vecs);
 			want_ok += v->valid == 1;
 			n++;
@@ -283,28 +269,10 @@ static void test_seal(void **state)
 
 		while (n < SG_BURST_MAX && done < n_vecs) {
 			struct vec *v = &vecs[order[done++]];
-			struct sg_aead_op *op = &ops[n];
 
 			if (v->valid != 1)
 				continue; /* an invalid vector's ciphertext and tag do not match */
-			outs[n] = malloc(v->msg_len + 1);
-			assert_non_null(outs[n]);
-			memset(op, 0, sizeof(*op));
-			op->aead = (uint8_t)v->aead;
-			op->dir = SG_AEAD_DIR_SEAL;
-			op->key = v->key;
-			op->nonce = v->iv;
-			op->aad = v->aad;
-			op->aad_len = (uint32_t)v->aad_len;
-			if (n & 1) {
-				memcpy(outs[n], v->msg, v->msg_len);
-				op->in = outs[n];
-			} else {
-				op->in = v->msg;
-			}
-			op->out = outs[n];
-			op->len = (uint32_t)v->msg_len;
-			op->tag = tags[n];
+			vec_op(&ops[n], v, SG_AEAD_DIR_SEAL, v->msg, tags[n], n, &outs[n]);
 			idx[n] = (size_t)(v - vecs);
 			n++;
 		}

@@ -15,10 +15,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+
+#include <stormgate/time.h>
 
 #include "sess_test.h"
 
@@ -550,7 +551,7 @@ static void test_single_writer(void **state)
 {
 	struct sg_sess_table *t = mk(4096, 0);
 	struct sg_sess_worker *w = sg_sess_worker_create(t, 0);
-	struct timespec t0, now;
+	uint64_t t0;
 	pthread_t th;
 	uint64_t id;
 	void *ret;
@@ -561,14 +562,13 @@ static void test_single_writer(void **state)
 	sg_sess_worker_online(w); /* a reader that has not reported yet */
 	assert_int_equal(sg_sess_delete(t, id), 0);
 	assert_int_equal(pthread_create(&th, NULL, busy_reclaimer, t), 0);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = sg_mono_ns();
 	/* Until the other thread is inside, our calls go through (a read: the loop
 	 * must not depend on how soon a loaded machine schedules that thread). */
 	for (;;) {
 		struct sg_sess_info info;
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		assert_true(now.tv_sec - t0.tv_sec < 30);
+		assert_true(sg_mono_ns() - t0 < 30 * SG_NS_PER_SEC);
 		rc = sg_sess_get(t, id, &info);
 		assert_true(rc == -ENOENT || rc == -EBUSY); /* deleted above */
 		if (rc == -EBUSY)
@@ -1185,7 +1185,7 @@ static void test_concurrency(void **state)
 	uint16_t ver[CC_N];
 	uint8_t has_prev[CC_N] = { 0 };
 	uint64_t reads0[CC_READERS];
-	struct timespec t0, now;
+	uint64_t t0;
 	uint64_t prevs = 0;
 
 	(void)state;
@@ -1217,7 +1217,7 @@ static void test_concurrency(void **state)
 	 */
 	for (unsigned i = 0; i < CC_READERS; i++)
 		reads0[i] = __atomic_load_n(&sh.reads[i], __ATOMIC_ACQUIRE);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = sg_mono_ns();
 	for (unsigned op = 0;; op++) {
 		unsigned tries = 0;
 		uint32_t k;
@@ -1272,8 +1272,7 @@ static void test_concurrency(void **state)
 		if (op >= 24000 && cc_readers_done(&sh, reads0, 300))
 			break;
 		if (op % 1024 == 0) {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			assert_true(now.tv_sec - t0.tv_sec < 20);
+			assert_true(sg_mono_ns() - t0 < 20 * SG_NS_PER_SEC);
 			sched_yield(); /* two cores: let the readers run */
 		}
 	}
@@ -1420,7 +1419,7 @@ static void test_replace_in_flight(void **state)
 	}
 	for (uint32_t v = 2; v <= RF_VERSIONS; v++) {
 		uint64_t seen[RF_READERS];
-		struct timespec t0, now;
+		uint64_t t0;
 
 		for (unsigned i = 0; i < RF_READERS; i++)
 			seen[i] = __atomic_load_n(&sh.iters[i], __ATOMIC_ACQUIRE);
@@ -1437,11 +1436,10 @@ static void test_replace_in_flight(void **state)
 		 * them has been looked up (each reader finished the iteration it
 		 * was in), then retire them.
 		 */
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		t0 = sg_mono_ns();
 		for (unsigned i = 0; i < RF_READERS; i++) {
 			while (__atomic_load_n(&sh.iters[i], __ATOMIC_ACQUIRE) < seen[i] + 2) {
-				clock_gettime(CLOCK_MONOTONIC, &now);
-				assert_true(now.tv_sec - t0.tv_sec < 20);
+				assert_true(sg_mono_ns() - t0 < 20 * SG_NS_PER_SEC);
 				sched_yield();
 			}
 		}

@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/proxy_v2.h>
 
 #include "fuzz_rec_input.h"
+#include "tc_csum.h"
 
 static void put(const char *dir, const char *name, uint8_t sel, const uint8_t *p, size_t n)
 {
@@ -29,22 +31,10 @@ static void put(const char *dir, const char *name, uint8_t sel, const uint8_t *p
 	}
 }
 
-static uint16_t csum(const uint8_t *p, size_t n, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* Ethernet + IPv4 or IPv6 + UDP (valid checksums) around payload, to the fuzz interface. */
 static size_t frame(uint8_t *f, int v6, const uint8_t *pl, size_t n)
 {
 	struct sg_net_if ifc;
-	uint8_t ph[40];
 	uint8_t *ip = f + 14, *udp;
 	size_t l3 = v6 ? 40 : 20;
 	uint16_t ulen = (uint16_t)(8 + n);
@@ -53,49 +43,34 @@ static size_t frame(uint8_t *f, int v6, const uint8_t *pl, size_t n)
 	fz_if(&ifc);
 	memcpy(f, ifc.mac, 6);
 	memcpy(f + 6, (uint8_t[]){ 0x02, 0, 0, 0, 0, 0x10 }, 6);
-	f[12] = v6 ? 0x86 : 0x08;
-	f[13] = v6 ? 0xdd : 0x00;
+	sg_store_be16(f + 12, v6 ? 0x86dd : 0x0800);
 	memset(ip, 0, l3);
 	udp = ip + l3;
 	if (v6) {
 		ip[0] = 0x60;
-		ip[4] = (uint8_t)(ulen >> 8), ip[5] = (uint8_t)ulen;
+		sg_store_be16(ip + 4, ulen);
 		ip[6] = 17, ip[7] = 64;
 		memcpy(ip + 8, ifc.ip6[0], 16);
 		ip[23] = 0x10;
 		memcpy(ip + 24, ifc.ip6[0], 16);
-		memcpy(ph, ip + 8, 32);
-		memset(ph + 32, 0, 8);
-		ph[34] = (uint8_t)(ulen >> 8), ph[35] = (uint8_t)ulen, ph[39] = 17;
 	} else {
 		uint16_t tl = (uint16_t)(20 + ulen);
 
 		ip[0] = 0x45;
-		ip[2] = (uint8_t)(tl >> 8), ip[3] = (uint8_t)tl;
+		sg_store_be16(ip + 2, tl);
 		ip[8] = 64, ip[9] = 17;
 		memcpy(ip + 12, (uint8_t[]){ 198, 18, 1, 10 }, 4);
 		memcpy(ip + 16, ifc.ip4[0], 4);
-		c = csum(ip, 20, 0);
-		ip[10] = (uint8_t)(c >> 8), ip[11] = (uint8_t)c;
-		memcpy(ph, ip + 12, 8);
-		ph[8] = 0, ph[9] = 17, ph[10] = (uint8_t)(ulen >> 8), ph[11] = (uint8_t)ulen;
+		sg_store_be16(ip + 10, (uint16_t)~tc_csum(ip, 20, 0));
 	}
-	udp[0] = 0xc3, udp[1] = 0x50; /* 50000 */
-	udp[2] = 0x16, udp[3] = 0x34; /* 5684 */
-	udp[4] = (uint8_t)(ulen >> 8), udp[5] = (uint8_t)ulen;
-	udp[6] = udp[7] = 0;
+	sg_store_be16(udp, 50000);
+	sg_store_be16(udp + 2, 5684);
+	sg_store_be16(udp + 4, ulen);
+	sg_store_be16(udp + 6, 0);
 	memcpy(udp + 8, pl, n);
-	{
-		uint32_t sum = 0;
-		size_t phl = v6 ? 40 : 12;
-
-		for (size_t i = 0; i < phl; i += 2)
-			sum += (uint32_t)ph[i] << 8 | ph[i + 1];
-		c = csum(udp, ulen, sum);
-		if (c == 0)
-			c = 0xffff;
-		udp[6] = (uint8_t)(c >> 8), udp[7] = (uint8_t)c;
-	}
+	c = v6 ? tc_csum_l4(6, ip + 8, ip + 24, 17, udp, ulen)
+	       : tc_csum_l4(4, ip + 12, ip + 16, 17, udp, ulen);
+	sg_store_be16(udp + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
 	return 14 + l3 + ulen;
 }
 

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Security associations of test sessions, for the tests of the record layer,
+ * the data plane and the benchmarks' baselines: allocation, and both ends of
+ * one session (the gateway's and the device's mirror image). Failures fail
+ * the running cmocka test. Any thread; no state.
+ */
+#ifndef SG_TESTS_TC_SA_H
+#define SG_TESTS_TC_SA_H
+
+#include <stdint.h>
+
+#include <stormgate/record.h>
+
+/* Keys and IVs of both directions of one test session. */
+struct tc_keys {
+	uint8_t client_key[32], server_key[32];
+	uint8_t client_iv[12], server_iv[12];
+};
+
+/* A zeroed, cache-aligned SA for window bits; free it with tc_sa_free(). */
+struct sg_rec_sa *tc_sa_alloc(unsigned window);
+
+/* Wipe (sg_rec_sa_wipe()) and free an SA of tc_sa_alloc(); NULL is fine. */
+void tc_sa_free(struct sg_rec_sa *sa, unsigned window);
+
+/*
+ * Both ends of one session with window bits, from p (AEAD, epoch, sequence
+ * numbers, flags, limits; its keys are not read) and k: gw as the gateway
+ * holds it (rx = client_write, tx = server_write, RFC 5246 §6.3), dev as the
+ * device does (the mirror image); either may be NULL. Each is initialised by
+ * sg_rec_sa_init(), which must accept it.
+ */
+void tc_sa_pair(struct sg_rec_sa *gw, struct sg_rec_sa *dev, unsigned window,
+                const struct sg_rec_sa_params *p, const struct tc_keys *k);
+
+#endif /* SG_TESTS_TC_SA_H */
