@@ -270,7 +270,7 @@ double engine_handshake(EngineRig &r, SSL_CTX *cctx, SSL_SESSION *sess, uint64_t
 			size_t n;
 			const uint8_t *d = r.server.front(&n);
 			auto t0 = Clock::now();
-			sg_hs_input(r.e, now_of(i), &r.peer, d, n);
+			sg_hs_input(r.e, now_of(i), &r.peer, d, n, 0);
 			server += std::chrono::duration<double>(Clock::now() - t0).count();
 			r.server.pop();
 		}
@@ -305,7 +305,7 @@ void BM_engine(benchmark::State &state, Kind k)
 			while (!r.server.empty()) {
 				size_t n;
 				const uint8_t *d = r.server.front(&n);
-				sg_hs_input(r.e, now_of(0), &r.peer, d, n);
+				sg_hs_input(r.e, now_of(0), &r.peer, d, n, 0);
 				r.server.pop();
 			}
 		}

@@ -76,18 +76,11 @@ void gw_ports_poll(struct sg_gateway *gw, uint64_t now_ns);
 
 /* ---- hs_glue.c: the handshake engine on the data plane ---- */
 
-/* The datagram sg_hs_input() is handling, for the install it may complete. */
-struct gw_hs_input {
-	const struct sg_hs_peer *peer;
-	unsigned worker; /* the worker that punted it: the device's flow reaches it */
-};
-
 struct gw_hs {
 	struct sg_hs_engine *engine;
 	uint32_t slots;                     /* handshakes in flight at most */
 	struct sg_admit admit;              /* policy.handshake_rate, handshake_source_* */
 	struct sg_admit_sources *admit_src; /* its per-source buckets */
-	const struct gw_hs_input *input;    /* set by gw_hs_input() for its duration only */
 	uint64_t installed;                 /* sessions installed by a completed handshake */
 	uint64_t replaced_in_place;         /* ... that took an earlier session's place */
 	uint64_t install_failed;            /* refused by the session table or the data plane */
@@ -100,9 +93,9 @@ void gw_hs_destroy(struct sg_gateway *gw);
 struct sg_hs_time gw_hs_now(void);
 
 /*
- * Feed one punted datagram to the engine; worker punted it. A session the
- * datagram completes is installed with that worker as its owner. Returns
- * what sg_hs_input() returns.
+ * Feed one punted datagram to the engine; worker punted it, and is its tag
+ * (sg_hs_input()): a session the datagram completes is installed with that
+ * worker as its owner. Returns what sg_hs_input() returns.
  */
 int gw_hs_input(struct sg_gateway *gw, unsigned worker, const struct sg_hs_peer *peer,
                 const uint8_t *dgram, uint16_t len);

@@ -247,27 +247,21 @@ int gw_hs_install(struct sg_gateway *gw, const struct sg_hs_result *res, unsigne
 }
 
 /*
- * ops.install: a handshake completed. The engine installs only while it
- * handles the client's Finished (inside gw_hs_input()), so the worker that
- * punted that datagram owns the session: the device's flow reaches it.
+ * ops.install: a handshake completed. Its tag is the worker that punted the
+ * datagram completing it (gw_hs_input()), which owns the session: the
+ * device's flow reaches it.
  */
 static int hs_install(void *ctx, const struct sg_hs_result *res)
 {
 	struct sg_gateway *gw = ctx;
 
-	return gw_hs_install(gw, res, gw->hs.input != NULL ? gw->hs.input->worker : 0);
+	return gw_hs_install(gw, res, (unsigned)res->tag);
 }
 
 int gw_hs_input(struct sg_gateway *gw, unsigned worker, const struct sg_hs_peer *peer,
                 const uint8_t *dgram, uint16_t len)
 {
-	const struct gw_hs_input in = { .peer = peer, .worker = worker };
-	int rc;
-
-	gw->hs.input = &in;
-	rc = sg_hs_input(gw->hs.engine, gw_hs_now(), peer, dgram, len);
-	gw->hs.input = NULL;
-	return rc;
+	return sg_hs_input(gw->hs.engine, gw_hs_now(), peer, dgram, len, worker);
 }
 
 void gw_hs_tick(struct sg_gateway *gw)

@@ -78,6 +78,7 @@ static bool on_fragment(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot 
 		return true;
 	}
 	x->handled = 1;
+	hs_advanced(x, s);
 	if (rc != 1)
 		return true;
 	whole.frag_off = 0;
@@ -251,10 +252,10 @@ static void input_record(struct sg_hs_engine *e, struct hs_rx *x, const uint8_t 
 }
 
 int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_hs_peer *peer,
-                const uint8_t *dgram, size_t len)
+                const uint8_t *dgram, size_t len, uint64_t tag)
 {
 	struct sg_rec_hdr recs[RECS_PER_DGRAM];
-	struct hs_rx x = { .now = now, .peer = peer, .len = len, .drop = -1 };
+	struct hs_rx x = { .now = now, .peer = peer, .tag = tag, .len = len, .drop = -1 };
 	unsigned n;
 
 	if (e == NULL || peer == NULL || (dgram == NULL && len > 0))

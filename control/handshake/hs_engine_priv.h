@@ -99,6 +99,7 @@ struct sg_hs_engine {
 struct hs_rx {
 	struct sg_hs_time now;
 	const struct sg_hs_peer *peer;
+	uint64_t tag;  /* the caller's, for the slot the datagram advances (hs_advanced) */
 	size_t len;    /* datagram bytes */
 	uint32_t hash; /* sg_hs_peer_hash() of peer */
 	int handled;
@@ -112,6 +113,16 @@ struct hs_rx {
 static inline void hs_count(struct sg_hs_engine *e, enum sg_hs_counter c)
 {
 	e->counters[c]++;
+}
+
+/*
+ * The datagram being handled advanced slot s (took it, added to its key
+ * exchange, kept its early Finished, verified the client's Finished): its
+ * tag is the one the install hands over (struct sg_hs_result.tag).
+ */
+static inline void hs_advanced(const struct hs_rx *x, struct hs_slot *s)
+{
+	s->tag = x->tag;
 }
 
 /* Saturating: no number of datagrams wraps the amplification totals. */

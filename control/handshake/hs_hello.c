@@ -163,6 +163,7 @@ static struct hs_slot *hello_slot(struct sg_hs_engine *e, struct hs_rx *x, const
 		return NULL;
 	}
 	x->handled = 1;
+	hs_advanced(x, s);
 	s->bytes_in = (uint32_t)x->len;
 	if (proven)
 		s->flags |= SF_PROVEN;

@@ -236,6 +236,7 @@ void sg_hs_on_client_kx(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot 
 		return;
 	}
 	x->handled = 1;
+	hs_advanced(x, s);
 	rc = kx_credential(e, s, &kx, &cred);
 	if (rc < 0) {
 		sg_wipe(&cred, sizeof(cred));
@@ -314,6 +315,7 @@ static void fill_result(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_
 	r->cred_ref = s->cred_ref;
 	r->backend = s->backend;
 	r->expires = now_unix + s->lifetime;
+	r->tag = s->tag;
 }
 
 /* Hand the session over; on refusal, fail the handshake. Returns 0 if installed. */
@@ -395,6 +397,7 @@ static void keep_pending(struct hs_rx *x, struct hs_slot *s, const uint8_t *raw,
 	s->pending_len = (uint8_t)rec_len;
 	x->pending_here = true;
 	x->handled = 1;
+	hs_advanced(x, s);
 }
 
 /*
@@ -453,6 +456,7 @@ static void on_finished(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot 
 		sg_hs_fail(e, s, sg_hs_finished_failure(s), SG_TLS_ALERT_DECRYPT_ERROR);
 		return;
 	}
+	hs_advanced(x, s); /* this datagram completes it: its tag goes to the install */
 	if (s->state == HS_WAIT_RESUMED) {
 		if (install(e, s, op->seq, x->now.unix_s) < 0) {
 			sg_hs_fail(e, s, SG_HS_C_FAIL_INSTALL, SG_TLS_ALERT_INTERNAL_ERROR);

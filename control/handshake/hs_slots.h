@@ -71,28 +71,30 @@ struct hs_slot {
 	uint64_t deadline;   /* next timer: retransmission or expiry */
 	uint64_t expires;    /* handshake_timeout_ms after the start */
 	struct sg_rec_sa sa; /* epoch-1 keys once derived (window HS_SA_WINDOW) */
-	uint32_t rto;        /* current retransmission timeout */
-	uint16_t flags;      /* SF_* */
-	uint8_t state;       /* enum hs_state */
-	uint8_t suite;       /* index into sg_suites (suite.h) */
-	uint8_t group;       /* ECDHE: enum sg_hs_group + 1; 0: none */
-	uint16_t ch_seq;     /* ClientHello message_seq: ServerHello reuses it (RFC 6347 §4.2.2) */
-	uint16_t rx_seq;     /* next message_seq expected from the client */
-	uint64_t ep0_seq;    /* next epoch-0 record sequence number */
-	uint16_t rsl;        /* our record_size_limit echoed, 0: none */
-	uint16_t max_pt;     /* largest plaintext the client accepts */
-	uint8_t mfl;         /* echoed max_fragment_length code, 0: none */
-	uint8_t cid_len;
-	uint8_t peer_cid_len;
-	uint8_t session_id_len;
-	uint8_t identity_len;
-	uint8_t pending_len;
+	/* Widest first, the bytes next to the byte arrays: no padding (1,472 B). */
+	uint32_t rto;    /* current retransmission timeout */
+	uint16_t flags;  /* SF_* */
+	uint16_t ch_seq; /* ClientHello message_seq: ServerHello reuses it (RFC 6347 §4.2.2) */
+	uint16_t rx_seq; /* next message_seq expected from the client */
+	uint16_t rsl;    /* our record_size_limit echoed, 0: none */
+	uint16_t max_pt; /* largest plaintext the client accepts */
 	uint16_t sni_len;
+	uint64_t ep0_seq; /* next epoch-0 record sequence number */
+	uint64_t tag;     /* the caller's, of the last datagram that advanced it (hs_advanced) */
 	uint32_t cred_ref;
 	uint32_t backend;
 	uint32_t lifetime;
 	uint32_t bytes_in;  /* datagram bytes from the peer (amplification limit) */
 	uint32_t bytes_out; /* datagram bytes sent to it */
+	uint8_t state;      /* enum hs_state */
+	uint8_t suite;      /* index into sg_suites (suite.h) */
+	uint8_t group;      /* ECDHE: enum sg_hs_group + 1; 0: none */
+	uint8_t mfl;        /* echoed max_fragment_length code, 0: none */
+	uint8_t cid_len;
+	uint8_t peer_cid_len;
+	uint8_t session_id_len;
+	uint8_t identity_len;
+	uint8_t pending_len;
 	uint8_t client_random[SG_TLS_RANDOM_LEN];
 	uint8_t server_random[SG_TLS_RANDOM_LEN];
 	uint8_t session_id[SG_TLS_SESSION_ID_MAX];

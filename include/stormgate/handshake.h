@@ -170,6 +170,14 @@ struct sg_hs_result {
 	uint32_t cred_ref; /* from the PSK lookup (resumption: looked up again) */
 	uint32_t backend;
 	uint64_t expires; /* end of the session's lifetime, Unix seconds */
+	/*
+	 * The caller's tag (sg_hs_input()) of the last datagram that advanced
+	 * this handshake, i.e. the one that completed it: the datagram whose
+	 * client Finished verified, or, when that Finished came before the key
+	 * exchange and was kept (RFC 6347 §4.1.2.6), the datagram whose
+	 * ClientKeyExchange let it be opened. Opaque to the engine.
+	 */
+	uint64_t tag;
 };
 
 /* ---- configuration ------------------------------------------------------------ */
@@ -302,14 +310,19 @@ void sg_hs_engine_free(struct sg_hs_engine *e);
 /*
  * Consume one datagram from peer (it may hold several records). Replies go
  * out through ops.send, a completed handshake through ops.install, before
- * this returns. Does not keep dgram, nor any key in the engine's record
- * context once it returns. Returns 0, -EINVAL for a NULL argument, or
- * -EMSGSIZE for a datagram over SG_HS_DGRAM_MAX; what happened to the
+ * this returns. tag is the caller's, opaque to the engine (the gateway
+ * passes the worker that punted the datagram): it is kept with the
+ * handshake when the datagram advances it (takes a slot, adds to the key
+ * exchange, keeps an early Finished, or verifies the client's Finished),
+ * and the install of the handshake it completes carries it in
+ * struct sg_hs_result.tag. Does not keep dgram, nor any key in the engine's
+ * record context once it returns. Returns 0, -EINVAL for a NULL argument,
+ * or -EMSGSIZE for a datagram over SG_HS_DGRAM_MAX; what happened to the
  * datagram is counted (enum sg_hs_counter; -EINVAL counts nothing, the
  * engine may not exist).
  */
 int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_hs_peer *peer,
-                const uint8_t *dgram, size_t len);
+                const uint8_t *dgram, size_t len, uint64_t tag);
 
 /*
  * Run timers due at now: retransmit flights (RFC 6347 §4.2.4.1, doubling up

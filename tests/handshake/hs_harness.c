@@ -182,7 +182,7 @@ size_t h_recv(struct harness *h, uint8_t *buf, size_t cap)
 
 void h_input(struct harness *h, const uint8_t *d, size_t len)
 {
-	assert_int_equal(sg_hs_input(h->e, h->now, &h->peer, d, len), 0);
+	assert_int_equal(sg_hs_input(h->e, h->now, &h->peer, d, len, h->tag), 0);
 }
 
 unsigned h_pump(struct harness *h)

@@ -45,6 +45,7 @@ struct harness {
 	size_t out_len[H_OUT_MAX];
 	unsigned n_out;
 	unsigned n_installed;
+	uint64_t tag;   /* passed to sg_hs_input() with each datagram h_input() feeds */
 	int install_rc; /* what ops.install returns */
 	struct h_session sess;
 	unsigned n_lookups;

@@ -4,7 +4,8 @@
  * RFC 8442 ECDHE-PSK AES suites (no independent client offers either), the
  * negative table (each row: the alert or silence, the counter, the state
  * freed), reordering, fragments, duplicates, retransmission timers,
- * timeouts, the pool limit, and the memory each handshake holds.
+ * timeouts, the pool limit, and the memory each handshake holds; and the
+ * caller's tag of the datagram that completes a handshake, in its install.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -17,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/common.h>
 #include <stormgate/dtls.h>
 #include <stormgate/session.h>
@@ -394,6 +396,222 @@ static void test_record_limit_installed(void **state)
 	sg_sess_table_destroy(t);
 }
 
+/* ---- the caller's tag reaches the install ------------------------------------------------ */
+
+/* One step of the client: a datagram fed with its own tag, or the timer. */
+enum tag_step {
+	T_END = 0,
+	T_HELLO,       /* ClientHello (with the cookie once one came) */
+	T_HELLO_AGAIN, /* the last hello's bytes again: our flight is resent */
+	T_TIMER,       /* no datagram: our retransmission timer fires (RFC 6347 §4.2.4.1) */
+	T_CKE,         /* full handshake, flight 5 one record a datagram ... */
+	T_CCS,
+	T_FIN,
+	T_FLIGHT5,   /* ... or all three in one */
+	T_CCS_FIN,   /* abbreviated handshake: ChangeCipherSpec, Finished */
+	T_FIN_AGAIN, /* after completion: the client's Finished again (our flight from linger) */
+	T_FORGED,    /* an epoch-0 alert anyone could send: dropped */
+};
+
+#define TAG(n) (UINT64_C(0xa5) << 56 | (n)) /* all 64 bits are the caller's */
+
+struct tag_row {
+	const char *name;
+	bool resume; /* with the ticket of an earlier handshake (RFC 5077) */
+	struct {
+		enum tag_step step;
+		uint64_t tag;
+	} steps[8];
+	uint64_t want; /* struct sg_hs_result.tag of the one install */
+};
+
+static const struct tag_row tag_rows[] = {
+	{ "full, flight 5 in one datagram",
+	  false,
+	  { { T_HELLO, TAG(1) }, { T_HELLO, TAG(2) }, { T_FLIGHT5, TAG(3) } },
+	  TAG(3) },
+	{ "full, flight 5 split, a forgery between",
+	  false,
+	  { { T_HELLO, TAG(1) },
+	    { T_HELLO, TAG(2) },
+	    { T_CKE, TAG(3) },
+	    { T_FORGED, TAG(4) },
+	    { T_CCS, TAG(5) },
+	    { T_FIN, TAG(6) } },
+	  TAG(6) },
+	/* The kept Finished opens in the key exchange's datagram: that one completes it. */
+	{ "Finished before the key exchange",
+	  false,
+	  { { T_HELLO, TAG(1) },
+	    { T_HELLO, TAG(2) },
+	    { T_FIN, TAG(3) },
+	    { T_CCS, TAG(4) },
+	    { T_CKE, TAG(5) } },
+	  TAG(5) },
+	{ "flight 4 resent to a repeated hello and on the timer",
+	  false,
+	  { { T_HELLO, TAG(1) },
+	    { T_HELLO, TAG(2) },
+	    { T_HELLO_AGAIN, TAG(3) },
+	    { T_TIMER, 0 },
+	    { T_FLIGHT5, TAG(4) } },
+	  TAG(4) },
+	/* The linger table answers; nothing is installed again. */
+	{ "final flight resent after completion",
+	  false,
+	  { { T_HELLO, TAG(1) },
+	    { T_HELLO, TAG(2) },
+	    { T_FLIGHT5, TAG(3) },
+	    { T_FIN_AGAIN, TAG(4) },
+	    { T_FORGED, TAG(5) } },
+	  TAG(3) },
+	{ "resumed",
+	  true,
+	  { { T_HELLO, TAG(1) }, { T_HELLO, TAG(2) }, { T_CCS_FIN, TAG(3) } },
+	  TAG(3) },
+	{ "resumed, our flight resent",
+	  true,
+	  { { T_HELLO, TAG(1) },
+	    { T_HELLO, TAG(2) },
+	    { T_HELLO_AGAIN, TAG(3) },
+	    { T_TIMER, 0 },
+	    { T_CCS_FIN, TAG(4) } },
+	  TAG(4) },
+};
+
+/* A client running a row: its records, built once each. */
+struct tag_run {
+	struct harness *h;
+	struct hc *c;
+	uint8_t hello[2048], cke[512], ccs[64], fin[256];
+	size_t n_hello, n_cke, n_ccs, n_fin;
+};
+
+/* A forged epoch-0 fatal alert from the client's address (RFC 6347 §4.1.2.7: dropped). */
+static size_t forged_alert(uint8_t *d)
+{
+	d[0] = SG_DTLS_CT_ALERT;
+	sg_store_be16(d + 1, SG_DTLS_VERSION_1_2);
+	sg_store_be16(d + 3, 0);  /* epoch */
+	sg_store_be48(d + 5, 9);  /* sequence number */
+	sg_store_be16(d + 11, 2); /* length */
+	d[13] = SG_TLS_ALERT_FATAL;
+	d[14] = SG_TLS_ALERT_DECRYPT_ERROR;
+	return SG_DTLS_HDR_LEN + 2;
+}
+
+static size_t put(uint8_t *d, size_t at, const uint8_t *p, size_t n)
+{
+	memcpy(d + at, p, n);
+	return at + n;
+}
+
+/* The datagram of step st into d (its length; 0: the step sends nothing). */
+static size_t tag_datagram(struct tag_run *r, enum tag_step st, uint8_t *d, size_t cap)
+{
+	size_t n;
+
+	if ((st == T_CKE || st == T_CCS || st == T_FIN || st == T_FLIGHT5) && r->n_cke == 0) {
+		r->n_cke = hc_rec_cke(r->c, r->cke, sizeof(r->cke)); /* derives the keys */
+		r->n_ccs = hc_rec_ccs(r->c, r->ccs, sizeof(r->ccs));
+		r->n_fin = hc_rec_finished(r->c, r->fin, sizeof(r->fin), false);
+	}
+	switch (st) {
+	case T_HELLO:
+		r->n_hello = hc_client_hello(r->c, r->hello, sizeof(r->hello));
+		return put(d, 0, r->hello, r->n_hello);
+	case T_HELLO_AGAIN:
+		return put(d, 0, r->hello, r->n_hello);
+	case T_CKE:
+		return put(d, 0, r->cke, r->n_cke);
+	case T_CCS:
+		return put(d, 0, r->ccs, r->n_ccs);
+	case T_FIN:
+		return put(d, 0, r->fin, r->n_fin);
+	case T_FLIGHT5:
+		n = put(d, 0, r->cke, r->n_cke);
+		n = put(d, n, r->ccs, r->n_ccs);
+		return put(d, n, r->fin, r->n_fin);
+	case T_CCS_FIN:
+		n = hc_rec_ccs(r->c, d, cap);
+		return n + hc_rec_finished(r->c, d + n, cap - n, false);
+	case T_FIN_AGAIN:
+		return hc_rec_finished_again(r->c, d, cap);
+	case T_FORGED:
+		return forged_alert(d);
+	default:
+		return 0;
+	}
+}
+
+/* Run one step; what the engine sends goes to the client, or (a resend) is checked and dropped. */
+static void tag_step(struct tag_run *r, enum tag_step st, uint64_t tag)
+{
+	uint8_t d[2048];
+	size_t n;
+
+	if (st == T_TIMER) {
+		h_advance(r->h, SG_DTLS_RTO_INITIAL_MS);
+	} else {
+		n = tag_datagram(r, st, d, sizeof(d));
+		r->h->tag = tag;
+		h_input(r->h, d, n);
+	}
+	if (st == T_HELLO_AGAIN || st == T_TIMER || st == T_FIN_AGAIN) {
+		assert_int_equal(r->h->n_out, 1); /* the same flight again */
+		r->h->n_out = 0;
+	} else if (st == T_FORGED) {
+		assert_int_equal(r->h->n_out, 0);
+	} else {
+		hc_drain(r->c, r->h);
+	}
+}
+
+/*
+ * struct sg_hs_result.tag is the tag of the datagram that completed the
+ * handshake, the last one that advanced it: not the one that took the slot,
+ * nor a repeat, a forgery or a datagram after completion (handshake.h).
+ */
+static void test_install_tag(void **state)
+{
+	struct hc_opts o = hc_psk_opts(SG_TLS_PSK_WITH_AES_128_CCM_8);
+	uint8_t ticket[512], master[48];
+	struct harness h;
+	struct hc c;
+
+	(void)state;
+	o.ticket_ext = true;
+	for (unsigned i = 0; i < SG_ARRAY_SIZE(tag_rows); i++) {
+		const struct tag_row *row = &tag_rows[i];
+		struct hc_opts ro = o;
+		struct tag_run r = { .h = &h, .c = &c };
+		unsigned before;
+
+		print_message("# %s\n", row->name);
+		h_start_capture(&h, SG_HS_COOKIE_ALWAYS);
+		if (row->resume) {
+			hc_init(&c, &o);
+			assert_int_equal(hc_handshake(&c, &h), 0); /* tag 0 */
+			memcpy(ticket, c.ticket, c.ticket_len);
+			memcpy(master, c.master, sizeof(master));
+			ro.ticket = ticket;
+			ro.ticket_len = c.ticket_len;
+			ro.resume_master = master;
+			hc_free(&c);
+		}
+		before = h.n_installed;
+		hc_init(&c, &ro);
+		for (unsigned k = 0; k < SG_ARRAY_SIZE(row->steps) && row->steps[k].step; k++)
+			tag_step(&r, row->steps[k].step, row->steps[k].tag);
+		assert_true(c.server_finished_ok);
+		assert_int_equal(h.n_installed, before + 1);
+		assert_int_equal(h.sess.res.resumed, row->resume);
+		assert_int_equal(h.sess.res.tag, row->want);
+		hc_free(&c);
+		h_stop(&h);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +623,7 @@ int main(void)
 		cmocka_unit_test(test_ticket_keys_restart),
 		cmocka_unit_test(test_rrc_negotiation),
 		cmocka_unit_test(test_record_limit_installed),
+		cmocka_unit_test(test_install_tag),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -366,7 +366,7 @@ static void test_input_bound(void **state)
 
 		print_message("# %zu bytes, cookies %u\n", rows[i].len, rows[i].cookies);
 		h_start_capture(&h, rows[i].cookies);
-		assert_int_equal(sg_hs_input(h.e, h.now, &h.peer, d, n), rows[i].rc);
+		assert_int_equal(sg_hs_input(h.e, h.now, &h.peer, d, n, h.tag), rows[i].rc);
 		assert_int_equal(h_count(&h, rows[i].outcome), 1);
 		assert_int_equal(dgram_outcomes(&h), 1);
 		if (rows[i].event) {

@@ -8,11 +8,13 @@
  * every datagram: one without cookies, so a hello reaches the full state
  * machine, and one that requires them, so every hello goes through the
  * cookie MAC. Nothing either is fed may crash it, leak, or leave a
- * sanitizer report.
+ * sanitizer report, and an install carries the tag of the datagram that
+ * completed its handshake (each datagram's tag: its offset in the input).
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <stormgate/handshake.h>
@@ -44,10 +46,11 @@ static int sink(void *ctx, const struct sg_hs_peer *peer, const uint8_t *d, size
 	return 0;
 }
 
+/* ctx: the tag of the datagram being fed, which is the one completing a handshake. */
 static int install(void *ctx, const struct sg_hs_result *res)
 {
-	(void)ctx;
-	(void)res;
+	if (res->tag != *(const uint64_t *)ctx)
+		abort();
 	return 0;
 }
 
@@ -69,6 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint8_t cookie_policy[2] = { SG_HS_COOKIE_NEVER, SG_HS_COOKIE_ALWAYS };
 	static struct sg_hs_engine *e[2];
+	static uint64_t tag;
 	struct sg_hs_peer peer = { .pport = 1, .lport = 2 };
 	struct sg_hs_time now = { .mono_ms = 1000, .unix_s = 1700000000 };
 	size_t off = 0;
@@ -80,7 +84,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			.tickets = 1,
 			.cid_len = 8,
 			.mtu = 256,
-			.ops = { .psk_lookup = lookup,
+			.ops = { .ctx = &tag,
+			         .psk_lookup = lookup,
 			         .send = sink,
 			         .install = install,
 			         .cid_alloc = cid_alloc,
@@ -98,8 +103,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += 2;
 		if (len > size - off)
 			len = size - off;
+		tag = off;
 		for (int i = 0; i < 2; i++)
-			sg_hs_input(e[i], now, &peer, data + off, len);
+			sg_hs_input(e[i], now, &peer, data + off, len, tag);
 		off += len;
 		now.mono_ms += 700;
 		for (int i = 0; i < 2; i++)
