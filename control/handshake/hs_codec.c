@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/common.h>
 #include <stormgate/dtls.h>
 
@@ -36,7 +37,7 @@ static int rd_u16(struct rd *r, uint16_t *v)
 {
 	if (rd_left(r) < 2)
 		return -EBADMSG;
-	*v = (uint16_t)(r->p[r->off] << 8 | r->p[r->off + 1]);
+	*v = sg_load_be16(r->p + r->off);
 	r->off += 2;
 	return 0;
 }
@@ -66,30 +67,6 @@ static int rd_vec16(struct rd *r, const uint8_t **out, uint16_t *n)
 	return rd_bytes(r, *n, out);
 }
 
-static uint32_t get24(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put24(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 16);
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
 /* ---- handshake header ------------------------------------------------------ */
 
 int sg_hs_msg_hdr_parse(const uint8_t *p, size_t len, struct sg_hs_msg_hdr *h)
@@ -97,10 +74,10 @@ int sg_hs_msg_hdr_parse(const uint8_t *p, size_t len, struct sg_hs_msg_hdr *h)
 	if (len < SG_DTLS_HS_HDR_LEN)
 		return -EBADMSG;
 	h->type = p[0];
-	h->length = get24(p + 1);
-	h->seq = (uint16_t)(p[4] << 8 | p[5]);
-	h->frag_off = get24(p + 6);
-	h->frag_len = get24(p + 9);
+	h->length = sg_load_be24(p + 1);
+	h->seq = sg_load_be16(p + 4);
+	h->frag_off = sg_load_be24(p + 6);
+	h->frag_len = sg_load_be24(p + 9);
 	/* RFC 6347 §4.2.3: a fragment lies inside its message. */
 	if (h->frag_off > h->length || h->frag_len > h->length - h->frag_off)
 		return -EBADMSG;
@@ -121,10 +98,10 @@ void sg_hs_msg_hdr_write(uint8_t *p, uint8_t type, uint32_t body_len, uint16_t s
 void sg_hs_frag_hdr_write(uint8_t *p, const struct sg_hs_msg_hdr *h)
 {
 	p[0] = h->type;
-	put24(p + 1, h->length);
-	put16(p + 4, h->seq);
-	put24(p + 6, h->frag_off);
-	put24(p + 9, h->frag_len);
+	sg_store_be24(p + 1, h->length);
+	sg_store_be16(p + 4, h->seq);
+	sg_store_be24(p + 6, h->frag_off);
+	sg_store_be24(p + 9, h->frag_len);
 }
 
 /* ---- ClientHello ----------------------------------------------------------- */
@@ -218,7 +195,7 @@ static int parse_groups(const uint8_t *d, uint16_t n, struct sg_hs_client_hello 
 	    list_len % 2 != 0)
 		return -EBADMSG;
 	for (uint16_t i = 0; i < list_len; i += 2) {
-		uint16_t g = (uint16_t)(list[i] << 8 | list[i + 1]);
+		uint16_t g = sg_load_be16(list + i);
 
 		if (g == SG_TLS_GROUP_X25519)
 			ch->groups |= SG_HS_GROUP_BIT_X25519;
@@ -389,7 +366,7 @@ int sg_hs_client_hello_parse(const uint8_t *body, size_t len, struct sg_hs_clien
 	if (memchr(comp, SG_TLS_COMPRESSION_NULL, comp_len) == NULL)
 		return -EINVAL;
 	for (uint16_t i = 0; i < ch->suites_len; i += 2) {
-		uint16_t s = (uint16_t)(ch->suites[i] << 8 | ch->suites[i + 1]);
+		uint16_t s = sg_load_be16(ch->suites + i);
 
 		if (s == SG_TLS_EMPTY_RENEGOTIATION_INFO_SCSV)
 			ch->flags |= SG_HS_CH_F_RENEG_SCSV;
@@ -409,7 +386,7 @@ int sg_hs_client_hello_parse(const uint8_t *body, size_t len, struct sg_hs_clien
 bool sg_hs_client_hello_has_suite(const struct sg_hs_client_hello *ch, uint16_t suite)
 {
 	for (uint16_t i = 0; i + 1 < ch->suites_len; i += 2)
-		if ((uint16_t)(ch->suites[i] << 8 | ch->suites[i + 1]) == suite)
+		if (sg_load_be16(ch->suites + i) == suite)
 			return true;
 	return false;
 }
@@ -464,7 +441,7 @@ int sg_hs_write_hello_verify_request(struct sg_hs_wbuf *w, uint16_t seq, uint16_
 
 	if (p == NULL)
 		return -ENOSPC;
-	put16(p, version);
+	sg_store_be16(p, version);
 	p[2] = cookie_len;
 	if (cookie_len)
 		memcpy(p + 3, cookie, cookie_len);
@@ -499,8 +476,8 @@ static size_t sh_ext_len(const struct sg_hs_server_hello *sh)
 
 static uint8_t *put_ext_hdr(uint8_t *p, uint16_t type, uint16_t len)
 {
-	put16(p, type);
-	put16(p + 2, len);
+	sg_store_be16(p, type);
+	sg_store_be16(p + 2, len);
 	return p + 4;
 }
 
@@ -535,7 +512,7 @@ static void put_sh_extensions(uint8_t *p, const struct sg_hs_server_hello *sh)
 	}
 	if (sh->flags & SG_HS_CH_F_RSL) {
 		p = put_ext_hdr(p, SG_TLS_EXT_RECORD_SIZE_LIMIT, 2);
-		put16(p, sh->rsl);
+		sg_store_be16(p, sh->rsl);
 		p += 2;
 	}
 	if (sh->flags & SG_HS_CH_F_RRC)
@@ -554,7 +531,7 @@ int sg_hs_write_server_hello(struct sg_hs_wbuf *w, uint16_t seq,
 	p = wbuf_msg(w, SG_TLS_HT_SERVER_HELLO, seq, body);
 	if (p == NULL)
 		return -ENOSPC;
-	put16(p, sh->version);
+	sg_store_be16(p, sh->version);
 	p += 2;
 	memcpy(p, sh->random, SG_TLS_RANDOM_LEN);
 	p += SG_TLS_RANDOM_LEN;
@@ -562,12 +539,12 @@ int sg_hs_write_server_hello(struct sg_hs_wbuf *w, uint16_t seq,
 	if (sh->session_id_len)
 		memcpy(p, sh->session_id, sh->session_id_len);
 	p += sh->session_id_len;
-	put16(p, sh->suite);
+	sg_store_be16(p, sh->suite);
 	p += 2;
 	*p++ = SG_TLS_COMPRESSION_NULL;
 	if (ext == 0)
 		return 0;
-	put16(p, (uint16_t)ext);
+	sg_store_be16(p, (uint16_t)ext);
 	put_sh_extensions(p + 2, sh);
 	return 0;
 }
@@ -581,14 +558,14 @@ int sg_hs_write_server_kx(struct sg_hs_wbuf *w, uint16_t seq, const uint8_t *hin
 
 	if (p == NULL)
 		return -ENOSPC;
-	put16(p, hint_len);
+	sg_store_be16(p, hint_len);
 	if (hint_len)
 		memcpy(p + 2, hint, hint_len);
 	p += 2 + hint_len;
 	if (point) {
 		/* RFC 8422 §5.4: ECParameters { named_curve, NamedGroup } then ECPoint. */
 		p[0] = SG_TLS_EC_CURVE_NAMED;
-		put16(p + 1, group);
+		sg_store_be16(p + 1, group);
 		p[3] = point_len;
 		memcpy(p + 4, point, point_len);
 	}
@@ -618,8 +595,8 @@ int sg_hs_write_new_session_ticket(struct sg_hs_wbuf *w, uint16_t seq, uint32_t 
 
 	if (p == NULL)
 		return -ENOSPC;
-	put32(p, lifetime_hint);
-	put16(p + 4, ticket_len);
+	sg_store_be32(p, lifetime_hint);
+	sg_store_be16(p + 4, ticket_len);
 	if (ticket_len)
 		memcpy(p + 6, ticket, ticket_len);
 	return 0;

@@ -21,6 +21,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/common.h>
 #include <stormgate/dtls.h>
 
@@ -253,21 +254,14 @@ void sg_hs_transcript_add(struct sg_hs_transcript *t, const uint8_t *p, size_t l
 void sg_hs_transcript_add_msg(struct sg_hs_transcript *t, uint8_t type, uint16_t seq,
                               const uint8_t *body, size_t len)
 {
-	uint8_t hdr[SG_DTLS_HS_HDR_LEN] = {
-		type,
-		(uint8_t)(len >> 16),
-		(uint8_t)(len >> 8),
-		(uint8_t)len,
-		(uint8_t)(seq >> 8),
-		(uint8_t)seq,
-		0,
-		0,
-		0,
-		(uint8_t)(len >> 16),
-		(uint8_t)(len >> 8),
-		(uint8_t)len,
-	};
+	uint8_t hdr[SG_DTLS_HS_HDR_LEN];
 
+	/* As one unfragmented message (RFC 6347 §4.2.6): offset 0, fragment = length. */
+	hdr[0] = type;
+	sg_store_be24(hdr + 1, (uint32_t)len);
+	sg_store_be16(hdr + 4, seq);
+	sg_store_be24(hdr + 6, 0);
+	sg_store_be24(hdr + 9, (uint32_t)len);
 	sg_hs_transcript_add(t, hdr, sizeof(hdr));
 	if (len)
 		sg_hs_transcript_add(t, body, len);

@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <stormgate/bytes.h>
+
 #include "hs_engine_priv.h"
 
 /* The slot's master secret as a prepared HMAC key (cached for the slot). */
@@ -183,15 +185,15 @@ static size_t kx_premaster(uint8_t pms[2 + SG_TLS_PSK_MAX + 2 + SG_TLS_PSK_MAX],
 	size_t other_len = ecdh ? SG_HS_ECDH_SECRET_LEN : cred->psk_len, n = 0;
 
 	_Static_assert(SG_HS_ECDH_SECRET_LEN <= SG_TLS_PSK_MAX, "premaster buffer");
-	pms[n++] = (uint8_t)(other_len >> 8);
-	pms[n++] = (uint8_t)other_len;
+	sg_store_be16(pms + n, (uint16_t)other_len);
+	n += 2;
 	if (ecdh)
 		memcpy(pms + n, ecdh, other_len);
 	else
 		memset(pms + n, 0, other_len);
 	n += other_len;
-	pms[n++] = (uint8_t)(cred->psk_len >> 8);
-	pms[n++] = (uint8_t)cred->psk_len;
+	sg_store_be16(pms + n, cred->psk_len);
+	n += 2;
 	memcpy(pms + n, cred->psk, cred->psk_len);
 	return n + cred->psk_len;
 }

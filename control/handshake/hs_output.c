@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <stormgate/bytes.h>
+
 #include "hs_engine_priv.h"
 
 /* The stateless replies fit the limit for the smallest datagram that earns them: a
@@ -18,18 +20,6 @@ _Static_assert(SG_DTLS_HDR_LEN + SG_DTLS_HS_HDR_LEN + 3 + SG_HS_COOKIE_LEN <=
                "a HelloVerifyRequest within the amplification limit");
 _Static_assert(SG_DTLS_HDR_LEN + 2 <= AMP_FACTOR * (SG_DTLS_HDR_LEN + SG_DTLS_HS_HDR_LEN),
                "a stateless alert within the amplification limit");
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put48(uint8_t *p, uint64_t v)
-{
-	for (int i = 5; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
 
 /*
  * May a datagram of len bytes go to t's peer (AMP_FACTOR)? A slot whose
@@ -76,10 +66,10 @@ static void tx_record_hdr(uint8_t *p, uint8_t type, uint16_t version, uint16_t e
                           size_t len)
 {
 	p[0] = type;
-	put16(p + 1, version);
-	put16(p + 3, epoch);
-	put48(p + 5, seq);
-	put16(p + 11, (uint16_t)len);
+	sg_store_be16(p + 1, version);
+	sg_store_be16(p + 3, epoch);
+	sg_store_be48(p + 5, seq);
+	sg_store_be16(p + 11, (uint16_t)len);
 }
 
 /* One epoch-0 record holding parts a (and b) as its fragment. */

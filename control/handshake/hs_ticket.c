@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/common.h>
 
 #include "hs_ticket.h"
@@ -18,21 +19,6 @@
 #define EXPORT_LEN     (4 + 1 + 2 * EXPORT_KEY_LEN)
 
 _Static_assert(EXPORT_LEN <= 128, "fits SG_HS_TICKET_KEYS_LEN");
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static int prepare(struct sg_hs_crypto *c, struct sg_hs_ticket_key *tk)
 {
@@ -117,17 +103,15 @@ static size_t encode_state(const struct sg_hs_ticket_state *st, uint8_t *p)
 	size_t n = 0;
 
 	p[n++] = SG_HS_TICKET_STATE_VERSION;
-	p[n++] = (uint8_t)(st->suite >> 8);
-	p[n++] = (uint8_t)st->suite;
+	sg_store_be16(p + n, st->suite);
+	n += 2;
 	p[n++] = st->ems;
 	memcpy(p + n, st->master, SG_TLS_MASTER_SECRET_LEN);
 	n += SG_TLS_MASTER_SECRET_LEN;
-	put64(p + n, st->issued);
+	sg_store_be64(p + n, st->issued);
 	n += 8;
-	p[n++] = (uint8_t)(st->lifetime >> 24);
-	p[n++] = (uint8_t)(st->lifetime >> 16);
-	p[n++] = (uint8_t)(st->lifetime >> 8);
-	p[n++] = (uint8_t)st->lifetime;
+	sg_store_be32(p + n, st->lifetime);
+	n += 4;
 	memcpy(p + n, st->sni_hash, sizeof(st->sni_hash));
 	n += sizeof(st->sni_hash);
 	memcpy(p + n, st->psk_digest, sizeof(st->psk_digest));
@@ -144,15 +128,14 @@ static int decode_state(const uint8_t *p, size_t len, struct sg_hs_ticket_state 
 
 	if (len < fixed || p[0] != SG_HS_TICKET_STATE_VERSION)
 		return -EBADMSG;
-	st->suite = (uint16_t)(p[n] << 8 | p[n + 1]);
+	st->suite = sg_load_be16(p + n);
 	n += 2;
 	st->ems = p[n++];
 	memcpy(st->master, p + n, SG_TLS_MASTER_SECRET_LEN);
 	n += SG_TLS_MASTER_SECRET_LEN;
-	st->issued = get64(p + n);
+	st->issued = sg_load_be64(p + n);
 	n += 8;
-	st->lifetime = (uint32_t)p[n] << 24 | (uint32_t)p[n + 1] << 16 | (uint32_t)p[n + 2] << 8 |
-	               p[n + 3];
+	st->lifetime = sg_load_be32(p + n);
 	n += 4;
 	memcpy(st->sni_hash, p + n, sizeof(st->sni_hash));
 	n += sizeof(st->sni_hash);
@@ -271,7 +254,7 @@ int sg_hs_ticket_keys_export_raw(const struct sg_hs_ticket_keys *k, uint8_t *buf
 	p += 5;
 	for (int i = 0; i < 2; i++, p += EXPORT_KEY_LEN) {
 		p[0] = k->k[i].live;
-		put64(p + 1, k->k[i].created);
+		sg_store_be64(p + 1, k->k[i].created);
 		memcpy(p + 9, k->k[i].name, SG_HS_TICKET_NAME_LEN);
 		memcpy(p + 9 + SG_HS_TICKET_NAME_LEN, k->k[i].key, 32);
 	}
@@ -297,7 +280,7 @@ int sg_hs_ticket_keys_import_raw(struct sg_hs_crypto *c, struct sg_hs_ticket_key
 		if (!p[0])
 			continue;
 		in.k[i].live = 1;
-		in.k[i].created = get64(p + 1);
+		in.k[i].created = sg_load_be64(p + 1);
 		memcpy(in.k[i].name, p + 9, SG_HS_TICKET_NAME_LEN);
 		memcpy(in.k[i].key, p + 9 + SG_HS_TICKET_NAME_LEN, 32);
 		rc = prepare(c, &in.k[i]);
