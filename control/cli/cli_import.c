@@ -10,13 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
 #include <jansson.h>
 
 #include <stormgate/common.h>
+#include <stormgate/time.h>
 
 #include "cli.h"
 
@@ -44,14 +44,6 @@ struct import {
 	struct progress pg;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Encode n bytes as padded base64 (RFC 4648 §4) into out (4 * ceil(n / 3) + 1 bytes). */
 static void b64_encode(const uint8_t *in, size_t n, char *out)
 {
@@ -76,7 +68,7 @@ static void b64_encode(const uint8_t *in, size_t n, char *out)
 
 static void progress_show(struct progress *p, uint64_t bytes, json_int_t lines, int final)
 {
-	int64_t now = now_ms();
+	int64_t now = (int64_t)sg_mono_ms();
 	double secs = (double)(now - p->start) / 1000.0;
 	int pct = p->total ? (int)(100.0 * (double)bytes / (double)p->total) : -1;
 
@@ -146,7 +138,7 @@ static int import_stream(struct import *im, json_t **e)
 	size_t n;
 	json_t *r;
 
-	im->pg.start = im->pg.last = now_ms();
+	im->pg.start = im->pg.last = (int64_t)sg_mono_ms();
 	while ((n = fread(im->raw, 1, im->chunk, im->in)) > 0) {
 		json_t *chunk_args;
 

@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include <stormgate/common.h>
+#include <stormgate/time.h>
 
 #include "sg_ctl_client.h"
 
@@ -32,14 +32,6 @@ struct sg_ctl_client {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char why[256];
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 __attribute__((format(printf, 2, 3))) static void set_why(struct sg_ctl_client *c, const char *fmt,
                                                           ...)
@@ -182,7 +174,7 @@ static int fill(struct sg_ctl_client *c, int64_t deadline, int timeout_ms)
 		}
 		if (errno == EINTR)
 			continue;
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - (int64_t)sg_mono_ms();
 		if (timeout_ms == 0)
 			return -EAGAIN;
 		if (left <= 0) {
@@ -233,12 +225,12 @@ static int read_line_until(struct sg_ctl_client *c, int64_t deadline, int timeou
 
 int sg_ctl_client_read_line(struct sg_ctl_client *c, int timeout_ms, const char **line, size_t *len)
 {
-	return read_line_until(c, now_ms() + timeout_ms, timeout_ms, line, len);
+	return read_line_until(c, (int64_t)sg_mono_ms() + timeout_ms, timeout_ms, line, len);
 }
 
 int sg_ctl_client_call(struct sg_ctl_client *c, const json_t *req, int timeout_ms, json_t **resp)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = (int64_t)sg_mono_ms() + timeout_ms;
 	json_error_t jerr;
 	const char *line;
 	size_t len;

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -28,6 +27,7 @@
 #include <sys/un.h>
 
 #include <stormgate/common.h>
+#include <stormgate/time.h>
 
 #include "ctl_owner.h"
 #include "sg_ctl.h"
@@ -77,14 +77,6 @@ static void count(uint64_t *counter)
 static void set_clients(struct sg_ctl_server *srv, unsigned n)
 {
 	__atomic_store_n(&srv->n_clients, n, __ATOMIC_RELAXED);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void client_close(struct sg_ctl_server *srv, struct client *c)
@@ -320,7 +312,7 @@ static int client_event(struct sg_ctl_server *srv, struct client *c, uint32_t ev
 {
 	int rc = 0;
 
-	c->last_ms = now_ms();
+	c->last_ms = sg_mono_ms();
 	if ((events & EPOLLIN) && !c->closing && !c->eof && c->out_len == 0 && !c->inflight)
 		rc = client_read(srv, c);
 	/* Drained answers may unblock lines already buffered: go on while the socket takes it. */
@@ -375,7 +367,7 @@ static int add_client(struct sg_ctl_server *srv, int fd)
 	c->fd = fd;
 	c->slot = slot;
 	c->id = srv->next_id++;
-	c->last_ms = now_ms();
+	c->last_ms = sg_mono_ms();
 	c->events = EPOLLIN;
 	ev.data.u64 = slot;
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -496,7 +488,7 @@ int sg_ctl_server_run(struct sg_ctl_server *srv, int timeout_ms)
 			client_drop(srv, c, rc);
 	}
 
-	uint64_t now = now_ms();
+	uint64_t now = sg_mono_ms();
 	for (unsigned s = 0; s < srv->cfg.max_clients && srv->cfg.idle_timeout_ms; s++) {
 		struct client *c = srv->clients[s];
 		/* A client waiting for the owner's answer is not idle: we are. */
@@ -508,7 +500,7 @@ int sg_ctl_server_run(struct sg_ctl_server *srv, int timeout_ms)
 
 void sg_ctl_server_flush(struct sg_ctl_server *srv, int timeout_ms)
 {
-	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	uint64_t deadline = sg_mono_ms() + (uint64_t)timeout_ms;
 
 	for (;;) {
 		unsigned pending = 0;
@@ -525,7 +517,7 @@ void sg_ctl_server_flush(struct sg_ctl_server *srv, int timeout_ms)
 			}
 			pending += c->out_len > 0 || c->inflight;
 		}
-		uint64_t now = now_ms();
+		uint64_t now = sg_mono_ms();
 		if (pending == 0 || now >= deadline)
 			return;
 		struct epoll_event evs[EVENTS_MAX];

@@ -26,6 +26,8 @@
 #include <rte_lcore.h>
 #include <rte_version.h>
 
+#include <stormgate/time.h>
+
 #include "sg_build_config.h"
 #include "sg_config.h"
 #include "sg_cred.h"
@@ -147,14 +149,6 @@ static int import_credentials(const struct sg_config *cfg, const char *csv)
 	       rep.imported, csv, cfg->credentials.db, count);
 	sg_cred_close(cs);
 	return EXIT_SUCCESS;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Print the status line: rewritten in place on a terminal, one line per tick otherwise. */
@@ -310,12 +304,12 @@ static int run(const struct sg_config *cfg, const struct run_opts *o)
 	       sg_gateway_n_ports(gw), sg_gateway_n_workers(gw), cfg->control.socket,
 	       o->duration_s ? "" : "; Ctrl-C or `stormctl shutdown` stops");
 
-	uint64_t start = now_ms();
+	uint64_t start = sg_mono_ms();
 	uint64_t deadline = o->duration_s ? start + (uint64_t)o->duration_s * 1000 : 0;
 	uint64_t next_status = start + 1000;
 	uint64_t next_tick = start + 250; /* control socket timeouts, telemetry snapshot */
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = sg_mono_ms();
 		if (deadline && now >= deadline) {
 			stop_reason = "--duration elapsed";
 			break;

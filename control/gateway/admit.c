@@ -8,10 +8,9 @@
 #include <openssl/rand.h>
 
 #include <stormgate/common.h>
+#include <stormgate/time.h>
 
 #include "sg_admit.h"
-
-#define NS_PER_S 1000000000ull
 
 struct sg_admit_sources {
 	EVP_CIPHER_CTX *prf;            /* AES-128-ECB under the random key: the bucket hash */
@@ -21,7 +20,7 @@ struct sg_admit_sources {
 void sg_admit_set_rate(struct sg_admit *a, uint32_t rate, uint64_t now_ns)
 {
 	a->rate = rate;
-	a->interval = rate ? NS_PER_S / rate : 0;
+	a->interval = rate ? SG_NS_PER_SEC / rate : 0;
 	if (a->interval == 0 && rate != 0)
 		a->interval = 1;
 	a->tat = now_ns;
@@ -59,7 +58,7 @@ bool sg_admit_take(struct sg_admit *a, uint64_t now_ns)
 		a->admitted++;
 		return true;
 	}
-	if (!gcra_conforms(a->tat, a->interval, NS_PER_S, now_ns)) {
+	if (!gcra_conforms(a->tat, a->interval, SG_NS_PER_SEC, now_ns)) {
 		refuse(a, now_ns, &a->refused_rate);
 		return false;
 	}
@@ -75,7 +74,7 @@ uint64_t sg_admit_available(const struct sg_admit *a, uint64_t now_ns)
 	if (a->rate == 0)
 		return 0;
 	tat = a->tat > now_ns ? a->tat : now_ns;
-	return (now_ns + NS_PER_S - tat) / a->interval;
+	return (now_ns + SG_NS_PER_SEC - tat) / a->interval;
 }
 
 struct sg_admit_sources *sg_admit_sources_create(const uint8_t *key)
@@ -130,11 +129,11 @@ int sg_admit_set_sources(struct sg_admit *a, uint32_t share, uint8_t prefix4, ui
 	a->prefix6 = prefix6;
 	/* share percent of rate per second, as ns per handshake: 1e9 * 100 / (rate * share). */
 	per_s = (uint64_t)a->rate * share;
-	a->src_interval = per_s ? NS_PER_S * 100 / per_s : 0;
+	a->src_interval = per_s ? SG_NS_PER_SEC * 100 / per_s : 0;
 	if (a->src_interval == 0 && per_s != 0)
 		a->src_interval = 1;
 	/* A burst of one second of the share, and never less than one handshake. */
-	a->src_tolerance = a->src_interval > NS_PER_S ? a->src_interval : NS_PER_S;
+	a->src_tolerance = a->src_interval > SG_NS_PER_SEC ? a->src_interval : SG_NS_PER_SEC;
 	return 0;
 }
 
@@ -181,7 +180,7 @@ enum sg_admit_verdict sg_admit_take_from(struct sg_admit *a, const uint8_t addr[
 		refuse(a, now_ns, &a->refused_source);
 		return SG_ADMIT_REFUSED_SOURCE;
 	}
-	if (!gcra_conforms(a->tat, a->interval, NS_PER_S, now_ns)) {
+	if (!gcra_conforms(a->tat, a->interval, SG_NS_PER_SEC, now_ns)) {
 		refuse(a, now_ns, &a->refused_rate);
 		return SG_ADMIT_REFUSED_RATE;
 	}

@@ -103,7 +103,7 @@ unsigned sg_gateway_n_workers(const struct sg_gateway *gw)
 
 void sg_gateway_poll(struct sg_gateway *gw)
 {
-	uint64_t now = gw_now_ns();
+	uint64_t now = sg_mono_ns();
 
 	gw_punt_poll(gw);
 	gw_hs_tick(gw);

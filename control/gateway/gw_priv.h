@@ -26,19 +26,11 @@
 #include <stormgate/handshake.h>
 #include <stormgate/record.h>
 #include <stormgate/session.h>
+#include <stormgate/time.h> /* sg_mono_ns(): every timestamp of the gateway */
 
 #include "sg_admit.h"
 #include "sg_gateway.h"
 #include "sg_sessreg.h"
-
-/* CLOCK_MONOTONIC in ns: every timestamp of the gateway. */
-static inline uint64_t gw_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- ports.c: ports, workers, session table, data plane ---- */
 

@@ -25,13 +25,10 @@
 
 struct sg_hs_time gw_hs_now(void)
 {
-	struct timespec m, r;
+	struct timespec r;
 
-	clock_gettime(CLOCK_MONOTONIC, &m);
 	clock_gettime(CLOCK_REALTIME, &r);
-	return (struct sg_hs_time){ .mono_ms = (uint64_t)m.tv_sec * 1000 +
-		                               (uint64_t)m.tv_nsec / 1000000,
-		                    .unix_s = (uint64_t)r.tv_sec };
+	return (struct sg_hs_time){ .mono_ms = sg_mono_ms(), .unix_s = (uint64_t)r.tv_sec };
 }
 
 /*
@@ -297,14 +294,14 @@ static int hs_admit(void *ctx, const struct sg_hs_peer *peer)
 {
 	struct sg_gateway *gw = ctx;
 
-	return sg_admit_take_from(&gw->hs.admit, peer->paddr, gw_now_ns()) == SG_ADMIT_OK ? 0
-	                                                                                  : -EBUSY;
+	return sg_admit_take_from(&gw->hs.admit, peer->paddr, sg_mono_ns()) == SG_ADMIT_OK ? 0
+	                                                                                   : -EBUSY;
 }
 
 /* policy.handshake_rate and the per-source share to the limiter; buckets refilled. */
 static void admission_apply(struct sg_gateway *gw, const struct sg_cfg_policy *p)
 {
-	sg_admit_set_rate(&gw->hs.admit, p->handshake_rate, gw_now_ns());
+	sg_admit_set_rate(&gw->hs.admit, p->handshake_rate, sg_mono_ns());
 	/* The config checked the ranges; the limiter checks them again. */
 	if (sg_admit_set_sources(&gw->hs.admit, p->handshake_source_share,
 	                         (uint8_t)p->handshake_source_prefix4,
@@ -412,7 +409,7 @@ void gw_hs_admission(struct sg_gateway *gw, struct sg_gw_admission *a)
 {
 	const struct sg_cfg_policy *p = &gw->cfg.policy;
 	struct sg_hs_stats st;
-	uint64_t now = gw_now_ns();
+	uint64_t now = sg_mono_ns();
 
 	sg_hs_stats_get(gw->hs.engine, &st);
 	memset(a, 0, sizeof(*a));

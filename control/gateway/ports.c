@@ -404,7 +404,7 @@ int gw_ports_create(struct sg_gateway *gw)
 		if (rc != 0)
 			return rc;
 	}
-	ps->resolve_ns = gw_now_ns();
+	ps->resolve_ns = sg_mono_ns();
 	return dataplane_setup(gw);
 }
 
@@ -442,7 +442,7 @@ void gw_ports_destroy(struct sg_gateway *gw)
 
 void gw_ports_poll(struct sg_gateway *gw, uint64_t now_ns)
 {
-	if (now_ns - gw->ports.resolve_ns >= 1000000000u) {
+	if (now_ns - gw->ports.resolve_ns >= SG_NS_PER_SEC) {
 		gw->ports.resolve_ns = now_ns;
 		sg_dp_ctl_resolve(gw->ports.dp);
 	}

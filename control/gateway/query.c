@@ -24,7 +24,7 @@ void sg_gateway_describe(const struct sg_gateway *gw, struct sg_gw_desc *d)
 	memset(d, 0, sizeof(*d));
 	d->info = gw->info;
 	d->running = gw->running;
-	d->uptime_ns = gw_now_ns() - gw->status.start_ns;
+	d->uptime_ns = sg_mono_ns() - gw->status.start_ns;
 	d->n_ports = ps->n_ports;
 	for (unsigned i = 0; i < ps->n_ports; i++) {
 		const struct gw_port *p = &ps->port[i];

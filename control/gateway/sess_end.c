@@ -271,7 +271,7 @@ static void closing_poll(struct sg_gateway *gw)
 void gw_retire_later(struct sg_gateway *gw, uint64_t id)
 {
 	struct gw_end *e = &gw->end;
-	uint64_t grace_ns = gw->cfg.policy.rekey_grace * 1000000000u;
+	uint64_t grace_ns = gw->cfg.policy.rekey_grace * SG_NS_PER_SEC;
 	struct gw_retire *r;
 
 	if (grace_ns == 0 || e->retire_cap == 0) {
@@ -288,7 +288,7 @@ void gw_retire_later(struct sg_gateway *gw, uint64_t id)
 	}
 	r = &e->retire[(e->retire_head + e->retire_len) % e->retire_cap];
 	r->id = id;
-	r->at_ns = gw_now_ns() + grace_ns;
+	r->at_ns = sg_mono_ns() + grace_ns;
 	e->retire_len++;
 }
 

@@ -14,7 +14,7 @@
 
 void gw_status_start(struct sg_gateway *gw)
 {
-	gw->status.start_ns = gw->status.last_ns = gw_now_ns();
+	gw->status.start_ns = gw->status.last_ns = sg_mono_ns();
 }
 
 const char *sg_gw_speed_str(uint32_t mbps, char *buf, size_t len)
@@ -96,7 +96,7 @@ static size_t drops_line(struct sg_dp_counters *c, char *buf, size_t len, size_t
 
 void sg_gateway_status_line(struct sg_gateway *gw, char *buf, size_t len)
 {
-	uint64_t now = gw_now_ns();
+	uint64_t now = sg_mono_ns();
 	double dt = (double)(now - gw->status.last_ns) / 1e9;
 	struct sg_dp_counters c;
 	uint64_t dropped = 0;
@@ -104,7 +104,7 @@ void sg_gateway_status_line(struct sg_gateway *gw, char *buf, size_t len)
 
 	sg_dp_counters_sum(gw->ports.dp, &c);
 	off = (size_t)snprintf(buf, len, "[%5" PRIu64 "s]",
-	                       (now - gw->status.start_ns) / 1000000000u);
+	                       (now - gw->status.start_ns) / SG_NS_PER_SEC);
 	off = ports_line(gw, dt, buf, len, off);
 	for (unsigned r = 0; r < SG_DROP_MAX; r++)
 		dropped += c.drop[r];

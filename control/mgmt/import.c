@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include <stormgate/common.h>
+#include <stormgate/time.h>
 
 #include "mgmt_priv.h"
 #include "sg_log.h"
@@ -49,14 +50,6 @@ struct mgmt_import {
 	uint32_t n_revoked, cap_revoked;
 	int revoke_oom; /* one could not be recorded: end every recorded one's and warn */
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 json_t *mgmt_no_store(struct sg_ctl_error *err)
 {
@@ -210,7 +203,7 @@ static json_t *phase_begin(struct sg_mgmt *m, uint64_t client, struct sg_ctl_err
 		return sg_ctl_fail(err, SG_CTL_EFAILED, "credential store: %s", strerror(e));
 	}
 	x->client = client;
-	x->started_ns = mono_ns();
+	x->started_ns = sg_mono_ns();
 	x->gw = m->gw;
 	sg_cred_import_on_revoke(x->im, import_revoked, x);
 	m->import = x;
@@ -267,7 +260,7 @@ static json_t *phase_commit(struct sg_mgmt *m, struct sg_ctl_error *err)
 	struct mgmt_import *x = m->import;
 	struct sg_cred_import_report rep;
 	uint64_t count = 0;
-	double secs = (double)(mono_ns() - x->started_ns) / 1e9;
+	double secs = (double)(sg_mono_ns() - x->started_ns) / 1e9;
 	uint32_t revoked;
 	int rc;
 
