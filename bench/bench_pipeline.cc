@@ -47,6 +47,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/dataplane.h>
 #include <stormgate/proxy_v2.h>
 #include <stormgate/record.h>
@@ -104,8 +105,7 @@ void device_addr(size_t k, uint8_t a[4], uint16_t *port)
 {
 	a[0] = 198;
 	a[1] = 18;
-	a[2] = uint8_t(k >> 8);
-	a[3] = uint8_t(k);
+	sg_store_be16(a + 2, uint16_t(k));
 	*port = uint16_t(1024 + (k >> 16));
 }
 

@@ -54,11 +54,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+
+#include <stormgate/time.h>
 
 #include "hsload.h"
 
@@ -71,14 +72,6 @@ static volatile sig_atomic_t stop_signal;
 static void on_signal(int signo)
 {
 	stop_signal = signo;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static int usage(const char *why)
@@ -321,7 +314,7 @@ static int start_idle(struct sg_hsl_run *r, struct sg_hsl_client *c, uint64_t no
 static int poll_round(struct sg_hsl_run *r, struct sg_hsl_client *c, struct pollfd *pfd,
                       uint64_t end)
 {
-	uint64_t now = mono_ns(), ival = r->st.interval_ns;
+	uint64_t now = sg_mono_ns(), ival = r->st.interval_ns;
 	uint64_t next_ival = r->st.t0_ns + ((now - r->st.t0_ns) / ival + 1) * ival;
 	int wait_ms = ms_until(now, next_ival < end ? next_ival : end), w;
 	unsigned i;
@@ -339,7 +332,7 @@ static int poll_round(struct sg_hsl_run *r, struct sg_hsl_client *c, struct poll
 	}
 	if (poll(pfd, r->o.clients, wait_ms) < 0 && errno != EINTR)
 		return -errno;
-	now = mono_ns();
+	now = sg_mono_ns();
 	for (i = 0; i < r->o.clients; i++)
 		if (c[i].phase != SG_HSL_IDLE && pfd[i].revents != 0)
 			sg_hsl_client_step(r, &c[i], now);
@@ -353,7 +346,7 @@ static int run_loop(struct sg_hsl_run *r, struct sg_hsl_client *c, struct pollfd
 	int rc = 0;
 
 	for (;;) {
-		now = mono_ns();
+		now = sg_mono_ns();
 		if (stop_signal || now >= end || r->ended >= r->o.max)
 			break;
 		rc = start_idle(r, c, now);
@@ -362,7 +355,7 @@ static int run_loop(struct sg_hsl_run *r, struct sg_hsl_client *c, struct pollfd
 		if (rc != 0)
 			break;
 		if (r->o.series)
-			sg_hsl_stats_print(&r->st, mono_ns(), false, stdout);
+			sg_hsl_stats_print(&r->st, sg_mono_ns(), false, stdout);
 	}
 	return rc;
 }
@@ -430,14 +423,14 @@ int main(int argc, char **argv)
 	for (i = 0; c != NULL && i < r.o.clients; i++)
 		c[i].fd = -1;
 	if (rc == 0)
-		rc = sg_hsl_stats_init(&r.st, mono_ns(),
+		rc = sg_hsl_stats_init(&r.st, sg_mono_ns(),
 		                       (uint64_t)r.o.interval_ms * SG_HSL_NS_PER_MS,
 		                       (uint64_t)r.o.duration_s * 1000 * SG_HSL_NS_PER_MS, r.o.max,
 		                       (uint64_t)r.o.gap_ms * SG_HSL_NS_PER_MS);
 	if (rc == 0)
 		rc = run_loop(&r, c, pfd);
 	if (rc == 0)
-		rc = report(&r, mono_ns(), abandon(c, r.o.clients));
+		rc = report(&r, sg_mono_ns(), abandon(c, r.o.clients));
 	if (rc != 0)
 		fprintf(stderr, "stormgate-hsload: %s\n", strerror(-rc));
 	if (c != NULL)

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include <stormgate/bytes.h>
+
 #include "sg_admit.h"
 
 #define MS 1000000ull
@@ -85,10 +87,8 @@ static void v6(uint8_t out[16], uint16_t hi, uint16_t lo)
 	out[0] = 0xfd;
 	out[2] = 0x53;
 	out[3] = 0x47;
-	out[4] = (uint8_t)(hi >> 8);
-	out[5] = (uint8_t)hi;
-	out[14] = (uint8_t)(lo >> 8);
-	out[15] = (uint8_t)lo;
+	sg_store_be16(out + 4, hi);
+	sg_store_be16(out + 14, lo);
 }
 
 static const uint8_t KEY[16] = { 0x53, 0x47, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 };

@@ -21,11 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
+
+#include <stormgate/time.h>
 
 #include "sg_ctl.h"
 #include "sg_ctl_client.h"
@@ -273,20 +274,12 @@ static int teardown(void **state)
 
 /* ---- helpers ---- */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Wait (up to 5 s) until *field reaches want. */
 static void wait_seen(const unsigned *field, unsigned want)
 {
-	uint64_t deadline = now_ms() + 5000;
+	uint64_t deadline = sg_mono_ms() + 5000;
 
-	while (seen_get(field) < want && now_ms() < deadline)
+	while (seen_get(field) < want && sg_mono_ms() < deadline)
 		usleep(1000);
 	assert_int_equal(seen_get(field), want);
 }
@@ -339,9 +332,9 @@ static const char *error_code(const json_t *r)
 /* Wait (up to 5 s) until n commands wait for the owner. */
 static void wait_pending(const struct fixture *f, unsigned n)
 {
-	uint64_t deadline = now_ms() + 5000;
+	uint64_t deadline = sg_mono_ms() + 5000;
 
-	while (sg_ctl_owner_pending(f->ow) != n && now_ms() < deadline)
+	while (sg_ctl_owner_pending(f->ow) != n && sg_mono_ms() < deadline)
 		usleep(1000);
 	assert_int_equal(sg_ctl_owner_pending(f->ow), n);
 }

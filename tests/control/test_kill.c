@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -27,18 +26,11 @@
 #include <stormgate/dtls.h>
 #include <stormgate/record.h>
 #include <stormgate/session.h>
+#include <stormgate/time.h>
 
 #include "sg_alert.h"
 
 #define WINDOW 128
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* The two ends of one session: server (ours) and device (the peer). */
 static void sa_pair(enum sg_aead aead, uint8_t flags_srv, uint8_t flags_dev, struct sg_rec_sa *srv,
@@ -126,7 +118,7 @@ static void *reader_main(void *arg)
 	for (unsigned i = 0; i < 10000 && !atomic_load_explicit(&r->go, memory_order_acquire); i++)
 		usleep(1000);
 	usleep(100000);
-	r->quiescent_ns = mono_ns();
+	r->quiescent_ns = sg_mono_ns();
 	sg_sess_quiescent(w);
 	sg_sess_worker_offline(w);
 	sg_sess_worker_destroy(w);
@@ -182,7 +174,7 @@ static void kill_one(enum sg_aead aead, int cid)
 	assert_int_equal(rd.sealed, 3); /* records 5, 6, 7 */
 	atomic_store_explicit(&rd.go, 1, memory_order_release);
 	assert_int_equal(sg_sess_delete_take(t, id, last), 0);
-	done_ns = mono_ns();
+	done_ns = sg_mono_ns();
 	pthread_join(th, NULL);
 	/* It waited for the worker to let go of the SA, and took its state. */
 	assert_true(rd.quiescent_ns != 0 && done_ns >= rd.quiescent_ns);

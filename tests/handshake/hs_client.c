@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/common.h>
 #include <stormgate/dtls.h>
 #include <stormgate/suite.h>
@@ -19,12 +20,6 @@
 
 static uint8_t last_ch[1024];
 static size_t last_ch_len;
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 void hc_init(struct hc *c, const struct hc_opts *o)
 {
@@ -54,20 +49,18 @@ void hc_free(struct hc *c)
 static size_t record(struct hc *c, uint8_t type, const uint8_t *frag, size_t len, uint8_t *out)
 {
 	out[0] = type;
-	put16(out + 1, SG_DTLS_VERSION_1_2);
-	put16(out + 3, 0);
-	for (int i = 0; i < 6; i++)
-		out[5 + i] = (uint8_t)(c->rec_seq >> (40 - 8 * i));
-	c->rec_seq++;
-	put16(out + 11, (uint16_t)len);
+	sg_store_be16(out + 1, SG_DTLS_VERSION_1_2);
+	sg_store_be16(out + 3, 0);
+	sg_store_be48(out + 5, c->rec_seq++);
+	sg_store_be16(out + 11, (uint16_t)len);
 	memcpy(out + 13, frag, len);
 	return 13 + len;
 }
 
 static size_t ext(uint8_t *p, uint16_t type, const uint8_t *data, size_t len)
 {
-	put16(p, type);
-	put16(p + 2, (uint16_t)len);
+	sg_store_be16(p, type);
+	sg_store_be16(p + 2, (uint16_t)len);
 	if (len)
 		memcpy(p + 4, data, len);
 	return 4 + len;
@@ -80,7 +73,7 @@ size_t hc_client_hello(struct hc *c, uint8_t *out, size_t cap)
 	unsigned ns = 0;
 
 	/* client_version random session_id cookie (RFC 6347 §4.2.1) */
-	put16(body, c->o.version ? c->o.version : SG_DTLS_VERSION_1_2);
+	sg_store_be16(body, c->o.version ? c->o.version : SG_DTLS_VERSION_1_2);
 	n = 2;
 	memcpy(body + n, c->random, 32);
 	n += 32;
@@ -92,16 +85,16 @@ size_t hc_client_hello(struct hc *c, uint8_t *out, size_t cap)
 	n += c->cookie_len;
 	while (ns < 8 && c->o.suites[ns])
 		ns++;
-	put16(body + n, (uint16_t)(2 * (ns + (c->o.reneg_len < 0) + c->o.fallback_scsv)));
+	sg_store_be16(body + n, (uint16_t)(2 * (ns + (c->o.reneg_len < 0) + c->o.fallback_scsv)));
 	n += 2;
 	for (unsigned i = 0; i < ns; i++, n += 2)
-		put16(body + n, c->o.suites[i]);
+		sg_store_be16(body + n, c->o.suites[i]);
 	if (c->o.reneg_len < 0) {
-		put16(body + n, SG_TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
+		sg_store_be16(body + n, SG_TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
 		n += 2;
 	}
 	if (c->o.fallback_scsv) {
-		put16(body + n, SG_TLS_FALLBACK_SCSV);
+		sg_store_be16(body + n, SG_TLS_FALLBACK_SCSV);
 		n += 2;
 	}
 	body[n++] = 1;
@@ -113,7 +106,7 @@ size_t hc_client_hello(struct hc *c, uint8_t *out, size_t cap)
 
 		if (c->o.group) {
 			g[1] = 2;
-			put16(g + 2, c->o.group);
+			sg_store_be16(g + 2, c->o.group);
 			gl = 4;
 		}
 		en += ext(e + en, SG_TLS_EXT_SUPPORTED_GROUPS, g, gl);
@@ -129,9 +122,9 @@ size_t hc_client_hello(struct hc *c, uint8_t *out, size_t cap)
 	if (c->o.sni) {
 		size_t sl = strlen(c->o.sni);
 
-		put16(tmp, (uint16_t)(sl + 3));
+		sg_store_be16(tmp, (uint16_t)(sl + 3));
 		tmp[2] = 0;
-		put16(tmp + 3, (uint16_t)sl);
+		sg_store_be16(tmp + 3, (uint16_t)sl);
 		memcpy(tmp + 5, c->o.sni, sl);
 		en += ext(e + en, SG_TLS_EXT_SERVER_NAME, tmp, sl + 5);
 	}
@@ -145,12 +138,12 @@ size_t hc_client_hello(struct hc *c, uint8_t *out, size_t cap)
 	if (c->o.mfl)
 		en += ext(e + en, SG_TLS_EXT_MAX_FRAGMENT_LENGTH, &c->o.mfl, 1);
 	if (c->o.rsl) {
-		put16(tmp, c->o.rsl);
+		sg_store_be16(tmp, c->o.rsl);
 		en += ext(e + en, SG_TLS_EXT_RECORD_SIZE_LIMIT, tmp, 2);
 	}
 	if (c->o.ticket_ext)
 		en += ext(e + en, SG_TLS_EXT_SESSION_TICKET, c->o.ticket, c->o.ticket_len);
-	put16(body + n, (uint16_t)en);
+	sg_store_be16(body + n, (uint16_t)en);
 	n += 2;
 	memcpy(body + n, e, en);
 	n += en;
@@ -213,19 +206,19 @@ static void on_server_hello(struct hc *c, const uint8_t *b, size_t len)
 	c->resumed = sid_len && sid_len == c->session_id_len &&
 	             memcmp(b + off, c->session_id, sid_len) == 0;
 	off += sid_len;
-	c->suite = (uint16_t)(b[off] << 8 | b[off + 1]);
+	c->suite = sg_load_be16(b + off);
 	off += 3;
 	su = sg_suite_find(c->suite);
 	assert_non_null(su);
 	c->hash = su->prf == SG_PRF_SHA384 ? SG_HS_SHA384 : SG_HS_SHA256;
 	c->ecdhe = su->kx == SG_KX_ECDHE_PSK;
 	if (off + 2 <= len) {
-		size_t end = off + 2 + (size_t)(b[off] << 8 | b[off + 1]);
+		size_t end = off + 2 + sg_load_be16(b + off);
 
 		off += 2;
 		while (off + 4 <= end) {
-			uint16_t t = (uint16_t)(b[off] << 8 | b[off + 1]);
-			uint16_t l = (uint16_t)(b[off + 2] << 8 | b[off + 3]);
+			uint16_t t = sg_load_be16(b + off);
+			uint16_t l = sg_load_be16(b + off + 2);
 
 			if (t == SG_TLS_EXT_EXTENDED_MASTER_SECRET)
 				c->ems = true;
@@ -334,11 +327,10 @@ int hc_on_datagram(struct hc *c, const uint8_t *d, size_t len)
 				}
 				break;
 			case SG_TLS_HT_SERVER_KEY_EXCHANGE: {
-				size_t hint = (size_t)(b[0] << 8 | b[1]);
+				size_t hint = sg_load_be16(b);
 
 				if (c->ecdhe) {
-					c->ske_group =
-					        (uint16_t)(b[2 + hint + 1] << 8 | b[2 + hint + 2]);
+					c->ske_group = sg_load_be16(b + 2 + hint + 1);
 					c->ske_point_len = b[2 + hint + 3];
 					memcpy(c->ske_point, b + 2 + hint + 4, c->ske_point_len);
 				}
@@ -350,7 +342,7 @@ int hc_on_datagram(struct hc *c, const uint8_t *d, size_t len)
 				shd = true;
 				break;
 			case SG_TLS_HT_NEW_SESSION_TICKET:
-				c->ticket_len = (uint16_t)(b[4] << 8 | b[5]);
+				c->ticket_len = sg_load_be16(b + 4);
 				memcpy(c->ticket, b + 6, c->ticket_len);
 				sg_hs_transcript_add(&c->transcript, msg, (size_t)m);
 				break;
@@ -373,7 +365,7 @@ size_t hc_rec_cke(struct hc *c, uint8_t *out, size_t cap)
 	size_t ol, pn = 0;
 
 	assert_true(cap > 300);
-	put16(msg + 12, (uint16_t)il);
+	sg_store_be16(msg + 12, (uint16_t)il);
 	memcpy(msg + 14, id, il);
 	n = 2 + il;
 	if (c->ecdhe) {
@@ -396,14 +388,14 @@ size_t hc_rec_cke(struct hc *c, uint8_t *out, size_t cap)
 	sg_hs_msg_hdr_write(msg, SG_TLS_HT_CLIENT_KEY_EXCHANGE, (uint32_t)n, c->msg_seq++);
 	sg_hs_transcript_add(&c->transcript, msg, 12 + n);
 	/* RFC 4279 §2 / RFC 5489 §2 premaster */
-	put16(pms, (uint16_t)ol);
+	sg_store_be16(pms, (uint16_t)ol);
 	pn = 2;
 	if (c->ecdhe)
 		memcpy(pms + pn, other, ol);
 	else
 		memset(pms + pn, 0, ol);
 	pn += ol;
-	put16(pms + pn, c->o.psk_len);
+	sg_store_be16(pms + pn, c->o.psk_len);
 	pn += 2;
 	memcpy(pms + pn, c->o.psk, c->o.psk_len);
 	pn += c->o.psk_len;
@@ -599,8 +591,8 @@ size_t hc_padded_hello(uint8_t *out, size_t len)
 	assert_true(pad <= 0xffff - 4);
 	memset(out, 0, len);
 	out[0] = SG_DTLS_CT_HANDSHAKE;
-	put16(out + 1, SG_DTLS_VERSION_1_2);
-	put16(out + 11, (uint16_t)(len - SG_DTLS_HDR_LEN));
+	sg_store_be16(out + 1, SG_DTLS_VERSION_1_2);
+	sg_store_be16(out + 11, (uint16_t)(len - SG_DTLS_HDR_LEN));
 	sg_hs_msg_hdr_write(out + SG_DTLS_HDR_LEN, SG_TLS_HT_CLIENT_HELLO, (uint32_t)body, 0);
 	b = out + SG_DTLS_HDR_LEN + SG_DTLS_HS_HDR_LEN;
 	memcpy(b, fixed, 2);
@@ -609,15 +601,15 @@ size_t hc_padded_hello(uint8_t *out, size_t len)
 	n += 32;
 	b[n++] = 0; /* session_id */
 	b[n++] = 0; /* cookie */
-	put16(b + n, 4);
-	put16(b + n + 2, SG_TLS_PSK_WITH_AES_128_CCM_8);
-	put16(b + n + 4, SG_TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
+	sg_store_be16(b + n, 4);
+	sg_store_be16(b + n + 2, SG_TLS_PSK_WITH_AES_128_CCM_8);
+	sg_store_be16(b + n + 4, SG_TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
 	n += 6;
 	b[n++] = 1;
 	b[n++] = 0; /* null compression */
-	put16(b + n, (uint16_t)(4 + pad));
-	put16(b + n + 2, EXT_PADDING);
-	put16(b + n + 4, (uint16_t)pad); /* zeros (RFC 7685 §3) */
+	sg_store_be16(b + n, (uint16_t)(4 + pad));
+	sg_store_be16(b + n + 2, EXT_PADDING);
+	sg_store_be16(b + n + 4, (uint16_t)pad); /* zeros (RFC 7685 §3) */
 	return len;
 }
 

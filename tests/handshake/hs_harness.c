@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include <stormgate/bytes.h>
+
 #include "hs_harness.h"
 
 const struct h_psk h_psks[] = {
@@ -106,8 +108,7 @@ static int cb_cid_alloc(void *ctx, const struct sg_hs_peer *peer, uint8_t *cid)
 
 	(void)peer;
 	memset(cid, 0xc1, h->conf.cid_len);
-	cid[0] = (uint8_t)(h->next_cid >> 8);
-	cid[1] = (uint8_t)h->next_cid++;
+	sg_store_be16(cid, (uint16_t)h->next_cid++);
 	h->cids_held++;
 	return 0;
 }

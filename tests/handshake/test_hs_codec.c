@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/common.h>
 #include <stormgate/dtls.h>
 
@@ -40,8 +41,8 @@ static size_t build_ch(uint8_t *out, const struct ch_spec *s)
 {
 	size_t n = 0;
 
-	out[n++] = (uint8_t)(s->version >> 8);
-	out[n++] = (uint8_t)s->version;
+	sg_store_be16(out, s->version);
+	n += 2;
 	for (int i = 0; i < 32; i++)
 		out[n++] = (uint8_t)(0xa0 + i);
 	out[n++] = s->sid_len;
@@ -50,18 +51,16 @@ static size_t build_ch(uint8_t *out, const struct ch_spec *s)
 	out[n++] = s->cookie_len;
 	for (int i = 0; i < s->cookie_len; i++)
 		out[n++] = 0xc0;
-	out[n++] = (uint8_t)(s->n_suites * 2 >> 8);
-	out[n++] = (uint8_t)(s->n_suites * 2);
-	for (unsigned i = 0; i < s->n_suites; i++) {
-		out[n++] = (uint8_t)(s->suites[i] >> 8);
-		out[n++] = (uint8_t)s->suites[i];
-	}
+	sg_store_be16(out + n, (uint16_t)(s->n_suites * 2));
+	n += 2;
+	for (unsigned i = 0; i < s->n_suites; i++, n += 2)
+		sg_store_be16(out + n, s->suites[i]);
 	out[n++] = (uint8_t)s->n_comp;
 	memcpy(out + n, s->comp, s->n_comp);
 	n += s->n_comp;
 	if (s->ext) {
-		out[n++] = (uint8_t)(s->ext_len >> 8);
-		out[n++] = (uint8_t)s->ext_len;
+		sg_store_be16(out + n, (uint16_t)s->ext_len);
+		n += 2;
 		memcpy(out + n, s->ext, s->ext_len);
 		n += s->ext_len;
 	}

@@ -11,8 +11,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -25,6 +23,8 @@
 #include <stormgate/dtls.h>
 
 #include "hs_crypto.h"
+#include "tc_hex.h"
+#include "tc_vectors.h"
 
 static struct sg_hs_crypto crypto;
 
@@ -39,35 +39,6 @@ static int teardown(void **state)
 	(void)state;
 	sg_hs_crypto_fini(&crypto);
 	return 0;
-}
-
-static size_t unhex(const char *s, uint8_t *out, size_t cap)
-{
-	size_t n = strlen(s) / 2;
-
-	assert_true(n <= cap);
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-
-		assert_int_equal(sscanf(s + 2 * i, "%2x", &v), 1);
-		out[i] = (uint8_t)v;
-	}
-	return n;
-}
-
-static json_t *load_vectors(const char *name)
-{
-	const char *dir = getenv("SG_TESTVECTORS");
-	char path[512];
-	json_error_t err;
-	json_t *root;
-
-	assert_non_null(dir);
-	snprintf(path, sizeof(path), "%s/wycheproof/%s", dir, name);
-	root = json_load_file(path, 0, &err);
-	if (root == NULL)
-		fail_msg("%s: %s", path, err.text);
-	return root;
 }
 
 static const char *str(json_t *o, const char *key)
@@ -89,7 +60,7 @@ static bool has_flag(json_t *t, const char *flag)
 
 static void test_hmac_sha256_wycheproof(void **state)
 {
-	json_t *root = load_vectors("hmac_sha256_test.json"), *g, *t;
+	json_t *root = tc_wycheproof_load("hmac_sha256_test.json"), *g, *t;
 	size_t gi, ti;
 	unsigned n = 0;
 
@@ -103,9 +74,9 @@ static void test_hmac_sha256_wycheproof(void **state)
 			static uint8_t key[4096], msg[4096];
 			uint8_t tag[64], out[32];
 			struct sg_hs_hmac_key k;
-			size_t klen = unhex(str(t, "key"), key, sizeof(key));
-			size_t mlen = unhex(str(t, "msg"), msg, sizeof(msg));
-			size_t tlen = unhex(str(t, "tag"), tag, sizeof(tag));
+			size_t klen = tc_unhex(str(t, "key"), key, sizeof(key));
+			size_t mlen = tc_unhex(str(t, "msg"), msg, sizeof(msg));
+			size_t tlen = tc_unhex(str(t, "tag"), tag, sizeof(tag));
 			bool valid = strcmp(str(t, "result"), "valid") == 0;
 			bool match;
 
@@ -277,7 +248,7 @@ static void test_transcript(void **state)
 
 static void test_x25519_wycheproof(void **state)
 {
-	json_t *root = load_vectors("x25519_test.json"), *g, *t;
+	json_t *root = tc_wycheproof_load("x25519_test.json"), *g, *t;
 	size_t gi, ti;
 	unsigned ok = 0, refused = 0;
 
@@ -290,9 +261,9 @@ static void test_x25519_wycheproof(void **state)
 			struct sg_hs_ecdh_key k;
 			int rc;
 
-			unhex(str(t, "private"), priv, sizeof(priv));
-			unhex(str(t, "public"), pub, sizeof(pub));
-			unhex(str(t, "shared"), shared, sizeof(shared));
+			tc_unhex(str(t, "private"), priv, sizeof(priv));
+			tc_unhex(str(t, "public"), pub, sizeof(pub));
+			tc_unhex(str(t, "shared"), shared, sizeof(shared));
 			assert_int_equal(sg_hs_ecdh_key_from_private(&crypto, SG_HS_GROUP_X25519,
 			                                             priv, 32, &k),
 			                 0);
@@ -320,7 +291,7 @@ static void test_x25519_wycheproof(void **state)
 
 static void test_p256_wycheproof(void **state)
 {
-	json_t *root = load_vectors("ecdh_secp256r1_ecpoint_test.json"), *g, *t;
+	json_t *root = tc_wycheproof_load("ecdh_secp256r1_ecpoint_test.json"), *g, *t;
 	size_t gi, ti;
 	unsigned ok = 0, refused = 0;
 
@@ -331,12 +302,12 @@ static void test_p256_wycheproof(void **state)
 		{
 			uint8_t priv[40], pub[80], shared[40], out[32];
 			struct sg_hs_ecdh_key k;
-			size_t plen = unhex(str(t, "private"), priv, sizeof(priv));
-			size_t qlen = unhex(str(t, "public"), pub, sizeof(pub));
+			size_t plen = tc_unhex(str(t, "private"), priv, sizeof(priv));
+			size_t qlen = tc_unhex(str(t, "public"), pub, sizeof(pub));
 			bool valid = strcmp(str(t, "result"), "valid") == 0;
 			int rc;
 
-			unhex(str(t, "shared"), shared, sizeof(shared));
+			tc_unhex(str(t, "shared"), shared, sizeof(shared));
 			assert_int_equal(sg_hs_ecdh_key_from_private(&crypto, SG_HS_GROUP_P256,
 			                                             priv, plen, &k),
 			                 0);

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/common.h>
 #include <stormgate/dtls.h>
 
@@ -581,14 +582,9 @@ static void test_fragmented_key_exchange(void **state)
 		if (off + len > body)
 			len = (unsigned)(body - off);
 		memcpy(d, cke, 13 + 12);
-		d[13 + 6] = (uint8_t)(off >> 16);
-		d[13 + 7] = (uint8_t)(off >> 8);
-		d[13 + 8] = (uint8_t)off;
-		d[13 + 9] = 0;
-		d[13 + 10] = (uint8_t)(len >> 8);
-		d[13 + 11] = (uint8_t)len;
-		d[11] = (uint8_t)((12 + len) >> 8);
-		d[12] = (uint8_t)(12 + len);
+		sg_store_be24(d + 13 + 6, off);              /* fragment_offset */
+		sg_store_be24(d + 13 + 9, len);              /* fragment_length */
+		sg_store_be16(d + 11, (uint16_t)(12 + len)); /* record length */
 		memcpy(d + 25, cke + 25 + off, len);
 		h_input(&h, d, 25 + len);
 	}

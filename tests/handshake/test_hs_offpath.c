@@ -36,6 +36,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/common.h>
 #include <stormgate/dtls.h>
 
@@ -130,12 +131,6 @@ static void assert_no_failure(struct harness *h)
 /* ---- forging -----------------------------------------------------------------------------------
  */
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 /* One DTLS 1.2 record (RFC 6347 §4.1); with cid, a tls12_cid one (RFC 9146 §4). */
 static size_t rec(uint8_t *out, uint8_t type, uint16_t epoch, uint64_t seq, const uint8_t *cid,
                   size_t cid_len, const uint8_t *frag, size_t len)
@@ -143,13 +138,12 @@ static size_t rec(uint8_t *out, uint8_t type, uint16_t epoch, uint64_t seq, cons
 	size_t h = SG_DTLS_HDR_LEN + cid_len;
 
 	out[0] = cid_len ? SG_DTLS_CT_TLS12_CID : type;
-	put16(out + 1, SG_DTLS_VERSION_1_2);
-	put16(out + 3, epoch);
-	for (int i = 0; i < 6; i++)
-		out[5 + i] = (uint8_t)(seq >> (40 - 8 * i));
+	sg_store_be16(out + 1, SG_DTLS_VERSION_1_2);
+	sg_store_be16(out + 3, epoch);
+	sg_store_be48(out + 5, seq);
 	if (cid_len)
 		memcpy(out + SG_DTLS_HDR_OFF_CID, cid, cid_len);
-	put16(out + h - 2, (uint16_t)len);
+	sg_store_be16(out + h - 2, (uint16_t)len);
 	memcpy(out + h, frag, len);
 	return h + len;
 }
@@ -254,7 +248,7 @@ static void forge(struct harness *h, unsigned what, struct forger *f)
 		/* The real identity, then u = 0 (X25519, RFC 7748 §6.1) or (0, 1) (P-256). */
 		size_t pl = f->group == SG_TLS_GROUP_X25519 ? 32 : 65, bl = 0;
 
-		put16(b, (uint16_t)(sizeof(id) - 1));
+		sg_store_be16(b, (uint16_t)(sizeof(id) - 1));
 		memcpy(b + 2, id, sizeof(id) - 1);
 		bl = 2 + sizeof(id) - 1;
 		b[bl++] = (uint8_t)pl;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/handshake.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -98,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 	}
 	while (off + 2 <= size) {
-		size_t len = (size_t)(data[off] << 8 | data[off + 1]);
+		size_t len = sg_load_be16(data + off);
 
 		off += 2;
 		if (len > size - off)

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include <stormgate/bytes.h>
+
 #include "hs_client.h"
 
 static char dir[512];
@@ -40,8 +42,7 @@ static void put(const char *sub, const char *name, const uint8_t *d, size_t n)
 /* Append one datagram, length-prefixed. */
 static size_t seq_add(uint8_t *seq, size_t at, const uint8_t *d, size_t n)
 {
-	seq[at] = (uint8_t)(n >> 8);
-	seq[at + 1] = (uint8_t)n;
+	sg_store_be16(seq + at, (uint16_t)n);
 	memcpy(seq + at + 2, d, n);
 	return at + 2 + n;
 }
@@ -65,7 +66,7 @@ static void one(const char *name, struct hc_opts o)
 		nf5 = hc_flight5(&c, f5, sizeof(f5), false);
 		at = seq_add(seq, at, f5, nf5);
 		snprintf(pname, sizeof(pname), "%s-client-key-exchange", name);
-		put("parser", pname, f5 + 13, (size_t)(f5[11] << 8 | f5[12]));
+		put("parser", pname, f5 + 13, sg_load_be16(f5 + 11));
 		h_input(&h, f5, nf5);
 		/* and the same flight again, as a retransmission */
 		at = seq_add(seq, at, f5, nf5);
