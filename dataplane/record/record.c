@@ -164,6 +164,29 @@ static int mgr_init(struct sg_rec_ctx *ctx)
 	}
 }
 
+/* Whether conf (with entries GCM cache entries) is one sg_rec_ctx_create() takes. */
+static int ctx_conf_ok(const struct sg_rec_ctx_conf *conf, unsigned entries)
+{
+	if (conf->window_bits &&
+	    (conf->window_bits < SG_REPLAY_WINDOW_MIN || conf->window_bits > SG_REPLAY_WINDOW_MAX ||
+	     !pow2(conf->window_bits)))
+		return 0;
+	return conf->cid_len <= SG_DTLS_CID_MAX && pow2(entries) && entries >= GCM_WAYS &&
+	       !(conf->flags & ~(SG_REC_CTX_F_NO_GCM_CACHE | SG_REC_CTX_F_LATENCY));
+}
+
+/* Forgeries each AEAD's sessions may take: conf's, 0 for RFC 9147's limit, UINT32_MAX for none. */
+static void set_fail_limits(struct sg_rec_ctx *ctx, const struct sg_rec_ctx_conf *conf)
+{
+	for (unsigned a = 0; a < SG_AEAD_MAX; a++) {
+		uint32_t l = conf->auth_fail_limit[a];
+
+		ctx->fail_limit[a] = l == 0            ? sg_aead_integrity_limit((enum sg_aead)a)
+		                     : l == UINT32_MAX ? UINT64_MAX
+		                                       : l;
+	}
+}
+
 struct sg_rec_ctx *sg_rec_ctx_create(const struct sg_rec_ctx_conf *conf)
 {
 	struct sg_rec_ctx_conf def = { 0 };
@@ -174,11 +197,7 @@ struct sg_rec_ctx *sg_rec_ctx_create(const struct sg_rec_ctx_conf *conf)
 	if (!conf)
 		conf = &def;
 	entries = conf->gcm_cache_entries ? conf->gcm_cache_entries : GCM_CACHE_DEFAULT;
-	if ((conf->window_bits &&
-	     (conf->window_bits < SG_REPLAY_WINDOW_MIN ||
-	      conf->window_bits > SG_REPLAY_WINDOW_MAX || !pow2(conf->window_bits))) ||
-	    conf->cid_len > SG_DTLS_CID_MAX || !pow2(entries) || entries < GCM_WAYS ||
-	    (conf->flags & ~(SG_REC_CTX_F_NO_GCM_CACHE | SG_REC_CTX_F_LATENCY)))
+	if (!ctx_conf_ok(conf, entries))
 		goto err_out;
 
 	err = -ENOMEM;
@@ -189,13 +208,7 @@ struct sg_rec_ctx *sg_rec_ctx_create(const struct sg_rec_ctx_conf *conf)
 	ctx->window = conf->window_bits ? conf->window_bits : SG_REPLAY_WINDOW_DEFAULT;
 	ctx->cid_len = conf->cid_len;
 	ctx->flags = conf->flags;
-	for (unsigned a = 0; a < SG_AEAD_MAX; a++) {
-		uint32_t l = conf->auth_fail_limit[a];
-
-		ctx->fail_limit[a] = l == 0            ? sg_aead_integrity_limit((enum sg_aead)a)
-		                     : l == UINT32_MAX ? UINT64_MAX
-		                                       : l;
-	}
+	set_fail_limits(ctx, conf);
 
 	ctx->mgr_size = (imb_get_mb_mgr_size() + SG_CACHE_LINE - 1) & ~(size_t)(SG_CACHE_LINE - 1);
 	ctx->mgr_mem = aalloc(ctx->mgr_size);
