@@ -77,16 +77,8 @@ const uint8_t kRouter4[4] = { 198, 19, 0, 254 };
 const uint8_t kGwBack4[4] = { 198, 19, 1, 1 };
 const uint8_t kServer4[4] = { 198, 19, 1, 2 };
 
-struct SuiteInfo {
-	const char *name;
-	sg_aead aead;
-};
-
-const SuiteInfo kSuites[] = {
-	{ "ccm8", SG_AEAD_AES_128_CCM_8 },       { "ccm", SG_AEAD_AES_128_CCM },
-	{ "gcm128", SG_AEAD_AES_128_GCM },       { "gcm256", SG_AEAD_AES_256_GCM },
-	{ "chacha", SG_AEAD_CHACHA20_POLY1305 },
-};
+using sgbench::kSuites;
+using sgbench::SuiteInfo;
 
 // The sessions' cipher suite: the PSK suite of that AEAD in the registry (suite.h).
 uint16_t psk_suite(sg_aead aead)

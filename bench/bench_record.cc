@@ -48,16 +48,8 @@ constexpr size_t kPool = 32768;    // records opened per pass
 constexpr size_t kOrder = 1 << 16; // records sealed (keystore: keyed) per pass, each of a
                                    // session drawn at random among all, redrawn every pass
 
-struct SuiteInfo {
-	const char *name;
-	sg_aead aead;
-};
-
-const SuiteInfo kSuites[] = {
-	{ "ccm8", SG_AEAD_AES_128_CCM_8 },       { "ccm", SG_AEAD_AES_128_CCM },
-	{ "gcm128", SG_AEAD_AES_128_GCM },       { "gcm256", SG_AEAD_AES_256_GCM },
-	{ "chacha", SG_AEAD_CHACHA20_POLY1305 },
-};
+using sgbench::kSuites;
+using sgbench::SuiteInfo;
 const unsigned kPayloads[] = { 64, 256, 1024 };
 const size_t kSessions[] = { 1, 1000, 1000000, 10000000 };
 

@@ -35,6 +35,7 @@
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
 
+#include <stormgate/imb_job.h>
 #include <stormgate/session.h>
 #include <stormgate/time.h>
 
@@ -479,21 +480,9 @@ void session_baseline_ecb(benchmark::State &state)
 	IMB_AES_KEYEXP_128(m, key, ek, dk);
 	memset(buf, 7, sizeof(buf));
 	for (auto _ : state) {
-		IMB_JOB *job = IMB_GET_NEXT_JOB(m);
+		IMB_JOB *job = sg_imb_aes128_job(m, IMB_CIPHER_ECB, ek, buf, buf, (uint64_t)n * 16,
+		                                 nullptr, 0);
 
-		job->cipher_mode = IMB_CIPHER_ECB;
-		job->cipher_direction = IMB_DIR_ENCRYPT;
-		job->chain_order = IMB_ORDER_CIPHER_HASH;
-		job->hash_alg = IMB_AUTH_NULL;
-		job->enc_keys = ek;
-		job->dec_keys = dk;
-		job->key_len_in_bytes = IMB_KEY_128_BYTES;
-		job->src = buf;
-		job->dst = buf;
-		job->cipher_start_src_offset_in_bytes = 0;
-		job->msg_len_to_cipher_in_bytes = (uint64_t)n * 16;
-		job->iv = nullptr;
-		job->iv_len_in_bytes = 0;
 		job = IMB_SUBMIT_JOB(m);
 		if (job == nullptr)
 			job = IMB_FLUSH_JOB(m);

@@ -22,6 +22,7 @@
 #include <intel-ipsec-mb.h>
 
 #include <stormgate/bytes.h>
+#include <stormgate/imb_job.h>
 #include <stormgate/record.h>
 
 #include "replay.h"
@@ -534,22 +535,8 @@ static int run_one(IMB_MGR *mgr)
 static int ccm_ctr(IMB_MGR *mgr, const void *keys, const uint8_t *ctr_block, const uint8_t *src,
                    uint8_t *dst, uint32_t len)
 {
-	IMB_JOB *job = IMB_GET_NEXT_JOB(mgr);
-
-	job->cipher_mode = IMB_CIPHER_CNTR;
-	job->hash_alg = IMB_AUTH_NULL;
-	job->cipher_direction = IMB_DIR_ENCRYPT;
-	job->chain_order = IMB_ORDER_CIPHER_HASH;
-	job->enc_keys = keys;
-	job->dec_keys = keys;
-	job->key_len_in_bytes = IMB_KEY_128_BYTES;
-	job->src = src;
-	job->dst = dst;
-	job->cipher_start_src_offset_in_bytes = 0;
-	job->msg_len_to_cipher_in_bytes = len;
-	job->iv = ctr_block; /* a full 16-byte counter block: A_1 */
-	job->iv_len_in_bytes = 16;
-	job->user_data = NULL;
+	/* iv: a full 16-byte counter block, A_1 */
+	sg_imb_aes128_job(mgr, IMB_CIPHER_CNTR, keys, src, dst, len, ctr_block, 16);
 	return run_one(mgr);
 }
 
