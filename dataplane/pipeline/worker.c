@@ -91,6 +91,20 @@ struct burst {
 	unsigned n_rrc;
 };
 
+/* A packet's verdict before the crypto stages: dropped, for reason why. */
+static inline void mark_drop(struct pkt_st *st, enum sg_drop why)
+{
+	st->act = ACT_DROP;
+	st->reason = (uint8_t)why;
+}
+
+/* A packet's verdict before the crypto stages: punted to the control thread, for reason why. */
+static inline void mark_punt(struct pkt_st *st, enum sg_dp_punt why)
+{
+	st->act = ACT_PUNT;
+	st->reason = (uint8_t)why;
+}
+
 static inline void drop(struct dp_worker *w, struct rte_mbuf *m, enum sg_drop reason)
 {
 	dp_count(&w->c.drop[reason], 1);
@@ -257,8 +271,7 @@ static void classify_uplink(struct dp_worker *w, struct burst *b, unsigned i)
 	n = sg_rec_parse(pl, st->pkt.payload_len, dp->cid_len, &b->hdr[b->n_hdr], max + 1);
 	h0 = &b->hdr[b->n_hdr];
 	if (n == 0 || h0->status != SG_REC_OK) {
-		st->act = ACT_DROP;
-		st->reason = n == 0 ? SG_DROP_DTLS_MALFORMED : rec_drop_reason(h0->status);
+		mark_drop(st, n == 0 ? SG_DROP_DTLS_MALFORMED : rec_drop_reason(h0->status));
 		return;
 	}
 	/*
@@ -273,13 +286,11 @@ static void classify_uplink(struct dp_worker *w, struct burst *b, unsigned i)
 	 * could never complete.
 	 */
 	if (h0->epoch == 0 || h0->type == SG_DTLS_CT_HANDSHAKE) {
-		st->act = ACT_PUNT;
-		st->reason = SG_DP_PUNT_HANDSHAKE;
+		mark_punt(st, SG_DP_PUNT_HANDSHAKE);
 		return;
 	}
 	if (n > max) {
-		st->act = ACT_DROP;
-		st->reason = SG_DROP_TOO_MANY_RECORDS;
+		mark_drop(st, SG_DROP_TOO_MANY_RECORDS);
 		return;
 	}
 	st->rec0 = (uint16_t)b->n_hdr;
@@ -305,8 +316,7 @@ static void classify_downlink(struct dp_worker *w, struct burst *b, unsigned i)
 	for (a = 0; a < cf->n_local; a++)
 		if (addr_eq(st->pkt.family, st->pkt.dst, cf->local_addr[a]))
 			break;
-	st->act = ACT_DROP;
-	st->reason = SG_DROP_UDP_PORT;
+	mark_drop(st, SG_DROP_UDP_PORT);
 	if (a == cf->n_local || st->pkt.dport < cf->port_base)
 		return;
 
@@ -394,12 +404,10 @@ static void classify(struct dp_worker *w, struct burst *b, const uint8_t *ports)
 		case SG_NET_UDP:
 			break;
 		case SG_NET_ARP:
-			st->act = ACT_PUNT;
-			st->reason = SG_DP_PUNT_ARP;
+			mark_punt(st, SG_DP_PUNT_ARP);
 			continue;
 		case SG_NET_NDISC:
-			st->act = ACT_PUNT;
-			st->reason = SG_DP_PUNT_NDISC;
+			mark_punt(st, SG_DP_PUNT_NDISC);
 			continue;
 		default:
 			st->reason = (uint8_t)st->pkt.drop;
@@ -513,24 +521,20 @@ static void lookup_ids(struct dp_worker *w, struct burst *b)
 static void lookup_missed(struct pkt_st *st)
 {
 	if (st->act == ACT_DOWN) {
-		st->act = ACT_DROP;
-		st->reason = SG_DROP_BACKEND_UNKNOWN;
+		mark_drop(st, SG_DROP_BACKEND_UNKNOWN);
 		return;
 	}
 	switch (st->ref.miss) {
 	case SG_SESS_MISS_CID_RANGE:
 	case SG_SESS_MISS_CID_TAG:
-		st->act = ACT_DROP;
-		st->reason = SG_DROP_CID_FORGED;
+		mark_drop(st, SG_DROP_CID_FORGED);
 		break;
 	case SG_SESS_MISS_CID_NODE:
-		st->act = ACT_DROP;
-		st->reason = SG_DROP_CID_OTHER_NODE;
+		mark_drop(st, SG_DROP_CID_OTHER_NODE);
 		break;
 	default:
 		/* No session: the control plane decides (RFC 6347 §4.2.8 restarts). */
-		st->act = ACT_PUNT;
-		st->reason = SG_DP_PUNT_UNKNOWN;
+		mark_punt(st, SG_DP_PUNT_UNKNOWN);
 		break;
 	}
 }
@@ -555,8 +559,7 @@ static void lookup(struct dp_worker *w, struct burst *b)
 		}
 		/* Before a hand-off: a forgery must not take room in another worker's ring. */
 		if (st->act == ACT_DOWN && dp->slot_ident != NULL && !token_ok(dp, st)) {
-			st->act = ACT_DROP;
-			st->reason = SG_DROP_BACKEND_FORGED;
+			mark_drop(st, SG_DROP_BACKEND_FORGED);
 			continue;
 		}
 		if (st->ref.sess->owner != w->idx) {
@@ -1243,15 +1246,13 @@ static unsigned build_seal_ops(struct dp_worker *w, struct burst *b)
 			uint32_t need = head - have_head;
 
 			if (have_tail < tail + need) {
-				st->act = ACT_DROP;
-				st->reason = SG_DROP_TOO_BIG;
+				mark_drop(st, SG_DROP_TOO_BIG);
 				continue;
 			}
 			memmove(pt + need, pt, st->dl_len);
 			pt += need;
 		} else if (have_tail < tail) {
-			st->act = ACT_DROP;
-			st->reason = SG_DROP_TOO_BIG;
+			mark_drop(st, SG_DROP_TOO_BIG);
 			continue;
 		}
 		op = &w->seal[n];

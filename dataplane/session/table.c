@@ -971,38 +971,45 @@ int sg_sess_delete(struct sg_sess_table *t, uint64_t id)
 	return rc;
 }
 
-int sg_sess_delete_take(struct sg_sess_table *t, uint64_t id, struct sg_rec_sa *sa)
+/* sess_delete() with the SA held back: *held names it and the grace period that frees it. */
+static int sess_delete_held(struct sg_sess_table *t, uint64_t id, struct sg_sess_held *held)
 {
 	uint32_t cur;
+	int rc = sess_delete(t, id, &cur);
+
+	if (rc == 0) {
+		held->token = dq_last_token(t);
+		held->sa = cur;
+	}
+	return rc;
+}
+
+int sg_sess_delete_take(struct sg_sess_table *t, uint64_t id, struct sg_rec_sa *sa)
+{
+	struct sg_sess_held held;
 	int rc = sess_enter(t);
 
 	if (rc != 0)
 		return rc;
-	rc = sess_delete(t, id, &cur);
-	if (rc != 0)
-		goto out;
-	/* Its free was queued last: once its grace period ends no worker holds the SA. */
-	rte_rcu_qsbr_check(t->qsbr, dq_last_token(t), true);
-	memcpy(sa, sess_sa(t, cur), t->sa_size);
-	sa_push(t, cur);
-	sess_reclaim(t, UINT32_MAX);
-out:
+	rc = sess_delete_held(t, id, &held);
+	if (rc == 0) {
+		/* Its free was queued last: once its grace period ends no worker holds the SA. */
+		rte_rcu_qsbr_check(t->qsbr, held.token, true);
+		memcpy(sa, sess_sa(t, held.sa), t->sa_size);
+		sa_push(t, held.sa);
+		sess_reclaim(t, UINT32_MAX);
+	}
 	sess_leave(t);
 	return rc;
 }
 
 int sg_sess_delete_hold(struct sg_sess_table *t, uint64_t id, struct sg_sess_held *held)
 {
-	uint32_t cur;
 	int rc = sess_enter(t);
 
 	if (rc != 0)
 		return rc;
-	rc = sess_delete(t, id, &cur);
-	if (rc == 0) {
-		held->token = dq_last_token(t);
-		held->sa = cur;
-	}
+	rc = sess_delete_held(t, id, held);
 	sess_leave(t);
 	return rc;
 }

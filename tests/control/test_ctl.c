@@ -31,6 +31,7 @@
 
 #include "sg_ctl.h"
 #include "sg_ctl_client.h"
+#include "tc_tmp.h"
 
 /* ---- a command table for the tests ---- */
 
@@ -239,10 +240,7 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	if (f == NULL)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/sg-ctl-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (f == NULL || tc_tmpdir(f->dir, sizeof(f->dir), "ctl") != 0)
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/run/ctl.sock", f->dir);
 	*state = f;
@@ -252,14 +250,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char p[160];
 
 	sg_ctl_server_destroy(f->srv);
 	running = NULL;
-	unlink(f->path);
-	snprintf(p, sizeof(p), "%s/run", f->dir);
-	rmdir(p);
-	rmdir(f->dir);
+	assert_int_equal(tc_rmtree(f->dir), 0);
 	free(f);
 	return 0;
 }
