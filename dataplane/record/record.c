@@ -555,7 +555,6 @@ static int ccm_composed(struct sg_rec_ctx *ctx, struct slot *s)
 	uint8_t a[16], t[16];
 	size_t off, alen, plen, total;
 	const uint8_t *pt;
-	IMB_JOB *job;
 
 	if (s->aad_len > AEAD_AAD_MAX || s->len > SG_DTLS_MAX_CIPHERTEXT)
 		return -EINVAL;
@@ -586,21 +585,8 @@ static int ccm_composed(struct sg_rec_ctx *ctx, struct slot *s)
 	total = off + plen;
 
 	memset(t, 0, sizeof(t));
-	job = IMB_GET_NEXT_JOB(mgr);
-	job->cipher_mode = IMB_CIPHER_CBC;
-	job->hash_alg = IMB_AUTH_NULL;
-	job->cipher_direction = IMB_DIR_ENCRYPT;
-	job->chain_order = IMB_ORDER_CIPHER_HASH;
-	job->enc_keys = s->keys;
-	job->dec_keys = s->keys;
-	job->key_len_in_bytes = IMB_KEY_128_BYTES;
-	job->src = b;
-	job->dst = b;
-	job->cipher_start_src_offset_in_bytes = 0;
-	job->msg_len_to_cipher_in_bytes = total;
-	job->iv = t; /* CBC-MAC: zero IV */
-	job->iv_len_in_bytes = 16;
-	job->user_data = NULL;
+	/* CBC-MAC: zero IV */
+	sg_imb_aes128_job(mgr, IMB_CIPHER_CBC, s->keys, b, b, total, t, 16);
 	if (run_one(mgr))
 		return -EIO;
 

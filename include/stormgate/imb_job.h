@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The one way Stormgate fills an AES-128 cipher-only job (no hash) on an
- * Intel IPsec-MB manager: ECB for the session table's CID blocks, counter
- * mode for the record layer's composed CCM, ECB again as the benchmarks' raw
- * baseline. The caller submits the job and checks its status.
+ * Intel IPsec-MB manager: ECB for the session table's CID blocks, CBC (the
+ * CBC-MAC) and counter mode for the record layer's composed CCM, ECB again
+ * as the benchmarks' raw baseline. The caller submits the job and checks its
+ * status.
  *
  * Inline, no state: whichever thread owns mgr may call it.
  */
@@ -21,8 +22,8 @@ extern "C" {
 /*
  * mgr's next job, filled to encrypt len bytes of src into dst (in place when
  * they are the same) under the expanded AES-128 key schedule keys, in cipher
- * mode (IMB_CIPHER_ECB, IMB_CIPHER_CNTR), with the IV iv of iv_len bytes
- * (NULL and 0 for ECB; CTR: the whole 16-byte counter block).
+ * mode (IMB_CIPHER_ECB, IMB_CIPHER_CBC, IMB_CIPHER_CNTR), with the IV iv of
+ * iv_len bytes (NULL and 0 for ECB; CTR: the whole 16-byte counter block).
  */
 static inline IMB_JOB *sg_imb_aes128_job(IMB_MGR *mgr, IMB_CIPHER_MODE mode, const void *keys,
                                          const uint8_t *src, uint8_t *dst, uint64_t len,

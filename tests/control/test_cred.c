@@ -221,22 +221,24 @@ static int import_str(struct sg_cred *cs, const char *csv, struct sg_cred_import
 	return rc;
 }
 
+/* Five identities, a comment and a blank line; CRLF on one line, no newline after the last,
+ * spaces inside its identity. */
+static const char good_csv[] = "identity,psk_hex,key_lifetime,state\n"
+                               "# a comment\n"
+                               "\n"
+                               "urn:dev:ops:32473-1,000102030405060708090a0b0c0d0e0f\n"
+                               "urn:dev:ops:32473-2,FFEEDDCCBBAA99887766554433221100,3600\r\n"
+                               "urn:dev:ops:32473-3,0102,,disabled\n"
+                               "urn:dev:ops:32473-4,abcd,0,enabled\n"
+                               "lwm2m ep 5,01";
+
 static void test_import_good(void **state)
 {
 	struct fixture *f = *state;
 	struct sg_cred_import_report rep;
 	struct sg_cred_entry out;
-	static const char csv[] =
-	        "identity,psk_hex,key_lifetime,state\n"
-	        "# a comment\n"
-	        "\n"
-	        "urn:dev:ops:32473-1,000102030405060708090a0b0c0d0e0f\n"
-	        "urn:dev:ops:32473-2,FFEEDDCCBBAA99887766554433221100,3600\r\n"
-	        "urn:dev:ops:32473-3,0102,,disabled\n"
-	        "urn:dev:ops:32473-4,abcd,0,enabled\n"
-	        "lwm2m ep 5,01"; /* no final newline, spaces inside the identity */
 
-	assert_int_equal(import_str(f->cs, csv, &rep), 0);
+	assert_int_equal(import_str(f->cs, good_csv, &rep), 0);
 	assert_int_equal(rep.lines, 8);
 	assert_int_equal(rep.imported, 5);
 	assert_int_equal(rep.bad_line, 0);
@@ -359,15 +361,6 @@ static int import_pieces(struct sg_cred *cs, const char *csv, size_t piece,
 	}
 	return sg_cred_import_commit(im, rep);
 }
-
-static const char good_csv[] = "identity,psk_hex,key_lifetime,state\n"
-                               "# a comment\n"
-                               "\n"
-                               "urn:dev:ops:32473-1,000102030405060708090a0b0c0d0e0f\n"
-                               "urn:dev:ops:32473-2,FFEEDDCCBBAA99887766554433221100,3600\r\n"
-                               "urn:dev:ops:32473-3,0102,,disabled\n"
-                               "urn:dev:ops:32473-4,abcd,0,enabled\n"
-                               "lwm2m ep 5,01";
 
 /* Lines cut anywhere between pieces give the same result as one stream. */
 static void test_import_pieces(void **state)

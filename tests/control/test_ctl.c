@@ -267,6 +267,15 @@ static struct sg_ctl_client *client(const char *path)
 	return cl;
 }
 
+/* f's server with these limits, started (else the test fails), and one client of it. */
+static struct sg_ctl_client *serve(struct fixture *f, unsigned max_clients, size_t max_request,
+                                   unsigned idle_ms)
+{
+	f->srv = make_server(f, max_clients, max_request, idle_ms);
+	assert_non_null(f->srv);
+	return client(f->path);
+}
+
 static void send_all(struct sg_ctl_client *cl, const char *s, size_t n)
 {
 	assert_int_equal(sg_ctl_client_send(cl, s, n), 0);
@@ -355,9 +364,7 @@ static void test_server_eof(void **state)
 	char buf[4096];
 	int eof;
 
-	f->srv = make_server(f, 4, 1024, 0);
-	assert_non_null(f->srv);
-	struct sg_ctl_client *fd = client(f->path);
+	struct sg_ctl_client *fd = serve(f, 4, 1024, 0);
 	static const char reqs[] =
 	        "{\"v\":1,\"cmd\":\"echo\",\"id\":1}\n{\"v\":1,\"cmd\":\"echo\",\"id\":2}";
 	send_all(fd, reqs, sizeof(reqs) - 1);
@@ -383,9 +390,7 @@ static void test_server_oversize(void **state)
 	char buf[4096], req[2048];
 	int eof;
 
-	f->srv = make_server(f, 8, 256, 0);
-	assert_non_null(f->srv);
-	struct sg_ctl_client *fd = client(f->path);
+	struct sg_ctl_client *fd = serve(f, 8, 256, 0);
 	memset(req, ' ', sizeof(req));
 	send_all(fd, req, 300); /* no newline within max_request */
 	collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
@@ -447,9 +452,7 @@ static void test_server_slow_reader(void **state)
 	char req[64], buf[4096];
 	int eof;
 
-	f->srv = make_server(f, 4, 1024, 0);
-	assert_non_null(f->srv);
-	struct sg_ctl_client *hog = client(f->path);
+	struct sg_ctl_client *hog = serve(f, 4, 1024, 0);
 	/* Hostile on purpose: raw non-blocking writes beside the transport. */
 	int hog_fd = sg_ctl_client_fd(hog);
 	int flags = fcntl(hog_fd, F_GETFL);
@@ -588,9 +591,7 @@ static void test_server_half_request(void **state)
 	char buf[4096];
 	int eof;
 
-	f->srv = make_server(f, 4, 1024, 200);
-	assert_non_null(f->srv);
-	struct sg_ctl_client *fd = client(f->path);
+	struct sg_ctl_client *fd = serve(f, 4, 1024, 200);
 	send_str(fd, "{\"v\":1,\"cmd\":\"ec");
 	collect(f->srv, fd, buf, sizeof(buf), 2, &eof);
 	assert_non_null(strstr(buf, "\"code\":\"" SG_CTL_ETIMEOUT "\""));
