@@ -78,16 +78,8 @@ const uint8_t kRouter4[4] = { 198, 19, 0, 254 };
 const uint8_t kGwBack4[4] = { 198, 19, 1, 1 };
 const uint8_t kServer4[4] = { 198, 19, 1, 2 };
 
-struct SuiteInfo {
-	const char *name;
-	sg_aead aead;
-};
-
-const SuiteInfo kSuites[] = {
-	{ "ccm8", SG_AEAD_AES_128_CCM_8 },       { "ccm", SG_AEAD_AES_128_CCM },
-	{ "gcm128", SG_AEAD_AES_128_GCM },       { "gcm256", SG_AEAD_AES_256_GCM },
-	{ "chacha", SG_AEAD_CHACHA20_POLY1305 },
-};
+using sgbench::kSuites;
+using sgbench::SuiteInfo;
 
 // The sessions' cipher suite: the PSK suite of that AEAD in the registry (suite.h).
 uint16_t psk_suite(sg_aead aead)
@@ -648,6 +640,54 @@ bool inject(Frames &fr, size_t pos, rte_ring *rx)
 	return true;
 }
 
+// A run's figures: packets, time per packet, and the harness's share of it (harness: TSC
+// cycles spent allocating, copying, enqueueing and freeing).
+void report(benchmark::State &state, uint64_t sent, uint64_t harness)
+{
+	state.SetItemsProcessed(int64_t(sent));
+	state.counters["pkt_time"] = benchmark::Counter(
+	        double(sent), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+	// Seconds per packet spent allocating, copying, enqueueing and freeing.
+	state.counters["harness_time"] =
+	        sent ? double(harness) / double(rte_get_tsc_hz()) / double(sent) : 0;
+	state.SetLabel("proxy, 4-tuple");
+}
+
+// Whether the worker forwarded (counters c1 - c0) and sent out (got) every one of the sent
+// packets; else err says how many and why not.
+bool all_forwarded(const sg_dp_counters &c0, const sg_dp_counters &c1, bool uplink, uint64_t sent,
+                   uint64_t got, std::string &err)
+{
+	uint64_t fwd =
+	        uplink ? c1.forwarded_up - c0.forwarded_up : c1.forwarded_down - c0.forwarded_down;
+
+	if (fwd == sent && got == sent)
+		return true;
+	err = "forwarded " + std::to_string(fwd) + " of " + std::to_string(sent) + " (sent out " +
+	      std::to_string(got) + "):" + drop_summary(c0, c1);
+	return false;
+}
+
+// The first burst of fr through the worker, its output checked packet by packet: nullptr
+// when every packet came out as it should, else what went wrong.
+const char *first_burst(Gateway &gw, Frames &fr, DeviceSide &dev, unsigned payload, bool uplink)
+{
+	const unsigned port_in = uplink ? 0 : 1, port_out = uplink ? 1 : 0;
+	rte_mbuf *out[2 * kBurst];
+	unsigned k;
+
+	if (!inject(fr, 0, g_ports.rx[port_in]))
+		return "building frames failed";
+	sg_dp_worker_poll(gw.dp, 0);
+	k = rte_ring_sc_dequeue_burst(g_ports.tx[port_out], (void **)out, 2 * kBurst, nullptr);
+	const char *bad = k == kBurst ? nullptr : "first burst: not every packet forwarded";
+	for (unsigned j = 0; j < k && bad == nullptr; j++)
+		bad = uplink ? check_uplink(gw, out[j], fr.sess[j], payload)
+		             : check_downlink(gw, out[j], fr.sess[j], payload, dev.ctx, dev.sa);
+	rte_pktmbuf_free_bulk(out, k);
+	return bad;
+}
+
 void bm_pipeline(benchmark::State &state, const SuiteInfo &suite, unsigned payload, size_t sessions,
                  bool uplink)
 {
@@ -681,18 +721,8 @@ void bm_pipeline(benchmark::State &state, const SuiteInfo &suite, unsigned paylo
 		drain(g_ports.rx[i]);
 		drain(g_ports.tx[i]);
 	}
-	// The first burst, checked packet by packet.
-	if (!refill() || !inject(*fr, 0, g_ports.rx[port_in])) {
-		state.SkipWithError("building frames failed");
-		return;
-	}
-	sg_dp_worker_poll(gw->dp, 0);
-	k = rte_ring_sc_dequeue_burst(g_ports.tx[port_out], (void **)out, 2 * kBurst, nullptr);
-	const char *bad = k == kBurst ? nullptr : "first burst: not every packet forwarded";
-	for (unsigned j = 0; j < k && bad == nullptr; j++)
-		bad = uplink ? check_uplink(*gw, out[j], fr->sess[j], payload)
-		             : check_downlink(*gw, out[j], fr->sess[j], payload, dev.ctx, dev.sa);
-	rte_pktmbuf_free_bulk(out, k);
+	const char *bad =
+	        refill() ? first_burst(*gw, *fr, dev, payload, uplink) : "building frames failed";
 	if (bad != nullptr) {
 		state.SkipWithError(bad);
 		return;
@@ -728,20 +758,9 @@ void bm_pipeline(benchmark::State &state, const SuiteInfo &suite, unsigned paylo
 		got += k;
 	}
 	sg_dp_counters_get(gw->dp, 0, &c1);
-	uint64_t fwd =
-	        uplink ? c1.forwarded_up - c0.forwarded_up : c1.forwarded_down - c0.forwarded_down;
-	if (fwd != sent || got != sent) {
-		err = "forwarded " + std::to_string(fwd) + " of " + std::to_string(sent) +
-		      " (sent out " + std::to_string(got) + "):" + drop_summary(c0, c1);
+	if (!all_forwarded(c0, c1, uplink, sent, got, err))
 		state.SkipWithError(err.c_str());
-	}
-	state.SetItemsProcessed(int64_t(sent));
-	state.counters["pkt_time"] = benchmark::Counter(
-	        double(sent), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-	// Seconds per packet spent allocating, copying, enqueueing and freeing.
-	state.counters["harness_time"] =
-	        sent ? double(harness) / double(rte_get_tsc_hz()) / double(sent) : 0;
-	state.SetLabel("proxy, 4-tuple");
+	report(state, sent, harness);
 }
 
 int register_all()

@@ -48,16 +48,8 @@ constexpr size_t kPool = 32768;    // records opened per pass
 constexpr size_t kOrder = 1 << 16; // records sealed (keystore: keyed) per pass, each of a
                                    // session drawn at random among all, redrawn every pass
 
-struct SuiteInfo {
-	const char *name;
-	sg_aead aead;
-};
-
-const SuiteInfo kSuites[] = {
-	{ "ccm8", SG_AEAD_AES_128_CCM_8 },       { "ccm", SG_AEAD_AES_128_CCM },
-	{ "gcm128", SG_AEAD_AES_128_GCM },       { "gcm256", SG_AEAD_AES_256_GCM },
-	{ "chacha", SG_AEAD_CHACHA20_POLY1305 },
-};
+using sgbench::kSuites;
+using sgbench::SuiteInfo;
 const unsigned kPayloads[] = { 64, 256, 1024 };
 const size_t kSessions[] = { 1, 1000, 1000000, 10000000 };
 
@@ -610,6 +602,33 @@ void bm_imb_raw_open(benchmark::State &state, sg_aead aead, unsigned payload)
 
 enum class Store { raw_expand, preexpanded, preexpanded_pf };
 
+// Store::raw_expand: sa's receive key expanded now into scratch; returns the schedule.
+inline const void *expand_now(IMB_MGR *m, const sg_rec_sa &sa, bool ccm, RawKey &scratch)
+{
+	if (ccm) {
+		keyexp128(m, sa.rx_key, scratch.ks);
+		return scratch.ks;
+	}
+	IMB_AES128_GCM_PRE(m, sa.rx_key, &scratch.gcm);
+	return &scratch.gcm;
+}
+
+// The receive keys of sessions sas[0..sessions) expanded once, kstride bytes each (CCM: the
+// AES-128 schedule; GCM: IPsec-MB's gcm_key_data), in huge pages; nullptr without memory.
+uint8_t *expanded_table(IMB_MGR *m, const sg_rec_sa *sas, size_t sessions, bool ccm, size_t kstride)
+{
+	uint8_t *table = static_cast<uint8_t *>(huge_alloc(sessions * kstride));
+
+	for (size_t i = 0; table && i < sessions; i++) {
+		if (ccm)
+			keyexp128(m, sas[i].rx_key, table + i * kstride);
+		else
+			IMB_AES128_GCM_PRE(m, sas[i].rx_key,
+			                   reinterpret_cast<gcm_key_data *>(table + i * kstride));
+	}
+	return table;
+}
+
 void bm_keystore(benchmark::State &state, Store store, sg_aead aead, size_t sessions)
 {
 	const bool ccm = aead == SG_AEAD_AES_128_CCM_8;
@@ -633,20 +652,12 @@ void bm_keystore(benchmark::State &state, Store store, sg_aead aead, size_t sess
 		return;
 	}
 	if (store != Store::raw_expand) {
-		table = static_cast<uint8_t *>(huge_alloc(sessions * kstride));
+		table = expanded_table(m, sas, sessions, ccm, kstride);
 		if (!table) {
 			state.SkipWithError("no memory for the expanded table");
 			free(scratch);
 			free_mb_mgr(m);
 			return;
-		}
-		for (size_t i = 0; i < sessions; i++) {
-			if (ccm)
-				keyexp128(m, sas[i].rx_key, table + i * kstride);
-			else
-				IMB_AES128_GCM_PRE(
-				        m, sas[i].rx_key,
-				        reinterpret_cast<gcm_key_data *>(table + i * kstride));
 		}
 	}
 	draw_order(order, sessions, rng);
@@ -666,19 +677,8 @@ void bm_keystore(benchmark::State &state, Store store, sg_aead aead, size_t sess
 					prefetch_line(table + sess[j] * kstride + l);
 		}
 		for (unsigned j = 0; j < kBurst; j++) {
-			const void *keys;
-
-			if (store == Store::raw_expand) {
-				if (ccm) {
-					keyexp128(m, sas[sess[j]].rx_key, scratch[j].ks);
-					keys = scratch[j].ks;
-				} else {
-					IMB_AES128_GCM_PRE(m, sas[sess[j]].rx_key, &scratch[j].gcm);
-					keys = &scratch[j].gcm;
-				}
-			} else {
-				keys = table + sess[j] * kstride;
-			}
+			const void *keys = table ? table + sess[j] * kstride
+			                         : expand_now(m, sas[sess[j]], ccm, scratch[j]);
 			IMB_JOB *job = IMB_GET_NEXT_JOB(m);
 
 			fill_raw_job(job, aead, keys, nonce[j], aad[j], 13,

@@ -35,6 +35,7 @@
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
 
+#include <stormgate/imb_job.h>
 #include <stormgate/session.h>
 #include <stormgate/time.h>
 
@@ -351,7 +352,8 @@ void session_insert_single(benchmark::State &state)
 
 // ---- baselines ----
 
-struct rte_hash *rte_hash_of(uint32_t n)
+// An empty rte_hash (lock-free readers) sized for n session 4-tuples.
+struct rte_hash *rte_hash_new(uint32_t n)
 {
 	static unsigned seq;
 	char name[32];
@@ -368,6 +370,26 @@ struct rte_hash *rte_hash_of(uint32_t n)
 	return rte_hash_create(&p);
 }
 
+// An rte_hash holding the 4-tuples of sessions 0..n-1 (data: the session's number); nullptr
+// with *err saying which step failed.
+struct rte_hash *rte_hash_of(uint32_t n, const char **err)
+{
+	struct rte_hash *h = rte_hash_new(n);
+
+	*err = "rte_hash_create failed";
+	for (uint32_t k = 0; h != nullptr && k < n; k++) {
+		struct sg_sess_tuple t;
+
+		tuple_of(&t, k);
+		if (rte_hash_add_key_data(h, &t, (void *)(uintptr_t)k) != 0) {
+			*err = "rte_hash_add_key_data failed";
+			rte_hash_free(h);
+			h = nullptr;
+		}
+	}
+	return h;
+}
+
 void session_baseline_rte_hash(benchmark::State &state)
 {
 	uint32_t n = (uint32_t)state.range(0);
@@ -375,26 +397,17 @@ void session_baseline_rte_hash(benchmark::State &state)
 	std::vector<uint32_t> ks(kStream);
 	sgbench::Touched touched(n);
 	struct rte_hash *h;
+	const char *err;
 	uint64_t x = n;
 
 	if (!sgbench::eal_up()) {
 		state.SkipWithError("rte_eal_init failed");
 		return;
 	}
-	h = rte_hash_of(n);
+	h = rte_hash_of(n, &err);
 	if (h == nullptr) {
-		state.SkipWithError("rte_hash_create failed");
+		state.SkipWithError(err);
 		return;
-	}
-	for (uint32_t k = 0; k < n; k++) {
-		struct sg_sess_tuple t;
-
-		tuple_of(&t, k);
-		if (rte_hash_add_key_data(h, &t, (void *)(uintptr_t)k) != 0) {
-			state.SkipWithError("rte_hash_add_key_data failed");
-			rte_hash_free(h);
-			return;
-		}
 	}
 	auto redraw = [&]() {
 		for (size_t i = 0; i < kStream; i++) {
@@ -445,17 +458,12 @@ void session_baseline_rte_hash_mem(benchmark::State &state)
 		// EAL's --no-huge memory is resident from init: count rte_malloc's heap instead.
 		struct rte_malloc_socket_stats st0, st1;
 		rte_malloc_get_socket_stats(0, &st0);
-		struct rte_hash *h = rte_hash_of(n);
+		const char *err;
+		struct rte_hash *h = rte_hash_of(n, &err);
 
 		if (h == nullptr) {
-			state.SkipWithError("rte_hash_create failed");
+			state.SkipWithError(err);
 			break;
-		}
-		for (uint32_t k = 0; k < n; k++) {
-			struct sg_sess_tuple t;
-
-			tuple_of(&t, k);
-			rte_hash_add_key_data(h, &t, (void *)(uintptr_t)k);
 		}
 		rte_malloc_get_socket_stats(0, &st1);
 		bytes = (double)(st1.heap_allocsz_bytes - st0.heap_allocsz_bytes) / n;
@@ -479,21 +487,9 @@ void session_baseline_ecb(benchmark::State &state)
 	IMB_AES_KEYEXP_128(m, key, ek, dk);
 	memset(buf, 7, sizeof(buf));
 	for (auto _ : state) {
-		IMB_JOB *job = IMB_GET_NEXT_JOB(m);
+		IMB_JOB *job = sg_imb_aes128_job(m, IMB_CIPHER_ECB, ek, buf, buf, (uint64_t)n * 16,
+		                                 nullptr, 0);
 
-		job->cipher_mode = IMB_CIPHER_ECB;
-		job->cipher_direction = IMB_DIR_ENCRYPT;
-		job->chain_order = IMB_ORDER_CIPHER_HASH;
-		job->hash_alg = IMB_AUTH_NULL;
-		job->enc_keys = ek;
-		job->dec_keys = dk;
-		job->key_len_in_bytes = IMB_KEY_128_BYTES;
-		job->src = buf;
-		job->dst = buf;
-		job->cipher_start_src_offset_in_bytes = 0;
-		job->msg_len_to_cipher_in_bytes = (uint64_t)n * 16;
-		job->iv = nullptr;
-		job->iv_len_in_bytes = 0;
 		job = IMB_SUBMIT_JOB(m);
 		if (job == nullptr)
 			job = IMB_FLUSH_JOB(m);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Helpers shared by the benchmark files (bench_<part>.cc): deterministic
-// session keys both sides of a session can derive, the count of sessions a
+// Helpers shared by the benchmark files (bench_<part>.cc): the AEADs they
+// run, deterministic session keys both sides of a session can derive, the count of sessions a
 // run touched, and the EAL of the bench process (bench_eal.c, shared with
 // stormgate-memory). Every function here is inline; the EAL state is one
 // function-local static shared by all files.
@@ -27,6 +27,19 @@
 
 namespace sgbench
 {
+
+// The AEADs every record and pipeline benchmark runs, by the short name in its
+// benchmark name (record_open/ccm8/64/1, pipeline/gcm128/...).
+struct SuiteInfo {
+	const char *name;
+	sg_aead aead;
+};
+
+inline constexpr SuiteInfo kSuites[] = {
+	{ "ccm8", SG_AEAD_AES_128_CCM_8 },       { "ccm", SG_AEAD_AES_128_CCM },
+	{ "gcm128", SG_AEAD_AES_128_GCM },       { "gcm256", SG_AEAD_AES_256_GCM },
+	{ "chacha", SG_AEAD_CHACHA20_POLY1305 },
+};
 
 inline uint64_t splitmix(uint64_t &x)
 {

@@ -143,6 +143,25 @@ static int put_txn(MDB_txn *txn, MDB_dbi dbi, const void *identity, size_t id_le
 	return 0;
 }
 
+/* A write transaction on cs: 0, -EROFS (opened read-only) or LMDB's error as -errno. */
+static int write_begin(struct sg_cred *cs, MDB_txn **txn)
+{
+	if (cs->flags & SG_CRED_RDONLY)
+		return -EROFS;
+	return mdb_errno(mdb_txn_begin(cs->env, NULL, 0, txn));
+}
+
+/* The end of write transaction txn whose work returned rc: committed when rc is 0, else
+ * aborted. Returns rc, or the commit's result. */
+static int write_end(MDB_txn *txn, int rc)
+{
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return mdb_errno(mdb_txn_commit(txn));
+}
+
 int sg_cred_put(struct sg_cred *cs, const void *identity, size_t id_len,
                 const struct sg_cred_entry *e)
 {
@@ -151,17 +170,10 @@ int sg_cred_put(struct sg_cred *cs, const void *identity, size_t id_len,
 
 	if (!identity_valid(identity, id_len) || e == NULL || !entry_valid(e))
 		return -EINVAL;
-	if (cs->flags & SG_CRED_RDONLY)
-		return -EROFS;
-	rc = mdb_errno(mdb_txn_begin(cs->env, NULL, 0, &txn));
+	rc = write_begin(cs, &txn);
 	if (rc != 0)
 		return rc;
-	rc = put_txn(txn, cs->dbi, identity, id_len, e);
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		return rc;
-	}
-	return mdb_errno(mdb_txn_commit(txn));
+	return write_end(txn, put_txn(txn, cs->dbi, identity, id_len, e));
 }
 
 /* identity's entry as txn sees it into out. Returns 0, -ENOENT, -EBADMSG or LMDB's -errno. */
@@ -226,17 +238,10 @@ int sg_cred_delete(struct sg_cred *cs, const void *identity, size_t id_len)
 
 	if (!identity_valid(identity, id_len))
 		return -EINVAL;
-	if (cs->flags & SG_CRED_RDONLY)
-		return -EROFS;
-	rc = mdb_errno(mdb_txn_begin(cs->env, NULL, 0, &txn));
+	rc = write_begin(cs, &txn);
 	if (rc != 0)
 		return rc;
-	rc = mdb_errno(mdb_del(txn, cs->dbi, &key, NULL));
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		return rc;
-	}
-	return mdb_errno(mdb_txn_commit(txn));
+	return write_end(txn, mdb_errno(mdb_del(txn, cs->dbi, &key, NULL)));
 }
 
 int sg_cred_count(struct sg_cred *cs, uint64_t *count)
@@ -436,15 +441,11 @@ struct sg_cred_import *sg_cred_import_begin(struct sg_cred *cs)
 	struct sg_cred_import *im;
 	int rc;
 
-	if (cs->flags & SG_CRED_RDONLY) {
-		errno = EROFS;
-		return NULL;
-	}
 	im = calloc(1, sizeof(*im));
 	if (im == NULL)
 		return NULL;
 	im->cs = cs;
-	rc = mdb_errno(mdb_txn_begin(cs->env, NULL, 0, &im->txn));
+	rc = write_begin(cs, &im->txn);
 	if (rc != 0) {
 		free(im);
 		errno = -rc;

@@ -101,21 +101,10 @@ static void worker_free(struct dp_worker *w)
 	rte_free(w);
 }
 
-struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
+/* The ports' roles, RX queue counts and neighbour tables: 0, -EINVAL (a port without a TX
+ * queue for every worker) or -ENOMEM. */
+static int dp_ports_init(struct sg_dp *dp)
 {
-	struct sg_dp *dp;
-	char name[RTE_RING_NAMESIZE];
-	struct sg_rec_ctx_conf rc;
-	int err = ENOMEM;
-
-	dp = calloc(1, sizeof(*dp));
-	if (dp == NULL)
-		goto fail_errno;
-	dp->conf = *conf;
-	if (check_conf(&dp->conf) != 0) {
-		err = EINVAL;
-		goto fail;
-	}
 	dp->dev_port = dp->backend_port = -1;
 	for (unsigned p = 0; p < dp->conf.n_ports; p++) {
 		struct rte_eth_dev_info info;
@@ -125,24 +114,94 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 		if (dp->conf.ports[p].role & SG_DP_ROLE_BACKEND)
 			dp->backend_port = (int8_t)p;
 		if (rte_eth_dev_info_get(dp->conf.ports[p].port_id, &info) != 0 ||
-		    info.nb_tx_queues < dp->conf.n_workers) {
-			err = EINVAL; /* every worker needs a TX queue of its own */
-			goto fail;
-		}
+		    info.nb_tx_queues < dp->conf.n_workers)
+			return -EINVAL; /* every worker needs a TX queue of its own */
 		dp->nb_rxq[p] = info.nb_rx_queues;
 		dp->neigh[p] = calloc(1, sizeof(*dp->neigh[p]));
 		if (dp->neigh[p] == NULL)
-			goto fail;
+			return -ENOMEM;
 	}
+	return 0;
+}
+
+/* The backend maps of the mode: udp, a backend port per session slot, the session of
+ * each port and the FIFO of free ports; proxy, an identity block per slot and the queue
+ * of blocks to free. 0 or -ENOMEM. */
+static int dp_backend_maps(struct sg_dp *dp)
+{
+	if (dp->conf.backend_mode == SG_DP_BACKEND_UDP) {
+		dp->n_bports = (uint32_t)dp->conf.n_local * dp->conf.ports_per_addr;
+		dp->slot_bport = calloc(dp->capacity, sizeof(*dp->slot_bport));
+		dp->bport_session = calloc(dp->n_bports, sizeof(*dp->bport_session));
+		dp->bport_fifo = malloc((size_t)dp->n_bports * sizeof(*dp->bport_fifo));
+		if (!dp->slot_bport || !dp->bport_session || !dp->bport_fifo)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < dp->n_bports; i++)
+			dp->bport_fifo[i] = i;
+		dp->fifo_len = dp->n_bports;
+		return 0;
+	}
+	dp->slot_ident = calloc(dp->capacity, sizeof(*dp->slot_ident));
+	dp->dq_cap = 65536;
+	dp->ident_dq = calloc(dp->dq_cap, sizeof(*dp->ident_dq));
+	return dp->slot_ident && dp->ident_dq ? 0 : -ENOMEM;
+}
+
+/* Worker i: its hand-off ring, record context (conf rc), session reader, buffer of kept
+ * records and return routability state. 0 or -errno; sg_dp_destroy() frees a part made. */
+static int dp_worker_create(struct sg_dp *dp, unsigned i, const struct sg_rec_ctx_conf *rc)
+{
+	char name[RTE_RING_NAMESIZE];
+	struct dp_worker *w = rte_zmalloc("sg_dp_worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
+
+	if (w == NULL)
+		return -ENOMEM;
+	dp->w[i] = w;
+	w->dp = dp;
+	w->idx = i;
+	snprintf(name, sizeof(name), "sg_ho_%u_%p", i, (void *)dp);
+	w->handoff =
+	        rte_ring_create(name, dp->conf.handoff_ring_size, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	w->rec = sg_rec_ctx_create(rc);
+	w->sw = sg_sess_worker_create(dp->conf.sessions, i);
+	w->keep_cap = dp->conf.burst * rte_pktmbuf_data_room_size(dp->conf.pool);
+	w->keep = rte_malloc("sg_dp_keep", w->keep_cap, RTE_CACHE_LINE_SIZE);
+	w->scrub_at = dp->tsc0 + dp->scrub_tsc;
+	if (dp_rrc_init(&w->rrc) != 0)
+		return -EIO;
+	if (w->handoff == NULL || w->rec == NULL || w->sw == NULL || w->keep == NULL)
+		return -(errno ? errno : ENOMEM);
+	return 0;
+}
+
+struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
+{
+	struct sg_dp *dp;
+	char name[RTE_RING_NAMESIZE];
+	struct sg_rec_ctx_conf rc;
+	int err;
+
+	dp = calloc(1, sizeof(*dp));
+	if (dp == NULL)
+		return NULL;
+	dp->conf = *conf;
+	if (check_conf(&dp->conf) != 0) {
+		err = -EINVAL;
+		goto fail;
+	}
+	err = dp_ports_init(dp);
+	if (err != 0)
+		goto fail;
 	dp->meta_off = rte_mbuf_dynfield_register(&meta_desc);
 	if (dp->meta_off < 0) {
-		err = rte_errno;
+		err = -rte_errno;
 		goto fail;
 	}
 	dp->cid_len = sg_sess_cid_len(dp->conf.sessions);
 	dp->window_bits = sg_sess_replay_window(dp->conf.sessions);
 	dp->capacity = sg_sess_capacity(dp->conf.sessions);
 
+	err = -ENOMEM;
 	snprintf(name, sizeof(name), "sg_punt_%p", (void *)dp);
 	dp->punt = rte_ring_create(name, dp->conf.punt_ring_size, SOCKET_ID_ANY, RING_F_SC_DEQ);
 	if (dp->punt == NULL)
@@ -151,24 +210,9 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 	dp->ctl_txr = rte_ring_create(name, DP_CTL_TX_RING, SOCKET_ID_ANY, RING_F_SC_DEQ);
 	if (dp->ctl_txr == NULL)
 		goto fail;
-
-	if (dp->conf.backend_mode == SG_DP_BACKEND_UDP) {
-		dp->n_bports = (uint32_t)dp->conf.n_local * dp->conf.ports_per_addr;
-		dp->slot_bport = calloc(dp->capacity, sizeof(*dp->slot_bport));
-		dp->bport_session = calloc(dp->n_bports, sizeof(*dp->bport_session));
-		dp->bport_fifo = malloc((size_t)dp->n_bports * sizeof(*dp->bport_fifo));
-		if (!dp->slot_bport || !dp->bport_session || !dp->bport_fifo)
-			goto fail;
-		for (uint32_t i = 0; i < dp->n_bports; i++)
-			dp->bport_fifo[i] = i;
-		dp->fifo_len = dp->n_bports;
-	} else {
-		dp->slot_ident = calloc(dp->capacity, sizeof(*dp->slot_ident));
-		dp->dq_cap = 65536;
-		dp->ident_dq = calloc(dp->dq_cap, sizeof(*dp->ident_dq));
-		if (!dp->slot_ident || !dp->ident_dq)
-			goto fail;
-	}
+	err = dp_backend_maps(dp);
+	if (err != 0)
+		goto fail;
 
 	memset(&rc, 0, sizeof(rc));
 	rc.window_bits = dp->window_bits;
@@ -182,38 +226,15 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 	dp->tsc_hz = rte_get_tsc_hz();
 	dp->scrub_tsc = dp->conf.key_scrub_ms * dp->tsc_hz / 1000;
 	dp->rrc_tsc = dp->conf.rrc_timeout_ms * dp->tsc_hz / 1000;
-	for (unsigned i = 0; i < dp->conf.n_workers; i++) {
-		struct dp_worker *w = rte_zmalloc("sg_dp_worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
-
-		if (w == NULL)
-			goto fail;
-		dp->w[i] = w;
-		w->dp = dp;
-		w->idx = i;
-		snprintf(name, sizeof(name), "sg_ho_%u_%p", i, (void *)dp);
-		w->handoff = rte_ring_create(name, dp->conf.handoff_ring_size, SOCKET_ID_ANY,
-		                             RING_F_SC_DEQ);
-		w->rec = sg_rec_ctx_create(&rc);
-		w->sw = sg_sess_worker_create(dp->conf.sessions, i);
-		w->keep_cap = dp->conf.burst * rte_pktmbuf_data_room_size(dp->conf.pool);
-		w->keep = rte_malloc("sg_dp_keep", w->keep_cap, RTE_CACHE_LINE_SIZE);
-		w->scrub_at = dp->tsc0 + dp->scrub_tsc;
-		if (dp_rrc_init(&w->rrc) != 0) {
-			err = EIO;
-			goto fail;
-		}
-		if (w->handoff == NULL || w->rec == NULL || w->sw == NULL || w->keep == NULL) {
-			err = errno ? errno : ENOMEM;
-			goto fail;
-		}
-	}
+	for (unsigned i = 0; i < dp->conf.n_workers && err == 0; i++)
+		err = dp_worker_create(dp, i, &rc);
+	if (err != 0)
+		goto fail;
 	return dp;
 
 fail:
 	sg_dp_destroy(dp);
-	errno = err;
-	return NULL;
-fail_errno:
+	errno = -err;
 	return NULL;
 }
 

@@ -22,6 +22,7 @@
 #include <intel-ipsec-mb.h>
 
 #include <stormgate/bytes.h>
+#include <stormgate/imb_job.h>
 #include <stormgate/record.h>
 
 #include "replay.h"
@@ -164,6 +165,29 @@ static int mgr_init(struct sg_rec_ctx *ctx)
 	}
 }
 
+/* Whether conf (with entries GCM cache entries) is one sg_rec_ctx_create() takes. */
+static int ctx_conf_ok(const struct sg_rec_ctx_conf *conf, unsigned entries)
+{
+	if (conf->window_bits &&
+	    (conf->window_bits < SG_REPLAY_WINDOW_MIN || conf->window_bits > SG_REPLAY_WINDOW_MAX ||
+	     !pow2(conf->window_bits)))
+		return 0;
+	return conf->cid_len <= SG_DTLS_CID_MAX && pow2(entries) && entries >= GCM_WAYS &&
+	       !(conf->flags & ~(SG_REC_CTX_F_NO_GCM_CACHE | SG_REC_CTX_F_LATENCY));
+}
+
+/* Forgeries each AEAD's sessions may take: conf's, 0 for RFC 9147's limit, UINT32_MAX for none. */
+static void set_fail_limits(struct sg_rec_ctx *ctx, const struct sg_rec_ctx_conf *conf)
+{
+	for (unsigned a = 0; a < SG_AEAD_MAX; a++) {
+		uint32_t l = conf->auth_fail_limit[a];
+
+		ctx->fail_limit[a] = l == 0            ? sg_aead_integrity_limit((enum sg_aead)a)
+		                     : l == UINT32_MAX ? UINT64_MAX
+		                                       : l;
+	}
+}
+
 struct sg_rec_ctx *sg_rec_ctx_create(const struct sg_rec_ctx_conf *conf)
 {
 	struct sg_rec_ctx_conf def = { 0 };
@@ -174,11 +198,7 @@ struct sg_rec_ctx *sg_rec_ctx_create(const struct sg_rec_ctx_conf *conf)
 	if (!conf)
 		conf = &def;
 	entries = conf->gcm_cache_entries ? conf->gcm_cache_entries : GCM_CACHE_DEFAULT;
-	if ((conf->window_bits &&
-	     (conf->window_bits < SG_REPLAY_WINDOW_MIN ||
-	      conf->window_bits > SG_REPLAY_WINDOW_MAX || !pow2(conf->window_bits))) ||
-	    conf->cid_len > SG_DTLS_CID_MAX || !pow2(entries) || entries < GCM_WAYS ||
-	    (conf->flags & ~(SG_REC_CTX_F_NO_GCM_CACHE | SG_REC_CTX_F_LATENCY)))
+	if (!ctx_conf_ok(conf, entries))
 		goto err_out;
 
 	err = -ENOMEM;
@@ -189,13 +209,7 @@ struct sg_rec_ctx *sg_rec_ctx_create(const struct sg_rec_ctx_conf *conf)
 	ctx->window = conf->window_bits ? conf->window_bits : SG_REPLAY_WINDOW_DEFAULT;
 	ctx->cid_len = conf->cid_len;
 	ctx->flags = conf->flags;
-	for (unsigned a = 0; a < SG_AEAD_MAX; a++) {
-		uint32_t l = conf->auth_fail_limit[a];
-
-		ctx->fail_limit[a] = l == 0            ? sg_aead_integrity_limit((enum sg_aead)a)
-		                     : l == UINT32_MAX ? UINT64_MAX
-		                                       : l;
-	}
+	set_fail_limits(ctx, conf);
 
 	ctx->mgr_size = (imb_get_mb_mgr_size() + SG_CACHE_LINE - 1) & ~(size_t)(SG_CACHE_LINE - 1);
 	ctx->mgr_mem = aalloc(ctx->mgr_size);
@@ -521,22 +535,8 @@ static int run_one(IMB_MGR *mgr)
 static int ccm_ctr(IMB_MGR *mgr, const void *keys, const uint8_t *ctr_block, const uint8_t *src,
                    uint8_t *dst, uint32_t len)
 {
-	IMB_JOB *job = IMB_GET_NEXT_JOB(mgr);
-
-	job->cipher_mode = IMB_CIPHER_CNTR;
-	job->hash_alg = IMB_AUTH_NULL;
-	job->cipher_direction = IMB_DIR_ENCRYPT;
-	job->chain_order = IMB_ORDER_CIPHER_HASH;
-	job->enc_keys = keys;
-	job->dec_keys = keys;
-	job->key_len_in_bytes = IMB_KEY_128_BYTES;
-	job->src = src;
-	job->dst = dst;
-	job->cipher_start_src_offset_in_bytes = 0;
-	job->msg_len_to_cipher_in_bytes = len;
-	job->iv = ctr_block; /* a full 16-byte counter block: A_1 */
-	job->iv_len_in_bytes = 16;
-	job->user_data = NULL;
+	/* iv: a full 16-byte counter block, A_1 */
+	sg_imb_aes128_job(mgr, IMB_CIPHER_CNTR, keys, src, dst, len, ctr_block, 16);
 	return run_one(mgr);
 }
 
@@ -555,7 +555,6 @@ static int ccm_composed(struct sg_rec_ctx *ctx, struct slot *s)
 	uint8_t a[16], t[16];
 	size_t off, alen, plen, total;
 	const uint8_t *pt;
-	IMB_JOB *job;
 
 	if (s->aad_len > AEAD_AAD_MAX || s->len > SG_DTLS_MAX_CIPHERTEXT)
 		return -EINVAL;
@@ -586,21 +585,8 @@ static int ccm_composed(struct sg_rec_ctx *ctx, struct slot *s)
 	total = off + plen;
 
 	memset(t, 0, sizeof(t));
-	job = IMB_GET_NEXT_JOB(mgr);
-	job->cipher_mode = IMB_CIPHER_CBC;
-	job->hash_alg = IMB_AUTH_NULL;
-	job->cipher_direction = IMB_DIR_ENCRYPT;
-	job->chain_order = IMB_ORDER_CIPHER_HASH;
-	job->enc_keys = s->keys;
-	job->dec_keys = s->keys;
-	job->key_len_in_bytes = IMB_KEY_128_BYTES;
-	job->src = b;
-	job->dst = b;
-	job->cipher_start_src_offset_in_bytes = 0;
-	job->msg_len_to_cipher_in_bytes = total;
-	job->iv = t; /* CBC-MAC: zero IV */
-	job->iv_len_in_bytes = 16;
-	job->user_data = NULL;
+	/* CBC-MAC: zero IV */
+	sg_imb_aes128_job(mgr, IMB_CIPHER_CBC, s->keys, b, b, total, t, 16);
 	if (run_one(mgr))
 		return -EIO;
 

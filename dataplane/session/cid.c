@@ -16,26 +16,16 @@
  */
 #include <errno.h>
 
+#include <stormgate/imb_job.h>
+
 #include "session_priv.h"
 
 int sg_sess_ecb(IMB_MGR *mgr, const uint8_t *ek, uint8_t *buf, unsigned n)
 {
-	IMB_JOB *job = IMB_GET_NEXT_JOB(mgr);
-
 	/* ECB is position independent: one job covers the whole burst. */
-	job->cipher_mode = IMB_CIPHER_ECB;
-	job->cipher_direction = IMB_DIR_ENCRYPT;
-	job->chain_order = IMB_ORDER_CIPHER_HASH;
-	job->hash_alg = IMB_AUTH_NULL;
-	job->enc_keys = ek;
-	job->dec_keys = ek;
-	job->key_len_in_bytes = IMB_KEY_128_BYTES;
-	job->src = buf;
-	job->dst = buf;
-	job->cipher_start_src_offset_in_bytes = 0;
-	job->msg_len_to_cipher_in_bytes = (uint64_t)n * 16;
-	job->iv = NULL;
-	job->iv_len_in_bytes = 0;
+	IMB_JOB *job =
+	        sg_imb_aes128_job(mgr, IMB_CIPHER_ECB, ek, buf, buf, (uint64_t)n * 16, NULL, 0);
+
 	job = IMB_SUBMIT_JOB(mgr);
 	if (job == NULL)
 		job = IMB_FLUSH_JOB(mgr);

@@ -397,22 +397,10 @@ static int sess_params_ok(const struct sg_sess_params *p)
 	return (p->flags & ~(uint32_t)SG_SESS_P_LAZY) == 0;
 }
 
-struct sg_sess_table *sg_sess_table_create(const struct sg_sess_params *p)
+/* The table's sizes and layout from p (defaults for what p leaves 0); no allocation. */
+static void sess_geometry(struct sg_sess_table *t, const struct sg_sess_params *p)
 {
-	struct sg_sess_table *t;
 	uint32_t reserve;
-	uint8_t dk[16 * 11] __attribute__((aligned(16)));
-	int err = ENOMEM, lazy;
-
-	if (p == NULL || !sess_params_ok(p)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	t = aligned_alloc(SG_CACHE_LINE, sizeof(*t));
-	if (t == NULL)
-		return NULL;
-	memset(t, 0, sizeof(*t));
-	lazy = (p->flags & SG_SESS_P_LAZY) != 0;
 
 	t->capacity = p->capacity;
 	t->tuple_capacity = p->tuple_capacity ? p->tuple_capacity : p->capacity;
@@ -438,6 +426,68 @@ struct sg_sess_table *sg_sess_table_create(const struct sg_sess_params *p)
 	t->slot_free = SESS_NONE;
 	t->sa_free = SESS_NONE;
 	t->rnd_pos = sizeof(t->rnd);
+}
+
+/* The RCU state the readers report to: p's, or one of the table's own. 0 or -errno. */
+static int sess_qsbr_init(struct sg_sess_table *t, const struct sg_sess_params *p)
+{
+	unsigned n = p->max_threads ? p->max_threads : SESS_THREADS_DEFAULT;
+	size_t sz;
+
+	if (p->qsbr != NULL) {
+		t->qsbr = p->qsbr;
+		return 0;
+	}
+	sz = rte_rcu_qsbr_get_memsize(n);
+	if (sz == 1) /* DPDK's error value */
+		return -EINVAL;
+	t->qsbr = aligned_alloc(SG_CACHE_LINE,
+	                        (sz + SG_CACHE_LINE - 1) & ~(size_t)(SG_CACHE_LINE - 1));
+	if (t->qsbr == NULL)
+		return -ENOMEM;
+	t->own_qsbr = 1;
+	return rte_rcu_qsbr_init(t->qsbr, n) == 0 ? 0 : -EINVAL;
+}
+
+/* The IPsec-MB manager, the CID key (p's or random) and the index hash's keys. 0 or -errno. */
+static int sess_keys_init(struct sg_sess_table *t, const struct sg_sess_params *p)
+{
+	uint8_t dk[16 * 11] __attribute__((aligned(16)));
+
+	t->mgr = alloc_mb_mgr(0);
+	if (t->mgr == NULL)
+		return -ENOMEM;
+	init_mb_mgr_auto(t->mgr, NULL);
+	if (imb_get_errno(t->mgr) != 0)
+		return -EIO;
+	if (p->cid_key != NULL)
+		memcpy(t->cid_key, p->cid_key, sizeof(t->cid_key));
+	else if (getrandom(t->cid_key, sizeof(t->cid_key), 0) != (ssize_t)sizeof(t->cid_key))
+		return -EIO;
+	IMB_AES_KEYEXP_128(t->mgr, t->cid_key, t->cid_ek, dk);
+	sg_wipe(dk, sizeof(dk));
+	/* Keyed index hash: an outsider cannot pick 4-tuples that collide. */
+	if (sess_random(t, &t->seed, sizeof(t->seed)) != 0 ||
+	    sess_random(t, t->hkey, sizeof(t->hkey)) != 0)
+		return -EIO;
+	return 0;
+}
+
+struct sg_sess_table *sg_sess_table_create(const struct sg_sess_params *p)
+{
+	struct sg_sess_table *t;
+	int err = -ENOMEM, lazy;
+
+	if (p == NULL || !sess_params_ok(p)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	t = aligned_alloc(SG_CACHE_LINE, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	memset(t, 0, sizeof(*t));
+	lazy = (p->flags & SG_SESS_P_LAZY) != 0;
+	sess_geometry(t, p);
 
 	t->hot = sess_map(t, MAP_HOT, (size_t)t->capacity * sizeof(struct sg_sess), lazy);
 	t->cold = sess_map(t, MAP_COLD, (size_t)t->capacity * sizeof(struct sess_cold), lazy);
@@ -451,56 +501,16 @@ struct sg_sess_table *sg_sess_table_create(const struct sg_sess_params *p)
 	t->dq = calloc(t->dq_cap, sizeof(*t->dq));
 	if (t->dq == NULL)
 		goto fail;
-
-	if (p->qsbr != NULL) {
-		t->qsbr = p->qsbr;
-	} else {
-		unsigned n = p->max_threads ? p->max_threads : SESS_THREADS_DEFAULT;
-		size_t sz = rte_rcu_qsbr_get_memsize(n);
-
-		if (sz == 1) { /* DPDK's error value */
-			err = EINVAL;
-			goto fail;
-		}
-		t->qsbr = aligned_alloc(SG_CACHE_LINE,
-		                        (sz + SG_CACHE_LINE - 1) & ~(size_t)(SG_CACHE_LINE - 1));
-		if (t->qsbr == NULL)
-			goto fail;
-		t->own_qsbr = 1;
-		if (rte_rcu_qsbr_init(t->qsbr, n) != 0) {
-			err = EINVAL;
-			goto fail;
-		}
-	}
-
-	t->mgr = alloc_mb_mgr(0);
-	if (t->mgr == NULL)
+	err = sess_qsbr_init(t, p);
+	if (err == 0)
+		err = sess_keys_init(t, p);
+	if (err != 0)
 		goto fail;
-	init_mb_mgr_auto(t->mgr, NULL);
-	if (imb_get_errno(t->mgr) != 0) {
-		err = EIO;
-		goto fail;
-	}
-
-	if (p->cid_key != NULL) {
-		memcpy(t->cid_key, p->cid_key, sizeof(t->cid_key));
-	} else if (getrandom(t->cid_key, sizeof(t->cid_key), 0) != (ssize_t)sizeof(t->cid_key)) {
-		err = EIO;
-		goto fail;
-	}
-	IMB_AES_KEYEXP_128(t->mgr, t->cid_key, t->cid_ek, dk);
-	sg_wipe(dk, sizeof(dk));
-	/* Keyed index hash: an outsider cannot pick 4-tuples that collide. */
-	if (sess_random(t, &t->seed, sizeof(t->seed)) != 0 ||
-	    sess_random(t, t->hkey, sizeof(t->hkey)) != 0) {
-		err = EIO;
-		goto fail;
-	}
 	return t;
 
 fail:
 	sess_free_all(t);
-	errno = err;
+	errno = -err;
 	return NULL;
 }
 
@@ -571,77 +581,60 @@ static int sess_new_ok(const struct sg_sess_new *s)
 	return s->peer_cid_len == 0 || s->peer_cid != NULL;
 }
 
-/* hk_pre: the key's buckets, hashed and prefetched by the caller, or NULL. */
-static int sess_insert(struct sg_sess_table *t, const struct sg_sess_new *s, uint64_t *id,
-                       uint8_t *cid, const struct sess_hkey *hk_pre)
+/* Whether there is room for s (reclaiming what is due first): 0, or sess_refuse()'s. */
+static int sess_insert_check(struct sg_sess_table *t, const struct sg_sess_new *s,
+                             const uint64_t *id)
 {
-	uint8_t mycid[SG_SESS_CID_LEN_MAX];
-	uint64_t nonce = 0, last = 0;
-	struct sess_hkey hk;
-	uint32_t slot, sa;
-	struct sess_cold *c;
-	struct sg_sess *h;
-	uint8_t *ext = NULL;
-	int rc;
-
 	if (id == NULL || !sess_new_ok(s))
 		return sess_refuse(t, SG_SESS_REFUSE_INVALID, -EINVAL);
 	sess_reclaim(t, SESS_RECLAIM_BATCH);
 	/* A full table is reported as such, whatever else the request lacks. */
 	if (s->cid == NULL && t->slot_free == SESS_NONE && t->slot_hwm == t->capacity)
 		return sess_refuse(t, SG_SESS_REFUSE_FULL, -ENOSPC);
-	if (s->flags & SG_SESS_F_TUPLE) {
-		if (t->st.tuple_entries >= t->tuple_capacity)
-			return sess_refuse(t, SG_SESS_REFUSE_TUPLE_FULL, -ENOSPC);
-		/* The two buckets load while we pick the slot and make the CID. */
-		if (hk_pre != NULL)
-			hk = *hk_pre;
-		else
-			sg_sess_idx_prep(t, &s->tuple, &hk);
-	}
+	if ((s->flags & SG_SESS_F_TUPLE) && t->st.tuple_entries >= t->tuple_capacity)
+		return sess_refuse(t, SG_SESS_REFUSE_TUPLE_FULL, -ENOSPC);
+	return 0;
+}
+
+/*
+ * The slot of a new session and the nonce its CID carries: the one s->cid
+ * names (a CID sg_sess_cid_reserve() handed out), else a free one with a
+ * fresh nonce (*last: the slot's previous nonce, for slot_push()). 0 or
+ * -errno; on failure nothing is taken.
+ */
+static int sess_claim_slot(struct sg_sess_table *t, const struct sg_sess_new *s, uint32_t *slot,
+                           uint64_t *nonce, uint64_t *last)
+{
+	int rc;
 
 	if (s->cid != NULL) {
-		rc = sg_sess_cid_decode(t, s->cid, &slot, &nonce);
+		rc = sg_sess_cid_decode(t, s->cid, slot, nonce);
 		if (rc < 0)
 			return rc;
-		if (rc != SG_SESS_HIT || nonce == 0)
+		if (rc != SG_SESS_HIT || *nonce == 0)
 			return sess_refuse(t, SG_SESS_REFUSE_BAD_CID, -EINVAL);
-		if (slot_take(t, slot, nonce) != 0)
+		if (slot_take(t, *slot, *nonce) != 0)
 			return sess_refuse(t, SG_SESS_REFUSE_CID_TAKEN, -EEXIST);
-	} else {
-		slot = slot_pop(t, &last);
-		if (slot == SESS_NONE)
-			return sess_refuse(t, SG_SESS_REFUSE_FULL, -ENOSPC);
-		rc = sess_new_nonce(t, last, &nonce);
-		if (rc < 0)
-			goto put_slot;
+		return 0;
 	}
-	if (s->flags & SG_SESS_F_CID) {
-		rc = sg_sess_cid_make(t, slot, nonce, mycid);
-		if (rc < 0)
-			goto put_slot;
-	}
-	if ((s->flags & SG_SESS_F_TUPLE) && sg_sess_idx_find(t, &s->tuple, &hk) >= 0) {
-		rc = sess_refuse(t, SG_SESS_REFUSE_DUP_TUPLE, -EEXIST);
-		goto put_slot;
-	}
+	*slot = slot_pop(t, last);
+	if (*slot == SESS_NONE)
+		return sess_refuse(t, SG_SESS_REFUSE_FULL, -ENOSPC);
+	rc = sess_new_nonce(t, *last, nonce);
+	if (rc < 0)
+		slot_push(t, *slot, *last);
+	return rc < 0 ? rc : 0;
+}
 
-	sa = sa_pop(t);
-	if (sa == SESS_NONE) {
-		rc = sess_refuse(t, SG_SESS_REFUSE_SA_RESERVE, -ENOSPC);
-		goto put_slot;
-	}
-	if (s->peer_cid_len > SG_SESS_PEER_CID_INLINE) {
-		ext = malloc(s->peer_cid_len);
-		if (ext == NULL) {
-			rc = -ENOMEM;
-			goto put_sa;
-		}
-		memcpy(ext, s->peer_cid, s->peer_cid_len);
-	}
+/* Slot slot and SA sa take the new session s (ext: its peer CID when longer than the inline
+ * room, now the slot's); live but unpublished until check is stored. */
+static void sess_fill(struct sg_sess_table *t, const struct sg_sess_new *s, uint32_t slot,
+                      uint32_t sa, uint8_t *ext)
+{
+	struct sess_cold *c = sess_cold(t, slot);
+	struct sg_sess *h = &t->hot[slot];
 
 	memcpy(sess_sa(t, sa), s->sa, t->sa_size);
-	c = sess_cold(t, slot);
 	c->identity = s->identity;
 	c->backend = s->backend;
 	c->expires = s->expires;
@@ -652,7 +645,6 @@ static int sess_insert(struct sg_sess_table *t, const struct sg_sess_new *s, uin
 	else if (s->peer_cid_len > 0)
 		memcpy(c->peer_cid.inl, s->peer_cid, s->peer_cid_len);
 
-	h = &t->hot[slot];
 	h->gen = h->gen + 1 ? h->gen + 1 : 1; /* ids never have generation 0 */
 	h->sa_pair = (uint64_t)SESS_NONE << 32 | sa;
 	h->owner = s->owner;
@@ -660,6 +652,59 @@ static int sess_insert(struct sg_sess_table *t, const struct sg_sess_new *s, uin
 	h->tuple = s->tuple;
 	h->last_rx = s->last_rx;
 	__atomic_store_n(&h->flags, (uint8_t)(s->flags | SESS_ST_LIVE), __ATOMIC_RELAXED);
+}
+
+/* hk_pre: the key's buckets, hashed and prefetched by the caller, or NULL. */
+static int sess_insert(struct sg_sess_table *t, const struct sg_sess_new *s, uint64_t *id,
+                       uint8_t *cid, const struct sess_hkey *hk_pre)
+{
+	uint8_t mycid[SG_SESS_CID_LEN_MAX];
+	uint64_t nonce = 0, last = 0;
+	struct sess_hkey hk;
+	uint32_t slot, sa;
+	struct sg_sess *h;
+	uint8_t *ext = NULL;
+	int rc;
+
+	rc = sess_insert_check(t, s, id);
+	if (rc < 0)
+		return rc;
+	if (s->flags & SG_SESS_F_TUPLE) {
+		/* The two buckets load while we pick the slot and make the CID. */
+		if (hk_pre != NULL)
+			hk = *hk_pre;
+		else
+			sg_sess_idx_prep(t, &s->tuple, &hk);
+	}
+
+	rc = sess_claim_slot(t, s, &slot, &nonce, &last);
+	if (rc < 0)
+		return rc;
+	if (s->flags & SG_SESS_F_CID) {
+		rc = sg_sess_cid_make(t, slot, nonce, mycid);
+		if (rc < 0)
+			goto put_slot;
+	}
+	if ((s->flags & SG_SESS_F_TUPLE) && sg_sess_idx_find(t, &s->tuple, &hk) >= 0) {
+		rc = sess_refuse(t, SG_SESS_REFUSE_DUP_TUPLE, -EEXIST);
+		goto put_slot;
+	}
+	sa = sa_pop(t);
+	if (sa == SESS_NONE) {
+		rc = sess_refuse(t, SG_SESS_REFUSE_SA_RESERVE, -ENOSPC);
+		goto put_slot;
+	}
+	/* A peer CID longer than the inline room lives on the heap (freed with the slot). */
+	if (s->peer_cid_len > SG_SESS_PEER_CID_INLINE) {
+		ext = malloc(s->peer_cid_len);
+		if (ext == NULL) {
+			rc = -ENOMEM;
+			goto put_sa;
+		}
+		memcpy(ext, s->peer_cid, s->peer_cid_len);
+	}
+	sess_fill(t, s, slot, sa, ext);
+	h = &t->hot[slot];
 
 	if (s->flags & SG_SESS_F_TUPLE) {
 		if (sg_sess_idx_add(t, &hk, slot) != 0) {
@@ -670,7 +715,6 @@ static int sess_insert(struct sg_sess_table *t, const struct sg_sess_new *s, uin
 	}
 	/* Publish: from here workers find the session. */
 	__atomic_store_n(&h->check, nonce, __ATOMIC_RELEASE);
-
 	stat_add(&t->st.live, 1);
 	stat_add(&t->st.inserts, 1);
 	*id = (uint64_t)h->gen << 32 | slot;
@@ -927,38 +971,45 @@ int sg_sess_delete(struct sg_sess_table *t, uint64_t id)
 	return rc;
 }
 
-int sg_sess_delete_take(struct sg_sess_table *t, uint64_t id, struct sg_rec_sa *sa)
+/* sess_delete() with the SA held back: *held names it and the grace period that frees it. */
+static int sess_delete_held(struct sg_sess_table *t, uint64_t id, struct sg_sess_held *held)
 {
 	uint32_t cur;
+	int rc = sess_delete(t, id, &cur);
+
+	if (rc == 0) {
+		held->token = dq_last_token(t);
+		held->sa = cur;
+	}
+	return rc;
+}
+
+int sg_sess_delete_take(struct sg_sess_table *t, uint64_t id, struct sg_rec_sa *sa)
+{
+	struct sg_sess_held held;
 	int rc = sess_enter(t);
 
 	if (rc != 0)
 		return rc;
-	rc = sess_delete(t, id, &cur);
-	if (rc != 0)
-		goto out;
-	/* Its free was queued last: once its grace period ends no worker holds the SA. */
-	rte_rcu_qsbr_check(t->qsbr, dq_last_token(t), true);
-	memcpy(sa, sess_sa(t, cur), t->sa_size);
-	sa_push(t, cur);
-	sess_reclaim(t, UINT32_MAX);
-out:
+	rc = sess_delete_held(t, id, &held);
+	if (rc == 0) {
+		/* Its free was queued last: once its grace period ends no worker holds the SA. */
+		rte_rcu_qsbr_check(t->qsbr, held.token, true);
+		memcpy(sa, sess_sa(t, held.sa), t->sa_size);
+		sa_push(t, held.sa);
+		sess_reclaim(t, UINT32_MAX);
+	}
 	sess_leave(t);
 	return rc;
 }
 
 int sg_sess_delete_hold(struct sg_sess_table *t, uint64_t id, struct sg_sess_held *held)
 {
-	uint32_t cur;
 	int rc = sess_enter(t);
 
 	if (rc != 0)
 		return rc;
-	rc = sess_delete(t, id, &cur);
-	if (rc == 0) {
-		held->token = dq_last_token(t);
-		held->sa = cur;
-	}
+	rc = sess_delete_held(t, id, held);
 	sess_leave(t);
 	return rc;
 }

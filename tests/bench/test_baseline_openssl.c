@@ -85,14 +85,7 @@ static void fixture_make(struct fixture *f, enum sg_aead aead)
 	unsigned head = sg_rec_seal_headroom(aead, 0, 0);
 
 	assert_non_null(ctx);
-	for (unsigned i = 0; i < 32; i++) {
-		k.client_key[i] = (uint8_t)(0x11 * i + 3);
-		k.server_key[i] = (uint8_t)(0x29 * i + 5);
-	}
-	for (unsigned i = 0; i < 12; i++) {
-		k.client_iv[i] = (uint8_t)(0x53 * i + 7);
-		k.server_iv[i] = (uint8_t)(0x35 * i + 9);
-	}
+	tc_keys_make(&k, aead);
 	f->srv = tc_sa_alloc(SG_REPLAY_WINDOW_DEFAULT);
 	f->cli = tc_sa_alloc(SG_REPLAY_WINDOW_DEFAULT);
 	tc_sa_pair(f->srv, f->cli, SG_REPLAY_WINDOW_DEFAULT, &p, &k);

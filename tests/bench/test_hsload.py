@@ -141,10 +141,4 @@ def run(stormgate, stormctl, tool):
 
 
 if __name__ == '__main__':
-    if len(sys.argv) < 4:
-        sys.stderr.write(f'usage: {sys.argv[0]} STORMGATE STORMCTL HSLOAD\n')
-        sys.exit(2)
-    if os.geteuid() != 0:
-        print('1..0 # SKIP needs root (network namespaces, AF_PACKET)')
-        sys.exit(0)
-    run(*sys.argv[1:4])
+    e2e.main_guard(run, ('STORMGATE', 'STORMCTL', 'HSLOAD'))

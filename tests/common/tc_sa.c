@@ -10,6 +10,32 @@
 
 #include "tc_sa.h"
 
+/* splitmix64 (Steele, Lea, Flood 2014): a deterministic stream, not for secrets. */
+static uint64_t splitmix(uint64_t *x)
+{
+	uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+void tc_fill(uint8_t *p, size_t len, uint64_t seed)
+{
+	uint64_t x = seed;
+
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(splitmix(&x) >> 56);
+}
+
+void tc_keys_make(struct tc_keys *k, uint64_t seed)
+{
+	tc_fill(k->client_key, sizeof(k->client_key), seed * 4 + 1);
+	tc_fill(k->server_key, sizeof(k->server_key), seed * 4 + 2);
+	tc_fill(k->client_iv, sizeof(k->client_iv), seed * 4 + 3);
+	tc_fill(k->server_iv, sizeof(k->server_iv), seed * 4 + 4);
+}
+
 struct sg_rec_sa *tc_sa_alloc(unsigned window)
 {
 	size_t sz = sg_rec_sa_size(window);

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Security associations of test sessions, for the tests of the record layer,
- * the data plane and the benchmarks' baselines: allocation, and both ends of
- * one session (the gateway's and the device's mirror image). Failures fail
+ * the data plane, the gateway glue and the benchmarks' baselines: keys,
+ * allocation, and both ends of one session (the gateway's and the device's
+ * mirror image). Failures fail
  * the running cmocka test. Any thread; no state.
  */
 #ifndef SG_TESTS_TC_SA_H
 #define SG_TESTS_TC_SA_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <stormgate/record.h>
@@ -17,6 +19,12 @@ struct tc_keys {
 	uint8_t client_key[32], server_key[32];
 	uint8_t client_iv[12], server_iv[12];
 };
+
+/* len bytes of a deterministic pattern of seed (splitmix64), for payloads and keys. */
+void tc_fill(uint8_t *p, size_t len, uint64_t seed);
+
+/* Keys and IVs of test session seed: a fixed function of seed, other for every seed. */
+void tc_keys_make(struct tc_keys *k, uint64_t seed);
 
 /* A zeroed, cache-aligned SA for window bits; free it with tc_sa_free(). */
 struct sg_rec_sa *tc_sa_alloc(unsigned window);

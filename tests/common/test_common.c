@@ -2,14 +2,19 @@
 /*
  * The shared test helpers against published values: RFC 1071 §3's worked
  * sum, a well-known IPv4 header checksum, a UDP checksum that verifies over
- * both families, hex decoding, and a session's two SAs that mirror each other.
+ * both families, hex decoding, test keys from a seed, temporary directories,
+ * and a session's two SAs that mirror each other.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -18,6 +23,7 @@
 #include "tc_csum.h"
 #include "tc_hex.h"
 #include "tc_sa.h"
+#include "tc_tmp.h"
 
 static void test_csum(void **state)
 {
@@ -84,6 +90,61 @@ static void test_unhex(void **state)
 	free(p);
 }
 
+/*
+ * tc_fill() is splitmix64's top byte (its published first outputs from seed
+ * 0: 0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4, 0x06c45d188009454f); test
+ * sessions' keys are the same for a seed and differ, field by field, from
+ * the next seed's.
+ */
+static void test_keys_make(void **state)
+{
+	static const uint8_t want[3] = { 0xe2, 0x6e, 0x06 };
+	struct tc_keys a, b, c;
+	uint8_t got[3];
+
+	(void)state;
+	tc_fill(got, sizeof(got), 0);
+	assert_memory_equal(got, want, sizeof(want));
+	tc_keys_make(&a, 7);
+	tc_keys_make(&b, 7);
+	tc_keys_make(&c, 8);
+	assert_memory_equal(&a, &b, sizeof(a));
+	assert_memory_not_equal(a.client_key, c.client_key, sizeof(a.client_key));
+	assert_memory_not_equal(a.server_key, c.server_key, sizeof(a.server_key));
+	assert_memory_not_equal(a.client_iv, c.client_iv, sizeof(a.client_iv));
+	assert_memory_not_equal(a.server_iv, c.server_iv, sizeof(a.server_iv));
+	assert_memory_not_equal(a.client_key, a.server_key, sizeof(a.client_key));
+}
+
+/* A temporary directory is made empty under /tmp, removed whole with what it holds; a path
+ * tc_tmpdir() did not make is refused. */
+static void test_tmpdir(void **state)
+{
+	char dir[64], p[128];
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(tc_tmpdir(dir, sizeof(dir), "common"), 0);
+	assert_int_equal(strncmp(dir, "/tmp/sg-common-", 15), 0);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	snprintf(p, sizeof(p), "%s/sub", dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/sub/file", dir);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fclose(f);
+	snprintf(p, sizeof(p), "%s/link", dir);
+	assert_int_equal(symlink("/", p), 0);
+	assert_int_equal(tc_rmtree(dir), 0);
+	assert_int_equal(stat(dir, &st), -1);
+	assert_int_equal(stat("/", &st), 0);
+	assert_int_equal(tc_rmtree("/var/tmp"), -EINVAL);
+	assert_int_equal(tc_rmtree("/tmp/sg-x/.."), -EINVAL);
+	assert_int_equal(tc_tmpdir(dir, 16, "a-name-too-long"), -ENAMETOOLONG);
+}
+
 /* What the gateway's SA seals, the device's opens, and the other way round. */
 static void test_sa_pair(void **state)
 {
@@ -132,10 +193,9 @@ static void test_sa_pair(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_csum),
-		cmocka_unit_test(test_csum_l4),
-		cmocka_unit_test(test_unhex),
-		cmocka_unit_test(test_sa_pair),
+		cmocka_unit_test(test_csum),   cmocka_unit_test(test_csum_l4),
+		cmocka_unit_test(test_unhex),  cmocka_unit_test(test_keys_make),
+		cmocka_unit_test(test_tmpdir), cmocka_unit_test(test_sa_pair),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "sg_cred.h"
+#include "tc_tmp.h"
 
 struct fixture {
 	char dir[64];
@@ -32,10 +33,7 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	if (f == NULL)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/sg-cred-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (f == NULL || tc_tmpdir(f->dir, sizeof(f->dir), "cred") != 0)
 		return -1;
 	snprintf(f->db, sizeof(f->db), "%s/db", f->dir);
 	f->cs = sg_cred_open(f->db, 16u << 20, SG_CRED_CREATE);
@@ -48,15 +46,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char p[160];
 
 	sg_cred_close(f->cs);
-	snprintf(p, sizeof(p), "%s/data.mdb", f->db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/lock.mdb", f->db);
-	unlink(p);
-	rmdir(f->db);
-	rmdir(f->dir);
+	assert_int_equal(tc_rmtree(f->dir), 0);
 	free(f);
 	return 0;
 }
@@ -91,28 +83,32 @@ static uint64_t count(struct sg_cred *cs)
 	return n;
 }
 
+/* Put e under identity id: the store then holds n entries and gives e back for id. */
+static void put_then_get(struct sg_cred *cs, const char *id, const struct sg_cred_entry *e,
+                         uint64_t n)
+{
+	struct sg_cred_entry out;
+
+	assert_int_equal(sg_cred_put(cs, id, strlen(id), e), 0);
+	assert_int_equal(count(cs), n);
+	assert_int_equal(sg_cred_get(cs, id, strlen(id), &out), 0);
+	assert_int_equal(out.psk_len, e->psk_len);
+	assert_memory_equal(out.psk, e->psk, e->psk_len);
+	assert_int_equal(out.key_lifetime, e->key_lifetime);
+	assert_int_equal(out.flags, e->flags);
+	sg_cred_entry_wipe(&out);
+}
+
 static void test_put_get_delete(void **state)
 {
 	struct fixture *f = *state;
 	struct sg_cred_entry e = entry(0x5a, 16, 3600, SG_CRED_F_DISABLED), out;
 
 	assert_int_equal(count(f->cs), 0);
-	assert_int_equal(sg_cred_put(f->cs, "dev-1", 5, &e), 0);
-	assert_int_equal(count(f->cs), 1);
-	assert_int_equal(sg_cred_get(f->cs, "dev-1", 5, &out), 0);
-	assert_int_equal(out.psk_len, 16);
-	assert_memory_equal(out.psk, e.psk, 16);
-	assert_int_equal(out.key_lifetime, 3600);
-	assert_int_equal(out.flags, SG_CRED_F_DISABLED);
-
+	put_then_get(f->cs, "dev-1", &e, 1);
 	/* Replace keeps one entry and returns the new value. */
 	e = entry(0x33, 64, 0, 0);
-	assert_int_equal(sg_cred_put(f->cs, "dev-1", 5, &e), 0);
-	assert_int_equal(count(f->cs), 1);
-	assert_int_equal(sg_cred_get(f->cs, "dev-1", 5, &out), 0);
-	assert_int_equal(out.psk_len, 64);
-	assert_memory_equal(out.psk, e.psk, 64);
-	assert_int_equal(out.flags, 0);
+	put_then_get(f->cs, "dev-1", &e, 1);
 
 	/* Identities are bytes: a prefix is another identity. */
 	assert_int_equal(sg_cred_get(f->cs, "dev-", 4, &out), -ENOENT);
@@ -225,22 +221,24 @@ static int import_str(struct sg_cred *cs, const char *csv, struct sg_cred_import
 	return rc;
 }
 
+/* Five identities, a comment and a blank line; CRLF on one line, no newline after the last,
+ * spaces inside its identity. */
+static const char good_csv[] = "identity,psk_hex,key_lifetime,state\n"
+                               "# a comment\n"
+                               "\n"
+                               "urn:dev:ops:32473-1,000102030405060708090a0b0c0d0e0f\n"
+                               "urn:dev:ops:32473-2,FFEEDDCCBBAA99887766554433221100,3600\r\n"
+                               "urn:dev:ops:32473-3,0102,,disabled\n"
+                               "urn:dev:ops:32473-4,abcd,0,enabled\n"
+                               "lwm2m ep 5,01";
+
 static void test_import_good(void **state)
 {
 	struct fixture *f = *state;
 	struct sg_cred_import_report rep;
 	struct sg_cred_entry out;
-	static const char csv[] =
-	        "identity,psk_hex,key_lifetime,state\n"
-	        "# a comment\n"
-	        "\n"
-	        "urn:dev:ops:32473-1,000102030405060708090a0b0c0d0e0f\n"
-	        "urn:dev:ops:32473-2,FFEEDDCCBBAA99887766554433221100,3600\r\n"
-	        "urn:dev:ops:32473-3,0102,,disabled\n"
-	        "urn:dev:ops:32473-4,abcd,0,enabled\n"
-	        "lwm2m ep 5,01"; /* no final newline, spaces inside the identity */
 
-	assert_int_equal(import_str(f->cs, csv, &rep), 0);
+	assert_int_equal(import_str(f->cs, good_csv, &rep), 0);
 	assert_int_equal(rep.lines, 8);
 	assert_int_equal(rep.imported, 5);
 	assert_int_equal(rep.bad_line, 0);
@@ -363,15 +361,6 @@ static int import_pieces(struct sg_cred *cs, const char *csv, size_t piece,
 	}
 	return sg_cred_import_commit(im, rep);
 }
-
-static const char good_csv[] = "identity,psk_hex,key_lifetime,state\n"
-                               "# a comment\n"
-                               "\n"
-                               "urn:dev:ops:32473-1,000102030405060708090a0b0c0d0e0f\n"
-                               "urn:dev:ops:32473-2,FFEEDDCCBBAA99887766554433221100,3600\r\n"
-                               "urn:dev:ops:32473-3,0102,,disabled\n"
-                               "urn:dev:ops:32473-4,abcd,0,enabled\n"
-                               "lwm2m ep 5,01";
 
 /* Lines cut anywhere between pieces give the same result as one stream. */
 static void test_import_pieces(void **state)

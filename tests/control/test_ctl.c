@@ -32,6 +32,7 @@
 
 #include "sg_ctl.h"
 #include "sg_ctl_client.h"
+#include "tc_tmp.h"
 
 /* ---- a command table for the tests ---- */
 
@@ -240,10 +241,7 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	if (f == NULL)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/sg-ctl-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (f == NULL || tc_tmpdir(f->dir, sizeof(f->dir), "ctl") != 0)
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/run/ctl.sock", f->dir);
 	*state = f;
@@ -253,14 +251,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char p[160];
 
 	sg_ctl_server_destroy(f->srv);
 	running = NULL;
-	unlink(f->path);
-	snprintf(p, sizeof(p), "%s/run", f->dir);
-	rmdir(p);
-	rmdir(f->dir);
+	assert_int_equal(tc_rmtree(f->dir), 0);
 	free(f);
 	return 0;
 }
@@ -272,6 +266,15 @@ static struct sg_ctl_client *client(const char *path)
 
 	assert_non_null(cl);
 	return cl;
+}
+
+/* f's server with these limits, started (else the test fails), and one client of it. */
+static struct sg_ctl_client *serve(struct fixture *f, unsigned max_clients, size_t max_request,
+                                   unsigned idle_ms)
+{
+	f->srv = make_server(f, max_clients, max_request, idle_ms);
+	assert_non_null(f->srv);
+	return client(f->path);
 }
 
 static void send_all(struct sg_ctl_client *cl, const char *s, size_t n)
@@ -362,9 +365,7 @@ static void test_server_eof(void **state)
 	char buf[4096];
 	int eof;
 
-	f->srv = make_server(f, 4, 1024, 0);
-	assert_non_null(f->srv);
-	struct sg_ctl_client *fd = client(f->path);
+	struct sg_ctl_client *fd = serve(f, 4, 1024, 0);
 	static const char reqs[] =
 	        "{\"v\":1,\"cmd\":\"echo\",\"id\":1}\n{\"v\":1,\"cmd\":\"echo\",\"id\":2}";
 	send_all(fd, reqs, sizeof(reqs) - 1);
@@ -390,9 +391,7 @@ static void test_server_oversize(void **state)
 	char buf[4096], req[2048];
 	int eof;
 
-	f->srv = make_server(f, 8, 256, 0);
-	assert_non_null(f->srv);
-	struct sg_ctl_client *fd = client(f->path);
+	struct sg_ctl_client *fd = serve(f, 8, 256, 0);
 	memset(req, ' ', sizeof(req));
 	send_all(fd, req, 300); /* no newline within max_request */
 	collect(f->srv, fd, buf, sizeof(buf), 1, &eof);
@@ -452,9 +451,7 @@ static void test_server_slow_reader(void **state)
 	char req[64], buf[4096];
 	int eof;
 
-	f->srv = make_server(f, 4, 1024, 0);
-	assert_non_null(f->srv);
-	struct sg_ctl_client *hog = client(f->path);
+	struct sg_ctl_client *hog = serve(f, 4, 1024, 0);
 	/* Hostile on purpose: raw non-blocking writes beside the transport. */
 	int hog_fd = sg_ctl_client_fd(hog);
 	int flags = fcntl(hog_fd, F_GETFL);
@@ -591,9 +588,7 @@ static void test_server_half_request(void **state)
 	char buf[4096];
 	int eof;
 
-	f->srv = make_server(f, 4, 1024, 200);
-	assert_non_null(f->srv);
-	struct sg_ctl_client *fd = client(f->path);
+	struct sg_ctl_client *fd = serve(f, 4, 1024, 200);
 	send_str(fd, "{\"v\":1,\"cmd\":\"ec");
 	collect(f->srv, fd, buf, sizeof(buf), 2, &eof);
 	assert_non_null(strstr(buf, "\"code\":\"" SG_CTL_ETIMEOUT "\""));

@@ -30,6 +30,7 @@
 
 #include "sg_ctl.h"
 #include "sg_ctl_client.h"
+#include "tc_tmp.h"
 
 /* Which thread runs a handler: each test thread names itself. */
 static _Thread_local const char *role = "main";
@@ -245,10 +246,7 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	if (f == NULL)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/sg-owner-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (f == NULL || tc_tmpdir(f->dir, sizeof(f->dir), "owner") != 0)
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/ctl.sock", f->dir);
 	f->owner_max = 16;
@@ -266,8 +264,7 @@ static int teardown(void **state)
 	stop_owner(f);
 	sg_ctl_server_destroy(f->srv); /* a server never handed to a thread */
 	sg_ctl_owner_destroy(f->ow);
-	unlink(f->path);
-	rmdir(f->dir);
+	assert_int_equal(tc_rmtree(f->dir), 0);
 	free(f);
 	return 0;
 }

@@ -29,45 +29,32 @@
 #include <stormgate/time.h>
 
 #include "sg_alert.h"
+#include "tc_sa.h"
 
 #define WINDOW 128
 
-/* The two ends of one session: server (ours) and device (the peer). */
+/*
+ * The two ends of one session: server (ours, under the device's RFC 8449
+ * limit, the least) and device (the peer).
+ */
 static void sa_pair(enum sg_aead aead, uint8_t flags_srv, uint8_t flags_dev, struct sg_rec_sa *srv,
                     struct sg_rec_sa *dev, uint64_t tx_seq)
 {
-	uint8_t ck[32], sk[32], civ[12], siv[12];
-	struct sg_rec_sa_params p;
+	struct tc_keys k;
+	struct sg_rec_sa_params p = { .aead = aead,
+		                      .epoch = 1,
+		                      .flags = flags_srv,
+		                      .tx_seq = tx_seq,
+		                      .rx_seq = 1,
+		                      .max_plaintext = SG_TLS_RECORD_SIZE_LIMIT_MIN };
 
-	for (int i = 0; i < 32; i++) {
-		ck[i] = (uint8_t)(0x10 + i);
-		sk[i] = (uint8_t)(0x80 + i);
-	}
-	for (int i = 0; i < 12; i++) {
-		civ[i] = (uint8_t)(0x40 + i);
-		siv[i] = (uint8_t)(0xc0 + i);
-	}
-	memset(&p, 0, sizeof(p));
-	p.aead = aead;
-	p.epoch = 1;
-	p.flags = flags_srv;
-	p.rx_key = ck;
-	p.tx_key = sk;
-	p.rx_iv = civ;
-	p.tx_iv = siv;
-	p.tx_seq = tx_seq;
-	p.rx_seq = 1;
-	p.max_plaintext = SG_TLS_RECORD_SIZE_LIMIT_MIN; /* the device's RFC 8449 limit: the least */
-	assert_int_equal(sg_rec_sa_init(srv, WINDOW, &p), 0);
+	tc_keys_make(&k, aead);
+	tc_sa_pair(srv, NULL, WINDOW, &p, &k);
 	p.max_plaintext = 0;
 	p.flags = flags_dev;
-	p.rx_key = sk;
-	p.tx_key = ck;
-	p.rx_iv = siv;
-	p.tx_iv = civ;
 	p.tx_seq = 1;
 	p.rx_seq = 0;
-	assert_int_equal(sg_rec_sa_init(dev, WINDOW, &p), 0);
+	tc_sa_pair(NULL, dev, WINDOW, &p, &k);
 }
 
 struct reader {

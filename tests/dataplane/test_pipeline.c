@@ -1198,7 +1198,7 @@ static void test_handshake_epoch1(void **state)
 		const uint8_t *payload;
 
 		assert_false(d->use_cid);
-		print_message("  %s\n", rows[r].what);
+		print_message("#   %s\n", rows[r].what);
 		sg_dp_counters_sum(E.dp, &c0);
 		inject(E.dev_rx[rows[r].dev % N_WORKERS],
 		       dev_finished(rows[r].dev, rows[r].other_keys, rows[r].seq, rec, &rec_len));
@@ -2026,7 +2026,7 @@ static void test_punt_reason_kept(void **state)
 	}
 	atomic_store_explicit(&pe.stop, 1, memory_order_release);
 	pthread_join(th, NULL);
-	print_message("%u bursts of %u announcements\n", r, PER_BURST);
+	print_message("# %u bursts of %u announcements\n", r, PER_BURST);
 	assert_true(r >= ROUNDS / 10);
 	sg_dp_counters_sum(E.dp, &after);
 	full = after.drop[SG_DROP_PUNT_RING_FULL] - before.drop[SG_DROP_PUNT_RING_FULL];

@@ -29,7 +29,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
-from sgtest import clients, ctl, e2e  # noqa: E402
+from sgtest import clients, ctl, e2e, proc  # noqa: E402
 from sgtest.dtls import DTLS_PORT  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -127,6 +127,7 @@ def run(stormgate, stormctl):
 
         # ---- a live session, for the refusals below ----------------------------
         ident, key = e2e.device_identity(20), e2e.device_key(20)
+        s_live = ctl.counters(d.status())
         live = clients.s_client(lab, e2e.GW4, ident, key, 'PSK-AES128-CCM8',
                             extra=('-bind', f'{e2e.DEV4}:{LIVE_PORT}'))
         ok = clients.echo_roundtrip(live, 'live line')
@@ -141,6 +142,10 @@ def run(stormgate, stormctl):
 
         # ---- what the gateway refuses from the backend side --------------------
         pb.kill()  # its port is the server's: the datagrams below come from there
+        # The worker counts the echo it sent down just after sending it: on a loaded
+        # machine the device may have it first. Wait (bounded) until it is counted.
+        proc.wait_for(lambda: ctl.counters(d.status())['down'] > s_live['down'], timeout=5,
+                      step=0.1)
         s1 = ctl.counters(d.status())
         # argv: source port, then datagrams (hex) to the proxy port
         sender = ('import socket, sys\n'

@@ -49,6 +49,7 @@
 #include "eal_test.h"
 #include "gw_priv.h"
 #include "hs_client.h"
+#include "tc_sa.h"
 
 #define N_WORKERS  2
 #define RING_SIZE  1024
@@ -279,30 +280,15 @@ static size_t dev_seal(struct dev *d, uint8_t type, const uint8_t *pt, uint32_t 
 /* Keys of test session k at version v, both sides. */
 static void sa_pair(unsigned k, unsigned v, struct sg_rec_sa *srv, struct sg_rec_sa *devsa)
 {
-	uint8_t ck[16], sk[16], civ[12], siv[12];
-	struct sg_rec_sa_params p = { .aead = SG_AEAD_AES_128_GCM, .epoch = 1 };
+	struct tc_keys keys;
+	struct sg_rec_sa_params p = {
+		.aead = SG_AEAD_AES_128_GCM, .epoch = 1, .tx_seq = 1, .rx_seq = 1
+	};
 
-	for (unsigned i = 0; i < 16; i++) {
-		ck[i] = (uint8_t)(k * 7 + v * 3 + i);
-		sk[i] = (uint8_t)(0x80 + k * 5 + v + i);
-	}
-	for (unsigned i = 0; i < 12; i++) {
-		civ[i] = (uint8_t)(0x40 + k + i);
-		siv[i] = (uint8_t)(0xc0 + k + v + i);
-	}
-	p.rx_key = ck;
-	p.tx_key = sk;
-	p.rx_iv = civ;
-	p.tx_iv = siv;
-	p.tx_seq = 1;
-	p.rx_seq = 1;
-	assert_int_equal(sg_rec_sa_init(srv, E.window, &p), 0);
-	p.rx_key = sk;
-	p.tx_key = ck;
-	p.rx_iv = siv;
-	p.tx_iv = civ;
+	tc_keys_make(&keys, (uint64_t)k << 16 | v);
+	tc_sa_pair(srv, NULL, E.window, &p, &keys);
 	p.rx_seq = 0;
-	assert_int_equal(sg_rec_sa_init(devsa, E.window, &p), 0);
+	tc_sa_pair(NULL, devsa, E.window, &p, &keys);
 }
 
 /*

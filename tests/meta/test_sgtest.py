@@ -4,7 +4,7 @@ the configs sgtest.daemon writes for the integration and e2e scripts are ones
 the daemon accepts (--check-config) with the values asked for; a section given
 is merged into its default; counter deltas; the ClientHello sgtest.dtls builds
 parses back field by field (RFC 6347 §4.1, §4.2); a client driven line by line
-through a Lab (sgtest.clients.Interactive); and a Lab killed by SIGTERM in the
+through a Lab (sgtest.clients.Interactive); TAP TODO rows; and a Lab killed by SIGTERM in the
 middle of a script reports the failure and still removes its work directory.
 
   test_sgtest.py STORMGATE
@@ -127,8 +127,23 @@ def check_killed(t):
             and sleeper and gone, (p.returncode, out, work, sleeper))
 
 
+def check_todo(t):
+    """Tap.todo: an expected failure prints 'not ok ... # TODO' and exits 0; once it passes
+    it prints 'ok ... # TODO' (meson's unexpected pass) and exits 1."""
+    script = ('import sys; sys.path.insert(0, %r); from sgtest.tap import Tap; t = Tap(); '
+              't.check("a", True); t.todo("b", %s, "later"); sys.exit(t.finish())')
+    out = {}
+    for ok in (False, True):
+        p = proc.run([sys.executable, '-c', script % (TOOLS, ok)])
+        out[ok] = (p.returncode, p.stdout)
+    t.check('Tap.todo: a failing TODO is an expected failure (exit 0), a passing one fails',
+            out[False] == (0, '1..2\nok 1 - a\nnot ok 2 - b # TODO later\n')
+            and out[True] == (1, '1..2\nok 1 - a\nok 2 - b # TODO later\n'), out)
+
+
 def main():
     t = Tap()
+    check_todo(t)
     with tempfile.TemporaryDirectory(prefix='sg-sgtest-') as work:
         check_configs(t, work)
     check_delta(t)

@@ -15,9 +15,6 @@
 
 #include "tc_sa.h"
 
-/* Fill k deterministically from seed. */
-void rt_keys_make(struct tc_keys *k, uint64_t seed);
-
 /*
  * Initialise sa (allocated with tc_sa_alloc()) as the server (rx = client_write)
  * or, with client != 0, as the client. Returns sg_rec_sa_init()'s result.
@@ -69,8 +66,5 @@ long rt_evp_open_record(const struct rt_rec *r, const uint8_t *rec, size_t rec_l
  * expansion, the layout the record layer stores.
  */
 int rt_ctx_holds_key(const struct sg_rec_ctx *ctx, enum sg_aead aead, const uint8_t *key);
-
-/* Byte pattern for payloads. */
-void rt_fill(uint8_t *p, size_t len, uint64_t seed);
 
 #endif /* SG_TEST_REC_TEST_H */

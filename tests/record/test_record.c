@@ -195,7 +195,7 @@ static void test_sa_init_and_wipe(void **state)
 
 	(void)state;
 	assert_non_null(sa);
-	rt_keys_make(&k, 1);
+	tc_keys_make(&k, 1);
 	for (size_t i = 0; i < SG_ARRAY_SIZE(rows); i++) {
 		good.aead = (enum sg_aead)rows[i].aead;
 		good.epoch = 1;
@@ -313,12 +313,12 @@ static void sessions_init(struct rt_session *ss, const struct rt_mode *m, uint64
 	for (size_t a = 0; a < N_AEAD; a++) {
 		struct rt_session *s = &ss[a];
 
-		rt_keys_make(&s->k, seed + a);
+		tc_keys_make(&s->k, seed + a);
 		s->srv = tc_sa_alloc(128);
 		assert_int_equal(rt_sa_init(s->srv, 128, all_aeads[a], &s->k, 0, 1, m->flags, 0),
 		                 0);
-		rt_fill(s->srv_cid, sizeof(s->srv_cid), seed * 7 + a);
-		rt_fill(s->cli_cid, sizeof(s->cli_cid), seed * 11 + a);
+		tc_fill(s->srv_cid, sizeof(s->srv_cid), seed * 7 + a);
+		tc_fill(s->cli_cid, sizeof(s->cli_cid), seed * 11 + a);
 		s->cli_seq = 0;
 	}
 }
@@ -360,7 +360,7 @@ static void seal_then_evp(struct sg_rec_ctx *ctx, const struct rt_mode *m, struc
 			struct sg_rec_seal_op *op = &ops[n];
 
 			memset(op, 0, sizeof(*op));
-			rt_fill(bufs[n] + HEADROOM, len, len * 31 + a);
+			tc_fill(bufs[n] + HEADROOM, len, len * 31 + a);
 			op->buf = bufs[n];
 			op->buf_len = BUF_LEN;
 			op->pt_off = HEADROOM;
@@ -394,7 +394,7 @@ static void seal_then_evp(struct sg_rec_ctx *ctx, const struct rt_mode *m, struc
 			                         &type);
 			assert_int_equal(got, (long)lens[i]);
 			assert_int_equal(type, type_for(lens[i]));
-			rt_fill(expect, lens[i], lens[i] * 31 + aidx[i]);
+			tc_fill(expect, lens[i], lens[i] * 31 + aidx[i]);
 			if (lens[i])
 				assert_memory_equal(pt, expect, lens[i]);
 			if (r.cid && m->cli_cid_len)
@@ -435,7 +435,7 @@ static void evp_then_open(struct sg_rec_ctx *ctx, const struct rt_mode *m, struc
 			struct sg_rec_open_op *op = &ops[n];
 			size_t rl;
 
-			rt_fill(pt, len, len * 17 + a);
+			tc_fill(pt, len, len * 17 + a);
 			rl = rt_evp_seal_record(&r, pt, len, bufs[n]);
 			assert_true(rl > 0);
 			memset(op, 0, sizeof(*op));
@@ -456,7 +456,7 @@ static void evp_then_open(struct sg_rec_ctx *ctx, const struct rt_mode *m, struc
 			assert_int_equal(ops[i].status, SG_REC_OK);
 			assert_int_equal(ops[i].pt_len, lens[i]);
 			assert_int_equal(ops[i].type, type_for(lens[i]));
-			rt_fill(expect, lens[i], lens[i] * 17 + aidx[i]);
+			tc_fill(expect, lens[i], lens[i] * 17 + aidx[i]);
 			if (lens[i])
 				assert_memory_equal(got, expect, lens[i]);
 		}

@@ -44,7 +44,7 @@ static void peer_init(struct peer *p, enum sg_aead aead, int cid, uint64_t seed)
 {
 	p->aead = aead;
 	p->cid = cid;
-	rt_keys_make(&p->k, seed);
+	tc_keys_make(&p->k, seed);
 	p->sa = tc_sa_alloc(128);
 	assert_non_null(p->sa);
 	assert_int_equal(rt_sa_init(p->sa, 128, aead, &p->k, 0, 1,
@@ -157,7 +157,7 @@ static void test_every_bit_flipped(void **state)
 	assert_non_null(recs);
 	for (unsigned i = 0; i < SG_BURST_MAX; i++)
 		assert_non_null(sas[i] = tc_sa_alloc(128));
-	rt_fill(pt, sizeof(pt), 7);
+	tc_fill(pt, sizeof(pt), 7);
 
 	for (size_t a = 0; a < N_AEAD; a++) {
 		for (int cid = 0; cid <= 1; cid++) {
@@ -306,7 +306,7 @@ static void run_refusal(struct sg_rec_ctx *ctx, enum sg_aead aead, const struct 
 	int decrypts = 0;
 
 	peer_init(&p, aead, row->cid, 900);
-	rt_fill(pt, SG_DTLS_MAX_PLAINTEXT + 1, 3);
+	tc_fill(pt, SG_DTLS_MAX_PLAINTEXT + 1, 3);
 	if (row->m == M_PT_OVERSIZED || row->m == M_INNER_OVERSIZED)
 		len = SG_DTLS_MAX_PLAINTEXT + 1;
 	if (row->m == M_INNER_ZEROS) {
@@ -430,7 +430,7 @@ static void test_forgery_limit(void **state)
 	(void)state;
 	assert_non_null(rec);
 	assert_non_null(good);
-	rt_fill(pt, sizeof(pt), 1);
+	tc_fill(pt, sizeof(pt), 1);
 	for (size_t r = 0; r < SG_ARRAY_SIZE(rows); r++) {
 		struct sg_rec_open_op ops[3];
 		struct peer p;
@@ -550,7 +550,7 @@ static void test_mixed_burst(void **state)
 			if (n + 2 > SG_BURST_MAX)
 				k = K_GOOD;
 		}
-		rt_fill(pt[n], PAYLOAD, 1000 + n);
+		tc_fill(pt[n], PAYLOAD, 1000 + n);
 		len = client_record(&peers[s], seqs[s]++, SG_DTLS_CT_APPLICATION_DATA, pt[n],
 		                    PAYLOAD, recs[n]);
 		memset(&ops[n], 0, sizeof(ops[n]));
@@ -704,7 +704,7 @@ static void test_seal_limits(void **state)
 			op.cid_len = sizeof(peer_cid);
 			op.type = rows[r].type;
 			op.pad_len = rows[r].pad;
-			rt_fill(buf + op.pt_off,
+			tc_fill(buf + op.pt_off,
 			        rows[r].pt_len > REC_MAX - op.pt_off ? 0 : rows[r].pt_len, 9);
 			assert_int_equal(sg_rec_seal_burst(ctx, &op, 1), rows[r].want == SG_REC_OK);
 			if (op.status != rows[r].want)
@@ -803,7 +803,7 @@ static void test_seal_record_limit(void **state)
 			op.cid_len = rows[r].cid ? CID_LEN : 0;
 			op.type = SG_DTLS_CT_APPLICATION_DATA;
 			op.pad_len = rows[r].pad;
-			rt_fill(buf + head, rows[r].pt_len, 77);
+			tc_fill(buf + head, rows[r].pt_len, 77);
 			sg_rec_seal_burst(ctx, &op, 1);
 			if (op.status != rows[r].want)
 				fail_msg("%s / %s: %s, want %s", sg_aead_name(p.aead), rows[r].name,
@@ -825,7 +825,7 @@ static void test_seal_record_limit(void **state)
 			        rt_evp_open_record(&rr, buf + op.rec_off, op.rec_len, pt, &type),
 			        (long)rows[r].pt_len);
 			assert_int_equal(type, SG_DTLS_CT_APPLICATION_DATA);
-			rt_fill(buf, rows[r].pt_len, 77);
+			tc_fill(buf, rows[r].pt_len, 77);
 			assert_memory_equal(pt, buf, rows[r].pt_len);
 			peer_free(&p);
 		}
@@ -992,7 +992,7 @@ static void test_large_call_and_wipe_keys(void **state)
 			sops[i].buf_len = sizeof(b[i]);
 			sops[i].pt_off = 21;
 			sops[i].pt_len = 32;
-			rt_fill(b[i] + 21, 32, i);
+			tc_fill(b[i] + 21, 32, i);
 			sops[i].sa = cli.sa;
 			sops[i].type = SG_DTLS_CT_APPLICATION_DATA;
 		}
@@ -1007,7 +1007,7 @@ static void test_large_call_and_wipe_keys(void **state)
 		for (unsigned i = 0; i < N; i++) {
 			uint8_t want[32];
 
-			rt_fill(want, 32, i);
+			tc_fill(want, 32, i);
 			assert_memory_equal(oops[i].rec + oops[i].pt_off, want, 32);
 		}
 		sg_rec_ctx_wipe_keys(ctx);
@@ -1033,7 +1033,7 @@ static void gcm_exchange(struct sg_rec_ctx *ctx, struct sg_rec_sa *sa, enum sg_a
 	struct rt_rec r = { .aead = aead, .key = k->server_key, .iv = k->server_iv };
 	uint8_t rec[128], pt[PAYLOAD], got[PAYLOAD], type;
 
-	rt_fill(pt, sizeof(pt), seq);
+	tc_fill(pt, sizeof(pt), seq);
 	open_op(&op, rec, client_record(&p, seq, SG_DTLS_CT_APPLICATION_DATA, pt, sizeof(pt), rec),
 	        sa);
 	assert_int_equal(sg_rec_open_burst(ctx, &op, 1), 1);
@@ -1076,7 +1076,7 @@ static void test_gcm_key_cache(void **state)
 			struct tc_keys a, b;
 
 			assert_non_null(sa);
-			rt_keys_make(&a, 40 + g);
+			tc_keys_make(&a, 40 + g);
 			b = a; /* same first 16 bytes: only the AES-256 half differs */
 			b.client_key[g ? 20 : 3] ^= 1;
 			b.server_key[g ? 20 : 3] ^= 1;
@@ -1099,7 +1099,7 @@ static void test_gcm_key_cache(void **state)
 			uint8_t pt[PAYLOAD];
 
 			assert_non_null(recs);
-			rt_fill(pt, sizeof(pt), 8);
+			tc_fill(pt, sizeof(pt), 8);
 			for (unsigned i = 0; i < NS; i++)
 				peer_init(&ps[i], i & 1 ? SG_AEAD_AES_256_GCM : SG_AEAD_AES_128_GCM,
 				          0, 700 + i);
@@ -1138,7 +1138,7 @@ static void test_parse(void **state)
 	(void)state;
 	peer_init(&plain, SG_AEAD_AES_128_CCM_8, 0, 1);
 	peer_init(&cid, SG_AEAD_CHACHA20_POLY1305, 1, 2);
-	rt_fill(pt, sizeof(pt), 4);
+	tc_fill(pt, sizeof(pt), 4);
 	/* RFC 6347 §4.1: several records in one datagram. */
 	l1 = client_record(&plain, 0x010203040506, 23, pt, 10, dgram);
 	l2 = client_record(&cid, 7, 23, pt, 20, dgram + l1);

@@ -103,13 +103,13 @@ static enum sg_rec_status row_want(const struct row *r, unsigned w)
 	return r->want;
 }
 
-/* The server's SA (epoch 1, window w) of a session of aead whose keys rt_keys_make(k, seed) makes.
+/* The server's SA (epoch 1, window w) of a session of aead whose keys tc_keys_make(k, seed) makes.
  */
 static struct sg_rec_sa *server_sa(unsigned w, enum sg_aead aead, uint64_t seed, struct tc_keys *k)
 {
 	struct sg_rec_sa *sa = tc_sa_alloc(w);
 
-	rt_keys_make(k, seed);
+	tc_keys_make(k, seed);
 	assert_int_equal(rt_sa_init(sa, w, aead, k, 0, 1, 0, 0), 0);
 	return sa;
 }
@@ -171,7 +171,7 @@ static void test_table_records(void **state)
 	uint8_t rec[128], pt[16];
 
 	(void)state;
-	rt_fill(pt, sizeof(pt), 5);
+	tc_fill(pt, sizeof(pt), 5);
 	for (size_t wi = 0; wi < SG_ARRAY_SIZE(windows); wi++) {
 		unsigned w = windows[wi];
 		struct sg_rec_ctx_conf conf = { .window_bits = w };
@@ -221,7 +221,7 @@ static void test_forged_does_not_slide(void **state)
 
 	(void)state;
 	assert_non_null(ctx);
-	rt_fill(pt, sizeof(pt), 6);
+	tc_fill(pt, sizeof(pt), 6);
 	for (size_t i = 0; i < SG_ARRAY_SIZE(steps); i++) {
 		struct sg_rec_open_op op;
 

@@ -93,7 +93,7 @@ static void one_record(struct sg_rec_ctx *ctx, const struct wipe_row *r, struct 
 		.cid_len = r->cid_len,
 	};
 
-	rt_fill(pt, sizeof(pt), seq);
+	tc_fill(pt, sizeof(pt), seq);
 	if (r->open) {
 		struct sg_rec_open_op op = { 0 };
 
@@ -142,7 +142,7 @@ static void run_row(const struct wipe_row *r, int full_wipe)
 	memset(cid, 0xc1, sizeof(cid));
 	if (r->cid_len)
 		flags = r->open ? SG_SA_F_RX_CID : SG_SA_F_TX_CID;
-	rt_keys_make(&k, 77 + (uint64_t)r->aead);
+	tc_keys_make(&k, 77 + (uint64_t)r->aead);
 	assert_int_equal(rt_sa_init(sa, WINDOW, r->aead, &k, 0, 1, flags, 1), 0);
 	for (int i = 0; i < r->rounds; i++, seq++)
 		one_record(ctx, r, sa, &k, cid, seq);
@@ -192,7 +192,7 @@ static void test_holds(void **state)
 	uint8_t never[16];
 
 	(void)state;
-	rt_fill(never, sizeof(never), 4242);
+	tc_fill(never, sizeof(never), 4242);
 	assert_false(sg_rec_ctx_holds(ctx, never, sizeof(never)));
 	assert_false(sg_rec_ctx_holds(ctx, never, 0));
 	sg_rec_ctx_free(ctx);

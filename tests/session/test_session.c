@@ -428,6 +428,27 @@ static void test_capacity(void **state)
 	sg_sess_table_destroy(t);
 }
 
+/*
+ * Sessions 0..n-1 of t inserted by 4-tuple (ids[]), and a reader (thread
+ * thread, online) that holds session k's lookup in *r, reporting nothing yet.
+ */
+static struct sg_sess_worker *holding_reader(struct sg_sess_table *t, unsigned thread, uint32_t n,
+                                             uint64_t *ids, uint32_t k, struct sg_sess_ref *r)
+{
+	struct sg_sess_worker *w;
+	struct sg_sess_tuple key;
+
+	assert_non_null(t);
+	w = sg_sess_worker_create(t, thread);
+	assert_non_null(w);
+	for (uint32_t i = 0; i < n; i++)
+		assert_int_equal(ins(t, i, 0, SG_SESS_F_TUPLE, &ids[i], NULL), 0);
+	sg_sess_worker_online(w);
+	st_tuple(&key, k, 0);
+	assert_int_equal(sg_sess_lookup_tuple_bulk(w, &key, 1, r), 1);
+	return w;
+}
+
 /* A reader that does not report holds frees back: the queue fills, counted, never blocks. */
 static void test_defer_full(void **state)
 {
@@ -435,19 +456,11 @@ static void test_defer_full(void **state)
 	struct sg_sess_table *t = sg_sess_table_create(&p);
 	struct sg_sess_worker *w;
 	uint64_t ids[16];
-	struct sg_sess_tuple key;
 	struct sg_sess_ref r;
 	struct sg_sess_stats st;
 
 	(void)state;
-	assert_non_null(t);
-	w = sg_sess_worker_create(t, 3);
-	assert_non_null(w);
-	for (uint32_t k = 0; k < 16; k++)
-		assert_int_equal(ins(t, k, 0, SG_SESS_F_TUPLE, &ids[k], NULL), 0);
-	sg_sess_worker_online(w);
-	st_tuple(&key, 0, 0);
-	assert_int_equal(sg_sess_lookup_tuple_bulk(w, &key, 1, &r), 1);
+	w = holding_reader(t, 3, 16, ids, 0, &r);
 	/* The reader holds r across the deletes: its SA must stay intact. */
 	for (unsigned k = 0; k < 8; k++)
 		assert_int_equal(sg_sess_delete(t, ids[k]), 0);
@@ -491,14 +504,8 @@ static void test_delete_hold(void **state)
 	uint64_t ids[8], id;
 
 	(void)state;
-	assert_non_null(t);
-	w = sg_sess_worker_create(t, 0);
-	assert_non_null(w);
-	for (uint32_t k = 0; k < 8; k++)
-		assert_int_equal(ins(t, k, 0, SG_SESS_F_TUPLE, &ids[k], NULL), 0);
-	sg_sess_worker_online(w);
+	w = holding_reader(t, 0, 8, ids, 3, &r);
 	st_tuple(&key, 3, 0);
-	assert_int_equal(sg_sess_lookup_tuple_bulk(w, &key, 1, &r), 1);
 	for (unsigned k = 0; k < 8; k++)
 		assert_int_equal(sg_sess_delete_hold(t, ids[k], &held[k]), 0);
 	assert_int_equal(sg_sess_delete_hold(t, ids[0], &held[0]), -ENOENT);

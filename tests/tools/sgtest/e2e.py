@@ -160,12 +160,13 @@ class E2ELab(Lab):
         return p
 
 
-def main_guard(fn):
-    """Root check and the standard argv of every e2e script: fn(STORMGATE, STORMCTL)."""
-    if len(sys.argv) < 3:
-        sys.stderr.write(f'usage: {sys.argv[0]} STORMGATE STORMCTL\n')
+def main_guard(fn, args=('STORMGATE', 'STORMCTL')):
+    """Root check and the argv of every e2e script: fn(*argv[1:]) with one value per name in
+    args (the standard two: the daemon and stormctl)."""
+    if len(sys.argv) < 1 + len(args):
+        sys.stderr.write(f'usage: {sys.argv[0]} {" ".join(args)}\n')
         sys.exit(2)
     if os.geteuid() != 0:
         print('1..0 # SKIP needs root (network namespaces, AF_PACKET)')
         sys.exit(0)
-    fn(sys.argv[1], sys.argv[2])
+    fn(*sys.argv[1:1 + len(args)])
