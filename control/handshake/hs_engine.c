@@ -3,12 +3,14 @@
  * DTLS 1.2 handshake server engine, its dispatcher and life cycle: each
  * datagram's records to the step that handles them (sg_hs_input), the
  * timers (sg_hs_tick), creation and destruction, counters, revocation and
- * the policy a running engine takes. The steps live in hs_hello.c,
- * hs_keys.c and hs_flights.c, over hs_output.c, hs_slots.c and hs_linger.c
- * (hs_engine_priv.h lists them). See include/stormgate/handshake.h for the
- * contract and docs/handshake.md for the design. The engine's thread only;
- * owns everything in struct sg_hs_engine, and calls every callback of
- * struct sg_hs_ops through the steps.
+ * the policy a running engine takes. The top of the engine's stack of parts
+ * (hs_priv.h lists it): it calls the steps (hs_hello.c, hs_kx.c,
+ * hs_finish.c), hs_flights.c for a retransmission, and hs_output.c,
+ * hs_linger.c, hs_slots.c and the leaves; no part calls it. See
+ * include/stormgate/handshake.h for the contract and docs/handshake.md for
+ * the design. The engine's thread only; owns everything in struct
+ * sg_hs_engine, and calls every callback of struct sg_hs_ops through the
+ * steps.
  *
  * Flow of a full handshake (RFC 6347 §4.2.4, figure 1; RFC 4279 §2):
  *
@@ -32,7 +34,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hs_engine_priv.h"
+#include "hs_finish.h"
+#include "hs_flights.h"
+#include "hs_hello.h"
+#include "hs_kx.h"
+#include "hs_linger.h"
+#include "hs_output.h"
+#include "hs_priv.h"
+#include "hs_slots.h"
 
 /*
  * One complete handshake message from the client while a slot exists. Only

@@ -4,13 +4,18 @@
  * ServerKeyExchange, ServerHelloDone), the abbreviated handshake's
  * (ServerHello, ChangeCipherSpec, Finished), the NewSessionTicket of the
  * final flight, and their retransmission. Flights are made again from the
- * slot each time, byte for byte the same. The engine's thread only. Reads
- * the slot (and adds to its transcript on a first send), seals tickets with
- * the ticket keys; sends through hs_output.h.
+ * slot each time, byte for byte the same. See hs_flights.h. Calls hs_keys
+ * (our Finished), hs_output (every record) and hs_slots only (hs_priv.h
+ * lists the stack). The engine's thread only. Reads the slot (and adds to
+ * its transcript on a first send), seals tickets with the ticket keys.
  */
 #include <string.h>
 
-#include "hs_engine_priv.h"
+#include "hs_flights.h"
+#include "hs_keys.h"
+#include "hs_output.h"
+#include "hs_priv.h"
+#include "hs_slots.h"
 
 /* Flight 4: a ServerHello (within MSG_MAX), a ServerKeyExchange with the
  * longest identity hint and a P-256 point (RFC 4279 §2, RFC 5489 §2), the

@@ -3,14 +3,21 @@
  * ClientHello handling: version checks, the stateless cookie exchange
  * (RFC 6347 §4.2.1), storm admission, a repeated hello, resumption from a
  * session ticket (RFC 5077), the choice of suite and group, and the start of
- * a new handshake with its first flight. The engine's thread only. Touches
- * the peer's slot (taken, replaced, set up), the cookie and ticket keys, and
+ * a new handshake with its first flight. See hs_hello.h. Calls hs_flights,
+ * hs_keys (an abbreviated handshake's keys), hs_output and hs_slots only
+ * (hs_priv.h lists the stack). The engine's thread only. Touches the
+ * peer's slot (taken, replaced, set up), the cookie and ticket keys, and
  * calls ops.admit, ops.cid_alloc and ops.psk_lookup (a ticket's identity).
  */
 #include <errno.h>
 #include <string.h>
 
-#include "hs_engine_priv.h"
+#include "hs_flights.h"
+#include "hs_hello.h"
+#include "hs_keys.h"
+#include "hs_output.h"
+#include "hs_priv.h"
+#include "hs_slots.h"
 
 static int pick_group(const struct sg_hs_client_hello *ch)
 {

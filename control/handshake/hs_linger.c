@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The linger table: finished flights kept after completion to answer a
- * client whose copy was lost (RFC 6347 §4.2.4). See hs_linger.h. The
- * engine's thread only.
+ * client whose copy was lost (RFC 6347 §4.2.4). See hs_linger.h. Calls
+ * hs_slots (the peer hash) only, never the output: a resend goes straight
+ * to ops.send (hs_priv.h lists the stack). The engine's thread only.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hs_engine_priv.h"
+#include "hs_linger.h"
+#include "hs_priv.h"
+#include "hs_slots.h"
 
 /* The peer of the datagram being handled is hashed once (sg_hs_input()). */
 static uint32_t lbucket_of(const struct sg_hs_engine *e, uint32_t hash)

@@ -7,9 +7,13 @@
  * entry holds the client's write key, so only a fresh Finished that
  * authenticates earns the flight again.
  *
- * The engine's thread only. These functions touch the ring and its index in
- * struct sg_hs_engine (hs_engine_priv.h), the engine's record context and
- * scratch (to open a Finished), ops.send and the counters.
+ * Above hs_slots (the peer hash, the handshake SA's window), below
+ * hs_output: the output keeps a flight's datagrams here as they go out, and
+ * a resend goes straight to ops.send, so the table never calls the output
+ * (hs_priv.h lists the stack). The engine's thread only. These functions
+ * touch the ring and its index in struct sg_hs_engine (hs_priv.h), the
+ * engine's record context and scratch (to open a Finished), ops.send and
+ * the counters.
  */
 #ifndef STORMGATE_CONTROL_HS_LINGER_H
 #define STORMGATE_CONTROL_HS_LINGER_H

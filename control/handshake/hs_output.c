@@ -2,15 +2,19 @@
 /*
  * Datagram output of the handshake engine: records into datagrams of at
  * most the MTU, handshake messages into fragments, epoch-1 records sealed,
- * the amplification limit, alerts and failure. See hs_output.h. The
- * engine's thread only.
+ * the amplification limit, alerts and failure. See hs_output.h. Calls
+ * hs_linger (a flight's datagrams kept) and hs_slots (a failure frees the
+ * slot) only (hs_priv.h lists the stack). The engine's thread only.
  */
 #include <errno.h>
 #include <string.h>
 
 #include <stormgate/bytes.h>
 
-#include "hs_engine_priv.h"
+#include "hs_linger.h"
+#include "hs_output.h"
+#include "hs_priv.h"
+#include "hs_slots.h"
 
 /* The stateless replies fit the limit for the smallest datagram that earns them: a
  * HelloVerifyRequest answers a ClientHello that parsed (version, random, two empty

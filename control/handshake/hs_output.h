@@ -5,10 +5,12 @@
  * fit them and the client's limits (RFC 6347 §4.2.3), epoch-1 records sealed
  * with the slot's keys, the amplification limit, alerts and failure.
  *
- * The engine's thread only. These functions touch the engine's datagram
- * buffer (tx), scratch and record context, the slot they send for (its
- * byte counts), the linger entry a flight is kept in, ops.send and the
- * counters.
+ * Above hs_linger (a flight's datagrams are kept there as they go out) and
+ * hs_slots (a failure frees the slot); every protocol step sends through it
+ * (hs_priv.h lists the stack). The engine's thread only. These functions
+ * touch the engine's datagram buffer (tx), scratch and record context, the
+ * slot they send for (its byte counts), the linger entry a flight is kept
+ * in, ops.send and the counters.
  */
 #ifndef STORMGATE_CONTROL_HS_OUTPUT_H
 #define STORMGATE_CONTROL_HS_OUTPUT_H

@@ -2,13 +2,15 @@
 /*
  * Slots and timers of the handshake engine: the slot pool and its keyed
  * peer index, and the timer heap (a min-heap on each slot's deadline). See
- * hs_slots.h. The engine's thread only.
+ * hs_slots.h. Calls the codec and crypto leaves only (hs_priv.h lists the
+ * stack). The engine's thread only.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hs_engine_priv.h"
+#include "hs_priv.h"
+#include "hs_slots.h"
 
 uint32_t sg_hs_peer_hash(uint64_t seed, const struct sg_hs_peer *p)
 {

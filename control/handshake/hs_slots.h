@@ -3,11 +3,14 @@
  * Slots and timers of the handshake engine (internal to sg_handshake): one
  * fixed-size slot per in-flight handshake in a pool allocated at creation,
  * found by a keyed hash of the peer's 4-tuple, with one timer each in a
- * min-heap on its deadline (retransmission or expiry).
+ * min-heap on its deadline (retransmission or expiry); and the small
+ * helpers every part uses on a slot.
  *
- * The engine's thread only. These functions touch the pool, the peer index
- * and the heap of struct sg_hs_engine (hs_engine_priv.h), and on free the
- * cached master-secret key and ops.cid_release; nothing else.
+ * The lowest part of the engine over the leaves: it calls the codec and
+ * crypto only (hs_priv.h lists the stack). The engine's thread only. These
+ * functions touch the pool, the peer index and the heap of struct
+ * sg_hs_engine (hs_priv.h), and on free the cached master-secret key and
+ * ops.cid_release; nothing else.
  */
 #ifndef STORMGATE_CONTROL_HS_SLOTS_H
 #define STORMGATE_CONTROL_HS_SLOTS_H
@@ -23,9 +26,8 @@
 
 #include "hs_codec.h"
 #include "hs_crypto.h"
+#include "hs_priv.h"
 #include "hs_ticket.h"
-
-struct sg_hs_engine;
 
 #define HS_NONE      UINT32_MAX           /* no slot, no heap position, end of chain */
 #define HS_SA_WINDOW SG_REPLAY_WINDOW_MIN /* handshake-time SA: Finished only */
@@ -120,6 +122,26 @@ struct hs_slot {
 static inline bool hs_peer_eq(const struct sg_hs_peer *a, const struct sg_hs_peer *b)
 {
 	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+static inline uint32_t hs_slot_idx(const struct sg_hs_engine *e, const struct hs_slot *s)
+{
+	return (uint32_t)(s - e->slots);
+}
+
+static inline const struct sg_suite *hs_slot_suite(const struct hs_slot *s)
+{
+	return &sg_suites[s->suite];
+}
+
+/*
+ * The datagram being handled advanced slot s (took it, added to its key
+ * exchange, kept its early Finished, verified the client's Finished): its
+ * tag is the one the install hands over (struct sg_hs_result.tag).
+ */
+static inline void hs_advanced(const struct hs_rx *x, struct hs_slot *s)
+{
+	s->tag = x->tag;
 }
 
 /*

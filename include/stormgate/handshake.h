@@ -72,7 +72,7 @@ struct sg_hs_time {
  * bytes), which bounds every handshake message a client sends in the clear.
  * Longer datagrams are refused (-EMSGSIZE, counted as drop_malformed). The
  * engine's scratch holds a ClientHello of this size for the cookie MAC
- * (hs_engine_priv.h asserts it at build time).
+ * (control/handshake/hs_priv.h asserts it at build time).
  */
 #define SG_HS_DGRAM_MAX (SG_DTLS_HDR_LEN + SG_DTLS_MAX_PLAINTEXT)
 
