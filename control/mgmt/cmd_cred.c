@@ -22,6 +22,7 @@
 #include <stormgate/common.h>
 
 #include "mgmt_priv.h"
+#include "sg_cfg_values.h"
 #include "sg_log.h"
 
 /* Sessions of a replaced or removed credential ended before the request answers. */
@@ -97,12 +98,14 @@ static int identity_request(struct sg_mgmt *m, json_t *args, const char *const *
 	return n < 0 ? -1 : n;
 }
 
-/* Seconds from an integer or "90", "90s", "15m", "24h", "7d". */
+/*
+ * Seconds from an integer or "90", "90s", "15m", "24h", "7d" (the config's
+ * durations, sg_duration_parse()); a number above UINT32_MAX is refused
+ * before its unit applies.
+ */
 static int get_seconds(json_t *v, uint64_t *out)
 {
 	const char *s;
-	char *end;
-	unsigned long long x;
 
 	if (json_is_integer(v)) {
 		if (json_integer_value(v) < 0)
@@ -113,21 +116,9 @@ static int get_seconds(json_t *v, uint64_t *out)
 	if (!json_is_string(v))
 		return -EINVAL;
 	s = json_string_value(v);
-	if (s[0] < '0' || s[0] > '9')
+	/* Digits first (sg_duration_parse() checks): strtoull() reads only them. */
+	if (sg_duration_parse(s, out) != 0 || strtoull(s, NULL, 10) > UINT32_MAX)
 		return -EINVAL;
-	errno = 0;
-	x = strtoull(s, &end, 10);
-	if (errno != 0 || x > UINT32_MAX)
-		return -EINVAL;
-	if (strcmp(end, "m") == 0)
-		x *= 60;
-	else if (strcmp(end, "h") == 0)
-		x *= 3600;
-	else if (strcmp(end, "d") == 0)
-		x *= 86400;
-	else if (end[0] != '\0' && strcmp(end, "s") != 0)
-		return -EINVAL;
-	*out = x;
 	return 0;
 }
 
