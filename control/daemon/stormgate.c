@@ -332,6 +332,7 @@ static int run(const struct sg_config *cfg, const struct run_opts *o)
 		}
 		/* The data plane's punted packets want the control thread often. */
 		sg_gateway_poll(gw);
+		sg_mgmt_gateway_poll(mgmt);
 		uint64_t wake = now + 1;
 		if (deadline && deadline < wake)
 			wake = deadline;

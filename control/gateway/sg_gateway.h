@@ -230,9 +230,9 @@ size_t sg_gateway_end_identity(struct sg_gateway *gw, const uint8_t *identity, s
 /*
  * A credential changed: end the identity's sessions (counted as killed and
  * revoked), up to now_max of them before returning (*alerts: close_notify
- * queued), the rest in the background a bounded number per poll (*left:
- * how many were left for it). now_max 0 only queues the identity. Returns
- * how many ended now.
+ * queued; NULL: not counted), the rest in the background a bounded number
+ * per poll (*left: how many were left for it). now_max 0 only queues the
+ * identity when it has sessions. Returns how many ended now.
  */
 size_t sg_gateway_revoke_sessions(struct sg_gateway *gw, const uint8_t *identity, size_t len,
                                   size_t now_max, unsigned *alerts, size_t *left);
@@ -252,13 +252,6 @@ unsigned sg_gateway_revoke_handshakes(struct sg_gateway *gw,
  * used. Nothing changes on error. Returns 0 or -errno (the engine refused).
  */
 int sg_gateway_policy_set(struct sg_gateway *gw, const struct sg_cfg_policy *p);
-
-/*
- * Management's watch on installs: fn(ctx, id, identity, len) after each
- * session a handshake installed (NULL: none). fn runs on the gateway thread.
- */
-typedef void sg_gateway_install_fn(void *ctx, uint64_t id, const uint8_t *identity, size_t len);
-void sg_gateway_on_install(struct sg_gateway *gw, sg_gateway_install_fn *fn, void *ctx);
 
 #ifdef __cplusplus
 }

@@ -68,12 +68,18 @@ static json_t *cmd_version(void *ctx, json_t *args, struct sg_ctl_error *err)
 struct sg_mgmt *sg_mgmt_create(struct sg_gateway *gw, struct sg_cred *cred)
 {
 	struct sg_mgmt *m = calloc(1, sizeof(*m));
+	int rc;
 
 	if (m == NULL)
 		return NULL;
+	rc = mgmt_calls_init(&m->calls);
+	if (rc != 0) {
+		free(m);
+		errno = -rc;
+		return NULL;
+	}
 	m->gw = gw;
 	m->cred = cred;
-	sg_gateway_on_install(gw, mgmt_import_installed, m);
 	return m;
 }
 
@@ -82,7 +88,7 @@ void sg_mgmt_destroy(struct sg_mgmt *m)
 	if (m == NULL)
 		return;
 	mgmt_import_client_closed(m, 0); /* an import still running is aborted */
-	sg_gateway_on_install(m->gw, NULL, NULL);
+	mgmt_calls_fini(&m->calls);
 	free(m);
 }
 
@@ -94,6 +100,16 @@ void sg_mgmt_attach(struct sg_mgmt *m, struct sg_ctl_server *ctl)
 void sg_mgmt_ctl_closed(void *ctx, uint64_t client)
 {
 	mgmt_import_client_closed(ctx, client);
+}
+
+unsigned sg_mgmt_gateway_poll(struct sg_mgmt *m)
+{
+	return mgmt_calls_poll(&m->calls);
+}
+
+int sg_mgmt_gateway_fd(const struct sg_mgmt *m)
+{
+	return m->calls.fd;
 }
 
 int sg_mgmt_shutdown_requested(const struct sg_mgmt *m)

@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#include "gw_calls.h"
+#include "idset.h"
 #include "sg_mgmt.h"
 
 struct mgmt_import;
@@ -23,6 +25,7 @@ struct sg_mgmt {
 	struct mgmt_import *import; /* credential import in progress (import.c), NULL: none */
 	uint64_t imports_done, imports_failed;
 	int shutdown_requested;
+	struct mgmt_calls calls; /* into the gateway thread (gw_calls.h) */
 };
 
 /* ---- command handlers, one file per group ---- */
@@ -78,8 +81,20 @@ int mgmt_arg_int(json_t *args, const char *key, json_int_t def, json_int_t min, 
 json_t *mgmt_no_store(struct sg_ctl_error *err);
 json_t *mgmt_import_busy(struct sg_ctl_error *err);
 
-/* The import watches installs (import.c): registered with sg_gateway_on_install(). */
-void mgmt_import_installed(void *ctx, uint64_t id, const uint8_t *identity, size_t len);
+/*
+ * A credential changed (revoke.c; management thread, through the gateway
+ * thread). mgmt_revoke_identity: the identity's handshakes in flight fail
+ * and its sessions end (some now, the rest in the background); result gets
+ * sessions_killed, alerts_sent, sessions_left, sessions_kept (false).
+ * mgmt_keep_sessions: result gets sessions_killed (0), sessions_left (how
+ * many it has), sessions_kept (true). mgmt_revoke_set: the same as
+ * mgmt_revoke_identity for every identity of set, all in the background;
+ * *with_sessions: how many of them had sessions. Each returns 0, or
+ * -ESHUTDOWN when the gateway thread has stopped (result unchanged).
+ */
+int mgmt_revoke_identity(struct sg_mgmt *m, const uint8_t *identity, size_t len, json_t *result);
+int mgmt_keep_sessions(struct sg_mgmt *m, const uint8_t *identity, size_t len, json_t *result);
+int mgmt_revoke_set(struct sg_mgmt *m, const struct mgmt_idset *set, uint64_t *with_sessions);
 
 /* An import's client went away (0: whoever it is): abort it (import.c). */
 void mgmt_import_client_closed(struct sg_mgmt *m, uint64_t client);

@@ -25,12 +25,11 @@ struct sg_mgmt;
 
 /*
  * Management of gw with the credential store cred (NULL: none; neither is
- * owned). Watches the gateway's installs (a credential import needs them).
- * Returns NULL with errno ENOMEM. Main lcore.
+ * owned). Returns NULL with errno. The gateway thread (main lcore).
  */
 struct sg_mgmt *sg_mgmt_create(struct sg_gateway *gw, struct sg_cred *cred);
 
-/* Abort an import still running (nothing imported), stop watching, free. NULL is fine. */
+/* Abort an import still running (nothing imported), free. NULL is fine. */
 void sg_mgmt_destroy(struct sg_mgmt *m);
 
 /* The control server whose commands these are (client ids, its counters); NULL detaches. */
@@ -46,6 +45,16 @@ extern const size_t sg_mgmt_n_cmds;
 
 /* The control server's on_close (ctx: the struct sg_mgmt): ends what the client left running. */
 void sg_mgmt_ctl_closed(void *ctx, uint64_t client);
+
+/*
+ * The gateway thread's share of management, each loop: one step of what a
+ * command on the management thread waits for it to do (end a replaced
+ * credential's sessions, fail its handshakes; revoke.c). Never blocks;
+ * returns 1 when a step ran. The fd polls readable while such a call waits.
+ * The thread that created m is the gateway thread.
+ */
+unsigned sg_mgmt_gateway_poll(struct sg_mgmt *m);
+int sg_mgmt_gateway_fd(const struct sg_mgmt *m);
 
 /* Set by the `shutdown` command; the main loop polls it. Any thread. */
 int sg_mgmt_shutdown_requested(const struct sg_mgmt *m);
