@@ -239,8 +239,7 @@ json_t *mgmt_cmd_cred_count(void *ctx, json_t *args, struct sg_ctl_error *err)
 	if (rc != 0)
 		return sg_ctl_fail(err, SG_CTL_EFAILED, "credential store: %s", strerror(-rc));
 	return json_pack("{s:I, s:s, s:b}", "count", (json_int_t)n, "db",
-	                 sg_gateway_config(m->gw)->credentials.db, "import_running",
-	                 m->import != NULL);
+	                 m->db, "import_running", m->import != NULL);
 }
 
 /* What is known of an identity; never its key. */

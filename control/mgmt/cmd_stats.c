@@ -195,9 +195,12 @@ static json_t *credentials_json(const struct sg_mgmt *m, const struct sg_gw_coun
 	int cred_ok = m->cred != NULL ? sg_cred_count(m->cred, &count) : -1;
 
 	return json_pack("{s:I, s:b, s:b, s:I, s:I, s:I, s:I}", "count", (json_int_t)count,
-	                 "readable", cred_ok == 0, "import_running", m->import != NULL,
-	                 "imports_done", (json_int_t)m->imports_done, "imports_failed",
-	                 (json_int_t)m->imports_failed, "sessions_revoked",
+	                 "readable", cred_ok == 0, "import_running",
+	                 __atomic_load_n(&m->import_running, __ATOMIC_RELAXED), "imports_done",
+	                 (json_int_t)__atomic_load_n(&m->imports_done, __ATOMIC_RELAXED),
+	                 "imports_failed",
+	                 (json_int_t)__atomic_load_n(&m->imports_failed, __ATOMIC_RELAXED),
+	                 "sessions_revoked",
 	                 (json_int_t)gc->revoked_ended, "revocations_pending",
 	                 (json_int_t)gc->revocations_pending);
 }

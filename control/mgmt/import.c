@@ -86,10 +86,9 @@ static void import_end(struct sg_mgmt *m, int ok)
 	mgmt_idset_clear(&x->revoked);
 	free(x);
 	m->import = NULL;
-	if (ok)
-		m->imports_done++;
-	else
-		m->imports_failed++;
+	/* `stats` reads these on the gateway thread. */
+	__atomic_store_n(&m->import_running, 0, __ATOMIC_RELAXED);
+	__atomic_add_fetch(ok ? &m->imports_done : &m->imports_failed, 1, __ATOMIC_RELAXED);
 }
 
 void mgmt_import_client_closed(struct sg_mgmt *m, uint64_t client)
@@ -163,6 +162,7 @@ static json_t *phase_begin(struct sg_mgmt *m, uint64_t client, struct sg_ctl_err
 	x->started_ns = mono_ns();
 	sg_cred_import_on_revoke(x->im, import_revoked, x);
 	m->import = x;
+	__atomic_store_n(&m->import_running, 1, __ATOMIC_RELAXED);
 	SG_LOG(CRED, INFO, "credential import started on the control socket");
 	return json_pack("{s:s}", "phase", "begin");
 }

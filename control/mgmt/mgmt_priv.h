@@ -2,12 +2,16 @@
 /*
  * Internals of management, shared by the files of control/mgmt/ only. One
  * file per command group; each handler is a struct sg_ctl_cmd function with
- * ctx the struct sg_mgmt. They run on the thread of the control server and
- * touch the gateway through sg_gateway.h only.
+ * ctx the struct sg_mgmt. Each runs on the thread its table row names
+ * (cmds.c): the management thread, or the gateway thread (SG_CTL_ON_OWNER:
+ * the commands that read or change the gateway's state). They touch the
+ * gateway through sg_gateway.h only, and from the management thread only
+ * through the calls of gw_calls.h.
  */
 #ifndef STORMGATE_CONTROL_MGMT_PRIV_H
 #define STORMGATE_CONTROL_MGMT_PRIV_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -18,12 +22,33 @@
 
 struct mgmt_import;
 
+/* The management thread (thread.c). */
+struct mgmt_thread {
+	pthread_t tid;
+	int started;
+	int stop_fd; /* eventfd: the gateway thread asks it to stop */
+	int running; /* it serves (atomic: it clears it as it ends) */
+};
+
+/*
+ * Written by one thread, read by the other only where a field says so
+ * (atomic). Set at creation and fixed while the threads run: gw, cred, ctl,
+ * control, db.
+ */
 struct sg_mgmt {
 	struct sg_gateway *gw;
-	struct sg_cred *cred;       /* NULL: no store */
-	struct sg_ctl_server *ctl;  /* sg_mgmt_attach() */
+	struct sg_cred *cred;      /* NULL: no store */
+	struct sg_ctl_server *ctl; /* sg_mgmt_attach() */
+	/* What the management thread's commands read of the config: copies, never the gateway's. */
+	struct sg_cfg_control control;
+	char db[sizeof(((struct sg_cfg_credentials *)0)->db)];
+	/* management thread */
 	struct mgmt_import *import; /* credential import in progress (import.c), NULL: none */
+	struct mgmt_thread thread;
+	/* written by the management thread, read by the gateway thread's `stats` (atomic) */
+	int import_running;
 	uint64_t imports_done, imports_failed;
+	/* written by `shutdown` (gateway thread), read by the main loop (atomic) */
 	int shutdown_requested;
 	struct mgmt_calls calls; /* into the gateway thread (gw_calls.h) */
 };
