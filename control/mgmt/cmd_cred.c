@@ -238,8 +238,8 @@ json_t *mgmt_cmd_cred_count(void *ctx, json_t *args, struct sg_ctl_error *err)
 	rc = sg_cred_count(m->cred, &n);
 	if (rc != 0)
 		return sg_ctl_fail(err, SG_CTL_EFAILED, "credential store: %s", strerror(-rc));
-	return json_pack("{s:I, s:s, s:b}", "count", (json_int_t)n, "db",
-	                 m->db, "import_running", m->import != NULL);
+	return json_pack("{s:I, s:s, s:b}", "count", (json_int_t)n, "db", m->db, "import_running",
+	                 m->import != NULL);
 }
 
 /* What is known of an identity; never its key. */

@@ -200,8 +200,7 @@ static json_t *credentials_json(const struct sg_mgmt *m, const struct sg_gw_coun
 	                 (json_int_t)__atomic_load_n(&m->imports_done, __ATOMIC_RELAXED),
 	                 "imports_failed",
 	                 (json_int_t)__atomic_load_n(&m->imports_failed, __ATOMIC_RELAXED),
-	                 "sessions_revoked",
-	                 (json_int_t)gc->revoked_ended, "revocations_pending",
+	                 "sessions_revoked", (json_int_t)gc->revoked_ended, "revocations_pending",
 	                 (json_int_t)gc->revocations_pending);
 }
 

@@ -30,7 +30,7 @@ static json_t *cmd_version(void *ctx, json_t *args, struct sg_ctl_error *err);
  * so the gateway thread never waits for LMDB's one writer) ask the gateway
  * thread for their revocations through gw_calls.h.
  */
-#define OWNER SG_CTL_ON_OWNER
+#define OWNER  SG_CTL_ON_OWNER
 #define SERVER SG_CTL_ON_SERVER
 
 const struct sg_ctl_cmd sg_mgmt_cmds[] = {

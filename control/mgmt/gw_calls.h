@@ -32,13 +32,13 @@ typedef int mgmt_call_fn(void *arg);
 struct mgmt_calls {
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
-	pthread_t poller;  /* the thread that polls (the gateway thread) */
-	int fd;            /* eventfd: readable while a call waits or runs */
-	mgmt_call_fn *fn;  /* the call waiting or running; NULL: none. Under the lock */
-	void *arg;         /* its argument. Under the lock */
-	int done;          /* its function returned MGMT_CALL_DONE. Under the lock */
-	int closed;        /* the poller stopped for good. Under the lock */
-	unsigned busy;     /* fn != NULL, also read without the lock (atomic) */
+	pthread_t poller; /* the thread that polls (the gateway thread) */
+	int fd;           /* eventfd: readable while a call waits or runs */
+	mgmt_call_fn *fn; /* the call waiting or running; NULL: none. Under the lock */
+	void *arg;        /* its argument. Under the lock */
+	int done;         /* its function returned MGMT_CALL_DONE. Under the lock */
+	int closed;       /* the poller stopped for good. Under the lock */
+	unsigned busy;    /* fn != NULL, also read without the lock (atomic) */
 };
 
 /* Set up; the calling thread is the poller from now on. 0 or -errno. */

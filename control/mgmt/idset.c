@@ -13,14 +13,18 @@
 #include "idset.h"
 #include "sg_cred.h"
 
-#define SLOTS_MIN  64
-#define ARENA_MIN  4096
-#define ARENA_MAX  UINT32_MAX /* offsets are 32 bits */
-#define HASH_SEED  0x53474944u
+#define SLOTS_MIN 64
+#define ARENA_MIN 4096
+#define ARENA_MAX UINT32_MAX /* offsets are 32 bits */
+#define HASH_SEED 0x53474944u
 
+/* CRC32-C of the identity; rte_hash_crc() loads words, so from an aligned copy. */
 static uint32_t hash(const uint8_t *identity, size_t len)
 {
-	return rte_hash_crc(identity, (uint32_t)len, HASH_SEED);
+	uint64_t words[(SG_CRED_IDENTITY_MAX + 7) / 8];
+
+	memcpy(words, identity, len);
+	return rte_hash_crc(words, (uint32_t)len, HASH_SEED);
 }
 
 /* The slot that holds identity, or the free slot where it would go. */

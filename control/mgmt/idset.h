@@ -18,7 +18,7 @@
 struct mgmt_idset {
 	uint8_t *arena; /* len, bytes[len], len, bytes[len], ... */
 	size_t used, cap;
-	uint32_t *slots; /* 0: free, else 1 + the entry's offset in the arena */
+	uint32_t *slots;  /* 0: free, else 1 + the entry's offset in the arena */
 	uint32_t n_slots; /* a power of two, or 0 */
 	uint32_t n;       /* identities in the set */
 };
