@@ -2,7 +2,7 @@
 /*
  * Internals of the gateway, shared by the files of control/gateway/ only
  * (management reaches the gateway through sg_gateway.h). Everything here
- * runs on the gateway thread (today the main lcore's control loop).
+ * runs on the gateway thread (the main lcore's loop, control/daemon/loop.c).
  *
  * struct sg_gateway is made of one part per file, each written by that file
  * only (the others read it): the data plane and its ports (ports.c), the

@@ -1,18 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The gateway: the control plane's share of the data plane's work, on one
- * thread (the gateway thread; today the main lcore's loop, which also runs
- * management). It owns the mbuf pool, the ports (configured and started from
- * the config), the session table (its single writer), the data plane
- * (dataplane.h) with one worker per worker lcore, the DTLS handshake server
- * on the punt ring, and every way a session begins and ends.
+ * thread (the gateway thread: the main lcore's loop). It owns the mbuf
+ * pool, the ports (configured and started from the config), the session
+ * table (its single writer), the data plane (dataplane.h) with one worker
+ * per worker lcore, the DTLS handshake server on the punt ring, and every
+ * way a session begins and ends.
  *
  * Two audiences:
  *  - the daemon (control/daemon/): create, start, poll, stop, destroy, and
  *    the status line;
  *  - management (control/mgmt/): the functions under "management's seam"
- *    below, and only those. They are what a management thread will send
- *    through a queue once management leaves the gateway thread: each is a
+ *    below, and only those, always on the gateway thread: in the commands
+ *    the control server's owner queue brings there, and in the calls the
+ *    management thread makes into it (control/mgmt/gw_calls.h). Each is a
  *    copy out (a snapshot) or one request, and none hands out a pointer that
  *    management keeps, apart from sg_gateway_config().
  */
@@ -94,7 +95,7 @@ unsigned sg_gateway_n_workers(const struct sg_gateway *gw);
 void sg_gateway_status_line(struct sg_gateway *gw, char *buf, size_t len);
 
 /*
- * The gateway's share of the data plane's work, called from the main loop
+ * The gateway's share of the data plane's work, called from the daemon's loop
  * every millisecond or so: take punted packets (handshakes, ARP and
  * neighbour discovery, sessions' alerts and repeated Finished, forgery-limit
  * notices), run the handshake timers, finish what ending sessions started

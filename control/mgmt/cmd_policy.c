@@ -6,8 +6,8 @@
  * sg_admit.h), rekey_grace (read at each re-handshake) and idle_timeout (the
  * sweep's). `policy set` checks every value with the configuration file's
  * rules (sg_config_set()) and hands the gateway the whole new policy, so all
- * of it applies or none (sg_gateway_policy_set()). The control server's
- * thread.
+ * of it applies or none (sg_gateway_policy_set()). The gateway thread
+ * (owner commands).
  */
 #include <errno.h>
 #include <inttypes.h>

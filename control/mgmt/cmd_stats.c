@@ -3,9 +3,11 @@
  * The `stats` command: one function builds the statistics as JSON; `stats`
  * returns it, `stormctl metrics` turns it into the Prometheus text format
  * (metrics.c), and telemetry.c publishes a copy for the telemetry thread.
- * The control server's thread; reads the gateway's snapshots
+ * The gateway thread (`stats` is an owner command; the telemetry snapshot is
+ * the gateway thread's too); reads the gateway's snapshots
  * (sg_gateway_counters(), _dp_counters(), _describe()), the credential
- * store and the control server's counters.
+ * store, the control server's counters and, atomically, the management
+ * thread's import counters.
  */
 #include <errno.h>
 #include <stdio.h>

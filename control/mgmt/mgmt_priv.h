@@ -48,7 +48,7 @@ struct sg_mgmt {
 	/* written by the management thread, read by the gateway thread's `stats` (atomic) */
 	int import_running;
 	uint64_t imports_done, imports_failed;
-	/* written by `shutdown` (gateway thread), read by the main loop (atomic) */
+	/* written by `shutdown`, read by the loop (both the gateway thread; atomic anyway) */
 	int shutdown_requested;
 	struct mgmt_calls calls; /* into the gateway thread (gw_calls.h) */
 };

@@ -97,7 +97,7 @@ int sg_mgmt_shutdown_requested(const struct sg_mgmt *m);
 /*
  * Register the statistics with DPDK telemetry (/stormgate/... commands of
  * dpdk-telemetry.py) once per process, and refresh the snapshot they read
- * (every few hundred ms from the main loop). The telemetry thread reads only
+ * (every few hundred ms from the gateway thread's loop). The telemetry thread reads only
  * the snapshot, under a lock, never the gateway itself. Register returns 0
  * or -errno. Clear stops serving the snapshot (before the gateway goes).
  * Update: the gateway thread.
