@@ -139,7 +139,35 @@ static int import_credentials(const struct sg_config *cfg, const char *csv)
 	return EXIT_SUCCESS;
 }
 
-int main(int argc, char **argv)
+/* --duration's value: whole seconds, 1 s to a year. 0, or -1 after saying why. */
+static int parse_duration(const char *arg, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (*arg == '\0' || *end != '\0' || errno != 0 || v < 1 || v > 365LL * 86400) {
+		fprintf(stderr, "stormgate: --duration wants whole seconds (1..%lld), got '%s'\n",
+		        365LL * 86400, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* What the command line asks for, besides running the daemon. */
+struct cli {
+	struct run_opts o;
+	const char *check;  /* --check-config FILE */
+	const char *import; /* --import-credentials CSV */
+};
+
+/*
+ * Parse the options before `--` (everything after it is EAL's) into c.
+ * Returns -1 to go on, or the exit status (--help, --version, a usage error).
+ */
+static int parse_args(int argc, char **argv, struct cli *c)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -152,53 +180,36 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct run_opts o = { .config = NULL, .status = -1, .argv0 = argv[0] };
-	const char *check = NULL, *import = NULL;
-	struct sg_cfg_errors errs;
-	struct sg_config *cfg;
-	int dd = argc, opt, rc;
+	int dd = argc, opt;
 
-	/* Everything after `--` is EAL's. */
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {
 			dd = i;
 			break;
 		}
 	}
-	o.n_over = dd < argc ? argc - dd - 1 : 0;
-	o.over = dd < argc ? argv + dd + 1 : NULL;
-
+	c->o.n_over = dd < argc ? argc - dd - 1 : 0;
+	c->o.over = dd < argc ? argv + dd + 1 : NULL;
 	while ((opt = getopt_long(dd, argv, "+c:d:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			o.config = optarg;
+			c->o.config = optarg;
 			break;
 		case 'C':
-			check = optarg;
+			c->check = optarg;
 			break;
 		case 'I':
-			import = optarg;
+			c->import = optarg;
 			break;
-		case 'd': {
-			char *end;
-			errno = 0;
-			long long v = strtoll(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || errno != 0 || v < 1 ||
-			    v > 365LL * 86400) {
-				fprintf(stderr,
-				        "stormgate: --duration wants whole seconds (1..%lld), "
-				        "got '%s'\n",
-				        365LL * 86400, optarg);
+		case 'd':
+			if (parse_duration(optarg, &c->o.duration_s) != 0)
 				return EXIT_USAGE;
-			}
-			o.duration_s = v;
 			break;
-		}
 		case 's':
-			o.status = 1;
+			c->o.status = 1;
 			break;
 		case 'S':
-			o.status = 0;
+			c->o.status = 0;
 			break;
 		case 'h':
 			usage(stdout);
@@ -216,43 +227,61 @@ int main(int argc, char **argv)
 		        argv[optind]);
 		return EXIT_USAGE;
 	}
+	return -1;
+}
 
+/* --check-config: every error, or a summary. The exit status. */
+static int check_config(struct sg_config *cfg, const char *path)
+{
+	struct sg_cfg_errors errs;
+	int rc = sg_config_load(cfg, path, &errs);
+
+	if (rc != 0) {
+		print_errors(&errs);
+		fprintf(stderr, "%s: %u error(s)\n", path, errs.count);
+		rc = EXIT_USAGE;
+	} else {
+		print_summary(path, cfg);
+		rc = EXIT_SUCCESS;
+	}
+	sg_cfg_errors_free(&errs);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { .o = { .config = NULL, .status = -1, .argv0 = argv[0] } };
+	struct sg_cfg_errors errs;
+	struct sg_config *cfg;
+	int rc = parse_args(argc, argv, &c);
+
+	if (rc >= 0)
+		return rc;
 	/* Requests carry PSKs: JSON text freed by jansson is wiped first. */
 	sg_ctl_secure_alloc();
 	cfg = malloc(sizeof(*cfg));
 	if (cfg == NULL)
 		return EXIT_FAILURE;
-	if (check != NULL) {
-		rc = sg_config_load(cfg, check, &errs);
-		if (rc != 0) {
-			print_errors(&errs);
-			fprintf(stderr, "%s: %u error(s)\n", check, errs.count);
-			rc = EXIT_USAGE;
-		} else {
-			print_summary(check, cfg);
-			rc = EXIT_SUCCESS;
-		}
-		sg_cfg_errors_free(&errs);
+	if (c.check != NULL) {
+		rc = check_config(cfg, c.check);
 		free(cfg);
 		return rc;
 	}
-
-	if (o.config == NULL)
-		o.config = default_config;
-	rc = sg_config_load(cfg, o.config, &errs);
+	if (c.o.config == NULL)
+		c.o.config = default_config;
+	rc = sg_config_load(cfg, c.o.config, &errs);
 	if (rc != 0) {
 		print_errors(&errs);
-		fprintf(stderr, "%s: %u error(s)\n", o.config, errs.count);
+		fprintf(stderr, "%s: %u error(s)\n", c.o.config, errs.count);
 		sg_cfg_errors_free(&errs);
 		free(cfg);
 		return EXIT_USAGE;
 	}
 	sg_cfg_errors_free(&errs);
-
-	if (import != NULL)
-		rc = import_credentials(cfg, import);
+	if (c.import != NULL)
+		rc = import_credentials(cfg, c.import);
 	else
-		rc = daemon_run(cfg, &o);
+		rc = daemon_run(cfg, &c.o);
 	free(cfg);
 	return rc;
 }

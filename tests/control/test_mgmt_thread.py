@@ -40,7 +40,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
 from sgtest import clients, daemon, proc, sanitizer  # noqa: E402
-from sgtest.ctl import Raw, err_code  # noqa: E402
+from sgtest.ctl import Raw  # noqa: E402
 from sgtest.lab import Lab  # noqa: E402
 
 STORMGATE, STORMCTL = sys.argv[1:3]
