@@ -6,7 +6,7 @@
  * without bound; past max_output (or its idle timeout) it is disconnected.
  * Consumed request bytes are wiped: requests may carry PSKs.
  *
- * Runs on the server's thread only (the daemon's control thread today);
+ * Runs on the server's thread only (the daemon's management thread);
  * commands marked SG_CTL_ON_OWNER go through the owner queue (ctl_owner.c)
  * when one is configured, and their client pauses (out of the epoll set but
  * for pending output) until the answer comes back. Logs through sg_log

@@ -13,8 +13,8 @@
  * hostile client costs at most its buffers and never stalls the daemon.
  *
  * Threads (docs/control.md, "Threads"): without an owner queue (cfg.owner
- * NULL, today's daemon) every command runs inline on the server's thread.
- * With one, the server may run on its own thread (socket I/O, the JSON
+ * NULL) every command runs inline on the server's thread. With one (the
+ * daemon's), the server may run on its own thread (socket I/O, the JSON
  * codec, commands marked SG_CTL_ON_SERVER) while commands marked
  * SG_CTL_ON_OWNER run on the thread that owns what they touch, which calls
  * sg_ctl_owner_poll() each loop; their answers come back to the server's

@@ -115,17 +115,68 @@ static int has_prefix(char *const argv[], int argc, const char *prefix)
 	return 0;
 }
 
+/*
+ * Push one option as given, except --in-memory without hugepages: DPDK 22.11
+ * refuses it with --no-huge, and --no-shconf is what it would add there.
+ */
+static int push_option(struct sg_eal_args *a, const char *opt)
+{
+	if (a->no_huge && strcmp(opt, "--in-memory") == 0) {
+		a->in_memory_replaced = 1;
+		return push(a, "--no-shconf");
+	}
+	return push(a, opt);
+}
+
+/* The config's options, less the groups an override replaces (counted in a->dropped). */
+static int push_config(struct sg_eal_args *a, char *const cfg_argv[], int n_cfg,
+                       const char *const over_groups[], int n_groups)
+{
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < n_cfg;) {
+		int n, replaced = 0;
+		const char *g;
+
+		classify(cfg_argv, n_cfg, i, &n, &g);
+		for (int k = 0; g != NULL && k < n_groups; k++)
+			replaced |= strcmp(g, over_groups[k]) == 0;
+		if (replaced)
+			a->dropped++;
+		for (int t = 0; rc == 0 && !replaced && t < n; t++)
+			rc = push_option(a, cfg_argv[i + t]);
+		i += n;
+	}
+	return rc;
+}
+
+/*
+ * On hugepages, unlink the page files once mapped (unless the operator
+ * chose): a daemon that crashes or is killed then leaves no files in
+ * hugetlbfs holding its memory. Nothing attaches as a secondary process.
+ */
+static int push_huge_unlink(struct sg_eal_args *a, char *const cfg_argv[], int n_cfg, int n_over,
+                            char *const over[])
+{
+	if (a->no_huge || has_prefix(cfg_argv, n_cfg, "--huge-unlink") ||
+	    has_prefix(over, n_over, "--huge-unlink") ||
+	    has_token(cfg_argv, n_cfg, "--in-memory") || has_token(over, n_over, "--in-memory"))
+		return 0;
+	a->huge_unlink_added = 1;
+	return push(a, "--huge-unlink");
+}
+
 int sg_eal_args_build(struct sg_eal_args *a, const char *argv0, const struct sg_config *cfg,
                       int n_over, char *const over[], int hugepages_ok)
 {
 	const char *over_groups[SG_EAL_ARGS_MAX];
 	char *cfg_argv[SG_CFG_EAL_MAX];
-	int n_groups = 0, rc;
+	int n_groups = 0, n_cfg = (int)cfg->n_eal, rc;
 
 	memset(a, 0, sizeof(*a));
 	if (n_over > SG_EAL_ARGS_MAX - SG_CFG_EAL_MAX - 2 * SG_CFG_PORTS_MAX - 4)
 		return -E2BIG;
-	for (uint32_t i = 0; i < cfg->n_eal; i++)
+	for (int i = 0; i < n_cfg; i++)
 		cfg_argv[i] = (char *)(uintptr_t)cfg->eal[i];
 
 	for (int i = 0; i < n_over;) {
@@ -138,60 +189,25 @@ int sg_eal_args_build(struct sg_eal_args *a, const char *argv0, const struct sg_
 		i += n;
 	}
 
-	int no_huge = has_token(cfg_argv, (int)cfg->n_eal, "--no-huge") ||
-	              has_token(over, n_over, "--no-huge");
+	int no_huge =
+	        has_token(cfg_argv, n_cfg, "--no-huge") || has_token(over, n_over, "--no-huge");
 	a->no_huge_added = !no_huge && !hugepages_ok;
 	a->no_huge = no_huge || a->no_huge_added;
 
 	rc = push(a, argv0);
-	for (int i = 0; rc == 0 && i < (int)cfg->n_eal;) {
-		int n, replaced = 0;
-		const char *g;
-
-		classify(cfg_argv, (int)cfg->n_eal, i, &n, &g);
-		for (int k = 0; g != NULL && k < n_groups; k++)
-			replaced |= strcmp(g, over_groups[k]) == 0;
-		if (replaced) {
-			a->dropped++;
-		} else {
-			for (int t = 0; rc == 0 && t < n; t++) {
-				if (a->no_huge && strcmp(cfg_argv[i + t], "--in-memory") == 0) {
-					rc = push(a, "--no-shconf");
-					a->in_memory_replaced = 1;
-				} else {
-					rc = push(a, cfg_argv[i + t]);
-				}
-			}
-		}
-		i += n;
-	}
+	if (rc == 0)
+		rc = push_config(a, cfg_argv, n_cfg, over_groups, n_groups);
 	for (uint32_t p = 0; rc == 0 && p < cfg->n_ports; p++) {
 		rc = push(a, sg_devargs_is_pci(cfg->ports[p].devargs) ? "-a" : "--vdev");
 		if (rc == 0)
 			rc = push(a, cfg->ports[p].devargs);
 	}
-	for (int i = 0; rc == 0 && i < n_over; i++) {
-		if (a->no_huge && strcmp(over[i], "--in-memory") == 0) {
-			rc = push(a, "--no-shconf");
-			a->in_memory_replaced = 1;
-		} else {
-			rc = push(a, over[i]);
-		}
-	}
+	for (int i = 0; rc == 0 && i < n_over; i++)
+		rc = push_option(a, over[i]);
 	if (rc == 0 && a->no_huge_added)
 		rc = push(a, "--no-huge");
-	/*
-	 * On hugepages, unlink the page files once mapped (unless the operator
-	 * chose): a daemon that crashes or is killed then leaves no files in
-	 * hugetlbfs holding its memory. Nothing attaches as a secondary process.
-	 */
-	if (rc == 0 && !a->no_huge && !has_prefix(cfg_argv, (int)cfg->n_eal, "--huge-unlink") &&
-	    !has_prefix(over, n_over, "--huge-unlink") &&
-	    !has_token(cfg_argv, (int)cfg->n_eal, "--in-memory") &&
-	    !has_token(over, n_over, "--in-memory")) {
-		rc = push(a, "--huge-unlink");
-		a->huge_unlink_added = 1;
-	}
+	if (rc == 0)
+		rc = push_huge_unlink(a, cfg_argv, n_cfg, n_over, over);
 	if (rc != 0)
 		sg_eal_args_free(a);
 	return rc;

@@ -2,7 +2,7 @@
 /*
  * Internals of the gateway, shared by the files of control/gateway/ only
  * (management reaches the gateway through sg_gateway.h). Everything here
- * runs on the gateway thread (today the main lcore's control loop).
+ * runs on the gateway thread (the main lcore's loop, control/daemon/loop.c).
  *
  * struct sg_gateway is made of one part per file, each written by that file
  * only (the others read it): the data plane and its ports (ports.c), the
@@ -149,15 +149,13 @@ struct gw_end {
 	uint64_t retired_early;     /* retired before their grace ended: the FIFO was full */
 	uint64_t ended[GW_END_MAX]; /* sessions ended, by reason */
 	uint64_t alerts_sent;       /* close_notify records sent to ended sessions' devices */
-	sg_gateway_install_fn *on_install; /* management's watch (sg_gateway_on_install()) */
-	void *on_install_ctx;
 };
 
 int gw_end_create(struct sg_gateway *gw);
 /* After the workers stopped: every held SA is released (wiped), no alert sent. */
 void gw_end_destroy(struct sg_gateway *gw);
 
-/* A session was installed (or re-keyed) under identity: index it, tell management. */
+/* A session was installed (or re-keyed) under identity: index it. */
 void gw_sess_track(struct sg_gateway *gw, uint64_t id, const uint8_t *identity, size_t len);
 
 /*

@@ -104,8 +104,6 @@ void gw_sess_track(struct sg_gateway *gw, uint64_t id, const uint8_t *identity, 
 	if (sg_sessreg_add(e->reg, id, identity, len) != 0)
 		SG_LOG(CTL, WARNING, "session %" PRIx64 ": not indexed by identity (out of memory)",
 		       id);
-	if (e->on_install != NULL)
-		e->on_install(e->on_install_ctx, id, identity, len);
 }
 
 void gw_sess_forget(struct sg_gateway *gw, uint64_t id)
@@ -317,12 +315,6 @@ void gw_retire_poll(struct sg_gateway *gw, uint64_t now_ns)
 	retire_due(gw, now_ns);
 	sg_sess_reclaim(gw->ports.sessions, 0);
 	sg_dp_ctl_reclaim(gw->ports.dp);
-}
-
-void sg_gateway_on_install(struct sg_gateway *gw, sg_gateway_install_fn *fn, void *ctx)
-{
-	gw->end.on_install = fn;
-	gw->end.on_install_ctx = ctx;
 }
 
 int sg_gateway_end_session(struct sg_gateway *gw, uint64_t id, bool *alert)

@@ -1,18 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The gateway: the control plane's share of the data plane's work, on one
- * thread (the gateway thread; today the main lcore's loop, which also runs
- * management). It owns the mbuf pool, the ports (configured and started from
- * the config), the session table (its single writer), the data plane
- * (dataplane.h) with one worker per worker lcore, the DTLS handshake server
- * on the punt ring, and every way a session begins and ends.
+ * thread (the gateway thread: the main lcore's loop). It owns the mbuf
+ * pool, the ports (configured and started from the config), the session
+ * table (its single writer), the data plane (dataplane.h) with one worker
+ * per worker lcore, the DTLS handshake server on the punt ring, and every
+ * way a session begins and ends.
  *
  * Two audiences:
  *  - the daemon (control/daemon/): create, start, poll, stop, destroy, and
  *    the status line;
  *  - management (control/mgmt/): the functions under "management's seam"
- *    below, and only those. They are what a management thread will send
- *    through a queue once management leaves the gateway thread: each is a
+ *    below, and only those, always on the gateway thread: in the commands
+ *    the control server's owner queue brings there, and in the calls the
+ *    management thread makes into it (control/mgmt/gw_calls.h). Each is a
  *    copy out (a snapshot) or one request, and none hands out a pointer that
  *    management keeps, apart from sg_gateway_config().
  */
@@ -94,7 +95,7 @@ unsigned sg_gateway_n_workers(const struct sg_gateway *gw);
 void sg_gateway_status_line(struct sg_gateway *gw, char *buf, size_t len);
 
 /*
- * The gateway's share of the data plane's work, called from the main loop
+ * The gateway's share of the data plane's work, called from the daemon's loop
  * every millisecond or so: take punted packets (handshakes, ARP and
  * neighbour discovery, sessions' alerts and repeated Finished, forgery-limit
  * notices), run the handshake timers, finish what ending sessions started
@@ -230,9 +231,9 @@ size_t sg_gateway_end_identity(struct sg_gateway *gw, const uint8_t *identity, s
 /*
  * A credential changed: end the identity's sessions (counted as killed and
  * revoked), up to now_max of them before returning (*alerts: close_notify
- * queued), the rest in the background a bounded number per poll (*left:
- * how many were left for it). now_max 0 only queues the identity. Returns
- * how many ended now.
+ * queued; NULL: not counted), the rest in the background a bounded number
+ * per poll (*left: how many were left for it). now_max 0 only queues the
+ * identity when it has sessions. Returns how many ended now.
  */
 size_t sg_gateway_revoke_sessions(struct sg_gateway *gw, const uint8_t *identity, size_t len,
                                   size_t now_max, unsigned *alerts, size_t *left);
@@ -252,13 +253,6 @@ unsigned sg_gateway_revoke_handshakes(struct sg_gateway *gw,
  * used. Nothing changes on error. Returns 0 or -errno (the engine refused).
  */
 int sg_gateway_policy_set(struct sg_gateway *gw, const struct sg_cfg_policy *p);
-
-/*
- * Management's watch on installs: fn(ctx, id, identity, len) after each
- * session a handshake installed (NULL: none). fn runs on the gateway thread.
- */
-typedef void sg_gateway_install_fn(void *ctx, uint64_t id, const uint8_t *identity, size_t len);
-void sg_gateway_on_install(struct sg_gateway *gw, sg_gateway_install_fn *fn, void *ctx);
 
 #ifdef __cplusplus
 }

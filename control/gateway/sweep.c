@@ -126,8 +126,8 @@ size_t sg_gateway_revoke_sessions(struct sg_gateway *gw, const uint8_t *identity
 	} else {
 		*left = sg_sessreg_find(gw->end.reg, identity, len, NULL, 0);
 	}
-	/* Queued only to end them in the background: an import queues every identity it took. */
-	if ((now_max == 0 || *left > 0) && revoked_push(&gw->sweep, identity, len) != 0)
+	/* What is left ends in the background (an import's identities: all of it). */
+	if (*left > 0 && revoked_push(&gw->sweep, identity, len) != 0)
 		SG_LOG(CRED, ERR,
 		       "out of memory: the sessions of a replaced credential are not ended");
 	return n;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Arguments of the control commands, checked the same way for every command:
- * identities (as a string or in hex), integers, and no unknown member. The
- * control server's thread; touches nothing but the arguments.
+ * identities (as a string or in hex), integers, and no unknown member. Any
+ * thread (the command's); touches nothing but the arguments.
  */
 #include <ctype.h>
 #include <errno.h>

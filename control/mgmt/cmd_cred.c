@@ -4,14 +4,13 @@
  *
  * Replacing or removing a credential ends its sessions (issue 12): a session
  * made with a key the operator took away must not outlive it. The handshakes
- * in flight that looked the old key up fail first
- * (sg_gateway_revoke_handshakes()), then the identity's sessions end through
- * the gateway's one end-session path, up to REVOKE_NOW before the answer and
- * the rest in the background (sg_gateway_revoke_sessions()).
+ * in flight that looked the old key up fail first, then the identity's
+ * sessions end through the gateway's one end-session path, some before the
+ * answer and the rest in the background (revoke.c, on the gateway thread).
  *
- * The control server's thread; writes the credential store (one LMDB write
- * transaction at a time: refused while an import holds it), reaches the
- * gateway through its seam only.
+ * The control server's thread (the management thread); writes the
+ * credential store (one LMDB write transaction at a time: refused while an
+ * import holds it), so the gateway thread never waits for an LMDB writer.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -22,51 +21,26 @@
 #include <stormgate/common.h>
 
 #include "mgmt_priv.h"
+#include "sg_cfg_values.h"
 #include "sg_log.h"
 
-/* Sessions of a replaced or removed credential ended before the request answers. */
-#define REVOKE_NOW 4096
-
-struct ident_match {
-	const uint8_t *bytes;
-	size_t len;
-};
-
-static bool same_ident(void *ctx, const uint8_t *identity, size_t len)
+/*
+ * After the store changed: the identity's sessions end (or, keep_sessions,
+ * are counted), on the gateway thread; result says so. NULL with err set
+ * when the gateway thread has stopped.
+ */
+static json_t *sessions_after(struct sg_mgmt *m, const uint8_t *identity, size_t len, bool keep,
+                              json_t *result, struct sg_ctl_error *err)
 {
-	const struct ident_match *x = ctx;
+	int rc = keep ? mgmt_keep_sessions(m, identity, len, result)
+	              : mgmt_revoke_identity(m, identity, len, result);
 
-	return len == x->len && memcmp(identity, x->bytes, len) == 0;
-}
-
-/* End the sessions of an identity whose key was replaced or removed; say so in result. */
-static void revoke_sessions(struct sg_mgmt *m, const uint8_t *identity, size_t len, json_t *result)
-{
-	struct ident_match x = { .bytes = identity, .len = len };
-	unsigned alerts = 0;
-	size_t left = 0, n;
-
-	/*
-	 * Handshakes that looked the old key up already would install a session
-	 * made with it after this: they fail now (the device starts again and
-	 * meets the new key).
-	 */
-	sg_gateway_revoke_handshakes(m->gw, same_ident, &x);
-	n = sg_gateway_revoke_sessions(m->gw, identity, len, REVOKE_NOW, &alerts, &left);
-	json_object_set_new(result, "sessions_killed", json_integer((json_int_t)n));
-	json_object_set_new(result, "alerts_sent", json_integer((json_int_t)alerts));
-	json_object_set_new(result, "sessions_left", json_integer((json_int_t)left));
-	json_object_set_new(result, "sessions_kept", json_false());
-}
-
-/* --keep-sessions: say what stays. */
-static void keep_sessions(struct sg_mgmt *m, const uint8_t *identity, size_t len, json_t *result)
-{
-	json_object_set_new(result, "sessions_killed", json_integer(0));
-	json_object_set_new(
-	        result, "sessions_left",
-	        json_integer((json_int_t)sg_gateway_sessions_of(m->gw, identity, len, NULL, 0)));
-	json_object_set_new(result, "sessions_kept", json_true());
+	if (rc == 0)
+		return result;
+	json_decref(result);
+	return sg_ctl_fail(err, SG_CTL_EFAILED,
+	                   "the credential store changed, but the gateway thread has stopped (the "
+	                   "daemon is stopping): the identity's sessions end with it");
 }
 
 /*
@@ -97,12 +71,14 @@ static int identity_request(struct sg_mgmt *m, json_t *args, const char *const *
 	return n < 0 ? -1 : n;
 }
 
-/* Seconds from an integer or "90", "90s", "15m", "24h", "7d". */
+/*
+ * Seconds from an integer or "90", "90s", "15m", "24h", "7d" (the config's
+ * durations, sg_duration_parse()); a number above UINT32_MAX is refused
+ * before its unit applies.
+ */
 static int get_seconds(json_t *v, uint64_t *out)
 {
 	const char *s;
-	char *end;
-	unsigned long long x;
 
 	if (json_is_integer(v)) {
 		if (json_integer_value(v) < 0)
@@ -113,21 +89,9 @@ static int get_seconds(json_t *v, uint64_t *out)
 	if (!json_is_string(v))
 		return -EINVAL;
 	s = json_string_value(v);
-	if (s[0] < '0' || s[0] > '9')
+	/* Digits first (sg_duration_parse() checks): strtoull() reads only them. */
+	if (sg_duration_parse(s, out) != 0 || strtoull(s, NULL, 10) > UINT32_MAX)
 		return -EINVAL;
-	errno = 0;
-	x = strtoull(s, &end, 10);
-	if (errno != 0 || x > UINT32_MAX)
-		return -EINVAL;
-	if (strcmp(end, "m") == 0)
-		x *= 60;
-	else if (strcmp(end, "h") == 0)
-		x *= 3600;
-	else if (strcmp(end, "d") == 0)
-		x *= 86400;
-	else if (end[0] != '\0' && strcmp(end, "s") != 0)
-		return -EINVAL;
-	*out = x;
 	return 0;
 }
 
@@ -199,11 +163,9 @@ static json_t *store_entry(struct sg_mgmt *m, const uint8_t *ident, int len,
 	r = json_pack("{s:b, s:b}", "added", !existed, "replaced", existed);
 	if (r == NULL)
 		return sg_ctl_fail(err, SG_CTL_EINTERNAL, "out of memory");
-	if (existed && json_is_true(keep))
-		keep_sessions(m, ident, (size_t)len, r);
-	else if (existed)
-		revoke_sessions(m, ident, (size_t)len, r);
-	return r;
+	if (!existed)
+		return r;
+	return sessions_after(m, ident, (size_t)len, json_is_true(keep), r, err);
 }
 
 json_t *mgmt_cmd_cred_add(void *ctx, json_t *args, struct sg_ctl_error *err)
@@ -260,11 +222,7 @@ json_t *mgmt_cmd_cred_remove(void *ctx, json_t *args, struct sg_ctl_error *err)
 	r = json_pack("{s:b}", "removed", 1);
 	if (r == NULL)
 		return sg_ctl_fail(err, SG_CTL_EINTERNAL, "out of memory");
-	if (json_is_true(keep))
-		keep_sessions(m, ident, (size_t)len, r);
-	else
-		revoke_sessions(m, ident, (size_t)len, r);
-	return r;
+	return sessions_after(m, ident, (size_t)len, json_is_true(keep), r, err);
 }
 
 json_t *mgmt_cmd_cred_count(void *ctx, json_t *args, struct sg_ctl_error *err)
@@ -280,8 +238,7 @@ json_t *mgmt_cmd_cred_count(void *ctx, json_t *args, struct sg_ctl_error *err)
 	rc = sg_cred_count(m->cred, &n);
 	if (rc != 0)
 		return sg_ctl_fail(err, SG_CTL_EFAILED, "credential store: %s", strerror(-rc));
-	return json_pack("{s:I, s:s, s:b}", "count", (json_int_t)n, "db",
-	                 sg_gateway_config(m->gw)->credentials.db, "import_running",
+	return json_pack("{s:I, s:s, s:b}", "count", (json_int_t)n, "db", m->db, "import_running",
 	                 m->import != NULL);
 }
 

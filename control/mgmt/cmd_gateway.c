@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * status, ports and shutdown: how the daemon, its ports and workers are
- * doing, and stopping it. The control server's thread; reads the
+ * doing, and stopping it. The gateway thread (owner commands); reads the
  * gateway through sg_gateway_describe() / _counters() / _dp_counters() and
  * the ports' drivers (rte_eth_stats, link state).
  */

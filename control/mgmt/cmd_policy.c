@@ -6,8 +6,8 @@
  * sg_admit.h), rekey_grace (read at each re-handshake) and idle_timeout (the
  * sweep's). `policy set` checks every value with the configuration file's
  * rules (sg_config_set()) and hands the gateway the whole new policy, so all
- * of it applies or none (sg_gateway_policy_set()). The control server's
- * thread.
+ * of it applies or none (sg_gateway_policy_set()). The gateway thread
+ * (owner commands).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,20 +20,14 @@
 #include "mgmt_priv.h"
 #include "sg_log.h"
 
-/* Policy keys `policy set` applies to the running daemon; the others need a restart. */
-static const char *const live_keys[] = {
-	"key_lifetime",
-	"key_lifetime_jitter",
-	"cookie_mode",
-	"cookie_threshold",
-	"suites",
-	"handshake_rate",
-	"handshake_source_share",
-	"handshake_source_prefix4",
-	"handshake_source_prefix6",
-	"rekey_grace",
-	"idle_timeout",
-};
+/* The live set's keys (sg_config_live_keys()) as `policy get` lists them: without "policy.". */
+static void live_key(const char *path, void *arg)
+{
+	const char *prefix = "policy.";
+
+	if (strncmp(path, prefix, strlen(prefix)) == 0)
+		json_array_append_new(arg, json_string(path + strlen(prefix)));
+}
 
 static json_t *policy_json(const struct sg_mgmt *m)
 {
@@ -46,8 +40,8 @@ static json_t *policy_json(const struct sg_mgmt *m)
 		const char *n = sg_suite_name(p->suites[i]);
 		json_array_append_new(suites, json_string(n ? n : "?"));
 	}
-	for (size_t i = 0; live != NULL && i < SG_ARRAY_SIZE(live_keys); i++)
-		json_array_append_new(live, json_string(live_keys[i]));
+	if (live != NULL)
+		sg_config_live_keys(live_key, live);
 	return json_pack("{s:I, s:I, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I}",
 	                 "key_lifetime", (json_int_t)p->key_lifetime, "key_lifetime_jitter",
 	                 (json_int_t)p->key_lifetime_jitter, "cookie_mode",
@@ -129,44 +123,16 @@ static char *value_text(json_t *v, int list, char *msg, size_t msg_len)
 	return list_text(v, msg, msg_len);
 }
 
-struct key_probe {
-	const char *path;
-	int found;
-};
-
-static void probe_key(const char *path, void *arg)
-{
-	struct key_probe *k = arg;
-
-	k->found |= strcmp(path, k->path) == 0;
-}
-
-/* Is path a key of the configuration schema? */
-static int key_exists(const char *path)
-{
-	struct key_probe k = { .path = path };
-
-	sg_config_keys(probe_key, &k);
-	return k.found;
-}
-
-static int is_live(const char *key)
-{
-	for (size_t i = 0; i < SG_ARRAY_SIZE(live_keys); i++)
-		if (strcmp(key, live_keys[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /* Apply one key's value to next (checked as the config file's). 0, or -1 with err set. */
 static int set_key(struct sg_config *next, const char *key, json_t *v, struct sg_ctl_error *err)
 {
 	char path[96], msg[200] = "", *text;
-	int rc;
+	int live, rc;
 
 	snprintf(path, sizeof(path), "policy.%.80s", key);
-	if (!is_live(key)) {
-		if (key_exists(path))
+	live = sg_config_key_live(path);
+	if (live != 1) {
+		if (live == 0)
 			sg_ctl_fail(
 			        err, SG_CTL_EARGS,
 			        "%s is read at start-up only: change the config file and restart",

@@ -12,8 +12,9 @@
  * sealed under its last keys (RFC 5246 §7.2.1) so the device knows to
  * handshake again, follows once the workers let go of them.
  *
- * The control server's thread; reads and ends sessions through the
- * gateway's seam (sg_gateway.h) only.
+ * The gateway thread (SG_CTL_ON_OWNER rows: the control server's owner
+ * queue brings them); reads and ends sessions through the gateway's seam
+ * (sg_gateway.h) only.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -3,9 +3,11 @@
  * The `stats` command: one function builds the statistics as JSON; `stats`
  * returns it, `stormctl metrics` turns it into the Prometheus text format
  * (metrics.c), and telemetry.c publishes a copy for the telemetry thread.
- * The control server's thread; reads the gateway's snapshots
+ * The gateway thread (`stats` is an owner command; the telemetry snapshot is
+ * the gateway thread's too); reads the gateway's snapshots
  * (sg_gateway_counters(), _dp_counters(), _describe()), the credential
- * store and the control server's counters.
+ * store, the control server's counters and, atomically, the management
+ * thread's import counters.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -195,10 +197,12 @@ static json_t *credentials_json(const struct sg_mgmt *m, const struct sg_gw_coun
 	int cred_ok = m->cred != NULL ? sg_cred_count(m->cred, &count) : -1;
 
 	return json_pack("{s:I, s:b, s:b, s:I, s:I, s:I, s:I}", "count", (json_int_t)count,
-	                 "readable", cred_ok == 0, "import_running", m->import != NULL,
-	                 "imports_done", (json_int_t)m->imports_done, "imports_failed",
-	                 (json_int_t)m->imports_failed, "sessions_revoked",
-	                 (json_int_t)gc->revoked_ended, "revocations_pending",
+	                 "readable", cred_ok == 0, "import_running",
+	                 __atomic_load_n(&m->import_running, __ATOMIC_RELAXED), "imports_done",
+	                 (json_int_t)__atomic_load_n(&m->imports_done, __ATOMIC_RELAXED),
+	                 "imports_failed",
+	                 (json_int_t)__atomic_load_n(&m->imports_failed, __ATOMIC_RELAXED),
+	                 "sessions_revoked", (json_int_t)gc->revoked_ended, "revocations_pending",
 	                 (json_int_t)gc->revocations_pending);
 }
 

@@ -3,8 +3,9 @@
  * The control commands, one table row each (docs/control.md), and `version`,
  * which lists them; the file of each group: cmd_gateway.c (status, ports, shutdown),
  * cmd_stats.c, cmd_sessions.c, cmd_cred.c and import.c, cmd_policy.c. And
- * management's own state: created by the daemon over the gateway, told the
- * control server, destroyed before the gateway. The control server's thread.
+ * management's own state: created by the daemon over the gateway (on the
+ * gateway thread), told the control server, destroyed before the gateway
+ * once the management thread has ended (thread.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,29 +20,45 @@
 
 static json_t *cmd_version(void *ctx, json_t *args, struct sg_ctl_error *err);
 
+/*
+ * Where each command runs (docs/control.md, "Threads"): on the gateway
+ * thread (OWNER) when it reads or changes the gateway's state: ports,
+ * counters, sessions, the live policy, the identity's sessions
+ * credentials.show reports (one LMDB lookup there, as a handshake's); on
+ * the management thread (SERVER) when it touches only the credential store
+ * or nothing of the gateway: the store's writers (add, remove and import,
+ * so the gateway thread never waits for LMDB's one writer) ask the gateway
+ * thread for their revocations through gw_calls.h.
+ */
+#define OWNER  SG_CTL_ON_OWNER
+#define SERVER SG_CTL_ON_SERVER
+
 const struct sg_ctl_cmd sg_mgmt_cmds[] = {
-	{ "version", "daemon, protocol and DPDK versions; the commands", cmd_version },
-	{ "status", "uptime, lcores, ports with link and counters, drops", mgmt_cmd_status },
-	{ "ports", "port configuration: driver, MAC, queues, addresses, link", mgmt_cmd_ports },
-	{ "shutdown", "stop the daemon cleanly (as SIGTERM does)", mgmt_cmd_shutdown },
+	{ "version", "daemon, protocol and DPDK versions; the commands", cmd_version, SERVER },
+	{ "status", "uptime, lcores, ports with link and counters, drops", mgmt_cmd_status, OWNER },
+	{ "ports", "port configuration: driver, MAC, queues, addresses, link", mgmt_cmd_ports,
+	  OWNER },
+	{ "shutdown", "stop the daemon cleanly (as SIGTERM does)", mgmt_cmd_shutdown, OWNER },
 	{ "stats", "counters: global, per worker, drops, sessions, handshakes, admission",
-	  mgmt_cmd_stats },
-	{ "sessions.count", "sessions in the table", mgmt_cmd_sessions_count },
-	{ "sessions.list", "sessions, paged; by identity or peer address", mgmt_cmd_sessions_list },
-	{ "sessions.show", "one session (no keys)", mgmt_cmd_sessions_show },
+	  mgmt_cmd_stats, OWNER },
+	{ "sessions.count", "sessions in the table", mgmt_cmd_sessions_count, OWNER },
+	{ "sessions.list", "sessions, paged; by identity or peer address", mgmt_cmd_sessions_list,
+	  OWNER },
+	{ "sessions.show", "one session (no keys)", mgmt_cmd_sessions_show, OWNER },
 	{ "sessions.kill", "end a session, or all of an identity's, with a close_notify",
-	  mgmt_cmd_sessions_kill },
-	{ "credentials.add", "add (or replace) one device's identity and PSK", mgmt_cmd_cred_add },
+	  mgmt_cmd_sessions_kill, OWNER },
+	{ "credentials.add", "add (or replace) one device's identity and PSK", mgmt_cmd_cred_add,
+	  SERVER },
 	{ "credentials.remove", "remove an identity (optionally ending its sessions)",
-	  mgmt_cmd_cred_remove },
+	  mgmt_cmd_cred_remove, SERVER },
 	{ "credentials.import", "stream a CSV of devices in: begin, data..., commit (atomic)",
-	  mgmt_cmd_cred_import },
-	{ "credentials.count", "identities in the credential store", mgmt_cmd_cred_count },
+	  mgmt_cmd_cred_import, SERVER },
+	{ "credentials.count", "identities in the credential store", mgmt_cmd_cred_count, SERVER },
 	{ "credentials.show", "an identity's policy and sessions (never its key)",
-	  mgmt_cmd_cred_show },
+	  mgmt_cmd_cred_show, OWNER },
 	{ "policy.get", "the live policy: key lifetime, cookies, suites, admission",
-	  mgmt_cmd_policy_get },
-	{ "policy.set", "change the live policy (all keys or none)", mgmt_cmd_policy_set },
+	  mgmt_cmd_policy_get, OWNER },
+	{ "policy.set", "change the live policy (all keys or none)", mgmt_cmd_policy_set, OWNER },
 };
 
 const size_t sg_mgmt_n_cmds = SG_ARRAY_SIZE(sg_mgmt_cmds);
@@ -50,7 +67,6 @@ const size_t sg_mgmt_n_cmds = SG_ARRAY_SIZE(sg_mgmt_cmds);
 static json_t *cmd_version(void *ctx, json_t *args, struct sg_ctl_error *err)
 {
 	const struct sg_mgmt *m = ctx;
-	const struct sg_config *cfg = sg_gateway_config(m->gw);
 	json_t *cmds = json_array();
 
 	(void)args;
@@ -61,19 +77,28 @@ static json_t *cmd_version(void *ctx, json_t *args, struct sg_ctl_error *err)
 		return sg_ctl_fail(err, SG_CTL_EINTERNAL, "out of memory");
 	return json_pack("{s:s, s:s, s:i, s:s, s:o, s:{s:I, s:I}}", "name", "stormgate", "version",
 	                 SG_VERSION, "protocol", SG_CTL_PROTOCOL, "dpdk", rte_version(), "commands",
-	                 cmds, "limits", "max_request", (json_int_t)cfg->control.max_request,
-	                 "max_output", (json_int_t)cfg->control.max_output);
+	                 cmds, "limits", "max_request", (json_int_t)m->control.max_request,
+	                 "max_output", (json_int_t)m->control.max_output);
 }
 
 struct sg_mgmt *sg_mgmt_create(struct sg_gateway *gw, struct sg_cred *cred)
 {
 	struct sg_mgmt *m = calloc(1, sizeof(*m));
+	int rc;
 
 	if (m == NULL)
 		return NULL;
+	rc = mgmt_calls_init(&m->calls);
+	if (rc != 0) {
+		free(m);
+		errno = -rc;
+		return NULL;
+	}
 	m->gw = gw;
 	m->cred = cred;
-	sg_gateway_on_install(gw, mgmt_import_installed, m);
+	m->control = sg_gateway_config(gw)->control;
+	snprintf(m->db, sizeof(m->db), "%s", sg_gateway_config(gw)->credentials.db);
+	m->thread.stop_fd = -1;
 	return m;
 }
 
@@ -81,8 +106,9 @@ void sg_mgmt_destroy(struct sg_mgmt *m)
 {
 	if (m == NULL)
 		return;
-	mgmt_import_client_closed(m, 0); /* an import still running is aborted */
-	sg_gateway_on_install(m->gw, NULL, NULL);
+	sg_mgmt_thread_join(m);
+	mgmt_import_client_closed(m, 0); /* without a thread: an import still running is aborted */
+	mgmt_calls_fini(&m->calls);
 	free(m);
 }
 
@@ -94,6 +120,16 @@ void sg_mgmt_attach(struct sg_mgmt *m, struct sg_ctl_server *ctl)
 void sg_mgmt_ctl_closed(void *ctx, uint64_t client)
 {
 	mgmt_import_client_closed(ctx, client);
+}
+
+unsigned sg_mgmt_gateway_poll(struct sg_mgmt *m)
+{
+	return mgmt_calls_poll(&m->calls);
+}
+
+int sg_mgmt_gateway_fd(const struct sg_mgmt *m)
+{
+	return m->calls.fd;
 }
 
 int sg_mgmt_shutdown_requested(const struct sg_mgmt *m)

@@ -12,12 +12,15 @@
  * the other writers (add, remove) are refused: LMDB has one write
  * transaction, and this thread holds it.
  *
- * The identities whose key the import replaces and that have sessions (or
- * get one while it runs: their handshakes read the old key) are noted; once
- * it commits their sessions end in the background (sg_gateway_revoke_sessions()).
+ * The identities whose key the import takes away (another key, or
+ * disabled) are collected as the lines are stored; once it commits they go
+ * to the gateway thread (revoke.c): the handshakes in flight that looked an
+ * old key up fail, then the sessions of those identities end in the
+ * background, those installed while the import ran included (their
+ * handshakes read the store as it was). Nothing of the import itself is
+ * touched outside this thread.
  *
- * The control server's thread; the install watch runs on the gateway thread
- * (today the same one).
+ * The control server's thread (the management thread).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -33,22 +36,13 @@
 #include "mgmt_priv.h"
 #include "sg_log.h"
 
-/* An identity, as the credential store keeps it. */
-struct import_ident {
-	uint8_t len;
-	uint8_t bytes[SG_CRED_IDENTITY_MAX];
-};
-
 struct mgmt_import {
 	struct sg_cred_import *im;
-	struct sg_gateway *gw;
 	uint64_t client; /* the control client that runs it */
 	uint64_t started_ns;
 	uint64_t bytes;
-	/* identities with sessions whose key this import replaces: ended once it commits */
-	struct import_ident *revoked;
-	uint32_t n_revoked, cap_revoked;
-	int revoke_oom; /* one could not be recorded: end every recorded one's and warn */
+	struct mgmt_idset revoked; /* identities whose key it takes: revoked once it commits */
+	int revoke_oom; /* one could not be recorded: revoke every recorded one and warn */
 };
 
 json_t *mgmt_no_store(struct sg_ctl_error *err)
@@ -63,76 +57,31 @@ json_t *mgmt_import_busy(struct sg_ctl_error *err)
 	                   "until it ends");
 }
 
-/* Note identity (its sessions end at the commit). */
-static void note_revoked(struct mgmt_import *x, const uint8_t *identity, size_t len)
-{
-	if (len == 0 || len > SG_CRED_IDENTITY_MAX)
-		return;
-	if (x->n_revoked == x->cap_revoked) {
-		uint32_t c = x->cap_revoked ? x->cap_revoked * 2 : 64;
-		struct import_ident *a = realloc(x->revoked, sizeof(*a) * c);
-
-		if (a == NULL) {
-			x->revoke_oom = 1;
-			return;
-		}
-		x->revoked = a;
-		x->cap_revoked = c;
-	}
-	x->revoked[x->n_revoked].len = (uint8_t)len;
-	memcpy(x->revoked[x->n_revoked].bytes, identity, len);
-	x->n_revoked++;
-}
-
-/* sg_cred_revoked_fn of an import: an identity with sessions gets another key. */
+/* sg_cred_revoked_fn of an import: a line takes an identity's key away. */
 static void import_revoked(void *arg, const uint8_t *identity, size_t len)
 {
 	struct mgmt_import *x = arg;
 
-	/* An identity without sessions now may still get one before the commit:
-	 * mgmt_import_installed() catches those. */
-	if (sg_gateway_sessions_of(x->gw, identity, len, NULL, 0) > 0)
-		note_revoked(x, identity, len);
-}
-
-void mgmt_import_installed(void *ctx, uint64_t id, const uint8_t *identity, size_t len)
-{
-	struct sg_mgmt *m = ctx;
-	struct mgmt_import *x = m->import;
-
-	(void)id;
-	if (x != NULL && x->im != NULL && sg_cred_import_revokes(x->im, identity, len))
-		note_revoked(x, identity, len);
-}
-
-/* sg_hs_revoke()'s match during an import: would its commit take this key away? */
-static bool import_takes_key(void *ctx, const uint8_t *identity, size_t len)
-{
-	return sg_cred_import_revokes(ctx, identity, len);
+	if (mgmt_idset_add(&x->revoked, identity, len) == -ENOMEM)
+		x->revoke_oom = 1;
 }
 
 static void import_end(struct sg_mgmt *m, int ok)
 {
 	struct mgmt_import *x = m->import;
-	size_t left;
 
 	if (!ok && x->im != NULL)
 		sg_cred_import_abort(x->im);
-	/* Committed: the sessions made with the keys it replaced end, a few per poll. */
-	for (uint32_t i = 0; ok && i < x->n_revoked; i++)
-		sg_gateway_revoke_sessions(m->gw, x->revoked[i].bytes, x->revoked[i].len, 0, NULL,
-		                           &left);
 	if (ok && x->revoke_oom)
 		SG_LOG(CRED, ERR,
 		       "credential import: out of memory recording the identities whose "
 		       "key it replaced; some of their sessions stay");
-	free(x->revoked);
+	mgmt_idset_clear(&x->revoked);
 	free(x);
 	m->import = NULL;
-	if (ok)
-		m->imports_done++;
-	else
-		m->imports_failed++;
+	/* `stats` reads these on the gateway thread. */
+	__atomic_store_n(&m->import_running, 0, __ATOMIC_RELAXED);
+	__atomic_add_fetch(ok ? &m->imports_done : &m->imports_failed, 1, __ATOMIC_RELAXED);
 }
 
 void mgmt_import_client_closed(struct sg_mgmt *m, uint64_t client)
@@ -204,9 +153,9 @@ static json_t *phase_begin(struct sg_mgmt *m, uint64_t client, struct sg_ctl_err
 	}
 	x->client = client;
 	x->started_ns = sg_mono_ns();
-	x->gw = m->gw;
 	sg_cred_import_on_revoke(x->im, import_revoked, x);
 	m->import = x;
+	__atomic_store_n(&m->import_running, 1, __ATOMIC_RELAXED);
 	SG_LOG(CRED, INFO, "credential import started on the control socket");
 	return json_pack("{s:s}", "phase", "begin");
 }
@@ -255,36 +204,51 @@ static json_t *phase_data(struct sg_mgmt *m, json_t *data, struct sg_ctl_error *
 	                 "bytes", (json_int_t)x->bytes);
 }
 
+/*
+ * Committed: the identities whose key it took go to the gateway thread,
+ * which fails their handshakes in flight and queues those with sessions;
+ * returns how many had sessions (their sessions end in the background).
+ */
+static uint64_t revoke_committed(struct sg_mgmt *m)
+{
+	uint64_t n = 0;
+
+	if (mgmt_revoke_set(m, &m->import->revoked, &n) != 0)
+		SG_LOG(CRED, WARNING,
+		       "credential import: the gateway thread has stopped; the sessions made "
+		       "with the keys it replaced end with the daemon");
+	return n;
+}
+
+/* The commit's error: which line, or what failed; nothing imported. */
+static json_t *commit_failed(const struct sg_cred_import_report *rep, struct sg_ctl_error *err)
+{
+	if (rep->bad_line)
+		sg_ctl_fail(err, SG_CTL_ECSV, "line %" PRIu64 ": %s; nothing imported",
+		            rep->bad_line, rep->message);
+	else
+		sg_ctl_fail(err, SG_CTL_EFAILED, "%s; nothing imported", rep->message);
+	if (rep->bad_line)
+		err->data = json_pack("{s:I, s:s}", "line", (json_int_t)rep->bad_line, "reason",
+		                      rep->message);
+	return NULL;
+}
+
 static json_t *phase_commit(struct sg_mgmt *m, struct sg_ctl_error *err)
 {
 	struct mgmt_import *x = m->import;
 	struct sg_cred_import_report rep;
-	uint64_t count = 0;
+	uint64_t count = 0, revoked = 0;
 	double secs = (double)(sg_mono_ns() - x->started_ns) / 1e9;
-	uint32_t revoked;
 	int rc;
 
-	/*
-	 * Handshakes in flight that looked up a key this import replaces would
-	 * install a session made with it after the commit: they fail first (if
-	 * the commit then fails, they only started again).
-	 */
-	sg_gateway_revoke_handshakes(m->gw, import_takes_key, x->im);
 	rc = sg_cred_import_commit(x->im, &rep);
-	revoked = x->n_revoked;
 	x->im = NULL;
+	if (rc == 0)
+		revoked = revoke_committed(m);
 	import_end(m, rc == 0);
-	if (rc != 0) {
-		if (rep.bad_line)
-			sg_ctl_fail(err, SG_CTL_ECSV, "line %" PRIu64 ": %s; nothing imported",
-			            rep.bad_line, rep.message);
-		else
-			sg_ctl_fail(err, SG_CTL_EFAILED, "%s; nothing imported", rep.message);
-		if (rep.bad_line)
-			err->data = json_pack("{s:I, s:s}", "line", (json_int_t)rep.bad_line,
-			                      "reason", rep.message);
-		return NULL;
-	}
+	if (rc != 0)
+		return commit_failed(&rep, err);
 	sg_cred_count(m->cred, &count);
 	SG_LOG(CRED, NOTICE,
 	       "credential import: %" PRIu64 " identities from %" PRIu64

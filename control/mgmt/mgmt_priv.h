@@ -2,27 +2,55 @@
 /*
  * Internals of management, shared by the files of control/mgmt/ only. One
  * file per command group; each handler is a struct sg_ctl_cmd function with
- * ctx the struct sg_mgmt. They run on the thread of the control server and
- * touch the gateway through sg_gateway.h only.
+ * ctx the struct sg_mgmt. Each runs on the thread its table row names
+ * (cmds.c): the management thread, or the gateway thread (SG_CTL_ON_OWNER:
+ * the commands that read or change the gateway's state). They touch the
+ * gateway through sg_gateway.h only, and from the management thread only
+ * through the calls of gw_calls.h.
  */
 #ifndef STORMGATE_CONTROL_MGMT_PRIV_H
 #define STORMGATE_CONTROL_MGMT_PRIV_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
+#include "gw_calls.h"
+#include "idset.h"
 #include "sg_mgmt.h"
 
 struct mgmt_import;
 
+/* The management thread (thread.c). */
+struct mgmt_thread {
+	pthread_t tid;
+	int started;
+	int stop_fd; /* eventfd: the gateway thread asks it to stop */
+	int running; /* it serves (atomic: it clears it as it ends) */
+};
+
+/*
+ * Written by one thread, read by the other only where a field says so
+ * (atomic). Set at creation and fixed while the threads run: gw, cred, ctl,
+ * control, db.
+ */
 struct sg_mgmt {
 	struct sg_gateway *gw;
-	struct sg_cred *cred;       /* NULL: no store */
-	struct sg_ctl_server *ctl;  /* sg_mgmt_attach() */
+	struct sg_cred *cred;      /* NULL: no store */
+	struct sg_ctl_server *ctl; /* sg_mgmt_attach() */
+	/* What the management thread's commands read of the config: copies, never the gateway's. */
+	struct sg_cfg_control control;
+	char db[sizeof(((struct sg_cfg_credentials *)0)->db)];
+	/* management thread */
 	struct mgmt_import *import; /* credential import in progress (import.c), NULL: none */
+	struct mgmt_thread thread;
+	/* written by the management thread, read by the gateway thread's `stats` (atomic) */
+	int import_running;
 	uint64_t imports_done, imports_failed;
+	/* written by `shutdown`, read by the loop (both the gateway thread; atomic anyway) */
 	int shutdown_requested;
+	struct mgmt_calls calls; /* into the gateway thread (gw_calls.h) */
 };
 
 /* ---- command handlers, one file per group ---- */
@@ -78,8 +106,20 @@ int mgmt_arg_int(json_t *args, const char *key, json_int_t def, json_int_t min, 
 json_t *mgmt_no_store(struct sg_ctl_error *err);
 json_t *mgmt_import_busy(struct sg_ctl_error *err);
 
-/* The import watches installs (import.c): registered with sg_gateway_on_install(). */
-void mgmt_import_installed(void *ctx, uint64_t id, const uint8_t *identity, size_t len);
+/*
+ * A credential changed (revoke.c; management thread, through the gateway
+ * thread). mgmt_revoke_identity: the identity's handshakes in flight fail
+ * and its sessions end (some now, the rest in the background); result gets
+ * sessions_killed, alerts_sent, sessions_left, sessions_kept (false).
+ * mgmt_keep_sessions: result gets sessions_killed (0), sessions_left (how
+ * many it has), sessions_kept (true). mgmt_revoke_set: the same as
+ * mgmt_revoke_identity for every identity of set, all in the background;
+ * *with_sessions: how many of them had sessions. Each returns 0, or
+ * -ESHUTDOWN when the gateway thread has stopped (result unchanged).
+ */
+int mgmt_revoke_identity(struct sg_mgmt *m, const uint8_t *identity, size_t len, json_t *result);
+int mgmt_keep_sessions(struct sg_mgmt *m, const uint8_t *identity, size_t len, json_t *result);
+int mgmt_revoke_set(struct sg_mgmt *m, const struct mgmt_idset *set, uint64_t *with_sessions);
 
 /* An import's client went away (0: whoever it is): abort it (import.c). */
 void mgmt_import_client_closed(struct sg_mgmt *m, uint64_t client);

@@ -2,10 +2,12 @@
 /*
  * Management: the commands of the control socket (docs/control.md) and DPDK
  * telemetry, over the gateway's seam (sg_gateway.h) and the credential
- * store. Today it runs on the gateway thread (the main lcore's loop calls
- * the control server, whose handlers are these); every gateway function it
- * calls is listed in sg_gateway.h, "management's seam", so it can move to a
- * thread of its own behind a queue.
+ * store. Two threads (docs/control.md, "Threads"): the management thread
+ * (thread.c) serves the control socket and runs the commands that touch
+ * only the credential store; the gateway thread runs the commands that read
+ * or change the gateway's state (the control server's owner queue, which it
+ * polls), what the management thread's commands ask of the gateway
+ * (sg_mgmt_gateway_poll()), and the telemetry snapshot.
  */
 #ifndef STORMGATE_CONTROL_SG_MGMT_H
 #define STORMGATE_CONTROL_SG_MGMT_H
@@ -25,21 +27,53 @@ struct sg_mgmt;
 
 /*
  * Management of gw with the credential store cred (NULL: none; neither is
- * owned). Watches the gateway's installs (a credential import needs them).
- * Returns NULL with errno ENOMEM. Main lcore.
+ * owned). Returns NULL with errno. The gateway thread (main lcore).
  */
 struct sg_mgmt *sg_mgmt_create(struct sg_gateway *gw, struct sg_cred *cred);
 
-/* Abort an import still running (nothing imported), stop watching, free. NULL is fine. */
+/* Join the management thread, abort an import still running (nothing imported), free. NULL is
+ * fine. Gateway thread. */
 void sg_mgmt_destroy(struct sg_mgmt *m);
 
-/* The control server whose commands these are (client ids, its counters); NULL detaches. */
+/*
+ * The control server whose commands these are (client ids, its counters);
+ * NULL detaches. Not while the management thread runs. Gateway thread.
+ */
 void sg_mgmt_attach(struct sg_mgmt *m, struct sg_ctl_server *ctl);
+
+/*
+ * Start the management thread (a DPDK control thread, "sg-mgmt"): it serves
+ * the attached control server, which must have been created with an owner
+ * queue (sg_ctl_server_cfg.owner) that the gateway thread polls, as it
+ * polls sg_mgmt_gateway_poll(), until the thread has ended. Returns 0 or
+ * -errno. Gateway thread, after EAL.
+ */
+int sg_mgmt_thread_start(struct sg_mgmt *m);
+
+/*
+ * Ask the management thread to stop: it aborts an import still running
+ * (nothing imported), sends the answers it has (waiting up to a second
+ * for those still on the gateway thread) and ends. Returns at once; the
+ * gateway thread goes on polling the owner queue and sg_mgmt_gateway_poll()
+ * while sg_mgmt_thread_running() says so. Gateway thread.
+ */
+void sg_mgmt_thread_stop(struct sg_mgmt *m);
+
+/* The management thread still runs (it clears this as it ends). Any thread. */
+int sg_mgmt_thread_running(const struct sg_mgmt *m);
+
+/*
+ * Stop the management thread if need be and wait for it. What it still
+ * asks of the gateway thread fails at once (the gateway thread no longer
+ * answers). Idempotent; sg_mgmt_destroy() does it. Gateway thread.
+ */
+void sg_mgmt_thread_join(struct sg_mgmt *m);
 
 /*
  * The command table (docs/control.md): version, status, ports, shutdown,
  * stats, sessions.*, credentials.*, policy.*; ctx is the struct sg_mgmt.
- * Handlers run on the thread that runs the control server.
+ * Each row says where it runs: on the control server's thread (the
+ * management thread) or on the owner queue's (the gateway thread).
  */
 extern const struct sg_ctl_cmd sg_mgmt_cmds[];
 extern const size_t sg_mgmt_n_cmds;
@@ -47,15 +81,26 @@ extern const size_t sg_mgmt_n_cmds;
 /* The control server's on_close (ctx: the struct sg_mgmt): ends what the client left running. */
 void sg_mgmt_ctl_closed(void *ctx, uint64_t client);
 
-/* Set by the `shutdown` command; the main loop polls it. Any thread. */
+/*
+ * The gateway thread's share of management, each loop: one step of what a
+ * command on the management thread waits for it to do (end a replaced
+ * credential's sessions, fail its handshakes; revoke.c). Never blocks;
+ * returns 1 when a step ran. The fd polls readable while such a call waits.
+ * The thread that created m is the gateway thread.
+ */
+unsigned sg_mgmt_gateway_poll(struct sg_mgmt *m);
+int sg_mgmt_gateway_fd(const struct sg_mgmt *m);
+
+/* Set by the `shutdown` command; the gateway thread's loop polls it. Any thread. */
 int sg_mgmt_shutdown_requested(const struct sg_mgmt *m);
 
 /*
  * Register the statistics with DPDK telemetry (/stormgate/... commands of
  * dpdk-telemetry.py) once per process, and refresh the snapshot they read
- * (every few hundred ms from the main loop). The telemetry thread reads only
+ * (every few hundred ms from the gateway thread's loop). The telemetry thread reads only
  * the snapshot, under a lock, never the gateway itself. Register returns 0
  * or -errno. Clear stops serving the snapshot (before the gateway goes).
+ * Update: the gateway thread.
  */
 int sg_mgmt_telemetry_register(void);
 void sg_mgmt_telemetry_update(struct sg_mgmt *m);

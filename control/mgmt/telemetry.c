@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * DPDK telemetry: /stormgate/... commands of dpdk-telemetry.py. The thread
- * that runs management publishes a copy of the `stats` JSON
+ * DPDK telemetry: /stormgate/... commands of dpdk-telemetry.py. The gateway
+ * thread publishes a copy of the `stats` JSON
  * (mgmt_stats_json()) every few hundred ms; the telemetry thread, which
  * never touches the gateway, reads the published copy under a mutex and
  * flattens parts of it into rte_tel_data dicts. A published copy is never
