@@ -3,7 +3,9 @@
  * Prometheus text from a `stats` result: exact sample lines for a small
  * stats object, then the format rules over the whole output (every sample
  * belongs to a family announced by HELP and TYPE, once, before it; metric
- * and label names are valid; counters end in _total; label values escaped).
+ * and label names are valid; counters end in _total; label values escaped),
+ * and the whole text for a `stats` result the daemon gave, byte for byte
+ * (tests/data/stats.json and stats.prom).
  */
 #include <ctype.h>
 #include <setjmp.h>
@@ -53,6 +55,57 @@ static char *render(const char *text)
 	fclose(f);
 	json_decref(st);
 	return out;
+}
+
+/* The contents of SG_SOURCE_ROOT/tests/data/name (malloc'd, NUL-terminated). */
+static char *data_file(const char *name, size_t *len)
+{
+	const char *root = getenv("SG_SOURCE_ROOT");
+	char path[4096], *text;
+	FILE *f;
+	long n;
+
+	assert_non_null(root);
+	snprintf(path, sizeof(path), "%s/tests/data/%s", root, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	text = malloc((size_t)n + 1);
+	assert_non_null(text);
+	assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+	text[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return text;
+}
+
+/*
+ * A `stats` result the daemon gave (every counter set to a different value,
+ * a second worker added) prints exactly what the printer has always printed
+ * for it: the families, their order, HELP and TYPE, labels and values.
+ */
+static void test_recorded(void **state)
+{
+	size_t n_stats, n_want;
+	char *stats_text = data_file("stats.json", &n_stats);
+	char *want = data_file("stats.prom", &n_want);
+	char *out = render(stats_text);
+
+	(void)state;
+	if (strcmp(out, want) != 0) {
+		size_t i = 0, line = 1;
+
+		for (; out[i] == want[i]; i++)
+			line += out[i] == '\n';
+		print_message("# differs from tests/data/stats.prom at line %zu\n", line);
+		fail();
+	}
+	free(out);
+	free(want);
+	free(stats_text);
 }
 
 static void test_samples(void **state)
@@ -204,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_samples),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_not_stats),
+		cmocka_unit_test(test_recorded),
 	};
 
 	return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
