@@ -144,7 +144,7 @@ static const struct {
 	{ "stormgate_handshake_events_total", "counter", "handshakes.counters", "event",
 	  "Handshake server outcomes, events and failures." },
 	{ "stormgate_control_plane_punts_taken_total", "counter", "control_plane.punts_taken",
-	  "Punted packets the control plane took, by kind." },
+	  "kind", "Punted packets the control plane took, by kind." },
 	{ "stormgate_return_routability_total", "counter", "global.rrc", "event",
 	  "CID devices seen at a new address (RFC 9146 §6) and return routability checks "
 	  "(RFC 9853), by event." },
