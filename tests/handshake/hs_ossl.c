@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <openssl/err.h>
 
+#include "dgram_bio.h"
 #include "hs_ossl.h"
 
 struct ho_psk ho_psk_of(const struct h_psk *p)
@@ -35,9 +36,15 @@ unsigned int ho_psk_cb(SSL *ssl, const char *hint, char *identity, unsigned int 
 	return cc->key_len;
 }
 
+/* The fd of the socketpair end the BIO was made over. */
+static int pair_fd(BIO *b)
+{
+	return (int)(intptr_t)BIO_get_data(b);
+}
+
 static int pair_write(BIO *b, const char *buf, int len)
 {
-	ssize_t n = send(BIO_get_fd(b, NULL), buf, (size_t)len, 0);
+	ssize_t n = send(pair_fd(b), buf, (size_t)len, 0);
 
 	BIO_clear_retry_flags(b);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -47,7 +54,7 @@ static int pair_write(BIO *b, const char *buf, int len)
 
 static int pair_read(BIO *b, char *buf, int len)
 {
-	ssize_t n = recv(BIO_get_fd(b, NULL), buf, (size_t)len, MSG_DONTWAIT);
+	ssize_t n = recv(pair_fd(b), buf, (size_t)len, MSG_DONTWAIT);
 
 	BIO_clear_retry_flags(b);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -55,39 +62,13 @@ static int pair_read(BIO *b, char *buf, int len)
 	return (int)n;
 }
 
-static long pair_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-	switch (cmd) {
-	case BIO_C_SET_FD:
-		BIO_set_data(b, (void *)(intptr_t) * (int *)ptr);
-		BIO_set_init(b, 1);
-		(void)num;
-		return 1;
-	case BIO_C_GET_FD:
-		return (long)(intptr_t)BIO_get_data(b);
-	case BIO_CTRL_FLUSH:
-		return 1;
-	case BIO_CTRL_DGRAM_GET_FALLBACK_MTU:
-		return 1400;
-	default:
-		return 0;
-	}
-}
-
 BIO *ho_pair_bio(int fd)
 {
 	static BIO_METHOD *m;
-	BIO *b;
+	BIO *b = sg_bench_dgram_bio_new(&m, "sg-dgram-pair", pair_write, pair_read,
+	                                (void *)(intptr_t)fd);
 
-	if (m == NULL) {
-		m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "sg-dgram-pair");
-		BIO_meth_set_write(m, pair_write);
-		BIO_meth_set_read(m, pair_read);
-		BIO_meth_set_ctrl(m, pair_ctrl);
-	}
-	b = BIO_new(m);
 	assert_non_null(b);
-	BIO_set_fd(b, fd, BIO_NOCLOSE);
 	return b;
 }
 
