@@ -28,6 +28,8 @@
 
 #include <stormgate/handshake.h>
 
+#include "dgram_bio.h"
+
 namespace
 {
 
@@ -102,34 +104,13 @@ int q_read(BIO *b, char *buf, int len)
 	return static_cast<int>(n);
 }
 
-long q_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-	(void)b;
-	(void)num;
-	(void)ptr;
-	switch (cmd) {
-	case BIO_CTRL_FLUSH:
-		return 1;
-	case BIO_CTRL_DGRAM_GET_FALLBACK_MTU:
-		return 1400;
-	default:
-		return 0;
-	}
-}
-
 BIO *q_bio(Endpoint *ep)
 {
 	static BIO_METHOD *m;
+	BIO *b = sg_bench_dgram_bio_new(&m, "bench-dgram-queue", q_write, q_read, ep);
 
-	if (m == nullptr) {
-		m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "bench-dgram-queue");
-		BIO_meth_set_write(m, q_write);
-		BIO_meth_set_read(m, q_read);
-		BIO_meth_set_ctrl(m, q_ctrl);
-	}
-	BIO *b = BIO_new(m);
-	BIO_set_data(b, ep);
-	BIO_set_init(b, 1);
+	if (b == nullptr)
+		abort();
 	return b;
 }
 

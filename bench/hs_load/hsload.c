@@ -39,8 +39,9 @@
  * or 0), series (ok, fail, timeout per interval). Exit 0 when the run went to its end (whatever it
  * counted), 1 when it could not run, 2 on usage errors.
  *
- * Threads: one. Nothing of Stormgate is linked: it sees the daemon as a
- * device network does.
+ * Threads: one. Of Stormgate it links only the value parsers (sg_cfgval,
+ * libc only: its numbers, and --connect read as the config reads an
+ * endpoint); it sees the daemon as a device network does.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -62,6 +63,7 @@
 #include <stormgate/time.h>
 
 #include "hsload.h"
+#include "sg_cfg_values.h"
 
 #define CLIENTS_MAX  1024
 #define DURATION_MAX 3600u
@@ -87,44 +89,48 @@ static int usage(const char *why)
 	return 2;
 }
 
-/* "198.18.1.1", or with want_port "198.18.1.1:5684" / "[fd00::1]:5684", into *ss. */
-static int parse_addr(const char *s, bool want_port, struct sockaddr_storage *ss)
+/* e (an endpoint, or an address with port 0) into *ss. */
+static void to_sockaddr(const struct sg_cfg_endpoint *e, struct sockaddr_storage *ss)
 {
-	char host[64];
-	const char *colon = want_port ? strrchr(s, ':') : NULL;
-	size_t len = want_port ? (colon ? (size_t)(colon - s) : 0) : strlen(s);
 	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-	unsigned long port = 0;
-	char *end;
 
-	if (want_port) {
-		if (colon == NULL)
-			return -EINVAL;
-		port = strtoul(colon + 1, &end, 10);
-		if (*end != '\0' || port == 0 || port > 65535)
-			return -EINVAL;
-		if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
-			s++;
-			len -= 2;
-		}
-	}
-	if (len == 0 || len >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, len);
-	host[len] = '\0';
 	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+	if (e->family == AF_INET) {
 		v4->sin_family = AF_INET;
-		v4->sin_port = htons((uint16_t)port);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v4->sin_port = htons(e->port);
+		memcpy(&v4->sin_addr, e->addr, sizeof(v4->sin_addr));
+	} else {
 		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t)port);
-		return 0;
+		v6->sin6_port = htons(e->port);
+		memcpy(&v6->sin6_addr, e->addr, sizeof(v6->sin6_addr));
 	}
-	return -EINVAL;
+}
+
+/* --connect: "198.18.1.1:5684" / "[fd00::1]:5684", as the config reads an endpoint. */
+static int parse_server(const char *s, struct sockaddr_storage *ss)
+{
+	struct sg_cfg_endpoint e;
+
+	if (sg_cfg_endpoint_parse(s, &e) != 0)
+		return -EINVAL;
+	to_sockaddr(&e, ss);
+	return 0;
+}
+
+/* One --source address: "198.18.1.1" or "fd00::1" (the port is the system's choice). */
+static int parse_source(const char *s, struct sockaddr_storage *ss)
+{
+	struct sg_cfg_endpoint e = { 0 };
+
+	if (inet_pton(AF_INET, s, e.addr) == 1)
+		e.family = AF_INET;
+	else if (inet_pton(AF_INET6, s, e.addr) == 1)
+		e.family = AF_INET6;
+	else
+		return -EINVAL;
+	to_sockaddr(&e, ss);
+	return 0;
 }
 
 /* --source's comma-separated list, each of the server's family. */
@@ -133,25 +139,11 @@ static int parse_sources(char *list, struct sg_hsl_opts *o)
 	char *save = NULL, *a;
 
 	for (a = strtok_r(list, ",", &save); a != NULL; a = strtok_r(NULL, ",", &save)) {
-		if (o->n_src == SG_HSL_SOURCES_MAX || parse_addr(a, false, &o->src[o->n_src]) != 0)
+		if (o->n_src == SG_HSL_SOURCES_MAX || parse_source(a, &o->src[o->n_src]) != 0)
 			return -EINVAL;
 		o->n_src++;
 	}
 	return o->n_src ? 0 : -EINVAL;
-}
-
-/* A whole number in [lo, hi]; -EINVAL otherwise. */
-static int parse_num(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi)
-		return -EINVAL;
-	*out = v;
-	return 0;
 }
 
 /* The numeric options: their option letter, range and where they go. */
@@ -177,7 +169,7 @@ static int set_num(struct sg_hsl_opts *o, int opt, const char *arg)
 
 	for (i = 0; i < sizeof(num_opts) / sizeof(num_opts[0]) && num_opts[i].opt != opt; i++)
 		;
-	if (parse_num(arg, num_opts[i].lo, num_opts[i].hi, &v) != 0)
+	if (sg_uint_parse(arg, &v) != 0 || v < num_opts[i].lo || v > num_opts[i].hi)
 		return usage(num_opts[i].name);
 	if (opt == 'k')
 		o->clients = (unsigned)v;
@@ -225,7 +217,7 @@ static int parse_opts(int argc, char **argv, struct sg_hsl_opts *o)
 		                   .gap_ms = 20,
 		                   .series = true };
 	while ((opt = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-		if (opt == 'c' && parse_addr(optarg, true, &o->server) != 0)
+		if (opt == 'c' && parse_server(optarg, &o->server) != 0)
 			return usage("--connect: ADDR:PORT, [ADDR6]:PORT");
 		if (opt == 's' && parse_sources(optarg, o) != 0)
 			return usage("--source: up to 64 addresses, comma-separated");

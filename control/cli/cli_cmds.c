@@ -7,6 +7,7 @@
  * as its arguments. stormctl's one thread.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <stormgate/common.h>
 
 #include "cli.h"
+#include "sg_cfg_values.h"
 #include "sg_metrics.h"
 
 int sg_cli_usage_error(const char *fmt, ...)
@@ -145,15 +147,14 @@ static int list_args(int argc, char **argv, json_t *args, long long *limit, int 
 		if (v == NULL)
 			return sg_cli_usage_error("sessions list: %s wants a value", a);
 		if (strcmp(a, "--limit") == 0 || strcmp(a, "--cursor") == 0) {
-			char *end;
-			long long x = strtoll(v, &end, 10);
+			uint64_t x;
 
-			if (*v == '\0' || *end != '\0' || x < (a[2] == 'l' ? 1 : 0))
+			if (sg_uint_parse(v, &x) != 0 || x < (a[2] == 'l' ? 1u : 0u))
 				return sg_cli_usage_error(
 				        "sessions list: %s wants a number, got '%s'", a, v);
 			if (a[2] == 'l')
-				*limit = x;
-			json_object_set_new(args, a + 2, json_integer(x));
+				*limit = (long long)x;
+			json_object_set_new(args, a + 2, json_integer((json_int_t)x));
 		} else {
 			json_object_set_new(args, a + 2, json_string(v));
 		}

@@ -3,9 +3,11 @@
  * Values as the configuration spells them, from and to text: durations
  * ("90s", "15m", "24h", "7d"), sizes ("64K", "512MiB", "4G"), YAML 1.2 core
  * integers, octal modes, names, addresses with a prefix length and
- * endpoints (docs/config.md, "Value types").
+ * endpoints (docs/config.md, "Value types"); and the plain decimal numbers
+ * of command-line options.
  *
- * This is the project's one parser and printer of durations and sizes.
+ * This is the project's one parser and printer of durations and sizes, and
+ * its one parser of a number or an endpoint given on a command line.
  * libc only (no DPDK, no libfyaml): a program that must not link those
  * (stormctl, the credential store) reaches it through sg_cfgval_dep. Every
  * function is pure: any thread, no state. Parsers return 0, -EINVAL (not
@@ -65,6 +67,13 @@ int sg_size_parse(const char *s, uint64_t *bytes);
  * binary unit that divides it ("4G", "16M", "64K", "1000"). Returns buf.
  */
 char *sg_size_str(uint64_t bytes, char *buf, size_t len);
+
+/*
+ * Decimal digits alone, no sign, space or unit ("1024", "007") -> the
+ * number: a count or a whole number of seconds on a command line. At most
+ * INT64_MAX.
+ */
+int sg_uint_parse(const char *s, uint64_t *out);
 
 /* YAML 1.2 core integers: [-+]?[0-9]+ | 0o[0-7]+ | 0x[0-9a-fA-F]+. */
 int sg_cfg_int_parse(const char *s, int64_t *out);

@@ -56,6 +56,20 @@ static int number_then_unit(const char *s, int64_t *v, const char **unit)
 	return 0;
 }
 
+int sg_uint_parse(const char *s, uint64_t *out)
+{
+	const char *rest;
+	int64_t v;
+	int rc = number_then_unit(s, &v, &rest);
+
+	if (rc != 0)
+		return rc;
+	if (*rest != '\0')
+		return -EINVAL;
+	*out = (uint64_t)v;
+	return 0;
+}
+
 int sg_duration_parse(const char *s, uint64_t *seconds)
 {
 	const char *u;

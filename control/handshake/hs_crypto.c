@@ -24,6 +24,7 @@
 #include <stormgate/bytes.h>
 #include <stormgate/common.h>
 #include <stormgate/dtls.h>
+#include <stormgate/imb_job.h>
 
 #include "hs_crypto.h"
 
@@ -90,34 +91,6 @@ void sg_hs_crypto_fini(struct sg_hs_crypto *c)
 
 /* ---- HMAC and PRF ------------------------------------------------------------ */
 
-static int run_job(IMB_MGR *mgr, IMB_HASH_ALG alg, const struct sg_hs_hmac_key *k,
-                   const uint8_t *msg, size_t len, uint8_t *out, unsigned out_len)
-{
-	IMB_JOB *job = IMB_GET_NEXT_JOB(mgr);
-
-	job->chain_order = IMB_ORDER_HASH_CIPHER;
-	job->cipher_mode = IMB_CIPHER_NULL;
-	job->cipher_direction = IMB_DIR_ENCRYPT;
-	job->hash_alg = alg;
-	job->src = msg;
-	job->hash_start_src_offset_in_bytes = 0;
-	job->msg_len_to_hash_in_bytes = len;
-	job->auth_tag_output = out;
-	job->auth_tag_output_len_in_bytes = out_len;
-	if (k) {
-		job->u.HMAC._hashed_auth_key_xor_ipad = k->ipad;
-		job->u.HMAC._hashed_auth_key_xor_opad = k->opad;
-	}
-	/* Unchecked: sg_hs_hmac() is the only caller and refuses what IPsec-MB would. */
-	job = IMB_SUBMIT_JOB_NOCHECK(mgr);
-	if (job == NULL)
-		job = IMB_FLUSH_JOB(mgr);
-	/* One job in flight: what comes back is ours. */
-	if (job == NULL || job->status != IMB_STATUS_COMPLETED)
-		return -EIO;
-	return 0;
-}
-
 /* The SHA-256 / SHA-384 state after one block, as IPsec-MB's HMAC jobs want it. */
 static void one_block(enum sg_hs_hash hash, const uint8_t *block, uint8_t *state)
 {
@@ -176,8 +149,10 @@ int sg_hs_hmac(struct sg_hs_crypto *c, const struct sg_hs_hmac_key *k, const uin
 	/* IPsec-MB refuses an empty HMAC message; the PRF never makes one. */
 	if (len == 0)
 		return -EINVAL;
-	return run_job(c->mgr, h == SG_HS_SHA384 ? IMB_AUTH_HMAC_SHA_384 : IMB_AUTH_HMAC_SHA_256, k,
-	               msg, len, out, sg_hs_hash_len(h));
+	sg_imb_hmac_job(c->mgr, h == SG_HS_SHA384 ? IMB_AUTH_HMAC_SHA_384 : IMB_AUTH_HMAC_SHA_256,
+	                k->ipad, k->opad, msg, len, out, sg_hs_hash_len(h));
+	/* Unchecked: what IPsec-MB would refuse is refused above. One job in flight. */
+	return sg_imb_job_done(c->mgr, IMB_SUBMIT_JOB_NOCHECK(c->mgr));
 }
 
 #define PRF_SEED_MAX 128

@@ -23,15 +23,8 @@
 int sg_sess_ecb(IMB_MGR *mgr, const uint8_t *ek, uint8_t *buf, unsigned n)
 {
 	/* ECB is position independent: one job covers the whole burst. */
-	IMB_JOB *job =
-	        sg_imb_aes128_job(mgr, IMB_CIPHER_ECB, ek, buf, buf, (uint64_t)n * 16, NULL, 0);
-
-	job = IMB_SUBMIT_JOB(mgr);
-	if (job == NULL)
-		job = IMB_FLUSH_JOB(mgr);
-	if (job == NULL || job->status != IMB_STATUS_COMPLETED)
-		return -EIO;
-	return 0;
+	sg_imb_aes128_job(mgr, IMB_CIPHER_ECB, ek, buf, buf, (uint64_t)n * 16, NULL, 0);
+	return sg_imb_job_done(mgr, IMB_SUBMIT_JOB(mgr));
 }
 
 int sg_sess_cid_make(struct sg_sess_table *t, uint32_t slot, uint64_t nonce, uint8_t *cid)

@@ -857,7 +857,7 @@ static void test_live_set_documented(void **state)
 	}
 }
 
-/* ---- durations and sizes ---- */
+/* ---- durations, sizes and plain numbers ---- */
 
 typedef int (*parse_fn)(const char *s, uint64_t *out);
 typedef char *(*print_fn)(uint64_t v, char *buf, size_t len);
@@ -913,6 +913,19 @@ static const struct {
 	{ sg_size_parse, "1.5G", -EINVAL, 0 },
 	{ sg_size_parse, "64 ", -EINVAL, 0 }, /* was 64 << 50 */
 	{ sg_size_parse, "64 B", -EINVAL, 0 },
+	{ sg_uint_parse, "1024", 0, 1024 },
+	{ sg_uint_parse, "0", 0, 0 },
+	{ sg_uint_parse, "007", 0, 7 },
+	{ sg_uint_parse, "9223372036854775807", 0, INT64_MAX },
+	{ sg_uint_parse, "9223372036854775808", -ERANGE, 0 },
+	{ sg_uint_parse, "99999999999999999999", -ERANGE, 0 },
+	{ sg_uint_parse, "", -EINVAL, 0 },
+	{ sg_uint_parse, "-5", -EINVAL, 0 },
+	{ sg_uint_parse, "+5", -EINVAL, 0 },
+	{ sg_uint_parse, " 5", -EINVAL, 0 },
+	{ sg_uint_parse, "5 ", -EINVAL, 0 },
+	{ sg_uint_parse, "5s", -EINVAL, 0 },
+	{ sg_uint_parse, "0x10", -EINVAL, 0 },
 };
 
 /* A value out, the text the printer makes of it. */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Prometheus text from a `stats` result: exact sample lines for a small
- * stats object, then the format rules over the whole output (every sample
- * belongs to a family announced by HELP and TYPE, once, before it; metric
- * and label names are valid; counters end in _total; label values escaped).
+ * stats object, and the whole text for a result the daemon gave, byte for
+ * byte (tests/data/stats.json and stats.prom); then the format rules over
+ * the whole output of both (every sample belongs to a family announced by
+ * HELP and TYPE, once, before it; metric and label names are valid;
+ * counters end in _total; label values escaped).
  */
 #include <ctype.h>
 #include <setjmp.h>
@@ -55,6 +57,43 @@ static char *render(const char *text)
 	return out;
 }
 
+/* The contents of SG_SOURCE_ROOT/tests/data/name (malloc'd, NUL-terminated). */
+static char *data_file(const char *name)
+{
+	const char *root = getenv("SG_SOURCE_ROOT");
+	char path[4096], *text;
+	FILE *f;
+	long n;
+
+	assert_non_null(root);
+	snprintf(path, sizeof(path), "%s/tests/data/%s", root, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	text = malloc((size_t)n + 1);
+	assert_non_null(text);
+	assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+/*
+ * The text for a `stats` result the daemon gave (every counter then set to
+ * a different value, a second worker added: tests/data/README.md).
+ */
+static char *render_recorded(void)
+{
+	char *stats_text = data_file("stats.json");
+	char *out = render(stats_text);
+
+	free(stats_text);
+	return out;
+}
+
 static void test_samples(void **state)
 {
 	static const char *const want[] = {
@@ -85,7 +124,7 @@ static void test_samples(void **state)
 		"stormgate_control_closed_total{reason=\"timeout\"} 1\n",
 		"stormgate_control_errors_total 2\n",
 	};
-	char *out = render(stats);
+	char *out = render(stats), *want_text;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -97,6 +136,24 @@ static void test_samples(void **state)
 	/* Members the stats do not have are left out, not printed as 0. */
 	assert_null(strstr(out, "stormgate_handshakes_lingering"));
 	assert_null(strstr(out, "change=\"replace\""));
+	free(out);
+
+	/*
+	 * The recorded result prints exactly what the printer printed for it
+	 * when it was recorded: the families, their order, HELP and TYPE,
+	 * labels and values.
+	 */
+	out = render_recorded();
+	want_text = data_file("stats.prom");
+	if (strcmp(out, want_text) != 0) {
+		size_t line = 1;
+
+		for (size_t i = 0; out[i] == want_text[i]; i++)
+			line += out[i] == '\n';
+		print_message("# differs from tests/data/stats.prom at line %zu\n", line);
+		fail();
+	}
+	free(want_text);
 	free(out);
 }
 
@@ -110,14 +167,13 @@ static int name_ok(const char *s, size_t n)
 	return 1;
 }
 
-/* Exposition format 0.0.4 rules, over the whole output. */
-static void test_format(void **state)
+/* Exposition format 0.0.4 rules, over the whole of out (which strtok_r cuts up). */
+static void check_format(char *out)
 {
-	char *out = render(stats), *save = NULL;
+	char *save = NULL;
 	char families[64][80], types[64][16];
 	unsigned n_fam = 0, samples = 0;
 
-	(void)state;
 	assert_int_equal(out[strlen(out) - 1], '\n');
 	for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "# HELP ", 7) == 0) {
@@ -181,6 +237,17 @@ static void test_format(void **state)
 	}
 	assert_true(n_fam >= 25);
 	assert_true(samples >= 40);
+}
+
+static void test_format(void **state)
+{
+	char *out = render(stats);
+
+	(void)state;
+	check_format(out);
+	free(out);
+	out = render_recorded();
+	check_format(out);
 	free(out);
 }
 

@@ -138,9 +138,6 @@ void hc_data_both_ways(struct hc *c, struct harness *h);
 /* Options for a PSK client offering one suite with the harness's first identity. */
 struct hc_opts hc_psk_opts(uint16_t suite);
 
-/* Harness in capture mode with the given cookie policy and 8-byte CIDs. */
-void h_start_capture(struct harness *h, uint8_t cookie_policy);
-
 /* ClientHello (and the cookie round) until the server's flight 4; what came back. */
 int hc_to_flight4(struct hc *c, struct harness *h);
 

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -74,6 +75,8 @@ static int cb_send(void *ctx, const struct sg_hs_peer *peer, const uint8_t *data
 	struct harness *h = ctx;
 
 	assert_memory_equal(peer, &h->peer, sizeof(*peer));
+	h->out_dgrams++;
+	h->out_bytes += len;
 	if (h->capture) {
 		assert_true(h->n_out < H_OUT_MAX);
 		assert_true(len <= sizeof(h->out[0]));
@@ -136,6 +139,14 @@ void h_config(struct harness *h, struct sg_hs_config *conf)
 	conf->ops.cid_release = cb_cid_release;
 }
 
+void h_prepare(struct harness *h, uint8_t cookie_policy)
+{
+	memset(h, 0, sizeof(*h));
+	h_config(h, &h->conf);
+	h->conf.cookie_policy = cookie_policy;
+	h->conf.cid_len = 8;
+}
+
 void h_start(struct harness *h)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -165,6 +176,13 @@ void h_start(struct harness *h)
 	sg_hs_tick(h->e, h->now);
 }
 
+void h_start_capture(struct harness *h, uint8_t cookie_policy)
+{
+	h_prepare(h, cookie_policy);
+	h_start(h);
+	h->capture = true;
+}
+
 void h_stop(struct harness *h)
 {
 	sg_hs_engine_free(h->e);
@@ -183,6 +201,8 @@ size_t h_recv(struct harness *h, uint8_t *buf, size_t cap)
 
 void h_input(struct harness *h, const uint8_t *d, size_t len)
 {
+	h->in_dgrams++;
+	h->in_bytes += len;
 	assert_int_equal(sg_hs_input(h->e, h->now, &h->peer, d, len, h->tag), 0);
 }
 
@@ -233,25 +253,76 @@ int h_open(struct harness *h, const uint8_t *rec, size_t len, uint8_t *pt, size_
 	return (int)op.pt_len;
 }
 
-void h_seal_send(struct harness *h, const uint8_t *pt, size_t len)
+size_t h_seal_record(struct sg_rec_ctx *rec, struct sg_rec_sa *sa, const uint8_t *cid,
+                     uint8_t cid_len, uint8_t type, const uint8_t *pt, size_t len, uint8_t *out,
+                     size_t cap)
 {
 	uint8_t buf[4096];
-	struct sg_rec_sa *sa = (struct sg_rec_sa *)h->sess.sa_buf;
-	int tx_cid = sa->flags & SG_SA_F_TX_CID;
 	unsigned head =
-	        sg_rec_seal_headroom((enum sg_aead)sa->aead, tx_cid, h->sess.res.peer_cid_len);
+	        sg_rec_seal_headroom((enum sg_aead)sa->aead, sa->flags & SG_SA_F_TX_CID, cid_len);
 	struct sg_rec_seal_op op = {
 		.buf = buf,
 		.buf_len = sizeof(buf),
 		.pt_off = head,
 		.pt_len = (uint32_t)len,
 		.sa = sa,
-		.cid = h->sess.res.peer_cid,
-		.cid_len = h->sess.res.peer_cid_len,
-		.type = SG_DTLS_CT_APPLICATION_DATA,
+		.cid = cid,
+		.cid_len = cid_len,
+		.type = type,
 	};
 
+	assert_true(head + len <= sizeof(buf));
 	memcpy(buf + head, pt, len);
-	assert_int_equal(sg_rec_seal_burst(h->rec, &op, 1), 1);
-	assert_int_equal(send(h->fd[1], buf + op.rec_off, op.rec_len, 0), (ssize_t)op.rec_len);
+	assert_int_equal(sg_rec_seal_burst(rec, &op, 1), 1);
+	assert_true(op.rec_len <= cap);
+	memcpy(out, buf + op.rec_off, op.rec_len);
+	return op.rec_len;
+}
+
+void h_seal_send(struct harness *h, const uint8_t *pt, size_t len)
+{
+	uint8_t rec[4096];
+	size_t n = h_seal_record(h->rec, (struct sg_rec_sa *)h->sess.sa_buf, h->sess.res.peer_cid,
+	                         h->sess.res.peer_cid_len, SG_DTLS_CT_APPLICATION_DATA, pt, len,
+	                         rec, sizeof(rec));
+
+	assert_int_equal(send(h->fd[1], rec, n, 0), (ssize_t)n);
+}
+
+void h_data_both_ways(struct harness *h, const struct h_client *c, const char *up, const char *down)
+{
+	size_t n_up = strlen(up) + 1, n_down = strlen(down) + 1, n;
+	uint8_t buf[4096], pt[512];
+
+	assert_int_equal(c->send(c->ctx, up, n_up), (long)n_up);
+	n = h_recv(h, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(h_open(h, buf, n, pt, sizeof(pt)), (int)n_up);
+	assert_memory_equal(pt, up, n_up);
+
+	h_seal_send(h, (const uint8_t *)down, n_down);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(c->recv(c->ctx, buf, sizeof(buf)), (long)n_down);
+	assert_memory_equal(buf, down, n_down);
+}
+
+uint64_t h_dgram_outcomes(struct harness *h)
+{
+	struct sg_hs_stats st;
+	uint64_t n = 0;
+
+	sg_hs_stats_get(h->e, &st);
+	for (unsigned c = 0; c < SG_HS_C_DGRAM_MAX; c++)
+		n += st.c[c];
+	return n;
+}
+
+/* Present when a sanitizer's allocator replaces malloc (which then keeps no mallinfo). */
+extern size_t __sanitizer_get_current_allocated_bytes(void) __attribute__((weak));
+
+size_t h_heap_used(void)
+{
+	if (__sanitizer_get_current_allocated_bytes)
+		return __sanitizer_get_current_allocated_bytes();
+	return mallinfo2().uordblks;
 }

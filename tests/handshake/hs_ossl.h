@@ -8,6 +8,9 @@
 #ifndef STORMGATE_TESTS_HS_OSSL_H
 #define STORMGATE_TESTS_HS_OSSL_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <openssl/ssl.h>
 
 #include "hs_harness.h"
@@ -20,9 +23,35 @@ struct ho_psk {
 	char hint_seen[64]; /* the server's identity hint, if it sent one */
 };
 
+/* The client's PSK callback's answer for one of the harness's PSKs. */
+struct ho_psk ho_psk_of(const struct h_psk *p);
+
+/* What the client offers. */
+struct ho_opts {
+	const char *cipher; /* an OpenSSL cipher list */
+	const char *groups; /* an OpenSSL groups list; NULL: OpenSSL's default */
+	bool no_ems;        /* no extended master secret (RFC 7627) */
+	uint8_t mfl;        /* max_fragment_length code to ask for (RFC 6066 §4); 0: none */
+	SSL_SESSION *sess;  /* a session to resume; NULL: a full handshake */
+};
+
+/*
+ * OpenSSL's DTLS 1.2 client, PSK from cc (which it keeps a pointer to), on
+ * the client end of h's socketpair with a 1400-byte link MTU, in connect
+ * state. Fails the test on an option OpenSSL refuses.
+ */
+SSL *ho_client_new(struct harness *h, const struct ho_opts *o, struct ho_psk *cc);
+
+/*
+ * One step of the client's handshake: 1 once it is done, 0 while it waits
+ * for the engine; fails the test on anything else.
+ */
+int ho_step(SSL *ssl);
+
 /*
  * A datagram BIO over one end of the socketpair (BIO_s_datagram wants a peer
- * address for sendto(), which an AF_UNIX socketpair has none of). The fd is
+ * address for sendto(), which an AF_UNIX socketpair has none of), answering
+ * OpenSSL as the handshake benchmark's does (bench/dgram_bio.h). The fd is
  * not closed with the BIO.
  */
 BIO *ho_pair_bio(int fd);

@@ -97,18 +97,6 @@ static struct hc_opts opts_with(uint16_t suite, const uint8_t *psk)
 	return o;
 }
 
-/* Datagrams that ended in an outcome counter (handshake.h: exactly one each). */
-static uint64_t dgram_outcomes(struct harness *h)
-{
-	struct sg_hs_stats st;
-	uint64_t n = 0;
-
-	sg_hs_stats_get(h->e, &st);
-	for (unsigned c = 0; c < SG_HS_C_DGRAM_MAX; c++)
-		n += st.c[c];
-	return n;
-}
-
 /* ---- item 5: suites and their order --------------------------------------------------- */
 
 static bool is_ccm8(const struct sg_suite *su)
@@ -368,7 +356,7 @@ static void test_input_bound(void **state)
 		h_start_capture(&h, rows[i].cookies);
 		assert_int_equal(sg_hs_input(h.e, h.now, &h.peer, d, n, h.tag), rows[i].rc);
 		assert_int_equal(h_count(&h, rows[i].outcome), 1);
-		assert_int_equal(dgram_outcomes(&h), 1);
+		assert_int_equal(h_dgram_outcomes(&h), 1);
 		if (rows[i].event) {
 			assert_int_equal(h_count(&h, rows[i].event), 1);
 			assert_true(h.n_out >= 1);

@@ -22,7 +22,6 @@
  * RFC 9147 §5.1 (no amplification before the address is proven).
  */
 #include <errno.h>
-#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,7 +32,6 @@
 #include <time.h>
 
 #include <cmocka.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <stormgate/bytes.h>
@@ -45,40 +43,7 @@
 #include "hs_harness.h"
 #include "hs_ossl.h"
 
-/* ---- measuring ------------------------------------------------------------------------------- */
-
-/* Datagrams and bytes fed to sg_hs_input() (in()) and sent through ops.send. */
-static struct {
-	uint64_t in_dgrams, in_bytes, out_dgrams, out_bytes;
-} io;
-
-static int (*harness_send)(void *ctx, const struct sg_hs_peer *peer, const uint8_t *d, size_t len);
-
-static int counting_send(void *ctx, const struct sg_hs_peer *peer, const uint8_t *d, size_t len)
-{
-	io.out_dgrams++;
-	io.out_bytes += len;
-	return harness_send(ctx, peer, d, len);
-}
-
-/* A harness with the test defaults and the send counter; h_start() follows. */
-static void start(struct harness *h, uint8_t cookie_policy)
-{
-	memset(h, 0, sizeof(*h));
-	memset(&io, 0, sizeof(io));
-	h_config(h, &h->conf);
-	h->conf.cookie_policy = cookie_policy;
-	h->conf.cid_len = 8;
-	harness_send = h->conf.ops.send;
-	h->conf.ops.send = counting_send;
-}
-
-static void in(struct harness *h, const uint8_t *d, size_t len)
-{
-	io.in_dgrams++;
-	io.in_bytes += len;
-	h_input(h, d, len);
-}
+/* ---- measuring (the harness counts datagrams and bytes in and out) ----------------------- */
 
 /* A counter by the name the control socket reports it under. */
 static uint64_t cnt_of(const struct sg_hs_stats *st, const char *name)
@@ -106,16 +71,23 @@ static uint32_t in_flight(struct harness *h)
 	return st.in_flight;
 }
 
+/*
+ * Every timer run in turn until no handshake holds state (at most 100
+ * rounds); h->out keeps what the last one sent.
+ */
+static void run_timers(struct harness *h)
+{
+	for (int t = 0; t < 100 && in_flight(h); t++) {
+		h->n_out = 0;
+		h->now.mono_ms = sg_hs_next_deadline(h->e);
+		sg_hs_tick(h->e, h->now);
+	}
+}
+
 /* Every datagram fed ends in exactly one outcome counter. */
 static void assert_outcomes(struct harness *h)
 {
-	struct sg_hs_stats st;
-	uint64_t sum = 0;
-
-	sg_hs_stats_get(h->e, &st);
-	for (int i = 0; i < SG_HS_C_DGRAM_MAX; i++)
-		sum += st.c[i];
-	assert_int_equal(sum, io.in_dgrams);
+	assert_int_equal(h_dgram_outcomes(h), h->in_dgrams);
 }
 
 /* No failure counter moved: nothing ended a handshake with an alert. */
@@ -126,6 +98,25 @@ static void assert_no_failure(struct harness *h)
 			fail_msg("%s = %lu", sg_hs_counter_name((enum sg_hs_counter)k),
 			         (unsigned long)h_count(h, (enum sg_hs_counter)k));
 	assert_int_equal(h_count(h, SG_HS_C_PEER_ALERT), 0);
+}
+
+/* The end of a test: every datagram fed ended in one outcome counter; c and h freed. */
+static void finish(struct harness *h, struct hc *c)
+{
+	assert_outcomes(h);
+	hc_free(c);
+	h_stop(h);
+}
+
+/*
+ * The end of a handshake that completed as if nothing had been forged: data
+ * flows both ways, no failure was counted; finish().
+ */
+static void finish_clean(struct harness *h, struct hc *c)
+{
+	hc_data_both_ways(c, h);
+	assert_no_failure(h);
+	finish(h, c);
 }
 
 /* ---- forging -----------------------------------------------------------------------------------
@@ -162,29 +153,12 @@ static size_t hs_frag(uint8_t *out, uint8_t type, uint32_t length, uint16_t seq,
 	return SG_DTLS_HS_HDR_LEN + n;
 }
 
-/* The client's hello (and the cookie round) to our flight 4, fed through in(). */
-static int to_flight4(struct hc *c, struct harness *h)
-{
-	uint8_t d[2048];
-	int w;
-
-	in(h, d, hc_client_hello(c, d, sizeof(d)));
-	w = hc_drain(c, h);
-	if (w == 'V') {
-		in(h, d, hc_client_hello(c, d, sizeof(d)));
-		w = hc_drain(c, h);
-	}
-	return w;
-}
-
 /* An engine with cookie_policy, in capture mode, and client c (options o) at flight 4. */
 static void begin(struct harness *h, struct hc *c, const struct hc_opts *o, uint8_t cookie_policy)
 {
-	start(h, cookie_policy);
-	h_start(h);
-	h->capture = true;
+	h_start_capture(h, cookie_policy);
 	hc_init(c, o);
-	assert_int_equal(to_flight4(c, h), 'H');
+	assert_int_equal(hc_to_flight4(c, h), 'H');
 }
 
 /* What an off-path sender sends, one datagram each, in the client's name. */
@@ -216,33 +190,34 @@ static void forge(struct harness *h, unsigned what, struct forger *f)
 	size_t n;
 
 	if (what & FG_ALERT)
-		in(h, d,
-		   rec(d, SG_DTLS_CT_ALERT, 0, f->seq++, NULL, 0,
-		       (const uint8_t[]){ SG_TLS_ALERT_FATAL, SG_TLS_ALERT_HANDSHAKE_FAILURE }, 2));
+		h_input(h, d,
+		        rec(d, SG_DTLS_CT_ALERT, 0, f->seq++, NULL, 0,
+		            (const uint8_t[]){ SG_TLS_ALERT_FATAL, SG_TLS_ALERT_HANDSHAKE_FAILURE },
+		            2));
 	if (what & FG_BAD_CCS)
-		in(h, d,
-		   rec(d, SG_DTLS_CT_CHANGE_CIPHER_SPEC, 0, f->seq++, NULL, 0,
-		       (const uint8_t[]){ 1, 1 }, 2));
+		h_input(h, d,
+		        rec(d, SG_DTLS_CT_CHANGE_CIPHER_SPEC, 0, f->seq++, NULL, 0,
+		            (const uint8_t[]){ 1, 1 }, 2));
 	if (what & FG_CERTIFICATE) {
 		n = hs_frag(m, SG_TLS_HT_CERTIFICATE, 3, f->kx_seq, 0, (const uint8_t[]){ 0, 0, 0 },
 		            3);
-		in(h, d, rec(d, SG_DTLS_CT_HANDSHAKE, 0, f->seq++, NULL, 0, m, n));
+		h_input(h, d, rec(d, SG_DTLS_CT_HANDSHAKE, 0, f->seq++, NULL, 0, m, n));
 	}
 	if (what & FG_FUTURE) {
 		memset(b, 0x5a, SG_TLS_VERIFY_DATA_LEN);
 		n = hs_frag(m, SG_TLS_HT_FINISHED, SG_TLS_VERIFY_DATA_LEN,
 		            (uint16_t)(f->kx_seq + 1), 0, b, SG_TLS_VERIFY_DATA_LEN);
-		in(h, d, rec(d, SG_DTLS_CT_HANDSHAKE, 0, f->seq++, NULL, 0, m, n));
+		h_input(h, d, rec(d, SG_DTLS_CT_HANDSHAKE, 0, f->seq++, NULL, 0, m, n));
 	}
 	if (what & FG_GARBAGE) {
 		assert_int_equal(sg_hs_random(b, 48), 0);
-		in(h, d, rec(d, SG_DTLS_CT_HANDSHAKE, 1, f->seq++, f->cid, f->cid_len, b, 48));
+		h_input(h, d, rec(d, SG_DTLS_CT_HANDSHAKE, 1, f->seq++, f->cid, f->cid_len, b, 48));
 	}
 	if (what & FG_BAD_KX) {
 		/* identity length 80, one byte of it */
 		n = hs_frag(m, SG_TLS_HT_CLIENT_KEY_EXCHANGE, 3, f->kx_seq, 0,
 		            (const uint8_t[]){ 0, 80, 'x' }, 3);
-		in(h, d, rec(d, SG_DTLS_CT_HANDSHAKE, 0, f->seq++, NULL, 0, m, n));
+		h_input(h, d, rec(d, SG_DTLS_CT_HANDSHAKE, 0, f->seq++, NULL, 0, m, n));
 	}
 	if ((what & FG_BAD_SHARE) && f->group) {
 		/* The real identity, then u = 0 (X25519, RFC 7748 §6.1) or (0, 1) (P-256). */
@@ -260,19 +235,19 @@ static void forge(struct harness *h, unsigned what, struct forger *f)
 		bl += pl;
 		n = hs_frag(m, SG_TLS_HT_CLIENT_KEY_EXCHANGE, (uint32_t)bl, f->kx_seq, 0, b,
 		            (uint32_t)bl);
-		in(h, d, rec(d, SG_DTLS_CT_HANDSHAKE, 0, f->seq++, NULL, 0, m, n));
+		h_input(h, d, rec(d, SG_DTLS_CT_HANDSHAKE, 0, f->seq++, NULL, 0, m, n));
 	}
 	if (what & FG_FRAGMENT) {
 		assert_int_equal(sg_hs_random(b, 8), 0);
 		n = hs_frag(m, SG_TLS_HT_CLIENT_KEY_EXCHANGE, 40, f->kx_seq, 0, b, 8);
-		in(h, d, rec(d, SG_DTLS_CT_HANDSHAKE, 0, f->seq++, NULL, 0, m, n));
+		h_input(h, d, rec(d, SG_DTLS_CT_HANDSHAKE, 0, f->seq++, NULL, 0, m, n));
 	}
 	if (what & FG_HELLO) {
 		struct hc_opts o = hc_psk_opts(SG_TLS_PSK_WITH_AES_128_CCM_8);
 		struct hc spoof;
 
 		hc_init(&spoof, &o);
-		in(h, d, hc_client_hello(&spoof, d, sizeof(d)));
+		h_input(h, d, hc_client_hello(&spoof, d, sizeof(d)));
 		hc_free(&spoof);
 	}
 }
@@ -297,7 +272,7 @@ static const struct amp_row amp_rows[] = {
 
 static void start_amp(struct harness *h, const struct amp_row *r, uint8_t cookies)
 {
-	start(h, cookies);
+	h_prepare(h, cookies);
 	h->conf.psk_hint_len = r->hint_len;
 	memset(h->conf.psk_hint, 'h', r->hint_len);
 	h_start(h);
@@ -328,27 +303,21 @@ static void test_amp_spoofed_hello_to_timeout(void **state)
 
 		start_amp(&h, &amp_rows[i], SG_HS_COOKIE_UNDER_LOAD);
 		hc_init(&c, &o);
-		in(&h, d, hc_client_hello(&c, d, sizeof(d)));
+		h_input(&h, d, hc_client_hello(&c, d, sizeof(d)));
 		h.n_out = 0;
 		assert_int_equal(in_flight(&h), 1);
-		for (int t = 0; t < 100 && in_flight(&h); t++) {
-			h.now.mono_ms = sg_hs_next_deadline(h.e);
-			sg_hs_tick(h.e, h.now);
-			h.n_out = 0;
-		}
+		run_timers(&h);
 		print_message("# %s: hello %lu B, sent %lu B in %lu datagrams (%.2fx)\n",
-		              amp_rows[i].name, (unsigned long)io.in_bytes,
-		              (unsigned long)io.out_bytes, (unsigned long)io.out_dgrams,
-		              (double)io.out_bytes / (double)io.in_bytes);
-		if (io.out_bytes > 3 * io.in_bytes)
+		              amp_rows[i].name, (unsigned long)h.in_bytes,
+		              (unsigned long)h.out_bytes, (unsigned long)h.out_dgrams,
+		              (double)h.out_bytes / (double)h.in_bytes);
+		if (h.out_bytes > 3 * h.in_bytes)
 			fail_msg("%s: %lu B out for %lu B in", amp_rows[i].name,
-			         (unsigned long)io.out_bytes, (unsigned long)io.in_bytes);
+			         (unsigned long)h.out_bytes, (unsigned long)h.in_bytes);
 		assert_int_equal(in_flight(&h), 0);
 		assert_int_equal(h_count(&h, SG_HS_C_TIMEOUT), 1);
 		assert_true(cnt(&h, "amplification_held") >= 1);
-		assert_outcomes(&h);
-		hc_free(&c);
-		h_stop(&h);
+		finish(&h, &c);
 	}
 }
 
@@ -371,21 +340,19 @@ static void test_amp_flight_waits_for_repeated_hello(void **state)
 	start_amp(&h, r, SG_HS_COOKIE_UNDER_LOAD);
 	hc_init(&c, &o);
 	nch = hc_client_hello(&c, ch, sizeof(ch));
-	in(&h, ch, nch);
+	h_input(&h, ch, nch);
 	assert_int_equal(h.n_out, 0);
 	assert_int_equal(cnt(&h, "amplification_held"), 1);
-	in(&h, ch, nch);
+	h_input(&h, ch, nch);
 	assert_int_equal(hc_drain(&c, &h), 'H');
-	assert_true(io.out_bytes <= 3 * io.in_bytes);
-	in(&h, d, hc_flight5(&c, d, sizeof(d), false));
+	assert_true(h.out_bytes <= 3 * h.in_bytes);
+	h_input(&h, d, hc_flight5(&c, d, sizeof(d), false));
 	assert_int_equal(hc_drain(&c, &h), 'F');
 	assert_true(c.server_finished_ok);
 	assert_int_equal(h.n_installed, 1);
 	assert_int_equal(cnt(&h, "amplification_held"), 1);
 	hc_data_both_ways(&c, &h);
-	assert_outcomes(&h);
-	hc_free(&c);
-	h_stop(&h);
+	finish(&h, &c);
 }
 
 /*
@@ -404,51 +371,43 @@ static void test_amp_replayed_hello(void **state)
 	size_t nch;
 
 	(void)state;
-	start(&h, SG_HS_COOKIE_UNDER_LOAD);
-	h_start(&h);
-	h.capture = true;
+	h_start_capture(&h, SG_HS_COOKIE_UNDER_LOAD);
 	hc_init(&c, &o);
 	nch = hc_client_hello(&c, ch, sizeof(ch));
-	in(&h, ch, nch);
+	h_input(&h, ch, nch);
 	h.n_out = 0;
 	for (int i = 0; i < 200; i++) {
 		h_advance(&h, 100);
-		in(&h, ch, nch);
+		h_input(&h, ch, nch);
 		h.n_out = 0;
 	}
 	print_message("# 201 hellos, %lu B: %lu datagrams, %lu B back (%.2fx)\n",
-	              (unsigned long)io.in_bytes, (unsigned long)io.out_dgrams,
-	              (unsigned long)io.out_bytes, (double)io.out_bytes / (double)io.in_bytes);
-	assert_int_equal(io.out_dgrams, 6);
-	assert_true(io.out_bytes <= 3 * io.in_bytes);
+	              (unsigned long)h.in_bytes, (unsigned long)h.out_dgrams,
+	              (unsigned long)h.out_bytes, (double)h.out_bytes / (double)h.in_bytes);
+	assert_int_equal(h.out_dgrams, 6);
+	assert_true(h.out_bytes <= 3 * h.in_bytes);
 	assert_int_equal(h_count(&h, SG_HS_C_RETRANSMIT_PEER), 1);
 	assert_int_equal(h_count(&h, SG_HS_C_RETRANSMIT_TIMER), 4);
 	assert_int_equal(cnt(&h, "drop_duplicate"), 199);
-	assert_outcomes(&h);
-	hc_free(&c);
-	h_stop(&h);
+	finish(&h, &c);
 
-	start(&h, SG_HS_COOKIE_ALWAYS);
-	h_start(&h);
-	h.capture = true;
+	h_start_capture(&h, SG_HS_COOKIE_ALWAYS);
 	hc_init(&c, &o);
-	in(&h, ch, hc_client_hello(&c, ch, sizeof(ch)));
+	h_input(&h, ch, hc_client_hello(&c, ch, sizeof(ch)));
 	assert_int_equal(hc_drain(&c, &h), 'V');
 	nch = hc_client_hello(&c, ch, sizeof(ch));
-	in(&h, ch, nch);
+	h_input(&h, ch, nch);
 	assert_int_equal(hc_drain(&c, &h), 'H');
-	io.out_dgrams = 0;
+	h.out_dgrams = 0;
 	for (int i = 0; i < 50; i++) {
 		h_advance(&h, 10);
-		in(&h, ch, nch);
+		h_input(&h, ch, nch);
 		h.n_out = 0;
 	}
-	assert_int_equal(io.out_dgrams, 1);
+	assert_int_equal(h.out_dgrams, 1);
 	assert_int_equal(h_count(&h, SG_HS_C_RETRANSMIT_PEER), 1);
 	assert_int_equal(cnt(&h, "drop_duplicate"), 49);
-	assert_outcomes(&h);
-	hc_free(&c);
-	h_stop(&h);
+	finish(&h, &c);
 }
 
 /*
@@ -461,14 +420,14 @@ static void complete(struct harness *h, struct hc *c, uint8_t *cke, size_t *ncke
 {
 	size_t n;
 
-	assert_int_equal(to_flight4(c, h), 'H');
+	assert_int_equal(hc_to_flight4(c, h), 'H');
 	*ncke = hc_rec_cke(c, cke, 512);
 	memcpy(f5, cke, *ncke);
 	n = *ncke;
 	n += hc_rec_ccs(c, f5 + n, 2048 - n);
 	n += hc_rec_finished(c, f5 + n, 2048 - n, false);
 	*nf5 = n;
-	in(h, f5, n);
+	h_input(h, f5, n);
 	assert_int_equal(hc_drain(c, h), 'F');
 	assert_int_equal(h->n_installed, 1);
 }
@@ -490,33 +449,29 @@ static void test_amp_kx_after_completion(void **state)
 	uint64_t in0, out0;
 
 	(void)state;
-	start(&h, SG_HS_COOKIE_UNDER_LOAD);
-	h_start(&h);
-	h.capture = true;
+	h_start_capture(&h, SG_HS_COOKIE_UNDER_LOAD);
 	o.ticket_ext = true; /* a NewSessionTicket in the final flight, as OpenSSL gets */
 	hc_init(&c, &o);
 	complete(&h, &c, cke, &ncke, f5, &nf5);
 	print_message("# final flight %zu B\n", h.out_len[0]);
-	in0 = io.in_bytes;
-	out0 = io.out_bytes;
+	in0 = h.in_bytes;
+	out0 = h.out_bytes;
 	n = rec(d, SG_DTLS_CT_HANDSHAKE, 0, 7, NULL, 0, m,
 	        hs_frag(m, SG_TLS_HT_CLIENT_KEY_EXCHANGE, 0, 1, 0, body, 0));
 	assert_int_equal(n, 25);
 	for (int i = 0; i < 100; i++) {
-		in(&h, d, n);
+		h_input(&h, d, n);
 		h.n_out = 0;
 	}
-	in(&h, f5, nf5);
+	h_input(&h, f5, nf5);
 	h.n_out = 0;
 	print_message("# after completion: %lu B in, %lu B out\n",
-	              (unsigned long)(io.in_bytes - in0), (unsigned long)(io.out_bytes - out0));
-	assert_int_equal(io.out_bytes, out0);
+	              (unsigned long)(h.in_bytes - in0), (unsigned long)(h.out_bytes - out0));
+	assert_int_equal(h.out_bytes, out0);
 	assert_int_equal(h_count(&h, SG_HS_C_LINGER_RESENT), 0);
 	assert_int_equal(cnt(&h, "drop_unauthenticated"), 100);
 	assert_int_equal(cnt(&h, "drop_duplicate"), 1);
-	assert_outcomes(&h);
-	hc_free(&c);
-	h_stop(&h);
+	finish(&h, &c);
 }
 
 /*
@@ -538,26 +493,23 @@ static void test_amp_stateless_replies(void **state)
 		o.no_groups = true;
 		if (k == DTLS10)
 			o.version = SG_DTLS_VERSION_1_0;
-		start(&h, SG_HS_COOKIE_ALWAYS);
-		h_start(&h);
-		h.capture = true;
+		h_start_capture(&h, SG_HS_COOKIE_ALWAYS);
 		hc_init(&c, &o);
 		if (k == BAD_COOKIE) {
 			h_input(&h, d, hc_client_hello(&c, d, sizeof(d)));
 			assert_int_equal(hc_drain(&c, &h), 'V');
 			c.cookie[3] ^= 1;
-			io.out_dgrams = io.out_bytes = 0;
+			h.out_dgrams = h.out_bytes = 0;
 		}
 		if (k == GARBLED) /* a hello of no bytes: decode_error */
 			n = rec(d, SG_DTLS_CT_HANDSHAKE, 0, 0, NULL, 0, m,
 			        hs_frag(m, SG_TLS_HT_CLIENT_HELLO, 0, 0, 0, NULL, 0));
 		else
 			n = hc_client_hello(&c, d, sizeof(d));
-		in(&h, d, n);
-		print_message("# stateless reply %d: %zu B for %zu B\n", k, (size_t)io.out_bytes,
-		              n);
-		assert_int_equal(io.out_dgrams, 1);
-		assert_true(io.out_bytes <= 3 * n);
+		h_input(&h, d, n);
+		print_message("# stateless reply %d: %zu B for %zu B\n", k, (size_t)h.out_bytes, n);
+		assert_int_equal(h.out_dgrams, 1);
+		assert_true(h.out_bytes <= 3 * n);
 		assert_int_equal(in_flight(&h), 0);
 		hc_free(&c);
 		h_stop(&h);
@@ -591,7 +543,7 @@ static void test_linger_retransmitted_finished(void **state)
 		memcpy(f5, cke, ncke);
 		nf5 = ncke + hc_rec_ccs(&c, f5 + ncke, sizeof(f5) - ncke);
 		nf5 += hc_rec_finished(&c, f5 + nf5, sizeof(f5) - nf5, false);
-		in(&h, f5, nf5);
+		h_input(&h, f5, nf5);
 		assert_int_equal(h.n_out, 1);
 		nfin = h.out_len[0];
 		memcpy(fin, h.out[0], nfin);
@@ -602,30 +554,28 @@ static void test_linger_retransmitted_finished(void **state)
 		n = hc_rec_finished_again(&c, again + nagain, sizeof(again) - nagain);
 		assert_int_equal(again[nagain], cid ? SG_DTLS_CT_TLS12_CID : SG_DTLS_CT_HANDSHAKE);
 		nagain += n;
-		in(&h, again, nagain);
+		h_input(&h, again, nagain);
 		assert_int_equal(h.n_out, 1);
 		assert_int_equal(h.out_len[0], nfin);
 		assert_memory_equal(h.out[0], fin, nfin);
 		h.n_out = 0;
 
-		in(&h, again, nagain); /* replayed */
-		in(&h, f5, nf5);       /* the first one, replayed */
+		h_input(&h, again, nagain); /* replayed */
+		h_input(&h, f5, nf5);       /* the first one, replayed */
 		memcpy(d, cke, ncke);
 		n = ncke + hc_rec_finished_again(&c, d + ncke, sizeof(d) - ncke);
-		in(&h, d, n); /* genuine, but within rto_initial_ms */
+		h_input(&h, d, n); /* genuine, but within rto_initial_ms */
 		assert_int_equal(h.n_out, 0);
 		assert_int_equal(cnt(&h, "drop_duplicate"), 3);
 
 		h_advance(&h, 1000);
 		n = ncke + hc_rec_finished_again(&c, d + ncke, sizeof(d) - ncke);
-		in(&h, d, n);
+		h_input(&h, d, n);
 		assert_int_equal(h.n_out, 1);
 		assert_memory_equal(h.out[0], fin, nfin);
 		assert_int_equal(h_count(&h, SG_HS_C_LINGER_RESENT), 2);
 		assert_int_equal(h.n_installed, 1);
-		assert_outcomes(&h);
-		hc_free(&c);
-		h_stop(&h);
+		finish(&h, &c);
 	}
 }
 
@@ -636,44 +586,13 @@ static unsigned int short_timer(SSL *ssl, unsigned int timer_us)
 	return timer_us ? 2 * timer_us : 20000;
 }
 
+/* OpenSSL's client offering cipher (and groups), PSK from cc. */
 static SSL *ossl_client(struct harness *h, const char *cipher, const char *groups,
                         struct ho_psk *cc)
 {
-	SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
-	SSL *ssl;
-	BIO *bio;
+	const struct ho_opts o = { .cipher = cipher, .groups = groups };
 
-	assert_non_null(ctx);
-	assert_int_equal(SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION), 1);
-	assert_int_equal(SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION), 1);
-	assert_int_equal(SSL_CTX_set_cipher_list(ctx, cipher), 1);
-	if (groups)
-		assert_int_equal(SSL_CTX_set1_groups_list(ctx, groups), 1);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU);
-	ssl = SSL_new(ctx);
-	SSL_CTX_free(ctx);
-	assert_non_null(ssl);
-	SSL_set_app_data(ssl, cc);
-	SSL_set_psk_client_callback(ssl, ho_psk_cb);
-	bio = ho_pair_bio(h->fd[0]);
-	SSL_set_bio(ssl, bio, bio);
-	DTLS_set_link_mtu(ssl, 1400);
-	SSL_set_connect_state(ssl);
-	return ssl;
-}
-
-/* One step of OpenSSL's client: 1 when its handshake is done; fails on an error. */
-static int ossl_step(SSL *ssl)
-{
-	int rc = SSL_do_handshake(ssl);
-
-	if (rc == 1)
-		return 1;
-	if (SSL_get_error(ssl, rc) != SSL_ERROR_WANT_READ) {
-		ERR_print_errors_fp(stderr);
-		fail_msg("OpenSSL client: handshake error %d", SSL_get_error(ssl, rc));
-	}
-	return 0;
+	return ho_client_new(h, &o, cc);
 }
 
 /*
@@ -690,9 +609,7 @@ static void test_linger_openssl_retransmission(void **state)
 {
 	(void)state;
 	for (int daemon = 0; daemon < 2; daemon++) {
-		struct ho_psk cc = { .identity = h_psks[0].identity,
-			             .key = h_psks[0].key,
-			             .key_len = h_psks[0].key_len };
+		struct ho_psk cc = ho_psk_of(&h_psks[0]);
 		uint8_t f5[2048], again[2048], d[2048];
 		size_t nf5 = 0, nagain = 0, n;
 		struct sg_hs_stats before;
@@ -700,14 +617,14 @@ static void test_linger_openssl_retransmission(void **state)
 		SSL *ssl;
 		int done = 0;
 
-		start(&h, SG_HS_COOKIE_ALWAYS);
+		h_prepare(&h, SG_HS_COOKIE_ALWAYS);
 		h_start(&h);
 		ssl = ossl_client(&h, "PSK-AES128-CCM8", NULL, &cc);
 		for (int i = 0; i < 20 && h.n_installed == 0; i++) {
-			ossl_step(ssl);
+			ho_step(ssl);
 			while ((n = h_recv(&h, f5, sizeof(f5))) > 0) {
 				nf5 = n;
-				in(&h, f5, n);
+				h_input(&h, f5, n);
 				if (h_count(&h, SG_HS_C_STARTED) == 1)
 					DTLS_set_timer_cb(ssl, short_timer);
 			}
@@ -732,7 +649,7 @@ static void test_linger_openssl_retransmission(void **state)
 					}
 					continue;
 				}
-				in(&h, d, n);
+				h_input(&h, d, n);
 				if (nagain == 0 && h_count(&h, SG_HS_C_LINGER_RESENT) == 1) {
 					memcpy(again, d, n);
 					nagain = n;
@@ -741,15 +658,15 @@ static void test_linger_openssl_retransmission(void **state)
 		}
 		assert_true(nagain > 0);
 		for (int i = 0; i < 20 && !done; i++)
-			done = ossl_step(ssl);
+			done = ho_step(ssl);
 		assert_true(done);
 		sg_hs_stats_get(h.e, &before);
 		if (daemon) /* its worker's replay window refuses the record; a fresh one, too soon
 		             */
 			assert_int_equal(sg_hs_finished_again(h.e, h.now, &h.peer), -EAGAIN);
 		else
-			in(&h, again, nagain);
-		in(&h, f5, nf5);
+			h_input(&h, again, nagain);
+		h_input(&h, f5, nf5);
 		assert_int_equal(h_count(&h, SG_HS_C_LINGER_RESENT), 1);
 		assert_int_equal(cnt(&h, "drop_duplicate"),
 		                 cnt_of(&before, "drop_duplicate") + (daemon ? 1 : 2));
@@ -781,23 +698,21 @@ static void test_linger_kx_alone(void **state)
 	uint64_t out0;
 
 	(void)state;
-	start(&h, SG_HS_COOKIE_ALWAYS);
-	h_start(&h);
-	h.capture = true;
+	h_start_capture(&h, SG_HS_COOKIE_ALWAYS);
 	o.ticket_ext = true; /* the largest final flight: NewSessionTicket, CCS, Finished */
 	hc_init(&c, &o);
 	complete(&h, &c, cke, &ncke, f5, &nf5);
 	nfin = h.out_len[0];
 
-	out0 = io.out_bytes;
-	in(&h, cke, ncke);
-	in(&h, d, hc_rec_ccs(&c, d, sizeof(d)));
+	out0 = h.out_bytes;
+	h_input(&h, cke, ncke);
+	h_input(&h, d, hc_rec_ccs(&c, d, sizeof(d)));
 	for (int i = 0; i < 9; i++) {
 		h_advance(&h, 1000);
-		in(&h, cke, ncke);
+		h_input(&h, cke, ncke);
 	}
 	assert_int_equal(h.n_out, 0);
-	assert_int_equal(io.out_bytes, out0);
+	assert_int_equal(h.out_bytes, out0);
 	assert_int_equal(cnt(&h, "drop_unauthenticated"), 11);
 	assert_int_equal(h_count(&h, SG_HS_C_LINGER_RESENT), 0);
 
@@ -819,9 +734,7 @@ static void test_linger_kx_alone(void **state)
 	h_advance(&h, 30000);
 	assert_int_equal(sg_hs_finished_again(h.e, h.now, &h.peer), -ENOENT);
 	assert_int_equal(h.n_out, 0);
-	assert_outcomes(&h);
-	hc_free(&c);
-	h_stop(&h);
+	finish(&h, &c);
 }
 
 /* ---- forged records interleaved with a real client ------------------------------------------- */
@@ -877,20 +790,18 @@ static void feed_client(struct harness *h, const struct ossl_row *r, struct forg
 		if (rh->status != SG_REC_OK || rh->type != SG_DTLS_CT_HANDSHAKE || rh->epoch != 0 ||
 		    d[rh->off + rh->hdr_len] != SG_TLS_HT_CLIENT_KEY_EXCHANGE)
 			continue;
-		in(h, d, end);
+		h_input(h, d, end);
 		forge(h, r->after, f);
 		if (end < len)
-			in(h, d + end, len - end);
+			h_input(h, d + end, len - end);
 		return;
 	}
-	in(h, d, len);
+	h_input(h, d, len);
 }
 
 static void run_ossl_row(const struct ossl_row *r)
 {
-	struct ho_psk cc = { .identity = h_psks[0].identity,
-		             .key = h_psks[0].key,
-		             .key_len = h_psks[0].key_len };
+	struct ho_psk cc = ho_psk_of(&h_psks[0]);
 	struct forger f = { .group = r->group, .seq = 100 };
 	uint8_t d[4096];
 	struct harness h;
@@ -899,11 +810,11 @@ static void run_ossl_row(const struct ossl_row *r)
 	size_t n;
 	SSL *ssl;
 
-	start(&h, r->cookies);
+	h_prepare(&h, r->cookies);
 	h_start(&h);
 	ssl = ossl_client(&h, r->cipher, r->groups, &cc);
 	for (int i = 0; i < 50 && !(done && h.n_installed); i++) {
-		done = ossl_step(ssl);
+		done = ho_step(ssl);
 		while ((n = h_recv(&h, d, sizeof(d))) > 0) {
 			feed_client(&h, r, &f, d, n);
 			if (!forged && h_count(&h, SG_HS_C_STARTED) == 1) {
@@ -957,21 +868,17 @@ static void test_offpath_cid_records(void **state)
 	f.cid = c.server_cid;
 	f.cid_len = c.server_cid_len;
 	forge(&h, FG_GARBAGE | FG_ALERT, &f);
-	in(&h, d, hc_rec_cke(&c, d, sizeof(d)));
+	h_input(&h, d, hc_rec_cke(&c, d, sizeof(d)));
 	forge(&h, FG_GARBAGE, &f);
 	assert_int_equal(h.n_out, 0);
 	n = hc_rec_ccs(&c, d, sizeof(d));
 	n += hc_rec_finished(&c, d + n, sizeof(d) - n, false);
-	in(&h, d, n);
+	h_input(&h, d, n);
 	assert_int_equal(hc_drain(&c, &h), 'F');
 	assert_int_equal(h.n_installed, 1);
 	assert_int_equal(h.sess.res.cid_len, 8);
-	hc_data_both_ways(&c, &h);
-	assert_no_failure(&h);
 	assert_int_equal(cnt(&h, "drop_unauthenticated"), 2); /* the alert, the late garbage */
-	assert_outcomes(&h);
-	hc_free(&c);
-	h_stop(&h);
+	finish_clean(&h, &c);
 }
 
 /* Body bytes [off, off + len) of the ClientKeyExchange record cke, as a fragment record. */
@@ -1006,24 +913,20 @@ static void test_offpath_fragments(void **state)
 	begin(&h, &c, &o, SG_HS_COOKIE_ALWAYS);
 	ncke = hc_rec_cke(&c, cke, sizeof(cke));
 	forge(&h, FG_FRAGMENT, &f);
-	in(&h, d, kx_fragment(cke, ncke, 40, 200, d));
+	h_input(&h, d, kx_fragment(cke, ncke, 40, 200, d));
 	forge(&h, FG_FRAGMENT, &f);
-	in(&h, d, kx_fragment(cke, ncke, 0, 25, d));
-	in(&h, d, kx_fragment(cke, ncke, 20, 30, d));
+	h_input(&h, d, kx_fragment(cke, ncke, 0, 25, d));
+	h_input(&h, d, kx_fragment(cke, ncke, 20, 30, d));
 	assert_int_equal(h.n_out, 0);
 	assert_int_equal(in_flight(&h), 1);
 	/* The client's timer: its flight again, the key exchange whole this time. */
 	memcpy(d, cke, ncke);
 	n = ncke + hc_rec_ccs(&c, d + ncke, sizeof(d) - ncke);
 	n += hc_rec_finished(&c, d + n, sizeof(d) - n, false);
-	in(&h, d, n);
+	h_input(&h, d, n);
 	assert_int_equal(hc_drain(&c, &h), 'F');
 	assert_int_equal(h.n_installed, 1);
-	hc_data_both_ways(&c, &h);
-	assert_no_failure(&h);
-	assert_outcomes(&h);
-	hc_free(&c);
-	h_stop(&h);
+	finish_clean(&h, &c);
 }
 
 /*
@@ -1051,25 +954,21 @@ static void test_offpath_early_finished(void **state)
 		nfin = hc_rec_finished(&c, fin, sizeof(fin), false);
 		if (!garbage_last)
 			forge(&h, FG_GARBAGE, &f);
-		in(&h, fin, nfin);
+		h_input(&h, fin, nfin);
 		if (garbage_last)
 			forge(&h, FG_GARBAGE, &f);
-		in(&h, ccs, nccs);
-		in(&h, cke, ncke);
+		h_input(&h, ccs, nccs);
+		h_input(&h, cke, ncke);
 		if (garbage_last) {
 			assert_int_equal(h.n_out, 0);
 			assert_int_equal(in_flight(&h), 1);
 			n = hc_rec_ccs(&c, d, sizeof(d));
 			n += hc_rec_finished_again(&c, d + n, sizeof(d) - n);
-			in(&h, d, n);
+			h_input(&h, d, n);
 		}
 		assert_int_equal(hc_drain(&c, &h), 'F');
 		assert_int_equal(h.n_installed, 1);
-		hc_data_both_ways(&c, &h);
-		assert_no_failure(&h);
-		assert_outcomes(&h);
-		hc_free(&c);
-		h_stop(&h);
+		finish_clean(&h, &c);
 	}
 }
 
@@ -1091,7 +990,7 @@ static void test_offpath_resumed(void **state)
 	(void)state;
 	o.ticket_ext = true;
 	begin(&h, &c, &o, SG_HS_COOKIE_ALWAYS);
-	in(&h, d, hc_flight5(&c, d, sizeof(d), false));
+	h_input(&h, d, hc_flight5(&c, d, sizeof(d), false));
 	assert_int_equal(hc_drain(&c, &h), 'F');
 	assert_true(c.ticket_len > 0);
 	memcpy(ticket, c.ticket, c.ticket_len);
@@ -1103,22 +1002,18 @@ static void test_offpath_resumed(void **state)
 	o.ticket_len = tlen;
 	o.resume_master = master;
 	hc_init(&c, &o);
-	assert_int_equal(to_flight4(&c, &h), 'R');
+	assert_int_equal(hc_to_flight4(&c, &h), 'R');
 	assert_true(c.server_finished_ok);
 	forge(&h, FG_ALERT | FG_BAD_CCS | FG_GARBAGE | FG_FUTURE | FG_HELLO, &f);
 	h.n_out = 0; /* the spoofed hello's HelloVerifyRequest */
 	n = hc_rec_ccs(&c, d, sizeof(d));
 	n += hc_rec_finished(&c, d + n, sizeof(d) - n, false);
-	in(&h, d, n);
+	h_input(&h, d, n);
 	assert_int_equal(h.n_out, 0);
 	assert_int_equal(h.n_installed, 2);
 	assert_int_equal(h.sess.res.resumed, 1);
-	hc_data_both_ways(&c, &h);
-	assert_no_failure(&h);
 	assert_int_equal(h_count(&h, SG_HS_C_COMPLETED_RESUMED), 1);
-	assert_outcomes(&h);
-	hc_free(&c);
-	h_stop(&h);
+	finish_clean(&h, &c);
 }
 
 /*
@@ -1144,22 +1039,22 @@ static void test_offpath_spoofed_hello_under_load(void **state)
 	h.n_out = 0;
 	assert_int_equal(h_count(&h, SG_HS_C_REPLACED), 0);
 	assert_int_equal(in_flight(&h), 1);
-	in(&h, d, hc_flight5(&c, d, sizeof(d), false));
+	h_input(&h, d, hc_flight5(&c, d, sizeof(d), false));
 	assert_int_equal(hc_drain(&c, &h), 'F');
 	assert_int_equal(h.n_installed, 1);
 	hc_data_both_ways(&c, &h);
 
 	/* A real restart: hello, cookie, hello with the cookie replaces the slot. */
 	hc_init(&again, &o);
-	assert_int_equal(to_flight4(&again, &h), 'H');
+	assert_int_equal(hc_to_flight4(&again, &h), 'H');
 	hc_free(&again);
 	hc_init(&again, &o);
-	in(&h, d, hc_client_hello(&again, d, sizeof(d)));
+	h_input(&h, d, hc_client_hello(&again, d, sizeof(d)));
 	assert_int_equal(hc_drain(&again, &h), 'V');
-	in(&h, d, hc_client_hello(&again, d, sizeof(d)));
+	h_input(&h, d, hc_client_hello(&again, d, sizeof(d)));
 	assert_int_equal(hc_drain(&again, &h), 'H');
 	assert_int_equal(h_count(&h, SG_HS_C_REPLACED), 1);
-	in(&h, d, hc_flight5(&again, d, sizeof(d), false));
+	h_input(&h, d, hc_flight5(&again, d, sizeof(d), false));
 	assert_int_equal(hc_drain(&again, &h), 'F');
 	assert_int_equal(h.n_installed, 2);
 	assert_no_failure(&h);
@@ -1170,6 +1065,38 @@ static void test_offpath_spoofed_hello_under_load(void **state)
 }
 
 /*
+ * A client offering CCM_8 with a wrong PSK, or (unknown) an identity of the
+ * same length the store does not know.
+ */
+static struct hc_opts wrong_opts(int unknown)
+{
+	static const uint8_t wrong_key[16] = { 9, 9, 9 };
+	struct hc_opts o = hc_psk_opts(SG_TLS_PSK_WITH_AES_128_CCM_8);
+
+	if (unknown)
+		o.identity = "urn:dev:imei:490154203237519";
+	else
+		o.psk = wrong_key;
+	return o;
+}
+
+/*
+ * The engine's one datagram is a decrypt_error alert, the failure counted by
+ * its reason, nothing in flight or installed. Returns the alert's length.
+ */
+static size_t assert_decrypt_error(struct harness *h, int unknown)
+{
+	assert_int_equal(h->n_out, 1);
+	assert_int_equal(h->out[0][0], SG_DTLS_CT_ALERT);
+	assert_int_equal(h->out[0][13 + 1], SG_TLS_ALERT_DECRYPT_ERROR);
+	assert_int_equal(
+	        h_count(h, unknown ? SG_HS_C_FAIL_UNKNOWN_IDENTITY : SG_HS_C_FAIL_BAD_FINISHED), 1);
+	assert_int_equal(in_flight(h), 0);
+	assert_int_equal(h->n_installed, 0);
+	return h->out_len[0];
+}
+
+/*
  * What must still fail does: a wrong PSK and an unknown identity, whose
  * Finished comes with the key exchange, get decrypt_error at that step, the
  * same way (RFC 4279 §2: no identity oracle), forged records before it
@@ -1177,37 +1104,22 @@ static void test_offpath_spoofed_hello_under_load(void **state)
  */
 static void test_offpath_wrong_key_still_fails(void **state)
 {
-	static const uint8_t wrong_key[16] = { 9, 9, 9 };
 	size_t len[2];
 
 	(void)state;
 	for (int unknown = 0; unknown < 2; unknown++) {
-		struct hc_opts o = hc_psk_opts(SG_TLS_PSK_WITH_AES_128_CCM_8);
+		struct hc_opts o = wrong_opts(unknown);
 		struct forger f = { .kx_seq = 2, .seq = 50 };
 		uint8_t d[2048];
 		struct harness h;
 		struct hc c;
 
-		if (unknown)
-			o.identity = "urn:dev:imei:490154203237519"; /* same length, unknown */
-		else
-			o.psk = wrong_key;
 		begin(&h, &c, &o, SG_HS_COOKIE_ALWAYS);
 		forge(&h, FG_GARBAGE | FG_ALERT | FG_BAD_CCS, &f);
 		assert_int_equal(h.n_out, 0);
-		in(&h, d, hc_flight5(&c, d, sizeof(d), false));
-		assert_int_equal(h.n_out, 1);
-		assert_int_equal(h.out[0][0], SG_DTLS_CT_ALERT);
-		assert_int_equal(h.out[0][13 + 1], SG_TLS_ALERT_DECRYPT_ERROR);
-		len[unknown] = h.out_len[0];
-		assert_int_equal(h_count(&h, unknown ? SG_HS_C_FAIL_UNKNOWN_IDENTITY
-		                                     : SG_HS_C_FAIL_BAD_FINISHED),
-		                 1);
-		assert_int_equal(in_flight(&h), 0);
-		assert_int_equal(h.n_installed, 0);
-		assert_outcomes(&h);
-		hc_free(&c);
-		h_stop(&h);
+		h_input(&h, d, hc_flight5(&c, d, sizeof(d), false));
+		len[unknown] = assert_decrypt_error(&h, unknown);
+		finish(&h, &c);
 	}
 	assert_int_equal(len[0], len[1]);
 }
@@ -1221,45 +1133,26 @@ static void test_offpath_wrong_key_still_fails(void **state)
  */
 static void test_offpath_wrong_key_finished_alone(void **state)
 {
-	static const uint8_t wrong_key[16] = { 9, 9, 9 };
 	size_t len[2];
 
 	(void)state;
 	for (int unknown = 0; unknown < 2; unknown++) {
-		struct hc_opts o = hc_psk_opts(SG_TLS_PSK_WITH_AES_128_CCM_8);
+		struct hc_opts o = wrong_opts(unknown);
 		uint8_t d[2048];
 		struct harness h;
 		struct hc c;
 
-		if (unknown)
-			o.identity = "urn:dev:imei:490154203237519";
-		else
-			o.psk = wrong_key;
 		begin(&h, &c, &o, SG_HS_COOKIE_ALWAYS);
-		in(&h, d, hc_rec_cke(&c, d, sizeof(d)));
-		in(&h, d, hc_rec_ccs(&c, d, sizeof(d)));
-		in(&h, d, hc_rec_finished(&c, d, sizeof(d), false));
+		h_input(&h, d, hc_rec_cke(&c, d, sizeof(d)));
+		h_input(&h, d, hc_rec_ccs(&c, d, sizeof(d)));
+		h_input(&h, d, hc_rec_finished(&c, d, sizeof(d), false));
 		assert_int_equal(h.n_out, 0);
 		assert_int_equal(in_flight(&h), 1);
 		assert_int_equal(cnt(&h, "drop_unauthenticated"), 1);
-		for (int t = 0; t < 100 && in_flight(&h); t++) {
-			h.n_out = 0; /* our flight, on the timer */
-			h.now.mono_ms = sg_hs_next_deadline(h.e);
-			sg_hs_tick(h.e, h.now);
-		}
-		assert_int_equal(in_flight(&h), 0);
-		assert_int_equal(h.n_out, 1);
-		assert_int_equal(h.out[0][0], SG_DTLS_CT_ALERT);
-		assert_int_equal(h.out[0][13 + 1], SG_TLS_ALERT_DECRYPT_ERROR);
-		len[unknown] = h.out_len[0];
-		assert_int_equal(h_count(&h, unknown ? SG_HS_C_FAIL_UNKNOWN_IDENTITY
-		                                     : SG_HS_C_FAIL_BAD_FINISHED),
-		                 1);
+		run_timers(&h);
+		len[unknown] = assert_decrypt_error(&h, unknown);
 		assert_int_equal(h_count(&h, SG_HS_C_TIMEOUT), 0);
-		assert_int_equal(h.n_installed, 0);
-		assert_outcomes(&h);
-		hc_free(&c);
-		h_stop(&h);
+		finish(&h, &c);
 	}
 	assert_int_equal(len[0], len[1]);
 }
@@ -1277,19 +1170,17 @@ static void test_offpath_authenticated_alert(void **state)
 
 	(void)state;
 	begin(&h, &c, &o, SG_HS_COOKIE_ALWAYS);
-	in(&h, d, hc_rec_cke(&c, d, sizeof(d)));
+	h_input(&h, d, hc_rec_cke(&c, d, sizeof(d)));
 	/* An epoch-1 "alert" that does not authenticate. */
-	in(&h, d, rec(d, SG_DTLS_CT_ALERT, 1, 9, NULL, 0, noise, sizeof(noise)));
+	h_input(&h, d, rec(d, SG_DTLS_CT_ALERT, 1, 9, NULL, 0, noise, sizeof(noise)));
 	forge(&h, FG_ALERT, &f);
 	assert_int_equal(in_flight(&h), 1);
-	in(&h, d, hc_rec_sealed(&c, SG_DTLS_CT_ALERT, alert, sizeof(alert), d, sizeof(d)));
+	h_input(&h, d, hc_rec_sealed(&c, SG_DTLS_CT_ALERT, alert, sizeof(alert), d, sizeof(d)));
 	assert_int_equal(h_count(&h, SG_HS_C_PEER_ALERT), 1);
 	assert_int_equal(in_flight(&h), 0);
 	assert_int_equal(h.n_out, 0);
 	assert_int_equal(cnt(&h, "drop_unauthenticated"), 2);
-	assert_outcomes(&h);
-	hc_free(&c);
-	h_stop(&h);
+	finish(&h, &c);
 }
 
 /* ---- a 64-byte PSK ------------------------------------------------------------------------------
@@ -1333,12 +1224,12 @@ static void test_psk_64_bytes(void **state)
 		int done = 0;
 		SSL *ssl;
 
-		start(&h, SG_HS_COOKIE_ALWAYS);
+		h_prepare(&h, SG_HS_COOKIE_ALWAYS);
 		h.conf.ops.psk_lookup = lookup_psk64;
 		h_start(&h);
 		ssl = ossl_client(&h, ciphers[i], NULL, &cc);
 		for (int k = 0; k < 20 && !(done && h.n_installed); k++) {
-			done = ossl_step(ssl);
+			done = ho_step(ssl);
 			h_pump(&h);
 		}
 		assert_true(done);
@@ -1353,16 +1244,6 @@ static void test_psk_64_bytes(void **state)
 /* ---- memory -------------------------------------------------------------------------------------
  */
 
-/* Present when a sanitizer's allocator replaces malloc (which then keeps no mallinfo). */
-extern size_t __sanitizer_get_current_allocated_bytes(void) __attribute__((weak));
-
-static size_t heap_used(void)
-{
-	if (__sanitizer_get_current_allocated_bytes)
-		return __sanitizer_get_current_allocated_bytes();
-	return mallinfo2().uordblks;
-}
-
 /*
  * A linger entry now holds the client's write key and replay window beside
  * the flight: measured as the heap an engine takes per entry (its share of
@@ -1375,22 +1256,22 @@ static void test_linger_memory(void **state)
 	size_t per;
 
 	(void)state;
-	start(&h, SG_HS_COOKIE_ALWAYS);
+	h_prepare(&h, SG_HS_COOKIE_ALWAYS);
 	h.conf.max_handshakes = 1;
 	{
 		size_t a, b, c0, c1;
 		struct sg_hs_engine *e;
 
 		h.conf.linger_entries = 1;
-		c0 = heap_used();
+		c0 = h_heap_used();
 		e = sg_hs_engine_create(&h.conf);
-		c1 = heap_used();
+		c1 = h_heap_used();
 		assert_non_null(e);
 		sg_hs_engine_free(e);
 		h.conf.linger_entries = N + 1;
-		a = heap_used();
+		a = h_heap_used();
 		e = sg_hs_engine_create(&h.conf);
-		b = heap_used();
+		b = h_heap_used();
 		assert_non_null(e);
 		sg_hs_engine_free(e);
 		per = ((b - a) - (c1 - c0)) / N;

@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "hs_harness.h"
@@ -68,52 +67,23 @@ static const struct ossl_case cases[] = {
 static SSL *client_new(struct harness *h, const struct ossl_case *c, struct ho_psk *cc,
                        SSL_SESSION *sess)
 {
-	SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
-	SSL *ssl;
-	BIO *bio;
+	const struct ho_opts o = { .cipher = c->cipher,
+		                   .groups = c->groups,
+		                   .no_ems = c->no_ems,
+		                   .mfl = c->mfl,
+		                   .sess = sess };
 
-	assert_non_null(ctx);
-	assert_int_equal(SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION), 1);
-	assert_int_equal(SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION), 1);
-	assert_int_equal(SSL_CTX_set_cipher_list(ctx, c->cipher), 1);
-	if (c->no_ems)
-		SSL_CTX_set_options(ctx, SSL_OP_NO_EXTENDED_MASTER_SECRET);
-	if (c->groups)
-		assert_int_equal(SSL_CTX_set1_groups_list(ctx, c->groups), 1);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU);
-	ssl = SSL_new(ctx);
-	SSL_CTX_free(ctx); /* the SSL holds a reference */
-	assert_non_null(ssl);
-	SSL_set_app_data(ssl, cc);
-	SSL_set_psk_client_callback(ssl, ho_psk_cb);
-	bio = ho_pair_bio(h->fd[0]);
-	assert_non_null(bio);
-	SSL_set_bio(ssl, bio, bio);
-	DTLS_set_link_mtu(ssl, 1400);
-	if (sess)
-		assert_int_equal(SSL_set_session(ssl, sess), 1);
-	if (c->mfl)
-		assert_int_equal(SSL_set_tlsext_max_fragment_length(ssl, c->mfl), 1);
-	SSL_set_connect_state(ssl);
-	return ssl;
+	return ho_client_new(h, &o, cc);
 }
 
 /* Step client and engine until the client is done and the engine installed. */
 static void run_handshake(struct harness *h, SSL *ssl, unsigned want_installed)
 {
 	for (int i = 0; i < 200; i++) {
-		int rc = SSL_do_handshake(ssl);
+		int done = ho_step(ssl);
 
-		if (rc != 1) {
-			int err = SSL_get_error(ssl, rc);
-
-			if (err != SSL_ERROR_WANT_READ) {
-				ERR_print_errors_fp(stderr);
-				fail_msg("client handshake error %d", err);
-			}
-		}
 		h_pump(h);
-		if (rc == 1 && h->n_installed == want_installed)
+		if (done && h->n_installed == want_installed)
 			return;
 	}
 	fail_msg("handshake did not complete (installed %u)", h->n_installed);
@@ -122,9 +92,7 @@ static void run_handshake(struct harness *h, SSL *ssl, unsigned want_installed)
 static void run_case(const struct ossl_case *c)
 {
 	struct harness h = { 0 };
-	struct ho_psk cc = { .identity = h_psks[0].identity,
-		             .key = h_psks[0].key,
-		             .key_len = h_psks[0].key_len };
+	struct ho_psk cc = ho_psk_of(&h_psks[0]);
 	SSL_SESSION *sess = NULL;
 	SSL *ssl;
 
@@ -209,9 +177,7 @@ static void test_openssl_matrix(void **state)
 static void test_openssl_renegotiation_refused(void **state)
 {
 	struct harness h = { 0 };
-	struct ho_psk cc = { .identity = h_psks[0].identity,
-		             .key = h_psks[0].key,
-		             .key_len = h_psks[0].key_len };
+	struct ho_psk cc = ho_psk_of(&h_psks[0]);
 	const struct ossl_case *c = &cases[0];
 	uint8_t buf[2048];
 	SSL *ssl;
@@ -255,15 +221,13 @@ static void test_openssl_suite_preference(void **state)
 	(void)state;
 	for (unsigned i = 0; i < SG_ARRAY_SIZE(rows); i++) {
 		struct harness h = { 0 };
-		struct ho_psk cc = { .identity = h_psks[0].identity,
-			             .key = h_psks[0].key,
-			             .key_len = h_psks[0].key_len };
-		struct ossl_case c = { .cipher = rows[i].ciphers, .cookies = SG_HS_COOKIE_ALWAYS };
+		struct ho_psk cc = ho_psk_of(&h_psks[0]);
+		const struct ho_opts o = { .cipher = rows[i].ciphers };
 		SSL *ssl;
 
 		h_config(&h, &h.conf); /* conf.suites all 0: the default order */
 		h_start(&h);
-		ssl = client_new(&h, &c, &cc, NULL);
+		ssl = ho_client_new(&h, &o, &cc);
 		run_handshake(&h, ssl, 1);
 		print_message("# %s -> %04x\n", rows[i].ciphers, h.sess.res.suite);
 		assert_int_equal(h.sess.res.suite, rows[i].want);
