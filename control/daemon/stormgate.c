@@ -142,17 +142,14 @@ static int import_credentials(const struct sg_config *cfg, const char *csv)
 /* --duration's value: whole seconds, 1 s to a year. 0, or -1 after saying why. */
 static int parse_duration(const char *arg, int64_t *out)
 {
-	char *end;
-	long long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoll(arg, &end, 10);
-	if (*arg == '\0' || *end != '\0' || errno != 0 || v < 1 || v > 365LL * 86400) {
+	if (sg_uint_parse(arg, &v) != 0 || v < 1 || v > 365ULL * 86400) {
 		fprintf(stderr, "stormgate: --duration wants whole seconds (1..%lld), got '%s'\n",
 		        365LL * 86400, arg);
 		return -1;
 	}
-	*out = v;
+	*out = (int64_t)v;
 	return 0;
 }
 
