@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "cli.h"
+#include "sg_cli.h"
 
 struct sg_ctl_client *sg_cli_connect(const struct sg_cli *cli)
 {

@@ -16,7 +16,7 @@
 
 #include <stormgate/common.h>
 
-#include "cli.h"
+#include "sg_cli.h"
 #include "sg_cfg_values.h"
 #include "sg_metrics.h"
 

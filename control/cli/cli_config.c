@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "sg_build_config.h"
-#include "cli.h"
+#include "sg_cli.h"
 
 #define SOCKET_MAX 108 /* sizeof(sockaddr_un.sun_path): the daemon's limit too */
 

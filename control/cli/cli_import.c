@@ -18,7 +18,7 @@
 #include <stormgate/common.h>
 #include <stormgate/time.h>
 
-#include "cli.h"
+#include "sg_cli.h"
 
 #define COMMIT_TIMEOUT 300000 /* ms: committing millions of credentials syncs the store */
 #define IMPORT_CHUNK   (48u << 10)

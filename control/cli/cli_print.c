@@ -11,7 +11,7 @@
 #include <jansson.h>
 
 #include "sg_build_config.h"
-#include "cli.h"
+#include "sg_cli.h"
 
 void sg_cli_print_json(const json_t *v)
 {

@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#include "cli.h"
+#include "sg_cli.h"
 
 static void identity_str(const json_t *v, char *buf, size_t len)
 {

@@ -11,7 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "sg_cli.h"
 
 int sg_cli_read_psk(const char *file, char *buf, size_t len)
 {

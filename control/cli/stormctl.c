@@ -20,7 +20,7 @@
 #include <sys/un.h>
 
 #include "sg_build_config.h"
-#include "cli.h"
+#include "sg_cli.h"
 
 static void usage(FILE *f)
 {

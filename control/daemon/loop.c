@@ -20,7 +20,7 @@
 
 #include <stormgate/time.h>
 
-#include "daemon.h"
+#include "daemon_priv.h"
 #include "sg_log.h"
 
 /* Punted datagrams are not an fd: the loop comes back at least this often. */

@@ -23,7 +23,7 @@
 
 #include <rte_version.h>
 
-#include "daemon.h"
+#include "daemon_priv.h"
 #include "sg_build_config.h"
 #include "sg_log.h"
 

@@ -91,20 +91,6 @@ struct burst {
 	unsigned n_rrc;
 };
 
-/* A packet's verdict before the crypto stages: dropped, for reason why. */
-static inline void mark_drop(struct pkt_st *st, enum sg_drop why)
-{
-	st->act = ACT_DROP;
-	st->reason = (uint8_t)why;
-}
-
-/* A packet's verdict before the crypto stages: punted to the control thread, for reason why. */
-static inline void mark_punt(struct pkt_st *st, enum sg_dp_punt why)
-{
-	st->act = ACT_PUNT;
-	st->reason = (uint8_t)why;
-}
-
 static inline void drop(struct dp_worker *w, struct rte_mbuf *m, enum sg_drop reason)
 {
 	dp_count(&w->c.drop[reason], 1);
@@ -271,7 +257,8 @@ static void classify_uplink(struct dp_worker *w, struct burst *b, unsigned i)
 	n = sg_rec_parse(pl, st->pkt.payload_len, dp->cid_len, &b->hdr[b->n_hdr], max + 1);
 	h0 = &b->hdr[b->n_hdr];
 	if (n == 0 || h0->status != SG_REC_OK) {
-		mark_drop(st, n == 0 ? SG_DROP_DTLS_MALFORMED : rec_drop_reason(h0->status));
+		st->act = ACT_DROP;
+		st->reason = n == 0 ? SG_DROP_DTLS_MALFORMED : rec_drop_reason(h0->status);
 		return;
 	}
 	/*
@@ -286,11 +273,13 @@ static void classify_uplink(struct dp_worker *w, struct burst *b, unsigned i)
 	 * could never complete.
 	 */
 	if (h0->epoch == 0 || h0->type == SG_DTLS_CT_HANDSHAKE) {
-		mark_punt(st, SG_DP_PUNT_HANDSHAKE);
+		st->act = ACT_PUNT;
+		st->reason = SG_DP_PUNT_HANDSHAKE;
 		return;
 	}
 	if (n > max) {
-		mark_drop(st, SG_DROP_TOO_MANY_RECORDS);
+		st->act = ACT_DROP;
+		st->reason = SG_DROP_TOO_MANY_RECORDS;
 		return;
 	}
 	st->rec0 = (uint16_t)b->n_hdr;
@@ -316,7 +305,8 @@ static void classify_downlink(struct dp_worker *w, struct burst *b, unsigned i)
 	for (a = 0; a < cf->n_local; a++)
 		if (addr_eq(st->pkt.family, st->pkt.dst, cf->local_addr[a]))
 			break;
-	mark_drop(st, SG_DROP_UDP_PORT);
+	st->act = ACT_DROP;
+	st->reason = SG_DROP_UDP_PORT;
 	if (a == cf->n_local || st->pkt.dport < cf->port_base)
 		return;
 
@@ -404,10 +394,12 @@ static void classify(struct dp_worker *w, struct burst *b, const uint8_t *ports)
 		case SG_NET_UDP:
 			break;
 		case SG_NET_ARP:
-			mark_punt(st, SG_DP_PUNT_ARP);
+			st->act = ACT_PUNT;
+			st->reason = SG_DP_PUNT_ARP;
 			continue;
 		case SG_NET_NDISC:
-			mark_punt(st, SG_DP_PUNT_NDISC);
+			st->act = ACT_PUNT;
+			st->reason = SG_DP_PUNT_NDISC;
 			continue;
 		default:
 			st->reason = (uint8_t)st->pkt.drop;
@@ -447,18 +439,12 @@ static bool token_ok(const struct sg_dp *dp, const struct pkt_st *st)
 	return id != NULL && sg_ct_memcmp(id->token, st->token, SG_PP2_TOKEN_LEN) == 0;
 }
 
-/* The sessions of the n packets b->who[0..n) a bulk lookup found, back to those packets. */
-static inline void lookup_scatter(struct burst *b, unsigned n)
+static void lookup(struct dp_worker *w, struct burst *b)
 {
-	for (unsigned j = 0; j < n; j++)
-		b->st[b->who[j]].ref = b->refs[j];
-}
-
-/* Uplink without CID: by 4-tuple. */
-static void lookup_tuples(struct dp_worker *w, struct burst *b)
-{
+	const struct sg_dp *dp = w->dp;
 	unsigned n = 0;
 
+	/* 4-tuples: uplink without CID. */
 	for (unsigned i = 0; i < b->n; i++) {
 		struct pkt_st *st = &b->st[i];
 
@@ -469,83 +455,42 @@ static void lookup_tuples(struct dp_worker *w, struct burst *b)
 	}
 	if (n) {
 		sg_sess_lookup_tuple_bulk(w->sw, b->keys, n, b->refs);
-		lookup_scatter(b, n);
+		for (unsigned j = 0; j < n; j++)
+			b->st[b->who[j]].ref = b->refs[j];
 	}
-}
 
-/* Uplink with a CID (RFC 9146): by CID. */
-static void lookup_cids(struct dp_worker *w, struct burst *b)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < b->n; i++) {
-		if (b->st[i].act != ACT_UP || b->st[i].key != KEY_CID)
-			continue;
-		b->cids[n] = b->st[i].cid;
-		b->who[n++] = (uint8_t)i;
-	}
+	n = 0;
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->st[i].act == ACT_UP && b->st[i].key == KEY_CID) {
+			b->cids[n] = b->st[i].cid;
+			b->who[n++] = (uint8_t)i;
+		}
 	if (n) {
 		sg_sess_lookup_cid_bulk(w->sw, b->cids, n, b->refs);
-		lookup_scatter(b, n);
+		for (unsigned j = 0; j < n; j++)
+			b->st[b->who[j]].ref = b->refs[j];
 	}
-}
 
-/* Downlink: by the session id the backend's datagram named. */
-static void lookup_ids(struct dp_worker *w, struct burst *b)
-{
-	const struct sg_dp *dp = w->dp;
-	unsigned n = 0;
+	n = 0;
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->st[i].act == ACT_DOWN && b->st[i].key == KEY_ID) {
+			uint32_t slot = (uint32_t)b->st[i].sess_id;
 
-	for (unsigned i = 0; i < b->n; i++) {
-		uint32_t slot;
-
-		if (b->st[i].act != ACT_DOWN || b->st[i].key != KEY_ID)
-			continue;
-		slot = (uint32_t)b->st[i].sess_id;
-		b->ids[n] = b->st[i].sess_id;
-		b->who[n++] = (uint8_t)i;
-		/*
-		 * proxy mode: the identity block with the token (its pointer was
-		 * fetched in classify), in flight while the sessions are looked up.
-		 */
-		if (dp->slot_ident != NULL && slot < dp->capacity)
-			rte_prefetch0(__atomic_load_n(&dp->slot_ident[slot], __ATOMIC_RELAXED));
-	}
+			b->ids[n] = b->st[i].sess_id;
+			b->who[n++] = (uint8_t)i;
+			/*
+			 * proxy mode: the identity block with the token (its pointer was
+			 * fetched in classify), in flight while the sessions are looked up.
+			 */
+			if (dp->slot_ident != NULL && slot < dp->capacity)
+				rte_prefetch0(
+				        __atomic_load_n(&dp->slot_ident[slot], __ATOMIC_RELAXED));
+		}
 	if (n) {
 		sg_sess_lookup_id_bulk(w->sw, b->ids, n, b->refs);
-		lookup_scatter(b, n);
+		for (unsigned j = 0; j < n; j++)
+			b->st[b->who[j]].ref = b->refs[j];
 	}
-}
-
-/* A packet whose lookup missed: dropped (downlink, forged or foreign CID) or punted. */
-static void lookup_missed(struct pkt_st *st)
-{
-	if (st->act == ACT_DOWN) {
-		mark_drop(st, SG_DROP_BACKEND_UNKNOWN);
-		return;
-	}
-	switch (st->ref.miss) {
-	case SG_SESS_MISS_CID_RANGE:
-	case SG_SESS_MISS_CID_TAG:
-		mark_drop(st, SG_DROP_CID_FORGED);
-		break;
-	case SG_SESS_MISS_CID_NODE:
-		mark_drop(st, SG_DROP_CID_OTHER_NODE);
-		break;
-	default:
-		/* No session: the control plane decides (RFC 6347 §4.2.8 restarts). */
-		mark_punt(st, SG_DP_PUNT_UNKNOWN);
-		break;
-	}
-}
-
-static void lookup(struct dp_worker *w, struct burst *b)
-{
-	const struct sg_dp *dp = w->dp;
-
-	lookup_tuples(w, b);
-	lookup_cids(w, b);
-	lookup_ids(w, b);
 
 	/* Misses and ownership. */
 	for (unsigned i = 0; i < b->n; i++) {
@@ -554,12 +499,34 @@ static void lookup(struct dp_worker *w, struct burst *b)
 		if (st->act != ACT_UP && st->act != ACT_DOWN)
 			continue;
 		if (st->ref.sess == NULL) {
-			lookup_missed(st);
+			if (st->act == ACT_DOWN) {
+				st->act = ACT_DROP;
+				st->reason = SG_DROP_BACKEND_UNKNOWN;
+				continue;
+			}
+			switch (st->ref.miss) {
+			case SG_SESS_MISS_CID_RANGE:
+			case SG_SESS_MISS_CID_TAG:
+				st->act = ACT_DROP;
+				st->reason = SG_DROP_CID_FORGED;
+				break;
+			case SG_SESS_MISS_CID_NODE:
+				st->act = ACT_DROP;
+				st->reason = SG_DROP_CID_OTHER_NODE;
+				break;
+			default:
+				/* No session: the control plane decides (RFC 6347 §4.2.8 restarts).
+				 */
+				st->act = ACT_PUNT;
+				st->reason = SG_DP_PUNT_UNKNOWN;
+				break;
+			}
 			continue;
 		}
 		/* Before a hand-off: a forgery must not take room in another worker's ring. */
 		if (st->act == ACT_DOWN && dp->slot_ident != NULL && !token_ok(dp, st)) {
-			mark_drop(st, SG_DROP_BACKEND_FORGED);
+			st->act = ACT_DROP;
+			st->reason = SG_DROP_BACKEND_FORGED;
 			continue;
 		}
 		if (st->ref.sess->owner != w->idx) {
@@ -1038,136 +1005,6 @@ static void rrc_flush(struct dp_worker *w, struct burst *b)
 	b->n_rrc = 0;
 }
 
-/* What uplink_finish() knows of the datagram whose records it is going through. */
-struct up_dgram {
-	enum sg_drop first; /* its first failure (SG_DROP_MAX: none yet): its drop reason */
-	enum sg_drop rr;    /* up_route()'s verdict, once routed */
-	bool counted;       /* an output carried its outcome (forwarded, punted, consumed) */
-	bool in_place_used; /* its own mbuf carries one of its records to the backend */
-	bool routed;        /* rr and route hold */
-	bool exhausted;     /* a record met the key's usage limit */
-	bool newest;        /* CID: it holds the session's newest record (peer_moved()) */
-	struct up_route route;
-	struct sg_sess_tuple from; /* CID: the sender, read before any in-place forward */
-};
-
-static inline void up_fail(struct up_dgram *u, enum sg_drop why)
-{
-	if (u->first == SG_DROP_MAX)
-		u->first = why;
-}
-
-/* Whether ops [o, n_ops) of packet i hold the session's newest record so far, under its
- * current keys (the only one that may move the peer, RFC 9146 §6). */
-static bool holds_newest(const struct dp_worker *w, const struct burst *b, unsigned i, unsigned o,
-                         unsigned n_ops)
-{
-	const struct pkt_st *st = &b->st[i];
-
-	for (unsigned k = o; k < n_ops && b->op_pkt[k] == i; k++) {
-		const struct sg_rec_open_op *op = &w->open[k];
-
-		if (op->status == SG_REC_OK && op->sa == st->ref.sa &&
-		    op->seq + 1 == op->sa->rx_top)
-			return true;
-	}
-	return false;
-}
-
-/* An opened application record of packet i to the backend: in place over the datagram's
- * own mbuf when the room before it fits the headers (once), else in a copy. */
-static void up_forward(struct dp_worker *w, struct burst *b, unsigned i,
-                       const struct sg_rec_open_op *op, uint8_t *pt, struct up_dgram *u)
-{
-	const struct sg_dp *dp = w->dp;
-	const struct sg_dp_port_conf *bp = &dp->conf.ports[dp->backend_port];
-	struct rte_mbuf *m = b->m[i], *c;
-	uint8_t *cp;
-
-	if (!u->routed) {
-		u->rr = up_route(w, &b->st[i], &u->route);
-		u->routed = true;
-	}
-	if (u->rr != SG_DROP_MAX) {
-		up_fail(u, u->rr);
-		return;
-	}
-	if (!u->in_place_used && (size_t)(pt - (uint8_t *)m->buf_addr) >=
-	                                 u->route.pp2_len + dp_hdr_len(bp, u->route.family)) {
-		c = m;
-		cp = pt;
-		u->in_place_used = true;
-	} else {
-		c = copy_plaintext(w, pt, op->pt_len, &cp);
-		if (c == NULL) {
-			up_fail(u, SG_DROP_NO_MBUF);
-			return;
-		}
-	}
-	up_frame(w, c, cp, op->pt_len, &u->route);
-	tx_enqueue(w, (unsigned)dp->backend_port, c, u->counted ? DP_OUT_NONE : DP_OUT_UP);
-	u->counted = true;
-}
-
-/* One open op of packet i: count it, then forward, punt, consume or refuse its record. */
-static void up_record(struct dp_worker *w, struct burst *b, unsigned i,
-                      const struct sg_rec_open_op *op, struct up_dgram *u)
-{
-	struct pkt_st *st = &b->st[i];
-	uint8_t *pt = op->rec + op->pt_off;
-	enum sg_dp_punt to_ctl;
-
-	if (op->status != SG_REC_OK) {
-		u->exhausted |=
-		        op->status == SG_REC_AUTH_LIMIT || op->status == SG_REC_KEY_EXHAUSTED;
-		up_fail(u, rec_drop_reason((enum sg_rec_status)op->status));
-		return;
-	}
-	dp_count(&w->c.records_opened, 1);
-	/* Alive (policy.idle_timeout); the line is ours and in cache. */
-	if (st->ref.sess->last_rx != w->now_s)
-		__atomic_store_n(&st->ref.sess->last_rx, w->now_s, __ATOMIC_RELAXED);
-	/*
-	 * For the control plane, with the session: close_notify or a fatal alert
-	 * (it ends the session); or the device's Finished again under the
-	 * session's keys, which are its handshake's epoch-1 keys: our final
-	 * flight was lost (RFC 6347 §4.2.4) and the handshake server resends it.
-	 * A tls12_cid record (RFC 9146) comes this way: its type shows only once
-	 * opened.
-	 */
-	to_ctl = op->type == SG_DTLS_CT_ALERT ? SG_DP_PUNT_ALERT
-	         : op->type == SG_DTLS_CT_HANDSHAKE && is_finished(pt, op->pt_len)
-	                 ? SG_DP_PUNT_FINISHED
-	                 : SG_DP_PUNT_MAX;
-	if (to_ctl != SG_DP_PUNT_MAX) {
-		if (punt_plaintext(w, b, st, pt, op->pt_len, to_ctl, !u->counted))
-			u->counted = true;
-		else
-			up_fail(u, SG_DROP_NO_MBUF);
-		return;
-	}
-	if (op->type == SG_DTLS_CT_RRC) {
-		/* Opened only where rrc was negotiated (SG_SA_F_RRC). */
-		enum sg_drop why = rrc_input(w, b, i, pt, op->pt_len,
-		                             st->key == KEY_CID ? &u->from : &st->ref.sess->tuple);
-
-		if (why != SG_DROP_MAX) {
-			up_fail(u, why);
-		} else if (!u->counted) {
-			dp_count(&w->c.consumed, 1);
-			u->counted = true;
-		}
-		return;
-	}
-	if (op->type != SG_DTLS_CT_APPLICATION_DATA) {
-		/* Any other handshake message is renegotiation: refused. */
-		up_fail(u, op->type == SG_DTLS_CT_HANDSHAKE ? SG_DROP_RENEGOTIATION
-		                                            : SG_DROP_DTLS_TYPE);
-		return;
-	}
-	up_forward(w, b, i, op, pt, u);
-}
-
 /*
  * After the open burst: forward each application record, punt authenticated
  * alerts, count the rest. Of everything one datagram produces, the first
@@ -1176,38 +1013,142 @@ static void up_record(struct dp_worker *w, struct burst *b, unsigned i,
  */
 static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 {
+	const struct sg_dp *dp = w->dp;
+	const struct sg_dp_port_conf *bp = &dp->conf.ports[dp->backend_port];
 	unsigned o = 0;
 
 	for (unsigned i = 0; i < b->n; i++) {
 		struct pkt_st *st = &b->st[i];
-		struct up_dgram u = { .first = SG_DROP_MAX, .rr = SG_DROP_MAX };
+		struct rte_mbuf *m = b->m[i];
+		enum sg_drop first = SG_DROP_MAX, rr = SG_DROP_MAX;
+		bool counted = false, in_place_used = false, routed = false, exhausted = false;
+		bool newest = false;
+		struct up_route route;
+		struct sg_sess_tuple from;
 
 		if (st->act != ACT_UP)
 			continue;
 		st->act = ACT_DONE;
 		/* The sender, read before anything is forwarded in place over the frame. */
 		if (st->key == KEY_CID) {
-			pkt_tuple(&st->pkt, &u.from);
-			u.newest = holds_newest(w, b, i, o, n_ops);
+			pkt_tuple(&st->pkt, &from);
+			for (unsigned k = o; k < n_ops && b->op_pkt[k] == i; k++) {
+				const struct sg_rec_open_op *op = &w->open[k];
+
+				/* The session's newest record so far, under its current keys. */
+				if (op->status == SG_REC_OK && op->sa == st->ref.sa &&
+				    op->seq + 1 == op->sa->rx_top) {
+					newest = true;
+					break;
+				}
+			}
 		}
-		for (; o < n_ops && b->op_pkt[o] == i; o++)
-			up_record(w, b, i, &w->open[o], &u);
-		if (unlikely(u.exhausted))
+		for (; o < n_ops && b->op_pkt[o] == i; o++) {
+			struct sg_rec_open_op *op = &w->open[o];
+			uint8_t *pt = op->rec + op->pt_off, *cp;
+			enum sg_dp_punt to_ctl;
+			struct rte_mbuf *c;
+
+			if (op->status != SG_REC_OK) {
+				exhausted |= op->status == SG_REC_AUTH_LIMIT ||
+				             op->status == SG_REC_KEY_EXHAUSTED;
+				if (first == SG_DROP_MAX)
+					first = rec_drop_reason((enum sg_rec_status)op->status);
+				continue;
+			}
+			dp_count(&w->c.records_opened, 1);
+			/* Alive (policy.idle_timeout); the line is ours and in cache. */
+			if (st->ref.sess->last_rx != w->now_s)
+				__atomic_store_n(&st->ref.sess->last_rx, w->now_s,
+				                 __ATOMIC_RELAXED);
+			/*
+			 * For the control plane, with the session: close_notify or a
+			 * fatal alert (it ends the session); or the device's Finished
+			 * again under the session's keys, which are its handshake's
+			 * epoch-1 keys: our final flight was lost (RFC 6347 §4.2.4) and
+			 * the handshake server resends it. A tls12_cid record (RFC 9146)
+			 * comes this way: its type shows only once opened.
+			 */
+			to_ctl = op->type == SG_DTLS_CT_ALERT ? SG_DP_PUNT_ALERT
+			         : op->type == SG_DTLS_CT_HANDSHAKE && is_finished(pt, op->pt_len)
+			                 ? SG_DP_PUNT_FINISHED
+			                 : SG_DP_PUNT_MAX;
+			if (to_ctl != SG_DP_PUNT_MAX) {
+				if (!punt_plaintext(w, b, st, pt, op->pt_len, to_ctl, !counted)) {
+					if (first == SG_DROP_MAX)
+						first = SG_DROP_NO_MBUF;
+					continue;
+				}
+				counted = true;
+				continue;
+			}
+			if (op->type == SG_DTLS_CT_RRC) {
+				/* Opened only where rrc was negotiated (SG_SA_F_RRC). */
+				enum sg_drop why = rrc_input(
+				        w, b, i, pt, op->pt_len,
+				        st->key == KEY_CID ? &from : &st->ref.sess->tuple);
+
+				if (why != SG_DROP_MAX) {
+					if (first == SG_DROP_MAX)
+						first = why;
+				} else if (!counted) {
+					dp_count(&w->c.consumed, 1);
+					counted = true;
+				}
+				continue;
+			}
+			if (op->type != SG_DTLS_CT_APPLICATION_DATA) {
+				/* Any other handshake message is renegotiation: refused. */
+				if (first == SG_DROP_MAX)
+					first = op->type == SG_DTLS_CT_HANDSHAKE
+					                ? SG_DROP_RENEGOTIATION
+					                : SG_DROP_DTLS_TYPE;
+				continue;
+			}
+			if (!routed) {
+				rr = up_route(w, st, &route);
+				routed = true;
+			}
+			if (rr != SG_DROP_MAX) {
+				if (first == SG_DROP_MAX)
+					first = rr;
+				continue;
+			}
+			if (!in_place_used &&
+			    (size_t)(pt - (uint8_t *)m->buf_addr) >=
+			            route.pp2_len + dp_hdr_len(bp, route.family)) {
+				c = m;
+				cp = pt;
+				in_place_used = true;
+			} else {
+				c = copy_plaintext(w, pt, op->pt_len, &cp);
+				if (c == NULL) {
+					if (first == SG_DROP_MAX)
+						first = SG_DROP_NO_MBUF;
+					continue;
+				}
+			}
+			up_frame(w, c, cp, op->pt_len, &route);
+			tx_enqueue(w, (unsigned)dp->backend_port, c,
+			           counted ? DP_OUT_NONE : DP_OUT_UP);
+			counted = true;
+		}
+		if (unlikely(exhausted))
 			notify_exhausted(w, b, st);
 		/* After its records: a path_response in this datagram may have moved it. */
-		if (u.newest)
-			peer_moved(w, b, i, &u.from);
+		if (newest)
+			peer_moved(w, b, i, &from);
 
-		if (u.in_place_used)
+		if (in_place_used)
 			continue;
-		if (u.counted) {
-			rte_pktmbuf_free(b->m[i]);
+		if (counted) {
+			rte_pktmbuf_free(m);
 			continue;
 		}
 		/* A malformed record at the end of the datagram, if nothing else failed. */
-		if (u.first == SG_DROP_MAX && b->hdr[st->rec0 + st->n_rec - 1].status != SG_REC_OK)
-			u.first = rec_drop_reason(b->hdr[st->rec0 + st->n_rec - 1].status);
-		drop(w, b->m[i], u.first == SG_DROP_MAX ? SG_DROP_DTLS_TYPE : u.first);
+		if (first == SG_DROP_MAX && b->hdr[st->rec0 + st->n_rec - 1].status != SG_REC_OK)
+			first = rec_drop_reason(b->hdr[st->rec0 + st->n_rec - 1].status);
+		drop(w, m, first == SG_DROP_MAX ? SG_DROP_DTLS_TYPE : first);
 	}
 }
 
@@ -1246,13 +1187,15 @@ static unsigned build_seal_ops(struct dp_worker *w, struct burst *b)
 			uint32_t need = head - have_head;
 
 			if (have_tail < tail + need) {
-				mark_drop(st, SG_DROP_TOO_BIG);
+				st->act = ACT_DROP;
+				st->reason = SG_DROP_TOO_BIG;
 				continue;
 			}
 			memmove(pt + need, pt, st->dl_len);
 			pt += need;
 		} else if (have_tail < tail) {
-			mark_drop(st, SG_DROP_TOO_BIG);
+			st->act = ACT_DROP;
+			st->reason = SG_DROP_TOO_BIG;
 			continue;
 		}
 		op = &w->seal[n];

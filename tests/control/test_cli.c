@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "cli.h"
+#include "sg_cli.h"
 
 static const struct {
 	const char *yaml;

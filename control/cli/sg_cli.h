@@ -7,8 +7,8 @@
  * (cli_psk.c) and where the socket is (cli_config.c). One process, one
  * thread; no DPDK, no YAML library (docs/control.md, "stormctl").
  */
-#ifndef STORMGATE_CONTROL_CLI_H
-#define STORMGATE_CONTROL_CLI_H
+#ifndef STORMGATE_CONTROL_SG_CLI_H
+#define STORMGATE_CONTROL_SG_CLI_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -152,4 +152,4 @@ int sg_cli_config_socket(const char *path, char *out, size_t len, char *why, siz
  */
 int sg_cli_socket_path(const char *opt_socket, const char *opt_config, char *out, size_t len);
 
-#endif /* STORMGATE_CONTROL_CLI_H */
+#endif /* STORMGATE_CONTROL_SG_CLI_H */

@@ -4,8 +4,8 @@
  * stormgate.c (the command line), run.c (bring-up and teardown), loop.c
  * (the gateway thread's loop). Main lcore (the gateway thread).
  */
-#ifndef STORMGATE_CONTROL_DAEMON_H
-#define STORMGATE_CONTROL_DAEMON_H
+#ifndef STORMGATE_CONTROL_DAEMON_PRIV_H
+#define STORMGATE_CONTROL_DAEMON_PRIV_H
 
 #include <stdint.h>
 
@@ -53,4 +53,4 @@ const char *daemon_loop(struct daemon *d);
 /* The status line, rewritten in place on a terminal (final: ends it). */
 void daemon_show_status(struct daemon *d, int final);
 
-#endif /* STORMGATE_CONTROL_DAEMON_H */
+#endif /* STORMGATE_CONTROL_DAEMON_PRIV_H */
