@@ -509,9 +509,10 @@ struct frag {
 
 /*
  * Whether fragment f belongs to the message we reassemble now: an older
- * message means the server resent
- * its last flight (*resend), a later one is dropped (§4.2.2: "MAY discard");
- * Finished only under epoch 1, everything else only under epoch 0.
+ * message means the server resent its last flight (*resend), a later one is
+ * dropped (§4.2.2: "MAY discard");
+ * Finished only under epoch 1 and after the ChangeCipherSpec, everything
+ * else only under epoch 0.
  */
 static int frag_wanted(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const struct frag *f,
                        unsigned epoch, int *resend)
@@ -523,6 +524,9 @@ static int frag_wanted(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const struct 
 	if (f->seq > hs->rx_msg_seq || f->len > SG_FC_MSG_MAX)
 		return 0;
 	if ((f->type == SG_TLS_HT_FINISHED) != (epoch == 1))
+		return 0;
+	/* a Finished overtaking the server's CCS waits for its retransmission (§4.1) */
+	if (f->type == SG_TLS_HT_FINISHED && !hs->peer_ccs)
 		return 0;
 	if (hs->msg_active && (f->type != hs->msg_type || f->len != hs->msg_len))
 		return 0;

@@ -81,7 +81,7 @@ struct sg_fc_dev {
 	uint8_t alert;        /* FAILED by a server alert: its description */
 };
 
-/* The transient state of one handshake (about 4.5 KB): poolable. */
+/* The transient state of one handshake (about 4.2 KB): poolable. */
 struct sg_fc_hs {
 	const struct sg_fc_conf *conf;
 	const struct sg_suite *suite;

@@ -492,6 +492,23 @@ static void test_garbled(void **state)
 	}
 }
 
+/* A resent flight is new records (RFC 6347 §4.1) carrying the same message (§4.2.4). */
+static void test_resend_fresh_records(void **state)
+{
+	struct pair *p = pair_new(&rows[0], psk_good);
+	uint8_t a[DMAX], b[DMAX];
+	size_t alen, blen;
+
+	(void)state;
+	assert_int_equal(sg_fc_start(&p->dev, &p->hs, &p->conf, a, sizeof(a), &alen), 0);
+	assert_int_equal(sg_fc_resend(&p->dev, &p->hs, b, sizeof(b), &blen), 0);
+	assert_int_equal(alen, blen);
+	assert_int_equal(sg_load_be48(a + SG_DTLS_HDR_OFF_SEQ), 0);
+	assert_int_equal(sg_load_be48(b + SG_DTLS_HDR_OFF_SEQ), 1);
+	assert_memory_equal(a + SG_DTLS_HDR_LEN, b + SG_DTLS_HDR_LEN, alen - SG_DTLS_HDR_LEN);
+	pair_free(p);
+}
+
 /* Configurations sg_fc_start() refuses, one per row. */
 static void test_bad_conf(void **state)
 {
@@ -528,6 +545,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_psk),
 		cmocka_unit_test(test_unknown_identity),
 		cmocka_unit_test(test_garbled),
+		cmocka_unit_test(test_resend_fresh_records),
 		cmocka_unit_test(test_bad_conf),
 	};
 
