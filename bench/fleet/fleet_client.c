@@ -210,16 +210,17 @@ static int build_key_exchange(struct sg_fc_hs *hs, uint8_t *pms)
 	memcpy(b + 2, c->identity, id_len);
 	n = 2 + id_len;
 	if (hs->suite->kx == SG_KX_ECDHE_PSK) {
-		rc = fc_ecdh(hs->group, hs->peer_pub, hs->peer_pub_len, pub, &pub_len, z, &z_len);
+		rc = sg_fc_ecdh(hs->group, hs->peer_pub, hs->peer_pub_len, pub, &pub_len, z,
+		                &z_len);
 		if (rc)
 			return rc;
 		b[n++] = (uint8_t)pub_len;
 		memcpy(b + n, pub, pub_len);
 		n += pub_len;
-		rc = (int)fc_premaster(z, z_len, c->psk, c->psk_len, pms);
+		rc = (int)sg_fc_premaster(z, z_len, c->psk, c->psk_len, pms);
 		OPENSSL_cleanse(z, sizeof(z));
 	} else {
-		rc = (int)fc_premaster(NULL, 0, c->psk, c->psk_len, pms);
+		rc = (int)sg_fc_premaster(NULL, 0, c->psk, c->psk_len, pms);
 	}
 	if (msg_end(hs, SG_TLS_HT_CLIENT_KEY_EXCHANGE, n))
 		return -EMSGSIZE;
@@ -244,19 +245,19 @@ static int derive_keys(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const uint8_t
 	int rc;
 
 	if (hs->ems) {
-		rc = fc_hash(s, hs->transcript, hs->transcript_len, h);
+		rc = sg_fc_hash(s, hs->transcript, hs->transcript_len, h);
 		if (rc == 0)
-			rc = fc_prf(s, pms, pms_len, SG_TLS_LABEL_EXTENDED_MASTER_SECRET, h,
-			            fc_hash_len(s), NULL, 0, hs->master, sizeof(hs->master));
+			rc = sg_fc_prf(s, pms, pms_len, SG_TLS_LABEL_EXTENDED_MASTER_SECRET, h,
+			               sg_fc_hash_len(s), NULL, 0, hs->master, sizeof(hs->master));
 	} else {
-		rc = fc_prf(s, pms, pms_len, SG_TLS_LABEL_MASTER_SECRET, hs->client_random,
-		            SG_TLS_RANDOM_LEN, hs->server_random, SG_TLS_RANDOM_LEN, hs->master,
-		            sizeof(hs->master));
+		rc = sg_fc_prf(s, pms, pms_len, SG_TLS_LABEL_MASTER_SECRET, hs->client_random,
+		               SG_TLS_RANDOM_LEN, hs->server_random, SG_TLS_RANDOM_LEN, hs->master,
+		               sizeof(hs->master));
 	}
 	if (rc == 0)
-		rc = fc_prf(s, hs->master, sizeof(hs->master), SG_TLS_LABEL_KEY_EXPANSION,
-		            hs->server_random, SG_TLS_RANDOM_LEN, hs->client_random,
-		            SG_TLS_RANDOM_LEN, kb, 2 * kl + 2 * il);
+		rc = sg_fc_prf(s, hs->master, sizeof(hs->master), SG_TLS_LABEL_KEY_EXPANSION,
+		               hs->server_random, SG_TLS_RANDOM_LEN, hs->client_random,
+		               SG_TLS_RANDOM_LEN, kb, 2 * kl + 2 * il);
 	if (rc == 0) {
 		p.tx_key = kb;
 		p.rx_key = kb + kl;
@@ -273,11 +274,11 @@ static int derive_keys(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const uint8_t
 static int finished_mac(struct sg_fc_hs *hs, const char *label, uint8_t *out)
 {
 	uint8_t h[FC_HASH_MAX];
-	int rc = fc_hash(hs->suite, hs->transcript, hs->transcript_len, h);
+	int rc = sg_fc_hash(hs->suite, hs->transcript, hs->transcript_len, h);
 
 	if (rc == 0)
-		rc = fc_prf(hs->suite, hs->master, sizeof(hs->master), label, h,
-		            fc_hash_len(hs->suite), NULL, 0, out, SG_TLS_VERIFY_DATA_LEN);
+		rc = sg_fc_prf(hs->suite, hs->master, sizeof(hs->master), label, h,
+		               sg_fc_hash_len(hs->suite), NULL, 0, out, SG_TLS_VERIFY_DATA_LEN);
 	return rc;
 }
 

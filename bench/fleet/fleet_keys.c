@@ -19,12 +19,12 @@ static const EVP_MD *md_of(const struct sg_suite *s)
 	return s->prf == SG_PRF_SHA384 ? EVP_sha384() : EVP_sha256();
 }
 
-unsigned fc_hash_len(const struct sg_suite *s)
+unsigned sg_fc_hash_len(const struct sg_suite *s)
 {
 	return s->prf == SG_PRF_SHA384 ? 48 : 32;
 }
 
-int fc_hash(const struct sg_suite *s, const uint8_t *in, size_t len, uint8_t *out)
+int sg_fc_hash(const struct sg_suite *s, const uint8_t *in, size_t len, uint8_t *out)
 {
 	return EVP_Digest(in, len, out, NULL, md_of(s), NULL) == 1 ? 0 : -EIO;
 }
@@ -34,12 +34,12 @@ int fc_hash(const struct sg_suite *s, const uint8_t *in, size_t len, uint8_t *ou
  * HMAC(secret, A(2) + seed) ‖ ..., A(0) = seed, A(i) = HMAC(secret, A(i-1)),
  * and PRF(secret, label, seed) = P_hash(secret, label ‖ seed).
  */
-int fc_prf(const struct sg_suite *s, const uint8_t *secret, size_t secret_len, const char *label,
-           const uint8_t *seed1, size_t seed1_len, const uint8_t *seed2, size_t seed2_len,
-           uint8_t *out, size_t out_len)
+int sg_fc_prf(const struct sg_suite *s, const uint8_t *secret, size_t secret_len, const char *label,
+              const uint8_t *seed1, size_t seed1_len, const uint8_t *seed2, size_t seed2_len,
+              uint8_t *out, size_t out_len)
 {
 	const EVP_MD *md = md_of(s);
-	size_t hlen = fc_hash_len(s), label_len = strlen(label), seed_len, done = 0;
+	size_t hlen = sg_fc_hash_len(s), label_len = strlen(label), seed_len, done = 0;
 	uint8_t seed[64 + FC_HASH_MAX + 2 * SG_TLS_RANDOM_LEN];
 	uint8_t a[FC_HASH_MAX + sizeof(seed)], block[FC_HASH_MAX], next[FC_HASH_MAX];
 	unsigned int n;
@@ -78,8 +78,8 @@ out:
 	return rc;
 }
 
-size_t fc_premaster(const uint8_t *z, size_t z_len, const uint8_t *psk, size_t psk_len,
-                    uint8_t *pms)
+size_t sg_fc_premaster(const uint8_t *z, size_t z_len, const uint8_t *psk, size_t psk_len,
+                       uint8_t *pms)
 {
 	size_t other_len = z ? z_len : psk_len;
 
@@ -111,8 +111,8 @@ static EVP_PKEY *peer_key(unsigned group, EVP_PKEY *mine, const uint8_t *peer, s
 	return k;
 }
 
-int fc_ecdh(unsigned group, const uint8_t *peer, size_t peer_len, uint8_t *pub, size_t *pub_len,
-            uint8_t *z, size_t *z_len)
+int sg_fc_ecdh(unsigned group, const uint8_t *peer, size_t peer_len, uint8_t *pub, size_t *pub_len,
+               uint8_t *z, size_t *z_len)
 {
 	EVP_PKEY *mine = NULL, *theirs = NULL;
 	EVP_PKEY_CTX *ctx = NULL;

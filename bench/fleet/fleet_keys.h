@@ -20,26 +20,26 @@
 #define FC_PMS_MAX (2 + 64 + 2 + 64)
 
 /* Digest bytes of a suite's PRF hash: 32 or 48. */
-unsigned fc_hash_len(const struct sg_suite *s);
+unsigned sg_fc_hash_len(const struct sg_suite *s);
 
-/* Hash of len bytes into out (fc_hash_len() bytes). 0 or -EIO. */
-int fc_hash(const struct sg_suite *s, const uint8_t *in, size_t len, uint8_t *out);
+/* Hash of len bytes into out (sg_fc_hash_len() bytes). 0 or -EIO. */
+int sg_fc_hash(const struct sg_suite *s, const uint8_t *in, size_t len, uint8_t *out);
 
 /*
  * PRF(secret, label, seed1 ‖ seed2) into out[0..out_len) (RFC 5246 §5,
  * P_SHA256 or P_SHA384 by the suite). 0 or -EIO; out wiped on failure.
  */
-int fc_prf(const struct sg_suite *s, const uint8_t *secret, size_t secret_len, const char *label,
-           const uint8_t *seed1, size_t seed1_len, const uint8_t *seed2, size_t seed2_len,
-           uint8_t *out, size_t out_len);
+int sg_fc_prf(const struct sg_suite *s, const uint8_t *secret, size_t secret_len, const char *label,
+              const uint8_t *seed1, size_t seed1_len, const uint8_t *seed2, size_t seed2_len,
+              uint8_t *out, size_t out_len);
 
 /*
  * Premaster secret into pms (FC_PMS_MAX bytes), length returned:
  * other ‖ psk with other = N zeros for plain PSK (RFC 4279 §2, z NULL) or
  * the ECDH shared secret z (RFC 5489 §2).
  */
-size_t fc_premaster(const uint8_t *z, size_t z_len, const uint8_t *psk, size_t psk_len,
-                    uint8_t *pms);
+size_t sg_fc_premaster(const uint8_t *z, size_t z_len, const uint8_t *psk, size_t psk_len,
+                       uint8_t *pms);
 
 /*
  * Ephemeral ECDH for group (SG_TLS_GROUP_X25519 or _SECP256R1) against the
@@ -49,7 +49,7 @@ size_t fc_premaster(const uint8_t *z, size_t z_len, const uint8_t *psk, size_t p
  * share OpenSSL refuses: off the curve, wrong length, all-zero X25519
  * output, RFC 7748 §6.1) or -EIO. The private key never leaves OpenSSL.
  */
-int fc_ecdh(unsigned group, const uint8_t *peer, size_t peer_len, uint8_t *pub, size_t *pub_len,
-            uint8_t *z, size_t *z_len);
+int sg_fc_ecdh(unsigned group, const uint8_t *peer, size_t peer_len, uint8_t *pub, size_t *pub_len,
+               uint8_t *z, size_t *z_len);
 
 #endif /* STORMGATE_FLEET_KEYS_H */
