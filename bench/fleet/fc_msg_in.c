@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The server's handshake messages, each whole (reassembled): checked in the
+ * order of a PSK handshake, added to the transcript and acted on. Calls the
+ * key exchange (fc_kx.c), our messages (fc_msg_out.c) and records out
+ * (fc_record_out.c). Owner thread of the device; touches the device and hs.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include <stormgate/bytes.h>
+
+#include "fc_priv.h"
+
+static int offered(const struct sg_fc_conf *c, uint16_t id)
+{
+	for (unsigned i = 0; i < c->n_suites; i++)
+		if (c->suites[i] == id)
+			return 1;
+	return 0;
+}
+
+/*
+ * ServerHello extensions (RFC 5246 §7.4.1.4: only ones we offered, each
+ * once): extended_master_secret empty (RFC 7627 §5.1), renegotiation_info
+ * empty (RFC 5746 §3.4, we sent the SCSV), ec_point_formats naming
+ * uncompressed (RFC 8422 §5.2) for an ECDHE suite.
+ */
+static int server_extensions(struct sg_fc_hs *hs, const uint8_t *p, size_t n)
+{
+	unsigned seen = 0;
+
+	while (n) {
+		uint16_t type, len;
+		unsigned bit;
+
+		if (n < 4 || (size_t)4 + sg_load_be16(p + 2) > n)
+			return -EPROTO;
+		type = sg_load_be16(p);
+		len = sg_load_be16(p + 2);
+		if (type == SG_TLS_EXT_EXTENDED_MASTER_SECRET && len == 0)
+			bit = 1;
+		else if (type == SG_TLS_EXT_RENEGOTIATION_INFO && len == 1 && p[4] == 0)
+			bit = 2;
+		else if (type == SG_TLS_EXT_EC_POINT_FORMATS && hs->suite->kx == SG_KX_ECDHE_PSK &&
+		         len >= 2 && p[4] == len - 1 &&
+		         memchr(p + 5, SG_TLS_EC_POINT_UNCOMPRESSED, p[4]) != NULL)
+			bit = 4;
+		else
+			return -EPROTO;
+		if (seen & bit)
+			return -EPROTO;
+		seen |= bit;
+		p += 4 + len;
+		n -= 4 + (size_t)len;
+	}
+	hs->ems = (seen & 1) != 0;
+	return 0;
+}
+
+/* ServerHello (RFC 5246 §7.4.1.3): DTLS 1.2, a suite we offered, null compression. */
+static int server_hello(struct sg_fc_hs *hs, const uint8_t *b, size_t n)
+{
+	size_t sid, off;
+	uint16_t id;
+
+	if (n < 2 + SG_TLS_RANDOM_LEN + 1 || sg_load_be16(b) != SG_DTLS_VERSION_1_2)
+		return -EPROTO;
+	sid = b[2 + SG_TLS_RANDOM_LEN];
+	off = 3 + SG_TLS_RANDOM_LEN + sid;
+	if (sid > SG_TLS_SESSION_ID_MAX || n < off + 3)
+		return -EPROTO;
+	id = sg_load_be16(b + off);
+	if (!offered(hs->conf, id) || b[off + 2] != SG_TLS_COMPRESSION_NULL)
+		return -EPROTO;
+	hs->suite = sg_suite_find(id);
+	memcpy(hs->server_random, b + 2, SG_TLS_RANDOM_LEN);
+	off += 3;
+	if (off == n)
+		return server_extensions(hs, b + off, 0);
+	if (n - off < 2 || sg_load_be16(b + off) != n - off - 2)
+		return -EPROTO;
+	return server_extensions(hs, b + off + 2, n - off - 2);
+}
+
+/*
+ * ServerKeyExchange: psk_identity_hint (RFC 4279 §2, ignored: the device has
+ * one identity), then for ECDHE-PSK the ServerECDHParams (RFC 5489 §2,
+ * RFC 8422 §5.4): named_curve, one of ours, and its share (X25519: 32
+ * bytes; secp256r1: an uncompressed point, 65). Nothing may follow.
+ */
+static int server_key_exchange(struct sg_fc_hs *hs, const uint8_t *b, size_t n)
+{
+	size_t off, plen;
+	uint16_t group;
+
+	if (n < 2 || (size_t)2 + sg_load_be16(b) > n)
+		return -EPROTO;
+	off = 2 + (size_t)sg_load_be16(b);
+	if (hs->suite->kx != SG_KX_ECDHE_PSK)
+		return off == n ? 0 : -EPROTO;
+	if (n - off < 4 || b[off] != SG_TLS_EC_CURVE_NAMED)
+		return -EPROTO;
+	group = sg_load_be16(b + off + 1);
+	plen = b[off + 3];
+	if (off + 4 + plen != n ||
+	    !((group == SG_TLS_GROUP_X25519 && plen == 32) ||
+	      (group == SG_TLS_GROUP_SECP256R1 && plen == 65 && b[off + 4] == 4)))
+		return -EPROTO;
+	hs->group = (uint8_t)group;
+	hs->peer_pub_len = (uint8_t)plen;
+	memcpy(hs->peer_pub, b + off + 4, plen);
+	return 0;
+}
+
+/* The server's Finished: its verify_data over every message up to ours (RFC 5246 §7.4.9). */
+static int server_finished(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const uint8_t *b, size_t n)
+{
+	uint8_t want[SG_TLS_VERIFY_DATA_LEN];
+	int rc;
+
+	if (n != SG_TLS_VERIFY_DATA_LEN || !hs->peer_ccs)
+		return -EPROTO;
+	rc = sg_fc_finished_mac(hs, SG_TLS_LABEL_SERVER_FINISHED, want);
+	if (rc == 0 && CRYPTO_memcmp(want, b, sizeof(want)) != 0)
+		rc = -EPROTO;
+	OPENSSL_cleanse(want, sizeof(want));
+	if (rc == 0) {
+		dev->state = SG_FC_DONE;
+		dev->suite = hs->suite->id;
+		dev->ems = hs->ems;
+	}
+	return rc;
+}
+
+/*
+ * HelloVerifyRequest (RFC 6347 §4.2.1): its cookie into the next
+ * ClientHello, which keeps our random; the first ClientHello and the
+ * request leave the transcript (§4.2.6), the server numbers its next message
+ * from our new hello. The version may be DTLS 1.0 (§4.2.1).
+ */
+static int hello_verify(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const uint8_t *b, size_t n,
+                        uint8_t *out, size_t cap, size_t *out_len)
+{
+	int rc;
+
+	if (n < 3 || b[2] != n - 3 || ++hs->hvr_count > SG_FC_HVR_MAX ||
+	    (sg_load_be16(b) != SG_DTLS_VERSION_1_2 && sg_load_be16(b) != SG_DTLS_VERSION_1_0))
+		return -EPROTO;
+	hs->cookie_len = b[2];
+	memcpy(hs->cookie, b + 3, hs->cookie_len);
+	hs->transcript_len = 0;
+	hs->flight_len = 0;
+	rc = sg_fc_client_hello(hs);
+	return rc ? rc : sg_fc_emit_flight(dev, hs, out, cap, out_len);
+}
+
+/*
+ * One whole server message, in the order RFC 5246 §7.3 gives a PSK
+ * handshake: every other message at any point is unexpected_message.
+ * Messages other than HelloVerifyRequest join the transcript before they are
+ * acted on, except Finished, which is verified over the messages before it.
+ */
+int sg_fc_on_message(struct sg_fc_dev *dev, struct sg_fc_hs *hs, uint8_t *out, size_t cap,
+                     size_t *out_len)
+{
+	size_t n = hs->msg_len, t = hs->transcript_len;
+	const uint8_t *b = hs->msg;
+	uint8_t type = hs->msg_type;
+
+	if (dev->state == SG_FC_WAIT_HELLO && type == SG_TLS_HT_HELLO_VERIFY_REQUEST)
+		return hello_verify(dev, hs, b, n, out, cap, out_len);
+	if (dev->state == SG_FC_WAIT_FINISHED && type == SG_TLS_HT_FINISHED)
+		return server_finished(dev, hs, b, n);
+	if (t + SG_DTLS_HS_HDR_LEN + n > sizeof(hs->transcript))
+		return -EMSGSIZE;
+	hs->transcript[t] = type;
+	sg_store_be24(hs->transcript + t + 1, (uint32_t)n);
+	sg_store_be16(hs->transcript + t + 4, (uint16_t)(hs->rx_msg_seq - 1)); /* its own */
+	sg_store_be24(hs->transcript + t + 6, 0);
+	sg_store_be24(hs->transcript + t + 9, (uint32_t)n);
+	memcpy(hs->transcript + t + SG_DTLS_HS_HDR_LEN, b, n);
+	hs->transcript_len = (uint16_t)(t + SG_DTLS_HS_HDR_LEN + n);
+	if (dev->state == SG_FC_WAIT_HELLO && type == SG_TLS_HT_SERVER_HELLO) {
+		dev->state = SG_FC_WAIT_DONE;
+		return server_hello(hs, b, n);
+	}
+	if (dev->state == SG_FC_WAIT_DONE && type == SG_TLS_HT_SERVER_KEY_EXCHANGE &&
+	    !hs->ske_seen) {
+		hs->ske_seen = 1;
+		return server_key_exchange(hs, b, n);
+	}
+	if (dev->state == SG_FC_WAIT_DONE && type == SG_TLS_HT_SERVER_HELLO_DONE && n == 0) {
+		if (hs->suite->kx == SG_KX_ECDHE_PSK && !hs->ske_seen)
+			return -EPROTO; /* RFC 5489 §2: ServerKeyExchange is mandatory */
+		return sg_fc_final_flight(dev, hs, out, cap, out_len);
+	}
+	return -EPROTO;
+}
