@@ -361,13 +361,6 @@ void sg_hs_stats_get(const struct sg_hs_engine *e, struct sg_hs_stats *st);
 const char *sg_hs_counter_name(enum sg_hs_counter c);
 
 /*
- * Bytes of memory one in-flight handshake holds at most: its slot plus the
- * heap objects it owns (transcript hash state, X25519 key), as measured at
- * engine creation. Reported so the 2 KB budget is checked, not assumed.
- */
-size_t sg_hs_bytes_per_handshake(const struct sg_hs_engine *e);
-
-/*
  * The client of a completed full handshake sent its Finished again and the
  * data plane authenticated it under the installed session's keys (they are
  * the handshake's epoch-1 keys; the record was fresh in the session's replay
