@@ -13,6 +13,18 @@
 
 #include "fc_priv.h"
 
+/*
+ * The longest ClientHello we build, which must fit the flight buffer: its
+ * header, version, random, session_id, cookie, suites and the SCSV,
+ * compression, and the extensions (list length; extended_master_secret,
+ * supported_groups, ec_point_formats, session_ticket, connection_id).
+ */
+#define FC_CLIENT_HELLO_MAX                                                                        \
+	(SG_DTLS_HS_HDR_LEN + 2 + SG_TLS_RANDOM_LEN + 1 + SG_FC_SESSION_ID + 1 +                   \
+	 SG_DTLS_COOKIE_MAX + 2 + 2 * (SG_FC_SUITES_MAX + 1) + 2 + 2 + 4 + 10 + 6 + 4 +            \
+	 SG_FC_TICKET_MAX + 5 + SG_FC_CID_MAX)
+_Static_assert(FC_CLIENT_HELLO_MAX <= SG_FC_FLIGHT_MAX, "a ClientHello fits the flight buffer");
+
 /* Where the next message's body goes in the flight (after its 12-byte header). */
 uint8_t *sg_fc_msg_body(struct sg_fc_hs *hs)
 {
