@@ -13,9 +13,12 @@
  *
  * The caller owns every buffer and every timer. Per device it keeps a small
  * struct sg_fc_dev and the SA the handshake fills (sg_rec_sa_size(window)
- * bytes); a struct sg_fc_hs holds the transient state of one handshake and can
- * be pooled: it is needed from sg_fc_start() until the device is done or
- * failed, and sg_fc_hs_wipe() clears it for the next device.
+ * bytes), and for a device that resumes a struct sg_fc_ticket (the ticket
+ * slot, conf->ticket); a struct sg_fc_hs holds the transient state of one
+ * handshake and can be pooled: it is needed from sg_fc_start() until the
+ * device is done or failed (after an abbreviated handshake, a little longer
+ * to answer a repeated server flight), and sg_fc_hs_wipe() clears it for the
+ * next device.
  *
  * Does: PSK (RFC 4279) and ECDHE-PSK (RFC 5489, X25519 and secp256r1) with the
  * AEAD suites the registry ranks, cookies (HelloVerifyRequest, also repeated),
@@ -26,10 +29,9 @@
  * set; EMS on resumption per RFC 7627 §5.3), connection IDs (RFC 9146, when
  * conf->use_cid is set).
  * Does not yet: fragmenting its own flights (a flight must fit in one
- * datagram of the caller's buffer),
- * buffering server messages that arrive ahead of the next expected one
- * (dropped, §4.2.2 allows it; the server's retransmission brings them again),
- * renegotiation, certificates.
+ * datagram of the caller's buffer), buffering server messages that arrive
+ * ahead of the next expected one (dropped, §4.2.2 allows it; the server's
+ * retransmission brings them again), renegotiation, certificates.
  *
  * Threads: a device and its hs belong to one thread at a time; conf->rec is
  * used by that thread only while a call runs.
