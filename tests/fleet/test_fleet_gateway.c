@@ -25,8 +25,56 @@
 #include "fleet_client.h"
 #include "hs_harness.h"
 
-/* The engine's captured datagrams to the client, the client's answers to the engine. */
-static void pump(struct harness *h, struct sg_fc_dev *dev, struct sg_fc_hs *hs)
+/*
+ * Every truncation and every one-byte corruption of the datagram d, each fed
+ * to a copy of the client (its SA, hs and ticket slot copied, so a copy's
+ * failure costs the real one nothing): refused or ignored without harm (the
+ * ASan build watches), and a cut datagram never completes the handshake.
+ */
+static void garble(const struct sg_fc_dev *dev, const struct sg_fc_hs *hs, const uint8_t *d,
+                   size_t len)
+{
+	unsigned wb = sg_rec_ctx_window_bits(hs->conf->rec);
+	struct sg_rec_sa *sa = malloc(sg_rec_sa_size(wb));
+	struct sg_fc_hs *c = malloc(sizeof(*c));
+	uint8_t bad[2048], out[2048];
+	size_t olen;
+
+	assert_non_null(sa);
+	assert_non_null(c);
+	assert_true(len <= sizeof(bad));
+	for (size_t i = 0; i < 2 * len; i++) {
+		struct sg_fc_dev copy = *dev;
+		struct sg_fc_conf conf = *hs->conf;
+		struct sg_fc_ticket ticket = { 0 };
+
+		if (conf.ticket) {
+			ticket = *conf.ticket;
+			conf.ticket = &ticket;
+		}
+		memcpy(sa, dev->sa, sg_rec_sa_size(wb));
+		memcpy(c, hs, sizeof(*c));
+		c->conf = &conf;
+		copy.sa = sa;
+		memcpy(bad, d, len);
+		if (i >= len)
+			bad[i - len] ^= 0x5a;
+		(void)sg_fc_input(&copy, c, bad, i < len ? i : len, out, sizeof(out), &olen);
+		if (i < len)
+			assert_int_not_equal(copy.state, SG_FC_DONE);
+		sg_fc_ticket_wipe(&ticket);
+	}
+	sg_rec_sa_wipe(sa, wb);
+	sg_fc_hs_wipe(c);
+	free(sa);
+	free(c);
+}
+
+/*
+ * The engine's captured datagrams to the client, the client's answers to the
+ * engine; with garbling, each datagram garbled for a copy of the client first.
+ */
+static void pump(struct harness *h, struct sg_fc_dev *dev, struct sg_fc_hs *hs, int garbling)
 {
 	uint8_t out[2048];
 	size_t len;
@@ -42,6 +90,8 @@ static void pump(struct harness *h, struct sg_fc_dev *dev, struct sg_fc_hs *hs)
 		}
 		h->n_out = 0;
 		for (unsigned i = 0; i < n; i++) {
+			if (garbling)
+				garble(dev, hs, in[i], in_len[i]);
 			assert_int_equal(
 			        sg_fc_input(dev, hs, in[i], in_len[i], out, sizeof(out), &len), 0);
 			if (len)
@@ -125,7 +175,7 @@ static void test_every_suite(void **state)
 			h_start_capture(&h, policies[p]);
 			assert_int_equal(sg_fc_start(&dev, hs, &conf, out, sizeof(out), &len), 0);
 			h_input(&h, out, len);
-			pump(&h, &dev, hs);
+			pump(&h, &dev, hs, 0);
 			assert_int_equal(dev.state, SG_FC_DONE);
 			assert_int_equal(h.n_installed, 1);
 			assert_int_equal(dev.suite, suite);
@@ -190,8 +240,12 @@ static void device_free(struct device *d)
 	sg_rec_ctx_free(d->rec);
 }
 
-/* A whole handshake of d with the engine; it completes and the engine installs the session. */
-static void handshake(struct harness *h, struct device *d)
+/*
+ * A whole handshake of d with the engine (garbling: each datagram to d
+ * garbled first, see garble()); it completes and the engine installs the
+ * session.
+ */
+static void handshake_garbled(struct harness *h, struct device *d, int garbling)
 {
 	unsigned installed = h->n_installed;
 	uint8_t out[2048];
@@ -199,10 +253,15 @@ static void handshake(struct harness *h, struct device *d)
 
 	assert_int_equal(sg_fc_start(&d->dev, d->hs, &d->conf, out, sizeof(out), &len), 0);
 	h_input(h, out, len);
-	pump(h, &d->dev, d->hs);
+	pump(h, &d->dev, d->hs, garbling);
 	assert_int_equal(d->dev.state, SG_FC_DONE);
 	assert_int_equal(h->n_installed, installed + 1);
 	assert_int_equal(d->dev.resumed, h->sess.res.resumed);
+}
+
+static void handshake(struct harness *h, struct device *d)
+{
+	handshake_garbled(h, d, 0);
 }
 
 /* An engine in capture mode issuing CIDs of cid_len bytes (0: none). */
@@ -227,7 +286,7 @@ struct cid_row {
  * none") and the one the engine issues, in the records of both Finished
  * messages and of application data each way, for a PSK and an ECDHE-PSK
  * suite. An engine issuing no CIDs does not answer the extension, and then
- * neither side uses any.
+ * neither side uses any. The first row's datagrams are garbled (garble()).
  */
 static void test_cids(void **state)
 {
@@ -249,7 +308,7 @@ static void test_cids(void **state)
 			              r->use_cid ? "" : "none ", r->our_len, suites[s]);
 			engine_start(&h, r->engine_len, SG_HS_COOKIE_ALWAYS);
 			device_init(&d, suites[s], r->use_cid, r->our_len, 0);
-			handshake(&h, &d);
+			handshake_garbled(&h, &d, i == 0);
 			assert_int_equal(d.dev.cid, r->negotiated);
 			assert_int_equal(d.dev.peer_cid_len, r->negotiated ? r->engine_len : 0);
 			assert_int_equal(h.sess.res.cid_len, d.dev.peer_cid_len);
@@ -272,7 +331,7 @@ static void test_cids(void **state)
  * RFC 5077 against the engine, every suite it negotiates: a full handshake
  * keeps the engine's ticket, the next one resumes it (the engine says so
  * and counts it), with CIDs on every other suite (negotiated afresh, RFC
- * 9146 §3), and data flows both ways.
+ * 9146 §3), and data flows both ways. One resumption with CIDs is garbled.
  */
 static void test_resume(void **state)
 {
@@ -291,7 +350,7 @@ static void test_resume(void **state)
 		assert_int_equal(d.ticket.ems, 1);
 		if (s == 0)
 			print_message("# the engine's ticket: %u bytes\n", d.ticket.len);
-		handshake(&h, &d);
+		handshake_garbled(&h, &d, s == 1);
 		assert_int_equal(d.dev.resumed, 1);
 		assert_int_equal(d.dev.ems, 1);
 		assert_int_equal(d.dev.cid, s % 2);
