@@ -3,9 +3,9 @@
  * The fleet client's key exchange and final flight: ClientKeyExchange, the
  * premaster and master secrets, the key block into the device's SA (also for
  * a resumed session's master), the Finished verify_data, and the flight
- * that carries them. Calls our messages
- * (fc_msg_out.c), records out (fc_record_out.c) and the key schedule
- * (fleet_keys.c). Owner thread of the device; secrets wiped before return.
+ * that carries them. Calls our messages (fc_msg_out.c), records out
+ * (fc_record_out.c) and the key schedule (fleet_keys.c). Owner thread of the
+ * device; secrets wiped before return.
  */
 #include <errno.h>
 #include <string.h>

@@ -3,8 +3,8 @@
  * The server's handshake messages, each whole (reassembled): checked in the
  * order of a PSK handshake, full or abbreviated, added to the transcript and
  * acted on. Calls tickets and resumption (fc_ticket.c), the key exchange
- * (fc_kx.c), our messages (fc_msg_out.c) and records out (fc_record_out.c). Owner thread of the
- * device; touches the device and hs.
+ * (fc_kx.c), our messages (fc_msg_out.c) and records out (fc_record_out.c).
+ * Owner thread of the device; touches the device and hs.
  */
 #include <errno.h>
 #include <string.h>

@@ -62,8 +62,9 @@ static int put_sealed(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const uint8_t 
 /*
  * Our last flight as one datagram: each epoch-0 message in a record of its
  * own, then (final flight, full or abbreviated) ChangeCipherSpec (RFC 5246
- * §7.1) and the Finished under epoch 1. Every record gets a fresh sequence number, so a
- * retransmission is new records carrying the same messages (RFC 6347 §4.2.4).
+ * §7.1) and the Finished under epoch 1. Every record gets a fresh sequence
+ * number, so a retransmission is new records carrying the same messages
+ * (RFC 6347 §4.2.4).
  */
 int sg_fc_emit_flight(struct sg_fc_dev *dev, struct sg_fc_hs *hs, uint8_t *out, size_t cap,
                       size_t *out_len)
