@@ -40,7 +40,7 @@ static int frag_wanted(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const struct 
 		*resend |= dev->state == SG_FC_WAIT_FINISHED;
 		return 0;
 	}
-	if (f->seq > hs->rx_msg_seq || f->len > SG_FC_MSG_MAX)
+	if (f->seq > hs->rx_msg_seq)
 		return 0;
 	if ((f->type == SG_TLS_HT_FINISHED) != (epoch == 1))
 		return 0;
@@ -96,6 +96,9 @@ static int on_handshake(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const uint8_
 
 		if (f.flen > n - SG_DTLS_HS_HDR_LEN || f.off > f.len || f.flen > f.len - f.off)
 			return 0;
+		/* the message we wait for, too long to reassemble: it would never complete */
+		if (f.seq == hs->rx_msg_seq && f.len > SG_FC_MSG_MAX)
+			return -EMSGSIZE;
 		if (frag_wanted(dev, hs, &f, epoch, resend)) {
 			rc = on_fragment(dev, hs, &f, out, cap, out_len);
 			if (rc)

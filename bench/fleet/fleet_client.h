@@ -208,7 +208,8 @@ int sg_fc_start(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const struct sg_fc_c
  * -ECONNREFUSED (fatal alert, dev->alert), -EPROTO (a message we must not
  * accept: wrong suite, version, extension, a resumption that changes the
  * suite or EMS, a server CID over SG_FC_PEER_CID_MAX, a bad Finished),
- * -EMSGSIZE (cap), -EIO (crypto). A record that cannot be framed, an
+ * -EMSGSIZE (cap, or the next server message over SG_FC_MSG_MAX), -EIO
+ * (crypto). A record that cannot be framed, an
  * unknown epoch, a record failing authentication or a malformed fragment is
  * dropped and the call returns 0 (RFC 6347 §4.1.2.7: invalid records are
  * silently discarded). After FAILED, and after DONE by a full handshake,

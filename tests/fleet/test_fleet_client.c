@@ -828,6 +828,40 @@ static void test_resume_final_flight_lost(void **state)
 }
 
 /*
+ * A server message longer than the client reassembles (SG_FC_MSG_MAX): the
+ * one it waits for fails the handshake at once (-EMSGSIZE) instead of never
+ * completing; a later one is dropped (RFC 6347 §4.2.2) and changes nothing.
+ */
+static void test_oversized_message(void **state)
+{
+	struct pair *p = pair_new(&rows[0], psk_good);
+	uint8_t d[DMAX], out[DMAX];
+	size_t len;
+
+	(void)state;
+	for (int seq = 1; seq >= 0; seq--) {
+		uint8_t *h = d + SG_DTLS_HDR_LEN;
+
+		assert_int_equal(sg_fc_start(&p->dev, &p->hs, &p->conf, d, sizeof(d), &len), 0);
+		memset(d, 0, sizeof(d));
+		d[SG_DTLS_HDR_OFF_TYPE] = SG_DTLS_CT_HANDSHAKE;
+		sg_store_be16(d + SG_DTLS_HDR_OFF_VER, SG_DTLS_VERSION_1_2);
+		sg_store_be16(d + SG_DTLS_HDR_LEN - 2, SG_DTLS_HS_HDR_LEN + 10);
+		h[0] = SG_TLS_HT_SERVER_HELLO;
+		sg_store_be24(h + 1, SG_FC_MSG_MAX + 1);
+		sg_store_be16(h + 4, (uint16_t)seq);
+		sg_store_be24(h + 9, 10);
+		assert_int_equal(sg_fc_input(&p->dev, &p->hs, d,
+		                             SG_DTLS_HDR_LEN + SG_DTLS_HS_HDR_LEN + 10, out,
+		                             sizeof(out), &len),
+		                 seq ? 0 : -EMSGSIZE);
+		assert_int_equal(p->dev.state, seq ? SG_FC_WAIT_HELLO : SG_FC_FAILED);
+	}
+	assert_int_equal(p->dev.error, -EMSGSIZE);
+	pair_free(p);
+}
+
+/*
  * The memory a device keeps (issue 14: at most 256 bytes outside a
  * handshake, with the SA and the fleet's own fields), and what a resuming
  * device adds.
@@ -856,6 +890,7 @@ int main(void)
 		cmocka_unit_test(test_ticket_rejected),
 		cmocka_unit_test(test_resume_refused),
 		cmocka_unit_test(test_resume_final_flight_lost),
+		cmocka_unit_test(test_oversized_message),
 		cmocka_unit_test(test_sizes),
 	};
 
