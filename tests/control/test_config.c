@@ -174,7 +174,7 @@ static const struct err_case err_cases[] = {
 	  "ports:\n  - {name: a, role: device, devargs: x, speed: 10}\n",
 	  { "t.yaml:2:41: unknown key 'ports[0].speed' (known here: name, role, devargs, "
 	    "rx_queues, "
-	    "rx_desc, tx_desc, mtu, promiscuous, udp_port, addresses)" } },
+	    "rx_desc, tx_desc, mtu, promiscuous, udp_port, addresses, gateway)" } },
 
 	/* --- missing required --- */
 	{ "empty file", "", { "t.yaml:1:1: missing required key 'ports'" } },
