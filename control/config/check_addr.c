@@ -47,18 +47,21 @@ static const char *addr_str(uint8_t family, const uint8_t *a, char *buf, size_t 
 }
 
 /* Gateway j of port i: on one of its subnets, not its own address, one per family. */
-static void check_gateway(struct cfg_ctx *px, const struct sg_cfg_port *p, uint32_t i,
-                          uint32_t j, const struct sg_cfg_node *item)
+static void check_gateway(struct cfg_ctx *px, const struct sg_cfg_port *p, uint32_t i, uint32_t j,
+                          const struct sg_cfg_node *item)
 {
 	const struct sg_cfg_prefix *g = &p->gateway[j];
 	char gs[64], as[64];
 	bool on_link = false;
 
+	if (g->family != AF_INET && g->family != AF_INET6)
+		return; /* not an address: reported by the walk */
 	for (uint32_t k = 0; k < j; k++)
 		if (p->gateway[k].family == g->family) {
-			cfg_err_at(px, item->line, item->col,
-			           "'ports[%u].gateway[%u]': a second IPv%u gateway (one per family)",
-			           i, j, family_v(g->family));
+			cfg_err_at(
+			        px, item->line, item->col,
+			        "'ports[%u].gateway[%u]': a second IPv%u gateway (one per family)",
+			        i, j, family_v(g->family));
 			return;
 		}
 	addr_str(g->family, g->addr, gs, sizeof(gs));
@@ -139,11 +142,14 @@ static void check_pool_item(struct cfg_ctx *px, const struct sg_config *cfg, uin
 	char buf[64], what[64];
 	const uint8_t *clash;
 
+	if (p->family != AF_INET && p->family != AF_INET6)
+		return; /* not a prefix: reported by the walk */
 	for (uint32_t k = 0; k < j; k++)
 		if (cfg->backend.source_pool[k].family == p->family) {
-			cfg_err_at(px, item->line, item->col,
-			           "'backend.source_pool[%u]': a second IPv%u prefix (one per family)",
-			           j, family_v(p->family));
+			cfg_err_at(
+			        px, item->line, item->col,
+			        "'backend.source_pool[%u]': a second IPv%u prefix (one per family)",
+			        j, family_v(p->family));
 			return;
 		}
 	if (p->len < min) {
