@@ -217,8 +217,9 @@ static int teardown(void **state)
 static void add_session(const uint8_t addr[4], uint16_t sport, uint32_t slot)
 {
 	struct sg_rec_sa *srv = tc_sa_alloc(WINDOW);
-	struct sg_rec_sa_params p = { .aead = SG_AEAD_AES_128_GCM, .epoch = 1, .tx_seq = 1,
-		                      .rx_seq = 1 };
+	struct sg_rec_sa_params p = {
+		.aead = SG_AEAD_AES_128_GCM, .epoch = 1, .tx_seq = 1, .rx_seq = 1
+	};
 	struct sg_sess_new s = { 0 };
 	uint8_t cid[SG_SESS_CID_LEN_MAX];
 	struct tc_keys k;
@@ -265,8 +266,8 @@ static struct rte_mbuf *uplink(const char *msg, struct dp_frame *f)
 	const char *const pt[1] = { msg };
 	uint16_t len = dp_frame_records(E.dev_rec, E.dev_sa, NULL, 0, pt, 1,
 	                                SG_DTLS_CT_APPLICATION_DATA, dgram, sizeof(dgram));
-	struct rte_mbuf *m = dp_frame_udp(E.pool, DEV_MAC, GW_MAC, 4, E.dev_addr, E.dev_sport,
-	                                  GW4, DTLS_PORT, dgram, len);
+	struct rte_mbuf *m = dp_frame_udp(E.pool, DEV_MAC, GW_MAC, 4, E.dev_addr, E.dev_sport, GW4,
+	                                  DTLS_PORT, dgram, len);
 
 	assert_non_null(m);
 	assert_int_equal(rte_ring_enqueue(E.dev_rx[0], m), 0);
@@ -281,9 +282,8 @@ static struct rte_mbuf *uplink(const char *msg, struct dp_frame *f)
 /* The server's reply from be_addr():COAP_PORT to dst:dport, into the backend port. */
 static void reply_to(const uint8_t *dst, uint16_t dport, const char *msg)
 {
-	struct rte_mbuf *m =
-	        dp_frame_udp(E.pool, BE_MAC, GW_MAC, E.o->family, be_addr(), COAP_PORT, dst, dport,
-	                     (const uint8_t *)msg, (uint16_t)strlen(msg));
+	struct rte_mbuf *m = dp_frame_udp(E.pool, BE_MAC, GW_MAC, E.o->family, be_addr(), COAP_PORT,
+	                                  dst, dport, (const uint8_t *)msg, (uint16_t)strlen(msg));
 
 	assert_non_null(m);
 	assert_int_equal(rte_ring_enqueue(E.be_rx[0], m), 0);
