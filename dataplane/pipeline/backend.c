@@ -41,8 +41,9 @@ static void ident_free(struct dp_ident *id)
 
 /*
  * udp mode: the direct map when the pool has a port for every slot, with as
- * many generation bits as the ports allow (up to DP_BGEN_SHIFT_MAX, the
- * index within 32 bits); else the FIFO map of today's listed addresses.
+ * many attach-count bits as the ports allow (up to DP_BTAG_SHIFT_MAX, the
+ * index within 32 bits); else the FIFO map (the listed addresses, or a pool
+ * smaller than the table).
  */
 static int udp_maps(struct sg_dp *dp)
 {
