@@ -11,7 +11,9 @@
  * drops; ARP requests (IPv4) or neighbour solicitations (IPv6) for a pool
  * address are answered, for an address outside it not; a device off the
  * device port's subnet is reached through the gateway's MAC, and the gateway
- * is solicited while unknown. Every mbuf returns to the pool.
+ * is solicited while unknown; a pool smaller than the table hands its ports
+ * out from the FIFO and refuses the session past them (-ENOSPC). Every mbuf
+ * returns to the pool.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -59,10 +61,13 @@ static const uint8_t ROUTER_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0xfe };
 
 struct pool_opts {
 	uint8_t family; /* of the server and the pool */
+	uint8_t len;    /* the pool's prefix length */
 };
 
-static const struct pool_opts V4 = { .family = 4 };
-static const struct pool_opts V6 = { .family = 6 };
+static const struct pool_opts V4 = { .family = 4, .len = 18 };
+static const struct pool_opts V6 = { .family = 6, .len = 96 };
+/* 4 addresses x PPA ports: fewer than the slots, so the FIFO map over the pool */
+static const struct pool_opts SMALL = { .family = 4, .len = 30 };
 
 static struct env {
 	const struct pool_opts *o;
@@ -162,7 +167,7 @@ static int setup(void **state)
 		memcpy(c.backend_addr, BE6, 16);
 		memcpy(c.local_addr[0], GWB6, 16);
 	}
-	c.pool_len = E.o->family == 4 ? 18 : 96;
+	c.pool_len = E.o->len;
 	memcpy(c.pool_addr, pool_base(), 16);
 	c.sessions = E.tab;
 	c.pool = E.pool;
@@ -561,6 +566,72 @@ static void test_next_hop(void **state)
 	expect_sealed("2.01 created", ROUTER_MAC);
 }
 
+/*
+ * A pool smaller than the table (4 addresses x 4 ports): ports are handed out
+ * from the FIFO, each a pool address and port of its own; the 17th session
+ * is refused (-ENOSPC, which the gateway counts as install_failed); a freed
+ * port goes to the back of the FIFO; replies still map back to the session.
+ */
+static void test_small_pool(void **state)
+{
+	static const uint8_t dev[4] = { 198, 18, 1, 30 };
+	struct sg_rec_sa *srv = tc_sa_alloc(WINDOW);
+	struct sg_rec_sa_params p = { .aead = SG_AEAD_AES_128_GCM, .epoch = 1 };
+	struct tc_keys k;
+	struct sg_rec_sa *peer = tc_sa_alloc(WINDOW);
+	uint64_t ids[4 * PPA];
+	uint8_t a[16], fam, seen[4 * PPA] = { 0 };
+	uint16_t bport;
+	struct rte_mbuf *m;
+	struct dp_frame f;
+
+	(void)state;
+	add_session(dev, 41002, 0);
+	ids[0] = E.id;
+	tc_keys_make(&k, 15);
+	tc_sa_pair(srv, peer, WINDOW, &p, &k);
+	for (unsigned i = 1; i <= 4 * PPA; i++) {
+		struct sg_sess_new s = { .sa = srv, .flags = SG_SESS_F_TUPLE };
+		uint64_t id;
+		uint32_t l, r;
+
+		memcpy(&l, GW4, 4);
+		memcpy(&r, dev, 4);
+		sg_sess_tuple_v4(&s.tuple, l, htons(DTLS_PORT), r, htons((uint16_t)(42000 + i)));
+		assert_int_equal(sg_sess_insert(E.tab, &s, &id, NULL), 0);
+		if (i < 4 * PPA) {
+			assert_int_equal(sg_dp_session_attach(E.dp, id, NULL, 0, NULL), 0);
+			ids[i] = id;
+		} else {
+			assert_int_equal(sg_dp_session_attach(E.dp, id, NULL, 0, NULL), -ENOSPC);
+		}
+	}
+	tc_sa_free(srv, WINDOW);
+	tc_sa_free(peer, WINDOW);
+	/* Every pool address and port once: index = address index * PPA + port - first. */
+	for (unsigned i = 0; i < 4 * PPA; i++) {
+		assert_int_equal(sg_dp_session_bport(E.dp, ids[i], &fam, a, &bport), 0);
+		assert_memory_equal(a, POOL4, 3);
+		assert_true(a[3] < 4 && bport >= BPORT0 && bport < BPORT0 + PPA);
+		assert_int_equal(seen[a[3] * PPA + bport - BPORT0]++, 0);
+	}
+	/* The device's session (the first attached: pool address 0, the first port) */
+	assert_int_equal(sg_dp_session_bport(E.dp, ids[0], &fam, a, &bport), 0);
+	assert_int_equal(a[3], 0);
+	assert_int_equal(bport, BPORT0);
+	m = uplink("GET /small", &f);
+	assert_memory_equal(f.src, a, 4);
+	assert_int_equal(f.sport, bport);
+	rte_pktmbuf_free(m);
+	assert_int_equal(sg_dp_neigh_set(E.dp, 0, 4, dev, DEV_MAC), 0);
+	reply_to(a, bport, "2.05 small");
+	expect_sealed("2.05 small", DEV_MAC);
+	/* Freed, its port waits at the back; the next attach takes it (the only free one). */
+	assert_int_equal(sg_dp_session_detach(E.dp, ids[1]), 0);
+	assert_int_equal(sg_dp_session_attach(E.dp, ids[1], NULL, 0, NULL), 0);
+	assert_int_equal(sg_dp_session_attach(E.dp, ids[1], NULL, 0, NULL), -EEXIST);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -578,6 +649,8 @@ int main(void)
 		                                         (void *)&V6),
 		cmocka_unit_test_prestate_setup_teardown(test_next_hop, setup, teardown,
 		                                         (void *)&V4),
+		cmocka_unit_test_prestate_setup_teardown(test_small_pool, setup, teardown,
+		                                         (void *)&SMALL),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
