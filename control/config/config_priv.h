@@ -90,6 +90,7 @@ enum cfg_kind {
 	K_PREFIX,   /* struct sg_cfg_prefix */
 	K_ENDPOINT, /* struct sg_cfg_endpoint */
 	K_SUITE,    /* IANA cipher suite name, stored as its uint16_t value */
+	K_LISTEN,   /* struct sg_cfg_listen: an endpoint, or "" / off; def_str the default */
 	K_MAP,      /* nested keys (sub) */
 	K_LIST,     /* list of `elem` (sub for K_MAP items) */
 };
