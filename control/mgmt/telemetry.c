@@ -4,8 +4,10 @@
  * thread publishes a copy of the `stats` JSON
  * (mgmt_stats_json()) every few hundred ms; the telemetry thread, which
  * never touches the gateway, reads the published copy under a mutex and
- * flattens parts of it into rte_tel_data dicts. A published copy is never
- * modified (it is replaced whole).
+ * flattens parts of it into rte_tel_data dicts. The management thread's
+ * /metrics (http.c) takes a reference to it under the same mutex and
+ * renders it outside. A published copy is never modified (it is replaced
+ * whole; jansson's reference counts are atomic).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -34,6 +36,16 @@ void sg_mgmt_telemetry_update(struct sg_mgmt *m)
 	tel_snap = next;
 	pthread_mutex_unlock(&tel_lock);
 	json_decref(old);
+}
+
+json_t *mgmt_stats_published(void)
+{
+	json_t *st;
+
+	pthread_mutex_lock(&tel_lock);
+	st = json_incref(tel_snap);
+	pthread_mutex_unlock(&tel_lock);
+	return st;
 }
 
 void sg_mgmt_telemetry_clear(void)
