@@ -30,9 +30,7 @@
 #include <stormgate/common.h>
 
 #include "http.h"
-#include "mgmt_priv.h"
 #include "sg_log.h"
-#include "sg_metrics.h"
 
 #define METRICS_PATH "/metrics"
 
@@ -105,30 +103,28 @@ static enum MHD_Result answer_text(struct mgmt_http *h, struct MHD_Connection *c
 	return answer(h, c, status, result, (char *)text, strlen(text), 0);
 }
 
-/* The metrics: the published statistics through the printer `stormctl metrics` uses. */
+/* The metrics, from the render function. */
 static enum MHD_Result answer_metrics(struct mgmt_http *h, struct MHD_Connection *c)
 {
-	json_t *st = mgmt_stats_published();
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
 	int rc;
 
-	if (st == NULL)
-		return answer_text(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, MGMT_HTTP_UNAVAILABLE,
-		                   "no statistics published: the daemon is starting or stopping\n");
 	f = open_memstream(&text, &len);
-	if (f == NULL) {
-		json_decref(st);
+	if (f == NULL)
 		return answer_text(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, MGMT_HTTP_FAILED,
 		                   "out of memory\n");
-	}
-	rc = sg_metrics_prometheus(st, f);
-	json_decref(st);
-	if (fclose(f) != 0 || rc != 0) {
+	rc = h->render(f);
+	if (fclose(f) != 0 && rc == 0)
+		rc = -ENOMEM;
+	if (rc != 0) {
 		free(text);
+		if (rc == -ENODATA)
+			return answer_text(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, MGMT_HTTP_UNAVAILABLE,
+			                   "no statistics yet: the daemon is starting or stopping\n");
 		return answer_text(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, MGMT_HTTP_FAILED,
-		                   "out of memory\n");
+		                   "the metrics could not be rendered\n");
 	}
 	return answer(h, c, MHD_HTTP_OK, MGMT_HTTP_OK, text, len, 1);
 }
@@ -211,12 +207,14 @@ static int start_server(struct mgmt_http *h, int fd)
 	return h->d != NULL ? 0 : -ENOMEM;
 }
 
-int mgmt_http_open(struct mgmt_http *h, const struct sg_cfg_listen *l)
+int mgmt_http_open(struct mgmt_http *h, const struct sg_cfg_listen *l,
+                   mgmt_http_render_fn *render)
 {
 	char addr[sizeof(h->addr)];
 	int fd, rc;
 
 	h->d = NULL;
+	h->render = render;
 	h->addr[0] = '\0';
 	if (l->state == SG_CFG_LISTEN_OFF) {
 		SG_LOG(CTL, INFO, "metrics over HTTP: off (metrics.listen)");

@@ -16,10 +16,18 @@
 #define STORMGATE_CONTROL_MGMT_HTTP_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sg_config.h"
 
 struct MHD_Daemon;
+
+/*
+ * Write the metrics text to out: 0, -ENODATA when there are no statistics
+ * to render (the daemon starting or stopping), or another -errno. Runs on
+ * the management thread.
+ */
+typedef int mgmt_http_render_fn(FILE *out);
 
 /* What a request got, each counted (stats' http.requests). */
 enum mgmt_http_result {
@@ -33,6 +41,7 @@ enum mgmt_http_result {
 
 struct mgmt_http {
 	struct MHD_Daemon *d; /* NULL: not served */
+	mgmt_http_render_fn *render;
 	char addr[64];        /* "127.0.0.1:9464", "" when not served; fixed once open */
 	/* written by the management thread, read by the gateway thread (atomic) */
 	uint64_t requests[MGMT_HTTP_RESULT_MAX];
@@ -42,14 +51,16 @@ struct mgmt_http {
 const char *mgmt_http_result_name(enum mgmt_http_result r);
 
 /*
- * Listen on l's address (nothing when off) and set the server up. A
+ * Listen on l's address (nothing when off) and set the server up; render
+ * writes each answer to GET /metrics. A
  * non-loopback address is logged as a warning. Returns 0, or -errno when
  * the address cannot be listened on (logged, naming the address) or
  * libmicrohttpd fails; the default address (not in the config file) taken
  * by another process is a warning, and 0, with nothing served. Gateway
  * thread, before the management thread starts.
  */
-int mgmt_http_open(struct mgmt_http *h, const struct sg_cfg_listen *l);
+int mgmt_http_open(struct mgmt_http *h, const struct sg_cfg_listen *l,
+                   mgmt_http_render_fn *render);
 
 /* The fd to poll for input (an epoll set), or -1 when nothing is served. */
 int mgmt_http_fd(const struct mgmt_http *h);

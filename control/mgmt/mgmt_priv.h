@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -84,11 +85,11 @@ json_t *mgmt_cmd_policy_set(void *ctx, json_t *args, struct sg_ctl_error *err);
 json_t *mgmt_stats_json(struct sg_mgmt *m);
 
 /*
- * The statistics the gateway thread last published (telemetry.c), a new
- * reference the caller drops; NULL when none is. Never modified: read it
- * on any thread. The management thread's /metrics (http.c).
+ * The statistics the gateway thread last published (telemetry.c) in the
+ * Prometheus text format, to out: 0, -ENODATA when none is published, or
+ * -EIO. The render function of /metrics (http.h); any thread.
  */
-json_t *mgmt_stats_published(void);
+int mgmt_metrics_render(FILE *out);
 
 /* The traffic counters of one worker or all, as `stats` and `status` show them;
  * drops by reason (all, or the non-zero ones); punts by kind (cmd_stats.c). */

@@ -6,7 +6,7 @@
  * never touches the gateway, reads the published copy under a mutex and
  * flattens parts of it into rte_tel_data dicts. The management thread's
  * /metrics (http.c) takes a reference to it under the same mutex and
- * renders it outside. A published copy is never modified (it is replaced
+ * renders it outside, with the printer of `stormctl metrics`. A published copy is never modified (it is replaced
  * whole; jansson's reference counts are atomic).
  */
 #include <errno.h>
@@ -20,6 +20,7 @@
 #include <stormgate/common.h>
 
 #include "mgmt_priv.h"
+#include "sg_metrics.h"
 #include "sg_log.h"
 
 static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -38,14 +39,19 @@ void sg_mgmt_telemetry_update(struct sg_mgmt *m)
 	json_decref(old);
 }
 
-json_t *mgmt_stats_published(void)
+int mgmt_metrics_render(FILE *out)
 {
 	json_t *st;
+	int rc;
 
 	pthread_mutex_lock(&tel_lock);
 	st = json_incref(tel_snap);
 	pthread_mutex_unlock(&tel_lock);
-	return st;
+	if (st == NULL)
+		return -ENODATA;
+	rc = sg_metrics_prometheus(st, out);
+	json_decref(st);
+	return rc;
 }
 
 void sg_mgmt_telemetry_clear(void)

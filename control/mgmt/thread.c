@@ -89,7 +89,7 @@ int sg_mgmt_http_open(struct sg_mgmt *m, const struct sg_cfg_listen *listen)
 {
 	if (m->thread.started || m->http.d != NULL)
 		return -EBUSY;
-	return mgmt_http_open(&m->http, listen);
+	return mgmt_http_open(&m->http, listen, mgmt_metrics_render);
 }
 
 int sg_mgmt_thread_start(struct sg_mgmt *m)
