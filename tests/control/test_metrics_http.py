@@ -2,7 +2,7 @@
 """/metrics over HTTP (suite 'integration', root): the daemon's endpoint in the e2e
 lab (tag sge2e14), docs/control.md "Metrics over HTTP".
 
-    test_metrics_http.py STORMGATE STORMCTL HSLOAD
+    test_metrics_http.py STORMGATE STORMCTL HSLOAD B_SANITIZE
 
   - GET /metrics answers 200, Content-Type text/plain; version=0.0.4, the families
     `stormctl metrics` prints (one printer, one snapshot), and its handshake and
@@ -14,6 +14,7 @@ lab (tag sge2e14), docs/control.md "Metrics over HTTP".
     holding half a request fill the server, while
     stormctl answers and the gateway handshakes; a 17th waits unserved in the listen
     backlog; the slow ones are closed by the 10 s timeout, then the 17th is served;
+  - in the ASan+UBSan build, the daemon's log holds no sanitizer report;
   - an address given in the config that cannot be bound stops the start-up (exit 1,
     the address named); the default address taken by another process is a warning
     and the daemon runs without the endpoint; a non-loopback address is served with a
@@ -29,7 +30,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
-from sgtest import daemon, e2e, proc  # noqa: E402
+from sgtest import daemon, e2e, proc, sanitizer  # noqa: E402
 from sgtest.dtls import DTLS_PORT  # noqa: E402
 
 TYPE = 'text/plain; version=0.0.4'
@@ -304,7 +305,7 @@ def test_addresses(lab, stormgate):
     lab.kill(p)
 
 
-def run(stormgate, stormctl, tool):
+def run(stormgate, stormctl, tool, b_sanitize):
     with e2e.E2ELab('sge2e14', stormgate, stormctl) as lab:
         port = free_port()
         d = lab.start_daemon(metrics={'listen': f'127.0.0.1:{port}'})
@@ -317,8 +318,10 @@ def run(stormgate, stormctl, tool):
         test_refusals(lab, d, port)
         test_slow_clients(lab, d, port, tool)
         lab.check_stop(d)
+        # ASan+UBSan build: the garbage, oversized and slow clients above, the exit.
+        sanitizer.check_logs(lab.tap, b_sanitize, stormgate, d.log(), "the daemon's log")
         test_addresses(lab, stormgate)
 
 
 if __name__ == '__main__':
-    e2e.main_guard(run, ('STORMGATE', 'STORMCTL', 'HSLOAD'))
+    e2e.main_guard(run, ('STORMGATE', 'STORMCTL', 'HSLOAD', 'B_SANITIZE'))

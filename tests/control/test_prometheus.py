@@ -2,7 +2,7 @@
 """Debian's Prometheus scrapes the daemon during a run (suite 'integration', root;
 tag sge2e15): docs/control.md, "Metrics over HTTP".
 
-    test_prometheus.py STORMGATE STORMCTL HSLOAD
+    test_prometheus.py STORMGATE STORMCTL HSLOAD B_SANITIZE
 
 A daemon in the e2e lab serves /metrics on a free loopback port; `prometheus` runs
 with deploy/prometheus.yml (its target moved to that port; storage in the lab's work
@@ -30,7 +30,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
-from sgtest import ROOT, clients, e2e, proc  # noqa: E402
+from sgtest import ROOT, clients, e2e, proc, sanitizer  # noqa: E402
 from sgtest.dtls import DTLS_PORT  # noqa: E402
 
 BUDGET_S = 60
@@ -155,7 +155,7 @@ def check_dashboard(lab, prom, scrape):
     check('dashboard: the handshake panel has data', not empty, '\n'.join(empty))
 
 
-def run(stormgate, stormctl, tool):
+def run(stormgate, stormctl, tool, b_sanitize):
     prom_bin = shutil.which('prometheus')
     if prom_bin is None:
         print('1..0 # SKIP prometheus is not installed (deploy/bootstrap.sh installs it)')
@@ -219,9 +219,10 @@ def run(stormgate, stormctl, tool):
         check('a scrape of the daemon', st == 200 and 'stormgate_up 1' in scrape, scrape[:300])
         check_dashboard(lab, prom, scrape)
         lab.check_stop(d)
+        sanitizer.check_logs(lab.tap, b_sanitize, stormgate, d.log(), "the daemon's log")
         took = time.monotonic() - t0
         check(f'within {BUDGET_S} s', took < BUDGET_S, f'{took:.1f} s')
 
 
 if __name__ == '__main__':
-    e2e.main_guard(run, ('STORMGATE', 'STORMCTL', 'HSLOAD'))
+    e2e.main_guard(run, ('STORMGATE', 'STORMCTL', 'HSLOAD', 'B_SANITIZE'))
