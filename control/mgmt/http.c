@@ -37,8 +37,8 @@
 /* The exposition format's media type (Prometheus text format 0.0.4). */
 #define METRICS_TYPE "text/plain; version=0.0.4"
 
-#define HTTP_CLIENTS     16        /* connections at once */
-#define HTTP_TIMEOUT_S   10        /* seconds without progress before a connection is closed */
+#define HTTP_CLIENTS     16         /* connections at once */
+#define HTTP_TIMEOUT_S   10         /* seconds without progress before a connection is closed */
 #define HTTP_REQUEST_MAX (16 << 10) /* bytes of request line and headers (MHD's pool) */
 #define HTTP_BACKLOG     16
 
@@ -87,7 +87,8 @@ static enum MHD_Result answer(struct mgmt_http *h, struct MHD_Connection *c, uns
 		return MHD_NO; /* the connection is closed */
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-	                        result == MGMT_HTTP_OK ? METRICS_TYPE : "text/plain; charset=utf-8");
+	                        result == MGMT_HTTP_OK ? METRICS_TYPE
+	                                               : "text/plain; charset=utf-8");
 	if (result == MGMT_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 	ok = MHD_queue_response(c, status, r);
@@ -121,8 +122,9 @@ static enum MHD_Result answer_metrics(struct mgmt_http *h, struct MHD_Connection
 	if (rc != 0) {
 		free(text);
 		if (rc == -ENODATA)
-			return answer_text(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, MGMT_HTTP_UNAVAILABLE,
-			                   "no statistics yet: the daemon is starting or stopping\n");
+			return answer_text(
+			        h, c, MHD_HTTP_SERVICE_UNAVAILABLE, MGMT_HTTP_UNAVAILABLE,
+			        "no statistics yet: the daemon is starting or stopping\n");
 		return answer_text(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, MGMT_HTTP_FAILED,
 		                   "the metrics could not be rendered\n");
 	}
@@ -136,8 +138,8 @@ static enum MHD_Result answer_metrics(struct mgmt_http *h, struct MHD_Connection
  * the body (libmicrohttpd).
  */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **req)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **req)
 {
 	struct mgmt_http *h = cls;
 
@@ -149,8 +151,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return answer_text(h, c, MHD_HTTP_NOT_FOUND, MGMT_HTTP_NOT_FOUND,
 		                   "not found: the metrics are at " METRICS_PATH "\n");
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return answer_text(h, c, MHD_HTTP_METHOD_NOT_ALLOWED,
-		                   MGMT_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+		return answer_text(h, c, MHD_HTTP_METHOD_NOT_ALLOWED, MGMT_HTTP_METHOD_NOT_ALLOWED,
+		                   "only GET and HEAD\n");
 	return answer_metrics(h, c);
 }
 
@@ -197,18 +199,17 @@ static int listen_on(const struct sg_cfg_endpoint *e)
  */
 static int start_server(struct mgmt_http *h, int fd)
 {
-	h->d = MHD_start_daemon(
-	        MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
-	        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
-	        (unsigned)HTTP_CLIENTS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
-	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_REQUEST_MAX,
-	        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	        MHD_OPTION_END);
+	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
+	                        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CLIENTS,
+	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
+	                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_REQUEST_MAX,
+	                        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_EXTERNAL_LOGGER,
+	                        mhd_log, NULL, MHD_OPTION_END);
 	return h->d != NULL ? 0 : -ENOMEM;
 }
 
-int mgmt_http_open(struct mgmt_http *h, const struct sg_cfg_listen *l,
-                   mgmt_http_render_fn *render)
+int mgmt_http_open(struct mgmt_http *h, const struct sg_cfg_listen *l, mgmt_http_render_fn *render)
 {
 	char addr[sizeof(h->addr)];
 	int fd, rc;
@@ -241,8 +242,10 @@ int mgmt_http_open(struct mgmt_http *h, const struct sg_cfg_listen *l,
 	memcpy(h->addr, addr, sizeof(addr));
 	if (!sg_cfg_endpoint_loopback(&l->addr))
 		SG_LOG(CTL, WARNING,
-		       "metrics over HTTP on %s, not a loopback address: anyone who reaches it reads "
-		       "the gateway's operational numbers, without authentication (docs/control.md)",
+		       "metrics over HTTP on %s, not a loopback address: anyone who reaches it "
+		       "reads "
+		       "the gateway's operational numbers, without authentication "
+		       "(docs/control.md)",
 		       addr);
 	SG_LOG(CTL, INFO, "metrics over HTTP: http://%s" METRICS_PATH, addr);
 	return 0;

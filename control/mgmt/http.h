@@ -42,7 +42,7 @@ enum mgmt_http_result {
 struct mgmt_http {
 	struct MHD_Daemon *d; /* NULL: not served */
 	mgmt_http_render_fn *render;
-	char addr[64];        /* "127.0.0.1:9464", "" when not served; fixed once open */
+	char addr[64]; /* "127.0.0.1:9464", "" when not served; fixed once open */
 	/* written by the management thread, read by the gateway thread (atomic) */
 	uint64_t requests[MGMT_HTTP_RESULT_MAX];
 };
@@ -59,8 +59,7 @@ const char *mgmt_http_result_name(enum mgmt_http_result r);
  * by another process is a warning, and 0, with nothing served. Gateway
  * thread, before the management thread starts.
  */
-int mgmt_http_open(struct mgmt_http *h, const struct sg_cfg_listen *l,
-                   mgmt_http_render_fn *render);
+int mgmt_http_open(struct mgmt_http *h, const struct sg_cfg_listen *l, mgmt_http_render_fn *render);
 
 /* The fd to poll for input (an epoll set), or -1 when nothing is served. */
 int mgmt_http_fd(const struct mgmt_http *h);
