@@ -7,13 +7,14 @@
  * thread starts; everything else on the management thread.
  *
  * Limits, so that a scraper, a slow client or garbage costs only itself:
- * HTTP_CLIENTS connections at once (the next is closed at accept), each
- * closed after HTTP_TIMEOUT_S without progress, and HTTP_REQUEST_MAX bytes
- * for a request's line and headers (past it libmicrohttpd answers 431, or
- * 414 for the line, and closes). A body is never read: only GET and HEAD
- * are served. A scrape renders the published statistics (a few hundred
- * lines, independent of the number of sessions) into one buffer; its
- * sending is non-blocking like the rest.
+ * HTTP_CLIENTS connections at once (then libmicrohttpd stops accepting:
+ * the next waits in the listen backlog), each closed after HTTP_TIMEOUT_S
+ * without progress, and HTTP_REQUEST_MAX bytes for a request's line and
+ * headers (past it libmicrohttpd answers 431, or 414 for the line, and
+ * closes). A body is never read: only GET and HEAD are served. A scrape is
+ * the render function's text in one buffer (the statistics: a few hundred
+ * lines, whatever the number of sessions); its sending is non-blocking
+ * like the rest.
  */
 #include <errno.h>
 #include <stdarg.h>

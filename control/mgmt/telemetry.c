@@ -6,8 +6,9 @@
  * never touches the gateway, reads the published copy under a mutex and
  * flattens parts of it into rte_tel_data dicts. The management thread's
  * /metrics (http.c) takes a reference to it under the same mutex and
- * renders it outside, with the printer of `stormctl metrics`. A published copy is never modified
- * (it is replaced whole; jansson's reference counts are atomic).
+ * renders it outside, with the printer of `stormctl metrics`. A published
+ * copy is never modified (it is replaced whole; jansson's reference counts
+ * are atomic).
  */
 #include <errno.h>
 #include <pthread.h>
