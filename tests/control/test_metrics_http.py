@@ -138,7 +138,8 @@ def test_get(lab, d, port, tool):
 
     done = 'stormgate_handshake_events_total{event="completed_full"}'
     rx = 'stormgate_rx_packets_total{worker="0",lcore="1"}'
-    before_done, before_rx = sample(text, done), sample(text, rx)
+    ins = 'stormgate_session_changes_total{change="insert"}'
+    before_done, before_rx, before_ins = sample(text, done), sample(text, rx), sample(text, ins)
     r = hsload(lab, tool, 6)
     check('stormgate-hsload: 6 handshakes', completed(r) == 6,
           r.stdout[-600:] + r.stderr[-600:])
@@ -150,8 +151,11 @@ def test_get(lab, d, port, tool):
     check('after the traffic: 6 more completed handshakes, more packets received (<= 5 s)',
           after is not None and sample(after, rx) > (before_rx or 0),
           f'before {before_done} {before_rx}; now {request(port)[2].decode()[:300]}')
-    check('the sessions gauge counts them', after is not None
-          and sample(after, 'stormgate_sessions') >= 0, '')
+    gone = proc.wait_for(lambda: (lambda t: t if sample(t, 'stormgate_sessions') == 0 else None)(
+        request(port)[2].decode()), timeout=5, step=0.1)
+    check('6 sessions inserted, and the sessions gauge back to 0 once hsload closed them',
+          after is not None and gone is not None
+          and sample(gone, ins) == (before_ins or 0) + 6, (gone or '')[:300])
 
     st, h, body = request(port, 'HEAD')
     check('HEAD /metrics: 200, the type, no body',
