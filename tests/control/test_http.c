@@ -6,7 +6,8 @@
  * function this test's. A table of requests: GET and HEAD /metrics (200,
  * text/plain; version=0.0.4, the rendered text), other paths (404), other
  * methods (405 with Allow), nothing rendered yet (503), a render that fails
- * (500); each counted under its result. Then the addresses: off serves
+ * (500); each counted under its result; headers past the bound (431,
+ * not counted). Then the addresses: off serves
  * nothing, an address given that is taken fails with -EADDRINUSE, the
  * default taken is no failure and serves nothing. Suite unit (also under
  * ASan+UBSan).
@@ -134,8 +135,8 @@ static void test_requests(void **state)
 		  "HTTP/1.1 405 Method Not Allowed\r\n", "Allow: GET, HEAD\r\n", NULL,
 		  MGMT_HTTP_METHOD_NOT_ALLOWED },
 		{ "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", -ENODATA,
-		  "HTTP/1.1 503 Service Unavailable\r\n", "Content-Type: text/plain; charset=utf-8\r\n",
-		  NULL, MGMT_HTTP_UNAVAILABLE },
+		  "HTTP/1.1 503 Service Unavailable\r\n",
+		  "Content-Type: text/plain; charset=utf-8\r\n", NULL, MGMT_HTTP_UNAVAILABLE },
 		{ "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", -EIO,
 		  "HTTP/1.1 500 Internal Server Error\r\n",
 		  "Content-Type: text/plain; charset=utf-8\r\n", NULL, MGMT_HTTP_FAILED },
@@ -166,6 +167,17 @@ static void test_requests(void **state)
 		    (rows[i].body == NULL && strstr(buf, "stormgate_up") != NULL))
 			fail_msg("row %zu: got\n%s", i, buf);
 		want[rows[i].result]++;
+	}
+	/* Headers past HTTP_REQUEST_MAX: libmicrohttpd's own 431, nothing rendered or counted. */
+	{
+		static char big[24 << 10];
+		int n = snprintf(big, sizeof(big), "GET /metrics HTTP/1.1\r\nHost: t\r\nX-Pad: ");
+
+		memset(big + n, 'a', sizeof(big) - (size_t)n - 5);
+		memcpy(big + sizeof(big) - 5, "\r\n\r\n", 5);
+		exchange(port, big, buf, sizeof(buf));
+		if (strncmp(buf, "HTTP/1.1 431 ", 13) != 0 || strstr(buf, "stormgate_up") != NULL)
+			fail_msg("oversized headers: got\n%.300s", buf);
 	}
 	__atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(s.tid, NULL);
