@@ -93,6 +93,7 @@ enum cfg_kind {
 	K_ADDR,     /* struct sg_cfg_prefix of one address (/32, /128) */
 	K_ENDPOINT, /* struct sg_cfg_endpoint */
 	K_SUITE,    /* IANA cipher suite name, stored as its uint16_t value */
+	K_LISTEN,   /* struct sg_cfg_listen: an endpoint, or "" / off; def_str the default */
 	K_MAP,      /* nested keys (sub) */
 	K_LIST,     /* list of `elem` (sub for K_MAP items) */
 };

@@ -109,6 +109,9 @@ int sg_cfg_addr_parse(const char *s, struct sg_cfg_prefix *p);
 /* "198.18.2.10:5683", "[fd00:5347:2::10]:5683"; -ERANGE: the port (1..65535). */
 int sg_cfg_endpoint_parse(const char *s, struct sg_cfg_endpoint *e);
 
+/* 1 when e is a loopback address (127.0.0.0/8, ::1), else 0. */
+int sg_cfg_endpoint_loopback(const struct sg_cfg_endpoint *e);
+
 /* Format "198.18.1.1/24" into buf; returns buf. */
 char *sg_cfg_prefix_str(const struct sg_cfg_prefix *p, char *buf, size_t len);
 /* Format "198.18.2.10:5683" / "[fd00::1]:5683" into buf; returns buf. */

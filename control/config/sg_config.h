@@ -103,6 +103,27 @@ struct sg_cfg_control {
 	uint64_t max_output;     /* bytes of answers queued for one client */
 };
 
+/*
+ * metrics.listen: where /metrics is served over HTTP. state says whether the
+ * file set it (an address the operator asked for: failing to bind it stops
+ * the start-up) or left the default (failing to bind it is a warning), or
+ * turned it off ("" or off); addr is unused when off.
+ */
+enum sg_cfg_listen_state {
+	SG_CFG_LISTEN_DEFAULT = 0, /* not in the file: the default address */
+	SG_CFG_LISTEN_SET,         /* an address given in the file */
+	SG_CFG_LISTEN_OFF,         /* "" or off: not served */
+};
+
+struct sg_cfg_listen {
+	uint32_t state; /* enum sg_cfg_listen_state */
+	struct sg_cfg_endpoint addr;
+};
+
+struct sg_cfg_metrics {
+	struct sg_cfg_listen listen;
+};
+
 struct sg_cfg_workers {
 	uint32_t count; /* 0: every worker lcore EAL was given */
 	uint32_t n_lcores;
@@ -173,6 +194,7 @@ struct sg_config {
 	char eal[SG_CFG_EAL_MAX][SG_CFG_STR_MAX];
 	struct sg_cfg_log log;
 	struct sg_cfg_control control;
+	struct sg_cfg_metrics metrics;
 	struct sg_cfg_workers workers;
 	struct sg_cfg_mbufs mbufs;
 	uint32_t n_ports;

@@ -286,6 +286,15 @@ int sg_cfg_endpoint_parse(const char *s, struct sg_cfg_endpoint *e)
 	return 0;
 }
 
+int sg_cfg_endpoint_loopback(const struct sg_cfg_endpoint *e)
+{
+	static const uint8_t v6_loopback[16] = { [15] = 1 };
+
+	if (e->family == AF_INET)
+		return e->addr[0] == 127;
+	return e->family == AF_INET6 && memcmp(e->addr, v6_loopback, sizeof(v6_loopback)) == 0;
+}
+
 char *sg_cfg_prefix_str(const struct sg_cfg_prefix *p, char *buf, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN];

@@ -97,6 +97,32 @@ static void scalar_address(struct cfg_ctx *px, enum cfg_kind kind, const char *p
 		           s);
 }
 
+/* K_LISTEN: an address to listen on, or "" / off for none. */
+static void scalar_listen(struct cfg_ctx *px, const char *path, const struct sg_cfg_node *n,
+                          struct sg_cfg_listen *l)
+{
+	int rc;
+
+	if (n->text[0] == '\0' || strcmp(n->text, "off") == 0) {
+		memset(l, 0, sizeof(*l));
+		l->state = SG_CFG_LISTEN_OFF;
+		return;
+	}
+	rc = sg_cfg_endpoint_parse(n->text, &l->addr);
+	if (rc == 0) {
+		l->state = SG_CFG_LISTEN_SET;
+		return;
+	}
+	if (rc == -ERANGE) {
+		cfg_err_at(px, n->line, n->col, "'%s': TCP port out of range 1..65535 in '%s'",
+		           path, n->text);
+		return;
+	}
+	cfg_err_at(px, n->line, n->col,
+	           "'%s' must be ADDRESS:PORT (127.0.0.1:9464, \"[::1]:9464\"), or off; got '%s'",
+	           path, n->text);
+}
+
 /* K_UINT, K_SIZE, K_DURATION, K_MODE: a number in the key's range (and step). */
 static void scalar_number(struct cfg_ctx *px, const struct cfg_key *k, enum cfg_kind kind,
                           const char *path, const struct sg_cfg_node *n, void *p, size_t size)
@@ -181,6 +207,9 @@ static void walk_scalar(struct cfg_ctx *px, const struct cfg_key *k, enum cfg_ki
 	case K_ADDR:
 	case K_ENDPOINT:
 		scalar_address(px, kind, path, n, p);
+		return;
+	case K_LISTEN:
+		scalar_listen(px, path, n, p);
 		return;
 	case K_SUITE:
 		if (cfg_suite_parse(n->text, p) != 0)

@@ -87,6 +87,22 @@ static void print_backend(const struct sg_config *cfg)
 		        sessions, cfg->sessions.capacity);
 }
 
+/* Where /metrics is served; a warning when anyone who reaches the host may read it. */
+static void print_metrics(const struct sg_cfg_listen *l)
+{
+	char buf[64];
+
+	if (l->state == SG_CFG_LISTEN_OFF) {
+		printf("  metrics:     off\n");
+		return;
+	}
+	printf("  metrics:     http://%s/metrics%s\n",
+	       sg_cfg_endpoint_str(&l->addr, buf, sizeof(buf)),
+	       sg_cfg_endpoint_loopback(&l->addr)
+	               ? ""
+	               : " (warning: not loopback, and it has no authentication)");
+}
+
 static void print_summary(const char *path, const struct sg_config *cfg)
 {
 	char buf[64];
@@ -118,6 +134,7 @@ static void print_summary(const char *path, const struct sg_config *cfg)
 	       cfg->control.socket, cfg->control.mode, cfg->control.group[0] ? ", group " : "",
 	       cfg->control.group, cfg->control.max_clients, cfg->control.max_request,
 	       cfg->control.max_output >> 20);
+	print_metrics(&cfg->metrics.listen);
 	printf("  policy:      key lifetime %" PRIu64 " s (-%u %%), cookies %s, %u suite(s), "
 	       "%u handshakes/s%s\n",
 	       cfg->policy.key_lifetime, cfg->policy.key_lifetime_jitter,

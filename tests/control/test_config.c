@@ -169,7 +169,8 @@ static const struct err_case err_cases[] = {
 	/* --- unknown keys --- */
 	{ "unknown top-level key",
 	  "colour: red\n" PORTS,
-	  { "t.yaml:1:1: unknown key 'colour' (known here: eal, log, control, workers, mbufs, "
+	  { "t.yaml:1:1: unknown key 'colour' (known here: eal, log, control, metrics, workers, "
+	    "mbufs, "
 	    "ports, sessions, credentials, policy, backend)" } },
 	{ "unknown nested key",
 	  "log:\n  levle: debug\n" PORTS,
@@ -219,6 +220,33 @@ static const struct err_case err_cases[] = {
 	{ "backend port unknown",
 	  "backend:\n  port: up0\n" PORTS,
 	  { "t.yaml:2:9: 'backend.port': no port named 'up0'" } },
+	/* metrics.listen: an address and TCP port, or off. */
+	{ "metrics.listen without a port",
+	  "metrics:\n  listen: 127.0.0.1\n" PORTS,
+	  { "t.yaml:2:11: 'metrics.listen' must be ADDRESS:PORT (127.0.0.1:9464, \"[::1]:9464\"), "
+	    "or off; got '127.0.0.1'" } },
+	{ "metrics.listen port 0",
+	  "metrics: {listen: '127.0.0.1:0'}\n" PORTS,
+	  { "t.yaml:1:19: 'metrics.listen': TCP port out of range 1..65535 in '127.0.0.1:0'" } },
+	{ "metrics.listen IPv6 without brackets",
+	  "metrics: {listen: '::1:9464'}\n" PORTS,
+	  { "t.yaml:1:19: 'metrics.listen' must be ADDRESS:PORT*" } },
+	{ "metrics.listen a host name",
+	  "metrics: {listen: 'localhost:9464'}\n" PORTS,
+	  { "t.yaml:1:19: 'metrics.listen' must be ADDRESS:PORT*" } },
+	{ "metrics.listen empty plain value",
+	  "metrics:\n  listen:\n" PORTS,
+	  { "t.yaml:2:3: 'metrics.listen' has no value" } },
+	{ "metrics.listen a list",
+	  "metrics: {listen: [127.0.0.1:9464]}\n" PORTS,
+	  { "t.yaml:1:19: 'metrics.listen' must be a scalar, got a list" } },
+	{ "metrics: unknown key",
+	  "metrics: {port: 9464}\n" PORTS,
+	  { "t.yaml:1:11: unknown key 'metrics.port' (known here: listen)" } },
+	{ "metrics.listen twice",
+	  "metrics:\n  listen: off\n  listen: 127.0.0.1:1\n" PORTS,
+	  { "t.yaml:3:3: duplicate key 'metrics.listen' (first at line 2)" } },
+
 	/* Issue 12 item 1: the servers' replies on the device port only when it is trusted. */
 	{ "servers without a backend port",
 	  "backend:\n  servers: [198.18.2.10:5683]\n" PORTS,
@@ -542,6 +570,54 @@ static void test_backend_capacity(void **state)
 	assert_string_equal(sg_cfg_prefix_str(&cfg->ports[0].gateway[1], buf, sizeof(buf)),
 	                    "198.18.0.2/32");
 	free(cfg);
+}
+
+/*
+ * metrics.listen: the default (loopback, a start-up that goes on when it is
+ * taken), an address given (IPv4, IPv6 in brackets), off ("" or off), and
+ * which of them are loopback (the daemon warns for the others).
+ */
+static void test_metrics_listen(void **state)
+{
+	static const struct {
+		const char *yaml;
+		uint32_t state;
+		const char *addr; /* as printed; NULL when off */
+		int loopback;
+	} rows[] = {
+		{ PORTS, SG_CFG_LISTEN_DEFAULT, "127.0.0.1:9464", 1 },
+		{ "metrics:\n" PORTS, SG_CFG_LISTEN_DEFAULT, "127.0.0.1:9464", 1 },
+		{ "metrics: {listen: 127.0.0.1:9464}\n" PORTS, SG_CFG_LISTEN_SET, "127.0.0.1:9464",
+		  1 },
+		{ "metrics: {listen: 127.9.9.9:1}\n" PORTS, SG_CFG_LISTEN_SET, "127.9.9.9:1", 1 },
+		{ "metrics: {listen: '[::1]:9464'}\n" PORTS, SG_CFG_LISTEN_SET, "[::1]:9464", 1 },
+		{ "metrics: {listen: 198.18.0.1:65535}\n" PORTS, SG_CFG_LISTEN_SET,
+		  "198.18.0.1:65535", 0 },
+		{ "metrics: {listen: 0.0.0.0:9464}\n" PORTS, SG_CFG_LISTEN_SET, "0.0.0.0:9464", 0 },
+		{ "metrics: {listen: '[fd00:5347::1]:9464'}\n" PORTS, SG_CFG_LISTEN_SET,
+		  "[fd00:5347::1]:9464", 0 },
+		{ "metrics: {listen: '[::]:9464'}\n" PORTS, SG_CFG_LISTEN_SET, "[::]:9464", 0 },
+		{ "metrics: {listen: off}\n" PORTS, SG_CFG_LISTEN_OFF, NULL, 0 },
+		{ "metrics: {listen: ''}\n" PORTS, SG_CFG_LISTEN_OFF, NULL, 0 },
+		{ "metrics:\n  listen: \"\"\n" PORTS, SG_CFG_LISTEN_OFF, NULL, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+		struct sg_config *cfg = parse_ok(rows[i].yaml);
+		const struct sg_cfg_listen *l = &cfg->metrics.listen;
+		char buf[64] = "";
+
+		if (l->state != SG_CFG_LISTEN_OFF)
+			sg_cfg_endpoint_str(&l->addr, buf, sizeof(buf));
+		if (l->state != rows[i].state ||
+		    strcmp(buf, rows[i].addr ? rows[i].addr : "") != 0 ||
+		    (rows[i].addr && sg_cfg_endpoint_loopback(&l->addr) != rows[i].loopback))
+			fail_msg("row %zu: state %u '%s' loopback %d; want %u '%s' %d", i, l->state,
+			         buf, sg_cfg_endpoint_loopback(&l->addr), rows[i].state,
+			         rows[i].addr ? rows[i].addr : "", rows[i].loopback);
+		free(cfg);
+	}
 }
 
 static void test_values(void **state)
@@ -1134,6 +1210,7 @@ int main(void)
 		cmocka_unit_test(test_backend_port),
 		cmocka_unit_test(test_backend_capacity),
 		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_metrics_listen),
 		cmocka_unit_test(test_empty_sections),
 		cmocka_unit_test(test_failure_keeps_config),
 		cmocka_unit_test(test_set_key),
