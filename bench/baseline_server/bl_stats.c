@@ -6,6 +6,7 @@
  * reads and prints them here. See baseline.h.
  */
 #include <stdio.h>
+#include <malloc.h>
 
 #include "baseline.h"
 
@@ -33,6 +34,11 @@ static const char *const names[BL_CTR_MAX] = {
 	[BL_DROP_SEND] = "send_failed",
 };
 
+/*
+ * Memory: the process's resident set, and what malloc has handed out and not
+ * taken back (glibc's mallinfo2(): OpenSSL's objects, ours, the tables)
+ * whether or not its pages were touched yet.
+ */
 /* The process's resident set (from /proc/self/statm), KiB; 0 if unknown. */
 static unsigned long rss_kib(void)
 {
@@ -59,9 +65,11 @@ void bl_stats_print(FILE *out, struct bl_counters *const *w, unsigned n, double 
 	}
 	for (k = BL_DROP_FIRST; k < BL_CTR_MAX; k++)
 		drops += sum[k];
-	fprintf(out, "{\"t\":%.3f,%s\"clients\":%llu,\"drops\":%llu,\"rss_kib\":%lu", t,
-	        final ? "\"final\":true," : "", (unsigned long long)clients,
-	        (unsigned long long)drops, rss_kib());
+	fprintf(out,
+	        "{\"t\":%.3f,%s\"clients\":%llu,\"drops\":%llu,\"rss_kib\":%lu,"
+	        "\"heap_kib\":%zu",
+	        t, final ? "\"final\":true," : "", (unsigned long long)clients,
+	        (unsigned long long)drops, rss_kib(), mallinfo2().uordblks / 1024);
 	for (k = 0; k < BL_DROP_FIRST; k++)
 		fprintf(out, ",\"%s\":%llu", names[k], (unsigned long long)sum[k]);
 	fputs(",\"drop\":{", out);
