@@ -23,6 +23,8 @@ the devices' veth, 198.18.2.1 on the backend's), the backend (198.18.2.2:5683).
   - udp mode over IPv6: libcoap's coap-client-openssl GETs /time from
     coap-server-notls behind it; --max-clients refuses a third client while
     two hold sessions, and takes one again when one leaves;
+  - devices that vanish: after their handshake, --idle-timeout ends their
+    sessions; in it (after the server's first flight), --hs-timeout fails it;
   - a credential CSV of 1,000,000 devices loads in seconds and its last
     device handshakes; bad command lines exit 2, a bad CSV exits 1 with its
     line.
@@ -291,6 +293,55 @@ def udp_mode(lab):
     lab.kill(cs)
 
 
+VANISH = f'''
+import os, socket, sys
+sys.path.insert(0, {os.path.join(HERE, '..', 'tools')!r})
+from sgtest.dtls import client_hello
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.connect(({SRV4!r}, {DTLS_PORT}))
+rnd = os.urandom(32)
+s.send(client_hello(rnd, [0xC0A8]))
+hvr = s.recv(2048)              # record (13), handshake header (12), version (2), cookie
+assert hvr[0] == 22 and hvr[13] == 3, hvr[:16].hex()
+cookie = hvr[28:28 + hvr[27]]
+hello = bytearray(client_hello(rnd, [0xC0A8], cookie=cookie))
+hello[10] = hello[18] = 1       # record sequence 1, message_seq 1 (RFC 6347 §4.2.2)
+s.send(hello)
+flight = s.recv(2048)           # the ServerHello: the server keeps a handshake for us
+assert flight[0] == 22 and flight[13] == 2, flight[:16].hex()
+print('vanished')               # and never answers
+'''
+
+
+def timeouts(lab):
+    """Devices that vanish: after a handshake (--idle-timeout) and in one (--hs-timeout)."""
+    check = lab.check
+    p, out, err = lab.server('idle', '--listen', f'{SRV4}:{DTLS_PORT}', '--backend',
+                             f'{BE4}:{BE_PORT}', '--idle-timeout', '2s', '--hs-timeout', '3s')
+    r = lab.run(lab.ns_dev, [lab.hsload, '--connect', f'{SRV4}:{DTLS_PORT}', '--source', DEV4,
+                             '--credentials', lab.csv, '--clients', '8', '--max', '100',
+                             '--no-close', '--no-series', '--duration', '30'], timeout=40)
+    s1 = wait_stats(out, lambda s: s['handshakes_completed'] == 100)
+    # a new handshake from a port the kernel gave again replaces that port's session
+    check('100 devices handshake and vanish without a close_notify: their sessions stay',
+          s1['handshakes_completed'] == 100 and s1['clients'] + s1['replaced'] == 100
+          and s1['clients'] >= 90 and s1['closed_notify'] == 0,
+          f'{r.stdout[-300:]}\n{json.dumps(s1)}')
+    s2 = wait_stats(out, lambda s: s['clients'] == 0, timeout=8)
+    check('--idle-timeout 2s ends every one of them, counted',
+          s2['clients'] == 0 and s2['closed_idle'] == s1['clients'], json.dumps(s2))
+    r = lab.run(lab.ns_dev, [sys.executable, '-c', VANISH])
+    s3 = wait_stats(out, lambda s: s['handshakes_timed_out'] == 1 and s['clients'] == 0, 10)
+    check('a device that vanishes mid-handshake: our flight is resent, then --hs-timeout 3s '
+          'fails the handshake, counted; no client left',
+          'vanished' in r.stdout and s3['handshakes_timed_out'] == 1
+          and s3['handshakes_failed'] == 1 and s3['clients'] == 0
+          and s3['datagrams_out'] - s2['datagrams_out'] >= 3,
+          f'{r.stdout}{r.stderr[-500:]}\n{json.dumps(s3)}')
+    stop(lab, p, 'timeouts', out)
+
+
 def big_csv(lab):
     """1M devices: written, loaded in seconds, the last one handshakes."""
     path = os.path.join(lab.work, 'fleet.csv')
@@ -337,6 +388,7 @@ def run(baseline, hsload):
         bad_usage(lab)
         proxy_mode(lab)
         udp_mode(lab)
+        timeouts(lab)
         big_csv(lab)
 
 
