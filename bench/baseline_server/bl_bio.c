@@ -15,9 +15,9 @@
 
 #include "baseline.h"
 
-struct bl_bio {
-	struct bl_worker *w;
-	struct bl_addr peer;
+struct sg_bl_bio {
+	struct sg_bl_worker *w;
+	struct sg_bl_addr peer;
 	const uint8_t *in; /* the datagram not read yet; NULL: none */
 	size_t in_len;
 	bool wrote;
@@ -27,7 +27,7 @@ static BIO_METHOD *method;
 static pthread_once_t method_once = PTHREAD_ONCE_INIT;
 
 /* IP and UDP headers, for the MTU OpenSSL fragments its flights to. */
-static long overhead(const struct bl_bio *b)
+static long overhead(const struct sg_bl_bio *b)
 {
 	return b->peer.family == AF_INET6 ? 48 : 28;
 }
@@ -39,21 +39,21 @@ static long overhead(const struct bl_bio *b)
  */
 static int bio_write(BIO *bio, const char *buf, int len)
 {
-	struct bl_bio *b = BIO_get_data(bio);
+	struct sg_bl_bio *b = BIO_get_data(bio);
 	struct sockaddr_storage ss;
-	socklen_t sl = bl_addr_to_sa(&b->peer, &ss);
+	socklen_t sl = sg_bl_addr_to_sa(&b->peer, &ss);
 
 	if (sendto(b->w->dev_fd, buf, (size_t)len, 0, (struct sockaddr *)&ss, sl) == len)
-		bl_count(&b->w->ctr, BL_DGRAMS_OUT);
+		sg_bl_count(&b->w->ctr, SG_BL_DGRAMS_OUT);
 	else
-		bl_count(&b->w->ctr, BL_DROP_SEND);
+		sg_bl_count(&b->w->ctr, SG_BL_DROP_SEND);
 	b->wrote = true;
 	return len;
 }
 
 static int bio_read(BIO *bio, char *buf, int len)
 {
-	struct bl_bio *b = BIO_get_data(bio);
+	struct sg_bl_bio *b = BIO_get_data(bio);
 	size_t n;
 
 	BIO_clear_retry_flags(bio);
@@ -70,7 +70,7 @@ static int bio_read(BIO *bio, char *buf, int len)
 /* What OpenSSL's DTLS code asks of a datagram BIO; the rest has no answer. */
 static long bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
 {
-	struct bl_bio *b = BIO_get_data(bio);
+	struct sg_bl_bio *b = BIO_get_data(bio);
 
 	(void)num;
 	switch (cmd) {
@@ -113,9 +113,9 @@ static void make_method(void)
 	BIO_meth_set_destroy(method, bio_destroy);
 }
 
-BIO *bl_bio_new(struct bl_worker *w)
+BIO *sg_bl_bio_new(struct sg_bl_worker *w)
 {
-	struct bl_bio *b;
+	struct sg_bl_bio *b;
 	BIO *bio;
 
 	pthread_once(&method_once, make_method);
@@ -133,9 +133,9 @@ BIO *bl_bio_new(struct bl_worker *w)
 	return bio;
 }
 
-void bl_bio_feed(BIO *bio, const struct bl_addr *peer, const uint8_t *d, size_t len)
+void sg_bl_bio_feed(BIO *bio, const struct sg_bl_addr *peer, const uint8_t *d, size_t len)
 {
-	struct bl_bio *b = BIO_get_data(bio);
+	struct sg_bl_bio *b = BIO_get_data(bio);
 
 	b->peer = *peer;
 	b->in = d;
@@ -143,21 +143,21 @@ void bl_bio_feed(BIO *bio, const struct bl_addr *peer, const uint8_t *d, size_t 
 	b->wrote = false;
 }
 
-bool bl_bio_wrote(BIO *bio)
+bool sg_bl_bio_wrote(BIO *bio)
 {
-	const struct bl_bio *b = BIO_get_data(bio);
+	const struct sg_bl_bio *b = BIO_get_data(bio);
 
 	return b->wrote;
 }
 
-const struct bl_addr *bl_bio_peer(BIO *bio)
+const struct sg_bl_addr *sg_bl_bio_peer(BIO *bio)
 {
-	const struct bl_bio *b = BIO_get_data(bio);
+	const struct sg_bl_bio *b = BIO_get_data(bio);
 
 	return &b->peer;
 }
 
-void bl_bio_cleanup(void)
+void sg_bl_bio_cleanup(void)
 {
 	BIO_meth_free(method);
 	method = NULL;

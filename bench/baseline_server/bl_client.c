@@ -23,39 +23,39 @@
 #define TIMER_MIN (UINT64_C(1000000)) /* 1 ms: a timer never fires in a loop */
 
 /* The client's next timer: OpenSSL's retransmission, the handshake's or the idle deadline. */
-static void rearm(struct bl_worker *w, struct bl_client *c)
+static void rearm(struct sg_bl_worker *w, struct sg_bl_client *c)
 {
-	const struct bl_opts *o = w->s->o;
+	const struct sg_bl_opts *o = w->s->o;
 	uint64_t d = UINT64_MAX, t;
 	struct timeval tv;
 
 	if (DTLSv1_get_timeout(c->ssl, &tv) == 1)
 		d = w->now + (uint64_t)tv.tv_sec * NS_PER_S + (uint64_t)tv.tv_usec * NS_PER_US;
-	if (c->state == BL_HANDSHAKE)
+	if (c->state == SG_BL_HANDSHAKE)
 		t = c->start_ns + o->hs_timeout_s * NS_PER_S;
 	else
 		t = o->idle_timeout_s ? c->last_ns + o->idle_timeout_s * NS_PER_S : UINT64_MAX;
 	d = t < d ? t : d;
 	if (d < w->now + TIMER_MIN)
 		d = w->now + TIMER_MIN;
-	bl_table_set_deadline(&w->table, c, d);
+	sg_bl_table_set_deadline(&w->table, c, d);
 }
 
-struct bl_client *bl_client_new(struct bl_worker *w, const struct bl_addr *a, SSL *ssl)
+struct sg_bl_client *sg_bl_client_new(struct sg_bl_worker *w, const struct sg_bl_addr *a, SSL *ssl)
 {
-	struct bl_client *c = calloc(1, sizeof(*c));
+	struct sg_bl_client *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		return NULL;
-	c->kind = BL_FD_CLIENT_BACKEND;
-	c->state = BL_HANDSHAKE;
+	c->kind = SG_BL_FD_CLIENT_BACKEND;
+	c->state = SG_BL_HANDSHAKE;
 	c->addr = *a;
 	c->ssl = ssl;
 	c->be_fd = -1;
 	c->start_ns = c->last_ns = w->now;
 	c->handle = (uint64_t)w->index << 48 | ++w->serial;
 	c->deadline = UINT64_MAX;
-	if (RAND_bytes(c->token, sizeof(c->token)) != 1 || bl_table_add(&w->table, c) != 0) {
+	if (RAND_bytes(c->token, sizeof(c->token)) != 1 || sg_bl_table_add(&w->table, c) != 0) {
 		free(c);
 		return NULL;
 	}
@@ -65,26 +65,27 @@ struct bl_client *bl_client_new(struct bl_worker *w, const struct bl_addr *a, SS
 	return c;
 }
 
-void bl_client_end(struct bl_worker *w, struct bl_client *c, enum bl_ctr why, bool notify)
+void sg_bl_client_end(struct sg_bl_worker *w, struct sg_bl_client *c, enum sg_bl_ctr why,
+                      bool notify)
 {
-	if (c->state == BL_DEAD)
+	if (c->state == SG_BL_DEAD)
 		return;
-	if (why < BL_CTR_MAX)
-		bl_count(&w->ctr, why);
-	if (notify && c->state == BL_ESTABLISHED)
+	if (why < SG_BL_CTR_MAX)
+		sg_bl_count(&w->ctr, why);
+	if (notify && c->state == SG_BL_ESTABLISHED)
 		SSL_shutdown(c->ssl); /* one close_notify; the device need not answer */
 	ERR_clear_error();
-	bl_table_del(&w->table, c);
-	c->state = BL_DEAD;
+	sg_bl_table_del(&w->table, c);
+	c->state = SG_BL_DEAD;
 	c->next_dead = w->dead;
 	w->dead = c;
 	atomic_fetch_sub_explicit(&w->s->clients, 1, memory_order_relaxed);
 	atomic_store_explicit(&w->ctr.clients, w->table.n, memory_order_relaxed);
 }
 
-void bl_client_reap(struct bl_worker *w)
+void sg_bl_client_reap(struct sg_bl_worker *w)
 {
-	struct bl_client *c;
+	struct sg_bl_client *c;
 
 	while ((c = w->dead) != NULL) {
 		w->dead = c->next_dead;
@@ -97,7 +98,7 @@ void bl_client_reap(struct bl_worker *w)
 }
 
 /* The handshake moved on; false when it ended the client. */
-static bool handshake(struct bl_worker *w, struct bl_client *c)
+static bool handshake(struct sg_bl_worker *w, struct sg_bl_client *c)
 {
 	int rc = SSL_do_handshake(c->ssl), e;
 
@@ -105,29 +106,29 @@ static bool handshake(struct bl_worker *w, struct bl_client *c)
 		e = SSL_get_error(c->ssl, rc);
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 			return true;
-		bl_client_end(w, c, BL_HS_FAILED, false); /* OpenSSL sent its alert */
+		sg_bl_client_end(w, c, SG_BL_HS_FAILED, false); /* OpenSSL sent its alert */
 		return false;
 	}
-	c->state = BL_ESTABLISHED;
-	bl_count(&w->ctr, BL_HS_COMPLETED);
-	if (w->s->o->mode == BL_BACKEND_UDP && bl_backend_open(w, c) != 0) {
-		bl_client_end(w, c, BL_DROP_NO_PORT, true);
+	c->state = SG_BL_ESTABLISHED;
+	sg_bl_count(&w->ctr, SG_BL_HS_COMPLETED);
+	if (w->s->o->mode == SG_BL_BACKEND_UDP && sg_bl_backend_open(w, c) != 0) {
+		sg_bl_client_end(w, c, SG_BL_DROP_NO_PORT, true);
 		return false;
 	}
 	return true;
 }
 
-void bl_client_input(struct bl_worker *w, struct bl_client *c)
+void sg_bl_client_input(struct sg_bl_worker *w, struct sg_bl_client *c)
 {
 	int n, e;
 
 	c->last_ns = w->now;
-	if (c->state == BL_HANDSHAKE && !handshake(w, c))
+	if (c->state == SG_BL_HANDSHAKE && !handshake(w, c))
 		return;
-	while (c->state == BL_ESTABLISHED) {
+	while (c->state == SG_BL_ESTABLISHED) {
 		n = SSL_read(c->ssl, w->buf, sizeof(w->buf));
 		if (n > 0) {
-			bl_backend_forward(w, c, w->buf, (size_t)n);
+			sg_bl_backend_forward(w, c, w->buf, (size_t)n);
 			continue;
 		}
 		e = SSL_get_error(c->ssl, n);
@@ -135,49 +136,49 @@ void bl_client_input(struct bl_worker *w, struct bl_client *c)
 			break;
 		/* RFC 5246 §7.2.1: a close_notify is answered with one */
 		if (e == SSL_ERROR_ZERO_RETURN)
-			bl_client_end(w, c, BL_CLOSED_NOTIFY, true);
+			sg_bl_client_end(w, c, SG_BL_CLOSED_NOTIFY, true);
 		else
-			bl_client_end(w, c, BL_CLOSED_ERROR, false);
+			sg_bl_client_end(w, c, SG_BL_CLOSED_ERROR, false);
 		return;
 	}
-	OPENSSL_cleanse(w->buf, sizeof(w->buf));
-	bl_bio_feed(SSL_get_rbio(c->ssl), &c->addr, NULL, 0);
-	if (c->state != BL_DEAD)
+	sg_bl_bio_feed(SSL_get_rbio(c->ssl), &c->addr, NULL, 0);
+	if (c->state != SG_BL_DEAD)
 		rearm(w, c);
 }
 
-void bl_client_timer(struct bl_worker *w, struct bl_client *c)
+void sg_bl_client_timer(struct sg_bl_worker *w, struct sg_bl_client *c)
 {
-	const struct bl_opts *o = w->s->o;
+	const struct sg_bl_opts *o = w->s->o;
 
-	if (c->state == BL_HANDSHAKE && w->now >= c->start_ns + o->hs_timeout_s * NS_PER_S) {
-		bl_count(&w->ctr, BL_HS_TIMEOUT);
-		bl_client_end(w, c, BL_HS_FAILED, false);
+	if (c->state == SG_BL_HANDSHAKE && w->now >= c->start_ns + o->hs_timeout_s * NS_PER_S) {
+		sg_bl_count(&w->ctr, SG_BL_HS_TIMEOUT);
+		sg_bl_client_end(w, c, SG_BL_HS_FAILED, false);
 		return;
 	}
-	if (c->state == BL_ESTABLISHED && o->idle_timeout_s &&
+	if (c->state == SG_BL_ESTABLISHED && o->idle_timeout_s &&
 	    w->now >= c->last_ns + o->idle_timeout_s * NS_PER_S) {
-		bl_client_end(w, c, BL_CLOSED_IDLE, true);
+		sg_bl_client_end(w, c, SG_BL_CLOSED_IDLE, true);
 		return;
 	}
 	/* RFC 6347 §4.2.4.1: our last flight again, the timer doubled (OpenSSL's) */
 	if (DTLSv1_handle_timeout(c->ssl) < 0) {
-		bl_client_end(w, c, c->state == BL_HANDSHAKE ? BL_HS_FAILED : BL_CLOSED_ERROR,
-		              false);
+		sg_bl_client_end(w, c,
+		                 c->state == SG_BL_HANDSHAKE ? SG_BL_HS_FAILED : SG_BL_CLOSED_ERROR,
+		                 false);
 		return;
 	}
 	rearm(w, c);
 }
 
-void bl_client_send(struct bl_worker *w, struct bl_client *c, const uint8_t *d, size_t len)
+void sg_bl_client_send(struct sg_bl_worker *w, struct sg_bl_client *c, const uint8_t *d, size_t len)
 {
 	int n;
 
-	if (c->state != BL_ESTABLISHED) {
-		bl_count(&w->ctr, BL_DROP_BACKEND_UNKNOWN);
+	if (c->state != SG_BL_ESTABLISHED) {
+		sg_bl_count(&w->ctr, SG_BL_DROP_BACKEND_UNKNOWN);
 		return;
 	}
 	n = SSL_write(c->ssl, d, (int)len);
 	if (n <= 0)
-		bl_client_end(w, c, BL_CLOSED_ERROR, false);
+		sg_bl_client_end(w, c, SG_BL_CLOSED_ERROR, false);
 }

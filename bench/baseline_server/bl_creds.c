@@ -49,7 +49,7 @@ static unsigned parse_key(const char *s, uint8_t *key)
 {
 	size_t len = strlen(s), i;
 
-	if (len < 2 || len > 2 * BL_PSK_MAX || len % 2)
+	if (len < 2 || len > 2 * SG_BL_PSK_MAX || len % 2)
 		return 0;
 	for (i = 0; i < len; i += 2) {
 		int hi = hex_nibble(s[i]), lo = hex_nibble(s[i + 1]);
@@ -61,13 +61,13 @@ static unsigned parse_key(const char *s, uint8_t *key)
 	return (unsigned)(len / 2);
 }
 
-static const uint8_t *entry(const struct bl_creds *c, uint64_t slot)
+static const uint8_t *entry(const struct sg_bl_creds *c, uint64_t slot)
 {
 	return c->arena + (slot - 1);
 }
 
 /* Doubles the table once it is half full; 0 or -ENOMEM. */
-static int grow_table(struct bl_creds *c)
+static int grow_table(struct sg_bl_creds *c)
 {
 	size_t n = c->n_slots ? c->n_slots * 2 : 1024, i, j;
 	uint64_t *s;
@@ -95,7 +95,7 @@ static int grow_table(struct bl_creds *c)
 }
 
 /* Room for need more arena bytes; the keys in the old arena are wiped. */
-static int grow_arena(struct bl_creds *c, size_t need)
+static int grow_arena(struct sg_bl_creds *c, size_t need)
 {
 	size_t cap = c->arena_cap ? c->arena_cap : 1 << 16;
 	uint8_t *a;
@@ -118,7 +118,7 @@ static int grow_arena(struct bl_creds *c, size_t need)
 }
 
 /* Adds (or replaces) one device; 0 or -ENOMEM / -E2BIG. */
-static int add(struct bl_creds *c, const char *id, size_t id_len, const uint8_t *key,
+static int add(struct sg_bl_creds *c, const char *id, size_t id_len, const uint8_t *key,
                unsigned key_len)
 {
 	size_t j, need = 2 + id_len + key_len;
@@ -151,10 +151,10 @@ static int add(struct bl_creds *c, const char *id, size_t id_len, const uint8_t 
 }
 
 /* One data row, cut at its commas. 1: added; 0: a disabled device; -1: bad (why). */
-static int parse_row(struct bl_creds *c, char *line, const char **why)
+static int parse_row(struct sg_bl_creds *c, char *line, const char **why)
 {
 	char *f[4] = { line, NULL, NULL, NULL };
-	uint8_t key[BL_PSK_MAX];
+	uint8_t key[SG_BL_PSK_MAX];
 	size_t nf = 1, id_len;
 	unsigned key_len;
 	char *p;
@@ -167,7 +167,7 @@ static int parse_row(struct bl_creds *c, char *line, const char **why)
 		}
 	}
 	id_len = strlen(f[0]);
-	if (nf < 2 || id_len == 0 || id_len > BL_IDENTITY_MAX) {
+	if (nf < 2 || id_len == 0 || id_len > SG_BL_IDENTITY_MAX) {
 		*why = "expected identity (1..128 bytes),psk_hex";
 		return -1;
 	}
@@ -193,7 +193,7 @@ static void strip_eol(char *line)
 		line[--n] = '\0';
 }
 
-int bl_creds_load(const char *path, struct bl_creds *c)
+int sg_bl_creds_load(const char *path, struct sg_bl_creds *c)
 {
 	char line[LINE_MAX_BYTES];
 	const char *why = NULL;
@@ -237,17 +237,17 @@ int bl_creds_load(const char *path, struct bl_creds *c)
 		        rc == -EINVAL   ? why
 		        : rc == -ENOENT ? "no enabled device"
 		                        : strerror(-rc));
-		bl_creds_free(c);
+		sg_bl_creds_free(c);
 	}
 	return rc;
 }
 
-int bl_creds_find(const struct bl_creds *c, const char *identity, size_t id_len,
-                  const uint8_t **key, unsigned *key_len, const char **stored)
+int sg_bl_creds_find(const struct sg_bl_creds *c, const char *identity, size_t id_len,
+                     const uint8_t **key, unsigned *key_len, const char **stored)
 {
 	size_t j;
 
-	if (c->n_slots == 0 || id_len == 0 || id_len > BL_IDENTITY_MAX)
+	if (c->n_slots == 0 || id_len == 0 || id_len > SG_BL_IDENTITY_MAX)
 		return -ENOENT;
 	for (j = id_hash(c->seed, identity, id_len) & (c->n_slots - 1); c->slots[j];
 	     j = (j + 1) & (c->n_slots - 1)) {
@@ -263,7 +263,7 @@ int bl_creds_find(const struct bl_creds *c, const char *identity, size_t id_len,
 	return -ENOENT;
 }
 
-void bl_creds_free(struct bl_creds *c)
+void sg_bl_creds_free(struct sg_bl_creds *c)
 {
 	if (c->arena != NULL)
 		OPENSSL_cleanse(c->arena, c->arena_cap);

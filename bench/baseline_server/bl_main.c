@@ -43,20 +43,20 @@ static void raise_nofile(void)
 	}
 }
 
-static int load(struct bl_shared *s)
+static int load(struct sg_bl_shared *s)
 {
 	uint64_t t0 = sg_mono_ns();
-	int rc = bl_creds_load(s->o->creds_path, &s->creds);
+	int rc = sg_bl_creds_load(s->o->creds_path, &s->creds);
 
 	if (rc != 0)
 		return rc;
 	fprintf(stderr, "stormgate-dtls-baseline: %zu credentials loaded in %.2f s\n", s->creds.n,
 	        (double)(sg_mono_ns() - t0) / 1e9);
-	return bl_tls_init(s);
+	return sg_bl_tls_init(s);
 }
 
 /* n workers made and their threads started; how many run in *started. */
-static int start(struct bl_shared *s, struct bl_worker **w, pthread_t *tid, unsigned *started)
+static int start(struct sg_bl_shared *s, struct sg_bl_worker **w, pthread_t *tid, unsigned *started)
 {
 	unsigned i;
 	int rc;
@@ -65,12 +65,12 @@ static int start(struct bl_shared *s, struct bl_worker **w, pthread_t *tid, unsi
 		w[i] = calloc(1, sizeof(*w[i]));
 		if (w[i] == NULL)
 			return -ENOMEM;
-		rc = bl_worker_init(w[i], s, i);
+		rc = sg_bl_worker_init(w[i], s, i);
 		if (rc != 0)
 			return rc;
 	}
 	for (i = 0; i < s->o->threads; i++) {
-		rc = pthread_create(&tid[i], NULL, bl_worker_run, w[i]);
+		rc = pthread_create(&tid[i], NULL, sg_bl_worker_run, w[i]);
 		if (rc != 0)
 			return -rc;
 		*started = i + 1;
@@ -79,9 +79,10 @@ static int start(struct bl_shared *s, struct bl_worker **w, pthread_t *tid, unsi
 }
 
 /* Until SIGINT or SIGTERM: a JSON line a second with --stats. */
-static void wait_stop(struct bl_shared *s, struct bl_worker **w, const sigset_t *sigs, uint64_t t0)
+static void wait_stop(struct sg_bl_shared *s, struct sg_bl_worker **w, const sigset_t *sigs,
+                      uint64_t t0)
 {
-	struct bl_counters *ctr[BL_THREADS_MAX];
+	struct sg_bl_counters *ctr[SG_BL_THREADS_MAX];
 	struct timespec one = { .tv_sec = 1 };
 	uint64_t next = t0 + SG_NS_PER_SEC;
 	unsigned i;
@@ -93,8 +94,8 @@ static void wait_stop(struct bl_shared *s, struct bl_worker **w, const sigset_t 
 
 		if (now >= next) {
 			if (s->o->stats)
-				bl_stats_print(stdout, ctr, s->o->threads, (double)(now - t0) / 1e9,
-				               false);
+				sg_bl_stats_print(stdout, ctr, s->o->threads,
+				                  (double)(now - t0) / 1e9, false);
 			next += SG_NS_PER_SEC * ((now - next) / SG_NS_PER_SEC + 1);
 		}
 		one.tv_sec = 0;
@@ -104,28 +105,28 @@ static void wait_stop(struct bl_shared *s, struct bl_worker **w, const sigset_t 
 	}
 }
 
-static void finish(struct bl_shared *s, struct bl_worker **w, uint64_t t0)
+static void finish(struct sg_bl_shared *s, struct sg_bl_worker **w, uint64_t t0)
 {
-	struct bl_counters *ctr[BL_THREADS_MAX];
+	struct sg_bl_counters *ctr[SG_BL_THREADS_MAX];
 	unsigned i;
 
 	for (i = 0; i < s->o->threads; i++)
 		ctr[i] = &w[i]->ctr;
-	bl_stats_print(stdout, ctr, s->o->threads, (double)(sg_mono_ns() - t0) / 1e9, true);
+	sg_bl_stats_print(stdout, ctr, s->o->threads, (double)(sg_mono_ns() - t0) / 1e9, true);
 }
 
 int main(int argc, char **argv)
 {
-	static struct bl_worker *w[BL_THREADS_MAX];
-	pthread_t tid[BL_THREADS_MAX];
-	struct bl_opts o;
-	struct bl_shared s = { .o = &o, .ex_worker = -1 };
+	static struct sg_bl_worker *w[SG_BL_THREADS_MAX];
+	pthread_t tid[SG_BL_THREADS_MAX];
+	struct sg_bl_opts o;
+	struct sg_bl_shared s = { .o = &o, .ex_worker = -1 };
 	unsigned started = 0, i;
 	sigset_t sigs;
 	uint64_t t0;
 	int rc;
 
-	rc = bl_opts_parse(argc, argv, &o);
+	rc = sg_bl_opts_parse(argc, argv, &o);
 	if (rc != 0)
 		return rc == 1 ? 0 : 2;
 	sigemptyset(&sigs);
@@ -133,7 +134,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* the workers inherit it */
 	signal(SIGPIPE, SIG_IGN);
-	if (o.mode == BL_BACKEND_UDP)
+	if (o.mode == SG_BL_BACKEND_UDP)
 		raise_nofile();
 	rc = load(&s);
 	if (rc == 0)
@@ -141,7 +142,7 @@ int main(int argc, char **argv)
 	t0 = sg_mono_ns();
 	if (rc == 0) {
 		fprintf(stderr, "stormgate-dtls-baseline: ready: %u worker(s), backend mode %s\n",
-		        o.threads, o.mode == BL_BACKEND_UDP ? "udp" : "proxy");
+		        o.threads, o.mode == SG_BL_BACKEND_UDP ? "udp" : "proxy");
 		wait_stop(&s, w, &sigs, t0);
 	}
 	atomic_store(&s.stop, true);
@@ -156,11 +157,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "stormgate-dtls-baseline: %s\n", strerror(-rc));
 	for (i = 0; i < o.threads; i++) {
 		if (w[i] != NULL)
-			bl_worker_free(w[i]);
+			sg_bl_worker_free(w[i]);
 		free(w[i]);
 	}
 	SSL_CTX_free(s.ctx);
-	bl_bio_cleanup();
-	bl_creds_free(&s.creds);
+	sg_bl_bio_cleanup();
+	sg_bl_creds_free(&s.creds);
 	return rc == 0 ? 0 : 1;
 }

@@ -42,7 +42,7 @@ static int usage(const char *why)
 	return 2;
 }
 
-socklen_t bl_sa_len(const struct sockaddr_storage *ss)
+socklen_t sg_bl_sa_len(const struct sockaddr_storage *ss)
 {
 	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
@@ -51,25 +51,25 @@ socklen_t bl_sa_len(const struct sockaddr_storage *ss)
 static int parse_endpoint(const char *s, struct sockaddr_storage *ss)
 {
 	struct sg_cfg_endpoint e;
-	struct bl_addr a = { 0 };
+	struct sg_bl_addr a = { 0 };
 
 	if (sg_cfg_endpoint_parse(s, &e) != 0)
 		return -EINVAL;
 	a.family = e.family;
 	memcpy(a.addr, e.addr, 16);
 	a.port = htons(e.port);
-	bl_addr_to_sa(&a, ss);
+	sg_bl_addr_to_sa(&a, ss);
 	return 0;
 }
 
-static int parse_sources(char *list, struct bl_opts *o)
+static int parse_sources(char *list, struct sg_bl_opts *o)
 {
 	char *save = NULL, *s;
-	struct bl_addr a;
+	struct sg_bl_addr a;
 
 	for (s = strtok_r(list, ",", &save); s != NULL; s = strtok_r(NULL, ",", &save)) {
 		memset(&a, 0, sizeof(a));
-		if (o->n_src == BL_SOURCES_MAX)
+		if (o->n_src == SG_BL_SOURCES_MAX)
 			return -E2BIG;
 		if (inet_pton(AF_INET, s, a.addr) == 1)
 			a.family = AF_INET;
@@ -77,7 +77,7 @@ static int parse_sources(char *list, struct bl_opts *o)
 			a.family = AF_INET6;
 		else
 			return -EINVAL;
-		bl_addr_to_sa(&a, &o->src[o->n_src++]);
+		sg_bl_addr_to_sa(&a, &o->src[o->n_src++]);
 	}
 	return o->n_src ? 0 : -EINVAL;
 }
@@ -94,31 +94,31 @@ static int number(const char *arg, bool duration, uint64_t lo, uint64_t hi, uint
 
 static bool is_any(const struct sockaddr_storage *ss)
 {
-	struct bl_addr a;
+	struct sg_bl_addr a;
 	static const uint8_t zero[16];
 
-	bl_addr_from_sa(&a, ss);
+	sg_bl_addr_from_sa(&a, ss);
 	return memcmp(a.addr, zero, 16) == 0;
 }
 
 /* What the options say together; 0 or 2 (said). */
-static int check(struct bl_opts *o)
+static int check(struct sg_bl_opts *o)
 {
 	unsigned i;
 
 	if (o->creds_path == NULL)
 		return usage("--credentials is required");
-	if (o->mode == BL_BACKEND_UDP && o->n_src == 0)
+	if (o->mode == SG_BL_BACKEND_UDP && o->n_src == 0)
 		return usage("--backend-mode udp needs --source addresses");
 	for (i = 0; i < o->n_src; i++)
 		if (o->src[i].ss_family != o->backend.ss_family)
 			return usage("--source: of --backend's address family");
-	if (o->mode == BL_BACKEND_PROXY && is_any(&o->listen))
+	if (o->mode == SG_BL_BACKEND_PROXY && is_any(&o->listen))
 		return usage("--listen: a specific address (the PROXY v2 header names it)");
 	return 0;
 }
 
-static int option(struct bl_opts *o, int opt, char *arg)
+static int option(struct sg_bl_opts *o, int opt, char *arg)
 {
 	uint64_t v;
 	int rc = 0;
@@ -131,14 +131,14 @@ static int option(struct bl_opts *o, int opt, char *arg)
 	case 'm':
 		if (strcmp(arg, "proxy") != 0 && strcmp(arg, "udp") != 0)
 			return usage("--backend-mode: proxy or udp");
-		o->mode = strcmp(arg, "udp") == 0 ? BL_BACKEND_UDP : BL_BACKEND_PROXY;
+		o->mode = strcmp(arg, "udp") == 0 ? SG_BL_BACKEND_UDP : SG_BL_BACKEND_PROXY;
 		return 0;
 	case 's':
 		return parse_sources(arg, o)
 		               ? usage("--source: up to 64 addresses, comma-separated")
 		               : 0;
 	case 't':
-		rc = number(arg, false, 1, BL_THREADS_MAX, &v, "--threads: 1..64");
+		rc = number(arg, false, 1, SG_BL_THREADS_MAX, &v, "--threads: 1..64");
 		o->threads = rc ? o->threads : (unsigned)v;
 		return rc;
 	case 'n':
@@ -164,7 +164,7 @@ static int option(struct bl_opts *o, int opt, char *arg)
 	}
 }
 
-int bl_opts_parse(int argc, char **argv, struct bl_opts *o)
+int sg_bl_opts_parse(int argc, char **argv, struct sg_bl_opts *o)
 {
 	static const struct option longs[] = {
 		{ "listen", required_argument, NULL, 'l' },

@@ -17,7 +17,7 @@
 
 #define SLOTS_MIN 1024
 
-void bl_addr_from_sa(struct bl_addr *a, const struct sockaddr_storage *ss)
+void sg_bl_addr_from_sa(struct sg_bl_addr *a, const struct sockaddr_storage *ss)
 {
 	memset(a, 0, sizeof(*a));
 	a->family = (uint8_t)ss->ss_family;
@@ -34,7 +34,7 @@ void bl_addr_from_sa(struct bl_addr *a, const struct sockaddr_storage *ss)
 	}
 }
 
-socklen_t bl_addr_to_sa(const struct bl_addr *a, struct sockaddr_storage *ss)
+socklen_t sg_bl_addr_to_sa(const struct sg_bl_addr *a, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (a->family == AF_INET6) {
@@ -63,7 +63,7 @@ static uint64_t fmix64(uint64_t h)
 	return h;
 }
 
-static size_t addr_slot(const struct bl_table *t, const struct bl_addr *a)
+static size_t addr_slot(const struct sg_bl_table *t, const struct sg_bl_addr *a)
 {
 	uint64_t w0, w1;
 
@@ -74,12 +74,12 @@ static size_t addr_slot(const struct bl_table *t, const struct bl_addr *a)
 	                (t->n_slots - 1));
 }
 
-static bool addr_eq(const struct bl_addr *x, const struct bl_addr *y)
+static bool addr_eq(const struct sg_bl_addr *x, const struct sg_bl_addr *y)
 {
 	return x->family == y->family && x->port == y->port && memcmp(x->addr, y->addr, 16) == 0;
 }
 
-int bl_table_init(struct bl_table *t)
+int sg_bl_table_init(struct sg_bl_table *t)
 {
 	memset(t, 0, sizeof(*t));
 	if (RAND_bytes((unsigned char *)&t->seed, sizeof(t->seed)) != 1)
@@ -91,14 +91,14 @@ int bl_table_init(struct bl_table *t)
 	return 0;
 }
 
-void bl_table_free(struct bl_table *t)
+void sg_bl_table_free(struct sg_bl_table *t)
 {
 	free(t->slots);
 	free(t->heap);
 	memset(t, 0, sizeof(*t));
 }
 
-struct bl_client *bl_table_find(const struct bl_table *t, const struct bl_addr *a)
+struct sg_bl_client *sg_bl_table_find(const struct sg_bl_table *t, const struct sg_bl_addr *a)
 {
 	size_t j;
 
@@ -108,7 +108,7 @@ struct bl_client *bl_table_find(const struct bl_table *t, const struct bl_addr *
 	return NULL;
 }
 
-static void put(struct bl_table *t, struct bl_client *c)
+static void put(struct sg_bl_table *t, struct sg_bl_client *c)
 {
 	size_t j;
 
@@ -118,9 +118,9 @@ static void put(struct bl_table *t, struct bl_client *c)
 }
 
 /* Doubles the slots once half are taken; 0 or -ENOMEM. */
-static int grow(struct bl_table *t)
+static int grow(struct sg_bl_table *t)
 {
-	struct bl_client **old = t->slots;
+	struct sg_bl_client **old = t->slots;
 	size_t n = t->n_slots, i;
 
 	if ((t->n + 1) * 2 <= t->n_slots)
@@ -140,15 +140,15 @@ static int grow(struct bl_table *t)
 
 /* ---- the timer heap ---- */
 
-static void heap_set(struct bl_table *t, size_t i, struct bl_client *c)
+static void heap_set(struct sg_bl_table *t, size_t i, struct sg_bl_client *c)
 {
 	t->heap[i] = c;
 	c->heap_idx = (uint32_t)i;
 }
 
-static void sift_up(struct bl_table *t, size_t i)
+static void sift_up(struct sg_bl_table *t, size_t i)
 {
-	struct bl_client *c = t->heap[i];
+	struct sg_bl_client *c = t->heap[i];
 
 	while (i > 0 && t->heap[(i - 1) / 2]->deadline > c->deadline) {
 		heap_set(t, i, t->heap[(i - 1) / 2]);
@@ -157,9 +157,9 @@ static void sift_up(struct bl_table *t, size_t i)
 	heap_set(t, i, c);
 }
 
-static void sift_down(struct bl_table *t, size_t i)
+static void sift_down(struct sg_bl_table *t, size_t i)
 {
-	struct bl_client *c = t->heap[i];
+	struct sg_bl_client *c = t->heap[i];
 	size_t k;
 
 	for (;;) {
@@ -176,11 +176,11 @@ static void sift_down(struct bl_table *t, size_t i)
 	heap_set(t, i, c);
 }
 
-static int heap_push(struct bl_table *t, struct bl_client *c)
+static int heap_push(struct sg_bl_table *t, struct sg_bl_client *c)
 {
 	if (t->heap_n == t->heap_cap) {
 		size_t cap = t->heap_cap ? t->heap_cap * 2 : SLOTS_MIN;
-		struct bl_client **h = realloc(t->heap, cap * sizeof(*h));
+		struct sg_bl_client **h = realloc(t->heap, cap * sizeof(*h));
 
 		if (h == NULL)
 			return -ENOMEM;
@@ -192,7 +192,7 @@ static int heap_push(struct bl_table *t, struct bl_client *c)
 	return 0;
 }
 
-void bl_table_set_deadline(struct bl_table *t, struct bl_client *c, uint64_t deadline)
+void sg_bl_table_set_deadline(struct sg_bl_table *t, struct sg_bl_client *c, uint64_t deadline)
 {
 	uint64_t old = c->deadline;
 
@@ -203,17 +203,17 @@ void bl_table_set_deadline(struct bl_table *t, struct bl_client *c, uint64_t dea
 		sift_down(t, c->heap_idx);
 }
 
-struct bl_client *bl_table_due(const struct bl_table *t, uint64_t now)
+struct sg_bl_client *sg_bl_table_due(const struct sg_bl_table *t, uint64_t now)
 {
 	return t->heap_n && t->heap[0]->deadline <= now ? t->heap[0] : NULL;
 }
 
-uint64_t bl_table_next(const struct bl_table *t)
+uint64_t sg_bl_table_next(const struct sg_bl_table *t)
 {
 	return t->heap_n ? t->heap[0]->deadline : UINT64_MAX;
 }
 
-int bl_table_add(struct bl_table *t, struct bl_client *c)
+int sg_bl_table_add(struct sg_bl_table *t, struct sg_bl_client *c)
 {
 	int rc = grow(t);
 
@@ -227,7 +227,7 @@ int bl_table_add(struct bl_table *t, struct bl_client *c)
 }
 
 /* Out of the slots (backward shift: no tombstones) and out of the heap. */
-void bl_table_del(struct bl_table *t, struct bl_client *c)
+void sg_bl_table_del(struct sg_bl_table *t, struct sg_bl_client *c)
 {
 	size_t i, j, k, last;
 
@@ -247,7 +247,7 @@ void bl_table_del(struct bl_table *t, struct bl_client *c)
 	i = c->heap_idx;
 	last = --t->heap_n;
 	if (i != last) {
-		struct bl_client *m = t->heap[last];
+		struct sg_bl_client *m = t->heap[last];
 
 		heap_set(t, i, m);
 		sift_up(t, i);

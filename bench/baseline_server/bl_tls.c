@@ -31,9 +31,9 @@ static const char default_ciphers[] = "ECDHE-PSK-CHACHA20-POLY1305:PSK-AES128-CC
 #define COOKIE_LEN       (1 + COOKIE_MAC_LEN) /* generation, MAC */
 #define COOKIE_ROTATE_NS (UINT64_C(30) * 1000000000)
 
-static struct bl_worker *worker_of(SSL *ssl)
+static struct sg_bl_worker *worker_of(SSL *ssl)
 {
-	const struct bl_shared *s = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	const struct sg_bl_shared *s = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
 
 	return SSL_get_ex_data(ssl, s->ex_worker);
 }
@@ -41,15 +41,16 @@ static struct bl_worker *worker_of(SSL *ssl)
 /* The device's key for the identity of its ClientKeyExchange (RFC 4279 §2). */
 static unsigned int psk_cb(SSL *ssl, const char *identity, unsigned char *psk, unsigned int max_psk)
 {
-	struct bl_worker *w = worker_of(ssl);
-	struct bl_client *c = SSL_get_app_data(ssl);
-	const uint8_t *key;
-	const char *stored;
-	unsigned key_len;
+	struct sg_bl_worker *w = worker_of(ssl);
+	struct sg_bl_client *c = SSL_get_app_data(ssl);
+	const uint8_t *key = NULL;
+	const char *stored = NULL;
+	unsigned key_len = 0;
+	int rc =
+	        sg_bl_creds_find(&w->s->creds, identity, strlen(identity), &key, &key_len, &stored);
 
-	if (bl_creds_find(&w->s->creds, identity, strlen(identity), &key, &key_len, &stored) != 0 ||
-	    key_len > max_psk) {
-		bl_count(&w->ctr, BL_UNKNOWN_ID);
+	if (rc != 0 || key_len > max_psk) {
+		sg_bl_count(&w->ctr, SG_BL_UNKNOWN_ID);
 		return 0; /* OpenSSL answers unknown_psk_identity */
 	}
 	if (c != NULL) {
@@ -61,7 +62,7 @@ static unsigned int psk_cb(SSL *ssl, const char *identity, unsigned char *psk, u
 }
 
 /* HMAC-SHA256(secret of generation gen, family ‖ address ‖ port), cut to 16 bytes. */
-static int cookie_mac(const struct bl_worker *w, uint8_t gen, const struct bl_addr *a,
+static int cookie_mac(const struct sg_bl_worker *w, uint8_t gen, const struct sg_bl_addr *a,
                       uint8_t mac[COOKIE_MAC_LEN])
 {
 	uint8_t msg[1 + 16 + 2], out[EVP_MAX_MD_SIZE];
@@ -81,10 +82,10 @@ static int cookie_mac(const struct bl_worker *w, uint8_t gen, const struct bl_ad
 
 static int cookie_generate(SSL *ssl, unsigned char *cookie, unsigned int *len)
 {
-	struct bl_worker *w = worker_of(ssl);
+	struct sg_bl_worker *w = worker_of(ssl);
 
 	cookie[0] = w->cookie_gen;
-	if (cookie_mac(w, w->cookie_gen, bl_bio_peer(SSL_get_rbio(ssl)), cookie + 1) != 0)
+	if (cookie_mac(w, w->cookie_gen, sg_bl_bio_peer(SSL_get_rbio(ssl)), cookie + 1) != 0)
 		return 0;
 	*len = COOKIE_LEN;
 	return 1;
@@ -93,20 +94,20 @@ static int cookie_generate(SSL *ssl, unsigned char *cookie, unsigned int *len)
 /* The current and the previous generation verify: a cookie lives 30 to 60 s. */
 static int cookie_verify(SSL *ssl, const unsigned char *cookie, unsigned int len)
 {
-	struct bl_worker *w = worker_of(ssl);
+	struct sg_bl_worker *w = worker_of(ssl);
 	uint8_t mac[COOKIE_MAC_LEN];
 	int ok;
 
 	if (len != COOKIE_LEN ||
 	    (cookie[0] != w->cookie_gen && cookie[0] != (uint8_t)(w->cookie_gen - 1)))
 		return 0;
-	if (cookie_mac(w, cookie[0], bl_bio_peer(SSL_get_rbio(ssl)), mac) != 0)
+	if (cookie_mac(w, cookie[0], sg_bl_bio_peer(SSL_get_rbio(ssl)), mac) != 0)
 		return 0;
 	ok = CRYPTO_memcmp(mac, cookie + 1, COOKIE_MAC_LEN) == 0;
 	return ok;
 }
 
-void bl_cookie_rotate(struct bl_worker *w, uint64_t now)
+void sg_bl_cookie_rotate(struct sg_bl_worker *w, uint64_t now)
 {
 	uint8_t next = (uint8_t)(w->cookie_gen + 1);
 
@@ -126,7 +127,7 @@ static int fail(const char *what)
 	return -EINVAL;
 }
 
-int bl_tls_init(struct bl_shared *s)
+int sg_bl_tls_init(struct sg_bl_shared *s)
 {
 	const char *ciphers = s->o->ciphers ? s->o->ciphers : default_ciphers;
 	SSL_CTX *ctx = SSL_CTX_new(DTLS_server_method());
@@ -146,12 +147,13 @@ int bl_tls_init(struct bl_shared *s)
 	if (SSL_CTX_set1_groups_list(ctx, "X25519:P-256") != 1)
 		return fail("groups X25519:P-256");
 	/*
-	 * Server order (ours is forward secrecy first, CCM_8 last); tickets for
+	 * Server order (ours is forward secrecy first, CCM_8 last); no
+	 * renegotiation (a device that wants new keys handshakes anew); tickets for
 	 * stateless resumption, no server-side session cache (a locked table
 	 * shared by the workers, 20k sessions by default: useless at 1M
 	 * devices); read and write buffers released while a client is idle.
 	 */
-	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_psk_server_callback(ctx, psk_cb);
