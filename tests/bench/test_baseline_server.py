@@ -14,6 +14,8 @@ the devices' veth, 198.18.2.1 on the backend's), the backend (198.18.2.2:5683).
     of each header (written from HAProxy's spec) names the device, the
     server's address, DTLS 1.2, a 16-byte unique id and the PSK identity;
   - an unknown identity fails its handshake (unknown_psk_identity), counted;
+  - answers from the backend without a header, with a wrong token or naming
+    no client are counted and dropped, the right one delivered;
   - junk from the devices' side (runts, random bytes, records from unknown
     addresses, a hello with a forged cookie) is counted and the server keeps
     serving; stormgate-hsload makes 1000 handshakes, each with an echoed
@@ -186,13 +188,14 @@ def proxy_mode(lab):
 
     junk(lab, out)
     hsload_1000(lab, out)
+    lab.kill(pb)
+    forged_answers(lab, out)
 
     s = stop(lab, p, 'proxy mode', out)
     lines = [x for x in read(out).splitlines() if x.startswith('{')]
     check('--stats: a JSON line a second, then the summary; no client left',
           len(lines) >= 3 and s.get('clients') == 0 and all('"t"' in x for x in lines),
           read(out)[-800:])
-    lab.kill(pb)
 
 
 def junk(lab, out):
@@ -227,6 +230,52 @@ s.sendto(client_hello(os.urandom(32), [0xC0A8], cookie=os.urandom(17)), dst)  # 
     ok, c = s_client_echo(lab, e2e.device_identity(5), e2e.device_key(5), 'PSK-AES128-GCM-SHA256',
                           'after the junk')
     check('after the junk: a device still gets its line echoed', ok, c.err()[-500:])
+
+
+# A backend that answers each datagram four times: without a header, with the
+# client's token changed, naming another port of the device, and rightly.
+FORGER = f'''
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(({BE4!r}, {BE_PORT}))
+s.settimeout(30)
+while True:
+    d, peer = s.recvfrom(4096)
+    hl = 16 + int.from_bytes(d[14:16], 'big')
+    hdr, payload = bytearray(d[:hl]), d[hl:]
+    off = 16 + 12                           # IPv4: addresses and ports, then TLVs
+    while hdr[off] != 0x05:                 # PP2_TYPE_UNIQUE_ID: handle, token
+        off += 3 + int.from_bytes(hdr[off + 1:off + 3], 'big')
+    forged = bytearray(hdr)
+    forged[off + 3 + 15] ^= 1               # the token's last byte
+    other = bytearray(hdr)
+    other[24:26] = (int.from_bytes(hdr[24:26], 'big') ^ 1).to_bytes(2, 'big')  # sport
+    for a in (b'echo:no header', bytes(forged) + b'echo:forged', bytes(other) + b'echo:other',
+              bytes(hdr) + b'echo:' + payload):
+        s.sendto(a, peer)
+'''
+
+
+def forged_answers(lab, out):
+    """Answers without a header, with a wrong token, for no client: counted, not delivered."""
+    check = lab.check
+    f = lab.spawn(lab.ns_be, [sys.executable, '-c', FORGER])
+    lab.wait_udp_bound(lab.ns_be, BE_PORT)
+    s0 = fresh(out)
+    c = clients.s_client(lab, SRV4, e2e.device_identity(7), e2e.device_key(7), 'PSK-AES128-CCM')
+    ok = clients.echo_roundtrip(c, 'right')
+    time.sleep(0.3)
+    c.close()
+    got = c.out.decode(errors='replace')
+    s = wait_stats(out, lambda s: s['backend_in'] - s0['backend_in'] >= 4)
+    d = {k: s['drop'][k] - s0['drop'][k] for k in ('backend_malformed', 'backend_forged',
+                                                     'backend_unknown')}
+    check('proxy mode: answers without a header, with a wrong token or for no client are '
+          'counted and dropped; the right one reaches the device, alone',
+          ok and d == {'backend_malformed': 1, 'backend_forged': 1, 'backend_unknown': 1}
+          and 'no header' not in got and 'forged' not in got and 'other' not in got,
+          f'{got!r}\n{json.dumps(s)}')
+    lab.kill(f)
 
 
 def hsload_1000(lab, out):
