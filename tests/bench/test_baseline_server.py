@@ -17,8 +17,8 @@ the devices' veth, 198.18.2.1 on the backend's), the backend (198.18.2.2:5683).
   - answers from the backend without a header, with a wrong token or naming
     no client are counted and dropped, the right one delivered;
   - junk from the devices' side (runts, random bytes, records from unknown
-    addresses, a hello with a forged cookie) is counted and the server keeps
-    serving; stormgate-hsload makes 1000 handshakes, each with an echoed
+    addresses, a hello with a forged cookie, a flood of 500 hellos: cookies
+    only, no state kept) is counted and the server keeps serving; stormgate-hsload makes 1000 handshakes, each with an echoed
     record, all complete and the server counts them;
   - SIGTERM: exit 0 and the final JSON summary; --stats printed a line a
     second;
@@ -216,16 +216,22 @@ for i in range(20):
     s.sendto(record(23, 1, i, os.urandom(40)), dst)       # application data, no session
     s.sendto(record(22, 0, i, b'\\x01' + os.urandom(30)), dst)  # a broken hello
 s.sendto(client_hello(os.urandom(32), [0xC0A8], cookie=os.urandom(17)), dst)  # forged cookie
+flood = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(50)]
+for i in range(500):                                      # a flood of hellos, 50 ports
+    flood[i % 50].sendto(client_hello(os.urandom(32), [0xC0A8]), dst)
 '''
     r = lab.run(lab.ns_dev, [sys.executable, '-c', code])
     s = wait_stats(out, lambda s: s['drop']['size'] - s0['drop']['size'] >= 20
-                   and s['drop']['junk'] - s0['drop']['junk'] >= 60)
+                   and s['drop']['junk'] - s0['drop']['junk'] >= 60
+                   and s['hello_verify_sent'] - s0['hello_verify_sent'] >= 501)
     check('junk: 20 runts counted as size, 60 datagrams from an unknown address as junk, '
-          'the forged cookie answered with a HelloVerifyRequest',
+          'the forged cookie and a flood of 500 hellos answered with HelloVerifyRequests '
+          'alone: no client, no memory kept',
           r.returncode == 0 and s['drop']['size'] - s0['drop']['size'] == 20
           and s['drop']['junk'] - s0['drop']['junk'] == 60
-          and s['hello_verify_sent'] - s0['hello_verify_sent'] == 1
-          and s['handshakes_completed'] == s0['handshakes_completed'] and s['clients'] == 0,
+          and s['hello_verify_sent'] - s0['hello_verify_sent'] == 501
+          and s['handshakes_completed'] == s0['handshakes_completed'] and s['clients'] == 0
+          and s['heap_kib'] - s0['heap_kib'] < 256,
           f'{r.stderr[-400:]}\n{json.dumps(s0)}\n{json.dumps(s)}')
     ok, c = s_client_echo(lab, e2e.device_identity(5), e2e.device_key(5), 'PSK-AES128-GCM-SHA256',
                           'after the junk')
