@@ -20,6 +20,8 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
+#include <stormgate/bytes.h>
+#include <stormgate/dtls.h>
 #include <stormgate/time.h>
 
 #include "baseline.h"
@@ -28,7 +30,6 @@
 #define TIMERS_MAX  4096 /* timers fired per turn, then the sockets' */
 #define WAIT_MAX_MS 100  /* the stop flag is seen within this */
 #define SOCK_BUF    (4 << 20)
-#define DTLS_HDR    13 /* RFC 6347 §4.1 */
 
 /* The SSL that answers new addresses: an SSL of ours, over its own BIO. */
 static SSL *new_listener(struct sg_bl_worker *w)
@@ -49,7 +50,10 @@ static SSL *new_listener(struct sg_bl_worker *w)
 /* RFC 6347 §4.2.1: an epoch-0 handshake record holding a ClientHello. */
 static bool is_client_hello(const uint8_t *d, size_t len)
 {
-	return len >= DTLS_HDR + 12 && d[0] == 22 && d[3] == 0 && d[4] == 0 && d[DTLS_HDR] == 1;
+	return len >= SG_DTLS_HDR_LEN + SG_DTLS_HS_HDR_LEN &&
+	       d[SG_DTLS_HDR_OFF_TYPE] == SG_DTLS_CT_HANDSHAKE &&
+	       sg_load_be16(d + SG_DTLS_HDR_OFF_EPOCH) == 0 &&
+	       d[SG_DTLS_HDR_LEN] == SG_TLS_HT_CLIENT_HELLO;
 }
 
 /*
@@ -103,7 +107,7 @@ static void device_input(struct sg_bl_worker *w, const struct sg_bl_addr *a, con
 {
 	struct sg_bl_client *c = sg_bl_table_find(&w->table, a);
 
-	if (len < DTLS_HDR) {
+	if (len < SG_DTLS_HDR_LEN) {
 		sg_bl_count(&w->ctr, SG_BL_DROP_SIZE);
 		return;
 	}
