@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """stormgate-dtls-baseline, the OpenSSL DTLS 1.2 server of the storms' baseline
 (bench/baseline_server/, docs/fleet.md "Baseline server"), with real clients
-(suite 'integration', root; tag sgbl). About 20 s.
+(suite 'integration', root; tag sgbl). About 25 s.
 
     test_baseline_server.py BASELINE HSLOAD
 
@@ -24,7 +24,8 @@ the devices' veth, 198.18.2.1 on the backend's), the backend (198.18.2.2:5683).
     second;
   - udp mode over IPv6: libcoap's coap-client-openssl GETs /time from
     coap-server-notls behind it; --max-clients refuses a third client while
-    two hold sessions, and takes one again when one leaves;
+    two hold sessions, and takes one again when one leaves; with two source
+    ports, a third device's session is ended (no_source_port);
   - devices that vanish: after their handshake, --idle-timeout ends their
     sessions; in it (after the server's first flight), --hs-timeout fails it;
   - a credential CSV of 1,000,000 devices loads in seconds and its last
@@ -346,6 +347,29 @@ def udp_mode(lab):
           s['backend_in'] >= 1 and s['backend_out'] >= 1 and s['drop']['no_source_port'] == 0,
           json.dumps(s))
     lab.kill(cs)
+    out_of_ports(lab)
+
+
+def out_of_ports(lab):
+    """udp mode's limit: a client beyond the source ports has its session ended, counted."""
+    check = lab.check
+    proc.sh('ip', 'netns', 'exec', lab.ns_srv, 'sysctl', '-q', '-w',
+            'net.ipv4.ip_local_port_range=40000 40001')  # two ports (per namespace)
+    p, out, err = lab.server('ports', '--listen', f'{SRV4}:{DTLS_PORT}', '--backend',
+                             f'{BE4}:{BE_PORT}', '--backend-mode', 'udp', '--source', SRVB4)
+    held = [clients.s_client(lab, SRV4, e2e.device_identity(20 + k), e2e.device_key(20 + k),
+                             'PSK-AES128-GCM-SHA256') for k in range(3)]
+    s = wait_stats(out, lambda s: s['handshakes_completed'] == 3
+                   and s['drop']['no_source_port'] == 1)
+    proc.wait_for(lambda: any(c.p.poll() is not None for c in held), 5, 0.05)
+    gone = sum(c.p.poll() is not None for c in held)
+    check('udp mode with two source ports: the third device\'s session is ended at once '
+          '(no_source_port), two stay', s['handshakes_completed'] == 3
+          and s['drop']['no_source_port'] == 1 and s['clients'] == 2
+          and gone == 1, f'{gone} s_client(s) gone\n{json.dumps(s)}')
+    for c in held:
+        c.close()
+    stop(lab, p, 'out of ports', out)
 
 
 VANISH = f'''
