@@ -127,7 +127,8 @@ enum sg_bl_ctr {
 /* A worker's counters, written by it alone, read by the main thread. */
 struct sg_bl_counters {
 	_Atomic uint64_t v[SG_BL_CTR_MAX];
-	_Atomic uint64_t clients; /* live */
+	_Atomic uint64_t clients;          /* live */
+	_Atomic uint64_t socket_overflows; /* the kernel's drops on its device socket */
 };
 
 static inline void sg_bl_count(struct sg_bl_counters *c, enum sg_bl_ctr i)

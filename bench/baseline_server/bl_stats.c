@@ -55,21 +55,23 @@ static unsigned long rss_kib(void)
 
 void sg_bl_stats_print(FILE *out, struct sg_bl_counters *const *w, unsigned n, double t, bool final)
 {
-	uint64_t sum[SG_BL_CTR_MAX] = { 0 }, clients = 0, drops = 0;
+	uint64_t sum[SG_BL_CTR_MAX] = { 0 }, clients = 0, drops = 0, overflows = 0;
 	unsigned i, k;
 
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < SG_BL_CTR_MAX; k++)
 			sum[k] += atomic_load_explicit(&w[i]->v[k], memory_order_relaxed);
 		clients += atomic_load_explicit(&w[i]->clients, memory_order_relaxed);
+		overflows += atomic_load_explicit(&w[i]->socket_overflows, memory_order_relaxed);
 	}
 	for (k = SG_BL_DROP_FIRST; k < SG_BL_CTR_MAX; k++)
 		drops += sum[k];
 	fprintf(out,
 	        "{\"t\":%.3f,%s\"clients\":%llu,\"drops\":%llu,\"rss_kib\":%lu,"
-	        "\"heap_kib\":%zu",
+	        "\"heap_kib\":%zu,\"socket_overflows\":%llu",
 	        t, final ? "\"final\":true," : "", (unsigned long long)clients,
-	        (unsigned long long)drops, rss_kib(), mallinfo2().uordblks / 1024);
+	        (unsigned long long)drops, rss_kib(), mallinfo2().uordblks / 1024,
+	        (unsigned long long)overflows);
 	for (k = 0; k < SG_BL_DROP_FIRST; k++)
 		fprintf(out, ",\"%s\":%llu", names[k], (unsigned long long)sum[k]);
 	fputs(",\"drop\":{", out);

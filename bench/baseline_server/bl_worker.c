@@ -119,12 +119,33 @@ static void device_input(struct sg_bl_worker *w, const struct sg_bl_addr *a, con
 	sg_bl_client_input(w, c);
 }
 
+/*
+ * SO_RXQ_OVFL: the datagrams the kernel dropped on the socket so far (its
+ * receive buffer full), on a received datagram once there were any.
+ */
+static void socket_overflows(struct sg_bl_worker *w, struct msghdr *mh)
+{
+	struct cmsghdr *cm;
+	uint32_t dropped;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SO_RXQ_OVFL)
+			continue;
+		memcpy(&dropped, CMSG_DATA(cm), sizeof(dropped));
+		atomic_store_explicit(&w->ctr.socket_overflows, dropped, memory_order_relaxed);
+	}
+}
+
 /* The device socket's datagrams, a batch at a time, a few batches per event. */
 static void devices_readable(struct sg_bl_worker *w)
 {
 	struct mmsghdr m[SG_BL_BATCH];
 	struct iovec iov[SG_BL_BATCH];
 	struct sockaddr_storage from[SG_BL_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint32_t))];
+		struct cmsghdr align;
+	} ctl[SG_BL_BATCH];
 	struct sg_bl_addr a;
 	int n, i, round;
 
@@ -134,12 +155,15 @@ static void devices_readable(struct sg_bl_worker *w)
 			m[i].msg_hdr = (struct msghdr){ .msg_name = &from[i],
 				                        .msg_namelen = sizeof(from[i]),
 				                        .msg_iov = &iov[i],
-				                        .msg_iovlen = 1 };
+				                        .msg_iovlen = 1,
+				                        .msg_control = ctl[i].buf,
+				                        .msg_controllen = sizeof(ctl[i].buf) };
 		}
 		n = recvmmsg(w->dev_fd, m, SG_BL_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;
 		w->now = sg_mono_ns();
+		socket_overflows(w, &m[n - 1].msg_hdr);
 		for (i = 0; i < n; i++) {
 			sg_bl_count(&w->ctr, SG_BL_DGRAMS_IN);
 			if (m[i].msg_hdr.msg_flags & MSG_TRUNC) {
@@ -223,9 +247,17 @@ static int udp_socket(int family, bool reuseport)
 		close(fd);
 		return rc;
 	}
-	/* Best effort: the kernel caps them at net.core.[rw]mem_max. */
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	/*
+	 * A storm's hellos come faster than one worker answers them: big buffers,
+	 * past net.core.[rw]mem_max when we may (root, CAP_NET_ADMIN), else up to
+	 * it. Best effort.
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (reuseport) /* the device socket: its kernel drops, counted */
+		setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
 	return fd;
 }
 
