@@ -135,7 +135,8 @@ static void timed(uint64_t t0)
  */
 static void test_end_past_nominal(void **state)
 {
-	struct sg_sess_params p = { .capacity = MANY, .flags = SG_SESS_P_LAZY | SG_SESS_P_DEFER_GROW };
+	struct sg_sess_params p = { .capacity = MANY,
+		                    .flags = SG_SESS_P_LAZY | SG_SESS_P_DEFER_GROW };
 	struct sg_sess_table *t = sg_sess_table_create(&p);
 	uint64_t *ids = calloc(MANY, sizeof(*ids));
 	struct sg_sess_held held;
@@ -209,9 +210,10 @@ static void test_end_past_nominal(void **state)
 static void test_bound(void **state)
 {
 	enum { CAP = 64, RESERVE = 64 };
-	struct sg_sess_params p = {
-		.capacity = CAP, .sa_reserve = RESERVE, .defer_capacity = 8, .flags = SG_SESS_P_DEFER_GROW
-	};
+	struct sg_sess_params p = { .capacity = CAP,
+		                    .sa_reserve = RESERVE,
+		                    .defer_capacity = 8,
+		                    .flags = SG_SESS_P_DEFER_GROW };
 	struct sg_sess_table *t = sg_sess_table_create(&p);
 	uint64_t ids[CAP], id;
 	struct reader r;
