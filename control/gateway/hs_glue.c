@@ -236,7 +236,13 @@ int gw_hs_install(struct sg_gateway *gw, const struct sg_hs_result *res, unsigne
 	 * session) and the device handshakes again.
 	 */
 	rc = sg_sess_insert(t, &s, &id, NULL);
-	if (rc == -EEXIST && sg_sess_find_tuple(t, &s.tuple, &id) == 0) {
+	/*
+	 * The device's session at this address (-EEXIST) is re-keyed in place;
+	 * so it is when the table is full (-ENOSPC is told before a duplicate):
+	 * a re-handshake needs no slot, and a full table is what a storm of
+	 * re-handshakes with lagging workers looks like.
+	 */
+	if ((rc == -EEXIST || rc == -ENOSPC) && sg_sess_find_tuple(t, &s.tuple, &id) == 0) {
 		rc = replace_session(gw, id, res, id_len);
 	} else if (rc == 0) {
 		rc = attach_backend(gw, id, res->identity, id_len);

@@ -35,11 +35,11 @@
 #include "dp_net.h"
 #include "eal_test.h"
 
-#define POOL_SIZE 255
-#define RING_SIZE 64
-#define CAPACITY  20000u            /* slots: the identity queue's bound is 4 per slot */
-#define NOMINAL   65536u            /* identities waiting before the queue grows */
-#define BOUND     (4u * CAPACITY)   /* 80,000 */
+#define POOL_SIZE   255
+#define RING_SIZE   64
+#define CAPACITY    20000u                 /* slots: the identity queue's bound is 4 per slot */
+#define NOMINAL     65536u                 /* identities waiting before the queue grows */
+#define BOUND       (4u * CAPACITY)        /* 80,000 */
 #define CALL_MAX_NS (200ull * 1000 * 1000) /* generous on a loaded machine; a wait is forever */
 
 static struct env {
@@ -61,7 +61,8 @@ static uint16_t ring_port(const char *name, struct rte_ring **rx, struct rte_rin
 
 static int setup(void **state)
 {
-	struct sg_sess_params sp = { .capacity = CAPACITY, .max_threads = 1,
+	struct sg_sess_params sp = { .capacity = CAPACITY,
+		                     .max_threads = 1,
 		                     .flags = SG_SESS_P_LAZY };
 	struct sg_dp_conf c = { 0 };
 
