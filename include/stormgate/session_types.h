@@ -125,7 +125,8 @@ enum sg_sess_refusal {
 	SG_SESS_REFUSE_BAD_CID,    /* -EINVAL: restore of a CID that is not ours */
 	SG_SESS_REFUSE_INVALID,    /* -EINVAL: malformed request */
 	SG_SESS_REFUSE_UNKNOWN_ID, /* -ENOENT: no live session with this id (stale id) */
-	SG_SESS_REFUSE_DEFER_FULL, /* -EAGAIN: deferred-free queue full, readers lag */
+	SG_SESS_REFUSE_DEFER_FULL, /* -EAGAIN: deferred-free queue full, readers lag (with
+	                              SG_SESS_P_DEFER_GROW: it could not grow, out of memory) */
 	SG_SESS_REFUSE_BUSY,       /* -EBUSY: a second thread entered the single-writer API */
 	SG_SESS_REFUSE_MAX
 };
