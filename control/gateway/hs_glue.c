@@ -166,6 +166,11 @@ static int replace_session(struct sg_gateway *gw, uint64_t id, const struct sg_h
 	if (!same) {
 		sg_dp_session_detach(gw->ports.dp, id);
 		rc = attach_backend(gw, id, res->identity, id_len);
+		if (rc != 0) {
+			/* The new keys must not reach the backend under the old identity. */
+			gw_sess_end(gw, id, GW_END_UNINSTALLED, NULL);
+			return rc;
+		}
 	}
 	gw->hs.replaced_in_place++;
 	/*
@@ -222,12 +227,22 @@ int gw_hs_install(struct sg_gateway *gw, const struct sg_hs_result *res, unsigne
 		s.flags = SG_SESS_F_CID;
 		end_same_peer(gw, res->identity, res->identity_len, &s.tuple);
 	}
+	/*
+	 * Never waits for the workers: the table's deferred frees grow instead
+	 * (SG_SESS_P_DEFER_GROW). Only out of memory can refuse a replace
+	 * (-EAGAIN): the handshake then fails cleanly (install_failed, the
+	 * engine's internal_error alert, its keys wiped, our Finished never
+	 * sent, so a retransmitted client Finished finds no handshake and no
+	 * session) and the device handshakes again.
+	 */
 	rc = sg_sess_insert(t, &s, &id, NULL);
-	if (rc == -EAGAIN) {
-		sg_sess_reclaim(t, 1);
-		rc = sg_sess_insert(t, &s, &id, NULL);
-	}
-	if (rc == -EEXIST && sg_sess_find_tuple(t, &s.tuple, &id) == 0) {
+	/*
+	 * The device's session at this address (-EEXIST) is re-keyed in place;
+	 * so it is when the table is full (-ENOSPC is told before a duplicate):
+	 * a re-handshake needs no slot, and a full table is what a storm of
+	 * re-handshakes with lagging workers looks like.
+	 */
+	if ((rc == -EEXIST || rc == -ENOSPC) && sg_sess_find_tuple(t, &s.tuple, &id) == 0) {
 		rc = replace_session(gw, id, res, id_len);
 	} else if (rc == 0) {
 		rc = attach_backend(gw, id, res->identity, id_len);

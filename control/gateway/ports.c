@@ -234,6 +234,8 @@ static int sessions_setup(struct sg_gateway *gw, uint32_t *capacity)
 	sp.max_threads = (uint16_t)gw->ports.n_workers;
 	/* Half of the reserve may wait out rekey_grace (sess_end.c's retire FIFO). */
 	sp.sa_reserve = RTE_MAX(sp.capacity / 64, 256u);
+	/* The gateway thread never waits for the workers (docs/session-table.md). */
+	sp.flags = SG_SESS_P_DEFER_GROW;
 	gw->ports.sessions = sg_sess_table_create(&sp);
 	if (gw->ports.sessions == NULL) {
 		SG_LOG(MAIN, ERR, "session table of %u: %s", sp.capacity, strerror(errno));

@@ -74,6 +74,7 @@ void sg_gateway_counters(struct sg_gateway *gw, struct sg_gw_counters *c)
 	c->punts_unserved = gw->punt.unserved;
 	c->punts_reinjected = gw->punt.reinjected;
 	sg_dp_ctl_counters(gw->ports.dp, &c->frames_sent, &c->frames_dropped);
+	c->detach_deferred = sg_dp_ctl_detach_deferred(gw->ports.dp);
 }
 
 /* The identity and backend source of a session the table gave us. */

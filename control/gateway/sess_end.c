@@ -131,18 +131,18 @@ static int closing_room(struct gw_end *e)
 	return 0;
 }
 
-/* Take id out of the table, its current SA held for the alert when held is set. */
+/*
+ * Take id out of the table, its current SA held for the alert when held is
+ * set. Never waits: when the workers lag, the table's deferred frees grow
+ * (SG_SESS_P_DEFER_GROW, counted in reclaim_deferred); only out of memory
+ * refuses (-EAGAIN) and then nothing changed: the session lives on and the
+ * sweeps, or the operator, end it later.
+ */
 static int table_delete(struct sg_gateway *gw, uint64_t id, struct sg_sess_held *held)
 {
 	struct sg_sess_table *t = gw->ports.sessions;
-	int rc = held ? sg_sess_delete_hold(t, id, held) : sg_sess_delete(t, id);
 
-	if (rc == -EAGAIN) {
-		/* 65536 frees wait for the workers: they lag; catch up once (rare). */
-		sg_sess_reclaim(t, 1);
-		rc = held ? sg_sess_delete_hold(t, id, held) : sg_sess_delete(t, id);
-	}
-	return rc;
+	return held ? sg_sess_delete_hold(t, id, held) : sg_sess_delete(t, id);
 }
 
 int gw_sess_end(struct sg_gateway *gw, uint64_t id, enum gw_end_why why, bool *alert)
@@ -168,7 +168,11 @@ int gw_sess_end(struct sg_gateway *gw, uint64_t id, enum gw_end_why why, bool *a
 	rc = table_delete(gw, id, c != NULL ? &c->held : NULL);
 	if (rc != 0)
 		return rc;
-	sg_dp_session_detach(gw->ports.dp, id);
+	rc = sg_dp_session_detach(gw->ports.dp, id);
+	if (rc != 0 && rc != -ENOENT)
+		SG_LOG(CTL, WARNING,
+		       "session %016" PRIx64 ": backend side kept until its slot's next use: %s",
+		       id, strerror(-rc));
 	sg_sessreg_del(e->reg, id);
 	e->ended[why]++;
 	if (c != NULL) {

@@ -174,6 +174,8 @@ struct sg_gw_counters {
 	uint64_t closing;             /* ... waiting for the workers' grace period */
 	uint64_t revoked_ended;       /* of the killed: their credential changed */
 	uint64_t revocations_pending; /* identities whose sessions are still to end */
+	/* proxy mode: backend identities queued beyond the nominal 65536 (workers lagged) */
+	uint64_t detach_deferred;
 	/* handshakes */
 	struct sg_hs_stats hs;
 	uint64_t installed, replaced, install_failed;

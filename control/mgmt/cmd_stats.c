@@ -137,16 +137,18 @@ static json_t *sessions_json(const struct sg_gw_counters *gc)
 	}
 	if (refused == NULL)
 		return NULL;
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
-	                 "live", (json_int_t)ss->live, "capacity", (json_int_t)gc->capacity,
-	                 "identities", (json_int_t)gc->identities, "inserts",
-	                 (json_int_t)ss->inserts, "replaces", (json_int_t)ss->replaces, "deletes",
-	                 (json_int_t)ss->deletes, "killed", (json_int_t)gc->killed, "expired",
-	                 (json_int_t)gc->expired, "idle", (json_int_t)gc->idle,
-	                 "ended_forgery_limit", (json_int_t)gc->forged, "kill_alerts_sent",
-	                 (json_int_t)gc->kill_alerts_sent, "ended_by_device",
-	                 (json_int_t)gc->ended_by_device, "deferred_frees",
-	                 (json_int_t)ss->deferred, "refused", refused);
+	return json_pack(
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	        "s:I, s:o}",
+	        "live", (json_int_t)ss->live, "capacity", (json_int_t)gc->capacity, "identities",
+	        (json_int_t)gc->identities, "inserts", (json_int_t)ss->inserts, "replaces",
+	        (json_int_t)ss->replaces, "deletes", (json_int_t)ss->deletes, "killed",
+	        (json_int_t)gc->killed, "expired", (json_int_t)gc->expired, "idle",
+	        (json_int_t)gc->idle, "ended_forgery_limit", (json_int_t)gc->forged,
+	        "kill_alerts_sent", (json_int_t)gc->kill_alerts_sent, "ended_by_device",
+	        (json_int_t)gc->ended_by_device, "deferred_frees", (json_int_t)ss->deferred,
+	        "reclaim_deferred", (json_int_t)ss->reclaim_deferred, "detach_deferred",
+	        (json_int_t)gc->detach_deferred, "refused", refused);
 }
 
 static json_t *handshakes_json(const struct sg_gw_counters *gc)

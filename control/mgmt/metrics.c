@@ -157,6 +157,12 @@ static const struct family families[] = {
 	            { "delete", "sessions.deletes" },
 	            { "kill", "sessions.killed" },
 	            { "ended_by_device", "sessions.ended_by_device" } } },
+	{ "stormgate_frees_deferred_total",
+	  "Frees queued beyond their nominal queue because the workers lagged, instead of "
+	  "waiting for them.",
+	  .label = "kind",
+	  .each = { { "session", "sessions.reclaim_deferred" },
+	            { "backend_identity", "sessions.detach_deferred" } } },
 	{ "stormgate_credential_imports_total", "Credential imports through the control socket.",
 	  .label = "result",
 	  .each = { { "committed", "credentials.imports_done" },

@@ -29,6 +29,8 @@
 
 /* Attaches of a slot before it takes a port again (direct map): 2^8. */
 #define DP_BTAG_SHIFT_MAX 8
+/* Identities waiting for a grace period the queue holds before it grows. */
+#define DP_IDENT_DEFER 65536
 
 /* A session's proxy-mode identity and token, wiped before it goes back to the heap. */
 static void ident_free(struct dp_ident *id)
@@ -81,7 +83,18 @@ int dp_backend_maps(struct sg_dp *dp)
 	if (dp->conf.backend_mode == SG_DP_BACKEND_UDP)
 		return udp_maps(dp);
 	dp->slot_ident = calloc(dp->capacity, sizeof(*dp->slot_ident));
-	dp->dq_cap = 65536;
+	dp->dq_cap = DP_IDENT_DEFER;
+	/*
+	 * An identity waits after its session ended or re-keyed to another
+	 * identity. While one grace period is pending a slot ends at most twice
+	 * (it is reused only after its delete's grace period, which comes
+	 * before its detach's), and each re-key to another identity holds a
+	 * spare SA of the table (the gateway's are capacity / 64, at least 256)
+	 * in the same wait: 4 per slot is more than can wait at once.
+	 */
+	dp->dq_max = 4ull * dp->capacity < DP_IDENT_DEFER   ? DP_IDENT_DEFER
+	             : 4ull * dp->capacity > UINT32_MAX / 2 ? UINT32_MAX / 2
+	                                                    : 4 * dp->capacity;
 	dp->ident_dq = calloc(dp->dq_cap, sizeof(*dp->ident_dq));
 	return dp->slot_ident && dp->ident_dq ? 0 : -ENOMEM;
 }
@@ -147,8 +160,14 @@ static int proxy_attach(struct sg_dp *dp, uint64_t session, const uint8_t *ident
 	id->len = identity_len;
 	if (identity_len != 0)
 		memcpy(id->bytes, identity, identity_len);
-	if (dp->slot_ident[slot] != NULL)
-		sg_dp_session_detach(dp, session);
+	if (dp->slot_ident[slot] != NULL) {
+		int rc = sg_dp_session_detach(dp, session);
+
+		if (rc != 0) {
+			ident_free(id); /* the earlier identity stays until a detach can queue it */
+			return rc;
+		}
+	}
 	__atomic_store_n(&dp->slot_ident[slot], id, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -186,7 +205,37 @@ static int udp_detach(struct sg_dp *dp, uint32_t slot)
 	return 0;
 }
 
-/* proxy mode: the identity goes after a grace period (sg_dp_ctl_reclaim()). */
+/*
+ * Double the identity defer queue, up to dq_max, oldest first. The control
+ * thread allocates; nobody waits. 0, -ENOSPC (at dq_max) or -ENOMEM.
+ */
+static int ident_dq_grow(struct sg_dp *dp)
+{
+	uint32_t cap = dp->dq_cap > dp->dq_max / 2 ? dp->dq_max : dp->dq_cap * 2;
+	struct dp_ident_defer *q;
+
+	if (cap <= dp->dq_cap)
+		return -ENOSPC;
+	q = calloc(cap, sizeof(*q));
+	if (q == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < dp->dq_len; i++)
+		q[i] = dp->ident_dq[(dp->dq_head + i) % dp->dq_cap];
+	free(dp->ident_dq);
+	dp->ident_dq = q;
+	dp->dq_cap = cap;
+	dp->dq_head = 0;
+	return 0;
+}
+
+/*
+ * proxy mode: the identity goes after a grace period (sg_dp_ctl_reclaim()).
+ * Never waits for the workers: a full queue first frees what is due (a
+ * check, no wait), then grows. Only at its bound (or out of memory) is the
+ * detach refused, before anything changed: the identity stays attached (the
+ * session is gone from the table, so no worker reaches it by a lookup) and a
+ * later detach or attach of the slot frees it: nothing is lost or leaked.
+ */
 static int proxy_detach(struct sg_dp *dp, uint32_t slot)
 {
 	struct dp_ident *id = dp->slot_ident[slot];
@@ -194,13 +243,18 @@ static int proxy_detach(struct sg_dp *dp, uint32_t slot)
 
 	if (id == NULL)
 		return -ENOENT;
-	__atomic_store_n(&dp->slot_ident[slot], NULL, __ATOMIC_RELEASE);
+	if (dp->dq_len == dp->dq_cap)
+		sg_dp_ctl_reclaim(dp);
 	if (dp->dq_len == dp->dq_cap) {
-		/* Defer queue full: wait for the readers rather than leak. */
-		rte_rcu_qsbr_synchronize(q, RTE_QSBR_THRID_INVALID);
-		ident_free(id);
-		return 0;
+		int rc = ident_dq_grow(dp);
+
+		if (rc != 0)
+			return rc;
 	}
+	/* Beyond the nominal queue: a detach that once waited for the workers. */
+	if (dp->dq_len >= DP_IDENT_DEFER)
+		dp->detach_deferred++;
+	__atomic_store_n(&dp->slot_ident[slot], NULL, __ATOMIC_RELEASE);
 	dp->ident_dq[(dp->dq_head + dp->dq_len) % dp->dq_cap] =
 	        (struct dp_ident_defer){ .grace = rte_rcu_qsbr_start(q), .id = id };
 	dp->dq_len++;
@@ -255,4 +309,9 @@ unsigned sg_dp_ctl_reclaim(struct sg_dp *dp)
 		n++;
 	}
 	return n;
+}
+
+uint64_t sg_dp_ctl_detach_deferred(const struct sg_dp *dp)
+{
+	return dp->detach_deferred;
 }

@@ -181,6 +181,8 @@ struct sg_dp {
 		struct dp_ident *id;
 	} * ident_dq;
 	uint32_t dq_head, dq_len, dq_cap;
+	uint32_t dq_max;          /* dq_cap grows up to this, never waiting (backend.c) */
+	uint64_t detach_deferred; /* identities queued beyond the nominal 65536 */
 	uint64_t ctl_sent, ctl_dropped;
 	/* next hops solicited in the last second (control thread; solicit_due()) */
 	struct dp_solicited {

@@ -115,8 +115,10 @@ struct sg_sess_table {
 	uint32_t slot_hwm;  /* slots [hwm, capacity) were never used */
 	uint32_t sa_free;   /* head of the free SA list (link in the SA's last word) */
 	uint32_t sa_hwm;
-	struct sess_defer *dq;
+	struct sess_defer *dq; /* ring of dq_cap entries */
 	uint32_t dq_cap;
+	uint32_t dq_nominal; /* params.defer_capacity: frees beyond it are counted */
+	uint32_t dq_max;     /* dq_cap may grow up to this (SG_SESS_P_DEFER_GROW), else dq_cap */
 	uint32_t dq_head;
 	uint32_t dq_len;
 	int own_qsbr;

@@ -318,6 +318,9 @@ static void dq_push(struct sg_sess_table *t, uint32_t slot, uint32_t sa0, uint32
 	d->slot = slot;
 	d->sa[0] = sa0;
 	d->sa[1] = sa1;
+	/* Beyond the nominal queue: a write that once waited for the workers. */
+	if (t->dq_len >= t->dq_nominal)
+		stat_add(&t->st.reclaim_deferred, 1);
 	t->dq_len++;
 	stat_add(&t->st.deferred, 1);
 }
@@ -340,14 +343,44 @@ static unsigned sess_reclaim(struct sg_sess_table *t, unsigned max)
 	return n;
 }
 
-/* Room for one more deferred free, reclaiming what is due first. */
+/*
+ * Double the deferred-free queue, up to dq_max, keeping its order (the
+ * tokens must stay oldest first). The writer allocates; nobody waits.
+ * 0, -ENOSPC (at dq_max) or -ENOMEM.
+ */
+static int dq_grow(struct sg_sess_table *t)
+{
+	uint32_t cap = t->dq_cap > t->dq_max / 2 ? t->dq_max : t->dq_cap * 2;
+	struct sess_defer *q;
+
+	if (cap <= t->dq_cap)
+		return -ENOSPC;
+	q = calloc(cap, sizeof(*q));
+	if (q == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->dq_len; i++)
+		q[i] = t->dq[(t->dq_head + i) % t->dq_cap];
+	free(t->dq);
+	t->dq = q;
+	t->dq_cap = cap;
+	t->dq_head = 0;
+	__atomic_store_n(&t->st.defer_capacity, cap, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/*
+ * Room for one more deferred free, never waiting: what is due is reclaimed
+ * first (a check of the oldest token, no wait); a queue still full of frees
+ * the workers hold grows (SG_SESS_P_DEFER_GROW), else the request is
+ * refused (-EAGAIN, defer_full) and nothing has changed.
+ */
 static int dq_room(struct sg_sess_table *t)
 {
 	if (t->dq_len == t->dq_cap)
 		sess_reclaim(t, SESS_RECLAIM_BATCH);
-	if (t->dq_len == t->dq_cap)
-		return sess_refuse(t, SG_SESS_REFUSE_DEFER_FULL, -EAGAIN);
-	return 0;
+	if (t->dq_len < t->dq_cap || dq_grow(t) == 0)
+		return 0;
+	return sess_refuse(t, SG_SESS_REFUSE_DEFER_FULL, -EAGAIN);
 }
 
 /* ---- create / destroy ---- */
@@ -394,7 +427,7 @@ static int sess_params_ok(const struct sg_sess_params *p)
 		return 0;
 	if ((uint64_t)p->capacity + p->sa_reserve >= SESS_NONE)
 		return 0;
-	return (p->flags & ~(uint32_t)SG_SESS_P_LAZY) == 0;
+	return (p->flags & ~(uint32_t)(SG_SESS_P_LAZY | SG_SESS_P_DEFER_GROW)) == 0;
 }
 
 /* The table's sizes and layout from p (defaults for what p leaves 0); no allocation. */
@@ -498,6 +531,16 @@ struct sg_sess_table *sg_sess_table_create(const struct sg_sess_params *p)
 	SESS_POISON(t->sa_base, (size_t)t->sa_count * t->sa_size);
 
 	t->dq_cap = p->defer_capacity ? p->defer_capacity : SESS_DEFER_DEFAULT;
+	t->dq_nominal = t->dq_cap;
+	/*
+	 * Every waiting free holds an SA that no live session and no free list
+	 * has (a delete: the current or held SA; a replace or retire: the
+	 * previous one), so at most sa_count wait at once: a growing queue
+	 * never needs more.
+	 */
+	t->dq_max = (p->flags & SG_SESS_P_DEFER_GROW) && t->sa_count > t->dq_cap ? t->sa_count
+	                                                                         : t->dq_cap;
+	t->st.defer_capacity = t->dq_cap;
 	t->dq = calloc(t->dq_cap, sizeof(*t->dq));
 	if (t->dq == NULL)
 		goto fail;

@@ -315,7 +315,10 @@ int sg_dp_session_attach(struct sg_dp *dp, uint64_t session, const uint8_t *iden
 /*
  * Undo sg_dp_session_attach() when the session is deleted (the identity and
  * token are wiped and freed after an RCU grace period; sg_dp_ctl_reclaim()
- * frees them). Control. Returns 0 or -ENOENT.
+ * frees them). Never waits for the workers: when they lag, the queue of
+ * identities waiting grows (counted, sg_dp_ctl_detach_deferred()) up to four
+ * per session slot. Control. Returns 0, -ENOENT, or, at that bound or out of
+ * memory, -ENOSPC / -ENOMEM with the session still attached.
  */
 int sg_dp_session_detach(struct sg_dp *dp, uint64_t session);
 
@@ -328,6 +331,12 @@ int sg_dp_session_bport(const struct sg_dp *dp, uint64_t session, uint8_t *famil
 
 /* Free what sg_dp_session_detach() deferred, when its grace period ended. Control. */
 unsigned sg_dp_ctl_reclaim(struct sg_dp *dp);
+
+/*
+ * How many detaches queued their identity beyond the nominal 65536 waiting
+ * for a grace period (the workers lagged) instead of waiting. Control.
+ */
+uint64_t sg_dp_ctl_detach_deferred(const struct sg_dp *dp);
 
 /* Drop counters of the control plane's own sending (no neighbour, TX full). Control. */
 void sg_dp_ctl_counters(const struct sg_dp *dp, uint64_t *sent, uint64_t *dropped);

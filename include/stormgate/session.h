@@ -124,9 +124,9 @@ void sg_sess_cid_key(const struct sg_sess_table *t, uint8_t key[16]);
  * or a free one (restore after restart). On
  * success stores the session id in *id and, if cid is not NULL, our CID
  * (sg_sess_cid_len() bytes) in cid. Writer.
- * Returns 0, -ENOSPC (table, SA reserve or index full), -EEXIST (4-tuple or
- * restored CID in use), -EINVAL, -EAGAIN (deferred frees pending: call
- * sg_sess_reclaim(t, 1)) or -EBUSY; each refusal is counted.
+ * Returns 0, -ENOSPC (table, SA reserve or index full; a full table is told
+ * before a duplicate 4-tuple), -EEXIST (4-tuple or restored CID in use),
+ * -EINVAL or -EBUSY; each refusal is counted. Never waits.
  */
 int sg_sess_insert(struct sg_sess_table *t, const struct sg_sess_new *s, uint64_t *id,
                    uint8_t *cid);
@@ -174,7 +174,11 @@ int sg_sess_retire_prev(struct sg_sess_table *t, uint64_t id);
 
 /*
  * Delete a session: lookups stop finding it at once; its slot and SAs are
- * wiped and reused after a grace period. Writer.
+ * wiped and reused after a grace period. Writer. Never waits: -EAGAIN here,
+ * in sg_sess_replace(), sg_sess_retire_prev() and sg_sess_delete_hold()
+ * means the deferred-free queue is full of frees the workers still hold
+ * (counted defer_full; nothing changed): with SG_SESS_P_DEFER_GROW only when
+ * growing it found no memory.
  * Returns 0, -ENOENT (stale id), -EAGAIN or -EBUSY.
  */
 int sg_sess_delete(struct sg_sess_table *t, uint64_t id);
@@ -223,7 +227,8 @@ int sg_sess_set_owner(struct sg_sess_table *t, uint64_t id, uint16_t owner);
  * Finish the deferred frees whose grace period has ended: wipe their keys
  * and return slots and SAs to the free lists. With wait, first waits for
  * every online worker to pass a quiescent state (so the call may block as
- * long as a worker's burst). Writer. Returns the number of frees done.
+ * long as a worker's burst: tools and tests only; the gateway thread calls
+ * it with 0). Writer. Returns the number of frees done.
  */
 unsigned sg_sess_reclaim(struct sg_sess_table *t, int wait);
 

@@ -125,7 +125,8 @@ enum sg_sess_refusal {
 	SG_SESS_REFUSE_BAD_CID,    /* -EINVAL: restore of a CID that is not ours */
 	SG_SESS_REFUSE_INVALID,    /* -EINVAL: malformed request */
 	SG_SESS_REFUSE_UNKNOWN_ID, /* -ENOENT: no live session with this id (stale id) */
-	SG_SESS_REFUSE_DEFER_FULL, /* -EAGAIN: deferred-free queue full, readers lag */
+	SG_SESS_REFUSE_DEFER_FULL, /* -EAGAIN: deferred-free queue full, readers lag (with
+	                              SG_SESS_P_DEFER_GROW: it could not grow, out of memory) */
 	SG_SESS_REFUSE_BUSY,       /* -EBUSY: a second thread entered the single-writer API */
 	SG_SESS_REFUSE_MAX
 };
@@ -136,7 +137,8 @@ struct sg_sess_params {
 	uint32_t tuple_capacity;   /* sessions in the 4-tuple index; 0: capacity */
 	uint32_t sa_reserve;       /* SAs beyond capacity for keys kept after a replace;
 	                              0: capacity / 64, at least 64 */
-	uint32_t defer_capacity;   /* deferred frees waiting for a grace period; 0: 65536 */
+	uint32_t defer_capacity;   /* deferred frees waiting for a grace period; 0: 65536
+	                              (the queue's size, or its start with DEFER_GROW) */
 	uint16_t replay_window;    /* replay window bits, SG_REPLAY_WINDOW_MIN..MAX; 0: default */
 	uint8_t cid_len;           /* SG_SESS_CID_LEN_MIN..MAX; 0: SG_SESS_CID_LEN_DEFAULT */
 	uint8_t node_bits;         /* 0..SG_SESS_NODE_BITS_MAX bits of node id in each CID */
@@ -155,6 +157,16 @@ struct sg_sess_params {
  * them (tools, tests, over-provisioned capacity).
  */
 #define SG_SESS_P_LAZY 0x01
+/*
+ * DEFER_GROW: the writer never waits for the workers and is never refused
+ * for them. When defer_capacity frees already wait for a grace period and
+ * none is due, the deferred-free queue grows (doubling) instead of refusing
+ * with -EAGAIN (defer_full); it never needs more than one entry per SA
+ * (capacity + sa_reserve: every waiting free holds an SA that nothing else
+ * holds), so its memory stays bounded by the table's. Counted in
+ * reclaim_deferred. Without it the queue is a hard bound of defer_capacity.
+ */
+#define SG_SESS_P_DEFER_GROW 0x02
 
 /* A session to insert (control plane). */
 struct sg_sess_new {
@@ -218,9 +230,12 @@ struct sg_sess_stats {
 	uint64_t inserts;
 	uint64_t replaces;
 	uint64_t deletes;
-	uint64_t reclaimed;     /* deferred frees done (keys wiped) */
-	uint64_t index_moves;   /* cuckoo displacements */
-	uint64_t cids_reserved; /* slots held by sg_sess_cid_reserve() for handshakes under way */
+	uint64_t reclaimed;      /* deferred frees done (keys wiped) */
+	uint64_t index_moves;    /* cuckoo displacements */
+	uint64_t cids_reserved;  /* slots held by sg_sess_cid_reserve() for handshakes under way */
+	uint64_t defer_capacity; /* frees the deferred-free queue has room for now */
+	uint64_t reclaim_deferred; /* frees queued beyond defer_capacity (SG_SESS_P_DEFER_GROW)
+	                              instead of waiting for the workers */
 	uint64_t refused[SG_SESS_REFUSE_MAX];
 };
 
