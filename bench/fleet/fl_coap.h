@@ -13,30 +13,30 @@
 #include <stdint.h>
 
 /* RFC 7252 §3, §4.8, §12.1 */
-#define SG_COAP_VERSION         1
-#define SG_COAP_TYPE_CON        0
-#define SG_COAP_TYPE_NON        1
-#define SG_COAP_TYPE_ACK        2
-#define SG_COAP_TYPE_RST        3
-#define SG_COAP_CODE_POST       0x02 /* 0.02 */
-#define SG_COAP_CODE_CONTENT    0x45 /* 2.05 */
-#define SG_COAP_OPT_URI_PATH    11
-#define SG_COAP_PAYLOAD_MARKER  0xff
-#define SG_COAP_ACK_TIMEOUT_MS  2000 /* §4.8 ACK_TIMEOUT */
-#define SG_COAP_ACK_RANDOM_PCT  50   /* ACK_RANDOM_FACTOR 1.5 */
-#define SG_COAP_MAX_RETRANSMIT  4
+#define SG_COAP_VERSION        1
+#define SG_COAP_TYPE_CON       0
+#define SG_COAP_TYPE_NON       1
+#define SG_COAP_TYPE_ACK       2
+#define SG_COAP_TYPE_RST       3
+#define SG_COAP_CODE_POST      0x02 /* 0.02 */
+#define SG_COAP_CODE_CONTENT   0x45 /* 2.05 */
+#define SG_COAP_OPT_URI_PATH   11
+#define SG_COAP_PAYLOAD_MARKER 0xff
+#define SG_COAP_ACK_TIMEOUT_MS 2000 /* §4.8 ACK_TIMEOUT */
+#define SG_COAP_ACK_RANDOM_PCT 50   /* ACK_RANDOM_FACTOR 1.5 */
+#define SG_COAP_MAX_RETRANSMIT 4
 
 #define SG_FL_COAP_TOKEN_LEN 8  /* device index, request number (big-endian) */
 #define SG_FL_COAP_REQ_MAX   32 /* our request's bytes */
 
 /* A parsed message of ours. */
 struct sg_fl_coap {
-	uint8_t type;     /* SG_COAP_TYPE_* */
+	uint8_t type; /* SG_COAP_TYPE_* */
 	uint8_t code;
-	uint16_t mid;     /* message id */
-	uint32_t dev;     /* from the token */
+	uint16_t mid; /* message id */
+	uint32_t dev; /* from the token */
 	uint32_t req;
-	uint32_t pl_dev;  /* from the payload */
+	uint32_t pl_dev; /* from the payload */
 	uint32_t pl_req;
 };
 

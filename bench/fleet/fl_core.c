@@ -29,7 +29,7 @@ const char *sg_fl_drop_name(enum sg_fl_drop d)
 	return (unsigned)d < SG_FL_DROP_MAX ? drop_names[d] : "unknown";
 }
 
-#define SOLICIT_MS     250  /* ARP/NS for the gateway until it answers */
+#define SOLICIT_MS      250  /* ARP/NS for the gateway until it answers */
 #define TIMERS_PER_POLL 4096 /* device timers handled per poll, so input is not starved */
 
 size_t sg_fl_dev_bytes(void)
@@ -109,9 +109,9 @@ void fl_dev_send(struct sg_fl *fl, uint32_t i, struct sg_fl_buf *b, uint16_t len
 	uint16_t sport;
 
 	dev_addr(fl, fl->first + i, src, &sport);
-	b->len = sg_fl_udp_build(b->data, len, fl->gw_mac, fl->mac[SG_FL_PORT_DEV],
-	                         fl->conf->family, src, sport, fl->conf->server,
-	                         fl->conf->server_port, &b->off);
+	b->len =
+	        sg_fl_udp_build(b->data, len, fl->gw_mac, fl->mac[SG_FL_PORT_DEV], fl->conf->family,
+	                        src, sport, fl->conf->server, fl->conf->server_port, &b->off);
 	b->dev = i;
 	if (!sg_fl_delay_push(&fl->up, b, fl->now, d->rtt_ms / 2u))
 		fl_buf_put(fl, b);
@@ -430,7 +430,7 @@ struct sg_fl *sg_fl_create(const struct sg_fl_conf *conf, const struct sg_fl_io 
 		fl->dev[i].fc.sa = &fl->dev[i].sa;
 		fl->dev[i].hs = SG_FL_NONE;
 		fl->dev[i].rtt_ms =
-			(uint16_t)sg_fl_rand_range(&fl->rng, conf->rtt_min_ms, conf->rtt_max_ms);
+		        (uint16_t)sg_fl_rand_range(&fl->rng, conf->rtt_min_ms, conf->rtt_max_ms);
 	}
 	return fl;
 }

@@ -51,26 +51,26 @@ struct sg_fl_counters {
 	uint64_t retransmissions; /* handshake flights resent */
 	uint64_t requests_sent;
 	uint64_t requests_answered;
-	uint64_t requests_lost;   /* no answer after MAX_RETRANSMIT retransmissions */
+	uint64_t requests_lost; /* no answer after MAX_RETRANSMIT retransmissions */
 	uint64_t request_retransmissions;
-	uint64_t misdelivered;    /* an answer naming another device */
+	uint64_t misdelivered; /* an answer naming another device */
 	uint64_t nonce_reuse;
-	uint64_t rehandshakes;    /* sessions the gateway ended, or that stopped answering */
+	uint64_t rehandshakes; /* sessions the gateway ended, or that stopped answering */
 	uint64_t alerts_received;
-	uint64_t app_answers;     /* answers the application server sent */
-	uint64_t link_lost;       /* datagrams the emulated loss dropped (both ways) */
+	uint64_t app_answers; /* answers the application server sent */
+	uint64_t link_lost;   /* datagrams the emulated loss dropped (both ways) */
 	uint64_t drops[SG_FL_DROP_MAX];
 };
 
 struct sg_fl_snap {
 	struct sg_fl_counters c;
 	uint32_t devices;
-	uint32_t connected;     /* devices with a session */
-	uint32_t inflight;      /* handshakes in progress */
-	uint64_t held;          /* datagrams in the delay lines */
-	int64_t ready_ms;         /* when the gateway's MAC was known and devices began; -1: not yet */
+	uint32_t connected; /* devices with a session */
+	uint32_t inflight;  /* handshakes in progress */
+	uint64_t held;      /* datagrams in the delay lines */
+	int64_t ready_ms;   /* when the gateway's MAC was known and devices began; -1: not yet */
 	int64_t all_connected_ms; /* when connected first reached devices; -1: not yet */
-	struct sg_fl_hist rtt;  /* request round trips, µs, since the start */
+	struct sg_fl_hist rtt;    /* request round trips, µs, since the start */
 };
 
 struct sg_fl;

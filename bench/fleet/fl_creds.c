@@ -26,8 +26,9 @@ int sg_fl_psk(const char *seed, const char *identity, uint8_t psk[SG_FL_PSK_LEN]
 	unsigned len = 0;
 	int rc = 0;
 
-	if (HMAC(EVP_sha256(), seed, (int)strlen(seed), (const uint8_t *)identity,
-	         strlen(identity), mac, &len) == NULL || len < SG_FL_PSK_LEN)
+	if (HMAC(EVP_sha256(), seed, (int)strlen(seed), (const uint8_t *)identity, strlen(identity),
+	         mac, &len) == NULL ||
+	    len < SG_FL_PSK_LEN)
 		rc = -EIO;
 	else
 		memcpy(psk, mac, SG_FL_PSK_LEN);

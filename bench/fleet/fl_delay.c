@@ -17,7 +17,9 @@ int sg_fl_delay_init(struct sg_fl_delay *d, uint32_t max_ms, uint32_t loss_ppm, 
 
 	if (max_ms > SG_FL_DELAY_MAX_MS || loss_ppm > 1000000)
 		return -EINVAL;
-	while (slots <= max_ms + 1)
+	/* twice the longest delay: a caller that pops less often than every
+	 * max_ms still finds every buffer in its own slot */
+	while (slots <= 2 * (max_ms + 1))
 		slots <<= 1;
 	d->head = calloc(slots, sizeof(*d->head));
 	d->tail = calloc(slots, sizeof(*d->tail));
@@ -40,8 +42,7 @@ void sg_fl_delay_fini(struct sg_fl_delay *d)
 	d->head = d->tail = NULL;
 }
 
-bool sg_fl_delay_push(struct sg_fl_delay *d, struct sg_fl_buf *b, uint32_t now,
-                      uint32_t delay_ms)
+bool sg_fl_delay_push(struct sg_fl_delay *d, struct sg_fl_buf *b, uint32_t now, uint32_t delay_ms)
 {
 	uint32_t slot;
 
@@ -50,9 +51,11 @@ bool sg_fl_delay_push(struct sg_fl_delay *d, struct sg_fl_buf *b, uint32_t now,
 		d->lost++;
 		return false;
 	}
-	if (delay_ms > d->mask - 1)
-		delay_ms = d->mask - 1;
+	if (delay_ms > d->mask / 2)
+		delay_ms = d->mask / 2;
 	b->due = now + delay_ms < d->cur ? d->cur : now + delay_ms;
+	if (b->due - d->cur > d->mask) /* the caller stalled for more than the wheel: early */
+		b->due = d->cur + d->mask;
 	b->next = NULL;
 	slot = b->due & d->mask;
 	if (d->head[slot] == NULL)

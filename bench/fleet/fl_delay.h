@@ -23,13 +23,13 @@
 struct sg_fl_delay {
 	struct sg_fl_buf **head; /* per slot */
 	struct sg_fl_buf **tail;
-	uint32_t mask;           /* slots - 1 */
-	uint32_t cur;            /* next tick to release */
-	uint32_t loss;           /* drop when a 32-bit draw is below this */
-	uint64_t rng;            /* loss draws */
-	uint64_t held;           /* buffers held now */
-	uint64_t passed;         /* buffers taken in */
-	uint64_t lost;           /* buffers dropped by the emulated loss */
+	uint32_t mask;   /* slots - 1 */
+	uint32_t cur;    /* next tick to release */
+	uint32_t loss;   /* drop when a 32-bit draw is below this */
+	uint64_t rng;    /* loss draws */
+	uint64_t held;   /* buffers held now */
+	uint64_t passed; /* buffers taken in */
+	uint64_t lost;   /* buffers dropped by the emulated loss */
 };
 
 /*
@@ -44,12 +44,12 @@ int sg_fl_delay_init(struct sg_fl_delay *d, uint32_t max_ms, uint32_t loss_ppm, 
 void sg_fl_delay_fini(struct sg_fl_delay *d);
 
 /*
- * Take b for release at tick now + delay_ms (delay_ms capped at the init
- * max). Returns false when the emulated loss drops it (counted in d->lost;
- * the caller frees b), true when held.
+ * Take b for release at tick now + delay_ms (capped at the init max; pop at
+ * least every max ms, or a buffer may leave early). Returns false when the
+ * emulated loss drops it (counted in d->lost; the caller frees b), true
+ * when held.
  */
-bool sg_fl_delay_push(struct sg_fl_delay *d, struct sg_fl_buf *b, uint32_t now,
-                      uint32_t delay_ms);
+bool sg_fl_delay_push(struct sg_fl_delay *d, struct sg_fl_buf *b, uint32_t now, uint32_t delay_ms);
 
 /* The next buffer due at or before now, or NULL. */
 struct sg_fl_buf *sg_fl_delay_pop(struct sg_fl_delay *d, uint32_t now);

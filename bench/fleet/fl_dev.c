@@ -66,8 +66,8 @@ static void hs_failed(struct sg_fl *fl, uint32_t i)
 	hs_release(fl, d);
 	sg_rec_sa_wipe(&d->sa, SG_FL_WINDOW);
 	d->state = SG_FL_D_BACKOFF;
-	sg_fl_wheel_set(&fl->wheel, i, fl->now + sg_fl_rand_range(&fl->rng, rto,
-	                                                            BACKOFF_FACTOR * rto));
+	sg_fl_wheel_set(&fl->wheel, i,
+	                fl->now + sg_fl_rand_range(&fl->rng, rto, BACKOFF_FACTOR * rto));
 }
 
 /* The retransmission timer: the current timeout (h->rto) drawn within the jitter. */
@@ -95,9 +95,12 @@ static void hs_start(struct sg_fl *fl, uint32_t i)
 	d->hs_count++;
 	h->dev = i;
 	sg_fl_identity(fl->first + i, h->identity);
-	h->conf = (struct sg_fc_conf){ .rec = fl->rec, .suites = fl->conf->suites,
-		                       .n_suites = fl->conf->n_suites, .identity = h->identity,
-		                       .psk = h->psk, .psk_len = SG_FL_PSK_LEN };
+	h->conf = (struct sg_fc_conf){ .rec = fl->rec,
+		                       .suites = fl->conf->suites,
+		                       .n_suites = fl->conf->n_suites,
+		                       .identity = h->identity,
+		                       .psk = h->psk,
+		                       .psk_len = SG_FL_PSK_LEN };
 	h->rto = fl->conf->rto_ms;
 	h->give_up = fl->now + fl->conf->hs_timeout_s * 1000u;
 	fl->c.handshakes_started++;
@@ -114,7 +117,7 @@ static void hs_start(struct sg_fl *fl, uint32_t i)
 	}
 	if (fl->conf->announce && d->hs_count == 1)
 		fl_dev_announce(fl, i); /* ahead of the hello on the same delay line */
-	if (b != NULL) /* no buffer: the first retransmission sends the hello */
+	if (b != NULL)                  /* no buffer: the first retransmission sends the hello */
 		fl_dev_send(fl, i, b, (uint16_t)len);
 	hs_arm(fl, i, h);
 }
@@ -234,9 +237,12 @@ static void request_queue(struct sg_fl *fl, uint32_t i)
 	len = sg_fl_coap_request(b->data + SG_FL_HDR_ROOM + head, b->cap - SG_FL_HDR_ROOM - head,
 	                         d->mid, fl->first + i, d->req);
 	op = &fl->out[fl->n_out];
-	*op = (struct sg_rec_seal_op){ .buf = b->data, .buf_len = b->cap,
-		                       .pt_off = SG_FL_HDR_ROOM + head, .pt_len = (uint32_t)len,
-		                       .sa = &d->sa, .type = SG_DTLS_CT_APPLICATION_DATA };
+	*op = (struct sg_rec_seal_op){ .buf = b->data,
+		                       .buf_len = b->cap,
+		                       .pt_off = SG_FL_HDR_ROOM + head,
+		                       .pt_len = (uint32_t)len,
+		                       .sa = &d->sa,
+		                       .type = SG_DTLS_CT_APPLICATION_DATA };
 	if (len < 0) {
 		fl_buf_put(fl, b);
 		fl->c.drops[SG_FL_DROP_SEAL_FAILED]++;
@@ -293,8 +299,8 @@ static void up_timer(struct sg_fl *fl, uint32_t i)
 		d->req_retx = 0;
 		d->req_sent_us = (uint32_t)fl->now_us;
 		d->req_to = sg_fl_rand_range(&fl->rng, fl->conf->req_timeout_ms,
-		                             fl->conf->req_timeout_ms * (100u + SG_COAP_ACK_RANDOM_PCT) /
-		                                     100u);
+		                             fl->conf->req_timeout_ms *
+		                                     (100u + SG_COAP_ACK_RANDOM_PCT) / 100u);
 		d->req_due = fl->now + d->req_to;
 		fl->c.requests_sent++;
 		next_request(fl, d, false);
@@ -443,16 +449,18 @@ static unsigned gather(struct sg_fl *fl, uint32_t i, uint8_t *dg, uint32_t len,
 		fl->c.drops[SG_FL_DROP_BAD_RECORD]++;
 	for (unsigned r = 0; r < nrec && n < room; r++) {
 		if (h[r].status != SG_REC_OK || h[r].epoch != d->sa.epoch) {
-			/* a stray epoch-0 record (a late hello flight), or one that does not frame */
-			fl->c.drops[h[r].status != SG_REC_OK ? SG_FL_DROP_BAD_RECORD :
-			                                       SG_FL_DROP_STALE]++;
+			/* a stray epoch-0 record (a late hello flight), or one that does not frame
+			 */
+			fl->c.drops[h[r].status != SG_REC_OK ? SG_FL_DROP_BAD_RECORD
+			                                     : SG_FL_DROP_STALE]++;
 			continue;
 		}
 		if (!sg_fl_nonce_fresh(&d->rx, h[r].seq)) {
 			fl->c.nonce_reuse++;
 			continue;
 		}
-		ops[n++] = (struct sg_rec_open_op){ .rec = dg + h[r].off, .rec_len = h[r].len,
+		ops[n++] = (struct sg_rec_open_op){ .rec = dg + h[r].off,
+			                            .rec_len = h[r].len,
 			                            .sa = &d->sa };
 	}
 	return n;

@@ -58,8 +58,8 @@ static enum sg_fl_kind parse_udp(const uint8_t *frame, const uint8_t *l4, uint32
 	if (ulen < 8 || ulen > avail)
 		return SG_FL_K_BAD;
 	/* IPv4 may send no checksum (0); IPv6 must (RFC 8200 §8.1) */
-	if ((ck != 0 || rx->family == 6) && l4_sum(rx->family, rx->src, rx->dst, IP_UDP, l4, ulen) !=
-	                                            0xffff)
+	if ((ck != 0 || rx->family == 6) &&
+	    l4_sum(rx->family, rx->src, rx->dst, IP_UDP, l4, ulen) != 0xffff)
 		return SG_FL_K_BAD;
 	rx->sport = sg_load_be16(l4);
 	rx->dport = sg_load_be16(l4 + 2);
@@ -163,9 +163,9 @@ static void eth_build(uint8_t *f, const uint8_t dmac[6], const uint8_t smac[6], 
 	sg_store_be16(f + 12, type);
 }
 
-uint16_t sg_fl_udp_build(uint8_t *data, uint16_t plen, const uint8_t dmac[6],
-                         const uint8_t smac[6], uint8_t family, const uint8_t *src, uint16_t sport,
-                         const uint8_t *dst, uint16_t dport, uint16_t *off)
+uint16_t sg_fl_udp_build(uint8_t *data, uint16_t plen, const uint8_t dmac[6], const uint8_t smac[6],
+                         uint8_t family, const uint8_t *src, uint16_t sport, const uint8_t *dst,
+                         uint16_t dport, uint16_t *off)
 {
 	unsigned iplen = family == 4 ? 20 : 40;
 	uint8_t *udp = data + SG_FL_HDR_ROOM - 8, *ip = udp - iplen, *f = ip - SG_FL_ETH_LEN;

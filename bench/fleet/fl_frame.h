@@ -46,9 +46,9 @@ enum sg_fl_kind sg_fl_parse(const uint8_t *frame, uint32_t len, struct sg_fl_rx 
  * data + SG_FL_HDR_ROOM (IPv4 starts 20 bytes later). *off is set to the
  * frame's first byte; returns the frame's length.
  */
-uint16_t sg_fl_udp_build(uint8_t *data, uint16_t plen, const uint8_t dmac[6],
-                         const uint8_t smac[6], uint8_t family, const uint8_t *src, uint16_t sport,
-                         const uint8_t *dst, uint16_t dport, uint16_t *off);
+uint16_t sg_fl_udp_build(uint8_t *data, uint16_t plen, const uint8_t dmac[6], const uint8_t smac[6],
+                         uint8_t family, const uint8_t *src, uint16_t sport, const uint8_t *dst,
+                         uint16_t dport, uint16_t *off);
 
 /* An ARP request (op 1, broadcast) or reply (op 2, to tha) at frame: SG_FL_ARP_LEN bytes. */
 uint16_t sg_fl_arp_build(uint8_t *frame, uint16_t op, const uint8_t sha[6], const uint8_t spa[4],

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define SG_FL_HIST_SUB     8  /* buckets per power of two */
+#define SG_FL_HIST_SUB     8 /* buckets per power of two */
 #define SG_FL_HIST_BUCKETS (41 * SG_FL_HIST_SUB)
 
 struct sg_fl_hist {

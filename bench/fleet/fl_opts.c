@@ -19,10 +19,38 @@
 #include "fl_opts.h"
 
 enum opt {
-	O_DEVICES = 256, O_RAMP, O_ARRIVAL, O_INFLIGHT, O_KX, O_SUITE, O_RESUME, O_CID, O_SERVER,
-	O_APP, O_BACKEND, O_IPV6, O_PPA, O_RTT, O_LOSS, O_RTO, O_RTO_MAX, O_RTO_JITTER,
-	O_HS_TIMEOUT, O_REQ_RATE, O_REQ_TOTAL, O_REQ_TIMEOUT, O_DURATION, O_WRITE_CREDS, O_SEED,
-	O_REPORT, O_SERIES, O_PROGRESS, O_ANNOUNCE, O_IDLE, O_MBUFS, O_HELP,
+	O_DEVICES = 256,
+	O_RAMP,
+	O_ARRIVAL,
+	O_INFLIGHT,
+	O_KX,
+	O_SUITE,
+	O_RESUME,
+	O_CID,
+	O_SERVER,
+	O_APP,
+	O_BACKEND,
+	O_IPV6,
+	O_PPA,
+	O_RTT,
+	O_LOSS,
+	O_RTO,
+	O_RTO_MAX,
+	O_RTO_JITTER,
+	O_HS_TIMEOUT,
+	O_REQ_RATE,
+	O_REQ_TOTAL,
+	O_REQ_TIMEOUT,
+	O_DURATION,
+	O_WRITE_CREDS,
+	O_SEED,
+	O_REPORT,
+	O_SERIES,
+	O_PROGRESS,
+	O_ANNOUNCE,
+	O_IDLE,
+	O_MBUFS,
+	O_HELP,
 };
 
 static const struct option longopts[] = {
@@ -62,39 +90,39 @@ static const struct option longopts[] = {
 };
 
 static const char usage[] =
-	"usage: stormgate-fleet [EAL args] -- [options]\n"
-	"  --devices N          devices (1..10000000; default 1000)\n"
-	"  --ramp S             device starts spread evenly over S seconds (default 0: at once)\n"
-	"  --arrival-rate R     devices starting per second (overrides --ramp)\n"
-	"  --max-inflight N     handshakes in flight at once (default 4096)\n"
-	"  --kx psk|x25519|p256 key exchange (default psk)\n"
-	"  --suite NAME         IANA suite name, repeatable (default: the registry's order)\n"
-	"  --resume, --cid      session tickets, connection IDs (not yet supported)\n"
-	"  --server ADDR:PORT   the gateway (default 198.18.0.1:5684, [fd00:5347::1]:5684)\n"
-	"  --app ADDR:PORT      our application server (default 198.18.2.2:5683,\n"
-	"                       [fd00:5347::2:2]:5683)\n"
-	"  --backend-mode M     udp|proxy: how the gateway forwards (default udp)\n"
-	"  --ipv6               devices in fd00:5347::1:0:0/96\n"
-	"  --ports-per-addr P   UDP ports per device address (default 16)\n"
-	"  --rtt MS | MIN-MAX   per-device round trip, emulated (default 0; max 30000)\n"
-	"  --loss PCT           datagrams lost each way (default 0)\n"
-	"  --rto MS             initial handshake retransmission timeout (default 1000)\n"
-	"  --rto-max MS         its largest value (default 60000)\n"
-	"  --rto-jitter PCT     each timeout drawn in +-PCT (default 25)\n"
-	"  --hs-timeout S       give a handshake up (failed; retried later; default 60)\n"
-	"  --req-rate R         CoAP requests per device per second (default 0)\n"
-	"  --req-total R        aggregate requests per second (instead of --req-rate)\n"
-	"  --req-timeout MS     CoAP ACK_TIMEOUT (default 2000)\n"
-	"  --duration S         run time (default 60, max 86400)\n"
-	"  --write-creds FILE   write the devices' identity,psk_hex CSV and exit\n"
-	"  --seed S             PSK seed (default stormgate-fleet)\n"
-	"  --report FILE        final JSON\n"
-	"  --series FILE        one JSON object a second\n"
-	"  --progress           a live line on stderr\n"
-	"  --announce           each device ARPs/NSes the gateway from its own address first\n"
-	"                       (a gateway without a next hop for the devices' prefix)\n"
-	"  --idle-sleep-us N    sleep after an idle poll (default 100; 0: busy)\n"
-	"  --mbufs N            packet buffers (default: from rate x round trip)\n";
+        "usage: stormgate-fleet [EAL args] -- [options]\n"
+        "  --devices N          devices (1..10000000; default 1000)\n"
+        "  --ramp S             device starts spread evenly over S seconds (default 0: at once)\n"
+        "  --arrival-rate R     devices starting per second (overrides --ramp)\n"
+        "  --max-inflight N     handshakes in flight at once (default 4096)\n"
+        "  --kx psk|x25519|p256 key exchange (default psk)\n"
+        "  --suite NAME         IANA suite name, repeatable (default: the registry's order)\n"
+        "  --resume, --cid      session tickets, connection IDs (not yet supported)\n"
+        "  --server ADDR:PORT   the gateway (default 198.18.0.1:5684, [fd00:5347::1]:5684)\n"
+        "  --app ADDR:PORT      our application server (default 198.18.2.2:5683,\n"
+        "                       [fd00:5347::2:2]:5683)\n"
+        "  --backend-mode M     udp|proxy: how the gateway forwards (default udp)\n"
+        "  --ipv6               devices in fd00:5347::1:0:0/96\n"
+        "  --ports-per-addr P   UDP ports per device address (default 16)\n"
+        "  --rtt MS | MIN-MAX   per-device round trip, emulated (default 0; max 30000)\n"
+        "  --loss PCT           datagrams lost each way (default 0)\n"
+        "  --rto MS             initial handshake retransmission timeout (default 1000)\n"
+        "  --rto-max MS         its largest value (default 60000)\n"
+        "  --rto-jitter PCT     each timeout drawn in +-PCT (default 25)\n"
+        "  --hs-timeout S       give a handshake up (failed; retried later; default 60)\n"
+        "  --req-rate R         CoAP requests per device per second (default 0)\n"
+        "  --req-total R        aggregate requests per second (instead of --req-rate)\n"
+        "  --req-timeout MS     CoAP ACK_TIMEOUT (default 2000)\n"
+        "  --duration S         run time (default 60, max 86400)\n"
+        "  --write-creds FILE   write the devices' identity,psk_hex CSV and exit\n"
+        "  --seed S             PSK seed (default stormgate-fleet)\n"
+        "  --report FILE        final JSON\n"
+        "  --series FILE        one JSON object a second\n"
+        "  --progress           a live line on stderr\n"
+        "  --announce           each device ARPs/NSes the gateway from its own address first\n"
+        "                       (a gateway without a next hop for the devices' prefix)\n"
+        "  --idle-sleep-us N    sleep after an idle poll (default 100; 0: busy)\n"
+        "  --mbufs N            packet buffers (default: from rate x round trip)\n";
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -220,41 +248,72 @@ static int one_opt(struct sg_fl_conf *c, struct seen *sn, int o, const char *a)
 	double d;
 
 	switch (o) {
-	case O_DEVICES: return u32_arg(a, 1, SG_FL_DEVICES_MAX, &c->devices);
-	case O_RAMP: sn->ramp = true; return u32_arg(a, 0, SG_FL_DURATION_MAX, &c->ramp_s);
-	case O_ARRIVAL: sn->arrival = true; return num_arg(a, 0.001, 1e8, &c->arrival_rate);
-	case O_INFLIGHT: return u32_arg(a, 1, 1u << 22, &c->max_inflight);
-	case O_KX: return kx_arg(a, c);
-	case O_SUITE: return suite_arg(a, c);
-	case O_SERVER: return endpoint_arg(a, c->server, &c->server_port, &sn->server_family);
-	case O_APP: return endpoint_arg(a, c->app, &c->app_port, &sn->app_family);
+	case O_DEVICES:
+		return u32_arg(a, 1, SG_FL_DEVICES_MAX, &c->devices);
+	case O_RAMP:
+		sn->ramp = true;
+		return u32_arg(a, 0, SG_FL_DURATION_MAX, &c->ramp_s);
+	case O_ARRIVAL:
+		sn->arrival = true;
+		return num_arg(a, 0.001, 1e8, &c->arrival_rate);
+	case O_INFLIGHT:
+		return u32_arg(a, 1, 1u << 22, &c->max_inflight);
+	case O_KX:
+		return kx_arg(a, c);
+	case O_SUITE:
+		return suite_arg(a, c);
+	case O_SERVER:
+		return endpoint_arg(a, c->server, &c->server_port, &sn->server_family);
+	case O_APP:
+		return endpoint_arg(a, c->app, &c->app_port, &sn->app_family);
 	case O_BACKEND:
 		if (strcmp(a, "udp") != 0 && strcmp(a, "proxy") != 0)
 			return -EINVAL;
 		c->backend = strcmp(a, "proxy") == 0 ? SG_FL_BACKEND_PROXY : SG_FL_BACKEND_UDP;
 		return 0;
-	case O_PPA: return u32_arg(a, 1, 55535, &c->ports_per_addr);
-	case O_RTT: return rtt_arg(a, c);
+	case O_PPA:
+		return u32_arg(a, 1, 55535, &c->ports_per_addr);
+	case O_RTT:
+		return rtt_arg(a, c);
 	case O_LOSS:
 		if (num_arg(a, 0, 100, &d) != 0)
 			return -EINVAL;
 		c->loss_ppm = (uint32_t)(d * 10000 + 0.5);
 		return 0;
-	case O_RTO: return u32_arg(a, 1, 600000, &c->rto_ms);
-	case O_RTO_MAX: return u32_arg(a, 1, 600000, &c->rto_max_ms);
-	case O_RTO_JITTER: return u32_arg(a, 0, 99, &c->rto_jitter_pct);
-	case O_HS_TIMEOUT: return u32_arg(a, 1, SG_FL_DURATION_MAX, &c->hs_timeout_s);
-	case O_REQ_RATE: return num_arg(a, 0, 1000, &c->req_rate);
-	case O_REQ_TOTAL: return num_arg(a, 0, 1e8, &c->req_total);
-	case O_REQ_TIMEOUT: return u32_arg(a, 1, 600000, &c->req_timeout_ms);
-	case O_DURATION: return u32_arg(a, 1, SG_FL_DURATION_MAX, &c->duration_s);
-	case O_WRITE_CREDS: c->write_creds = a; return 0;
-	case O_SEED: c->seed = a; return a[0] ? 0 : -EINVAL;
-	case O_REPORT: c->report = a; return 0;
-	case O_SERIES: c->series = a; return 0;
-	case O_IDLE: return u32_arg(a, 0, 100000, &c->idle_sleep_us);
-	case O_MBUFS: return u32_arg(a, 1023, 1u << 24, &c->mbufs);
-	default: return -EINVAL;
+	case O_RTO:
+		return u32_arg(a, 1, 600000, &c->rto_ms);
+	case O_RTO_MAX:
+		return u32_arg(a, 1, 600000, &c->rto_max_ms);
+	case O_RTO_JITTER:
+		return u32_arg(a, 0, 99, &c->rto_jitter_pct);
+	case O_HS_TIMEOUT:
+		return u32_arg(a, 1, SG_FL_DURATION_MAX, &c->hs_timeout_s);
+	case O_REQ_RATE:
+		return num_arg(a, 0, 1000, &c->req_rate);
+	case O_REQ_TOTAL:
+		return num_arg(a, 0, 1e8, &c->req_total);
+	case O_REQ_TIMEOUT:
+		return u32_arg(a, 1, 600000, &c->req_timeout_ms);
+	case O_DURATION:
+		return u32_arg(a, 1, SG_FL_DURATION_MAX, &c->duration_s);
+	case O_WRITE_CREDS:
+		c->write_creds = a;
+		return 0;
+	case O_SEED:
+		c->seed = a;
+		return a[0] ? 0 : -EINVAL;
+	case O_REPORT:
+		c->report = a;
+		return 0;
+	case O_SERIES:
+		c->series = a;
+		return 0;
+	case O_IDLE:
+		return u32_arg(a, 0, 100000, &c->idle_sleep_us);
+	case O_MBUFS:
+		return u32_arg(a, 1023, 1u << 24, &c->mbufs);
+	default:
+		return -EINVAL;
 	}
 }
 
@@ -311,14 +370,16 @@ static int finish(struct sg_fl_conf *c, const struct seen *sn, char *err, size_t
 	int rc;
 
 	if (c->kx == SG_FL_KX_P256)
-		return fail(err, errlen, "--kx p256: not yet supported (the client handshake offers "
-		                         "X25519 first and cannot be told to offer P-256 alone)");
+		return fail(err, errlen,
+		            "--kx p256: not yet supported (the client handshake offers "
+		            "X25519 first and cannot be told to offer P-256 alone)");
 	if (sn->ramp && sn->arrival)
 		return fail(err, errlen, "--ramp and --arrival-rate: give one");
 	if (c->req_rate > 0 && c->req_total > 0)
 		return fail(err, errlen, "--req-rate and --req-total: give one");
 	if (c->rto_max_ms < c->rto_ms)
-		return fail(err, errlen, "--rto-max %u is below --rto %u", c->rto_max_ms, c->rto_ms);
+		return fail(err, errlen, "--rto-max %u is below --rto %u", c->rto_max_ms,
+		            c->rto_ms);
 	rc = finish_addresses(c, sn, err, errlen);
 	return rc != 0 ? rc : finish_suites(c, err, errlen);
 }
@@ -327,10 +388,17 @@ static int finish(struct sg_fl_conf *c, const struct seen *sn, char *err, size_t
 static bool flag_opt(struct sg_fl_conf *c, int o)
 {
 	switch (o) {
-	case O_IPV6: c->family = 6; return true;
-	case O_PROGRESS: c->progress = true; return true;
-	case O_ANNOUNCE: c->announce = true; return true;
-	default: return false;
+	case O_IPV6:
+		c->family = 6;
+		return true;
+	case O_PROGRESS:
+		c->progress = true;
+		return true;
+	case O_ANNOUNCE:
+		c->announce = true;
+		return true;
+	default:
+		return false;
 	}
 }
 

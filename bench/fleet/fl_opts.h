@@ -26,31 +26,31 @@ enum sg_fl_backend {
 	SG_FL_BACKEND_PROXY,   /* each datagram starts with a PROXY v2 header */
 };
 
-#define SG_FL_DEVICES_MAX   10000000u
-#define SG_FL_DURATION_MAX  86400u
-#define SG_FL_RTT_MAX_MS    30000u /* one way 15 s: within the delay line's reach */
+#define SG_FL_DEVICES_MAX  10000000u
+#define SG_FL_DURATION_MAX 86400u
+#define SG_FL_RTT_MAX_MS   30000u /* one way 15 s: within the delay line's reach */
 
 struct sg_fl_conf {
 	uint32_t devices;
-	uint32_t ramp_s;        /* device starts spread over this */
-	double arrival_rate;    /* devices starting per second; 0: by ramp_s */
-	uint32_t max_inflight;  /* handshakes at once */
-	uint8_t kx;             /* enum sg_fl_kx */
+	uint32_t ramp_s;       /* device starts spread over this */
+	double arrival_rate;   /* devices starting per second; 0: by ramp_s */
+	uint32_t max_inflight; /* handshakes at once */
+	uint8_t kx;            /* enum sg_fl_kx */
 	unsigned n_suites;
 	uint16_t suites[SG_FC_SUITES_MAX]; /* IANA ids offered, in order */
-	uint8_t family;         /* 4, or 6 with --ipv6 */
-	uint8_t server[16];     /* the gateway's DTLS address and port */
+	uint8_t family;                    /* 4, or 6 with --ipv6 */
+	uint8_t server[16];                /* the gateway's DTLS address and port */
 	uint16_t server_port;
-	uint8_t app[16];        /* our application server's */
+	uint8_t app[16]; /* our application server's */
 	uint16_t app_port;
-	uint8_t backend;        /* enum sg_fl_backend */
+	uint8_t backend; /* enum sg_fl_backend */
 	uint32_t ports_per_addr;
 	uint32_t rtt_min_ms, rtt_max_ms;
-	uint32_t loss_ppm;      /* each direction, per million */
+	uint32_t loss_ppm; /* each direction, per million */
 	uint32_t rto_ms, rto_max_ms, rto_jitter_pct;
 	uint32_t hs_timeout_s;
-	double req_rate;        /* requests per device per second */
-	double req_total;       /* aggregate requests per second (alternative) */
+	double req_rate;  /* requests per device per second */
+	double req_total; /* aggregate requests per second (alternative) */
 	uint32_t req_timeout_ms;
 	uint32_t duration_s;
 	const char *write_creds;
@@ -58,9 +58,9 @@ struct sg_fl_conf {
 	const char *report;
 	const char *series;
 	bool progress;
-	bool announce;          /* ARP/NS from each device before its first handshake */
+	bool announce; /* ARP/NS from each device before its first handshake */
 	uint32_t idle_sleep_us;
-	uint32_t mbufs;         /* 0: sized from rate x round trip */
+	uint32_t mbufs; /* 0: sized from rate x round trip */
 };
 
 /*

@@ -38,11 +38,11 @@ static int port_init(struct sg_fl_ports *p, enum sg_fl_port which, uint16_t id)
 
 	rc = rte_eth_dev_configure(id, 1, 1, &ec);
 	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(id, 0, SG_FL_RX_DESC, (unsigned)rte_eth_dev_socket_id(id),
-		                            NULL, p->pool);
+		rc = rte_eth_rx_queue_setup(id, 0, SG_FL_RX_DESC,
+		                            (unsigned)rte_eth_dev_socket_id(id), NULL, p->pool);
 	if (rc == 0)
-		rc = rte_eth_tx_queue_setup(id, 0, SG_FL_TX_DESC, (unsigned)rte_eth_dev_socket_id(id),
-		                            NULL);
+		rc = rte_eth_tx_queue_setup(id, 0, SG_FL_TX_DESC,
+		                            (unsigned)rte_eth_dev_socket_id(id), NULL);
 	if (rc == 0)
 		rc = rte_eth_dev_start(id);
 	if (rc == 0)
@@ -83,8 +83,10 @@ int sg_fl_ports_init(struct sg_fl_ports *p, const struct sg_fl_conf *conf)
 
 	memset(p, 0, sizeof(*p));
 	if (rte_eth_dev_count_avail() < SG_FL_PORT_MAX) {
-		fprintf(stderr, "stormgate-fleet: needs 2 ports (devices, application server), "
-		                "EAL has %u: give two --vdev\n", rte_eth_dev_count_avail());
+		fprintf(stderr,
+		        "stormgate-fleet: needs 2 ports (devices, application server), "
+		        "EAL has %u: give two --vdev\n",
+		        rte_eth_dev_count_avail());
 		return -ENODEV;
 	}
 	p->pool = rte_pktmbuf_pool_create("fleet", n, MBUF_CACHE, priv, RTE_MBUF_DEFAULT_BUF_SIZE,

@@ -91,7 +91,8 @@ static json_t *detail(const struct sg_fl_snap *s)
 		return NULL;
 	}
 	for (unsigned k = 0; k < SG_FL_DROP_MAX; k++)
-		json_object_set_new(drops, sg_fl_drop_name(k), json_integer((json_int_t)s->c.drops[k]));
+		json_object_set_new(drops, sg_fl_drop_name(k),
+		                    json_integer((json_int_t)s->c.drops[k]));
 	json_object_set_new(d, "drops", drops);
 	json_object_set_new(d, "link_lost", json_integer((json_int_t)s->c.link_lost));
 	json_object_set_new(d, "request_retransmissions",
@@ -114,10 +115,11 @@ json_t *sg_fl_report_final(struct sg_fl_report *r, const struct sg_fl_snap *s, d
 	SET_INT("handshakes_completed", s->c.handshakes_completed);
 	SET_INT("handshakes_failed", s->c.handshakes_failed);
 	SET_INT("retransmissions", s->c.retransmissions);
-	json_object_set_new(o, "seconds_to_all_connected",
-	                    s->all_connected_ms < 0 ?
-	                            json_null() :
-	                            json_real((double)(s->all_connected_ms - s->ready_ms) / 1000.0));
+	json_object_set_new(
+	        o, "seconds_to_all_connected",
+	        s->all_connected_ms < 0
+	                ? json_null()
+	                : json_real((double)(s->all_connected_ms - s->ready_ms) / 1000.0));
 	SET_INT("peak_handshakes_per_s", r->peak_hs);
 	SET_INT("requests_sent", s->c.requests_sent);
 	SET_INT("requests_answered", s->c.requests_answered);

@@ -40,13 +40,13 @@ struct sg_fl_tlink {
 };
 
 struct sg_fl_wheel {
-	uint32_t *slot;  /* SG_FL_WHEEL_SLOTS list heads */
-	uint32_t far;    /* overflow list head */
-	uint32_t cur;    /* next tick to expire */
-	char *base;      /* element 0 of the device array */
-	size_t stride;   /* bytes per element */
-	size_t off;      /* offset of struct sg_fl_tlink in an element */
-	uint32_t armed;  /* timers set */
+	uint32_t *slot; /* SG_FL_WHEEL_SLOTS list heads */
+	uint32_t far;   /* overflow list head */
+	uint32_t cur;   /* next tick to expire */
+	char *base;     /* element 0 of the device array */
+	size_t stride;  /* bytes per element */
+	size_t off;     /* offset of struct sg_fl_tlink in an element */
+	uint32_t armed; /* timers set */
 };
 
 /*

@@ -87,7 +87,8 @@ static int write_report(const struct sg_fl_conf *conf, struct sg_fl_report *r,
 		json_object_set_new(d, "tx_dropped", json_integer((json_int_t)p->tx_dropped));
 		json_object_set_new(d, "rx_segmented", json_integer((json_int_t)p->rx_segmented));
 		json_object_set_new(d, "device_bytes", json_integer((json_int_t)sg_fl_dev_bytes()));
-		json_object_set_new(d, "handshake_bytes", json_integer((json_int_t)sg_fl_hs_bytes()));
+		json_object_set_new(d, "handshake_bytes",
+		                    json_integer((json_int_t)sg_fl_hs_bytes()));
 	}
 	if (conf->report != NULL && json_dump_file(o, conf->report, JSON_INDENT(1)) != 0)
 		rc = -EIO;
@@ -131,7 +132,8 @@ static double run(const struct sg_fl_conf *conf, struct sg_fl_ports *p, struct s
 		if (ready == 0 && sg_fl_ready(fl)) {
 			ready = t;
 		} else if (ready == 0 && t - t0 > GATEWAY_WAIT_S * UINT64_C(1000000)) {
-			fprintf(stderr, "stormgate-fleet: the gateway did not answer ARP/NS in %u s\n",
+			fprintf(stderr,
+			        "stormgate-fleet: the gateway did not answer ARP/NS in %u s\n",
 			        GATEWAY_WAIT_S);
 			return -1;
 		}
@@ -172,7 +174,8 @@ static int fleet(int eal_argc, char **eal_argv, const struct sg_fl_conf *conf)
 	fl = sg_fl_create(conf, &io, (const uint8_t(*)[6])ports.mac, 0, conf->devices,
 	                  rte_rdtsc() ^ (uint64_t)getpid() << 32, now_us());
 	if (fl == NULL) {
-		fprintf(stderr, "stormgate-fleet: %u devices: %s\n", conf->devices, strerror(errno));
+		fprintf(stderr, "stormgate-fleet: %u devices: %s\n", conf->devices,
+		        strerror(errno));
 		goto out_report;
 	}
 	secs = run(conf, &ports, fl, &rep);
@@ -215,7 +218,8 @@ int main(int argc, char **argv)
 	if (conf.write_creds != NULL) {
 		rc = sg_fl_write_creds(conf.write_creds, conf.seed, conf.devices);
 		if (rc != 0)
-			fprintf(stderr, "stormgate-fleet: %s: %s\n", conf.write_creds, strerror(-rc));
+			fprintf(stderr, "stormgate-fleet: %s: %s\n", conf.write_creds,
+			        strerror(-rc));
 		return rc == 0 ? 0 : 1;
 	}
 	signal(SIGINT, on_signal);
