@@ -81,9 +81,9 @@ static void test_wheel(void **state)
 			for (unsigned k = 0; k < n; k++) {
 				struct tdev *t = &d[out[k]];
 
-				assert_true(t->want <= now);       /* never early */
-				assert_true(now - t->want < 7);    /* nor late past the step */
-				assert_true(t->want >= last);      /* in tick order */
+				assert_true(t->want <= now);    /* never early */
+				assert_true(now - t->want < 7); /* nor late past the step */
+				assert_true(t->want >= last);   /* in tick order */
 				last = t->want;
 				t->fired++;
 				fired++;
@@ -124,7 +124,8 @@ static void test_delay_order(void **state)
 		while ((x = sg_fl_delay_pop(&d, now)) != NULL) {
 			assert_true(x->due <= now);
 			assert_true(x->due >= last_due);
-			assert_int_equal(x->len, seen_per_dev[x->dev]++); /* a device's order kept */
+			assert_int_equal(x->len,
+			                 seen_per_dev[x->dev]++); /* a device's order kept */
 			last_due = x->due;
 			got++;
 		}
@@ -139,7 +140,9 @@ static void test_delay_loss(void **state)
 {
 	static const struct {
 		uint32_t ppm, lo, hi; /* lost of 20000 */
-	} rows[] = { { 0, 0, 0 }, { 1000000, 20000, 20000 }, { 100000, 1700, 2300 },
+	} rows[] = { { 0, 0, 0 },
+		     { 1000000, 20000, 20000 },
+		     { 100000, 1700, 2300 },
 		     { 500000, 9500, 10500 } };
 	static struct sg_fl_buf b;
 
@@ -160,9 +163,9 @@ static void test_delay_loss(void **state)
 		assert_in_range(d.lost, rows[r].lo, rows[r].hi);
 		sg_fl_delay_fini(&d);
 	}
-	assert_int_equal(sg_fl_delay_init(&(struct sg_fl_delay){ 0 }, SG_FL_DELAY_MAX_MS + 1, 0, 1,
-	                                  0),
-	                 -EINVAL);
+	assert_int_equal(
+	        sg_fl_delay_init(&(struct sg_fl_delay){ 0 }, SG_FL_DELAY_MAX_MS + 1, 0, 1, 0),
+	        -EINVAL);
 }
 
 /* ---- CoAP ----------------------------------------------------------------- */
@@ -229,12 +232,24 @@ static void test_nonce(void **state)
 		uint64_t seq;
 		bool fresh;
 	} rows[] = {
-		{ 1, true },   { 1, false },  /* a repeat */
-		{ 0, true },   { 5, true },   { 3, true }, { 3, false }, { 2, true },
-		{ 100, true }, { 37, true },  /* within 64 below the top */
+		{ 1, true },
+		{ 1, false }, /* a repeat */
+		{ 0, true },
+		{ 5, true },
+		{ 3, true },
+		{ 3, false },
+		{ 2, true },
+		{ 100, true },
+		{ 37, true },  /* within 64 below the top */
 		{ 36, false }, /* 64 below the top: too old to tell, counted */
-		{ 5, false },  { 99, true },  { 100, false }, { 1000000, true },
-		{ 999999, true }, { 999999, false }, { 1000000 - 63, true }, { 1000000 - 64, false },
+		{ 5, false },
+		{ 99, true },
+		{ 100, false },
+		{ 1000000, true },
+		{ 999999, true },
+		{ 999999, false },
+		{ 1000000 - 63, true },
+		{ 1000000 - 64, false },
 	};
 	struct sg_fl_nonce n = { 0 };
 
@@ -282,7 +297,8 @@ static void test_frame_udp(void **state)
 {
 	(void)state;
 	for (uint8_t family = 4; family <= 6; family += 2) {
-		const uint8_t *src = family == 4 ? ip4_a : ip6_a, *dst = family == 4 ? ip4_b : ip6_b;
+		const uint8_t *src = family == 4 ? ip4_a : ip6_a,
+		              *dst = family == 4 ? ip4_b : ip6_b;
 		unsigned alen = family == 4 ? 4 : 16, iplen = family == 4 ? 20 : 40;
 		uint8_t data[256], copy[256];
 		struct sg_fl_rx rx;
@@ -495,8 +511,9 @@ static void test_opts(void **state)
 	assert_memory_equal(c.server, "\xc6\x12\x00\x01", 4);
 	assert_memory_equal(c.app, "\xc6\x12\x02\x02", 4);
 	assert_int_equal(c.n_suites, 5); /* the registry's ranked PSK suites */
-	assert_int_equal(parse(&c, err, "--kx x25519 --rtt 100-2000 --loss 2.5 --req-total 500 "
-	                                 "--devices 1000 --ipv6 --backend-mode proxy --progress"),
+	assert_int_equal(parse(&c, err,
+	                       "--kx x25519 --rtt 100-2000 --loss 2.5 --req-total 500 "
+	                       "--devices 1000 --ipv6 --backend-mode proxy --progress"),
 	                 0);
 	assert_int_equal(c.n_suites, 4);
 	assert_int_equal(c.rtt_min_ms, 100);
@@ -531,7 +548,8 @@ static struct sg_fl_buf *mem_alloc(void *ctx)
 		if (!m->used[k]) {
 			m->used[k] = true;
 			m->live++;
-			m->buf[k] = (struct sg_fl_buf){ .handle = &m->used[k], .data = m->data[k],
+			m->buf[k] = (struct sg_fl_buf){ .handle = &m->used[k],
+				                        .data = m->data[k],
 				                        .cap = sizeof(m->data[k]) };
 			return &m->buf[k];
 		}

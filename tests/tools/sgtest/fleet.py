@@ -1,0 +1,120 @@
+"""The storm topology of issue 14 for the tests: a stormgate and a stormgate-fleet
+joined by two memif links (docs/fleet.md, "Topology"), no namespaces or veths.
+
+    with FleetLab('sgfl1', stormgate, stormctl, fleet) as lab:
+        lab.creds(300)                                    # the fleet writes them, the daemon imports
+        d = lab.start(lab.gateway_config('gw'))
+        r, rep = lab.run_fleet('--devices', '300', '--duration', '5')
+    # here the daemon, the fleet, the memif sockets, DPDK's runtime directories
+    # and the work directory are gone, and the script has exited with the TAP status
+
+stormgate is the memif server of both links (it can start first), the fleet the
+client. The sockets live in /run/stormgate-storm-<tag>/; every DPDK process has its
+own file prefix with the tag in it; SG_E2E_TAG_SUFFIX is appended to the tag, as
+the e2e lab does, so two checkouts never share a name.
+
+The gateway's device port has 198.18.0.1/24. Devices are 198.19.0.0/16, off that
+subnet: with the pool part's `ports[].gateway` (next hop 198.18.0.2, the fleet's
+router address) the gateway sends to them through one neighbour; a daemon without
+that key sends to them on the link and learns each device from the ARP request the
+fleet sends from the device's own address (--announce), so run_fleet() adds
+--announce when the key is missing.
+"""
+import json
+import os
+import shutil
+import subprocess
+
+from . import daemon, proc
+from .lab import Lab
+from .tap import Tap
+
+GW_DEV4, GW_APP4, ROUTER4, APP4 = '198.18.0.1', '198.18.2.1', '198.18.0.2', '198.18.2.2'
+DTLS_PORT, APP_PORT = 5684, 5683
+
+
+class FleetLab(Lab):
+    def __init__(self, tag, stormgate, stormctl, fleet):
+        tag += os.environ.get('SG_E2E_TAG_SUFFIX', '')
+        super().__init__(tag, stormgate, stormctl, tap=Tap(detail_lines=60, progress=True),
+                         timed=True)
+        self.fleet_exe = fleet
+        self.sock_dir = f'/run/stormgate-storm-{tag}'
+        self.n_fleet = 0
+        self.csv = os.path.join(self.work, 'devices.csv')
+        self._next_hop = None
+
+    def __enter__(self):
+        super().__enter__()
+        shutil.rmtree(self.sock_dir, ignore_errors=True)
+        os.makedirs(self.sock_dir, mode=0o700)
+        return self
+
+    def cleanup(self):
+        super().cleanup()
+        shutil.rmtree(self.sock_dir, ignore_errors=True)
+
+    def memif(self, n, role):
+        """Devargs of memif link n (0: devices, 1: application server) for role."""
+        return f'net_memif{n},role={role},socket={self.sock_dir}/{"dev" if n == 0 else "app"}.sock'
+
+    def gateway_config(self, name, backend_mode='udp', policy=None, capacity=4096):
+        """The daemon's config: dev0 and app0 as memif servers, our application server as
+        its backend, cookies always (policy overrides), the next hop to the devices when
+        this daemon has `ports[].gateway`."""
+        dev = daemon.port('dev0', 'device', self.memif(0, 'server'), [f'{GW_DEV4}/24'])
+        if self.next_hop():
+            dev['gateway'] = ROUTER4
+        ports = [dev, daemon.port('app0', 'backend', self.memif(1, 'server'), [f'{GW_APP4}/24'])]
+        return self.config(
+            name, ports,
+            mbufs={'count': 8191, 'cache': 64},
+            sessions={'capacity': capacity},
+            backend={'mode': backend_mode, 'port': 'app0', 'servers': [f'{APP4}:{APP_PORT}']},
+            policy={'cookie_mode': 'always', **(policy or {})})
+
+    def next_hop(self):
+        """Whether this daemon takes `ports[].gateway` (part pool of issue 14): asked once,
+        of `stormgate --check-config` on a config that has it."""
+        if self._next_hop is None:
+            cfg = daemon.config('sgflcheck', '/run/x.sock', '/run/x', [
+                {**daemon.port('dev0', 'device', 'net_null0', [f'{GW_DEV4}/24']),
+                 'gateway': ROUTER4}])
+            path = os.path.join(self.work, 'check.yaml')
+            daemon.write_config(path, 'check', cfg)
+            r = proc.run([self.stormgate, '--check-config', path])
+            self._next_hop = r.returncode == 0
+        return self._next_hop
+
+    def creds(self, devices, seed=None):
+        """The fleet's credentials for devices written (--write-creds) and imported into
+        the store every config of this lab uses, before a daemon starts."""
+        r = proc.run([self.fleet_exe, '--write-creds', self.csv, '--devices', str(devices),
+                      *(['--seed', seed] if seed else [])])
+        if r.returncode != 0:
+            raise RuntimeError(f'--write-creds: exit {r.returncode}: {r.stderr.strip()}')
+        cfg = self.gateway_config('import')
+        r = proc.run([self.stormgate, '--config', cfg.path, '--import-credentials', self.csv],
+                     timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f'import: exit {r.returncode}: {r.stdout.strip()} {r.stderr.strip()}')
+
+    def run_fleet(self, *opts, timeout=60, lcore='0'):
+        """stormgate-fleet with opts on lcore, without hugepages, its own file prefix,
+        both memif clients; (CompletedProcess, the --report JSON or None)."""
+        self.n_fleet += 1
+        prefix = f'{self.tag}fleet{self.n_fleet}'
+        self.prefixes.append(prefix)
+        report = os.path.join(self.work, f'fleet{self.n_fleet}.json')
+        args = [self.fleet_exe, '-l', lcore, '--no-pci', '--no-huge', '-m', '256',
+                '--file-prefix', prefix, '--log-level', 'lib.eal:warning',
+                '--vdev', self.memif(0, 'client'), '--vdev', self.memif(1, 'client'), '--',
+                '--report', report, *opts]
+        if not self.next_hop():
+            args.append('--announce')
+        r = self.run(None, args, timeout=timeout)
+        rep = None
+        if os.path.exists(report):
+            with open(report, encoding='utf-8') as f:
+                rep = json.load(f)
+        return r, rep
