@@ -12,6 +12,9 @@ the fleet and imported by the daemon.
     sessions; the per-second series covers the run;
   - ECDHE-PSK over X25519, 200 devices, proxy mode (the answers carry the PROXY v2
     header back): the same checks;
+  - IPv6 (fd00:5347::/64), 100 devices: the same checks;
+  - the af_packet path (two veth pairs, both DPDK processes on net_af_packet), 100
+    devices: the same checks;
   - bad command lines exit 2 before EAL, a report with the keys of the spec.
 Bounded: each fleet run at most 45 s, the whole test 150 s.
 """
@@ -32,13 +35,21 @@ SERIES_KEYS = ('t', 'connected', 'handshakes_per_s', 'handshakes_completed', 'ha
                'inflight')
 
 
-def storm(lab, what, devices, backend_mode, fleet_opts, duration=6):
+def storm(lab, what, devices, backend_mode, fleet_opts, duration=6, ipv6=False, veths=None):
+    """One storm: the daemon up, the fleet run, its report and the daemon's sessions
+    checked. veths: the af_packet path over these two veth pairs (gateway end, fleet end)."""
     check = lab.check
-    d = lab.start(lab.gateway_config(what, backend_mode=backend_mode))
+    gw_args = fl_args = None
+    if veths:
+        gw_args = tuple(f'net_af_packet{k},iface={v[0]}' for k, v in enumerate(veths))
+        fl_args = tuple(f'net_af_packet{k},iface={v[1]}' for k, v in enumerate(veths))
+    d = lab.start(lab.gateway_config(what, backend_mode=backend_mode, ipv6=ipv6,
+                                     devargs=gw_args))
     if not check(f'{what}: the daemon is up', d.wait_ready(), d.log()[-2000:]):
         return
     r, rep = lab.run_fleet('--devices', str(devices), '--duration', str(duration),
-                           '--backend-mode', backend_mode, *fleet_opts, timeout=45)
+                           '--backend-mode', backend_mode, *fleet_opts,
+                           *(['--ipv6'] if ipv6 else []), timeout=45, devargs=fl_args)
     detail = f'exit {r.returncode}\n{r.stderr[-1500:]}\n{d.log()[-1500:]}'
     if not check(f'{what}: the fleet ran and wrote its report', r.returncode == 0 and rep,
                  detail):
@@ -86,6 +97,12 @@ def main():
         lab.creds(300)
         storm(lab, 'psk', 300, 'udp', ['--ramp', '2', '--req-rate', '2', '--rtt', '20-60'])
         storm(lab, 'x25519', 200, 'proxy', ['--kx', 'x25519', '--req-rate', '1'])
+        storm(lab, 'ipv6', 100, 'udp', ['--req-rate', '2', '--rtt', '10'], duration=4, ipv6=True)
+        tag = lab.tag
+        lab.veth_pair(f'{tag}gd', f'{tag}fd')
+        lab.veth_pair(f'{tag}ga', f'{tag}fa')
+        storm(lab, 'af_packet', 100, 'udp', ['--req-rate', '2'], duration=4,
+              veths=[(f'{tag}gd', f'{tag}fd'), (f'{tag}ga', f'{tag}fa')])
 
 
 if __name__ == '__main__':

@@ -30,6 +30,7 @@ from .lab import Lab
 from .tap import Tap
 
 GW_DEV4, GW_APP4, ROUTER4, APP4 = '198.18.0.1', '198.18.2.1', '198.18.0.2', '198.18.2.2'
+GW_DEV6, GW_APP6, ROUTER6, APP6 = 'fd00:5347::1', 'fd00:5347::2:1', 'fd00:5347::2', 'fd00:5347::2:2'
 DTLS_PORT, APP_PORT = 5684, 5683
 
 
@@ -58,19 +59,36 @@ class FleetLab(Lab):
         """Devargs of memif link n (0: devices, 1: application server) for role."""
         return f'net_memif{n},role={role},socket={self.sock_dir}/{"dev" if n == 0 else "app"}.sock'
 
-    def gateway_config(self, name, backend_mode='udp', policy=None, capacity=4096):
-        """The daemon's config: dev0 and app0 as memif servers, our application server as
-        its backend, cookies always (policy overrides), the next hop to the devices when
-        this daemon has `ports[].gateway`."""
-        dev = daemon.port('dev0', 'device', self.memif(0, 'server'), [f'{GW_DEV4}/24'])
+    def veth_pair(self, a, b):
+        """A veth pair a -- b in the root namespace, neither end with an address or IPv6
+        (the kernel answers nothing on it): the af_packet path between two DPDK processes.
+        Removed at clean-up."""
+        self.veths.append(a)
+        subprocess.run(['ip', 'link', 'del', a], capture_output=True)
+        proc.sh('ip', 'link', 'add', a, 'type', 'veth', 'peer', 'name', b)
+        for v in (a, b):
+            proc.sh('sysctl', '-q', '-w', f'net.ipv6.conf.{v}.disable_ipv6=1')
+            proc.sh('ip', 'link', 'set', v, 'up')
+
+    def gateway_config(self, name, backend_mode='udp', policy=None, capacity=4096, ipv6=False,
+                       devargs=None):
+        """The daemon's config: dev0 and app0 as memif servers (devargs: other devargs of
+        both), our application server as its backend, cookies always (policy overrides),
+        the next hop to the devices when this daemon has `ports[].gateway`; IPv6
+        addresses instead of IPv4 with ipv6."""
+        devargs = devargs or (self.memif(0, 'server'), self.memif(1, 'server'))
+        gw_dev, gw_app = (f'{GW_DEV6}/112', f'{GW_APP6}/112') if ipv6 else (f'{GW_DEV4}/24',
+                                                                         f'{GW_APP4}/24')
+        app = f'[{APP6}]:{APP_PORT}' if ipv6 else f'{APP4}:{APP_PORT}'
+        dev = daemon.port('dev0', 'device', devargs[0], [gw_dev])
         if self.next_hop():
-            dev['gateway'] = ROUTER4
-        ports = [dev, daemon.port('app0', 'backend', self.memif(1, 'server'), [f'{GW_APP4}/24'])]
+            dev['gateway'] = ROUTER6 if ipv6 else ROUTER4
+        ports = [dev, daemon.port('app0', 'backend', devargs[1], [gw_app])]
         return self.config(
             name, ports,
             mbufs={'count': 8191, 'cache': 64},
             sessions={'capacity': capacity},
-            backend={'mode': backend_mode, 'port': 'app0', 'servers': [f'{APP4}:{APP_PORT}']},
+            backend={'mode': backend_mode, 'port': 'app0', 'servers': [app]},
             policy={'cookie_mode': 'always', **(policy or {})})
 
     def next_hop(self):
@@ -99,16 +117,18 @@ class FleetLab(Lab):
         if r.returncode != 0:
             raise RuntimeError(f'import: exit {r.returncode}: {r.stdout.strip()} {r.stderr.strip()}')
 
-    def run_fleet(self, *opts, timeout=60, lcore='0'):
+    def run_fleet(self, *opts, timeout=60, lcore='0', devargs=None):
         """stormgate-fleet with opts on lcore, without hugepages, its own file prefix,
-        both memif clients; (CompletedProcess, the --report JSON or None)."""
+        both memif clients (devargs: other devargs of its two ports); (CompletedProcess,
+        the --report JSON or None)."""
         self.n_fleet += 1
         prefix = f'{self.tag}fleet{self.n_fleet}'
         self.prefixes.append(prefix)
         report = os.path.join(self.work, f'fleet{self.n_fleet}.json')
+        devargs = devargs or (self.memif(0, 'client'), self.memif(1, 'client'))
         args = [self.fleet_exe, '-l', lcore, '--no-pci', '--no-huge', '-m', '256',
                 '--file-prefix', prefix, '--log-level', 'lib.eal:warning',
-                '--vdev', self.memif(0, 'client'), '--vdev', self.memif(1, 'client'), '--',
+                '--vdev', devargs[0], '--vdev', devargs[1], '--',
                 '--report', report, *opts]
         if not self.next_hop():
             args.append('--announce')
