@@ -203,12 +203,13 @@ int main(int argc, char **argv)
 
 	if (opt_argv == NULL)
 		return 1;
-	/* the options: argv[0] then what follows "--" (or everything); kept to the end,
-	 * conf points into argv */
+	/* the options: argv[0] then what follows "--" (or everything); conf keeps
+	 * pointers to argv's strings, not to this array */
 	opt_argv[0] = argv[0];
 	for (int k = split + 1; k <= argc; k++)
 		opt_argv[k - split] = argv[k];
 	rc = sg_fl_opts_parse(argc - split, opt_argv, &conf, err, sizeof(err), stdout);
+	free(opt_argv);
 	if (rc == 1)
 		return 0;
 	if (rc != 0) {
