@@ -21,7 +21,7 @@ static const char *const drop_names[SG_FL_DROP_MAX] = {
 	[SG_FL_DROP_AUTH_FAILED] = "auth_failed", [SG_FL_DROP_STALE] = "stale",
 	[SG_FL_DROP_BAD_COAP] = "bad_coap",       [SG_FL_DROP_DUP_ANSWER] = "dup_answer",
 	[SG_FL_DROP_APP_BAD] = "app_bad",         [SG_FL_DROP_NO_BUF] = "no_buf",
-	[SG_FL_DROP_SEAL_FAILED] = "seal_failed", [SG_FL_DROP_HS_INPUT] = "hs_input",
+	[SG_FL_DROP_SEAL_FAILED] = "seal_failed",
 };
 
 const char *sg_fl_drop_name(enum sg_fl_drop d)

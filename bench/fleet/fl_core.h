@@ -37,7 +37,6 @@ enum sg_fl_drop {
 	SG_FL_DROP_APP_BAD,       /* to the application server, not a request of ours */
 	SG_FL_DROP_NO_BUF,        /* the packet pool was empty */
 	SG_FL_DROP_SEAL_FAILED,   /* the record layer refused to seal */
-	SG_FL_DROP_HS_INPUT,      /* a handshake datagram the client dropped whole */
 	SG_FL_DROP_MAX
 };
 
