@@ -291,16 +291,15 @@ static void solicit_gateway(struct sg_fl *fl)
 	fl->io.send(fl->io.ctx, SG_FL_PORT_DEV, b);
 }
 
-/* Datagrams the delay lines release now: up to the gateway, down into the devices. */
+/*
+ * Datagrams the delay lines release now: down into the devices first (what
+ * they answer joins the uplink at once), then up to the gateway.
+ */
 static unsigned release(struct sg_fl *fl)
 {
 	struct sg_fl_buf *b, *batch[SG_BURST_MAX];
 	unsigned n = 0, total = 0;
 
-	while ((b = sg_fl_delay_pop(&fl->up, fl->now)) != NULL) {
-		fl->io.send(fl->io.ctx, SG_FL_PORT_DEV, b);
-		total++;
-	}
 	while ((b = sg_fl_delay_pop(&fl->down, fl->now)) != NULL) {
 		__builtin_prefetch(&fl->dev[b->dev].fc);
 		batch[n++] = b;
@@ -312,7 +311,13 @@ static unsigned release(struct sg_fl *fl)
 	}
 	if (n != 0)
 		fl_dev_input(fl, batch, n);
-	return total + n;
+	total += n;
+	fl_dev_flush(fl);
+	while ((b = sg_fl_delay_pop(&fl->up, fl->now)) != NULL) {
+		fl->io.send(fl->io.ctx, SG_FL_PORT_DEV, b);
+		total++;
+	}
+	return total;
 }
 
 unsigned sg_fl_poll(struct sg_fl *fl, uint64_t now_us)
@@ -332,9 +337,8 @@ unsigned sg_fl_poll(struct sg_fl *fl, uint64_t now_us)
 		work += n;
 	} while (n == SG_ARRAY_SIZE(due) && work < TIMERS_PER_POLL);
 	fl_dev_drain_queue(fl);
-	work += release(fl);
-	fl_dev_flush(fl);
-	return work;
+	fl_dev_flush(fl); /* the requests of this tick, before the delay lines release */
+	return work + release(fl);
 }
 
 bool sg_fl_ready(const struct sg_fl *fl)

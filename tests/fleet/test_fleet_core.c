@@ -10,7 +10,11 @@
  * truncation and bit flip parsed without a crash), the credentials (an
  * HMAC-SHA256 value computed elsewhere), the command line (rows of good and
  * bad options), and a whole core: it resolves the gateway, its devices send
- * their hellos, the application server answers, and garbage is counted.
+ * their hellos, the application server answers (udp and proxy mode), and
+ * garbage is counted; a connected device (keys set by the test, which plays
+ * the gateway's record layer) asks, gets its answer timed, counts a replayed
+ * record as a nonce reuse and another device's answer as misdelivered,
+ * handshakes again after a close_notify or 4 unanswered retransmissions.
  * One thread.
  */
 #include <errno.h>
@@ -36,6 +40,7 @@
 #include "fl_hist.h"
 #include "fl_nonce.h"
 #include "fl_opts.h"
+#include "fl_priv.h"
 #include "fl_rand.h"
 #include "fl_wheel.h"
 #include "tc_csum.h"
@@ -674,8 +679,9 @@ static void core_garbage(struct sg_fl *fl, struct mem_io *m, uint64_t t)
 	assert_int_equal(m->n_sent[SG_FL_PORT_DEV], 0);
 }
 
-/* Every frame the devices sent: hellos to the gateway from their own addresses, or ARP. */
-static unsigned hellos(struct mem_io *m, unsigned *arps)
+/* Every frame the devices sent: hellos to the gateway from their own addresses, or ARP;
+ * how many hellos came from UDP port sport (0: any). */
+static unsigned hellos_from(struct mem_io *m, unsigned *arps, uint16_t sport)
 {
 	unsigned n = 0;
 
@@ -697,10 +703,15 @@ static unsigned hellos(struct mem_io *m, unsigned *arps)
 		assert_memory_equal(rx.src, "\xc6\x13", 2); /* 198.19.0.0/16 */
 		assert_in_range(rx.sport, 10000, 10015);
 		assert_int_equal(f[rx.l4_off], SG_DTLS_CT_HANDSHAKE);
-		n++;
+		n += sport == 0 || rx.sport == sport;
 	}
 	drain(m, SG_FL_PORT_DEV, -1);
 	return n;
+}
+
+static unsigned hellos(struct mem_io *m, unsigned *arps)
+{
+	return hellos_from(m, arps, 0);
 }
 
 static void test_core(void **state)
@@ -768,6 +779,207 @@ static void test_core(void **state)
 	assert_int_equal(m.live, 0); /* every buffer back */
 }
 
+/* ---- a connected device against the test's record layer ---------------------- */
+
+struct gw_side {
+	struct sg_rec_ctx *rec;
+	struct sg_rec_sa *sa; /* the gateway's view of the device's session */
+};
+
+static const uint8_t key_c[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+static const uint8_t key_s[16] = { 0xc0, 0xff, 0xee, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+static const uint8_t iv_c[4] = { 0xa1, 0xa2, 0xa3, 0xa4 }, iv_s[4] = { 0xb1, 0xb2, 0xb3, 0xb4 };
+
+/* Device i of fl gets a session (AES-128-GCM, epoch 1) as if its handshake had completed. */
+static void connect_device(struct sg_fl *fl, uint32_t i, struct gw_side *g)
+{
+	struct sg_rec_sa_params dev = { .aead = SG_AEAD_AES_128_GCM,
+		                        .epoch = 1,
+		                        .rx_key = key_s,
+		                        .tx_key = key_c,
+		                        .rx_iv = iv_s,
+		                        .tx_iv = iv_c,
+		                        .tx_seq = 1,
+		                        .rx_seq = 1 };
+	struct sg_rec_sa_params gw = { .aead = SG_AEAD_AES_128_GCM,
+		                       .epoch = 1,
+		                       .rx_key = key_c,
+		                       .tx_key = key_s,
+		                       .rx_iv = iv_c,
+		                       .tx_iv = iv_s,
+		                       .tx_seq = 1,
+		                       .rx_seq = 1 };
+	struct sg_fl_dev *d = &fl->dev[i];
+
+	assert_int_equal(sg_rec_sa_init(&d->sa, SG_FL_WINDOW, &dev), 0);
+	assert_int_equal(sg_rec_sa_init(g->sa, SG_FL_WINDOW, &gw), 0);
+	d->state = SG_FL_D_UP; /* what the fleet does when a handshake completes */
+	d->fc.state = SG_FC_DONE;
+	d->tx = d->rx = (struct sg_fl_nonce){ 0 };
+	d->req_out = 0;
+	d->next_req = fl->now + 500; /* its first request in half a second */
+	fl->connected++;
+	sg_fl_wheel_set(&fl->wheel, i, d->next_req);
+}
+
+/* The one request device 1 sent on the device port (device 0 may resend its hello):
+ * opened with the gateway's keys. */
+static void take_request(struct mem_io *m, struct gw_side *g, struct sg_fl_coap *c)
+{
+	struct sg_rec_open_op op = { .sa = g->sa };
+	struct sg_fl_buf *b = NULL;
+	struct sg_fl_rx rx;
+
+	for (unsigned k = 0; k < m->n_sent[SG_FL_PORT_DEV]; k++) {
+		struct sg_fl_buf *x = m->sent[SG_FL_PORT_DEV][k];
+
+		if (sg_fl_parse(x->data + x->off, x->len, &rx) == SG_FL_K_UDP &&
+		    rx.sport == 10001) {
+			assert_null(b);
+			b = x;
+		}
+	}
+	assert_non_null(b);
+	assert_int_equal(sg_fl_parse(b->data + b->off, b->len, &rx), SG_FL_K_UDP);
+	op.rec = b->data + b->off + rx.l4_off;
+	op.rec_len = rx.l4_len;
+	assert_int_equal(sg_rec_open_burst(g->rec, &op, 1), 1);
+	assert_int_equal(op.type, SG_DTLS_CT_APPLICATION_DATA);
+	assert_int_equal(sg_fl_coap_parse(op.rec + op.pt_off, op.pt_len, c), 0);
+	assert_int_equal(c->type, SG_COAP_TYPE_CON);
+	drain(m, SG_FL_PORT_DEV, -1);
+}
+
+/* A record of type (pt, len) sealed by the gateway, in a frame to device 1: its length. */
+static uint16_t gw_frame(struct gw_side *g, uint8_t type, const uint8_t *pt, uint32_t len,
+                         uint8_t *d, uint16_t *off)
+{
+	static const uint8_t gw4[4] = { 198, 18, 0, 1 }, dev1[4] = { 198, 19, 0, 0 };
+	unsigned head = sg_rec_seal_headroom(SG_AEAD_AES_128_GCM, 0, 0);
+	struct sg_rec_seal_op op = { .buf = d + SG_FL_HDR_ROOM - head,
+		                     .buf_len = 200 + head,
+		                     .pt_off = head,
+		                     .pt_len = len,
+		                     .sa = g->sa,
+		                     .type = type };
+
+	memcpy(d + SG_FL_HDR_ROOM, pt, len);
+	assert_int_equal(sg_rec_seal_burst(g->rec, &op, 1), 1);
+	assert_int_equal(op.rec_off, 0);
+	/* the record now starts head bytes before the payload room: move it there */
+	memmove(d + SG_FL_HDR_ROOM, d + SG_FL_HDR_ROOM - head, op.rec_len);
+	return sg_fl_udp_build(d, (uint16_t)op.rec_len, mac_a, gw_mac, 4, gw4, 5684, dev1, 10001,
+	                       off);
+}
+
+static struct sg_fl_snap snap(const struct sg_fl *fl)
+{
+	struct sg_fl_snap s;
+
+	sg_fl_snapshot(fl, &s);
+	return s;
+}
+
+/* The device asks, the test answers as (dev, req) says: fed back twice (the second a replay). */
+static void ask_and_answer(struct sg_fl *fl, struct mem_io *m, struct gw_side *g, uint64_t *t,
+                           uint32_t answer_dev, bool replay)
+{
+	uint8_t req[SG_FL_COAP_REQ_MAX], ans[64], d[512];
+	struct sg_fl_coap c;
+	uint16_t off, len;
+	int n, a;
+
+	*t += 1000000; /* --req-rate 1: the next request is due */
+	sg_fl_poll(fl, *t);
+	take_request(m, g, &c);
+	assert_int_equal(c.dev, 1);
+	n = sg_fl_coap_request(req, sizeof(req), c.mid, answer_dev, c.req);
+	a = sg_fl_coap_answer(req, (size_t)n, ans, sizeof(ans));
+	len = gw_frame(g, SG_DTLS_CT_APPLICATION_DATA, ans, (uint32_t)a, d, &off);
+	*t += 3000;
+	feed(fl, m, SG_FL_PORT_DEV, d + off, len, *t);
+	if (replay)
+		feed(fl, m, SG_FL_PORT_DEV, d + off, len, *t);
+	sg_fl_poll(fl, *t);
+}
+
+static void test_device_session(void **state)
+{
+	static struct mem_io m;
+	struct sg_fl_io io = { .ctx = &m, .alloc = mem_alloc, .free = mem_free, .send = mem_send };
+	struct sg_rec_ctx_conf rc = { .window_bits = SG_FL_WINDOW };
+	struct gw_side g = { .rec = sg_rec_ctx_create(&rc),
+		             .sa = aligned_alloc(64, sg_rec_sa_size(SG_FL_WINDOW)) };
+	uint8_t macs[SG_FL_PORT_MAX][6], f[128], d[512];
+	uint64_t t = 1000000;
+	struct sg_fl_conf conf;
+	struct sg_fl *fl;
+	char err[256];
+	unsigned arps;
+	uint16_t len, off;
+
+	(void)state;
+	assert_non_null(g.rec);
+	assert_non_null(g.sa);
+	memcpy(macs[SG_FL_PORT_DEV], mac_a, 6);
+	memcpy(macs[SG_FL_PORT_APP], mac_b, 6);
+	/* two devices: device 0 starts at once, device 1 only after 5000 s (the test's) */
+	assert_int_equal(
+	        parse(&conf, err, "--devices 2 --ramp 10000 --req-rate 1 --req-timeout 100"), 0);
+	fl = sg_fl_create(&conf, &io, (const uint8_t(*)[6])macs, 0, 2, 3, t);
+	assert_non_null(fl);
+	len = sg_fl_arp_build(f, 2, gw_mac, (const uint8_t *)"\xc6\x12\x00\x01", mac_a, router4);
+	feed(fl, &m, SG_FL_PORT_DEV, f, len, t);
+	sg_fl_poll(fl, t);
+	drain(&m, SG_FL_PORT_DEV, -1); /* device 0's hello */
+	connect_device(fl, 1, &g);
+	/* asked and answered: timed */
+	ask_and_answer(fl, &m, &g, &t, 1, false);
+	assert_int_equal(snap(fl).c.requests_sent, 1);
+	assert_int_equal(snap(fl).c.requests_answered, 1);
+	assert_int_equal(snap(fl).rtt.n, 1);
+	assert_int_equal(snap(fl).c.nonce_reuse, 0);
+	/* the same record twice: the gateway's nonce repeated */
+	ask_and_answer(fl, &m, &g, &t, 1, true);
+	assert_int_equal(snap(fl).c.requests_answered, 2);
+	assert_int_equal(snap(fl).c.nonce_reuse, 1);
+	/* device 0's answer delivered to device 1 */
+	ask_and_answer(fl, &m, &g, &t, 0, false);
+	assert_int_equal(snap(fl).c.misdelivered, 1);
+	assert_int_equal(snap(fl).c.requests_answered, 2);
+	/* that request stays unanswered: 4 retransmissions (100 ms x 1..1.5, doubled), lost */
+	for (unsigned k = 0; k < 4; k++) {
+		t += 2400000 >> (4 - k);
+		sg_fl_poll(fl, t);
+		drain(&m, SG_FL_PORT_DEV, -1);
+	}
+	assert_int_equal(snap(fl).c.request_retransmissions, 4);
+	t += 2500000;
+	sg_fl_poll(fl, t);
+	assert_int_equal(snap(fl).c.requests_lost, 1);
+	assert_int_equal(snap(fl).c.rehandshakes, 1);
+	assert_int_equal(hellos_from(&m, &arps, 10001), 1); /* a new handshake, a new key */
+	assert_int_equal(snap(fl).connected, 0);
+	/* connected again (its handshake given up first, so it holds no slot); the gateway
+	 * ends the session with a close_notify under its key */
+	fl->hs[fl->dev[1].hs].give_up = 0;
+	sg_fl_poll(fl, t += 1000);
+	drain(&m, SG_FL_PORT_DEV, -1);
+	connect_device(fl, 1, &g);
+	len = gw_frame(&g, SG_DTLS_CT_ALERT, (const uint8_t *)"\x01\x00", 2, d, &off);
+	feed(fl, &m, SG_FL_PORT_DEV, d + off, len, t += 1000);
+	sg_fl_poll(fl, t);
+	assert_int_equal(snap(fl).c.alerts_received, 1);
+	assert_int_equal(snap(fl).c.rehandshakes, 2);
+	assert_int_equal(snap(fl).c.nonce_reuse, 1); /* a new key: its sequences start again */
+	assert_int_equal(hellos_from(&m, &arps, 10001), 1);
+	sg_fl_free(fl);
+	assert_int_equal(m.live, 0);
+	sg_rec_sa_wipe(g.sa, SG_FL_WINDOW);
+	free(g.sa);
+	sg_rec_ctx_free(g.rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -776,7 +988,7 @@ int main(void)
 		cmocka_unit_test(test_nonce),      cmocka_unit_test(test_hist),
 		cmocka_unit_test(test_frame_udp),  cmocka_unit_test(test_frame_neigh),
 		cmocka_unit_test(test_creds),      cmocka_unit_test(test_opts),
-		cmocka_unit_test(test_core),
+		cmocka_unit_test(test_core),       cmocka_unit_test(test_device_session),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
