@@ -13,8 +13,8 @@ the fleet and imported by the daemon.
   - ECDHE-PSK over X25519, 200 devices, proxy mode (the answers carry the PROXY v2
     header back): the same checks;
   - IPv6 (fd00:5347::/64), 100 devices: the same checks;
-  - the af_packet path (two veth pairs, both DPDK processes on net_af_packet), 100
-    devices: the same checks;
+  - the af_packet path (two veth pairs, the fleet's ends in a namespace of their own,
+    both DPDK processes on net_af_packet), 100 devices: the same checks;
   - bad command lines exit 2 before EAL, a report with the keys of the spec.
 Bounded: each fleet run at most 45 s, the whole test 150 s.
 """
@@ -35,9 +35,11 @@ SERIES_KEYS = ('t', 'connected', 'handshakes_per_s', 'handshakes_completed', 'ha
                'inflight')
 
 
-def storm(lab, what, devices, backend_mode, fleet_opts, duration=6, ipv6=False, veths=None):
+def storm(lab, what, devices, backend_mode, fleet_opts, duration=6, ipv6=False, veths=None,
+          ns=None):
     """One storm: the daemon up, the fleet run, its report and the daemon's sessions
-    checked. veths: the af_packet path over these two veth pairs (gateway end, fleet end)."""
+    checked. veths: the af_packet path over these two veth pairs (gateway end, fleet end
+    in namespace ns)."""
     check = lab.check
     gw_args = fl_args = None
     if veths:
@@ -49,7 +51,8 @@ def storm(lab, what, devices, backend_mode, fleet_opts, duration=6, ipv6=False, 
         return
     r, rep = lab.run_fleet('--devices', str(devices), '--duration', str(duration),
                            '--backend-mode', backend_mode, *fleet_opts,
-                           *(['--ipv6'] if ipv6 else []), timeout=45, devargs=fl_args)
+                           *(['--ipv6'] if ipv6 else []), timeout=45, devargs=fl_args,
+                           ns=ns)
     detail = f'exit {r.returncode}\n{r.stderr[-1500:]}\n{d.log()[-1500:]}'
     if not check(f'{what}: the fleet ran and wrote its report', r.returncode == 0 and rep,
                  detail):
@@ -99,10 +102,10 @@ def main():
         storm(lab, 'x25519', 200, 'proxy', ['--kx', 'x25519', '--req-rate', '1'])
         storm(lab, 'ipv6', 100, 'udp', ['--req-rate', '2', '--rtt', '10'], duration=4, ipv6=True)
         tag = lab.tag
-        lab.veth_pair(f'{tag}gd', f'{tag}fd')
-        lab.veth_pair(f'{tag}ga', f'{tag}fa')
-        storm(lab, 'af_packet', 100, 'udp', ['--req-rate', '2'], duration=4,
-              veths=[(f'{tag}gd', f'{tag}fd'), (f'{tag}ga', f'{tag}fa')])
+        pairs = [(f'{tag}gd', f'{tag}fd'), (f'{tag}ga', f'{tag}fa')]
+        lab.fleet_netns(f'{tag}-f', pairs)
+        storm(lab, 'af_packet', 100, 'udp', ['--req-rate', '2'], duration=4, veths=pairs,
+              ns=f'{tag}-f')
 
 
 if __name__ == '__main__':

@@ -59,16 +59,26 @@ class FleetLab(Lab):
         """Devargs of memif link n (0: devices, 1: application server) for role."""
         return f'net_memif{n},role={role},socket={self.sock_dir}/{"dev" if n == 0 else "app"}.sock'
 
-    def veth_pair(self, a, b):
-        """A veth pair a -- b in the root namespace, neither end with an address or IPv6
-        (the kernel answers nothing on it): the af_packet path between two DPDK processes.
-        Removed at clean-up."""
-        self.veths.append(a)
-        subprocess.run(['ip', 'link', 'del', a], capture_output=True)
-        proc.sh('ip', 'link', 'add', a, 'type', 'veth', 'peer', 'name', b)
-        for v in (a, b):
-            proc.sh('sysctl', '-q', '-w', f'net.ipv6.conf.{v}.disable_ipv6=1')
-            proc.sh('ip', 'link', 'set', v, 'up')
+    def fleet_netns(self, ns, pairs):
+        """Namespace ns and veth pairs (a, b) with a in the root namespace (the gateway's
+        af_packet ports) and b in ns (the fleet's: run_fleet(ns=ns)); no addresses, no
+        IPv6, so neither kernel answers anything on them. The fleet's ends are in their
+        own namespace because DPDK 22.11's af_packet PMD names its PACKET_FANOUT group
+        pid ^ ifindex, and the kernel refuses (EINVAL) a group of that name on another
+        device in the same namespace: two processes on the two ends of veth pairs in one
+        namespace draw the same name often, their pids being close. Removed at clean-up."""
+        self.namespaces.append(ns)
+        subprocess.run(['ip', 'netns', 'del', ns], capture_output=True)
+        proc.sh('ip', 'netns', 'add', ns)
+        for a, b in pairs:
+            self.veths.append(a)
+            subprocess.run(['ip', 'link', 'del', a], capture_output=True)
+            proc.sh('ip', 'link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', ns)
+            proc.sh('sysctl', '-q', '-w', f'net.ipv6.conf.{a}.disable_ipv6=1')
+            proc.sh('ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w',
+                    f'net.ipv6.conf.{b}.disable_ipv6=1')
+            proc.sh('ip', 'link', 'set', a, 'up')
+            proc.sh('ip', '-n', ns, 'link', 'set', b, 'up')
 
     def gateway_config(self, name, backend_mode='udp', policy=None, capacity=4096, ipv6=False,
                        devargs=None):
@@ -117,10 +127,10 @@ class FleetLab(Lab):
         if r.returncode != 0:
             raise RuntimeError(f'import: exit {r.returncode}: {r.stdout.strip()} {r.stderr.strip()}')
 
-    def run_fleet(self, *opts, timeout=60, lcore='0', devargs=None):
+    def run_fleet(self, *opts, timeout=60, lcore='0', devargs=None, ns=None):
         """stormgate-fleet with opts on lcore, without hugepages, its own file prefix,
-        both memif clients (devargs: other devargs of its two ports); (CompletedProcess,
-        the --report JSON or None)."""
+        both memif clients (devargs: other devargs of its two ports), in namespace ns
+        (None: this one); (CompletedProcess, the --report JSON or None)."""
         self.n_fleet += 1
         prefix = f'{self.tag}fleet{self.n_fleet}'
         self.prefixes.append(prefix)
@@ -132,7 +142,7 @@ class FleetLab(Lab):
                 '--report', report, *opts]
         if not self.next_hop():
             args.append('--announce')
-        r = self.run(None, args, timeout=timeout)
+        r = self.run(ns, args, timeout=timeout)
         rep = None
         if os.path.exists(report):
             with open(report, encoding='utf-8') as f:
