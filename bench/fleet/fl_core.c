@@ -44,7 +44,7 @@ size_t sg_fl_hs_bytes(void)
 
 _Static_assert(sizeof(struct sg_fl_dev) <= 256, "a device is at most 256 bytes (issue 14)");
 
-struct sg_fl_buf *fl_buf_get(struct sg_fl *fl)
+struct sg_fl_buf *sg_fl_buf_get(struct sg_fl *fl)
 {
 	struct sg_fl_buf *b = fl->io.alloc(fl->io.ctx);
 
@@ -53,7 +53,7 @@ struct sg_fl_buf *fl_buf_get(struct sg_fl *fl)
 	return b;
 }
 
-void fl_buf_put(struct sg_fl *fl, struct sg_fl_buf *b)
+void sg_fl_buf_put(struct sg_fl *fl, struct sg_fl_buf *b)
 {
 	fl->io.free(fl->io.ctx, b);
 }
@@ -61,7 +61,7 @@ void fl_buf_put(struct sg_fl *fl, struct sg_fl_buf *b)
 static void drop(struct sg_fl *fl, struct sg_fl_buf *b, enum sg_fl_drop why)
 {
 	fl->c.drops[why]++;
-	fl_buf_put(fl, b);
+	sg_fl_buf_put(fl, b);
 }
 
 /* Device n's address (global index n). */
@@ -102,7 +102,7 @@ static uint32_t dev_of(const struct sg_fl *fl, const uint8_t *addr, uint32_t por
 	return (uint32_t)(n - fl->first);
 }
 
-void fl_dev_send(struct sg_fl *fl, uint32_t i, struct sg_fl_buf *b, uint16_t len)
+void sg_fl_dev_send(struct sg_fl *fl, uint32_t i, struct sg_fl_buf *b, uint16_t len)
 {
 	struct sg_fl_dev *d = &fl->dev[i];
 	uint8_t src[16];
@@ -114,12 +114,12 @@ void fl_dev_send(struct sg_fl *fl, uint32_t i, struct sg_fl_buf *b, uint16_t len
 	                        src, sport, fl->conf->server, fl->conf->server_port, &b->off);
 	b->dev = i;
 	if (!sg_fl_delay_push(&fl->up, b, fl->now, d->rtt_ms / 2u))
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 }
 
-void fl_dev_announce(struct sg_fl *fl, uint32_t i)
+void sg_fl_dev_announce(struct sg_fl *fl, uint32_t i)
 {
-	struct sg_fl_buf *b = fl_buf_get(fl);
+	struct sg_fl_buf *b = sg_fl_buf_get(fl);
 	uint8_t src[16];
 	uint16_t sport;
 
@@ -135,7 +135,7 @@ void fl_dev_announce(struct sg_fl *fl, uint32_t i)
 		                           fl->conf->server);
 	b->dev = i;
 	if (!sg_fl_delay_push(&fl->up, b, fl->now, fl->dev[i].rtt_ms / 2u))
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 }
 
 /* Whether addr is one we answer for on port: the router or a device, or the app server. */
@@ -154,7 +154,7 @@ static void learn_gateway(struct sg_fl *fl, const uint8_t mac[6])
 	if (!fl->gw_known) {
 		fl->gw_known = true;
 		fl->ready_ms = fl->now;
-		fl_dev_arrive_all(fl);
+		sg_fl_dev_arrive_all(fl);
 	}
 }
 
@@ -174,7 +174,7 @@ static void arp_input(struct sg_fl *fl, enum sg_fl_port port, struct sg_fl_buf *
 	if (port == SG_FL_PORT_DEV && memcmp(spa, fl->conf->server, 4) == 0)
 		learn_gateway(fl, sha);
 	if (rx->op != 1 || !answers_for(fl, port, tpa)) {
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 		return;
 	}
 	b->len = sg_fl_arp_build(b->data + b->off, 2, fl->mac[port], tpa, sha, spa);
@@ -200,7 +200,7 @@ static void ndisc_input(struct sg_fl *fl, enum sg_fl_port port, struct sg_fl_buf
 	     (rx->op == 136 && memcmp(target, fl->conf->server, 16) == 0)))
 		learn_gateway(fl, sha);
 	if (rx->op != 135 || memcmp(src, unspec, 16) == 0 || !answers_for(fl, port, target)) {
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 		return;
 	}
 	b->len = sg_fl_ndisc_build(b->data + b->off, 136, fl->mac[port], target, sha, src, target);
@@ -228,7 +228,7 @@ static void dev_udp_input(struct sg_fl *fl, struct sg_fl_buf *b, const struct sg
 	b->l4_off = rx->l4_off;
 	b->l4_len = rx->l4_len;
 	if (!sg_fl_delay_push(&fl->down, b, fl->now, fl->dev[i].rtt_ms - fl->dev[i].rtt_ms / 2u))
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 }
 
 static void input_one(struct sg_fl *fl, enum sg_fl_port port, struct sg_fl_buf *b)
@@ -246,7 +246,7 @@ static void input_one(struct sg_fl *fl, enum sg_fl_port port, struct sg_fl_buf *
 	} else if (port == SG_FL_PORT_DEV) {
 		dev_udp_input(fl, b, &rx);
 	} else if (memcmp(rx.dst, fl->conf->app, alen) == 0 && rx.dport == fl->conf->app_port) {
-		fl_app_input(fl, b, &rx);
+		sg_fl_app_input(fl, b, &rx);
 	} else {
 		drop(fl, b, SG_FL_DROP_NOT_OURS);
 	}
@@ -266,7 +266,7 @@ void sg_fl_input(struct sg_fl *fl, enum sg_fl_port port, struct sg_fl_buf **bufs
 	set_now(fl, now_us);
 	for (unsigned k = 0; k < n; k++)
 		input_one(fl, port, bufs[k]);
-	fl_dev_flush(fl);
+	sg_fl_dev_flush(fl);
 }
 
 /* ARP request or neighbour solicitation for the gateway's address, from the router's. */
@@ -278,7 +278,7 @@ static void solicit_gateway(struct sg_fl *fl)
 	if (fl->now < fl->next_solicit)
 		return;
 	fl->next_solicit = fl->now + SOLICIT_MS;
-	b = fl_buf_get(fl);
+	b = sg_fl_buf_get(fl);
 	if (b == NULL)
 		return;
 	b->off = 0;
@@ -304,15 +304,15 @@ static unsigned release(struct sg_fl *fl)
 		__builtin_prefetch(&fl->dev[b->dev].fc);
 		batch[n++] = b;
 		if (n == SG_BURST_MAX) {
-			fl_dev_input(fl, batch, n);
+			sg_fl_dev_input(fl, batch, n);
 			total += n;
 			n = 0;
 		}
 	}
 	if (n != 0)
-		fl_dev_input(fl, batch, n);
+		sg_fl_dev_input(fl, batch, n);
 	total += n;
-	fl_dev_flush(fl);
+	sg_fl_dev_flush(fl);
 	while ((b = sg_fl_delay_pop(&fl->up, fl->now)) != NULL) {
 		fl->io.send(fl->io.ctx, SG_FL_PORT_DEV, b);
 		total++;
@@ -333,11 +333,11 @@ unsigned sg_fl_poll(struct sg_fl *fl, uint64_t now_us)
 	do {
 		n = sg_fl_wheel_expire(&fl->wheel, fl->now, due, SG_ARRAY_SIZE(due));
 		for (unsigned k = 0; k < n; k++)
-			fl_dev_timer(fl, due[k]);
+			sg_fl_dev_timer(fl, due[k]);
 		work += n;
 	} while (n == SG_ARRAY_SIZE(due) && work < TIMERS_PER_POLL);
-	fl_dev_drain_queue(fl);
-	fl_dev_flush(fl); /* the requests of this tick, before the delay lines release */
+	sg_fl_dev_drain_queue(fl);
+	sg_fl_dev_flush(fl); /* the requests of this tick, before the delay lines release */
 	return work + release(fl);
 }
 
@@ -446,7 +446,7 @@ static void drain_delay(struct sg_fl *fl, struct sg_fl_delay *d)
 	if (d->head == NULL)
 		return;
 	while ((b = sg_fl_delay_pop(d, UINT32_MAX - 1)) != NULL)
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 	sg_fl_delay_fini(d);
 }
 
@@ -455,7 +455,7 @@ void sg_fl_free(struct sg_fl *fl)
 	if (fl == NULL)
 		return;
 	if (fl->dev != NULL && fl->hs != NULL)
-		fl_dev_release_all(fl);
+		sg_fl_dev_release_all(fl);
 	drain_delay(fl, &fl->up);
 	drain_delay(fl, &fl->down);
 	sg_fl_wheel_fini(&fl->wheel);

@@ -83,7 +83,7 @@ static void hs_start(struct sg_fl *fl, uint32_t i)
 	struct sg_fl_dev *d = &fl->dev[i];
 	uint32_t k = fl->hs_free;
 	struct sg_fl_hs *h = &fl->hs[k];
-	struct sg_fl_buf *b = fl_buf_get(fl);
+	struct sg_fl_buf *b = sg_fl_buf_get(fl);
 	size_t cap, len = 0;
 	uint8_t *out;
 	int rc;
@@ -111,14 +111,14 @@ static void hs_start(struct sg_fl *fl, uint32_t i)
 	}
 	if (rc != 0) {
 		if (b != NULL)
-			fl_buf_put(fl, b);
+			sg_fl_buf_put(fl, b);
 		hs_failed(fl, i);
 		return;
 	}
 	if (fl->conf->announce && d->hs_count == 1)
-		fl_dev_announce(fl, i); /* ahead of the hello on the same delay line */
-	if (b != NULL)                  /* no buffer: the first retransmission sends the hello */
-		fl_dev_send(fl, i, b, (uint16_t)len);
+		sg_fl_dev_announce(fl, i); /* ahead of the hello on the same delay line */
+	if (b != NULL)                     /* no buffer: the first retransmission sends the hello */
+		sg_fl_dev_send(fl, i, b, (uint16_t)len);
 	hs_arm(fl, i, h);
 }
 
@@ -132,7 +132,7 @@ static void hs_begin(struct sg_fl *fl, uint32_t i)
 		hs_start(fl, i);
 }
 
-void fl_dev_drain_queue(struct sg_fl *fl)
+void sg_fl_dev_drain_queue(struct sg_fl *fl)
 {
 	while (fl->hs_free != SG_FL_NONE && fl->queue_head != SG_FL_NONE) {
 		uint32_t i = fl->queue_head;
@@ -145,7 +145,7 @@ void fl_dev_drain_queue(struct sg_fl *fl)
 	}
 }
 
-void fl_dev_arrive_all(struct sg_fl *fl)
+void sg_fl_dev_arrive_all(struct sg_fl *fl)
 {
 	const struct sg_fl_conf *c = fl->conf;
 
@@ -230,8 +230,8 @@ static void request_queue(struct sg_fl *fl, uint32_t i)
 	int len;
 
 	if (fl->n_out == SG_BURST_MAX)
-		fl_dev_flush(fl);
-	b = fl_buf_get(fl);
+		sg_fl_dev_flush(fl);
+	b = sg_fl_buf_get(fl);
 	if (b == NULL)
 		return; /* the retransmission timer tries again */
 	len = sg_fl_coap_request(b->data + SG_FL_HDR_ROOM + head, b->cap - SG_FL_HDR_ROOM - head,
@@ -244,7 +244,7 @@ static void request_queue(struct sg_fl *fl, uint32_t i)
 		                       .sa = &d->sa,
 		                       .type = SG_DTLS_CT_APPLICATION_DATA };
 	if (len < 0) {
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 		fl->c.drops[SG_FL_DROP_SEAL_FAILED]++;
 		return;
 	}
@@ -252,7 +252,7 @@ static void request_queue(struct sg_fl *fl, uint32_t i)
 	fl->out_dev[fl->n_out++] = i;
 }
 
-void fl_dev_flush(struct sg_fl *fl)
+void sg_fl_dev_flush(struct sg_fl *fl)
 {
 	unsigned n = fl->n_out;
 
@@ -265,13 +265,13 @@ void fl_dev_flush(struct sg_fl *fl)
 
 		if (op->status != SG_REC_OK || op->rec_off != SG_FL_HDR_ROOM) {
 			fl->c.drops[SG_FL_DROP_SEAL_FAILED]++;
-			fl_buf_put(fl, fl->out_buf[k]);
+			sg_fl_buf_put(fl, fl->out_buf[k]);
 			continue;
 		}
 		/* our own records: a sequence the key already sealed is a repeated nonce */
 		if (!sg_fl_nonce_use(&d->tx, op->seq))
 			fl->c.nonce_reuse++;
-		fl_dev_send(fl, fl->out_dev[k], fl->out_buf[k], (uint16_t)op->rec_len);
+		sg_fl_dev_send(fl, fl->out_dev[k], fl->out_buf[k], (uint16_t)op->rec_len);
 	}
 	fl->n_out = 0;
 }
@@ -323,22 +323,22 @@ static void hs_timer(struct sg_fl *fl, uint32_t i)
 	}
 	if (fl->now >= h->rto_due) {
 		h->rto = min_u32(h->rto * 2, fl->conf->rto_max_ms); /* §4.2.4.1: double */
-		b = fl_buf_get(fl);
+		b = sg_fl_buf_get(fl);
 		if (b != NULL) {
 			uint8_t *out = payload_room(b, &cap);
 
 			if (sg_fc_resend(&d->fc, &h->fc, out, cap, &len) == 0 && len != 0) {
 				fl->c.retransmissions++;
-				fl_dev_send(fl, i, b, (uint16_t)len);
+				sg_fl_dev_send(fl, i, b, (uint16_t)len);
 			} else {
-				fl_buf_put(fl, b);
+				sg_fl_buf_put(fl, b);
 			}
 		}
 	}
 	hs_arm(fl, i, h);
 }
 
-void fl_dev_timer(struct sg_fl *fl, uint32_t i)
+void sg_fl_dev_timer(struct sg_fl *fl, uint32_t i)
 {
 	switch (fl->dev[i].state) {
 	case SG_FL_D_IDLE:
@@ -361,7 +361,7 @@ static void hs_input(struct sg_fl *fl, uint32_t i, const uint8_t *in, size_t len
 {
 	struct sg_fl_dev *d = &fl->dev[i];
 	struct sg_fl_hs *h = &fl->hs[d->hs];
-	struct sg_fl_buf *b = fl_buf_get(fl);
+	struct sg_fl_buf *b = sg_fl_buf_get(fl);
 	size_t cap, out_len = 0;
 	uint8_t *out;
 	int rc;
@@ -371,18 +371,18 @@ static void hs_input(struct sg_fl *fl, uint32_t i, const uint8_t *in, size_t len
 	out = payload_room(b, &cap);
 	rc = sg_fc_input(&d->fc, &h->fc, in, len, out, cap, &out_len);
 	if (rc != 0) {
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 		if (rc == -ECONNREFUSED)
 			fl->c.alerts_received++;
 		hs_failed(fl, i);
 		return;
 	}
 	if (out_len != 0) {
-		fl_dev_send(fl, i, b, (uint16_t)out_len);
+		sg_fl_dev_send(fl, i, b, (uint16_t)out_len);
 		h->rto = fl->conf->rto_ms; /* a new flight: the initial timeout again */
 		hs_arm(fl, i, h);
 	} else {
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 	}
 	if (d->fc.state == SG_FC_DONE)
 		hs_done(fl, i);
@@ -489,7 +489,7 @@ static void open_all(struct sg_fl *fl, struct sg_rec_open_op *ops, const uint32_
 	}
 }
 
-void fl_dev_input(struct sg_fl *fl, struct sg_fl_buf **bufs, unsigned n)
+void sg_fl_dev_input(struct sg_fl *fl, struct sg_fl_buf **bufs, unsigned n)
 {
 	struct sg_rec_open_op ops[SG_BURST_MAX];
 	uint32_t op_dev[SG_BURST_MAX] = { 0 };
@@ -518,10 +518,10 @@ void fl_dev_input(struct sg_fl *fl, struct sg_fl_buf **bufs, unsigned n)
 	}
 	open_all(fl, ops, op_dev, nops);
 	for (unsigned k = 0; k < n; k++)
-		fl_buf_put(fl, bufs[k]);
+		sg_fl_buf_put(fl, bufs[k]);
 }
 
-void fl_dev_release_all(struct sg_fl *fl)
+void sg_fl_dev_release_all(struct sg_fl *fl)
 {
 	for (uint32_t i = 0; i < fl->count; i++) {
 		struct sg_fl_dev *d = &fl->dev[i];
