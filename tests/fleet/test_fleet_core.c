@@ -459,7 +459,8 @@ static void test_opts(void **state)
 		{ "--devices 1048577", -EINVAL, "do not fit 198.19.0.0/16" },
 		{ "--devices 1048577 --ipv6", 0, NULL },
 		{ "--devices 1048577 --ports-per-addr 17", 0, NULL },
-		{ "--ramp 5 --arrival-rate 100", -EINVAL, "give one" },
+		{ "--ramp 5 --arrival-rate 100", 0, NULL }, /* the rate overrides the ramp */
+		{ "--arrival-rate 0", -EINVAL, "--arrival-rate" },
 		{ "--req-rate 1 --req-total 10", -EINVAL, "give one" },
 		{ "--req-rate 0.05", 0, NULL },
 		{ "--req-rate -1", -EINVAL, "--req-rate" },
