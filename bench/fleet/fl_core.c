@@ -29,7 +29,13 @@ const char *sg_fl_drop_name(enum sg_fl_drop d)
 	return (unsigned)d < SG_FL_DROP_MAX ? drop_names[d] : "unknown";
 }
 
-#define SOLICIT_MS      250  /* ARP/NS for the gateway until it answers */
+#define SOLICIT_MS 250 /* ARP/NS for the gateway until it answers */
+/*
+ * And again this often once it has: a gateway that restarted may have another MAC
+ * (memif draws one per process) and, without a next hop for the devices, asks for
+ * nobody until it has something to send, so the fleet must look again.
+ */
+#define REFRESH_MS      2000
 #define TIMERS_PER_POLL 4096 /* device timers handled per poll, so input is not starved */
 
 size_t sg_fl_dev_bytes(void)
@@ -277,7 +283,7 @@ static void solicit_gateway(struct sg_fl *fl)
 
 	if (fl->now < fl->next_solicit)
 		return;
-	fl->next_solicit = fl->now + SOLICIT_MS;
+	fl->next_solicit = fl->now + (fl->gw_known ? REFRESH_MS : SOLICIT_MS);
 	b = sg_fl_buf_get(fl);
 	if (b == NULL)
 		return;
@@ -326,10 +332,9 @@ unsigned sg_fl_poll(struct sg_fl *fl, uint64_t now_us)
 	unsigned n, work = 0;
 
 	set_now(fl, now_us);
-	if (!fl->gw_known) {
-		solicit_gateway(fl);
+	solicit_gateway(fl);
+	if (!fl->gw_known)
 		return 0;
-	}
 	do {
 		n = sg_fl_wheel_expire(&fl->wheel, fl->now, due, SG_ARRAY_SIZE(due));
 		for (unsigned k = 0; k < n; k++)

@@ -115,9 +115,9 @@ static void hs_start(struct sg_fl *fl, uint32_t i)
 		hs_failed(fl, i);
 		return;
 	}
-	if (fl->conf->announce && d->hs_count == 1)
-		sg_fl_dev_announce(fl, i); /* ahead of the hello on the same delay line */
-	if (b != NULL)                     /* no buffer: the first retransmission sends the hello */
+	if (fl->conf->announce) /* ahead of the hello, on the same delay line */
+		sg_fl_dev_announce(fl, i);
+	if (b != NULL) /* no buffer: the first retransmission sends the hello */
 		sg_fl_dev_send(fl, i, b, (uint16_t)len);
 	hs_arm(fl, i, h);
 }

@@ -119,7 +119,8 @@ static const char usage[] =
         "  --report FILE        final JSON\n"
         "  --series FILE        one JSON object a second\n"
         "  --progress           a live line on stderr\n"
-        "  --announce           each device ARPs/NSes the gateway from its own address first\n"
+        "  --announce           each device ARPs/NSes the gateway from its own address before\n"
+        "                       each handshake\n"
         "                       (a gateway without a next hop for the devices' prefix)\n"
         "  --idle-sleep-us N    sleep after an idle poll (default 100; 0: busy)\n"
         "  --mbufs N            packet buffers (default: from rate x round trip)\n";

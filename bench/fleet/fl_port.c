@@ -173,6 +173,19 @@ unsigned sg_fl_ports_rx(struct sg_fl_ports *p, enum sg_fl_port port, struct sg_f
 	return k;
 }
 
+void sg_fl_ports_watch(struct sg_fl_ports *p)
+{
+	for (unsigned k = 0; k < p->n_ports; k++) {
+		struct rte_eth_link l;
+
+		if (rte_eth_link_get_nowait(p->port[k], &l) != 0 || l.link_status)
+			continue;
+		rte_eth_dev_stop(p->port[k]);
+		if (rte_eth_dev_start(p->port[k]) == 0)
+			p->restarts++;
+	}
+}
+
 void sg_fl_ports_flush(struct sg_fl_ports *p)
 {
 	for (unsigned port = 0; port < SG_FL_PORT_MAX; port++)

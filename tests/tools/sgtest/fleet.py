@@ -127,24 +127,50 @@ class FleetLab(Lab):
         if r.returncode != 0:
             raise RuntimeError(f'import: exit {r.returncode}: {r.stdout.strip()} {r.stderr.strip()}')
 
-    def run_fleet(self, *opts, timeout=60, lcore='0', devargs=None, ns=None):
-        """stormgate-fleet with opts on lcore, without hugepages, its own file prefix,
-        both memif clients (devargs: other devargs of its two ports), in namespace ns
-        (None: this one); (CompletedProcess, the --report JSON or None)."""
+    def fleet_args(self, opts, devargs=None):
+        """stormgate-fleet's command line (on lcore 0, without hugepages, its own file
+        prefix, both memif clients unless devargs names its two ports) and its report."""
         self.n_fleet += 1
         prefix = f'{self.tag}fleet{self.n_fleet}'
         self.prefixes.append(prefix)
         report = os.path.join(self.work, f'fleet{self.n_fleet}.json')
         devargs = devargs or (self.memif(0, 'client'), self.memif(1, 'client'))
-        args = [self.fleet_exe, '-l', lcore, '--no-pci', '--no-huge', '-m', '256',
+        args = [self.fleet_exe, '-l', '0', '--no-pci', '--no-huge', '-m', '256',
                 '--file-prefix', prefix, '--log-level', 'lib.eal:warning',
-                '--vdev', devargs[0], '--vdev', devargs[1], '--',
-                '--report', report, *opts]
+                '--vdev', devargs[0], '--vdev', devargs[1], '--', '--report', report, *opts]
         if not self.next_hop():
             args.append('--announce')
+        return args, report
+
+    @staticmethod
+    def report(path):
+        """The fleet's --report JSON, or None."""
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+
+    def run_fleet(self, *opts, timeout=60, devargs=None, ns=None):
+        """stormgate-fleet with opts (fleet_args()) run to its end in namespace ns (None:
+        this one); (CompletedProcess, the --report JSON or None)."""
+        args, report = self.fleet_args(opts, devargs)
         r = self.run(ns, args, timeout=timeout)
-        rep = None
-        if os.path.exists(report):
-            with open(report, encoding='utf-8') as f:
-                rep = json.load(f)
-        return r, rep
+        return r, self.report(report)
+
+    def spawn_fleet(self, *opts):
+        """stormgate-fleet with opts started (fleet_args()); wait_fleet() ends it."""
+        args, report = self.fleet_args(opts)
+        p = self.spawn(None, args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p.report_path = report
+        return p
+
+    def wait_fleet(self, p, timeout=60):
+        """(CompletedProcess, report or None) of a spawn_fleet() once it exits (killed
+        after timeout s)."""
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill(p)
+            out, err = p.communicate()
+        return (subprocess.CompletedProcess(p.args, p.returncode, out or '', err or ''),
+                self.report(p.report_path))
