@@ -307,6 +307,7 @@ static unsigned release(struct sg_fl *fl)
 	unsigned n = 0, total = 0;
 
 	while ((b = sg_fl_delay_pop(&fl->down, fl->now)) != NULL) {
+		__builtin_prefetch(&fl->dev[b->dev].sa); /* what the open reads */
 		__builtin_prefetch(&fl->dev[b->dev].fc);
 		batch[n++] = b;
 		if (n == SG_BURST_MAX) {
@@ -384,7 +385,9 @@ static void addresses(struct sg_fl *fl)
 
 static int create_parts(struct sg_fl *fl, uint64_t seed)
 {
-	struct sg_rec_ctx_conf rc = { .window_bits = SG_FL_WINDOW, .flags = SG_REC_CTX_F_LATENCY };
+	struct sg_rec_ctx_conf rc = { .window_bits = SG_FL_WINDOW };
+	struct sg_rec_ctx_conf rc_hs = { .window_bits = SG_FL_WINDOW,
+		                         .flags = SG_REC_CTX_F_LATENCY };
 	size_t dev_bytes = (size_t)fl->count * sizeof(*fl->dev);
 	uint32_t one_way = (fl->conf->rtt_max_ms + 1) / 2;
 
@@ -393,7 +396,8 @@ static int create_parts(struct sg_fl *fl, uint64_t seed)
 	memset(fl->dev, 0, dev_bytes);
 	fl->hs = calloc(fl->conf->max_inflight, sizeof(*fl->hs));
 	fl->rec = sg_rec_ctx_create(&rc);
-	if (fl->hs == NULL || fl->rec == NULL)
+	fl->rec_hs = sg_rec_ctx_create(&rc_hs);
+	if (fl->hs == NULL || fl->rec == NULL || fl->rec_hs == NULL)
 		return -ENOMEM;
 	if (sg_fl_wheel_init(&fl->wheel, fl->dev, sizeof(*fl->dev), offsetof(struct sg_fl_dev, tl),
 	                     0) != 0 ||
@@ -465,6 +469,7 @@ void sg_fl_free(struct sg_fl *fl)
 	drain_delay(fl, &fl->down);
 	sg_fl_wheel_fini(&fl->wheel);
 	sg_rec_ctx_free(fl->rec);
+	sg_rec_ctx_free(fl->rec_hs);
 	free(fl->hs);
 	free(fl->dev);
 	free(fl);

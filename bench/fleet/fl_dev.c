@@ -95,7 +95,7 @@ static void hs_start(struct sg_fl *fl, uint32_t i)
 	d->hs_count++;
 	h->dev = i;
 	sg_fl_identity(fl->first + i, h->identity);
-	h->conf = (struct sg_fc_conf){ .rec = fl->rec,
+	h->conf = (struct sg_fc_conf){ .rec = fl->rec_hs,
 		                       .suites = fl->conf->suites,
 		                       .n_suites = fl->conf->n_suites,
 		                       .identity = h->identity,

@@ -76,8 +76,9 @@ struct sg_fl_hs {
 struct sg_fl {
 	const struct sg_fl_conf *conf;
 	struct sg_fl_io io;
-	struct sg_rec_ctx *rec;
-	struct sg_fl_dev *dev; /* count devices, cache-aligned */
+	struct sg_rec_ctx *rec;    /* the devices' data, in bursts (multi-buffer) */
+	struct sg_rec_ctx *rec_hs; /* the handshakes' Finished records, one at a time */
+	struct sg_fl_dev *dev;     /* count devices, cache-aligned */
 	uint32_t first, count;
 	struct sg_fl_hs *hs; /* conf->max_inflight entries */
 	uint32_t hs_free;    /* free list head */
