@@ -19,7 +19,8 @@
 #include "fl_priv.h"
 #include "fl_rand.h"
 
-#define BACKOFF_FACTOR 2 /* a failed handshake is retried after rto x random(1, 2) */
+#define BACKOFF_FACTOR  2  /* a failed handshake is retried after rto x random(1, 2) */
+#define NO_BUF_RETRY_MS 10 /* a handshake that found no buffer to start with */
 
 static uint32_t min_u32(uint32_t a, uint32_t b)
 {
@@ -88,6 +89,11 @@ static void hs_start(struct sg_fl *fl, uint32_t i)
 	uint8_t *out;
 	int rc;
 
+	if (b == NULL) { /* the pool is empty (counted): try again shortly, no slot taken */
+		d->state = SG_FL_D_BACKOFF;
+		sg_fl_wheel_set(&fl->wheel, i, fl->now + NO_BUF_RETRY_MS);
+		return;
+	}
 	fl->hs_free = h->next;
 	fl->hs_used++;
 	d->hs = k;
@@ -104,21 +110,18 @@ static void hs_start(struct sg_fl *fl, uint32_t i)
 	h->rto = fl->conf->rto_ms;
 	h->give_up = fl->now + fl->conf->hs_timeout_s * 1000u;
 	fl->c.handshakes_started++;
+	out = payload_room(b, &cap);
 	rc = sg_fl_psk(fl->conf->seed, h->identity, h->psk);
-	if (rc == 0 && b != NULL) {
-		out = payload_room(b, &cap);
+	if (rc == 0)
 		rc = sg_fc_start(&d->fc, &h->fc, &h->conf, out, cap, &len);
-	}
 	if (rc != 0) {
-		if (b != NULL)
-			sg_fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 		hs_failed(fl, i);
 		return;
 	}
 	if (fl->conf->announce) /* ahead of the hello, on the same delay line */
 		sg_fl_dev_announce(fl, i);
-	if (b != NULL) /* no buffer: the first retransmission sends the hello */
-		sg_fl_dev_send(fl, i, b, (uint16_t)len);
+	sg_fl_dev_send(fl, i, b, (uint16_t)len);
 	hs_arm(fl, i, h);
 }
 
