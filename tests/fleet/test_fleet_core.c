@@ -538,6 +538,7 @@ static void test_opts(void **state)
 
 /* The shell's part, in memory: a pool of buffers and what was sent, per port. */
 struct mem_io {
+	unsigned limit; /* buffers that may be out at once; 0: NBUF */
 	struct sg_fl_buf buf[NBUF];
 	uint8_t data[NBUF][2048];
 	bool used[NBUF];
@@ -550,6 +551,8 @@ static struct sg_fl_buf *mem_alloc(void *ctx)
 {
 	struct mem_io *m = ctx;
 
+	if (m->limit != 0 && m->live >= m->limit)
+		return NULL;
 	for (unsigned k = 0; k < NBUF; k++) {
 		if (!m->used[k]) {
 			m->used[k] = true;
@@ -780,6 +783,51 @@ static void test_core(void **state)
 	assert_int_equal(m.live, 0); /* every buffer back */
 }
 
+static struct sg_fl_snap snap(const struct sg_fl *fl)
+{
+	struct sg_fl_snap s;
+
+	sg_fl_snapshot(fl, &s);
+	return s;
+}
+
+/* An empty pool: what could not be sent is counted and tried again, nothing is lost. */
+static void test_core_no_buf(void **state)
+{
+	static struct mem_io m;
+	struct sg_fl_io io = { .ctx = &m, .alloc = mem_alloc, .free = mem_free, .send = mem_send };
+	uint8_t macs[SG_FL_PORT_MAX][6], f[128];
+	struct sg_fl_conf conf;
+	struct sg_fl *fl;
+	char err[256];
+	unsigned arps, sent = 0;
+	uint64_t t = 1000000;
+	uint16_t len;
+
+	(void)state;
+	memcpy(macs[SG_FL_PORT_DEV], mac_a, 6);
+	memcpy(macs[SG_FL_PORT_APP], mac_b, 6);
+	assert_int_equal(parse(&conf, err, "--devices 20"), 0);
+	fl = sg_fl_create(&conf, &io, (const uint8_t(*)[6])macs, 0, 20, 5, t);
+	assert_non_null(fl);
+	sg_fl_poll(fl, t);
+	drain(&m, SG_FL_PORT_DEV, -1);
+	len = sg_fl_arp_build(f, 2, gw_mac, (const uint8_t *)"\xc6\x12\x00\x01", mac_a, router4);
+	feed(fl, &m, SG_FL_PORT_DEV, f, len, t);
+	m.limit = 6; /* six buffers for twenty hellos */
+	for (unsigned round = 0; round < 10 && sent < 20; round++) {
+		sg_fl_poll(fl, t += 11000);
+		sent += hellos(&m, &arps);
+	}
+	assert_int_equal(sent, 20);
+	assert_true(snap(fl).c.drops[SG_FL_DROP_NO_BUF] > 0);
+	assert_int_equal(snap(fl).c.handshakes_started, 20);
+	assert_int_equal(snap(fl).inflight, 20);
+	assert_int_equal(snap(fl).c.handshakes_failed, 0);
+	sg_fl_free(fl);
+	assert_int_equal(m.live, 0);
+}
+
 /* ---- a connected device against the test's record layer ---------------------- */
 
 struct gw_side {
@@ -871,14 +919,6 @@ static uint16_t gw_frame(struct gw_side *g, uint8_t type, const uint8_t *pt, uin
 	memmove(d + SG_FL_HDR_ROOM, d + SG_FL_HDR_ROOM - head, op.rec_len);
 	return sg_fl_udp_build(d, (uint16_t)op.rec_len, mac_a, gw_mac, 4, gw4, 5684, dev1, 10001,
 	                       off);
-}
-
-static struct sg_fl_snap snap(const struct sg_fl *fl)
-{
-	struct sg_fl_snap s;
-
-	sg_fl_snapshot(fl, &s);
-	return s;
 }
 
 /* The device asks, the test answers as (dev, req) says: fed back twice (the second a replay). */
@@ -984,12 +1024,13 @@ static void test_device_session(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wheel),      cmocka_unit_test(test_delay_order),
-		cmocka_unit_test(test_delay_loss), cmocka_unit_test(test_coap),
-		cmocka_unit_test(test_nonce),      cmocka_unit_test(test_hist),
-		cmocka_unit_test(test_frame_udp),  cmocka_unit_test(test_frame_neigh),
-		cmocka_unit_test(test_creds),      cmocka_unit_test(test_opts),
-		cmocka_unit_test(test_core),       cmocka_unit_test(test_device_session),
+		cmocka_unit_test(test_wheel),          cmocka_unit_test(test_delay_order),
+		cmocka_unit_test(test_delay_loss),     cmocka_unit_test(test_coap),
+		cmocka_unit_test(test_nonce),          cmocka_unit_test(test_hist),
+		cmocka_unit_test(test_frame_udp),      cmocka_unit_test(test_frame_neigh),
+		cmocka_unit_test(test_creds),          cmocka_unit_test(test_opts),
+		cmocka_unit_test(test_core),           cmocka_unit_test(test_core_no_buf),
+		cmocka_unit_test(test_device_session),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
