@@ -42,6 +42,7 @@
 #include "fl_opts.h"
 #include "fl_priv.h"
 #include "fl_rand.h"
+#include "fl_report.h"
 #include "fl_wheel.h"
 #include "tc_csum.h"
 
@@ -530,6 +531,114 @@ static void test_opts(void **state)
 	assert_int_equal(c.backend, SG_FL_BACKEND_PROXY);
 	assert_true(c.progress);
 	assert_int_equal(c.server[15], 1);
+}
+
+/* ---- report ---------------------------------------------------------------- */
+
+static void test_report(void **state)
+{
+	static const char *const keys[] = {
+		"devices",
+		"connected",
+		"handshakes_started",
+		"handshakes_completed",
+		"handshakes_failed",
+		"retransmissions",
+		"seconds_to_all_connected",
+		"peak_handshakes_per_s",
+		"requests_sent",
+		"requests_answered",
+		"requests_lost",
+		"misdelivered",
+		"rtt_p50_ms",
+		"rtt_p99_ms",
+		"nonce_reuse",
+		"rehandshakes",
+		"alerts_received",
+		"duration_s",
+		"series",
+	};
+	static const char *const series_keys[] = {
+		"t",
+		"connected",
+		"handshakes_per_s",
+		"handshakes_completed",
+		"handshakes_failed",
+		"retransmissions",
+		"requests_per_s",
+		"answers_per_s",
+		"rtt_p50_ms",
+		"rtt_p99_ms",
+		"inflight",
+	};
+	char path[] = "/tmp/sg-fleet-series-XXXXXX", line[1024];
+	struct sg_fl_conf conf = { .series = path };
+	static struct sg_fl_snap sn;
+	static struct sg_fl_report r;
+	json_t *o, *sr;
+	FILE *f;
+	int fd, lines = 0;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(sg_fl_report_open(&r, &conf), 0);
+	sn.devices = 10;
+	sn.ready_ms = 1000;
+	sn.all_connected_ms = -1;
+	/* second 1: 4 handshakes, 3 answers of 2 ms; second 2: 6 more, all connected at 2.5 s */
+	sn.c.handshakes_completed = sn.connected = 4;
+	sn.c.requests_sent = sn.c.requests_answered = 3;
+	for (int k = 0; k < 3; k++)
+		sg_fl_hist_add(&sn.rtt, 2000);
+	sg_fl_report_second(&r, &sn, 1);
+	sn.c.handshakes_completed = sn.connected = 10;
+	sn.all_connected_ms = 3500;
+	sn.c.requests_sent = sn.c.requests_answered = 5;
+	sg_fl_hist_add(&sn.rtt, 40000);
+	sg_fl_hist_add(&sn.rtt, 40000);
+	sg_fl_report_second(&r, &sn, 2);
+	o = sg_fl_report_final(&r, &sn, 2.0);
+	assert_non_null(o);
+	for (unsigned k = 0; k < SG_ARRAY_SIZE(keys); k++)
+		assert_non_null(json_object_get(o, keys[k]));
+	assert_int_equal(json_integer_value(json_object_get(o, "peak_handshakes_per_s")), 6);
+	assert_true(json_real_value(json_object_get(o, "seconds_to_all_connected")) == 2.5);
+	assert_true(json_real_value(json_object_get(o, "rtt_p99_ms")) > 35);
+	sr = json_object_get(o, "series");
+	assert_int_equal(json_array_size(sr), 2);
+	for (unsigned k = 0; k < SG_ARRAY_SIZE(series_keys); k++)
+		assert_non_null(json_object_get(json_array_get(sr, 1), series_keys[k]));
+	/* per second: the second's own handshakes and round trips */
+	assert_int_equal(
+	        json_integer_value(json_object_get(json_array_get(sr, 1), "handshakes_per_s")), 6);
+	assert_int_equal(
+	        json_integer_value(json_object_get(json_array_get(sr, 1), "answers_per_s")), 2);
+	assert_true(json_real_value(json_object_get(json_array_get(sr, 0), "rtt_p99_ms")) < 3);
+	assert_true(json_real_value(json_object_get(json_array_get(sr, 1), "rtt_p50_ms")) > 35);
+	json_decref(o);
+	sg_fl_report_close(&r);
+	/* the series file: the same objects, one a line */
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		json_t *x = json_loads(line, 0, NULL);
+
+		assert_non_null(x);
+		assert_int_equal(json_integer_value(json_object_get(x, "t")), ++lines);
+		json_decref(x);
+	}
+	fclose(f);
+	assert_int_equal(lines, 2);
+	unlink(path);
+	/* never all connected: null */
+	assert_int_equal(sg_fl_report_open(&r, &(struct sg_fl_conf){ 0 }), 0);
+	sn.all_connected_ms = -1;
+	o = sg_fl_report_final(&r, &sn, 1.0);
+	assert_true(json_is_null(json_object_get(o, "seconds_to_all_connected")));
+	json_decref(o);
+	sg_fl_report_close(&r);
 }
 
 /* ---- a whole core, in memory ---------------------------------------------- */
@@ -1024,13 +1133,13 @@ static void test_device_session(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wheel),          cmocka_unit_test(test_delay_order),
-		cmocka_unit_test(test_delay_loss),     cmocka_unit_test(test_coap),
-		cmocka_unit_test(test_nonce),          cmocka_unit_test(test_hist),
-		cmocka_unit_test(test_frame_udp),      cmocka_unit_test(test_frame_neigh),
-		cmocka_unit_test(test_creds),          cmocka_unit_test(test_opts),
-		cmocka_unit_test(test_core),           cmocka_unit_test(test_core_no_buf),
-		cmocka_unit_test(test_device_session),
+		cmocka_unit_test(test_wheel),       cmocka_unit_test(test_delay_order),
+		cmocka_unit_test(test_delay_loss),  cmocka_unit_test(test_coap),
+		cmocka_unit_test(test_nonce),       cmocka_unit_test(test_hist),
+		cmocka_unit_test(test_frame_udp),   cmocka_unit_test(test_frame_neigh),
+		cmocka_unit_test(test_creds),       cmocka_unit_test(test_opts),
+		cmocka_unit_test(test_report),      cmocka_unit_test(test_core),
+		cmocka_unit_test(test_core_no_buf), cmocka_unit_test(test_device_session),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
