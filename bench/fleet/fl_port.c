@@ -89,6 +89,7 @@ int sg_fl_ports_init(struct sg_fl_ports *p, const struct sg_fl_conf *conf)
 		        rte_eth_dev_count_avail());
 		return -ENODEV;
 	}
+	/* 2 KB of data: af_packet refuses smaller (its default frame holds 2016 bytes) */
 	p->pool = rte_pktmbuf_pool_create("fleet", n, MBUF_CACHE, priv, RTE_MBUF_DEFAULT_BUF_SIZE,
 	                                  (int)rte_socket_id());
 	if (p->pool == NULL) {
