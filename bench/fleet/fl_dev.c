@@ -359,6 +359,26 @@ void sg_fl_dev_timer(struct sg_fl *fl, uint32_t i)
 	}
 }
 
+/*
+ * The handshake completed on datagram in: remember the server's Finished record
+ * (its last epoch-1 record there), whose sequence the data records start after,
+ * so that a copy of it coming again is told from a second use of its nonce.
+ */
+static void note_finished(struct sg_fl_dev *d, const uint8_t *in, size_t len)
+{
+	struct sg_rec_hdr h[8];
+	unsigned n = sg_rec_parse(in, len, 0, h, 8);
+
+	d->fin_seq1 = 0;
+	for (unsigned r = 0; r < n; r++) {
+		if (h[r].status == SG_REC_OK && h[r].epoch == d->sa.epoch &&
+		    h[r].seq < UINT32_MAX) {
+			d->fin_seq1 = (uint32_t)h[r].seq + 1;
+			d->fin_fp = sg_fl_fingerprint(in + h[r].off, h[r].len);
+		}
+	}
+}
+
 /* A server datagram for a handshaking device: the client's next flight, or its end. */
 static void hs_input(struct sg_fl *fl, uint32_t i, const uint8_t *in, size_t len)
 {
@@ -387,8 +407,10 @@ static void hs_input(struct sg_fl *fl, uint32_t i, const uint8_t *in, size_t len
 	} else {
 		sg_fl_buf_put(fl, b);
 	}
-	if (d->fc.state == SG_FC_DONE)
+	if (d->fc.state == SG_FC_DONE) {
+		note_finished(d, in, len);
 		hs_done(fl, i);
+	}
 }
 
 /* An answer for device i (plaintext pt, len bytes): its own, to its current request? */
@@ -456,6 +478,16 @@ static unsigned gather(struct sg_fl *fl, uint32_t i, uint8_t *dg, uint32_t len,
 			 */
 			fl->c.drops[h[r].status != SG_REC_OK ? SG_FL_DROP_BAD_RECORD
 			                                     : SG_FL_DROP_STALE]++;
+			continue;
+		}
+		if (h[r].seq < d->fin_seq1) {
+			/* a record the handshake consumed: a copy of the Finished (the gateway
+			 * resending its stored flight) is no second use of the nonce */
+			if (h[r].seq + 1 == d->fin_seq1 &&
+			    sg_fl_fingerprint(dg + h[r].off, h[r].len) == d->fin_fp)
+				fl->c.record_copies++;
+			else
+				fl->c.nonce_reuse++;
 			continue;
 		}
 		if (!sg_fl_nonce_fresh(&d->rx, h[r].seq)) {

@@ -12,6 +12,8 @@ the fleet and imported by the daemon.
     sessions; the per-second series covers the run;
   - ECDHE-PSK over X25519, 200 devices, proxy mode (the answers carry the PROXY v2
     header back): the same checks;
+  - retransmission timeouts shorter than the round trip: every flight resent, copies
+    of the gateway's Finished (its stored flight, resent) counted apart, no nonce reused;
   - the daemon killed (-9) and started again under 100 devices' traffic: the fleet's
     memif ports reconnect, every device handshakes again once its requests go
     unanswered, and answers flow again;
@@ -52,7 +54,7 @@ def storm(lab, what, devices, backend_mode, fleet_opts, duration=6, ipv6=False, 
     d = lab.start(lab.gateway_config(what, backend_mode=backend_mode, ipv6=ipv6,
                                      devargs=gw_args))
     if not check(f'{what}: the daemon is up', d.wait_ready(), d.log()[-2000:]):
-        return
+        return None
     r, rep = lab.run_fleet('--devices', str(devices), '--duration', str(duration),
                            '--backend-mode', backend_mode, *fleet_opts,
                            *(['--ipv6'] if ipv6 else []), timeout=45, devargs=fl_args,
@@ -61,7 +63,7 @@ def storm(lab, what, devices, backend_mode, fleet_opts, duration=6, ipv6=False, 
     if not check(f'{what}: the fleet ran and wrote its report', r.returncode == 0 and rep,
                  detail):
         d.kill()
-        return
+        return None
     short = json.dumps({k: v for k, v in rep.items() if k != 'series'})
     check(f'{what}: the report has the keys of the spec',
           all(k in rep for k in KEYS) and rep['series']
@@ -84,6 +86,20 @@ def storm(lab, what, devices, backend_mode, fleet_opts, duration=6, ipv6=False, 
     check(f'{what}: the daemon holds the {devices} sessions', live == devices,
           json.dumps(stats)[:1500])
     check(f'{what}: the daemon stops cleanly', d.stop() == 0, d.log()[-1500:])
+    return rep
+
+
+def retransmit(lab, devices=150):
+    """Timeouts shorter than the round trip (--rto 40 over 100 ms): every flight is sent
+    again, and the gateway answers our repeated final flight with its stored one; the
+    copies of its Finished are told from a second use of a nonce."""
+    rep = storm(lab, 'retransmit', devices, 'udp',
+                ['--rtt', '100', '--rto', '40', '--req-rate', '1', '--ramp', '1'], duration=4)
+    if rep:
+        lab.check('retransmit: flights resent, the Finished copies counted, no nonce reused',
+                  rep['retransmissions'] > devices and rep['detail']['record_copies'] > 0
+                  and rep['nonce_reuse'] == 0,
+                  json.dumps({k: v for k, v in rep.items() if k != 'series'}))
 
 
 def restart(lab, devices=100):
@@ -137,6 +153,7 @@ def main():
         lab.creds(300)
         storm(lab, 'psk', 300, 'udp', ['--ramp', '2', '--req-rate', '2', '--rtt', '20-60'])
         storm(lab, 'x25519', 200, 'proxy', ['--kx', 'x25519', '--req-rate', '1'])
+        retransmit(lab)
         restart(lab)
         storm(lab, 'ipv6', 100, 'udp', ['--req-rate', '2', '--rtt', '10'], duration=4, ipv6=True)
         tag = lab.tag
