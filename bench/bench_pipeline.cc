@@ -12,21 +12,26 @@
 //       PROXY v2 header naming the session, then <payload> bytes) go into the
 //       backend port's RX ring; lookup by session id, seal, device headers,
 //       TX on the device port
+//   pipeline_seal_udp/<suite>/<payload>/<sessions>   the downlink in udp mode:
+//       replies without a header to the session's own backend address and port,
+//       mapped back to the session through the FIFO map of 8 listed addresses
+//       (at most 8 x 64512 sessions)
+//   pipeline_seal_pool/<suite>/<payload>/<sessions>  the same with a source
+//       pool (198.19.128.0/17): the map by arithmetic (docs/dataplane.md,
+//       "Backend source pool"), up to 10M sessions
 //
 // Every packet belongs to a session drawn at random from <sessions>. The
-// backend runs in proxy mode at every session count: udp mode gives each
-// session a source port of its own, at most 64512 per address and 8
-// addresses, too few for 1M and 10M sessions, and one mode keeps the columns
-// comparable. Frames are built outside the timed region, a pass of ~2 MB at
-// a time with fresh random sessions (uplink records sealed by the device side
-// of their session with its next sequence number, so none is a replay). The
-// timed loop is the harness a NIC would replace plus the worker: allocate a
-// burst of mbufs and copy the frames in (the NIC's DMA), enqueue them on the
-// RX ring, one sg_dp_worker_poll(), dequeue and free what it sent; the
-// harness part is reported apart as harness_time. Outside the timed region the
-// first burst of every run is checked byte for byte (backend datagram and
-// PROXY header, or the sealed record opened with the device's keys), and
-// after it the worker's counters must show every packet forwarded.
+// uplink and pipeline_seal run in proxy mode at every session count, which
+// keeps their columns comparable; the two udp downlinks measure the backend
+// map (first suite, 64-byte payload: the map's cost does not depend on them). Frames are built
+// outside the timed region, a pass of ~2 MB at a time with fresh random sessions (uplink records
+// sealed by the device side of their session with its next sequence number, so none is a replay).
+// The timed loop is the harness a NIC would replace plus the worker: allocate a burst of mbufs and
+// copy the frames in (the NIC's DMA), enqueue them on the RX ring, one sg_dp_worker_poll(), dequeue
+// and free what it sent; the harness part is reported apart as harness_time. Outside the timed
+// region the first burst of every run is checked byte for byte (backend datagram and PROXY header,
+// or the sealed record opened with the device's keys), and after it the worker's counters must show
+// every packet forwarded.
 #include <benchmark/benchmark.h>
 
 #include <arpa/inet.h>
@@ -91,6 +96,14 @@ uint16_t psk_suite(sg_aead aead)
 }
 const unsigned kPayloads[] = { 64, 256, 1024 };
 const size_t kSessions[] = { 1, 1000, 1000000, 10000000 };
+
+// The backend side: proxy mode, or udp mode over 8 listed addresses (FIFO map) or a pool.
+enum class Backend { Proxy, UdpList, UdpPool };
+const size_t kUdpListSessions[] = { 1000, 500000 };
+const size_t kUdpPoolSessions[] = { 1000, 500000, 1000000, 10000000 };
+constexpr uint16_t kUdpPortFirst = 1024, kUdpPorts = 64512;
+const uint8_t kPool4[4] = { 198, 19, 128, 0 }; // /17: 32768 addresses
+constexpr uint8_t kPoolLen = 17;
 
 // Device k: 198.18.x.y (65536 addresses), source port 1024 + k / 65536.
 void device_addr(size_t k, uint8_t a[4], uint16_t *port)
@@ -200,13 +213,15 @@ void drain(rte_ring *r)
 struct Gateway {
 	sg_aead aead;
 	size_t n;
+	Backend be;
 	sg_sess_table *tab = nullptr;
 	sg_dp *dp = nullptr;
 	std::vector<uint64_t> ids; // session id of device k
 	uint64_t rng;
 	uint64_t dev_seq = 1; // device side: next write sequence number, every session
 
-	Gateway(sg_aead a, size_t count) : aead(a), n(count), rng(count * 7 + unsigned(a))
+	Gateway(sg_aead a, size_t count, Backend b)
+	    : aead(a), n(count), be(b), rng(count * 7 + unsigned(a))
 	{
 	}
 
@@ -253,6 +268,8 @@ struct Gateway {
 		memcpy(c.local_addr[0], kGwBack4, 4);
 		c.port_base = kProxyPort;
 		c.ports_per_addr = 1;
+		if (be != Backend::Proxy)
+			udp_backend(c);
 		c.sessions = tab;
 		c.pool = g_ports.pool;
 		dp = sg_dp_create(&c);
@@ -265,6 +282,26 @@ struct Gateway {
 		if (rc == 0)
 			sg_dp_worker_online(dp, 0);
 		return rc;
+	}
+
+	// udp mode: 8 listed addresses 198.19.1.1.. on the backend port, or the pool.
+	void udp_backend(sg_dp_conf &c)
+	{
+		c.backend_mode = SG_DP_BACKEND_UDP;
+		c.port_base = kUdpPortFirst;
+		c.ports_per_addr = kUdpPorts;
+		if (be == Backend::UdpPool) {
+			c.pool_len = kPoolLen;
+			memcpy(c.pool_addr, kPool4, 4);
+			return;
+		}
+		c.n_local = SG_NET_IF_ADDRS_MAX;
+		c.ports[1].ifc.n_ip4 = SG_NET_IF_ADDRS_MAX;
+		for (unsigned a = 0; a < SG_NET_IF_ADDRS_MAX; a++) {
+			memcpy(c.local_addr[a], kGwBack4, 4);
+			c.local_addr[a][3] = uint8_t(kGwBack4[3] + 10 + a);
+			memcpy(c.ports[1].ifc.ip4[a], c.local_addr[a], 4);
+		}
 	}
 
 	int insert_all(unsigned suite_iana)
@@ -352,11 +389,11 @@ void teardown_at_exit()
 // The gateway for (suite, sessions): built on first use, kept while the
 // following benchmarks use the same pair (only one at a time: 10M sessions
 // take ~2.4 GB of session table plus their identities).
-Gateway *gateway(const SuiteInfo &s, size_t n, std::string &err)
+Gateway *gateway(const SuiteInfo &s, size_t n, Backend be, std::string &err)
 {
 	static bool registered;
 
-	if (g_gw && g_gw->aead == s.aead && g_gw->n == n)
+	if (g_gw && g_gw->aead == s.aead && g_gw->n == n && g_gw->be == be)
 		return g_gw.get();
 	g_gw.reset();
 	if (!ports_up()) {
@@ -367,7 +404,7 @@ Gateway *gateway(const SuiteInfo &s, size_t n, std::string &err)
 		atexit(teardown_at_exit); // after EAL's handler: runs before rte_eal_cleanup
 		registered = true;
 	}
-	g_gw.reset(new Gateway(s.aead, n));
+	g_gw.reset(new Gateway(s.aead, n, be));
 	int rc = g_gw->build(psk_suite(s.aead));
 	if (rc != 0) {
 		err = std::string("gateway set-up: ") + strerror(-rc);
@@ -467,9 +504,33 @@ bool refill_uplink(Gateway &gw, Frames &fr, unsigned payload, sg_rec_ctx *dev_ct
 	return true;
 }
 
+// udp mode: the server's replies, the payload alone, to the session's backend address and
+// port (sg_dp_session_bport(), outside the timed region).
+bool refill_downlink_udp(Gateway &gw, Frames &fr, unsigned payload)
+{
+	for (size_t i = 0; i < fr.count; i++) {
+		size_t k = gw.draw();
+		uint8_t *f = fr.frame(i), addr[16], fam;
+		uint16_t port;
+
+		if (sg_dp_session_bport(gw.dp, gw.ids[k], &fam, addr, &port) != 0 ||
+		    kL2L4 + payload > fr.stride)
+			return false;
+		for (unsigned b = 0; b < payload; b++)
+			f[kL2L4 + b] = plain_byte(k, b);
+		udp4_headers(f, kGwMac, kServerMac, kServer4, kCoapPort, addr, port,
+		             uint16_t(payload));
+		fr.sess[i] = uint32_t(k);
+		fr.len[i] = uint16_t(kL2L4 + payload);
+	}
+	return true;
+}
+
 // The server's replies: a PROXY v2 header naming the session, then the payload.
 bool refill_downlink(Gateway &gw, Frames &fr, unsigned payload)
 {
+	if (gw.be != Backend::Proxy)
+		return refill_downlink_udp(gw, fr, payload);
 	for (size_t i = 0; i < fr.count; i++) {
 		size_t k = gw.draw();
 		uint8_t *f = fr.frame(i), *pl = f + kL2L4;
@@ -642,7 +703,7 @@ bool inject(Frames &fr, size_t pos, rte_ring *rx)
 
 // A run's figures: packets, time per packet, and the harness's share of it (harness: TSC
 // cycles spent allocating, copying, enqueueing and freeing).
-void report(benchmark::State &state, uint64_t sent, uint64_t harness)
+void report(benchmark::State &state, uint64_t sent, uint64_t harness, Backend be)
 {
 	state.SetItemsProcessed(int64_t(sent));
 	state.counters["pkt_time"] = benchmark::Counter(
@@ -650,7 +711,9 @@ void report(benchmark::State &state, uint64_t sent, uint64_t harness)
 	// Seconds per packet spent allocating, copying, enqueueing and freeing.
 	state.counters["harness_time"] =
 	        sent ? double(harness) / double(rte_get_tsc_hz()) / double(sent) : 0;
-	state.SetLabel("proxy, 4-tuple");
+	state.SetLabel(be == Backend::Proxy     ? "proxy, 4-tuple"
+	               : be == Backend::UdpList ? "udp, 8 addresses (FIFO map)"
+	                                        : "udp, source pool (arithmetic map)");
 }
 
 // Whether the worker forwarded (counters c1 - c0) and sent out (got) every one of the sent
@@ -689,10 +752,10 @@ const char *first_burst(Gateway &gw, Frames &fr, DeviceSide &dev, unsigned paylo
 }
 
 void bm_pipeline(benchmark::State &state, const SuiteInfo &suite, unsigned payload, size_t sessions,
-                 bool uplink)
+                 bool uplink, Backend be)
 {
 	static std::string err; // SkipWithError keeps the pointer
-	Gateway *gw = gateway(suite, sessions, err);
+	Gateway *gw = gateway(suite, sessions, be, err);
 	const unsigned port_in = uplink ? 0 : 1, port_out = uplink ? 1 : 0;
 	DeviceSide dev;
 	std::unique_ptr<Frames> fr;
@@ -760,7 +823,7 @@ void bm_pipeline(benchmark::State &state, const SuiteInfo &suite, unsigned paylo
 	sg_dp_counters_get(gw->dp, 0, &c1);
 	if (!all_forwarded(c0, c1, uplink, sent, got, err))
 		state.SkipWithError(err.c_str());
-	report(state, sent, harness);
+	report(state, sent, harness, be);
 }
 
 int register_all()
@@ -775,8 +838,23 @@ int register_all()
 					         std::string(s.name) + "/" + std::to_string(p) +
 					         "/" + std::to_string(n))
 					                .c_str(),
-					        bm_pipeline, s, p, n, up)
+					        bm_pipeline, s, p, n, up, Backend::Proxy)
 					        ->Unit(benchmark::kMicrosecond);
+	// The udp downlink's backend map: the listed addresses' FIFO, then the pool's arithmetic.
+	for (size_t n : kUdpListSessions)
+		benchmark::RegisterBenchmark(("pipeline_seal_udp/" + std::string(kSuites[0].name) +
+		                              "/64/" + std::to_string(n))
+		                                     .c_str(),
+		                             bm_pipeline, kSuites[0], 64u, n, false,
+		                             Backend::UdpList)
+		        ->Unit(benchmark::kMicrosecond);
+	for (size_t n : kUdpPoolSessions)
+		benchmark::RegisterBenchmark(("pipeline_seal_pool/" + std::string(kSuites[0].name) +
+		                              "/64/" + std::to_string(n))
+		                                     .c_str(),
+		                             bm_pipeline, kSuites[0], 64u, n, false,
+		                             Backend::UdpPool)
+		        ->Unit(benchmark::kMicrosecond);
 	return 0;
 }
 

@@ -26,12 +26,15 @@ PACKAGES=(
 	# libraries
 	dpdk-dev libdpdk-dev libipsec-mb-dev libjemalloc-dev libbenchmark-dev
 	libssl-dev libjansson-dev liblmdb-dev libfyaml-dev libcmocka-dev
-	libgnutls28-dev
+	libgnutls28-dev libmicrohttpd-dev
 	# tools the tests and the demo use
 	iproute2 ethtool procps openssl gnutls-bin libcoap3-bin lmdb-utils python3-scapy
 	# tests/data/make_capture.sh and tests/e2e captures (dumpcap, tshark), the pcap
 	# replay test (libpcap)
 	tshark libpcap-dev
+	# the Prometheus test scrapes /metrics with Debian's prometheus (promtool checks
+	# deploy/prometheus.yml and the dashboard's PromQL)
+	prometheus
 	# lint
 	clang-format cppcheck shellcheck
 	# libFuzzer (tests/fuzz.sh): clang and its compiler-rt

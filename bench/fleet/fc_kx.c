@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The fleet client's key exchange and final flight: ClientKeyExchange, the
- * premaster and master secrets, the key block into the device's SA, the
- * Finished verify_data, and the flight that carries them. Calls our messages
- * (fc_msg_out.c), records out (fc_record_out.c) and the key schedule
- * (fleet_keys.c). Owner thread of the device; secrets wiped before return.
+ * premaster and master secrets, the key block into the device's SA (also for
+ * a resumed session's master), the Finished verify_data, and the flight
+ * that carries them. Calls our messages (fc_msg_out.c), records out
+ * (fc_record_out.c) and the key schedule (fleet_keys.c). Owner thread of the
+ * device; secrets wiped before return.
  */
 #include <errno.h>
 #include <string.h>
@@ -49,20 +50,48 @@ static int build_key_exchange(struct sg_fc_hs *hs, uint8_t *pms)
 }
 
 /*
+ * The key block (RFC 5246 §6.3) from hs->master into the SA. AEAD suites
+ * have no MAC keys: client key, server key, client IV, server IV; we
+ * transmit with the client's keys and receive with the server's. With CIDs
+ * (RFC 9146) the records to us carry ours and ours carry the server's, each
+ * only when not empty.
+ */
+int sg_fc_install_keys(struct sg_fc_dev *dev, struct sg_fc_hs *hs)
+{
+	const struct sg_suite *s = hs->suite;
+	enum sg_aead aead = (enum sg_aead)s->aead;
+	unsigned kl = sg_aead_key_len(aead), il = sg_aead_iv_len(aead);
+	uint8_t kb[2 * 32 + 2 * SG_DTLS_AEAD_NONCE_LEN];
+	struct sg_rec_sa_params p = { .aead = aead, .epoch = 1 };
+	int rc;
+
+	if (dev->cid)
+		p.flags = (uint8_t)((hs->conf->cid_len ? SG_SA_F_RX_CID : 0) |
+		                    (dev->peer_cid_len ? SG_SA_F_TX_CID : 0));
+	rc = sg_fc_prf(s, hs->master, sizeof(hs->master), SG_TLS_LABEL_KEY_EXPANSION,
+	               hs->server_random, SG_TLS_RANDOM_LEN, hs->client_random, SG_TLS_RANDOM_LEN,
+	               kb, 2 * kl + 2 * il);
+	if (rc == 0) {
+		p.tx_key = kb;
+		p.rx_key = kb + kl;
+		p.tx_iv = kb + 2 * kl;
+		p.rx_iv = kb + 2 * kl + il;
+		rc = sg_rec_sa_init(dev->sa, sg_rec_ctx_window_bits(hs->conf->rec), &p);
+	}
+	OPENSSL_cleanse(kb, sizeof(kb));
+	return rc;
+}
+
+/*
  * The master secret (RFC 7627 §4 when the server echoed the extension: the
  * PRF over the session hash of every message up to ClientKeyExchange; else
- * RFC 5246 §8.1 over the randoms), then the key block (§6.3; AEAD suites have
- * no MAC keys: client key, server key, client IV, server IV) into the SA:
- * we transmit with the client's keys and receive with the server's.
+ * RFC 5246 §8.1 over the randoms), then the keys.
  */
 static int derive_keys(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const uint8_t *pms,
                        size_t pms_len)
 {
 	const struct sg_suite *s = hs->suite;
-	enum sg_aead aead = (enum sg_aead)s->aead;
-	unsigned kl = sg_aead_key_len(aead), il = sg_aead_iv_len(aead);
-	uint8_t h[FC_HASH_MAX], kb[2 * 32 + 2 * SG_DTLS_AEAD_NONCE_LEN];
-	struct sg_rec_sa_params p = { .aead = aead, .epoch = 1 };
+	uint8_t h[FC_HASH_MAX];
 	int rc;
 
 	if (hs->ems) {
@@ -75,20 +104,8 @@ static int derive_keys(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const uint8_t
 		               SG_TLS_RANDOM_LEN, hs->server_random, SG_TLS_RANDOM_LEN, hs->master,
 		               sizeof(hs->master));
 	}
-	if (rc == 0)
-		rc = sg_fc_prf(s, hs->master, sizeof(hs->master), SG_TLS_LABEL_KEY_EXPANSION,
-		               hs->server_random, SG_TLS_RANDOM_LEN, hs->client_random,
-		               SG_TLS_RANDOM_LEN, kb, 2 * kl + 2 * il);
-	if (rc == 0) {
-		p.tx_key = kb;
-		p.rx_key = kb + kl;
-		p.tx_iv = kb + 2 * kl;
-		p.rx_iv = kb + 2 * kl + il;
-		rc = sg_rec_sa_init(dev->sa, sg_rec_ctx_window_bits(hs->conf->rec), &p);
-	}
-	OPENSSL_cleanse(kb, sizeof(kb));
 	OPENSSL_cleanse(h, sizeof(h));
-	return rc;
+	return rc ? rc : sg_fc_install_keys(dev, hs);
 }
 
 /* verify_data = PRF(master, label, Hash(transcript))[0..11] (RFC 5246 §7.4.9). */
@@ -119,6 +136,7 @@ int sg_fc_final_flight(struct sg_fc_dev *dev, struct sg_fc_hs *hs, uint8_t *out,
 	if (rc < 0)
 		return rc;
 	hs->flight_epoch1 = hs->flight_len;
+	hs->flight_ccs = 1;
 	rc = sg_fc_finished_mac(hs, SG_TLS_LABEL_CLIENT_FINISHED, sg_fc_msg_body(hs));
 	if (rc == 0)
 		rc = sg_fc_msg_end(hs, SG_TLS_HT_FINISHED, SG_TLS_VERIFY_DATA_LEN);

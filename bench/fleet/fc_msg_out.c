@@ -13,6 +13,18 @@
 
 #include "fc_priv.h"
 
+/*
+ * The longest ClientHello we build, which must fit the flight buffer: its
+ * header, version, random, session_id, cookie, suites and the SCSV,
+ * compression, and the extensions (list length; extended_master_secret,
+ * supported_groups, ec_point_formats, session_ticket, connection_id).
+ */
+#define FC_CLIENT_HELLO_MAX                                                                        \
+	(SG_DTLS_HS_HDR_LEN + 2 + SG_TLS_RANDOM_LEN + 1 + SG_FC_SESSION_ID + 1 +                   \
+	 SG_DTLS_COOKIE_MAX + 2 + 2 * (SG_FC_SUITES_MAX + 1) + 2 + 2 + 4 + 10 + 6 + 4 +            \
+	 SG_FC_TICKET_MAX + 5 + SG_FC_CID_MAX)
+_Static_assert(FC_CLIENT_HELLO_MAX <= SG_FC_FLIGHT_MAX, "a ClientHello fits the flight buffer");
+
 /* Where the next message's body goes in the flight (after its 12-byte header). */
 uint8_t *sg_fc_msg_body(struct sg_fc_hs *hs)
 {
@@ -42,6 +54,14 @@ int sg_fc_msg_end(struct sg_fc_hs *hs, uint8_t type, size_t body_len)
 	return 0;
 }
 
+int sg_fc_offered(const struct sg_fc_conf *c, uint16_t id)
+{
+	for (unsigned i = 0; i < c->n_suites; i++)
+		if (c->suites[i] == id)
+			return 1;
+	return 0;
+}
+
 static int offers_ecdhe(const struct sg_fc_conf *c)
 {
 	for (unsigned i = 0; i < c->n_suites; i++)
@@ -50,12 +70,48 @@ static int offers_ecdhe(const struct sg_fc_conf *c)
 	return 0;
 }
 
+/* One extension (RFC 5246 §7.4.1.4) at b: type, length, len bytes of data; its size. */
+static size_t put_ext(uint8_t *b, uint16_t type, const uint8_t *data, size_t len)
+{
+	sg_store_be16(b, type);
+	sg_store_be16(b + 2, (uint16_t)len);
+	if (len)
+		memcpy(b + 4, data, len);
+	return 4 + len;
+}
+
+/*
+ * The extensions that come with tickets and CIDs: session_ticket, empty
+ * (RFC 5077 §3.2: "I take one") or our ticket; connection_id with our CID
+ * (RFC 9146 §3: cid<0..2^8-1>). Their size.
+ */
+static size_t session_extensions(const struct sg_fc_hs *hs, uint8_t *b)
+{
+	const struct sg_fc_conf *c = hs->conf;
+	size_t n = 0;
+
+	if (c->ticket)
+		n += put_ext(b, SG_TLS_EXT_SESSION_TICKET, c->ticket->ticket,
+		             hs->ticket_offered ? c->ticket->len : 0);
+	if (c->use_cid) {
+		uint8_t cid[1 + SG_FC_CID_MAX];
+
+		cid[0] = c->cid_len;
+		if (c->cid_len)
+			memcpy(cid + 1, c->cid, c->cid_len);
+		n += put_ext(b + n, SG_TLS_EXT_CONNECTION_ID, cid, 1u + c->cid_len);
+	}
+	return n;
+}
+
 /*
  * ClientHello (RFC 5246 §7.4.1.2 with RFC 6347 §4.2.1's cookie): DTLS 1.2,
- * our random, no session id, the cookie (empty at first), our suites and
- * the renegotiation SCSV (RFC 5746 §3.3), null compression, and the
- * extensions: extended_master_secret (RFC 7627 §5.1); with ECDHE-PSK suites
- * supported_groups (x25519, secp256r1) and ec_point_formats (RFC 8422 §5.1).
+ * our random, a session id only with a ticket (RFC 5077 §3.4), the cookie
+ * (empty at first), our suites and the renegotiation SCSV (RFC 5746 §3.3),
+ * null compression, and the extensions: extended_master_secret (RFC 7627
+ * §5.1, also when resuming: §5.3); with ECDHE-PSK suites supported_groups
+ * (x25519, secp256r1) and ec_point_formats (RFC 8422 §5.1); session_ticket
+ * and connection_id when the conf asks.
  */
 int sg_fc_client_hello(struct sg_fc_hs *hs)
 {
@@ -66,7 +122,11 @@ int sg_fc_client_hello(struct sg_fc_hs *hs)
 	sg_store_be16(b, SG_DTLS_VERSION_1_2);
 	memcpy(b + 2, hs->client_random, SG_TLS_RANDOM_LEN);
 	n = 2 + SG_TLS_RANDOM_LEN;
-	b[n++] = 0; /* session_id */
+	b[n++] = hs->ticket_offered ? SG_FC_SESSION_ID : 0;
+	if (hs->ticket_offered) {
+		memcpy(b + n, hs->session_id, SG_FC_SESSION_ID);
+		n += SG_FC_SESSION_ID;
+	}
 	b[n++] = hs->cookie_len;
 	memcpy(b + n, hs->cookie, hs->cookie_len);
 	n += hs->cookie_len;
@@ -80,24 +140,17 @@ int sg_fc_client_hello(struct sg_fc_hs *hs)
 	b[n++] = SG_TLS_COMPRESSION_NULL;
 	ext = b + n;
 	n += 2;
-	sg_store_be16(b + n, SG_TLS_EXT_EXTENDED_MASTER_SECRET);
-	sg_store_be16(b + n + 2, 0);
-	n += 4;
+	n += put_ext(b + n, SG_TLS_EXT_EXTENDED_MASTER_SECRET, NULL, 0);
 	if (offers_ecdhe(c)) {
 		static const uint8_t groups[] = { 0, 4,
 			                          0, SG_TLS_GROUP_X25519,
 			                          0, SG_TLS_GROUP_SECP256R1 };
 		static const uint8_t formats[] = { 1, SG_TLS_EC_POINT_UNCOMPRESSED };
 
-		sg_store_be16(b + n, SG_TLS_EXT_SUPPORTED_GROUPS);
-		sg_store_be16(b + n + 2, sizeof(groups));
-		memcpy(b + n + 4, groups, sizeof(groups));
-		n += 4 + sizeof(groups);
-		sg_store_be16(b + n, SG_TLS_EXT_EC_POINT_FORMATS);
-		sg_store_be16(b + n + 2, sizeof(formats));
-		memcpy(b + n + 4, formats, sizeof(formats));
-		n += 4 + sizeof(formats);
+		n += put_ext(b + n, SG_TLS_EXT_SUPPORTED_GROUPS, groups, sizeof(groups));
+		n += put_ext(b + n, SG_TLS_EXT_EC_POINT_FORMATS, formats, sizeof(formats));
 	}
+	n += session_extensions(hs, b + n);
 	sg_store_be16(ext, (uint16_t)(b + n - ext - 2));
 	/*
 	 * The server answers a hello with the hello's message_seq (RFC 6347

@@ -7,6 +7,7 @@
  *   fleet_client.c     the API: start, input, resend, wipe
  *   fc_reassembly.c    fragments and records in
  *   fc_msg_in.c        the server's messages
+ *   fc_ticket.c        tickets and the abbreviated handshake
  *   fc_kx.c            the key exchange and our final flight
  *   fc_record_out.c    records out          fc_msg_out.c   our messages
  *
@@ -25,6 +26,9 @@
 
 /* ---- fc_msg_out.c ---- */
 
+/* Whether suite id is one conf offers. */
+int sg_fc_offered(const struct sg_fc_conf *c, uint16_t id);
+
 /* Where the next message's body goes in hs->flight (after its 12-byte header). */
 uint8_t *sg_fc_msg_body(struct sg_fc_hs *hs);
 
@@ -42,12 +46,30 @@ int sg_fc_emit_flight(struct sg_fc_dev *dev, struct sg_fc_hs *hs, uint8_t *out, 
 
 /* ---- fc_kx.c ---- */
 
+/* The key block from hs->master into dev->sa, with the CIDs dev negotiated. */
+int sg_fc_install_keys(struct sg_fc_dev *dev, struct sg_fc_hs *hs);
+
 /* verify_data (SG_TLS_VERIFY_DATA_LEN bytes) over hs->transcript with label into out. */
 int sg_fc_finished_mac(struct sg_fc_hs *hs, const char *label, uint8_t *out);
 
 /* After ServerHelloDone: keys into dev->sa and our final flight into out. */
 int sg_fc_final_flight(struct sg_fc_dev *dev, struct sg_fc_hs *hs, uint8_t *out, size_t cap,
                        size_t *out_len);
+
+/* ---- fc_ticket.c ---- */
+
+/* NewSessionTicket body b[0..n): kept in hs until the server's Finished verifies. */
+int sg_fc_new_session_ticket(struct sg_fc_hs *hs, const uint8_t *b, size_t n);
+
+/* The ServerHello took our ticket: the session's checks, its master secret, the keys. */
+int sg_fc_resume(struct sg_fc_dev *dev, struct sg_fc_hs *hs);
+
+/* Abbreviated handshake, after the server's Finished: our CCS and Finished into out. */
+int sg_fc_abbreviated_flight(struct sg_fc_dev *dev, struct sg_fc_hs *hs, uint8_t *out, size_t cap,
+                             size_t *out_len);
+
+/* Done: the server's new ticket into conf->ticket, or the slot emptied, or kept. */
+void sg_fc_ticket_keep(struct sg_fc_hs *hs);
 
 /* ---- fc_msg_in.c ---- */
 

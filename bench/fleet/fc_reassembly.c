@@ -40,7 +40,7 @@ static int frag_wanted(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const struct 
 		*resend |= dev->state == SG_FC_WAIT_FINISHED;
 		return 0;
 	}
-	if (f->seq > hs->rx_msg_seq || f->len > SG_FC_MSG_MAX)
+	if (f->seq > hs->rx_msg_seq)
 		return 0;
 	if ((f->type == SG_TLS_HT_FINISHED) != (epoch == 1))
 		return 0;
@@ -96,6 +96,9 @@ static int on_handshake(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const uint8_
 
 		if (f.flen > n - SG_DTLS_HS_HDR_LEN || f.off > f.len || f.flen > f.len - f.off)
 			return 0;
+		/* the message we wait for, too long to reassemble: it would never complete */
+		if (f.seq == hs->rx_msg_seq && f.len > SG_FC_MSG_MAX)
+			return -EMSGSIZE;
 		if (frag_wanted(dev, hs, &f, epoch, resend)) {
 			rc = on_fragment(dev, hs, &f, out, cap, out_len);
 			if (rc)
@@ -140,18 +143,29 @@ static int on_epoch1(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const uint8_t *
 	return rc;
 }
 
-/* One record of a server datagram (RFC 6347 §4.1): by epoch and content type. */
+/*
+ * One record of a server datagram (RFC 6347 §4.1): by epoch and content
+ * type; epoch 1 (tls12_cid with our CID when we have one) once our keys are
+ * in the SA.
+ */
 int sg_fc_on_record(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const uint8_t *in,
                     const struct sg_rec_hdr *r, uint8_t *out, size_t cap, size_t *out_len,
                     int *resend)
 {
 	const uint8_t *frag = in + r->off + r->hdr_len;
+	const struct sg_fc_conf *c = hs->conf;
 
 	if (r->status != SG_REC_OK ||
 	    (r->version != SG_DTLS_VERSION_1_2 && r->version != SG_DTLS_VERSION_1_0))
 		return 0;
-	if (r->epoch == 1 && dev->state == SG_FC_WAIT_FINISHED)
+	if (r->epoch == 1 && dev->state == SG_FC_WAIT_FINISHED) {
+		/* RFC 9146 §4: a tls12_cid record must carry our CID (the SA wants the type) */
+		if (r->type == SG_DTLS_CT_TLS12_CID &&
+		    (!c->use_cid || c->cid_len == 0 ||
+		     memcmp(in + r->off + SG_DTLS_HDR_OFF_CID, c->cid, c->cid_len) != 0))
+			return 0;
 		return on_epoch1(dev, hs, in + r->off, r->len, out, cap, out_len, resend);
+	}
 	if (r->epoch != 0)
 		return 0;
 	switch (r->type) {

@@ -30,13 +30,19 @@ static int put_plain(struct sg_fc_hs *hs, uint8_t type, const uint8_t *p, size_t
 	return 0;
 }
 
-/* One epoch-1 handshake record sealed with the device's SA by the record layer. */
+/*
+ * One epoch-1 handshake record sealed with the device's SA by the record
+ * layer: a tls12_cid record with the server's CID when it gave one (RFC 9146
+ * §3: CIDs are used once encryption is on, so from our Finished).
+ */
 static int put_sealed(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const uint8_t *p, size_t len,
                       uint8_t *out, size_t cap, size_t *pos)
 {
 	enum sg_aead aead = (enum sg_aead)hs->suite->aead;
-	unsigned head = sg_rec_seal_headroom(aead, 0, 0), tail = sg_rec_seal_tailroom(aead, 0, 0);
-	struct sg_rec_seal_op op = { 0 };
+	int tx_cid = (dev->sa->flags & SG_SA_F_TX_CID) != 0;
+	unsigned head = sg_rec_seal_headroom(aead, tx_cid, dev->peer_cid_len);
+	unsigned tail = sg_rec_seal_tailroom(aead, tx_cid, 0);
+	struct sg_rec_seal_op op = { .cid = dev->peer_cid, .cid_len = dev->peer_cid_len };
 
 	if (cap - *pos < head + len + tail)
 		return -EMSGSIZE;
@@ -55,15 +61,16 @@ static int put_sealed(struct sg_fc_dev *dev, struct sg_fc_hs *hs, const uint8_t 
 
 /*
  * Our last flight as one datagram: each epoch-0 message in a record of its
- * own, then (final flight) ChangeCipherSpec (RFC 5246 §7.1) and the
- * Finished under epoch 1. Every record gets a fresh sequence number, so a
- * retransmission is new records carrying the same messages (RFC 6347 §4.2.4).
+ * own, then (final flight, full or abbreviated) ChangeCipherSpec (RFC 5246
+ * §7.1) and the Finished under epoch 1. Every record gets a fresh sequence
+ * number, so a retransmission is new records carrying the same messages
+ * (RFC 6347 §4.2.4).
  */
 int sg_fc_emit_flight(struct sg_fc_dev *dev, struct sg_fc_hs *hs, uint8_t *out, size_t cap,
                       size_t *out_len)
 {
 	static const uint8_t ccs = SG_TLS_CCS_VALUE;
-	size_t end0 = hs->flight_epoch1 ? hs->flight_epoch1 : hs->flight_len, off = 0, pos = 0;
+	size_t end0 = hs->flight_ccs ? hs->flight_epoch1 : hs->flight_len, off = 0, pos = 0;
 	int rc;
 
 	while (off < end0) {
@@ -74,7 +81,7 @@ int sg_fc_emit_flight(struct sg_fc_dev *dev, struct sg_fc_hs *hs, uint8_t *out, 
 			return rc;
 		off += n;
 	}
-	if (hs->flight_epoch1) {
+	if (hs->flight_ccs) {
 		rc = put_plain(hs, SG_DTLS_CT_CHANGE_CIPHER_SPEC, &ccs, 1, out, cap, &pos);
 		if (rc == 0)
 			rc = put_sealed(dev, hs, hs->flight + end0, hs->flight_len - end0, out, cap,

@@ -98,7 +98,6 @@ static void hs_start(struct sg_fl *fl, uint32_t i)
 	fl->hs_used++;
 	d->hs = k;
 	d->state = SG_FL_D_HS;
-	d->hs_count++;
 	h->dev = i;
 	sg_fl_identity(fl->first + i, h->identity);
 	h->conf = (struct sg_fc_conf){ .rec = fl->rec_hs,
@@ -372,8 +371,8 @@ static void note_finished(struct sg_fl_dev *d, const uint8_t *in, size_t len)
 	d->fin_seq1 = 0;
 	for (unsigned r = 0; r < n; r++) {
 		if (h[r].status == SG_REC_OK && h[r].epoch == d->sa.epoch &&
-		    h[r].seq < UINT32_MAX) {
-			d->fin_seq1 = (uint32_t)h[r].seq + 1;
+		    h[r].seq < UINT16_MAX) {
+			d->fin_seq1 = (uint16_t)(h[r].seq + 1);
 			d->fin_fp = sg_fl_fingerprint(in + h[r].off, h[r].len);
 		}
 	}

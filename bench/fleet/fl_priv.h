@@ -57,8 +57,7 @@ struct sg_fl_dev {
 	uint8_t state;         /* enum sg_fl_dev_state */
 	uint8_t req_out;       /* a request is waiting for its answer */
 	uint8_t req_retx;      /* its retransmissions so far */
-	uint16_t hs_count;     /* handshakes the device started */
-	uint32_t fin_seq1;     /* the server's Finished record of this key: its sequence + 1 */
+	uint16_t fin_seq1;     /* the server's Finished record of this key: its sequence + 1 */
 	uint32_t fin_fp;       /* and its fingerprint (sg_fl_fingerprint()) */
 } __attribute__((aligned(SG_CACHE_LINE)));
 

@@ -6,7 +6,7 @@
  *
  *   stormgate-hsload --connect ADDR:PORT --source ADDR[,ADDR...] --credentials FILE.csv
  *       [--clients K] [--duration S] [--max N] [--timeout-ms T] [--interval-ms I]
- *       [--gap-ms G] [--cipher LIST] [--echo] [--no-series]
+ *       [--gap-ms G] [--cipher LIST] [--echo] [--no-close] [--no-series]
  *
  * Each of the K clients (OpenSSL libssl, non-blocking, one UDP socket bound to
  * one of the --source addresses, port 0, connected to --connect) loops: a
@@ -14,8 +14,9 @@
  * cookie_mode: always asks) as the next device of the credential CSV (the
  * daemon's import format; disabled rows left out), with --echo one record
  * sent and one back that must contain it, then close_notify (so the
- * gateway's session ends), socket closed; the next handshake from a new
- * socket. No tickets are asked for: every handshake is a full PSK one.
+ * gateway's session ends; with --no-close none: the device vanishes and the
+ * server keeps its session, as a fleet's would), socket closed; the next
+ * handshake from a new socket. No tickets are asked for: every handshake is a full PSK one.
  * Suites: --cipher (OpenSSL names, default PSK-AES128-CCM8, RFC 7925's).
  *
  * Bounded: the run stops after --duration seconds (default 10, at most 3600),
@@ -85,7 +86,7 @@ static int usage(const char *why)
 	                "       [--clients K (8)] [--duration S (10)] [--max N (1000000)]"
 	                " [--timeout-ms T (5000)]\n"
 	                "       [--interval-ms I (100)] [--gap-ms G (20)]"
-	                " [--cipher LIST (PSK-AES128-CCM8)] [--echo] [--no-series]\n");
+	                " [--cipher LIST (PSK-AES128-CCM8)] [--echo] [--no-close] [--no-series]\n");
 	return 2;
 }
 
@@ -201,6 +202,7 @@ static int parse_opts(int argc, char **argv, struct sg_hsl_opts *o)
 		{ "interval-ms", required_argument, NULL, 'i' },
 		{ "cipher", required_argument, NULL, 'x' },
 		{ "echo", no_argument, NULL, 'e' },
+		{ "no-close", no_argument, NULL, 'C' },
 		{ "no-series", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -233,6 +235,7 @@ static int parse_opts(int argc, char **argv, struct sg_hsl_opts *o)
 		o->creds_path = opt == 'f' ? optarg : o->creds_path;
 		o->cipher = opt == 'x' ? optarg : o->cipher;
 		o->echo |= opt == 'e';
+		o->no_close |= opt == 'C';
 		o->series &= opt != 'q';
 	}
 	if (optind < argc)

@@ -129,7 +129,7 @@ struct sg_hsl_opts {
 	const char *creds_path, *cipher;
 	unsigned clients, duration_s, timeout_ms, interval_ms, gap_ms;
 	uint64_t max;
-	bool echo, series;
+	bool echo, series, no_close;
 };
 
 /* A run: what every client shares. */

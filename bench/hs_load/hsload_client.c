@@ -56,7 +56,7 @@ void sg_hsl_client_end(struct sg_hsl_run *r, struct sg_hsl_client *c, uint64_t n
 		sg_hsl_stats_ok(&r->st, now, now - c->start_ns);
 	else
 		sg_hsl_stats_fail(&r->st, now, outcome == -ETIMEDOUT);
-	if (c->ssl != NULL && SSL_is_init_finished(c->ssl))
+	if (c->ssl != NULL && SSL_is_init_finished(c->ssl) && !r->o.no_close)
 		SSL_shutdown(c->ssl); /* one close_notify; its answer is not awaited */
 	SSL_free(c->ssl);
 	ERR_clear_error();

@@ -65,6 +65,16 @@ static const struct cfg_key control_keys[] = {
 	{ NULL },
 };
 
+/*
+ * 9464: the port OpenTelemetry's Prometheus exporter serves an application's
+ * own /metrics on (the 9100-9999 exporter range is taken); loopback, since
+ * the numbers are operational data and the endpoint has no authentication.
+ */
+static const struct cfg_key metrics_keys[] = {
+	{ "listen", K_LISTEN, FLD(struct sg_cfg_metrics, listen), .def_str = "127.0.0.1:9464" },
+	{ NULL },
+};
+
 static const struct cfg_key workers_keys[] = {
 	{ "count", K_UINT, FLD(struct sg_cfg_workers, count), .min = 0, .max = RTE_MAX_LCORE - 1 },
 	{ "lcores", K_LIST, K_UINT, LST(struct sg_cfg_workers, lcores, n_lcores, SG_CFG_LCORES_MAX),
@@ -99,6 +109,8 @@ static const struct cfg_key port_keys[] = {
 	  .def = 5684 /* RFC 7252 §12.7: coaps */ },
 	{ "addresses", K_LIST, K_PREFIX,
 	  LST(struct sg_cfg_port, addresses, n_addresses, SG_CFG_ADDRS_MAX) },
+	/* next hop for addresses off the port's subnets, one per family (check.c) */
+	{ "gateway", K_LIST, K_ADDR, LST(struct sg_cfg_port, gateway, n_gateways, SG_CFG_GW_MAX) },
 	{ NULL },
 };
 
@@ -165,6 +177,9 @@ static const struct cfg_key backend_keys[] = {
 	  .max = 65535, .def = 20000 },
 	{ "source_port_count", K_UINT, FLD(struct sg_cfg_backend, source_port_count), .min = 1,
 	  .max = 64512, .def = 40000 },
+	/* udp mode: source addresses as prefixes, one per family (check.c) */
+	{ "source_pool", K_LIST, K_PREFIX,
+	  LST(struct sg_cfg_backend, source_pool, n_source_pool, SG_CFG_POOL_MAX) },
 	{ NULL },
 };
 
@@ -172,6 +187,7 @@ const struct cfg_key cfg_root_keys[] = {
 	{ "eal", K_LIST, K_STR, LST(struct sg_config, eal, n_eal, SG_CFG_EAL_MAX), .min = 1 },
 	{ "log", K_MAP, .off = offsetof(struct sg_config, log), .sub = log_keys },
 	{ "control", K_MAP, .off = offsetof(struct sg_config, control), .sub = control_keys },
+	{ "metrics", K_MAP, .off = offsetof(struct sg_config, metrics), .sub = metrics_keys },
 	{ "workers", K_MAP, .off = offsetof(struct sg_config, workers), .sub = workers_keys },
 	{ "mbufs", K_MAP, .off = offsetof(struct sg_config, mbufs), .sub = mbufs_keys },
 	{ "ports", K_LIST, K_MAP, LST(struct sg_config, ports, n_ports, SG_CFG_PORTS_MAX),
@@ -222,7 +238,16 @@ void cfg_apply_defaults(const struct cfg_key *keys, void *base)
 		case K_BOOL:
 			*(bool *)p = k->def != 0;
 			break;
+		case K_LISTEN: {
+			struct sg_cfg_listen *l = (struct sg_cfg_listen *)(void *)p;
+
+			l->state = SG_CFG_LISTEN_DEFAULT;
+			if (sg_cfg_endpoint_parse(k->def_str, &l->addr) != 0)
+				l->state = SG_CFG_LISTEN_OFF;
+			break;
+		}
 		case K_PREFIX:
+		case K_ADDR:
 		case K_ENDPOINT:
 		case K_SUITE:
 			break;

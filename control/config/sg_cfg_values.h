@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-/* An IPv4 or IPv6 address with prefix length: "198.18.1.1/24". */
+/* An IPv4 or IPv6 address with prefix length: "198.18.1.1/24" (a lone address: /32, /128). */
 struct sg_cfg_prefix {
 	uint8_t family; /* AF_INET or AF_INET6 */
 	uint8_t len;    /* prefix length */
@@ -103,8 +103,14 @@ int sg_cfg_printable(const char *s);
 /* "198.18.1.1/24", "fd00:5347:1::1/64"; -ERANGE: the prefix length. */
 int sg_cfg_prefix_parse(const char *s, struct sg_cfg_prefix *p);
 
+/* "198.18.0.2", "fd00:5347::2": one address, stored with the full prefix length (32, 128). */
+int sg_cfg_addr_parse(const char *s, struct sg_cfg_prefix *p);
+
 /* "198.18.2.10:5683", "[fd00:5347:2::10]:5683"; -ERANGE: the port (1..65535). */
 int sg_cfg_endpoint_parse(const char *s, struct sg_cfg_endpoint *e);
+
+/* 1 when e is a loopback address (127.0.0.0/8, ::1), else 0. */
+int sg_cfg_endpoint_loopback(const struct sg_cfg_endpoint *e);
 
 /* Format "198.18.1.1/24" into buf; returns buf. */
 char *sg_cfg_prefix_str(const struct sg_cfg_prefix *p, char *buf, size_t len);

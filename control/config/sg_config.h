@@ -36,6 +36,8 @@ extern "C" {
 #define SG_CFG_EAL_MAX     64  /* EAL arguments in the config */
 #define SG_CFG_PORTS_MAX   8
 #define SG_CFG_ADDRS_MAX   8  /* addresses per port */
+#define SG_CFG_GW_MAX      2  /* next hops per port: one per family */
+#define SG_CFG_POOL_MAX    2  /* backend source pool prefixes: one per family */
 #define SG_CFG_SERVERS_MAX 16 /* backend servers */
 #define SG_CFG_LCORES_MAX  64 /* explicit worker lcores */
 #define SG_CFG_SUITES_MAX  16
@@ -79,6 +81,9 @@ struct sg_cfg_port {
 	uint32_t udp_port; /* device ports: DTLS server port */
 	uint32_t n_addresses;
 	struct sg_cfg_prefix addresses[SG_CFG_ADDRS_MAX];
+	/* next hop (a router on one of the port's subnets) per family, for addresses off them */
+	uint32_t n_gateways;
+	struct sg_cfg_prefix gateway[SG_CFG_GW_MAX]; /* len 32 / 128 */
 };
 
 struct sg_cfg_log {
@@ -96,6 +101,27 @@ struct sg_cfg_control {
 	uint32_t max_request;    /* bytes per request line */
 	uint64_t client_timeout; /* seconds a client may stay idle */
 	uint64_t max_output;     /* bytes of answers queued for one client */
+};
+
+/*
+ * metrics.listen: where /metrics is served over HTTP. state says whether the
+ * file set it (an address the operator asked for: failing to bind it stops
+ * the start-up) or left the default (failing to bind it is a warning), or
+ * turned it off ("" or off); addr is unused when off.
+ */
+enum sg_cfg_listen_state {
+	SG_CFG_LISTEN_DEFAULT = 0, /* not in the file: the default address */
+	SG_CFG_LISTEN_SET,         /* an address given in the file */
+	SG_CFG_LISTEN_OFF,         /* "" or off: not served */
+};
+
+struct sg_cfg_listen {
+	uint32_t state; /* enum sg_cfg_listen_state */
+	struct sg_cfg_endpoint addr;
+};
+
+struct sg_cfg_metrics {
+	struct sg_cfg_listen listen;
 };
 
 struct sg_cfg_workers {
@@ -157,6 +183,10 @@ struct sg_cfg_backend {
 	 * (per backend address); proxy mode uses the first. */
 	uint32_t source_port_first;
 	uint32_t source_port_count;
+	/* udp mode: our source addresses, a prefix per family on the backend port, instead
+	 * of the port's own addresses (docs/config.md "backend") */
+	uint32_t n_source_pool;
+	struct sg_cfg_prefix source_pool[SG_CFG_POOL_MAX];
 };
 
 struct sg_config {
@@ -164,6 +194,7 @@ struct sg_config {
 	char eal[SG_CFG_EAL_MAX][SG_CFG_STR_MAX];
 	struct sg_cfg_log log;
 	struct sg_cfg_control control;
+	struct sg_cfg_metrics metrics;
 	struct sg_cfg_workers workers;
 	struct sg_cfg_mbufs mbufs;
 	uint32_t n_ports;
@@ -236,6 +267,16 @@ void sg_config_keys(void (*fn)(const char *path, void *arg), void *arg);
  * Any thread.
  */
 int sg_config_backend_port(const struct sg_config *cfg);
+
+/*
+ * How many sessions the backend side carries in udp mode: one source port
+ * per session and address, so the addresses of the first server's family
+ * (the source pool's prefix of that family, else the backend port's
+ * addresses of it) times backend.source_port_count. Fills *addrs and
+ * *sessions and returns 0; -ENOTSUP in proxy mode (one port carries every
+ * session), -ENOENT without servers. Any thread.
+ */
+int sg_config_backend_capacity(const struct sg_config *cfg, uint64_t *addrs, uint64_t *sessions);
 
 /* Names for printing. Return "?" when out of range. */
 const char *sg_port_role_name(uint32_t role);

@@ -68,14 +68,24 @@ static void scalar_level(struct cfg_ctx *px, const char *path, const struct sg_c
 		cfg_store_uint(p, size, l);
 }
 
-/* K_PREFIX, K_ENDPOINT: an address with a prefix length or a UDP port. */
+/* K_PREFIX, K_ADDR, K_ENDPOINT: an address with a prefix length, alone or with a UDP port. */
 static void scalar_address(struct cfg_ctx *px, enum cfg_kind kind, const char *path,
                            const struct sg_cfg_node *n, void *p)
 {
 	const bool prefix = kind == K_PREFIX;
 	const char *s = n->text;
-	int rc = prefix ? sg_cfg_prefix_parse(s, p) : sg_cfg_endpoint_parse(s, p);
+	int rc;
 
+	if (kind == K_ADDR) {
+		if (sg_cfg_addr_parse(s, p) != 0)
+			cfg_err_at(
+			        px, n->line, n->col,
+			        "'%s' must be an IPv4 or IPv6 address (198.18.0.2, fd00:5347::2), "
+			        "got '%s'",
+			        path, s);
+		return;
+	}
+	rc = prefix ? sg_cfg_prefix_parse(s, p) : sg_cfg_endpoint_parse(s, p);
 	if (rc == -ERANGE)
 		cfg_err_at(px, n->line, n->col, "'%s': %s out of range%s in '%s'", path,
 		           prefix ? "prefix length" : "UDP port", prefix ? "" : " 1..65535", s);
@@ -85,6 +95,32 @@ static void scalar_address(struct cfg_ctx *px, enum cfg_kind kind, const char *p
 		                    "fd00:5347:1::1/64)"
 		                  : "ADDRESS:PORT (198.18.2.10:5683, [fd00:5347:2::10]:5683)",
 		           s);
+}
+
+/* K_LISTEN: an address to listen on, or "" / off for none. */
+static void scalar_listen(struct cfg_ctx *px, const char *path, const struct sg_cfg_node *n,
+                          struct sg_cfg_listen *l)
+{
+	int rc;
+
+	if (n->text[0] == '\0' || strcmp(n->text, "off") == 0) {
+		memset(l, 0, sizeof(*l));
+		l->state = SG_CFG_LISTEN_OFF;
+		return;
+	}
+	rc = sg_cfg_endpoint_parse(n->text, &l->addr);
+	if (rc == 0) {
+		l->state = SG_CFG_LISTEN_SET;
+		return;
+	}
+	if (rc == -ERANGE) {
+		cfg_err_at(px, n->line, n->col, "'%s': TCP port out of range 1..65535 in '%s'",
+		           path, n->text);
+		return;
+	}
+	cfg_err_at(px, n->line, n->col,
+	           "'%s' must be ADDRESS:PORT (127.0.0.1:9464, \"[::1]:9464\"), or off; got '%s'",
+	           path, n->text);
 }
 
 /* K_UINT, K_SIZE, K_DURATION, K_MODE: a number in the key's range (and step). */
@@ -168,8 +204,12 @@ static void walk_scalar(struct cfg_ctx *px, const struct cfg_key *k, enum cfg_ki
 		scalar_level(px, path, n, p, size);
 		return;
 	case K_PREFIX:
+	case K_ADDR:
 	case K_ENDPOINT:
 		scalar_address(px, kind, path, n, p);
+		return;
+	case K_LISTEN:
+		scalar_listen(px, path, n, p);
 		return;
 	case K_SUITE:
 		if (cfg_suite_parse(n->text, p) != 0)

@@ -152,6 +152,8 @@ static int bring_up(struct daemon *d, const struct sg_gateway_info *info, const 
 	}
 	if (ctl_open(d) != 0)
 		return -1;
+	if (sg_mgmt_http_open(d->mgmt, &cfg->metrics.listen) != 0)
+		return -1;
 	sg_gateway_attach(d->gw, d->cred, d->ctl);
 	sg_mgmt_attach(d->mgmt, d->ctl);
 	/* Telemetry is EAL's (off with --no-telemetry): our commands are just not asked then. */

@@ -66,6 +66,43 @@ static int print_errors(const struct sg_cfg_errors *errs)
 	return EXIT_USAGE;
 }
 
+/* The backend's mode and, in udp mode, how many sessions its source ports carry. */
+static void print_backend(const struct sg_config *cfg)
+{
+	uint64_t addrs, sessions;
+
+	printf("  backend:     %s mode, %u server(s)", sg_backend_mode_name(cfg->backend.mode),
+	       cfg->backend.n_servers);
+	if (sg_config_backend_capacity(cfg, &addrs, &sessions) != 0) {
+		printf("\n");
+		return;
+	}
+	printf(", carries %" PRIu64 " sessions (%" PRIu64 " source address(es) x %u ports)\n",
+	       sessions, addrs, cfg->backend.source_port_count);
+	if (sessions < cfg->sessions.capacity)
+		fprintf(stderr,
+		        "warning: backend: udp mode carries %" PRIu64 " sessions, fewer than "
+		        "sessions.capacity %" PRIu64 ": sessions past it are refused; add "
+		        "backend.source_pool (docs/config.md)\n",
+		        sessions, cfg->sessions.capacity);
+}
+
+/* Where /metrics is served; a warning when anyone who reaches the host may read it. */
+static void print_metrics(const struct sg_cfg_listen *l)
+{
+	char buf[64];
+
+	if (l->state == SG_CFG_LISTEN_OFF) {
+		printf("  metrics:     off\n");
+		return;
+	}
+	printf("  metrics:     http://%s/metrics%s\n",
+	       sg_cfg_endpoint_str(&l->addr, buf, sizeof(buf)),
+	       sg_cfg_endpoint_loopback(&l->addr)
+	               ? ""
+	               : " (warning: not loopback, and it has no authentication)");
+}
+
 static void print_summary(const char *path, const struct sg_config *cfg)
 {
 	char buf[64];
@@ -97,11 +134,13 @@ static void print_summary(const char *path, const struct sg_config *cfg)
 	       cfg->control.socket, cfg->control.mode, cfg->control.group[0] ? ", group " : "",
 	       cfg->control.group, cfg->control.max_clients, cfg->control.max_request,
 	       cfg->control.max_output >> 20);
+	print_metrics(&cfg->metrics.listen);
 	printf("  policy:      key lifetime %" PRIu64 " s (-%u %%), cookies %s, %u suite(s), "
 	       "%u handshakes/s%s\n",
 	       cfg->policy.key_lifetime, cfg->policy.key_lifetime_jitter,
 	       sg_cookie_mode_name(cfg->policy.cookie_mode), cfg->policy.n_suites,
 	       cfg->policy.handshake_rate, cfg->policy.handshake_rate ? "" : " (unlimited)");
+	print_backend(cfg);
 	printf("  credentials: %s (map %" PRIu64 " MiB)\n", cfg->credentials.db,
 	       cfg->credentials.map_size >> 20);
 	printf("  log:         %s to %s\n", sg_log_level_name(cfg->log.level),

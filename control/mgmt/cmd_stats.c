@@ -7,7 +7,7 @@
  * the gateway thread's too); reads the gateway's snapshots
  * (sg_gateway_counters(), _dp_counters(), _describe()), the credential
  * store, the control server's counters and, atomically, the management
- * thread's import counters.
+ * thread's import and /metrics counters.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -220,6 +220,18 @@ static json_t *control_json(const struct sg_mgmt *m)
 	                 (json_int_t)cs.dropped);
 }
 
+/* /metrics over HTTP: where, and its requests by result (written by the management thread). */
+static json_t *http_json(const struct sg_mgmt *m)
+{
+	json_t *req = json_object();
+
+	for (unsigned r = 0; req != NULL && r < MGMT_HTTP_RESULT_MAX; r++)
+		json_object_set_new(req, mgmt_http_result_name((enum mgmt_http_result)r),
+		                    json_integer((json_int_t)__atomic_load_n(&m->http.requests[r],
+		                                                             __ATOMIC_RELAXED)));
+	return json_pack("{s:s, s:o}", "listen", m->http.addr, "requests", req);
+}
+
 static json_t *control_plane_json(const struct sg_gw_counters *gc)
 {
 	return json_pack(
@@ -257,6 +269,7 @@ json_t *mgmt_stats_json(struct sg_mgmt *m)
 	json_object_set_new(r, "credentials", credentials_json(m, &gc));
 	json_object_set_new(r, "control", control_json(m));
 	json_object_set_new(r, "control_plane", control_plane_json(&gc));
+	json_object_set_new(r, "http", http_json(m));
 	/* Out of memory for a part: no answer. */
 	if (punts == NULL || json_object_get(r, "sessions") == NULL ||
 	    json_object_get(r, "handshakes") == NULL) {

@@ -107,6 +107,7 @@ void sg_mgmt_destroy(struct sg_mgmt *m)
 	if (m == NULL)
 		return;
 	sg_mgmt_thread_join(m);
+	mgmt_http_close(&m->http);       /* opened, and the thread never started */
 	mgmt_import_client_closed(m, 0); /* without a thread: an import still running is aborted */
 	mgmt_calls_fini(&m->calls);
 	free(m);

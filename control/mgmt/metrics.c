@@ -144,6 +144,9 @@ static const struct family families[] = {
 	  "CID devices seen at a new address (RFC 9146 §6) and return routability checks "
 	  "(RFC 9853), by event.",
 	  .from = FROM_MEMBERS, .path = "global.rrc", .label = "event" },
+	{ "stormgate_metrics_http_requests_total",
+	  "Requests to the /metrics endpoint, by result (ok, not_found, method_not_allowed...).",
+	  .from = FROM_MEMBERS, .path = "http.requests", .label = "result" },
 	{ "stormgate_admission_refusals_total",
 	  "New handshakes refused: over the global rate, or over their source's share.",
 	  .from = FROM_MEMBERS, .path = "admission.refused_by", .label = "reason" },

@@ -13,10 +13,12 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
 #include "gw_calls.h"
+#include "http.h"
 #include "idset.h"
 #include "sg_mgmt.h"
 
@@ -45,6 +47,7 @@ struct sg_mgmt {
 	/* management thread */
 	struct mgmt_import *import; /* credential import in progress (import.c), NULL: none */
 	struct mgmt_thread thread;
+	struct mgmt_http http; /* /metrics; opened by the gateway thread before the thread starts */
 	/* written by the management thread, read by the gateway thread's `stats` (atomic) */
 	int import_running;
 	uint64_t imports_done, imports_failed;
@@ -80,6 +83,13 @@ json_t *mgmt_cmd_policy_set(void *ctx, json_t *args, struct sg_ctl_error *err);
 
 /* The statistics `stats` returns and telemetry publishes (cmd_stats.c); NULL: out of memory. */
 json_t *mgmt_stats_json(struct sg_mgmt *m);
+
+/*
+ * The statistics the gateway thread last published (telemetry.c) in the
+ * Prometheus text format, to out: 0, -ENODATA when none is published, or
+ * -EIO. The render function of /metrics (http.h); any thread.
+ */
+int mgmt_metrics_render(FILE *out);
 
 /* The traffic counters of one worker or all, as `stats` and `status` show them;
  * drops by reason (all, or the non-zero ones); punts by kind (cmd_stats.c). */

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sg_config.h"
 #include "sg_cred.h"
 #include "sg_ctl.h"
 #include "sg_gateway.h"
@@ -40,6 +41,16 @@ void sg_mgmt_destroy(struct sg_mgmt *m);
  * NULL detaches. Not while the management thread runs. Gateway thread.
  */
 void sg_mgmt_attach(struct sg_mgmt *m, struct sg_ctl_server *ctl);
+
+/*
+ * Listen for /metrics over HTTP on listen's address (nothing when off); the
+ * management thread serves it (docs/control.md, "Metrics over HTTP").
+ * Returns 0, or -errno when the address cannot be listened on (logged,
+ * naming it): a start-up failure. The default address taken by another
+ * process is only a warning (docs/config.md, "metrics"). Gateway thread,
+ * before sg_mgmt_thread_start().
+ */
+int sg_mgmt_http_open(struct sg_mgmt *m, const struct sg_cfg_listen *listen);
 
 /*
  * Start the management thread (a DPDK control thread, "sg-mgmt"): it serves

@@ -4,8 +4,11 @@
  * thread publishes a copy of the `stats` JSON
  * (mgmt_stats_json()) every few hundred ms; the telemetry thread, which
  * never touches the gateway, reads the published copy under a mutex and
- * flattens parts of it into rte_tel_data dicts. A published copy is never
- * modified (it is replaced whole).
+ * flattens parts of it into rte_tel_data dicts. The management thread's
+ * /metrics (http.c) takes a reference to it under the same mutex and
+ * renders it outside, with the printer of `stormctl metrics`. A published
+ * copy is never modified (it is replaced whole; jansson's reference counts
+ * are atomic).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,6 +21,7 @@
 #include <stormgate/common.h>
 
 #include "mgmt_priv.h"
+#include "sg_metrics.h"
 #include "sg_log.h"
 
 static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -34,6 +38,21 @@ void sg_mgmt_telemetry_update(struct sg_mgmt *m)
 	tel_snap = next;
 	pthread_mutex_unlock(&tel_lock);
 	json_decref(old);
+}
+
+int mgmt_metrics_render(FILE *out)
+{
+	json_t *st;
+	int rc;
+
+	pthread_mutex_lock(&tel_lock);
+	st = json_incref(tel_snap);
+	pthread_mutex_unlock(&tel_lock);
+	if (st == NULL)
+		return -ENODATA;
+	rc = sg_metrics_prometheus(st, out);
+	json_decref(st);
+	return rc;
 }
 
 void sg_mgmt_telemetry_clear(void)

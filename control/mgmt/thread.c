@@ -9,7 +9,10 @@
  * gateway thread through the control server's owner queue, and what a
  * command here needs of the gateway goes through gw_calls.h; so an import
  * of a million lines never holds up a handshake, and the gateway thread
- * never waits for an LMDB writer.
+ * never waits for an LMDB writer. It also serves /metrics over HTTP
+ * (http.c: libmicrohttpd's epoll fd in the same poll, its connections
+ * non-blocking and bounded), rendered from the statistics the gateway
+ * thread publishes.
  *
  * Started and stopped by the gateway thread, which polls both queues until
  * this thread has ended (it waits for their answers while flushing).
@@ -56,26 +59,37 @@ static void lower_priority(void)
 static void *thread_main(void *arg)
 {
 	struct sg_mgmt *m = arg;
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[3] = {
 		{ .fd = sg_ctl_server_fd(m->ctl), .events = POLLIN },
 		{ .fd = m->thread.stop_fd, .events = POLLIN },
+		{ .fd = mgmt_http_fd(&m->http), .events = POLLIN }, /* -1 (ignored): not served */
 	};
 
 	lower_priority();
 	SG_LOG(CTL, DEBUG, "management thread running");
 	while (!(pfd[1].revents & POLLIN)) {
-		if (poll(pfd, 2, TICK_MS) < 0 && errno != EINTR) {
+		if (poll(pfd, 3, mgmt_http_timeout_ms(&m->http, TICK_MS)) < 0 && errno != EINTR) {
 			SG_LOG(CTL, ERR, "management thread: poll: %s", strerror(errno));
 			break;
 		}
 		sg_ctl_server_run(m->ctl, 0); /* also without events: idle clients time out */
+		mgmt_http_run(&m->http);      /* the same: its connections time out */
 	}
+	/* No scrape is answered once the thread stops. */
+	mgmt_http_close(&m->http);
 	/* Its LMDB write transaction is this thread's: aborted here, nothing imported. */
 	mgmt_import_client_closed(m, 0);
 	/* The answer to `shutdown` goes out before the socket closes. */
 	sg_ctl_server_flush(m->ctl, FLUSH_MS);
 	__atomic_store_n(&m->thread.running, 0, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+int sg_mgmt_http_open(struct sg_mgmt *m, const struct sg_cfg_listen *listen)
+{
+	if (m->thread.started || m->http.d != NULL)
+		return -EBUSY;
+	return mgmt_http_open(&m->http, listen, mgmt_metrics_render);
 }
 
 int sg_mgmt_thread_start(struct sg_mgmt *m)

@@ -9,6 +9,11 @@
  * way through the project's record layer with the exported SA, opened by
  * OpenSSL and vice versa. Wrong PSKs fail on both sides; truncated and
  * garbled server datagrams are refused without a crash (run under ASan).
+ * Session tickets (OpenSSL issues them by default): a full handshake keeps
+ * one, the next connection resumes it (PSK and ECDHE-PSK, EMS), a ticket
+ * the server cannot open falls back to a full handshake, a resumption with
+ * a wrong server Finished or a changed EMS is refused, and our final flight
+ * lost after an abbreviated handshake is sent again on the server's repeat.
  * FC_DEBUG=1 in the environment traces OpenSSL's side (SSL_trace). One thread.
  */
 #include <errno.h>
@@ -19,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/err.h>
@@ -129,12 +135,16 @@ struct pair {
 	struct net net;
 	SSL_CTX *sctx;
 	SSL *srv;
+	const struct row *row;
+	int tickets; /* the server issues tickets, the client keeps them in ticket */
 	struct sg_rec_ctx *rec;
 	struct sg_fc_conf conf;
 	struct sg_fc_dev dev;
 	struct sg_fc_hs hs;
+	struct sg_fc_ticket ticket;
 	uint16_t suites[1];
 	const uint8_t *server_psk;
+	void (*edit)(uint8_t *d, size_t len); /* changes the client's flights on the way */
 };
 
 static unsigned int srv_psk(SSL *ssl, const char *identity, unsigned char *psk, unsigned int max)
@@ -162,15 +172,11 @@ static int cookie_ok(SSL *ssl, const unsigned char *cookie, unsigned int len)
 	return len == 22 && memcmp(cookie, "stormgate-fleet-cookie", 22) == 0;
 }
 
-static struct pair *pair_new(const struct row *r, const uint8_t *server_psk)
+/* OpenSSL's context for p's row: DTLS 1.2, the row's suite, PSK, cookies, tickets or not. */
+static void srv_ctx_new(struct pair *p)
 {
-	static BIO_METHOD *meth;
-	struct pair *p = calloc(1, sizeof(*p));
-	struct sg_rec_ctx_conf rc = { .flags = SG_REC_CTX_F_LATENCY };
-	BIO *b;
+	const struct row *r = p->row;
 
-	assert_non_null(p);
-	p->server_psk = server_psk;
 	p->sctx = SSL_CTX_new(DTLS_server_method());
 	assert_non_null(p->sctx);
 	assert_int_equal(SSL_CTX_set_min_proto_version(p->sctx, DTLS1_2_VERSION), 1);
@@ -181,10 +187,18 @@ static struct pair *pair_new(const struct row *r, const uint8_t *server_psk)
 	if (r->hint)
 		assert_int_equal(SSL_CTX_use_psk_identity_hint(p->sctx, r->hint), 1);
 	SSL_CTX_set_psk_server_callback(p->sctx, srv_psk);
-	SSL_CTX_set_options(p->sctx, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET |
+	SSL_CTX_set_options(p->sctx, SSL_OP_NO_QUERY_MTU | (p->tickets ? 0 : SSL_OP_NO_TICKET) |
 	                                     (r->cookies ? SSL_OP_COOKIE_EXCHANGE : 0));
 	SSL_CTX_set_cookie_generate_cb(p->sctx, cookie_gen);
 	SSL_CTX_set_cookie_verify_cb(p->sctx, cookie_ok);
+}
+
+/* A server connection on p's context and net. */
+static void srv_new(struct pair *p)
+{
+	static BIO_METHOD *meth;
+	BIO *b;
+
 	p->srv = SSL_new(p->sctx);
 	assert_non_null(p->srv);
 	SSL_set_app_data(p->srv, p);
@@ -198,6 +212,20 @@ static struct pair *pair_new(const struct row *r, const uint8_t *server_psk)
 		SSL_set_msg_callback(p->srv, SSL_trace);
 		SSL_set_msg_callback_arg(p->srv, BIO_new_fp(stderr, BIO_NOCLOSE));
 	}
+}
+
+/* tickets: OpenSSL issues tickets (its default) and the client offers and keeps them. */
+static struct pair *pair_new_tickets(const struct row *r, const uint8_t *server_psk, int tickets)
+{
+	struct pair *p = calloc(1, sizeof(*p));
+	struct sg_rec_ctx_conf rc = { .flags = SG_REC_CTX_F_LATENCY };
+
+	assert_non_null(p);
+	p->server_psk = server_psk;
+	p->row = r;
+	p->tickets = tickets;
+	srv_ctx_new(p);
+	srv_new(p);
 
 	p->rec = sg_rec_ctx_create(&rc);
 	assert_non_null(p->rec);
@@ -209,8 +237,32 @@ static struct pair *pair_new(const struct row *r, const uint8_t *server_psk)
 		                       .n_suites = 1,
 		                       .identity = IDENTITY,
 		                       .psk = psk_good,
-		                       .psk_len = sizeof(psk_good) };
+		                       .psk_len = sizeof(psk_good),
+		                       .ticket = tickets ? &p->ticket : NULL };
 	return p;
+}
+
+static struct pair *pair_new(const struct row *r, const uint8_t *server_psk)
+{
+	return pair_new_tickets(r, server_psk, 0);
+}
+
+/*
+ * A new connection of the same device (its ticket slot kept) to a new server
+ * connection: on the same OpenSSL context (its ticket keys), or on a fresh
+ * one (new keys: our ticket no longer opens).
+ */
+static void pair_reconnect(struct pair *p, int fresh_ctx)
+{
+	SSL_free(p->srv);
+	if (fresh_ctx) {
+		SSL_CTX_free(p->sctx);
+		srv_ctx_new(p);
+	}
+	memset(&p->net, 0, sizeof(p->net));
+	srv_new(p);
+	sg_rec_sa_wipe(p->dev.sa, sg_rec_ctx_window_bits(p->rec));
+	sg_fc_hs_wipe(&p->hs);
 }
 
 static void pair_free(struct pair *p)
@@ -218,10 +270,19 @@ static void pair_free(struct pair *p)
 	sg_rec_sa_wipe(p->dev.sa, sg_rec_ctx_window_bits(p->rec));
 	free(p->dev.sa);
 	sg_fc_hs_wipe(&p->hs);
+	sg_fc_ticket_wipe(&p->ticket);
 	sg_rec_ctx_free(p->rec);
 	SSL_free(p->srv);
 	SSL_CTX_free(p->sctx);
 	free(p);
+}
+
+/* One client flight to the server, through p->edit when the row tampers with it. */
+static void to_server(struct pair *p, uint8_t *d, size_t len)
+{
+	if (p->edit)
+		p->edit(d, len);
+	assert_int_equal(q_push(&p->net.c2s, d, len), 0);
 }
 
 /* Feed one server datagram to the client; its answer goes to the server. */
@@ -232,7 +293,7 @@ static void to_client(struct pair *p, const uint8_t *d, size_t len)
 
 	(void)sg_fc_input(&p->dev, &p->hs, d, len, out, sizeof(out), &olen);
 	if (olen)
-		assert_int_equal(q_push(&p->net.c2s, out, olen), 0);
+		to_server(p, out, olen);
 }
 
 /*
@@ -296,11 +357,16 @@ static void garble(struct pair *p, const uint8_t *d, size_t len)
 	assert_non_null(hs);
 	for (size_t i = 0; i < 2 * len; i++) {
 		struct sg_fc_dev dev = p->dev;
+		struct sg_fc_conf conf = p->conf;
+		struct sg_fc_ticket ticket = p->ticket;
 		size_t n = i < len ? i : len;
 
 		memcpy(sa, p->dev.sa, sa_len);
 		memcpy(hs, &p->hs, sizeof(*hs));
 		dev.sa = sa;
+		/* the copy's failures wipe the copy's ticket slot, not the device's */
+		conf.ticket = p->conf.ticket ? &ticket : NULL;
+		hs->conf = &conf;
 		memcpy(bad, d, len);
 		if (i >= len)
 			bad[i - len] ^= 0x5a;
@@ -308,6 +374,7 @@ static void garble(struct pair *p, const uint8_t *d, size_t len)
 		/* a cut datagram never completes the handshake */
 		if (i < len)
 			assert_int_not_equal(dev.state, SG_FC_DONE);
+		sg_fc_ticket_wipe(&ticket);
 	}
 	sg_rec_sa_wipe(sa, sg_rec_ctx_window_bits(p->rec));
 	sg_fc_hs_wipe(hs);
@@ -335,7 +402,7 @@ static int run(struct pair *p, const struct row *r, int timeouts, int garbling)
 
 	assert_int_equal(sg_fc_start(&p->dev, &p->hs, &p->conf, d, sizeof(d), &len), 0);
 	assert_int_equal(p->dev.state, SG_FC_WAIT_HELLO);
-	assert_int_equal(q_push(&p->net.c2s, d, len), 0);
+	to_server(p, d, len);
 	for (int round = 0, idle = 0; round < ROUNDS && !settled(p, srv_failed); round++) {
 		int moved = 0;
 
@@ -362,7 +429,7 @@ static int run(struct pair *p, const struct row *r, int timeouts, int garbling)
 				break;
 			assert_int_equal(sg_fc_resend(&p->dev, &p->hs, d, sizeof(d), &len), 0);
 			assert_true(len > 0);
-			assert_int_equal(q_push(&p->net.c2s, d, len), 0);
+			to_server(p, d, len);
 		}
 	}
 	if (getenv("FC_DEBUG")) {
@@ -470,9 +537,10 @@ static void test_unknown_identity(void **state)
 
 /*
  * Every server datagram of two handshakes (PSK with cookies, ECDHE-PSK over
- * P-256), cut at every length and corrupted at every byte, before the real
- * one arrives: each is refused or ignored without harm (ASan watches), and
- * the real handshake still completes.
+ * P-256), each a full one with a ticket and then the abbreviated one that
+ * resumes it, cut at every length and corrupted at every byte, before the
+ * real one arrives: each is refused or ignored without harm (ASan watches),
+ * and the real handshake still completes.
  */
 static void test_garbled(void **state)
 {
@@ -484,9 +552,15 @@ static void test_garbled(void **state)
 		struct pair *p;
 
 		r.fragment = 0;
-		p = pair_new(&r, psk_good);
+		p = pair_new_tickets(&r, psk_good, 1);
 		assert_int_equal(run(p, &r, 0, 1), 0);
 		assert_int_equal(p->dev.state, SG_FC_DONE);
+		assert_true(p->ticket.len > 0);
+		exchange(p);
+		pair_reconnect(p, 0);
+		assert_int_equal(run(p, &r, 0, 1), 0);
+		assert_int_equal(p->dev.state, SG_FC_DONE);
+		assert_int_equal(p->dev.resumed, 1);
 		exchange(p);
 		pair_free(p);
 	}
@@ -509,6 +583,8 @@ static void test_resend_fresh_records(void **state)
 	pair_free(p);
 }
 
+#define NBAD 10
+
 /* Configurations sg_fc_start() refuses, one per row. */
 static void test_bad_conf(void **state)
 {
@@ -517,12 +593,14 @@ static void test_bad_conf(void **state)
 	static const uint8_t long_psk[SG_TLS_PSK_MAX + 1];
 	struct pair *p = pair_new(&rows[0], psk_good);
 	const struct sg_fc_conf good = p->conf;
-	struct sg_fc_conf bad[6];
+	static const uint8_t cid[SG_FC_CID_MAX + 1];
+	struct sg_fc_ticket long_ticket = { 0 };
+	struct sg_fc_conf bad[NBAD];
 	uint8_t out[DMAX];
 	size_t len;
 
 	(void)state;
-	for (size_t i = 0; i < 6; i++)
+	for (size_t i = 0; i < NBAD; i++)
 		bad[i] = good;
 	bad[0].suites = unknown;
 	bad[1].suites = ecdsa;
@@ -531,11 +609,272 @@ static void test_bad_conf(void **state)
 	bad[3].psk_len = sizeof(long_psk);
 	bad[4].n_suites = 0;
 	bad[5].rec = NULL;
-	for (size_t i = 0; i < 6; i++)
+	/* a CID the record context cannot frame (its CIDs are 0 bytes), one too long, none */
+	bad[6].use_cid = 1;
+	bad[6].cid_len = 4;
+	bad[6].cid = cid;
+	bad[7].use_cid = 1;
+	bad[7].cid_len = SG_FC_CID_MAX + 1;
+	bad[7].cid = cid;
+	bad[8].use_cid = 1;
+	bad[8].cid_len = 4;
+	bad[9].ticket = &long_ticket;
+	long_ticket.len = SG_FC_TICKET_MAX + 1;
+	for (size_t i = 0; i < NBAD; i++)
 		assert_int_equal(sg_fc_start(&p->dev, &p->hs, &bad[i], out, sizeof(out), &len),
 		                 -EINVAL);
 	assert_int_equal(sg_fc_start(&p->dev, &p->hs, &good, out, 40, &len), -EMSGSIZE);
 	pair_free(p);
+}
+
+/* Resumption rows: PSK and ECDHE-PSK, with and without cookies and fragments. */
+static const struct row *const resume_rows[] = { &rows[1], &rows[2], &rows[5], &rows[7], &rows[8] };
+
+/* A full handshake that leaves a ticket in the slot: the session it stands for is this one. */
+static void full_with_ticket(struct pair *p)
+{
+	assert_int_equal(run(p, p->row, 0, 0), 0);
+	assert_int_equal(p->dev.state, SG_FC_DONE);
+	assert_int_equal(p->dev.resumed, 0);
+	assert_false(SSL_session_reused(p->srv));
+	assert_true(p->ticket.len > 0);
+	assert_int_equal(p->ticket.suite, p->row->suite);
+	assert_int_equal(p->ticket.ems, 1);
+	assert_memory_equal(p->ticket.master, p->hs.master, sizeof(p->ticket.master));
+	exchange(p);
+}
+
+/*
+ * RFC 5077 with OpenSSL's tickets (its default for DTLS 1.2): a full
+ * handshake gets a ticket, the next connection resumes from it (OpenSSL
+ * says so too), with EMS, and carries data; the ticket stays usable.
+ */
+static void test_resume(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(resume_rows) / sizeof(resume_rows[0]); i++) {
+		const struct row *r = resume_rows[i];
+		struct pair *p = pair_new_tickets(r, psk_good, 1);
+
+		print_message("# resume %s cookies=%d fragment=%d groups=%s\n", r->ossl, r->cookies,
+		              r->fragment, r->groups ? r->groups : "-");
+		full_with_ticket(p);
+		print_message("# OpenSSL's ticket: %u bytes\n", p->ticket.len);
+		for (int again = 0; again < 2; again++) {
+			pair_reconnect(p, 0);
+			assert_int_equal(run(p, r, 0, 0), 0);
+			assert_int_equal(p->dev.state, SG_FC_DONE);
+			assert_int_equal(p->dev.resumed, 1);
+			assert_int_equal(p->hs.hvr_count, r->cookies);
+			assert_true(SSL_is_init_finished(p->srv));
+			assert_true(SSL_session_reused(p->srv));
+			assert_int_equal(p->dev.suite, r->suite);
+			assert_int_equal(p->dev.ems, 1);
+			assert_true(p->ticket.len > 0);
+			exchange(p);
+		}
+		pair_free(p);
+	}
+}
+
+/* A ticket the server cannot open (new ticket keys): a full handshake, and its new ticket. */
+static void test_ticket_rejected(void **state)
+{
+	struct pair *p = pair_new_tickets(&rows[7], psk_good, 1);
+	struct sg_fc_ticket old;
+
+	(void)state;
+	full_with_ticket(p);
+	old = p->ticket;
+	pair_reconnect(p, 1);
+	assert_int_equal(run(p, p->row, 0, 0), 0);
+	assert_int_equal(p->dev.state, SG_FC_DONE);
+	assert_int_equal(p->hs.ticket_offered, 1);
+	assert_int_equal(p->dev.resumed, 0);
+	assert_false(SSL_session_reused(p->srv));
+	assert_true(p->ticket.len > 0);
+	assert_memory_not_equal(p->ticket.master, old.master, sizeof(old.master));
+	exchange(p);
+	sg_fc_ticket_wipe(&old);
+	pair_free(p);
+}
+
+/*
+ * The renegotiation SCSV in a ClientHello (RFC 5746 §3.3) replaced on the way
+ * by an unassigned suite the server skips: the server's transcript differs
+ * from ours, and nothing else does (the keys come from the randoms).
+ */
+static void edit_scsv(uint8_t *d, size_t len)
+{
+	const uint8_t *end = d + len;
+	uint8_t *m = d + SG_DTLS_HDR_LEN, *b = m + SG_DTLS_HS_HDR_LEN;
+	size_t off;
+
+	if (len < SG_DTLS_HDR_LEN + SG_DTLS_HS_HDR_LEN + 40 || d[0] != SG_DTLS_CT_HANDSHAKE ||
+	    m[0] != SG_TLS_HT_CLIENT_HELLO)
+		return;
+	off = 2 + SG_TLS_RANDOM_LEN;
+	off += 1 + b[off];
+	off += 1 + b[off];
+	for (size_t i = off + 2; i + 1 < off + 2 + sg_load_be16(b + off) && b + i + 1 < end; i += 2)
+		if (sg_load_be16(b + i) == SG_TLS_EMPTY_RENEGOTIATION_INFO_SCSV)
+			sg_store_be16(b + i, 0x00fe);
+}
+
+/*
+ * Resumptions the client must refuse, the session_id echoed each time: a
+ * server Finished that does not verify (records open, but the server hashed
+ * another ClientHello), and RFC 7627 §5.3: a session kept as non-EMS resumed
+ * with EMS. The handshake fails with -EPROTO and the ticket is gone
+ * (RFC 5246 §7.2.2).
+ */
+static void test_resume_refused(void **state)
+{
+	(void)state;
+	for (int kind = 0; kind < 2; kind++) {
+		struct pair *p = pair_new_tickets(&rows[1], psk_good, 1);
+
+		full_with_ticket(p);
+		if (kind == 0)
+			p->edit = edit_scsv;
+		else
+			p->ticket.ems = 0;
+		pair_reconnect(p, 0);
+		(void)run(p, p->row, 0, 0);
+		assert_int_equal(p->hs.abbrev, 1);
+		/* the wrong Finished came after the CCS; the EMS check ends it at the ServerHello
+		 */
+		assert_int_equal(p->hs.peer_ccs, kind == 0);
+		assert_int_equal(p->dev.state, SG_FC_FAILED);
+		assert_int_equal(p->dev.error, -EPROTO);
+		assert_false(SSL_is_init_finished(p->srv));
+		assert_int_equal(p->ticket.len, 0);
+		pair_free(p);
+	}
+}
+
+/* OpenSSL's retransmission timer at 100 ms (DTLS_set_timer_cb), so the test need not wait 1 s. */
+static unsigned int short_timer(SSL *ssl, unsigned int previous_us)
+{
+	(void)ssl;
+	(void)previous_us;
+	return 100000;
+}
+
+/* The server's datagrams to the client; the client's answers kept in ans (the last), not sent. */
+static size_t to_client_keep(struct pair *p, uint8_t *ans, unsigned *n_ans)
+{
+	uint8_t d[DMAX], out[DMAX];
+	size_t len, olen, alen = 0;
+
+	*n_ans = 0;
+	while ((len = q_pop(&p->net.s2c, d)) > 0) {
+		assert_int_equal(sg_fc_input(&p->dev, &p->hs, d, len, out, sizeof(out), &olen), 0);
+		if (olen) {
+			memcpy(ans, out, olen);
+			alen = olen;
+			++*n_ans;
+		}
+	}
+	return alen;
+}
+
+/*
+ * After an abbreviated handshake our Finished goes last: when it is lost,
+ * the server's flight comes again (RFC 6347 §4.2.4, OpenSSL's timer) and
+ * gets our final flight again, in new records; OpenSSL then completes.
+ */
+static void test_resume_final_flight_lost(void **state)
+{
+	struct pair *p = pair_new_tickets(&rows[0], psk_good, 1);
+	uint8_t d[DMAX], first[DMAX], again[DMAX];
+	struct sg_rec_hdr a[4], b[4];
+	size_t len, flen, alen;
+	unsigned n_ans;
+
+	(void)state;
+	full_with_ticket(p);
+	pair_reconnect(p, 0);
+	DTLS_set_timer_cb(p->srv, short_timer);
+	assert_int_equal(sg_fc_start(&p->dev, &p->hs, &p->conf, d, sizeof(d), &len), 0);
+	assert_int_equal(q_push(&p->net.c2s, d, len), 0);
+	assert_true(SSL_do_handshake(p->srv) <= 0);
+	flen = to_client_keep(p, first, &n_ans); /* dropped on the way */
+	assert_int_equal(n_ans, 1);
+	assert_int_equal(p->dev.state, SG_FC_DONE);
+	assert_int_equal(p->dev.resumed, 1);
+	assert_false(SSL_is_init_finished(p->srv));
+
+	usleep(120000);
+	assert_int_equal(DTLSv1_handle_timeout(p->srv), 1);
+	alen = to_client_keep(p, again, &n_ans);
+	assert_true(n_ans >= 1);
+	/* CCS, then the Finished under epoch 1: the same messages, new record numbers */
+	assert_int_equal(sg_rec_parse(first, flen, 0, a, 4), 2);
+	assert_int_equal(sg_rec_parse(again, alen, 0, b, 4), 2);
+	assert_int_equal(a[1].epoch, 1);
+	assert_int_equal(b[1].epoch, 1);
+	assert_true(b[0].seq > a[0].seq);
+	assert_true(b[1].seq > a[1].seq);
+	assert_int_equal(q_push(&p->net.c2s, again, alen), 0);
+	assert_int_equal(SSL_do_handshake(p->srv), 1);
+	assert_true(SSL_session_reused(p->srv));
+	exchange(p);
+	/* a wiped hs is let go: nothing more is answered */
+	sg_fc_hs_wipe(&p->hs);
+	assert_int_equal(sg_fc_input(&p->dev, &p->hs, first, flen, d, sizeof(d), &len), 0);
+	assert_int_equal(len, 0);
+	pair_free(p);
+}
+
+/*
+ * A server message longer than the client reassembles (SG_FC_MSG_MAX): the
+ * one it waits for fails the handshake at once (-EMSGSIZE) instead of never
+ * completing; a later one is dropped (RFC 6347 §4.2.2) and changes nothing.
+ */
+static void test_oversized_message(void **state)
+{
+	struct pair *p = pair_new(&rows[0], psk_good);
+	uint8_t d[DMAX], out[DMAX];
+	size_t len;
+
+	(void)state;
+	for (int seq = 1; seq >= 0; seq--) {
+		uint8_t *h = d + SG_DTLS_HDR_LEN;
+
+		assert_int_equal(sg_fc_start(&p->dev, &p->hs, &p->conf, d, sizeof(d), &len), 0);
+		memset(d, 0, sizeof(d));
+		d[SG_DTLS_HDR_OFF_TYPE] = SG_DTLS_CT_HANDSHAKE;
+		sg_store_be16(d + SG_DTLS_HDR_OFF_VER, SG_DTLS_VERSION_1_2);
+		sg_store_be16(d + SG_DTLS_HDR_LEN - 2, SG_DTLS_HS_HDR_LEN + 10);
+		h[0] = SG_TLS_HT_SERVER_HELLO;
+		sg_store_be24(h + 1, SG_FC_MSG_MAX + 1);
+		sg_store_be16(h + 4, (uint16_t)seq);
+		sg_store_be24(h + 9, 10);
+		assert_int_equal(sg_fc_input(&p->dev, &p->hs, d,
+		                             SG_DTLS_HDR_LEN + SG_DTLS_HS_HDR_LEN + 10, out,
+		                             sizeof(out), &len),
+		                 seq ? 0 : -EMSGSIZE);
+		assert_int_equal(p->dev.state, seq ? SG_FC_WAIT_HELLO : SG_FC_FAILED);
+	}
+	assert_int_equal(p->dev.error, -EMSGSIZE);
+	pair_free(p);
+}
+
+/*
+ * The memory a device keeps (issue 14: at most 256 bytes outside a
+ * handshake, with the SA and the fleet's own fields), and what a resuming
+ * device adds.
+ */
+static void test_sizes(void **state)
+{
+	(void)state;
+	print_message("# sg_fc_dev %zu B, SA %zu B, sg_fc_ticket %zu B, sg_fc_hs %zu B\n",
+	              sizeof(struct sg_fc_dev), sg_rec_sa_size(SG_REPLAY_WINDOW_DEFAULT),
+	              sizeof(struct sg_fc_ticket), sizeof(struct sg_fc_hs));
+	assert_true(sizeof(struct sg_fc_dev) <= 40);
+	assert_true(sizeof(struct sg_fc_dev) + sg_rec_sa_size(SG_REPLAY_WINDOW_DEFAULT) <= 168);
+	assert_true(sizeof(struct sg_fc_ticket) <= 460);
 }
 
 int main(void)
@@ -547,6 +886,12 @@ int main(void)
 		cmocka_unit_test(test_garbled),
 		cmocka_unit_test(test_resend_fresh_records),
 		cmocka_unit_test(test_bad_conf),
+		cmocka_unit_test(test_resume),
+		cmocka_unit_test(test_ticket_rejected),
+		cmocka_unit_test(test_resume_refused),
+		cmocka_unit_test(test_resume_final_flight_lost),
+		cmocka_unit_test(test_oversized_message),
+		cmocka_unit_test(test_sizes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

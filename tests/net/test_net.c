@@ -724,6 +724,79 @@ static void check_mutants(const uint8_t *good, uint32_t len)
 	test_free(f);
 }
 
+/*
+ * A source pool on the interface (udp mode's backend.source_pool): every
+ * address in it is ours for UDP, ARP and ND (the solicited-node group too,
+ * where the prefix fixes some of its 24 bits), none outside it, and none is a
+ * valid source.
+ */
+static void test_pool(void **state)
+{
+	static const uint8_t in4a[4] = { 198, 18, 64, 0 }, in4b[4] = { 198, 18, 127, 255 };
+	static const uint8_t out4a[4] = { 198, 18, 128, 0 }, out4b[4] = { 198, 18, 63, 255 };
+	static const uint8_t in6[16] = { 0xfd, 0x00, 0x53, 0x47, [11] = 3, [14] = 0x12, 0x34 };
+	static const uint8_t out6[16] = { 0xfd, 0x00, 0x53, 0x47, [11] = 3, [13] = 1, 0x12, 0x34 };
+	static const struct {
+		int fam;
+		const uint8_t *src, *dst;
+		enum sg_drop want; /* SG_DROP_MAX: SG_NET_UDP */
+	} rows[] = {
+		{ 4, NULL, in4a, SG_DROP_MAX },
+		{ 4, NULL, in4b, SG_DROP_MAX },
+		{ 4, NULL, out4a, SG_DROP_L3_NOT_FOR_US },
+		{ 4, NULL, out4b, SG_DROP_L3_NOT_FOR_US },
+		{ 4, in4b, OUR_IP4, SG_DROP_BAD_SOURCE },
+		{ 6, NULL, in6, SG_DROP_MAX },
+		{ 6, NULL, out6, SG_DROP_L3_NOT_FOR_US },
+		{ 6, in6, OUR_IP6, SG_DROP_BAD_SOURCE },
+	};
+	struct sg_net_if saved = ifc;
+	uint8_t f[FRAME_MAX];
+	struct sg_pkt pkt;
+	uint32_t len;
+
+	(void)state;
+	/* 198.18.64.0/18 and fd00:5347::3:0:0/112 (the group's first byte is fixed: 0x00) */
+	ifc.pool4_len = 18;
+	memcpy(ifc.pool4, in4a, 4);
+	ifc.pool6_len = 112;
+	memcpy(ifc.pool6, in6, 14);
+	memset(ifc.pool6 + 14, 0, 2);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct spec s = {
+			.fam = rows[i].fam, .src = rows[i].src, .dst = rows[i].dst, .payload = 8
+		};
+		enum sg_net_kind k;
+
+		len = build_udp(f, &s);
+		k = sg_net_parse(&ifc, f, len, &pkt);
+		if (rows[i].want == SG_DROP_MAX ? k != SG_NET_UDP
+		                                : k != SG_NET_DROP || pkt.drop != rows[i].want)
+			fail_msg("row %zu: kind %d drop %s", i, k, sg_drop_name(pkt.drop));
+	}
+	/* ARP for a pool address: answered as that address; outside the pool: dropped. */
+	len = build_arp(f, 1, in4b);
+	assert_int_equal(sg_net_parse(&ifc, f, len, &pkt), SG_NET_ARP);
+	assert_int_equal(sg_net_arp_reply(&ifc, f, len, &pkt), len);
+	assert_memory_equal(f + 22, OUR_MAC, 6);
+	assert_memory_equal(f + 28, in4b, 4);
+	len = build_arp(f, 1, out4a);
+	assert_int_equal(sg_net_parse(&ifc, f, len, &pkt), SG_NET_DROP);
+	assert_int_equal(pkt.drop, SG_DROP_ARP);
+	/* A solicitation for a pool address: an advertisement for it with our MAC. */
+	len = build_ns(f, in6, 255, 1, 135);
+	assert_int_equal(sg_net_parse(&ifc, f, len, &pkt), SG_NET_NDISC);
+	assert_int_equal(sg_net_ndisc_reply(&ifc, f, len, FRAME_MAX, &pkt), 14 + 40 + 32);
+	assert_memory_equal(f + 14 + 8, in6, 16);
+	assert_memory_equal(f + 54 + 8, in6, 16);
+	assert_memory_equal(f + 54 + 26, OUR_MAC, 6);
+	/* outside: its solicited-node group (ff02::1:ff01:1234) is none of ours */
+	len = build_ns(f, out6, 255, 1, 135);
+	assert_int_equal(sg_net_parse(&ifc, f, len, &pkt), SG_NET_DROP);
+	assert_int_equal(pkt.drop, SG_DROP_L3_NOT_FOR_US);
+	ifc = saved;
+}
+
 static void test_mutants(void **state)
 {
 	uint8_t f[FRAME_MAX];
@@ -837,6 +910,7 @@ int main(void)
 		cmocka_unit_test(test_odd_frames),
 		cmocka_unit_test(test_arp),
 		cmocka_unit_test(test_ndisc),
+		cmocka_unit_test(test_pool),
 		cmocka_unit_test(test_mutants),
 		cmocka_unit_test(test_udp_cksum_builder),
 		cmocka_unit_test(test_udp_cksum_lengths),

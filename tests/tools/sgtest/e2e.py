@@ -89,10 +89,11 @@ class E2ELab(Lab):
         self.link(self.ns_be, self.veth_gb, self.veth_b, [f'{BE4}/24'])
 
     def e2e_config(self, name, backend_mode='udp', backend_server=f'{BE4}:{BACKEND_PORT}',
-                   policy=None, sessions=None, dev_devargs=None):
+                   policy=None, sessions=None, dev_devargs=None, backend=None, **sections):
         """The daemon's config: dev0 on the devices' veth, app0 on the backend's, the
         backend server; policy (default: cookie_mode always) and sessions (default:
-        capacity 4096) as dicts."""
+        capacity 4096) as dicts; backend: more keys of that section (source_pool); more
+        sections as keywords (metrics={...})."""
         ports = [
             daemon.port('dev0', 'device', dev_devargs or f'net_af_packet0,iface={self.veth_gd}',
                         [f'{GW4}/24', f'{GW6}/64']),
@@ -105,8 +106,9 @@ class E2ELab(Lab):
             mbufs={'count': 8191, 'cache': 64},
             sessions={'capacity': 4096} if sessions is None else sessions,
             credentials={'map_size': '16M'},
-            backend={'mode': backend_mode, 'port': 'app0', 'servers': [backend_server]},
-            policy={'cookie_mode': 'always'} if policy is None else policy)
+            backend={'mode': backend_mode, 'port': 'app0', 'servers': [backend_server],
+                     **(backend or {})},
+            policy={'cookie_mode': 'always'} if policy is None else policy, **sections)
 
     def start_daemon(self, name='gw', **cfg_kw):
         """A configured daemon with the test devices' credentials, answering on its socket.

@@ -18,7 +18,8 @@ subnet: with the pool part's `ports[].gateway` (next hop 198.18.0.2, the fleet's
 router address) the gateway sends to them through one neighbour; a daemon without
 that key sends to them on the link and learns each device from the ARP request the
 fleet sends from the device's own address (--announce), so run_fleet() adds
---announce when the key is missing.
+--announce when the key is missing. In udp mode the gateway's side towards the
+application server takes its source addresses from 198.18.64.0/18 when it can.
 """
 import json
 import os
@@ -31,6 +32,7 @@ from .tap import Tap
 
 GW_DEV4, GW_APP4, ROUTER4, APP4 = '198.18.0.1', '198.18.2.1', '198.18.0.2', '198.18.2.2'
 GW_DEV6, GW_APP6, ROUTER6, APP6 = 'fd00:5347::1', 'fd00:5347::2:1', 'fd00:5347::2', 'fd00:5347::2:2'
+SOURCE_POOL4, SOURCE_POOL6 = '198.18.64.0/18', 'fd00:5347::3:0:0/96'
 DTLS_PORT, APP_PORT = 5684, 5683
 
 
@@ -84,7 +86,9 @@ class FleetLab(Lab):
                        devargs=None):
         """The daemon's config: dev0 and app0 as memif servers (devargs: other devargs of
         both), our application server as its backend, cookies always (policy overrides),
-        the next hop to the devices when this daemon has `ports[].gateway`; IPv6
+        and when this daemon has them (part pool of issue 14) the next hop to the devices
+        (`ports[].gateway`) and, in udp mode, a source pool towards the application
+        server (`backend.source_pool`: more sessions than one address's ports); IPv6
         addresses instead of IPv4 with ipv6."""
         devargs = devargs or (self.memif(0, 'server'), self.memif(1, 'server'))
         gw_dev, gw_app = (f'{GW_DEV6}/112', f'{GW_APP6}/112') if ipv6 else (f'{GW_DEV4}/24',
@@ -92,13 +96,16 @@ class FleetLab(Lab):
         app = f'[{APP6}]:{APP_PORT}' if ipv6 else f'{APP4}:{APP_PORT}'
         dev = daemon.port('dev0', 'device', devargs[0], [gw_dev])
         if self.next_hop():
-            dev['gateway'] = ROUTER6 if ipv6 else ROUTER4
+            dev['gateway'] = [ROUTER6 if ipv6 else ROUTER4]
         ports = [dev, daemon.port('app0', 'backend', devargs[1], [gw_app])]
+        backend = {'mode': backend_mode, 'port': 'app0', 'servers': [app]}
+        if backend_mode == 'udp' and self.next_hop():  # the pool part's source addresses
+            backend['source_pool'] = [SOURCE_POOL6 if ipv6 else SOURCE_POOL4]
         return self.config(
             name, ports,
             mbufs={'count': 8191, 'cache': 64},
             sessions={'capacity': capacity},
-            backend={'mode': backend_mode, 'port': 'app0', 'servers': [app]},
+            backend=backend,
             policy={'cookie_mode': 'always', **(policy or {})})
 
     def next_hop(self):
@@ -107,7 +114,7 @@ class FleetLab(Lab):
         if self._next_hop is None:
             cfg = daemon.config('sgflcheck', '/run/x.sock', '/run/x', [
                 {**daemon.port('dev0', 'device', 'net_null0', [f'{GW_DEV4}/24']),
-                 'gateway': ROUTER4}])
+                 'gateway': [ROUTER4]}])
             path = os.path.join(self.work, 'check.yaml')
             daemon.write_config(path, 'check', cfg)
             r = proc.run([self.stormgate, '--check-config', path])
