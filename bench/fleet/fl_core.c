@@ -385,8 +385,10 @@ static void addresses(struct sg_fl *fl)
 
 static int create_parts(struct sg_fl *fl, uint64_t seed)
 {
-	struct sg_rec_ctx_conf rc = { .window_bits = SG_FL_WINDOW };
+	unsigned cid = fl->conf->cid ? SG_FL_CID_LEN : 0;
+	struct sg_rec_ctx_conf rc = { .window_bits = SG_FL_WINDOW, .cid_len = cid };
 	struct sg_rec_ctx_conf rc_hs = { .window_bits = SG_FL_WINDOW,
+		                         .cid_len = cid,
 		                         .flags = SG_REC_CTX_F_LATENCY };
 	size_t dev_bytes = (size_t)fl->count * sizeof(*fl->dev);
 	uint32_t one_way = (fl->conf->rtt_max_ms + 1) / 2;
@@ -395,6 +397,12 @@ static int create_parts(struct sg_fl *fl, uint64_t seed)
 		return -ENOMEM;
 	memset(fl->dev, 0, dev_bytes);
 	fl->hs = calloc(fl->conf->max_inflight, sizeof(*fl->hs));
+	fl->cid_len = cid;
+	if (fl->conf->resume) {
+		fl->tickets = calloc(fl->count, sizeof(*fl->tickets));
+		if (fl->tickets == NULL)
+			return -ENOMEM;
+	}
 	fl->rec = sg_rec_ctx_create(&rc);
 	fl->rec_hs = sg_rec_ctx_create(&rc_hs);
 	if (fl->hs == NULL || fl->rec == NULL || fl->rec_hs == NULL)
@@ -471,6 +479,7 @@ void sg_fl_free(struct sg_fl *fl)
 	sg_rec_ctx_free(fl->rec);
 	sg_rec_ctx_free(fl->rec_hs);
 	free(fl->hs);
+	free(fl->tickets);
 	free(fl->dev);
 	free(fl);
 }

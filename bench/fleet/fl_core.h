@@ -47,7 +47,9 @@ struct sg_fl_counters {
 	uint64_t handshakes_started;
 	uint64_t handshakes_completed;
 	uint64_t handshakes_failed;
-	uint64_t retransmissions; /* handshake flights resent */
+	uint64_t handshakes_resumed; /* abbreviated (RFC 5077), of the completed */
+	uint64_t handshakes_cid;     /* with connection IDs negotiated (RFC 9146) */
+	uint64_t retransmissions;    /* handshake flights resent */
 	uint64_t requests_sent;
 	uint64_t requests_answered;
 	uint64_t requests_lost; /* no answer after MAX_RETRANSMIT retransmissions */

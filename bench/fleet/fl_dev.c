@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/dtls.h>
 
 #include "fl_coap.h"
@@ -100,12 +101,17 @@ static void hs_start(struct sg_fl *fl, uint32_t i)
 	d->state = SG_FL_D_HS;
 	h->dev = i;
 	sg_fl_identity(fl->first + i, h->identity);
+	sg_store_be32(h->cid, fl->first + i); /* --cid: the device's number */
 	h->conf = (struct sg_fc_conf){ .rec = fl->rec_hs,
 		                       .suites = fl->conf->suites,
 		                       .n_suites = fl->conf->n_suites,
 		                       .identity = h->identity,
 		                       .psk = h->psk,
-		                       .psk_len = SG_FL_PSK_LEN };
+		                       .psk_len = SG_FL_PSK_LEN,
+		                       .ticket = fl->tickets ? &fl->tickets[i] : NULL,
+		                       .use_cid = fl->cid_len != 0,
+		                       .cid_len = (uint8_t)fl->cid_len,
+		                       .cid = h->cid };
 	h->rto = fl->conf->rto_ms;
 	h->give_up = fl->now + fl->conf->hs_timeout_s * 1000u;
 	fl->c.handshakes_started++;
@@ -179,25 +185,44 @@ static void next_request(struct sg_fl *fl, struct sg_fl_dev *d, bool first)
 		d->next_req = fl->now + (uint32_t)(iv < 1 ? 1 : iv);
 }
 
+/* A connected device's timer: its request's, and the release of an hs kept after resuming. */
 static void arm_up(struct sg_fl *fl, uint32_t i)
 {
 	struct sg_fl_dev *d = &fl->dev[i];
+	uint32_t due = UINT32_MAX;
 
 	if (d->req_out)
-		sg_fl_wheel_set(&fl->wheel, i, d->req_due);
+		due = d->req_due;
 	else if (fl->req_interval_ms > 0)
-		sg_fl_wheel_set(&fl->wheel, i, d->next_req);
-	else
+		due = d->next_req;
+	if (d->hs != SG_FL_NONE)
+		due = min_u32(due, fl->hs[d->hs].rto_due);
+	if (due == UINT32_MAX)
 		sg_fl_wheel_cancel(&fl->wheel, i);
+	else
+		sg_fl_wheel_set(&fl->wheel, i, due);
 }
 
-/* The handshake completed (the server's Finished verified): a session, fresh nonce checks. */
+/*
+ * The handshake completed (the server's Finished verified): a session, fresh
+ * nonce checks. After a resumption the hs stays a while (docs/fleet.md).
+ */
 static void hs_done(struct sg_fl *fl, uint32_t i)
 {
 	struct sg_fl_dev *d = &fl->dev[i];
 
-	hs_release(fl, d);
+	if (d->fc.resumed) {
+		/* our Finished went last: keep the hs one timeout, or until the gateway's
+		 * first data record shows it got it, to answer its flight repeated */
+		struct sg_fl_hs *h = &fl->hs[d->hs];
+
+		h->rto_due = fl->now + sg_fl_jitter(&fl->rng, h->rto, fl->conf->rto_jitter_pct);
+		fl->c.handshakes_resumed++;
+	} else {
+		hs_release(fl, d);
+	}
 	fl->c.handshakes_completed++;
+	fl->c.handshakes_cid += d->fc.cid;
 	d->state = SG_FL_D_UP;
 	d->tx = (struct sg_fl_nonce){ 0 };
 	d->rx = (struct sg_fl_nonce){ 0 };
@@ -218,6 +243,8 @@ static void session_end(struct sg_fl *fl, uint32_t i)
 	d->req_out = 0;
 	fl->connected--;
 	fl->c.rehandshakes++;
+	if (d->hs != SG_FL_NONE)
+		hs_release(fl, d);
 	sg_rec_sa_wipe(&d->sa, SG_FL_WINDOW);
 	hs_begin(fl, i);
 }
@@ -228,7 +255,8 @@ static void request_queue(struct sg_fl *fl, uint32_t i)
 	struct sg_fl_dev *d = &fl->dev[i];
 	struct sg_fl_buf *b;
 	struct sg_rec_seal_op *op;
-	unsigned head = sg_rec_seal_headroom(d->sa.aead, 0, 0);
+	int tx_cid = (d->sa.flags & SG_SA_F_TX_CID) != 0;
+	unsigned head = sg_rec_seal_headroom(d->sa.aead, tx_cid, d->fc.peer_cid_len);
 	int len;
 
 	if (fl->n_out == SG_BURST_MAX)
@@ -236,14 +264,17 @@ static void request_queue(struct sg_fl *fl, uint32_t i)
 	b = sg_fl_buf_get(fl);
 	if (b == NULL)
 		return; /* the retransmission timer tries again */
-	len = sg_fl_coap_request(b->data + SG_FL_HDR_ROOM + head, b->cap - SG_FL_HDR_ROOM - head,
-	                         d->mid, fl->first + i, d->req);
+	len = sg_fl_coap_request(b->data + SG_FL_HDR_ROOM + head,
+	                         b->cap - SG_FL_HDR_ROOM - head - 1 - SG_DTLS_AEAD_TAG_LEN, d->mid,
+	                         fl->first + i, d->req);
 	op = &fl->out[fl->n_out];
 	*op = (struct sg_rec_seal_op){ .buf = b->data,
 		                       .buf_len = b->cap,
 		                       .pt_off = SG_FL_HDR_ROOM + head,
 		                       .pt_len = (uint32_t)len,
 		                       .sa = &d->sa,
+		                       .cid = tx_cid ? d->fc.peer_cid : NULL,
+		                       .cid_len = tx_cid ? d->fc.peer_cid_len : 0,
 		                       .type = SG_DTLS_CT_APPLICATION_DATA };
 	if (len < 0) {
 		sg_fl_buf_put(fl, b);
@@ -283,6 +314,8 @@ static void up_timer(struct sg_fl *fl, uint32_t i)
 {
 	struct sg_fl_dev *d = &fl->dev[i];
 
+	if (d->hs != SG_FL_NONE && fl->now >= fl->hs[d->hs].rto_due)
+		hs_release(fl, d); /* kept after resuming: no repeated flight came */
 	if (d->req_out && fl->now >= d->req_due) {
 		if (d->req_retx >= SG_COAP_MAX_RETRANSMIT) {
 			/* RFC 7252 §4.2: the exchange failed; an LwM2M client handshakes again */
@@ -363,10 +396,11 @@ void sg_fl_dev_timer(struct sg_fl *fl, uint32_t i)
  * (its last epoch-1 record there), whose sequence the data records start after,
  * so that a copy of it coming again is told from a second use of its nonce.
  */
-static void note_finished(struct sg_fl_dev *d, const uint8_t *in, size_t len)
+static void note_finished(const struct sg_fl *fl, struct sg_fl_dev *d, const uint8_t *in,
+                          size_t len)
 {
 	struct sg_rec_hdr h[8];
-	unsigned n = sg_rec_parse(in, len, 0, h, 8);
+	unsigned n = sg_rec_parse(in, len, fl->cid_len, h, 8);
 
 	d->fin_seq1 = 0;
 	for (unsigned r = 0; r < n; r++) {
@@ -407,8 +441,28 @@ static void hs_input(struct sg_fl *fl, uint32_t i, const uint8_t *in, size_t len
 		sg_fl_buf_put(fl, b);
 	}
 	if (d->fc.state == SG_FC_DONE) {
-		note_finished(d, in, len);
+		note_finished(fl, d, in, len);
 		hs_done(fl, i);
+	}
+}
+
+/* A server datagram for a connected device that kept its hs (resumed): our Finished again. */
+static void linger_input(struct sg_fl *fl, uint32_t i, const uint8_t *in, size_t len)
+{
+	struct sg_fl_dev *d = &fl->dev[i];
+	struct sg_fl_buf *b = sg_fl_buf_get(fl);
+	size_t cap, out_len = 0;
+	uint8_t *out;
+
+	if (b == NULL)
+		return;
+	out = payload_room(b, &cap);
+	if (sg_fc_input(&d->fc, &fl->hs[d->hs].fc, in, len, out, cap, &out_len) == 0 &&
+	    out_len != 0) {
+		fl->c.retransmissions++;
+		sg_fl_dev_send(fl, i, b, (uint16_t)out_len);
+	} else {
+		sg_fl_buf_put(fl, b);
 	}
 }
 
@@ -467,7 +521,7 @@ static unsigned gather(struct sg_fl *fl, uint32_t i, uint8_t *dg, uint32_t len,
 {
 	struct sg_rec_hdr h[RECS_PER_DGRAM];
 	struct sg_fl_dev *d = &fl->dev[i];
-	unsigned nrec = sg_rec_parse(dg, len, 0, h, RECS_PER_DGRAM), n = 0;
+	unsigned nrec = sg_rec_parse(dg, len, fl->cid_len, h, RECS_PER_DGRAM), n = 0;
 
 	if (nrec == 0)
 		fl->c.drops[SG_FL_DROP_BAD_RECORD]++;
@@ -518,6 +572,8 @@ static void open_all(struct sg_fl *fl, struct sg_rec_open_op *ops, const uint32_
 			fl->c.drops[SG_FL_DROP_STALE]++; /* an earlier record ended the session */
 		} else {
 			sg_fl_nonce_mark(&d->rx, ops[k].seq);
+			if (d->hs != SG_FL_NONE && ops[k].type == SG_DTLS_CT_APPLICATION_DATA)
+				hs_release(fl, d); /* the gateway has our Finished (resumed) */
 			record_opened(fl, op_dev[k], &ops[k]);
 		}
 	}
@@ -537,6 +593,10 @@ void sg_fl_dev_input(struct sg_fl *fl, struct sg_fl_buf **bufs, unsigned n)
 
 		if (fl->dev[i].state == SG_FL_D_HS) {
 			hs_input(fl, i, dg, b->l4_len);
+		} else if (fl->dev[i].state == SG_FL_D_UP && fl->dev[i].hs != SG_FL_NONE &&
+		           b->l4_len != 0 && dg[0] == SG_DTLS_CT_HANDSHAKE) {
+			/* the gateway repeats its flight after a resumption: ours again */
+			linger_input(fl, i, dg, b->l4_len);
 		} else if (fl->dev[i].state == SG_FL_D_UP) {
 			if (nops + RECS_PER_DGRAM > SG_BURST_MAX) {
 				open_all(fl, ops, op_dev, nops);
@@ -563,5 +623,7 @@ void sg_fl_dev_release_all(struct sg_fl *fl)
 		if (d->hs != SG_FL_NONE)
 			hs_release(fl, d);
 		sg_rec_sa_wipe(&d->sa, SG_FL_WINDOW);
+		if (fl->tickets != NULL)
+			sg_fc_ticket_wipe(&fl->tickets[i]);
 	}
 }

@@ -97,7 +97,8 @@ static const char usage[] =
         "  --max-inflight N     handshakes in flight at once (default 4096)\n"
         "  --kx psk|x25519|p256 key exchange (default psk)\n"
         "  --suite NAME         IANA suite name, repeatable (default: the registry's order)\n"
-        "  --resume, --cid      session tickets, connection IDs (not yet supported)\n"
+        "  --resume             session tickets: a device resumes its session (RFC 5077)\n"
+        "  --cid                connection IDs: each device offers a 4-byte CID (RFC 9146)\n"
         "  --server ADDR:PORT   the gateway (default 198.18.0.1:5684, [fd00:5347::1]:5684)\n"
         "  --app ADDR:PORT      our application server (default 198.18.2.2:5683,\n"
         "                       [fd00:5347::2:2]:5683)\n"
@@ -393,6 +394,12 @@ static bool flag_opt(struct sg_fl_conf *c, int o)
 	case O_ANNOUNCE:
 		c->announce = true;
 		return true;
+	case O_RESUME:
+		c->resume = true;
+		return true;
+	case O_CID:
+		c->cid = true;
+		return true;
 	default:
 		return false;
 	}
@@ -415,9 +422,6 @@ int sg_fl_opts_parse(int argc, char **argv, struct sg_fl_conf *conf, char *err, 
 		if (o == '?' || o == ':')
 			return fail(err, errlen, "unknown option or missing value: %s (see --help)",
 			            argv[optind - 1]);
-		if (o == O_RESUME || o == O_CID)
-			return fail(err, errlen, "--%s: not yet supported by the fleet's client",
-			            longopts[idx].name);
 		if (flag_opt(conf, o))
 			continue;
 		if (one_opt(conf, &sn, o, optarg) != 0)

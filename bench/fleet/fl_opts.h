@@ -58,7 +58,9 @@ struct sg_fl_conf {
 	const char *report;
 	const char *series;
 	bool progress;
-	bool announce; /* ARP/NS from each device before its first handshake */
+	bool announce; /* ARP/NS from each device before each handshake */
+	bool resume;   /* session tickets (RFC 5077) */
+	bool cid;      /* connection IDs (RFC 9146): 4 bytes, the device index */
 	uint32_t idle_sleep_us;
 	uint32_t mbufs; /* 0: sized from rate x round trip */
 };

@@ -26,6 +26,7 @@
 
 #define SG_FL_WINDOW    64    /* the devices' replay window: sg_rec_sa_size(64) = 128 bytes */
 #define SG_FL_PORT_BASE 10000 /* device i's UDP port: base + i % ports_per_addr */
+#define SG_FL_CID_LEN   4     /* --cid: our CID, the device's number (big-endian) */
 
 /* Where a device is. */
 enum sg_fl_dev_state {
@@ -70,8 +71,9 @@ struct sg_fl_hs {
 	uint32_t dev;     /* device index (local) */
 	uint32_t next;    /* free list */
 	uint32_t rto;     /* current timeout, ms */
-	uint32_t rto_due; /* tick of the next retransmission */
+	uint32_t rto_due; /* tick of the next retransmission; after a resumption, the release */
 	uint32_t give_up; /* tick the handshake is abandoned */
+	uint8_t cid[SG_FL_CID_LEN]; /* --cid: conf.cid points here */
 };
 
 struct sg_fl {
@@ -81,8 +83,10 @@ struct sg_fl {
 	struct sg_rec_ctx *rec_hs; /* the handshakes' Finished records, one at a time */
 	struct sg_fl_dev *dev;     /* count devices, cache-aligned */
 	uint32_t first, count;
-	struct sg_fl_hs *hs; /* conf->max_inflight entries */
-	uint32_t hs_free;    /* free list head */
+	struct sg_fl_hs *hs;          /* conf->max_inflight entries */
+	struct sg_fc_ticket *tickets; /* --resume: one per device (a side pool), else NULL */
+	unsigned cid_len;             /* --cid: SG_FL_CID_LEN, else 0 */
+	uint32_t hs_free;             /* free list head */
 	uint32_t hs_used;
 	uint32_t queue_head, queue_tail; /* devices waiting for a slot (through tl.next) */
 	struct sg_fl_wheel wheel;

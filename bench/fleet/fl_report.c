@@ -99,6 +99,9 @@ static json_t *detail(const struct sg_fl_snap *s)
 	                    json_integer((json_int_t)s->c.request_retransmissions));
 	json_object_set_new(d, "app_answers", json_integer((json_int_t)s->c.app_answers));
 	json_object_set_new(d, "record_copies", json_integer((json_int_t)s->c.record_copies));
+	json_object_set_new(d, "handshakes_resumed",
+	                    json_integer((json_int_t)s->c.handshakes_resumed));
+	json_object_set_new(d, "handshakes_cid", json_integer((json_int_t)s->c.handshakes_cid));
 	json_object_set_new(d, "held", json_integer((json_int_t)s->held));
 	return d;
 }
