@@ -129,15 +129,15 @@ static void io_free(void *ctx, struct sg_fl_buf *b)
 	rte_pktmbuf_free(b->handle);
 }
 
+/* Send what port has queued; what the ring does not take waits for the next flush. */
 static void flush_port(struct sg_fl_ports *p, enum sg_fl_port port)
 {
 	unsigned n = p->n_tx[port];
 	uint16_t sent = rte_eth_tx_burst(p->port[port], 0, p->tx[port], (uint16_t)n);
 
-	for (unsigned k = sent; k < n; k++)
-		rte_pktmbuf_free(p->tx[port][k]);
-	p->tx_dropped += n - sent;
-	p->n_tx[port] = 0;
+	if (sent < n)
+		memmove(p->tx[port], p->tx[port] + sent, (n - sent) * sizeof(p->tx[port][0]));
+	p->n_tx[port] = n - sent;
 }
 
 static void io_send(void *ctx, enum sg_fl_port port, struct sg_fl_buf *b)
@@ -147,9 +147,14 @@ static void io_send(void *ctx, enum sg_fl_port port, struct sg_fl_buf *b)
 
 	m->data_off = (uint16_t)(m->data_off + b->off);
 	m->data_len = m->pkt_len = b->len;
-	p->tx[port][p->n_tx[port]++] = m;
 	if (p->n_tx[port] == SG_FL_BURST)
 		flush_port(p, port);
+	if (p->n_tx[port] == SG_FL_BURST) { /* the ring stays full: a counted drop */
+		rte_pktmbuf_free(m);
+		p->tx_dropped++;
+		return;
+	}
+	p->tx[port][p->n_tx[port]++] = m;
 }
 
 struct sg_fl_io sg_fl_ports_io(struct sg_fl_ports *p)
@@ -196,6 +201,10 @@ void sg_fl_ports_flush(struct sg_fl_ports *p)
 
 void sg_fl_ports_fini(struct sg_fl_ports *p)
 {
+	for (unsigned k = 0; k < SG_FL_PORT_MAX; k++) {
+		rte_pktmbuf_free_bulk(p->tx[k], p->n_tx[k]);
+		p->n_tx[k] = 0;
+	}
 	for (unsigned k = 0; k < p->n_ports; k++) {
 		rte_eth_dev_stop(p->port[k]);
 		rte_eth_dev_close(p->port[k]);

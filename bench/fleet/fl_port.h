@@ -26,7 +26,7 @@ struct sg_fl_ports {
 	uint8_t mac[SG_FL_PORT_MAX][6];
 	unsigned n_tx[SG_FL_PORT_MAX];
 	struct rte_mbuf *tx[SG_FL_PORT_MAX][SG_FL_BURST];
-	uint64_t tx_dropped; /* a full TX ring: freed, counted */
+	uint64_t tx_dropped; /* the TX ring full for a whole burst: freed, counted */
 	uint64_t rx_segmented;
 	uint64_t restarts; /* ports started again after their link went down */
 };
@@ -54,7 +54,7 @@ unsigned sg_fl_ports_rx(struct sg_fl_ports *p, enum sg_fl_port port, struct sg_f
  */
 void sg_fl_ports_watch(struct sg_fl_ports *p);
 
-/* Send what is queued on both ports. */
+/* Send what is queued on both ports (what a full ring refuses waits for the next call). */
 void sg_fl_ports_flush(struct sg_fl_ports *p);
 
 /* Stop and close the ports, free the pool. */
