@@ -49,6 +49,7 @@ size_t sg_fl_hs_bytes(void)
 }
 
 _Static_assert(sizeof(struct sg_fl_dev) <= 256, "a device is at most 256 bytes (issue 14)");
+_Static_assert(SG_FL_D_BACKOFF + 1 == SG_FL_STATES, "every device state is counted");
 
 struct sg_fl_buf *sg_fl_buf_get(struct sg_fl *fl)
 {
@@ -363,6 +364,25 @@ void sg_fl_snapshot(const struct sg_fl *fl, struct sg_fl_snap *s)
 	s->ready_ms = fl->ready_ms;
 	s->all_connected_ms = fl->all_connected_ms;
 	s->rtt = fl->rtt;
+}
+
+void sg_fl_states(const struct sg_fl *fl, uint32_t counts[SG_FL_STATES])
+{
+	for (unsigned k = 0; k < SG_FL_STATES; k++)
+		counts[k] = 0;
+	for (uint32_t i = 0; i < fl->count; i++)
+		if (fl->dev[i].state < SG_FL_STATES)
+			counts[fl->dev[i].state]++;
+}
+
+const char *sg_fl_state_name(unsigned state)
+{
+	static const char *const names[SG_FL_STATES] = {
+		[SG_FL_D_IDLE] = "idle", [SG_FL_D_QUEUED] = "queued",   [SG_FL_D_HS] = "handshake",
+		[SG_FL_D_UP] = "up",     [SG_FL_D_BACKOFF] = "backoff",
+	};
+
+	return state < SG_FL_STATES ? names[state] : "unknown";
 }
 
 /* The addresses of the topology (docs/fleet.md): router x.x.0.2, devices from 198.19.0.0. */

@@ -108,6 +108,15 @@ bool sg_fl_ready(const struct sg_fl *fl);
 /* Counters and state now. */
 void sg_fl_snapshot(const struct sg_fl *fl, struct sg_fl_snap *s);
 
+/*
+ * How many devices are in each state (idle, queued, handshake, up, backoff: the
+ * labels of sg_fl_state_name()), into counts[SG_FL_STATES]. Walks every device:
+ * for the final report, not once a second.
+ */
+#define SG_FL_STATES 5
+void sg_fl_states(const struct sg_fl *fl, uint32_t counts[SG_FL_STATES]);
+const char *sg_fl_state_name(unsigned state);
+
 /* Bytes of one device's state (outside a handshake), and of one handshake's. */
 size_t sg_fl_dev_bytes(void);
 size_t sg_fl_hs_bytes(void);

@@ -74,8 +74,21 @@ static void eal_fini(void)
 		nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The devices by state at the end: where the ones not connected are. */
+static json_t *states(const struct sg_fl *fl)
+{
+	uint32_t counts[SG_FL_STATES];
+	json_t *o = json_object();
+
+	sg_fl_states(fl, counts);
+	for (unsigned k = 0; k < SG_FL_STATES && o != NULL; k++)
+		json_object_set_new(o, sg_fl_state_name(k), json_integer(counts[k]));
+	return o;
+}
+
 static int write_report(const struct sg_fl_conf *conf, struct sg_fl_report *r,
-                        const struct sg_fl_snap *s, double secs, const struct sg_fl_ports *p)
+                        const struct sg_fl_snap *s, double secs, const struct sg_fl_ports *p,
+                        const struct sg_fl *fl)
 {
 	json_t *o = sg_fl_report_final(r, s, secs);
 	json_t *d = o != NULL ? json_object_get(o, "detail") : NULL;
@@ -87,6 +100,7 @@ static int write_report(const struct sg_fl_conf *conf, struct sg_fl_report *r,
 		json_object_set_new(d, "tx_dropped", json_integer((json_int_t)p->tx_dropped));
 		json_object_set_new(d, "rx_segmented", json_integer((json_int_t)p->rx_segmented));
 		json_object_set_new(d, "port_restarts", json_integer((json_int_t)p->restarts));
+		json_object_set_new(d, "states", states(fl));
 		json_object_set_new(d, "device_bytes", json_integer((json_int_t)sg_fl_dev_bytes()));
 		json_object_set_new(d, "handshake_bytes",
 		                    json_integer((json_int_t)sg_fl_hs_bytes()));
@@ -186,7 +200,7 @@ static int fleet(int eal_argc, char **eal_argv, const struct sg_fl_conf *conf)
 	secs = run(conf, &ports, fl, &rep);
 	if (secs >= 0) {
 		sg_fl_snapshot(fl, &snap);
-		status = write_report(conf, &rep, &snap, secs, &ports) == 0 ? 0 : 1;
+		status = write_report(conf, &rep, &snap, secs, &ports, fl) == 0 ? 0 : 1;
 		if (status != 0)
 			fprintf(stderr, "stormgate-fleet: %s: cannot write\n", conf->report);
 	}

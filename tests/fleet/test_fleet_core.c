@@ -860,6 +860,15 @@ static void test_core(void **state)
 	sg_fl_snapshot(fl, &s);
 	assert_int_equal(s.c.handshakes_started, 20);
 	assert_int_equal(s.inflight, 20);
+	{
+		uint32_t st[SG_FL_STATES];
+
+		sg_fl_states(fl, st);
+		assert_int_equal(st[SG_FL_D_HS], 20);
+		assert_int_equal(st[SG_FL_D_UP] + st[SG_FL_D_IDLE] + st[SG_FL_D_QUEUED], 0);
+		assert_string_equal(sg_fl_state_name(SG_FL_D_HS), "handshake");
+		assert_string_equal(sg_fl_state_name(SG_FL_STATES), "unknown");
+	}
 	/* it answers ARP for a device's address, not for others */
 	len = sg_fl_arp_build(f, 1, gw_mac, (const uint8_t *)"\xc6\x12\x00\x01", NULL,
 	                      (const uint8_t *)"\xc6\x13\x00\x01");

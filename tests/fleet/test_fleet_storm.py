@@ -70,6 +70,7 @@ def storm(lab, what, devices, backend_mode, fleet_opts, duration=6, ipv6=False, 
           and all(k in rep['series'][0] for k in SERIES_KEYS), short)
     check(f'{what}: all {devices} connected, none failed',
           rep['connected'] == devices <= rep['handshakes_completed']
+          and rep['detail']['states']['up'] == devices
           and rep['handshakes_failed'] == 0 and rep['seconds_to_all_connected'] is not None,
           short)
     check(f'{what}: nothing misdelivered, no nonce reused',
