@@ -95,7 +95,7 @@ static const char usage[] =
         "  --ramp S             device starts spread evenly over S seconds (default 0: at once)\n"
         "  --arrival-rate R     devices starting per second (overrides --ramp)\n"
         "  --max-inflight N     handshakes in flight at once (default 4096)\n"
-        "  --kx psk|x25519|p256 key exchange (default psk)\n"
+        "  --kx psk|x25519      key exchange (default psk; p256: not yet)\n"
         "  --suite NAME         IANA suite name, repeatable (default: the registry's order)\n"
         "  --resume             session tickets: a device resumes its session (RFC 5077)\n"
         "  --cid                connection IDs: each device offers a 4-byte CID (RFC 9146)\n"
