@@ -98,7 +98,8 @@ class Storm:
                 'seed': a.seed, 'duration': duration}
         eal = self.lab.fleet_eal(self.fleet_devargs, a.fleet_lcores, a.devices)
         run = FleetRun(self.lab, name, eal, fleet_options({**base, **opts}), a.devices, duration)
-        rep = run.run(lambda: self.d, f'{a.scenario} {self.server} {name}', hook)
+        label = f'{a.scenario} {self.server}' + (f' {name}' if name != a.scenario else '')
+        rep = run.run(lambda: self.d, label, hook)
         report.attach_samples(rep.get('series', []), run.samples)
         for key in ('misdelivered', 'nonce_reuse'):
             self.lab.check(f'{name}: {key} == 0', rep.get(key) == 0, rep.get(key))
