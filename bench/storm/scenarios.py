@@ -45,7 +45,9 @@ class Storm:
         the fleet's credentials imported once (the store outlives a daemon), or the
         OpenSSL baseline on the same CSV."""
         if self.server == 'openssl':
-            self.baseline, _ = self.lab.start_baseline(self.csv, self.args.ipv6, name)
+            self.baseline, _ = self.lab.start_baseline(self.csv, self.args.devices,
+                                                       self.args.baseline_threads, self.args.ipv6,
+                                                       name)
             return
         cfg = self.lab.gateway(name, self.gw_devargs, self.args.devices,
                                {**BASE_POLICY, **(policy or {})}, self.feats, self.args.ipv6)
@@ -76,7 +78,9 @@ class Storm:
         the daemon's sessions once it answers (None for the baseline)."""
         if self.baseline is not None:
             self.lab.kill(self.baseline)
-            self.baseline, _ = self.lab.start_baseline(self.csv, self.args.ipv6, 'restarted')
+            self.baseline, _ = self.lab.start_baseline(self.csv, self.args.devices,
+                                                       self.args.baseline_threads, self.args.ipv6,
+                                                       'restarted')
             return None
         self.d.proc.kill()
         self.d.wait(10)

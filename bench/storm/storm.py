@@ -62,6 +62,8 @@ def parse(argv):
     p.add_argument('--lifetime', type=int, default=20, help='expiry: key lifetime, s (>= 10)')
     p.add_argument('--jitter', type=int, default=50, help='expiry: the jittered run\'s %%')
     p.add_argument('--restart-at', type=int, default=15, help='restart: kill -9 at second')
+    p.add_argument('--baseline-threads', type=int, default=2,
+                   help='openssl: the baseline\'s threads (2: the cores stormgate has here)')
     p.add_argument('--seed', default='stormgate-fleet')
     p.add_argument('--fleet-lcores', default='1', help='EAL -l of the fleet')
     p.add_argument('--tag', default='sgstorm' + os.environ.get('SG_E2E_TAG_SUFFIX', ''))

@@ -102,6 +102,15 @@ def features(stormgate, work):
     return found
 
 
+def baseline_sources(devices, ipv6=False):
+    """The baseline's backend-side source addresses: its own on the backend link,
+    then one more per SOURCE_PORTS clients (up to 64, the baseline's limit)."""
+    first = GW_APP6.split('/')[0] if ipv6 else GW_APP4.split('/')[0]
+    extra = min(63, (max(1, devices) - 1) // SOURCE_PORTS)
+    base = 'fd00:5347::2:' if ipv6 else '198.18.2.'
+    return [first] + [f'{base}{10 + i}' for i in range(extra)]
+
+
 def memif_devargs(n, role, sockdir, name):
     return (f'net_memif{n},role={role},id=0,socket={os.path.join(sockdir, name)},'
             'socket-abstract=no')
@@ -118,6 +127,7 @@ class StormLab(Lab):
         self.bins, self.link_kind, self.server = bins, link, server
         self.sockdir = f'/run/stormgate-storm-{tag}'
         self.ns_srv = f'{tag}-srv'
+        self._baseline_addrs = set()
 
     def cleanup(self):
         super().cleanup()
@@ -199,17 +209,30 @@ class StormLab(Lab):
                                f'{r.stdout[-500:]}{r.stderr[-1000:]}')
         return d.ctl_json('credentials', 'count')['count']
 
-    def start_baseline(self, csv, ipv6=False, log_name='baseline'):
-        """stormgate-dtls-baseline in the server's namespace on the DTLS port, forwarding
-        to the fleet's application server; (process, log path)."""
+    def start_baseline(self, csv, devices, threads, ipv6=False, log_name='baseline'):
+        """stormgate-dtls-baseline (docs/fleet.md, "Baseline server") in the server's
+        namespace on the DTLS port, forwarding to the fleet's application server in
+        udp mode as stormgate does here: one socket per client, so the backend side
+        gets a source address per SOURCE_PORTS clients; (process, log path)."""
         log = os.path.join(self.work, f'{log_name}.log')
+        sources = baseline_sources(devices, ipv6)
+        for a in sources[1:]:
+            if a not in self._baseline_addrs:
+                proc.sh('ip', '-n', self.ns_srv, 'addr', 'add',
+                        f'{a}/{112 if ipv6 else 24}', 'dev', f'{self.tag}-sb',
+                        *(['nodad'] if ipv6 else []))
+                self._baseline_addrs.add(a)
         srv = f'[{GW_DEV6.split("/")[0]}]' if ipv6 else GW_DEV4.split('/')[0]
         app = f'[{APP6}]' if ipv6 else APP4
         with open(log, 'w') as f:
-            p = self.spawn(self.ns_srv, [self.bins['baseline'], '--listen', f'{srv}:{DTLS_PORT}',
-                                         '--backend', f'{app}:{APP_PORT}', '--creds', csv],
+            p = self.spawn(self.ns_srv, [self.bins['baseline'], '--credentials', csv,
+                                         '--listen', f'{srv}:{DTLS_PORT}',
+                                         '--backend', f'{app}:{APP_PORT}',
+                                         '--backend-mode', 'udp', '--source', ','.join(sources),
+                                         '--threads', str(threads),
+                                         '--max-clients', str(max(1024, devices * 5 // 4))],
                            stdout=f, stderr=subprocess.STDOUT)
-        self.wait_udp_bound(self.ns_srv, DTLS_PORT, timeout=30)
+        self.wait_udp_bound(self.ns_srv, DTLS_PORT, timeout=60)
         return p, log
 
     # ---- the fleet -------------------------------------------------------------
