@@ -32,6 +32,8 @@ PACKAGES=(
 	# tests/data/make_capture.sh and tests/e2e captures (dumpcap, tshark), the pcap
 	# replay test (libpcap)
 	tshark libpcap-dev
+	# bench/storm.sh's plots (SCENARIO.png)
+	gnuplot-nox
 	# lint
 	clang-format cppcheck shellcheck
 	# libFuzzer (tests/fuzz.sh): clang and its compiler-rt

@@ -41,7 +41,8 @@ class Storm:
     # ---- the server ------------------------------------------------------------
 
     def up(self, name, policy=None):
-        """The server for one run: stormgate on policy (BASE_POLICY and these keys),
+        """The server for one run: stormgate on policy (BASE_POLICY, or --admission's
+        admission_policy(), and these keys),
         the fleet's credentials imported once (the store outlives a daemon), or the
         OpenSSL baseline on the same CSV."""
         if self.server == 'openssl':
@@ -49,8 +50,9 @@ class Storm:
                                                        self.args.baseline_threads, self.args.ipv6,
                                                        name)
             return
+        base = admission_policy(self.args.admission) if self.args.admission else BASE_POLICY
         cfg = self.lab.gateway(name, self.gw_devargs, self.args.devices,
-                               {**BASE_POLICY, **(policy or {})}, self.feats, self.args.ipv6)
+                               {**base, **(policy or {})}, self.feats, self.args.ipv6)
         self.cfg = cfg
         self.d = self.lab.start_gateway(cfg)
         if not self.imported:

@@ -56,6 +56,9 @@ def parse(argv):
     p.add_argument('--rate', type=int, default=500, help='steady: requests/s in aggregate')
     p.add_argument('--req-rate', type=float, default=0.2,
                    help='requests per device per second (cold, overload, expiry, restart)')
+    p.add_argument('--admission', type=int, default=0,
+                   help='policy.handshake_rate of the daemon (cold, steady, expiry, restart; '
+                   '0: none; overload sets its own)')
     p.add_argument('--factor', type=float, default=10.0, help='overload: arrivals x capacity')
     p.add_argument('--cap-inflight', type=int, default=256,
                    help='overload: handshakes in flight while capacity is measured')
@@ -127,7 +130,8 @@ def main(argv):
         s = scenarios.Storm(lab, a, feats)
         doc, panels = scenarios.SCENARIOS[a.scenario](s)
         doc['options'] = {k: getattr(a, k) for k in (
-            'devices', 'kx', 'rtt', 'link', 'ipv6', 'duration', 'ramp', 'seed')}
+            'devices', 'kx', 'rtt', 'link', 'ipv6', 'duration', 'ramp', 'seed', 'admission',
+            'req_rate', 'rate')}
         doc['daemon_features'] = feats
         doc['date'] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
         doc['cpus'] = os.cpu_count()
