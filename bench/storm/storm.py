@@ -28,11 +28,11 @@ import stormlab  # noqa: E402
 
 # The defaults, sized for a shared 2-core machine (docs/storms.md, "Defaults").
 DEFAULTS = {
-    'cold': {'duration': 30, 'ramp': 0},
+    'cold': {'duration': 30, 'ramp': 0, 'req_rate': 0.2},
     'steady': {'duration': 30, 'ramp': 5},
-    'overload': {'duration': 20, 'ramp': 0},
-    'expiry': {'duration': 60, 'ramp': 0},
-    'restart': {'duration': 40, 'ramp': 0},
+    'overload': {'duration': 20, 'ramp': 0, 'req_rate': 0.2},
+    'expiry': {'duration': 60, 'ramp': 0, 'req_rate': 0.2},
+    'restart': {'duration': 40, 'ramp': 0, 'req_rate': 1.0},
 }
 BINARIES = {'stormgate': 'control/stormgate', 'stormctl': 'control/stormctl',
             'fleet': 'bench/fleet/stormgate-fleet',
@@ -54,8 +54,10 @@ def parse(argv):
     p.add_argument('--link', choices=('memif', 'af_packet'), default='memif')
     p.add_argument('--ipv6', action='store_true')
     p.add_argument('--rate', type=int, default=500, help='steady: requests/s in aggregate')
-    p.add_argument('--req-rate', type=float, default=0.2,
-                   help='requests per device per second (cold, overload, expiry, restart)')
+    p.add_argument('--req-rate', type=float, default=None,
+                   help='requests per device per second (cold, overload, expiry: 0.2; '
+                   'restart: 1, so a device finds the restarted daemon lost its session '
+                   'after 4 unanswered requests within seconds)')
     p.add_argument('--admission', type=int, default=0,
                    help='policy.handshake_rate of the daemon (cold, steady, expiry, restart; '
                    '0: none; overload sets its own)')
