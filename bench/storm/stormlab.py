@@ -48,7 +48,7 @@ def sizes(devices):
 def gateway_config(prefix, sock, creds, devargs, devices, policy, features, ipv6=False):
     """The daemon's config sections: dev0 and app0 on devargs (a pair), udp mode to the
     fleet's application server, the table and memory for devices, policy. features
-    (features()) says whether the daemon takes ports[].gateway and the source pool:
+    (features()) says whether the daemon takes ports[].gateway and backend.source_pool:
     without a gateway key the devices' prefix is put on dev0 (they are on-link then,
     each device resolved by ARP/NDP); without a pool app0 carries enough addresses."""
     s = sizes(devices)
@@ -57,7 +57,7 @@ def gateway_config(prefix, sock, creds, devargs, devices, policy, features, ipv6
         dev_addrs.append('fd00:5347::1:ffff:fffe/96' if ipv6 else '198.19.255.254/16')
     dev0 = daemon.port('dev0', 'device', devargs[0], dev_addrs)
     if features.get('gateway'):
-        dev0['gateway'] = ROUTER6 if ipv6 else ROUTER4
+        dev0['gateway'] = [ROUTER6 if ipv6 else ROUTER4]
     app_addrs = [GW_APP6 if ipv6 else GW_APP4]
     backend = {'mode': 'udp', 'port': 'app0',
                'servers': [f'[{APP6}]:{APP_PORT}' if ipv6 else f'{APP4}:{APP_PORT}'],
@@ -81,8 +81,8 @@ def gateway_config(prefix, sock, creds, devargs, devices, policy, features, ipv6
         policy=policy)
 
 
-# Names the source pool key may have (part pool decides; docs/config.md says which).
-POOL_KEYS = ('source_pool', 'source_prefixes', 'source_addresses')
+# udp mode's source pool key under backend (part pool; docs/config.md).
+POOL_KEY = 'source_pool'
 
 
 def features(stormgate, work):
@@ -95,10 +95,8 @@ def features(stormgate, work):
         path = daemon.write_config(os.path.join(work, 'probe.yaml'), 'probe', cfg).path
         return proc.run([stormgate, '--check-config', path]).returncode == 0
     found = {'gateway': accepted(gateway=True), 'pool': None}
-    for key in POOL_KEYS:
-        if accepted(gateway=found['gateway'], pool=key):
-            found['pool'] = key
-            break
+    if accepted(gateway=found['gateway'], pool=POOL_KEY):
+        found['pool'] = POOL_KEY
     return found
 
 

@@ -119,7 +119,7 @@ def check_configs(work):
              stormlab.memif_devargs(1, 'server', d, 'app.sock'))
     feats = stormlab.features(STORMGATE, work)
     T.check('features(): the daemon is asked, not guessed (gateway a bool, pool a key or None)',
-            isinstance(feats['gateway'], bool) and feats['pool'] in (None,) + stormlab.POOL_KEYS,
+            isinstance(feats['gateway'], bool) and feats['pool'] in (None, stormlab.POOL_KEY),
             feats)
     policy = {'cookie_mode': 'always', 'handshake_rate': 1234, 'handshake_source_prefix4': 32,
               'key_lifetime': 20, 'key_lifetime_jitter': 50}
