@@ -39,6 +39,7 @@ static void from_tree(struct cfg_ctx *px, const struct sg_cfg_node *root, struct
 	} else {
 		cfg_walk_map(px, cfg_root_keys, "", root, cfg);
 		cfg_cross_checks(px, cfg, root);
+		cfg_check_addresses(px, cfg, root);
 	}
 }
 

@@ -4,11 +4,13 @@
  * the error list of one parse (errors.c), lookups in the node tree
  * (tree.c), the YAML adapter (yaml.c), the schema tables (schema.c), the
  * config's view of the suite table (suites.c), the walk of a tree through
- * the schema (walk.c) and the rules between keys (check.c).
+ * the schema (walk.c) and the rules between keys (check.c; check_addr.c for
+ * addresses).
  *
  * Who calls whom, with no circle: config.c and live.c -> yaml.c, walk.c,
- * check.c; walk.c -> schema.c, suites.c, values.c; everything -> errors.c,
- * tree.c. Any thread; no global state but the constant tables.
+ * check.c, check_addr.c; check_addr.c -> check.c; walk.c -> schema.c,
+ * suites.c, values.c; everything -> errors.c, tree.c. Any thread; no global state but the constant
+ * tables.
  */
 #ifndef STORMGATE_CONTROL_CONFIG_PRIV_H
 #define STORMGATE_CONTROL_CONFIG_PRIV_H
@@ -88,6 +90,7 @@ enum cfg_kind {
 	K_DURATION, /* seconds: integer or with s/m/h/d suffix */
 	K_MODE,     /* octal permission bits */
 	K_PREFIX,   /* struct sg_cfg_prefix */
+	K_ADDR,     /* struct sg_cfg_prefix of one address (/32, /128) */
 	K_ENDPOINT, /* struct sg_cfg_endpoint */
 	K_SUITE,    /* IANA cipher suite name, stored as its uint16_t value */
 	K_MAP,      /* nested keys (sub) */
@@ -145,6 +148,10 @@ void cfg_walk_value(struct cfg_ctx *px, const struct cfg_key *k, const char *pat
 /* Every rule that ties keys together, on a filled cfg; positions from root. */
 void cfg_cross_checks(struct cfg_ctx *px, const struct sg_config *cfg,
                       const struct sg_cfg_node *root);
+
+/* The address rules (check_addr.c): ports' gateways and the backend source pool. */
+void cfg_check_addresses(struct cfg_ctx *px, const struct sg_config *cfg,
+                         const struct sg_cfg_node *root);
 
 /*
  * A suite listed twice in p->suites: one error per repeat, `'PATH[i]': 'NAME'

@@ -99,6 +99,8 @@ static const struct cfg_key port_keys[] = {
 	  .def = 5684 /* RFC 7252 §12.7: coaps */ },
 	{ "addresses", K_LIST, K_PREFIX,
 	  LST(struct sg_cfg_port, addresses, n_addresses, SG_CFG_ADDRS_MAX) },
+	/* next hop for addresses off the port's subnets, one per family (check.c) */
+	{ "gateway", K_LIST, K_ADDR, LST(struct sg_cfg_port, gateway, n_gateways, SG_CFG_GW_MAX) },
 	{ NULL },
 };
 
@@ -165,6 +167,9 @@ static const struct cfg_key backend_keys[] = {
 	  .max = 65535, .def = 20000 },
 	{ "source_port_count", K_UINT, FLD(struct sg_cfg_backend, source_port_count), .min = 1,
 	  .max = 64512, .def = 40000 },
+	/* udp mode: source addresses as prefixes, one per family (check.c) */
+	{ "source_pool", K_LIST, K_PREFIX,
+	  LST(struct sg_cfg_backend, source_pool, n_source_pool, SG_CFG_POOL_MAX) },
 	{ NULL },
 };
 
@@ -223,6 +228,7 @@ void cfg_apply_defaults(const struct cfg_key *keys, void *base)
 			*(bool *)p = k->def != 0;
 			break;
 		case K_PREFIX:
+		case K_ADDR:
 		case K_ENDPOINT:
 		case K_SUITE:
 			break;

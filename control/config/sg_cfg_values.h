@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-/* An IPv4 or IPv6 address with prefix length: "198.18.1.1/24". */
+/* An IPv4 or IPv6 address with prefix length: "198.18.1.1/24" (a lone address: /32, /128). */
 struct sg_cfg_prefix {
 	uint8_t family; /* AF_INET or AF_INET6 */
 	uint8_t len;    /* prefix length */
@@ -102,6 +102,9 @@ int sg_cfg_printable(const char *s);
 
 /* "198.18.1.1/24", "fd00:5347:1::1/64"; -ERANGE: the prefix length. */
 int sg_cfg_prefix_parse(const char *s, struct sg_cfg_prefix *p);
+
+/* "198.18.0.2", "fd00:5347::2": one address, stored with the full prefix length (32, 128). */
+int sg_cfg_addr_parse(const char *s, struct sg_cfg_prefix *p);
 
 /* "198.18.2.10:5683", "[fd00:5347:2::10]:5683"; -ERANGE: the port (1..65535). */
 int sg_cfg_endpoint_parse(const char *s, struct sg_cfg_endpoint *e);

@@ -36,6 +36,8 @@ extern "C" {
 #define SG_CFG_EAL_MAX     64  /* EAL arguments in the config */
 #define SG_CFG_PORTS_MAX   8
 #define SG_CFG_ADDRS_MAX   8  /* addresses per port */
+#define SG_CFG_GW_MAX      2  /* next hops per port: one per family */
+#define SG_CFG_POOL_MAX    2  /* backend source pool prefixes: one per family */
 #define SG_CFG_SERVERS_MAX 16 /* backend servers */
 #define SG_CFG_LCORES_MAX  64 /* explicit worker lcores */
 #define SG_CFG_SUITES_MAX  16
@@ -79,6 +81,9 @@ struct sg_cfg_port {
 	uint32_t udp_port; /* device ports: DTLS server port */
 	uint32_t n_addresses;
 	struct sg_cfg_prefix addresses[SG_CFG_ADDRS_MAX];
+	/* next hop (a router on one of the port's subnets) per family, for addresses off them */
+	uint32_t n_gateways;
+	struct sg_cfg_prefix gateway[SG_CFG_GW_MAX]; /* len 32 / 128 */
 };
 
 struct sg_cfg_log {
@@ -157,6 +162,10 @@ struct sg_cfg_backend {
 	 * (per backend address); proxy mode uses the first. */
 	uint32_t source_port_first;
 	uint32_t source_port_count;
+	/* udp mode: our source addresses, a prefix per family on the backend port, instead
+	 * of the port's own addresses (docs/config.md "backend") */
+	uint32_t n_source_pool;
+	struct sg_cfg_prefix source_pool[SG_CFG_POOL_MAX];
 };
 
 struct sg_config {
@@ -236,6 +245,16 @@ void sg_config_keys(void (*fn)(const char *path, void *arg), void *arg);
  * Any thread.
  */
 int sg_config_backend_port(const struct sg_config *cfg);
+
+/*
+ * How many sessions the backend side carries in udp mode: one source port
+ * per session and address, so the addresses of the first server's family
+ * (the source pool's prefix of that family, else the backend port's
+ * addresses of it) times backend.source_port_count. Fills *addrs and
+ * *sessions and returns 0; -ENOTSUP in proxy mode (one port carries every
+ * session), -ENOENT without servers. Any thread.
+ */
+int sg_config_backend_capacity(const struct sg_config *cfg, uint64_t *addrs, uint64_t *sessions);
 
 /* Names for printing. Return "?" when out of range. */
 const char *sg_port_role_name(uint32_t role);

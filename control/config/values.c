@@ -232,6 +232,21 @@ int sg_cfg_prefix_parse(const char *s, struct sg_cfg_prefix *p)
 	return 0;
 }
 
+int sg_cfg_addr_parse(const char *s, struct sg_cfg_prefix *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (inet_pton(AF_INET, s, p->addr) == 1) {
+		p->family = AF_INET;
+		p->len = 32;
+	} else if (inet_pton(AF_INET6, s, p->addr) == 1) {
+		p->family = AF_INET6;
+		p->len = 128;
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int sg_cfg_endpoint_parse(const char *s, struct sg_cfg_endpoint *e)
 {
 	char ip[INET6_ADDRSTRLEN + 1];

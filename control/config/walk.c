@@ -68,14 +68,24 @@ static void scalar_level(struct cfg_ctx *px, const char *path, const struct sg_c
 		cfg_store_uint(p, size, l);
 }
 
-/* K_PREFIX, K_ENDPOINT: an address with a prefix length or a UDP port. */
+/* K_PREFIX, K_ADDR, K_ENDPOINT: an address with a prefix length, alone or with a UDP port. */
 static void scalar_address(struct cfg_ctx *px, enum cfg_kind kind, const char *path,
                            const struct sg_cfg_node *n, void *p)
 {
 	const bool prefix = kind == K_PREFIX;
 	const char *s = n->text;
-	int rc = prefix ? sg_cfg_prefix_parse(s, p) : sg_cfg_endpoint_parse(s, p);
+	int rc;
 
+	if (kind == K_ADDR) {
+		if (sg_cfg_addr_parse(s, p) != 0)
+			cfg_err_at(
+			        px, n->line, n->col,
+			        "'%s' must be an IPv4 or IPv6 address (198.18.0.2, fd00:5347::2), "
+			        "got '%s'",
+			        path, s);
+		return;
+	}
+	rc = prefix ? sg_cfg_prefix_parse(s, p) : sg_cfg_endpoint_parse(s, p);
 	if (rc == -ERANGE)
 		cfg_err_at(px, n->line, n->col, "'%s': %s out of range%s in '%s'", path,
 		           prefix ? "prefix length" : "UDP port", prefix ? "" : " 1..65535", s);
@@ -168,6 +178,7 @@ static void walk_scalar(struct cfg_ctx *px, const struct cfg_key *k, enum cfg_ki
 		scalar_level(px, path, n, p, size);
 		return;
 	case K_PREFIX:
+	case K_ADDR:
 	case K_ENDPOINT:
 		scalar_address(px, kind, path, n, p);
 		return;

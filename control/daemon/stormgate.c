@@ -66,6 +66,27 @@ static int print_errors(const struct sg_cfg_errors *errs)
 	return EXIT_USAGE;
 }
 
+/* The backend's mode and, in udp mode, how many sessions its source ports carry. */
+static void print_backend(const struct sg_config *cfg)
+{
+	uint64_t addrs, sessions;
+
+	printf("  backend:     %s mode, %u server(s)", sg_backend_mode_name(cfg->backend.mode),
+	       cfg->backend.n_servers);
+	if (sg_config_backend_capacity(cfg, &addrs, &sessions) != 0) {
+		printf("\n");
+		return;
+	}
+	printf(", carries %" PRIu64 " sessions (%" PRIu64 " source address(es) x %u ports)\n",
+	       sessions, addrs, cfg->backend.source_port_count);
+	if (sessions < cfg->sessions.capacity)
+		fprintf(stderr,
+		        "warning: backend: udp mode carries %" PRIu64 " sessions, fewer than "
+		        "sessions.capacity %" PRIu64 ": sessions past it are refused; add "
+		        "backend.source_pool (docs/config.md)\n",
+		        sessions, cfg->sessions.capacity);
+}
+
 static void print_summary(const char *path, const struct sg_config *cfg)
 {
 	char buf[64];
@@ -102,6 +123,7 @@ static void print_summary(const char *path, const struct sg_config *cfg)
 	       cfg->policy.key_lifetime, cfg->policy.key_lifetime_jitter,
 	       sg_cookie_mode_name(cfg->policy.cookie_mode), cfg->policy.n_suites,
 	       cfg->policy.handshake_rate, cfg->policy.handshake_rate ? "" : " (unlimited)");
+	print_backend(cfg);
 	printf("  credentials: %s (map %" PRIu64 " MiB)\n", cfg->credentials.db,
 	       cfg->credentials.map_size >> 20);
 	printf("  log:         %s to %s\n", sg_log_level_name(cfg->log.level),

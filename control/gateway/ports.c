@@ -6,6 +6,7 @@
  * struct gw_ports only.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -190,7 +191,7 @@ static int pick_workers(struct sg_gateway *gw)
 	return (int)n;
 }
 
-/* Data-plane view of one port: MAC, addresses, role. */
+/* Data-plane view of one port: MAC, addresses, next hops, role. */
 static void dp_port(const struct gw_port *p, uint8_t role, struct sg_dp_port_conf *dc)
 {
 	const struct sg_cfg_port *pc = p->cfg;
@@ -212,6 +213,10 @@ static void dp_port(const struct gw_port *p, uint8_t role, struct sg_dp_port_con
 			memcpy(dc->ifc.ip6[dc->ifc.n_ip6++], x->addr, 16);
 		}
 	}
+	/* ports[].gateway: on one of the port's subnets, one per family (config check). */
+	for (uint32_t g = 0; g < pc->n_gateways; g++)
+		memcpy(pc->gateway[g].family == AF_INET ? dc->gw4 : dc->gw6, pc->gateway[g].addr,
+		       pc->gateway[g].family == AF_INET ? 4 : 16);
 }
 
 /* The session table, with spare SAs for re-keyed sessions' previous keys. */
@@ -281,6 +286,13 @@ static int dp_backend(struct sg_gateway *gw, struct sg_dp_conf *dc, int be)
 		memcpy(dc->backend_addr, srv->addr, dc->backend_family == 4 ? 4 : 16);
 		dc->backend_port = srv->port;
 	}
+	/* udp mode: the source pool's prefix of the server's family, when there is one. */
+	for (uint32_t j = 0; j < cfg->backend.n_source_pool && srv != NULL; j++)
+		if (cfg->backend.source_pool[j].family == srv->family &&
+		    dc->backend_mode == SG_DP_BACKEND_UDP) {
+			dc->pool_len = cfg->backend.source_pool[j].len;
+			memcpy(dc->pool_addr, cfg->backend.source_pool[j].addr, 16);
+		}
 	n = dc->backend_family == 4 ? bp->ifc.n_ip4 : bp->ifc.n_ip6;
 	for (unsigned a = 0; a < n; a++)
 		memcpy(dc->local_addr[dc->n_local++],
@@ -296,14 +308,35 @@ static int dp_backend(struct sg_gateway *gw, struct sg_dp_conf *dc, int be)
 	return 0;
 }
 
+/* udp mode: how many sessions the backend side carries, said at every start (config.md). */
+static void backend_capacity(const struct sg_gateway *gw, uint32_t capacity)
+{
+	uint64_t addrs, sessions;
+
+	if (sg_config_backend_capacity(&gw->cfg, &addrs, &sessions) != 0)
+		return;
+	if (sessions < capacity)
+		SG_LOG(MAIN, WARNING,
+		       "backend: udp mode carries %" PRIu64 " sessions (%" PRIu64
+		       " source address(es) x %u ports), fewer than sessions.capacity %u: "
+		       "sessions past it are refused (install_failed); add backend.source_pool",
+		       sessions, addrs, gw->cfg.backend.source_port_count, capacity);
+	else
+		SG_LOG(MAIN, INFO,
+		       "backend: udp mode carries %" PRIu64 " sessions (%" PRIu64
+		       " source address(es) x %u ports), sessions.capacity %u",
+		       sessions, addrs, gw->cfg.backend.source_port_count, capacity);
+}
+
 /* What the operator should know about the backend the data plane got. */
-static void backend_warnings(const struct sg_gateway *gw, int dev, int be)
+static void backend_warnings(const struct sg_gateway *gw, int dev, int be, uint32_t capacity)
 {
 	const struct sg_config *cfg = &gw->cfg;
 	const struct sg_cfg_endpoint *srv =
 	        cfg->backend.n_servers ? &cfg->backend.servers[0] : NULL;
 	char ep[64];
 
+	backend_capacity(gw, capacity);
 	if (srv == NULL) {
 		SG_LOG(MAIN, WARNING,
 		       "backend.servers is empty: application records will be dropped "
@@ -363,7 +396,7 @@ static int dataplane_setup(struct sg_gateway *gw)
 		SG_LOG(MAIN, ERR, "data plane: %s", strerror(errno));
 		return -errno;
 	}
-	backend_warnings(gw, dev, be);
+	backend_warnings(gw, dev, be, capacity);
 	SG_LOG(DP, INFO,
 	       "data plane: %u worker(s), devices on %s (DTLS port %u), backend %s mode via %s, "
 	       "session table of %u",

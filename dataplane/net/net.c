@@ -50,12 +50,13 @@
 #define ND_NA_FLAG_SOL 0x40
 #define ND_NA_FLAG_OVR 0x20
 
+/* One of ifc's listed addresses, or one of its pool (the pool is checked last: one compare). */
 static bool is_our_ip4(const struct sg_net_if *ifc, const uint8_t *a)
 {
 	for (unsigned i = 0; i < ifc->n_ip4; i++)
 		if (memcmp(ifc->ip4[i], a, 4) == 0)
 			return true;
-	return false;
+	return ifc->pool4_len != 0 && sg_net_in_prefix(a, ifc->pool4, ifc->pool4_len);
 }
 
 static bool is_our_ip6(const struct sg_net_if *ifc, const uint8_t *a)
@@ -63,20 +64,29 @@ static bool is_our_ip6(const struct sg_net_if *ifc, const uint8_t *a)
 	for (unsigned i = 0; i < ifc->n_ip6; i++)
 		if (memcmp(ifc->ip6[i], a, 16) == 0)
 			return true;
-	return false;
+	return ifc->pool6_len != 0 && sg_net_in_prefix(a, ifc->pool6, ifc->pool6_len);
 }
 
-/* ff02::1:ffXX:XXXX for one of our addresses (RFC 4291 §2.7.1). */
+/*
+ * ff02::1:ffXX:XXXX for one of our addresses (RFC 4291 §2.7.1). For the pool:
+ * the pool's prefix with the group's low 24 bits is in the pool exactly when
+ * some pool address has those low bits.
+ */
 static bool is_our_solicited_node(const struct sg_net_if *ifc, const uint8_t *a)
 {
 	static const uint8_t prefix[13] = { 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff };
+	uint8_t cand[16];
 
 	if (memcmp(a, prefix, sizeof(prefix)) != 0)
 		return false;
 	for (unsigned i = 0; i < ifc->n_ip6; i++)
 		if (memcmp(ifc->ip6[i] + 13, a + 13, 3) == 0)
 			return true;
-	return false;
+	if (ifc->pool6_len == 0)
+		return false;
+	memcpy(cand, ifc->pool6, 13);
+	memcpy(cand + 13, a + 13, 3);
+	return sg_net_in_prefix(cand, ifc->pool6, ifc->pool6_len);
 }
 
 static bool is_unspecified6(const uint8_t *a)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Data plane set-up and the control plane's side of it: the punt ring, the
- * neighbour table, the backend mapping of sessions and the control TX queue.
+ * neighbour table and the control TX queue (the sessions' backend side is
+ * backend.c's).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,10 +15,8 @@
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
 #include <rte_mbuf_dyn.h>
-#include <rte_rcu_qsbr.h>
 
 #include <stormgate/bytes.h>
-#include <stormgate/proxy_v2.h>
 #include <stormgate/time.h>
 
 #include "dp_priv.h"
@@ -37,6 +36,41 @@ static const struct rte_mbuf_dynfield meta_desc = {
 static bool pow2(unsigned v)
 {
 	return v && (v & (v - 1)) == 0;
+}
+
+/* The udp-mode source pool: a prefix of the backend family, host bits zero, at most 2^32
+ * addresses (an index is 32 bits). */
+static int check_pool(const struct sg_dp_conf *c)
+{
+	unsigned bits = c->backend_family == 4 ? 32 : 128;
+	uint8_t net[16] = { 0 };
+
+	if (c->backend_mode != SG_DP_BACKEND_UDP || c->pool_len > bits ||
+	    c->pool_len < (c->backend_family == 4 ? 8 : 96))
+		return -EINVAL;
+	memcpy(net, c->pool_addr, c->pool_len / 8);
+	if (c->pool_len % 8)
+		net[c->pool_len / 8] =
+		        c->pool_addr[c->pool_len / 8] & (uint8_t)(0xff << (8 - c->pool_len % 8));
+	return memcmp(net, c->pool_addr, 16) == 0 ? 0 : -EINVAL;
+}
+
+/* The pool's addresses are the backend port's own: ARP, ND and destinations (net.h). */
+static void pool_to_ifc(struct sg_dp_conf *c)
+{
+	for (unsigned p = 0; p < c->n_ports && c->pool_len != 0; p++) {
+		struct sg_net_if *ifc = &c->ports[p].ifc;
+
+		if (!(c->ports[p].role & SG_DP_ROLE_BACKEND))
+			continue;
+		if (c->backend_family == 4) {
+			ifc->pool4_len = c->pool_len;
+			memcpy(ifc->pool4, c->pool_addr, 4);
+		} else {
+			ifc->pool6_len = c->pool_len;
+			memcpy(ifc->pool6, c->pool_addr, 16);
+		}
+	}
 }
 
 static int check_conf(struct sg_dp_conf *c)
@@ -69,8 +103,10 @@ static int check_conf(struct sg_dp_conf *c)
 	if (c->backend_family != 4 && c->backend_family != 6)
 		return -EINVAL;
 	/* Without a server (backend_port 0) nothing is forwarded and no local address is needed. */
-	if ((c->n_local == 0 && c->backend_port != 0) || c->n_local > SG_NET_IF_ADDRS_MAX ||
-	    c->port_base == 0)
+	if ((c->n_local == 0 && c->pool_len == 0 && c->backend_port != 0) ||
+	    c->n_local > SG_NET_IF_ADDRS_MAX || c->port_base == 0)
+		return -EINVAL;
+	if (c->pool_len != 0 && check_pool(c) != 0)
 		return -EINVAL;
 	if (c->backend_mode == SG_DP_BACKEND_UDP &&
 	    (c->ports_per_addr == 0 || (uint32_t)c->port_base + c->ports_per_addr - 1 > 65535))
@@ -78,15 +114,6 @@ static int check_conf(struct sg_dp_conf *c)
 	if (c->backend_mode != SG_DP_BACKEND_UDP && c->backend_mode != SG_DP_BACKEND_PROXY)
 		return -EINVAL;
 	return 0;
-}
-
-/* A session's proxy-mode identity and token, wiped before it goes back to the heap. */
-static void ident_free(struct dp_ident *id)
-{
-	if (id == NULL)
-		return;
-	sg_wipe(id, sizeof(*id) + id->len);
-	free(id);
 }
 
 static void worker_free(struct dp_worker *w)
@@ -122,29 +149,6 @@ static int dp_ports_init(struct sg_dp *dp)
 			return -ENOMEM;
 	}
 	return 0;
-}
-
-/* The backend maps of the mode: udp, a backend port per session slot, the session of
- * each port and the FIFO of free ports; proxy, an identity block per slot and the queue
- * of blocks to free. 0 or -ENOMEM. */
-static int dp_backend_maps(struct sg_dp *dp)
-{
-	if (dp->conf.backend_mode == SG_DP_BACKEND_UDP) {
-		dp->n_bports = (uint32_t)dp->conf.n_local * dp->conf.ports_per_addr;
-		dp->slot_bport = calloc(dp->capacity, sizeof(*dp->slot_bport));
-		dp->bport_session = calloc(dp->n_bports, sizeof(*dp->bport_session));
-		dp->bport_fifo = malloc((size_t)dp->n_bports * sizeof(*dp->bport_fifo));
-		if (!dp->slot_bport || !dp->bport_session || !dp->bport_fifo)
-			return -ENOMEM;
-		for (uint32_t i = 0; i < dp->n_bports; i++)
-			dp->bport_fifo[i] = i;
-		dp->fifo_len = dp->n_bports;
-		return 0;
-	}
-	dp->slot_ident = calloc(dp->capacity, sizeof(*dp->slot_ident));
-	dp->dq_cap = 65536;
-	dp->ident_dq = calloc(dp->dq_cap, sizeof(*dp->ident_dq));
-	return dp->slot_ident && dp->ident_dq ? 0 : -ENOMEM;
 }
 
 /* Worker i: its hand-off ring, record context (conf rc), session reader, buffer of kept
@@ -189,6 +193,7 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 		err = -EINVAL;
 		goto fail;
 	}
+	pool_to_ifc(&dp->conf);
 	err = dp_ports_init(dp);
 	if (err != 0)
 		goto fail;
@@ -260,16 +265,7 @@ void sg_dp_destroy(struct sg_dp *dp)
 	while (dp->ctl_txr && rte_ring_dequeue(dp->ctl_txr, (void **)&m) == 0)
 		rte_pktmbuf_free(m);
 	rte_ring_free(dp->ctl_txr);
-	if (dp->slot_ident != NULL)
-		for (uint32_t s = 0; s < dp->capacity; s++)
-			ident_free(dp->slot_ident[s]);
-	for (uint32_t i = 0; i < dp->dq_len; i++)
-		ident_free(dp->ident_dq[(dp->dq_head + i) % dp->dq_cap].id);
-	free(dp->ident_dq);
-	free(dp->slot_ident);
-	free(dp->slot_bport);
-	free(dp->bport_session);
-	free(dp->bport_fifo);
+	dp_backend_free(dp);
 	for (unsigned p = 0; p < SG_DP_PORTS_MAX; p++)
 		free(dp->neigh[p]);
 	free(dp);
@@ -580,105 +576,6 @@ int sg_dp_ctl_resolve(struct sg_dp *dp)
 	return asked;
 }
 
-/* ---- sessions' backend side ---- */
-
-int sg_dp_session_attach(struct sg_dp *dp, uint64_t session, const uint8_t *identity,
-                         uint8_t identity_len, const uint8_t *token)
-{
-	uint32_t slot = (uint32_t)session;
-
-	if (slot >= dp->capacity)
-		return -EINVAL;
-	if (dp->conf.backend_mode == SG_DP_BACKEND_UDP) {
-		uint32_t bpi;
-
-		if (dp->slot_bport[slot] != 0)
-			return -EEXIST;
-		if (dp->fifo_len == 0)
-			return -ENOSPC;
-		bpi = dp->bport_fifo[dp->fifo_head];
-		dp->fifo_head = (dp->fifo_head + 1) % dp->n_bports;
-		dp->fifo_len--;
-		__atomic_store_n(&dp->bport_session[bpi], session + 1, __ATOMIC_RELEASE);
-		__atomic_store_n(&dp->slot_bport[slot], bpi + 1, __ATOMIC_RELEASE);
-		return 0;
-	}
-	/* Without a token every reply of the session would be refused as forged. */
-	if (identity_len > SG_PP2_IDENTITY_MAX || token == NULL)
-		return -EINVAL;
-	{
-		struct dp_ident *id = malloc(sizeof(*id) + identity_len);
-
-		if (id == NULL)
-			return -ENOMEM;
-		memcpy(id->token, token, SG_PP2_TOKEN_LEN);
-		id->len = identity_len;
-		if (identity_len != 0)
-			memcpy(id->bytes, identity, identity_len);
-		if (dp->slot_ident[slot] != NULL)
-			sg_dp_session_detach(dp, session);
-		__atomic_store_n(&dp->slot_ident[slot], id, __ATOMIC_RELEASE);
-	}
-	return 0;
-}
-
-int sg_dp_session_detach(struct sg_dp *dp, uint64_t session)
-{
-	uint32_t slot = (uint32_t)session;
-
-	if (slot >= dp->capacity)
-		return -EINVAL;
-	if (dp->conf.backend_mode == SG_DP_BACKEND_UDP) {
-		uint32_t bpi = dp->slot_bport[slot];
-
-		if (bpi == 0)
-			return -ENOENT;
-		bpi--;
-		__atomic_store_n(&dp->slot_bport[slot], 0, __ATOMIC_RELEASE);
-		__atomic_store_n(&dp->bport_session[bpi], 0, __ATOMIC_RELEASE);
-		/* Back at the tail: reused last, so a late reply rarely meets a new device. */
-		dp->bport_fifo[(dp->fifo_head + dp->fifo_len) % dp->n_bports] = bpi;
-		dp->fifo_len++;
-		return 0;
-	}
-	{
-		struct dp_ident *id = dp->slot_ident[slot];
-		struct rte_rcu_qsbr *q = sg_sess_table_qsbr(dp->conf.sessions);
-
-		if (id == NULL)
-			return -ENOENT;
-		__atomic_store_n(&dp->slot_ident[slot], NULL, __ATOMIC_RELEASE);
-		if (dp->dq_len == dp->dq_cap) {
-			/* Defer queue full: wait for the readers rather than leak. */
-			rte_rcu_qsbr_synchronize(q, RTE_QSBR_THRID_INVALID);
-			ident_free(id);
-			return 0;
-		}
-		dp->ident_dq[(dp->dq_head + dp->dq_len) % dp->dq_cap] =
-		        (struct dp_ident_defer){ .grace = rte_rcu_qsbr_start(q), .id = id };
-		dp->dq_len++;
-	}
-	return 0;
-}
-
-int sg_dp_session_bport(const struct sg_dp *dp, uint64_t session, uint8_t *family, uint8_t addr[16],
-                        uint16_t *port)
-{
-	uint32_t slot = (uint32_t)session, bpi;
-
-	if (dp->conf.backend_mode != SG_DP_BACKEND_UDP)
-		return -ENOTSUP;
-	if (slot >= dp->capacity || dp->slot_bport[slot] == 0)
-		return -ENOENT;
-	bpi = dp->slot_bport[slot] - 1;
-	if (dp->bport_session[bpi] != session + 1)
-		return -ENOENT;
-	*family = dp->conf.backend_family;
-	memcpy(addr, dp->conf.local_addr[bpi / dp->conf.ports_per_addr], 16);
-	*port = (uint16_t)(dp->conf.port_base + bpi % dp->conf.ports_per_addr);
-	return 0;
-}
-
 void sg_dp_worker_online(struct sg_dp *dp, unsigned worker)
 {
 	sg_sess_worker_online(dp->w[worker]->sw);
@@ -687,25 +584,4 @@ void sg_dp_worker_online(struct sg_dp *dp, unsigned worker)
 void sg_dp_worker_offline(struct sg_dp *dp, unsigned worker)
 {
 	sg_sess_worker_offline(dp->w[worker]->sw);
-}
-
-unsigned sg_dp_ctl_reclaim(struct sg_dp *dp)
-{
-	struct rte_rcu_qsbr *q;
-	unsigned n = 0;
-
-	if (dp->ident_dq == NULL)
-		return 0;
-	q = sg_sess_table_qsbr(dp->conf.sessions);
-	while (dp->dq_len) {
-		struct dp_ident_defer *d = &dp->ident_dq[dp->dq_head];
-
-		if (rte_rcu_qsbr_check(q, d->grace, false) != 1)
-			break;
-		ident_free(d->id);
-		dp->dq_head = (dp->dq_head + 1) % dp->dq_cap;
-		dp->dq_len--;
-		n++;
-	}
-	return n;
 }

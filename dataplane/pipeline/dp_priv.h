@@ -5,11 +5,13 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_ring.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/dataplane.h>
 #include <stormgate/dtls.h>
 #include <stormgate/proxy_v2.h>
@@ -151,10 +153,22 @@ struct sg_dp {
 	struct rte_ring *ctl_txr;         /* control-plane frames; worker 0 sends them */
 	uint16_t nb_rxq[SG_DP_PORTS_MAX]; /* RX queues each port was configured with */
 	struct dp_neigh_table *neigh[SG_DP_PORTS_MAX];
-	/* per session slot: udp mode: backend port index + 1 (0: none); proxy mode: identity */
+	/* per session slot: udp mode, FIFO map: backend port index + 1 (0: none); proxy mode:
+	 * identity */
 	uint32_t *slot_bport;
 	struct dp_ident **slot_ident;
-	/* udp mode: backend port index -> session id + 1 (0: free) */
+	/* udp mode: our source addresses on the backend side (conf.local_addr[] or the pool) */
+	uint64_t n_baddr;
+	/*
+	 * udp mode, direct map (a pool with a port for every slot, backend.c): per
+	 * slot, the attached session's generation << 32 (0: none) | the slot's
+	 * attach count. The index of slot s is s << btag_shift | count mod
+	 * 2^btag_shift, so a slot's next session takes another port.
+	 */
+	uint64_t *slot_btag;
+	bool direct;
+	uint8_t btag_shift;
+	/* udp mode, FIFO map: backend port index -> session id + 1 (0: free) */
 	uint64_t *bport_session;
 	uint32_t n_bports;
 	/* udp mode: FIFO of free backend port indexes (oldest freed first: longest quarantine) */
@@ -176,6 +190,103 @@ struct sg_dp {
 	volatile int stop;
 	struct dp_worker *w[SG_DP_WORKERS_MAX];
 };
+
+/* ---- the sessions' backend side (backend.c; the inlines below are the hot path's) ---- */
+
+/* Make the maps of the backend mode (sg_dp_create); free them (sg_dp_destroy). 0 or -ENOMEM. */
+int dp_backend_maps(struct sg_dp *dp);
+void dp_backend_free(struct sg_dp *dp);
+
+/* udp mode: our backend-side source address idx (< n_baddr), 16 bytes into out. */
+static inline void dp_baddr(const struct sg_dp *dp, uint32_t idx, uint8_t out[16])
+{
+	const struct sg_dp_conf *cf = &dp->conf;
+	unsigned low = cf->backend_family == 4 ? 0 : 12; /* the pool's host bits are here */
+
+	if (cf->pool_len == 0) {
+		memcpy(out, cf->local_addr[idx], 16);
+		return;
+	}
+	memcpy(out, cf->pool_addr, 16);
+	sg_store_be32(out + low, sg_load_be32(cf->pool_addr + low) + idx);
+}
+
+/* udp mode: the index of a (of the backend family) among our source addresses, or false. */
+static inline bool dp_baddr_index(const struct sg_dp *dp, const uint8_t *a, uint32_t *idx)
+{
+	const struct sg_dp_conf *cf = &dp->conf;
+	unsigned low = cf->backend_family == 4 ? 0 : 12;
+	uint32_t d;
+
+	if (cf->pool_len == 0) {
+		for (unsigned i = 0; i < cf->n_local; i++)
+			if (memcmp(a, cf->local_addr[i], low ? 16 : 4) == 0) {
+				*idx = i;
+				return true;
+			}
+		return false;
+	}
+	/* address - base: anything below the base wraps to past the pool's size */
+	d = sg_load_be32(a + low) - sg_load_be32(cf->pool_addr + low);
+	if ((low && memcmp(a, cf->pool_addr, low) != 0) || d >= dp->n_baddr)
+		return false;
+	*idx = d;
+	return true;
+}
+
+/* udp mode: the backend port index slot's session uses, or false when it has none. */
+static inline bool dp_slot_bport(const struct sg_dp *dp, uint32_t slot, uint32_t *bpi)
+{
+	uint64_t t;
+	uint32_t v;
+
+	if (dp->direct) {
+		t = __atomic_load_n(&dp->slot_btag[slot], __ATOMIC_RELAXED);
+		*bpi = slot << dp->btag_shift | ((uint32_t)t & ((1u << dp->btag_shift) - 1));
+		return (t >> 32) != 0;
+	}
+	v = __atomic_load_n(&dp->slot_bport[slot], __ATOMIC_RELAXED);
+	*bpi = v - 1;
+	return v != 0;
+}
+
+/*
+ * udp mode: the session a reply to our address dst, port dport, belongs to:
+ * arithmetic from the address's index and the port to the backend port
+ * index, then its slot (direct map) or its entry (FIFO map). Returns
+ * SG_DROP_MAX with *sid, SG_DROP_UDP_PORT (not one of our backend addresses
+ * and ports) or SG_DROP_BACKEND_UNKNOWN (no session has it now).
+ */
+static inline enum sg_drop dp_bport_session(const struct sg_dp *dp, const uint8_t *dst,
+                                            uint16_t dport, uint64_t *sid)
+{
+	const struct sg_dp_conf *cf = &dp->conf;
+	uint32_t off = (uint32_t)dport - cf->port_base, a, slot, mask;
+	uint64_t bpi, v;
+
+	if (off >= cf->ports_per_addr || !dp_baddr_index(dp, dst, &a))
+		return SG_DROP_UDP_PORT;
+	bpi = (uint64_t)a * cf->ports_per_addr + off;
+	if (!dp->direct) {
+		if (bpi >= dp->n_bports)
+			return SG_DROP_UDP_PORT;
+		v = __atomic_load_n(&dp->bport_session[bpi], __ATOMIC_ACQUIRE);
+		if (v == 0)
+			return SG_DROP_BACKEND_UNKNOWN;
+		*sid = v - 1;
+		return SG_DROP_MAX;
+	}
+	if ((bpi >> dp->btag_shift) >= dp->capacity)
+		return SG_DROP_BACKEND_UNKNOWN; /* a pool port no slot maps to */
+	slot = (uint32_t)(bpi >> dp->btag_shift);
+	mask = (1u << dp->btag_shift) - 1;
+	v = __atomic_load_n(&dp->slot_btag[slot], __ATOMIC_ACQUIRE);
+	/* The slot has a session, and this port is the one its attach got. */
+	if ((v >> 32) == 0 || ((uint32_t)v & mask) != ((uint32_t)bpi & mask))
+		return SG_DROP_BACKEND_UNKNOWN;
+	*sid = (v & ~(uint64_t)UINT32_MAX) | slot;
+	return SG_DROP_MAX;
+}
 
 static inline struct sg_dp_meta *dp_meta(const struct sg_dp *dp, struct rte_mbuf *m)
 {

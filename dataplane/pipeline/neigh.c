@@ -121,17 +121,6 @@ int dp_neigh_update(struct dp_neigh_table *t, uint8_t family, const uint8_t *ip,
 	return 0;
 }
 
-static bool in_prefix(const uint8_t *a, const uint8_t *b, unsigned bits)
-{
-	unsigned bytes = bits / 8, rem = bits % 8;
-
-	if (memcmp(a, b, bytes) != 0)
-		return false;
-	if (rem == 0)
-		return true;
-	return ((a[bytes] ^ b[bytes]) & (uint8_t)(0xff << (8 - rem))) == 0;
-}
-
 static bool all_zero(const uint8_t *a, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -144,12 +133,12 @@ const uint8_t *dp_next_hop(const struct sg_dp_port_conf *p, uint8_t family, cons
 {
 	if (family == 4) {
 		if (p->prefix4 == 0 || p->ifc.n_ip4 == 0 || all_zero(p->gw4, 4) ||
-		    in_prefix(dst, p->ifc.ip4[0], p->prefix4))
+		    sg_net_in_prefix(dst, p->ifc.ip4[0], p->prefix4))
 			return dst;
 		return p->gw4;
 	}
 	if (p->prefix6 == 0 || p->ifc.n_ip6 == 0 || all_zero(p->gw6, 16) ||
-	    in_prefix(dst, p->ifc.ip6[0], p->prefix6))
+	    sg_net_in_prefix(dst, p->ifc.ip6[0], p->prefix6))
 		return dst;
 	return p->gw6;
 }

@@ -300,31 +300,17 @@ static void classify_downlink(struct dp_worker *w, struct burst *b, unsigned i)
 	const struct sg_dp_conf *cf = &dp->conf;
 	struct pkt_st *st = &b->st[i];
 	const uint8_t *frame = rte_pktmbuf_mtod(b->m[i], const uint8_t *);
-	unsigned a;
 
-	for (a = 0; a < cf->n_local; a++)
-		if (addr_eq(st->pkt.family, st->pkt.dst, cf->local_addr[a]))
-			break;
 	st->act = ACT_DROP;
 	st->reason = SG_DROP_UDP_PORT;
-	if (a == cf->n_local || st->pkt.dport < cf->port_base)
-		return;
-
 	if (cf->backend_mode == SG_DP_BACKEND_UDP) {
-		uint32_t off = st->pkt.dport - cf->port_base, bpi;
-		uint64_t sid;
+		/* By arithmetic from address and port (dp_priv.h): no per-port lookup table. */
+		enum sg_drop why = dp_bport_session(dp, st->pkt.dst, st->pkt.dport, &st->sess_id);
 
-		if (off >= cf->ports_per_addr)
-			return;
-		bpi = a * cf->ports_per_addr + off;
-		if (bpi >= dp->n_bports)
-			return;
-		sid = __atomic_load_n(&dp->bport_session[bpi], __ATOMIC_ACQUIRE);
-		if (sid == 0) {
-			st->reason = SG_DROP_BACKEND_UNKNOWN;
+		if (why != SG_DROP_MAX) {
+			st->reason = (uint8_t)why;
 			return;
 		}
-		st->sess_id = sid - 1;
 		st->key = KEY_ID;
 		st->dl_off = st->pkt.payload_off;
 		st->dl_len = st->pkt.payload_len;
@@ -332,7 +318,8 @@ static void classify_downlink(struct dp_worker *w, struct burst *b, unsigned i)
 		struct sg_pp2_info info;
 		int hl;
 
-		if (a != 0 || st->pkt.dport != cf->port_base)
+		if (!addr_eq(st->pkt.family, st->pkt.dst, cf->local_addr[0]) ||
+		    st->pkt.dport != cf->port_base)
 			return;
 		hl = sg_pp2_decode(frame + st->pkt.payload_off, st->pkt.payload_len, &info);
 		if (hl < 0) {
@@ -543,7 +530,8 @@ static void lookup(struct dp_worker *w, struct burst *b)
 		}
 		sg_sess_prefetch_sa_rx(&st->ref);
 		if (dp->conf.backend_mode == SG_DP_BACKEND_UDP)
-			rte_prefetch0(&dp->slot_bport[st->ref.slot]);
+			rte_prefetch0(dp->direct ? (const void *)&dp->slot_btag[st->ref.slot]
+			                         : (const void *)&dp->slot_bport[st->ref.slot]);
 		else
 			rte_prefetch0(&dp->slot_ident[st->ref.slot]);
 	}
@@ -657,6 +645,7 @@ static unsigned build_open_ops(struct dp_worker *w, struct burst *b)
 struct up_route {
 	uint8_t family;
 	const uint8_t *src;
+	uint8_t src_buf[16]; /* udp mode: src points here */
 	uint16_t sport;
 	uint8_t dmac[6];
 	uint8_t pp2[SG_PP2_MAX_LEN];
@@ -675,12 +664,12 @@ static enum sg_drop up_route(struct dp_worker *w, const struct pkt_st *st, struc
 	r->family = cf->backend_family;
 	r->pp2_len = 0;
 	if (cf->backend_mode == SG_DP_BACKEND_UDP) {
-		uint32_t bpi = __atomic_load_n(&dp->slot_bport[slot], __ATOMIC_RELAXED);
+		uint32_t bpi;
 
-		if (bpi == 0)
+		if (!dp_slot_bport(dp, slot, &bpi))
 			return SG_DROP_BACKEND_UNKNOWN;
-		bpi--;
-		r->src = cf->local_addr[bpi / cf->ports_per_addr];
+		dp_baddr(dp, bpi / cf->ports_per_addr, r->src_buf);
+		r->src = r->src_buf;
 		r->sport = (uint16_t)(cf->port_base + bpi % cf->ports_per_addr);
 	} else {
 		const struct dp_ident *id =

@@ -107,13 +107,27 @@ struct sg_dp_conf {
 	uint16_t backend_port;    /* its UDP port (CoAP: 5683) */
 	/*
 	 * Our addresses on the backend side (ifc of the backend-role port holds
-	 * them too). udp mode: session slot s uses address s / ports_per_addr,
-	 * port port_base + s % ports_per_addr; proxy mode: address 0, port_base.
+	 * them too). udp mode: backend port index b is address b / ports_per_addr,
+	 * port port_base + b % ports_per_addr, and sessions take free indexes in
+	 * turn (the longest-unused first); proxy mode: address 0, port_base.
 	 */
 	uint8_t n_local;
 	uint8_t local_addr[SG_NET_IF_ADDRS_MAX][16];
 	uint16_t port_base;
 	uint16_t ports_per_addr; /* udp mode: 1..65535 - port_base + 1 */
+	/*
+	 * udp mode: a pool of source addresses instead of local_addr, a prefix of
+	 * the backend family (pool_len 0: none; IPv4 /8../32, IPv6 /96../128,
+	 * host bits zero). Address i of the pool is pool_addr + i. The data plane
+	 * adds the prefix to the backend-role port's ifc (pool4/pool6), so every
+	 * address of it is answered in ARP and ND and taken as a destination.
+	 * When the pool has a port for every session slot, a session's index is
+	 * computed from its slot and generation, and a reply's session from its
+	 * address and port, with no table between (docs/dataplane.md "Backend
+	 * source pool"); else indexes are handed out in turn as above.
+	 */
+	uint8_t pool_len;
+	uint8_t pool_addr[16];
 
 	struct sg_sess_table *sessions; /* session table (owned by the caller) */
 	struct rte_mempool *pool;       /* mbufs for copies and control-plane replies */

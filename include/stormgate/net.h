@@ -32,7 +32,29 @@ struct sg_net_if {
 	uint8_t n_ip6;
 	uint8_t ip4[SG_NET_IF_ADDRS_MAX][4];
 	uint8_t ip6[SG_NET_IF_ADDRS_MAX][16];
+	/*
+	 * A prefix of further addresses that are all ours (the backend side's
+	 * source pool, udp mode; docs/dataplane.md "Backend source pool"): taken
+	 * as destinations and answered in ARP and neighbour discovery like the
+	 * addresses above. Length 0: none. Host bits of the prefix are zero.
+	 */
+	uint8_t pool4_len;
+	uint8_t pool6_len;
+	uint8_t pool4[4];
+	uint8_t pool6[16];
 };
+
+/* Do the first bits bits of a and b agree (addresses of 4 or 16 bytes)? */
+static inline bool sg_net_in_prefix(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned bytes = bits / 8, rem = bits % 8;
+
+	if (memcmp(a, b, bytes) != 0)
+		return false;
+	if (rem == 0)
+		return true;
+	return ((a[bytes] ^ b[bytes]) & (uint8_t)(0xff << (8 - rem))) == 0;
+}
 
 /* An IPv4-mapped IPv6 address (::ffff:a.b.c.d, RFC 4291 §2.5.5.2): how the session
  * table and the handshake server hold IPv4 addresses. */

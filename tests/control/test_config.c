@@ -31,6 +31,10 @@
 
 /* A minimal valid port list, appended where a case is about something else. */
 #define PORTS "ports:\n  - {name: dev0, role: device, devargs: net_null0}\n"
+/* Two ports with addresses, for the address rules (ports[].gateway, backend.source_pool). */
+#define PORTS2                                                                                     \
+	"ports:\n  - {name: dev0, role: device, devargs: a, addresses: [198.18.0.1/24]}\n"         \
+	"  - {name: app0, role: backend, devargs: b, addresses: [198.18.2.1/24]}\n"
 
 struct err_case {
 	const char *name;
@@ -174,7 +178,7 @@ static const struct err_case err_cases[] = {
 	  "ports:\n  - {name: a, role: device, devargs: x, speed: 10}\n",
 	  { "t.yaml:2:41: unknown key 'ports[0].speed' (known here: name, role, devargs, "
 	    "rx_queues, "
-	    "rx_desc, tx_desc, mtu, promiscuous, udp_port, addresses)" } },
+	    "rx_desc, tx_desc, mtu, promiscuous, udp_port, addresses, gateway)" } },
 
 	/* --- missing required --- */
 	{ "empty file", "", { "t.yaml:1:1: missing required key 'ports'" } },
@@ -233,6 +237,64 @@ static const struct err_case err_cases[] = {
 	{ "suite twice",
 	  "policy:\n  suites: [TLS_PSK_WITH_AES_128_CCM_8, TLS_PSK_WITH_AES_128_CCM_8]\n" PORTS,
 	  { "t.yaml:2:40: 'policy.suites[1]': 'TLS_PSK_WITH_AES_128_CCM_8' listed twice" } },
+
+	/* --- addresses: ports[].gateway, backend.source_pool (issue 14) --- */
+	{ "gateway off the port's subnets",
+	  "ports:\n  - name: dev0\n    role: device\n    devargs: a\n"
+	  "    addresses: [198.18.0.1/24, 'fd00:5347::1/112']\n"
+	  "    gateway: [198.18.9.2, 'fd00:5347::2']\n",
+	  { "t.yaml:6:15: 'ports[0].gateway[0]': 198.18.9.2 is on none of port 'dev0''s IPv4 "
+	    "subnets (198.18.0.1/24, ...)" } },
+	{ "gateway of a family the port has no address of",
+	  "ports:\n  - {name: dev0, role: device, devargs: a, addresses: [198.18.0.1/24], "
+	  "gateway: ['fd00::2']}\n",
+	  { "t.yaml:2:82: 'ports[0].gateway[0]': fd00::2 is on none of port 'dev0''s IPv6 "
+	    "subnets (it has none)" } },
+	{ "gateway twice in a family, and the port's own address",
+	  "ports:\n  - name: dev0\n    role: device\n    devargs: a\n"
+	  "    addresses: [198.18.0.1/24]\n"
+	  "    gateway: [198.18.0.1, 198.18.0.2]\n",
+	  { "t.yaml:6:15: 'ports[0].gateway[0]': 198.18.0.1 is the port's own address",
+	    "t.yaml:6:27: 'ports[0].gateway[1]': a second IPv4 gateway (one per family)" } },
+	{ "gateway is an address, not a prefix",
+	  "ports:\n  - {name: dev0, role: device, devargs: a, gateway: [198.18.0.2/24, x]}\n",
+	  { "t.yaml:2:54: 'ports[0].gateway[0]' must be an IPv4 or IPv6 address (198.18.0.2, "
+	    "fd00:5347::2), got '198.18.0.2/24'",
+	    "t.yaml:2:69: 'ports[0].gateway[1]' must be an IPv4 or IPv6 address*" } },
+	{ "gateways: at most two",
+	  "ports:\n  - {name: dev0, role: device, devargs: a, addresses: [1.1.1.9/24], gateway: "
+	  "[1.1.1.1, 1.1.1.2, 1.1.1.3]}\n",
+	  { "t.yaml:2:88: 'ports[0].gateway[1]': a second IPv4 gateway (one per family)",
+	    "t.yaml:2:97: 'ports[0].gateway' has 3 items, at most 2" } },
+	{ "source pool: host bits, lengths, one per family",
+	  "backend:\n  source_pool: [198.18.64.1/18, 'fd00:5347::/64']\n" PORTS2,
+	  { "t.yaml:2:17: 'backend.source_pool[0]': host bits set: the prefix is 198.18.64.0/18",
+	    "t.yaml:2:33: 'backend.source_pool[1]': prefix length 64: IPv6 pools are /96../128" } },
+	{ "source pool: an IPv4 /7 and a second IPv4 prefix",
+	  "backend:\n  source_pool: [10.0.0.0/7, 198.18.64.0/18]\n" PORTS2,
+	  { "t.yaml:2:17: 'backend.source_pool[0]': prefix length 7: IPv4 pools are /8../32",
+	    "t.yaml:2:29: 'backend.source_pool[1]': a second IPv4 prefix (one per family)" } },
+	{ "source pool holding the server, a port's address, a gateway",
+	  "backend:\n  servers: [198.18.64.9:5683]\n"
+	  "  source_pool: [198.18.64.0/18, 'fd00:5347::/96']\n"
+	  "ports:\n  - {name: dev0, role: device, devargs: a, addresses: ['fd00:5347::1/64'], "
+	  "gateway: ['fd00:5347::2']}\n"
+	  "  - {name: app0, role: backend, devargs: b, addresses: [198.18.2.1/24]}\n",
+	  { "t.yaml:3:17: 'backend.source_pool[0]': holds 198.18.64.9, the server "
+	    "backend.servers[0]: the pool's addresses must be the gateway's alone",
+	    "t.yaml:3:33: 'backend.source_pool[1]': holds fd00:5347::2, the gateway "
+	    "ports[0].gateway[0]: the pool's addresses must be the gateway's alone" } },
+	{ "source pool holding a port's address",
+	  "backend:\n  source_pool: [198.18.0.0/16]\n" PORTS2,
+	  { "t.yaml:2:17: 'backend.source_pool[0]': holds 198.18.0.1, the address "
+	    "ports[0].addresses[0]: the pool's addresses must be the gateway's alone" } },
+	{ "source pool in proxy mode",
+	  "backend:\n  mode: proxy\n  source_pool: [198.18.64.0/18]\n" PORTS2,
+	  { "t.yaml:3:16: 'backend.source_pool' is for udp mode (backend.mode is 'proxy', which "
+	    "sends from one address and port)" } },
+	{ "source pool is prefixes",
+	  "backend:\n  source_pool: [198.18.64.9]\n" PORTS2,
+	  { "t.yaml:2:17: 'backend.source_pool[0]' must be an address with prefix length*" } },
 
 	/* --- every error is reported, in position order --- */
 	{ "many errors at once",
@@ -409,6 +471,77 @@ static void test_backend_port(void **state)
 			         rows[i].port, rows[i].trust);
 		free(cfg);
 	}
+}
+
+/* ports[].gateway and backend.source_pool as parsed, and the backend capacity they give. */
+static void test_backend_capacity(void **state)
+{
+	static const struct {
+		const char *yaml;
+		int rc; /* sg_config_backend_capacity() */
+		uint64_t addrs, sessions;
+	} rows[] = {
+		/* the backend port's own addresses of the server's family: 2 x 40000 */
+		{ "backend: {servers: [198.18.2.10:5683]}\n"
+		  "ports:\n  - {name: dev0, role: device, devargs: a, addresses: [198.18.0.1/24]}\n"
+		  "  - {name: app0, role: backend, devargs: b, addresses: [198.18.2.1/24, "
+		  "198.18.3.1/24, 'fd00::1/64']}\n",
+		  0, 2, 80000 },
+		/* an IPv4 /18 pool with every port: 10M sessions and more */
+		{ "backend: {servers: [198.18.2.10:5683], source_port_first: 1024, "
+		  "source_port_count: 64512, source_pool: [198.18.64.0/18]}\n" PORTS2,
+		  0, 16384, 16384ull * 64512 },
+		/* an IPv6 /96 pool: 2^32 addresses; the IPv4 prefix is not the server's family */
+		{ "backend: {servers: ['[fd00:5347::2:2]:5683'], source_port_count: 16, "
+		  "source_pool: [198.18.64.0/18, 'fd00:5347::3:0:0/96']}\n" PORTS2,
+		  0, 1ull << 32, 16ull << 32 },
+		/* a pool of the other family only: the port's addresses of the server's (none) */
+		{ "backend: {servers: ['[fd00:5347::2:2]:5683'], source_pool: "
+		  "[198.18.64.0/18]}\n" PORTS2,
+		  0, 0, 0 },
+		/* one port, trusted: the device port's addresses */
+		{ "backend: {trust_device_network: true, servers: [198.18.0.10:5683], "
+		  "source_pool: [198.18.128.0/32]}\n"
+		  "ports:\n  - {name: dev0, role: device, devargs: a, addresses: "
+		  "[198.18.0.1/24]}\n",
+		  0, 1, 40000 },
+		{ "backend: {mode: proxy, servers: [198.18.2.10:5683]}\n" PORTS2, -ENOTSUP, 0, 0 },
+		{ "backend: {mode: udp}\n" PORTS2, -ENOENT, 0, 0 },
+	};
+	static const char gw_yaml[] =
+	        "ports:\n  - {name: dev0, role: device, devargs: a, addresses: [198.18.0.1/24, "
+	        "'fd00:5347::1/112'], gateway: ['fd00:5347::2', 198.18.0.2]}\n";
+	struct sg_config *cfg;
+	char buf[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint64_t addrs = 0, sessions = 0;
+		int rc;
+
+		cfg = parse_ok(rows[i].yaml);
+		rc = sg_config_backend_capacity(cfg, &addrs, &sessions);
+		if (rc != rows[i].rc ||
+		    (rc == 0 && (addrs != rows[i].addrs || sessions != rows[i].sessions)))
+			fail_msg("row %zu: rc %d, %" PRIu64 " address(es), %" PRIu64
+			         " sessions; want %d, %" PRIu64 ", %" PRIu64,
+			         i, rc, addrs, sessions, rows[i].rc, rows[i].addrs,
+			         rows[i].sessions);
+		free(cfg);
+	}
+	cfg = parse_ok(rows[2].yaml);
+	assert_int_equal(cfg->backend.n_source_pool, 2);
+	assert_string_equal(sg_cfg_prefix_str(&cfg->backend.source_pool[1], buf, sizeof(buf)),
+	                    "fd00:5347::3:0:0/96");
+	free(cfg);
+	cfg = parse_ok(gw_yaml);
+	assert_int_equal(cfg->ports[0].n_gateways, 2);
+	assert_int_equal(cfg->ports[0].gateway[0].family, AF_INET6);
+	assert_string_equal(sg_cfg_prefix_str(&cfg->ports[0].gateway[0], buf, sizeof(buf)),
+	                    "fd00:5347::2/128");
+	assert_string_equal(sg_cfg_prefix_str(&cfg->ports[0].gateway[1], buf, sizeof(buf)),
+	                    "198.18.0.2/32");
+	free(cfg);
 }
 
 static void test_values(void **state)
@@ -999,6 +1132,7 @@ int main(void)
 		cmocka_unit_test(test_error_table),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_backend_port),
+		cmocka_unit_test(test_backend_capacity),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_empty_sections),
 		cmocka_unit_test(test_failure_keeps_config),

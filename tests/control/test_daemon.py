@@ -82,6 +82,23 @@ def test_check_config(lab):
     check('--check-config deploy/stormgate.yaml exits 0 with a summary',
           r.returncode == 0 and f'{sample}: OK' in r.stdout and 'dev0' in r.stdout,
           r.stdout + r.stderr)
+    check('the summary says the udp-mode backend capacity and warns below sessions.capacity',
+          'carries 40000 sessions (1 source address(es) x 40000 ports)' in r.stdout
+          and 'fewer than sessions.capacity 1000000' in r.stderr, r.stdout + r.stderr)
+    pool = os.path.join(lab.work, 'pool.yaml')
+    with open(pool, 'w') as fh:
+        fh.write('ports:\n'
+                 '  - {name: dev0, role: device, devargs: net_null0,'
+                 ' addresses: [198.18.0.1/24], gateway: [198.18.0.2]}\n'
+                 '  - {name: app0, role: backend, devargs: net_null1,'
+                 ' addresses: [198.18.2.1/24, "fd00:5347::2:1/112"]}\n'
+                 'sessions: {capacity: 10000000}\n'
+                 'backend:\n  servers: ["[fd00:5347::2:2]:5683"]\n  source_port_count: 16\n'
+                 '  source_pool: [198.18.64.0/18, "fd00:5347::3:0:0/96"]\n')
+    r = run([STORMGATE, '--check-config', pool])
+    check('--check-config with an IPv6 /96 source pool: 2^32 addresses x 16 ports, no warning',
+          r.returncode == 0 and 'carries 68719476736 sessions (4294967296 source address(es)'
+          ' x 16 ports)' in r.stdout and 'warning' not in r.stderr, r.stdout + r.stderr)
     cdir = os.path.join(ROOT, 'tests', 'control', 'configs')
     broken = sorted(f for f in os.listdir(cdir) if f.startswith('broken-'))
     check('there are broken configs to test', len(broken) >= 3, broken)
