@@ -123,26 +123,31 @@ def check_configs(work):
             feats)
     policy = {'cookie_mode': 'always', 'handshake_rate': 1234, 'handshake_source_prefix4': 32,
               'key_lifetime': 20, 'key_lifetime_jitter': 50}
-    for ipv6 in (False, True):
-        for devices in (2000, 300000):
-            cfg = stormlab.gateway_config('sgstt', os.path.join(work, 's.sock'),
-                                          os.path.join(work, 'creds'), memif, devices,
-                                          policy, feats, ipv6)
-            path = daemon.write_config(os.path.join(work, 'g.yaml'), 'g', cfg).path
-            r = proc.run([STORMGATE, '--check-config', path])
-            out = r.stdout
-            gw = '198.18.0.1/24' if not ipv6 else 'fd00:5347::1/112'
-            T.check(f'the daemon accepts the storm\'s config ({"IPv6" if ipv6 else "IPv4"}, '
-                    f'{devices} devices): memif ports, the policy, table >= devices',
-                    r.returncode == 0 and 'net_memif0,role=server' in out and gw in out
-                    and 'cookies always' in out and '1234 handshakes/s' in out
-                    and 'key lifetime 20 s (-50 %)' in out
-                    and cfg['sessions']['capacity'] >= devices, out + r.stderr)
-            if not feats['pool']:
-                ports = len(cfg['ports'][1]['addresses']) * stormlab.SOURCE_PORTS
-                T.check(f'... without a source pool, app0 has addresses for the table '
-                        f'({devices} devices)', ports >= min(cfg['sessions']['capacity'],
-                                                             8 * stormlab.SOURCE_PORTS), ports)
+    # The daemon's own features, and none (a daemon before part pool): both accepted.
+    for fs in ([feats, {'gateway': False, 'pool': None}] if any(feats.values()) else [feats]):
+        for ipv6 in (False, True):
+            for devices in (2000, 300000):
+                check_config(work, memif, fs, policy, ipv6, devices)
+
+
+def check_config(work, memif, feats, policy, ipv6, devices):
+    cfg = stormlab.gateway_config('sgstt', os.path.join(work, 's.sock'),
+                                  os.path.join(work, 'creds'), memif, devices, policy, feats, ipv6)
+    path = daemon.write_config(os.path.join(work, 'g.yaml'), 'g', cfg).path
+    r = proc.run([STORMGATE, '--check-config', path])
+    out = r.stdout
+    gw = '198.18.0.1/24' if not ipv6 else 'fd00:5347::1/112'
+    what = (f'{"IPv6" if ipv6 else "IPv4"}, {devices} devices, gateway {feats["gateway"]}, '
+            f'pool {feats["pool"]}')
+    T.check(f'the daemon accepts the storm\'s config ({what}): memif ports, the policy, '
+            'table >= devices', r.returncode == 0 and 'net_memif0,role=server' in out
+            and gw in out and 'cookies always' in out and '1234 handshakes/s' in out
+            and 'key lifetime 20 s (-50 %)' in out and cfg['sessions']['capacity'] >= devices,
+            out + r.stderr)
+    if not feats['pool']:
+        ports = len(cfg['ports'][1]['addresses']) * stormlab.SOURCE_PORTS
+        T.check(f'... without a source pool, app0 has addresses for the table ({what})',
+                ports >= min(cfg['sessions']['capacity'], 8 * stormlab.SOURCE_PORTS), ports)
 
 
 def check_fleet_side(work):
