@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A fleet device's life (fl_priv.h, enum sg_fl_dev_state): its arrival, its
+ * handshakes with their RFC 6347 §4.2.4.1 timers (initial timeout, doubled
+ * up to the maximum, each drawn with the configured jitter) and give-up,
+ * its CoAP confirmable requests with the RFC 7252 §4.2 / §4.8 timers
+ * (ACK_TIMEOUT x random(1, ACK_RANDOM_FACTOR), doubled, MAX_RETRANSMIT),
+ * the answers it checks (its own token: else misdelivered) and times, the
+ * nonce checks of both directions, and a new handshake when the gateway
+ * ends the session (close_notify, fatal alert) or stops answering.
+ * Thread: the lcore that owns the core.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <stormgate/dtls.h>
+
+#include "fl_coap.h"
+#include "fl_priv.h"
+#include "fl_rand.h"
+
+#define BACKOFF_FACTOR 2 /* a failed handshake is retried after rto x random(1, 2) */
+
+static uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+static uint8_t *payload_room(struct sg_fl_buf *b, size_t *cap)
+{
+	*cap = b->cap - SG_FL_HDR_ROOM;
+	return b->data + SG_FL_HDR_ROOM;
+}
+
+/* Give the handshake slot of device i back (wiped). */
+static void hs_release(struct sg_fl *fl, struct sg_fl_dev *d)
+{
+	struct sg_fl_hs *h = &fl->hs[d->hs];
+
+	sg_fc_hs_wipe(&h->fc);
+	sg_wipe(h->psk, sizeof(h->psk));
+	h->next = fl->hs_free;
+	fl->hs_free = d->hs;
+	fl->hs_used--;
+	d->hs = SG_FL_NONE;
+}
+
+static void queue_push(struct sg_fl *fl, uint32_t i)
+{
+	fl->dev[i].state = SG_FL_D_QUEUED;
+	fl->dev[i].tl.next = SG_FL_NONE;
+	if (fl->queue_tail == SG_FL_NONE)
+		fl->queue_head = i;
+	else
+		fl->dev[fl->queue_tail].tl.next = i;
+	fl->queue_tail = i;
+}
+
+/* The handshake failed or was given up: counted, retried after a back-off. */
+static void hs_failed(struct sg_fl *fl, uint32_t i)
+{
+	struct sg_fl_dev *d = &fl->dev[i];
+	uint32_t rto = fl->conf->rto_ms;
+
+	fl->c.handshakes_failed++;
+	hs_release(fl, d);
+	sg_rec_sa_wipe(&d->sa, SG_FL_WINDOW);
+	d->state = SG_FL_D_BACKOFF;
+	sg_fl_wheel_set(&fl->wheel, i,
+	                fl->now + sg_fl_rand_range(&fl->rng, rto, BACKOFF_FACTOR * rto));
+}
+
+/* The retransmission timer: the current timeout (h->rto) drawn within the jitter. */
+static void hs_arm(struct sg_fl *fl, uint32_t i, struct sg_fl_hs *h)
+{
+	h->rto_due = fl->now + sg_fl_jitter(&fl->rng, h->rto, fl->conf->rto_jitter_pct);
+	sg_fl_wheel_set(&fl->wheel, i, min_u32(h->rto_due, h->give_up));
+}
+
+/* Start a handshake for device i in a free slot: its first ClientHello (RFC 6347 §4.2.1). */
+static void hs_start(struct sg_fl *fl, uint32_t i)
+{
+	struct sg_fl_dev *d = &fl->dev[i];
+	uint32_t k = fl->hs_free;
+	struct sg_fl_hs *h = &fl->hs[k];
+	struct sg_fl_buf *b = fl_buf_get(fl);
+	size_t cap, len = 0;
+	uint8_t *out;
+	int rc;
+
+	fl->hs_free = h->next;
+	fl->hs_used++;
+	d->hs = k;
+	d->state = SG_FL_D_HS;
+	d->hs_count++;
+	h->dev = i;
+	sg_fl_identity(fl->first + i, h->identity);
+	h->conf = (struct sg_fc_conf){ .rec = fl->rec,
+		                       .suites = fl->conf->suites,
+		                       .n_suites = fl->conf->n_suites,
+		                       .identity = h->identity,
+		                       .psk = h->psk,
+		                       .psk_len = SG_FL_PSK_LEN };
+	h->rto = fl->conf->rto_ms;
+	h->give_up = fl->now + fl->conf->hs_timeout_s * 1000u;
+	fl->c.handshakes_started++;
+	rc = sg_fl_psk(fl->conf->seed, h->identity, h->psk);
+	if (rc == 0 && b != NULL) {
+		out = payload_room(b, &cap);
+		rc = sg_fc_start(&d->fc, &h->fc, &h->conf, out, cap, &len);
+	}
+	if (rc != 0) {
+		if (b != NULL)
+			fl_buf_put(fl, b);
+		hs_failed(fl, i);
+		return;
+	}
+	if (fl->conf->announce && d->hs_count == 1)
+		fl_dev_announce(fl, i); /* ahead of the hello on the same delay line */
+	if (b != NULL)                  /* no buffer: the first retransmission sends the hello */
+		fl_dev_send(fl, i, b, (uint16_t)len);
+	hs_arm(fl, i, h);
+}
+
+/* Device i wants a handshake: a slot now, or a place in the queue. */
+static void hs_begin(struct sg_fl *fl, uint32_t i)
+{
+	sg_fl_wheel_cancel(&fl->wheel, i);
+	if (fl->hs_free == SG_FL_NONE || fl->queue_head != SG_FL_NONE)
+		queue_push(fl, i);
+	else
+		hs_start(fl, i);
+}
+
+void fl_dev_drain_queue(struct sg_fl *fl)
+{
+	while (fl->hs_free != SG_FL_NONE && fl->queue_head != SG_FL_NONE) {
+		uint32_t i = fl->queue_head;
+
+		fl->queue_head = fl->dev[i].tl.next;
+		if (fl->queue_head == SG_FL_NONE)
+			fl->queue_tail = SG_FL_NONE;
+		fl->dev[i].tl.next = 0;
+		hs_start(fl, i);
+	}
+}
+
+void fl_dev_arrive_all(struct sg_fl *fl)
+{
+	const struct sg_fl_conf *c = fl->conf;
+
+	for (uint32_t i = 0; i < fl->count; i++) {
+		uint64_t n = fl->first + (uint64_t)i, at;
+
+		if (c->arrival_rate > 0)
+			at = (uint64_t)((double)n * 1000.0 / c->arrival_rate);
+		else
+			at = n * c->ramp_s * 1000u / c->devices;
+		if (at > SG_FL_DURATION_MAX * 1000ull) /* after the run: never */
+			continue;
+		sg_fl_wheel_set(&fl->wheel, i, fl->now + (uint32_t)at);
+	}
+}
+
+/* Device i's next request tick after now, at its rate (RFC 7252 §4.7 NSTART 1: one at a time). */
+static void next_request(struct sg_fl *fl, struct sg_fl_dev *d, bool first)
+{
+	double iv = fl->req_interval_ms;
+
+	if (iv <= 0)
+		return;
+	if (first) /* a random phase, so a fleet that connected together does not ask together */
+		d->next_req = fl->now + sg_fl_rand_range(&fl->rng, 0, (uint32_t)iv);
+	else if (d->next_req + (uint32_t)iv > fl->now)
+		d->next_req += (uint32_t)(iv < 1 ? 1 : iv);
+	else
+		d->next_req = fl->now + (uint32_t)(iv < 1 ? 1 : iv);
+}
+
+static void arm_up(struct sg_fl *fl, uint32_t i)
+{
+	struct sg_fl_dev *d = &fl->dev[i];
+
+	if (d->req_out)
+		sg_fl_wheel_set(&fl->wheel, i, d->req_due);
+	else if (fl->req_interval_ms > 0)
+		sg_fl_wheel_set(&fl->wheel, i, d->next_req);
+	else
+		sg_fl_wheel_cancel(&fl->wheel, i);
+}
+
+/* The handshake completed (the server's Finished verified): a session, fresh nonce checks. */
+static void hs_done(struct sg_fl *fl, uint32_t i)
+{
+	struct sg_fl_dev *d = &fl->dev[i];
+
+	hs_release(fl, d);
+	fl->c.handshakes_completed++;
+	d->state = SG_FL_D_UP;
+	d->tx = (struct sg_fl_nonce){ 0 };
+	d->rx = (struct sg_fl_nonce){ 0 };
+	d->req_out = 0;
+	if (++fl->connected == fl->count && fl->all_connected_ms < 0)
+		fl->all_connected_ms = fl->now;
+	next_request(fl, d, true);
+	arm_up(fl, i);
+}
+
+/* The session is over (ended by the gateway, or silent): a new handshake (a new key). */
+static void session_end(struct sg_fl *fl, uint32_t i)
+{
+	struct sg_fl_dev *d = &fl->dev[i];
+
+	if (d->req_out)
+		fl->c.requests_lost++;
+	d->req_out = 0;
+	fl->connected--;
+	fl->c.rehandshakes++;
+	sg_rec_sa_wipe(&d->sa, SG_FL_WINDOW);
+	hs_begin(fl, i);
+}
+
+/* Queue device i's current request (new or again) for sealing in the next burst. */
+static void request_queue(struct sg_fl *fl, uint32_t i)
+{
+	struct sg_fl_dev *d = &fl->dev[i];
+	struct sg_fl_buf *b;
+	struct sg_rec_seal_op *op;
+	unsigned head = sg_rec_seal_headroom(d->sa.aead, 0, 0);
+	int len;
+
+	if (fl->n_out == SG_BURST_MAX)
+		fl_dev_flush(fl);
+	b = fl_buf_get(fl);
+	if (b == NULL)
+		return; /* the retransmission timer tries again */
+	len = sg_fl_coap_request(b->data + SG_FL_HDR_ROOM + head, b->cap - SG_FL_HDR_ROOM - head,
+	                         d->mid, fl->first + i, d->req);
+	op = &fl->out[fl->n_out];
+	*op = (struct sg_rec_seal_op){ .buf = b->data,
+		                       .buf_len = b->cap,
+		                       .pt_off = SG_FL_HDR_ROOM + head,
+		                       .pt_len = (uint32_t)len,
+		                       .sa = &d->sa,
+		                       .type = SG_DTLS_CT_APPLICATION_DATA };
+	if (len < 0) {
+		fl_buf_put(fl, b);
+		fl->c.drops[SG_FL_DROP_SEAL_FAILED]++;
+		return;
+	}
+	fl->out_buf[fl->n_out] = b;
+	fl->out_dev[fl->n_out++] = i;
+}
+
+void fl_dev_flush(struct sg_fl *fl)
+{
+	unsigned n = fl->n_out;
+
+	if (n == 0)
+		return;
+	sg_rec_seal_burst(fl->rec, fl->out, n);
+	for (unsigned k = 0; k < n; k++) {
+		struct sg_rec_seal_op *op = &fl->out[k];
+		struct sg_fl_dev *d = &fl->dev[fl->out_dev[k]];
+
+		if (op->status != SG_REC_OK || op->rec_off != SG_FL_HDR_ROOM) {
+			fl->c.drops[SG_FL_DROP_SEAL_FAILED]++;
+			fl_buf_put(fl, fl->out_buf[k]);
+			continue;
+		}
+		/* our own records: a sequence the key already sealed is a repeated nonce */
+		if (!sg_fl_nonce_use(&d->tx, op->seq))
+			fl->c.nonce_reuse++;
+		fl_dev_send(fl, fl->out_dev[k], fl->out_buf[k], (uint16_t)op->rec_len);
+	}
+	fl->n_out = 0;
+}
+
+/* A connected device's timer: its request's retransmission or end, or its next request. */
+static void up_timer(struct sg_fl *fl, uint32_t i)
+{
+	struct sg_fl_dev *d = &fl->dev[i];
+
+	if (d->req_out && fl->now >= d->req_due) {
+		if (d->req_retx >= SG_COAP_MAX_RETRANSMIT) {
+			/* RFC 7252 §4.2: the exchange failed; an LwM2M client handshakes again */
+			session_end(fl, i);
+			return;
+		}
+		d->req_retx++;
+		d->req_to *= 2;
+		d->req_due = fl->now + d->req_to;
+		fl->c.request_retransmissions++;
+		request_queue(fl, i);
+	} else if (!d->req_out && fl->req_interval_ms > 0 && fl->now >= d->next_req) {
+		d->req++;
+		d->mid++;
+		d->req_out = 1;
+		d->req_retx = 0;
+		d->req_sent_us = (uint32_t)fl->now_us;
+		d->req_to = sg_fl_rand_range(&fl->rng, fl->conf->req_timeout_ms,
+		                             fl->conf->req_timeout_ms *
+		                                     (100u + SG_COAP_ACK_RANDOM_PCT) / 100u);
+		d->req_due = fl->now + d->req_to;
+		fl->c.requests_sent++;
+		next_request(fl, d, false);
+		request_queue(fl, i);
+	}
+	arm_up(fl, i);
+}
+
+/* A handshaking device's timer: give up, or send the last flight again (RFC 6347 §4.2.4). */
+static void hs_timer(struct sg_fl *fl, uint32_t i)
+{
+	struct sg_fl_dev *d = &fl->dev[i];
+	struct sg_fl_hs *h = &fl->hs[d->hs];
+	struct sg_fl_buf *b;
+	size_t cap, len = 0;
+
+	if (fl->now >= h->give_up) {
+		hs_failed(fl, i);
+		return;
+	}
+	if (fl->now >= h->rto_due) {
+		h->rto = min_u32(h->rto * 2, fl->conf->rto_max_ms); /* §4.2.4.1: double */
+		b = fl_buf_get(fl);
+		if (b != NULL) {
+			uint8_t *out = payload_room(b, &cap);
+
+			if (sg_fc_resend(&d->fc, &h->fc, out, cap, &len) == 0 && len != 0) {
+				fl->c.retransmissions++;
+				fl_dev_send(fl, i, b, (uint16_t)len);
+			} else {
+				fl_buf_put(fl, b);
+			}
+		}
+	}
+	hs_arm(fl, i, h);
+}
+
+void fl_dev_timer(struct sg_fl *fl, uint32_t i)
+{
+	switch (fl->dev[i].state) {
+	case SG_FL_D_IDLE:
+	case SG_FL_D_BACKOFF:
+		hs_begin(fl, i);
+		break;
+	case SG_FL_D_HS:
+		hs_timer(fl, i);
+		break;
+	case SG_FL_D_UP:
+		up_timer(fl, i);
+		break;
+	default:
+		break;
+	}
+}
+
+/* A server datagram for a handshaking device: the client's next flight, or its end. */
+static void hs_input(struct sg_fl *fl, uint32_t i, const uint8_t *in, size_t len)
+{
+	struct sg_fl_dev *d = &fl->dev[i];
+	struct sg_fl_hs *h = &fl->hs[d->hs];
+	struct sg_fl_buf *b = fl_buf_get(fl);
+	size_t cap, out_len = 0;
+	uint8_t *out;
+	int rc;
+
+	if (b == NULL)
+		return; /* the server's retransmission brings it again */
+	out = payload_room(b, &cap);
+	rc = sg_fc_input(&d->fc, &h->fc, in, len, out, cap, &out_len);
+	if (rc != 0) {
+		fl_buf_put(fl, b);
+		if (rc == -ECONNREFUSED)
+			fl->c.alerts_received++;
+		hs_failed(fl, i);
+		return;
+	}
+	if (out_len != 0) {
+		fl_dev_send(fl, i, b, (uint16_t)out_len);
+		h->rto = fl->conf->rto_ms; /* a new flight: the initial timeout again */
+		hs_arm(fl, i, h);
+	} else {
+		fl_buf_put(fl, b);
+	}
+	if (d->fc.state == SG_FC_DONE)
+		hs_done(fl, i);
+}
+
+/* An answer for device i (plaintext pt, len bytes): its own, to its current request? */
+static void answer_input(struct sg_fl *fl, uint32_t i, const uint8_t *pt, uint32_t len)
+{
+	struct sg_fl_dev *d = &fl->dev[i];
+	uint32_t n = fl->first + i;
+	struct sg_fl_coap m;
+
+	if (sg_fl_coap_parse(pt, len, &m) != 0 || m.type != SG_COAP_TYPE_ACK ||
+	    m.code != SG_COAP_CODE_CONTENT) {
+		fl->c.drops[SG_FL_DROP_BAD_COAP]++;
+		return;
+	}
+	if (m.dev != n || m.pl_dev != n) {
+		fl->c.misdelivered++;
+		return;
+	}
+	if (!d->req_out || m.req != d->req || m.pl_req != d->req || m.mid != d->mid) {
+		fl->c.drops[SG_FL_DROP_DUP_ANSWER]++;
+		return;
+	}
+	d->req_out = 0;
+	fl->c.requests_answered++;
+	sg_fl_hist_add(&fl->rtt, (uint32_t)fl->now_us - d->req_sent_us);
+	arm_up(fl, i);
+}
+
+/* An opened record of a connected device: data, an alert, or a late handshake record. */
+static void record_opened(struct sg_fl *fl, uint32_t i, const struct sg_rec_open_op *op)
+{
+	const uint8_t *pt = op->rec + op->pt_off;
+
+	if (op->type == SG_DTLS_CT_APPLICATION_DATA) {
+		answer_input(fl, i, pt, op->pt_len);
+	} else if (op->type == SG_DTLS_CT_ALERT && op->pt_len == 2) {
+		fl->c.alerts_received++;
+		/* RFC 5246 §7.2: close_notify or a fatal alert ends the session */
+		if (pt[1] == SG_TLS_ALERT_CLOSE_NOTIFY || pt[0] == SG_TLS_ALERT_FATAL)
+			session_end(fl, i);
+	} else {
+		fl->c.drops[SG_FL_DROP_STALE]++; /* e.g. the server's Finished again */
+	}
+}
+
+#define RECS_PER_DGRAM 8
+
+/*
+ * The records of a connected device's datagram into ops (up to room): those
+ * of its key's epoch whose sequence is fresh; a repeated one is a repeated
+ * nonce of the gateway's (counted, not opened). Returns how many it added.
+ */
+static unsigned gather(struct sg_fl *fl, uint32_t i, uint8_t *dg, uint32_t len,
+                       struct sg_rec_open_op *ops, unsigned room)
+{
+	struct sg_rec_hdr h[RECS_PER_DGRAM];
+	struct sg_fl_dev *d = &fl->dev[i];
+	unsigned nrec = sg_rec_parse(dg, len, 0, h, RECS_PER_DGRAM), n = 0;
+
+	if (nrec == 0)
+		fl->c.drops[SG_FL_DROP_BAD_RECORD]++;
+	for (unsigned r = 0; r < nrec && n < room; r++) {
+		if (h[r].status != SG_REC_OK || h[r].epoch != d->sa.epoch) {
+			/* a stray epoch-0 record (a late hello flight), or one that does not frame
+			 */
+			fl->c.drops[h[r].status != SG_REC_OK ? SG_FL_DROP_BAD_RECORD
+			                                     : SG_FL_DROP_STALE]++;
+			continue;
+		}
+		if (!sg_fl_nonce_fresh(&d->rx, h[r].seq)) {
+			fl->c.nonce_reuse++;
+			continue;
+		}
+		ops[n++] = (struct sg_rec_open_op){ .rec = dg + h[r].off,
+			                            .rec_len = h[r].len,
+			                            .sa = &d->sa };
+	}
+	return n;
+}
+
+/* Open the gathered records in one burst and act on each. */
+static void open_all(struct sg_fl *fl, struct sg_rec_open_op *ops, const uint32_t *op_dev,
+                     unsigned n)
+{
+	sg_rec_open_burst(fl->rec, ops, n);
+	for (unsigned k = 0; k < n; k++) {
+		struct sg_fl_dev *d = &fl->dev[op_dev[k]];
+
+		if (ops[k].status == SG_REC_REPLAYED || ops[k].status == SG_REC_TOO_OLD) {
+			/* the SA's window marks authenticated records only: one of the
+			 * gateway's records had this sequence (two in one burst) */
+			fl->c.nonce_reuse++;
+		} else if (ops[k].status != SG_REC_OK) {
+			fl->c.drops[SG_FL_DROP_AUTH_FAILED]++;
+		} else if (d->state != SG_FL_D_UP) {
+			fl->c.drops[SG_FL_DROP_STALE]++; /* an earlier record ended the session */
+		} else {
+			sg_fl_nonce_mark(&d->rx, ops[k].seq);
+			record_opened(fl, op_dev[k], &ops[k]);
+		}
+	}
+}
+
+void fl_dev_input(struct sg_fl *fl, struct sg_fl_buf **bufs, unsigned n)
+{
+	struct sg_rec_open_op ops[SG_BURST_MAX];
+	uint32_t op_dev[SG_BURST_MAX] = { 0 };
+	unsigned nops = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		struct sg_fl_buf *b = bufs[k];
+		uint8_t *dg = b->data + b->off + b->l4_off;
+		uint32_t i = b->dev;
+		unsigned got;
+
+		if (fl->dev[i].state == SG_FL_D_HS) {
+			hs_input(fl, i, dg, b->l4_len);
+		} else if (fl->dev[i].state == SG_FL_D_UP) {
+			if (nops + RECS_PER_DGRAM > SG_BURST_MAX) {
+				open_all(fl, ops, op_dev, nops);
+				nops = 0;
+			}
+			got = gather(fl, i, dg, b->l4_len, ops + nops, RECS_PER_DGRAM);
+			for (unsigned r = 0; r < got; r++)
+				op_dev[nops + r] = i;
+			nops += got;
+		} else {
+			fl->c.drops[SG_FL_DROP_STALE]++;
+		}
+	}
+	open_all(fl, ops, op_dev, nops);
+	for (unsigned k = 0; k < n; k++)
+		fl_buf_put(fl, bufs[k]);
+}
+
+void fl_dev_release_all(struct sg_fl *fl)
+{
+	for (uint32_t i = 0; i < fl->count; i++) {
+		struct sg_fl_dev *d = &fl->dev[i];
+
+		if (d->hs != SG_FL_NONE)
+			hs_release(fl, d);
+		sg_rec_sa_wipe(&d->sa, SG_FL_WINDOW);
+	}
+}
