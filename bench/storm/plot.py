@@ -8,7 +8,7 @@ Run by bench/storm/storm.py's one thread.
 import shutil
 import subprocess
 
-PANEL_HEIGHT = 320
+PANEL_HEIGHT = 340
 
 
 def _rows(series):
@@ -25,9 +25,17 @@ def _rows(series):
                p.get('connected', 0), rate]
 
 
+def top_connected(panels):
+    """The right axis' top: 10 % above the most devices connected, so the line
+    stays clear of the frame."""
+    most = max((p.get('connected', 0) for _, series, _ in panels for p in series), default=0)
+    return max(10, round(most * 1.1))
+
+
 def script(title, panels, png):
     """The gnuplot script drawing panels, a list of (name, series, marks) with
-    marks a list of (t, label) drawn as vertical lines, into png."""
+    marks a list of (t, label) drawn as vertical lines, into png. The daemon's
+    admission refusals are drawn in a panel where it refused any."""
     out = [f'set terminal pngcairo size 1000,{PANEL_HEIGHT * max(1, len(panels)) + 40} '
            'font ",9"', f'set output "{png}"']
     for i, (_, series, _) in enumerate(panels):
@@ -35,17 +43,17 @@ def script(title, panels, png):
         out += [' '.join(str(v) for v in r) for r in _rows(series)]
         out.append('EOD')
     out += [f'set multiplot layout {max(1, len(panels))},1 title "{title}"',
-            'set grid', 'set key top left', 'set xlabel "seconds"',
+            'set grid', 'set key outside bottom center horizontal', 'set xlabel "seconds"',
             'set ylabel "per second"', 'set y2label "connected devices"',
-            'set ytics nomirror', 'set y2tics', 'set yrange [0:*]', 'set y2range [0:*]']
+            'set ytics nomirror', 'set y2tics', 'set yrange [0:*]',
+            f'set y2range [0:{top_connected(panels)}]']
     for i, (name, series, marks) in enumerate(panels):
         out.append('unset arrow')
         for t, label in marks:
             out.append(f'set arrow from {t}, graph 0 to {t}, graph 1 nohead dt 2 lc "gray40"')
             out.append(f'set label "{label}" at {t}, graph 0.95 left offset 0.5,0')
         out.append(f'set title "{name}"')
-        refused = any((p.get('daemon') or {}).get('admission_refused') is not None
-                      for p in series)
+        refused = any((p.get('daemon') or {}).get('admission_refused') for p in series)
         out.append(f'plot $run{i} using 1:2 with lines lw 2 title "handshakes/s", '
                    f'$run{i} using 1:3 with lines lw 2 title "goodput (answers/s)", '
                    f'$run{i} using 1:4 axes x1y2 with lines lw 2 dt 3 title "connected"'

@@ -35,13 +35,21 @@ def busy_window(series, devices):
     return first, last
 
 
-def busy_rate(series, devices):
+def busy_rate(series, devices, t_all=None):
     """Completed handshakes per second over the busy window (busy_window()): the
-    rate at which the server brought the fleet up. 0.0 without a handshake."""
+    rate at which the server brought the fleet up. With t_all (the fleet's
+    `seconds_to_all_connected`, finer than the series' seconds) the window ends
+    there instead of at the end of that second, and the rate is the devices over
+    the window from the start of its first second. 0.0 without a handshake."""
     w = busy_window(series, devices)
     if w is None:
         return 0.0
     first, last = w
+    if t_all is not None and series[last].get('connected', 0) >= devices:
+        start = series[first].get('t', first + 1) - 1  # the start of the first busy second
+        done = devices - (series[first - 1].get('connected', 0) if first > 0 else 0)
+        if t_all > start:
+            return done / (t_all - start)
     done = sum(p.get('handshakes_per_s', 0) for p in series[first:last + 1])
     return done / (last - first + 1)
 

@@ -101,7 +101,10 @@ class Storm:
         its report, the daemon's samples on its series."""
         a = self.args
         base = {'devices': a.devices, 'kx': a.kx, 'rtt': a.rtt, 'ipv6': a.ipv6,
-                'seed': a.seed, 'duration': duration}
+                'seed': a.seed, 'duration': duration,
+                # A daemon without ports[].gateway has the devices on-link: each device
+                # makes itself known by ARP/NS first (stormlab.gateway_config()).
+                'announce': self.server == 'stormgate' and not self.feats.get('gateway')}
         eal = self.lab.fleet_eal(self.fleet_devargs, a.fleet_lcores, a.devices)
         run = FleetRun(self.lab, name, eal, fleet_options({**base, **opts}), a.devices, duration)
         label = f'{a.scenario} {self.server}' + (f' {name}' if name != a.scenario else '')
@@ -118,9 +121,9 @@ def cold(s):
     s.up('cold')
     rep = s.fleet('cold', a.duration, ramp=a.ramp, req_rate=a.req_rate)
     stats = s.down()
+    busy = report.busy_rate(rep['series'], a.devices, rep.get('seconds_to_all_connected'))
     doc = report.compose('cold', s.server, rep, daemon_stats=stats,
-                         handshakes_per_s_busy=round(report.busy_rate(rep['series'],
-                                                                      a.devices), 1))
+                         handshakes_per_s_busy=round(busy, 1))
     return doc, [('cold: all devices at once' if not a.ramp else f'cold: ramp {a.ramp} s',
                   rep['series'], [])]
 
@@ -158,7 +161,8 @@ def overload(s):
     s.up('capacity')
     cap_rep = s.fleet('capacity', a.duration, ramp=0, max_inflight=a.cap_inflight)
     s.down()
-    capacity = report.busy_rate(cap_rep['series'], a.devices)
+    capacity = report.busy_rate(cap_rep['series'], a.devices,
+                                cap_rep.get('seconds_to_all_connected'))
     s.lab.check('overload: a capacity was measured', capacity > 0, cap_rep)
     runs, panels = {'capacity': cap_rep}, [(f'capacity: {capacity:.0f} handshakes/s',
                                             cap_rep['series'], [])]
@@ -171,7 +175,7 @@ def overload(s):
         st = s.down()
         stats = stats or st
         runs[f'admission_{mode}'] = rep
-        rate = report.busy_rate(rep['series'], a.devices)
+        rate = report.busy_rate(rep['series'], a.devices, rep.get('seconds_to_all_connected'))
         ratios[mode] = report.goodput_ratio(rate, capacity)
         panels.append((f'{a.factor:g}x capacity, admission {mode}: {rate:.0f} handshakes/s '
                        f'(ratio {ratios[mode]})', rep['series'], []))

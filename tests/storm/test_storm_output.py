@@ -47,6 +47,12 @@ def check_figures(rec):
     for name, series, devices, want in rows:
         got = report.busy_rate(series, devices)
         T.check(f'busy rate, {name}: {want:.2f}', abs(got - want) < 1e-9, got)
+    got = report.busy_rate(rec['series'], 2000, rec['seconds_to_all_connected'])
+    T.check('... with the fleet\'s seconds_to_all_connected (5.4): 2000 from the start of '
+            'second 2 (1.0) = 454.5/s', abs(got - 2000 / 4.4) < 1e-9, got)
+    got = report.busy_rate(pts((0, 0), (5, 5), (9, 4), (9, 0)), 10, 2.5)
+    T.check('... a seconds_to_all_connected is not used while devices are missing',
+            abs(got - 3.0) < 1e-9, got)
     for rate, cap, want in ((900, 1000, 0.9), (1234, 1000, 1.234), (5, 0, None), (5, None, None)):
         T.check(f'goodput_ratio({rate}, {cap}) == {want}', report.goodput_ratio(rate, cap) == want,
                 report.goodput_ratio(rate, cap))
