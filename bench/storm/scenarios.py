@@ -154,9 +154,10 @@ def admission_policy(capacity):
 
 
 def overload(s):
-    """Capacity first (all devices at once, at most --cap-inflight handshakes in
-    flight, so the server is busy but nobody times out), then arrivals at
-    --factor x capacity with admission on and off."""
+    """Capacity first (all devices at once: the server always has work; its
+    figure is the server's while that run shows no retransmissions, which its
+    report in `runs` keeps), then arrivals at --factor x capacity with admission
+    on and off."""
     a = s.args
     s.up('capacity')
     cap_rep = s.fleet('capacity', a.duration, ramp=0, max_inflight=a.cap_inflight)

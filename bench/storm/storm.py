@@ -62,8 +62,9 @@ def parse(argv):
                    help='policy.handshake_rate of the daemon (cold, steady, expiry, restart; '
                    '0: none; overload sets its own)')
     p.add_argument('--factor', type=float, default=10.0, help='overload: arrivals x capacity')
-    p.add_argument('--cap-inflight', type=int, default=256,
-                   help='overload: handshakes in flight while capacity is measured')
+    p.add_argument('--cap-inflight', type=int, default=None,
+                   help='overload: handshakes in flight while capacity is measured '
+                   '(default: the fleet\'s, 4096)')
     p.add_argument('--lifetime', type=int, default=20, help='expiry: key lifetime, s (>= 10)')
     p.add_argument('--jitter', type=int, default=50, help='expiry: the jittered run\'s %%')
     p.add_argument('--restart-at', type=int, default=15, help='restart: kill -9 at second')

@@ -111,7 +111,7 @@ def baseline_sources(devices, ipv6=False):
 
 def memif_devargs(n, role, sockdir, name):
     return (f'net_memif{n},role={role},id=0,socket={os.path.join(sockdir, name)},'
-            'socket-abstract=no')
+            'socket-abstract=no,rsize=14')
 
 
 class StormLab(Lab):
