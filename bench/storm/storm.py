@@ -32,7 +32,7 @@ DEFAULTS = {
     'steady': {'duration': 30, 'ramp': 5},
     'overload': {'duration': 20, 'ramp': 0, 'req_rate': 0.2},
     'expiry': {'duration': 60, 'ramp': 0, 'req_rate': 0.2},
-    'restart': {'duration': 40, 'ramp': 0, 'req_rate': 1.0},
+    'restart': {'duration': 40, 'ramp': 0, 'req_rate': 1.0, 'link': 'af_packet'},
 }
 BINARIES = {'stormgate': 'control/stormgate', 'stormctl': 'control/stormctl',
             'fleet': 'bench/fleet/stormgate-fleet',
@@ -51,7 +51,9 @@ def parse(argv):
     p.add_argument('--rtt', default=None, help='per-device round trip: MS or MIN-MAX')
     p.add_argument('--duration', type=int, default=None, help='seconds of each fleet run')
     p.add_argument('--ramp', type=int, default=None, help='seconds over which devices start')
-    p.add_argument('--link', choices=('memif', 'af_packet'), default='memif')
+    p.add_argument('--link', choices=('memif', 'af_packet'), default=None,
+                   help='memif (default), af_packet (restart\'s default: a veth outlives '
+                   'the killed daemon, a memif link does not come back by itself)')
     p.add_argument('--ipv6', action='store_true')
     p.add_argument('--rate', type=int, default=500, help='steady: requests/s in aggregate')
     p.add_argument('--req-rate', type=float, default=None,
@@ -76,7 +78,7 @@ def parse(argv):
     p.add_argument('--keep', action='store_true', help='keep the work directory (logs, '
                    'configs, the fleet\'s raw reports)')
     a = p.parse_args(argv)
-    for k, v in DEFAULTS[a.scenario].items():
+    for k, v in {'link': 'memif', **DEFAULTS[a.scenario]}.items():
         if getattr(a, k) is None:
             setattr(a, k, v)
     if a.devices < 1 or a.duration < 1 or not 10 <= a.lifetime or not 0 <= a.jitter <= 50:
