@@ -159,7 +159,8 @@ fi
 fleet_target=bench/fleet/stormgate-fleet
 targets=(control/stormgate control/stormctl)
 if [ "$storm" -eq 1 ]; then
-	if ninja -C "$builddir" -t targets all 2>/dev/null | grep -q "^$fleet_target:"; then
+	# grep reads to the end (no -q): ninja must not die of SIGPIPE under pipefail
+	if ninja -C "$builddir" -t targets all 2>/dev/null | grep "^$fleet_target:" >/dev/null; then
 		targets+=("$fleet_target")
 	else
 		say "no $fleet_target in this build: the storm is skipped"
