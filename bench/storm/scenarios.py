@@ -27,6 +27,7 @@ class Storm:
         self.csv = os.path.join(lab.work, 'devices.csv')
         self.imported = False
         self.d = None           # the daemon now running (stormgate)
+        self.cfg = None         # its config, to start it again (restart)
         self.baseline = None    # the baseline server now running (openssl)
         self.write_creds()
 
@@ -42,19 +43,17 @@ class Storm:
 
     def up(self, name, policy=None):
         """The server for one run: stormgate on policy (BASE_POLICY, or --admission's
-        admission_policy(), and these keys),
-        the fleet's credentials imported once (the store outlives a daemon), or the
-        OpenSSL baseline on the same CSV."""
+        admission_policy(), and these keys), the fleet's credentials imported once
+        (the store outlives a daemon), or the OpenSSL baseline on the same CSV."""
         if self.server == 'openssl':
             self.baseline, _ = self.lab.start_baseline(self.csv, self.args.devices,
                                                        self.args.baseline_threads, self.args.ipv6,
                                                        name)
             return
         base = admission_policy(self.args.admission) if self.args.admission else BASE_POLICY
-        cfg = self.lab.gateway(name, self.gw_devargs, self.args.devices,
-                               {**base, **(policy or {})}, self.feats, self.args.ipv6)
-        self.cfg = cfg
-        self.d = self.lab.start_gateway(cfg)
+        self.cfg = self.lab.gateway(name, self.gw_devargs, self.args.devices,
+                                    {**base, **(policy or {})}, self.feats, self.args.ipv6)
+        self.d = self.lab.start_gateway(self.cfg)
         if not self.imported:
             n = self.lab.import_credentials(self.d, self.csv)
             self.lab.check(f'the fleet\'s {self.args.devices} credentials imported '
