@@ -25,6 +25,7 @@ import fleetrun  # noqa: E402
 import plot  # noqa: E402
 import report  # noqa: E402
 import stormlab  # noqa: E402
+import table  # noqa: E402
 
 STORMGATE = sys.argv[1]
 T = Tap()
@@ -92,6 +93,23 @@ def check_compose(rec):
     report.attach_samples(series, {2: {'admission_refused': 7}})
     T.check('daemon samples land on the second they were taken in',
             'daemon' not in series[0] and series[1]['daemon'] == {'admission_refused': 7}, series)
+
+
+def check_table(rec):
+    doc = report.compose('expiry', 'stormgate', rec, options={'kx': 'psk', 'link': 'memif'},
+                         date='2026-12-07T01:00:00+00:00',
+                         rekey={'jitter_0': {'peak_to_mean': 8.79},
+                                'jitter_50': {'peak_to_mean': 1.46}},
+                         runs={'jitter_0': {**rec, 'nonce_reuse': 1}, 'jitter_50': rec})
+    r = table.row(doc, 'alone')
+    cells = [c.strip() for c in r.strip('|').split('|')]
+    T.check('table row: as many cells as the header, the figures in their columns',
+            len(cells) == table.HEADER.count('|') - 1 and cells[:7] == [
+                'expiry', '2,000', 'psk', 'stormgate', '2,000', '5.40', '430']
+            and cells[8] == 'peak/mean 8.79 (jitter_0) / 1.46 (jitter_50)'
+            and cells[12] == '2026-12-07, alone', cells)
+    T.check('table row: nonce reuse is the worst of every run, not the headline run\'s',
+            cells[11] == '1' and cells[10] == '0', cells)
 
 
 def png_size(path):
@@ -202,6 +220,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix='sgstorm-unit-') as work:
         check_figures(rec)
         check_compose(rec)
+        check_table(rec)
         check_plot(rec, work)
         check_configs(work)
         check_fleet_side(work)
