@@ -88,8 +88,9 @@ class FleetRun:
 
     def run(self, gateway_fn, label, hook=None):
         """Start the fleet and watch it until it exits; gateway_fn() is the daemon to
-        sample now (None: none); hook(t) runs once a second with the fleet's last whole second (its series'
-        `t`: the clock the samples, the series and the hooks share).
+        sample now (None: none); hook(t) runs once a second with the fleet's last
+        whole second (its series' `t`: the clock the samples, the series and the
+        hooks share).
         Returns the fleet's report (dict); RuntimeError when it failed to run."""
         tty = sys.stderr.isatty()
         with open(self.log_path, 'w') as log:

@@ -203,7 +203,8 @@ def check_cli(work):
     sh = os.path.join(ROOT, 'bench', 'storm.sh')
     for args, why in ((['nosuch'], 'an unknown scenario'),
                       (['expiry', '--jitter', '80'], 'a jitter over 50 %'),
-                      (['cold', '--devices', '0'], 'no devices')):
+                      (['cold', '--devices', '0'], 'no devices'),
+                      (['expiry', '--server', 'openssl'], 'expiry on the baseline')):
         r = proc.run([sh] + args, timeout=30)
         T.check(f'storm.sh refuses {why}: exit 2 with a message', r.returncode == 2
                 and r.stderr.strip(), r.stdout + r.stderr)
