@@ -54,6 +54,25 @@ def busy_rate(series, devices, t_all=None):
     return done / (last - first + 1)
 
 
+# A capacity run shorter than this, or with retransmissions, measured the fleet's
+# retransmission timer (1 s at first) more than the server: say so.
+CAPACITY_MIN_S = 3.0
+
+
+def capacity_caveat(rep, capacity):
+    """Why a capacity run's figure is not the server's, or None: it was over in
+    less than CAPACITY_MIN_S (too few devices for the rate: every datagram lost
+    cost a device a whole retransmission timeout), or handshakes were resent."""
+    why = []
+    if capacity and rep.get('devices', 0) / capacity < CAPACITY_MIN_S:
+        why.append(f'{rep.get("devices")} devices last {rep.get("devices", 0) / capacity:.2f} s '
+                   f'at that rate (< {CAPACITY_MIN_S:g} s: use at least '
+                   f'{int(capacity * CAPACITY_MIN_S):,} devices)')
+    if rep.get('retransmissions'):
+        why.append(f'{rep["retransmissions"]} retransmissions in the capacity run')
+    return '; '.join(why) or None
+
+
 def goodput_ratio(overload_rate, capacity):
     """Completed handshakes/s under overload / capacity (issue 14); None without a
     capacity."""

@@ -100,7 +100,7 @@ class Storm:
         its report, the daemon's samples on its series."""
         a = self.args
         base = {'devices': a.devices, 'kx': a.kx, 'rtt': a.rtt, 'ipv6': a.ipv6,
-                'seed': a.seed, 'duration': duration,
+                'seed': a.seed, 'duration': duration, 'req_timeout': a.req_timeout,
                 # A daemon without ports[].gateway has the devices on-link: each device
                 # makes itself known by ARP/NS first (stormlab.gateway_config()).
                 'announce': self.server == 'stormgate' and not self.feats.get('gateway')}
@@ -164,6 +164,7 @@ def overload(s):
     capacity = report.busy_rate(cap_rep['series'], a.devices,
                                 cap_rep.get('seconds_to_all_connected'))
     s.lab.check('overload: a capacity was measured', capacity > 0, cap_rep)
+    caveat = report.capacity_caveat(cap_rep, capacity)
     runs, panels = {'capacity': cap_rep}, [(f'capacity: {capacity:.0f} handshakes/s',
                                             cap_rep['series'], [])]
     modes = ('on', 'off') if s.server == 'stormgate' else ('off',)
@@ -186,6 +187,7 @@ def overload(s):
         goodput_ratio=ratios.get('on', ratios['off']),
         goodput_ratio_admission_off=ratios['off'],
         admission_policy=admission_policy(capacity) if 'on' in ratios else None,
+        capacity_caveat=caveat,
         runs={k: v for k, v in runs.items()})
     return doc, panels
 

@@ -32,7 +32,8 @@ DEFAULTS = {
     'steady': {'duration': 30, 'ramp': 5},
     'overload': {'duration': 20, 'ramp': 0, 'req_rate': 0.2},
     'expiry': {'duration': 60, 'ramp': 0, 'req_rate': 0.2},
-    'restart': {'duration': 40, 'ramp': 0, 'req_rate': 1.0, 'link': 'af_packet'},
+    'restart': {'duration': 40, 'ramp': 0, 'req_rate': 1.0, 'link': 'af_packet',
+                'req_timeout': 250},
 }
 BINARIES = {'stormgate': 'control/stormgate', 'stormctl': 'control/stormctl',
             'fleet': 'bench/fleet/stormgate-fleet',
@@ -63,6 +64,10 @@ def parse(argv):
     p.add_argument('--admission', type=int, default=0,
                    help='policy.handshake_rate of the daemon (cold, steady, expiry, restart; '
                    '0: none; overload sets its own)')
+    p.add_argument('--req-timeout', type=int, default=None,
+                   help='the fleet\'s CoAP ACK timeout, ms (restart: 250, so a device gives '
+                   'its exchange up and handshakes again within about 8-12 s; the fleet\'s '
+                   'default 2000 takes 62-93 s, RFC 7252 section 4.2)')
     p.add_argument('--factor', type=float, default=10.0, help='overload: arrivals x capacity')
     p.add_argument('--cap-inflight', type=int, default=None,
                    help='overload: handshakes in flight while capacity is measured '
@@ -138,7 +143,7 @@ def main(argv):
         doc, panels = scenarios.SCENARIOS[a.scenario](s)
         doc['options'] = {k: getattr(a, k) for k in (
             'devices', 'kx', 'rtt', 'link', 'ipv6', 'duration', 'ramp', 'seed', 'admission',
-            'req_rate', 'rate')}
+            'req_rate', 'req_timeout', 'rate')}
         doc['daemon_features'] = feats
         doc['date'] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
         doc['cpus'] = os.cpu_count()

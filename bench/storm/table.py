@@ -30,8 +30,10 @@ def figure(doc):
     """The scenario's own figure for the goodput column."""
     sc = doc.get('scenario')
     if sc == 'overload':
-        return (f'{num(doc.get("goodput_ratio"), 2)} on, '
-                f'{num(doc.get("goodput_ratio_admission_off"), 2)} off')
+        off = f'{num(doc.get("goodput_ratio_admission_off"), 2)} off'
+        if doc.get('admission_policy') is None:  # the baseline has no admission
+            return off
+        return f'{num(doc.get("goodput_ratio"), 2)} on, {off}'
     if sc == 'expiry':
         rk = doc.get('rekey') or {}
         return 'peak/mean ' + ' / '.join(f'{num((v or {}).get("peak_to_mean"), 2)} ({k})'

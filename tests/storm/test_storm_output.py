@@ -57,6 +57,13 @@ def check_figures(rec):
     for rate, cap, want in ((900, 1000, 0.9), (1234, 1000, 1.234), (5, 0, None), (5, None, None)):
         T.check(f'goodput_ratio({rate}, {cap}) == {want}', report.goodput_ratio(rate, cap) == want,
                 report.goodput_ratio(rate, cap))
+    for rep, cap, want in (({'devices': 2000, 'retransmissions': 0}, 10000.0,
+                             'use at least 30,000'),
+                           ({'devices': 50000, 'retransmissions': 12}, 10000.0, '12 retransmissions'),
+                           ({'devices': 50000, 'retransmissions': 0}, 10000.0, None)):
+        got = report.capacity_caveat(rep, cap)
+        T.check(f'capacity caveat for {rep}: {want}',
+                got is None if want is None else want in (got or ''), got)
     flat = pts(*[(100, 10)] * 20)
     spiky = pts(*[(100, 100 if i % 10 == 0 else 0) for i in range(20)])
     pf, ps = report.rekey_profile(flat, 1), report.rekey_profile(spiky, 1)
