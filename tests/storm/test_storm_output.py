@@ -59,7 +59,8 @@ def check_figures(rec):
                 report.goodput_ratio(rate, cap))
     for rep, cap, want in (({'devices': 2000, 'retransmissions': 0}, 10000.0,
                              'use at least 30,000'),
-                           ({'devices': 50000, 'retransmissions': 12}, 10000.0, '12 retransmissions'),
+                           ({'devices': 50000, 'retransmissions': 12}, 10000.0,
+                            '12 retransmissions'),
                            ({'devices': 50000, 'retransmissions': 0}, 10000.0, None)):
         got = report.capacity_caveat(rep, cap)
         T.check(f'capacity caveat for {rep}: {want}',
