@@ -44,6 +44,8 @@ def check_figures(rec):
         ('never all connected: to the end', pts((0, 0), (5, 5), (9, 4), (9, 0)), 10, 9 / 3),
         ('no handshake at all', pts((0, 0), (0, 0)), 10, 0.0),
         ('all in the first second', pts((10, 10), (10, 0)), 10, 10.0),
+        ('the last 1 % in back-off left out', pts((50, 50), (99, 49), (99, 0), (100, 1)), 100,
+         99 / 2),
     ]
     for name, series, devices, want in rows:
         got = report.busy_rate(series, devices)
