@@ -36,14 +36,14 @@ def script(title, panels, png):
     """The gnuplot script drawing panels, a list of (name, series, marks) with
     marks a list of (t, label) drawn as vertical lines, into png. The daemon's
     admission refusals are drawn in a panel where it refused any."""
-    out = [f'set terminal pngcairo size 1000,{PANEL_HEIGHT * max(1, len(panels)) + 40} '
+    out = [f'set terminal pngcairo noenhanced size 1000,{PANEL_HEIGHT * max(1, len(panels)) + 40} '
            'font ",9"', f'set output "{png}"']
     for i, (_, series, _) in enumerate(panels):
         out.append(f'$run{i} << EOD')
         out += [' '.join(str(v) for v in r) for r in _rows(series)]
         out.append('EOD')
     out += [f'set multiplot layout {max(1, len(panels))},1 title "{title}"',
-            'set grid', 'set key outside bottom center horizontal', 'set xlabel "seconds"',
+            'set grid', 'set key outside top center horizontal', 'set xlabel "seconds"',
             'set ylabel "per second"', 'set y2label "connected devices"',
             'set ytics nomirror', 'set y2tics', 'set yrange [0:*]',
             f'set y2range [0:{top_connected(panels)}]']
