@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/storm's own parts without a fleet (suite 'unit', no root), as TAP:
-the figures of report.py on a recorded fleet report and on series written as
-rows here (busy rate, goodput ratio, re-key profile, recovery after a restart);
+the figures of report.py on fleet reports (one stormgate-fleet wrote, one
+written in its shape with round numbers) and on series written as rows here (busy rate, goodput ratio, re-key profile, recovery after a restart);
 SCENARIO.json has the issue's keys; the plot is a PNG of the promised size;
 the daemon's config for every link and family is one `stormgate --check-config`
 accepts, with the values asked for; the fleet's options; the series file read
@@ -122,6 +122,26 @@ def check_table(rec):
             cells[11] == '1' and cells[10] == '0', cells)
 
 
+def check_recorded_fleet():
+    """A report stormgate-fleet wrote (2,000 devices at once, 8 s, recorded
+    2026-12-07): the storm reads the fleet's real keys, not only rows written here."""
+    with open(os.path.join(HERE, 'data', 'fleet-report-cold-2000.json'), encoding='utf-8') as f:
+        rep = json.load(f)
+    doc = report.compose('cold', 'stormgate', rep)
+    T.check('the fleet\'s own report has every key the issue asks of SCENARIO.json',
+            not report.missing_keys(rep | {'scenario': 'cold', 'server': 'stormgate'})
+            and not report.missing_keys(doc), report.missing_keys(rep))
+    want = rep['devices'] / rep['seconds_to_all_connected']
+    got = report.busy_rate(rep['series'], rep['devices'], rep['seconds_to_all_connected'])
+    T.check(f'busy rate of the recorded storm: its 2,000 devices over its '
+            f'{rep["seconds_to_all_connected"]} s to all connected', abs(got - want) < 1e-6,
+            got)
+    T.check('its series has the per-second keys the plot and the figures read',
+            all(k in p for p in rep['series'] for k in (
+                't', 'connected', 'handshakes_per_s', 'answers_per_s', 'requests_per_s',
+                'inflight', 'retransmissions')), rep['series'][:2])
+
+
 def png_size(path):
     with open(path, 'rb') as f:
         head = f.read(24)
@@ -232,6 +252,7 @@ def main():
         check_figures(rec)
         check_compose(rec)
         check_table(rec)
+        check_recorded_fleet()
         check_plot(rec, work)
         check_configs(work)
         check_fleet_side(work)
