@@ -29,7 +29,7 @@ static int proxy_len(const uint8_t *p, uint32_t len)
 	return h <= len ? (int)h : -1;
 }
 
-void fl_app_input(struct sg_fl *fl, struct sg_fl_buf *b, const struct sg_fl_rx *rx)
+void sg_fl_app_input(struct sg_fl *fl, struct sg_fl_buf *b, const struct sg_fl_rx *rx)
 {
 	uint8_t dmac[6], src[16], dst[16], *pl = b->data + b->off + rx->l4_off, *out;
 	uint16_t sport = rx->dport, dport = rx->sport, plen = rx->l4_len;
@@ -57,5 +57,5 @@ void fl_app_input(struct sg_fl *fl, struct sg_fl_buf *b, const struct sg_fl_rx *
 	return;
 bad:
 	fl->c.drops[SG_FL_DROP_APP_BAD]++;
-	fl_buf_put(fl, b);
+	sg_fl_buf_put(fl, b);
 }

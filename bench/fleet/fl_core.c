@@ -21,7 +21,7 @@ static const char *const drop_names[SG_FL_DROP_MAX] = {
 	[SG_FL_DROP_AUTH_FAILED] = "auth_failed", [SG_FL_DROP_STALE] = "stale",
 	[SG_FL_DROP_BAD_COAP] = "bad_coap",       [SG_FL_DROP_DUP_ANSWER] = "dup_answer",
 	[SG_FL_DROP_APP_BAD] = "app_bad",         [SG_FL_DROP_NO_BUF] = "no_buf",
-	[SG_FL_DROP_SEAL_FAILED] = "seal_failed", [SG_FL_DROP_HS_INPUT] = "hs_input",
+	[SG_FL_DROP_SEAL_FAILED] = "seal_failed",
 };
 
 const char *sg_fl_drop_name(enum sg_fl_drop d)
@@ -29,7 +29,13 @@ const char *sg_fl_drop_name(enum sg_fl_drop d)
 	return (unsigned)d < SG_FL_DROP_MAX ? drop_names[d] : "unknown";
 }
 
-#define SOLICIT_MS      250  /* ARP/NS for the gateway until it answers */
+#define SOLICIT_MS 250 /* ARP/NS for the gateway until it answers */
+/*
+ * And again this often once it has: a gateway that restarted may have another MAC
+ * (memif draws one per process) and, without a next hop for the devices, asks for
+ * nobody until it has something to send, so the fleet must look again.
+ */
+#define REFRESH_MS      2000
 #define TIMERS_PER_POLL 4096 /* device timers handled per poll, so input is not starved */
 
 size_t sg_fl_dev_bytes(void)
@@ -44,7 +50,7 @@ size_t sg_fl_hs_bytes(void)
 
 _Static_assert(sizeof(struct sg_fl_dev) <= 256, "a device is at most 256 bytes (issue 14)");
 
-struct sg_fl_buf *fl_buf_get(struct sg_fl *fl)
+struct sg_fl_buf *sg_fl_buf_get(struct sg_fl *fl)
 {
 	struct sg_fl_buf *b = fl->io.alloc(fl->io.ctx);
 
@@ -53,7 +59,7 @@ struct sg_fl_buf *fl_buf_get(struct sg_fl *fl)
 	return b;
 }
 
-void fl_buf_put(struct sg_fl *fl, struct sg_fl_buf *b)
+void sg_fl_buf_put(struct sg_fl *fl, struct sg_fl_buf *b)
 {
 	fl->io.free(fl->io.ctx, b);
 }
@@ -61,7 +67,7 @@ void fl_buf_put(struct sg_fl *fl, struct sg_fl_buf *b)
 static void drop(struct sg_fl *fl, struct sg_fl_buf *b, enum sg_fl_drop why)
 {
 	fl->c.drops[why]++;
-	fl_buf_put(fl, b);
+	sg_fl_buf_put(fl, b);
 }
 
 /* Device n's address (global index n). */
@@ -102,7 +108,7 @@ static uint32_t dev_of(const struct sg_fl *fl, const uint8_t *addr, uint32_t por
 	return (uint32_t)(n - fl->first);
 }
 
-void fl_dev_send(struct sg_fl *fl, uint32_t i, struct sg_fl_buf *b, uint16_t len)
+void sg_fl_dev_send(struct sg_fl *fl, uint32_t i, struct sg_fl_buf *b, uint16_t len)
 {
 	struct sg_fl_dev *d = &fl->dev[i];
 	uint8_t src[16];
@@ -114,12 +120,12 @@ void fl_dev_send(struct sg_fl *fl, uint32_t i, struct sg_fl_buf *b, uint16_t len
 	                        src, sport, fl->conf->server, fl->conf->server_port, &b->off);
 	b->dev = i;
 	if (!sg_fl_delay_push(&fl->up, b, fl->now, d->rtt_ms / 2u))
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 }
 
-void fl_dev_announce(struct sg_fl *fl, uint32_t i)
+void sg_fl_dev_announce(struct sg_fl *fl, uint32_t i)
 {
-	struct sg_fl_buf *b = fl_buf_get(fl);
+	struct sg_fl_buf *b = sg_fl_buf_get(fl);
 	uint8_t src[16];
 	uint16_t sport;
 
@@ -135,7 +141,7 @@ void fl_dev_announce(struct sg_fl *fl, uint32_t i)
 		                           fl->conf->server);
 	b->dev = i;
 	if (!sg_fl_delay_push(&fl->up, b, fl->now, fl->dev[i].rtt_ms / 2u))
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 }
 
 /* Whether addr is one we answer for on port: the router or a device, or the app server. */
@@ -154,7 +160,7 @@ static void learn_gateway(struct sg_fl *fl, const uint8_t mac[6])
 	if (!fl->gw_known) {
 		fl->gw_known = true;
 		fl->ready_ms = fl->now;
-		fl_dev_arrive_all(fl);
+		sg_fl_dev_arrive_all(fl);
 	}
 }
 
@@ -174,7 +180,7 @@ static void arp_input(struct sg_fl *fl, enum sg_fl_port port, struct sg_fl_buf *
 	if (port == SG_FL_PORT_DEV && memcmp(spa, fl->conf->server, 4) == 0)
 		learn_gateway(fl, sha);
 	if (rx->op != 1 || !answers_for(fl, port, tpa)) {
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 		return;
 	}
 	b->len = sg_fl_arp_build(b->data + b->off, 2, fl->mac[port], tpa, sha, spa);
@@ -200,7 +206,7 @@ static void ndisc_input(struct sg_fl *fl, enum sg_fl_port port, struct sg_fl_buf
 	     (rx->op == 136 && memcmp(target, fl->conf->server, 16) == 0)))
 		learn_gateway(fl, sha);
 	if (rx->op != 135 || memcmp(src, unspec, 16) == 0 || !answers_for(fl, port, target)) {
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 		return;
 	}
 	b->len = sg_fl_ndisc_build(b->data + b->off, 136, fl->mac[port], target, sha, src, target);
@@ -228,7 +234,7 @@ static void dev_udp_input(struct sg_fl *fl, struct sg_fl_buf *b, const struct sg
 	b->l4_off = rx->l4_off;
 	b->l4_len = rx->l4_len;
 	if (!sg_fl_delay_push(&fl->down, b, fl->now, fl->dev[i].rtt_ms - fl->dev[i].rtt_ms / 2u))
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 }
 
 static void input_one(struct sg_fl *fl, enum sg_fl_port port, struct sg_fl_buf *b)
@@ -246,7 +252,7 @@ static void input_one(struct sg_fl *fl, enum sg_fl_port port, struct sg_fl_buf *
 	} else if (port == SG_FL_PORT_DEV) {
 		dev_udp_input(fl, b, &rx);
 	} else if (memcmp(rx.dst, fl->conf->app, alen) == 0 && rx.dport == fl->conf->app_port) {
-		fl_app_input(fl, b, &rx);
+		sg_fl_app_input(fl, b, &rx);
 	} else {
 		drop(fl, b, SG_FL_DROP_NOT_OURS);
 	}
@@ -266,7 +272,7 @@ void sg_fl_input(struct sg_fl *fl, enum sg_fl_port port, struct sg_fl_buf **bufs
 	set_now(fl, now_us);
 	for (unsigned k = 0; k < n; k++)
 		input_one(fl, port, bufs[k]);
-	fl_dev_flush(fl);
+	sg_fl_dev_flush(fl);
 }
 
 /* ARP request or neighbour solicitation for the gateway's address, from the router's. */
@@ -277,8 +283,8 @@ static void solicit_gateway(struct sg_fl *fl)
 
 	if (fl->now < fl->next_solicit)
 		return;
-	fl->next_solicit = fl->now + SOLICIT_MS;
-	b = fl_buf_get(fl);
+	fl->next_solicit = fl->now + (fl->gw_known ? REFRESH_MS : SOLICIT_MS);
+	b = sg_fl_buf_get(fl);
 	if (b == NULL)
 		return;
 	b->off = 0;
@@ -291,28 +297,34 @@ static void solicit_gateway(struct sg_fl *fl)
 	fl->io.send(fl->io.ctx, SG_FL_PORT_DEV, b);
 }
 
-/* Datagrams the delay lines release now: up to the gateway, down into the devices. */
+/*
+ * Datagrams the delay lines release now: down into the devices first (what
+ * they answer joins the uplink at once), then up to the gateway.
+ */
 static unsigned release(struct sg_fl *fl)
 {
 	struct sg_fl_buf *b, *batch[SG_BURST_MAX];
 	unsigned n = 0, total = 0;
 
-	while ((b = sg_fl_delay_pop(&fl->up, fl->now)) != NULL) {
-		fl->io.send(fl->io.ctx, SG_FL_PORT_DEV, b);
-		total++;
-	}
 	while ((b = sg_fl_delay_pop(&fl->down, fl->now)) != NULL) {
+		__builtin_prefetch(&fl->dev[b->dev].sa); /* what the open reads */
 		__builtin_prefetch(&fl->dev[b->dev].fc);
 		batch[n++] = b;
 		if (n == SG_BURST_MAX) {
-			fl_dev_input(fl, batch, n);
+			sg_fl_dev_input(fl, batch, n);
 			total += n;
 			n = 0;
 		}
 	}
 	if (n != 0)
-		fl_dev_input(fl, batch, n);
-	return total + n;
+		sg_fl_dev_input(fl, batch, n);
+	total += n;
+	sg_fl_dev_flush(fl);
+	while ((b = sg_fl_delay_pop(&fl->up, fl->now)) != NULL) {
+		fl->io.send(fl->io.ctx, SG_FL_PORT_DEV, b);
+		total++;
+	}
+	return total;
 }
 
 unsigned sg_fl_poll(struct sg_fl *fl, uint64_t now_us)
@@ -321,20 +333,18 @@ unsigned sg_fl_poll(struct sg_fl *fl, uint64_t now_us)
 	unsigned n, work = 0;
 
 	set_now(fl, now_us);
-	if (!fl->gw_known) {
-		solicit_gateway(fl);
+	solicit_gateway(fl);
+	if (!fl->gw_known)
 		return 0;
-	}
 	do {
 		n = sg_fl_wheel_expire(&fl->wheel, fl->now, due, SG_ARRAY_SIZE(due));
 		for (unsigned k = 0; k < n; k++)
-			fl_dev_timer(fl, due[k]);
+			sg_fl_dev_timer(fl, due[k]);
 		work += n;
 	} while (n == SG_ARRAY_SIZE(due) && work < TIMERS_PER_POLL);
-	fl_dev_drain_queue(fl);
-	work += release(fl);
-	fl_dev_flush(fl);
-	return work;
+	sg_fl_dev_drain_queue(fl);
+	sg_fl_dev_flush(fl); /* the requests of this tick, before the delay lines release */
+	return work + release(fl);
 }
 
 bool sg_fl_ready(const struct sg_fl *fl)
@@ -375,7 +385,9 @@ static void addresses(struct sg_fl *fl)
 
 static int create_parts(struct sg_fl *fl, uint64_t seed)
 {
-	struct sg_rec_ctx_conf rc = { .window_bits = SG_FL_WINDOW, .flags = SG_REC_CTX_F_LATENCY };
+	struct sg_rec_ctx_conf rc = { .window_bits = SG_FL_WINDOW };
+	struct sg_rec_ctx_conf rc_hs = { .window_bits = SG_FL_WINDOW,
+		                         .flags = SG_REC_CTX_F_LATENCY };
 	size_t dev_bytes = (size_t)fl->count * sizeof(*fl->dev);
 	uint32_t one_way = (fl->conf->rtt_max_ms + 1) / 2;
 
@@ -384,7 +396,8 @@ static int create_parts(struct sg_fl *fl, uint64_t seed)
 	memset(fl->dev, 0, dev_bytes);
 	fl->hs = calloc(fl->conf->max_inflight, sizeof(*fl->hs));
 	fl->rec = sg_rec_ctx_create(&rc);
-	if (fl->hs == NULL || fl->rec == NULL)
+	fl->rec_hs = sg_rec_ctx_create(&rc_hs);
+	if (fl->hs == NULL || fl->rec == NULL || fl->rec_hs == NULL)
 		return -ENOMEM;
 	if (sg_fl_wheel_init(&fl->wheel, fl->dev, sizeof(*fl->dev), offsetof(struct sg_fl_dev, tl),
 	                     0) != 0 ||
@@ -442,7 +455,7 @@ static void drain_delay(struct sg_fl *fl, struct sg_fl_delay *d)
 	if (d->head == NULL)
 		return;
 	while ((b = sg_fl_delay_pop(d, UINT32_MAX - 1)) != NULL)
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 	sg_fl_delay_fini(d);
 }
 
@@ -451,11 +464,12 @@ void sg_fl_free(struct sg_fl *fl)
 	if (fl == NULL)
 		return;
 	if (fl->dev != NULL && fl->hs != NULL)
-		fl_dev_release_all(fl);
+		sg_fl_dev_release_all(fl);
 	drain_delay(fl, &fl->up);
 	drain_delay(fl, &fl->down);
 	sg_fl_wheel_fini(&fl->wheel);
 	sg_rec_ctx_free(fl->rec);
+	sg_rec_ctx_free(fl->rec_hs);
 	free(fl->hs);
 	free(fl->dev);
 	free(fl);

@@ -37,7 +37,6 @@ enum sg_fl_drop {
 	SG_FL_DROP_APP_BAD,       /* to the application server, not a request of ours */
 	SG_FL_DROP_NO_BUF,        /* the packet pool was empty */
 	SG_FL_DROP_SEAL_FAILED,   /* the record layer refused to seal */
-	SG_FL_DROP_HS_INPUT,      /* a handshake datagram the client dropped whole */
 	SG_FL_DROP_MAX
 };
 
@@ -55,7 +54,8 @@ struct sg_fl_counters {
 	uint64_t request_retransmissions;
 	uint64_t misdelivered; /* an answer naming another device */
 	uint64_t nonce_reuse;
-	uint64_t rehandshakes; /* sessions the gateway ended, or that stopped answering */
+	uint64_t record_copies; /* byte-identical copies of the gateway's handshake records */
+	uint64_t rehandshakes;  /* sessions the gateway ended, or that stopped answering */
 	uint64_t alerts_received;
 	uint64_t app_answers; /* answers the application server sent */
 	uint64_t link_lost;   /* datagrams the emulated loss dropped (both ways) */

@@ -19,7 +19,8 @@
 #include "fl_priv.h"
 #include "fl_rand.h"
 
-#define BACKOFF_FACTOR 2 /* a failed handshake is retried after rto x random(1, 2) */
+#define BACKOFF_FACTOR  2  /* a failed handshake is retried after rto x random(1, 2) */
+#define NO_BUF_RETRY_MS 10 /* a handshake that found no buffer to start with */
 
 static uint32_t min_u32(uint32_t a, uint32_t b)
 {
@@ -83,11 +84,16 @@ static void hs_start(struct sg_fl *fl, uint32_t i)
 	struct sg_fl_dev *d = &fl->dev[i];
 	uint32_t k = fl->hs_free;
 	struct sg_fl_hs *h = &fl->hs[k];
-	struct sg_fl_buf *b = fl_buf_get(fl);
+	struct sg_fl_buf *b = sg_fl_buf_get(fl);
 	size_t cap, len = 0;
 	uint8_t *out;
 	int rc;
 
+	if (b == NULL) { /* the pool is empty (counted): try again shortly, no slot taken */
+		d->state = SG_FL_D_BACKOFF;
+		sg_fl_wheel_set(&fl->wheel, i, fl->now + NO_BUF_RETRY_MS);
+		return;
+	}
 	fl->hs_free = h->next;
 	fl->hs_used++;
 	d->hs = k;
@@ -95,7 +101,7 @@ static void hs_start(struct sg_fl *fl, uint32_t i)
 	d->hs_count++;
 	h->dev = i;
 	sg_fl_identity(fl->first + i, h->identity);
-	h->conf = (struct sg_fc_conf){ .rec = fl->rec,
+	h->conf = (struct sg_fc_conf){ .rec = fl->rec_hs,
 		                       .suites = fl->conf->suites,
 		                       .n_suites = fl->conf->n_suites,
 		                       .identity = h->identity,
@@ -104,21 +110,18 @@ static void hs_start(struct sg_fl *fl, uint32_t i)
 	h->rto = fl->conf->rto_ms;
 	h->give_up = fl->now + fl->conf->hs_timeout_s * 1000u;
 	fl->c.handshakes_started++;
+	out = payload_room(b, &cap);
 	rc = sg_fl_psk(fl->conf->seed, h->identity, h->psk);
-	if (rc == 0 && b != NULL) {
-		out = payload_room(b, &cap);
+	if (rc == 0)
 		rc = sg_fc_start(&d->fc, &h->fc, &h->conf, out, cap, &len);
-	}
 	if (rc != 0) {
-		if (b != NULL)
-			fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 		hs_failed(fl, i);
 		return;
 	}
-	if (fl->conf->announce && d->hs_count == 1)
-		fl_dev_announce(fl, i); /* ahead of the hello on the same delay line */
-	if (b != NULL)                  /* no buffer: the first retransmission sends the hello */
-		fl_dev_send(fl, i, b, (uint16_t)len);
+	if (fl->conf->announce) /* ahead of the hello, on the same delay line */
+		sg_fl_dev_announce(fl, i);
+	sg_fl_dev_send(fl, i, b, (uint16_t)len);
 	hs_arm(fl, i, h);
 }
 
@@ -132,7 +135,7 @@ static void hs_begin(struct sg_fl *fl, uint32_t i)
 		hs_start(fl, i);
 }
 
-void fl_dev_drain_queue(struct sg_fl *fl)
+void sg_fl_dev_drain_queue(struct sg_fl *fl)
 {
 	while (fl->hs_free != SG_FL_NONE && fl->queue_head != SG_FL_NONE) {
 		uint32_t i = fl->queue_head;
@@ -145,7 +148,7 @@ void fl_dev_drain_queue(struct sg_fl *fl)
 	}
 }
 
-void fl_dev_arrive_all(struct sg_fl *fl)
+void sg_fl_dev_arrive_all(struct sg_fl *fl)
 {
 	const struct sg_fl_conf *c = fl->conf;
 
@@ -230,8 +233,8 @@ static void request_queue(struct sg_fl *fl, uint32_t i)
 	int len;
 
 	if (fl->n_out == SG_BURST_MAX)
-		fl_dev_flush(fl);
-	b = fl_buf_get(fl);
+		sg_fl_dev_flush(fl);
+	b = sg_fl_buf_get(fl);
 	if (b == NULL)
 		return; /* the retransmission timer tries again */
 	len = sg_fl_coap_request(b->data + SG_FL_HDR_ROOM + head, b->cap - SG_FL_HDR_ROOM - head,
@@ -244,7 +247,7 @@ static void request_queue(struct sg_fl *fl, uint32_t i)
 		                       .sa = &d->sa,
 		                       .type = SG_DTLS_CT_APPLICATION_DATA };
 	if (len < 0) {
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 		fl->c.drops[SG_FL_DROP_SEAL_FAILED]++;
 		return;
 	}
@@ -252,7 +255,7 @@ static void request_queue(struct sg_fl *fl, uint32_t i)
 	fl->out_dev[fl->n_out++] = i;
 }
 
-void fl_dev_flush(struct sg_fl *fl)
+void sg_fl_dev_flush(struct sg_fl *fl)
 {
 	unsigned n = fl->n_out;
 
@@ -265,13 +268,13 @@ void fl_dev_flush(struct sg_fl *fl)
 
 		if (op->status != SG_REC_OK || op->rec_off != SG_FL_HDR_ROOM) {
 			fl->c.drops[SG_FL_DROP_SEAL_FAILED]++;
-			fl_buf_put(fl, fl->out_buf[k]);
+			sg_fl_buf_put(fl, fl->out_buf[k]);
 			continue;
 		}
 		/* our own records: a sequence the key already sealed is a repeated nonce */
 		if (!sg_fl_nonce_use(&d->tx, op->seq))
 			fl->c.nonce_reuse++;
-		fl_dev_send(fl, fl->out_dev[k], fl->out_buf[k], (uint16_t)op->rec_len);
+		sg_fl_dev_send(fl, fl->out_dev[k], fl->out_buf[k], (uint16_t)op->rec_len);
 	}
 	fl->n_out = 0;
 }
@@ -323,22 +326,22 @@ static void hs_timer(struct sg_fl *fl, uint32_t i)
 	}
 	if (fl->now >= h->rto_due) {
 		h->rto = min_u32(h->rto * 2, fl->conf->rto_max_ms); /* §4.2.4.1: double */
-		b = fl_buf_get(fl);
+		b = sg_fl_buf_get(fl);
 		if (b != NULL) {
 			uint8_t *out = payload_room(b, &cap);
 
 			if (sg_fc_resend(&d->fc, &h->fc, out, cap, &len) == 0 && len != 0) {
 				fl->c.retransmissions++;
-				fl_dev_send(fl, i, b, (uint16_t)len);
+				sg_fl_dev_send(fl, i, b, (uint16_t)len);
 			} else {
-				fl_buf_put(fl, b);
+				sg_fl_buf_put(fl, b);
 			}
 		}
 	}
 	hs_arm(fl, i, h);
 }
 
-void fl_dev_timer(struct sg_fl *fl, uint32_t i)
+void sg_fl_dev_timer(struct sg_fl *fl, uint32_t i)
 {
 	switch (fl->dev[i].state) {
 	case SG_FL_D_IDLE:
@@ -356,12 +359,32 @@ void fl_dev_timer(struct sg_fl *fl, uint32_t i)
 	}
 }
 
+/*
+ * The handshake completed on datagram in: remember the server's Finished record
+ * (its last epoch-1 record there), whose sequence the data records start after,
+ * so that a copy of it coming again is told from a second use of its nonce.
+ */
+static void note_finished(struct sg_fl_dev *d, const uint8_t *in, size_t len)
+{
+	struct sg_rec_hdr h[8];
+	unsigned n = sg_rec_parse(in, len, 0, h, 8);
+
+	d->fin_seq1 = 0;
+	for (unsigned r = 0; r < n; r++) {
+		if (h[r].status == SG_REC_OK && h[r].epoch == d->sa.epoch &&
+		    h[r].seq < UINT32_MAX) {
+			d->fin_seq1 = (uint32_t)h[r].seq + 1;
+			d->fin_fp = sg_fl_fingerprint(in + h[r].off, h[r].len);
+		}
+	}
+}
+
 /* A server datagram for a handshaking device: the client's next flight, or its end. */
 static void hs_input(struct sg_fl *fl, uint32_t i, const uint8_t *in, size_t len)
 {
 	struct sg_fl_dev *d = &fl->dev[i];
 	struct sg_fl_hs *h = &fl->hs[d->hs];
-	struct sg_fl_buf *b = fl_buf_get(fl);
+	struct sg_fl_buf *b = sg_fl_buf_get(fl);
 	size_t cap, out_len = 0;
 	uint8_t *out;
 	int rc;
@@ -371,21 +394,23 @@ static void hs_input(struct sg_fl *fl, uint32_t i, const uint8_t *in, size_t len
 	out = payload_room(b, &cap);
 	rc = sg_fc_input(&d->fc, &h->fc, in, len, out, cap, &out_len);
 	if (rc != 0) {
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 		if (rc == -ECONNREFUSED)
 			fl->c.alerts_received++;
 		hs_failed(fl, i);
 		return;
 	}
 	if (out_len != 0) {
-		fl_dev_send(fl, i, b, (uint16_t)out_len);
+		sg_fl_dev_send(fl, i, b, (uint16_t)out_len);
 		h->rto = fl->conf->rto_ms; /* a new flight: the initial timeout again */
 		hs_arm(fl, i, h);
 	} else {
-		fl_buf_put(fl, b);
+		sg_fl_buf_put(fl, b);
 	}
-	if (d->fc.state == SG_FC_DONE)
+	if (d->fc.state == SG_FC_DONE) {
+		note_finished(d, in, len);
 		hs_done(fl, i);
+	}
 }
 
 /* An answer for device i (plaintext pt, len bytes): its own, to its current request? */
@@ -455,6 +480,16 @@ static unsigned gather(struct sg_fl *fl, uint32_t i, uint8_t *dg, uint32_t len,
 			                                     : SG_FL_DROP_STALE]++;
 			continue;
 		}
+		if (h[r].seq < d->fin_seq1) {
+			/* a record the handshake consumed: a copy of the Finished (the gateway
+			 * resending its stored flight) is no second use of the nonce */
+			if (h[r].seq + 1 == d->fin_seq1 &&
+			    sg_fl_fingerprint(dg + h[r].off, h[r].len) == d->fin_fp)
+				fl->c.record_copies++;
+			else
+				fl->c.nonce_reuse++;
+			continue;
+		}
 		if (!sg_fl_nonce_fresh(&d->rx, h[r].seq)) {
 			fl->c.nonce_reuse++;
 			continue;
@@ -489,7 +524,7 @@ static void open_all(struct sg_fl *fl, struct sg_rec_open_op *ops, const uint32_
 	}
 }
 
-void fl_dev_input(struct sg_fl *fl, struct sg_fl_buf **bufs, unsigned n)
+void sg_fl_dev_input(struct sg_fl *fl, struct sg_fl_buf **bufs, unsigned n)
 {
 	struct sg_rec_open_op ops[SG_BURST_MAX];
 	uint32_t op_dev[SG_BURST_MAX] = { 0 };
@@ -518,10 +553,10 @@ void fl_dev_input(struct sg_fl *fl, struct sg_fl_buf **bufs, unsigned n)
 	}
 	open_all(fl, ops, op_dev, nops);
 	for (unsigned k = 0; k < n; k++)
-		fl_buf_put(fl, bufs[k]);
+		sg_fl_buf_put(fl, bufs[k]);
 }
 
-void fl_dev_release_all(struct sg_fl *fl)
+void sg_fl_dev_release_all(struct sg_fl *fl)
 {
 	for (uint32_t i = 0; i < fl->count; i++) {
 		struct sg_fl_dev *d = &fl->dev[i];

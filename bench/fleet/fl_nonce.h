@@ -12,6 +12,7 @@
 #define STORMGATE_FL_NONCE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct sg_fl_nonce {
@@ -49,6 +50,20 @@ static inline bool sg_fl_nonce_use(struct sg_fl_nonce *n, uint64_t seq)
 		return false;
 	sg_fl_nonce_mark(n, seq);
 	return true;
+}
+
+/*
+ * A 32-bit fingerprint (FNV-1a) of a record's bytes: tells a byte-identical
+ * copy of a record (the same encryption sent again: no second use of its
+ * nonce) from another record under the same sequence (a second use).
+ */
+static inline uint32_t sg_fl_fingerprint(const uint8_t *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t k = 0; k < n; k++)
+		h = (h ^ p[k]) * 16777619u;
+	return h;
 }
 
 #endif /* STORMGATE_FL_NONCE_H */

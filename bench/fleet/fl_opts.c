@@ -119,7 +119,8 @@ static const char usage[] =
         "  --report FILE        final JSON\n"
         "  --series FILE        one JSON object a second\n"
         "  --progress           a live line on stderr\n"
-        "  --announce           each device ARPs/NSes the gateway from its own address first\n"
+        "  --announce           each device ARPs/NSes the gateway from its own address before\n"
+        "                       each handshake\n"
         "                       (a gateway without a next hop for the devices' prefix)\n"
         "  --idle-sleep-us N    sleep after an idle poll (default 100; 0: busy)\n"
         "  --mbufs N            packet buffers (default: from rate x round trip)\n";
@@ -213,7 +214,6 @@ static void defaults(struct sg_fl_conf *c)
 /* What the options said that the checks after them need. */
 struct seen {
 	uint8_t server_family, app_family; /* 0: not given */
-	bool ramp, arrival;
 };
 
 static int suite_arg(const char *s, struct sg_fl_conf *c)
@@ -251,10 +251,8 @@ static int one_opt(struct sg_fl_conf *c, struct seen *sn, int o, const char *a)
 	case O_DEVICES:
 		return u32_arg(a, 1, SG_FL_DEVICES_MAX, &c->devices);
 	case O_RAMP:
-		sn->ramp = true;
 		return u32_arg(a, 0, SG_FL_DURATION_MAX, &c->ramp_s);
-	case O_ARRIVAL:
-		sn->arrival = true;
+	case O_ARRIVAL: /* overrides --ramp */
 		return num_arg(a, 0.001, 1e8, &c->arrival_rate);
 	case O_INFLIGHT:
 		return u32_arg(a, 1, 1u << 22, &c->max_inflight);
@@ -373,8 +371,6 @@ static int finish(struct sg_fl_conf *c, const struct seen *sn, char *err, size_t
 		return fail(err, errlen,
 		            "--kx p256: not yet supported (the client handshake offers "
 		            "X25519 first and cannot be told to offer P-256 alone)");
-	if (sn->ramp && sn->arrival)
-		return fail(err, errlen, "--ramp and --arrival-rate: give one");
 	if (c->req_rate > 0 && c->req_total > 0)
 		return fail(err, errlen, "--req-rate and --req-total: give one");
 	if (c->rto_max_ms < c->rto_ms)

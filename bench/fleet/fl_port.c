@@ -89,6 +89,7 @@ int sg_fl_ports_init(struct sg_fl_ports *p, const struct sg_fl_conf *conf)
 		        rte_eth_dev_count_avail());
 		return -ENODEV;
 	}
+	/* 2 KB of data: af_packet refuses smaller (its default frame holds 2016 bytes) */
 	p->pool = rte_pktmbuf_pool_create("fleet", n, MBUF_CACHE, priv, RTE_MBUF_DEFAULT_BUF_SIZE,
 	                                  (int)rte_socket_id());
 	if (p->pool == NULL) {
@@ -171,6 +172,19 @@ unsigned sg_fl_ports_rx(struct sg_fl_ports *p, enum sg_fl_port port, struct sg_f
 		bufs[k++] = buf_of(m[j]);
 	}
 	return k;
+}
+
+void sg_fl_ports_watch(struct sg_fl_ports *p)
+{
+	for (unsigned k = 0; k < p->n_ports; k++) {
+		struct rte_eth_link l;
+
+		if (rte_eth_link_get_nowait(p->port[k], &l) != 0 || l.link_status)
+			continue;
+		rte_eth_dev_stop(p->port[k]);
+		if (rte_eth_dev_start(p->port[k]) == 0)
+			p->restarts++;
+	}
 }
 
 void sg_fl_ports_flush(struct sg_fl_ports *p)

@@ -28,6 +28,7 @@ struct sg_fl_ports {
 	struct rte_mbuf *tx[SG_FL_PORT_MAX][SG_FL_BURST];
 	uint64_t tx_dropped; /* a full TX ring: freed, counted */
 	uint64_t rx_segmented;
+	uint64_t restarts; /* ports started again after their link went down */
 };
 
 /*
@@ -45,6 +46,13 @@ struct sg_fl_io sg_fl_ports_io(struct sg_fl_ports *p);
 
 /* Up to SG_FL_BURST frames of port into bufs; returns how many. */
 unsigned sg_fl_ports_rx(struct sg_fl_ports *p, enum sg_fl_port port, struct sg_fl_buf **bufs);
+
+/*
+ * Once a second: a port whose link is down is stopped and started again. A
+ * memif client connects only when started, so after the server (stormgate)
+ * restarted this is how the fleet finds it again; for af_packet it is harmless.
+ */
+void sg_fl_ports_watch(struct sg_fl_ports *p);
 
 /* Send what is queued on both ports. */
 void sg_fl_ports_flush(struct sg_fl_ports *p);

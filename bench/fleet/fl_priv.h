@@ -58,6 +58,8 @@ struct sg_fl_dev {
 	uint8_t req_out;       /* a request is waiting for its answer */
 	uint8_t req_retx;      /* its retransmissions so far */
 	uint16_t hs_count;     /* handshakes the device started */
+	uint32_t fin_seq1;     /* the server's Finished record of this key: its sequence + 1 */
+	uint32_t fin_fp;       /* and its fingerprint (sg_fl_fingerprint()) */
 } __attribute__((aligned(SG_CACHE_LINE)));
 
 /* A handshake in progress, from the pool of --max-inflight. */
@@ -76,8 +78,9 @@ struct sg_fl_hs {
 struct sg_fl {
 	const struct sg_fl_conf *conf;
 	struct sg_fl_io io;
-	struct sg_rec_ctx *rec;
-	struct sg_fl_dev *dev; /* count devices, cache-aligned */
+	struct sg_rec_ctx *rec;    /* the devices' data, in bursts (multi-buffer) */
+	struct sg_rec_ctx *rec_hs; /* the handshakes' Finished records, one at a time */
+	struct sg_fl_dev *dev;     /* count devices, cache-aligned */
 	uint32_t first, count;
 	struct sg_fl_hs *hs; /* conf->max_inflight entries */
 	uint32_t hs_free;    /* free list head */
@@ -111,22 +114,22 @@ struct sg_fl {
 };
 
 /* fl_core.c: send a device's UDP payload (at b->data + SG_FL_HDR_ROOM, len bytes) up the link. */
-void fl_dev_send(struct sg_fl *fl, uint32_t i, struct sg_fl_buf *b, uint16_t len);
+void sg_fl_dev_send(struct sg_fl *fl, uint32_t i, struct sg_fl_buf *b, uint16_t len);
 /* fl_core.c: device i resolves the gateway from its own address (--announce): ARP or NS. */
-void fl_dev_announce(struct sg_fl *fl, uint32_t i);
+void sg_fl_dev_announce(struct sg_fl *fl, uint32_t i);
 /* A buffer from the pool, counted when there is none. */
-struct sg_fl_buf *fl_buf_get(struct sg_fl *fl);
-void fl_buf_put(struct sg_fl *fl, struct sg_fl_buf *b);
+struct sg_fl_buf *sg_fl_buf_get(struct sg_fl *fl);
+void sg_fl_buf_put(struct sg_fl *fl, struct sg_fl_buf *b);
 
 /* fl_dev.c */
-void fl_dev_timer(struct sg_fl *fl, uint32_t i);
-void fl_dev_input(struct sg_fl *fl, struct sg_fl_buf **bufs, unsigned n);
-void fl_dev_arrive_all(struct sg_fl *fl);
-void fl_dev_release_all(struct sg_fl *fl);
-void fl_dev_flush(struct sg_fl *fl);       /* seal and send the requests waiting */
-void fl_dev_drain_queue(struct sg_fl *fl); /* start queued handshakes while slots are free */
+void sg_fl_dev_timer(struct sg_fl *fl, uint32_t i);
+void sg_fl_dev_input(struct sg_fl *fl, struct sg_fl_buf **bufs, unsigned n);
+void sg_fl_dev_arrive_all(struct sg_fl *fl);
+void sg_fl_dev_release_all(struct sg_fl *fl);
+void sg_fl_dev_flush(struct sg_fl *fl);       /* seal and send the requests waiting */
+void sg_fl_dev_drain_queue(struct sg_fl *fl); /* start queued handshakes while slots are free */
 
 /* fl_app.c: answer a request that reached the application server (b: owned). */
-void fl_app_input(struct sg_fl *fl, struct sg_fl_buf *b, const struct sg_fl_rx *rx);
+void sg_fl_app_input(struct sg_fl *fl, struct sg_fl_buf *b, const struct sg_fl_rx *rx);
 
 #endif /* STORMGATE_FL_PRIV_H */

@@ -38,11 +38,11 @@ static void second_hist(const struct sg_fl_snap *s, const struct sg_fl_snap *pre
 
 void sg_fl_report_second(struct sg_fl_report *r, const struct sg_fl_snap *s, unsigned t)
 {
-	static struct sg_fl_hist h; /* 1.3 KB; main lcore only */
+	struct sg_fl_hist *h = &r->second;
 	uint64_t hs = s->c.handshakes_completed - r->prev.c.handshakes_completed;
 	json_t *o;
 
-	second_hist(s, &r->prev, &h);
+	second_hist(s, &r->prev, h);
 	if (hs > r->peak_hs)
 		r->peak_hs = hs;
 	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I}", "t", (json_int_t)t,
@@ -52,8 +52,8 @@ void sg_fl_report_second(struct sg_fl_report *r, const struct sg_fl_snap *s, uns
 	              (json_int_t)s->c.retransmissions, "requests_per_s",
 	              (json_int_t)(s->c.requests_sent - r->prev.c.requests_sent), "answers_per_s",
 	              (json_int_t)(s->c.requests_answered - r->prev.c.requests_answered),
-	              "rtt_p50_ms", sg_fl_hist_pct(&h, 50) / 1000.0, "rtt_p99_ms",
-	              sg_fl_hist_pct(&h, 99) / 1000.0, "inflight", (json_int_t)s->inflight);
+	              "rtt_p50_ms", sg_fl_hist_pct(h, 50) / 1000.0, "rtt_p99_ms",
+	              sg_fl_hist_pct(h, 99) / 1000.0, "inflight", (json_int_t)s->inflight);
 	r->prev = *s;
 	if (o == NULL)
 		return;
@@ -98,6 +98,7 @@ static json_t *detail(const struct sg_fl_snap *s)
 	json_object_set_new(d, "request_retransmissions",
 	                    json_integer((json_int_t)s->c.request_retransmissions));
 	json_object_set_new(d, "app_answers", json_integer((json_int_t)s->c.app_answers));
+	json_object_set_new(d, "record_copies", json_integer((json_int_t)s->c.record_copies));
 	json_object_set_new(d, "held", json_integer((json_int_t)s->held));
 	return d;
 }

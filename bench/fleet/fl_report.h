@@ -16,10 +16,11 @@
 #include "fl_core.h"
 
 struct sg_fl_report {
-	json_t *series;         /* array of the per-second objects */
-	FILE *series_f;         /* --series, or NULL */
-	struct sg_fl_snap prev; /* the last second's snapshot */
-	uint64_t peak_hs;       /* most handshakes completed in one second */
+	json_t *series;           /* array of the per-second objects */
+	FILE *series_f;           /* --series, or NULL */
+	struct sg_fl_snap prev;   /* the last second's snapshot */
+	uint64_t peak_hs;         /* most handshakes completed in one second */
+	struct sg_fl_hist second; /* scratch: the last second's round trips */
 };
 
 /* Start: the series file (conf->series) opened. Returns 0 or -errno. */

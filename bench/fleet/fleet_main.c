@@ -86,6 +86,7 @@ static int write_report(const struct sg_fl_conf *conf, struct sg_fl_report *r,
 	if (d != NULL) {
 		json_object_set_new(d, "tx_dropped", json_integer((json_int_t)p->tx_dropped));
 		json_object_set_new(d, "rx_segmented", json_integer((json_int_t)p->rx_segmented));
+		json_object_set_new(d, "port_restarts", json_integer((json_int_t)p->restarts));
 		json_object_set_new(d, "device_bytes", json_integer((json_int_t)sg_fl_dev_bytes()));
 		json_object_set_new(d, "handshake_bytes",
 		                    json_integer((json_int_t)sg_fl_hs_bytes()));
@@ -113,7 +114,7 @@ static double run(const struct sg_fl_conf *conf, struct sg_fl_ports *p, struct s
                   struct sg_fl_report *r)
 {
 	struct sg_fl_buf *bufs[SG_FL_BURST];
-	uint64_t t0 = now_us(), ready = 0, t = t0;
+	uint64_t t0 = now_us(), ready = 0, t = t0, watch = t0 + 1000000;
 	unsigned sec = 0;
 
 	while (!stop) {
@@ -129,6 +130,10 @@ static double run(const struct sg_fl_conf *conf, struct sg_fl_ports *p, struct s
 		}
 		work += sg_fl_poll(fl, t);
 		sg_fl_ports_flush(p);
+		if (t >= watch) {
+			sg_fl_ports_watch(p);
+			watch += 1000000;
+		}
 		if (ready == 0 && sg_fl_ready(fl)) {
 			ready = t;
 		} else if (ready == 0 && t - t0 > GATEWAY_WAIT_S * UINT64_C(1000000)) {
@@ -203,12 +208,13 @@ int main(int argc, char **argv)
 
 	if (opt_argv == NULL)
 		return 1;
-	/* the options: argv[0] then what follows "--" (or everything); kept to the end,
-	 * conf points into argv */
+	/* the options: argv[0] then what follows "--" (or everything); conf keeps
+	 * pointers to argv's strings, not to this array */
 	opt_argv[0] = argv[0];
 	for (int k = split + 1; k <= argc; k++)
 		opt_argv[k - split] = argv[k];
 	rc = sg_fl_opts_parse(argc - split, opt_argv, &conf, err, sizeof(err), stdout);
+	free(opt_argv);
 	if (rc == 1)
 		return 0;
 	if (rc != 0) {

@@ -10,7 +10,11 @@
  * truncation and bit flip parsed without a crash), the credentials (an
  * HMAC-SHA256 value computed elsewhere), the command line (rows of good and
  * bad options), and a whole core: it resolves the gateway, its devices send
- * their hellos, the application server answers, and garbage is counted.
+ * their hellos, the application server answers (udp and proxy mode), and
+ * garbage is counted; a connected device (keys set by the test, which plays
+ * the gateway's record layer) asks, gets its answer timed, counts a replayed
+ * record as a nonce reuse and another device's answer as misdelivered,
+ * handshakes again after a close_notify or 4 unanswered retransmissions.
  * One thread.
  */
 #include <errno.h>
@@ -36,7 +40,9 @@
 #include "fl_hist.h"
 #include "fl_nonce.h"
 #include "fl_opts.h"
+#include "fl_priv.h"
 #include "fl_rand.h"
+#include "fl_report.h"
 #include "fl_wheel.h"
 #include "tc_csum.h"
 
@@ -81,9 +87,9 @@ static void test_wheel(void **state)
 			for (unsigned k = 0; k < n; k++) {
 				struct tdev *t = &d[out[k]];
 
-				assert_true(t->want <= now);       /* never early */
-				assert_true(now - t->want < 7);    /* nor late past the step */
-				assert_true(t->want >= last);      /* in tick order */
+				assert_true(t->want <= now);    /* never early */
+				assert_true(now - t->want < 7); /* nor late past the step */
+				assert_true(t->want >= last);   /* in tick order */
 				last = t->want;
 				t->fired++;
 				fired++;
@@ -124,7 +130,8 @@ static void test_delay_order(void **state)
 		while ((x = sg_fl_delay_pop(&d, now)) != NULL) {
 			assert_true(x->due <= now);
 			assert_true(x->due >= last_due);
-			assert_int_equal(x->len, seen_per_dev[x->dev]++); /* a device's order kept */
+			assert_int_equal(x->len,
+			                 seen_per_dev[x->dev]++); /* a device's order kept */
 			last_due = x->due;
 			got++;
 		}
@@ -139,7 +146,9 @@ static void test_delay_loss(void **state)
 {
 	static const struct {
 		uint32_t ppm, lo, hi; /* lost of 20000 */
-	} rows[] = { { 0, 0, 0 }, { 1000000, 20000, 20000 }, { 100000, 1700, 2300 },
+	} rows[] = { { 0, 0, 0 },
+		     { 1000000, 20000, 20000 },
+		     { 100000, 1700, 2300 },
 		     { 500000, 9500, 10500 } };
 	static struct sg_fl_buf b;
 
@@ -160,9 +169,9 @@ static void test_delay_loss(void **state)
 		assert_in_range(d.lost, rows[r].lo, rows[r].hi);
 		sg_fl_delay_fini(&d);
 	}
-	assert_int_equal(sg_fl_delay_init(&(struct sg_fl_delay){ 0 }, SG_FL_DELAY_MAX_MS + 1, 0, 1,
-	                                  0),
-	                 -EINVAL);
+	assert_int_equal(
+	        sg_fl_delay_init(&(struct sg_fl_delay){ 0 }, SG_FL_DELAY_MAX_MS + 1, 0, 1, 0),
+	        -EINVAL);
 }
 
 /* ---- CoAP ----------------------------------------------------------------- */
@@ -229,12 +238,24 @@ static void test_nonce(void **state)
 		uint64_t seq;
 		bool fresh;
 	} rows[] = {
-		{ 1, true },   { 1, false },  /* a repeat */
-		{ 0, true },   { 5, true },   { 3, true }, { 3, false }, { 2, true },
-		{ 100, true }, { 37, true },  /* within 64 below the top */
+		{ 1, true },
+		{ 1, false }, /* a repeat */
+		{ 0, true },
+		{ 5, true },
+		{ 3, true },
+		{ 3, false },
+		{ 2, true },
+		{ 100, true },
+		{ 37, true },  /* within 64 below the top */
 		{ 36, false }, /* 64 below the top: too old to tell, counted */
-		{ 5, false },  { 99, true },  { 100, false }, { 1000000, true },
-		{ 999999, true }, { 999999, false }, { 1000000 - 63, true }, { 1000000 - 64, false },
+		{ 5, false },
+		{ 99, true },
+		{ 100, false },
+		{ 1000000, true },
+		{ 999999, true },
+		{ 999999, false },
+		{ 1000000 - 63, true },
+		{ 1000000 - 64, false },
 	};
 	struct sg_fl_nonce n = { 0 };
 
@@ -282,7 +303,8 @@ static void test_frame_udp(void **state)
 {
 	(void)state;
 	for (uint8_t family = 4; family <= 6; family += 2) {
-		const uint8_t *src = family == 4 ? ip4_a : ip6_a, *dst = family == 4 ? ip4_b : ip6_b;
+		const uint8_t *src = family == 4 ? ip4_a : ip6_a,
+		              *dst = family == 4 ? ip4_b : ip6_b;
 		unsigned alen = family == 4 ? 4 : 16, iplen = family == 4 ? 20 : 40;
 		uint8_t data[256], copy[256];
 		struct sg_fl_rx rx;
@@ -438,7 +460,8 @@ static void test_opts(void **state)
 		{ "--devices 1048577", -EINVAL, "do not fit 198.19.0.0/16" },
 		{ "--devices 1048577 --ipv6", 0, NULL },
 		{ "--devices 1048577 --ports-per-addr 17", 0, NULL },
-		{ "--ramp 5 --arrival-rate 100", -EINVAL, "give one" },
+		{ "--ramp 5 --arrival-rate 100", 0, NULL }, /* the rate overrides the ramp */
+		{ "--arrival-rate 0", -EINVAL, "--arrival-rate" },
 		{ "--req-rate 1 --req-total 10", -EINVAL, "give one" },
 		{ "--req-rate 0.05", 0, NULL },
 		{ "--req-rate -1", -EINVAL, "--req-rate" },
@@ -495,8 +518,9 @@ static void test_opts(void **state)
 	assert_memory_equal(c.server, "\xc6\x12\x00\x01", 4);
 	assert_memory_equal(c.app, "\xc6\x12\x02\x02", 4);
 	assert_int_equal(c.n_suites, 5); /* the registry's ranked PSK suites */
-	assert_int_equal(parse(&c, err, "--kx x25519 --rtt 100-2000 --loss 2.5 --req-total 500 "
-	                                 "--devices 1000 --ipv6 --backend-mode proxy --progress"),
+	assert_int_equal(parse(&c, err,
+	                       "--kx x25519 --rtt 100-2000 --loss 2.5 --req-total 500 "
+	                       "--devices 1000 --ipv6 --backend-mode proxy --progress"),
 	                 0);
 	assert_int_equal(c.n_suites, 4);
 	assert_int_equal(c.rtt_min_ms, 100);
@@ -509,12 +533,121 @@ static void test_opts(void **state)
 	assert_int_equal(c.server[15], 1);
 }
 
+/* ---- report ---------------------------------------------------------------- */
+
+static void test_report(void **state)
+{
+	static const char *const keys[] = {
+		"devices",
+		"connected",
+		"handshakes_started",
+		"handshakes_completed",
+		"handshakes_failed",
+		"retransmissions",
+		"seconds_to_all_connected",
+		"peak_handshakes_per_s",
+		"requests_sent",
+		"requests_answered",
+		"requests_lost",
+		"misdelivered",
+		"rtt_p50_ms",
+		"rtt_p99_ms",
+		"nonce_reuse",
+		"rehandshakes",
+		"alerts_received",
+		"duration_s",
+		"series",
+	};
+	static const char *const series_keys[] = {
+		"t",
+		"connected",
+		"handshakes_per_s",
+		"handshakes_completed",
+		"handshakes_failed",
+		"retransmissions",
+		"requests_per_s",
+		"answers_per_s",
+		"rtt_p50_ms",
+		"rtt_p99_ms",
+		"inflight",
+	};
+	char path[] = "/tmp/sg-fleet-series-XXXXXX", line[1024];
+	struct sg_fl_conf conf = { .series = path };
+	static struct sg_fl_snap sn;
+	static struct sg_fl_report r;
+	json_t *o, *sr;
+	FILE *f;
+	int fd, lines = 0;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(sg_fl_report_open(&r, &conf), 0);
+	sn.devices = 10;
+	sn.ready_ms = 1000;
+	sn.all_connected_ms = -1;
+	/* second 1: 4 handshakes, 3 answers of 2 ms; second 2: 6 more, all connected at 2.5 s */
+	sn.c.handshakes_completed = sn.connected = 4;
+	sn.c.requests_sent = sn.c.requests_answered = 3;
+	for (int k = 0; k < 3; k++)
+		sg_fl_hist_add(&sn.rtt, 2000);
+	sg_fl_report_second(&r, &sn, 1);
+	sn.c.handshakes_completed = sn.connected = 10;
+	sn.all_connected_ms = 3500;
+	sn.c.requests_sent = sn.c.requests_answered = 5;
+	sg_fl_hist_add(&sn.rtt, 40000);
+	sg_fl_hist_add(&sn.rtt, 40000);
+	sg_fl_report_second(&r, &sn, 2);
+	o = sg_fl_report_final(&r, &sn, 2.0);
+	assert_non_null(o);
+	for (unsigned k = 0; k < SG_ARRAY_SIZE(keys); k++)
+		assert_non_null(json_object_get(o, keys[k]));
+	assert_int_equal(json_integer_value(json_object_get(o, "peak_handshakes_per_s")), 6);
+	assert_true(json_real_value(json_object_get(o, "seconds_to_all_connected")) == 2.5);
+	assert_true(json_real_value(json_object_get(o, "rtt_p99_ms")) > 35);
+	sr = json_object_get(o, "series");
+	assert_int_equal(json_array_size(sr), 2);
+	for (unsigned k = 0; k < SG_ARRAY_SIZE(series_keys); k++)
+		assert_non_null(json_object_get(json_array_get(sr, 1), series_keys[k]));
+	/* per second: the second's own handshakes and round trips */
+	assert_int_equal(
+	        json_integer_value(json_object_get(json_array_get(sr, 1), "handshakes_per_s")), 6);
+	assert_int_equal(
+	        json_integer_value(json_object_get(json_array_get(sr, 1), "answers_per_s")), 2);
+	assert_true(json_real_value(json_object_get(json_array_get(sr, 0), "rtt_p99_ms")) < 3);
+	assert_true(json_real_value(json_object_get(json_array_get(sr, 1), "rtt_p50_ms")) > 35);
+	json_decref(o);
+	sg_fl_report_close(&r);
+	/* the series file: the same objects, one a line */
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		json_t *x = json_loads(line, 0, NULL);
+
+		assert_non_null(x);
+		assert_int_equal(json_integer_value(json_object_get(x, "t")), ++lines);
+		json_decref(x);
+	}
+	fclose(f);
+	assert_int_equal(lines, 2);
+	unlink(path);
+	/* never all connected: null */
+	assert_int_equal(sg_fl_report_open(&r, &(struct sg_fl_conf){ 0 }), 0);
+	sn.all_connected_ms = -1;
+	o = sg_fl_report_final(&r, &sn, 1.0);
+	assert_true(json_is_null(json_object_get(o, "seconds_to_all_connected")));
+	json_decref(o);
+	sg_fl_report_close(&r);
+}
+
 /* ---- a whole core, in memory ---------------------------------------------- */
 
 #define NBUF 512
 
 /* The shell's part, in memory: a pool of buffers and what was sent, per port. */
 struct mem_io {
+	unsigned limit; /* buffers that may be out at once; 0: NBUF */
 	struct sg_fl_buf buf[NBUF];
 	uint8_t data[NBUF][2048];
 	bool used[NBUF];
@@ -527,11 +660,14 @@ static struct sg_fl_buf *mem_alloc(void *ctx)
 {
 	struct mem_io *m = ctx;
 
+	if (m->limit != 0 && m->live >= m->limit)
+		return NULL;
 	for (unsigned k = 0; k < NBUF; k++) {
 		if (!m->used[k]) {
 			m->used[k] = true;
 			m->live++;
-			m->buf[k] = (struct sg_fl_buf){ .handle = &m->used[k], .data = m->data[k],
+			m->buf[k] = (struct sg_fl_buf){ .handle = &m->used[k],
+				                        .data = m->data[k],
 				                        .cap = sizeof(m->data[k]) };
 			return &m->buf[k];
 		}
@@ -656,8 +792,9 @@ static void core_garbage(struct sg_fl *fl, struct mem_io *m, uint64_t t)
 	assert_int_equal(m->n_sent[SG_FL_PORT_DEV], 0);
 }
 
-/* Every frame the devices sent: hellos to the gateway from their own addresses, or ARP. */
-static unsigned hellos(struct mem_io *m, unsigned *arps)
+/* Every frame the devices sent: hellos to the gateway from their own addresses, or ARP;
+ * how many hellos came from UDP port sport (0: any); *arps: the devices' ARP requests. */
+static unsigned hellos_from(struct mem_io *m, unsigned *arps, uint16_t sport)
 {
 	unsigned n = 0;
 
@@ -668,8 +805,8 @@ static unsigned hellos(struct mem_io *m, unsigned *arps)
 		struct sg_fl_rx rx;
 		enum sg_fl_kind kind = sg_fl_parse(f, b->len, &rx);
 
-		if (kind == SG_FL_K_ARP) {
-			(*arps)++;
+		if (kind == SG_FL_K_ARP) { /* a device's own (the router's refreshes aside) */
+			*arps += memcmp(rx.spa, "\xc6\x13", 2) == 0;
 			continue;
 		}
 		assert_int_equal(kind, SG_FL_K_UDP);
@@ -679,10 +816,15 @@ static unsigned hellos(struct mem_io *m, unsigned *arps)
 		assert_memory_equal(rx.src, "\xc6\x13", 2); /* 198.19.0.0/16 */
 		assert_in_range(rx.sport, 10000, 10015);
 		assert_int_equal(f[rx.l4_off], SG_DTLS_CT_HANDSHAKE);
-		n++;
+		n += sport == 0 || rx.sport == sport;
 	}
 	drain(m, SG_FL_PORT_DEV, -1);
 	return n;
+}
+
+static unsigned hellos(struct mem_io *m, unsigned *arps)
+{
+	return hellos_from(m, arps, 0);
 }
 
 static void test_core(void **state)
@@ -745,20 +887,259 @@ static void test_core(void **state)
 	assert_int_equal(s.connected, 0);
 	sg_fl_poll(fl, 1002000 + 5100000);
 	assert_int_equal(hellos(&m, &arps), 20); /* back-off rto..2 rto, then a new hello */
-	assert_int_equal(arps, 0);
+	assert_int_equal(arps, 20);              /* announced again */
 	sg_fl_free(fl);
 	assert_int_equal(m.live, 0); /* every buffer back */
+}
+
+static struct sg_fl_snap snap(const struct sg_fl *fl)
+{
+	struct sg_fl_snap s;
+
+	sg_fl_snapshot(fl, &s);
+	return s;
+}
+
+/* An empty pool: what could not be sent is counted and tried again, nothing is lost. */
+static void test_core_no_buf(void **state)
+{
+	static struct mem_io m;
+	struct sg_fl_io io = { .ctx = &m, .alloc = mem_alloc, .free = mem_free, .send = mem_send };
+	uint8_t macs[SG_FL_PORT_MAX][6], f[128];
+	struct sg_fl_conf conf;
+	struct sg_fl *fl;
+	char err[256];
+	unsigned arps, sent = 0;
+	uint64_t t = 1000000;
+	uint16_t len;
+
+	(void)state;
+	memcpy(macs[SG_FL_PORT_DEV], mac_a, 6);
+	memcpy(macs[SG_FL_PORT_APP], mac_b, 6);
+	assert_int_equal(parse(&conf, err, "--devices 20"), 0);
+	fl = sg_fl_create(&conf, &io, (const uint8_t(*)[6])macs, 0, 20, 5, t);
+	assert_non_null(fl);
+	sg_fl_poll(fl, t);
+	drain(&m, SG_FL_PORT_DEV, -1);
+	len = sg_fl_arp_build(f, 2, gw_mac, (const uint8_t *)"\xc6\x12\x00\x01", mac_a, router4);
+	feed(fl, &m, SG_FL_PORT_DEV, f, len, t);
+	m.limit = 6; /* six buffers for twenty hellos */
+	for (unsigned round = 0; round < 10 && sent < 20; round++) {
+		sg_fl_poll(fl, t += 11000);
+		sent += hellos(&m, &arps);
+	}
+	assert_int_equal(sent, 20);
+	assert_true(snap(fl).c.drops[SG_FL_DROP_NO_BUF] > 0);
+	assert_int_equal(snap(fl).c.handshakes_started, 20);
+	assert_int_equal(snap(fl).inflight, 20);
+	assert_int_equal(snap(fl).c.handshakes_failed, 0);
+	sg_fl_free(fl);
+	assert_int_equal(m.live, 0);
+}
+
+/* ---- a connected device against the test's record layer ---------------------- */
+
+struct gw_side {
+	struct sg_rec_ctx *rec;
+	struct sg_rec_sa *sa; /* the gateway's view of the device's session */
+};
+
+static const uint8_t key_c[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+static const uint8_t key_s[16] = { 0xc0, 0xff, 0xee, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+static const uint8_t iv_c[4] = { 0xa1, 0xa2, 0xa3, 0xa4 }, iv_s[4] = { 0xb1, 0xb2, 0xb3, 0xb4 };
+
+/* Device i of fl gets a session (AES-128-GCM, epoch 1) as if its handshake had completed. */
+static void connect_device(struct sg_fl *fl, uint32_t i, struct gw_side *g)
+{
+	struct sg_rec_sa_params dev = { .aead = SG_AEAD_AES_128_GCM,
+		                        .epoch = 1,
+		                        .rx_key = key_s,
+		                        .tx_key = key_c,
+		                        .rx_iv = iv_s,
+		                        .tx_iv = iv_c,
+		                        .tx_seq = 1,
+		                        .rx_seq = 1 };
+	struct sg_rec_sa_params gw = { .aead = SG_AEAD_AES_128_GCM,
+		                       .epoch = 1,
+		                       .rx_key = key_c,
+		                       .tx_key = key_s,
+		                       .rx_iv = iv_c,
+		                       .tx_iv = iv_s,
+		                       .tx_seq = 1,
+		                       .rx_seq = 1 };
+	struct sg_fl_dev *d = &fl->dev[i];
+
+	assert_int_equal(sg_rec_sa_init(&d->sa, SG_FL_WINDOW, &dev), 0);
+	assert_int_equal(sg_rec_sa_init(g->sa, SG_FL_WINDOW, &gw), 0);
+	d->state = SG_FL_D_UP; /* what the fleet does when a handshake completes */
+	d->fc.state = SG_FC_DONE;
+	d->tx = d->rx = (struct sg_fl_nonce){ 0 };
+	d->req_out = 0;
+	d->next_req = fl->now + 500; /* its first request in half a second */
+	fl->connected++;
+	sg_fl_wheel_set(&fl->wheel, i, d->next_req);
+}
+
+/* The one request device 1 sent on the device port (device 0 may resend its hello):
+ * opened with the gateway's keys. */
+static void take_request(struct mem_io *m, struct gw_side *g, struct sg_fl_coap *c)
+{
+	struct sg_rec_open_op op = { .sa = g->sa };
+	struct sg_fl_buf *b = NULL;
+	struct sg_fl_rx rx;
+
+	for (unsigned k = 0; k < m->n_sent[SG_FL_PORT_DEV]; k++) {
+		struct sg_fl_buf *x = m->sent[SG_FL_PORT_DEV][k];
+
+		if (sg_fl_parse(x->data + x->off, x->len, &rx) == SG_FL_K_UDP &&
+		    rx.sport == 10001) {
+			assert_null(b);
+			b = x;
+		}
+	}
+	assert_non_null(b);
+	assert_int_equal(sg_fl_parse(b->data + b->off, b->len, &rx), SG_FL_K_UDP);
+	op.rec = b->data + b->off + rx.l4_off;
+	op.rec_len = rx.l4_len;
+	assert_int_equal(sg_rec_open_burst(g->rec, &op, 1), 1);
+	assert_int_equal(op.type, SG_DTLS_CT_APPLICATION_DATA);
+	assert_int_equal(sg_fl_coap_parse(op.rec + op.pt_off, op.pt_len, c), 0);
+	assert_int_equal(c->type, SG_COAP_TYPE_CON);
+	drain(m, SG_FL_PORT_DEV, -1);
+}
+
+/* A record of type (pt, len) sealed by the gateway, in a frame to device 1: its length. */
+static uint16_t gw_frame(struct gw_side *g, uint8_t type, const uint8_t *pt, uint32_t len,
+                         uint8_t *d, uint16_t *off)
+{
+	static const uint8_t gw4[4] = { 198, 18, 0, 1 }, dev1[4] = { 198, 19, 0, 0 };
+	unsigned head = sg_rec_seal_headroom(SG_AEAD_AES_128_GCM, 0, 0);
+	struct sg_rec_seal_op op = { .buf = d + SG_FL_HDR_ROOM - head,
+		                     .buf_len = 200 + head,
+		                     .pt_off = head,
+		                     .pt_len = len,
+		                     .sa = g->sa,
+		                     .type = type };
+
+	memcpy(d + SG_FL_HDR_ROOM, pt, len);
+	assert_int_equal(sg_rec_seal_burst(g->rec, &op, 1), 1);
+	assert_int_equal(op.rec_off, 0);
+	/* the record now starts head bytes before the payload room: move it there */
+	memmove(d + SG_FL_HDR_ROOM, d + SG_FL_HDR_ROOM - head, op.rec_len);
+	return sg_fl_udp_build(d, (uint16_t)op.rec_len, mac_a, gw_mac, 4, gw4, 5684, dev1, 10001,
+	                       off);
+}
+
+/* The device asks, the test answers as (dev, req) says: fed back twice (the second a replay). */
+static void ask_and_answer(struct sg_fl *fl, struct mem_io *m, struct gw_side *g, uint64_t *t,
+                           uint32_t answer_dev, bool replay)
+{
+	uint8_t req[SG_FL_COAP_REQ_MAX], ans[64], d[512];
+	struct sg_fl_coap c;
+	uint16_t off, len;
+	int n, a;
+
+	*t += 1000000; /* --req-rate 1: the next request is due */
+	sg_fl_poll(fl, *t);
+	take_request(m, g, &c);
+	assert_int_equal(c.dev, 1);
+	n = sg_fl_coap_request(req, sizeof(req), c.mid, answer_dev, c.req);
+	a = sg_fl_coap_answer(req, (size_t)n, ans, sizeof(ans));
+	len = gw_frame(g, SG_DTLS_CT_APPLICATION_DATA, ans, (uint32_t)a, d, &off);
+	*t += 3000;
+	feed(fl, m, SG_FL_PORT_DEV, d + off, len, *t);
+	if (replay)
+		feed(fl, m, SG_FL_PORT_DEV, d + off, len, *t);
+	sg_fl_poll(fl, *t);
+}
+
+static void test_device_session(void **state)
+{
+	static struct mem_io m;
+	struct sg_fl_io io = { .ctx = &m, .alloc = mem_alloc, .free = mem_free, .send = mem_send };
+	struct sg_rec_ctx_conf rc = { .window_bits = SG_FL_WINDOW };
+	struct gw_side g = { .rec = sg_rec_ctx_create(&rc),
+		             .sa = aligned_alloc(64, sg_rec_sa_size(SG_FL_WINDOW)) };
+	uint8_t macs[SG_FL_PORT_MAX][6], f[128], d[512];
+	uint64_t t = 1000000;
+	struct sg_fl_conf conf;
+	struct sg_fl *fl;
+	char err[256];
+	unsigned arps;
+	uint16_t len, off;
+
+	(void)state;
+	assert_non_null(g.rec);
+	assert_non_null(g.sa);
+	memcpy(macs[SG_FL_PORT_DEV], mac_a, 6);
+	memcpy(macs[SG_FL_PORT_APP], mac_b, 6);
+	/* two devices: device 0 starts at once, device 1 only after 5000 s (the test's) */
+	assert_int_equal(
+	        parse(&conf, err, "--devices 2 --ramp 10000 --req-rate 1 --req-timeout 100"), 0);
+	fl = sg_fl_create(&conf, &io, (const uint8_t(*)[6])macs, 0, 2, 3, t);
+	assert_non_null(fl);
+	len = sg_fl_arp_build(f, 2, gw_mac, (const uint8_t *)"\xc6\x12\x00\x01", mac_a, router4);
+	feed(fl, &m, SG_FL_PORT_DEV, f, len, t);
+	sg_fl_poll(fl, t);
+	drain(&m, SG_FL_PORT_DEV, -1); /* device 0's hello */
+	connect_device(fl, 1, &g);
+	/* asked and answered: timed */
+	ask_and_answer(fl, &m, &g, &t, 1, false);
+	assert_int_equal(snap(fl).c.requests_sent, 1);
+	assert_int_equal(snap(fl).c.requests_answered, 1);
+	assert_int_equal(snap(fl).rtt.n, 1);
+	assert_int_equal(snap(fl).c.nonce_reuse, 0);
+	/* the same record twice: the gateway's nonce repeated */
+	ask_and_answer(fl, &m, &g, &t, 1, true);
+	assert_int_equal(snap(fl).c.requests_answered, 2);
+	assert_int_equal(snap(fl).c.nonce_reuse, 1);
+	/* device 0's answer delivered to device 1 */
+	ask_and_answer(fl, &m, &g, &t, 0, false);
+	assert_int_equal(snap(fl).c.misdelivered, 1);
+	assert_int_equal(snap(fl).c.requests_answered, 2);
+	/* that request stays unanswered: 4 retransmissions (100 ms x 1..1.5, doubled), lost */
+	for (unsigned k = 0; k < 4; k++) {
+		t += 2400000 >> (4 - k);
+		sg_fl_poll(fl, t);
+		drain(&m, SG_FL_PORT_DEV, -1);
+	}
+	assert_int_equal(snap(fl).c.request_retransmissions, 4);
+	t += 2500000;
+	sg_fl_poll(fl, t);
+	assert_int_equal(snap(fl).c.requests_lost, 1);
+	assert_int_equal(snap(fl).c.rehandshakes, 1);
+	assert_int_equal(hellos_from(&m, &arps, 10001), 1); /* a new handshake, a new key */
+	assert_int_equal(snap(fl).connected, 0);
+	/* connected again (its handshake given up first, so it holds no slot); the gateway
+	 * ends the session with a close_notify under its key */
+	fl->hs[fl->dev[1].hs].give_up = 0;
+	sg_fl_poll(fl, t += 1000);
+	drain(&m, SG_FL_PORT_DEV, -1);
+	connect_device(fl, 1, &g);
+	len = gw_frame(&g, SG_DTLS_CT_ALERT, (const uint8_t *)"\x01\x00", 2, d, &off);
+	feed(fl, &m, SG_FL_PORT_DEV, d + off, len, t += 1000);
+	sg_fl_poll(fl, t);
+	assert_int_equal(snap(fl).c.alerts_received, 1);
+	assert_int_equal(snap(fl).c.rehandshakes, 2);
+	assert_int_equal(snap(fl).c.nonce_reuse, 1); /* a new key: its sequences start again */
+	assert_int_equal(hellos_from(&m, &arps, 10001), 1);
+	sg_fl_free(fl);
+	assert_int_equal(m.live, 0);
+	sg_rec_sa_wipe(g.sa, SG_FL_WINDOW);
+	free(g.sa);
+	sg_rec_ctx_free(g.rec);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wheel),      cmocka_unit_test(test_delay_order),
-		cmocka_unit_test(test_delay_loss), cmocka_unit_test(test_coap),
-		cmocka_unit_test(test_nonce),      cmocka_unit_test(test_hist),
-		cmocka_unit_test(test_frame_udp),  cmocka_unit_test(test_frame_neigh),
-		cmocka_unit_test(test_creds),      cmocka_unit_test(test_opts),
-		cmocka_unit_test(test_core),
+		cmocka_unit_test(test_wheel),       cmocka_unit_test(test_delay_order),
+		cmocka_unit_test(test_delay_loss),  cmocka_unit_test(test_coap),
+		cmocka_unit_test(test_nonce),       cmocka_unit_test(test_hist),
+		cmocka_unit_test(test_frame_udp),   cmocka_unit_test(test_frame_neigh),
+		cmocka_unit_test(test_creds),       cmocka_unit_test(test_opts),
+		cmocka_unit_test(test_report),      cmocka_unit_test(test_core),
+		cmocka_unit_test(test_core_no_buf), cmocka_unit_test(test_device_session),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
