@@ -94,7 +94,8 @@ class FleetRun:
         Returns the fleet's report (dict); RuntimeError when it failed to run."""
         tty = sys.stderr.isatty()
         with open(self.log_path, 'w') as log:
-            p = self.lab.spawn(None, self.cmd, stdout=log, stderr=subprocess.STDOUT)
+            p = self.lab.spawn(self.lab.fleet_netns(), self.cmd, stdout=log,
+                               stderr=subprocess.STDOUT)
         self.t0 = time.monotonic()
         deadline = self.t0 + self.duration + GRACE_S
         last_print = 0.0

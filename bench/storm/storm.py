@@ -32,8 +32,7 @@ DEFAULTS = {
     'steady': {'duration': 30, 'ramp': 5},
     'overload': {'duration': 20, 'ramp': 0, 'req_rate': 0.2},
     'expiry': {'duration': 60, 'ramp': 0, 'req_rate': 0.2},
-    'restart': {'duration': 40, 'ramp': 0, 'req_rate': 1.0, 'link': 'af_packet',
-                'req_timeout': 250},
+    'restart': {'duration': 40, 'ramp': 0, 'req_rate': 1.0, 'req_timeout': 250},
 }
 BINARIES = {'stormgate': 'control/stormgate', 'stormctl': 'control/stormctl',
             'fleet': 'bench/fleet/stormgate-fleet',
@@ -53,8 +52,7 @@ def parse(argv):
     p.add_argument('--duration', type=int, default=None, help='seconds of each fleet run')
     p.add_argument('--ramp', type=int, default=None, help='seconds over which devices start')
     p.add_argument('--link', choices=('memif', 'af_packet'), default=None,
-                   help='memif (default), af_packet (restart\'s default: a veth outlives '
-                   'the killed daemon, a memif link does not come back by itself)')
+                   help='memif (default) or af_packet (the kernel on the path)')
     p.add_argument('--ipv6', action='store_true')
     p.add_argument('--rate', type=int, default=500, help='steady: requests/s in aggregate')
     p.add_argument('--req-rate', type=float, default=None,

@@ -11,12 +11,13 @@ veths, /run/stormgate-storm-TAG and DPDK's files of its own file prefixes only.
 Links (addresses as in the fleet's plan; IPv6 in brackets):
   memif      the fleet's ports net_memif0/1 (role client) to the daemon's dev0/app0
              (role server), sockets in /run/stormgate-storm-TAG/, no kernel
-  af_packet  veth pairs TAG-fd -- TAG-gd (devices) and TAG-fb -- TAG-gb (backend),
-             all four ends in the root namespace, the fleet on the f ends, the
-             daemon on the g ends (no kernel addresses: both sides are DPDK)
+  af_packet  veth pairs TAG-gd -- TAG-fd (devices) and TAG-gb -- TAG-fb (backend):
+             the daemon on the g ends in the root namespace, the fleet on the f ends
+             in namespace TAG-fl (no kernel addresses: both sides are DPDK)
   openssl    the baseline server in namespace TAG-srv: TAG-sd 198.18.0.1/24 and
              TAG-sb 198.18.2.1/24 there, a route to the devices' 198.19.0.0/16 via
              the fleet's router 198.18.0.2; the fleet on TAG-fd / TAG-fb (af_packet)
+             in TAG-fl
 """
 import os
 import shutil
@@ -125,6 +126,11 @@ class StormLab(Lab):
         self.bins, self.link_kind, self.server = bins, link, server
         self.sockdir = f'/run/stormgate-storm-{tag}'
         self.ns_srv = f'{tag}-srv'
+        # af_packet: the fleet's veth ends and the fleet in a namespace of their own.
+        # DPDK 22.11's net_af_packet numbers its PACKET_FANOUT group pid ^ ifindex;
+        # two processes on one veth pair in one namespace can draw the same number,
+        # and the kernel then refuses the second port (docs/fleet.md).
+        self.ns_fleet = f'{tag}-fl'
         self._baseline_addrs = set()
 
     def cleanup(self):
@@ -145,31 +151,37 @@ class StormLab(Lab):
             fleet = (memif_devargs(0, 'client', self.sockdir, 'dev.sock'),
                      memif_devargs(1, 'client', self.sockdir, 'app.sock'))
             return gw, fleet
-        for a, b in ((f'{self.tag}-fd', f'{self.tag}-gd'), (f'{self.tag}-fb', f'{self.tag}-gb')):
-            self._veth(a, b)
+        self._netns(self.ns_fleet)
+        for g, f in ((f'{self.tag}-gd', f'{self.tag}-fd'), (f'{self.tag}-gb', f'{self.tag}-fb')):
+            self._veth(g, None, f, self.ns_fleet)
         return ((f'net_af_packet0,iface={self.tag}-gd', f'net_af_packet1,iface={self.tag}-gb'),
                 (f'net_af_packet0,iface={self.tag}-fd', f'net_af_packet1,iface={self.tag}-fb'))
 
-    def _veth(self, a, b, ns=None):
-        """veth a (root namespace, up, no IPv6) -- b (in ns if given, else root, up)."""
-        self.veths.append(a)
-        subprocess.run(['ip', 'link', 'del', a], capture_output=True)
-        proc.sh('ip', 'link', 'add', a, 'type', 'veth', 'peer', 'name', b,
-                *(['netns', ns] if ns else []))
-        for end, where in ((a, None), (b, ns)):
+    def _netns(self, ns):
+        self.namespaces.append(ns)
+        subprocess.run(['ip', 'netns', 'del', ns], capture_output=True)
+        proc.sh('ip', 'netns', 'add', ns)
+        proc.sh('ip', '-n', ns, 'link', 'set', 'lo', 'up')
+
+    def _veth(self, a, a_ns, b, b_ns):
+        """veth a (in namespace a_ns, None: the root) -- b (in b_ns), both up, no IPv6."""
+        if a_ns is None:
+            self.veths.append(a)
+            subprocess.run(['ip', 'link', 'del', a], capture_output=True)
+        proc.sh('ip', 'link', 'add', a, *(['netns', a_ns] if a_ns else []), 'type', 'veth',
+                'peer', 'name', b, *(['netns', b_ns] if b_ns else []))
+        for end, where in ((a, a_ns), (b, b_ns)):
             pre = ['ip', 'netns', 'exec', where] if where else []
             proc.sh(*pre, 'sysctl', '-q', '-w', f'net.ipv6.conf.{end}.disable_ipv6=1')
             proc.sh(*pre, 'ip', 'link', 'set', end, 'up')
 
     def _baseline_links(self, ipv6):
         ns = self.ns_srv
-        self.namespaces.append(ns)
-        subprocess.run(['ip', 'netns', 'del', ns], capture_output=True)
-        proc.sh('ip', 'netns', 'add', ns)
-        proc.sh('ip', '-n', ns, 'link', 'set', 'lo', 'up')
+        self._netns(ns)
+        self._netns(self.ns_fleet)
         for f, s, addr in ((f'{self.tag}-fd', f'{self.tag}-sd', GW_DEV6 if ipv6 else GW_DEV4),
                            (f'{self.tag}-fb', f'{self.tag}-sb', GW_APP6 if ipv6 else GW_APP4)):
-            self._veth(f, s, ns)
+            self._veth(f, self.ns_fleet, s, ns)
             if ipv6:
                 proc.sh('ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w',
                         f'net.ipv6.conf.{s}.disable_ipv6=0')
@@ -234,6 +246,10 @@ class StormLab(Lab):
         return p, log
 
     # ---- the fleet -------------------------------------------------------------
+
+    def fleet_netns(self):
+        """Where the fleet runs: TAG-fl on af_packet, the root namespace on memif."""
+        return self.ns_fleet if self.server == 'openssl' or self.link_kind != 'memif' else None
 
     def fleet_eal(self, devargs, lcores, devices):
         prefix = f'{self.tag}fleet'
