@@ -50,6 +50,7 @@ enum opt {
 	O_ANNOUNCE,
 	O_IDLE,
 	O_MBUFS,
+	O_HOLD,
 	O_HELP,
 };
 
@@ -85,6 +86,7 @@ static const struct option longopts[] = {
 	{ "announce", no_argument, NULL, O_ANNOUNCE },
 	{ "idle-sleep-us", required_argument, NULL, O_IDLE },
 	{ "mbufs", required_argument, NULL, O_MBUFS },
+	{ "hold", required_argument, NULL, O_HOLD },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -124,7 +126,10 @@ static const char usage[] =
         "                       each handshake\n"
         "                       (a gateway without a next hop for the devices' prefix)\n"
         "  --idle-sleep-us N    sleep after an idle poll (default 100; 0: busy)\n"
-        "  --mbufs N            packet buffers (default: from rate x round trip)\n";
+        "  --mbufs N            packet buffers (default: from rate x round trip)\n"
+        "  --hold S             after the report, stop polling but keep the ports until\n"
+        "                       SIGTERM/SIGINT or S seconds (default 0: exit at once);\n"
+        "                       lets a memif peer stop first (docs/fleet.md, \"Ending a run\")\n";
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -311,6 +316,8 @@ static int one_opt(struct sg_fl_conf *c, struct seen *sn, int o, const char *a)
 		return u32_arg(a, 0, 100000, &c->idle_sleep_us);
 	case O_MBUFS:
 		return u32_arg(a, 1023, 1u << 24, &c->mbufs);
+	case O_HOLD:
+		return u32_arg(a, 0, 3600, &c->hold_s);
 	default:
 		return -EINVAL;
 	}
