@@ -62,7 +62,7 @@ struct sg_fl_conf {
 	bool resume;   /* session tickets (RFC 5077) */
 	bool cid;      /* connection IDs (RFC 9146): 4 bytes, the device index */
 	uint32_t idle_sleep_us;
-	uint32_t mbufs; /* 0: sized from rate x round trip */
+	uint32_t mbufs;  /* 0: sized from rate x round trip */
 	uint32_t hold_s; /* after the report: ports kept, unpolled, until a signal or this */
 };
 

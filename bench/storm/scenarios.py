@@ -10,7 +10,7 @@ import os
 import report
 from fleetrun import FleetRun
 from sgtest import proc
-from stormlab import fleet_options
+from stormlab import baseline_backend_mode, fleet_options
 
 # The policy of every run unless a scenario says otherwise: cookies always (the
 # daemon's default: every new handshake proves its address first), no admission.
@@ -109,7 +109,9 @@ class Storm:
                 'seed': a.seed, 'duration': duration, 'req_timeout': a.req_timeout,
                 # A daemon without ports[].gateway has the devices on-link: each device
                 # makes itself known by ARP/NS first (stormlab.gateway_config()).
-                'announce': self.server == 'stormgate' and not self.feats.get('gateway')}
+                'announce': self.server == 'stormgate' and not self.feats.get('gateway'),
+                'backend_mode': (baseline_backend_mode(a.devices)
+                                 if self.server == 'openssl' else None)}
         eal = self.lab.fleet_eal(self.fleet_devargs, a.fleet_lcores, a.devices)
         run = FleetRun(self.lab, name, eal, fleet_options({**base, **opts}), a.devices, duration)
         label = f'{a.scenario} {self.server}' + (f' {name}' if name != a.scenario else '')
