@@ -73,7 +73,9 @@ def gateway_config(prefix, sock, creds, devargs, devices, policy, features, ipv6
     app0 = daemon.port('app0', 'backend', devargs[1], app_addrs)
     return daemon.config(
         prefix, sock, creds, [dev0, app0],
-        eal=['-l', '0-1', '--no-pci', '--file-prefix', prefix, '-m', str(s['eal_mb'])],
+        # --no-huge always: the same memory for every size, whatever hugepages the
+        # machine has reserved (the daemon would take them, and fail past them)
+        eal=['-l', '0-1', '--no-pci', '--no-huge', '--file-prefix', prefix, '-m', str(s['eal_mb'])],
         log={'level': 'notice'},
         workers={'idle_sleep_us': 50},
         mbufs={'count': 16383, 'cache': 128},
