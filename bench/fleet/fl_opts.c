@@ -97,7 +97,7 @@ static const char usage[] =
         "  --ramp S             device starts spread evenly over S seconds (default 0: at once)\n"
         "  --arrival-rate R     devices starting per second (overrides --ramp)\n"
         "  --max-inflight N     handshakes in flight at once (default 4096)\n"
-        "  --kx psk|x25519      key exchange (default psk; p256: not yet)\n"
+        "  --kx psk|x25519|p256 key exchange (default psk; ECDHE-PSK offers that group only)\n"
         "  --suite NAME         IANA suite name, repeatable (default: the registry's order)\n"
         "  --resume             session tickets: a device resumes its session (RFC 5077)\n"
         "  --cid                connection IDs: each device offers a 4-byte CID (RFC 9146)\n"
@@ -375,10 +375,6 @@ static int finish(struct sg_fl_conf *c, const struct seen *sn, char *err, size_t
 {
 	int rc;
 
-	if (c->kx == SG_FL_KX_P256)
-		return fail(err, errlen,
-		            "--kx p256: not yet supported (the client handshake offers "
-		            "X25519 first and cannot be told to offer P-256 alone)");
 	if (c->req_rate > 0 && c->req_total > 0)
 		return fail(err, errlen, "--req-rate and --req-total: give one");
 	if (c->rto_max_ms < c->rto_ms)
