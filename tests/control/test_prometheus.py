@@ -2,17 +2,16 @@
 """Debian's Prometheus scrapes the daemon during a run (suite 'integration', root;
 tag sge2e15): docs/control.md, "Metrics over HTTP".
 
-    test_prometheus.py STORMGATE STORMCTL HSLOAD B_SANITIZE
+    test_prometheus.py STORMGATE STORMCTL FLEET B_SANITIZE
 
-A daemon in the e2e lab serves /metrics on a free loopback port; `prometheus` runs
-with deploy/prometheus.yml (its target moved to that port; storage in the lab's work
-directory, its web API on another free loopback port). Then, checked through
+A daemon in the fleet's lab (memif links to stormgate-fleet) serves /metrics on a free
+loopback port; `prometheus` runs with deploy/prometheus.yml (its target moved to that
+port; storage in the lab's work directory, its web API on another free loopback port).
+During a fleet run of 300 devices (one CoAP request a second each), checked through
 Prometheus's HTTP API (/api/v1/query):
   - the target is up and stormgate_up is 1;
-  - three OpenSSL devices hold sessions open and stormgate-hsload makes 20 more
-    handshakes: the completed-handshake counter rises by at least 23 and its rate is
-    above zero; the sessions gauge reaches 3, and falls back to 0 once the devices
-    have left;
+  - the completed-handshake counter rises by at least 300 and its rate is above zero;
+    the sessions gauge reaches 300; the rate of records opened moves;
   - every PromQL expression of deploy/grafana-storm-dashboard.json evaluates, names
     only families a real scrape of the daemon has, and the handshake panels have data.
 Bounded: the whole script stays under 60 s; Prometheus, its storage and config go
@@ -30,10 +29,11 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
-from sgtest import ROOT, clients, e2e, proc, sanitizer  # noqa: E402
-from sgtest.dtls import DTLS_PORT  # noqa: E402
+from sgtest import ROOT, e2e, proc, sanitizer  # noqa: E402
+from sgtest.fleet import FleetLab  # noqa: E402
 
 BUDGET_S = 60
+DEVICES = 300
 RATE_WINDOW = '10s'  # what Grafana's $__rate_interval becomes here (4 scrapes at 1 s)
 KEYWORDS = {'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and',
             'or', 'unless', 'offset'}
@@ -155,17 +155,17 @@ def check_dashboard(lab, prom, scrape):
     check('dashboard: the handshake panel has data', not empty, '\n'.join(empty))
 
 
-def run(stormgate, stormctl, tool, b_sanitize):
+def run(stormgate, stormctl, fleet, b_sanitize):
     prom_bin = shutil.which('prometheus')
     if prom_bin is None:
         print('1..0 # SKIP prometheus is not installed (deploy/bootstrap.sh installs it)')
         sys.exit(0)
     t0 = time.monotonic()
-    with e2e.E2ELab('sge2e15', stormgate, stormctl) as lab:
+    with FleetLab('sge2e15', stormgate, stormctl, fleet) as lab:
         check = lab.check
+        lab.creds(DEVICES)
         mport = free_port()
-        d = lab.start_daemon(metrics={'listen': f'127.0.0.1:{mport}'})
-        lab.udp_echo(lab.ns_be, e2e.BE4, e2e.BACKEND_PORT)
+        d = lab.start(lab.gateway_config('prom', metrics={'listen': f'127.0.0.1:{mport}'}))
         prom = start_prometheus(lab, prom_bin, mport)
         ready = proc.wait_for(lambda: http_get(f'{prom.base}/-/ready')[0] == 200, timeout=20,
                               step=0.2)
@@ -179,50 +179,47 @@ def run(stormgate, stormctl, tool, b_sanitize):
         check('the target is up, stormgate_up is 1', up and health == ['up'],
               f'{targets[:800]}\n{prometheus_log(lab)}')
 
+        # The fleet storms the daemon while Prometheus scrapes it; it holds its memif
+        # ports after its report (--hold) so the daemon stops first (docs/fleet.md).
         done = 'sum(stormgate_handshake_events_total{event="completed_full"})'
         base = prom.value(done) or 0
-        devices = []
-        for i in range(3):
-            c = clients.s_client(lab, e2e.GW4, e2e.device_identity(40 + i),
-                                 e2e.device_key(40 + i), 'PSK-AES128-CCM8')
-            devices.append(c)
-            check(f'device {i}: a session, its echo back',
-                  clients.echo_roundtrip(c, f'hello {i}', timeout=10), c.err()[-500:])
-        r = lab.run(lab.ns_dev, [tool, '--connect', f'{e2e.GW4}:{DTLS_PORT}', '--source',
-                                 e2e.DEV4, '--credentials', os.path.join(lab.work, 'devices.csv'),
-                                 '--clients', '4', '--max', '20', '--duration', '20',
-                                 '--timeout-ms', '10000'], timeout=30)
-        check('stormgate-hsload: 20 handshakes', r.returncode == 0
-              and json.loads(r.stdout.strip().splitlines()[-1])['completed'] == 20,
-              r.stdout[-500:] + r.stderr[-500:])
-
-        moved = proc.wait_for(lambda: (prom.value(done) or 0) >= base + 23, timeout=10,
+        p = lab.spawn_fleet('--devices', str(DEVICES), '--duration', '12', '--req-rate', '1',
+                            '--hold', '30')
+        moved = proc.wait_for(lambda: (prom.value(done) or 0) >= base + DEVICES, timeout=20,
                               step=0.3)
-        check('Prometheus: completed handshakes rose by at least 23', moved,
+        check(f'during the fleet run: completed handshakes rose by at least {DEVICES}', moved,
               f'{base} -> {prom.value(done)}')
         rate = prom.value('sum(rate(stormgate_handshake_events_total{event="completed_full"}'
                           f'[{RATE_WINDOW}]))')
         check('Prometheus: their rate is above 0', rate is not None and rate > 0, rate)
         peak = proc.wait_for(
-            lambda: (prom.value('max_over_time(stormgate_sessions[1m])') or 0) >= 3,
+            lambda: (prom.value('max_over_time(stormgate_sessions[1m])') or 0) >= DEVICES,
             timeout=10, step=0.3)
-        check('Prometheus: the sessions gauge reached 3', peak,
+        check(f'Prometheus: the sessions gauge reached {DEVICES}', peak,
               prom.value('max_over_time(stormgate_sessions[1m])'))
-        for c in devices:
-            c.close()
-        back = proc.wait_for(lambda: prom.value('stormgate_sessions') == 0, timeout=10,
-                             step=0.3)
-        check('Prometheus: ... and fell back to 0 once the devices left', back,
-              prom.value('stormgate_sessions'))
+        fwd = proc.wait_for(lambda: (prom.value(
+            'sum(rate(stormgate_records_opened_total[10s]))') or 0) > 0, timeout=10, step=0.3)
+        check("Prometheus: the records-opened rate moved with the fleet's requests", fwd,
+              prom.value('sum(rate(stormgate_records_opened_total[10s]))'))
 
         st, scrape = http_get(f'http://127.0.0.1:{mport}/metrics')
         check('a scrape of the daemon', st == 200 and 'stormgate_up 1' in scrape, scrape[:300])
         check_dashboard(lab, prom, scrape)
-        lab.check_stop(d)
+        held = proc.wait_for(lambda: p.poll() is not None or os.path.exists(p.report_path),
+                             timeout=30, step=0.3)
+        check('the fleet wrote its report', held)
+        check('the daemon stops cleanly (exit 0), before the fleet leaves', d.stop() == 0,
+              d.log()[-1500:])
+        p.terminate()
+        r, rep = lab.wait_fleet(p, timeout=30)
+        check('the fleet: every device connected, nothing misdelivered, no nonce reused',
+              r.returncode == 0 and rep is not None and rep['connected'] == DEVICES
+              and rep['misdelivered'] == 0 and rep['nonce_reuse'] == 0,
+              f'exit {r.returncode}\n{r.stderr[-1500:]}\n{json.dumps(rep)[:800] if rep else ""}')
         sanitizer.check_logs(lab.tap, b_sanitize, stormgate, d.log(), "the daemon's log")
         took = time.monotonic() - t0
         check(f'within {BUDGET_S} s', took < BUDGET_S, f'{took:.1f} s')
 
 
 if __name__ == '__main__':
-    e2e.main_guard(run, ('STORMGATE', 'STORMCTL', 'HSLOAD', 'B_SANITIZE'))
+    e2e.main_guard(run, ('STORMGATE', 'STORMCTL', 'FLEET', 'B_SANITIZE'))

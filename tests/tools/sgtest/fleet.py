@@ -83,13 +83,14 @@ class FleetLab(Lab):
             proc.sh('ip', '-n', ns, 'link', 'set', b, 'up')
 
     def gateway_config(self, name, backend_mode='udp', policy=None, capacity=4096, ipv6=False,
-                       devargs=None, sessions=None):
+                       devargs=None, sessions=None, **sections):
         """The daemon's config: dev0 and app0 as memif servers (devargs: other devargs of
         both), our application server as its backend, cookies always (policy overrides),
         and when this daemon has them (part pool of issue 14) the next hop to the devices
         (`ports[].gateway`) and, in udp mode, a source pool towards the application
         server (`backend.source_pool`: more sessions than one address's ports); IPv6
-        addresses instead of IPv4 with ipv6; sessions: more keys of `sessions:`."""
+        addresses instead of IPv4 with ipv6; sessions: more keys of `sessions:`; more
+        sections as keywords (metrics={...})."""
         devargs = devargs or (self.memif(0, 'server'), self.memif(1, 'server'))
         gw_dev, gw_app = (f'{GW_DEV6}/112', f'{GW_APP6}/112') if ipv6 else (f'{GW_DEV4}/24',
                                                                          f'{GW_APP4}/24')
@@ -106,7 +107,7 @@ class FleetLab(Lab):
             mbufs={'count': 8191, 'cache': 64},
             sessions={'capacity': capacity, **(sessions or {})},
             backend=backend,
-            policy={'cookie_mode': 'always', **(policy or {})})
+            policy={'cookie_mode': 'always', **(policy or {})}, **sections)
 
     def next_hop(self):
         """Whether this daemon takes `ports[].gateway` (part pool of issue 14): asked once,
