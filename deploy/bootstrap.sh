@@ -35,6 +35,8 @@ PACKAGES=(
 	# the Prometheus test scrapes /metrics with Debian's prometheus (promtool checks
 	# deploy/prometheus.yml and the dashboard's PromQL)
 	prometheus
+	# bench/storm.sh's plots (SCENARIO.png)
+	gnuplot-nox
 	# lint
 	clang-format cppcheck shellcheck
 	# libFuzzer (tests/fuzz.sh): clang and its compiler-rt

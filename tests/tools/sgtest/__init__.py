@@ -21,6 +21,7 @@ Every script reaches it the same way, from where it stands in the tree:
   capture    dumpcap captures, read by tshark
   e2e        the end-to-end topology (devices' and backend namespaces) and its
              test devices
+  fleet      the storm topology: a daemon and stormgate-fleet joined by memif
   sanitizer  sanitizer reports in the daemons' output
   dtls       DTLS bytes for the raw-frame tools (record header, ClientHello)
   udpserver  the loop of the UDP servers the tests run (echo, PROXY v2)
