@@ -19,6 +19,7 @@
  * Exit 1 when it could not run (credentials, sockets), 2 on usage errors.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,15 +33,40 @@
 
 #include "baseline.h"
 
-/* udp mode: a socket per client; the soft limit on descriptors goes up to the hard one. */
-static void raise_nofile(void)
+/*
+ * udp mode: a socket per client, so descriptors for max_clients and some to
+ * spare. The soft limit goes up to that; as root (CAP_SYS_RESOURCE) the hard
+ * limit too, up to fs.nr_open. Says so when it stays below what was asked.
+ */
+static void raise_nofile(uint64_t max_clients)
 {
+	uint64_t want = max_clients + 1024, nr_open = 1048576;
 	struct rlimit r;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "r");
 
-	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
-		r.rlim_cur = r.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &r);
+	if (f != NULL) {
+		if (fscanf(f, "%" SCNu64, &nr_open) != 1)
+			nr_open = 1048576;
+		fclose(f);
 	}
+	if (want > nr_open)
+		want = nr_open;
+	if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur >= want)
+		return;
+	if (r.rlim_max < want) {
+		struct rlimit up = { .rlim_cur = want, .rlim_max = want };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return;
+	}
+	r.rlim_cur = r.rlim_max < want ? r.rlim_max : want;
+	setrlimit(RLIMIT_NOFILE, &r);
+	if (r.rlim_cur < want)
+		fprintf(stderr,
+		        "stormgate-dtls-baseline: warning: %" PRIu64
+		        " descriptors allowed, %" PRIu64
+		        " wanted for --max-clients in udp mode: clients past it are refused\n",
+		        (uint64_t)r.rlim_cur, want);
 }
 
 static int load(struct sg_bl_shared *s)
@@ -135,7 +161,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* the workers inherit it */
 	signal(SIGPIPE, SIG_IGN);
 	if (o.mode == SG_BL_BACKEND_UDP)
-		raise_nofile();
+		raise_nofile(o.max_clients);
 	rc = load(&s);
 	if (rc == 0)
 		rc = start(&s, w, tid, &started);

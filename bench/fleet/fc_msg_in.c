@@ -137,7 +137,7 @@ static int server_key_exchange(struct sg_fc_hs *hs, const uint8_t *b, size_t n)
 		return -EPROTO;
 	group = sg_load_be16(b + off + 1);
 	plen = b[off + 3];
-	if (off + 4 + plen != n ||
+	if (off + 4 + plen != n || (hs->conf->group != 0 && group != hs->conf->group) ||
 	    !((group == SG_TLS_GROUP_X25519 && plen == 32) ||
 	      (group == SG_TLS_GROUP_SECP256R1 && plen == 65 && b[off + 4] == 4)))
 		return -EPROTO;

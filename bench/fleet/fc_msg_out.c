@@ -142,12 +142,17 @@ int sg_fc_client_hello(struct sg_fc_hs *hs)
 	n += 2;
 	n += put_ext(b + n, SG_TLS_EXT_EXTENDED_MASTER_SECRET, NULL, 0);
 	if (offers_ecdhe(c)) {
-		static const uint8_t groups[] = { 0, 4,
-			                          0, SG_TLS_GROUP_X25519,
-			                          0, SG_TLS_GROUP_SECP256R1 };
+		static const uint8_t both[] = { 0, 4,
+			                        0, SG_TLS_GROUP_X25519,
+			                        0, SG_TLS_GROUP_SECP256R1 };
 		static const uint8_t formats[] = { 1, SG_TLS_EC_POINT_UNCOMPRESSED };
+		uint8_t one[4] = { 0, 2 };
 
-		n += put_ext(b + n, SG_TLS_EXT_SUPPORTED_GROUPS, groups, sizeof(groups));
+		sg_store_be16(one + 2, c->group);
+		if (c->group != 0)
+			n += put_ext(b + n, SG_TLS_EXT_SUPPORTED_GROUPS, one, sizeof(one));
+		else
+			n += put_ext(b + n, SG_TLS_EXT_SUPPORTED_GROUPS, both, sizeof(both));
 		n += put_ext(b + n, SG_TLS_EXT_EC_POINT_FORMATS, formats, sizeof(formats));
 	}
 	n += session_extensions(hs, b + n);

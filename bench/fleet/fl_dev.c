@@ -102,16 +102,21 @@ static void hs_start(struct sg_fl *fl, uint32_t i)
 	h->dev = i;
 	sg_fl_identity(fl->first + i, h->identity);
 	sg_store_be32(h->cid, fl->first + i); /* --cid: the device's number */
-	h->conf = (struct sg_fc_conf){ .rec = fl->rec_hs,
-		                       .suites = fl->conf->suites,
-		                       .n_suites = fl->conf->n_suites,
-		                       .identity = h->identity,
-		                       .psk = h->psk,
-		                       .psk_len = SG_FL_PSK_LEN,
-		                       .ticket = fl->tickets ? &fl->tickets[i] : NULL,
-		                       .use_cid = fl->cid_len != 0,
-		                       .cid_len = (uint8_t)fl->cid_len,
-		                       .cid = h->cid };
+	h->conf =
+	        (struct sg_fc_conf){ .rec = fl->rec_hs,
+		                     .suites = fl->conf->suites,
+		                     .n_suites = fl->conf->n_suites,
+		                     .identity = h->identity,
+		                     .psk = h->psk,
+		                     .psk_len = SG_FL_PSK_LEN,
+		                     .ticket = fl->tickets ? &fl->tickets[i] : NULL,
+		                     .use_cid = fl->cid_len != 0,
+		                     .cid_len = (uint8_t)fl->cid_len,
+		                     .cid = h->cid,
+		                     .group = fl->conf->kx == SG_FL_KX_P256 ? SG_TLS_GROUP_SECP256R1
+		                              : fl->conf->kx == SG_FL_KX_X25519
+		                                      ? SG_TLS_GROUP_X25519
+		                                      : 0 };
 	h->rto = fl->conf->rto_ms;
 	h->give_up = fl->now + fl->conf->hs_timeout_s * 1000u;
 	fl->c.handshakes_started++;

@@ -50,6 +50,7 @@ enum opt {
 	O_ANNOUNCE,
 	O_IDLE,
 	O_MBUFS,
+	O_HOLD,
 	O_HELP,
 };
 
@@ -85,6 +86,7 @@ static const struct option longopts[] = {
 	{ "announce", no_argument, NULL, O_ANNOUNCE },
 	{ "idle-sleep-us", required_argument, NULL, O_IDLE },
 	{ "mbufs", required_argument, NULL, O_MBUFS },
+	{ "hold", required_argument, NULL, O_HOLD },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -95,7 +97,7 @@ static const char usage[] =
         "  --ramp S             device starts spread evenly over S seconds (default 0: at once)\n"
         "  --arrival-rate R     devices starting per second (overrides --ramp)\n"
         "  --max-inflight N     handshakes in flight at once (default 4096)\n"
-        "  --kx psk|x25519      key exchange (default psk; p256: not yet)\n"
+        "  --kx psk|x25519|p256 key exchange (default psk; ECDHE-PSK offers that group only)\n"
         "  --suite NAME         IANA suite name, repeatable (default: the registry's order)\n"
         "  --resume             session tickets: a device resumes its session (RFC 5077)\n"
         "  --cid                connection IDs: each device offers a 4-byte CID (RFC 9146)\n"
@@ -124,7 +126,10 @@ static const char usage[] =
         "                       each handshake\n"
         "                       (a gateway without a next hop for the devices' prefix)\n"
         "  --idle-sleep-us N    sleep after an idle poll (default 100; 0: busy)\n"
-        "  --mbufs N            packet buffers (default: from rate x round trip)\n";
+        "  --mbufs N            packet buffers (default: from rate x round trip)\n"
+        "  --hold S             after the report, stop polling but keep the ports until\n"
+        "                       SIGTERM/SIGINT or S seconds (default 0: exit at once);\n"
+        "                       lets a memif peer stop first (docs/fleet.md, \"Ending a run\")\n";
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -311,6 +316,8 @@ static int one_opt(struct sg_fl_conf *c, struct seen *sn, int o, const char *a)
 		return u32_arg(a, 0, 100000, &c->idle_sleep_us);
 	case O_MBUFS:
 		return u32_arg(a, 1023, 1u << 24, &c->mbufs);
+	case O_HOLD:
+		return u32_arg(a, 0, 3600, &c->hold_s);
 	default:
 		return -EINVAL;
 	}
@@ -368,10 +375,6 @@ static int finish(struct sg_fl_conf *c, const struct seen *sn, char *err, size_t
 {
 	int rc;
 
-	if (c->kx == SG_FL_KX_P256)
-		return fail(err, errlen,
-		            "--kx p256: not yet supported (the client handshake offers "
-		            "X25519 first and cannot be told to offer P-256 alone)");
 	if (c->req_rate > 0 && c->req_total > 0)
 		return fail(err, errlen, "--req-rate and --req-total: give one");
 	if (c->rto_max_ms < c->rto_ms)

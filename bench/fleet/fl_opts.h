@@ -17,8 +17,8 @@
 
 enum sg_fl_kx {
 	SG_FL_KX_PSK = 0, /* RFC 4279 */
-	SG_FL_KX_X25519,  /* RFC 5489 ECDHE-PSK; the client offers X25519, then P-256 */
-	SG_FL_KX_P256,
+	SG_FL_KX_X25519,  /* RFC 5489 ECDHE-PSK over X25519 only */
+	SG_FL_KX_P256,    /* RFC 5489 ECDHE-PSK over secp256r1 only */
 };
 
 enum sg_fl_backend {
@@ -62,7 +62,8 @@ struct sg_fl_conf {
 	bool resume;   /* session tickets (RFC 5077) */
 	bool cid;      /* connection IDs (RFC 9146): 4 bytes, the device index */
 	uint32_t idle_sleep_us;
-	uint32_t mbufs; /* 0: sized from rate x round trip */
+	uint32_t mbufs;  /* 0: sized from rate x round trip */
+	uint32_t hold_s; /* after the report: ports kept, unpolled, until a signal or this */
 };
 
 /*

@@ -114,6 +114,12 @@ struct sg_fc_conf {
 	uint8_t use_cid;
 	uint8_t cid_len;
 	const uint8_t *cid;
+	/*
+	 * ECDHE-PSK: 0 offers X25519, then secp256r1 (the server picks); else the
+	 * one group offered (SG_TLS_GROUP_X25519 or SG_TLS_GROUP_SECP256R1), and a
+	 * ServerKeyExchange naming another fails the handshake.
+	 */
+	uint16_t group;
 };
 
 /*

@@ -168,6 +168,25 @@ static double run(const struct sg_fl_conf *conf, struct sg_fl_ports *p, struct s
 	return ready == 0 ? -1 : (double)(t - ready) / 1e6;
 }
 
+/*
+ * --hold: the report is written; keep the ports, unpolled, until a signal or
+ * hold_s. DPDK 22.11's memif frees a link's shared regions in its interrupt
+ * thread as soon as the peer disconnects, while the peer's lcores may still
+ * be inside an RX burst on them (no grace period), so whichever side leaves
+ * first can crash the other's busy worker. Holding lets the orchestrator stop
+ * the gateway first: our lcore is idle here when the disconnect arrives.
+ */
+static void hold(const struct sg_fl_conf *conf)
+{
+	uint64_t end = now_us() + (uint64_t)conf->hold_s * 1000000;
+
+	if (conf->hold_s == 0)
+		return;
+	fprintf(stderr, "stormgate-fleet: report written; holding the ports (SIGTERM ends it)\n");
+	while (!stop && now_us() < end)
+		rte_delay_us_sleep(10000);
+}
+
 /* EAL, ports, core, the run and the report. Returns the exit status. */
 static int fleet(int eal_argc, char **eal_argv, const struct sg_fl_conf *conf)
 {
@@ -205,6 +224,8 @@ static int fleet(int eal_argc, char **eal_argv, const struct sg_fl_conf *conf)
 			fprintf(stderr, "stormgate-fleet: %s: cannot write\n", conf->report);
 	}
 	sg_fl_free(fl);
+	if (secs >= 0)
+		hold(conf);
 out_report:
 	sg_fl_report_close(&rep);
 out_ports:

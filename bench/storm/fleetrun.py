@@ -16,6 +16,8 @@ from sgtest import proc
 
 # Seconds past --duration before a fleet that has not stopped is killed.
 GRACE_S = 60
+HOLD_S = 120  # the longest a fleet waits, holding its ports, for run() to end it
+HELD_MARK = 'report written; holding the ports'  # what the fleet says then (fleet_main.c)
 
 
 def daemon_sample(d):
@@ -81,16 +83,24 @@ class FleetRun:
         self.report_path = os.path.join(w, f'{name}.report.json')
         self.series = Series(os.path.join(w, f'{name}.series.jsonl'))
         self.log_path = os.path.join(w, f'{name}.fleet.log')
+        # --hold: the fleet keeps its memif ports, unpolled, once its report is written,
+        # so the server stops first (docs/fleet.md, "Ending a run"); run() ends it.
         self.cmd = [lab.bins['fleet'], *eal, '--', *options, '--report', self.report_path,
-                    '--series', self.series.path]
+                    '--series', self.series.path, '--hold', str(HOLD_S)]
         self.samples = {}  # second -> daemon sample
         self.t0 = None
 
-    def run(self, gateway_fn, label, hook=None):
+    def held(self):
+        """The fleet wrote its report and holds its ports (--hold)."""
+        return HELD_MARK in self.log()
+
+    def run(self, gateway_fn, label, hook=None, before_exit=None):
         """Start the fleet and watch it until it exits; gateway_fn() is the daemon to
         sample now (None: none); hook(t) runs once a second with the fleet's last
         whole second (its series' `t`: the clock the samples, the series and the
         hooks share).
+        before_exit() runs once the fleet holds its ports after its report (the
+        server's stop goes there: a memif peer must not leave under a busy worker).
         Returns the fleet's report (dict); RuntimeError when it failed to run."""
         tty = sys.stderr.isatty()
         with open(self.log_path, 'w') as log:
@@ -99,7 +109,7 @@ class FleetRun:
         self.t0 = time.monotonic()
         deadline = self.t0 + self.duration + GRACE_S
         last_print = 0.0
-        while p.poll() is None and time.monotonic() < deadline:
+        while p.poll() is None and time.monotonic() < deadline and not self.held():
             time.sleep(1.0)
             t = time.monotonic() - self.t0
             points = self.series.poll()
@@ -118,6 +128,10 @@ class FleetRun:
                 last_print = t
         if tty:
             sys.stderr.write('\n')
+        if before_exit is not None:
+            before_exit()
+        if p.poll() is None and self.held():
+            p.terminate()
         rc = proc.wait_exit(p, timeout=5) if p.poll() is None else p.returncode
         if rc != 0:
             raise RuntimeError(f'stormgate-fleet ({self.name}) exit {rc}:\n{self.log()[-3000:]}')

@@ -10,7 +10,7 @@ import os
 import report
 from fleetrun import FleetRun
 from sgtest import proc
-from stormlab import fleet_options
+from stormlab import baseline_backend_mode, fleet_options
 
 # The policy of every run unless a scenario says otherwise: cookies always (the
 # daemon's default: every new handshake proves its address first), no admission.
@@ -29,6 +29,7 @@ class Storm:
         self.d = None           # the daemon now running (stormgate)
         self.cfg = None         # its config, to start it again (restart)
         self.baseline = None    # the baseline server now running (openssl)
+        self.stats_at_stop = None  # the daemon's stats when it stopped before the fleet
         self.write_creds()
 
     def write_creds(self):
@@ -60,9 +61,14 @@ class Storm:
                            '(stormctl credentials import)', n >= self.args.devices, n)
             self.imported = True
 
+    def stop_before_fleet(self):
+        """The server stops while the fleet holds its ports (FleetRun.run()); down()
+        then returns the stats taken here."""
+        self.stats_at_stop = self.down()
+
     def down(self):
         """Stop the server; the daemon's `stats` at the end (None for the baseline)."""
-        stats = None
+        stats, self.stats_at_stop = self.stats_at_stop, None
         if self.d is not None:
             stats = self.d.ctl_json('stats') if self.d.alive() else None
             rc = self.d.stop()
@@ -103,11 +109,13 @@ class Storm:
                 'seed': a.seed, 'duration': duration, 'req_timeout': a.req_timeout,
                 # A daemon without ports[].gateway has the devices on-link: each device
                 # makes itself known by ARP/NS first (stormlab.gateway_config()).
-                'announce': self.server == 'stormgate' and not self.feats.get('gateway')}
+                'announce': self.server == 'stormgate' and not self.feats.get('gateway'),
+                'backend_mode': (baseline_backend_mode(a.devices)
+                                 if self.server == 'openssl' else None)}
         eal = self.lab.fleet_eal(self.fleet_devargs, a.fleet_lcores, a.devices)
         run = FleetRun(self.lab, name, eal, fleet_options({**base, **opts}), a.devices, duration)
         label = f'{a.scenario} {self.server}' + (f' {name}' if name != a.scenario else '')
-        rep = run.run(lambda: self.d, label, hook)
+        rep = run.run(lambda: self.d, label, hook, before_exit=self.stop_before_fleet)
         report.attach_samples(rep.get('series', []), run.samples)
         for key in ('misdelivered', 'nonce_reuse'):
             self.lab.check(f'{name}: {key} == 0', rep.get(key) == 0, rep.get(key))

@@ -143,6 +143,8 @@ def main(argv):
             'devices', 'kx', 'rtt', 'link', 'ipv6', 'duration', 'ramp', 'seed', 'admission',
             'req_rate', 'req_timeout', 'rate')}
         doc['daemon_features'] = feats
+        doc['backend_mode'] = ('udp' if a.server == 'stormgate'
+                               else stormlab.baseline_backend_mode(a.devices))
         doc['date'] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
         doc['cpus'] = os.cpu_count()
         js, png = write_outputs(a, doc, panels)

@@ -20,6 +20,7 @@ Links (addresses as in the fleet's plan; IPv6 in brackets):
              in TAG-fl
 """
 import os
+import resource
 import shutil
 import subprocess
 
@@ -72,7 +73,9 @@ def gateway_config(prefix, sock, creds, devargs, devices, policy, features, ipv6
     app0 = daemon.port('app0', 'backend', devargs[1], app_addrs)
     return daemon.config(
         prefix, sock, creds, [dev0, app0],
-        eal=['-l', '0-1', '--no-pci', '--file-prefix', prefix, '-m', str(s['eal_mb'])],
+        # --no-huge always: the same memory for every size, whatever hugepages the
+        # machine has reserved (the daemon would take them, and fail past them)
+        eal=['-l', '0-1', '--no-pci', '--no-huge', '--file-prefix', prefix, '-m', str(s['eal_mb'])],
         log={'level': 'notice'},
         workers={'idle_sleep_us': 50},
         mbufs={'count': 16383, 'cache': 128},
@@ -99,6 +102,14 @@ def features(stormgate, work):
     if accepted(gateway=found['gateway'], pool=POOL_KEY):
         found['pool'] = POOL_KEY
     return found
+
+
+def baseline_backend_mode(devices):
+    """udp (a connected socket per client, as stormgate's udp mode) when the
+    descriptor limit holds one per device, else proxy (one socket, a PROXY v2
+    header naming the client): a container without CAP_SYS_RESOURCE may cap the
+    hard limit (20,000 on the machine this was written on) below the fleet."""
+    return 'udp' if devices + 1024 <= resource.getrlimit(resource.RLIMIT_NOFILE)[1] else 'proxy'
 
 
 def baseline_sources(devices, ipv6=False):
@@ -226,6 +237,12 @@ class StormLab(Lab):
         gets a source address per SOURCE_PORTS clients; (process, log path)."""
         log = os.path.join(self.work, f'{log_name}.log')
         sources = baseline_sources(devices, ipv6)
+        # A connected socket per client draws its port from the namespace's ephemeral
+        # range (28,232 ports by default): open it to the SOURCE_PORTS the sources are
+        # counted with, or clients past it have their sessions ended (and re-handshake).
+        proc.sh('ip', 'netns', 'exec', self.ns_srv, 'sysctl', '-q', '-w',
+                f'net.ipv4.ip_local_port_range={SOURCE_PORT_FIRST} '
+                f'{SOURCE_PORT_FIRST + SOURCE_PORTS - 1}')
         for a in sources[1:]:
             if a not in self._baseline_addrs:
                 proc.sh('ip', '-n', self.ns_srv, 'addr', 'add',
@@ -238,7 +255,8 @@ class StormLab(Lab):
             p = self.spawn(self.ns_srv, [self.bins['baseline'], '--credentials', csv,
                                          '--listen', f'{srv}:{DTLS_PORT}',
                                          '--backend', f'{app}:{APP_PORT}',
-                                         '--backend-mode', 'udp', '--source', ','.join(sources),
+                                         '--backend-mode', baseline_backend_mode(devices),
+                                         '--source', ','.join(sources),
                                          '--threads', str(threads),
                                          '--max-clients', str(max(1024, devices * 5 // 4))],
                            stdout=f, stderr=subprocess.STDOUT)

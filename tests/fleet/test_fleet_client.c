@@ -505,6 +505,49 @@ static void test_rows(void **state)
 }
 
 /*
+ * conf->group: a device that offers secp256r1 alone gets it from a server that
+ * prefers X25519 (and the keys agree); offered to a server with X25519 only,
+ * there is no shared group: OpenSSL ends the handshake with an alert.
+ */
+static void test_one_group(void **state)
+{
+	static const struct row both = { SG_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256,
+		                         "ECDHE-PSK-CHACHA20-POLY1305",
+		                         "X25519:P-256",
+		                         1,
+		                         0,
+		                         NULL };
+	static const struct row x25519 = { SG_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256,
+		                           "ECDHE-PSK-CHACHA20-POLY1305",
+		                           "X25519",
+		                           0,
+		                           0,
+		                           NULL };
+	struct pair *p = pair_new(&both, psk_good);
+
+	(void)state;
+	p->conf.group = SG_TLS_GROUP_SECP256R1;
+	assert_int_equal(run(p, &both, 0, 0), 0);
+	assert_int_equal(p->dev.state, SG_FC_DONE);
+	assert_int_equal(p->hs.group, SG_TLS_GROUP_SECP256R1);
+	exchange(p);
+	pair_free(p);
+
+	p = pair_new(&x25519, psk_good);
+	p->conf.group = SG_TLS_GROUP_SECP256R1;
+	run(p, &x25519, 0, 0);
+	assert_int_equal(p->dev.state, SG_FC_FAILED);
+	assert_false(SSL_is_init_finished(p->srv));
+	pair_free(p);
+
+	p = pair_new(&both, psk_good);
+	p->conf.group = SG_TLS_GROUP_X25519;
+	assert_int_equal(run(p, &both, 0, 0), 0);
+	assert_int_equal(p->hs.group, SG_TLS_GROUP_X25519);
+	pair_free(p);
+}
+
+/*
  * A wrong key: OpenSSL cannot open our Finished and drops it (RFC 6347
  * §4.1.2.7), our retransmissions too; neither side completes, and nothing
  * but the client's timer moves.
@@ -881,6 +924,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows),
+		cmocka_unit_test(test_one_group),
 		cmocka_unit_test(test_wrong_psk),
 		cmocka_unit_test(test_unknown_identity),
 		cmocka_unit_test(test_garbled),
