@@ -147,6 +147,9 @@ static const struct cfg_key policy_keys[] = {
 	  .def = SG_COOKIE_ALWAYS },
 	{ "cookie_threshold", K_UINT, FLD(struct sg_cfg_policy, cookie_threshold), .min = 0,
 	  .max = 10000000, .def = 1000 },
+	/* Sized for a storm's completions within a device's retransmissions (docs/config.md). */
+	{ "linger_entries", K_UINT, FLD(struct sg_cfg_policy, linger_entries), .min = 1024,
+	  .max = 1 << 24, .def = 65536 },
 	{ "suites", K_LIST, K_SUITE,
 	  LST(struct sg_cfg_policy, suites, n_suites, SG_CFG_SUITES_MAX) },
 	{ "handshake_rate", K_UINT, FLD(struct sg_cfg_policy, handshake_rate), .min = 0,

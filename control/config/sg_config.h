@@ -156,6 +156,7 @@ struct sg_cfg_policy {
 	uint32_t key_lifetime_jitter; /* percent, spreads re-handshakes of a fleet */
 	uint32_t cookie_mode;         /* enum sg_cookie_mode */
 	uint32_t cookie_threshold;    /* handshakes in progress that count as load */
+	uint32_t linger_entries; /* completed handshakes' final flights kept (RFC 6347 §4.2.4) */
 	uint32_t n_suites;
 	uint16_t suites[SG_CFG_SUITES_MAX]; /* IANA cipher suite values, preference order */
 	uint32_t handshake_rate;            /* new handshakes per second, 0: unlimited */

@@ -106,6 +106,7 @@ void sg_gateway_poll(struct sg_gateway *gw)
 	uint64_t now = sg_mono_ns();
 
 	gw_punt_poll(gw);
+	sg_dp_ctl_tx_retry(gw->ports.dp); /* flights that waited for worker 0's ring */
 	gw_hs_tick(gw);
 	gw_sweep_poll(gw, (uint64_t)time(NULL));
 	gw_ports_poll(gw, now);

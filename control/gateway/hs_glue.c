@@ -339,6 +339,12 @@ static void hs_config(struct sg_gateway *gw, struct sg_hs_config *hc)
 	memset(hc, 0, sizeof(*hc));
 	/* In-flight handshakes: four times the load at which cookies start. */
 	hc->max_handshakes = RTE_MAX(1024u, cfg->policy.cookie_threshold * 4);
+	/*
+	 * Final flights kept after completion: a storm completes thousands a
+	 * second, and a device whose flight was lost asks again 1 s, 3 s, 7 s
+	 * later; a ring of max_handshakes entries was overwritten before it did.
+	 */
+	hc->linger_entries = cfg->policy.linger_entries;
 	for (uint32_t i = 0; i < cfg->policy.n_suites && i < SG_HS_SUITES_MAX - 1; i++)
 		hc->suites[i] = cfg->policy.suites[i];
 	hc->cookie_policy = (uint8_t)cookie_policy(cfg->policy.cookie_mode);

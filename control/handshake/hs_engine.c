@@ -586,6 +586,7 @@ static const char *const counter_names[SG_HS_C_MAX] = {
 	[SG_HS_C_RETRANSMIT_TIMER] = "retransmit_timer",
 	[SG_HS_C_RETRANSMIT_PEER] = "retransmit_peer",
 	[SG_HS_C_LINGER_RESENT] = "linger_resent",
+	[SG_HS_C_LINGER_SPENT] = "linger_spent",
 	[SG_HS_C_TIMEOUT] = "timeout",
 	[SG_HS_C_REPLACED] = "replaced",
 	[SG_HS_C_PEER_ALERT] = "peer_alert",

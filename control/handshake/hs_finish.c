@@ -19,8 +19,9 @@
 #include "hs_priv.h"
 #include "hs_slots.h"
 
+/* reserved: write sequence numbers kept for the linger table, past our Finished. */
 static void fill_result(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_seq,
-                        uint64_t now_unix, struct sg_hs_result *r)
+                        unsigned reserved, uint64_t now_unix, struct sg_hs_result *r)
 {
 	const struct sg_suite *su = hs_slot_suite(s);
 	struct sg_rec_sa_params p = {
@@ -32,7 +33,7 @@ static void fill_result(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_
 		.tx_key = s->sa.tx_key,
 		.rx_iv = s->sa.rx_iv,
 		.tx_iv = s->sa.tx_iv,
-		.tx_seq = sg_rec_sa_tx_seq(&s->sa),
+		.tx_seq = sg_rec_sa_tx_seq(&s->sa) + reserved,
 		.rx_seq = fin_seq + 1, /* the client's Finished used the numbers up to it */
 		/* RFC 8449 §4 / RFC 6066 §4: every record sealed for the session obeys it. */
 		.max_plaintext = s->max_pt,
@@ -68,13 +69,17 @@ static void fill_result(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_
 	r->tag = s->tag;
 }
 
-/* Hand the session over; on refusal, fail the handshake. Returns 0 if installed. */
-static int install(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_seq, uint64_t now_unix)
+/*
+ * Hand the session over, its write sequence past the reserved numbers;
+ * on refusal, fail the handshake. Returns 0 if installed.
+ */
+static int install(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_seq, unsigned reserved,
+                   uint64_t now_unix)
 {
 	struct sg_hs_result r;
 	int rc;
 
-	fill_result(e, s, fin_seq, now_unix, &r);
+	fill_result(e, s, fin_seq, reserved, now_unix, &r);
 	rc = e->conf.ops.install(e->conf.ops.ctx, &r);
 	sg_rec_sa_wipe(e->result_sa, e->conf.replay_window);
 	sg_wipe(&r, sizeof(r));
@@ -83,9 +88,11 @@ static int install(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_seq, 
 
 /*
  * Full handshake: the client's Finished verified. Our final flight is sealed
- * before the session is installed, so the installed tx_seq is past our
- * Finished; it is kept in the linger table with the client's write key,
- * then sent.
+ * before the session is installed; it is kept in the linger table with the
+ * client's write key and ours, then sent. The installed tx_seq is past our
+ * Finished and the LINGER_RESENDS numbers after it, which only the linger
+ * entry seals (a resent Finished in a new record, RFC 6347 §4.2.4): the
+ * session's worker and the engine never seal under the same number.
  */
 static void complete_full(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s,
                           uint64_t fin_seq)
@@ -105,7 +112,7 @@ static void complete_full(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slo
 	sg_hs_final_send(&t, &wn, &wf);
 	if (t.err < 0)
 		why = SG_HS_C_FAIL_INTERNAL;
-	else if (install(e, s, fin_seq, x->now.unix_s) < 0)
+	else if (install(e, s, fin_seq, t.ln ? LINGER_RESENDS : 0, x->now.unix_s) < 0)
 		why = SG_HS_C_FAIL_INSTALL;
 	if (why != SG_HS_C_MAX) {
 		e->tx_len = 0; /* the flight is not sent, nor kept */
@@ -115,7 +122,7 @@ static void complete_full(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slo
 		return;
 	}
 	if (t.ln)
-		sg_hs_linger_arm(t.ln, &s->sa);
+		sg_hs_linger_arm(t.ln, s, wf.p);
 	sg_hs_tx_flush(&t);
 	s->flags &= (uint16_t)~SF_CID_HELD; /* the session owns the CID now */
 	hs_count(e, SG_HS_C_COMPLETED_FULL);
@@ -208,7 +215,7 @@ static void on_finished(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot 
 	}
 	hs_advanced(x, s); /* this datagram completes it: its tag goes to the install */
 	if (s->state == HS_WAIT_RESUMED) {
-		if (install(e, s, op->seq, x->now.unix_s) < 0) {
+		if (install(e, s, op->seq, 0, x->now.unix_s) < 0) {
 			sg_hs_fail(e, s, SG_HS_C_FAIL_INSTALL, SG_TLS_ALERT_INTERNAL_ERROR);
 			return;
 		}

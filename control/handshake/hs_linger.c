@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stormgate/bytes.h>
+
+#include "hs_codec.h"
 #include "hs_linger.h"
 #include "hs_priv.h"
 #include "hs_slots.h"
@@ -108,11 +111,14 @@ static size_t linger_used(const struct hs_linger *l)
 	return n;
 }
 
-void sg_hs_linger_arm(struct hs_linger *l, const struct sg_rec_sa *sa)
+void sg_hs_linger_arm(struct hs_linger *l, const struct hs_slot *s, const uint8_t *fin)
 {
-	memcpy(&l->sa, sa, sizeof(l->sa));
-	sg_wipe(l->sa.tx_key, sizeof(l->sa.tx_key));
-	sg_wipe(l->sa.tx_iv, sizeof(l->sa.tx_iv));
+	memcpy(&l->sa, &s->sa, sizeof(l->sa));
+	l->fin_left = LINGER_RESENDS;
+	l->ep0_seq = s->ep0_seq;
+	l->peer_cid_len = s->peer_cid_len;
+	memcpy(l->peer_cid, s->peer_cid, s->peer_cid_len);
+	memcpy(l->fin_msg, fin, sizeof(l->fin_msg));
 }
 
 int sg_hs_linger_keep(struct hs_linger *l, const uint8_t *dgram, size_t len)
@@ -127,14 +133,66 @@ int sg_hs_linger_keep(struct hs_linger *l, const uint8_t *dgram, size_t len)
 }
 
 /*
- * Resend a finished flight (RFC 6347 §4.2.4). The address is proven: the
- * Finished that asked for it authenticated.
+ * Our Finished in a new record under the entry's next reserved sequence
+ * number, over its old record at the end of the last datagram d (len
+ * bytes). 0, -ENOSPC (no number left) or -EIO.
  */
-static void linger_resend(struct sg_hs_engine *e, struct hs_rx *x, struct hs_linger *l)
+static int linger_reseal(struct sg_hs_engine *e, struct hs_linger *l, uint8_t *d, size_t len)
+{
+	enum sg_aead aead = (enum sg_aead)l->sa.aead;
+	bool cid = l->sa.flags & SG_SA_F_TX_CID;
+	unsigned head = sg_rec_seal_headroom(aead, cid, l->peer_cid_len);
+	struct sg_rec_seal_op op = {
+		.buf = e->scratch,
+		.buf_len = (uint32_t)(head + LINGER_FIN_LEN + sg_rec_seal_tailroom(aead, cid, 0)),
+		.pt_off = head,
+		.pt_len = LINGER_FIN_LEN,
+		.sa = &l->sa,
+		.cid = l->peer_cid,
+		.cid_len = l->peer_cid_len,
+		.type = SG_DTLS_CT_HANDSHAKE,
+	};
+
+	if (l->fin_left == 0)
+		return -ENOSPC;
+	memcpy(e->scratch + head, l->fin_msg, LINGER_FIN_LEN);
+	if (sg_rec_seal_burst(e->rec, &op, 1) != 1 || op.rec_len > len)
+		return -EIO;
+	l->fin_left--;
+	memcpy(d + len - op.rec_len, e->scratch + op.rec_off, op.rec_len);
+	return 0;
+}
+
+/* New numbers for the epoch-0 records at the start of a kept datagram (p, len). */
+static void linger_renumber(struct hs_linger *l, uint8_t *p, size_t len)
 {
 	size_t off = 0;
 
+	while (off + SG_DTLS_HDR_LEN <= len && sg_load_be16(p + off + 3) == 0) {
+		sg_store_be48(p + off + 5, l->ep0_seq++);
+		off += SG_DTLS_HDR_LEN + sg_load_be16(p + off + 11);
+	}
+}
+
+/*
+ * Resend a finished flight (RFC 6347 §4.2.4) in new records: the epoch-0
+ * ones renumbered, our Finished sealed anew (hs_linger.h). The address is
+ * proven: the Finished that asked for it authenticated. 0, or -ENOSPC when
+ * the reserved numbers are spent (counted linger_spent; nothing sent).
+ */
+static int linger_resend(struct sg_hs_engine *e, struct hs_rx *x, struct hs_linger *l)
+{
+	size_t off = 0, last = 0;
+
+	for (unsigned i = 0; i + 1 < l->n_dgrams; i++)
+		last += l->dgram_len[i];
+	if (l->n_dgrams == 0 ||
+	    linger_reseal(e, l, l->flight + last, l->dgram_len[l->n_dgrams - 1]) < 0) {
+		hs_count(e, SG_HS_C_LINGER_SPENT);
+		return -ENOSPC;
+	}
 	for (unsigned i = 0; i < l->n_dgrams; i++) {
+		linger_renumber(l, l->flight + off, l->dgram_len[i]);
 		if (e->conf.ops.send(e->conf.ops.ctx, x->peer, l->flight + off, l->dgram_len[i]) <
 		    0)
 			hs_count(e, SG_HS_C_SEND_FAILED);
@@ -142,6 +200,7 @@ static void linger_resend(struct sg_hs_engine *e, struct hs_rx *x, struct hs_lin
 	}
 	hs_count(e, SG_HS_C_LINGER_RESENT);
 	x->handled = 1;
+	return 0;
 }
 
 /*
@@ -199,7 +258,8 @@ void sg_hs_linger_input(struct sg_hs_engine *e, struct hs_rx *x, struct hs_linge
 		return;
 	}
 	l->next_resend = x->now.mono_ms + e->conf.rto_initial_ms;
-	linger_resend(e, x, l);
+	if (linger_resend(e, x, l) < 0)
+		hs_rx_drop(x, SG_HS_C_DROP_DUPLICATE); /* answered as often as it will be */
 }
 
 int sg_hs_finished_again(struct sg_hs_engine *e, struct sg_hs_time now,
@@ -217,8 +277,7 @@ int sg_hs_finished_again(struct sg_hs_engine *e, struct sg_hs_time now,
 	if (now.mono_ms < l->next_resend)
 		return -EAGAIN;
 	l->next_resend = now.mono_ms + e->conf.rto_initial_ms;
-	linger_resend(e, &x, l);
-	return 0;
+	return linger_resend(e, &x, l);
 }
 
 unsigned sg_hs_linger_expire(struct sg_hs_engine *e, uint64_t now_ms)

@@ -264,6 +264,8 @@ void sg_dp_destroy(struct sg_dp *dp)
 	rte_ring_free(dp->punt);
 	while (dp->ctl_txr && rte_ring_dequeue(dp->ctl_txr, (void **)&m) == 0)
 		rte_pktmbuf_free(m);
+	for (; dp->bl_len > 0; dp->bl_len--, dp->bl_head = (dp->bl_head + 1) % DP_CTL_BACKLOG)
+		rte_pktmbuf_free(dp->ctl_backlog[dp->bl_head]);
 	rte_ring_free(dp->ctl_txr);
 	dp_backend_free(dp);
 	for (unsigned p = 0; p < SG_DP_PORTS_MAX; p++)
@@ -324,22 +326,46 @@ void sg_dp_ctl_counters(const struct sg_dp *dp, uint64_t *sent, uint64_t *droppe
 	*dropped = dp->ctl_dropped;
 }
 
+uint64_t sg_dp_ctl_deferred(const struct sg_dp *dp)
+{
+	return dp->ctl_deferred;
+}
+
 /* ---- control-plane transmission ---- */
+
+unsigned sg_dp_ctl_tx_retry(struct sg_dp *dp)
+{
+	while (dp->bl_len > 0 &&
+	       rte_ring_mp_enqueue(dp->ctl_txr, dp->ctl_backlog[dp->bl_head]) == 0) {
+		dp->bl_head = (dp->bl_head + 1) % DP_CTL_BACKLOG;
+		dp->bl_len--;
+		dp->ctl_sent++;
+	}
+	return dp->bl_len;
+}
 
 /*
  * Queue a frame of the control plane for worker 0, which sends it on its own
  * TX queue: ports need no queue of the control plane's (many PMDs, such as
- * net_af_packet with one queue pair, have too few).
+ * net_af_packet with one queue pair, have too few). While the ring is full
+ * the frame waits in the backlog, behind those already there (flights keep
+ * their order); only a full backlog drops it.
  */
 static int ctl_tx(struct sg_dp *dp, unsigned port, struct rte_mbuf *m)
 {
 	dp_meta(dp, m)->port = (uint8_t)port;
-	if (rte_ring_mp_enqueue(dp->ctl_txr, m) != 0) {
+	if (sg_dp_ctl_tx_retry(dp) == 0 && rte_ring_mp_enqueue(dp->ctl_txr, m) == 0) {
+		dp->ctl_sent++;
+		return 0;
+	}
+	if (dp->bl_len == DP_CTL_BACKLOG) {
 		rte_pktmbuf_free(m);
 		dp->ctl_dropped++;
 		return -ENOBUFS;
 	}
-	dp->ctl_sent++;
+	dp->ctl_backlog[(dp->bl_head + dp->bl_len) % DP_CTL_BACKLOG] = m;
+	dp->bl_len++;
+	dp->ctl_deferred++;
 	return 0;
 }
 

@@ -24,6 +24,15 @@
 #define DP_TX_MAX (DP_OPS_MAX + SG_BURST_MAX)
 /* Frames of the control plane waiting for worker 0 to send them. */
 #define DP_CTL_TX_RING 1024
+/*
+ * Frames the control plane keeps, in order, while that ring is full (a
+ * storm's flights come faster than worker 0 drains them), retried each poll
+ * (sg_dp_ctl_tx_retry()) instead of dropped: a lost final flight costs the
+ * device a retransmission timeout, a second one its handshake.
+ */
+#define DP_CTL_BACKLOG 4096
+/* Bursts of control-plane frames worker 0 sends per poll. */
+#define DP_CTL_TX_ROUNDS 4
 
 /* ---- neighbour table (neigh.c) ---- */
 
@@ -184,6 +193,10 @@ struct sg_dp {
 	uint32_t dq_max;          /* dq_cap grows up to this, never waiting (backend.c) */
 	uint64_t detach_deferred; /* identities queued beyond the nominal 65536 */
 	uint64_t ctl_sent, ctl_dropped;
+	/* control-plane frames waiting for room in ctl_txr (a FIFO, DP_CTL_BACKLOG) */
+	struct rte_mbuf *ctl_backlog[DP_CTL_BACKLOG];
+	uint32_t bl_head, bl_len;
+	uint64_t ctl_deferred; /* frames that waited there */
 	/* next hops solicited in the last second (control thread; solicit_due()) */
 	struct dp_solicited {
 		uint32_t key;

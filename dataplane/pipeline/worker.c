@@ -1289,6 +1289,27 @@ static void process(struct dp_worker *w, struct burst *b, const uint8_t *ports)
 	tx_flush(w);
 }
 
+/*
+ * Worker 0: send the control plane's frames, a few bursts a poll (a storm's
+ * flights come in thousands); an empty ring costs one dequeue.
+ */
+static void ctl_tx_drain(struct dp_worker *w)
+{
+	const struct sg_dp *dp = w->dp;
+
+	for (unsigned r = 0; r < DP_CTL_TX_ROUNDS; r++) {
+		struct rte_mbuf *c[SG_BURST_MAX];
+		unsigned k = rte_ring_sc_dequeue_burst(dp->ctl_txr, (void **)c, SG_BURST_MAX, NULL);
+
+		for (unsigned i = 0; i < k; i++)
+			tx_enqueue(w, dp_meta(dp, c[i])->port, c[i], DP_OUT_NONE);
+		if (k)
+			tx_flush(w);
+		if (k < SG_BURST_MAX)
+			break;
+	}
+}
+
 unsigned sg_dp_worker_poll(struct sg_dp *dp, unsigned worker)
 {
 	struct dp_worker *w = dp->w[worker];
@@ -1338,15 +1359,8 @@ unsigned sg_dp_worker_poll(struct sg_dp *dp, unsigned worker)
 	}
 
 	/* Worker 0 also sends what the control plane queued (ARP/ND answers, handshake flights). */
-	if (worker == 0) {
-		struct rte_mbuf *c[SG_BURST_MAX];
-		unsigned k = rte_ring_sc_dequeue_burst(dp->ctl_txr, (void **)c, SG_BURST_MAX, NULL);
-
-		for (unsigned i = 0; i < k; i++)
-			tx_enqueue(w, dp_meta(dp, c[i])->port, c[i], DP_OUT_NONE);
-		if (k)
-			tx_flush(w);
-	}
+	if (worker == 0)
+		ctl_tx_drain(w);
 
 	/* Return routability checks that got no answer in time (RFC 9853 §5.5). */
 	if (unlikely(w->rrc.pending != 0 && tsc >= w->rrc.sweep_at))

@@ -257,7 +257,9 @@ int sg_dp_ctl_neighbour(struct sg_dp *dp, struct rte_mbuf *m);
  * IPv6 and UDP headers, resolves the next hop from the neighbour table
  * (soliciting it when unknown: the datagram is then dropped and -EHOSTUNREACH
  * returned, like a host with an incomplete ARP entry), and queues it for
- * worker 0 to send. Control. Returns 0 or -errno.
+ * worker 0 to send; while worker 0's ring is full it waits, in order, in a
+ * bounded backlog that sg_dp_ctl_tx_retry() moves on (-ENOBUFS only when
+ * that is full too). Control. Returns 0 or -errno.
  */
 int sg_dp_ctl_send_udp(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *src,
                        uint16_t sport, const uint8_t *dst, uint16_t dport, const uint8_t *payload,
@@ -338,8 +340,22 @@ unsigned sg_dp_ctl_reclaim(struct sg_dp *dp);
  */
 uint64_t sg_dp_ctl_detach_deferred(const struct sg_dp *dp);
 
-/* Drop counters of the control plane's own sending (no neighbour, TX full). Control. */
+/*
+ * Counters of the control plane's own sending: frames queued for worker 0,
+ * and dropped (no neighbour, ring and backlog full). Control.
+ */
 void sg_dp_ctl_counters(const struct sg_dp *dp, uint64_t *sent, uint64_t *dropped);
+
+/* Control-plane frames that waited in the backlog for room in worker 0's ring. Control. */
+uint64_t sg_dp_ctl_deferred(const struct sg_dp *dp);
+
+/*
+ * Move the control plane's frames waiting in the backlog onto worker 0's
+ * ring, oldest first, as far as it has room. Call it every poll of the
+ * control thread (sg_dp_ctl_send_udp() calls it too). Control. Returns how
+ * many still wait.
+ */
+unsigned sg_dp_ctl_tx_retry(struct sg_dp *dp);
 
 #ifdef __cplusplus
 }

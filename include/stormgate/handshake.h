@@ -259,6 +259,7 @@ enum sg_hs_counter {
 	SG_HS_C_RETRANSMIT_TIMER, /* flight resent on timer expiry (RFC 6347 §4.2.4) */
 	SG_HS_C_RETRANSMIT_PEER,  /* flight resent because the client repeated its own */
 	SG_HS_C_LINGER_RESENT,    /* final flight resent after completion */
+	SG_HS_C_LINGER_SPENT,     /* ... not: its reserved sequence numbers were used up */
 	SG_HS_C_TIMEOUT,          /* state freed after handshake_timeout_ms */
 	SG_HS_C_REPLACED,         /* a new ClientHello from the same address replaced one */
 	SG_HS_C_PEER_ALERT,       /* the client aborted with an alert */
@@ -366,10 +367,12 @@ const char *sg_hs_counter_name(enum sg_hs_counter c);
  * the handshake's epoch-1 keys; the record was fresh in the session's replay
  * window): a record the engine cannot open itself once the session holds it,
  * e.g. a tls12_cid one (RFC 9146). Our final flight was lost: it goes again
- * from the flights kept after completion (RFC 6347 §4.2.4), at most once per
- * rto_initial_ms. Returns 0 (resent, counted as linger_resent), -ENOENT (no
- * flight kept for peer), -EAGAIN (resent too recently) or -EINVAL. The
- * engine's thread.
+ * from the flights kept after completion (RFC 6347 §4.2.4), in new records
+ * (our Finished sealed anew under a sequence number reserved for it before
+ * the session was installed), at most once per rto_initial_ms. Returns 0
+ * (resent, counted as linger_resent), -ENOENT (no flight kept for peer),
+ * -EAGAIN (resent too recently), -ENOSPC (resent as often as it will be,
+ * counted as linger_spent) or -EINVAL. The engine's thread.
  */
 int sg_hs_finished_again(struct sg_hs_engine *e, struct sg_hs_time now,
                          const struct sg_hs_peer *peer);

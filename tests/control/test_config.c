@@ -143,6 +143,9 @@ static const struct err_case err_cases[] = {
 	  "credentials:\n  map_size: 64K\n" PORTS,
 	  { "t.yaml:2:13: 'credentials.map_size' is 64K, out of range 1048576..1099511627776 "
 	    "bytes" } },
+	{ "linger range",
+	  "policy:\n  linger_entries: 100\n" PORTS,
+	  { "t.yaml:2:19: 'policy.linger_entries' is 100, out of range 1024..16777216" } },
 	{ "duration range",
 	  "policy:\n  key_lifetime: 5s\n" PORTS,
 	  { "t.yaml:2:17: 'policy.key_lifetime' is 5s, out of range 10..2592000 seconds" } },
@@ -428,6 +431,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->credentials.map_size, (uint64_t)4 << 30);
 	assert_int_equal(cfg->policy.key_lifetime, 86400);
 	assert_int_equal(cfg->policy.cookie_mode, SG_COOKIE_ALWAYS);
+	assert_int_equal(cfg->policy.linger_entries, 65536);
 	/*
 	 * The default order (docs/config.md): ECDHE-PSK, then PSK; in each kind
 	 * CCM_8 last, after every 16-byte-tag suite (RFC 9147 §4.5.3: 2^7 forged

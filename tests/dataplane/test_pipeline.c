@@ -2043,6 +2043,63 @@ static void test_punt_reason_kept(void **state)
 	check_invariant();
 }
 
+/*
+ * The control plane's frames (handshake flights) when worker 0's ring is
+ * full, as in a storm, where its flights outrun the worker: N datagrams
+ * queued while no worker polls are all accepted (the ring takes what it
+ * holds, the rest wait in the backlog), none dropped; then the control
+ * thread's retry and worker 0's polls send every one on the device port,
+ * in the order they were queued.
+ */
+static void test_ctl_tx_backlog(void **state)
+{
+	enum { N = 3000 };
+	static const uint8_t PEER4[4] = { 198, 18, 1, 77 };
+	uint64_t sent0, drop0, sent, dropped, def0 = sg_dp_ctl_deferred(E.dp);
+	struct rte_mbuf *m[RING_SIZE];
+	unsigned got = 0;
+
+	(void)state;
+	sg_dp_ctl_counters(E.dp, &sent0, &drop0);
+	assert_int_equal(sg_dp_neigh_set(E.dp, 0, 4, PEER4, DEV_MAC), 0);
+	for (unsigned i = 0; i < N; i++) {
+		uint8_t p[4];
+
+		sg_store_be32(p, i);
+		assert_int_equal(
+		        sg_dp_ctl_send_udp(E.dp, 0, 4, GW4, DTLS_PORT, PEER4, 40000, p, sizeof(p)),
+		        0);
+	}
+	sg_dp_ctl_counters(E.dp, &sent, &dropped);
+	assert_int_equal(dropped, drop0);
+	assert_true(sent - sent0 < N); /* the ring was full ... */
+	assert_int_equal(sent - sent0 + sg_dp_ctl_deferred(E.dp) - def0, N); /* ... the rest wait */
+	assert_int_equal(sg_dp_ctl_tx_retry(E.dp), sg_dp_ctl_deferred(E.dp) - def0);
+
+	for (unsigned round = 0; round < 1000 && got < N; round++) {
+		unsigned n;
+
+		sg_dp_ctl_tx_retry(E.dp);
+		sg_dp_worker_poll(E.dp, 0);
+		n = drain(E.dev_tx, N_WORKERS, m, RING_SIZE);
+		for (unsigned k = 0; k < n; k++) {
+			struct out o;
+
+			parse_out(m[k], &o);
+			assert_int_equal(o.len, 4);
+			assert_int_equal(o.dport, 40000);
+			assert_int_equal(sg_load_be32(o.payload), got);
+			got++;
+		}
+		free_all(m, n);
+	}
+	assert_int_equal(got, N);
+	assert_int_equal(sg_dp_ctl_tx_retry(E.dp), 0);
+	sg_dp_ctl_counters(E.dp, &sent, &dropped);
+	assert_int_equal(sent - sent0, N);
+	assert_int_equal(dropped, drop0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2081,6 +2138,8 @@ int main(void)
 		cmocka_unit_test_prestate_setup_teardown(test_trusted_one_port, setup, teardown,
 		                                         (void *)&UDP_ONE_PORT),
 		cmocka_unit_test_prestate_setup_teardown(test_punt_reason_kept, setup, teardown,
+		                                         (void *)&UDP),
+		cmocka_unit_test_prestate_setup_teardown(test_ctl_tx_backlog, setup, teardown,
 		                                         (void *)&UDP),
 	};
 	int fails = cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);

@@ -41,6 +41,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/dtls.h>
 #include <stormgate/record.h>
 #include <stormgate/session.h>
@@ -527,6 +528,95 @@ static void test_handshake_owner(void **state)
 	assert_int_equal(sessions_of("hs-dev"), 0);
 }
 
+/*
+ * The epoch-1 records of the datagrams the gateway sent d since: each opens
+ * with the device's keys (hc: fresh in its window) and holds our Finished,
+ * numbered above *top (updated). Returns how many there were.
+ */
+static unsigned finished_records(struct hc *c, struct dev *d, uint64_t *top)
+{
+	uint8_t buf[2048], pt[64];
+	unsigned found = 0;
+	size_t n;
+
+	while ((n = dev_recv(d, buf, sizeof(buf))) > 0) {
+		struct sg_rec_hdr r[8];
+		unsigned nr = sg_rec_parse(buf, n, 0, r, 8);
+
+		for (unsigned i = 0; i < nr; i++) {
+			if (r[i].epoch != 1)
+				continue;
+			assert_true(r[i].seq > *top);
+			*top = r[i].seq;
+			assert_int_equal(hc_open(c, buf + r[i].off, r[i].len, pt, sizeof(pt)),
+			                 SG_DTLS_HS_HDR_LEN + SG_TLS_VERIFY_DATA_LEN);
+			assert_int_equal(pt[0], SG_TLS_HT_FINISHED);
+			found++;
+		}
+	}
+	return found;
+}
+
+/*
+ * Our final flight lost (issue 14, "resend"): the device sends its Finished
+ * again, alone, under a new record number; its worker punts it to the
+ * handshake server (a datagram that starts with a handshake record), which
+ * opens it with the key kept in the linger table and resends the flight in
+ * new records: our Finished under a new sequence
+ * number each time, fresh in the device's window, twice, a retransmission
+ * period apart. The session's own first record, a close_notify its worker
+ * seals, is numbered past them: one sealer per (key, nonce).
+ */
+static void test_finished_again(void **state)
+{
+	struct sg_gw_counters c0, c1;
+	const struct timespec period = { 1, 50 * 1000 * 1000 }; /* rto_initial_ms and more */
+	uint8_t buf[512], pt[16];
+	uint64_t top = 0;
+	struct dev d;
+	struct hc hc;
+	bool alert = false;
+	size_t n;
+
+	(void)state;
+	dev_init(&d);
+	handshake(&hc, &d, 0);
+	assert_int_equal(sg_gateway_sessions_of(E.gw, (const uint8_t *)"hs-dev", 6, &d.id, 1), 1);
+	c0 = counters();
+	for (int k = 0; k < 2; k++) {
+		if (k)
+			nanosleep(&period, NULL);
+		n = hc_rec_finished_again(&hc, buf, sizeof(buf));
+		dev_send(&d, 0, buf, n);
+		pump();
+		assert_int_equal(finished_records(&hc, &d, &top), 1);
+	}
+	c1 = counters();
+	/* A datagram that starts with a handshake record goes to the handshake server. */
+	assert_int_equal(c1.punts_taken[SG_DP_PUNT_HANDSHAKE],
+	                 c0.punts_taken[SG_DP_PUNT_HANDSHAKE] + 2);
+	assert_int_equal(c1.hs.c[SG_HS_C_LINGER_RESENT], c0.hs.c[SG_HS_C_LINGER_RESENT] + 2);
+	assert_int_equal(c1.hs.c[SG_HS_C_SEND_FAILED], c0.hs.c[SG_HS_C_SEND_FAILED]);
+	assert_int_equal(c1.frames_dropped, c0.frames_dropped);
+	/* Once more at once: too soon, nothing sent. */
+	n = hc_rec_finished_again(&hc, buf, sizeof(buf));
+	dev_send(&d, 0, buf, n);
+	pump();
+	assert_int_equal(finished_records(&hc, &d, &top), 0);
+
+	assert_int_equal(sg_gateway_end_session(E.gw, d.id, &alert), 0);
+	assert_true(alert);
+	pump();
+	n = dev_recv(&d, buf, sizeof(buf));
+	assert_true(n > SG_DTLS_HDR_LEN);
+	assert_true(sg_load_be48(buf + 5) > top);
+	assert_int_equal(hc_open(&hc, buf, n, pt, sizeof(pt)), 2);
+	assert_int_equal(hc.last_alert, SG_TLS_ALERT_CLOSE_NOTIFY);
+	assert_gone(&d);
+	hc_free(&hc);
+	dev_free(&d);
+}
+
 static void test_replace(void **state)
 {
 	struct sg_gw_counters c0 = counters(), c1;
@@ -790,6 +880,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handshake_owner),
+		cmocka_unit_test(test_finished_again),
 		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_end_asked_and_swept),
 		cmocka_unit_test(test_end_by_device),

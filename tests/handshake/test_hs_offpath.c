@@ -41,6 +41,7 @@
 #include "hs_client.h"
 #include "hs_codec.h"
 #include "hs_harness.h"
+#include "hs_linger.h"
 #include "hs_ossl.h"
 
 /* ---- measuring (the harness counts datagrams and bytes in and out) ----------------------- */
@@ -520,21 +521,70 @@ static void test_amp_stateless_replies(void **state)
  */
 
 /*
+ * The highest record number of each epoch in datagram d as client c parses
+ * it (top[epoch]), and the plaintext of its epoch-1 record opened with c's
+ * keys into pt (24 bytes: our Finished); -1 when it does not open (a
+ * replay or a forgery in c's window).
+ */
+static int flight_seen(struct hc *c, const uint8_t *d, size_t n, uint64_t top[2], uint8_t *pt)
+{
+	struct sg_rec_hdr r[8];
+	unsigned k = sg_rec_parse(d, n, c->o.cid ? c->o.cid_len : 0, r, 8);
+	int m = -1;
+
+	top[0] = top[1] = 0;
+	for (unsigned i = 0; i < k; i++) {
+		assert_int_equal(r[i].status, SG_REC_OK);
+		assert_true(r[i].epoch <= 1);
+		if (r[i].seq > top[r[i].epoch])
+			top[r[i].epoch] = r[i].seq;
+		if (r[i].epoch == 1)
+			m = hc_open(c, d + r[i].off, r[i].len, pt, 64);
+	}
+	return m;
+}
+
+/*
+ * A resent final flight (d, n) as client c sees it (RFC 6347 §4.1, §4.2.4):
+ * as long as the first, every record under a number above those of the
+ * flights before (top, updated), our Finished fresh in c's window and the
+ * same message as the first one (fin_pt).
+ */
+static void assert_resent(struct hc *c, const uint8_t *d, size_t n, size_t nfirst, uint64_t top[2],
+                          const uint8_t *fin_pt)
+{
+	uint64_t now[2];
+	uint8_t pt[64];
+
+	assert_int_equal(n, nfirst);
+	assert_int_equal(flight_seen(c, d, n, now, pt),
+	                 SG_DTLS_HS_HDR_LEN + SG_TLS_VERIFY_DATA_LEN);
+	assert_memory_equal(pt, fin_pt, SG_DTLS_HS_HDR_LEN + SG_TLS_VERIFY_DATA_LEN);
+	assert_true(now[0] > top[0]);
+	assert_true(now[1] > top[1]);
+	top[0] = now[0];
+	top[1] = now[1];
+}
+
+/*
  * Our final flight lost: the client repeats its flight, the Finished under a
- * new record number; our flight goes again, byte for byte, once. The same
- * datagram replayed, the original flight replayed, or a new retransmission
- * within rto_initial_ms get nothing; after it, the flight goes again. With
- * CIDs the Finished is a tls12_cid record.
+ * new record number; our flight goes again once, in new records (our
+ * Finished sealed anew: no (key, nonce) twice on the wire), which the client
+ * opens. The same datagram replayed, the original flight replayed, or a new
+ * retransmission within rto_initial_ms get nothing; after it, the flight
+ * goes again, in newer records still. With CIDs the Finished is a tls12_cid
+ * record.
  */
 static void test_linger_retransmitted_finished(void **state)
 {
 	(void)state;
 	for (int cid = 0; cid < 2; cid++) {
 		struct hc_opts o = hc_psk_opts(SG_TLS_PSK_WITH_AES_128_CCM_8);
-		uint8_t cke[512], f5[2048], fin[2048], again[2048], d[2048];
+		uint8_t cke[512], f5[2048], fin[2048], again[2048], d[2048], fin_pt[64];
 		size_t ncke, nf5, nfin, nagain, n;
+		uint64_t top[2];
 		struct harness h;
-		struct hc c;
+		struct hc c, c0;
 
 		o.cid = cid;
 		o.cid_len = 4;
@@ -547,7 +597,19 @@ static void test_linger_retransmitted_finished(void **state)
 		assert_int_equal(h.n_out, 1);
 		nfin = h.out_len[0];
 		memcpy(fin, h.out[0], nfin);
+		memcpy(&c0, &c, sizeof(c0)); /* the client's keys, before it saw our flight */
 		assert_int_equal(hc_drain(&c, &h), 'F');
+		assert_int_equal(flight_seen(&c0, fin, nfin, top, fin_pt),
+		                 SG_DTLS_HS_HDR_LEN + SG_TLS_VERIFY_DATA_LEN);
+		assert_int_equal(fin_pt[0], SG_TLS_HT_FINISHED);
+		/* The client's window holds our Finished now: the same bytes again would not open.
+		 */
+		{
+			uint64_t t2[2];
+			uint8_t pt2[64];
+
+			assert_int_equal(flight_seen(&c, fin, nfin, t2, pt2), -1);
+		}
 
 		memcpy(again, cke, ncke);
 		nagain = ncke + hc_rec_ccs(&c, again + ncke, sizeof(again) - ncke);
@@ -556,8 +618,7 @@ static void test_linger_retransmitted_finished(void **state)
 		nagain += n;
 		h_input(&h, again, nagain);
 		assert_int_equal(h.n_out, 1);
-		assert_int_equal(h.out_len[0], nfin);
-		assert_memory_equal(h.out[0], fin, nfin);
+		assert_resent(&c, h.out[0], h.out_len[0], nfin, top, fin_pt);
 		h.n_out = 0;
 
 		h_input(&h, again, nagain); /* replayed */
@@ -572,9 +633,74 @@ static void test_linger_retransmitted_finished(void **state)
 		n = ncke + hc_rec_finished_again(&c, d + ncke, sizeof(d) - ncke);
 		h_input(&h, d, n);
 		assert_int_equal(h.n_out, 1);
-		assert_memory_equal(h.out[0], fin, nfin);
+		assert_resent(&c, h.out[0], h.out_len[0], nfin, top, fin_pt);
 		assert_int_equal(h_count(&h, SG_HS_C_LINGER_RESENT), 2);
 		assert_int_equal(h.n_installed, 1);
+		/* The session's own records come after every number the engine used. */
+		assert_true(sg_rec_sa_tx_seq(h.sess.res.sa) > top[1]);
+		finish(&h, &c);
+	}
+}
+
+/*
+ * The resend path a CID session takes in the daemon (its worker opens the
+ * device's Finished and reports it, sg_hs_finished_again()), as often as
+ * the engine will: each resend in newer records, our Finished fresh for the
+ * client every time; then LINGER_RESENDS are spent (linger_spent, nothing
+ * sent, -ENOSPC). The installed session's first record (what its worker
+ * seals) is numbered past them all and opens at the client too: the engine
+ * and the worker never sealed under the same number.
+ */
+static void test_linger_resends_spent(void **state)
+{
+	(void)state;
+	for (int cid = 0; cid < 2; cid++) {
+		struct hc_opts o = hc_psk_opts(cid ? SG_TLS_PSK_WITH_AES_128_GCM_SHA256
+		                                   : SG_TLS_PSK_WITH_AES_128_CCM_8);
+		uint8_t cke[512], f5[2048], fin[2048], rec[256], fin_pt[64], pt[64];
+		size_t nf5, nfin, n;
+		uint64_t top[2];
+		struct sg_rec_hdr r[2];
+		struct harness h;
+		struct hc c, c0;
+
+		o.cid = cid;
+		o.cid_len = 4;
+		begin(&h, &c, &o, SG_HS_COOKIE_ALWAYS);
+		nf5 = hc_rec_cke(&c, cke, sizeof(cke));
+		memcpy(f5, cke, nf5);
+		nf5 += hc_rec_ccs(&c, f5 + nf5, sizeof(f5) - nf5);
+		nf5 += hc_rec_finished(&c, f5 + nf5, sizeof(f5) - nf5, false);
+		h_input(&h, f5, nf5);
+		assert_int_equal(h.n_out, 1);
+		nfin = h.out_len[0];
+		memcpy(fin, h.out[0], nfin);
+		memcpy(&c0, &c, sizeof(c0));
+		assert_int_equal(hc_drain(&c, &h), 'F');
+		assert_int_equal(flight_seen(&c0, fin, nfin, top, fin_pt),
+		                 SG_DTLS_HS_HDR_LEN + SG_TLS_VERIFY_DATA_LEN);
+
+		for (unsigned k = 0; k < LINGER_RESENDS; k++) {
+			assert_int_equal(sg_hs_finished_again(h.e, h.now, &h.peer), 0);
+			assert_int_equal(h.n_out, 1);
+			assert_resent(&c, h.out[0], h.out_len[0], nfin, top, fin_pt);
+			h.n_out = 0;
+			h_advance(&h, SG_DTLS_RTO_INITIAL_MS);
+		}
+		assert_int_equal(h_count(&h, SG_HS_C_LINGER_RESENT), LINGER_RESENDS);
+		assert_int_equal(sg_hs_finished_again(h.e, h.now, &h.peer), -ENOSPC);
+		assert_int_equal(h.n_out, 0);
+		assert_int_equal(cnt(&h, "linger_spent"), 1);
+
+		/* The session's worker seals its first record: past every number used. */
+		assert_int_equal(sg_rec_sa_tx_seq(h.sess.res.sa), top[1] + 1);
+		n = h_seal_record(h.rec, (struct sg_rec_sa *)h.sess.sa_buf, h.sess.res.peer_cid,
+		                  h.sess.res.peer_cid_len, SG_DTLS_CT_APPLICATION_DATA,
+		                  (const uint8_t *)"down", 4, rec, sizeof(rec));
+		assert_int_equal(sg_rec_parse(rec, n, cid ? o.cid_len : 0, r, 2), 1);
+		assert_true(r[0].seq > top[1]);
+		assert_int_equal(hc_open(&c, rec, n, pt, sizeof(pt)), 4);
+		assert_memory_equal(pt, "down", 4);
 		finish(&h, &c);
 	}
 }
@@ -1289,6 +1415,7 @@ int main(void)
 		cmocka_unit_test(test_amp_kx_after_completion),
 		cmocka_unit_test(test_amp_stateless_replies),
 		cmocka_unit_test(test_linger_retransmitted_finished),
+		cmocka_unit_test(test_linger_resends_spent),
 		cmocka_unit_test(test_linger_openssl_retransmission),
 		cmocka_unit_test(test_linger_kx_alone),
 		cmocka_unit_test(test_offpath_cid_records),
