@@ -34,6 +34,8 @@ GW_DEV4, GW_APP4, ROUTER4, APP4 = '198.18.0.1', '198.18.2.1', '198.18.0.2', '198
 GW_DEV6, GW_APP6, ROUTER6, APP6 = 'fd00:5347::1', 'fd00:5347::2:1', 'fd00:5347::2', 'fd00:5347::2:2'
 SOURCE_POOL4, SOURCE_POOL6 = '198.18.64.0/18', 'fd00:5347::3:0:0/96'
 DTLS_PORT, APP_PORT = 5684, 5683
+HOLD_S = 120  # the longest a fleet holds its ports after its report
+HELD_MARK = 'report written; holding the ports'  # what it says then (fleet_main.c)
 
 
 class FleetLab(Lab):
@@ -46,6 +48,7 @@ class FleetLab(Lab):
         self.n_fleet = 0
         self.csv = os.path.join(self.work, 'devices.csv')
         self._next_hop = None
+        self.held = []  # fleets holding their ports after their report (run_fleet())
 
     def __enter__(self):
         super().__enter__()
@@ -54,6 +57,8 @@ class FleetLab(Lab):
         return self
 
     def cleanup(self):
+        for d in self.daemons:  # the daemons first, then the fleets holding their ports
+            d.kill()
         super().cleanup()
         shutil.rmtree(self.sock_dir, ignore_errors=True)
 
@@ -159,11 +164,42 @@ class FleetLab(Lab):
             return json.load(f)
 
     def run_fleet(self, *opts, timeout=60, devargs=None, ns=None):
-        """stormgate-fleet with opts (fleet_args()) run to its end in namespace ns (None:
-        this one); (CompletedProcess, the --report JSON or None)."""
+        """stormgate-fleet with opts (fleet_args()) run in namespace ns (None: this one)
+        until it wrote its report; (CompletedProcess, the --report JSON or None).
+        It then holds its ports (--hold: DPDK 22.11's memif frees a link's regions under
+        the peer's busy worker when one side leaves, docs/fleet.md "Ending a run"), so
+        the daemon can be checked and stopped first; release_fleets() ends it (the next
+        run_fleet() and the clean-up call it). A fleet that ends without holding (an
+        error) is reaped here with its exit status."""
+        self.release_fleets()
         args, report = self.fleet_args(opts, devargs)
-        r = self.run(ns, args, timeout=timeout)
-        return r, self.report(report)
+        args[args.index('--') + 1:1 + args.index('--')] = ['--hold', str(HOLD_S)]
+        log_path = os.path.join(self.work, f'fleet{self.n_fleet}.log')
+        with open(log_path, 'w') as log:
+            p = self.spawn(ns, args, stdout=log, stderr=subprocess.STDOUT)
+
+        def log_text():
+            with open(log_path, encoding='utf-8', errors='replace') as f:
+                return f.read()
+        held = proc.wait_for(lambda: p.poll() is not None or HELD_MARK in log_text(),
+                             timeout=timeout, step=0.1)
+        if p.poll() is None and held:
+            self.held.append(p)
+            rc = 0
+        else:
+            if p.poll() is None:
+                proc.kill(p)
+            rc = p.wait()
+        text = log_text() + ('' if held else f'\n[killed after {timeout} s]')
+        return subprocess.CompletedProcess(args, rc, '', text), self.report(report)
+
+    def release_fleets(self):
+        """End the fleets holding their ports (run_fleet()), once their gateway stopped."""
+        for p in self.held:
+            if p.poll() is None:
+                p.terminate()
+            proc.wait_exit(p, timeout=10)
+        self.held = []
 
     def spawn_fleet(self, *opts):
         """stormgate-fleet with opts started (fleet_args()); wait_fleet() ends it."""
