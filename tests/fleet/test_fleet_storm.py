@@ -155,7 +155,7 @@ def restart(lab, devices=100):
 
 
 def bad_command_lines(lab, fleet):
-    for args in (['--devices', '0'], ['--kx', 'nope'], ['--kx', 'p256'], ['--rtt', '5-1'],
+    for args in (['--devices', '0'], ['--kx', 'nope'], ['--kx', 'p384'], ['--rtt', '5-1'],
                  ['--bogus']):
         r = proc.run([fleet, '--', *args])
         lab.check(f'{" ".join(args)}: exit 2 with a message',
@@ -177,6 +177,7 @@ def main():
         bad_command_lines(lab, fleet)
         storm(lab, 'psk', 300, 'udp', ['--ramp', '2', '--req-rate', '2', '--rtt', '20-60'])
         storm(lab, 'x25519', 200, 'proxy', ['--kx', 'x25519', '--req-rate', '1'], duration=5)
+        storm(lab, 'p256', 100, 'udp', ['--kx', 'p256', '--req-rate', '1'], duration=4)
         storm(lab, 'ipv6', 100, 'udp', ['--req-rate', '2', '--rtt', '10'], duration=4, ipv6=True)
         tag = lab.tag
         pairs = [(f'{tag}gd', f'{tag}fd'), (f'{tag}ga', f'{tag}fa')]
