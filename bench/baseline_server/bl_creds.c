@@ -15,9 +15,9 @@
 #include <openssl/rand.h>
 
 #include "baseline.h"
+#include "cred_csv.h"
 
-#define LINE_MAX_BYTES 512 /* identity 128 + key 128 + lifetime + state, with room */
-#define ROWS_MAX       (UINT64_C(1) << 28)
+#define ROWS_MAX (UINT64_C(1) << 28)
 
 /* FNV-1a under a random seed, then a 64-bit finaliser (murmur3's fmix64). */
 static uint64_t id_hash(uint64_t seed, const char *s, size_t n)
@@ -31,34 +31,6 @@ static uint64_t id_hash(uint64_t seed, const char *s, size_t n)
 	h *= UINT64_C(0xff51afd7ed558ccd);
 	h ^= h >> 33;
 	return h;
-}
-
-static int hex_nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Hex digits s into key; the key's length, or 0 if they are not a key. */
-static unsigned parse_key(const char *s, uint8_t *key)
-{
-	size_t len = strlen(s), i;
-
-	if (len < 2 || len > 2 * SG_BL_PSK_MAX || len % 2)
-		return 0;
-	for (i = 0; i < len; i += 2) {
-		int hi = hex_nibble(s[i]), lo = hex_nibble(s[i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return 0;
-		key[i / 2] = (uint8_t)(hi << 4 | lo);
-	}
-	return (unsigned)(len / 2);
 }
 
 static const uint8_t *entry(const struct sg_bl_creds *c, uint64_t slot)
@@ -150,95 +122,23 @@ static int add(struct sg_bl_creds *c, const char *id, size_t id_len, const uint8
 	return 0;
 }
 
-/* One data row, cut at its commas. 1: added; 0: a disabled device; -1: bad (why). */
-static int parse_row(struct sg_bl_creds *c, char *line, const char **why)
+/* One enabled device from the CSV (sg_cred_csv_read()), added. */
+static int keep(const char *identity, size_t id_len, const uint8_t *key, unsigned key_len,
+                void *ctx)
 {
-	char *f[4] = { line, NULL, NULL, NULL };
-	uint8_t key[SG_BL_PSK_MAX];
-	size_t nf = 1, id_len;
-	unsigned key_len;
-	char *p;
-	int rc;
-
-	for (p = line; *p && nf < 4; p++) {
-		if (*p == ',') {
-			*p = '\0';
-			f[nf++] = p + 1;
-		}
-	}
-	id_len = strlen(f[0]);
-	if (nf < 2 || id_len == 0 || id_len > SG_BL_IDENTITY_MAX) {
-		*why = "expected identity (1..128 bytes),psk_hex";
-		return -1;
-	}
-	key_len = parse_key(f[1], key);
-	if (key_len == 0) {
-		*why = "psk_hex: 2..128 hex digits, an even count";
-		return -1;
-	}
-	rc = 0;
-	if (!(nf == 4 && strcmp(f[3], "disabled") == 0))
-		rc = add(c, f[0], id_len, key, key_len) == 0 ? 1 : -1;
-	OPENSSL_cleanse(key, sizeof(key));
-	if (rc < 0)
-		*why = "out of memory";
-	return rc;
-}
-
-static void strip_eol(char *line)
-{
-	size_t n = strlen(line);
-
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		line[--n] = '\0';
+	return add(ctx, identity, id_len, key, key_len);
 }
 
 int sg_bl_creds_load(const char *path, struct sg_bl_creds *c)
 {
-	char line[LINE_MAX_BYTES];
-	const char *why = NULL;
-	size_t lineno = 0;
-	bool data = false;
-	int rc = 0;
-	FILE *f;
+	int rc;
 
 	memset(c, 0, sizeof(*c));
 	if (RAND_bytes((unsigned char *)&c->seed, sizeof(c->seed)) != 1)
 		return -EIO;
-	f = fopen(path, "r");
-	if (f == NULL) {
-		rc = -errno;
-		fprintf(stderr, "stormgate-dtls-baseline: %s: %s\n", path, strerror(errno));
-		return rc;
-	}
-	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
-		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
-			why = "line longer than 511 bytes";
-			rc = -EINVAL;
-			break;
-		}
-		strip_eol(line);
-		if (line[0] == '\0' || line[0] == '#' ||
-		    (!data && strncmp(line, "identity,", 9) == 0))
-			continue;
-		data = true;
-		if (parse_row(c, line, &why) < 0)
-			rc = -EINVAL;
-	}
-	OPENSSL_cleanse(line, sizeof(line));
-	if (rc == 0 && ferror(f))
-		rc = -EIO;
-	fclose(f);
-	if (rc == 0 && c->n == 0)
-		rc = -ENOENT;
-	if (rc != 0) {
-		fprintf(stderr, "stormgate-dtls-baseline: %s:%zu: %s\n", path, lineno,
-		        rc == -EINVAL   ? why
-		        : rc == -ENOENT ? "no enabled device"
-		                        : strerror(-rc));
+	rc = sg_cred_csv_read(path, "stormgate-dtls-baseline", keep, c);
+	if (rc != 0)
 		sg_bl_creds_free(c);
-	}
 	return rc;
 }
 
