@@ -102,7 +102,7 @@
 /* How long the last packets may take to settle: a liveness bound, not a speed. Under
  * ThreadSanitizer on a loaded 2-core machine 10 s proved too short once in CI (nothing
  * was missing when it was rerun); a lost packet still fails, after this long. */
-#define WAIT_S          30
+#define WAIT_S 30
 
 /* The test network (dp_net.h), and the gateway's IPv6 address on it. */
 static const uint8_t GW6[16] = { 0xfd, 0x00, 0x53, 0x47, [15] = 1 }; /* fd00:5347::1 */
