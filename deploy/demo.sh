@@ -156,6 +156,8 @@ say "build: $builddir"
 if [ ! -f "$builddir/build.ninja" ]; then
 	meson setup "$builddir" "$root" >/dev/null
 fi
+# a build directory from an older tree lists the targets of then: regenerate it first
+ninja -C "$builddir" build.ninja >/dev/null
 fleet_target=bench/fleet/stormgate-fleet
 targets=(control/stormgate control/stormctl)
 if [ "$storm" -eq 1 ]; then
