@@ -31,11 +31,12 @@ struct sg_store_params {
 
 /* Counters of the backend: what `stormctl store` will show. */
 struct sg_store_backend_stats {
-	uint64_t records;      /* sessions stored, as of the last commit */
-	uint64_t pending;      /* puts and deletes written since, not yet durable (the lag) */
-	uint64_t commits;      /* group commits done */
-	uint64_t last_commit;  /* Unix ms of the last commit; 0: none yet */
-	uint64_t size;         /* bytes the store's file uses */
+	uint64_t records;     /* sessions stored, as of the last commit */
+	uint64_t pending;     /* puts and deletes written since, not yet durable (the lag) */
+	uint64_t dropped;     /* puts and deletes lost with a group that failed */
+	uint64_t commits;     /* group commits done */
+	uint64_t last_commit; /* Unix ms of the last commit; 0: none yet */
+	uint64_t size;        /* bytes the store's file uses */
 };
 
 struct sg_store_stats {
@@ -57,8 +58,12 @@ typedef int (*sg_store_raw_fn)(uint32_t slot, const uint8_t *rec, size_t len, vo
 /*
  * A backend. Every op runs on the control plane. put and del take effect in
  * the open group and are durable only after commit returns 0; a put over an
- * existing slot replaces it. iterate walks what is durable plus the open
- * group, in slot order. Errors are -errno (-ENOSPC: the store is full).
+ * existing slot replaces it. A backend may commit a large group on its own
+ * before a put (LMDB: every GROUP_MAX writes). A put, a del other than
+ * -ENOENT or a commit that fails loses the whole open group (counted in
+ * dropped): what was committed before stays. iterate walks what is durable
+ * plus the open group, in slot order; fn must not write to the store.
+ * Errors are -errno (-ENOSPC: the store is full).
  */
 struct sg_store_ops {
 	const char *name; /* "lmdb" */
@@ -96,7 +101,10 @@ int sg_store_put(struct sg_store *st, uint32_t slot, const struct sg_store_rec *
 /* Delete slot's record in the open group. 0, -ENOENT, or the backend's -errno. */
 int sg_store_del(struct sg_store *st, uint32_t slot);
 
-/* Make the open group durable (one fsync for all its puts and deletes). 0 or -errno. */
+/*
+ * Make the open group durable (one fsync for all its puts and deletes).
+ * 0 or -errno; a failed commit loses the group (sg_store_ops).
+ */
 int sg_store_commit(struct sg_store *st);
 
 /*
@@ -110,8 +118,8 @@ typedef int (*sg_store_rec_fn)(uint32_t slot, const struct sg_store_rec *rec, vo
  * (expires) is not at or before now (Unix s; 0: keep all), to fn. A record
  * that does not verify is refused and counted by reason
  * (sg_store_stats().refused), never handed on; the others still come back.
- * Resets restored, expired and refused first. Returns 0, fn's non-zero
- * value, or the backend's -errno.
+ * Resets restored, expired and refused first. fn must not write to st.
+ * Returns 0, fn's non-zero value, or the backend's -errno.
  */
 int sg_store_iterate(struct sg_store *st, uint64_t now, sg_store_rec_fn fn, void *arg);
 

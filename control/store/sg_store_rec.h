@@ -31,9 +31,9 @@ extern "C" {
 #define SG_STORE_REC_NONCE   12 /* AES-GCM IV (NIST SP 800-38D §8.2.1, deterministic) */
 #define SG_STORE_REC_TAG     16
 /* Largest body: fixed fields, v6 tuple, both CIDs whole, 32-byte keys, 12-byte IVs. */
-#define SG_STORE_REC_BODY_MAX                                                                     \
+#define SG_STORE_REC_BODY_MAX                                                                      \
 	(36 + 1 + SG_SESS_CID_LEN_MAX + 1 + SG_SESS_PEER_CID_MAX + 36 + 2 * (32 + 12))
-#define SG_STORE_REC_MAX                                                                          \
+#define SG_STORE_REC_MAX                                                                           \
 	(SG_STORE_REC_HDR + SG_STORE_REC_NONCE + SG_STORE_REC_BODY_MAX + SG_STORE_REC_TAG)
 
 /* struct sg_store_rec.flags */
@@ -120,8 +120,8 @@ int sg_store_rec_seal(struct sg_store_sealer *s, uint32_t slot, const struct sg_
  * Checks run in order: header present, version, key id, exact length,
  * seal, fields.
  */
-int sg_store_rec_open(const struct sg_store_key *key, uint32_t slot, const uint8_t *in,
-                      size_t len, struct sg_store_rec *rec);
+int sg_store_rec_open(const struct sg_store_key *key, uint32_t slot, const uint8_t *in, size_t len,
+                      struct sg_store_rec *rec);
 
 /* Wipe rec. */
 void sg_store_rec_wipe(struct sg_store_rec *rec);

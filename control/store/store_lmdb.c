@@ -10,7 +10,8 @@
  *
  * Key: the slot, u32 big endian (so the walk is in slot order); value: the
  * sealed record. A group is one write transaction kept open from the first
- * put or delete to the commit: one fsync per group (mdb_txn_commit). Control
+ * put or delete to the commit: one fsync per group (mdb_txn_commit), and
+ * at most GROUP_MAX writes per group. Control
  * plane only (MDB_NOTLS, so the thread may change between groups).
  */
 #include <errno.h>
@@ -26,12 +27,19 @@
 #include "sg_store.h"
 
 #define MAP_SIZE_DEFAULT (UINT64_C(4) << 30)
+/*
+ * Writes in one group before a put commits it on its own: one write
+ * transaction holds at most about 128K dirty pages (MDB_TXN_FULL), and a
+ * write to a random slot of a large store dirties a leaf and its branches.
+ */
+#define GROUP_MAX 16384
 
 struct lmdb_be {
 	MDB_env *env;
 	MDB_dbi dbi;
 	MDB_txn *group; /* the open write transaction, or NULL */
 	uint64_t pending;
+	uint64_t dropped;
 	uint64_t commits;
 	uint64_t last_commit;
 };
@@ -78,8 +86,8 @@ static int lmdb_open(const struct sg_store_params *p, void **out)
 	rc = mdb_err(mdb_env_create(&b->env));
 	if (rc != 0)
 		goto fail;
-	rc = mdb_err(mdb_env_set_mapsize(b->env, (size_t)(p->map_size ? p->map_size
-	                                                               : MAP_SIZE_DEFAULT)));
+	rc = mdb_err(mdb_env_set_mapsize(b->env,
+	                                 (size_t)(p->map_size ? p->map_size : MAP_SIZE_DEFAULT)));
 	if (rc == 0)
 		rc = mdb_err(mdb_env_open(b->env, p->path, MDB_NOTLS, 0600));
 	if (rc == 0)
@@ -113,11 +121,34 @@ static void lmdb_close(void *be)
 	free(b);
 }
 
+static int lmdb_commit(void *be);
+
+/* The open group, begun if none; a full one is committed first. */
 static int group(struct lmdb_be *b)
 {
+	int rc;
+
+	if (b->group != NULL && b->pending >= GROUP_MAX) {
+		rc = lmdb_commit(b);
+		if (rc != 0)
+			return rc;
+	}
 	if (b->group != NULL)
 		return 0;
 	return mdb_err(mdb_txn_begin(b->env, NULL, 0, &b->group));
+}
+
+/*
+ * After a failed write LMDB only allows the transaction to be aborted
+ * (MDB_MAP_FULL and the like leave it in error): the group is lost, counted.
+ */
+static int write_failed(struct lmdb_be *b, int rc)
+{
+	mdb_txn_abort(b->group);
+	b->group = NULL;
+	b->dropped += b->pending;
+	b->pending = 0;
+	return rc;
 }
 
 static int lmdb_put(void *be, uint32_t slot, const uint8_t *rec, size_t len)
@@ -132,9 +163,10 @@ static int lmdb_put(void *be, uint32_t slot, const uint8_t *rec, size_t len)
 		return rc;
 	sg_store_be32(kb, slot);
 	rc = mdb_err(mdb_put(b->group, b->dbi, &key, &val, 0));
-	if (rc == 0)
-		b->pending++;
-	return rc;
+	if (rc != 0)
+		return write_failed(b, rc);
+	b->pending++;
+	return 0;
 }
 
 static int lmdb_del(void *be, uint32_t slot)
@@ -148,9 +180,12 @@ static int lmdb_del(void *be, uint32_t slot)
 		return rc;
 	sg_store_be32(kb, slot);
 	rc = mdb_err(mdb_del(b->group, b->dbi, &key, NULL));
-	if (rc == 0)
-		b->pending++;
-	return rc;
+	if (rc == -ENOENT)
+		return rc; /* nothing to delete: the group goes on */
+	if (rc != 0)
+		return write_failed(b, rc);
+	b->pending++;
+	return 0;
 }
 
 static int lmdb_commit(void *be)
@@ -163,8 +198,11 @@ static int lmdb_commit(void *be)
 		return 0;
 	rc = mdb_err(mdb_txn_commit(b->group)); /* frees the txn even when it fails */
 	b->group = NULL;
-	if (rc != 0)
+	if (rc != 0) {
+		b->dropped += b->pending;
+		b->pending = 0;
 		return rc;
+	}
 	b->pending = 0;
 	b->commits++;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -213,6 +251,7 @@ static void lmdb_stats(void *be, struct sg_store_backend_stats *st)
 
 	memset(st, 0, sizeof(*st));
 	st->pending = b->pending;
+	st->dropped = b->dropped;
 	st->commits = b->commits;
 	st->last_commit = b->last_commit;
 	if (mdb_txn_begin(b->env, NULL, MDB_RDONLY, &txn) == MDB_SUCCESS) {

@@ -141,10 +141,10 @@ static int body_decode(const uint8_t *p, size_t len, struct sg_store_rec *r)
 	if (!take(&p, end, &r->cid_len, 1) || !take(&p, end, r->cid, r->cid_len) ||
 	    !take(&p, end, &r->peer_cid_len, 1) || !take(&p, end, r->peer_cid, r->peer_cid_len) ||
 	    !take(&p, end, r->tuple.laddr + 16 - alen, alen) ||
-	    !take(&p, end, r->tuple.paddr + 16 - alen, alen) || !take(&p, end, &r->tuple.lport, 2) ||
-	    !take(&p, end, &r->tuple.pport, 2) || !take(&p, end, r->rx_key, klen) ||
-	    !take(&p, end, r->tx_key, klen) || !take(&p, end, r->rx_iv, ivlen) ||
-	    !take(&p, end, r->tx_iv, ivlen) || p != end)
+	    !take(&p, end, r->tuple.paddr + 16 - alen, alen) ||
+	    !take(&p, end, &r->tuple.lport, 2) || !take(&p, end, &r->tuple.pport, 2) ||
+	    !take(&p, end, r->rx_key, klen) || !take(&p, end, r->tx_key, klen) ||
+	    !take(&p, end, r->rx_iv, ivlen) || !take(&p, end, r->tx_iv, ivlen) || p != end)
 		return -EUCLEAN;
 	if (alen == 4) {
 		memcpy(r->tuple.laddr, v4_mapped, 12);
@@ -249,8 +249,8 @@ out:
 	return rc;
 }
 
-int sg_store_rec_open(const struct sg_store_key *key, uint32_t slot, const uint8_t *in,
-                      size_t len, struct sg_store_rec *rec)
+int sg_store_rec_open(const struct sg_store_key *key, uint32_t slot, const uint8_t *in, size_t len,
+                      struct sg_store_rec *rec)
 {
 	uint8_t body[SG_STORE_REC_BODY_MAX];
 	uint8_t tag[SG_STORE_REC_TAG];

@@ -77,8 +77,8 @@ static const struct shape {
 	int sealed_len; /* the record's sealed size in bytes (docs/restart.md) */
 } shapes[] = {
 	/* the common device: IPv4, our 8-byte CID, no peer CID, AES-128-CCM-8 */
-	{ SG_AEAD_AES_128_CCM_8, SG_STORE_F_CID | SG_STORE_F_RX_CID | SG_STORE_F_EMS, 8, 0, 0, 5,
-	  3, 133 },
+	{ SG_AEAD_AES_128_CCM_8, SG_STORE_F_CID | SG_STORE_F_RX_CID | SG_STORE_F_EMS, 8, 0, 0, 5, 3,
+	  133 },
 	{ SG_AEAD_AES_128_GCM, SG_STORE_F_TUPLE, 0, 0, 0, 1, 0, 125 },
 	{ SG_AEAD_AES_256_GCM, SG_STORE_F_TUPLE | SG_STORE_F_RRC, 0, 0, 1, 1000, 999, 181 },
 	/* the largest: IPv6, 16-byte CID both ways and a 255-byte peer CID, ChaCha20 */
@@ -88,9 +88,8 @@ static const struct shape {
 
 static void make_rec(struct sg_store_rec *r, const struct shape *s, uint32_t n)
 {
-	unsigned klen = s->aead == SG_AEAD_AES_256_GCM || s->aead == SG_AEAD_CHACHA20_POLY1305
-	                        ? 32
-	                        : 16;
+	unsigned klen =
+	        s->aead == SG_AEAD_AES_256_GCM || s->aead == SG_AEAD_CHACHA20_POLY1305 ? 32 : 16;
 	unsigned ivlen = s->aead == SG_AEAD_CHACHA20_POLY1305 ? 12 : 4;
 
 	memset(r, 0, sizeof(*r));
@@ -528,9 +527,9 @@ static void test_key_file(void **state)
 		size_t len;
 		int want;
 	} rows[] = {
-		{ 0640, SG_STORE_KEY_LEN, -EPERM }, { 0604, SG_STORE_KEY_LEN, -EPERM },
-		{ 0620, SG_STORE_KEY_LEN, -EPERM }, { 0644, SG_STORE_KEY_LEN, -EPERM },
-		{ 0400, SG_STORE_KEY_LEN, 0 },      { 0600, SG_STORE_KEY_LEN - 1, -EINVAL },
+		{ 0640, SG_STORE_KEY_LEN, -EPERM },      { 0604, SG_STORE_KEY_LEN, -EPERM },
+		{ 0620, SG_STORE_KEY_LEN, -EPERM },      { 0644, SG_STORE_KEY_LEN, -EPERM },
+		{ 0400, SG_STORE_KEY_LEN, 0 },           { 0600, SG_STORE_KEY_LEN - 1, -EINVAL },
 		{ 0600, SG_STORE_KEY_LEN + 1, -EINVAL }, { 0600, 0, -EINVAL },
 	};
 	memset(bytes, 0x33, sizeof(bytes));
@@ -582,6 +581,66 @@ static void test_key_credential(void **state)
 	sg_store_key_wipe(&want);
 }
 
+/* A group larger than the backend's bound is committed in parts, on its own. */
+static void test_group_bound(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_store *st = open_store(f);
+	struct sg_store_stats stats;
+	struct sg_store_rec rec;
+	uint32_t n = 16384 + 10;
+
+	make_rec(&rec, &shapes[0], 0);
+	for (uint32_t slot = 0; slot < n; slot++)
+		assert_int_equal(sg_store_put(st, slot, &rec), 0);
+	sg_store_stats(st, &stats);
+	assert_int_equal(stats.be.commits, 1);
+	assert_int_equal(stats.be.pending, 10);
+	assert_int_equal(stats.be.records, 16384);
+	assert_int_equal(sg_store_commit(st), 0);
+	sg_store_stats(st, &stats);
+	assert_int_equal(stats.be.records, n);
+	assert_int_equal(stats.puts, n);
+	sg_store_close(st);
+	sg_store_rec_wipe(&rec);
+}
+
+/* A full store refuses with -ENOSPC and loses only the open group, counted. */
+static void test_store_full(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_store_params p = { .path = f->db, .map_size = 256u << 10 };
+	struct sg_store *st = sg_store_open(NULL, &p, &f->key);
+	struct sg_store_stats stats;
+	struct sg_store_rec rec;
+	struct seen seen = { 0 };
+	uint32_t slot;
+	int rc = 0;
+
+	assert_non_null(st);
+	make_rec(&rec, &shapes[3], 0);
+	for (slot = 0; slot < 3; slot++)
+		assert_int_equal(sg_store_put(st, slot, &rec), 0);
+	assert_int_equal(sg_store_commit(st), 0);
+	for (slot = 3; slot < 100000 && rc == 0; slot++)
+		rc = sg_store_put(st, slot, &rec);
+	assert_int_equal(rc, -ENOSPC);
+	sg_store_stats(st, &stats);
+	assert_int_equal(stats.be.dropped, slot - 1 - 3); /* the group before the failed put */
+	assert_int_equal(stats.be.pending, 0);
+	assert_int_equal(stats.be.records, 3);
+	/* the store still works: a small group commits */
+	assert_int_equal(sg_store_del(st, 2), 0);
+	assert_int_equal(sg_store_commit(st), 0);
+	sg_store_close(st);
+	st = open_store(f);
+	assert_int_equal(sg_store_iterate(st, 0, collect, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_memory_equal(&seen.rec[1], &rec, sizeof(rec));
+	sg_store_close(st);
+	sg_store_rec_wipe(&rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -591,6 +650,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_credential, setup, teardown),
 	};
