@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The session store: installed sessions kept as sealed records
+ * (sg_store_rec.h) by slot, written in group commits and read back at
+ * start. Nothing outside control/store/ knows the backend: the embedded
+ * default is LMDB (store_lmdb.c); a Redis backend comes next (issue 18)
+ * behind the same struct sg_store_ops.
+ *
+ * Thread: the control plane (the gateway thread) alone opens, writes,
+ * commits, iterates and closes a store; sg_store_stats() too.
+ * docs/restart.md has the design.
+ */
+#ifndef STORMGATE_CONTROL_SG_STORE_H
+#define STORMGATE_CONTROL_SG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sg_store_key.h"
+#include "sg_store_rec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Where and how to open a store; zero fields take the documented default. */
+struct sg_store_params {
+	const char *path;  /* backend location (LMDB: a directory, made 0700 when missing) */
+	uint64_t map_size; /* LMDB: largest size of the file in bytes; 0: 4 GiB */
+};
+
+/* Counters of the backend: what `stormctl store` will show. */
+struct sg_store_backend_stats {
+	uint64_t records;     /* sessions stored, as of the last commit */
+	uint64_t pending;     /* puts and deletes written since, not yet durable (the lag) */
+	uint64_t dropped;     /* puts and deletes lost with a group that failed */
+	uint64_t commits;     /* group commits done */
+	uint64_t last_commit; /* Unix ms of the last commit; 0: none yet */
+	uint64_t size;        /* bytes the store's file uses */
+};
+
+struct sg_store_stats {
+	struct sg_store_backend_stats be;
+	uint64_t puts;     /* records sealed and written */
+	uint64_t dels;     /* deletes written */
+	uint64_t restored; /* records the last iteration handed back */
+	uint64_t expired;  /* records the last iteration skipped as past their deadline */
+	uint64_t refused[SG_STORE_BAD_MAX]; /* records the last iteration refused, by reason */
+};
+
+/*
+ * Receives one raw record in a backend's iteration (store key slot, len
+ * bytes at rec, valid during the call). Return 0 to go on, anything else
+ * stops the iteration and is returned by it.
+ */
+typedef int (*sg_store_raw_fn)(uint32_t slot, const uint8_t *rec, size_t len, void *arg);
+
+/*
+ * A backend. Every op runs on the control plane. put and del take effect in
+ * the open group and are durable only after commit returns 0; a put over an
+ * existing slot replaces it. A backend may commit a large group on its own
+ * before a put (LMDB: every GROUP_MAX writes). A put, a del other than
+ * -ENOENT or a commit that fails loses the whole open group (counted in
+ * dropped): what was committed before stays. iterate walks what is durable
+ * plus the open group, in slot order; fn must not write to the store.
+ * Errors are -errno (-ENOSPC: the store is full).
+ */
+struct sg_store_ops {
+	const char *name; /* "lmdb" */
+	int (*open)(const struct sg_store_params *params, void **be);
+	int (*put)(void *be, uint32_t slot, const uint8_t *rec, size_t len);
+	int (*del)(void *be, uint32_t slot); /* -ENOENT: nothing stored there */
+	int (*commit)(void *be);
+	int (*iterate)(void *be, sg_store_raw_fn fn, void *arg);
+	void (*stats)(void *be, struct sg_store_backend_stats *st);
+	void (*close)(void *be); /* drops an uncommitted group */
+};
+
+/* The embedded LMDB backend (store_lmdb.c). */
+extern const struct sg_store_ops sg_store_lmdb_ops;
+
+struct sg_store;
+
+/*
+ * Open a store with backend ops (NULL: LMDB) at params, sealing under key
+ * (copied; the caller wipes its own). Returns the store, or NULL with errno
+ * set (the backend's error; EIO: the CSPRNG failed).
+ */
+struct sg_store *sg_store_open(const struct sg_store_ops *ops, const struct sg_store_params *params,
+                               const struct sg_store_key *key);
+
+/* Commit nothing, close the backend, wipe the key and free st. NULL is fine. */
+void sg_store_close(struct sg_store *st);
+
+/*
+ * Seal rec and write it under slot into the open group (replacing what the
+ * slot held). 0, -EINVAL (a field out of range), or the backend's -errno.
+ */
+int sg_store_put(struct sg_store *st, uint32_t slot, const struct sg_store_rec *rec);
+
+/* Delete slot's record in the open group. 0, -ENOENT, or the backend's -errno. */
+int sg_store_del(struct sg_store *st, uint32_t slot);
+
+/*
+ * Make the open group durable (one fsync for all its puts and deletes).
+ * 0 or -errno; a failed commit loses the group (sg_store_ops).
+ */
+int sg_store_commit(struct sg_store *st);
+
+/*
+ * Receives one verified record for restore: valid during the call, wiped
+ * after it (copy what is kept). Return 0 to go on, anything else stops.
+ */
+typedef int (*sg_store_rec_fn)(uint32_t slot, const struct sg_store_rec *rec, void *arg);
+
+/*
+ * Open every stored record and hand each that verifies, and whose deadline
+ * (expires) is not at or before now (Unix s; 0: keep all), to fn. A record
+ * that does not verify is refused and counted by reason
+ * (sg_store_stats().refused), never handed on; the others still come back.
+ * Resets restored, expired and refused first. fn must not write to st.
+ * Returns 0, fn's non-zero value, or the backend's -errno.
+ */
+int sg_store_iterate(struct sg_store *st, uint64_t now, sg_store_rec_fn fn, void *arg);
+
+/* Fill out with st's counters. */
+void sg_store_stats(struct sg_store *st, struct sg_store_stats *out);
+
+/* The backend's name ("lmdb"). */
+const char *sg_store_backend(const struct sg_store *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STORMGATE_CONTROL_SG_STORE_H */

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The sealed session record: what one installed session needs to survive a
+ * restart or a crash, as bytes sealed with AES-256-GCM under the store key
+ * (sg_store_key.h). Control plane only; a struct sg_store_sealer belongs to
+ * one thread. docs/restart.md, "The sealed record", has the layout and sizes.
+ *
+ * Sealed record, version 1:
+ *   u8 version | u32 key_id | u16 body_len | nonce[12] | body[body_len] | tag[16]
+ * AAD: the 7 header bytes and the record's store key (u32 slot, big endian),
+ * so a record moved to another slot, re-labelled with another version or key
+ * id, or cut or grown, fails to open. The nonce is unique per write: a
+ * random 96-bit start drawn when the sealer is made, then counted up.
+ */
+#ifndef STORMGATE_CONTROL_SG_STORE_REC_H
+#define STORMGATE_CONTROL_SG_STORE_REC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <stormgate/session_types.h>
+
+#include "sg_store_key.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SG_STORE_REC_VERSION 1
+#define SG_STORE_REC_HDR     7  /* version, key id, body length */
+#define SG_STORE_REC_NONCE   12 /* AES-GCM IV (NIST SP 800-38D §8.2.1, deterministic) */
+#define SG_STORE_REC_TAG     16
+/* Largest body: fixed fields, v6 tuple, both CIDs whole, 32-byte keys, 12-byte IVs. */
+#define SG_STORE_REC_BODY_MAX                                                                      \
+	(36 + 1 + SG_SESS_CID_LEN_MAX + 1 + SG_SESS_PEER_CID_MAX + 36 + 2 * (32 + 12))
+#define SG_STORE_REC_MAX                                                                           \
+	(SG_STORE_REC_HDR + SG_STORE_REC_NONCE + SG_STORE_REC_BODY_MAX + SG_STORE_REC_TAG)
+
+/* struct sg_store_rec.flags */
+#define SG_STORE_F_TUPLE  0x01 /* SG_SESS_F_TUPLE: indexed by its 4-tuple */
+#define SG_STORE_F_CID    0x02 /* SG_SESS_F_CID: found by the CID we issued */
+#define SG_STORE_F_RX_CID 0x04 /* SG_SA_F_RX_CID */
+#define SG_STORE_F_TX_CID 0x08 /* SG_SA_F_TX_CID */
+#define SG_STORE_F_RRC    0x10 /* SG_SA_F_RRC: return routability checks (RFC 9853) */
+#define SG_STORE_F_EMS    0x20 /* extended master secret negotiated (RFC 7627) */
+#define SG_STORE_F_ALL    0x3f
+/* In the body only: the tuple is IPv4-mapped and stored as 4-byte addresses. */
+#define SG_STORE_F_V4 0x80
+
+/*
+ * One session as the store keeps it. The slot is not a field: it is the
+ * record's store key, passed beside it. Secret: rx_key, tx_key, rx_iv, tx_iv
+ * (wipe with sg_store_rec_wipe()).
+ */
+struct sg_store_rec {
+	uint32_t identity; /* credential store reference of the peer */
+	uint32_t backend;  /* udp mode: the session's backend source port index */
+	uint32_t expires;  /* key-lifetime deadline, absolute Unix seconds; 0: none */
+	uint32_t last_rx;  /* Unix seconds of the last authenticated record */
+	uint64_t tx_seq;   /* write sequence floor (< 2^48) */
+	uint64_t rx_top;   /* receive floor: highest authenticated sequence + 1 (< 2^48) */
+	uint16_t suite;    /* IANA cipher suite */
+	uint16_t epoch;
+	uint16_t max_plaintext; /* the peer's record limit (RFC 8449 §4) */
+	uint8_t aead;           /* enum sg_aead: key and IV lengths follow from it */
+	uint8_t flags;          /* SG_STORE_F_* */
+	uint8_t cid_len;        /* our CID: 0 or SG_SESS_CID_LEN_MIN..MAX */
+	uint8_t peer_cid_len;
+	uint8_t cid[SG_SESS_CID_LEN_MAX];
+	uint8_t peer_cid[SG_SESS_PEER_CID_MAX];
+	struct sg_sess_tuple tuple;
+	uint8_t rx_key[32];
+	uint8_t tx_key[32];
+	uint8_t rx_iv[12];
+	uint8_t tx_iv[12];
+};
+
+/*
+ * Why a stored record was refused: one table (names, errno) in
+ * store_rec.c, counted per reason by the store's iterator.
+ */
+enum sg_store_bad {
+	SG_STORE_BAD_TRUNCATED = 0, /* -ENODATA: shorter than its header says */
+	SG_STORE_BAD_TRAILING,      /* -EMSGSIZE: longer than its header says */
+	SG_STORE_BAD_VERSION,       /* -EPROTONOSUPPORT: a version this build does not read */
+	SG_STORE_BAD_KEY_ID,        /* -EKEYREJECTED: sealed under another store key */
+	SG_STORE_BAD_SEAL,          /* -EBADMSG: authentication failed (damaged or forged) */
+	SG_STORE_BAD_BODY,          /* -EUCLEAN: authentic but its fields are invalid */
+	SG_STORE_BAD_MAX
+};
+
+/* Stable label of a refusal ("key_id"), or "unknown". Any thread. */
+const char *sg_store_bad_name(enum sg_store_bad bad);
+/* The refusal an error of sg_store_rec_open() stands for, or SG_STORE_BAD_MAX. */
+enum sg_store_bad sg_store_bad_of(int err);
+
+/* A sealing context: the key and the nonce counter. One thread. */
+struct sg_store_sealer {
+	struct sg_store_key key;
+	uint8_t nonce[SG_STORE_REC_NONCE]; /* the next nonce */
+};
+
+/* Copy key into s and draw the nonce start. 0 or -EIO (CSPRNG). */
+int sg_store_sealer_init(struct sg_store_sealer *s, const struct sg_store_key *key);
+/* Wipe s. */
+void sg_store_sealer_wipe(struct sg_store_sealer *s);
+
+/*
+ * Seal rec, stored under slot, into out (cap bytes; SG_STORE_REC_MAX always
+ * fits). Returns the sealed length, or -EINVAL (a field out of range: aead,
+ * flags, CID lengths, sequence >= 2^48), -ENOBUFS (cap too small), -EIO
+ * (libcrypto failed). Every intermediate copy of the keys is wiped.
+ */
+int sg_store_rec_seal(struct sg_store_sealer *s, uint32_t slot, const struct sg_store_rec *rec,
+                      uint8_t *out, size_t cap);
+
+/*
+ * Open the len bytes at in, stored under slot, into rec. Returns 0 or the
+ * -errno of enum sg_store_bad's reason; rec is wiped on every refusal.
+ * Checks run in order: header present, version, key id, exact length,
+ * seal, fields.
+ */
+int sg_store_rec_open(const struct sg_store_key *key, uint32_t slot, const uint8_t *in, size_t len,
+                      struct sg_store_rec *rec);
+
+/* Wipe rec. */
+void sg_store_rec_wipe(struct sg_store_rec *rec);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STORMGATE_CONTROL_SG_STORE_REC_H */

@@ -1,0 +1,660 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The session store (control/store/): sealed records round-trip every
+ * field; damage of each kind is refused with its error and counted by the
+ * iterator while the other records come back; group commits are durable
+ * (reopen, and a child killed mid-group); the key file and the systemd
+ * credential. One thread, as the control plane uses it.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <arpa/inet.h>
+
+#include <stormgate/record_types.h>
+
+#include "sg_store.h"
+#include "tc_tmp.h"
+
+struct fixture {
+	char dir[256];
+	char db[300];
+	struct sg_store_key key;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL || tc_tmpdir(f->dir, sizeof(f->dir), "store") != 0)
+		return -1;
+	snprintf(f->db, sizeof(f->db), "%s/sessions", f->dir);
+	memset(f->key.key, 0x5a, sizeof(f->key.key));
+	if (sg_store_key_set_id(&f->key) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(tc_rmtree(f->dir), 0);
+	sg_store_key_wipe(&f->key);
+	free(f);
+	return 0;
+}
+
+static const uint8_t v4[2][16] = {
+	{ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 1 },
+	{ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 19, 7, 9 },
+};
+static const uint8_t v6[2][16] = {
+	{ 0xfd, 0, 0x53, 0x47, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 },
+	{ 0xfd, 0, 0x53, 0x47, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34 },
+};
+
+/* Shapes of records: each row fills every field its AEAD uses. */
+static const struct shape {
+	uint8_t aead;
+	uint8_t flags;
+	uint8_t cid_len;
+	uint8_t peer_cid_len;
+	int v6;
+	uint64_t tx_seq, rx_top;
+	int sealed_len; /* the record's sealed size in bytes (docs/restart.md) */
+} shapes[] = {
+	/* the common device: IPv4, our 8-byte CID, no peer CID, AES-128-CCM-8 */
+	{ SG_AEAD_AES_128_CCM_8, SG_STORE_F_CID | SG_STORE_F_RX_CID | SG_STORE_F_EMS, 8, 0, 0, 5, 3,
+	  133 },
+	{ SG_AEAD_AES_128_GCM, SG_STORE_F_TUPLE, 0, 0, 0, 1, 0, 125 },
+	{ SG_AEAD_AES_256_GCM, SG_STORE_F_TUPLE | SG_STORE_F_RRC, 0, 0, 1, 1000, 999, 181 },
+	/* the largest: IPv6, 16-byte CID both ways and a 255-byte peer CID, ChaCha20 */
+	{ SG_AEAD_CHACHA20_POLY1305, SG_STORE_F_ALL, 16, 255, 1, (UINT64_C(1) << 48) - 1,
+	  (UINT64_C(1) << 48) - 1, SG_STORE_REC_MAX },
+};
+
+static void make_rec(struct sg_store_rec *r, const struct shape *s, uint32_t n)
+{
+	unsigned klen =
+	        s->aead == SG_AEAD_AES_256_GCM || s->aead == SG_AEAD_CHACHA20_POLY1305 ? 32 : 16;
+	unsigned ivlen = s->aead == SG_AEAD_CHACHA20_POLY1305 ? 12 : 4;
+
+	memset(r, 0, sizeof(*r));
+	r->identity = 0x01020304u + n;
+	r->backend = 7 + n;
+	r->expires = 2000000000u + n;
+	r->last_rx = 1800000000u + n;
+	r->tx_seq = s->tx_seq;
+	r->rx_top = s->rx_top;
+	r->suite = (uint16_t)(0xC0A8 + n);
+	r->epoch = 1;
+	r->max_plaintext = 1024;
+	r->aead = s->aead;
+	r->flags = s->flags;
+	r->cid_len = s->cid_len;
+	r->peer_cid_len = s->peer_cid_len;
+	for (unsigned i = 0; i < s->cid_len; i++)
+		r->cid[i] = (uint8_t)(0xc0 + i + n);
+	for (unsigned i = 0; i < s->peer_cid_len; i++)
+		r->peer_cid[i] = (uint8_t)(i * 7 + n);
+	memcpy(r->tuple.laddr, s->v6 ? v6[0] : v4[0], 16);
+	memcpy(r->tuple.paddr, s->v6 ? v6[1] : v4[1], 16);
+	r->tuple.lport = htons(5684);
+	r->tuple.pport = htons((uint16_t)(40000 + n));
+	for (unsigned i = 0; i < klen; i++) {
+		r->rx_key[i] = (uint8_t)(0x10 + i + n);
+		r->tx_key[i] = (uint8_t)(0x80 + i + n);
+	}
+	for (unsigned i = 0; i < ivlen; i++) {
+		r->rx_iv[i] = (uint8_t)(0x40 + i);
+		r->tx_iv[i] = (uint8_t)(0x60 + i);
+	}
+}
+
+static int all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != 0)
+			return 0;
+	return 1;
+}
+
+/* Seal and open every shape: every field comes back, the size is the documented one. */
+static void test_rec_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_store_sealer s;
+	struct sg_store_rec in, out;
+	uint8_t buf[SG_STORE_REC_MAX], prev_nonce[SG_STORE_REC_NONCE] = { 0 };
+	int len;
+
+	assert_int_equal(sg_store_sealer_init(&s, &f->key), 0);
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		make_rec(&in, &shapes[i], (uint32_t)i);
+		len = sg_store_rec_seal(&s, 42, &in, buf, sizeof(buf));
+		assert_int_equal(len, shapes[i].sealed_len);
+		/* a fresh nonce per write */
+		assert_memory_not_equal(buf + SG_STORE_REC_HDR, prev_nonce, SG_STORE_REC_NONCE);
+		memcpy(prev_nonce, buf + SG_STORE_REC_HDR, SG_STORE_REC_NONCE);
+		assert_int_equal(sg_store_rec_open(&f->key, 42, buf, (size_t)len, &out), 0);
+		assert_memory_equal(&in, &out, sizeof(in));
+		/* the keys are not in the sealed bytes in the clear */
+		for (int j = 0; j + 16 <= len; j++)
+			assert_memory_not_equal(buf + j, in.tx_key, 16);
+	}
+	/* too small a buffer, fields out of range */
+	make_rec(&in, &shapes[0], 0);
+	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, 132), -ENOBUFS);
+	in.aead = SG_AEAD_MAX;
+	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
+	make_rec(&in, &shapes[0], 0);
+	in.cid_len = 3;
+	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
+	make_rec(&in, &shapes[0], 0);
+	in.tx_seq = UINT64_C(1) << 48;
+	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
+	make_rec(&in, &shapes[0], 0);
+	in.flags = SG_STORE_F_V4;
+	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
+	sg_store_sealer_wipe(&s);
+	assert_true(all_zero(&s, sizeof(s)));
+}
+
+/* Each kind of damage to one sealed record, and the error it gets. */
+static void test_rec_refusals(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_store_sealer s;
+	struct sg_store_key other = f->key, same_id = f->key;
+	struct sg_store_rec in, out;
+	uint8_t buf[SG_STORE_REC_MAX + 1], bad[SG_STORE_REC_MAX + 1];
+	int len;
+
+	assert_int_equal(sg_store_sealer_init(&s, &f->key), 0);
+	make_rec(&in, &shapes[0], 0);
+	len = sg_store_rec_seal(&s, 9, &in, buf, sizeof(buf));
+	assert_true(len > 0);
+	/* a flipped bit in any byte: refused, never opened, rec wiped */
+	for (int i = 0; i < len; i++) {
+		memcpy(bad, buf, (size_t)len);
+		bad[i] ^= 0x01;
+		memset(&out, 0xee, sizeof(out));
+		assert_int_not_equal(sg_store_rec_open(&f->key, 9, bad, (size_t)len, &out), 0);
+		assert_true(all_zero(&out, sizeof(out)));
+	}
+	/* the named errors */
+	memcpy(bad, buf, (size_t)len);
+	bad[0] = 2;
+	assert_int_equal(sg_store_rec_open(&f->key, 9, bad, (size_t)len, &out), -EPROTONOSUPPORT);
+	bad[0] = 0;
+	assert_int_equal(sg_store_rec_open(&f->key, 9, bad, (size_t)len, &out), -EPROTONOSUPPORT);
+	memcpy(bad, buf, (size_t)len);
+	bad[SG_STORE_REC_HDR + SG_STORE_REC_NONCE + 3] ^= 0x80;
+	assert_int_equal(sg_store_rec_open(&f->key, 9, bad, (size_t)len, &out), -EBADMSG);
+	assert_int_equal(sg_store_rec_open(&f->key, 9, buf, (size_t)len - 1, &out), -ENODATA);
+	assert_int_equal(sg_store_rec_open(&f->key, 9, buf, 3, &out), -ENODATA);
+	assert_int_equal(sg_store_rec_open(&f->key, 9, buf, 0, &out), -ENODATA);
+	memcpy(bad, buf, (size_t)len);
+	bad[len] = 0;
+	assert_int_equal(sg_store_rec_open(&f->key, 9, bad, (size_t)len + 1, &out), -EMSGSIZE);
+	/* another slot (the record moved): the AAD binds it */
+	assert_int_equal(sg_store_rec_open(&f->key, 10, buf, (size_t)len, &out), -EBADMSG);
+	/* another key: named by its id */
+	other.key[0] ^= 1;
+	assert_int_equal(sg_store_key_set_id(&other), 0);
+	assert_int_not_equal(other.id, f->key.id);
+	assert_int_equal(sg_store_rec_open(&other, 9, buf, (size_t)len, &out), -EKEYREJECTED);
+	/* another key claiming the same id: the seal still fails */
+	same_id.key[5] ^= 1;
+	assert_int_equal(sg_store_rec_open(&same_id, 9, buf, (size_t)len, &out), -EBADMSG);
+	assert_int_equal(sg_store_rec_open(&f->key, 9, buf, (size_t)len, &out), 0);
+	/* the reasons' names and errors are one table */
+	assert_string_equal(sg_store_bad_name(sg_store_bad_of(-EKEYREJECTED)), "key_id");
+	assert_string_equal(sg_store_bad_name(sg_store_bad_of(-ENODATA)), "truncated");
+	assert_int_equal(sg_store_bad_of(-ENOENT), SG_STORE_BAD_MAX);
+	assert_string_equal(sg_store_bad_name(SG_STORE_BAD_MAX), "unknown");
+	sg_store_rec_wipe(&out);
+	sg_store_key_wipe(&other);
+	sg_store_key_wipe(&same_id);
+	sg_store_sealer_wipe(&s);
+}
+
+/* What an iteration saw: the slots and their records, in order. */
+struct seen {
+	unsigned n;
+	uint32_t slot[16];
+	struct sg_store_rec rec[16];
+	unsigned stop_after; /* 0: never stop */
+};
+
+static int collect(uint32_t slot, const struct sg_store_rec *rec, void *arg)
+{
+	struct seen *s = arg;
+
+	assert_true(s->n < 16);
+	s->slot[s->n] = slot;
+	s->rec[s->n] = *rec;
+	s->n++;
+	return s->stop_after != 0 && s->n == s->stop_after ? 77 : 0;
+}
+
+static struct sg_store *open_store(struct fixture *f)
+{
+	struct sg_store_params p = { .path = f->db, .map_size = 16u << 20 };
+	struct sg_store *st = sg_store_open(NULL, &p, &f->key);
+
+	assert_non_null(st);
+	assert_string_equal(sg_store_backend(st), "lmdb");
+	return st;
+}
+
+/* Store and restore every shape through LMDB across a reopen. */
+static void test_store_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_store *st = open_store(f);
+	struct sg_store_stats stats;
+	struct sg_store_rec rec;
+	struct seen seen = { 0 };
+	size_t n = sizeof(shapes) / sizeof(shapes[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		make_rec(&rec, &shapes[i], (uint32_t)i);
+		/* slots out of order: the store gives them back in slot order */
+		assert_int_equal(sg_store_put(st, (uint32_t)(1000 - i), &rec), 0);
+	}
+	assert_int_equal(sg_store_commit(st), 0);
+	sg_store_stats(st, &stats);
+	assert_int_equal(stats.be.records, n);
+	assert_int_equal(stats.be.pending, 0);
+	assert_int_equal(stats.be.commits, 1);
+	assert_true(stats.be.last_commit > 0);
+	assert_true(stats.be.size > 0);
+	sg_store_close(st);
+
+	st = open_store(f);
+	assert_int_equal(sg_store_iterate(st, 0, collect, &seen), 0);
+	assert_int_equal(seen.n, n);
+	for (size_t i = 0; i < n; i++) {
+		make_rec(&rec, &shapes[n - 1 - i], (uint32_t)(n - 1 - i));
+		assert_int_equal(seen.slot[i], 1000 - (n - 1 - i));
+		assert_memory_equal(&seen.rec[i], &rec, sizeof(rec));
+	}
+	sg_store_stats(st, &stats);
+	assert_int_equal(stats.restored, n);
+	/* the callback stops the walk with its own value */
+	memset(&seen, 0, sizeof(seen));
+	seen.stop_after = 2;
+	assert_int_equal(sg_store_iterate(st, 0, collect, &seen), 77);
+	assert_int_equal(seen.n, 2);
+	sg_store_close(st);
+	sg_store_rec_wipe(&rec);
+}
+
+/* Raw bytes written straight through the backend, as damage would leave them. */
+static void raw_put(struct fixture *f, uint32_t slot, const uint8_t *rec, size_t len)
+{
+	struct sg_store_params p = { .path = f->db, .map_size = 16u << 20 };
+	void *be;
+
+	assert_int_equal(sg_store_lmdb_ops.open(&p, &be), 0);
+	assert_int_equal(sg_store_lmdb_ops.put(be, slot, rec, len), 0);
+	assert_int_equal(sg_store_lmdb_ops.commit(be), 0);
+	sg_store_lmdb_ops.close(be);
+}
+
+/* Damaged records beside good ones: each refused and counted, the good ones come back. */
+static void test_store_damage(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_store_key other = f->key;
+	struct sg_store_sealer s, s_other;
+	struct sg_store_stats stats;
+	struct sg_store_rec rec;
+	struct seen seen = { 0 };
+	struct sg_store *st;
+	uint8_t buf[SG_STORE_REC_MAX + 1];
+	int len;
+
+	other.key[31] ^= 0xff;
+	assert_int_equal(sg_store_key_set_id(&other), 0);
+	assert_int_equal(sg_store_sealer_init(&s, &f->key), 0);
+	assert_int_equal(sg_store_sealer_init(&s_other, &other), 0);
+	st = open_store(f);
+	make_rec(&rec, &shapes[0], 0);
+	for (uint32_t slot = 1; slot <= 9; slot += 2) /* good: 1 3 5 7 9 */
+		assert_int_equal(sg_store_put(st, slot, &rec), 0);
+	assert_int_equal(sg_store_commit(st), 0);
+	sg_store_close(st);
+
+	len = sg_store_rec_seal(&s, 2, &rec, buf, sizeof(buf));
+	buf[len / 2] ^= 0x10; /* a flipped byte */
+	raw_put(f, 2, buf, (size_t)len);
+	len = sg_store_rec_seal(&s, 4, &rec, buf, sizeof(buf));
+	raw_put(f, 4, buf, (size_t)len - 5); /* torn: truncated */
+	buf[len] = 0xaa;
+	raw_put(f, 6, buf, (size_t)len + 1); /* trailing bytes (and sealed for slot 4) */
+	len = sg_store_rec_seal(&s, 8, &rec, buf, sizeof(buf));
+	buf[0] = 9;
+	raw_put(f, 8, buf, (size_t)len); /* unknown version */
+	len = sg_store_rec_seal(&s_other, 10, &rec, buf, sizeof(buf));
+	raw_put(f, 10, buf, (size_t)len); /* another store key */
+	len = sg_store_rec_seal(&s, 11, &rec, buf, sizeof(buf));
+	raw_put(f, 12, buf, (size_t)len); /* moved to another slot */
+
+	st = open_store(f);
+	assert_int_equal(sg_store_iterate(st, 0, collect, &seen), 0);
+	assert_int_equal(seen.n, 5);
+	for (unsigned i = 0; i < 5; i++) {
+		assert_int_equal(seen.slot[i], 1 + 2 * i);
+		assert_memory_equal(&seen.rec[i], &rec, sizeof(rec));
+	}
+	sg_store_stats(st, &stats);
+	assert_int_equal(stats.restored, 5);
+	assert_int_equal(stats.refused[SG_STORE_BAD_SEAL], 2); /* the flip, the move */
+	assert_int_equal(stats.refused[SG_STORE_BAD_TRUNCATED], 1);
+	assert_int_equal(stats.refused[SG_STORE_BAD_TRAILING], 1);
+	assert_int_equal(stats.refused[SG_STORE_BAD_VERSION], 1);
+	assert_int_equal(stats.refused[SG_STORE_BAD_KEY_ID], 1);
+	assert_int_equal(stats.refused[SG_STORE_BAD_BODY], 0);
+	sg_store_close(st);
+	sg_store_rec_wipe(&rec);
+	sg_store_key_wipe(&other);
+	sg_store_sealer_wipe(&s);
+	sg_store_sealer_wipe(&s_other);
+}
+
+static unsigned slots_of(struct fixture *f, uint32_t *slots, uint32_t *identity)
+{
+	struct sg_store *st = open_store(f);
+	struct seen seen = { 0 };
+
+	assert_int_equal(sg_store_iterate(st, 0, collect, &seen), 0);
+	sg_store_close(st);
+	for (unsigned i = 0; i < seen.n; i++) {
+		slots[i] = seen.slot[i];
+		identity[i] = seen.rec[i].identity;
+	}
+	return seen.n;
+}
+
+/* Puts, replacements and deletes are durable after a commit, not before. */
+static void test_group_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_store_stats stats;
+	struct sg_store_rec rec;
+	struct sg_store *st = open_store(f);
+	uint32_t slots[16], ids[16];
+	pid_t pid;
+	int status;
+
+	for (uint32_t slot = 1; slot <= 3; slot++) {
+		make_rec(&rec, &shapes[1], slot);
+		assert_int_equal(sg_store_put(st, slot, &rec), 0);
+	}
+	assert_int_equal(sg_store_commit(st), 0);
+	/* a group left open: replace 2, delete 3, add 4; then closed without a commit */
+	make_rec(&rec, &shapes[1], 200);
+	assert_int_equal(sg_store_put(st, 2, &rec), 0);
+	assert_int_equal(sg_store_del(st, 3), 0);
+	assert_int_equal(sg_store_del(st, 3), -ENOENT);
+	assert_int_equal(sg_store_del(st, 99), -ENOENT);
+	make_rec(&rec, &shapes[1], 4);
+	assert_int_equal(sg_store_put(st, 4, &rec), 0);
+	sg_store_stats(st, &stats);
+	assert_int_equal(stats.be.pending, 3);
+	assert_int_equal(stats.be.records, 3);
+	sg_store_close(st);
+	assert_int_equal(slots_of(f, slots, ids), 3);
+	assert_int_equal(ids[1], rec.identity - 4 + 2); /* slot 2 still the old one */
+	assert_int_equal(slots[2], 3);
+
+	/* the same group committed: durable */
+	st = open_store(f);
+	make_rec(&rec, &shapes[1], 200);
+	assert_int_equal(sg_store_put(st, 2, &rec), 0);
+	assert_int_equal(sg_store_del(st, 3), 0);
+	make_rec(&rec, &shapes[1], 4);
+	assert_int_equal(sg_store_put(st, 4, &rec), 0);
+	assert_int_equal(sg_store_commit(st), 0);
+	assert_int_equal(sg_store_commit(st), 0); /* an empty group: nothing to do */
+	sg_store_close(st);
+	assert_int_equal(slots_of(f, slots, ids), 3);
+	assert_int_equal(slots[0], 1);
+	assert_int_equal(slots[1], 2);
+	assert_int_equal(ids[1], rec.identity - 4 + 200);
+	assert_int_equal(slots[2], 4);
+
+	/* a crash: a child commits one group, opens another and is killed */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		st = open_store(f);
+		make_rec(&rec, &shapes[1], 5);
+		if (sg_store_put(st, 5, &rec) != 0 || sg_store_commit(st) != 0)
+			_exit(1);
+		make_rec(&rec, &shapes[1], 6);
+		if (sg_store_put(st, 6, &rec) != 0 || sg_store_del(st, 1) != 0)
+			_exit(1);
+		raise(SIGKILL);
+		_exit(1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_int_equal(slots_of(f, slots, ids), 4);
+	assert_int_equal(slots[0], 1);
+	assert_int_equal(slots[3], 5);
+	sg_store_rec_wipe(&rec);
+}
+
+/* Sessions past their key-lifetime deadline are skipped and counted. */
+static void test_expired(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_store *st = open_store(f);
+	struct sg_store_stats stats;
+	struct sg_store_rec rec;
+	struct seen seen = { 0 };
+
+	make_rec(&rec, &shapes[0], 0);
+	rec.expires = 1000;
+	assert_int_equal(sg_store_put(st, 1, &rec), 0);
+	rec.expires = 3000;
+	assert_int_equal(sg_store_put(st, 2, &rec), 0);
+	rec.expires = 0; /* no deadline */
+	assert_int_equal(sg_store_put(st, 3, &rec), 0);
+	assert_int_equal(sg_store_iterate(st, 2000, collect, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.slot[0], 2);
+	assert_int_equal(seen.slot[1], 3);
+	sg_store_stats(st, &stats);
+	assert_int_equal(stats.expired, 1);
+	assert_int_equal(stats.restored, 2);
+	sg_store_close(st);
+	sg_store_rec_wipe(&rec);
+}
+
+static void write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	FILE *fp = fopen(path, "wb");
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(data, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* The key file: made 0600 at first use, read back the same, wider modes and bad sizes refused. */
+static void test_key_file(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_store_key k1, k2;
+	uint8_t bytes[SG_STORE_KEY_LEN + 1];
+	char path[400], link[400];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/store.key", f->dir);
+	assert_int_equal(sg_store_key_file(path, &k1), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_size, SG_STORE_KEY_LEN);
+	assert_false(all_zero(k1.key, sizeof(k1.key)));
+	assert_int_equal(sg_store_key_file(path, &k2), 0);
+	assert_memory_equal(&k1, &k2, sizeof(k1));
+	/* a record sealed under the key opens with the key read back */
+	k2 = k1;
+	assert_int_equal(sg_store_key_set_id(&k2), 0);
+	assert_int_equal(k2.id, k1.id);
+
+	static const struct {
+		mode_t mode;
+		size_t len;
+		int want;
+	} rows[] = {
+		{ 0640, SG_STORE_KEY_LEN, -EPERM },      { 0604, SG_STORE_KEY_LEN, -EPERM },
+		{ 0620, SG_STORE_KEY_LEN, -EPERM },      { 0644, SG_STORE_KEY_LEN, -EPERM },
+		{ 0400, SG_STORE_KEY_LEN, 0 },           { 0600, SG_STORE_KEY_LEN - 1, -EINVAL },
+		{ 0600, SG_STORE_KEY_LEN + 1, -EINVAL }, { 0600, 0, -EINVAL },
+	};
+	memset(bytes, 0x33, sizeof(bytes));
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		unlink(path);
+		write_file(path, bytes, rows[i].len, rows[i].mode);
+		memset(&k2, 0xee, sizeof(k2));
+		assert_int_equal(sg_store_key_file(path, &k2), rows[i].want);
+		if (rows[i].want != 0)
+			assert_true(all_zero(&k2, sizeof(k2)));
+		else
+			assert_memory_equal(k2.key, bytes, SG_STORE_KEY_LEN);
+	}
+	/* not a regular file, a symbolic link, no such directory */
+	assert_int_equal(sg_store_key_file(f->dir, &k2), -EINVAL);
+	snprintf(link, sizeof(link), "%s/link.key", f->dir);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(sg_store_key_file(link, &k2), -ELOOP);
+	snprintf(path, sizeof(path), "%s/nodir/store.key", f->dir);
+	assert_int_equal(sg_store_key_file(path, &k2), -ENOENT);
+	sg_store_key_wipe(&k1);
+	sg_store_key_wipe(&k2);
+}
+
+/* The key from a systemd credential ($CREDENTIALS_DIRECTORY/name). */
+static void test_key_credential(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_store_key k, want;
+	char path[400];
+
+	assert_int_equal(unsetenv("CREDENTIALS_DIRECTORY"), 0);
+	assert_int_equal(sg_store_key_credential("stormgate-store", &k), -ENOENT);
+	assert_int_equal(setenv("CREDENTIALS_DIRECTORY", f->dir, 1), 0);
+	assert_int_equal(sg_store_key_credential("stormgate-store", &k), -ENOENT);
+	assert_int_equal(sg_store_key_credential("../store.key", &k), -EINVAL);
+	assert_int_equal(sg_store_key_credential("", &k), -EINVAL);
+	memset(want.key, 0x77, sizeof(want.key));
+	assert_int_equal(sg_store_key_set_id(&want), 0);
+	snprintf(path, sizeof(path), "%s/stormgate-store", f->dir);
+	write_file(path, want.key, SG_STORE_KEY_LEN - 1, 0400);
+	assert_int_equal(sg_store_key_credential("stormgate-store", &k), -EINVAL);
+	unlink(path);
+	write_file(path, want.key, SG_STORE_KEY_LEN, 0400);
+	assert_int_equal(sg_store_key_credential("stormgate-store", &k), 0);
+	assert_memory_equal(&k, &want, sizeof(k));
+	assert_int_equal(unsetenv("CREDENTIALS_DIRECTORY"), 0);
+	sg_store_key_wipe(&k);
+	sg_store_key_wipe(&want);
+}
+
+/* A group larger than the backend's bound is committed in parts, on its own. */
+static void test_group_bound(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_store *st = open_store(f);
+	struct sg_store_stats stats;
+	struct sg_store_rec rec;
+	uint32_t n = 16384 + 10;
+
+	make_rec(&rec, &shapes[0], 0);
+	for (uint32_t slot = 0; slot < n; slot++)
+		assert_int_equal(sg_store_put(st, slot, &rec), 0);
+	sg_store_stats(st, &stats);
+	assert_int_equal(stats.be.commits, 1);
+	assert_int_equal(stats.be.pending, 10);
+	assert_int_equal(stats.be.records, 16384);
+	assert_int_equal(sg_store_commit(st), 0);
+	sg_store_stats(st, &stats);
+	assert_int_equal(stats.be.records, n);
+	assert_int_equal(stats.puts, n);
+	sg_store_close(st);
+	sg_store_rec_wipe(&rec);
+}
+
+/* A full store refuses with -ENOSPC and loses only the open group, counted. */
+static void test_store_full(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_store_params p = { .path = f->db, .map_size = 256u << 10 };
+	struct sg_store *st = sg_store_open(NULL, &p, &f->key);
+	struct sg_store_stats stats;
+	struct sg_store_rec rec;
+	struct seen seen = { 0 };
+	uint32_t slot;
+	int rc = 0;
+
+	assert_non_null(st);
+	make_rec(&rec, &shapes[3], 0);
+	for (slot = 0; slot < 3; slot++)
+		assert_int_equal(sg_store_put(st, slot, &rec), 0);
+	assert_int_equal(sg_store_commit(st), 0);
+	for (slot = 3; slot < 100000 && rc == 0; slot++)
+		rc = sg_store_put(st, slot, &rec);
+	assert_int_equal(rc, -ENOSPC);
+	sg_store_stats(st, &stats);
+	assert_int_equal(stats.be.dropped, slot - 1 - 3); /* the group before the failed put */
+	assert_int_equal(stats.be.pending, 0);
+	assert_int_equal(stats.be.records, 3);
+	/* the store still works: a small group commits */
+	assert_int_equal(sg_store_del(st, 2), 0);
+	assert_int_equal(sg_store_commit(st), 0);
+	sg_store_close(st);
+	st = open_store(f);
+	assert_int_equal(sg_store_iterate(st, 0, collect, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_memory_equal(&seen.rec[1], &rec, sizeof(rec));
+	sg_store_close(st);
+	sg_store_rec_wipe(&rec);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_rec_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rec_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_damage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_credential, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
