@@ -11,6 +11,7 @@
 #include <lmdb.h>
 
 #include <stormgate/common.h>
+#include <stormgate/lmdb_err.h>
 
 #include "sg_cred.h"
 
@@ -23,28 +24,6 @@ struct sg_cred {
 	MDB_dbi dbi;
 	unsigned flags;
 };
-
-/* LMDB returns errno values for system errors and its own negative codes. */
-static int mdb_errno(int rc)
-{
-	switch (rc) {
-	case MDB_SUCCESS:
-		return 0;
-	case MDB_NOTFOUND:
-		return -ENOENT;
-	case MDB_MAP_FULL:
-	case MDB_TXN_FULL:
-		return -ENOSPC;
-	case MDB_READERS_FULL:
-		return -EAGAIN;
-	case MDB_CORRUPTED:
-	case MDB_INVALID:
-	case MDB_VERSION_MISMATCH:
-		return -EBADMSG;
-	default:
-		return rc > 0 ? -rc : -EIO;
-	}
-}
 
 struct sg_cred *sg_cred_open(const char *path, uint64_t map_size, unsigned flags)
 {
@@ -64,25 +43,26 @@ struct sg_cred *sg_cred_open(const char *path, uint64_t map_size, unsigned flags
 		rc = -errno;
 		goto fail;
 	}
-	rc = mdb_errno(mdb_env_create(&cs->env));
+	rc = sg_mdb_errno(mdb_env_create(&cs->env));
 	if (rc != 0)
 		goto fail;
-	rc = mdb_errno(mdb_env_set_mapsize(cs->env, (size_t)map_size));
+	rc = sg_mdb_errno(mdb_env_set_mapsize(cs->env, (size_t)map_size));
 	if (rc != 0)
 		goto fail_env;
 	/* The key material is secret: only the daemon's user reads the files. */
-	rc = mdb_errno(mdb_env_open(cs->env, path, env_flags, 0600));
+	rc = sg_mdb_errno(mdb_env_open(cs->env, path, env_flags, 0600));
 	if (rc != 0)
 		goto fail_env;
-	rc = mdb_errno(mdb_txn_begin(cs->env, NULL, flags & SG_CRED_RDONLY ? MDB_RDONLY : 0, &txn));
+	rc = sg_mdb_errno(
+	        mdb_txn_begin(cs->env, NULL, flags & SG_CRED_RDONLY ? MDB_RDONLY : 0, &txn));
 	if (rc != 0)
 		goto fail_env;
-	rc = mdb_errno(mdb_dbi_open(txn, NULL, 0, &cs->dbi));
+	rc = sg_mdb_errno(mdb_dbi_open(txn, NULL, 0, &cs->dbi));
 	if (rc != 0) {
 		mdb_txn_abort(txn);
 		goto fail_env;
 	}
-	rc = mdb_errno(mdb_txn_commit(txn));
+	rc = sg_mdb_errno(mdb_txn_commit(txn));
 	if (rc != 0)
 		goto fail_env;
 	return cs;
@@ -131,7 +111,7 @@ static int put_txn(MDB_txn *txn, MDB_dbi dbi, const void *identity, size_t id_le
 	uint8_t *v;
 
 	if (rc != MDB_SUCCESS)
-		return mdb_errno(rc);
+		return sg_mdb_errno(rc);
 	v = val.mv_data;
 	v[0] = VALUE_VERSION;
 	v[1] = (uint8_t)e->psk_len;
@@ -148,7 +128,7 @@ static int write_begin(struct sg_cred *cs, MDB_txn **txn)
 {
 	if (cs->flags & SG_CRED_RDONLY)
 		return -EROFS;
-	return mdb_errno(mdb_txn_begin(cs->env, NULL, 0, txn));
+	return sg_mdb_errno(mdb_txn_begin(cs->env, NULL, 0, txn));
 }
 
 /* The end of write transaction txn whose work returned rc: committed when rc is 0, else
@@ -159,7 +139,7 @@ static int write_end(MDB_txn *txn, int rc)
 		mdb_txn_abort(txn);
 		return rc;
 	}
-	return mdb_errno(mdb_txn_commit(txn));
+	return sg_mdb_errno(mdb_txn_commit(txn));
 }
 
 int sg_cred_put(struct sg_cred *cs, const void *identity, size_t id_len,
@@ -185,7 +165,7 @@ static int get_txn(MDB_txn *txn, MDB_dbi dbi, const void *identity, size_t id_le
 	const uint8_t *v;
 	int rc;
 
-	rc = mdb_errno(mdb_get(txn, dbi, &key, &val));
+	rc = sg_mdb_errno(mdb_get(txn, dbi, &key, &val));
 	if (rc != 0)
 		return rc;
 	v = val.mv_data;
@@ -208,7 +188,7 @@ int sg_cred_get(struct sg_cred *cs, const void *identity, size_t id_len, struct 
 	sg_cred_entry_wipe(out);
 	if (!identity_valid(identity, id_len))
 		return -EINVAL;
-	rc = mdb_errno(mdb_txn_begin(cs->env, NULL, MDB_RDONLY, &txn));
+	rc = sg_mdb_errno(mdb_txn_begin(cs->env, NULL, MDB_RDONLY, &txn));
 	if (rc != 0)
 		return rc;
 	rc = get_txn(txn, cs->dbi, identity, id_len, out);
@@ -241,7 +221,7 @@ int sg_cred_delete(struct sg_cred *cs, const void *identity, size_t id_len)
 	rc = write_begin(cs, &txn);
 	if (rc != 0)
 		return rc;
-	return write_end(txn, mdb_errno(mdb_del(txn, cs->dbi, &key, NULL)));
+	return write_end(txn, sg_mdb_errno(mdb_del(txn, cs->dbi, &key, NULL)));
 }
 
 int sg_cred_count(struct sg_cred *cs, uint64_t *count)
@@ -250,10 +230,10 @@ int sg_cred_count(struct sg_cred *cs, uint64_t *count)
 	MDB_stat st;
 	int rc;
 
-	rc = mdb_errno(mdb_txn_begin(cs->env, NULL, MDB_RDONLY, &txn));
+	rc = sg_mdb_errno(mdb_txn_begin(cs->env, NULL, MDB_RDONLY, &txn));
 	if (rc != 0)
 		return rc;
-	rc = mdb_errno(mdb_stat(txn, cs->dbi, &st));
+	rc = sg_mdb_errno(mdb_stat(txn, cs->dbi, &st));
 	mdb_txn_abort(txn);
 	if (rc == 0)
 		*count = st.ms_entries;
@@ -612,7 +592,7 @@ int sg_cred_import_commit(struct sg_cred_import *im, struct sg_cred_import_repor
 		mdb_txn_abort(im->txn);
 		goto out;
 	}
-	rc = mdb_errno(mdb_txn_commit(im->txn));
+	rc = sg_mdb_errno(mdb_txn_commit(im->txn));
 	if (rc != 0)
 		snprintf(im->rep.message, sizeof(im->rep.message), "commit failed: %s",
 		         strerror(-rc));

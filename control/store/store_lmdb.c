@@ -23,6 +23,7 @@
 #include <lmdb.h>
 
 #include <stormgate/bytes.h>
+#include <stormgate/lmdb_err.h>
 
 #include "sg_store.h"
 
@@ -44,29 +45,6 @@ struct lmdb_be {
 	uint64_t last_commit;
 };
 
-/* LMDB returns errno values for system errors and its own negative codes. */
-static int mdb_err(int rc)
-{
-	switch (rc) {
-	case MDB_SUCCESS:
-		return 0;
-	case MDB_NOTFOUND:
-		return -ENOENT;
-	case MDB_MAP_FULL:
-	case MDB_TXN_FULL:
-		return -ENOSPC;
-	case MDB_READERS_FULL:
-		return -EAGAIN;
-	case MDB_CORRUPTED:
-	case MDB_INVALID:
-	case MDB_VERSION_MISMATCH:
-	case MDB_PAGE_NOTFOUND:
-		return -EBADMSG;
-	default:
-		return rc > 0 ? -rc : -EIO;
-	}
-}
-
 static int lmdb_open(const struct sg_store_params *p, void **out)
 {
 	struct lmdb_be *b;
@@ -83,20 +61,20 @@ static int lmdb_open(const struct sg_store_params *p, void **out)
 		rc = -errno;
 		goto fail;
 	}
-	rc = mdb_err(mdb_env_create(&b->env));
+	rc = sg_mdb_errno(mdb_env_create(&b->env));
 	if (rc != 0)
 		goto fail;
-	rc = mdb_err(mdb_env_set_mapsize(b->env,
-	                                 (size_t)(p->map_size ? p->map_size : MAP_SIZE_DEFAULT)));
+	rc = sg_mdb_errno(mdb_env_set_mapsize(
+	        b->env, (size_t)(p->map_size ? p->map_size : MAP_SIZE_DEFAULT)));
 	if (rc == 0)
-		rc = mdb_err(mdb_env_open(b->env, p->path, MDB_NOTLS, 0600));
+		rc = sg_mdb_errno(mdb_env_open(b->env, p->path, MDB_NOTLS, 0600));
 	if (rc == 0)
-		rc = mdb_err(mdb_txn_begin(b->env, NULL, 0, &txn));
+		rc = sg_mdb_errno(mdb_txn_begin(b->env, NULL, 0, &txn));
 	if (rc != 0)
 		goto fail_env;
-	rc = mdb_err(mdb_dbi_open(txn, NULL, 0, &b->dbi));
+	rc = sg_mdb_errno(mdb_dbi_open(txn, NULL, 0, &b->dbi));
 	if (rc == 0)
-		rc = mdb_err(mdb_txn_commit(txn));
+		rc = sg_mdb_errno(mdb_txn_commit(txn));
 	else
 		mdb_txn_abort(txn);
 	if (rc != 0)
@@ -135,7 +113,7 @@ static int group(struct lmdb_be *b)
 	}
 	if (b->group != NULL)
 		return 0;
-	return mdb_err(mdb_txn_begin(b->env, NULL, 0, &b->group));
+	return sg_mdb_errno(mdb_txn_begin(b->env, NULL, 0, &b->group));
 }
 
 /*
@@ -162,7 +140,7 @@ static int lmdb_put(void *be, uint32_t slot, const uint8_t *rec, size_t len)
 	if (rc != 0)
 		return rc;
 	sg_store_be32(kb, slot);
-	rc = mdb_err(mdb_put(b->group, b->dbi, &key, &val, 0));
+	rc = sg_mdb_errno(mdb_put(b->group, b->dbi, &key, &val, 0));
 	if (rc != 0)
 		return write_failed(b, rc);
 	b->pending++;
@@ -179,7 +157,7 @@ static int lmdb_del(void *be, uint32_t slot)
 	if (rc != 0)
 		return rc;
 	sg_store_be32(kb, slot);
-	rc = mdb_err(mdb_del(b->group, b->dbi, &key, NULL));
+	rc = sg_mdb_errno(mdb_del(b->group, b->dbi, &key, NULL));
 	if (rc == -ENOENT)
 		return rc; /* nothing to delete: the group goes on */
 	if (rc != 0)
@@ -196,7 +174,7 @@ static int lmdb_commit(void *be)
 
 	if (b->group == NULL)
 		return 0;
-	rc = mdb_err(mdb_txn_commit(b->group)); /* frees the txn even when it fails */
+	rc = sg_mdb_errno(mdb_txn_commit(b->group)); /* frees the txn even when it fails */
 	b->group = NULL;
 	if (rc != 0) {
 		b->dropped += b->pending;
@@ -219,11 +197,11 @@ static int lmdb_iterate(void *be, sg_store_raw_fn fn, void *arg)
 	int rc, mrc;
 
 	if (txn == NULL) {
-		rc = mdb_err(mdb_txn_begin(b->env, NULL, MDB_RDONLY, &txn));
+		rc = sg_mdb_errno(mdb_txn_begin(b->env, NULL, MDB_RDONLY, &txn));
 		if (rc != 0)
 			return rc;
 	}
-	rc = mdb_err(mdb_cursor_open(txn, b->dbi, &cur));
+	rc = sg_mdb_errno(mdb_cursor_open(txn, b->dbi, &cur));
 	if (rc != 0)
 		goto out;
 	for (mrc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); mrc == MDB_SUCCESS && rc == 0;
@@ -234,7 +212,7 @@ static int lmdb_iterate(void *be, sg_store_raw_fn fn, void *arg)
 		rc = fn(sg_load_be32(key.mv_data), val.mv_data, val.mv_size, arg);
 	}
 	if (rc == 0 && mrc != MDB_NOTFOUND)
-		rc = mdb_err(mrc);
+		rc = sg_mdb_errno(mrc);
 	mdb_cursor_close(cur);
 out:
 	if (txn != b->group)
