@@ -16,7 +16,7 @@
 
 #include "sg_store_rec.h"
 
-#define BODY_FIXED 36
+#define BODY_FIXED SG_STORE_REC_BODY_FIXED
 #define SEQ_LIMIT  (UINT64_C(1) << 48)
 
 static const struct {
@@ -56,7 +56,8 @@ static bool rec_valid(const struct sg_store_rec *r)
 	return r->aead < SG_AEAD_MAX && (r->flags & ~SG_STORE_F_ALL) == 0 &&
 	       (r->cid_len == 0 ||
 	        (r->cid_len >= SG_SESS_CID_LEN_MIN && r->cid_len <= SG_SESS_CID_LEN_MAX)) &&
-	       r->tx_seq < SEQ_LIMIT && r->rx_top < SEQ_LIMIT;
+	       r->identity_len <= SG_STORE_IDENTITY_MAX && r->tx_seq < SEQ_LIMIT &&
+	       r->rx_top < SEQ_LIMIT;
 }
 
 /* Append n bytes; the caller sized the body, so this never overflows. */
@@ -75,8 +76,8 @@ static size_t body_encode(const struct sg_store_rec *r, uint8_t *p)
 	bool v4 = tuple_is_v4(&r->tuple);
 	unsigned alen = v4 ? 4 : 16;
 
-	sg_store_be32(p, r->identity);
-	sg_store_be32(p + 4, r->backend);
+	sg_store_be32(p, r->backend);
+	sg_store_be32(p + 4, r->gen);
 	sg_store_be32(p + 8, r->expires);
 	sg_store_be32(p + 12, r->last_rx);
 	sg_store_be48(p + 16, r->tx_seq);
@@ -86,7 +87,11 @@ static size_t body_encode(const struct sg_store_rec *r, uint8_t *p)
 	sg_store_be16(p + 32, r->max_plaintext);
 	p[34] = r->aead;
 	p[35] = (uint8_t)(r->flags | (v4 ? SG_STORE_F_V4 : 0));
+	memcpy(p + 36, r->cred_tag, SG_STORE_CRED_TAG_LEN);
+	memcpy(p + 44, r->token, SG_PP2_TOKEN_LEN);
 	p += BODY_FIXED;
+	*p++ = r->identity_len;
+	p = put(p, r->identity, r->identity_len);
 	*p++ = r->cid_len;
 	p = put(p, r->cid, r->cid_len);
 	*p++ = r->peer_cid_len;
@@ -121,8 +126,8 @@ static int body_decode(const uint8_t *p, size_t len, struct sg_store_rec *r)
 
 	if (len < BODY_FIXED)
 		return -EUCLEAN;
-	r->identity = sg_load_be32(p);
-	r->backend = sg_load_be32(p + 4);
+	r->backend = sg_load_be32(p);
+	r->gen = sg_load_be32(p + 4);
 	r->expires = sg_load_be32(p + 8);
 	r->last_rx = sg_load_be32(p + 12);
 	r->tx_seq = sg_load_be48(p + 16);
@@ -133,12 +138,16 @@ static int body_decode(const uint8_t *p, size_t len, struct sg_store_rec *r)
 	r->aead = p[34];
 	r->flags = p[35] & (uint8_t)~SG_STORE_F_V4;
 	alen = (p[35] & SG_STORE_F_V4) ? 4 : 16;
+	memcpy(r->cred_tag, p + 36, SG_STORE_CRED_TAG_LEN);
+	memcpy(r->token, p + 44, SG_PP2_TOKEN_LEN);
 	p += BODY_FIXED;
 	if (!rec_valid(r))
 		return -EUCLEAN;
 	klen = sg_aead_key_len((enum sg_aead)r->aead);
 	ivlen = sg_aead_iv_len((enum sg_aead)r->aead);
-	if (!take(&p, end, &r->cid_len, 1) || !take(&p, end, r->cid, r->cid_len) ||
+	if (!take(&p, end, &r->identity_len, 1) || r->identity_len > SG_STORE_IDENTITY_MAX ||
+	    !take(&p, end, r->identity, r->identity_len) || !take(&p, end, &r->cid_len, 1) ||
+	    r->cid_len > SG_SESS_CID_LEN_MAX || !take(&p, end, r->cid, r->cid_len) ||
 	    !take(&p, end, &r->peer_cid_len, 1) || !take(&p, end, r->peer_cid, r->peer_cid_len) ||
 	    !take(&p, end, r->tuple.laddr + 16 - alen, alen) ||
 	    !take(&p, end, r->tuple.paddr + 16 - alen, alen) ||
@@ -150,7 +159,7 @@ static int body_decode(const uint8_t *p, size_t len, struct sg_store_rec *r)
 		memcpy(r->tuple.laddr, v4_mapped, 12);
 		memcpy(r->tuple.paddr, v4_mapped, 12);
 	}
-	/* cid_len was read again from the body: recheck its range */
+	/* cid_len was read from the body after the first check: recheck its range */
 	return rec_valid(r) ? 0 : -EUCLEAN;
 }
 
@@ -288,4 +297,23 @@ int sg_store_rec_open(const struct sg_store_key *key, uint32_t slot, const uint8
 void sg_store_rec_wipe(struct sg_store_rec *rec)
 {
 	sg_wipe(rec, sizeof(*rec));
+}
+
+static const char cred_tag_label[] = "stormgate cred tag";
+
+void sg_store_cred_tag(const uint8_t *psk, size_t len, uint8_t tag[SG_STORE_CRED_TAG_LEN])
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned md_len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, cred_tag_label, sizeof(cred_tag_label) - 1) == 1 &&
+	    EVP_DigestUpdate(ctx, psk, len) == 1 && EVP_DigestFinal_ex(ctx, md, &md_len) == 1 &&
+	    md_len >= SG_STORE_CRED_TAG_LEN)
+		memcpy(tag, md, SG_STORE_CRED_TAG_LEN);
+	else
+		memset(tag, 0xff, SG_STORE_CRED_TAG_LEN);
+	EVP_MD_CTX_free(ctx);
+	sg_wipe(md, sizeof(md));
 }

@@ -73,17 +73,21 @@ static const struct shape {
 	uint8_t cid_len;
 	uint8_t peer_cid_len;
 	int v6;
+	uint8_t identity_len;
+	int token; /* proxy mode */
 	uint64_t tx_seq, rx_top;
 	int sealed_len; /* the record's sealed size in bytes (docs/restart.md) */
 } shapes[] = {
-	/* the common device: IPv4, our 8-byte CID, no peer CID, AES-128-CCM-8 */
-	{ SG_AEAD_AES_128_CCM_8, SG_STORE_F_CID | SG_STORE_F_RX_CID | SG_STORE_F_EMS, 8, 0, 0, 5, 3,
-	  133 },
-	{ SG_AEAD_AES_128_GCM, SG_STORE_F_TUPLE, 0, 0, 0, 1, 0, 125 },
-	{ SG_AEAD_AES_256_GCM, SG_STORE_F_TUPLE | SG_STORE_F_RRC, 0, 0, 1, 1000, 999, 181 },
-	/* the largest: IPv6, 16-byte CID both ways and a 255-byte peer CID, ChaCha20 */
-	{ SG_AEAD_CHACHA20_POLY1305, SG_STORE_F_ALL, 16, 255, 1, (UINT64_C(1) << 48) - 1,
-	  (UINT64_C(1) << 48) - 1, SG_STORE_REC_MAX },
+	/* the common device: IPv4, a 16-byte identity, our 8-byte CID, no peer CID, AES-128-CCM-8
+	 */
+	{ SG_AEAD_AES_128_CCM_8, SG_STORE_F_CID | SG_STORE_F_RX_CID | SG_STORE_F_EMS, 8, 0, 0, 16,
+	  0, 5, 3, 166 },
+	{ SG_AEAD_AES_128_GCM, SG_STORE_F_TUPLE, 0, 0, 0, 16, 1, 1, 0, 158 },
+	{ SG_AEAD_AES_256_GCM, SG_STORE_F_TUPLE | SG_STORE_F_RRC, 0, 0, 1, 0, 0, 1000, 999, 198 },
+	/* the largest: a 128-byte identity, IPv6, 16-byte CID both ways and a 255-byte peer CID,
+	 * ChaCha20 */
+	{ SG_AEAD_CHACHA20_POLY1305, SG_STORE_F_ALL, 16, 255, 1, SG_STORE_IDENTITY_MAX, 1,
+	  (UINT64_C(1) << 48) - 1, (UINT64_C(1) << 48) - 1, SG_STORE_REC_MAX },
 };
 
 static void make_rec(struct sg_store_rec *r, const struct shape *s, uint32_t n)
@@ -93,8 +97,15 @@ static void make_rec(struct sg_store_rec *r, const struct shape *s, uint32_t n)
 	unsigned ivlen = s->aead == SG_AEAD_CHACHA20_POLY1305 ? 12 : 4;
 
 	memset(r, 0, sizeof(*r));
-	r->identity = 0x01020304u + n;
+	r->gen = 0x01020304u + n;
 	r->backend = 7 + n;
+	r->identity_len = s->identity_len;
+	for (unsigned i = 0; i < s->identity_len; i++)
+		r->identity[i] = (uint8_t)('a' + (i + n) % 26);
+	for (unsigned i = 0; i < SG_STORE_CRED_TAG_LEN; i++)
+		r->cred_tag[i] = (uint8_t)(0xa0 + i + n);
+	for (unsigned i = 0; i < SG_PP2_TOKEN_LEN; i++)
+		r->token[i] = s->token ? (uint8_t)(0x30 + i + n) : 0;
 	r->expires = 2000000000u + n;
 	r->last_rx = 1800000000u + n;
 	r->tx_seq = s->tx_seq;
@@ -159,7 +170,8 @@ static void test_rec_roundtrip(void **state)
 	}
 	/* too small a buffer, fields out of range */
 	make_rec(&in, &shapes[0], 0);
-	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, 132), -ENOBUFS);
+	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, (size_t)shapes[0].sealed_len - 1),
+	                 -ENOBUFS);
 	in.aead = SG_AEAD_MAX;
 	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
 	make_rec(&in, &shapes[0], 0);
@@ -171,8 +183,44 @@ static void test_rec_roundtrip(void **state)
 	make_rec(&in, &shapes[0], 0);
 	in.flags = SG_STORE_F_V4;
 	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
+	make_rec(&in, &shapes[0], 0);
+	in.identity_len = SG_STORE_IDENTITY_MAX + 1;
+	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
 	sg_store_sealer_wipe(&s);
 	assert_true(all_zero(&s, sizeof(s)));
+}
+
+/* The credential tag: SHA-256("stormgate cred tag" || psk), first 8 bytes (vectors: Python's
+ * hashlib); another PSK, another tag. */
+static void test_cred_tag(void **state)
+{
+	static const struct {
+		uint8_t psk[64];
+		size_t len;
+		uint8_t tag[SG_STORE_CRED_TAG_LEN];
+	} rows[] = {
+		{ { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 },
+		  16,
+		  { 0x78, 0x6b, 0xc4, 0x3e, 0x73, 0x2e, 0x65, 0x6b } },
+		{ "secret-psk-0001", 15, { 0x2b, 0x4a, 0x0b, 0x64, 0x8d, 0xc8, 0xb9, 0x4e } },
+		{ { 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+		    0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+		    0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+		    0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+		    0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab },
+		  64,
+		  { 0x6f, 0x99, 0xe9, 0xc1, 0x0c, 0xaf, 0xa5, 0x59 } },
+	};
+	uint8_t tag[SG_STORE_CRED_TAG_LEN], other[SG_STORE_CRED_TAG_LEN];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		sg_store_cred_tag(rows[i].psk, rows[i].len, tag);
+		assert_memory_equal(tag, rows[i].tag, sizeof(tag));
+		/* a byte less of the PSK: another tag */
+		sg_store_cred_tag(rows[i].psk, rows[i].len - 1, other);
+		assert_memory_not_equal(tag, other, sizeof(tag));
+	}
 }
 
 /* Each kind of damage to one sealed record, and the error it gets. */
@@ -379,7 +427,7 @@ static void test_store_damage(void **state)
 	sg_store_sealer_wipe(&s_other);
 }
 
-static unsigned slots_of(struct fixture *f, uint32_t *slots, uint32_t *identity)
+static unsigned slots_of(struct fixture *f, uint32_t *slots, uint32_t *gen)
 {
 	struct sg_store *st = open_store(f);
 	struct seen seen = { 0 };
@@ -388,7 +436,7 @@ static unsigned slots_of(struct fixture *f, uint32_t *slots, uint32_t *identity)
 	sg_store_close(st);
 	for (unsigned i = 0; i < seen.n; i++) {
 		slots[i] = seen.slot[i];
-		identity[i] = seen.rec[i].identity;
+		gen[i] = seen.rec[i].gen;
 	}
 	return seen.n;
 }
@@ -422,7 +470,7 @@ static void test_group_commit(void **state)
 	assert_int_equal(stats.be.records, 3);
 	sg_store_close(st);
 	assert_int_equal(slots_of(f, slots, ids), 3);
-	assert_int_equal(ids[1], rec.identity - 4 + 2); /* slot 2 still the old one */
+	assert_int_equal(ids[1], rec.gen - 4 + 2); /* slot 2 still the old one */
 	assert_int_equal(slots[2], 3);
 
 	/* the same group committed: durable */
@@ -438,7 +486,7 @@ static void test_group_commit(void **state)
 	assert_int_equal(slots_of(f, slots, ids), 3);
 	assert_int_equal(slots[0], 1);
 	assert_int_equal(slots[1], 2);
-	assert_int_equal(ids[1], rec.identity - 4 + 200);
+	assert_int_equal(ids[1], rec.gen - 4 + 200);
 	assert_int_equal(slots[2], 4);
 
 	/* a crash: a child commits one group, opens another and is killed */
@@ -646,6 +694,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rec_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rec_refusals, setup, teardown),
+		cmocka_unit_test(test_cred_tag),
 		cmocka_unit_test_setup_teardown(test_store_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
