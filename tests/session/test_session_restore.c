@@ -197,8 +197,8 @@ static void test_restore_cid(void **state)
 	for (uint32_t k = 0; k < N; k++) {
 		id = 0;
 		/* Another generation than the first table gave: the id's, not the CID's. */
-		assert_int_equal(ins_at(b, k, SG_SESS_F_CID, ids[k] + (5ull << 32), cids[k], &id, out),
-		                 0);
+		assert_int_equal(
+		        ins_at(b, k, SG_SESS_F_CID, ids[k] + (5ull << 32), cids[k], &id, out), 0);
 		assert_true(id == ids[k] + (5ull << 32));
 		assert_memory_equal(out, cids[k], 8);
 	}
@@ -240,9 +240,9 @@ static void test_restore_bulk(void **state)
 	(void)state;
 	/* Churn first so the ids carry generations above 1 and slots with holes. */
 	for (uint32_t k = 0; k < 3 * N; k++) {
-		uint8_t fl = (uint8_t)(k % 3 == 0   ? SG_SESS_F_TUPLE
-		                       : k & 1      ? SG_SESS_F_CID | SG_SESS_F_TUPLE
-		                                    : SG_SESS_F_CID);
+		uint8_t fl = (uint8_t)(k % 3 == 0 ? SG_SESS_F_TUPLE
+		                       : k & 1    ? SG_SESS_F_CID | SG_SESS_F_TUPLE
+		                                  : SG_SESS_F_CID);
 
 		st_sa(&sas[0], k, 1);
 		n[0] = st_new(&sas[0], k, 0, fl);
