@@ -11,13 +11,7 @@
 #include <stormgate/common.h>
 
 #include "sg_store.h"
-
-struct sg_store {
-	const struct sg_store_ops *ops;
-	void *be;
-	struct sg_store_sealer sealer;
-	struct sg_store_stats stats; /* be is filled at sg_store_stats() */
-};
+#include "store_priv.h"
 
 struct sg_store *sg_store_open(const struct sg_store_ops *ops, const struct sg_store_params *params,
                                const struct sg_store_key *key)

@@ -1,20 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The sealed session record (sg_store_rec.h): body codec and AES-256-GCM
- * seal. Control plane; a sealer belongs to one thread.
+ * The sealed session record (sg_store_rec.h): the body's codec, the
+ * refusal table and the credential tag; the envelope is store_seal.c.
+ * Control plane; a sealer belongs to one thread.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include <stormgate/bytes.h>
 #include <stormgate/common.h>
 #include <stormgate/record.h>
 
 #include "sg_store_rec.h"
+#include "store_seal.h"
 
 #define BODY_FIXED SG_STORE_REC_BODY_FIXED
 #define SEQ_LIMIT  (UINT64_C(1) << 48)
@@ -163,97 +164,19 @@ static int body_decode(const uint8_t *p, size_t len, struct sg_store_rec *r)
 	return rec_valid(r) ? 0 : -EUCLEAN;
 }
 
-/*
- * AES-256-GCM over len bytes from in to out, with aad; enc: seal and write
- * tag, else open and check tag (EVP compares it in constant time).
- * 0, -EBADMSG (open: the tag is wrong) or -EIO.
- */
-static int gcm(bool enc, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad,
-               size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
-{
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	int n, rc = -EIO;
-
-	if (ctx == NULL)
-		return -EIO;
-	if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce, enc ? 1 : 0) != 1 ||
-	    EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1 ||
-	    EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1)
-		goto out;
-	if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SG_STORE_REC_TAG, tag) != 1)
-		goto out;
-	if (EVP_CipherFinal_ex(ctx, out + n, &n) != 1) {
-		rc = enc ? -EIO : -EBADMSG;
-		goto out;
-	}
-	if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SG_STORE_REC_TAG, tag) != 1)
-		goto out;
-	rc = 0;
-out:
-	EVP_CIPHER_CTX_free(ctx); /* frees and cleanses the key schedule */
-	return rc;
-}
-
-/* AAD: the record's header, then its store key. */
-static void make_aad(uint8_t aad[SG_STORE_REC_HDR + 4], const uint8_t *hdr, uint32_t slot)
-{
-	memcpy(aad, hdr, SG_STORE_REC_HDR);
-	sg_store_be32(aad + SG_STORE_REC_HDR, slot);
-}
-
-int sg_store_sealer_init(struct sg_store_sealer *s, const struct sg_store_key *key)
-{
-	s->key = *key;
-	if (RAND_bytes(s->nonce, sizeof(s->nonce)) != 1) {
-		sg_store_sealer_wipe(s);
-		return -EIO;
-	}
-	return 0;
-}
-
-void sg_store_sealer_wipe(struct sg_store_sealer *s)
-{
-	sg_wipe(s, sizeof(*s));
-}
-
-/* Count the nonce up by one as a 96-bit big-endian number. */
-static void nonce_next(uint8_t *nonce)
-{
-	for (int i = SG_STORE_REC_NONCE - 1; i >= 0; i--)
-		if (++nonce[i] != 0)
-			break;
-}
-
 int sg_store_rec_seal(struct sg_store_sealer *s, uint32_t slot, const struct sg_store_rec *rec,
                       uint8_t *out, size_t cap)
 {
 	uint8_t body[SG_STORE_REC_BODY_MAX];
-	uint8_t aad[SG_STORE_REC_HDR + 4];
+	uint8_t bind[4];
 	size_t body_len;
 	int rc;
 
 	if (!rec_valid(rec))
 		return -EINVAL;
 	body_len = body_encode(rec, body);
-	if (cap < SG_STORE_REC_HDR + SG_STORE_REC_NONCE + body_len + SG_STORE_REC_TAG) {
-		rc = -ENOBUFS;
-		goto out;
-	}
-	out[0] = SG_STORE_REC_VERSION;
-	sg_store_be32(out + 1, s->key.id);
-	sg_store_be16(out + 5, (uint16_t)body_len);
-	memcpy(out + SG_STORE_REC_HDR, s->nonce, SG_STORE_REC_NONCE);
-	/* a nonce is used once, even if this seal fails */
-	nonce_next(s->nonce);
-	make_aad(aad, out, slot);
-	rc = gcm(true, s->key.key, out + SG_STORE_REC_HDR, aad, sizeof(aad), body, body_len,
-	         out + SG_STORE_REC_HDR + SG_STORE_REC_NONCE,
-	         out + SG_STORE_REC_HDR + SG_STORE_REC_NONCE + body_len);
-	if (rc == 0)
-		rc = (int)(SG_STORE_REC_HDR + SG_STORE_REC_NONCE + body_len + SG_STORE_REC_TAG);
-	else
-		sg_wipe(out, cap);
-out:
+	sg_store_be32(bind, slot);
+	rc = sg_store_seal(s, bind, sizeof(bind), body, body_len, out, cap);
 	sg_wipe(body, sizeof(body));
 	return rc;
 }
@@ -262,32 +185,16 @@ int sg_store_rec_open(const struct sg_store_key *key, uint32_t slot, const uint8
                       struct sg_store_rec *rec)
 {
 	uint8_t body[SG_STORE_REC_BODY_MAX];
-	uint8_t tag[SG_STORE_REC_TAG];
-	uint8_t aad[SG_STORE_REC_HDR + 4];
-	size_t body_len, want;
+	uint8_t bind[4];
 	int rc;
 
 	memset(rec, 0, sizeof(*rec));
-	if (len < SG_STORE_REC_HDR)
-		return -ENODATA;
-	if (in[0] != SG_STORE_REC_VERSION)
-		return -EPROTONOSUPPORT;
-	if (sg_load_be32(in + 1) != key->id)
-		return -EKEYREJECTED;
-	body_len = sg_load_be16(in + 5);
-	want = SG_STORE_REC_HDR + SG_STORE_REC_NONCE + body_len + SG_STORE_REC_TAG;
-	if (len < want)
-		return -ENODATA;
-	if (len > want)
-		return -EMSGSIZE;
-	if (body_len > sizeof(body))
-		return -EUCLEAN; /* cannot be authentic: we never seal one this long */
-	memcpy(tag, in + want - SG_STORE_REC_TAG, sizeof(tag));
-	make_aad(aad, in, slot);
-	rc = gcm(false, key->key, in + SG_STORE_REC_HDR, aad, sizeof(aad),
-	         in + SG_STORE_REC_HDR + SG_STORE_REC_NONCE, body_len, body, tag);
-	if (rc == 0)
-		rc = body_decode(body, body_len, rec);
+	sg_store_be32(bind, slot);
+	rc = sg_store_unseal(key, bind, sizeof(bind), in, len, body, sizeof(body));
+	if (rc == -ENOBUFS)
+		rc = -EUCLEAN; /* cannot be authentic: we never seal a body this long */
+	if (rc >= 0)
+		rc = body_decode(body, (size_t)rc, rec);
 	if (rc != 0)
 		sg_store_rec_wipe(rec);
 	sg_wipe(body, sizeof(body));
