@@ -130,6 +130,20 @@ struct sg_dp_conf {
 	uint8_t pool_len;
 	uint8_t pool_addr[16];
 
+	/*
+	 * Sequence floors for the session store (issue 15, docs/restart.md): a
+	 * worker posts a session's write sequence and receive top
+	 * (SG_DP_PUNT_FLOORS) when a seal moves the write sequence across a
+	 * multiple of seq_step, or an authenticated record moves the receive top
+	 * across one, or (seq_interval_s) when an authenticated record is the
+	 * session's first in a new window of that many seconds. seq_step is
+	 * rounded down to a power of two (floors come as often or more often,
+	 * so a restore that leaps by seq_step still covers every number used);
+	 * 0: no floors (the store is off). seq_interval_s 0: no time rule.
+	 */
+	uint32_t seq_step;
+	uint32_t seq_interval_s;
+
 	struct sg_sess_table *sessions; /* session table (owned by the caller) */
 	struct rte_mempool *pool;       /* mbufs for copies and control-plane replies */
 };
@@ -144,7 +158,22 @@ enum sg_dp_punt {
 	SG_DP_PUNT_KEY_EXHAUSTED, /* notice: the session's key reached its forgery limit; empty */
 	SG_DP_PUNT_FINISHED,      /* the device's Finished again, authenticated under the session's
 	                             keys (our final flight was lost); data is its plaintext */
+	SG_DP_PUNT_FLOORS,        /* sequence floors of one burst (sg_dp_conf.seq_step): data is
+	                             data_len / sizeof(struct sg_dp_floor) of them; no session */
 	SG_DP_PUNT_MAX
+};
+
+/*
+ * One session's sequence floor (SG_DP_PUNT_FLOORS), host byte order: its
+ * next write sequence number and its receive top (highest authenticated
+ * sequence number + 1) as the owner worker left them at the end of a burst.
+ * Posts are stateless and may be lost (counted floors_dropped); the next one
+ * of the session carries a higher floor.
+ */
+struct sg_dp_floor {
+	uint64_t session; /* id, gen << 32 | slot */
+	uint64_t tx_seq;
+	uint64_t rx_top;
 };
 
 /* Metadata a punted mbuf carries (an mbuf dynamic field). */
@@ -190,6 +219,8 @@ struct sg_dp_counters {
 	uint64_t rrc_ignored;           /* path_drop, unknown or malformed RRC messages */
 	uint64_t rrc_send_failed; /* RRC messages not sent: no mbuf, no neighbour, seal refused */
 	uint64_t key_scrubs;      /* times the worker wiped its record layer's key scratch */
+	uint64_t floors_posted;   /* sequence floors punted (SG_DP_PUNT_FLOORS; events) */
+	uint64_t floors_dropped;  /* floors lost: no mbuf or a full punt ring (never waited for) */
 	uint64_t records_sealed;
 	uint64_t tx;
 	uint64_t polls;

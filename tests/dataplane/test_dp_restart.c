@@ -122,8 +122,15 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/* What the floor tests vary in a run's data plane (zero: the defaults). */
+struct run_opts {
+	uint32_t seq_step, seq_interval_s;
+	unsigned punt_ring_size, burst, max_records;
+};
+
 /* A run in mode: udp with the listed address (pool_len 0) or a pool, or proxy. */
-static void run_up(struct run *r, enum sg_dp_backend_mode mode, uint8_t pool_len)
+static void run_up_opts(struct run *r, enum sg_dp_backend_mode mode, uint8_t pool_len,
+                        const struct run_opts *o)
 {
 	struct sg_sess_params sp = { .capacity = pool_len ? POOL_CAP : 64,
 		                     .max_threads = 1,
@@ -143,12 +150,24 @@ static void run_up(struct run *r, enum sg_dp_backend_mode mode, uint8_t pool_len
 	memcpy(c.pool_addr, POOL4, 16);
 	c.sessions = r->tab;
 	c.pool = E.pool;
+	if (o != NULL) {
+		c.seq_step = o->seq_step;
+		c.seq_interval_s = o->seq_interval_s;
+		c.punt_ring_size = o->punt_ring_size;
+		c.burst = o->burst;
+		c.max_records_per_dgram = o->max_records;
+	}
 	r->dp = sg_dp_create(&c);
 	assert_non_null(r->dp);
 	assert_int_equal(sg_dp_neigh_set(r->dp, 1, 4, BE4, BE_MAC), 0);
 	for (unsigned k = 0; k < DEVS; k++)
 		assert_int_equal(sg_dp_neigh_set(r->dp, 0, 4, E.d[k].addr, DEV_MAC), 0);
 	sg_dp_worker_online(r->dp, 0);
+}
+
+static void run_up(struct run *r, enum sg_dp_backend_mode mode, uint8_t pool_len)
+{
+	run_up_opts(r, mode, pool_len, NULL);
 }
 
 static void run_down(struct run *r)
@@ -273,8 +292,8 @@ static struct rte_mbuf *uplink(struct run *r, unsigned k, const char *msg, struc
 static void reply(struct run *r, const uint8_t dst[4], uint16_t dport, const uint8_t *payload,
                   uint16_t len)
 {
-	struct rte_mbuf *m = dp_frame_udp(E.pool, BE_MAC, GW_MAC, 4, BE4, COAP_PORT, dst, dport,
-	                                  payload, len);
+	struct rte_mbuf *m =
+	        dp_frame_udp(E.pool, BE_MAC, GW_MAC, 4, BE4, COAP_PORT, dst, dport, payload, len);
 
 	assert_non_null(m);
 	assert_int_equal(rte_ring_enqueue(E.be_rx[0], m), 0);
@@ -340,8 +359,7 @@ static void udp_roundtrip(struct run *r, unsigned k, uint16_t bport)
 
 /* Restore device k (checkpointed as sa, backend) into run r at its id. */
 static int restore(struct run *r, unsigned k, uint64_t id, const struct sg_rec_sa *sa,
-                   uint32_t backend, const uint8_t *ident, uint8_t ident_len,
-                   const uint8_t *token)
+                   uint32_t backend, const uint8_t *ident, uint8_t ident_len, const uint8_t *token)
 {
 	sess_add(r, k, id, sa);
 	return sg_dp_session_restore(r->dp, id, ident, ident_len, token, backend);
@@ -390,7 +408,8 @@ static void test_udp_fifo(void **state)
 	sess_add(&b, N, 0, NULL);
 	assert_int_equal(sg_dp_session_restore(b.dp, E.d[N].id, NULL, 0, NULL, be[3]), -EEXIST);
 	assert_int_equal(sg_dp_session_restore(b.dp, E.d[N].id, NULL, 0, NULL, FIFO_PPA), -EINVAL);
-	assert_int_equal(sg_dp_session_restore(b.dp, (uint32_t)E.d[N].id, NULL, 0, NULL, 7), -EINVAL);
+	assert_int_equal(sg_dp_session_restore(b.dp, (uint32_t)E.d[N].id, NULL, 0, NULL, 7),
+	                 -EINVAL);
 	/* No sg_dp_restore_done() yet: the attach rebuilds the free ports itself. */
 	assert_int_equal(sg_dp_session_attach(b.dp, E.d[N].id, NULL, 0, NULL), 0);
 	for (unsigned k = 0; k < N; k++) {
@@ -553,6 +572,284 @@ static void test_proxy(void **state)
 	tc_sa_free(sa, WINDOW);
 }
 
+/* ---- sequence floors (SG_DP_PUNT_FLOORS) ---- */
+
+/* Free every frame on ring q; returns how many there were. */
+static unsigned drain(struct rte_ring *q)
+{
+	struct rte_mbuf *m[64];
+	unsigned n, total = 0;
+
+	while ((n = rte_ring_dequeue_burst(q, (void **)m, 64, NULL)) != 0) {
+		rte_pktmbuf_free_bulk(m, n);
+		total += n;
+	}
+	return total;
+}
+
+/*
+ * Take every punt of run r: each must be a floors mbuf; their floors go to f
+ * (at most max), the number of mbufs to *n_mbufs. Returns the floors taken.
+ */
+static unsigned take_floors(struct run *r, struct sg_dp_floor *f, unsigned max, unsigned *n_mbufs)
+{
+	struct rte_mbuf *m[64];
+	unsigned n, got = 0, mb = 0;
+
+	while ((n = sg_dp_punt_dequeue(r->dp, m, 64)) != 0) {
+		for (unsigned i = 0; i < n; i++) {
+			const struct sg_dp_meta *meta = sg_dp_meta(r->dp, m[i]);
+			unsigned len = rte_pktmbuf_data_len(m[i]), k = len / sizeof(*f);
+
+			assert_int_equal(meta->punt, SG_DP_PUNT_FLOORS);
+			assert_int_equal(meta->session, 0);
+			assert_int_equal(len % sizeof(*f), 0);
+			assert_true(k > 0 && got + k <= max);
+			memcpy(f + got, rte_pktmbuf_mtod(m[i], const void *), len);
+			got += k;
+			mb++;
+			rte_pktmbuf_free(m[i]);
+		}
+	}
+	if (n_mbufs != NULL)
+		*n_mbufs = mb;
+	return got;
+}
+
+/* No floor was posted in run r since the last take. */
+static void expect_no_floor(struct run *r)
+{
+	struct sg_dp_floor f[4];
+
+	assert_int_equal(take_floors(r, f, 4, NULL), 0);
+}
+
+/* Exactly one floor since the last take, in one mbuf: session id, tx_seq, rx_top. */
+static void expect_floor(struct run *r, uint64_t id, uint64_t tx_seq, uint64_t rx_top)
+{
+	struct sg_dp_floor f[4];
+	unsigned mb;
+
+	assert_int_equal(take_floors(r, f, 4, &mb), 1);
+	assert_int_equal(mb, 1);
+	assert_true(f[0].session == id);
+	assert_int_equal(f[0].tx_seq, tx_seq);
+	assert_int_equal(f[0].rx_top, rx_top);
+}
+
+/* The server sends n replies to device k at once: one poll seals them all (n <= burst). */
+static void down(struct run *r, unsigned k, unsigned n)
+{
+	uint8_t a[16];
+	uint16_t port = bport_of_addr(r, k, a);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = dp_frame_udp(E.pool, BE_MAC, GW_MAC, 4, BE4, COAP_PORT, a,
+		                                  port, (const uint8_t *)"2.05", 4);
+
+		assert_non_null(m);
+		assert_int_equal(rte_ring_enqueue(E.be_rx[0], m), 0);
+	}
+	poll_n(r, 1);
+	assert_int_equal(drain(E.dev_tx[0]), n);
+}
+
+/* Device k sends one datagram of n records (<= 8), its first with sequence number seq. */
+static void up(struct run *r, unsigned k, unsigned n, uint64_t seq)
+{
+	static const char *const pt[8] = { "a", "b", "c", "d", "e", "f", "g", "h" };
+	struct dev *d = &E.d[k];
+	uint8_t dgram[1024];
+	uint16_t len;
+	struct rte_mbuf *m;
+
+	d->sa->tx_word = (d->sa->tx_word & ~SG_SA_TX_SEQ_MASK) | seq;
+	len = dp_frame_records(E.dev_rec, d->sa, NULL, 0, pt, n, SG_DTLS_CT_APPLICATION_DATA, dgram,
+	                       sizeof(dgram));
+	m = dp_frame_udp(E.pool, DEV_MAC, GW_MAC, 4, d->addr, d->sport, GW4, DTLS_PORT, dgram, len);
+	assert_non_null(m);
+	assert_int_equal(rte_ring_enqueue(E.dev_rx[0], m), 0);
+	poll_n(r, 1);
+	assert_int_equal(drain(E.be_tx[0]), n);
+}
+
+static uint64_t rx_top_of(struct run *r, unsigned k)
+{
+	struct sg_sess_info info;
+
+	assert_int_equal(sg_sess_get(r->tab, E.d[k].id, &info), 0);
+	return info.rx_top;
+}
+
+/*
+ * Step 8: a seal whose next write sequence reaches a multiple posts, a burst
+ * of seals across two multiples posts once with its last value; records
+ * that move the receive top across a multiple post (a jump across two: once),
+ * a late record below the top does not. Floors are events, not datagrams:
+ * `punted` stays 0.
+ */
+static void test_floors_step(void **state)
+{
+	const struct run_opts o = { .seq_step = 8 };
+	struct sg_dp_counters c;
+	struct run r;
+	uint64_t id, top;
+
+	(void)state;
+	run_up_opts(&r, SG_DP_BACKEND_UDP, 0, &o);
+	sess_add(&r, 0, 0, NULL);
+	id = E.d[0].id;
+	assert_int_equal(sg_dp_session_attach(r.dp, id, NULL, 0, NULL), 0);
+	top = rx_top_of(&r, 0);
+
+	down(&r, 0, 6); /* seals 1..6: next 7 */
+	expect_no_floor(&r);
+	down(&r, 0, 1); /* seal 7: next 8 */
+	expect_floor(&r, id, 8, top);
+	down(&r, 0, 20); /* seals 8..27 in one burst: across 16 and 24, once */
+	expect_floor(&r, id, 28, top);
+
+	up(&r, 0, 6, 1); /* tops 2..7 */
+	assert_int_equal(rx_top_of(&r, 0), 7);
+	expect_no_floor(&r);
+	up(&r, 0, 2, 7); /* top 9: across 8 */
+	expect_floor(&r, id, 28, 9);
+	up(&r, 0, 1, 30); /* top 31: across 16 and 24, once */
+	expect_floor(&r, id, 28, 31);
+	up(&r, 0, 1, 20); /* late, in the window: accepted, the top stays */
+	assert_int_equal(rx_top_of(&r, 0), 31);
+	expect_no_floor(&r);
+
+	sg_dp_counters_sum(r.dp, &c);
+	assert_int_equal(c.floors_posted, 4);
+	assert_int_equal(c.floors_dropped, 0);
+	assert_int_equal(c.punt_by[SG_DP_PUNT_FLOORS], 4);
+	assert_int_equal(c.punted, 0);
+	run_down(&r);
+}
+
+/*
+ * The time rule (seq_interval_s, with a step too large to cross): a
+ * session's first authenticated record in a new window posts, the next ones
+ * in the window do not, seals do not. Without a step nothing posts at all.
+ */
+static void test_floors_interval(void **state)
+{
+	const struct run_opts on = { .seq_step = 1u << 30, .seq_interval_s = 3600 };
+	const struct run_opts off = { .seq_step = 0, .seq_interval_s = 1 };
+	struct sg_dp_counters c;
+	struct run r;
+
+	(void)state;
+	run_up_opts(&r, SG_DP_BACKEND_UDP, 0, &on);
+	sess_add(&r, 0, 0, NULL); /* last_rx 0: the session starts in a window long past */
+	assert_int_equal(sg_dp_session_attach(r.dp, E.d[0].id, NULL, 0, NULL), 0);
+	up(&r, 0, 1, 1);
+	expect_floor(&r, E.d[0].id, 1, 2);
+	up(&r, 0, 2, 2);
+	down(&r, 0, 3);
+	expect_no_floor(&r);
+	run_down(&r);
+
+	run_up_opts(&r, SG_DP_BACKEND_UDP, 0, &off);
+	sess_add(&r, 1, 0, NULL);
+	assert_int_equal(sg_dp_session_attach(r.dp, E.d[1].id, NULL, 0, NULL), 0);
+	up(&r, 1, 8, 1);
+	down(&r, 1, 20);
+	expect_no_floor(&r);
+	sg_dp_counters_sum(r.dp, &c);
+	assert_int_equal(c.floors_posted + c.floors_dropped, 0);
+	run_down(&r);
+}
+
+/*
+ * A full punt ring (4 slots: 3 entries): every seal posts (step 1), the
+ * posts past the ring's room are counted dropped, the worker goes on and
+ * every reply still reaches the device; once the control plane took the
+ * ring's floors, posts go through again with the newest value.
+ */
+static void test_floors_ring_full(void **state)
+{
+	const struct run_opts o = { .seq_step = 1, .punt_ring_size = 4 };
+	struct sg_dp_floor f[4];
+	struct sg_dp_counters c;
+	struct run r;
+
+	(void)state;
+	run_up_opts(&r, SG_DP_BACKEND_UDP, 0, &o);
+	sess_add(&r, 0, 0, NULL);
+	assert_int_equal(sg_dp_session_attach(r.dp, E.d[0].id, NULL, 0, NULL), 0);
+	for (unsigned i = 0; i < 10; i++)
+		down(&r, 0, 1); /* each a burst of its own */
+	sg_dp_counters_sum(r.dp, &c);
+	assert_int_equal(c.floors_posted, 3);
+	assert_int_equal(c.floors_dropped, 7);
+	assert_int_equal(c.records_sealed, 10);
+	assert_int_equal(take_floors(&r, f, 4, NULL), 3);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(f[i].tx_seq, 2 + i);
+	down(&r, 0, 1);
+	expect_floor(&r, E.d[0].id, 12, rx_top_of(&r, 0));
+	run_down(&r);
+}
+
+/*
+ * A burst of 100 sessions' seals (burst 128, step 1): 100 floors, each
+ * session once, in two mbufs (a 2 KB mbuf holds 85).
+ */
+static void test_floors_many(void **state)
+{
+	enum { N = 100 };
+	const struct run_opts o = { .seq_step = 1, .burst = SG_BURST_MAX, .max_records = 2 };
+	struct sg_rec_sa_params p = {
+		.aead = SG_AEAD_AES_128_GCM, .epoch = 1, .tx_seq = 1, .rx_seq = 1
+	};
+	static struct sg_dp_floor f[N + 1];
+	struct sg_rec_sa *srv = tc_sa_alloc(WINDOW);
+	uint64_t ids[N];
+	unsigned mb, seen = 0;
+	struct run r;
+
+	(void)state;
+	run_up_opts(&r, SG_DP_BACKEND_UDP, 18, &o);
+	for (unsigned i = 0; i < N; i++) {
+		struct sg_sess_new s = { 0 };
+		struct tc_keys keys;
+		uint8_t dev[4] = { 198, 18, 1, (uint8_t)(100 + i) }, a[16], fam;
+		uint32_t l, pa;
+		uint16_t port;
+		struct rte_mbuf *m;
+
+		tc_keys_make(&keys, 1000 + i);
+		tc_sa_pair(srv, NULL, WINDOW, &p, &keys);
+		memcpy(&l, GW4, 4);
+		memcpy(&pa, dev, 4);
+		sg_sess_tuple_v4(&s.tuple, l, htons(DTLS_PORT), pa, htons(40000));
+		s.sa = srv;
+		s.flags = SG_SESS_F_TUPLE;
+		assert_int_equal(sg_sess_insert(r.tab, &s, &ids[i], NULL), 0);
+		assert_int_equal(sg_dp_session_attach(r.dp, ids[i], NULL, 0, NULL), 0);
+		assert_int_equal(sg_dp_neigh_set(r.dp, 0, 4, dev, DEV_MAC), 0);
+		assert_int_equal(sg_dp_session_bport(r.dp, ids[i], &fam, a, &port), 0);
+		m = dp_frame_udp(E.pool, BE_MAC, GW_MAC, 4, BE4, COAP_PORT, a, port,
+		                 (const uint8_t *)"2.05", 4);
+		assert_non_null(m);
+		assert_int_equal(rte_ring_enqueue(E.be_rx[0], m), 0);
+	}
+	tc_sa_free(srv, WINDOW);
+	poll_n(&r, 1);
+	assert_int_equal(drain(E.dev_tx[0]), N);
+	assert_int_equal(take_floors(&r, f, N + 1, &mb), N);
+	assert_int_equal(mb, 2);
+	for (unsigned i = 0; i < N; i++) {
+		assert_int_equal(f[i].tx_seq, 2);
+		for (unsigned j = 0; j < N; j++)
+			seen += f[i].session == ids[j];
+	}
+	assert_int_equal(seen, N);
+	run_down(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -560,6 +857,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_udp_restore_done, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_udp_pool, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_proxy, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_floors_step, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_floors_interval, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_floors_ring_full, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_floors_many, test_setup, test_teardown),
 	};
 
 	return cmocka_run_group_tests_name("dp_restart", tests, group_setup, group_teardown);
