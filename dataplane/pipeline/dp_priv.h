@@ -184,6 +184,8 @@ struct sg_dp {
 	uint32_t *bport_fifo;
 	uint32_t fifo_head;
 	uint32_t fifo_len;
+	/* restores bound ports the FIFO still lists: rebuilt before the next attach */
+	bool fifo_stale;
 	/* identities waiting for a grace period before they are freed */
 	struct dp_ident_defer {
 		uint64_t grace; /* rte_rcu_qsbr_start() token */

@@ -27,6 +27,7 @@
 #include <stormgate/common.h>
 #include <stormgate/drop.h>
 #include <stormgate/net.h>
+#include <stormgate/proxy_v2.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -330,6 +331,43 @@ int sg_dp_session_detach(struct sg_dp *dp, uint64_t session);
  */
 int sg_dp_session_bport(const struct sg_dp *dp, uint64_t session, uint8_t *family, uint8_t addr[16],
                         uint16_t *port);
+
+/*
+ * Checkpoint: a session's backend side as sg_dp_session_restore() takes it
+ * back after a restart (issue 15). udp mode: *backend gets the backend port
+ * index the session is bound to (address index * ports_per_addr + port
+ * offset; with a direct-mapped pool it also names the slot's attach cycle),
+ * token (if not NULL) zeros; proxy mode: *backend 0, token the session's
+ * SG_PP2_TOKEN_LEN bytes (secret: the caller seals and wipes it). Control.
+ * Returns 0 or -ENOENT (not attached, or attached to another session of the slot).
+ */
+int sg_dp_session_backend(const struct sg_dp *dp, uint64_t session, uint32_t *backend,
+                          uint8_t token[SG_PP2_TOKEN_LEN]);
+
+/*
+ * Restore: attach exactly the binding a checkpoint recorded to a session
+ * restored into the table at its old id, so the backend server sees the
+ * same peer (udp mode: that backend port index, backend, as
+ * sg_dp_session_backend() gave it; identity and token are ignored) or gets
+ * the same token (proxy mode: token and identity as in
+ * sg_dp_session_attach(); backend is ignored). Before the workers start
+ * (or before the session is published). Control. Returns 0, -EEXIST (the
+ * slot is attached, or udp mode's port is bound to another session),
+ * -EINVAL (bad slot, a port index this configuration does not have or, with
+ * a direct-mapped pool, one of another slot; proxy mode without a token;
+ * identity too long) or -ENOMEM. After -EINVAL (the backend configuration
+ * changed across the restart) sg_dp_session_attach() gives a fresh binding.
+ */
+int sg_dp_session_restore(struct sg_dp *dp, uint64_t session, const uint8_t *identity,
+                          uint8_t identity_len, const uint8_t *token, uint32_t backend);
+
+/*
+ * After the restores: udp mode without a direct-mapped pool rebuilds its
+ * order of free backend ports (ascending; every port no restored session
+ * holds) once, rather than per restore. An attach before it does it
+ * itself. Control.
+ */
+void sg_dp_restore_done(struct sg_dp *dp);
 
 /* Free what sg_dp_session_detach() deferred, when its grace period ended. Control. */
 unsigned sg_dp_ctl_reclaim(struct sg_dp *dp);
