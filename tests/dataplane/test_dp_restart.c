@@ -273,8 +273,8 @@ static struct rte_mbuf *uplink(struct run *r, unsigned k, const char *msg, struc
 static void reply(struct run *r, const uint8_t dst[4], uint16_t dport, const uint8_t *payload,
                   uint16_t len)
 {
-	struct rte_mbuf *m = dp_frame_udp(E.pool, BE_MAC, GW_MAC, 4, BE4, COAP_PORT, dst, dport,
-	                                  payload, len);
+	struct rte_mbuf *m =
+	        dp_frame_udp(E.pool, BE_MAC, GW_MAC, 4, BE4, COAP_PORT, dst, dport, payload, len);
 
 	assert_non_null(m);
 	assert_int_equal(rte_ring_enqueue(E.be_rx[0], m), 0);
@@ -340,8 +340,7 @@ static void udp_roundtrip(struct run *r, unsigned k, uint16_t bport)
 
 /* Restore device k (checkpointed as sa, backend) into run r at its id. */
 static int restore(struct run *r, unsigned k, uint64_t id, const struct sg_rec_sa *sa,
-                   uint32_t backend, const uint8_t *ident, uint8_t ident_len,
-                   const uint8_t *token)
+                   uint32_t backend, const uint8_t *ident, uint8_t ident_len, const uint8_t *token)
 {
 	sess_add(r, k, id, sa);
 	return sg_dp_session_restore(r->dp, id, ident, ident_len, token, backend);
@@ -390,7 +389,8 @@ static void test_udp_fifo(void **state)
 	sess_add(&b, N, 0, NULL);
 	assert_int_equal(sg_dp_session_restore(b.dp, E.d[N].id, NULL, 0, NULL, be[3]), -EEXIST);
 	assert_int_equal(sg_dp_session_restore(b.dp, E.d[N].id, NULL, 0, NULL, FIFO_PPA), -EINVAL);
-	assert_int_equal(sg_dp_session_restore(b.dp, (uint32_t)E.d[N].id, NULL, 0, NULL, 7), -EINVAL);
+	assert_int_equal(sg_dp_session_restore(b.dp, (uint32_t)E.d[N].id, NULL, 0, NULL, 7),
+	                 -EINVAL);
 	/* No sg_dp_restore_done() yet: the attach rebuilds the free ports itself. */
 	assert_int_equal(sg_dp_session_attach(b.dp, E.d[N].id, NULL, 0, NULL), 0);
 	for (unsigned k = 0; k < N; k++) {
