@@ -91,7 +91,7 @@ static int iter_one(uint32_t slot, const uint8_t *raw, size_t len, void *arg)
 	enum sg_store_bad bad;
 	int rc;
 
-	rc = sg_store_rec_open(&c->st->sealer.key, slot, raw, len, &rec);
+	rc = sg_store_rec_unseal(&c->st->sealer, slot, raw, len, &rec);
 	if (rc != 0) {
 		bad = sg_store_bad_of(rc);
 		c->st->stats.refused[bad < SG_STORE_BAD_MAX ? bad : SG_STORE_BAD_BODY]++;

@@ -65,7 +65,7 @@ int sg_store_meta_get(struct sg_store *st, const char *name, uint8_t *buf, size_
 	if (rc == -ENOBUFS)
 		rc = -EMSGSIZE; /* longer than any value we seal: damage (trailing) */
 	if (rc >= 0)
-		rc = sg_store_unseal(&st->sealer.key, bind, (size_t)bind_len, raw, (size_t)rc, buf,
+		rc = sg_store_unseal(&st->sealer, bind, (size_t)bind_len, raw, (size_t)rc, buf,
 		                     cap);
 	sg_wipe(raw, META_SEALED_MAX);
 	free(raw);

@@ -181,8 +181,8 @@ int sg_store_rec_seal(struct sg_store_sealer *s, uint32_t slot, const struct sg_
 	return rc;
 }
 
-int sg_store_rec_open(const struct sg_store_key *key, uint32_t slot, const uint8_t *in, size_t len,
-                      struct sg_store_rec *rec)
+int sg_store_rec_unseal(struct sg_store_sealer *s, uint32_t slot, const uint8_t *in, size_t len,
+                        struct sg_store_rec *rec)
 {
 	uint8_t body[SG_STORE_REC_BODY_MAX];
 	uint8_t bind[4];
@@ -190,7 +190,7 @@ int sg_store_rec_open(const struct sg_store_key *key, uint32_t slot, const uint8
 
 	memset(rec, 0, sizeof(*rec));
 	sg_store_be32(bind, slot);
-	rc = sg_store_unseal(key, bind, sizeof(bind), in, len, body, sizeof(body));
+	rc = sg_store_unseal(s, bind, sizeof(bind), in, len, body, sizeof(body));
 	if (rc == -ENOBUFS)
 		rc = -EUCLEAN; /* cannot be authentic: we never seal a body this long */
 	if (rc >= 0)
@@ -198,6 +198,16 @@ int sg_store_rec_open(const struct sg_store_key *key, uint32_t slot, const uint8
 	if (rc != 0)
 		sg_store_rec_wipe(rec);
 	sg_wipe(body, sizeof(body));
+	return rc;
+}
+
+int sg_store_rec_open(const struct sg_store_key *key, uint32_t slot, const uint8_t *in, size_t len,
+                      struct sg_store_rec *rec)
+{
+	struct sg_store_sealer s = { .key = *key };
+	int rc = sg_store_rec_unseal(&s, slot, in, len, rec);
+
+	sg_store_sealer_wipe(&s);
 	return rc;
 }
 

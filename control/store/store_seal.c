@@ -19,35 +19,48 @@
 /* Longest binding: "meta:" and a name of SG_STORE_META_NAME_MAX bytes. */
 #define BIND_MAX 40
 
+/* s's context for enc (seal) or open, keyed at the first use. NULL: libcrypto failed. */
+static EVP_CIPHER_CTX *keyed(struct sg_store_sealer *s, bool enc)
+{
+	EVP_CIPHER_CTX **ctx = enc ? &s->enc : &s->dec;
+
+	if (*ctx != NULL)
+		return *ctx;
+	*ctx = EVP_CIPHER_CTX_new();
+	if (*ctx == NULL)
+		return NULL;
+	if (EVP_CipherInit_ex(*ctx, EVP_aes_256_gcm(), NULL, s->key.key, NULL, enc ? 1 : 0) != 1) {
+		EVP_CIPHER_CTX_free(*ctx);
+		*ctx = NULL;
+	}
+	return *ctx;
+}
+
 /*
- * AES-256-GCM over len bytes from in to out, with aad; enc: seal and write
- * tag, else open and check tag (EVP compares it in constant time).
- * 0, -EBADMSG (open: the tag is wrong) or -EIO.
+ * AES-256-GCM over len bytes from in to out under s's key, with aad; enc:
+ * seal and write tag, else open and check tag (EVP compares it in constant
+ * time). Only the nonce is set per call: the key schedule stays in the
+ * context. 0, -EBADMSG (open: the tag is wrong) or -EIO.
  */
-static int gcm(bool enc, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad,
+static int gcm(struct sg_store_sealer *s, bool enc, const uint8_t *nonce, const uint8_t *aad,
                size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
 {
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	int n, rc = -EIO;
+	EVP_CIPHER_CTX *ctx = keyed(s, enc);
+	int n;
 
 	if (ctx == NULL)
 		return -EIO;
-	if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce, enc ? 1 : 0) != 1 ||
+	if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, nonce, enc ? 1 : 0) != 1 ||
 	    EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1 ||
 	    EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1)
-		goto out;
+		return -EIO;
 	if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SG_STORE_REC_TAG, tag) != 1)
-		goto out;
-	if (EVP_CipherFinal_ex(ctx, out + n, &n) != 1) {
-		rc = enc ? -EIO : -EBADMSG;
-		goto out;
-	}
+		return -EIO;
+	if (EVP_CipherFinal_ex(ctx, out + n, &n) != 1)
+		return enc ? -EIO : -EBADMSG;
 	if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SG_STORE_REC_TAG, tag) != 1)
-		goto out;
-	rc = 0;
-out:
-	EVP_CIPHER_CTX_free(ctx); /* frees and cleanses the key schedule */
-	return rc;
+		return -EIO;
+	return 0;
 }
 
 /* AAD: the value's header, then what it is bound to. Returns its length. */
@@ -62,6 +75,8 @@ static size_t make_aad(uint8_t aad[SG_STORE_REC_HDR + BIND_MAX], const uint8_t *
 int sg_store_sealer_init(struct sg_store_sealer *s, const struct sg_store_key *key)
 {
 	s->key = *key;
+	s->enc = NULL;
+	s->dec = NULL;
 	if (RAND_bytes(s->nonce, sizeof(s->nonce)) != 1) {
 		sg_store_sealer_wipe(s);
 		return -EIO;
@@ -71,6 +86,8 @@ int sg_store_sealer_init(struct sg_store_sealer *s, const struct sg_store_key *k
 
 void sg_store_sealer_wipe(struct sg_store_sealer *s)
 {
+	EVP_CIPHER_CTX_free(s->enc); /* frees and cleanses the key schedule */
+	EVP_CIPHER_CTX_free(s->dec);
 	sg_wipe(s, sizeof(*s));
 }
 
@@ -100,7 +117,7 @@ int sg_store_seal(struct sg_store_sealer *s, const uint8_t *bind, size_t bind_le
 	/* a nonce is used once, even if this seal fails */
 	nonce_next(s->nonce);
 	aad_len = make_aad(aad, out, bind, bind_len);
-	rc = gcm(true, s->key.key, out + SG_STORE_REC_HDR, aad, aad_len, body, len,
+	rc = gcm(s, true, out + SG_STORE_REC_HDR, aad, aad_len, body, len,
 	         out + SG_STORE_REC_HDR + SG_STORE_REC_NONCE,
 	         out + SG_STORE_REC_HDR + SG_STORE_REC_NONCE + len);
 	if (rc != 0) {
@@ -110,7 +127,7 @@ int sg_store_seal(struct sg_store_sealer *s, const uint8_t *bind, size_t bind_le
 	return (int)SG_STORE_SEALED_LEN(len);
 }
 
-int sg_store_unseal(const struct sg_store_key *key, const uint8_t *bind, size_t bind_len,
+int sg_store_unseal(struct sg_store_sealer *s, const uint8_t *bind, size_t bind_len,
                     const uint8_t *in, size_t len, uint8_t *body, size_t cap)
 {
 	uint8_t tag[SG_STORE_REC_TAG];
@@ -124,7 +141,7 @@ int sg_store_unseal(const struct sg_store_key *key, const uint8_t *bind, size_t 
 		return -ENODATA;
 	if (in[0] != SG_STORE_REC_VERSION)
 		return -EPROTONOSUPPORT;
-	if (sg_load_be32(in + 1) != key->id)
+	if (sg_load_be32(in + 1) != s->key.id)
 		return -EKEYREJECTED;
 	body_len = sg_load_be16(in + 5);
 	want = SG_STORE_SEALED_LEN(body_len);
@@ -136,7 +153,7 @@ int sg_store_unseal(const struct sg_store_key *key, const uint8_t *bind, size_t 
 		return -ENOBUFS;
 	memcpy(tag, in + want - SG_STORE_REC_TAG, sizeof(tag));
 	aad_len = make_aad(aad, in, bind, bind_len);
-	rc = gcm(false, key->key, in + SG_STORE_REC_HDR, aad, aad_len,
+	rc = gcm(s, false, in + SG_STORE_REC_HDR, aad, aad_len,
 	         in + SG_STORE_REC_HDR + SG_STORE_REC_NONCE, body_len, body, tag);
 	if (rc != 0) {
 		sg_wipe(body, cap);

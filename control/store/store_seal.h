@@ -30,14 +30,15 @@ int sg_store_seal(struct sg_store_sealer *s, const uint8_t *bind, size_t bind_le
                   const uint8_t *body, size_t len, uint8_t *out, size_t cap);
 
 /*
- * Open the len bytes at in, bound to bind, into body (cap bytes). Returns
+ * Open the len bytes at in, bound to bind, into body (cap bytes), with s's
+ * key (its nonce is not used). Returns
  * the body's length or the -errno of an enum sg_store_bad reason
  * (-ENODATA, -EPROTONOSUPPORT, -EKEYREJECTED, -EMSGSIZE, -EBADMSG), checked
  * in that order, or -ENOBUFS when the body does not fit cap, -EIO
  * (libcrypto). body is wiped on every failure: nothing unauthenticated is
  * left in it.
  */
-int sg_store_unseal(const struct sg_store_key *key, const uint8_t *bind, size_t bind_len,
+int sg_store_unseal(struct sg_store_sealer *s, const uint8_t *bind, size_t bind_len,
                     const uint8_t *in, size_t len, uint8_t *body, size_t cap);
 
 #endif /* STORMGATE_CONTROL_STORE_SEAL_H */
