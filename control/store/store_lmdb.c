@@ -47,6 +47,33 @@ struct lmdb_be {
 	uint64_t last_commit;
 };
 
+/*
+ * A data file shorter than the pages its meta page names (a disk that lost
+ * the file's tail): LMDB maps the file and would die of SIGBUS reading a
+ * page past its end, so such a store is refused before any page is read.
+ */
+static int check_file(MDB_env *env)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	struct stat sb;
+	mdb_filehandle_t fd;
+	int rc;
+
+	rc = sg_mdb_errno(mdb_env_info(env, &info));
+	if (rc == 0)
+		rc = sg_mdb_errno(mdb_env_stat(env, &ms));
+	if (rc == 0)
+		rc = sg_mdb_errno(mdb_env_get_fd(env, &fd));
+	if (rc != 0)
+		return rc;
+	if (fstat(fd, &sb) != 0)
+		return -errno;
+	if ((uint64_t)sb.st_size < ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize)
+		return -EUCLEAN;
+	return 0;
+}
+
 static int lmdb_open(const struct sg_store_params *p, void **out)
 {
 	struct lmdb_be *b;
@@ -72,6 +99,8 @@ static int lmdb_open(const struct sg_store_params *p, void **out)
 		rc = sg_mdb_errno(mdb_env_set_maxdbs(b->env, 2));
 	if (rc == 0)
 		rc = sg_mdb_errno(mdb_env_open(b->env, p->path, MDB_NOTLS, 0600));
+	if (rc == 0)
+		rc = check_file(b->env);
 	if (rc == 0)
 		rc = sg_mdb_errno(mdb_txn_begin(b->env, NULL, 0, &txn));
 	if (rc != 0)
