@@ -94,8 +94,8 @@ static void test_tags(void **state)
 	assert_non_null(r);
 	assert_int_equal(sg_sessreg_add(r, ID(1, 3), "dev-a", 5), 0);
 	assert_null(sg_sessreg_tag(r, ID(1, 3))); /* none yet, no memory made */
-	assert_int_equal(sg_sessreg_set_tag(r, ID(2, 3), t1), -ENOENT); /* another generation */
-	assert_int_equal(sg_sessreg_set_tag(r, ID(1, 4), t1), -ENOENT); /* an empty slot */
+	assert_int_equal(sg_sessreg_set_tag(r, ID(2, 3), t1), -ENOENT);  /* another generation */
+	assert_int_equal(sg_sessreg_set_tag(r, ID(1, 4), t1), -ENOENT);  /* an empty slot */
 	assert_int_equal(sg_sessreg_set_tag(r, ID(1, 16), t1), -ENOENT); /* out of range */
 	assert_int_equal(sg_sessreg_set_tag(r, ID(1, 3), t1), 0);
 	assert_memory_equal(sg_sessreg_tag(r, ID(1, 3)), t1, SG_SESSREG_TAG_LEN);
