@@ -52,11 +52,7 @@ def gateway_config(prefix, sock, creds, devargs, devices, policy, features, ipv6
     fleet's application server, the table and memory for devices, policy. features
     (features()) says whether the daemon takes ports[].gateway and backend.source_pool:
     without a gateway key the devices' prefix is put on dev0 (they are on-link then,
-    each device resolved by ARP/NDP); without a pool app0 carries enough addresses.
-    With a session store (issue 15) each config (file prefix) has a store of its own
-    beside the credentials: a run's server starts empty even where the scenario ran
-    another before it (overload, expiry), and the `restart` scenario's server, started
-    again on the same config, finds its own sessions."""
+    each device resolved by ARP/NDP); without a pool app0 carries enough addresses."""
     s = sizes(devices)
     dev_addrs = [GW_DEV6 if ipv6 else GW_DEV4]
     if not features.get('gateway'):
@@ -75,9 +71,6 @@ def gateway_config(prefix, sock, creds, devargs, devices, policy, features, ipv6
         extra = min(7, (s['capacity'] - 1) // SOURCE_PORTS)
         app_addrs += [f'{base}{10 + i}/{112 if ipv6 else 24}' for i in range(extra)]
     app0 = daemon.port('app0', 'backend', devargs[1], app_addrs)
-    more = {}
-    if features.get('store'):
-        more['store'] = {'path': os.path.join(os.path.dirname(creds), f'{prefix}.sessions')}
     return daemon.config(
         prefix, sock, creds, [dev0, app0],
         # --no-huge always: the same memory for every size, whatever hugepages the
@@ -89,7 +82,7 @@ def gateway_config(prefix, sock, creds, devargs, devices, policy, features, ipv6
         sessions={'capacity': s['capacity']},
         credentials={'map_size': s['map_size']},
         backend=backend,
-        policy=policy, **more)
+        policy=policy)
 
 
 # udp mode's source pool key under backend (part pool; docs/config.md).
@@ -98,8 +91,7 @@ POOL_KEY = 'source_pool'
 
 def features(stormgate, work):
     """What the daemon's config takes, asked of `stormgate --check-config` with a
-    probe file: {'gateway': bool, 'pool': key name or None, 'store': bool (store.path,
-    issue 15)}."""
+    probe file: {'gateway': bool, 'pool': key name or None}."""
     def accepted(**kw):
         cfg = gateway_config('sgprobe', os.path.join(work, 'probe.sock'),
                              os.path.join(work, 'probe-creds'),
@@ -109,7 +101,6 @@ def features(stormgate, work):
     found = {'gateway': accepted(gateway=True), 'pool': None}
     if accepted(gateway=found['gateway'], pool=POOL_KEY):
         found['pool'] = POOL_KEY
-    found['store'] = accepted(gateway=found['gateway'], pool=found['pool'], store=True)
     return found
 
 

@@ -184,15 +184,13 @@ def check_configs(work):
     memif = (stormlab.memif_devargs(0, 'server', d, 'dev.sock'),
              stormlab.memif_devargs(1, 'server', d, 'app.sock'))
     feats = stormlab.features(STORMGATE, work)
-    T.check('features(): the daemon is asked, not guessed (gateway a bool, pool a key or None, '
-            'store a bool)',
-            isinstance(feats['gateway'], bool) and feats['pool'] in (None, stormlab.POOL_KEY)
-            and isinstance(feats['store'], bool), feats)
+    T.check('features(): the daemon is asked, not guessed (gateway a bool, pool a key or None)',
+            isinstance(feats['gateway'], bool) and feats['pool'] in (None, stormlab.POOL_KEY),
+            feats)
     policy = {'cookie_mode': 'always', 'handshake_rate': 1234, 'handshake_source_prefix4': 32,
               'key_lifetime': 20, 'key_lifetime_jitter': 50}
     # The daemon's own features, and none (a daemon before part pool): both accepted.
-    for fs in ([feats, {'gateway': False, 'pool': None, 'store': False}] if any(feats.values())
-               else [feats]):
+    for fs in ([feats, {'gateway': False, 'pool': None}] if any(feats.values()) else [feats]):
         for ipv6 in (False, True):
             for devices in (2000, 300000):
                 check_config(work, memif, fs, policy, ipv6, devices)
@@ -212,10 +210,6 @@ def check_config(work, memif, feats, policy, ipv6, devices):
             and gw in out and 'cookies always' in out and '1234 handshakes/s' in out
             and 'key lifetime 20 s (-50 %)' in out and cfg['sessions']['capacity'] >= devices,
             out + r.stderr)
-    if feats.get('store'):
-        T.check(f'... a session store of its own per config, beside the credentials ({what})',
-                cfg.get('store', {}).get('path') == os.path.join(work, 'sgstt.sessions'),
-                cfg.get('store'))
     if not feats['pool']:
         ports = len(cfg['ports'][1]['addresses']) * stormlab.SOURCE_PORTS
         T.check(f'... without a source pool, app0 has addresses for the table ({what})',
