@@ -379,6 +379,49 @@ static int run_policy_set(const struct sg_cli *cli, const struct sg_cli_cmd *cmd
 	return run_kv(cli, cmd, argc, argv);
 }
 
+/* policy reset [KEY...]: {"keys": [...]}; none: every key set live. */
+static int run_policy_reset(const struct sg_cli *cli, const struct sg_cli_cmd *cmd, int argc,
+                            char **argv)
+{
+	json_t *keys = json_array(), *args;
+
+	for (int i = 0; keys != NULL && i < argc; i++) {
+		if (argv[i][0] == '-' || strchr(argv[i], '=') != NULL) {
+			json_decref(keys);
+			return sg_cli_usage_error(
+			        "policy reset wants policy keys, e.g. cookie_mode");
+		}
+		json_array_append_new(keys, json_string(argv[i]));
+	}
+	args = keys != NULL ? json_pack("{s:o}", "keys", keys) : NULL;
+	if (args == NULL) {
+		fprintf(stderr, "stormctl: out of memory\n");
+		return EXIT_FAILURE;
+	}
+	return sg_cli_simple(cli, cmd->request, args, cmd->print);
+}
+
+/*
+ * shutdown: the daemon answers once its session store has saved (it waits
+ * up to 10 s for that; cmd_shutdown.c), so the answer gets that long and a
+ * bit more whatever --timeout says.
+ */
+#define SHUTDOWN_WAIT_MS 12000
+
+static int run_shutdown(const struct sg_cli *cli, const struct sg_cli_cmd *cmd, int argc,
+                        char **argv)
+{
+	struct sg_cli longer = *cli;
+	int rc = no_args(cmd, argc);
+
+	(void)argv;
+	if (rc != 0)
+		return rc;
+	if (longer.timeout_ms < SHUTDOWN_WAIT_MS)
+		longer.timeout_ms = SHUTDOWN_WAIT_MS;
+	return sg_cli_simple(&longer, cmd->request, NULL, cmd->print);
+}
+
 /* The commands, in --help order. */
 const struct sg_cli_cmd sg_cli_cmds[] = {
 	{ "status", NULL,
@@ -392,7 +435,8 @@ const struct sg_cli_cmd sg_cli_cmds[] = {
 	  "version", run_kv, sg_cli_print_version },
 	{ "stats", NULL,
 	  "  stats                      counters: global, per worker, per drop reason,\n"
-	  "                             sessions, handshakes, admission, control socket\n",
+	  "                             sessions, handshakes, admission, control socket,\n"
+	  "                             session store\n",
 	  "stats", run_kv, sg_cli_print_stats },
 	{ "metrics", NULL, "  metrics                    the same in the Prometheus text format\n",
 	  "stats", run_metrics, NULL },
@@ -431,16 +475,30 @@ const struct sg_cli_cmd sg_cli_cmds[] = {
 	  "                             identity,psk_hex[,key_lifetime[,state]] per line,\n"
 	  "                             streamed to the daemon; all lines or none\n",
 	  "credentials.import", run_cred_import, NULL },
-	{ "policy", "get", "  policy get\n", "policy.get", run_plain, sg_cli_print_policy },
+	{ "policy", "get",
+	  "  policy get                 the live policy; which keys are set live\n", "policy.get",
+	  run_plain, sg_cli_print_policy },
 	{ "policy", "set",
 	  "  policy set KEY=VALUE...    key_lifetime=12h key_lifetime_jitter=10\n"
 	  "                             cookie_mode=always cookie_threshold=500\n"
 	  "                             handshake_rate=2000 rekey_grace=30s\n"
 	  "                             handshake_source_share=25\n"
-	  "                             suites=TLS_PSK_WITH_AES_128_CCM_8,...\n",
+	  "                             suites=TLS_PSK_WITH_AES_128_CCM_8,...\n"
+	  "                             kept in the session store: wins over the\n"
+	  "                             config file at a restart until reset\n",
 	  "policy.set", run_policy_set, sg_cli_print_policy_set },
-	{ "shutdown", NULL, "  shutdown                   stop the daemon cleanly\n", "shutdown",
-	  run_kv, sg_cli_print_shutdown },
+	{ "policy", "reset",
+	  "  policy reset [KEY...]      the keys set live (all without KEY) back to\n"
+	  "                             the config file's values\n",
+	  "policy.reset", run_policy_reset, sg_cli_print_policy_reset },
+	{ "store", NULL,
+	  "  store                      the session store: sessions stored, pending\n"
+	  "                             writes, last commit, size, the last restore\n",
+	  "store", run_plain, sg_cli_print_store },
+	{ "shutdown", NULL,
+	  "  shutdown                   stop the daemon cleanly; says how many sessions\n"
+	  "                             the store saved\n",
+	  "shutdown", run_shutdown, sg_cli_print_shutdown },
 	{ NULL },
 };
 
@@ -452,7 +510,7 @@ static const struct {
 } groups[] = {
 	{ "sessions", "sessions wants count, list, show or kill", 1 },
 	{ "credentials", "credentials wants count, show, add, remove or import", 1 },
-	{ "policy", "policy wants get or set KEY=VALUE...", 0 },
+	{ "policy", "policy wants get, set KEY=VALUE... or reset [KEY...]", 0 },
 };
 
 /* The row of a two-word command, or NULL after the group's usage error (*rc). */

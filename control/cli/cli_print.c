@@ -292,14 +292,10 @@ void sg_cli_print_stats(const json_t *r)
 	printf("CONTROL      %" JSON_INTEGER_FORMAT " client(s); %" JSON_INTEGER_FORMAT
 	       " requests (%" JSON_INTEGER_FORMAT " errors); closed: %" JSON_INTEGER_FORMAT
 	       " idle, %" JSON_INTEGER_FORMAT " oversized, %" JSON_INTEGER_FORMAT
-	       " not reading; %" JSON_INTEGER_FORMAT " refused\n\n",
+	       " not reading; %" JSON_INTEGER_FORMAT " refused\n",
 	       geti(ct, "clients"), geti(ct, "requests"), geti(ct, "errors"), geti(ct, "timeouts"),
 	       geti(ct, "oversized"), geti(ct, "dropped"), geti(ct, "refused"));
+	sg_cli_print_store_line(json_object_get(r, "store"));
+	printf("\n");
 	print_counts("HANDSHAKE EVENTS", json_object_get(h, "counters"), 1);
-}
-
-void sg_cli_print_shutdown(const json_t *r)
-{
-	(void)r;
-	printf("stormgate is stopping\n");
 }

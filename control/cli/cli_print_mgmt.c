@@ -61,6 +61,24 @@ void sg_cli_print_session(const json_t *s)
 	}
 }
 
+/* The keys set live over the config file (they win over it at a restart until reset). */
+static void print_overridden(const json_t *ov)
+{
+	const char *key;
+	json_t *v;
+
+	if (json_object_size(ov) == 0) {
+		printf("set live      none: the config file's policy\n");
+		return;
+	}
+	printf("set live      (over the config file, kept across restarts; `policy reset` "
+	       "undoes)\n");
+	json_object_foreach((json_t *)ov, key, v)
+	{
+		printf("  %s=%s\n", key, json_string_value(v));
+	}
+}
+
 void sg_cli_print_policy(const json_t *p)
 {
 	const json_t *suites = json_object_get(p, "suites");
@@ -94,6 +112,7 @@ void sg_cli_print_policy(const json_t *p)
 	printf("suites\n");
 	for (size_t i = 0; i < json_array_size(suites); i++)
 		printf("  %zu. %s\n", i + 1, json_string_value(json_array_get(suites, i)));
+	print_overridden(json_object_get(p, "overridden"));
 }
 
 void sg_cli_print_killed(const json_t *r)
@@ -159,13 +178,28 @@ void sg_cli_print_cred(const json_t *r)
 	printf("sessions      %" JSON_INTEGER_FORMAT "\n", geti(r, "sessions"));
 }
 
-void sg_cli_print_policy_set(const json_t *r)
+/* "changed: a b (kept across restarts)", then the policy. */
+static void print_change(const json_t *r, const char *what, const char *member)
 {
-	const json_t *ch = json_object_get(r, "changed");
+	const json_t *ch = json_object_get(r, member);
 
-	printf("changed:");
+	printf("%s:", what);
 	for (size_t i = 0; i < json_array_size(ch); i++)
 		printf(" %s", json_string_value(json_array_get(ch, i)));
-	printf("\n\n");
+	if (json_array_size(ch) == 0)
+		printf(" nothing was set live");
+	printf(" (%s)\n\n", json_is_true(json_object_get(r, "persisted"))
+	                            ? "stored: holds across restarts"
+	                            : "not stored: holds until the daemon stops");
 	sg_cli_print_policy(r);
+}
+
+void sg_cli_print_policy_set(const json_t *r)
+{
+	print_change(r, "changed", "changed");
+}
+
+void sg_cli_print_policy_reset(const json_t *r)
+{
+	print_change(r, "reset to the config file", "reset");
 }

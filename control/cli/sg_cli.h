@@ -2,7 +2,8 @@
 /*
  * stormctl's pieces (the sg_cli library; stormctl.c is its main): the
  * command table and its handlers (cli_cmds.c), requests over the control
- * socket (cli_call.c), readable printers (cli_print.c, cli_print_mgmt.c),
+ * socket (cli_call.c), readable printers (cli_print.c, cli_print_mgmt.c,
+ * cli_print_store.c),
  * the streamed credential import (cli_import.c), the PSK prompt
  * (cli_psk.c) and where the socket is (cli_config.c). One process, one
  * thread; no DPDK, no YAML library (docs/control.md, "stormctl").
@@ -118,6 +119,9 @@ void sg_cli_print_added(const json_t *r);
 void sg_cli_print_removed(const json_t *r);
 void sg_cli_print_policy(const json_t *r);
 void sg_cli_print_policy_set(const json_t *r);
+void sg_cli_print_policy_reset(const json_t *r);
+void sg_cli_print_store(const json_t *r);
+void sg_cli_print_store_line(const json_t *store); /* `stats`'s STORE line */
 
 /* --- the rest --- */
 

@@ -195,6 +195,8 @@ void cfg_cross_checks(struct cfg_ctx *px, const struct sg_config *cfg,
 	check_source_ports(px, cfg, backend);
 	check_trust(px, cfg, backend);
 	check_backend_port(px, cfg, backend);
+	if (cfg->store.enabled)
+		cfg_check_store(px, cfg, root);
 }
 
 int sg_config_backend_port(const struct sg_config *cfg)

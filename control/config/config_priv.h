@@ -5,10 +5,11 @@
  * (tree.c), the YAML adapter (yaml.c), the schema tables (schema.c), the
  * config's view of the suite table (suites.c), the walk of a tree through
  * the schema (walk.c) and the rules between keys (check.c; check_addr.c for
- * addresses).
+ * addresses, store_keys.c for the session store's paths).
  *
  * Who calls whom, with no circle: config.c and live.c -> yaml.c, walk.c,
- * check.c, check_addr.c; check_addr.c -> check.c; walk.c -> schema.c,
+ * check.c, check_addr.c; check_addr.c -> check.c; check.c -> store_keys.c;
+ * overrides.c -> live.c; walk.c -> schema.c,
  * suites.c, values.c; everything -> errors.c, tree.c. Any thread; no global state but the constant
  * tables.
  */
@@ -153,6 +154,10 @@ void cfg_cross_checks(struct cfg_ctx *px, const struct sg_config *cfg,
 /* The address rules (check_addr.c): ports' gateways and the backend source pool. */
 void cfg_check_addresses(struct cfg_ctx *px, const struct sg_config *cfg,
                          const struct sg_cfg_node *root);
+
+/* The store section's rules (store_keys.c): its paths apart from the credential store's. */
+void cfg_check_store(struct cfg_ctx *px, const struct sg_config *cfg,
+                     const struct sg_cfg_node *root);
 
 /*
  * A suite listed twice in p->suites: one error per repeat, `'PATH[i]': 'NAME'

@@ -137,6 +137,26 @@ static const struct cfg_key credentials_keys[] = {
 	{ NULL },
 };
 
+/* The session store (docs/restart.md): on by default, beside the credential store. */
+static const struct cfg_key store_keys[] = {
+	{ "enabled", K_BOOL, FLD(struct sg_cfg_store, enabled), .def = 1 },
+	{ "path", K_PATH, FLD(struct sg_cfg_store, path), .min = 2, .def_str = "" },
+	{ "key_file", K_PATH, FLD(struct sg_cfg_store, key_file), .min = 2, .def_str = "" },
+	{ "map_size", K_SIZE, FLD(struct sg_cfg_store, map_size), .min = 1 << 20,
+	  .max = INT64_C(1) << 40, .def = INT64_C(4) << 30 },
+	/* milliseconds: a group commit (one fsync) at most this long after its first write */
+	{ "commit_interval", K_UINT, FLD(struct sg_cfg_store, commit_interval), .min = 1,
+	  .max = 10000, .def = 100 },
+	{ "seq_step", K_UINT, FLD(struct sg_cfg_store, seq_step), .min = 1, .max = 1 << 24,
+	  .def = 1024 },
+	{ "seq_interval", K_DURATION, FLD(struct sg_cfg_store, seq_interval), .min = 0,
+	  .max = 86400, .def = 60 },
+	{ "seq_margin", K_UINT, FLD(struct sg_cfg_store, seq_margin), .min = 0, .max = 1 << 30,
+	  .def = 65536 },
+	{ "replay_strict", K_BOOL, FLD(struct sg_cfg_store, replay_strict) },
+	{ NULL },
+};
+
 static const struct cfg_key policy_keys[] = {
 	{ "key_lifetime", K_DURATION, FLD(struct sg_cfg_policy, key_lifetime), .min = 10,
 	  .max = 30 * 86400, .def = 86400 },
@@ -198,6 +218,7 @@ const struct cfg_key cfg_root_keys[] = {
 	{ "sessions", K_MAP, .off = offsetof(struct sg_config, sessions), .sub = sessions_keys },
 	{ "credentials", K_MAP, .off = offsetof(struct sg_config, credentials),
 	  .sub = credentials_keys },
+	{ "store", K_MAP, .off = offsetof(struct sg_config, store), .sub = store_keys },
 	{ "policy", K_MAP, .off = offsetof(struct sg_config, policy), .sub = policy_keys },
 	{ "backend", K_MAP, .off = offsetof(struct sg_config, backend), .sub = backend_keys },
 	{ NULL },

@@ -151,6 +151,23 @@ struct sg_cfg_credentials {
 	uint64_t map_size;       /* bytes */
 };
 
+/*
+ * The session store (docs/config.md, "store"; docs/restart.md): sessions
+ * kept across a crash and a restart. An empty path or key_file is the
+ * default beside the credential store (sg_config_store_paths()).
+ */
+struct sg_cfg_store {
+	bool enabled;
+	char path[SG_CFG_STR_MAX];     /* LMDB directory; "": <dir of credentials.db>/sessions */
+	char key_file[SG_CFG_STR_MAX]; /* 0600 key file; "": <dir of credentials.db>/store.key */
+	uint64_t map_size;             /* bytes */
+	uint32_t commit_interval;      /* milliseconds: the window a new session is durable in */
+	uint32_t seq_step;             /* floors posted every step records */
+	uint64_t seq_interval;         /* seconds: ... or once per interval; 0: by step only */
+	uint32_t seq_margin;           /* tx leap after a crash beyond floor + step */
+	bool replay_strict;            /* after a crash refuse rx up to floor + step */
+};
+
 struct sg_cfg_policy {
 	uint64_t key_lifetime;        /* seconds a session key may be used */
 	uint32_t key_lifetime_jitter; /* percent, spreads re-handshakes of a fleet */
@@ -202,6 +219,7 @@ struct sg_config {
 	struct sg_cfg_port ports[SG_CFG_PORTS_MAX];
 	struct sg_cfg_sessions sessions;
 	struct sg_cfg_credentials credentials;
+	struct sg_cfg_store store;
 	struct sg_cfg_policy policy;
 	struct sg_cfg_backend backend;
 };
@@ -278,6 +296,25 @@ int sg_config_backend_port(const struct sg_config *cfg);
  * session), -ENOENT without servers. Any thread.
  */
 int sg_config_backend_capacity(const struct sg_config *cfg, uint64_t *addrs, uint64_t *sessions);
+
+/*
+ * The session store's directory and key file: store.path and store.key_file,
+ * or when empty "sessions" and "store.key" in the directory that holds
+ * credentials.db. Returns 0 or -ENAMETOOLONG. Any thread.
+ */
+int sg_config_store_paths(const struct sg_config *cfg, char *path, size_t path_len, char *key_file,
+                          size_t key_len);
+
+/*
+ * Apply live policy overrides (text of `key=value` lines, each a live key
+ * without "policy.", the value as the file spells it; empty lines are
+ * skipped) onto cfg: every line through sg_config_set(), all or nothing.
+ * Returns the number of lines applied, or -EINVAL with msg naming the bad
+ * line (nothing changed), -ENOMEM. The caller logs each applied line. Any
+ * thread.
+ */
+int sg_config_apply_overrides(struct sg_config *cfg, const char *text, size_t len, char *msg,
+                              size_t msg_len);
 
 /* Names for printing. Return "?" when out of range. */
 const char *sg_port_role_name(uint32_t role);

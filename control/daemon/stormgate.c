@@ -87,6 +87,24 @@ static void print_backend(const struct sg_config *cfg)
 		        sessions, cfg->sessions.capacity);
 }
 
+/* The session store: where, its commit window and floors, or off. */
+static void print_store(const struct sg_config *cfg)
+{
+	const struct sg_cfg_store *st = &cfg->store;
+	char path[SG_CFG_STR_MAX], key[SG_CFG_STR_MAX];
+
+	if (!st->enabled) {
+		printf("  store:       off (sessions do not survive a restart)\n");
+		return;
+	}
+	if (sg_config_store_paths(cfg, path, sizeof(path), key, sizeof(key)) != 0)
+		path[0] = key[0] = '\0'; /* --check-config already refused it */
+	printf("  store:       %s (key %s, map %" PRIu64 " MiB), commit every %u ms, floors "
+	       "every %u records or %" PRIu64 " s, crash margin %u, replay %s\n",
+	       path, key, st->map_size >> 20, st->commit_interval, st->seq_step, st->seq_interval,
+	       st->seq_margin, st->replay_strict ? "strict" : "floor");
+}
+
 /* Where /metrics is served; a warning when anyone who reaches the host may read it. */
 static void print_metrics(const struct sg_cfg_listen *l)
 {
@@ -143,6 +161,7 @@ static void print_summary(const char *path, const struct sg_config *cfg)
 	print_backend(cfg);
 	printf("  credentials: %s (map %" PRIu64 " MiB)\n", cfg->credentials.db,
 	       cfg->credentials.map_size >> 20);
+	print_store(cfg);
 	printf("  log:         %s to %s\n", sg_log_level_name(cfg->log.level),
 	       cfg->log.target == SG_LOG_TARGET_SYSLOG ? "syslog" : "stderr");
 }

@@ -256,6 +256,55 @@ unsigned sg_gateway_revoke_handshakes(struct sg_gateway *gw,
  */
 int sg_gateway_policy_set(struct sg_gateway *gw, const struct sg_cfg_policy *p);
 
+/* ---- the session store (docs/restart.md) ---- */
+
+/* The session store as `stormctl store` shows it: all zero, enabled 0, when the store is off. */
+struct sg_gw_store_info {
+	int enabled;
+	char backend[16]; /* "lmdb" */
+	char path[256];
+	/* the store's own (sg_store_stats()) */
+	uint64_t records, pending, dropped, commits, last_commit_ms, size_bytes;
+	/* the gateway's writes since start: sessions put, deleted, floor updates put */
+	uint64_t puts, dels, floors;
+	/* the restore at start; restore_refused: damaged records (every refusal reason) */
+	uint64_t restored, restore_expired, restore_revoked, restore_refused;
+	uint64_t restore_ms;
+	/* the clean stop: sessions written with their exact state, and how long it took */
+	uint64_t saved;
+	uint64_t save_ms;
+	int save_done; /* the clean stop's save is over: saved and save_ms are final */
+	uint32_t commit_interval_ms;
+};
+
+/* A snapshot of the store. Gateway thread. */
+void sg_gateway_store_info(struct sg_gateway *gw, struct sg_gw_store_info *out);
+
+/*
+ * Persist the live policy overrides text (`key=value` lines, each a live
+ * key without "policy.", sg_config_apply_overrides()) replacing what was
+ * stored, committed at once. Empty text: none stored. Returns 0,
+ * -ENOTSUP (the store is off) or -errno. Gateway thread.
+ */
+int sg_gateway_store_policy(struct sg_gateway *gw, const char *text, size_t len);
+
+/*
+ * The stored overrides text (applied over the file at start, or as
+ * sg_gateway_store_policy() last stored it), NUL-terminated into buf.
+ * Returns its length (0: none, or the store is off), or -ENOBUFS when cap
+ * is too small. Gateway thread.
+ */
+int sg_gateway_policy_overrides(struct sg_gateway *gw, char *buf, size_t cap);
+
+/*
+ * The clean stop's save (the daemon, after sg_gateway_stop()): every
+ * session put with its exact sequence state, the clean marker, one commit,
+ * logged "saved N sessions in X s"; sg_gateway_store_info() says save_done
+ * after it. A no-op when the store is off. Returns 0 or -errno (logged; the
+ * next start then takes the crash path). Main lcore.
+ */
+int sg_gateway_save(struct sg_gateway *gw);
+
 #ifdef __cplusplus
 }
 #endif

@@ -27,10 +27,14 @@ extern "C" {
 #define SG_HS_COOKIE_MAC_LEN 16
 #define SG_HS_COOKIE_LEN     (1 + SG_HS_COOKIE_MAC_LEN)
 
+#define SG_HS_COOKIE_SECRET_LEN 32
+
 struct sg_hs_cookie_keys {
-	struct sg_hs_hmac_key key[2]; /* [0] current, [1] previous */
+	struct sg_hs_hmac_key key[2];               /* [0] current, [1] previous */
+	uint8_t secret[2][SG_HS_COOKIE_SECRET_LEN]; /* what key[] was made from, for export */
 	uint8_t gen[2];
 	uint8_t live[2];
+	uint8_t rebase;      /* imported: the next rotate call restarts the period instead */
 	uint64_t rotated_ms; /* when [0] became current */
 };
 
@@ -61,6 +65,18 @@ int sg_hs_cookie_make(struct sg_hs_crypto *c, const struct sg_hs_cookie_keys *k,
 int sg_hs_cookie_check(struct sg_hs_crypto *c, const struct sg_hs_cookie_keys *k,
                        const uint8_t peer[36], const uint8_t *ch, size_t ch_len, size_t cookie_off,
                        uint8_t *scratch);
+
+/*
+ * Export / import both secrets with their generation bytes and liveness
+ * (see SG_HS_COOKIE_SECRETS_LEN in handshake.h). The monotonic clock of
+ * another run means nothing here, so an import restarts the rotation
+ * period at the next sg_hs_cookie_rotate() call: the imported current
+ * secret makes cookies for one more full period. Export returns the bytes
+ * written or -ENOSPC; import 0, -EINVAL (malformed; k unchanged) or -EIO.
+ */
+int sg_hs_cookie_export(const struct sg_hs_cookie_keys *k, uint8_t *buf, size_t cap);
+int sg_hs_cookie_import(struct sg_hs_crypto *c, struct sg_hs_cookie_keys *k, const uint8_t *buf,
+                        size_t len);
 
 /* Wipe both secrets. */
 void sg_hs_cookie_wipe(struct sg_hs_cookie_keys *k);

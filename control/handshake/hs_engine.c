@@ -341,11 +341,16 @@ unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now)
 	struct hs_slot *s;
 	unsigned done = 0;
 
-	if (sg_hs_cookie_rotate(&e->crypto, &e->cookies, now.mono_ms, e->conf.cookie_rotate_ms) > 0)
+	if (sg_hs_cookie_rotate(&e->crypto, &e->cookies, now.mono_ms, e->conf.cookie_rotate_ms) >
+	    0) {
 		done++;
+		e->secrets_gen++;
+	}
 	if (e->conf.tickets &&
-	    sg_hs_ticket_rotate(&e->crypto, &e->tickets, now.unix_s, e->conf.ticket_rotate_s) > 0)
+	    sg_hs_ticket_rotate(&e->crypto, &e->tickets, now.unix_s, e->conf.ticket_rotate_s) > 0) {
 		done++;
+		e->secrets_gen++;
+	}
 	while ((s = sg_hs_timer_first(e)) != NULL && s->deadline <= now.mono_ms) {
 		done++;
 		slot_timer(e, s, now.mono_ms);
@@ -550,7 +555,30 @@ int sg_hs_ticket_keys_export(const struct sg_hs_engine *e, uint8_t *buf, size_t 
 
 int sg_hs_ticket_keys_import(struct sg_hs_engine *e, const uint8_t *buf, size_t len)
 {
-	return sg_hs_ticket_keys_import_raw(&e->crypto, &e->tickets, buf, len);
+	int rc = sg_hs_ticket_keys_import_raw(&e->crypto, &e->tickets, buf, len);
+
+	if (rc == 0)
+		e->secrets_gen++;
+	return rc;
+}
+
+int sg_hs_cookie_secrets_export(const struct sg_hs_engine *e, uint8_t *buf, size_t cap)
+{
+	return sg_hs_cookie_export(&e->cookies, buf, cap);
+}
+
+int sg_hs_cookie_secrets_import(struct sg_hs_engine *e, const uint8_t *buf, size_t len)
+{
+	int rc = sg_hs_cookie_import(&e->crypto, &e->cookies, buf, len);
+
+	if (rc == 0)
+		e->secrets_gen++;
+	return rc;
+}
+
+uint64_t sg_hs_secrets_generation(const struct sg_hs_engine *e)
+{
+	return e->secrets_gen;
 }
 
 const struct sg_rec_ctx *sg_hs_engine_rec_ctx(const struct sg_hs_engine *e)

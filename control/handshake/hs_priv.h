@@ -68,6 +68,7 @@ struct sg_hs_engine {
 	struct sg_rec_ctx *rec;
 	struct sg_hs_cookie_keys cookies;
 	struct sg_hs_ticket_keys tickets;
+	uint64_t secrets_gen; /* sg_hs_secrets_generation() */
 	const struct sg_suite *prefs[SG_HS_SUITES_MAX];
 	unsigned n_prefs;
 	uint64_t seed;

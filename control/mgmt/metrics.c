@@ -122,6 +122,10 @@ static const struct family families[] = {
 	  .from = FROM_WORKERS, .path = "records_opened" },
 	{ "stormgate_records_sealed_total", "DTLS records encrypted and sealed.",
 	  .from = FROM_WORKERS, .path = "records_sealed" },
+	{ "stormgate_sequence_floors_total",
+	  "Sequence floors a worker posted for the session store, or lost (no mbuf, ring full).",
+	  .from = FROM_WORKERS, .label = "result",
+	  .each = { { "posted", "floors_posted" }, { "dropped", "floors_dropped" } } },
 	{ "stormgate_worker_dropped_packets_total", "Packets a worker dropped (all reasons).",
 	  .from = FROM_WORKERS, .path = "dropped" },
 	{ "stormgate_worker_polls_total", "Poll rounds of a worker.", .from = FROM_WORKERS,
@@ -178,6 +182,22 @@ static const struct family families[] = {
 	  "Frames the control plane sent through the data plane.", .label = "result",
 	  .each = { { "sent", "control_plane.frames_sent" },
 	            { "dropped", "control_plane.frames_dropped" } } },
+	/* The session store (docs/restart.md); only "enabled" when it is off. */
+	{ "stormgate_store_enabled", "1 while sessions are kept across restarts.",
+	  .path = "store.enabled" },
+	{ "stormgate_store_records", "Sessions in the store, as of its last commit.",
+	  .path = "store.records" },
+	{ "stormgate_store_pending", "Store writes not yet durable (the lag).",
+	  .path = "store.pending" },
+	{ "stormgate_store_commits_total", "Group commits of the store.", .path = "store.commits" },
+	{ "stormgate_store_dropped_total", "Store writes lost with a group that failed.",
+	  .path = "store.dropped" },
+	{ "stormgate_store_floors_total", "Sequence floor updates the store was given.",
+	  .path = "store.floors" },
+	{ "stormgate_store_last_commit_age_seconds", "Seconds since the store's last commit.",
+	  .path = "store.last_commit_age_s" },
+	{ "stormgate_store_restored", "Sessions the last start restored from the store.",
+	  .path = "store.restore.restored" },
 };
 
 /* One value from a member of the object at a dotted path; NULL when absent. */

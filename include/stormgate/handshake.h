@@ -355,6 +355,29 @@ uint64_t sg_hs_next_deadline(const struct sg_hs_engine *e);
 int sg_hs_ticket_keys_export(const struct sg_hs_engine *e, uint8_t *buf, size_t cap);
 int sg_hs_ticket_keys_import(struct sg_hs_engine *e, const uint8_t *buf, size_t len);
 
+/*
+ * Cookie secrets, to survive a restart (a client that got a
+ * HelloVerifyRequest just before it completes its handshake after it):
+ * export writes the current and previous secret with their generation
+ * bytes (secret, as the ticket keys above); import replaces the engine's
+ * secrets, and the imported current one makes cookies for one more full
+ * rotation period from the next sg_hs_tick(). Export returns the bytes
+ * written or -ENOSPC; import returns 0, -EINVAL (malformed blob; the
+ * engine's secrets unchanged) or -EIO. SG_HS_COOKIE_SECRETS_LEN bytes
+ * always suffice. The engine's thread.
+ */
+#define SG_HS_COOKIE_SECRETS_LEN 80
+int sg_hs_cookie_secrets_export(const struct sg_hs_engine *e, uint8_t *buf, size_t cap);
+int sg_hs_cookie_secrets_import(struct sg_hs_engine *e, const uint8_t *buf, size_t len);
+
+/*
+ * A counter that changes whenever what the two exports above return
+ * changes (a rotation in sg_hs_tick(), an import): a caller that keeps the
+ * secrets elsewhere compares it after each tick and exports again when it
+ * moved. Starts at 0 at creation. The engine's thread.
+ */
+uint64_t sg_hs_secrets_generation(const struct sg_hs_engine *e);
+
 /* Copy the counters. */
 void sg_hs_stats_get(const struct sg_hs_engine *e, struct sg_hs_stats *st);
 

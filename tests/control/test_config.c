@@ -174,7 +174,7 @@ static const struct err_case err_cases[] = {
 	  "colour: red\n" PORTS,
 	  { "t.yaml:1:1: unknown key 'colour' (known here: eal, log, control, metrics, workers, "
 	    "mbufs, "
-	    "ports, sessions, credentials, policy, backend)" } },
+	    "ports, sessions, credentials, store, policy, backend)" } },
 	{ "unknown nested key",
 	  "log:\n  levle: debug\n" PORTS,
 	  { "t.yaml:2:3: unknown key 'log.levle' (known here: level, target, components, dpdk)" } },
@@ -205,6 +205,29 @@ static const struct err_case err_cases[] = {
 	  "log:\n  level: info\n  target: stderr\n  level: debug\n" PORTS,
 	  { "t.yaml:4:3: duplicate key 'log.level' (first at line 2)" } },
 
+	/* --- the session store (issue 15) --- */
+	{ "store: commit_interval 0",
+	  "store: {commit_interval: 0}\n" PORTS,
+	  { "t.yaml:1:26: 'store.commit_interval' is 0, out of range 1..10000" } },
+	{ "store: commit_interval with a unit",
+	  "store: {commit_interval: 100ms}\n" PORTS,
+	  { "t.yaml:1:26: 'store.commit_interval' must be an integer, got '100ms'" } },
+	{ "store: relative path",
+	  "store: {path: sessions}\n" PORTS,
+	  { "t.yaml:1:15: 'store.path' must be an absolute path, got 'sessions'" } },
+	{ "store: seq_step 0",
+	  "store: {seq_step: 0}\n" PORTS,
+	  { "t.yaml:1:19: 'store.seq_step' is 0, out of range*" } },
+	{ "store: the credential store's directory",
+	  "credentials: {db: /var/lib/sg/cred}\nstore: {path: /var/lib/sg/cred}\n" PORTS,
+	  { "t.yaml:2:15: 'store.path' is '/var/lib/sg/cred', the credential store's "
+	    "directory*" } },
+	{ "store: key file is the store",
+	  "store: {path: /var/lib/sg/s, key_file: /var/lib/sg/s}\n" PORTS,
+	  { "t.yaml:1:40: 'store.key_file' is '/var/lib/sg/s', a store's directory*" } },
+	{ "store: unknown key",
+	  "store: {commit_max: 5}\n" PORTS,
+	  { "t.yaml:1:9: unknown key 'store.commit_max'*" } },
 	/* --- rules across keys --- */
 	{ "duplicate port name and device",
 	  "ports:\n  - {name: a, role: device, devargs: net_null0}\n"
@@ -793,6 +816,98 @@ static void test_set_key(void **state)
 	free(cfg);
 }
 
+/* The store's defaults: on, beside the credential store; explicit paths win. */
+static void test_store_keys(void **state)
+{
+	struct sg_config *cfg = parse_ok(PORTS "credentials: {db: /srv/sg/creds}\n");
+	char path[SG_CFG_STR_MAX], key[SG_CFG_STR_MAX];
+
+	(void)state;
+	assert_true(cfg->store.enabled);
+	assert_int_equal(cfg->store.commit_interval, 100);
+	assert_int_equal(cfg->store.seq_step, 1024);
+	assert_int_equal(cfg->store.seq_interval, 60);
+	assert_int_equal(cfg->store.seq_margin, 65536);
+	assert_false(cfg->store.replay_strict);
+	assert_int_equal(cfg->store.map_size, UINT64_C(4) << 30);
+	assert_int_equal(sg_config_store_paths(cfg, path, sizeof(path), key, sizeof(key)), 0);
+	assert_string_equal(path, "/srv/sg/sessions");
+	assert_string_equal(key, "/srv/sg/store.key");
+	assert_int_equal(sg_config_store_paths(cfg, path, 8, key, sizeof(key)), -ENAMETOOLONG);
+	free(cfg);
+	cfg = parse_ok(PORTS "store: {enabled: false, path: /a/s, key_file: /b/k, seq_interval: "
+	                     "0, commit_interval: 2500, replay_strict: true}\n");
+	assert_false(cfg->store.enabled);
+	assert_true(cfg->store.replay_strict);
+	assert_int_equal(cfg->store.seq_interval, 0);
+	assert_int_equal(cfg->store.commit_interval, 2500);
+	assert_int_equal(sg_config_store_paths(cfg, path, sizeof(path), key, sizeof(key)), 0);
+	assert_string_equal(path, "/a/s");
+	assert_string_equal(key, "/b/k");
+	free(cfg);
+}
+
+/* Stored live overrides over the file: every line checked, all or nothing. */
+static const struct {
+	const char *text;
+	int rc;          /* lines applied, or -EINVAL */
+	const char *msg; /* substring of the error */
+} override_cases[] = {
+	{ "", 0, NULL },
+	{ "\n\n", 0, NULL },
+	{ "cookie_mode=never\n", 1, NULL },
+	{ "handshake_rate=2500\nkey_lifetime=12h", 2, NULL },
+	{ "suites=[TLS_PSK_WITH_AES_128_CCM_8]\n\nrekey_grace=10s\n", 2, NULL },
+	{ "cookie_mode=never\nhandshake_rate=-1\n", -EINVAL, "line 2: 'policy.handshake_rate'" },
+	{ "replay_window=128\n", -EINVAL, "line 1: 'replay_window' is not a live policy key" },
+	{ "sessions.capacity=5\n", -EINVAL, "not a live policy key" },
+	{ "linger_entries=4096\n", -EINVAL, "not a live policy key" },
+	{ "cookie_mode\n", -EINVAL, "line 1: 'cookie_mode' is not key=value" },
+	{ "=never\n", -EINVAL, "is not key=value" },
+	{ "cookie_mode=\n", -EINVAL, "line 1: 'policy.cookie_mode' has no value" },
+	{ "cookie_mode=sometimes\n", -EINVAL, "under_load, always, never" },
+};
+
+static void test_apply_overrides(void **state)
+{
+	struct sg_config *cfg = parse_ok(PORTS), *before = malloc(sizeof(*before));
+	char msg[256], nul[] = "cookie_mode=never\0x";
+	char *longer = malloc(2048);
+
+	(void)state;
+	assert_non_null(before);
+	assert_non_null(longer);
+	for (size_t i = 0; i < sizeof(override_cases) / sizeof(override_cases[0]); i++) {
+		const char *t = override_cases[i].text;
+		int rc;
+
+		*before = *cfg;
+		rc = sg_config_apply_overrides(cfg, t, strlen(t), msg, sizeof(msg));
+		if (rc != override_cases[i].rc ||
+		    (override_cases[i].msg != NULL && strstr(msg, override_cases[i].msg) == NULL)) {
+			print_message("case %zu '%s': rc %d msg '%s'\n", i, t, rc, msg);
+			fail();
+		}
+		if (rc < 0)
+			assert_memory_equal(cfg, before, sizeof(*cfg));
+	}
+	assert_int_equal(cfg->policy.cookie_mode, SG_COOKIE_NEVER);
+	assert_int_equal(cfg->policy.handshake_rate, 2500);
+	assert_int_equal(cfg->policy.key_lifetime, 43200);
+	assert_int_equal(cfg->policy.n_suites, 1);
+	assert_int_equal(cfg->policy.rekey_grace, 10);
+	/* Not text, and a line longer than any override. */
+	assert_int_equal(sg_config_apply_overrides(cfg, nul, sizeof(nul) - 1, msg, sizeof(msg)),
+	                 -EINVAL);
+	assert_non_null(strstr(msg, "not text"));
+	memset(longer, 'a', 2047);
+	longer[2047] = '\0';
+	assert_int_equal(sg_config_apply_overrides(cfg, longer, 2047, msg, sizeof(msg)), -EINVAL);
+	free(longer);
+	free(before);
+	free(cfg);
+}
+
 static void test_load_errors(void **state)
 {
 	struct sg_config *cfg = malloc(sizeof(*cfg));
@@ -1218,6 +1333,8 @@ int main(void)
 		cmocka_unit_test(test_empty_sections),
 		cmocka_unit_test(test_failure_keeps_config),
 		cmocka_unit_test(test_set_key),
+		cmocka_unit_test(test_store_keys),
+		cmocka_unit_test(test_apply_overrides),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_sample_config),
 		cmocka_unit_test(test_keys_documented),

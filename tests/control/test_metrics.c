@@ -38,7 +38,13 @@ static const char stats[] =
         "                  \"counters\": {\"completed_full\": 9, \"fail_bad_finished\": 1}},"
         " \"admission\": {\"handshake_rate\": 100, \"refused\": 4, \"cookies_required\": true},"
         " \"credentials\": {\"count\": 1000000, \"import_running\": false},"
-        " \"control\": {\"clients\": 1, \"requests\": 12, \"errors\": 2, \"timeouts\": 1}}";
+        " \"control\": {\"clients\": 1, \"requests\": 12, \"errors\": 2, \"timeouts\": 1},"
+        " \"store\": {\"enabled\": true, \"records\": 6, \"pending\": 2, \"commits\": 40,"
+        "             \"dropped\": 0, \"floors\": 11, \"last_commit_age_s\": 0.25,"
+        "             \"restore\": {\"restored\": 5, \"expired\": 1}}}";
+
+/* The store off: it says so, and nothing else of it is printed (not as 0 either). */
+static const char stats_store_off[] = "{\"uptime_s\": 1, \"store\": {\"enabled\": false}}";
 
 static char *render(const char *text)
 {
@@ -123,6 +129,16 @@ static void test_samples(void **state)
 		"stormgate_handshakes_installed_total 9\n",
 		"stormgate_control_closed_total{reason=\"timeout\"} 1\n",
 		"stormgate_control_errors_total 2\n",
+		"stormgate_store_enabled 1\n",
+		"stormgate_store_records 6\n",
+		"stormgate_store_pending 2\n",
+		"stormgate_store_commits_total 40\n",
+		"stormgate_store_dropped_total 0\n",
+		"stormgate_store_floors_total 11\n",
+		"stormgate_store_last_commit_age_seconds 0.25\n",
+		"stormgate_store_restored 5\n",
+		"# TYPE stormgate_store_records gauge\n",
+		"# TYPE stormgate_store_commits_total counter\n",
 	};
 	char *out = render(stats), *want_text;
 
@@ -136,6 +152,11 @@ static void test_samples(void **state)
 	/* Members the stats do not have are left out, not printed as 0. */
 	assert_null(strstr(out, "stormgate_handshakes_lingering"));
 	assert_null(strstr(out, "change=\"replace\""));
+	free(out);
+	out = render(stats_store_off);
+	assert_non_null(strstr(out, "stormgate_store_enabled 0\n"));
+	assert_null(strstr(out, "stormgate_store_records"));
+	assert_null(strstr(out, "stormgate_store_last_commit_age_seconds"));
 	free(out);
 
 	/*

@@ -267,6 +267,101 @@ static void test_ticket_keys_restart(void **state)
 	h_stop(&h2);
 }
 
+/* A ClientHello from c (with the cookie it holds) into h: what came back ('V', 'H', ...). */
+static int hello_answer(struct hc *c, struct harness *h)
+{
+	uint8_t d[2048];
+
+	h_input(h, d, hc_client_hello(c, d, sizeof(d)));
+	return hc_drain(c, h);
+}
+
+/*
+ * Cookie secrets survive a restart through export / import: a cookie made
+ * before the export is accepted by a new engine that imported them, also
+ * after its first tick (the rotation period restarts there) and, as the
+ * previous secret, one rotation later; an engine without them refuses it.
+ * Malformed blobs are refused and leave the secrets as they were. The
+ * generation counter moves with every import and rotation.
+ */
+static void test_cookie_secrets_restart(void **state)
+{
+	struct harness h1, h2, h3;
+	struct hc c;
+	struct hc_opts o = hc_psk_opts(SG_TLS_PSK_WITH_AES_128_CCM_8);
+	uint8_t blob[SG_HS_COOKIE_SECRETS_LEN], bad[SG_HS_COOKIE_SECRETS_LEN], d[2048], cookie[255];
+	uint8_t cookie_len;
+	uint64_t g;
+	int n;
+
+	(void)state;
+	h_start_capture(&h1, SG_HS_COOKIE_ALWAYS);
+	hc_init(&c, &o);
+	assert_int_equal(hello_answer(&c, &h1), 'V');
+	memcpy(cookie, c.cookie, c.cookie_len);
+	cookie_len = c.cookie_len;
+	assert_int_equal(sg_hs_cookie_secrets_export(h1.e, blob, 10), -ENOSPC);
+	n = sg_hs_cookie_secrets_export(h1.e, blob, sizeof(blob));
+	assert_true(n > 0 && n <= SG_HS_COOKIE_SECRETS_LEN);
+	h_stop(&h1);
+
+	/* Without the secrets the cookie names nothing live. */
+	h_start_capture(&h3, SG_HS_COOKIE_ALWAYS);
+	assert_int_not_equal(hello_answer(&c, &h3), 'H');
+	assert_int_equal(h_count(&h3, SG_HS_C_DROP_COOKIE_BAD) +
+	                         h_count(&h3, SG_HS_C_DROP_COOKIE_EXPIRED),
+	                 1);
+	h_stop(&h3);
+	memcpy(c.cookie, cookie, cookie_len); /* h3 answered with a cookie of its own */
+	c.cookie_len = cookie_len;
+
+	h_start_capture(&h2, SG_HS_COOKIE_ALWAYS);
+	g = sg_hs_secrets_generation(h2.e);
+	{
+		static const struct {
+			const char *what;
+			size_t off; /* byte changed (SIZE_MAX: length cut by one) */
+			uint8_t val;
+		} rows[] = {
+			{ "short", SIZE_MAX, 0 },
+			{ "magic", 0, 'X' },
+			{ "version", 4, 2 },
+			{ "current not live", 5, 0 },
+			{ "current live byte 2", 5, 2 },
+			{ "previous live byte 2", 5 + 34, 2 },
+		};
+		for (unsigned i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+			size_t len = (size_t)n;
+
+			memcpy(bad, blob, (size_t)n);
+			if (rows[i].off == SIZE_MAX)
+				len--;
+			else
+				bad[rows[i].off] = rows[i].val;
+			print_message("malformed: %s\n", rows[i].what);
+			assert_int_equal(sg_hs_cookie_secrets_import(h2.e, bad, len), -EINVAL);
+		}
+	}
+	assert_int_equal(sg_hs_secrets_generation(h2.e), g);
+	assert_int_equal(sg_hs_cookie_secrets_import(h2.e, blob, (size_t)n), 0);
+	assert_true(sg_hs_secrets_generation(h2.e) != g);
+	g = sg_hs_secrets_generation(h2.e);
+	h_advance(&h2, 1); /* restarts the period, rotates nothing */
+	assert_int_equal(sg_hs_secrets_generation(h2.e), g);
+	h_advance(&h2, h2.conf.cookie_rotate_ms ? h2.conf.cookie_rotate_ms : 30000);
+	assert_true(sg_hs_secrets_generation(h2.e) != g);
+	assert_int_equal(hello_answer(&c, &h2), 'H');
+	assert_int_equal(h_count(&h2, SG_HS_C_DROP_COOKIE_BAD), 0);
+	h_input(&h2, d, hc_flight5(&c, d, sizeof(d), false));
+	assert_int_equal(hc_drain(&c, &h2), 'F');
+	assert_true(c.server_finished_ok);
+	hc_data_both_ways(&c, &h2);
+	hc_free(&c);
+	sg_wipe(blob, sizeof(blob));
+	sg_wipe(bad, sizeof(bad));
+	h_stop(&h2);
+}
+
 /* ---- what the client negotiated, carried into its session ------------------------------ */
 
 /*
@@ -621,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_resumption_rules),
 		cmocka_unit_test(test_ticket_policy),
 		cmocka_unit_test(test_ticket_keys_restart),
+		cmocka_unit_test(test_cookie_secrets_restart),
 		cmocka_unit_test(test_rrc_negotiation),
 		cmocka_unit_test(test_record_limit_installed),
 		cmocka_unit_test(test_install_tag),
