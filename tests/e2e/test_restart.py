@@ -152,7 +152,7 @@ class Restarts:
         self.check(f'{how}: the same s_client process keeps working: {n}/{LINES} lines '
                    'echoed', n == LINES and self.c.p.poll() is None,
                    f'stdout {self.c.out[-300:]!r}\n{self.c.err()[-600:]}\n'
-                   f'{self.d.log()[-1000:]}')
+                   f'{ctl.counters(self.d.status())}\n{self.d.log()[-1000:]}')
         self.check(f'{how}: 0 handshakes counted by the new daemon, the session live',
                    restart.fresh(hs) and live == 1, f'{hs} live {live}')
         self.check(f'{how}: the echo server hears the device from the same source '
