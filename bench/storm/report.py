@@ -118,6 +118,26 @@ def recovery(series, t_event, devices, before_s=5):
             'lowest_goodput_per_s': min((p.get('answers_per_s', 0) for p in after), default=None)}
 
 
+def restart_figures(series, t_event, rep, stats_after):
+    """What a restart at t_event cost (issue 15's targets: 0 handshakes, no request
+    lost beyond CoAP retransmission, nonce_reuse 0): the handshakes the new daemon
+    counted (`handshakes.installed` of its `stats`, stats_after: full and resumed;
+    None without it), the
+    handshakes the fleet completed after the event (its series' running total, the
+    last second before the event against the end), and the fleet's requests_lost,
+    rehandshakes and nonce_reuse of the run (rep)."""
+    hs = (stats_after or {}).get('handshakes')
+    before = [p.get('handshakes_completed', 0) for p in series if p.get('t', 0) <= t_event]
+    end = series[-1].get('handshakes_completed', 0) if series else 0
+    return {
+        'handshakes_after_restart': None if hs is None else hs.get('installed', 0),
+        'fleet_handshakes_after_restart': end - before[-1] if before else None,
+        'requests_lost': rep.get('requests_lost'),
+        'rehandshakes': rep.get('rehandshakes'),
+        'nonce_reuse': rep.get('nonce_reuse'),
+    }
+
+
 def attach_samples(series, samples):
     """The daemon's samples ({t: counters}) put on the series point of the same
     second (the latest sample taken in it); points without one keep none."""

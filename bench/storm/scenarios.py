@@ -6,10 +6,12 @@ Run by bench/storm/storm.py's one thread inside a StormLab, which removes
 everything these start.
 """
 import os
+import time
 
 import report
 from fleetrun import FleetRun
 from sgtest import proc
+from sgtest import restart as inplace  # the scenario restart() below takes the name
 from stormlab import baseline_backend_mode, fleet_options
 
 # The policy of every run unless a scenario says otherwise: cookies always (the
@@ -80,24 +82,34 @@ class Storm:
             self.baseline = None
         return stats
 
-    def kill9_and_restart(self):
-        """kill -9 the server and start it again on the same config and store;
-        the daemon's sessions once it answers (None for the baseline)."""
+    def restart_server(self, how):
+        """Stop the server by how (sgtest.restart.KINDS: kill9, sigterm, shutdown) and
+        start it again on the same config, credentials and session store; what the
+        restart showed: `sessions_after` (live once it answers), `restored` (its log's
+        "restored N sessions"), `saved` (shutdown's answer), `restart_s` (from the stop
+        to the new daemon answering). The baseline is killed and started again (it
+        keeps no sessions whatever the kind)."""
+        t0 = time.monotonic()
         if self.baseline is not None:
             self.lab.kill(self.baseline)
             self.baseline, _ = self.lab.start_baseline(self.csv, self.args.devices,
                                                        self.args.baseline_threads, self.args.ipv6,
                                                        'restarted')
-            return None
-        self.d.proc.kill()
-        self.d.wait(10)
+            return {'sessions_after': None, 'restored': None, 'saved': None,
+                    'restart_s': round(time.monotonic() - t0, 2)}
+        rc, answer = inplace.stop(self.d, how, timeout=60)
+        self.lab.check(f'restart: the daemon stopped ({how}, exit {rc})',
+                       rc == (-9 if how == 'kill9' else 0), f'{answer}\n{self.d.log()[-1500:]}')
         for sock in ('dev.sock', 'app.sock'):  # a memif server makes its socket anew
             try:
                 os.unlink(os.path.join(self.lab.sockdir, sock))
             except OSError:
                 pass
         self.d = self.lab.start_gateway(self.cfg)
-        return self.d.ctl_json('stats')['sessions']['live']
+        return {'sessions_after': inplace.live_sessions(self.d),
+                'restored': inplace.restored(self.d, timeout=1),
+                'saved': inplace.saved(answer),
+                'restart_s': round(time.monotonic() - t0, 2)}
 
     # ---- the fleet -------------------------------------------------------------
 
@@ -223,9 +235,10 @@ def expiry(s):
 
 
 def restart(s):
-    """kill -9 the server at --restart-at seconds of traffic and start it again;
-    re-handshakes and the time back to full goodput. Sessions live in the daemon's
-    memory only, so today they do not survive: the JSON says so."""
+    """Stop the server at --restart-at seconds of traffic by --restart-kind (kill9: a
+    crash; sigterm, shutdown: clean stops) and start it again on the same config and
+    session store (issue 15); whether the sessions survived, the handshakes after the
+    restart, the requests lost, nonce_reuse, and the time back to full goodput."""
     a = s.args
     s.up('restart')
     ev = {}
@@ -233,24 +246,29 @@ def restart(s):
     def hook(t):
         if not ev and t >= a.restart_at:
             ev['t'] = t
-            ev['sessions_before'] = (s.d.ctl_json('stats')['sessions']['live']
-                                     if s.d is not None else None)
-            ev['sessions_after'] = s.kill9_and_restart()
+            ev['sessions_before'] = (inplace.live_sessions(s.d) if s.d is not None else None)
+            ev.update(s.restart_server(a.restart_kind))
     rep = s.fleet('restart', a.duration, hook=hook, ramp=0, req_rate=a.req_rate)
     stats = s.down()
-    s.lab.check('restart: the server was killed and started again in the run', 't' in ev, rep)
+    s.lab.check('restart: the server was stopped and started again in the run', 't' in ev, rep)
     rec = report.recovery(rep['series'], ev.get('t', 0), a.devices)
+    cost = report.restart_figures(rep['series'], ev.get('t', 0), rep, stats)
     survived = (ev.get('sessions_after') or 0) >= 0.99 * (ev.get('sessions_before') or 1)
     outcome = ('sessions survived the restart' if survived else
                'sessions did not survive the restart: every device had to handshake again'
                if s.server == 'stormgate' else 'the baseline keeps no sessions across restarts')
+    what = {'kill9': 'kill -9', 'sigterm': 'SIGTERM', 'shutdown': 'stormctl shutdown'}
     doc = report.compose('restart', s.server, rep, daemon_stats=stats,
-                         restart={'killed_at_s': ev.get('t'),
+                         restart={'kind': a.restart_kind, 'killed_at_s': ev.get('t'),
                                   'sessions_before': ev.get('sessions_before'),
                                   'sessions_after_restart': ev.get('sessions_after'),
-                                  'sessions_survived': survived, 'outcome': outcome, **rec})
-    return doc, [(f'restart: kill -9 at {ev.get("t")} s; {outcome}', rep['series'],
-                  [(ev.get('t', 0), 'kill -9')])]
+                                  'sessions_restored': ev.get('restored'),
+                                  'sessions_saved': ev.get('saved'),
+                                  'restart_s': ev.get('restart_s'),
+                                  'sessions_survived': survived, 'outcome': outcome,
+                                  **cost, **rec})
+    return doc, [(f'restart: {what[a.restart_kind]} at {ev.get("t")} s; {outcome}',
+                  rep['series'], [(ev.get('t', 0), what[a.restart_kind])])]
 
 
 SCENARIOS = {'cold': cold, 'steady': steady, 'overload': overload, 'expiry': expiry,

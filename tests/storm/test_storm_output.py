@@ -86,6 +86,18 @@ def check_figures(rec):
     never = report.recovery(dip[:8], 5, 10)
     T.check('recovery: never back in the run is null', never['seconds_to_full_goodput'] is None,
             never)
+    hs = pts(*[(10, 10)] * 8, key='handshakes_completed')
+    hs[-2]['handshakes_completed'] = hs[-1]['handshakes_completed'] = 13
+    fig = report.restart_figures(hs, 5, {'requests_lost': 0, 'rehandshakes': 3, 'nonce_reuse': 0},
+                                 {'handshakes': {'installed': 3, 'completed_resumed': 1}})
+    T.check('restart figures: the new daemon\'s installed (3), the fleet\'s handshakes after '
+            'second 5 (13 - 10), the fleet\'s lost requests, rehandshakes and nonce reuse',
+            fig == {'handshakes_after_restart': 3, 'fleet_handshakes_after_restart': 3,
+                    'requests_lost': 0, 'rehandshakes': 3, 'nonce_reuse': 0}, fig)
+    fig = report.restart_figures(hs, 5, {}, None)
+    T.check('restart figures: no daemon stats (the baseline), no fleet keys: null',
+            fig['handshakes_after_restart'] is None and fig['requests_lost'] is None
+            and fig['fleet_handshakes_after_restart'] == 3, fig)
 
 
 def check_compose(rec):
