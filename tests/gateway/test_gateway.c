@@ -984,7 +984,7 @@ static void test_store_restart(void **state)
 {
 	static const uint8_t psk2[16] = { 0x53, 0x47, 0x99 };
 	static const char ovr[] = "handshake_rate=77\nrekey_grace=5s\n";
-	char text[64];
+	char text[64], line[512];
 	struct sg_cred_entry e = { .psk_len = sizeof(psk2) };
 	struct sg_gw_session s0, s1;
 	struct sg_gw_store_info si;
@@ -1019,6 +1019,8 @@ static void test_store_restart(void **state)
 	sg_gateway_store_info(E.gw, &si);
 	assert_int_equal(si.pending, 0);
 	assert_true(si.commits >= 1 && si.records >= 1);
+	sg_gateway_status_line(E.gw, line, sizeof(line));
+	assert_non_null(strstr(line, " | store 1 (+0 pending)"));
 	/* The clean stop: the workers stopped (never launched here), then the save. */
 	assert_int_equal(sg_gateway_save(E.gw), 0);
 	sg_gateway_store_info(E.gw, &si);
