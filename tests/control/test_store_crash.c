@@ -81,7 +81,7 @@ struct sim {
 	struct post ring[RING_MAX];
 	unsigned ring_n;
 	uint64_t posts, dropped, puts_open, durable; /* durable: posts covered by a commit */
-	uint64_t last_put; /* posts covered by the last put */
+	uint64_t last_put;                           /* posts covered by the last put */
 	/* what the crash points found */
 	unsigned checked, unsafe, beyond, max_lost_within;
 	uint64_t max_exposure;
