@@ -145,7 +145,7 @@ static int bring_up(struct daemon *d, const struct sg_gateway_info *info, const 
 	d->gw = sg_gateway_create(cfg, info);
 	if (d->gw == NULL)
 		return -1;
-	d->mgmt = sg_mgmt_create(d->gw, d->cred);
+	d->mgmt = sg_mgmt_create(d->gw, d->cred, &cfg->policy);
 	if (d->mgmt == NULL) {
 		SG_LOG(MAIN, ERR, "management: %s", strerror(errno));
 		return -1;
