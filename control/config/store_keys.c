@@ -27,8 +27,8 @@ static int store_path(const struct sg_config *cfg, const char *base, const char 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int sg_config_store_paths(const struct sg_config *cfg, char *path, size_t path_len,
-                          char *key_file, size_t key_len)
+int sg_config_store_paths(const struct sg_config *cfg, char *path, size_t path_len, char *key_file,
+                          size_t key_len)
 {
 	int rc = store_path(cfg, cfg->store.path, "sessions", path, path_len);
 

@@ -45,10 +45,16 @@ int daemon_run(const struct sg_config *cfg, const struct run_opts *o);
 
 /*
  * The gateway thread's loop (loop.c): runs until --duration, `shutdown`, a
- * signal or a failure, then stops the management thread (serving what it
- * still asks meanwhile). Returns why it stopped.
+ * signal or a failure. Returns why it stopped.
  */
 const char *daemon_loop(struct daemon *d);
+
+/*
+ * Stop the management thread, serving what it still asks meanwhile (its
+ * answers, `shutdown`'s among them, may wait for the gateway thread).
+ * After the workers stopped and the sessions were saved.
+ */
+void daemon_stop_mgmt(struct daemon *d);
 
 /* The status line, rewritten in place on a terminal (final: ends it). */
 void daemon_show_status(struct daemon *d, int final);

@@ -80,10 +80,11 @@ static int round_once(struct daemon *d, int timeout_ms)
 
 /*
  * The management thread ends: it flushes its answers, some of which the
- * owner queue still has to run, and may wait for a revocation here. Serve
- * both (and the data plane) until it is gone.
+ * owner queue still has to run (`shutdown` answers with what the save
+ * wrote), and may wait for a revocation here. Serve both (and the gateway's
+ * poll, the workers stopped) until it is gone.
  */
-static void stop_mgmt(struct daemon *d)
+void daemon_stop_mgmt(struct daemon *d)
 {
 	uint64_t warn = sg_mono_ms() + STOP_WARN_MS;
 
@@ -143,6 +144,5 @@ const char *daemon_loop(struct daemon *d)
 			next_tick = now + TICK_MS;
 		}
 	}
-	stop_mgmt(d);
 	return why;
 }

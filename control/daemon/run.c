@@ -254,7 +254,15 @@ int daemon_run(const struct sg_config *cfg, const struct run_opts *o)
 		if (d.show)
 			daemon_show_status(&d, 1);
 		SG_LOG(MAIN, NOTICE, "stopping (%s)", why);
+		/*
+		 * The workers first, so every session's sequence state is final;
+		 * then the exact save (a clean stop: no replay exposure at the
+		 * next start); then management, whose `shutdown` answer says
+		 * what was saved.
+		 */
 		sg_gateway_stop(d.gw);
+		sg_gateway_save(d.gw);
+		daemon_stop_mgmt(&d);
 		log_totals(&d);
 		status = EXIT_SUCCESS;
 	}

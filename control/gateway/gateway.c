@@ -30,7 +30,10 @@ struct sg_gateway *sg_gateway_create(const struct sg_config *cfg,
 	}
 	gw->cfg = *cfg;
 	gw->info = *info;
-	rc = gw_ports_create(gw);
+	/* The store first: its CID key goes to the table, its live overrides to the policy. */
+	rc = gw_store_open(gw);
+	if (rc == 0)
+		rc = gw_ports_create(gw);
 	if (rc == 0)
 		rc = gw_hs_create(gw);
 	if (rc == 0)
@@ -46,10 +49,17 @@ struct sg_gateway *sg_gateway_create(const struct sg_config *cfg,
 
 int sg_gateway_start(struct sg_gateway *gw)
 {
+	/* Stored sessions back before any worker reads a record (the credential store is attached).
+	 */
+	int rc = gw_store_restore(gw);
+
+	if (rc != 0)
+		return rc;
 	for (unsigned i = 0; i < gw->ports.n_workers; i++) {
 		unsigned lcore = gw->ports.lcore[i];
-		int rc = rte_eal_remote_launch(sg_dp_worker_main, sg_dp_worker_arg(gw->ports.dp, i),
-		                               lcore);
+
+		rc = rte_eal_remote_launch(sg_dp_worker_main, sg_dp_worker_arg(gw->ports.dp, i),
+		                           lcore);
 
 		if (rc != 0) {
 			SG_LOG(MAIN, ERR, "launch on lcore %u: %s", lcore, rte_strerror(-rc));
@@ -76,6 +86,7 @@ void sg_gateway_destroy(struct sg_gateway *gw)
 	if (gw == NULL)
 		return;
 	sg_gateway_stop(gw);
+	gw_store_close(gw);
 	/* What ending holds of the table first, the handshakes, then the data plane and ports. */
 	gw_sweep_destroy(gw);
 	if (gw->ports.sessions != NULL)
@@ -111,6 +122,7 @@ void sg_gateway_poll(struct sg_gateway *gw)
 	gw_sweep_poll(gw, (uint64_t)time(NULL));
 	gw_ports_poll(gw, now);
 	gw_retire_poll(gw, now);
+	gw_store_poll(gw, now);
 }
 
 int sg_gateway_policy_set(struct sg_gateway *gw, const struct sg_cfg_policy *p)

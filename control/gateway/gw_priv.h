@@ -8,8 +8,10 @@
  * only (the others read it): the data plane and its ports (ports.c), the
  * handshake glue (hs_glue.c), how sessions end and what is retired after
  * them (sess_end.c), the punt service (punt.c), the sweeps and revoked
- * identities (sweep.c), the status line (status.c). gateway.c owns the
- * configuration, the live policy and the order of creation.
+ * identities (sweep.c), the status line (status.c), the session store
+ * (store.c; restore.c writes its restore and saved-secrets fields).
+ * gateway.c owns the configuration, the live policy and the order of
+ * creation.
  */
 #ifndef STORMGATE_CONTROL_GW_PRIV_H
 #define STORMGATE_CONTROL_GW_PRIV_H
@@ -31,6 +33,8 @@
 #include "sg_admit.h"
 #include "sg_gateway.h"
 #include "sg_sessreg.h"
+#include "sg_store.h"
+#include "sg_store_sess.h"
 
 /* ---- ports.c: ports, workers, session table, data plane ---- */
 
@@ -155,8 +159,12 @@ int gw_end_create(struct sg_gateway *gw);
 /* After the workers stopped: every held SA is released (wiped), no alert sent. */
 void gw_end_destroy(struct sg_gateway *gw);
 
-/* A session was installed (or re-keyed) under identity: index it. */
-void gw_sess_track(struct sg_gateway *gw, uint64_t id, const uint8_t *identity, size_t len);
+/*
+ * A session was installed (or re-keyed) under identity: index it, with the
+ * credential tag of the key it was made with (NULL: none; the store keeps it).
+ */
+void gw_sess_track(struct sg_gateway *gw, uint64_t id, const uint8_t *identity, size_t len,
+                   const uint8_t *tag);
 
 /*
  * End session id for why, in the one order: out of the table (lookups stop
@@ -244,6 +252,76 @@ struct gw_status {
 /* The ports came up: uptime and rates count from now. */
 void gw_status_start(struct sg_gateway *gw);
 
+/* ---- store.c, restore.c: the session store (docs/restart.md) ---- */
+
+#define GW_STORE_CID_KEY_LEN 16 /* the session table's CID key (sg_sess_cid_key()) */
+
+struct gw_store {
+	struct sg_store *st; /* NULL: the store is off */
+	char path[SG_CFG_STR_MAX];
+	uint64_t commit_ns;    /* store.commit_interval */
+	uint64_t group_ns;     /* sg_mono_ns() of the open group's first write; 0: none open */
+	uint32_t group_writes; /* writes in the open group */
+	/* meta read at open, for the table (ports.c) and the restore */
+	bool have_cid_key;
+	uint8_t cid_key[GW_STORE_CID_KEY_LEN]; /* wiped once the table has it */
+	bool clean;                            /* the last run stopped cleanly: exact floors */
+	uint32_t prev_step, prev_margin;       /* meta `floors` of the run that wrote them */
+	char *policy;                          /* stored live overrides applied at start, or NULL */
+	size_t policy_len;
+	/* the gateway's writes */
+	uint64_t puts, dels, floors;
+	uint64_t errors;            /* failed puts, deletes, commits */
+	uint64_t log_ns, log_quiet; /* errors are logged once per interval, the rest counted */
+	uint64_t secrets_gen;       /* the engine's secrets generation last stored */
+	struct sg_rec_sa *sa;       /* a session's SA while its record is made (wiped) */
+	unsigned window;            /* its replay window bits */
+	struct sg_store_restore_result restore;
+	uint64_t saved, save_ms;
+	bool save_done;
+};
+
+/*
+ * Before the ports: open the store (its key from the systemd credential
+ * stormgate-store or store.key_file) and read its meta: the CID key for the
+ * table, the floors and clean marker for the restore, the live policy
+ * overrides (applied over gw->cfg.policy here, each logged). Off: nothing.
+ * 0 or -errno (logged): a store that cannot be opened stops the start.
+ */
+int gw_store_open(struct sg_gateway *gw);
+
+/*
+ * After the table, the data plane, the handshake engine and the credential
+ * store are there, before the workers start (restore.c): every stored
+ * session back (sg_store_restore()), the clean marker deleted and this
+ * run's floors, committed; the CID key if new, the ticket keys and cookie
+ * secrets into the engine (new ones stored when absent). Store errors leave
+ * sessions out and are logged. Returns 0, or -errno when the start could
+ * not be recorded (the marker would make a later start reuse nonces).
+ */
+int gw_store_restore(struct sg_gateway *gw);
+
+/* Commit what is written and close (an exact save stays; an unsaved crash-like group too). */
+void gw_store_close(struct sg_gateway *gw);
+
+/* Session id was installed or re-keyed: put its record (keys, floors, identity, backend). */
+void gw_store_put(struct sg_gateway *gw, uint64_t id);
+
+/* Session id ended: delete its record. */
+void gw_store_del(struct sg_gateway *gw, uint64_t id);
+
+/* A worker's SG_DP_PUNT_FLOORS: put each named session with its current floors. */
+void gw_store_floors(struct sg_gateway *gw, const struct sg_dp_floor *f, unsigned n);
+
+/* Each poll: commit a group whose window has passed; store the engine's rotated secrets. */
+void gw_store_poll(struct sg_gateway *gw, uint64_t now_ns);
+
+/* A store error: counted, logged at most once per interval (what). Store and restore. */
+void gw_store_error(struct sg_gateway *gw, const char *what, uint64_t id, int rc);
+
+/* Put the engine's ticket keys and cookie secrets in the open group. */
+void gw_store_secrets(struct sg_gateway *gw);
+
 /* ---- gateway.c ---- */
 
 struct sg_gateway {
@@ -258,6 +336,7 @@ struct sg_gateway {
 	struct gw_punt punt;       /* punt.c */
 	struct gw_sweep sweep;     /* sweep.c */
 	struct gw_status status;   /* status.c */
+	struct gw_store store;     /* store.c, restore.c */
 };
 
 #endif /* STORMGATE_CONTROL_GW_PRIV_H */

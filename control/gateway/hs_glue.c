@@ -17,6 +17,7 @@
 
 #include <openssl/rand.h>
 
+#include <stormgate/bytes.h>
 #include <stormgate/common.h>
 #include <stormgate/proxy_v2.h>
 
@@ -46,6 +47,32 @@ static uint32_t key_lifetime(const struct sg_gateway *gw, uint32_t cred_lifetime
 	return (uint32_t)RTE_MIN(base, (uint64_t)UINT32_MAX);
 }
 
+/*
+ * The session store keeps each session's credential tag (sg_store_cred_tag()
+ * of the PSK it was made with), so a restore never brings back a session
+ * whose key changed while the daemon was down. The PSK is at hand only
+ * here: its tag rides through the engine to the install in the two opaque
+ * words the engine hands back in the result (cred_ref, backend), which the
+ * gateway does not otherwise use. No second lookup, no per-handshake state.
+ */
+static void cred_tag_carry(const uint8_t *psk, size_t len, struct sg_hs_cred *cred)
+{
+	uint8_t tag[SG_SESSREG_TAG_LEN];
+
+	sg_store_cred_tag(psk, len, tag);
+	cred->cred_ref = sg_load_be32(tag);
+	cred->backend = sg_load_be32(tag + 4);
+	sg_wipe(tag, sizeof(tag));
+}
+
+/* The tag cred_tag_carry() sent through the engine; false when there is none. */
+static bool cred_tag_of(const struct sg_hs_result *res, uint8_t tag[SG_SESSREG_TAG_LEN])
+{
+	sg_store_be32(tag, res->cred_ref);
+	sg_store_be32(tag + 4, res->backend);
+	return (res->cred_ref | res->backend) != 0;
+}
+
 /* RFC 4279 §2: the PSK of an identity, from the LMDB store; a disabled one is refused. */
 static int hs_psk_lookup(void *ctx, const uint8_t *identity, size_t identity_len,
                          const uint8_t *sni, size_t sni_len, struct sg_hs_cred *cred)
@@ -71,6 +98,8 @@ static int hs_psk_lookup(void *ctx, const uint8_t *identity, size_t identity_len
 	memcpy(cred->psk, e.psk, e.psk_len);
 	cred->psk_len = (uint16_t)e.psk_len;
 	cred->lifetime_s = key_lifetime(gw, e.key_lifetime);
+	if (gw->store.st != NULL)
+		cred_tag_carry(e.psk, e.psk_len, cred);
 	sg_wipe(&e, sizeof(e));
 	return 0;
 }
@@ -194,8 +223,7 @@ static void session_new(const struct sg_hs_result *res, unsigned owner, struct s
 	s->flags = SG_SESS_F_TUPLE;
 	s->owner = (uint16_t)owner;
 	s->suite = res->suite;
-	s->identity = res->cred_ref;
-	s->backend = res->backend;
+	/* identity and backend stay 0: cred_ref and backend carry the credential tag */
 	s->expires = (uint32_t)RTE_MIN(res->expires, (uint64_t)UINT32_MAX);
 	s->last_rx = (uint32_t)time(NULL); /* idle from now until its first record */
 	if (res->peer_cid_len) {
@@ -250,8 +278,12 @@ int gw_hs_install(struct sg_gateway *gw, const struct sg_hs_result *res, unsigne
 			gw_sess_end(gw, id, GW_END_UNINSTALLED, NULL);
 	}
 	if (rc == 0) {
+		uint8_t tag[SG_SESSREG_TAG_LEN];
+
 		gw->hs.installed++;
-		gw_sess_track(gw, id, res->identity, res->identity_len);
+		gw_sess_track(gw, id, res->identity, res->identity_len,
+		              cred_tag_of(res, tag) ? tag : NULL);
+		gw_store_put(gw, id);
 	} else {
 		gw->hs.install_failed++;
 	}

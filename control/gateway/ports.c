@@ -236,6 +236,8 @@ static int sessions_setup(struct sg_gateway *gw, uint32_t *capacity)
 	sp.sa_reserve = RTE_MAX(sp.capacity / 64, 256u);
 	/* The gateway thread never waits for the workers (docs/session-table.md). */
 	sp.flags = SG_SESS_P_DEFER_GROW;
+	/* A restart keeps the CID key: stored CIDs name their slots again (store.c). */
+	sp.cid_key = gw->store.have_cid_key ? gw->store.cid_key : NULL;
 	gw->ports.sessions = sg_sess_table_create(&sp);
 	if (gw->ports.sessions == NULL) {
 		SG_LOG(MAIN, ERR, "session table of %u: %s", sp.capacity, strerror(errno));
@@ -391,6 +393,11 @@ static int dataplane_setup(struct sg_gateway *gw)
 	dc.peer_move = cfg->sessions.peer_move == SG_PEER_MOVE_UNVERIFIED
 	                       ? SG_DP_PEER_MOVE_UNVERIFIED
 	                       : SG_DP_PEER_MOVE_VERIFIED;
+	/* Sequence floors to the session store through the punt ring (store.c); 0: none. */
+	if (ps->sessions != NULL && gw->store.st != NULL) {
+		dc.seq_step = cfg->store.seq_step;
+		dc.seq_interval_s = (uint32_t)cfg->store.seq_interval;
+	}
 	dc.sessions = ps->sessions;
 	dc.pool = ps->pool;
 	ps->dp = sg_dp_create(&dc);

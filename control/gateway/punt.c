@@ -56,6 +56,17 @@ static void session_finished(struct sg_gateway *gw, uint64_t id)
 	sg_hs_finished_again(gw->hs.engine, gw_hs_now(), &peer);
 }
 
+/* A worker's burst of sequence floors (n x struct sg_dp_floor): to the session store. */
+static void store_floors(struct sg_gateway *gw, const struct rte_mbuf *m)
+{
+	struct sg_dp_floor f[SG_BURST_MAX];
+	unsigned n = RTE_MIN(m->data_len / (unsigned)sizeof(f[0]), (unsigned)RTE_DIM(f));
+
+	/* The mbuf's data need not be aligned for the struct: copied out. */
+	memcpy(f, rte_pktmbuf_mtod(m, const void *), n * sizeof(f[0]));
+	gw_store_floors(gw, f, n);
+}
+
 /*
  * An application record punted because its device had no session yet, whose
  * session a handshake installed since: in an abbreviated handshake (RFC 5077
@@ -127,6 +138,9 @@ static bool punt_one(struct sg_gateway *gw, struct rte_mbuf *m)
 		return false;
 	case SG_DP_PUNT_FINISHED:
 		session_finished(gw, meta->session);
+		return false;
+	case SG_DP_PUNT_FLOORS:
+		store_floors(gw, m);
 		return false;
 	default:
 		return hs_punt(gw, m);

@@ -97,11 +97,13 @@ void gw_end_destroy(struct sg_gateway *gw)
 	memset(e, 0, sizeof(*e));
 }
 
-void gw_sess_track(struct sg_gateway *gw, uint64_t id, const uint8_t *identity, size_t len)
+void gw_sess_track(struct sg_gateway *gw, uint64_t id, const uint8_t *identity, size_t len,
+                   const uint8_t *tag)
 {
 	struct gw_end *e = &gw->end;
 
-	if (sg_sessreg_add(e->reg, id, identity, len) != 0)
+	if (sg_sessreg_add(e->reg, id, identity, len) != 0 ||
+	    (tag != NULL && sg_sessreg_set_tag(e->reg, id, tag) != 0))
 		SG_LOG(CTL, WARNING, "session %" PRIx64 ": not indexed by identity (out of memory)",
 		       id);
 }
@@ -174,6 +176,7 @@ int gw_sess_end(struct sg_gateway *gw, uint64_t id, enum gw_end_why why, bool *a
 		       "session %016" PRIx64 ": backend side kept until its slot's next use: %s",
 		       id, strerror(-rc));
 	sg_sessreg_del(e->reg, id);
+	gw_store_del(gw, id);
 	e->ended[why]++;
 	if (c != NULL) {
 		c->id = id;

@@ -39,6 +39,8 @@ struct sg_sessreg {
 	uint32_t bucket_mask;
 	uint32_t seed;
 	uint64_t sessions;
+	/* per slot: the session store's credential tag; all zero: none. Made at the first tag. */
+	uint8_t (*tags)[SG_SESSREG_TAG_LEN];
 };
 
 /* FNV-1a, seeded per registry. */
@@ -88,6 +90,7 @@ void sg_sessreg_destroy(struct sg_sessreg *r)
 	free(r->free_idx);
 	free(r->buckets);
 	free(r->slots);
+	free(r->tags);
 	free(r);
 }
 
@@ -206,6 +209,8 @@ static void slot_unlink(struct sg_sessreg *r, uint32_t s)
 	if (--e->n == 0)
 		ident_free(r, sl->ident);
 	memset(sl, 0, sizeof(*sl));
+	if (r->tags != NULL)
+		memset(r->tags[s], 0, SG_SESSREG_TAG_LEN);
 	r->sessions--;
 }
 
@@ -276,6 +281,33 @@ size_t sg_sessreg_find(const struct sg_sessreg *r, const void *identity, size_t 
 	for (uint32_t s = r->idents[i - 1]->head; s != 0 && k < max; s = r->slots[s - 1].next)
 		ids[k++] = (uint64_t)r->slots[s - 1].gen << 32 | (s - 1);
 	return r->idents[i - 1]->n;
+}
+
+int sg_sessreg_set_tag(struct sg_sessreg *r, uint64_t id, const uint8_t *tag)
+{
+	uint32_t s = (uint32_t)id;
+
+	if (s >= r->capacity || r->slots[s].gen == 0 || r->slots[s].gen != (uint32_t)(id >> 32))
+		return -ENOENT;
+	if (r->tags == NULL) {
+		r->tags = calloc(r->capacity, SG_SESSREG_TAG_LEN);
+		if (r->tags == NULL)
+			return -ENOMEM;
+	}
+	memcpy(r->tags[s], tag, SG_SESSREG_TAG_LEN);
+	return 0;
+}
+
+const uint8_t *sg_sessreg_tag(const struct sg_sessreg *r, uint64_t id)
+{
+	static const uint8_t none[SG_SESSREG_TAG_LEN];
+	uint32_t s = (uint32_t)id;
+
+	if (r->tags == NULL || s >= r->capacity || r->slots[s].gen == 0 ||
+	    r->slots[s].gen != (uint32_t)(id >> 32) ||
+	    memcmp(r->tags[s], none, SG_SESSREG_TAG_LEN) == 0)
+		return NULL;
+	return r->tags[s];
 }
 
 uint64_t sg_sessreg_sessions(const struct sg_sessreg *r)

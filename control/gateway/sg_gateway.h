@@ -289,9 +289,10 @@ void sg_gateway_store_info(struct sg_gateway *gw, struct sg_gw_store_info *out);
 int sg_gateway_store_policy(struct sg_gateway *gw, const char *text, size_t len);
 
 /*
- * The overrides text the gateway started with (stored, applied over the
- * file), NUL-terminated into buf. Returns its length (0: none), or
- * -ENOBUFS when cap is too small. Gateway thread.
+ * The stored overrides text (applied over the file at start, or as
+ * sg_gateway_store_policy() last stored it), NUL-terminated into buf.
+ * Returns its length (0: none, or the store is off), or -ENOBUFS when cap
+ * is too small. Gateway thread.
  */
 int sg_gateway_policy_overrides(struct sg_gateway *gw, char *buf, size_t cap);
 

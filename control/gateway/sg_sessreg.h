@@ -8,7 +8,10 @@
  * rest (architecture: handshake and policy state live in control/).
  *
  * Memory: 16 bytes per session slot (allocated zeroed, so pages are touched
- * only as slots are used) plus one small block per distinct identity.
+ * only as slots are used) plus one small block per distinct identity; with
+ * the session store on, 8 more per slot for the credential tag of each
+ * session (the store keeps it in the session's record: a credential that
+ * changed while the daemon was down is not restored).
  * Session ids are the session table's (generation << 32 | slot): a slot
  * reused by a new session replaces the old record, so a missed delete never
  * leaves a wrong answer behind, only a stale id the caller checks against the
@@ -27,6 +30,7 @@ extern "C" {
 #endif
 
 #define SG_SESSREG_IDENTITY_MAX 128 /* as the credential store's identities */
+#define SG_SESSREG_TAG_LEN      8   /* a session's credential tag (sg_store_cred_tag()) */
 
 struct sg_sessreg;
 
@@ -56,6 +60,17 @@ const uint8_t *sg_sessreg_identity(const struct sg_sessreg *r, uint64_t id, size
  */
 size_t sg_sessreg_find(const struct sg_sessreg *r, const void *identity, size_t len, uint64_t *ids,
                        size_t max);
+
+/*
+ * Keep session id's credential tag (SG_SESSREG_TAG_LEN bytes, not all zero)
+ * until its slot is deleted or added again. The tags' memory is made at the
+ * first call. Returns 0, -ENOENT (the slot holds another id or none) or
+ * -ENOMEM.
+ */
+int sg_sessreg_set_tag(struct sg_sessreg *r, uint64_t id, const uint8_t *tag);
+
+/* Session id's credential tag (valid until its slot changes), or NULL: none kept. */
+const uint8_t *sg_sessreg_tag(const struct sg_sessreg *r, uint64_t id);
 
 /* Sessions and distinct identities recorded. */
 uint64_t sg_sessreg_sessions(const struct sg_sessreg *r);

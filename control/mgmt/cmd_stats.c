@@ -23,6 +23,7 @@ static const char *const punt_names[SG_DP_PUNT_MAX] = {
 	[SG_DP_PUNT_ALERT] = "alert",
 	[SG_DP_PUNT_KEY_EXHAUSTED] = "key_exhausted",
 	[SG_DP_PUNT_FINISHED] = "finished",
+	[SG_DP_PUNT_FLOORS] = "floors",
 };
 
 static const char *const refusal_names[SG_SESS_REFUSE_MAX] = {
@@ -70,16 +71,18 @@ json_t *mgmt_traffic_json(const struct sg_dp_counters *c)
 
 	for (unsigned r = 0; r < SG_DROP_MAX; r++)
 		dropped += c->drop[r];
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
-	                 "rx_packets", (json_int_t)c->rx, "rx_bytes", (json_int_t)c->rx_bytes,
-	                 "tx_packets", (json_int_t)c->tx, "forwarded_up",
-	                 (json_int_t)c->forwarded_up, "forwarded_down",
-	                 (json_int_t)c->forwarded_down, "punted", (json_int_t)c->punted, "consumed",
-	                 (json_int_t)c->consumed, "handed_off", (json_int_t)c->handed_off,
-	                 "records_opened", (json_int_t)c->records_opened, "records_opened_prev_key",
-	                 (json_int_t)c->records_opened_prev, "peer_moves",
-	                 (json_int_t)c->peer_moves, "records_sealed", (json_int_t)c->records_sealed,
-	                 "dropped", (json_int_t)dropped, "rrc", rrc_json(c));
+	return json_pack(
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	        "s:I, s:o}",
+	        "rx_packets", (json_int_t)c->rx, "rx_bytes", (json_int_t)c->rx_bytes, "tx_packets",
+	        (json_int_t)c->tx, "forwarded_up", (json_int_t)c->forwarded_up, "forwarded_down",
+	        (json_int_t)c->forwarded_down, "punted", (json_int_t)c->punted, "consumed",
+	        (json_int_t)c->consumed, "handed_off", (json_int_t)c->handed_off, "records_opened",
+	        (json_int_t)c->records_opened, "records_opened_prev_key",
+	        (json_int_t)c->records_opened_prev, "peer_moves", (json_int_t)c->peer_moves,
+	        "records_sealed", (json_int_t)c->records_sealed, "floors_posted",
+	        (json_int_t)c->floors_posted, "floors_dropped", (json_int_t)c->floors_dropped,
+	        "dropped", (json_int_t)dropped, "rrc", rrc_json(c));
 }
 
 /* Drops by reason: every one (zeros too: series that come and go confuse rate() in

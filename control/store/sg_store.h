@@ -74,6 +74,17 @@ struct sg_store_ops {
 	int (*iterate)(void *be, sg_store_raw_fn fn, void *arg);
 	void (*stats)(void *be, struct sg_store_backend_stats *st);
 	void (*close)(void *be); /* drops an uncommitted group */
+	/*
+	 * Meta records: small named values beside the sessions (sealed by the
+	 * front), written in the same group as the sessions' puts and deletes
+	 * (LMDB: a second named database "meta" in the same environment and
+	 * write transaction). name: 1..SG_STORE_META_NAME_MAX bytes, NUL-ended.
+	 * meta_get reads the open group too; it returns the stored length,
+	 * -ENOENT, or -ENOBUFS when it is over cap (nothing copied).
+	 */
+	int (*meta_put)(void *be, const char *name, const uint8_t *val, size_t len);
+	int (*meta_get)(void *be, const char *name, uint8_t *buf, size_t cap);
+	int (*meta_del)(void *be, const char *name); /* -ENOENT: nothing stored */
 };
 
 /* The embedded LMDB backend (store_lmdb.c). */
@@ -122,6 +133,34 @@ typedef int (*sg_store_rec_fn)(uint32_t slot, const struct sg_store_rec *rec, vo
  * Returns 0, fn's non-zero value, or the backend's -errno.
  */
 int sg_store_iterate(struct sg_store *st, uint64_t now, sg_store_rec_fn fn, void *arg);
+
+/* Longest meta name, in bytes (without the NUL). */
+#define SG_STORE_META_NAME_MAX 31
+/* Largest meta value, in bytes. */
+#define SG_STORE_META_MAX 65535
+
+/*
+ * Meta records: named secrets and settings beside the sessions (the CID
+ * key, ticket keys, cookie secrets, the live policy overrides, the clean
+ * stop marker, the floors' step and margin: docs/restart.md), sealed like
+ * the sessions under the store key with the AAD bound to "meta:" and the
+ * name, and written in the same group commits (durable after
+ * sg_store_commit()). name: 1..SG_STORE_META_NAME_MAX bytes.
+ */
+
+/* Seal and write val (len <= SG_STORE_META_MAX) as name. 0, -EINVAL or the backend's -errno. */
+int sg_store_meta_put(struct sg_store *st, const char *name, const uint8_t *val, size_t len);
+
+/*
+ * Read name into buf (cap bytes). Returns its length, -ENOENT (none),
+ * -ENOBUFS (over cap), -EINVAL (a bad name), or the -errno of the refusal
+ * (enum sg_store_bad: damaged, another key, a version this build does not
+ * read); buf holds nothing unauthenticated after a failure.
+ */
+int sg_store_meta_get(struct sg_store *st, const char *name, uint8_t *buf, size_t cap);
+
+/* Delete name in the open group. 0, -ENOENT, -EINVAL or the backend's -errno. */
+int sg_store_meta_del(struct sg_store *st, const char *name);
 
 /* Fill out with st's counters. */
 void sg_store_stats(struct sg_store *st, struct sg_store_stats *out);

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stormgate/proxy_v2.h>
 #include <stormgate/session_types.h>
 
 #include "sg_store_key.h"
@@ -30,9 +31,16 @@ extern "C" {
 #define SG_STORE_REC_HDR     7  /* version, key id, body length */
 #define SG_STORE_REC_NONCE   12 /* AES-GCM IV (NIST SP 800-38D §8.2.1, deterministic) */
 #define SG_STORE_REC_TAG     16
-/* Largest body: fixed fields, v6 tuple, both CIDs whole, 32-byte keys, 12-byte IVs. */
+/* The PSK identity's bytes kept per session: SG_CRED_IDENTITY_MAX (control/cred). */
+#define SG_STORE_IDENTITY_MAX 128
+#define SG_STORE_CRED_TAG_LEN 8
+/* Fixed part of the body: integers, aead, flags, cred_tag, token. */
+#define SG_STORE_REC_BODY_FIXED (52)
+/* Largest body: fixed fields, the whole identity, both CIDs whole, v6 tuple,
+ * 32-byte keys, 12-byte IVs. */
 #define SG_STORE_REC_BODY_MAX                                                                      \
-	(36 + 1 + SG_SESS_CID_LEN_MAX + 1 + SG_SESS_PEER_CID_MAX + 36 + 2 * (32 + 12))
+	(SG_STORE_REC_BODY_FIXED + 1 + SG_STORE_IDENTITY_MAX + 1 + SG_SESS_CID_LEN_MAX + 1 +       \
+	 SG_SESS_PEER_CID_MAX + 36 + 2 * (32 + 12))
 #define SG_STORE_REC_MAX                                                                           \
 	(SG_STORE_REC_HDR + SG_STORE_REC_NONCE + SG_STORE_REC_BODY_MAX + SG_STORE_REC_TAG)
 
@@ -53,19 +61,25 @@ extern "C" {
  * (wipe with sg_store_rec_wipe()).
  */
 struct sg_store_rec {
-	uint32_t identity; /* credential store reference of the peer */
-	uint32_t backend;  /* udp mode: the session's backend source port index */
-	uint32_t expires;  /* key-lifetime deadline, absolute Unix seconds; 0: none */
-	uint32_t last_rx;  /* Unix seconds of the last authenticated record */
-	uint64_t tx_seq;   /* write sequence floor (< 2^48) */
-	uint64_t rx_top;   /* receive floor: highest authenticated sequence + 1 (< 2^48) */
-	uint16_t suite;    /* IANA cipher suite */
+	uint32_t gen;     /* the slot's generation: the session id is gen << 32 | slot */
+	uint32_t backend; /* udp mode: the binding sg_dp_session_backend() gave (port, cycle) */
+	uint32_t expires; /* key-lifetime deadline, absolute Unix seconds; 0: none */
+	uint32_t last_rx; /* Unix seconds of the last authenticated record */
+	uint64_t tx_seq;  /* write sequence floor (< 2^48) */
+	uint64_t rx_top;  /* receive floor: highest authenticated sequence + 1 (< 2^48) */
+	uint16_t suite;   /* IANA cipher suite */
 	uint16_t epoch;
 	uint16_t max_plaintext; /* the peer's record limit (RFC 8449 §4) */
 	uint8_t aead;           /* enum sg_aead: key and IV lengths follow from it */
 	uint8_t flags;          /* SG_STORE_F_* */
 	uint8_t cid_len;        /* our CID: 0 or SG_SESS_CID_LEN_MIN..MAX */
 	uint8_t peer_cid_len;
+	uint8_t identity_len;                    /* 0..SG_STORE_IDENTITY_MAX */
+	uint8_t identity[SG_STORE_IDENTITY_MAX]; /* the PSK identity (RFC 4279 §2) */
+	/* sg_store_cred_tag() of the identity's PSK when the session was made:
+	 * restore drops it when the credential changed or left meanwhile */
+	uint8_t cred_tag[SG_STORE_CRED_TAG_LEN];
+	uint8_t token[SG_PP2_TOKEN_LEN]; /* proxy mode: the session's token; udp: zero */
 	uint8_t cid[SG_SESS_CID_LEN_MAX];
 	uint8_t peer_cid[SG_SESS_PEER_CID_MAX];
 	struct sg_sess_tuple tuple;
@@ -94,15 +108,23 @@ const char *sg_store_bad_name(enum sg_store_bad bad);
 /* The refusal an error of sg_store_rec_open() stands for, or SG_STORE_BAD_MAX. */
 enum sg_store_bad sg_store_bad_of(int err);
 
-/* A sealing context: the key and the nonce counter. One thread. */
+struct evp_cipher_ctx_st; /* OpenSSL's EVP_CIPHER_CTX */
+
+/*
+ * A sealing context: the key, the nonce counter, and one AES-256-GCM
+ * context per direction keyed once (the key schedule is expanded at the
+ * first use, and each record sets only its nonce). One thread.
+ */
 struct sg_store_sealer {
 	struct sg_store_key key;
 	uint8_t nonce[SG_STORE_REC_NONCE]; /* the next nonce */
+	struct evp_cipher_ctx_st *enc;     /* NULL until the first seal */
+	struct evp_cipher_ctx_st *dec;     /* NULL until the first open */
 };
 
 /* Copy key into s and draw the nonce start. 0 or -EIO (CSPRNG). */
 int sg_store_sealer_init(struct sg_store_sealer *s, const struct sg_store_key *key);
-/* Wipe s. */
+/* Free s's contexts (libcrypto cleanses their key schedules) and wipe s. */
 void sg_store_sealer_wipe(struct sg_store_sealer *s);
 
 /*
@@ -123,8 +145,26 @@ int sg_store_rec_seal(struct sg_store_sealer *s, uint32_t slot, const struct sg_
 int sg_store_rec_open(const struct sg_store_key *key, uint32_t slot, const uint8_t *in, size_t len,
                       struct sg_store_rec *rec);
 
+/*
+ * sg_store_rec_open() with s's key and its keyed context: no key schedule
+ * per record (restore opens millions). Same returns.
+ */
+int sg_store_rec_unseal(struct sg_store_sealer *s, uint32_t slot, const uint8_t *in, size_t len,
+                        struct sg_store_rec *rec);
+
 /* Wipe rec. */
 void sg_store_rec_wipe(struct sg_store_rec *rec);
+
+/*
+ * The credential tag of a PSK: the first 8 bytes of
+ * SHA-256("stormgate cred tag" || psk). The gateway stores it with each
+ * session and compares it with the current credential's at restore, so a
+ * credential changed or removed while the daemon was down is not undone by
+ * a restore. Any thread. Should libcrypto fail, tag is all 0xff bytes, which
+ * a working libcrypto does not give in practice: the session is then not
+ * restored (the safe side).
+ */
+void sg_store_cred_tag(const uint8_t *psk, size_t len, uint8_t tag[SG_STORE_CRED_TAG_LEN]);
 
 #ifdef __cplusplus
 }

@@ -11,13 +11,7 @@
 #include <stormgate/common.h>
 
 #include "sg_store.h"
-
-struct sg_store {
-	const struct sg_store_ops *ops;
-	void *be;
-	struct sg_store_sealer sealer;
-	struct sg_store_stats stats; /* be is filled at sg_store_stats() */
-};
+#include "store_priv.h"
 
 struct sg_store *sg_store_open(const struct sg_store_ops *ops, const struct sg_store_params *params,
                                const struct sg_store_key *key)
@@ -97,7 +91,7 @@ static int iter_one(uint32_t slot, const uint8_t *raw, size_t len, void *arg)
 	enum sg_store_bad bad;
 	int rc;
 
-	rc = sg_store_rec_open(&c->st->sealer.key, slot, raw, len, &rec);
+	rc = sg_store_rec_unseal(&c->st->sealer, slot, raw, len, &rec);
 	if (rc != 0) {
 		bad = sg_store_bad_of(rc);
 		c->st->stats.refused[bad < SG_STORE_BAD_MAX ? bad : SG_STORE_BAD_BODY]++;

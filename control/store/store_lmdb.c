@@ -8,8 +8,9 @@
  * must never wait behind an import; the two also differ in size and in how
  * often they sync, and damage to one never touches the other.
  *
- * Key: the slot, u32 big endian (so the walk is in slot order); value: the
- * sealed record. A group is one write transaction kept open from the first
+ * Two named databases: "sessions" (key: the slot, u32 big endian, so the
+ * walk is in slot order; value: the sealed record) and "meta" (key: the
+ * name; value: the sealed meta record). A group is one write transaction kept open from the first
  * put or delete to the commit: one fsync per group (mdb_txn_commit), and
  * at most GROUP_MAX writes per group. Control
  * plane only (MDB_NOTLS, so the thread may change between groups).
@@ -37,13 +38,41 @@
 
 struct lmdb_be {
 	MDB_env *env;
-	MDB_dbi dbi;
+	MDB_dbi dbi;    /* "sessions" */
+	MDB_dbi meta;   /* "meta" */
 	MDB_txn *group; /* the open write transaction, or NULL */
 	uint64_t pending;
 	uint64_t dropped;
 	uint64_t commits;
 	uint64_t last_commit;
 };
+
+/*
+ * A data file shorter than the pages its meta page names (a disk that lost
+ * the file's tail): LMDB maps the file and would die of SIGBUS reading a
+ * page past its end, so such a store is refused before any page is read.
+ */
+static int check_file(MDB_env *env)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	struct stat sb;
+	mdb_filehandle_t fd;
+	int rc;
+
+	rc = sg_mdb_errno(mdb_env_info(env, &info));
+	if (rc == 0)
+		rc = sg_mdb_errno(mdb_env_stat(env, &ms));
+	if (rc == 0)
+		rc = sg_mdb_errno(mdb_env_get_fd(env, &fd));
+	if (rc != 0)
+		return rc;
+	if (fstat(fd, &sb) != 0)
+		return -errno;
+	if ((uint64_t)sb.st_size < ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize)
+		return -EUCLEAN;
+	return 0;
+}
 
 static int lmdb_open(const struct sg_store_params *p, void **out)
 {
@@ -67,12 +96,18 @@ static int lmdb_open(const struct sg_store_params *p, void **out)
 	rc = sg_mdb_errno(mdb_env_set_mapsize(
 	        b->env, (size_t)(p->map_size ? p->map_size : MAP_SIZE_DEFAULT)));
 	if (rc == 0)
+		rc = sg_mdb_errno(mdb_env_set_maxdbs(b->env, 2));
+	if (rc == 0)
 		rc = sg_mdb_errno(mdb_env_open(b->env, p->path, MDB_NOTLS, 0600));
+	if (rc == 0)
+		rc = check_file(b->env);
 	if (rc == 0)
 		rc = sg_mdb_errno(mdb_txn_begin(b->env, NULL, 0, &txn));
 	if (rc != 0)
 		goto fail_env;
-	rc = sg_mdb_errno(mdb_dbi_open(txn, NULL, 0, &b->dbi));
+	rc = sg_mdb_errno(mdb_dbi_open(txn, "sessions", MDB_CREATE, &b->dbi));
+	if (rc == 0)
+		rc = sg_mdb_errno(mdb_dbi_open(txn, "meta", MDB_CREATE, &b->meta));
 	if (rc == 0)
 		rc = sg_mdb_errno(mdb_txn_commit(txn));
 	else
@@ -129,18 +164,40 @@ static int write_failed(struct lmdb_be *b, int rc)
 	return rc;
 }
 
-static int lmdb_put(void *be, uint32_t slot, const uint8_t *rec, size_t len)
+/* Put key = val into dbi in the open group. */
+static int group_put(struct lmdb_be *b, MDB_dbi dbi, MDB_val *key, const uint8_t *val, size_t len)
 {
-	struct lmdb_be *b = be;
-	uint8_t kb[4];
-	MDB_val key = { .mv_size = sizeof(kb), .mv_data = kb };
-	MDB_val val = { .mv_size = len, .mv_data = (void *)(uintptr_t)rec };
+	MDB_val v = { .mv_size = len, .mv_data = (void *)(uintptr_t)val };
 	int rc = group(b);
 
 	if (rc != 0)
 		return rc;
+	rc = sg_mdb_errno(mdb_put(b->group, dbi, key, &v, 0));
+	if (rc != 0)
+		return write_failed(b, rc);
+	b->pending++;
+	return 0;
+}
+
+static int lmdb_put(void *be, uint32_t slot, const uint8_t *rec, size_t len)
+{
+	uint8_t kb[4];
+	MDB_val key = { .mv_size = sizeof(kb), .mv_data = kb };
+
 	sg_store_be32(kb, slot);
-	rc = sg_mdb_errno(mdb_put(b->group, b->dbi, &key, &val, 0));
+	return group_put(be, ((struct lmdb_be *)be)->dbi, &key, rec, len);
+}
+
+/* Delete key from dbi in the open group. */
+static int group_del(struct lmdb_be *b, MDB_dbi dbi, MDB_val *key)
+{
+	int rc = group(b);
+
+	if (rc != 0)
+		return rc;
+	rc = sg_mdb_errno(mdb_del(b->group, dbi, key, NULL));
+	if (rc == -ENOENT)
+		return rc; /* nothing to delete: the group goes on */
 	if (rc != 0)
 		return write_failed(b, rc);
 	b->pending++;
@@ -149,21 +206,51 @@ static int lmdb_put(void *be, uint32_t slot, const uint8_t *rec, size_t len)
 
 static int lmdb_del(void *be, uint32_t slot)
 {
-	struct lmdb_be *b = be;
 	uint8_t kb[4];
 	MDB_val key = { .mv_size = sizeof(kb), .mv_data = kb };
-	int rc = group(b);
 
-	if (rc != 0)
-		return rc;
 	sg_store_be32(kb, slot);
-	rc = sg_mdb_errno(mdb_del(b->group, b->dbi, &key, NULL));
-	if (rc == -ENOENT)
-		return rc; /* nothing to delete: the group goes on */
-	if (rc != 0)
-		return write_failed(b, rc);
-	b->pending++;
-	return 0;
+	return group_del(be, ((struct lmdb_be *)be)->dbi, &key);
+}
+
+static int lmdb_meta_put(void *be, const char *name, const uint8_t *val, size_t len)
+{
+	MDB_val key = { .mv_size = strlen(name), .mv_data = (void *)(uintptr_t)name };
+
+	return group_put(be, ((struct lmdb_be *)be)->meta, &key, val, len);
+}
+
+static int lmdb_meta_del(void *be, const char *name)
+{
+	MDB_val key = { .mv_size = strlen(name), .mv_data = (void *)(uintptr_t)name };
+
+	return group_del(be, ((struct lmdb_be *)be)->meta, &key);
+}
+
+/* Read name from the open group, or from what is durable when none is open. */
+static int lmdb_meta_get(void *be, const char *name, uint8_t *buf, size_t cap)
+{
+	struct lmdb_be *b = be;
+	MDB_txn *txn = b->group;
+	MDB_val key = { .mv_size = strlen(name), .mv_data = (void *)(uintptr_t)name };
+	MDB_val val;
+	int rc;
+
+	if (txn == NULL) {
+		rc = sg_mdb_errno(mdb_txn_begin(b->env, NULL, MDB_RDONLY, &txn));
+		if (rc != 0)
+			return rc;
+	}
+	rc = sg_mdb_errno(mdb_get(txn, b->meta, &key, &val));
+	if (rc == 0 && val.mv_size > cap)
+		rc = -ENOBUFS;
+	if (rc == 0) {
+		memcpy(buf, val.mv_data, val.mv_size);
+		rc = (int)val.mv_size;
+	}
+	if (txn != b->group)
+		mdb_txn_abort(txn);
+	return rc;
 }
 
 static int lmdb_commit(void *be)
@@ -250,4 +337,7 @@ const struct sg_store_ops sg_store_lmdb_ops = {
 	.iterate = lmdb_iterate,
 	.stats = lmdb_stats,
 	.close = lmdb_close,
+	.meta_put = lmdb_meta_put,
+	.meta_get = lmdb_meta_get,
+	.meta_del = lmdb_meta_del,
 };

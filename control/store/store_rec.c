@@ -1,22 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The sealed session record (sg_store_rec.h): body codec and AES-256-GCM
- * seal. Control plane; a sealer belongs to one thread.
+ * The sealed session record (sg_store_rec.h): the body's codec, the
+ * refusal table and the credential tag; the envelope is store_seal.c.
+ * Control plane; a sealer belongs to one thread.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include <stormgate/bytes.h>
 #include <stormgate/common.h>
 #include <stormgate/record.h>
 
 #include "sg_store_rec.h"
+#include "store_seal.h"
 
-#define BODY_FIXED 36
+#define BODY_FIXED SG_STORE_REC_BODY_FIXED
 #define SEQ_LIMIT  (UINT64_C(1) << 48)
 
 static const struct {
@@ -56,7 +57,8 @@ static bool rec_valid(const struct sg_store_rec *r)
 	return r->aead < SG_AEAD_MAX && (r->flags & ~SG_STORE_F_ALL) == 0 &&
 	       (r->cid_len == 0 ||
 	        (r->cid_len >= SG_SESS_CID_LEN_MIN && r->cid_len <= SG_SESS_CID_LEN_MAX)) &&
-	       r->tx_seq < SEQ_LIMIT && r->rx_top < SEQ_LIMIT;
+	       r->identity_len <= SG_STORE_IDENTITY_MAX && r->tx_seq < SEQ_LIMIT &&
+	       r->rx_top < SEQ_LIMIT;
 }
 
 /* Append n bytes; the caller sized the body, so this never overflows. */
@@ -75,8 +77,8 @@ static size_t body_encode(const struct sg_store_rec *r, uint8_t *p)
 	bool v4 = tuple_is_v4(&r->tuple);
 	unsigned alen = v4 ? 4 : 16;
 
-	sg_store_be32(p, r->identity);
-	sg_store_be32(p + 4, r->backend);
+	sg_store_be32(p, r->backend);
+	sg_store_be32(p + 4, r->gen);
 	sg_store_be32(p + 8, r->expires);
 	sg_store_be32(p + 12, r->last_rx);
 	sg_store_be48(p + 16, r->tx_seq);
@@ -86,7 +88,11 @@ static size_t body_encode(const struct sg_store_rec *r, uint8_t *p)
 	sg_store_be16(p + 32, r->max_plaintext);
 	p[34] = r->aead;
 	p[35] = (uint8_t)(r->flags | (v4 ? SG_STORE_F_V4 : 0));
+	memcpy(p + 36, r->cred_tag, SG_STORE_CRED_TAG_LEN);
+	memcpy(p + 44, r->token, SG_PP2_TOKEN_LEN);
 	p += BODY_FIXED;
+	*p++ = r->identity_len;
+	p = put(p, r->identity, r->identity_len);
 	*p++ = r->cid_len;
 	p = put(p, r->cid, r->cid_len);
 	*p++ = r->peer_cid_len;
@@ -121,8 +127,8 @@ static int body_decode(const uint8_t *p, size_t len, struct sg_store_rec *r)
 
 	if (len < BODY_FIXED)
 		return -EUCLEAN;
-	r->identity = sg_load_be32(p);
-	r->backend = sg_load_be32(p + 4);
+	r->backend = sg_load_be32(p);
+	r->gen = sg_load_be32(p + 4);
 	r->expires = sg_load_be32(p + 8);
 	r->last_rx = sg_load_be32(p + 12);
 	r->tx_seq = sg_load_be48(p + 16);
@@ -133,12 +139,16 @@ static int body_decode(const uint8_t *p, size_t len, struct sg_store_rec *r)
 	r->aead = p[34];
 	r->flags = p[35] & (uint8_t)~SG_STORE_F_V4;
 	alen = (p[35] & SG_STORE_F_V4) ? 4 : 16;
+	memcpy(r->cred_tag, p + 36, SG_STORE_CRED_TAG_LEN);
+	memcpy(r->token, p + 44, SG_PP2_TOKEN_LEN);
 	p += BODY_FIXED;
 	if (!rec_valid(r))
 		return -EUCLEAN;
 	klen = sg_aead_key_len((enum sg_aead)r->aead);
 	ivlen = sg_aead_iv_len((enum sg_aead)r->aead);
-	if (!take(&p, end, &r->cid_len, 1) || !take(&p, end, r->cid, r->cid_len) ||
+	if (!take(&p, end, &r->identity_len, 1) || r->identity_len > SG_STORE_IDENTITY_MAX ||
+	    !take(&p, end, r->identity, r->identity_len) || !take(&p, end, &r->cid_len, 1) ||
+	    r->cid_len > SG_SESS_CID_LEN_MAX || !take(&p, end, r->cid, r->cid_len) ||
 	    !take(&p, end, &r->peer_cid_len, 1) || !take(&p, end, r->peer_cid, r->peer_cid_len) ||
 	    !take(&p, end, r->tuple.laddr + 16 - alen, alen) ||
 	    !take(&p, end, r->tuple.paddr + 16 - alen, alen) ||
@@ -150,101 +160,43 @@ static int body_decode(const uint8_t *p, size_t len, struct sg_store_rec *r)
 		memcpy(r->tuple.laddr, v4_mapped, 12);
 		memcpy(r->tuple.paddr, v4_mapped, 12);
 	}
-	/* cid_len was read again from the body: recheck its range */
+	/* cid_len was read from the body after the first check: recheck its range */
 	return rec_valid(r) ? 0 : -EUCLEAN;
-}
-
-/*
- * AES-256-GCM over len bytes from in to out, with aad; enc: seal and write
- * tag, else open and check tag (EVP compares it in constant time).
- * 0, -EBADMSG (open: the tag is wrong) or -EIO.
- */
-static int gcm(bool enc, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad,
-               size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
-{
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	int n, rc = -EIO;
-
-	if (ctx == NULL)
-		return -EIO;
-	if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce, enc ? 1 : 0) != 1 ||
-	    EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1 ||
-	    EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1)
-		goto out;
-	if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SG_STORE_REC_TAG, tag) != 1)
-		goto out;
-	if (EVP_CipherFinal_ex(ctx, out + n, &n) != 1) {
-		rc = enc ? -EIO : -EBADMSG;
-		goto out;
-	}
-	if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SG_STORE_REC_TAG, tag) != 1)
-		goto out;
-	rc = 0;
-out:
-	EVP_CIPHER_CTX_free(ctx); /* frees and cleanses the key schedule */
-	return rc;
-}
-
-/* AAD: the record's header, then its store key. */
-static void make_aad(uint8_t aad[SG_STORE_REC_HDR + 4], const uint8_t *hdr, uint32_t slot)
-{
-	memcpy(aad, hdr, SG_STORE_REC_HDR);
-	sg_store_be32(aad + SG_STORE_REC_HDR, slot);
-}
-
-int sg_store_sealer_init(struct sg_store_sealer *s, const struct sg_store_key *key)
-{
-	s->key = *key;
-	if (RAND_bytes(s->nonce, sizeof(s->nonce)) != 1) {
-		sg_store_sealer_wipe(s);
-		return -EIO;
-	}
-	return 0;
-}
-
-void sg_store_sealer_wipe(struct sg_store_sealer *s)
-{
-	sg_wipe(s, sizeof(*s));
-}
-
-/* Count the nonce up by one as a 96-bit big-endian number. */
-static void nonce_next(uint8_t *nonce)
-{
-	for (int i = SG_STORE_REC_NONCE - 1; i >= 0; i--)
-		if (++nonce[i] != 0)
-			break;
 }
 
 int sg_store_rec_seal(struct sg_store_sealer *s, uint32_t slot, const struct sg_store_rec *rec,
                       uint8_t *out, size_t cap)
 {
 	uint8_t body[SG_STORE_REC_BODY_MAX];
-	uint8_t aad[SG_STORE_REC_HDR + 4];
+	uint8_t bind[4];
 	size_t body_len;
 	int rc;
 
 	if (!rec_valid(rec))
 		return -EINVAL;
 	body_len = body_encode(rec, body);
-	if (cap < SG_STORE_REC_HDR + SG_STORE_REC_NONCE + body_len + SG_STORE_REC_TAG) {
-		rc = -ENOBUFS;
-		goto out;
-	}
-	out[0] = SG_STORE_REC_VERSION;
-	sg_store_be32(out + 1, s->key.id);
-	sg_store_be16(out + 5, (uint16_t)body_len);
-	memcpy(out + SG_STORE_REC_HDR, s->nonce, SG_STORE_REC_NONCE);
-	/* a nonce is used once, even if this seal fails */
-	nonce_next(s->nonce);
-	make_aad(aad, out, slot);
-	rc = gcm(true, s->key.key, out + SG_STORE_REC_HDR, aad, sizeof(aad), body, body_len,
-	         out + SG_STORE_REC_HDR + SG_STORE_REC_NONCE,
-	         out + SG_STORE_REC_HDR + SG_STORE_REC_NONCE + body_len);
-	if (rc == 0)
-		rc = (int)(SG_STORE_REC_HDR + SG_STORE_REC_NONCE + body_len + SG_STORE_REC_TAG);
-	else
-		sg_wipe(out, cap);
-out:
+	sg_store_be32(bind, slot);
+	rc = sg_store_seal(s, bind, sizeof(bind), body, body_len, out, cap);
+	sg_wipe(body, sizeof(body));
+	return rc;
+}
+
+int sg_store_rec_unseal(struct sg_store_sealer *s, uint32_t slot, const uint8_t *in, size_t len,
+                        struct sg_store_rec *rec)
+{
+	uint8_t body[SG_STORE_REC_BODY_MAX];
+	uint8_t bind[4];
+	int rc;
+
+	memset(rec, 0, sizeof(*rec));
+	sg_store_be32(bind, slot);
+	rc = sg_store_unseal(s, bind, sizeof(bind), in, len, body, sizeof(body));
+	if (rc == -ENOBUFS)
+		rc = -EUCLEAN; /* cannot be authentic: we never seal a body this long */
+	if (rc >= 0)
+		rc = body_decode(body, (size_t)rc, rec);
+	if (rc != 0)
+		sg_store_rec_wipe(rec);
 	sg_wipe(body, sizeof(body));
 	return rc;
 }
@@ -252,40 +204,33 @@ out:
 int sg_store_rec_open(const struct sg_store_key *key, uint32_t slot, const uint8_t *in, size_t len,
                       struct sg_store_rec *rec)
 {
-	uint8_t body[SG_STORE_REC_BODY_MAX];
-	uint8_t tag[SG_STORE_REC_TAG];
-	uint8_t aad[SG_STORE_REC_HDR + 4];
-	size_t body_len, want;
-	int rc;
+	struct sg_store_sealer s = { .key = *key };
+	int rc = sg_store_rec_unseal(&s, slot, in, len, rec);
 
-	memset(rec, 0, sizeof(*rec));
-	if (len < SG_STORE_REC_HDR)
-		return -ENODATA;
-	if (in[0] != SG_STORE_REC_VERSION)
-		return -EPROTONOSUPPORT;
-	if (sg_load_be32(in + 1) != key->id)
-		return -EKEYREJECTED;
-	body_len = sg_load_be16(in + 5);
-	want = SG_STORE_REC_HDR + SG_STORE_REC_NONCE + body_len + SG_STORE_REC_TAG;
-	if (len < want)
-		return -ENODATA;
-	if (len > want)
-		return -EMSGSIZE;
-	if (body_len > sizeof(body))
-		return -EUCLEAN; /* cannot be authentic: we never seal one this long */
-	memcpy(tag, in + want - SG_STORE_REC_TAG, sizeof(tag));
-	make_aad(aad, in, slot);
-	rc = gcm(false, key->key, in + SG_STORE_REC_HDR, aad, sizeof(aad),
-	         in + SG_STORE_REC_HDR + SG_STORE_REC_NONCE, body_len, body, tag);
-	if (rc == 0)
-		rc = body_decode(body, body_len, rec);
-	if (rc != 0)
-		sg_store_rec_wipe(rec);
-	sg_wipe(body, sizeof(body));
+	sg_store_sealer_wipe(&s);
 	return rc;
 }
 
 void sg_store_rec_wipe(struct sg_store_rec *rec)
 {
 	sg_wipe(rec, sizeof(*rec));
+}
+
+static const char cred_tag_label[] = "stormgate cred tag";
+
+void sg_store_cred_tag(const uint8_t *psk, size_t len, uint8_t tag[SG_STORE_CRED_TAG_LEN])
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned md_len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, cred_tag_label, sizeof(cred_tag_label) - 1) == 1 &&
+	    EVP_DigestUpdate(ctx, psk, len) == 1 && EVP_DigestFinal_ex(ctx, md, &md_len) == 1 &&
+	    md_len >= SG_STORE_CRED_TAG_LEN)
+		memcpy(tag, md, SG_STORE_CRED_TAG_LEN);
+	else
+		memset(tag, 0xff, SG_STORE_CRED_TAG_LEN);
+	EVP_MD_CTX_free(ctx);
+	sg_wipe(md, sizeof(md));
 }

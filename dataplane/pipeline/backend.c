@@ -119,6 +119,9 @@ static int udp_attach(struct sg_dp *dp, uint32_t slot, uint64_t session)
 {
 	uint32_t bpi;
 
+	if (dp->fifo_stale)
+		sg_dp_restore_done(dp);
+
 	if (dp->direct) {
 		uint64_t t = dp->slot_btag[slot];
 
@@ -314,4 +317,103 @@ unsigned sg_dp_ctl_reclaim(struct sg_dp *dp)
 uint64_t sg_dp_ctl_detach_deferred(const struct sg_dp *dp)
 {
 	return dp->detach_deferred;
+}
+
+/* ---- checkpoint and restore (issue 15, docs/restart.md) ---- */
+
+int sg_dp_session_backend(const struct sg_dp *dp, uint64_t session, uint32_t *backend,
+                          uint8_t token[SG_PP2_TOKEN_LEN])
+{
+	uint32_t slot = (uint32_t)session, bpi;
+	const struct dp_ident *id;
+
+	if (slot >= dp->capacity || backend == NULL)
+		return -ENOENT;
+	if (dp->conf.backend_mode == SG_DP_BACKEND_UDP) {
+		uint8_t fam, a[16];
+		uint16_t port;
+
+		/* Attached, and to this session, not to an earlier one of the slot. */
+		if (sg_dp_session_bport(dp, session, &fam, a, &port) != 0 ||
+		    !dp_slot_bport(dp, slot, &bpi))
+			return -ENOENT;
+		*backend = bpi;
+		if (token != NULL)
+			memset(token, 0, SG_PP2_TOKEN_LEN);
+		return 0;
+	}
+	id = dp->slot_ident[slot];
+	if (id == NULL)
+		return -ENOENT;
+	*backend = 0;
+	if (token != NULL)
+		memcpy(token, id->token, SG_PP2_TOKEN_LEN);
+	return 0;
+}
+
+/*
+ * udp mode: bind slot's session exactly the backend port index bpi it had.
+ * Direct map: bpi must be one of the slot's ports; the slot's attach count
+ * resumes at the cycle bpi names. FIFO map: bpi must be free (the FIFO is
+ * rebuilt once, sg_dp_restore_done()). 0, -EEXIST or -EINVAL.
+ */
+static int udp_restore(struct sg_dp *dp, uint32_t slot, uint64_t session, uint32_t bpi)
+{
+	if ((session >> 32) == 0) /* session ids never have generation 0 */
+		return -EINVAL;
+	if (dp->direct) {
+		uint32_t mask = (1u << dp->btag_shift) - 1;
+
+		if ((bpi >> dp->btag_shift) != slot)
+			return -EINVAL;
+		if ((dp->slot_btag[slot] >> 32) != 0)
+			return -EEXIST;
+		__atomic_store_n(&dp->slot_btag[slot],
+		                 (session & ~(uint64_t)UINT32_MAX) | (bpi & mask),
+		                 __ATOMIC_RELEASE);
+		return 0;
+	}
+	if (bpi >= dp->n_bports)
+		return -EINVAL;
+	if (dp->slot_bport[slot] != 0 || dp->bport_session[bpi] != 0)
+		return -EEXIST;
+	__atomic_store_n(&dp->bport_session[bpi], session + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&dp->slot_bport[slot], bpi + 1, __ATOMIC_RELEASE);
+	dp->fifo_stale = true;
+	return 0;
+}
+
+int sg_dp_session_restore(struct sg_dp *dp, uint64_t session, const uint8_t *identity,
+                          uint8_t identity_len, const uint8_t *token, uint32_t backend)
+{
+	uint32_t slot = (uint32_t)session;
+
+	if (slot >= dp->capacity)
+		return -EINVAL;
+	if (dp->conf.backend_mode == SG_DP_BACKEND_UDP)
+		return udp_restore(dp, slot, session, backend);
+	/* proxy mode: the same token, so the server's replies still match; nothing replaced. */
+	if (identity == NULL && identity_len != 0)
+		return -EINVAL;
+	if (dp->slot_ident[slot] != NULL)
+		return -EEXIST;
+	return proxy_attach(dp, session, identity, identity_len, token);
+}
+
+void sg_dp_restore_done(struct sg_dp *dp)
+{
+	uint32_t n = 0;
+
+	if (dp->conf.backend_mode != SG_DP_BACKEND_UDP || dp->direct || !dp->fifo_stale)
+		return;
+	/*
+	 * The free indexes in ascending order. How long each was unused before
+	 * the restart is not known; the quarantine order starts again from here.
+	 */
+	for (uint32_t i = 0; i < dp->n_bports; i++)
+		if (dp->bport_session[i] == 0)
+			dp->bport_fifo[n++] = i;
+	dp->fifo_head = 0;
+	dp->fifo_len = n;
+	dp->fifo_stale = false;
 }

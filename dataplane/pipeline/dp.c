@@ -171,6 +171,7 @@ static int dp_worker_create(struct sg_dp *dp, unsigned i, const struct sg_rec_ct
 	w->keep_cap = dp->conf.burst * rte_pktmbuf_data_room_size(dp->conf.pool);
 	w->keep = rte_malloc("sg_dp_keep", w->keep_cap, RTE_CACHE_LINE_SIZE);
 	w->scrub_at = dp->tsc0 + dp->scrub_tsc;
+	dp_floor_init(w, &dp->conf);
 	if (dp_rrc_init(&w->rrc) != 0)
 		return -EIO;
 	if (w->handoff == NULL || w->rec == NULL || w->sw == NULL || w->keep == NULL)

@@ -140,6 +140,16 @@ struct dp_worker {
 	uint64_t next_s_tsc; /* TSC at which now_s moves on */
 	uint32_t now_s;      /* Unix seconds of this poll (sessions' last_rx) */
 	uint32_t keep_cap;
+	/*
+	 * Sequence floors (floors.c): seq_step - 1 (a power of two; UINT64_MAX:
+	 * off, so no sequence number matches); the first second of the current
+	 * seq_interval_s window (0: off); the sessions marked in this burst.
+	 */
+	uint64_t floor_mask;
+	uint32_t win_start;
+	unsigned n_floor;
+	uint64_t floor_id[SG_BURST_MAX];
+	const struct sg_rec_sa *floor_sa[SG_BURST_MAX];
 	struct sg_dp_counters c;
 	struct dp_rrc rrc;
 } __rte_cache_aligned;
@@ -184,6 +194,8 @@ struct sg_dp {
 	uint32_t *bport_fifo;
 	uint32_t fifo_head;
 	uint32_t fifo_len;
+	/* restores bound ports the FIFO still lists: rebuilt before the next attach */
+	bool fifo_stale;
 	/* identities waiting for a grace period before they are freed */
 	struct dp_ident_defer {
 		uint64_t grace; /* rte_rcu_qsbr_start() token */
@@ -335,6 +347,38 @@ bool dp_rrc_answer(struct dp_worker *w, uint64_t sess, const uint8_t *cookie,
                    const struct sg_sess_tuple *from);
 void dp_rrc_sweep(struct dp_worker *w, uint64_t tsc);
 void dp_rrc_wipe(struct dp_rrc *r);
+
+/* ---- sequence floors (floors.c, issue 15) ---- */
+
+/* The worker's floor rules from conf (dp_worker_create). */
+void dp_floor_init(struct dp_worker *w, const struct sg_dp_conf *conf);
+
+/*
+ * The session of ref gets a floor at the end of this burst, once however
+ * often it is marked (a short search: marks are rare, one per seq_step
+ * records or per window). Worker.
+ */
+static inline void dp_floor_mark(struct dp_worker *w, const struct sg_sess_ref *ref)
+{
+	uint64_t id = sg_sess_ref_id(ref);
+
+	for (unsigned i = 0; i < w->n_floor; i++)
+		if (w->floor_id[i] == id)
+			return;
+	if (w->n_floor == SG_BURST_MAX) { /* more sessions than a burst has packets: never */
+		dp_count(&w->c.floors_dropped, 1);
+		return;
+	}
+	w->floor_id[w->n_floor] = id;
+	w->floor_sa[w->n_floor++] = ref->sa;
+}
+
+/*
+ * Post the burst's floors (the SAs' values now) in as few mbufs as they fit,
+ * onto the punt ring, never waiting: no mbuf or a full ring drops them,
+ * counted. Worker, before its quiescent report (the SAs are still held).
+ */
+void dp_floor_flush(struct dp_worker *w);
 
 /* The next hop for dst on port p: dst itself when on-link, else the port's gateway. */
 const uint8_t *dp_next_hop(const struct sg_dp_port_conf *p, uint8_t family, const uint8_t *dst);

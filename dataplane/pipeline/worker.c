@@ -45,6 +45,7 @@ struct pkt_st {
 	uint64_t sess_id;                /* downlink by id */
 	uint8_t token[SG_PP2_TOKEN_LEN]; /* downlink, proxy mode: the token the reply carries */
 	const uint8_t *cid;              /* uplink by CID */
+	uint64_t rx_top0;                /* uplink: the current SA's rx_top before the burst */
 	uint32_t dl_off;                 /* downlink: plaintext offset in the frame */
 	uint32_t dl_len;
 	uint16_t rec0;  /* first record in the burst's header array */
@@ -617,6 +618,8 @@ static unsigned build_open_ops(struct dp_worker *w, struct burst *b)
 			if (id != NULL)
 				rte_prefetch0(id);
 		}
+		/* For the floors: the line the open reads first anyway; used after the burst. */
+		st->rx_top0 = st->ref.sa->rx_top;
 		pl = rte_pktmbuf_mtod(b->m[i], uint8_t *) + st->pkt.payload_off;
 		for (unsigned r = 0; r < st->n_rec; r++) {
 			const struct sg_rec_hdr *h = &b->hdr[st->rec0 + r];
@@ -985,6 +988,8 @@ static void rrc_flush(struct dp_worker *w, struct burst *b)
 				continue;
 			}
 			dp_count(&w->c.records_sealed, 1);
+			if (unlikely(((op->seq + 1) & w->floor_mask) == 0))
+				dp_floor_mark(w, &b->st[o->pkt].ref);
 			dp_count(o->msg[0] == SG_RRC_PATH_CHALLENGE ? &w->c.rrc_challenges
 			                                            : &w->c.rrc_answered,
 			         1);
@@ -1011,7 +1016,7 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 		struct rte_mbuf *m = b->m[i];
 		enum sg_drop first = SG_DROP_MAX, rr = SG_DROP_MAX;
 		bool counted = false, in_place_used = false, routed = false, exhausted = false;
-		bool newest = false;
+		bool newest = false, new_window = false;
 		struct up_route route;
 		struct sg_sess_tuple from;
 
@@ -1047,9 +1052,12 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 			}
 			dp_count(&w->c.records_opened, 1);
 			/* Alive (policy.idle_timeout); the line is ours and in cache. */
-			if (st->ref.sess->last_rx != w->now_s)
+			if (st->ref.sess->last_rx != w->now_s) {
+				/* Its first record in a new seq_interval_s window: a floor. */
+				new_window |= st->ref.sess->last_rx < w->win_start;
 				__atomic_store_n(&st->ref.sess->last_rx, w->now_s,
 				                 __ATOMIC_RELAXED);
+			}
 			/*
 			 * For the control plane, with the session: close_notify or a
 			 * fatal alert (it ends the session); or the device's Finished
@@ -1124,6 +1132,10 @@ static void uplink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops)
 		}
 		if (unlikely(exhausted))
 			notify_exhausted(w, b, st);
+		/* The receive top crossed a multiple of the floor step (mask: the bits below it).
+		 */
+		if (unlikely((st->ref.sa->rx_top ^ st->rx_top0) > w->floor_mask || new_window))
+			dp_floor_mark(w, &st->ref);
 		/* After its records: a path_response in this datagram may have moved it. */
 		if (newest)
 			peer_moved(w, b, i, &from);
@@ -1218,6 +1230,9 @@ static void downlink_finish(struct dp_worker *w, struct burst *b, unsigned n_ops
 			continue;
 		}
 		dp_count(&w->c.records_sealed, 1);
+		/* The next write sequence reached a multiple of the floor step. */
+		if (unlikely(((op->seq + 1) & w->floor_mask) == 0))
+			dp_floor_mark(w, &st->ref);
 		if (device_frame(dp, m, op, &st->ref.sess->tuple) != 0) {
 			drop(w, m, SG_DROP_NO_NEIGHBOUR);
 			continue;
@@ -1285,6 +1300,8 @@ static void process(struct dp_worker *w, struct burst *b, const uint8_t *ports)
 			break;
 		}
 	}
+	if (unlikely(w->n_floor != 0))
+		dp_floor_flush(w);
 	punt_flush(w, b);
 	tx_flush(w);
 }
@@ -1326,6 +1343,8 @@ unsigned sg_dp_worker_poll(struct sg_dp *dp, unsigned worker)
 
 		w->now_s = (uint32_t)(dp->unix0 + s);
 		w->next_s_tsc = dp->tsc0 + (s + 1) * dp->tsc_hz;
+		if (dp->conf.seq_interval_s != 0 && dp->conf.seq_step != 0)
+			w->win_start = w->now_s - w->now_s % dp->conf.seq_interval_s;
 	}
 
 	for (unsigned p = 0; p < dp->conf.n_ports; p++) {

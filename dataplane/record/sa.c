@@ -102,6 +102,24 @@ int sg_rec_sa_init(struct sg_rec_sa *sa, unsigned window_bits, const struct sg_r
 	return 0;
 }
 
+void sg_rec_sa_restore_floors(struct sg_rec_sa *sa, unsigned window, uint64_t tx_seq,
+                              uint64_t rx_top)
+{
+	const uint64_t end = SG_DTLS_SEQ_MAX + 1; /* 2^48: exhausted */
+
+	if (!sa || !window_valid(window))
+		return;
+	tx_seq = tx_seq < end ? tx_seq : end;
+	rx_top = rx_top < end ? rx_top : end;
+	sa->tx_word = (sa->tx_word & ~SG_SA_TX_SEQ_MASK) | tx_seq;
+	/* Unlike sg_rec_sa_init() the numbers below the top were not all seen,
+	 * but some may have been: refusing them all is what makes a replay of a
+	 * record from before the restart impossible. */
+	sa->rx_top = rx_top;
+	for (unsigned w = 0; w < window / 64; w++)
+		*replay_word(sa, w) = rx_top ? ~UINT64_C(0) : 0;
+}
+
 void sg_rec_sa_wipe(struct sg_rec_sa *sa, unsigned window_bits)
 {
 	if (!sa)

@@ -222,26 +222,41 @@ static void unreserve(struct sg_sess_table *t, uint32_t s)
 }
 
 /*
- * Take a given slot for the CID with this nonce: a free slot (restore of a
- * CID), or the slot sg_sess_cid_reserve() held for exactly this CID.
+ * Take the free slot s (restore at a given slot): one never used (the slots
+ * below it join the free list) or one on the free list. *last gets its
+ * previous nonce (0 if none), for slot_push() should the insert fail.
+ * 0, or -EEXIST if a session, a pending free or a reservation holds it.
  */
-static int slot_take(struct sg_sess_table *t, uint32_t s, uint64_t nonce)
+static int slot_take_free(struct sg_sess_table *t, uint32_t s, uint64_t *last)
 {
+	*last = 0;
 	if (s >= t->slot_hwm) {
 		for (uint32_t i = t->slot_hwm; i < s; i++)
 			slot_push(t, i, 0);
 		t->slot_hwm = s + 1;
 		return 0;
 	}
-	if (reserved_for(t, s, nonce)) {
+	if ((t->hot[s].flags & SESS_ST_MASK) != SESS_ST_FREE)
+		return -EEXIST;
+	*last = sess_fl_get(t, s).last_check;
+	slot_unlink(t, s);
+	return 0;
+}
+
+/*
+ * Take a given slot for the CID with this nonce: a free slot (restore of a
+ * CID), or the slot sg_sess_cid_reserve() held for exactly this CID.
+ */
+static int slot_take(struct sg_sess_table *t, uint32_t s, uint64_t nonce)
+{
+	uint64_t last;
+
+	if (s < t->slot_hwm && reserved_for(t, s, nonce)) {
 		unreserve(t, s);
 		memset(&t->hot[s].tuple, 0, sizeof(t->hot[s].tuple)); /* as slot_unlink() */
 		return 0;
 	}
-	if ((t->hot[s].flags & SESS_ST_MASK) != SESS_ST_FREE)
-		return -EEXIST;
-	slot_unlink(t, s);
-	return 0;
+	return slot_take_free(t, s, &last);
 }
 
 static uint32_t sa_pop(struct sg_sess_table *t)
@@ -613,13 +628,17 @@ static struct sg_sess *sess_by_id(struct sg_sess_table *t, uint64_t id, uint32_t
 	return h;
 }
 
-static int sess_new_ok(const struct sg_sess_new *s)
+static int sess_new_ok(const struct sg_sess_table *t, const struct sg_sess_new *s)
 {
 	if (s == NULL || s->sa == NULL || s->sa->aead >= SG_AEAD_MAX)
 		return 0;
-	if (s->flags == 0 || (s->flags & ~(SG_SESS_F_TUPLE | SG_SESS_F_CID)) != 0)
+	if ((s->flags & (SG_SESS_F_TUPLE | SG_SESS_F_CID)) == 0 ||
+	    (s->flags & ~(SG_SESS_F_TUPLE | SG_SESS_F_CID | SG_SESS_F_ID)) != 0)
 		return 0;
 	if (s->cid != NULL && !(s->flags & SG_SESS_F_CID))
+		return 0;
+	/* Restore at an id: ids never have generation 0, and the slot is one of ours. */
+	if ((s->flags & SG_SESS_F_ID) && ((s->id >> 32) == 0 || (uint32_t)s->id >= t->capacity))
 		return 0;
 	return s->peer_cid_len == 0 || s->peer_cid != NULL;
 }
@@ -628,11 +647,13 @@ static int sess_new_ok(const struct sg_sess_new *s)
 static int sess_insert_check(struct sg_sess_table *t, const struct sg_sess_new *s,
                              const uint64_t *id)
 {
-	if (id == NULL || !sess_new_ok(s))
+	if (id == NULL || !sess_new_ok(t, s))
 		return sess_refuse(t, SG_SESS_REFUSE_INVALID, -EINVAL);
 	sess_reclaim(t, SESS_RECLAIM_BATCH);
-	/* A full table is reported as such, whatever else the request lacks. */
-	if (s->cid == NULL && t->slot_free == SESS_NONE && t->slot_hwm == t->capacity)
+	/* A full table is reported as such, whatever else the request lacks (a given slot is
+	 * then taken: -EEXIST). */
+	if (s->cid == NULL && !(s->flags & SG_SESS_F_ID) && t->slot_free == SESS_NONE &&
+	    t->slot_hwm == t->capacity)
 		return sess_refuse(t, SG_SESS_REFUSE_FULL, -ENOSPC);
 	if ((s->flags & SG_SESS_F_TUPLE) && t->st.tuple_entries >= t->tuple_capacity)
 		return sess_refuse(t, SG_SESS_REFUSE_TUPLE_FULL, -ENOSPC);
@@ -641,9 +662,10 @@ static int sess_insert_check(struct sg_sess_table *t, const struct sg_sess_new *
 
 /*
  * The slot of a new session and the nonce its CID carries: the one s->cid
- * names (a CID sg_sess_cid_reserve() handed out), else a free one with a
- * fresh nonce (*last: the slot's previous nonce, for slot_push()). 0 or
- * -errno; on failure nothing is taken.
+ * names (a CID sg_sess_cid_reserve() handed out, or a restored one; with
+ * SG_SESS_F_ID it must be the id's slot), else the id's slot (SG_SESS_F_ID)
+ * or a free one, with a fresh nonce (*last: the slot's previous nonce, for
+ * slot_push()). 0 or -errno; on failure nothing is taken.
  */
 static int sess_claim_slot(struct sg_sess_table *t, const struct sg_sess_new *s, uint32_t *slot,
                            uint64_t *nonce, uint64_t *last)
@@ -656,13 +678,21 @@ static int sess_claim_slot(struct sg_sess_table *t, const struct sg_sess_new *s,
 			return rc;
 		if (rc != SG_SESS_HIT || *nonce == 0)
 			return sess_refuse(t, SG_SESS_REFUSE_BAD_CID, -EINVAL);
+		if ((s->flags & SG_SESS_F_ID) && *slot != (uint32_t)s->id)
+			return sess_refuse(t, SG_SESS_REFUSE_INVALID, -EINVAL);
 		if (slot_take(t, *slot, *nonce) != 0)
 			return sess_refuse(t, SG_SESS_REFUSE_CID_TAKEN, -EEXIST);
 		return 0;
 	}
-	*slot = slot_pop(t, last);
-	if (*slot == SESS_NONE)
-		return sess_refuse(t, SG_SESS_REFUSE_FULL, -ENOSPC);
+	if (s->flags & SG_SESS_F_ID) {
+		*slot = (uint32_t)s->id;
+		if (slot_take_free(t, *slot, last) != 0)
+			return sess_refuse(t, SG_SESS_REFUSE_CID_TAKEN, -EEXIST);
+	} else {
+		*slot = slot_pop(t, last);
+		if (*slot == SESS_NONE)
+			return sess_refuse(t, SG_SESS_REFUSE_FULL, -ENOSPC);
+	}
 	rc = sess_new_nonce(t, *last, nonce);
 	if (rc < 0)
 		slot_push(t, *slot, *last);
@@ -688,13 +718,18 @@ static void sess_fill(struct sg_sess_table *t, const struct sg_sess_new *s, uint
 	else if (s->peer_cid_len > 0)
 		memcpy(c->peer_cid.inl, s->peer_cid, s->peer_cid_len);
 
-	h->gen = h->gen + 1 ? h->gen + 1 : 1; /* ids never have generation 0 */
+	if (s->flags & SG_SESS_F_ID)
+		h->gen = (uint32_t)(s->id >> 32); /* restored: its id as recorded */
+	else
+		h->gen = h->gen + 1 ? h->gen + 1 : 1; /* ids never have generation 0 */
 	h->sa_pair = (uint64_t)SESS_NONE << 32 | sa;
 	h->owner = s->owner;
 	h->peer_cid_len = s->peer_cid_len;
 	h->tuple = s->tuple;
 	h->last_rx = s->last_rx;
-	__atomic_store_n(&h->flags, (uint8_t)(s->flags | SESS_ST_LIVE), __ATOMIC_RELAXED);
+	__atomic_store_n(&h->flags,
+	                 (uint8_t)((s->flags & (SG_SESS_F_TUPLE | SG_SESS_F_CID)) | SESS_ST_LIVE),
+	                 __ATOMIC_RELAXED);
 }
 
 /* hk_pre: the key's buckets, hashed and prefetched by the caller, or NULL. */
@@ -1198,6 +1233,40 @@ int sg_sess_get(struct sg_sess_table *t, uint64_t id, struct sg_sess_info *info)
 		rc = -ENOENT;
 	else
 		sess_info(t, slot, info);
+	sess_leave(t);
+	return rc;
+}
+
+/*
+ * The current SA's two lines, for a checkpoint: keys and IVs are the
+ * writer's and stable; the owner worker advances the sequence words and the
+ * replay bits while we copy, so the words restore reads are loaded
+ * atomically (each one a value the worker really had).
+ */
+static void sess_copy_sa(const struct sg_rec_sa *src, struct sg_rec_sa *sa)
+{
+	memcpy(sa, src, sizeof(*sa));
+	sa->auth_failures = __atomic_load_n(&src->auth_failures, __ATOMIC_RELAXED);
+	sa->rx_top = __atomic_load_n(&src->rx_top, __ATOMIC_RELAXED);
+	sa->tx_word = __atomic_load_n(&src->tx_word, __ATOMIC_RELAXED);
+}
+
+int sg_sess_get_sa(struct sg_sess_table *t, uint64_t id, struct sg_rec_sa *sa)
+{
+	const struct sg_sess *h;
+	uint32_t slot;
+	int rc;
+
+	if (sa == NULL)
+		return -EINVAL;
+	rc = sess_enter(t);
+	if (rc != 0)
+		return rc;
+	h = sess_by_id(t, id, &slot);
+	if (h == NULL)
+		rc = -ENOENT;
+	else
+		sess_copy_sa(sess_sa(t, (uint32_t)h->sa_pair), sa);
 	sess_leave(t);
 	return rc;
 }

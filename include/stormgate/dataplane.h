@@ -27,6 +27,7 @@
 #include <stormgate/common.h>
 #include <stormgate/drop.h>
 #include <stormgate/net.h>
+#include <stormgate/proxy_v2.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -129,6 +130,20 @@ struct sg_dp_conf {
 	uint8_t pool_len;
 	uint8_t pool_addr[16];
 
+	/*
+	 * Sequence floors for the session store (issue 15, docs/restart.md): a
+	 * worker posts a session's write sequence and receive top
+	 * (SG_DP_PUNT_FLOORS) when a seal moves the write sequence across a
+	 * multiple of seq_step, or an authenticated record moves the receive top
+	 * across one, or (seq_interval_s) when an authenticated record is the
+	 * session's first in a new window of that many seconds. seq_step is
+	 * rounded down to a power of two (floors come as often or more often,
+	 * so a restore that leaps by seq_step still covers every number used);
+	 * 0: no floors (the store is off). seq_interval_s 0: no time rule.
+	 */
+	uint32_t seq_step;
+	uint32_t seq_interval_s;
+
 	struct sg_sess_table *sessions; /* session table (owned by the caller) */
 	struct rte_mempool *pool;       /* mbufs for copies and control-plane replies */
 };
@@ -143,7 +158,22 @@ enum sg_dp_punt {
 	SG_DP_PUNT_KEY_EXHAUSTED, /* notice: the session's key reached its forgery limit; empty */
 	SG_DP_PUNT_FINISHED,      /* the device's Finished again, authenticated under the session's
 	                             keys (our final flight was lost); data is its plaintext */
+	SG_DP_PUNT_FLOORS,        /* sequence floors of one burst (sg_dp_conf.seq_step): data is
+	                             data_len / sizeof(struct sg_dp_floor) of them; no session */
 	SG_DP_PUNT_MAX
+};
+
+/*
+ * One session's sequence floor (SG_DP_PUNT_FLOORS), host byte order: its
+ * next write sequence number and its receive top (highest authenticated
+ * sequence number + 1) as the owner worker left them at the end of a burst.
+ * Posts are stateless and may be lost (counted floors_dropped); the next one
+ * of the session carries a higher floor.
+ */
+struct sg_dp_floor {
+	uint64_t session; /* id, gen << 32 | slot */
+	uint64_t tx_seq;
+	uint64_t rx_top;
 };
 
 /* Metadata a punted mbuf carries (an mbuf dynamic field). */
@@ -189,6 +219,8 @@ struct sg_dp_counters {
 	uint64_t rrc_ignored;           /* path_drop, unknown or malformed RRC messages */
 	uint64_t rrc_send_failed; /* RRC messages not sent: no mbuf, no neighbour, seal refused */
 	uint64_t key_scrubs;      /* times the worker wiped its record layer's key scratch */
+	uint64_t floors_posted;   /* sequence floors punted (SG_DP_PUNT_FLOORS; events) */
+	uint64_t floors_dropped;  /* floors lost: no mbuf or a full punt ring (never waited for) */
 	uint64_t records_sealed;
 	uint64_t tx;
 	uint64_t polls;
@@ -330,6 +362,43 @@ int sg_dp_session_detach(struct sg_dp *dp, uint64_t session);
  */
 int sg_dp_session_bport(const struct sg_dp *dp, uint64_t session, uint8_t *family, uint8_t addr[16],
                         uint16_t *port);
+
+/*
+ * Checkpoint: a session's backend side as sg_dp_session_restore() takes it
+ * back after a restart (issue 15). udp mode: *backend gets the backend port
+ * index the session is bound to (address index * ports_per_addr + port
+ * offset; with a direct-mapped pool it also names the slot's attach cycle),
+ * token (if not NULL) zeros; proxy mode: *backend 0, token the session's
+ * SG_PP2_TOKEN_LEN bytes (secret: the caller seals and wipes it). Control.
+ * Returns 0 or -ENOENT (not attached, or attached to another session of the slot).
+ */
+int sg_dp_session_backend(const struct sg_dp *dp, uint64_t session, uint32_t *backend,
+                          uint8_t token[SG_PP2_TOKEN_LEN]);
+
+/*
+ * Restore: attach exactly the binding a checkpoint recorded to a session
+ * restored into the table at its old id, so the backend server sees the
+ * same peer (udp mode: that backend port index, backend, as
+ * sg_dp_session_backend() gave it; identity and token are ignored) or gets
+ * the same token (proxy mode: token and identity as in
+ * sg_dp_session_attach(); backend is ignored). Before the workers start
+ * (or before the session is published). Control. Returns 0, -EEXIST (the
+ * slot is attached, or udp mode's port is bound to another session),
+ * -EINVAL (bad slot, a port index this configuration does not have or, with
+ * a direct-mapped pool, one of another slot; proxy mode without a token;
+ * identity too long) or -ENOMEM. After -EINVAL (the backend configuration
+ * changed across the restart) sg_dp_session_attach() gives a fresh binding.
+ */
+int sg_dp_session_restore(struct sg_dp *dp, uint64_t session, const uint8_t *identity,
+                          uint8_t identity_len, const uint8_t *token, uint32_t backend);
+
+/*
+ * After the restores: udp mode without a direct-mapped pool rebuilds its
+ * order of free backend ports (ascending; every port no restored session
+ * holds) once, rather than per restore. An attach before it does it
+ * itself. Control.
+ */
+void sg_dp_restore_done(struct sg_dp *dp);
 
 /* Free what sg_dp_session_detach() deferred, when its grace period ended. Control. */
 unsigned sg_dp_ctl_reclaim(struct sg_dp *dp);

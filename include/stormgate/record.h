@@ -149,6 +149,18 @@ enum sg_rec_status sg_rec_replay_check(const struct sg_rec_sa *sa, unsigned wind
  */
 void sg_rec_replay_update(struct sg_rec_sa *sa, unsigned window_bits, uint64_t seq);
 
+/*
+ * Restore sa's floors after a restart (docs/restart.md): the next write
+ * sequence becomes tx_seq, and every receive sequence below rx_top counts as
+ * seen (the whole window below the top is marked), so nothing at or below
+ * rx_top - 1 is accepted again while anything from rx_top on is. Keys,
+ * epoch, record limit and the forgery count stay. A value over 2^48 is
+ * taken as 2^48: tx exhausted (a seal is refused, SG_REC_SEQ_EXHAUSTED),
+ * rx accepting nothing. Control thread, before the SA is published.
+ */
+void sg_rec_sa_restore_floors(struct sg_rec_sa *sa, unsigned window, uint64_t tx_seq,
+                              uint64_t rx_top);
+
 /* ---- per-worker context --------------------------------------------------- */
 
 #define SG_REC_CTX_F_NO_GCM_CACHE 0x01 /* expand GCM keys for every record */

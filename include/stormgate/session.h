@@ -121,7 +121,9 @@ void sg_sess_cid_key(const struct sg_sess_table *t, uint8_t key[16]);
  * Insert a session. Copies s->sa (the caller keeps and wipes its copy) and
  * the peer CID. With SG_SESS_F_CID, issues a fresh CID, or, if s->cid is
  * set, takes the slot that CID names: one sg_sess_cid_reserve() held for it,
- * or a free one (restore after restart). On
+ * or a free one (restore after restart). With SG_SESS_F_ID the session gets
+ * exactly the id s->id (restore: the free slot it names, -EEXIST if that
+ * slot is held; a CID in s->cid must name the same slot, -EINVAL if not). On
  * success stores the session id in *id and, if cid is not NULL, our CID
  * (sg_sess_cid_len() bytes) in cid. Writer.
  * Returns 0, -ENOSPC (table, SA reserve or index full; a full table is told
@@ -133,10 +135,10 @@ int sg_sess_insert(struct sg_sess_table *t, const struct sg_sess_new *s, uint64_
 
 /*
  * Insert n sessions (restore from a checkpoint, mass re-attach): as
- * sg_sess_insert() for each s[i], in order, with the index buckets of
- * several sessions fetched at once. ids[i] gets each id, cids (if not
- * NULL) n * sg_sess_cid_len() bytes of CIDs, rcs[i] 0 or the -errno
- * sg_sess_insert() would return. Writer. Returns the number inserted.
+ * sg_sess_insert() for each s[i] (SG_SESS_F_ID and restored CIDs alike), in order, with the index
+ * buckets of several sessions fetched at once. ids[i] gets each id, cids (if not NULL) n *
+ * sg_sess_cid_len() bytes of CIDs, rcs[i] 0 or the -errno sg_sess_insert() would return. Writer.
+ * Returns the number inserted.
  */
 unsigned sg_sess_insert_bulk(struct sg_sess_table *t, const struct sg_sess_new *s, unsigned n,
                              uint64_t *ids, uint8_t *cids, int *rcs);
@@ -238,6 +240,17 @@ int sg_sess_find_cid(struct sg_sess_table *t, const uint8_t *cid, uint64_t *id);
 
 /* Copy the state of a session (no keys). Writer. Returns 0 or -ENOENT. */
 int sg_sess_get(struct sg_sess_table *t, uint64_t id, struct sg_sess_info *info);
+
+/*
+ * Copy the current SA of a session (the struct's two lines: keys, IVs, and
+ * the sequence words tx_word, rx_top and auth_failures, each read
+ * atomically while the owner worker may advance them; the replay bits
+ * beyond the struct are not copied) into sa, sizeof(struct sg_rec_sa)
+ * bytes: a checkpoint of the session (issue 15). The caller owns the copy's
+ * key material and must sg_rec_sa_wipe() it. Writer. Returns 0, -ENOENT
+ * (stale id), -EINVAL or -EBUSY.
+ */
+int sg_sess_get_sa(struct sg_sess_table *t, uint64_t id, struct sg_rec_sa *sa);
 
 /*
  * Iterate: start with *cursor = 0; each call copies the next live session

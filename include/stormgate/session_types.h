@@ -46,6 +46,12 @@ struct rte_rcu_qsbr;
 /* struct sg_sess_new.flags and struct sg_sess.flags (low bits) */
 #define SG_SESS_F_TUPLE 0x01 /* found by its UDP 4-tuple (no CID from the peer) */
 #define SG_SESS_F_CID   0x02 /* found by the CID we issued (RFC 9146 tls12_cid records) */
+/*
+ * In struct sg_sess_new.flags only: restore the session at exactly
+ * sg_sess_new.id (gen << 32 | slot), as a checkpoint recorded it; never
+ * stored in the session.
+ */
+#define SG_SESS_F_ID 0x04
 
 /*
  * A UDP 4-tuple as seen on a received datagram. IPv4 addresses are stored as
@@ -121,7 +127,7 @@ enum sg_sess_refusal {
 	SG_SESS_REFUSE_TUPLE_FULL, /* -ENOSPC: tuple_capacity sessions already indexed */
 	SG_SESS_REFUSE_INDEX_FULL, /* -ENOSPC: no cuckoo path to a free index entry */
 	SG_SESS_REFUSE_DUP_TUPLE,  /* -EEXIST: a session already has this 4-tuple */
-	SG_SESS_REFUSE_CID_TAKEN,  /* -EEXIST: restore of a CID whose slot is in use */
+	SG_SESS_REFUSE_CID_TAKEN,  /* -EEXIST: restore of a CID or an id whose slot is in use */
 	SG_SESS_REFUSE_BAD_CID,    /* -EINVAL: restore of a CID that is not ours */
 	SG_SESS_REFUSE_INVALID,    /* -EINVAL: malformed request */
 	SG_SESS_REFUSE_UNKNOWN_ID, /* -ENOENT: no live session with this id (stale id) */
@@ -183,6 +189,14 @@ struct sg_sess_new {
 	uint32_t backend;  /* backend mapping */
 	uint32_t expires;  /* lifetime deadline, Unix seconds; 0: none */
 	uint32_t last_rx;  /* Unix seconds the session starts idle from (its handshake) */
+	/*
+	 * With SG_SESS_F_ID: the id to restore at (gen << 32 | slot; gen not 0,
+	 * slot below the capacity). The slot must be free (-EEXIST if not); the
+	 * session takes this generation, and the slot's next session the one
+	 * after it. With SG_SESS_F_CID and cid set, that CID must name this
+	 * slot (-EINVAL if not); without cid a fresh CID for this slot is issued.
+	 */
+	uint64_t id;
 };
 
 /*

@@ -83,6 +83,38 @@ static void test_steps(void **state)
 	assert_null(sg_sessreg_create(0));
 }
 
+/* Credential tags (the session store's): kept per session, gone with its slot's next use. */
+static void test_tags(void **state)
+{
+	static const uint8_t t1[SG_SESSREG_TAG_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	static const uint8_t t2[SG_SESSREG_TAG_LEN] = { 9, 9, 9, 9, 9, 9, 9, 9 };
+	struct sg_sessreg *r = sg_sessreg_create(16);
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(sg_sessreg_add(r, ID(1, 3), "dev-a", 5), 0);
+	assert_null(sg_sessreg_tag(r, ID(1, 3))); /* none yet, no memory made */
+	assert_int_equal(sg_sessreg_set_tag(r, ID(2, 3), t1), -ENOENT);  /* another generation */
+	assert_int_equal(sg_sessreg_set_tag(r, ID(1, 4), t1), -ENOENT);  /* an empty slot */
+	assert_int_equal(sg_sessreg_set_tag(r, ID(1, 16), t1), -ENOENT); /* out of range */
+	assert_int_equal(sg_sessreg_set_tag(r, ID(1, 3), t1), 0);
+	assert_memory_equal(sg_sessreg_tag(r, ID(1, 3)), t1, SG_SESSREG_TAG_LEN);
+	assert_null(sg_sessreg_tag(r, ID(2, 3)));
+	/* Two sessions of one identity keep their own tags (a credential changed between). */
+	assert_int_equal(sg_sessreg_add(r, ID(1, 5), "dev-a", 5), 0);
+	assert_int_equal(sg_sessreg_set_tag(r, ID(1, 5), t2), 0);
+	assert_memory_equal(sg_sessreg_tag(r, ID(1, 3)), t1, SG_SESSREG_TAG_LEN);
+	assert_memory_equal(sg_sessreg_tag(r, ID(1, 5)), t2, SG_SESSREG_TAG_LEN);
+	/* The slot's next session starts without one; a deleted session has none. */
+	assert_int_equal(sg_sessreg_add(r, ID(2, 3), "dev-b", 5), 0);
+	assert_null(sg_sessreg_tag(r, ID(2, 3)));
+	assert_int_equal(sg_sessreg_del(r, ID(1, 5)), 0);
+	assert_null(sg_sessreg_tag(r, ID(1, 5)));
+	assert_int_equal(sg_sessreg_add(r, ID(2, 5), "dev-a", 5), 0);
+	assert_null(sg_sessreg_tag(r, ID(2, 5)));
+	sg_sessreg_destroy(r);
+}
+
 /* Many sessions over a few hundred identities, against a reference model. */
 static void test_model(void **state)
 {
@@ -150,6 +182,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_steps),
 		cmocka_unit_test(test_model),
+		cmocka_unit_test(test_tags),
 	};
 
 	return cmocka_run_group_tests_name("sessreg", tests, NULL, NULL);

@@ -73,17 +73,21 @@ static const struct shape {
 	uint8_t cid_len;
 	uint8_t peer_cid_len;
 	int v6;
+	uint8_t identity_len;
+	int token; /* proxy mode */
 	uint64_t tx_seq, rx_top;
 	int sealed_len; /* the record's sealed size in bytes (docs/restart.md) */
 } shapes[] = {
-	/* the common device: IPv4, our 8-byte CID, no peer CID, AES-128-CCM-8 */
-	{ SG_AEAD_AES_128_CCM_8, SG_STORE_F_CID | SG_STORE_F_RX_CID | SG_STORE_F_EMS, 8, 0, 0, 5, 3,
-	  133 },
-	{ SG_AEAD_AES_128_GCM, SG_STORE_F_TUPLE, 0, 0, 0, 1, 0, 125 },
-	{ SG_AEAD_AES_256_GCM, SG_STORE_F_TUPLE | SG_STORE_F_RRC, 0, 0, 1, 1000, 999, 181 },
-	/* the largest: IPv6, 16-byte CID both ways and a 255-byte peer CID, ChaCha20 */
-	{ SG_AEAD_CHACHA20_POLY1305, SG_STORE_F_ALL, 16, 255, 1, (UINT64_C(1) << 48) - 1,
-	  (UINT64_C(1) << 48) - 1, SG_STORE_REC_MAX },
+	/* the common device: IPv4, a 16-byte identity, our 8-byte CID, no peer CID, AES-128-CCM-8
+	 */
+	{ SG_AEAD_AES_128_CCM_8, SG_STORE_F_CID | SG_STORE_F_RX_CID | SG_STORE_F_EMS, 8, 0, 0, 16,
+	  0, 5, 3, 166 },
+	{ SG_AEAD_AES_128_GCM, SG_STORE_F_TUPLE, 0, 0, 0, 16, 1, 1, 0, 158 },
+	{ SG_AEAD_AES_256_GCM, SG_STORE_F_TUPLE | SG_STORE_F_RRC, 0, 0, 1, 0, 0, 1000, 999, 198 },
+	/* the largest: a 128-byte identity, IPv6, 16-byte CID both ways and a 255-byte peer CID,
+	 * ChaCha20 */
+	{ SG_AEAD_CHACHA20_POLY1305, SG_STORE_F_ALL, 16, 255, 1, SG_STORE_IDENTITY_MAX, 1,
+	  (UINT64_C(1) << 48) - 1, (UINT64_C(1) << 48) - 1, SG_STORE_REC_MAX },
 };
 
 static void make_rec(struct sg_store_rec *r, const struct shape *s, uint32_t n)
@@ -93,8 +97,15 @@ static void make_rec(struct sg_store_rec *r, const struct shape *s, uint32_t n)
 	unsigned ivlen = s->aead == SG_AEAD_CHACHA20_POLY1305 ? 12 : 4;
 
 	memset(r, 0, sizeof(*r));
-	r->identity = 0x01020304u + n;
+	r->gen = 0x01020304u + n;
 	r->backend = 7 + n;
+	r->identity_len = s->identity_len;
+	for (unsigned i = 0; i < s->identity_len; i++)
+		r->identity[i] = (uint8_t)('a' + (i + n) % 26);
+	for (unsigned i = 0; i < SG_STORE_CRED_TAG_LEN; i++)
+		r->cred_tag[i] = (uint8_t)(0xa0 + i + n);
+	for (unsigned i = 0; i < SG_PP2_TOKEN_LEN; i++)
+		r->token[i] = s->token ? (uint8_t)(0x30 + i + n) : 0;
 	r->expires = 2000000000u + n;
 	r->last_rx = 1800000000u + n;
 	r->tx_seq = s->tx_seq;
@@ -159,7 +170,8 @@ static void test_rec_roundtrip(void **state)
 	}
 	/* too small a buffer, fields out of range */
 	make_rec(&in, &shapes[0], 0);
-	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, 132), -ENOBUFS);
+	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, (size_t)shapes[0].sealed_len - 1),
+	                 -ENOBUFS);
 	in.aead = SG_AEAD_MAX;
 	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
 	make_rec(&in, &shapes[0], 0);
@@ -171,8 +183,44 @@ static void test_rec_roundtrip(void **state)
 	make_rec(&in, &shapes[0], 0);
 	in.flags = SG_STORE_F_V4;
 	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
+	make_rec(&in, &shapes[0], 0);
+	in.identity_len = SG_STORE_IDENTITY_MAX + 1;
+	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
 	sg_store_sealer_wipe(&s);
 	assert_true(all_zero(&s, sizeof(s)));
+}
+
+/* The credential tag: SHA-256("stormgate cred tag" || psk), first 8 bytes (vectors: Python's
+ * hashlib); another PSK, another tag. */
+static void test_cred_tag(void **state)
+{
+	static const struct {
+		uint8_t psk[64];
+		size_t len;
+		uint8_t tag[SG_STORE_CRED_TAG_LEN];
+	} rows[] = {
+		{ { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 },
+		  16,
+		  { 0x78, 0x6b, 0xc4, 0x3e, 0x73, 0x2e, 0x65, 0x6b } },
+		{ "secret-psk-0001", 15, { 0x2b, 0x4a, 0x0b, 0x64, 0x8d, 0xc8, 0xb9, 0x4e } },
+		{ { 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+		    0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+		    0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+		    0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+		    0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab },
+		  64,
+		  { 0x6f, 0x99, 0xe9, 0xc1, 0x0c, 0xaf, 0xa5, 0x59 } },
+	};
+	uint8_t tag[SG_STORE_CRED_TAG_LEN], other[SG_STORE_CRED_TAG_LEN];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		sg_store_cred_tag(rows[i].psk, rows[i].len, tag);
+		assert_memory_equal(tag, rows[i].tag, sizeof(tag));
+		/* a byte less of the PSK: another tag */
+		sg_store_cred_tag(rows[i].psk, rows[i].len - 1, other);
+		assert_memory_not_equal(tag, other, sizeof(tag));
+	}
 }
 
 /* Each kind of damage to one sealed record, and the error it gets. */
@@ -379,7 +427,7 @@ static void test_store_damage(void **state)
 	sg_store_sealer_wipe(&s_other);
 }
 
-static unsigned slots_of(struct fixture *f, uint32_t *slots, uint32_t *identity)
+static unsigned slots_of(struct fixture *f, uint32_t *slots, uint32_t *gen)
 {
 	struct sg_store *st = open_store(f);
 	struct seen seen = { 0 };
@@ -388,7 +436,7 @@ static unsigned slots_of(struct fixture *f, uint32_t *slots, uint32_t *identity)
 	sg_store_close(st);
 	for (unsigned i = 0; i < seen.n; i++) {
 		slots[i] = seen.slot[i];
-		identity[i] = seen.rec[i].identity;
+		gen[i] = seen.rec[i].gen;
 	}
 	return seen.n;
 }
@@ -422,7 +470,7 @@ static void test_group_commit(void **state)
 	assert_int_equal(stats.be.records, 3);
 	sg_store_close(st);
 	assert_int_equal(slots_of(f, slots, ids), 3);
-	assert_int_equal(ids[1], rec.identity - 4 + 2); /* slot 2 still the old one */
+	assert_int_equal(ids[1], rec.gen - 4 + 2); /* slot 2 still the old one */
 	assert_int_equal(slots[2], 3);
 
 	/* the same group committed: durable */
@@ -438,7 +486,7 @@ static void test_group_commit(void **state)
 	assert_int_equal(slots_of(f, slots, ids), 3);
 	assert_int_equal(slots[0], 1);
 	assert_int_equal(slots[1], 2);
-	assert_int_equal(ids[1], rec.identity - 4 + 200);
+	assert_int_equal(ids[1], rec.gen - 4 + 200);
 	assert_int_equal(slots[2], 4);
 
 	/* a crash: a child commits one group, opens another and is killed */
@@ -641,17 +689,213 @@ static void test_store_full(void **state)
 	sg_store_rec_wipe(&rec);
 }
 
+/* Raw meta bytes through the backend, as damage or a moved value would leave them. */
+static int raw_meta(struct fixture *f, const char *get, const char *put, uint8_t *buf, size_t len)
+{
+	struct sg_store_params p = { .path = f->db, .map_size = 16u << 20 };
+	void *be;
+	int rc = 0;
+
+	assert_int_equal(sg_store_lmdb_ops.open(&p, &be), 0);
+	if (get != NULL)
+		rc = sg_store_lmdb_ops.meta_get(be, get, buf, len);
+	if (put != NULL) {
+		assert_int_equal(sg_store_lmdb_ops.meta_put(be, put, buf, len), 0);
+		assert_int_equal(sg_store_lmdb_ops.commit(be), 0);
+	}
+	sg_store_lmdb_ops.close(be);
+	return rc;
+}
+
+/* Meta values round-trip (empty to the largest), in the open group and after a commit only. */
+static void test_meta_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_store *st = open_store(f);
+	static uint8_t big[SG_STORE_META_MAX + 1], back[SG_STORE_META_MAX + 1];
+	const uint8_t cid_key[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	const char *policy = "admission.rate=100\nrate.per_identity=5\n";
+	const char name31[] = "abcdefghijklmnopqrstuvwxyz01234";
+	struct sg_store_stats stats;
+	struct seen seen = { 0 };
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 13);
+	assert_int_equal(sg_store_meta_put(st, "cid_key", cid_key, sizeof(cid_key)), 0);
+	assert_int_equal(sg_store_meta_put(st, "policy", (const uint8_t *)policy, strlen(policy)),
+	                 0);
+	assert_int_equal(sg_store_meta_put(st, "clean", NULL, 0), 0);
+	assert_int_equal(sg_store_meta_put(st, name31, big, SG_STORE_META_MAX), 0);
+	/* bad names and sizes */
+	assert_int_equal(sg_store_meta_put(st, "", big, 1), -EINVAL);
+	assert_int_equal(sg_store_meta_put(st, NULL, big, 1), -EINVAL);
+	assert_int_equal(sg_store_meta_put(st, "abcdefghijklmnopqrstuvwxyz012345", big, 1),
+	                 -EINVAL);
+	assert_int_equal(sg_store_meta_put(st, "x", big, SG_STORE_META_MAX + 1), -EINVAL);
+	assert_int_equal(sg_store_meta_get(st, "", back, sizeof(back)), -EINVAL);
+	/* the open group reads back its own writes */
+	assert_int_equal(sg_store_meta_get(st, "cid_key", back, sizeof(back)), 16);
+	assert_memory_equal(back, cid_key, 16);
+	sg_store_close(st); /* no commit: gone, as after a crash */
+	st = open_store(f);
+	assert_int_equal(sg_store_meta_get(st, "cid_key", back, sizeof(back)), -ENOENT);
+
+	assert_int_equal(sg_store_meta_put(st, "cid_key", cid_key, sizeof(cid_key)), 0);
+	assert_int_equal(sg_store_meta_put(st, "policy", (const uint8_t *)policy, strlen(policy)),
+	                 0);
+	assert_int_equal(sg_store_meta_put(st, "clean", NULL, 0), 0);
+	assert_int_equal(sg_store_meta_put(st, name31, big, SG_STORE_META_MAX), 0);
+	assert_int_equal(sg_store_commit(st), 0);
+	sg_store_close(st);
+	st = open_store(f);
+	assert_int_equal(sg_store_meta_get(st, "cid_key", back, sizeof(back)), 16);
+	assert_memory_equal(back, cid_key, 16);
+	assert_int_equal(sg_store_meta_get(st, "policy", back, sizeof(back)), (int)strlen(policy));
+	assert_memory_equal(back, policy, strlen(policy));
+	assert_int_equal(sg_store_meta_get(st, "clean", back, sizeof(back)), 0);
+	assert_int_equal(sg_store_meta_get(st, name31, back, sizeof(back)), SG_STORE_META_MAX);
+	assert_memory_equal(back, big, SG_STORE_META_MAX);
+	/* too small a buffer; a name never written */
+	assert_int_equal(sg_store_meta_get(st, "cid_key", back, 15), -ENOBUFS);
+	assert_int_equal(sg_store_meta_get(st, "ticket_keys", back, sizeof(back)), -ENOENT);
+	/* replace, delete: in the group, durable at the commit */
+	assert_int_equal(sg_store_meta_put(st, "cid_key", big, 16), 0);
+	assert_int_equal(sg_store_meta_del(st, "clean"), 0);
+	assert_int_equal(sg_store_meta_del(st, "clean"), -ENOENT);
+	assert_int_equal(sg_store_meta_del(st, "never"), -ENOENT);
+	assert_int_equal(sg_store_meta_get(st, "clean", back, sizeof(back)), -ENOENT);
+	assert_int_equal(sg_store_commit(st), 0);
+	/* meta records are not sessions: not counted, not walked, not refused */
+	sg_store_stats(st, &stats);
+	assert_int_equal(stats.be.records, 0);
+	assert_int_equal(sg_store_iterate(st, 0, collect, &seen), 0);
+	assert_int_equal(seen.n, 0);
+	sg_store_stats(st, &stats);
+	for (unsigned i = 0; i < SG_STORE_BAD_MAX; i++)
+		assert_int_equal(stats.refused[i], 0);
+	sg_store_close(st);
+	st = open_store(f);
+	assert_int_equal(sg_store_meta_get(st, "cid_key", back, sizeof(back)), 16);
+	assert_memory_equal(back, big, 16);
+	assert_int_equal(sg_store_meta_get(st, "clean", back, sizeof(back)), -ENOENT);
+	sg_store_close(st);
+}
+
+/* A session and a meta record written in one group are durable together, or not at all. */
+static void test_meta_same_group(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_store *st;
+	struct sg_store_stats stats;
+	struct sg_store_rec rec;
+	uint8_t back[8];
+	pid_t pid;
+	int status;
+
+	make_rec(&rec, &shapes[0], 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		st = open_store(f);
+		if (sg_store_put(st, 7, &rec) != 0 ||
+		    sg_store_meta_put(st, "clean", (const uint8_t *)"1", 1) != 0)
+			_exit(1);
+		raise(SIGKILL);
+		_exit(1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	st = open_store(f);
+	assert_int_equal(sg_store_meta_get(st, "clean", back, sizeof(back)), -ENOENT);
+	sg_store_stats(st, &stats);
+	assert_int_equal(stats.be.records, 0);
+	assert_int_equal(sg_store_put(st, 7, &rec), 0);
+	assert_int_equal(sg_store_meta_put(st, "clean", (const uint8_t *)"1", 1), 0);
+	assert_int_equal(sg_store_commit(st), 0);
+	sg_store_close(st);
+	st = open_store(f);
+	assert_int_equal(sg_store_meta_get(st, "clean", back, sizeof(back)), 1);
+	sg_store_stats(st, &stats);
+	assert_int_equal(stats.be.records, 1);
+	sg_store_close(st);
+	sg_store_rec_wipe(&rec);
+}
+
+/* Damaged meta values, one moved to another name, and another store key: each refused. */
+static void test_meta_damage(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_store_key other = f->key;
+	struct sg_store_params p = { .path = f->db, .map_size = 16u << 20 };
+	struct sg_store *st = open_store(f);
+	const uint8_t secret[32] = { 0x11, 0x22, 0x33 };
+	uint8_t raw[256], back[64];
+	int len;
+
+	assert_int_equal(sg_store_meta_put(st, "ticket_keys", secret, sizeof(secret)), 0);
+	assert_int_equal(sg_store_commit(st), 0);
+	sg_store_close(st);
+	len = raw_meta(f, "ticket_keys", NULL, raw, sizeof(raw));
+	assert_int_equal(len, 7 + 12 + 32 + 16);
+
+	static const struct {
+		int at;    /* byte flipped; -1: none */
+		int delta; /* bytes cut (< 0) or added */
+		int want;
+	} rows[] = {
+		{ 30, 0, -EBADMSG },  { 0, 0, -EPROTONOSUPPORT }, { 2, 0, -EKEYREJECTED },
+		{ 6, 0, -ENODATA },   { -1, -1, -ENODATA },       { -1, -60, -ENODATA },
+		{ -1, 1, -EMSGSIZE }, { 10, 0, -EBADMSG },        { 60, 0, -EBADMSG },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint8_t bad[256];
+
+		memcpy(bad, raw, (size_t)len);
+		bad[len] = 0;
+		if (rows[i].at >= 0)
+			bad[rows[i].at] ^= 0x04;
+		raw_meta(f, NULL, "ticket_keys", bad, (size_t)(len + rows[i].delta));
+		st = open_store(f);
+		memset(back, 0xee, sizeof(back));
+		assert_int_equal(sg_store_meta_get(st, "ticket_keys", back, sizeof(back)),
+		                 rows[i].want);
+		for (size_t j = 0; j < sizeof(back); j++)
+			assert_true(back[j] == 0 || back[j] == 0xee); /* nothing unauthenticated */
+		sg_store_close(st);
+	}
+	/* moved: the bytes of ticket_keys stored as cookie_secrets do not open */
+	raw_meta(f, NULL, "ticket_keys", raw, (size_t)len);
+	raw_meta(f, NULL, "cookie_secrets", raw, (size_t)len);
+	st = open_store(f);
+	assert_int_equal(sg_store_meta_get(st, "cookie_secrets", back, sizeof(back)), -EBADMSG);
+	assert_int_equal(sg_store_meta_get(st, "ticket_keys", back, sizeof(back)), 32);
+	assert_memory_equal(back, secret, 32);
+	sg_store_close(st);
+	/* another store key */
+	other.key[3] ^= 1;
+	assert_int_equal(sg_store_key_set_id(&other), 0);
+	st = sg_store_open(NULL, &p, &other);
+	assert_non_null(st);
+	assert_int_equal(sg_store_meta_get(st, "ticket_keys", back, sizeof(back)), -EKEYREJECTED);
+	sg_store_close(st);
+	sg_store_key_wipe(&other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rec_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rec_refusals, setup, teardown),
+		cmocka_unit_test(test_cred_tag),
 		cmocka_unit_test_setup_teardown(test_store_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_meta_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_meta_same_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_meta_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_credential, setup, teardown),
 	};

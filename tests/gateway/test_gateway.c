@@ -20,6 +20,10 @@
  *    no close_notify is sealed until every worker reported quiescent, then
  *    all go out in one poll, each opening with its device's keys as an
  *    authenticated close_notify with the next sequence number.
+ *  - the session store: a real handshake's session put, committed within
+ *    the window, saved exactly, restored by a new gateway over the same
+ *    store at its old id with its backend port, its keys working and its
+ *    old records refused; a credential changed meanwhile is not restored.
  * The gateway's internals are read through gw_priv.h (white box).
  */
 #include <errno.h>
@@ -59,6 +63,7 @@
 
 static const uint8_t DEV_MAC[6] = { 0x02, 0x53, 0x47, 0, 0, 0x02 };
 static const uint8_t GW4[4] = { 198, 18, 1, 1 };
+static const uint8_t SERVER4[4] = { 198, 18, 2, 2 }; /* backend.servers */
 static const uint8_t HS_PSK[16] = { 0x53, 0x47, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 };
 
 /* The ports' devargs: the names rte_eth_from_rings() gave them. */
@@ -72,7 +77,8 @@ static const char CONFIG[] = "workers: {count: 2}\n"
                              "sessions: {capacity: 1024, cid_length: 8}\n"
                              "policy: {cookie_mode: always, auth_failure_limit: 2,\n"
                              "         key_lifetime_jitter: 0}\n"
-                             "backend: {mode: udp, servers: ['198.18.2.2:5683']}\n";
+                             "backend: {mode: udp, servers: ['198.18.2.2:5683']}\n"
+                             "credentials: {db: '%s'}\n"; /* the session store beside it */
 
 static struct env {
 	struct rte_mempool *pool; /* the devices' frames */
@@ -125,7 +131,7 @@ static int config(int dev, int be, struct sg_config *cfg)
 	if (dev < 0 || be < 0 || rte_eth_dev_get_name_by_port((uint16_t)dev, dn) != 0 ||
 	    rte_eth_dev_get_name_by_port((uint16_t)be, bn) != 0)
 		return -1;
-	n = snprintf(text, sizeof(text), CONFIG, dn, bn);
+	n = snprintf(text, sizeof(text), CONFIG, dn, bn, E.db);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return -1;
 	rc = sg_config_parse(cfg, "test", text, (size_t)n, &errs);
@@ -203,6 +209,16 @@ static int teardown(void **state)
 	snprintf(p, sizeof(p), "%s/lock.mdb", E.db);
 	unlink(p);
 	rmdir(E.db);
+	/* The session store beside the credentials (config.md, store.path and key_file). */
+	for (unsigned i = 0; i < 3; i++) {
+		static const char *const f[] = { "sessions/data.mdb", "sessions/lock.mdb",
+			                         "store.key" };
+
+		snprintf(p, sizeof(p), "%s/%s", E.dir, f[i]);
+		unlink(p);
+	}
+	snprintf(p, sizeof(p), "%s/sessions", E.dir);
+	rmdir(p);
 	rmdir(E.dir);
 	rte_mempool_free(E.pool);
 	eal_test_fini();
@@ -876,6 +892,142 @@ static void test_mbufs_back(void **state)
 	assert_int_equal(rte_mempool_avail_count(E.gw->ports.pool), E.gw->ports.pool->size);
 }
 
+/* ---- the session store ---- */
+
+static struct sg_dp_counters dp_totals(void)
+{
+	struct sg_dp_counters c;
+
+	sg_gateway_dp_totals(E.gw, &c);
+	return c;
+}
+
+/*
+ * A restart in process: the gateway saved and destroyed, a new one made on
+ * new ring ports over the same store and credentials, its restore run as
+ * sg_gateway_start() runs it before the workers launch.
+ */
+static void gateway_again(const char *tag)
+{
+	char dn[16], bn[16];
+	struct sg_config cfg;
+	struct sg_gateway_info info = { 0 };
+	struct rte_ether_addr mac;
+	int dev, be;
+
+	for (unsigned w = 0; w < N_WORKERS; w++)
+		sg_dp_worker_offline(dp(), w);
+	sg_gateway_destroy(E.gw);
+	for (unsigned q = 0; q < N_WORKERS; q++) {
+		drain_ring(E.dev_tx[q]);
+		drain_ring(E.be_tx[q]);
+	}
+	snprintf(dn, sizeof(dn), "gwdev%s", tag);
+	snprintf(bn, sizeof(bn), "gwbe%s", tag);
+	dev = eal_test_ring_port(dn, N_WORKERS, RING_SIZE, E.dev_rx, E.dev_tx, E.pool);
+	be = eal_test_ring_port(bn, N_WORKERS, RING_SIZE, E.be_rx, E.be_tx, E.pool);
+	assert_int_equal(config(dev, be, &cfg), 0);
+	E.gw = sg_gateway_create(&cfg, &info);
+	assert_non_null(E.gw);
+	assert_int_equal(rte_eth_macaddr_get((uint16_t)dev, &mac), 0);
+	memcpy(E.gw_mac, mac.addr_bytes, 6);
+	sg_gateway_attach(E.gw, E.cred, NULL);
+	assert_int_equal(gw_store_restore(E.gw), 0);
+	for (unsigned w = 0; w < N_WORKERS; w++)
+		sg_dp_worker_online(dp(), w);
+	sg_gateway_poll(E.gw);
+}
+
+/* The device's application record through worker w: forwarded to the backend or not. */
+static bool dev_app(struct dev *d, unsigned w, const uint8_t *rec, size_t len)
+{
+	uint64_t up = dp_totals().forwarded_up;
+
+	/* The server's link-layer address, on the backend port (data plane port 1). */
+	assert_int_equal(sg_dp_neigh_set(dp(), 1, 4, SERVER4, DEV_MAC), 0);
+	dev_send(d, w, rec, len);
+	return dp_totals().forwarded_up == up + 1;
+}
+
+/*
+ * A real handshake's session is put with its identity and credential tag,
+ * committed within the window, saved with its exact state at the clean
+ * stop; a new gateway restores it at the same id, with its identity and
+ * backend source port (its owner is the restore's choice); the device's next record under the keys
+ * it negotiated before goes to the backend, its earlier one is refused as a replay. Then the
+ * credential's key changes while the gateway is down: the next restore refuses the session
+ * (revoked), never brings it back.
+ */
+static void test_store_restart(void **state)
+{
+	static const uint8_t psk2[16] = { 0x53, 0x47, 0x99 };
+	struct sg_cred_entry e = { .psk_len = sizeof(psk2) };
+	struct sg_gw_session s0, s1;
+	struct sg_gw_store_info si;
+	uint8_t first[256], buf[256];
+	size_t n1, n;
+	struct hc hc;
+	struct dev d;
+	uint64_t id;
+
+	(void)state;
+	dev_init(&d);
+	handshake(&hc, &d, 1);
+	assert_int_equal(sg_gateway_sessions_of(E.gw, (const uint8_t *)"hs-dev", 6, &id, 1), 1);
+	assert_int_equal(sg_gateway_session_get(E.gw, id, &s0), 0);
+	assert_true(s0.has_bsource);
+	assert_non_null(sg_sessreg_tag(E.gw->end.reg, id));
+	n1 = hc_rec_app(&hc, (const uint8_t *)"before", 6, first, sizeof(first));
+	assert_true(dev_app(&d, 1, first, n1));
+	sg_gateway_store_info(E.gw, &si);
+	assert_int_equal(si.enabled, 1);
+	assert_string_equal(si.backend, "lmdb");
+	assert_true(si.puts >= 1);
+	/* The group commit: a write waits for store.commit_interval (100 ms), then goes. */
+	usleep(150 * 1000);
+	sg_gateway_poll(E.gw);
+	gw_store_put(E.gw, id);
+	sg_gateway_poll(E.gw);
+	sg_gateway_store_info(E.gw, &si);
+	assert_int_equal(si.pending, 1);
+	usleep(150 * 1000);
+	sg_gateway_poll(E.gw);
+	sg_gateway_store_info(E.gw, &si);
+	assert_int_equal(si.pending, 0);
+	assert_true(si.commits >= 1 && si.records >= 1);
+	/* The clean stop: the workers stopped (never launched here), then the save. */
+	assert_int_equal(sg_gateway_save(E.gw), 0);
+	sg_gateway_store_info(E.gw, &si);
+	assert_true(si.save_done);
+	assert_int_equal(si.saved, si.records);
+	gateway_again("2");
+	sg_gateway_store_info(E.gw, &si);
+	assert_true(si.restored >= 1);
+	assert_int_equal(si.restore_revoked + si.restore_refused, 0);
+	assert_int_equal(sg_gateway_session_get(E.gw, id, &s1), 0);
+	assert_int_equal(s1.identity_len, 6);
+	assert_memory_equal(s1.identity, "hs-dev", 6);
+	assert_int_equal(s1.bport, s0.bport);
+	assert_memory_equal(s1.baddr, s0.baddr, sizeof(s1.baddr));
+	assert_int_equal(s1.info.tx_seq, s0.info.tx_seq); /* exact: nothing leapt */
+	assert_int_equal(dp_totals().drop[SG_DROP_REPLAYED], 0);
+	assert_false(dev_app(&d, s1.info.owner, first, n1));
+	assert_int_equal(dp_totals().drop[SG_DROP_REPLAYED], 1);
+	n = hc_rec_app(&hc, (const uint8_t *)"after", 5, buf, sizeof(buf));
+	assert_true(dev_app(&d, s1.info.owner, buf, n));
+	/* The device's key changes while the gateway is down: not restored. */
+	memcpy(e.psk, psk2, sizeof(psk2));
+	assert_int_equal(sg_cred_put(E.cred, "hs-dev", 6, &e), 0);
+	assert_int_equal(sg_gateway_save(E.gw), 0);
+	gateway_again("3");
+	sg_gateway_store_info(E.gw, &si);
+	assert_true(si.restore_revoked >= 1);
+	assert_int_equal(sg_gateway_session_get(E.gw, id, &s1), -ENOENT);
+	assert_int_equal(sessions_of("hs-dev"), 0);
+	hc_free(&hc);
+	dev_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -887,6 +1039,7 @@ int main(void)
 		cmocka_unit_test(test_end_revoked),
 		cmocka_unit_test(test_retire_after_quiescent),
 		cmocka_unit_test(test_mbufs_back),
+		cmocka_unit_test(test_store_restart),
 	};
 
 	return cmocka_run_group_tests_name("gateway", tests, setup, teardown);

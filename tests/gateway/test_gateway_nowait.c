@@ -59,7 +59,9 @@ static const char CONFIG[] = "workers: {count: 2}\n"
                              "  - {name: app0, role: backend, devargs: %s,\n"
                              "     addresses: [198.18.2.1/24]}\n"
                              "sessions: {capacity: 70000}\n"
-                             "backend: {mode: proxy, servers: ['198.18.2.2:5683']}\n";
+                             "backend: {mode: proxy, servers: ['198.18.2.2:5683']}\n"
+                             /* sessions inserted straight into the table: no store */
+                             "store: {enabled: false}\n";
 
 static struct env {
 	struct rte_mempool *pool;

@@ -35,8 +35,12 @@ def config(prefix, sock, creds, ports, **sections):
     """A config's sections: EAL on lcores 0-1 without PCI under DPDK file prefix
     prefix, info logging, the control socket sock, the credential store at creds
     (map_size 64M), the ports, and the integration tests' worker sleep (200 us) and
-    mbuf pool (4095, cache 64). A section given is merged into its default key by key
-    (control={'group': 'daemon'} keeps the socket), or added."""
+    mbuf pool (4095, cache 64); the session store (issue 15) beside the socket, one per
+    config name (SOCK without .sock, then .sessions and .store.key): a daemon started
+    again on the same config restores its sessions, another config starts empty. A
+    section given is merged into its default key by key (control={'group': 'daemon'}
+    keeps the socket), or added."""
+    base = sock[:-len('.sock')] if sock.endswith('.sock') else sock
     cfg = {
         'eal': ['-l', '0-1', '--no-pci', '--file-prefix', prefix],
         'log': {'level': 'info'},
@@ -44,6 +48,8 @@ def config(prefix, sock, creds, ports, **sections):
         'workers': {'idle_sleep_us': 200},
         'mbufs': {'count': 4095, 'cache': 64},
         'credentials': {'db': creds, 'map_size': '64M'},
+        'store': {'path': base + '.sessions', 'key_file': base + '.store.key',
+                  'map_size': '64M'},
         'ports': list(ports),
     }
     for key, value in sections.items():

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The restore at start (docs/restart.md), before the workers: every stored
+ * session back in its old slot with its old CID (sg_store_restore()), but
+ * only while its credential is still there, enabled and the same key (a
+ * revocation while the daemon was down stays a revocation); each restored
+ * session's backend binding (udp: its source port, so the application's
+ * state for the device survives; proxy: its token) and identity index; then
+ * the meta the next start needs: the CID key, this run's floors, the clean
+ * marker gone, the handshake engine's ticket keys and cookie secrets.
+ *
+ * Gateway thread (the main lcore, in sg_gateway_start()). Writes the
+ * restore fields of struct gw_store; inserts through the store's restore
+ * driver; reads the credential store.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <rte_common.h>
+
+#include <stormgate/bytes.h>
+#include <stormgate/common.h>
+
+#include "gw_priv.h"
+#include "sg_cred.h"
+#include "sg_log.h"
+
+#define PROGRESS_NS (UINT64_C(1000000000)) /* a progress line at most once a second */
+#define SECRETS_MAX SG_HS_TICKET_KEYS_LEN  /* the larger of the engine's two exports */
+
+static_assert(SG_HS_COOKIE_SECRETS_LEN <= SECRETS_MAX, "one buffer holds either export");
+
+struct restore_ctx {
+	struct sg_gateway *gw;
+	uint64_t next_log_ns;
+};
+
+/*
+ * check(): the record's credential as it is now. Gone, disabled or another
+ * key than the session was made with: not restored (counted revoked).
+ */
+static int restore_check(void *arg, const struct sg_store_rec *rec)
+{
+	struct restore_ctx *c = arg;
+	uint8_t tag[SG_SESSREG_TAG_LEN];
+	struct sg_cred_entry e;
+	int rc;
+
+	if (c->gw->cred == NULL)
+		return -ENOENT;
+	rc = sg_cred_get(c->gw->cred, rec->identity, rec->identity_len, &e);
+	if (rc != 0)
+		return rc;
+	if (e.flags & SG_CRED_F_DISABLED) {
+		sg_cred_entry_wipe(&e);
+		return -EACCES;
+	}
+	sg_store_cred_tag(e.psk, e.psk_len, tag);
+	sg_cred_entry_wipe(&e);
+	rc = CRYPTO_memcmp(tag, rec->cred_tag, sizeof(tag)) != 0 ? -EKEYREJECTED : 0;
+	sg_wipe(tag, sizeof(tag));
+	return rc;
+}
+
+/* restored(): session id is in the table; its backend side and identity index follow. */
+static int restore_attach(void *arg, uint64_t id, const struct sg_store_rec *rec)
+{
+	struct restore_ctx *c = arg;
+	struct sg_gateway *gw = c->gw;
+	bool proxy = gw->cfg.backend.mode == SG_BACKEND_PROXY;
+	const uint8_t *token = proxy ? rec->token : NULL;
+	int rc = sg_dp_session_restore(gw->ports.dp, id, rec->identity, rec->identity_len, token,
+	                               rec->backend);
+
+	/* The backend configuration changed across the restart: a fresh binding. */
+	if (rc == -EINVAL)
+		rc = sg_dp_session_attach(gw->ports.dp, id, rec->identity, rec->identity_len,
+		                          token);
+	if (rc != 0)
+		return rc;
+	rc = sg_sessreg_add(gw->end.reg, id, rec->identity, rec->identity_len);
+	if (rc == 0)
+		rc = sg_sessreg_set_tag(gw->end.reg, id, rec->cred_tag);
+	if (rc != 0) {
+		sg_sessreg_del(gw->end.reg, id);
+		sg_dp_session_detach(gw->ports.dp, id);
+	}
+	return rc;
+}
+
+static void restore_progress(void *arg, uint64_t seen, uint64_t restored)
+{
+	struct restore_ctx *c = arg;
+	uint64_t now = sg_mono_ns();
+
+	if (now < c->next_log_ns)
+		return;
+	c->next_log_ns = now + PROGRESS_NS;
+	SG_LOG(MAIN, NOTICE, "restoring sessions: %" PRIu64 " records read, %" PRIu64 " back", seen,
+	       restored);
+}
+
+/* Every stored session back into the table; the result in gw->store.restore. */
+static void restore_sessions(struct sg_gateway *gw)
+{
+	struct gw_store *gs = &gw->store;
+	struct restore_ctx c = { .gw = gw, .next_log_ns = sg_mono_ns() + PROGRESS_NS };
+	struct sg_store_restore_params p = {
+		.now = (uint64_t)time(NULL),
+		.seq_step = gs->prev_step,
+		.seq_margin = gs->prev_margin,
+		.exact = gs->clean,
+		.strict = gw->cfg.store.replay_strict,
+		.n_workers = gw->ports.n_workers,
+		.check = restore_check,
+		.restored = restore_attach,
+		.progress = restore_progress,
+		.arg = &c,
+	};
+	struct sg_store_restore_result *r = &gs->restore;
+	int rc = sg_store_restore(gs->st, gw->ports.sessions, &p, r);
+
+	if (rc != 0)
+		gw_store_error(gw, "restore", 0, rc);
+	SG_LOG(MAIN, NOTICE,
+	       "restored %" PRIu64 " sessions in %.3f s (%" PRIu64 " expired, %" PRIu64
+	       " revoked, %" PRIu64 " damaged%s%.0" PRIu64 "%s)%s",
+	       r->restored, (double)r->ns / 1e9, r->expired, r->revoked, r->refused,
+	       r->failed ? ", " : "", r->failed, r->failed ? " failed" : "",
+	       r->restored == 0              ? ""
+	       : gs->clean                   ? ": exact state of a clean stop"
+	       : gw->cfg.store.replay_strict ? ": after a crash, strict replay floors"
+	                                     : ": after a crash, write sequences leapt");
+}
+
+/* The engine's ticket keys and cookie secrets from the store; new ones stay when absent. */
+static void secrets_load(struct sg_gateway *gw)
+{
+	uint8_t b[SECRETS_MAX];
+	int n = sg_store_meta_get(gw->store.st, "ticket_keys", b, sizeof(b));
+
+	if (n > 0 && sg_hs_ticket_keys_import(gw->hs.engine, b, (size_t)n) != 0)
+		n = -EINVAL;
+	if (n < 0 && n != -ENOENT)
+		SG_LOG(MAIN, WARNING, "session store: stored ticket keys refused (%s): new ones",
+		       strerror(-n));
+	n = sg_store_meta_get(gw->store.st, "cookie_secrets", b, sizeof(b));
+	if (n > 0 && sg_hs_cookie_secrets_import(gw->hs.engine, b, (size_t)n) != 0)
+		n = -EINVAL;
+	if (n < 0 && n != -ENOENT)
+		SG_LOG(MAIN, WARNING, "session store: stored cookie secrets refused (%s): new ones",
+		       strerror(-n));
+	sg_wipe(b, sizeof(b));
+	gw_store_secrets(gw);
+}
+
+/*
+ * This run's floors (meta `floors`: seq_step, margin). After a crash the
+ * restored sessions' records still hold the old floors until their next
+ * post: a second crash before it must leap past this run's leap too, so the
+ * margin carries the last leap on (saturating) until a clean stop writes
+ * exact state again.
+ */
+static int floors_store(struct sg_gateway *gw)
+{
+	const struct gw_store *gs = &gw->store;
+	uint64_t margin = gw->cfg.store.seq_margin;
+	uint8_t b[8];
+
+	if (!gs->clean && gs->restore.restored > 0)
+		margin += (uint64_t)gs->prev_step + gs->prev_margin;
+	sg_store_be32(b, gw->cfg.store.seq_step);
+	sg_store_be32(b + 4, (uint32_t)RTE_MIN(margin, (uint64_t)UINT32_MAX));
+	return sg_store_meta_put(gs->st, "floors", b, sizeof(b));
+}
+
+/*
+ * What must be durable before a worker seals a record: the clean marker
+ * gone (from now on a stop without a save is a crash, whose restore leaps
+ * the write sequences) and this run's floors. 0 or -errno.
+ */
+static int start_marks(struct sg_gateway *gw)
+{
+	struct gw_store *gs = &gw->store;
+	int rc = gs->clean ? sg_store_meta_del(gs->st, "clean") : 0;
+
+	if (rc == 0 || rc == -ENOENT)
+		rc = floors_store(gw);
+	if (rc == 0)
+		rc = sg_store_commit(gs->st);
+	return rc;
+}
+
+int gw_store_restore(struct sg_gateway *gw)
+{
+	struct gw_store *gs = &gw->store;
+	int rc;
+
+	if (gs->st == NULL)
+		return 0;
+	restore_sessions(gw);
+	sg_dp_restore_done(gw->ports.dp);
+	rc = start_marks(gw);
+	if (rc != 0) {
+		/*
+		 * Running on would let a later start take stale floors for exact
+		 * ones and seal under a (key, nonce) pair twice: refuse to start.
+		 */
+		SG_LOG(MAIN, ERR,
+		       "session store %s: cannot record the start (%s); not starting (move the "
+		       "store away to start without it)",
+		       gs->path, strerror(-rc));
+		return rc;
+	}
+	if (!gs->have_cid_key) {
+		/* The table made a CID key: kept, so CID devices find their slot after a restart.
+		 */
+		sg_sess_cid_key(gw->ports.sessions, gs->cid_key);
+		rc = sg_store_meta_put(gs->st, "cid_key", gs->cid_key, sizeof(gs->cid_key));
+		if (rc != 0)
+			gw_store_error(gw, "CID key", 0, rc);
+	}
+	sg_wipe(gs->cid_key, sizeof(gs->cid_key));
+	secrets_load(gw);
+	rc = sg_store_commit(gs->st);
+	if (rc != 0)
+		gw_store_error(gw, "start-up commit", 0, rc);
+	gs->group_writes = 0;
+	gs->group_ns = 0;
+	return 0;
+}
