@@ -2,7 +2,7 @@
 /*
  * The control commands, one table row each (docs/control.md), and `version`,
  * which lists them; the file of each group: cmd_gateway.c (status, ports),
- * cmd_shutdown.c, cmd_stats.c, cmd_sessions.c, cmd_cred.c and
+ * cmd_shutdown.c, cmd_stats.c, cmd_store.c, cmd_sessions.c, cmd_cred.c and
  * import.c, cmd_policy.c. And
  * management's own state: created by the daemon over the gateway (on the
  * gateway thread), told the control server, destroyed before the gateway
@@ -63,7 +63,12 @@ const struct sg_ctl_cmd sg_mgmt_cmds[] = {
 	  mgmt_cmd_cred_show, OWNER },
 	{ "policy.get", "the live policy: key lifetime, cookies, suites, admission",
 	  mgmt_cmd_policy_get, OWNER },
-	{ "policy.set", "change the live policy (all keys or none)", mgmt_cmd_policy_set, OWNER },
+	{ "policy.set", "change the live policy (all keys or none); kept across restarts",
+	  mgmt_cmd_policy_set, OWNER },
+	{ "policy.reset", "return keys set live (or all) to the config file's values",
+	  mgmt_cmd_policy_reset, OWNER },
+	{ "store", "the session store: records, lag, commits, size, the last restore",
+	  mgmt_cmd_store, OWNER },
 };
 
 const size_t sg_mgmt_n_cmds = SG_ARRAY_SIZE(sg_mgmt_cmds);
@@ -90,6 +95,7 @@ struct sg_mgmt *sg_mgmt_create(struct sg_gateway *gw, struct sg_cred *cred,
                                const struct sg_cfg_policy *file_policy)
 {
 	struct sg_mgmt *m = calloc(1, sizeof(*m));
+	struct sg_gw_store_info si;
 	int rc;
 
 	if (m == NULL)
@@ -104,8 +110,9 @@ struct sg_mgmt *sg_mgmt_create(struct sg_gateway *gw, struct sg_cred *cred,
 		return NULL;
 	}
 	m->gw = gw;
-	m->store_on = sg_gateway_config(gw)->store.enabled;
-	m->file_policy = file_policy != NULL ? *file_policy : sg_gateway_config(gw)->policy;
+	sg_gateway_store_info(gw, &si);
+	m->store_on = si.enabled;
+	mgmt_policy_init(m, file_policy);
 	m->cred = cred;
 	m->control = sg_gateway_config(gw)->control;
 	snprintf(m->db, sizeof(m->db), "%s", sg_gateway_config(gw)->credentials.db);

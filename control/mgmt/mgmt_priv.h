@@ -86,10 +86,26 @@ json_t *mgmt_cmd_cred_import(void *ctx, json_t *args, struct sg_ctl_error *err);
 /* cmd_policy.c */
 json_t *mgmt_cmd_policy_get(void *ctx, json_t *args, struct sg_ctl_error *err);
 json_t *mgmt_cmd_policy_set(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *mgmt_cmd_policy_reset(void *ctx, json_t *args, struct sg_ctl_error *err);
+/* cmd_store.c */
+json_t *mgmt_cmd_store(void *ctx, json_t *args, struct sg_ctl_error *err);
 /* cmd_shutdown.c */
 json_t *mgmt_cmd_shutdown(void *ctx, json_t *args, struct sg_ctl_error *err);
 
 /* ---- shared by the commands ---- */
+
+/*
+ * The session store as `store` shows it and `stats` has it under "store"
+ * (cmd_store.c; the gateway thread): {"enabled": false} when it is off;
+ * NULL: out of memory.
+ */
+json_t *mgmt_store_json(struct sg_mgmt *m);
+
+/*
+ * The policy overrides the gateway started with, loaded at creation
+ * (cmd_policy.c; the gateway thread). Logged when unreadable (none then).
+ */
+void mgmt_policy_init(struct sg_mgmt *m, const struct sg_cfg_policy *file_policy);
 
 /* The statistics `stats` returns and telemetry publishes (cmd_stats.c); NULL: out of memory. */
 json_t *mgmt_stats_json(struct sg_mgmt *m);
