@@ -85,10 +85,10 @@ def run(stormgate, stormctl):
             r = restart.restored(d)
             check(f'{how}: the new daemon logs "restored N sessions" (N >= 1)',
                   r is not None and r >= 1, d.log()[-1500:])
-            first = clients.echo_roundtrip(c, f'after {how}: first line', timeout=3)
+            early = clients.echo_roundtrip(c, f'after {how}: first line', timeout=3)
             lab.tap.todo(f'{how}: the first line\'s echo reaches the on-link device before it '
-                         'resolved the gateway again', first, restart.NEIGH_DEBT)
-            if not first:
+                         'resolved the gateway again', early, restart.NEIGH_DEBT)
+            if not early:
                 restart.rearp(lab, lab.ns_dev, lab.veth_d, e2e.GW4)
             pb.take_lines()
             n, seen = exchange(c, pb, f'after {how}')

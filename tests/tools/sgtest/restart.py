@@ -10,6 +10,7 @@ log, the save that `shutdown` answered.
     restart.restored(d)    # sessions the new daemon says it restored, or None
 """
 import re
+import sys
 
 from . import proc
 
@@ -83,10 +84,14 @@ NEIGH_DEBT = ('a restarted daemon has an empty neighbour table and learns an on-
               'affected: the gateway is solicited every second)')
 
 
-def rearp(lab, ns, iface, gw):
-    """Make the devices' kernel in ns resolve the gateway address gw again (an on-link
-    device whose entry went stale): its neighbour entries on iface flushed, then one
-    ping, whose ARP request teaches the gateway the device's MAC (the ping's answer
-    does not matter)."""
+def rearp(lab, ns, iface, gw, timeout=5):
+    """Make the devices' kernel in ns resolve the gateway address gw (IPv4) again, as an
+    on-link device whose entry went stale does: its neighbour entries on iface flushed,
+    then one datagram to the discard port, whose ARP request teaches the gateway the
+    device's MAC (the gateway drops the datagram itself). True once resolved."""
     proc.run(['ip', '-n', ns, 'neigh', 'flush', 'dev', iface])
-    lab.run(ns, ['ping', '-c', '1', '-W', '1', gw], timeout=5)
+    lab.run(ns, [sys.executable, '-c', 'import socket, sys\n'
+                 's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n'
+                 's.sendto(b"", (sys.argv[1], 9))\n', gw], timeout=5)
+    return bool(proc.wait_for(lambda: 'lladdr' in proc.run(
+        ['ip', '-n', ns, 'neigh', 'show', gw, 'dev', iface]).stdout, timeout=timeout, step=0.1))
