@@ -61,14 +61,25 @@ struct gw_ports {
 	uint32_t sa_reserve;            /* its SAs beyond one per session */
 	struct sg_dp *dp;
 	uint64_t resolve_ns; /* last neighbour resolution round */
+	/* restored sessions' peers still to resolve (gw_ports_resolve_peers()) */
+	uint64_t peers_cursor;
+	bool peers_pending;
 };
 
 /* After EAL: workers, mbuf pool, ports, session table, data plane. 0 or -errno (logged). */
 int gw_ports_create(struct sg_gateway *gw);
 /* Free what gw_ports_create() made (partly made is fine); the workers have stopped. */
 void gw_ports_destroy(struct sg_gateway *gw);
-/* Solicit unknown next hops once a second. */
+/* Solicit unknown next hops once a second; and restored sessions' peers, a slice a poll. */
 void gw_ports_poll(struct sg_gateway *gw, uint64_t now_ns);
+
+/*
+ * Sessions were restored: their devices' link-layer addresses died with the
+ * last process, and a device whose own cache is fresh does not ask again,
+ * so the gateway asks, a slice of the table per poll (replies to a device
+ * are dropped as no_neighbour until its answer comes).
+ */
+void gw_ports_resolve_peers(struct sg_gateway *gw);
 
 /* ---- hs_glue.c: the handshake engine on the data plane ---- */
 

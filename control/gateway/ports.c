@@ -16,8 +16,13 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include <stormgate/net.h>
+
 #include "gw_priv.h"
 #include "sg_log.h"
+
+/* Restored sessions whose peers are solicited per poll (a millisecond's share). */
+#define PEERS_PER_POLL 1024
 
 /* Queue counts of one port: worker w polls RX queue w and sends on TX queue w. */
 static int port_queues(struct sg_gateway *gw, const struct sg_cfg_port *pc,
@@ -446,7 +451,8 @@ int gw_ports_create(struct sg_gateway *gw)
 		if (rc != 0)
 			return rc;
 	}
-	ps->resolve_ns = sg_mono_ns();
+	/* The first poll asks at once: restored sessions' records go up from the start. */
+	ps->resolve_ns = sg_mono_ns() - SG_NS_PER_SEC;
 	return dataplane_setup(gw);
 }
 
@@ -482,10 +488,40 @@ void gw_ports_destroy(struct sg_gateway *gw)
 	rte_mempool_free(ps->pool);
 }
 
+void gw_ports_resolve_peers(struct sg_gateway *gw)
+{
+	gw->ports.peers_cursor = 0;
+	gw->ports.peers_pending = true;
+}
+
+/*
+ * A slice of the table's sessions: each peer's next hop on the device port
+ * (data plane port 0) solicited when unknown. The data plane asks each next
+ * hop at most once a second, so devices behind one router cost one request.
+ */
+static void resolve_peers(struct sg_gateway *gw)
+{
+	struct gw_ports *ps = &gw->ports;
+	struct sg_sess_info in;
+
+	for (unsigned i = 0; i < PEERS_PER_POLL; i++) {
+		bool v4;
+
+		if (sg_sess_next(ps->sessions, &ps->peers_cursor, &in) != 0) {
+			ps->peers_pending = false;
+			return;
+		}
+		v4 = sg_ip6_is_v4_mapped(in.tuple.paddr);
+		sg_dp_ctl_solicit(ps->dp, 0, v4 ? 4 : 6, v4 ? in.tuple.paddr + 12 : in.tuple.paddr);
+	}
+}
+
 void gw_ports_poll(struct sg_gateway *gw, uint64_t now_ns)
 {
 	if (now_ns - gw->ports.resolve_ns >= SG_NS_PER_SEC) {
 		gw->ports.resolve_ns = now_ns;
 		sg_dp_ctl_resolve(gw->ports.dp);
 	}
+	if (gw->ports.peers_pending)
+		resolve_peers(gw);
 }

@@ -204,6 +204,8 @@ int gw_store_restore(struct sg_gateway *gw)
 		return 0;
 	restore_sessions(gw);
 	sg_dp_restore_done(gw->ports.dp);
+	if (gs->restore.restored > 0)
+		gw_ports_resolve_peers(gw);
 	rc = start_marks(gw);
 	if (rc != 0) {
 		/*

@@ -577,6 +577,22 @@ int sg_dp_neigh_set(struct sg_dp *dp, unsigned port, uint8_t family, const uint8
 	return dp_neigh_update(dp->neigh[port], family, ip, mac, true, sg_mono_ns());
 }
 
+int sg_dp_ctl_solicit(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *ip)
+{
+	const uint8_t *nh;
+	uint8_t mac[6];
+	int rc;
+
+	if (port >= dp->conf.n_ports || (family != 4 && family != 6))
+		return -EINVAL;
+	nh = dp_next_hop(&dp->conf.ports[port], family, ip);
+	if (dp_neigh_lookup(dp->neigh[port], family, nh, mac) == 0 ||
+	    !solicit_due(dp, port, family, nh))
+		return 0;
+	rc = solicit(dp, port, family, nh);
+	return rc == 0 ? 1 : rc;
+}
+
 int sg_dp_ctl_resolve(struct sg_dp *dp)
 {
 	uint8_t mac[6];

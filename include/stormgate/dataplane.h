@@ -331,6 +331,17 @@ int sg_dp_neigh_set(struct sg_dp *dp, unsigned port, uint8_t family, const uint8
 int sg_dp_ctl_resolve(struct sg_dp *dp);
 
 /*
+ * Have the next hop towards ip (4 or 16 bytes by family) on port index port
+ * resolved: an ARP request or neighbour solicitation when the neighbour
+ * table does not know it, at most one a second per next hop. For peers a
+ * process learned before a restart (restored sessions), whose devices do
+ * not ask again while their own cache is fresh. Control. Returns 1 when a
+ * solicitation was queued, 0 when known or asked within the second,
+ * -EINVAL (bad port or family) or the send's -errno.
+ */
+int sg_dp_ctl_solicit(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *ip);
+
+/*
  * Give a session installed in the session table its backend side, before the
  * device can send records on it (before our Finished goes out): udp mode
  * binds the next free backend source port (the longest-unused one, so a late

@@ -23,7 +23,8 @@
  *  - the session store: a real handshake's session put, committed within
  *    the window, saved exactly, restored by a new gateway over the same
  *    store at its old id with its backend port, its keys working and its
- *    old records refused; a credential changed meanwhile is not restored.
+ *    old records refused, its device's address asked for again; a
+ *    credential changed meanwhile is not restored.
  * The gateway's internals are read through gw_priv.h (white box).
  */
 #include <errno.h>
@@ -938,6 +939,26 @@ static void gateway_again(const char *tag)
 	sg_gateway_poll(E.gw);
 }
 
+/* An ARP request for ip among the frames the gateway sent on the device port (freed). */
+static bool arp_asked(const uint8_t ip[4])
+{
+	struct rte_mbuf *m;
+	bool found = false;
+
+	sg_gateway_poll(E.gw);
+	flush_ctl();
+	while (rte_ring_dequeue(E.dev_tx[0], (void **)&m) == 0) {
+		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+
+		/* RFC 826: Ethernet type 0x0806, opcode 1 (request), target address at 38. */
+		if (m->data_len >= 42 && f[12] == 0x08 && f[13] == 0x06 && f[21] == 1 &&
+		    memcmp(f + 38, ip, 4) == 0)
+			found = true;
+		rte_pktmbuf_free(m);
+	}
+	return found;
+}
+
 /* The device's application record through worker w: forwarded to the backend or not. */
 static bool dev_app(struct dev *d, unsigned w, const uint8_t *rec, size_t len)
 {
@@ -1001,6 +1022,9 @@ static void test_store_restart(void **state)
 	assert_true(si.save_done);
 	assert_int_equal(si.saved, si.records);
 	gateway_again("2");
+	/* The device's link-layer address died with the old process: the gateway asks. */
+	assert_true(arp_asked(d.ip));
+	assert_int_equal(sg_dp_neigh_set(dp(), 0, 4, d.ip, DEV_MAC), 0);
 	sg_gateway_store_info(E.gw, &si);
 	assert_true(si.restored >= 1);
 	assert_int_equal(si.restore_revoked + si.restore_refused, 0);
