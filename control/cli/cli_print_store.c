@@ -58,8 +58,8 @@ void sg_cli_print_store(const json_t *st)
 	       geti(rs, "restored"), geti(rs, "ms"), geti(rs, "expired"), geti(rs, "revoked"),
 	       geti(rs, "damaged"));
 	if (json_is_true(json_object_get(sv, "done")))
-		printf("clean stop    saved %" JSON_INTEGER_FORMAT " session(s) in %" JSON_INTEGER_FORMAT
-		       " ms\n",
+		printf("clean stop    saved %" JSON_INTEGER_FORMAT
+		       " session(s) in %" JSON_INTEGER_FORMAT " ms\n",
 		       geti(sv, "saved"), geti(sv, "ms"));
 }
 
@@ -81,14 +81,24 @@ void sg_cli_print_store_line(const json_t *st)
 	       geti(json_object_get(st, "restore"), "restored"));
 }
 
+static const char *sessions_word(json_int_t n)
+{
+	return n == 1 ? "session" : "sessions";
+}
+
 void sg_cli_print_shutdown(const json_t *r)
 {
-	if (json_is_true(json_object_get(r, "save_done")))
-		printf("stopping: saved %" JSON_INTEGER_FORMAT " session(s) in %" JSON_INTEGER_FORMAT
+	json_int_t n;
+
+	if (json_is_true(json_object_get(r, "save_done"))) {
+		n = geti(r, "saved");
+		printf("stopping: saved %" JSON_INTEGER_FORMAT " %s in %" JSON_INTEGER_FORMAT
 		       " ms\n",
-		       geti(r, "saved"), geti(r, "save_ms"));
-	else if (json_object_get(r, "saving") != NULL)
-		printf("stopping; saving %" JSON_INTEGER_FORMAT " session(s)\n", geti(r, "saving"));
-	else
+		       n, sessions_word(n), geti(r, "save_ms"));
+	} else if (json_object_get(r, "saving") != NULL) {
+		n = geti(r, "saving");
+		printf("stopping; saving %" JSON_INTEGER_FORMAT " %s\n", n, sessions_word(n));
+	} else {
 		printf("stormgate is stopping\n");
+	}
 }

@@ -145,7 +145,7 @@ static int bring_up(struct daemon *d, const struct sg_gateway_info *info, const 
 	d->gw = sg_gateway_create(cfg, info);
 	if (d->gw == NULL)
 		return -1;
-	d->mgmt = sg_mgmt_create(d->gw, d->cred);
+	d->mgmt = sg_mgmt_create(d->gw, d->cred, &cfg->policy);
 	if (d->mgmt == NULL) {
 		SG_LOG(MAIN, ERR, "management: %s", strerror(errno));
 		return -1;
@@ -250,6 +250,7 @@ int daemon_run(const struct sg_config *cfg, const struct run_opts *o)
 	}
 	if (bring_up(&d, &info, &sigs) == 0 && start(&d) == 0) {
 		const char *why = daemon_loop(&d);
+		struct sg_gw_store_info si;
 
 		if (d.show)
 			daemon_show_status(&d, 1);
@@ -262,6 +263,8 @@ int daemon_run(const struct sg_config *cfg, const struct run_opts *o)
 		 */
 		sg_gateway_stop(d.gw);
 		sg_gateway_save(d.gw);
+		sg_gateway_store_info(d.gw, &si);
+		sg_mgmt_shutdown_saved(d.mgmt, si.saved, si.save_ms);
 		daemon_stop_mgmt(&d);
 		log_totals(&d);
 		status = EXIT_SUCCESS;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * status, ports and shutdown: how the daemon, its ports and workers are
- * doing, and stopping it. The gateway thread (owner commands); reads the
+ * status and ports: how the daemon, its ports and workers are doing. The
+ * gateway thread (owner commands); reads the
  * gateway through sg_gateway_describe() / _counters() / _dp_counters() and
  * the ports' drivers (rte_eth_stats, link state).
  */
@@ -220,15 +220,4 @@ json_t *mgmt_cmd_ports(void *ctx, json_t *args, struct sg_ctl_error *err)
 	if (ports == NULL)
 		return oom(err);
 	return json_pack("{s:o}", "ports", ports);
-}
-
-json_t *mgmt_cmd_shutdown(void *ctx, json_t *args, struct sg_ctl_error *err)
-{
-	struct sg_mgmt *m = ctx;
-
-	(void)args;
-	(void)err;
-	SG_LOG(MAIN, NOTICE, "shutdown requested on the control socket");
-	__atomic_store_n(&m->shutdown_requested, 1, __ATOMIC_RELEASE);
-	return json_pack("{s:b}", "stopping", 1);
 }

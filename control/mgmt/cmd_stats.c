@@ -7,7 +7,7 @@
  * the gateway thread's too); reads the gateway's snapshots
  * (sg_gateway_counters(), _dp_counters(), _describe()), the credential
  * store, the control server's counters and, atomically, the management
- * thread's import and /metrics counters.
+ * thread's import and /metrics counters, the session store's state (cmd_store.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -275,6 +275,7 @@ json_t *mgmt_stats_json(struct sg_mgmt *m)
 	json_object_set_new(r, "control", control_json(m));
 	json_object_set_new(r, "control_plane", control_plane_json(&gc));
 	json_object_set_new(r, "http", http_json(m));
+	json_object_set_new(r, "store", mgmt_store_json(m));
 	/* Out of memory for a part: no answer. */
 	if (punts == NULL || json_object_get(r, "sessions") == NULL ||
 	    json_object_get(r, "handshakes") == NULL) {

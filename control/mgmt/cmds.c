@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The control commands, one table row each (docs/control.md), and `version`,
- * which lists them; the file of each group: cmd_gateway.c (status, ports, shutdown),
- * cmd_stats.c, cmd_sessions.c, cmd_cred.c and import.c, cmd_policy.c. And
+ * which lists them; the file of each group: cmd_gateway.c (status, ports),
+ * cmd_shutdown.c, cmd_stats.c, cmd_store.c, cmd_sessions.c, cmd_cred.c and
+ * import.c, cmd_policy.c. And
  * management's own state: created by the daemon over the gateway (on the
  * gateway thread), told the control server, destroyed before the gateway
  * once the management thread has ended (thread.c).
@@ -10,6 +11,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 
 #include <rte_version.h>
 
@@ -28,7 +31,8 @@ static json_t *cmd_version(void *ctx, json_t *args, struct sg_ctl_error *err);
  * the management thread (SERVER) when it touches only the credential store
  * or nothing of the gateway: the store's writers (add, remove and import,
  * so the gateway thread never waits for LMDB's one writer) ask the gateway
- * thread for their revocations through gw_calls.h.
+ * thread for their revocations through gw_calls.h; and shutdown, which
+ * waits for the gateway thread's clean-stop save (cmd_shutdown.c).
  */
 #define OWNER  SG_CTL_ON_OWNER
 #define SERVER SG_CTL_ON_SERVER
@@ -38,7 +42,8 @@ const struct sg_ctl_cmd sg_mgmt_cmds[] = {
 	{ "status", "uptime, lcores, ports with link and counters, drops", mgmt_cmd_status, OWNER },
 	{ "ports", "port configuration: driver, MAC, queues, addresses, link", mgmt_cmd_ports,
 	  OWNER },
-	{ "shutdown", "stop the daemon cleanly (as SIGTERM does)", mgmt_cmd_shutdown, OWNER },
+	{ "shutdown", "stop the daemon cleanly (as SIGTERM does); says what the store saved",
+	  mgmt_cmd_shutdown, SERVER },
 	{ "stats", "counters: global, per worker, drops, sessions, handshakes, admission",
 	  mgmt_cmd_stats, OWNER },
 	{ "sessions.count", "sessions in the table", mgmt_cmd_sessions_count, OWNER },
@@ -58,7 +63,12 @@ const struct sg_ctl_cmd sg_mgmt_cmds[] = {
 	  mgmt_cmd_cred_show, OWNER },
 	{ "policy.get", "the live policy: key lifetime, cookies, suites, admission",
 	  mgmt_cmd_policy_get, OWNER },
-	{ "policy.set", "change the live policy (all keys or none)", mgmt_cmd_policy_set, OWNER },
+	{ "policy.set", "change the live policy (all keys or none); kept across restarts",
+	  mgmt_cmd_policy_set, OWNER },
+	{ "policy.reset", "return keys set live (or all) to the config file's values",
+	  mgmt_cmd_policy_reset, OWNER },
+	{ "store", "the session store: records, lag, commits, size, the last restore",
+	  mgmt_cmd_store, OWNER },
 };
 
 const size_t sg_mgmt_n_cmds = SG_ARRAY_SIZE(sg_mgmt_cmds);
@@ -81,20 +91,28 @@ static json_t *cmd_version(void *ctx, json_t *args, struct sg_ctl_error *err)
 	                 "max_output", (json_int_t)m->control.max_output);
 }
 
-struct sg_mgmt *sg_mgmt_create(struct sg_gateway *gw, struct sg_cred *cred)
+struct sg_mgmt *sg_mgmt_create(struct sg_gateway *gw, struct sg_cred *cred,
+                               const struct sg_cfg_policy *file_policy)
 {
 	struct sg_mgmt *m = calloc(1, sizeof(*m));
+	struct sg_gw_store_info si;
 	int rc;
 
 	if (m == NULL)
 		return NULL;
-	rc = mgmt_calls_init(&m->calls);
+	m->saved_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	rc = m->saved_fd < 0 ? -errno : mgmt_calls_init(&m->calls);
 	if (rc != 0) {
+		if (m->saved_fd >= 0)
+			close(m->saved_fd);
 		free(m);
 		errno = -rc;
 		return NULL;
 	}
 	m->gw = gw;
+	sg_gateway_store_info(gw, &si);
+	m->store_on = si.enabled;
+	mgmt_policy_init(m, file_policy);
 	m->cred = cred;
 	m->control = sg_gateway_config(gw)->control;
 	snprintf(m->db, sizeof(m->db), "%s", sg_gateway_config(gw)->credentials.db);
@@ -110,6 +128,7 @@ void sg_mgmt_destroy(struct sg_mgmt *m)
 	mgmt_http_close(&m->http);       /* opened, and the thread never started */
 	mgmt_import_client_closed(m, 0); /* without a thread: an import still running is aborted */
 	mgmt_calls_fini(&m->calls);
+	close(m->saved_fd);
 	free(m);
 }
 

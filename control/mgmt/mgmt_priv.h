@@ -20,6 +20,7 @@
 #include "gw_calls.h"
 #include "http.h"
 #include "idset.h"
+#include "overrides.h"
 #include "sg_mgmt.h"
 
 struct mgmt_import;
@@ -51,9 +52,17 @@ struct sg_mgmt {
 	/* written by the management thread, read by the gateway thread's `stats` (atomic) */
 	int import_running;
 	uint64_t imports_done, imports_failed;
-	/* written by `shutdown`, read by the loop (both the gateway thread; atomic anyway) */
+	/* written by `shutdown` (management thread), read by the loop (atomic) */
 	int shutdown_requested;
-	struct mgmt_calls calls; /* into the gateway thread (gw_calls.h) */
+	/* the clean stop's save: sg_mgmt_shutdown_saved() (gateway thread), `shutdown` waits */
+	int store_on;      /* the gateway keeps sessions across restarts; fixed */
+	int saved_fd;      /* eventfd: readable once the save is over */
+	uint64_t saved;    /* sessions it wrote (atomic: set before saved_fd) */
+	uint64_t saved_ms; /* how long it took (atomic: set before saved_fd) */
+	/* the policy commands' (gateway thread) */
+	struct sg_cfg_policy file_policy; /* as started, before the stored overrides */
+	struct mgmt_ovr ovr;              /* the live overrides, as stored */
+	struct mgmt_calls calls;          /* into the gateway thread (gw_calls.h) */
 };
 
 /* ---- command handlers, one file per group ---- */
@@ -61,7 +70,6 @@ struct sg_mgmt {
 /* cmd_gateway.c */
 json_t *mgmt_cmd_status(void *ctx, json_t *args, struct sg_ctl_error *err);
 json_t *mgmt_cmd_ports(void *ctx, json_t *args, struct sg_ctl_error *err);
-json_t *mgmt_cmd_shutdown(void *ctx, json_t *args, struct sg_ctl_error *err);
 /* cmd_stats.c */
 json_t *mgmt_cmd_stats(void *ctx, json_t *args, struct sg_ctl_error *err);
 /* cmd_sessions.c */
@@ -78,8 +86,26 @@ json_t *mgmt_cmd_cred_import(void *ctx, json_t *args, struct sg_ctl_error *err);
 /* cmd_policy.c */
 json_t *mgmt_cmd_policy_get(void *ctx, json_t *args, struct sg_ctl_error *err);
 json_t *mgmt_cmd_policy_set(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *mgmt_cmd_policy_reset(void *ctx, json_t *args, struct sg_ctl_error *err);
+/* cmd_store.c */
+json_t *mgmt_cmd_store(void *ctx, json_t *args, struct sg_ctl_error *err);
+/* cmd_shutdown.c */
+json_t *mgmt_cmd_shutdown(void *ctx, json_t *args, struct sg_ctl_error *err);
 
 /* ---- shared by the commands ---- */
+
+/*
+ * The session store as `store` shows it and `stats` has it under "store"
+ * (cmd_store.c; the gateway thread): {"enabled": false} when it is off;
+ * NULL: out of memory.
+ */
+json_t *mgmt_store_json(struct sg_mgmt *m);
+
+/*
+ * The policy overrides the gateway started with, loaded at creation
+ * (cmd_policy.c; the gateway thread). Logged when unreadable (none then).
+ */
+void mgmt_policy_init(struct sg_mgmt *m, const struct sg_cfg_policy *file_policy);
 
 /* The statistics `stats` returns and telemetry publishes (cmd_stats.c); NULL: out of memory. */
 json_t *mgmt_stats_json(struct sg_mgmt *m);

@@ -18,8 +18,7 @@ static int find(const struct mgmt_ovr *o, const char *key)
 }
 
 /* key and value (klen, vlen bytes, not NUL-terminated) into o, replacing key's value. */
-static int put_n(struct mgmt_ovr *o, const char *key, size_t klen, const char *value,
-                 size_t vlen)
+static int put_n(struct mgmt_ovr *o, const char *key, size_t klen, const char *value, size_t vlen)
 {
 	char k[MGMT_OVR_KEY_MAX];
 	int i;
@@ -62,7 +61,8 @@ int mgmt_ovr_load(struct mgmt_ovr *o, const char *text, size_t len)
 		if (eq == NULL)
 			rc = -EINVAL;
 		else
-			rc = put_n(o, line, (size_t)(eq - line), eq + 1, n - (size_t)(eq - line) - 1);
+			rc = put_n(o, line, (size_t)(eq - line), eq + 1,
+			           n - (size_t)(eq - line) - 1);
 	}
 	if (rc < 0) {
 		o->n = 0;

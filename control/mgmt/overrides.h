@@ -41,7 +41,8 @@ struct mgmt_ovr {
  */
 int mgmt_ovr_load(struct mgmt_ovr *o, const char *text, size_t len);
 
-/* Set key to value (a new key goes last). 0, -EINVAL (empty, too long, '=' in key, newline), -ENOSPC. */
+/* Set key to value (a new key goes last). 0, -EINVAL (empty, too long, '=' in key, newline),
+ * -ENOSPC. */
 int mgmt_ovr_put(struct mgmt_ovr *o, const char *key, const char *value);
 
 /* Drop key: true when it was there. */

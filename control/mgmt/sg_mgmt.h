@@ -28,9 +28,15 @@ struct sg_mgmt;
 
 /*
  * Management of gw with the credential store cred (NULL: none; neither is
- * owned). Returns NULL with errno. The gateway thread (main lcore).
+ * owned). file_policy: the policy of the configuration as the daemon read
+ * it (file and command line), before the session store's live overrides
+ * went over it (docs/restart.md): what `policy reset` returns keys to
+ * (copied; NULL: the gateway's policy now). Loads those overrides
+ * (sg_gateway_policy_overrides()). Returns NULL with errno. The gateway
+ * thread (main lcore), after sg_gateway_create().
  */
-struct sg_mgmt *sg_mgmt_create(struct sg_gateway *gw, struct sg_cred *cred);
+struct sg_mgmt *sg_mgmt_create(struct sg_gateway *gw, struct sg_cred *cred,
+                               const struct sg_cfg_policy *file_policy);
 
 /* Join the management thread, abort an import still running (nothing imported), free. NULL is
  * fine. Gateway thread. */
@@ -104,6 +110,18 @@ int sg_mgmt_gateway_fd(const struct sg_mgmt *m);
 
 /* Set by the `shutdown` command; the gateway thread's loop polls it. Any thread. */
 int sg_mgmt_shutdown_requested(const struct sg_mgmt *m);
+
+/*
+ * The clean stop's save is over: saved sessions were written in ms
+ * milliseconds (sg_gateway_store_info()'s saved and save_ms after
+ * sg_gateway_save(), whatever it returned). `shutdown`, which waits for this
+ * (bounded) on the management thread, answers with them. The daemon calls it
+ * after sg_gateway_stop() and sg_gateway_save() and before
+ * sg_mgmt_thread_stop(): only then can the answer go out before the socket
+ * closes (a stop first makes it answer "saving N sessions"). Harmless when
+ * nobody waits (SIGTERM, --duration) or the store is off. The gateway thread.
+ */
+void sg_mgmt_shutdown_saved(struct sg_mgmt *m, uint64_t saved, uint64_t ms);
 
 /*
  * Register the statistics with DPDK telemetry (/stormgate/... commands of

@@ -16,9 +16,13 @@ wrong types, oversized, half-written, a client that never reads, many
 clients at once) each get their error while a DTLS session keeps echoing;
 sessions kill (the device gets a close_notify and handshakes again) and kill
 --identity; policy get and set applied live (cookies, suites, handshake
-rate, key lifetime and jitter), refused values change nothing;
-credentials remove --kill-sessions; shutdown; in the ASan+UBSan build, no
-sanitizer report in the daemon's log (LeakSanitizer's at exit included).
+rate, key lifetime and jitter), refused values change nothing; the keys set
+live named by policy get, kept in the session store, and policy reset (some,
+all) back to the file's; the session store (`stormctl store`, its stats and
+metrics); credentials remove --kill-sessions; shutdown, whose answer says how
+many sessions the store saved; a restart on the same store with the policy
+set live before it, then reset; in the ASan+UBSan build, no sanitizer report
+in the daemon's logs (LeakSanitizer's at exit included).
 
 Cleanup (namespace, veth, daemon, clients, files) runs whatever happens.
 """
@@ -51,6 +55,7 @@ GROUP = 'daemon'
 
 LAB = None  # the Lab, made by main()
 D = None  # the daemon under test (sgtest.daemon.Daemon)
+CFG = None  # its config (sgtest.daemon.Config): the restart takes it again
 run = proc.run
 wait_for = proc.wait_for
 
@@ -95,8 +100,8 @@ def netns_up():
 
 
 def start_daemon():
-    global D
-    cfg = LAB.config(
+    global D, CFG
+    cfg = CFG = LAB.config(
         'gw', [daemon.port('dev0', 'device', f'net_af_packet0,iface={VETH_GW}', [f'{GW_IP}/24'])],
         control={'group': GROUP, 'client_timeout': '2s'},
         sessions={'capacity': 4096},
@@ -139,7 +144,7 @@ def test_version():
     want = {'version', 'status', 'ports', 'shutdown', 'stats', 'sessions.count', 'sessions.list',
             'sessions.show', 'sessions.kill', 'credentials.add', 'credentials.remove',
             'credentials.import', 'credentials.count', 'credentials.show', 'policy.get',
-            'policy.set'}
+            'policy.set', 'policy.reset', 'store'}
     check('version lists every command', names >= want, sorted(want - names))
     check('version gives the request and output limits',
           v['limits']['max_request'] == 65536 and v['limits']['max_output'] == 16 << 20, v)
@@ -258,7 +263,8 @@ def test_stats_telemetry_metrics():
           and s['admission']['handshake_rate'] == 0, s)
     r = ctl('stats')
     check('stormctl stats prints tables', r.returncode == 0 and 'WORKER' in r.stdout
-          and 'ADMISSION' in r.stdout and 'SESSIONS' in r.stdout, r.stdout)
+          and 'ADMISSION' in r.stdout and 'SESSIONS' in r.stdout
+          and re.search(r'^STORE +\d+ session\(s\) stored', r.stdout, re.M), r.stdout)
 
     r = ctl('metrics')
     lines = r.stdout.splitlines()
@@ -272,6 +278,13 @@ def test_stats_telemetry_metrics():
           and f'stormgate_credentials {n}' in lines
           and any(l.startswith('stormgate_rx_packets_total{worker="0",lcore="1"}') for l in lines),
           r.stdout[:2000])
+    store = stats()['store']
+    check('stormctl metrics: the session store\'s gauges and counters',
+          'stormgate_store_enabled 1' in lines
+          and f'stormgate_store_records {store["records"]}' in lines
+          and {'stormgate_store_pending', 'stormgate_store_commits_total',
+               'stormgate_store_dropped_total', 'stormgate_store_floors_total',
+               'stormgate_store_restored'} <= families, [l for l in lines if '_store_' in l])
 
     tel = shutil.which('dpdk-telemetry.py')
     if tel is None:
@@ -626,6 +639,74 @@ def test_policy():
     after = ctl_json('policy', 'get')
     check('... the refused sets changed nothing (all or none)', before == after,
           (before, after))
+    test_policy_reset(p0)
+
+
+def policy_of(p):
+    """The policy's values in a policy.get / set / reset answer, without its bookkeeping."""
+    return {k: v for k, v in p.items() if k not in ('overridden', 'changed', 'reset', 'persisted')}
+
+
+def test_policy_reset(p0):
+    """Keys set live are overrides, kept in the session store; reset returns them to the file."""
+    check('policy get at the start: nothing set live', p0['overridden'] == {}, p0)
+    j = ctl_json('policy', 'set', 'cookie_mode=under_load', 'handshake_rate=50')
+    check('policy set: stored (persisted), the keys set live named with the file\'s spelling',
+          j['persisted'] is True and j['overridden'].get('cookie_mode') == 'under_load'
+          and j['overridden'].get('handshake_rate') == '50'
+          and j['overridden'].get('suites') == '[TLS_PSK_WITH_AES_128_CCM_8]', j)
+    r = ctl('policy', 'get')
+    check('stormctl policy get lists them under "set live"', r.returncode == 0
+          and 'set live' in r.stdout and 'cookie_mode=under_load' in r.stdout, r.stdout)
+    r = ctl('policy', 'set', 'key_lifetime=2h')
+    check('stormctl policy set says the change is stored', r.returncode == 0
+          and 'stored: holds across restarts' in r.stdout, r.stdout)
+    j = ctl_json('policy', 'reset', 'cookie_mode', 'key_lifetime')
+    check('policy reset cookie_mode key_lifetime: back to the file\'s, the other keys stay',
+          sorted(j['reset']) == ['cookie_mode', 'key_lifetime'] and j['persisted'] is True
+          and j['cookie_mode'] == p0['cookie_mode'] and j['key_lifetime'] == p0['key_lifetime']
+          and j['handshake_rate'] == 50 and 'cookie_mode' not in j['overridden']
+          and j['overridden'].get('handshake_rate') == '50', j)
+    hvr0 = stats()['handshakes']['hello_verify_sent']
+    check('... applied live: the file\'s cookie_mode (always) asks for a cookie again',
+          one_echo('dev-a', KEY_A, 'reset ck') and stats()['handshakes']['hello_verify_sent'] > hvr0)
+    for args, why in ((['nonsense'], 'unknown policy key'),
+                      (['auth_failure_limit'], 'start-up only'),
+                      (['cookie_mode=always'], 'wants policy keys')):
+        r = ctl('policy', 'reset', *args)
+        check(f'policy reset {args}: refused, {why}', r.returncode != 0 and why in r.stderr,
+              r.stderr)
+    check('... nothing changed by the refusals', ctl_json('policy', 'get')['overridden']
+          == j['overridden'])
+    j = ctl_json('policy', 'reset')
+    check('policy reset: every key set live back to the file: the policy of the start',
+          j['overridden'] == {} and policy_of(j) == policy_of(p0)
+          and set(j['reset']) >= {'suites', 'handshake_rate', 'key_lifetime_jitter'},
+          (j, p0))
+    r = ctl('policy', 'reset')
+    check('policy reset again: nothing was set live', r.returncode == 0
+          and 'nothing was set live' in r.stdout, r.stdout)
+
+
+def test_store():
+    """`stormctl store`: the session store beside the credential store, what it holds."""
+    j = ctl_json('store')
+    n = ctl_json('sessions', 'count')['sessions']
+    check('store: on by default, LMDB where the config says (sgtest: beside the socket)',
+          j['enabled'] is True and j['backend'] == 'lmdb'
+          and j['path'] == os.path.join(LAB.work, 'gw.sessions')
+          and j['commit_interval_ms'] == 100 and j['dropped'] == 0
+          and {'records', 'pending', 'commits', 'size_bytes', 'puts', 'dels', 'floors',
+               'restore', 'save'} <= set(j) and j['save']['done'] is False, j)
+    check('... the sessions live are stored within a commit interval',
+          wait_for(lambda: ctl_json('store')['records'] == n and ctl_json('store')['pending'] == 0,
+                   timeout=5), (n, ctl_json('store')))
+    r = ctl('store')
+    check('stormctl store prints it', r.returncode == 0 and re.search(r'^backend +lmdb$', r.stdout, re.M)
+          and re.search(r'^sessions +\d+ stored', r.stdout, re.M)
+          and re.search(r'^last restore +\d+ session', r.stdout, re.M), r.stdout)
+    r = ctl('store', 'extra')
+    check('store takes no arguments', r.returncode == 2, r.stderr)
 
 
 def test_expiry():
@@ -684,10 +765,20 @@ def test_remove_kills():
 
 
 def test_shutdown():
+    ctl('credentials', 'add', 'dev-s', input=KEY_B + '\n')
+    c = dtls('dev-s', KEY_B)
+    held = echo(c, 'saved at the stop')
+    n = ctl_json('sessions', 'count')['sessions']
+    ctl('policy', 'reset')
+    ctl('policy', 'set', 'handshake_rate=77')
     r = ctl('shutdown')
     rc = D.wait(30)
+    c.close()
     check('shutdown: exit 0, socket removed', r.returncode == 0 and rc == 0
           and not os.path.exists(D.sock), daemon_log())
+    m = re.search(r'^stopping: saved (\d+) sessions? in (\d+) ms$', r.stdout, re.M)
+    check('... its answer says what the store saved: every session live',
+          held and m is not None and int(m.group(1)) == n >= 1, (n, r.stdout, r.stderr))
     # ASan+UBSan build: every error the sessions, abuse and kills above hit, and
     # LeakSanitizer's check at exit (tests/meta/test_sanitizer_check.py shows
     # this check fails on real reports).
@@ -695,6 +786,37 @@ def test_shutdown():
     r = ctl('stats')
     check('stormctl without a daemon: exit 1 and says so', r.returncode == 1
           and 'is stormgate running' in r.stderr, r.stderr)
+
+
+def test_restart():
+    """The same config again: the override set before the stop is live, until reset."""
+    global D
+    D = LAB.start(CFG)
+    D.ctl_timeout = 30
+    if not check('the daemon starts again on the same store', D.wait_ready(), daemon_log()):
+        return
+    p = ctl_json('policy', 'get')
+    check('the policy set live before the stop holds after the restart, named as set live',
+          p['handshake_rate'] == 77 and p['overridden'] == {'handshake_rate': '77'}, p)
+    check('... its start-up said so', 'handshake_rate' in daemon_log(), daemon_log())
+    j = ctl_json('store')
+    check('... and the store restored the session saved at the stop',
+          j['restore']['restored'] >= 1 and j['restore']['damaged'] == 0, j)
+    j = ctl_json('policy', 'reset', 'handshake_rate')
+    check('policy reset handshake_rate: the file\'s again (unlimited), stored',
+          j['handshake_rate'] == 0 and j['overridden'] == {} and j['persisted'] is True, j)
+    r = ctl('shutdown')
+    check('shutdown again: exit 0', r.returncode == 0 and D.wait(30) == 0, daemon_log())
+    sanitizer.check_logs(LAB.tap, SANITIZE, STORMGATE, D.log(), "the restarted daemon's log")
+    D = LAB.start(CFG)
+    D.ctl_timeout = 30
+    if check('... and once more', D.wait_ready(), daemon_log()):
+        p = ctl_json('policy', 'get')
+        check('after a reset and a restart nothing is set live: the file\'s policy',
+              p['overridden'] == {} and p['handshake_rate'] == 0, p)
+        r = ctl('shutdown')
+        check('shutdown: exit 0', r.returncode == 0 and D.wait(30) == 0, daemon_log())
+        sanitizer.check_logs(LAB.tap, SANITIZE, STORMGATE, D.log(), "the third daemon's log")
 
 
 def main():
@@ -716,10 +838,12 @@ def main():
                     test_kill(*got)
                 test_neighbours()
                 test_revocation()
+                test_store()
                 test_policy()
                 test_expiry()
                 test_remove_kills()
                 test_shutdown()
+                test_restart()
 
 
 if __name__ == '__main__':

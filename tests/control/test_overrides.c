@@ -30,14 +30,14 @@ static void test_load_rows(void **state)
 	static const struct {
 		const char *what;
 		const char *text;
-		size_t len; /* 0: strlen */
-		int rc;     /* mgmt_ovr_load()'s answer */
+		size_t len;              /* 0: strlen */
+		int rc;                  /* mgmt_ovr_load()'s answer */
 		const char *key, *value; /* a key and its value after, when rc > 0 */
 	} rows[] = {
 		{ "nothing", "", 0, 0, NULL, NULL },
 		{ "one line", "cookie_mode=always\n", 0, 1, "cookie_mode", "always" },
-		{ "no newline at the end", "cookie_mode=always\nkey_lifetime=1h", 0, 2, "key_lifetime",
-		  "1h" },
+		{ "no newline at the end", "cookie_mode=always\nkey_lifetime=1h", 0, 2,
+		  "key_lifetime", "1h" },
 		{ "empty lines and CRLF", "\n\r\ncookie_mode=never\r\n\n", 0, 1, "cookie_mode",
 		  "never" },
 		{ "a key twice: the later wins", "cookie_mode=always\ncookie_mode=never\n", 0, 1,
