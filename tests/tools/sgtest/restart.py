@@ -10,7 +10,6 @@ log, the save that `shutdown` answered.
     restart.restored(d)    # sessions the new daemon says it restored, or None
 """
 import re
-import sys
 
 from . import proc
 
@@ -74,24 +73,3 @@ def restored(d, timeout=5):
 def live_sessions(d):
     return d.ctl_json('stats')['sessions']['live']
 
-
-# Why the e2e restart tests make their on-link devices resolve the gateway again
-# (the TAP TODO of each test says it once more, and fails once it is no longer so).
-NEIGH_DEBT = ('a restarted daemon has an empty neighbour table and learns an on-link device '
-              'only from its ARP (docs/dataplane.md, "Neighbours"); it does not solicit '
-              'restored sessions\' on-link peers, so its replies are dropped as no_neighbour '
-              'until the device resolves it again (devices behind ports[].gateway are not '
-              'affected: the gateway is solicited every second)')
-
-
-def rearp(lab, ns, iface, gw, timeout=5):
-    """Make the devices' kernel in ns resolve the gateway address gw (IPv4) again, as an
-    on-link device whose entry went stale does: its neighbour entries on iface flushed,
-    then one datagram to the discard port, whose ARP request teaches the gateway the
-    device's MAC (the gateway drops the datagram itself). True once resolved."""
-    proc.run(['ip', '-n', ns, 'neigh', 'flush', 'dev', iface])
-    lab.run(ns, [sys.executable, '-c', 'import socket, sys\n'
-                 's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n'
-                 's.sendto(b"", (sys.argv[1], 9))\n', gw], timeout=5)
-    return bool(proc.wait_for(lambda: 'lladdr' in proc.run(
-        ['ip', '-n', ns, 'neigh', 'show', gw, 'dev', iface]).stdout, timeout=timeout, step=0.1))
