@@ -22,6 +22,11 @@ one (the floors are exact), after a crash one below the floor the workers
 posted (store.seq_step is set to SEQ_STEP when the daemon takes the key, so a
 floor is posted within the lines of one phase).
 
+The device is on the gateway's link and its kernel keeps the gateway's MAC
+across the restart, so it sends no ARP request: the first line's echo reaches
+it only because the restarted daemon solicits its restored sessions' devices
+(their neighbour entries are not stored).
+
     test_restart.py STORMGATE STORMCTL      (root; tag sge2e8)
 """
 import json

@@ -72,3 +72,4 @@ def restored(d, timeout=5):
 
 def live_sessions(d):
     return d.ctl_json('stats')['sessions']['live']
+
