@@ -87,9 +87,11 @@ static int store_key(const char *key_file, struct sg_store_key *key)
 }
 
 /*
- * Open the store at path. One the backend finds damaged (not a store, a
- * torn meta page) is moved aside whole and a new one made: the daemon
- * starts, its devices handshake again, the damaged copy stays for a look.
+ * Open the store at path. One the backend cannot read at all (not a store,
+ * both meta pages torn, a data file cut short: its records cannot be read
+ * without the risk of a fault) is moved aside whole and a new one made:
+ * the daemon starts, those devices handshake again, the damaged copy stays
+ * for a look. Damage inside records is the restore's to count, one by one.
  */
 static struct sg_store *store_env(const struct sg_config *cfg, const char *path,
                                   const struct sg_store_key *key)
@@ -98,13 +100,14 @@ static struct sg_store *store_env(const struct sg_config *cfg, const char *path,
 	struct sg_store *st = sg_store_open(NULL, &sp, key);
 	char aside[SG_CFG_STR_MAX + 32];
 
-	if (st != NULL || errno != EBADMSG)
+	/* EBADMSG: not a store LMDB reads; EUCLEAN: shorter than its pages (a lost tail). */
+	if (st != NULL || (errno != EBADMSG && errno != EUCLEAN))
 		return st;
 	snprintf(aside, sizeof(aside), "%s.damaged.%lld", path, (long long)time(NULL));
 	if (rename(path, aside) != 0) {
 		SG_LOG(MAIN, ERR, "session store %s is damaged and could not be moved aside: %s",
 		       path, strerror(errno));
-		errno = EBADMSG;
+		errno = EUCLEAN;
 		return NULL;
 	}
 	SG_LOG(MAIN, ERR,
