@@ -2,6 +2,12 @@
 // Handshake server benchmarks (docs/performance.md, "Handshake"):
 //
 //   handshake/<kind>                   complete handshakes of the Stormgate engine
+//   handshake_store/psk                handshake/psk with the session store on: each
+//                                      installed session also sealed and put into an
+//                                      LMDB store as the gateway does, a group commit
+//                                      (one fsync) every commit interval (100 ms, the
+//                                      default store.commit_interval) of server time, both
+//                                      timed as server time (the gateway thread does them)
 //   baseline_openssl_handshake/<kind>  the same with OpenSSL 3's DTLS server
 //
 // kind: psk (PSK-AES128-CCM8), psk_cookie (the same after a HelloVerifyRequest
@@ -26,9 +32,15 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <string>
+
 #include <stormgate/handshake.h>
 
 #include "dgram_bio.h"
+#include "sg_store_sess.h"
 
 namespace
 {
@@ -39,7 +51,12 @@ const uint8_t kKey[16] = { 0x4a, 0x10, 0x2f, 0xe1, 0x7c, 0x33, 0x09, 0xb8,
 	                   0x5d, 0x61, 0x92, 0xa4, 0x0e, 0xc7, 0x38, 0xf5 };
 const char kIdentity[] = "urn:dev:imei:490154203237518";
 
-enum class Kind { psk, psk_cookie, ecdhe_x25519, ecdhe_p256, resume_ticket };
+enum class Kind { psk, psk_cookie, ecdhe_x25519, ecdhe_p256, resume_ticket, psk_store };
+
+// handshake_store: a group commit once this much server time passed since the last one
+// (store.commit_interval's default: the gateway thread, busy with handshakes, commits
+// every 100 ms of its time), or at the store's own bound of 16,384 writes.
+constexpr double kStoreCommitS = 0.1;
 
 // One side of an in-memory datagram link: a fixed ring of what it has to
 // read (no allocation while the server is timed, for either server).
@@ -175,7 +192,37 @@ struct EngineRig {
 	sg_hs_peer peer{};
 	unsigned installed = 0;
 	alignas(64) uint8_t sa_copy[1024];
+	sg_store *st = nullptr;  // handshake_store: the session store
+	int store_rc = 0;        // its first failure
+	double since_commit = 0; // server time since the last commit
 };
+
+// The gateway's write of an installed session: its record (what sg_sess_get and
+// sg_sess_get_sa would give, with the identity and the PSK's credential tag) put into the
+// open group.
+void store_installed(EngineRig *r, const sg_hs_result *res)
+{
+	sg_sess_info info{};
+	sg_store_rec rec;
+	int rc;
+
+	info.id = UINT64_C(1) << 32 | r->installed;
+	info.flags = SG_SESS_F_TUPLE;
+	memcpy(info.tuple.laddr, res->peer.laddr, 16);
+	memcpy(info.tuple.paddr, res->peer.paddr, 16);
+	info.tuple.lport = res->peer.lport;
+	info.tuple.pport = res->peer.pport;
+	info.suite = res->suite;
+	info.expires = static_cast<uint32_t>(res->expires);
+	sg_store_rec_from_session(&rec, &info, reinterpret_cast<const sg_rec_sa *>(r->sa_copy));
+	rec.identity_len = static_cast<uint8_t>(res->identity_len);
+	memcpy(rec.identity, res->identity, res->identity_len);
+	sg_store_cred_tag(kKey, sizeof(kKey), rec.cred_tag);
+	rc = sg_store_put(r->st, r->installed, &rec);
+	if (rc != 0 && r->store_rc == 0)
+		r->store_rc = rc;
+	sg_store_rec_wipe(&rec);
+}
 
 int rig_lookup(void *, const uint8_t *identity, size_t len, const uint8_t *, size_t,
                sg_hs_cred *cred)
@@ -201,6 +248,8 @@ int rig_install(void *ctx, const sg_hs_result *res)
 
 	// What the daemon does before handing it to the session table: copy.
 	memcpy(r->sa_copy, res->sa, sg_rec_sa_size(SG_REPLAY_WINDOW_DEFAULT));
+	if (r->st != nullptr)
+		store_installed(r, res);
 	r->installed++;
 	return 0;
 }
@@ -268,6 +317,35 @@ double engine_handshake(EngineRig &r, SSL_CTX *cctx, SSL_SESSION *sess, uint64_t
 	return server;
 }
 
+// handshake_store: a store in a fresh directory under $SG_BENCH_DIR (default /tmp).
+sg_store *store_open(std::string &dir)
+{
+	const char *base = getenv("SG_BENCH_DIR");
+	sg_store_params sp{};
+	sg_store_key key{};
+	sg_store *st;
+
+	dir = std::string(base != nullptr ? base : "/tmp") + "/sg-bench-hs-store-XXXXXX";
+	if (mkdtemp(dir.data()) == nullptr)
+		return nullptr;
+	std::string path = dir + "/sessions";
+	memset(key.key, 0x5c, sizeof(key.key));
+	sg_store_key_set_id(&key);
+	sp.path = path.c_str();
+	st = sg_store_open(nullptr, &sp, &key);
+	sg_store_key_wipe(&key);
+	return st;
+}
+
+void store_remove(sg_store *st, const std::string &dir)
+{
+	sg_store_close(st);
+	unlink((dir + "/sessions/data.mdb").c_str());
+	unlink((dir + "/sessions/lock.mdb").c_str());
+	rmdir((dir + "/sessions").c_str());
+	rmdir(dir.c_str());
+}
+
 void BM_engine(benchmark::State &state, Kind k)
 {
 	EngineRig r;
@@ -275,8 +353,13 @@ void BM_engine(benchmark::State &state, Kind k)
 	SSL_SESSION *sess = nullptr;
 	uint64_t i = 0;
 	double total = 0;
+	std::string store_dir;
 
 	rig_init(r, k);
+	if (k == Kind::psk_store && (r.st = store_open(store_dir)) == nullptr) {
+		state.SkipWithError("the session store did not open");
+		return;
+	}
 	if (k == Kind::resume_ticket) {
 		// A session with a ticket from one full handshake, outside the timing.
 		Endpoint *ep = &r.client;
@@ -298,6 +381,16 @@ void BM_engine(benchmark::State &state, Kind k)
 	}
 	for (auto _ : state) {
 		double t = engine_handshake(r, cctx, sess, ++i);
+
+		if (r.st != nullptr && (r.since_commit += t) >= kStoreCommitS) {
+			auto t0 = Clock::now();
+			int rc = sg_store_commit(r.st);
+
+			t += std::chrono::duration<double>(Clock::now() - t0).count();
+			r.since_commit = 0;
+			if (rc != 0 && r.store_rc == 0)
+				r.store_rc = rc;
+		}
 		state.SetIterationTime(t);
 		total += t;
 	}
@@ -306,6 +399,16 @@ void BM_engine(benchmark::State &state, Kind k)
 	if (k == Kind::resume_ticket &&
 	    st.c[SG_HS_C_COMPLETED_RESUMED] < static_cast<uint64_t>(state.iterations()))
 		state.SkipWithError("handshakes were not resumed");
+	if (r.st != nullptr) {
+		struct sg_store_stats sst;
+
+		sg_store_stats(r.st, &sst);
+		if (r.store_rc != 0 || sst.puts != r.installed)
+			state.SkipWithError("the session store refused a write");
+		state.counters["store_commits"] =
+		        benchmark::Counter(static_cast<double>(sst.be.commits));
+		store_remove(r.st, store_dir);
+	}
 	state.SetItemsProcessed(state.iterations());
 	state.counters["server_us"] =
 	        benchmark::Counter(total * 1e6 / static_cast<double>(state.iterations()));
@@ -398,6 +501,7 @@ int register_all()
 		{ "handshake/ecdhe_psk_x25519", Kind::ecdhe_x25519 },
 		{ "handshake/ecdhe_psk_p256", Kind::ecdhe_p256 },
 		{ "handshake/resume_ticket", Kind::resume_ticket },
+		{ "handshake_store/psk", Kind::psk_store },
 	};
 	const Row baseline[] = {
 		{ "baseline_openssl_handshake/psk", Kind::psk },

@@ -90,7 +90,8 @@ unsigned sg_gateway_n_workers(const struct sg_gateway *gw);
 /*
  * One-line live status (no newline) with per-second rates since the last
  * call, e.g. "[   5s] dev0 up 10 Gbps rx 12 (+4/s) | fwd 0/0 punted 12 | dropped 3
- * (udp_port 3)". Gateway thread.
+ * (udp_port 3) | store 2 (+0 pending)" (the session store's part when it is
+ * on: sessions stored, writes not yet committed). Gateway thread.
  */
 void sg_gateway_status_line(struct sg_gateway *gw, char *buf, size_t len);
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The daemon's one-line live status and the ports' and workers' totals.
- * Gateway thread (the status line); reads the ports and the data plane's
- * counters, writes struct gw_status.
+ * Gateway thread (the status line); reads the ports, the data plane's
+ * counters and the session store's, writes struct gw_status.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -116,6 +116,14 @@ void sg_gateway_status_line(struct sg_gateway *gw, char *buf, size_t len)
 	off = drops_line(&c, buf, len, off);
 	if (dropped && off < len)
 		off += (size_t)snprintf(buf + off, len - off, ")");
+	if (gw->store.st != NULL && off < len) {
+		struct sg_store_stats st;
+
+		sg_store_stats(gw->store.st, &st);
+		off += (size_t)snprintf(buf + off, len - off,
+		                        " | store %" PRIu64 " (+%" PRIu64 " pending)",
+		                        st.be.records, st.be.pending);
+	}
 	if (gw->ctl != NULL && off < len)
 		snprintf(buf + off, len - off, " | ctl clients %u", sg_ctl_server_clients(gw->ctl));
 	gw->status.last_ns = now;

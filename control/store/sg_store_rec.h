@@ -108,23 +108,24 @@ const char *sg_store_bad_name(enum sg_store_bad bad);
 /* The refusal an error of sg_store_rec_open() stands for, or SG_STORE_BAD_MAX. */
 enum sg_store_bad sg_store_bad_of(int err);
 
-struct evp_cipher_ctx_st; /* OpenSSL's EVP_CIPHER_CTX */
+struct IMB_MGR;      /* IPsec-MB's manager */
+struct gcm_key_data; /* IPsec-MB's expanded AES-GCM key */
 
 /*
- * A sealing context: the key, the nonce counter, and one AES-256-GCM
- * context per direction keyed once (the key schedule is expanded at the
- * first use, and each record sets only its nonce). One thread.
+ * A sealing context: the key, the nonce counter, and the AES-256-GCM key
+ * schedule expanded once (IPsec-MB, at the first seal or open): a record
+ * costs its nonce and one GCM call. One thread.
  */
 struct sg_store_sealer {
 	struct sg_store_key key;
 	uint8_t nonce[SG_STORE_REC_NONCE]; /* the next nonce */
-	struct evp_cipher_ctx_st *enc;     /* NULL until the first seal */
-	struct evp_cipher_ctx_st *dec;     /* NULL until the first open */
+	struct IMB_MGR *mgr;               /* NULL until the first use */
+	struct gcm_key_data *gkey;         /* the expanded key, wiped and freed with s */
 };
 
 /* Copy key into s and draw the nonce start. 0 or -EIO (CSPRNG). */
 int sg_store_sealer_init(struct sg_store_sealer *s, const struct sg_store_key *key);
-/* Free s's contexts (libcrypto cleanses their key schedules) and wipe s. */
+/* Wipe the expanded key and s, free what s holds. */
 void sg_store_sealer_wipe(struct sg_store_sealer *s);
 
 /*

@@ -27,12 +27,12 @@ extern "C" {
 #endif
 
 struct sg_store_restore_params {
-	uint64_t now;        /* Unix s: a record whose deadline passed is not restored (expired) */
-	uint32_t seq_step;   /* the step and margin the floors were written with (meta `floors`) */
+	uint64_t now;      /* Unix s: a record whose deadline passed is not restored (expired) */
+	uint32_t seq_step; /* the step and margin the floors were written with (meta `floors`) */
 	uint32_t seq_margin;
-	bool exact;          /* meta `clean` was there: the floors are exact, no leap */
-	bool strict;         /* store.replay_strict: after a crash, rx refuses up to floor + step */
-	unsigned n_workers;  /* owner = a hash of the tuple % n_workers (1 if 0) */
+	bool exact;         /* meta `clean` was there: the floors are exact, no leap */
+	bool strict;        /* store.replay_strict: after a crash, rx refuses up to floor + step */
+	unsigned n_workers; /* owner = a hash of the tuple % n_workers (1 if 0) */
 	/* Optional. Non-zero: not restored, counted revoked (credential changed or gone). */
 	int (*check)(void *arg, const struct sg_store_rec *rec);
 	/* Optional. After each insert with its id; non-zero: deleted again, counted failed. */
@@ -43,15 +43,15 @@ struct sg_store_restore_params {
 };
 
 struct sg_store_restore_result {
-	uint64_t seen;     /* records walked */
-	uint64_t restored; /* in the table */
-	uint64_t expired;  /* past their deadline */
-	uint64_t revoked;  /* refused by check() */
-	uint64_t failed;   /* refused by the table (slot taken, CID of another length...) or by
-	                      restored() */
-	uint64_t refused;  /* did not verify: the sum of the store's refused[] */
-	uint64_t ns;       /* wall time of the whole restore */
-	uint64_t open_ns;  /* of which walking and opening records (and check()) */
+	uint64_t seen;      /* records walked */
+	uint64_t restored;  /* in the table */
+	uint64_t expired;   /* past their deadline */
+	uint64_t revoked;   /* refused by check() */
+	uint64_t failed;    /* refused by the table (slot taken, CID of another length...) or by
+	                       restored() */
+	uint64_t refused;   /* did not verify: the sum of the store's refused[] */
+	uint64_t ns;        /* wall time of the whole restore */
+	uint64_t open_ns;   /* of which walking and opening records (and check()) */
 	uint64_t insert_ns; /* of which inserting into the table (and restored()) */
 };
 

@@ -74,10 +74,43 @@ static int check_file(MDB_env *env)
 	return 0;
 }
 
+/* Open (flags 0) or create (MDB_CREATE) both databases in txn. */
+static int dbs_in(struct lmdb_be *b, MDB_txn *txn, unsigned flags)
+{
+	int rc = sg_mdb_errno(mdb_dbi_open(txn, "sessions", flags, &b->dbi));
+
+	if (rc == 0)
+		rc = sg_mdb_errno(mdb_dbi_open(txn, "meta", flags, &b->meta));
+	if (rc == 0)
+		rc = sg_mdb_errno(mdb_txn_commit(txn)); /* the handles stay for the environment */
+	else
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+/*
+ * The two databases' handles: from a read transaction when they exist, so
+ * opening never waits for the writer lock (a daemon restarting beside a
+ * tool that holds it, or the test's crashed writer); created in a write
+ * transaction the first time.
+ */
+static int open_dbs(struct lmdb_be *b)
+{
+	MDB_txn *txn;
+	int rc;
+
+	rc = sg_mdb_errno(mdb_txn_begin(b->env, NULL, MDB_RDONLY, &txn));
+	if (rc == 0)
+		rc = dbs_in(b, txn, 0);
+	if (rc != -ENOENT)
+		return rc;
+	rc = sg_mdb_errno(mdb_txn_begin(b->env, NULL, 0, &txn));
+	return rc == 0 ? dbs_in(b, txn, MDB_CREATE) : rc;
+}
+
 static int lmdb_open(const struct sg_store_params *p, void **out)
 {
 	struct lmdb_be *b;
-	MDB_txn *txn;
 	int rc;
 
 	if (p == NULL || p->path == NULL)
@@ -102,16 +135,7 @@ static int lmdb_open(const struct sg_store_params *p, void **out)
 	if (rc == 0)
 		rc = check_file(b->env);
 	if (rc == 0)
-		rc = sg_mdb_errno(mdb_txn_begin(b->env, NULL, 0, &txn));
-	if (rc != 0)
-		goto fail_env;
-	rc = sg_mdb_errno(mdb_dbi_open(txn, "sessions", MDB_CREATE, &b->dbi));
-	if (rc == 0)
-		rc = sg_mdb_errno(mdb_dbi_open(txn, "meta", MDB_CREATE, &b->meta));
-	if (rc == 0)
-		rc = sg_mdb_errno(mdb_txn_commit(txn));
-	else
-		mdb_txn_abort(txn);
+		rc = open_dbs(b);
 	if (rc != 0)
 		goto fail_env;
 	*out = b;

@@ -5,6 +5,7 @@
  * Control plane; a sealer belongs to one thread.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -217,14 +218,24 @@ void sg_store_rec_wipe(struct sg_store_rec *rec)
 }
 
 static const char cred_tag_label[] = "stormgate cred tag";
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+/* Fetch SHA-256 once: EVP_sha256() would look the provider up at every digest. */
+static void sha256_fetch(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
 
 void sg_store_cred_tag(const uint8_t *psk, size_t len, uint8_t tag[SG_STORE_CRED_TAG_LEN])
 {
 	uint8_t md[EVP_MAX_MD_SIZE];
 	unsigned md_len = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_MD_CTX *ctx;
 
-	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	pthread_once(&sha256_once, sha256_fetch);
+	ctx = sha256 != NULL ? EVP_MD_CTX_new() : NULL;
+	if (ctx != NULL && EVP_DigestInit_ex(ctx, sha256, NULL) == 1 &&
 	    EVP_DigestUpdate(ctx, cred_tag_label, sizeof(cred_tag_label) - 1) == 1 &&
 	    EVP_DigestUpdate(ctx, psk, len) == 1 && EVP_DigestFinal_ex(ctx, md, &md_len) == 1 &&
 	    md_len >= SG_STORE_CRED_TAG_LEN)

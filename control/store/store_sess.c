@@ -150,7 +150,8 @@ static void flush(struct restore_ctx *c)
 	for (unsigned i = 0; i < c->n; i++) {
 		if (c->rcs[i] != 0) {
 			c->r->failed++;
-		} else if (p->restored != NULL && p->restored(p->arg, c->ids[i], &c->recs[i]) != 0) {
+		} else if (p->restored != NULL &&
+		           p->restored(p->arg, c->ids[i], &c->recs[i]) != 0) {
 			sg_sess_delete(c->t, c->ids[i]);
 			c->r->failed++;
 		} else {

@@ -139,7 +139,8 @@ struct sg_dp_conf {
 	 * session's first in a new window of that many seconds. seq_step is
 	 * rounded down to a power of two (floors come as often or more often,
 	 * so a restore that leaps by seq_step still covers every number used);
-	 * 0: no floors (the store is off). seq_interval_s 0: no time rule.
+	 * 0: no floors at all, nor the time rule (the store is off). seq_interval_s
+	 * 0: no time rule.
 	 */
 	uint32_t seq_step;
 	uint32_t seq_interval_s;

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 #include <arpa/inet.h>
+#include <openssl/evp.h>
 
 #include <stormgate/record_types.h>
 
@@ -188,6 +189,56 @@ static void test_rec_roundtrip(void **state)
 	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
 	sg_store_sealer_wipe(&s);
 	assert_true(all_zero(&s, sizeof(s)));
+}
+
+/*
+ * The envelope is standard AES-256-GCM (NIST SP 800-38D): a record sealed by
+ * the store opens with OpenSSL's EVP, an independent implementation, under
+ * the documented nonce and AAD (header || slot), and its body starts with
+ * the documented fields.
+ */
+static void test_rec_openssl(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_store_sealer s;
+	struct sg_store_rec in;
+	uint8_t buf[SG_STORE_REC_MAX], body[SG_STORE_REC_BODY_MAX], aad[SG_STORE_REC_HDR + 4];
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int len, n, body_len;
+
+	assert_non_null(ctx);
+	assert_int_equal(sg_store_sealer_init(&s, &f->key), 0);
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		make_rec(&in, &shapes[i], (uint32_t)i);
+		len = sg_store_rec_seal(&s, 0x01020304u + (uint32_t)i, &in, buf, sizeof(buf));
+		body_len = len - SG_STORE_REC_HDR - SG_STORE_REC_NONCE - SG_STORE_REC_TAG;
+		memcpy(aad, buf, SG_STORE_REC_HDR);
+		aad[7] = 1;
+		aad[8] = 2;
+		aad[9] = 3;
+		aad[10] = (uint8_t)(4 + i);
+		assert_int_equal(EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, f->key.key,
+		                                    buf + SG_STORE_REC_HDR),
+		                 1);
+		assert_int_equal(EVP_DecryptUpdate(ctx, NULL, &n, aad, sizeof(aad)), 1);
+		assert_int_equal(EVP_DecryptUpdate(ctx, body, &n,
+		                                   buf + SG_STORE_REC_HDR + SG_STORE_REC_NONCE,
+		                                   body_len),
+		                 1);
+		assert_int_equal(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SG_STORE_REC_TAG,
+		                                     buf + len - SG_STORE_REC_TAG),
+		                 1);
+		assert_int_equal(EVP_DecryptFinal_ex(ctx, body + n, &n), 1);
+		/* backend, gen: the first two fields, big endian */
+		assert_int_equal(body[3], (uint8_t)in.backend);
+		assert_int_equal(((uint32_t)body[4] << 24 | (uint32_t)body[5] << 16 |
+		                  (uint32_t)body[6] << 8 | body[7]),
+		                 in.gen);
+		assert_int_equal(body[SG_STORE_REC_BODY_FIXED], in.identity_len);
+	}
+	EVP_CIPHER_CTX_free(ctx);
+	sg_store_sealer_wipe(&s);
+	sg_store_rec_wipe(&in);
 }
 
 /* The credential tag: SHA-256("stormgate cred tag" || psk), first 8 bytes (vectors: Python's
@@ -887,6 +938,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rec_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rec_refusals, setup, teardown),
 		cmocka_unit_test(test_cred_tag),
+		cmocka_unit_test_setup_teardown(test_rec_openssl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),

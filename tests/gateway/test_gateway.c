@@ -24,7 +24,8 @@
  *    the window, saved exactly, restored by a new gateway over the same
  *    store at its old id with its backend port, its keys working and its
  *    old records refused, its device's address asked for again; a
- *    credential changed meanwhile is not restored.
+ *    credential changed meanwhile is not restored; stored live policy
+ *    overrides win over the file at the next start, until reset.
  * The gateway's internals are read through gw_priv.h (white box).
  */
 #include <errno.h>
@@ -982,6 +983,8 @@ static bool dev_app(struct dev *d, unsigned w, const uint8_t *rec, size_t len)
 static void test_store_restart(void **state)
 {
 	static const uint8_t psk2[16] = { 0x53, 0x47, 0x99 };
+	static const char ovr[] = "handshake_rate=77\nrekey_grace=5s\n";
+	char text[64], line[512];
 	struct sg_cred_entry e = { .psk_len = sizeof(psk2) };
 	struct sg_gw_session s0, s1;
 	struct sg_gw_store_info si;
@@ -1016,6 +1019,8 @@ static void test_store_restart(void **state)
 	sg_gateway_store_info(E.gw, &si);
 	assert_int_equal(si.pending, 0);
 	assert_true(si.commits >= 1 && si.records >= 1);
+	sg_gateway_status_line(E.gw, line, sizeof(line));
+	assert_non_null(strstr(line, " | store 1 (+0 pending)"));
 	/* The clean stop: the workers stopped (never launched here), then the save. */
 	assert_int_equal(sg_gateway_save(E.gw), 0);
 	sg_gateway_store_info(E.gw, &si);
@@ -1042,12 +1047,26 @@ static void test_store_restart(void **state)
 	/* The device's key changes while the gateway is down: not restored. */
 	memcpy(e.psk, psk2, sizeof(psk2));
 	assert_int_equal(sg_cred_put(E.cred, "hs-dev", 6, &e), 0);
+	/* A live policy change stored now wins over the file at the next start. */
+	assert_int_equal(sg_gateway_config(E.gw)->policy.handshake_rate, 0);
+	assert_int_equal(sg_gateway_store_policy(E.gw, ovr, strlen(ovr)), 0);
 	assert_int_equal(sg_gateway_save(E.gw), 0);
 	gateway_again("3");
 	sg_gateway_store_info(E.gw, &si);
 	assert_true(si.restore_revoked >= 1);
 	assert_int_equal(sg_gateway_session_get(E.gw, id, &s1), -ENOENT);
 	assert_int_equal(sessions_of("hs-dev"), 0);
+	assert_int_equal(sg_gateway_config(E.gw)->policy.handshake_rate, 77);
+	assert_int_equal(sg_gateway_config(E.gw)->policy.rekey_grace, 5);
+	assert_int_equal(sg_gateway_policy_overrides(E.gw, text, sizeof(text)), (int)strlen(ovr));
+	assert_string_equal(text, ovr);
+	assert_int_equal(sg_gateway_policy_overrides(E.gw, text, 4), -ENOBUFS);
+	/* Reset: none stored, the file's policy at the next start. */
+	assert_int_equal(sg_gateway_store_policy(E.gw, "", 0), 0);
+	assert_int_equal(sg_gateway_policy_overrides(E.gw, text, sizeof(text)), 0);
+	gateway_again("4");
+	assert_int_equal(sg_gateway_config(E.gw)->policy.handshake_rate, 0);
+	assert_int_equal(sg_gateway_policy_overrides(E.gw, text, sizeof(text)), 0);
 	hc_free(&hc);
 	dev_free(&d);
 }
