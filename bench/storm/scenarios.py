@@ -86,7 +86,8 @@ class Storm:
         """Stop the server by how (sgtest.restart.KINDS: kill9, sigterm, shutdown) and
         start it again on the same config, credentials and session store; what the
         restart showed: `sessions_after` (live once it answers), `restored` (its log's
-        "restored N sessions"), `saved` (shutdown's answer), `restart_s` (from the stop
+        "restored N sessions"), `saved` (what a clean stop saved: shutdown's answer, else
+        the old daemon's log; None after kill9), `restart_s` (from the stop
         to the new daemon answering). The baseline is killed and started again (it
         keeps no sessions whatever the kind)."""
         t0 = time.monotonic()
@@ -105,10 +106,11 @@ class Storm:
                 os.unlink(os.path.join(self.lab.sockdir, sock))
             except OSError:
                 pass
+        saved = inplace.saved(answer) if answer else inplace.saved(self.d.log())
         self.d = self.lab.start_gateway(self.cfg)
         return {'sessions_after': inplace.live_sessions(self.d),
                 'restored': inplace.restored(self.d, timeout=1),
-                'saved': inplace.saved(answer),
+                'saved': saved,
                 'restart_s': round(time.monotonic() - t0, 2)}
 
     # ---- the fleet -------------------------------------------------------------

@@ -40,8 +40,12 @@ def figure(doc):
                                          for k, v in sorted(rk.items()))
     if sc == 'restart':
         r = doc.get('restart') or {}
-        return (f'full goodput after {num(r.get("seconds_to_full_goodput"), 1)} s; '
-                f'sessions survived: {"yes" if r.get("sessions_survived") else "no"}')
+        out = (f'full goodput after {num(r.get("seconds_to_full_goodput"), 1)} s; '
+               f'sessions survived: {"yes" if r.get("sessions_survived") else "no"}')
+        if r.get('kind'):  # issue 15's figures, from the runs that name their kind
+            out = (f'{r["kind"]}: {out}; {num(r.get("handshakes_after_restart"), 0)} '
+                   f'handshakes after, {num(r.get("requests_lost"), 0)} requests lost')
+        return out
     if sc == 'steady':
         return f'loss {num(doc.get("loss"), 4)}'
     return '—'

@@ -132,6 +132,15 @@ def check_table(rec):
             and cells[12] == '2026-12-07, alone', cells)
     T.check('table row: nonce reuse is the worst of every run, not the headline run\'s',
             cells[11] == '1' and cells[10] == '0', cells)
+    for restart, want in (
+            ({'seconds_to_full_goodput': 14, 'sessions_survived': False},
+             'full goodput after 14 s; sessions survived: no'),
+            ({'kind': 'kill9', 'seconds_to_full_goodput': 3, 'sessions_survived': True,
+              'handshakes_after_restart': 0, 'requests_lost': 0},
+             'kill9: full goodput after 3 s; sessions survived: yes; 0 handshakes after, '
+             '0 requests lost')):
+        doc = report.compose('restart', 'stormgate', rec, restart=restart)
+        T.check(f'table row of a restart: {want}', table.figure(doc) == want, table.figure(doc))
 
 
 def check_recorded_fleet():
