@@ -296,19 +296,20 @@ struct gw_store {
  * Before the ports: open the store (its key from the systemd credential
  * stormgate-store or store.key_file) and read its meta: the CID key for the
  * table, the floors and clean marker for the restore, the live policy
- * overrides (applied over gw->cfg.policy here, each logged). Off: nothing.
- * 0 or -errno (logged): a store that cannot be opened stops the start.
+ * overrides (applied over gw->cfg.policy here, each logged); then delete
+ * the clean marker and write this run's floors, committed. Off: nothing.
+ * 0 or -errno (logged): a store that cannot be opened, or cannot record
+ * the start (the marker would make a later start reuse nonces), stops it.
  */
 int gw_store_open(struct sg_gateway *gw);
 
 /*
  * After the table, the data plane, the handshake engine and the credential
  * store are there, before the workers start (restore.c): every stored
- * session back (sg_store_restore()), the clean marker deleted and this
- * run's floors, committed; the CID key if new, the ticket keys and cookie
- * secrets into the engine (new ones stored when absent). Store errors leave
- * sessions out and are logged. Returns 0, or -errno when the start could
- * not be recorded (the marker would make a later start reuse nonces).
+ * session back (sg_store_restore()), exact when the last stop was clean;
+ * the CID key if new, the ticket keys and cookie secrets into the engine
+ * (new ones stored when absent), committed. Store errors leave sessions
+ * out and are logged, never stop the start. Returns 0.
  */
 int gw_store_restore(struct sg_gateway *gw);
 

@@ -158,47 +158,10 @@ static void secrets_load(struct sg_gateway *gw)
 	gw_store_secrets(gw);
 }
 
-/*
- * This run's floors (meta `floors`: seq_step, margin). After a crash the
- * restored sessions' records still hold the old floors until their next
- * post: a second crash before it must leap past this run's leap too, so the
- * margin carries the last leap on (saturating) until a clean stop writes
- * exact state again.
- */
-static int floors_store(struct sg_gateway *gw)
-{
-	const struct gw_store *gs = &gw->store;
-	uint64_t margin = gw->cfg.store.seq_margin;
-	uint8_t b[8];
-
-	if (!gs->clean && gs->restore.restored > 0)
-		margin += (uint64_t)gs->prev_step + gs->prev_margin;
-	sg_store_be32(b, gw->cfg.store.seq_step);
-	sg_store_be32(b + 4, (uint32_t)RTE_MIN(margin, (uint64_t)UINT32_MAX));
-	return sg_store_meta_put(gs->st, "floors", b, sizeof(b));
-}
-
-/*
- * What must be durable before a worker seals a record: the clean marker
- * gone (from now on a stop without a save is a crash, whose restore leaps
- * the write sequences) and this run's floors. 0 or -errno.
- */
-static int start_marks(struct sg_gateway *gw)
-{
-	struct gw_store *gs = &gw->store;
-	int rc = gs->clean ? sg_store_meta_del(gs->st, "clean") : 0;
-
-	if (rc == 0 || rc == -ENOENT)
-		rc = floors_store(gw);
-	if (rc == 0)
-		rc = sg_store_commit(gs->st);
-	return rc;
-}
-
 int gw_store_restore(struct sg_gateway *gw)
 {
 	struct gw_store *gs = &gw->store;
-	int rc;
+	int rc = 0;
 
 	if (gs->st == NULL)
 		return 0;
@@ -206,18 +169,6 @@ int gw_store_restore(struct sg_gateway *gw)
 	sg_dp_restore_done(gw->ports.dp);
 	if (gs->restore.restored > 0)
 		gw_ports_resolve_peers(gw);
-	rc = start_marks(gw);
-	if (rc != 0) {
-		/*
-		 * Running on would let a later start take stale floors for exact
-		 * ones and seal under a (key, nonce) pair twice: refuse to start.
-		 */
-		SG_LOG(MAIN, ERR,
-		       "session store %s: cannot record the start (%s); not starting (move the "
-		       "store away to start without it)",
-		       gs->path, strerror(-rc));
-		return rc;
-	}
 	if (!gs->have_cid_key) {
 		/* The table made a CID key: kept, so CID devices find their slot after a restart.
 		 */

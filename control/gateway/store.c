@@ -182,6 +182,44 @@ static void meta_load(struct sg_gateway *gw)
 	policy_load(gw);
 }
 
+/*
+ * This run's floors (meta `floors`: seq_step, margin). After a crash the
+ * restored sessions' records still hold the old floors until their next
+ * post: a second crash before it must leap past this run's leap too, so the
+ * margin carries the last leap on (saturating) after every start that was
+ * not clean, until a clean stop writes exact state again.
+ */
+static int floors_store(struct sg_gateway *gw)
+{
+	const struct gw_store *gs = &gw->store;
+	uint64_t margin = gw->cfg.store.seq_margin;
+	uint8_t b[8];
+
+	if (!gs->clean)
+		margin += (uint64_t)gs->prev_step + gs->prev_margin;
+	sg_store_be32(b, gw->cfg.store.seq_step);
+	sg_store_be32(b + 4, (uint32_t)RTE_MIN(margin, (uint64_t)UINT32_MAX));
+	return sg_store_meta_put(gs->st, "floors", b, sizeof(b));
+}
+
+/*
+ * What must be durable before a worker seals a record, done at once at
+ * open: the clean marker gone (from now on a stop without a save is a
+ * crash, whose restore leaps the write sequences; the restore still knows
+ * this start was clean) and this run's floors. 0 or -errno.
+ */
+static int start_marks(struct sg_gateway *gw)
+{
+	struct gw_store *gs = &gw->store;
+	int rc = gs->clean ? sg_store_meta_del(gs->st, "clean") : 0;
+
+	if (rc == 0 || rc == -ENOENT)
+		rc = floors_store(gw);
+	if (rc == 0)
+		rc = sg_store_commit(gs->st);
+	return rc;
+}
+
 int gw_store_open(struct sg_gateway *gw)
 {
 	const struct sg_config *cfg = &gw->cfg;
@@ -213,6 +251,18 @@ int gw_store_open(struct sg_gateway *gw)
 	}
 	gs->commit_ns = (uint64_t)cfg->store.commit_interval * 1000000;
 	meta_load(gw);
+	rc = start_marks(gw);
+	if (rc != 0) {
+		/*
+		 * Running on would let a later start take stale floors for exact
+		 * ones and seal under a (key, nonce) pair twice: refuse to start.
+		 */
+		SG_LOG(MAIN, ERR,
+		       "session store %s: cannot record the start (%s); not starting (move the "
+		       "store away to start without it)",
+		       gs->path, strerror(-rc));
+		return rc;
+	}
 	SG_LOG(MAIN, INFO, "session store %s (%s): last stop %s", gs->path,
 	       sg_store_backend(gs->st),
 	       gs->clean ? "clean" : "not clean (a crash or first start)");
