@@ -5,7 +5,8 @@ config has its own session store (sgtest.daemon.config: WORK/NAME.sessions).
 
     test_restore.py STORMGATE STORMCTL STORMGATE_FLEET
 
-  - crash: DEVICES devices send a CoAP request a second; the daemon is killed (-9)
+  - crash: DEVICES devices send a CoAP request a second, the workers post sequence
+    floors every 2 records and the gateway writes them; the daemon is killed (-9)
     and started again on the same config: it logs "restored N sessions", counts no
     handshake, holds every session; no device handshakes again, every device is
     connected, answers flow again, nothing misdelivered, no nonce reused (the write
@@ -59,7 +60,7 @@ def start(lab, cfg, what):
     return d
 
 
-def across(lab, name, how, **cfg_kw):
+def across(lab, name, how, floors=False, **cfg_kw):
     """The fleet under traffic while the daemon is stopped by how (kill or term) and
     started again on the same config; the fleet's report and the new daemon checked."""
     check = lab.check
@@ -71,6 +72,11 @@ def across(lab, name, how, **cfg_kw):
     up = proc.wait_for(lambda: stats(d)[0] == DEVICES, timeout=8, step=0.2)
     check(f'{name}: {DEVICES} sessions up before the stop', up, stats(d))
     time.sleep(1.0)  # past store.commit_interval: every session durable
+    st = d.ctl_json('store')
+    check(f'{name}: `stormctl store` counts the {DEVICES} sessions stored, none pending'
+          + (', and the workers\' floor posts written' if floors else ''),
+          st.get('records') == DEVICES and st.get('pending', 1) <= DEVICES
+          and (not floors or st.get('floors', 0) > 0), json.dumps(st))
     if how == 'kill':
         d.proc.kill()
         check(f'{name}: killed (-9)', d.wait(10) == -9)
@@ -207,7 +213,8 @@ def main():
         return 0
     with FleetLab('sgrst', stormgate, stormctl, fleet) as lab:
         lab.creds(DEVICES)
-        d, _ = across(lab, 'crash', 'kill')
+        # Floors every 2 records: the workers post them, the gateway writes them.
+        d, _ = across(lab, 'crash', 'kill', floors=True, store={'seq_step': 2})
         if d is not None:
             lab.check('crash: the daemon stops cleanly', d.stop() == 0, d.log()[-1000:])
         lab.release_fleets()
