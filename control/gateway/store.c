@@ -305,7 +305,8 @@ static int store_commit(struct sg_gateway *gw)
  * Session id as the store keeps it: the table's copy and current SA, its
  * identity and credential tag from the identity index, its backend binding
  * (udp: the source port; proxy: the token). -ENODATA: it has no tag (made
- * without the store), nothing to keep. 0 or -errno; rec wiped on error.
+ * without the store) or no backend side, nothing to keep. 0 or -errno; rec
+ * wiped on error.
  */
 static int rec_of(struct sg_gateway *gw, uint64_t id, struct sg_store_rec *rec)
 {
@@ -339,9 +340,13 @@ static int rec_of(struct sg_gateway *gw, uint64_t id, struct sg_store_rec *rec)
 	rec->identity_len = (uint8_t)len;
 	memcpy(rec->identity, ident, len);
 	memcpy(rec->cred_tag, tag, sizeof(rec->cred_tag));
+	/*
+	 * No backend side (an install that failed half way): nothing a restore
+	 * could give back (proxy mode would get an all-zero token), not kept.
+	 */
 	rc = sg_dp_session_backend(gw->ports.dp, id, &rec->backend, rec->token);
 	if (rc == -ENOENT)
-		rc = 0; /* no backend side (yet): restored without one */
+		rc = -ENODATA;
 	if (rc != 0)
 		sg_store_rec_wipe(rec);
 	return rc;
