@@ -49,10 +49,10 @@ json_t *mgmt_store_json(struct sg_mgmt *m)
 	              si.save_done, "saved", (json_int_t)si.saved, "ms", (json_int_t)si.save_ms);
 	/* No commit yet: no age (left out, not 0). */
 	if (r != NULL && si.last_commit_ms != 0)
-		json_object_set_new(
-		        r, "last_commit_age_s",
-		        json_real(now > si.last_commit_ms ? (double)(now - si.last_commit_ms) / 1e3
-		                                          : 0.0));
+		json_object_set_new(r, "last_commit_age_s",
+		                    json_real(now > si.last_commit_ms
+		                                      ? (double)(now - si.last_commit_ms) / 1e3
+		                                      : 0.0));
 	return r;
 }
 
