@@ -11,8 +11,13 @@
 //                group commits), under $SG_BENCH_DIR (default /tmp) and
 //                removed afterwards. The page cache holds the store, as after
 //                a process crash (not a reboot).
-// n = 100k and 1M run with the others; 10M (about 1.7 GB of store and two
-// 10M-slot tables in turn) only with SG_BENCH_RESTORE_10M=1
+//   restore_cred/<n>  the same with the gateway's check(): each record's
+//                identity looked up in an LMDB credential store of n
+//                identities (sg_cred_get) and its PSK's credential tag
+//                compared, as the daemon's restore does (the store built
+//                untimed from a CSV import)
+// n = 100k and 1M run with the others; 10M (about 2 GB of store, 2.3 GB of
+// table; restore_cred: 10M credentials too) only with SG_BENCH_RESTORE_10M=1
 // (docs/restart.md, "Restore driver and benchmarks"). The store's cost on
 // handshake throughput is handshake_store/psk (bench_handshake.cc).
 #include <benchmark/benchmark.h>
@@ -28,7 +33,10 @@
 #include <chrono>
 #include <string>
 
+#include <openssl/crypto.h>
+
 #include "bench_util.h"
+#include "sg_cred.h"
 #include "sg_store_sess.h"
 
 namespace
@@ -155,9 +163,61 @@ std::string build_store(uint32_t n, const sg_store_key &key, uint64_t *bytes, st
 	return dir;
 }
 
-void BM_restore(benchmark::State &state)
+// A credential store of devices 0..n-1 (identity dev-%011u, the bench PSK), imported from a CSV.
+sg_cred *build_creds(uint32_t n, const std::string &dir)
+{
+	std::string csv = dir + "/creds.csv", path = dir + "/creds";
+	FILE *f = fopen(csv.c_str(), "w");
+	sg_cred_import_report rep;
+	char hex[2 * sizeof(kPsk) + 1];
+	sg_cred *cs;
+	int rc;
+
+	if (f == nullptr)
+		return nullptr;
+	for (size_t i = 0; i < sizeof(kPsk); i++)
+		snprintf(hex + 2 * i, 3, "%02x", kPsk[i]);
+	for (uint32_t k = 0; k < n; k++)
+		fprintf(f, "dev-%011u,%s\n", k, hex);
+	fclose(f);
+	cs = sg_cred_open(path.c_str(), static_cast<uint64_t>(n) * 256 + (64u << 20),
+	                  SG_CRED_CREATE);
+	rc = cs != nullptr ? sg_cred_import_file(cs, csv.c_str(), &rep) : -EIO;
+	unlink(csv.c_str());
+	if (rc != 0) {
+		sg_cred_close(cs);
+		return nullptr;
+	}
+	return cs;
+}
+
+void remove_creds(sg_cred *cs, const std::string &dir)
+{
+	sg_cred_close(cs);
+	unlink((dir + "/creds/data.mdb").c_str());
+	unlink((dir + "/creds/lock.mdb").c_str());
+	rmdir((dir + "/creds").c_str());
+}
+
+// The gateway's check(): the identity's credential now, and the tag of its PSK.
+int check_cred(void *arg, const sg_store_rec *rec)
+{
+	sg_cred_entry e;
+	uint8_t tag[8];
+	int rc = sg_cred_get(static_cast<sg_cred *>(arg), rec->identity, rec->identity_len, &e);
+
+	if (rc != 0)
+		return rc;
+	sg_store_cred_tag(e.psk, e.psk_len, tag);
+	rc = CRYPTO_memcmp(tag, rec->cred_tag, sizeof(tag)) == 0 ? 0 : -EKEYREJECTED;
+	sg_cred_entry_wipe(&e);
+	return rc;
+}
+
+void BM_restore(benchmark::State &state, bool cred)
 {
 	const uint32_t n = static_cast<uint32_t>(state.range(0));
+	sg_cred *cs = nullptr;
 	sg_store_key key{};
 	sg_store_restore_result r{};
 	uint64_t bytes = 0;
@@ -172,6 +232,11 @@ void BM_restore(benchmark::State &state)
 		return;
 	}
 	std::string path = dir + "/sessions";
+	if (cred && (cs = build_creds(n, dir)) == nullptr) {
+		remove_store(dir);
+		state.SkipWithError("building the credential store");
+		return;
+	}
 	for (auto _ : state) {
 		sg_sess_table *t = make_table(n); // the daemon creates it before the restore
 		sg_store_params sp{};
@@ -183,6 +248,8 @@ void BM_restore(benchmark::State &state)
 		p.seq_step = 1024;
 		p.seq_margin = 65536;
 		p.n_workers = 2;
+		p.check = cs != nullptr ? check_cred : nullptr;
+		p.arg = cs;
 		auto t0 = Clock::now();
 		sg_store *st = sg_store_open(nullptr, &sp, &key);
 		int rc = st != nullptr ? sg_store_restore(st, t, &p, &r) : -errno;
@@ -198,6 +265,8 @@ void BM_restore(benchmark::State &state)
 		open_s += static_cast<double>(r.open_ns) * 1e-9;
 		insert_s += static_cast<double>(r.insert_ns) * 1e-9;
 	}
+	if (cs != nullptr)
+		remove_creds(cs, dir);
 	remove_store(dir);
 	sg_store_key_wipe(&key);
 	const double it = static_cast<double>(state.iterations());
@@ -211,15 +280,23 @@ void BM_restore(benchmark::State &state)
 
 int register_all()
 {
-	benchmark::RegisterBenchmark("restore", BM_restore)
+	benchmark::RegisterBenchmark("restore", BM_restore, false)
+	        ->Arg(100000)
+	        ->Arg(1000000)
+	        ->Iterations(3)
+	        ->UseManualTime()
+	        ->Unit(benchmark::kMillisecond);
+	benchmark::RegisterBenchmark("restore_cred", BM_restore, true)
 	        ->Arg(100000)
 	        ->Arg(1000000)
 	        ->Iterations(3)
 	        ->UseManualTime()
 	        ->Unit(benchmark::kMillisecond);
 	// one restore: the store takes a minute to build, the restore itself ~10 s
-	if (getenv("SG_BENCH_RESTORE_10M") != nullptr)
-		benchmark::RegisterBenchmark("restore", BM_restore)
+	if (getenv("SG_BENCH_RESTORE_10M") == nullptr)
+		return 0;
+	for (bool cred : { false, true })
+		benchmark::RegisterBenchmark(cred ? "restore_cred" : "restore", BM_restore, cred)
 		        ->Arg(10000000)
 		        ->Iterations(1)
 		        ->UseManualTime()
