@@ -34,12 +34,12 @@
 
 #include "store_priv.h"
 
-#define RING_N       1024           /* batches queued at most (a power of two) */
-#define APPLY_MAX    64             /* batches applied under one commit at most */
-#define BATCH_MIN    (64u << 10)    /* first size of a batch buffer */
-#define ENTRY_HDR    12             /* op, name length, 2 unused, slot BE32, length BE32 */
-#define QUEUE_MAX    (UINT64_C(256) << 20)
-#define THREAD_NAME  "sg-store"
+#define RING_N        1024        /* batches queued at most (a power of two) */
+#define APPLY_MAX     64          /* batches applied under one commit at most */
+#define BATCH_MIN     (64u << 10) /* first size of a batch buffer */
+#define ENTRY_HDR     12          /* op, name length, 2 unused, slot BE32, length BE32 */
+#define QUEUE_MAX     (UINT64_C(256) << 20)
+#define THREAD_NAME   "sg-store"
 #define FLUSH_POLL_NS 1000000L
 
 enum wop {
@@ -64,18 +64,18 @@ struct sg_store_writer {
 	uint64_t queue_max;
 	/* the ring: slots [done, head) hold queued batches */
 	struct wbatch *ring[RING_N];
-	_Atomic uint64_t head; /* producer: batches pushed */
-	_Atomic uint64_t done; /* consumer: batches committed (their slots free) */
+	_Atomic uint64_t head;     /* producer: batches pushed */
+	_Atomic uint64_t done;     /* consumer: batches committed (their slots free) */
 	_Atomic uint64_t bytes;    /* bytes in queued batches */
 	_Atomic uint64_t ops_done; /* writes applied and committed (or lost with a commit) */
 	/* the backend's counters, published by the writer after each commit */
 	_Atomic uint64_t records, commits, last_commit, size, be_dropped, commit_errors;
 	/* producer only */
 	struct wbatch *open;
-	uint64_t open_ns;        /* sg_mono_ns() of the open batch's first write */
-	uint64_t t0[RING_N];     /* first-write time of each queued batch */
-	uint64_t ops_queued;     /* writes pushed */
-	uint64_t queue_dropped;  /* writes refused at the bound */
+	uint64_t open_ns;       /* sg_mono_ns() of the open batch's first write */
+	uint64_t t0[RING_N];    /* first-write time of each queued batch */
+	uint64_t ops_queued;    /* writes pushed */
+	uint64_t queue_dropped; /* writes refused at the bound */
 };
 
 /* Room for need more bytes in the open batch (made when none). 0 or -ENOMEM. */
