@@ -49,6 +49,9 @@ void sg_cli_print_store(const json_t *st)
 	       getd(st, "size_bytes") / (1024.0 * 1024.0));
 	printf("dropped       %" JSON_INTEGER_FORMAT " write(s) lost with a failed commit\n",
 	       geti(st, "dropped"));
+	printf("failed        %" JSON_INTEGER_FORMAT
+	       " write(s) of the gateway that failed (a crash would lose them)\n",
+	       geti(st, "failed"));
 	printf("writes        %" JSON_INTEGER_FORMAT " put, %" JSON_INTEGER_FORMAT
 	       " deleted, %" JSON_INTEGER_FORMAT " sequence floor(s)\n",
 	       geti(st, "puts"), geti(st, "dels"), geti(st, "floors"));
@@ -74,10 +77,10 @@ void sg_cli_print_store_line(const json_t *st)
 	commit_age(st, age, sizeof(age));
 	printf("STORE        %" JSON_INTEGER_FORMAT " session(s) stored, %" JSON_INTEGER_FORMAT
 	       " pending, last commit %s; %" JSON_INTEGER_FORMAT " commits, %" JSON_INTEGER_FORMAT
-	       " dropped, %" JSON_INTEGER_FORMAT " floors; restored %" JSON_INTEGER_FORMAT
-	       " at start\n",
+	       " dropped, %" JSON_INTEGER_FORMAT " failed, %" JSON_INTEGER_FORMAT
+	       " floors; restored %" JSON_INTEGER_FORMAT " at start\n",
 	       geti(st, "records"), geti(st, "pending"), age, geti(st, "commits"),
-	       geti(st, "dropped"), geti(st, "floors"),
+	       geti(st, "dropped"), geti(st, "failed"), geti(st, "floors"),
 	       geti(json_object_get(st, "restore"), "restored"));
 }
 

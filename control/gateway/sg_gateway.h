@@ -265,7 +265,9 @@ struct sg_gw_store_info {
 	char backend[16]; /* "lmdb" */
 	char path[256];
 	/* the store's own (sg_store_stats()) */
-	uint64_t records, pending, dropped, commits, last_commit_ms, size_bytes;
+	uint64_t records, pending, dropped;
+	uint64_t failed; /* the gateway's writes that failed: the store's dropped + its own failed puts */
+	uint64_t commits, last_commit_ms, size_bytes;
 	/* the gateway's writes since start: sessions put, deleted, floor updates put */
 	uint64_t puts, dels, floors;
 	/* the restore at start; restore_refused: damaged records (every refusal reason) */

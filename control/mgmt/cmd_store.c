@@ -3,7 +3,8 @@
  * `store`: the session store (docs/restart.md) as the gateway reports it
  * (sg_gateway_store_info()): where it is, what it holds, how far its
  * durable state lags (pending writes, the last group commit's age), what it
- * lost, and what the last restore and the clean stop did. `stats` carries
+ * lost (dropped with a failed group; failed: every write of the gateway
+ * that did not make it), and what the last restore and the clean stop did. `stats` carries
  * the same object under "store", which /metrics reads. The gateway thread
  * (owner command, and `stats`'s).
  */
@@ -37,11 +38,11 @@ json_t *mgmt_store_json(struct sg_mgmt *m)
 	sg_gateway_store_info(m->gw, &si);
 	if (!si.enabled)
 		return json_pack("{s:b}", "enabled", 0);
-	r = json_pack("{s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, "
-	              "s:{s:b, s:I, s:I}}",
+	r = json_pack("{s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	              "s:o, s:{s:b, s:I, s:I}}",
 	              "enabled", 1, "backend", si.backend, "path", si.path, "records",
 	              (json_int_t)si.records, "pending", (json_int_t)si.pending, "dropped",
-	              (json_int_t)si.dropped, "commits", (json_int_t)si.commits, "size_bytes",
+	              (json_int_t)si.dropped, "failed", (json_int_t)si.failed, "commits", (json_int_t)si.commits, "size_bytes",
 	              (json_int_t)si.size_bytes, "puts", (json_int_t)si.puts, "dels",
 	              (json_int_t)si.dels, "floors", (json_int_t)si.floors, "commit_interval_ms",
 	              (json_int_t)si.commit_interval_ms, "last_commit_unix_ms",
