@@ -266,7 +266,7 @@ struct sg_gw_store_info {
 	char path[256];
 	/* the store's own (sg_store_stats()) */
 	uint64_t records, pending, dropped;
-	uint64_t failed; /* the gateway's writes that failed: the store's dropped + its own failed puts */
+	uint64_t failed; /* the gateway's failed writes: the store's dropped + its failed puts */
 	uint64_t commits, last_commit_ms, size_bytes;
 	/* the gateway's writes since start: sessions put, deleted, floor updates put */
 	uint64_t puts, dels, floors;

@@ -42,9 +42,10 @@ json_t *mgmt_store_json(struct sg_mgmt *m)
 	              "s:o, s:{s:b, s:I, s:I}}",
 	              "enabled", 1, "backend", si.backend, "path", si.path, "records",
 	              (json_int_t)si.records, "pending", (json_int_t)si.pending, "dropped",
-	              (json_int_t)si.dropped, "failed", (json_int_t)si.failed, "commits", (json_int_t)si.commits, "size_bytes",
-	              (json_int_t)si.size_bytes, "puts", (json_int_t)si.puts, "dels",
-	              (json_int_t)si.dels, "floors", (json_int_t)si.floors, "commit_interval_ms",
+	              (json_int_t)si.dropped, "failed", (json_int_t)si.failed, "commits",
+	              (json_int_t)si.commits, "size_bytes", (json_int_t)si.size_bytes, "puts",
+	              (json_int_t)si.puts, "dels", (json_int_t)si.dels, "floors",
+	              (json_int_t)si.floors, "commit_interval_ms",
 	              (json_int_t)si.commit_interval_ms, "last_commit_unix_ms",
 	              (json_int_t)si.last_commit_ms, "restore", restore_json(&si), "save", "done",
 	              si.save_done, "saved", (json_int_t)si.saved, "ms", (json_int_t)si.save_ms);
