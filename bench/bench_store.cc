@@ -13,9 +13,12 @@
 //                a process crash (not a reboot).
 //   restore_cred/<n>  the same with the gateway's check(): each record's
 //                identity looked up in an LMDB credential store of n
-//                identities (sg_cred_get) and its PSK's credential tag
-//                compared, as the daemon's restore does (the store built
-//                untimed from a CSV import)
+//                identities and its PSK's credential tag compared, as the
+//                daemon's restore does: one sg_cred_reader for the whole
+//                restore (the credential store built untimed from a CSV
+//                import)
+//   restore_cred_get/<n>  the baseline of that: one sg_cred_get() (its own
+//                read transaction) per record, as the restore did before
 // n = 100k and 1M run with the others; 10M (about 2 GB of store, 2.3 GB of
 // table; restore_cred: 10M credentials too) only with SG_BENCH_RESTORE_10M=1
 // (docs/restart.md, "Restore driver and benchmarks"). The store's cost on
@@ -199,12 +202,24 @@ void remove_creds(sg_cred *cs, const std::string &dir)
 	rmdir((dir + "/creds").c_str());
 }
 
+// How the restore looks credentials up: not at all, one sg_cred_get() each, or through one
+// reader (a read transaction renewed every SG_CRED_READER_RENEW gets), as the gateway does.
+enum class Creds { none, get, reader };
+
+struct CredCheck {
+	sg_cred *cs;
+	sg_cred_reader *reader; // nullptr: sg_cred_get()
+};
+
 // The gateway's check(): the identity's credential now, and the tag of its PSK.
 int check_cred(void *arg, const sg_store_rec *rec)
 {
+	auto *c = static_cast<CredCheck *>(arg);
 	sg_cred_entry e;
 	uint8_t tag[8];
-	int rc = sg_cred_get(static_cast<sg_cred *>(arg), rec->identity, rec->identity_len, &e);
+	int rc = c->reader != nullptr
+	                 ? sg_cred_reader_get(c->reader, rec->identity, rec->identity_len, &e)
+	                 : sg_cred_get(c->cs, rec->identity, rec->identity_len, &e);
 
 	if (rc != 0)
 		return rc;
@@ -214,7 +229,7 @@ int check_cred(void *arg, const sg_store_rec *rec)
 	return rc;
 }
 
-void BM_restore(benchmark::State &state, bool cred)
+void BM_restore(benchmark::State &state, Creds creds)
 {
 	const uint32_t n = static_cast<uint32_t>(state.range(0));
 	sg_cred *cs = nullptr;
@@ -232,7 +247,7 @@ void BM_restore(benchmark::State &state, bool cred)
 		return;
 	}
 	std::string path = dir + "/sessions";
-	if (cred && (cs = build_creds(n, dir)) == nullptr) {
+	if (creds != Creds::none && (cs = build_creds(n, dir)) == nullptr) {
 		remove_store(dir);
 		state.SkipWithError("building the credential store");
 		return;
@@ -248,12 +263,16 @@ void BM_restore(benchmark::State &state, bool cred)
 		p.seq_step = 1024;
 		p.seq_margin = 65536;
 		p.n_workers = 2;
+		CredCheck cc{ cs, nullptr };
 		p.check = cs != nullptr ? check_cred : nullptr;
-		p.arg = cs;
+		p.arg = &cc;
 		auto t0 = Clock::now();
+		if (creds == Creds::reader)
+			cc.reader = sg_cred_reader_begin(cs, 0);
 		sg_store *st = sg_store_open(nullptr, &sp, &key);
 		int rc = st != nullptr ? sg_store_restore(st, t, &p, &r) : -errno;
 		sg_store_close(st);
+		sg_cred_reader_end(cc.reader);
 		double s = std::chrono::duration<double>(Clock::now() - t0).count();
 		sg_sess_table_destroy(t);
 		if (rc != 0 || r.restored != n) {
@@ -280,23 +299,26 @@ void BM_restore(benchmark::State &state, bool cred)
 
 int register_all()
 {
-	benchmark::RegisterBenchmark("restore", BM_restore, false)
-	        ->Arg(100000)
-	        ->Arg(1000000)
-	        ->Iterations(3)
-	        ->UseManualTime()
-	        ->Unit(benchmark::kMillisecond);
-	benchmark::RegisterBenchmark("restore_cred", BM_restore, true)
-	        ->Arg(100000)
-	        ->Arg(1000000)
-	        ->Iterations(3)
-	        ->UseManualTime()
-	        ->Unit(benchmark::kMillisecond);
+	static const struct {
+		const char *name;
+		Creds creds;
+	} rows[] = {
+		{ "restore", Creds::none },
+		{ "restore_cred", Creds::reader },
+		{ "restore_cred_get", Creds::get },
+	};
+	for (const auto &row : rows)
+		benchmark::RegisterBenchmark(row.name, BM_restore, row.creds)
+		        ->Arg(100000)
+		        ->Arg(1000000)
+		        ->Iterations(3)
+		        ->UseManualTime()
+		        ->Unit(benchmark::kMillisecond);
 	// one restore: the store takes a minute to build, the restore itself ~10 s
 	if (getenv("SG_BENCH_RESTORE_10M") == nullptr)
 		return 0;
-	for (bool cred : { false, true })
-		benchmark::RegisterBenchmark(cred ? "restore_cred" : "restore", BM_restore, cred)
+	for (const auto &row : rows)
+		benchmark::RegisterBenchmark(row.name, BM_restore, row.creds)
 		        ->Arg(10000000)
 		        ->Iterations(1)
 		        ->UseManualTime()
