@@ -30,6 +30,7 @@
 #include "sg_log.h"
 
 #define PROGRESS_NS (UINT64_C(1000000000)) /* a progress line at most once a second */
+#define DAMAGED_LOG 16                     /* damaged records logged one by one, at most */
 #define SECRETS_MAX SG_HS_TICKET_KEYS_LEN  /* the larger of the engine's two exports */
 
 static_assert(SG_HS_COOKIE_SECRETS_LEN <= SECRETS_MAX, "one buffer holds either export");
@@ -37,6 +38,9 @@ static_assert(SG_HS_COOKIE_SECRETS_LEN <= SECRETS_MAX, "one buffer holds either 
 struct restore_ctx {
 	struct sg_gateway *gw;
 	uint64_t next_log_ns;
+	uint64_t damaged; /* records damaged() was told of */
+	/* check()'s lookups in one read transaction (NULL: one sg_cred_get() each) */
+	struct sg_cred_reader *creds;
 };
 
 /*
@@ -52,7 +56,10 @@ static int restore_check(void *arg, const struct sg_store_rec *rec)
 
 	if (c->gw->cred == NULL)
 		return -ENOENT;
-	rc = sg_cred_get(c->gw->cred, rec->identity, rec->identity_len, &e);
+	if (c->creds != NULL)
+		rc = sg_cred_reader_get(c->creds, rec->identity, rec->identity_len, &e);
+	else
+		rc = sg_cred_get(c->gw->cred, rec->identity, rec->identity_len, &e);
 	if (rc != 0)
 		return rc;
 	if (e.flags & SG_CRED_F_DISABLED) {
@@ -104,6 +111,17 @@ static void restore_progress(void *arg, uint64_t seen, uint64_t restored)
 	       restored);
 }
 
+/* damaged(): a record that will never verify, logged with its slot before it is deleted. */
+static void restore_damaged(void *arg, uint32_t slot, int err)
+{
+	struct restore_ctx *c = arg;
+
+	if (c->damaged++ < DAMAGED_LOG)
+		SG_LOG(MAIN, WARNING,
+		       "session store: slot %" PRIu32 ": record refused (%s): deleted", slot,
+		       sg_store_bad_name(sg_store_bad_of(err)));
+}
+
 /* Every stored session back into the table; the result in gw->store.restore. */
 static void restore_sessions(struct sg_gateway *gw)
 {
@@ -119,13 +137,27 @@ static void restore_sessions(struct sg_gateway *gw)
 		.check = restore_check,
 		.restored = restore_attach,
 		.progress = restore_progress,
+		.damaged = restore_damaged,
 		.arg = &c,
 	};
 	struct sg_store_restore_result *r = &gs->restore;
-	int rc = sg_store_restore(gs->st, gw->ports.sessions, &p, r);
+	int rc;
 
+	/* Nothing imports while the restore runs (management starts after it). */
+	if (gw->cred != NULL)
+		c.creds = sg_cred_reader_begin(gw->cred, 0);
+	rc = sg_store_restore(gs->st, gw->ports.sessions, &p, r);
+	sg_cred_reader_end(c.creds);
 	if (rc != 0)
 		gw_store_error(gw, "restore", 0, rc);
+	if (c.damaged > DAMAGED_LOG)
+		SG_LOG(MAIN, WARNING, "session store: %" PRIu64 " more damaged records deleted",
+		       c.damaged - DAMAGED_LOG);
+	if (r->deleted > 0 || r->kept > 0)
+		SG_LOG(MAIN, NOTICE,
+		       "session store: %" PRIu64 " records not restored deleted, %" PRIu64
+		       " kept (another store key or a newer version)",
+		       r->deleted, r->kept);
 	SG_LOG(MAIN, NOTICE,
 	       "restored %" PRIu64 " sessions in %.3f s (%" PRIu64 " expired, %" PRIu64
 	       " revoked, %" PRIu64 " damaged%s%.0" PRIu64 "%s)%s",
