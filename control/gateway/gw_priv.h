@@ -172,10 +172,11 @@ void gw_end_destroy(struct sg_gateway *gw);
 
 /*
  * A session was installed (or re-keyed) under identity: index it, with the
- * credential tag of the key it was made with (NULL: none; the store keeps it).
+ * credential tag of the key it was made with (NULL: none; the store keeps it)
+ * and the store record's flags the table does not keep (SG_STORE_F_EMS).
  */
 void gw_sess_track(struct sg_gateway *gw, uint64_t id, const uint8_t *identity, size_t len,
-                   const uint8_t *tag);
+                   const uint8_t *tag, uint8_t store_flags);
 
 /*
  * End session id for why, in the one order: out of the table (lookups stop

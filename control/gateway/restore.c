@@ -92,6 +92,8 @@ static int restore_attach(void *arg, uint64_t id, const struct sg_store_rec *rec
 	rc = sg_sessreg_add(gw->end.reg, id, rec->identity, rec->identity_len);
 	if (rc == 0)
 		rc = sg_sessreg_set_tag(gw->end.reg, id, rec->cred_tag);
+	if (rc == 0)
+		rc = sg_sessreg_set_store_flags(gw->end.reg, id, rec->flags & SG_STORE_F_EMS);
 	if (rc != 0) {
 		sg_sessreg_del(gw->end.reg, id);
 		sg_dp_session_detach(gw->ports.dp, id);

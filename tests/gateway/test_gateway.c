@@ -1001,6 +1001,8 @@ static void test_store_restart(void **state)
 	assert_int_equal(sg_gateway_session_get(E.gw, id, &s0), 0);
 	assert_true(s0.has_bsource);
 	assert_non_null(sg_sessreg_tag(E.gw->end.reg, id));
+	/* the client offered extended master secret (RFC 7627): its record will say so */
+	assert_int_equal(sg_sessreg_store_flags(E.gw->end.reg, id), SG_STORE_F_EMS);
 	n1 = hc_rec_app(&hc, (const uint8_t *)"before", 6, first, sizeof(first));
 	assert_true(dev_app(&d, 1, first, n1));
 	sg_gateway_store_info(E.gw, &si);
@@ -1039,6 +1041,8 @@ static void test_store_restart(void **state)
 	assert_int_equal(s1.bport, s0.bport);
 	assert_memory_equal(s1.baddr, s0.baddr, sizeof(s1.baddr));
 	assert_int_equal(s1.info.tx_seq, s0.info.tx_seq); /* exact: nothing leapt */
+	/* EMS came back from the record (and goes into it again at the next put) */
+	assert_int_equal(sg_sessreg_store_flags(E.gw->end.reg, id), SG_STORE_F_EMS);
 	assert_int_equal(dp_totals().drop[SG_DROP_REPLAYED], 0);
 	assert_false(dev_app(&d, s1.info.owner, first, n1));
 	assert_int_equal(dp_totals().drop[SG_DROP_REPLAYED], 1);
