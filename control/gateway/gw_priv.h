@@ -259,7 +259,16 @@ struct gw_status {
 	uint64_t start_ns; /* CLOCK_MONOTONIC when the ports came up */
 	uint64_t last_ns;  /* previous status line, for rates */
 	uint64_t last_rx[SG_CFG_PORTS_MAX];
+	/* the restore at start (restore.c): the status line tells it while it runs */
+	enum { GW_RESTORE_NONE = 0, GW_RESTORE_RUNNING, GW_RESTORE_DONE } restore;
+	uint64_t restore_seen, restore_back, restore_ns;
+	void (*on_progress)(void *arg, bool done); /* sg_gateway_on_progress() */
+	void *progress_arg;
 };
+
+/* The restore's progress (records seen, sessions back, ns since it began) for the status
+ * line, and the daemon told (at most once a second while it runs, and at its end: done). */
+void gw_status_restore(struct sg_gateway *gw, uint64_t seen, uint64_t back, uint64_t ns, bool done);
 
 /* The ports came up: uptime and rates count from now. */
 void gw_status_start(struct sg_gateway *gw);

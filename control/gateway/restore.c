@@ -37,6 +37,7 @@ static_assert(SG_HS_COOKIE_SECRETS_LEN <= SECRETS_MAX, "one buffer holds either 
 
 struct restore_ctx {
 	struct sg_gateway *gw;
+	uint64_t t0_ns; /* the restore began */
 	uint64_t next_log_ns;
 	uint64_t damaged; /* records damaged() was told of */
 	/* check()'s lookups in one read transaction (NULL: one sg_cred_get() each) */
@@ -111,6 +112,7 @@ static void restore_progress(void *arg, uint64_t seen, uint64_t restored)
 	c->next_log_ns = now + PROGRESS_NS;
 	SG_LOG(MAIN, NOTICE, "restoring sessions: %" PRIu64 " records read, %" PRIu64 " back", seen,
 	       restored);
+	gw_status_restore(c->gw, seen, restored, now - c->t0_ns, false);
 }
 
 /* damaged(): a record that will never verify, logged with its slot before it is deleted. */
@@ -128,7 +130,7 @@ static void restore_damaged(void *arg, uint32_t slot, int err)
 static void restore_sessions(struct sg_gateway *gw)
 {
 	struct gw_store *gs = &gw->store;
-	struct restore_ctx c = { .gw = gw, .next_log_ns = sg_mono_ns() + PROGRESS_NS };
+	struct restore_ctx c = { .gw = gw, .t0_ns = sg_mono_ns() };
 	struct sg_store_restore_params p = {
 		.now = (uint64_t)time(NULL),
 		.seq_step = gs->prev_step,
@@ -145,6 +147,7 @@ static void restore_sessions(struct sg_gateway *gw)
 	struct sg_store_restore_result *r = &gs->restore;
 	int rc;
 
+	c.next_log_ns = c.t0_ns + PROGRESS_NS;
 	/* Nothing imports while the restore runs (management starts after it). */
 	if (gw->cred != NULL)
 		c.creds = sg_cred_reader_begin(gw->cred, 0);
@@ -152,6 +155,7 @@ static void restore_sessions(struct sg_gateway *gw)
 	sg_cred_reader_end(c.creds);
 	if (rc != 0)
 		gw_store_error(gw, "restore", 0, rc);
+	gw_status_restore(gw, r->seen, r->restored, r->ns, true);
 	if (c.damaged > DAMAGED_LOG)
 		SG_LOG(MAIN, WARNING, "session store: %" PRIu64 " more damaged records deleted",
 		       c.damaged - DAMAGED_LOG);

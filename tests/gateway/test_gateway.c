@@ -909,6 +909,21 @@ static struct sg_dp_counters dp_totals(void)
  * new ring ports over the same store and credentials, its restore run as
  * sg_gateway_start() runs it before the workers launch.
  */
+/* What the restore's progress hook saw: calls, the last one's done and status line. */
+static struct {
+	unsigned calls;
+	bool done;
+	char line[512];
+} progress;
+
+static void on_progress(void *arg, bool done)
+{
+	(void)arg;
+	progress.calls++;
+	progress.done = done;
+	sg_gateway_status_line(E.gw, progress.line, sizeof(progress.line));
+}
+
 static void gateway_again(const char *tag)
 {
 	char dn[16], bn[16];
@@ -934,6 +949,8 @@ static void gateway_again(const char *tag)
 	assert_int_equal(rte_eth_macaddr_get((uint16_t)dev, &mac), 0);
 	memcpy(E.gw_mac, mac.addr_bytes, 6);
 	sg_gateway_attach(E.gw, E.cred, NULL);
+	memset(&progress, 0, sizeof(progress));
+	sg_gateway_on_progress(E.gw, on_progress, NULL);
 	assert_int_equal(gw_store_restore(E.gw), 0);
 	for (unsigned w = 0; w < N_WORKERS; w++)
 		sg_dp_worker_online(dp(), w);
@@ -1035,6 +1052,34 @@ static void test_store_restart(void **state)
 	sg_gateway_store_info(E.gw, &si);
 	assert_true(si.restored >= 1);
 	assert_int_equal(si.restore_revoked + si.restore_refused, 0);
+	/* The restore's end on the status line, told to the daemon (it prints it); after it, the
+	 * usual line. */
+	{
+		unsigned long long back = 0, seen = 0;
+
+		assert_true(progress.calls >= 1 && progress.done);
+		assert_non_null(strstr(progress.line, "] store: restored "));
+		assert_int_equal(sscanf(strstr(progress.line, "] store: restored ") + 2,
+		                        "store: restored %llu sessions of %llu records in", &back,
+		                        &seen),
+		                 2);
+		assert_true(back == si.restored && seen >= back);
+		sg_gateway_status_line(E.gw, line, sizeof(line));
+		assert_null(strstr(line, "restored"));
+		assert_non_null(strstr(line, " | store "));
+		/* a long restore's progress, as restore.c reports it once a second */
+		gw_status_restore(E.gw, 70000, 69000, 500000000, false);
+		assert_false(progress.done);
+		assert_non_null(
+		        strstr(progress.line,
+		               "] store: restoring, 70000 records read, 69000 sessions back"));
+		gw_status_restore(E.gw, 70001, 69001, 1500000000, true);
+		assert_non_null(
+		        strstr(progress.line,
+		               "] store: restored 69001 sessions of 70001 records in 1.500 s"));
+		sg_gateway_status_line(E.gw, line, sizeof(line));
+		assert_non_null(strstr(line, " | store "));
+	}
 	assert_int_equal(sg_gateway_session_get(E.gw, id, &s1), 0);
 	assert_int_equal(s1.identity_len, 6);
 	assert_memory_equal(s1.identity, "hs-dev", 6);
