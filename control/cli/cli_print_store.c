@@ -50,7 +50,7 @@ void sg_cli_print_store(const json_t *st)
 	printf("dropped       %" JSON_INTEGER_FORMAT " write(s) lost with a failed commit\n",
 	       geti(st, "dropped"));
 	printf("failed        %" JSON_INTEGER_FORMAT
-	       " write(s) of the gateway that failed (a crash would lose them)\n",
+	       " write(s) lost: refused (queue bound, store errors) or with a commit\n",
 	       geti(st, "failed"));
 	printf("writes        %" JSON_INTEGER_FORMAT " put, %" JSON_INTEGER_FORMAT
 	       " deleted, %" JSON_INTEGER_FORMAT " sequence floor(s)\n",

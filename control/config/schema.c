@@ -147,6 +147,9 @@ static const struct cfg_key store_keys[] = {
 	/* milliseconds: a group commit (one fsync) at most this long after its first write */
 	{ "commit_interval", K_UINT, FLD(struct sg_cfg_store, commit_interval), .min = 1,
 	  .max = 10000, .def = 100 },
+	/* bytes of writes waiting for the writer thread; beyond it writes are dropped, counted */
+	{ "queue_max", K_SIZE, FLD(struct sg_cfg_store, queue_max), .min = 1 << 20,
+	  .max = INT64_C(1) << 36, .def = INT64_C(256) << 20 },
 	{ "seq_step", K_UINT, FLD(struct sg_cfg_store, seq_step), .min = 1, .max = 1 << 24,
 	  .def = 1024 },
 	{ "seq_interval", K_DURATION, FLD(struct sg_cfg_store, seq_interval), .min = 0,

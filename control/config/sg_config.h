@@ -162,6 +162,7 @@ struct sg_cfg_store {
 	char key_file[SG_CFG_STR_MAX]; /* 0600 key file; "": <dir of credentials.db>/store.key */
 	uint64_t map_size;             /* bytes */
 	uint32_t commit_interval;      /* milliseconds: the window a new session is durable in */
+	uint64_t queue_max;            /* bytes the writer thread's queue may hold */
 	uint32_t seq_step;             /* floors posted every step records */
 	uint64_t seq_interval;         /* seconds: ... or once per interval; 0: by step only */
 	uint32_t seq_margin;           /* tx leap after a crash beyond floor + step */

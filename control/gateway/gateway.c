@@ -55,6 +55,7 @@ int sg_gateway_start(struct sg_gateway *gw)
 
 	if (rc != 0)
 		return rc;
+	gw_store_writer_start(gw); /* the store's writes off this thread from now on */
 	for (unsigned i = 0; i < gw->ports.n_workers; i++) {
 		unsigned lcore = gw->ports.lcore[i];
 

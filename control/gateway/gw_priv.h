@@ -323,6 +323,13 @@ int gw_store_open(struct sg_gateway *gw);
  */
 int gw_store_restore(struct sg_gateway *gw);
 
+/*
+ * Hand the store's backend to its writer thread (a DPDK control thread):
+ * after the restore and the start-up meta reads, before the workers start.
+ * Off: nothing. 0 or -errno (logged; the gateway thread then writes itself).
+ */
+int gw_store_writer_start(struct sg_gateway *gw);
+
 /* Commit what is written and close (an exact save stays; an unsaved crash-like group too). */
 void gw_store_close(struct sg_gateway *gw);
 

@@ -276,9 +276,10 @@ struct sg_gw_store_info {
 	char backend[16]; /* "lmdb" */
 	char path[256];
 	/* the store's own (sg_store_stats()) */
-	uint64_t records, pending, dropped;
-	uint64_t failed; /* the gateway's failed writes: the store's dropped + its failed puts */
-	uint64_t commits, last_commit_ms, size_bytes;
+	uint64_t records, pending, dropped, commits, last_commit_ms, size_bytes;
+	uint64_t lag_ms; /* age of the oldest write not yet durable (the writer's lag); 0: none */
+	uint64_t
+	        failed; /* writes lost: refused (queue bound, store errors) or lost with a commit */
 	/* the gateway's writes since start: sessions put, deleted, floor updates put */
 	uint64_t puts, dels, floors;
 	/* the restore at start; restore_refused: damaged records (every refusal reason) */
@@ -297,7 +298,8 @@ void sg_gateway_store_info(struct sg_gateway *gw, struct sg_gw_store_info *out);
 /*
  * Persist the live policy overrides text (`key=value` lines, each a live
  * key without "policy.", sg_config_apply_overrides()) replacing what was
- * stored, committed at once. Empty text: none stored. Returns 0,
+ * stored, committed at once (with the store's writer running: queued for
+ * its next commit, durable within its lag). Empty text: none stored. Returns 0,
  * -ENOTSUP (the store is off) or -errno. Gateway thread.
  */
 int sg_gateway_store_policy(struct sg_gateway *gw, const char *text, size_t len);

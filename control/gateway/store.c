@@ -7,6 +7,10 @@
  * within store.commit_interval of its first write; the clean stop's exact
  * save; what management asks (store info, overrides). A store error never
  * stops the gateway once it runs: it is counted and logged, rate-limited.
+ * From the start of the workers on, the store's writer thread ("sg-store",
+ * a DPDK control thread where the management thread runs, never a worker
+ * lcore) does the backend's writes and commits: this thread seals and
+ * queues (sg_store_writer_start()).
  *
  * Gateway thread (the main lcore: open and save too). Writes struct
  * gw_store (restore.c its restore fields); reads the session table, the
@@ -21,6 +25,7 @@
 #include <time.h>
 
 #include <rte_common.h>
+#include <rte_lcore.h>
 
 #include <stormgate/bytes.h>
 #include <stormgate/common.h>
@@ -33,6 +38,8 @@
 #define STORE_GROUP_MAX  16384             /* writes per group: commit at once (sg_store.h) */
 #define STORE_LOG_NS     (10 * UINT64_C(1000000000)) /* one error message per interval */
 #define STORE_POLICY_MAX 65536 /* bytes of stored overrides (a few lines in practice) */
+
+#define STORE_SAVE_FLUSH_MS 120000 /* the clean stop waits this long for the writer at most */
 
 #define STORE_SECRETS_MAX SG_HS_TICKET_KEYS_LEN /* the larger of the engine's two exports */
 
@@ -269,6 +276,41 @@ int gw_store_open(struct sg_gateway *gw)
 	return 0;
 }
 
+/* sg_store_spawn_fn: the writer as a DPDK control thread (the control-thread CPU set). */
+static int spawn_ctrl(pthread_t *thread, const char *name, void *(*fn)(void *), void *arg,
+                      void *spawn_arg)
+{
+	int rc = rte_ctrl_thread_create(thread, name, NULL, fn, arg);
+
+	(void)spawn_arg;
+	return rc < 0 ? rc : -rc;
+}
+
+int gw_store_writer_start(struct sg_gateway *gw)
+{
+	struct gw_store *gs = &gw->store;
+	struct sg_store_writer_params wp = {
+		.queue_max = gw->cfg.store.queue_max,
+		.spawn = spawn_ctrl,
+	};
+	int rc;
+
+	if (gs->st == NULL)
+		return 0;
+	rc = sg_store_writer_start(gs->st, &wp);
+	if (rc != 0) {
+		/* The gateway thread goes on writing itself, as before the writer. */
+		gw_store_error(gw, "writer thread start", 0, rc);
+		return rc;
+	}
+	gs->group_writes = 0;
+	gs->group_ns = 0;
+	SG_LOG(MAIN, INFO,
+	       "session store: writer thread sg-store runs (queue bound %" PRIu64 " bytes)",
+	       gw->cfg.store.queue_max);
+	return 0;
+}
+
 void gw_store_secrets(struct sg_gateway *gw)
 {
 	struct gw_store *gs = &gw->store;
@@ -481,6 +523,12 @@ int sg_gateway_save(struct sg_gateway *gw)
 		rc = sg_store_meta_put(gs->st, "clean", mark, sizeof(mark));
 	if (rc == 0)
 		rc = store_commit(gw);
+	/* The workers are stopped: this thread may wait for the writer's last commit. */
+	if (rc == 0) {
+		rc = sg_store_flush(gs->st, STORE_SAVE_FLUSH_MS);
+		if (rc != 0)
+			gw_store_error(gw, "save's commit", 0, rc);
+	}
 	gs->saved = n;
 	gs->save_ms = (sg_mono_ns() - t0) / 1000000;
 	gs->save_done = true;
@@ -514,6 +562,9 @@ void sg_gateway_store_info(struct sg_gateway *gw, struct sg_gw_store_info *out)
 	out->records = s.be.records;
 	out->pending = s.be.pending;
 	out->dropped = s.be.dropped;
+	out->lag_ms = s.lag_ms;
+	/* the writes lost: refused by the gateway or the queue (errors), lost with a commit */
+	out->failed = gs->errors + (s.be.dropped - s.queue_dropped);
 	out->commits = s.be.commits;
 	out->last_commit_ms = s.be.last_commit;
 	out->size_bytes = s.be.size;

@@ -193,7 +193,7 @@ static const struct family families[] = {
 	{ "stormgate_store_dropped_total", "Store writes lost with a group that failed.",
 	  .path = "store.dropped" },
 	{ "stormgate_store_failed_total",
-	  "Writes of the gateway to the store that failed (lost with a group, or refused).",
+	  "Store writes lost: refused (queue bound, store errors) or lost with a commit.",
 	  .path = "store.failed" },
 	{ "stormgate_store_floors_total", "Sequence floor updates the store was given.",
 	  .path = "store.floors" },

@@ -7,12 +7,15 @@
  * behind the same struct sg_store_ops.
  *
  * Thread: the control plane (the gateway thread) alone opens, writes,
- * commits, iterates and closes a store; sg_store_stats() too.
- * docs/restart.md has the design.
+ * commits, iterates and closes a store; sg_store_stats() too. After
+ * sg_store_writer_start() the backend's writes and commits run on the
+ * store's own writer thread, "sg-store" (store_writer.c): the gateway
+ * thread only seals and queues. docs/restart.md has the design.
  */
 #ifndef STORMGATE_CONTROL_SG_STORE_H
 #define STORMGATE_CONTROL_SG_STORE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,12 +42,21 @@ struct sg_store_backend_stats {
 	uint64_t size;        /* bytes the store's file uses */
 };
 
+/*
+ * With a writer running, be.pending counts the writes not yet durable
+ * (the open batch, the queued ones, the one being committed) and
+ * be.dropped adds the writes refused at the queue bound (queue_dropped).
+ */
 struct sg_store_stats {
 	struct sg_store_backend_stats be;
-	uint64_t puts;     /* records sealed and written */
-	uint64_t dels;     /* deletes written */
-	uint64_t restored; /* records the last iteration handed back */
-	uint64_t expired;  /* records the last iteration skipped as past their deadline */
+	int writer;             /* a writer thread runs (sg_store_writer_start()) */
+	uint64_t queue_dropped; /* writes refused at the queue bound (in be.dropped too) */
+	uint64_t queued_bytes;  /* bytes of the open and the queued batches */
+	uint64_t lag_ms;        /* age of the oldest write not yet durable; 0: none */
+	uint64_t puts;          /* records sealed and written */
+	uint64_t dels;          /* deletes written */
+	uint64_t restored;      /* records the last iteration handed back */
+	uint64_t expired;       /* records the last iteration skipped as past their deadline */
 	uint64_t refused[SG_STORE_BAD_MAX]; /* records the last iteration refused, by reason */
 };
 
@@ -100,21 +112,63 @@ struct sg_store;
 struct sg_store *sg_store_open(const struct sg_store_ops *ops, const struct sg_store_params *params,
                                const struct sg_store_key *key);
 
-/* Commit nothing, close the backend, wipe the key and free st. NULL is fine. */
+/*
+ * Without a writer: commit nothing, close the backend. With one: queue the
+ * open batch, wait until the writer applied and committed everything
+ * queued, join it, then close the backend. Then wipe the key and free st.
+ * NULL is fine.
+ */
 void sg_store_close(struct sg_store *st);
 
 /*
+ * Starts a thread named name running fn(arg): thread filled, 0 or -errno.
+ * The gateway passes one that makes a DPDK control thread.
+ */
+typedef int (*sg_store_spawn_fn)(pthread_t *thread, const char *name, void *(*fn)(void *),
+                                 void *arg, void *spawn_arg);
+
+struct sg_store_writer_params {
+	uint64_t queue_max;      /* bytes the open and queued batches may hold; 0: 256 MiB */
+	sg_store_spawn_fn spawn; /* NULL: pthread_create() */
+	void *spawn_arg;
+};
+
+/*
+ * Commit what is open, then hand the backend to a writer thread (named
+ * "sg-store"): from now on sg_store_put/del/meta_put/meta_del seal on the
+ * calling thread and append to a batch, sg_store_commit() queues the batch
+ * (it never waits and returns 0; the writer commits, one fsync for every
+ * batch it finds queued), and sg_store_iterate()/sg_store_meta_get() return
+ * -EBUSY: read meta and restore before the start. A write over the queue
+ * bound returns -ENOBUFS and is counted (a put's slot is deleted instead,
+ * deletes and meta writes have a reserve of an eighth more); a delete of
+ * a slot that holds nothing returns 0. p may be NULL (defaults). 0,
+ * -EALREADY, or -errno (the commit, the thread). Gateway thread.
+ */
+int sg_store_writer_start(struct sg_store *st, const struct sg_store_writer_params *p);
+
+/*
+ * Queue the open batch and wait until everything queued is committed, at
+ * most timeout_ms: for a clean stop (the caller may wait). Without a writer
+ * it is sg_store_commit(). 0, -ETIMEDOUT, or -EIO when a commit of the
+ * writer failed meanwhile (those writes are in be.dropped). Gateway thread.
+ */
+int sg_store_flush(struct sg_store *st, unsigned timeout_ms);
+
+/*
  * Seal rec and write it under slot into the open group (replacing what the
- * slot held). 0, -EINVAL (a field out of range), or the backend's -errno.
+ * slot held). 0, -EINVAL (a field out of range), -ENOBUFS (writer: over the
+ * queue bound), or the backend's -errno.
  */
 int sg_store_put(struct sg_store *st, uint32_t slot, const struct sg_store_rec *rec);
 
-/* Delete slot's record in the open group. 0, -ENOENT, or the backend's -errno. */
+/* Delete slot's record in the open group. 0, -ENOENT (no writer), or the backend's -errno. */
 int sg_store_del(struct sg_store *st, uint32_t slot);
 
 /*
  * Make the open group durable (one fsync for all its puts and deletes).
- * 0 or -errno; a failed commit loses the group (sg_store_ops).
+ * 0 or -errno; a failed commit loses the group (sg_store_ops). With a
+ * writer: queue it (durable once the writer committed it) and return 0.
  */
 int sg_store_commit(struct sg_store *st);
 
@@ -162,7 +216,7 @@ int sg_store_meta_get(struct sg_store *st, const char *name, uint8_t *buf, size_
 /* Delete name in the open group. 0, -ENOENT, -EINVAL or the backend's -errno. */
 int sg_store_meta_del(struct sg_store *st, const char *name);
 
-/* Fill out with st's counters. */
+/* Fill out with st's counters (with a writer: what it published last). */
 void sg_store_stats(struct sg_store *st, struct sg_store_stats *out);
 
 /* The backend's name ("lmdb"). */

@@ -2,7 +2,8 @@
 /*
  * The session store's front (sg_store.h): seals and opens records and
  * counts them; the backend behind struct sg_store_ops only keeps bytes.
- * Control plane only.
+ * With a writer thread (store_writer.c) the sealed bytes go to its queue
+ * instead of the backend. The gateway thread.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -43,6 +44,8 @@ void sg_store_close(struct sg_store *st)
 {
 	if (st == NULL)
 		return;
+	if (st->w != NULL)
+		sg_store_wq_close(st->w); /* everything queued is applied and committed first */
 	st->ops->close(st->be);
 	sg_store_sealer_wipe(&st->sealer);
 	free(st);
@@ -56,7 +59,8 @@ int sg_store_put(struct sg_store *st, uint32_t slot, const struct sg_store_rec *
 	len = sg_store_rec_seal(&st->sealer, slot, rec, buf, sizeof(buf));
 	if (len < 0)
 		return len;
-	rc = st->ops->put(st->be, slot, buf, (size_t)len);
+	rc = st->w != NULL ? sg_store_wq_add(st->w, SG_STORE_WOP_PUT, slot, NULL, buf, (size_t)len)
+	                   : st->ops->put(st->be, slot, buf, (size_t)len);
 	if (rc == 0)
 		st->stats.puts++;
 	sg_wipe(buf, sizeof(buf)); /* sealed, but the caller's buffers never keep records */
@@ -65,7 +69,8 @@ int sg_store_put(struct sg_store *st, uint32_t slot, const struct sg_store_rec *
 
 int sg_store_del(struct sg_store *st, uint32_t slot)
 {
-	int rc = st->ops->del(st->be, slot);
+	int rc = st->w != NULL ? sg_store_wq_add(st->w, SG_STORE_WOP_DEL, slot, NULL, NULL, 0)
+	                       : st->ops->del(st->be, slot);
 
 	if (rc == 0)
 		st->stats.dels++;
@@ -74,7 +79,7 @@ int sg_store_del(struct sg_store *st, uint32_t slot)
 
 int sg_store_commit(struct sg_store *st)
 {
-	return st->ops->commit(st->be);
+	return st->w != NULL ? sg_store_wq_commit(st->w) : st->ops->commit(st->be);
 }
 
 struct iter_ctx {
@@ -112,6 +117,8 @@ int sg_store_iterate(struct sg_store *st, uint64_t now, sg_store_rec_fn fn, void
 {
 	struct iter_ctx c = { .st = st, .now = now, .fn = fn, .arg = arg };
 
+	if (st->w != NULL)
+		return -EBUSY;
 	st->stats.restored = 0;
 	st->stats.expired = 0;
 	memset(st->stats.refused, 0, sizeof(st->stats.refused));
@@ -121,7 +128,10 @@ int sg_store_iterate(struct sg_store *st, uint64_t now, sg_store_rec_fn fn, void
 void sg_store_stats(struct sg_store *st, struct sg_store_stats *out)
 {
 	*out = st->stats;
-	st->ops->stats(st->be, &out->be);
+	if (st->w != NULL)
+		sg_store_wq_stats(st->w, out);
+	else
+		st->ops->stats(st->be, &out->be);
 }
 
 const char *sg_store_backend(const struct sg_store *st)

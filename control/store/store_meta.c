@@ -2,7 +2,8 @@
 /*
  * Meta records of the session store (sg_store.h): small named values
  * sealed like the sessions, the AAD bound to "meta:" and the name, so a
- * value moved to another name does not open. Control plane only.
+ * value moved to another name does not open. The gateway thread (with a
+ * writer running, writes go to its queue: store_writer.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -43,7 +44,9 @@ int sg_store_meta_put(struct sg_store *st, const char *name, const uint8_t *val,
 		return -ENOMEM;
 	rc = sg_store_seal(&st->sealer, bind, (size_t)bind_len, val, len, buf, META_SEALED_MAX);
 	if (rc >= 0)
-		rc = st->ops->meta_put(st->be, name, buf, (size_t)rc);
+		rc = st->w != NULL ? sg_store_wq_add(st->w, SG_STORE_WOP_META_PUT, 0, name, buf,
+		                                     (size_t)rc)
+		                   : st->ops->meta_put(st->be, name, buf, (size_t)rc);
 	sg_wipe(buf, META_SEALED_MAX);
 	free(buf);
 	return rc;
@@ -58,6 +61,8 @@ int sg_store_meta_get(struct sg_store *st, const char *name, uint8_t *buf, size_
 
 	if (bind_len < 0 || (buf == NULL && cap != 0))
 		return -EINVAL;
+	if (st->w != NULL)
+		return -EBUSY; /* the writer owns the backend: meta is read before it starts */
 	raw = malloc(META_SEALED_MAX);
 	if (raw == NULL)
 		return -ENOMEM;
@@ -78,5 +83,6 @@ int sg_store_meta_del(struct sg_store *st, const char *name)
 
 	if (meta_bind(name, bind) < 0)
 		return -EINVAL;
-	return st->ops->meta_del(st->be, name);
+	return st->w != NULL ? sg_store_wq_add(st->w, SG_STORE_WOP_META_DEL, 0, name, NULL, 0)
+	                     : st->ops->meta_del(st->be, name);
 }

@@ -212,6 +212,9 @@ static const struct err_case err_cases[] = {
 	{ "store: commit_interval with a unit",
 	  "store: {commit_interval: 100ms}\n" PORTS,
 	  { "t.yaml:1:26: 'store.commit_interval' must be an integer, got '100ms'" } },
+	{ "store: queue_max under 1M",
+	  "store: {queue_max: 4096}\n" PORTS,
+	  { "t.yaml:1:20: 'store.queue_max' is 4096, out of range 1048576..68719476736 bytes" } },
 	{ "store: relative path",
 	  "store: {path: sessions}\n" PORTS,
 	  { "t.yaml:1:15: 'store.path' must be an absolute path, got 'sessions'" } },
@@ -830,17 +833,19 @@ static void test_store_keys(void **state)
 	assert_int_equal(cfg->store.seq_margin, 65536);
 	assert_false(cfg->store.replay_strict);
 	assert_int_equal(cfg->store.map_size, UINT64_C(4) << 30);
+	assert_int_equal(cfg->store.queue_max, UINT64_C(256) << 20);
 	assert_int_equal(sg_config_store_paths(cfg, path, sizeof(path), key, sizeof(key)), 0);
 	assert_string_equal(path, "/srv/sg/sessions");
 	assert_string_equal(key, "/srv/sg/store.key");
 	assert_int_equal(sg_config_store_paths(cfg, path, 8, key, sizeof(key)), -ENAMETOOLONG);
 	free(cfg);
 	cfg = parse_ok(PORTS "store: {enabled: false, path: /a/s, key_file: /b/k, seq_interval: "
-	                     "0, commit_interval: 2500, replay_strict: true}\n");
+	                     "0, commit_interval: 2500, replay_strict: true, queue_max: 64M}\n");
 	assert_false(cfg->store.enabled);
 	assert_true(cfg->store.replay_strict);
 	assert_int_equal(cfg->store.seq_interval, 0);
 	assert_int_equal(cfg->store.commit_interval, 2500);
+	assert_int_equal(cfg->store.queue_max, UINT64_C(64) << 20);
 	assert_int_equal(sg_config_store_paths(cfg, path, sizeof(path), key, sizeof(key)), 0);
 	assert_string_equal(path, "/a/s");
 	assert_string_equal(key, "/b/k");

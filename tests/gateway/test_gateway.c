@@ -906,8 +906,9 @@ static struct sg_dp_counters dp_totals(void)
 
 /*
  * A restart in process: the gateway saved and destroyed, a new one made on
- * new ring ports over the same store and credentials, its restore run as
- * sg_gateway_start() runs it before the workers launch.
+ * new ring ports over the same store and credentials, its restore and the
+ * store's writer thread started as sg_gateway_start() does before the
+ * workers launch.
  */
 /* What the restore's progress hook saw: calls, the last one's done and status line. */
 static struct {
@@ -952,6 +953,8 @@ static void gateway_again(const char *tag)
 	memset(&progress, 0, sizeof(progress));
 	sg_gateway_on_progress(E.gw, on_progress, NULL);
 	assert_int_equal(gw_store_restore(E.gw), 0);
+	/* from here on the store's writer thread puts and commits, as in a daemon */
+	assert_int_equal(gw_store_writer_start(E.gw), 0);
 	for (unsigned w = 0; w < N_WORKERS; w++)
 		sg_dp_worker_online(dp(), w);
 	sg_gateway_poll(E.gw);
@@ -1100,6 +1103,12 @@ static void test_store_restart(void **state)
 	assert_int_equal(sg_gateway_config(E.gw)->policy.handshake_rate, 0);
 	assert_int_equal(sg_gateway_store_policy(E.gw, ovr, strlen(ovr)), 0);
 	assert_int_equal(sg_gateway_save(E.gw), 0);
+	/* the save waited for the writer thread's commit: nothing pending, nothing lost */
+	sg_gateway_store_info(E.gw, &si);
+	assert_int_equal(si.pending, 0);
+	assert_int_equal(si.lag_ms, 0);
+	assert_int_equal(si.failed, 0);
+	assert_true(si.records >= 1 && si.saved == si.records);
 	gateway_again("3");
 	sg_gateway_store_info(E.gw, &si);
 	assert_true(si.restore_revoked >= 1);

@@ -54,6 +54,18 @@ def stats(d):
     return s['sessions']['live'], s['handshakes']['counters']
 
 
+def thread_names(pid):
+    """The names of a process's threads (/proc/<pid>/task/*/comm)."""
+    names = []
+    for tid in os.listdir(f'/proc/{pid}/task'):
+        try:
+            with open(f'/proc/{pid}/task/{tid}/comm') as f:
+                names.append(f.read().strip())
+        except OSError:
+            pass
+    return names
+
+
 def start(lab, cfg, what):
     d = lab.start(cfg)
     if not lab.check(f'{what}: the daemon is up', d.wait_ready(), d.log()[-2000:]):
@@ -72,6 +84,8 @@ def across(lab, name, how, floors=False, **cfg_kw):
     p = lab.spawn_fleet('--devices', str(DEVICES), '--req-rate', '1', '--duration', '14')
     up = proc.wait_for(lambda: stats(d)[0] == DEVICES, timeout=8, step=0.2)
     check(f'{name}: {DEVICES} sessions up before the stop', up, stats(d))
+    check(f'{name}: the store\'s writer thread sg-store runs', 'writer thread sg-store runs'
+          in d.log() and 'sg-store' in thread_names(d.proc.pid), d.log()[-1500:])
     time.sleep(1.0)  # past store.commit_interval: every session durable
     st = d.ctl_json('store')
     check(f'{name}: `stormctl store` counts the {DEVICES} sessions stored, none pending'
