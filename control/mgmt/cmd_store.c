@@ -4,8 +4,8 @@
  * (sg_gateway_store_info()): where it is, what it holds, how far its
  * durable state lags (pending writes, the last group commit's age), what it
  * lost (dropped with a failed group; failed: every write of the gateway
- * that did not make it: refused or lost with a commit), and what the last restore and the clean stop did. `stats` carries
- * the same object under "store", which /metrics reads. The gateway thread
+ * that did not make it: refused or lost with a commit), and what the last restore and the clean
+ * stop did. `stats` carries the same object under "store", which /metrics reads. The gateway thread
  * (owner command, and `stats`'s).
  */
 #include <time.h>
