@@ -389,6 +389,52 @@ void store_remove(sg_store *st, const std::string &dir)
 	rmdir(dir.c_str());
 }
 
+// handshake_store: the store, with its writer thread for psk_store (its id in *writer).
+// false: skipped (the reason is on state).
+bool store_start(benchmark::State &state, EngineRig &r, Kind k, std::string &dir, pthread_t *writer)
+{
+	sg_store_writer_params wp{};
+
+	if ((r.st = store_open(dir)) == nullptr) {
+		state.SkipWithError("the session store did not open");
+		return false;
+	}
+	wp.spawn = spawn_keep;
+	wp.spawn_arg = writer;
+	if (k == Kind::psk_store && sg_store_writer_start(r.st, &wp) != 0) {
+		state.SkipWithError("the store's writer thread did not start");
+		store_remove(r.st, dir);
+		r.st = nullptr;
+		return false;
+	}
+	return true;
+}
+
+// handshake_store, after the timing: the writer catches up (untimed; its CPU for all of
+// it counts per handshake), the counters, the store removed. total: the server time.
+void store_finish(benchmark::State &state, EngineRig &r, Kind k, const std::string &dir,
+                  pthread_t writer, double total)
+{
+	struct sg_store_stats sst;
+
+	if (sg_store_flush(r.st, 600000) != 0)
+		state.SkipWithError("the store's writer did not commit everything");
+	if (k == Kind::psk_store) {
+		double cpu = thread_cpu_s(writer);
+
+		state.counters["writer_cpu_us"] = benchmark::Counter(cpu * 1e6 / r.installed);
+		state.counters["total_cpu_us"] = benchmark::Counter(
+		        (total + cpu) * 1e6 / static_cast<double>(state.iterations()));
+	}
+	sg_store_stats(r.st, &sst);
+	if (r.store_rc != 0 || sst.puts != r.installed || sst.be.dropped != 0)
+		state.SkipWithError("the session store refused a write");
+	state.counters["store_commits"] = benchmark::Counter(static_cast<double>(sst.be.commits));
+	state.counters["put_us"] = benchmark::Counter(r.put_s * 1e6 / r.installed);
+	state.counters["commit_us"] = benchmark::Counter(r.commit_s * 1e6 / r.installed);
+	store_remove(r.st, dir);
+}
+
 void BM_engine(benchmark::State &state, Kind k)
 {
 	EngineRig r;
@@ -397,22 +443,12 @@ void BM_engine(benchmark::State &state, Kind k)
 	uint64_t i = 0;
 	double total = 0;
 	std::string store_dir;
+	pthread_t writer{};
 
 	rig_init(r, k);
-	pthread_t writer{};
-	bool store = k == Kind::psk_store || k == Kind::psk_store_sync;
-	if (store && (r.st = store_open(store_dir)) == nullptr) {
-		state.SkipWithError("the session store did not open");
+	if ((k == Kind::psk_store || k == Kind::psk_store_sync) &&
+	    !store_start(state, r, k, store_dir, &writer))
 		return;
-	}
-	sg_store_writer_params wp{};
-	wp.spawn = spawn_keep;
-	wp.spawn_arg = &writer;
-	if (k == Kind::psk_store && sg_store_writer_start(r.st, &wp) != 0) {
-		state.SkipWithError("the store's writer thread did not start");
-		store_remove(r.st, store_dir);
-		return;
-	}
 	if (k == Kind::resume_ticket) {
 		// A session with a ticket from one full handshake, outside the timing.
 		Endpoint *ep = &r.client;
@@ -455,29 +491,8 @@ void BM_engine(benchmark::State &state, Kind k)
 	if (k == Kind::resume_ticket &&
 	    st.c[SG_HS_C_COMPLETED_RESUMED] < static_cast<uint64_t>(state.iterations()))
 		state.SkipWithError("handshakes were not resumed");
-	if (r.st != nullptr) {
-		struct sg_store_stats sst;
-
-		// Untimed: the writer catches up; its CPU for all of it counts per handshake.
-		if (sg_store_flush(r.st, 600000) != 0)
-			state.SkipWithError("the store's writer did not commit everything");
-		if (k == Kind::psk_store) {
-			double cpu = thread_cpu_s(writer);
-
-			state.counters["writer_cpu_us"] =
-			        benchmark::Counter(cpu * 1e6 / r.installed);
-			state.counters["total_cpu_us"] = benchmark::Counter(
-			        (total + cpu) * 1e6 / static_cast<double>(state.iterations()));
-		}
-		sg_store_stats(r.st, &sst);
-		if (r.store_rc != 0 || sst.puts != r.installed || sst.be.dropped != 0)
-			state.SkipWithError("the session store refused a write");
-		state.counters["store_commits"] =
-		        benchmark::Counter(static_cast<double>(sst.be.commits));
-		state.counters["put_us"] = benchmark::Counter(r.put_s * 1e6 / r.installed);
-		state.counters["commit_us"] = benchmark::Counter(r.commit_s * 1e6 / r.installed);
-		store_remove(r.st, store_dir);
-	}
+	if (r.st != nullptr)
+		store_finish(state, r, k, store_dir, writer, total);
 	state.SetItemsProcessed(state.iterations());
 	state.counters["server_us"] =
 	        benchmark::Counter(total * 1e6 / static_cast<double>(state.iterations()));

@@ -68,6 +68,8 @@ struct sg_store_writer {
 	_Atomic uint64_t done;     /* consumer: batches committed (their slots free) */
 	_Atomic uint64_t bytes;    /* bytes in queued batches */
 	_Atomic uint64_t ops_done; /* writes applied and committed (or lost with a commit) */
+	/* a committed batch's buffer, wiped, kept for the next (no fresh pages per batch) */
+	struct wbatch *_Atomic spare;
 	/* the backend's counters, published by the writer after each commit */
 	_Atomic uint64_t records, commits, last_commit, size, be_dropped, commit_errors;
 	/* producer only */
@@ -86,6 +88,20 @@ static int batch_room(struct sg_store_writer *w, size_t need)
 
 	if (b != NULL && b->len + need <= b->cap)
 		return 0;
+	if (b == NULL) {
+		b = atomic_exchange_explicit(&w->spare, NULL, memory_order_acquire);
+		cap = b != NULL ? b->cap : 0;
+		if (b != NULL && need <= cap) {
+			b->len = 0;
+			b->nops = 0;
+			w->open = b;
+			w->open_ns = sg_mono_ns();
+			return 0;
+		}
+		free(b);
+		b = NULL;
+		cap = 0;
+	}
 	while (cap < (b != NULL ? b->len : 0) + need)
 		cap = cap != 0 ? cap * 2 : BATCH_MIN;
 	nb = realloc(b, sizeof(*nb) + cap);
@@ -235,7 +251,7 @@ static void drain(struct sg_store_writer *w, uint64_t tail, uint64_t head)
 		bytes += b->len;
 		ops += b->nops;
 		sg_wipe(b->data, b->len); /* sealed, but no buffer keeps records */
-		free(b);
+		free(atomic_exchange_explicit(&w->spare, b, memory_order_release));
 	}
 	atomic_fetch_sub_explicit(&w->bytes, bytes, memory_order_relaxed);
 	atomic_fetch_add_explicit(&w->ops_done, ops, memory_order_relaxed);
@@ -339,6 +355,7 @@ void sg_store_wq_close(struct sg_store_writer *w)
 	sem_post(&w->wake);
 	pthread_join(w->thread, NULL);
 	sem_destroy(&w->wake);
+	free(atomic_load_explicit(&w->spare, memory_order_relaxed));
 	free(w);
 }
 
