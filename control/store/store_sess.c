@@ -4,8 +4,9 @@
  * The walk opens each record (store.c), this file turns it into an SA and
  * a struct sg_sess_new at the restart's floors, and inserts them in bulks
  * of BULK at their old ids; then it deletes what did not come back (a
- * second, raw walk, only when something did not). Control plane (the gateway thread), before the
- * workers start; it is the table's single writer meanwhile.
+ * second, raw walk, only when something did not). Control plane (the
+ * gateway thread), before the workers start; it is the table's single
+ * writer meanwhile.
  */
 #include <errno.h>
 #include <stdlib.h>
