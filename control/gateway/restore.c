@@ -28,6 +28,7 @@
 #include "gw_priv.h"
 #include "sg_cred.h"
 #include "sg_log.h"
+#include "sg_rss.h"
 
 #define PROGRESS_NS (UINT64_C(1000000000)) /* a progress line at most once a second */
 #define DAMAGED_LOG 16                     /* damaged records logged one by one, at most */
@@ -42,6 +43,7 @@ struct restore_ctx {
 	uint64_t damaged; /* records damaged() was told of */
 	/* check()'s lookups in one read transaction (NULL: one sg_cred_get() each) */
 	struct sg_cred_reader *creds;
+	struct sg_gw_rss rss; /* the device port's RSS, when owner() uses it */
 };
 
 /*
@@ -126,6 +128,43 @@ static void restore_damaged(void *arg, uint32_t slot, int err)
 		       sg_store_bad_name(sg_store_bad_of(err)));
 }
 
+/* owner(): the worker polling the RX queue the device port's RSS gives the session. */
+static uint16_t restore_owner(void *arg, const struct sg_sess_tuple *tu)
+{
+	const struct restore_ctx *c = arg;
+
+	return sg_gw_rss_queue(&c->rss, tu); /* worker w polls queue w */
+}
+
+/*
+ * The device port's RSS into c->rss when a restored session's owner can be
+ * the queue the NIC picks: several workers, one device port, RSS on it.
+ */
+static bool rss_owner(struct sg_gateway *gw, struct restore_ctx *c)
+{
+	const struct gw_port *dev = NULL;
+	int rc;
+
+	if (gw->ports.n_workers < 2)
+		return false;
+	for (unsigned i = 0; i < gw->ports.n_ports; i++) {
+		if (gw->ports.port[i].cfg->role != SG_PORT_DEVICE)
+			continue;
+		if (dev != NULL)
+			return false; /* which port a device reaches: not known here */
+		dev = &gw->ports.port[i];
+	}
+	if (dev == NULL || dev->nb_rxq < 2)
+		return false;
+	rc = sg_gw_rss_load(dev->port_id, &c->rss);
+	if (rc != 0)
+		SG_LOG(MAIN, INFO,
+		       "port %s: RSS not readable (%s): restored sessions' owners by a hash, "
+		       "handed off until they handshake again",
+		       dev->cfg->name, strerror(-rc));
+	return rc == 0;
+}
+
 /* Every stored session back into the table; the result in gw->store.restore. */
 static void restore_sessions(struct sg_gateway *gw)
 {
@@ -148,6 +187,8 @@ static void restore_sessions(struct sg_gateway *gw)
 	int rc;
 
 	c.next_log_ns = c.t0_ns + PROGRESS_NS;
+	if (rss_owner(gw, &c))
+		p.owner = restore_owner;
 	/* Nothing imports while the restore runs (management starts after it). */
 	if (gw->cred != NULL)
 		c.creds = sg_cred_reader_begin(gw->cred, 0);

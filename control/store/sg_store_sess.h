@@ -33,6 +33,9 @@ struct sg_store_restore_params {
 	bool exact;         /* meta `clean` was there: the floors are exact, no leap */
 	bool strict;        /* store.replay_strict: after a crash, rx refuses up to floor + step */
 	unsigned n_workers; /* owner = a hash of the tuple % n_workers (1 if 0) */
+	/* Optional. The owner worker of a session with this tuple (< n_workers), instead of
+	 * the hash: the gateway's is the RX queue the NIC's RSS will give it. */
+	uint16_t (*owner)(void *arg, const struct sg_sess_tuple *tu);
 	/* Optional. Non-zero: not restored, counted revoked (credential changed or gone). */
 	int (*check)(void *arg, const struct sg_store_rec *rec);
 	/* Optional. After each insert with its id; non-zero: deleted again, counted failed. */

@@ -132,7 +132,8 @@ static int prepare(struct restore_ctx *c, uint32_t slot, const struct sg_store_r
 	s->peer_cid_len = keep->peer_cid_len;
 	s->flags = (uint8_t)((keep->flags & SG_STORE_F_TUPLE ? SG_SESS_F_TUPLE : 0) |
 	                     (by_cid ? SG_SESS_F_CID : 0) | SG_SESS_F_ID);
-	s->owner = owner_of(&keep->tuple, c->p->n_workers);
+	s->owner = c->p->owner != NULL ? c->p->owner(c->p->arg, &keep->tuple)
+	                               : owner_of(&keep->tuple, c->p->n_workers);
 	s->suite = keep->suite;
 	s->backend = keep->backend;
 	s->expires = keep->expires;
