@@ -40,8 +40,9 @@ void sg_cli_print_store(const json_t *st)
 	printf("path          %s\n", gets_(st, "path"));
 	printf("sessions      %" JSON_INTEGER_FORMAT " stored (as of the last commit)\n",
 	       geti(st, "records"));
-	printf("pending       %" JSON_INTEGER_FORMAT " write(s) not yet durable\n",
-	       geti(st, "pending"));
+	printf("pending       %" JSON_INTEGER_FORMAT
+	       " write(s) not yet durable (the oldest %" JSON_INTEGER_FORMAT " ms)\n",
+	       geti(st, "pending"), geti(st, "lag_ms"));
 	printf("last commit   %s (every %" JSON_INTEGER_FORMAT " ms at most)\n", age,
 	       geti(st, "commit_interval_ms"));
 	printf("commits       %" JSON_INTEGER_FORMAT "\n", geti(st, "commits"));

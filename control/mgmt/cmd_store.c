@@ -49,6 +49,8 @@ json_t *mgmt_store_json(struct sg_mgmt *m)
 	              (json_int_t)si.commit_interval_ms, "last_commit_unix_ms",
 	              (json_int_t)si.last_commit_ms, "restore", restore_json(&si), "save", "done",
 	              si.save_done, "saved", (json_int_t)si.saved, "ms", (json_int_t)si.save_ms);
+	if (r != NULL)
+		json_object_set_new(r, "lag_ms", json_integer((json_int_t)si.lag_ms));
 	/* No commit yet: no age (left out, not 0). */
 	if (r != NULL && si.last_commit_ms != 0)
 		json_object_set_new(r, "last_commit_age_s",
