@@ -19,6 +19,9 @@
 //                import)
 //   restore_cred_get/<n>  the baseline of that: one sg_cred_get() (its own
 //                read transaction) per record, as the restore did before
+//   restore_expired/<n>  the worst case of the restore's deletes: all n
+//                sessions expired; open, restore (every record deleted) and
+//                the commit, timed; the store rebuilt untimed each iteration
 // n = 100k and 1M run with the others; 10M (about 2 GB of store, 2.3 GB of
 // table; restore_cred: 10M credentials too) only with SG_BENCH_RESTORE_10M=1
 // (docs/restart.md, "Restore driver and benchmarks"). The store's cost on
@@ -297,8 +300,65 @@ void BM_restore(benchmark::State &state, Creds creds)
 	state.counters["store_bytes"] = benchmark::Counter(static_cast<double>(bytes));
 }
 
+// The worst case of the restore's deletes: every one of n sessions expired while the daemon
+// was down. Timed: open, the restore (nothing comes back, all n deleted), the commit the
+// gateway makes at start. The store is built again, untimed, for each iteration.
+void BM_restore_expired(benchmark::State &state)
+{
+	const uint32_t n = static_cast<uint32_t>(state.range(0));
+	sg_store_key key{};
+	sg_store_restore_result r{};
+	uint64_t bytes = 0;
+	double total = 0;
+	std::string err;
+
+	memset(key.key, 0x5c, sizeof(key.key));
+	sg_store_key_set_id(&key);
+	for (auto _ : state) {
+		std::string dir = build_store(n, key, &bytes, err);
+		if (dir.empty()) {
+			state.SkipWithError(err.c_str());
+			break;
+		}
+		std::string path = dir + "/sessions";
+		sg_sess_table *t = make_table(n);
+		sg_store_params sp{};
+		sg_store_restore_params p{};
+
+		sp.path = path.c_str();
+		sp.map_size = static_cast<uint64_t>(n) * 400 + (64u << 20);
+		p.now = 2000000001; // past every deadline
+		auto t0 = Clock::now();
+		sg_store *st = sg_store_open(nullptr, &sp, &key);
+		int rc = st != nullptr ? sg_store_restore(st, t, &p, &r) : -errno;
+		if (rc == 0)
+			rc = sg_store_commit(st);
+		sg_store_close(st);
+		double sec = std::chrono::duration<double>(Clock::now() - t0).count();
+		sg_sess_table_destroy(t);
+		remove_store(dir);
+		if (rc != 0 || r.deleted != n || r.restored != 0) {
+			state.SkipWithError("restore failed or not every record deleted");
+			break;
+		}
+		state.SetIterationTime(sec);
+		total += sec;
+	}
+	sg_store_key_wipe(&key);
+	const double it = static_cast<double>(state.iterations());
+	state.SetItemsProcessed(state.iterations() * n);
+	state.counters["total_s"] = benchmark::Counter(total / it);
+	state.counters["deleted_per_s"] = benchmark::Counter(n * it / total);
+}
+
 int register_all()
 {
+	benchmark::RegisterBenchmark("restore_expired", BM_restore_expired)
+	        ->Arg(100000)
+	        ->Arg(1000000)
+	        ->Iterations(1)
+	        ->UseManualTime()
+	        ->Unit(benchmark::kMillisecond);
 	static const struct {
 		const char *name;
 		Creds creds;
