@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -261,6 +262,14 @@ static void drain(struct sg_store_writer *w, uint64_t tail, uint64_t head)
 static void *writer_main(void *arg)
 {
 	struct sg_store_writer *w = arg;
+	struct sched_param sp = { .sched_priority = 0 };
+
+	/*
+	 * SCHED_BATCH: a wake-up by the gateway's commit never preempts the
+	 * thread that woke it when both share a CPU (the gateway would stall for
+	 * the writer's whole drain); best effort, the normal policy otherwise.
+	 */
+	pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
 
 	for (;;) {
 		uint64_t tail = atomic_load_explicit(&w->done, memory_order_relaxed);

@@ -3,7 +3,7 @@
  * The session store's writer thread (control/store/store_writer.c) with the
  * real LMDB backend: the order of one slot's puts and deletes across
  * batches; flush; the queue bound and its counted drops (a dropped put
- * deletes its slot); close flushes; a child killed with batches queued but
+ * deletes its slot); a full ring; close flushes; a child killed with batches queued but
  * not committed loses only those; the lag and pending counters; the spawn
  * hook and the thread's name. The test thread is the gateway thread; a
  * gate in front of the backend's commit holds the writer where a test
@@ -335,6 +335,41 @@ static void test_bound(void **state)
 	assert_int_equal(d.n, 1 + (kept - 1) + 8);
 }
 
+/*
+ * More batches than the ring holds (1,024) while the writer is held: the
+ * commits past it keep the batch open (nothing lost, nothing waits); once
+ * the writer goes on, every slot's last write is durable.
+ */
+static void test_ring_full(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_store *st = open_store(f);
+	struct sg_store_stats s;
+	struct durable d;
+	const uint32_t n = 1500;
+
+	assert_int_equal(sg_store_writer_start(st, NULL), 0);
+	gate_set(true);
+	for (uint32_t i = 0; i < n; i++) {
+		put(st, i % 500, i + 1);
+		assert_int_equal(sg_store_commit(st), 0);
+	}
+	gate_wait_writer();
+	sg_store_stats(st, &s);
+	assert_int_equal(s.be.pending, n);
+	assert_int_equal(s.be.dropped, 0);
+	gate_set(false);
+	assert_int_equal(sg_store_flush(st, 10000), 0);
+	sg_store_stats(st, &s);
+	assert_int_equal(s.be.pending, 0);
+	assert_int_equal(s.be.records, 500);
+	sg_store_close(st);
+	durable_of(f, &d);
+	assert_int_equal(d.n, 500);
+	for (uint32_t slot = 0; slot < 500; slot++)
+		assert_int_equal(d.gen[slot], n - 500 + slot + 1);
+}
+
 /* Close queues what is open, waits for the writer's commits and joins it. */
 static void test_close_flushes(void **state)
 {
@@ -412,6 +447,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ring_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_flushes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed, setup, teardown),
 	};
