@@ -13,9 +13,15 @@
 //                a process crash (not a reboot).
 //   restore_cred/<n>  the same with the gateway's check(): each record's
 //                identity looked up in an LMDB credential store of n
-//                identities (sg_cred_get) and its PSK's credential tag
-//                compared, as the daemon's restore does (the store built
-//                untimed from a CSV import)
+//                identities and its PSK's credential tag compared, as the
+//                daemon's restore does: one sg_cred_reader for the whole
+//                restore (the credential store built untimed from a CSV
+//                import)
+//   restore_cred_get/<n>  the baseline of that: one sg_cred_get() (its own
+//                read transaction) per record, as the restore did before
+//   restore_expired/<n>  the worst case of the restore's deletes: all n
+//                sessions expired; open, restore (every record deleted) and
+//                the commit, timed; the store rebuilt untimed each iteration
 // n = 100k and 1M run with the others; 10M (about 2 GB of store, 2.3 GB of
 // table; restore_cred: 10M credentials too) only with SG_BENCH_RESTORE_10M=1
 // (docs/restart.md, "Restore driver and benchmarks"). The store's cost on
@@ -199,12 +205,24 @@ void remove_creds(sg_cred *cs, const std::string &dir)
 	rmdir((dir + "/creds").c_str());
 }
 
+// How the restore looks credentials up: not at all, one sg_cred_get() each, or through one
+// reader (a read transaction renewed every SG_CRED_READER_RENEW gets), as the gateway does.
+enum class Creds { none, get, reader };
+
+struct CredCheck {
+	sg_cred *cs;
+	sg_cred_reader *reader; // nullptr: sg_cred_get()
+};
+
 // The gateway's check(): the identity's credential now, and the tag of its PSK.
 int check_cred(void *arg, const sg_store_rec *rec)
 {
+	auto *c = static_cast<CredCheck *>(arg);
 	sg_cred_entry e;
 	uint8_t tag[8];
-	int rc = sg_cred_get(static_cast<sg_cred *>(arg), rec->identity, rec->identity_len, &e);
+	int rc = c->reader != nullptr
+	                 ? sg_cred_reader_get(c->reader, rec->identity, rec->identity_len, &e)
+	                 : sg_cred_get(c->cs, rec->identity, rec->identity_len, &e);
 
 	if (rc != 0)
 		return rc;
@@ -214,7 +232,7 @@ int check_cred(void *arg, const sg_store_rec *rec)
 	return rc;
 }
 
-void BM_restore(benchmark::State &state, bool cred)
+void BM_restore(benchmark::State &state, Creds creds)
 {
 	const uint32_t n = static_cast<uint32_t>(state.range(0));
 	sg_cred *cs = nullptr;
@@ -232,7 +250,7 @@ void BM_restore(benchmark::State &state, bool cred)
 		return;
 	}
 	std::string path = dir + "/sessions";
-	if (cred && (cs = build_creds(n, dir)) == nullptr) {
+	if (creds != Creds::none && (cs = build_creds(n, dir)) == nullptr) {
 		remove_store(dir);
 		state.SkipWithError("building the credential store");
 		return;
@@ -248,12 +266,16 @@ void BM_restore(benchmark::State &state, bool cred)
 		p.seq_step = 1024;
 		p.seq_margin = 65536;
 		p.n_workers = 2;
+		CredCheck cc{ cs, nullptr };
 		p.check = cs != nullptr ? check_cred : nullptr;
-		p.arg = cs;
+		p.arg = &cc;
 		auto t0 = Clock::now();
+		if (creds == Creds::reader)
+			cc.reader = sg_cred_reader_begin(cs, 0);
 		sg_store *st = sg_store_open(nullptr, &sp, &key);
 		int rc = st != nullptr ? sg_store_restore(st, t, &p, &r) : -errno;
 		sg_store_close(st);
+		sg_cred_reader_end(cc.reader);
 		double s = std::chrono::duration<double>(Clock::now() - t0).count();
 		sg_sess_table_destroy(t);
 		if (rc != 0 || r.restored != n) {
@@ -278,25 +300,85 @@ void BM_restore(benchmark::State &state, bool cred)
 	state.counters["store_bytes"] = benchmark::Counter(static_cast<double>(bytes));
 }
 
+// The worst case of the restore's deletes: every one of n sessions expired while the daemon
+// was down. Timed: open, the restore (nothing comes back, all n deleted), the commit the
+// gateway makes at start. The store is built again, untimed, for each iteration.
+void BM_restore_expired(benchmark::State &state)
+{
+	const uint32_t n = static_cast<uint32_t>(state.range(0));
+	sg_store_key key{};
+	sg_store_restore_result r{};
+	uint64_t bytes = 0;
+	double total = 0;
+	std::string err;
+
+	memset(key.key, 0x5c, sizeof(key.key));
+	sg_store_key_set_id(&key);
+	for (auto _ : state) {
+		std::string dir = build_store(n, key, &bytes, err);
+		if (dir.empty()) {
+			state.SkipWithError(err.c_str());
+			break;
+		}
+		std::string path = dir + "/sessions";
+		sg_sess_table *t = make_table(n);
+		sg_store_params sp{};
+		sg_store_restore_params p{};
+
+		sp.path = path.c_str();
+		sp.map_size = static_cast<uint64_t>(n) * 400 + (64u << 20);
+		p.now = 2000000001; // past every deadline
+		auto t0 = Clock::now();
+		sg_store *st = sg_store_open(nullptr, &sp, &key);
+		int rc = st != nullptr ? sg_store_restore(st, t, &p, &r) : -errno;
+		if (rc == 0)
+			rc = sg_store_commit(st);
+		sg_store_close(st);
+		double sec = std::chrono::duration<double>(Clock::now() - t0).count();
+		sg_sess_table_destroy(t);
+		remove_store(dir);
+		if (rc != 0 || r.deleted != n || r.restored != 0) {
+			state.SkipWithError("restore failed or not every record deleted");
+			break;
+		}
+		state.SetIterationTime(sec);
+		total += sec;
+	}
+	sg_store_key_wipe(&key);
+	const double it = static_cast<double>(state.iterations());
+	state.SetItemsProcessed(state.iterations() * n);
+	state.counters["total_s"] = benchmark::Counter(total / it);
+	state.counters["deleted_per_s"] = benchmark::Counter(n * it / total);
+}
+
 int register_all()
 {
-	benchmark::RegisterBenchmark("restore", BM_restore, false)
+	benchmark::RegisterBenchmark("restore_expired", BM_restore_expired)
 	        ->Arg(100000)
 	        ->Arg(1000000)
-	        ->Iterations(3)
+	        ->Iterations(1)
 	        ->UseManualTime()
 	        ->Unit(benchmark::kMillisecond);
-	benchmark::RegisterBenchmark("restore_cred", BM_restore, true)
-	        ->Arg(100000)
-	        ->Arg(1000000)
-	        ->Iterations(3)
-	        ->UseManualTime()
-	        ->Unit(benchmark::kMillisecond);
+	static const struct {
+		const char *name;
+		Creds creds;
+	} rows[] = {
+		{ "restore", Creds::none },
+		{ "restore_cred", Creds::reader },
+		{ "restore_cred_get", Creds::get },
+	};
+	for (const auto &row : rows)
+		benchmark::RegisterBenchmark(row.name, BM_restore, row.creds)
+		        ->Arg(100000)
+		        ->Arg(1000000)
+		        ->Iterations(3)
+		        ->UseManualTime()
+		        ->Unit(benchmark::kMillisecond);
 	// one restore: the store takes a minute to build, the restore itself ~10 s
 	if (getenv("SG_BENCH_RESTORE_10M") == nullptr)
 		return 0;
-	for (bool cred : { false, true })
-		benchmark::RegisterBenchmark(cred ? "restore_cred" : "restore", BM_restore, cred)
+	for (const auto &row : rows)
+		benchmark::RegisterBenchmark(row.name, BM_restore, row.creds)
 		        ->Arg(10000000)
 		        ->Iterations(1)
 		        ->UseManualTime()

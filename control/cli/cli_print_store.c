@@ -40,8 +40,9 @@ void sg_cli_print_store(const json_t *st)
 	printf("path          %s\n", gets_(st, "path"));
 	printf("sessions      %" JSON_INTEGER_FORMAT " stored (as of the last commit)\n",
 	       geti(st, "records"));
-	printf("pending       %" JSON_INTEGER_FORMAT " write(s) not yet durable\n",
-	       geti(st, "pending"));
+	printf("pending       %" JSON_INTEGER_FORMAT
+	       " write(s) not yet durable (the oldest %" JSON_INTEGER_FORMAT " ms)\n",
+	       geti(st, "pending"), geti(st, "lag_ms"));
 	printf("last commit   %s (every %" JSON_INTEGER_FORMAT " ms at most)\n", age,
 	       geti(st, "commit_interval_ms"));
 	printf("commits       %" JSON_INTEGER_FORMAT "\n", geti(st, "commits"));
@@ -49,6 +50,9 @@ void sg_cli_print_store(const json_t *st)
 	       getd(st, "size_bytes") / (1024.0 * 1024.0));
 	printf("dropped       %" JSON_INTEGER_FORMAT " write(s) lost with a failed commit\n",
 	       geti(st, "dropped"));
+	printf("failed        %" JSON_INTEGER_FORMAT
+	       " write(s) lost: refused (queue bound, store errors) or with a commit\n",
+	       geti(st, "failed"));
 	printf("writes        %" JSON_INTEGER_FORMAT " put, %" JSON_INTEGER_FORMAT
 	       " deleted, %" JSON_INTEGER_FORMAT " sequence floor(s)\n",
 	       geti(st, "puts"), geti(st, "dels"), geti(st, "floors"));
@@ -74,10 +78,10 @@ void sg_cli_print_store_line(const json_t *st)
 	commit_age(st, age, sizeof(age));
 	printf("STORE        %" JSON_INTEGER_FORMAT " session(s) stored, %" JSON_INTEGER_FORMAT
 	       " pending, last commit %s; %" JSON_INTEGER_FORMAT " commits, %" JSON_INTEGER_FORMAT
-	       " dropped, %" JSON_INTEGER_FORMAT " floors; restored %" JSON_INTEGER_FORMAT
-	       " at start\n",
+	       " dropped, %" JSON_INTEGER_FORMAT " failed, %" JSON_INTEGER_FORMAT
+	       " floors; restored %" JSON_INTEGER_FORMAT " at start\n",
 	       geti(st, "records"), geti(st, "pending"), age, geti(st, "commits"),
-	       geti(st, "dropped"), geti(st, "floors"),
+	       geti(st, "dropped"), geti(st, "failed"), geti(st, "floors"),
 	       geti(json_object_get(st, "restore"), "restored"));
 }
 

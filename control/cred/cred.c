@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* LMDB credential store: put/get/delete/count and atomic CSV import. */
+/* LMDB credential store: put/get/delete/count and atomic CSV import (the reader of
+ * many lookups in one transaction: cred_reader.c). */
 #include <errno.h>
 #include <stdbool.h>
 #include <limits.h>
@@ -13,17 +14,12 @@
 #include <stormgate/common.h>
 #include <stormgate/lmdb_err.h>
 
+#include "cred_priv.h"
 #include "sg_cred.h"
 
 #define VALUE_VERSION 1
 #define VALUE_HDR     8
 #define CSV_LINE_MAX  1024 /* identity 128 + psk 128 + policy: generous */
-
-struct sg_cred {
-	MDB_env *env;
-	MDB_dbi dbi;
-	unsigned flags;
-};
 
 struct sg_cred *sg_cred_open(const char *path, uint64_t map_size, unsigned flags)
 {
@@ -96,7 +92,7 @@ static int entry_valid(const struct sg_cred_entry *e)
 	       (e->flags & ~(uint32_t)SG_CRED_F_DISABLED) == 0;
 }
 
-static int identity_valid(const void *identity, size_t id_len)
+bool sg_cred_identity_valid(const void *identity, size_t id_len)
 {
 	return identity != NULL && id_len >= 1 && id_len <= SG_CRED_IDENTITY_MAX;
 }
@@ -148,7 +144,7 @@ int sg_cred_put(struct sg_cred *cs, const void *identity, size_t id_len,
 	MDB_txn *txn;
 	int rc;
 
-	if (!identity_valid(identity, id_len) || e == NULL || !entry_valid(e))
+	if (!sg_cred_identity_valid(identity, id_len) || e == NULL || !entry_valid(e))
 		return -EINVAL;
 	rc = write_begin(cs, &txn);
 	if (rc != 0)
@@ -156,9 +152,8 @@ int sg_cred_put(struct sg_cred *cs, const void *identity, size_t id_len,
 	return write_end(txn, put_txn(txn, cs->dbi, identity, id_len, e));
 }
 
-/* identity's entry as txn sees it into out. Returns 0, -ENOENT, -EBADMSG or LMDB's -errno. */
-static int get_txn(MDB_txn *txn, MDB_dbi dbi, const void *identity, size_t id_len,
-                   struct sg_cred_entry *out)
+int sg_cred_get_txn(MDB_txn *txn, MDB_dbi dbi, const void *identity, size_t id_len,
+                    struct sg_cred_entry *out)
 {
 	MDB_val key = { .mv_size = id_len, .mv_data = (void *)(uintptr_t)identity };
 	MDB_val val;
@@ -186,12 +181,12 @@ int sg_cred_get(struct sg_cred *cs, const void *identity, size_t id_len, struct 
 	int rc;
 
 	sg_cred_entry_wipe(out);
-	if (!identity_valid(identity, id_len))
+	if (!sg_cred_identity_valid(identity, id_len))
 		return -EINVAL;
 	rc = sg_mdb_errno(mdb_txn_begin(cs->env, NULL, MDB_RDONLY, &txn));
 	if (rc != 0)
 		return rc;
-	rc = get_txn(txn, cs->dbi, identity, id_len, out);
+	rc = sg_cred_get_txn(txn, cs->dbi, identity, id_len, out);
 	/* Read-only: abort ends it without writing; the map page stays the only copy. */
 	mdb_txn_abort(txn);
 	if (rc != 0)
@@ -216,7 +211,7 @@ int sg_cred_delete(struct sg_cred *cs, const void *identity, size_t id_len)
 	MDB_txn *txn;
 	int rc;
 
-	if (!identity_valid(identity, id_len))
+	if (!sg_cred_identity_valid(identity, id_len))
 		return -EINVAL;
 	rc = write_begin(cs, &txn);
 	if (rc != 0)
@@ -459,7 +454,8 @@ static int import_line(struct sg_cred_import *im, const char *line, size_t len)
 			/* What the identity had (committed, or an earlier line of this import). */
 			if (im->on_revoke != NULL) {
 				memset(&old, 0, sizeof(old));
-				revokes = get_txn(im->txn, im->cs->dbi, id, id_len, &old) == 0 &&
+				revokes = sg_cred_get_txn(im->txn, im->cs->dbi, id, id_len, &old) ==
+				                  0 &&
 				          entry_revokes(&old, &e);
 				sg_cred_entry_wipe(&old);
 			}
@@ -501,10 +497,10 @@ bool sg_cred_import_revokes(struct sg_cred_import *im, const void *identity, siz
 	bool r;
 
 	memset(&will, 0, sizeof(will));
-	if (!identity_valid(identity, id_len))
+	if (!sg_cred_identity_valid(identity, id_len))
 		return false;
 	r = sg_cred_get(im->cs, identity, id_len, &was) == 0 &&
-	    get_txn(im->txn, im->cs->dbi, identity, id_len, &will) == 0 &&
+	    sg_cred_get_txn(im->txn, im->cs->dbi, identity, id_len, &will) == 0 &&
 	    entry_revokes(&was, &will);
 	sg_cred_entry_wipe(&was);
 	sg_cred_entry_wipe(&will);

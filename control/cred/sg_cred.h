@@ -86,6 +86,32 @@ int sg_cred_put(struct sg_cred *cs, const void *identity, size_t id_len,
  */
 int sg_cred_get(struct sg_cred *cs, const void *identity, size_t id_len, struct sg_cred_entry *out);
 
+/*
+ * A reader: many lookups in one LMDB read transaction, for a walk that
+ * checks many identities (the restore checks every stored session's: one
+ * sg_cred_get() opens and ends a transaction each time, most of its cost).
+ * The snapshot is renewed every renew_every gets (0: SG_CRED_READER_RENEW),
+ * so a long walk neither pins the pages an import frees for long nor reads
+ * credentials older than renew_every gets. Readers never wait for a writer.
+ * One thread at a time per reader; any thread. End it before sg_cred_close().
+ */
+#define SG_CRED_READER_RENEW 4096
+struct sg_cred_reader;
+
+/* Returns the reader (its transaction open) or NULL with errno (ENOMEM, or LMDB's reason). */
+struct sg_cred_reader *sg_cred_reader_begin(struct sg_cred *cs, unsigned renew_every);
+
+/*
+ * sg_cred_get() in r's snapshot (renewed first when renew_every gets ran in
+ * it). Same returns; on error *out is zeroed. A failed renewal is -errno
+ * and the next get tries again.
+ */
+int sg_cred_reader_get(struct sg_cred_reader *r, const void *identity, size_t id_len,
+                       struct sg_cred_entry *out);
+
+/* End the transaction and free r. NULL is fine. */
+void sg_cred_reader_end(struct sg_cred_reader *r);
+
 /* Remove an identity. Returns 0, -ENOENT, -EINVAL, -EROFS, -EIO. Any thread. */
 int sg_cred_delete(struct sg_cred *cs, const void *identity, size_t id_len);
 

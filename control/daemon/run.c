@@ -167,11 +167,19 @@ static int bring_up(struct daemon *d, const struct sg_gateway_info *info, const 
 	return 0;
 }
 
+/* The restore's progress on the status line (the loop that prints it starts after it). */
+static void show_progress(void *arg, bool done)
+{
+	daemon_show_status(arg, done);
+}
+
 /* Start the workers, then the management thread. 0 or -1 (logged). */
 static int start(struct daemon *d)
 {
 	int rc;
 
+	if (d->show)
+		sg_gateway_on_progress(d->gw, show_progress, d);
 	if (sg_gateway_start(d->gw) != 0)
 		return -1;
 	rc = sg_mgmt_thread_start(d->mgmt);

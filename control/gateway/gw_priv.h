@@ -172,10 +172,11 @@ void gw_end_destroy(struct sg_gateway *gw);
 
 /*
  * A session was installed (or re-keyed) under identity: index it, with the
- * credential tag of the key it was made with (NULL: none; the store keeps it).
+ * credential tag of the key it was made with (NULL: none; the store keeps it)
+ * and the store record's flags the table does not keep (SG_STORE_F_EMS).
  */
 void gw_sess_track(struct sg_gateway *gw, uint64_t id, const uint8_t *identity, size_t len,
-                   const uint8_t *tag);
+                   const uint8_t *tag, uint8_t store_flags);
 
 /*
  * End session id for why, in the one order: out of the table (lookups stop
@@ -258,7 +259,16 @@ struct gw_status {
 	uint64_t start_ns; /* CLOCK_MONOTONIC when the ports came up */
 	uint64_t last_ns;  /* previous status line, for rates */
 	uint64_t last_rx[SG_CFG_PORTS_MAX];
+	/* the restore at start (restore.c): the status line tells it while it runs */
+	enum { GW_RESTORE_NONE = 0, GW_RESTORE_RUNNING, GW_RESTORE_DONE } restore;
+	uint64_t restore_seen, restore_back, restore_ns;
+	void (*on_progress)(void *arg, bool done); /* sg_gateway_on_progress() */
+	void *progress_arg;
 };
+
+/* The restore's progress (records seen, sessions back, ns since it began) for the status
+ * line, and the daemon told (at most once a second while it runs, and at its end: done). */
+void gw_status_restore(struct sg_gateway *gw, uint64_t seen, uint64_t back, uint64_t ns, bool done);
 
 /* The ports came up: uptime and rates count from now. */
 void gw_status_start(struct sg_gateway *gw);

@@ -282,7 +282,7 @@ int gw_hs_install(struct sg_gateway *gw, const struct sg_hs_result *res, unsigne
 
 		gw->hs.installed++;
 		gw_sess_track(gw, id, res->identity, res->identity_len,
-		              cred_tag_of(res, tag) ? tag : NULL);
+		              cred_tag_of(res, tag) ? tag : NULL, res->ems ? SG_STORE_F_EMS : 0);
 		gw_store_put(gw, id);
 	} else {
 		gw->hs.install_failed++;

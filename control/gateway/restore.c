@@ -28,15 +28,22 @@
 #include "gw_priv.h"
 #include "sg_cred.h"
 #include "sg_log.h"
+#include "sg_rss.h"
 
 #define PROGRESS_NS (UINT64_C(1000000000)) /* a progress line at most once a second */
+#define DAMAGED_LOG 16                     /* damaged records logged one by one, at most */
 #define SECRETS_MAX SG_HS_TICKET_KEYS_LEN  /* the larger of the engine's two exports */
 
 static_assert(SG_HS_COOKIE_SECRETS_LEN <= SECRETS_MAX, "one buffer holds either export");
 
 struct restore_ctx {
 	struct sg_gateway *gw;
+	uint64_t t0_ns; /* the restore began */
 	uint64_t next_log_ns;
+	uint64_t damaged; /* records damaged() was told of */
+	/* check()'s lookups in one read transaction (NULL: one sg_cred_get() each) */
+	struct sg_cred_reader *creds;
+	struct sg_gw_rss rss; /* the device port's RSS, when owner() uses it */
 };
 
 /*
@@ -52,7 +59,10 @@ static int restore_check(void *arg, const struct sg_store_rec *rec)
 
 	if (c->gw->cred == NULL)
 		return -ENOENT;
-	rc = sg_cred_get(c->gw->cred, rec->identity, rec->identity_len, &e);
+	if (c->creds != NULL)
+		rc = sg_cred_reader_get(c->creds, rec->identity, rec->identity_len, &e);
+	else
+		rc = sg_cred_get(c->gw->cred, rec->identity, rec->identity_len, &e);
 	if (rc != 0)
 		return rc;
 	if (e.flags & SG_CRED_F_DISABLED) {
@@ -85,6 +95,8 @@ static int restore_attach(void *arg, uint64_t id, const struct sg_store_rec *rec
 	rc = sg_sessreg_add(gw->end.reg, id, rec->identity, rec->identity_len);
 	if (rc == 0)
 		rc = sg_sessreg_set_tag(gw->end.reg, id, rec->cred_tag);
+	if (rc == 0)
+		rc = sg_sessreg_set_store_flags(gw->end.reg, id, rec->flags & SG_STORE_F_EMS);
 	if (rc != 0) {
 		sg_sessreg_del(gw->end.reg, id);
 		sg_dp_session_detach(gw->ports.dp, id);
@@ -102,13 +114,62 @@ static void restore_progress(void *arg, uint64_t seen, uint64_t restored)
 	c->next_log_ns = now + PROGRESS_NS;
 	SG_LOG(MAIN, NOTICE, "restoring sessions: %" PRIu64 " records read, %" PRIu64 " back", seen,
 	       restored);
+	gw_status_restore(c->gw, seen, restored, now - c->t0_ns, false);
+}
+
+/* damaged(): a record that will never verify, logged with its slot before it is deleted. */
+static void restore_damaged(void *arg, uint32_t slot, int err)
+{
+	struct restore_ctx *c = arg;
+
+	if (c->damaged++ < DAMAGED_LOG)
+		SG_LOG(MAIN, WARNING,
+		       "session store: slot %" PRIu32 ": record refused (%s): deleted", slot,
+		       sg_store_bad_name(sg_store_bad_of(err)));
+}
+
+/* owner(): the worker polling the RX queue the device port's RSS gives the session. */
+static uint16_t restore_owner(void *arg, const struct sg_sess_tuple *tu)
+{
+	const struct restore_ctx *c = arg;
+
+	return sg_gw_rss_queue(&c->rss, tu); /* worker w polls queue w */
+}
+
+/*
+ * The device port's RSS into c->rss when a restored session's owner can be
+ * the queue the NIC picks: several workers, one device port, RSS on it.
+ */
+static bool rss_owner(struct sg_gateway *gw, struct restore_ctx *c)
+{
+	const struct gw_port *dev = NULL;
+	int rc;
+
+	if (gw->ports.n_workers < 2)
+		return false;
+	for (unsigned i = 0; i < gw->ports.n_ports; i++) {
+		if (gw->ports.port[i].cfg->role != SG_PORT_DEVICE)
+			continue;
+		if (dev != NULL)
+			return false; /* which port a device reaches: not known here */
+		dev = &gw->ports.port[i];
+	}
+	if (dev == NULL || dev->nb_rxq < 2)
+		return false;
+	rc = sg_gw_rss_load(dev->port_id, &c->rss);
+	if (rc != 0)
+		SG_LOG(MAIN, INFO,
+		       "port %s: RSS not readable (%s): restored sessions' owners by a hash, "
+		       "handed off until they handshake again",
+		       dev->cfg->name, strerror(-rc));
+	return rc == 0;
 }
 
 /* Every stored session back into the table; the result in gw->store.restore. */
 static void restore_sessions(struct sg_gateway *gw)
 {
 	struct gw_store *gs = &gw->store;
-	struct restore_ctx c = { .gw = gw, .next_log_ns = sg_mono_ns() + PROGRESS_NS };
+	struct restore_ctx c = { .gw = gw, .t0_ns = sg_mono_ns() };
 	struct sg_store_restore_params p = {
 		.now = (uint64_t)time(NULL),
 		.seq_step = gs->prev_step,
@@ -119,13 +180,31 @@ static void restore_sessions(struct sg_gateway *gw)
 		.check = restore_check,
 		.restored = restore_attach,
 		.progress = restore_progress,
+		.damaged = restore_damaged,
 		.arg = &c,
 	};
 	struct sg_store_restore_result *r = &gs->restore;
-	int rc = sg_store_restore(gs->st, gw->ports.sessions, &p, r);
+	int rc;
 
+	c.next_log_ns = c.t0_ns + PROGRESS_NS;
+	if (rss_owner(gw, &c))
+		p.owner = restore_owner;
+	/* Nothing imports while the restore runs (management starts after it). */
+	if (gw->cred != NULL)
+		c.creds = sg_cred_reader_begin(gw->cred, 0);
+	rc = sg_store_restore(gs->st, gw->ports.sessions, &p, r);
+	sg_cred_reader_end(c.creds);
 	if (rc != 0)
 		gw_store_error(gw, "restore", 0, rc);
+	gw_status_restore(gw, r->seen, r->restored, r->ns, true);
+	if (c.damaged > DAMAGED_LOG)
+		SG_LOG(MAIN, WARNING, "session store: %" PRIu64 " more damaged records deleted",
+		       c.damaged - DAMAGED_LOG);
+	if (r->deleted > 0 || r->kept > 0)
+		SG_LOG(MAIN, NOTICE,
+		       "session store: %" PRIu64 " records not restored deleted, %" PRIu64
+		       " kept (another store key or a newer version)",
+		       r->deleted, r->kept);
 	SG_LOG(MAIN, NOTICE,
 	       "restored %" PRIu64 " sessions in %.3f s (%" PRIu64 " expired, %" PRIu64
 	       " revoked, %" PRIu64 " damaged%s%.0" PRIu64 "%s)%s",

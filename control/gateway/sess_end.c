@@ -98,12 +98,13 @@ void gw_end_destroy(struct sg_gateway *gw)
 }
 
 void gw_sess_track(struct sg_gateway *gw, uint64_t id, const uint8_t *identity, size_t len,
-                   const uint8_t *tag)
+                   const uint8_t *tag, uint8_t store_flags)
 {
 	struct gw_end *e = &gw->end;
 
 	if (sg_sessreg_add(e->reg, id, identity, len) != 0 ||
-	    (tag != NULL && sg_sessreg_set_tag(e->reg, id, tag) != 0))
+	    (tag != NULL && (sg_sessreg_set_tag(e->reg, id, tag) != 0 ||
+	                     sg_sessreg_set_store_flags(e->reg, id, store_flags) != 0)))
 		SG_LOG(CTL, WARNING, "session %" PRIx64 ": not indexed by identity (out of memory)",
 		       id);
 }

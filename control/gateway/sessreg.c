@@ -41,6 +41,7 @@ struct sg_sessreg {
 	uint64_t sessions;
 	/* per slot: the session store's credential tag; all zero: none. Made at the first tag. */
 	uint8_t (*tags)[SG_SESSREG_TAG_LEN];
+	uint8_t *store_flags; /* per slot, beside its tag (made with the tags) */
 };
 
 /* FNV-1a, seeded per registry. */
@@ -91,6 +92,7 @@ void sg_sessreg_destroy(struct sg_sessreg *r)
 	free(r->buckets);
 	free(r->slots);
 	free(r->tags);
+	free(r->store_flags);
 	free(r);
 }
 
@@ -209,8 +211,10 @@ static void slot_unlink(struct sg_sessreg *r, uint32_t s)
 	if (--e->n == 0)
 		ident_free(r, sl->ident);
 	memset(sl, 0, sizeof(*sl));
-	if (r->tags != NULL)
+	if (r->tags != NULL) {
 		memset(r->tags[s], 0, SG_SESSREG_TAG_LEN);
+		r->store_flags[s] = 0;
+	}
 	r->sessions--;
 }
 
@@ -290,12 +294,29 @@ int sg_sessreg_set_tag(struct sg_sessreg *r, uint64_t id, const uint8_t *tag)
 	if (s >= r->capacity || r->slots[s].gen == 0 || r->slots[s].gen != (uint32_t)(id >> 32))
 		return -ENOENT;
 	if (r->tags == NULL) {
-		r->tags = calloc(r->capacity, SG_SESSREG_TAG_LEN);
-		if (r->tags == NULL)
+		r->store_flags = calloc(r->capacity, 1);
+		r->tags = r->store_flags ? calloc(r->capacity, SG_SESSREG_TAG_LEN) : NULL;
+		if (r->tags == NULL) {
+			free(r->store_flags);
+			r->store_flags = NULL;
 			return -ENOMEM;
+		}
 	}
 	memcpy(r->tags[s], tag, SG_SESSREG_TAG_LEN);
 	return 0;
+}
+
+int sg_sessreg_set_store_flags(struct sg_sessreg *r, uint64_t id, uint8_t flags)
+{
+	if (sg_sessreg_tag(r, id) == NULL)
+		return -ENOENT;
+	r->store_flags[(uint32_t)id] = flags;
+	return 0;
+}
+
+uint8_t sg_sessreg_store_flags(const struct sg_sessreg *r, uint64_t id)
+{
+	return sg_sessreg_tag(r, id) != NULL ? r->store_flags[(uint32_t)id] : 0;
 }
 
 const uint8_t *sg_sessreg_tag(const struct sg_sessreg *r, uint64_t id)

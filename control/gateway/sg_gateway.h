@@ -96,6 +96,17 @@ unsigned sg_gateway_n_workers(const struct sg_gateway *gw);
 void sg_gateway_status_line(struct sg_gateway *gw, char *buf, size_t len);
 
 /*
+ * Start-up progress: fn(arg, done) runs on the gateway thread while
+ * sg_gateway_start() restores the stored sessions, at most once a second
+ * and once at the end (done), and sg_gateway_status_line() then tells the
+ * restore ("[    0s] store: restoring, N records read, M sessions back";
+ * at the end "store: restored M sessions of N records in X s"). The daemon
+ * prints its status line from fn: its loop, which prints it every second,
+ * starts after the restore. NULL: none. Before sg_gateway_start().
+ */
+void sg_gateway_on_progress(struct sg_gateway *gw, void (*fn)(void *arg, bool done), void *arg);
+
+/*
  * The gateway's share of the data plane's work, called from the daemon's loop
  * every millisecond or so: take punted packets (handshakes, ARP and
  * neighbour discovery, sessions' alerts and repeated Finished, forgery-limit

@@ -9,9 +9,10 @@
  *
  * Memory: 16 bytes per session slot (allocated zeroed, so pages are touched
  * only as slots are used) plus one small block per distinct identity; with
- * the session store on, 8 more per slot for the credential tag of each
+ * the session store on, 9 more per slot for the credential tag of each
  * session (the store keeps it in the session's record: a credential that
- * changed while the daemon was down is not restored).
+ * changed while the daemon was down is not restored) and the record's
+ * flags the table does not keep (EMS).
  * Session ids are the session table's (generation << 32 | slot): a slot
  * reused by a new session replaces the old record, so a missed delete never
  * leaves a wrong answer behind, only a stale id the caller checks against the
@@ -71,6 +72,17 @@ int sg_sessreg_set_tag(struct sg_sessreg *r, uint64_t id, const uint8_t *tag);
 
 /* Session id's credential tag (valid until its slot changes), or NULL: none kept. */
 const uint8_t *sg_sessreg_tag(const struct sg_sessreg *r, uint64_t id);
+
+/*
+ * Keep session id's store record flags that the session table does not
+ * keep (SG_STORE_F_EMS: extended master secret, RFC 7627) beside its tag,
+ * until its slot is deleted or added again. Returns 0, or -ENOENT (no tag
+ * kept for id: set the tag first).
+ */
+int sg_sessreg_set_store_flags(struct sg_sessreg *r, uint64_t id, uint8_t flags);
+
+/* Session id's store flags, 0 when none (or no tag kept). */
+uint8_t sg_sessreg_store_flags(const struct sg_sessreg *r, uint64_t id);
 
 /* Sessions and distinct identities recorded. */
 uint64_t sg_sessreg_sessions(const struct sg_sessreg *r);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The daemon's one-line live status and the ports' and workers' totals.
+ * The daemon's one-line live status and the ports' and workers' totals;
+ * while the restore runs at start, the line tells its progress instead.
  * Gateway thread (the status line); reads the ports, the data plane's
  * counters and the session store's, writes struct gw_status.
  */
@@ -94,6 +95,43 @@ static size_t drops_line(struct sg_dp_counters *c, char *buf, size_t len, size_t
 	return off;
 }
 
+void sg_gateway_on_progress(struct sg_gateway *gw, void (*fn)(void *arg, bool done), void *arg)
+{
+	gw->status.on_progress = fn;
+	gw->status.progress_arg = arg;
+}
+
+void gw_status_restore(struct sg_gateway *gw, uint64_t seen, uint64_t back, uint64_t ns, bool done)
+{
+	struct gw_status *s = &gw->status;
+
+	s->restore = done ? GW_RESTORE_DONE : GW_RESTORE_RUNNING;
+	s->restore_seen = seen;
+	s->restore_back = back;
+	s->restore_ns = ns;
+	if (s->on_progress != NULL)
+		s->on_progress(s->progress_arg, done);
+	if (done)
+		s->restore = GW_RESTORE_NONE; /* the daemon's loop prints the usual line next */
+}
+
+/* The status line while the restore runs (the ports are not up yet). */
+static void restore_line(const struct gw_status *s, uint64_t now, char *buf, size_t len)
+{
+	uint64_t up = (now - s->start_ns) / SG_NS_PER_SEC;
+
+	if (s->restore == GW_RESTORE_RUNNING)
+		snprintf(buf, len,
+		         "[%5" PRIu64 "s] store: restoring, %" PRIu64 " records read, %" PRIu64
+		         " sessions back",
+		         up, s->restore_seen, s->restore_back);
+	else
+		snprintf(buf, len,
+		         "[%5" PRIu64 "s] store: restored %" PRIu64 " sessions of %" PRIu64
+		         " records in %.3f s",
+		         up, s->restore_back, s->restore_seen, (double)s->restore_ns / 1e9);
+}
+
 void sg_gateway_status_line(struct sg_gateway *gw, char *buf, size_t len)
 {
 	uint64_t now = sg_mono_ns();
@@ -102,6 +140,10 @@ void sg_gateway_status_line(struct sg_gateway *gw, char *buf, size_t len)
 	uint64_t dropped = 0;
 	size_t off;
 
+	if (gw->status.restore != GW_RESTORE_NONE) {
+		restore_line(&gw->status, now, buf, len);
+		return;
+	}
 	sg_dp_counters_sum(gw->ports.dp, &c);
 	off = (size_t)snprintf(buf, len, "[%5" PRIu64 "s]",
 	                       (now - gw->status.start_ns) / SG_NS_PER_SEC);

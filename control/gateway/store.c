@@ -382,6 +382,7 @@ static int rec_of(struct sg_gateway *gw, uint64_t id, struct sg_store_rec *rec)
 	rec->identity_len = (uint8_t)len;
 	memcpy(rec->identity, ident, len);
 	memcpy(rec->cred_tag, tag, sizeof(rec->cred_tag));
+	rec->flags |= sg_sessreg_store_flags(gw->end.reg, id); /* EMS: the table does not keep it */
 	/*
 	 * No backend side (an install that failed half way): nothing a restore
 	 * could give back (proxy mode would get an all-zero token), not kept.

@@ -3,8 +3,9 @@
  * `store`: the session store (docs/restart.md) as the gateway reports it
  * (sg_gateway_store_info()): where it is, what it holds, how far its
  * durable state lags (pending writes, the last group commit's age), what it
- * lost, and what the last restore and the clean stop did. `stats` carries
- * the same object under "store", which /metrics reads. The gateway thread
+ * lost (dropped with a failed group; failed: every write of the gateway
+ * that did not make it: refused or lost with a commit), and what the last restore and the clean
+ * stop did. `stats` carries the same object under "store", which /metrics reads. The gateway thread
  * (owner command, and `stats`'s).
  */
 #include <time.h>
@@ -37,16 +38,19 @@ json_t *mgmt_store_json(struct sg_mgmt *m)
 	sg_gateway_store_info(m->gw, &si);
 	if (!si.enabled)
 		return json_pack("{s:b}", "enabled", 0);
-	r = json_pack("{s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, "
-	              "s:{s:b, s:I, s:I}}",
+	r = json_pack("{s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	              "s:o, s:{s:b, s:I, s:I}}",
 	              "enabled", 1, "backend", si.backend, "path", si.path, "records",
 	              (json_int_t)si.records, "pending", (json_int_t)si.pending, "dropped",
-	              (json_int_t)si.dropped, "commits", (json_int_t)si.commits, "size_bytes",
-	              (json_int_t)si.size_bytes, "puts", (json_int_t)si.puts, "dels",
-	              (json_int_t)si.dels, "floors", (json_int_t)si.floors, "commit_interval_ms",
+	              (json_int_t)si.dropped, "failed", (json_int_t)si.failed, "commits",
+	              (json_int_t)si.commits, "size_bytes", (json_int_t)si.size_bytes, "puts",
+	              (json_int_t)si.puts, "dels", (json_int_t)si.dels, "floors",
+	              (json_int_t)si.floors, "commit_interval_ms",
 	              (json_int_t)si.commit_interval_ms, "last_commit_unix_ms",
 	              (json_int_t)si.last_commit_ms, "restore", restore_json(&si), "save", "done",
 	              si.save_done, "saved", (json_int_t)si.saved, "ms", (json_int_t)si.save_ms);
+	if (r != NULL)
+		json_object_set_new(r, "lag_ms", json_integer((json_int_t)si.lag_ms));
 	/* No commit yet: no age (left out, not 0). */
 	if (r != NULL && si.last_commit_ms != 0)
 		json_object_set_new(r, "last_commit_age_s",

@@ -33,12 +33,18 @@ struct sg_store_restore_params {
 	bool exact;         /* meta `clean` was there: the floors are exact, no leap */
 	bool strict;        /* store.replay_strict: after a crash, rx refuses up to floor + step */
 	unsigned n_workers; /* owner = a hash of the tuple % n_workers (1 if 0) */
+	/* Optional. The owner worker of a session with this tuple (< n_workers), instead of
+	 * the hash: the gateway's is the RX queue the NIC's RSS will give it. */
+	uint16_t (*owner)(void *arg, const struct sg_sess_tuple *tu);
 	/* Optional. Non-zero: not restored, counted revoked (credential changed or gone). */
 	int (*check)(void *arg, const struct sg_store_rec *rec);
 	/* Optional. After each insert with its id; non-zero: deleted again, counted failed. */
 	int (*restored)(void *arg, uint64_t id, const struct sg_store_rec *rec);
 	/* Optional. Every ~65,536 records and at the end. */
 	void (*progress)(void *arg, uint64_t seen, uint64_t restored);
+	/* Optional. Each record that did not verify, before it is deleted: its slot and the
+	 * refusal's -errno (sg_store_bad_of() names it). Not called for records kept. */
+	void (*damaged)(void *arg, uint32_t slot, int err);
 	void *arg;
 };
 
@@ -50,6 +56,8 @@ struct sg_store_restore_result {
 	uint64_t failed;    /* refused by the table (slot taken, CID of another length...) or by
 	                       restored() */
 	uint64_t refused;   /* did not verify: the sum of the store's refused[] */
+	uint64_t deleted;   /* records not restored and deleted from the store (open group) */
+	uint64_t kept;      /* refused but kept: sealed under another key or a newer version */
 	uint64_t ns;        /* wall time of the whole restore */
 	uint64_t open_ns;   /* of which walking and opening records (and check()) */
 	uint64_t insert_ns; /* of which inserting into the table (and restored()) */
@@ -67,8 +75,16 @@ struct sg_store_restore_result {
  * everything below the rx floor counts as seen (sg_rec_sa_restore_floors).
  * Damage is counted per reason in sg_store_stats() and in r->refused,
  * never fatal. Every key copy is wiped. t must be empty of these slots and
- * the workers not started. Returns 0 (r filled, whatever was refused), or
- * -ENOMEM, or the backend's -errno (r holds what was done until then).
+ * the workers not started.
+ * Then every record not restored is deleted from st in the open group
+ * (counted in r->deleted; durable at the caller's next commit): expired,
+ * revoked, failed and damaged ones (damaged() told first), so the store
+ * holds what the table holds and a credential given back its old key does
+ * not bring a revoked session back. Kept (r->kept): records sealed under
+ * another store key (key_id) or of a version this build does not read: not
+ * damage, an operator's change that may be undone (docs/restart.md).
+ * Returns 0 (r filled, whatever was refused), or -ENOMEM, or the backend's
+ * -errno (r holds what was done until then).
  */
 int sg_store_restore(struct sg_store *st, struct sg_sess_table *t,
                      const struct sg_store_restore_params *p, struct sg_store_restore_result *r);

@@ -3,8 +3,10 @@
  * The restore driver and the record of a live session (sg_store_sess.h).
  * The walk opens each record (store.c), this file turns it into an SA and
  * a struct sg_sess_new at the restart's floors, and inserts them in bulks
- * of BULK at their old ids. Control plane (the gateway thread), before the
- * workers start; it is the table's single writer meanwhile.
+ * of BULK at their old ids; then it deletes what did not come back (a
+ * second, raw walk, only when something did not). Control plane (the
+ * gateway thread), before the workers start; it is the table's single
+ * writer meanwhile.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -40,6 +42,8 @@ struct restore_ctx {
 	unsigned n;      /* prepared in the bulk */
 	uint8_t *sas;    /* BULK SAs of sa_size bytes, cache-line aligned */
 	uint64_t handed; /* records the walk handed on */
+	uint64_t *back;  /* a bit per table slot: restored (the rest are deleted after) */
+	uint32_t cap;    /* the table's slots */
 	struct sg_store_rec recs[BULK];
 	struct sg_sess_new news[BULK];
 	uint64_t ids[BULK];
@@ -128,7 +132,8 @@ static int prepare(struct restore_ctx *c, uint32_t slot, const struct sg_store_r
 	s->peer_cid_len = keep->peer_cid_len;
 	s->flags = (uint8_t)((keep->flags & SG_STORE_F_TUPLE ? SG_SESS_F_TUPLE : 0) |
 	                     (by_cid ? SG_SESS_F_CID : 0) | SG_SESS_F_ID);
-	s->owner = owner_of(&keep->tuple, c->p->n_workers);
+	s->owner = c->p->owner != NULL ? c->p->owner(c->p->arg, &keep->tuple)
+	                               : owner_of(&keep->tuple, c->p->n_workers);
 	s->suite = keep->suite;
 	s->backend = keep->backend;
 	s->expires = keep->expires;
@@ -155,7 +160,11 @@ static void flush(struct restore_ctx *c)
 			sg_sess_delete(c->t, c->ids[i]);
 			c->r->failed++;
 		} else {
+			uint32_t slot = (uint32_t)c->ids[i];
+
 			c->r->restored++;
+			if (slot < c->cap)
+				c->back[slot / 64] |= UINT64_C(1) << (slot % 64);
 		}
 	}
 	sg_wipe(c->sas, c->n * c->sa_size);
@@ -191,6 +200,75 @@ static int on_rec(uint32_t slot, const struct sg_store_rec *rec, void *arg)
 	return 0;
 }
 
+/* The slots to delete after the walk (the walk must not write to the store). */
+struct sweep {
+	struct sg_store *st;
+	const struct restore_ctx *c;
+	uint32_t *slots;
+	size_t n, cap;
+};
+
+static bool restored_slot(const struct restore_ctx *c, uint32_t slot)
+{
+	return slot < c->cap && (c->back[slot / 64] >> (slot % 64) & 1);
+}
+
+/*
+ * A raw record of the store: restored, kept (another key, a newer version:
+ * not damage), or to delete; a damaged one is told to damaged() first.
+ */
+static int sweep_one(uint32_t slot, const uint8_t *raw, size_t len, void *arg)
+{
+	struct sweep *w = arg;
+	const struct sg_store_restore_params *p = w->c->p;
+	struct sg_store_rec rec;
+	enum sg_store_bad bad;
+	uint32_t *grown;
+	int rc;
+
+	if (restored_slot(w->c, slot))
+		return 0;
+	rc = sg_store_rec_unseal(&w->st->sealer, slot, raw, len, &rec);
+	sg_store_rec_wipe(&rec);
+	bad = rc != 0 ? sg_store_bad_of(rc) : SG_STORE_BAD_MAX;
+	if (bad == SG_STORE_BAD_KEY_ID || bad == SG_STORE_BAD_VERSION) {
+		w->c->r->kept++;
+		return 0;
+	}
+	if (rc != 0 && p->damaged != NULL)
+		p->damaged(p->arg, slot, rc);
+	if (w->n == w->cap) {
+		w->cap = w->cap ? 2 * w->cap : 1024;
+		grown = realloc(w->slots, w->cap * sizeof(*w->slots));
+		if (grown == NULL)
+			return -ENOMEM;
+		w->slots = grown;
+	}
+	w->slots[w->n++] = slot;
+	return 0;
+}
+
+/*
+ * Delete every record the restore did not put in the table (expired,
+ * revoked, failed, damaged) in the open group: the store then holds what
+ * the table holds. 0 or -errno (the backend's, or -ENOMEM).
+ */
+static int sweep(struct sg_store *st, const struct restore_ctx *c)
+{
+	struct sweep w = { .st = st, .c = c };
+	int rc = st->ops->iterate(st->be, sweep_one, &w);
+
+	for (size_t i = 0; rc == 0 && i < w.n; i++) {
+		rc = sg_store_del(st, w.slots[i]);
+		if (rc == 0)
+			c->r->deleted++;
+		else if (rc == -ENOENT)
+			rc = 0;
+	}
+	free(w.slots);
+	return rc;
+}
+
 int sg_store_restore(struct sg_store *st, struct sg_sess_table *t,
                      const struct sg_store_restore_params *p, struct sg_store_restore_result *r)
 {
@@ -208,8 +286,12 @@ int sg_store_restore(struct sg_store *st, struct sg_sess_table *t,
 	c->stats = &st->stats;
 	c->window = sg_sess_replay_window(t);
 	c->sa_size = sg_rec_sa_size(c->window);
+	c->cap = sg_sess_capacity(t);
 	c->sas = aligned_alloc(SG_CACHE_LINE, BULK * c->sa_size);
-	if (c->sas == NULL) {
+	c->back = calloc((size_t)c->cap / 64 + 1, sizeof(*c->back));
+	if (c->sas == NULL || c->back == NULL) {
+		free(c->sas);
+		free(c->back);
 		free(c);
 		return -ENOMEM;
 	}
@@ -219,9 +301,12 @@ int sg_store_restore(struct sg_store *st, struct sg_sess_table *t,
 	r->expired = st->stats.expired;
 	for (unsigned i = 0; i < SG_STORE_BAD_MAX; i++)
 		r->refused += st->stats.refused[i];
+	if (rc == 0 && r->seen > r->restored)
+		rc = sweep(st, c);
 	if (p->progress != NULL)
 		p->progress(p->arg, r->seen, r->restored);
 	free(c->sas);
+	free(c->back);
 	sg_wipe(c, sizeof(*c));
 	free(c);
 	r->ns = mono_ns() - t0;

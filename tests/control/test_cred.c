@@ -5,7 +5,8 @@
  * that must each fail at the right line and leave the store exactly as it
  * was (atomic import); the same fed in pieces of every size (the control
  * socket streams imports), readers during an import, abort, and the field
- * checks the control socket's `credentials add` shares with the CSV.
+ * checks the control socket's `credentials add` shares with the CSV; a
+ * reader of many lookups in one transaction.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -458,6 +459,62 @@ static void test_import_isolation(void **state)
 	sg_cred_import_abort(NULL);
 }
 
+/*
+ * A reader: the same answers as sg_cred_get() from one transaction; its
+ * snapshot is renewed every renew_every gets (a change committed meanwhile
+ * is seen from the get after the renewal, not before); a writer never waits
+ * for it.
+ */
+static void test_reader(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_cred_entry e, out, want;
+	struct sg_cred_reader *r;
+	char id[32];
+
+	for (unsigned i = 0; i < 100; i++) {
+		snprintf(id, sizeof(id), "dev-%u", i);
+		e = entry((uint8_t)(i + 1), 8 + i % 57, i % 3 ? 0 : 3600,
+		          i % 10 == 9 ? SG_CRED_F_DISABLED : 0);
+		assert_int_equal(sg_cred_put(f->cs, id, strlen(id), &e), 0);
+	}
+	r = sg_cred_reader_begin(f->cs, 0);
+	assert_non_null(r);
+	for (unsigned i = 0; i < 100; i++) {
+		snprintf(id, sizeof(id), "dev-%u", i);
+		assert_int_equal(sg_cred_reader_get(r, id, strlen(id), &out), 0);
+		assert_int_equal(sg_cred_get(f->cs, id, strlen(id), &want), 0);
+		assert_memory_equal(&out, &want, sizeof(out));
+	}
+	memset(&out, 0x77, sizeof(out));
+	assert_int_equal(sg_cred_reader_get(r, "dev-", 4, &out), -ENOENT);
+	assert_true(all_zero(&out, sizeof(out)));
+	memset(&out, 0x77, sizeof(out));
+	assert_int_equal(sg_cred_reader_get(r, "", 0, &out), -EINVAL);
+	assert_true(all_zero(&out, sizeof(out)));
+	sg_cred_reader_end(r);
+
+	/* renew_every 3: the snapshot of gets 1..3, then the newest */
+	r = sg_cred_reader_begin(f->cs, 3);
+	assert_non_null(r);
+	assert_int_equal(sg_cred_reader_get(r, "dev-0", 5, &out), 0);
+	assert_int_equal(out.psk[0], 1);
+	e = entry(0xee, 16, 0, 0);
+	assert_int_equal(sg_cred_put(f->cs, "dev-0", 5, &e), 0); /* the writer does not wait */
+	assert_int_equal(sg_cred_delete(f->cs, "dev-1", 5), 0);
+	assert_int_equal(sg_cred_reader_get(r, "dev-0", 5, &out), 0);
+	assert_int_equal(out.psk[0], 1);
+	assert_int_equal(sg_cred_reader_get(r, "dev-1", 5, &out), 0);
+	assert_int_equal(sg_cred_reader_get(r, "dev-0", 5, &out), 0);
+	assert_int_equal(out.psk[0], 0xee);
+	assert_int_equal(sg_cred_reader_get(r, "dev-1", 5, &out), -ENOENT);
+	sg_cred_reader_end(r);
+	sg_cred_reader_end(NULL);
+	sg_cred_entry_wipe(&out);
+	sg_cred_entry_wipe(&want);
+	sg_cred_entry_wipe(&e);
+}
+
 /* What an import reports as taking a key away (issue 12 item 2): a table of lines. */
 struct revoked_log {
 	char names[8][16];
@@ -587,6 +644,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_import_long_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_isolation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_revokes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader, setup, teardown),
 		cmocka_unit_test(test_field_checks),
 	};
 

@@ -40,7 +40,7 @@ static const char stats[] =
         " \"credentials\": {\"count\": 1000000, \"import_running\": false},"
         " \"control\": {\"clients\": 1, \"requests\": 12, \"errors\": 2, \"timeouts\": 1},"
         " \"store\": {\"enabled\": true, \"records\": 6, \"pending\": 2, \"commits\": 40,"
-        "             \"dropped\": 0, \"floors\": 11, \"last_commit_age_s\": 0.25,"
+        "             \"dropped\": 0, \"failed\": 3, \"floors\": 11, \"last_commit_age_s\": 0.25,"
         "             \"restore\": {\"restored\": 5, \"expired\": 1}}}";
 
 /* The store off: it says so, and nothing else of it is printed (not as 0 either). */
@@ -134,6 +134,7 @@ static void test_samples(void **state)
 		"stormgate_store_pending 2\n",
 		"stormgate_store_commits_total 40\n",
 		"stormgate_store_dropped_total 0\n",
+		"stormgate_store_failed_total 3\n",
 		"stormgate_store_floors_total 11\n",
 		"stormgate_store_last_commit_age_seconds 0.25\n",
 		"stormgate_store_restored 5\n",

@@ -283,7 +283,8 @@ def test_stats_telemetry_metrics():
           'stormgate_store_enabled 1' in lines
           and f'stormgate_store_records {store["records"]}' in lines
           and {'stormgate_store_pending', 'stormgate_store_commits_total',
-               'stormgate_store_dropped_total', 'stormgate_store_floors_total',
+               'stormgate_store_dropped_total', 'stormgate_store_failed_total',
+               'stormgate_store_floors_total',
                'stormgate_store_restored'} <= families, [l for l in lines if '_store_' in l])
 
     tel = shutil.which('dpdk-telemetry.py')
@@ -695,7 +696,8 @@ def test_store():
     check('store: on by default, LMDB where the config says (sgtest: beside the socket)',
           j['enabled'] is True and j['backend'] == 'lmdb'
           and j['path'] == os.path.join(LAB.work, 'gw.sessions')
-          and j['commit_interval_ms'] == 100 and j['dropped'] == 0
+          and j['commit_interval_ms'] == 100 and j['dropped'] == 0 and j['failed'] == 0
+          and j['lag_ms'] >= 0
           and {'records', 'pending', 'commits', 'size_bytes', 'puts', 'dels', 'floors',
                'restore', 'save'} <= set(j) and j['save']['done'] is False, j)
     check('... the sessions live are stored within a commit interval',
@@ -704,6 +706,9 @@ def test_store():
     r = ctl('store')
     check('stormctl store prints it', r.returncode == 0 and re.search(r'^backend +lmdb$', r.stdout, re.M)
           and re.search(r'^sessions +\d+ stored', r.stdout, re.M)
+          and re.search(r'^failed +0 write', r.stdout, re.M)
+          and re.search(r'^pending +\d+ write\(s\) not yet durable \(the oldest \d+ ms\)$',
+                        r.stdout, re.M)
           and re.search(r'^last restore +\d+ session', r.stdout, re.M), r.stdout)
     r = ctl('store', 'extra')
     check('store takes no arguments', r.returncode == 2, r.stderr)

@@ -83,7 +83,8 @@ static void test_steps(void **state)
 	assert_null(sg_sessreg_create(0));
 }
 
-/* Credential tags (the session store's): kept per session, gone with its slot's next use. */
+/* Credential tags and store flags (the session store's): kept per session, gone with its
+ * slot's next use. */
 static void test_tags(void **state)
 {
 	static const uint8_t t1[SG_SESSREG_TAG_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
@@ -97,9 +98,16 @@ static void test_tags(void **state)
 	assert_int_equal(sg_sessreg_set_tag(r, ID(2, 3), t1), -ENOENT);  /* another generation */
 	assert_int_equal(sg_sessreg_set_tag(r, ID(1, 4), t1), -ENOENT);  /* an empty slot */
 	assert_int_equal(sg_sessreg_set_tag(r, ID(1, 16), t1), -ENOENT); /* out of range */
+	assert_int_equal(sg_sessreg_set_store_flags(r, ID(1, 3), 0x20), -ENOENT); /* no tag */
 	assert_int_equal(sg_sessreg_set_tag(r, ID(1, 3), t1), 0);
 	assert_memory_equal(sg_sessreg_tag(r, ID(1, 3)), t1, SG_SESSREG_TAG_LEN);
 	assert_null(sg_sessreg_tag(r, ID(2, 3)));
+	/* The store flags the table does not keep (EMS), beside the tag. */
+	assert_int_equal(sg_sessreg_store_flags(r, ID(1, 3)), 0);
+	assert_int_equal(sg_sessreg_set_store_flags(r, ID(1, 3), 0x20), 0);
+	assert_int_equal(sg_sessreg_store_flags(r, ID(1, 3)), 0x20);
+	assert_int_equal(sg_sessreg_set_store_flags(r, ID(2, 3), 0x20), -ENOENT);
+	assert_int_equal(sg_sessreg_store_flags(r, ID(2, 3)), 0);
 	/* Two sessions of one identity keep their own tags (a credential changed between). */
 	assert_int_equal(sg_sessreg_add(r, ID(1, 5), "dev-a", 5), 0);
 	assert_int_equal(sg_sessreg_set_tag(r, ID(1, 5), t2), 0);
@@ -108,6 +116,9 @@ static void test_tags(void **state)
 	/* The slot's next session starts without one; a deleted session has none. */
 	assert_int_equal(sg_sessreg_add(r, ID(2, 3), "dev-b", 5), 0);
 	assert_null(sg_sessreg_tag(r, ID(2, 3)));
+	assert_int_equal(sg_sessreg_store_flags(r, ID(2, 3)), 0);
+	assert_int_equal(sg_sessreg_set_tag(r, ID(2, 3), t1), 0);
+	assert_int_equal(sg_sessreg_store_flags(r, ID(2, 3)), 0); /* not the old session's */
 	assert_int_equal(sg_sessreg_del(r, ID(1, 5)), 0);
 	assert_null(sg_sessreg_tag(r, ID(1, 5)));
 	assert_int_equal(sg_sessreg_add(r, ID(2, 5), "dev-a", 5), 0);

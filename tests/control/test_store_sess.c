@@ -7,7 +7,8 @@
  * a damaged store (flipped byte, torn value, wrong key, unknown version, a
  * moved record, a truncated file) restores every record that verifies and
  * counts the rest; expired, revoked (check), refused by restored(), a slot
- * taken, CIDs of another length. One thread, as the gateway thread does it.
+ * taken, CIDs of another length; what did not come back deleted from the
+ * store. One thread, as the gateway thread does it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -232,6 +233,9 @@ struct seen {
 	uint64_t progress;  /* calls of progress() */
 	uint64_t last_seen; /* its last seen */
 	uint8_t got[64];
+	unsigned damaged; /* calls of damaged(), with their slot and error */
+	uint32_t damaged_slot[8];
+	int damaged_err[8];
 };
 
 static int on_restored(void *arg, uint64_t id, const struct sg_store_rec *rec)
@@ -673,6 +677,134 @@ static void test_truncated_file(void **state)
 	assert_int_equal(rename(copy, data), 0);
 }
 
+/* Sessions 12 and 14 revoked (check()). */
+static int revoke_12_14(void *arg, const struct sg_store_rec *rec)
+{
+	(void)arg;
+	return rec->backend == 0x10000u + 12 || rec->backend == 0x10000u + 14;
+}
+
+static void on_damaged(void *arg, uint32_t slot, int err)
+{
+	struct seen *s = arg;
+
+	assert_true(s->damaged < SG_ARRAY_SIZE(s->damaged_slot));
+	s->damaged_slot[s->damaged] = slot;
+	s->damaged_err[s->damaged++] = err;
+}
+
+/* owner(): the gateway's RSS choice stands in; here worker 3 of 4 for every session. */
+static uint16_t owner_three(void *arg, const struct sg_sess_tuple *tu)
+{
+	(void)arg;
+	(void)tu;
+	return 3;
+}
+
+/* The store's records as of its last commit. */
+static uint64_t records(struct sg_store *st)
+{
+	struct sg_store_stats stats;
+
+	sg_store_stats(st, &stats);
+	return stats.be.records;
+}
+
+/*
+ * What a restore does not bring back is deleted from the store (expired,
+ * revoked, failed, damaged; damaged() told first with the slot and the
+ * reason), in the open group; records of another key or version are kept.
+ * A second restore sees only the restored ones and those kept, and the
+ * store's `records` counts them.
+ */
+static void test_sweep(void **state)
+{
+	struct fixture *f = *state;
+	struct fleet fl;
+	struct seen seen = { .fl = &fl };
+	struct sg_store_restore_params p = {
+		.exact = true,
+		.now = 2000000000u + 1, /* sessions 0 and 1 expired */
+		.check = revoke_12_14,
+		.restored = on_restored,
+		.arg = &seen,
+	};
+	struct sg_store_restore_result r;
+	struct sg_sess_info info;
+	struct sg_sess_table *t;
+	struct sg_store *st;
+
+	make_fleet(f, &fl, 20);
+	damage(f, (uint32_t)fl.id[3], (uint32_t)fl.id[3], FLIP);
+	damage(f, (uint32_t)fl.id[5], (uint32_t)fl.id[5], TORN);
+	damage(f, (uint32_t)fl.id[7], (uint32_t)fl.id[7], VERSION);
+	damage(f, (uint32_t)fl.id[9], (uint32_t)fl.id[9], OTHER_KEY);
+	seen.fail_id = fl.id[16]; /* restored() refuses it */
+
+	/* Without a commit the deletes are dropped (damaged() is optional). */
+	t = mk_table(8);
+	st = open_store(f);
+	assert_int_equal(sg_store_restore(st, t, &p, &r), 0);
+	assert_int_equal(r.deleted, 7);
+	assert_int_equal(records(st), 20);
+	sg_store_close(st);
+	sg_sess_table_destroy(t);
+
+	/* 20 = 11 restored + 2 expired + 2 revoked + 1 failed + 2 damaged + 2 kept */
+	p.damaged = on_damaged;
+	t = mk_table(8);
+	st = open_store(f);
+	assert_int_equal(sg_store_restore(st, t, &p, &r), 0);
+	assert_int_equal(r.seen, 20);
+	assert_int_equal(r.restored, 11);
+	assert_int_equal(r.expired, 2);
+	assert_int_equal(r.revoked, 2);
+	assert_int_equal(r.failed, 1);
+	assert_int_equal(r.refused, 4);
+	assert_int_equal(r.deleted, 7);
+	assert_int_equal(r.kept, 2);
+	/* told in slot order, with the reason, before the delete */
+	assert_int_equal(seen.damaged, 2);
+	assert_int_equal(seen.damaged_slot[0], (uint32_t)fl.id[3]);
+	assert_int_equal(sg_store_bad_of(seen.damaged_err[0]), SG_STORE_BAD_SEAL);
+	assert_int_equal(seen.damaged_slot[1], (uint32_t)fl.id[5]);
+	assert_int_equal(sg_store_bad_of(seen.damaged_err[1]), SG_STORE_BAD_TRUNCATED);
+	assert_int_equal(sg_store_commit(st), 0);
+	assert_int_equal(records(st), 13);
+	sg_store_close(st);
+	sg_sess_table_destroy(t);
+
+	/* The next start: only the restored ones (and the two kept), nothing to delete; the
+	 * owner is owner()'s, not the hash's. */
+	memset(&p, 0, sizeof(p));
+	p.exact = true;
+	p.n_workers = 4;
+	p.owner = owner_three;
+	t = mk_table(8);
+	st = open_store(f);
+	assert_int_equal(records(st), 13);
+	assert_int_equal(sg_store_restore(st, t, &p, &r), 0);
+	assert_int_equal(r.seen, 13);
+	assert_int_equal(r.restored, 11);
+	assert_int_equal(r.refused, 2);
+	assert_int_equal(r.kept, 2);
+	assert_int_equal(r.deleted, 0);
+	assert_int_equal(r.expired + r.revoked + r.failed, 0);
+	sg_store_close(st);
+	for (unsigned k = 0; k < fl.n; k++) {
+		bool back = k >= 2 && k != 3 && k != 5 && k != 7 && k != 9 && k != 12 && k != 14 &&
+		            k != 16;
+
+		assert_int_equal(sg_sess_get(t, fl.id[k], &info), back ? 0 : -ENOENT);
+		if (back)
+			assert_int_equal(info.owner, 3);
+		if (back)
+			same_session(fl.t, t, fl.id[k], 0, 0);
+	}
+	sg_sess_table_destroy(t);
+	sg_sess_table_destroy(fl.t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -680,6 +812,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

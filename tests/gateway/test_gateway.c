@@ -910,6 +910,21 @@ static struct sg_dp_counters dp_totals(void)
  * store's writer thread started as sg_gateway_start() does before the
  * workers launch.
  */
+/* What the restore's progress hook saw: calls, the last one's done and status line. */
+static struct {
+	unsigned calls;
+	bool done;
+	char line[512];
+} progress;
+
+static void on_progress(void *arg, bool done)
+{
+	(void)arg;
+	progress.calls++;
+	progress.done = done;
+	sg_gateway_status_line(E.gw, progress.line, sizeof(progress.line));
+}
+
 static void gateway_again(const char *tag)
 {
 	char dn[16], bn[16];
@@ -935,6 +950,8 @@ static void gateway_again(const char *tag)
 	assert_int_equal(rte_eth_macaddr_get((uint16_t)dev, &mac), 0);
 	memcpy(E.gw_mac, mac.addr_bytes, 6);
 	sg_gateway_attach(E.gw, E.cred, NULL);
+	memset(&progress, 0, sizeof(progress));
+	sg_gateway_on_progress(E.gw, on_progress, NULL);
 	assert_int_equal(gw_store_restore(E.gw), 0);
 	/* from here on the store's writer thread puts and commits, as in a daemon */
 	assert_int_equal(gw_store_writer_start(E.gw), 0);
@@ -1004,6 +1021,8 @@ static void test_store_restart(void **state)
 	assert_int_equal(sg_gateway_session_get(E.gw, id, &s0), 0);
 	assert_true(s0.has_bsource);
 	assert_non_null(sg_sessreg_tag(E.gw->end.reg, id));
+	/* the client offered extended master secret (RFC 7627): its record will say so */
+	assert_int_equal(sg_sessreg_store_flags(E.gw->end.reg, id), SG_STORE_F_EMS);
 	n1 = hc_rec_app(&hc, (const uint8_t *)"before", 6, first, sizeof(first));
 	assert_true(dev_app(&d, 1, first, n1));
 	sg_gateway_store_info(E.gw, &si);
@@ -1036,12 +1055,42 @@ static void test_store_restart(void **state)
 	sg_gateway_store_info(E.gw, &si);
 	assert_true(si.restored >= 1);
 	assert_int_equal(si.restore_revoked + si.restore_refused, 0);
+	/* The restore's end on the status line, told to the daemon (it prints it); after it, the
+	 * usual line. */
+	{
+		unsigned long long back = 0, seen = 0;
+
+		assert_true(progress.calls >= 1 && progress.done);
+		assert_non_null(strstr(progress.line, "] store: restored "));
+		assert_int_equal(sscanf(strstr(progress.line, "] store: restored ") + 2,
+		                        "store: restored %llu sessions of %llu records in", &back,
+		                        &seen),
+		                 2);
+		assert_true(back == si.restored && seen >= back);
+		sg_gateway_status_line(E.gw, line, sizeof(line));
+		assert_null(strstr(line, "restored"));
+		assert_non_null(strstr(line, " | store "));
+		/* a long restore's progress, as restore.c reports it once a second */
+		gw_status_restore(E.gw, 70000, 69000, 500000000, false);
+		assert_false(progress.done);
+		assert_non_null(
+		        strstr(progress.line,
+		               "] store: restoring, 70000 records read, 69000 sessions back"));
+		gw_status_restore(E.gw, 70001, 69001, 1500000000, true);
+		assert_non_null(
+		        strstr(progress.line,
+		               "] store: restored 69001 sessions of 70001 records in 1.500 s"));
+		sg_gateway_status_line(E.gw, line, sizeof(line));
+		assert_non_null(strstr(line, " | store "));
+	}
 	assert_int_equal(sg_gateway_session_get(E.gw, id, &s1), 0);
 	assert_int_equal(s1.identity_len, 6);
 	assert_memory_equal(s1.identity, "hs-dev", 6);
 	assert_int_equal(s1.bport, s0.bport);
 	assert_memory_equal(s1.baddr, s0.baddr, sizeof(s1.baddr));
 	assert_int_equal(s1.info.tx_seq, s0.info.tx_seq); /* exact: nothing leapt */
+	/* EMS came back from the record (and goes into it again at the next put) */
+	assert_int_equal(sg_sessreg_store_flags(E.gw->end.reg, id), SG_STORE_F_EMS);
 	assert_int_equal(dp_totals().drop[SG_DROP_REPLAYED], 0);
 	assert_false(dev_app(&d, s1.info.owner, first, n1));
 	assert_int_equal(dp_totals().drop[SG_DROP_REPLAYED], 1);

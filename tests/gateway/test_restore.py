@@ -14,9 +14,10 @@ config has its own session store (sgtest.daemon.config: WORK/NAME.sessions).
   - clean: the same across SIGTERM: "saved N sessions" at the stop, the exact state
     restored, no handshake, no device handshakes again;
   - damaged: one byte of one stored record flipped in data.mdb while the daemon is
-    down: it starts, restores every other session and counts the damaged one;
-  - wrong key: the store key replaced: every record refused (counted), the daemon
-    starts empty; the data file cut to half: moved aside whole, the daemon starts
+    down: it starts, restores every other session and counts the damaged one, logs
+    its slot and deletes it;
+  - wrong key: the store key replaced: every record refused (counted) and kept, the
+    daemon starts empty; the data file cut to half: moved aside whole, the daemon starts
     with an empty store; a key file readable by others: the start is refused,
     naming it;
   - off: store.enabled false: nothing written (no store directory), a restart holds
@@ -164,6 +165,12 @@ def damaged(lab, d, cfg):
     check(f'damaged: the daemon starts, restores the other {DEVICES - 1}, counts 1 damaged',
           got == (DEVICES - 1, 0, 0, 1) and live == DEVICES - 1, f'{got} live {live}\n'
           f'{d.log()[-1500:]}')
+    st = d.ctl_json('store')
+    check('damaged: the record is logged with its slot and reason and deleted: the store '
+          f'holds the {DEVICES - 1} restored',
+          re.search(r'slot \d+: record refused \(seal\): deleted', d.log())
+          and '1 records not restored deleted' in d.log()
+          and st.get('records') == DEVICES - 1, f'{json.dumps(st)}\n{d.log()[-1500:]}')
     check('damaged: the daemon stops cleanly', d.stop() == 0, d.log()[-1000:])
     # Another store key: every record is refused by its key id; the daemon starts empty.
     key = cfg.sock[:-len('.sock')] + '.store.key'
@@ -172,10 +179,13 @@ def damaged(lab, d, cfg):
     d = start(lab, cfg, 'wrong key')
     if d is not None:
         got = restored(d)
-        # The damaged record is still stored (its slot was never used again): all of them.
-        check(f'wrong key: every record ({DEVICES}) refused as damaged, none restored, the '
-              'daemon runs', got is not None and got[0] == 0 and got[3] == DEVICES
-              and stats(d)[0] == 0, f'{got}\n{d.log()[-1500:]}')
+        # The damaged record was deleted; the others, sealed under the old key, are kept.
+        check(f'wrong key: every record ({DEVICES - 1}) refused, none restored, the '
+              'daemon runs; the records are kept (the old key may come back)',
+              got is not None and got[0] == 0 and got[3] == DEVICES - 1
+              and stats(d)[0] == 0
+              and f'0 records not restored deleted, {DEVICES - 1} kept' in d.log(),
+              f'{got}\n{d.log()[-1500:]}')
         check('wrong key: the daemon stops cleanly', d.stop() == 0, d.log()[-1000:])
     # The data file cut short (a disk that lost its tail): moved aside, the daemon starts
     # with an empty store and logs it; it never reads past the end.
