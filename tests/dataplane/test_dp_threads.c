@@ -844,8 +844,14 @@ static void end_and_return(unsigned i, int take)
 	assert_true(d->use_cid);
 	assert_null(d->prev);
 	batch((int)i);
-	/* Its replies are in: the write sequence the worker leaves is then known. */
-	wait_for(replies_settled, i, "the session's replies");
+	/*
+	 * Everything it sent before is in: its records (the batch skipped it, but
+	 * retire() of the device re-keyed last cycle ran a batch with it just
+	 * before; a non-owner may still hold one of those, received and counted
+	 * in rx, in its hand-off ring), so only the racing records below race the
+	 * end; and its replies, so the write sequence the worker leaves is known.
+	 */
+	wait_for(device_settled, i, "the session's records and replies");
 	session_sas(d, &cur, &prev);
 	assert_null(prev);
 	send_racing(i, d->sa, d->gen, RACE_END);
