@@ -41,10 +41,13 @@ SOURCE_PORTS, SOURCE_PORT_FIRST = 64512, 1024
 
 
 def sizes(devices):
-    """The daemon's table, memory (-m, MiB, --no-huge) and store for devices."""
+    """The daemon's table, memory (-m, MiB, --no-huge), credential store and session
+    store for devices (a stored session takes about 200 bytes with LMDB's pages: 512
+    a slot leaves room for re-keys and CID sessions)."""
     capacity = max(4096, devices * 5 // 4)
     return {'capacity': capacity, 'eal_mb': 256 + capacity // 1000 * 2,
-            'map_size': f'{max(64, 64 + devices // 8000)}M'}
+            'map_size': f'{max(64, 64 + devices // 8000)}M',
+            'store_map_size': f'{max(64, capacity * 512 >> 20)}M'}
 
 
 def gateway_config(prefix, sock, creds, devargs, devices, policy, features, ipv6=False):
@@ -81,6 +84,7 @@ def gateway_config(prefix, sock, creds, devargs, devices, policy, features, ipv6
         mbufs={'count': 16383, 'cache': 128},
         sessions={'capacity': s['capacity']},
         credentials={'map_size': s['map_size']},
+        store={'map_size': s['store_map_size']},
         backend=backend,
         policy=policy)
 
