@@ -132,6 +132,23 @@ struct sg_cfg_workers {
 	uint32_t idle_sleep_us; /* sleep when a whole poll round found nothing; 0: busy poll */
 };
 
+/*
+ * The handshake plane (control/hsplane/, docs/hsplane.md): engines, one thread
+ * each, and what they hold. Start-up only.
+ */
+struct sg_cfg_handshake {
+	uint32_t threads; /* engines, one thread each (sg-hs-<i>): 1..SG_CFG_HS_THREADS_MAX */
+	uint32_t n_cpus;
+	uint32_t cpus[SG_CFG_LCORES_MAX]; /* CPU of thread i (pinned); none: EAL's control CPUs */
+	uint32_t in_flight;               /* handshakes in flight, all engines; 0: auto
+	                                     (sg_cfg_handshake_in_flight()) */
+	uint32_t burst;                   /* datagrams an engine takes per round */
+	uint32_t ecdhe_reuse_ms;          /* one ephemeral key per window; 0: one per handshake */
+	uint32_t ecdhe_reuse_storm_ms;    /* ... while admission refuses handshakes; 0: never */
+};
+
+#define SG_CFG_HS_THREADS_MAX 64
+
 struct sg_cfg_mbufs {
 	uint32_t count;
 	uint32_t cache;
@@ -215,6 +232,7 @@ struct sg_config {
 	struct sg_cfg_control control;
 	struct sg_cfg_metrics metrics;
 	struct sg_cfg_workers workers;
+	struct sg_cfg_handshake handshake;
 	struct sg_cfg_mbufs mbufs;
 	uint32_t n_ports;
 	struct sg_cfg_port ports[SG_CFG_PORTS_MAX];

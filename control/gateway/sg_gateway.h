@@ -171,6 +171,29 @@ struct sg_gw_admission {
 	uint32_t max_handshakes;
 };
 
+/* One handshake engine (control/hsplane/), as management sees it. */
+#define SG_GW_ENGINES_MAX 64
+struct sg_gw_engine {
+	uint32_t in_flight, limit; /* handshakes in flight, and its slots */
+	uint64_t completed;        /* full + resumed */
+	uint64_t queue_full;       /* datagrams dropped: its handshake queue was full */
+	uint64_t fifo_full;        /* installs refused: its queue to the gateway was full */
+	uint64_t p50_us, p99_us;   /* handshake latency over the last 10 s (0: none) */
+};
+
+/* The handshake plane: every engine, and their sums. */
+struct sg_gw_hsplane {
+	unsigned engines;
+	struct sg_gw_engine engine[SG_GW_ENGINES_MAX];
+	uint32_t in_flight, limit;           /* summed */
+	uint64_t p50_us, p99_us;             /* all engines, last 10 s (0: none) */
+	uint64_t p50_us_all, p99_us_all;     /* since start */
+	uint64_t latency[SG_HS_LAT_BUCKETS]; /* since start, summed (sg_hs_latency_bucket_le()) */
+	uint64_t install_revoked; /* installs refused: the credential changed after the lookup */
+	uint64_t unknown_dropped; /* records of no session that no install claimed */
+	uint64_t ecdhe_reuse_on;  /* engines reusing an ephemeral key now */
+};
+
 /* The gateway's counters, one snapshot. */
 struct sg_gw_counters {
 	struct sg_sess_stats sessions; /* the session table's */
@@ -188,8 +211,9 @@ struct sg_gw_counters {
 	uint64_t revocations_pending; /* identities whose sessions are still to end */
 	/* proxy mode: backend identities queued beyond the nominal 65536 (workers lagged) */
 	uint64_t detach_deferred;
-	/* handshakes */
+	/* handshakes: hs sums every engine */
 	struct sg_hs_stats hs;
+	struct sg_gw_hsplane hsplane;
 	uint64_t installed, replaced, install_failed;
 	struct sg_gw_admission admission;
 	/* punted packets */

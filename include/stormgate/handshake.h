@@ -38,6 +38,7 @@ extern "C" {
 #endif
 
 struct sg_hs_engine;
+struct sg_hs_secrets;
 struct sg_rec_ctx;
 
 /*
@@ -57,6 +58,8 @@ struct sg_hs_peer {
 struct sg_hs_time {
 	uint64_t mono_ms; /* CLOCK_MONOTONIC, milliseconds */
 	uint64_t unix_s;  /* CLOCK_REALTIME, seconds */
+	uint64_t mono_us; /* CLOCK_MONOTONIC, microseconds, for the latency histogram
+	                     (struct sg_hs_stats); 0: mono_ms x 1000 */
 };
 
 /* Lengths. Our CIDs: what the session table issues (session_types.h). */
@@ -91,6 +94,8 @@ struct sg_hs_cred {
 	uint32_t cred_ref;           /* credential store reference, passed to the result */
 	uint32_t backend;            /* backend mapping, passed to the result */
 	uint32_t lifetime_s;         /* session lifetime; 0: the engine's default */
+	uint64_t user;               /* the caller's, opaque: kept with the handshake and
+	                                handed back in struct sg_hs_result.user */
 };
 
 struct sg_hs_result;
@@ -178,6 +183,8 @@ struct sg_hs_result {
 	 * ClientKeyExchange let it be opened. Opaque to the engine.
 	 */
 	uint64_t tag;
+	/* What psk_lookup put in struct sg_hs_cred.user for this handshake's PSK. */
+	uint64_t user;
 };
 
 /* ---- configuration ------------------------------------------------------------ */
@@ -218,7 +225,17 @@ struct sg_hs_config {
 	uint32_t rto_max_ms;     /* 0: SG_DTLS_RTO_MAX_MS */
 	uint32_t handshake_timeout_ms; /* state freed after this; 0: 60000 */
 	uint32_t linger_ms;            /* finished flights kept this long; 0: 30000 */
-	struct sg_hs_ops ops;          /* psk_lookup, send and install are required */
+	/* ECDHE: one ephemeral key pair per group serves every handshake for this
+	 * long (forward secrecy per window, not per handshake); 0: a fresh key
+	 * for each handshake (sg_hs_ecdhe_reuse_set() changes it) */
+	uint32_t ecdhe_reuse_ms;
+	/*
+	 * Cookie secrets and ticket keys shared by several engines (struct
+	 * sg_hs_secrets, rotated by its owner, never by the engine); NULL: the
+	 * engine makes and rotates its own.
+	 */
+	struct sg_hs_secrets *secrets;
+	struct sg_hs_ops ops; /* psk_lookup, send and install are required */
 };
 
 /* ---- counters ------------------------------------------------------------------- */
@@ -288,11 +305,56 @@ enum sg_hs_counter {
 	SG_HS_C_MAX
 };
 
+/*
+ * Completed handshakes by latency: from the datagram that took the slot (a
+ * ClientHello with a valid cookie, or a resuming one) to the one that
+ * completed it, in µs, in log-scale buckets (sg_hs_latency_bucket_le()).
+ */
+#define SG_HS_LAT_BUCKETS 64
+
 struct sg_hs_stats {
 	uint64_t c[SG_HS_C_MAX];
-	uint32_t in_flight; /* slots in use now */
-	uint32_t lingering; /* finished flights kept now */
+	uint32_t in_flight;      /* slots in use now */
+	uint32_t lingering;      /* finished flights kept now */
+	uint32_t max_handshakes; /* slots: the in-flight limit */
+	uint64_t latency[SG_HS_LAT_BUCKETS];
 };
+
+/* Upper edge of latency bucket i, in µs (UINT64_MAX for the last). Any thread. */
+uint64_t sg_hs_latency_bucket_le(unsigned i);
+
+/*
+ * The q-quantile (0 < q <= 1) of a latency histogram, in µs: the upper edge
+ * of the bucket it falls in; 0 when the histogram is empty. Any thread.
+ */
+uint64_t sg_hs_latency_quantile(const uint64_t hist[SG_HS_LAT_BUCKETS], double q);
+
+/* ---- shared secrets ------------------------------------------------------------------ */
+
+/*
+ * Cookie secrets (RFC 6347 §4.2.1) and session ticket keys (RFC 5077) that
+ * several engines share, so a client's next flight or its ticket is good at
+ * any of them. One owner thread rotates and imports; engines read it
+ * concurrently (an atomic generation; a copy under a mutex only when it
+ * moved). Rotation periods as in struct sg_hs_config (0: the defaults).
+ * Returns NULL with errno ENOMEM or EIO (no randomness). Any thread.
+ */
+struct sg_hs_secrets *sg_hs_secrets_create(uint32_t cookie_rotate_ms, uint32_t ticket_rotate_s);
+
+/* Wipe and free; no engine may use it any more. NULL: no-op. */
+void sg_hs_secrets_free(struct sg_hs_secrets *s);
+
+/* Rotate what is due at now. The owner thread. Returns the rotations done. */
+unsigned sg_hs_secrets_tick(struct sg_hs_secrets *s, struct sg_hs_time now);
+
+/* Changes whenever one of the exports below would change. Any thread. */
+uint64_t sg_hs_secrets_gen(const struct sg_hs_secrets *s);
+
+/* As sg_hs_ticket_keys_export() / _import() and the cookie functions below. The owner thread. */
+int sg_hs_secrets_ticket_export(const struct sg_hs_secrets *s, uint8_t *buf, size_t cap);
+int sg_hs_secrets_ticket_import(struct sg_hs_secrets *s, const uint8_t *buf, size_t len);
+int sg_hs_secrets_cookie_export(const struct sg_hs_secrets *s, uint8_t *buf, size_t cap);
+int sg_hs_secrets_cookie_import(struct sg_hs_secrets *s, const uint8_t *buf, size_t len);
 
 /* ---- functions ------------------------------------------------------------------------ */
 
@@ -332,6 +394,26 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
  * Returns the number of timers handled.
  */
 unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now);
+
+/* One punted datagram for sg_hs_input_burst(). */
+struct sg_hs_dgram {
+	struct sg_hs_peer peer;
+	const uint8_t *data;
+	size_t len;
+	uint64_t tag;
+};
+
+#define SG_HS_BURST_MAX 64
+
+/*
+ * Consume n datagrams (n <= SG_HS_BURST_MAX) as n calls of sg_hs_input()
+ * in order would (the same datagrams sent, installs and counters), with the
+ * key derivations of the handshakes they advance batched across them
+ * (IPsec-MB multi-buffer HMAC; docs/handshake.md, "Batched key
+ * derivation"). Returns 0 or -EINVAL (NULL, n over the max).
+ */
+int sg_hs_input_burst(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_hs_dgram *d,
+                      unsigned n);
 
 /*
  * The engine's own record context (it seals and opens the Finished messages,
@@ -429,6 +511,13 @@ struct sg_hs_policy {
  * The engine's thread.
  */
 int sg_hs_policy_set(struct sg_hs_engine *e, const struct sg_hs_policy *p);
+
+/*
+ * Reuse one ephemeral ECDHE key pair per group for ms (0: a fresh key per
+ * handshake, the default): handshakes started from now on take the current
+ * pair. Returns 0 or -EINVAL (ms over 60000). The engine's thread.
+ */
+int sg_hs_ecdhe_reuse_set(struct sg_hs_engine *e, uint32_t ms);
 
 #ifdef __cplusplus
 }
