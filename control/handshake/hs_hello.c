@@ -87,6 +87,7 @@ static int ticket_policy(struct sg_hs_engine *e, struct hs_slot *s,
 	if (rc == 0) {
 		s->cred_ref = cred.cred_ref;
 		s->backend = cred.backend;
+		s->user = cred.user;
 		s->lifetime = cred.lifetime_s ? cred.lifetime_s : e->conf.session_lifetime_s;
 	}
 	sg_wipe(&cred, sizeof(cred));
@@ -163,7 +164,7 @@ static struct hs_slot *hello_slot(struct sg_hs_engine *e, struct hs_rx *x, const
 		hs_count(e, SG_HS_C_REPLACED);
 		sg_hs_slot_free(e, s);
 	}
-	s = sg_hs_slot_alloc(e, x->peer, x->hash, x->now.mono_ms);
+	s = sg_hs_slot_alloc(e, x->peer, x->hash, x->now);
 	e->cur = s;
 	if (s == NULL) {
 		hs_rx_drop(x, SG_HS_C_DROP_POOL_FULL);
