@@ -393,8 +393,16 @@ static void send_hvr(struct sg_hs_engine *e, struct hs_rx *x, const struct hello
 	if (sg_hs_cookie_make(&e->crypto, &e->cookies, (const uint8_t *)x->peer, h->body,
 	                      h->mh->length, h->ch.cookie_off, e->scratch, cookie) < 0)
 		return;
-	/* RFC 6347 §4.2.1: version 1.0 in the HelloVerifyRequest, message_seq 0. */
-	sg_hs_write_hello_verify_request(&w, 0, SG_DTLS_VERSION_1_0, cookie, sizeof(cookie));
+	/*
+	 * RFC 6347 §4.2.1: version 1.0 in the HelloVerifyRequest. Its message_seq
+	 * is the hello's, as the ServerHello's (§4.2.2): 0 for a first hello, and
+	 * for a hello whose cookie expired (or came from another engine's
+	 * secrets) the next one the client expects; OpenSSL's client ignores a
+	 * second HelloVerifyRequest numbered 0 as a retransmission and would
+	 * resend the stale cookie until it gives up.
+	 */
+	sg_hs_write_hello_verify_request(&w, h->mh->seq, SG_DTLS_VERSION_1_0, cookie,
+	                                 sizeof(cookie));
 	e->tx_len = 0;
 	sg_hs_tx_handshake(&t, msg, w.len, 0);
 	sg_hs_tx_flush(&t);

@@ -3,7 +3,8 @@
  * Cookie secrets and ticket keys shared by several engines (struct
  * sg_hs_secrets): a cookie one engine made is good at another, a ticket one
  * issued resumes at another, both survive one rotation by the owner and not
- * two, export / import round trips, bad arguments are refused; and, in
+ * two, export / import round trips, bad arguments are refused, OpenSSL's
+ * client gets past a cookie retired under its feet; and, in
  * threads (suite 'threads', run under ThreadSanitizer too), engines on
  * threads of their own complete OpenSSL clients' handshakes while the test
  * thread, the owner, rotates and imports every millisecond or so.
@@ -326,8 +327,48 @@ static void test_export_import(void **state)
 	assert_int_equal(sg_hs_secrets_tick(NULL, owner_time(0)), 0);
 }
 
-/* ---- engines on threads of their own, the owner rotating --------------------------------------
+/*
+ * OpenSSL's client whose second hello carries a cookie the owner retired
+ * meanwhile (two rotations): the engine answers with a new
+ * HelloVerifyRequest numbered as the hello (message_seq 1), which the
+ * client takes (one numbered 0 it ignores as a retransmission), and the
+ * handshake completes with the new cookie.
  */
+static void test_openssl_stale_cookie(void **state)
+{
+	struct sg_hs_secrets *s = sg_hs_secrets_create(COOKIE_ROTATE_MS, TICKET_ROTATE_S);
+	struct ho_psk cc = ho_psk_of(&h_psks[0]);
+	const struct ho_opts o = { .cipher = "PSK-AES128-CCM8" };
+	struct harness h;
+	SSL *ssl;
+
+	(void)state;
+	assert_non_null(s);
+	sg_hs_secrets_tick(s, owner_time(0));
+	h_prepare(&h, SG_HS_COOKIE_ALWAYS);
+	h.conf.secrets = s;
+	h_start(&h);
+	ssl = ho_client_new(&h, &o, &cc);
+	assert_int_equal(ho_step(ssl), 0); /* ClientHello */
+	assert_int_equal(h_pump(&h), 1);   /* HelloVerifyRequest */
+	assert_int_equal(sg_hs_secrets_tick(s, owner_time(1)), 2);
+	assert_int_equal(sg_hs_secrets_tick(s, owner_time(2)), 2);
+	for (unsigned i = 0; i < 20 && h.n_installed == 0; i++) {
+		ho_step(ssl);
+		h_pump(&h);
+	}
+	assert_int_equal(h.n_installed, 1);
+	assert_int_equal(ho_step(ssl), 1);
+	assert_int_equal(h_count(&h, SG_HS_C_DROP_COOKIE_EXPIRED), 1);
+	assert_int_equal(h_count(&h, SG_HS_C_HVR_SENT), 2);
+	assert_int_equal(h_count(&h, SG_HS_C_COMPLETED_FULL), 1);
+	ho_exchange_data(&h, ssl);
+	SSL_free(ssl);
+	h_stop(&h);
+	sg_hs_secrets_free(s);
+}
+
+/* ---- engines on threads of their own, the owner rotating ---------------------------------- */
 
 #define WORKERS          3
 #define ROTATIONS_WANTED 12   /* each worker goes on until the owner rotated this often */
@@ -521,6 +562,7 @@ int main(void)
 		cmocka_unit_test(test_ticket_across_engines),
 		cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_export_import),
+		cmocka_unit_test(test_openssl_stale_cookie),
 		cmocka_unit_test(test_threads),
 	};
 
