@@ -5,12 +5,12 @@
  * handled (struct hs_rx), the engine's limits, and helpers over them (the
  * counters, a datagram's drop reason, the suites the engine negotiates).
  * The bottom of the engine's stack of parts: it includes only the leaves
- * (codec, crypto, cookie, ticket) and knows the parts above it by name only.
+ * (codec, crypto, ecdh, cookie, ticket) and knows the parts above it by name only.
  *
  * The parts, lowest first; each calls only parts below it, never one above
  * (docs/handshake.md, "Files"; tests/meta/test_layers.py keeps it so):
  *
- *   hs_codec.c hs_crypto.c hs_cookie.c hs_ticket.c   leaves, no engine
+ *   hs_codec.c hs_crypto.c hs_ecdh.c hs_cookie.c hs_ticket.c   leaves, no engine
  *   hs_slots.c    slot pool, peer index, timer heap; the slot helpers
  *   hs_linger.c   finished flights kept after completion
  *   hs_output.c   records into datagrams, fragments, amplification, alerts, failure
@@ -40,6 +40,7 @@
 #include "hs_codec.h"
 #include "hs_cookie.h"
 #include "hs_crypto.h"
+#include "hs_ecdh.h"
 #include "hs_ticket.h"
 
 struct hs_slot;   /* hs_slots.h */
@@ -65,6 +66,7 @@ _Static_assert(SG_SUITES_RANKED <= SG_HS_SUITES_MAX, "every suite fits a prefere
 struct sg_hs_engine {
 	struct sg_hs_config conf;
 	struct sg_hs_crypto crypto;
+	struct sg_hs_ecdh ecdh; /* ECDHE key pairs, the reuse window */
 	struct sg_rec_ctx *rec;
 	struct sg_hs_cookie_keys cookies;
 	struct sg_hs_ticket_keys tickets;
