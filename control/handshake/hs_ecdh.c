@@ -175,7 +175,6 @@ static int p256_derive(struct sg_hs_ecdh *x, const struct sg_hs_ecdh_key *k, con
 	    EVP_PKEY_derive_set_peer_ex(ctx, x->p256_peer, 0) != 1)
 		goto out;
 	if (EVP_PKEY_derive(ctx, secret, &len) != 1 || len != SG_HS_ECDH_SECRET_LEN) {
-		sg_wipe(secret, SG_HS_ECDH_SECRET_LEN);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -186,13 +185,10 @@ out:
 	return rc;
 }
 
-int sg_hs_ecdh_derive(struct sg_hs_ecdh *x, const struct sg_hs_ecdh_key *k, const uint8_t *peer,
-                      size_t peer_len, uint8_t secret[SG_HS_ECDH_SECRET_LEN])
+/* X25519 (RFC 7748 §5, §6.1). 0 or -EINVAL. */
+static int x25519_derive(const struct sg_hs_ecdh_key *k, const uint8_t *peer, size_t peer_len,
+                         uint8_t secret[SG_HS_ECDH_SECRET_LEN])
 {
-	if (k->pub_len == 0)
-		return -EINVAL; /* no key pair */
-	if (k->group == SG_HS_GROUP_P256)
-		return p256_derive(x, k, peer, peer_len, secret);
 	/* RFC 8422 §5.11: an X25519 share is 32 bytes. */
 	if (peer_len != 32)
 		return -EINVAL;
@@ -202,11 +198,23 @@ int sg_hs_ecdh_derive(struct sg_hs_ecdh *x, const struct sg_hs_ecdh_key *k, cons
 	 * all three, and returns -1 for an all-zero result (§6.1: a low-order
 	 * share), which we refuse.
 	 */
-	if (crypto_scalarmult_curve25519(secret, k->priv, peer) != 0) {
+	return crypto_scalarmult_curve25519(secret, k->priv, peer) == 0 ? 0 : -EINVAL;
+}
+
+int sg_hs_ecdh_derive(struct sg_hs_ecdh *x, const struct sg_hs_ecdh_key *k, const uint8_t *peer,
+                      size_t peer_len, uint8_t secret[SG_HS_ECDH_SECRET_LEN])
+{
+	int rc;
+
+	if (k->pub_len == 0)
+		rc = -EINVAL; /* no key pair */
+	else if (k->group == SG_HS_GROUP_P256)
+		rc = p256_derive(x, k, peer, peer_len, secret);
+	else
+		rc = x25519_derive(k, peer, peer_len, secret);
+	if (rc < 0)
 		sg_wipe(secret, SG_HS_ECDH_SECRET_LEN);
-		return -EINVAL;
-	}
-	return 0;
+	return rc;
 }
 
 int sg_hs_ecdh_key_from_private(struct sg_hs_ecdh *x, enum sg_hs_group group, const uint8_t *priv,

@@ -96,7 +96,7 @@ int sg_hs_ecdh_keygen(struct sg_hs_ecdh *x, struct sg_hs_crypto *c, enum sg_hs_g
  * 7748 §5; the most significant bit of the u-coordinate ignored, an
  * all-zero result refused, §6.1), P-256 an uncompressed point that must lie
  * on the curve (RFC 8422 §5.11). 0 and 32 secret bytes, or -EINVAL for a
- * bad public value (secret wiped), -EIO.
+ * bad public value, -EIO (the 32 bytes of secret wiped on either).
  */
 int sg_hs_ecdh_derive(struct sg_hs_ecdh *x, const struct sg_hs_ecdh_key *k, const uint8_t *peer,
                       size_t peer_len, uint8_t secret[SG_HS_ECDH_SECRET_LEN]);
