@@ -368,6 +368,8 @@ unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now)
 		slot_timer(e, s, now.mono_ms);
 	}
 	done += sg_hs_linger_expire(e, now.mono_ms);
+	/* A reused ECDHE key lives no longer than its window (hs_ecdh.h). */
+	done += sg_hs_ecdh_expire(&e->ecdh, now.mono_ms);
 	/* A retransmitted abbreviated flight sealed its Finished again. */
 	sg_rec_ctx_wipe_used(e->rec);
 	return done;
@@ -383,6 +385,9 @@ uint64_t sg_hs_next_deadline(const struct sg_hs_engine *e)
 		t = s->deadline;
 	if (sg_hs_linger_next_expiry(e) < t)
 		t = sg_hs_linger_next_expiry(e);
+	for (unsigned g = 0; g < SG_HS_GROUP_COUNT; g++)
+		if (e->ecdh.held_until[g] && e->ecdh.held_until[g] < t)
+			t = e->ecdh.held_until[g];
 	return t;
 }
 
@@ -393,7 +398,8 @@ static int apply_defaults(struct sg_hs_config *c)
 	if (c->max_handshakes == 0 || c->max_handshakes > (1u << 24) || c->ops.psk_lookup == NULL ||
 	    c->ops.send == NULL || c->ops.install == NULL || c->cid_len > SG_HS_CID_MAX ||
 	    c->cookie_policy > SG_HS_COOKIE_NEVER || c->psk_hint_len > SG_HS_HINT_MAX ||
-	    c->dummy_psk_len > SG_TLS_PSK_MAX || (c->cid_len && c->ops.cid_alloc == NULL))
+	    c->dummy_psk_len > SG_TLS_PSK_MAX || (c->cid_len && c->ops.cid_alloc == NULL) ||
+	    c->ecdhe_reuse_ms > SG_HS_ECDH_REUSE_MAX)
 		return -EINVAL;
 	if (c->linger_entries == 0)
 		c->linger_entries = c->max_handshakes;
@@ -532,9 +538,11 @@ struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
 	}
 	if (sg_hs_crypto_init(&e->crypto) < 0)
 		goto fail_engine;
+	if (sg_hs_ecdh_init(&e->ecdh, e->conf.ecdhe_reuse_ms) < 0)
+		goto fail_crypto;
 	e->rec = rec_ctx_create(e->conf.cid_len);
 	if (e->rec == NULL)
-		goto fail_crypto;
+		goto fail_ecdh;
 	if (sg_hs_random((uint8_t *)&e->seed, sizeof(e->seed)) < 0 || own_secrets_init(e) < 0)
 		goto fail_rec;
 	e->mkey_slot = HS_NONE;
@@ -547,6 +555,8 @@ struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
 
 fail_rec:
 	sg_rec_ctx_free(e->rec);
+fail_ecdh:
+	sg_hs_ecdh_fini(&e->ecdh);
 fail_crypto:
 	sg_hs_crypto_fini(&e->crypto);
 fail_engine:
@@ -573,6 +583,7 @@ void sg_hs_engine_free(struct sg_hs_engine *e)
 	sg_hs_cookie_wipe(&e->cookies);
 	sg_hs_ticket_keys_wipe(&e->tickets);
 	sg_rec_ctx_free(e->rec);
+	sg_hs_ecdh_fini(&e->ecdh);
 	sg_hs_crypto_fini(&e->crypto);
 	sg_wipe(e, sizeof(*e));
 	free(e);
@@ -740,4 +751,16 @@ int sg_hs_policy_set(struct sg_hs_engine *e, const struct sg_hs_policy *p)
 		e->conf.cookie_threshold = 1;
 	e->conf.session_lifetime_s = p->session_lifetime_s ? p->session_lifetime_s : 86400;
 	return 0;
+}
+
+int sg_hs_ecdhe_reuse_set(struct sg_hs_engine *e, uint32_t ms)
+{
+	int rc;
+
+	if (e == NULL)
+		return -EINVAL;
+	rc = sg_hs_ecdh_reuse_set(&e->ecdh, ms);
+	if (rc == 0)
+		e->conf.ecdhe_reuse_ms = ms;
+	return rc;
 }

@@ -312,12 +312,14 @@ static int start_resumed(struct sg_hs_engine *e, struct hs_slot *s)
 
 /* A full handshake: our ECDHE key (RFC 5489 §2) for an ECDHE-PSK suite, then flight 4. */
 static int start_full(struct sg_hs_engine *e, struct hs_slot *s,
-                      const struct sg_hs_client_hello *ch)
+                      const struct sg_hs_client_hello *ch, uint64_t now_ms)
 {
 	if (hs_suite_ecdhe(hs_slot_suite(s))) {
 		int g = pick_group(ch);
 
-		if (sg_hs_ecdh_keygen(&e->crypto, (enum sg_hs_group)g, &s->eph) < 0)
+		/* Fresh, or the pair of the current reuse window (hs_ecdh.h). */
+		if (sg_hs_ecdh_keygen(&e->ecdh, &e->crypto, (enum sg_hs_group)g, now_ms, &s->eph) <
+		    0)
 			return -EIO;
 		s->group = (uint8_t)(g + 1);
 	}
@@ -355,7 +357,7 @@ static void start_handshake(struct sg_hs_engine *e, struct hs_rx *x, const struc
 		sg_hs_transcript_start(&s->transcript, hs_suite_hash(hs_slot_suite(s)));
 		sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_CLIENT_HELLO, h->mh->seq,
 		                         h->body, h->mh->length);
-		rc = resumed ? start_resumed(e, s) : start_full(e, s, ch);
+		rc = resumed ? start_resumed(e, s) : start_full(e, s, ch, x->now.mono_ms);
 	}
 	if (rc < 0) {
 		sg_hs_fail(e, s, SG_HS_C_FAIL_INTERNAL, SG_TLS_ALERT_INTERNAL_ERROR);

@@ -22,6 +22,7 @@
 #include <stormgate/handshake.h>
 
 #include "hs_crypto.h"
+#include "hs_ecdh.h"
 
 struct sg_hs_engine;
 struct hs_slot;

@@ -39,7 +39,7 @@ static int kx_share(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s, 
 	}
 	if (!ec)
 		return 0;
-	rc = sg_hs_ecdh_derive(&e->crypto, &s->eph, kx->point, kx->point_len, other);
+	rc = sg_hs_ecdh_derive(&e->ecdh, &s->eph, kx->point, kx->point_len, other);
 	if (rc == -EINVAL) {
 		hs_rx_drop(x, SG_HS_C_DROP_MALFORMED);
 		return -1;

@@ -5,12 +5,12 @@
  * handled (struct hs_rx), the engine's limits, and helpers over them (the
  * counters, a datagram's drop reason, the suites the engine negotiates).
  * The bottom of the engine's stack of parts: it includes only the leaves
- * (codec, crypto, cookie, ticket, secrets) and knows the parts above it by name only.
+ * (codec, crypto, ecdh, cookie, ticket, secrets) and knows the parts above it by name only.
  *
  * The parts, lowest first; each calls only parts below it, never one above
  * (docs/handshake.md, "Files"; tests/meta/test_layers.py keeps it so):
  *
- *   hs_codec.c hs_crypto.c hs_cookie.c hs_ticket.c   leaves, no engine
+ *   hs_codec.c hs_crypto.c hs_ecdh.c hs_cookie.c hs_ticket.c   leaves, no engine
  *   hs_secrets.c  cookie and ticket keys shared by engines (a leaf too)
  *   hs_slots.c    slot pool, peer index, timer heap; the slot helpers
  *   hs_linger.c   finished flights kept after completion
@@ -41,6 +41,7 @@
 #include "hs_codec.h"
 #include "hs_cookie.h"
 #include "hs_crypto.h"
+#include "hs_ecdh.h"
 #include "hs_secrets.h"
 #include "hs_ticket.h"
 
@@ -67,6 +68,7 @@ _Static_assert(SG_SUITES_RANKED <= SG_HS_SUITES_MAX, "every suite fits a prefere
 struct sg_hs_engine {
 	struct sg_hs_config conf;
 	struct sg_hs_crypto crypto;
+	struct sg_hs_ecdh ecdh; /* ECDHE key pairs, the reuse window */
 	struct sg_rec_ctx *rec;
 	/* The keys in use: the engine's own, or its copy of conf.secrets (hs_secrets.h). */
 	struct sg_hs_cookie_keys cookies;

@@ -26,6 +26,7 @@
 
 #include "hs_codec.h"
 #include "hs_crypto.h"
+#include "hs_ecdh.h"
 #include "hs_priv.h"
 #include "hs_ticket.h"
 
@@ -116,7 +117,7 @@ struct hs_slot {
 	uint8_t sni[SG_HS_SNI_MAX];
 	uint8_t pending[PENDING_MAX];
 	struct sg_hs_transcript transcript;
-	struct sg_hs_ecdh_key eph;
+	struct sg_hs_ecdh_key eph; /* ECDHE: our key pair (a copy when reused) */
 	struct sg_hs_reasm reasm;
 	/* A fragmented ClientKeyExchange is reassembled before the identity is
 	 * known, and the identity is kept only after: they share the bytes. */

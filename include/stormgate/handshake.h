@@ -227,7 +227,8 @@ struct sg_hs_config {
 	uint32_t linger_ms;            /* finished flights kept this long; 0: 30000 */
 	/* ECDHE: one ephemeral key pair per group serves every handshake for this
 	 * long (forward secrecy per window, not per handshake); 0: a fresh key
-	 * for each handshake (sg_hs_ecdhe_reuse_set() changes it) */
+	 * for each handshake (sg_hs_ecdhe_reuse_set() changes it); at most
+	 * 60000. docs/handshake.md, "X25519: measured choice" */
 	uint32_t ecdhe_reuse_ms;
 	/*
 	 * Cookie secrets and ticket keys shared by several engines (struct
