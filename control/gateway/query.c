@@ -64,7 +64,7 @@ void sg_gateway_counters(struct sg_gateway *gw, struct sg_gw_counters *c)
 	c->closing = e->closing_len;
 	c->revoked_ended = gw->sweep.revoked_ended;
 	c->revocations_pending = gw->sweep.revoked_n - gw->sweep.revoked_head;
-	sg_hs_stats_get(gw->hs.engine, &c->hs);
+	gw_hs_counters(gw, &c->hs, &c->hsplane);
 	c->installed = gw->hs.installed;
 	/* A device's session replaced where it was, or ended for its new one (CID). */
 	c->replaced = gw->hs.replaced_in_place + e->ended[GW_END_REPLACED];

@@ -119,8 +119,8 @@ static int hsp_send(void *ctx, const struct sg_hs_peer *p, const uint8_t *data, 
 	}
 	return sg_dp_ctl_tx_send_udp(e->tx, e->p->conf.tx_port, v4 ? 4 : 6,
 	                             v4 ? p->laddr + 12 : p->laddr, rte_be_to_cpu_16(p->lport),
-	                             v4 ? p->paddr + 12 : p->paddr, rte_be_to_cpu_16(p->pport), data,
-	                             (uint16_t)len);
+	                             v4 ? p->paddr + 12 : p->paddr, rte_be_to_cpu_16(p->pport),
+	                             data, (uint16_t)len);
 }
 
 /* A message from the pool for this burst (NULL: none free, or the burst's list is full). */
@@ -233,8 +233,7 @@ static int hsp_admit(void *ctx, const struct sg_hs_peer *peer)
 {
 	struct hsp_engine *e = ctx;
 
-	return sg_admit_take_from(&e->admit, peer->paddr, sg_mono_ns()) == SG_ADMIT_OK ? 0
-	                                                                               : -EBUSY;
+	return sg_admit_take_from(&e->admit, peer->paddr, sg_mono_ns()) == SG_ADMIT_OK ? 0 : -EBUSY;
 }
 
 void hsp_ops(struct hsp_engine *e, struct sg_hs_ops *ops)

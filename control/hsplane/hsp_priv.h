@@ -25,13 +25,13 @@
 #define HSP_FLIGHT_MAX   4
 #define HSP_FLIGHT_BYTES 4096
 
-#define HSP_FIFO_DEFAULT     512
-#define HSP_CID_DEFAULT      256
-#define HSP_CMD_RING         256
-#define HSP_PUBLISH_MS       50   /* stats snapshot at least this often (<= 100 ms) */
-#define HSP_SLEEP_MAX_US     1000 /* the longest idle sleep */
-#define HSP_SLEEP_MIN_US     20
-#define HSP_STORM_WINDOW_NS  1000000000ull /* admission refused within this: a storm */
+#define HSP_FIFO_DEFAULT    512
+#define HSP_CID_DEFAULT     256
+#define HSP_CMD_RING        256
+#define HSP_PUBLISH_MS      10   /* stats snapshot at least this often (<= 100 ms) */
+#define HSP_SLEEP_MAX_US    1000 /* the longest idle sleep */
+#define HSP_SLEEP_MIN_US    20
+#define HSP_STORM_WINDOW_NS 1000000000ull /* admission refused within this: a storm */
 
 enum hsp_msg_kind {
 	HSP_MSG_INSTALL = 0, /* a completed handshake and its final flight */
@@ -48,12 +48,12 @@ struct hsp_msg {
 	uint8_t n_out;
 	uint16_t out_len[HSP_FLIGHT_MAX];
 	uint16_t out_used;
-	uint16_t payload_len;        /* HSP_MSG_RECORD */
-	unsigned worker;             /* data-plane worker of the datagram */
-	struct sg_hs_result res;     /* HSP_MSG_INSTALL; res.sa is sa below */
-	struct rte_mbuf *m;          /* HSP_MSG_RECORD */
-	const uint8_t *payload;      /* ... into m */
-	struct sg_rec_sa *sa;        /* sa_size bytes, secret: wiped when served */
+	uint16_t payload_len;          /* HSP_MSG_RECORD */
+	unsigned worker;               /* data-plane worker of the datagram */
+	struct sg_hs_result res;       /* HSP_MSG_INSTALL; res.sa is sa below */
+	struct rte_mbuf *m;            /* HSP_MSG_RECORD */
+	const uint8_t *payload;        /* ... into m */
+	struct sg_rec_sa *sa;          /* sa_size bytes, secret: wiped when served */
 	uint8_t out[HSP_FLIGHT_BYTES]; /* the flight's datagrams, back to back */
 };
 
@@ -67,7 +67,7 @@ enum hsp_cmd_kind {
 /* A command of the owner to one engine (its ring holds copies). */
 struct hsp_cmd {
 	uint32_t kind;
-	uint32_t ms, storm_ms; /* HSP_CMD_ECDHE_REUSE */
+	uint32_t ms, storm_ms;      /* HSP_CMD_ECDHE_REUSE */
 	struct sg_hs_policy policy; /* HSP_CMD_POLICY */
 	struct sg_hsplane_admission adm;
 	struct sg_hs_peer peer; /* HSP_CMD_FINISHED_AGAIN */
@@ -76,15 +76,15 @@ struct hsp_cmd {
 struct hsp_engine {
 	struct sg_hsplane *p;
 	unsigned idx;
-	struct sg_hs_engine *hs;    /* engine */
-	struct sg_dp_ctl_tx *tx;    /* engine: its control TX */
-	struct sg_admit admit;      /* engine */
+	struct sg_hs_engine *hs; /* engine */
+	struct sg_dp_ctl_tx *tx; /* engine: its control TX */
+	struct sg_admit admit;   /* engine */
 	struct sg_admit_sources *admit_src;
 	uint32_t slots;
 	/* the FIFO to the owner and the pool of its messages */
-	struct rte_ring *fifo;      /* SP engine, SC owner */
-	struct rte_ring *free;      /* SP owner, SC engine */
-	struct hsp_msg *msgs;       /* pool */
+	struct rte_ring *fifo; /* SP engine, SC owner */
+	struct rte_ring *free; /* SP owner, SC engine */
+	struct hsp_msg *msgs;  /* pool */
 	unsigned n_msgs;
 	size_t sa_size;
 	uint8_t *sa_mem;
@@ -92,12 +92,12 @@ struct hsp_engine {
 	struct hsp_msg *out[SG_HS_BURST_MAX * 2];
 	unsigned n_outq;
 	/* CIDs: reserved by the owner for the engine, released by the engine to the owner */
-	struct rte_ring *cids;      /* SP owner, SC engine; elements of SG_HS_CID_MAX bytes */
-	struct rte_ring *released;  /* SP engine, SC owner */
+	struct rte_ring *cids;     /* SP owner, SC engine; elements of SG_HS_CID_MAX bytes */
+	struct rte_ring *released; /* SP engine, SC owner */
 	unsigned cid_target;
 	/* commands */
-	struct rte_ring *cmds;      /* SP owner, SC engine; struct hsp_cmd elements */
-	int efd;                    /* eventfd: the owner wakes the engine after a command */
+	struct rte_ring *cmds; /* SP owner, SC engine; struct hsp_cmd elements */
+	int efd;               /* eventfd: the owner wakes the engine after a command */
 	/* ECDHE reuse: the configured window, the storm window, the one now (engine) */
 	uint32_t reuse_ms, reuse_storm_ms, reuse_now;
 	/* counters (engine), published in the snapshot */
@@ -118,9 +118,9 @@ struct sg_hsplane {
 	struct sg_hsplane_sink sink;
 	unsigned n;
 	struct hsp_engine *e[SG_HSPLANE_ENGINES_MAX];
-	struct sg_cred *cred;   /* atomic: set by the owner, read by the engines */
-	uint64_t cred_gen;      /* atomic: moved by the owner, read before each lookup */
-	int stop;               /* atomic: the threads return */
+	struct sg_cred *cred; /* atomic: set by the owner, read by the engines */
+	uint64_t cred_gen;    /* atomic: moved by the owner, read before each lookup */
+	int stop;             /* atomic: the threads return */
 	bool running, stopped;
 	struct sg_hsplane_totals t; /* owner */
 };

@@ -40,14 +40,15 @@ static struct sg_hs_time hsp_now(void)
 /* Admission refused a new handshake within the last second: a storm. */
 static bool storming(const struct hsp_engine *e, uint64_t now_ns)
 {
-	return e->admit.last_refused_ns != 0 && now_ns - e->admit.last_refused_ns < HSP_STORM_WINDOW_NS;
+	return e->admit.last_refused_ns != 0 &&
+	       now_ns - e->admit.last_refused_ns < HSP_STORM_WINDOW_NS;
 }
 
 /* ECDHE key reuse: the storm window while admission refuses, else the configured one. */
 static void reuse_update(struct hsp_engine *e, uint64_t now_ns)
 {
-	uint32_t want = e->reuse_storm_ms != 0 && storming(e, now_ns) ? e->reuse_storm_ms
-	                                                               : e->reuse_ms;
+	uint32_t want =
+	        e->reuse_storm_ms != 0 && storming(e, now_ns) ? e->reuse_storm_ms : e->reuse_ms;
 
 	if (want != e->reuse_now && sg_hs_ecdhe_reuse_set(e->hs, want) == 0)
 		e->reuse_now = want;
@@ -157,7 +158,8 @@ static unsigned burst(struct hsp_engine *e, struct sg_hs_time now)
 			continue;
 		}
 		if (meta->punt == SG_DP_PUNT_UNKNOWN && len >= SG_DTLS_HDR_LEN &&
-		    (payload[0] == SG_DTLS_CT_APPLICATION_DATA || payload[0] == SG_DTLS_CT_TLS12_CID)) {
+		    (payload[0] == SG_DTLS_CT_APPLICATION_DATA ||
+		     payload[0] == SG_DTLS_CT_TLS12_CID)) {
 			if (!hsp_record(e, m[i], payload, len, meta->worker))
 				rte_pktmbuf_free(m[i]);
 			continue;
@@ -202,7 +204,8 @@ void *hsp_thread_main(void *arg)
 		if (e->reuse_storm_ms != 0)
 			reuse_update(e, now.mono_ms * 1000000);
 		e->rounds++;
-		if (now.mono_ms >= e->publish_ms)
+		/* After a round that did something (a copy under the mutex), else every 10 ms. */
+		if (work != 0 || now.mono_ms >= e->publish_ms)
 			hsp_publish(e, now.mono_ms);
 		if (work != 0) {
 			sleep_us = HSP_SLEEP_MIN_US;

@@ -111,7 +111,8 @@ static int engine_create(struct sg_hsplane *p, unsigned i, uint32_t slots)
 		e->cid_target = p->conf.cid_cache ? p->conf.cid_cache : HSP_CID_DEFAULT;
 		e->cids = ring(p, "i", i, SG_HS_CID_MAX, e->cid_target + 1, spsc | RING_F_EXACT_SZ);
 		/* every slot may release its CID before the owner polls */
-		e->released = ring(p, "r", i, SG_HS_CID_MAX, pow2_above(slots + e->cid_target), spsc);
+		e->released =
+		        ring(p, "r", i, SG_HS_CID_MAX, pow2_above(slots + e->cid_target), spsc);
 		if (e->cids == NULL || e->released == NULL)
 			return -ENOMEM;
 	}
@@ -404,7 +405,8 @@ void sg_hsplane_ecdhe_reuse(struct sg_hsplane *p, uint32_t ms, uint32_t storm_ms
 {
 	p->conf.ecdhe_reuse_ms = ms;
 	p->conf.ecdhe_reuse_storm_ms = storm_ms;
-	post_all(p, &(struct hsp_cmd){ .kind = HSP_CMD_ECDHE_REUSE, .ms = ms, .storm_ms = storm_ms });
+	post_all(p,
+	         &(struct hsp_cmd){ .kind = HSP_CMD_ECDHE_REUSE, .ms = ms, .storm_ms = storm_ms });
 }
 
 unsigned sg_hsplane_engines(const struct sg_hsplane *p)

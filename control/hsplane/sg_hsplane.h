@@ -69,13 +69,14 @@ struct sg_hsplane_conf {
 	 * source port, loses its cookie and ticket).
 	 */
 	struct sg_hs_config hs;
-	struct sg_dp *dp;      /* the handshake queues and the control TX */
-	unsigned tx_port;      /* data-plane port index the engines send from */
-	struct sg_cred *cred;  /* PSK lookups; NULL: every lookup fails (-EIO) */
-	unsigned fifo;         /* install messages per engine, power of two; 0: 512 */
-	unsigned cid_cache;    /* CIDs kept ready per engine (hs.cid_len > 0); 0: 256 */
-	uint32_t ecdhe_reuse_ms;       /* handshake.ecdhe_reuse (0: a fresh key each) */
-	uint32_t ecdhe_reuse_storm_ms; /* ... while admission refused in the last second; 0: never */
+	struct sg_dp *dp;        /* the handshake queues and the control TX */
+	unsigned tx_port;        /* data-plane port index the engines send from */
+	struct sg_cred *cred;    /* PSK lookups; NULL: every lookup fails (-EIO) */
+	unsigned fifo;           /* install messages per engine, power of two; 0: 512 */
+	unsigned cid_cache;      /* CIDs kept ready per engine (hs.cid_len > 0); 0: 256 */
+	uint32_t ecdhe_reuse_ms; /* handshake.ecdhe_reuse (0: a fresh key each) */
+	uint32_t
+	        ecdhe_reuse_storm_ms; /* ... while admission refused in the last second; 0: never */
 	struct sg_hsplane_admission admission;
 };
 
