@@ -132,6 +132,9 @@ int gw_hs_policy(struct sg_gateway *gw, const struct sg_cfg_policy *p);
 /* Admission and cookie state, for management (sg_gateway_counters()). */
 void gw_hs_admission(struct sg_gateway *gw, struct sg_gw_admission *a);
 
+/* Add the datagrams the engines took from their queues to taken[] (by enum sg_dp_punt). */
+void gw_hs_taken(struct sg_gateway *gw, uint64_t taken[SG_DP_PUNT_MAX]);
+
 /* Every engine's counters summed, and the plane's view (sg_gateway_counters()). */
 void gw_hs_counters(struct sg_gateway *gw, struct sg_hs_stats *hs, struct sg_gw_hsplane *v);
 

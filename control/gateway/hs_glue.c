@@ -492,6 +492,18 @@ int gw_hs_policy(struct sg_gateway *gw, const struct sg_cfg_policy *p)
 	return 0;
 }
 
+void gw_hs_taken(struct sg_gateway *gw, uint64_t taken[SG_DP_PUNT_MAX])
+{
+	for (unsigned i = 0; i < sg_hsplane_engines(gw->hs.plane); i++) {
+		struct sg_hsplane_engine_stats st;
+
+		if (sg_hsplane_engine_stats(gw->hs.plane, i, &st) != 0)
+			continue;
+		taken[SG_DP_PUNT_HANDSHAKE] += st.taken[0];
+		taken[SG_DP_PUNT_UNKNOWN] += st.taken[1];
+	}
+}
+
 void gw_hs_counters(struct sg_gateway *gw, struct sg_hs_stats *hs, struct sg_gw_hsplane *v)
 {
 	unsigned n = sg_hsplane_engines(gw->hs.plane);

@@ -71,6 +71,7 @@ void sg_gateway_counters(struct sg_gateway *gw, struct sg_gw_counters *c)
 	c->install_failed = gw->hs.install_failed;
 	gw_hs_admission(gw, &c->admission);
 	memcpy(c->punts_taken, gw->punt.taken, sizeof(c->punts_taken));
+	gw_hs_taken(gw, c->punts_taken);
 	c->punts_unserved = gw->punt.unserved;
 	c->punts_reinjected = gw->punt.reinjected;
 	sg_dp_ctl_counters(gw->ports.dp, &c->frames_sent, &c->frames_dropped);

@@ -118,6 +118,8 @@ void hsp_publish(struct hsp_engine *e, uint64_t now_ms)
 	s.refused_rate = e->admit.refused_rate;
 	s.refused_source = e->admit.refused_source;
 	s.available = sg_admit_available(&e->admit, sg_mono_ns());
+	s.taken[0] = e->taken[0];
+	s.taken[1] = e->taken[1];
 	s.installs = e->installs;
 	s.fifo_full = e->fifo_full;
 	s.records = e->records;
@@ -152,6 +154,7 @@ static unsigned burst(struct hsp_engine *e, struct sg_hs_time now)
 		struct sg_hs_peer peer;
 		uint16_t len;
 
+		e->taken[meta->punt == SG_DP_PUNT_UNKNOWN]++;
 		if (sg_dp_punt_udp(p->conf.dp, m[i], peer.laddr, peer.paddr, &peer.lport,
 		                   &peer.pport, &payload, &len) != 0) {
 			rte_pktmbuf_free(m[i]);

@@ -202,7 +202,7 @@ int sg_hsplane_start(struct sg_hsplane *p)
 		char name[RTE_MAX_THREAD_NAME_LEN];
 		struct hsp_engine *e = p->e[i];
 
-		snprintf(name, sizeof(name), "sg-hs-%u", i);
+		snprintf(name, sizeof(name), "sg-hs-%u", (uint8_t)i); /* i < 64 */
 		/* A DPDK control thread: EAL's control CPUs, never a worker lcore. */
 		rc = -rte_ctrl_thread_create(&e->tid, name, NULL, hsp_thread_main, e);
 		if (rc == 0) {

@@ -179,6 +179,7 @@ struct sg_hsplane_engine_stats {
 	struct sg_hs_stats hs;
 	uint64_t admitted, refused, refused_rate, refused_source;
 	uint64_t available;    /* admission tokens now (0: unlimited) */
+	uint64_t taken[2];     /* datagrams taken from its queue: handshake, unknown_session */
 	uint64_t installs;     /* install messages handed over */
 	uint64_t fifo_full;    /* installs refused (and records dropped): the FIFO was full */
 	uint64_t records;      /* records of no session handed over */

@@ -13,15 +13,14 @@
  *
  * Every third client loses the server's flight after the HelloVerifyRequest,
  * so its ClientHello (with the cookie) and the server's flight are
- * retransmitted, and must reach the engine that holds its handshake. Checks, for 1, 2 and 3 engines:
- * every handshake completes, exactly once (one install per client, at its
- * address and port); every datagram of a client reached the engine of its
- * queue (per engine, the datagrams it counted equal those the clients of
- * its queue sent, retransmissions included, and no engine saw a datagram
- * of a handshake it did not have: drop_no_state 0); the engines shared the
- * work; each client's first application record opens on the worker with
- * the installed keys and reaches the backend; nothing is left in flight;
- * every CID reserved went back or into a session; no TSan report.
+ * retransmitted, and must reach the engine that holds its handshake. Checks, for 1, 2 and 3
+ * engines: every handshake completes, exactly once (one install per client, at its address and
+ * port); every datagram of a client reached the engine of its queue (per engine, the datagrams it
+ * counted equal those the clients of its queue sent, retransmissions included, and no engine saw a
+ * datagram of a handshake it did not have: drop_no_state 0); the engines shared the work; each
+ * client's first application record opens on the worker with the installed keys and reaches the
+ * backend; nothing is left in flight; every CID reserved went back or into a session; no TSan
+ * report.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -87,10 +86,10 @@ struct client {
 	uint8_t ip[4];
 	uint16_t port;
 	unsigned queue;
-	unsigned sent;      /* handshake datagrams it sent into the data plane */
-	unsigned installs;  /* sessions installed at its address and port */
-	unsigned from_srv;  /* datagrams from the server it got */
-	bool lose_flight;   /* the server's second datagram (ServerHello...) is lost */
+	unsigned sent;     /* handshake datagrams it sent into the data plane */
+	unsigned installs; /* sessions installed at its address and port */
+	unsigned from_srv; /* datagrams from the server it got */
+	bool lose_flight;  /* the server's second datagram (ServerHello...) is lost */
 	bool done, data_ok;
 };
 
@@ -249,9 +248,9 @@ static unsigned clients_to_dp(void)
 		ssize_t len;
 
 		while ((len = recv(C[i].fd[1], buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
-			struct rte_mbuf *m = dp_frame_udp(E.pool, DEV_MAC, GW_MAC, 4, C[i].ip,
-			                                  C[i].port, GW4, DTLS_PORT, buf,
-			                                  (uint16_t)len);
+			struct rte_mbuf *m =
+			        dp_frame_udp(E.pool, DEV_MAC, GW_MAC, 4, C[i].ip, C[i].port, GW4,
+			                     DTLS_PORT, buf, (uint16_t)len);
 
 			assert_non_null(m);
 			tsan_dpdk_handed(&m, 1);
@@ -425,7 +424,7 @@ static void run_engines(unsigned engines)
 		all = clients_step();
 		clients_to_dp();
 		sg_dp_worker_poll(E.dp, 0); /* datagrams to the handshake queues, frames out */
-		sg_hsplane_poll(p);          /* installs, then their flights */
+		sg_hsplane_poll(p);         /* installs, then their flights */
 		sg_dp_worker_poll(E.dp, 0);
 		dp_to_clients();
 		backend_in();
@@ -462,7 +461,7 @@ static void run_engines(unsigned engines)
 		busy += st.hs.c[SG_HS_C_COMPLETED_FULL] > 0;
 		retrans += st.hs.c[SG_HS_C_RETRANSMIT_PEER] + st.hs.c[SG_HS_C_RETRANSMIT_TIMER];
 	}
-	assert_int_equal(busy, engines); /* 24 clients hash onto every engine */
+	assert_int_equal(busy, engines);       /* 24 clients hash onto every engine */
 	assert_true(retrans >= N_CLIENTS / 3); /* the lost flights went again */
 	sg_hsplane_totals(p, &t);
 	assert_int_equal(t.installed, N_CLIENTS);
