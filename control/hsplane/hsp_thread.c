@@ -137,39 +137,61 @@ void hsp_publish(struct hsp_engine *e, uint64_t now_ms)
 }
 
 /*
+ * The engine's share of a burst, in order: n datagrams as n calls of
+ * sg_hs_input() (sg_hs_input_burst() is the same contract with the key
+ * derivations batched across them: the swap is here, once the handshake
+ * library has it).
+ */
+static void feed(struct hsp_engine *e, struct sg_hs_time now, const struct sg_hs_dgram *d,
+                 unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		sg_hs_input(e->hs, now, &d[i].peer, d[i].data, d[i].len, d[i].tag);
+}
+
+/*
  * One burst of the handshake queue. Records of no session whose first
  * record is application data or tls12_cid (RFC 9146) go to the owner, in
  * order behind the installs of the datagrams before them (the owner hands
- * them back once their session exists); the rest is the engine's.
+ * them back once their session exists): the datagrams before such a record
+ * are fed first. The rest is the engine's.
  */
 static unsigned burst(struct hsp_engine *e, struct sg_hs_time now)
 {
 	struct sg_hsplane *p = e->p;
-	struct rte_mbuf *m[SG_HS_BURST_MAX];
-	unsigned n = sg_dp_hs_dequeue(p->conf.dp, e->idx, m, p->conf.burst);
+	struct rte_mbuf *m[SG_HS_BURST_MAX], *fed[SG_HS_BURST_MAX];
+	struct sg_hs_dgram d[SG_HS_BURST_MAX];
+	unsigned n = sg_dp_hs_dequeue(p->conf.dp, e->idx, m, p->conf.burst), k = 0;
 
 	for (unsigned i = 0; i < n; i++) {
 		const struct sg_dp_meta *meta = sg_dp_meta(p->conf.dp, m[i]);
-		const uint8_t *payload;
-		struct sg_hs_peer peer;
+		struct sg_hs_dgram *x = &d[k];
 		uint16_t len;
 
 		e->taken[meta->punt == SG_DP_PUNT_UNKNOWN]++;
-		if (sg_dp_punt_udp(p->conf.dp, m[i], peer.laddr, peer.paddr, &peer.lport,
-		                   &peer.pport, &payload, &len) != 0) {
+		if (sg_dp_punt_udp(p->conf.dp, m[i], x->peer.laddr, x->peer.paddr, &x->peer.lport,
+		                   &x->peer.pport, &x->data, &len) != 0) {
 			rte_pktmbuf_free(m[i]);
 			continue;
 		}
+		x->len = len;
+		x->tag = meta->worker;
 		if (meta->punt == SG_DP_PUNT_UNKNOWN && len >= SG_DTLS_HDR_LEN &&
-		    (payload[0] == SG_DTLS_CT_APPLICATION_DATA ||
-		     payload[0] == SG_DTLS_CT_TLS12_CID)) {
-			if (!hsp_record(e, m[i], payload, len, meta->worker))
+		    (x->data[0] == SG_DTLS_CT_APPLICATION_DATA ||
+		     x->data[0] == SG_DTLS_CT_TLS12_CID)) {
+			const uint8_t *rec = x->data;
+
+			feed(e, now, d, k); /* the installs before it first */
+			rte_pktmbuf_free_bulk(fed, k);
+			k = 0;
+			if (!hsp_record(e, m[i], rec, len, meta->worker))
 				rte_pktmbuf_free(m[i]);
 			continue;
 		}
-		sg_hs_input(e->hs, now, &peer, payload, len, meta->worker);
-		rte_pktmbuf_free(m[i]);
+		fed[k++] = m[i];
 	}
+	feed(e, now, d, k);
+	rte_pktmbuf_free_bulk(fed, k);
 	hsp_out_flush(e);
 	return n;
 }
