@@ -95,8 +95,9 @@ struct gw_hs {
 	uint64_t replaced_in_place;    /* ... that took an earlier session's place */
 	uint64_t install_failed;       /* refused by the session table or the data plane */
 	uint64_t install_revoked;      /* refused: the credential changed after the lookup */
-	/* the summed latency histogram once a second, the last GW_LAT_WINDOW + 1 of them */
-	uint64_t lat[GW_LAT_WINDOW + 1][SG_HS_LAT_BUCKETS];
+	/* each engine's latency histogram once a second, the last GW_LAT_WINDOW + 1 of
+	 * them: lat[snapshot * engines + engine] */
+	uint64_t (*lat)[SG_HS_LAT_BUCKETS];
 	unsigned lat_head, lat_n;
 	uint64_t lat_next_ns;
 };

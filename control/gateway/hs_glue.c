@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -401,6 +402,9 @@ int gw_hs_create(struct sg_gateway *gw)
 	pc.admission = admission_of(&gw->cfg.policy);
 	hs_config(gw, &pc.hs);
 	gw->hs.slots = pc.in_flight;
+	gw->hs.lat = calloc((GW_LAT_WINDOW + 1) * pc.engines, sizeof(gw->hs.lat[0]));
+	if (gw->hs.lat == NULL)
+		return -ENOMEM;
 	gw->hs.plane = sg_hsplane_create(&pc, &sink);
 	if (gw->hs.plane == NULL) {
 		SG_LOG(HS, ERR, "handshake plane: %s", strerror(errno));
@@ -431,22 +435,45 @@ void gw_hs_destroy(struct sg_gateway *gw)
 	gw->hs.plane = NULL;
 	sg_hs_secrets_free(gw->hs.secrets);
 	gw->hs.secrets = NULL;
+	free(gw->hs.lat);
+	gw->hs.lat = NULL;
 }
 
-/* Once a second: the summed latency histogram into the ring of snapshots. */
+/* Once a second: each engine's latency histogram into the ring of snapshots. */
 static void latency_tick(struct sg_gateway *gw, uint64_t now_ns)
 {
 	struct gw_hs *h = &gw->hs;
-	struct sg_hs_stats st;
+	unsigned n = sg_hsplane_engines(h->plane);
 
 	if (now_ns < h->lat_next_ns)
 		return;
 	h->lat_next_ns = now_ns + 1000000000ull;
-	gw_hs_counters(gw, &st, NULL);
 	h->lat_head = (h->lat_head + 1) % (GW_LAT_WINDOW + 1);
-	memcpy(h->lat[h->lat_head], st.latency, sizeof(st.latency));
+	for (unsigned i = 0; i < n; i++) {
+		struct sg_hsplane_engine_stats st;
+
+		if (sg_hsplane_engine_stats(h->plane, i, &st) == 0)
+			memcpy(h->lat[h->lat_head * n + i], st.hs.latency, sizeof(st.hs.latency));
+	}
 	if (h->lat_n < GW_LAT_WINDOW + 1)
 		h->lat_n++;
+}
+
+/*
+ * Engine i's completions of the last 10 s into win (added): its histogram
+ * now less the snapshot of 10 s ago (or the oldest kept; none yet: now).
+ */
+static void latency_window(const struct gw_hs *h, unsigned i, unsigned n,
+                           const uint64_t now[SG_HS_LAT_BUCKETS], uint64_t win[SG_HS_LAT_BUCKETS])
+{
+	unsigned back = RTE_MIN(h->lat_n ? h->lat_n - 1 : 0, (unsigned)GW_LAT_WINDOW);
+	const uint64_t *old =
+	        h->lat[((h->lat_head + GW_LAT_WINDOW + 1 - back) % (GW_LAT_WINDOW + 1)) * n + i];
+
+	for (unsigned b = 0; b < SG_HS_LAT_BUCKETS; b++)
+		win[b] += h->lat_n > 1 && now[b] >= old[b] ? now[b] - old[b]
+		          : h->lat_n > 1                   ? 0
+		                                           : now[b];
 }
 
 void gw_hs_poll(struct sg_gateway *gw)
@@ -507,6 +534,7 @@ void gw_hs_taken(struct sg_gateway *gw, uint64_t taken[SG_DP_PUNT_MAX])
 void gw_hs_counters(struct sg_gateway *gw, struct sg_hs_stats *hs, struct sg_gw_hsplane *v)
 {
 	unsigned n = sg_hsplane_engines(gw->hs.plane);
+	uint64_t win_all[SG_HS_LAT_BUCKETS] = { 0 };
 	struct sg_hsplane_totals t;
 
 	memset(hs, 0, sizeof(*hs));
@@ -533,6 +561,15 @@ void gw_hs_counters(struct sg_gateway *gw, struct sg_hs_stats *hs, struct sg_gw_
 		v->engine[i].queue_full = sg_dp_hs_queue_full(gw->ports.dp, i);
 		v->engine[i].fifo_full = st.fifo_full;
 		v->ecdhe_reuse_on += st.ecdhe_reusing;
+		{
+			uint64_t win[SG_HS_LAT_BUCKETS] = { 0 };
+
+			latency_window(&gw->hs, i, n, st.hs.latency, win);
+			v->engine[i].p50_us = sg_hs_latency_quantile(win, 0.5);
+			v->engine[i].p99_us = sg_hs_latency_quantile(win, 0.99);
+			for (unsigned b = 0; b < SG_HS_LAT_BUCKETS; b++)
+				win_all[b] += win[b];
+		}
 	}
 	if (v == NULL)
 		return;
@@ -542,19 +579,9 @@ void gw_hs_counters(struct sg_gateway *gw, struct sg_hs_stats *hs, struct sg_gw_
 	memcpy(v->latency, hs->latency, sizeof(v->latency));
 	v->p50_us_all = sg_hs_latency_quantile(hs->latency, 0.5);
 	v->p99_us_all = sg_hs_latency_quantile(hs->latency, 0.99);
-	/* The last 10 s: now less the snapshot of 10 s ago (or the oldest kept). */
-	if (gw->hs.lat_n > 1) {
-		const struct gw_hs *h = &gw->hs;
-		unsigned back = RTE_MIN(h->lat_n - 1, (unsigned)GW_LAT_WINDOW);
-		const uint64_t *old =
-		        h->lat[(h->lat_head + GW_LAT_WINDOW + 1 - back) % (GW_LAT_WINDOW + 1)];
-		uint64_t win[SG_HS_LAT_BUCKETS];
-
-		for (unsigned b = 0; b < SG_HS_LAT_BUCKETS; b++)
-			win[b] = hs->latency[b] >= old[b] ? hs->latency[b] - old[b] : 0;
-		v->p50_us = sg_hs_latency_quantile(win, 0.5);
-		v->p99_us = sg_hs_latency_quantile(win, 0.99);
-	}
+	/* The last 10 s of every engine. */
+	v->p50_us = sg_hs_latency_quantile(win_all, 0.5);
+	v->p99_us = sg_hs_latency_quantile(win_all, 0.99);
 	sg_hsplane_totals(gw->hs.plane, &t);
 	v->install_revoked = gw->hs.install_revoked;
 	v->unknown_dropped = t.unknown_dropped;
