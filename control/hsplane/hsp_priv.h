@@ -102,6 +102,7 @@ struct hsp_engine {
 	uint32_t reuse_ms, reuse_storm_ms, reuse_now;
 	/* counters (engine), published in the snapshot */
 	uint64_t installs, fifo_full, records, cid_empty, cid_lost, rounds, idle;
+	uint64_t held_back;   /* rounds that took fewer datagrams: the pool was short */
 	uint64_t taken[2];    /* datagrams taken: SG_DP_PUNT_HANDSHAKE, SG_DP_PUNT_UNKNOWN */
 	uint64_t cmd_dropped; /* owner: commands the ring refused */
 	/* the snapshot: engine writes, owner reads, under mu */

@@ -121,6 +121,7 @@ void hsp_publish(struct hsp_engine *e, uint64_t now_ms)
 	s.taken[0] = e->taken[0];
 	s.taken[1] = e->taken[1];
 	s.installs = e->installs;
+	s.held_back = e->held_back;
 	s.fifo_full = e->fifo_full;
 	s.records = e->records;
 	s.cid_empty = e->cid_empty;
@@ -161,7 +162,17 @@ static unsigned burst(struct hsp_engine *e, struct sg_hs_time now)
 	struct sg_hsplane *p = e->p;
 	struct rte_mbuf *m[SG_HS_BURST_MAX], *fed[SG_HS_BURST_MAX];
 	struct sg_hs_dgram d[SG_HS_BURST_MAX];
-	unsigned n = sg_dp_hs_dequeue(p->conf.dp, e->idx, m, p->conf.burst), k = 0;
+	/*
+	 * Back-pressure: each datagram may need one message (an install, a
+	 * record), so take no more than the pool has free. While the gateway
+	 * thread is behind, datagrams wait in the handshake queue (a full one
+	 * drops them, counted, and the clients retransmit) instead of failing
+	 * handshakes that completed.
+	 */
+	unsigned room = rte_ring_count(e->free);
+	unsigned n = sg_dp_hs_dequeue(p->conf.dp, e->idx, m, RTE_MIN(p->conf.burst, room)), k = 0;
+
+	e->held_back += room < p->conf.burst;
 
 	for (unsigned i = 0; i < n; i++) {
 		const struct sg_dp_meta *meta = sg_dp_meta(p->conf.dp, m[i]);

@@ -72,7 +72,7 @@ struct sg_hsplane_conf {
 	struct sg_dp *dp;        /* the handshake queues and the control TX */
 	unsigned tx_port;        /* data-plane port index the engines send from */
 	struct sg_cred *cred;    /* PSK lookups; NULL: every lookup fails (-EIO) */
-	unsigned fifo;           /* install messages per engine, power of two; 0: 512 */
+	unsigned fifo;           /* install messages per engine (its pool); 0: 1024 */
 	unsigned cid_cache;      /* CIDs kept ready per engine (hs.cid_len > 0); 0: 256 */
 	uint32_t ecdhe_reuse_ms; /* handshake.ecdhe_reuse (0: a fresh key each) */
 	uint32_t
@@ -182,6 +182,7 @@ struct sg_hsplane_engine_stats {
 	uint64_t taken[2];     /* datagrams taken from its queue: handshake, unknown_session */
 	uint64_t installs;     /* install messages handed over */
 	uint64_t fifo_full;    /* installs refused (and records dropped): the FIFO was full */
+	uint64_t held_back;    /* rounds that took fewer datagrams than a burst: pool short */
 	uint64_t records;      /* records of no session handed over */
 	uint64_t cid_empty;    /* handshakes that went on without a CID: the cache was empty */
 	uint64_t cid_lost;     /* CIDs released that the release ring had no room for */
