@@ -123,13 +123,22 @@ static int hsp_send(void *ctx, const struct sg_hs_peer *p, const uint8_t *data, 
 	                             data, (uint16_t)len);
 }
 
+unsigned hsp_stash(struct hsp_engine *e, unsigned n)
+{
+	if (e->n_stash < n)
+		e->n_stash += rte_ring_sc_dequeue_burst(e->free, (void **)e->stash + e->n_stash,
+		                                        n - e->n_stash, NULL);
+	return e->n_stash;
+}
+
 /* A message from the pool for this burst (NULL: none free, or the burst's list is full). */
 static struct hsp_msg *msg_take(struct hsp_engine *e)
 {
 	struct hsp_msg *m;
 
-	if (e->n_outq == RTE_DIM(e->out) || rte_ring_sc_dequeue(e->free, (void **)&m) != 0)
+	if (e->n_outq == RTE_DIM(e->out) || hsp_stash(e, 1) == 0)
 		return NULL;
+	m = e->stash[--e->n_stash];
 	e->out[e->n_outq++] = m;
 	return m;
 }
@@ -214,6 +223,7 @@ static int hsp_cid_alloc(void *ctx, const struct sg_hs_peer *peer, uint8_t *cid)
 		e->cid_empty++;
 		return -ENOSPC;
 	}
+	__atomic_store_n(&e->cids_taken, e->cids_taken + 1, __ATOMIC_RELAXED);
 	memcpy(cid, c, e->p->conf.hs.cid_len);
 	return 0;
 }

@@ -78,6 +78,7 @@ struct hsp_engine {
 	unsigned idx;
 	struct sg_hs_engine *hs; /* engine */
 	struct sg_dp_ctl_tx *tx; /* engine: its control TX */
+	unsigned tx_waiting;     /* engine: frames in its backlog after the last round */
 	struct sg_admit admit;   /* engine */
 	struct sg_admit_sources *admit_src;
 	uint32_t slots;
@@ -88,6 +89,9 @@ struct hsp_engine {
 	unsigned n_msgs;
 	size_t sa_size;
 	uint8_t *sa_mem;
+	/* free messages the engine took from the pool ahead (back-pressure: hsp_thread.c) */
+	struct hsp_msg *stash[SG_HS_BURST_MAX];
+	unsigned n_stash;
 	/* messages of the current burst, in order, queued on the FIFO when it ends */
 	struct hsp_msg *out[SG_HS_BURST_MAX * 2];
 	unsigned n_outq;
@@ -95,6 +99,8 @@ struct hsp_engine {
 	struct rte_ring *cids;     /* SP owner, SC engine; elements of SG_HS_CID_MAX bytes */
 	struct rte_ring *released; /* SP engine, SC owner */
 	unsigned cid_target;
+	uint64_t cids_put;   /* owner: CIDs it put in the cache */
+	uint64_t cids_taken; /* atomic: written by the engine, read by the owner */
 	/* commands */
 	struct rte_ring *cmds; /* SP owner, SC engine; struct hsp_cmd elements */
 	int efd;               /* eventfd: the owner wakes the engine after a command */
@@ -131,6 +137,8 @@ struct sg_hsplane {
 void hsp_ops(struct hsp_engine *e, struct sg_hs_ops *ops);
 /* Queue the burst's messages on the FIFO, in order (engine). */
 void hsp_out_flush(struct hsp_engine *e);
+/* Top the engine's stash of free messages up to n (engine); returns how many it holds. */
+unsigned hsp_stash(struct hsp_engine *e, unsigned n);
 /* A record of no session for the owner, in order (engine); false: not taken (freed). */
 bool hsp_record(struct hsp_engine *e, struct rte_mbuf *m, const uint8_t *payload, uint16_t len,
                 unsigned worker);

@@ -169,7 +169,7 @@ static unsigned burst(struct hsp_engine *e, struct sg_hs_time now)
 	 * drops them, counted, and the clients retransmit) instead of failing
 	 * handshakes that completed.
 	 */
-	unsigned room = rte_ring_count(e->free);
+	unsigned room = hsp_stash(e, p->conf.burst);
 	unsigned n = sg_dp_hs_dequeue(p->conf.dp, e->idx, m, RTE_MIN(p->conf.burst, room)), k = 0;
 
 	e->held_back += room < p->conf.burst;
@@ -236,7 +236,14 @@ void *hsp_thread_main(void *arg)
 		work += burst(e, now);
 		if (now.mono_ms >= sg_hs_next_deadline(e->hs))
 			sg_hs_tick(e->hs, now);
-		work += sg_dp_ctl_tx_retry_on(e->tx) != 0;
+		/* Frames that waited for worker 0's ring: work only when some moved (a
+		 * thread that spun on a full ring would starve worker 0, which drains it). */
+		{
+			unsigned waiting = e->tx_waiting;
+
+			e->tx_waiting = sg_dp_ctl_tx_retry_on(e->tx);
+			work += e->tx_waiting < waiting;
+		}
 		if (e->reuse_storm_ms != 0)
 			reuse_update(e, now.mono_ms * 1000000);
 		e->rounds++;

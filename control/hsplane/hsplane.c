@@ -226,11 +226,14 @@ static void cids_poll(struct sg_hsplane *p, struct hsp_engine *e, bool refill)
 		p->sink.cid_release(p->sink.ctx, c);
 		p->t.cids_returned++;
 	}
-	while (refill && rte_ring_count(e->cids) < e->cid_target) {
+	/* In the cache: what the owner put less what the engine took (its atomic count). */
+	while (refill &&
+	       e->cids_put - __atomic_load_n(&e->cids_taken, __ATOMIC_RELAXED) < e->cid_target) {
 		memset(c, 0, sizeof(c));
 		if (p->sink.cid_reserve(p->sink.ctx, c) != 0)
 			break; /* the table is full: handshakes go on without a CID */
 		RTE_VERIFY(rte_ring_sp_enqueue_elem(e->cids, c, sizeof(c)) == 0);
+		e->cids_put++;
 		p->t.cids_reserved++;
 	}
 }
