@@ -31,6 +31,7 @@
 #define HSP_PUBLISH_MS      10   /* stats snapshot at least this often (<= 100 ms) */
 #define HSP_SLEEP_MAX_US    1000 /* the longest idle sleep */
 #define HSP_SLEEP_MIN_US    20
+#define HSP_TX_HOLD         256           /* frames waiting in its TX backlog: take no datagrams */
 #define HSP_STORM_WINDOW_NS 1000000000ull /* admission refused within this: a storm */
 
 enum hsp_msg_kind {

@@ -233,25 +233,31 @@ void *hsp_thread_main(void *arg)
 			hsp_cmd_apply(e, &c);
 			work++;
 		}
-		work += burst(e, now);
+		/* Frames that waited for worker 0's ring first: while many wait, the
+		 * engine takes no new datagrams (they would only add to them). */
+		e->tx_waiting = sg_dp_ctl_tx_retry_on(e->tx);
+		if (e->tx_waiting < HSP_TX_HOLD)
+			work += burst(e, now);
 		if (now.mono_ms >= sg_hs_next_deadline(e->hs))
 			sg_hs_tick(e->hs, now);
-		/* Frames that waited for worker 0's ring: work only when some moved (a
-		 * thread that spun on a full ring would starve worker 0, which drains it). */
-		{
-			unsigned waiting = e->tx_waiting;
-
-			e->tx_waiting = sg_dp_ctl_tx_retry_on(e->tx);
-			work += e->tx_waiting < waiting;
-		}
 		if (e->reuse_storm_ms != 0)
 			reuse_update(e, now.mono_ms * 1000000);
 		e->rounds++;
 		/* After a round that did something (a copy under the mutex), else every 10 ms. */
 		if (work != 0 || now.mono_ms >= e->publish_ms)
 			hsp_publish(e, now.mono_ms);
-		if (work != 0) {
+		if (work != 0 && e->tx_waiting == 0) {
 			sleep_us = HSP_SLEEP_MIN_US;
+			continue;
+		}
+		if (work != 0 || e->tx_waiting != 0) {
+			/*
+			 * Worker 0's ring is full: yield to it rather than spin on it (on
+			 * a machine with few cores, a spinning sender starves the one
+			 * thread that drains it).
+			 */
+			sleep_us = HSP_SLEEP_MIN_US;
+			idle_sleep(e, sleep_us);
 			continue;
 		}
 		e->idle++;

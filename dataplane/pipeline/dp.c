@@ -215,7 +215,17 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 	if (dp->punt == NULL)
 		goto fail;
 	snprintf(name, sizeof(name), "sg_ctltx_%p", (void *)dp);
-	dp->ctl_txr = rte_ring_create(name, DP_CTL_TX_RING, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	/*
+	 * Producers in RTS mode (relaxed tail sync): the gateway thread and
+	 * every handshake thread send here, and none of them is a pinned lcore.
+	 * In the classic multi-producer mode a producer preempted between its
+	 * reservation and its commit makes every other one spin on the tail for
+	 * its whole time slice (lock-waiter preemption: a storm on an
+	 * overcommitted machine burned seconds of CPU so); in RTS mode the others
+	 * go on, only the consumer waits. Enqueue through the generic functions.
+	 */
+	dp->ctl_txr = rte_ring_create(name, DP_CTL_TX_RING, SOCKET_ID_ANY,
+	                              RING_F_MP_RTS_ENQ | RING_F_SC_DEQ);
 	dp->ctl = calloc(1, sizeof(*dp->ctl));
 	if (dp->ctl_txr == NULL || dp->ctl == NULL)
 		goto fail;
@@ -223,8 +233,9 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 	dp->hs_key = (uint32_t)rte_rand();
 	for (unsigned q = 0; q < dp->conf.n_hs_queues; q++) {
 		snprintf(name, sizeof(name), "sg_hsq_%u_%p", q, (void *)dp);
+		/* RTS producers too: every worker enqueues (see the control-TX ring). */
 		dp->hsq[q] = rte_ring_create(name, dp->conf.punt_ring_size, SOCKET_ID_ANY,
-		                             RING_F_SC_DEQ);
+		                             RING_F_MP_RTS_ENQ | RING_F_SC_DEQ);
 		if (dp->hsq[q] == NULL)
 			goto fail;
 		dp->n_hsq = q + 1;
@@ -450,7 +461,7 @@ unsigned sg_dp_ctl_tx_retry_on(struct sg_dp_ctl_tx *tx)
 {
 	struct sg_dp *dp = tx->dp;
 
-	while (tx->bl_len > 0 && rte_ring_mp_enqueue(dp->ctl_txr, tx->backlog[tx->bl_head]) == 0) {
+	while (tx->bl_len > 0 && rte_ring_enqueue(dp->ctl_txr, tx->backlog[tx->bl_head]) == 0) {
 		tx->bl_head = (tx->bl_head + 1) % DP_CTL_BACKLOG;
 		tx->bl_len--;
 		tx_count(&tx->sent, 1);
@@ -475,7 +486,7 @@ static int ctl_tx(struct sg_dp_ctl_tx *tx, unsigned port, struct rte_mbuf *m)
 	struct sg_dp *dp = tx->dp;
 
 	dp_meta(dp, m)->port = (uint8_t)port;
-	if (sg_dp_ctl_tx_retry_on(tx) == 0 && rte_ring_mp_enqueue(dp->ctl_txr, m) == 0) {
+	if (sg_dp_ctl_tx_retry_on(tx) == 0 && rte_ring_enqueue(dp->ctl_txr, m) == 0) {
 		tx_count(&tx->sent, 1);
 		return 0;
 	}

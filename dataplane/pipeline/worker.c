@@ -218,7 +218,7 @@ static void punt_flush(struct dp_worker *w, struct burst *b)
 		if (q == 0) {
 			idx[n] = (uint16_t)i;
 			ring[n++] = b->punt[i];
-		} else if (rte_ring_mp_enqueue(w->dp->hsq[q - 1], b->punt[i]) == 0) {
+		} else if (rte_ring_enqueue(w->dp->hsq[q - 1], b->punt[i]) == 0) {
 			punt_taken(w, b, i);
 		} else {
 			dp_count(&w->hsq_full[q - 1], 1);
