@@ -222,10 +222,10 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 	 * reservation and its commit makes every other one spin on the tail for
 	 * its whole time slice (lock-waiter preemption: a storm on an
 	 * overcommitted machine burned seconds of CPU so); in RTS mode the others
-	 * go on, only the consumer waits. Enqueue through the generic functions.
+	 * go on, only the consumer waits. Enqueue and dequeue through the
+	 * generic functions (DP_MP_RING_FLAGS).
 	 */
-	dp->ctl_txr = rte_ring_create(name, DP_CTL_TX_RING, SOCKET_ID_ANY,
-	                              RING_F_MP_RTS_ENQ | RING_F_SC_DEQ);
+	dp->ctl_txr = rte_ring_create(name, DP_CTL_TX_RING, SOCKET_ID_ANY, DP_MP_RING_FLAGS);
 	dp->ctl = calloc(1, sizeof(*dp->ctl));
 	if (dp->ctl_txr == NULL || dp->ctl == NULL)
 		goto fail;
@@ -235,7 +235,7 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 		snprintf(name, sizeof(name), "sg_hsq_%u_%p", q, (void *)dp);
 		/* RTS producers too: every worker enqueues (see the control-TX ring). */
 		dp->hsq[q] = rte_ring_create(name, dp->conf.punt_ring_size, SOCKET_ID_ANY,
-		                             RING_F_MP_RTS_ENQ | RING_F_SC_DEQ);
+		                             DP_MP_RING_FLAGS);
 		if (dp->hsq[q] == NULL)
 			goto fail;
 		dp->n_hsq = q + 1;
@@ -365,7 +365,7 @@ unsigned sg_dp_hs_dequeue(struct sg_dp *dp, unsigned q, struct rte_mbuf **pkts, 
 {
 	if (q >= dp->n_hsq)
 		return 0;
-	return rte_ring_sc_dequeue_burst(dp->hsq[q], (void **)pkts, n, NULL);
+	return rte_ring_dequeue_burst(dp->hsq[q], (void **)pkts, n, NULL);
 }
 
 uint64_t sg_dp_hs_queue_full(const struct sg_dp *dp, unsigned q)

@@ -32,6 +32,21 @@
  * device a retransmission timeout, a second one its handshake.
  */
 #define DP_CTL_BACKLOG 4096
+/*
+ * The rings several unpinned threads produce into (the control-TX ring, the
+ * handshake queues): producers in RTS mode, which no preempted producer
+ * stalls (dp.c), and one consumer. The RTS consumer's acquire of the
+ * producers' tail is a 4-byte load of the 8-byte word their CAS releases,
+ * which ThreadSanitizer does not pair (it keys the hand-over by address):
+ * the ThreadSanitizer build keeps the classic mode, whose hand-over it sees
+ * (tests/tsan/dpdk_wait.h). Both through the generic enqueue and dequeue.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define DP_MP_RING_FLAGS RING_F_SC_DEQ
+#else
+#define DP_MP_RING_FLAGS (RING_F_MP_RTS_ENQ | RING_F_SC_DEQ)
+#endif
+
 /* Bursts of control-plane frames worker 0 sends per poll. */
 #define DP_CTL_TX_ROUNDS 4
 

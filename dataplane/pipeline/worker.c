@@ -1369,7 +1369,7 @@ static void ctl_tx_drain(struct dp_worker *w)
 
 	for (unsigned r = 0; r < DP_CTL_TX_ROUNDS; r++) {
 		struct rte_mbuf *c[SG_BURST_MAX];
-		unsigned k = rte_ring_sc_dequeue_burst(dp->ctl_txr, (void **)c, SG_BURST_MAX, NULL);
+		unsigned k = rte_ring_dequeue_burst(dp->ctl_txr, (void **)c, SG_BURST_MAX, NULL);
 
 		for (unsigned i = 0; i < k; i++)
 			tx_enqueue(w, dp_meta(dp, c[i])->port, c[i], DP_OUT_NONE);
