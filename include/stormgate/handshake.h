@@ -354,7 +354,7 @@ void sg_hs_secrets_free(struct sg_hs_secrets *s);
 /* Rotate what is due at now. The owner thread. Returns the rotations done (0 for NULL). */
 unsigned sg_hs_secrets_tick(struct sg_hs_secrets *s, struct sg_hs_time now);
 
-/* Changes whenever one of the exports below would change. Any thread. */
+/* Changes whenever one of the exports below would change (never 0; NULL: 0). Any thread. */
 uint64_t sg_hs_secrets_gen(const struct sg_hs_secrets *s);
 
 /*

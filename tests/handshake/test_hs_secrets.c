@@ -344,6 +344,7 @@ static void test_export_import(void **state)
 	sg_hs_secrets_free(s2);
 	sg_hs_secrets_free(NULL);
 	assert_int_equal(sg_hs_secrets_tick(NULL, owner_time(0)), 0);
+	assert_int_equal(sg_hs_secrets_gen(NULL), 0);
 }
 
 /*
