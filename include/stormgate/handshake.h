@@ -13,9 +13,12 @@
  * argument, so the engine makes no system call of its own (OpenSSL's DRBG
  * and allocations aside) and tests drive it deterministically.
  *
- * Threads: an engine belongs to one thread (the control thread); no
- * function is safe to call concurrently on the same engine, and callbacks
- * run on that thread, inside sg_hs_input() / sg_hs_tick().
+ * Threads: an engine belongs to one thread (the control thread, or a
+ * handshake thread of its own); no function is safe to call concurrently
+ * on the same engine, and callbacks run on that thread, inside
+ * sg_hs_input() / sg_hs_tick(). Engines on several threads may share their
+ * cookie secrets and ticket keys (struct sg_hs_secrets, below), and nothing
+ * else.
  *
  * Memory: fixed at creation. max_handshakes slots of state (under 2 KB each,
  * transcript hash and ECDHE key included) and linger_entries finished flights;
