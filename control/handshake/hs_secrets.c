@@ -111,6 +111,8 @@ unsigned sg_hs_secrets_tick(struct sg_hs_secrets *s, struct sg_hs_time now)
 
 uint64_t sg_hs_secrets_gen(const struct sg_hs_secrets *s)
 {
+	if (s == NULL)
+		return 0;
 	return atomic_load_explicit(&s->gen, memory_order_acquire);
 }
 

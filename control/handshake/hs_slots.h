@@ -105,11 +105,16 @@ struct hs_slot {
 	uint8_t client_random[SG_TLS_RANDOM_LEN];
 	uint8_t server_random[SG_TLS_RANDOM_LEN];
 	uint8_t session_id[SG_TLS_SESSION_ID_MAX];
-	/* One or the other: a handshake is full or abbreviated from its hello on. */
+	/*
+	 * Never both at once: the PSK digest exists only in a full handshake
+	 * with a ticket promised, and is read once, when the NewSessionTicket is
+	 * sealed, before our Finished of that handshake is computed; an
+	 * abbreviated handshake promises no ticket.
+	 */
 	union {
 		/* Full handshake with a ticket promised: the digest of the PSK it will name. */
 		uint8_t psk_digest[SG_HS_TICKET_PSK_DIGEST_LEN];
-		uint8_t server_verify[SG_TLS_VERIFY_DATA_LEN]; /* abbreviated: our Finished */
+		uint8_t server_verify[SG_TLS_VERIFY_DATA_LEN]; /* our Finished (abbreviated) */
 	};
 	uint8_t master[SG_TLS_MASTER_SECRET_LEN];
 	uint8_t cid[SG_HS_CID_MAX];

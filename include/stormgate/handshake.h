@@ -13,9 +13,12 @@
  * argument, so the engine makes no system call of its own (OpenSSL's DRBG
  * and allocations aside) and tests drive it deterministically.
  *
- * Threads: an engine belongs to one thread (the control thread); no
- * function is safe to call concurrently on the same engine, and callbacks
- * run on that thread, inside sg_hs_input() / sg_hs_tick().
+ * Threads: an engine belongs to one thread (the control thread, or a
+ * handshake thread of its own); no function is safe to call concurrently
+ * on the same engine, and callbacks run on that thread, inside
+ * sg_hs_input() / sg_hs_tick(). Engines on several threads may share their
+ * cookie secrets and ticket keys (struct sg_hs_secrets, below), and nothing
+ * else.
  *
  * Memory: fixed at creation. max_handshakes slots of state (under 2 KB each,
  * transcript hash and ECDHE key included) and linger_entries finished flights;
@@ -355,7 +358,7 @@ void sg_hs_secrets_free(struct sg_hs_secrets *s);
 /* Rotate what is due at now. The owner thread. Returns the rotations done (0 for NULL). */
 unsigned sg_hs_secrets_tick(struct sg_hs_secrets *s, struct sg_hs_time now);
 
-/* Changes whenever one of the exports below would change. Any thread. */
+/* Changes whenever one of the exports below would change (never 0; NULL: 0). Any thread. */
 uint64_t sg_hs_secrets_gen(const struct sg_hs_secrets *s);
 
 /*

@@ -178,17 +178,40 @@ static void test_ticket_across_engines(void **state)
 }
 
 /*
+ * At h, client c (holding a cookie another engine made) and ticket t (that
+ * engine's): accepted, or refused as retired (a new HelloVerifyRequest, a
+ * full handshake), each counted once.
+ */
+static void use_at(struct harness *h, struct hc *c, const struct ticket *t, bool accepted)
+{
+	uint64_t expired = h_count(h, SG_HS_C_DROP_COOKIE_EXPIRED);
+	uint64_t rejected = h_count(h, SG_HS_C_TICKET_REJECTED);
+
+	if (!accepted) {
+		/* A fresh cookie, under the current secret, then the handshake. */
+		assert_int_equal(hello_answer(c, h), 'V');
+		assert_int_equal(h_count(h, SG_HS_C_DROP_COOKIE_EXPIRED), expired + 1);
+	}
+	assert_int_equal(hello_answer(c, h), 'H');
+	assert_true(finish_at(c, h));
+	assert_int_equal(resume_at(h, t), accepted ? 1 : 0);
+	assert_int_equal(h_count(h, SG_HS_C_TICKET_REJECTED), rejected + !accepted);
+	if (accepted)
+		assert_int_equal(h_count(h, SG_HS_C_DROP_COOKIE_EXPIRED), expired);
+}
+
+/*
  * The owner's rotations reach every engine before its next datagram: after
- * one, a cookie and a ticket made under the keys before are still accepted
- * at the other engine (the previous secret and key); after two, the cookie
- * is expired (a new HelloVerifyRequest) and the ticket unknown (a full
- * handshake).
+ * one, a cookie and a ticket each engine made under the keys before are
+ * still accepted at the other (the previous secret and key); after two, the
+ * cookie is expired (a new HelloVerifyRequest) and the ticket unknown (a
+ * full handshake).
  */
 static void test_rotation(void **state)
 {
 	static const struct {
 		const char *what;
-		unsigned rotations; /* by the owner between issuing (at A) and use (at B) */
+		unsigned rotations; /* by the owner between issuing and use */
 		bool accepted;
 	} rows[] = {
 		{ "no rotation", 0, true },
@@ -200,9 +223,9 @@ static void test_rotation(void **state)
 	for (unsigned i = 0; i < SG_ARRAY_SIZE(rows); i++) {
 		struct sg_hs_secrets *s = sg_hs_secrets_create(COOKIE_ROTATE_MS, TICKET_ROTATE_S);
 		struct harness a, b;
-		struct hc c;
+		struct hc ca, cb;
 		struct hc_opts o = hc_psk_opts(SG_TLS_PSK_WITH_AES_128_CCM_8);
-		struct ticket t;
+		struct ticket ta, tb;
 		uint64_t g;
 
 		print_message("# %s\n", rows[i].what);
@@ -210,30 +233,26 @@ static void test_rotation(void **state)
 		sg_hs_secrets_tick(s, owner_time(0));
 		start_on(&a, s);
 		start_on(&b, s);
-		full_with_ticket(&a, &t);
-		hc_init(&c, &o);
-		assert_int_equal(hello_answer(&c, &a), 'V');
+		/* A cookie and a ticket from each engine. */
+		full_with_ticket(&a, &ta);
+		full_with_ticket(&b, &tb);
+		hc_init(&ca, &o);
+		hc_init(&cb, &o);
+		assert_int_equal(hello_answer(&ca, &a), 'V');
+		assert_int_equal(hello_answer(&cb, &b), 'V');
 		for (unsigned r = 1; r <= rows[i].rotations; r++) {
 			g = sg_hs_secrets_gen(s);
 			/* Each period, cookie_rotate_ms and ticket_rotate_s, passed once more. */
 			assert_int_equal(sg_hs_secrets_tick(s, owner_time(r)), 2);
 			assert_true(sg_hs_secrets_gen(s) != g);
+			assert_int_equal(sg_hs_secrets_generation(a.e), sg_hs_secrets_gen(s));
 			assert_int_equal(sg_hs_secrets_generation(b.e), sg_hs_secrets_gen(s));
 		}
-		if (rows[i].accepted) {
-			assert_int_equal(hello_answer(&c, &b), 'H');
-			assert_true(finish_at(&c, &b));
-			assert_int_equal(resume_at(&b, &t), 1);
-		} else {
-			/* A fresh cookie, under the current secret, then the handshake. */
-			assert_int_equal(hello_answer(&c, &b), 'V');
-			assert_int_equal(h_count(&b, SG_HS_C_DROP_COOKIE_EXPIRED), 1);
-			assert_int_equal(hello_answer(&c, &b), 'H');
-			assert_true(finish_at(&c, &b));
-			assert_int_equal(resume_at(&b, &t), 0);
-			assert_int_equal(h_count(&b, SG_HS_C_TICKET_REJECTED), 1);
-		}
-		hc_free(&c);
+		/* Each used at the other engine. */
+		use_at(&b, &ca, &ta, rows[i].accepted);
+		use_at(&a, &cb, &tb, rows[i].accepted);
+		hc_free(&ca);
+		hc_free(&cb);
 		h_stop(&a);
 		h_stop(&b);
 		sg_hs_secrets_free(s);
@@ -325,6 +344,7 @@ static void test_export_import(void **state)
 	sg_hs_secrets_free(s2);
 	sg_hs_secrets_free(NULL);
 	assert_int_equal(sg_hs_secrets_tick(NULL, owner_time(0)), 0);
+	assert_int_equal(sg_hs_secrets_gen(NULL), 0);
 }
 
 /*
