@@ -441,6 +441,7 @@ static void test_reuse_wipe(void **state)
 	assert_int_equal(sg_hs_ecdh_keygen(&x, &crypto, SG_HS_GROUP_P256, 1050, &b), 0);
 	assert_memory_equal(x.held[SG_HS_GROUP_X25519].priv, a.priv, 32);
 	assert_int_equal(x.held_until[SG_HS_GROUP_X25519], 1100);
+	assert_int_equal(sg_hs_ecdh_next_expiry(&x), 1100);
 	/* Before the end nothing goes; at it, the X25519 pair; then the P-256 one. */
 	assert_int_equal(sg_hs_ecdh_expire(&x, 1099), 0);
 	assert_int_equal(sg_hs_ecdh_expire(&x, 1100), 1);
@@ -448,8 +449,10 @@ static void test_reuse_wipe(void **state)
 	                     sizeof(x.held[SG_HS_GROUP_X25519])));
 	assert_int_equal(x.held_until[SG_HS_GROUP_X25519], 0);
 	assert_int_equal(x.held_until[SG_HS_GROUP_P256], 1150);
+	assert_int_equal(sg_hs_ecdh_next_expiry(&x), 1150);
 	assert_int_equal(sg_hs_ecdh_expire(&x, 2000), 1);
 	assert_true(all_zero((const uint8_t *)x.held, sizeof(x.held)));
+	assert_int_equal(sg_hs_ecdh_next_expiry(&x), UINT64_MAX);
 	/* The slot's copies are its own: still whole. */
 	assert_false(all_zero(a.priv, 32));
 	assert_false(all_zero(b.priv, 32));
