@@ -551,6 +551,49 @@ static void test_engine_reuse(void **state)
 	}
 }
 
+/*
+ * Handshakes that took the held pair outlive it: two clients take the same
+ * pair, the window ends and the engine's tick wipes the held pair, then both
+ * complete with their slots' copies; the next handshake gets a new share.
+ */
+static void test_engine_reuse_in_flight(void **state)
+{
+	struct harness h;
+	struct hc a, b;
+	struct hc_opts o = hc_psk_opts(SG_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256);
+	uint8_t d[2048], s3[65], l3;
+
+	(void)state;
+	h_prepare(&h, SG_HS_COOKIE_ALWAYS);
+	h.conf.ecdhe_reuse_ms = 500;
+	h_start(&h);
+	h.capture = true;
+	hc_init(&a, &o);
+	hc_init(&b, &o);
+	h.peer.pport = 40000;
+	assert_int_equal(hc_to_flight4(&a, &h), 'H');
+	h.peer.pport = 40001;
+	assert_int_equal(hc_to_flight4(&b, &h), 'H');
+	assert_int_equal(a.ske_point_len, 32);
+	assert_memory_equal(a.ske_point, b.ske_point, 32);
+	h_advance(&h, 600); /* past the window: the held pair is wiped */
+	assert_true(sg_hs_next_deadline(h.e) > h.now.mono_ms);
+	h.peer.pport = 40000;
+	h_input(&h, d, hc_flight5(&a, d, sizeof(d), false));
+	assert_int_equal(hc_drain(&a, &h), 'F');
+	hc_data_both_ways(&a, &h);
+	h.peer.pport = 40001;
+	h_input(&h, d, hc_flight5(&b, d, sizeof(d), false));
+	assert_int_equal(hc_drain(&b, &h), 'F');
+	hc_data_both_ways(&b, &h);
+	assert_int_equal(h.n_installed, 2);
+	engine_handshake(&h, SG_TLS_GROUP_X25519, 40002, s3, &l3);
+	assert_memory_not_equal(a.ske_point, s3, 32);
+	hc_free(&a);
+	hc_free(&b);
+	h_stop(&h);
+}
+
 /* Creation and the run-time setter refuse windows over 60 s; the timer knows the window's end. */
 static void test_engine_reuse_limits(void **state)
 {
@@ -587,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_reuse_window),
 		cmocka_unit_test(test_reuse_wipe),
 		cmocka_unit_test(test_engine_reuse),
+		cmocka_unit_test(test_engine_reuse_in_flight),
 		cmocka_unit_test(test_engine_reuse_limits),
 	};
 
