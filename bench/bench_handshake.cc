@@ -18,7 +18,10 @@
 //
 // kind: psk (PSK-AES128-CCM8), psk_cookie (the same after a HelloVerifyRequest
 // round), ecdhe_psk_x25519 / ecdhe_psk_p256 (ECDHE-PSK-CHACHA20-POLY1305),
-// resume_ticket (abbreviated handshake from a session ticket, RFC 5077).
+// resume_ticket (abbreviated handshake from a session ticket, RFC 5077);
+// ecdhe_psk_<group>_reuse: the engine with ecdhe_reuse_ms = 1000 (one ephemeral
+// key per group per second; the benchmark's clock moves 1 ms a handshake, so a
+// key serves 1,000 handshakes: docs/handshake.md, "X25519: measured choice").
 // All with extended master secret. The client is OpenSSL's DTLS client in the
 // same thread; datagrams travel through in-memory queues. Only the server's
 // calls are timed (manual time): sg_hs_input() for the engine; SSL_new(),
@@ -274,9 +277,11 @@ int rig_install(void *ctx, const sg_hs_result *res)
 	return 0;
 }
 
-void rig_init(EngineRig &r, Kind k)
+void rig_init(EngineRig &r, Kind k, uint32_t ecdhe_reuse_ms)
 {
 	sg_hs_config conf{};
+
+	conf.ecdhe_reuse_ms = ecdhe_reuse_ms;
 
 	conf.max_handshakes = 1024;
 	conf.linger_entries = 1024;
@@ -435,7 +440,7 @@ void store_finish(benchmark::State &state, EngineRig &r, Kind k, const std::stri
 	store_remove(r.st, dir);
 }
 
-void BM_engine(benchmark::State &state, Kind k)
+void BM_engine(benchmark::State &state, Kind k, uint32_t ecdhe_reuse_ms)
 {
 	EngineRig r;
 	SSL_CTX *cctx = client_ctx(k);
@@ -445,7 +450,7 @@ void BM_engine(benchmark::State &state, Kind k)
 	std::string store_dir;
 	pthread_t writer{};
 
-	rig_init(r, k);
+	rig_init(r, k, ecdhe_reuse_ms);
 	if ((k == Kind::psk_store || k == Kind::psk_store_sync) &&
 	    !store_start(state, r, k, store_dir, &writer))
 		return;
@@ -578,12 +583,15 @@ int register_all()
 	struct Row {
 		const char *name;
 		Kind k;
+		uint32_t ecdhe_reuse_ms;
 	};
 	const Row engine[] = {
 		{ "handshake/psk", Kind::psk },
 		{ "handshake/psk_cookie", Kind::psk_cookie },
 		{ "handshake/ecdhe_psk_x25519", Kind::ecdhe_x25519 },
 		{ "handshake/ecdhe_psk_p256", Kind::ecdhe_p256 },
+		{ "handshake/ecdhe_psk_x25519_reuse", Kind::ecdhe_x25519, 1000 },
+		{ "handshake/ecdhe_psk_p256_reuse", Kind::ecdhe_p256, 1000 },
 		{ "handshake/resume_ticket", Kind::resume_ticket },
 		{ "handshake_store/psk", Kind::psk_store },
 		{ "handshake_store_sync/psk", Kind::psk_store_sync },
@@ -591,10 +599,11 @@ int register_all()
 	const Row baseline[] = {
 		{ "baseline_openssl_handshake/psk", Kind::psk },
 		{ "baseline_openssl_handshake/ecdhe_psk_x25519", Kind::ecdhe_x25519 },
+		{ "baseline_openssl_handshake/ecdhe_psk_p256", Kind::ecdhe_p256 },
 	};
 
 	for (const Row &r : engine)
-		benchmark::RegisterBenchmark(r.name, BM_engine, r.k)
+		benchmark::RegisterBenchmark(r.name, BM_engine, r.k, r.ecdhe_reuse_ms)
 		        ->UseManualTime()
 		        ->Unit(benchmark::kMicrosecond);
 	for (const Row &r : baseline)

@@ -295,3 +295,13 @@ unsigned sg_hs_ecdh_expire(struct sg_hs_ecdh *x, uint64_t now_ms)
 	}
 	return n;
 }
+
+uint64_t sg_hs_ecdh_next_expiry(const struct sg_hs_ecdh *x)
+{
+	uint64_t t = UINT64_MAX;
+
+	for (unsigned g = 0; g < SG_HS_GROUP_COUNT; g++)
+		if (x->held_until[g] && x->held_until[g] < t)
+			t = x->held_until[g];
+	return t;
+}

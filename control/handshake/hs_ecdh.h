@@ -126,6 +126,9 @@ int sg_hs_ecdh_reuse_set(struct sg_hs_ecdh *x, uint32_t ms);
  */
 unsigned sg_hs_ecdh_expire(struct sg_hs_ecdh *x, uint64_t now_ms);
 
+/* When the first held pair's window ends (mono ms), UINT64_MAX when none is held. */
+uint64_t sg_hs_ecdh_next_expiry(const struct sg_hs_ecdh *x);
+
 #ifdef __cplusplus
 }
 #endif

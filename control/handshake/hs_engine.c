@@ -385,9 +385,8 @@ uint64_t sg_hs_next_deadline(const struct sg_hs_engine *e)
 		t = s->deadline;
 	if (sg_hs_linger_next_expiry(e) < t)
 		t = sg_hs_linger_next_expiry(e);
-	for (unsigned g = 0; g < SG_HS_GROUP_COUNT; g++)
-		if (e->ecdh.held_until[g] && e->ecdh.held_until[g] < t)
-			t = e->ecdh.held_until[g];
+	if (sg_hs_ecdh_next_expiry(&e->ecdh) < t)
+		t = sg_hs_ecdh_next_expiry(&e->ecdh);
 	return t;
 }
 

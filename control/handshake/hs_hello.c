@@ -315,11 +315,10 @@ static int start_full(struct sg_hs_engine *e, struct hs_slot *s,
                       const struct sg_hs_client_hello *ch, uint64_t now_ms)
 {
 	if (hs_suite_ecdhe(hs_slot_suite(s))) {
-		int g = pick_group(ch);
+		enum sg_hs_group g = (enum sg_hs_group)pick_group(ch);
 
 		/* Fresh, or the pair of the current reuse window (hs_ecdh.h). */
-		if (sg_hs_ecdh_keygen(&e->ecdh, &e->crypto, (enum sg_hs_group)g, now_ms, &s->eph) <
-		    0)
+		if (sg_hs_ecdh_keygen(&e->ecdh, &e->crypto, g, now_ms, &s->eph) < 0)
 			return -EIO;
 		s->group = (uint8_t)(g + 1);
 	}

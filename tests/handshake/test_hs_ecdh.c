@@ -441,6 +441,7 @@ static void test_reuse_wipe(void **state)
 	assert_int_equal(sg_hs_ecdh_keygen(&x, &crypto, SG_HS_GROUP_P256, 1050, &b), 0);
 	assert_memory_equal(x.held[SG_HS_GROUP_X25519].priv, a.priv, 32);
 	assert_int_equal(x.held_until[SG_HS_GROUP_X25519], 1100);
+	assert_int_equal(sg_hs_ecdh_next_expiry(&x), 1100);
 	/* Before the end nothing goes; at it, the X25519 pair; then the P-256 one. */
 	assert_int_equal(sg_hs_ecdh_expire(&x, 1099), 0);
 	assert_int_equal(sg_hs_ecdh_expire(&x, 1100), 1);
@@ -448,8 +449,10 @@ static void test_reuse_wipe(void **state)
 	                     sizeof(x.held[SG_HS_GROUP_X25519])));
 	assert_int_equal(x.held_until[SG_HS_GROUP_X25519], 0);
 	assert_int_equal(x.held_until[SG_HS_GROUP_P256], 1150);
+	assert_int_equal(sg_hs_ecdh_next_expiry(&x), 1150);
 	assert_int_equal(sg_hs_ecdh_expire(&x, 2000), 1);
 	assert_true(all_zero((const uint8_t *)x.held, sizeof(x.held)));
+	assert_int_equal(sg_hs_ecdh_next_expiry(&x), UINT64_MAX);
 	/* The slot's copies are its own: still whole. */
 	assert_false(all_zero(a.priv, 32));
 	assert_false(all_zero(b.priv, 32));
@@ -548,6 +551,49 @@ static void test_engine_reuse(void **state)
 	}
 }
 
+/*
+ * Handshakes that took the held pair outlive it: two clients take the same
+ * pair, the window ends and the engine's tick wipes the held pair, then both
+ * complete with their slots' copies; the next handshake gets a new share.
+ */
+static void test_engine_reuse_in_flight(void **state)
+{
+	struct harness h;
+	struct hc a, b;
+	struct hc_opts o = hc_psk_opts(SG_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256);
+	uint8_t d[2048], s3[65], l3;
+
+	(void)state;
+	h_prepare(&h, SG_HS_COOKIE_ALWAYS);
+	h.conf.ecdhe_reuse_ms = 500;
+	h_start(&h);
+	h.capture = true;
+	hc_init(&a, &o);
+	hc_init(&b, &o);
+	h.peer.pport = 40000;
+	assert_int_equal(hc_to_flight4(&a, &h), 'H');
+	h.peer.pport = 40001;
+	assert_int_equal(hc_to_flight4(&b, &h), 'H');
+	assert_int_equal(a.ske_point_len, 32);
+	assert_memory_equal(a.ske_point, b.ske_point, 32);
+	h_advance(&h, 600); /* past the window: the held pair is wiped */
+	assert_true(sg_hs_next_deadline(h.e) > h.now.mono_ms);
+	h.peer.pport = 40000;
+	h_input(&h, d, hc_flight5(&a, d, sizeof(d), false));
+	assert_int_equal(hc_drain(&a, &h), 'F');
+	hc_data_both_ways(&a, &h);
+	h.peer.pport = 40001;
+	h_input(&h, d, hc_flight5(&b, d, sizeof(d), false));
+	assert_int_equal(hc_drain(&b, &h), 'F');
+	hc_data_both_ways(&b, &h);
+	assert_int_equal(h.n_installed, 2);
+	engine_handshake(&h, SG_TLS_GROUP_X25519, 40002, s3, &l3);
+	assert_memory_not_equal(a.ske_point, s3, 32);
+	hc_free(&a);
+	hc_free(&b);
+	h_stop(&h);
+}
+
 /* Creation and the run-time setter refuse windows over 60 s; the timer knows the window's end. */
 static void test_engine_reuse_limits(void **state)
 {
@@ -584,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_reuse_window),
 		cmocka_unit_test(test_reuse_wipe),
 		cmocka_unit_test(test_engine_reuse),
+		cmocka_unit_test(test_engine_reuse_in_flight),
 		cmocka_unit_test(test_engine_reuse_limits),
 	};
 
