@@ -284,6 +284,7 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
 	}
 	if (recs[n - 1].status != SG_REC_OK)
 		n--; /* process what framed before the break; it is counted if nothing else */
+	hs_secrets_sync(e); /* another thread may have rotated the shared keys */
 	x.hash = sg_hs_peer_hash(e->seed, peer);
 	e->cur = sg_hs_slot_find(e, peer, x.hash);
 	if (e->cur == NULL) {
@@ -304,6 +305,24 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
 }
 
 /* ---- time -------------------------------------------------------------------------------- */
+
+/* The engine's own cookie secret and ticket key, when due. Returns the rotations done. */
+static unsigned rotate_own(struct sg_hs_engine *e, struct sg_hs_time now)
+{
+	unsigned done = 0;
+
+	if (sg_hs_cookie_rotate(&e->crypto, &e->cookies, now.mono_ms, e->conf.cookie_rotate_ms) >
+	    0) {
+		done++;
+		e->secrets_gen++;
+	}
+	if (e->conf.tickets &&
+	    sg_hs_ticket_rotate(&e->crypto, &e->tickets, now.unix_s, e->conf.ticket_rotate_s) > 0) {
+		done++;
+		e->secrets_gen++;
+	}
+	return done;
+}
 
 /* Slot s's timer is due at now_ms: it fails, times out, or resends its flight. */
 static void slot_timer(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_ms)
@@ -341,16 +360,9 @@ unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now)
 	struct hs_slot *s;
 	unsigned done = 0;
 
-	if (sg_hs_cookie_rotate(&e->crypto, &e->cookies, now.mono_ms, e->conf.cookie_rotate_ms) >
-	    0) {
-		done++;
-		e->secrets_gen++;
-	}
-	if (e->conf.tickets &&
-	    sg_hs_ticket_rotate(&e->crypto, &e->tickets, now.unix_s, e->conf.ticket_rotate_s) > 0) {
-		done++;
-		e->secrets_gen++;
-	}
+	/* Shared secrets are rotated by their owner (sg_hs_secrets_tick), never here. */
+	if (e->conf.secrets == NULL)
+		done += rotate_own(e, now);
 	while ((s = sg_hs_timer_first(e)) != NULL && s->deadline <= now.mono_ms) {
 		done++;
 		slot_timer(e, s, now.mono_ms);
@@ -363,7 +375,8 @@ unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now)
 
 uint64_t sg_hs_next_deadline(const struct sg_hs_engine *e)
 {
-	uint64_t t = e->cookies.rotated_ms + e->conf.cookie_rotate_ms;
+	uint64_t t = e->conf.secrets == NULL ? e->cookies.rotated_ms + e->conf.cookie_rotate_ms
+	                                     : UINT64_MAX;
 	const struct hs_slot *s = sg_hs_timer_first(e);
 
 	if (s != NULL && s->deadline < t)
@@ -415,6 +428,8 @@ static int apply_defaults(struct sg_hs_config *c)
 		c->rto_max_ms = SG_DTLS_RTO_MAX_MS;
 	if (c->handshake_timeout_ms == 0)
 		c->handshake_timeout_ms = 60000;
+	if (c->handshake_timeout_ms > HS_TIMEOUT_MAX_MS)
+		return -EINVAL;
 	if (c->linger_ms == 0)
 		c->linger_ms = 30000;
 	return 0;
@@ -481,6 +496,23 @@ static int engine_alloc(struct sg_hs_engine *e)
 	return e->result_sa && e->tx && e->scratch ? 0 : -ENOMEM;
 }
 
+/*
+ * The cookie and ticket keys: a copy of the shared ones (conf.secrets), or
+ * the engine's own, fresh (created at time 0: the first sg_hs_tick()
+ * rotates them). 0 or -EIO.
+ */
+static int own_secrets_init(struct sg_hs_engine *e)
+{
+	if (e->conf.secrets != NULL) {
+		e->secrets_gen = sg_hs_secrets_copy(e->conf.secrets, &e->cookies, &e->tickets);
+		return 0;
+	}
+	if (sg_hs_cookie_init(&e->crypto, &e->cookies, 0) < 0 ||
+	    sg_hs_ticket_keys_init(&e->crypto, &e->tickets, 0) < 0)
+		return -EIO;
+	return 0;
+}
+
 struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
 {
 	struct sg_hs_engine *e;
@@ -503,9 +535,7 @@ struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
 	e->rec = rec_ctx_create(e->conf.cid_len);
 	if (e->rec == NULL)
 		goto fail_crypto;
-	if (sg_hs_random((uint8_t *)&e->seed, sizeof(e->seed)) < 0 ||
-	    sg_hs_cookie_init(&e->crypto, &e->cookies, 0) < 0 ||
-	    sg_hs_ticket_keys_init(&e->crypto, &e->tickets, 0) < 0)
+	if (sg_hs_random((uint8_t *)&e->seed, sizeof(e->seed)) < 0 || own_secrets_init(e) < 0)
 		goto fail_rec;
 	e->mkey_slot = HS_NONE;
 	if (engine_alloc(e) < 0) {
@@ -548,15 +578,26 @@ void sg_hs_engine_free(struct sg_hs_engine *e)
 	free(e);
 }
 
+/*
+ * The engine-level export, import and generation work on the keys the
+ * engine uses: its own, or the shared object's (then on the owner's
+ * thread, as sg_hs_secrets_*(); the engine's copy follows at its next
+ * datagram).
+ */
 int sg_hs_ticket_keys_export(const struct sg_hs_engine *e, uint8_t *buf, size_t cap)
 {
+	if (e->conf.secrets != NULL)
+		return sg_hs_secrets_ticket_export(e->conf.secrets, buf, cap);
 	return sg_hs_ticket_keys_export_raw(&e->tickets, buf, cap);
 }
 
 int sg_hs_ticket_keys_import(struct sg_hs_engine *e, const uint8_t *buf, size_t len)
 {
-	int rc = sg_hs_ticket_keys_import_raw(&e->crypto, &e->tickets, buf, len);
+	int rc;
 
+	if (e->conf.secrets != NULL)
+		return sg_hs_secrets_ticket_import(e->conf.secrets, buf, len);
+	rc = sg_hs_ticket_keys_import_raw(&e->crypto, &e->tickets, buf, len);
 	if (rc == 0)
 		e->secrets_gen++;
 	return rc;
@@ -564,13 +605,18 @@ int sg_hs_ticket_keys_import(struct sg_hs_engine *e, const uint8_t *buf, size_t 
 
 int sg_hs_cookie_secrets_export(const struct sg_hs_engine *e, uint8_t *buf, size_t cap)
 {
+	if (e->conf.secrets != NULL)
+		return sg_hs_secrets_cookie_export(e->conf.secrets, buf, cap);
 	return sg_hs_cookie_export(&e->cookies, buf, cap);
 }
 
 int sg_hs_cookie_secrets_import(struct sg_hs_engine *e, const uint8_t *buf, size_t len)
 {
-	int rc = sg_hs_cookie_import(&e->crypto, &e->cookies, buf, len);
+	int rc;
 
+	if (e->conf.secrets != NULL)
+		return sg_hs_secrets_cookie_import(e->conf.secrets, buf, len);
+	rc = sg_hs_cookie_import(&e->crypto, &e->cookies, buf, len);
 	if (rc == 0)
 		e->secrets_gen++;
 	return rc;
@@ -578,6 +624,8 @@ int sg_hs_cookie_secrets_import(struct sg_hs_engine *e, const uint8_t *buf, size
 
 uint64_t sg_hs_secrets_generation(const struct sg_hs_engine *e)
 {
+	if (e->conf.secrets != NULL)
+		return sg_hs_secrets_gen(e->conf.secrets);
 	return e->secrets_gen;
 }
 
@@ -591,6 +639,8 @@ void sg_hs_stats_get(const struct sg_hs_engine *e, struct sg_hs_stats *st)
 	memcpy(st->c, e->counters, sizeof(st->c));
 	st->in_flight = e->in_flight;
 	st->lingering = e->linger_count;
+	st->max_handshakes = e->n_slots;
+	memcpy(st->latency, e->latency, sizeof(st->latency));
 }
 
 static const char *const counter_names[SG_HS_C_MAX] = {

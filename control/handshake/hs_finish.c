@@ -67,6 +67,7 @@ static void fill_result(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_
 	r->backend = s->backend;
 	r->expires = now_unix + s->lifetime;
 	r->tag = s->tag;
+	r->user = s->user;
 }
 
 /*
@@ -126,6 +127,7 @@ static void complete_full(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slo
 	sg_hs_tx_flush(&t);
 	s->flags &= (uint16_t)~SF_CID_HELD; /* the session owns the CID now */
 	hs_count(e, SG_HS_C_COMPLETED_FULL);
+	sg_hs_slot_done(e, s, x->now);
 	sg_hs_slot_free(e, s);
 }
 
@@ -221,6 +223,7 @@ static void on_finished(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot 
 		}
 		s->flags &= (uint16_t)~SF_CID_HELD;
 		hs_count(e, SG_HS_C_COMPLETED_RESUMED);
+		sg_hs_slot_done(e, s, x->now);
 		sg_hs_slot_free(e, s);
 		return;
 	}

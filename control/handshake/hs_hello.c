@@ -87,6 +87,7 @@ static int ticket_policy(struct sg_hs_engine *e, struct hs_slot *s,
 	if (rc == 0) {
 		s->cred_ref = cred.cred_ref;
 		s->backend = cred.backend;
+		s->user = cred.user;
 		s->lifetime = cred.lifetime_s ? cred.lifetime_s : e->conf.session_lifetime_s;
 	}
 	sg_wipe(&cred, sizeof(cred));
@@ -163,7 +164,7 @@ static struct hs_slot *hello_slot(struct sg_hs_engine *e, struct hs_rx *x, const
 		hs_count(e, SG_HS_C_REPLACED);
 		sg_hs_slot_free(e, s);
 	}
-	s = sg_hs_slot_alloc(e, x->peer, x->hash, x->now.mono_ms);
+	s = sg_hs_slot_alloc(e, x->peer, x->hash, x->now);
 	e->cur = s;
 	if (s == NULL) {
 		hs_rx_drop(x, SG_HS_C_DROP_POOL_FULL);
@@ -392,8 +393,16 @@ static void send_hvr(struct sg_hs_engine *e, struct hs_rx *x, const struct hello
 	if (sg_hs_cookie_make(&e->crypto, &e->cookies, (const uint8_t *)x->peer, h->body,
 	                      h->mh->length, h->ch.cookie_off, e->scratch, cookie) < 0)
 		return;
-	/* RFC 6347 §4.2.1: version 1.0 in the HelloVerifyRequest, message_seq 0. */
-	sg_hs_write_hello_verify_request(&w, 0, SG_DTLS_VERSION_1_0, cookie, sizeof(cookie));
+	/*
+	 * RFC 6347 §4.2.1: version 1.0 in the HelloVerifyRequest. Its message_seq
+	 * is the hello's, as the ServerHello's (§4.2.2): 0 for a first hello, and
+	 * for a hello whose cookie expired (or came from another engine's
+	 * secrets) the next one the client expects; OpenSSL's client ignores a
+	 * second HelloVerifyRequest numbered 0 as a retransmission and would
+	 * resend the stale cookie until it gives up.
+	 */
+	sg_hs_write_hello_verify_request(&w, h->mh->seq, SG_DTLS_VERSION_1_0, cookie,
+	                                 sizeof(cookie));
 	e->tx_len = 0;
 	sg_hs_tx_handshake(&t, msg, w.len, 0);
 	sg_hs_tx_flush(&t);

@@ -92,6 +92,7 @@ static void kx_keep_credential(struct sg_hs_engine *e, struct hs_slot *s,
 {
 	s->cred_ref = cred->cred_ref;
 	s->backend = cred->backend;
+	s->user = cred->user;
 	s->lifetime = cred->lifetime_s ? cred->lifetime_s : e->conf.session_lifetime_s;
 	if (cred->flags & SG_HS_CRED_F_NO_TICKET)
 		s->flags |= SF_NO_TICKET; /* RFC 5077 §3.3: an empty ticket then */
