@@ -1,10 +1,10 @@
 """CPU time of a running daemon's threads, by thread name, from /proc (the
 storm orchestrator's own thread; docs/storms.md, "CPU time per handshake"):
 the handshake engines are the threads named sg-hs-<i>, the workers DPDK's
-lcore-worker-<n>, the gateway thread the process's main thread.
+rte-worker-<n>, the gateway thread the process's main thread.
 
     t0 = sample(pid); ...; t1 = sample(pid)
-    spent = delta(t1, t0)            # {'sg-hs-0': 1.92, 'lcore-worker-1': 3.1, ...}
+    spent = delta(t1, t0)            # {'sg-hs-0': 1.92, 'rte-worker-1': 3.1, ...}
     per_handshake_us(spent, 20000, prefix='sg-hs-')
 """
 import os

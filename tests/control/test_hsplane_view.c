@@ -105,8 +105,8 @@ static char *stdout_of(void (*fn)(const json_t *), const json_t *arg)
 
 static void want_in(const char *text, const char *line)
 {
-	if (strstr(text, line) == NULL) {
-		print_message("missing: %s\n--- in:\n%s", line, text);
+	if (text == NULL || strstr(text, line) == NULL) {
+		print_message("missing: %s\n--- in:\n%s", line, text != NULL ? text : "(nothing)");
 		fail();
 	}
 }

@@ -240,8 +240,8 @@ def check_cputime(work):
         # a /proc/PID/task/TID/stat line, the (name, seconds) it gives
         (f'412 (sg-hs-0) S 1 412 412 0 -1 4194624 50 0 0 0 {3 * tick} {tick} 0 0 20 0 4 0',
          ('sg-hs-0', 4.0)),
-        (f'77 (lcore-worker-1) R 1 77 77 0 -1 0 0 0 0 0 {tick // 2} 0 0 0 20 0 4 0',
-         ('lcore-worker-1', (tick // 2) / tick)),
+        (f'77 (rte-worker-1) R 1 77 77 0 -1 0 0 0 0 0 {tick // 2} 0 0 0 20 0 4 0',
+         ('rte-worker-1', (tick // 2) / tick)),
         (f'9 (a (b) c) S 1 9 9 0 -1 0 0 0 0 0 0 {2 * tick} 0 0 20 0 1 0', ('a (b) c', 2.0)),
     ]
     for line, want in rows:
