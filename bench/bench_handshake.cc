@@ -16,6 +16,13 @@
 //                                      (the store before the writer, for the comparison)
 //   baseline_openssl_handshake/<kind>  the same with OpenSSL 3's DTLS server
 //
+//   hmac_mb/<mgr>/<jobs>               raw IPsec-MB HMAC-SHA256 (a PRF step's 109-byte
+//                                      message, a prepared key): <jobs> jobs submitted,
+//                                      then one flush, on the sse / avx2 / avx512
+//                                      manager (_noshani: SHA-NI off, as on a CPU
+//                                      without it); ns_per_hmac (docs/handshake.md,
+//                                      "Batched key derivation")
+//
 // kind: psk (PSK-AES128-CCM8), psk_cookie (the same after a HelloVerifyRequest
 // round), ecdhe_psk_x25519 / ecdhe_psk_p256 (ECDHE-PSK-CHACHA20-POLY1305),
 // resume_ticket (abbreviated handshake from a session ticket, RFC 5077).
@@ -35,6 +42,9 @@
 
 #include <arpa/inet.h>
 
+// IPsec-MB's pre-0.53 names (SHA1, SHA_256, ...) collide with OpenSSL's.
+#define NO_COMPAT_IMB_API_053
+#include <intel-ipsec-mb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -572,6 +582,70 @@ void BM_openssl(benchmark::State &state, Kind k)
 	SSL_CTX_free(cctx);
 }
 
+// ---- raw IPsec-MB HMAC-SHA256, by manager and jobs per flush ---------------------------
+
+enum class Mgr { sse, avx2, avx512, sse_noshani, avx2_noshani };
+
+void BM_hmac_mb(benchmark::State &state, Mgr which, unsigned jobs)
+{
+	alignas(16) uint8_t ipad[32], opad[32];
+	uint8_t msg[16][109], tag[16][32];
+	bool noni = which == Mgr::sse_noshani || which == Mgr::avx2_noshani;
+	IMB_MGR *m = alloc_mb_mgr(noni ? IMB_FLAG_SHANI_OFF : 0);
+	uint64_t done = 0;
+
+	if (m == nullptr) {
+		state.SkipWithError("no IPsec-MB manager");
+		return;
+	}
+	if (which == Mgr::sse || which == Mgr::sse_noshani)
+		init_mb_mgr_sse(m);
+	else if (which == Mgr::avx2 || which == Mgr::avx2_noshani)
+		init_mb_mgr_avx2(m);
+	else
+		init_mb_mgr_avx512(m);
+	if (imb_get_errno(m) != 0) {
+		state.SkipWithError("manager not supported on this CPU");
+		free_mb_mgr(m);
+		return;
+	}
+	memset(ipad, 0x36, sizeof(ipad));
+	memset(opad, 0x5c, sizeof(opad));
+	for (unsigned j = 0; j < 16; j++)
+		memset(msg[j], static_cast<int>(j), sizeof(msg[j]));
+	for (auto _ : state) {
+		for (unsigned j = 0; j < jobs; j++) {
+			IMB_JOB *job = IMB_GET_NEXT_JOB(m);
+
+			job->chain_order = IMB_ORDER_HASH_CIPHER;
+			job->cipher_mode = IMB_CIPHER_NULL;
+			job->cipher_direction = IMB_DIR_ENCRYPT;
+			job->hash_alg = IMB_AUTH_HMAC_SHA_256;
+			job->src = msg[j];
+			job->hash_start_src_offset_in_bytes = 0;
+			job->msg_len_to_hash_in_bytes = sizeof(msg[j]);
+			job->auth_tag_output = tag[j];
+			job->auth_tag_output_len_in_bytes = 32;
+			job->u.HMAC._hashed_auth_key_xor_ipad = ipad;
+			job->u.HMAC._hashed_auth_key_xor_opad = opad;
+			if (IMB_SUBMIT_JOB_NOCHECK(m) != nullptr)
+				done++;
+		}
+		while (IMB_FLUSH_JOB(m) != nullptr)
+			done++;
+		// Chain the lanes as a PRF round does: the next input is this output.
+		for (unsigned j = 0; j < jobs; j++)
+			memcpy(msg[j], tag[j], 32);
+	}
+	if (done != static_cast<uint64_t>(state.iterations()) * jobs)
+		state.SkipWithError("jobs lost");
+	state.SetItemsProcessed(static_cast<int64_t>(done));
+	state.counters["ns_per_hmac"] =
+	        benchmark::Counter(static_cast<double>(done) * 1e-9,
+	                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+	free_mb_mgr(m);
+}
+
 // Google Benchmark appends "/manual_time" to each name (UseManualTime).
 int register_all()
 {
@@ -593,6 +667,21 @@ int register_all()
 		{ "baseline_openssl_handshake/ecdhe_psk_x25519", Kind::ecdhe_x25519 },
 	};
 
+	const struct {
+		const char *name;
+		Mgr m;
+	} mgrs[] = { { "sse", Mgr::sse },
+		     { "avx2", Mgr::avx2 },
+		     { "avx512", Mgr::avx512 },
+		     { "sse_noshani", Mgr::sse_noshani },
+		     { "avx2_noshani", Mgr::avx2_noshani } };
+
+	for (const auto &mg : mgrs)
+		for (unsigned jobs : { 1u, 2u, 4u, 8u, 16u })
+			benchmark::RegisterBenchmark(
+			        ("hmac_mb/" + std::string(mg.name) + "/" + std::to_string(jobs))
+			                .c_str(),
+			        BM_hmac_mb, mg.m, jobs);
 	for (const Row &r : engine)
 		benchmark::RegisterBenchmark(r.name, BM_engine, r.k)
 		        ->UseManualTime()

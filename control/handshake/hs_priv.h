@@ -45,6 +45,9 @@
 struct hs_slot;   /* hs_slots.h */
 struct hs_linger; /* hs_linger.h */
 
+struct hs_kx_pre;   /* hs_kx.h */
+struct sg_hs_batch; /* hs_batch.h */
+
 /* ---- limits ---------------------------------------------------------------------- */
 
 #define MTU_MIN        128
@@ -95,6 +98,11 @@ struct sg_hs_engine {
 	struct sg_hs_hmac_key mkey;
 	uint32_t mkey_slot; /* slot it belongs to, HS_NONE: empty */
 
+	/* Batched key derivation (hs_batch.h): the batch, and the key exchanges
+	 * a burst prepared (SG_HS_BURST_MAX, sg_hs_input_burst). */
+	struct sg_hs_batch *batch;
+	struct hs_kx_pre *pre;
+
 	struct sg_rec_sa *result_sa;
 	size_t result_sa_size;
 	uint64_t counters[SG_HS_C_MAX];
@@ -116,6 +124,8 @@ struct hs_rx {
 	int drop;          /* first drop reason, -1: none */
 	bool kx_here;      /* a ClientKeyExchange in this datagram derived the keys */
 	bool pending_here; /* the early epoch-1 record was kept from this datagram */
+	/* Its key exchange as the burst prepared it (sg_hs_input_burst); NULL: none. */
+	struct hs_kx_pre *pre;
 };
 
 /* ---- small helpers ----------------------------------------------------------------- */

@@ -59,6 +59,7 @@ enum hs_state {
 #define SF_PROVEN       0x0800 /* the address receives what we send: no amplification limit */
 #define SF_RESENT       0x1000 /* our flight went again in this retransmission period */
 #define SF_AUTH_FAILED  0x2000 /* a record failed under keys the client's key exchange made */
+#define SF_SERVER_FIN   0x0100 /* full: server_verify derived with the keys (hs_keys.h) */
 
 /*
  * One in-flight handshake. Fixed size, in a pool allocated at creation; the
@@ -103,7 +104,8 @@ struct hs_slot {
 	/* Full handshake with a ticket promised: the digest of the PSK it will name. */
 	uint8_t psk_digest[SG_HS_TICKET_PSK_DIGEST_LEN];
 	uint8_t master[SG_TLS_MASTER_SECRET_LEN];
-	uint8_t server_verify[SG_TLS_VERIFY_DATA_LEN]; /* abbreviated: our Finished */
+	uint8_t server_verify[SG_TLS_VERIFY_DATA_LEN]; /* ours: abbreviated, SF_SERVER_FIN */
+	uint8_t client_verify[SG_TLS_VERIFY_DATA_LEN]; /* full: the client's, once the keys exist */
 	uint8_t cid[SG_HS_CID_MAX];
 	uint8_t peer_cid[SG_HS_PEER_CID_MAX];
 	uint8_t sni[SG_HS_SNI_MAX];

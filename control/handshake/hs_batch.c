@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Batched HMAC and TLS 1.2 PRF on one IPsec-MB manager: the lockstep rounds
+ * and the choice of manager. See hs_batch.h. A leaf: calls IPsec-MB only.
+ * The engine's thread only; owns the batch's manager and entries.
+ */
+/* IPsec-MB's pre-0.53 names (SHA1, SHA_256, ...) collide with OpenSSL's. */
+#define NO_COMPAT_IMB_API_053
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <intel-ipsec-mb.h>
+
+#include <stormgate/common.h>
+#include <stormgate/imb_job.h>
+
+#include "hs_batch.h"
+
+#define SEED_MAX 128 /* label + seeds, as sg_hs_prf() */
+#define OUT_MAX  128
+
+enum entry_kind { KIND_HMAC = 0, KIND_PRF = 1 };
+
+/*
+ * One queued HMAC or PRF. For a PRF, buf = A(i) ‖ label ‖ seed_a ‖ seed_b,
+ * so P(i) = HMAC(buf) and A(i+1) = HMAC(buf[0..hl)) read the same copy of
+ * A(i) while A(i+1) is written to a: the two are lanes of one round.
+ */
+struct entry {
+	const struct sg_hs_hmac_key *k;
+	uint8_t *out;
+	const uint8_t *msg; /* KIND_HMAC: the message */
+	uint32_t msg_len;
+	uint16_t out_len;
+	uint16_t done; /* PRF output bytes written */
+	uint8_t kind;
+	uint8_t hl; /* hash length */
+	uint8_t seed_len;
+	uint8_t tail; /* the last P(i) went to blk: copy its first bytes out */
+	uint8_t buf[SG_HS_HASH_MAX_LEN + SEED_MAX];
+	uint8_t a[SG_HS_HASH_MAX_LEN];
+	uint8_t blk[SG_HS_HASH_MAX_LEN];
+};
+
+struct sg_hs_batch {
+	IMB_MGR *mgr;
+	void *mgr_mem; /* mgr lives here (wiped on free) */
+	size_t mgr_size;
+	enum sg_hs_batch_arch arch;
+	unsigned n;
+	struct entry e[SG_HS_BATCH_MAX];
+};
+
+static const char *const arch_names[] = {
+	[SG_HS_BATCH_SSE] = "sse",
+	[SG_HS_BATCH_AVX2] = "avx2",
+	[SG_HS_BATCH_AVX512] = "avx512",
+};
+
+/* Initialise the manager for arch. 0 or -ENOTSUP. */
+static int mgr_init(IMB_MGR *m, enum sg_hs_batch_arch arch)
+{
+	switch (arch) {
+	case SG_HS_BATCH_SSE:
+		init_mb_mgr_sse(m);
+		break;
+	case SG_HS_BATCH_AVX2:
+		if ((m->features & IMB_CPUFLAGS_AVX2) != IMB_CPUFLAGS_AVX2)
+			return -ENOTSUP;
+		init_mb_mgr_avx2(m);
+		break;
+	case SG_HS_BATCH_AVX512:
+		if ((m->features & IMB_CPUFLAGS_AVX512) != IMB_CPUFLAGS_AVX512)
+			return -ENOTSUP;
+		init_mb_mgr_avx512(m);
+		break;
+	default:
+		return -ENOTSUP;
+	}
+	return imb_get_errno(m) == 0 ? 0 : -ENOTSUP;
+}
+
+/*
+ * The best manager of this CPU, from the measurements in hs_batch.h: SSE
+ * with SHA-NI (two lanes), else AVX-512 (16 lanes), else AVX2 (8), else SSE.
+ */
+static enum sg_hs_batch_arch best_arch(uint64_t features)
+{
+	if (features & IMB_FEATURE_SHANI)
+		return SG_HS_BATCH_SSE;
+	if ((features & IMB_CPUFLAGS_AVX512) == IMB_CPUFLAGS_AVX512)
+		return SG_HS_BATCH_AVX512;
+	if ((features & IMB_CPUFLAGS_AVX2) == IMB_CPUFLAGS_AVX2)
+		return SG_HS_BATCH_AVX2;
+	return SG_HS_BATCH_SSE;
+}
+
+struct sg_hs_batch *sg_hs_batch_create(enum sg_hs_batch_arch arch)
+{
+	struct sg_hs_batch *b = aligned_alloc(SG_CACHE_LINE, sizeof(*b));
+	int err = ENOMEM;
+
+	if (b == NULL)
+		goto fail;
+	memset(b, 0, sizeof(*b));
+	/* Our own allocation, so the whole manager can be wiped before it is freed. */
+	b->mgr_size = imb_get_mb_mgr_size();
+	b->mgr_mem = aligned_alloc(SG_CACHE_LINE, (b->mgr_size + SG_CACHE_LINE - 1) &
+	                                                  ~(size_t)(SG_CACHE_LINE - 1));
+	if (b->mgr_mem == NULL)
+		goto fail_batch;
+	/* features: what the CPU has (detected here), before any init. */
+	b->mgr = imb_set_pointers_mb_mgr(b->mgr_mem, 0, 1);
+	if (b->mgr == NULL)
+		goto fail_mgr;
+	if (arch == SG_HS_BATCH_BEST)
+		arch = best_arch(b->mgr->features);
+	if (mgr_init(b->mgr, arch) < 0) {
+		err = ENOTSUP;
+		goto fail_mgr;
+	}
+	b->arch = arch;
+	return b;
+
+fail_mgr:
+	free(b->mgr_mem);
+fail_batch:
+	free(b);
+fail:
+	errno = err;
+	return NULL;
+}
+
+/* Wipe the copies of the first n entries (seeds, chain values, blocks). */
+static void entries_wipe(struct sg_hs_batch *b, unsigned n)
+{
+	sg_wipe(b->e, n * sizeof(b->e[0]));
+}
+
+void sg_hs_batch_free(struct sg_hs_batch *b)
+{
+	if (b == NULL)
+		return;
+	entries_wipe(b, b->n);
+	/* The manager's lanes may hold HMAC states derived from secrets. */
+	imb_clear_mem(b->mgr_mem, b->mgr_size);
+	free(b->mgr_mem);
+	sg_wipe(b, sizeof(*b));
+	free(b);
+}
+
+const char *sg_hs_batch_arch_name(const struct sg_hs_batch *b)
+{
+	return arch_names[b->arch];
+}
+
+unsigned sg_hs_batch_count(const struct sg_hs_batch *b)
+{
+	return b->n;
+}
+
+int sg_hs_batch_hmac(struct sg_hs_batch *b, const struct sg_hs_hmac_key *k, const uint8_t *msg,
+                     size_t len, uint8_t *out)
+{
+	struct entry *x;
+
+	/* IPsec-MB refuses an empty HMAC message (as sg_hs_hmac()). */
+	if (len == 0 || len > UINT32_MAX)
+		return -EINVAL;
+	if (b->n == SG_HS_BATCH_MAX)
+		return -ENOSPC;
+	x = &b->e[b->n++];
+	x->kind = KIND_HMAC;
+	x->k = k;
+	x->msg = msg;
+	x->msg_len = (uint32_t)len;
+	x->out = out;
+	x->hl = (uint8_t)sg_hs_hash_len((enum sg_hs_hash)k->hash);
+	return 0;
+}
+
+int sg_hs_batch_prf(struct sg_hs_batch *b, const struct sg_hs_hmac_key *k, const char *label,
+                    const uint8_t *seed_a, size_t len_a, const uint8_t *seed_b, size_t len_b,
+                    uint8_t *out, size_t out_len)
+{
+	size_t label_len = strlen(label), seed_len = label_len + len_a + len_b;
+	struct entry *x;
+	uint8_t *seed;
+
+	if (seed_len > SEED_MAX || seed_len == 0 || out_len > OUT_MAX || out_len == 0)
+		return -EINVAL;
+	if (b->n == SG_HS_BATCH_MAX)
+		return -ENOSPC;
+	x = &b->e[b->n++];
+	x->kind = KIND_PRF;
+	x->k = k;
+	x->out = out;
+	x->out_len = (uint16_t)out_len;
+	x->done = 0;
+	x->hl = (uint8_t)sg_hs_hash_len((enum sg_hs_hash)k->hash);
+	x->seed_len = (uint8_t)seed_len;
+	seed = x->buf + x->hl;
+	memcpy(seed, label, label_len);
+	if (len_a)
+		memcpy(seed + label_len, seed_a, len_a);
+	if (len_b)
+		memcpy(seed + label_len + len_a, seed_b, len_b);
+	return 0;
+}
+
+/*
+ * Submit one HMAC job; a job the manager hands back (finished, or forced
+ * out when its queue is full) is checked here. Returns the jobs it handed
+ * back, or -EIO.
+ */
+static int submit(IMB_MGR *m, const struct sg_hs_hmac_key *k, const uint8_t *msg, size_t len,
+                  uint8_t *out, unsigned hl)
+{
+	IMB_JOB *job;
+
+	sg_imb_hmac_job(m, k->hash == SG_HS_SHA384 ? IMB_AUTH_HMAC_SHA_384 : IMB_AUTH_HMAC_SHA_256,
+	                k->ipad, k->opad, msg, len, out, hl);
+	/* Unchecked: what IPsec-MB would refuse is refused when queued. */
+	job = IMB_SUBMIT_JOB_NOCHECK(m);
+	if (job == NULL)
+		return 0;
+	return job->status == IMB_STATUS_COMPLETED ? 1 : -EIO;
+}
+
+/*
+ * Queue round r's jobs of entry x: round 0 is A(1) (or the HMAC); round
+ * i > 0 is P(i), and A(i+1) when more output follows. Returns the jobs
+ * submitted (0: x is done), and adds what the manager handed back to *back.
+ */
+static int round_jobs(IMB_MGR *m, struct entry *x, unsigned r, int *back)
+{
+	unsigned hl = x->hl;
+	size_t left;
+	int rc, n = 0;
+
+	if (x->kind == KIND_HMAC) {
+		if (r > 0)
+			return 0;
+		rc = submit(m, x->k, x->msg, x->msg_len, x->out, hl);
+		goto out;
+	}
+	if (r == 0) {
+		/* RFC 5246 §5: A(1) = HMAC(secret, seed). */
+		rc = submit(m, x->k, x->buf + hl, x->seed_len, x->a, hl);
+		goto out;
+	}
+	left = (size_t)x->out_len - x->done;
+	if (left == 0)
+		return 0;
+	memcpy(x->buf, x->a, hl);
+	/* P(i) = HMAC(secret, A(i) ‖ seed), straight into out when a whole block fits. */
+	x->tail = left < hl;
+	rc = submit(m, x->k, x->buf, hl + x->seed_len, x->tail ? x->blk : x->out + x->done, hl);
+	if (rc < 0)
+		return rc;
+	*back += rc;
+	n++;
+	/* A(i+1) = HMAC(secret, A(i)), from the copy in buf while a is written. */
+	if (left > hl)
+		rc = submit(m, x->k, x->buf, hl, x->a, hl);
+	else
+		return n;
+out:
+	if (rc < 0)
+		return rc;
+	*back += rc;
+	return n + 1;
+}
+
+/* After a round: account what P(i) produced. */
+static void round_done(struct entry *x, unsigned r)
+{
+	size_t left = (size_t)x->out_len - x->done;
+
+	if (x->kind != KIND_PRF || r == 0 || left == 0)
+		return;
+	if (x->tail) {
+		memcpy(x->out + x->done, x->blk, left);
+		x->done = x->out_len;
+	} else {
+		x->done = (uint16_t)(x->done + x->hl);
+	}
+}
+
+int sg_hs_batch_run(struct sg_hs_batch *b)
+{
+	IMB_MGR *m = b->mgr;
+	unsigned n = b->n;
+	int rc = 0;
+
+	for (unsigned r = 0; rc == 0; r++) {
+		int sent = 0, back = 0;
+		IMB_JOB *job;
+
+		for (unsigned i = 0; i < n && rc == 0; i++) {
+			int k = round_jobs(m, &b->e[i], r, &back);
+
+			if (k < 0)
+				rc = k;
+			else
+				sent += k;
+		}
+		/* The round's lanes run now; the next round needs their outputs. */
+		while ((job = IMB_FLUSH_JOB(m)) != NULL) {
+			if (job->status != IMB_STATUS_COMPLETED)
+				rc = -EIO;
+			back++;
+		}
+		if (rc == 0 && back != sent)
+			rc = -EIO;
+		if (sent == 0)
+			break;
+		for (unsigned i = 0; i < n && rc == 0; i++)
+			round_done(&b->e[i], r);
+	}
+	if (rc < 0) {
+		/* No partial secret is left to use. */
+		for (unsigned i = 0; i < n; i++) {
+			struct entry *x = &b->e[i];
+
+			sg_wipe(x->out, x->kind == KIND_PRF ? x->out_len : x->hl);
+		}
+	}
+	entries_wipe(b, n);
+	b->n = 0;
+	return rc;
+}
