@@ -2,6 +2,11 @@
 // Handshake server benchmarks (docs/performance.md, "Handshake"):
 //
 //   handshake/<kind>                   complete handshakes of the Stormgate engine
+//   handshake_batch/psk/<n>            n handshakes/psk in lockstep: every round, what the
+//                                      n clients sent reaches the engine as one
+//                                      sg_hs_input_burst(), so their second flights
+//                                      arrive together (batched key derivation); Time is
+//                                      per burst round trip of n, server_us per handshake
 //   handshake_store/psk                handshake/psk with the session store on, as the
 //                                      gateway runs it: each installed session's record
 //                                      made, sealed and queued (server time: the gateway
@@ -53,6 +58,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <memory>
 #include <string>
 
 #include <stormgate/handshake.h>
@@ -511,6 +517,128 @@ void BM_engine(benchmark::State &state, Kind k)
 	sg_hs_engine_free(r.e);
 }
 
+// ---- the engine, n handshakes a burst (sg_hs_input_burst) --------------------------------
+
+// n OpenSSL clients in lockstep, each on its own peer (port) and queues: each
+// round every client steps, then what they all sent reaches the engine as one
+// burst, so their second flights (ClientKeyExchange, CCS, Finished) arrive
+// together and their key schedules run as one batch.
+struct BatchRig {
+	static constexpr unsigned kMax = 32;
+	sg_hs_engine *e = nullptr;
+	Endpoint client[kMax], server[kMax];
+	unsigned installed = 0;
+	alignas(64) uint8_t sa_copy[1024];
+};
+
+uint16_t batch_port(unsigned i)
+{
+	return htons(static_cast<uint16_t>(30000 + i));
+}
+
+int batch_send(void *ctx, const sg_hs_peer *peer, const uint8_t *d, size_t len)
+{
+	auto *r = static_cast<BatchRig *>(ctx);
+	unsigned i = ntohs(peer->pport) - 30000u;
+
+	if (i >= BatchRig::kMax)
+		abort();
+	r->client[i].push(d, len);
+	return 0;
+}
+
+int batch_install(void *ctx, const sg_hs_result *res)
+{
+	auto *r = static_cast<BatchRig *>(ctx);
+
+	memcpy(r->sa_copy, res->sa, sg_rec_sa_size(SG_REPLAY_WINDOW_DEFAULT));
+	r->installed++;
+	return 0;
+}
+
+// n handshakes; returns the server's time in seconds (its sg_hs_input_burst() calls).
+double engine_batch(BatchRig &r, SSL_CTX *cctx, unsigned n, uint64_t it)
+{
+	static sg_hs_dgram d[SG_HS_BURST_MAX];
+	SSL *c[BatchRig::kMax];
+	unsigned want = r.installed + n, done = 0;
+	double server = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		r.client[i].peer = &r.server[i];
+		r.server[i].peer = &r.client[i];
+		c[i] = client_new(cctx, &r.client[i], nullptr);
+	}
+	for (int step = 0; step < 50 && (done < n || r.installed < want); step++) {
+		unsigned m = 0;
+
+		done = 0;
+		for (unsigned i = 0; i < n; i++) {
+			done += SSL_do_handshake(c[i]) == 1;
+			while (!r.server[i].empty() && m < SG_HS_BURST_MAX) {
+				d[m].data = r.server[i].front(&d[m].len);
+				d[m].peer = sg_hs_peer{};
+				d[m].peer.paddr[10] = d[m].peer.paddr[11] = 0xff;
+				d[m].peer.paddr[12] = 198;
+				d[m].peer.paddr[13] = 18;
+				// A new address each handshake, as handshake/psk's new port.
+				d[m].peer.paddr[14] = static_cast<uint8_t>(it >> 8);
+				d[m].peer.paddr[15] = static_cast<uint8_t>(it);
+				d[m].peer.pport = batch_port(i);
+				d[m].peer.lport = htons(5684);
+				d[m].tag = i;
+				m++;
+				r.server[i].pop(); // the slot stays readable until the next push
+			}
+		}
+		if (m == 0)
+			continue;
+		auto t0 = Clock::now();
+		sg_hs_input_burst(r.e, now_of(it), d, m);
+		server += std::chrono::duration<double>(Clock::now() - t0).count();
+	}
+	if (r.installed != want)
+		abort();
+	for (unsigned i = 0; i < n; i++) {
+		SSL_set_shutdown(c[i], SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+		SSL_free(c[i]);
+		r.client[i].clear();
+		r.server[i].clear();
+	}
+	return server;
+}
+
+void BM_engine_batch(benchmark::State &state, unsigned n)
+{
+	auto r = std::make_unique<BatchRig>();
+	SSL_CTX *cctx = client_ctx(Kind::psk);
+	sg_hs_config conf{};
+	uint64_t it = 0;
+	double total = 0;
+
+	conf.max_handshakes = 1024;
+	conf.linger_entries = 1024;
+	conf.cookie_policy = SG_HS_COOKIE_NEVER;
+	conf.ops.ctx = r.get();
+	conf.ops.psk_lookup = rig_lookup;
+	conf.ops.send = batch_send;
+	conf.ops.install = batch_install;
+	r->e = sg_hs_engine_create(&conf);
+	if (r->e == nullptr)
+		abort();
+	for (auto _ : state) {
+		double t = engine_batch(*r, cctx, n, ++it);
+
+		state.SetIterationTime(t);
+		total += t;
+	}
+	const double hs = static_cast<double>(state.iterations()) * n;
+	state.SetItemsProcessed(static_cast<int64_t>(hs));
+	state.counters["server_us"] = benchmark::Counter(total * 1e6 / hs);
+	SSL_CTX_free(cctx);
+	sg_hs_engine_free(r->e);
+}
+
 // ---- OpenSSL's DTLS server ------------------------------------------------------------
 
 SSL_CTX *server_ctx(Kind k)
@@ -684,6 +812,11 @@ int register_all()
 			        BM_hmac_mb, mg.m, jobs);
 	for (const Row &r : engine)
 		benchmark::RegisterBenchmark(r.name, BM_engine, r.k)
+		        ->UseManualTime()
+		        ->Unit(benchmark::kMicrosecond);
+	for (unsigned n : { 1u, 4u, 8u, 16u, 32u })
+		benchmark::RegisterBenchmark(("handshake_batch/psk/" + std::to_string(n)).c_str(),
+		                             BM_engine_batch, n)
 		        ->UseManualTime()
 		        ->Unit(benchmark::kMicrosecond);
 	for (const Row &r : baseline)

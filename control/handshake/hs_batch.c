@@ -15,7 +15,6 @@
 #include <intel-ipsec-mb.h>
 
 #include <stormgate/common.h>
-#include <stormgate/imb_job.h>
 
 #include "hs_batch.h"
 
@@ -51,7 +50,15 @@ struct sg_hs_batch {
 	size_t mgr_size;
 	enum sg_hs_batch_arch arch;
 	unsigned n;
+	int rc;                            /* the round's first failure */
+	unsigned n_jobs[SG_HS_HASH_COUNT]; /* jobs of the round not yet run, by hash */
+	IMB_JOB jobs[SG_HS_HASH_COUNT][IMB_MAX_BURST_SIZE];
 	struct entry e[SG_HS_BATCH_MAX];
+};
+
+static const IMB_HASH_ALG hash_alg[SG_HS_HASH_COUNT] = {
+	[SG_HS_SHA256] = IMB_AUTH_HMAC_SHA_256,
+	[SG_HS_SHA384] = IMB_AUTH_HMAC_SHA_384,
 };
 
 static const char *const arch_names[] = {
@@ -212,45 +219,63 @@ int sg_hs_batch_prf(struct sg_hs_batch *b, const struct sg_hs_hmac_key *k, const
 }
 
 /*
- * Submit one HMAC job; a job the manager hands back (finished, or forced
- * out when its queue is full) is checked here. Returns the jobs it handed
- * back, or -EIO.
+ * Run the queued jobs of hash h as one burst (IPsec-MB's hash burst API:
+ * the jobs are ours, not the manager's queue, and the call returns with
+ * them done; about 15 ns an HMAC less than submit and flush here). A
+ * failure is kept in b->rc.
  */
-static int submit(IMB_MGR *m, const struct sg_hs_hmac_key *k, const uint8_t *msg, size_t len,
-                  uint8_t *out, unsigned hl)
+static void run_jobs(struct sg_hs_batch *b, unsigned h)
 {
-	IMB_JOB *job;
+	unsigned n = b->n_jobs[h], done;
 
-	sg_imb_hmac_job(m, k->hash == SG_HS_SHA384 ? IMB_AUTH_HMAC_SHA_384 : IMB_AUTH_HMAC_SHA_256,
-	                k->ipad, k->opad, msg, len, out, hl);
+	if (n == 0)
+		return;
+	b->n_jobs[h] = 0;
 	/* Unchecked: what IPsec-MB would refuse is refused when queued. */
-	job = IMB_SUBMIT_JOB_NOCHECK(m);
-	if (job == NULL)
-		return 0;
-	return job->status == IMB_STATUS_COMPLETED ? 1 : -EIO;
+	done = IMB_SUBMIT_HASH_BURST_NOCHECK(b->mgr, b->jobs[h], n, hash_alg[h]);
+	for (unsigned i = 0; i < n; i++)
+		if (done != n || b->jobs[h][i].status != IMB_STATUS_COMPLETED)
+			b->rc = -EIO;
+}
+
+/* Queue one HMAC job of the round (a full burst of its hash runs at once). */
+static void submit(struct sg_hs_batch *b, const struct sg_hs_hmac_key *k, const uint8_t *msg,
+                   size_t len, uint8_t *out, unsigned hl)
+{
+	IMB_JOB *job = &b->jobs[k->hash][b->n_jobs[k->hash]++];
+
+	job->src = msg;
+	job->hash_start_src_offset_in_bytes = 0;
+	job->msg_len_to_hash_in_bytes = len;
+	job->auth_tag_output = out;
+	job->auth_tag_output_len_in_bytes = hl;
+	job->u.HMAC._hashed_auth_key_xor_ipad = k->ipad;
+	job->u.HMAC._hashed_auth_key_xor_opad = k->opad;
+	job->hash_alg = hash_alg[k->hash];
+	if (b->n_jobs[k->hash] == IMB_MAX_BURST_SIZE)
+		run_jobs(b, k->hash);
 }
 
 /*
  * Queue round r's jobs of entry x: round 0 is A(1) (or the HMAC); round
  * i > 0 is P(i), and A(i+1) when more output follows. Returns the jobs
- * submitted (0: x is done), and adds what the manager handed back to *back.
+ * queued (0: x is done).
  */
-static int round_jobs(IMB_MGR *m, struct entry *x, unsigned r, int *back)
+static unsigned round_jobs(struct sg_hs_batch *b, struct entry *x, unsigned r)
 {
 	unsigned hl = x->hl;
 	size_t left;
-	int rc, n = 0;
 
 	if (x->kind == KIND_HMAC) {
 		if (r > 0)
 			return 0;
-		rc = submit(m, x->k, x->msg, x->msg_len, x->out, hl);
-		goto out;
+		submit(b, x->k, x->msg, x->msg_len, x->out, hl);
+		return 1;
 	}
 	if (r == 0) {
 		/* RFC 5246 §5: A(1) = HMAC(secret, seed). */
-		rc = submit(m, x->k, x->buf + hl, x->seed_len, x->a, hl);
-		goto out;
+		submit(b, x->k, x->buf + hl, x->seed_len, x->a, hl);
+		return 1;
 	}
 	left = (size_t)x->out_len - x->done;
 	if (left == 0)
@@ -258,21 +283,12 @@ static int round_jobs(IMB_MGR *m, struct entry *x, unsigned r, int *back)
 	memcpy(x->buf, x->a, hl);
 	/* P(i) = HMAC(secret, A(i) ‖ seed), straight into out when a whole block fits. */
 	x->tail = left < hl;
-	rc = submit(m, x->k, x->buf, hl + x->seed_len, x->tail ? x->blk : x->out + x->done, hl);
-	if (rc < 0)
-		return rc;
-	*back += rc;
-	n++;
+	submit(b, x->k, x->buf, hl + x->seed_len, x->tail ? x->blk : x->out + x->done, hl);
+	if (left <= hl)
+		return 1;
 	/* A(i+1) = HMAC(secret, A(i)), from the copy in buf while a is written. */
-	if (left > hl)
-		rc = submit(m, x->k, x->buf, hl, x->a, hl);
-	else
-		return n;
-out:
-	if (rc < 0)
-		return rc;
-	*back += rc;
-	return n + 1;
+	submit(b, x->k, x->buf, hl, x->a, hl);
+	return 2;
 }
 
 /* After a round: account what P(i) produced. */
@@ -292,35 +308,24 @@ static void round_done(struct entry *x, unsigned r)
 
 int sg_hs_batch_run(struct sg_hs_batch *b)
 {
-	IMB_MGR *m = b->mgr;
 	unsigned n = b->n;
-	int rc = 0;
+	int rc;
 
-	for (unsigned r = 0; rc == 0; r++) {
-		int sent = 0, back = 0;
-		IMB_JOB *job;
+	b->rc = 0;
+	for (unsigned r = 0; b->rc == 0; r++) {
+		unsigned sent = 0;
 
-		for (unsigned i = 0; i < n && rc == 0; i++) {
-			int k = round_jobs(m, &b->e[i], r, &back);
-
-			if (k < 0)
-				rc = k;
-			else
-				sent += k;
-		}
+		for (unsigned i = 0; i < n; i++)
+			sent += round_jobs(b, &b->e[i], r);
 		/* The round's lanes run now; the next round needs their outputs. */
-		while ((job = IMB_FLUSH_JOB(m)) != NULL) {
-			if (job->status != IMB_STATUS_COMPLETED)
-				rc = -EIO;
-			back++;
-		}
-		if (rc == 0 && back != sent)
-			rc = -EIO;
+		for (unsigned h = 0; h < SG_HS_HASH_COUNT; h++)
+			run_jobs(b, h);
 		if (sent == 0)
 			break;
-		for (unsigned i = 0; i < n && rc == 0; i++)
+		for (unsigned i = 0; i < n && b->rc == 0; i++)
 			round_done(&b->e[i], r);
 	}
+	rc = b->rc;
 	if (rc < 0) {
 		/* No partial secret is left to use. */
 		for (unsigned i = 0; i < n; i++) {
