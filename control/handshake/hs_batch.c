@@ -39,6 +39,10 @@ struct entry {
 	uint8_t hl; /* hash length */
 	uint8_t seed_len;
 	uint8_t tail; /* the last P(i) went to blk: copy its first bytes out */
+	uint8_t step; /* the entry's next round: 0 is A(1) (or the HMAC) */
+	/* Called once its output is complete (may queue more: they start next round). */
+	void (*then)(struct sg_hs_batch *b, void *arg);
+	void *arg;
 	uint8_t buf[SG_HS_HASH_MAX_LEN + SEED_MAX];
 	uint8_t a[SG_HS_HASH_MAX_LEN];
 	uint8_t blk[SG_HS_HASH_MAX_LEN];
@@ -182,6 +186,8 @@ int sg_hs_batch_hmac(struct sg_hs_batch *b, const struct sg_hs_hmac_key *k, cons
 	x = &b->e[b->n++];
 	x->kind = KIND_HMAC;
 	x->k = k;
+	x->step = 0;
+	x->then = NULL;
 	x->msg = msg;
 	x->msg_len = (uint32_t)len;
 	x->out = out;
@@ -192,6 +198,15 @@ int sg_hs_batch_hmac(struct sg_hs_batch *b, const struct sg_hs_hmac_key *k, cons
 int sg_hs_batch_prf(struct sg_hs_batch *b, const struct sg_hs_hmac_key *k, const char *label,
                     const uint8_t *seed_a, size_t len_a, const uint8_t *seed_b, size_t len_b,
                     uint8_t *out, size_t out_len)
+{
+	return sg_hs_batch_prf_then(b, k, label, seed_a, len_a, seed_b, len_b, out, out_len, NULL,
+	                            NULL);
+}
+
+int sg_hs_batch_prf_then(struct sg_hs_batch *b, const struct sg_hs_hmac_key *k, const char *label,
+                         const uint8_t *seed_a, size_t len_a, const uint8_t *seed_b, size_t len_b,
+                         uint8_t *out, size_t out_len,
+                         void (*then)(struct sg_hs_batch *b, void *arg), void *arg)
 {
 	size_t label_len = strlen(label), seed_len = label_len + len_a + len_b;
 	struct entry *x;
@@ -204,6 +219,9 @@ int sg_hs_batch_prf(struct sg_hs_batch *b, const struct sg_hs_hmac_key *k, const
 	x = &b->e[b->n++];
 	x->kind = KIND_PRF;
 	x->k = k;
+	x->step = 0;
+	x->then = then;
+	x->arg = arg;
 	x->out = out;
 	x->out_len = (uint16_t)out_len;
 	x->done = 0;
@@ -257,13 +275,13 @@ static void submit(struct sg_hs_batch *b, const struct sg_hs_hmac_key *k, const 
 }
 
 /*
- * Queue round r's jobs of entry x: round 0 is A(1) (or the HMAC); round
- * i > 0 is P(i), and A(i+1) when more output follows. Returns the jobs
- * queued (0: x is done).
+ * Queue the jobs of entry x's next step: step 0 is A(1) (or the HMAC);
+ * step i > 0 is P(i), and A(i+1) when more output follows. Returns the
+ * jobs queued (0: x is done).
  */
-static unsigned round_jobs(struct sg_hs_batch *b, struct entry *x, unsigned r)
+static unsigned round_jobs(struct sg_hs_batch *b, struct entry *x)
 {
-	unsigned hl = x->hl;
+	unsigned hl = x->hl, r = x->step;
 	size_t left;
 
 	if (x->kind == KIND_HMAC) {
@@ -291,50 +309,60 @@ static unsigned round_jobs(struct sg_hs_batch *b, struct entry *x, unsigned r)
 	return 2;
 }
 
-/* After a round: account what P(i) produced. */
-static void round_done(struct entry *x, unsigned r)
+/* After a round: account what x's step produced; true when x just completed. */
+static bool round_done(struct entry *x)
 {
 	size_t left = (size_t)x->out_len - x->done;
+	unsigned r = x->step;
 
-	if (x->kind != KIND_PRF || r == 0 || left == 0)
-		return;
+	if (x->kind == KIND_HMAC) {
+		x->step = 1;
+		return r == 0;
+	}
+	if (left == 0)
+		return false;
+	x->step++;
+	if (r == 0)
+		return false;
 	if (x->tail) {
 		memcpy(x->out + x->done, x->blk, left);
 		x->done = x->out_len;
 	} else {
 		x->done = (uint16_t)(x->done + x->hl);
 	}
+	return x->done == x->out_len;
 }
 
 int sg_hs_batch_run(struct sg_hs_batch *b)
 {
-	unsigned n = b->n;
 	int rc;
 
 	b->rc = 0;
-	for (unsigned r = 0; b->rc == 0; r++) {
-		unsigned sent = 0;
+	while (b->rc == 0) {
+		unsigned sent = 0, n = b->n;
 
 		for (unsigned i = 0; i < n; i++)
-			sent += round_jobs(b, &b->e[i], r);
+			sent += round_jobs(b, &b->e[i]);
 		/* The round's lanes run now; the next round needs their outputs. */
 		for (unsigned h = 0; h < SG_HS_HASH_COUNT; h++)
 			run_jobs(b, h);
 		if (sent == 0)
 			break;
+		/* A continuation queued here joins the next round (b->n grows). */
 		for (unsigned i = 0; i < n && b->rc == 0; i++)
-			round_done(&b->e[i], r);
+			if (round_done(&b->e[i]) && b->e[i].then != NULL)
+				b->e[i].then(b, b->e[i].arg);
 	}
 	rc = b->rc;
 	if (rc < 0) {
 		/* No partial secret is left to use. */
-		for (unsigned i = 0; i < n; i++) {
+		for (unsigned i = 0; i < b->n; i++) {
 			struct entry *x = &b->e[i];
 
 			sg_wipe(x->out, x->kind == KIND_PRF ? x->out_len : x->hl);
 		}
 	}
-	entries_wipe(b, n);
+	entries_wipe(b, b->n);
 	b->n = 0;
 	return rc;
 }

@@ -75,6 +75,17 @@ int sg_hs_batch_prf(struct sg_hs_batch *b, const struct sg_hs_hmac_key *k, const
                     const uint8_t *seed_a, size_t len_a, const uint8_t *seed_b, size_t len_b,
                     uint8_t *out, size_t out_len);
 
+/*
+ * As sg_hs_batch_prf(), and then(b, arg) is called inside sg_hs_batch_run()
+ * as soon as out is complete: it may queue more (a PRF whose seed needs this
+ * output), which joins the rounds still running rather than a run of its
+ * own. A failure it meets is its own to keep (in arg).
+ */
+int sg_hs_batch_prf_then(struct sg_hs_batch *b, const struct sg_hs_hmac_key *k, const char *label,
+                         const uint8_t *seed_a, size_t len_a, const uint8_t *seed_b, size_t len_b,
+                         uint8_t *out, size_t out_len,
+                         void (*then)(struct sg_hs_batch *b, void *arg), void *arg);
+
 /* What is queued. */
 unsigned sg_hs_batch_count(const struct sg_hs_batch *b);
 

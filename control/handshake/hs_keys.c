@@ -157,7 +157,32 @@ static int queue_master(struct sg_hs_engine *e, struct hs_derive *d)
 	                       sizeof(d->master));
 }
 
-/* Stage 2: the key block (RFC 5246 §6.3) and the client's verify_data (§7.4.9). */
+/*
+ * Our verify_data over the transcript with the client's Finished as it must
+ * be (RFC 5246 §7.4.9: our Finished covers theirs), queued as soon as the
+ * client's verify_data is out, in the same run. A client whose Finished
+ * differs fails before ours is used.
+ */
+static void queue_server_fin(struct sg_hs_batch *b, void *arg)
+{
+	struct hs_derive *d = arg;
+	enum sg_hs_hash h = (enum sg_hs_hash)d->hash;
+	uint8_t hash[SG_HS_HASH_MAX_LEN];
+
+	sg_hs_transcript_add_msg(&d->t, SG_TLS_HT_FINISHED, d->fin_seq, d->client_verify,
+	                         sizeof(d->client_verify));
+	sg_hs_transcript_peek(&d->t, hash);
+	if (d->rc == 0)
+		d->rc = sg_hs_batch_prf(b, &d->key, SG_TLS_LABEL_SERVER_FINISHED, hash,
+		                        sg_hs_hash_len(h), NULL, 0, d->server_verify,
+		                        sizeof(d->server_verify));
+	sg_wipe(hash, sizeof(hash));
+}
+
+/*
+ * Stage 2: the key block (RFC 5246 §6.3) and the client's verify_data
+ * (§7.4.9), then ours (above) in the rounds the key block still needs.
+ */
 static int queue_keys(struct sg_hs_engine *e, struct hs_derive *d)
 {
 	enum sg_hs_hash h = (enum sg_hs_hash)d->hash;
@@ -168,41 +193,21 @@ static int queue_keys(struct sg_hs_engine *e, struct hs_derive *d)
 		                     d->server_random, SG_TLS_RANDOM_LEN, d->client_random,
 		                     SG_TLS_RANDOM_LEN, d->kb, d->kb_len);
 	if (rc == 0)
-		rc = sg_hs_batch_prf(e->batch, &d->key, SG_TLS_LABEL_CLIENT_FINISHED,
-		                     d->session_hash, sg_hs_hash_len(h), NULL, 0, d->client_verify,
-		                     sizeof(d->client_verify));
-	return rc;
-}
-
-/*
- * Stage 3: our verify_data over the transcript with the client's Finished
- * as it must be (RFC 5246 §7.4.9: our Finished covers theirs). A client
- * whose Finished differs fails before ours is used.
- */
-static int queue_server_fin(struct sg_hs_engine *e, struct hs_derive *d)
-{
-	enum sg_hs_hash h = (enum sg_hs_hash)d->hash;
-	uint8_t hash[SG_HS_HASH_MAX_LEN];
-	int rc;
-
-	sg_hs_transcript_add_msg(&d->t, SG_TLS_HT_FINISHED, d->fin_seq, d->client_verify,
-	                         sizeof(d->client_verify));
-	sg_hs_transcript_peek(&d->t, hash);
-	rc = sg_hs_batch_prf(e->batch, &d->key, SG_TLS_LABEL_SERVER_FINISHED, hash,
-	                     sg_hs_hash_len(h), NULL, 0, d->server_verify,
-	                     sizeof(d->server_verify));
-	sg_wipe(hash, sizeof(hash));
+		rc = sg_hs_batch_prf_then(e->batch, &d->key, SG_TLS_LABEL_CLIENT_FINISHED,
+		                          d->session_hash, sg_hs_hash_len(h), NULL, 0,
+		                          d->client_verify, sizeof(d->client_verify),
+		                          d->server_fin ? queue_server_fin : NULL, d);
 	return rc;
 }
 
 /* One stage over every d still good: queue, run the batch. */
 static void derive_stage(struct sg_hs_engine *e, struct hs_derive *const *d, unsigned n,
-                         int (*queue)(struct sg_hs_engine *, struct hs_derive *), bool fin_only)
+                         int (*queue)(struct sg_hs_engine *, struct hs_derive *))
 {
 	int rc;
 
 	for (unsigned i = 0; i < n; i++)
-		if (d[i]->rc == 0 && (!fin_only || d[i]->server_fin))
+		if (d[i]->rc == 0)
 			d[i]->rc = queue(e, d[i]);
 	if (sg_hs_batch_count(e->batch) == 0)
 		return;
@@ -213,9 +218,8 @@ static void derive_stage(struct sg_hs_engine *e, struct hs_derive *const *d, uns
 
 void sg_hs_derive_run(struct sg_hs_engine *e, struct hs_derive *const *d, unsigned n)
 {
-	derive_stage(e, d, n, queue_master, false);
-	derive_stage(e, d, n, queue_keys, false);
-	derive_stage(e, d, n, queue_server_fin, true);
+	derive_stage(e, d, n, queue_master);
+	derive_stage(e, d, n, queue_keys);
 }
 
 int sg_hs_derive_apply(struct sg_hs_engine *e, struct hs_slot *s, const struct hs_derive *d)

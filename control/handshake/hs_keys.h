@@ -94,9 +94,10 @@ void sg_hs_derive_prepare(const struct hs_slot *s, const struct sg_hs_transcript
                           const uint8_t *pms, size_t n, uint16_t fin_seq, struct hs_derive *d);
 
 /*
- * Derive d[0..n) (n <= SG_HS_BURST_MAX) together, in three batches (master
- * secrets; key blocks and the client's verify_data; our verify_data), on
- * the engine's batch. Each d->rc: 0 or -errno.
+ * Derive d[0..n) (n <= SG_HS_BURST_MAX) together, in two runs of the
+ * engine's batch: the master secrets; then the key blocks and the client's
+ * verify_data, ours joining the rounds as soon as the client's is out.
+ * Each d->rc: 0 or -errno.
  */
 void sg_hs_derive_run(struct sg_hs_engine *e, struct hs_derive *const *d, unsigned n);
 

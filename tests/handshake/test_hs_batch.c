@@ -2,7 +2,8 @@
 /*
  * Batched key derivation (control/handshake/hs_batch.c, sg_hs_input_burst):
  * batches of 1..40 mixed SHA-256/SHA-384 PRFs against sg_hs_prf() byte for
- * byte and the Wycheproof HMAC-SHA256/384 vectors through the batch, on
+ * byte (and PRFs queued by another's continuation, seeded with its output),
+ * the Wycheproof HMAC-SHA256/384 vectors through the batch, on
  * every IPsec-MB manager this CPU runs; the burst's limits; and a burst of
  * OpenSSL clients' flights against the same flights one sg_hs_input() call
  * each: the same datagrams sent (peer, length, order), the same installs,
@@ -127,6 +128,67 @@ static void test_prf_batches_match_serial(void **state)
 	}
 	/* The best manager and SSE exist on every x86-64 CPU IPsec-MB runs on. */
 	assert_true(managers >= 2);
+}
+
+/* A PRF whose seed is another's output, queued by the first's continuation. */
+struct chain {
+	struct prf_row *r;
+	uint8_t second[48], want2[48];
+	size_t len2;
+	int rc;
+};
+
+static void chain_then(struct sg_hs_batch *b, void *arg)
+{
+	struct chain *c = arg;
+
+	/* Seeded with (up to 64 bytes of) the output just completed. */
+	c->rc = sg_hs_batch_prf(b, &c->r->k, SG_TLS_LABEL_SERVER_FINISHED, c->r->got,
+	                        c->r->out_len < 64 ? c->r->out_len : 64, NULL, 0, c->second,
+	                        c->len2);
+}
+
+static void test_prf_continuations(void **state)
+{
+	static struct prf_row rows[24];
+	static struct chain chains[24];
+
+	(void)state;
+	for (unsigned a = 0; a < SG_ARRAY_SIZE(archs); a++) {
+		struct sg_hs_batch *b = batch_on(archs[a]);
+
+		if (b == NULL)
+			continue;
+		for (unsigned i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+			struct prf_row *r = &rows[i];
+			struct chain *c = &chains[i];
+
+			prf_row_make(r, i, 7);
+			c->r = r;
+			c->len2 = 1 + (i * 5) % 48;
+			c->rc = -1;
+			assert_int_equal(sg_hs_prf(&crypto, r->hash, &r->k, NULL, 0,
+			                           SG_TLS_LABEL_SERVER_FINISHED, r->want,
+			                           r->out_len < 64 ? r->out_len : 64, NULL, 0,
+			                           c->want2, c->len2),
+			                 0);
+			/* Every third one without a continuation: mixed in the same rounds. */
+			assert_int_equal(sg_hs_batch_prf_then(b, &r->k, r->label, r->seed, r->len_a,
+			                                      r->seed + r->len_a, r->len_b, r->got,
+			                                      r->out_len, i % 3 ? chain_then : NULL,
+			                                      c),
+			                 0);
+		}
+		assert_int_equal(sg_hs_batch_run(b), 0);
+		for (unsigned i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+			assert_memory_equal(rows[i].got, rows[i].want, rows[i].out_len);
+			if (i % 3 == 0)
+				continue;
+			assert_int_equal(chains[i].rc, 0);
+			assert_memory_equal(chains[i].second, chains[i].want2, chains[i].len2);
+		}
+		sg_hs_batch_free(b);
+	}
 }
 
 /* A batch's limits: empty messages and outputs, long seeds, a full batch. */
@@ -596,6 +658,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prf_batches_match_serial),
+		cmocka_unit_test(test_prf_continuations),
 		cmocka_unit_test(test_batch_limits),
 		cmocka_unit_test(test_hmac_wycheproof_batched),
 		cmocka_unit_test(test_burst_equals_serial),
