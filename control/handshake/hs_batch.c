@@ -111,7 +111,8 @@ static enum sg_hs_batch_arch best_arch(uint64_t features)
 
 struct sg_hs_batch *sg_hs_batch_create(enum sg_hs_batch_arch arch)
 {
-	struct sg_hs_batch *b = aligned_alloc(SG_CACHE_LINE, sizeof(*b));
+	struct sg_hs_batch *b = aligned_alloc(SG_CACHE_LINE, (sizeof(*b) + SG_CACHE_LINE - 1) &
+	                                                             ~(size_t)(SG_CACHE_LINE - 1));
 	int err = ENOMEM;
 
 	if (b == NULL)

@@ -204,9 +204,9 @@ static void on_finished(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot 
 		sg_hs_fail(e, s, SG_HS_C_FAIL_UNEXPECTED_MESSAGE, SG_TLS_ALERT_UNEXPECTED_MESSAGE);
 		return;
 	}
-	/* A full handshake derived it with its keys (hs_keys.h, sg_hs_derive_run). */
-	if (s->state == HS_WAIT_FINISHED)
-		memcpy(expect, s->client_verify, sizeof(expect));
+	/* Derived with the keys when they came in this datagram (hs_keys.h, sg_hs_derive_run). */
+	if (s->state == HS_WAIT_FINISHED && x->kx_here)
+		memcpy(expect, x->client_verify, sizeof(expect));
 	else if (sg_hs_finished_of(e, s, SG_TLS_LABEL_CLIENT_FINISHED, expect) < 0) {
 		sg_hs_fail(e, s, SG_HS_C_FAIL_INTERNAL, SG_TLS_ALERT_INTERNAL_ERROR);
 		return;

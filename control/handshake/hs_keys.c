@@ -231,7 +231,6 @@ int sg_hs_derive_apply(struct sg_hs_engine *e, struct hs_slot *s, const struct h
 	if (rc < 0)
 		return rc;
 	memcpy(s->master, d->master, sizeof(s->master));
-	memcpy(s->client_verify, d->client_verify, sizeof(s->client_verify));
 	if (d->server_fin) {
 		memcpy(s->server_verify, d->server_verify, sizeof(s->server_verify));
 		s->flags |= SF_SERVER_FIN;

@@ -102,9 +102,10 @@ void sg_hs_derive_prepare(const struct hs_slot *s, const struct sg_hs_transcript
 void sg_hs_derive_run(struct sg_hs_engine *e, struct hs_derive *const *d, unsigned n);
 
 /*
- * Slot s takes what d derived: its master secret, epoch-1 SA, the client's
- * expected verify_data and, when derived, our Finished (SF_SERVER_FIN); the
- * master secret's prepared key becomes the engine's cached one. 0 or d->rc.
+ * Slot s takes what d derived: its master secret, epoch-1 SA and, when
+ * derived, our Finished (SF_SERVER_FIN); the master secret's prepared key
+ * becomes the engine's cached one. 0 or d->rc. The client's verify_data
+ * stays in d (the datagram's context keeps it, hs_priv.h).
  */
 int sg_hs_derive_apply(struct sg_hs_engine *e, struct hs_slot *s, const struct hs_derive *d);
 

@@ -164,6 +164,7 @@ static void kx_complete(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot 
 	s->rx_seq++;
 	s->state = HS_WAIT_FINISHED;
 	x->kx_here = true;
+	memcpy(x->client_verify, d->client_verify, sizeof(x->client_verify));
 	sg_hs_linger_prefetch(e, x->hash);
 }
 

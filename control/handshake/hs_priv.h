@@ -126,6 +126,9 @@ struct hs_rx {
 	bool pending_here; /* the early epoch-1 record was kept from this datagram */
 	/* Its key exchange as the burst prepared it (sg_hs_input_burst); NULL: none. */
 	struct hs_kx_pre *pre;
+	/* kx_here: the client's Finished as it must be, derived with the keys (its
+	 * own datagram, the usual case, needs no PRF for it; a later one does). */
+	uint8_t client_verify[SG_TLS_VERIFY_DATA_LEN];
 };
 
 /* ---- small helpers ----------------------------------------------------------------- */

@@ -105,7 +105,6 @@ struct hs_slot {
 	uint8_t psk_digest[SG_HS_TICKET_PSK_DIGEST_LEN];
 	uint8_t master[SG_TLS_MASTER_SECRET_LEN];
 	uint8_t server_verify[SG_TLS_VERIFY_DATA_LEN]; /* ours: abbreviated, SF_SERVER_FIN */
-	uint8_t client_verify[SG_TLS_VERIFY_DATA_LEN]; /* full: the client's, once the keys exist */
 	uint8_t cid[SG_HS_CID_MAX];
 	uint8_t peer_cid[SG_HS_PEER_CID_MAX];
 	uint8_t sni[SG_HS_SNI_MAX];
