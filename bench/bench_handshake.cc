@@ -25,8 +25,9 @@
 //                                      message, a prepared key): <jobs> jobs submitted,
 //                                      then one flush, on the sse / avx2 / avx512
 //                                      manager (_noshani: SHA-NI off, as on a CPU
-//                                      without it); ns_per_hmac (docs/handshake.md,
-//                                      "Batched key derivation")
+//                                      without it; _burst: IPsec-MB's hash burst API
+//                                      instead of submit and flush); ns_per_hmac
+//                                      (docs/handshake.md, "Batched key derivation")
 //
 // kind: psk (PSK-AES128-CCM8), psk_cookie (the same after a HelloVerifyRequest
 // round), ecdhe_psk_x25519 / ecdhe_psk_p256 (ECDHE-PSK-CHACHA20-POLY1305),
@@ -714,8 +715,9 @@ void BM_openssl(benchmark::State &state, Kind k)
 
 enum class Mgr { sse, avx2, avx512, sse_noshani, avx2_noshani };
 
-void BM_hmac_mb(benchmark::State &state, Mgr which, unsigned jobs)
+void BM_hmac_mb(benchmark::State &state, Mgr which, unsigned jobs, bool burst)
 {
+	static IMB_JOB own[16];
 	alignas(16) uint8_t ipad[32], opad[32];
 	uint8_t msg[16][109], tag[16][32];
 	bool noni = which == Mgr::sse_noshani || which == Mgr::avx2_noshani;
@@ -742,25 +744,42 @@ void BM_hmac_mb(benchmark::State &state, Mgr which, unsigned jobs)
 	for (unsigned j = 0; j < 16; j++)
 		memset(msg[j], static_cast<int>(j), sizeof(msg[j]));
 	for (auto _ : state) {
-		for (unsigned j = 0; j < jobs; j++) {
-			IMB_JOB *job = IMB_GET_NEXT_JOB(m);
+		if (burst) {
+			// The hash burst API: our jobs, done when the call returns.
+			for (unsigned j = 0; j < jobs; j++) {
+				IMB_JOB *job = &own[j];
 
-			job->chain_order = IMB_ORDER_HASH_CIPHER;
-			job->cipher_mode = IMB_CIPHER_NULL;
-			job->cipher_direction = IMB_DIR_ENCRYPT;
-			job->hash_alg = IMB_AUTH_HMAC_SHA_256;
-			job->src = msg[j];
-			job->hash_start_src_offset_in_bytes = 0;
-			job->msg_len_to_hash_in_bytes = sizeof(msg[j]);
-			job->auth_tag_output = tag[j];
-			job->auth_tag_output_len_in_bytes = 32;
-			job->u.HMAC._hashed_auth_key_xor_ipad = ipad;
-			job->u.HMAC._hashed_auth_key_xor_opad = opad;
-			if (IMB_SUBMIT_JOB_NOCHECK(m) != nullptr)
+				job->src = msg[j];
+				job->hash_start_src_offset_in_bytes = 0;
+				job->msg_len_to_hash_in_bytes = sizeof(msg[j]);
+				job->auth_tag_output = tag[j];
+				job->auth_tag_output_len_in_bytes = 32;
+				job->u.HMAC._hashed_auth_key_xor_ipad = ipad;
+				job->u.HMAC._hashed_auth_key_xor_opad = opad;
+				job->hash_alg = IMB_AUTH_HMAC_SHA_256;
+			}
+			done += IMB_SUBMIT_HASH_BURST_NOCHECK(m, own, jobs, IMB_AUTH_HMAC_SHA_256);
+		} else {
+			for (unsigned j = 0; j < jobs; j++) {
+				IMB_JOB *job = IMB_GET_NEXT_JOB(m);
+
+				job->chain_order = IMB_ORDER_HASH_CIPHER;
+				job->cipher_mode = IMB_CIPHER_NULL;
+				job->cipher_direction = IMB_DIR_ENCRYPT;
+				job->hash_alg = IMB_AUTH_HMAC_SHA_256;
+				job->src = msg[j];
+				job->hash_start_src_offset_in_bytes = 0;
+				job->msg_len_to_hash_in_bytes = sizeof(msg[j]);
+				job->auth_tag_output = tag[j];
+				job->auth_tag_output_len_in_bytes = 32;
+				job->u.HMAC._hashed_auth_key_xor_ipad = ipad;
+				job->u.HMAC._hashed_auth_key_xor_opad = opad;
+				if (IMB_SUBMIT_JOB_NOCHECK(m) != nullptr)
+					done++;
+			}
+			while (IMB_FLUSH_JOB(m) != nullptr)
 				done++;
 		}
-		while (IMB_FLUSH_JOB(m) != nullptr)
-			done++;
 		// Chain the lanes as a PRF round does: the next input is this output.
 		for (unsigned j = 0; j < jobs; j++)
 			memcpy(msg[j], tag[j], 32);
@@ -805,11 +824,13 @@ int register_all()
 		     { "avx2_noshani", Mgr::avx2_noshani } };
 
 	for (const auto &mg : mgrs)
-		for (unsigned jobs : { 1u, 2u, 4u, 8u, 16u })
-			benchmark::RegisterBenchmark(
-			        ("hmac_mb/" + std::string(mg.name) + "/" + std::to_string(jobs))
-			                .c_str(),
-			        BM_hmac_mb, mg.m, jobs);
+		for (bool burst : { false, true })
+			for (unsigned jobs : { 1u, 2u, 4u, 8u, 16u })
+				benchmark::RegisterBenchmark(("hmac_mb/" + std::string(mg.name) +
+				                              (burst ? "_burst/" : "/") +
+				                              std::to_string(jobs))
+				                                     .c_str(),
+				                             BM_hmac_mb, mg.m, jobs, burst);
 	for (const Row &r : engine)
 		benchmark::RegisterBenchmark(r.name, BM_engine, r.k)
 		        ->UseManualTime()
