@@ -227,8 +227,10 @@ static void on_finished(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot 
 		sg_hs_slot_free(e, s);
 		return;
 	}
-	sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_FINISHED, mh.seq,
-	                         pt + SG_DTLS_HS_HDR_LEN, SG_TLS_VERIFY_DATA_LEN);
+	/* Our Finished needs the transcript with theirs, unless it was derived with the keys. */
+	if (!(s->flags & SF_SERVER_FIN))
+		sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_FINISHED, mh.seq,
+		                         pt + SG_DTLS_HS_HDR_LEN, SG_TLS_VERIFY_DATA_LEN);
 	complete_full(e, x, s, op->seq);
 }
 

@@ -11,6 +11,7 @@
  * (docs/handshake.md, "Files"; tests/meta/test_layers.py keeps it so):
  *
  *   hs_codec.c hs_crypto.c hs_cookie.c hs_ticket.c   leaves, no engine
+ *   hs_batch.c    batched HMAC / PRF lanes (a leaf too)
  *   hs_slots.c    slot pool, peer index, timer heap; the slot helpers
  *   hs_linger.c   finished flights kept after completion
  *   hs_output.c   records into datagrams, fragments, amplification, alerts, failure
