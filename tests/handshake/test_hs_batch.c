@@ -507,12 +507,14 @@ static struct sg_hs_time rig_now(unsigned round)
  * Every client's handshake against the engine, round by round: the clients
  * step, then what they sent goes to the engine, one call a datagram
  * (burst 0) or in bursts of up to burst datagrams. Some datagrams are sent
- * twice, right after themselves (a retransmitted flight).
+ * twice, right after themselves (a retransmitted flight); some follow two
+ * forgeries of themselves (cut short; a key exchange whose identity length
+ * runs past the message), which must be dropped the same way.
  */
 static void rig_run(struct rig *r, unsigned burst)
 {
-	static struct sg_hs_dgram d[CLIENTS * QUEUE_MAX * 2];
-	static uint8_t data[CLIENTS * QUEUE_MAX * 2][DGRAM_MAX];
+	static struct sg_hs_dgram d[CLIENTS * QUEUE_MAX * 4];
+	static uint8_t data[CLIENTS * QUEUE_MAX * 4][DGRAM_MAX];
 	struct sg_hs_config conf = { 0 };
 
 	memset(r, 0, sizeof(*r));
@@ -536,11 +538,20 @@ static void rig_run(struct rig *r, unsigned burst)
 			client_step(c);
 			for (; c->out.count;
 			     c->out.count--, c->out.head = (c->out.head + 1) % QUEUE_MAX) {
-				for (unsigned twice = 0; twice < 1 + (i % 7 == 3); twice++) {
-					memcpy(data[n], c->out.d[c->out.head],
-					       c->out.len[c->out.head]);
+				unsigned forged = i % 9 == 4 ? 2 : 0;
+
+				for (unsigned k = 0; k < forged + 1 + (i % 7 == 3); k++) {
+					size_t len = c->out.len[c->out.head];
+
+					memcpy(data[n], c->out.d[c->out.head], len);
+					if (k == 0 && forged)
+						len = len > 20 ? 20 : len; /* the record's length
+						                              runs past */
+					else if (k == 1 && forged && len > 26 &&
+					         data[n][13] == SG_TLS_HT_CLIENT_KEY_EXCHANGE)
+						data[n][25] = data[n][26] = 0xff;
 					d[n] = (struct sg_hs_dgram){ .data = data[n],
-						                     .len = c->out.len[c->out.head],
+						                     .len = len,
 						                     .tag = i };
 					d[n].peer.paddr[10] = d[n].peer.paddr[11] = 0xff;
 					d[n].peer.paddr[12] = 198;
@@ -593,6 +604,9 @@ static void test_burst_equals_serial(void **state)
 	}
 	assert_int_equal(s1.c[SG_HS_C_COMPLETED_FULL], completed);
 	assert_true(s1.c[SG_HS_C_FAIL_BAD_FINISHED] > 0 && s1.c[SG_HS_C_FAIL_UNKNOWN_IDENTITY] > 0);
+	/* The cut-short forgeries (two flights of four clients) are malformed; a forged key
+	 * exchange rides with the CCS and Finished, which count that datagram as handled. */
+	assert_true(s1.c[SG_HS_C_DROP_MALFORMED] >= 4 * 2);
 	for (unsigned b = 0; b < SG_ARRAY_SIZE(bursts); b++) {
 		rig_run(&many, bursts[b]);
 		sg_hs_stats_get(many.e, &s2);
