@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hs_batch.h"
 #include "hs_finish.h"
 #include "hs_flights.h"
 #include "hs_hello.h"
@@ -260,15 +261,16 @@ static void input_record(struct sg_hs_engine *e, struct hs_rx *x, const uint8_t 
 	input_epoch0(e, x, rh, frag);
 }
 
-int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_hs_peer *peer,
-                const uint8_t *dgram, size_t len, uint64_t tag)
+/* One datagram, as sg_hs_input(); pre: its key exchange as the burst prepared it, or NULL. */
+static int input_one(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_hs_peer *peer,
+                     const uint8_t *dgram, size_t len, uint64_t tag, struct hs_kx_pre *pre)
 {
 	struct sg_rec_hdr recs[RECS_PER_DGRAM];
-	struct hs_rx x = { .now = now, .peer = peer, .tag = tag, .len = len, .drop = -1 };
+	struct hs_rx x = {
+		.now = now, .peer = peer, .tag = tag, .len = len, .drop = -1, .pre = pre
+	};
 	unsigned n;
 
-	if (e == NULL || peer == NULL || (dgram == NULL && len > 0))
-		return -EINVAL;
 	/*
 	 * No handshake datagram is longer (handshake.h), and the cookie MAC
 	 * input and the records being opened are copied into the fixed scratch.
@@ -301,6 +303,91 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
 		hs_count(e, x.drop >= 0 ? (enum sg_hs_counter)x.drop : SG_HS_C_DROP_UNEXPECTED);
 	/* Finished records, alerts and tickets leave schedules of their keys behind. */
 	sg_rec_ctx_wipe_used(e->rec);
+	return 0;
+}
+
+int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_hs_peer *peer,
+                const uint8_t *dgram, size_t len, uint64_t tag)
+{
+	if (e == NULL || peer == NULL || (dgram == NULL && len > 0))
+		return -EINVAL;
+	return input_one(e, now, peer, dgram, len, tag, NULL);
+}
+
+/* ---- bursts (docs/handshake.md, "Batched key derivation") -------------------------------- */
+
+/*
+ * The ClientKeyExchange that datagram d would hand to its slot's key
+ * exchange step first, if that is all it can be: the slot waits for it
+ * (no reassembly under way), and the datagram's first record is an epoch-0
+ * handshake record whose first message is the whole key exchange with the
+ * expected message_seq (the client's flight 5, RFC 6347 §4.2.4). Anything
+ * else (fragments, a hello, odd order) is left to the datagram's turn.
+ * Returns the slot, or NULL; *body, *len, *seq: the message.
+ */
+static struct hs_slot *kx_candidate(struct sg_hs_engine *e, const struct sg_hs_dgram *d,
+                                    const uint8_t **body, size_t *len, uint16_t *seq)
+{
+	struct sg_rec_hdr rh;
+	struct sg_hs_msg_hdr mh;
+	struct hs_slot *s;
+	const uint8_t *frag;
+
+	if (d->data == NULL || d->len > SG_HS_DGRAM_MAX ||
+	    sg_rec_parse(d->data, d->len, e->conf.cid_len, &rh, 1) == 0 || rh.status != SG_REC_OK)
+		return NULL;
+	if ((rh.version >> 8) != 0xfe || rh.epoch != 0 || rh.type != SG_DTLS_CT_HANDSHAKE)
+		return NULL;
+	s = sg_hs_slot_find(e, &d->peer, sg_hs_peer_hash(e->seed, &d->peer));
+	if (s == NULL || s->state != HS_WAIT_CKE || s->reasm.active)
+		return NULL;
+	frag = d->data + rh.off + rh.hdr_len;
+	if (sg_hs_msg_hdr_parse(frag, rh.frag_len, &mh) < 0 ||
+	    mh.type != SG_TLS_HT_CLIENT_KEY_EXCHANGE || mh.seq != s->rx_seq || mh.frag_off != 0 ||
+	    mh.frag_len != mh.length)
+		return NULL;
+	*body = frag + SG_DTLS_HS_HDR_LEN;
+	*len = mh.length;
+	*seq = mh.seq;
+	return s;
+}
+
+int sg_hs_input_burst(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_hs_dgram *d,
+                      unsigned n)
+{
+	struct hs_kx_pre *of[SG_HS_BURST_MAX] = { NULL };
+	unsigned m = 0;
+
+	if (e == NULL || (d == NULL && n > 0) || n > SG_HS_BURST_MAX)
+		return -EINVAL;
+	/*
+	 * Phase A: the key exchanges of the burst, prepared without changing
+	 * any slot (one per slot: a repeated flight takes its turn alone), then
+	 * their key schedules as one batch.
+	 */
+	for (unsigned i = 0; i < n && n > 1; i++) {
+		const uint8_t *body;
+		size_t len;
+		uint16_t seq;
+		struct hs_slot *s = kx_candidate(e, &d[i], &body, &len, &seq);
+		bool seen = false;
+
+		for (unsigned j = 0; s != NULL && j < m; j++)
+			seen |= e->pre[j].s == s;
+		if (s == NULL || seen || !sg_hs_kx_prepare(e, s, body, len, seq, &e->pre[m]))
+			continue;
+		of[i] = &e->pre[m++];
+	}
+	if (m > 0)
+		sg_hs_kx_prepared_run(e, e->pre, m);
+	/* Phase B: each datagram in order, as sg_hs_input(); the key exchanges find their keys. */
+	for (unsigned i = 0; i < n; i++) {
+		if (d[i].data == NULL && d[i].len > 0)
+			continue; /* as sg_hs_input(): refused, nothing counted */
+		input_one(e, now, &d[i].peer, d[i].data, d[i].len, d[i].tag, of[i]);
+	}
+	/* What a turn did not take (its slot went first) holds secrets still. */
+	sg_wipe(e->pre, m * sizeof(e->pre[0]));
 	return 0;
 }
 
@@ -493,6 +580,10 @@ static int engine_alloc(struct sg_hs_engine *e)
 {
 	if (sg_hs_slots_alloc(e) < 0 || sg_hs_linger_alloc(e) < 0)
 		return -ENOMEM;
+	e->batch = sg_hs_batch_create(SG_HS_BATCH_BEST);
+	e->pre = calloc(SG_HS_BURST_MAX, sizeof(e->pre[0]));
+	if (e->batch == NULL || e->pre == NULL)
+		return -ENOMEM;
 	e->result_sa_size = sg_rec_sa_size(e->conf.replay_window);
 	e->result_sa = aligned_alloc(SG_CACHE_LINE, e->result_sa_size);
 	e->tx = malloc(e->conf.mtu);
@@ -572,6 +663,10 @@ void sg_hs_engine_free(struct sg_hs_engine *e)
 		return;
 	sg_hs_slots_free(e);
 	sg_hs_linger_free(e);
+	sg_hs_batch_free(e->batch);
+	if (e->pre)
+		sg_wipe(e->pre, SG_HS_BURST_MAX * sizeof(e->pre[0]));
+	free(e->pre);
 	if (e->result_sa)
 		sg_wipe(e->result_sa, e->result_sa_size);
 	free(e->result_sa);

@@ -206,7 +206,10 @@ static void on_finished(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot 
 		sg_hs_fail(e, s, SG_HS_C_FAIL_UNEXPECTED_MESSAGE, SG_TLS_ALERT_UNEXPECTED_MESSAGE);
 		return;
 	}
-	if (sg_hs_finished_of(e, s, SG_TLS_LABEL_CLIENT_FINISHED, expect) < 0) {
+	/* Derived with the keys when they came in this datagram (hs_keys.h, sg_hs_derive_run). */
+	if (s->state == HS_WAIT_FINISHED && x->kx_here)
+		memcpy(expect, x->client_verify, sizeof(expect));
+	else if (sg_hs_finished_of(e, s, SG_TLS_LABEL_CLIENT_FINISHED, expect) < 0) {
 		sg_hs_fail(e, s, SG_HS_C_FAIL_INTERNAL, SG_TLS_ALERT_INTERNAL_ERROR);
 		return;
 	}
@@ -227,8 +230,10 @@ static void on_finished(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot 
 		sg_hs_slot_free(e, s);
 		return;
 	}
-	sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_FINISHED, mh.seq,
-	                         pt + SG_DTLS_HS_HDR_LEN, SG_TLS_VERIFY_DATA_LEN);
+	/* Our Finished needs the transcript with theirs, unless it was derived with the keys. */
+	if (!(s->flags & SF_SERVER_FIN))
+		sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_FINISHED, mh.seq,
+		                         pt + SG_DTLS_HS_HDR_LEN, SG_TLS_VERIFY_DATA_LEN);
 	complete_full(e, x, s, op->seq);
 }
 

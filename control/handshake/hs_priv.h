@@ -12,6 +12,7 @@
  *
  *   hs_codec.c hs_crypto.c hs_ecdh.c hs_cookie.c hs_ticket.c   leaves, no engine
  *   hs_secrets.c  cookie and ticket keys shared by engines (a leaf too)
+ *   hs_batch.c    batched HMAC / PRF lanes (a leaf too)
  *   hs_slots.c    slot pool, peer index, timer heap; the slot helpers
  *   hs_linger.c   finished flights kept after completion
  *   hs_output.c   records into datagrams, fragments, amplification, alerts, failure
@@ -47,6 +48,9 @@
 
 struct hs_slot;   /* hs_slots.h */
 struct hs_linger; /* hs_linger.h */
+
+struct hs_kx_pre;   /* hs_kx.h */
+struct sg_hs_batch; /* hs_batch.h */
 
 /* ---- limits ---------------------------------------------------------------------- */
 
@@ -100,6 +104,11 @@ struct sg_hs_engine {
 	struct sg_hs_hmac_key mkey;
 	uint32_t mkey_slot; /* slot it belongs to, HS_NONE: empty */
 
+	/* Batched key derivation (hs_batch.h): the batch, and the key exchanges
+	 * a burst prepared (SG_HS_BURST_MAX, sg_hs_input_burst). */
+	struct sg_hs_batch *batch;
+	struct hs_kx_pre *pre;
+
 	struct sg_rec_sa *result_sa;
 	size_t result_sa_size;
 	uint64_t counters[SG_HS_C_MAX];
@@ -122,6 +131,11 @@ struct hs_rx {
 	int drop;          /* first drop reason, -1: none */
 	bool kx_here;      /* a ClientKeyExchange in this datagram derived the keys */
 	bool pending_here; /* the early epoch-1 record was kept from this datagram */
+	/* Its key exchange as the burst prepared it (sg_hs_input_burst); NULL: none. */
+	struct hs_kx_pre *pre;
+	/* kx_here: the client's Finished as it must be, derived with the keys (its
+	 * own datagram, the usual case, needs no PRF for it; a later one does). */
+	uint8_t client_verify[SG_TLS_VERIFY_DATA_LEN];
 };
 
 /* ---- small helpers ----------------------------------------------------------------- */

@@ -62,6 +62,7 @@ enum hs_state {
 #define SF_PROVEN       0x0800 /* the address receives what we send: no amplification limit */
 #define SF_RESENT       0x1000 /* our flight went again in this retransmission period */
 #define SF_AUTH_FAILED  0x2000 /* a record failed under keys the client's key exchange made */
+#define SF_SERVER_FIN   0x0100 /* full: server_verify derived with the keys (hs_keys.h) */
 
 /*
  * One in-flight handshake. Fixed size, in a pool allocated at creation; the
