@@ -181,10 +181,51 @@ static int dp_worker_create(struct sg_dp *dp, unsigned i, const struct sg_rec_ct
 	return 0;
 }
 
+/*
+ * The rings between the planes: the punt ring, the control-TX ring (and the
+ * control thread's own handle on it), the handshake queues. 0 or -ENOMEM;
+ * sg_dp_destroy() frees a part made.
+ */
+static int dp_rings_create(struct sg_dp *dp)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	snprintf(name, sizeof(name), "sg_punt_%p", (void *)dp);
+	dp->punt = rte_ring_create(name, dp->conf.punt_ring_size, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	if (dp->punt == NULL)
+		return -ENOMEM;
+	snprintf(name, sizeof(name), "sg_ctltx_%p", (void *)dp);
+	/*
+	 * Producers in RTS mode (relaxed tail sync): the gateway thread and
+	 * every handshake thread send here, and none of them is a pinned lcore.
+	 * In the classic multi-producer mode a producer preempted between its
+	 * reservation and its commit makes every other one spin on the tail for
+	 * its whole time slice (lock-waiter preemption: a storm on an
+	 * overcommitted machine burned seconds of CPU so); in RTS mode the others
+	 * go on, only the consumer waits. Enqueue and dequeue through the
+	 * generic functions (DP_MP_RING_FLAGS).
+	 */
+	dp->ctl_txr = rte_ring_create(name, DP_CTL_TX_RING, SOCKET_ID_ANY, DP_MP_RING_FLAGS);
+	dp->ctl = calloc(1, sizeof(*dp->ctl));
+	if (dp->ctl_txr == NULL || dp->ctl == NULL)
+		return -ENOMEM;
+	dp->ctl->dp = dp;
+	dp->hs_key = (uint32_t)rte_rand();
+	for (unsigned q = 0; q < dp->conf.n_hs_queues; q++) {
+		snprintf(name, sizeof(name), "sg_hsq_%u_%p", q, (void *)dp);
+		/* RTS producers too: every worker enqueues (see the control-TX ring). */
+		dp->hsq[q] = rte_ring_create(name, dp->conf.punt_ring_size, SOCKET_ID_ANY,
+		                             DP_MP_RING_FLAGS);
+		if (dp->hsq[q] == NULL)
+			return -ENOMEM;
+		dp->n_hsq = q + 1;
+	}
+	return 0;
+}
+
 struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 {
 	struct sg_dp *dp;
-	char name[RTE_RING_NAMESIZE];
 	struct sg_rec_ctx_conf rc;
 	int err;
 
@@ -209,37 +250,9 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 	dp->window_bits = sg_sess_replay_window(dp->conf.sessions);
 	dp->capacity = sg_sess_capacity(dp->conf.sessions);
 
-	err = -ENOMEM;
-	snprintf(name, sizeof(name), "sg_punt_%p", (void *)dp);
-	dp->punt = rte_ring_create(name, dp->conf.punt_ring_size, SOCKET_ID_ANY, RING_F_SC_DEQ);
-	if (dp->punt == NULL)
+	err = dp_rings_create(dp);
+	if (err != 0)
 		goto fail;
-	snprintf(name, sizeof(name), "sg_ctltx_%p", (void *)dp);
-	/*
-	 * Producers in RTS mode (relaxed tail sync): the gateway thread and
-	 * every handshake thread send here, and none of them is a pinned lcore.
-	 * In the classic multi-producer mode a producer preempted between its
-	 * reservation and its commit makes every other one spin on the tail for
-	 * its whole time slice (lock-waiter preemption: a storm on an
-	 * overcommitted machine burned seconds of CPU so); in RTS mode the others
-	 * go on, only the consumer waits. Enqueue and dequeue through the
-	 * generic functions (DP_MP_RING_FLAGS).
-	 */
-	dp->ctl_txr = rte_ring_create(name, DP_CTL_TX_RING, SOCKET_ID_ANY, DP_MP_RING_FLAGS);
-	dp->ctl = calloc(1, sizeof(*dp->ctl));
-	if (dp->ctl_txr == NULL || dp->ctl == NULL)
-		goto fail;
-	dp->ctl->dp = dp;
-	dp->hs_key = (uint32_t)rte_rand();
-	for (unsigned q = 0; q < dp->conf.n_hs_queues; q++) {
-		snprintf(name, sizeof(name), "sg_hsq_%u_%p", q, (void *)dp);
-		/* RTS producers too: every worker enqueues (see the control-TX ring). */
-		dp->hsq[q] = rte_ring_create(name, dp->conf.punt_ring_size, SOCKET_ID_ANY,
-		                             DP_MP_RING_FLAGS);
-		if (dp->hsq[q] == NULL)
-			goto fail;
-		dp->n_hsq = q + 1;
-	}
 	err = dp_backend_maps(dp);
 	if (err != 0)
 		goto fail;
