@@ -138,16 +138,16 @@ void hsp_publish(struct hsp_engine *e, uint64_t now_ms)
 }
 
 /*
- * The engine's share of a burst, in order: n datagrams as n calls of
- * sg_hs_input() (sg_hs_input_burst() is the same contract with the key
- * derivations batched across them: the swap is here, once the handshake
- * library has it).
+ * The engine's share of a burst, in order: sg_hs_input_burst() handles the
+ * n datagrams as n calls of sg_hs_input() would, with the key derivations
+ * of the key exchanges among them batched (docs/handshake.md, "Batched key
+ * derivation").
  */
 static void feed(struct hsp_engine *e, struct sg_hs_time now, const struct sg_hs_dgram *d,
                  unsigned n)
 {
-	for (unsigned i = 0; i < n; i++)
-		sg_hs_input(e->hs, now, &d[i].peer, d[i].data, d[i].len, d[i].tag);
+	if (n > 0)
+		sg_hs_input_burst(e->hs, now, d, n);
 }
 
 /*
