@@ -2,6 +2,11 @@
 // Handshake server benchmarks (docs/performance.md, "Handshake"):
 //
 //   handshake/<kind>                   complete handshakes of the Stormgate engine
+//   handshake_batch/psk/<n>            n handshakes/psk in lockstep: every round, what the
+//                                      n clients sent reaches the engine as one
+//                                      sg_hs_input_burst(), so their second flights
+//                                      arrive together (batched key derivation); Time is
+//                                      per burst round trip of n, server_us per handshake
 //   handshake_store/psk                handshake/psk with the session store on, as the
 //                                      gateway runs it: each installed session's record
 //                                      made, sealed and queued (server time: the gateway
@@ -16,9 +21,20 @@
 //                                      (the store before the writer, for the comparison)
 //   baseline_openssl_handshake/<kind>  the same with OpenSSL 3's DTLS server
 //
+//   hmac_mb/<mgr>/<jobs>               raw IPsec-MB HMAC-SHA256 (a PRF step's 109-byte
+//                                      message, a prepared key): <jobs> jobs submitted,
+//                                      then one flush, on the sse / avx2 / avx512
+//                                      manager (_noshani: SHA-NI off, as on a CPU
+//                                      without it; _burst: IPsec-MB's hash burst API
+//                                      instead of submit and flush); ns_per_hmac
+//                                      (docs/handshake.md, "Batched key derivation")
+//
 // kind: psk (PSK-AES128-CCM8), psk_cookie (the same after a HelloVerifyRequest
 // round), ecdhe_psk_x25519 / ecdhe_psk_p256 (ECDHE-PSK-CHACHA20-POLY1305),
-// resume_ticket (abbreviated handshake from a session ticket, RFC 5077).
+// resume_ticket (abbreviated handshake from a session ticket, RFC 5077);
+// ecdhe_psk_<group>_reuse: the engine with ecdhe_reuse_ms = 1000 (one ephemeral
+// key per group per second; the benchmark's clock moves 1 ms a handshake, so a
+// key serves 1,000 handshakes: docs/handshake.md, "X25519: measured choice").
 // All with extended master secret. The client is OpenSSL's DTLS client in the
 // same thread; datagrams travel through in-memory queues. Only the server's
 // calls are timed (manual time): sg_hs_input() for the engine; SSL_new(),
@@ -35,6 +51,9 @@
 
 #include <arpa/inet.h>
 
+// IPsec-MB's pre-0.53 names (SHA1, SHA_256, ...) collide with OpenSSL's.
+#define NO_COMPAT_IMB_API_053
+#include <intel-ipsec-mb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -43,6 +62,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <memory>
 #include <string>
 
 #include <stormgate/handshake.h>
@@ -274,9 +294,11 @@ int rig_install(void *ctx, const sg_hs_result *res)
 	return 0;
 }
 
-void rig_init(EngineRig &r, Kind k)
+void rig_init(EngineRig &r, Kind k, uint32_t ecdhe_reuse_ms)
 {
 	sg_hs_config conf{};
+
+	conf.ecdhe_reuse_ms = ecdhe_reuse_ms;
 
 	conf.max_handshakes = 1024;
 	conf.linger_entries = 1024;
@@ -435,7 +457,7 @@ void store_finish(benchmark::State &state, EngineRig &r, Kind k, const std::stri
 	store_remove(r.st, dir);
 }
 
-void BM_engine(benchmark::State &state, Kind k)
+void BM_engine(benchmark::State &state, Kind k, uint32_t ecdhe_reuse_ms)
 {
 	EngineRig r;
 	SSL_CTX *cctx = client_ctx(k);
@@ -445,7 +467,7 @@ void BM_engine(benchmark::State &state, Kind k)
 	std::string store_dir;
 	pthread_t writer{};
 
-	rig_init(r, k);
+	rig_init(r, k, ecdhe_reuse_ms);
 	if ((k == Kind::psk_store || k == Kind::psk_store_sync) &&
 	    !store_start(state, r, k, store_dir, &writer))
 		return;
@@ -499,6 +521,128 @@ void BM_engine(benchmark::State &state, Kind k)
 	SSL_SESSION_free(sess);
 	SSL_CTX_free(cctx);
 	sg_hs_engine_free(r.e);
+}
+
+// ---- the engine, n handshakes a burst (sg_hs_input_burst) --------------------------------
+
+// n OpenSSL clients in lockstep, each on its own peer (port) and queues: each
+// round every client steps, then what they all sent reaches the engine as one
+// burst, so their second flights (ClientKeyExchange, CCS, Finished) arrive
+// together and their key schedules run as one batch.
+struct BatchRig {
+	static constexpr unsigned kMax = 32;
+	sg_hs_engine *e = nullptr;
+	Endpoint client[kMax], server[kMax];
+	unsigned installed = 0;
+	alignas(64) uint8_t sa_copy[1024];
+};
+
+uint16_t batch_port(unsigned i)
+{
+	return htons(static_cast<uint16_t>(30000 + i));
+}
+
+int batch_send(void *ctx, const sg_hs_peer *peer, const uint8_t *d, size_t len)
+{
+	auto *r = static_cast<BatchRig *>(ctx);
+	unsigned i = ntohs(peer->pport) - 30000u;
+
+	if (i >= BatchRig::kMax)
+		abort();
+	r->client[i].push(d, len);
+	return 0;
+}
+
+int batch_install(void *ctx, const sg_hs_result *res)
+{
+	auto *r = static_cast<BatchRig *>(ctx);
+
+	memcpy(r->sa_copy, res->sa, sg_rec_sa_size(SG_REPLAY_WINDOW_DEFAULT));
+	r->installed++;
+	return 0;
+}
+
+// n handshakes; returns the server's time in seconds (its sg_hs_input_burst() calls).
+double engine_batch(BatchRig &r, SSL_CTX *cctx, unsigned n, uint64_t it)
+{
+	static sg_hs_dgram d[SG_HS_BURST_MAX];
+	SSL *c[BatchRig::kMax];
+	unsigned want = r.installed + n, done = 0;
+	double server = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		r.client[i].peer = &r.server[i];
+		r.server[i].peer = &r.client[i];
+		c[i] = client_new(cctx, &r.client[i], nullptr);
+	}
+	for (int step = 0; step < 50 && (done < n || r.installed < want); step++) {
+		unsigned m = 0;
+
+		done = 0;
+		for (unsigned i = 0; i < n; i++) {
+			done += SSL_do_handshake(c[i]) == 1;
+			while (!r.server[i].empty() && m < SG_HS_BURST_MAX) {
+				d[m].data = r.server[i].front(&d[m].len);
+				d[m].peer = sg_hs_peer{};
+				d[m].peer.paddr[10] = d[m].peer.paddr[11] = 0xff;
+				d[m].peer.paddr[12] = 198;
+				d[m].peer.paddr[13] = 18;
+				// A new address each handshake, as handshake/psk's new port.
+				d[m].peer.paddr[14] = static_cast<uint8_t>(it >> 8);
+				d[m].peer.paddr[15] = static_cast<uint8_t>(it);
+				d[m].peer.pport = batch_port(i);
+				d[m].peer.lport = htons(5684);
+				d[m].tag = i;
+				m++;
+				r.server[i].pop(); // the slot stays readable until the next push
+			}
+		}
+		if (m == 0)
+			continue;
+		auto t0 = Clock::now();
+		sg_hs_input_burst(r.e, now_of(it), d, m);
+		server += std::chrono::duration<double>(Clock::now() - t0).count();
+	}
+	if (r.installed != want)
+		abort();
+	for (unsigned i = 0; i < n; i++) {
+		SSL_set_shutdown(c[i], SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+		SSL_free(c[i]);
+		r.client[i].clear();
+		r.server[i].clear();
+	}
+	return server;
+}
+
+void BM_engine_batch(benchmark::State &state, unsigned n)
+{
+	auto r = std::make_unique<BatchRig>();
+	SSL_CTX *cctx = client_ctx(Kind::psk);
+	sg_hs_config conf{};
+	uint64_t it = 0;
+	double total = 0;
+
+	conf.max_handshakes = 1024;
+	conf.linger_entries = 1024;
+	conf.cookie_policy = SG_HS_COOKIE_NEVER;
+	conf.ops.ctx = r.get();
+	conf.ops.psk_lookup = rig_lookup;
+	conf.ops.send = batch_send;
+	conf.ops.install = batch_install;
+	r->e = sg_hs_engine_create(&conf);
+	if (r->e == nullptr)
+		abort();
+	for (auto _ : state) {
+		double t = engine_batch(*r, cctx, n, ++it);
+
+		state.SetIterationTime(t);
+		total += t;
+	}
+	const double hs = static_cast<double>(state.iterations()) * n;
+	state.SetItemsProcessed(static_cast<int64_t>(hs));
+	state.counters["server_us"] = benchmark::Counter(total * 1e6 / hs);
+	SSL_CTX_free(cctx);
+	sg_hs_engine_free(r->e);
 }
 
 // ---- OpenSSL's DTLS server ------------------------------------------------------------
@@ -572,18 +716,103 @@ void BM_openssl(benchmark::State &state, Kind k)
 	SSL_CTX_free(cctx);
 }
 
+// ---- raw IPsec-MB HMAC-SHA256, by manager and jobs per flush ---------------------------
+
+enum class Mgr { sse, avx2, avx512, sse_noshani, avx2_noshani };
+
+void BM_hmac_mb(benchmark::State &state, Mgr which, unsigned jobs, bool burst)
+{
+	static IMB_JOB own[16];
+	alignas(16) uint8_t ipad[32], opad[32];
+	uint8_t msg[16][109], tag[16][32];
+	bool noni = which == Mgr::sse_noshani || which == Mgr::avx2_noshani;
+	IMB_MGR *m = alloc_mb_mgr(noni ? IMB_FLAG_SHANI_OFF : 0);
+	uint64_t done = 0;
+
+	if (m == nullptr) {
+		state.SkipWithError("no IPsec-MB manager");
+		return;
+	}
+	if (which == Mgr::sse || which == Mgr::sse_noshani)
+		init_mb_mgr_sse(m);
+	else if (which == Mgr::avx2 || which == Mgr::avx2_noshani)
+		init_mb_mgr_avx2(m);
+	else
+		init_mb_mgr_avx512(m);
+	if (imb_get_errno(m) != 0) {
+		state.SkipWithError("manager not supported on this CPU");
+		free_mb_mgr(m);
+		return;
+	}
+	memset(ipad, 0x36, sizeof(ipad));
+	memset(opad, 0x5c, sizeof(opad));
+	for (unsigned j = 0; j < 16; j++)
+		memset(msg[j], static_cast<int>(j), sizeof(msg[j]));
+	for (auto _ : state) {
+		if (burst) {
+			// The hash burst API: our jobs, done when the call returns.
+			for (unsigned j = 0; j < jobs; j++) {
+				IMB_JOB *job = &own[j];
+
+				job->src = msg[j];
+				job->hash_start_src_offset_in_bytes = 0;
+				job->msg_len_to_hash_in_bytes = sizeof(msg[j]);
+				job->auth_tag_output = tag[j];
+				job->auth_tag_output_len_in_bytes = 32;
+				job->u.HMAC._hashed_auth_key_xor_ipad = ipad;
+				job->u.HMAC._hashed_auth_key_xor_opad = opad;
+				job->hash_alg = IMB_AUTH_HMAC_SHA_256;
+			}
+			done += IMB_SUBMIT_HASH_BURST_NOCHECK(m, own, jobs, IMB_AUTH_HMAC_SHA_256);
+		} else {
+			for (unsigned j = 0; j < jobs; j++) {
+				IMB_JOB *job = IMB_GET_NEXT_JOB(m);
+
+				job->chain_order = IMB_ORDER_HASH_CIPHER;
+				job->cipher_mode = IMB_CIPHER_NULL;
+				job->cipher_direction = IMB_DIR_ENCRYPT;
+				job->hash_alg = IMB_AUTH_HMAC_SHA_256;
+				job->src = msg[j];
+				job->hash_start_src_offset_in_bytes = 0;
+				job->msg_len_to_hash_in_bytes = sizeof(msg[j]);
+				job->auth_tag_output = tag[j];
+				job->auth_tag_output_len_in_bytes = 32;
+				job->u.HMAC._hashed_auth_key_xor_ipad = ipad;
+				job->u.HMAC._hashed_auth_key_xor_opad = opad;
+				if (IMB_SUBMIT_JOB_NOCHECK(m) != nullptr)
+					done++;
+			}
+			while (IMB_FLUSH_JOB(m) != nullptr)
+				done++;
+		}
+		// Chain the lanes as a PRF round does: the next input is this output.
+		for (unsigned j = 0; j < jobs; j++)
+			memcpy(msg[j], tag[j], 32);
+	}
+	if (done != static_cast<uint64_t>(state.iterations()) * jobs)
+		state.SkipWithError("jobs lost");
+	state.SetItemsProcessed(static_cast<int64_t>(done));
+	state.counters["ns_per_hmac"] =
+	        benchmark::Counter(static_cast<double>(done) * 1e-9,
+	                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+	free_mb_mgr(m);
+}
+
 // Google Benchmark appends "/manual_time" to each name (UseManualTime).
 int register_all()
 {
 	struct Row {
 		const char *name;
 		Kind k;
+		uint32_t ecdhe_reuse_ms;
 	};
 	const Row engine[] = {
 		{ "handshake/psk", Kind::psk },
 		{ "handshake/psk_cookie", Kind::psk_cookie },
 		{ "handshake/ecdhe_psk_x25519", Kind::ecdhe_x25519 },
 		{ "handshake/ecdhe_psk_p256", Kind::ecdhe_p256 },
+		{ "handshake/ecdhe_psk_x25519_reuse", Kind::ecdhe_x25519, 1000 },
+		{ "handshake/ecdhe_psk_p256_reuse", Kind::ecdhe_p256, 1000 },
 		{ "handshake/resume_ticket", Kind::resume_ticket },
 		{ "handshake_store/psk", Kind::psk_store },
 		{ "handshake_store_sync/psk", Kind::psk_store_sync },
@@ -591,10 +820,33 @@ int register_all()
 	const Row baseline[] = {
 		{ "baseline_openssl_handshake/psk", Kind::psk },
 		{ "baseline_openssl_handshake/ecdhe_psk_x25519", Kind::ecdhe_x25519 },
+		{ "baseline_openssl_handshake/ecdhe_psk_p256", Kind::ecdhe_p256 },
 	};
 
+	const struct {
+		const char *name;
+		Mgr m;
+	} mgrs[] = { { "sse", Mgr::sse },
+		     { "avx2", Mgr::avx2 },
+		     { "avx512", Mgr::avx512 },
+		     { "sse_noshani", Mgr::sse_noshani },
+		     { "avx2_noshani", Mgr::avx2_noshani } };
+
+	for (const auto &mg : mgrs)
+		for (bool burst : { false, true })
+			for (unsigned jobs : { 1u, 2u, 4u, 8u, 16u })
+				benchmark::RegisterBenchmark(("hmac_mb/" + std::string(mg.name) +
+				                              (burst ? "_burst/" : "/") +
+				                              std::to_string(jobs))
+				                                     .c_str(),
+				                             BM_hmac_mb, mg.m, jobs, burst);
 	for (const Row &r : engine)
-		benchmark::RegisterBenchmark(r.name, BM_engine, r.k)
+		benchmark::RegisterBenchmark(r.name, BM_engine, r.k, r.ecdhe_reuse_ms)
+		        ->UseManualTime()
+		        ->Unit(benchmark::kMicrosecond);
+	for (unsigned n : { 1u, 4u, 8u, 16u, 32u })
+		benchmark::RegisterBenchmark(("handshake_batch/psk/" + std::to_string(n)).c_str(),
+		                             BM_engine_batch, n)
 		        ->UseManualTime()
 		        ->Unit(benchmark::kMicrosecond);
 	for (const Row &r : baseline)

@@ -27,6 +27,8 @@ PACKAGES=(
 	dpdk-dev libdpdk-dev libipsec-mb-dev libjemalloc-dev libbenchmark-dev
 	libssl-dev libjansson-dev liblmdb-dev libfyaml-dev libcmocka-dev
 	libgnutls28-dev libmicrohttpd-dev
+	# X25519 of the handshake engine: libsodium (derive), Nettle (fixed-base keygen)
+	libsodium-dev nettle-dev
 	# tools the tests and the demo use
 	iproute2 ethtool procps openssl gnutls-bin libcoap3-bin lmdb-utils python3-scapy
 	# tests/data/make_capture.sh and tests/e2e captures (dumpcap, tshark), the pcap

@@ -8,9 +8,10 @@ everything these start.
 import os
 import time
 
+import cputime
 import report
 from fleetrun import FleetRun
-from sgtest import proc
+from sgtest import ctl, proc
 from sgtest import restart as inplace  # the scenario restart() below takes the name
 from stormlab import baseline_backend_mode, fleet_options
 
@@ -32,6 +33,8 @@ class Storm:
         self.cfg = None         # its config, to start it again (restart)
         self.baseline = None    # the baseline server now running (openssl)
         self.stats_at_stop = None  # the daemon's stats when it stopped before the fleet
+        # CPU seconds by thread name (cputime.py) once it was up, and when it stopped
+        self.cpu_start = self.cpu_end = None
         self.write_creds()
 
     def write_creds(self):
@@ -54,14 +57,16 @@ class Storm:
                                                        name)
             return
         base = admission_policy(self.args.admission) if self.args.admission else BASE_POLICY
+        hs = {'threads': self.args.hs_threads} if self.args.hs_threads else None
         self.cfg = self.lab.gateway(name, self.gw_devargs, self.args.devices,
-                                    {**base, **(policy or {})}, self.feats, self.args.ipv6)
+                                    {**base, **(policy or {})}, self.feats, self.args.ipv6, hs)
         self.d = self.lab.start_gateway(self.cfg)
         if not self.imported:
             n = self.lab.import_credentials(self.d, self.csv)
             self.lab.check(f'the fleet\'s {self.args.devices} credentials imported '
                            '(stormctl credentials import)', n >= self.args.devices, n)
             self.imported = True
+        self.cpu_start, self.cpu_end = cputime.sample(self.d.proc.pid), None
 
     def stop_before_fleet(self):
         """The server stops while the fleet holds its ports (FleetRun.run()); down()
@@ -73,6 +78,7 @@ class Storm:
         stats, self.stats_at_stop = self.stats_at_stop, None
         if self.d is not None:
             stats = self.d.ctl_json('stats') if self.d.alive() else None
+            self.cpu_end = cputime.sample(self.d.proc.pid)
             rc = self.d.stop()
             self.lab.check(f'{self.d.cfg.name}: the daemon stops cleanly', rc == 0,
                            self.d.log()[-1500:])
@@ -136,15 +142,34 @@ class Storm:
         return rep
 
 
+def cpu_figures(s, stats, handshakes):
+    """What the daemon's threads spent on the run (stormgate only): CPU seconds by
+    thread name (cputime.py), µs of CPU per handshake of the whole process and of the
+    handshake engines (threads sg-hs-<i>; None before the handshake plane), and the
+    handshakes each engine completed (stats' handshake_plane)."""
+    if s.cpu_start is None or s.cpu_end is None:
+        return {}
+    spent = cputime.delta(s.cpu_end, s.cpu_start)
+    return {'hs_threads': s.args.hs_threads or 1, 'cpu_s_by_thread': spent,
+            'cpu_us_per_handshake': cputime.per_handshake_us(spent, handshakes),
+            'hs_cpu_us_per_handshake': (cputime.per_handshake_us(spent, handshakes, 'sg-hs-')
+                                        if any(n.startswith('sg-hs-') for n in spent)
+                                        else None),
+            'handshakes_by_engine': [e.get('completed') for e in
+                                     ctl.engines(stats or {})[1]]}
+
+
 def cold(s):
-    """N devices come up within --ramp seconds, as after a system-wide restart."""
+    """N devices come up within --ramp seconds, as after a system-wide restart; with
+    stormgate, the CPU time its threads spent (cpu_figures())."""
     a = s.args
     s.up('cold')
     rep = s.fleet('cold', a.duration, ramp=a.ramp, req_rate=a.req_rate)
     stats = s.down()
     busy = report.busy_rate(rep['series'], a.devices, rep.get('seconds_to_all_connected'))
     doc = report.compose('cold', s.server, rep, daemon_stats=stats,
-                         handshakes_per_s_busy=round(busy, 1))
+                         handshakes_per_s_busy=round(busy, 1),
+                         **cpu_figures(s, stats, rep.get('handshakes_completed')))
     return doc, [('cold: all devices at once' if not a.ramp else f'cold: ramp {a.ramp} s',
                   rep['series'], [])]
 

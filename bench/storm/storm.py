@@ -6,7 +6,8 @@ exit.
 
     storm.py SCENARIO --build DIR [--devices N] [--server stormgate|openssl]
              [--out DIR] [--kx psk|x25519|p256] [--rtt MS|MIN-MAX] [--duration S]
-             [--link memif|af_packet] [--keep] ...   (--help lists them all)
+             [--link memif|af_packet] [--hs-threads N] [--keep] ...
+             (--help lists them all)
 
 One thread; as root (namespaces, veths, AF_PACKET, DPDK). TAP on stdout (the
 lab's checks: servers up, credentials imported, misdelivered and nonce_reuse 0
@@ -58,6 +59,10 @@ def parse(argv):
     p.add_argument('--req-rate', type=float, default=None,
                    help='requests per device per second (cold, overload, expiry: 0.2; '
                    'restart: 1, so every device has a request on its way when the daemon stops)')
+    p.add_argument('--hs-threads', type=int, default=None,
+                   help='handshake.threads of the daemon: handshake engines, one thread each '
+                   '(default: the daemon\'s, 1); cold reports the CPU time they spent per '
+                   'handshake')
     p.add_argument('--admission', type=int, default=0,
                    help='policy.handshake_rate of the daemon (cold, steady, expiry, restart; '
                    '0: none; overload sets its own)')
@@ -90,6 +95,10 @@ def parse(argv):
     if a.devices < 1 or a.duration < 1 or not 10 <= a.lifetime or not 0 <= a.jitter <= 50:
         p.error('--devices and --duration at least 1, --lifetime at least 10, '
                 '--jitter 0..50')
+    if a.hs_threads is not None and not 1 <= a.hs_threads <= 64:
+        p.error('--hs-threads 1..64 (handshake.threads)')
+    if a.hs_threads is not None and a.server == 'openssl':
+        p.error('--hs-threads: the OpenSSL baseline has --baseline-threads')
     if a.scenario == 'expiry' and a.server == 'openssl':
         p.error('expiry: the OpenSSL baseline has no key lifetime (use --server stormgate)')
     if a.server == 'openssl' and a.link == 'memif':
@@ -144,7 +153,7 @@ def main(argv):
         doc, panels = scenarios.SCENARIOS[a.scenario](s)
         doc['options'] = {k: getattr(a, k) for k in (
             'devices', 'kx', 'rtt', 'link', 'ipv6', 'duration', 'ramp', 'seed', 'admission',
-            'req_rate', 'req_timeout', 'rate', 'restart_at', 'restart_kind')}
+            'req_rate', 'req_timeout', 'rate', 'restart_at', 'restart_kind', 'hs_threads')}
         doc['daemon_features'] = feats
         doc['backend_mode'] = ('udp' if a.server == 'stormgate'
                                else stormlab.baseline_backend_mode(a.devices))

@@ -50,9 +50,11 @@ def sizes(devices):
             'store_map_size': f'{max(64, capacity * 512 >> 20)}M'}
 
 
-def gateway_config(prefix, sock, creds, devargs, devices, policy, features, ipv6=False):
+def gateway_config(prefix, sock, creds, devargs, devices, policy, features, ipv6=False,
+                   handshake=None):
     """The daemon's config sections: dev0 and app0 on devargs (a pair), udp mode to the
-    fleet's application server, the table and memory for devices, policy. features
+    fleet's application server, the table and memory for devices, policy, the
+    handshake section when given ({'threads': 2}: --hs-threads). features
     (features()) says whether the daemon takes ports[].gateway and backend.source_pool:
     without a gateway key the devices' prefix is put on dev0 (they are on-link then,
     each device resolved by ARP/NDP); without a pool app0 carries enough addresses."""
@@ -86,7 +88,7 @@ def gateway_config(prefix, sock, creds, devargs, devices, policy, features, ipv6
         credentials={'map_size': s['map_size']},
         store={'map_size': s['store_map_size']},
         backend=backend,
-        policy=policy)
+        policy=policy, **({'handshake': handshake} if handshake else {}))
 
 
 # udp mode's source pool key under backend (part pool; docs/config.md).
@@ -209,13 +211,13 @@ class StormLab(Lab):
 
     # ---- servers ---------------------------------------------------------------
 
-    def gateway(self, name, devargs, devices, policy, feats, ipv6=False):
+    def gateway(self, name, devargs, devices, policy, feats, ipv6=False, handshake=None):
         """A written daemon config (sgtest.daemon.Config) for this run."""
         prefix = f'{self.tag}{name}'
         self.prefixes.append(prefix)
         cfg = gateway_config(prefix, os.path.join(self.work, f'{name}.sock'),
                              os.path.join(self.work, 'creds'), devargs, devices, policy,
-                             feats, ipv6)
+                             feats, ipv6, handshake)
         return daemon.write_config(os.path.join(self.work, f'{name}.yaml'), name, cfg,
                                    f'Written by bench/storm ({self.tag}); keys: docs/config.md.')
 

@@ -111,6 +111,7 @@ void sg_cli_print_status(const json_t *r)
 	const json_t *ctl = json_object_get(r, "control");
 	const json_t *drops = json_object_get(r, "drops");
 	const json_t *hs = json_object_get(r, "handshakes");
+	char hsl[64];
 
 	printf("stormgate %s, %s, up %.0f s\n", gets_(r, "version"), gets_(r, "state"),
 	       json_real_value(json_object_get(r, "uptime_s")));
@@ -126,11 +127,12 @@ void sg_cli_print_status(const json_t *r)
 
 	printf("\nPUNTED TO THE CONTROL PLANE\n");
 	print_members(json_object_get(json_object_get(r, "counters"), "punts"));
+	sg_cli_hs_status(hs, hsl, sizeof(hsl));
 	printf("\nHANDSHAKES\n  installed %" JSON_INTEGER_FORMAT " (replaced %" JSON_INTEGER_FORMAT
-	       "), failed %" JSON_INTEGER_FORMAT ", in flight %" JSON_INTEGER_FORMAT
-	       ", install refused %" JSON_INTEGER_FORMAT "\n",
-	       geti(hs, "installed"), geti(hs, "replaced"), geti(hs, "failed"),
-	       geti(hs, "in_flight"), geti(hs, "install_failed"));
+	       "), failed %" JSON_INTEGER_FORMAT ", %s in flight on %" JSON_INTEGER_FORMAT
+	       " engine(s), install refused %" JSON_INTEGER_FORMAT "\n",
+	       geti(hs, "installed"), geti(hs, "replaced"), geti(hs, "failed"), hsl,
+	       geti(hs, "engines"), geti(hs, "install_failed"));
 
 	printf("\nDROPS\n");
 	if (json_object_size(drops) == 0)
@@ -283,6 +285,7 @@ void sg_cli_print_stats(const json_t *r)
 	       geti(h, "in_flight"), geti(h, "installed"), geti(h, "replaced"),
 	       geti(h, "completed_full"), geti(h, "completed_resumed"), geti(h, "failed"),
 	       geti(h, "install_failed"), geti(h, "hello_verify_sent"));
+	sg_cli_print_hsplane(json_object_get(r, "handshake_plane"));
 	stats_admission(json_object_get(r, "admission"));
 	printf("CREDENTIALS  %" JSON_INTEGER_FORMAT " identities%s; imports %" JSON_INTEGER_FORMAT
 	       " committed, %" JSON_INTEGER_FORMAT " failed\n",

@@ -3,7 +3,7 @@
  * stormctl's pieces (the sg_cli library; stormctl.c is its main): the
  * command table and its handlers (cli_cmds.c), requests over the control
  * socket (cli_call.c), readable printers (cli_print.c, cli_print_mgmt.c,
- * cli_print_store.c),
+ * cli_print_store.c, cli_print_hs.c),
  * the streamed credential import (cli_import.c), the PSK prompt
  * (cli_psk.c) and where the socket is (cli_config.c). One process, one
  * thread; no DPDK, no YAML library (docs/control.md, "stormctl").
@@ -81,7 +81,7 @@ json_t *sg_cli_call(const struct sg_cli *cli, struct sg_ctl_client *conn, const 
 int sg_cli_simple(const struct sg_cli *cli, const char *cmd, json_t *args,
                   void (*print)(const json_t *));
 
-/* --- printers (cli_print.c, cli_print_mgmt.c) --- */
+/* --- printers (cli_print.c, cli_print_mgmt.c, cli_print_store.c, cli_print_hs.c) --- */
 
 /* Members of a result, read leniently: 0 or "-" when missing (an older daemon). */
 static inline json_int_t geti(const json_t *o, const char *k)
@@ -122,6 +122,10 @@ void sg_cli_print_policy_set(const json_t *r);
 void sg_cli_print_policy_reset(const json_t *r);
 void sg_cli_print_store(const json_t *r);
 void sg_cli_print_store_line(const json_t *store); /* `stats`'s STORE line */
+/* cli_print_hs.c: `stats`'s HANDSHAKE PLANE block, from its handshake_plane member */
+void sg_cli_print_hsplane(const json_t *hp);
+/* "hs <in_flight>/<limit>" of `status`'s handshakes member into buf */
+void sg_cli_hs_status(const json_t *hs, char *buf, size_t len);
 
 /* --- the rest --- */
 

@@ -3,8 +3,9 @@
  * Rules that tie keys together, checked once every key has been read: port
  * names and devices used once, a device port, CID length, worker lcores,
  * suites listed once, backend source ports, which port takes the servers'
- * replies (the trust rule). Errors point at the node that breaks the rule.
- * Any thread; reads the config and the tree.
+ * replies (the trust rule); the handshake section's in check_hs.c. Errors
+ * point at the node that breaks the rule. Any thread; reads the config and
+ * the tree.
  */
 #include <stddef.h>
 #include <string.h>
@@ -195,6 +196,7 @@ void cfg_cross_checks(struct cfg_ctx *px, const struct sg_config *cfg,
 	check_source_ports(px, cfg, backend);
 	check_trust(px, cfg, backend);
 	check_backend_port(px, cfg, backend);
+	cfg_check_handshake(px, cfg, root);
 	if (cfg->store.enabled)
 		cfg_check_store(px, cfg, root);
 }

@@ -147,6 +147,8 @@ int sg_config_load(struct sg_config *cfg, const char *path, struct sg_cfg_errors
 		goto fail;
 	rc = sg_config_parse(cfg, path, text, len, errs);
 	free(text);
+	for (unsigned i = 0; rc == 0 && i < errs->n_warnings; i++)
+		SG_LOG(CFG, WARNING, "%s", errs->warnings[i]);
 	return rc;
 
 fail:

@@ -5,10 +5,12 @@
  * (tree.c), the YAML adapter (yaml.c), the schema tables (schema.c), the
  * config's view of the suite table (suites.c), the walk of a tree through
  * the schema (walk.c) and the rules between keys (check.c; check_addr.c for
- * addresses, store_keys.c for the session store's paths).
+ * addresses, check_hs.c for the handshake plane, store_keys.c for the
+ * session store's paths).
  *
  * Who calls whom, with no circle: config.c and live.c -> yaml.c, walk.c,
- * check.c, check_addr.c; check_addr.c -> check.c; check.c -> store_keys.c;
+ * check.c, check_addr.c; check_addr.c -> check.c; check.c -> store_keys.c,
+ * check_hs.c;
  * overrides.c -> live.c; walk.c -> schema.c,
  * suites.c, values.c; everything -> errors.c, tree.c. Any thread; no global state but the constant
  * tables.
@@ -38,15 +40,23 @@ struct cfg_ctx {
 	unsigned n_errs, cap_errs;
 	unsigned count; /* including the ones not kept */
 	int oom;
+	/* warnings: a value that is allowed but deserves a second look (no failure) */
+	struct cfg_err *warns;
+	unsigned n_warns, cap_warns;
 };
 
 /* Record one error at line:col (0:0 for none); the first SG_CFG_ERRORS_MAX are kept. */
 __attribute__((format(printf, 4, 5))) void cfg_err_at(struct cfg_ctx *px, int line, int col,
                                                       const char *fmt, ...);
 
+/* Record one warning at line:col; at most SG_CFG_ERRORS_MAX are kept. */
+__attribute__((format(printf, 4, 5))) void cfg_warn_at(struct cfg_ctx *px, int line, int col,
+                                                       const char *fmt, ...);
+
 /*
  * Sort the errors by position, format them `file:line:column: message` into
- * out and free them from px. Returns 0 or -ENOMEM (also when an earlier
+ * out and free them from px; the warnings likewise (`file:line:column:
+ * warning: message`) into out->warnings. Returns 0 or -ENOMEM (also when an earlier
  * cfg_err_at() ran out of memory).
  */
 int cfg_errs_finish(struct cfg_ctx *px, struct sg_cfg_errors *out);
@@ -85,18 +95,19 @@ enum cfg_kind {
 	K_NAME,    /* [A-Za-z0-9_.-], 1..size-1 bytes */
 	K_UINT,    /* integer in min..max (and a multiple of step) */
 	K_BOOL,
-	K_ENUM,     /* one of names[], stored as its index */
-	K_LEVEL,    /* log level name, stored as RTE_LOG_* */
-	K_SIZE,     /* bytes: integer or with K/M/G/T suffix (powers of 1024) */
-	K_DURATION, /* seconds: integer or with s/m/h/d suffix */
-	K_MODE,     /* octal permission bits */
-	K_PREFIX,   /* struct sg_cfg_prefix */
-	K_ADDR,     /* struct sg_cfg_prefix of one address (/32, /128) */
-	K_ENDPOINT, /* struct sg_cfg_endpoint */
-	K_SUITE,    /* IANA cipher suite name, stored as its uint16_t value */
-	K_LISTEN,   /* struct sg_cfg_listen: an endpoint, or "" / off; def_str the default */
-	K_MAP,      /* nested keys (sub) */
-	K_LIST,     /* list of `elem` (sub for K_MAP items) */
+	K_ENUM,        /* one of names[], stored as its index */
+	K_LEVEL,       /* log level name, stored as RTE_LOG_* */
+	K_SIZE,        /* bytes: integer or with K/M/G/T suffix (powers of 1024) */
+	K_DURATION,    /* seconds: integer or with s/m/h/d suffix */
+	K_DURATION_MS, /* milliseconds: integer or with ms/s/m/h/d suffix */
+	K_MODE,        /* octal permission bits */
+	K_PREFIX,      /* struct sg_cfg_prefix */
+	K_ADDR,        /* struct sg_cfg_prefix of one address (/32, /128) */
+	K_ENDPOINT,    /* struct sg_cfg_endpoint */
+	K_SUITE,       /* IANA cipher suite name, stored as its uint16_t value */
+	K_LISTEN,      /* struct sg_cfg_listen: an endpoint, or "" / off; def_str the default */
+	K_MAP,         /* nested keys (sub) */
+	K_LIST,        /* list of `elem` (sub for K_MAP items) */
 };
 
 /* One key: a row of a schema table. */
@@ -153,6 +164,13 @@ void cfg_cross_checks(struct cfg_ctx *px, const struct sg_config *cfg,
 
 /* The address rules (check_addr.c): ports' gateways and the backend source pool. */
 void cfg_check_addresses(struct cfg_ctx *px, const struct sg_config *cfg,
+                         const struct sg_cfg_node *root);
+
+/*
+ * The handshake section's rules (check_hs.c): its CPUs (online, not a
+ * worker's), in_flight against the engines and memory.
+ */
+void cfg_check_handshake(struct cfg_ctx *px, const struct sg_config *cfg,
                          const struct sg_cfg_node *root);
 
 /* The store section's rules (store_keys.c): its paths apart from the credential store's. */

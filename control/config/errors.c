@@ -2,7 +2,8 @@
 /*
  * The errors of one parse: collected as they are found (every one, not just
  * the first), then sorted by position and formatted `file:line:column:
- * message` (1-based, as compilers print them) into struct sg_cfg_errors.
+ * message` (1-based, as compilers print them) into struct sg_cfg_errors;
+ * its warnings beside them, `file:line:column: warning: message`.
  * Any thread; the list is the caller's (struct cfg_ctx on its stack).
  */
 #include <errno.h>
@@ -12,34 +13,51 @@
 
 #include "config_priv.h"
 
+/* Append a message at line:col to the list *list (n, cap); 0, or -1 out of memory. */
+static int list_add(struct cfg_err **list, unsigned *n, unsigned *cap, int line, int col,
+                    const char *fmt, va_list ap)
+{
+	char *msg;
+
+	if (*n == *cap) {
+		unsigned c = *cap ? *cap * 2 : 16;
+		struct cfg_err *e = realloc(*list, c * sizeof(*e));
+
+		if (e == NULL)
+			return -1;
+		*list = e;
+		*cap = c;
+	}
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return -1;
+	(*list)[*n] = (struct cfg_err){ line, col, *n, msg };
+	(*n)++;
+	return 0;
+}
+
 void cfg_err_at(struct cfg_ctx *px, int line, int col, const char *fmt, ...)
 {
 	va_list ap;
-	char *msg;
 
 	px->count++;
 	if (px->n_errs >= SG_CFG_ERRORS_MAX)
 		return;
-	if (px->n_errs == px->cap_errs) {
-		unsigned cap = px->cap_errs ? px->cap_errs * 2 : 16;
-		struct cfg_err *e = realloc(px->errs, cap * sizeof(*e));
-		if (e == NULL) {
-			px->oom = 1;
-			return;
-		}
-		px->errs = e;
-		px->cap_errs = cap;
-	}
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0) {
+	if (list_add(&px->errs, &px->n_errs, &px->cap_errs, line, col, fmt, ap) != 0)
 		px->oom = 1;
-		msg = NULL;
-	}
 	va_end(ap);
-	if (msg == NULL)
+}
+
+void cfg_warn_at(struct cfg_ctx *px, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (px->n_warns >= SG_CFG_ERRORS_MAX)
 		return;
-	px->errs[px->n_errs] = (struct cfg_err){ line, col, px->n_errs, msg };
-	px->n_errs++;
+	va_start(ap, fmt);
+	if (list_add(&px->warns, &px->n_warns, &px->cap_warns, line, col, fmt, ap) != 0)
+		px->oom = 1;
+	va_end(ap);
 }
 
 static int err_cmp(const void *a, const void *b)
@@ -53,43 +71,60 @@ static int err_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : (x->seq > y->seq);
 }
 
-int cfg_errs_finish(struct cfg_ctx *px, struct sg_cfg_errors *out)
+/*
+ * Sort list by position and format it into *lines (n_out of them, room for
+ * extra more), `file:line:column: <tag>message`; frees the list's messages.
+ * Returns 0 or -ENOMEM.
+ */
+static int format_list(const char *file, struct cfg_err *list, unsigned n, unsigned extra,
+                       const char *tag, char ***lines, unsigned *n_out)
 {
-	unsigned extra = px->count > px->n_errs ? 1 : 0;
 	int rc = 0;
 
-	if (px->n_errs > 1)
-		qsort(px->errs, px->n_errs, sizeof(*px->errs), err_cmp);
-	out->lines = calloc(px->n_errs + extra + 1, sizeof(char *));
-	if (out->lines == NULL)
+	if (n > 1)
+		qsort(list, n, sizeof(*list), err_cmp);
+	*lines = calloc(n + extra + 1, sizeof(char *));
+	if (*lines == NULL)
 		rc = -ENOMEM;
-	for (unsigned i = 0; i < px->n_errs; i++) {
-		struct cfg_err *e = &px->errs[i];
+	for (unsigned i = 0; i < n; i++) {
+		struct cfg_err *e = &list[i];
 		char *l = NULL;
-		int n;
+		int len;
 
 		if (e->line > 0)
-			n = asprintf(&l, "%s:%d:%d: %s", px->file, e->line, e->col, e->msg);
+			len = asprintf(&l, "%s:%d:%d: %s%s", file, e->line, e->col, tag, e->msg);
 		else
-			n = asprintf(&l, "%s: %s", px->file, e->msg);
+			len = asprintf(&l, "%s: %s%s", file, tag, e->msg);
 		free(e->msg);
-		if (n < 0 || out->lines == NULL) {
-			free(n < 0 ? NULL : l);
+		if (len < 0 || *lines == NULL) {
+			free(len < 0 ? NULL : l);
 			rc = -ENOMEM;
 			continue;
 		}
-		out->lines[out->n_lines++] = l;
+		(*lines)[(*n_out)++] = l;
 	}
+	return rc;
+}
+
+int cfg_errs_finish(struct cfg_ctx *px, struct sg_cfg_errors *out)
+{
+	unsigned extra = px->count > px->n_errs ? 1 : 0;
+	int rc = format_list(px->file, px->errs, px->n_errs, extra, "", &out->lines, &out->n_lines);
+
 	if (extra && out->lines != NULL) {
 		char *l = NULL;
 		if (asprintf(&l, "%s: %u more errors not shown", px->file,
 		             px->count - px->n_errs) >= 0)
 			out->lines[out->n_lines++] = l;
 	}
+	if (format_list(px->file, px->warns, px->n_warns, 0, "warning: ", &out->warnings,
+	                &out->n_warnings) != 0)
+		rc = -ENOMEM;
 	out->count = px->count;
 	free(px->errs);
-	px->errs = NULL;
-	px->n_errs = px->cap_errs = 0;
+	free(px->warns);
+	px->errs = px->warns = NULL;
+	px->n_errs = px->cap_errs = px->n_warns = px->cap_warns = 0;
 	return rc ? rc : (px->oom ? -ENOMEM : 0);
 }
 
@@ -105,9 +140,12 @@ void cfg_errs_drop(struct cfg_ctx *px)
 {
 	for (unsigned i = 0; i < px->n_errs; i++)
 		free(px->errs[i].msg);
+	for (unsigned i = 0; i < px->n_warns; i++)
+		free(px->warns[i].msg);
 	free(px->errs);
-	px->errs = NULL;
-	px->n_errs = px->cap_errs = 0;
+	free(px->warns);
+	px->errs = px->warns = NULL;
+	px->n_errs = px->cap_errs = px->n_warns = px->cap_warns = 0;
 }
 
 void sg_cfg_errors_free(struct sg_cfg_errors *errs)
@@ -116,6 +154,9 @@ void sg_cfg_errors_free(struct sg_cfg_errors *errs)
 		return;
 	for (unsigned i = 0; i < errs->n_lines; i++)
 		free(errs->lines[i]);
+	for (unsigned i = 0; i < errs->n_warnings; i++)
+		free(errs->warnings[i]);
 	free(errs->lines);
+	free(errs->warnings);
 	*errs = (struct sg_cfg_errors){ 0 };
 }

@@ -7,6 +7,7 @@
  * (walk.c) fills the fields; suites.c gives policy.suites its default.
  * Constant data; any thread.
  */
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -83,6 +84,26 @@ static const struct cfg_key workers_keys[] = {
 	  .def = 32 },
 	{ "idle_sleep_us", K_UINT, FLD(struct sg_cfg_workers, idle_sleep_us), .min = 0,
 	  .max = 100000 },
+	{ NULL },
+};
+
+/*
+ * The handshake plane (docs/config.md, "handshake"): engines, one thread
+ * each; the rules between these keys and the workers' are check_hs.c's.
+ */
+static const struct cfg_key handshake_keys[] = {
+	{ "threads", K_UINT, FLD(struct sg_cfg_handshake, threads), .min = 1,
+	  .max = SG_CFG_HS_THREADS_MAX, .def = 1 },
+	{ "cpus", K_LIST, K_UINT, LST(struct sg_cfg_handshake, cpus, n_cpus, SG_CFG_HS_THREADS_MAX),
+	  .min = 0, .max = CPU_SETSIZE - 1 },
+	/* 0: sg_cfg_handshake_in_flight()'s auto value (Little's law, docs/config.md) */
+	{ "in_flight", K_UINT, FLD(struct sg_cfg_handshake, in_flight), .min = 0,
+	  .max = SG_CFG_HS_IN_FLIGHT_MAX },
+	{ "burst", K_UINT, FLD(struct sg_cfg_handshake, burst), .min = 1, .max = 64, .def = 32 },
+	{ "ecdhe_reuse", K_DURATION_MS, FLD(struct sg_cfg_handshake, ecdhe_reuse_ms), .min = 0,
+	  .max = 10000 },
+	{ "ecdhe_reuse_storm", K_DURATION_MS, FLD(struct sg_cfg_handshake, ecdhe_reuse_storm_ms),
+	  .min = 0, .max = 10000 },
 	{ NULL },
 };
 
@@ -215,6 +236,7 @@ const struct cfg_key cfg_root_keys[] = {
 	{ "control", K_MAP, .off = offsetof(struct sg_config, control), .sub = control_keys },
 	{ "metrics", K_MAP, .off = offsetof(struct sg_config, metrics), .sub = metrics_keys },
 	{ "workers", K_MAP, .off = offsetof(struct sg_config, workers), .sub = workers_keys },
+	{ "handshake", K_MAP, .off = offsetof(struct sg_config, handshake), .sub = handshake_keys },
 	{ "mbufs", K_MAP, .off = offsetof(struct sg_config, mbufs), .sub = mbufs_keys },
 	{ "ports", K_LIST, K_MAP, LST(struct sg_config, ports, n_ports, SG_CFG_PORTS_MAX),
 	  .required = 1, .sub = port_keys },

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Values as the configuration spells them, from and to text: durations
- * ("90s", "15m", "24h", "7d"), sizes ("64K", "512MiB", "4G"), YAML 1.2 core
- * integers, octal modes, names, addresses with a prefix length and
- * endpoints (docs/config.md, "Value types"); and the plain decimal numbers
- * of command-line options.
+ * ("90s", "15m", "24h", "7d"; in milliseconds "250ms", "2s"), sizes
+ * ("64K", "512MiB", "4G"), YAML 1.2 core integers, octal modes, names,
+ * addresses with a prefix length and endpoints (docs/config.md, "Value
+ * types"); and the plain decimal numbers of command-line options.
  *
  * This is the project's one parser and printer of durations and sizes, and
  * its one parser of a number or an endpoint given on a command line.
@@ -54,6 +54,15 @@ int sg_duration_parse(const char *s, uint64_t *seconds);
  * largest unit that divides it ("7d", "24h", "15m", "90s", "0s"). Returns buf.
  */
 char *sg_duration_str(uint64_t seconds, char *buf, size_t len);
+
+/*
+ * A duration in milliseconds: "250", "250ms", "2s", "1m" (a bare number is
+ * milliseconds; the units of sg_duration_parse() and "ms"). At most INT64_MAX.
+ */
+int sg_duration_ms_parse(const char *s, uint64_t *ms);
+
+/* ms -> text sg_duration_ms_parse() reads back, in the largest unit that divides it. */
+char *sg_duration_ms_str(uint64_t ms, char *buf, size_t len);
 
 /*
  * "1048576", "64K", "512M", "4G", "1T" -> bytes: binary multiples, the unit in

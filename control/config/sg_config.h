@@ -147,7 +147,10 @@ struct sg_cfg_handshake {
 	uint32_t ecdhe_reuse_storm_ms;    /* ... while admission refuses handshakes; 0: never */
 };
 
-#define SG_CFG_HS_THREADS_MAX 64
+#define SG_CFG_HS_THREADS_MAX    64
+#define SG_CFG_HS_IN_FLIGHT_MAX  4194304u /* handshake.in_flight: 8 GB of slots */
+#define SG_CFG_HS_IN_FLIGHT_AUTO 1048576u /* the auto value's cap; above it: a warning */
+#define SG_CFG_HS_SLOT_BYTES     2048u    /* about what one handshake in flight holds */
 
 struct sg_cfg_mbufs {
 	uint32_t count;
@@ -248,6 +251,10 @@ struct sg_cfg_errors {
 	unsigned count;   /* errors found (may exceed the lines kept) */
 	unsigned n_lines; /* lines kept, at most SG_CFG_ERRORS_MAX + 1 */
 	char **lines;
+	/* `file:line:column: warning: message`: allowed, but worth a look (also when
+	 * the parse succeeds; sg_config_load() logs them) */
+	unsigned n_warnings;
+	char **warnings;
 };
 
 /* Fill cfg with every default (docs/config.md). Any thread. */
@@ -263,7 +270,10 @@ void sg_config_defaults(struct sg_config *cfg);
 int sg_config_parse(struct sg_config *cfg, const char *name, const char *text, size_t len,
                     struct sg_cfg_errors *errs);
 
-/* Read and parse a file (at most 1 MiB); I/O errors are reported in errs too. */
+/*
+ * Read and parse a file (at most 1 MiB); I/O errors are reported in errs too.
+ * When it succeeds, each warning is also logged (sg.cfg, warning).
+ */
 int sg_config_load(struct sg_config *cfg, const char *path, struct sg_cfg_errors *errs);
 
 /*
@@ -334,6 +344,17 @@ int sg_config_store_paths(const struct sg_config *cfg, char *path, size_t path_l
  */
 int sg_config_apply_overrides(struct sg_config *cfg, const char *text, size_t len, char *msg,
                               size_t msg_len);
+
+/*
+ * Handshakes in flight across every engine (docs/config.md, "handshake"):
+ * handshake.in_flight, or when 0 the auto value max(4 x
+ * policy.cookie_threshold, 2 s x policy.handshake_rate (when set), 16384 x
+ * handshake.threads), at most SG_CFG_HS_IN_FLIGHT_AUTO. By Little's law the
+ * handshakes in flight are the rate times the time each holds a slot (about
+ * a device's round trip): 2 s of the admitted rate, or 16384 per engine.
+ * The hsplane splits it evenly. Any thread.
+ */
+uint32_t sg_cfg_handshake_in_flight(const struct sg_config *cfg);
 
 /* Names for printing. Return "?" when out of range. */
 const char *sg_port_role_name(uint32_t role);

@@ -70,28 +70,48 @@ int sg_uint_parse(const char *s, uint64_t *out)
 	return 0;
 }
 
-int sg_duration_parse(const char *s, uint64_t *seconds)
+/*
+ * The duration units, in milliseconds, largest first (the printers look for
+ * the largest that divides a value). "ms" only in a millisecond duration.
+ */
+static const struct {
+	const char *unit;
+	int64_t ms;
+} duration_units[] = {
+	{ "d", 86400000 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 }, { "ms", 1 },
+};
+
+/* s as a number with at most one unit of duration_units (bare: `bare_ms`), in ms / div. */
+static int duration_parse(const char *s, int64_t bare_ms, int64_t div, uint64_t *out)
 {
 	const char *u;
-	int64_t v, mul;
+	int64_t v, mul = 0;
 	int rc = number_then_unit(s, &v, &u);
 
 	if (rc != 0)
 		return rc;
-	if (u[0] == '\0' || strcmp(u, "s") == 0)
-		mul = 1;
-	else if (strcmp(u, "m") == 0)
-		mul = 60;
-	else if (strcmp(u, "h") == 0)
-		mul = 3600;
-	else if (strcmp(u, "d") == 0)
-		mul = 86400;
-	else
+	if (u[0] == '\0')
+		mul = bare_ms;
+	for (size_t i = 0; mul == 0 && i < sizeof(duration_units) / sizeof(duration_units[0]); i++)
+		if (strcmp(u, duration_units[i].unit) == 0)
+			mul = duration_units[i].ms;
+	if (mul == 0 || mul % div != 0)
 		return -EINVAL;
+	mul /= div;
 	if (v > INT64_MAX / mul)
 		return -ERANGE;
-	*seconds = (uint64_t)(v * mul);
+	*out = (uint64_t)(v * mul);
 	return 0;
+}
+
+int sg_duration_parse(const char *s, uint64_t *seconds)
+{
+	return duration_parse(s, 1000, 1000, seconds);
+}
+
+int sg_duration_ms_parse(const char *s, uint64_t *ms)
+{
+	return duration_parse(s, 1, 1, ms);
 }
 
 int sg_size_parse(const char *s, uint64_t *bytes)
@@ -119,20 +139,31 @@ int sg_size_parse(const char *s, uint64_t *bytes)
 	return 0;
 }
 
+/* v (in units of `unit` ms) in the largest unit that divides it; "0<zero>" for 0. */
+static char *duration_str(uint64_t v, uint64_t unit, const char *zero, char *buf, size_t len)
+{
+	const size_t n = sizeof(duration_units) / sizeof(duration_units[0]);
+
+	for (size_t i = 0; v != 0 && i < n; i++) {
+		uint64_t per = (uint64_t)duration_units[i].ms / unit;
+
+		if ((uint64_t)duration_units[i].ms % unit == 0 && v % per == 0) {
+			snprintf(buf, len, "%" PRIu64 "%s", v / per, duration_units[i].unit);
+			return buf;
+		}
+	}
+	snprintf(buf, len, "0%s", zero);
+	return buf;
+}
+
 char *sg_duration_str(uint64_t seconds, char *buf, size_t len)
 {
-	static const struct {
-		uint64_t mul;
-		char unit;
-	} units[] = { { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' } };
-	size_t i = 0;
+	return duration_str(seconds, 1000, "s", buf, len);
+}
 
-	while (seconds != 0 && seconds % units[i].mul != 0)
-		i++;
-	if (seconds == 0)
-		i = 3;
-	snprintf(buf, len, "%" PRIu64 "%c", seconds / units[i].mul, units[i].unit);
-	return buf;
+char *sg_duration_ms_str(uint64_t ms, char *buf, size_t len)
+{
+	return duration_str(ms, 1, "ms", buf, len);
 }
 
 char *sg_size_str(uint64_t bytes, char *buf, size_t len)

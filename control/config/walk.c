@@ -123,7 +123,7 @@ static void scalar_listen(struct cfg_ctx *px, const char *path, const struct sg_
 	           path, n->text);
 }
 
-/* K_UINT, K_SIZE, K_DURATION, K_MODE: a number in the key's range (and step). */
+/* K_UINT, K_SIZE, K_DURATION(_MS), K_MODE: a number in the key's range (and step). */
 static void scalar_number(struct cfg_ctx *px, const struct cfg_key *k, enum cfg_kind kind,
                           const char *path, const struct sg_cfg_node *n, void *p, size_t size)
 {
@@ -137,18 +137,21 @@ static void scalar_number(struct cfg_ctx *px, const struct cfg_key *k, enum cfg_
 		           path, s);
 		return;
 	}
-	if (kind == K_SIZE || kind == K_DURATION) {
-		rc = kind == K_SIZE ? sg_size_parse(s, &u) : sg_duration_parse(s, &u);
+	if (kind == K_SIZE || kind == K_DURATION || kind == K_DURATION_MS) {
+		rc = kind == K_SIZE       ? sg_size_parse(s, &u)
+		     : kind == K_DURATION ? sg_duration_parse(s, &u)
+		                          : sg_duration_ms_parse(s, &u);
 		v = (int64_t)u;
 	} else {
 		rc = kind == K_MODE ? sg_cfg_mode_parse(s, &v) : sg_cfg_int_parse(s, &v);
 	}
 	if (rc == -EINVAL) {
-		const char *what = kind == K_SIZE ? "a size in bytes (65536, 64K, 4G)"
-		                   : kind == K_DURATION
-		                           ? "a duration in seconds (90, 90s, 15m, 24h, 7d)"
-		                   : kind == K_MODE ? "octal permission bits (0660)"
-		                                    : "an integer";
+		const char *what =
+		        kind == K_SIZE          ? "a size in bytes (65536, 64K, 4G)"
+		        : kind == K_DURATION    ? "a duration in seconds (90, 90s, 15m, 24h, 7d)"
+		        : kind == K_DURATION_MS ? "a duration in milliseconds (250, 250ms, 2s)"
+		        : kind == K_MODE        ? "octal permission bits (0660)"
+		                                : "an integer";
 		cfg_err_at(px, n->line, n->col, "'%s' must be %s, got '%s'", path, what, s);
 		return;
 	}
@@ -160,9 +163,10 @@ static void scalar_number(struct cfg_ctx *px, const struct cfg_key *k, enum cfg_
 			cfg_err_at(px, n->line, n->col,
 			           "'%s' is %s, out of range %" PRId64 "..%" PRId64 "%s", path, s,
 			           k->min, k->max,
-			           kind == K_SIZE       ? " bytes"
-			           : kind == K_DURATION ? " seconds"
-			                                : "");
+			           kind == K_SIZE          ? " bytes"
+			           : kind == K_DURATION    ? " seconds"
+			           : kind == K_DURATION_MS ? " ms"
+			                                   : "");
 		return;
 	}
 	if (k->step > 1 && v % k->step != 0) {
@@ -221,6 +225,7 @@ static void walk_scalar(struct cfg_ctx *px, const struct cfg_key *k, enum cfg_ki
 	case K_UINT:
 	case K_SIZE:
 	case K_DURATION:
+	case K_DURATION_MS:
 	case K_MODE:
 		scalar_number(px, k, kind, path, n, p, size);
 		return;

@@ -35,9 +35,10 @@ struct sg_gateway *sg_gateway_create(const struct sg_config *cfg,
 	if (rc == 0)
 		rc = gw_ports_create(gw);
 	if (rc == 0)
-		rc = gw_hs_create(gw);
-	if (rc == 0)
 		rc = gw_end_create(gw);
+	/* The handshake threads last: installs reach a gateway that is complete. */
+	if (rc == 0)
+		rc = gw_hs_create(gw);
 	if (rc != 0) {
 		sg_gateway_destroy(gw);
 		errno = -rc;
@@ -75,6 +76,12 @@ int sg_gateway_start(struct sg_gateway *gw)
 
 void sg_gateway_stop(struct sg_gateway *gw)
 {
+	/*
+	 * The engines first, their installs done while the workers still send
+	 * the flights: no session a device completed is missing from the
+	 * clean stop's save (docs/hsplane.md, "Stop").
+	 */
+	gw_hs_stop(gw);
 	if (!gw->running)
 		return;
 	sg_dp_stop(gw->ports.dp);
@@ -89,10 +96,10 @@ void sg_gateway_destroy(struct sg_gateway *gw)
 	sg_gateway_stop(gw);
 	gw_store_close(gw);
 	/* What ending holds of the table first, the handshakes, then the data plane and ports. */
+	gw_hs_destroy(gw); /* the engines stopped above: their CIDs back in the table */
 	gw_sweep_destroy(gw);
 	if (gw->ports.sessions != NULL)
 		gw_end_destroy(gw);
-	gw_hs_destroy(gw);
 	gw_ports_destroy(gw);
 	rte_free(gw);
 }
@@ -101,6 +108,8 @@ void sg_gateway_attach(struct sg_gateway *gw, struct sg_cred *cred, struct sg_ct
 {
 	gw->cred = cred;
 	gw->ctl = ctl;
+	if (gw->hs.plane != NULL)
+		sg_hsplane_cred_set(gw->hs.plane, cred); /* the engines' lookups from now on */
 }
 
 unsigned sg_gateway_n_ports(const struct sg_gateway *gw)
@@ -118,8 +127,8 @@ void sg_gateway_poll(struct sg_gateway *gw)
 	uint64_t now = sg_mono_ns();
 
 	gw_punt_poll(gw);
+	gw_hs_poll(gw);                   /* the engines' installs and their flights */
 	sg_dp_ctl_tx_retry(gw->ports.dp); /* flights that waited for worker 0's ring */
-	gw_hs_tick(gw);
 	gw_sweep_poll(gw, (uint64_t)time(NULL));
 	gw_ports_poll(gw, now);
 	gw_retire_poll(gw, now);

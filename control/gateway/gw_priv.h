@@ -32,6 +32,7 @@
 
 #include "sg_admit.h"
 #include "sg_gateway.h"
+#include "sg_hsplane.h"
 #include "sg_sessreg.h"
 #include "sg_store.h"
 #include "sg_store_sess.h"
@@ -81,31 +82,33 @@ void gw_ports_poll(struct sg_gateway *gw, uint64_t now_ns);
  */
 void gw_ports_resolve_peers(struct sg_gateway *gw);
 
-/* ---- hs_glue.c: the handshake engine on the data plane ---- */
+/* ---- hs_glue.c: the handshake plane (control/hsplane) on the data plane ---- */
+
+/* Seconds of per-second latency snapshots kept for the 10 s quantiles. */
+#define GW_LAT_WINDOW 10
 
 struct gw_hs {
-	struct sg_hs_engine *engine;
-	uint32_t slots;                     /* handshakes in flight at most */
-	struct sg_admit admit;              /* policy.handshake_rate, handshake_source_* */
-	struct sg_admit_sources *admit_src; /* its per-source buckets */
-	uint64_t installed;                 /* sessions installed by a completed handshake */
-	uint64_t replaced_in_place;         /* ... that took an earlier session's place */
-	uint64_t install_failed;            /* refused by the session table or the data plane */
+	struct sg_hs_secrets *secrets; /* cookie secrets and ticket keys, shared; rotated here */
+	struct sg_hsplane *plane;      /* the engines, their threads and FIFOs */
+	uint32_t slots;                /* handshakes in flight at most, all engines */
+	uint64_t installed;            /* sessions installed by a completed handshake */
+	uint64_t replaced_in_place;    /* ... that took an earlier session's place */
+	uint64_t install_failed;       /* refused by the session table or the data plane */
+	uint64_t install_revoked;      /* refused: the credential changed after the lookup */
+	/* each engine's latency histogram once a second, the last GW_LAT_WINDOW + 1 of
+	 * them: lat[snapshot * engines + engine] */
+	uint64_t (*lat)[SG_HS_LAT_BUCKETS];
+	unsigned lat_head, lat_n;
+	uint64_t lat_next_ns;
 };
 
 int gw_hs_create(struct sg_gateway *gw);
+/* The clean stop: the engines stop, what they handed over is installed. Idempotent. */
+void gw_hs_stop(struct sg_gateway *gw);
 void gw_hs_destroy(struct sg_gateway *gw);
 
-/* Now in the engine's two clocks. */
+/* Now in the engines' clocks. */
 struct sg_hs_time gw_hs_now(void);
-
-/*
- * Feed one punted datagram to the engine; worker punted it, and is its tag
- * (sg_hs_input()): a session the datagram completes is installed with that
- * worker as its owner. Returns what sg_hs_input() returns.
- */
-int gw_hs_input(struct sg_gateway *gw, unsigned worker, const struct sg_hs_peer *peer,
-                const uint8_t *dgram, uint16_t len);
 
 /*
  * Install the session of a completed handshake, owned by worker owner
@@ -115,14 +118,26 @@ int gw_hs_input(struct sg_gateway *gw, unsigned worker, const struct sg_hs_peer 
  */
 int gw_hs_install(struct sg_gateway *gw, const struct sg_hs_result *res, unsigned owner);
 
-/* Run the engine's timers when one is due. */
-void gw_hs_tick(struct sg_gateway *gw);
+/*
+ * Each poll: the engines' FIFOs (installs, their flights, records of no
+ * session), CID caches, the shared secrets' rotation, the latency windows.
+ */
+void gw_hs_poll(struct sg_gateway *gw);
 
-/* Give the engine and admission the live policy (cookies, suites, lifetime, rate). */
+/* A device's authenticated Finished again: its engine resends our final flight. */
+void gw_hs_finished_again(struct sg_gateway *gw, const struct sg_hs_peer *peer);
+
+/* Give the engines and their admission the live policy (cookies, suites, lifetime, rate). */
 int gw_hs_policy(struct sg_gateway *gw, const struct sg_cfg_policy *p);
 
 /* Admission and cookie state, for management (sg_gateway_counters()). */
 void gw_hs_admission(struct sg_gateway *gw, struct sg_gw_admission *a);
+
+/* Add the datagrams the engines took from their queues to taken[] (by enum sg_dp_punt). */
+void gw_hs_taken(struct sg_gateway *gw, uint64_t taken[SG_DP_PUNT_MAX]);
+
+/* Every engine's counters summed, and the plane's view (sg_gateway_counters()). */
+void gw_hs_counters(struct sg_gateway *gw, struct sg_hs_stats *hs, struct sg_gw_hsplane *v);
 
 /* ---- sess_end.c: the one way a session ends, and the retire path ---- */
 
@@ -294,7 +309,7 @@ struct gw_store {
 	uint64_t puts, dels, floors;
 	uint64_t errors;            /* failed puts, deletes, commits */
 	uint64_t log_ns, log_quiet; /* errors are logged once per interval, the rest counted */
-	uint64_t secrets_gen;       /* the engine's secrets generation last stored */
+	uint64_t secrets_gen;       /* the shared secrets' generation last stored */
 	struct sg_rec_sa *sa;       /* a session's SA while its record is made (wiped) */
 	unsigned window;            /* its replay window bits */
 	struct sg_store_restore_result restore;
@@ -342,13 +357,13 @@ void gw_store_del(struct sg_gateway *gw, uint64_t id);
 /* A worker's SG_DP_PUNT_FLOORS: put each named session with its current floors. */
 void gw_store_floors(struct sg_gateway *gw, const struct sg_dp_floor *f, unsigned n);
 
-/* Each poll: commit a group whose window has passed; store the engine's rotated secrets. */
+/* Each poll: commit a group whose window has passed; store the rotated shared secrets. */
 void gw_store_poll(struct sg_gateway *gw, uint64_t now_ns);
 
 /* A store error: counted, logged at most once per interval (what). Store and restore. */
 void gw_store_error(struct sg_gateway *gw, const char *what, uint64_t id, int rc);
 
-/* Put the engine's ticket keys and cookie secrets in the open group. */
+/* Put the shared ticket keys and cookie secrets in the open group. */
 void gw_store_secrets(struct sg_gateway *gw);
 
 /* ---- gateway.c ---- */

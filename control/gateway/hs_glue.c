@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The handshake server (control/handshake) on the data plane: its set-up
- * from the config, the callbacks it answers through (PSK lookup in the
- * credential store, sending through the data plane, CIDs from the session
- * table, storm admission) and the install of a completed handshake's
- * session. Gateway thread. Writes struct gw_hs; inserts and replaces
- * sessions in the table (ends go through sess_end.c).
+ * The handshake plane (control/hsplane: the engines on threads sg-hs-<i>)
+ * on the data plane: its set-up from the config (the engines' share of
+ * in-flight handshakes and of the admission rate, the cookie secrets and
+ * ticket keys they share, rotated here), the owner's side of it each poll
+ * (the install of each completed handshake's session from the engines'
+ * FIFOs, records of no session handed back, CIDs reserved ahead and taken
+ * back), the revocation guard at install, live policy, and the plane's
+ * counters and latency quantiles. Gateway thread. Writes struct gw_hs;
+ * inserts and replaces sessions in the table (ends go through sess_end.c).
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -19,7 +23,9 @@
 
 #include <stormgate/bytes.h>
 #include <stormgate/common.h>
+#include <stormgate/dtls.h>
 #include <stormgate/proxy_v2.h>
+#include <stormgate/suite.h>
 
 #include "gw_priv.h"
 #include "sg_log.h"
@@ -28,44 +34,30 @@ struct sg_hs_time gw_hs_now(void)
 {
 	struct timespec r;
 
+	uint64_t ns = sg_mono_ns();
+
 	clock_gettime(CLOCK_REALTIME, &r);
-	return (struct sg_hs_time){ .mono_ms = sg_mono_ms(), .unix_s = (uint64_t)r.tv_sec };
+	return (struct sg_hs_time){ .mono_ms = ns / 1000000,
+		                    .unix_s = (uint64_t)r.tv_sec,
+		                    .mono_us = ns / 1000 };
 }
 
 /*
  * Each session's lifetime is shortened by a random part of up to
  * key_lifetime_jitter percent, so devices that connected together (after a
- * restart, a storm) do not all re-handshake together when it ends.
+ * restart, a storm) do not all re-handshake together when it ends. The
+ * engine made expires from the credential's lifetime or the policy's.
  */
-static uint32_t key_lifetime(const struct sg_gateway *gw, uint32_t cred_lifetime)
+static uint64_t jittered(const struct sg_gateway *gw, uint64_t expires)
 {
-	uint64_t base = cred_lifetime ? cred_lifetime : gw->cfg.policy.key_lifetime;
-	uint64_t spread = base * gw->cfg.policy.key_lifetime_jitter / 100;
+	uint64_t now = (uint64_t)time(NULL);
+	uint64_t spread =
+	        expires > now ? (expires - now) * gw->cfg.policy.key_lifetime_jitter / 100 : 0;
 
-	if (spread > 0)
-		base -= rte_rand_max(spread + 1);
-	return (uint32_t)RTE_MIN(base, (uint64_t)UINT32_MAX);
+	return spread > 0 ? expires - rte_rand_max(spread + 1) : expires;
 }
 
-/*
- * The session store keeps each session's credential tag (sg_store_cred_tag()
- * of the PSK it was made with), so a restore never brings back a session
- * whose key changed while the daemon was down. The PSK is at hand only
- * here: its tag rides through the engine to the install in the two opaque
- * words the engine hands back in the result (cred_ref, backend), which the
- * gateway does not otherwise use. No second lookup, no per-handshake state.
- */
-static void cred_tag_carry(const uint8_t *psk, size_t len, struct sg_hs_cred *cred)
-{
-	uint8_t tag[SG_SESSREG_TAG_LEN];
-
-	sg_store_cred_tag(psk, len, tag);
-	cred->cred_ref = sg_load_be32(tag);
-	cred->backend = sg_load_be32(tag + 4);
-	sg_wipe(tag, sizeof(tag));
-}
-
-/* The tag cred_tag_carry() sent through the engine; false when there is none. */
+/* The tag the engine's lookup carried (cred_ref, backend); false when there is none. */
 static bool cred_tag_of(const struct sg_hs_result *res, uint8_t tag[SG_SESSREG_TAG_LEN])
 {
 	sg_store_be32(tag, res->cred_ref);
@@ -73,48 +65,26 @@ static bool cred_tag_of(const struct sg_hs_result *res, uint8_t tag[SG_SESSREG_T
 	return (res->cred_ref | res->backend) != 0;
 }
 
-/* RFC 4279 §2: the PSK of an identity, from the LMDB store; a disabled one is refused. */
-static int hs_psk_lookup(void *ctx, const uint8_t *identity, size_t identity_len,
-                         const uint8_t *sni, size_t sni_len, struct sg_hs_cred *cred)
+/*
+ * The revocation guard: the handshake looked its PSK up before a
+ * credential changed (sg_hsplane_lookup_stale()). Does the identity's
+ * credential still hold the key it used (the same tag, not disabled)? One
+ * LMDB read, only for installs that raced a change.
+ */
+static bool cred_still_holds(struct sg_gateway *gw, const struct sg_hs_result *res)
 {
-	struct sg_gateway *gw = ctx;
+	uint8_t was[SG_SESSREG_TAG_LEN], now[SG_STORE_CRED_TAG_LEN];
 	struct sg_cred_entry e;
-	int rc;
+	bool same;
 
-	(void)sni;
-	(void)sni_len;
-	if (gw->cred == NULL)
-		return -EIO;
-	rc = sg_cred_get(gw->cred, identity, identity_len, &e);
-	if (rc == -EINVAL)
-		return -ENOENT; /* not an identity we could store: unknown, no oracle */
-	if (rc != 0)
-		return rc == -ENOENT ? -ENOENT : -EIO;
-	if ((e.flags & SG_CRED_F_DISABLED) || e.psk_len > sizeof(cred->psk)) {
-		sg_wipe(&e, sizeof(e));
-		return -EACCES;
-	}
-	memset(cred, 0, sizeof(*cred));
-	memcpy(cred->psk, e.psk, e.psk_len);
-	cred->psk_len = (uint16_t)e.psk_len;
-	cred->lifetime_s = key_lifetime(gw, e.key_lifetime);
-	if (gw->store.st != NULL)
-		cred_tag_carry(e.psk, e.psk_len, cred);
+	if (gw->cred == NULL || !cred_tag_of(res, was) ||
+	    sg_cred_get(gw->cred, res->identity, res->identity_len, &e) != 0)
+		return false;
+	sg_store_cred_tag(e.psk, e.psk_len, now);
+	same = !(e.flags & SG_CRED_F_DISABLED) && memcmp(now, was, sizeof(was)) == 0;
 	sg_wipe(&e, sizeof(e));
-	return 0;
-}
-
-/* Handshake flights and alerts go out through the data plane (worker 0's TX queue). */
-static int hs_send(void *ctx, const struct sg_hs_peer *p, const uint8_t *data, size_t len)
-{
-	struct sg_gateway *gw = ctx;
-	int v4 = sg_ip6_is_v4_mapped(p->paddr);
-
-	if (len > UINT16_MAX)
-		return -EMSGSIZE;
-	return sg_dp_ctl_send_udp(gw->ports.dp, 0, v4 ? 4 : 6, v4 ? p->laddr + 12 : p->laddr,
-	                          rte_be_to_cpu_16(p->lport), v4 ? p->paddr + 12 : p->paddr,
-	                          rte_be_to_cpu_16(p->pport), data, (uint16_t)len);
+	sg_wipe(now, sizeof(now));
+	return same;
 }
 
 /* The handshake server's peer as the session table's 4-tuple (the same fields). */
@@ -240,7 +210,14 @@ int gw_hs_install(struct sg_gateway *gw, const struct sg_hs_result *res, unsigne
 	uint64_t id;
 	int rc;
 
+	if (sg_hsplane_lookup_stale(gw->hs.plane, res) && !cred_still_holds(gw, res)) {
+		/* Its key was taken away while it ran: no session from it (RFC 4279 §2). */
+		gw->hs.install_revoked++;
+		gw->hs.install_failed++;
+		return -EKEYREVOKED;
+	}
 	session_new(res, owner, &s);
+	s.expires = (uint32_t)RTE_MIN(jittered(gw, res->expires), (uint64_t)UINT32_MAX);
 	if (res->cid_len) {
 		/*
 		 * The slot hs_cid_alloc() reserved when ServerHello named this
@@ -291,69 +268,61 @@ int gw_hs_install(struct sg_gateway *gw, const struct sg_hs_result *res, unsigne
 }
 
 /*
- * ops.install: a handshake completed. Its tag is the worker that punted the
- * datagram completing it (gw_hs_input()), which owns the session: the
- * device's flow reaches it.
+ * The plane's sink: a completed handshake's session (worker: the one that
+ * punted the datagram completing it, which owns the session: the device's
+ * flow reaches it).
  */
-static int hs_install(void *ctx, const struct sg_hs_result *res)
+static int sink_install(void *ctx, const struct sg_hs_result *res, unsigned worker)
+{
+	return gw_hs_install(ctx, res, worker);
+}
+
+/*
+ * A record punted because its device had no session, in order behind the
+ * installs before it: in an abbreviated handshake (RFC 5077 §3.1) the
+ * device sends its Finished and its first record back to back, and the
+ * worker met the record before the session was installed. If the session
+ * exists now (by its 4-tuple, or by its CID for a tls12_cid record, RFC
+ * 9146), the worker that punted it takes it back. True when it took m.
+ */
+static bool sink_record(void *ctx, struct rte_mbuf *m, const struct sg_hs_peer *peer,
+                        const uint8_t *payload, uint16_t len)
+{
+	struct sg_gateway *gw = ctx;
+	const struct sg_dp_meta *meta = sg_dp_meta(gw->ports.dp, m);
+	unsigned cid_len = sg_sess_cid_len(gw->ports.sessions);
+	struct sg_sess_tuple t;
+	uint64_t id;
+	int rc;
+
+	if (payload[0] == SG_DTLS_CT_TLS12_CID) {
+		rc = cid_len > 0 && len >= SG_DTLS_HDR_OFF_CID + cid_len
+		             ? sg_sess_find_cid(gw->ports.sessions, payload + SG_DTLS_HDR_OFF_CID,
+		                                &id)
+		             : -ENOENT;
+	} else {
+		peer_tuple(peer, &t);
+		rc = sg_sess_find_tuple(gw->ports.sessions, &t, &id);
+	}
+	if (rc != 0 || sg_dp_ctl_reinject(gw->ports.dp, m, meta->worker) != 0)
+		return false;
+	gw->punt.reinjected++;
+	return true;
+}
+
+/* A CID for an engine's cache: its session will take the slot (gw_hs_install()). */
+static int sink_cid_reserve(void *ctx, uint8_t *cid)
 {
 	struct sg_gateway *gw = ctx;
 
-	return gw_hs_install(gw, res, (unsigned)res->tag);
-}
-
-int gw_hs_input(struct sg_gateway *gw, unsigned worker, const struct sg_hs_peer *peer,
-                const uint8_t *dgram, uint16_t len)
-{
-	return sg_hs_input(gw->hs.engine, gw_hs_now(), peer, dgram, len, worker);
-}
-
-void gw_hs_tick(struct sg_gateway *gw)
-{
-	struct sg_hs_time t = gw_hs_now();
-
-	if (t.mono_ms >= sg_hs_next_deadline(gw->hs.engine))
-		sg_hs_tick(gw->hs.engine, t);
-}
-
-/* A CID for a handshake's ServerHello: its session will take the slot (gw_hs_install()). */
-static int hs_cid_alloc(void *ctx, const struct sg_hs_peer *peer, uint8_t *cid)
-{
-	struct sg_gateway *gw = ctx;
-
-	(void)peer;
 	return sg_sess_cid_reserve(gw->ports.sessions, cid);
 }
 
-static void hs_cid_release(void *ctx, const uint8_t *cid)
+static void sink_cid_release(void *ctx, const uint8_t *cid)
 {
 	struct sg_gateway *gw = ctx;
 
 	sg_sess_cid_release(gw->ports.sessions, cid);
-}
-
-/*
- * Storm admission of one new handshake from peer, asked by the engine once
- * the hello's cookie verified, a slot about to be taken (sg_admit.h): 0
- * admit, -EBUSY refuse.
- */
-static int hs_admit(void *ctx, const struct sg_hs_peer *peer)
-{
-	struct sg_gateway *gw = ctx;
-
-	return sg_admit_take_from(&gw->hs.admit, peer->paddr, sg_mono_ns()) == SG_ADMIT_OK ? 0
-	                                                                                   : -EBUSY;
-}
-
-/* policy.handshake_rate and the per-source share to the limiter; buckets refilled. */
-static void admission_apply(struct sg_gateway *gw, const struct sg_cfg_policy *p)
-{
-	sg_admit_set_rate(&gw->hs.admit, p->handshake_rate, sg_mono_ns());
-	/* The config checked the ranges; the limiter checks them again. */
-	if (sg_admit_set_sources(&gw->hs.admit, p->handshake_source_share,
-	                         (uint8_t)p->handshake_source_prefix4,
-	                         (uint8_t)p->handshake_source_prefix6) != 0)
-		SG_LOG(CTL, ERR, "per-source admission: share or prefix out of range");
 }
 
 static enum sg_hs_cookie_policy cookie_policy(uint32_t mode)
@@ -363,118 +332,291 @@ static enum sg_hs_cookie_policy cookie_policy(uint32_t mode)
 	                                 : SG_HS_COOKIE_UNDER_LOAD;
 }
 
-/* The engine's configuration from ours. */
+/* policy.handshake_rate and the per-source share, for the engines to split. */
+static struct sg_hsplane_admission admission_of(const struct sg_cfg_policy *p)
+{
+	return (struct sg_hsplane_admission){
+		.rate = p->handshake_rate,
+		.source_share = p->handshake_source_share,
+		.prefix4 = (uint8_t)p->handshake_source_prefix4,
+		.prefix6 = (uint8_t)p->handshake_source_prefix6,
+	};
+}
+
+/* Every engine's configuration from ours (max_handshakes and ops are the plane's). */
 static void hs_config(struct sg_gateway *gw, struct sg_hs_config *hc)
 {
 	const struct sg_config *cfg = &gw->cfg;
 
 	memset(hc, 0, sizeof(*hc));
-	/* In-flight handshakes: four times the load at which cookies start. */
-	hc->max_handshakes = RTE_MAX(1024u, cfg->policy.cookie_threshold * 4);
 	/*
 	 * Final flights kept after completion: a storm completes thousands a
 	 * second, and a device whose flight was lost asks again 1 s, 3 s, 7 s
 	 * later; a ring of max_handshakes entries was overwritten before it did.
+	 * Each engine keeps its share.
 	 */
-	hc->linger_entries = cfg->policy.linger_entries;
+	hc->linger_entries = cfg->policy.linger_entries / RTE_MAX(cfg->handshake.threads, 1u);
 	for (uint32_t i = 0; i < cfg->policy.n_suites && i < SG_HS_SUITES_MAX - 1; i++)
 		hc->suites[i] = cfg->policy.suites[i];
 	hc->cookie_policy = (uint8_t)cookie_policy(cfg->policy.cookie_mode);
-	hc->cookie_threshold = cfg->policy.cookie_threshold;
+	hc->cookie_threshold = cfg->policy.cookie_threshold / RTE_MAX(cfg->handshake.threads, 1u);
 	hc->tickets = 1;
 	hc->session_lifetime_s = (uint32_t)RTE_MIN(cfg->policy.key_lifetime, (uint64_t)UINT32_MAX);
 	hc->handshake_timeout_ms =
 	        (uint32_t)RTE_MIN(cfg->sessions.handshake_timeout * 1000, (uint64_t)UINT32_MAX);
 	hc->replay_window = (uint16_t)sg_sess_replay_window(gw->ports.sessions);
-	hc->ops = (struct sg_hs_ops){
-		.ctx = gw,
-		.psk_lookup = hs_psk_lookup,
-		.send = hs_send,
-		.install = hs_install,
-		.admit = hs_admit,
-	};
-	if (cfg->sessions.cid_length > 0) {
-		/* RFC 9146: offered to clients that ask, from the session table's scheme. */
+	hc->secrets = gw->hs.secrets;
+	/* RFC 9146: offered to clients that ask, from the session table's scheme. */
+	if (cfg->sessions.cid_length > 0)
 		hc->cid_len = (uint8_t)sg_sess_cid_len(gw->ports.sessions);
-		hc->ops.cid_alloc = hs_cid_alloc;
-		hc->ops.cid_release = hs_cid_release;
-	}
 }
 
 int gw_hs_create(struct sg_gateway *gw)
 {
-	struct sg_hs_config hc;
+	const struct sg_cfg_handshake *h = &gw->cfg.handshake;
+	struct sg_hsplane_conf pc = { 0 };
+	struct sg_hsplane_sink sink = {
+		.ctx = gw,
+		.install = sink_install,
+		.record = sink_record,
+		.cid_reserve = sink_cid_reserve,
+		.cid_release = sink_cid_release,
+	};
+	int rc;
 
-	hs_config(gw, &hc);
-	gw->hs.slots = hc.max_handshakes;
-	gw->hs.engine = sg_hs_engine_create(&hc);
-	if (gw->hs.engine == NULL) {
-		SG_LOG(HS, ERR, "handshake server: %s", strerror(errno));
+	gw->hs.secrets = sg_hs_secrets_create(0, 0);
+	if (gw->hs.secrets == NULL) {
+		SG_LOG(HS, ERR, "handshake secrets: %s", strerror(errno));
 		return -errno;
 	}
-	SG_LOG(HS, INFO, "handshake server: %u in flight at most, cookies %s", hc.max_handshakes,
-	       hc.cookie_policy == SG_HS_COOKIE_ALWAYS  ? "always"
-	       : hc.cookie_policy == SG_HS_COOKIE_NEVER ? "never"
-	                                                : "under load");
-	gw->hs.admit_src = sg_admit_sources_create(NULL); /* a random key per process */
-	if (gw->hs.admit_src == NULL) {
-		SG_LOG(MAIN, ERR, "admission's source buckets: %s", strerror(errno));
+	pc.engines = RTE_MAX(h->threads, 1u);
+	pc.cpus = h->cpus;
+	pc.n_cpus = h->n_cpus;
+	pc.burst = h->burst;
+	pc.in_flight = sg_cfg_handshake_in_flight(&gw->cfg);
+	pc.dp = gw->ports.dp;
+	pc.tx_port = 0;
+	pc.cred = gw->cred;
+	pc.ecdhe_reuse_ms = h->ecdhe_reuse_ms;
+	pc.ecdhe_reuse_storm_ms = h->ecdhe_reuse_storm_ms;
+	pc.admission = admission_of(&gw->cfg.policy);
+	hs_config(gw, &pc.hs);
+	gw->hs.slots = pc.in_flight;
+	gw->hs.lat = calloc((GW_LAT_WINDOW + 1) * pc.engines, sizeof(gw->hs.lat[0]));
+	if (gw->hs.lat == NULL)
 		return -ENOMEM;
+	gw->hs.plane = sg_hsplane_create(&pc, &sink);
+	if (gw->hs.plane == NULL) {
+		SG_LOG(HS, ERR, "handshake plane: %s", strerror(errno));
+		return -errno;
 	}
-	sg_admit_sources_attach(&gw->hs.admit, gw->hs.admit_src);
-	admission_apply(gw, &gw->cfg.policy);
+	rc = sg_hsplane_start(gw->hs.plane);
+	if (rc != 0) {
+		SG_LOG(HS, ERR, "handshake threads: %s", strerror(-rc));
+		return rc;
+	}
+	SG_LOG(HS, INFO,
+	       "handshake plane: %u engine%s (sg-hs-0..%u), %u in flight at most, cookies %s",
+	       pc.engines, pc.engines > 1 ? "s" : "", pc.engines - 1, pc.in_flight,
+	       pc.hs.cookie_policy == SG_HS_COOKIE_ALWAYS  ? "always"
+	       : pc.hs.cookie_policy == SG_HS_COOKIE_NEVER ? "never"
+	                                                   : "under load");
 	return 0;
+}
+
+void gw_hs_stop(struct sg_gateway *gw)
+{
+	sg_hsplane_stop(gw->hs.plane);
 }
 
 void gw_hs_destroy(struct sg_gateway *gw)
 {
-	sg_hs_engine_free(gw->hs.engine);
-	gw->hs.engine = NULL;
-	sg_admit_sources_attach(&gw->hs.admit, NULL);
-	sg_admit_sources_destroy(gw->hs.admit_src);
-	gw->hs.admit_src = NULL;
+	sg_hsplane_destroy(gw->hs.plane);
+	gw->hs.plane = NULL;
+	sg_hs_secrets_free(gw->hs.secrets);
+	gw->hs.secrets = NULL;
+	free(gw->hs.lat);
+	gw->hs.lat = NULL;
+}
+
+/* Once a second: each engine's latency histogram into the ring of snapshots. */
+static void latency_tick(struct sg_gateway *gw, uint64_t now_ns)
+{
+	struct gw_hs *h = &gw->hs;
+	unsigned n = sg_hsplane_engines(h->plane);
+
+	if (now_ns < h->lat_next_ns)
+		return;
+	h->lat_next_ns = now_ns + 1000000000ull;
+	h->lat_head = (h->lat_head + 1) % (GW_LAT_WINDOW + 1);
+	for (unsigned i = 0; i < n; i++) {
+		struct sg_hsplane_engine_stats st;
+
+		if (sg_hsplane_engine_stats(h->plane, i, &st) == 0)
+			memcpy(h->lat[h->lat_head * n + i], st.hs.latency, sizeof(st.hs.latency));
+	}
+	if (h->lat_n < GW_LAT_WINDOW + 1)
+		h->lat_n++;
+}
+
+/*
+ * Engine i's completions of the last 10 s into win (added): its histogram
+ * now less the snapshot of 10 s ago (or the oldest kept; none yet: now).
+ */
+static void latency_window(const struct gw_hs *h, unsigned i, unsigned n,
+                           const uint64_t now[SG_HS_LAT_BUCKETS], uint64_t win[SG_HS_LAT_BUCKETS])
+{
+	unsigned back = RTE_MIN(h->lat_n ? h->lat_n - 1 : 0, (unsigned)GW_LAT_WINDOW);
+	const uint64_t *old =
+	        h->lat[((h->lat_head + GW_LAT_WINDOW + 1 - back) % (GW_LAT_WINDOW + 1)) * n + i];
+
+	for (unsigned b = 0; b < SG_HS_LAT_BUCKETS; b++)
+		win[b] += h->lat_n > 1 && now[b] >= old[b] ? now[b] - old[b]
+		          : h->lat_n > 1                   ? 0
+		                                           : now[b];
+}
+
+void gw_hs_poll(struct sg_gateway *gw)
+{
+	struct sg_hs_time now = gw_hs_now();
+
+	sg_hs_secrets_tick(gw->hs.secrets, now);
+	sg_hsplane_cred_set(gw->hs.plane, gw->cred);
+	sg_hsplane_poll(gw->hs.plane);
+	latency_tick(gw, sg_mono_ns());
+}
+
+void gw_hs_finished_again(struct sg_gateway *gw, const struct sg_hs_peer *peer)
+{
+	sg_hsplane_finished_again(gw->hs.plane, peer);
 }
 
 int gw_hs_policy(struct sg_gateway *gw, const struct sg_cfg_policy *p)
 {
-	const struct sg_cfg_policy *now = &gw->cfg.policy;
+	unsigned n = sg_hsplane_engines(gw->hs.plane);
+	struct sg_hsplane_admission adm = admission_of(p);
 	struct sg_hs_policy hp;
-	int rc;
+	unsigned i = 0;
 
 	memset(&hp, 0, sizeof(hp));
-	for (uint32_t i = 0; i < p->n_suites && i < SG_HS_SUITES_MAX - 1; i++)
-		hp.suites[i] = p->suites[i];
+	for (uint32_t k = 0; k < p->n_suites && k < SG_HS_SUITES_MAX - 1; k++)
+		hp.suites[k] = p->suites[k];
 	hp.cookie_policy = (uint8_t)cookie_policy(p->cookie_mode);
-	hp.cookie_threshold = p->cookie_threshold;
+	hp.cookie_threshold = p->cookie_threshold / n;
+	if (p->cookie_threshold != 0 && hp.cookie_threshold == 0)
+		hp.cookie_threshold = 1;
 	hp.session_lifetime_s = (uint32_t)RTE_MIN(p->key_lifetime, (uint64_t)UINT32_MAX);
-	rc = sg_hs_policy_set(gw->hs.engine, &hp);
-	if (rc != 0)
-		return rc;
-	if (p->handshake_rate != now->handshake_rate ||
-	    p->handshake_source_share != now->handshake_source_share ||
-	    p->handshake_source_prefix4 != now->handshake_source_prefix4 ||
-	    p->handshake_source_prefix6 != now->handshake_source_prefix6)
-		admission_apply(gw, p);
+	/* What the engines would refuse, refused here (they apply it later, on their threads). */
+	for (; i < SG_HS_SUITES_MAX && hp.suites[i] != 0; i++) {
+		const struct sg_suite *su = sg_suite_find(hp.suites[i]);
+
+		if (su == NULL || su->rank == 0)
+			return -EINVAL;
+	}
+	if (hp.cookie_policy > SG_HS_COOKIE_NEVER)
+		return -EINVAL;
+	sg_hsplane_policy(gw->hs.plane, &hp, &adm);
 	return 0;
+}
+
+void gw_hs_taken(struct sg_gateway *gw, uint64_t taken[SG_DP_PUNT_MAX])
+{
+	for (unsigned i = 0; i < sg_hsplane_engines(gw->hs.plane); i++) {
+		struct sg_hsplane_engine_stats st;
+
+		if (sg_hsplane_engine_stats(gw->hs.plane, i, &st) != 0)
+			continue;
+		taken[SG_DP_PUNT_HANDSHAKE] += st.taken[0];
+		taken[SG_DP_PUNT_UNKNOWN] += st.taken[1];
+	}
+}
+
+void gw_hs_counters(struct sg_gateway *gw, struct sg_hs_stats *hs, struct sg_gw_hsplane *v)
+{
+	unsigned n = sg_hsplane_engines(gw->hs.plane);
+	uint64_t win_all[SG_HS_LAT_BUCKETS] = { 0 };
+	struct sg_hsplane_totals t;
+
+	memset(hs, 0, sizeof(*hs));
+	if (v != NULL)
+		memset(v, 0, sizeof(*v));
+	for (unsigned i = 0; i < n; i++) {
+		struct sg_hsplane_engine_stats st;
+
+		if (sg_hsplane_engine_stats(gw->hs.plane, i, &st) != 0)
+			continue;
+		for (unsigned c = 0; c < SG_HS_C_MAX; c++)
+			hs->c[c] += st.hs.c[c];
+		for (unsigned b = 0; b < SG_HS_LAT_BUCKETS; b++)
+			hs->latency[b] += st.hs.latency[b];
+		hs->in_flight += st.hs.in_flight;
+		hs->lingering += st.hs.lingering;
+		hs->max_handshakes += st.hs.max_handshakes;
+		if (v == NULL || i >= SG_GW_ENGINES_MAX)
+			continue;
+		v->engine[i].in_flight = st.hs.in_flight;
+		v->engine[i].limit = st.hs.max_handshakes;
+		v->engine[i].completed =
+		        st.hs.c[SG_HS_C_COMPLETED_FULL] + st.hs.c[SG_HS_C_COMPLETED_RESUMED];
+		v->engine[i].queue_full = sg_dp_hs_queue_full(gw->ports.dp, i);
+		v->engine[i].fifo_full = st.fifo_full;
+		v->ecdhe_reuse_on += st.ecdhe_reusing;
+		{
+			uint64_t win[SG_HS_LAT_BUCKETS] = { 0 };
+
+			latency_window(&gw->hs, i, n, st.hs.latency, win);
+			v->engine[i].p50_us = sg_hs_latency_quantile(win, 0.5);
+			v->engine[i].p99_us = sg_hs_latency_quantile(win, 0.99);
+			for (unsigned b = 0; b < SG_HS_LAT_BUCKETS; b++)
+				win_all[b] += win[b];
+		}
+	}
+	if (v == NULL)
+		return;
+	v->engines = RTE_MIN(n, (unsigned)SG_GW_ENGINES_MAX);
+	v->in_flight = hs->in_flight;
+	v->limit = hs->max_handshakes;
+	memcpy(v->latency, hs->latency, sizeof(v->latency));
+	v->p50_us_all = sg_hs_latency_quantile(hs->latency, 0.5);
+	v->p99_us_all = sg_hs_latency_quantile(hs->latency, 0.99);
+	/* The last 10 s of every engine. */
+	v->p50_us = sg_hs_latency_quantile(win_all, 0.5);
+	v->p99_us = sg_hs_latency_quantile(win_all, 0.99);
+	sg_hsplane_totals(gw->hs.plane, &t);
+	v->install_revoked = gw->hs.install_revoked;
+	v->unknown_dropped = t.unknown_dropped;
 }
 
 void gw_hs_admission(struct sg_gateway *gw, struct sg_gw_admission *a)
 {
 	const struct sg_cfg_policy *p = &gw->cfg.policy;
-	struct sg_hs_stats st;
-	uint64_t now = sg_mono_ns();
+	unsigned n = sg_hsplane_engines(gw->hs.plane);
+	struct sg_hs_stats hs;
 
-	sg_hs_stats_get(gw->hs.engine, &st);
 	memset(a, 0, sizeof(*a));
-	a->admit = gw->hs.admit;
-	a->admit.src = NULL; /* the buckets stay the gateway's */
-	a->available = sg_admit_available(&gw->hs.admit, now);
-	a->in_flight = st.in_flight;
+	gw_hs_counters(gw, &hs, NULL);
+	/* The plane's limiter as one: the policy's rate, every engine's counts. */
+	a->admit.rate = p->handshake_rate;
+	a->admit.share = p->handshake_source_share;
+	a->admit.prefix4 = (uint8_t)p->handshake_source_prefix4;
+	a->admit.prefix6 = (uint8_t)p->handshake_source_prefix6;
+	for (unsigned i = 0; i < n; i++) {
+		struct sg_hsplane_engine_stats st;
+
+		if (sg_hsplane_engine_stats(gw->hs.plane, i, &st) != 0)
+			continue;
+		a->admit.admitted += st.admitted;
+		a->admit.refused += st.refused;
+		a->admit.refused_rate += st.refused_rate;
+		a->admit.refused_source += st.refused_source;
+		a->available += st.available;
+	}
+	a->in_flight = hs.in_flight;
 	a->max_handshakes = gw->hs.slots;
 	a->cookie_threshold =
 	        p->cookie_threshold ? p->cookie_threshold : RTE_MAX(gw->hs.slots / 4, 1u);
 	/* Would a ClientHello without a cookie get a HelloVerifyRequest now (RFC 6347 §4.2.1)? */
 	a->cookies_required =
 	        p->cookie_mode == SG_COOKIE_ALWAYS ||
-	        (p->cookie_mode != SG_COOKIE_NEVER && st.in_flight >= a->cookie_threshold);
+	        (p->cookie_mode != SG_COOKIE_NEVER && hs.in_flight >= a->cookie_threshold);
 }

@@ -389,6 +389,8 @@ static int dataplane_setup(struct sg_gateway *gw)
 	}
 	dc.dtls_port = (uint16_t)ps->port[dev].cfg->udp_port;
 	dc.burst = cfg->workers.burst;
+	/* One handshake queue per engine (control/hsplane): a client's datagrams reach one. */
+	dc.n_hs_queues = RTE_MAX(cfg->handshake.threads, 1u);
 	dc.auth_fail_limit = cfg->policy.auth_failure_limit;
 	dc.max_records_per_dgram = 8;
 	rc = dp_backend(gw, &dc, be);

@@ -3,11 +3,11 @@
  * The punt service: what the workers hand the control plane on the punt
  * ring (dataplane.h, enum sg_dp_punt). ARP and neighbour discovery go to the
  * data plane's neighbour table; a session's authenticated alert may end it;
- * its authenticated repeated Finished gets our final flight again; a notice
- * that its key reached its forgery limit ends it; handshake records and
- * records of no session go to the handshake server, except an application
- * record whose session was installed since, which goes back to its worker.
- * Gateway thread. Writes struct gw_punt; frees or hands on every mbuf.
+ * its authenticated repeated Finished gets our final flight again (from the
+ * engine of its handshake queue); a notice that its key reached its forgery
+ * limit ends it. Handshake records and records of no session are not here:
+ * they go to the handshake queues (control/hsplane). Gateway thread. Writes
+ * struct gw_punt; frees or hands on every mbuf.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -53,7 +53,7 @@ static void session_finished(struct sg_gateway *gw, uint64_t id)
 	memcpy(peer.paddr, in.tuple.paddr, sizeof(peer.paddr));
 	peer.lport = in.tuple.lport;
 	peer.pport = in.tuple.pport;
-	sg_hs_finished_again(gw->hs.engine, gw_hs_now(), &peer);
+	gw_hs_finished_again(gw, &peer);
 }
 
 /* A worker's burst of sequence floors (n x struct sg_dp_floor): to the session store. */
@@ -68,53 +68,14 @@ static void store_floors(struct sg_gateway *gw, const struct rte_mbuf *m)
 }
 
 /*
- * An application record punted because its device had no session yet, whose
- * session a handshake installed since: in an abbreviated handshake (RFC 5077
- * §3.1) the device sends its Finished and its first record back to back, and
- * the worker met the record before we installed the session. The session's
- * worker takes it back (the one that punted it: the device's flow reaches
- * it). Returns true when it took m.
- */
-static bool punt_reinject(struct sg_gateway *gw, struct rte_mbuf *m, const struct sg_hs_peer *peer,
-                          const uint8_t *payload, uint16_t len)
-{
-	const struct sg_dp_meta *meta = sg_dp_meta(gw->ports.dp, m);
-	struct sg_sess_tuple t;
-	uint64_t id;
-
-	if (meta->punt != SG_DP_PUNT_UNKNOWN || len < SG_DTLS_HDR_LEN ||
-	    payload[0] != SG_DTLS_CT_APPLICATION_DATA)
-		return false;
-	memcpy(t.laddr, peer->laddr, 16);
-	memcpy(t.paddr, peer->paddr, 16);
-	t.lport = peer->lport;
-	t.pport = peer->pport;
-	if (sg_sess_find_tuple(gw->ports.sessions, &t, &id) != 0 ||
-	    sg_dp_ctl_reinject(gw->ports.dp, m, meta->worker) != 0)
-		return false;
-	gw->punt.reinjected++;
-	return true;
-}
-
-/*
- * A punted handshake datagram, or a record of no session: the handshake
- * server's, with the worker that punted it. Returns true when m was handed
- * back to the data plane instead.
+ * A punted handshake datagram, or a record of no session, on the punt ring:
+ * only a data plane without handshake queues puts them there, and the
+ * gateway's has them (the engines take them from their queues). Counted.
  */
 static bool hs_punt(struct sg_gateway *gw, struct rte_mbuf *m)
 {
-	struct sg_hs_peer peer;
-	const uint8_t *payload;
-	uint16_t len;
-
-	if (sg_dp_punt_udp(gw->ports.dp, m, peer.laddr, peer.paddr, &peer.lport, &peer.pport,
-	                   &payload, &len) != 0) {
-		gw->punt.unserved++;
-		return false;
-	}
-	if (punt_reinject(gw, m, &peer, payload, len))
-		return true;
-	gw_hs_input(gw, sg_dp_meta(gw->ports.dp, m)->worker, &peer, payload, len);
+	(void)m;
+	gw->punt.unserved++;
 	return false;
 }
 

@@ -64,13 +64,14 @@ void sg_gateway_counters(struct sg_gateway *gw, struct sg_gw_counters *c)
 	c->closing = e->closing_len;
 	c->revoked_ended = gw->sweep.revoked_ended;
 	c->revocations_pending = gw->sweep.revoked_n - gw->sweep.revoked_head;
-	sg_hs_stats_get(gw->hs.engine, &c->hs);
+	gw_hs_counters(gw, &c->hs, &c->hsplane);
 	c->installed = gw->hs.installed;
 	/* A device's session replaced where it was, or ended for its new one (CID). */
 	c->replaced = gw->hs.replaced_in_place + e->ended[GW_END_REPLACED];
 	c->install_failed = gw->hs.install_failed;
 	gw_hs_admission(gw, &c->admission);
 	memcpy(c->punts_taken, gw->punt.taken, sizeof(c->punts_taken));
+	gw_hs_taken(gw, c->punts_taken);
 	c->punts_unserved = gw->punt.unserved;
 	c->punts_reinjected = gw->punt.reinjected;
 	sg_dp_ctl_counters(gw->ports.dp, &c->frames_sent, &c->frames_dropped);

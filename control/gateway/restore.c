@@ -216,19 +216,19 @@ static void restore_sessions(struct sg_gateway *gw)
 	                                     : ": after a crash, write sequences leapt");
 }
 
-/* The engine's ticket keys and cookie secrets from the store; new ones stay when absent. */
+/* The engines' shared ticket keys and cookie secrets from the store; new ones stay when absent. */
 static void secrets_load(struct sg_gateway *gw)
 {
 	uint8_t b[SECRETS_MAX];
 	int n = sg_store_meta_get(gw->store.st, "ticket_keys", b, sizeof(b));
 
-	if (n > 0 && sg_hs_ticket_keys_import(gw->hs.engine, b, (size_t)n) != 0)
+	if (n > 0 && sg_hs_secrets_ticket_import(gw->hs.secrets, b, (size_t)n) != 0)
 		n = -EINVAL;
 	if (n < 0 && n != -ENOENT)
 		SG_LOG(MAIN, WARNING, "session store: stored ticket keys refused (%s): new ones",
 		       strerror(-n));
 	n = sg_store_meta_get(gw->store.st, "cookie_secrets", b, sizeof(b));
-	if (n > 0 && sg_hs_cookie_secrets_import(gw->hs.engine, b, (size_t)n) != 0)
+	if (n > 0 && sg_hs_secrets_cookie_import(gw->hs.secrets, b, (size_t)n) != 0)
 		n = -EINVAL;
 	if (n < 0 && n != -ENOENT)
 		SG_LOG(MAIN, WARNING, "session store: stored cookie secrets refused (%s): new ones",

@@ -315,15 +315,15 @@ void gw_store_secrets(struct sg_gateway *gw)
 {
 	struct gw_store *gs = &gw->store;
 	uint8_t b[STORE_SECRETS_MAX];
-	int n = sg_hs_ticket_keys_export(gw->hs.engine, b, sizeof(b));
+	int n = sg_hs_secrets_ticket_export(gw->hs.secrets, b, sizeof(b));
 	int rc = n > 0 ? sg_store_meta_put(gs->st, "ticket_keys", b, (size_t)n) : n;
 
 	if (rc == 0) {
-		n = sg_hs_cookie_secrets_export(gw->hs.engine, b, sizeof(b));
+		n = sg_hs_secrets_cookie_export(gw->hs.secrets, b, sizeof(b));
 		rc = n > 0 ? sg_store_meta_put(gs->st, "cookie_secrets", b, (size_t)n) : n;
 	}
 	sg_wipe(b, sizeof(b));
-	gs->secrets_gen = sg_hs_secrets_generation(gw->hs.engine);
+	gs->secrets_gen = sg_hs_secrets_gen(gw->hs.secrets);
 	if (rc != 0)
 		gw_store_error(gw, "handshake secrets", 0, rc);
 	else
@@ -458,7 +458,7 @@ void gw_store_poll(struct sg_gateway *gw, uint64_t now_ns)
 
 	if (gs->st == NULL)
 		return;
-	if (sg_hs_secrets_generation(gw->hs.engine) != gs->secrets_gen)
+	if (sg_hs_secrets_gen(gw->hs.secrets) != gs->secrets_gen)
 		gw_store_secrets(gw);
 	if (gs->group_writes > 0 &&
 	    (now_ns - gs->group_ns >= gs->commit_ns || gs->group_writes >= STORE_GROUP_MAX))

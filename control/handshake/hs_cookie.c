@@ -147,8 +147,10 @@ int sg_hs_cookie_export(const struct sg_hs_cookie_keys *k, uint8_t *buf, size_t 
 	memcpy(buf, EXPORT_MAGIC, 4);
 	buf[4] = EXPORT_VERSION;
 	for (int i = 0; i < 2; i++, p += EXPORT_KEY_LEN) {
+		/* A retired secret is all zeros: nothing of it outlives it, and an
+		 * import then exports the same bytes again. */
 		p[0] = k->live[i];
-		p[1] = k->gen[i];
+		p[1] = k->live[i] ? k->gen[i] : 0;
 		if (k->live[i])
 			memcpy(p + 2, k->secret[i], SG_HS_COOKIE_SECRET_LEN);
 		else

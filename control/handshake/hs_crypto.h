@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Handshake crypto (internal to sg_handshake): HMAC and the TLS 1.2 PRF
- * (RFC 5246 §5) on Intel IPsec-MB, the running transcript hash and ECDH
- * (X25519, secp256r1) on OpenSSL libcrypto, randomness from RAND_bytes.
+ * (RFC 5246 §5) on Intel IPsec-MB, the running transcript hash on OpenSSL
+ * libcrypto, randomness from RAND_bytes. ECDH is hs_ecdh.[ch].
  *
  * Why IPsec-MB's SSE manager: the PRF is a chain of dependent HMACs, so
  * each job is submitted and flushed on its own; the SSE manager runs them
@@ -24,7 +24,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #ifdef __cplusplus
@@ -43,24 +42,15 @@ static inline unsigned sg_hs_hash_len(enum sg_hs_hash h)
 	return h == SG_HS_SHA384 ? 48 : 32;
 }
 
-/* ECDHE groups (index into the crypto's key-generation contexts). */
-enum sg_hs_group { SG_HS_GROUP_X25519 = 0, SG_HS_GROUP_P256 = 1, SG_HS_GROUP_COUNT };
-
-#define SG_HS_ECDH_PUB_MAX    65 /* P-256 uncompressed point (RFC 8422 §5.4) */
-#define SG_HS_ECDH_SECRET_LEN 32 /* X25519 output, P-256 x-coordinate (RFC 8422 §5.10) */
-
 struct sg_hs_crypto {
 	struct IMB_MGR *mgr;
 	void *mgr_mem; /* mgr lives here (wiped on fini) */
 	size_t mgr_size;
-	EVP_PKEY_CTX *keygen[SG_HS_GROUP_COUNT];
-	EVP_PKEY *peer[SG_HS_GROUP_COUNT]; /* reused: public key replaced per derive */
-	EVP_PKEY_CTX *p256_import;         /* rebuilds a P-256 private key from its scalar */
-	uint16_t rnd_left;                 /* unread bytes at the end of rnd */
-	uint8_t rnd[512];                  /* DRBG output served in pieces */
+	uint16_t rnd_left; /* unread bytes at the end of rnd */
+	uint8_t rnd[512];  /* DRBG output served in pieces */
 };
 
-/* Set up (IPsec-MB SSE manager, digests, ECDH contexts). 0 or -ENOMEM / -ENOTSUP. */
+/* Set up (IPsec-MB SSE manager). 0 or -ENOMEM / -ENOTSUP. */
 int sg_hs_crypto_init(struct sg_hs_crypto *c);
 
 /* Free everything (NULL members allowed, so a failed init can be undone). */
@@ -124,45 +114,6 @@ void sg_hs_transcript_add_msg(struct sg_hs_transcript *t, uint8_t type, uint16_t
 
 /* The hash of everything added so far (sg_hs_hash_len bytes), without ending the transcript. */
 void sg_hs_transcript_peek(const struct sg_hs_transcript *t, uint8_t *out);
-
-/* ---- ECDH (RFC 8422 §5.10, RFC 7748 §6) ----------------------------------- */
-
-/*
- * An ephemeral key pair. X25519 keeps the EVP_PKEY (about 460 heap bytes);
- * P-256 keeps only its 32-byte scalar, because OpenSSL's EC key object
- * weighs over 2 KB and the per-handshake budget is 2 KB: the key is rebuilt
- * from the scalar when the client's share arrives.
- */
-struct sg_hs_ecdh_key {
-	EVP_PKEY *pkey;     /* X25519 */
-	uint8_t scalar[32]; /* P-256 private scalar, native byte order (OSSL_PARAM BN) */
-	uint8_t pub[SG_HS_ECDH_PUB_MAX];
-	uint8_t pub_len;
-	uint8_t group; /* enum sg_hs_group */
-};
-
-/* Generate a key pair for group. 0, -ENOMEM or -EIO. */
-int sg_hs_ecdh_keygen(struct sg_hs_crypto *c, enum sg_hs_group group, struct sg_hs_ecdh_key *k);
-
-/*
- * Shared secret with the peer's public value: X25519 32 bytes (RFC 7748
- * §5; an all-zero result is refused, §6.1), P-256 an uncompressed point
- * that must lie on the curve (RFC 8422 §5.11). Returns 0 and 32 secret
- * bytes, or -EINVAL for a bad public value, -EIO.
- */
-int sg_hs_ecdh_derive(struct sg_hs_crypto *c, const struct sg_hs_ecdh_key *k, const uint8_t *peer,
-                      size_t peer_len, uint8_t secret[SG_HS_ECDH_SECRET_LEN]);
-
-/*
- * A key pair from a known private key (known-answer tests): X25519 32 raw
- * bytes (RFC 7748 §5), P-256 a big-endian scalar of at most 32 bytes after
- * leading zeros. 0, -EINVAL or -EIO.
- */
-int sg_hs_ecdh_key_from_private(struct sg_hs_crypto *c, enum sg_hs_group group, const uint8_t *priv,
-                                size_t len, struct sg_hs_ecdh_key *k);
-
-/* Free and wipe a key pair (idempotent). */
-void sg_hs_ecdh_clear(struct sg_hs_ecdh_key *k);
 
 /* ---- randomness -------------------------------------------------------------- */
 

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hs_batch.h"
 #include "hs_finish.h"
 #include "hs_flights.h"
 #include "hs_hello.h"
@@ -260,15 +261,16 @@ static void input_record(struct sg_hs_engine *e, struct hs_rx *x, const uint8_t 
 	input_epoch0(e, x, rh, frag);
 }
 
-int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_hs_peer *peer,
-                const uint8_t *dgram, size_t len, uint64_t tag)
+/* One datagram, as sg_hs_input(); pre: its key exchange as the burst prepared it, or NULL. */
+static int input_one(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_hs_peer *peer,
+                     const uint8_t *dgram, size_t len, uint64_t tag, struct hs_kx_pre *pre)
 {
 	struct sg_rec_hdr recs[RECS_PER_DGRAM];
-	struct hs_rx x = { .now = now, .peer = peer, .tag = tag, .len = len, .drop = -1 };
+	struct hs_rx x = {
+		.now = now, .peer = peer, .tag = tag, .len = len, .drop = -1, .pre = pre
+	};
 	unsigned n;
 
-	if (e == NULL || peer == NULL || (dgram == NULL && len > 0))
-		return -EINVAL;
 	/*
 	 * No handshake datagram is longer (handshake.h), and the cookie MAC
 	 * input and the records being opened are copied into the fixed scratch.
@@ -284,6 +286,7 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
 	}
 	if (recs[n - 1].status != SG_REC_OK)
 		n--; /* process what framed before the break; it is counted if nothing else */
+	hs_secrets_sync(e); /* another thread may have rotated the shared keys */
 	x.hash = sg_hs_peer_hash(e->seed, peer);
 	e->cur = sg_hs_slot_find(e, peer, x.hash);
 	if (e->cur == NULL) {
@@ -303,7 +306,110 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
 	return 0;
 }
 
+int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_hs_peer *peer,
+                const uint8_t *dgram, size_t len, uint64_t tag)
+{
+	if (e == NULL || peer == NULL || (dgram == NULL && len > 0))
+		return -EINVAL;
+	return input_one(e, now, peer, dgram, len, tag, NULL);
+}
+
+/* ---- bursts (docs/handshake.md, "Batched key derivation") -------------------------------- */
+
+/*
+ * The ClientKeyExchange that datagram d would hand to its slot's key
+ * exchange step first, if that is all it can be: the slot waits for it
+ * (no reassembly under way), and the datagram's first record is an epoch-0
+ * handshake record whose first message is the whole key exchange with the
+ * expected message_seq (the client's flight 5, RFC 6347 §4.2.4). Anything
+ * else (fragments, a hello, odd order) is left to the datagram's turn.
+ * Returns the slot, or NULL; *body, *len, *seq: the message.
+ */
+static struct hs_slot *kx_candidate(struct sg_hs_engine *e, const struct sg_hs_dgram *d,
+                                    const uint8_t **body, size_t *len, uint16_t *seq)
+{
+	struct sg_rec_hdr rh;
+	struct sg_hs_msg_hdr mh;
+	struct hs_slot *s;
+	const uint8_t *frag;
+
+	if (d->data == NULL || d->len > SG_HS_DGRAM_MAX ||
+	    sg_rec_parse(d->data, d->len, e->conf.cid_len, &rh, 1) == 0 || rh.status != SG_REC_OK)
+		return NULL;
+	if ((rh.version >> 8) != 0xfe || rh.epoch != 0 || rh.type != SG_DTLS_CT_HANDSHAKE)
+		return NULL;
+	s = sg_hs_slot_find(e, &d->peer, sg_hs_peer_hash(e->seed, &d->peer));
+	if (s == NULL || s->state != HS_WAIT_CKE || s->reasm.active)
+		return NULL;
+	frag = d->data + rh.off + rh.hdr_len;
+	if (sg_hs_msg_hdr_parse(frag, rh.frag_len, &mh) < 0 ||
+	    mh.type != SG_TLS_HT_CLIENT_KEY_EXCHANGE || mh.seq != s->rx_seq || mh.frag_off != 0 ||
+	    mh.frag_len != mh.length)
+		return NULL;
+	*body = frag + SG_DTLS_HS_HDR_LEN;
+	*len = mh.length;
+	*seq = mh.seq;
+	return s;
+}
+
+int sg_hs_input_burst(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_hs_dgram *d,
+                      unsigned n)
+{
+	struct hs_kx_pre *of[SG_HS_BURST_MAX] = { NULL };
+	unsigned m = 0;
+
+	if (e == NULL || (d == NULL && n > 0) || n > SG_HS_BURST_MAX)
+		return -EINVAL;
+	/*
+	 * Phase A: the key exchanges of the burst, prepared without changing
+	 * any slot (one per slot: a repeated flight takes its turn alone), then
+	 * their key schedules as one batch.
+	 */
+	for (unsigned i = 0; i < n && n > 1; i++) {
+		const uint8_t *body;
+		size_t len;
+		uint16_t seq;
+		struct hs_slot *s = kx_candidate(e, &d[i], &body, &len, &seq);
+		bool seen = false;
+
+		for (unsigned j = 0; s != NULL && j < m; j++)
+			seen |= e->pre[j].s == s;
+		if (s == NULL || seen || !sg_hs_kx_prepare(e, s, body, len, seq, &e->pre[m]))
+			continue;
+		of[i] = &e->pre[m++];
+	}
+	if (m > 0)
+		sg_hs_kx_prepared_run(e, e->pre, m);
+	/* Phase B: each datagram in order, as sg_hs_input(); the key exchanges find their keys. */
+	for (unsigned i = 0; i < n; i++) {
+		if (d[i].data == NULL && d[i].len > 0)
+			continue; /* as sg_hs_input(): refused, nothing counted */
+		input_one(e, now, &d[i].peer, d[i].data, d[i].len, d[i].tag, of[i]);
+	}
+	/* What a turn did not take (its slot went first) holds secrets still. */
+	sg_wipe(e->pre, m * sizeof(e->pre[0]));
+	return 0;
+}
+
 /* ---- time -------------------------------------------------------------------------------- */
+
+/* The engine's own cookie secret and ticket key, when due. Returns the rotations done. */
+static unsigned rotate_own(struct sg_hs_engine *e, struct sg_hs_time now)
+{
+	unsigned done = 0;
+
+	if (sg_hs_cookie_rotate(&e->crypto, &e->cookies, now.mono_ms, e->conf.cookie_rotate_ms) >
+	    0) {
+		done++;
+		e->secrets_gen++;
+	}
+	if (e->conf.tickets &&
+	    sg_hs_ticket_rotate(&e->crypto, &e->tickets, now.unix_s, e->conf.ticket_rotate_s) > 0) {
+		done++;
+		e->secrets_gen++;
+	}
+	return done;
+}
 
 /* Slot s's timer is due at now_ms: it fails, times out, or resends its flight. */
 static void slot_timer(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_ms)
@@ -341,21 +447,16 @@ unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now)
 	struct hs_slot *s;
 	unsigned done = 0;
 
-	if (sg_hs_cookie_rotate(&e->crypto, &e->cookies, now.mono_ms, e->conf.cookie_rotate_ms) >
-	    0) {
-		done++;
-		e->secrets_gen++;
-	}
-	if (e->conf.tickets &&
-	    sg_hs_ticket_rotate(&e->crypto, &e->tickets, now.unix_s, e->conf.ticket_rotate_s) > 0) {
-		done++;
-		e->secrets_gen++;
-	}
+	/* Shared secrets are rotated by their owner (sg_hs_secrets_tick), never here. */
+	if (e->conf.secrets == NULL)
+		done += rotate_own(e, now);
 	while ((s = sg_hs_timer_first(e)) != NULL && s->deadline <= now.mono_ms) {
 		done++;
 		slot_timer(e, s, now.mono_ms);
 	}
 	done += sg_hs_linger_expire(e, now.mono_ms);
+	/* A reused ECDHE key lives no longer than its window (hs_ecdh.h). */
+	done += sg_hs_ecdh_expire(&e->ecdh, now.mono_ms);
 	/* A retransmitted abbreviated flight sealed its Finished again. */
 	sg_rec_ctx_wipe_used(e->rec);
 	return done;
@@ -363,13 +464,16 @@ unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now)
 
 uint64_t sg_hs_next_deadline(const struct sg_hs_engine *e)
 {
-	uint64_t t = e->cookies.rotated_ms + e->conf.cookie_rotate_ms;
+	uint64_t t = e->conf.secrets == NULL ? e->cookies.rotated_ms + e->conf.cookie_rotate_ms
+	                                     : UINT64_MAX;
 	const struct hs_slot *s = sg_hs_timer_first(e);
 
 	if (s != NULL && s->deadline < t)
 		t = s->deadline;
 	if (sg_hs_linger_next_expiry(e) < t)
 		t = sg_hs_linger_next_expiry(e);
+	if (sg_hs_ecdh_next_expiry(&e->ecdh) < t)
+		t = sg_hs_ecdh_next_expiry(&e->ecdh);
 	return t;
 }
 
@@ -380,7 +484,8 @@ static int apply_defaults(struct sg_hs_config *c)
 	if (c->max_handshakes == 0 || c->max_handshakes > (1u << 24) || c->ops.psk_lookup == NULL ||
 	    c->ops.send == NULL || c->ops.install == NULL || c->cid_len > SG_HS_CID_MAX ||
 	    c->cookie_policy > SG_HS_COOKIE_NEVER || c->psk_hint_len > SG_HS_HINT_MAX ||
-	    c->dummy_psk_len > SG_TLS_PSK_MAX || (c->cid_len && c->ops.cid_alloc == NULL))
+	    c->dummy_psk_len > SG_TLS_PSK_MAX || (c->cid_len && c->ops.cid_alloc == NULL) ||
+	    c->ecdhe_reuse_ms > SG_HS_ECDH_REUSE_MAX)
 		return -EINVAL;
 	if (c->linger_entries == 0)
 		c->linger_entries = c->max_handshakes;
@@ -415,6 +520,8 @@ static int apply_defaults(struct sg_hs_config *c)
 		c->rto_max_ms = SG_DTLS_RTO_MAX_MS;
 	if (c->handshake_timeout_ms == 0)
 		c->handshake_timeout_ms = 60000;
+	if (c->handshake_timeout_ms > HS_TIMEOUT_MAX_MS)
+		return -EINVAL;
 	if (c->linger_ms == 0)
 		c->linger_ms = 30000;
 	return 0;
@@ -473,12 +580,33 @@ static int engine_alloc(struct sg_hs_engine *e)
 {
 	if (sg_hs_slots_alloc(e) < 0 || sg_hs_linger_alloc(e) < 0)
 		return -ENOMEM;
+	e->batch = sg_hs_batch_create(SG_HS_BATCH_BEST);
+	e->pre = calloc(SG_HS_BURST_MAX, sizeof(e->pre[0]));
+	if (e->batch == NULL || e->pre == NULL)
+		return -ENOMEM;
 	e->result_sa_size = sg_rec_sa_size(e->conf.replay_window);
 	e->result_sa = aligned_alloc(SG_CACHE_LINE, e->result_sa_size);
 	e->tx = malloc(e->conf.mtu);
 	e->scratch_len = SCRATCH_LEN;
 	e->scratch = malloc(e->scratch_len);
 	return e->result_sa && e->tx && e->scratch ? 0 : -ENOMEM;
+}
+
+/*
+ * The cookie and ticket keys: a copy of the shared ones (conf.secrets), or
+ * the engine's own, fresh (created at time 0: the first sg_hs_tick()
+ * rotates them). 0 or -EIO.
+ */
+static int own_secrets_init(struct sg_hs_engine *e)
+{
+	if (e->conf.secrets != NULL) {
+		e->secrets_gen = sg_hs_secrets_copy(e->conf.secrets, &e->cookies, &e->tickets);
+		return 0;
+	}
+	if (sg_hs_cookie_init(&e->crypto, &e->cookies, 0) < 0 ||
+	    sg_hs_ticket_keys_init(&e->crypto, &e->tickets, 0) < 0)
+		return -EIO;
+	return 0;
 }
 
 struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
@@ -500,12 +628,12 @@ struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
 	}
 	if (sg_hs_crypto_init(&e->crypto) < 0)
 		goto fail_engine;
+	if (sg_hs_ecdh_init(&e->ecdh, e->conf.ecdhe_reuse_ms) < 0)
+		goto fail_crypto;
 	e->rec = rec_ctx_create(e->conf.cid_len);
 	if (e->rec == NULL)
-		goto fail_crypto;
-	if (sg_hs_random((uint8_t *)&e->seed, sizeof(e->seed)) < 0 ||
-	    sg_hs_cookie_init(&e->crypto, &e->cookies, 0) < 0 ||
-	    sg_hs_ticket_keys_init(&e->crypto, &e->tickets, 0) < 0)
+		goto fail_ecdh;
+	if (sg_hs_random((uint8_t *)&e->seed, sizeof(e->seed)) < 0 || own_secrets_init(e) < 0)
 		goto fail_rec;
 	e->mkey_slot = HS_NONE;
 	if (engine_alloc(e) < 0) {
@@ -517,6 +645,8 @@ struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf)
 
 fail_rec:
 	sg_rec_ctx_free(e->rec);
+fail_ecdh:
+	sg_hs_ecdh_fini(&e->ecdh);
 fail_crypto:
 	sg_hs_crypto_fini(&e->crypto);
 fail_engine:
@@ -533,6 +663,10 @@ void sg_hs_engine_free(struct sg_hs_engine *e)
 		return;
 	sg_hs_slots_free(e);
 	sg_hs_linger_free(e);
+	sg_hs_batch_free(e->batch);
+	if (e->pre)
+		sg_wipe(e->pre, SG_HS_BURST_MAX * sizeof(e->pre[0]));
+	free(e->pre);
 	if (e->result_sa)
 		sg_wipe(e->result_sa, e->result_sa_size);
 	free(e->result_sa);
@@ -543,20 +677,32 @@ void sg_hs_engine_free(struct sg_hs_engine *e)
 	sg_hs_cookie_wipe(&e->cookies);
 	sg_hs_ticket_keys_wipe(&e->tickets);
 	sg_rec_ctx_free(e->rec);
+	sg_hs_ecdh_fini(&e->ecdh);
 	sg_hs_crypto_fini(&e->crypto);
 	sg_wipe(e, sizeof(*e));
 	free(e);
 }
 
+/*
+ * The engine-level export, import and generation work on the keys the
+ * engine uses: its own, or the shared object's (then on the owner's
+ * thread, as sg_hs_secrets_*(); the engine's copy follows at its next
+ * datagram).
+ */
 int sg_hs_ticket_keys_export(const struct sg_hs_engine *e, uint8_t *buf, size_t cap)
 {
+	if (e->conf.secrets != NULL)
+		return sg_hs_secrets_ticket_export(e->conf.secrets, buf, cap);
 	return sg_hs_ticket_keys_export_raw(&e->tickets, buf, cap);
 }
 
 int sg_hs_ticket_keys_import(struct sg_hs_engine *e, const uint8_t *buf, size_t len)
 {
-	int rc = sg_hs_ticket_keys_import_raw(&e->crypto, &e->tickets, buf, len);
+	int rc;
 
+	if (e->conf.secrets != NULL)
+		return sg_hs_secrets_ticket_import(e->conf.secrets, buf, len);
+	rc = sg_hs_ticket_keys_import_raw(&e->crypto, &e->tickets, buf, len);
 	if (rc == 0)
 		e->secrets_gen++;
 	return rc;
@@ -564,13 +710,18 @@ int sg_hs_ticket_keys_import(struct sg_hs_engine *e, const uint8_t *buf, size_t 
 
 int sg_hs_cookie_secrets_export(const struct sg_hs_engine *e, uint8_t *buf, size_t cap)
 {
+	if (e->conf.secrets != NULL)
+		return sg_hs_secrets_cookie_export(e->conf.secrets, buf, cap);
 	return sg_hs_cookie_export(&e->cookies, buf, cap);
 }
 
 int sg_hs_cookie_secrets_import(struct sg_hs_engine *e, const uint8_t *buf, size_t len)
 {
-	int rc = sg_hs_cookie_import(&e->crypto, &e->cookies, buf, len);
+	int rc;
 
+	if (e->conf.secrets != NULL)
+		return sg_hs_secrets_cookie_import(e->conf.secrets, buf, len);
+	rc = sg_hs_cookie_import(&e->crypto, &e->cookies, buf, len);
 	if (rc == 0)
 		e->secrets_gen++;
 	return rc;
@@ -578,6 +729,8 @@ int sg_hs_cookie_secrets_import(struct sg_hs_engine *e, const uint8_t *buf, size
 
 uint64_t sg_hs_secrets_generation(const struct sg_hs_engine *e)
 {
+	if (e->conf.secrets != NULL)
+		return sg_hs_secrets_gen(e->conf.secrets);
 	return e->secrets_gen;
 }
 
@@ -591,6 +744,8 @@ void sg_hs_stats_get(const struct sg_hs_engine *e, struct sg_hs_stats *st)
 	memcpy(st->c, e->counters, sizeof(st->c));
 	st->in_flight = e->in_flight;
 	st->lingering = e->linger_count;
+	st->max_handshakes = e->n_slots;
+	memcpy(st->latency, e->latency, sizeof(st->latency));
 }
 
 static const char *const counter_names[SG_HS_C_MAX] = {
@@ -690,4 +845,16 @@ int sg_hs_policy_set(struct sg_hs_engine *e, const struct sg_hs_policy *p)
 		e->conf.cookie_threshold = 1;
 	e->conf.session_lifetime_s = p->session_lifetime_s ? p->session_lifetime_s : 86400;
 	return 0;
+}
+
+int sg_hs_ecdhe_reuse_set(struct sg_hs_engine *e, uint32_t ms)
+{
+	int rc;
+
+	if (e == NULL)
+		return -EINVAL;
+	rc = sg_hs_ecdh_reuse_set(&e->ecdh, ms);
+	if (rc == 0)
+		e->conf.ecdhe_reuse_ms = ms;
+	return rc;
 }

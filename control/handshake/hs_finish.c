@@ -67,6 +67,7 @@ static void fill_result(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_
 	r->backend = s->backend;
 	r->expires = now_unix + s->lifetime;
 	r->tag = s->tag;
+	r->user = s->user;
 }
 
 /*
@@ -126,6 +127,7 @@ static void complete_full(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slo
 	sg_hs_tx_flush(&t);
 	s->flags &= (uint16_t)~SF_CID_HELD; /* the session owns the CID now */
 	hs_count(e, SG_HS_C_COMPLETED_FULL);
+	sg_hs_slot_done(e, s, x->now);
 	sg_hs_slot_free(e, s);
 }
 
@@ -204,7 +206,10 @@ static void on_finished(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot 
 		sg_hs_fail(e, s, SG_HS_C_FAIL_UNEXPECTED_MESSAGE, SG_TLS_ALERT_UNEXPECTED_MESSAGE);
 		return;
 	}
-	if (sg_hs_finished_of(e, s, SG_TLS_LABEL_CLIENT_FINISHED, expect) < 0) {
+	/* Derived with the keys when they came in this datagram (hs_keys.h, sg_hs_derive_run). */
+	if (s->state == HS_WAIT_FINISHED && x->kx_here)
+		memcpy(expect, x->client_verify, sizeof(expect));
+	else if (sg_hs_finished_of(e, s, SG_TLS_LABEL_CLIENT_FINISHED, expect) < 0) {
 		sg_hs_fail(e, s, SG_HS_C_FAIL_INTERNAL, SG_TLS_ALERT_INTERNAL_ERROR);
 		return;
 	}
@@ -221,11 +226,14 @@ static void on_finished(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot 
 		}
 		s->flags &= (uint16_t)~SF_CID_HELD;
 		hs_count(e, SG_HS_C_COMPLETED_RESUMED);
+		sg_hs_slot_done(e, s, x->now);
 		sg_hs_slot_free(e, s);
 		return;
 	}
-	sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_FINISHED, mh.seq,
-	                         pt + SG_DTLS_HS_HDR_LEN, SG_TLS_VERIFY_DATA_LEN);
+	/* Our Finished needs the transcript with theirs, unless it was derived with the keys. */
+	if (!(s->flags & SF_SERVER_FIN))
+		sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_FINISHED, mh.seq,
+		                         pt + SG_DTLS_HS_HDR_LEN, SG_TLS_VERIFY_DATA_LEN);
 	complete_full(e, x, s, op->seq);
 }
 

@@ -176,7 +176,6 @@ static int write_ticket(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_
 int sg_hs_final_build(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_unix,
                       struct sg_hs_wbuf *nst, struct sg_hs_wbuf *fin)
 {
-	uint8_t verify[SG_TLS_VERIFY_DATA_LEN];
 	/* Our next message_seq: ServerHello (= CH seq), [ServerKeyExchange], ServerHelloDone. */
 	uint16_t seq =
 	        (uint16_t)(s->ch_seq + 2 +
@@ -188,10 +187,11 @@ int sg_hs_final_build(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_un
 		if (rc == 0)
 			sg_hs_transcript_add(&s->transcript, nst->p, nst->len);
 	}
+	/* Without a ticket between the Finished messages it came with the keys (hs_keys.h). */
+	if (rc == 0 && !(s->flags & SF_SERVER_FIN))
+		rc = sg_hs_finished_of(e, s, SG_TLS_LABEL_SERVER_FINISHED, s->server_verify);
 	if (rc == 0)
-		rc = sg_hs_finished_of(e, s, SG_TLS_LABEL_SERVER_FINISHED, verify);
-	if (rc == 0)
-		rc = sg_hs_write_finished(fin, seq, verify);
+		rc = sg_hs_write_finished(fin, seq, s->server_verify);
 	return rc;
 }
 

@@ -87,6 +87,7 @@ static int ticket_policy(struct sg_hs_engine *e, struct hs_slot *s,
 	if (rc == 0) {
 		s->cred_ref = cred.cred_ref;
 		s->backend = cred.backend;
+		s->user = cred.user;
 		s->lifetime = cred.lifetime_s ? cred.lifetime_s : e->conf.session_lifetime_s;
 	}
 	sg_wipe(&cred, sizeof(cred));
@@ -163,7 +164,7 @@ static struct hs_slot *hello_slot(struct sg_hs_engine *e, struct hs_rx *x, const
 		hs_count(e, SG_HS_C_REPLACED);
 		sg_hs_slot_free(e, s);
 	}
-	s = sg_hs_slot_alloc(e, x->peer, x->hash, x->now.mono_ms);
+	s = sg_hs_slot_alloc(e, x->peer, x->hash, x->now);
 	e->cur = s;
 	if (s == NULL) {
 		hs_rx_drop(x, SG_HS_C_DROP_POOL_FULL);
@@ -311,12 +312,13 @@ static int start_resumed(struct sg_hs_engine *e, struct hs_slot *s)
 
 /* A full handshake: our ECDHE key (RFC 5489 §2) for an ECDHE-PSK suite, then flight 4. */
 static int start_full(struct sg_hs_engine *e, struct hs_slot *s,
-                      const struct sg_hs_client_hello *ch)
+                      const struct sg_hs_client_hello *ch, uint64_t now_ms)
 {
 	if (hs_suite_ecdhe(hs_slot_suite(s))) {
-		int g = pick_group(ch);
+		enum sg_hs_group g = (enum sg_hs_group)pick_group(ch);
 
-		if (sg_hs_ecdh_keygen(&e->crypto, (enum sg_hs_group)g, &s->eph) < 0)
+		/* Fresh, or the pair of the current reuse window (hs_ecdh.h). */
+		if (sg_hs_ecdh_keygen(&e->ecdh, &e->crypto, g, now_ms, &s->eph) < 0)
 			return -EIO;
 		s->group = (uint8_t)(g + 1);
 	}
@@ -354,7 +356,7 @@ static void start_handshake(struct sg_hs_engine *e, struct hs_rx *x, const struc
 		sg_hs_transcript_start(&s->transcript, hs_suite_hash(hs_slot_suite(s)));
 		sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_CLIENT_HELLO, h->mh->seq,
 		                         h->body, h->mh->length);
-		rc = resumed ? start_resumed(e, s) : start_full(e, s, ch);
+		rc = resumed ? start_resumed(e, s) : start_full(e, s, ch, x->now.mono_ms);
 	}
 	if (rc < 0) {
 		sg_hs_fail(e, s, SG_HS_C_FAIL_INTERNAL, SG_TLS_ALERT_INTERNAL_ERROR);
@@ -392,8 +394,16 @@ static void send_hvr(struct sg_hs_engine *e, struct hs_rx *x, const struct hello
 	if (sg_hs_cookie_make(&e->crypto, &e->cookies, (const uint8_t *)x->peer, h->body,
 	                      h->mh->length, h->ch.cookie_off, e->scratch, cookie) < 0)
 		return;
-	/* RFC 6347 §4.2.1: version 1.0 in the HelloVerifyRequest, message_seq 0. */
-	sg_hs_write_hello_verify_request(&w, 0, SG_DTLS_VERSION_1_0, cookie, sizeof(cookie));
+	/*
+	 * RFC 6347 §4.2.1: version 1.0 in the HelloVerifyRequest. Its message_seq
+	 * is the hello's, as the ServerHello's (§4.2.2): 0 for a first hello, and
+	 * for a hello whose cookie expired (or came from another engine's
+	 * secrets) the next one the client expects; OpenSSL's client ignores a
+	 * second HelloVerifyRequest numbered 0 as a retransmission and would
+	 * resend the stale cookie until it gives up.
+	 */
+	sg_hs_write_hello_verify_request(&w, h->mh->seq, SG_DTLS_VERSION_1_0, cookie,
+	                                 sizeof(cookie));
 	e->tx_len = 0;
 	sg_hs_tx_handshake(&t, msg, w.len, 0);
 	sg_hs_tx_flush(&t);

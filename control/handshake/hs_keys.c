@@ -12,6 +12,7 @@
 
 #include <stormgate/bytes.h>
 
+#include "hs_batch.h"
 #include "hs_keys.h"
 #include "hs_priv.h"
 #include "hs_slots.h"
@@ -47,19 +48,12 @@ size_t sg_hs_premaster(uint8_t pms[HS_PMS_MAX], const uint8_t *ecdh, const struc
 	return n + cred->psk_len;
 }
 
-int sg_hs_master_secret(struct sg_hs_engine *e, struct hs_slot *s, const uint8_t *pms, size_t n)
+/* The key block's length: AEAD suites have no MAC keys (RFC 5246 §6.3). */
+static unsigned key_block_len(const struct sg_suite *su)
 {
-	enum sg_hs_hash h = hs_suite_hash(hs_slot_suite(s));
-	uint8_t hash[SG_HS_HASH_MAX_LEN];
+	enum sg_aead aead = (enum sg_aead)su->aead;
 
-	if (s->flags & SF_EMS) {
-		sg_hs_transcript_peek(&s->transcript, hash);
-		return sg_hs_prf(&e->crypto, h, NULL, pms, n, SG_TLS_LABEL_EXTENDED_MASTER_SECRET,
-		                 hash, sg_hs_hash_len(h), NULL, 0, s->master, sizeof(s->master));
-	}
-	return sg_hs_prf(&e->crypto, h, NULL, pms, n, SG_TLS_LABEL_MASTER_SECRET, s->client_random,
-	                 SG_TLS_RANDOM_LEN, s->server_random, SG_TLS_RANDOM_LEN, s->master,
-	                 sizeof(s->master));
+	return 2 * sg_aead_key_len(aead) + 2 * sg_aead_iv_len(aead);
 }
 
 /*
@@ -68,25 +62,12 @@ int sg_hs_master_secret(struct sg_hs_engine *e, struct hs_slot *s, const uint8_t
  * server_write_IV (4-byte salts for GCM/CCM, 12 bytes for ChaCha20-Poly1305,
  * RFC 7905 §2).
  */
-int sg_hs_derive_keys(struct sg_hs_engine *e, struct hs_slot *s)
+static int sa_from_key_block(struct hs_slot *s, const uint8_t *kb)
 {
 	const struct sg_suite *su = hs_slot_suite(s);
 	enum sg_aead aead = (enum sg_aead)su->aead;
 	unsigned kl = sg_aead_key_len(aead), il = sg_aead_iv_len(aead);
-	uint8_t kb[2 * 32 + 2 * 12];
-	struct sg_rec_sa_params p;
-	int rc;
-
-	const struct sg_hs_hmac_key *mk = master_key(e, s);
-
-	if (mk == NULL)
-		return -EIO;
-	rc = sg_hs_prf(&e->crypto, hs_suite_hash(su), mk, NULL, 0, SG_TLS_LABEL_KEY_EXPANSION,
-	               s->server_random, SG_TLS_RANDOM_LEN, s->client_random, SG_TLS_RANDOM_LEN, kb,
-	               2 * kl + 2 * il);
-	if (rc < 0)
-		goto out;
-	p = (struct sg_rec_sa_params){
+	struct sg_rec_sa_params p = {
 		.aead = aead,
 		.epoch = 1,
 		.flags = (uint8_t)(((s->flags & SF_CID) && s->cid_len ? SG_SA_F_RX_CID : 0) |
@@ -98,8 +79,24 @@ int sg_hs_derive_keys(struct sg_hs_engine *e, struct hs_slot *s)
 		.tx_seq = 0,
 		.rx_seq = 0,
 	};
-	rc = sg_rec_sa_init(&s->sa, HS_SA_WINDOW, &p);
-out:
+
+	return sg_rec_sa_init(&s->sa, HS_SA_WINDOW, &p);
+}
+
+int sg_hs_derive_keys(struct sg_hs_engine *e, struct hs_slot *s)
+{
+	const struct sg_suite *su = hs_slot_suite(s);
+	const struct sg_hs_hmac_key *mk = master_key(e, s);
+	uint8_t kb[2 * 32 + 2 * 12];
+	int rc;
+
+	if (mk == NULL)
+		return -EIO;
+	rc = sg_hs_prf(&e->crypto, hs_suite_hash(su), mk, NULL, 0, SG_TLS_LABEL_KEY_EXPANSION,
+	               s->server_random, SG_TLS_RANDOM_LEN, s->client_random, SG_TLS_RANDOM_LEN, kb,
+	               key_block_len(su));
+	if (rc == 0)
+		rc = sa_from_key_block(s, kb);
 	sg_wipe(kb, sizeof(kb));
 	return rc;
 }
@@ -117,4 +114,129 @@ int sg_hs_finished_of(struct sg_hs_engine *e, struct hs_slot *s, const char *lab
 		rc = sg_hs_prf(&e->crypto, h, mk, NULL, 0, label, hash, sg_hs_hash_len(h), NULL, 0,
 		               out, SG_TLS_VERIFY_DATA_LEN);
 	return rc;
+}
+
+/* ---- the key schedule of a full handshake at its key exchange, batched ------------ */
+
+void sg_hs_derive_prepare(const struct hs_slot *s, const struct sg_hs_transcript *t,
+                          const uint8_t *pms, size_t n, uint16_t fin_seq, struct hs_derive *d)
+{
+	const struct sg_suite *su = hs_slot_suite(s);
+
+	d->t = *t;
+	memcpy(d->pms, pms, n);
+	d->pms_len = (uint16_t)n;
+	d->fin_seq = fin_seq;
+	d->hash = (uint8_t)hs_suite_hash(su);
+	d->ems = !!(s->flags & SF_EMS);
+	d->kb_len = (uint8_t)key_block_len(su);
+	/* A NewSessionTicket (even an empty one) goes into the transcript before our Finished. */
+	d->server_fin = !(s->flags & SF_TICKET);
+	memcpy(d->client_random, s->client_random, SG_TLS_RANDOM_LEN);
+	memcpy(d->server_random, s->server_random, SG_TLS_RANDOM_LEN);
+	d->rc = 0;
+}
+
+/* Stage 1: master_secret (RFC 7627 §4 with EMS, else RFC 5246 §8.1). */
+static int queue_master(struct sg_hs_engine *e, struct hs_derive *d)
+{
+	enum sg_hs_hash h = (enum sg_hs_hash)d->hash;
+	int rc = sg_hs_hmac_key_set(&e->crypto, h, d->pms, d->pms_len, &d->key);
+
+	sg_wipe(d->pms, sizeof(d->pms));
+	/* Hash(ClientHello .. ClientKeyExchange): EMS's session_hash and the client's Finished. */
+	sg_hs_transcript_peek(&d->t, d->session_hash);
+	if (rc < 0)
+		return rc;
+	if (d->ems)
+		return sg_hs_batch_prf(e->batch, &d->key, SG_TLS_LABEL_EXTENDED_MASTER_SECRET,
+		                       d->session_hash, sg_hs_hash_len(h), NULL, 0, d->master,
+		                       sizeof(d->master));
+	return sg_hs_batch_prf(e->batch, &d->key, SG_TLS_LABEL_MASTER_SECRET, d->client_random,
+	                       SG_TLS_RANDOM_LEN, d->server_random, SG_TLS_RANDOM_LEN, d->master,
+	                       sizeof(d->master));
+}
+
+/*
+ * Our verify_data over the transcript with the client's Finished as it must
+ * be (RFC 5246 §7.4.9: our Finished covers theirs), queued as soon as the
+ * client's verify_data is out, in the same run. A client whose Finished
+ * differs fails before ours is used.
+ */
+static void queue_server_fin(struct sg_hs_batch *b, void *arg)
+{
+	struct hs_derive *d = arg;
+	enum sg_hs_hash h = (enum sg_hs_hash)d->hash;
+	uint8_t hash[SG_HS_HASH_MAX_LEN];
+
+	sg_hs_transcript_add_msg(&d->t, SG_TLS_HT_FINISHED, d->fin_seq, d->client_verify,
+	                         sizeof(d->client_verify));
+	sg_hs_transcript_peek(&d->t, hash);
+	if (d->rc == 0)
+		d->rc = sg_hs_batch_prf(b, &d->key, SG_TLS_LABEL_SERVER_FINISHED, hash,
+		                        sg_hs_hash_len(h), NULL, 0, d->server_verify,
+		                        sizeof(d->server_verify));
+	sg_wipe(hash, sizeof(hash));
+}
+
+/*
+ * Stage 2: the key block (RFC 5246 §6.3) and the client's verify_data
+ * (§7.4.9), then ours (above) in the rounds the key block still needs.
+ */
+static int queue_keys(struct sg_hs_engine *e, struct hs_derive *d)
+{
+	enum sg_hs_hash h = (enum sg_hs_hash)d->hash;
+	int rc = sg_hs_hmac_key_set(&e->crypto, h, d->master, sizeof(d->master), &d->key);
+
+	if (rc == 0)
+		rc = sg_hs_batch_prf(e->batch, &d->key, SG_TLS_LABEL_KEY_EXPANSION,
+		                     d->server_random, SG_TLS_RANDOM_LEN, d->client_random,
+		                     SG_TLS_RANDOM_LEN, d->kb, d->kb_len);
+	if (rc == 0)
+		rc = sg_hs_batch_prf_then(e->batch, &d->key, SG_TLS_LABEL_CLIENT_FINISHED,
+		                          d->session_hash, sg_hs_hash_len(h), NULL, 0,
+		                          d->client_verify, sizeof(d->client_verify),
+		                          d->server_fin ? queue_server_fin : NULL, d);
+	return rc;
+}
+
+/* One stage over every d still good: queue, run the batch. */
+static void derive_stage(struct sg_hs_engine *e, struct hs_derive *const *d, unsigned n,
+                         int (*queue)(struct sg_hs_engine *, struct hs_derive *))
+{
+	int rc;
+
+	for (unsigned i = 0; i < n; i++)
+		if (d[i]->rc == 0)
+			d[i]->rc = queue(e, d[i]);
+	if (sg_hs_batch_count(e->batch) == 0)
+		return;
+	rc = sg_hs_batch_run(e->batch);
+	for (unsigned i = 0; rc < 0 && i < n; i++)
+		d[i]->rc = rc;
+}
+
+void sg_hs_derive_run(struct sg_hs_engine *e, struct hs_derive *const *d, unsigned n)
+{
+	derive_stage(e, d, n, queue_master);
+	derive_stage(e, d, n, queue_keys);
+}
+
+int sg_hs_derive_apply(struct sg_hs_engine *e, struct hs_slot *s, const struct hs_derive *d)
+{
+	int rc = d->rc;
+
+	if (rc == 0)
+		rc = sa_from_key_block(s, d->kb);
+	if (rc < 0)
+		return rc;
+	memcpy(s->master, d->master, sizeof(s->master));
+	if (d->server_fin) {
+		memcpy(s->server_verify, d->server_verify, sizeof(s->server_verify));
+		s->flags |= SF_SERVER_FIN;
+	}
+	/* The master secret's key, prepared already: a ticket's Finished may use it. */
+	e->mkey = d->key;
+	e->mkey_slot = hs_slot_idx(e, s);
+	return 0;
 }

@@ -5,12 +5,14 @@
  * handled (struct hs_rx), the engine's limits, and helpers over them (the
  * counters, a datagram's drop reason, the suites the engine negotiates).
  * The bottom of the engine's stack of parts: it includes only the leaves
- * (codec, crypto, cookie, ticket) and knows the parts above it by name only.
+ * (codec, crypto, ecdh, cookie, ticket, secrets) and knows the parts above it by name only.
  *
  * The parts, lowest first; each calls only parts below it, never one above
  * (docs/handshake.md, "Files"; tests/meta/test_layers.py keeps it so):
  *
- *   hs_codec.c hs_crypto.c hs_cookie.c hs_ticket.c   leaves, no engine
+ *   hs_codec.c hs_crypto.c hs_ecdh.c hs_cookie.c hs_ticket.c   leaves, no engine
+ *   hs_secrets.c  cookie and ticket keys shared by engines (a leaf too)
+ *   hs_batch.c    batched HMAC / PRF lanes (a leaf too)
  *   hs_slots.c    slot pool, peer index, timer heap; the slot helpers
  *   hs_linger.c   finished flights kept after completion
  *   hs_output.c   records into datagrams, fragments, amplification, alerts, failure
@@ -40,10 +42,15 @@
 #include "hs_codec.h"
 #include "hs_cookie.h"
 #include "hs_crypto.h"
+#include "hs_ecdh.h"
+#include "hs_secrets.h"
 #include "hs_ticket.h"
 
 struct hs_slot;   /* hs_slots.h */
 struct hs_linger; /* hs_linger.h */
+
+struct hs_kx_pre;   /* hs_kx.h */
+struct sg_hs_batch; /* hs_batch.h */
 
 /* ---- limits ---------------------------------------------------------------------- */
 
@@ -65,10 +72,12 @@ _Static_assert(SG_SUITES_RANKED <= SG_HS_SUITES_MAX, "every suite fits a prefere
 struct sg_hs_engine {
 	struct sg_hs_config conf;
 	struct sg_hs_crypto crypto;
+	struct sg_hs_ecdh ecdh; /* ECDHE key pairs, the reuse window */
 	struct sg_rec_ctx *rec;
+	/* The keys in use: the engine's own, or its copy of conf.secrets (hs_secrets.h). */
 	struct sg_hs_cookie_keys cookies;
 	struct sg_hs_ticket_keys tickets;
-	uint64_t secrets_gen; /* sg_hs_secrets_generation() */
+	uint64_t secrets_gen; /* own: sg_hs_secrets_generation(); shared: that of the copy */
 	const struct sg_suite *prefs[SG_HS_SUITES_MAX];
 	unsigned n_prefs;
 	uint64_t seed;
@@ -95,9 +104,15 @@ struct sg_hs_engine {
 	struct sg_hs_hmac_key mkey;
 	uint32_t mkey_slot; /* slot it belongs to, HS_NONE: empty */
 
+	/* Batched key derivation (hs_batch.h): the batch, and the key exchanges
+	 * a burst prepared (SG_HS_BURST_MAX, sg_hs_input_burst). */
+	struct sg_hs_batch *batch;
+	struct hs_kx_pre *pre;
+
 	struct sg_rec_sa *result_sa;
 	size_t result_sa_size;
 	uint64_t counters[SG_HS_C_MAX];
+	uint64_t latency[SG_HS_LAT_BUCKETS]; /* completed handshakes (sg_hs_slot_done) */
 
 	uint8_t *tx; /* datagram being built (mtu bytes) */
 	size_t tx_len;
@@ -116,6 +131,11 @@ struct hs_rx {
 	int drop;          /* first drop reason, -1: none */
 	bool kx_here;      /* a ClientKeyExchange in this datagram derived the keys */
 	bool pending_here; /* the early epoch-1 record was kept from this datagram */
+	/* Its key exchange as the burst prepared it (sg_hs_input_burst); NULL: none. */
+	struct hs_kx_pre *pre;
+	/* kx_here: the client's Finished as it must be, derived with the keys (its
+	 * own datagram, the usual case, needs no PRF for it; a later one does). */
+	uint8_t client_verify[SG_TLS_VERIFY_DATA_LEN];
 };
 
 /* ---- small helpers ----------------------------------------------------------------- */
@@ -129,6 +149,17 @@ static inline void hs_count(struct sg_hs_engine *e, enum sg_hs_counter c)
 static inline uint32_t hs_add_sat32(uint32_t a, size_t b)
 {
 	return b >= UINT32_MAX - a ? UINT32_MAX : a + (uint32_t)b;
+}
+
+/*
+ * Shared secrets (conf.secrets): copy them again if the owner changed them
+ * since the engine's copy. One atomic load when nothing moved. Before
+ * anything of a datagram uses a cookie or ticket key.
+ */
+static inline void hs_secrets_sync(struct sg_hs_engine *e)
+{
+	if (e->conf.secrets != NULL && sg_hs_secrets_gen(e->conf.secrets) != e->secrets_gen)
+		e->secrets_gen = sg_hs_secrets_copy(e->conf.secrets, &e->cookies, &e->tickets);
 }
 
 /* The first reason a datagram is dropped is the one counted (if nothing handles it). */

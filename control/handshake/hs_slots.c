@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hs_latency.h"
 #include "hs_priv.h"
 #include "hs_slots.h"
 
@@ -126,8 +127,14 @@ struct hs_slot *sg_hs_slot_find(struct sg_hs_engine *e, const struct sg_hs_peer 
 	return NULL;
 }
 
+/* Monotonic µs of now: mono_us, or mono_ms × 1000 from a caller that gives none. */
+static uint64_t now_us(struct sg_hs_time now)
+{
+	return now.mono_us ? now.mono_us : now.mono_ms * 1000;
+}
+
 struct hs_slot *sg_hs_slot_alloc(struct sg_hs_engine *e, const struct sg_hs_peer *peer,
-                                 uint32_t hash, uint64_t now_ms)
+                                 uint32_t hash, struct sg_hs_time now)
 {
 	uint32_t idx = e->free_head;
 	struct hs_slot *s;
@@ -141,11 +148,20 @@ struct hs_slot *sg_hs_slot_alloc(struct sg_hs_engine *e, const struct sg_hs_peer
 	s->hnext = e->buckets[s->bucket];
 	e->buckets[s->bucket] = idx;
 	s->heap_pos = HS_NONE;
-	s->expires = now_ms + e->conf.handshake_timeout_ms;
+	s->expires = now.mono_ms + e->conf.handshake_timeout_ms;
+	s->start_us = (uint32_t)now_us(now);
 	s->rto = e->conf.rto_initial_ms;
 	e->in_flight++;
 	hs_count(e, SG_HS_C_STARTED);
 	return s;
+}
+
+void sg_hs_slot_done(struct sg_hs_engine *e, const struct hs_slot *s, struct sg_hs_time now)
+{
+	/* Modulo 2^32: exact while the handshake is younger than 2^32 µs (hs_slots.h). */
+	uint32_t us = (uint32_t)now_us(now) - s->start_us;
+
+	e->latency[sg_hs_latency_bucket_of(us)]++;
 }
 
 /* Wipe the secrets of a slot and return it to the pool. */

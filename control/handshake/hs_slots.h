@@ -26,6 +26,7 @@
 
 #include "hs_codec.h"
 #include "hs_crypto.h"
+#include "hs_ecdh.h"
 #include "hs_priv.h"
 #include "hs_ticket.h"
 
@@ -33,6 +34,8 @@
 #define HS_SA_WINDOW SG_REPLAY_WINDOW_MIN /* handshake-time SA: Finished only */
 #define REASM_CAP    256                  /* ClientKeyExchange: 2+128 identity, 1+65 point */
 #define PENDING_MAX  96                   /* one early epoch-1 record (client Finished) */
+/* Longest handshake_timeout_ms: a slot's 32-bit µs start time never wraps in its life. */
+#define HS_TIMEOUT_MAX_MS 3600000u
 
 _Static_assert(REASM_CAP <= SG_HS_REASM_MAX, "reassembly buffer within the codec's bitmap");
 _Static_assert(HS_SA_WINDOW <= 128, "a handshake SA's window fits in struct sg_rec_sa");
@@ -59,6 +62,7 @@ enum hs_state {
 #define SF_PROVEN       0x0800 /* the address receives what we send: no amplification limit */
 #define SF_RESENT       0x1000 /* our flight went again in this retransmission period */
 #define SF_AUTH_FAILED  0x2000 /* a record failed under keys the client's key exchange made */
+#define SF_SERVER_FIN   0x0100 /* full: server_verify derived with the keys (hs_keys.h) */
 
 /*
  * One in-flight handshake. Fixed size, in a pool allocated at creation; the
@@ -83,11 +87,13 @@ struct hs_slot {
 	uint16_t sni_len;
 	uint64_t ep0_seq; /* next epoch-0 record sequence number */
 	uint64_t tag;     /* the caller's, of the last datagram that advanced it (hs_advanced) */
+	uint64_t user;    /* struct sg_hs_cred.user of the last lookup, for the result */
 	uint32_t cred_ref;
 	uint32_t backend;
 	uint32_t lifetime;
 	uint32_t bytes_in;  /* datagram bytes from the peer (amplification limit) */
 	uint32_t bytes_out; /* datagram bytes sent to it */
+	uint32_t start_us;  /* monotonic µs when taken, low 32 bits (sg_hs_slot_done) */
 	uint8_t state;      /* enum hs_state */
 	uint8_t suite;      /* index into sg_suites (suite.h) */
 	uint8_t group;      /* ECDHE: enum sg_hs_group + 1; 0: none */
@@ -100,16 +106,24 @@ struct hs_slot {
 	uint8_t client_random[SG_TLS_RANDOM_LEN];
 	uint8_t server_random[SG_TLS_RANDOM_LEN];
 	uint8_t session_id[SG_TLS_SESSION_ID_MAX];
-	/* Full handshake with a ticket promised: the digest of the PSK it will name. */
-	uint8_t psk_digest[SG_HS_TICKET_PSK_DIGEST_LEN];
+	/*
+	 * Never both at once: the PSK digest exists only in a full handshake
+	 * with a ticket promised, and is read once, when the NewSessionTicket is
+	 * sealed, before our Finished of that handshake is computed; an
+	 * abbreviated handshake promises no ticket.
+	 */
+	union {
+		/* Full handshake with a ticket promised: the digest of the PSK it will name. */
+		uint8_t psk_digest[SG_HS_TICKET_PSK_DIGEST_LEN];
+		uint8_t server_verify[SG_TLS_VERIFY_DATA_LEN]; /* our Finished (abbreviated) */
+	};
 	uint8_t master[SG_TLS_MASTER_SECRET_LEN];
-	uint8_t server_verify[SG_TLS_VERIFY_DATA_LEN]; /* abbreviated: our Finished */
 	uint8_t cid[SG_HS_CID_MAX];
 	uint8_t peer_cid[SG_HS_PEER_CID_MAX];
 	uint8_t sni[SG_HS_SNI_MAX];
 	uint8_t pending[PENDING_MAX];
 	struct sg_hs_transcript transcript;
-	struct sg_hs_ecdh_key eph;
+	struct sg_hs_ecdh_key eph; /* ECDHE: our key pair (a copy when reused) */
 	struct sg_hs_reasm reasm;
 	/* A fragmented ClientKeyExchange is reassembled before the identity is
 	 * known, and the identity is kept only after: they share the bytes. */
@@ -161,9 +175,21 @@ uint32_t sg_hs_peer_hash(uint64_t seed, const struct sg_hs_peer *p);
 struct hs_slot *sg_hs_slot_find(struct sg_hs_engine *e, const struct sg_hs_peer *peer,
                                 uint32_t hash);
 
-/* A free slot for peer, indexed, its expiry set from now_ms (counted as started); NULL: none. */
+/*
+ * A free slot for peer, indexed, its expiry set and its start time (for
+ * the latency histogram) taken from now (counted as started); NULL: none.
+ */
 struct hs_slot *sg_hs_slot_alloc(struct sg_hs_engine *e, const struct sg_hs_peer *peer,
-                                 uint32_t hash, uint64_t now_ms);
+                                 uint32_t hash, struct sg_hs_time now);
+
+/*
+ * Slot s completes at now (installed, before it is freed): its latency
+ * from the datagram that took it goes into the engine's histogram
+ * (struct sg_hs_stats.latency). The start time is kept in 32 bits of µs,
+ * exact for any handshake younger than 71 minutes, which every one is:
+ * handshake_timeout_ms is at most HS_TIMEOUT_MAX_MS.
+ */
+void sg_hs_slot_done(struct sg_hs_engine *e, const struct hs_slot *s, struct sg_hs_time now);
 
 /* Wipe the secrets of a slot, release its CID and timer, and return it to the pool. */
 void sg_hs_slot_free(struct sg_hs_engine *e, struct hs_slot *s);

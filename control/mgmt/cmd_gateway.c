@@ -108,7 +108,10 @@ static json_t *status_workers(struct sg_mgmt *m, const struct sg_gw_desc *d)
 	return workers;
 }
 
-/* The handshake server: outcomes, and failures summed (by reason in its counters). */
+/*
+ * The handshake server: outcomes, and failures summed (by reason in its
+ * counters); in flight against the limit of every engine (the hsplane's).
+ */
 static json_t *status_handshakes(const struct sg_gw_counters *gc)
 {
 	const struct sg_hs_stats *hs = &gc->hs;
@@ -121,12 +124,13 @@ static json_t *status_handshakes(const struct sg_gw_counters *gc)
 		if (hs->c[k])
 			json_object_set_new(counters, sg_hs_counter_name((enum sg_hs_counter)k),
 			                    json_integer((json_int_t)hs->c[k]));
-	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "installed",
+	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:o}", "installed",
 	              (json_int_t)gc->installed, "replaced", (json_int_t)gc->replaced,
 	              "install_failed", (json_int_t)gc->install_failed, "failed",
-	              (json_int_t)failed, "in_flight", (json_int_t)hs->in_flight, "completed_full",
-	              (json_int_t)hs->c[SG_HS_C_COMPLETED_FULL], "completed_resumed",
-	              (json_int_t)hs->c[SG_HS_C_COMPLETED_RESUMED], "counters",
+	              (json_int_t)failed, "in_flight", (json_int_t)hs->in_flight, "limit",
+	              (json_int_t)gc->hsplane.limit, "engines", (int)gc->hsplane.engines,
+	              "completed_full", (json_int_t)hs->c[SG_HS_C_COMPLETED_FULL],
+	              "completed_resumed", (json_int_t)hs->c[SG_HS_C_COMPLETED_RESUMED], "counters",
 	              counters ? counters : json_object());
 	return o ? o : json_null();
 }

@@ -7,12 +7,14 @@
  * the gateway thread's too); reads the gateway's snapshots
  * (sg_gateway_counters(), _dp_counters(), _describe()), the credential
  * store, the control server's counters and, atomically, the management
- * thread's import and /metrics counters, the session store's state (cmd_store.c).
+ * thread's import and /metrics counters, the session store's state (cmd_store.c),
+ * the handshake plane's engines (hsplane_view.c).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "hsplane_view.h"
 #include "mgmt_priv.h"
 
 static const char *const punt_names[SG_DP_PUNT_MAX] = {
@@ -269,6 +271,7 @@ json_t *mgmt_stats_json(struct sg_mgmt *m)
 	json_object_set_new(r, "workers", workers);
 	json_object_set_new(r, "sessions", sessions_json(&gc));
 	json_object_set_new(r, "handshakes", handshakes_json(&gc));
+	json_object_set_new(r, "handshake_plane", mgmt_hsplane_json(&gc.hsplane));
 	json_object_set_new(r, "admission",
 	                    admission_json(&gc.admission, sg_gateway_config(m->gw)));
 	json_object_set_new(r, "credentials", credentials_json(m, &gc));
@@ -278,7 +281,8 @@ json_t *mgmt_stats_json(struct sg_mgmt *m)
 	json_object_set_new(r, "store", mgmt_store_json(m));
 	/* Out of memory for a part: no answer. */
 	if (punts == NULL || json_object_get(r, "sessions") == NULL ||
-	    json_object_get(r, "handshakes") == NULL) {
+	    json_object_get(r, "handshakes") == NULL ||
+	    json_object_get(r, "handshake_plane") == NULL) {
 		json_decref(r);
 		return NULL;
 	}

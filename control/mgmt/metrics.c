@@ -3,7 +3,8 @@
  * `stats` JSON -> Prometheus text exposition format 0.0.4: one table of the
  * families, in the order they are printed, and one printer that reads it.
  * Counters end in _total and nothing else does (docs/control.md), so a
- * family's TYPE follows from its name. No state; any thread (stormctl's).
+ * family's TYPE follows from its name, but for the one histogram (handshake
+ * latency, whose table row says so). No state; any thread (stormctl's).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -17,13 +18,16 @@
 enum from {
 	FROM_STATS = 0, /* at a dotted path of the stats object */
 	FROM_WORKERS,   /* a member of each worker in workers[], labelled worker and lcore */
+	FROM_ENGINES,   /* a member of each row of handshake_plane.engine[], labelled engine */
 	FROM_MEMBERS,   /* every member of the object at path, labelled label="member" */
+	FROM_HISTOGRAM, /* {le_us: [...], count: [...]} at path: a histogram in seconds */
 };
 
 /*
  * A family (help: its HELP text): one number at path, or several, each
  * told apart by label="each[i].value" <- each[i].path (the list ends at a
  * NULL value). FROM_MEMBERS: path is the object's, label names its members.
+ * scale: what a number is multiplied by (µs to seconds: 1e-6; 0: as is).
  */
 struct family {
 	const char *name, *help;
@@ -33,7 +37,10 @@ struct family {
 	struct {
 		const char *value, *path;
 	} each[6];
+	double scale;
 };
+
+#define US 1e-6 /* µs in the stats, seconds in the metrics */
 
 static const struct family families[] = {
 	{ "stormgate_uptime_seconds", "Seconds since the ports came up.", .path = "uptime_s" },
@@ -63,6 +70,46 @@ static const struct family families[] = {
 	{ "stormgate_handshake_install_failures_total",
 	  "Completed handshakes the session table or data plane refused.",
 	  .path = "handshakes.install_failed" },
+	/* The handshake plane (hsplane_view.c; docs/control.md, "stats"). */
+	{ "stormgate_handshake_engines", "Handshake engines (threads sg-hs-<i>).",
+	  .path = "handshake_plane.engines" },
+	{ "stormgate_handshake_latency_p50_seconds",
+	  "Median handshake latency over the last 10 s, every engine (0: none completed).",
+	  .path = "handshake_plane.p50_us", .scale = US },
+	{ "stormgate_handshake_latency_p99_seconds",
+	  "99th percentile of the handshake latency over the last 10 s (0: none completed).",
+	  .path = "handshake_plane.p99_us", .scale = US },
+	{ "stormgate_handshake_install_revoked_total",
+	  "Completed handshakes not installed: their credential changed after the lookup.",
+	  .path = "handshake_plane.install_revoked" },
+	{ "stormgate_handshake_unknown_dropped_total",
+	  "Records for no session that no install claimed, dropped by the gateway.",
+	  .path = "handshake_plane.unknown_dropped" },
+	{ "stormgate_handshake_ecdhe_reuse_engines",
+	  "Handshake engines reusing an ephemeral ECDHE key now.",
+	  .path = "handshake_plane.ecdhe_reuse_on" },
+	{ "stormgate_handshake_in_flight", "Handshakes an engine holds now.", .from = FROM_ENGINES,
+	  .path = "in_flight" },
+	{ "stormgate_handshake_in_flight_limit", "Handshakes an engine may hold (its slots).",
+	  .from = FROM_ENGINES, .path = "limit" },
+	{ "stormgate_handshake_completed_total", "Handshakes an engine completed (full, resumed).",
+	  .from = FROM_ENGINES, .path = "completed" },
+	{ "stormgate_handshake_queue_full_total",
+	  "Punted handshake datagrams dropped: the engine's queue was full.", .from = FROM_ENGINES,
+	  .path = "queue_full" },
+	{ "stormgate_handshake_fifo_full_total",
+	  "Installs an engine could not hand to the gateway thread: its queue was full.",
+	  .from = FROM_ENGINES, .path = "fifo_full" },
+	{ "stormgate_handshake_engine_latency_p50_seconds",
+	  "Median handshake latency of an engine over the last 10 s (0: none completed).",
+	  .from = FROM_ENGINES, .path = "p50_us", .scale = US },
+	{ "stormgate_handshake_engine_latency_p99_seconds",
+	  "99th percentile of an engine's handshake latency over the last 10 s (0: none).",
+	  .from = FROM_ENGINES, .path = "p99_us", .scale = US },
+	{ "stormgate_handshake_latency_seconds",
+	  "Handshake latency since start, from the datagram that took the slot to the one that "
+	  "completed it (no _sum: the engines count by bucket only).",
+	  .from = FROM_HISTOGRAM, .path = "handshake_plane.latency", .scale = US },
 	{ "stormgate_admission_rate", "New handshakes admitted per second (0: unlimited).",
 	  .path = "admission.handshake_rate" },
 	{ "stormgate_admission_available", "New handshakes that would be admitted right now.",
@@ -263,14 +310,17 @@ static void announce(struct out *o)
 	if (o->announced)
 		return;
 	fprintf(o->f, "# HELP %s %s\n# TYPE %s %s\n", name, o->fam->help, name,
-	        counter ? "counter" : "gauge");
+	        o->fam->from == FROM_HISTOGRAM ? "histogram"
+	        : counter                      ? "counter"
+	                                       : "gauge");
 	o->announced = true;
 }
 
 /*
  * name{labels,label="value"} v, when v is a number: labels are the worker's
  * ("" for none), label and value the family's own (label NULL for none).
- * Integers exactly, reals with microsecond-ish precision (uptime).
+ * Integers exactly, reals with microsecond-ish precision (uptime); a scaled
+ * family's numbers are reals.
  */
 static void sample(struct out *o, const char *labels, const char *label, const char *value,
                    const json_t *v)
@@ -290,7 +340,9 @@ static void sample(struct out *o, const char *labels, const char *label, const c
 		}
 		fputc('}', o->f);
 	}
-	if (json_is_integer(v))
+	if (o->fam->scale != 0)
+		fprintf(o->f, " %.15g\n", d * o->fam->scale);
+	else if (json_is_integer(v))
 		fprintf(o->f, " %" JSON_INTEGER_FORMAT "\n", json_integer_value(v));
 	else
 		fprintf(o->f, " %.15g\n", d);
@@ -308,16 +360,30 @@ static size_t n_numbers(const struct family *fam)
 	return n;
 }
 
-/* A FROM_STATS or FROM_WORKERS family: each of its numbers, for every worker in turn. */
+/* The labels of row i of a FROM_WORKERS or FROM_ENGINES array. */
+static void row_labels(const struct family *fam, const json_t *row, char *buf, size_t len)
+{
+	if (fam->from == FROM_WORKERS)
+		snprintf(buf, len, "worker=\"%lld\",lcore=\"%lld\"",
+		         (long long)json_integer_value(json_object_get(row, "worker")),
+		         (long long)json_integer_value(json_object_get(row, "lcore")));
+	else
+		snprintf(buf, len, "engine=\"%lld\"",
+		         (long long)json_integer_value(json_object_get(row, "engine")));
+}
+
+/* A FROM_STATS, FROM_WORKERS or FROM_ENGINES family: each of its numbers, for every row. */
 static void numbers(struct out *o, const json_t *st)
 {
 	const struct family *fam = o->fam;
-	const json_t *workers = json_object_get(st, "workers");
+	const json_t *rows = fam->from == FROM_WORKERS   ? json_object_get(st, "workers")
+	                     : fam->from == FROM_ENGINES ? at(st, "handshake_plane.engine")
+	                                                 : NULL;
 
-	if (fam->from == FROM_WORKERS) {
-		if (json_array_size(workers) == 0)
+	if (fam->from != FROM_STATS) {
+		if (json_array_size(rows) == 0)
 			return;
-		announce(o); /* the workers are there, if not this member */
+		announce(o); /* the rows are there, if not this member */
 	}
 	for (size_t k = 0; k < n_numbers(fam); k++) {
 		const char *path = fam->path != NULL ? fam->path : fam->each[k].path;
@@ -327,16 +393,43 @@ static void numbers(struct out *o, const json_t *st)
 			sample(o, "", fam->label, value, at(st, path));
 			continue;
 		}
-		for (size_t w = 0; w < json_array_size(workers); w++) {
-			const json_t *wo = json_array_get(workers, w);
+		for (size_t w = 0; w < json_array_size(rows); w++) {
+			const json_t *row = json_array_get(rows, w);
 			char labels[64];
 
-			snprintf(labels, sizeof(labels), "worker=\"%lld\",lcore=\"%lld\"",
-			         (long long)json_integer_value(json_object_get(wo, "worker")),
-			         (long long)json_integer_value(json_object_get(wo, "lcore")));
-			sample(o, labels, fam->label, value, json_object_get(wo, path));
+			row_labels(fam, row, labels, sizeof(labels));
+			sample(o, labels, fam->label, value, json_object_get(row, path));
 		}
 	}
+}
+
+/*
+ * A FROM_HISTOGRAM family: name_bucket{le="edge"} with the counts summed up
+ * to each finite edge (scaled), then le="+Inf" and name_count, the total.
+ * Left out unless the object has n - 1 edges for n counts.
+ */
+static void histogram(struct out *o, const json_t *st)
+{
+	const json_t *h = at(st, o->fam->path);
+	const json_t *le = json_object_get(h, "le_us"), *count = json_object_get(h, "count");
+	size_t n = json_array_size(count);
+	json_int_t cum = 0;
+
+	if (n == 0 || json_array_size(le) != n - 1)
+		return;
+	announce(o);
+	for (size_t i = 0; i < n; i++) {
+		cum += json_integer_value(json_array_get(count, i));
+		if (i + 1 < n)
+			fprintf(o->f, "%s_bucket{le=\"%.15g\"} %" JSON_INTEGER_FORMAT "\n",
+			        o->fam->name,
+			        (double)json_integer_value(json_array_get(le, i)) * o->fam->scale,
+			        cum);
+		else
+			fprintf(o->f, "%s_bucket{le=\"+Inf\"} %" JSON_INTEGER_FORMAT "\n",
+			        o->fam->name, cum);
+	}
+	fprintf(o->f, "%s_count %" JSON_INTEGER_FORMAT "\n", o->fam->name, cum);
 }
 
 /* A FROM_MEMBERS family: a sample per member of its object, if there is one. */
@@ -368,6 +461,8 @@ int sg_metrics_prometheus(const json_t *st, FILE *f)
 		o = (struct out){ f, &families[i], false };
 		if (families[i].from == FROM_MEMBERS)
 			members(&o, st);
+		else if (families[i].from == FROM_HISTOGRAM)
+			histogram(&o, st);
 		else
 			numbers(&o, st);
 	}

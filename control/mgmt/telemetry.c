@@ -105,13 +105,30 @@ static void flatten(struct rte_tel_data *d, const json_t *obj, const char *prefi
 	}
 }
 
+/*
+ * Item `params` (a decimal index) of the array at member `name` of the
+ * snapshot, flattened into d: one worker, one handshake engine. -EINVAL for
+ * no such item. Under tel_lock.
+ */
+static int tel_item(struct rte_tel_data *d, const json_t *arr, const char *params)
+{
+	char *end;
+	unsigned long i = params ? strtoul(params, &end, 10) : 0;
+
+	if (params == NULL || params[0] == '\0' || *end != '\0' || i >= json_array_size(arr))
+		return -EINVAL;
+	flatten(d, json_array_get(arr, i), "", NULL);
+	return 0;
+}
+
 /* The telemetry thread: one section of the published statistics. */
 static int tel_cb(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	/* Sections with a command of their own. */
-	static const char *const own[] = { "global",   "drops",         "punts",
-		                           "workers",  "handshakes",    "admission",
-		                           "sessions", "control_plane", NULL };
+	static const char *const own[] = { "global",    "drops",      "punts",
+		                           "workers",   "handshakes", "handshake_plane",
+		                           "admission", "sessions",   "control_plane",
+		                           NULL };
 	const json_t *sec;
 	int rc = 0;
 
@@ -135,16 +152,13 @@ static int tel_cb(const char *cmd, const char *params, struct rte_tel_data *d)
 		goto out;
 	}
 	if (strcmp(cmd, "/stormgate/worker") == 0) {
-		char *end;
-		unsigned long w = params ? strtoul(params, &end, 10) : 0;
-		const json_t *ws = json_object_get(tel_snap, "workers");
-
-		if (params == NULL || params[0] == '\0' || *end != '\0' ||
-		    w >= json_array_size(ws)) {
-			rc = -EINVAL;
-			goto out;
-		}
-		flatten(d, json_array_get(ws, w), "", NULL);
+		rc = tel_item(d, json_object_get(tel_snap, "workers"), params);
+		goto out;
+	}
+	if (strcmp(cmd, "/stormgate/hs_engine") == 0) {
+		rc = tel_item(
+		        d, json_object_get(json_object_get(tel_snap, "handshake_plane"), "engine"),
+		        params);
 		goto out;
 	}
 	sec = json_object_get(tel_snap, cmd + strlen("/stormgate/"));
@@ -174,6 +188,12 @@ int sg_mgmt_telemetry_register(void)
 		{ "/stormgate/sessions", "Session table: live, changes, refusals. No parameters" },
 		{ "/stormgate/handshakes",
 		  "Handshake server: outcomes and failures by reason. No parameters" },
+		{ "/stormgate/handshake_plane",
+		  "Handshake engines: in flight and limit, latency p50/p99 (us), revoked installs. "
+		  "No parameters" },
+		{ "/stormgate/hs_engine",
+		  "One handshake engine: in flight, limit, completed, queue/FIFO full, p50/p99. "
+		  "Parameters: int engine" },
 		{ "/stormgate/admission",
 		  "Storm admission: rate, tokens, admitted, refused, cookies. No parameters" },
 		{ "/stormgate/control_plane",

@@ -40,6 +40,7 @@ const char *sg_drop_name(enum sg_drop reason)
 		[SG_DROP_RENEGOTIATION] = "renegotiation",
 		[SG_DROP_PUNT_RING_FULL] = "punt_ring_full",
 		[SG_DROP_HANDOFF_RING_FULL] = "handoff_ring_full",
+		[SG_DROP_HS_QUEUE_FULL] = "hs_queue_full",
 		[SG_DROP_TX_FULL] = "tx_full",
 		[SG_DROP_NO_NEIGHBOUR] = "no_neighbour",
 		[SG_DROP_NO_MBUF] = "no_mbuf",

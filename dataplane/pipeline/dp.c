@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Data plane set-up and the control plane's side of it: the punt ring, the
- * neighbour table and the control TX queue (the sessions' backend side is
- * backend.c's).
+ * handshake queues, the neighbour table and the control TX queue with its
+ * per-thread handles (the sessions' backend side is backend.c's).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include <rte_hash_crc.h>
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
+#include <rte_random.h>
 #include <rte_mbuf_dyn.h>
 
 #include <stormgate/bytes.h>
@@ -94,7 +95,8 @@ static int check_conf(struct sg_dp_conf *c)
 	if (c->n_workers == 0 || c->n_workers > SG_DP_WORKERS_MAX || c->n_ports == 0 ||
 	    c->n_ports > SG_DP_PORTS_MAX || c->burst > SG_BURST_MAX ||
 	    c->burst * c->max_records_per_dgram > DP_OPS_MAX || !pow2(c->punt_ring_size) ||
-	    !pow2(c->handoff_ring_size) || c->sessions == NULL || c->pool == NULL)
+	    !pow2(c->handoff_ring_size) || c->sessions == NULL || c->pool == NULL ||
+	    c->n_hs_queues > SG_DP_HS_QUEUES_MAX)
 		return -EINVAL;
 	for (unsigned p = 0; p < c->n_ports; p++)
 		roles |= c->ports[p].role;
@@ -179,10 +181,51 @@ static int dp_worker_create(struct sg_dp *dp, unsigned i, const struct sg_rec_ct
 	return 0;
 }
 
+/*
+ * The rings between the planes: the punt ring, the control-TX ring (and the
+ * control thread's own handle on it), the handshake queues. 0 or -ENOMEM;
+ * sg_dp_destroy() frees a part made.
+ */
+static int dp_rings_create(struct sg_dp *dp)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	snprintf(name, sizeof(name), "sg_punt_%p", (void *)dp);
+	dp->punt = rte_ring_create(name, dp->conf.punt_ring_size, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	if (dp->punt == NULL)
+		return -ENOMEM;
+	snprintf(name, sizeof(name), "sg_ctltx_%p", (void *)dp);
+	/*
+	 * Producers in RTS mode (relaxed tail sync): the gateway thread and
+	 * every handshake thread send here, and none of them is a pinned lcore.
+	 * In the classic multi-producer mode a producer preempted between its
+	 * reservation and its commit makes every other one spin on the tail for
+	 * its whole time slice (lock-waiter preemption: a storm on an
+	 * overcommitted machine burned seconds of CPU so); in RTS mode the others
+	 * go on, only the consumer waits. Enqueue and dequeue through the
+	 * generic functions (DP_MP_RING_FLAGS).
+	 */
+	dp->ctl_txr = rte_ring_create(name, DP_CTL_TX_RING, SOCKET_ID_ANY, DP_MP_RING_FLAGS);
+	dp->ctl = calloc(1, sizeof(*dp->ctl));
+	if (dp->ctl_txr == NULL || dp->ctl == NULL)
+		return -ENOMEM;
+	dp->ctl->dp = dp;
+	dp->hs_key = (uint32_t)rte_rand();
+	for (unsigned q = 0; q < dp->conf.n_hs_queues; q++) {
+		snprintf(name, sizeof(name), "sg_hsq_%u_%p", q, (void *)dp);
+		/* RTS producers too: every worker enqueues (see the control-TX ring). */
+		dp->hsq[q] = rte_ring_create(name, dp->conf.punt_ring_size, SOCKET_ID_ANY,
+		                             DP_MP_RING_FLAGS);
+		if (dp->hsq[q] == NULL)
+			return -ENOMEM;
+		dp->n_hsq = q + 1;
+	}
+	return 0;
+}
+
 struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 {
 	struct sg_dp *dp;
-	char name[RTE_RING_NAMESIZE];
 	struct sg_rec_ctx_conf rc;
 	int err;
 
@@ -207,14 +250,8 @@ struct sg_dp *sg_dp_create(const struct sg_dp_conf *conf)
 	dp->window_bits = sg_sess_replay_window(dp->conf.sessions);
 	dp->capacity = sg_sess_capacity(dp->conf.sessions);
 
-	err = -ENOMEM;
-	snprintf(name, sizeof(name), "sg_punt_%p", (void *)dp);
-	dp->punt = rte_ring_create(name, dp->conf.punt_ring_size, SOCKET_ID_ANY, RING_F_SC_DEQ);
-	if (dp->punt == NULL)
-		goto fail;
-	snprintf(name, sizeof(name), "sg_ctltx_%p", (void *)dp);
-	dp->ctl_txr = rte_ring_create(name, DP_CTL_TX_RING, SOCKET_ID_ANY, RING_F_SC_DEQ);
-	if (dp->ctl_txr == NULL)
+	err = dp_rings_create(dp);
+	if (err != 0)
 		goto fail;
 	err = dp_backend_maps(dp);
 	if (err != 0)
@@ -263,10 +300,16 @@ void sg_dp_destroy(struct sg_dp *dp)
 	while (dp->punt && rte_ring_dequeue(dp->punt, (void **)&m) == 0)
 		rte_pktmbuf_free(m);
 	rte_ring_free(dp->punt);
+	for (unsigned q = 0; q < SG_DP_HS_QUEUES_MAX; q++) {
+		while (dp->hsq[q] && rte_ring_dequeue(dp->hsq[q], (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(dp->hsq[q]);
+	}
 	while (dp->ctl_txr && rte_ring_dequeue(dp->ctl_txr, (void **)&m) == 0)
 		rte_pktmbuf_free(m);
-	for (; dp->bl_len > 0; dp->bl_len--, dp->bl_head = (dp->bl_head + 1) % DP_CTL_BACKLOG)
-		rte_pktmbuf_free(dp->ctl_backlog[dp->bl_head]);
+	for (unsigned h = 0; h < SG_DP_CTL_TX_MAX; h++)
+		sg_dp_ctl_tx_free(dp->ctl_h[h]);
+	sg_dp_ctl_tx_free(dp->ctl);
 	rte_ring_free(dp->ctl_txr);
 	dp_backend_free(dp);
 	for (unsigned p = 0; p < SG_DP_PORTS_MAX; p++)
@@ -321,58 +364,160 @@ unsigned sg_dp_punt_dequeue(struct sg_dp *dp, struct rte_mbuf **pkts, unsigned n
 	return rte_ring_sc_dequeue_burst(dp->punt, (void **)pkts, n, NULL);
 }
 
-void sg_dp_ctl_counters(const struct sg_dp *dp, uint64_t *sent, uint64_t *dropped)
+unsigned sg_dp_hs_queue_of(const struct sg_dp *dp, const uint8_t paddr[16], uint16_t pport)
 {
-	*sent = dp->ctl_sent;
-	*dropped = dp->ctl_dropped;
+	return dp_hs_queue(dp, paddr, pport);
 }
 
-uint64_t sg_dp_ctl_deferred(const struct sg_dp *dp)
+unsigned sg_dp_hs_queues(const struct sg_dp *dp)
 {
-	return dp->ctl_deferred;
+	return dp->n_hsq;
+}
+
+unsigned sg_dp_hs_dequeue(struct sg_dp *dp, unsigned q, struct rte_mbuf **pkts, unsigned n)
+{
+	if (q >= dp->n_hsq)
+		return 0;
+	return rte_ring_dequeue_burst(dp->hsq[q], (void **)pkts, n, NULL);
+}
+
+uint64_t sg_dp_hs_queue_full(const struct sg_dp *dp, unsigned q)
+{
+	uint64_t n = 0;
+
+	if (q >= SG_DP_HS_QUEUES_MAX)
+		return 0;
+	for (unsigned w = 0; w < dp->conf.n_workers; w++)
+		n += __atomic_load_n(&dp->w[w]->hsq_full[q], __ATOMIC_RELAXED);
+	return n;
 }
 
 /* ---- control-plane transmission ---- */
 
+/* A handle's counter: its thread the only writer, the control thread a reader. */
+static void tx_count(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+static uint64_t tx_read(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+void sg_dp_ctl_counters(const struct sg_dp *dp, uint64_t *sent, uint64_t *dropped)
+{
+	*sent = tx_read(&dp->ctl->sent);
+	*dropped = tx_read(&dp->ctl->dropped);
+	for (unsigned h = 0; h < SG_DP_CTL_TX_MAX; h++)
+		if (dp->ctl_h[h] != NULL) {
+			*sent += tx_read(&dp->ctl_h[h]->sent);
+			*dropped += tx_read(&dp->ctl_h[h]->dropped);
+		}
+}
+
+uint64_t sg_dp_ctl_deferred(const struct sg_dp *dp)
+{
+	uint64_t n = tx_read(&dp->ctl->deferred);
+
+	for (unsigned h = 0; h < SG_DP_CTL_TX_MAX; h++)
+		if (dp->ctl_h[h] != NULL)
+			n += tx_read(&dp->ctl_h[h]->deferred);
+	return n;
+}
+
+struct sg_dp_ctl_tx *sg_dp_ctl_tx_create(struct sg_dp *dp)
+{
+	struct sg_dp_ctl_tx *tx;
+	unsigned h = 0;
+
+	if (dp == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	while (h < SG_DP_CTL_TX_MAX && dp->ctl_h[h] != NULL)
+		h++;
+	if (h == SG_DP_CTL_TX_MAX) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	tx = calloc(1, sizeof(*tx));
+	if (tx == NULL)
+		return NULL;
+	tx->dp = dp;
+	dp->ctl_h[h] = tx;
+	return tx;
+}
+
+void sg_dp_ctl_tx_free(struct sg_dp_ctl_tx *tx)
+{
+	struct sg_dp *dp;
+
+	if (tx == NULL)
+		return;
+	dp = tx->dp;
+	for (; tx->bl_len > 0; tx->bl_len--, tx->bl_head = (tx->bl_head + 1) % DP_CTL_BACKLOG)
+		rte_pktmbuf_free(tx->backlog[tx->bl_head]);
+	for (unsigned h = 0; h < SG_DP_CTL_TX_MAX; h++)
+		if (dp->ctl_h[h] == tx) {
+			/* what it sent stays in the sums: the control thread's own counts take it
+			 */
+			tx_count(&dp->ctl->sent, tx_read(&tx->sent));
+			tx_count(&dp->ctl->dropped, tx_read(&tx->dropped));
+			tx_count(&dp->ctl->deferred, tx_read(&tx->deferred));
+			dp->ctl_h[h] = NULL;
+		}
+	free(tx);
+}
+
+unsigned sg_dp_ctl_tx_retry_on(struct sg_dp_ctl_tx *tx)
+{
+	struct sg_dp *dp = tx->dp;
+
+	while (tx->bl_len > 0 && rte_ring_enqueue(dp->ctl_txr, tx->backlog[tx->bl_head]) == 0) {
+		tx->bl_head = (tx->bl_head + 1) % DP_CTL_BACKLOG;
+		tx->bl_len--;
+		tx_count(&tx->sent, 1);
+	}
+	return tx->bl_len;
+}
+
 unsigned sg_dp_ctl_tx_retry(struct sg_dp *dp)
 {
-	while (dp->bl_len > 0 &&
-	       rte_ring_mp_enqueue(dp->ctl_txr, dp->ctl_backlog[dp->bl_head]) == 0) {
-		dp->bl_head = (dp->bl_head + 1) % DP_CTL_BACKLOG;
-		dp->bl_len--;
-		dp->ctl_sent++;
-	}
-	return dp->bl_len;
+	return sg_dp_ctl_tx_retry_on(dp->ctl);
 }
 
 /*
  * Queue a frame of the control plane for worker 0, which sends it on its own
  * TX queue: ports need no queue of the control plane's (many PMDs, such as
  * net_af_packet with one queue pair, have too few). While the ring is full
- * the frame waits in the backlog, behind those already there (flights keep
- * their order); only a full backlog drops it.
+ * the frame waits in the sending thread's backlog, behind those already
+ * there (flights keep their order); only a full backlog drops it.
  */
-static int ctl_tx(struct sg_dp *dp, unsigned port, struct rte_mbuf *m)
+static int ctl_tx(struct sg_dp_ctl_tx *tx, unsigned port, struct rte_mbuf *m)
 {
+	struct sg_dp *dp = tx->dp;
+
 	dp_meta(dp, m)->port = (uint8_t)port;
-	if (sg_dp_ctl_tx_retry(dp) == 0 && rte_ring_mp_enqueue(dp->ctl_txr, m) == 0) {
-		dp->ctl_sent++;
+	if (sg_dp_ctl_tx_retry_on(tx) == 0 && rte_ring_enqueue(dp->ctl_txr, m) == 0) {
+		tx_count(&tx->sent, 1);
 		return 0;
 	}
-	if (dp->bl_len == DP_CTL_BACKLOG) {
+	if (tx->bl_len == DP_CTL_BACKLOG) {
 		rte_pktmbuf_free(m);
-		dp->ctl_dropped++;
+		tx_count(&tx->dropped, 1);
 		return -ENOBUFS;
 	}
-	dp->ctl_backlog[(dp->bl_head + dp->bl_len) % DP_CTL_BACKLOG] = m;
-	dp->bl_len++;
-	dp->ctl_deferred++;
+	tx->backlog[(tx->bl_head + tx->bl_len) % DP_CTL_BACKLOG] = m;
+	tx->bl_len++;
+	tx_count(&tx->deferred, 1);
 	return 0;
 }
 
 /* Broadcast an ARP request or multicast a neighbour solicitation for ip. */
-static int solicit(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *ip)
+static int solicit(struct sg_dp_ctl_tx *tx, unsigned port, uint8_t family, const uint8_t *ip)
 {
+	struct sg_dp *dp = tx->dp;
 	const struct sg_dp_port_conf *pc = &dp->conf.ports[port];
 	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->conf.pool);
 	uint8_t *f;
@@ -441,7 +586,7 @@ static int solicit(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_
 		memcpy(icmp + 2, &csum, 2);
 		m->data_len = m->pkt_len = (uint16_t)(l2 + 40 + 32);
 	}
-	return ctl_tx(dp, port, m);
+	return ctl_tx(tx, port, m);
 }
 
 /*
@@ -451,10 +596,10 @@ static int solicit(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_
  * on-link sources must not become a flood of broadcasts. A hashed slot
  * shared by two next hops only delays one of them by a second.
  */
-static bool solicit_due(struct sg_dp *dp, unsigned port, uint8_t family, const uint8_t *ip)
+static bool solicit_due(struct sg_dp_ctl_tx *tx, unsigned port, uint8_t family, const uint8_t *ip)
 {
 	uint32_t h = rte_hash_crc(ip, family == 4 ? 4 : 16, port * 2u + family);
-	struct dp_solicited *sl = &dp->solicited[h & (DP_SOLICITED_SLOTS - 1)];
+	struct dp_solicited *sl = &tx->solicited[h & (DP_SOLICITED_SLOTS - 1)];
 	uint64_t now = sg_mono_ns();
 
 	if (sl->key == h && now - sl->at_ns < 1000000000ull)
@@ -468,6 +613,14 @@ int sg_dp_ctl_send_udp(struct sg_dp *dp, unsigned port, uint8_t family, const ui
                        uint16_t sport, const uint8_t *dst, uint16_t dport, const uint8_t *payload,
                        uint16_t len)
 {
+	return sg_dp_ctl_tx_send_udp(dp->ctl, port, family, src, sport, dst, dport, payload, len);
+}
+
+int sg_dp_ctl_tx_send_udp(struct sg_dp_ctl_tx *tx, unsigned port, uint8_t family,
+                          const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport,
+                          const uint8_t *payload, uint16_t len)
+{
+	struct sg_dp *dp = tx->dp;
 	const struct sg_dp_port_conf *pc;
 	const uint8_t *nh;
 	struct rte_mbuf *m;
@@ -479,9 +632,9 @@ int sg_dp_ctl_send_udp(struct sg_dp *dp, unsigned port, uint8_t family, const ui
 	pc = &dp->conf.ports[port];
 	nh = dp_next_hop(pc, family, dst);
 	if (dp_neigh_lookup(dp->neigh[port], family, nh, mac) != 0) {
-		if (solicit_due(dp, port, family, nh))
-			solicit(dp, port, family, nh);
-		dp->ctl_dropped++;
+		if (solicit_due(tx, port, family, nh))
+			solicit(tx, port, family, nh);
+		tx_count(&tx->dropped, 1);
 		return -EHOSTUNREACH;
 	}
 	hl = dp_hdr_len(pc, family);
@@ -495,7 +648,7 @@ int sg_dp_ctl_send_udp(struct sg_dp *dp, unsigned port, uint8_t family, const ui
 	memcpy(rte_pktmbuf_mtod(m, uint8_t *) + hl, payload, len);
 	dp_build_udp(pc, rte_pktmbuf_mtod(m, uint8_t *), mac, family, src, sport, dst, dport, len);
 	m->data_len = m->pkt_len = (uint16_t)(hl + len);
-	return ctl_tx(dp, port, m);
+	return ctl_tx(tx, port, m);
 }
 
 int sg_dp_ctl_neighbour(struct sg_dp *dp, struct rte_mbuf *m)
@@ -527,7 +680,7 @@ int sg_dp_ctl_neighbour(struct sg_dp *dp, struct rte_mbuf *m)
 		                         (uint32_t)(m->buf_len - m->data_off), &pkt);
 	if (out != 0) {
 		m->data_len = m->pkt_len = (uint16_t)out;
-		return ctl_tx(dp, port, m);
+		return ctl_tx(dp->ctl, port, m);
 	}
 done:
 	rte_pktmbuf_free(m);
@@ -587,9 +740,9 @@ int sg_dp_ctl_solicit(struct sg_dp *dp, unsigned port, uint8_t family, const uin
 		return -EINVAL;
 	nh = dp_next_hop(&dp->conf.ports[port], family, ip);
 	if (dp_neigh_lookup(dp->neigh[port], family, nh, mac) == 0 ||
-	    !solicit_due(dp, port, family, nh))
+	    !solicit_due(dp->ctl, port, family, nh))
 		return 0;
-	rc = solicit(dp, port, family, nh);
+	rc = solicit(dp->ctl, port, family, nh);
 	return rc == 0 ? 1 : rc;
 }
 
@@ -603,18 +756,18 @@ int sg_dp_ctl_resolve(struct sg_dp *dp)
 		static const uint8_t zero[16];
 
 		if (memcmp(pc->gw4, zero, 4) != 0 && dp_neigh_lookup(dp->neigh[p], 4, pc->gw4, mac))
-			asked += solicit(dp, p, 4, pc->gw4) == 0;
+			asked += solicit(dp->ctl, p, 4, pc->gw4) == 0;
 		if (memcmp(pc->gw6, zero, 16) != 0 &&
 		    dp_neigh_lookup(dp->neigh[p], 6, pc->gw6, mac))
-			asked += solicit(dp, p, 6, pc->gw6) == 0;
+			asked += solicit(dp->ctl, p, 6, pc->gw6) == 0;
 	}
 	if (dp->conf.backend_port != 0) { /* no server configured: nothing to resolve */
 		const struct sg_dp_port_conf *bp = &dp->conf.ports[dp->backend_port];
 		const uint8_t *nh = dp_next_hop(bp, dp->conf.backend_family, dp->conf.backend_addr);
 
 		if (dp_neigh_lookup(dp->neigh[dp->backend_port], dp->conf.backend_family, nh, mac))
-			asked += solicit(dp, (unsigned)dp->backend_port, dp->conf.backend_family,
-			                 nh) == 0;
+			asked += solicit(dp->ctl, (unsigned)dp->backend_port,
+			                 dp->conf.backend_family, nh) == 0;
 	}
 	return asked;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <rte_hash_crc.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_ring.h>
@@ -31,6 +32,21 @@
  * device a retransmission timeout, a second one its handshake.
  */
 #define DP_CTL_BACKLOG 4096
+/*
+ * The rings several unpinned threads produce into (the control-TX ring, the
+ * handshake queues): producers in RTS mode, which no preempted producer
+ * stalls (dp.c), and one consumer. The RTS consumer's acquire of the
+ * producers' tail is a 4-byte load of the 8-byte word their CAS releases,
+ * which ThreadSanitizer does not pair (it keys the hand-over by address):
+ * the ThreadSanitizer build keeps the classic mode, whose hand-over it sees
+ * (tests/tsan/dpdk_wait.h). Both through the generic enqueue and dequeue.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define DP_MP_RING_FLAGS RING_F_SC_DEQ
+#else
+#define DP_MP_RING_FLAGS (RING_F_MP_RTS_ENQ | RING_F_SC_DEQ)
+#endif
+
 /* Bursts of control-plane frames worker 0 sends per poll. */
 #define DP_CTL_TX_ROUNDS 4
 
@@ -151,10 +167,31 @@ struct dp_worker {
 	uint64_t floor_id[SG_BURST_MAX];
 	const struct sg_rec_sa *floor_sa[SG_BURST_MAX];
 	struct sg_dp_counters c;
+	/* datagrams dropped per handshake queue, it being full (sg_dp_hs_queue_full()) */
+	uint64_t hsq_full[SG_DP_HS_QUEUES_MAX];
 	struct dp_rrc rrc;
 } __rte_cache_aligned;
 
 #define DP_SOLICITED_SLOTS 256 /* power of two */
+
+/*
+ * A sending thread's control TX (the control thread's own, or a handle of
+ * sg_dp_ctl_tx_create()): its backlog, its solicitations and its counters,
+ * written by its thread only (relaxed stores), summed by the control thread.
+ */
+struct sg_dp_ctl_tx {
+	struct sg_dp *dp;
+	uint64_t sent, dropped;
+	uint64_t deferred; /* frames that waited in the backlog */
+	/* frames waiting for room in ctl_txr (a FIFO, DP_CTL_BACKLOG) */
+	uint32_t bl_head, bl_len;
+	struct rte_mbuf *backlog[DP_CTL_BACKLOG];
+	/* next hops solicited in the last second (solicit_due()) */
+	struct dp_solicited {
+		uint32_t key;
+		uint64_t at_ns;
+	} solicited[DP_SOLICITED_SLOTS];
+};
 
 struct sg_dp {
 	struct sg_dp_conf conf;
@@ -204,16 +241,15 @@ struct sg_dp {
 	uint32_t dq_head, dq_len, dq_cap;
 	uint32_t dq_max;          /* dq_cap grows up to this, never waiting (backend.c) */
 	uint64_t detach_deferred; /* identities queued beyond the nominal 65536 */
-	uint64_t ctl_sent, ctl_dropped;
-	/* control-plane frames waiting for room in ctl_txr (a FIFO, DP_CTL_BACKLOG) */
-	struct rte_mbuf *ctl_backlog[DP_CTL_BACKLOG];
-	uint32_t bl_head, bl_len;
-	uint64_t ctl_deferred; /* frames that waited there */
-	/* next hops solicited in the last second (control thread; solicit_due()) */
-	struct dp_solicited {
-		uint32_t key;
-		uint64_t at_ns;
-	} solicited[DP_SOLICITED_SLOTS];
+	/* the control thread's own control TX (sg_dp_ctl_send_udp()) and the other
+	 * sending threads' handles (sg_dp_ctl_tx_create(); created, freed and summed
+	 * on the control thread) */
+	struct sg_dp_ctl_tx *ctl;
+	struct sg_dp_ctl_tx *ctl_h[SG_DP_CTL_TX_MAX];
+	/* handshake queues (multi-producer: the workers; single consumer: an engine) */
+	unsigned n_hsq;
+	uint32_t hs_key; /* sg_dp_hs_queue_of()'s key, random per data plane */
+	struct rte_ring *hsq[SG_DP_HS_QUEUES_MAX];
 	volatile int stop;
 	struct dp_worker *w[SG_DP_WORKERS_MAX];
 };
@@ -313,6 +349,22 @@ static inline enum sg_drop dp_bport_session(const struct sg_dp *dp, const uint8_
 		return SG_DROP_BACKEND_UNKNOWN;
 	*sid = (v & ~(uint64_t)UINT32_MAX) | slot;
 	return SG_DROP_MAX;
+}
+
+/*
+ * The handshake queue of a client (sg_dp_hs_queue_of()): CRC32-C of its
+ * address and port under the data plane's random key, scaled to the queues
+ * (multiply-shift, no division). Any thread.
+ */
+static inline unsigned dp_hs_queue(const struct sg_dp *dp, const uint8_t paddr[16], uint16_t pport)
+{
+	uint32_t h;
+
+	if (dp->n_hsq <= 1)
+		return 0;
+	h = rte_hash_crc(paddr, 16, dp->hs_key);
+	h = rte_hash_crc_4byte((uint32_t)pport << 16 | pport, h);
+	return (unsigned)(((uint64_t)h * dp->n_hsq) >> 32);
 }
 
 static inline struct sg_dp_meta *dp_meta(const struct sg_dp *dp, struct rte_mbuf *m)

@@ -81,6 +81,8 @@ struct burst {
 	bool punt_outcome[DP_OPS_MAX + SG_BURST_MAX];
 	/* each punt's reason, ours to read after the mbuf went to the control thread */
 	uint8_t punt_why[DP_OPS_MAX + SG_BURST_MAX];
+	/* its handshake queue + 1 (sg_dp_hs_queue_of()); 0: the punt ring */
+	uint8_t punt_q[DP_OPS_MAX + SG_BURST_MAX];
 	unsigned n_punt;
 	/* RFC 9853 messages to seal and send once the burst's records are done:
 	 * at most one per record (answers) and one per datagram (a challenge) */
@@ -146,9 +148,12 @@ static void tx_flush(struct dp_worker *w)
 	}
 }
 
-/* Queue m for the punt ring; outcome: it carries its datagram's outcome (not an extra). */
+/*
+ * Queue m for the punt ring, or for handshake queue q - 1 (q 0: the punt
+ * ring); outcome: it carries its datagram's outcome (not an extra).
+ */
 static void punt(struct dp_worker *w, struct burst *b, struct rte_mbuf *m, unsigned port,
-                 enum sg_dp_punt why, uint64_t session, bool outcome)
+                 enum sg_dp_punt why, uint64_t session, bool outcome, unsigned q)
 {
 	struct sg_dp_meta *meta = dp_meta(w->dp, m);
 
@@ -158,32 +163,78 @@ static void punt(struct dp_worker *w, struct burst *b, struct rte_mbuf *m, unsig
 	meta->session = session;
 	b->punt_outcome[b->n_punt] = outcome;
 	b->punt_why[b->n_punt] = (uint8_t)why;
+	b->punt_q[b->n_punt] = (uint8_t)q;
 	b->punt[b->n_punt++] = m;
 }
 
 /*
- * Hand the burst's punts to the control thread. An mbuf the ring took is the
- * control thread's from that moment (it may already have freed or reused
- * it), so the counting below reads only the burst's own arrays, never the
- * mbufs that went.
+ * The handshake queue (+ 1) of a datagram punted as a handshake or a record
+ * of no session: its client's, so all its datagrams reach one engine; 0 for
+ * every other punt, and when there are no handshake queues.
+ */
+static unsigned punt_queue(const struct sg_dp *dp, const struct pkt_st *st)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	uint8_t a[16];
+
+	if (dp->n_hsq == 0 ||
+	    (st->reason != SG_DP_PUNT_HANDSHAKE && st->reason != SG_DP_PUNT_UNKNOWN))
+		return 0;
+	if (st->pkt.family == 4) {
+		memcpy(a, mapped, 12);
+		memcpy(a + 12, st->pkt.src, 4);
+	} else {
+		memcpy(a, st->pkt.src, 16);
+	}
+	return dp_hs_queue(dp, a, rte_cpu_to_be_16(st->pkt.sport)) + 1;
+}
+
+/* Count punt i of the burst as taken (the ring or queue has it: no longer ours to read). */
+static void punt_taken(struct dp_worker *w, const struct burst *b, unsigned i)
+{
+	dp_count(&w->c.punt_by[b->punt_why[i]], 1);
+	if (b->punt_outcome[i])
+		dp_count(&w->c.punted, 1);
+}
+
+/*
+ * Hand the burst's punts to the control plane: handshake datagrams to their
+ * handshake queue one by one, the rest to the punt ring in one burst. An
+ * mbuf a ring took is its consumer's from that moment (it may already have
+ * freed or reused it), so the counting below reads only the burst's own
+ * arrays, never the mbufs that went. A full ring or queue is a counted drop.
  */
 static void punt_flush(struct dp_worker *w, struct burst *b)
 {
-	unsigned k;
+	struct rte_mbuf *ring[DP_OPS_MAX + SG_BURST_MAX];
+	uint16_t idx[DP_OPS_MAX + SG_BURST_MAX];
+	unsigned k, n = 0;
 
 	if (b->n_punt == 0)
 		return;
-	k = rte_ring_mp_enqueue_burst(w->dp->punt, (void *const *)b->punt, b->n_punt, NULL);
 	for (unsigned i = 0; i < b->n_punt; i++) {
-		if (i < k) {
-			dp_count(&w->c.punt_by[b->punt_why[i]], 1);
-			if (b->punt_outcome[i])
-				dp_count(&w->c.punted, 1);
-		} else if (b->punt_outcome[i]) {
-			drop(w, b->punt[i], SG_DROP_PUNT_RING_FULL);
+		unsigned q = b->punt_q[i];
+
+		if (q == 0) {
+			idx[n] = (uint16_t)i;
+			ring[n++] = b->punt[i];
+		} else if (rte_ring_enqueue(w->dp->hsq[q - 1], b->punt[i]) == 0) {
+			punt_taken(w, b, i);
 		} else {
-			rte_pktmbuf_free(b->punt[i]);
+			dp_count(&w->hsq_full[q - 1], 1);
+			drop(w, b->punt[i], SG_DROP_HS_QUEUE_FULL);
 		}
+	}
+	k = n ? rte_ring_mp_enqueue_burst(w->dp->punt, (void *const *)ring, n, NULL) : 0;
+	for (unsigned j = 0; j < n; j++) {
+		unsigned i = idx[j];
+
+		if (j < k)
+			punt_taken(w, b, i);
+		else if (b->punt_outcome[i])
+			drop(w, b->punt[i], SG_DROP_PUNT_RING_FULL);
+		else
+			rte_pktmbuf_free(b->punt[i]);
 	}
 	b->n_punt = 0;
 }
@@ -763,7 +814,7 @@ static bool punt_plaintext(struct dp_worker *w, struct burst *b, const struct pk
 	c->data_off = (uint16_t)(cp - (uint8_t *)c->buf_addr);
 	c->data_len = (uint16_t)len;
 	c->pkt_len = len;
-	punt(w, b, c, st->port, why, sg_sess_ref_id(&st->ref), outcome);
+	punt(w, b, c, st->port, why, sg_sess_ref_id(&st->ref), outcome, 0);
 	return true;
 }
 
@@ -788,7 +839,8 @@ static void notify_exhausted(struct dp_worker *w, struct burst *b, const struct 
 	struct rte_mbuf *n = rte_pktmbuf_alloc(w->dp->conf.pool);
 
 	if (n != NULL)
-		punt(w, b, n, st->port, SG_DP_PUNT_KEY_EXHAUSTED, sg_sess_ref_id(&st->ref), false);
+		punt(w, b, n, st->port, SG_DP_PUNT_KEY_EXHAUSTED, sg_sess_ref_id(&st->ref), false,
+		     0);
 }
 
 /*
@@ -1291,7 +1343,8 @@ static void process(struct dp_worker *w, struct burst *b, const uint8_t *ports)
 			drop(w, b->m[i], (enum sg_drop)st->reason);
 			break;
 		case ACT_PUNT:
-			punt(w, b, b->m[i], st->port, (enum sg_dp_punt)st->reason, 0, true);
+			punt(w, b, b->m[i], st->port, (enum sg_dp_punt)st->reason, 0, true,
+			     punt_queue(w->dp, st));
 			break;
 		case ACT_HANDOFF:
 			handoff(w, b->m[i], st->port, st->ref.sess->owner);
@@ -1316,7 +1369,7 @@ static void ctl_tx_drain(struct dp_worker *w)
 
 	for (unsigned r = 0; r < DP_CTL_TX_ROUNDS; r++) {
 		struct rte_mbuf *c[SG_BURST_MAX];
-		unsigned k = rte_ring_sc_dequeue_burst(dp->ctl_txr, (void **)c, SG_BURST_MAX, NULL);
+		unsigned k = rte_ring_dequeue_burst(dp->ctl_txr, (void **)c, SG_BURST_MAX, NULL);
 
 		for (unsigned i = 0; i < k; i++)
 			tx_enqueue(w, dp_meta(dp, c[i])->port, c[i], DP_OUT_NONE);

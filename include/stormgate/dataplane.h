@@ -37,8 +37,10 @@ struct rte_mbuf;
 struct rte_mempool;
 struct sg_sess_table;
 
-#define SG_DP_WORKERS_MAX 64
-#define SG_DP_PORTS_MAX   2
+#define SG_DP_WORKERS_MAX   64
+#define SG_DP_PORTS_MAX     2
+#define SG_DP_HS_QUEUES_MAX 64 /* handshake queues: one per handshake engine */
+#define SG_DP_CTL_TX_MAX    64 /* control-TX handles (sg_dp_ctl_tx_create()) */
 
 /*
  * Port roles. Replies from the backend server (its address and UDP port as
@@ -86,9 +88,17 @@ struct sg_dp_conf {
 	unsigned n_workers; /* 1..SG_DP_WORKERS_MAX */
 	unsigned n_ports;   /* 1..SG_DP_PORTS_MAX */
 	struct sg_dp_port_conf ports[SG_DP_PORTS_MAX];
-	uint16_t dtls_port;             /* UDP port devices send DTLS to (CoAPs: 5684) */
-	unsigned burst;                 /* RX burst, 1..SG_BURST_MAX; 0: 32 */
-	unsigned punt_ring_size;        /* power of two; 0: 4096 */
+	uint16_t dtls_port;      /* UDP port devices send DTLS to (CoAPs: 5684) */
+	unsigned burst;          /* RX burst, 1..SG_BURST_MAX; 0: 32 */
+	unsigned punt_ring_size; /* power of two; 0: 4096 */
+	/*
+	 * Handshake queues (issue 16, docs/hsplane.md): datagrams punted as
+	 * SG_DP_PUNT_HANDSHAKE or SG_DP_PUNT_UNKNOWN go to queue
+	 * sg_dp_hs_queue_of() of their client's address and port, each
+	 * punt_ring_size deep, instead of the punt ring. 0: none, they stay
+	 * on the punt ring (tests and tools that serve it alone).
+	 */
+	unsigned n_hs_queues;
 	unsigned handoff_ring_size;     /* per worker, power of two; 0: 1024 */
 	unsigned max_records_per_dgram; /* application records opened per datagram; 0: 8 */
 	uint32_t auth_fail_limit; /* forgeries per key (0: RFC 9147 limits; never above them) */
@@ -276,6 +286,33 @@ struct sg_dp_meta *sg_dp_meta(const struct sg_dp *dp, struct rte_mbuf *m);
 unsigned sg_dp_punt_dequeue(struct sg_dp *dp, struct rte_mbuf **pkts, unsigned n);
 
 /*
+ * The handshake queue of a client (paddr: IPv4-mapped IPv6, pport in network
+ * byte order, as struct sg_hs_peer): a hash keyed with a random word drawn
+ * at sg_dp_create(), so every datagram of one client (its retransmissions,
+ * its later flights, its first records) reaches the same queue, and nobody
+ * outside can aim many clients at one. The workers and the control plane
+ * both use this one function. 0 when there are no handshake queues. Any thread.
+ */
+unsigned sg_dp_hs_queue_of(const struct sg_dp *dp, const uint8_t paddr[16], uint16_t pport);
+
+/* Handshake queues made (sg_dp_conf.n_hs_queues). Any thread. */
+unsigned sg_dp_hs_queues(const struct sg_dp *dp);
+
+/*
+ * Take up to n datagrams of handshake queue q (each a multi-producer,
+ * single-consumer ring: one thread dequeues a queue); the caller frees them.
+ * 0 for a queue that does not exist. The queue's one consumer thread.
+ */
+unsigned sg_dp_hs_dequeue(struct sg_dp *dp, unsigned q, struct rte_mbuf **pkts, unsigned n);
+
+/*
+ * Datagrams dropped because handshake queue q was full (summed over the
+ * workers; each also counted as SG_DROP_HS_QUEUE_FULL in its worker's
+ * drops). Relaxed reads. Any thread.
+ */
+uint64_t sg_dp_hs_queue_full(const struct sg_dp *dp, unsigned q);
+
+/*
  * Answer or learn from a punted ARP / neighbour-discovery packet: replies
  * for our addresses go out through the control TX queue, the sender's
  * link-layer address updates the neighbour table (replies are queued for
@@ -422,8 +459,32 @@ unsigned sg_dp_ctl_reclaim(struct sg_dp *dp);
 uint64_t sg_dp_ctl_detach_deferred(const struct sg_dp *dp);
 
 /*
- * Counters of the control plane's own sending: frames queued for worker 0,
- * and dropped (no neighbour, ring and backlog full). Control.
+ * Control TX for one more sending thread (a handshake engine's): frames go
+ * on the same multi-producer ring worker 0 drains, and wait, in order, in
+ * the handle's own bounded backlog while it is full. The handle belongs to
+ * the thread that sends with it; create and free it on the control thread
+ * (which sums its counters into sg_dp_ctl_counters()), free it once its
+ * thread stopped sending. NULL with errno EINVAL (no dp) / ENOSPC
+ * (SG_DP_CTL_TX_MAX handles) / ENOMEM.
+ */
+struct sg_dp_ctl_tx;
+struct sg_dp_ctl_tx *sg_dp_ctl_tx_create(struct sg_dp *dp);
+
+/* Frees the frames still in its backlog (counted dropped). NULL: no-op. Control. */
+void sg_dp_ctl_tx_free(struct sg_dp_ctl_tx *tx);
+
+/* sg_dp_ctl_send_udp() through handle tx. The handle's thread. */
+int sg_dp_ctl_tx_send_udp(struct sg_dp_ctl_tx *tx, unsigned port, uint8_t family,
+                          const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport,
+                          const uint8_t *payload, uint16_t len);
+
+/* sg_dp_ctl_tx_retry() for handle tx: how many frames still wait. The handle's thread. */
+unsigned sg_dp_ctl_tx_retry_on(struct sg_dp_ctl_tx *tx);
+
+/*
+ * Counters of the control plane's own sending (the control thread's and
+ * every handle's): frames queued for worker 0, and dropped (no neighbour,
+ * ring and backlog full). Control.
  */
 void sg_dp_ctl_counters(const struct sg_dp *dp, uint64_t *sent, uint64_t *dropped);
 

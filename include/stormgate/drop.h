@@ -51,6 +51,7 @@ enum sg_drop {
 	/* queues and resources */
 	SG_DROP_PUNT_RING_FULL,    /* control plane behind: punt ring full */
 	SG_DROP_HANDOFF_RING_FULL, /* owner worker behind: hand-off ring full */
+	SG_DROP_HS_QUEUE_FULL,     /* its handshake engine behind: its handshake queue full */
 	SG_DROP_TX_FULL,           /* the port's TX queue refused the packet */
 	SG_DROP_NO_NEIGHBOUR,      /* next hop not resolved (yet) */
 	SG_DROP_NO_MBUF,           /* mbuf pool empty */

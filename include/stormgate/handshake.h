@@ -13,9 +13,12 @@
  * argument, so the engine makes no system call of its own (OpenSSL's DRBG
  * and allocations aside) and tests drive it deterministically.
  *
- * Threads: an engine belongs to one thread (the control thread); no
- * function is safe to call concurrently on the same engine, and callbacks
- * run on that thread, inside sg_hs_input() / sg_hs_tick().
+ * Threads: an engine belongs to one thread (the control thread, or a
+ * handshake thread of its own); no function is safe to call concurrently
+ * on the same engine, and callbacks run on that thread, inside
+ * sg_hs_input() / sg_hs_tick(). Engines on several threads may share their
+ * cookie secrets and ticket keys (struct sg_hs_secrets, below), and nothing
+ * else.
  *
  * Memory: fixed at creation. max_handshakes slots of state (under 2 KB each,
  * transcript hash and ECDHE key included) and linger_entries finished flights;
@@ -223,16 +226,18 @@ struct sg_hs_config {
 	uint8_t psk_hint[SG_HS_HINT_MAX]; /* RFC 4279 §2 identity hint; empty: none sent */
 	uint32_t rto_initial_ms; /* 0: SG_DTLS_RTO_INITIAL_MS (RFC 7925 §11 advises 9 s for IoT) */
 	uint32_t rto_max_ms;     /* 0: SG_DTLS_RTO_MAX_MS */
-	uint32_t handshake_timeout_ms; /* state freed after this; 0: 60000 */
+	uint32_t handshake_timeout_ms; /* state freed after this; 0: 60000; at most 3600000 */
 	uint32_t linger_ms;            /* finished flights kept this long; 0: 30000 */
 	/* ECDHE: one ephemeral key pair per group serves every handshake for this
 	 * long (forward secrecy per window, not per handshake); 0: a fresh key
-	 * for each handshake (sg_hs_ecdhe_reuse_set() changes it) */
+	 * for each handshake (sg_hs_ecdhe_reuse_set() changes it); at most
+	 * 60000. docs/handshake.md, "X25519: measured choice" */
 	uint32_t ecdhe_reuse_ms;
 	/*
 	 * Cookie secrets and ticket keys shared by several engines (struct
-	 * sg_hs_secrets, rotated by its owner, never by the engine); NULL: the
-	 * engine makes and rotates its own.
+	 * sg_hs_secrets, rotated by its owner, never by the engine; it must
+	 * outlive the engine); NULL: the engine makes and rotates its own.
+	 * cookie_rotate_ms and ticket_rotate_s are then the object's, not these.
 	 */
 	struct sg_hs_secrets *secrets;
 	struct sg_hs_ops ops; /* psk_lookup, send and install are required */
@@ -308,16 +313,19 @@ enum sg_hs_counter {
 /*
  * Completed handshakes by latency: from the datagram that took the slot (a
  * ClientHello with a valid cookie, or a resuming one) to the one that
- * completed it, in µs, in log-scale buckets (sg_hs_latency_bucket_le()).
+ * completed it (install), in µs of struct sg_hs_time.mono_us, in log-scale
+ * buckets, two per power of two: upper edges 1, 2, 3, 4, 6, 8, 12, 16, ...
+ * (sg_hs_latency_bucket_le()), the last open-ended. docs/handshake.md,
+ * "Latency".
  */
 #define SG_HS_LAT_BUCKETS 64
 
 struct sg_hs_stats {
 	uint64_t c[SG_HS_C_MAX];
-	uint32_t in_flight;      /* slots in use now */
-	uint32_t lingering;      /* finished flights kept now */
-	uint32_t max_handshakes; /* slots: the in-flight limit */
-	uint64_t latency[SG_HS_LAT_BUCKETS];
+	uint32_t in_flight;                  /* slots in use now */
+	uint32_t lingering;                  /* finished flights kept now */
+	uint32_t max_handshakes;             /* slots: the in-flight limit */
+	uint64_t latency[SG_HS_LAT_BUCKETS]; /* completed (full and resumed), since creation */
 };
 
 /* Upper edge of latency bucket i, in µs (UINT64_MAX for the last). Any thread. */
@@ -325,7 +333,8 @@ uint64_t sg_hs_latency_bucket_le(unsigned i);
 
 /*
  * The q-quantile (0 < q <= 1) of a latency histogram, in µs: the upper edge
- * of the bucket it falls in; 0 when the histogram is empty. Any thread.
+ * of the bucket it falls in (UINT64_MAX: the open last bucket); 0 when the
+ * histogram is empty, hist is NULL or q is out of range. Any thread.
  */
 uint64_t sg_hs_latency_quantile(const uint64_t hist[SG_HS_LAT_BUCKETS], double q);
 
@@ -333,24 +342,30 @@ uint64_t sg_hs_latency_quantile(const uint64_t hist[SG_HS_LAT_BUCKETS], double q
 
 /*
  * Cookie secrets (RFC 6347 §4.2.1) and session ticket keys (RFC 5077) that
- * several engines share, so a client's next flight or its ticket is good at
- * any of them. One owner thread rotates and imports; engines read it
- * concurrently (an atomic generation; a copy under a mutex only when it
- * moved). Rotation periods as in struct sg_hs_config (0: the defaults).
- * Returns NULL with errno ENOMEM or EIO (no randomness). Any thread.
+ * several engines share (struct sg_hs_config.secrets), so a client's next
+ * flight or its ticket is good at any of them. One owner thread rotates
+ * and imports; engines read it concurrently (an atomic generation; a copy
+ * under a mutex only when it moved, before their next datagram). Rotation
+ * periods as in struct sg_hs_config (0: the defaults). Created with fresh
+ * keys as of time 0: the first tick rotates both. Returns NULL with errno
+ * ENOMEM or EIO (no randomness). Any thread; then the owner's.
  */
 struct sg_hs_secrets *sg_hs_secrets_create(uint32_t cookie_rotate_ms, uint32_t ticket_rotate_s);
 
-/* Wipe and free; no engine may use it any more. NULL: no-op. */
+/* Wipe and free, after every engine that uses it was freed. NULL: no-op. The owner thread. */
 void sg_hs_secrets_free(struct sg_hs_secrets *s);
 
-/* Rotate what is due at now. The owner thread. Returns the rotations done. */
+/* Rotate what is due at now. The owner thread. Returns the rotations done (0 for NULL). */
 unsigned sg_hs_secrets_tick(struct sg_hs_secrets *s, struct sg_hs_time now);
 
-/* Changes whenever one of the exports below would change. Any thread. */
+/* Changes whenever one of the exports below would change (never 0; NULL: 0). Any thread. */
 uint64_t sg_hs_secrets_gen(const struct sg_hs_secrets *s);
 
-/* As sg_hs_ticket_keys_export() / _import() and the cookie functions below. The owner thread. */
+/*
+ * As sg_hs_ticket_keys_export() / _import() and the cookie functions below,
+ * plus -EINVAL for a NULL argument. An import moves the generation. The
+ * owner thread.
+ */
 int sg_hs_secrets_ticket_export(const struct sg_hs_secrets *s, uint8_t *buf, size_t cap);
 int sg_hs_secrets_ticket_import(struct sg_hs_secrets *s, const uint8_t *buf, size_t len);
 int sg_hs_secrets_cookie_export(const struct sg_hs_secrets *s, uint8_t *buf, size_t cap);
@@ -360,9 +375,11 @@ int sg_hs_secrets_cookie_import(struct sg_hs_secrets *s, const uint8_t *buf, siz
 
 /*
  * Create an engine: allocates every slot and the linger table, an IPsec-MB
- * manager, the OpenSSL contexts, fresh cookie and ticket keys. Copies conf.
+ * manager, the OpenSSL contexts, fresh cookie and ticket keys (or a copy of
+ * conf.secrets'). Copies conf.
  * Returns NULL with errno EINVAL (bad conf: no slots, missing callback,
- * a suite the engine does not negotiate, cid_len over SG_HS_CID_MAX) or ENOMEM. Any thread; the
+ * a suite the engine does not negotiate, cid_len over SG_HS_CID_MAX, handshake_timeout_ms over
+ * 3600000) or ENOMEM. Any thread; the
  * engine then belongs to the thread that uses it.
  */
 struct sg_hs_engine *sg_hs_engine_create(const struct sg_hs_config *conf);
@@ -390,7 +407,8 @@ int sg_hs_input(struct sg_hs_engine *e, struct sg_hs_time now, const struct sg_h
 /*
  * Run timers due at now: retransmit flights (RFC 6347 §4.2.4.1, doubling up
  * to rto_max_ms), free handshakes older than handshake_timeout_ms and
- * finished flights older than linger_ms, rotate the cookie and ticket keys.
+ * finished flights older than linger_ms, rotate the cookie and ticket keys
+ * (the engine's own; shared ones are rotated by sg_hs_secrets_tick()).
  * Returns the number of timers handled.
  */
 unsigned sg_hs_tick(struct sg_hs_engine *e, struct sg_hs_time now);
@@ -457,6 +475,11 @@ int sg_hs_cookie_secrets_import(struct sg_hs_engine *e, const uint8_t *buf, size
  * changes (a rotation in sg_hs_tick(), an import): a caller that keeps the
  * secrets elsewhere compares it after each tick and exports again when it
  * moved. Starts at 0 at creation. The engine's thread.
+ *
+ * With shared secrets (conf.secrets), the four functions above and this
+ * one act on the shared object, as sg_hs_secrets_*() do: only its owner's
+ * thread may call them (the generation: any thread), and the engine's copy
+ * follows before its next datagram.
  */
 uint64_t sg_hs_secrets_generation(const struct sg_hs_engine *e);
 

@@ -173,8 +173,7 @@ static const struct err_case err_cases[] = {
 	{ "unknown top-level key",
 	  "colour: red\n" PORTS,
 	  { "t.yaml:1:1: unknown key 'colour' (known here: eal, log, control, metrics, workers, "
-	    "mbufs, "
-	    "ports, sessions, credentials, store, policy, backend)" } },
+	    "handshake, mbufs, ports, sessions, credentials, store, policy, backend)" } },
 	{ "unknown nested key",
 	  "log:\n  levle: debug\n" PORTS,
 	  { "t.yaml:2:3: unknown key 'log.levle' (known here: level, target, components, dpdk)" } },
@@ -353,6 +352,62 @@ static const struct err_case err_cases[] = {
 	  "backend:\n  source_pool: [198.18.64.9]\n" PORTS2,
 	  { "t.yaml:2:17: 'backend.source_pool[0]' must be an address with prefix length*" } },
 
+	/* --- the handshake section (check_hs.c) --- */
+	{ "handshake.threads range",
+	  "handshake:\n  threads: 0\n" PORTS,
+	  { "t.yaml:2:12: 'handshake.threads' is 0, out of range 1..64" } },
+	{ "handshake.threads over the max",
+	  "handshake:\n  threads: 65\n" PORTS,
+	  { "t.yaml:2:12: 'handshake.threads' is 65, out of range 1..64" } },
+	{ "handshake.burst range",
+	  "handshake:\n  burst: 65\n" PORTS,
+	  { "t.yaml:2:10: 'handshake.burst' is 65, out of range 1..64" } },
+	{ "handshake.in_flight range",
+	  "handshake:\n  in_flight: 4194305\n" PORTS,
+	  { "t.yaml:2:14: 'handshake.in_flight' is 4194305, out of range 0..4194304" } },
+	{ "handshake.in_flight below one per engine",
+	  "handshake:\n  threads: 4\n  in_flight: 3\n" PORTS,
+	  { "t.yaml:3:14: 'handshake.in_flight' is 3, less than one handshake per engine "
+	    "('handshake.threads': 4)" } },
+	{ "handshake.ecdhe_reuse: not a duration",
+	  "handshake:\n  ecdhe_reuse: 1.5s\n" PORTS,
+	  { "t.yaml:2:16: 'handshake.ecdhe_reuse' must be a duration in milliseconds (250, "
+	    "250ms, 2s), got '1.5s'" } },
+	{ "handshake.ecdhe_reuse over 10 s",
+	  "handshake:\n  ecdhe_reuse: 11s\n" PORTS,
+	  { "t.yaml:2:16: 'handshake.ecdhe_reuse' is 11s, out of range 0..10000 ms" } },
+	{ "handshake.ecdhe_reuse_storm shorter than the calm window",
+	  "handshake:\n  ecdhe_reuse: 2s\n  ecdhe_reuse_storm: 500ms\n" PORTS,
+	  { "t.yaml:3:22: 'handshake.ecdhe_reuse_storm' (500 ms) is shorter than "
+	    "'handshake.ecdhe_reuse' (2000 ms): a storm only lengthens the window (0: no change "
+	    "under a storm)" } },
+	{ "handshake.cpus: more than threads, twice, not online",
+	  "handshake:\n  threads: 2\n  cpus: [0, 0, 1000]\n" PORTS,
+	  { "t.yaml:3:13: 'handshake.cpus[1]': CPU 0 listed twice",
+	    "t.yaml:3:16: 'handshake.cpus' lists 3 CPUs for 2 thread(s) ('handshake.threads'): at "
+	    "most one per thread",
+	    "t.yaml:3:16: 'handshake.cpus[2]': CPU 1000 is not online "
+	    "(/sys/devices/system/cpu/online)" } },
+	{ "handshake.cpus: out of range",
+	  "handshake:\n  cpus: [1024]\n" PORTS,
+	  { "t.yaml:2:10: 'handshake.cpus[0]' is 1024, out of range 0..1023" } },
+	{ "handshake.cpus on a worker's CPU (eal -l: the main lcore is the lowest)",
+	  "eal: [-l, 0-1]\nhandshake:\n  cpus: [1]\n" PORTS,
+	  { "t.yaml:3:10: 'handshake.cpus[0]': CPU 1 runs a worker lcore (eal -l): a handshake "
+	    "thread there would take the worker's polling time" } },
+	{ "handshake.cpus on a worker's CPU (eal -c, workers.lcores)",
+	  "eal: [-c, '0x3']\nworkers:\n  lcores: [1]\nhandshake:\n  cpus: [1]\n" PORTS,
+	  { "t.yaml:5:10: 'handshake.cpus[0]': CPU 1 runs a worker lcore (eal -c): a handshake "
+	    "thread there would take the worker's polling time" } },
+	{ "handshake.cpus on a worker's CPU (--lcores=, --main-lcore)",
+	  "eal: [--lcores=0-1, --main-lcore, '1']\nhandshake:\n  cpus: [0]\n" PORTS,
+	  { "t.yaml:3:10: 'handshake.cpus[0]': CPU 0 runs a worker lcore (eal --lcores): a "
+	    "handshake thread there would take the worker's polling time" } },
+	{ "handshake: unknown key",
+	  "handshake:\n  engines: 2\n" PORTS,
+	  { "t.yaml:2:3: unknown key 'handshake.engines' (known here: threads, cpus, in_flight, "
+	    "burst, ecdhe_reuse, ecdhe_reuse_storm)" } },
+
 	/* --- every error is reported, in position order --- */
 	{ "many errors at once",
 	  "log:\n  level: loud\n  bogus: 1\nworkers:\n  burst: 999\n"
@@ -480,6 +535,106 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->backend.mode, SG_BACKEND_UDP);
 	assert_false(cfg->backend.trust_device_network);
 	assert_int_equal(sg_config_backend_port(cfg), -1);
+	free(cfg);
+}
+
+/*
+ * The handshake section: good values as parsed (a table), the defaults, and
+ * the auto in-flight total: max(4 x cookie_threshold, 2 s x handshake_rate,
+ * 16384 x threads), at most 1,048,576 (docs/config.md, "handshake").
+ */
+static void test_handshake(void **state)
+{
+	static const struct {
+		const char *yaml; /* the handshake: and policy: sections, before PORTS */
+		uint32_t threads, n_cpus, cpu0, in_flight, burst, reuse_ms, storm_ms;
+		uint32_t effective; /* sg_cfg_handshake_in_flight() */
+	} rows[] = {
+		/* defaults: one engine; 4 x 1000 < 16384 */
+		{ "", 1, 0, 0, 0, 32, 0, 0, 16384 },
+		{ "handshake:\n", 1, 0, 0, 0, 32, 0, 0, 16384 },
+		{ "handshake: {threads: 2}\n", 2, 0, 0, 0, 32, 0, 0, 32768 },
+		{ "handshake: {threads: 64}\n", 64, 0, 0, 0, 32, 0, 0, 1048576 },
+		/* the cookie threshold wins: 4 x 10000 */
+		{ "handshake: {threads: 2}\npolicy: {cookie_threshold: 10000}\n", 2, 0, 0, 0, 32, 0,
+		  0, 40000 },
+		/* the rate wins: 2 s x 50000/s */
+		{ "handshake: {threads: 4}\npolicy: {handshake_rate: 50000}\n", 4, 0, 0, 0, 32, 0,
+		  0, 100000 },
+		/* capped at 1,048,576 */
+		{ "policy: {handshake_rate: 10000000}\n", 1, 0, 0, 0, 32, 0, 0, 1048576 },
+		{ "policy: {cookie_threshold: 10000000}\n", 1, 0, 0, 0, 32, 0, 0, 1048576 },
+		/* threshold 0 (cookies always, by load): the engines' share */
+		{ "policy: {cookie_threshold: 0}\n", 1, 0, 0, 0, 32, 0, 0, 16384 },
+		/* set: taken as is, also above the auto cap (a warning, test_handshake_warning) */
+		{ "handshake: {threads: 2, in_flight: 100000}\n", 2, 0, 0, 100000, 32, 0, 0,
+		  100000 },
+		{ "handshake: {in_flight: 4194304}\n", 1, 0, 0, 4194304, 32, 0, 0, 4194304 },
+		{ "handshake: {threads: 4, in_flight: 4}\n", 4, 0, 0, 4, 32, 0, 0, 4 },
+		{ "handshake: {cpus: [0], burst: 1}\n", 1, 1, 0, 0, 1, 0, 0, 16384 },
+		{ "handshake: {burst: 64}\n", 1, 0, 0, 0, 64, 0, 0, 16384 },
+		/* durations in ms: bare numbers are ms */
+		{ "handshake: {ecdhe_reuse: 250}\n", 1, 0, 0, 0, 32, 250, 0, 16384 },
+		{ "handshake: {ecdhe_reuse: 250ms, ecdhe_reuse_storm: 2s}\n", 1, 0, 0, 0, 32, 250,
+		  2000, 16384 },
+		{ "handshake: {ecdhe_reuse_storm: 10s}\n", 1, 0, 0, 0, 32, 0, 10000, 16384 },
+		{ "handshake: {ecdhe_reuse: 1s, ecdhe_reuse_storm: 1000}\n", 1, 0, 0, 0, 32, 1000,
+		  1000, 16384 },
+		/* a CPU the workers do not use: the main lcore's (-l: the lowest) */
+		{ "eal: [-l, 0-1]\nhandshake: {cpus: [0]}\n", 1, 1, 0, 0, 32, 0, 0, 16384 },
+		/* the workers' CPUs are not known with --lcores groups: not checked */
+		{ "eal: ['--lcores=0@1,1@1']\nhandshake: {cpus: [1]}\n", 1, 1, 1, 0, 32, 0, 0,
+		  16384 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+		char yaml[512];
+		struct sg_config *cfg;
+
+		snprintf(yaml, sizeof(yaml), "%s%s", rows[i].yaml, PORTS);
+		print_message("# row %zu\n", i);
+		cfg = parse_ok(yaml);
+		assert_int_equal(cfg->handshake.threads, rows[i].threads);
+		assert_int_equal(cfg->handshake.n_cpus, rows[i].n_cpus);
+		if (rows[i].n_cpus > 0)
+			assert_int_equal(cfg->handshake.cpus[0], rows[i].cpu0);
+		assert_int_equal(cfg->handshake.in_flight, rows[i].in_flight);
+		assert_int_equal(cfg->handshake.burst, rows[i].burst);
+		assert_int_equal(cfg->handshake.ecdhe_reuse_ms, rows[i].reuse_ms);
+		assert_int_equal(cfg->handshake.ecdhe_reuse_storm_ms, rows[i].storm_ms);
+		assert_int_equal(sg_cfg_handshake_in_flight(cfg), rows[i].effective);
+		free(cfg);
+	}
+}
+
+/* in_flight above the auto cap parses, with a warning at its position saying what it costs. */
+static void test_handshake_warning(void **state)
+{
+	static const char yaml[] = "handshake:\n  in_flight: 2000000\n" PORTS;
+	static const char small[] = "handshake:\n  in_flight: 1048576\n" PORTS;
+	struct sg_config *cfg = malloc(sizeof(*cfg));
+	struct sg_cfg_errors errs;
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(sg_config_parse(cfg, T, yaml, strlen(yaml), &errs), 0);
+	assert_int_equal(errs.count, 0);
+	assert_int_equal(errs.n_warnings, 1);
+	assert_string_equal(errs.warnings[0],
+	                    "t.yaml:2:14: warning: 'handshake.in_flight' is 2000000: about 3906 MB "
+	                    "of handshake slots (2048 bytes each), reserved at start-up");
+	assert_int_equal(cfg->handshake.in_flight, 2000000);
+	sg_cfg_errors_free(&errs);
+	assert_int_equal(sg_config_parse(cfg, T, small, strlen(small), &errs), 0);
+	assert_int_equal(errs.n_warnings, 0);
+	sg_cfg_errors_free(&errs);
+	/* A file with errors still says its warnings. */
+	static const char bad[] = "handshake:\n  in_flight: 2000000\n  burst: 0\n" PORTS;
+	assert_int_equal(sg_config_parse(cfg, T, bad, strlen(bad), &errs), -EINVAL);
+	assert_int_equal(errs.count, 1);
+	assert_int_equal(errs.n_warnings, 1);
+	sg_cfg_errors_free(&errs);
 	free(cfg);
 }
 
@@ -1222,6 +1377,23 @@ static const struct {
 	{ sg_duration_parse, "5 s", -EINVAL, 0 },
 	{ sg_duration_parse, "1.5h", -EINVAL, 0 },
 	{ sg_duration_parse, "1H", -EINVAL, 0 },
+	{ sg_duration_ms_parse, "250", 0, 250 },
+	{ sg_duration_ms_parse, "250ms", 0, 250 },
+	{ sg_duration_ms_parse, "2s", 0, 2000 },
+	{ sg_duration_ms_parse, "1m", 0, 60000 },
+	{ sg_duration_ms_parse, "1h", 0, 3600000 },
+	{ sg_duration_ms_parse, "1d", 0, 86400000 },
+	{ sg_duration_ms_parse, "0ms", 0, 0 },
+	{ sg_duration_ms_parse, "0", 0, 0 },
+	{ sg_duration_ms_parse, "9223372036854775807ms", 0, INT64_MAX },
+	{ sg_duration_ms_parse, "9223372036854776s", -ERANGE, 0 },
+	{ sg_duration_ms_parse, "", -EINVAL, 0 },
+	{ sg_duration_ms_parse, "ms", -EINVAL, 0 },
+	{ sg_duration_ms_parse, "1.5s", -EINVAL, 0 },
+	{ sg_duration_ms_parse, "250 ms", -EINVAL, 0 },
+	{ sg_duration_ms_parse, "250us", -EINVAL, 0 },
+	{ sg_duration_ms_parse, "250MS", -EINVAL, 0 },
+	{ sg_duration_ms_parse, "-1", -EINVAL, 0 },
 	{ sg_size_parse, "65536", 0, 65536 },
 	{ sg_size_parse, "64K", 0, 65536 },
 	{ sg_size_parse, "64k", 0, 65536 },
@@ -1280,6 +1452,13 @@ static const struct {
 	{ sg_duration_str, 604800, "7d" },
 	{ sg_duration_str, 86401, "86401s" },
 	{ sg_duration_str, UINT64_MAX, "18446744073709551615s" },
+	{ sg_duration_ms_str, 0, "0ms" },
+	{ sg_duration_ms_str, 1, "1ms" },
+	{ sg_duration_ms_str, 250, "250ms" },
+	{ sg_duration_ms_str, 1000, "1s" },
+	{ sg_duration_ms_str, 1500, "1500ms" },
+	{ sg_duration_ms_str, 120000, "2m" },
+	{ sg_duration_ms_str, 86400000, "1d" },
 	{ sg_size_str, 0, "0" },
 	{ sg_size_str, 1000, "1000" },
 	{ sg_size_str, 1024, "1K" },
@@ -1322,6 +1501,7 @@ static void test_durations_sizes(void **state)
 		                    print_rows[i].text);
 	round_trip(sg_duration_parse, sg_duration_str, 1);
 	round_trip(sg_duration_parse, sg_duration_str, 60);
+	round_trip(sg_duration_ms_parse, sg_duration_ms_str, 1);
 	round_trip(sg_size_parse, sg_size_str, 1);
 	round_trip(sg_size_parse, sg_size_str, 64);
 }
@@ -1331,6 +1511,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_error_table),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_handshake),
+		cmocka_unit_test(test_handshake_warning),
 		cmocka_unit_test(test_backend_port),
 		cmocka_unit_test(test_backend_capacity),
 		cmocka_unit_test(test_values),

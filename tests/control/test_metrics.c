@@ -5,7 +5,8 @@
  * byte (tests/data/stats.json and stats.prom); then the format rules over
  * the whole output of both (every sample belongs to a family announced by
  * HELP and TYPE, once, before it; metric and label names are valid;
- * counters end in _total; label values escaped).
+ * counters end in _total; label values escaped; a histogram's buckets are
+ * cumulative and its count is the +Inf bucket).
  */
 #include <ctype.h>
 #include <setjmp.h>
@@ -193,7 +194,8 @@ static int name_ok(const char *s, size_t n)
 static void check_format(char *out)
 {
 	char *save = NULL;
-	char families[64][80], types[64][16];
+	char families[128][80], types[128][16];
+	double last_bucket = -1; /* a histogram's buckets so far: cumulative */
 	unsigned n_fam = 0, samples = 0;
 
 	assert_int_equal(out[strlen(out) - 1], '\n');
@@ -206,7 +208,7 @@ static void check_format(char *out)
 			for (unsigned k = 0; k < n_fam; k++) /* each family announced once */
 				assert_false(strncmp(families[k], name, (size_t)(sp - name)) == 0 &&
 				             families[k][sp - name] == '\0');
-			assert_true(n_fam < 64);
+			assert_true(n_fam < 128);
 			snprintf(families[n_fam], sizeof(families[0]), "%.*s", (int)(sp - name),
 			         name);
 			types[n_fam][0] = '\0';
@@ -219,18 +221,37 @@ static void check_format(char *out)
 			assert_int_equal(sscanf(line + 7, "%79s %15s", name, type), 2);
 			assert_true(n_fam > 0);
 			assert_string_equal(name, families[n_fam - 1]); /* right after its HELP */
-			assert_true(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0);
+			assert_true(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0 ||
+			            strcmp(type, "histogram") == 0);
 			if (strcmp(type, "counter") == 0)
 				assert_non_null(strstr(name, "_total"));
 			snprintf(types[n_fam - 1], sizeof(types[0]), "%s", type);
 			continue;
 		}
-		/* A sample: name[{labels}] value, of the family announced last. */
-		size_t nl = strcspn(line, "{ ");
+		/*
+		 * A sample: name[{labels}] value, of the family announced last; a
+		 * histogram's are name_bucket{le="..."} (cumulative, +Inf last) and
+		 * name_count (the +Inf bucket's value).
+		 */
 		assert_true(n_fam > 0);
+		size_t nl = strcspn(line, "{ "), fl = strlen(families[n_fam - 1]);
 		assert_true(types[n_fam - 1][0] != '\0');
-		assert_true(nl == strlen(families[n_fam - 1]) &&
-		            strncmp(line, families[n_fam - 1], nl) == 0);
+		assert_true(strncmp(line, families[n_fam - 1], fl) == 0);
+		if (strcmp(types[n_fam - 1], "histogram") == 0) {
+			double v = strtod(line + strcspn(line, " ") + 1, NULL);
+
+			assert_true(strncmp(line + fl, "_bucket{le=\"", 12) == 0 ||
+			            strncmp(line + fl, "_count ", 7) == 0);
+			if (line[fl + 1] == 'b') {
+				assert_true(v >= last_bucket);
+				last_bucket = strstr(line, "le=\"+Inf\"") ? -2 - v : v;
+			} else {
+				assert_true(last_bucket <= -2 && v == -2 - last_bucket);
+				last_bucket = -1;
+			}
+		} else {
+			assert_true(nl == fl);
+		}
 		if (line[nl] == '{') {
 			char *end = strrchr(line, '}');
 

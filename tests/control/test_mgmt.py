@@ -261,23 +261,47 @@ def test_stats_telemetry_metrics():
            'control'} <= set(s) and 'udp_checksum' in s['drops']
           and s['workers'][0]['lcore'] == 1 and 'fail_bad_finished' in s['handshakes']['counters']
           and s['admission']['handshake_rate'] == 0, s)
+    hp = s.get('handshake_plane', {})
+    check('stats: the handshake plane (issue 16): engines, in flight within the limit, '
+          'a row per engine, latency quantiles and the histogram (63 edges, 64 counts)',
+          {'engines', 'in_flight', 'limit', 'p50_us', 'p99_us', 'p50_us_all', 'p99_us_all',
+           'install_revoked', 'unknown_dropped', 'ecdhe_reuse_on', 'engine', 'latency'} <= set(hp)
+          and len(hp['engine']) == hp['engines']
+          and all(e['in_flight'] <= e['limit'] for e in hp['engine'])
+          and len(hp['latency']['le_us']) == 63 and len(hp['latency']['count']) == 64
+          and hp['latency']['le_us'] == sorted(hp['latency']['le_us']), hp)
     r = ctl('stats')
     check('stormctl stats prints tables', r.returncode == 0 and 'WORKER' in r.stdout
           and 'ADMISSION' in r.stdout and 'SESSIONS' in r.stdout
+          and re.search(r'^HANDSHAKE PLANE +\d+ engine\(s\); in flight \d+ of ', r.stdout, re.M)
           and re.search(r'^STORE +\d+ session\(s\) stored', r.stdout, re.M), r.stdout)
+    r = ctl('status')
+    check('stormctl status: handshakes in flight against the limit (hs N/LIMIT)',
+          r.returncode == 0 and re.search(r'hs \d+/(\d+|-) in flight on \d+ engine', r.stdout),
+          r.stdout[-1500:])
 
     r = ctl('metrics')
     lines = r.stdout.splitlines()
     families = {l.split()[2] for l in lines if l.startswith('# TYPE ')}
     helps = {l.split()[2] for l in lines if l.startswith('# HELP ')}
     samples = [l for l in lines if l and not l.startswith('#')]
-    names_ok = all(re.match(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? -?[0-9.e+]+$', l) for l in samples)
+    names_ok = all(re.match(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? -?[0-9.e+-]+$', l) for l in samples)
     check('stormctl metrics: Prometheus text, HELP and TYPE per family, valid samples',
           r.returncode == 0 and 'stormgate_up 1' in lines and families == helps
           and len(families) >= 25 and names_ok
           and f'stormgate_credentials {n}' in lines
           and any(l.startswith('stormgate_rx_packets_total{worker="0",lcore="1"}') for l in lines),
           r.stdout[:2000])
+    check('stormctl metrics: the handshake plane (engines, quantiles, the latency histogram '
+          'with +Inf and _count)',
+          {'stormgate_handshake_engines', 'stormgate_handshake_latency_p50_seconds',
+           'stormgate_handshake_latency_p99_seconds',
+           'stormgate_handshake_install_revoked_total'} <= families
+          and '# TYPE stormgate_handshake_latency_seconds histogram' in lines
+          and any(l.startswith('stormgate_handshake_latency_seconds_bucket{le="+Inf"} ')
+                  for l in lines)
+          and any(l.startswith('stormgate_handshake_latency_seconds_count ') for l in lines),
+          [l for l in lines if 'stormgate_handshake_' in l][:20])
     store = stats()['store']
     check('stormctl metrics: the session store\'s gauges and counters',
           'stormgate_store_enabled 1' in lines
@@ -292,7 +316,7 @@ def test_stats_telemetry_metrics():
         LAB.skip('DPDK telemetry', 'dpdk-telemetry.py not installed')
         return
     cmds = '/stormgate/stats\n/stormgate/drops\n/stormgate/worker,0\n/stormgate/admission\n' \
-           '/stormgate/handshakes\n/stormgate/sessions\n'
+           '/stormgate/handshakes\n/stormgate/sessions\n/stormgate/handshake_plane\n'
     # The telemetry thread reads a snapshot the daemon refreshes every 250 ms.
     time.sleep(0.6)
     r = run([tel, '-f', D.cfg.prefix], input=cmds, timeout=20)
@@ -308,7 +332,8 @@ def test_stats_telemetry_metrics():
           and got.get('/stormgate/worker', {}).get('lcore') == 1
           and 'cookies_required' in got.get('/stormgate/admission', {})
           and 'counters/completed_full' in got.get('/stormgate/handshakes', {})
-          and 'live' in got.get('/stormgate/sessions', {}),
+          and 'live' in got.get('/stormgate/sessions', {})
+          and 'engines' in got.get('/stormgate/handshake_plane', {}),
           json.dumps({k: {x: v[x] for x in list(v)[:12]} if isinstance(v, dict) else v
                       for k, v in got.items()}) + r.stderr[-500:])
 

@@ -84,7 +84,15 @@ class Prom:
 
 
 def families(text):
-    return {l.split()[2] for l in text.splitlines() if l.startswith('# TYPE ')}
+    """The series names a scrape's families give: a family's name, and for a histogram
+    its _bucket, _count and _sum series."""
+    out = set()
+    for l in text.splitlines():
+        if l.startswith('# TYPE '):
+            name, kind = l.split()[2:4]
+            out |= {name} | ({name + s for s in ('_bucket', '_count', '_sum')}
+                             if kind == 'histogram' else set())
+    return out
 
 
 def metric_names(expr):

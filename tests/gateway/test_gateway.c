@@ -5,7 +5,9 @@
  * workers polled from this thread, which also plays the devices. Checks:
  *  - a real handshake (the scripted client of tests/handshake) punted by
  *    worker w installs a session owned by w: the owner travels as an
- *    argument from the punt to the install, and nothing of it is left after;
+ *    argument from the punt, through the handshake engine's thread
+ *    (control/hsplane) and its FIFO, to the install, and nothing of it is
+ *    left after;
  *  - install and replace: the same identity at the same address re-keys in
  *    place and keeps its previous keys for rekey_grace only; another
  *    identity retires them at once; a CID session ends the device's older
@@ -20,6 +22,9 @@
  *    no close_notify is sealed until every worker reported quiescent, then
  *    all go out in one poll, each opening with its device's keys as an
  *    authenticated close_notify with the next sequence number.
+ *  - the revocation guard: a credential replaced between a handshake's
+ *    lookup and its install refuses the install; one removed fails the
+ *    handshake in flight on its engine;
  *  - the session store: a real handshake's session put, committed within
  *    the window, saved exactly, restored by a new gateway over the same
  *    store at its old id with its backend port, its keys working and its
@@ -29,6 +34,7 @@
  * The gateway's internals are read through gw_priv.h (white box).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -51,6 +57,7 @@
 #include <stormgate/dtls.h>
 #include <stormgate/record.h>
 #include <stormgate/session.h>
+#include <stormgate/time.h>
 
 #include "dp_frames.h"
 #include "eal_test.h"
@@ -113,9 +120,38 @@ static struct sg_sess_table *table(void)
 	return E.gw->ports.sessions;
 }
 
+/*
+ * Wait until every handshake engine (control/hsplane, a thread each) has
+ * run a whole round since the call, and published its counters after it:
+ * what the test sent them is handled, its output on the engine's FIFO or
+ * in the control-TX ring, its counters in the snapshot. 2 s at most. The
+ * gateway's own poll (the installs) is the caller's.
+ */
+static void hs_wait(void)
+{
+	struct sg_hsplane *p = E.gw->hs.plane;
+	uint64_t t0 = sg_mono_ms(), until = t0 + 2000;
+
+	for (unsigned i = 0; i < sg_hsplane_engines(p); i++) {
+		struct sg_hsplane_engine_stats st;
+		uint64_t r1 = UINT64_MAX;
+
+		while (sg_mono_ms() < until) {
+			assert_int_equal(sg_hsplane_engine_stats(p, i, &st), 0);
+			if (r1 == UINT64_MAX && st.published_ms > t0)
+				r1 = st.rounds; /* a round that ended after t0 */
+			else if (r1 != UINT64_MAX && st.rounds > r1)
+				break; /* ... and one that began after it, published */
+			usleep(200);
+		}
+	}
+}
+
 static struct sg_gw_counters counters(void)
 {
 	struct sg_gw_counters c;
+
+	hs_wait();
 
 	sg_gateway_counters(E.gw, &c);
 	return c;
@@ -332,6 +368,7 @@ static int install(struct dev *d, const char *identity, unsigned v, unsigned own
 	res.identity_len = (uint16_t)strlen(identity);
 	memcpy(res.identity, identity, res.identity_len);
 	res.expires = expires;
+	res.user = UINT64_MAX; /* its lookup came after every credential change */
 	if (cid) {
 		res.cid_len = (uint8_t)sg_sess_cid_len(table());
 		assert_int_equal(sg_sess_cid_reserve(table(), res.cid), 0);
@@ -438,6 +475,7 @@ static void pump(void)
 {
 	for (unsigned w = 0; w < N_WORKERS; w++)
 		sg_dp_worker_poll(dp(), w);
+	hs_wait();
 	sg_gateway_poll(E.gw);
 	flush_ctl();
 }
@@ -461,18 +499,29 @@ static size_t sessions_of(const char *identity)
 /* ---- tests ---- */
 
 /* The scripted client's datagram from d through worker w; the server's answer read. */
+/*
+ * The scripted client's datagram from d through worker w; the server's
+ * answer read. The handshake engine runs on a thread of its own
+ * (control/hsplane): the gateway and worker 0 are polled until the answer
+ * is there, for 5 s at most.
+ */
 static int hs_step(struct hc *c, struct dev *d, unsigned w, const uint8_t *dgram, size_t len)
 {
+	uint64_t until = sg_mono_ms() + 5000;
 	uint8_t buf[2048];
 	size_t n;
 	int what = 0, r;
 
 	dev_send(d, w, dgram, len);
-	sg_gateway_poll(E.gw);
-	flush_ctl();
-	while ((n = dev_recv(d, buf, sizeof(buf))) > 0)
-		if ((r = hc_on_datagram(c, buf, n)) != 0)
-			what = r;
+	while (what == 0 && sg_mono_ms() < until) {
+		sg_gateway_poll(E.gw);
+		flush_ctl();
+		while ((n = dev_recv(d, buf, sizeof(buf))) > 0)
+			if ((r = hc_on_datagram(c, buf, n)) != 0)
+				what = r;
+		if (what == 0)
+			usleep(200);
+	}
 	return what;
 }
 
@@ -497,6 +546,88 @@ static void handshake(struct hc *c, struct dev *d, unsigned w)
 	n += hc_rec_finished(c, buf + n, sizeof(buf) - n, false);
 	assert_int_equal(hs_step(c, d, w, buf, n), 'F');
 	assert_true(c->server_finished_ok);
+}
+
+/*
+ * The revocation guard (docs/hsplane.md): a device's handshake looks its
+ * PSK up at its ClientKeyExchange; the operator then changes the
+ * credential (the credential store first, then the gateway told, as
+ * management does). Rows: the key replaced (the engine's handshake goes on:
+ * the identity still has a credential, but the install carries the older
+ * lookup generation, and the gateway, reading the credential again, finds
+ * another key: refused, install_revoked, no session, no Finished); the
+ * credential removed (the engine's revoke command fails the handshake in
+ * flight: fail_credential_revoked). The credential is put back after each.
+ */
+static void test_revoked_mid_handshake(void **state)
+{
+	static const struct {
+		const char *what;
+		bool remove;
+	} rows[] = {
+		{ "key replaced between lookup and install", false },
+		{ "credential removed while the handshake runs", true },
+	};
+	struct hc_opts o = { .suites = { SG_TLS_PSK_WITH_AES_128_GCM_SHA256 },
+		             .reneg_len = -1,
+		             .identity = "hs-dev",
+		             .psk = HS_PSK,
+		             .psk_len = sizeof(HS_PSK) };
+	struct sg_cred_entry e = { .psk_len = sizeof(HS_PSK) };
+
+	(void)state;
+	for (unsigned r = 0; r < RTE_DIM(rows); r++) {
+		struct sg_gw_counters c0 = counters(), c1;
+		struct sg_cred_entry other = { .psk_len = 16 };
+		uint8_t buf[2048];
+		struct dev d;
+		struct hc c;
+		size_t n;
+
+		dev_init(&d);
+		hc_init(&c, &o);
+		n = hc_client_hello(&c, buf, sizeof(buf));
+		assert_int_equal(hs_step(&c, &d, 0, buf, n), 'V');
+		n = hc_client_hello(&c, buf, sizeof(buf));
+		assert_int_equal(hs_step(&c, &d, 0, buf, n), 'H');
+		/* The key exchange alone: the engine looks the PSK up now. */
+		n = hc_rec_cke(&c, buf, sizeof(buf));
+		dev_send(&d, 0, buf, n);
+		pump();
+		if (rows[r].remove) {
+			assert_int_equal(sg_cred_delete(E.cred, "hs-dev", 6), 0);
+		} else {
+			memset(other.psk, 0x77, 16);
+			assert_int_equal(sg_cred_put(E.cred, "hs-dev", 6, &other), 0);
+		}
+		sg_gateway_revoke_handshakes(E.gw, NULL, NULL);
+		pump();
+		n = hc_rec_ccs(&c, buf, sizeof(buf));
+		n += hc_rec_finished(&c, buf + n, sizeof(buf) - n, false);
+		dev_send(&d, 0, buf, n);
+		pump();
+		pump();
+		c1 = counters();
+		print_message("# %s: install_revoked +%" PRIu64
+		              ", fail_credential_revoked +%" PRIu64 "\n",
+		              rows[r].what, c1.hsplane.install_revoked - c0.hsplane.install_revoked,
+		              c1.hs.c[SG_HS_C_FAIL_REVOKED] - c0.hs.c[SG_HS_C_FAIL_REVOKED]);
+		assert_false(c.server_finished_ok);
+		assert_int_equal(c1.installed, c0.installed);
+		assert_int_equal(sessions_of("hs-dev"), 0);
+		if (rows[r].remove) {
+			assert_int_equal(c1.hs.c[SG_HS_C_FAIL_REVOKED],
+			                 c0.hs.c[SG_HS_C_FAIL_REVOKED] + 1);
+		} else {
+			assert_int_equal(c1.hsplane.install_revoked,
+			                 c0.hsplane.install_revoked + 1);
+			assert_int_equal(c1.install_failed, c0.install_failed + 1);
+		}
+		memcpy(e.psk, HS_PSK, sizeof(HS_PSK));
+		assert_int_equal(sg_cred_put(E.cred, "hs-dev", 6, &e), 0);
+		hc_free(&c);
+		dev_free(&d);
+	}
 }
 
 static void test_handshake_owner(void **state)
@@ -610,9 +741,9 @@ static void test_finished_again(void **state)
 		assert_int_equal(finished_records(&hc, &d, &top), 1);
 	}
 	c1 = counters();
-	/* A datagram that starts with a handshake record goes to the handshake server. */
-	assert_int_equal(c1.punts_taken[SG_DP_PUNT_HANDSHAKE],
-	                 c0.punts_taken[SG_DP_PUNT_HANDSHAKE] + 2);
+	/* A datagram that starts with a handshake record goes to the handshake server (its
+	 * queue). */
+	assert_int_equal(c1.hs.c[SG_HS_C_DGRAM_HANDLED], c0.hs.c[SG_HS_C_DGRAM_HANDLED] + 2);
 	assert_int_equal(c1.hs.c[SG_HS_C_LINGER_RESENT], c0.hs.c[SG_HS_C_LINGER_RESENT] + 2);
 	assert_int_equal(c1.hs.c[SG_HS_C_SEND_FAILED], c0.hs.c[SG_HS_C_SEND_FAILED]);
 	assert_int_equal(c1.frames_dropped, c0.frames_dropped);
@@ -1134,6 +1265,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handshake_owner),
 		cmocka_unit_test(test_finished_again),
+		cmocka_unit_test(test_revoked_mid_handshake),
 		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_end_asked_and_swept),
 		cmocka_unit_test(test_end_by_device),

@@ -29,6 +29,7 @@ void hc_init(struct hc *c, const struct hc_opts *o)
 	memset(c, 0, sizeof(*c));
 	c->o = *o;
 	assert_int_equal(sg_hs_crypto_init(&c->crypto), 0);
+	assert_int_equal(sg_hs_ecdh_init(&c->ecdh, 0), 0);
 	c->rec = sg_rec_ctx_create(&rc);
 	assert_non_null(c->rec);
 	assert_int_equal(sg_hs_random(c->random, sizeof(c->random)), 0);
@@ -43,6 +44,7 @@ void hc_init(struct hc *c, const struct hc_opts *o)
 void hc_free(struct hc *c)
 {
 	sg_rec_ctx_free(c->rec);
+	sg_hs_ecdh_fini(&c->ecdh);
 	sg_hs_crypto_fini(&c->crypto);
 	sg_wipe(c, sizeof(*c));
 }
@@ -373,13 +375,12 @@ size_t hc_rec_cke(struct hc *c, uint8_t *out, size_t cap)
 		enum sg_hs_group g =
 		        c->ske_group == SG_TLS_GROUP_X25519 ? SG_HS_GROUP_X25519 : SG_HS_GROUP_P256;
 
-		assert_int_equal(sg_hs_ecdh_keygen(&c->crypto, g, &k), 0);
+		assert_int_equal(sg_hs_ecdh_keygen(&c->ecdh, &c->crypto, g, 0, &k), 0);
 		msg[12 + n++] = k.pub_len;
 		memcpy(msg + 12 + n, k.pub, k.pub_len);
 		n += k.pub_len;
 		assert_int_equal(
-		        sg_hs_ecdh_derive(&c->crypto, &k, c->ske_point, c->ske_point_len, other),
-		        0);
+		        sg_hs_ecdh_derive(&c->ecdh, &k, c->ske_point, c->ske_point_len, other), 0);
 		sg_hs_ecdh_clear(&k);
 		ol = 32;
 	} else {

@@ -20,6 +20,7 @@
 #include <stormgate/record.h>
 
 #include "hs_crypto.h"
+#include "hs_ecdh.h"
 #include "hs_harness.h"
 
 #define HC_REC_MAX 1024
@@ -50,6 +51,7 @@ struct hc_opts {
 struct hc {
 	struct hc_opts o;
 	struct sg_hs_crypto crypto;
+	struct sg_hs_ecdh ecdh;
 	struct sg_hs_transcript transcript;
 	struct sg_rec_ctx *rec;
 	uint8_t random[32];

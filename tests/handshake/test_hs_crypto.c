@@ -2,8 +2,7 @@
 /*
  * Handshake crypto: HMAC-SHA256 against Wycheproof, the TLS 1.2 PRF against
  * OpenSSL's independent TLS1-PRF KDF over a table of lengths, the DTLS
- * transcript header rule, and ECDH against Wycheproof X25519 and
- * secp256r1 (invalid-curve points and low-order shares refused).
+ * transcript header rule. ECDH is test_hs_ecdh.c.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +15,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
@@ -44,16 +44,6 @@ static int teardown(void **state)
 static const char *str(json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key));
-}
-
-static bool has_flag(json_t *t, const char *flag)
-{
-	size_t i;
-	json_t *f;
-
-	json_array_foreach(json_object_get(t, "flags"), i,
-	                   f) if (strcmp(json_string_value(f), flag) == 0) return true;
-	return false;
 }
 
 /* ---- HMAC ------------------------------------------------------------------ */
@@ -244,113 +234,6 @@ static void test_transcript(void **state)
 	}
 }
 
-/* ---- ECDH ------------------------------------------------------------------------- */
-
-/* RFC 7748 §6.1: a low-order share gives zero; refuse it. */
-static bool x25519_refused(json_t *t)
-{
-	return has_flag(t, "ZeroSharedSecret");
-}
-
-/* Anything but a valid point, compressed ones too: RFC 8422 §5.1.2 uncompressed only. */
-static bool p256_refused(json_t *t)
-{
-	return strcmp(str(t, "result"), "valid") != 0;
-}
-
-/* A Wycheproof ECDH file: its group, which tests must be refused, how many of each at least. */
-struct ecdh_file {
-	const char *name;
-	enum sg_hs_group group;
-	bool (*refused)(json_t *t);
-	unsigned min_ok, min_refused;
-};
-
-/*
- * Every test of the file: our key from its private scalar, the derived
- * secret from its public share is the file's, or the share is refused.
- */
-static void ecdh_wycheproof(const struct ecdh_file *file)
-{
-	json_t *root = tc_wycheproof_load(file->name), *g, *t;
-	size_t gi, ti;
-	unsigned ok = 0, refused = 0;
-
-	json_array_foreach(json_object_get(root, "testGroups"), gi, g)
-	{
-		json_array_foreach(json_object_get(g, "tests"), ti, t)
-		{
-			uint8_t priv[40], pub[80], shared[40], out[32];
-			struct sg_hs_ecdh_key k;
-			size_t plen = tc_unhex(str(t, "private"), priv, sizeof(priv));
-			size_t qlen = tc_unhex(str(t, "public"), pub, sizeof(pub));
-			long long id = json_integer_value(json_object_get(t, "tcId"));
-			int rc;
-
-			tc_unhex(str(t, "shared"), shared, sizeof(shared));
-			assert_int_equal(
-			        sg_hs_ecdh_key_from_private(&crypto, file->group, priv, plen, &k),
-			        0);
-			rc = sg_hs_ecdh_derive(&crypto, &k, pub, qlen, out);
-			if (file->refused(t)) {
-				if (rc != -EINVAL)
-					fail_msg("tcId %lld (%s): accepted", id, str(t, "result"));
-				refused++;
-			} else {
-				if (rc != 0 || memcmp(out, shared, 32) != 0)
-					fail_msg("tcId %lld: rc %d or wrong secret", id, rc);
-				ok++;
-			}
-			sg_hs_ecdh_clear(&k);
-		}
-	}
-	assert_true(ok >= file->min_ok);
-	assert_true(refused >= file->min_refused);
-	json_decref(root);
-}
-
-static void test_x25519_wycheproof(void **state)
-{
-	static const struct ecdh_file file = { "x25519_test.json", SG_HS_GROUP_X25519,
-		                               x25519_refused, 401, 21 };
-
-	(void)state;
-	ecdh_wycheproof(&file);
-}
-
-static void test_p256_wycheproof(void **state)
-{
-	static const struct ecdh_file file = { "ecdh_secp256r1_ecpoint_test.json", SG_HS_GROUP_P256,
-		                               p256_refused, 301, 25 };
-
-	(void)state;
-	ecdh_wycheproof(&file);
-}
-
-/* Two generated key pairs agree, for both groups. */
-static void test_ecdh_generated_pairs(void **state)
-{
-	(void)state;
-	for (int g = 0; g < SG_HS_GROUP_COUNT; g++) {
-		struct sg_hs_ecdh_key a, b;
-		uint8_t s1[32], s2[32];
-
-		assert_int_equal(sg_hs_ecdh_keygen(&crypto, (enum sg_hs_group)g, &a), 0);
-		assert_int_equal(sg_hs_ecdh_keygen(&crypto, (enum sg_hs_group)g, &b), 0);
-		assert_int_equal(a.pub_len, g == SG_HS_GROUP_X25519 ? 32 : 65);
-		assert_memory_not_equal(a.pub, b.pub, a.pub_len);
-		assert_int_equal(sg_hs_ecdh_derive(&crypto, &a, b.pub, b.pub_len, s1), 0);
-		assert_int_equal(sg_hs_ecdh_derive(&crypto, &b, a.pub, a.pub_len, s2), 0);
-		assert_memory_equal(s1, s2, 32);
-		/* A share of the wrong length is refused before OpenSSL sees it. */
-		assert_int_equal(sg_hs_ecdh_derive(&crypto, &a, b.pub, (size_t)b.pub_len - 1, s1),
-		                 -EINVAL);
-		sg_hs_ecdh_clear(&a);
-		sg_hs_ecdh_clear(&b);
-		assert_null(a.pkey);
-	}
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,9 +241,6 @@ int main(void)
 		cmocka_unit_test(test_prf_against_openssl),
 		cmocka_unit_test(test_prf_limits),
 		cmocka_unit_test(test_transcript),
-		cmocka_unit_test(test_x25519_wycheproof),
-		cmocka_unit_test(test_p256_wycheproof),
-		cmocka_unit_test(test_ecdh_generated_pairs),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

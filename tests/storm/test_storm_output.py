@@ -5,7 +5,8 @@ written in its shape with round numbers) and on series written as rows here (bus
 SCENARIO.json has the issue's keys; the plot is a PNG of the promised size;
 the daemon's config for every link and family is one `stormgate --check-config`
 accepts, with the values asked for; the fleet's options; the series file read
-while it grows; the progress line; and bench/storm.sh's usage errors.
+while it grows; the progress line; the CPU time by thread (cputime.py); and
+bench/storm.sh's usage errors.
 
   test_storm_output.py STORMGATE
 """
@@ -21,6 +22,7 @@ from sgtest import ROOT, daemon, proc  # noqa: E402
 from sgtest.tap import Tap  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, 'bench', 'storm'))
+import cputime  # noqa: E402
 import fleetrun  # noqa: E402
 import plot  # noqa: E402
 import report  # noqa: E402
@@ -203,6 +205,13 @@ def check_configs(work):
         for ipv6 in (False, True):
             for devices in (2000, 300000):
                 check_config(work, memif, fs, policy, ipv6, devices)
+    cfg = stormlab.gateway_config('sgstt', os.path.join(work, 's.sock'),
+                                  os.path.join(work, 'creds'), memif, 2000, policy, feats,
+                                  handshake={'threads': 2})
+    path = daemon.write_config(os.path.join(work, 'h.yaml'), 'h', cfg).path
+    r = proc.run([STORMGATE, '--check-config', path])
+    T.check('--hs-threads 2: the daemon accepts handshake.threads 2 in the storm\'s config',
+            r.returncode == 0 and cfg['handshake'] == {'threads': 2}, r.stdout + r.stderr)
 
 
 def check_config(work, memif, feats, policy, ipv6, devices):
@@ -223,6 +232,40 @@ def check_config(work, memif, feats, policy, ipv6, devices):
         ports = len(cfg['ports'][1]['addresses']) * stormlab.SOURCE_PORTS
         T.check(f'... without a source pool, app0 has addresses for the table ({what})',
                 ports >= min(cfg['sessions']['capacity'], 8 * stormlab.SOURCE_PORTS), ports)
+
+
+def check_cputime(work):
+    tick = cputime.TICK
+    rows = [
+        # a /proc/PID/task/TID/stat line, the (name, seconds) it gives
+        (f'412 (sg-hs-0) S 1 412 412 0 -1 4194624 50 0 0 0 {3 * tick} {tick} 0 0 20 0 4 0',
+         ('sg-hs-0', 4.0)),
+        (f'77 (rte-worker-1) R 1 77 77 0 -1 0 0 0 0 0 {tick // 2} 0 0 0 20 0 4 0',
+         ('rte-worker-1', (tick // 2) / tick)),
+        (f'9 (a (b) c) S 1 9 9 0 -1 0 0 0 0 0 0 {2 * tick} 0 0 20 0 1 0', ('a (b) c', 2.0)),
+    ]
+    for line, want in rows:
+        got = cputime.parse_stat(line)
+        T.check(f'cputime: the stat line of thread {want[0]!r} gives {want[1]} s', got == want,
+                got)
+    spent = cputime.delta({'sg-hs-0': 4.0, 'sg-hs-1': 3.5, 'stormgate': 2.0},
+                          {'sg-hs-0': 1.0, 'stormgate': 1.5, 'gone': 0.5})
+    T.check('cputime: delta by name, threads that came or went too',
+            spent == {'gone': -0.5, 'sg-hs-0': 3.0, 'sg-hs-1': 3.5, 'stormgate': 0.5}, spent)
+    T.check('cputime: 6.5 s of sg-hs-* threads for 1000 handshakes = 6500 us each; all: 6500 '
+            '(with the -0.5 of a thread gone); none without handshakes',
+            cputime.per_handshake_us(spent, 1000, 'sg-hs-') == 6500.0
+            and cputime.per_handshake_us(spent, 1000) == 6500.0
+            and cputime.per_handshake_us(spent, 0) is None, spent)
+    before, t = cputime.sample(os.getpid()), os.times()
+    while os.times().user + os.times().system < t.user + t.system + 0.25 \
+            and os.times().elapsed < t.elapsed + 20:
+        pass
+    spent = cputime.delta(cputime.sample(os.getpid()), before)
+    T.check('cputime: this process\'s threads, 0.25 s of CPU later, used 0.25 s (to the tick)',
+            abs(sum(spent.values()) - 0.25) <= 0.03, spent)
+    T.check('cputime: a process that is gone has no threads',
+            cputime.sample(os.getpid(), root=work) == {})
 
 
 def check_fleet_side(work):
@@ -255,6 +298,9 @@ def check_cli(work):
     for args, why in ((['nosuch'], 'an unknown scenario'),
                       (['expiry', '--jitter', '80'], 'a jitter over 50 %'),
                       (['cold', '--devices', '0'], 'no devices'),
+                      (['cold', '--hs-threads', '0'], 'no handshake engine'),
+                      (['cold', '--hs-threads', '2', '--server', 'openssl'],
+                       'handshake engines for the baseline'),
                       (['expiry', '--server', 'openssl'], 'expiry on the baseline')):
         r = proc.run([sh] + args, timeout=30)
         T.check(f'storm.sh refuses {why}: exit 2 with a message', r.returncode == 2
@@ -277,6 +323,7 @@ def main():
         check_plot(rec, work)
         check_configs(work)
         check_fleet_side(work)
+        check_cputime(work)
         check_cli(work)
     sys.exit(T.finish())
 

@@ -110,3 +110,18 @@ def delta(after, before):
         else:
             out[k] = v - before.get(k, 0)
     return out
+
+
+def engines(stats):
+    """The handshake engines of one `stormctl --json stats`: how many the daemon
+    runs (0 when its stats have no handshake_plane: before the handshake plane) and
+    each one's row (engine, in_flight, limit, completed, queue_full, fifo_full,
+    p50_us, p99_us)."""
+    hp = stats.get('handshake_plane') or {}
+    return hp.get('engines', 0), list(hp.get('engine', []))
+
+
+def completed_by_engine(after, before):
+    """Handshakes each engine completed between two `stats`: a list by engine index."""
+    b = {e['engine']: e['completed'] for e in engines(before)[1]}
+    return [e['completed'] - b.get(e['engine'], 0) for e in engines(after)[1]]

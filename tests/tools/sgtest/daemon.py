@@ -39,7 +39,12 @@ def config(prefix, sock, creds, ports, **sections):
     config name (SOCK without .sock, then .sessions and .store.key): a daemon started
     again on the same config restores its sessions, another config starts empty. A
     section given is merged into its default key by key (control={'group': 'daemon'}
-    keeps the socket), or added."""
+    keeps the socket), or added.
+
+    The handshake plane (issue 16): handshake={'threads': 2, 'in_flight': 4096} sets
+    that section for one test; $SG_TEST_HS_THREADS (1..64) gives every config that does
+    not set handshake.threads that many engines, so any integration or e2e suite can be
+    run against several (SG_TEST_HS_THREADS=2 meson test --suite e2e)."""
     base = sock[:-len('.sock')] if sock.endswith('.sock') else sock
     cfg = {
         'eal': ['-l', '0-1', '--no-pci', '--file-prefix', prefix],
@@ -52,6 +57,9 @@ def config(prefix, sock, creds, ports, **sections):
                   'map_size': '64M'},
         'ports': list(ports),
     }
+    hs_threads = os.environ.get('SG_TEST_HS_THREADS')
+    if hs_threads:
+        cfg['handshake'] = {'threads': int(hs_threads)}
     for key, value in sections.items():
         cfg[key] = {**cfg[key], **value} if isinstance(cfg.get(key), dict) else value
     return cfg
