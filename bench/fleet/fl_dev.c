@@ -539,10 +539,18 @@ static unsigned gather(struct sg_fl *fl, uint32_t i, uint8_t *dg, uint32_t len,
 			continue;
 		}
 		if (h[r].seq < d->fin_seq1) {
-			/* a record the handshake consumed: a copy of the Finished (the gateway
-			 * resending its stored flight) is no second use of the nonce */
-			if (h[r].seq + 1 == d->fin_seq1 &&
-			    sg_fl_fingerprint(dg + h[r].off, h[r].len) == d->fin_fp)
+			/*
+			 * Below the first record of the session: the only sequence of
+			 * this key the device saw there is its accepted Finished's. A
+			 * copy of that Finished (the gateway resending its stored
+			 * flight) is no second use of the nonce, another record under
+			 * it is. A sequence below it was never seen: a Finished sealed
+			 * earlier that arrived after a resent one (the engine resends
+			 * under the next reserved sequence), stale, not a reuse.
+			 */
+			if (h[r].seq + 1 != d->fin_seq1)
+				fl->c.drops[SG_FL_DROP_STALE]++;
+			else if (sg_fl_fingerprint(dg + h[r].off, h[r].len) == d->fin_fp)
 				fl->c.record_copies++;
 			else
 				fl->c.nonce_reuse++;

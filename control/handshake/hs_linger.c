@@ -280,6 +280,19 @@ int sg_hs_finished_again(struct sg_hs_engine *e, struct sg_hs_time now,
 	return linger_resend(e, &x, l);
 }
 
+int sg_hs_finished_forget(struct sg_hs_engine *e, const struct sg_hs_peer *peer)
+{
+	struct hs_linger *l;
+
+	if (e == NULL || peer == NULL)
+		return -EINVAL;
+	l = sg_hs_linger_find(e, peer, sg_hs_peer_hash(e->seed, peer));
+	if (l == NULL)
+		return -ENOENT;
+	sg_hs_linger_kill(l);
+	return 0;
+}
+
 unsigned sg_hs_linger_expire(struct sg_hs_engine *e, uint64_t now_ms)
 {
 	unsigned n = 0;

@@ -63,6 +63,7 @@ enum hsp_cmd_kind {
 	HSP_CMD_REVOKE,
 	HSP_CMD_FINISHED_AGAIN,
 	HSP_CMD_ECDHE_REUSE,
+	HSP_CMD_FORGET, /* the owner refused peer's install: no Finished for it again */
 };
 
 /* A command of the owner to one engine (its ring holds copies). */
@@ -71,7 +72,7 @@ struct hsp_cmd {
 	uint32_t ms, storm_ms;      /* HSP_CMD_ECDHE_REUSE */
 	struct sg_hs_policy policy; /* HSP_CMD_POLICY */
 	struct sg_hsplane_admission adm;
-	struct sg_hs_peer peer; /* HSP_CMD_FINISHED_AGAIN */
+	struct sg_hs_peer peer; /* HSP_CMD_FINISHED_AGAIN, HSP_CMD_FORGET */
 };
 
 struct hsp_engine {

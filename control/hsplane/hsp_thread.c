@@ -96,6 +96,9 @@ void hsp_cmd_apply(struct hsp_engine *e, const struct hsp_cmd *c)
 	case HSP_CMD_FINISHED_AGAIN:
 		sg_hs_finished_again(e->hs, hsp_now(), &c->peer);
 		break;
+	case HSP_CMD_FORGET:
+		sg_hs_finished_forget(e->hs, &c->peer);
+		break;
 	case HSP_CMD_ECDHE_REUSE:
 		e->reuse_ms = c->ms;
 		e->reuse_storm_ms = c->storm_ms;

@@ -238,6 +238,23 @@ static void cids_poll(struct sg_hsplane *p, struct hsp_engine *e, bool refill)
 	}
 }
 
+/* Post c to engine e and wake it; a full ring loses it (counted). Owner. */
+static void post(struct hsp_engine *e, const struct hsp_cmd *c)
+{
+	struct hsp_cmd copy = *c; /* the ring's API takes no const */
+	uint64_t one = 1;
+
+	if (e->p->stopped)
+		return;
+	if (rte_ring_sp_enqueue_elem(e->cmds, &copy, sizeof(copy)) != 0) {
+		pthread_mutex_lock(&e->mu);
+		e->snap.cmd_dropped++;
+		pthread_mutex_unlock(&e->mu);
+		return;
+	}
+	(void)!write(e->efd, &one, sizeof(one));
+}
+
 /* Send a served install's final flight, now that its session is published (owner). */
 static void flight_send(struct sg_hsplane *p, const struct hsp_msg *m)
 {
@@ -262,7 +279,9 @@ static void serve(struct sg_hsplane *p, struct hsp_engine *e, struct hsp_msg *m)
 			p->t.installed++;
 			flight_send(p, m);
 		} else {
+			/* Its Finished never leaves: nor may the engine's kept copy. */
 			p->t.install_failed++;
+			post(e, &(struct hsp_cmd){ .kind = HSP_CMD_FORGET, .peer = m->res.peer });
 		}
 	} else {
 		struct sg_hs_peer peer;
@@ -349,23 +368,6 @@ void sg_hsplane_destroy(struct sg_hsplane *p)
 void sg_hsplane_cred_set(struct sg_hsplane *p, struct sg_cred *cred)
 {
 	__atomic_store_n(&p->cred, cred, __ATOMIC_RELEASE);
-}
-
-/* Post c to engine e and wake it; a full ring loses it (counted). Owner. */
-static void post(struct hsp_engine *e, const struct hsp_cmd *c)
-{
-	struct hsp_cmd copy = *c; /* the ring's API takes no const */
-	uint64_t one = 1;
-
-	if (e->p->stopped)
-		return;
-	if (rte_ring_sp_enqueue_elem(e->cmds, &copy, sizeof(copy)) != 0) {
-		pthread_mutex_lock(&e->mu);
-		e->snap.cmd_dropped++;
-		pthread_mutex_unlock(&e->mu);
-		return;
-	}
-	(void)!write(e->efd, &one, sizeof(one));
 }
 
 static void post_all(struct sg_hsplane *p, const struct hsp_cmd *c)

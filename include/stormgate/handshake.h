@@ -506,6 +506,17 @@ int sg_hs_finished_again(struct sg_hs_engine *e, struct sg_hs_time now,
                          const struct sg_hs_peer *peer);
 
 /*
+ * The owner of the engine refused the install of peer's completed
+ * handshake after ops.install accepted it (a caller that installs later,
+ * on another thread, and found the credential changed or the table full):
+ * forget the flight kept for peer, so a repeated Finished gets no Finished
+ * of ours with no session behind it; the client's retransmissions then
+ * run out and it handshakes again. Returns 0, -ENOENT (nothing kept for
+ * peer) or -EINVAL. The engine's thread.
+ */
+int sg_hs_finished_forget(struct sg_hs_engine *e, const struct sg_hs_peer *peer);
+
+/*
  * A credential changed (replaced, removed or disabled): fail every handshake
  * in flight that has named its PSK identity already (its key exchange, or
  * the ticket it resumes, was looked up) and for which match(ctx, identity,

@@ -1062,6 +1062,37 @@ static void ask_and_answer(struct sg_fl *fl, struct mem_io *m, struct gw_side *g
 	sg_fl_poll(fl, *t);
 }
 
+/*
+ * Two devices: device 0 starts at once (its hello drained), device 1 only
+ * after 5000 s (the test's), connected by hand under g's keys.
+ */
+static struct sg_fl *two_devices_one_up(struct mem_io *m, const struct sg_fl_io *io,
+                                        struct gw_side *g, uint64_t t)
+{
+	/* the fleet keeps pointers to its configuration and addresses */
+	static uint8_t macs[SG_FL_PORT_MAX][6];
+	static struct sg_fl_conf conf;
+	uint8_t f[128];
+	struct sg_fl *fl;
+	char err[256];
+	uint16_t len;
+
+	assert_non_null(g->rec);
+	assert_non_null(g->sa);
+	memcpy(macs[SG_FL_PORT_DEV], mac_a, 6);
+	memcpy(macs[SG_FL_PORT_APP], mac_b, 6);
+	assert_int_equal(
+	        parse(&conf, err, "--devices 2 --ramp 10000 --req-rate 1 --req-timeout 100"), 0);
+	fl = sg_fl_create(&conf, io, (const uint8_t(*)[6])macs, 0, 2, 3, t);
+	assert_non_null(fl);
+	len = sg_fl_arp_build(f, 2, gw_mac, (const uint8_t *)"\xc6\x12\x00\x01", mac_a, router4);
+	feed(fl, m, SG_FL_PORT_DEV, f, len, t);
+	sg_fl_poll(fl, t);
+	drain(m, SG_FL_PORT_DEV, -1); /* device 0's hello */
+	connect_device(fl, 1, g);
+	return fl;
+}
+
 static void test_device_session(void **state)
 {
 	static struct mem_io m;
@@ -1069,29 +1100,14 @@ static void test_device_session(void **state)
 	struct sg_rec_ctx_conf rc = { .window_bits = SG_FL_WINDOW };
 	struct gw_side g = { .rec = sg_rec_ctx_create(&rc),
 		             .sa = aligned_alloc(64, sg_rec_sa_size(SG_FL_WINDOW)) };
-	uint8_t macs[SG_FL_PORT_MAX][6], f[128], d[512];
+	uint8_t d[512];
 	uint64_t t = 1000000;
-	struct sg_fl_conf conf;
 	struct sg_fl *fl;
-	char err[256];
 	unsigned arps;
 	uint16_t len, off;
 
 	(void)state;
-	assert_non_null(g.rec);
-	assert_non_null(g.sa);
-	memcpy(macs[SG_FL_PORT_DEV], mac_a, 6);
-	memcpy(macs[SG_FL_PORT_APP], mac_b, 6);
-	/* two devices: device 0 starts at once, device 1 only after 5000 s (the test's) */
-	assert_int_equal(
-	        parse(&conf, err, "--devices 2 --ramp 10000 --req-rate 1 --req-timeout 100"), 0);
-	fl = sg_fl_create(&conf, &io, (const uint8_t(*)[6])macs, 0, 2, 3, t);
-	assert_non_null(fl);
-	len = sg_fl_arp_build(f, 2, gw_mac, (const uint8_t *)"\xc6\x12\x00\x01", mac_a, router4);
-	feed(fl, &m, SG_FL_PORT_DEV, f, len, t);
-	sg_fl_poll(fl, t);
-	drain(&m, SG_FL_PORT_DEV, -1); /* device 0's hello */
-	connect_device(fl, 1, &g);
+	fl = two_devices_one_up(&m, &io, &g, t);
 	/* asked and answered: timed */
 	ask_and_answer(fl, &m, &g, &t, 1, false);
 	assert_int_equal(snap(fl).c.requests_sent, 1);
@@ -1139,16 +1155,87 @@ static void test_device_session(void **state)
 	sg_rec_ctx_free(g.rec);
 }
 
+/*
+ * The gateway's records below the session's first one (the sequences of the
+ * handshake; the device accepted our Finished under sequence 3): the same
+ * Finished again is a copy, another record under 3 a second use of its
+ * nonce, a record under 1 or 2 one the device never saw (a Finished sealed
+ * earlier that arrived after a resent one): stale, not a reuse.
+ */
+static void test_device_below_finished(void **state)
+{
+	static struct mem_io m;
+	struct sg_fl_io io = { .ctx = &m, .alloc = mem_alloc, .free = mem_free, .send = mem_send };
+	struct sg_rec_ctx_conf rc = { .window_bits = SG_FL_WINDOW };
+	struct gw_side g = { .rec = sg_rec_ctx_create(&rc),
+		             .sa = aligned_alloc(64, sg_rec_sa_size(SG_FL_WINDOW)) };
+	static const uint8_t fin[16] = { 20, 0, 0, 12 }, other[16] = { 20, 0, 0, 12, 1 };
+	uint8_t d[512], d2[512];
+	uint64_t t = 1000000;
+	uint16_t len, len2, off, off2;
+	struct sg_fl *fl;
+	struct sg_fl_dev *dv;
+	uint64_t stale;
+
+	(void)state;
+	fl = two_devices_one_up(&m, &io, &g, t);
+	dv = &fl->dev[1];
+	/* sequences 1 and 2 sealed and held back; 3 is the Finished the device took */
+	len2 = gw_frame(&g, SG_DTLS_CT_HANDSHAKE, fin, sizeof(fin), d2, &off2);
+	(void)gw_frame(&g, SG_DTLS_CT_HANDSHAKE, fin, sizeof(fin), d, &off);
+	len = gw_frame(&g, SG_DTLS_CT_HANDSHAKE, fin, sizeof(fin), d, &off);
+	dv->fin_seq1 = 4;
+	/* the record sits at the payload room, after the frame's headers */
+	dv->fin_fp = sg_fl_fingerprint(d + SG_FL_HDR_ROOM, len - (SG_FL_HDR_ROOM - off));
+	stale = snap(fl).c.drops[SG_FL_DROP_STALE];
+	feed(fl, &m, SG_FL_PORT_DEV, d + off, len, t += 1000);
+	sg_fl_poll(fl, t);
+	assert_int_equal(snap(fl).c.record_copies, 1);
+	assert_int_equal(snap(fl).c.nonce_reuse, 0);
+	feed(fl, &m, SG_FL_PORT_DEV, d2 + off2, len2, t += 1000);
+	sg_fl_poll(fl, t);
+	assert_int_equal(snap(fl).c.drops[SG_FL_DROP_STALE], stale + 1);
+	assert_int_equal(snap(fl).c.nonce_reuse, 0);
+	/* another record under sequence 3: a second use of its nonce */
+	assert_int_equal(sg_rec_sa_init(g.sa, SG_FL_WINDOW,
+	                                &(struct sg_rec_sa_params){ .aead = SG_AEAD_AES_128_GCM,
+	                                                            .epoch = 1,
+	                                                            .rx_key = key_c,
+	                                                            .tx_key = key_s,
+	                                                            .rx_iv = iv_c,
+	                                                            .tx_iv = iv_s,
+	                                                            .tx_seq = 3,
+	                                                            .rx_seq = 1 }),
+	                 0);
+	len = gw_frame(&g, SG_DTLS_CT_HANDSHAKE, other, sizeof(other), d, &off);
+	feed(fl, &m, SG_FL_PORT_DEV, d + off, len, t += 1000);
+	sg_fl_poll(fl, t);
+	assert_int_equal(snap(fl).c.nonce_reuse, 1);
+	sg_fl_free(fl);
+	assert_int_equal(m.live, 0);
+	sg_rec_sa_wipe(g.sa, SG_FL_WINDOW);
+	free(g.sa);
+	sg_rec_ctx_free(g.rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wheel),       cmocka_unit_test(test_delay_order),
-		cmocka_unit_test(test_delay_loss),  cmocka_unit_test(test_coap),
-		cmocka_unit_test(test_nonce),       cmocka_unit_test(test_hist),
-		cmocka_unit_test(test_frame_udp),   cmocka_unit_test(test_frame_neigh),
-		cmocka_unit_test(test_creds),       cmocka_unit_test(test_opts),
-		cmocka_unit_test(test_report),      cmocka_unit_test(test_core),
-		cmocka_unit_test(test_core_no_buf), cmocka_unit_test(test_device_session),
+		cmocka_unit_test(test_wheel),
+		cmocka_unit_test(test_delay_order),
+		cmocka_unit_test(test_delay_loss),
+		cmocka_unit_test(test_coap),
+		cmocka_unit_test(test_nonce),
+		cmocka_unit_test(test_hist),
+		cmocka_unit_test(test_frame_udp),
+		cmocka_unit_test(test_frame_neigh),
+		cmocka_unit_test(test_creds),
+		cmocka_unit_test(test_opts),
+		cmocka_unit_test(test_report),
+		cmocka_unit_test(test_core),
+		cmocka_unit_test(test_core_no_buf),
+		cmocka_unit_test(test_device_session),
+		cmocka_unit_test(test_device_below_finished),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
