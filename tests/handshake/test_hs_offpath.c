@@ -863,6 +863,48 @@ static void test_linger_kx_alone(void **state)
 	finish(&h, &c);
 }
 
+/*
+ * The owner refused the install after ops.install took it (the handshake
+ * plane installs on another thread): sg_hs_finished_forget() drops the kept
+ * flight, so the client's Finished again, whether reported by a worker or
+ * in a datagram the engine opens, draws nothing: no Finished of ours for a
+ * session that does not exist.
+ */
+static void test_linger_forget(void **state)
+{
+	struct hc_opts o = hc_psk_opts(SG_TLS_PSK_WITH_AES_128_CCM_8);
+	uint8_t cke[512], f5[2048], fin[512];
+	size_t ncke, nf5;
+	struct sg_hs_peer other;
+	struct harness h;
+	struct hc c;
+
+	(void)state;
+	h_start_capture(&h, SG_HS_COOKIE_ALWAYS);
+	hc_init(&c, &o);
+	complete(&h, &c, cke, &ncke, f5, &nf5);
+	/* Kept: the client's Finished again, in a fresh record, draws our flight. */
+	h.n_out = 0;
+	h_advance(&h, SG_DTLS_RTO_INITIAL_MS);
+	h_input(&h, fin, hc_rec_finished(&c, fin, sizeof(fin), false));
+	assert_int_equal(h.n_out, 1);
+	assert_int_equal(h_count(&h, SG_HS_C_LINGER_RESENT), 1);
+	/* Forgotten: nothing more, however it comes. */
+	other = h.peer;
+	other.pport ^= 1;
+	assert_int_equal(sg_hs_finished_forget(h.e, &other), -ENOENT);
+	assert_int_equal(sg_hs_finished_forget(NULL, &h.peer), -EINVAL);
+	assert_int_equal(sg_hs_finished_forget(h.e, &h.peer), 0);
+	assert_int_equal(sg_hs_finished_forget(h.e, &h.peer), -ENOENT);
+	h.n_out = 0;
+	h_advance(&h, SG_DTLS_RTO_INITIAL_MS);
+	h_input(&h, fin, hc_rec_finished(&c, fin, sizeof(fin), false));
+	assert_int_equal(sg_hs_finished_again(h.e, h.now, &h.peer), -ENOENT);
+	assert_int_equal(h.n_out, 0);
+	assert_int_equal(h_count(&h, SG_HS_C_LINGER_RESENT), 1);
+	finish(&h, &c);
+}
+
 /* ---- forged records interleaved with a real client ------------------------------------------- */
 
 struct ossl_row {
@@ -1418,6 +1460,7 @@ int main(void)
 		cmocka_unit_test(test_linger_resends_spent),
 		cmocka_unit_test(test_linger_openssl_retransmission),
 		cmocka_unit_test(test_linger_kx_alone),
+		cmocka_unit_test(test_linger_forget),
 		cmocka_unit_test(test_offpath_cid_records),
 		cmocka_unit_test(test_offpath_fragments),
 		cmocka_unit_test(test_offpath_early_finished),
