@@ -10,11 +10,14 @@
  * owner once the thread is gone). Frees every datagram it dequeued.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <rte_errno.h>
+#include <rte_lcore.h>
 #include <rte_mbuf.h>
 
 #include <stormgate/common.h>
@@ -22,6 +25,7 @@
 #include <stormgate/time.h>
 
 #include "hsp_priv.h"
+#include "sg_log.h"
 
 /* Now in the engine's clocks (struct sg_hs_time). */
 static struct sg_hs_time hsp_now(void)
@@ -226,7 +230,20 @@ void *hsp_thread_main(void *arg)
 	struct hsp_engine *e = arg;
 	struct sg_hsplane *p = e->p;
 	unsigned sleep_us = HSP_SLEEP_MIN_US;
+	/*
+	 * An lcore id of its own gives the thread a mempool cache: every mbuf
+	 * it allocates (flights) or frees (the datagrams it took) otherwise
+	 * goes through the pool's shared ring, whose classic mode makes every
+	 * other user spin while one is preempted mid-operation. With more
+	 * threads than cores (2 engines, a worker and a fleet on 2) that spin
+	 * stalled a storm for seconds (docs/hsplane.md). Without a free id the
+	 * thread goes on uncached, as it did.
+	 */
+	bool registered = rte_thread_register() == 0;
 
+	if (!registered)
+		SG_LOG(HS, WARNING, "sg-hs-%u: no free lcore id (%s): its mbufs go uncached",
+		       e->idx, rte_strerror(rte_errno));
 	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
 		struct sg_hs_time now = hsp_now();
 		struct hsp_cmd c;
@@ -268,5 +285,7 @@ void *hsp_thread_main(void *arg)
 		sleep_us = sleep_us * 2 > HSP_SLEEP_MAX_US ? HSP_SLEEP_MAX_US : sleep_us * 2;
 	}
 	hsp_publish(e, hsp_now().mono_ms);
+	if (registered)
+		rte_thread_unregister();
 	return NULL;
 }
