@@ -10,6 +10,7 @@
 #include <rte_eal.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_mbuf.h>
 #include <rte_ring.h>
 
 #include "eal_test.h"
@@ -125,4 +126,23 @@ int eal_test_ring_port(const char *name, unsigned n, unsigned ring_size, struct 
 		    rte_eth_tx_queue_setup((uint16_t)port, q, 128, 0, NULL) != 0)
 			return -1;
 	return port;
+}
+
+void eal_test_ring_port_drain(struct rte_ring **tx, unsigned n)
+{
+	struct rte_mbuf *m;
+
+	for (unsigned q = 0; q < n; q++)
+		while (rte_ring_dequeue(tx[q], (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+}
+
+void eal_test_ring_port_close(uint16_t port, unsigned n, struct rte_ring **rx, struct rte_ring **tx)
+{
+	rte_eth_dev_stop(port);
+	rte_eth_dev_close(port);
+	for (unsigned q = 0; q < n; q++) {
+		rte_ring_free(rx[q]);
+		rte_ring_free(tx[q]);
+	}
 }

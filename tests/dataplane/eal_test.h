@@ -23,6 +23,8 @@ int eal_test_init(const char *name, unsigned memory_mb, int n_extra, const char 
 int eal_test_init_lcores(const char *name, unsigned n_lcores, unsigned memory_mb, int n_extra,
                          const char *const *extra);
 
+#include <stdint.h>
+
 struct rte_mempool;
 struct rte_ring;
 
@@ -34,6 +36,16 @@ struct rte_ring;
  */
 int eal_test_ring_port(const char *name, unsigned n, unsigned ring_size, struct rte_ring **rx,
                        struct rte_ring **tx, struct rte_mempool *pool);
+
+/* Free every mbuf left in the n rings of tx (what the port sent and the test did not take). */
+void eal_test_ring_port_drain(struct rte_ring **tx, unsigned n);
+
+/*
+ * Stop and close a port eal_test_ring_port() made, then free its rings (drain
+ * them first: their mbufs' pool must be whole before it is freed).
+ */
+void eal_test_ring_port_close(uint16_t port, unsigned n, struct rte_ring **rx,
+                              struct rte_ring **tx);
 
 /* rte_eal_cleanup(), then remove the runtime directory EAL made for this process. */
 void eal_test_fini(void);

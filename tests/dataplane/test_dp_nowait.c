@@ -89,30 +89,16 @@ static int setup(void **state)
 	return E.dp != NULL ? 0 : -1;
 }
 
-static void free_ring(struct rte_ring *r)
-{
-	struct rte_mbuf *m;
-
-	while (rte_ring_dequeue(r, (void **)&m) == 0)
-		rte_pktmbuf_free(m);
-}
-
 static int teardown(void **state)
 {
 	(void)state;
-	free_ring(E.dev_tx[0]);
-	free_ring(E.be_tx[0]);
+	eal_test_ring_port_drain(E.dev_tx, 1);
+	eal_test_ring_port_drain(E.be_tx, 1);
 	sg_dp_destroy(E.dp);
 	assert_int_equal(rte_mempool_avail_count(E.pool), POOL_SIZE);
 	sg_sess_table_destroy(E.tab);
-	rte_eth_dev_stop(E.dev_port);
-	rte_eth_dev_close(E.dev_port);
-	rte_eth_dev_stop(E.be_port);
-	rte_eth_dev_close(E.be_port);
-	rte_ring_free(E.dev_rx[0]);
-	rte_ring_free(E.dev_tx[0]);
-	rte_ring_free(E.be_rx[0]);
-	rte_ring_free(E.be_tx[0]);
+	eal_test_ring_port_close(E.dev_port, 1, E.dev_rx, E.dev_tx);
+	eal_test_ring_port_close(E.be_port, 1, E.be_rx, E.be_tx);
 	rte_mempool_free(E.pool);
 	eal_test_fini();
 	return 0;

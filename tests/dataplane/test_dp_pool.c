@@ -180,14 +180,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static void free_ring(struct rte_ring *r)
-{
-	struct rte_mbuf *m;
-
-	while (rte_ring_dequeue(r, (void **)&m) == 0)
-		rte_pktmbuf_free(m);
-}
-
 static int teardown(void **state)
 {
 	struct rte_mbuf *m[RING_SIZE];
@@ -195,8 +187,8 @@ static int teardown(void **state)
 
 	(void)state;
 	sg_dp_worker_offline(E.dp, 0);
-	free_ring(E.dev_tx[0]);
-	free_ring(E.be_tx[0]);
+	eal_test_ring_port_drain(E.dev_tx, 1);
+	eal_test_ring_port_drain(E.be_tx, 1);
 	while ((n = sg_dp_punt_dequeue(E.dp, m, RING_SIZE)) != 0)
 		for (unsigned i = 0; i < n; i++)
 			rte_pktmbuf_free(m[i]);
@@ -205,14 +197,8 @@ static int teardown(void **state)
 	tc_sa_free(E.dev_sa, WINDOW);
 	sg_rec_ctx_free(E.dev_rec);
 	sg_sess_table_destroy(E.tab);
-	rte_eth_dev_stop(E.dev_port);
-	rte_eth_dev_close(E.dev_port);
-	rte_eth_dev_stop(E.be_port);
-	rte_eth_dev_close(E.be_port);
-	rte_ring_free(E.dev_rx[0]);
-	rte_ring_free(E.dev_tx[0]);
-	rte_ring_free(E.be_rx[0]);
-	rte_ring_free(E.be_tx[0]);
+	eal_test_ring_port_close(E.dev_port, 1, E.dev_rx, E.dev_tx);
+	eal_test_ring_port_close(E.be_port, 1, E.be_rx, E.be_tx);
 	rte_mempool_free(E.pool);
 	return 0;
 }

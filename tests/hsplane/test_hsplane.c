@@ -155,14 +155,8 @@ static int teardown(void **state)
 	sg_hs_secrets_free(E.secrets);
 	sg_cred_close(E.cred);
 	tc_rmtree(E.dir);
-	rte_eth_dev_stop(E.dev_port);
-	rte_eth_dev_close(E.dev_port);
-	rte_eth_dev_stop(E.be_port);
-	rte_eth_dev_close(E.be_port);
-	rte_ring_free(E.dev_rx[0]);
-	rte_ring_free(E.dev_tx[0]);
-	rte_ring_free(E.be_rx[0]);
-	rte_ring_free(E.be_tx[0]);
+	eal_test_ring_port_close(E.dev_port, 1, E.dev_rx, E.dev_tx);
+	eal_test_ring_port_close(E.be_port, 1, E.be_rx, E.be_tx);
 	rte_mempool_free(E.pool);
 	eal_test_fini();
 	return 0;
