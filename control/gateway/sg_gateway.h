@@ -277,13 +277,15 @@ size_t sg_gateway_revoke_sessions(struct sg_gateway *gw, const uint8_t *identity
                                   size_t now_max, unsigned *alerts, size_t *left);
 
 /*
- * Fail the handshakes in flight whose PSK identity matches (sg_hs_revoke()):
- * their key was taken away. match runs on the gateway thread, inside the call.
- * Returns how many failed.
+ * Credentials changed (replaced, removed, disabled) in the store: no
+ * handshake in flight may install a session made with a key taken away. The
+ * credential generation moves on, so an install whose lookup came before it
+ * is checked against the credential again (refused when its key changed:
+ * install_revoked), and every engine fails, on its own thread soon after,
+ * its handshakes in flight whose credential is gone or disabled
+ * (docs/hsplane.md, "Credentials and the revocation guard"). Never waits.
  */
-unsigned sg_gateway_revoke_handshakes(struct sg_gateway *gw,
-                                      bool (*match)(void *ctx, const uint8_t *identity, size_t len),
-                                      void *ctx);
+void sg_gateway_revoke_handshakes(struct sg_gateway *gw);
 
 /*
  * Make p the live policy: the handshake engine and admission get it now,

@@ -133,19 +133,8 @@ size_t sg_gateway_revoke_sessions(struct sg_gateway *gw, const uint8_t *identity
 	return n;
 }
 
-unsigned sg_gateway_revoke_handshakes(struct sg_gateway *gw,
-                                      bool (*match)(void *ctx, const uint8_t *identity, size_t len),
-                                      void *ctx)
+void sg_gateway_revoke_handshakes(struct sg_gateway *gw)
 {
-	/*
-	 * The engines are on their own threads and match is the caller's for
-	 * this call only: the credential generation moves on, so an install
-	 * whose lookup came before it is checked against the credential again
-	 * (hs_glue.c), and each engine fails its handshakes in flight whose
-	 * credential is gone. None fail here, synchronously.
-	 */
-	(void)match;
-	(void)ctx;
+	/* The engines are on their own threads: the install guard and the engines do it. */
 	sg_hsplane_cred_revoked(gw->hs.plane);
-	return 0;
 }

@@ -42,13 +42,6 @@ struct one_job {
 	unsigned alerts;
 };
 
-static bool same_ident(void *ctx, const uint8_t *identity, size_t len)
-{
-	const struct one_job *j = ctx;
-
-	return len == j->len && memcmp(identity, j->identity, len) == 0;
-}
-
 /* Gateway thread: one identity's handshakes fail, its sessions end (or are counted). */
 static int one_step(void *arg)
 {
@@ -63,7 +56,7 @@ static int one_step(void *arg)
 	 * made with it after this: they fail now (the device starts again and
 	 * meets the new key).
 	 */
-	sg_gateway_revoke_handshakes(j->gw, same_ident, j);
+	sg_gateway_revoke_handshakes(j->gw);
 	j->ended = sg_gateway_revoke_sessions(j->gw, j->identity, j->len, REVOKE_NOW, &j->alerts,
 	                                      &j->left);
 	return MGMT_CALL_DONE;
@@ -105,16 +98,12 @@ struct set_job {
 	uint64_t with_sessions;
 };
 
-static bool in_set(void *ctx, const uint8_t *identity, size_t len)
-{
-	return mgmt_idset_has(ctx, identity, len);
-}
-
 /*
- * Gateway thread, one poll's share: first every handshake in flight of an
- * identity of the set fails (one pass over the engine's slots), then each
- * identity with sessions is queued for the background sweep (64 sessions
- * per poll, sweep.c), REVOKE_SCAN_PER_POLL identities per poll.
+ * Gateway thread, one poll's share: first the handshakes in flight are told
+ * (sg_gateway_revoke_handshakes(): the engines fail those whose credential
+ * is gone, the install guard those whose key changed), then each identity
+ * with sessions is queued for the background sweep (64 sessions per poll,
+ * sweep.c), REVOKE_SCAN_PER_POLL identities per poll.
  */
 static int set_step(void *arg)
 {
@@ -123,7 +112,7 @@ static int set_step(void *arg)
 	size_t len, left;
 
 	if (!j->handshakes_done) {
-		sg_gateway_revoke_handshakes(j->gw, in_set, (void *)j->set);
+		sg_gateway_revoke_handshakes(j->gw);
 		j->handshakes_done = true;
 		return MGMT_CALL_AGAIN;
 	}

@@ -600,7 +600,7 @@ static void test_revoked_mid_handshake(void **state)
 			memset(other.psk, 0x77, 16);
 			assert_int_equal(sg_cred_put(E.cred, "hs-dev", 6, &other), 0);
 		}
-		sg_gateway_revoke_handshakes(E.gw, NULL, NULL);
+		sg_gateway_revoke_handshakes(E.gw);
 		pump();
 		n = hc_rec_ccs(&c, buf, sizeof(buf));
 		n += hc_rec_finished(&c, buf + n, sizeof(buf) - n, false);
