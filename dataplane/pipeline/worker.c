@@ -167,28 +167,6 @@ static void punt(struct dp_worker *w, struct burst *b, struct rte_mbuf *m, unsig
 	b->punt[b->n_punt++] = m;
 }
 
-/*
- * The handshake queue (+ 1) of a datagram punted as a handshake or a record
- * of no session: its client's, so all its datagrams reach one engine; 0 for
- * every other punt, and when there are no handshake queues.
- */
-static unsigned punt_queue(const struct sg_dp *dp, const struct pkt_st *st)
-{
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-	uint8_t a[16];
-
-	if (dp->n_hsq == 0 ||
-	    (st->reason != SG_DP_PUNT_HANDSHAKE && st->reason != SG_DP_PUNT_UNKNOWN))
-		return 0;
-	if (st->pkt.family == 4) {
-		memcpy(a, mapped, 12);
-		memcpy(a + 12, st->pkt.src, 4);
-	} else {
-		memcpy(a, st->pkt.src, 16);
-	}
-	return dp_hs_queue(dp, a, rte_cpu_to_be_16(st->pkt.sport)) + 1;
-}
-
 /* Count punt i of the burst as taken (the ring or queue has it: no longer ours to read). */
 static void punt_taken(struct dp_worker *w, const struct burst *b, unsigned i)
 {
@@ -252,6 +230,23 @@ static void pkt_tuple(const struct sg_pkt *p, struct sg_sess_tuple *k)
 		sg_sess_tuple_v6(k, p->dst, rte_cpu_to_be_16(p->dport), p->src,
 		                 rte_cpu_to_be_16(p->sport));
 	}
+}
+
+/*
+ * The handshake queue (+ 1) of a datagram punted as a handshake or a record
+ * of no session: its client's, so all its datagrams reach one engine; 0 for
+ * every other punt, and when there are no handshake queues. The client as
+ * the session table keys it (pkt_tuple()), so the owner finds the same queue.
+ */
+static unsigned punt_queue(const struct sg_dp *dp, const struct pkt_st *st)
+{
+	struct sg_sess_tuple k;
+
+	if (dp->n_hsq == 0 ||
+	    (st->reason != SG_DP_PUNT_HANDSHAKE && st->reason != SG_DP_PUNT_UNKNOWN))
+		return 0;
+	pkt_tuple(&st->pkt, &k);
+	return dp_hs_queue(dp, k.paddr, k.pport) + 1;
 }
 
 static enum sg_drop rec_drop_reason(enum sg_rec_status s)
