@@ -230,7 +230,6 @@ static int send_close(struct sg_gateway *gw, const struct gw_closing *c)
 {
 	uint8_t buf[SG_ALERT_BUF_LEN];
 	const struct sg_sess_tuple *t = &c->tuple;
-	int v4 = sg_ip6_is_v4_mapped(t->paddr);
 	uint32_t off, len;
 	int rc;
 
@@ -238,9 +237,8 @@ static int send_close(struct sg_gateway *gw, const struct gw_closing *c)
 	                   SG_TLS_ALERT_WARNING, SG_TLS_ALERT_CLOSE_NOTIFY, buf, sizeof(buf), &off,
 	                   &len);
 	if (rc == 0)
-		rc = sg_dp_ctl_send_udp(gw->ports.dp, 0, v4 ? 4 : 6, v4 ? t->laddr + 12 : t->laddr,
-		                        rte_be_to_cpu_16(t->lport), v4 ? t->paddr + 12 : t->paddr,
-		                        rte_be_to_cpu_16(t->pport), buf + off, (uint16_t)len);
+		rc = sg_dp_ctl_send_mapped(gw->ports.dp, NULL, 0, t->laddr, t->lport, t->paddr,
+		                           t->pport, buf + off, (uint16_t)len);
 	return rc;
 }
 

@@ -105,7 +105,6 @@ static int hsp_send(void *ctx, const struct sg_hs_peer *p, const uint8_t *data, 
 {
 	struct hsp_engine *e = ctx;
 	struct hsp_msg *m = pending_install(e, p);
-	int v4 = sg_ip6_is_v4_mapped(p->paddr);
 
 	if (len > UINT16_MAX)
 		return -EMSGSIZE;
@@ -117,10 +116,8 @@ static int hsp_send(void *ctx, const struct sg_hs_peer *p, const uint8_t *data, 
 		m->out_used = (uint16_t)(m->out_used + len);
 		return 0;
 	}
-	return sg_dp_ctl_tx_send_udp(e->tx, e->p->conf.tx_port, v4 ? 4 : 6,
-	                             v4 ? p->laddr + 12 : p->laddr, rte_be_to_cpu_16(p->lport),
-	                             v4 ? p->paddr + 12 : p->paddr, rte_be_to_cpu_16(p->pport),
-	                             data, (uint16_t)len);
+	return sg_dp_ctl_send_mapped(e->p->conf.dp, e->tx, e->p->conf.tx_port, p->laddr, p->lport,
+	                             p->paddr, p->pport, data, (uint16_t)len);
 }
 
 unsigned hsp_stash(struct hsp_engine *e, unsigned n)

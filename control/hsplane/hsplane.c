@@ -259,14 +259,11 @@ static void post(struct hsp_engine *e, const struct hsp_cmd *c)
 static void flight_send(struct sg_hsplane *p, const struct hsp_msg *m)
 {
 	const struct sg_hs_peer *pe = &m->res.peer;
-	int v4 = sg_ip6_is_v4_mapped(pe->paddr);
 	unsigned off = 0;
 
 	for (unsigned k = 0; k < m->n_out; k++) {
-		sg_dp_ctl_send_udp(p->conf.dp, p->conf.tx_port, v4 ? 4 : 6,
-		                   v4 ? pe->laddr + 12 : pe->laddr, rte_be_to_cpu_16(pe->lport),
-		                   v4 ? pe->paddr + 12 : pe->paddr, rte_be_to_cpu_16(pe->pport),
-		                   m->out + off, m->out_len[k]);
+		sg_dp_ctl_send_mapped(p->conf.dp, NULL, p->conf.tx_port, pe->laddr, pe->lport,
+		                      pe->paddr, pe->pport, m->out + off, m->out_len[k]);
 		off += m->out_len[k];
 	}
 }

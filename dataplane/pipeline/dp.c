@@ -616,6 +616,18 @@ int sg_dp_ctl_send_udp(struct sg_dp *dp, unsigned port, uint8_t family, const ui
 	return sg_dp_ctl_tx_send_udp(dp->ctl, port, family, src, sport, dst, dport, payload, len);
 }
 
+int sg_dp_ctl_send_mapped(struct sg_dp *dp, struct sg_dp_ctl_tx *tx, unsigned port,
+                          const uint8_t laddr[16], uint16_t lport, const uint8_t paddr[16],
+                          uint16_t pport, const uint8_t *payload, uint16_t len)
+{
+	int v4 = sg_ip6_is_v4_mapped(paddr);
+
+	return sg_dp_ctl_tx_send_udp(tx != NULL ? tx : dp->ctl, port, v4 ? 4 : 6,
+	                             v4 ? laddr + 12 : laddr, rte_be_to_cpu_16(lport),
+	                             v4 ? paddr + 12 : paddr, rte_be_to_cpu_16(pport), payload,
+	                             len);
+}
+
 int sg_dp_ctl_tx_send_udp(struct sg_dp_ctl_tx *tx, unsigned port, uint8_t family,
                           const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport,
                           const uint8_t *payload, uint16_t len)

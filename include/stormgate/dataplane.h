@@ -473,6 +473,16 @@ struct sg_dp_ctl_tx *sg_dp_ctl_tx_create(struct sg_dp *dp);
 /* Frees the frames still in its backlog (counted dropped). NULL: no-op. Control. */
 void sg_dp_ctl_tx_free(struct sg_dp_ctl_tx *tx);
 
+/*
+ * sg_dp_ctl_send_udp() from our address and port laddr/lport to paddr/pport
+ * as the session table keeps them (IPv4 as IPv4-mapped IPv6, ports in
+ * network byte order), through handle tx (the handle's thread), or with tx
+ * NULL through the control thread's own (control).
+ */
+int sg_dp_ctl_send_mapped(struct sg_dp *dp, struct sg_dp_ctl_tx *tx, unsigned port,
+                          const uint8_t laddr[16], uint16_t lport, const uint8_t paddr[16],
+                          uint16_t pport, const uint8_t *payload, uint16_t len);
+
 /* sg_dp_ctl_send_udp() through handle tx. The handle's thread. */
 int sg_dp_ctl_tx_send_udp(struct sg_dp_ctl_tx *tx, unsigned port, uint8_t family,
                           const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport,
