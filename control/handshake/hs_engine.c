@@ -791,6 +791,17 @@ static const char *const counter_names[SG_HS_C_MAX] = {
 	[SG_HS_C_FAIL_INSTALL] = "fail_install",
 	[SG_HS_C_FAIL_REVOKED] = "fail_credential_revoked",
 	[SG_HS_C_FAIL_INTERNAL] = "fail_internal",
+	[SG_HS_C_FAIL_NO_CERT] = "fail_no_cert",
+	[SG_HS_C_FAIL_BAD_CERT] = "fail_bad_cert",
+	[SG_HS_C_FAIL_CERT_EXPIRED] = "fail_cert_expired",
+	[SG_HS_C_FAIL_CERT_REVOKED] = "fail_cert_revoked",
+	[SG_HS_C_FAIL_UNKNOWN_CA] = "fail_unknown_ca",
+	[SG_HS_C_FAIL_CERT_POLICY] = "fail_cert_policy",
+	[SG_HS_C_FAIL_CERT_VERIFY] = "fail_cert_verify",
+	[SG_HS_C_FAIL_UNSUPPORTED_CERT] = "fail_unsupported_cert",
+	[SG_HS_C_COMPLETED_CERT] = "completed_cert",
+	[SG_HS_C_SIGN_PRECOMPUTED] = "sign_precomputed",
+	[SG_HS_C_SIGN_INLINE] = "sign_inline",
 };
 
 const char *sg_hs_counter_name(enum sg_hs_counter c)

@@ -19,6 +19,8 @@
 #define AEAD_GCM_128 AEAD(AES_128_GCM, SG_DTLS_AEAD_TAG_LEN, GCM)
 #define AEAD_GCM_256 AEAD(AES_256_GCM, SG_DTLS_AEAD_TAG_LEN, GCM)
 #define AEAD_CHACHA  AEAD(CHACHA20_POLY1305, SG_DTLS_AEAD_TAG_LEN, CHACHA)
+/* Not an AEAD: AES-128-CBC and HMAC-SHA256; "tag" is the MAC. */
+#define AEAD_CBC_SHA256 AEAD(AES_128_CBC_SHA256, SG_DTLS_CBC_MAC_LEN, CBC)
 
 /* Row pos of the table: name and value come from one token (dtls.h). */
 #define ROW(pos, r, n, aead_, prf_, kx_)                                                           \
@@ -39,12 +41,18 @@
 #define RECORD_ONLY(i, ...) ROW(SG_SUITES_RANKED + (i), 0, __VA_ARGS__)
 
 /*
- * Kind first: ECDHE-PSK (forward secrecy, RFC 8442 / RFC 7905), then PSK.
- * Within a kind, CCM leads: a device that has AES-CCM for the RFC 7925 §4.2
- * suite (CCM_8) has it for CCM too, and CCM's 16-byte tag raises the forgery
- * limit of a key from 2^7 to 2^23.5 records (RFC 9147 §4.5.3), so spoofing a
- * device's address can no longer end its session with 128 packets. CCM_8
- * comes last: a device offering only it still gets it.
+ * Kind first: ECDHE-PSK (forward secrecy, RFC 8442 / RFC 7905), then PSK,
+ * then certificates and raw public keys (ECDHE-ECDSA, RFC 8422: negotiated
+ * only when the gateway has a certificate or key, docs/certificates.md): a
+ * client offering both kinds keeps the credential it was given for this
+ * service. Within a kind, CCM leads: a device that has AES-CCM for the RFC
+ * 7925 §4.2 suite (CCM_8) has it for CCM too, and CCM's 16-byte tag raises
+ * the forgery limit of a key from 2^7 to 2^23.5 records (RFC 9147 §4.5.3), so
+ * spoofing a device's address can no longer end its session with 128
+ * packets. CCM_8 comes last of the AEADs: a device offering only it still
+ * gets it. The CBC-SHA256 suites (LwM2M 1.0/1.1 servers must offer them)
+ * come last of all: MAC-then-encrypt needs a constant-time check
+ * (docs/record-layer.md, "CBC"), and an AEAD is always better.
  */
 const struct sg_suite sg_suites[SG_SUITES_N] = {
 	RANKED(1, ECDHE_PSK_WITH_AES_128_CCM_SHA256, CCM, SHA256, ECDHE_PSK),
@@ -56,9 +64,13 @@ const struct sg_suite sg_suites[SG_SUITES_N] = {
 	RANKED(7, PSK_WITH_AES_256_GCM_SHA384, GCM_256, SHA384, PSK),
 	RANKED(8, PSK_WITH_CHACHA20_POLY1305_SHA256, CHACHA, SHA256, PSK),
 	RANKED(9, PSK_WITH_AES_128_CCM_8, CCM_8, SHA256, PSK),
-	/* Certificates are a later issue (docs/protocol.md). */
-	RECORD_ONLY(0, ECDHE_ECDSA_WITH_AES_128_CCM_8, CCM_8, SHA256, ECDHE_ECDSA),
-	RECORD_ONLY(1, ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, GCM_128, SHA256, ECDHE_ECDSA),
+	RANKED(10, ECDHE_ECDSA_WITH_AES_128_CCM, CCM, SHA256, ECDHE_ECDSA),
+	RANKED(11, ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, GCM_128, SHA256, ECDHE_ECDSA),
+	RANKED(12, ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, GCM_256, SHA384, ECDHE_ECDSA),
+	RANKED(13, ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, CHACHA, SHA256, ECDHE_ECDSA),
+	RANKED(14, ECDHE_ECDSA_WITH_AES_128_CCM_8, CCM_8, SHA256, ECDHE_ECDSA),
+	RANKED(15, ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, CBC_SHA256, SHA256, ECDHE_ECDSA),
+	RANKED(16, PSK_WITH_AES_128_CBC_SHA256, CBC_SHA256, SHA256, PSK),
 };
 
 #undef ROW
@@ -70,6 +82,7 @@ const struct sg_suite sg_suites[SG_SUITES_N] = {
 #undef AEAD_GCM_128
 #undef AEAD_GCM_256
 #undef AEAD_CHACHA
+#undef AEAD_CBC_SHA256
 
 const struct sg_suite *sg_suite_find(uint16_t id)
 {

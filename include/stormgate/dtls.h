@@ -85,17 +85,36 @@ extern "C" {
 
 /* Cipher suites served by the record layer (IANA TLS Cipher Suites registry);
  * what each one is made of, and the default order: the registry, suite.h. */
-#define SG_TLS_PSK_WITH_AES_128_CCM_8                  0xc0a8 /* RFC 6655 */
-#define SG_TLS_PSK_WITH_AES_128_CCM                    0xc0a4 /* RFC 6655 */
-#define SG_TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8          0xc0ae /* RFC 7251 */
-#define SG_TLS_PSK_WITH_AES_128_GCM_SHA256             0x00a8 /* RFC 5487 */
-#define SG_TLS_PSK_WITH_AES_256_GCM_SHA384             0x00a9 /* RFC 5487 */
-#define SG_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256     0xc02b /* RFC 5289 */
-#define SG_TLS_PSK_WITH_CHACHA20_POLY1305_SHA256       0xccab /* RFC 7905 */
-#define SG_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256 0xccac /* RFC 7905 */
-#define SG_TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256       0xd001 /* RFC 8442 */
-#define SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256     0xd003 /* RFC 8442 */
-#define SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256       0xd005 /* RFC 8442 */
+#define SG_TLS_PSK_WITH_AES_128_CCM_8                    0xc0a8 /* RFC 6655 */
+#define SG_TLS_PSK_WITH_AES_128_CCM                      0xc0a4 /* RFC 6655 */
+#define SG_TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8            0xc0ae /* RFC 7251 */
+#define SG_TLS_PSK_WITH_AES_128_GCM_SHA256               0x00a8 /* RFC 5487 */
+#define SG_TLS_PSK_WITH_AES_256_GCM_SHA384               0x00a9 /* RFC 5487 */
+#define SG_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256       0xc02b /* RFC 5289 */
+#define SG_TLS_PSK_WITH_CHACHA20_POLY1305_SHA256         0xccab /* RFC 7905 */
+#define SG_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256   0xccac /* RFC 7905 */
+#define SG_TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256         0xd001 /* RFC 8442 */
+#define SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256       0xd003 /* RFC 8442 */
+#define SG_TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256         0xd005 /* RFC 8442 */
+#define SG_TLS_ECDHE_ECDSA_WITH_AES_128_CCM              0xc0ac /* RFC 7251 */
+#define SG_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384       0xc02c /* RFC 5289 */
+#define SG_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 0xcca9 /* RFC 7905 */
+#define SG_TLS_PSK_WITH_AES_128_CBC_SHA256               0x00ae /* RFC 5487 */
+#define SG_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256       0xc023 /* RFC 5289 */
+
+/*
+ * CBC record protection (RFC 5246 §6.2.3.2, TLS 1.1+ explicit IV): fragment =
+ * IV ‖ E(content ‖ MAC ‖ padding ‖ padding_length), or with encrypt_then_mac
+ * (RFC 7366 §3) IV ‖ E(content ‖ padding ‖ padding_length) ‖ MAC. HMAC-SHA256
+ * over the 13 bytes of seq_num type version length, then the content (or, EtM,
+ * the IV and ciphertext). The key block holds the two MAC keys first and no
+ * write IVs (RFC 5246 §6.3).
+ */
+#define SG_DTLS_CBC_BLOCK       16
+#define SG_DTLS_CBC_IV_LEN      16
+#define SG_DTLS_CBC_MAC_LEN     32 /* HMAC-SHA256 */
+#define SG_DTLS_CBC_MAC_KEY_LEN 32
+#define SG_DTLS_CBC_PAD_MAX     256 /* padding plus its length byte */
 
 /*
  * AEAD integrity limits: forged records an endpoint may see under one key
@@ -107,6 +126,8 @@ extern "C" {
 #define SG_DTLS_INTEGRITY_LIMIT_CCM    UINT32_C(11863283)   /* 2^23.5, rounded down */
 #define SG_DTLS_INTEGRITY_LIMIT_GCM    UINT32_C(0xffffffff) /* 2^36, saturated */
 #define SG_DTLS_INTEGRITY_LIMIT_CHACHA UINT32_C(0xffffffff) /* 2^36, saturated */
+/* HMAC-SHA256 with a 256-bit tag: no forgery limit worth a number. */
+#define SG_DTLS_INTEGRITY_LIMIT_CBC UINT32_C(0xffffffff)
 
 /* ===== Handshake (RFC 5246 §7, RFC 6347 §4.2-4.3, RFC 4279, RFC 5489) =====
  * Owned by the handshake server (control/handshake/); the extension,
@@ -173,6 +194,7 @@ extern "C" {
 
 /* NamedGroup (RFC 8422 §5.1.1) and ECPointFormat / ECCurveType (§5.1.2, §5.4). */
 #define SG_TLS_GROUP_SECP256R1       23
+#define SG_TLS_GROUP_SECP384R1       24
 #define SG_TLS_GROUP_X25519          29
 #define SG_TLS_EC_POINT_UNCOMPRESSED 0
 #define SG_TLS_EC_CURVE_NAMED        3
@@ -197,6 +219,28 @@ extern "C" {
 #define SG_TLS_ALERT_UNSUPPORTED_EXTENSION  110
 #define SG_TLS_ALERT_UNRECOGNIZED_NAME      112
 #define SG_TLS_ALERT_UNKNOWN_PSK_IDENTITY   115
+/* Certificates (RFC 5246 §7.2.2) */
+#define SG_TLS_ALERT_BAD_CERTIFICATE         42
+#define SG_TLS_ALERT_UNSUPPORTED_CERTIFICATE 43
+#define SG_TLS_ALERT_CERTIFICATE_REVOKED     44
+#define SG_TLS_ALERT_CERTIFICATE_EXPIRED     45
+#define SG_TLS_ALERT_CERTIFICATE_UNKNOWN     46
+#define SG_TLS_ALERT_UNKNOWN_CA              48
+#define SG_TLS_ALERT_ACCESS_DENIED           49
+
+/* Certificates and raw public keys (RFC 5246 §7.4.2, §7.4.4, §7.4.8; RFC 8422
+ * §5.4, §5.8; RFC 7250). */
+#define SG_TLS_EXT_CLIENT_CERTIFICATE_TYPE 19 /* RFC 7250 §3 */
+#define SG_TLS_EXT_SERVER_CERTIFICATE_TYPE 20 /* RFC 7250 §3 */
+#define SG_TLS_CERT_TYPE_X509              0  /* RFC 7250 §3 CertificateType */
+#define SG_TLS_CERT_TYPE_RPK               2
+#define SG_TLS_CLIENT_CERT_ECDSA_SIGN      64 /* RFC 8422 §5.5 ClientCertificateType */
+#define SG_TLS_HASH_SHA256                 4  /* RFC 5246 §7.4.1.4.1 HashAlgorithm */
+#define SG_TLS_HASH_SHA384                 5
+#define SG_TLS_SIG_ECDSA                   3      /* SignatureAlgorithm */
+#define SG_TLS_SIGSCHEME_ECDSA_SHA256      0x0403 /* hash << 8 | signature */
+#define SG_TLS_SIGSCHEME_ECDSA_SHA384      0x0503
+#define SG_TLS_CERT_CHAIN_MAX              16384 /* our chain and a client's: bytes */
 
 /* PRF labels (RFC 5246 §8.1, §6.3, §7.4.9; RFC 7627 §4). */
 #define SG_TLS_LABEL_MASTER_SECRET          "master secret"

@@ -42,6 +42,7 @@ extern "C" {
 
 struct sg_hs_engine;
 struct sg_hs_secrets;
+struct sg_hs_certs;
 struct sg_rec_ctx;
 
 /*
@@ -101,6 +102,17 @@ struct sg_hs_cred {
 	                                handed back in struct sg_hs_result.user */
 };
 
+/* How a peer authenticated (struct sg_hs_result.auth, ops.cert_lookup). */
+enum sg_hs_auth {
+	SG_HS_AUTH_PSK = 0, /* a PSK identity (RFC 4279) */
+	SG_HS_AUTH_X509,    /* an X.509 certificate verified against the CA bundle */
+	SG_HS_AUTH_RPK,     /* a raw public key found in the credential store (RFC 7250) */
+	SG_HS_AUTH_NONE,    /* ECDHE-ECDSA without a client certificate (client_auth optional) */
+};
+
+/* Length of the key a raw public key is found by: SHA-256 of its SubjectPublicKeyInfo DER. */
+#define SG_HS_SPKI_HASH_LEN 32
+
 struct sg_hs_result;
 
 /*
@@ -150,6 +162,25 @@ struct sg_hs_ops {
 	 * drop_admission; the client retransmits it on its timer).
 	 */
 	int (*admit)(void *ctx, const struct sg_hs_peer *peer);
+	/*
+	 * Optional (NULL: certificate clients get the defaults, raw public keys
+	 * are refused). Policy of a client that authenticated with a
+	 * certificate or a raw public key (ECDHE-ECDSA suites), after its
+	 * chain or key verified and before its CertificateVerify is checked:
+	 *   SG_HS_AUTH_X509: key is the certificate identity (subject CN or SAN
+	 *     URI, tls.cert_identity), key_len bytes; -ENOENT: no policy entry,
+	 *     the engine takes its defaults unless tls.require_policy;
+	 *   SG_HS_AUTH_RPK: key is the SHA-256 of the SubjectPublicKeyInfo
+	 *     (SG_HS_SPKI_HASH_LEN); fill identity (the store's name of that
+	 *     key, at most SG_TLS_PSK_IDENTITY_MAX bytes) and *identity_len;
+	 *     -ENOENT: unknown key, refused (bad_certificate).
+	 * cred is filled as psk_lookup fills it, without a PSK (psk_len 0).
+	 * -EACCES: policy refuses it (access_denied); another -errno: the store
+	 * failed (internal_error). An LMDB read: must not block long.
+	 */
+	int (*cert_lookup)(void *ctx, enum sg_hs_auth kind, const uint8_t *key, size_t key_len,
+	                   const uint8_t *sni, size_t sni_len, struct sg_hs_cred *cred,
+	                   uint8_t *identity, uint16_t *identity_len);
 };
 
 /* A completed handshake, handed to ops.install. */
@@ -171,6 +202,13 @@ struct sg_hs_result {
 	                           the SA carries it too (sg_rec_sa_max_plaintext()) */
 	uint8_t rrc;            /* return routability checks negotiated (RFC 9853 §3); the SA has
 	                           SG_SA_F_RRC */
+	/*
+	 * Who the peer is: the PSK identity, the certificate identity (subject
+	 * CN or SAN URI, tls.cert_identity) or the store's name of its raw public
+	 * key, by auth (enum sg_hs_auth). Policy and the backend (the PROXY v2
+	 * TLV) see this name whatever the kind.
+	 */
+	uint8_t auth; /* enum sg_hs_auth */
 	uint16_t identity_len;
 	uint8_t identity[SG_TLS_PSK_IDENTITY_MAX];
 	uint16_t sni_len; /* 0: no server_name */
@@ -240,6 +278,13 @@ struct sg_hs_config {
 	 * cookie_rotate_ms and ticket_rotate_s are then the object's, not these.
 	 */
 	struct sg_hs_secrets *secrets;
+	/*
+	 * The gateway's certificate or raw public key, the client CA bundle,
+	 * CRLs and the client-auth policy (struct sg_hs_certs, below), shared by
+	 * engines and reloaded by its owner; it must outlive the engine. NULL:
+	 * the ECDHE-ECDSA suites are never negotiated.
+	 */
+	struct sg_hs_certs *certs;
 	struct sg_hs_ops ops; /* psk_lookup, send and install are required */
 };
 
@@ -307,6 +352,20 @@ enum sg_hs_counter {
 	SG_HS_C_FAIL_REVOKED,            /* decrypt_error: its PSK was replaced or removed since
 	                                    the lookup (sg_hs_revoke) */
 	SG_HS_C_FAIL_INTERNAL,           /* internal_error: crypto or allocation */
+	/* certificates and raw public keys (ECDHE-ECDSA suites) */
+	SG_HS_C_FAIL_NO_CERT,          /* handshake_failure: client_auth require, none sent */
+	SG_HS_C_FAIL_BAD_CERT,         /* bad_certificate: unparsable, wrong key type, bad chain
+	                                  signature, or a raw public key not in the store */
+	SG_HS_C_FAIL_CERT_EXPIRED,     /* certificate_expired: outside its validity */
+	SG_HS_C_FAIL_CERT_REVOKED,     /* certificate_revoked: on a CRL */
+	SG_HS_C_FAIL_UNKNOWN_CA,       /* unknown_ca: no path to the CA bundle */
+	SG_HS_C_FAIL_CERT_POLICY,      /* access_denied: cert_lookup refused (-EACCES) */
+	SG_HS_C_FAIL_CERT_VERIFY,      /* decrypt_error: CertificateVerify signature wrong */
+	SG_HS_C_FAIL_UNSUPPORTED_CERT, /* unsupported_certificate / handshake_failure: no
+	                                  certificate type or signature scheme in common */
+	SG_HS_C_COMPLETED_CERT,        /* full handshakes completed with ECDHE-ECDSA */
+	SG_HS_C_SIGN_PRECOMPUTED,      /* ServerKeyExchange signed with a precomputed nonce */
+	SG_HS_C_SIGN_INLINE,           /* ... signed with a nonce computed then (pool empty) */
 	SG_HS_C_MAX
 };
 
@@ -528,6 +587,81 @@ int sg_hs_finished_forget(struct sg_hs_engine *e, const struct sg_hs_peer *peer)
  */
 unsigned sg_hs_revoke(struct sg_hs_engine *e,
                       bool (*match)(void *ctx, const uint8_t *identity, size_t len), void *ctx);
+
+/* ---- certificates and raw public keys ------------------------------------------- */
+
+/* struct sg_hs_certs_conf.client_auth */
+enum sg_hs_client_auth {
+	SG_HS_CLIENT_AUTH_REQUIRE = 0, /* CertificateRequest; no certificate: handshake_failure */
+	SG_HS_CLIENT_AUTH_OPTIONAL,    /* CertificateRequest; none: an anonymous-client session */
+	SG_HS_CLIENT_AUTH_NONE,        /* no CertificateRequest (server authentication only) */
+};
+
+/* struct sg_hs_certs_conf.identity_from: which name of a client certificate is its identity. */
+enum sg_hs_cert_identity {
+	SG_HS_CERT_ID_CN = 0,  /* subject commonName */
+	SG_HS_CERT_ID_SAN_URI, /* first subjectAltName URI (oneM2M, LwM2M endpoint URNs) */
+};
+
+/* Zero fields take the documented default; paths are read at create and reload only. */
+struct sg_hs_certs_conf {
+	const char *cert_file; /* PEM: our certificate, then its chain (leaf first); NULL: none */
+	const char *key_file;  /* PEM: its private key (EC P-256 or P-384); required with either */
+	/* PEM: a bare public key offered as our raw public key (RFC 7250); NULL: the
+	 * certificate's key. Neither cert_file nor rpk_key_file: no ECDHE-ECDSA at all. */
+	const char *rpk_key_file;
+	const char *ca_file;    /* PEM: CAs client certificates must chain to; NULL: no X.509
+	                           client certificates (raw public keys may still be accepted) */
+	const char *crl_file;   /* PEM: CRLs checked for every client certificate; NULL: none */
+	uint8_t client_auth;    /* enum sg_hs_client_auth */
+	uint8_t identity_from;  /* enum sg_hs_cert_identity */
+	uint8_t rpk;            /* accept and offer raw public keys (RFC 7250): 1 */
+	uint8_t require_policy; /* an X.509 identity without a cert_lookup entry is refused */
+	uint32_t sign_pool;     /* precomputed ECDSA nonces kept ready; 0: 1024 */
+	uint32_t verify_cache;  /* client certificates whose chain verified, kept to skip the
+	                           chain on their next handshake; 0: 4096 */
+};
+
+/*
+ * Load the configured certificate, key, CA bundle and CRLs. NULL on error
+ * with a message naming the file and the problem in err (a key that does not
+ * match the certificate, an unsupported curve, an unreadable file, a CRL
+ * that does not parse). The owner thread.
+ */
+struct sg_hs_certs *sg_hs_certs_create(const struct sg_hs_certs_conf *conf, char *err,
+                                       size_t err_len);
+
+/*
+ * Load conf again and switch every engine to it, handshake by handshake
+ * (one in flight finishes with what it started with). All or nothing: on
+ * error (-errno, message in err) the loaded set stays. The owner thread.
+ */
+int sg_hs_certs_reload(struct sg_hs_certs *c, const struct sg_hs_certs_conf *conf, char *err,
+                       size_t err_len);
+
+/*
+ * Precompute up to max ECDSA nonces (k^-1, r) for the signing pool, off the
+ * engines' threads (the gateway's tick). Returns how many it added. The
+ * owner thread, or any one thread at a time.
+ */
+unsigned sg_hs_certs_refill(struct sg_hs_certs *c, unsigned max);
+
+/* What a stats reader shows (any thread). */
+struct sg_hs_certs_info {
+	uint64_t generation; /* reloads + 1 */
+	uint32_t pool_ready; /* precomputed nonces available */
+	uint32_t pool_size;
+	uint32_t cache_entries; /* verified client certificates cached */
+	uint64_t cache_hits;
+	uint64_t cache_misses;
+	int64_t not_after; /* our certificate's expiry (Unix s); 0: raw public key only */
+	char subject[128]; /* our certificate's subject, one line */
+	uint16_t curve;    /* SG_TLS_GROUP_SECP256R1 or _SECP384R1 of our key */
+};
+void sg_hs_certs_info_get(const struct sg_hs_certs *c, struct sg_hs_certs_info *info);
+
+/* Free after every engine that uses it was freed. NULL: no-op. The owner thread. */
+void sg_hs_certs_free(struct sg_hs_certs *c);
 
 /* What an operator may change on a running engine (sg_hs_policy_set). */
 struct sg_hs_policy {

@@ -76,22 +76,37 @@ static inline unsigned sg_aead_key_len(enum sg_aead aead)
 	return aead == SG_AEAD_AES_256_GCM || aead == SG_AEAD_CHACHA20_POLY1305 ? 32 : 16;
 }
 
-/* Write IV bytes from the key block: 4-byte salt (GCM, CCM) or 12 (ChaCha20, RFC 7905 §2). */
+/* Write IV bytes from the key block: 4-byte salt (GCM, CCM), 12 (ChaCha20, RFC 7905 §2),
+ * none for CBC (RFC 5246 §6.3: explicit IVs only). */
 static inline unsigned sg_aead_iv_len(enum sg_aead aead)
 {
+	if (aead == SG_AEAD_AES_128_CBC_SHA256)
+		return 0;
 	return aead == SG_AEAD_CHACHA20_POLY1305 ? SG_DTLS_AEAD_NONCE_LEN : SG_DTLS_AEAD_SALT_LEN;
 }
 
-/* Explicit nonce bytes carried in each record: 8 (GCM, CCM) or 0 (ChaCha20). */
+/* Explicit nonce bytes carried in each record: 8 (GCM, CCM), 0 (ChaCha20), the 16-byte IV
+ * (CBC). */
 static inline unsigned sg_aead_explicit_len(enum sg_aead aead)
 {
+	if (aead == SG_AEAD_AES_128_CBC_SHA256)
+		return SG_DTLS_CBC_IV_LEN;
 	return aead == SG_AEAD_CHACHA20_POLY1305 ? 0 : SG_DTLS_AEAD_EXPLICIT_LEN;
 }
 
-/* Tag bytes: 8 for CCM_8, 16 otherwise. */
+/* Tag bytes: 8 for CCM_8, 16 for the other AEADs, the 32-byte MAC for CBC-SHA256 (which
+ * adds 1..256 bytes of padding besides: a CBC record is not fragment + constant). */
 static inline unsigned sg_aead_tag_len(enum sg_aead aead)
 {
+	if (aead == SG_AEAD_AES_128_CBC_SHA256)
+		return SG_DTLS_CBC_MAC_LEN;
 	return aead == SG_AEAD_AES_128_CCM_8 ? SG_DTLS_AEAD_CCM8_TAG_LEN : SG_DTLS_AEAD_TAG_LEN;
+}
+
+/* Key block bytes per direction besides the write key and IV: the CBC MAC key. */
+static inline unsigned sg_aead_mac_key_len(enum sg_aead aead)
+{
+	return aead == SG_AEAD_AES_128_CBC_SHA256 ? SG_DTLS_CBC_MAC_KEY_LEN : 0;
 }
 
 /* ---- security associations ------------------------------------------------ */
@@ -100,11 +115,15 @@ static inline unsigned sg_aead_tag_len(enum sg_aead aead)
 struct sg_rec_sa_params {
 	enum sg_aead aead;
 	uint16_t epoch;        /* epoch the keys belong to (1 after the first handshake) */
-	uint8_t flags;         /* SG_SA_F_RX_CID, SG_SA_F_TX_CID, SG_SA_F_RRC */
+	uint8_t flags;         /* SG_SA_F_RX_CID, SG_SA_F_TX_CID, SG_SA_F_RRC, SG_SA_F_ETM (CBC) */
 	const uint8_t *rx_key; /* sg_aead_key_len() bytes */
 	const uint8_t *tx_key;
-	const uint8_t *rx_iv; /* sg_aead_iv_len() bytes */
+	const uint8_t *rx_iv; /* sg_aead_iv_len() bytes (none for CBC: may be NULL) */
 	const uint8_t *tx_iv;
+	/* CBC-SHA256 only: the MAC keys (SG_DTLS_CBC_MAC_KEY_LEN bytes each), written
+	 * to the SA's MAC line (sg_rec_sa_mac()): the SA must be sg_rec_sa_size_for() bytes */
+	const uint8_t *rx_mac;
+	const uint8_t *tx_mac;
 	uint64_t tx_seq; /* first write sequence number (after our Finished) */
 	uint64_t rx_seq; /* lowest read sequence number still acceptable: the
 	                    handshake consumed the ones below (client Finished) */

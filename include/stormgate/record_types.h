@@ -23,6 +23,13 @@ enum sg_aead {
 	SG_AEAD_AES_128_GCM,       /* RFC 5487: PSK 0x00A8, RFC 5289: 0xC02B, RFC 8442: 0xD001 */
 	SG_AEAD_AES_256_GCM,       /* RFC 5487: PSK 0x00A9 */
 	SG_AEAD_CHACHA20_POLY1305, /* RFC 7905: PSK 0xCCAB, ECDHE_PSK 0xCCAC */
+	/*
+	 * Not an AEAD: AES-128-CBC with HMAC-SHA256 (RFC 5487 PSK 0x00AE, RFC
+	 * 5289 ECDHE_ECDSA 0xC023), MAC-then-encrypt or, negotiated, RFC 7366
+	 * encrypt-then-MAC (SG_SA_F_ETM). Its SA is wide: the two MAC keys
+	 * follow it (struct sg_rec_sa_mac, sg_rec_sa_size_for()).
+	 */
+	SG_AEAD_AES_128_CBC_SHA256,
 	SG_AEAD_MAX
 };
 
@@ -47,7 +54,9 @@ enum sg_aead {
  * of the return_routability_check content type (§4) are opened and sealed;
  * without it they are refused like any unknown type.
  */
-#define SG_SA_F_RRC  0x04
+#define SG_SA_F_RRC 0x04
+/* encrypt_then_mac negotiated (RFC 7366): CBC only; an AEAD SA never has it. */
+#define SG_SA_F_ETM  0x08
 #define SG_SA_F_LIVE 0x80 /* set by sg_rec_sa_init(): a zeroed or wiped SA is refused */
 
 /*
@@ -131,6 +140,52 @@ static inline size_t sg_rec_sa_size(unsigned window_bits)
 
 	return sizeof(struct sg_rec_sa) +
 	       ((extra + SG_CACHE_LINE - 1) & ~(size_t)(SG_CACHE_LINE - 1));
+}
+
+/*
+ * The MAC keys of a CBC-SHA256 SA (SG_AEAD_AES_128_CBC_SHA256): one more
+ * line, right after the SA and its replay tail, at sg_rec_sa_size(window)
+ * bytes from its start (sg_rec_sa_mac()). The SA's rx_key and tx_key hold
+ * the AES-128 keys (16 B each); rx_iv and tx_iv are unused (TLS 1.1+ CBC
+ * carries an explicit IV per record). Only CBC SAs have the line: the
+ * session table keeps them in a pool of their own (session.cbc_capacity),
+ * so the AEAD sessions stay at two lines (docs/session-table.md).
+ */
+struct sg_rec_sa_mac {
+	uint8_t rx_mac[SG_DTLS_CBC_MAC_KEY_LEN]; /* client_write_MAC_key */
+	uint8_t tx_mac[SG_DTLS_CBC_MAC_KEY_LEN]; /* server_write_MAC_key */
+};
+
+#ifdef __cplusplus
+static_assert(sizeof(struct sg_rec_sa_mac) == SG_CACHE_LINE, "the MAC keys fill one line");
+#else
+_Static_assert(sizeof(struct sg_rec_sa_mac) == SG_CACHE_LINE, "the MAC keys fill one line");
+#endif
+
+/* True for an SA that carries the MAC line (CBC). */
+static inline int sg_aead_wide(unsigned aead)
+{
+	return aead == SG_AEAD_AES_128_CBC_SHA256;
+}
+
+/* Bytes of one SA of this AEAD with a window of window_bits: sg_rec_sa_size(), plus the
+ * MAC line for CBC. */
+static inline size_t sg_rec_sa_size_for(unsigned window_bits, unsigned aead)
+{
+	return sg_rec_sa_size(window_bits) +
+	       (sg_aead_wide(aead) ? sizeof(struct sg_rec_sa_mac) : 0);
+}
+
+/* The most any SA takes with this window (buffers that may hold any suite's SA). */
+static inline size_t sg_rec_sa_size_max(unsigned window_bits)
+{
+	return sg_rec_sa_size(window_bits) + sizeof(struct sg_rec_sa_mac);
+}
+
+/* The MAC line of a CBC SA (sa->aead SG_AEAD_AES_128_CBC_SHA256) of this window. */
+static inline struct sg_rec_sa_mac *sg_rec_sa_mac(struct sg_rec_sa *sa, unsigned window_bits)
+{
+	return (struct sg_rec_sa_mac *)((uint8_t *)sa + sg_rec_sa_size(window_bits));
 }
 
 #ifdef __cplusplus

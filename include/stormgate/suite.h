@@ -28,7 +28,7 @@ extern "C" {
 enum sg_suite_kx {
 	SG_KX_PSK = 0,     /* RFC 4279 §2 */
 	SG_KX_ECDHE_PSK,   /* RFC 5489 §2, RFC 8442 */
-	SG_KX_ECDHE_ECDSA, /* RFC 8422: certificates; the record layer only, for now */
+	SG_KX_ECDHE_ECDSA, /* RFC 8422: certificates or raw public keys (RFC 7250) */
 };
 
 /* The hash of a suite's PRF, Finished and transcript (RFC 5246 §5, §7.4.9). */
@@ -60,16 +60,17 @@ struct sg_suite {
 	uint32_t integrity_limit;
 };
 
-#define SG_SUITES_N      11 /* rows */
-#define SG_SUITES_RANKED 9  /* rows the handshake engine negotiates: the first ones */
+#define SG_SUITES_N      16 /* rows */
+#define SG_SUITES_RANKED 16 /* rows the handshake engine negotiates: the first ones */
 
 /*
  * Every suite: first the SG_SUITES_RANKED the handshake negotiates, in the
- * default server preference (ECDHE-PSK before PSK for forward secrecy, and
- * within each kind the CCM_8 suite last, because its 8-byte tag lets 2^7
- * forged records exhaust a key where CCM takes 2^23.5 and GCM /
- * ChaCha20-Poly1305 2^36: docs/handshake.md, "Suites and their order"),
- * then the suites only the record layer serves (rank 0).
+ * default server preference (ECDHE-PSK before PSK for forward secrecy, then
+ * ECDHE-ECDSA; within each kind the CCM_8 suite last, because its 8-byte tag
+ * lets 2^7 forged records exhaust a key where CCM takes 2^23.5 and GCM /
+ * ChaCha20-Poly1305 2^36; the CBC-SHA256 suites last of all:
+ * docs/handshake.md, "Suites and their order"), then the suites only the
+ * record layer serves (rank 0; none today).
  */
 extern const struct sg_suite sg_suites[SG_SUITES_N];
 
