@@ -117,6 +117,24 @@ static void test_cbc_sa_init(void **state)
 		}
 	}
 	assert_string_equal(sg_aead_name(CBC), "aes_128_cbc_sha256");
+	/* Not an AEAD: the raw AEAD burst refuses it (sg_cbc_crypt() is its primitive). */
+	{
+		struct sg_rec_ctx *ctx = sg_rec_ctx_create(NULL);
+		uint8_t key[16] = { 1 }, nonce[12] = { 0 }, buf[16] = { 0 }, tag[32];
+		struct sg_aead_op op = { .aead = CBC,
+			                 .dir = SG_AEAD_DIR_SEAL,
+			                 .key = key,
+			                 .nonce = nonce,
+			                 .in = buf,
+			                 .out = buf,
+			                 .len = 16,
+			                 .tag = tag };
+
+		assert_non_null(ctx);
+		assert_int_equal(sg_aead_burst(ctx, &op, 1), 0);
+		assert_int_equal(op.status, SG_REC_INVALID_OP);
+		sg_rec_ctx_free(ctx);
+	}
 	assert_int_equal(sg_rec_seal_headroom(CBC, 0, 0), 13 + 16);
 	assert_int_equal(sg_rec_seal_tailroom(CBC, 0, 0), 32 + 16);
 }
