@@ -33,9 +33,9 @@
 extern "C" {
 #endif
 
-#define SG_STORE_REC_VERSION 2 /* the newest version this build reads and writes */
-#define SG_STORE_REC_V1      1 /* AEAD sessions */
-#define SG_STORE_REC_V2      2 /* CBC-SHA256 sessions: their MAC keys */
+#define SG_STORE_REC_VERSION 2  /* the newest version this build reads and writes */
+#define SG_STORE_REC_V1      1  /* AEAD sessions */
+#define SG_STORE_REC_V2      2  /* CBC-SHA256 sessions: their MAC keys */
 #define SG_STORE_REC_HDR     7  /* version, key id, body length */
 #define SG_STORE_REC_NONCE   12 /* AES-GCM IV (NIST SP 800-38D §8.2.1, deterministic) */
 #define SG_STORE_REC_TAG     16
@@ -143,9 +143,9 @@ void sg_store_sealer_wipe(struct sg_store_sealer *s);
 
 /*
  * Seal rec, stored under slot, into out (cap bytes; SG_STORE_REC_MAX always
- * fits), at version 1, or 2 for a CBC session. Returns the sealed length, or -EINVAL (a field out of range: aead,
- * flags, CID lengths, sequence >= 2^48), -ENOBUFS (cap too small), -EIO
- * (libcrypto failed). Every intermediate copy of the keys is wiped.
+ * fits), at version 1, or 2 for a CBC session. Returns the sealed length, or -EINVAL (a field out
+ * of range: aead, flags, CID lengths, sequence >= 2^48), -ENOBUFS (cap too small), -EIO (libcrypto
+ * failed). Every intermediate copy of the keys is wiped.
  */
 int sg_store_rec_seal(struct sg_store_sealer *s, uint32_t slot, const struct sg_store_rec *rec,
                       uint8_t *out, size_t cap);

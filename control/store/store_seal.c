@@ -117,8 +117,8 @@ static void nonce_next(uint8_t *nonce)
 			break;
 }
 
-int sg_store_seal(struct sg_store_sealer *s, unsigned version, const uint8_t *bind,
-                  size_t bind_len, const uint8_t *body, size_t len, uint8_t *out, size_t cap)
+int sg_store_seal(struct sg_store_sealer *s, unsigned version, const uint8_t *bind, size_t bind_len,
+                  const uint8_t *body, size_t len, uint8_t *out, size_t cap)
 {
 	uint8_t aad[SG_STORE_REC_HDR + BIND_MAX];
 	size_t aad_len;

@@ -78,7 +78,7 @@ static const struct shape {
 	uint8_t identity_len;
 	int token; /* proxy mode */
 	uint64_t tx_seq, rx_top;
-	int sealed_len; /* the record's sealed size in bytes (docs/restart.md) */
+	int sealed_len;  /* the record's sealed size in bytes (docs/restart.md) */
 	uint8_t version; /* sealed at: 1 (AEAD), 2 (CBC: the MAC keys) */
 } shapes[] = {
 	/* the common device: IPv4, a 16-byte identity, our 8-byte CID, no peer CID, AES-128-CCM-8
@@ -86,7 +86,8 @@ static const struct shape {
 	{ SG_AEAD_AES_128_CCM_8, SG_STORE_F_CID | SG_STORE_F_RX_CID | SG_STORE_F_EMS, 8, 0, 0, 16,
 	  0, 5, 3, 166, 1 },
 	{ SG_AEAD_AES_128_GCM, SG_STORE_F_TUPLE, 0, 0, 0, 16, 1, 1, 0, 158, 1 },
-	{ SG_AEAD_AES_256_GCM, SG_STORE_F_TUPLE | SG_STORE_F_RRC, 0, 0, 1, 0, 0, 1000, 999, 198, 1 },
+	{ SG_AEAD_AES_256_GCM, SG_STORE_F_TUPLE | SG_STORE_F_RRC, 0, 0, 1, 0, 0, 1000, 999, 198,
+	  1 },
 	/* the largest AEAD one: a 128-byte identity, IPv6, 16-byte CID both ways and a 255-byte
 	 * peer CID, ChaCha20 (everything but EtM, a CBC flag) */
 	{ SG_AEAD_CHACHA20_POLY1305, SG_STORE_F_ALL & ~SG_STORE_F_ETM, 16, 255, 1,
@@ -106,9 +107,9 @@ static void make_rec(struct sg_store_rec *r, const struct shape *s, uint32_t n)
 {
 	unsigned klen =
 	        s->aead == SG_AEAD_AES_256_GCM || s->aead == SG_AEAD_CHACHA20_POLY1305 ? 32 : 16;
-	unsigned ivlen = s->aead == SG_AEAD_CHACHA20_POLY1305       ? 12
+	unsigned ivlen = s->aead == SG_AEAD_CHACHA20_POLY1305    ? 12
 	                 : s->aead == SG_AEAD_AES_128_CBC_SHA256 ? 0
-	                                                          : 4;
+	                                                         : 4;
 	unsigned maclen = s->aead == SG_AEAD_AES_128_CBC_SHA256 ? 32 : 0;
 
 	memset(r, 0, sizeof(*r));
@@ -286,8 +287,8 @@ static int evp_body(const struct fixture *f, const uint8_t *buf, int len, uint32
 	                                    buf + SG_STORE_REC_HDR),
 	                 1);
 	assert_int_equal(EVP_DecryptUpdate(ctx, NULL, &n, aad, sizeof(aad)), 1);
-	assert_int_equal(EVP_DecryptUpdate(ctx, body, &n, buf + SG_STORE_REC_HDR + SG_STORE_REC_NONCE,
-	                                   body_len),
+	assert_int_equal(EVP_DecryptUpdate(ctx, body, &n,
+	                                   buf + SG_STORE_REC_HDR + SG_STORE_REC_NONCE, body_len),
 	                 1);
 	assert_int_equal(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SG_STORE_REC_TAG,
 	                                     (void *)(uintptr_t)(buf + len - SG_STORE_REC_TAG)),
@@ -312,11 +313,10 @@ static void test_rec_versions(void **state)
 		unsigned version;
 		int rc;
 	} rows[] = {
-		{ 4, 1, -EUCLEAN }, /* CBC body, version 1 */
-		{ 5, 1, -EUCLEAN }, /* CBC + EtM body, version 1 */
-		{ 4, 2, 0 },
-		{ 1, 2, 0 }, /* GCM body, version 2 */
-		{ 3, 2, 0 }, /* the largest ChaCha body, version 2 */
+		{ 4, 1, -EUCLEAN },              /* CBC body, version 1 */
+		{ 5, 1, -EUCLEAN },              /* CBC + EtM body, version 1 */
+		{ 4, 2, 0 },        { 1, 2, 0 }, /* GCM body, version 2 */
+		{ 3, 2, 0 },                     /* the largest ChaCha body, version 2 */
 		{ 1, 1, 0 },
 	};
 	struct fixture *f = *state;
