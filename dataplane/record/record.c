@@ -929,14 +929,12 @@ static enum sg_rec_status seal_front(struct sg_rec_ctx *ctx, struct sg_rec_seal_
 
 	if (unlikely(!sa || !(sa->flags & SG_SA_F_LIVE) || sa->aead >= SG_AEAD_MAX))
 		return SG_REC_BAD_SA;
-	if (unlikely(!op->buf))
-		return SG_REC_INVALID_OP;
 	if (unlikely(!type_ok(sa, op->type)))
 		return SG_REC_BAD_TYPE;
 	aead = sa->aead;
 	cid = sa->flags & SG_SA_F_TX_CID;
 	cid_len = cid ? op->cid_len : 0;
-	if (unlikely((cid_len && !op->cid) || (!cid && op->pad_len)))
+	if (unlikely(!op->buf || (cid_len && !op->cid) || (!cid && op->pad_len)))
 		return SG_REC_INVALID_OP;
 	if (unlikely(op->pt_len > SG_DTLS_MAX_PLAINTEXT))
 		return SG_REC_OVERSIZED;

@@ -168,6 +168,17 @@ static void cbc_mac(const uint8_t *key, const uint8_t *pseudo, const uint8_t *ms
 	HMAC(EVP_sha256(), key, 32, buf, 13 + len, mac, &ml);
 }
 
+/* Spoil padding (pad: plen bytes) or MAC (mac, MtE only) as r->cbc_bad says. */
+static void corrupt(const struct rt_rec *r, uint8_t *pad, size_t plen, uint8_t *mac)
+{
+	if (r->cbc_bad == RT_CBC_BAD_PAD_BYTE)
+		pad[0] ^= plen > 1 ? 0x01 : 0x10; /* with no padding, the length byte itself */
+	else if (r->cbc_bad == RT_CBC_BAD_PAD_LEN)
+		pad[plen - 1] = 255;
+	else if (r->cbc_bad == RT_CBC_BAD_MAC && mac)
+		mac[0] ^= 1;
+}
+
 /*
  * RFC 5246 §6.2.3.2 (MAC-then-encrypt) or RFC 7366 §3 (encrypt-then-MAC),
  * DTLS seq_num, TLS 1.1+ explicit IV r->iv (16 bytes), padding of
@@ -191,10 +202,13 @@ static size_t seal_cbc(const struct rt_rec *r, const uint8_t *pt, size_t len, ui
 	if (r->etm) {
 		memset(body + len, (int)r->pad_len, plen);
 		enc = len + plen;
+		corrupt(r, body + len, plen, NULL);
 		if (evp_cbc(1, r->key, iv, body, enc, body))
 			return 0;
 		sg_store_be16(pseudo + 11, (uint16_t)(16 + enc));
 		cbc_mac(r->mac_key, pseudo, iv, 16 + enc, body + enc);
+		if (r->cbc_bad == RT_CBC_BAD_MAC)
+			body[enc] ^= 1;
 		sg_store_be16(out + 11, (uint16_t)(16 + enc + 32));
 		return 13 + 16 + enc + 32;
 	}
@@ -202,6 +216,7 @@ static size_t seal_cbc(const struct rt_rec *r, const uint8_t *pt, size_t len, ui
 	cbc_mac(r->mac_key, pseudo, body, len, body + mac_at);
 	memset(body + len + 32, (int)r->pad_len, plen);
 	enc = len + 32 + plen;
+	corrupt(r, body + len + 32, plen, body + len);
 	if (enc % 16 || evp_cbc(1, r->key, iv, body, enc, body))
 		return 0;
 	sg_store_be16(out + 11, (uint16_t)(16 + enc));
