@@ -41,6 +41,8 @@ static struct sg_rec_sa *sa_alloc(unsigned window)
 
 static void sa_free(struct sg_rec_sa *sa, unsigned window)
 {
+	if (sa == NULL)
+		return;
 	sg_wipe(sa, sg_rec_sa_size_max(window));
 	free(sa);
 }
@@ -201,6 +203,17 @@ static void test_cbc_roundtrip(void **state)
 			                                       : SG_AEAD_AES_128_GCM);
 		}
 
+		/* The pools' strides: an AEAD SA keeps its bytes, a CBC one has its MAC line more.
+		 */
+		{
+			struct sg_sess_ref r4[4];
+
+			assert_int_equal(sg_sess_lookup_id_bulk(w, ids, 4, r4), 4);
+			assert_int_equal((uint8_t *)r4[3].sa - (uint8_t *)r4[1].sa,
+			                 sg_rec_sa_size(window));
+			assert_int_equal((uint8_t *)r4[2].sa - (uint8_t *)r4[0].sa,
+			                 sg_rec_sa_size_for(window, SG_AEAD_AES_128_CBC_SHA256));
+		}
 		/* Session 0: CBC -> AEAD (the CBC keys stay as the previous SA). */
 		assert_int_equal(sg_sess_lookup_id_bulk(w, &ids[0], 1, &r), 1);
 		old_cbc = r.sa;
