@@ -89,7 +89,8 @@ struct hsp_engine {
 	struct rte_ring *free; /* SP owner, SC engine */
 	struct hsp_msg *msgs;  /* pool */
 	unsigned n_msgs;
-	size_t sa_size;
+	size_t sa_size;  /* sg_rec_sa_size_max(window): a CBC SA's MAC line fits */
+	unsigned window; /* the engines' replay window (bits; 0: the default) */
 	uint8_t *sa_mem;
 	/* free messages the engine took from the pool ahead (back-pressure: hsp_thread.c) */
 	struct hsp_msg *stash[SG_HS_BURST_MAX];
