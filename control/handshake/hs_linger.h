@@ -59,8 +59,10 @@ struct hs_slot;
  */
 struct hs_linger {
 	/* client_write key, IV, window (HS_SA_WINDOW); server_write key, IV and
-	 * tx_word at the next reserved number */
+	 * tx_word at the next reserved number; then the SA's MAC line (its MAC
+	 * keys for a CBC suite, sg_rec_sa_mac()) */
 	struct sg_rec_sa sa;
+	struct sg_rec_sa_mac sa_mac;
 	struct sg_hs_peer peer;
 	uint32_t hnext;
 	uint32_t bucket;
