@@ -1307,6 +1307,7 @@ static void sess_info(struct sg_sess_table *t, uint32_t slot, struct sg_sess_inf
 	info->rrc = !!(sa->flags & SG_SA_F_RRC);
 	info->rx_top = __atomic_load_n(&sa->rx_top, __ATOMIC_RELAXED);
 	info->has_prev = (uint32_t)(h->sa_pair >> 32) != SESS_NONE;
+	info->replay_window = t->replay_window;
 }
 
 int sg_sess_get(struct sg_sess_table *t, uint64_t id, struct sg_sess_info *info)

@@ -247,6 +247,7 @@ struct sg_sess_info {
 	uint16_t max_plaintext; /* largest plaintext the peer takes per record (RFC 8449 §4) */
 	uint8_t rrc;            /* return routability checks negotiated (RFC 9853) */
 	uint8_t has_prev;       /* keys of the previous handshake still accepted */
+	uint16_t replay_window; /* the table's, bits: a CBC SA's MAC line is at sg_rec_sa_mac() */
 };
 
 /* Counters of one table (written by the control plane, readable from any thread). */

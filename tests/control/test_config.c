@@ -135,6 +135,10 @@ static const struct err_case err_cases[] = {
 	  "sessions:\n  peer_move: always\n" PORTS,
 	  { "t.yaml:2:14: 'sessions.peer_move' must be one of: verified, unverified; got "
 	    "'always'" } },
+	{ "CBC pool above capacity",
+	  "sessions:\n  capacity: 2048\n  cbc_capacity: 4096\n" PORTS,
+	  { "t.yaml:3:17: 'sessions.cbc_capacity' is 4096, more than 'sessions.capacity' "
+	    "(2048)" } },
 	{ "CID too short",
 	  "sessions:\n  cid_length: 5\n" PORTS,
 	  { "t.yaml:2:15: 'sessions.cid_length' is 5: 0 (no CIDs) or 8..16 (a CID carries a slot, "
