@@ -34,7 +34,8 @@
  *    exit. The compression is OpenSSL's SHA256_Transform.
  *
  * The HMAC states (key ⊕ ipad, key ⊕ opad) are computed from the SA's raw
- * MAC key per record, two compressions, as the AES schedules are.
+ * MAC key, two compressions, unless a small per-context cache of hot keys
+ * has them (hmac_states()); the AES schedules are expanded per record.
  */
 /*
  * SHA256_Init and SHA256_Transform are deprecated in OpenSSL 3.0 but kept:
@@ -299,6 +300,30 @@ int sg_cbc_crypt(struct sg_rec_ctx *ctx, int dir, const uint8_t key[16], const u
 	return rc;
 }
 
+/* ---- HMAC-state cache ------------------------------------------------------------ */
+
+/* The cache set of owner (SA address | direction), or NULL without a cache. */
+static inline struct cbc_set *cbc_set_of(const struct sg_rec_ctx *ctx, uintptr_t owner)
+{
+	uint64_t h = (uint64_t)(owner >> 6) * UINT64_C(0x9e3779b97f4a7c15);
+
+	if (!ctx->cbc_sets)
+		return NULL;
+	return &ctx->cbc_sets[((unsigned)(h >> 32) ^ (unsigned)(owner & 1)) % CBC_CACHE_SETS];
+}
+
+/* Start loading what the engine reads of a CBC SA beyond its first line. */
+static inline void cbc_prefetch(const struct sg_rec_ctx *ctx, struct sg_rec_sa *sa, uintptr_t owner)
+{
+	const struct cbc_set *set = cbc_set_of(ctx, owner);
+
+	prefetch_line(sg_rec_sa_mac(sa, ctx->window));
+	if (set) {
+		prefetch_line(set);
+		prefetch_line((const uint8_t *)set + SG_CACHE_LINE);
+	}
+}
+
 /* ---- open ------------------------------------------------------------------------ */
 
 /* The record header's seq_num ‖ type ‖ version: the MAC pseudo-header less its length. */
@@ -318,7 +343,7 @@ enum sg_rec_status sg_rec_cbc_open_front(struct sg_rec_ctx *ctx, struct sg_rec_o
 	int etm = sa->flags & SG_SA_F_ETM;
 	unsigned ct;
 
-	prefetch_line(sg_rec_sa_mac(sa, ctx->window));
+	cbc_prefetch(ctx, sa, (uintptr_t)sa);
 	/*
 	 * RFC 5246 §6.2.3.2: IV, then whole blocks holding at least the MAC and
 	 * the padding length (or, RFC 7366 §3, IV, a block, the MAC). A length
@@ -501,7 +526,7 @@ enum sg_rec_status sg_rec_cbc_seal_front(struct sg_rec_ctx *ctx, struct sg_rec_s
 	uint8_t *rec, *iv, *pt;
 	uint64_t seq;
 
-	prefetch_line(sg_rec_sa_mac(sa, ctx->window));
+	cbc_prefetch(ctx, sa, (uintptr_t)sa | 1);
 	/* Minimal padding, 1..16 bytes with its length byte, to a block multiple. */
 	padn = BLK - op->pt_len % BLK;
 	body = op->pt_len + padn + (etm ? 0 : MAC_LEN); /* encrypted after the IV */
@@ -573,6 +598,39 @@ void sg_rec_cbc_seal_back(struct slot *s)
 
 /* ---- engine ---------------------------------------------------------------------- */
 
+/*
+ * The HMAC states of mac_key (owner: SA address | direction) into pads:
+ * from the cache when its set holds them for that owner and the very same
+ * key (an SA reused by another session must not hit), else computed (two
+ * SHA-256 compressions) and admitted on the owner's second miss in a row at
+ * that set, so a stream of one-off sessions neither evicts the hot keys nor
+ * pays for the copy. docs/record-layer.md, "CBC", has the measurements.
+ */
+static void hmac_states(struct sg_rec_ctx *ctx, uintptr_t owner, const uint8_t *mac_key,
+                        uint8_t *pads)
+{
+	struct cbc_set *set = cbc_set_of(ctx, owner);
+
+	if (!set) {
+		sg_cbc_hmac_key(mac_key, SG_DTLS_CBC_MAC_KEY_LEN, pads);
+		return;
+	}
+	if (set->owner == owner && !mac_differs(set->key, mac_key)) {
+		memcpy(pads, set->pads, sizeof(set->pads));
+		return;
+	}
+	sg_cbc_hmac_key(mac_key, SG_DTLS_CBC_MAC_KEY_LEN, pads);
+	if (set->ghost != owner) {
+		set->ghost = owner;
+		return;
+	}
+	ctx->used_cbc_cache = 1;
+	set->ghost = 0;
+	set->owner = owner;
+	memcpy(set->key, mac_key, sizeof(set->key));
+	memcpy(set->pads, pads, sizeof(set->pads));
+}
+
 void sg_rec_cbc_keys(struct sg_rec_ctx *ctx, struct slot *s, unsigned i)
 {
 	struct sg_rec_sa *sa = (struct sg_rec_sa *)(s->owner & ~(uintptr_t)1);
@@ -582,8 +640,7 @@ void sg_rec_cbc_keys(struct sg_rec_ctx *ctx, struct slot *s, unsigned i)
 		IMB_AES_KEYEXP_128(ctx->mgr, s->key, ctx->cbc_enc, ctx->ks[i]);
 	else
 		ctx->keyexp128(s->key, ctx->ks[i]);
-	sg_cbc_hmac_key(s->open ? m->rx_mac : m->tx_mac, SG_DTLS_CBC_MAC_KEY_LEN,
-	                ctx->ks[i] + CBC_PADS_OFF);
+	hmac_states(ctx, s->owner, s->open ? m->rx_mac : m->tx_mac, ctx->ks[i] + CBC_PADS_OFF);
 	s->keys = ctx->ks[i];
 }
 
