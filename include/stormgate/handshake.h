@@ -70,7 +70,7 @@ struct sg_hs_time {
 #define SG_HS_CID_MAX      16
 #define SG_HS_PEER_CID_MAX 32 /* longer client CIDs: the extension is declined */
 #define SG_HS_SNI_MAX      255
-#define SG_HS_SUITES_MAX   16
+#define SG_HS_SUITES_MAX   32 /* a preference list: every ranked suite (16) and its 0 */
 #define SG_HS_HINT_MAX     128
 
 /*
