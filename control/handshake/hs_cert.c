@@ -36,6 +36,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
@@ -986,6 +987,76 @@ int hs_cert_sign(struct sg_hs_certs *c, const struct hs_cert_set *s, const uint8
 
 /* ---- peers' keys ------------------------------------------------------------------ */
 
+/*
+ * The two curves' groups, made once per process and only read after (any
+ * thread): a peer's point is checked and turned into a key against them
+ * without building a group per handshake (EC_GROUP_new_by_curve_name():
+ * ~8 us). Never freed: process-lifetime constants.
+ */
+static pthread_once_t groups_once = PTHREAD_ONCE_INIT;
+static EC_GROUP *groups[2]; /* P-256, P-384 */
+
+static void groups_init(void)
+{
+	groups[0] = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+	groups[1] = EC_GROUP_new_by_curve_name(NID_secp384r1);
+}
+
+static const EC_GROUP *group_of(uint16_t curve)
+{
+	pthread_once(&groups_once, groups_init);
+	if (curve == SG_TLS_GROUP_SECP256R1)
+		return groups[0];
+	if (curve == SG_TLS_GROUP_SECP384R1)
+		return groups[1];
+	return NULL;
+}
+
+/*
+ * RFC 5480 §2 fixes the one DER encoding of an id-ecPublicKey key on a
+ * namedCurve with an uncompressed point (§2.2): these header bytes, then
+ * the point. A raw public key in exactly that form is taken by comparing
+ * the header and checking the point on its curve (EC_POINT_oct2point);
+ * any other encoding goes through OpenSSL's decoder (d2i_PUBKEY), which
+ * costs ~100 us in OpenSSL 3.0 against ~1 us here (bench_cert.cc,
+ * cert_rpk/p256). test_hs_cert checks both paths agree.
+ */
+static const uint8_t spki_p256[] = { 0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+	                             0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
+	                             0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00 };
+static const uint8_t spki_p384[] = { 0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86,
+	                             0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b,
+	                             0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00 };
+
+/* 1: taken; 0: not in the canonical form (ask OpenSSL); -1: canonical but off the curve. */
+static int rpk_canonical(const uint8_t *spki, size_t len, struct hs_peer_key *key)
+{
+	const uint8_t *hdr = len == sizeof(spki_p256) + 65   ? spki_p256
+	                     : len == sizeof(spki_p384) + 97 ? spki_p384
+	                                                     : NULL;
+	size_t hl = hdr == spki_p256 ? sizeof(spki_p256) : sizeof(spki_p384);
+	uint16_t curve = hdr == spki_p256 ? SG_TLS_GROUP_SECP256R1 : SG_TLS_GROUP_SECP384R1;
+	const EC_GROUP *g;
+	EC_POINT *pt;
+	int ok;
+
+	if (hdr == NULL || memcmp(spki, hdr, hl) != 0 || spki[hl] != POINT_CONVERSION_UNCOMPRESSED)
+		return 0;
+	g = group_of(curve);
+	pt = g != NULL ? EC_POINT_new(g) : NULL;
+	if (pt == NULL)
+		return 0;
+	ok = EC_POINT_oct2point(g, pt, spki + hl, len - hl, NULL) == 1;
+	EC_POINT_free(pt);
+	ERR_clear_error();
+	if (!ok)
+		return -1;
+	key->curve = curve;
+	key->point_len = (uint8_t)(len - hl);
+	memcpy(key->point, spki + hl, len - hl);
+	return 1;
+}
+
 /* The uncompressed point of a P-256 / P-384 key; 0 or the failure's counter. */
 static int peer_key_of(const EVP_PKEY *pk, struct hs_peer_key *key)
 {
@@ -1025,6 +1096,13 @@ int hs_cert_parse_rpk(const uint8_t *spki, size_t len, struct hs_peer_key *key,
 
 	if (spki == NULL || len == 0 || len > SG_TLS_CERT_CHAIN_MAX)
 		return SG_HS_C_FAIL_BAD_CERT;
+	rc = rpk_canonical(spki, len, key);
+	if (rc != 0) {
+		if (rc < 0)
+			return SG_HS_C_FAIL_BAD_CERT;
+		SHA256(spki, len, hash);
+		return 0;
+	}
 	pk = d2i_PUBKEY(NULL, &p, (long)len);
 	if (pk == NULL || p != spki + len) {
 		EVP_PKEY_free(pk);
@@ -1308,13 +1386,19 @@ out:
 
 /* ---- CertificateVerify ------------------------------------------------------------ */
 
+/*
+ * EC_KEY and ECDSA_verify() are deprecated in OpenSSL 3.0 (see set_ec_key()),
+ * but a key made on a shared group and checked by ECDSA_verify() costs
+ * ~45 us where EVP_PKEY_fromdata() + a fresh EVP_PKEY_CTX cost ~63 us
+ * (bench_cert.cc: cert_verify/p256 against baseline_openssl_verify/p256).
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 int hs_cert_verify_sig(const struct hs_peer_key *key, uint16_t scheme, const uint8_t *digest,
                        size_t digest_len, const uint8_t *sig, size_t sig_len)
 {
-	const char *group;
-	OSSL_PARAM params[3];
-	EVP_PKEY_CTX *ctx = NULL;
-	EVP_PKEY *pk = NULL;
+	const EC_GROUP *g;
+	EC_KEY *ec;
 	size_t hash_len;
 	int rc = -EBADMSG;
 
@@ -1328,31 +1412,18 @@ int hs_cert_verify_sig(const struct hs_peer_key *key, uint16_t scheme, const uin
 	if (key == NULL || digest_len != hash_len || sig == NULL || sig_len == 0 ||
 	    sig_len > HS_CERT_SIG_MAX)
 		return -EBADMSG;
-	if (key->curve == SG_TLS_GROUP_SECP256R1)
-		group = SN_X9_62_prime256v1;
-	else if (key->curve == SG_TLS_GROUP_SECP384R1)
-		group = SN_secp384r1;
-	else
+	g = group_of(key->curve);
+	if (g == NULL || key->point_len != 1 + 2 * field_len(key->curve))
 		return -EBADMSG;
-	if (key->point_len != 1 + 2 * field_len(key->curve))
-		return -EBADMSG;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)key->point,
-	                                              key->point_len);
-	params[2] = OSSL_PARAM_construct_end();
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		goto out;
-	EVP_PKEY_CTX_free(ctx);
-	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
-	/* The provider decodes the DER strictly (it re-encodes and compares): BER refused. */
-	if (ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
-	    EVP_PKEY_verify(ctx, sig, sig_len, digest, digest_len) == 1)
+	ec = EC_KEY_new();
+	/* oct2key checks the point is on the curve; ECDSA_verify() decodes the DER
+	 * strictly (it re-encodes and compares): BER and trailing bytes refused. */
+	if (ec != NULL && EC_KEY_set_group(ec, g) == 1 &&
+	    EC_KEY_oct2key(ec, key->point, key->point_len, NULL) == 1 &&
+	    ECDSA_verify(0, digest, (int)digest_len, sig, (int)sig_len, ec) == 1)
 		rc = 0;
-out:
-	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_free(pk);
+	EC_KEY_free(ec);
 	ERR_clear_error();
 	return rc;
 }
+#pragma GCC diagnostic pop
