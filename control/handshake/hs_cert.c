@@ -1116,11 +1116,20 @@ int hs_cert_parse_rpk(const uint8_t *spki, size_t len, struct hs_peer_key *key,
 	return rc;
 }
 
-/* An identity: printable as a name, no NUL, 1 .. SG_TLS_PSK_IDENTITY_MAX bytes. */
+/*
+ * An identity: 1 .. SG_TLS_PSK_IDENTITY_MAX bytes without control characters
+ * (it is printed by stormctl, logged and sent in the PROXY v2 TLV; a name
+ * with a NUL or a newline in it is a forgery attempt, not a device).
+ */
 static int identity_put(const uint8_t *v, int len, uint8_t *identity, uint16_t *identity_len)
 {
-	if (v == NULL || len <= 0 || len > SG_TLS_PSK_IDENTITY_MAX || memchr(v, 0, (size_t)len))
+	int i;
+
+	if (v == NULL || len <= 0 || len > SG_TLS_PSK_IDENTITY_MAX)
 		return SG_HS_C_FAIL_BAD_CERT;
+	for (i = 0; i < len; i++)
+		if (v[i] < 0x20 || v[i] == 0x7f)
+			return SG_HS_C_FAIL_BAD_CERT;
 	memcpy(identity, v, (size_t)len);
 	*identity_len = (uint16_t)len;
 	return 0;

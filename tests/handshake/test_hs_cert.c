@@ -836,6 +836,14 @@ static const struct chain_row chain_rows[] = {
 	  SG_HS_C_FAIL_BAD_CERT, NULL },
 	{ "CN of 129 bytes", LONG_129, NULL, NULL, 0, D30, 0, K_P256, BY_CA, false, false, CN, 0,
 	  SG_HS_C_FAIL_BAD_CERT, NULL },
+	{ "CN with a newline", "dev\nice", NULL, NULL, 0, D30, 0, K_P256, BY_CA, false, false, CN,
+	  0, SG_HS_C_FAIL_BAD_CERT, NULL },
+	{ "CN with a DEL",
+	  "dev\x7f"
+	  "ice",
+	  NULL, NULL, 0, D30, 0, K_P256, BY_CA, false, false, CN, 0, SG_HS_C_FAIL_BAD_CERT, NULL },
+	{ "UTF-8 CN", "capteur-\xc3\xa9t\xc3\xa9", NULL, NULL, 0, D30, 0, K_P256, BY_CA, false,
+	  false, CN, 0, 0, "capteur-\xc3\xa9t\xc3\xa9" },
 	{ "SAN URI of 129 bytes", "d", LONG_129, NULL, 0, D30, 0, K_P256, BY_CA, false, false, SAN,
 	  0, SG_HS_C_FAIL_BAD_CERT, NULL },
 };
