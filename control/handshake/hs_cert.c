@@ -574,12 +574,16 @@ static int load_ca(struct hs_cert_set *s, const struct sg_hs_certs_conf *conf, c
 	ERR_clear_error();
 	while ((crl = PEM_read_bio_X509_CRL(f.bio, NULL, no_passphrase, NULL)) != NULL) {
 		int n = sk_X509_CRL_num(s->crls) + 1;
-		ASN1_INTEGER *zero = ASN1_INTEGER_new();
+		ASN1_INTEGER *zero;
 		X509_REVOKED *r;
 
-		if (sk_X509_CRL_push(s->crls, crl) <= 0 || zero == NULL) {
+		if (sk_X509_CRL_push(s->crls, crl) <= 0) {
 			X509_CRL_free(crl);
-			ASN1_INTEGER_free(zero);
+			set_err(err, err_len, "crl %s: out of memory", conf->crl_file);
+			goto out_file;
+		}
+		zero = ASN1_INTEGER_new(); /* crl is the stack's now */
+		if (zero == NULL) {
 			set_err(err, err_len, "crl %s: out of memory", conf->crl_file);
 			goto out_file;
 		}
