@@ -563,9 +563,25 @@ static void test_bodies(void **state)
 	assert_int_equal(len, 3 + (size_t)sl);
 	assert_int_equal(sg_load_be24(b), (uint32_t)sl);
 	assert_memory_equal(b + 3, spki, (size_t)sl);
+	assert_int_equal(hs_cert_client_auth(s), SG_HS_CLIENT_AUTH_REQUIRE);
+	assert_int_equal(hs_cert_identity_from(s), SG_HS_CERT_ID_CN);
+	assert_false(hs_cert_require_policy(s));
 	assert_null(sg_hs_certs_acquire(NULL));
 	assert_false(hs_cert_has_x509(NULL));
+	assert_false(hs_cert_accepts_rpk(NULL));
+	assert_int_equal(hs_cert_client_auth(NULL), SG_HS_CLIENT_AUTH_NONE);
 	sg_hs_certs_release(NULL);
+	sg_hs_certs_release(s);
+	sg_hs_certs_free(c);
+	/* The policy knobs come through as configured. */
+	conf.client_auth = SG_HS_CLIENT_AUTH_OPTIONAL;
+	conf.identity_from = SG_HS_CERT_ID_SAN_URI;
+	conf.require_policy = 1;
+	c = create_ok(&conf);
+	s = sg_hs_certs_acquire(c);
+	assert_int_equal(hs_cert_client_auth(s), SG_HS_CLIENT_AUTH_OPTIONAL);
+	assert_int_equal(hs_cert_identity_from(s), SG_HS_CERT_ID_SAN_URI);
+	assert_true(hs_cert_require_policy(s));
 	sg_hs_certs_release(s);
 	sg_hs_certs_free(c);
 }
