@@ -13,8 +13,10 @@
  *     self-signed, non-EC key, intermediates, CN vs SAN URI, identities
  *     too long, extendedKeyUsage, malformed lists) with its failure counter;
  *   - the verified-chain cache: hits, misses, expiry on a hit, capacity,
- *     revocation after a CRL reload; raw public keys; reload keeping the old
- *     set alive for its holders, and a failed reload changing nothing;
+ *     revocation after a CRL reload; raw public keys (the canonical form
+ *     read directly and any other through OpenSSL agree); reload keeping the
+ *     old set alive for its holders, and a failed reload changing nothing;
+ *   - 2000 mutated chains and 2000 mutated raw public keys: a verdict each;
  *   - the nonce pool under threads: signers on four threads while the test
  *     thread refills and reloads; every signature verifies and no r repeats
  *     (suite 'threads': also run under ThreadSanitizer).
