@@ -49,8 +49,9 @@
 struct hs_slot;   /* hs_slots.h */
 struct hs_linger; /* hs_linger.h */
 
-struct hs_kx_pre;   /* hs_kx.h */
-struct sg_hs_batch; /* hs_batch.h */
+struct hs_kx_pre;             /* hs_kx.h */
+struct sg_hs_batch;           /* hs_batch.h */
+struct hs_bigmsg_pool;        /* hs_bigmsg.h */
 
 /* ---- limits ---------------------------------------------------------------------- */
 
@@ -108,6 +109,13 @@ struct sg_hs_engine {
 	 * a burst prepared (SG_HS_BURST_MAX, sg_hs_input_burst). */
 	struct sg_hs_batch *batch;
 	struct hs_kx_pre *pre;
+
+	/* Certificates (conf.certs; NULL without): the pool large client messages
+	 * are reassembled in (hs_bigmsg.h) and the buffer a flight with our
+	 * chain is built in (hs_certflight.h). */
+	struct hs_bigmsg_pool *bigmsg;
+	uint8_t *flight;
+	size_t flight_cap;
 
 	struct sg_rec_sa *result_sa;
 	size_t result_sa_size;
@@ -188,6 +196,12 @@ static inline enum sg_hs_hash hs_suite_hash(const struct sg_suite *su)
 static inline bool hs_suite_ecdhe(const struct sg_suite *su)
 {
 	return su->kx == SG_KX_ECDHE_PSK;
+}
+
+/* ECDHE-ECDSA: certificates or raw public keys (docs/certificates.md). */
+static inline bool hs_suite_cert(const struct sg_suite *su)
+{
+	return su->kx == SG_KX_ECDHE_ECDSA;
 }
 
 /* The suite of IANA value id if the engine negotiates it (ranked), else NULL. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hs_bigmsg.h"
 #include "hs_latency.h"
 #include "hs_priv.h"
 #include "hs_slots.h"
@@ -176,6 +177,9 @@ void sg_hs_slot_free(struct sg_hs_engine *e, struct hs_slot *s)
 	if ((s->flags & SF_CID_HELD) && e->conf.ops.cid_release)
 		e->conf.ops.cid_release(e->conf.ops.ctx, s->cid);
 	sg_hs_ecdh_clear(&s->eph);
+	if (s->cset != NULL)
+		sg_hs_certs_release(s->cset);
+	sg_hs_bigmsg_release(e->bigmsg, idx);
 	if (e->mkey_slot == idx) {
 		sg_wipe(&e->mkey, sizeof(e->mkey));
 		e->mkey_slot = HS_NONE;
