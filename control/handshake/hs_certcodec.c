@@ -61,8 +61,7 @@ static int parse_cert_types(const uint8_t *d, uint16_t n, uint8_t *bits, uint8_t
 	return 0;
 }
 
-int sg_hs_cert_ext_parse(uint16_t type, const uint8_t *d, uint16_t n,
-                         struct sg_hs_client_hello *ch)
+int sg_hs_cert_ext_parse(uint16_t type, const uint8_t *d, uint16_t n, struct sg_hs_client_hello *ch)
 {
 	struct sg_hs_ch_cert *c = &ch->cert;
 
@@ -218,8 +217,8 @@ int sg_hs_client_kx_ecdhe_parse(const uint8_t *body, size_t len, const uint8_t *
 	return 0;
 }
 
-int sg_hs_cert_verify_parse(const uint8_t *body, size_t len, uint16_t *scheme,
-                            const uint8_t **sig, uint16_t *sig_len)
+int sg_hs_cert_verify_parse(const uint8_t *body, size_t len, uint16_t *scheme, const uint8_t **sig,
+                            uint16_t *sig_len)
 {
 	if (len < 5)
 		return -EBADMSG;

@@ -67,7 +67,7 @@ int sg_hs_client_kx_ecdhe_parse(const uint8_t *body, size_t len, const uint8_t *
  * CertificateVerify (RFC 5246 §7.4.8): SignatureAndHashAlgorithm, opaque
  * signature<0..2^16-1> (not empty). 0 or -EBADMSG.
  */
-int sg_hs_cert_verify_parse(const uint8_t *body, size_t len, uint16_t *scheme,
-                            const uint8_t **sig, uint16_t *sig_len);
+int sg_hs_cert_verify_parse(const uint8_t *body, size_t len, uint16_t *scheme, const uint8_t **sig,
+                            uint16_t *sig_len);
 
 #endif /* STORMGATE_CONTROL_HS_CERTCODEC_H */

@@ -97,10 +97,10 @@ void sg_hs_cert_server_hello(const struct hs_slot *s, struct sg_hs_server_hello 
 {
 	if (s->cflags & CF_SCT_ECHO)
 		sh->server_ct = (uint8_t)(1 + ((s->cflags & CF_RPK_OURS) ? SG_TLS_CERT_TYPE_RPK
-		                                                           : SG_TLS_CERT_TYPE_X509));
+		                                                         : SG_TLS_CERT_TYPE_X509));
 	if (s->cflags & CF_CT_ECHO)
 		sh->client_ct = (uint8_t)(1 + ((s->cflags & CF_RPK_PEER) ? SG_TLS_CERT_TYPE_RPK
-		                                                           : SG_TLS_CERT_TYPE_X509));
+		                                                         : SG_TLS_CERT_TYPE_X509));
 }
 
 unsigned sg_hs_cert_flight_msgs_n(const struct hs_slot *s)
@@ -117,7 +117,7 @@ static int sign_params(struct sg_hs_engine *e, struct hs_slot *s, const uint8_t 
                        size_t params_len)
 {
 	enum sg_hs_hash h = hs_cert_scheme(s->cset) == SG_TLS_SIGSCHEME_ECDSA_SHA384 ? SG_HS_SHA384
-	                                                                            : SG_HS_SHA256;
+	                                                                             : SG_HS_SHA256;
 	uint8_t digest[SG_HS_HASH_MAX_LEN];
 	struct sg_hs_transcript t;
 	size_t sig_len = sizeof(s->sig);
@@ -141,8 +141,8 @@ static int sign_params(struct sg_hs_engine *e, struct hs_slot *s, const uint8_t 
 int sg_hs_cert_flight_msgs(struct sg_hs_engine *e, struct hs_slot *s, struct sg_hs_wbuf *w,
                            uint16_t *seq)
 {
-	uint16_t group = s->eph.group == SG_HS_GROUP_X25519 ? SG_TLS_GROUP_X25519
-	                                                    : SG_TLS_GROUP_SECP256R1;
+	uint16_t group =
+	        s->eph.group == SG_HS_GROUP_X25519 ? SG_TLS_GROUP_X25519 : SG_TLS_GROUP_SECP256R1;
 	/* RFC 5246 §7.4.4: the client signs with the suite's hash (docs/certificates.md). */
 	uint16_t req = hs_suite_hash(hs_slot_suite(s)) == SG_HS_SHA384
 	                       ? SG_TLS_SIGSCHEME_ECDSA_SHA384

@@ -82,7 +82,8 @@ static int cert_policy(struct sg_hs_engine *e, struct hs_slot *s, const struct h
 		                             id, id_len);
 	if (kind == SG_HS_AUTH_RPK && rc == -ENOENT)
 		return (int)SG_HS_C_FAIL_BAD_CERT;
-	if (kind == SG_HS_AUTH_RPK && rc == 0 && (*id_len == 0 || *id_len > SG_TLS_PSK_IDENTITY_MAX))
+	if (kind == SG_HS_AUTH_RPK && rc == 0 &&
+	    (*id_len == 0 || *id_len > SG_TLS_PSK_IDENTITY_MAX))
 		rc = -EIO;
 	if (rc == -ENOENT && !hs_cert_require_policy(set)) {
 		memset(&cred, 0, sizeof(cred));
@@ -134,8 +135,8 @@ static int peer_rpk(struct sg_hs_engine *e, struct hs_slot *s, const uint8_t *sp
 	int why = hs_cert_parse_rpk(spki, n, &s->peer_key, s->key_hash);
 
 	if (why == 0)
-		why = cert_policy(e, s, s->cset, SG_HS_AUTH_RPK, s->key_hash, sizeof(s->key_hash), id,
-		                  &id_len);
+		why = cert_policy(e, s, s->cset, SG_HS_AUTH_RPK, s->key_hash, sizeof(s->key_hash),
+		                  id, &id_len);
 	if (why != 0)
 		return why;
 	s->auth = SG_HS_AUTH_RPK;
@@ -295,13 +296,15 @@ static void on_cert_verify(struct sg_hs_engine *e, struct hs_rx *x, struct hs_sl
 		return;
 	}
 	sg_hs_transcript_peek(&s->transcript, digest);
-	if (hs_cert_verify_sig(&s->peer_key, scheme, digest, sg_hs_hash_len(h), sig, sig_len) != 0) {
+	if (hs_cert_verify_sig(&s->peer_key, scheme, digest, sg_hs_hash_len(h), sig, sig_len) !=
+	    0) {
 		cert_fail(e, x, s, SG_HS_C_FAIL_CERT_VERIFY);
 		return;
 	}
 	x->handled = 1;
 	hs_advanced(x, s);
-	sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_CERTIFICATE_VERIFY, s->rx_seq, body, len);
+	sg_hs_transcript_add_msg(&s->transcript, SG_TLS_HT_CERTIFICATE_VERIFY, s->rx_seq, body,
+	                         len);
 	s->rx_seq++;
 	memset(&s->peer_key, 0, sizeof(s->peer_key));
 	s->cflags = (uint8_t)(s->cflags & ~CF_PEER_KEY);

@@ -81,10 +81,10 @@ void sg_hs_frag_hdr_write(uint8_t *p, const struct sg_hs_msg_hdr *h);
  * §7.4.1.4.1) and the certificate types of RFC 7250 §4.1, each as bits
  * (SG_HS_CT_BIT_*) with which of the two the client lists first.
  */
-#define SG_HS_CHC_F_SIG_ALGS  0x01 /* signature_algorithms present */
-#define SG_HS_CHC_F_CLIENT_CT 0x02 /* client_certificate_type present */
-#define SG_HS_CHC_F_SERVER_CT 0x04 /* server_certificate_type present */
-#define SG_HS_CHC_F_P384      0x08 /* supported_groups lists secp384r1 */
+#define SG_HS_CHC_F_SIG_ALGS          0x01 /* signature_algorithms present */
+#define SG_HS_CHC_F_CLIENT_CT         0x02 /* client_certificate_type present */
+#define SG_HS_CHC_F_SERVER_CT         0x04 /* server_certificate_type present */
+#define SG_HS_CHC_F_P384              0x08 /* supported_groups lists secp384r1 */
 #define SG_HS_SCHEME_BIT_ECDSA_SHA256 0x01
 #define SG_HS_SCHEME_BIT_ECDSA_SHA384 0x02
 #define SG_HS_CT_BIT_X509             0x01

@@ -185,15 +185,23 @@ static int write_ticket(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_
 	return rc;
 }
 
+/*
+ * Messages of flight 4 between ServerHello and ServerHelloDone: a
+ * certificate flight's (hs_certflight.h), or the ServerKeyExchange of
+ * ECDHE-PSK or of PSK with a hint.
+ */
+static unsigned flight4_middle(const struct sg_hs_engine *e, const struct hs_slot *s)
+{
+	if (hs_suite_cert(hs_slot_suite(s)))
+		return sg_hs_cert_flight_msgs_n(s);
+	return (hs_suite_ecdhe(hs_slot_suite(s)) || e->conf.psk_hint_len) ? 1 : 0;
+}
+
 int sg_hs_final_build(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_unix,
                       struct sg_hs_wbuf *nst, struct sg_hs_wbuf *fin)
 {
-	/* Our next message_seq: ServerHello (= CH seq), [ServerKeyExchange], ServerHelloDone. */
-	uint16_t seq =
-	        (uint16_t)(s->ch_seq + 2 +
-	                   (hs_suite_cert(hs_slot_suite(s))                             ? sg_hs_cert_flight_msgs_n(s)
-	                    : (hs_suite_ecdhe(hs_slot_suite(s)) || e->conf.psk_hint_len) ? 1
-	                                                                                 : 0));
+	/* Our next message_seq: ServerHello (= CH seq), the middle of flight 4, ServerHelloDone. */
+	uint16_t seq = (uint16_t)(s->ch_seq + 2 + flight4_middle(e, s));
 	int rc = 0;
 
 	if (s->flags & SF_TICKET) {

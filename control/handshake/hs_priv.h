@@ -49,9 +49,9 @@
 struct hs_slot;   /* hs_slots.h */
 struct hs_linger; /* hs_linger.h */
 
-struct hs_kx_pre;             /* hs_kx.h */
-struct sg_hs_batch;           /* hs_batch.h */
-struct hs_bigmsg_pool;        /* hs_bigmsg.h */
+struct hs_kx_pre;      /* hs_kx.h */
+struct sg_hs_batch;    /* hs_batch.h */
+struct hs_bigmsg_pool; /* hs_bigmsg.h */
 
 /* ---- limits ---------------------------------------------------------------------- */
 

@@ -40,8 +40,8 @@ extern "C" {
 #define SG_HS_TICKET_SNI_HASH_LEN   16
 /* 1: without psk_digest (no longer opened); 2: PSK sessions only (still opened, as PSK);
  * 3: the peer's kind of authentication and key after the identity */
-#define SG_HS_TICKET_STATE_VERSION  3
-#define SG_HS_TICKET_KEY_LEN        32 /* a raw public key's SPKI SHA-256 (SG_HS_SPKI_HASH_LEN) */
+#define SG_HS_TICKET_STATE_VERSION 3
+#define SG_HS_TICKET_KEY_LEN       32 /* a raw public key's SPKI SHA-256 (SG_HS_SPKI_HASH_LEN) */
 #define SG_HS_TICKET_STATE_MAX                                                                     \
 	(1 + 2 + 1 + SG_TLS_MASTER_SECRET_LEN + 8 + 4 + SG_HS_TICKET_SNI_HASH_LEN +                \
 	 SG_HS_TICKET_PSK_DIGEST_LEN + 1 + SG_TLS_PSK_IDENTITY_MAX + 1 + SG_HS_TICKET_KEY_LEN)

@@ -39,6 +39,7 @@
 #include <stormgate/dtls.h>
 #include <stormgate/handshake.h>
 
+#include "hs_bigmsg.h"
 #include "hs_harness.h"
 #include "hs_ossl.h"
 #include "hs_slots.h"
@@ -306,7 +307,8 @@ static SSL *ossl_client(struct harness *h, const char *cipher, X509 *cert, EVP_P
 
 	psk_cc = ho_psk_of(&h_psks[0]);
 	ssl = ho_client_new(h, &o, &psk_cc);
-	assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)), P.ca), 1);
+	assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)), P.ca),
+	                 1);
 	SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
 	if (cert != NULL) {
 		assert_int_equal(SSL_use_certificate(ssl, cert), 1);
@@ -321,6 +323,74 @@ static SSL *ossl_client(struct harness *h, const char *cipher, X509 *cert, EVP_P
 typedef void (*mitm_fn)(uint8_t *d, size_t len);
 
 /*
+ * The client's datagrams, kept when SG_FUZZ_CORPUS names a directory: the
+ * seeds of the fuzz targets (length-prefixed, as fuzz_hs_input reads them).
+ */
+static struct {
+	uint8_t buf[32768];
+	size_t len;
+} rec;
+
+static void record(const uint8_t *d, size_t n)
+{
+	if (getenv("SG_FUZZ_CORPUS") == NULL || rec.len + 2 + n > sizeof(rec.buf))
+		return;
+	rec.buf[rec.len] = (uint8_t)(n >> 8);
+	rec.buf[rec.len + 1] = (uint8_t)n;
+	memcpy(rec.buf + rec.len + 2, d, n);
+	rec.len += 2 + n;
+}
+
+/* Write what was recorded as the seed name of fuzz_hs_input, and start again. */
+static void record_save(const char *name)
+{
+	const char *dir = getenv("SG_FUZZ_CORPUS");
+	char path[512];
+	FILE *f;
+
+	if (dir != NULL && rec.len > 0) {
+		snprintf(path, sizeof(path), "%s/input/%s", dir, name);
+		f = fopen(path, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(rec.buf, 1, rec.len, f), rec.len);
+		fclose(f);
+	}
+	rec.len = 0;
+}
+
+static bool cert_fragment_seen; /* the client sent its Certificate in fragments */
+
+/* Epoch-0 handshake records of a datagram: a fragment of a Certificate? */
+static void look_for_fragments(const uint8_t *d, size_t len)
+{
+	for (size_t off = 0; off + 13 + 12 <= len;) {
+		size_t rl = ((size_t)d[off + 11] << 8) | d[off + 12];
+		const uint8_t *m = d + off + 13;
+
+		if (d[off] == SG_DTLS_CT_HANDSHAKE && d[off + 3] == 0 && d[off + 4] == 0 &&
+		    m[0] == SG_TLS_HT_CERTIFICATE &&
+		    memcmp(m + 1, m + 9, 3) != 0) /* length != fragment_length */
+			cert_fragment_seen = true;
+		off += 13 + rl;
+	}
+}
+
+/* Every datagram the client sent, through mitm, to the engine. */
+static void pump(struct harness *h, mitm_fn mitm)
+{
+	uint8_t d[4096];
+	size_t n;
+
+	while ((n = h_recv(h, d, sizeof(d))) > 0) {
+		look_for_fragments(d, n);
+		if (mitm != NULL)
+			mitm(d, n);
+		record(d, n);
+		h_input(h, d, n);
+	}
+}
+
+/*
  * Drive the client and the engine until the client finished with
  * want_installed sessions installed (1), or the client failed (-1).
  */
@@ -328,14 +398,8 @@ static int ossl_run(struct harness *h, SSL *ssl, unsigned want_installed, mitm_f
 {
 	for (int i = 0; i < 200; i++) {
 		int rc = SSL_do_handshake(ssl);
-		uint8_t d[4096];
-		size_t n;
 
-		while ((n = h_recv(h, d, sizeof(d))) > 0) {
-			if (mitm != NULL)
-				mitm(d, n);
-			h_input(h, d, n);
-		}
+		pump(h, mitm);
 		if (rc == 1 && h->n_installed == want_installed)
 			return 1;
 		if (rc <= 0 && SSL_get_error(ssl, rc) != SSL_ERROR_WANT_READ) {
@@ -343,7 +407,8 @@ static int ossl_run(struct harness *h, SSL *ssl, unsigned want_installed, mitm_f
 				ERR_print_errors_fp(stderr);
 				for (int c = 0; c < SG_HS_C_MAX; c++)
 					if (h_count(h, c))
-						fprintf(stderr, "%s=%lu\n", sg_hs_counter_name(c), (unsigned long)h_count(h, c));
+						fprintf(stderr, "%s=%lu\n", sg_hs_counter_name(c),
+						        (unsigned long)h_count(h, c));
 				fprintf(stderr, "alert %d\n", alert_seen);
 			}
 			ERR_clear_error();
@@ -369,6 +434,7 @@ struct ossl_case {
 	bool client_cert;
 	uint8_t auth; /* enum sg_hs_auth the session gets */
 	bool resume;
+	uint16_t mtu; /* the client's link MTU; 0: 1400 */
 };
 
 static const struct ossl_case ossl_cases[] = {
@@ -390,6 +456,10 @@ static const struct ossl_case ossl_cases[] = {
 	  SG_HS_CLIENT_AUTH_OPTIONAL, true, SG_HS_AUTH_X509, false },
 	{ "ECDHE-ECDSA-AES128-GCM-SHA256", SG_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 	  SG_HS_CLIENT_AUTH_OPTIONAL, false, SG_HS_AUTH_NONE, false },
+	/* A small link MTU: the client's Certificate comes in fragments, reassembled in the
+	 * engine's large buffers, not in the slot. */
+	{ "ECDHE-ECDSA-AES128-CCM8", SG_TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8,
+	  SG_HS_CLIENT_AUTH_REQUIRE, true, SG_HS_AUTH_X509, false, 300 },
 };
 
 static void check_session(struct harness *h, SSL *ssl, const struct ossl_case *c, bool resumed)
@@ -421,11 +491,19 @@ static void run_ossl_case(const struct ossl_case *c)
 	SSL_SESSION *sess = NULL;
 	SSL *ssl = ossl_client(&h, c->cipher, cert, P.cli_key, NULL);
 
+	/* Cases that resume also sign with a nonce the pool precomputed (the gateway's tick). */
+	if (c->resume)
+		assert_int_equal(sg_hs_certs_refill(certs, 4), 4);
+	if (c->mtu)
+		assert_int_equal(DTLS_set_link_mtu(ssl, c->mtu), 1);
+	cert_fragment_seen = false;
 	assert_int_equal(ossl_run(&h, ssl, 1, NULL), 1);
+	assert_int_equal(cert_fragment_seen, c->mtu != 0);
 	check_session(&h, ssl, c, false);
 	assert_int_equal(h_count(&h, SG_HS_C_COMPLETED_CERT), 1);
-	assert_int_equal(h_count(&h, SG_HS_C_SIGN_PRECOMPUTED) + h_count(&h, SG_HS_C_SIGN_INLINE),
+	assert_int_equal(h_count(&h, c->resume ? SG_HS_C_SIGN_PRECOMPUTED : SG_HS_C_SIGN_INLINE),
 	                 1);
+	assert_int_equal(h_count(&h, SG_HS_C_DROP_POOL_FULL), 0);
 	assert_int_equal(lk.calls, c->auth == SG_HS_AUTH_X509 ? 1 : 0);
 	if (c->resume) {
 		sess = SSL_get1_session(ssl);
@@ -457,6 +535,11 @@ static void test_openssl_x509(void **state)
 		print_message("# %s client_auth %u cert %d\n", ossl_cases[i].cipher,
 		              ossl_cases[i].client_auth, ossl_cases[i].client_cert);
 		run_ossl_case(&ossl_cases[i]);
+		if (i == 0)
+			record_save("ecdsa-x509-mutual-ticket");
+		if (ossl_cases[i].mtu)
+			record_save("ecdsa-x509-fragmented");
+		rec.len = 0;
 	}
 }
 
@@ -513,7 +596,8 @@ static void wrong_transcript(uint8_t *d, size_t len)
 				size_t n = sizeof(sig);
 
 				assert_int_equal(EVP_PKEY_sign_init(pc), 1);
-				assert_int_equal(EVP_PKEY_sign(pc, sig, &n, digest, sizeof(digest)), 1);
+				assert_int_equal(EVP_PKEY_sign(pc, sig, &n, digest, sizeof(digest)),
+				                 1);
 				EVP_PKEY_CTX_free(pc);
 				if (n == sl) {
 					memcpy(m + 16, sig, n);
@@ -547,7 +631,8 @@ static const struct neg_case neg_cases[] = {
 	  "ECDHE-ECDSA-AES128-CCM8", NULL, false, SG_HS_C_FAIL_CERT_REVOKED,
 	  SG_TLS_ALERT_CERTIFICATE_REVOKED },
 	{ "wrong CA", &P.cli_other, &P.cli_key, 0, SG_HS_CLIENT_AUTH_REQUIRE,
-	  "ECDHE-ECDSA-AES128-CCM8", NULL, false, SG_HS_C_FAIL_UNKNOWN_CA, SG_TLS_ALERT_UNKNOWN_CA },
+	  "ECDHE-ECDSA-AES128-CCM8", NULL, false, SG_HS_C_FAIL_UNKNOWN_CA,
+	  SG_TLS_ALERT_UNKNOWN_CA },
 	{ "policy refuses", &P.cli, &P.cli_key, -EACCES, SG_HS_CLIENT_AUTH_REQUIRE,
 	  "ECDHE-ECDSA-AES128-CCM8", NULL, false, SG_HS_C_FAIL_CERT_POLICY,
 	  SG_TLS_ALERT_ACCESS_DENIED },
@@ -641,11 +726,11 @@ static gnutls_datum_t pem_of(X509 *cert, EVP_PKEY *pub, EVP_PKEY *priv)
 
 struct gt_case {
 	const char *name;
-	bool rpk;          /* raw public keys both ways (RFC 7250) */
-	bool rpk_known;    /* the client's key is in the store */
-	bool wrong_key;    /* a CertificateVerify by another key than the certificate's */
-	uint16_t suite;    /* expected on success */
-	const char *extra; /* priority string additions */
+	bool rpk;                   /* raw public keys both ways (RFC 7250) */
+	bool rpk_known;             /* the client's key is in the store */
+	bool wrong_key;             /* a CertificateVerify by another key than the certificate's */
+	uint16_t suite;             /* expected on success */
+	const char *extra;          /* priority string additions */
 	enum sg_hs_counter counter; /* failure: its counter; SG_HS_C_MAX: success */
 	int alert;
 };
@@ -673,13 +758,12 @@ static gnutls_certificate_credentials_t gt_creds(const struct gt_case *c)
 	if (c->wrong_key)
 		gnutls_certificate_set_flags(x, GNUTLS_CERTIFICATE_SKIP_KEY_CERT_MATCH);
 	if (c->rpk)
-		assert_int_equal(gnutls_certificate_set_rawpk_key_mem(x, &crt, &key,
-		                                                      GNUTLS_X509_FMT_PEM, NULL, 0,
-		                                                      NULL, 0, 0),
+		assert_int_equal(gnutls_certificate_set_rawpk_key_mem(
+		                         x, &crt, &key, GNUTLS_X509_FMT_PEM, NULL, 0, NULL, 0, 0),
 		                 0);
 	else
-		assert_true(gnutls_certificate_set_x509_key_mem(x, &crt, &key, GNUTLS_X509_FMT_PEM) >=
-		            0);
+		assert_true(gnutls_certificate_set_x509_key_mem(x, &crt, &key,
+		                                                GNUTLS_X509_FMT_PEM) >= 0);
 	gnutls_free(ca.data);
 	gnutls_free(key.data);
 	gnutls_free(crt.data);
@@ -692,7 +776,7 @@ static int gt_run(struct harness *h, gnutls_session_t s, unsigned want_installed
 	for (int i = 0; i < 200; i++) {
 		int rc = gnutls_handshake(s);
 
-		h_pump(h);
+		pump(h, NULL);
 		if (rc == 0 && h->n_installed == want_installed)
 			return 0;
 		if (rc < 0 && gnutls_error_is_fatal(rc))
@@ -781,7 +865,71 @@ static void test_gnutls(void **state)
 	for (size_t i = 0; i < sizeof(gt_cases) / sizeof(gt_cases[0]); i++) {
 		print_message("# GnuTLS: %s\n", gt_cases[i].name);
 		run_gt_case(&gt_cases[i]);
+		if (i == 1)
+			record_save("ecdsa-rpk-mutual");
+		rec.len = 0;
 	}
+}
+
+/* ---- the engine's large reassembly buffers (hs_bigmsg.h) ---------------------------------- */
+
+/* One fragment of a 40-byte message (type 11, seq 1) at off, len bytes of pattern fill. */
+static int big_add(struct hs_bigmsg_pool *p, uint32_t owner, uint64_t now, uint32_t off,
+                   uint32_t len, uint8_t fill, const uint8_t **body)
+{
+	struct sg_hs_msg_hdr h = { .type = SG_TLS_HT_CERTIFICATE,
+		                   .length = 40,
+		                   .seq = 1,
+		                   .frag_off = off,
+		                   .frag_len = len };
+	uint8_t frag[64];
+
+	for (uint32_t i = 0; i < len; i++)
+		frag[i] = (uint8_t)(fill + off + i);
+	return sg_hs_bigmsg_add(p, owner, now, &h, frag, body);
+}
+
+static void test_bigmsg_pool(void **state)
+{
+	struct hs_bigmsg_pool *p = sg_hs_bigmsg_create(2, 48);
+	const uint8_t *body = NULL;
+
+	(void)state;
+	assert_non_null(p);
+	/* Out of order, overlapping, repeated: whole once every byte is in. */
+	assert_int_equal(big_add(p, 7, 0, 20, 20, 0, &body), 0);
+	assert_int_equal(big_add(p, 7, 0, 10, 15, 0, &body), 0);
+	assert_int_equal(big_add(p, 7, 0, 10, 15, 0, &body), 0);
+	assert_int_equal(big_add(p, 7, 0, 0, 10, 0, &body), 1);
+	for (uint8_t i = 0; i < 40; i++)
+		assert_int_equal(body[i], i);
+	assert_true(sg_hs_bigmsg_holds(p, 7));
+	/* Bytes that disagree start the message over from the newest fragment. */
+	sg_hs_bigmsg_release(p, 7);
+	assert_int_equal(big_add(p, 7, 0, 0, 20, 0, &body), 0);
+	assert_int_equal(big_add(p, 7, 0, 10, 20, 1, &body), 0);
+	assert_int_equal(big_add(p, 7, 0, 30, 10, 1, &body), 0);
+	assert_int_equal(big_add(p, 7, 0, 0, 10, 1, &body), 1);
+	assert_int_equal(body[0], 1);
+	/* Longer than a buffer: refused. */
+	{
+		struct sg_hs_msg_hdr h = { .type = 11, .length = 49, .seq = 1, .frag_len = 1 };
+		uint8_t b = 0;
+
+		assert_int_equal(sg_hs_bigmsg_add(p, 8, 0, &h, &b, &body), -EMSGSIZE);
+	}
+	/* Two buffers: a third owner waits until one has been idle HS_BIGMSG_IDLE_MS. */
+	assert_int_equal(big_add(p, 8, 100, 0, 10, 0, &body), 0);
+	assert_int_equal(sg_hs_bigmsg_in_use(p), 2);
+	assert_int_equal(big_add(p, 9, 200, 0, 10, 0, &body), -ENOBUFS);
+	assert_int_equal(big_add(p, 9, 100 + HS_BIGMSG_IDLE_MS, 0, 10, 0, &body), 0);
+	assert_true(sg_hs_bigmsg_holds(p, 9));
+	assert_false(sg_hs_bigmsg_holds(p, 7)); /* idle longest: taken back */
+	assert_true(sg_hs_bigmsg_holds(p, 8));
+	sg_hs_bigmsg_release(p, 8);
+	sg_hs_bigmsg_release(p, 9);
+	assert_int_equal(sg_hs_bigmsg_in_use(p), 0);
+	sg_hs_bigmsg_free(p);
 }
 
 /* ---- memory ------------------------------------------------------------------------- */
@@ -830,7 +978,8 @@ static void test_memory_per_handshake(void **state)
 		sg_hs_stats_get(h.e, &st);
 		assert_int_equal(st.in_flight, N);
 	}
-	assert_int_equal(h_count(&h, SG_HS_C_SIGN_PRECOMPUTED) + h_count(&h, SG_HS_C_SIGN_INLINE), N);
+	assert_int_equal(h_count(&h, SG_HS_C_SIGN_PRECOMPUTED) + h_count(&h, SG_HS_C_SIGN_INLINE),
+	                 N);
 	/* The engine alone: N slots against 1 (the fixed part, large buffers included, cancels). */
 	h2 = h;
 	a = h_heap_used();
@@ -860,6 +1009,7 @@ int main(void)
 		cmocka_unit_test(test_openssl_negative),
 		cmocka_unit_test(test_no_certs_no_ecdsa),
 		cmocka_unit_test(test_gnutls),
+		cmocka_unit_test(test_bigmsg_pool),
 		cmocka_unit_test(test_memory_per_handshake),
 	};
 	int rc;
