@@ -10,7 +10,8 @@
  * include/stormgate/handshake.h for the contract and docs/handshake.md for
  * the design. The engine's thread only; owns everything in struct
  * sg_hs_engine, and calls every callback of struct sg_hs_ops through the
- * steps.
+ * steps. An ECDHE-ECDSA handshake's client messages go to hs_certpeer.c
+ * (docs/certificates.md has its flights).
  *
  * Flow of a full handshake (RFC 6347 §4.2.4, figure 1; RFC 4279 §2):
  *

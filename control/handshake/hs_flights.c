@@ -5,8 +5,9 @@
  * (ServerHello, ChangeCipherSpec, Finished), the NewSessionTicket of the
  * final flight, and their retransmission. Flights are made again from the
  * slot each time, byte for byte the same. See hs_flights.h. Calls hs_keys
- * (our Finished), hs_output (every record) and hs_slots only (hs_priv.h
- * lists the stack). The engine's thread only. Reads the slot (and adds to
+ * (our Finished), hs_certflight (the certificate messages of an ECDHE-ECDSA
+ * flight 4), hs_output (every record) and hs_slots only (hs_priv.h lists
+ * the stack). The engine's thread only. Reads the slot (and adds to
  * its transcript on a first send), seals tickets with the ticket keys.
  */
 #include <string.h>

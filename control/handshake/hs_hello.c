@@ -4,10 +4,13 @@
  * (RFC 6347 §4.2.1), storm admission, a repeated hello, resumption from a
  * session ticket (RFC 5077), the choice of suite and group, and the start of
  * a new handshake with its first flight. See hs_hello.h. Calls hs_flights,
- * hs_keys (an abbreviated handshake's keys), hs_output and hs_slots only
- * (hs_priv.h lists the stack). The engine's thread only. Touches the
- * peer's slot (taken, replaced, set up), the cookie and ticket keys, and
- * calls ops.admit, ops.cid_alloc and ops.psk_lookup (a ticket's identity).
+ * hs_certflight (can this hello have an ECDHE-ECDSA suite), hs_certpeer (a
+ * certificate session's ticket), hs_keys (an abbreviated handshake's keys),
+ * hs_output, hs_slots and the certificate leaf only (hs_priv.h lists the
+ * stack). The engine's thread only. Touches the peer's slot (taken,
+ * replaced, set up, the certificate set it holds), the cookie and ticket
+ * keys, and calls ops.admit, ops.cid_alloc, ops.psk_lookup and
+ * ops.cert_lookup (a ticket's identity).
  */
 #include <errno.h>
 #include <string.h>

@@ -13,11 +13,15 @@
  *   hs_codec.c hs_crypto.c hs_ecdh.c hs_cookie.c hs_ticket.c   leaves, no engine
  *   hs_secrets.c  cookie and ticket keys shared by engines (a leaf too)
  *   hs_batch.c    batched HMAC / PRF lanes (a leaf too)
+ *   hs_cert.c hs_certcodec.c hs_bigmsg.c   certificates and raw public keys, the
+ *                 ECDHE-ECDSA messages, the large reassembly buffers (leaves too)
  *   hs_slots.c    slot pool, peer index, timer heap; the slot helpers
  *   hs_linger.c   finished flights kept after completion
  *   hs_output.c   records into datagrams, fragments, amplification, alerts, failure
  *   hs_keys.c     the key schedule: premaster, master secret, key block, verify_data
+ *   hs_certflight.c  ECDHE-ECDSA: the choice a hello allows, our certificate messages
  *   hs_flights.c  our flights, built from the slot and the key schedule
+ *   hs_certpeer.c ECDHE-ECDSA: the client's Certificate, key exchange, CertificateVerify
  *   hs_hello.c    a ClientHello: cookie, resumption, suite and group, new handshake
  *   hs_kx.c       the client's ClientKeyExchange: share, credential, keys
  *   hs_finish.c   epoch-1 records: the client's Finished or alert, install

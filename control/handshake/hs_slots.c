@@ -2,8 +2,10 @@
 /*
  * Slots and timers of the handshake engine: the slot pool and its keyed
  * peer index, and the timer heap (a min-heap on each slot's deadline). See
- * hs_slots.h. Calls the codec and crypto leaves only (hs_priv.h lists the
- * stack). The engine's thread only.
+ * hs_slots.h. Calls the codec and crypto leaves only, and on free the
+ * certificate leaf (the set a handshake holds) and the large reassembly
+ * buffers (the one it was lent) (hs_priv.h lists the stack). The engine's
+ * thread only.
  */
 #include <errno.h>
 #include <stdlib.h>

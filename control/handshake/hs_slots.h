@@ -7,10 +7,12 @@
  * helpers every part uses on a slot.
  *
  * The lowest part of the engine over the leaves: it calls the codec and
- * crypto only (hs_priv.h lists the stack). The engine's thread only. These
+ * crypto only, and on free the certificate leaf and the large reassembly
+ * buffers (hs_priv.h lists the stack). The engine's thread only. These
  * functions touch the pool, the peer index and the heap of struct
- * sg_hs_engine (hs_priv.h), and on free the cached master-secret key and
- * ops.cid_release; nothing else.
+ * sg_hs_engine (hs_priv.h), and on free the cached master-secret key,
+ * ops.cid_release, the slot's certificate set reference and its large
+ * buffer; nothing else.
  */
 #ifndef STORMGATE_CONTROL_HS_SLOTS_H
 #define STORMGATE_CONTROL_HS_SLOTS_H
@@ -158,6 +160,9 @@ struct hs_slot {
 		uint8_t identity[SG_TLS_PSK_IDENTITY_MAX];
 	} u;
 } __attribute__((aligned(SG_CACHE_LINE)));
+
+/* The budget of an in-flight handshake, certificate handshakes included (docs/certificates.md). */
+_Static_assert(sizeof(struct hs_slot) <= 2048, "a slot stays within 2 KB");
 
 static inline bool hs_peer_eq(const struct sg_hs_peer *a, const struct sg_hs_peer *b)
 {
