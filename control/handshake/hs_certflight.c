@@ -41,11 +41,11 @@ static bool curve_ok(const struct hs_cert_set *set, const struct sg_hs_client_he
  * (client_auth optional) or no certificate suite (require).
  */
 static int choose_client_type(const struct hs_cert_set *set, const struct sg_hs_ch_cert *c,
-                              uint8_t *f)
+                              bool rpk_lookup, uint8_t *f)
 {
 	uint8_t offer = (c->flags & SG_HS_CHC_F_CLIENT_CT) ? c->client_ct : SG_HS_CT_BIT_X509;
 	uint8_t accept = (hs_cert_accepts_x509(set) ? SG_HS_CT_BIT_X509 : 0) |
-	                 (hs_cert_accepts_rpk(set) ? SG_HS_CT_BIT_RPK : 0);
+	                 (hs_cert_accepts_rpk(set) && rpk_lookup ? SG_HS_CT_BIT_RPK : 0);
 	uint8_t common = offer & accept;
 
 	if (hs_cert_client_auth(set) == SG_HS_CLIENT_AUTH_NONE)
@@ -63,7 +63,7 @@ static int choose_client_type(const struct hs_cert_set *set, const struct sg_hs_
 }
 
 int sg_hs_cert_choose(const struct hs_cert_set *set, const struct sg_hs_client_hello *ch,
-                      uint8_t *cflags)
+                      bool rpk_lookup, uint8_t *cflags)
 {
 	const struct sg_hs_ch_cert *c = &ch->cert;
 	uint8_t sbit = hs_cert_scheme(set) == SG_TLS_SIGSCHEME_ECDSA_SHA384
@@ -87,7 +87,7 @@ int sg_hs_cert_choose(const struct hs_cert_set *set, const struct sg_hs_client_h
 		f |= CF_RPK_OURS;
 	if (c->flags & SG_HS_CHC_F_SERVER_CT)
 		f |= CF_SCT_ECHO;
-	if (choose_client_type(set, c, &f) != 0)
+	if (choose_client_type(set, c, rpk_lookup, &f) != 0)
 		return (int)SG_HS_C_FAIL_UNSUPPORTED_CERT;
 	*cflags = f;
 	return 0;

@@ -39,10 +39,11 @@ struct hs_slot;
  * SG_HS_C_FAIL_UNSUPPORTED_CERT (no ECDSA scheme of our key's hash in
  * signature_algorithms, no certificate type in common, our key's curve
  * not among the client's groups, or client_auth require with no client
- * type we accept).
+ * type we accept). Raw public keys from clients are accepted only when the
+ * engine can look them up (rpk_lookup: ops.cert_lookup is set).
  */
 int sg_hs_cert_choose(const struct hs_cert_set *set, const struct sg_hs_client_hello *ch,
-                      uint8_t *cflags);
+                      bool rpk_lookup, uint8_t *cflags);
 
 /* The ServerHello's RFC 7250 echoes for slot s (sh filled by the caller otherwise). */
 void sg_hs_cert_server_hello(const struct hs_slot *s, struct sg_hs_server_hello *sh);

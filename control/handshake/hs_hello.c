@@ -49,7 +49,8 @@ static bool cert_suite_ok(struct sg_hs_engine *e, struct hs_slot *s,
 		return false;
 	if (s->cset == NULL)
 		s->cset = sg_hs_certs_acquire(e->conf.certs);
-	return s->cset != NULL && sg_hs_cert_choose(s->cset, ch, &s->cflags) == 0;
+	return s->cset != NULL &&
+	       sg_hs_cert_choose(s->cset, ch, e->conf.ops.cert_lookup != NULL, &s->cflags) == 0;
 }
 
 /* Server preference order over what the client offers; -1 and why if none. */
