@@ -242,10 +242,11 @@ static int cb_cert_lookup(void *ctx, enum sg_hs_auth kind, const uint8_t *key, s
 
 /*
  * A harness whose engine has the test PKI: client_auth as given, the CRL,
- * raw public keys accepted; prefs: a preference list (0-terminated), or
- * NULL for the default.
+ * raw public keys offered and accepted or not (start(): they are); prefs: a preference list
+ * (0-terminated), or NULL for the default.
  */
-static struct sg_hs_certs *start(struct harness *h, uint8_t client_auth, const uint16_t *prefs)
+static struct sg_hs_certs *start_rpk(struct harness *h, uint8_t client_auth, const uint16_t *prefs,
+                                     bool rpk)
 {
 	struct sg_hs_certs_conf cc = {
 		.cert_file = P.file[F_SRV],
@@ -254,7 +255,7 @@ static struct sg_hs_certs *start(struct harness *h, uint8_t client_auth, const u
 		.crl_file = P.file[F_CRL],
 		.client_auth = client_auth,
 		.identity_from = SG_HS_CERT_ID_CN,
-		.rpk = 1,
+		.rpk = rpk,
 		.sign_pool = 16,
 	};
 	char err[256] = "";
@@ -274,6 +275,11 @@ static struct sg_hs_certs *start(struct harness *h, uint8_t client_auth, const u
 	/* Certificates are checked against the wall clock: the PKI was made now. */
 	h->now.unix_s = (uint64_t)time(NULL);
 	return c;
+}
+
+static struct sg_hs_certs *start(struct harness *h, uint8_t client_auth, const uint16_t *prefs)
+{
+	return start_rpk(h, client_auth, prefs, true);
 }
 
 static void stop(struct harness *h, struct sg_hs_certs *c)
@@ -733,6 +739,7 @@ struct gt_case {
 	const char *extra;          /* priority string additions */
 	enum sg_hs_counter counter; /* failure: its counter; SG_HS_C_MAX: success */
 	int alert;
+	bool no_rpk; /* the gateway has raw public keys off */
 };
 
 static const struct gt_case gt_cases[] = {
@@ -744,6 +751,9 @@ static const struct gt_case gt_cases[] = {
 	  GNUTLS_A_BAD_CERTIFICATE },
 	{ "wrong key", false, false, true, 0, "", SG_HS_C_FAIL_CERT_VERIFY,
 	  GNUTLS_A_DECRYPT_ERROR },
+	/* RFC 7250 §4.2: no server certificate type in common, and no other suite offered. */
+	{ "RPK only, the gateway has none", true, true, false, 0, "", SG_HS_C_FAIL_UNSUPPORTED_CERT,
+	  GNUTLS_A_HANDSHAKE_FAILURE, true },
 };
 
 static gnutls_certificate_credentials_t gt_creds(const struct gt_case *c)
@@ -815,7 +825,7 @@ static void run_gt_case(const struct gt_case *c)
 {
 	char prio[256];
 	struct harness h;
-	struct sg_hs_certs *certs = start(&h, SG_HS_CLIENT_AUTH_REQUIRE, NULL);
+	struct sg_hs_certs *certs = start_rpk(&h, SG_HS_CLIENT_AUTH_REQUIRE, NULL, !c->no_rpk);
 	gnutls_certificate_credentials_t x = gt_creds(c);
 	gnutls_session_t s;
 	int rc;
