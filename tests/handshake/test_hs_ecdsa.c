@@ -606,6 +606,43 @@ static void test_reload_in_flight(void **state)
 	stop(&h, certs);
 }
 
+/*
+ * A flight with our chain goes only to an address a cookie proved, even
+ * when the cookie policy would not ask for one yet (under load, below its
+ * threshold): nothing is held back by the amplification limit. A PSK hello
+ * to the same engine needs none.
+ */
+static void test_cookie_before_chain(void **state)
+{
+	struct harness h;
+	struct sg_hs_certs *certs;
+	SSL *ssl;
+
+	(void)state;
+	certs = start(&h, SG_HS_CLIENT_AUTH_REQUIRE, NULL);
+	sg_hs_engine_free(h.e);
+	h.conf.cookie_policy = SG_HS_COOKIE_UNDER_LOAD;
+	h.conf.cookie_threshold = 64;
+	h.e = sg_hs_engine_create(&h.conf);
+	assert_non_null(h.e);
+	ssl = ossl_client(&h, "ECDHE-ECDSA-AES128-CCM8:PSK-AES128-CCM8", P.cli, P.cli_key, NULL);
+	assert_int_equal(ossl_run(&h, ssl, 1, NULL), 1);
+	assert_int_equal(h.sess.res.suite, SG_TLS_PSK_WITH_AES_128_CCM_8); /* server preference */
+	assert_int_equal(h_count(&h, SG_HS_C_HVR_SENT), 1); /* it could have had ECDHE-ECDSA */
+	ossl_free(ssl);
+	ssl = ossl_client(&h, "PSK-AES128-CCM8", NULL, NULL, NULL);
+	assert_int_equal(ossl_run(&h, ssl, 2, NULL), 1);
+	assert_int_equal(h_count(&h, SG_HS_C_HVR_SENT), 1);
+	ossl_free(ssl);
+	ssl = ossl_client(&h, "ECDHE-ECDSA-AES128-CCM8", P.cli, P.cli_key, NULL);
+	assert_int_equal(ossl_run(&h, ssl, 3, NULL), 1);
+	assert_int_equal(h_count(&h, SG_HS_C_HVR_SENT), 2);
+	assert_int_equal(h.sess.res.auth, SG_HS_AUTH_X509);
+	assert_int_equal(h_count(&h, SG_HS_C_AMPLIFICATION_HELD), 0);
+	ossl_free(ssl);
+	stop(&h, certs);
+}
+
 /* ---- GnuTLS: X.509 and raw public keys ---------------------------------------------- */
 
 static gnutls_datum_t pem_of(X509 *cert, EVP_PKEY *pub, EVP_PKEY *priv)
@@ -918,6 +955,7 @@ int main(void)
 		cmocka_unit_test(test_openssl_negative),
 		cmocka_unit_test(test_no_certs_no_ecdsa),
 		cmocka_unit_test(test_reload_in_flight),
+		cmocka_unit_test(test_cookie_before_chain),
 		cmocka_unit_test(test_gnutls),
 		cmocka_unit_test(test_bigmsg_pool),
 		cmocka_unit_test(test_memory_per_handshake),
