@@ -147,10 +147,10 @@ static struct ho_psk psk_cc;
  * OpenSSL's client offering cipher, trusting the test CA (the gateway's
  * chain is verified), with cert and key when not NULL.
  */
-static SSL *ossl_client(struct harness *h, const char *cipher, X509 *cert, EVP_PKEY *key,
-                        SSL_SESSION *sess)
+static SSL *ossl_client_etm(struct harness *h, const char *cipher, X509 *cert, EVP_PKEY *key,
+                            SSL_SESSION *sess, bool no_etm)
 {
-	struct ho_opts o = { .cipher = cipher, .sess = sess };
+	struct ho_opts o = { .cipher = cipher, .sess = sess, .no_etm = no_etm };
 	SSL *ssl;
 
 	psk_cc = ho_psk_of(&h_psks[0]);
@@ -165,6 +165,12 @@ static SSL *ossl_client(struct harness *h, const char *cipher, X509 *cert, EVP_P
 	SSL_set_info_callback(ssl, info_cb);
 	alert_seen = -1;
 	return ssl;
+}
+
+static SSL *ossl_client(struct harness *h, const char *cipher, X509 *cert, EVP_PKEY *key,
+                        SSL_SESSION *sess)
+{
+	return ossl_client_etm(h, cipher, cert, key, sess, false);
 }
 
 /* What the client sends on its way to the engine: a man in the middle's hook, or NULL. */
@@ -283,6 +289,7 @@ struct ossl_case {
 	uint8_t auth; /* enum sg_hs_auth the session gets */
 	bool resume;
 	uint16_t mtu; /* the client's link MTU; 0: 1400 */
+	bool no_etm;  /* CBC without encrypt_then_mac (RFC 7366): MAC-then-encrypt */
 };
 
 static const struct ossl_case ossl_cases[] = {
@@ -308,6 +315,11 @@ static const struct ossl_case ossl_cases[] = {
 	 * engine's large buffers, not in the slot. */
 	{ "ECDHE-ECDSA-AES128-CCM8", SG_TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8,
 	  SG_HS_CLIENT_AUTH_REQUIRE, true, SG_HS_AUTH_X509, false, 300 },
+	/* The CBC-SHA256 suite LwM2M servers offer (part of issue 17 too), EtM and not. */
+	{ "ECDHE-ECDSA-AES128-SHA256", SG_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+	  SG_HS_CLIENT_AUTH_REQUIRE, true, SG_HS_AUTH_X509, true },
+	{ "ECDHE-ECDSA-AES128-SHA256", SG_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+	  SG_HS_CLIENT_AUTH_REQUIRE, true, SG_HS_AUTH_X509, false, 0, true },
 };
 
 static void check_session(struct harness *h, SSL *ssl, const struct ossl_case *c, bool resumed)
@@ -326,6 +338,8 @@ static void check_session(struct harness *h, SSL *ssl, const struct ossl_case *c
 	} else {
 		assert_int_equal(r->identity_len, 0);
 	}
+	assert_int_equal(!!(r->sa->flags & SG_SA_F_ETM),
+	                 c->suite == SG_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 && !c->no_etm);
 	/* The client checked our chain against the CA (SSL_VERIFY_PEER). */
 	assert_int_equal(SSL_get_verify_result(ssl), X509_V_OK);
 	ho_exchange_data(h, ssl);
@@ -337,7 +351,7 @@ static void run_ossl_case(const struct ossl_case *c)
 	struct sg_hs_certs *certs = start(&h, c->client_auth, NULL);
 	X509 *cert = c->client_cert ? P.cli : NULL;
 	SSL_SESSION *sess = NULL;
-	SSL *ssl = ossl_client(&h, c->cipher, cert, P.cli_key, NULL);
+	SSL *ssl = ossl_client_etm(&h, c->cipher, cert, P.cli_key, NULL, c->no_etm);
 
 	/* Cases that resume also sign with a nonce the pool precomputed (the gateway's tick). */
 	if (c->resume)
@@ -360,7 +374,7 @@ static void run_ossl_case(const struct ossl_case *c)
 	ossl_free(ssl);
 	if (c->resume) {
 		/* Resumed by ticket: the policy is looked up again, no signature made. */
-		ssl = ossl_client(&h, c->cipher, cert, P.cli_key, sess);
+		ssl = ossl_client_etm(&h, c->cipher, cert, P.cli_key, sess, c->no_etm);
 		assert_int_equal(ossl_run(&h, ssl, 2, NULL), 1);
 		assert_int_equal(SSL_session_reused(ssl), 1);
 		check_session(&h, ssl, c, true);
@@ -380,8 +394,9 @@ static void test_openssl_x509(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof(ossl_cases) / sizeof(ossl_cases[0]); i++) {
-		print_message("# %s client_auth %u cert %d\n", ossl_cases[i].cipher,
-		              ossl_cases[i].client_auth, ossl_cases[i].client_cert);
+		print_message("# %s client_auth %u cert %d%s\n", ossl_cases[i].cipher,
+		              ossl_cases[i].client_auth, ossl_cases[i].client_cert,
+		              ossl_cases[i].no_etm ? " no EtM" : "");
 		run_ossl_case(&ossl_cases[i]);
 		if (i == 0)
 			record_save("ecdsa-x509-mutual-ticket");
