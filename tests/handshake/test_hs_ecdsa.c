@@ -70,9 +70,12 @@ static int cb_cert_lookup(void *ctx, enum sg_hs_auth kind, const uint8_t *key, s
 	if (kind == SG_HS_AUTH_X509) {
 		assert_int_equal(key_len, strlen(CLIENT_CN));
 		assert_memory_equal(key, CLIENT_CN, key_len);
+		cred->user = 77; /* the caller's word: kept even without an entry */
+		if (lk.x509_rc != 0)
+			return lk.x509_rc;
 		cred->cred_ref = 2000;
 		cred->backend = 7;
-		return lk.x509_rc;
+		return 0;
 	}
 	if (!lk.rpk_known || key_len != SG_HS_SPKI_HASH_LEN || memcmp(key, lk.rpk_hash, key_len))
 		return -ENOENT;
@@ -81,6 +84,8 @@ static int cb_cert_lookup(void *ctx, enum sg_hs_auth kind, const uint8_t *key, s
 	cred->cred_ref = 3000;
 	return 0;
 }
+
+static uint8_t start_require_policy; /* tls.require_policy of the next start() */
 
 /*
  * A harness whose engine has the test PKI: client_auth as given, the CRL,
@@ -98,6 +103,7 @@ static struct sg_hs_certs *start_rpk(struct harness *h, uint8_t client_auth, con
 		.client_auth = client_auth,
 		.identity_from = SG_HS_CERT_ID_CN,
 		.rpk = rpk,
+		.require_policy = start_require_policy,
 		.sign_pool = 16,
 	};
 	char err[256] = "";
@@ -546,6 +552,40 @@ static void test_openssl_negative(void **state)
 	}
 }
 
+/*
+ * An X.509 identity the store has no policy for: the engine's defaults
+ * (its session lifetime, no credential reference), the callback's word
+ * kept; refused (access_denied) when tls.require_policy says so.
+ */
+static void test_x509_without_policy(void **state)
+{
+	for (int require = 0; require < 2; require++) {
+		struct harness h;
+		struct sg_hs_certs *certs;
+		SSL *ssl;
+
+		start_require_policy = (uint8_t)require;
+		certs = start(&h, SG_HS_CLIENT_AUTH_REQUIRE, NULL);
+		start_require_policy = 0;
+		lk.x509_rc = -ENOENT;
+		ssl = ossl_client(&h, "ECDHE-ECDSA-AES128-CCM8", P.cli, P.cli_key, NULL);
+		assert_int_equal(ossl_run(&h, ssl, require ? 0 : 1, NULL), require ? -1 : 1);
+		if (require) {
+			assert_int_equal(h_count(&h, SG_HS_C_FAIL_CERT_POLICY), 1);
+			assert_int_equal(alert_seen, SG_TLS_ALERT_ACCESS_DENIED);
+		} else {
+			assert_int_equal(h.sess.res.auth, SG_HS_AUTH_X509);
+			assert_int_equal(h.sess.res.cred_ref, 0);
+			assert_int_equal(h.sess.res.user, 77);
+			assert_int_equal(h.sess.res.expires, h.now.unix_s + 86400);
+			assert_memory_equal(h.sess.res.identity, CLIENT_CN, strlen(CLIENT_CN));
+		}
+		ossl_free(ssl);
+		stop(&h, certs);
+	}
+	(void)state;
+}
+
 /* No certificates configured: a client offering only ECDHE-ECDSA finds no suite. */
 static void test_no_certs_no_ecdsa(void **state)
 {
@@ -968,6 +1008,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_openssl_x509),
 		cmocka_unit_test(test_openssl_negative),
+		cmocka_unit_test(test_x509_without_policy),
 		cmocka_unit_test(test_no_certs_no_ecdsa),
 		cmocka_unit_test(test_reload_in_flight),
 		cmocka_unit_test(test_cookie_before_chain),
