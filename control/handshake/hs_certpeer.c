@@ -64,8 +64,9 @@ static void cert_fail(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s
  * the slot, the store's name of a raw public key into id (*id_len). 0, or
  * the failure's counter: an unknown raw public key is a bad certificate;
  * an X.509 identity without an entry takes the defaults (keeping what the
- * callback put in cred.user) unless require_policy; -EACCES or a policy flag the session cannot meet is
- * access_denied; a store that failed, internal_error.
+ * callback put in cred.user) unless require_policy; -EACCES or a policy
+ * flag the session cannot meet is access_denied; a store that failed,
+ * internal_error.
  */
 static int cert_policy(struct sg_hs_engine *e, struct hs_slot *s, const struct hs_cert_set *set,
                        enum sg_hs_auth kind, const uint8_t *key, size_t key_len, uint8_t *id,
