@@ -479,6 +479,20 @@ static void wrong_transcript(uint8_t *d, size_t len)
 	}
 }
 
+/* The CertificateVerify's scheme changed to one the CertificateRequest did not offer. */
+static void cv_scheme(uint8_t *d, size_t len)
+{
+	for (size_t off = 0; off + 13 <= len;) {
+		size_t rl = ((size_t)d[off + 11] << 8) | d[off + 12];
+		uint8_t *m = d + off + 13;
+
+		if (d[off] == SG_DTLS_CT_HANDSHAKE && d[off + 3] == 0 && d[off + 4] == 0 &&
+		    rl > 12 + 4 && m[0] == SG_TLS_HT_CERTIFICATE_VERIFY)
+			m[12] = 0x05; /* ecdsa_secp384r1_sha384 */
+		off += 13 + rl;
+	}
+}
+
 struct neg_case {
 	const char *name;
 	X509 **cert;         /* the client's certificate, NULL: none */
@@ -511,6 +525,9 @@ static const struct neg_case neg_cases[] = {
 	{ "signature over the wrong transcript", &P.cli, &P.cli_key, 0, SG_HS_CLIENT_AUTH_REQUIRE,
 	  "ECDHE-ECDSA-AES128-CCM8", wrong_transcript, false, SG_HS_C_FAIL_CERT_VERIFY,
 	  SG_TLS_ALERT_DECRYPT_ERROR },
+	{ "CertificateVerify with a scheme not requested", &P.cli, &P.cli_key, 0,
+	  SG_HS_CLIENT_AUTH_REQUIRE, "ECDHE-ECDSA-AES128-CCM8", cv_scheme, false,
+	  SG_HS_C_FAIL_ILLEGAL_PARAMETER, SG_TLS_ALERT_ILLEGAL_PARAMETER },
 	{ "downgrade from ECDHE-ECDSA", &P.cli, &P.cli_key, 0, SG_HS_CLIENT_AUTH_REQUIRE,
 	  "ECDHE-ECDSA-AES128-CCM8:PSK-AES128-CCM8", strip_ecdsa, true, SG_HS_C_FAIL_BAD_FINISHED,
 	  SG_TLS_ALERT_DECRYPT_ERROR },
