@@ -700,7 +700,7 @@ static void test_flight4_lost(void **state)
 	}
 	assert_int_equal(h_count(&h, SG_HS_C_SIGN_INLINE), 1);
 	while (recv(h.fd[0], d, sizeof(d), MSG_DONTWAIT) > 0)
-		lost++;         /* flight 4 never reaches the client */
+		lost++; /* flight 4 never reaches the client */
 	assert_true(lost >= 1);
 	h_advance(&h, 1500);
 	assert_int_equal(h_count(&h, SG_HS_C_RETRANSMIT_TIMER), 1);
