@@ -13,7 +13,7 @@ UDP echo server in the backend namespace, each doing request/response:
   - lines of every padding length around a block (the plaintext 1 .. 34 bytes
     and one of 300) echoed whole;
   - policy.suites without the CBC suites (`stormctl policy set`): a CBC-only
-    client is refused with handshake_failure (fail_no_suite), an AEAD one still
+    client is refused with handshake_failure (fail_no_shared_suite), an AEAD one still
     served; `stormctl policy reset suites` serves CBC again;
   - the capture: each CBC ServerHello names 0x00ae, carries encrypt_then_mac
     exactly when the client offered it, and no connection_id.
@@ -60,7 +60,9 @@ class Run:
         """A line of each of LENGTHS sent and its echo back; the lengths that failed."""
         bad = []
         for n in LENGTHS:
-            line = chr(ord('a') + n % 26) * n  # unique per length: its echo is too
+            # Digits, unique per length (so is its echo): s_client takes a line that
+            # starts with Q, R, k or K as a command (quit, renegotiate, key update).
+            line = str(n % 10) * n
             if not clients.echo_roundtrip(c, line):
                 bad.append(n)
         return bad
@@ -122,10 +124,11 @@ class Run:
         rc = c.close()
         err = c.err()
         dd = ctl.delta(self.snap(), s0)
-        self.check('a CBC-only client is refused: handshake_failure, fail_no_suite counted, '
-                   'nothing installed',
+        self.check('a CBC-only client is refused: handshake_failure, fail_no_shared_suite '
+                   'counted, nothing installed',
                    rc != 0 and 'handshake failure' in err and dd['installed'] == 0
-                   and dd['hs'].get('fail_no_suite', 0) == 1, f'exit {rc}\n{dd}\n{err[-600:]}')
+                   and dd['hs'].get('fail_no_shared_suite', 0) == 1,
+                   f'exit {rc}\n{dd}\n{err[-600:]}')
         ident, key = self.ident()
         c = clients.s_client(self.lab, e2e.GW4, ident, key,
                              'PSK-AES128-CBC-SHA256:PSK-AES128-CCM8')

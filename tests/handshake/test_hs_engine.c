@@ -905,7 +905,7 @@ static void test_cbc_resumption(void **state)
  * The CBC suites are offered by default, last (a CBC-only client connects;
  * one that offers an AEAD too gets the AEAD), and a preference without them
  * (conf.suites at creation, sg_hs_policy_set() at run time: policy.suites)
- * refuses a CBC-only client with handshake_failure, counted fail_no_suite.
+ * refuses a CBC-only client with handshake_failure, counted fail_no_shared_suite.
  */
 static void test_cbc_removable(void **state)
 {
