@@ -457,14 +457,83 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx)
 	return ok;
 }
 
-/* The client CA bundle and the CRLs (each CRL of a CA in the bundle must verify by it). */
+/*
+ * The CRLs of crl_file into the set's store (and s->crls): each must parse,
+ * and one whose issuer is in the CA bundle must verify by it. The revoked
+ * list of each is sorted here, on one thread (OpenSSL sorts it on its first
+ * lookup otherwise, i.e. on an engine's first check).
+ */
+static int load_crls(struct hs_cert_set *s, const struct sg_hs_certs_conf *conf,
+                     STACK_OF(X509) * cas, char *err, size_t err_len)
+{
+	struct file_buf f;
+	X509_CRL *crl;
+	int j, rc = file_read("crl", conf->crl_file, &f, err, err_len);
+
+	if (rc < 0)
+		return rc;
+	rc = -EINVAL;
+	ERR_clear_error();
+	while ((crl = PEM_read_bio_X509_CRL(f.bio, NULL, no_passphrase, NULL)) != NULL) {
+		int n = sk_X509_CRL_num(s->crls) + 1;
+		ASN1_INTEGER *zero;
+		X509_REVOKED *r;
+
+		if (sk_X509_CRL_push(s->crls, crl) <= 0) {
+			X509_CRL_free(crl);
+			set_err(err, err_len, "crl %s: out of memory", conf->crl_file);
+			goto out;
+		}
+		for (j = 0; j < sk_X509_num(cas); j++) {
+			X509 *ca = sk_X509_value(cas, j);
+
+			if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) ==
+			            0 &&
+			    X509_CRL_verify(crl, X509_get0_pubkey(ca)) != 1) {
+				set_err(err, err_len,
+				        "crl %s: CRL %d does not verify by its CA in %s",
+				        conf->crl_file, n, conf->ca_file);
+				goto out;
+			}
+		}
+		zero = ASN1_INTEGER_new();
+		if (zero == NULL) {
+			set_err(err, err_len, "crl %s: out of memory", conf->crl_file);
+			goto out;
+		}
+		X509_CRL_get0_by_serial(crl, &r, zero);
+		ASN1_INTEGER_free(zero);
+		if (X509_STORE_add_crl(s->store, crl) != 1) {
+			set_err(err, err_len, "crl %s: CRL %d: %s", conf->crl_file, n,
+			        ossl_reason());
+			goto out;
+		}
+	}
+	if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
+		set_err(err, err_len, "crl %s: CRL %d does not parse: %s", conf->crl_file,
+		        sk_X509_CRL_num(s->crls) + 1, ossl_reason());
+		goto out;
+	}
+	ERR_clear_error();
+	if (sk_X509_CRL_num(s->crls) == 0) {
+		set_err(err, err_len, "crl %s: no PEM CRL in the file", conf->crl_file);
+		goto out;
+	}
+	/* Every certificate of a chain against the CRLs we have (verify_cb: a CA
+	 * without one is not checked). */
+	X509_STORE_set_flags(s->store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+	rc = 0;
+out:
+	file_free(&f);
+	return rc;
+}
+
+/* The client CA bundle, then the CRLs if any. */
 static int load_ca(struct hs_cert_set *s, const struct sg_hs_certs_conf *conf, char *err,
                    size_t err_len)
 {
 	STACK_OF(X509) *cas = NULL;
-	struct file_buf f;
-	X509_CRL *crl;
-	int i, j, rc = read_certs("ca", conf->ca_file, &cas, err, err_len);
+	int i, rc = read_certs("ca", conf->ca_file, &cas, err, err_len);
 
 	if (rc < 0)
 		return rc;
@@ -484,69 +553,7 @@ static int load_ca(struct hs_cert_set *s, const struct sg_hs_certs_conf *conf, c
 		}
 	}
 	X509_STORE_set_verify_cb(s->store, verify_cb);
-	if (conf->crl_file == NULL) {
-		rc = 0;
-		goto out;
-	}
-	rc = file_read("crl", conf->crl_file, &f, err, err_len);
-	if (rc < 0)
-		goto out;
-	rc = -EINVAL;
-	ERR_clear_error();
-	while ((crl = PEM_read_bio_X509_CRL(f.bio, NULL, no_passphrase, NULL)) != NULL) {
-		int n = sk_X509_CRL_num(s->crls) + 1;
-		ASN1_INTEGER *zero;
-		X509_REVOKED *r;
-
-		if (sk_X509_CRL_push(s->crls, crl) <= 0) {
-			X509_CRL_free(crl);
-			set_err(err, err_len, "crl %s: out of memory", conf->crl_file);
-			goto out_file;
-		}
-		zero = ASN1_INTEGER_new(); /* crl is the stack's now */
-		if (zero == NULL) {
-			set_err(err, err_len, "crl %s: out of memory", conf->crl_file);
-			goto out_file;
-		}
-		for (j = 0; j < sk_X509_num(cas); j++) {
-			X509 *ca = sk_X509_value(cas, j);
-
-			if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) ==
-			            0 &&
-			    X509_CRL_verify(crl, X509_get0_pubkey(ca)) != 1) {
-				set_err(err, err_len,
-				        "crl %s: CRL %d does not verify by its CA in %s",
-				        conf->crl_file, n, conf->ca_file);
-				ASN1_INTEGER_free(zero);
-				goto out_file;
-			}
-		}
-		/* OpenSSL sorts a CRL's revoked list on its first lookup: do it
-		 * now, on one thread, rather than on an engine's first check. */
-		X509_CRL_get0_by_serial(crl, &r, zero);
-		ASN1_INTEGER_free(zero);
-		if (X509_STORE_add_crl(s->store, crl) != 1) {
-			set_err(err, err_len, "crl %s: CRL %d: %s", conf->crl_file, n,
-			        ossl_reason());
-			goto out_file;
-		}
-	}
-	if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
-		set_err(err, err_len, "crl %s: CRL %d does not parse: %s", conf->crl_file,
-		        sk_X509_CRL_num(s->crls) + 1, ossl_reason());
-		goto out_file;
-	}
-	ERR_clear_error();
-	if (sk_X509_CRL_num(s->crls) == 0) {
-		set_err(err, err_len, "crl %s: no PEM CRL in the file", conf->crl_file);
-		goto out_file;
-	}
-	/* Every certificate of a chain against the CRLs we have (verify_cb: a CA without
-	 * one is not checked). */
-	X509_STORE_set_flags(s->store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-	rc = 0;
-out_file:
-	file_free(&f);
+	rc = conf->crl_file != NULL ? load_crls(s, conf, cas, err, err_len) : 0;
 out:
 	sk_X509_pop_free(cas, X509_free);
 	return rc;

@@ -40,8 +40,8 @@ struct hs_cert_nonce {
 struct hs_cert_cache_entry {
 	uint8_t hash[SHA256_DIGEST_LENGTH];
 	uint64_t stamp;     /* last use (the set's clock); 0: empty */
-	int64_t not_before; /* latest notBefore of the verified chain */
-	int64_t expires;    /* earliest notAfter of the chain, or a CRL's nextUpdate */
+	int64_t not_before; /* latest notBefore of the chain or thisUpdate of a CRL */
+	int64_t expires;    /* earliest notAfter of the chain or nextUpdate of a CRL */
 	ASN1_INTEGER *serial;
 	const X509_CRL *crl; /* the CRL of the leaf's issuer (the set's); NULL: none */
 	/* the leaf's key as struct hs_peer_key (hs_cert.h) holds it */

@@ -317,11 +317,16 @@ static bool cache_entry_of(const struct hs_cert_set *s, STACK_OF(X509) * chain,
 	for (i = 0; i < sk_X509_CRL_num(s->crls); i++) {
 		const X509_CRL *crl = sk_X509_CRL_value(s->crls, i);
 		int64_t next = hs_cert_asn1_unix(X509_CRL_get0_nextUpdate(crl));
+		int64_t last = hs_cert_asn1_unix(X509_CRL_get0_lastUpdate(crl));
 
 		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(leaf)) == 0)
 			e->crl = crl;
+		/* Outside a CRL's thisUpdate .. nextUpdate OpenSSL refuses the chain:
+		 * the entry is good only where a full verification would pass. */
 		if (next != 0 && next < e->expires)
-			e->expires = next; /* a stale CRL is OpenSSL's failure: verify again then */
+			e->expires = next;
+		if (last > e->not_before)
+			e->not_before = last;
 	}
 	if (ASN1_STRING_length(X509_get0_serialNumber(leaf)) > (int)SERIAL_MAX)
 		return false;
@@ -350,39 +355,101 @@ static int verify_failure(int err)
 	}
 }
 
+/* A certificate_list's certificates, leaf first, pointing into the list. */
+struct der_list {
+	const uint8_t *der[CHAIN_CERTS_MAX];
+	size_t len[CHAIN_CERTS_MAX];
+	size_t n;
+};
+
+/* opaque ASN.1Cert<1..2^24-1>, leaf first (RFC 5246 §7.4.2): 0 or SG_HS_C_FAIL_BAD_CERT. */
+static int split_list(const uint8_t *list, size_t len, struct der_list *d)
+{
+	size_t off = 0;
+
+	d->n = 0;
+	if (list == NULL || len == 0 || len > SG_TLS_CERT_CHAIN_MAX)
+		return SG_HS_C_FAIL_BAD_CERT;
+	while (off < len) {
+		size_t l;
+
+		if (len - off < 3 || d->n == CHAIN_CERTS_MAX)
+			return SG_HS_C_FAIL_BAD_CERT;
+		l = sg_load_be24(list + off);
+		if (l == 0 || l > len - off - 3)
+			return SG_HS_C_FAIL_BAD_CERT;
+		d->der[d->n] = list + off + 3;
+		d->len[d->n++] = l;
+		off += 3 + l;
+	}
+	return 0;
+}
+
+/* Each DER decoded whole: the leaf into *leaf, the rest into untrusted. 0 or the counter. */
+static int decode_chain(const struct der_list *d, X509 **leaf, STACK_OF(X509) * untrusted)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		const uint8_t *p = d->der[i];
+		X509 *x = d2i_X509(NULL, &p, (long)d->len[i]);
+
+		if (x == NULL || p != d->der[i] + d->len[i]) {
+			X509_free(x);
+			return SG_HS_C_FAIL_BAD_CERT;
+		}
+		if (i == 0) {
+			*leaf = x;
+		} else if (sk_X509_push(untrusted, x) <= 0) {
+			X509_free(x);
+			return SG_HS_C_FAIL_INTERNAL;
+		}
+	}
+	return 0;
+}
+
+/* Keep what ctx verified, with the key and identity taken from its leaf. */
+static void cache_store(struct hs_cert_set *s, const uint8_t *hash, X509_STORE_CTX *ctx,
+                        const struct hs_peer_key *key, const uint8_t *identity,
+                        uint16_t identity_len)
+{
+	struct hs_cert_cache_entry e;
+
+	memset(&e, 0, sizeof(e));
+	if (!cache_entry_of(s, X509_STORE_CTX_get0_chain(ctx), &e)) {
+		ASN1_INTEGER_free(e.serial);
+		return;
+	}
+	memcpy(e.hash, hash, sizeof(e.hash));
+	e.key_curve = key->curve;
+	e.key_len = key->point_len;
+	memcpy(e.key_point, key->point, key->point_len);
+	e.identity_len = identity_len;
+	memcpy(e.identity, identity, identity_len);
+	pthread_mutex_lock(&s->cache_lock);
+	cache_put(s, hash, &e);
+	pthread_mutex_unlock(&s->cache_lock);
+}
+
 int hs_cert_verify_x509(struct sg_hs_certs *c, const struct hs_cert_set *s, const uint8_t *list,
                         size_t len, int64_t now_unix, struct hs_peer_key *key, uint8_t *identity,
                         uint16_t *identity_len)
 {
 	struct hs_cert_set *m = (struct hs_cert_set *)s; /* its cache only */
-	const uint8_t *der[CHAIN_CERTS_MAX];
-	size_t der_len[CHAIN_CERTS_MAX], off = 0, n = 0, i;
 	uint8_t hash[SHA256_DIGEST_LENGTH];
 	STACK_OF(X509) *untrusted = NULL;
-	struct hs_cert_cache_entry e;
 	X509_STORE_CTX *ctx = NULL;
+	struct der_list d;
 	X509 *leaf = NULL;
 	bool hit;
-	int rc = SG_HS_C_FAIL_BAD_CERT;
+	int rc;
 
 	if (s == NULL || s->store == NULL)
 		return SG_HS_C_FAIL_UNSUPPORTED_CERT; /* no CA bundle: X.509 never offered */
-	if (list == NULL || len == 0 || len > SG_TLS_CERT_CHAIN_MAX)
-		return SG_HS_C_FAIL_BAD_CERT;
-	/* opaque ASN.1Cert<1..2^24-1>, leaf first (RFC 5246 §7.4.2) */
-	while (off < len) {
-		size_t l;
-
-		if (len - off < 3 || n == CHAIN_CERTS_MAX)
-			return SG_HS_C_FAIL_BAD_CERT;
-		l = sg_load_be24(list + off);
-		if (l == 0 || l > len - off - 3)
-			return SG_HS_C_FAIL_BAD_CERT;
-		der[n] = list + off + 3;
-		der_len[n++] = l;
-		off += 3 + l;
-	}
-	SHA256(der[0], der_len[0], hash);
+	rc = split_list(list, len, &d);
+	if (rc != 0)
+		return rc;
+	SHA256(d.der[0], d.len[0], hash);
 	pthread_mutex_lock(&m->cache_lock);
 	hit = cache_find(m, hash, now_unix, key, identity, identity_len);
 	pthread_mutex_unlock(&m->cache_lock);
@@ -391,27 +458,12 @@ int hs_cert_verify_x509(struct sg_hs_certs *c, const struct hs_cert_set *s, cons
 		                          memory_order_relaxed);
 	if (hit)
 		return 0;
-
 	untrusted = sk_X509_new_null();
 	if (untrusted == NULL)
 		return SG_HS_C_FAIL_INTERNAL;
-	for (i = 0; i < n; i++) {
-		const uint8_t *p = der[i];
-		X509 *x = d2i_X509(NULL, &p, (long)der_len[i]);
-
-		if (x == NULL || p != der[i] + der_len[i]) {
-			X509_free(x);
-			goto out;
-		}
-		if (i == 0)
-			leaf = x;
-		else if (sk_X509_push(untrusted, x) <= 0) {
-			X509_free(x);
-			rc = SG_HS_C_FAIL_INTERNAL;
-			goto out;
-		}
-	}
-	rc = peer_key_of(X509_get0_pubkey(leaf), key);
+	rc = decode_chain(&d, &leaf, untrusted);
+	if (rc == 0)
+		rc = peer_key_of(X509_get0_pubkey(leaf), key);
 	if (rc != 0)
 		goto out;
 	ctx = X509_STORE_CTX_new();
@@ -429,22 +481,8 @@ int hs_cert_verify_x509(struct sg_hs_certs *c, const struct hs_cert_set *s, cons
 	rc = s->identity_from == SG_HS_CERT_ID_SAN_URI
 	             ? identity_san_uri(leaf, identity, identity_len)
 	             : identity_cn(leaf, identity, identity_len);
-	if (rc != 0)
-		goto out;
-	memset(&e, 0, sizeof(e));
-	if (cache_entry_of(s, X509_STORE_CTX_get0_chain(ctx), &e)) {
-		memcpy(e.hash, hash, sizeof(e.hash));
-		e.key_curve = key->curve;
-		e.key_len = key->point_len;
-		memcpy(e.key_point, key->point, key->point_len);
-		e.identity_len = *identity_len;
-		memcpy(e.identity, identity, *identity_len);
-		pthread_mutex_lock(&m->cache_lock);
-		cache_put(m, hash, &e);
-		pthread_mutex_unlock(&m->cache_lock);
-	} else {
-		ASN1_INTEGER_free(e.serial);
-	}
+	if (rc == 0)
+		cache_store(m, hash, ctx, key, identity, *identity_len);
 out:
 	X509_STORE_CTX_free(ctx);
 	X509_free(leaf);
@@ -454,7 +492,7 @@ out:
 }
 
 /*
- * EC_KEY and ECDSA_verify() are deprecated in OpenSSL 3.0 (see set_ec_key()),
+ * EC_KEY and ECDSA_verify() are deprecated in OpenSSL 3.0 (see hs_cert_sign.c),
  * but a key made on a shared group and checked by ECDSA_verify() costs
  * ~45 us where EVP_PKEY_fromdata() + a fresh EVP_PKEY_CTX cost ~63 us
  * (bench_cert.cc: cert_verify/p256 against baseline_openssl_verify/p256).
