@@ -27,8 +27,7 @@ static void tls_err(struct cfg_ctx *px, const struct sg_cfg_node *tls, const cha
 	cfg_err_at(px, n ? n->line : 0, n ? n->col : 0, "'tls.%s': %s", name, msg);
 }
 
-void cfg_check_tls(struct cfg_ctx *px, const struct sg_config *cfg,
-                   const struct sg_cfg_node *root)
+void cfg_check_tls(struct cfg_ctx *px, const struct sg_config *cfg, const struct sg_cfg_node *root)
 {
 	const struct sg_cfg_node *tls = cfg_node_get(root, "tls");
 	const struct sg_cfg_tls *t = &cfg->tls;

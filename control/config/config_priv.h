@@ -182,8 +182,7 @@ void cfg_check_store(struct cfg_ctx *px, const struct sg_config *cfg,
  * The tls section's rules (check_tls.c): a key with a certificate or raw
  * public key, files that have a use, a client_auth some client can meet.
  */
-void cfg_check_tls(struct cfg_ctx *px, const struct sg_config *cfg,
-                   const struct sg_cfg_node *root);
+void cfg_check_tls(struct cfg_ctx *px, const struct sg_config *cfg, const struct sg_cfg_node *root);
 
 /*
  * A suite listed twice in p->suites: one error per repeat, `'PATH[i]': 'NAME'

@@ -258,9 +258,9 @@ struct sg_cfg_tls {
 	uint32_t client_auth;         /* enum sg_tls_client_auth */
 	uint32_t cert_identity;       /* enum sg_tls_cert_identity */
 	bool rpk;                     /* offer and accept raw public keys (RFC 7250) */
-	bool require_policy; /* a certificate identity without a policy entry is refused */
-	uint32_t sign_pool;  /* precomputed ECDSA nonces kept ready */
-	uint32_t verify_cache; /* client certificates whose chain verified, kept */
+	bool require_policy;          /* a certificate identity without a policy entry is refused */
+	uint32_t sign_pool;           /* precomputed ECDSA nonces kept ready */
+	uint32_t verify_cache;        /* client certificates whose chain verified, kept */
 };
 
 struct sg_config {

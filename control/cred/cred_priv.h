@@ -26,7 +26,7 @@
 
 struct sg_cred {
 	MDB_env *env;
-	MDB_dbi dbi;                       /* the main database: PSKs */
+	MDB_dbi dbi;                        /* the main database: PSKs */
 	MDB_dbi kind_dbi[SG_CRED_KIND_MAX]; /* [SG_CRED_KIND_PSK] is dbi */
 	bool has_kind[SG_CRED_KIND_MAX];    /* a read-only store may lack the newer ones */
 	unsigned flags;

@@ -264,8 +264,7 @@ int sg_cred_rpk_delete(struct sg_cred *cs, const uint8_t hash[SG_CRED_SPKI_HASH_
 
 	if (rc != 0)
 		return rc;
-	return txn_end(txn,
-	               sg_mdb_errno(mdb_del(txn, cs->kind_dbi[SG_CRED_KIND_RPK], &key, NULL)));
+	return txn_end(txn, sg_mdb_errno(mdb_del(txn, cs->kind_dbi[SG_CRED_KIND_RPK], &key, NULL)));
 }
 
 int sg_cred_rpk_delete_identity(struct sg_cred *cs, const void *identity, size_t id_len,
@@ -289,8 +288,8 @@ int sg_cred_rpk_delete_identity(struct sg_cred *cs, const void *identity, size_t
 	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
 		const uint8_t *v = val.mv_data;
 
-		if (val.mv_size < RPK_HDR || v[1] != id_len ||
-		    val.mv_size < RPK_HDR + id_len || memcmp(v + RPK_HDR, identity, id_len) != 0)
+		if (val.mv_size < RPK_HDR || v[1] != id_len || val.mv_size < RPK_HDR + id_len ||
+		    memcmp(v + RPK_HDR, identity, id_len) != 0)
 			continue;
 		rc = mdb_cursor_del(cur, 0);
 		if (rc != MDB_SUCCESS)
@@ -344,7 +343,8 @@ static int policy_put_txn(const struct sg_cred *cs, MDB_txn *txn, const void *id
                           size_t id_len, const struct sg_cred_policy *p)
 {
 	MDB_val key = { .mv_size = id_len, .mv_data = (void *)(uintptr_t)identity };
-	uint8_t v[POL_LEN] = { POL_VERSION, 0, (uint8_t)(p->flags & 0xff), (uint8_t)(p->flags >> 8) };
+	uint8_t v[POL_LEN] = { POL_VERSION, 0, (uint8_t)(p->flags & 0xff),
+		               (uint8_t)(p->flags >> 8) };
 	MDB_val val = { .mv_size = sizeof(v), .mv_data = v };
 
 	le32(v + 4, p->key_lifetime);
@@ -415,27 +415,6 @@ int sg_cred_policy_delete(struct sg_cred *cs, const void *identity, size_t id_le
 		return rc;
 	return txn_end(
 	        txn, sg_mdb_errno(mdb_del(txn, cs->kind_dbi[SG_CRED_KIND_CERTPOLICY], &key, NULL)));
-}
-
-int sg_cred_count_kind(struct sg_cred *cs, enum sg_cred_kind kind, uint64_t *count)
-{
-	MDB_txn *txn;
-	MDB_stat st;
-	int rc;
-
-	*count = 0;
-	if ((unsigned)kind >= SG_CRED_KIND_MAX)
-		return -EINVAL;
-	if (kind == SG_CRED_KIND_PSK)
-		return sg_cred_count(cs, count);
-	rc = kind_read(cs, kind, &txn);
-	if (rc != 0)
-		return rc == -ENOENT ? 0 : rc;
-	rc = sg_mdb_errno(mdb_stat(txn, cs->kind_dbi[kind], &st));
-	mdb_txn_abort(txn);
-	if (rc == 0)
-		*count = st.ms_entries;
-	return rc;
 }
 
 /* ---- import lines ---------------------------------------------------------------- */
@@ -519,8 +498,8 @@ static void rpk_store(struct sg_cred *cs, MDB_txn *txn, const struct sg_cred_rpk
 	*rc = rpk_put_txn(cs, txn, r);
 }
 
-static int rpk_csv(struct sg_cred *cs, MDB_txn *txn, const char *line, const char *end,
-                   char *msg, size_t msg_len, sg_cred_revoked_fn *fn, void *arg)
+static int rpk_csv(struct sg_cred *cs, MDB_txn *txn, const char *line, const char *end, char *msg,
+                   size_t msg_len, sg_cred_revoked_fn *fn, void *arg)
 {
 	static const char shape[] = "identity,spki_base64[,backend[,key_lifetime[,state]]]";
 	const char *s = line, *f;
@@ -556,9 +535,59 @@ static int rpk_csv(struct sg_cred *cs, MDB_txn *txn, const char *line, const cha
 	return rc;
 }
 
+/* "# identity: NAME": the identity of the PEM public key that follows. */
+static int pem_identity(struct cred_ext_import *x, const char *p, const char *end,
+                        uint64_t line_no, char *msg, size_t msg_len)
+{
+	while (p < end && *p == ' ')
+		p++;
+	if (memchr(p, ',', (size_t)(end - p)) != NULL) {
+		snprintf(msg, msg_len, "'# identity:' takes the identity alone");
+		return -EINVAL;
+	}
+	if (sg_cred_identity_check(p, (size_t)(end - p), msg, msg_len) != 0)
+		return -EINVAL;
+	if (x->have_id) {
+		snprintf(msg, msg_len, "a second '# identity:' line before its key");
+		return -EINVAL;
+	}
+	memcpy(x->id, p, (size_t)(end - p));
+	x->id_len = (uint32_t)(end - p);
+	x->have_id = true;
+	x->pem_line = line_no;
+	return 0;
+}
+
+/* END PUBLIC KEY: the block's key, under the identity before it. 0 or -errno with msg. */
+static int pem_end(struct sg_cred *cs, MDB_txn *txn, struct cred_ext_import *x, char *msg,
+                   size_t msg_len, sg_cred_revoked_fn *fn, void *arg)
+{
+	struct sg_cred_rpk r;
+	int n, rc;
+
+	memset(&r, 0, sizeof(r));
+	x->in_pem = false;
+	x->have_id = false;
+	n = b64_spki(x->b64, x->b64_len, r.spki);
+	if (n < 0) {
+		snprintf(msg, msg_len, "the key's base64 does not decode to at most %d bytes",
+		         SG_CRED_SPKI_MAX);
+		return -EINVAL;
+	}
+	r.spki_len = (uint32_t)n;
+	memcpy(r.identity, x->id, x->id_len);
+	r.identity_len = x->id_len;
+	rc = sg_cred_spki_check(r.spki, r.spki_len, r.spki_hash, msg, msg_len);
+	if (rc != 0)
+		return rc;
+	rpk_store(cs, txn, &r, fn, arg, &rc);
+	return rc;
+}
+
 /*
- * The PEM form: "# identity: NAME" (optionally followed by
- * ",backend,key_lifetime,state"), then the key's BEGIN PUBLIC KEY block.
+ * The PEM form: a "# identity: NAME" line, then the key's BEGIN PUBLIC KEY
+ * block (what `openssl pkey -pubout` writes); the entry takes the default
+ * policy (the CSV form sets one).
  */
 static int rpk_pem(struct sg_cred *cs, MDB_txn *txn, struct cred_ext_import *x, const char *line,
                    const char *end, uint64_t line_no, char *msg, size_t msg_len,
@@ -567,36 +596,16 @@ static int rpk_pem(struct sg_cred *cs, MDB_txn *txn, struct cred_ext_import *x, 
 	static const char tag_id[] = "# identity:", begin[] = "-----BEGIN PUBLIC KEY-----",
 	                  fin[] = "-----END PUBLIC KEY-----";
 	size_t len = (size_t)(end - line);
-	struct sg_cred_rpk r;
-	int n, rc;
+	int rc;
 
 	*stored = false;
-	if (!x->in_pem && len >= sizeof(tag_id) - 1 && memcmp(line, tag_id, sizeof(tag_id) - 1) == 0) {
-		const char *p = line + sizeof(tag_id) - 1;
-		const char *comma;
-
-		while (p < end && *p == ' ')
-			p++;
-		comma = memchr(p, ',', (size_t)(end - p));
-		if (comma != NULL) {
-			snprintf(msg, msg_len, "'# identity:' takes the identity alone");
-			return -EINVAL;
-		}
-		if (sg_cred_identity_check(p, (size_t)(end - p), msg, msg_len) != 0)
-			return -EINVAL;
-		if (x->have_id) {
-			snprintf(msg, msg_len, "a second '# identity:' line before its key");
-			return -EINVAL;
-		}
-		memcpy(x->id, p, (size_t)(end - p));
-		x->id_len = (uint32_t)(end - p);
-		x->have_id = true;
-		x->pem_line = line_no;
-		return 0;
-	}
+	if (!x->in_pem && len >= sizeof(tag_id) - 1 &&
+	    memcmp(line, tag_id, sizeof(tag_id) - 1) == 0)
+		return pem_identity(x, line + sizeof(tag_id) - 1, end, line_no, msg, msg_len);
 	if (!x->in_pem && len == sizeof(begin) - 1 && memcmp(line, begin, len) == 0) {
 		if (!x->have_id) {
-			snprintf(msg, msg_len, "a public key without a '# identity: NAME' line before it");
+			snprintf(msg, msg_len,
+			         "a public key without a '# identity: NAME' line before it");
 			return -EINVAL;
 		}
 		x->in_pem = true;
@@ -610,22 +619,7 @@ static int rpk_pem(struct sg_cred *cs, MDB_txn *txn, struct cred_ext_import *x, 
 		return -EINVAL;
 	}
 	if (len == sizeof(fin) - 1 && memcmp(line, fin, len) == 0) {
-		memset(&r, 0, sizeof(r));
-		x->in_pem = false;
-		x->have_id = false;
-		n = b64_spki(x->b64, x->b64_len, r.spki);
-		if (n < 0) {
-			snprintf(msg, msg_len, "the key's base64 does not decode to at most %d bytes",
-			         SG_CRED_SPKI_MAX);
-			return -EINVAL;
-		}
-		r.spki_len = (uint32_t)n;
-		memcpy(r.identity, x->id, x->id_len);
-		r.identity_len = x->id_len;
-		rc = sg_cred_spki_check(r.spki, r.spki_len, r.spki_hash, msg, msg_len);
-		if (rc != 0)
-			return rc;
-		rpk_store(cs, txn, &r, fn, arg, &rc);
+		rc = pem_end(cs, txn, x, msg, msg_len, fn, arg);
 		*stored = rc == 0;
 		return rc;
 	}
@@ -679,8 +673,8 @@ int cred_ext_line(struct sg_cred *cs, MDB_txn *txn, struct cred_ext_import *x, c
 	if (end == line || line[0] == '#')
 		return 0;
 	if (first) {
-		const char *hdr = x->kind == SG_CRED_KIND_RPK ? "identity,spki_base64"
-		                                              : "identity,backend";
+		const char *hdr =
+		        x->kind == SG_CRED_KIND_RPK ? "identity,spki_base64" : "identity,backend";
 		size_t hl = strlen(hdr);
 
 		if ((size_t)(end - line) >= hl && memcmp(line, hdr, hl) == 0 &&
