@@ -18,8 +18,9 @@
 #include "sg_cfg_values.h"
 #include "sg_cli.h"
 
-#define SPKI_B64_MAX 1024 /* an EC P-384 SPKI (120 B) is 160 base64 characters; an RSA
-                            key's is sent too, for the daemon to name what it is */
+#define SPKI_B64_MAX                                                                               \
+	1024 /* an EC P-384 SPKI (120 B) is 160 base64 characters; an RSA                          \
+	       key's is sent too, for the daemon to name what it is */
 
 int sg_cli_run_tls(const struct sg_cli *cli, const struct sg_cli_cmd *cmd, int argc, char **argv)
 {

@@ -429,8 +429,7 @@ int sg_cred_policy_delete(struct sg_cred *cs, const void *identity, size_t id_le
  * checked (sg_cred_spki_check(): a key of another kind is named) into r's spki,
  * spki_len and spki_hash. 0 or -EINVAL with msg.
  */
-static int spki_from_b64(const char *in, size_t n, struct sg_cred_rpk *r, char *msg,
-                         size_t msg_len)
+static int spki_from_b64(const char *in, size_t n, struct sg_cred_rpk *r, char *msg, size_t msg_len)
 {
 	unsigned char buf[SG_CRED_SPKI_READ_MAX + 3];
 	size_t pad = 0;
@@ -547,8 +546,8 @@ static int rpk_csv(struct sg_cred *cs, MDB_txn *txn, const char *line, const cha
 }
 
 /* "# identity: NAME": the identity of the PEM public key that follows. */
-static int pem_identity(struct cred_ext_import *x, const char *p, const char *end,
-                        uint64_t line_no, char *msg, size_t msg_len)
+static int pem_identity(struct cred_ext_import *x, const char *p, const char *end, uint64_t line_no,
+                        char *msg, size_t msg_len)
 {
 	while (p < end && *p == ' ')
 		p++;
