@@ -352,11 +352,12 @@ static void sa_pair(unsigned k, unsigned v, struct sg_rec_sa *srv, struct sg_rec
 
 /*
  * Install d's session as a completed handshake would (the glue function, with
- * the owner as its argument): identity, keys of version v, lifetime end, and
- * the CID the table reserved (cid: true). Returns gw_hs_install()'s result.
+ * the owner as its argument): identity and how it authenticated, keys of
+ * version v, lifetime end, and the CID the table reserved (cid: true).
+ * Returns gw_hs_install()'s result.
  */
-static int install(struct dev *d, const char *identity, unsigned v, unsigned owner,
-                   uint64_t expires, bool cid)
+static int install_as(struct dev *d, const char *identity, uint8_t auth, unsigned v, unsigned owner,
+                      uint64_t expires, bool cid)
 {
 	struct sg_rec_sa *srv = aligned_alloc(SG_CACHE_LINE, sg_rec_sa_size(E.window));
 	struct sg_hs_result res;
@@ -371,6 +372,7 @@ static int install(struct dev *d, const char *identity, unsigned v, unsigned own
 	res.suite = SG_TLS_PSK_WITH_AES_128_GCM_SHA256;
 	res.identity_len = (uint16_t)strlen(identity);
 	memcpy(res.identity, identity, res.identity_len);
+	res.auth = auth;
 	res.expires = expires;
 	res.user = UINT64_MAX; /* its lookup came after every credential change */
 	if (cid) {
@@ -387,6 +389,13 @@ static int install(struct dev *d, const char *identity, unsigned v, unsigned own
 		assert_int_equal(sg_sess_find_tuple(table(), &t, &d->id), 0);
 	}
 	return rc;
+}
+
+/* install_as() of a PSK identity. */
+static int install(struct dev *d, const char *identity, unsigned v, unsigned owner,
+                   uint64_t expires, bool cid)
+{
+	return install_as(d, identity, SG_HS_AUTH_PSK, v, owner, expires, cid);
 }
 
 static uint64_t later(void)
@@ -930,6 +939,16 @@ static void test_replace(void **state)
 	assert_memory_equal(s.identity, "dev-r2", 6);
 	assert_int_equal(sessions_of("dev-r"), 0);
 	assert_int_equal(sessions_of("dev-r2"), 1);
+	/* The same name authenticated another way (a certificate now) is another peer too. */
+	assert_int_equal(install_as(&a, "dev-r2", SG_HS_AUTH_X509, 5, 1, later(), false), 0);
+	assert_int_equal(sg_gateway_session_get(E.gw, a.id, &s), 0);
+	assert_false(s.info.has_prev);
+	assert_int_equal(s.auth, SG_HS_AUTH_X509);
+	/* ... and the same kind again is a re-key in place, old keys kept. */
+	assert_int_equal(install_as(&a, "dev-r2", SG_HS_AUTH_X509, 6, 1, later(), false), 0);
+	assert_int_equal(sg_gateway_session_get(E.gw, a.id, &s), 0);
+	assert_true(s.info.has_prev);
+	assert_int_equal(s.auth, SG_HS_AUTH_X509);
 	/* A CID session of the same identity at that address takes over: the old one ends. */
 	cid = a;
 	assert_int_equal(install(&cid, "dev-r2", 4, 0, later(), true), 0);
@@ -939,7 +958,7 @@ static void test_replace(void **state)
 	assert_true(s.info.flags & SG_SESS_F_CID);
 	assert_int_equal(s.info.owner, 0);
 	c1 = counters();
-	assert_int_equal(c1.replaced, c0.replaced + 3);
+	assert_int_equal(c1.replaced, c0.replaced + 5);
 	assert_int_equal(c1.killed, c0.killed);
 	pump();
 	assert_int_equal(dev_recv(&a, (uint8_t[64]){ 0 }, 64), 0); /* replaced: no alert */
