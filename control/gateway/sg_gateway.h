@@ -229,6 +229,7 @@ struct sg_gw_session {
 	struct sg_sess_info info;
 	uint16_t identity_len; /* 0: not known */
 	uint8_t identity[SG_SESSREG_IDENTITY_MAX];
+	uint8_t auth;     /* enum sg_hs_auth: how the identity authenticated */
 	bool has_bsource; /* udp backend mode: the address and port its plaintext comes from */
 	uint8_t bfamily;  /* 4 or 6 */
 	uint8_t baddr[16];
@@ -293,6 +294,28 @@ void sg_gateway_revoke_handshakes(struct sg_gateway *gw);
  * used. Nothing changes on error. Returns 0 or -errno (the engine refused).
  */
 int sg_gateway_policy_set(struct sg_gateway *gw, const struct sg_cfg_policy *p);
+
+/* ---- certificates and raw public keys (tls: in the config; docs/control.md "tls") ---- */
+
+/* What `stormctl tls` and `stats` show of them. */
+struct sg_gw_tls {
+	bool enabled;                 /* a tls section: the ECDHE-ECDSA suites may be chosen */
+	struct sg_hs_certs_info info; /* the loaded set (all zero when not enabled) */
+	uint64_t refilled;            /* signing nonces precomputed by the gateway thread */
+	uint64_t reloads, reload_failed;
+	int64_t reloaded_at; /* Unix s of the last reload that took; 0: none since start */
+};
+
+void sg_gateway_tls(struct sg_gateway *gw, struct sg_gw_tls *t);
+
+/*
+ * Load tls.cert, key, rpk_key, ca and crl again from the paths the daemon
+ * started with and switch the engines to them, handshake by handshake (a
+ * handshake in flight ends with what it began with). All or nothing: on
+ * error nothing changes and msg names the file and the problem. Returns 0,
+ * -ENOENT (no tls section) or the loader's -errno.
+ */
+int sg_gateway_tls_reload(struct sg_gateway *gw, char *msg, size_t msg_len);
 
 /* ---- the session store (docs/restart.md) ---- */
 
