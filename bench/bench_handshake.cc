@@ -32,6 +32,16 @@
 // kind: psk (PSK-AES128-CCM8), psk_cookie (the same after a HelloVerifyRequest
 // round), ecdhe_psk_x25519 / ecdhe_psk_p256 (ECDHE-PSK-CHACHA20-POLY1305),
 // resume_ticket (abbreviated handshake from a session ticket, RFC 5077);
+// ecdhe_ecdsa_p256 (ECDHE-ECDSA-AES128-CCM8, issue 17: a P-256 certificate chain of one
+// CA, ECDHE on P-256, the client verifies our chain; server authentication only, no
+// CertificateRequest), ecdhe_ecdsa_p256_mutual (the same with a client certificate
+// verified against the CA on every handshake: the engine's verified-chain cache holds one
+// entry and two devices alternate, so it never hits; OpenSSL has no such cache) and
+// ecdhe_ecdsa_p256_mutual_cached (the engine only: one device again, its chain a cache
+// hit). The engine signs each ServerKeyExchange with a nonce from its pool; the pool is
+// refilled (sg_hs_certs_refill(), one nonce per handshake, as the gateway's tick does off
+// the engines) inside the timing: server_us is all the server's CPU, engine_us the
+// handshake without the refill, refill_us the refill;
 // ecdhe_psk_<group>_reuse: the engine with ecdhe_reuse_ms = 1000 (one ephemeral
 // key per group per second; the benchmark's clock moves 1 ms a handshake, so a
 // key serves 1,000 handshakes: docs/handshake.md, "X25519: measured choice").
@@ -55,7 +65,9 @@
 #define NO_COMPAT_IMB_API_053
 #include <intel-ipsec-mb.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -86,8 +98,21 @@ enum class Kind {
 	ecdhe_p256,
 	resume_ticket,
 	psk_store,
-	psk_store_sync
+	psk_store_sync,
+	ecdsa,
+	ecdsa_mutual,
+	ecdsa_mutual_cached
 };
+
+bool is_cert(Kind k)
+{
+	return k == Kind::ecdsa || k == Kind::ecdsa_mutual || k == Kind::ecdsa_mutual_cached;
+}
+
+bool is_mutual(Kind k)
+{
+	return k == Kind::ecdsa_mutual || k == Kind::ecdsa_mutual_cached;
+}
 
 // handshake_store: a group commit once this much server time passed since the last one
 // (store.commit_interval's default: the gateway thread, busy with handshakes, commits
@@ -187,23 +212,178 @@ unsigned int server_psk(SSL *, const char *identity, unsigned char *psk, unsigne
 
 const char *cipher_of(Kind k)
 {
+	if (is_cert(k))
+		return "ECDHE-ECDSA-AES128-CCM8";
 	return k == Kind::ecdhe_x25519 || k == Kind::ecdhe_p256 ? "ECDHE-PSK-CHACHA20-POLY1305"
 	                                                        : "PSK-AES128-CCM8";
 }
 
-SSL_CTX *client_ctx(Kind k)
+// ---- a PKI for the certificate kinds, made once with OpenSSL's API ----------------------
+
+// One CA, the server's certificate and two devices' (P-256, ECDSA-SHA256), as PEM files
+// in a temporary directory (sg_hs_certs_create() reads files), removed at exit. Valid
+// from five years ago for five years, so the engine's clock (now_of(): 2023) and the
+// client's (the wall clock) both see them valid.
+struct Pki {
+	std::string dir, ca, server_cert, server_key, client_cert[2], client_key[2];
+	bool ok = false;
+
+	Pki();
+	~Pki();
+};
+
+EVP_PKEY *p256_key()
+{
+	return EVP_EC_gen("P-256");
+}
+
+bool add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX v3;
+	X509_EXTENSION *e;
+
+	X509V3_set_ctx(&v3, issuer, x, nullptr, nullptr, 0);
+	e = X509V3_EXT_conf_nid(nullptr, &v3, nid, value);
+	if (e == nullptr)
+		return false;
+	bool ok = X509_add_ext(x, e, -1) == 1;
+	X509_EXTENSION_free(e);
+	return ok;
+}
+
+// A certificate for key named cn, issued by issuer (nullptr: self-signed CA).
+X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, long serial)
+{
+	const long year = 365L * 86400;
+	X509 *x = X509_new();
+	X509_NAME *name = X509_NAME_new();
+	bool ok = x != nullptr && name != nullptr && X509_set_version(x, 2) == 1 &&
+	          ASN1_INTEGER_set(X509_get_serialNumber(x), serial) == 1 &&
+	          X509_gmtime_adj(X509_getm_notBefore(x), -5 * year) != nullptr &&
+	          X509_gmtime_adj(X509_getm_notAfter(x), 5 * year) != nullptr &&
+	          X509_set_pubkey(x, key) == 1 &&
+	          X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	                                     reinterpret_cast<const unsigned char *>(cn), -1, -1,
+	                                     0) == 1 &&
+	          X509_set_subject_name(x, name) == 1 &&
+	          X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) == 1;
+
+	if (ok && issuer == nullptr)
+		ok = add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE") &&
+		     add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign");
+	else if (ok)
+		ok = add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE") &&
+		     add_ext(x, issuer, NID_key_usage, "critical,digitalSignature");
+	ok = ok && X509_sign(x, issuer_key != nullptr ? issuer_key : key, EVP_sha256()) > 0;
+	X509_NAME_free(name);
+	if (!ok) {
+		X509_free(x);
+		return nullptr;
+	}
+	return x;
+}
+
+bool write_pem(const std::string &path, X509 *x, EVP_PKEY *k)
+{
+	FILE *f = fopen(path.c_str(), "w");
+	bool ok = f != nullptr && (x == nullptr || PEM_write_X509(f, x) == 1) &&
+	          (k == nullptr ||
+	           PEM_write_PrivateKey(f, k, nullptr, nullptr, 0, nullptr, nullptr) == 1);
+
+	if (f != nullptr && fclose(f) != 0)
+		ok = false;
+	return ok;
+}
+
+Pki::Pki()
+{
+	const char *base = getenv("SG_BENCH_DIR");
+	std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/sg-bench-pki-XXXXXX";
+	EVP_PKEY *ca_k = p256_key(), *srv_k = p256_key(), *cli_k[2] = { p256_key(), p256_key() };
+	X509 *ca_x = nullptr, *srv_x = nullptr, *cli_x[2] = { nullptr, nullptr };
+
+	if (mkdtemp(tmpl.data()) != nullptr) {
+		dir = tmpl;
+		ca = dir + "/ca.pem";
+		server_cert = dir + "/server.pem";
+		server_key = dir + "/server.key";
+		ca_x = make_cert(ca_k, "sg-bench-ca", nullptr, nullptr, 1);
+		srv_x = make_cert(srv_k, "sg-bench-gateway", ca_x, ca_k, 2);
+		ok = ca_x != nullptr && srv_x != nullptr && write_pem(ca, ca_x, nullptr) &&
+		     write_pem(server_cert, srv_x, nullptr) &&
+		     write_pem(server_key, nullptr, srv_k);
+	}
+	for (int i = 0; ok && i < 2; i++) {
+		std::string cn = "urn:dev:ops:32473-bench-" + std::to_string(i);
+
+		client_cert[i] = dir + "/client" + std::to_string(i) + ".pem";
+		client_key[i] = dir + "/client" + std::to_string(i) + ".key";
+		cli_x[i] = make_cert(cli_k[i], cn.c_str(), ca_x, ca_k, 3 + i);
+		ok = cli_x[i] != nullptr && write_pem(client_cert[i], cli_x[i], nullptr) &&
+		     write_pem(client_key[i], nullptr, cli_k[i]);
+	}
+	X509_free(ca_x);
+	X509_free(srv_x);
+	EVP_PKEY_free(ca_k);
+	EVP_PKEY_free(srv_k);
+	for (int i = 0; i < 2; i++) {
+		X509_free(cli_x[i]);
+		EVP_PKEY_free(cli_k[i]);
+	}
+}
+
+Pki::~Pki()
+{
+	if (dir.empty())
+		return;
+	for (const std::string *f : { &ca, &server_cert, &server_key, &client_cert[0],
+	                              &client_cert[1], &client_key[0], &client_key[1] })
+		if (!f->empty())
+			unlink(f->c_str());
+	rmdir(dir.c_str());
+}
+
+const Pki &pki()
+{
+	static Pki p;
+	return p;
+}
+
+// The client's side of a certificate kind: it verifies our chain against the CA, and
+// shows device `device`'s certificate when the kind is mutual. Same for both servers.
+bool client_cert_setup(SSL_CTX *ctx, Kind k, int device)
+{
+	const Pki &p = pki();
+
+	if (!p.ok || SSL_CTX_load_verify_locations(ctx, p.ca.c_str(), nullptr) != 1)
+		return false;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+	if (!is_mutual(k))
+		return true;
+	return SSL_CTX_use_certificate_file(ctx, p.client_cert[device].c_str(), SSL_FILETYPE_PEM) ==
+	               1 &&
+	       SSL_CTX_use_PrivateKey_file(ctx, p.client_key[device].c_str(), SSL_FILETYPE_PEM) ==
+	               1;
+}
+
+SSL_CTX *client_ctx(Kind k, int device = 0)
 {
 	SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
 
 	SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
 	SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
 	SSL_CTX_set_cipher_list(ctx, cipher_of(k));
-	SSL_CTX_set1_groups_list(ctx, k == Kind::ecdhe_p256 ? "P-256" : "X25519");
+	SSL_CTX_set1_groups_list(ctx, k == Kind::ecdhe_p256 || is_cert(k) ? "P-256" : "X25519");
 	SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU);
 	// Tickets only where they are the point; elsewhere neither server issues one.
 	if (k != Kind::resume_ticket)
 		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-	SSL_CTX_set_psk_client_callback(ctx, client_psk);
+	if (is_cert(k) && !client_cert_setup(ctx, k, device)) {
+		SSL_CTX_free(ctx);
+		return nullptr;
+	}
+	if (!is_cert(k))
+		SSL_CTX_set_psk_client_callback(ctx, client_psk);
 	return ctx;
 }
 
@@ -274,6 +454,36 @@ int rig_lookup(void *, const uint8_t *identity, size_t len, const uint8_t *, siz
 	return 0;
 }
 
+// The certificate kinds' policy lookup, as the gateway's without an entry for the device:
+// its defaults (-ENOENT), the identity the engine took from the certificate.
+int rig_cert_lookup(void *, sg_hs_auth kind, const uint8_t *, size_t, const uint8_t *, size_t,
+                    sg_hs_cred *, uint8_t *, uint16_t *)
+{
+	return kind == SG_HS_AUTH_X509 ? -ENOENT : -EACCES;
+}
+
+// The engine's certificate set for kind k (server chain and key; for the mutual kinds the
+// CA and client_auth require; ecdsa_mutual: a verified-chain cache of one entry).
+sg_hs_certs *certs_for(Kind k)
+{
+	const Pki &p = pki();
+	sg_hs_certs_conf cc{};
+	char err[256];
+	sg_hs_certs *c;
+
+	if (!p.ok)
+		return nullptr;
+	cc.cert_file = p.server_cert.c_str();
+	cc.key_file = p.server_key.c_str();
+	cc.client_auth = is_mutual(k) ? SG_HS_CLIENT_AUTH_REQUIRE : SG_HS_CLIENT_AUTH_NONE;
+	cc.ca_file = is_mutual(k) ? p.ca.c_str() : nullptr;
+	cc.verify_cache = k == Kind::ecdsa_mutual ? 1 : 0;
+	c = sg_hs_certs_create(&cc, err, sizeof(err));
+	if (c == nullptr)
+		fprintf(stderr, "bench: sg_hs_certs_create: %s\n", err);
+	return c;
+}
+
 int rig_send(void *ctx, const sg_hs_peer *, const uint8_t *d, size_t len)
 {
 	auto *r = static_cast<EngineRig *>(ctx);
@@ -294,7 +504,7 @@ int rig_install(void *ctx, const sg_hs_result *res)
 	return 0;
 }
 
-void rig_init(EngineRig &r, Kind k, uint32_t ecdhe_reuse_ms)
+void rig_init(EngineRig &r, Kind k, uint32_t ecdhe_reuse_ms, sg_hs_certs *certs = nullptr)
 {
 	sg_hs_config conf{};
 
@@ -308,6 +518,9 @@ void rig_init(EngineRig &r, Kind k, uint32_t ecdhe_reuse_ms)
 	conf.ops.psk_lookup = rig_lookup;
 	conf.ops.send = rig_send;
 	conf.ops.install = rig_install;
+	conf.certs = certs;
+	if (certs != nullptr)
+		conf.ops.cert_lookup = rig_cert_lookup;
 	r.e = sg_hs_engine_create(&conf);
 	if (r.e == nullptr)
 		abort();
@@ -523,6 +736,61 @@ void BM_engine(benchmark::State &state, Kind k, uint32_t ecdhe_reuse_ms)
 	sg_hs_engine_free(r.e);
 }
 
+// handshake/ecdhe_ecdsa_p256*: the engine with a certificate set; the nonce pool refilled
+// after each handshake inside the timing (one nonce, what the handshake took).
+void BM_engine_cert(benchmark::State &state, Kind k)
+{
+	EngineRig r;
+	sg_hs_certs *certs = certs_for(k);
+	// ecdsa_mutual: two devices in turn, so a one-entry cache never holds the next one.
+	SSL_CTX *cctx[2] = { client_ctx(k, 0), client_ctx(k, k == Kind::ecdsa_mutual ? 1 : 0) };
+	uint64_t i = 0;
+	double engine = 0, refill = 0;
+
+	if (certs == nullptr || cctx[0] == nullptr || cctx[1] == nullptr) {
+		state.SkipWithError("the test PKI or the certificate set did not load");
+		SSL_CTX_free(cctx[0]);
+		SSL_CTX_free(cctx[1]);
+		sg_hs_certs_free(certs);
+		return;
+	}
+	rig_init(r, k, 0, certs);
+	for (auto _ : state) {
+		double t = engine_handshake(r, cctx[i & 1], nullptr, i + 1);
+		auto t0 = Clock::now();
+
+		sg_hs_certs_refill(certs, 1);
+		double f = std::chrono::duration<double>(Clock::now() - t0).count();
+
+		i++;
+		engine += t;
+		refill += f;
+		state.SetIterationTime(t + f);
+	}
+	sg_hs_stats st;
+	sg_hs_certs_info info;
+	const double n = static_cast<double>(state.iterations());
+
+	sg_hs_stats_get(r.e, &st);
+	sg_hs_certs_info_get(certs, &info);
+	if (st.c[SG_HS_C_COMPLETED_CERT] < static_cast<uint64_t>(state.iterations()))
+		state.SkipWithError("handshakes did not complete as certificate handshakes");
+	if (k == Kind::ecdsa_mutual && info.cache_hits != 0)
+		state.SkipWithError(
+		        "the verified-chain cache hit: not a full chain verify each time");
+	state.SetItemsProcessed(state.iterations());
+	state.counters["server_us"] = benchmark::Counter((engine + refill) * 1e6 / n);
+	state.counters["engine_us"] = benchmark::Counter(engine * 1e6 / n);
+	state.counters["refill_us"] = benchmark::Counter(refill * 1e6 / n);
+	state.counters["signed_precomputed"] =
+	        benchmark::Counter(static_cast<double>(st.c[SG_HS_C_SIGN_PRECOMPUTED]) / n);
+	state.counters["cache_hits"] = benchmark::Counter(static_cast<double>(info.cache_hits) / n);
+	SSL_CTX_free(cctx[0]);
+	SSL_CTX_free(cctx[1]);
+	sg_hs_engine_free(r.e);
+	sg_hs_certs_free(certs);
+}
+
 // ---- the engine, n handshakes a burst (sg_hs_input_burst) --------------------------------
 
 // n OpenSSL clients in lockstep, each on its own peer (port) and queues: each
@@ -657,7 +925,24 @@ SSL_CTX *server_ctx(Kind k)
 	SSL_CTX_set1_groups_list(ctx, "X25519:P-256");
 	SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_psk_server_callback(ctx, server_psk);
+	if (!is_cert(k)) {
+		SSL_CTX_set_psk_server_callback(ctx, server_psk);
+		return ctx;
+	}
+	// The engine's certificate set: the same chain (the leaf alone: no chain built up to
+	// the CA, as the engine sends what the file holds) and, for the mutual kinds, the
+	// client verified against the CA.
+	const Pki &p = pki();
+	if (!p.ok ||
+	    SSL_CTX_use_certificate_file(ctx, p.server_cert.c_str(), SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, p.server_key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+	    (is_mutual(k) && SSL_CTX_load_verify_locations(ctx, p.ca.c_str(), nullptr) != 1)) {
+		SSL_CTX_free(ctx);
+		return nullptr;
+	}
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+	if (is_mutual(k))
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
 	return ctx;
 }
 
@@ -704,6 +989,12 @@ void BM_openssl(benchmark::State &state, Kind k)
 	SSL_CTX *sctx = server_ctx(k), *cctx = client_ctx(k);
 	double total = 0;
 
+	if (sctx == nullptr || cctx == nullptr) {
+		state.SkipWithError("the test PKI did not load");
+		SSL_CTX_free(sctx);
+		SSL_CTX_free(cctx);
+		return;
+	}
 	for (auto _ : state) {
 		double t = openssl_handshake(sctx, cctx);
 		state.SetIterationTime(t);
@@ -821,6 +1112,13 @@ int register_all()
 		{ "baseline_openssl_handshake/psk", Kind::psk },
 		{ "baseline_openssl_handshake/ecdhe_psk_x25519", Kind::ecdhe_x25519 },
 		{ "baseline_openssl_handshake/ecdhe_psk_p256", Kind::ecdhe_p256 },
+		{ "baseline_openssl_handshake/ecdhe_ecdsa_p256", Kind::ecdsa },
+		{ "baseline_openssl_handshake/ecdhe_ecdsa_p256_mutual", Kind::ecdsa_mutual },
+	};
+	const Row cert[] = {
+		{ "handshake/ecdhe_ecdsa_p256", Kind::ecdsa },
+		{ "handshake/ecdhe_ecdsa_p256_mutual", Kind::ecdsa_mutual },
+		{ "handshake/ecdhe_ecdsa_p256_mutual_cached", Kind::ecdsa_mutual_cached },
 	};
 
 	const struct {
@@ -842,6 +1140,10 @@ int register_all()
 				                             BM_hmac_mb, mg.m, jobs, burst);
 	for (const Row &r : engine)
 		benchmark::RegisterBenchmark(r.name, BM_engine, r.k, r.ecdhe_reuse_ms)
+		        ->UseManualTime()
+		        ->Unit(benchmark::kMicrosecond);
+	for (const Row &r : cert)
+		benchmark::RegisterBenchmark(r.name, BM_engine_cert, r.k)
 		        ->UseManualTime()
 		        ->Unit(benchmark::kMicrosecond);
 	for (unsigned n : { 1u, 4u, 8u, 16u, 32u })
