@@ -41,7 +41,8 @@
 // hit). The engine signs each ServerKeyExchange with a nonce from its pool; the pool is
 // refilled (sg_hs_certs_refill(), one nonce per handshake, as the gateway's tick does off
 // the engines) inside the timing: server_us is all the server's CPU, engine_us the
-// handshake without the refill, refill_us the refill;
+// handshake without the refill, refill_us the refill; ecdhe_ecdsa_p256_nopool: the pool
+// never refilled, every nonce computed while signing;
 // ecdhe_psk_<group>_reuse: the engine with ecdhe_reuse_ms = 1000 (one ephemeral
 // key per group per second; the benchmark's clock moves 1 ms a handshake, so a
 // key serves 1,000 handshakes: docs/handshake.md, "X25519: measured choice").
@@ -749,7 +750,7 @@ void BM_engine(benchmark::State &state, Kind k, uint32_t ecdhe_reuse_ms)
 
 // handshake/ecdhe_ecdsa_p256*: the engine with a certificate set; the nonce pool refilled
 // after each handshake inside the timing (one nonce, what the handshake took).
-void BM_engine_cert(benchmark::State &state, Kind k)
+void BM_engine_cert(benchmark::State &state, Kind k, bool refill_pool)
 {
 	EngineRig r;
 	sg_hs_certs *certs = certs_for(k);
@@ -774,12 +775,14 @@ void BM_engine_cert(benchmark::State &state, Kind k)
 	sg_hs_stats_get(r.e, &st);
 	if (!works || st.c[SG_HS_C_COMPLETED_CERT] != 1)
 		state.SkipWithError("the engine did not complete an ECDHE-ECDSA handshake");
-	sg_hs_certs_refill(certs, 1);
+	if (refill_pool)
+		sg_hs_certs_refill(certs, 1);
 	for (auto _ : state) {
 		double t = engine_handshake(r, cctx[i & 1], nullptr, i + 1);
 		auto t0 = Clock::now();
 
-		sg_hs_certs_refill(certs, 1);
+		if (refill_pool)
+			sg_hs_certs_refill(certs, 1);
 		double f = std::chrono::duration<double>(Clock::now() - t0).count();
 
 		i++;
@@ -1137,10 +1140,15 @@ int register_all()
 		{ "baseline_openssl_handshake/ecdhe_ecdsa_p256", Kind::ecdsa },
 		{ "baseline_openssl_handshake/ecdhe_ecdsa_p256_mutual", Kind::ecdsa_mutual },
 	};
-	const Row cert[] = {
-		{ "handshake/ecdhe_ecdsa_p256", Kind::ecdsa },
-		{ "handshake/ecdhe_ecdsa_p256_mutual", Kind::ecdsa_mutual },
-		{ "handshake/ecdhe_ecdsa_p256_mutual_cached", Kind::ecdsa_mutual_cached },
+	const struct {
+		const char *name;
+		Kind k;
+		bool refill_pool;
+	} cert[] = {
+		{ "handshake/ecdhe_ecdsa_p256", Kind::ecdsa, true },
+		{ "handshake/ecdhe_ecdsa_p256_nopool", Kind::ecdsa, false },
+		{ "handshake/ecdhe_ecdsa_p256_mutual", Kind::ecdsa_mutual, true },
+		{ "handshake/ecdhe_ecdsa_p256_mutual_cached", Kind::ecdsa_mutual_cached, true },
 	};
 
 	const struct {
@@ -1164,8 +1172,8 @@ int register_all()
 		benchmark::RegisterBenchmark(r.name, BM_engine, r.k, r.ecdhe_reuse_ms)
 		        ->UseManualTime()
 		        ->Unit(benchmark::kMicrosecond);
-	for (const Row &r : cert)
-		benchmark::RegisterBenchmark(r.name, BM_engine_cert, r.k)
+	for (const auto &r : cert)
+		benchmark::RegisterBenchmark(r.name, BM_engine_cert, r.k, r.refill_pool)
 		        ->UseManualTime()
 		        ->Unit(benchmark::kMicrosecond);
 	for (unsigned n : { 1u, 4u, 8u, 16u, 32u })
