@@ -201,6 +201,8 @@ static int parse_groups(const uint8_t *d, uint16_t n, struct sg_hs_client_hello 
 			ch->groups |= SG_HS_GROUP_BIT_X25519;
 		else if (g == SG_TLS_GROUP_SECP256R1)
 			ch->groups |= SG_HS_GROUP_BIT_P256;
+		else if (g == SG_TLS_GROUP_SECP384R1)
+			ch->cert.flags |= SG_HS_CHC_F_P384;
 	}
 	ch->flags |= SG_HS_CH_F_GROUPS;
 	return 0;
@@ -308,8 +310,8 @@ static int parse_extension(uint16_t type, const uint8_t *d, uint16_t n,
 	case SG_TLS_EXT_RRC:
 		return parse_empty(n, SG_HS_CH_F_RRC, ch);
 	default:
-		/* RFC 5246 §7.4.1.4: ignore extensions we do not understand. */
-		return 0;
+		/* Certificates' (hs_certcodec.c); RFC 5246 §7.4.1.4: ignore the rest. */
+		return sg_hs_cert_ext_parse(type, d, n, ch);
 	}
 }
 
@@ -471,7 +473,7 @@ static size_t sh_ext_len(const struct sg_hs_server_hello *sh)
 		n += 6;
 	if (sh->flags & SG_HS_CH_F_RRC)
 		n += 4; /* RFC 9853 §3: empty */
-	return n;
+	return n + sg_hs_cert_sh_ext_len(sh);
 }
 
 static uint8_t *put_ext_hdr(uint8_t *p, uint16_t type, uint16_t len)
@@ -516,7 +518,8 @@ static void put_sh_extensions(uint8_t *p, const struct sg_hs_server_hello *sh)
 		p += 2;
 	}
 	if (sh->flags & SG_HS_CH_F_RRC)
-		put_ext_hdr(p, SG_TLS_EXT_RRC, 0);
+		p = put_ext_hdr(p, SG_TLS_EXT_RRC, 0);
+	sg_hs_cert_sh_ext_put(p, sh);
 }
 
 int sg_hs_write_server_hello(struct sg_hs_wbuf *w, uint16_t seq,

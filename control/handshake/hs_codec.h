@@ -75,6 +75,30 @@ void sg_hs_frag_hdr_write(uint8_t *p, const struct sg_hs_msg_hdr *h);
 /* Longest host_name we keep; RFC 1035 names are at most 253 octets. */
 #define SG_HS_SNI_MAX 255
 
+/*
+ * What a ClientHello says about certificates (ECDHE-ECDSA suites), parsed by
+ * hs_certcodec.c: the ECDSA schemes of signature_algorithms (RFC 5246
+ * §7.4.1.4.1) and the certificate types of RFC 7250 §4.1, each as bits
+ * (SG_HS_CT_BIT_*) with which of the two the client lists first.
+ */
+#define SG_HS_CHC_F_SIG_ALGS          0x01 /* signature_algorithms present */
+#define SG_HS_CHC_F_CLIENT_CT         0x02 /* client_certificate_type present */
+#define SG_HS_CHC_F_SERVER_CT         0x04 /* server_certificate_type present */
+#define SG_HS_CHC_F_P384              0x08 /* supported_groups lists secp384r1 */
+#define SG_HS_SCHEME_BIT_ECDSA_SHA256 0x01
+#define SG_HS_SCHEME_BIT_ECDSA_SHA384 0x02
+#define SG_HS_CT_BIT_X509             0x01
+#define SG_HS_CT_BIT_RPK              0x02
+
+struct sg_hs_ch_cert {
+	uint8_t flags;     /* SG_HS_CHC_F_* */
+	uint8_t schemes;   /* SG_HS_SCHEME_BIT_* offered */
+	uint8_t client_ct; /* SG_HS_CT_BIT_* the client can send */
+	uint8_t server_ct; /* SG_HS_CT_BIT_* the client can take */
+	uint8_t client_rpk_first;
+	uint8_t server_rpk_first;
+};
+
 struct sg_hs_client_hello {
 	uint16_t version;      /* client_version: highest the client supports */
 	const uint8_t *random; /* SG_TLS_RANDOM_LEN bytes */
@@ -96,6 +120,7 @@ struct sg_hs_client_hello {
 	uint8_t cid_len;
 	const uint8_t *sni; /* host_name */
 	uint16_t sni_len;
+	struct sg_hs_ch_cert cert; /* the certificate extensions (hs_certcodec.h) */
 };
 
 /*
@@ -106,6 +131,15 @@ struct sg_hs_client_hello {
  * Returns 0, -EBADMSG or -EINVAL.
  */
 int sg_hs_client_hello_parse(const uint8_t *body, size_t len, struct sg_hs_client_hello *ch);
+
+/*
+ * The ClientHello extensions of certificates (hs_certcodec.c): if type is
+ * signature_algorithms or a certificate-type extension (RFC 7250 §3), parse
+ * data[0..n) into ch->cert; other types: 0, untouched. A repeated one,
+ * or a malformed one: -EBADMSG. Called by sg_hs_client_hello_parse().
+ */
+int sg_hs_cert_ext_parse(uint16_t type, const uint8_t *d, uint16_t n,
+                         struct sg_hs_client_hello *ch);
 
 /* True if the ClientHello offers suite (one pass over cipher_suites). */
 bool sg_hs_client_hello_has_suite(const struct sg_hs_client_hello *ch, uint16_t suite);
@@ -150,10 +184,18 @@ struct sg_hs_server_hello {
 	uint16_t rsl;       /* our record_size_limit */
 	const uint8_t *cid; /* our CID for records the client sends us */
 	uint8_t cid_len;
+	/* RFC 7250 §4.2: the certificate types chosen, echoed; SG_TLS_CERT_TYPE_* + 1, 0: none */
+	uint8_t server_ct;
+	uint8_t client_ct;
 };
 
 int sg_hs_write_server_hello(struct sg_hs_wbuf *w, uint16_t seq,
                              const struct sg_hs_server_hello *sh);
+
+/* The ServerHello's certificate-type extensions (RFC 7250 §4.2, hs_certcodec.c): their
+ * bytes, and written at p (that many bytes); returns the end. */
+size_t sg_hs_cert_sh_ext_len(const struct sg_hs_server_hello *sh);
+uint8_t *sg_hs_cert_sh_ext_put(uint8_t *p, const struct sg_hs_server_hello *sh);
 
 /*
  * ServerKeyExchange: psk_identity_hint (RFC 4279 §2), followed for

@@ -10,7 +10,8 @@
  * include/stormgate/handshake.h for the contract and docs/handshake.md for
  * the design. The engine's thread only; owns everything in struct
  * sg_hs_engine, and calls every callback of struct sg_hs_ops through the
- * steps.
+ * steps. An ECDHE-ECDSA handshake's client messages go to hs_certpeer.c
+ * (docs/certificates.md has its flights).
  *
  * Flow of a full handshake (RFC 6347 §4.2.4, figure 1; RFC 4279 §2):
  *
@@ -35,6 +36,9 @@
 #include <string.h>
 
 #include "hs_batch.h"
+#include "hs_bigmsg.h"
+#include "hs_certflight.h"
+#include "hs_certpeer.h"
 #include "hs_finish.h"
 #include "hs_flights.h"
 #include "hs_hello.h"
@@ -53,6 +57,11 @@
 static void on_message(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s,
                        const struct sg_hs_msg_hdr *mh, const uint8_t *body)
 {
+	/* ECDHE-ECDSA: Certificate, ClientKeyExchange, CertificateVerify (hs_certpeer.h). */
+	if (s->state == HS_WAIT_CKE && hs_suite_cert(hs_slot_suite(s))) {
+		sg_hs_cert_on_message(e, x, s, mh, body);
+		return;
+	}
 	if (s->state == HS_WAIT_CKE && mh->type == SG_TLS_HT_CLIENT_KEY_EXCHANGE) {
 		sg_hs_on_client_kx(e, x, s, body, mh->length);
 		return;
@@ -69,7 +78,12 @@ static bool on_fragment(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot 
                         const struct sg_hs_msg_hdr *mh, const uint8_t *frag)
 {
 	struct sg_hs_msg_hdr whole = *mh;
-	int rc = sg_hs_reasm_add(&s->reasm, mh, frag);
+	int rc;
+
+	/* A certificate handshake's messages come together in the engine's large buffers. */
+	if (hs_suite_cert(hs_slot_suite(s)))
+		return sg_hs_cert_on_fragment(e, x, s, mh, frag);
+	rc = sg_hs_reasm_add(&s->reasm, mh, frag);
 
 	if (rc == -EBADMSG) {
 		/*
@@ -589,6 +603,14 @@ static int engine_alloc(struct sg_hs_engine *e)
 	e->tx = malloc(e->conf.mtu);
 	e->scratch_len = SCRATCH_LEN;
 	e->scratch = malloc(e->scratch_len);
+	if (e->conf.certs != NULL) {
+		/* A client's chain with its 3-byte length (docs/certificates.md, "Memory"). */
+		e->bigmsg = sg_hs_bigmsg_create(HS_BIGMSG_BUFFERS, SG_TLS_CERT_CHAIN_MAX + 3);
+		e->flight_cap = HS_CERT_FLIGHT_MAX;
+		e->flight = malloc(e->flight_cap);
+		if (e->bigmsg == NULL || e->flight == NULL)
+			return -ENOMEM;
+	}
 	return e->result_sa && e->tx && e->scratch ? 0 : -ENOMEM;
 }
 
@@ -674,6 +696,8 @@ void sg_hs_engine_free(struct sg_hs_engine *e)
 	if (e->scratch)
 		sg_wipe(e->scratch, e->scratch_len);
 	free(e->scratch);
+	sg_hs_bigmsg_free(e->bigmsg);
+	free(e->flight); /* public bytes only: our chain, signatures, points */
 	sg_hs_cookie_wipe(&e->cookies);
 	sg_hs_ticket_keys_wipe(&e->tickets);
 	sg_rec_ctx_free(e->rec);

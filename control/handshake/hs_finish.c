@@ -57,6 +57,7 @@ static void fill_result(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_
 	}
 	r->max_plaintext = s->max_pt;
 	r->rrc = !!(s->flags & SF_RRC);
+	r->auth = s->auth; /* enum sg_hs_auth: PSK 0, or the certificate kind (hs_certpeer.c) */
 	r->identity_len = s->identity_len;
 	memcpy(r->identity, s->u.identity, s->identity_len);
 	if (s->flags & SF_SNI) {
@@ -127,6 +128,8 @@ static void complete_full(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slo
 	sg_hs_tx_flush(&t);
 	s->flags &= (uint16_t)~SF_CID_HELD; /* the session owns the CID now */
 	hs_count(e, SG_HS_C_COMPLETED_FULL);
+	if (hs_suite_cert(hs_slot_suite(s)))
+		hs_count(e, SG_HS_C_COMPLETED_CERT);
 	sg_hs_slot_done(e, s, x->now);
 	sg_hs_slot_free(e, s);
 }

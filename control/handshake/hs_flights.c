@@ -5,12 +5,14 @@
  * (ServerHello, ChangeCipherSpec, Finished), the NewSessionTicket of the
  * final flight, and their retransmission. Flights are made again from the
  * slot each time, byte for byte the same. See hs_flights.h. Calls hs_keys
- * (our Finished), hs_output (every record) and hs_slots only (hs_priv.h
- * lists the stack). The engine's thread only. Reads the slot (and adds to
+ * (our Finished), hs_certflight (the certificate messages of an ECDHE-ECDSA
+ * flight 4), hs_output (every record) and hs_slots only (hs_priv.h lists
+ * the stack). The engine's thread only. Reads the slot (and adds to
  * its transcript on a first send), seals tickets with the ticket keys.
  */
 #include <string.h>
 
+#include "hs_certflight.h"
 #include "hs_flights.h"
 #include "hs_keys.h"
 #include "hs_output.h"
@@ -58,12 +60,16 @@ void sg_hs_server_hello_of(const struct hs_slot *s, bool resumed, struct sg_hs_s
 	}
 	if (s->flags & SF_RRC)
 		sh->flags |= SG_HS_CH_F_RRC;
+	sg_hs_cert_server_hello(s, sh);
 }
 
 int sg_hs_flight_full(struct sg_hs_engine *e, struct hs_slot *s, bool first)
 {
-	uint8_t buf[FLIGHT4_MAX];
-	struct sg_hs_wbuf w = { .p = buf, .cap = sizeof(buf) };
+	uint8_t stack[FLIGHT4_MAX];
+	/* A certificate flight carries our chain: the engine's buffer (hs_certflight.h). */
+	const bool cert = hs_suite_cert(hs_slot_suite(s));
+	uint8_t *buf = cert ? e->flight : stack;
+	struct sg_hs_wbuf w = { .p = buf, .cap = cert ? e->flight_cap : sizeof(stack) };
 	struct sg_hs_server_hello sh;
 	struct hs_tx t = sg_hs_tx_for_slot(e, s);
 	uint16_t seq = s->ch_seq;
@@ -71,7 +77,9 @@ int sg_hs_flight_full(struct sg_hs_engine *e, struct hs_slot *s, bool first)
 
 	sg_hs_server_hello_of(s, false, &sh);
 	rc = sg_hs_write_server_hello(&w, seq++, &sh);
-	if (rc == 0 && (hs_suite_ecdhe(hs_slot_suite(s)) || e->conf.psk_hint_len)) {
+	if (rc == 0 && cert) {
+		rc = sg_hs_cert_flight_msgs(e, s, &w, &seq);
+	} else if (rc == 0 && (hs_suite_ecdhe(hs_slot_suite(s)) || e->conf.psk_hint_len)) {
 		const bool ec = hs_suite_ecdhe(hs_slot_suite(s));
 		uint16_t group = s->eph.group == SG_HS_GROUP_X25519 ? SG_TLS_GROUP_X25519
 		                                                    : SG_TLS_GROUP_SECP256R1;
@@ -155,7 +163,12 @@ static int write_ticket(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_
 	int len = 0, rc;
 
 	memcpy(st.master, s->master, sizeof(st.master));
-	memcpy(st.psk_digest, s->psk_digest, sizeof(st.psk_digest));
+	/* A certificate session is looked up again by identity or key (docs/certificates.md). */
+	st.auth = s->auth;
+	if (s->auth == SG_HS_AUTH_PSK)
+		memcpy(st.psk_digest, s->psk_digest, sizeof(st.psk_digest));
+	else if (s->auth == SG_HS_AUTH_RPK)
+		memcpy(st.key, s->key_hash, sizeof(st.key));
 	memcpy(st.identity, s->u.identity, s->identity_len);
 	sg_hs_ticket_sni_hash(s->sni, (s->flags & SF_SNI) ? s->sni_len : 0, st.sni_hash);
 	/* An unknown identity never gets this far (its Finished fails). */
@@ -173,13 +186,23 @@ static int write_ticket(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_
 	return rc;
 }
 
+/*
+ * Messages of flight 4 between ServerHello and ServerHelloDone: a
+ * certificate flight's (hs_certflight.h), or the ServerKeyExchange of
+ * ECDHE-PSK or of PSK with a hint.
+ */
+static unsigned flight4_middle(const struct sg_hs_engine *e, const struct hs_slot *s)
+{
+	if (hs_suite_cert(hs_slot_suite(s)))
+		return sg_hs_cert_flight_msgs_n(s);
+	return (hs_suite_ecdhe(hs_slot_suite(s)) || e->conf.psk_hint_len) ? 1 : 0;
+}
+
 int sg_hs_final_build(struct sg_hs_engine *e, struct hs_slot *s, uint64_t now_unix,
                       struct sg_hs_wbuf *nst, struct sg_hs_wbuf *fin)
 {
-	/* Our next message_seq: ServerHello (= CH seq), [ServerKeyExchange], ServerHelloDone. */
-	uint16_t seq =
-	        (uint16_t)(s->ch_seq + 2 +
-	                   ((hs_suite_ecdhe(hs_slot_suite(s)) || e->conf.psk_hint_len) ? 1 : 0));
+	/* Our next message_seq: ServerHello (= CH seq), the middle of flight 4, ServerHelloDone. */
+	uint16_t seq = (uint16_t)(s->ch_seq + 2 + flight4_middle(e, s));
 	int rc = 0;
 
 	if (s->flags & SF_TICKET) {

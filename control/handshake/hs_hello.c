@@ -4,14 +4,19 @@
  * (RFC 6347 §4.2.1), storm admission, a repeated hello, resumption from a
  * session ticket (RFC 5077), the choice of suite and group, and the start of
  * a new handshake with its first flight. See hs_hello.h. Calls hs_flights,
- * hs_keys (an abbreviated handshake's keys), hs_output and hs_slots only
- * (hs_priv.h lists the stack). The engine's thread only. Touches the
- * peer's slot (taken, replaced, set up), the cookie and ticket keys, and
- * calls ops.admit, ops.cid_alloc and ops.psk_lookup (a ticket's identity).
+ * hs_certflight (can this hello have an ECDHE-ECDSA suite), hs_certpeer (a
+ * certificate session's ticket), hs_keys (an abbreviated handshake's keys),
+ * hs_output, hs_slots and the certificate leaf only (hs_priv.h lists the
+ * stack). The engine's thread only. Touches the peer's slot (taken,
+ * replaced, set up, the certificate set it holds), the cookie and ticket
+ * keys, and calls ops.admit, ops.cid_alloc, ops.psk_lookup and
+ * ops.cert_lookup (a ticket's identity).
  */
 #include <errno.h>
 #include <string.h>
 
+#include "hs_certflight.h"
+#include "hs_certpeer.h"
 #include "hs_flights.h"
 #include "hs_hello.h"
 #include "hs_keys.h"
@@ -32,25 +37,56 @@ static int pick_group(const struct sg_hs_client_hello *ch)
 	return -1;
 }
 
-/* Server preference order over what the client offers; -1 and why if none. */
-static int pick_suite(const struct sg_hs_engine *e, const struct sg_hs_client_hello *ch,
-                      enum sg_hs_counter *why)
+/*
+ * An ECDHE-ECDSA suite needs certificates (conf.certs) and a hello they
+ * suit (hs_certflight.h): the set is taken (a reference the slot holds
+ * until it is freed) and the certificate types chosen into the slot.
+ */
+static bool cert_suite_ok(struct sg_hs_engine *e, struct hs_slot *s,
+                          const struct sg_hs_client_hello *ch)
 {
-	bool ec_offered = false;
+	if (e->conf.certs == NULL)
+		return false;
+	if (s->cset == NULL)
+		s->cset = sg_hs_certs_acquire(e->conf.certs);
+	return s->cset != NULL &&
+	       sg_hs_cert_choose(s->cset, ch, e->conf.ops.cert_lookup != NULL, &s->cflags) == 0;
+}
+
+/* Server preference order over what the client offers; -1 and why if none. */
+static int pick_suite(struct sg_hs_engine *e, struct hs_slot *s,
+                      const struct sg_hs_client_hello *ch, enum sg_hs_counter *why)
+{
+	bool ec_offered = false, cert_offered = false;
 
 	for (unsigned i = 0; i < e->n_prefs; i++) {
 		const struct sg_suite *su = e->prefs[i];
 
 		if (!sg_hs_client_hello_has_suite(ch, su->id))
 			continue;
-		if (hs_suite_ecdhe(su) && pick_group(ch) < 0) {
+		if ((hs_suite_ecdhe(su) || hs_suite_cert(su)) && pick_group(ch) < 0) {
 			ec_offered = true;
+			continue;
+		}
+		if (hs_suite_cert(su) && !cert_suite_ok(e, s, ch)) {
+			cert_offered |= e->conf.certs != NULL;
 			continue;
 		}
 		return (int)(su - sg_suites);
 	}
-	*why = ec_offered ? SG_HS_C_FAIL_NO_GROUP : SG_HS_C_FAIL_NO_SUITE;
+	*why = cert_offered ? SG_HS_C_FAIL_UNSUPPORTED_CERT
+	       : ec_offered ? SG_HS_C_FAIL_NO_GROUP
+	                    : SG_HS_C_FAIL_NO_SUITE;
 	return -1;
+}
+
+/* A suite other than ECDHE-ECDSA was chosen: the slot holds no certificate set. */
+static void cert_drop(struct hs_slot *s)
+{
+	if (s->cset != NULL)
+		sg_hs_certs_release(s->cset);
+	s->cset = NULL;
+	s->cflags = 0;
 }
 
 /*
@@ -63,12 +99,14 @@ static int pick_suite(const struct sg_hs_engine *e, const struct sg_hs_client_he
  * not outlive that key. Fills the slot's credential fields; 0 or -1.
  */
 static int ticket_policy(struct sg_hs_engine *e, struct hs_slot *s,
-                         const struct sg_hs_client_hello *ch, const struct sg_hs_ticket_state *st)
+                         const struct sg_hs_client_hello *ch, struct sg_hs_ticket_state *st)
 {
 	uint8_t digest[SG_HS_TICKET_PSK_DIGEST_LEN];
 	struct sg_hs_cred cred;
 	int rc;
 
+	if (st->auth != SG_HS_AUTH_PSK)
+		return sg_hs_cert_resume_policy(e, s, ch, st);
 	memset(&cred, 0, sizeof(cred));
 	rc = e->conf.ops.psk_lookup(e->conf.ops.ctx, st->identity, st->identity_len,
 	                            (ch->flags & SG_HS_CH_F_SNI) ? ch->sni : NULL,
@@ -131,6 +169,7 @@ static int try_ticket(struct sg_hs_engine *e, struct hs_slot *s,
 		memcpy(s->master, st.master, sizeof(s->master));
 		s->identity_len = st.identity_len;
 		memcpy(s->u.identity, st.identity, st.identity_len);
+		s->auth = st.auth;
 		if (st.ems)
 			s->flags |= SF_EMS;
 		rc = 1;
@@ -270,7 +309,9 @@ static int hello_session(struct sg_hs_engine *e, struct hs_slot *s,
 	s->flags &= (uint16_t)~SF_EMS;
 	if (ch->flags & SG_HS_CH_F_EMS)
 		s->flags |= SF_EMS;
-	suite = pick_suite(e, ch, &why);
+	suite = pick_suite(e, s, ch, &why);
+	if (suite >= 0 && !hs_suite_cert(&sg_suites[suite]))
+		cert_drop(s);
 	if (suite < 0)
 		return -(int)why;
 	s->suite = (uint8_t)suite;
@@ -314,7 +355,7 @@ static int start_resumed(struct sg_hs_engine *e, struct hs_slot *s)
 static int start_full(struct sg_hs_engine *e, struct hs_slot *s,
                       const struct sg_hs_client_hello *ch, uint64_t now_ms)
 {
-	if (hs_suite_ecdhe(hs_slot_suite(s))) {
+	if (hs_suite_ecdhe(hs_slot_suite(s)) || hs_suite_cert(hs_slot_suite(s))) {
 		enum sg_hs_group g = (enum sg_hs_group)pick_group(ch);
 
 		/* Fresh, or the pair of the current reuse window (hs_ecdh.h). */
@@ -349,7 +390,8 @@ static void start_handshake(struct sg_hs_engine *e, struct hs_rx *x, const struc
 		return;
 	}
 	resumed = rc == 1;
-	if (hs_suite_ecdhe(hs_slot_suite(s)) && (ch->flags & SG_HS_CH_F_POINT_FORMATS))
+	if ((hs_suite_ecdhe(hs_slot_suite(s)) || hs_suite_cert(hs_slot_suite(s))) &&
+	    (ch->flags & SG_HS_CH_F_POINT_FORMATS))
 		s->flags |= SF_POINTS;
 	rc = sg_hs_crypto_random(&e->crypto, s->server_random, SG_TLS_RANDOM_LEN);
 	if (rc == 0) {

@@ -226,6 +226,9 @@ bool sg_hs_kx_prepare(struct sg_hs_engine *e, const struct hs_slot *s, const uin
 	struct sg_hs_transcript t;
 	size_t n;
 
+	/* ECDHE-ECDSA: its own step in its datagram's turn (hs_certpeer.h), not batched. */
+	if (hs_suite_cert(hs_slot_suite(s)))
+		return false;
 	if (kx_parse_share(e, s, body, len, &p->kx, other) < 0) {
 		sg_wipe(other, sizeof(other));
 		return false;

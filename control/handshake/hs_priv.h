@@ -13,11 +13,15 @@
  *   hs_codec.c hs_crypto.c hs_ecdh.c hs_cookie.c hs_ticket.c   leaves, no engine
  *   hs_secrets.c  cookie and ticket keys shared by engines (a leaf too)
  *   hs_batch.c    batched HMAC / PRF lanes (a leaf too)
+ *   hs_cert.c hs_certcodec.c hs_bigmsg.c   certificates and raw public keys, the
+ *                 ECDHE-ECDSA messages, the large reassembly buffers (leaves too)
  *   hs_slots.c    slot pool, peer index, timer heap; the slot helpers
  *   hs_linger.c   finished flights kept after completion
  *   hs_output.c   records into datagrams, fragments, amplification, alerts, failure
  *   hs_keys.c     the key schedule: premaster, master secret, key block, verify_data
+ *   hs_certflight.c  ECDHE-ECDSA: the choice a hello allows, our certificate messages
  *   hs_flights.c  our flights, built from the slot and the key schedule
+ *   hs_certpeer.c ECDHE-ECDSA: the client's Certificate, key exchange, CertificateVerify
  *   hs_hello.c    a ClientHello: cookie, resumption, suite and group, new handshake
  *   hs_kx.c       the client's ClientKeyExchange: share, credential, keys
  *   hs_finish.c   epoch-1 records: the client's Finished or alert, install
@@ -49,8 +53,9 @@
 struct hs_slot;   /* hs_slots.h */
 struct hs_linger; /* hs_linger.h */
 
-struct hs_kx_pre;   /* hs_kx.h */
-struct sg_hs_batch; /* hs_batch.h */
+struct hs_kx_pre;      /* hs_kx.h */
+struct sg_hs_batch;    /* hs_batch.h */
+struct hs_bigmsg_pool; /* hs_bigmsg.h */
 
 /* ---- limits ---------------------------------------------------------------------- */
 
@@ -108,6 +113,13 @@ struct sg_hs_engine {
 	 * a burst prepared (SG_HS_BURST_MAX, sg_hs_input_burst). */
 	struct sg_hs_batch *batch;
 	struct hs_kx_pre *pre;
+
+	/* Certificates (conf.certs; NULL without): the pool large client messages
+	 * are reassembled in (hs_bigmsg.h) and the buffer a flight with our
+	 * chain is built in (hs_certflight.h). */
+	struct hs_bigmsg_pool *bigmsg;
+	uint8_t *flight;
+	size_t flight_cap;
 
 	struct sg_rec_sa *result_sa;
 	size_t result_sa_size;
@@ -188,6 +200,12 @@ static inline enum sg_hs_hash hs_suite_hash(const struct sg_suite *su)
 static inline bool hs_suite_ecdhe(const struct sg_suite *su)
 {
 	return su->kx == SG_KX_ECDHE_PSK;
+}
+
+/* ECDHE-ECDSA: certificates or raw public keys (docs/certificates.md). */
+static inline bool hs_suite_cert(const struct sg_suite *su)
+{
+	return su->kx == SG_KX_ECDHE_ECDSA;
 }
 
 /* The suite of IANA value id if the engine negotiates it (ranked), else NULL. */

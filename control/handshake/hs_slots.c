@@ -2,13 +2,16 @@
 /*
  * Slots and timers of the handshake engine: the slot pool and its keyed
  * peer index, and the timer heap (a min-heap on each slot's deadline). See
- * hs_slots.h. Calls the codec and crypto leaves only (hs_priv.h lists the
- * stack). The engine's thread only.
+ * hs_slots.h. Calls the codec and crypto leaves only, and on free the
+ * certificate leaf (the set a handshake holds) and the large reassembly
+ * buffers (the one it was lent) (hs_priv.h lists the stack). The engine's
+ * thread only.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hs_bigmsg.h"
 #include "hs_latency.h"
 #include "hs_priv.h"
 #include "hs_slots.h"
@@ -176,6 +179,9 @@ void sg_hs_slot_free(struct sg_hs_engine *e, struct hs_slot *s)
 	if ((s->flags & SF_CID_HELD) && e->conf.ops.cid_release)
 		e->conf.ops.cid_release(e->conf.ops.ctx, s->cid);
 	sg_hs_ecdh_clear(&s->eph);
+	if (s->cset != NULL)
+		sg_hs_certs_release(s->cset);
+	sg_hs_bigmsg_release(e->bigmsg, idx);
 	if (e->mkey_slot == idx) {
 		sg_wipe(&e->mkey, sizeof(e->mkey));
 		e->mkey_slot = HS_NONE;

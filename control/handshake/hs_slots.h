@@ -7,10 +7,12 @@
  * helpers every part uses on a slot.
  *
  * The lowest part of the engine over the leaves: it calls the codec and
- * crypto only (hs_priv.h lists the stack). The engine's thread only. These
+ * crypto only, and on free the certificate leaf and the large reassembly
+ * buffers (hs_priv.h lists the stack). The engine's thread only. These
  * functions touch the pool, the peer index and the heap of struct
- * sg_hs_engine (hs_priv.h), and on free the cached master-secret key and
- * ops.cid_release; nothing else.
+ * sg_hs_engine (hs_priv.h), and on free the cached master-secret key,
+ * ops.cid_release, the slot's certificate set reference and its large
+ * buffer; nothing else.
  */
 #ifndef STORMGATE_CONTROL_HS_SLOTS_H
 #define STORMGATE_CONTROL_HS_SLOTS_H
@@ -24,6 +26,7 @@
 #include <stormgate/handshake.h>
 #include <stormgate/record_types.h>
 
+#include "hs_cert.h"
 #include "hs_codec.h"
 #include "hs_crypto.h"
 #include "hs_ecdh.h"
@@ -63,6 +66,16 @@ enum hs_state {
 #define SF_RESENT       0x1000 /* our flight went again in this retransmission period */
 #define SF_AUTH_FAILED  0x2000 /* a record failed under keys the client's key exchange made */
 #define SF_SERVER_FIN   0x0100 /* full: server_verify derived with the keys (hs_keys.h) */
+
+/* struct hs_slot.cflags: an ECDHE-ECDSA handshake (hs_certflight.c, hs_certpeer.c) */
+#define CF_RPK_OURS 0x01 /* we present our raw public key (RFC 7250 server_certificate_type) */
+#define CF_RPK_PEER 0x02 /* the client presents one (client_certificate_type) */
+#define CF_REQUEST  0x04 /* CertificateRequest sent (client_auth require or optional) */
+#define CF_CT_ECHO  0x08 /* echo client_certificate_type in the ServerHello */
+#define CF_SCT_ECHO 0x10 /* echo server_certificate_type */
+#define CF_GOT_CERT 0x20 /* the client's Certificate taken (peer_key set when not empty) */
+#define CF_PEER_KEY 0x40 /* a client key to check: its CertificateVerify is expected */
+#define CF_GOT_KX   0x80 /* ClientKeyExchange taken, keys derived, CertificateVerify next */
 
 /*
  * One in-flight handshake. Fixed size, in a pool allocated at creation; the
@@ -122,6 +135,21 @@ struct hs_slot {
 	uint8_t peer_cid[SG_HS_PEER_CID_MAX];
 	uint8_t sni[SG_HS_SNI_MAX];
 	uint8_t pending[PENDING_MAX];
+	/*
+	 * ECDHE-ECDSA (docs/certificates.md, "Memory"): the certificate set the
+	 * handshake started with (a reference, released on free; NULL for the
+	 * other suites), our ServerKeyExchange signature (flights are rebuilt
+	 * from the slot, and ECDSA is randomised), the client's public key
+	 * until its CertificateVerify, and the SHA-256 of its raw public key
+	 * (a ticket names it). The chain is the set's, never copied here.
+	 */
+	const struct hs_cert_set *cset;
+	uint8_t cflags;  /* CF_* */
+	uint8_t auth;    /* enum sg_hs_auth of the client (PSK: 0) */
+	uint8_t sig_len; /* 0: not signed yet */
+	uint8_t sig[HS_CERT_SIG_MAX];
+	struct hs_peer_key peer_key;
+	uint8_t key_hash[SG_HS_SPKI_HASH_LEN];
 	struct sg_hs_transcript transcript;
 	struct sg_hs_ecdh_key eph; /* ECDHE: our key pair (a copy when reused) */
 	struct sg_hs_reasm reasm;
@@ -132,6 +160,9 @@ struct hs_slot {
 		uint8_t identity[SG_TLS_PSK_IDENTITY_MAX];
 	} u;
 } __attribute__((aligned(SG_CACHE_LINE)));
+
+/* The budget of an in-flight handshake, certificate handshakes included (docs/certificates.md). */
+_Static_assert(sizeof(struct hs_slot) <= 2048, "a slot stays within 2 KB");
 
 static inline bool hs_peer_eq(const struct sg_hs_peer *a, const struct sg_hs_peer *b)
 {

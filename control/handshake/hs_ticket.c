@@ -10,6 +10,7 @@
 
 #include <stormgate/bytes.h>
 #include <stormgate/common.h>
+#include <stormgate/handshake.h>
 
 #include "hs_ticket.h"
 
@@ -118,15 +119,20 @@ static size_t encode_state(const struct sg_hs_ticket_state *st, uint8_t *p)
 	n += sizeof(st->psk_digest);
 	p[n++] = st->identity_len;
 	memcpy(p + n, st->identity, st->identity_len);
-	return n + st->identity_len;
+	n += st->identity_len;
+	p[n++] = st->auth;
+	memcpy(p + n, st->key, sizeof(st->key));
+	return n + sizeof(st->key);
 }
 
 static int decode_state(const uint8_t *p, size_t len, struct sg_hs_ticket_state *st)
 {
-	const size_t fixed = SG_HS_TICKET_STATE_MAX - SG_TLS_PSK_IDENTITY_MAX;
+	/* Version 2 ends at the identity: a PSK session's. */
+	const size_t tail = 1 + SG_HS_TICKET_KEY_LEN;
+	const size_t fixed = SG_HS_TICKET_STATE_MAX - SG_TLS_PSK_IDENTITY_MAX - tail;
 	size_t n = 1;
 
-	if (len < fixed || p[0] != SG_HS_TICKET_STATE_VERSION)
+	if (len < fixed || (p[0] != SG_HS_TICKET_STATE_VERSION && p[0] != 2))
 		return -EBADMSG;
 	st->suite = sg_load_be16(p + n);
 	n += 2;
@@ -142,9 +148,18 @@ static int decode_state(const uint8_t *p, size_t len, struct sg_hs_ticket_state 
 	memcpy(st->psk_digest, p + n, sizeof(st->psk_digest));
 	n += sizeof(st->psk_digest);
 	st->identity_len = p[n++];
-	if (st->identity_len > SG_TLS_PSK_IDENTITY_MAX || len != n + st->identity_len)
+	if (st->identity_len > SG_TLS_PSK_IDENTITY_MAX ||
+	    len != n + st->identity_len + (p[0] == 2 ? 0 : tail))
 		return -EBADMSG;
 	memcpy(st->identity, p + n, st->identity_len);
+	n += st->identity_len;
+	st->auth = SG_HS_AUTH_PSK;
+	if (p[0] == 2)
+		return 0;
+	st->auth = p[n++];
+	if (st->auth > SG_HS_AUTH_NONE)
+		return -EBADMSG;
+	memcpy(st->key, p + n, sizeof(st->key));
 	return 0;
 }
 

@@ -38,10 +38,13 @@ extern "C" {
 #define SG_HS_TICKET_TAG_LEN        16
 #define SG_HS_TICKET_PSK_DIGEST_LEN 16
 #define SG_HS_TICKET_SNI_HASH_LEN   16
-#define SG_HS_TICKET_STATE_VERSION  2 /* 1: without psk_digest (no longer opened) */
+/* 1: without psk_digest (no longer opened); 2: PSK sessions only (still opened, as PSK);
+ * 3: the peer's kind of authentication and key after the identity */
+#define SG_HS_TICKET_STATE_VERSION 3
+#define SG_HS_TICKET_KEY_LEN       32 /* a raw public key's SPKI SHA-256 (SG_HS_SPKI_HASH_LEN) */
 #define SG_HS_TICKET_STATE_MAX                                                                     \
 	(1 + 2 + 1 + SG_TLS_MASTER_SECRET_LEN + 8 + 4 + SG_HS_TICKET_SNI_HASH_LEN +                \
-	 SG_HS_TICKET_PSK_DIGEST_LEN + 1 + SG_TLS_PSK_IDENTITY_MAX)
+	 SG_HS_TICKET_PSK_DIGEST_LEN + 1 + SG_TLS_PSK_IDENTITY_MAX + 1 + SG_HS_TICKET_KEY_LEN)
 #define SG_HS_TICKET_MAX                                                                           \
 	(SG_HS_TICKET_NAME_LEN + SG_HS_TICKET_SALT_LEN + SG_HS_TICKET_STATE_MAX +                  \
 	 SG_HS_TICKET_TAG_LEN)
@@ -69,6 +72,14 @@ struct sg_hs_ticket_state {
 	uint8_t psk_digest[SG_HS_TICKET_PSK_DIGEST_LEN]; /* sg_hs_ticket_psk_digest() */
 	uint8_t identity_len;
 	uint8_t identity[SG_TLS_PSK_IDENTITY_MAX];
+	/*
+	 * How the client authenticated (enum sg_hs_auth; docs/certificates.md,
+	 * "Resumption"): PSK sessions are bound to their PSK by psk_digest;
+	 * certificate sessions are looked up again by identity (X.509) or by
+	 * key, the SHA-256 of the raw public key (RPK), and have no psk_digest.
+	 */
+	uint8_t auth;
+	uint8_t key[SG_HS_TICKET_KEY_LEN];
 };
 
 /*

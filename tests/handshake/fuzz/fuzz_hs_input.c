@@ -13,13 +13,25 @@
  * them is fed may crash it, leak, or leave a sanitizer report, and an
  * install carries the tag of the datagram that completed its handshake
  * (each datagram's tag: its offset in the input; in a burst, one of its
- * datagrams').
+ * datagrams'). A fourth, without cookies, has certificates (a P-256 key and
+ * a self-signed certificate made at its first input, which is also the CA
+ * it accepts clients from; client auth required, raw public keys taken), so
+ * the ECDHE-ECDSA suites, the certificate-type extensions and the client's
+ * Certificate, ClientKeyExchange and CertificateVerify are reachable.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <stormgate/bytes.h>
 #include <stormgate/handshake.h>
@@ -83,11 +95,90 @@ static void cid_release(void *ctx, const uint8_t *cid)
 	(void)cid;
 }
 
+/* Any client key or certificate identity is known (the fuzzer cannot make a store's key). */
+static int cert_lookup(void *ctx, enum sg_hs_auth kind, const uint8_t *k, size_t k_len,
+                       const uint8_t *sni, size_t sni_len, struct sg_hs_cred *cred,
+                       uint8_t *identity, uint16_t *identity_len)
+{
+	(void)ctx;
+	(void)k;
+	(void)k_len;
+	(void)sni;
+	(void)sni_len;
+	(void)cred;
+	if (kind == SG_HS_AUTH_RPK) {
+		memcpy(identity, "d-rpk", 5);
+		*identity_len = 5;
+	}
+	return 0;
+}
+
+static char cert_dir[64], cert_pem[96], key_pem[96];
+
+static void cert_files_remove(void)
+{
+	unlink(cert_pem);
+	unlink(key_pem);
+	rmdir(cert_dir);
+}
+
+/* A P-256 key and its self-signed certificate, in PEM files of a temporary directory. */
+static bool cert_files_make(void)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *c = X509_new();
+	FILE *f1 = NULL, *f2 = NULL;
+	bool ok = false;
+
+	strcpy(cert_dir, "/tmp/sg-fuzz-hs-XXXXXX");
+	if (k == NULL || c == NULL || mkdtemp(cert_dir) == NULL)
+		goto out;
+	snprintf(cert_pem, sizeof(cert_pem), "%s/cert.pem", cert_dir);
+	snprintf(key_pem, sizeof(key_pem), "%s/key.pem", cert_dir);
+	atexit(cert_files_remove);
+	X509_set_version(c, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(c), 1);
+	X509_gmtime_adj(X509_getm_notBefore(c), -86400L * 365 * 10);
+	X509_gmtime_adj(X509_getm_notAfter(c), 86400L * 365 * 10);
+	X509_set_pubkey(c, k);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(c), "CN", MBSTRING_ASC,
+	                           (const unsigned char *)"fuzz", -1, -1, 0);
+	X509_set_issuer_name(c, X509_get_subject_name(c));
+	f1 = fopen(cert_pem, "w");
+	f2 = fopen(key_pem, "w");
+	ok = X509_sign(c, k, EVP_sha256()) > 0 && f1 && f2 && PEM_write_X509(f1, c) == 1 &&
+	     PEM_write_PrivateKey(f2, k, NULL, NULL, 0, NULL, NULL) == 1;
+out:
+	if (f1)
+		fclose(f1);
+	if (f2)
+		fclose(f2);
+	X509_free(c);
+	EVP_PKEY_free(k);
+	return ok;
+}
+
+static struct sg_hs_certs *certs_of_fuzzer(void)
+{
+	static struct sg_hs_certs *certs;
+	struct sg_hs_certs_conf cc = { .client_auth = SG_HS_CLIENT_AUTH_REQUIRE, .rpk = 1 };
+	char err[256];
+
+	if (certs != NULL || !cert_files_make())
+		return certs;
+	cc.cert_file = cc.ca_file = cert_pem;
+	cc.key_file = key_pem;
+	cc.sign_pool = 4;
+	certs = sg_hs_certs_create(&cc, err, sizeof(err));
+	return certs;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint8_t cookie_policy[3] = { SG_HS_COOKIE_NEVER, SG_HS_COOKIE_ALWAYS,
-		                                  SG_HS_COOKIE_NEVER };
-	static struct sg_hs_engine *e[3];
+	static const uint8_t cookie_policy[4] = { SG_HS_COOKIE_NEVER, SG_HS_COOKIE_ALWAYS,
+		                                  SG_HS_COOKIE_NEVER, SG_HS_COOKIE_NEVER };
+	static struct sg_hs_engine *e[4];
+	static const uint8_t single[3] = { 0, 1, 3 }; /* one datagram at a time; 2: bursts */
 	static uint64_t tag, span[2];
 	struct sg_hs_dgram burst[SG_HS_BURST_MAX];
 	unsigned n = 0;
@@ -95,7 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sg_hs_time now = { .mono_ms = 1000, .unix_s = 1700000000 };
 	size_t off = 0;
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		struct sg_hs_config conf = {
 			.max_handshakes = 4,
 			.cookie_policy = cookie_policy[i],
@@ -114,6 +205,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			conf.ops.ctx = span;
 			conf.ops.install = install_burst;
 		}
+		if (i == 3) {
+			conf.certs = certs_of_fuzzer();
+			conf.ops.cert_lookup = cert_lookup;
+			if (conf.certs == NULL)
+				abort(); /* the harness itself is broken: say so, do not fuzz less
+				          */
+		}
 		if (e[i] == NULL)
 			e[i] = sg_hs_engine_create(&conf);
 		if (e[i] == NULL)
@@ -126,8 +224,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (len > size - off)
 			len = size - off;
 		tag = off;
-		for (int i = 0; i < 2; i++)
-			sg_hs_input(e[i], now, &peer, data + off, len, tag);
+		for (unsigned i = 0; i < sizeof(single); i++)
+			sg_hs_input(e[single[i]], now, &peer, data + off, len, tag);
 		if (n == 0)
 			span[0] = off;
 		burst[n++] = (struct sg_hs_dgram){
@@ -140,14 +238,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			n = 0;
 		}
 		now.mono_ms += 700;
-		for (int i = 0; i < 2; i++)
-			sg_hs_tick(e[i], now);
+		for (unsigned i = 0; i < sizeof(single); i++)
+			sg_hs_tick(e[single[i]], now);
 	}
 	if (n > 0)
 		sg_hs_input_burst(e[2], now, burst, n);
 	/* Let every handshake of this input time out, so inputs do not interfere. */
 	now.mono_ms += 3600 * 1000;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		sg_hs_tick(e[i], now);
 	return 0;
 }
