@@ -20,18 +20,6 @@
 #include "sg_cfg_values.h"
 #include "sg_metrics.h"
 
-int sg_cli_usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("stormctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (stormctl --help)\n", stderr);
-	return SG_CLI_EXIT_USAGE;
-}
-
 /* "--name VALUE" at argv[*i]: the value, advancing *i; NULL when missing. */
 static const char *opt_value(int argc, char **argv, int *i)
 {
@@ -368,7 +356,7 @@ static int run_cred_import(const struct sg_cli *cli, const struct sg_cli_cmd *cm
 	}
 	if (file == NULL)
 		return sg_cli_usage_error("credentials import wants a CSV file (or - for stdin)");
-	return sg_cli_import(cli, file, progress);
+	return sg_cli_import(cli, "psk", file, progress);
 }
 
 static int run_policy_set(const struct sg_cli *cli, const struct sg_cli_cmd *cmd, int argc,
@@ -495,6 +483,43 @@ const struct sg_cli_cmd sg_cli_cmds[] = {
 	  "  store                      the session store: sessions stored, pending\n"
 	  "                             writes, last commit, size, the last restore\n",
 	  "store", run_plain, sg_cli_print_store },
+	{ "tls", NULL,
+	  "  tls [reload]               our certificate: subject, expiry, curve, signing\n"
+	  "                             pool, verified-chain cache, settings; reload: cert,\n"
+	  "                             key, CA and CRL again from their files (all or\n"
+	  "                             nothing), then what loaded\n",
+	  "tls", sg_cli_run_tls, sg_cli_print_tls },
+	{ "rpk", "add",
+	  "  rpk add ID KEY.pem|--spki BASE64 [--lifetime SEC] [--backend N]\n"
+	  "          [--disabled] [--replace [--keep-sessions]]\n"
+	  "                             a client's raw public key (EC P-256/P-384 SPKI)\n"
+	  "                             names identity ID; --replace of a key that named\n"
+	  "                             another identity ends that one's sessions\n",
+	  "rpk.add", sg_cli_run_rpk_add, sg_cli_print_rpk_added },
+	{ "rpk", "del",
+	  "  rpk del ID | --spki-sha256 HEX [--keep-sessions]\n"
+	  "                             every key of ID, or one key; ends the identity's\n"
+	  "                             sessions unless --keep-sessions\n",
+	  "rpk.remove", sg_cli_run_rpk_del, sg_cli_print_rpk_removed },
+	{ "rpk", "list",
+	  "  rpk list [--after HEX] [--limit N] [--all]\n"
+	  "                             raw public keys by SPKI SHA-256, N per page\n",
+	  "rpk.list", sg_cli_run_rpk_list, NULL },
+	{ "import", "psk",
+	  "  import psk FILE.csv|- [--no-progress]\n"
+	  "                             as credentials import\n",
+	  "credentials.import", sg_cli_run_import, NULL },
+	{ "import", "rpk",
+	  "  import rpk FILE|- [--no-progress]\n"
+	  "                             identity,spki_base64[,backend[,key_lifetime[,state]]]\n"
+	  "                             per line, or PEM public keys each after a line\n"
+	  "                             '# identity: ID'; all or nothing\n",
+	  "credentials.import", sg_cli_run_import, NULL },
+	{ "import", "certpolicy",
+	  "  import certpolicy FILE.csv|- [--no-progress]\n"
+	  "                             identity[,backend[,key_lifetime[,state]]] per line:\n"
+	  "                             policies of certificate identities; all or nothing\n",
+	  "credentials.import", sg_cli_run_import, NULL },
 	{ "shutdown", NULL,
 	  "  shutdown                   stop the daemon cleanly; says how many sessions\n"
 	  "                             the store saved\n",
@@ -511,6 +536,8 @@ static const struct {
 	{ "sessions", "sessions wants count, list, show or kill", 1 },
 	{ "credentials", "credentials wants count, show, add, remove or import", 1 },
 	{ "policy", "policy wants get, set KEY=VALUE... or reset [KEY...]", 0 },
+	{ "rpk", "rpk wants add, del or list", 1 },
+	{ "import", "import wants psk, rpk or certpolicy, then a file", 1 },
 };
 
 /* The row of a two-word command, or NULL after the group's usage error (*rc). */

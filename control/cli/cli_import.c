@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * `stormctl credentials import FILE.csv|-`: the CSV streamed to the
- * daemon's credentials.import (begin, data chunks in base64, commit) on one
- * connection, with progress on stderr; the daemon stores all lines or none
- * (docs/control.md, "Credential import"). stormctl's one thread.
+ * `stormctl credentials import FILE.csv|-` and `stormctl import
+ * psk|rpk|certpolicy FILE|-`: the file streamed to the daemon's
+ * credentials.import (begin with its kind, data chunks in base64, commit)
+ * on one connection, with progress on stderr; the daemon stores all lines
+ * or none (docs/control.md, "Credential import"). stormctl's one thread.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -35,6 +36,7 @@ struct progress {
 struct import {
 	const struct sg_cli *cli;
 	const char *file;
+	const char *kind; /* psk, rpk, certpolicy */
 	FILE *in;
 	struct sg_ctl_client *conn;
 	size_t chunk;  /* CSV bytes per data request */
@@ -121,7 +123,10 @@ static int import_begin(struct import *im)
 	if (im->raw == NULL || im->b64 == NULL)
 		return -1;
 	r = sg_cli_call(im->cli, im->conn, "credentials.import",
-	                json_pack("{s:s}", "phase", "begin"), im->cli->timeout_ms, NULL);
+	                strcmp(im->kind, "psk") == 0
+	                        ? json_pack("{s:s}", "phase", "begin")
+	                        : json_pack("{s:s, s:s}", "phase", "begin", "kind", im->kind),
+	                im->cli->timeout_ms, NULL);
 	if (r == NULL)
 		return -1;
 	json_decref(r);
@@ -177,10 +182,13 @@ static int import_commit(struct import *im, json_t **e)
 	if (im->cli->json)
 		sg_cli_print_json(r);
 	else
-		printf("imported %" JSON_INTEGER_FORMAT " identities from %" JSON_INTEGER_FORMAT
+		printf("imported %" JSON_INTEGER_FORMAT " %s from %" JSON_INTEGER_FORMAT
 		       " lines of %s in %.1f s (%" JSON_INTEGER_FORMAT " stored)\n",
-		       geti(r, "imported"), geti(r, "lines"), im->file, getd(r, "seconds"),
-		       geti(r, "count"));
+		       geti(r, "imported"),
+		       strcmp(im->kind, "rpk") == 0          ? "raw public keys"
+		       : strcmp(im->kind, "certpolicy") == 0 ? "certificate policies"
+		                                             : "identities",
+		       geti(r, "lines"), im->file, getd(r, "seconds"), geti(r, "count"));
 	json_decref(r);
 	return 0;
 }
@@ -203,14 +211,14 @@ static void import_failed(const struct import *im, json_t *e)
 		fprintf(stderr, "%s:%" JSON_INTEGER_FORMAT ": %s\n", im->file, geti(d, "line"),
 		        gets_(d, "reason"));
 	else
-		fprintf(stderr, "stormctl: credentials import: %s (%s)\n", gets_(e, "message"),
+		fprintf(stderr, "stormctl: import %s: %s (%s)\n", im->kind, gets_(e, "message"),
 		        gets_(e, "code"));
 	fprintf(stderr, "stormctl: nothing imported; the credential store is unchanged\n");
 }
 
-int sg_cli_import(const struct sg_cli *cli, const char *file, int show_progress)
+int sg_cli_import(const struct sg_cli *cli, const char *kind, const char *file, int show_progress)
 {
-	struct import im = { .cli = cli, .file = file, .chunk = IMPORT_CHUNK };
+	struct import im = { .cli = cli, .file = file, .kind = kind, .chunk = IMPORT_CHUNK };
 	json_t *e = NULL;
 	struct stat st;
 	int rc = -1;

@@ -2,7 +2,8 @@
 /*
  * stormctl's readable output of the gateway's commands (status, ports,
  * version, stats) and the helpers every printer uses; --json prints the
- * result as it came (sg_cli_print_json). stormctl's one thread.
+ * result as it came (sg_cli_print_json); a usage error's message
+ * (sg_cli_usage_error()). stormctl's one thread.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,18 @@ void sg_cli_print_json(const json_t *v)
 {
 	json_dumpf(v, stdout, JSON_INDENT(2));
 	printf("\n");
+}
+
+int sg_cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("stormctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (stormctl --help)\n", stderr);
+	return SG_CLI_EXIT_USAGE;
 }
 
 /* Append to a fixed buffer; output past its end is cut. */
@@ -258,6 +271,20 @@ static void stats_admission(const json_t *a)
 	       json_is_true(json_object_get(a, "cookies_required")) ? "required" : "not required");
 }
 
+/* `stats`' TLS line, from its tls member (nothing without a tls section). */
+static void stats_tls(const json_t *t)
+{
+	if (!json_is_true(json_object_get(t, "enabled")))
+		return;
+	printf("TLS          generation %" JSON_INTEGER_FORMAT ", expires %" JSON_INTEGER_FORMAT
+	       "; signing pool %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
+	       "; verify cache %" JSON_INTEGER_FORMAT " (%" JSON_INTEGER_FORMAT
+	       " hits, %" JSON_INTEGER_FORMAT " misses)\n",
+	       geti(t, "generation"), geti(t, "not_after"), geti(t, "pool_ready"),
+	       geti(t, "pool_size"), geti(t, "cache_entries"), geti(t, "cache_hits"),
+	       geti(t, "cache_misses"));
+}
+
 void sg_cli_print_stats(const json_t *r)
 {
 	const json_t *g = json_object_get(r, "global");
@@ -299,6 +326,7 @@ void sg_cli_print_stats(const json_t *r)
 	       geti(ct, "clients"), geti(ct, "requests"), geti(ct, "errors"), geti(ct, "timeouts"),
 	       geti(ct, "oversized"), geti(ct, "dropped"), geti(ct, "refused"));
 	sg_cli_print_store_line(json_object_get(r, "store"));
+	stats_tls(json_object_get(r, "tls"));
 	printf("\n");
 	print_counts("HANDSHAKE EVENTS", json_object_get(h, "counters"), 1);
 }

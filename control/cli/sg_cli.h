@@ -4,7 +4,8 @@
  * command table and its handlers (cli_cmds.c), requests over the control
  * socket (cli_call.c), readable printers (cli_print.c, cli_print_mgmt.c,
  * cli_print_store.c, cli_print_hs.c),
- * the streamed credential import (cli_import.c), the PSK prompt
+ * the streamed credential import (cli_import.c), certificates and raw
+ * public keys (cli_tls.c), the PSK prompt
  * (cli_psk.c) and where the socket is (cli_config.c). One process, one
  * thread; no DPDK, no YAML library (docs/control.md, "stormctl").
  */
@@ -130,11 +131,34 @@ void sg_cli_hs_status(const json_t *hs, char *buf, size_t len);
 /* --- the rest --- */
 
 /*
- * Stream the CSV file (or "-": standard input) to the daemon's
- * credentials.import, progress on stderr when show_progress. Returns the
- * exit status. cli_import.c.
+ * Stream the file (or "-": standard input) to the daemon's
+ * credentials.import as entries of kind ("psk", "rpk" or "certpolicy"),
+ * progress on stderr when show_progress. Returns the exit status.
+ * cli_import.c.
  */
-int sg_cli_import(const struct sg_cli *cli, const char *file, int show_progress);
+int sg_cli_import(const struct sg_cli *cli, const char *kind, const char *file, int show_progress);
+
+/*
+ * cli_tls.c: `tls` and `tls reload`, `rpk add|del|list`, `import
+ * psk|rpk|certpolicy` (handlers of the table's rows) and their printers.
+ */
+int sg_cli_run_tls(const struct sg_cli *cli, const struct sg_cli_cmd *cmd, int argc, char **argv);
+int sg_cli_run_rpk_add(const struct sg_cli *cli, const struct sg_cli_cmd *cmd, int argc,
+                       char **argv);
+int sg_cli_run_rpk_del(const struct sg_cli *cli, const struct sg_cli_cmd *cmd, int argc,
+                       char **argv);
+int sg_cli_run_rpk_list(const struct sg_cli *cli, const struct sg_cli_cmd *cmd, int argc,
+                        char **argv);
+int sg_cli_run_import(const struct sg_cli *cli, const struct sg_cli_cmd *cmd, int argc,
+                      char **argv);
+void sg_cli_print_tls(const json_t *r);
+void sg_cli_print_rpk_added(const json_t *r);
+void sg_cli_print_rpk_removed(const json_t *r);
+/*
+ * The base64 body of the first "BEGIN PUBLIC KEY" block of a PEM file into
+ * out (len bytes, NUL-terminated). Returns 0, or -1 after printing why.
+ */
+int sg_cli_pem_pubkey(const char *file, char *out, size_t len);
 
 /*
  * The PSK: the first line of file (hex), or typed (echo off) or piped on

@@ -197,6 +197,7 @@ void cfg_cross_checks(struct cfg_ctx *px, const struct sg_config *cfg,
 	check_trust(px, cfg, backend);
 	check_backend_port(px, cfg, backend);
 	cfg_check_handshake(px, cfg, root);
+	cfg_check_tls(px, cfg, root);
 	if (cfg->store.enabled)
 		cfg_check_store(px, cfg, root);
 }

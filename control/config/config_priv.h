@@ -5,12 +5,13 @@
  * (tree.c), the YAML adapter (yaml.c), the schema tables (schema.c), the
  * config's view of the suite table (suites.c), the walk of a tree through
  * the schema (walk.c) and the rules between keys (check.c; check_addr.c for
- * addresses, check_hs.c for the handshake plane, store_keys.c for the
+ * addresses, check_hs.c for the handshake plane, check_tls.c for the tls
+ * section, store_keys.c for the
  * session store's paths).
  *
  * Who calls whom, with no circle: config.c and live.c -> yaml.c, walk.c,
  * check.c, check_addr.c; check_addr.c -> check.c; check.c -> store_keys.c,
- * check_hs.c;
+ * check_hs.c, check_tls.c;
  * overrides.c -> live.c; walk.c -> schema.c,
  * suites.c, values.c; everything -> errors.c, tree.c. Any thread; no global state but the constant
  * tables.
@@ -176,6 +177,12 @@ void cfg_check_handshake(struct cfg_ctx *px, const struct sg_config *cfg,
 /* The store section's rules (store_keys.c): its paths apart from the credential store's. */
 void cfg_check_store(struct cfg_ctx *px, const struct sg_config *cfg,
                      const struct sg_cfg_node *root);
+
+/*
+ * The tls section's rules (check_tls.c): a key with a certificate or raw
+ * public key, files that have a use, a client_auth some client can meet.
+ */
+void cfg_check_tls(struct cfg_ctx *px, const struct sg_config *cfg, const struct sg_cfg_node *root);
 
 /*
  * A suite listed twice in p->suites: one error per repeat, `'PATH[i]': 'NAME'

@@ -31,6 +31,8 @@ static const char *const target_names[] = { "stderr", "syslog", NULL };
 static const char *const cookie_names[] = { "under_load", "always", "never", NULL };
 static const char *const backend_names[] = { "udp", "proxy", NULL };
 static const char *const peer_move_names[] = { "verified", "unverified", NULL };
+static const char *const client_auth_names[] = { "require", "optional", "none", NULL };
+static const char *const cert_identity_names[] = { "cn", "san_uri", NULL };
 
 static const struct cfg_key log_component_keys[] = {
 	{ "main", K_LEVEL, .off = offsetof(struct sg_cfg_log, components[SG_LOG_MAIN]), .size = 4 },
@@ -230,6 +232,30 @@ static const struct cfg_key backend_keys[] = {
 	{ NULL },
 };
 
+/*
+ * Certificates and raw public keys (docs/config.md, "tls"); the rules between
+ * these keys are check_tls.c's. The files themselves are loaded by the
+ * gateway at start (sg_hs_certs_create()), where a bad one stops the start.
+ */
+static const struct cfg_key tls_keys[] = {
+	{ "cert", K_PATH, FLD(struct sg_cfg_tls, cert), .min = 2, .def_str = "" },
+	{ "key", K_PATH, FLD(struct sg_cfg_tls, key), .min = 2, .def_str = "" },
+	{ "rpk_key", K_PATH, FLD(struct sg_cfg_tls, rpk_key), .min = 2, .def_str = "" },
+	{ "ca", K_PATH, FLD(struct sg_cfg_tls, ca), .min = 2, .def_str = "" },
+	{ "crl", K_PATH, FLD(struct sg_cfg_tls, crl), .min = 2, .def_str = "" },
+	{ "client_auth", K_ENUM, FLD(struct sg_cfg_tls, client_auth), .names = client_auth_names },
+	{ "cert_identity", K_ENUM, FLD(struct sg_cfg_tls, cert_identity),
+	  .names = cert_identity_names },
+	{ "rpk", K_BOOL, FLD(struct sg_cfg_tls, rpk), .def = 1 },
+	{ "require_policy", K_BOOL, FLD(struct sg_cfg_tls, require_policy) },
+	/* about 100 B each (k^-1 and r of P-256): 1024 cover a second of a storm's signing */
+	{ "sign_pool", K_UINT, FLD(struct sg_cfg_tls, sign_pool), .min = 1, .max = 1 << 20,
+	  .def = 1024 },
+	{ "verify_cache", K_UINT, FLD(struct sg_cfg_tls, verify_cache), .min = 1, .max = 1 << 24,
+	  .def = 4096 },
+	{ NULL },
+};
+
 const struct cfg_key cfg_root_keys[] = {
 	{ "eal", K_LIST, K_STR, LST(struct sg_config, eal, n_eal, SG_CFG_EAL_MAX), .min = 1 },
 	{ "log", K_MAP, .off = offsetof(struct sg_config, log), .sub = log_keys },
@@ -246,6 +272,7 @@ const struct cfg_key cfg_root_keys[] = {
 	{ "store", K_MAP, .off = offsetof(struct sg_config, store), .sub = store_keys },
 	{ "policy", K_MAP, .off = offsetof(struct sg_config, policy), .sub = policy_keys },
 	{ "backend", K_MAP, .off = offsetof(struct sg_config, backend), .sub = backend_keys },
+	{ "tls", K_MAP, .off = offsetof(struct sg_config, tls), .sub = tls_keys },
 	{ NULL },
 };
 
@@ -359,4 +386,14 @@ const char *sg_backend_mode_name(uint32_t mode)
 const char *sg_peer_move_name(uint32_t mode)
 {
 	return mode < SG_PEER_MOVE_MAX ? peer_move_names[mode] : "?";
+}
+
+const char *sg_tls_client_auth_name(uint32_t mode)
+{
+	return mode < SG_TLS_CLIENT_AUTH_MAX ? client_auth_names[mode] : "?";
+}
+
+const char *sg_tls_cert_identity_name(uint32_t mode)
+{
+	return mode < SG_TLS_CERT_ID_MAX ? cert_identity_names[mode] : "?";
 }

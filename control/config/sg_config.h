@@ -228,6 +228,41 @@ struct sg_cfg_backend {
 	struct sg_cfg_prefix source_pool[SG_CFG_POOL_MAX];
 };
 
+/* tls.client_auth: the order of enum sg_hs_client_auth (handshake.h), mapped in the gateway. */
+enum sg_tls_client_auth {
+	SG_TLS_CLIENT_AUTH_REQUIRE = 0, /* a client certificate or raw public key, or no session */
+	SG_TLS_CLIENT_AUTH_OPTIONAL,    /* asked for; a client without one is anonymous */
+	SG_TLS_CLIENT_AUTH_NONE,        /* not asked for: server authentication only */
+	SG_TLS_CLIENT_AUTH_MAX
+};
+
+/* tls.cert_identity: which name of a client certificate is its identity. */
+enum sg_tls_cert_identity {
+	SG_TLS_CERT_ID_CN = 0,  /* subject commonName */
+	SG_TLS_CERT_ID_SAN_URI, /* first subjectAltName URI */
+	SG_TLS_CERT_ID_MAX
+};
+
+/*
+ * Certificates and raw public keys for the ECDHE-ECDSA suites (docs/config.md,
+ * "tls"). Without cert or rpk_key (no `tls:` section) those suites are never
+ * negotiated and PSK works as before. Paths are read at start and at
+ * `stormctl tls reload`; "" is unset.
+ */
+struct sg_cfg_tls {
+	char cert[SG_CFG_STR_MAX];    /* PEM: our certificate, then its chain, leaf first */
+	char key[SG_CFG_STR_MAX];     /* PEM: its private key (EC P-256 or P-384) */
+	char rpk_key[SG_CFG_STR_MAX]; /* PEM: a public key offered as our raw public key */
+	char ca[SG_CFG_STR_MAX];      /* PEM: CAs client certificates must chain to */
+	char crl[SG_CFG_STR_MAX];     /* PEM: CRLs of those CAs */
+	uint32_t client_auth;         /* enum sg_tls_client_auth */
+	uint32_t cert_identity;       /* enum sg_tls_cert_identity */
+	bool rpk;                     /* offer and accept raw public keys (RFC 7250) */
+	bool require_policy;          /* a certificate identity without a policy entry is refused */
+	uint32_t sign_pool;           /* precomputed ECDSA nonces kept ready */
+	uint32_t verify_cache;        /* client certificates whose chain verified, kept */
+};
+
 struct sg_config {
 	uint32_t n_eal;
 	char eal[SG_CFG_EAL_MAX][SG_CFG_STR_MAX];
@@ -244,6 +279,7 @@ struct sg_config {
 	struct sg_cfg_store store;
 	struct sg_cfg_policy policy;
 	struct sg_cfg_backend backend;
+	struct sg_cfg_tls tls;
 };
 
 /* Errors of one parse: formatted lines `file:line:column: message`. */
@@ -356,11 +392,16 @@ int sg_config_apply_overrides(struct sg_config *cfg, const char *text, size_t le
  */
 uint32_t sg_cfg_handshake_in_flight(const struct sg_config *cfg);
 
+/* Does the config load a certificate or a raw public key (tls.cert or tls.rpk_key)? */
+bool sg_config_tls_enabled(const struct sg_config *cfg);
+
 /* Names for printing. Return "?" when out of range. */
 const char *sg_port_role_name(uint32_t role);
 const char *sg_cookie_mode_name(uint32_t mode);
 const char *sg_backend_mode_name(uint32_t mode);
 const char *sg_peer_move_name(uint32_t mode);
+const char *sg_tls_client_auth_name(uint32_t mode);
+const char *sg_tls_cert_identity_name(uint32_t mode);
 /* IANA name of a cipher suite value ("TLS_PSK_WITH_AES_128_CCM_8"), or NULL. */
 const char *sg_suite_name(uint16_t suite);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* LMDB credential store: put/get/delete/count and atomic CSV import (the reader of
- * many lookups in one transaction: cred_reader.c). */
+ * many lookups in one transaction: cred_reader.c; the raw public keys and
+ * certificate policies, and their lines of an import: cred_rpk.c). */
 #include <errno.h>
 #include <stdbool.h>
 #include <limits.h>
@@ -43,6 +44,8 @@ struct sg_cred *sg_cred_open(const char *path, uint64_t map_size, unsigned flags
 	if (rc != 0)
 		goto fail;
 	rc = sg_mdb_errno(mdb_env_set_mapsize(cs->env, (size_t)map_size));
+	if (rc == 0) /* the main database and the named ones of the other kinds */
+		rc = sg_mdb_errno(mdb_env_set_maxdbs(cs->env, SG_CRED_KIND_MAX));
 	if (rc != 0)
 		goto fail_env;
 	/* The key material is secret: only the daemon's user reads the files. */
@@ -54,6 +57,8 @@ struct sg_cred *sg_cred_open(const char *path, uint64_t map_size, unsigned flags
 	if (rc != 0)
 		goto fail_env;
 	rc = sg_mdb_errno(mdb_dbi_open(txn, NULL, 0, &cs->dbi));
+	if (rc == 0)
+		rc = cred_kinds_open(cs, txn);
 	if (rc != 0) {
 		mdb_txn_abort(txn);
 		goto fail_env;
@@ -90,11 +95,6 @@ static int entry_valid(const struct sg_cred_entry *e)
 	       (e->key_lifetime == 0 || (e->key_lifetime >= SG_CRED_LIFETIME_MIN &&
 	                                 e->key_lifetime <= SG_CRED_LIFETIME_MAX)) &&
 	       (e->flags & ~(uint32_t)SG_CRED_F_DISABLED) == 0;
-}
-
-bool sg_cred_identity_valid(const void *identity, size_t id_len)
-{
-	return identity != NULL && id_len >= 1 && id_len <= SG_CRED_IDENTITY_MAX;
 }
 
 /* Write the value straight into the page LMDB reserves for it. */
@@ -230,6 +230,34 @@ int sg_cred_count(struct sg_cred *cs, uint64_t *count)
 		return rc;
 	rc = sg_mdb_errno(mdb_stat(txn, cs->dbi, &st));
 	mdb_txn_abort(txn);
+	if (rc != 0)
+		return rc;
+	/* The main database also holds one key per named database. */
+	*count = st.ms_entries;
+	for (unsigned k = SG_CRED_KIND_RPK; k < SG_CRED_KIND_MAX; k++)
+		if (cs->has_kind[k] && *count > 0)
+			(*count)--;
+	return 0;
+}
+
+int sg_cred_count_kind(struct sg_cred *cs, enum sg_cred_kind kind, uint64_t *count)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	int rc;
+
+	*count = 0;
+	if ((unsigned)kind >= SG_CRED_KIND_MAX)
+		return -EINVAL;
+	if (kind == SG_CRED_KIND_PSK)
+		return sg_cred_count(cs, count);
+	if (!cs->has_kind[kind])
+		return 0;
+	rc = sg_mdb_errno(mdb_txn_begin(cs->env, NULL, MDB_RDONLY, &txn));
+	if (rc != 0)
+		return rc;
+	rc = sg_mdb_errno(mdb_stat(txn, cs->kind_dbi[kind], &st));
+	mdb_txn_abort(txn);
 	if (rc == 0)
 		*count = st.ms_entries;
 	return rc;
@@ -246,42 +274,6 @@ static int hexval(int c)
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
 	return -1;
-}
-
-/* Split off the next comma-separated field; returns its length, *s moves past the comma. */
-static size_t next_field(const char **s, const char *end, const char **field)
-{
-	const char *p = *s;
-	const char *comma = memchr(p, ',', (size_t)(end - p));
-	const char *fe = comma ? comma : end;
-
-	*field = p;
-	*s = comma ? comma + 1 : NULL;
-	return (size_t)(fe - p);
-}
-
-int sg_cred_identity_check(const void *identity, size_t len, char *msg, size_t msg_len)
-{
-	const unsigned char *p = identity;
-
-	if (len == 0) {
-		snprintf(msg, msg_len, "empty identity");
-		return -EINVAL;
-	}
-	if (len > SG_CRED_IDENTITY_MAX) {
-		snprintf(msg, msg_len, "identity is %zu bytes, at most %d", len,
-		         SG_CRED_IDENTITY_MAX);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] < 0x20 || p[i] == 0x7f || p[i] == '"' || p[i] == ',') {
-			snprintf(msg, msg_len,
-			         "identity has a control character, '\"' or ',' at byte %zu",
-			         i + 1);
-			return -EINVAL;
-		}
-	}
-	return 0;
 }
 
 int sg_cred_psk_from_hex(const char *hex, size_t n, struct sg_cred_entry *e, char *msg,
@@ -338,7 +330,7 @@ static enum csv_line csv_parse(const char *line, size_t len, int first, const ch
 	    (end - line == 16 || line[16] == ','))
 		return CSV_SKIP;
 
-	n = next_field(&s, end, &f);
+	n = sg_cred_csv_field(&s, end, &f);
 	if (sg_cred_identity_check(f, n, msg, msg_len) != 0)
 		return CSV_BAD;
 	*id = f;
@@ -348,35 +340,21 @@ static enum csv_line csv_parse(const char *line, size_t len, int first, const ch
 		snprintf(msg, msg_len, "missing psk_hex (identity,psk_hex[,key_lifetime[,state]])");
 		return CSV_BAD;
 	}
-	n = next_field(&s, end, &f);
+	n = sg_cred_csv_field(&s, end, &f);
 	if (sg_cred_psk_from_hex(f, n, e, msg, msg_len) != 0)
 		return CSV_BAD;
 
 	if (s != NULL) {
-		n = next_field(&s, end, &f);
-		if (n > 0) {
-			char num[16];
-			char *ne;
-			unsigned long v;
-
-			if (n >= sizeof(num) || f[0] < '0' || f[0] > '9')
-				goto bad_lifetime;
-			memcpy(num, f, n);
-			num[n] = '\0';
-			v = strtoul(num, &ne, 10);
-			if (*ne != '\0' ||
-			    (v != 0 && (v < SG_CRED_LIFETIME_MIN || v > SG_CRED_LIFETIME_MAX)))
-				goto bad_lifetime;
-			e->key_lifetime = (uint32_t)v;
+		n = sg_cred_csv_field(&s, end, &f);
+		if (sg_cred_csv_lifetime(f, n, &e->key_lifetime, msg, msg_len) != 0) {
+			sg_cred_entry_wipe(e);
+			return CSV_BAD;
 		}
 	}
 	if (s != NULL) {
-		n = next_field(&s, end, &f);
-		if (n == 8 && memcmp(f, "disabled", 8) == 0) {
-			e->flags |= SG_CRED_F_DISABLED;
-		} else if (!(n == 0 || (n == 7 && memcmp(f, "enabled", 7) == 0))) {
+		n = sg_cred_csv_field(&s, end, &f);
+		if (sg_cred_csv_state(f, n, &e->flags, msg, msg_len) != 0) {
 			sg_cred_entry_wipe(e);
-			snprintf(msg, msg_len, "state must be 'enabled' or 'disabled'");
 			return CSV_BAD;
 		}
 	}
@@ -386,13 +364,8 @@ static enum csv_line csv_parse(const char *line, size_t len, int first, const ch
 		return CSV_BAD;
 	}
 	return CSV_RECORD;
-
-bad_lifetime:
-	sg_cred_entry_wipe(e);
-	snprintf(msg, msg_len, "key_lifetime must be 0 or %d..%d seconds", SG_CRED_LIFETIME_MIN,
-	         SG_CRED_LIFETIME_MAX);
-	return CSV_BAD;
 }
+
 
 /*
  * An import in progress: one LMDB write transaction, and the start of a line
@@ -402,6 +375,7 @@ struct sg_cred_import {
 	struct sg_cred *cs;
 	MDB_txn *txn;
 	struct sg_cred_import_report rep;
+	struct cred_ext_import ext; /* kinds other than PSK (cred_rpk.c) */
 	uint64_t stored;
 	sg_cred_revoked_fn *on_revoke; /* NULL: nobody asked */
 	void *revoke_arg;
@@ -413,13 +387,23 @@ struct sg_cred_import {
 
 struct sg_cred_import *sg_cred_import_begin(struct sg_cred *cs)
 {
+	return sg_cred_import_begin_kind(cs, SG_CRED_KIND_PSK);
+}
+
+struct sg_cred_import *sg_cred_import_begin_kind(struct sg_cred *cs, enum sg_cred_kind kind)
+{
 	struct sg_cred_import *im;
 	int rc;
 
+	if ((unsigned)kind >= SG_CRED_KIND_MAX || !cs->has_kind[kind]) {
+		errno = kind >= SG_CRED_KIND_MAX ? EINVAL : EROFS;
+		return NULL;
+	}
 	im = calloc(1, sizeof(*im));
 	if (im == NULL)
 		return NULL;
 	im->cs = cs;
+	im->ext.kind = kind;
 	rc = write_begin(cs, &im->txn);
 	if (rc != 0) {
 		free(im);
@@ -439,10 +423,20 @@ static int import_line(struct sg_cred_import *im, const char *line, size_t len)
 	int rc = 0;
 
 	rep->lines++;
+	memset(&e, 0, sizeof(e));
 	if (len > CSV_LINE_MAX) {
 		snprintf(rep->message, sizeof(rep->message), "line longer than %d bytes",
 		         CSV_LINE_MAX);
 		rc = -EINVAL;
+	} else if (im->ext.kind != SG_CRED_KIND_PSK) {
+		rc = cred_ext_line(im->cs, im->txn, &im->ext, line, len, !im->records, rep->lines,
+		                   rep->message, sizeof(rep->message), im->on_revoke,
+		                   im->revoke_arg);
+		if (rc > 0) {
+			im->records = 1;
+			im->stored++;
+		}
+		rc = rc > 0 ? 0 : rc;
 	} else {
 		switch (csv_parse(line, len, !im->records, &id, &id_len, &e, rep->message,
 		                  sizeof(rep->message))) {
@@ -583,6 +577,10 @@ int sg_cred_import_commit(struct sg_cred_import *im, struct sg_cred_import_repor
 
 	if (!im->failed && im->carry_len > 0) /* the last line had no newline */
 		rc = import_line(im, im->carry, im->carry_len);
+	if (!im->failed && cred_ext_end(&im->ext, im->rep.message, sizeof(im->rep.message)) != 0) {
+		im->rep.bad_line = im->ext.pem_line;
+		im->failed = 1;
+	}
 	if (im->failed) {
 		rc = rc ? rc : -EINVAL;
 		mdb_txn_abort(im->txn);

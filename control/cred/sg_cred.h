@@ -17,6 +17,24 @@
  * and a header line "identity,psk_hex..." before the first record are
  * skipped. An import is one
  * transaction: all lines or none.
+ *
+ * Beside the PSKs, two more kinds of entry for the ECDHE-ECDSA suites
+ * (docs/control.md, "Raw public keys and certificate policies"), each in a
+ * named database of the same environment (names no PSK identity can take):
+ *  - raw public keys (RFC 7250), keyed by the SHA-256 of the client's
+ *    SubjectPublicKeyInfo DER: its identity (the name policy, the registry
+ *    and the backend see) and policy. Value (version 1, little endian):
+ *      u8 version | u8 identity_len | u16 flags | u32 key_lifetime |
+ *      u32 backend | u8 spki_len | identity | spki
+ *  - certificate-identity policies, keyed by the identity a client
+ *    certificate carries (subject CN or SAN URI, tls.cert_identity):
+ *      u8 version | u8 0 | u16 flags | u32 key_lifetime | u32 backend
+ * Their CSV imports (struct sg_cred_import of another kind):
+ *   rpk:        identity,spki_base64[,backend[,key_lifetime[,state]]]
+ *               or PEM public keys, each after a "# identity: NAME" line
+ *   certpolicy: identity[,backend[,key_lifetime[,state]]]
+ * backend is a number kept with the entry and shown (0: none); the gateway
+ * has one backend set today, so it selects nothing yet.
  */
 #ifndef STORMGATE_CONTROL_SG_CRED_H
 #define STORMGATE_CONTROL_SG_CRED_H
@@ -59,6 +77,36 @@ struct sg_cred_import_report {
 };
 
 struct sg_cred;
+
+/* What an import (or a count) is about. */
+enum sg_cred_kind {
+	SG_CRED_KIND_PSK = 0,    /* identity -> PSK and policy */
+	SG_CRED_KIND_RPK,        /* SPKI SHA-256 -> identity and policy */
+	SG_CRED_KIND_CERTPOLICY, /* certificate identity -> policy */
+	SG_CRED_KIND_MAX
+};
+
+#define SG_CRED_SPKI_HASH_LEN 32  /* SHA-256 */
+#define SG_CRED_SPKI_MAX      160 /* DER of an EC P-256 (91 B) or P-384 (120 B) key */
+
+/* A raw public key's entry. No secret in it. */
+struct sg_cred_rpk {
+	uint8_t spki_hash[SG_CRED_SPKI_HASH_LEN];
+	uint8_t identity[SG_CRED_IDENTITY_MAX];
+	uint32_t identity_len;
+	uint32_t flags;        /* SG_CRED_F_* */
+	uint32_t key_lifetime; /* seconds, 0: policy.key_lifetime */
+	uint32_t backend;      /* kept and shown (sg_cred.h head) */
+	uint32_t spki_len;
+	uint8_t spki[SG_CRED_SPKI_MAX]; /* SubjectPublicKeyInfo DER */
+};
+
+/* A certificate identity's policy. */
+struct sg_cred_policy {
+	uint32_t flags;        /* SG_CRED_F_* */
+	uint32_t key_lifetime; /* seconds, 0: policy.key_lifetime */
+	uint32_t backend;
+};
 
 /*
  * Open (or with SG_CRED_CREATE create) the store in directory `path` with a
@@ -196,6 +244,75 @@ int sg_cred_identity_check(const void *identity, size_t len, char *msg, size_t m
  */
 int sg_cred_psk_from_hex(const char *hex, size_t n, struct sg_cred_entry *e, char *msg,
                          size_t msg_len);
+
+/* ---- raw public keys and certificate policies ---------------------------------- */
+
+/*
+ * Check a SubjectPublicKeyInfo DER: an EC key on P-256 or P-384, nothing
+ * after it (OpenSSL parses it); hash gets its SHA-256. Returns 0 or -EINVAL
+ * with msg filled. Any thread.
+ */
+int sg_cred_spki_check(const uint8_t *der, size_t len, uint8_t hash[SG_CRED_SPKI_HASH_LEN],
+                       char *msg, size_t msg_len);
+
+/*
+ * Insert or replace a raw public key (r->spki checked, r->spki_hash its
+ * SHA-256: sg_cred_spki_check()). 0, -EINVAL (bad fields), -EROFS, -ENOSPC,
+ * -EIO. Any thread; writers serialise.
+ */
+int sg_cred_rpk_put(struct sg_cred *cs, const struct sg_cred_rpk *r);
+
+/* The key whose SPKI hashes to hash into *out: 0, -ENOENT, -EBADMSG, -EIO. Any thread. */
+int sg_cred_rpk_get(struct sg_cred *cs, const uint8_t hash[SG_CRED_SPKI_HASH_LEN],
+                    struct sg_cred_rpk *out);
+
+/*
+ * An enabled key of identity whose hash starts with the 8 bytes prefix
+ * (what a session keeps of it)? 1 yes, 0 no, -errno when the store failed.
+ * Any thread.
+ */
+int sg_cred_rpk_holds(struct sg_cred *cs, const uint8_t prefix[8], const void *identity,
+                      size_t id_len);
+
+/* Remove the key of hash: 0, -ENOENT, -EROFS, -EIO. Any thread. */
+int sg_cred_rpk_delete(struct sg_cred *cs, const uint8_t hash[SG_CRED_SPKI_HASH_LEN]);
+
+/*
+ * Remove every key of identity (a walk of every key: an operator's command,
+ * not a device's). *removed says how many. 0 (also when none), -EROFS, -EIO.
+ */
+int sg_cred_rpk_delete_identity(struct sg_cred *cs, const void *identity, size_t id_len,
+                                unsigned *removed);
+
+/*
+ * Call fn for each key in hash order, starting after `after` (NULL: from the
+ * first), until fn returns non-zero or max keys were given. Returns how many
+ * were given, or -errno. One read transaction; any thread.
+ */
+int sg_cred_rpk_list(struct sg_cred *cs, const uint8_t *after, unsigned max,
+                     int (*fn)(void *arg, const struct sg_cred_rpk *r), void *arg);
+
+/* Insert or replace identity's certificate policy. 0, -EINVAL, -EROFS, -ENOSPC, -EIO. */
+int sg_cred_policy_put(struct sg_cred *cs, const void *identity, size_t id_len,
+                       const struct sg_cred_policy *p);
+
+/* identity's certificate policy: 0, -ENOENT, -EINVAL, -EBADMSG, -EIO. Any thread. */
+int sg_cred_policy_get(struct sg_cred *cs, const void *identity, size_t id_len,
+                       struct sg_cred_policy *out);
+
+/* Remove it: 0, -ENOENT, -EINVAL, -EROFS, -EIO. */
+int sg_cred_policy_delete(struct sg_cred *cs, const void *identity, size_t id_len);
+
+/* Entries of one kind. 0 or -errno. Any thread. */
+int sg_cred_count_kind(struct sg_cred *cs, enum sg_cred_kind kind, uint64_t *count);
+
+/*
+ * sg_cred_import_begin() for an import of kind (the CSV or PEM formats of the
+ * head comment); the rest of the import API is the same for every kind. The
+ * revocation callback hears an identity whose key or policy a line replaces
+ * or disables.
+ */
+struct sg_cred_import *sg_cred_import_begin_kind(struct sg_cred *cs, enum sg_cred_kind kind);
 
 /* Zero an entry so no key material stays in memory. */
 void sg_cred_entry_wipe(struct sg_cred_entry *e);

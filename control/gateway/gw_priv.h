@@ -9,7 +9,8 @@
  * handshake glue (hs_glue.c), how sessions end and what is retired after
  * them (sess_end.c), the punt service (punt.c), the sweeps and revoked
  * identities (sweep.c), the status line (status.c), the session store
- * (store.c; restore.c writes its restore and saved-secrets fields).
+ * (store.c; restore.c writes its restore and saved-secrets fields), the
+ * certificates and raw public key of the ECDHE-ECDSA suites (tls.c).
  * gateway.c owns the configuration, the live policy and the order of
  * creation.
  */
@@ -366,6 +367,23 @@ void gw_store_error(struct sg_gateway *gw, const char *what, uint64_t id, int rc
 /* Put the shared ticket keys and cookie secrets in the open group. */
 void gw_store_secrets(struct sg_gateway *gw);
 
+/* ---- tls.c: our certificate or raw public key, the client CAs (tls: in the config) ---- */
+
+struct gw_tls {
+	struct sg_hs_certs *certs; /* NULL: no tls section, no ECDHE-ECDSA */
+	uint64_t refill_next_ns;   /* the next refill of the signing pool */
+	uint64_t refilled;         /* nonces precomputed here */
+	uint64_t reloads, reload_failed;
+	int64_t reloaded_at; /* Unix s of the last reload that took; 0: none */
+};
+
+/* Load tls.* (none: no ECDHE-ECDSA). 0, or -errno with the file and reason logged. */
+int gw_tls_create(struct sg_gateway *gw);
+/* After the engines were freed (they hold the object). */
+void gw_tls_destroy(struct sg_gateway *gw);
+/* Each poll: the signing pool's refill, a bounded batch every few milliseconds. */
+void gw_tls_poll(struct sg_gateway *gw, uint64_t now_ns);
+
 /* ---- gateway.c ---- */
 
 struct sg_gateway {
@@ -381,6 +399,7 @@ struct sg_gateway {
 	struct gw_sweep sweep;     /* sweep.c */
 	struct gw_status status;   /* status.c */
 	struct gw_store store;     /* store.c, restore.c */
+	struct gw_tls tls;         /* tls.c */
 };
 
 #endif /* STORMGATE_CONTROL_GW_PRIV_H */

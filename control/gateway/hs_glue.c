@@ -6,8 +6,9 @@
  * ticket keys they share, rotated here), the owner's side of it each poll
  * (the install of each completed handshake's session from the engines'
  * FIFOs, records of no session handed back, CIDs reserved ahead and taken
- * back), the revocation guard at install, live policy, and the plane's
- * counters and latency quantiles. Gateway thread. Writes struct gw_hs;
+ * back), the revocation guard at install (PSKs; certificate and raw public
+ * key sessions too), live policy, and the plane's counters and latency
+ * quantiles; the certificates themselves are tls.c's. Gateway thread. Writes struct gw_hs;
  * inserts and replaces sessions in the table (ends go through sess_end.c).
  */
 #include <errno.h>
@@ -66,6 +67,33 @@ static bool cred_tag_of(const struct sg_hs_result *res, uint8_t tag[SG_SESSREG_T
 }
 
 /*
+ * The revocation guard of a certificate or raw public key session (its
+ * lookup came before a credential change): a raw public key must still be
+ * in the store, enabled, under the same identity (found by the first 8
+ * bytes of its hash, which the lookup carried as the tag); a certificate
+ * identity's policy must not have been disabled, nor removed when
+ * tls.require_policy wants one. An anonymous client has nothing to lose.
+ */
+static bool cert_still_holds(struct sg_gateway *gw, const struct sg_hs_result *res)
+{
+	uint8_t tag[SG_SESSREG_TAG_LEN];
+	struct sg_cred_policy p;
+	int rc;
+
+	if (res->auth == SG_HS_AUTH_NONE)
+		return true;
+	if (gw->cred == NULL)
+		return false;
+	if (res->auth == SG_HS_AUTH_RPK)
+		return cred_tag_of(res, tag) &&
+		       sg_cred_rpk_holds(gw->cred, tag, res->identity, res->identity_len) == 1;
+	rc = sg_cred_policy_get(gw->cred, res->identity, res->identity_len, &p);
+	if (rc == 0)
+		return !(p.flags & SG_CRED_F_DISABLED);
+	return rc == -ENOENT && !gw->cfg.tls.require_policy;
+}
+
+/*
  * The revocation guard: the handshake looked its PSK up before a
  * credential changed (sg_hsplane_lookup_stale()). Does the identity's
  * credential still hold the key it used (the same tag, not disabled)? One
@@ -77,6 +105,8 @@ static bool cred_still_holds(struct sg_gateway *gw, const struct sg_hs_result *r
 	struct sg_cred_entry e;
 	bool same;
 
+	if (res->auth != SG_HS_AUTH_PSK)
+		return cert_still_holds(gw, res);
 	if (gw->cred == NULL || !cred_tag_of(res, was) ||
 	    sg_cred_get(gw->cred, res->identity, res->identity_len, &e) != 0)
 		return false;
@@ -131,7 +161,13 @@ static void end_same_peer(struct sg_gateway *gw, const uint8_t *identity, size_t
  * can only spoof the server's address reaches the device. Our copy is wiped;
  * the data plane keeps its own. 0 or -errno.
  */
-static int attach_backend(struct sg_gateway *gw, uint64_t id, const uint8_t *identity,
+_Static_assert((int)SG_HS_AUTH_PSK == (int)SG_PP2_AUTH_PSK &&
+                       (int)SG_HS_AUTH_X509 == (int)SG_PP2_AUTH_X509 &&
+                       (int)SG_HS_AUTH_RPK == (int)SG_PP2_AUTH_RPK &&
+                       (int)SG_HS_AUTH_NONE == (int)SG_PP2_AUTH_NONE,
+               "the PROXY v2 TLV carries enum sg_hs_auth as it is");
+
+static int attach_backend(struct sg_gateway *gw, uint64_t id, uint8_t auth, const uint8_t *identity,
                           uint8_t id_len)
 {
 	uint8_t token[SG_PP2_TOKEN_LEN];
@@ -140,8 +176,8 @@ static int attach_backend(struct sg_gateway *gw, uint64_t id, const uint8_t *ide
 	if (gw->cfg.backend.mode != SG_BACKEND_PROXY)
 		return sg_dp_session_attach(gw->ports.dp, id, identity, id_len, NULL);
 	rc = RAND_bytes(token, sizeof(token)) == 1 ? 0 : -EIO;
-	if (rc == 0)
-		rc = sg_dp_session_attach(gw->ports.dp, id, identity, id_len, token);
+	if (rc == 0) /* enum sg_hs_auth and enum sg_pp2_auth have the same values */
+		rc = sg_dp_session_attach_as(gw->ports.dp, id, auth, identity, id_len, token);
 	sg_wipe(token, sizeof(token));
 	return rc;
 }
@@ -164,7 +200,7 @@ static int replace_session(struct sg_gateway *gw, uint64_t id, const struct sg_h
 	same = same_identity(gw, id, res->identity, res->identity_len);
 	if (!same) {
 		sg_dp_session_detach(gw->ports.dp, id);
-		rc = attach_backend(gw, id, res->identity, id_len);
+		rc = attach_backend(gw, id, res->auth, res->identity, id_len);
 		if (rc != 0) {
 			/* The new keys must not reach the backend under the old identity. */
 			gw_sess_end(gw, id, GW_END_UNINSTALLED, NULL);
@@ -250,7 +286,7 @@ int gw_hs_install(struct sg_gateway *gw, const struct sg_hs_result *res, unsigne
 	if ((rc == -EEXIST || rc == -ENOSPC) && sg_sess_find_tuple(t, &s.tuple, &id) == 0) {
 		rc = replace_session(gw, id, res, id_len);
 	} else if (rc == 0) {
-		rc = attach_backend(gw, id, res->identity, id_len);
+		rc = attach_backend(gw, id, res->auth, res->identity, id_len);
 		if (rc != 0)
 			gw_sess_end(gw, id, GW_END_UNINSTALLED, NULL);
 	}
@@ -366,6 +402,7 @@ static void hs_config(struct sg_gateway *gw, struct sg_hs_config *hc)
 	        (uint32_t)RTE_MIN(cfg->sessions.handshake_timeout * 1000, (uint64_t)UINT32_MAX);
 	hc->replay_window = (uint16_t)sg_sess_replay_window(gw->ports.sessions);
 	hc->secrets = gw->hs.secrets;
+	hc->certs = gw->tls.certs; /* NULL without a tls section: no ECDHE-ECDSA suite */
 	/* RFC 9146: offered to clients that ask, from the session table's scheme. */
 	if (cfg->sessions.cid_length > 0)
 		hc->cid_len = (uint8_t)sg_sess_cid_len(gw->ports.sessions);
@@ -389,6 +426,9 @@ int gw_hs_create(struct sg_gateway *gw)
 		SG_LOG(HS, ERR, "handshake secrets: %s", strerror(errno));
 		return -errno;
 	}
+	rc = gw_tls_create(gw); /* before the engines: they take it with their config */
+	if (rc != 0)
+		return rc;
 	pc.engines = RTE_MAX(h->threads, 1u);
 	pc.cpus = h->cpus;
 	pc.n_cpus = h->n_cpus;
@@ -435,6 +475,7 @@ void gw_hs_destroy(struct sg_gateway *gw)
 	gw->hs.plane = NULL;
 	sg_hs_secrets_free(gw->hs.secrets);
 	gw->hs.secrets = NULL;
+	gw_tls_destroy(gw); /* after the engines that held it */
 	free(gw->hs.lat);
 	gw->hs.lat = NULL;
 }
@@ -480,10 +521,13 @@ void gw_hs_poll(struct sg_gateway *gw)
 {
 	struct sg_hs_time now = gw_hs_now();
 
+	uint64_t now_ns = sg_mono_ns();
+
 	sg_hs_secrets_tick(gw->hs.secrets, now);
 	sg_hsplane_cred_set(gw->hs.plane, gw->cred);
 	sg_hsplane_poll(gw->hs.plane);
-	latency_tick(gw, sg_mono_ns());
+	latency_tick(gw, now_ns);
+	gw_tls_poll(gw, now_ns); /* the signing pool, off the engines */
 }
 
 void gw_hs_finished_again(struct sg_gateway *gw, const struct sg_hs_peer *peer)

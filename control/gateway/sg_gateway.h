@@ -294,6 +294,28 @@ void sg_gateway_revoke_handshakes(struct sg_gateway *gw);
  */
 int sg_gateway_policy_set(struct sg_gateway *gw, const struct sg_cfg_policy *p);
 
+/* ---- certificates and raw public keys (tls: in the config; docs/control.md "tls") ---- */
+
+/* What `stormctl tls` and `stats` show of them. */
+struct sg_gw_tls {
+	bool enabled;                 /* a tls section: the ECDHE-ECDSA suites may be chosen */
+	struct sg_hs_certs_info info; /* the loaded set (all zero when not enabled) */
+	uint64_t refilled;            /* signing nonces precomputed by the gateway thread */
+	uint64_t reloads, reload_failed;
+	int64_t reloaded_at; /* Unix s of the last reload that took; 0: none since start */
+};
+
+void sg_gateway_tls(struct sg_gateway *gw, struct sg_gw_tls *t);
+
+/*
+ * Load tls.cert, key, rpk_key, ca and crl again from the paths the daemon
+ * started with and switch the engines to them, handshake by handshake (a
+ * handshake in flight ends with what it began with). All or nothing: on
+ * error nothing changes and msg names the file and the problem. Returns 0,
+ * -ENOENT (no tls section) or the loader's -errno.
+ */
+int sg_gateway_tls_reload(struct sg_gateway *gw, char *msg, size_t msg_len);
+
 /* ---- the session store (docs/restart.md) ---- */
 
 /* The session store as `stormctl store` shows it: all zero, enabled 0, when the store is off. */

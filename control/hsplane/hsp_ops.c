@@ -2,7 +2,8 @@
 /*
  * One engine's callbacks (struct sg_hs_ops), on its handshake thread: the
  * PSK lookup in the credential store (an LMDB read transaction of its own,
- * the credential generation read first), datagrams out through the
+ * the credential generation read first) and the certificate or raw public
+ * key's policy from it, datagrams out through the
  * engine's control-TX handle, storm admission from the engine's own
  * buckets, CIDs from its cache; and the install, which copies the result
  * into a message of the engine's pool: the datagrams the engine then sends
@@ -78,6 +79,68 @@ static int hsp_psk_lookup(void *ctx, const uint8_t *identity, size_t identity_le
 	cred->user = gen;
 	cred_tag_carry(ce.psk, ce.psk_len, cred);
 	sg_wipe(&ce, sizeof(ce));
+	return 0;
+}
+
+/*
+ * The policy of a client that authenticated with a certificate or a raw
+ * public key (ECDHE-ECDSA suites; ops.cert_lookup in handshake.h): a raw
+ * public key's entry by the SHA-256 of its SPKI gives its identity, a
+ * certificate identity's policy entry its lifetime. Their credential tag is
+ * the first 8 bytes of the key's hash (raw public keys: the owner's
+ * revocation guard finds the entry by it, sg_cred_rpk_holds()) or none
+ * (certificates: their policy has no key to change). The generation is read
+ * first, as for a PSK.
+ */
+static int hsp_cert_lookup(void *ctx, enum sg_hs_auth kind, const uint8_t *key, size_t key_len,
+                           const uint8_t *sni, size_t sni_len, struct sg_hs_cred *cred,
+                           uint8_t *identity, uint16_t *identity_len)
+{
+	struct hsp_engine *e = ctx;
+	uint64_t gen = __atomic_load_n(&e->p->cred_gen, __ATOMIC_ACQUIRE);
+	struct sg_cred *cs = __atomic_load_n(&e->p->cred, __ATOMIC_ACQUIRE);
+	uint32_t flags, lifetime;
+	int rc;
+
+	(void)sni;
+	(void)sni_len;
+	if (cs == NULL)
+		return -EIO;
+	memset(cred, 0, sizeof(*cred));
+	if (kind == SG_HS_AUTH_RPK) {
+		struct sg_cred_rpk r;
+
+		if (key_len != SG_CRED_SPKI_HASH_LEN)
+			return -ENOENT;
+		rc = sg_cred_rpk_get(cs, key, &r);
+		if (rc == 0 && r.identity_len > SG_TLS_PSK_IDENTITY_MAX)
+			rc = -EBADMSG;
+		if (rc == 0) {
+			memcpy(identity, r.identity, r.identity_len);
+			*identity_len = (uint16_t)r.identity_len;
+			cred->cred_ref = sg_load_be32(key);
+			cred->backend = sg_load_be32(key + 4);
+		}
+		flags = r.flags;
+		lifetime = r.key_lifetime;
+	} else if (kind == SG_HS_AUTH_X509) {
+		struct sg_cred_policy p;
+
+		rc = sg_cred_policy_get(cs, key, key_len, &p);
+		if (rc == -EINVAL)
+			rc = -ENOENT; /* not an identity we could store: no entry */
+		flags = p.flags;
+		lifetime = p.key_lifetime;
+	} else {
+		return -EINVAL;
+	}
+	if (rc != 0)
+		return rc == -ENOENT ? -ENOENT : -EIO;
+	if (flags & SG_CRED_F_DISABLED)
+		return -EACCES;
+	/* 0: the engine's policy lifetime; the owner takes the jitter off at install */
+	cred->lifetime_s = lifetime;
+	cred->user = gen;
 	return 0;
 }
 
@@ -248,6 +311,7 @@ void hsp_ops(struct hsp_engine *e, struct sg_hs_ops *ops)
 	*ops = (struct sg_hs_ops){
 		.ctx = e,
 		.psk_lookup = hsp_psk_lookup,
+		.cert_lookup = hsp_cert_lookup,
 		.send = hsp_send,
 		.install = hsp_install,
 		.admit = hsp_admit,

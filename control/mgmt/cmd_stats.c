@@ -200,11 +200,16 @@ static json_t *admission_json(const struct sg_gw_admission *a, const struct sg_c
 
 static json_t *credentials_json(const struct sg_mgmt *m, const struct sg_gw_counters *gc)
 {
-	uint64_t count = 0;
+	uint64_t count = 0, rpks = 0, policies = 0;
 	int cred_ok = m->cred != NULL ? sg_cred_count(m->cred, &count) : -1;
 
-	return json_pack("{s:I, s:b, s:b, s:I, s:I, s:I, s:I}", "count", (json_int_t)count,
-	                 "readable", cred_ok == 0, "import_running",
+	if (cred_ok == 0) {
+		sg_cred_count_kind(m->cred, SG_CRED_KIND_RPK, &rpks);
+		sg_cred_count_kind(m->cred, SG_CRED_KIND_CERTPOLICY, &policies);
+	}
+	return json_pack("{s:I, s:I, s:I, s:b, s:b, s:I, s:I, s:I, s:I}", "count",
+	                 (json_int_t)count, "raw_public_keys", (json_int_t)rpks, "cert_policies",
+	                 (json_int_t)policies, "readable", cred_ok == 0, "import_running",
 	                 __atomic_load_n(&m->import_running, __ATOMIC_RELAXED), "imports_done",
 	                 (json_int_t)__atomic_load_n(&m->imports_done, __ATOMIC_RELAXED),
 	                 "imports_failed",
@@ -279,6 +284,7 @@ json_t *mgmt_stats_json(struct sg_mgmt *m)
 	json_object_set_new(r, "control_plane", control_plane_json(&gc));
 	json_object_set_new(r, "http", http_json(m));
 	json_object_set_new(r, "store", mgmt_store_json(m));
+	json_object_set_new(r, "tls", mgmt_tls_json(m));
 	/* Out of memory for a part: no answer. */
 	if (punts == NULL || json_object_get(r, "sessions") == NULL ||
 	    json_object_get(r, "handshakes") == NULL ||

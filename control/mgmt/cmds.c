@@ -3,7 +3,7 @@
  * The control commands, one table row each (docs/control.md), and `version`,
  * which lists them; the file of each group: cmd_gateway.c (status, ports),
  * cmd_shutdown.c, cmd_stats.c, cmd_store.c, cmd_sessions.c, cmd_cred.c and
- * import.c, cmd_policy.c. And
+ * import.c, cmd_policy.c, cmd_tls.c. And
  * management's own state: created by the daemon over the gateway (on the
  * gateway thread), told the control server, destroyed before the gateway
  * once the management thread has ended (thread.c).
@@ -69,6 +69,15 @@ const struct sg_ctl_cmd sg_mgmt_cmds[] = {
 	  mgmt_cmd_policy_reset, OWNER },
 	{ "store", "the session store: records, lag, commits, size, the last restore",
 	  mgmt_cmd_store, OWNER },
+	{ "tls", "certificates: subject, expiry, curve, signing pool, verify cache, settings",
+	  mgmt_cmd_tls, OWNER },
+	{ "tls.reload", "load tls cert, key, CA and CRL again from their files (all or nothing)",
+	  mgmt_cmd_tls_reload, OWNER },
+	{ "rpk.add", "add (or replace) a raw public key: SPKI -> identity and policy",
+	  mgmt_cmd_rpk_add, SERVER },
+	{ "rpk.remove", "remove a raw public key (by hash) or every key of an identity",
+	  mgmt_cmd_rpk_remove, SERVER },
+	{ "rpk.list", "raw public keys in the store, paged by hash", mgmt_cmd_rpk_list, SERVER },
 };
 
 const size_t sg_mgmt_n_cmds = SG_ARRAY_SIZE(sg_mgmt_cmds);

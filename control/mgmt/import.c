@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * credentials.import: a CSV of devices streamed through the socket (the
- * daemon need not be able to read the operator's file). `begin` opens one
+ * daemon need not be able to read the operator's file); its "kind" at begin
+ * says which entries: PSKs (psk, the default), raw public keys (rpk: CSV or
+ * PEM) or certificate-identity policies (certpolicy) (sg_cred.h). `begin` opens one
  * LMDB write transaction, each `data` request carries the next bytes of the
  * CSV (base64, so any identity byte survives JSON), `commit` makes it all
  * visible at once. The first bad line aborts it (invalid_csv, with the line
@@ -38,6 +40,7 @@
 
 struct mgmt_import {
 	struct sg_cred_import *im;
+	enum sg_cred_kind kind;
 	uint64_t client; /* the control client that runs it */
 	uint64_t started_ns;
 	uint64_t bytes;
@@ -95,8 +98,7 @@ void mgmt_import_client_closed(struct sg_mgmt *m, uint64_t client)
 	import_end(m, 0);
 }
 
-/* RFC 4648 §4 base64 (padding required, no line breaks). Returns the bytes or -EINVAL. */
-static ssize_t b64_decode(const char *in, size_t n, uint8_t *out)
+ssize_t mgmt_b64_decode(const char *in, size_t n, uint8_t *out)
 {
 	static const int8_t map[256] = {
 		['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,
@@ -135,16 +137,36 @@ static ssize_t b64_decode(const char *in, size_t n, uint8_t *out)
 	return (ssize_t)o;
 }
 
-static json_t *phase_begin(struct sg_mgmt *m, uint64_t client, struct sg_ctl_error *err)
+static const char *const kind_names[SG_CRED_KIND_MAX] = {
+	[SG_CRED_KIND_PSK] = "psk",
+	[SG_CRED_KIND_RPK] = "rpk",
+	[SG_CRED_KIND_CERTPOLICY] = "certpolicy",
+};
+
+static json_t *phase_begin(struct sg_mgmt *m, uint64_t client, json_t *kind_arg,
+                           struct sg_ctl_error *err)
 {
+	enum sg_cred_kind kind = SG_CRED_KIND_PSK;
 	struct mgmt_import *x;
 
+	if (kind_arg != NULL) {
+		const char *k = json_string_value(kind_arg);
+		unsigned i = 0;
+
+		while (k != NULL && i < SG_CRED_KIND_MAX && strcmp(k, kind_names[i]) != 0)
+			i++;
+		if (k == NULL || i == SG_CRED_KIND_MAX)
+			return sg_ctl_fail(err, SG_CTL_EARGS,
+			                   "\"kind\" must be psk, rpk or certpolicy");
+		kind = (enum sg_cred_kind)i;
+	}
 	if (m->import != NULL)
 		return mgmt_import_busy(err);
 	x = calloc(1, sizeof(*x));
 	if (x == NULL)
 		return sg_ctl_fail(err, SG_CTL_EINTERNAL, "out of memory");
-	x->im = sg_cred_import_begin(m->cred);
+	x->im = sg_cred_import_begin_kind(m->cred, kind);
+	x->kind = kind;
 	if (x->im == NULL) {
 		int e = errno;
 
@@ -156,8 +178,9 @@ static json_t *phase_begin(struct sg_mgmt *m, uint64_t client, struct sg_ctl_err
 	sg_cred_import_on_revoke(x->im, import_revoked, x);
 	m->import = x;
 	__atomic_store_n(&m->import_running, 1, __ATOMIC_RELAXED);
-	SG_LOG(CRED, INFO, "credential import started on the control socket");
-	return json_pack("{s:s}", "phase", "begin");
+	SG_LOG(CRED, INFO, "credential import (%s) started on the control socket",
+	       kind_names[kind]);
+	return json_pack("{s:s, s:s}", "phase", "begin", "kind", kind_names[kind]);
 }
 
 /* A bad line (or a failed write): the import ends, nothing imported. */
@@ -187,7 +210,7 @@ static json_t *phase_data(struct sg_mgmt *m, json_t *data, struct sg_ctl_error *
 	buf = malloc(n / 4 * 3 + 3);
 	if (buf == NULL)
 		return sg_ctl_fail(err, SG_CTL_EINTERNAL, "out of memory");
-	got = b64_decode(json_string_value(data), n, buf);
+	got = mgmt_b64_decode(json_string_value(data), n, buf);
 	if (got < 0) {
 		free(buf);
 		import_end(m, 0);
@@ -242,6 +265,8 @@ static json_t *phase_commit(struct sg_mgmt *m, struct sg_ctl_error *err)
 	double secs = (double)(sg_mono_ns() - x->started_ns) / 1e9;
 	int rc;
 
+	enum sg_cred_kind kind = x->kind;
+
 	rc = sg_cred_import_commit(x->im, &rep);
 	x->im = NULL;
 	if (rc == 0)
@@ -249,20 +274,20 @@ static json_t *phase_commit(struct sg_mgmt *m, struct sg_ctl_error *err)
 	import_end(m, rc == 0);
 	if (rc != 0)
 		return commit_failed(&rep, err);
-	sg_cred_count(m->cred, &count);
+	sg_cred_count_kind(m->cred, kind, &count);
 	SG_LOG(CRED, NOTICE,
-	       "credential import: %" PRIu64 " identities from %" PRIu64
+	       "credential import (%s): %" PRIu64 " entries from %" PRIu64
 	       " lines in %.1f s; %" PRIu64 " stored",
-	       rep.imported, rep.lines, secs, count);
-	return json_pack("{s:s, s:I, s:I, s:I, s:f, s:I}", "phase", "commit", "imported",
-	                 (json_int_t)rep.imported, "lines", (json_int_t)rep.lines, "count",
-	                 (json_int_t)count, "seconds", secs, "revoked_identities",
-	                 (json_int_t)revoked);
+	       kind_names[kind], rep.imported, rep.lines, secs, count);
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:f, s:I}", "phase", "commit", "kind",
+	                 kind_names[kind], "imported", (json_int_t)rep.imported, "lines",
+	                 (json_int_t)rep.lines, "count", (json_int_t)count, "seconds", secs,
+	                 "revoked_identities", (json_int_t)revoked);
 }
 
 json_t *mgmt_cmd_cred_import(void *ctx, json_t *args, struct sg_ctl_error *err)
 {
-	static const char *const names[] = { "phase", "data", NULL };
+	static const char *const names[] = { "phase", "data", "kind", NULL };
 	struct sg_mgmt *m = ctx;
 	uint64_t me = m->ctl ? sg_ctl_server_client(m->ctl) : 0;
 	const char *phase = json_string_value(json_object_get(args, "phase"));
@@ -275,7 +300,9 @@ json_t *mgmt_cmd_cred_import(void *ctx, json_t *args, struct sg_ctl_error *err)
 		return sg_ctl_fail(err, SG_CTL_EARGS,
 		                   "\"phase\" is required: begin, data, commit or abort");
 	if (strcmp(phase, "begin") == 0)
-		return phase_begin(m, me, err);
+		return phase_begin(m, me, json_object_get(args, "kind"), err);
+	if (json_object_get(args, "kind") != NULL)
+		return sg_ctl_fail(err, SG_CTL_EARGS, "\"kind\" goes with phase begin only");
 	if (strcmp(phase, "data") != 0 && strcmp(phase, "commit") != 0 &&
 	    strcmp(phase, "abort") != 0)
 		return sg_ctl_fail(err, SG_CTL_EARGS,

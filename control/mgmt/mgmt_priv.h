@@ -89,6 +89,15 @@ json_t *mgmt_cmd_policy_set(void *ctx, json_t *args, struct sg_ctl_error *err);
 json_t *mgmt_cmd_policy_reset(void *ctx, json_t *args, struct sg_ctl_error *err);
 /* cmd_store.c */
 json_t *mgmt_cmd_store(void *ctx, json_t *args, struct sg_ctl_error *err);
+
+/* cmd_tls.c: certificates and raw public keys */
+json_t *mgmt_cmd_tls(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *mgmt_cmd_tls_reload(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *mgmt_cmd_rpk_add(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *mgmt_cmd_rpk_remove(void *ctx, json_t *args, struct sg_ctl_error *err);
+json_t *mgmt_cmd_rpk_list(void *ctx, json_t *args, struct sg_ctl_error *err);
+/* `stats`' tls object (gateway thread). */
+json_t *mgmt_tls_json(struct sg_mgmt *m);
 /* cmd_shutdown.c */
 json_t *mgmt_cmd_shutdown(void *ctx, json_t *args, struct sg_ctl_error *err);
 
@@ -137,6 +146,10 @@ int mgmt_arg_identity(json_t *args, uint8_t *out, struct sg_ctl_error *err);
 int mgmt_args_known(json_t *args, const char *const *names, struct sg_ctl_error *err);
 int mgmt_arg_int(json_t *args, const char *key, json_int_t def, json_int_t min, json_int_t max,
                  json_int_t *out, struct sg_ctl_error *err);
+
+/* RFC 4648 §4 base64 (padding required, no line breaks) into out (n / 4 * 3 bytes). Returns
+ * the bytes or -EINVAL (import.c). */
+ssize_t mgmt_b64_decode(const char *in, size_t n, uint8_t *out);
 
 /* The answers when there is no credential store / an import holds it (import.c). */
 json_t *mgmt_no_store(struct sg_ctl_error *err);

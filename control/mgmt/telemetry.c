@@ -128,7 +128,7 @@ static int tel_cb(const char *cmd, const char *params, struct rte_tel_data *d)
 	static const char *const own[] = { "global",    "drops",      "punts",
 		                           "workers",   "handshakes", "handshake_plane",
 		                           "admission", "sessions",   "control_plane",
-		                           NULL };
+		                           "tls",       NULL };
 	const json_t *sec;
 	int rc = 0;
 
@@ -198,6 +198,8 @@ int sg_mgmt_telemetry_register(void)
 		  "Storm admission: rate, tokens, admitted, refused, cookies. No parameters" },
 		{ "/stormgate/control_plane",
 		  "Control plane's share of the traffic: punts taken, frames sent. No parameters" },
+		{ "/stormgate/tls", "Certificates: expiry, signing pool, verified-chain cache, "
+		                    "reloads. No parameters" },
 	};
 	static int done;
 

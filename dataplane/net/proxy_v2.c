@@ -34,7 +34,7 @@ int sg_pp2_encode(uint8_t *buf, uint32_t cap, const struct sg_pp2_info *info)
 
 	if (info->family != 4 && info->family != 6)
 		return -EINVAL;
-	if (info->identity_len > SG_PP2_IDENTITY_MAX)
+	if (info->identity_len > SG_PP2_IDENTITY_MAX || info->auth >= SG_PP2_AUTH_MAX)
 		return -EINVAL;
 	alen = info->family == 4 ? 4 : 16;
 	len = SG_PP2_HDR_LEN + 2 * alen + 4 + 3 + ssl_len;
@@ -42,6 +42,8 @@ int sg_pp2_encode(uint8_t *buf, uint32_t cap, const struct sg_pp2_info *info)
 		len += 3 + SG_PP2_UNIQUE_ID_LEN;
 	if (info->identity_len)
 		len += 3 + info->identity_len;
+	if (info->auth != SG_PP2_AUTH_PSK)
+		len += 3 + 1;
 	if (cap < len)
 		return -ENOSPC;
 
@@ -58,7 +60,9 @@ int sg_pp2_encode(uint8_t *buf, uint32_t cap, const struct sg_pp2_info *info)
 	p += 4;
 
 	p = put_tlv_hdr(p, SG_PP2_TYPE_SSL, ssl_len);
-	*p++ = PP2_CLIENT_SSL;
+	*p++ = PP2_CLIENT_SSL | (info->auth == SG_PP2_AUTH_X509 || info->auth == SG_PP2_AUTH_RPK
+	                                 ? SG_PP2_CLIENT_CERT_CONN | SG_PP2_CLIENT_CERT_SESS
+	                                 : 0);
 	memset(p, 0, 4); /* verify: 0 = the client presented credentials that verified */
 	p += 4;
 	p = put_tlv_hdr(p, SG_PP2_SUBTYPE_SSL_VER, sizeof(dtls_version) - 1);
@@ -75,6 +79,11 @@ int sg_pp2_encode(uint8_t *buf, uint32_t cap, const struct sg_pp2_info *info)
 	if (info->identity_len) {
 		p = put_tlv_hdr(p, SG_PP2_TYPE_PSK_IDENTITY, info->identity_len);
 		memcpy(p, info->identity, info->identity_len);
+		p += info->identity_len;
+	}
+	if (info->auth != SG_PP2_AUTH_PSK) {
+		p = put_tlv_hdr(p, SG_PP2_TYPE_AUTH, 1);
+		*p = info->auth;
 	}
 	return (int)len;
 }
@@ -134,6 +143,11 @@ int sg_pp2_decode(const uint8_t *buf, uint32_t len, struct sg_pp2_info *info)
 				return -EINVAL;
 			info->identity = buf + off + 3;
 			info->identity_len = (uint8_t)tlen;
+			break;
+		case SG_PP2_TYPE_AUTH:
+			if (tlen != 1 || buf[off + 3] >= SG_PP2_AUTH_MAX)
+				return -EINVAL;
+			info->auth = buf[off + 3];
 			break;
 		default:
 			break;

@@ -147,20 +147,21 @@ static int udp_attach(struct sg_dp *dp, uint32_t slot, uint64_t session)
 }
 
 /* proxy mode: keep the session's identity and token for its datagrams. */
-static int proxy_attach(struct sg_dp *dp, uint64_t session, const uint8_t *identity,
+static int proxy_attach(struct sg_dp *dp, uint64_t session, uint8_t auth, const uint8_t *identity,
                         uint8_t identity_len, const uint8_t *token)
 {
 	uint32_t slot = (uint32_t)session;
 	struct dp_ident *id;
 
 	/* Without a token every reply of the session would be refused as forged. */
-	if (identity_len > SG_PP2_IDENTITY_MAX || token == NULL)
+	if (identity_len > SG_PP2_IDENTITY_MAX || token == NULL || auth >= SG_PP2_AUTH_MAX)
 		return -EINVAL;
 	id = malloc(sizeof(*id) + identity_len);
 	if (id == NULL)
 		return -ENOMEM;
 	memcpy(id->token, token, SG_PP2_TOKEN_LEN);
 	id->len = identity_len;
+	id->auth = auth;
 	if (identity_len != 0)
 		memcpy(id->bytes, identity, identity_len);
 	if (dp->slot_ident[slot] != NULL) {
@@ -175,8 +176,8 @@ static int proxy_attach(struct sg_dp *dp, uint64_t session, const uint8_t *ident
 	return 0;
 }
 
-int sg_dp_session_attach(struct sg_dp *dp, uint64_t session, const uint8_t *identity,
-                         uint8_t identity_len, const uint8_t *token)
+int sg_dp_session_attach_as(struct sg_dp *dp, uint64_t session, uint8_t auth,
+                            const uint8_t *identity, uint8_t identity_len, const uint8_t *token)
 {
 	uint32_t slot = (uint32_t)session;
 
@@ -184,7 +185,13 @@ int sg_dp_session_attach(struct sg_dp *dp, uint64_t session, const uint8_t *iden
 		return -EINVAL;
 	if (dp->conf.backend_mode == SG_DP_BACKEND_UDP)
 		return udp_attach(dp, slot, session);
-	return proxy_attach(dp, session, identity, identity_len, token);
+	return proxy_attach(dp, session, auth, identity, identity_len, token);
+}
+
+int sg_dp_session_attach(struct sg_dp *dp, uint64_t session, const uint8_t *identity,
+                         uint8_t identity_len, const uint8_t *token)
+{
+	return sg_dp_session_attach_as(dp, session, SG_PP2_AUTH_PSK, identity, identity_len, token);
 }
 
 /* udp mode: free slot's backend port. 0 or -ENOENT. */
@@ -397,7 +404,7 @@ int sg_dp_session_restore(struct sg_dp *dp, uint64_t session, const uint8_t *ide
 		return -EINVAL;
 	if (dp->slot_ident[slot] != NULL)
 		return -EEXIST;
-	return proxy_attach(dp, session, identity, identity_len, token);
+	return proxy_attach(dp, session, SG_PP2_AUTH_PSK, identity, identity_len, token);
 }
 
 void sg_dp_restore_done(struct sg_dp *dp)

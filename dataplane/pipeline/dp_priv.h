@@ -87,6 +87,7 @@ int dp_neigh_update(struct dp_neigh_table *t, uint8_t family, const uint8_t *ip,
  */
 struct dp_ident {
 	uint8_t token[SG_PP2_TOKEN_LEN];
+	uint8_t auth; /* enum sg_pp2_auth: how the identity authenticated */
 	uint8_t len;
 	uint8_t bytes[];
 };

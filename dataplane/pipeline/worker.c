@@ -740,6 +740,7 @@ static enum sg_drop up_route(struct dp_worker *w, const struct pkt_st *st, struc
 		memcpy(info.token, id->token, SG_PP2_TOKEN_LEN);
 		info.identity = id->bytes;
 		info.identity_len = id->len;
+		info.auth = id->auth;
 		len = sg_pp2_encode(r->pp2, sizeof(r->pp2), &info);
 		if (len < 0)
 			return SG_DROP_PROXY_HEADER;

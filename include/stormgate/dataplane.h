@@ -396,6 +396,15 @@ int sg_dp_session_attach(struct sg_dp *dp, uint64_t session, const uint8_t *iden
                          uint8_t identity_len, const uint8_t *token);
 
 /*
+ * sg_dp_session_attach() of an identity that authenticated as auth (enum
+ * sg_pp2_auth; sg_dp_session_attach() is SG_PP2_AUTH_PSK): proxy mode names
+ * the kind in the PROXY v2 header (proxy_v2.h, SG_PP2_TYPE_AUTH). Same
+ * returns; -EINVAL for an unknown auth too. Control.
+ */
+int sg_dp_session_attach_as(struct sg_dp *dp, uint64_t session, uint8_t auth,
+                            const uint8_t *identity, uint8_t identity_len, const uint8_t *token);
+
+/*
  * Undo sg_dp_session_attach() when the session is deleted (the identity and
  * token are wiped and freed after an RCU grace period; sg_dp_ctl_reclaim()
  * frees them). Never waits for the workers: when they lag, the queue of

@@ -173,7 +173,7 @@ static const struct err_case err_cases[] = {
 	{ "unknown top-level key",
 	  "colour: red\n" PORTS,
 	  { "t.yaml:1:1: unknown key 'colour' (known here: eal, log, control, metrics, workers, "
-	    "handshake, mbufs, ports, sessions, credentials, store, policy, backend)" } },
+	    "handshake, mbufs, ports, sessions, credentials, store, policy, backend, tls)" } },
 	{ "unknown nested key",
 	  "log:\n  levle: debug\n" PORTS,
 	  { "t.yaml:2:3: unknown key 'log.levle' (known here: level, target, components, dpdk)" } },
@@ -408,6 +408,47 @@ static const struct err_case err_cases[] = {
 	  { "t.yaml:2:3: unknown key 'handshake.engines' (known here: threads, cpus, in_flight, "
 	    "burst, ecdhe_reuse, ecdhe_reuse_storm)" } },
 
+	/* --- tls: the rules between its keys (check_tls.c) --- */
+	{ "tls.cert without tls.key",
+	  "tls:\n  cert: /etc/sg/server.pem\n  ca: /etc/sg/ca.pem\n" PORTS,
+	  { "t.yaml:2:3: 'tls.key': missing: the private key of 'tls.cert' or 'tls.rpk_key' is "
+	    "required" } },
+	{ "tls.key without a certificate",
+	  "tls:\n  key: /etc/sg/server.key\n" PORTS,
+	  { "t.yaml:2:8: 'tls.key': has no use without 'tls.cert' or 'tls.rpk_key' (set one: the "
+	    "ECDHE-ECDSA suites need our certificate or raw public key)" } },
+	{ "tls.ca without a certificate",
+	  "tls:\n  ca: /etc/sg/ca.pem\n" PORTS,
+	  { "t.yaml:2:7: 'tls.ca': has no use without 'tls.cert' or 'tls.rpk_key': client "
+	    "certificates are asked for only in ECDHE-ECDSA handshakes" } },
+	{ "tls.crl without tls.ca",
+	  "tls:\n  cert: /c.pem\n  key: /k.pem\n  crl: /crl.pem\n" PORTS,
+	  { "t.yaml:4:8: 'tls.crl': has no use without 'tls.ca': CRLs revoke certificates of "
+	    "those CAs" } },
+	{ "tls.client_auth require with no way to authenticate a client",
+	  "tls:\n  cert: /c.pem\n  key: /k.pem\n  rpk: false\n" PORTS,
+	  { "t.yaml:2:3: 'tls.client_auth': 'require' with neither 'tls.ca' nor 'tls.rpk: true': "
+	    "no client could authenticate; set 'tls.ca', enable 'tls.rpk', or choose 'optional' "
+	    "or 'none'" } },
+	{ "tls.rpk false with only tls.rpk_key",
+	  "tls:\n  rpk_key: /p.pem\n  key: /k.pem\n  rpk: false\n  client_auth: none\n" PORTS,
+	  { "t.yaml:4:8: 'tls.rpk': false with only 'tls.rpk_key': a raw public key is all we "
+	    "could offer" } },
+	{ "tls.require_policy with client_auth none",
+	  "tls:\n  cert: /c.pem\n  key: /k.pem\n  client_auth: none\n  require_policy: true\n" PORTS,
+	  { "t.yaml:5:19: 'tls.require_policy': has no use with 'tls.client_auth: none': no "
+	    "client identity to look up" } },
+	{ "tls: bad values",
+	  "tls:\n  cert: rel.pem\n  client_auth: maybe\n  cert_identity: dn\n  sign_pool: 0\n"
+	  "  verify_cache: 99999999\n  colour: 1\n" PORTS,
+	  { "t.yaml:2:9: 'tls.cert' must be an absolute path, got 'rel.pem'",
+	    "t.yaml:3:16: 'tls.client_auth' must be one of: require, optional, none; got 'maybe'",
+	    "t.yaml:4:18: 'tls.cert_identity' must be one of: cn, san_uri; got 'dn'",
+	    "t.yaml:5:14: 'tls.sign_pool' is 0, out of range 1..1048576",
+	    "t.yaml:6:17: 'tls.verify_cache' is 99999999, out of range 1..16777216",
+	    "t.yaml:7:3: unknown key 'tls.colour' (known here: cert, key, rpk_key, ca, crl, "
+	    "client_auth, cert_identity, rpk, require_policy, sign_pool, verify_cache)" } },
+
 	/* --- every error is reported, in position order --- */
 	{ "many errors at once",
 	  "log:\n  level: loud\n  bogus: 1\nworkers:\n  burst: 999\n"
@@ -609,6 +650,67 @@ static void test_handshake(void **state)
 }
 
 /* in_flight above the auto cap parses, with a warning at its position saying what it costs. */
+/* The tls section: what each file sets, its defaults, and when it counts as on. */
+static void test_tls(void **state)
+{
+	static const struct {
+		const char *yaml; /* the tls: section, before PORTS */
+		bool enabled;
+		const char *cert, *rpk_key, *ca;
+		uint32_t client_auth, cert_identity;
+		bool rpk, require_policy;
+		uint32_t sign_pool, verify_cache;
+	} rows[] = {
+		/* no section: off, defaults */
+		{ "", false, "", "", "", SG_TLS_CLIENT_AUTH_REQUIRE, SG_TLS_CERT_ID_CN, true, false,
+		  1024, 4096 },
+		/* an empty section: off as well */
+		{ "tls:\n", false, "", "", "", SG_TLS_CLIENT_AUTH_REQUIRE, SG_TLS_CERT_ID_CN, true,
+		  false, 1024, 4096 },
+		/* a certificate: on; raw public keys stay accepted by default */
+		{ "tls: {cert: /c.pem, key: /k.pem, ca: /ca.pem}\n", true, "/c.pem", "", "/ca.pem",
+		  SG_TLS_CLIENT_AUTH_REQUIRE, SG_TLS_CERT_ID_CN, true, false, 1024, 4096 },
+		/* a raw public key only, LwM2M style: client keys from the store */
+		{ "tls: {rpk_key: /p.pem, key: /k.pem}\n", true, "", "/p.pem", "",
+		  SG_TLS_CLIENT_AUTH_REQUIRE, SG_TLS_CERT_ID_CN, true, false, 1024, 4096 },
+		{ "tls: {cert: /c.pem, key: /k.pem, client_auth: optional, cert_identity: san_uri,"
+		  " require_policy: true, sign_pool: 1, verify_cache: 16777216, rpk: false,"
+		  " ca: /ca.pem, crl: /crl.pem}\n",
+		  true, "/c.pem", "", "/ca.pem", SG_TLS_CLIENT_AUTH_OPTIONAL, SG_TLS_CERT_ID_SAN_URI,
+		  false, true, 1, 16777216 },
+		{ "tls: {cert: /c.pem, key: /k.pem, client_auth: none, rpk: false}\n", true, "/c.pem",
+		  "", "", SG_TLS_CLIENT_AUTH_NONE, SG_TLS_CERT_ID_CN, false, false, 1024, 4096 },
+	};
+	struct sg_config *cfg = malloc(sizeof(*cfg));
+
+	(void)state;
+	assert_non_null(cfg);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char yaml[512];
+		struct sg_cfg_errors errs;
+
+		snprintf(yaml, sizeof(yaml), "%s%s", rows[i].yaml, PORTS);
+		print_message("# row %zu\n", i);
+		assert_int_equal(sg_config_parse(cfg, T, yaml, strlen(yaml), &errs), 0);
+		assert_int_equal(errs.count, 0);
+		sg_cfg_errors_free(&errs);
+		assert_int_equal(sg_config_tls_enabled(cfg), rows[i].enabled);
+		assert_string_equal(cfg->tls.cert, rows[i].cert);
+		assert_string_equal(cfg->tls.rpk_key, rows[i].rpk_key);
+		assert_string_equal(cfg->tls.ca, rows[i].ca);
+		assert_int_equal(cfg->tls.client_auth, rows[i].client_auth);
+		assert_int_equal(cfg->tls.cert_identity, rows[i].cert_identity);
+		assert_int_equal(cfg->tls.rpk, rows[i].rpk);
+		assert_int_equal(cfg->tls.require_policy, rows[i].require_policy);
+		assert_int_equal(cfg->tls.sign_pool, rows[i].sign_pool);
+		assert_int_equal(cfg->tls.verify_cache, rows[i].verify_cache);
+	}
+	assert_string_equal(sg_tls_client_auth_name(SG_TLS_CLIENT_AUTH_OPTIONAL), "optional");
+	assert_string_equal(sg_tls_cert_identity_name(SG_TLS_CERT_ID_SAN_URI), "san_uri");
+	assert_string_equal(sg_tls_client_auth_name(SG_TLS_CLIENT_AUTH_MAX), "?");
+	free(cfg);
+}
+
 static void test_handshake_warning(void **state)
 {
 	static const char yaml[] = "handshake:\n  in_flight: 2000000\n" PORTS;
@@ -1513,6 +1615,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_handshake),
 		cmocka_unit_test(test_handshake_warning),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_backend_port),
 		cmocka_unit_test(test_backend_capacity),
 		cmocka_unit_test(test_values),
