@@ -435,7 +435,8 @@ static const struct err_case err_cases[] = {
 	  { "t.yaml:4:8: 'tls.rpk': false with only 'tls.rpk_key': a raw public key is all we "
 	    "could offer" } },
 	{ "tls.require_policy with client_auth none",
-	  "tls:\n  cert: /c.pem\n  key: /k.pem\n  client_auth: none\n  require_policy: true\n" PORTS,
+	  "tls:\n  cert: /c.pem\n  key: /k.pem\n  client_auth: none\n  require_policy: "
+	  "true\n" PORTS,
 	  { "t.yaml:5:19: 'tls.require_policy': has no use with 'tls.client_auth: none': no "
 	    "client identity to look up" } },
 	{ "tls: bad values",
@@ -676,10 +677,11 @@ static void test_tls(void **state)
 		{ "tls: {cert: /c.pem, key: /k.pem, client_auth: optional, cert_identity: san_uri,"
 		  " require_policy: true, sign_pool: 1, verify_cache: 16777216, rpk: false,"
 		  " ca: /ca.pem, crl: /crl.pem}\n",
-		  true, "/c.pem", "", "/ca.pem", SG_TLS_CLIENT_AUTH_OPTIONAL, SG_TLS_CERT_ID_SAN_URI,
-		  false, true, 1, 16777216 },
-		{ "tls: {cert: /c.pem, key: /k.pem, client_auth: none, rpk: false}\n", true, "/c.pem",
-		  "", "", SG_TLS_CLIENT_AUTH_NONE, SG_TLS_CERT_ID_CN, false, false, 1024, 4096 },
+		  true, "/c.pem", "", "/ca.pem", SG_TLS_CLIENT_AUTH_OPTIONAL,
+		  SG_TLS_CERT_ID_SAN_URI, false, true, 1, 16777216 },
+		{ "tls: {cert: /c.pem, key: /k.pem, client_auth: none, rpk: false}\n", true,
+		  "/c.pem", "", "", SG_TLS_CLIENT_AUTH_NONE, SG_TLS_CERT_ID_CN, false, false, 1024,
+		  4096 },
 	};
 	struct sg_config *cfg = malloc(sizeof(*cfg));
 

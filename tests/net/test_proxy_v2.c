@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * PROXY v2 codec: a header written out byte by byte from the specification,
- * round trips for both families, and a table of malformed headers.
+ * round trips for both families, the identity's kind (TLV 0xE1 and the SSL
+ * TLV's certificate bits), and a table of malformed headers.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -93,6 +94,7 @@ static void test_round_trip_v6_longest(void **state)
 	in.identity_len = sizeof(id);
 	in.has_session = true;
 	in.session = UINT64_MAX;
+	in.auth = SG_PP2_AUTH_RPK; /* the auth TLV too: the longest header */
 	memset(in.token, 0xa5, sizeof(in.token));
 	n = sg_pp2_encode(buf, sizeof(buf), &in);
 	assert_int_equal(n, SG_PP2_MAX_LEN);
@@ -106,6 +108,7 @@ static void test_round_trip_v6_longest(void **state)
 	assert_memory_equal(out.identity, id, sizeof(id));
 	assert_true(out.session == UINT64_MAX);
 	assert_memory_equal(out.token, in.token, SG_PP2_TOKEN_LEN);
+	assert_int_equal(out.auth, SG_PP2_AUTH_RPK);
 
 	/* Without session or identity. */
 	in.has_session = false;
@@ -128,6 +131,65 @@ static void test_encode_errors(void **state)
 	fill_v4(&in);
 	in.identity_len = SG_PP2_IDENTITY_MAX + 1;
 	assert_int_equal(sg_pp2_encode(buf, sizeof(buf), &in), -EINVAL);
+	fill_v4(&in);
+	in.auth = SG_PP2_AUTH_MAX;
+	assert_int_equal(sg_pp2_encode(buf, sizeof(buf), &in), -EINVAL);
+}
+
+/*
+ * The identity's kind: nothing more for a PSK (the header as it always was,
+ * test_spec_bytes), TLV 0xE1 of one byte otherwise, and for a certificate or
+ * a raw public key PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS in the SSL
+ * TLV's client field (byte 31 of the IPv4 header).
+ */
+static void test_auth_kinds(void **state)
+{
+	static const struct {
+		uint8_t auth;
+		uint8_t client; /* PP2_TYPE_SSL's client field */
+	} rows[] = {
+		{ SG_PP2_AUTH_PSK, 0x01 },
+		{ SG_PP2_AUTH_X509, 0x07 },
+		{ SG_PP2_AUTH_RPK, 0x07 },
+		{ SG_PP2_AUTH_NONE, 0x01 },
+	};
+	uint8_t buf[SG_PP2_MAX_LEN];
+	struct sg_pp2_info in, out;
+
+	(void)state;
+	for (size_t i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+		int n;
+
+		fill_v4(&in);
+		in.auth = rows[i].auth;
+		n = sg_pp2_encode(buf, sizeof(buf), &in);
+		assert_int_equal(n, (int)sizeof(spec_v4) + (rows[i].auth ? 4 : 0));
+		assert_int_equal(buf[31], rows[i].client);
+		if (rows[i].auth != SG_PP2_AUTH_PSK) {
+			assert_int_equal(buf[n - 4], SG_PP2_TYPE_AUTH);
+			assert_int_equal(sg_load_be16(buf + n - 3), 1);
+			assert_int_equal(buf[n - 1], rows[i].auth);
+		}
+		assert_int_equal(sg_pp2_decode(buf, (uint32_t)n, &out), n);
+		assert_int_equal(out.auth, rows[i].auth);
+		assert_int_equal(out.identity_len, 4);
+		assert_memory_equal(out.identity, "dev1", 4);
+	}
+	/* A bad auth TLV: another length, or a kind we do not know. */
+	fill_v4(&in);
+	in.auth = SG_PP2_AUTH_X509;
+	{
+		int n = sg_pp2_encode(buf, sizeof(buf), &in);
+
+		buf[n - 1] = SG_PP2_AUTH_MAX;
+		assert_int_equal(sg_pp2_decode(buf, (uint32_t)n, &out), -EINVAL);
+		buf[n - 1] = SG_PP2_AUTH_X509;
+		buf[n - 2] = 2; /* length 2, past the header's end */
+		assert_int_equal(sg_pp2_decode(buf, (uint32_t)n, &out), -EINVAL);
+		buf[n - 2] = 0; /* length 0 */
+		sg_store_be16(buf + 14, (uint16_t)(sg_load_be16(buf + 14) - 1));
+		assert_int_equal(sg_pp2_decode(buf, (uint32_t)n - 1, &out), -EINVAL);
+	}
 }
 
 struct bad {
@@ -216,6 +278,7 @@ int main(void)
 		cmocka_unit_test(test_spec_bytes),    cmocka_unit_test(test_round_trip_v6_longest),
 		cmocka_unit_test(test_encode_errors), cmocka_unit_test(test_decode_table),
 		cmocka_unit_test(test_truncations),   cmocka_unit_test(test_unique_id_lengths),
+		cmocka_unit_test(test_auth_kinds),
 	};
 
 	return cmocka_run_group_tests_name("proxy_v2", tests, NULL, NULL);
