@@ -17,6 +17,7 @@ and publishes CRLs. What the gateway reads:
 
     server_chain  the server's certificate, then the intermediate (tls.cert)
     server_key    its private key (tls.key)
+    server_pub    its public key alone (tls.rpk_key: a raw-key gateway)
     ca_bundle     the root and the intermediate (tls.ca)
     crl           both CAs' CRLs, the intermediate's listing the revoked client
                   (tls.crl: X509_V_FLAG_CRL_CHECK needs the leaf's issuer's,
@@ -30,7 +31,6 @@ RawKey(key, pub, both, spki_b64) rows; client_root is what they trust.
 """
 import base64
 import collections
-import hashlib
 import os
 import shutil
 import subprocess
@@ -94,6 +94,24 @@ subjectAltName = URI:$ENV::SG_PKI_SAN_URI
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 """
+
+
+def pem_body(path):
+    """The base64 body of the first PEM block in path, on one line (None: no such file)."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    body, inside = [], False
+    for line in lines:
+        if line.startswith('-----BEGIN'):
+            inside = True
+        elif line.startswith('-----END'):
+            break
+        elif inside:
+            body.append(line.strip())
+    return ''.join(body) or None
 
 
 def identity(name):
@@ -207,6 +225,8 @@ class PKI:
         self.server_cert = self._issue(self.int_conf, self.intermediate, self.int_key,
                                        self.server_key, 'sg-e2e-gateway', 'v3_server',
                                        self.path('server.pem'))
+        self.server_pub = self.path('server.pub.pem')
+        self._openssl('pkey', '-in', self.server_key, '-pubout', '-out', self.server_pub)
         self.server_chain = self._cat(self.path('server-chain.pem'), self.server_cert,
                                       self.intermediate)
 
@@ -258,12 +278,11 @@ class PKI:
                 f.write(f'{k.identity},{k.spki_b64}\n')
         return path
 
-    def pin_sha256(self, key):
-        """The base64 SHA-256 of key's SubjectPublicKeyInfo, as GnuTLS prints a peer's
-        raw public key (pin-sha256)."""
+    def spki_b64(self, key):
+        """The base64 DER SubjectPublicKeyInfo of key (a private or public key PEM)."""
         der = subprocess.run(['openssl', 'pkey', '-in', key, '-pubout', '-outform', 'DER'],
                              capture_output=True, check=True, timeout=30).stdout
-        return base64.b64encode(hashlib.sha256(der).digest()).decode()
+        return base64.b64encode(der).decode()
 
     def describe(self, cert):
         """openssl x509 -text of a certificate (for a failed check's detail)."""
