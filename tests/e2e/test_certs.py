@@ -8,26 +8,33 @@ with a CRL / of another CA, raw key pairs). The script's own thread runs
 everything; it owns the lab (namespaces, daemon, clients) and the PKI's
 temporary directory, both removed on every exit.
 
-The daemon: `tls:` with our chain and key, the CA bundle, the CRL,
+The X.509 gateway: `tls:` with our chain and key, the CA bundle, the CRL,
 client_auth require (every client shows a certificate or a raw public key),
 identities from the subject CN; one raw public key imported into the store
 (`stormctl import rpk`), one not.
 
   - libcoap (coap-client-openssl, coap-client-gnutls) with PKI (-c/-j/-C): GET
     /time and PUT /example_data on coap-server-notls, the PUT read back by the
-    other stack; coap-client-gnutls with a raw public key (-M): GET and PUT read
-    back (coap-client-openssl 4.3.1 has no RPK support: SKIP, from its usage);
+    other stack, IPv4 and IPv6;
   - then a UDP echo server behind the gateway: openssl s_client with a client
     certificate, ECDHE-ECDSA-AES128-CCM8 (IPv4 and IPv6) and
     ECDHE-ECDSA-AES128-GCM-SHA256, verifying our chain and address; gnutls-cli
-    with X.509 (AES-128-CCM-8, AES-128-GCM) and with --rawpkkeyfile (its raw key,
-    our certificate; and raw keys both ways, our key's pin checked): lines echoed,
-    the session listed under the certificate's identity while it is up;
+    with X.509 (AES-128-CCM-8, AES-128-GCM) and with --rawpkkeyfile against our
+    certificate: lines echoed, the session listed under the certificate's
+    identity (or the key's store name) while it is up;
   - refusals: an expired certificate (certificate_expired), a revoked one
     (certificate_revoked), one of another CA (unknown_ca), no certificate
     (handshake_failure), a raw public key not in the store (bad_certificate):
     the client gets the alert, nothing is installed, and `stormctl stats`
-    counts it under its reason.
+    counts it under its reason and in handshakes.failed.
+
+The raw-key gateway (LwM2M's RPK mode: tls.key and tls.rpk_key, no
+certificate; the same credential store): gnutls-cli with raw keys both ways
+(the key it got, --save-cert, is ours), a raw key not in the store refused;
+coap-client-gnutls -M GET and PUT read back (coap-client-openssl 4.3.1 has no
+RPK support: SKIP, from its usage). Both libcoap and gnutls-cli list X.509
+first among the server's types; against a gateway with a certificate too they
+would get it (docs/e2e.md, "What the tools cannot do").
 
     test_certs.py STORMGATE STORMCTL      (root; tag sge2e17)
 """
@@ -98,6 +105,7 @@ class Run:
         hs = self.d.ctl_json('stats')['handshakes']
         out = dict(hs['counters'])
         out['installed'] = hs['installed']
+        out['failed'] = hs['failed']
         return out
 
     def dstats(self, before):
@@ -334,6 +342,9 @@ class Run:
         fails = {k: v for k, v in dd.items() if k.startswith('fail_')}
         self.check(f'refusals: failures by reason {want} and nothing else',
                    fails == want and dd.get('installed', 0) == 0, dd)
+        self.check('... and `stats` handshakes.failed grew by their sum (completions and '
+                   'signatures are not failures)',
+                   dd.get('failed', 0) == sum(want.values()), dd)
 
 
 def tls_section(p):
