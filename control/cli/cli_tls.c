@@ -18,7 +18,9 @@
 #include "sg_cfg_values.h"
 #include "sg_cli.h"
 
-#define SPKI_B64_MAX 256 /* an EC P-384 SPKI (120 B) is 160 base64 characters */
+#define SPKI_B64_MAX                                                                               \
+	1024 /* an EC P-384 SPKI (120 B) is 160 base64 characters; an RSA                          \
+	       key's is sent too, for the daemon to name what it is */
 
 int sg_cli_run_tls(const struct sg_cli *cli, const struct sg_cli_cmd *cmd, int argc, char **argv)
 {
@@ -183,6 +185,7 @@ int sg_cli_run_rpk_list(const struct sg_cli *cli, const struct sg_cli_cmd *cmd, 
 {
 	struct sg_ctl_client *conn;
 	json_t *all = json_array();
+	json_int_t count = 0;
 	const char *after = NULL;
 	char cursor[80];
 	long limit = 100;
@@ -219,6 +222,7 @@ int sg_cli_run_rpk_list(const struct sg_cli *cli, const struct sg_cli_cmd *cmd, 
 			rc = EXIT_FAILURE;
 			break;
 		}
+		count = geti(r, "count");
 		if (cli->json)
 			json_array_extend(all, json_object_get(r, "keys"));
 		else
@@ -238,7 +242,7 @@ int sg_cli_run_rpk_list(const struct sg_cli *cli, const struct sg_cli_cmd *cmd, 
 		json_decref(r);
 	}
 	if (rc == EXIT_SUCCESS && cli->json) {
-		json_t *o = json_pack("{s:O}", "keys", all);
+		json_t *o = json_pack("{s:O, s:I}", "keys", all, "count", count);
 		sg_cli_print_json(o);
 		json_decref(o);
 	}

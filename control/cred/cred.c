@@ -366,7 +366,6 @@ static enum csv_line csv_parse(const char *line, size_t len, int first, const ch
 	return CSV_RECORD;
 }
 
-
 /*
  * An import in progress: one LMDB write transaction, and the start of a line
  * that the bytes fed so far cut in two.

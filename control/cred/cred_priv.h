@@ -41,7 +41,7 @@ struct cred_ext_import {
 	uint8_t id[SG_CRED_IDENTITY_MAX];
 	uint64_t pem_line; /* where the open block began, for the error */
 	size_t b64_len;
-	char b64[512]; /* the block's base64 (an SPKI of at most SG_CRED_SPKI_MAX bytes) */
+	char b64[800]; /* the block's base64: an SPKI of SG_CRED_SPKI_READ_MAX bytes */
 };
 
 /*

@@ -81,7 +81,7 @@ int sg_cred_spki_check(const uint8_t *der, size_t len, uint8_t hash[SG_CRED_SPKI
 	unsigned hlen = 0;
 	int rc = -EINVAL;
 
-	if (len == 0 || len > SG_CRED_SPKI_MAX) {
+	if (len == 0 || len > SG_CRED_SPKI_READ_MAX) {
 		snprintf(msg, msg_len, "public key is %zu bytes of DER, at most %d", len,
 		         SG_CRED_SPKI_MAX);
 		return -EINVAL;
@@ -96,6 +96,11 @@ int sg_cred_spki_check(const uint8_t *der, size_t len, uint8_t hash[SG_CRED_SPKI
 	    (strcmp(group, "prime256v1") != 0 && strcmp(group, "secp384r1") != 0)) {
 		snprintf(msg, msg_len, "public key is not EC P-256 or P-384 (%s)",
 		         group[0] ? group : OBJ_nid2sn(EVP_PKEY_get_base_id(pk)));
+		goto out;
+	}
+	if (len > SG_CRED_SPKI_MAX) { /* an EC key with explicit parameters */
+		snprintf(msg, msg_len, "public key is %zu bytes of DER, at most %d", len,
+		         SG_CRED_SPKI_MAX);
 		goto out;
 	}
 	if (EVP_Digest(der, len, hash, &hlen, EVP_sha256(), NULL) != 1 ||
@@ -419,24 +424,36 @@ int sg_cred_policy_delete(struct sg_cred *cs, const void *identity, size_t id_le
 
 /* ---- import lines ---------------------------------------------------------------- */
 
-/* RFC 4648 base64 of n characters (padded) into out (SG_CRED_SPKI_MAX): bytes or -EINVAL. */
-static int b64_spki(const char *in, size_t n, uint8_t out[SG_CRED_SPKI_MAX])
+/*
+ * The key of an import line: RFC 4648 base64 (padded) of a SubjectPublicKeyInfo,
+ * checked (sg_cred_spki_check(): a key of another kind is named) into r's spki,
+ * spki_len and spki_hash. 0 or -EINVAL with msg.
+ */
+static int spki_from_b64(const char *in, size_t n, struct sg_cred_rpk *r, char *msg, size_t msg_len)
 {
-	unsigned char buf[SG_CRED_SPKI_MAX + 3];
+	unsigned char buf[SG_CRED_SPKI_READ_MAX + 3];
 	size_t pad = 0;
-	int got;
+	int got, rc;
 
-	if (n == 0 || n % 4 != 0 || n / 4 * 3 > sizeof(buf))
-		return -EINVAL;
+	if (n < 4 || n % 4 != 0 || n / 4 * 3 > sizeof(buf))
+		goto bad;
 	for (size_t i = 0; i < n; i++)
 		if (in[i] == '=' && i + 2 < n)
-			return -EINVAL;
-	pad = (in[n - 1] == '=') + (in[n - 2] == '=');
+			goto bad;
+	pad = (size_t)(in[n - 1] == '=') + (size_t)(in[n - 2] == '=');
 	got = EVP_DecodeBlock(buf, (const unsigned char *)in, (int)n);
-	if (got < 0 || (size_t)got < pad || (size_t)got - pad > SG_CRED_SPKI_MAX)
-		return -EINVAL;
-	memcpy(out, buf, (size_t)got - pad);
-	return got - (int)pad;
+	if (got < 0 || (size_t)got <= pad)
+		goto bad;
+	rc = sg_cred_spki_check(buf, (size_t)got - pad, r->spki_hash, msg, msg_len);
+	if (rc != 0)
+		return rc;
+	r->spki_len = (uint32_t)((size_t)got - pad);
+	memcpy(r->spki, buf, r->spki_len);
+	return 0;
+bad:
+	snprintf(msg, msg_len, "the key is not base64 (RFC 4648, padded) of at most %d bytes",
+	         SG_CRED_SPKI_READ_MAX);
+	return -EINVAL;
 }
 
 /* The policy fields after the key: [backend[,key_lifetime[,state]]]. */
@@ -505,7 +522,7 @@ static int rpk_csv(struct sg_cred *cs, MDB_txn *txn, const char *line, const cha
 	const char *s = line, *f;
 	struct sg_cred_rpk r;
 	size_t n;
-	int len, rc;
+	int rc;
 
 	memset(&r, 0, sizeof(r));
 	n = sg_cred_csv_field(&s, end, &f);
@@ -518,14 +535,7 @@ static int rpk_csv(struct sg_cred *cs, MDB_txn *txn, const char *line, const cha
 		return -EINVAL;
 	}
 	n = sg_cred_csv_field(&s, end, &f);
-	len = b64_spki(f, n, r.spki);
-	if (len < 0) {
-		snprintf(msg, msg_len, "spki_base64 is not base64 of at most %d bytes",
-		         SG_CRED_SPKI_MAX);
-		return -EINVAL;
-	}
-	r.spki_len = (uint32_t)len;
-	rc = sg_cred_spki_check(r.spki, r.spki_len, r.spki_hash, msg, msg_len);
+	rc = spki_from_b64(f, n, &r, msg, msg_len);
 	if (rc == 0)
 		rc = policy_fields(s, end, &r.backend, &r.key_lifetime, &r.flags, shape, msg,
 		                   msg_len);
@@ -536,8 +546,8 @@ static int rpk_csv(struct sg_cred *cs, MDB_txn *txn, const char *line, const cha
 }
 
 /* "# identity: NAME": the identity of the PEM public key that follows. */
-static int pem_identity(struct cred_ext_import *x, const char *p, const char *end,
-                        uint64_t line_no, char *msg, size_t msg_len)
+static int pem_identity(struct cred_ext_import *x, const char *p, const char *end, uint64_t line_no,
+                        char *msg, size_t msg_len)
 {
 	while (p < end && *p == ' ')
 		p++;
@@ -563,21 +573,14 @@ static int pem_end(struct sg_cred *cs, MDB_txn *txn, struct cred_ext_import *x, 
                    size_t msg_len, sg_cred_revoked_fn *fn, void *arg)
 {
 	struct sg_cred_rpk r;
-	int n, rc;
+	int rc;
 
 	memset(&r, 0, sizeof(r));
 	x->in_pem = false;
 	x->have_id = false;
-	n = b64_spki(x->b64, x->b64_len, r.spki);
-	if (n < 0) {
-		snprintf(msg, msg_len, "the key's base64 does not decode to at most %d bytes",
-		         SG_CRED_SPKI_MAX);
-		return -EINVAL;
-	}
-	r.spki_len = (uint32_t)n;
 	memcpy(r.identity, x->id, x->id_len);
 	r.identity_len = x->id_len;
-	rc = sg_cred_spki_check(r.spki, r.spki_len, r.spki_hash, msg, msg_len);
+	rc = spki_from_b64(x->b64, x->b64_len, &r, msg, msg_len);
 	if (rc != 0)
 		return rc;
 	rpk_store(cs, txn, &r, fn, arg, &rc);
@@ -624,7 +627,8 @@ static int rpk_pem(struct sg_cred *cs, MDB_txn *txn, struct cred_ext_import *x, 
 		return rc;
 	}
 	if (x->b64_len + len > sizeof(x->b64)) {
-		snprintf(msg, msg_len, "the public key block is longer than an EC P-384 key's");
+		snprintf(msg, msg_len, "the public key block is longer than %zu characters",
+		         sizeof(x->b64));
 		return -EINVAL;
 	}
 	memcpy(x->b64 + x->b64_len, line, len);

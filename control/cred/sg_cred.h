@@ -88,6 +88,7 @@ enum sg_cred_kind {
 
 #define SG_CRED_SPKI_HASH_LEN 32  /* SHA-256 */
 #define SG_CRED_SPKI_MAX      160 /* DER of an EC P-256 (91 B) or P-384 (120 B) key */
+#define SG_CRED_SPKI_READ_MAX 600 /* DER read to tell a key of another kind (RSA) by name */
 
 /* A raw public key's entry. No secret in it. */
 struct sg_cred_rpk {
@@ -248,9 +249,10 @@ int sg_cred_psk_from_hex(const char *hex, size_t n, struct sg_cred_entry *e, cha
 /* ---- raw public keys and certificate policies ---------------------------------- */
 
 /*
- * Check a SubjectPublicKeyInfo DER: an EC key on P-256 or P-384, nothing
+ * Check a SubjectPublicKeyInfo DER (up to SG_CRED_SPKI_READ_MAX bytes): an
+ * EC key on P-256 or P-384 (so at most SG_CRED_SPKI_MAX bytes), nothing
  * after it (OpenSSL parses it); hash gets its SHA-256. Returns 0 or -EINVAL
- * with msg filled. Any thread.
+ * with msg filled (another kind of key is named). Any thread.
  */
 int sg_cred_spki_check(const uint8_t *der, size_t len, uint8_t hash[SG_CRED_SPKI_HASH_LEN],
                        char *msg, size_t msg_len);

@@ -288,23 +288,28 @@ static int chain_body(STACK_OF(X509) * certs, uint8_t **body, size_t *len)
  * in order. Text outside PEM blocks is ignored as OpenSSL's tools ignore it;
  * a block that does not decode is an error. NULL with the message in err.
  */
-static STACK_OF(X509) * read_certs(const char *what, const char *path, char *err, size_t err_len)
+static int read_certs(const char *what, const char *path, STACK_OF(X509) * *out, char *err,
+                      size_t err_len)
 {
 	STACK_OF(X509) *certs = sk_X509_new_null();
 	struct file_buf f;
 	X509 *x;
+	int rc = -ENOMEM;
 
 	if (certs == NULL) {
 		set_err(err, err_len, "%s %s: out of memory", what, path);
-		return NULL;
+		return rc;
 	}
-	if (file_read(what, path, &f, err, err_len) < 0)
+	rc = file_read(what, path, &f, err, err_len);
+	if (rc < 0)
 		goto fail;
+	rc = -EINVAL;
 	ERR_clear_error();
 	while ((x = PEM_read_bio_X509_AUX(f.bio, NULL, no_passphrase, NULL)) != NULL) {
 		if (sk_X509_push(certs, x) <= 0) {
 			X509_free(x);
 			set_err(err, err_len, "%s %s: out of memory", what, path);
+			rc = -ENOMEM;
 			goto fail_file;
 		}
 	}
@@ -319,12 +324,13 @@ static STACK_OF(X509) * read_certs(const char *what, const char *path, char *err
 		goto fail_file;
 	}
 	file_free(&f);
-	return certs;
+	*out = certs;
+	return 0;
 fail_file:
 	file_free(&f);
 fail:
 	sk_X509_pop_free(certs, X509_free);
-	return NULL;
+	return rc;
 }
 
 static void nonce_free(struct nonce *n)
@@ -411,8 +417,8 @@ static int load_key(struct hs_cert_set *s, const char *path, char *err, size_t e
 		return -EINVAL;
 	}
 	if (!EVP_PKEY_is_a(s->pkey, "EC")) {
-		set_err(err, err_len, "key %s: a %s key; ECDSA (EC P-256 or P-384) is required",
-		        path, EVP_PKEY_get0_type_name(s->pkey));
+		set_err(err, err_len, "key %s: %s is not an ECDSA key (EC P-256 or P-384)", path,
+		        EVP_PKEY_get0_type_name(s->pkey));
 		return -EINVAL;
 	}
 	s->curve = curve_of(s->pkey);
@@ -434,13 +440,14 @@ static int load_key(struct hs_cert_set *s, const char *path, char *err, size_t e
 static int load_chain(struct hs_cert_set *s, const struct sg_hs_certs_conf *conf, char *err,
                       size_t err_len)
 {
-	STACK_OF(X509) *certs = read_certs("cert", conf->cert_file, err, err_len);
+	STACK_OF(X509) *certs = NULL;
 	X509 *leaf;
 	BIO *b;
-	int rc = -EINVAL;
+	int rc = read_certs("cert", conf->cert_file, &certs, err, err_len);
 
-	if (certs == NULL)
-		return -EINVAL;
+	if (rc < 0)
+		return rc;
+	rc = -EINVAL;
 	leaf = sk_X509_value(certs, 0);
 	if (X509_get0_pubkey(leaf) == NULL || EVP_PKEY_eq(X509_get0_pubkey(leaf), s->pkey) != 1) {
 		set_err(err, err_len, "key %s does not match the certificate %s", conf->key_file,
@@ -484,6 +491,7 @@ static int load_rpk(struct hs_cert_set *s, const struct sg_hs_certs_conf *conf, 
 		rc = file_read("rpk_key", conf->rpk_key_file, &f, err, err_len);
 		if (rc < 0)
 			return rc;
+		rc = -EINVAL;
 		ERR_clear_error();
 		pub = PEM_read_bio_PUBKEY(f.bio, NULL, no_passphrase, NULL);
 		file_free(&f);
@@ -531,13 +539,14 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx)
 static int load_ca(struct hs_cert_set *s, const struct sg_hs_certs_conf *conf, char *err,
                    size_t err_len)
 {
-	STACK_OF(X509) *cas = read_certs("ca", conf->ca_file, err, err_len);
+	STACK_OF(X509) *cas = NULL;
 	struct file_buf f;
 	X509_CRL *crl;
-	int i, j, rc = -EINVAL;
+	int i, j, rc = read_certs("ca", conf->ca_file, &cas, err, err_len);
 
-	if (cas == NULL)
-		return -EINVAL;
+	if (rc < 0)
+		return rc;
+	rc = -EINVAL;
 	s->store = X509_STORE_new();
 	s->crls = sk_X509_CRL_new_null();
 	if (s->store == NULL || s->crls == NULL) {

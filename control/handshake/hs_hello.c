@@ -495,6 +495,22 @@ static bool hello_version_ok(struct sg_hs_engine *e, struct hs_rx *x, const stru
 }
 
 /*
+ * A flight with our chain is several times the hello (RFC 9147 §5.1 advises
+ * a cookie first): until a cookie proves the address, the amplification
+ * limit (hs_output.h) would hold most of it back. So a hello that may get
+ * an ECDHE-ECDSA suite needs a cookie under any policy but never.
+ */
+static bool cert_flight_possible(const struct sg_hs_engine *e, const struct sg_hs_client_hello *ch)
+{
+	if (e->conf.certs == NULL || e->conf.cookie_policy == SG_HS_COOKIE_NEVER)
+		return false;
+	for (unsigned i = 0; i < e->n_prefs; i++)
+		if (hs_suite_cert(e->prefs[i]) && sg_hs_client_hello_has_suite(ch, e->prefs[i]->id))
+			return true;
+	return false;
+}
+
+/*
  * The cookie exchange (RFC 6347 §4.2.1). A valid cookie proves the address
  * under any policy. UNDER_LOAD also wants one before a hello may replace a
  * handshake in progress: without it, anyone who knows a device's address
@@ -506,7 +522,8 @@ static bool hello_version_ok(struct sg_hs_engine *e, struct hs_rx *x, const stru
 static int hello_cookie(struct sg_hs_engine *e, struct hs_rx *x, const struct hello *h)
 {
 	bool need = cookies_needed(e) ||
-	            (e->cur != NULL && e->conf.cookie_policy == SG_HS_COOKIE_UNDER_LOAD);
+	            (e->cur != NULL && e->conf.cookie_policy == SG_HS_COOKIE_UNDER_LOAD) ||
+	            cert_flight_possible(e, &h->ch);
 	int rc;
 
 	if (h->ch.cookie_len == 0) {

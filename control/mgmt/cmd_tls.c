@@ -203,7 +203,7 @@ static int rpk_policy_args(json_t *args, struct sg_cred_rpk *r, struct sg_ctl_er
 static int rpk_key_arg(json_t *args, struct sg_cred_rpk *r, struct sg_ctl_error *err)
 {
 	json_t *k = json_object_get(args, "spki");
-	uint8_t buf[SG_CRED_SPKI_MAX + 3];
+	uint8_t buf[SG_CRED_SPKI_READ_MAX + 3];
 	size_t n = json_string_length(k);
 	char msg[160];
 	ssize_t got;
@@ -214,17 +214,17 @@ static int rpk_key_arg(json_t *args, struct sg_cred_rpk *r, struct sg_ctl_error 
 		return -1;
 	}
 	got = n / 4 * 3 <= sizeof(buf) ? mgmt_b64_decode(json_string_value(k), n, buf) : -EINVAL;
-	if (got <= 0 || got > SG_CRED_SPKI_MAX) {
+	if (got <= 0) {
 		sg_ctl_fail(err, SG_CTL_EARGS, "\"spki\" is not base64 of at most %d bytes",
-		            SG_CRED_SPKI_MAX);
+		            SG_CRED_SPKI_READ_MAX);
 		return -1;
 	}
-	memcpy(r->spki, buf, (size_t)got);
-	r->spki_len = (uint32_t)got;
-	if (sg_cred_spki_check(r->spki, r->spki_len, r->spki_hash, msg, sizeof(msg)) != 0) {
+	if (sg_cred_spki_check(buf, (size_t)got, r->spki_hash, msg, sizeof(msg)) != 0) {
 		sg_ctl_fail(err, SG_CTL_EARGS, "\"spki\": %s", msg);
 		return -1;
 	}
+	memcpy(r->spki, buf, (size_t)got); /* an EC P-256 or P-384 key: it fits */
+	r->spki_len = (uint32_t)got;
 	return 0;
 }
 

@@ -5,6 +5,7 @@
  * daemon's default applies), or the error (line:column and message) that
  * sends the operator to --socket. The YAML forms the key may be written in
  * are read; every form it may hide in otherwise is refused, never guessed.
+ * And the reader of a PEM public key `rpk add` sends (cli_tls.c).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -149,11 +150,71 @@ static void test_socket_path_order(void **state)
 	rmdir(dir);
 }
 
+/* `rpk add ID KEY.pem`: the base64 body of the first public key block, or why not. */
+static void test_pem_pubkey(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *body; /* NULL: refused */
+	} rows[] = {
+		{ "-----BEGIN PUBLIC KEY-----\nMFkw\nEwYH\n-----END PUBLIC KEY-----\n",
+		  "MFkwEwYH" },
+		/* CRLF, text around it, a second block ignored */
+		{ "key of dev 1\r\n-----BEGIN PUBLIC KEY-----\r\nAAAA\r\n-----END PUBLIC "
+		  "KEY-----\r\n"
+		  "-----BEGIN PUBLIC KEY-----\nBBBB\n-----END PUBLIC KEY-----\n",
+		  "AAAA" },
+		/* a private key, a certificate, an unterminated or empty block */
+		{ "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", NULL },
+		{ "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", NULL },
+		{ "-----BEGIN PUBLIC KEY-----\nAAAA\n", NULL },
+		{ "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n", NULL },
+		{ "", NULL },
+	};
+	char path[] = "/tmp/sg-cli-pem-XXXXXX", out[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int fd = mkstemp(path);
+		FILE *f;
+
+		assert_true(fd >= 0);
+		f = fdopen(fd, "w");
+		assert_non_null(f);
+		fputs(rows[i].text, f);
+		fclose(f);
+		print_message("# row %zu\n", i);
+		if (rows[i].body != NULL) {
+			assert_int_equal(sg_cli_pem_pubkey(path, out, sizeof(out)), 0);
+			assert_string_equal(out, rows[i].body);
+		} else {
+			assert_int_equal(sg_cli_pem_pubkey(path, out, sizeof(out)), -1);
+		}
+		unlink(path);
+		memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+	}
+	/* a body longer than the buffer: refused, not cut */
+	{
+		int fd = mkstemp(path);
+		FILE *f = fdopen(fd, "w");
+
+		fputs("-----BEGIN PUBLIC KEY-----\n", f);
+		for (int k = 0; k < 4; k++)
+			fputs("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n", f);
+		fputs("-----END PUBLIC KEY-----\n", f);
+		fclose(f);
+		assert_int_equal(sg_cli_pem_pubkey(path, out, sizeof(out)), -1);
+		unlink(path);
+	}
+	assert_int_equal(sg_cli_pem_pubkey("/nonexistent/key.pem", out, sizeof(out)), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reader_table),
 		cmocka_unit_test(test_socket_path_order),
+		cmocka_unit_test(test_pem_pubkey),
 	};
 
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

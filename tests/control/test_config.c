@@ -713,6 +713,46 @@ static void test_tls(void **state)
 	free(cfg);
 }
 
+/*
+ * The sample's commented tls example, uncommented (the "#tls:" line and the
+ * "#  " lines after it), parses and passes the tls rules: what an operator
+ * gets by removing the '#'.
+ */
+static void test_sample_tls(void **state)
+{
+	const char *root = getenv("SG_SOURCE_ROOT");
+	char path[4096], line[512], yaml[4096] = "";
+	struct sg_config *cfg = malloc(sizeof(*cfg));
+	struct sg_cfg_errors errs;
+	bool in = false;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(root);
+	assert_non_null(cfg);
+	snprintf(path, sizeof(path), "%s/deploy/stormgate.yaml", root);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strcmp(line, "#tls:\n") == 0)
+			in = true;
+		else if (in && strncmp(line, "#  ", 3) != 0)
+			break;
+		if (in)
+			strncat(yaml, line + 1, sizeof(yaml) - strlen(yaml) - 1);
+	}
+	fclose(f);
+	assert_true(in);
+	strncat(yaml, PORTS, sizeof(yaml) - strlen(yaml) - 1);
+	assert_int_equal(sg_config_parse(cfg, T, yaml, strlen(yaml), &errs), 0);
+	assert_int_equal(errs.count, 0);
+	sg_cfg_errors_free(&errs);
+	assert_true(sg_config_tls_enabled(cfg));
+	assert_int_equal(cfg->tls.cert_identity, SG_TLS_CERT_ID_SAN_URI);
+	assert_string_equal(cfg->tls.crl, "/etc/stormgate/tls/device-ca.crl.pem");
+	free(cfg);
+}
+
 static void test_handshake_warning(void **state)
 {
 	static const char yaml[] = "handshake:\n  in_flight: 2000000\n" PORTS;
@@ -1618,6 +1658,7 @@ int main(void)
 		cmocka_unit_test(test_handshake),
 		cmocka_unit_test(test_handshake_warning),
 		cmocka_unit_test(test_tls),
+		cmocka_unit_test(test_sample_tls),
 		cmocka_unit_test(test_backend_port),
 		cmocka_unit_test(test_backend_capacity),
 		cmocka_unit_test(test_values),

@@ -146,8 +146,17 @@ static void test_spki_check(void **state)
 	memset(der, 0x30, 64);
 	assert_int_equal(sg_cred_spki_check(der, 64, hash, msg, sizeof(msg)), -EINVAL);
 	assert_int_equal(sg_cred_spki_check(der, 0, hash, msg, sizeof(msg)), -EINVAL);
-	assert_int_equal(sg_cred_spki_check(der, SG_CRED_SPKI_MAX + 1, hash, msg, sizeof(msg)),
+	assert_int_equal(sg_cred_spki_check(der, SG_CRED_SPKI_READ_MAX + 1, hash, msg, sizeof(msg)),
 	                 -EINVAL);
+	/* RSA: named, though its DER is longer than any key we take */
+	k = EVP_RSA_gen(2048);
+	assert_non_null(k);
+	p = der;
+	n = i2d_PUBKEY(k, &p);
+	EVP_PKEY_free(k);
+	assert_true(n > SG_CRED_SPKI_MAX && n <= SG_CRED_SPKI_READ_MAX);
+	assert_int_equal(sg_cred_spki_check(der, (size_t)n, hash, msg, sizeof(msg)), -EINVAL);
+	assert_string_equal(msg, "public key is not EC P-256 or P-384 (rsaEncryption)");
 }
 
 static int collect(void *arg, const struct sg_cred_rpk *r)
@@ -357,7 +366,7 @@ static void test_import_rpk_bad(void **state)
 		{ "no key", "urn:dev:x\n", 1,
 		  "missing spki_base64 (identity,spki_base64[,backend[,key_lifetime[,state]]])" },
 		{ "not base64", "urn:dev:x,@@@@\n", 1,
-		  "spki_base64 is not base64 of at most 160 bytes" },
+		  "the key is not base64 (RFC 4648, padded) of at most 600 bytes" },
 		{ "not a key", "urn:dev:x,MDAwMDAwMDA=\n", 1,
 		  "not a SubjectPublicKeyInfo (DER) public key" },
 		{ "bad lifetime", "urn:dev:ok,%s\nurn:dev:x,%s,0,5\n", 2,

@@ -42,168 +42,10 @@
 #include "hs_bigmsg.h"
 #include "hs_harness.h"
 #include "hs_ossl.h"
+#include "hs_pki.h"
 #include "hs_slots.h"
 
-#define CLIENT_CN "urn:dev:ops:ecdsa-client-1"
-#define RPK_NAME  "urn:dev:ops:rpk-client-1"
-
-/* ---- the PKI, made at test time ------------------------------------------------------ */
-
-enum { F_SRV, F_KEY, F_CA, F_CRL, F_N };
-
-static struct {
-	char dir[64];
-	char file[F_N][96];
-	EVP_PKEY *ca_key, *other_key, *srv_key, *cli_key, *wrong_key;
-	X509 *ca, *other, *srv, *cli, *cli_expired, *cli_revoked, *cli_other;
-} P;
-
-static EVP_PKEY *ec_key(void)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-
-	assert_non_null(k);
-	return k;
-}
-
-static void add_ext(X509 *c, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
-
-	X509V3_set_ctx(&ctx, issuer ? issuer : c, c, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-	assert_non_null(ext);
-	assert_int_equal(X509_add_ext(c, ext, -1), 1);
-	X509_EXTENSION_free(ext);
-}
-
-/* A certificate for key, named cn, valid from now + nb to now + na (s), signed by issuer. */
-static X509 *mk_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey, long nb, long na,
-                     long serial, int ca)
-{
-	X509 *c = X509_new();
-	X509_NAME *n = X509_NAME_new();
-
-	assert_non_null(c);
-	X509_set_version(c, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(c), serial);
-	X509_gmtime_adj(X509_getm_notBefore(c), nb);
-	X509_gmtime_adj(X509_getm_notAfter(c), na);
-	X509_set_pubkey(c, key);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-	X509_set_subject_name(c, n);
-	X509_set_issuer_name(c, issuer ? X509_get_subject_name(issuer) : n);
-	X509_NAME_free(n);
-	add_ext(c, issuer, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
-	if (ca)
-		add_ext(c, issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
-	assert_true(X509_sign(c, ikey ? ikey : key, EVP_sha256()) > 0);
-	return c;
-}
-
-static void write_pem(const char *path, X509 *a, X509 *b, EVP_PKEY *key, X509_CRL *crl)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	if (a)
-		assert_int_equal(PEM_write_X509(f, a), 1);
-	if (b)
-		assert_int_equal(PEM_write_X509(f, b), 1);
-	if (key)
-		assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), 1);
-	if (crl)
-		assert_int_equal(PEM_write_X509_CRL(f, crl), 1);
-	fclose(f);
-}
-
-/* The CA's CRL, revoking serial. */
-static X509_CRL *mk_crl(long serial)
-{
-	X509_CRL *crl = X509_CRL_new();
-	X509_REVOKED *r = X509_REVOKED_new();
-	ASN1_INTEGER *sn = ASN1_INTEGER_new();
-	ASN1_TIME *t = X509_gmtime_adj(NULL, -60), *next = X509_gmtime_adj(NULL, 86400);
-
-	X509_CRL_set_version(crl, 1);
-	X509_CRL_set_issuer_name(crl, X509_get_subject_name(P.ca));
-	X509_CRL_set1_lastUpdate(crl, t);
-	X509_CRL_set1_nextUpdate(crl, next);
-	ASN1_INTEGER_set(sn, serial);
-	X509_REVOKED_set_serialNumber(r, sn);
-	X509_REVOKED_set_revocationDate(r, t);
-	X509_CRL_add0_revoked(crl, r);
-	X509_CRL_sort(crl);
-	assert_true(X509_CRL_sign(crl, P.ca_key, EVP_sha256()) > 0);
-	ASN1_INTEGER_free(sn);
-	ASN1_TIME_free(t);
-	ASN1_TIME_free(next);
-	return crl;
-}
-
-static int pki_setup(void **state)
-{
-	static const char *const names[F_N] = { "server.pem", "server.key", "ca.pem", "crl.pem" };
-	X509_CRL *crl;
-
-	(void)state;
-	strcpy(P.dir, "/tmp/sg-hs-ecdsa-XXXXXX");
-	assert_non_null(mkdtemp(P.dir));
-	for (int i = 0; i < F_N; i++)
-		snprintf(P.file[i], sizeof(P.file[i]), "%s/%s", P.dir, names[i]);
-	P.ca_key = ec_key();
-	P.other_key = ec_key();
-	P.srv_key = ec_key();
-	P.cli_key = ec_key();
-	P.wrong_key = ec_key();
-	P.ca = mk_cert("Stormgate test CA", P.ca_key, NULL, NULL, -3600, 86400 * 30, 1, 1);
-	P.other = mk_cert("Another CA", P.other_key, NULL, NULL, -3600, 86400 * 30, 1, 1);
-	P.srv = mk_cert("gateway.test", P.srv_key, P.ca, P.ca_key, -3600, 86400, 2, 0);
-	P.cli = mk_cert(CLIENT_CN, P.cli_key, P.ca, P.ca_key, -3600, 86400, 10, 0);
-	P.cli_expired = mk_cert(CLIENT_CN, P.cli_key, P.ca, P.ca_key, -86400 * 2, -86400, 11, 0);
-	P.cli_revoked = mk_cert(CLIENT_CN, P.cli_key, P.ca, P.ca_key, -3600, 86400, 12, 0);
-	P.cli_other = mk_cert(CLIENT_CN, P.cli_key, P.other, P.other_key, -3600, 86400, 13, 0);
-	crl = mk_crl(12);
-	write_pem(P.file[F_SRV], P.srv, P.ca, NULL, NULL);
-	write_pem(P.file[F_KEY], NULL, NULL, P.srv_key, NULL);
-	write_pem(P.file[F_CA], P.ca, NULL, NULL, NULL);
-	write_pem(P.file[F_CRL], NULL, NULL, NULL, crl);
-	X509_CRL_free(crl);
-	return 0;
-}
-
-static int pki_teardown(void **state)
-{
-	(void)state;
-	for (int i = 0; i < F_N; i++)
-		unlink(P.file[i]);
-	rmdir(P.dir);
-	X509_free(P.ca);
-	X509_free(P.other);
-	X509_free(P.srv);
-	X509_free(P.cli);
-	X509_free(P.cli_expired);
-	X509_free(P.cli_revoked);
-	X509_free(P.cli_other);
-	EVP_PKEY_free(P.ca_key);
-	EVP_PKEY_free(P.other_key);
-	EVP_PKEY_free(P.srv_key);
-	EVP_PKEY_free(P.cli_key);
-	EVP_PKEY_free(P.wrong_key);
-	return 0;
-}
-
-/* SHA-256 of key's SubjectPublicKeyInfo DER: what the store finds a raw public key by. */
-static void spki_hash(EVP_PKEY *key, uint8_t out[SG_HS_SPKI_HASH_LEN])
-{
-	unsigned char *der = NULL;
-	int n = i2d_PUBKEY(key, &der);
-
-	assert_true(n > 0);
-	assert_int_equal(EVP_Digest(der, (size_t)n, out, NULL, EVP_sha256(), NULL), 1);
-	OPENSSL_free(der);
-}
+#define RPK_NAME "urn:dev:ops:rpk-client-1"
 
 /* ---- the engine: certificates and the policy store ----------------------------------- */
 
@@ -265,7 +107,7 @@ static struct sg_hs_certs *start_rpk(struct harness *h, uint8_t client_auth, con
 		fail_msg("sg_hs_certs_create: %s", err);
 	memset(h, 0, sizeof(*h));
 	memset(&lk, 0, sizeof(lk));
-	spki_hash(P.cli_key, lk.rpk_hash);
+	hs_pki_spki_hash(P.cli_key, lk.rpk_hash);
 	h_config(h, &h->conf);
 	h->conf.certs = c;
 	h->conf.ops.cert_lookup = cb_cert_lookup;
@@ -707,6 +549,100 @@ static void test_no_certs_no_ecdsa(void **state)
 	h_stop(&h);
 }
 
+/* The subject CN of the certificate the gateway presented to ssl. */
+static void check_server_cn(SSL *ssl, const char *cn)
+{
+	X509 *peer = SSL_get1_peer_certificate(ssl);
+	char buf[64] = "";
+
+	assert_non_null(peer);
+	X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, buf, sizeof(buf));
+	assert_string_equal(buf, cn);
+	X509_free(peer);
+}
+
+/*
+ * sg_hs_certs_reload() while a handshake is in flight: that handshake ends
+ * with the set it started with (the chain its flight 4 carried), the next
+ * one gets the new chain; a reload that fails changes nothing.
+ */
+static void test_reload_in_flight(void **state)
+{
+	struct harness h;
+	struct sg_hs_certs *certs = start(&h, SG_HS_CLIENT_AUTH_REQUIRE, NULL);
+	struct sg_hs_certs_conf cc = {
+		.cert_file = P.file[F_SRV2],
+		.key_file = P.file[F_KEY],
+		.ca_file = P.file[F_CA],
+		.crl_file = P.file[F_CRL],
+		.rpk = 1,
+	};
+	struct sg_hs_certs_info info;
+	char err[256];
+	SSL *ssl;
+
+	(void)state;
+	ssl = ossl_client(&h, "ECDHE-ECDSA-AES128-CCM8", P.cli, P.cli_key, NULL);
+	for (int i = 0; i < 10 && h_count(&h, SG_HS_C_SIGN_INLINE) == 0; i++) {
+		assert_int_equal(SSL_do_handshake(ssl), -1);
+		pump(&h, NULL);
+	}
+	assert_int_equal(h_count(&h, SG_HS_C_SIGN_INLINE), 1); /* flight 4 went, old chain */
+	cc.cert_file = P.dir;                                  /* a directory: not a PEM file */
+	assert_true(sg_hs_certs_reload(certs, &cc, err, sizeof(err)) < 0);
+	print_message("# refused reload: %s\n", err);
+	cc.cert_file = P.file[F_SRV2];
+	assert_int_equal(sg_hs_certs_reload(certs, &cc, err, sizeof(err)), 0);
+	sg_hs_certs_info_get(certs, &info);
+	assert_int_equal(info.generation, 2);
+	assert_int_equal(ossl_run(&h, ssl, 1, NULL), 1);
+	check_server_cn(ssl, "gateway.test");
+	ossl_free(ssl);
+	ssl = ossl_client(&h, "ECDHE-ECDSA-AES128-CCM8", P.cli, P.cli_key, NULL);
+	assert_int_equal(ossl_run(&h, ssl, 2, NULL), 1);
+	check_server_cn(ssl, "gateway2.test");
+	assert_int_equal(h.sess.res.auth, SG_HS_AUTH_X509);
+	ossl_free(ssl);
+	stop(&h, certs);
+}
+
+/*
+ * A flight with our chain goes only to an address a cookie proved, even
+ * when the cookie policy would not ask for one yet (under load, below its
+ * threshold): nothing is held back by the amplification limit. A PSK hello
+ * to the same engine needs none.
+ */
+static void test_cookie_before_chain(void **state)
+{
+	struct harness h;
+	struct sg_hs_certs *certs;
+	SSL *ssl;
+
+	(void)state;
+	certs = start(&h, SG_HS_CLIENT_AUTH_REQUIRE, NULL);
+	sg_hs_engine_free(h.e);
+	h.conf.cookie_policy = SG_HS_COOKIE_UNDER_LOAD;
+	h.conf.cookie_threshold = 64;
+	h.e = sg_hs_engine_create(&h.conf);
+	assert_non_null(h.e);
+	ssl = ossl_client(&h, "ECDHE-ECDSA-AES128-CCM8:PSK-AES128-CCM8", P.cli, P.cli_key, NULL);
+	assert_int_equal(ossl_run(&h, ssl, 1, NULL), 1);
+	assert_int_equal(h.sess.res.suite, SG_TLS_PSK_WITH_AES_128_CCM_8); /* server preference */
+	assert_int_equal(h_count(&h, SG_HS_C_HVR_SENT), 1); /* it could have had ECDHE-ECDSA */
+	ossl_free(ssl);
+	ssl = ossl_client(&h, "PSK-AES128-CCM8", NULL, NULL, NULL);
+	assert_int_equal(ossl_run(&h, ssl, 2, NULL), 1);
+	assert_int_equal(h_count(&h, SG_HS_C_HVR_SENT), 1);
+	ossl_free(ssl);
+	ssl = ossl_client(&h, "ECDHE-ECDSA-AES128-CCM8", P.cli, P.cli_key, NULL);
+	assert_int_equal(ossl_run(&h, ssl, 3, NULL), 1);
+	assert_int_equal(h_count(&h, SG_HS_C_HVR_SENT), 2);
+	assert_int_equal(h.sess.res.auth, SG_HS_AUTH_X509);
+	assert_int_equal(h_count(&h, SG_HS_C_AMPLIFICATION_HELD), 0);
+	ossl_free(ssl);
+	stop(&h, certs);
+}
+
 /* ---- GnuTLS: X.509 and raw public keys ---------------------------------------------- */
 
 static gnutls_datum_t pem_of(X509 *cert, EVP_PKEY *pub, EVP_PKEY *priv)
@@ -1018,6 +954,8 @@ int main(void)
 		cmocka_unit_test(test_openssl_x509),
 		cmocka_unit_test(test_openssl_negative),
 		cmocka_unit_test(test_no_certs_no_ecdsa),
+		cmocka_unit_test(test_reload_in_flight),
+		cmocka_unit_test(test_cookie_before_chain),
 		cmocka_unit_test(test_gnutls),
 		cmocka_unit_test(test_bigmsg_pool),
 		cmocka_unit_test(test_memory_per_handshake),
@@ -1025,7 +963,7 @@ int main(void)
 	int rc;
 
 	gnutls_global_init();
-	rc = cmocka_run_group_tests(tests, pki_setup, pki_teardown);
+	rc = cmocka_run_group_tests(tests, hs_pki_setup, hs_pki_teardown);
 	gnutls_global_deinit();
 	return rc;
 }
