@@ -118,7 +118,8 @@ static json_t *status_handshakes(const struct sg_gw_counters *gc)
 	uint64_t failed = 0;
 	json_t *counters = json_object(), *o;
 
-	for (unsigned k = SG_HS_C_FAIL_PROTOCOL_VERSION; k < SG_HS_C_MAX; k++)
+	/* the failures: FAIL_* only (completed_cert and the signing counters follow them) */
+	for (unsigned k = SG_HS_C_FAIL_PROTOCOL_VERSION; k < SG_HS_C_COMPLETED_CERT; k++)
 		failed += hs->c[k];
 	for (unsigned k = 0; counters != NULL && k < SG_HS_C_MAX; k++)
 		if (hs->c[k])

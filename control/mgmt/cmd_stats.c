@@ -165,7 +165,8 @@ static json_t *handshakes_json(const struct sg_gw_counters *gc)
 	for (unsigned k = 0; hsc != NULL && k < SG_HS_C_MAX; k++) {
 		json_object_set_new(hsc, sg_hs_counter_name((enum sg_hs_counter)k),
 		                    json_integer((json_int_t)hs->c[k]));
-		if (k >= SG_HS_C_FAIL_PROTOCOL_VERSION)
+		/* FAIL_* only: completed_cert and the signing counters follow them */
+		if (k >= SG_HS_C_FAIL_PROTOCOL_VERSION && k < SG_HS_C_COMPLETED_CERT)
 			failed += hs->c[k];
 	}
 	if (hsc == NULL)
