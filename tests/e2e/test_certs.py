@@ -21,7 +21,8 @@ identities from the subject CN; one raw public key imported into the store
     ECDHE-ECDSA-AES128-GCM-SHA256, verifying our chain and address; gnutls-cli
     with X.509 (AES-128-CCM-8, AES-128-GCM) and with --rawpkkeyfile against our
     certificate: lines echoed, the session listed under the certificate's
-    identity (or the key's store name) while it is up;
+    identity (or the key's store name) while it is up; s_client resuming a
+    certificate session from its ticket (-sess_out / -sess_in);
   - refusals: an expired certificate (certificate_expired), a revoked one
     (certificate_revoked), one of another CA (unknown_ca), no certificate
     (handshake_failure), a raw public key not in the store (bad_certificate):
@@ -260,6 +261,28 @@ class Run:
                    dd.get('completed_cert', 0) == n and dd.get('installed', 0) == n
                    and not any(k.startswith('fail_') for k in dd), dd)
 
+    def openssl_resumption(self):
+        """A certificate session resumed from its ticket (RFC 5077): the abbreviated
+        handshake carries records and the session keeps the certificate's identity."""
+        good = self.p.clients['good']
+        sess = os.path.join(self.lab.work, 'cert.session')
+        s0 = self.stats()
+        for step, extra in (('full', ('-sess_out', sess)), ('resumed', ('-sess_in', sess))):
+            c = self.s_client(e2e.GW4, 'ECDHE-ECDSA-AES128-CCM8', good, extra=extra)
+            ok, rows = self.exchange(c, f's_client cert {step}', good.identity)
+            rc = c.close()
+            err = c.err()
+            self.check(f's_client {extra[0]}: {step} certificate handshake, two lines echoed, '
+                       f'listed under {good.identity}',
+                       ok and rc == 0 and rows is not None and len(rows) == 1
+                       and rows[0].get('identity') == good.identity,
+                       f'exit {rc} rows {rows}\nstdout {c.out[-300:]!r}\n{err[-700:]}')
+        dd = self.dstats(s0)
+        self.check('certificate resumption: one full handshake with a ticket, one abbreviated',
+                   dd.get('completed_cert', 0) == 1 and dd.get('completed_resumed', 0) == 1
+                   and dd.get('ticket_issued', 0) >= 1 and dd.get('installed', 0) == 2
+                   and dd.get('failed', 0) == 0, dd)
+
     def gnutls(self):
         good = self.p.clients['second']
         key = self.p.rpk('rpk-good')
@@ -396,6 +419,7 @@ def run(stormgate, stormctl):
         lab.kill(srv)
         echo = lab.udp_echo(lab.ns_be, e2e.BE4, e2e.BACKEND_PORT)
         r.openssl_x509()
+        r.openssl_resumption()
         r.gnutls()
         r.refusals(REFUSALS)
         in_flight_none(lab, d, 'X.509 gateway')
