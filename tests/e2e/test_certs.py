@@ -37,6 +37,10 @@ RPK support: SKIP, from its usage). Both libcoap and gnutls-cli list X.509
 first among the server's types; against a gateway with a certificate too they
 would get it (docs/e2e.md, "What the tools cannot do").
 
+The X.509 gateway again in backend mode proxy: the PROXY v2 header the backend
+(proxy_backend.py) gets names the certificate's CN or the raw key's name (0xE0)
+and the kind (0xE1), with PP2_TYPE_SSL's certificate flags.
+
     test_certs.py STORMGATE STORMCTL      (root; tag sge2e17)
 """
 import json
@@ -44,12 +48,15 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sgtest import clients, e2e, proc  # noqa: E402
 from sgtest.dtls import DTLS_PORT  # noqa: E402
 import pki  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 COAP_CLIENTS = ('coap-client-openssl', 'coap-client-gnutls')
 CLOCK = re.compile(r'[A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2}')
@@ -401,6 +408,47 @@ def import_rpk(lab, d, p):
                      f'list exit {listed.returncode} {listed.stdout[-500:]}{listed.stderr[-300:]}')
 
 
+def backend_lines(pb, n, timeout=5):
+    """The next n JSON lines proxy_backend.py printed."""
+    out = []
+    end = time.monotonic() + timeout
+    while len(out) < n and time.monotonic() < end:
+        if pb.expect('\n', 0.2):
+            out += [json.loads(x) for x in pb.take_lines() if x.strip()]
+    return out
+
+
+def proxy_identities(lab, d, p):
+    """backend mode proxy: the PROXY v2 header names how the device authenticated
+    (include/stormgate/proxy_v2.h): 0xE0 its identity (the certificate's CN, the raw
+    key's store name), 0xE1 the kind (1 X.509, 2 raw key), PP2_TYPE_SSL's client field
+    with PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS (0x02 | 0x04)."""
+    pb = clients.Interactive(lab, lab.ns_be, [sys.executable, os.path.join(HERE,
+                                              'proxy_backend.py'), e2e.BE4,
+                                              str(e2e.BACKEND_PORT)])
+    if not lab.check('proxy_backend.py runs', pb.expect('ready\n', 10), pb.err()):
+        return
+    pb.out = b''
+    r = Run(lab, d, p)
+    good, key = p.clients['good'], p.rpk('rpk-good')
+    for name, c, ident, kind in (
+            ('s_client, X.509', r.s_client(e2e.GW4, 'ECDHE-ECDSA-AES128-CCM8', good),
+             good.identity, '01'),
+            ('gnutls-cli, raw key', r.gnutls_cli('rpk', 'AES-128-CCM-8', CT_RPK_X509, key),
+             key.identity, '02')):
+        ok = clients.echo_roundtrip(c, f'proxy {name}')
+        rc = c.close()
+        lines = backend_lines(pb, 1)
+        t = lines[0].get('tlvs', {}) if len(lines) == 1 else {}
+        ssl = t.get('ssl') or {}
+        hdr_ok = (t.get('psk_identity') == ident and t.get('0xe1') == kind
+                   and ssl.get('client', 0) & 0x07 == 0x07 and ssl.get('verify') == 0)
+        lab.check(f'proxy mode, {name}: echoed; the PROXY v2 header names {ident}, auth kind '
+                  f'0x{kind}, PP2_CLIENT_SSL|CERT_CONN|CERT_SESS, verify 0',
+                  ok and rc == 0 and hdr_ok,
+                  f'exit {rc} echo {ok}\nbackend {lines}\n{c.err()[-500:]}')
+
+
 def in_flight_none(lab, d, what):
     proc.wait_for(lambda: d.status()['handshakes']['in_flight'] == 0, timeout=5)
     st = d.status()
@@ -430,9 +478,14 @@ def run(stormgate, stormctl):
         r.gnutls_rpk_only()
         r.refusals(REFUSALS_RPK, CT_RPK_RPK)
         lab.kill(echo)
-        lab.coap_server()
+        srv = lab.coap_server()
         r.libcoap_rpk()
         in_flight_none(lab, d, 'raw-key gateway')
+        lab.check_stop(d)
+        lab.kill(srv)
+        # The X.509 gateway in proxy mode: what the backend is told about the device.
+        d = lab.start_daemon(name='proxy', backend_mode='proxy', tls=tls_section(p))
+        proxy_identities(lab, d, p)
         lab.check_stop(d)
 
 
