@@ -770,6 +770,39 @@ void BM_engine(benchmark::State &state, Kind k, uint32_t ecdhe_reuse_ms)
 	sg_hs_engine_free(r.e);
 }
 
+// What a certificate row measured (seconds over all its iterations).
+struct CertTimes {
+	double engine, refill, refill_cpu;
+};
+
+// A certificate row's checks and counters, after its timing: every handshake (and the
+// untimed first) a certificate one; the never-hit cache row never hit.
+void cert_report(benchmark::State &state, Kind k, EngineRig &r, sg_hs_certs *certs,
+                 const CertTimes &t)
+{
+	const double n = static_cast<double>(state.iterations());
+	sg_hs_stats st{};
+	sg_hs_certs_info info{};
+
+	sg_hs_stats_get(r.e, &st);
+	sg_hs_certs_info_get(certs, &info);
+	if (st.c[SG_HS_C_COMPLETED_CERT] != static_cast<uint64_t>(state.iterations()) + 1)
+		state.SkipWithError("handshakes did not complete as certificate handshakes");
+	if (k == Kind::ecdsa_mutual && info.cache_hits != 0)
+		state.SkipWithError("the verified-chain cache hit: not a full verify each time");
+	state.SetItemsProcessed(state.iterations());
+	state.counters["server_us"] = benchmark::Counter((t.engine + t.refill) * 1e6 / n);
+	state.counters["engine_us"] = benchmark::Counter(t.engine * 1e6 / n);
+	state.counters["refill_us"] = benchmark::Counter(t.refill * 1e6 / n);
+	state.counters["server_cpu_us"] =
+	        benchmark::Counter((r.server_cpu + t.refill_cpu) * 1e6 / n);
+	state.counters["refill_cpu_us"] = benchmark::Counter(t.refill_cpu * 1e6 / n);
+	state.counters["signed_precomputed"] =
+	        benchmark::Counter(static_cast<double>(st.c[SG_HS_C_SIGN_PRECOMPUTED]) / (n + 1));
+	state.counters["cache_hits"] =
+	        benchmark::Counter(static_cast<double>(info.cache_hits) / (n + 1));
+}
+
 // handshake/ecdhe_ecdsa_p256*: the engine with a certificate set; the nonce pool refilled
 // after each handshake inside the timing (one nonce, what the handshake took).
 void BM_engine_cert(benchmark::State &state, Kind k, bool refill_pool)
@@ -781,7 +814,6 @@ void BM_engine_cert(benchmark::State &state, Kind k, bool refill_pool)
 	uint64_t i = 0;
 	double engine = 0, refill = 0, refill_cpu = 0;
 	sg_hs_stats st{};
-	sg_hs_certs_info info{};
 
 	if (certs == nullptr || cctx[0] == nullptr || cctx[1] == nullptr) {
 		state.SkipWithError("the test PKI or the certificate set did not load");
@@ -824,29 +856,8 @@ void BM_engine_cert(benchmark::State &state, Kind k, bool refill_pool)
 		refill += f;
 		state.SetIterationTime(t + f);
 	}
-	if (works && state.iterations() > 0) {
-		const double n = static_cast<double>(state.iterations());
-
-		sg_hs_stats_get(r.e, &st);
-		sg_hs_certs_info_get(certs, &info);
-		if (st.c[SG_HS_C_COMPLETED_CERT] != static_cast<uint64_t>(state.iterations()) + 1)
-			state.SkipWithError(
-			        "handshakes did not complete as certificate handshakes");
-		if (k == Kind::ecdsa_mutual && info.cache_hits != 0)
-			state.SkipWithError(
-			        "the verified-chain cache hit: not a full verify each time");
-		state.SetItemsProcessed(state.iterations());
-		state.counters["server_us"] = benchmark::Counter((engine + refill) * 1e6 / n);
-		state.counters["engine_us"] = benchmark::Counter(engine * 1e6 / n);
-		state.counters["refill_us"] = benchmark::Counter(refill * 1e6 / n);
-		state.counters["server_cpu_us"] =
-		        benchmark::Counter((r.server_cpu + refill_cpu) * 1e6 / n);
-		state.counters["refill_cpu_us"] = benchmark::Counter(refill_cpu * 1e6 / n);
-		state.counters["signed_precomputed"] = benchmark::Counter(
-		        static_cast<double>(st.c[SG_HS_C_SIGN_PRECOMPUTED]) / (n + 1));
-		state.counters["cache_hits"] =
-		        benchmark::Counter(static_cast<double>(info.cache_hits) / (n + 1));
-	}
+	if (works && state.iterations() > 0)
+		cert_report(state, k, r, certs, CertTimes{ engine, refill, refill_cpu });
 	SSL_CTX_free(cctx[0]);
 	SSL_CTX_free(cctx[1]);
 	sg_hs_engine_free(r.e);
