@@ -836,6 +836,14 @@ static const struct chain_row chain_rows[] = {
 	  SG_HS_C_FAIL_BAD_CERT, NULL },
 	{ "CN of 129 bytes", LONG_129, NULL, NULL, 0, D30, 0, K_P256, BY_CA, false, false, CN, 0,
 	  SG_HS_C_FAIL_BAD_CERT, NULL },
+	{ "CN with a newline", "dev\nice", NULL, NULL, 0, D30, 0, K_P256, BY_CA, false, false, CN,
+	  0, SG_HS_C_FAIL_BAD_CERT, NULL },
+	{ "CN with a DEL",
+	  "dev\x7f"
+	  "ice",
+	  NULL, NULL, 0, D30, 0, K_P256, BY_CA, false, false, CN, 0, SG_HS_C_FAIL_BAD_CERT, NULL },
+	{ "UTF-8 CN", "capteur-\xc3\xa9t\xc3\xa9", NULL, NULL, 0, D30, 0, K_P256, BY_CA, false,
+	  false, CN, 0, 0, "capteur-\xc3\xa9t\xc3\xa9" },
 	{ "SAN URI of 129 bytes", "d", LONG_129, NULL, 0, D30, 0, K_P256, BY_CA, false, false, SAN,
 	  0, SG_HS_C_FAIL_BAD_CERT, NULL },
 };
@@ -1265,6 +1273,39 @@ static void test_rpk(void **state)
 	assert_int_equal(hs_cert_parse_rpk(NULL, 10, NULL, NULL), SG_HS_C_FAIL_BAD_CERT);
 }
 
+/*
+ * The two ways a raw public key is read: the canonical RFC 5480 form
+ * (uncompressed point: header compared, point checked on the curve) and
+ * anything else through OpenSSL's decoder (here: the same keys with a
+ * compressed point). Both give the same point, for 32 keys of each curve.
+ */
+static void test_rpk_paths_agree(void **state)
+{
+	static const char *const curves[] = { "P-256", "P-384" };
+	unsigned i, j;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		for (j = 0; j < 32; j++) {
+			EVP_PKEY *k = keygen("EC", curves[i]);
+			uint8_t a[256], b[256], ha[32], hb[32];
+			size_t al = spki_of(k, "uncompressed", a), bl = spki_of(k, "compressed", b);
+			struct hs_peer_key ka, kb;
+
+			assert_true(bl < al);
+			assert_int_equal(hs_cert_parse_rpk(a, al, &ka, ha), 0);
+			assert_int_equal(hs_cert_parse_rpk(b, bl, &kb, hb), 0);
+			assert_int_equal(ka.curve, kb.curve);
+			assert_int_equal(ka.point_len, i ? 97 : 65);
+			assert_int_equal(ka.point_len, kb.point_len);
+			assert_memory_equal(ka.point, kb.point, ka.point_len);
+			/* the hash is of the bytes sent: two encodings, two store keys */
+			assert_memory_not_equal(ha, hb, 32);
+			EVP_PKEY_free(k);
+		}
+	}
+}
+
 /* ---- reload ----------------------------------------------------------------------- */
 
 static void test_reload(void **state)
@@ -1466,6 +1507,7 @@ int main(void)
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_cache_capacity),
 		cmocka_unit_test(test_rpk),
+		cmocka_unit_test(test_rpk_paths_agree),
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_pool_threads),
 	};
