@@ -226,7 +226,7 @@ static int suite_arg(const char *s, struct sg_fl_conf *c)
 {
 	const struct sg_suite *su = sg_suite_by_name(s);
 
-	if (su == NULL || su->rank == 0 || c->n_suites == SG_FC_SUITES_MAX)
+	if (!sg_fc_suite_spoken(su) || c->n_suites == SG_FC_SUITES_MAX)
 		return -EINVAL;
 	for (unsigned i = 0; i < c->n_suites; i++)
 		if (c->suites[i] == su->id)
@@ -361,7 +361,7 @@ static int finish_suites(struct sg_fl_conf *c, char *err, size_t errlen)
 
 	if (c->n_suites == 0)
 		for (unsigned i = 0; i < SG_SUITES_RANKED; i++)
-			if (sg_suites[i].kx == want)
+			if (sg_suites[i].kx == want && sg_fc_suite_spoken(&sg_suites[i]))
 				c->suites[c->n_suites++] = sg_suites[i].id;
 	for (unsigned i = 0; i < c->n_suites; i++)
 		if (sg_suite_find(c->suites[i])->kx != want)

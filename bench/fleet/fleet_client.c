@@ -59,9 +59,7 @@ static int conf_ok(const struct sg_fc_conf *c)
 	    (c->ticket && c->ticket->len > SG_FC_TICKET_MAX))
 		return 0;
 	for (unsigned i = 0; i < c->n_suites; i++) {
-		const struct sg_suite *s = sg_suite_find(c->suites[i]);
-
-		if (s == NULL || s->rank == 0 || (s->kx != SG_KX_PSK && s->kx != SG_KX_ECDHE_PSK))
+		if (!sg_fc_suite_spoken(sg_suite_find(c->suites[i])))
 			return 0;
 	}
 	return 1;

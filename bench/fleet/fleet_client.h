@@ -21,12 +21,11 @@
  * next device.
  *
  * Does: PSK (RFC 4279) and ECDHE-PSK (RFC 5489, X25519 and secp256r1) with the
- * AEAD suites the registry ranks, cookies (HelloVerifyRequest, also repeated),
- * extended master secret (RFC 7627, offered always, used when the server
- * agrees), reassembly of fragmented server messages (RFC 6347 §4.2.3),
- * answering a retransmitted server flight with ours (§4.2.4), session
- * tickets and the abbreviated handshake (RFC 5077, when conf->ticket is
- * set; EMS on resumption per RFC 7627 §5.3), connection IDs (RFC 9146, when
+ * AEAD suites the registry ranks (sg_fc_suite_spoken()), cookies (HelloVerifyRequest, also
+ * repeated), extended master secret (RFC 7627, offered always, used when the server agrees),
+ * reassembly of fragmented server messages (RFC 6347 §4.2.3), answering a retransmitted server
+ * flight with ours (§4.2.4), session tickets and the abbreviated handshake (RFC 5077, when
+ * conf->ticket is set; EMS on resumption per RFC 7627 §5.3), connection IDs (RFC 9146, when
  * conf->use_cid is set).
  * Does not yet: fragmenting its own flights (a flight must fit in one
  * datagram of the caller's buffer), buffering server messages that arrive
@@ -39,11 +38,13 @@
 #ifndef STORMGATE_FLEET_CLIENT_H
 #define STORMGATE_FLEET_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <stormgate/dtls.h>
 #include <stormgate/record.h>
+#include <stormgate/suite.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,6 +60,18 @@ extern "C" {
 #define SG_FC_CID_MAX      32   /* our CID (conf->cid_len) */
 #define SG_FC_PEER_CID_MAX 16   /* the server's CID we keep (the gateway issues 8..16 B) */
 #define SG_FC_SESSION_ID   32   /* the session_id sent with a ticket (RFC 5077 §3.4) */
+
+/*
+ * The suites the fleet speaks: the PSK and ECDHE-PSK AEAD rows the registry
+ * ranks. Not the CBC-SHA256 ones (a device's SA is sg_rec_sa_size() bytes,
+ * without the MAC line of a wide SA) nor ECDHE-ECDSA (no certificates).
+ * Any thread.
+ */
+static inline bool sg_fc_suite_spoken(const struct sg_suite *su)
+{
+	return su != NULL && su->rank != 0 && (su->kx == SG_KX_PSK || su->kx == SG_KX_ECDHE_PSK) &&
+	       !sg_aead_wide(su->aead);
+}
 
 /* Where a device is. */
 enum sg_fc_state {
@@ -91,7 +104,7 @@ struct sg_fc_ticket {
 /* What a device offers and proves. Read during the calls; the caller keeps it alive. */
 struct sg_fc_conf {
 	struct sg_rec_ctx *rec; /* seals/opens the Finished records; its window is the SA's */
-	const uint16_t *suites; /* IANA ids offered, in order (ranked PSK / ECDHE-PSK rows) */
+	const uint16_t *suites; /* IANA ids offered, in order (sg_fc_suite_spoken() rows) */
 	unsigned n_suites;      /* 1..SG_FC_SUITES_MAX */
 	const char *identity;   /* PSK identity, 1..SG_TLS_PSK_IDENTITY_MAX bytes */
 	const uint8_t *psk;     /* the key */

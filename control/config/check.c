@@ -7,6 +7,7 @@
  * point at the node that breaks the rule. Any thread; reads the config and
  * the tree.
  */
+#include <inttypes.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -75,6 +76,29 @@ static void check_cid(struct cfg_ctx *px, const struct sg_config *cfg,
 		        "a nonce and a keyed check)",
 		        cfg->sessions.cid_length);
 	}
+}
+
+/* sessions.cbc_capacity: a part of sessions.capacity (CBC sessions are sessions too). */
+static void check_cbc(struct cfg_ctx *px, const struct sg_config *cfg,
+                      const struct sg_cfg_node *root)
+{
+	const struct sg_cfg_node *c = cfg_node_get(cfg_node_get(root, "sessions"), "cbc_capacity");
+
+	if (cfg->sessions.cbc_capacity != SG_CFG_CBC_CAPACITY_AUTO &&
+	    cfg->sessions.cbc_capacity > cfg->sessions.capacity)
+		cfg_err_at(px, c ? c->line : 0, c ? c->col : 0,
+		           "'sessions.cbc_capacity' is %" PRIu64
+		           ", more than 'sessions.capacity' (%" PRIu64 ")",
+		           cfg->sessions.cbc_capacity, cfg->sessions.capacity);
+}
+
+uint64_t sg_cfg_sessions_cbc_capacity(const struct sg_config *cfg)
+{
+	uint64_t cap = cfg->sessions.capacity;
+
+	if (cfg->sessions.cbc_capacity != SG_CFG_CBC_CAPACITY_AUTO)
+		return cfg->sessions.cbc_capacity < cap ? cfg->sessions.cbc_capacity : cap;
+	return cap / 16 ? cap / 16 : 1;
 }
 
 static void check_workers(struct cfg_ctx *px, const struct sg_config *cfg,
@@ -190,6 +214,7 @@ void cfg_cross_checks(struct cfg_ctx *px, const struct sg_config *cfg,
 
 	check_ports(px, cfg, ports);
 	check_cid(px, cfg, root);
+	check_cbc(px, cfg, root);
 	check_port_list(px, cfg, ports);
 	check_workers(px, cfg, cfg_node_get(root, "workers"));
 	check_suites(px, cfg, root);

@@ -149,6 +149,9 @@ static const struct cfg_key sessions_keys[] = {
 	{ "handshake_timeout", K_DURATION, FLD(struct sg_cfg_sessions, handshake_timeout), .min = 1,
 	  .max = 600, .def = 60 },
 	{ "peer_move", K_ENUM, FLD(struct sg_cfg_sessions, peer_move), .names = peer_move_names },
+	/* not given: capacity / 16 (sg_cfg_sessions_cbc_capacity(); above capacity: check.c) */
+	{ "cbc_capacity", K_UINT, FLD(struct sg_cfg_sessions, cbc_capacity), .min = 0,
+	  .max = 100000000, .def = (int64_t)-1 /* SG_CFG_CBC_CAPACITY_AUTO */ },
 	{ NULL },
 };
 

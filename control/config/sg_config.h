@@ -164,7 +164,13 @@ struct sg_cfg_sessions {
 	uint64_t idle_timeout;  /* seconds */
 	uint64_t handshake_timeout;
 	uint32_t peer_move; /* enum sg_peer_move */
+	/* sessions with CBC-SHA256 keys (a pool of wide SAs, docs/session-table.md); 0: CBC
+	 * sessions refused; SG_CFG_CBC_CAPACITY_AUTO (not set): sg_cfg_sessions_cbc_capacity() */
+	uint64_t cbc_capacity;
 };
+
+/* sessions.cbc_capacity not given: capacity / 16 (sg_cfg_sessions_cbc_capacity()). */
+#define SG_CFG_CBC_CAPACITY_AUTO UINT64_MAX
 
 struct sg_cfg_credentials {
 	char db[SG_CFG_STR_MAX]; /* LMDB environment directory */
@@ -394,6 +400,14 @@ uint32_t sg_cfg_handshake_in_flight(const struct sg_config *cfg);
 
 /* Does the config load a certificate or a raw public key (tls.cert or tls.rpk_key)? */
 bool sg_config_tls_enabled(const struct sg_config *cfg);
+
+/*
+ * Sessions that may have CBC-SHA256 keys (docs/config.md, "sessions"):
+ * sessions.cbc_capacity, or when not given sessions.capacity / 16 (at least
+ * 1); 0 refuses CBC sessions (the handshake's install fails, counted
+ * cbc_full). Any thread.
+ */
+uint64_t sg_cfg_sessions_cbc_capacity(const struct sg_config *cfg);
 
 /* Names for printing. Return "?" when out of range. */
 const char *sg_port_role_name(uint32_t role);

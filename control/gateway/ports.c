@@ -229,6 +229,7 @@ static int sessions_setup(struct sg_gateway *gw, uint32_t *capacity)
 {
 	const struct sg_config *cfg = &gw->cfg;
 	struct sg_sess_params sp = { 0 };
+	uint64_t cbc;
 
 	sp.capacity = (uint32_t)RTE_MIN(cfg->sessions.capacity, (uint64_t)SG_SESS_CAPACITY_MAX);
 	sp.replay_window = (uint16_t)cfg->sessions.replay_window;
@@ -241,6 +242,11 @@ static int sessions_setup(struct sg_gateway *gw, uint32_t *capacity)
 	sp.sa_reserve = RTE_MAX(sp.capacity / 64, 256u);
 	/* The gateway thread never waits for the workers (docs/session-table.md). */
 	sp.flags = SG_SESS_P_DEFER_GROW;
+	/* CBC-SHA256 sessions' wide SAs: a pool of their own, or none (cbc_full). */
+	cbc = RTE_MIN(sg_cfg_sessions_cbc_capacity(cfg), (uint64_t)sp.capacity);
+	sp.cbc_capacity = (uint32_t)cbc;
+	if (cbc == 0)
+		sp.flags |= SG_SESS_P_NO_CBC;
 	/* A restart keeps the CID key: stored CIDs name their slots again (store.c). */
 	sp.cid_key = gw->store.have_cid_key ? gw->store.cid_key : NULL;
 	gw->ports.sessions = sg_sess_table_create(&sp);

@@ -64,7 +64,8 @@ int gw_end_create(struct sg_gateway *gw)
 
 	e->reg = sg_sessreg_create(cap);
 	e->rec = sg_rec_ctx_create(&rc);
-	e->last_sa = aligned_alloc(SG_CACHE_LINE, sg_rec_sa_size(rc.window_bits));
+	/* any suite's SA: sg_sess_take_held() copies a CBC SA's MAC line too */
+	e->last_sa = aligned_alloc(SG_CACHE_LINE, sg_rec_sa_size_max(rc.window_bits));
 	e->closing_cap = CLOSING_CAP0;
 	e->closing = calloc(e->closing_cap, sizeof(*e->closing));
 	/* Half the table's spare SAs may wait out rekey_grace (ports.c). */

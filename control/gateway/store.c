@@ -361,8 +361,9 @@ static int rec_of(struct sg_gateway *gw, uint64_t id, struct sg_store_rec *rec)
 
 	if (gs->sa == NULL) {
 		gs->window = sg_sess_replay_window(t);
-		gs->sa = aligned_alloc(SG_CACHE_LINE,
-		                       RTE_ALIGN_CEIL(sg_rec_sa_size(gs->window), SG_CACHE_LINE));
+		/* any suite's: sg_sess_get_sa() copies a CBC SA's MAC line too */
+		gs->sa = aligned_alloc(SG_CACHE_LINE, RTE_ALIGN_CEIL(sg_rec_sa_size_max(gs->window),
+		                                                     SG_CACHE_LINE));
 		if (gs->sa == NULL)
 			return -ENOMEM;
 	}

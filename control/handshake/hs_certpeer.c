@@ -63,9 +63,10 @@ static void cert_fail(struct sg_hs_engine *e, struct hs_rx *x, struct hs_slot *s
  * a raw public key; handshake.h), under set's policy: the credential into
  * the slot, the store's name of a raw public key into id (*id_len). 0, or
  * the failure's counter: an unknown raw public key is a bad certificate;
- * an X.509 identity without an entry takes the defaults unless
- * require_policy; -EACCES or a policy flag the session cannot meet is
- * access_denied; a store that failed, internal_error.
+ * an X.509 identity without an entry takes the defaults (keeping what the
+ * callback put in cred.user) unless require_policy; -EACCES or a policy
+ * flag the session cannot meet is access_denied; a store that failed,
+ * internal_error.
  */
 static int cert_policy(struct sg_hs_engine *e, struct hs_slot *s, const struct hs_cert_set *set,
                        enum sg_hs_auth kind, const uint8_t *key, size_t key_len, uint8_t *id,
@@ -86,7 +87,11 @@ static int cert_policy(struct sg_hs_engine *e, struct hs_slot *s, const struct h
 	    (*id_len == 0 || *id_len > SG_TLS_PSK_IDENTITY_MAX))
 		rc = -EIO;
 	if (rc == -ENOENT && !hs_cert_require_policy(set)) {
+		/* The defaults; the caller's word (cred.user) is still its own. */
+		uint64_t user = cred.user;
+
 		memset(&cred, 0, sizeof(cred));
+		cred.user = user;
 		rc = 0;
 	} else if (rc == -ENOENT ||
 	           (rc == 0 && (cred.flags & SG_HS_CRED_F_REQUIRE_EMS) && !(s->flags & SF_EMS))) {

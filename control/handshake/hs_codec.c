@@ -118,6 +118,7 @@ enum ext_bit {
 	EXT_RENEG,
 	EXT_CID,
 	EXT_RRC,
+	EXT_ETM,
 };
 
 static int ext_bit(uint16_t type)
@@ -143,6 +144,8 @@ static int ext_bit(uint16_t type)
 		return EXT_CID;
 	case SG_TLS_EXT_RRC:
 		return EXT_RRC;
+	case SG_TLS_EXT_ENCRYPT_THEN_MAC:
+		return EXT_ETM;
 	default:
 		return -1;
 	}
@@ -271,7 +274,8 @@ static int parse_cid(const uint8_t *d, uint16_t n, struct sg_hs_client_hello *ch
 	return 0;
 }
 
-/* An extension whose extension_data is empty (RFC 7627 §5.1, RFC 9853 §3): its flag. */
+/* An extension whose extension_data is empty (RFC 7627 §5.1, RFC 9853 §3, RFC 7366 §2):
+ * its flag. */
 static int parse_empty(uint16_t n, uint16_t flag, struct sg_hs_client_hello *ch)
 {
 	if (n != 0)
@@ -309,6 +313,9 @@ static int parse_extension(uint16_t type, const uint8_t *d, uint16_t n,
 		return parse_cid(d, n, ch);
 	case SG_TLS_EXT_RRC:
 		return parse_empty(n, SG_HS_CH_F_RRC, ch);
+	case SG_TLS_EXT_ENCRYPT_THEN_MAC:
+		/* Offered whatever suites the client lists: meaningful for CBC only. */
+		return parse_empty(n, SG_HS_CH_F_ETM, ch);
 	default:
 		/* Certificates' (hs_certcodec.c); RFC 5246 §7.4.1.4: ignore the rest. */
 		return sg_hs_cert_ext_parse(type, d, n, ch);
@@ -473,6 +480,8 @@ static size_t sh_ext_len(const struct sg_hs_server_hello *sh)
 		n += 6;
 	if (sh->flags & SG_HS_CH_F_RRC)
 		n += 4; /* RFC 9853 §3: empty */
+	if (sh->flags & SG_HS_CH_F_ETM)
+		n += 4; /* RFC 7366 §2: empty */
 	return n + sg_hs_cert_sh_ext_len(sh);
 }
 
@@ -519,6 +528,8 @@ static void put_sh_extensions(uint8_t *p, const struct sg_hs_server_hello *sh)
 	}
 	if (sh->flags & SG_HS_CH_F_RRC)
 		p = put_ext_hdr(p, SG_TLS_EXT_RRC, 0);
+	if (sh->flags & SG_HS_CH_F_ETM)
+		p = put_ext_hdr(p, SG_TLS_EXT_ENCRYPT_THEN_MAC, 0);
 	sg_hs_cert_sh_ext_put(p, sh);
 }
 

@@ -71,6 +71,7 @@ void sg_hs_frag_hdr_write(uint8_t *p, const struct sg_hs_msg_hdr *h);
 #define SG_HS_CH_F_MFL           0x0400 /* max_fragment_length (RFC 6066 §4) */
 #define SG_HS_CH_F_RSL           0x0800 /* record_size_limit (RFC 8449 §4) */
 #define SG_HS_CH_F_RRC           0x1000 /* rrc, empty (RFC 9853 §3) */
+#define SG_HS_CH_F_ETM           0x8000 /* encrypt_then_mac, empty (RFC 7366 §2) */
 
 /* Longest host_name we keep; RFC 1035 names are at most 253 octets. */
 #define SG_HS_SNI_MAX 255
@@ -179,7 +180,8 @@ struct sg_hs_server_hello {
 	uint8_t session_id_len;
 	uint16_t suite;
 	uint16_t flags;     /* SG_HS_CH_F_* for the extensions to echo: EMS,
-	                       RENEG_INFO, TICKET, CID, SNI, POINT_FORMATS, MFL, RSL, RRC */
+	                       RENEG_INFO, TICKET, CID, SNI, POINT_FORMATS, MFL, RSL, RRC,
+	                       ETM (a CBC suite only, RFC 7366 §3) */
 	uint8_t mfl;        /* echoed max_fragment_length code */
 	uint16_t rsl;       /* our record_size_limit */
 	const uint8_t *cid; /* our CID for records the client sends us */

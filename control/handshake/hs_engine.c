@@ -598,7 +598,8 @@ static int engine_alloc(struct sg_hs_engine *e)
 	e->pre = calloc(SG_HS_BURST_MAX, sizeof(e->pre[0]));
 	if (e->batch == NULL || e->pre == NULL)
 		return -ENOMEM;
-	e->result_sa_size = sg_rec_sa_size(e->conf.replay_window);
+	/* any suite's SA: a CBC one carries its MAC line */
+	e->result_sa_size = sg_rec_sa_size_max(e->conf.replay_window);
 	e->result_sa = aligned_alloc(SG_CACHE_LINE, e->result_sa_size);
 	e->tx = malloc(e->conf.mtu);
 	e->scratch_len = SCRATCH_LEN;

@@ -24,15 +24,18 @@ static void fill_result(struct sg_hs_engine *e, struct hs_slot *s, uint64_t fin_
                         unsigned reserved, uint64_t now_unix, struct sg_hs_result *r)
 {
 	const struct sg_suite *su = hs_slot_suite(s);
+	bool wide = sg_aead_wide(s->sa.aead); /* CBC: the MAC keys, EtM (hs_keys.c) */
 	struct sg_rec_sa_params p = {
 		.aead = (enum sg_aead)s->sa.aead,
 		.epoch = 1,
-		.flags = (uint8_t)((s->sa.flags & (SG_SA_F_RX_CID | SG_SA_F_TX_CID)) |
+		.flags = (uint8_t)((s->sa.flags & (SG_SA_F_RX_CID | SG_SA_F_TX_CID | SG_SA_F_ETM)) |
 		                   ((s->flags & SF_RRC) ? SG_SA_F_RRC : 0)),
 		.rx_key = s->sa.rx_key,
 		.tx_key = s->sa.tx_key,
 		.rx_iv = s->sa.rx_iv,
 		.tx_iv = s->sa.tx_iv,
+		.rx_mac = wide ? s->sa_mac.rx_mac : NULL,
+		.tx_mac = wide ? s->sa_mac.tx_mac : NULL,
 		.tx_seq = sg_rec_sa_tx_seq(&s->sa) + reserved,
 		.rx_seq = fin_seq + 1, /* the client's Finished used the numbers up to it */
 		/* RFC 8449 §4 / RFC 6066 §4: every record sealed for the session obeys it. */

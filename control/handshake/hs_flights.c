@@ -60,6 +60,9 @@ void sg_hs_server_hello_of(const struct hs_slot *s, bool resumed, struct sg_hs_s
 	}
 	if (s->flags & SF_RRC)
 		sh->flags |= SG_HS_CH_F_RRC;
+	/* RFC 7366 §3: only with the CBC suite it applies to (hs_hello.c). */
+	if (s->flags & SF_ETM)
+		sh->flags |= SG_HS_CH_F_ETM;
 	sg_hs_cert_server_hello(s, sh);
 }
 

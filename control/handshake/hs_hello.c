@@ -240,11 +240,17 @@ static void hello_limits(const struct sg_hs_engine *e, struct hs_slot *s,
  * RFC 9146 §3: our CID goes in the ServerHello; theirs we use when sending.
  * RFC 9853 §3: rrc is echoed only with a connection_id; it is of use to us
  * only when the client's records carry our CID, so only when we give it one
- * (the data plane then checks a moved peer before following it).
+ * (the data plane then checks a moved peer before following it). Decided
+ * once the suite is known: a CBC suite gets no CID (RFC 9146 §5's MAC input
+ * for block ciphers is not implemented, and the record layer refuses a CBC
+ * SA with CIDs), hence no rrc either; the client then sends and takes
+ * records without CIDs, as RFC 9146 §3 has it for a hello left unanswered.
  */
 static void hello_cids(struct sg_hs_engine *e, struct hs_slot *s,
                        const struct sg_hs_client_hello *ch, const struct sg_hs_peer *peer)
 {
+	if (sg_aead_wide(hs_slot_suite(s)->aead))
+		return;
 	if ((ch->flags & SG_HS_CH_F_CID) && e->conf.cid_len && e->conf.ops.cid_alloc &&
 	    ch->cid_len <= SG_HS_PEER_CID_MAX &&
 	    e->conf.ops.cid_alloc(e->conf.ops.ctx, peer, s->cid) == 0) {
@@ -258,13 +264,13 @@ static void hello_cids(struct sg_hs_engine *e, struct hs_slot *s,
 }
 
 /*
- * What the hello's extensions ask of the slot, in this order: secure
- * renegotiation (RFC 5746 §3.6: an initial hello carries an empty
- * renegotiation_info), extended master secret (RFC 7627), server_name,
- * record limits, CIDs. 0, or the negated counter to fail with.
+ * What the hello's extensions ask of the slot before the suite is chosen,
+ * in this order: secure renegotiation (RFC 5746 §3.6: an initial hello
+ * carries an empty renegotiation_info), extended master secret (RFC 7627),
+ * server_name, record limits. 0, or the negated counter to fail with.
  */
 static int hello_extensions(struct sg_hs_engine *e, struct hs_slot *s,
-                            const struct sg_hs_client_hello *ch, const struct sg_hs_peer *peer)
+                            const struct sg_hs_client_hello *ch)
 {
 	if ((ch->flags & SG_HS_CH_F_RENEG_INFO) && ch->reneg_len != 0)
 		return -(int)SG_HS_C_FAIL_RENEGOTIATION;
@@ -280,8 +286,25 @@ static int hello_extensions(struct sg_hs_engine *e, struct hs_slot *s,
 		memcpy(s->sni, ch->sni, ch->sni_len);
 	}
 	hello_limits(e, s, ch);
-	hello_cids(e, s, ch, peer);
 	return 0;
+}
+
+/*
+ * What depends on the suite, once it is chosen (full or resumed): CIDs and
+ * rrc (above), encrypt_then_mac (RFC 7366 §3: echoed only with a CBC suite;
+ * with an AEAD the client's offer is ignored), point formats (ECDHE).
+ */
+static void hello_suite_extensions(struct sg_hs_engine *e, struct hs_slot *s,
+                                   const struct sg_hs_client_hello *ch,
+                                   const struct sg_hs_peer *peer)
+{
+	const struct sg_suite *su = hs_slot_suite(s);
+
+	hello_cids(e, s, ch, peer);
+	if ((ch->flags & SG_HS_CH_F_ETM) && sg_aead_wide(su->aead))
+		s->flags |= SF_ETM;
+	if ((hs_suite_ecdhe(su) || hs_suite_cert(su)) && (ch->flags & SG_HS_CH_F_POINT_FORMATS))
+		s->flags |= SF_POINTS;
 }
 
 /*
@@ -382,7 +405,7 @@ static void start_handshake(struct sg_hs_engine *e, struct hs_rx *x, const struc
 
 	if (s == NULL)
 		return;
-	rc = hello_extensions(e, s, ch, x->peer);
+	rc = hello_extensions(e, s, ch);
 	if (rc == 0)
 		rc = hello_session(e, s, ch, x->now.unix_s);
 	if (rc < 0) {
@@ -390,9 +413,7 @@ static void start_handshake(struct sg_hs_engine *e, struct hs_rx *x, const struc
 		return;
 	}
 	resumed = rc == 1;
-	if ((hs_suite_ecdhe(hs_slot_suite(s)) || hs_suite_cert(hs_slot_suite(s))) &&
-	    (ch->flags & SG_HS_CH_F_POINT_FORMATS))
-		s->flags |= SF_POINTS;
+	hello_suite_extensions(e, s, ch, x->peer);
 	rc = sg_hs_crypto_random(&e->crypto, s->server_random, SG_TLS_RANDOM_LEN);
 	if (rc == 0) {
 		sg_hs_transcript_start(&s->transcript, hs_suite_hash(hs_slot_suite(s)));

@@ -48,34 +48,47 @@ size_t sg_hs_premaster(uint8_t pms[HS_PMS_MAX], const uint8_t *ecdh, const struc
 	return n + cred->psk_len;
 }
 
-/* The key block's length: AEAD suites have no MAC keys (RFC 5246 §6.3). */
+_Static_assert(HS_KEY_BLOCK_MAX >= 2 * 32 + 2 * SG_DTLS_AEAD_NONCE_LEN,
+               "the key block holds ChaCha20-Poly1305's too");
+
+/* The key block's length (RFC 5246 §6.3): MAC keys (CBC only), write keys, write IVs
+ * (AEAD only). */
 static unsigned key_block_len(const struct sg_suite *su)
 {
 	enum sg_aead aead = (enum sg_aead)su->aead;
 
-	return 2 * sg_aead_key_len(aead) + 2 * sg_aead_iv_len(aead);
+	return 2 * sg_aead_mac_key_len(aead) + 2 * sg_aead_key_len(aead) + 2 * sg_aead_iv_len(aead);
 }
 
 /*
- * Key block (RFC 5246 §6.3) → the slot's epoch-1 SA. AEAD suites have no
- * MAC keys: client_write_key, server_write_key, client_write_IV,
- * server_write_IV (4-byte salts for GCM/CCM, 12 bytes for ChaCha20-Poly1305,
- * RFC 7905 §2).
+ * Key block (RFC 5246 §6.3) → the slot's epoch-1 SA: client_write_MAC_key,
+ * server_write_MAC_key, client_write_key, server_write_key,
+ * client_write_IV, server_write_IV. AEAD suites have no MAC keys; their IVs
+ * are 4-byte salts for GCM/CCM, 12 bytes for ChaCha20-Poly1305 (RFC 7905
+ * §2). CBC-SHA256 has MAC keys and no IVs (TLS 1.1+: an explicit IV per
+ * record); its MAC keys go to the SA's MAC line, which follows the slot's SA.
+ * CBC never has CIDs (the hello declined them, hs_hello.c), and EtM only
+ * with CBC (RFC 7366 §3).
  */
 static int sa_from_key_block(struct hs_slot *s, const uint8_t *kb)
 {
 	const struct sg_suite *su = hs_slot_suite(s);
 	enum sg_aead aead = (enum sg_aead)su->aead;
-	unsigned kl = sg_aead_key_len(aead), il = sg_aead_iv_len(aead);
+	unsigned ml = sg_aead_mac_key_len(aead), kl = sg_aead_key_len(aead),
+	         il = sg_aead_iv_len(aead);
+	const uint8_t *keys = kb + 2 * ml;
 	struct sg_rec_sa_params p = {
 		.aead = aead,
 		.epoch = 1,
 		.flags = (uint8_t)(((s->flags & SF_CID) && s->cid_len ? SG_SA_F_RX_CID : 0) |
-		                   ((s->flags & SF_CID) && s->peer_cid_len ? SG_SA_F_TX_CID : 0)),
-		.rx_key = kb,
-		.tx_key = kb + kl,
-		.rx_iv = kb + 2 * kl,
-		.tx_iv = kb + 2 * kl + il,
+		                   ((s->flags & SF_CID) && s->peer_cid_len ? SG_SA_F_TX_CID : 0) |
+		                   ((s->flags & SF_ETM) ? SG_SA_F_ETM : 0)),
+		.rx_key = keys,
+		.tx_key = keys + kl,
+		.rx_iv = il ? keys + 2 * kl : NULL,
+		.tx_iv = il ? keys + 2 * kl + il : NULL,
+		.rx_mac = ml ? kb : NULL,
+		.tx_mac = ml ? kb + ml : NULL,
 		.tx_seq = 0,
 		.rx_seq = 0,
 	};
@@ -87,7 +100,7 @@ int sg_hs_derive_keys(struct sg_hs_engine *e, struct hs_slot *s)
 {
 	const struct sg_suite *su = hs_slot_suite(s);
 	const struct sg_hs_hmac_key *mk = master_key(e, s);
-	uint8_t kb[2 * 32 + 2 * 12];
+	uint8_t kb[HS_KEY_BLOCK_MAX];
 	int rc;
 
 	if (mk == NULL)

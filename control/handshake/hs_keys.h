@@ -31,6 +31,13 @@ struct hs_slot;
 /* The longest premaster secret: uint16 length, other_secret, uint16 length, PSK. */
 #define HS_PMS_MAX (2 + SG_TLS_PSK_MAX + 2 + SG_TLS_PSK_MAX)
 
+/*
+ * The longest key block (RFC 5246 §6.3): two 32-byte MAC keys and two AES-128
+ * keys for CBC-SHA256 (96 B), or two 32-byte keys and two 12-byte IVs for
+ * ChaCha20-Poly1305 (88 B).
+ */
+#define HS_KEY_BLOCK_MAX (2 * SG_DTLS_CBC_MAC_KEY_LEN + 2 * 16)
+
 _Static_assert(SG_HS_ECDH_SECRET_LEN <= SG_TLS_PSK_MAX, "premaster buffer");
 
 /*
@@ -81,7 +88,7 @@ struct hs_derive {
 	struct sg_hs_hmac_key key; /* the premaster's, then the master secret's */
 	uint8_t session_hash[SG_HS_HASH_MAX_LEN];
 	uint8_t master[SG_TLS_MASTER_SECRET_LEN];
-	uint8_t kb[2 * 32 + 2 * 12];
+	uint8_t kb[HS_KEY_BLOCK_MAX];
 	uint8_t client_verify[SG_TLS_VERIFY_DATA_LEN];
 	uint8_t server_verify[SG_TLS_VERIFY_DATA_LEN];
 };

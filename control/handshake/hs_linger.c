@@ -16,6 +16,11 @@
 #include "hs_priv.h"
 #include "hs_slots.h"
 
+_Static_assert(__builtin_offsetof(struct hs_linger, sa_mac) ==
+                       __builtin_offsetof(struct hs_linger, sa) + sizeof(struct sg_rec_sa),
+               "the entry's SA is followed by its MAC line (sg_rec_sa_mac)");
+_Static_assert(SG_HS_PEER_CID_MAX <= sizeof(struct sg_rec_sa_mac), "a CID fits the MAC line");
+
 /* The peer of the datagram being handled is hashed once (sg_hs_input()). */
 static uint32_t lbucket_of(const struct sg_hs_engine *e, uint32_t hash)
 {
@@ -113,7 +118,9 @@ static size_t linger_used(const struct hs_linger *l)
 
 void sg_hs_linger_arm(struct hs_linger *l, const struct hs_slot *s, const uint8_t *fin)
 {
-	memcpy(&l->sa, &s->sa, sizeof(l->sa));
+	/* The SA and, for CBC, its MAC line: sg_rec_sa_size_for() bytes; then the CID of an
+	 * AEAD session (a CBC one has none: peer_cid_len 0, the MAC line stays). */
+	memcpy(&l->sa, &s->sa, sg_rec_sa_size_for(HS_SA_WINDOW, s->sa.aead));
 	l->fin_left = LINGER_RESENDS;
 	l->ep0_seq = s->ep0_seq;
 	l->peer_cid_len = s->peer_cid_len;

@@ -61,6 +61,16 @@ struct hs_linger {
 	/* client_write key, IV, window (HS_SA_WINDOW); server_write key, IV and
 	 * tx_word at the next reserved number */
 	struct sg_rec_sa sa;
+	/*
+	 * Never both, so they share the line that follows the SA (the entry
+	 * stays 832 B): a CBC suite's MAC keys (the SA's MAC line,
+	 * sg_rec_sa_mac()), or the client's CID our records carry
+	 * (SG_SA_F_TX_CID), which only an AEAD session has (hs_hello.c).
+	 */
+	union {
+		struct sg_rec_sa_mac sa_mac;
+		uint8_t peer_cid[SG_HS_PEER_CID_MAX];
+	};
 	struct sg_hs_peer peer;
 	uint32_t hnext;
 	uint32_t bucket;
@@ -73,7 +83,6 @@ struct hs_linger {
 	uint64_t next_resend; /* monotonic ms before which a Finished earns nothing */
 	uint64_t ep0_seq;     /* next epoch-0 record number of the renumbered flight */
 	uint8_t fin_msg[LINGER_FIN_LEN];
-	uint8_t peer_cid[SG_HS_PEER_CID_MAX];
 	/* the datagrams as sent; our Finished's record ends the last one */
 	uint8_t flight[LINGER_FLIGHT_MAX];
 };

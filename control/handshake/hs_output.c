@@ -124,13 +124,25 @@ static void tx_sealed(struct hs_tx *t, uint8_t type, const uint8_t *a, size_t al
 	e->tx_len += op.rec_len;
 }
 
+/*
+ * What protection adds to an epoch-1 record's plaintext at most: an AEAD's
+ * explicit nonce and tag, or CBC's explicit IV, MAC and padding of up to a
+ * block (RFC 5246 §6.2.3.2).
+ */
+static size_t sealed_over(const struct hs_slot *s)
+{
+	if (sg_aead_wide(s->sa.aead))
+		return SG_DTLS_CBC_IV_LEN + SG_DTLS_CBC_MAC_LEN + SG_DTLS_CBC_BLOCK;
+	return SG_DTLS_AEAD_EXPLICIT_LEN + SG_DTLS_AEAD_TAG_LEN;
+}
+
 /* Largest handshake fragment that fits one record in one datagram. */
 static size_t frag_room(const struct hs_tx *t, int epoch)
 {
 	size_t over = SG_DTLS_HDR_LEN + SG_DTLS_HS_HDR_LEN, room;
 
 	if (epoch && t->s)
-		over += t->s->peer_cid_len + 1 + SG_DTLS_AEAD_EXPLICIT_LEN + SG_DTLS_AEAD_TAG_LEN;
+		over += t->s->peer_cid_len + 1 + sealed_over(t->s);
 	room = t->e->conf.mtu - over;
 	return room < t->max_frag ? room : t->max_frag;
 }

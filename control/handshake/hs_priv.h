@@ -70,7 +70,8 @@ struct hs_bigmsg_pool; /* hs_bigmsg.h */
 _Static_assert(SCRATCH_LEN >= sizeof(struct sg_hs_peer) + SG_HS_DGRAM_MAX,
                "the scratch holds the cookie MAC input of the largest datagram");
 /* The suites and their default order: the registry (suite.h), its ranked rows. */
-_Static_assert(SG_SUITES_RANKED <= SG_HS_SUITES_MAX, "every suite fits a preference list");
+/* Room for the 0 after every suite: a caller that keeps one (the gateway) loses none. */
+_Static_assert(SG_SUITES_RANKED < SG_HS_SUITES_MAX, "every suite fits a preference list");
 
 /* ---- the engine ------------------------------------------------------------------ */
 

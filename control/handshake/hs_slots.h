@@ -66,6 +66,7 @@ enum hs_state {
 #define SF_RESENT       0x1000 /* our flight went again in this retransmission period */
 #define SF_AUTH_FAILED  0x2000 /* a record failed under keys the client's key exchange made */
 #define SF_SERVER_FIN   0x0100 /* full: server_verify derived with the keys (hs_keys.h) */
+#define SF_ETM          0x4000 /* encrypt_then_mac (RFC 7366): a CBC suite, the client offered it */
 
 /* struct hs_slot.cflags: an ECDHE-ECDSA handshake (hs_certflight.c, hs_certpeer.c) */
 #define CF_RPK_OURS 0x01 /* we present our raw public key (RFC 7250 server_certificate_type) */
@@ -90,7 +91,9 @@ struct hs_slot {
 	uint64_t deadline;   /* next timer: retransmission or expiry */
 	uint64_t expires;    /* handshake_timeout_ms after the start */
 	struct sg_rec_sa sa; /* epoch-1 keys once derived (window HS_SA_WINDOW) */
-	/* Widest first, the bytes next to the byte arrays: no padding (1,472 B). */
+	/* Its MAC line, right after it (sg_rec_sa_mac()): the MAC keys of a CBC suite. */
+	struct sg_rec_sa_mac sa_mac;
+	/* Widest first, the bytes next to the byte arrays: no padding (1,536 B). */
 	uint32_t rto;    /* current retransmission timeout */
 	uint16_t flags;  /* SF_* */
 	uint16_t ch_seq; /* ClientHello message_seq: ServerHello reuses it (RFC 6347 §4.2.2) */
@@ -163,6 +166,10 @@ struct hs_slot {
 
 /* The budget of an in-flight handshake, certificate handshakes included (docs/certificates.md). */
 _Static_assert(sizeof(struct hs_slot) <= 2048, "a slot stays within 2 KB");
+/* A window <= 128 has no replay tail: the MAC line follows the SA's two lines. */
+_Static_assert(__builtin_offsetof(struct hs_slot, sa_mac) ==
+                       __builtin_offsetof(struct hs_slot, sa) + sizeof(struct sg_rec_sa),
+               "the slot's SA is followed by its MAC line (sg_rec_sa_mac)");
 
 static inline bool hs_peer_eq(const struct sg_hs_peer *a, const struct sg_hs_peer *b)
 {

@@ -222,7 +222,8 @@ static int hsp_install(void *ctx, const struct sg_hs_result *res)
 	m->out_used = 0;
 	m->worker = (unsigned)res->tag;
 	m->res = *res;
-	memcpy(m->sa, res->sa, e->sa_size);
+	/* the SA as wide as its suite makes it: a CBC SA's MAC line comes along */
+	memcpy(m->sa, res->sa, sg_rec_sa_size_for(e->window, res->sa->aead));
 	m->res.sa = m->sa;
 	e->installs++;
 	return 0;

@@ -93,7 +93,8 @@ static int engine_create(struct sg_hsplane *p, unsigned i, uint32_t slots)
 	e->reuse_ms = p->conf.ecdhe_reuse_ms;
 	e->reuse_storm_ms = p->conf.ecdhe_reuse_storm_ms;
 	e->n_msgs = fifo;
-	e->sa_size = RTE_ALIGN_CEIL(sg_rec_sa_size(hc.replay_window), SG_CACHE_LINE);
+	e->window = hc.replay_window;
+	e->sa_size = RTE_ALIGN_CEIL(sg_rec_sa_size_max(hc.replay_window), SG_CACHE_LINE);
 	e->msgs = calloc(fifo, sizeof(*e->msgs));
 	e->sa_mem = aligned_alloc(SG_CACHE_LINE, e->sa_size * fifo);
 	e->fifo = ring(p, "f", i, sizeof(void *), fifo + 1, spsc | RING_F_EXACT_SZ);

@@ -40,6 +40,7 @@ static const char *const refusal_names[SG_SESS_REFUSE_MAX] = {
 	[SG_SESS_REFUSE_UNKNOWN_ID] = "unknown_id",
 	[SG_SESS_REFUSE_DEFER_FULL] = "defer_full",
 	[SG_SESS_REFUSE_BUSY] = "busy",
+	[SG_SESS_REFUSE_CBC_FULL] = "cbc_full",
 };
 
 /* Punted packets by kind, by their stable labels ("handshake"; "other" for none). */

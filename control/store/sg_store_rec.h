@@ -5,8 +5,14 @@
  * (sg_store_key.h). Control plane only; a struct sg_store_sealer belongs to
  * one thread. docs/restart.md, "The sealed record", has the layout and sizes.
  *
- * Sealed record, version 1:
+ * Sealed record, version 1 or 2:
  *   u8 version | u32 key_id | u16 body_len | nonce[12] | body[body_len] | tag[16]
+ * Version 2 (issue 17) is version 1's body with the MAC keys of a CBC-SHA256
+ * session after the IVs (sg_aead_mac_key_len() bytes each, rx then tx) and
+ * the SG_STORE_F_ETM flag. A record is sealed at the lowest version that can
+ * say it: AEAD sessions stay version 1 (an older build still restores
+ * them), CBC sessions are version 2 (an older build keeps them, refused as
+ * `version`, rather than deleting them as damage). Both are read.
  * AAD: the 7 header bytes and the record's store key (u32 slot, big endian),
  * so a record moved to another slot, re-labelled with another version or key
  * id, or cut or grown, fails to open. The nonce is unique per write: a
@@ -27,7 +33,9 @@
 extern "C" {
 #endif
 
-#define SG_STORE_REC_VERSION 1
+#define SG_STORE_REC_VERSION 2  /* the newest version this build reads and writes */
+#define SG_STORE_REC_V1      1  /* AEAD sessions */
+#define SG_STORE_REC_V2      2  /* CBC-SHA256 sessions: their MAC keys */
 #define SG_STORE_REC_HDR     7  /* version, key id, body length */
 #define SG_STORE_REC_NONCE   12 /* AES-GCM IV (NIST SP 800-38D §8.2.1, deterministic) */
 #define SG_STORE_REC_TAG     16
@@ -37,10 +45,11 @@ extern "C" {
 /* Fixed part of the body: integers, aead, flags, cred_tag, token. */
 #define SG_STORE_REC_BODY_FIXED (52)
 /* Largest body: fixed fields, the whole identity, both CIDs whole, v6 tuple,
- * 32-byte keys, 12-byte IVs. */
+ * 32-byte keys, 12-byte IVs, the MAC keys (version 2; a CBC session has no IVs, so this
+ * bounds both). */
 #define SG_STORE_REC_BODY_MAX                                                                      \
 	(SG_STORE_REC_BODY_FIXED + 1 + SG_STORE_IDENTITY_MAX + 1 + SG_SESS_CID_LEN_MAX + 1 +       \
-	 SG_SESS_PEER_CID_MAX + 36 + 2 * (32 + 12))
+	 SG_SESS_PEER_CID_MAX + 36 + 2 * (32 + 12) + 2 * SG_DTLS_CBC_MAC_KEY_LEN)
 #define SG_STORE_REC_MAX                                                                           \
 	(SG_STORE_REC_HDR + SG_STORE_REC_NONCE + SG_STORE_REC_BODY_MAX + SG_STORE_REC_TAG)
 
@@ -51,14 +60,15 @@ extern "C" {
 #define SG_STORE_F_TX_CID 0x08 /* SG_SA_F_TX_CID */
 #define SG_STORE_F_RRC    0x10 /* SG_SA_F_RRC: return routability checks (RFC 9853) */
 #define SG_STORE_F_EMS    0x20 /* extended master secret negotiated (RFC 7627) */
-#define SG_STORE_F_ALL    0x3f
+#define SG_STORE_F_ETM    0x40 /* SG_SA_F_ETM: encrypt_then_mac (RFC 7366); version 2 only */
+#define SG_STORE_F_ALL    0x7f
 /* In the body only: the tuple is IPv4-mapped and stored as 4-byte addresses. */
 #define SG_STORE_F_V4 0x80
 
 /*
  * One session as the store keeps it. The slot is not a field: it is the
- * record's store key, passed beside it. Secret: rx_key, tx_key, rx_iv, tx_iv
- * (wipe with sg_store_rec_wipe()).
+ * record's store key, passed beside it. Secret: rx_key, tx_key, rx_iv, tx_iv,
+ * rx_mac, tx_mac (wipe with sg_store_rec_wipe()).
  */
 struct sg_store_rec {
 	uint32_t gen;     /* the slot's generation: the session id is gen << 32 | slot */
@@ -87,6 +97,9 @@ struct sg_store_rec {
 	uint8_t tx_key[32];
 	uint8_t rx_iv[12];
 	uint8_t tx_iv[12];
+	/* CBC-SHA256 (aead SG_AEAD_AES_128_CBC_SHA256): the MAC keys (RFC 5246 §6.3) */
+	uint8_t rx_mac[SG_DTLS_CBC_MAC_KEY_LEN];
+	uint8_t tx_mac[SG_DTLS_CBC_MAC_KEY_LEN];
 };
 
 /*
@@ -130,9 +143,9 @@ void sg_store_sealer_wipe(struct sg_store_sealer *s);
 
 /*
  * Seal rec, stored under slot, into out (cap bytes; SG_STORE_REC_MAX always
- * fits). Returns the sealed length, or -EINVAL (a field out of range: aead,
- * flags, CID lengths, sequence >= 2^48), -ENOBUFS (cap too small), -EIO
- * (libcrypto failed). Every intermediate copy of the keys is wiped.
+ * fits), at version 1, or 2 for a CBC session. Returns the sealed length, or -EINVAL (a field out
+ * of range: aead, flags, CID lengths, sequence >= 2^48), -ENOBUFS (cap too small), -EIO (libcrypto
+ * failed). Every intermediate copy of the keys is wiped.
  */
 int sg_store_rec_seal(struct sg_store_sealer *s, uint32_t slot, const struct sg_store_rec *rec,
                       uint8_t *out, size_t cap);

@@ -17,6 +17,8 @@
 #define META_PREFIX     "meta:"
 #define META_PREFIX_LEN (sizeof(META_PREFIX) - 1)
 #define META_SEALED_MAX SG_STORE_SEALED_LEN(SG_STORE_META_MAX)
+/* Meta values are bytes the caller lays out: their envelope stays at version 1. */
+#define SG_STORE_META_VERSION 1
 
 /* "meta:" and name into bind; returns its length, or -EINVAL for a bad name. */
 static int meta_bind(const char *name, uint8_t bind[META_PREFIX_LEN + SG_STORE_META_NAME_MAX])
@@ -42,7 +44,8 @@ int sg_store_meta_put(struct sg_store *st, const char *name, const uint8_t *val,
 	buf = malloc(META_SEALED_MAX);
 	if (buf == NULL)
 		return -ENOMEM;
-	rc = sg_store_seal(&st->sealer, bind, (size_t)bind_len, val, len, buf, META_SEALED_MAX);
+	rc = sg_store_seal(&st->sealer, SG_STORE_META_VERSION, bind, (size_t)bind_len, val, len,
+	                   buf, META_SEALED_MAX);
 	if (rc >= 0)
 		rc = st->w != NULL ? sg_store_wq_add(st->w, SG_STORE_WOP_META_PUT, 0, name, buf,
 		                                     (size_t)rc)
@@ -70,8 +73,8 @@ int sg_store_meta_get(struct sg_store *st, const char *name, uint8_t *buf, size_
 	if (rc == -ENOBUFS)
 		rc = -EMSGSIZE; /* longer than any value we seal: damage (trailing) */
 	if (rc >= 0)
-		rc = sg_store_unseal(&st->sealer, bind, (size_t)bind_len, raw, (size_t)rc, buf,
-		                     cap);
+		rc = sg_store_unseal(&st->sealer, SG_STORE_META_VERSION, bind, (size_t)bind_len,
+		                     raw, (size_t)rc, buf, cap, NULL);
 	sg_wipe(raw, META_SEALED_MAX);
 	free(raw);
 	return rc;

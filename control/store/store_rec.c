@@ -53,9 +53,18 @@ static bool tuple_is_v4(const struct sg_sess_tuple *t)
 	return memcmp(t->laddr, v4_mapped, 12) == 0 && memcmp(t->paddr, v4_mapped, 12) == 0;
 }
 
+/* The lowest version that says all of r: 2 for a CBC session (its MAC keys, EtM). */
+static unsigned rec_version(const struct sg_store_rec *r)
+{
+	return sg_aead_wide(r->aead) || (r->flags & SG_STORE_F_ETM) ? SG_STORE_REC_V2
+	                                                            : SG_STORE_REC_V1;
+}
+
 static bool rec_valid(const struct sg_store_rec *r)
 {
+	/* encrypt_then_mac is a CBC session's (RFC 7366 §2: not with AEAD suites) */
 	return r->aead < SG_AEAD_MAX && (r->flags & ~SG_STORE_F_ALL) == 0 &&
+	       (!(r->flags & SG_STORE_F_ETM) || sg_aead_wide(r->aead)) &&
 	       (r->cid_len == 0 ||
 	        (r->cid_len >= SG_SESS_CID_LEN_MIN && r->cid_len <= SG_SESS_CID_LEN_MAX)) &&
 	       r->identity_len <= SG_STORE_IDENTITY_MAX && r->tx_seq < SEQ_LIMIT &&
@@ -69,12 +78,14 @@ static uint8_t *put(uint8_t *p, const void *src, size_t n)
 	return p + n;
 }
 
-/* Encode rec's body at p (SG_STORE_REC_BODY_MAX bytes); returns its length. */
+/* Encode rec's body at p (SG_STORE_REC_BODY_MAX bytes), of version rec_version(r);
+ * returns its length. */
 static size_t body_encode(const struct sg_store_rec *r, uint8_t *p)
 {
 	uint8_t *start = p;
 	unsigned klen = sg_aead_key_len((enum sg_aead)r->aead);
 	unsigned ivlen = sg_aead_iv_len((enum sg_aead)r->aead);
+	unsigned maclen = sg_aead_mac_key_len((enum sg_aead)r->aead);
 	bool v4 = tuple_is_v4(&r->tuple);
 	unsigned alen = v4 ? 4 : 16;
 
@@ -107,6 +118,9 @@ static size_t body_encode(const struct sg_store_rec *r, uint8_t *p)
 	p = put(p, r->tx_key, klen);
 	p = put(p, r->rx_iv, ivlen);
 	p = put(p, r->tx_iv, ivlen);
+	/* version 2: the MAC keys (none for an AEAD) */
+	p = put(p, r->rx_mac, maclen);
+	p = put(p, r->tx_mac, maclen);
 	return (size_t)(p - start);
 }
 
@@ -120,11 +134,11 @@ static bool take(const uint8_t **p, const uint8_t *end, void *dst, size_t n)
 	return true;
 }
 
-/* Decode an authentic body into r (zeroed by the caller). 0 or -EUCLEAN. */
-static int body_decode(const uint8_t *p, size_t len, struct sg_store_rec *r)
+/* Decode an authentic body of this version into r (zeroed by the caller). 0 or -EUCLEAN. */
+static int body_decode(const uint8_t *p, size_t len, unsigned version, struct sg_store_rec *r)
 {
 	const uint8_t *end = p + len;
-	unsigned klen, ivlen, alen;
+	unsigned klen, ivlen, maclen, alen;
 
 	if (len < BODY_FIXED)
 		return -EUCLEAN;
@@ -143,10 +157,12 @@ static int body_decode(const uint8_t *p, size_t len, struct sg_store_rec *r)
 	memcpy(r->cred_tag, p + 36, SG_STORE_CRED_TAG_LEN);
 	memcpy(r->token, p + 44, SG_PP2_TOKEN_LEN);
 	p += BODY_FIXED;
-	if (!rec_valid(r))
+	/* A version 1 body cannot hold a CBC session: it has no room for the MAC keys. */
+	if (!rec_valid(r) || (version == SG_STORE_REC_V1 && rec_version(r) != SG_STORE_REC_V1))
 		return -EUCLEAN;
 	klen = sg_aead_key_len((enum sg_aead)r->aead);
 	ivlen = sg_aead_iv_len((enum sg_aead)r->aead);
+	maclen = sg_aead_mac_key_len((enum sg_aead)r->aead);
 	if (!take(&p, end, &r->identity_len, 1) || r->identity_len > SG_STORE_IDENTITY_MAX ||
 	    !take(&p, end, r->identity, r->identity_len) || !take(&p, end, &r->cid_len, 1) ||
 	    r->cid_len > SG_SESS_CID_LEN_MAX || !take(&p, end, r->cid, r->cid_len) ||
@@ -155,7 +171,8 @@ static int body_decode(const uint8_t *p, size_t len, struct sg_store_rec *r)
 	    !take(&p, end, r->tuple.paddr + 16 - alen, alen) ||
 	    !take(&p, end, &r->tuple.lport, 2) || !take(&p, end, &r->tuple.pport, 2) ||
 	    !take(&p, end, r->rx_key, klen) || !take(&p, end, r->tx_key, klen) ||
-	    !take(&p, end, r->rx_iv, ivlen) || !take(&p, end, r->tx_iv, ivlen) || p != end)
+	    !take(&p, end, r->rx_iv, ivlen) || !take(&p, end, r->tx_iv, ivlen) ||
+	    !take(&p, end, r->rx_mac, maclen) || !take(&p, end, r->tx_mac, maclen) || p != end)
 		return -EUCLEAN;
 	if (alen == 4) {
 		memcpy(r->tuple.laddr, v4_mapped, 12);
@@ -177,7 +194,7 @@ int sg_store_rec_seal(struct sg_store_sealer *s, uint32_t slot, const struct sg_
 		return -EINVAL;
 	body_len = body_encode(rec, body);
 	sg_store_be32(bind, slot);
-	rc = sg_store_seal(s, bind, sizeof(bind), body, body_len, out, cap);
+	rc = sg_store_seal(s, rec_version(rec), bind, sizeof(bind), body, body_len, out, cap);
 	sg_wipe(body, sizeof(body));
 	return rc;
 }
@@ -187,15 +204,17 @@ int sg_store_rec_unseal(struct sg_store_sealer *s, uint32_t slot, const uint8_t 
 {
 	uint8_t body[SG_STORE_REC_BODY_MAX];
 	uint8_t bind[4];
+	unsigned version = 0;
 	int rc;
 
 	memset(rec, 0, sizeof(*rec));
 	sg_store_be32(bind, slot);
-	rc = sg_store_unseal(s, bind, sizeof(bind), in, len, body, sizeof(body));
+	rc = sg_store_unseal(s, SG_STORE_REC_VERSION, bind, sizeof(bind), in, len, body,
+	                     sizeof(body), &version);
 	if (rc == -ENOBUFS)
 		rc = -EUCLEAN; /* cannot be authentic: we never seal a body this long */
 	if (rc >= 0)
-		rc = body_decode(body, (size_t)rc, rec);
+		rc = body_decode(body, (size_t)rc, version, rec);
 	if (rc != 0)
 		sg_store_rec_wipe(rec);
 	sg_wipe(body, sizeof(body));

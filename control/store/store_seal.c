@@ -117,18 +117,19 @@ static void nonce_next(uint8_t *nonce)
 			break;
 }
 
-int sg_store_seal(struct sg_store_sealer *s, const uint8_t *bind, size_t bind_len,
+int sg_store_seal(struct sg_store_sealer *s, unsigned version, const uint8_t *bind, size_t bind_len,
                   const uint8_t *body, size_t len, uint8_t *out, size_t cap)
 {
 	uint8_t aad[SG_STORE_REC_HDR + BIND_MAX];
 	size_t aad_len;
 	int rc;
 
-	if (len > UINT16_MAX || bind_len > BIND_MAX)
+	if (len > UINT16_MAX || bind_len > BIND_MAX || version == 0 ||
+	    version > SG_STORE_REC_VERSION)
 		return -EINVAL;
 	if (cap < SG_STORE_SEALED_LEN(len))
 		return -ENOBUFS;
-	out[0] = SG_STORE_REC_VERSION;
+	out[0] = (uint8_t)version;
 	sg_store_be32(out + 1, s->key.id);
 	sg_store_be16(out + 5, (uint16_t)len);
 	memcpy(out + SG_STORE_REC_HDR, s->nonce, SG_STORE_REC_NONCE);
@@ -145,8 +146,9 @@ int sg_store_seal(struct sg_store_sealer *s, const uint8_t *bind, size_t bind_le
 	return (int)SG_STORE_SEALED_LEN(len);
 }
 
-int sg_store_unseal(struct sg_store_sealer *s, const uint8_t *bind, size_t bind_len,
-                    const uint8_t *in, size_t len, uint8_t *body, size_t cap)
+int sg_store_unseal(struct sg_store_sealer *s, unsigned max_version, const uint8_t *bind,
+                    size_t bind_len, const uint8_t *in, size_t len, uint8_t *body, size_t cap,
+                    unsigned *version)
 {
 	uint8_t tag[SG_STORE_REC_TAG];
 	uint8_t aad[SG_STORE_REC_HDR + BIND_MAX];
@@ -157,7 +159,7 @@ int sg_store_unseal(struct sg_store_sealer *s, const uint8_t *bind, size_t bind_
 		return -EINVAL;
 	if (len < SG_STORE_REC_HDR)
 		return -ENODATA;
-	if (in[0] != SG_STORE_REC_VERSION)
+	if (in[0] == 0 || in[0] > max_version)
 		return -EPROTONOSUPPORT;
 	if (sg_load_be32(in + 1) != s->key.id)
 		return -EKEYREJECTED;
@@ -177,5 +179,7 @@ int sg_store_unseal(struct sg_store_sealer *s, const uint8_t *bind, size_t bind_
 		sg_wipe(body, cap);
 		return rc;
 	}
+	if (version != NULL)
+		*version = in[0];
 	return (int)body_len;
 }

@@ -9,6 +9,7 @@
  * writer meanwhile.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,6 +31,7 @@ static const struct {
 	{ SG_STORE_F_RX_CID, SG_SA_F_RX_CID },
 	{ SG_STORE_F_TX_CID, SG_SA_F_TX_CID },
 	{ SG_STORE_F_RRC, SG_SA_F_RRC },
+	{ SG_STORE_F_ETM, SG_SA_F_ETM },
 };
 
 struct restore_ctx {
@@ -40,7 +42,7 @@ struct restore_ctx {
 	unsigned window;
 	size_t sa_size;
 	unsigned n;      /* prepared in the bulk */
-	uint8_t *sas;    /* BULK SAs of sa_size bytes, cache-line aligned */
+	uint8_t *sas;    /* BULK SAs of sa_size (any suite's: sg_rec_sa_size_max()) bytes */
 	uint64_t handed; /* records the walk handed on */
 	uint64_t *back;  /* a bit per table slot: restored (the rest are deleted after) */
 	uint32_t cap;    /* the table's slots */
@@ -84,7 +86,8 @@ static void floors_of(const struct sg_store_restore_params *p, const struct sg_s
 		*rx += p->seq_step;
 }
 
-/* Build the SA of rec at sa. 0 or -EINVAL (fields the record layer refuses). */
+/* Build the SA of rec at sa (sg_rec_sa_size_max(window) bytes: a CBC SA's MAC line too).
+ * 0 or -EINVAL (fields the record layer refuses). */
 static int sa_of(const struct restore_ctx *c, const struct sg_store_rec *rec, struct sg_rec_sa *sa)
 {
 	struct sg_rec_sa_params sp = {
@@ -94,6 +97,8 @@ static int sa_of(const struct restore_ctx *c, const struct sg_store_rec *rec, st
 		.tx_key = rec->tx_key,
 		.rx_iv = rec->rx_iv,
 		.tx_iv = rec->tx_iv,
+		.rx_mac = sg_aead_wide(rec->aead) ? rec->rx_mac : NULL,
+		.tx_mac = sg_aead_wide(rec->aead) ? rec->tx_mac : NULL,
 		.max_plaintext = rec->max_plaintext,
 	};
 	uint64_t tx, rx;
@@ -285,7 +290,7 @@ int sg_store_restore(struct sg_store *st, struct sg_sess_table *t,
 	c->r = r;
 	c->stats = &st->stats;
 	c->window = sg_sess_replay_window(t);
-	c->sa_size = sg_rec_sa_size(c->window);
+	c->sa_size = sg_rec_sa_size_max(c->window);
 	c->cap = sg_sess_capacity(t);
 	c->sas = aligned_alloc(SG_CACHE_LINE, BULK * c->sa_size);
 	c->back = calloc((size_t)c->cap / 64 + 1, sizeof(*c->back));
@@ -319,6 +324,7 @@ void sg_store_rec_from_session(struct sg_store_rec *rec, const struct sg_sess_in
 {
 	unsigned klen = sg_aead_key_len((enum sg_aead)sa->aead);
 	unsigned ivlen = sg_aead_iv_len((enum sg_aead)sa->aead);
+	unsigned maclen = sg_aead_mac_key_len((enum sg_aead)sa->aead);
 
 	memset(rec, 0, sizeof(*rec));
 	rec->gen = (uint32_t)(info->id >> 32);
@@ -344,4 +350,11 @@ void sg_store_rec_from_session(struct sg_store_rec *rec, const struct sg_sess_in
 	memcpy(rec->tx_key, sa->tx_key, klen);
 	memcpy(rec->rx_iv, sa->rx_iv, ivlen);
 	memcpy(rec->tx_iv, sa->tx_iv, ivlen);
+	if (maclen > 0) {
+		/* The MAC line follows the SA and its replay tail (sg_rec_sa_mac()). */
+		const uint8_t *mac = (const uint8_t *)sa + sg_rec_sa_size(info->replay_window);
+
+		memcpy(rec->rx_mac, mac + offsetof(struct sg_rec_sa_mac, rx_mac), maclen);
+		memcpy(rec->tx_mac, mac + offsetof(struct sg_rec_sa_mac, tx_mac), maclen);
+	}
 }

@@ -25,89 +25,8 @@
 #include <stormgate/imb_job.h>
 #include <stormgate/record.h>
 
+#include "rec_int.h"
 #include "replay.h"
-
-#define KS_LEN          240 /* AES-256 encryption schedule: 15 round keys */
-#define SLOT_AAD_INLINE 48  /* AAD kept in the slot: RFC 9146 AAD with a CID up to 25 B */
-#define REC_AAD_MAX     (SG_DTLS_AAD_CID_FIXED_LEN + SG_DTLS_CID_MAX)
-#define AEAD_AAD_MAX    1024 /* sg_aead_burst() AAD limit (composed CCM scratch) */
-#define LONG_AAD_LEN    1040 /* AEAD_AAD_MAX rounded to 16 (a slot's out-of-line AAD) */
-_Static_assert(REC_AAD_MAX <= LONG_AAD_LEN, "a record's AAD fits the out-of-line buffer");
-#define IMB_CCM_AAD_MAX   46 /* IPsec-MB 1.3 CCM job: 3 blocks minus the 2-byte length */
-#define GROUP             8  /* records fronted, keyed and submitted together */
-#define GCM_CACHE_DEFAULT 1024
-#define GCM_WAYS          4
-
-/* One AEAD operation of the burst being processed. */
-struct slot {
-	/* set by the front end */
-	const uint8_t *key; /* raw key */
-	uintptr_t owner;    /* GCM cache identity: SA address | direction; 0: don't cache */
-	const uint8_t *aad;
-	const uint8_t *src;
-	uint8_t *dst;
-	uint8_t *tag; /* seal: written here; open: the received tag */
-	uint32_t len;
-	uint16_t aad_len;
-	uint8_t aead;
-	uint8_t open;
-	uint8_t result; /* SG_REC_OK when it goes to (or passed) the engine */
-	uint8_t nonce[SG_DTLS_AEAD_NONCE_LEN];
-	/* engine */
-	const void *keys; /* schedule, GCM key data or raw ChaCha20 key for the job */
-	uint8_t tag_out[16];
-	uint8_t aad_buf[SLOT_AAD_INLINE];
-} __attribute__((aligned(SG_CACHE_LINE)));
-
-/*
- * One set of the GCM key cache: four ways and a doorkeeper. An owner is
- * SA address | direction (bit 0) | AES-256 (bit 1).
- */
-struct gcm_set {
-	uintptr_t owner[GCM_WAYS]; /* 0: empty */
-	uintptr_t ghost;           /* last owner that missed without being admitted */
-	uint32_t stamp[GCM_WAYS];  /* burst that last used the way */
-	uint8_t key[GCM_WAYS][32]; /* the raw key the way was computed from */
-} __attribute__((aligned(SG_CACHE_LINE)));
-
-struct sg_rec_ctx {
-	IMB_MGR *mgr;
-	void *mgr_mem;
-	size_t mgr_size;
-	IMB_ARCH arch;
-	void (*keyexp128)(const void *key, void *enc_keys); /* AES-128 encryption schedule */
-	unsigned window;
-	unsigned cid_len;
-	unsigned flags;
-	uint64_t fail_limit[SG_AEAD_MAX];
-	uint32_t stamp;          /* bursts run: GCM cache recency */
-	unsigned nslow;          /* CCM slots of this burst for the composed path */
-	const struct slot *prev; /* last slot given a schedule in this burst */
-	/* GCM key data: cache of hot keys, and per-slot space for the rest */
-	unsigned gcm_nsets;
-	struct gcm_set *gcm_sets;          /* [gcm_nsets] */
-	struct gcm_key_data *gcm_cache;    /* [gcm_nsets * GCM_WAYS] */
-	struct gcm_key_data *gcm_slot;     /* [SG_BURST_MAX] */
-	uint8_t (*long_aad)[LONG_AAD_LEN]; /* [SG_BURST_MAX] AAD beyond SLOT_AAD_INLINE */
-	uint8_t *ccm_buf;                  /* composed CCM: B0 ‖ AAD ‖ payload */
-	size_t ccm_buf_len;
-	/* What bursts touched since the last wipe (sg_rec_ctx_wipe_used()). */
-	unsigned used_slots;    /* slots 0..used_slots-1: schedules, GCM key data, nonces */
-	uint8_t used_ccm_buf;   /* the composed-CCM buffer */
-	uint8_t used_gcm_cache; /* the GCM key cache */
-	uint8_t ks[SG_BURST_MAX][KS_LEN] __attribute__((aligned(SG_CACHE_LINE)));
-	struct slot slots[SG_BURST_MAX];
-};
-
-/*
- * Start loading the cache line at p. An asm rather than __builtin_prefetch:
- * GCC 12 deletes a loop made only of the builtin as dead code, and such
- * loops are exactly how a burst prefetches its SAs.
- */
-static inline void prefetch_line(const void *p)
-{
-	__asm__ volatile("prefetcht0 %0" : : "m"(*(const char *)p));
-}
 
 static inline int is_ccm(unsigned aead)
 {
@@ -265,6 +184,7 @@ static void ctx_wipe_secrets(struct sg_rec_ctx *ctx)
 	unsigned entries = ctx->gcm_nsets * GCM_WAYS;
 
 	sg_wipe(ctx->ks, sizeof(ctx->ks));
+	sg_wipe(ctx->cbc_enc, sizeof(ctx->cbc_enc));
 	sg_wipe(ctx->slots, sizeof(ctx->slots));
 	sg_wipe(ctx->gcm_sets, ctx->gcm_nsets * sizeof(struct gcm_set));
 	sg_wipe(ctx->gcm_cache, entries * sizeof(struct gcm_key_data));
@@ -310,6 +230,7 @@ void sg_rec_ctx_wipe_used(struct sg_rec_ctx *ctx)
 		return;
 	}
 	sg_wipe(ctx->ks, n * sizeof(ctx->ks[0]));
+	sg_wipe(ctx->cbc_enc, sizeof(ctx->cbc_enc));
 	sg_wipe(ctx->slots, n * sizeof(ctx->slots[0]));
 	sg_wipe(ctx->gcm_slot, n * sizeof(ctx->gcm_slot[0]));
 	if (ctx->used_ccm_buf)
@@ -649,7 +570,9 @@ static void engine_submit(struct sg_rec_ctx *ctx, unsigned from, unsigned to)
 			continue;
 		/* Records of one session often come in a row: share the schedule. */
 		if (prev && prev->key == s->key && prev->aead == s->aead) {
-			s->keys = prev->keys;
+			s->keys = prev->keys; /* CBC: its HMAC states too */
+		} else if (sg_aead_wide(s->aead)) {
+			sg_rec_cbc_keys(ctx, s, i);
 		} else if (is_ccm(s->aead)) {
 			ctx->keyexp128(s->key, ctx->ks[i]);
 			s->keys = ctx->ks[i];
@@ -679,7 +602,10 @@ static void engine_submit(struct sg_rec_ctx *ctx, unsigned from, unsigned to)
 		 * run this path under ASan+UBSan.
 		 */
 		job = IMB_GET_NEXT_JOB(mgr);
-		fill_job(job, s);
+		if (sg_aead_wide(s->aead))
+			sg_rec_cbc_fill_job(job, s);
+		else
+			fill_job(job, s);
 		job = IMB_SUBMIT_JOB_NOCHECK(mgr);
 		while (job) {
 			retire(job);
@@ -712,8 +638,15 @@ static void engine_finish(struct sg_rec_ctx *ctx, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		struct slot *s = &ctx->slots[i];
 
-		if (s->result == SG_REC_OK && s->open && tag_differs(s->tag_out, s->tag, s->aead))
+		if (!s->open)
+			continue;
+		if (sg_aead_wide(s->aead)) {
+			/* Also after a failed job: an EtM open's header goes back. */
+			if (s->result == SG_REC_OK || s->result == SG_REC_CRYPTO_ERROR)
+				sg_rec_cbc_open_check(s);
+		} else if (s->result == SG_REC_OK && tag_differs(s->tag_out, s->tag, s->aead)) {
 			s->result = SG_REC_AUTH_FAILED;
+		}
 	}
 }
 
@@ -831,7 +764,8 @@ static enum sg_rec_status open_front(struct sg_rec_ctx *ctx, struct sg_rec_open_
 	if (unlikely(flen < xl + tl + (cid ? 1 : 0)))
 		return SG_REC_RUNT;
 	ctlen = flen - xl - tl;
-	if (unlikely(!cid && ctlen > SG_DTLS_MAX_PLAINTEXT))
+	/* CBC: up to 256 bytes of padding besides; its content is bounded once decrypted. */
+	if (unlikely(!cid && ctlen > SG_DTLS_MAX_PLAINTEXT && !sg_aead_wide(aead)))
 		return SG_REC_OVERSIZED;
 	op->seq = sg_load_be48(rec + SG_DTLS_HDR_OFF_SEQ);
 	/* RFC 9147 §4.5.3: past its forgery limit a key opens nothing more. */
@@ -841,6 +775,8 @@ static enum sg_rec_status open_front(struct sg_rec_ctx *ctx, struct sg_rec_open_
 	st = replay_check(sa, ctx->window, op->seq);
 	if (unlikely(st != SG_REC_OK))
 		return st;
+	if (sg_aead_wide(aead))
+		return sg_rec_cbc_open_front(ctx, op, s, flen);
 
 	s->aead = (uint8_t)aead;
 	s->open = 1;
@@ -849,6 +785,7 @@ static enum sg_rec_status open_front(struct sg_rec_ctx *ctx, struct sg_rec_open_
 	s->src = rec + hdr + xl;
 	s->dst = op->dst ? op->dst : rec + hdr + xl;
 	s->len = ctlen;
+	s->pt_len = ctlen;
 	s->tag = rec + hdr + flen - tl;
 	build_nonce(s->nonce, aead, sa->rx_iv, rec + SG_DTLS_HDR_OFF_EPOCH, rec + hdr);
 	build_aad(s, ctx->long_aad[i], rec, cid, ctx->cid_len, ctlen);
@@ -864,7 +801,7 @@ static enum sg_rec_status open_back(struct sg_rec_ctx *ctx, struct sg_rec_open_o
 	struct sg_rec_sa *sa = op->sa;
 	enum sg_rec_status st;
 	const uint8_t *pt = s->dst;
-	uint32_t len = s->len;
+	uint32_t len = s->pt_len;
 
 	if (unlikely(sa->auth_failures >= ctx->fail_limit[s->aead]))
 		return SG_REC_KEY_EXHAUSTED; /* the limit was reached earlier in this burst */
@@ -879,10 +816,11 @@ static enum sg_rec_status open_back(struct sg_rec_ctx *ctx, struct sg_rec_open_o
 		if (unlikely(!len || !type_ok(sa, pt[len - 1])))
 			return SG_REC_BAD_INNER_PLAINTEXT;
 		len--;
-		if (unlikely(len > SG_DTLS_MAX_PLAINTEXT))
-			return SG_REC_OVERSIZED;
 		op->type = pt[len];
 	}
+	/* RFC 6347 §4.1 (RFC 5246 §6.2.1): content over 2^14 is refused, CBC's or a CID's. */
+	if (unlikely(len > SG_DTLS_MAX_PLAINTEXT))
+		return SG_REC_OVERSIZED;
 	replay_update(sa, ctx->window, op->seq);
 	op->pt_len = len;
 	return SG_REC_OK;
@@ -991,17 +929,17 @@ static enum sg_rec_status seal_front(struct sg_rec_ctx *ctx, struct sg_rec_seal_
 
 	if (unlikely(!sa || !(sa->flags & SG_SA_F_LIVE) || sa->aead >= SG_AEAD_MAX))
 		return SG_REC_BAD_SA;
-	if (unlikely(!op->buf))
-		return SG_REC_INVALID_OP;
 	if (unlikely(!type_ok(sa, op->type)))
 		return SG_REC_BAD_TYPE;
 	aead = sa->aead;
 	cid = sa->flags & SG_SA_F_TX_CID;
 	cid_len = cid ? op->cid_len : 0;
-	if (unlikely((cid_len && !op->cid) || (!cid && op->pad_len)))
+	if (unlikely(!op->buf || (cid_len && !op->cid) || (!cid && op->pad_len)))
 		return SG_REC_INVALID_OP;
 	if (unlikely(op->pt_len > SG_DTLS_MAX_PLAINTEXT))
 		return SG_REC_OVERSIZED;
+	if (sg_aead_wide(aead))
+		return sg_rec_cbc_seal_front(ctx, op, s);
 	hdr = SG_DTLS_HDR_LEN + cid_len;
 	xl = sg_aead_explicit_len(aead);
 	tl = sg_aead_tag_len(aead);
@@ -1091,7 +1029,11 @@ static unsigned seal_chunk(struct sg_rec_ctx *ctx, struct sg_rec_seal_op *ops, u
 	engine_finish(ctx, n);
 
 	for (unsigned i = 0; i < n; i++) {
-		ops[i].status = ctx->slots[i].result;
+		struct slot *s = &ctx->slots[i];
+
+		ops[i].status = s->result;
+		if (ops[i].status == SG_REC_OK && sg_aead_wide(s->aead))
+			sg_rec_cbc_seal_back(s);
 		if (ops[i].status == SG_REC_OK)
 			ok++;
 		else
@@ -1123,10 +1065,10 @@ static unsigned aead_chunk(struct sg_rec_ctx *ctx, struct sg_aead_op *ops, unsig
 		struct sg_aead_op *op = &ops[i];
 		struct slot *s = &ctx->slots[i];
 
-		if (op->aead >= SG_AEAD_MAX || op->dir > SG_AEAD_DIR_OPEN || !op->key ||
-		    !op->nonce || !op->tag || (op->aad_len && !op->aad) ||
-		    op->aad_len > AEAD_AAD_MAX || op->len > SG_DTLS_MAX_CIPHERTEXT ||
-		    (op->len && (!op->in || !op->out))) {
+		if (op->aead >= SG_AEAD_MAX || sg_aead_wide(op->aead) ||
+		    op->dir > SG_AEAD_DIR_OPEN || !op->key || !op->nonce || !op->tag ||
+		    (op->aad_len && !op->aad) || op->aad_len > AEAD_AAD_MAX ||
+		    op->len > SG_DTLS_MAX_CIPHERTEXT || (op->len && (!op->in || !op->out))) {
 			s->result = SG_REC_INVALID_OP;
 			continue;
 		}

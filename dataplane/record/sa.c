@@ -46,6 +46,7 @@ static const char *const aead_names[SG_AEAD_MAX] = {
 	[SG_AEAD_AES_128_GCM] = "aes_128_gcm",
 	[SG_AEAD_AES_256_GCM] = "aes_256_gcm",
 	[SG_AEAD_CHACHA20_POLY1305] = "chacha20_poly1305",
+	[SG_AEAD_AES_128_CBC_SHA256] = "aes_128_cbc_sha256",
 };
 
 const char *sg_aead_name(enum sg_aead aead)
@@ -62,15 +63,26 @@ static int window_valid(unsigned w)
 
 int sg_rec_sa_init(struct sg_rec_sa *sa, unsigned window_bits, const struct sg_rec_sa_params *p)
 {
-	unsigned klen, ivlen, limit;
+	unsigned klen, ivlen, limit, flags_ok;
+	int wide;
 
 	if (!sa || !p || (unsigned)p->aead >= SG_AEAD_MAX || !window_valid(window_bits))
 		return -EINVAL;
-	if (!p->rx_key || !p->tx_key || !p->rx_iv || !p->tx_iv)
+	wide = sg_aead_wide(p->aead);
+	if (!p->rx_key || !p->tx_key)
+		return -EINVAL;
+	if (wide ? !p->rx_mac || !p->tx_mac : !p->rx_iv || !p->tx_iv)
 		return -EINVAL;
 	if (p->tx_seq > SG_DTLS_SEQ_MAX || p->rx_seq > SG_DTLS_SEQ_MAX)
 		return -EINVAL;
-	if (p->flags & ~(SG_SA_F_RX_CID | SG_SA_F_TX_CID | SG_SA_F_RRC))
+	/*
+	 * CBC takes no CIDs (RFC 9146 §5's MAC input for block ciphers is not
+	 * implemented; the handshake declines connection_id with a CBC suite),
+	 * hence no RFC 9853 checks either; encrypt_then_mac (RFC 7366) is
+	 * CBC's alone.
+	 */
+	flags_ok = wide ? SG_SA_F_ETM : SG_SA_F_RX_CID | SG_SA_F_TX_CID | SG_SA_F_RRC;
+	if (p->flags & ~flags_ok)
 		return -EINVAL;
 	/* RFC 8449 §4: a limit under 64 is illegal, one over 2^14 meaningless in DTLS 1.2. */
 	if (p->max_plaintext && (p->max_plaintext < SG_TLS_RECORD_SIZE_LIMIT_MIN ||
@@ -79,14 +91,22 @@ int sg_rec_sa_init(struct sg_rec_sa *sa, unsigned window_bits, const struct sg_r
 
 	klen = sg_aead_key_len(p->aead);
 	ivlen = sg_aead_iv_len(p->aead);
-	memset(sa, 0, sg_rec_sa_size(window_bits));
+	memset(sa, 0, sg_rec_sa_size_for(window_bits, p->aead));
 	sa->aead = (uint8_t)p->aead;
 	sa->flags = p->flags | SG_SA_F_LIVE;
 	sa->epoch = p->epoch;
 	memcpy(sa->rx_key, p->rx_key, klen);
 	memcpy(sa->tx_key, p->tx_key, klen);
-	memcpy(sa->rx_iv, p->rx_iv, ivlen);
-	memcpy(sa->tx_iv, p->tx_iv, ivlen);
+	if (ivlen) {
+		memcpy(sa->rx_iv, p->rx_iv, ivlen);
+		memcpy(sa->tx_iv, p->tx_iv, ivlen);
+	}
+	if (wide) {
+		struct sg_rec_sa_mac *m = sg_rec_sa_mac(sa, window_bits);
+
+		memcpy(m->rx_mac, p->rx_mac, SG_DTLS_CBC_MAC_KEY_LEN);
+		memcpy(m->tx_mac, p->tx_mac, SG_DTLS_CBC_MAC_KEY_LEN);
+	}
 	limit = p->max_plaintext ? p->max_plaintext : SG_DTLS_MAX_PLAINTEXT;
 	sa->tx_word = (uint64_t)limit << SG_SA_TX_SEQ_BITS | p->tx_seq;
 	/*
@@ -126,7 +146,8 @@ void sg_rec_sa_wipe(struct sg_rec_sa *sa, unsigned window_bits)
 		return;
 	if (!window_valid(window_bits))
 		window_bits = SG_REPLAY_WINDOW_DEFAULT; /* the two lines, keys included */
-	sg_wipe(sa, sg_rec_sa_size(window_bits));
+	/* A CBC SA's MAC keys follow it: its AEAD byte says the SA is that wide. */
+	sg_wipe(sa, sg_rec_sa_size_for(window_bits, sa->aead));
 }
 
 enum sg_rec_status sg_rec_replay_check(const struct sg_rec_sa *sa, unsigned window_bits,

@@ -32,6 +32,19 @@
 
 #define SESS_NONE UINT32_MAX
 
+/*
+ * SA pools. An SA index names its pool in its top bit: the AEAD pool
+ * (two lines an SA, capacity + sa_reserve of them) or the CBC pool (the SA
+ * and its MAC line, cbc_capacity + a reserve: docs/session-table.md). So
+ * sa_pair needs no other field and a lookup resolves either kind without a
+ * branch. SESS_NONE has the bit set too, but is never resolved.
+ */
+#define SESS_POOL_AEAD 0
+#define SESS_POOL_CBC  1
+#define SESS_POOLS     2
+#define SESS_SA_CBC    0x80000000u
+#define SESS_SA_IDX    0x7fffffffu
+
 /* 4-tuple index: 8-way buckets of (tag, slot) entries, one cache line each. */
 #define SESS_BUCKET_WAYS 8
 /* Index entries per session at full tuple_capacity: 8/7, load factor 0.875. */
@@ -74,6 +87,21 @@ struct sess_free {
 	uint64_t last_check; /* nonce of the previous session, never reissued next */
 };
 
+/* Where a pool's SAs are: read by workers, written only at create. */
+struct sess_pool {
+	uint8_t *base; /* NULL: the pool is empty (no CBC sessions) */
+	uint32_t size; /* bytes an SA: sg_rec_sa_size_for(window, the pool's kind) */
+	uint32_t pad;
+};
+
+/* A pool's allocation state: the writer's. */
+struct sess_pool_alloc {
+	uint32_t count; /* SAs in the pool */
+	uint32_t free;  /* head of the free list (the link is an SA's last word) */
+	uint32_t hwm;   /* SAs [hwm, count) were never used */
+	uint32_t limit; /* CBC: sessions whose current SA may be in the pool (cbc_capacity) */
+};
+
 /* A free waiting for a grace period. */
 struct sess_defer {
 	uint64_t token;      /* rte_rcu_qsbr_start() after the unpublish */
@@ -86,15 +114,14 @@ struct sess_defer {
 struct sg_sess_table {
 	/* read by workers, written only at create */
 	struct sg_sess *hot;
-	uint8_t *sa_base;
+	struct sess_pool pool[SESS_POOLS]; /* by an SA index's top bit */
 	struct sess_bucket *bkt;
 	struct rte_rcu_qsbr *qsbr;
 	uint32_t nbkt;
 	uint32_t capacity;
 	uint16_t replay_window; /* bits: every SA's window */
-	uint32_t sa_size;
-	uint32_t seed;    /* CRC start value of the 4-tuple hash (secret) */
-	uint64_t hkey[5]; /* secret words of the 4-tuple hash */
+	uint32_t seed;          /* CRC start value of the 4-tuple hash (secret) */
+	uint64_t hkey[5];       /* secret words of the 4-tuple hash */
 	uint32_t slot_mask;
 	uint8_t slot_bits;
 	uint8_t cid_len;
@@ -109,12 +136,10 @@ struct sg_sess_table {
 	/* writer only */
 	uint32_t busy __attribute__((aligned(SG_CACHE_LINE)));
 	struct sess_cold *cold;
-	uint32_t sa_count;
+	struct sess_pool_alloc pa[SESS_POOLS];
 	uint32_t tuple_capacity;
-	uint32_t slot_free; /* head of the free slot list (doubly linked) */
-	uint32_t slot_hwm;  /* slots [hwm, capacity) were never used */
-	uint32_t sa_free;   /* head of the free SA list (link in the SA's last word) */
-	uint32_t sa_hwm;
+	uint32_t slot_free;    /* head of the free slot list (doubly linked) */
+	uint32_t slot_hwm;     /* slots [hwm, capacity) were never used */
 	struct sess_defer *dq; /* ring of dq_cap entries */
 	uint32_t dq_cap;
 	uint32_t dq_nominal; /* params.defer_capacity: frees beyond it are counted */
@@ -127,8 +152,8 @@ struct sg_sess_table {
 	uint8_t rnd[256];
 	unsigned rnd_pos;
 	/* mappings, for munmap */
-	void *map[4];
-	size_t map_len[4];
+	void *map[5];
+	size_t map_len[5];
 	struct sg_sess_stats st; /* updated with relaxed atomics */
 };
 
@@ -139,9 +164,18 @@ struct sg_sess_worker {
 	uint8_t blk[SG_BURST_MAX][16] __attribute__((aligned(SG_CACHE_LINE)));
 };
 
+/* The SA of index i (either pool; not SESS_NONE): no branch on the hot path. */
 static inline struct sg_rec_sa *sess_sa(const struct sg_sess_table *t, uint32_t i)
 {
-	return (struct sg_rec_sa *)(t->sa_base + (size_t)i * t->sa_size);
+	const struct sess_pool *p = &t->pool[i >> 31];
+
+	return (struct sg_rec_sa *)(p->base + (size_t)(i & SESS_SA_IDX) * p->size);
+}
+
+/* Bytes of the SA of index i: what a copy of it takes. */
+static inline uint32_t sess_sa_size(const struct sg_sess_table *t, uint32_t i)
+{
+	return t->pool[i >> 31].size;
 }
 
 static inline struct sess_cold *sess_cold(const struct sg_sess_table *t, uint32_t slot)

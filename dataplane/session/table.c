@@ -3,10 +3,11 @@
  * Session table: creation, the single-writer control-plane operations and
  * deferred reclamation. Workers' lookups are in lookup.c.
  *
- * Memory: four arrays, each one anonymous mapping (hugepage-advised, so a
- * 10M table needs no hugepage reservation, and pages become resident only as
- * slots are first used): hot lines (64 B/slot), cold state (32 B/slot), SAs
- * (sg_rec_sa_size(window) each, capacity + sa_reserve of them) and the
+ * Memory: five arrays, each one anonymous mapping (hugepage-advised, so a
+ * 10M table needs no hugepage reservation; committed at create unless
+ * lazy): hot lines (64 B/slot), cold state (32 B/slot), the AEAD SA pool
+ * (sg_rec_sa_size(window) each, capacity + sa_reserve of them), the CBC SA
+ * pool (the SA and its MAC line, cbc_capacity + a reserve of them) and the
  * 4-tuple index buckets. Slots and SAs are handed out from a never-used
  * high-water mark first, then from free lists refilled by reclamation.
  *
@@ -39,6 +40,7 @@ enum {
 	MAP_COLD,
 	MAP_SA,
 	MAP_BKT,
+	MAP_CBC,
 };
 
 /* ---- counters (writer updates, any thread reads) ---- */
@@ -259,36 +261,80 @@ static int slot_take(struct sg_sess_table *t, uint32_t s, uint64_t nonce)
 	return slot_take_free(t, s, &last);
 }
 
-static uint32_t sa_pop(struct sg_sess_table *t)
+/* The pool an SA of this AEAD lives in. */
+static unsigned sa_pool_of(unsigned aead)
 {
-	uint32_t i = t->sa_free;
+	return sg_aead_wide(aead) ? SESS_POOL_CBC : SESS_POOL_AEAD;
+}
+
+/* The counter of SAs held in pool k. */
+static uint64_t *sa_in_use_of(struct sg_sess_table *t, unsigned k)
+{
+	return k == SESS_POOL_CBC ? &t->st.cbc_in_use : &t->st.sa_in_use;
+}
+
+/* Is i an SA index of this table (either pool)? */
+static bool sa_valid(const struct sg_sess_table *t, uint32_t i)
+{
+	return i != SESS_NONE && (i & SESS_SA_IDX) < t->pa[i >> 31].count;
+}
+
+/* Take a free SA of pool k: its index (the pool in the top bit), or SESS_NONE. */
+static uint32_t sa_pop(struct sg_sess_table *t, unsigned k)
+{
+	struct sess_pool_alloc *a = &t->pa[k];
+	uint32_t size = t->pool[k].size, i = a->free;
 	uint8_t *sa;
 
 	if (i != SESS_NONE) {
 		sa = (uint8_t *)sess_sa(t, i);
-		memcpy(&t->sa_free, sa + t->sa_size - 4, 4);
-		SESS_UNPOISON(sa, t->sa_size);
-	} else if (t->sa_hwm < t->sa_count) {
-		i = t->sa_hwm++;
-		SESS_UNPOISON(sess_sa(t, i), t->sa_size);
+		memcpy(&a->free, sa + size - 4, 4);
+		SESS_UNPOISON(sa, size);
+	} else if (a->hwm < a->count) {
+		i = a->hwm++ | (k == SESS_POOL_CBC ? SESS_SA_CBC : 0);
+		SESS_UNPOISON(sess_sa(t, i), size);
 	} else {
 		return SESS_NONE;
 	}
-	stat_add(&t->st.sa_in_use, 1);
+	stat_add(sa_in_use_of(t, k), 1);
 	return i;
 }
 
-/* Wipe an SA's keys and put it on the free list (its link is its last word). */
+/*
+ * An SA for keys of this AEAD, in its pool: *i, or the refusal (counted).
+ * new_cbc: the session's current keys become CBC ones now (an insert, or a
+ * replace of AEAD keys), so the CBC pool's session limit applies. A CBC
+ * pool without a free SA is cbc_full too: its reserve is held by re-keyed
+ * sessions' previous keys.
+ */
+static int sa_take(struct sg_sess_table *t, unsigned aead, bool new_cbc, uint32_t *i)
+{
+	unsigned k = sa_pool_of(aead);
+
+	if (k == SESS_POOL_CBC && new_cbc && t->st.cbc_live >= t->pa[k].limit)
+		return sess_refuse(t, SG_SESS_REFUSE_CBC_FULL, -ENOSPC);
+	*i = sa_pop(t, k);
+	if (*i != SESS_NONE)
+		return 0;
+	return k == SESS_POOL_CBC ? sess_refuse(t, SG_SESS_REFUSE_CBC_FULL, -ENOSPC)
+	                          : sess_refuse(t, SG_SESS_REFUSE_SA_RESERVE, -ENOSPC);
+}
+
+/* Wipe an SA's keys (and MAC line) and put it on its pool's free list (its link is its
+ * last word). */
 static void sa_push(struct sg_sess_table *t, uint32_t i)
 {
+	unsigned k = i >> 31;
+	struct sess_pool_alloc *a = &t->pa[k];
+	uint32_t size = t->pool[k].size;
 	uint8_t *sa = (uint8_t *)sess_sa(t, i);
 
-	sg_wipe(sa, t->sa_size);
-	memcpy(sa + t->sa_size - 4, &t->sa_free, 4);
-	t->sa_free = i;
+	sg_wipe(sa, size);
+	memcpy(sa + size - 4, &a->free, 4);
+	a->free = i;
 	/* Under ASan a worker touching a reclaimed SA is reported. */
-	SESS_POISON(sa, t->sa_size - 8);
-	stat_add(&t->st.sa_in_use, -1);
+	SESS_POISON(sa, size - 8);
+	stat_add(sa_in_use_of(t, k), -1);
 }
 
 /* ---- deferred frees ---- */
@@ -440,28 +486,51 @@ static int sess_params_ok(const struct sg_sess_params *p)
 		return 0;
 	if (p->node_bits > 0 && p->capacity > (1u << (32 - p->node_bits)))
 		return 0;
-	if ((uint64_t)p->capacity + p->sa_reserve >= SESS_NONE)
+	/* SA indexes keep their top bit for the pool */
+	if ((uint64_t)p->capacity + p->sa_reserve >= SESS_SA_IDX)
 		return 0;
-	return (p->flags & ~(uint32_t)(SG_SESS_P_LAZY | SG_SESS_P_DEFER_GROW)) == 0;
+	if (p->cbc_capacity > p->capacity ||
+	    ((p->flags & SG_SESS_P_NO_CBC) && p->cbc_capacity != 0))
+		return 0;
+	return (p->flags & ~(uint32_t)(SG_SESS_P_LAZY | SG_SESS_P_DEFER_GROW | SG_SESS_P_NO_CBC)) ==
+	       0;
+}
+
+/*
+ * CBC sessions p allows: cbc_capacity, else capacity / 16 (at least 1);
+ * none with SG_SESS_P_NO_CBC.
+ */
+static uint32_t sess_cbc_limit(const struct sg_sess_params *p)
+{
+	if (p->flags & SG_SESS_P_NO_CBC)
+		return 0;
+	if (p->cbc_capacity != 0)
+		return p->cbc_capacity;
+	return p->capacity / 16 ? p->capacity / 16 : 1;
 }
 
 /* The table's sizes and layout from p (defaults for what p leaves 0); no allocation. */
 static void sess_geometry(struct sg_sess_table *t, const struct sg_sess_params *p)
 {
-	uint32_t reserve;
+	uint32_t reserve, cbc = sess_cbc_limit(p);
 
 	t->capacity = p->capacity;
 	t->tuple_capacity = p->tuple_capacity ? p->tuple_capacity : p->capacity;
 	reserve = p->sa_reserve ? p->sa_reserve : p->capacity / 64;
 	if (reserve < SESS_RESERVE_MIN)
 		reserve = SESS_RESERVE_MIN;
-	if ((uint64_t)p->capacity + reserve >= SESS_NONE)
-		reserve = SESS_NONE - 1 - p->capacity;
-	t->sa_count = p->capacity + reserve;
+	if ((uint64_t)p->capacity + reserve >= SESS_SA_IDX)
+		reserve = SESS_SA_IDX - 1 - p->capacity;
+	t->pa[SESS_POOL_AEAD].count = p->capacity + reserve;
+	t->pa[SESS_POOL_AEAD].limit = p->capacity;
+	/* The CBC pool's reserve (re-keyed CBC sessions' previous keys): 1/64, at least 64. */
+	t->pa[SESS_POOL_CBC].count = cbc == 0 ? 0 : cbc + (cbc / 64 > 64 ? cbc / 64 : 64);
+	t->pa[SESS_POOL_CBC].limit = cbc;
 	t->replay_window =
 	        (uint16_t)(p->replay_window ? p->replay_window : SG_REPLAY_WINDOW_DEFAULT);
-	t->sa_size = (uint32_t)sg_rec_sa_size(p->replay_window ? p->replay_window
-	                                                       : SG_REPLAY_WINDOW_DEFAULT);
+	t->pool[SESS_POOL_AEAD].size = (uint32_t)sg_rec_sa_size(t->replay_window);
+	t->pool[SESS_POOL_CBC].size =
+	        (uint32_t)sg_rec_sa_size_for(t->replay_window, SG_AEAD_AES_128_CBC_SHA256);
 	t->cid_len = p->cid_len ? p->cid_len : SG_SESS_CID_LEN_DEFAULT;
 	t->nonce_len = (uint8_t)(t->cid_len - 4 < 8 ? t->cid_len - 4 : 8);
 	t->tag_len = (uint8_t)(t->cid_len - 4 - t->nonce_len);
@@ -472,7 +541,8 @@ static void sess_geometry(struct sg_sess_table *t, const struct sg_sess_params *
 	if (t->nbkt < 2)
 		t->nbkt = 2;
 	t->slot_free = SESS_NONE;
-	t->sa_free = SESS_NONE;
+	t->pa[SESS_POOL_AEAD].free = SESS_NONE;
+	t->pa[SESS_POOL_CBC].free = SESS_NONE;
 	t->rnd_pos = sizeof(t->rnd);
 }
 
@@ -524,6 +594,7 @@ static int sess_keys_init(struct sg_sess_table *t, const struct sg_sess_params *
 struct sg_sess_table *sg_sess_table_create(const struct sg_sess_params *p)
 {
 	struct sg_sess_table *t;
+	uint32_t sa_total;
 	int err = -ENOMEM, lazy;
 
 	if (p == NULL || !sess_params_ok(p)) {
@@ -539,22 +610,31 @@ struct sg_sess_table *sg_sess_table_create(const struct sg_sess_params *p)
 
 	t->hot = sess_map(t, MAP_HOT, (size_t)t->capacity * sizeof(struct sg_sess), lazy);
 	t->cold = sess_map(t, MAP_COLD, (size_t)t->capacity * sizeof(struct sess_cold), lazy);
-	t->sa_base = sess_map(t, MAP_SA, (size_t)t->sa_count * t->sa_size, lazy);
+	for (unsigned k = 0; k < SESS_POOLS; k++) {
+		size_t len = (size_t)t->pa[k].count * t->pool[k].size;
+
+		if (len == 0)
+			continue; /* no CBC pool: CBC sessions are refused (cbc_full) */
+		t->pool[k].base = sess_map(t, k == SESS_POOL_CBC ? MAP_CBC : MAP_SA, len, lazy);
+		if (t->pool[k].base == NULL)
+			goto fail;
+		SESS_POISON(t->pool[k].base, len);
+	}
 	t->bkt = sess_map(t, MAP_BKT, (size_t)t->nbkt * sizeof(struct sess_bucket), lazy);
-	if (t->hot == NULL || t->cold == NULL || t->sa_base == NULL || t->bkt == NULL)
+	if (t->hot == NULL || t->cold == NULL || t->bkt == NULL)
 		goto fail;
-	SESS_POISON(t->sa_base, (size_t)t->sa_count * t->sa_size);
 
 	t->dq_cap = p->defer_capacity ? p->defer_capacity : SESS_DEFER_DEFAULT;
 	t->dq_nominal = t->dq_cap;
 	/*
 	 * Every waiting free holds an SA that no live session and no free list
 	 * has (a delete: the current or held SA; a replace or retire: the
-	 * previous one), so at most sa_count wait at once: a growing queue
-	 * never needs more.
+	 * previous one), so at most every SA of both pools waits at once: a
+	 * growing queue never needs more.
 	 */
-	t->dq_max = (p->flags & SG_SESS_P_DEFER_GROW) && t->sa_count > t->dq_cap ? t->sa_count
-	                                                                         : t->dq_cap;
+	sa_total = t->pa[SESS_POOL_AEAD].count + t->pa[SESS_POOL_CBC].count;
+	t->dq_max =
+	        (p->flags & SG_SESS_P_DEFER_GROW) && sa_total > t->dq_cap ? sa_total : t->dq_cap;
 	t->st.defer_capacity = t->dq_cap;
 	t->dq = calloc(t->dq_cap, sizeof(*t->dq));
 	if (t->dq == NULL)
@@ -587,10 +667,12 @@ void sg_sess_table_destroy(struct sg_sess_table *t)
 
 		if ((h->flags & SESS_ST_MASK) != SESS_ST_LIVE)
 			continue;
-		if ((uint32_t)h->sa_pair != SESS_NONE)
-			sg_wipe(sess_sa(t, (uint32_t)h->sa_pair), t->sa_size);
-		if ((uint32_t)(h->sa_pair >> 32) != SESS_NONE)
-			sg_wipe(sess_sa(t, (uint32_t)(h->sa_pair >> 32)), t->sa_size);
+		for (unsigned k = 0; k < 2; k++) {
+			uint32_t i = (uint32_t)(h->sa_pair >> (32 * k));
+
+			if (i != SESS_NONE)
+				sg_wipe(sess_sa(t, i), sess_sa_size(t, i));
+		}
 		if (h->peer_cid_len > SG_SESS_PEER_CID_INLINE)
 			free(sess_cold(t, s)->peer_cid.ext);
 	}
@@ -707,7 +789,7 @@ static void sess_fill(struct sg_sess_table *t, const struct sg_sess_new *s, uint
 	struct sess_cold *c = sess_cold(t, slot);
 	struct sg_sess *h = &t->hot[slot];
 
-	memcpy(sess_sa(t, sa), s->sa, t->sa_size);
+	memcpy(sess_sa(t, sa), s->sa, sess_sa_size(t, sa));
 	c->identity = s->identity;
 	c->backend = s->backend;
 	c->expires = s->expires;
@@ -767,11 +849,9 @@ static int sess_insert(struct sg_sess_table *t, const struct sg_sess_new *s, uin
 		rc = sess_refuse(t, SG_SESS_REFUSE_DUP_TUPLE, -EEXIST);
 		goto put_slot;
 	}
-	sa = sa_pop(t);
-	if (sa == SESS_NONE) {
-		rc = sess_refuse(t, SG_SESS_REFUSE_SA_RESERVE, -ENOSPC);
+	rc = sa_take(t, s->sa->aead, true, &sa);
+	if (rc < 0)
 		goto put_slot;
-	}
 	/* A peer CID longer than the inline room lives on the heap (freed with the slot). */
 	if (s->peer_cid_len > SG_SESS_PEER_CID_INLINE) {
 		ext = malloc(s->peer_cid_len);
@@ -794,6 +874,8 @@ static int sess_insert(struct sg_sess_table *t, const struct sg_sess_new *s, uin
 	/* Publish: from here workers find the session. */
 	__atomic_store_n(&h->check, nonce, __ATOMIC_RELEASE);
 	stat_add(&t->st.live, 1);
+	if (sa & SESS_SA_CBC)
+		stat_add(&t->st.cbc_live, 1);
 	stat_add(&t->st.inserts, 1);
 	*id = (uint64_t)h->gen << 32 | slot;
 	if (cid != NULL && (s->flags & SG_SESS_F_CID))
@@ -937,12 +1019,15 @@ static int sess_replace(struct sg_sess_table *t, uint64_t id, const struct sg_re
 		if (rc != 0)
 			return rc;
 	}
-	nsa = sa_pop(t);
-	if (nsa == SESS_NONE)
-		return sess_refuse(t, SG_SESS_REFUSE_SA_RESERVE, -ENOSPC);
-	memcpy(sess_sa(t, nsa), sa, t->sa_size);
+	/* The suite may change with the handshake: the new keys take their own pool. */
+	rc = sa_take(t, sa->aead, !(cur & SESS_SA_CBC), &nsa);
+	if (rc != 0)
+		return rc;
+	memcpy(sess_sa(t, nsa), sa, sess_sa_size(t, nsa));
 	/* One store switches both: new keys take over, the old ones stay acceptable. */
 	__atomic_store_n(&h->sa_pair, (uint64_t)cur << 32 | nsa, __ATOMIC_RELEASE);
+	if ((nsa ^ cur) & SESS_SA_CBC)
+		stat_add(&t->st.cbc_live, (nsa & SESS_SA_CBC) ? 1 : -1);
 	if (prev != SESS_NONE)
 		dq_push(t, SESS_NONE, prev, SESS_NONE, 0);
 	sess_cold(t, slot)->rekeys++;
@@ -1024,6 +1109,8 @@ static int sess_delete(struct sg_sess_table *t, uint64_t id, uint32_t *keep)
 	__atomic_store_n(&h->flags, (uint8_t)((h->flags & ~SESS_ST_MASK) | SESS_ST_DEAD),
 	                 __ATOMIC_RELAXED);
 	cur = (uint32_t)h->sa_pair;
+	if (cur & SESS_SA_CBC)
+		stat_add(&t->st.cbc_live, -1);
 	if (keep != NULL)
 		*keep = cur;
 	dq_push(t, slot, keep != NULL ? SESS_NONE : cur, (uint32_t)(h->sa_pair >> 32), nonce);
@@ -1073,7 +1160,7 @@ int sg_sess_delete_take(struct sg_sess_table *t, uint64_t id, struct sg_rec_sa *
 	if (rc == 0) {
 		/* Its free was queued last: once its grace period ends no worker holds the SA. */
 		rte_rcu_qsbr_check(t->qsbr, held.token, true);
-		memcpy(sa, sess_sa(t, held.sa), t->sa_size);
+		memcpy(sa, sess_sa(t, held.sa), sess_sa_size(t, held.sa));
 		sa_push(t, held.sa);
 		sess_reclaim(t, UINT32_MAX);
 	}
@@ -1099,13 +1186,13 @@ int sg_sess_take_held(struct sg_sess_table *t, const struct sg_sess_held *held,
 
 	if (rc != 0)
 		return rc;
-	if (held->sa >= t->sa_count) {
+	if (!sa_valid(t, held->sa)) {
 		rc = sess_refuse(t, SG_SESS_REFUSE_INVALID, -EINVAL);
 	} else if (rte_rcu_qsbr_check(t->qsbr, held->token, false) != 1) {
 		rc = -EAGAIN; /* a worker may still be sealing with it: not a refusal */
 	} else {
 		if (sa != NULL)
-			memcpy(sa, sess_sa(t, held->sa), t->sa_size);
+			memcpy(sa, sess_sa(t, held->sa), sess_sa_size(t, held->sa));
 		sa_push(t, held->sa);
 	}
 	sess_leave(t);
@@ -1220,6 +1307,7 @@ static void sess_info(struct sg_sess_table *t, uint32_t slot, struct sg_sess_inf
 	info->rrc = !!(sa->flags & SG_SA_F_RRC);
 	info->rx_top = __atomic_load_n(&sa->rx_top, __ATOMIC_RELAXED);
 	info->has_prev = (uint32_t)(h->sa_pair >> 32) != SESS_NONE;
+	info->replay_window = t->replay_window;
 }
 
 int sg_sess_get(struct sg_sess_table *t, uint64_t id, struct sg_sess_info *info)
@@ -1241,14 +1329,20 @@ int sg_sess_get(struct sg_sess_table *t, uint64_t id, struct sg_sess_info *info)
  * The current SA's two lines, for a checkpoint: keys and IVs are the
  * writer's and stable; the owner worker advances the sequence words and the
  * replay bits while we copy, so the words restore reads are loaded
- * atomically (each one a value the worker really had).
+ * atomically (each one a value the worker really had). A CBC SA's MAC line
+ * (the writer's too, stable) goes to its place in sa (sg_rec_sa_mac()).
  */
-static void sess_copy_sa(const struct sg_rec_sa *src, struct sg_rec_sa *sa)
+static void sess_copy_sa(const struct sg_sess_table *t, const struct sg_rec_sa *src,
+                         struct sg_rec_sa *sa)
 {
 	memcpy(sa, src, sizeof(*sa));
 	sa->auth_failures = __atomic_load_n(&src->auth_failures, __ATOMIC_RELAXED);
 	sa->rx_top = __atomic_load_n(&src->rx_top, __ATOMIC_RELAXED);
 	sa->tx_word = __atomic_load_n(&src->tx_word, __ATOMIC_RELAXED);
+	if (sg_aead_wide(sa->aead))
+		memcpy(sg_rec_sa_mac(sa, t->replay_window),
+		       (const uint8_t *)src + sg_rec_sa_size(t->replay_window),
+		       sizeof(struct sg_rec_sa_mac));
 }
 
 int sg_sess_get_sa(struct sg_sess_table *t, uint64_t id, struct sg_rec_sa *sa)
@@ -1266,7 +1360,7 @@ int sg_sess_get_sa(struct sg_sess_table *t, uint64_t id, struct sg_rec_sa *sa)
 	if (h == NULL)
 		rc = -ENOENT;
 	else
-		sess_copy_sa(sess_sa(t, (uint32_t)h->sa_pair), sa);
+		sess_copy_sa(t, sess_sa(t, (uint32_t)h->sa_pair), sa);
 	sess_leave(t);
 	return rc;
 }

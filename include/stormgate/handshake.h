@@ -70,7 +70,7 @@ struct sg_hs_time {
 #define SG_HS_CID_MAX      16
 #define SG_HS_PEER_CID_MAX 32 /* longer client CIDs: the extension is declined */
 #define SG_HS_SNI_MAX      255
-#define SG_HS_SUITES_MAX   16
+#define SG_HS_SUITES_MAX   32 /* a preference list: every ranked suite (16) and its 0 */
 #define SG_HS_HINT_MAX     128
 
 /*
@@ -186,7 +186,8 @@ struct sg_hs_ops {
 /* A completed handshake, handed to ops.install. */
 struct sg_hs_result {
 	/* Epoch-1 SA: keys, IVs, tx_seq after our Finished, replay window with
-	 * the client's Finished marked; sg_rec_sa_size(replay_window) bytes,
+	 * the client's Finished marked; sg_rec_sa_size_for(replay_window, sa->aead) bytes
+	 * (a CBC SA's MAC line follows it: sg_rec_sa_mac()),
 	 * owned by the engine and wiped after the call. */
 	const struct sg_rec_sa *sa;
 	struct sg_hs_peer peer;

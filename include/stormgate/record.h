@@ -136,17 +136,22 @@ struct sg_rec_sa_params {
 };
 
 /*
- * Fill sa (sg_rec_sa_size(window_bits) bytes) from handshake output and mark
- * it live. Copies the keys; the caller wipes its own copies. Returns 0, or
- * -EINVAL for an unknown AEAD, a window that is not a power of two in
+ * Fill sa (sg_rec_sa_size_for(window_bits, p->aead) bytes: a CBC SA's MAC
+ * keys go to the line after it, sg_rec_sa_mac()) from handshake output and
+ * mark it live. Copies the keys; the caller wipes its own copies. Returns 0,
+ * or -EINVAL for an unknown AEAD, a window that is not a power of two in
  * [SG_REPLAY_WINDOW_MIN, SG_REPLAY_WINDOW_MAX], a sequence number over
- * 2^48 - 1, or a max_plaintext outside its range. Control thread, before
- * the SA is published to a worker.
+ * 2^48 - 1, a max_plaintext outside its range, a missing key (IVs for an
+ * AEAD, MAC keys for CBC), or flags the suite does not take: CID and RRC
+ * flags with CBC (RFC 9146's block-cipher MAC is not implemented),
+ * SG_SA_F_ETM without it. Control thread, before the SA is published to a
+ * worker.
  */
 int sg_rec_sa_init(struct sg_rec_sa *sa, unsigned window_bits, const struct sg_rec_sa_params *p);
 
 /*
- * Wipe every byte of sa, keys and replay bitmap included (explicit_bzero):
+ * Wipe every byte of sa, keys and replay bitmap included (explicit_bzero),
+ * and a CBC SA's MAC line (sa->aead says which: sg_rec_sa_size_for() bytes):
  * the SA is no longer live and opening or sealing with it fails with
  * SG_REC_BAD_SA. Call it on every free path, after the RCU grace period when
  * the SA was published. Any thread that owns sa.
@@ -302,6 +307,11 @@ struct sg_rec_open_op {
  * window updated for authenticated records only (in op order, so duplicates
  * within one burst are caught), and RFC 9146 inner plaintext parsing. A
  * failed record never exposes plaintext: what was decrypted is zeroed.
+ * CBC-SHA256 records: encrypt-then-MAC ones are authenticated before
+ * decryption; MAC-then-encrypt ones have padding and MAC checked in constant
+ * time (Lucky Thirteen), both failing as SG_REC_AUTH_FAILED, as does a
+ * ciphertext that is no block multiple; one too short for IV, MAC and
+ * padding is SG_REC_RUNT.
  * Returns the number of SG_REC_OK ops. Allocation- and syscall-free. Only
  * the worker that owns ctx and every SA in ops.
  */
@@ -334,9 +344,14 @@ static inline unsigned sg_rec_seal_headroom(enum sg_aead aead, int tx_cid, unsig
 	return SG_DTLS_HDR_LEN + (tx_cid ? cid_len : 0) + sg_aead_explicit_len(aead);
 }
 
-/* Tailroom a seal needs after the plaintext: (inner type + padding) + tag. */
+/*
+ * Tailroom a seal needs after the plaintext: (inner type + padding) + tag;
+ * for CBC the MAC and up to a block of padding (minimal padding, 1..16 B).
+ */
 static inline unsigned sg_rec_seal_tailroom(enum sg_aead aead, int tx_cid, unsigned pad_len)
 {
+	if (aead == SG_AEAD_AES_128_CBC_SHA256)
+		return SG_DTLS_CBC_MAC_LEN + SG_DTLS_CBC_BLOCK;
 	return (tx_cid ? 1 + pad_len : 0) + sg_aead_tag_len(aead);
 }
 
@@ -346,6 +361,9 @@ static inline unsigned sg_rec_seal_tailroom(enum sg_aead aead, int tx_cid, unsig
  * next write sequence number (refused once 2^48 - 1 was used: the session
  * must re-key), a header (tls12_cid with the peer's CID when the SA says
  * so), an explicit nonce equal to epoch ‖ sequence number, and the tag.
+ * CBC-SHA256 SAs get minimal padding, MAC-then-encrypt or (SG_SA_F_ETM)
+ * encrypt-then-MAC, and an explicit IV that is the encryption of a block
+ * unique per record (NIST SP 800-38A App. C; docs/record-layer.md, "CBC").
  * A plaintext the peer would refuse as too long is SG_REC_RECORD_LIMIT:
  * what is encrypted (RFC 8449 §4: for a tls12_cid record the whole
  * DTLSInnerPlaintext, content + type + padding) must not exceed
@@ -386,6 +404,43 @@ struct sg_aead_op {
  * Only the worker that owns ctx.
  */
 unsigned sg_aead_burst(struct sg_rec_ctx *ctx, struct sg_aead_op *ops, unsigned n);
+
+/* ---- CBC-SHA256 building blocks ----------------------------------------------- */
+
+/*
+ * What the CBC-SHA256 records are made of, on their own, for known-answer
+ * tests (Wycheproof AES-CBC and HMAC vectors) and benchmarks. Any thread
+ * (sg_cbc_crypt(): the owner of ctx); no allocation.
+ */
+
+/*
+ * HMAC-SHA256 states of key (RFC 2104 §2: hashed first when over 64 bytes):
+ * the SHA-256 state after key ⊕ ipad, then after key ⊕ opad, 32 bytes each,
+ * as IPsec-MB's HMAC jobs take them. pads holds key material: wipe it.
+ */
+void sg_cbc_hmac_key(const uint8_t *key, size_t key_len, uint8_t pads[2 * SG_DTLS_CBC_MAC_LEN]);
+
+/*
+ * HMAC-SHA256 (pads from sg_cbc_hmac_key()) of prefix (prefix_len <= 64
+ * bytes) ‖ the first len bytes of data, in constant time with respect to
+ * len: the same memory reads and SHA-256 compressions for every len in
+ * [min_len, data_max], which are public; all data_max bytes of data are
+ * read. len outside that range is clamped into it. The MAC-then-encrypt
+ * check of a CBC record (Lucky Thirteen). 0, or -EINVAL for bad arguments.
+ */
+int sg_cbc_hmac_ct(const uint8_t pads[2 * SG_DTLS_CBC_MAC_LEN], const uint8_t *prefix,
+                   unsigned prefix_len, const uint8_t *data, uint32_t data_max, uint32_t len,
+                   uint32_t min_len, uint8_t mac[SG_DTLS_CBC_MAC_LEN]);
+
+/*
+ * AES-128-CBC of len bytes (a multiple of 16, at most 2^14 + 2048) of in to
+ * out (may equal in) with key and iv, encrypting (SG_AEAD_DIR_SEAL) or
+ * decrypting (SG_AEAD_DIR_OPEN), through the IPsec-MB key expansion and CBC
+ * job the record bursts use; no padding. 0, -EINVAL, or -EIO when IPsec-MB
+ * refused the job. The worker that owns ctx; wipes the schedule it made.
+ */
+int sg_cbc_crypt(struct sg_rec_ctx *ctx, int dir, const uint8_t key[16], const uint8_t iv[16],
+                 const uint8_t *in, uint8_t *out, size_t len);
 
 #ifdef __cplusplus
 }

@@ -126,8 +126,8 @@ void sg_sess_cid_key(const struct sg_sess_table *t, uint8_t key[16]);
  * slot is held; a CID in s->cid must name the same slot, -EINVAL if not). On
  * success stores the session id in *id and, if cid is not NULL, our CID
  * (sg_sess_cid_len() bytes) in cid. Writer.
- * Returns 0, -ENOSPC (table, SA reserve or index full; a full table is told
- * before a duplicate 4-tuple), -EEXIST (4-tuple or restored CID in use),
+ * Returns 0, -ENOSPC (table, SA reserve, CBC pool or index full; a full table
+ * is told before a duplicate 4-tuple), -EEXIST (4-tuple or restored CID in use),
  * -EINVAL or -EBUSY; each refusal is counted. Never waits.
  */
 int sg_sess_insert(struct sg_sess_table *t, const struct sg_sess_new *s, uint64_t *id,
@@ -157,13 +157,14 @@ int sg_sess_cid_reserve(struct sg_sess_table *t, uint8_t *cid);
 int sg_sess_cid_release(struct sg_sess_table *t, const uint8_t *cid);
 
 /*
- * Re-key: sa (sg_rec_sa_size(window) bytes, copied) becomes the session's
- * current SA in one atomic store; the old current SA is kept as the
+ * Re-key: sa (sg_rec_sa_size_for(window, sa->aead) bytes, copied: the suite
+ * may change, the keys take their pool) becomes the session's current SA
+ * in one atomic store; the old current SA is kept as the
  * previous one, so records sealed under it are still accepted (RFC 6347
  * §4.1 lets a receiver keep old epochs' keys); the SA previous to that is
  * wiped after a grace period. Writer.
- * Returns 0, -ENOENT (stale id), -ENOSPC (SA reserve empty), -EINVAL,
- * -EAGAIN or -EBUSY.
+ * Returns 0, -ENOENT (stale id), -ENOSPC (SA reserve empty, or cbc_full),
+ * -EINVAL, -EAGAIN or -EBUSY.
  */
 int sg_sess_replace(struct sg_sess_table *t, uint64_t id, const struct sg_rec_sa *sa);
 
@@ -191,7 +192,8 @@ int sg_sess_delete(struct sg_sess_table *t, uint64_t id);
  * waits for a grace period (blocks like sg_sess_reclaim(t, 1), about one
  * burst of each online worker) so no worker holds the SA any more, copies
  * it (keys and the write sequence its owner left) into sa
- * (sg_rec_sa_size(window) bytes), and wipes the table's copy. The caller
+ * (sg_rec_sa_size_for(window, its aead) bytes: give sg_rec_sa_size_max(window)
+ * unless every session is AEAD), and wipes the table's copy. The caller
  * now owns the SA's last write sequence numbers and must sg_rec_sa_wipe()
  * its copy. Writer. Returns 0, -ENOENT (stale id), -EAGAIN or -EBUSY.
  */
@@ -208,8 +210,9 @@ int sg_sess_delete_hold(struct sg_sess_table *t, uint64_t id, struct sg_sess_hel
 /*
  * Once every worker has reported a quiescent state since the
  * sg_sess_delete_hold() that made held (checked, never waited for): copy the
- * SA (keys and the write sequence its owner left) into sa, unless sa is NULL,
- * and wipe and free the table's copy; held is then spent. Holds made in turn
+ * SA (keys and the write sequence its owner left) into sa, unless sa is NULL
+ * (sg_rec_sa_size_for(window, its aead) bytes: sg_rec_sa_size_max(window)
+ * holds any), and wipe and free the table's copy; held is then spent. Holds made in turn
  * come due in turn. Every hold must be taken before sg_sess_table_destroy()
  * (once the workers are gone, every hold is due). The caller of a copy must
  * sg_rec_sa_wipe() it. Writer. Returns 0, -EAGAIN (a worker may still use the
@@ -245,10 +248,12 @@ int sg_sess_get(struct sg_sess_table *t, uint64_t id, struct sg_sess_info *info)
  * Copy the current SA of a session (the struct's two lines: keys, IVs, and
  * the sequence words tx_word, rx_top and auth_failures, each read
  * atomically while the owner worker may advance them; the replay bits
- * beyond the struct are not copied) into sa, sizeof(struct sg_rec_sa)
- * bytes: a checkpoint of the session (issue 15). The caller owns the copy's
- * key material and must sg_rec_sa_wipe() it. Writer. Returns 0, -ENOENT
- * (stale id), -EINVAL or -EBUSY.
+ * beyond the struct are not copied) into sa, and for a CBC session its MAC
+ * line too, at sg_rec_sa_mac(sa, window): sa must hold
+ * sg_rec_sa_size_max(window) bytes unless the session is known to be AEAD
+ * (then sizeof(struct sg_rec_sa)). A checkpoint of the session (issue 15). The caller owns the
+ * copy's key material and must sg_rec_sa_wipe() it. Writer. Returns 0, -ENOENT (stale id), -EINVAL
+ * or -EBUSY.
  */
 int sg_sess_get_sa(struct sg_sess_table *t, uint64_t id, struct sg_rec_sa *sa);
 

@@ -70,8 +70,9 @@ static_assert(sizeof(struct sg_sess_tuple) == 36, "sg_sess_tuple is a packed 36-
 
 /*
  * The hot line of one session: everything a worker reads on every record,
- * in one cache line. The SAs (struct sg_rec_sa, two lines each) live in a
- * separate arena and are reached through sa_pair. Ownership of the fields:
+ * in one cache line. The SAs (struct sg_rec_sa, two lines each; three with
+ * a CBC SA's MAC line) live in two separate pools and are reached through
+ * sa_pair. Ownership of the fields:
  *   check, sa_pair, gen, flags, peer_cid_len, tuple: written by the control
  *       plane (the single writer thread), read by workers under RCU; the tuple
  *       of a CID session (not in the 4-tuple index) is also rewritten by its
@@ -134,6 +135,8 @@ enum sg_sess_refusal {
 	SG_SESS_REFUSE_DEFER_FULL, /* -EAGAIN: deferred-free queue full, readers lag (with
 	                              SG_SESS_P_DEFER_GROW: it could not grow, out of memory) */
 	SG_SESS_REFUSE_BUSY,       /* -EBUSY: a second thread entered the single-writer API */
+	SG_SESS_REFUSE_CBC_FULL,   /* -ENOSPC: CBC keys (wide SA), and cbc_capacity sessions
+	                              already have them, or the CBC pool has no free SA */
 	SG_SESS_REFUSE_MAX
 };
 
@@ -145,6 +148,11 @@ struct sg_sess_params {
 	                              0: capacity / 64, at least 64 */
 	uint32_t defer_capacity;   /* deferred frees waiting for a grace period; 0: 65536
 	                              (the queue's size, or its start with DEFER_GROW) */
+	uint32_t cbc_capacity;     /* sessions with CBC-SHA256 keys, whose SAs are wide (the MAC
+	                              line: sg_rec_sa_size_for()) and live in a pool of their
+	                              own, <= capacity; 0: capacity / 16 (at least 1), none
+	                              with SG_SESS_P_NO_CBC. The pool holds 1/64 more (at least
+	                              64) for re-keyed sessions' previous CBC keys */
 	uint16_t replay_window;    /* replay window bits, SG_REPLAY_WINDOW_MIN..MAX; 0: default */
 	uint8_t cid_len;           /* SG_SESS_CID_LEN_MIN..MAX; 0: SG_SESS_CID_LEN_DEFAULT */
 	uint8_t node_bits;         /* 0..SG_SESS_NODE_BITS_MAX bits of node id in each CID */
@@ -173,10 +181,16 @@ struct sg_sess_params {
  * reclaim_deferred. Without it the queue is a hard bound of defer_capacity.
  */
 #define SG_SESS_P_DEFER_GROW 0x02
+/*
+ * NO_CBC: no CBC SA pool; inserting or re-keying to CBC keys is refused
+ * (cbc_full). cbc_capacity must then be 0.
+ */
+#define SG_SESS_P_NO_CBC 0x04
 
 /* A session to insert (control plane). */
 struct sg_sess_new {
-	/* sg_rec_sa_size(window) bytes, copied; the caller wipes its copy */
+	/* sg_rec_sa_size_for(window, sa->aead) bytes (CBC: the MAC line too), copied; the
+	 * caller wipes its copy */
 	const struct sg_rec_sa *sa;
 	struct sg_sess_tuple tuple; /* peer and local address; indexed if SG_SESS_F_TUPLE */
 	const uint8_t *cid;         /* restore: the CID issued before (cid_len bytes), else NULL */
@@ -233,13 +247,17 @@ struct sg_sess_info {
 	uint16_t max_plaintext; /* largest plaintext the peer takes per record (RFC 8449 §4) */
 	uint8_t rrc;            /* return routability checks negotiated (RFC 9853) */
 	uint8_t has_prev;       /* keys of the previous handshake still accepted */
+	uint16_t replay_window; /* the table's, bits: a CBC SA's MAC line is at sg_rec_sa_mac() */
 };
 
 /* Counters of one table (written by the control plane, readable from any thread). */
 struct sg_sess_stats {
 	uint64_t live;          /* sessions */
 	uint64_t tuple_entries; /* sessions in the 4-tuple index */
-	uint64_t sa_in_use;     /* SAs held by sessions, kept previous keys and pending frees */
+	uint64_t sa_in_use;     /* AEAD pool: SAs held by sessions, kept previous keys and
+	                           pending frees */
+	uint64_t cbc_in_use;    /* the same in the CBC pool (wide SAs) */
+	uint64_t cbc_live;      /* sessions whose current keys are CBC (<= cbc_capacity) */
 	uint64_t deferred;      /* frees waiting for a grace period */
 	uint64_t inserts;
 	uint64_t replaces;

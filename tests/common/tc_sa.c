@@ -34,11 +34,14 @@ void tc_keys_make(struct tc_keys *k, uint64_t seed)
 	tc_fill(k->server_key, sizeof(k->server_key), seed * 4 + 2);
 	tc_fill(k->client_iv, sizeof(k->client_iv), seed * 4 + 3);
 	tc_fill(k->server_iv, sizeof(k->server_iv), seed * 4 + 4);
+	/* Seeds of their own: unlike another session's keys. */
+	tc_fill(k->client_mac, sizeof(k->client_mac), (seed * 4 + 1) | UINT64_C(1) << 63);
+	tc_fill(k->server_mac, sizeof(k->server_mac), (seed * 4 + 2) | UINT64_C(1) << 63);
 }
 
 struct sg_rec_sa *tc_sa_alloc(unsigned window)
 {
-	size_t sz = sg_rec_sa_size(window);
+	size_t sz = sg_rec_sa_size_max(window);
 	struct sg_rec_sa *sa = aligned_alloc(SG_CACHE_LINE, sz);
 
 	assert_non_null(sa);
@@ -61,15 +64,19 @@ void tc_sa_pair(struct sg_rec_sa *gw, struct sg_rec_sa *dev, unsigned window,
 
 	q.rx_key = k->client_key;
 	q.rx_iv = k->client_iv;
+	q.rx_mac = k->client_mac;
 	q.tx_key = k->server_key;
 	q.tx_iv = k->server_iv;
+	q.tx_mac = k->server_mac;
 	if (gw != NULL)
 		assert_int_equal(sg_rec_sa_init(gw, window, &q), 0);
 	if (dev == NULL)
 		return;
 	q.rx_key = k->server_key;
 	q.rx_iv = k->server_iv;
+	q.rx_mac = k->server_mac;
 	q.tx_key = k->client_key;
 	q.tx_iv = k->client_iv;
+	q.tx_mac = k->client_mac;
 	assert_int_equal(sg_rec_sa_init(dev, window, &q), 0);
 }

@@ -14,10 +14,11 @@
 
 #include <stormgate/record.h>
 
-/* Keys and IVs of both directions of one test session. */
+/* Keys, IVs and (CBC-SHA256) MAC keys of both directions of one test session. */
 struct tc_keys {
 	uint8_t client_key[32], server_key[32];
 	uint8_t client_iv[12], server_iv[12];
+	uint8_t client_mac[32], server_mac[32];
 };
 
 /* len bytes of a deterministic pattern of seed (splitmix64), for payloads and keys. */
@@ -26,7 +27,8 @@ void tc_fill(uint8_t *p, size_t len, uint64_t seed);
 /* Keys and IVs of test session seed: a fixed function of seed, other for every seed. */
 void tc_keys_make(struct tc_keys *k, uint64_t seed);
 
-/* A zeroed, cache-aligned SA for window bits; free it with tc_sa_free(). */
+/* A zeroed, cache-aligned SA for window bits, wide enough for any suite
+ * (sg_rec_sa_size_max()); free it with tc_sa_free(). */
 struct sg_rec_sa *tc_sa_alloc(unsigned window);
 
 /* Wipe (sg_rec_sa_wipe()) and free an SA of tc_sa_alloc(); NULL is fine. */

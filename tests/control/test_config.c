@@ -135,6 +135,10 @@ static const struct err_case err_cases[] = {
 	  "sessions:\n  peer_move: always\n" PORTS,
 	  { "t.yaml:2:14: 'sessions.peer_move' must be one of: verified, unverified; got "
 	    "'always'" } },
+	{ "CBC pool above capacity",
+	  "sessions:\n  capacity: 2048\n  cbc_capacity: 4096\n" PORTS,
+	  { "t.yaml:3:17: 'sessions.cbc_capacity' is 4096, more than 'sessions.capacity' "
+	    "(2048)" } },
 	{ "CID too short",
 	  "sessions:\n  cid_length: 5\n" PORTS,
 	  { "t.yaml:2:15: 'sessions.cid_length' is 5: 0 (no CIDs) or 8..16 (a CID carries a slot, "
@@ -556,15 +560,18 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->policy.cookie_mode, SG_COOKIE_ALWAYS);
 	assert_int_equal(cfg->policy.linger_entries, 65536);
 	/*
-	 * The default order (docs/config.md): ECDHE-PSK, then PSK; in each kind
-	 * CCM_8 last, after every 16-byte-tag suite (RFC 9147 §4.5.3: 2^7 forged
-	 * records exhaust a CCM_8 key). The engine's own default is the same
-	 * table (the registry's ranked rows, suite.h): the daemon and the engine
-	 * cannot disagree.
+	 * The default order (docs/config.md): ECDHE-PSK, then PSK, then
+	 * ECDHE-ECDSA (negotiated only with a tls: section); in each kind CCM_8
+	 * last of the AEADs, after every 16-byte-tag suite (RFC 9147 §4.5.3: 2^7
+	 * forged records exhaust a CCM_8 key); the CBC-SHA256 suites (LwM2M
+	 * servers must offer them) last of all. The engine's own default is the
+	 * same table (the registry's ranked rows, suite.h): the daemon and the
+	 * engine cannot disagree.
 	 */
 	{
-		static const uint16_t want[] = { 0xD005, 0xD001, 0xCCAC, 0xD003, 0xC0A4,
-			                         0x00A8, 0x00A9, 0xCCAB, 0xC0A8 };
+		static const uint16_t want[] = { 0xD005, 0xD001, 0xCCAC, 0xD003, 0xC0A4, 0x00A8,
+			                         0x00A9, 0xCCAB, 0xC0A8, 0xC0AC, 0xC02B, 0xC02C,
+			                         0xCCA9, 0xC0AE, 0xC023, 0x00AE };
 
 		assert_int_equal(cfg->policy.n_suites, SG_ARRAY_SIZE(want));
 		assert_int_equal(SG_SUITES_RANKED, SG_ARRAY_SIZE(want));
@@ -1229,6 +1236,57 @@ static void test_load_errors(void **state)
 	free(cfg);
 }
 
+/*
+ * The CBC-SHA256 suites by name (issue 17): offered by default, last (LwM2M
+ * 1.0/1.1 clients that speak only CBC connect out of the box), and
+ * policy.suites may list them alone or leave them out.
+ */
+static void test_suites_cbc(void **state)
+{
+	static const struct {
+		const char *suites; /* policy.suites, or NULL: the default */
+		unsigned n;         /* suites in the list */
+		unsigned cbc;       /* of them CBC-SHA256 */
+		uint16_t first;     /* the first one */
+	} rows[] = {
+		{ NULL, SG_SUITES_RANKED, 2, 0xD005 },
+		{ "[TLS_PSK_WITH_AES_128_CBC_SHA256]", 1, 1, 0x00AE },
+		{ "[TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, TLS_PSK_WITH_AES_128_CBC_SHA256]", 2,
+		  2, 0xC023 },
+		/* removed: the AEAD suites only */
+		{ "[TLS_PSK_WITH_AES_128_CCM, TLS_PSK_WITH_AES_128_CCM_8]", 2, 0, 0xC0A4 },
+	};
+
+	(void)state;
+	assert_string_equal(sg_suite_name(SG_TLS_PSK_WITH_AES_128_CBC_SHA256),
+	                    "TLS_PSK_WITH_AES_128_CBC_SHA256");
+	assert_string_equal(sg_suite_name(SG_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256),
+	                    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256");
+	for (unsigned r = 0; r < SG_ARRAY_SIZE(rows); r++) {
+		char yaml[512];
+		struct sg_config *cfg;
+		unsigned cbc = 0;
+
+		snprintf(yaml, sizeof(yaml), "%s%s%s%s", PORTS, rows[r].suites ? "policy:\n" : "",
+		         rows[r].suites ? "  suites: " : "", rows[r].suites ? rows[r].suites : "");
+		cfg = parse_ok(yaml);
+		print_message("# %s: %u suites\n", rows[r].suites ? rows[r].suites : "default",
+		              cfg->policy.n_suites);
+		assert_int_equal(cfg->policy.n_suites, rows[r].n);
+		assert_int_equal(cfg->policy.suites[0], rows[r].first);
+		for (unsigned i = 0; i < cfg->policy.n_suites; i++)
+			cbc += sg_aead_wide(sg_suite_find(cfg->policy.suites[i])->aead) ? 1 : 0;
+		assert_int_equal(cbc, rows[r].cbc);
+		/* CBC comes after every AEAD suite in the default order. */
+		if (rows[r].suites == NULL)
+			for (unsigned i = 0; i < cfg->policy.n_suites; i++)
+				assert_int_equal(
+				        sg_aead_wide(sg_suite_find(cfg->policy.suites[i])->aead),
+				        i >= cfg->policy.n_suites - 2);
+		free(cfg);
+	}
+}
+
 /* The sample shipped in deploy/ is valid. */
 static void test_sample_config(void **state)
 {
@@ -1670,6 +1728,7 @@ int main(void)
 		cmocka_unit_test(test_apply_overrides),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_sample_config),
+		cmocka_unit_test(test_suites_cbc),
 		cmocka_unit_test(test_keys_documented),
 		cmocka_unit_test(test_tree),
 		cmocka_unit_test(test_live_set),

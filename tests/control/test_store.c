@@ -23,9 +23,10 @@
 #include <arpa/inet.h>
 #include <openssl/evp.h>
 
-#include <stormgate/record_types.h>
+#include <stormgate/record.h>
 
 #include "sg_store.h"
+#include "store_seal.h"
 #include "tc_tmp.h"
 
 struct fixture {
@@ -77,25 +78,39 @@ static const struct shape {
 	uint8_t identity_len;
 	int token; /* proxy mode */
 	uint64_t tx_seq, rx_top;
-	int sealed_len; /* the record's sealed size in bytes (docs/restart.md) */
+	int sealed_len;  /* the record's sealed size in bytes (docs/restart.md) */
+	uint8_t version; /* sealed at: 1 (AEAD), 2 (CBC: the MAC keys) */
 } shapes[] = {
 	/* the common device: IPv4, a 16-byte identity, our 8-byte CID, no peer CID, AES-128-CCM-8
 	 */
 	{ SG_AEAD_AES_128_CCM_8, SG_STORE_F_CID | SG_STORE_F_RX_CID | SG_STORE_F_EMS, 8, 0, 0, 16,
-	  0, 5, 3, 166 },
-	{ SG_AEAD_AES_128_GCM, SG_STORE_F_TUPLE, 0, 0, 0, 16, 1, 1, 0, 158 },
-	{ SG_AEAD_AES_256_GCM, SG_STORE_F_TUPLE | SG_STORE_F_RRC, 0, 0, 1, 0, 0, 1000, 999, 198 },
-	/* the largest: a 128-byte identity, IPv6, 16-byte CID both ways and a 255-byte peer CID,
-	 * ChaCha20 */
-	{ SG_AEAD_CHACHA20_POLY1305, SG_STORE_F_ALL, 16, 255, 1, SG_STORE_IDENTITY_MAX, 1,
-	  (UINT64_C(1) << 48) - 1, (UINT64_C(1) << 48) - 1, SG_STORE_REC_MAX },
+	  0, 5, 3, 166, 1 },
+	{ SG_AEAD_AES_128_GCM, SG_STORE_F_TUPLE, 0, 0, 0, 16, 1, 1, 0, 158, 1 },
+	{ SG_AEAD_AES_256_GCM, SG_STORE_F_TUPLE | SG_STORE_F_RRC, 0, 0, 1, 0, 0, 1000, 999, 198,
+	  1 },
+	/* the largest AEAD one: a 128-byte identity, IPv6, 16-byte CID both ways and a 255-byte
+	 * peer CID, ChaCha20 (everything but EtM, a CBC flag) */
+	{ SG_AEAD_CHACHA20_POLY1305, SG_STORE_F_ALL & ~SG_STORE_F_ETM, 16, 255, 1,
+	  SG_STORE_IDENTITY_MAX, 1, (UINT64_C(1) << 48) - 1, (UINT64_C(1) << 48) - 1,
+	  SG_STORE_REC_MAX - 2 * SG_DTLS_CBC_MAC_KEY_LEN, 1 },
+	/* CBC-SHA256 (issue 17): as the GCM row, no IVs, the two 32-byte MAC keys: +56 */
+	{ SG_AEAD_AES_128_CBC_SHA256, SG_STORE_F_TUPLE, 0, 0, 0, 16, 1, 1, 0, 214, 2 },
+	{ SG_AEAD_AES_128_CBC_SHA256, SG_STORE_F_TUPLE | SG_STORE_F_ETM | SG_STORE_F_EMS, 0, 0, 1,
+	  16, 0, 77, 76, 238, 2 },
+	/* the largest CBC one: everything at its longest, EtM */
+	{ SG_AEAD_AES_128_CBC_SHA256, SG_STORE_F_ALL, 16, 255, 1, SG_STORE_IDENTITY_MAX, 1,
+	  (UINT64_C(1) << 48) - 1, (UINT64_C(1) << 48) - 1,
+	  SG_STORE_REC_MAX - 2 * (32 + 12) + 2 * 16, 2 },
 };
 
 static void make_rec(struct sg_store_rec *r, const struct shape *s, uint32_t n)
 {
 	unsigned klen =
 	        s->aead == SG_AEAD_AES_256_GCM || s->aead == SG_AEAD_CHACHA20_POLY1305 ? 32 : 16;
-	unsigned ivlen = s->aead == SG_AEAD_CHACHA20_POLY1305 ? 12 : 4;
+	unsigned ivlen = s->aead == SG_AEAD_CHACHA20_POLY1305    ? 12
+	                 : s->aead == SG_AEAD_AES_128_CBC_SHA256 ? 0
+	                                                         : 4;
+	unsigned maclen = s->aead == SG_AEAD_AES_128_CBC_SHA256 ? 32 : 0;
 
 	memset(r, 0, sizeof(*r));
 	r->gen = 0x01020304u + n;
@@ -134,6 +149,10 @@ static void make_rec(struct sg_store_rec *r, const struct shape *s, uint32_t n)
 		r->rx_iv[i] = (uint8_t)(0x40 + i);
 		r->tx_iv[i] = (uint8_t)(0x60 + i);
 	}
+	for (unsigned i = 0; i < maclen; i++) {
+		r->rx_mac[i] = (uint8_t)(0x90 + i + n);
+		r->tx_mac[i] = (uint8_t)(0xd0 - i + n);
+	}
 }
 
 static int all_zero(const void *p, size_t n)
@@ -160,14 +179,19 @@ static void test_rec_roundtrip(void **state)
 		make_rec(&in, &shapes[i], (uint32_t)i);
 		len = sg_store_rec_seal(&s, 42, &in, buf, sizeof(buf));
 		assert_int_equal(len, shapes[i].sealed_len);
+		/* the lowest version that holds it: AEAD sessions stay readable by older builds */
+		assert_int_equal(buf[0], shapes[i].version);
 		/* a fresh nonce per write */
 		assert_memory_not_equal(buf + SG_STORE_REC_HDR, prev_nonce, SG_STORE_REC_NONCE);
 		memcpy(prev_nonce, buf + SG_STORE_REC_HDR, SG_STORE_REC_NONCE);
 		assert_int_equal(sg_store_rec_open(&f->key, 42, buf, (size_t)len, &out), 0);
 		assert_memory_equal(&in, &out, sizeof(in));
 		/* the keys are not in the sealed bytes in the clear */
-		for (int j = 0; j + 16 <= len; j++)
+		for (int j = 0; j + 16 <= len; j++) {
 			assert_memory_not_equal(buf + j, in.tx_key, 16);
+			if (shapes[i].version == 2)
+				assert_memory_not_equal(buf + j, in.rx_mac, 16);
+		}
 	}
 	/* too small a buffer, fields out of range */
 	make_rec(&in, &shapes[0], 0);
@@ -186,6 +210,10 @@ static void test_rec_roundtrip(void **state)
 	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
 	make_rec(&in, &shapes[0], 0);
 	in.identity_len = SG_STORE_IDENTITY_MAX + 1;
+	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
+	/* encrypt_then_mac on an AEAD session (RFC 7366 §2: CBC only) */
+	make_rec(&in, &shapes[1], 0);
+	in.flags |= SG_STORE_F_ETM;
 	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
 	sg_store_sealer_wipe(&s);
 	assert_true(all_zero(&s, sizeof(s)));
@@ -239,6 +267,92 @@ static void test_rec_openssl(void **state)
 	EVP_CIPHER_CTX_free(ctx);
 	sg_store_sealer_wipe(&s);
 	sg_store_rec_wipe(&in);
+}
+
+/* The body of a record sealed for slot, opened with OpenSSL's EVP; returns its length. */
+static int evp_body(const struct fixture *f, const uint8_t *buf, int len, uint32_t slot,
+                    uint8_t *body)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int body_len = len - SG_STORE_REC_HDR - SG_STORE_REC_NONCE - SG_STORE_REC_TAG, n;
+	uint8_t aad[SG_STORE_REC_HDR + 4];
+
+	assert_non_null(ctx);
+	memcpy(aad, buf, SG_STORE_REC_HDR);
+	aad[7] = (uint8_t)(slot >> 24);
+	aad[8] = (uint8_t)(slot >> 16);
+	aad[9] = (uint8_t)(slot >> 8);
+	aad[10] = (uint8_t)slot;
+	assert_int_equal(EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, f->key.key,
+	                                    buf + SG_STORE_REC_HDR),
+	                 1);
+	assert_int_equal(EVP_DecryptUpdate(ctx, NULL, &n, aad, sizeof(aad)), 1);
+	assert_int_equal(EVP_DecryptUpdate(ctx, body, &n,
+	                                   buf + SG_STORE_REC_HDR + SG_STORE_REC_NONCE, body_len),
+	                 1);
+	assert_int_equal(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SG_STORE_REC_TAG,
+	                                     (void *)(uintptr_t)(buf + len - SG_STORE_REC_TAG)),
+	                 1);
+	assert_int_equal(EVP_DecryptFinal_ex(ctx, body + n, &n), 1);
+	EVP_CIPHER_CTX_free(ctx);
+	return body_len;
+}
+
+/*
+ * The versions (issue 17): a body is read by the version its envelope
+ * names. A CBC session's body under a version 1 envelope (which has no room
+ * for the MAC keys) is refused as damage (body); an AEAD session's body
+ * under version 2 reads as it does under 1 (version 2 adds only the MAC
+ * keys, none for an AEAD). The bodies are re-sealed authentically, so only
+ * the version rule can refuse them.
+ */
+static void test_rec_versions(void **state)
+{
+	static const struct {
+		size_t shape;
+		unsigned version;
+		int rc;
+	} rows[] = {
+		{ 4, 1, -EUCLEAN },              /* CBC body, version 1 */
+		{ 5, 1, -EUCLEAN },              /* CBC + EtM body, version 1 */
+		{ 4, 2, 0 },        { 1, 2, 0 }, /* GCM body, version 2 */
+		{ 3, 2, 0 },                     /* the largest ChaCha body, version 2 */
+		{ 1, 1, 0 },
+	};
+	struct fixture *f = *state;
+	struct sg_store_sealer s;
+	struct sg_store_rec in, out;
+	uint8_t buf[SG_STORE_REC_MAX], body[SG_STORE_REC_BODY_MAX];
+	const uint8_t bind[4] = { 0, 0, 0, 9 };
+
+	assert_int_equal(sg_store_sealer_init(&s, &f->key), 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int len, body_len;
+
+		make_rec(&in, &shapes[rows[i].shape], (uint32_t)i);
+		len = sg_store_rec_seal(&s, 9, &in, buf, sizeof(buf));
+		assert_true(len > 0);
+		body_len = evp_body(f, buf, len, 9, body);
+		len = sg_store_seal(&s, rows[i].version, bind, sizeof(bind), body, (size_t)body_len,
+		                    buf, sizeof(buf));
+		assert_true(len > 0);
+		assert_int_equal(buf[0], rows[i].version);
+		memset(&out, 0xee, sizeof(out));
+		assert_int_equal(sg_store_rec_open(&f->key, 9, buf, (size_t)len, &out), rows[i].rc);
+		if (rows[i].rc == 0)
+			assert_memory_equal(&in, &out, sizeof(in));
+		else
+			assert_true(all_zero(&out, sizeof(out)));
+	}
+	/* versions the envelope does not seal */
+	assert_int_equal(sg_store_seal(&s, 0, bind, sizeof(bind), body, 8, buf, sizeof(buf)),
+	                 -EINVAL);
+	assert_int_equal(sg_store_seal(&s, SG_STORE_REC_VERSION + 1, bind, sizeof(bind), body, 8,
+	                               buf, sizeof(buf)),
+	                 -EINVAL);
+	sg_wipe(body, sizeof(body));
+	sg_store_rec_wipe(&in);
+	sg_store_sealer_wipe(&s);
 }
 
 /* The credential tag: SHA-256("stormgate cred tag" || psk), first 8 bytes (vectors: Python's
@@ -298,8 +412,11 @@ static void test_rec_refusals(void **state)
 	}
 	/* the named errors */
 	memcpy(bad, buf, (size_t)len);
-	bad[0] = 2;
+	bad[0] = SG_STORE_REC_VERSION + 1;
 	assert_int_equal(sg_store_rec_open(&f->key, 9, bad, (size_t)len, &out), -EPROTONOSUPPORT);
+	/* a version 1 record relabelled 2: the header is in the AAD */
+	bad[0] = 2;
+	assert_int_equal(sg_store_rec_open(&f->key, 9, bad, (size_t)len, &out), -EBADMSG);
 	bad[0] = 0;
 	assert_int_equal(sg_store_rec_open(&f->key, 9, bad, (size_t)len, &out), -EPROTONOSUPPORT);
 	memcpy(bad, buf, (size_t)len);
@@ -939,6 +1056,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rec_refusals, setup, teardown),
 		cmocka_unit_test(test_cred_tag),
 		cmocka_unit_test_setup_teardown(test_rec_openssl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rec_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),

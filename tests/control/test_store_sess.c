@@ -109,6 +109,10 @@ static const struct shape {
 	  (UINT64_C(1) << 39) + 1, 0 },
 	{ SG_AEAD_AES_128_CCM, 0xC0A4, SG_SESS_F_CID | SG_SESS_F_TUPLE,
 	  SG_SA_F_RX_CID | SG_SA_F_TX_CID, 0, 12, 65536, 70000, 2048 },
+	/* CBC-SHA256 (issue 17): wide SAs, version 2 records; by 4-tuple only (no CIDs) */
+	{ SG_AEAD_AES_128_CBC_SHA256, 0x00AE, SG_SESS_F_TUPLE, 0, 0, 0, 7, 6, 0 },
+	{ SG_AEAD_AES_128_CBC_SHA256, 0xC023, SG_SESS_F_TUPLE, SG_SA_F_ETM, 1, 0, 90000, 89999,
+	  1024 },
 };
 #define N_SHAPES SG_ARRAY_SIZE(shapes)
 
@@ -128,8 +132,8 @@ static void caller_fields(struct sg_store_rec *rec, unsigned k)
 /* Install session k of shape s into t; its id into *id. */
 static void install(struct sg_sess_table *t, unsigned k, const struct shape *s, uint64_t *id)
 {
-	struct sg_rec_sa *sa = aligned_alloc(SG_CACHE_LINE, sg_rec_sa_size(WINDOW));
-	uint8_t keys[2][32], ivs[2][12], peer_cid[255];
+	struct sg_rec_sa *sa = aligned_alloc(SG_CACHE_LINE, sg_rec_sa_size_max(WINDOW));
+	uint8_t keys[2][32], ivs[2][12], macs[2][SG_DTLS_CBC_MAC_KEY_LEN], peer_cid[255];
 	struct sg_rec_sa_params sp = {
 		.aead = s->aead,
 		.epoch = (uint16_t)(1 + k % 3),
@@ -138,6 +142,8 @@ static void install(struct sg_sess_table *t, unsigned k, const struct shape *s, 
 		.tx_key = keys[1],
 		.rx_iv = ivs[0],
 		.tx_iv = ivs[1],
+		.rx_mac = macs[0],
+		.tx_mac = macs[1],
 		.tx_seq = s->tx + k,
 		.rx_seq = s->rx + k,
 		.max_plaintext = s->max_pt,
@@ -163,6 +169,10 @@ static void install(struct sg_sess_table *t, unsigned k, const struct shape *s, 
 		ivs[0][i] = (uint8_t)(k + 0x40 + i);
 		ivs[1][i] = (uint8_t)(k + 0x60 + i);
 	}
+	for (unsigned i = 0; i < SG_DTLS_CBC_MAC_KEY_LEN; i++) {
+		macs[0][i] = (uint8_t)(k * 7 + 0x11 + i);
+		macs[1][i] = (uint8_t)(k * 11 + 0x99 - i);
+	}
 	for (unsigned i = 0; i < sizeof(peer_cid); i++)
 		peer_cid[i] = (uint8_t)(i ^ k);
 	assert_int_equal(sg_rec_sa_init(sa, WINDOW, &sp), 0);
@@ -183,16 +193,18 @@ static void install(struct sg_sess_table *t, unsigned k, const struct shape *s, 
 static void save(struct sg_store *st, struct sg_sess_table *t, uint64_t id, unsigned k)
 {
 	struct sg_sess_info info;
-	struct sg_rec_sa sa;
+	struct sg_rec_sa *sa = aligned_alloc(SG_CACHE_LINE, sg_rec_sa_size_max(WINDOW));
 	struct sg_store_rec rec;
 
+	assert_non_null(sa);
 	assert_int_equal(sg_sess_get(t, id, &info), 0);
-	assert_int_equal(sg_sess_get_sa(t, id, &sa), 0);
-	sg_store_rec_from_session(&rec, &info, &sa);
+	assert_int_equal(sg_sess_get_sa(t, id, sa), 0);
+	sg_store_rec_from_session(&rec, &info, sa);
 	caller_fields(&rec, k);
 	assert_int_equal(sg_store_put(st, (uint32_t)id, &rec), 0);
 	sg_store_rec_wipe(&rec);
-	sg_rec_sa_wipe(&sa, WINDOW);
+	sg_rec_sa_wipe(sa, WINDOW);
+	free(sa);
 }
 
 /* The sessions of a test: ids and shape of each. */
@@ -274,7 +286,8 @@ static void same_session(struct sg_sess_table *a, struct sg_sess_table *b, uint6
                          uint64_t dtx, uint64_t drx)
 {
 	struct sg_sess_info ia, ib;
-	struct sg_rec_sa sa, sb;
+	struct sg_rec_sa *pa = aligned_alloc(SG_CACHE_LINE, sg_rec_sa_size_max(WINDOW));
+	struct sg_rec_sa *pb = aligned_alloc(SG_CACHE_LINE, sg_rec_sa_size_max(WINDOW));
 	unsigned klen, ivlen;
 	uint64_t found;
 
@@ -297,24 +310,30 @@ static void same_session(struct sg_sess_table *a, struct sg_sess_table *b, uint6
 	assert_int_equal(ia.rrc, ib.rrc);
 	assert_true(ib.tx_seq == ia.tx_seq + dtx);
 	assert_true(ib.rx_top == ia.rx_top + drx);
-	assert_int_equal(sg_sess_get_sa(a, id, &sa), 0);
-	assert_int_equal(sg_sess_get_sa(b, id, &sb), 0);
-	klen = sg_aead_key_len((enum sg_aead)sa.aead);
-	ivlen = sg_aead_iv_len((enum sg_aead)sa.aead);
-	assert_int_equal(sa.aead, sb.aead);
-	assert_int_equal(sa.flags, sb.flags);
-	assert_int_equal(sa.epoch, sb.epoch);
-	assert_memory_equal(sa.rx_key, sb.rx_key, klen);
-	assert_memory_equal(sa.tx_key, sb.tx_key, klen);
-	assert_memory_equal(sa.rx_iv, sb.rx_iv, ivlen);
-	assert_memory_equal(sa.tx_iv, sb.tx_iv, ivlen);
-	assert_int_equal(sg_rec_sa_max_plaintext(&sa), sg_rec_sa_max_plaintext(&sb));
-	assert_true(sg_rec_sa_tx_seq(&sb) == sg_rec_sa_tx_seq(&sa) + dtx);
-	assert_true(sb.rx_top == sa.rx_top + drx);
+	assert_non_null(pa);
+	assert_non_null(pb);
+	assert_int_equal(sg_sess_get_sa(a, id, pa), 0);
+	assert_int_equal(sg_sess_get_sa(b, id, pb), 0);
+	klen = sg_aead_key_len((enum sg_aead)pa->aead);
+	ivlen = sg_aead_iv_len((enum sg_aead)pa->aead);
+	assert_int_equal(pa->aead, pb->aead);
+	assert_int_equal(pa->flags, pb->flags);
+	assert_int_equal(pa->epoch, pb->epoch);
+	assert_memory_equal(pa->rx_key, pb->rx_key, klen);
+	assert_memory_equal(pa->tx_key, pb->tx_key, klen);
+	assert_memory_equal(pa->rx_iv, pb->rx_iv, ivlen);
+	assert_memory_equal(pa->tx_iv, pb->tx_iv, ivlen);
+	/* a CBC session's MAC keys came through the version 2 record */
+	if (sg_aead_wide(pa->aead))
+		assert_memory_equal(sg_rec_sa_mac(pa, WINDOW), sg_rec_sa_mac(pb, WINDOW),
+		                    sizeof(struct sg_rec_sa_mac));
+	assert_int_equal(sg_rec_sa_max_plaintext(pa), sg_rec_sa_max_plaintext(pb));
+	assert_true(sg_rec_sa_tx_seq(pb) == sg_rec_sa_tx_seq(pa) + dtx);
+	assert_true(pb->rx_top == pa->rx_top + drx);
 	/* nothing below the floor is accepted, the floor itself is */
-	assert_int_equal(sg_rec_replay_check(&sb, WINDOW, sb.rx_top), SG_REC_OK);
-	if (sb.rx_top > 0)
-		assert_int_not_equal(sg_rec_replay_check(&sb, WINDOW, sb.rx_top - 1), SG_REC_OK);
+	assert_int_equal(sg_rec_replay_check(pb, WINDOW, pb->rx_top), SG_REC_OK);
+	if (pb->rx_top > 0)
+		assert_int_not_equal(sg_rec_replay_check(pb, WINDOW, pb->rx_top - 1), SG_REC_OK);
 	/* found the way devices find it */
 	if (ib.flags & SG_SESS_F_CID) {
 		assert_int_equal(sg_sess_find_cid(b, ib.cid, &found), 0);
@@ -324,8 +343,10 @@ static void same_session(struct sg_sess_table *a, struct sg_sess_table *b, uint6
 		assert_int_equal(sg_sess_find_tuple(b, &ib.tuple, &found), 0);
 		assert_true(found == id);
 	}
-	sg_rec_sa_wipe(&sa, WINDOW);
-	sg_rec_sa_wipe(&sb, WINDOW);
+	sg_rec_sa_wipe(pa, WINDOW);
+	sg_rec_sa_wipe(pb, WINDOW);
+	free(pa);
+	free(pb);
 }
 
 static void restore_into(struct fixture *f, struct sg_sess_table *t,

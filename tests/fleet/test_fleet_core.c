@@ -479,6 +479,9 @@ static void test_opts(void **state)
 		{ "--cid --resume", 0, NULL },
 		{ "--suite TLS_PSK_WITH_AES_128_CCM_8", 0, NULL },
 		{ "--suite TLS_PSK_WITH_NOTHING", -EINVAL, "--suite" },
+		/* ranked, but not the fleet's: CBC-SHA256, certificates */
+		{ "--suite TLS_PSK_WITH_AES_128_CBC_SHA256", -EINVAL, "--suite" },
+		{ "--suite TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8", -EINVAL, "--suite" },
 		{ "--suite TLS_PSK_WITH_AES_128_CCM_8 --suite TLS_PSK_WITH_AES_128_CCM_8", -EINVAL,
 		  "--suite" },
 		{ "--kx x25519 --suite TLS_PSK_WITH_AES_128_CCM_8", -EINVAL, "not a ECDHE-PSK" },
@@ -517,7 +520,10 @@ static void test_opts(void **state)
 	assert_int_equal(c.server_port, 5684);
 	assert_memory_equal(c.server, "\xc6\x12\x00\x01", 4);
 	assert_memory_equal(c.app, "\xc6\x12\x02\x02", 4);
-	assert_int_equal(c.n_suites, 5); /* the registry's ranked PSK suites */
+	/* The registry's ranked PSK AEAD suites: not CBC, which the fleet does not speak. */
+	assert_int_equal(c.n_suites, 5);
+	for (unsigned i = 0; i < c.n_suites; i++)
+		assert_true(sg_fc_suite_spoken(sg_suite_find(c.suites[i])));
 	assert_int_equal(parse(&c, err,
 	                       "--kx x25519 --rtt 100-2000 --loss 2.5 --req-total 500 "
 	                       "--devices 1000 --ipv6 --backend-mode proxy --progress"),

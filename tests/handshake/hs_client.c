@@ -138,6 +138,8 @@ size_t hc_client_hello(struct hc *c, uint8_t *out, size_t cap)
 	}
 	if (c->o.rrc)
 		en += ext(e + en, SG_TLS_EXT_RRC, NULL, 0);
+	if (c->o.etm)
+		en += ext(e + en, SG_TLS_EXT_ENCRYPT_THEN_MAC, NULL, 0);
 	if (c->o.mfl)
 		en += ext(e + en, SG_TLS_EXT_MAX_FRAGMENT_LENGTH, &c->o.mfl, 1);
 	if (c->o.rsl) {
@@ -161,29 +163,37 @@ size_t hc_client_hello(struct hc *c, uint8_t *out, size_t cap)
 	return record(c, SG_DTLS_CT_HANDSHAKE, last_ch, last_ch_len, out);
 }
 
+/* Key block (RFC 5246 §6.3): [MAC keys (CBC)], write keys, [IVs (AEAD)]; rx = server write. */
 static void derive(struct hc *c)
 {
 	struct sg_rec_sa_params p;
 	enum sg_aead aead = (enum sg_aead)sg_suite_find(c->suite)->aead;
-	unsigned kl = sg_aead_key_len(aead), il = sg_aead_iv_len(aead);
-	uint8_t kb[88];
+	unsigned ml = sg_aead_mac_key_len(aead), kl = sg_aead_key_len(aead),
+	         il = sg_aead_iv_len(aead);
+	uint8_t kb[96];
+	const uint8_t *k = kb + 2 * ml;
 
+	assert_true(2 * ml + 2 * kl + 2 * il <= sizeof(kb));
 	assert_int_equal(sg_hs_prf(&c->crypto, (enum sg_hs_hash)c->hash, NULL, c->master, 48,
 	                           SG_TLS_LABEL_KEY_EXPANSION, c->server_random, 32, c->random, 32,
-	                           kb, 2 * kl + 2 * il),
+	                           kb, 2 * ml + 2 * kl + 2 * il),
 	                 0);
 	p = (struct sg_rec_sa_params){
 		.aead = aead,
 		.epoch = 1,
 		.flags = (uint8_t)((c->cid_ok && c->o.cid_len ? SG_SA_F_RX_CID : 0) |
 		                   (c->cid_ok && c->server_cid_len ? SG_SA_F_TX_CID : 0) |
-		                   (c->rrc_ok ? SG_SA_F_RRC : 0)),
-		.rx_key = kb + kl,
-		.tx_key = kb,
-		.rx_iv = kb + 2 * kl + il,
-		.tx_iv = kb + 2 * kl,
+		                   (c->rrc_ok ? SG_SA_F_RRC : 0) | (c->etm_ok ? SG_SA_F_ETM : 0)),
+		.rx_key = k + kl,
+		.tx_key = k,
+		.rx_iv = il ? k + 2 * kl + il : NULL,
+		.tx_iv = il ? k + 2 * kl : NULL,
+		.rx_mac = ml ? kb + ml : NULL,
+		.tx_mac = ml ? kb : NULL,
 	};
+	assert_true(sg_rec_sa_size_for(64, aead) <= sizeof(c->sa_buf));
 	assert_int_equal(sg_rec_sa_init((struct sg_rec_sa *)c->sa_buf, 64, &p), 0);
+	sg_wipe(kb, sizeof(kb));
 }
 
 static void verify_data(struct hc *c, const char *label, uint8_t out[12])
@@ -228,6 +238,10 @@ static void on_server_hello(struct hc *c, const uint8_t *b, size_t len)
 			if (t == SG_TLS_EXT_RRC) {
 				assert_int_equal(l, 0); /* RFC 9853 §3: empty */
 				c->rrc_ok = true;
+			}
+			if (t == SG_TLS_EXT_ENCRYPT_THEN_MAC) {
+				assert_int_equal(l, 0); /* RFC 7366 §2: empty */
+				c->etm_ok = true;
 			}
 			if (t == SG_TLS_EXT_CONNECTION_ID) {
 				c->cid_ok = true;

@@ -6,7 +6,8 @@
  * layer, so it proves nothing about key derivation on its own: the OpenSSL
  * and GnuTLS interop tests do that. It exists for what those clients
  * cannot do: connection IDs (RFC 9146), the RFC 8442 ECDHE-PSK AES suites,
- * and the negative table.
+ * the negative table, and CBC-SHA256 with what no client offers beside it
+ * (connection IDs, rrc).
  */
 #ifndef STORMGATE_TESTS_HS_CLIENT_H
 #define STORMGATE_TESTS_HS_CLIENT_H
@@ -37,6 +38,7 @@ struct hc_opts {
 	bool cid;        /* offer connection_id */
 	uint8_t cid_len; /* our (client) CID length when cid */
 	bool rrc;        /* offer rrc (RFC 9853 §3) */
+	bool etm;        /* offer encrypt_then_mac (RFC 7366) */
 	uint8_t mfl;
 	uint16_t rsl;
 	bool ticket_ext; /* offer session_ticket (with ticket[] if set) */
@@ -75,6 +77,7 @@ struct hc {
 	uint8_t server_cid_len;
 	bool cid_ok;
 	bool rrc_ok; /* the server echoed rrc */
+	bool etm_ok; /* the server echoed encrypt_then_mac (RFC 7366 §2) */
 	uint8_t master[48];
 	uint8_t sa_buf[256] __attribute__((aligned(64))); /* client view: rx = server write */
 	uint8_t ticket[512];                              /* NewSessionTicket received */

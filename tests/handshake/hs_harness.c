@@ -90,8 +90,10 @@ static int cb_send(void *ctx, const struct sg_hs_peer *peer, const uint8_t *data
 static int cb_install(void *ctx, const struct sg_hs_result *res)
 {
 	struct harness *h = ctx;
-	size_t sa_size = sg_rec_sa_size(h->conf.replay_window ? h->conf.replay_window
-	                                                      : SG_REPLAY_WINDOW_DEFAULT);
+	/* The SA and, for CBC, its MAC line (a wide SA, record_types.h). */
+	size_t sa_size = sg_rec_sa_size_for(h->conf.replay_window ? h->conf.replay_window
+	                                                          : SG_REPLAY_WINDOW_DEFAULT,
+	                                    res->sa->aead);
 
 	if (h->install_rc)
 		return h->install_rc;

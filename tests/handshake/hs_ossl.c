@@ -84,6 +84,8 @@ SSL *ho_client_new(struct harness *h, const struct ho_opts *o, struct ho_psk *cc
 	assert_int_equal(SSL_CTX_set_cipher_list(ctx, o->cipher), 1);
 	if (o->no_ems)
 		SSL_CTX_set_options(ctx, SSL_OP_NO_EXTENDED_MASTER_SECRET);
+	if (o->no_etm)
+		SSL_CTX_set_options(ctx, SSL_OP_NO_ENCRYPT_THEN_MAC);
 	if (o->groups)
 		assert_int_equal(SSL_CTX_set1_groups_list(ctx, o->groups), 1);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU);

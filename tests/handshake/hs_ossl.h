@@ -31,6 +31,7 @@ struct ho_opts {
 	const char *cipher; /* an OpenSSL cipher list */
 	const char *groups; /* an OpenSSL groups list; NULL: OpenSSL's default */
 	bool no_ems;        /* no extended master secret (RFC 7627) */
+	bool no_etm;        /* no encrypt_then_mac (RFC 7366; OpenSSL offers it by default) */
 	uint8_t mfl;        /* max_fragment_length code to ask for (RFC 6066 §4); 0: none */
 	SSL_SESSION *sess;  /* a session to resume; NULL: a full handshake */
 };

@@ -442,6 +442,83 @@ static void test_write_server_hello_bytes(void **state)
 	assert_int_equal(w.len, SG_DTLS_HS_HDR_LEN + 2 + 32 + 1 + 2 + 1);
 }
 
+/*
+ * encrypt_then_mac (RFC 7366 §2, issue 17): an empty extension, parsed into
+ * its flag whatever the suites (the engine decides with the suite, RFC 7366
+ * §3), refused with data or twice; echoed empty in a ServerHello, last.
+ */
+static void test_encrypt_then_mac(void **state)
+{
+	static const struct {
+		const char *name;
+		uint8_t ext[16];
+		unsigned ext_len;
+		int rc;
+		bool etm;
+	} rows[] = {
+		{ "etm empty", { 0x00, 0x16, 0x00, 0x00 }, 4, 0, true },
+		{ "etm with ems", { 0x00, 0x17, 0x00, 0x00, 0x00, 0x16, 0x00, 0x00 }, 8, 0, true },
+		{ "etm with data", { 0x00, 0x16, 0x00, 0x01, 0x00 }, 5, -EBADMSG, false },
+		{ "etm twice",
+		  { 0x00, 0x16, 0x00, 0x00, 0x00, 0x16, 0x00, 0x00 },
+		  8,
+		  -EBADMSG,
+		  false },
+		{ "no etm", { 0x00, 0x17, 0x00, 0x00 }, 4, 0, false },
+	};
+	static const uint8_t sh_ext[] = {
+		0,    0x26,             /* extensions: 38 bytes */
+		0xff, 0x01, 0, 1, 0,    /* renegotiation_info */
+		0,    0x17, 0, 0,       /* extended_master_secret */
+		0,    0x0b, 0, 2, 1, 0, /* ec_point_formats */
+		0,    0x23, 0, 0,       /* session_ticket */
+		0,    0,    0, 0,       /* server_name */
+		0,    1,    0, 1, 3,    /* max_fragment_length */
+		0,    0x1c, 0, 2, 5, 0, /* record_size_limit 1280 */
+		0,    0x16, 0, 0,       /* encrypt_then_mac (RFC 7366 §2) */
+	};
+	static const uint16_t cbc_suites[] = { 0x00ae };
+	uint8_t random[32] = { 0 }, buf[128];
+	struct sg_hs_wbuf w = { .p = buf, .cap = sizeof(buf) };
+	struct sg_hs_server_hello sh = {
+		.version = SG_DTLS_VERSION_1_2,
+		.random = random,
+		.suite = 0x00ae,
+		.flags = SG_HS_CH_F_RENEG_INFO | SG_HS_CH_F_EMS | SG_HS_CH_F_POINT_FORMATS |
+		         SG_HS_CH_F_TICKET | SG_HS_CH_F_SNI | SG_HS_CH_F_MFL | SG_HS_CH_F_RSL |
+		         SG_HS_CH_F_ETM,
+		.mfl = 3,
+		.rsl = 1280,
+	};
+	size_t ext_off = SG_DTLS_HS_HDR_LEN + 2 + 32 + 1 + 2 + 1;
+
+	(void)state;
+	for (unsigned i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+		struct ch_spec sp = spec_with_ext(rows[i].ext, rows[i].ext_len);
+		struct sg_hs_client_hello ch;
+		uint8_t body[256];
+		size_t n;
+		int rc;
+
+		sp.suites = cbc_suites;
+		sp.n_suites = 1;
+		n = build_ch(body, &sp);
+		rc = sg_hs_client_hello_parse(body, n, &ch);
+		print_message("# %s: %d\n", rows[i].name, rc);
+		assert_int_equal(rc, rows[i].rc);
+		if (rc == 0)
+			assert_int_equal(!!(ch.flags & SG_HS_CH_F_ETM), rows[i].etm);
+	}
+	assert_int_equal(sg_hs_write_server_hello(&w, 1, &sh), 0);
+	assert_int_equal(w.len, ext_off + sizeof(sh_ext));
+	assert_int_equal(sg_load_be16(buf + ext_off - 3), 0x00ae);
+	assert_memory_equal(buf + ext_off, sh_ext, sizeof(sh_ext));
+	/* One byte short: refused, nothing written. */
+	w = (struct sg_hs_wbuf){ .p = buf, .cap = ext_off + sizeof(sh_ext) - 1 };
+	assert_int_equal(sg_hs_write_server_hello(&w, 1, &sh), -ENOSPC);
+	assert_int_equal(w.len, 0);
+}
+
 static void test_write_other_messages(void **state)
 {
 	static const uint8_t hvr[] = {
@@ -600,6 +677,7 @@ int main(void)
 		cmocka_unit_test(test_client_kx),
 		cmocka_unit_test(test_write_server_hello_bytes),
 		cmocka_unit_test(test_write_other_messages),
+		cmocka_unit_test(test_encrypt_then_mac),
 		cmocka_unit_test(test_reasm_table),
 		cmocka_unit_test(test_reasm_mismatch),
 	};

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,9 +71,12 @@ static int cb_cert_lookup(void *ctx, enum sg_hs_auth kind, const uint8_t *key, s
 	if (kind == SG_HS_AUTH_X509) {
 		assert_int_equal(key_len, strlen(CLIENT_CN));
 		assert_memory_equal(key, CLIENT_CN, key_len);
+		cred->user = 77; /* the caller's word: kept even without an entry */
+		if (lk.x509_rc != 0)
+			return lk.x509_rc;
 		cred->cred_ref = 2000;
 		cred->backend = 7;
-		return lk.x509_rc;
+		return 0;
 	}
 	if (!lk.rpk_known || key_len != SG_HS_SPKI_HASH_LEN || memcmp(key, lk.rpk_hash, key_len))
 		return -ENOENT;
@@ -81,6 +85,8 @@ static int cb_cert_lookup(void *ctx, enum sg_hs_auth kind, const uint8_t *key, s
 	cred->cred_ref = 3000;
 	return 0;
 }
+
+static uint8_t start_require_policy; /* tls.require_policy of the next start() */
 
 /*
  * A harness whose engine has the test PKI: client_auth as given, the CRL,
@@ -98,6 +104,7 @@ static struct sg_hs_certs *start_rpk(struct harness *h, uint8_t client_auth, con
 		.client_auth = client_auth,
 		.identity_from = SG_HS_CERT_ID_CN,
 		.rpk = rpk,
+		.require_policy = start_require_policy,
 		.sign_pool = 16,
 	};
 	char err[256] = "";
@@ -147,10 +154,10 @@ static struct ho_psk psk_cc;
  * OpenSSL's client offering cipher, trusting the test CA (the gateway's
  * chain is verified), with cert and key when not NULL.
  */
-static SSL *ossl_client(struct harness *h, const char *cipher, X509 *cert, EVP_PKEY *key,
-                        SSL_SESSION *sess)
+static SSL *ossl_client_etm(struct harness *h, const char *cipher, X509 *cert, EVP_PKEY *key,
+                            SSL_SESSION *sess, bool no_etm)
 {
-	struct ho_opts o = { .cipher = cipher, .sess = sess };
+	struct ho_opts o = { .cipher = cipher, .sess = sess, .no_etm = no_etm };
 	SSL *ssl;
 
 	psk_cc = ho_psk_of(&h_psks[0]);
@@ -165,6 +172,12 @@ static SSL *ossl_client(struct harness *h, const char *cipher, X509 *cert, EVP_P
 	SSL_set_info_callback(ssl, info_cb);
 	alert_seen = -1;
 	return ssl;
+}
+
+static SSL *ossl_client(struct harness *h, const char *cipher, X509 *cert, EVP_PKEY *key,
+                        SSL_SESSION *sess)
+{
+	return ossl_client_etm(h, cipher, cert, key, sess, false);
 }
 
 /* What the client sends on its way to the engine: a man in the middle's hook, or NULL. */
@@ -283,6 +296,7 @@ struct ossl_case {
 	uint8_t auth; /* enum sg_hs_auth the session gets */
 	bool resume;
 	uint16_t mtu; /* the client's link MTU; 0: 1400 */
+	bool no_etm;  /* CBC without encrypt_then_mac (RFC 7366): MAC-then-encrypt */
 };
 
 static const struct ossl_case ossl_cases[] = {
@@ -308,6 +322,11 @@ static const struct ossl_case ossl_cases[] = {
 	 * engine's large buffers, not in the slot. */
 	{ "ECDHE-ECDSA-AES128-CCM8", SG_TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8,
 	  SG_HS_CLIENT_AUTH_REQUIRE, true, SG_HS_AUTH_X509, false, 300 },
+	/* The CBC-SHA256 suite LwM2M servers offer (part of issue 17 too), EtM and not. */
+	{ "ECDHE-ECDSA-AES128-SHA256", SG_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+	  SG_HS_CLIENT_AUTH_REQUIRE, true, SG_HS_AUTH_X509, true },
+	{ "ECDHE-ECDSA-AES128-SHA256", SG_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+	  SG_HS_CLIENT_AUTH_REQUIRE, true, SG_HS_AUTH_X509, false, 0, true },
 };
 
 static void check_session(struct harness *h, SSL *ssl, const struct ossl_case *c, bool resumed)
@@ -326,6 +345,8 @@ static void check_session(struct harness *h, SSL *ssl, const struct ossl_case *c
 	} else {
 		assert_int_equal(r->identity_len, 0);
 	}
+	assert_int_equal(!!(r->sa->flags & SG_SA_F_ETM),
+	                 c->suite == SG_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 && !c->no_etm);
 	/* The client checked our chain against the CA (SSL_VERIFY_PEER). */
 	assert_int_equal(SSL_get_verify_result(ssl), X509_V_OK);
 	ho_exchange_data(h, ssl);
@@ -337,7 +358,7 @@ static void run_ossl_case(const struct ossl_case *c)
 	struct sg_hs_certs *certs = start(&h, c->client_auth, NULL);
 	X509 *cert = c->client_cert ? P.cli : NULL;
 	SSL_SESSION *sess = NULL;
-	SSL *ssl = ossl_client(&h, c->cipher, cert, P.cli_key, NULL);
+	SSL *ssl = ossl_client_etm(&h, c->cipher, cert, P.cli_key, NULL, c->no_etm);
 
 	/* Cases that resume also sign with a nonce the pool precomputed (the gateway's tick). */
 	if (c->resume)
@@ -360,7 +381,7 @@ static void run_ossl_case(const struct ossl_case *c)
 	ossl_free(ssl);
 	if (c->resume) {
 		/* Resumed by ticket: the policy is looked up again, no signature made. */
-		ssl = ossl_client(&h, c->cipher, cert, P.cli_key, sess);
+		ssl = ossl_client_etm(&h, c->cipher, cert, P.cli_key, sess, c->no_etm);
 		assert_int_equal(ossl_run(&h, ssl, 2, NULL), 1);
 		assert_int_equal(SSL_session_reused(ssl), 1);
 		check_session(&h, ssl, c, true);
@@ -380,8 +401,9 @@ static void test_openssl_x509(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof(ossl_cases) / sizeof(ossl_cases[0]); i++) {
-		print_message("# %s client_auth %u cert %d\n", ossl_cases[i].cipher,
-		              ossl_cases[i].client_auth, ossl_cases[i].client_cert);
+		print_message("# %s client_auth %u cert %d%s\n", ossl_cases[i].cipher,
+		              ossl_cases[i].client_auth, ossl_cases[i].client_cert,
+		              ossl_cases[i].no_etm ? " no EtM" : "");
 		run_ossl_case(&ossl_cases[i]);
 		if (i == 0)
 			record_save("ecdsa-x509-mutual-ticket");
@@ -458,6 +480,20 @@ static void wrong_transcript(uint8_t *d, size_t len)
 	}
 }
 
+/* The CertificateVerify's scheme changed to one the CertificateRequest did not offer. */
+static void cv_scheme(uint8_t *d, size_t len)
+{
+	for (size_t off = 0; off + 13 <= len;) {
+		size_t rl = ((size_t)d[off + 11] << 8) | d[off + 12];
+		uint8_t *m = d + off + 13;
+
+		if (d[off] == SG_DTLS_CT_HANDSHAKE && d[off + 3] == 0 && d[off + 4] == 0 &&
+		    rl > 12 + 4 && m[0] == SG_TLS_HT_CERTIFICATE_VERIFY)
+			m[12] = 0x05; /* ecdsa_secp384r1_sha384 */
+		off += 13 + rl;
+	}
+}
+
 struct neg_case {
 	const char *name;
 	X509 **cert;         /* the client's certificate, NULL: none */
@@ -490,6 +526,9 @@ static const struct neg_case neg_cases[] = {
 	{ "signature over the wrong transcript", &P.cli, &P.cli_key, 0, SG_HS_CLIENT_AUTH_REQUIRE,
 	  "ECDHE-ECDSA-AES128-CCM8", wrong_transcript, false, SG_HS_C_FAIL_CERT_VERIFY,
 	  SG_TLS_ALERT_DECRYPT_ERROR },
+	{ "CertificateVerify with a scheme not requested", &P.cli, &P.cli_key, 0,
+	  SG_HS_CLIENT_AUTH_REQUIRE, "ECDHE-ECDSA-AES128-CCM8", cv_scheme, false,
+	  SG_HS_C_FAIL_ILLEGAL_PARAMETER, SG_TLS_ALERT_ILLEGAL_PARAMETER },
 	{ "downgrade from ECDHE-ECDSA", &P.cli, &P.cli_key, 0, SG_HS_CLIENT_AUTH_REQUIRE,
 	  "ECDHE-ECDSA-AES128-CCM8:PSK-AES128-CCM8", strip_ecdsa, true, SG_HS_C_FAIL_BAD_FINISHED,
 	  SG_TLS_ALERT_DECRYPT_ERROR },
@@ -529,6 +568,40 @@ static void test_openssl_negative(void **state)
 		print_message("# %s\n", neg_cases[i].name);
 		run_neg_case(&neg_cases[i]);
 	}
+}
+
+/*
+ * An X.509 identity the store has no policy for: the engine's defaults
+ * (its session lifetime, no credential reference), the callback's word
+ * kept; refused (access_denied) when tls.require_policy says so.
+ */
+static void test_x509_without_policy(void **state)
+{
+	for (int require = 0; require < 2; require++) {
+		struct harness h;
+		struct sg_hs_certs *certs;
+		SSL *ssl;
+
+		start_require_policy = (uint8_t)require;
+		certs = start(&h, SG_HS_CLIENT_AUTH_REQUIRE, NULL);
+		start_require_policy = 0;
+		lk.x509_rc = -ENOENT;
+		ssl = ossl_client(&h, "ECDHE-ECDSA-AES128-CCM8", P.cli, P.cli_key, NULL);
+		assert_int_equal(ossl_run(&h, ssl, require ? 0 : 1, NULL), require ? -1 : 1);
+		if (require) {
+			assert_int_equal(h_count(&h, SG_HS_C_FAIL_CERT_POLICY), 1);
+			assert_int_equal(alert_seen, SG_TLS_ALERT_ACCESS_DENIED);
+		} else {
+			assert_int_equal(h.sess.res.auth, SG_HS_AUTH_X509);
+			assert_int_equal(h.sess.res.cred_ref, 0);
+			assert_int_equal(h.sess.res.user, 77);
+			assert_int_equal(h.sess.res.expires, h.now.unix_s + 86400);
+			assert_memory_equal(h.sess.res.identity, CLIENT_CN, strlen(CLIENT_CN));
+		}
+		ossl_free(ssl);
+		stop(&h, certs);
+	}
+	(void)state;
 }
 
 /* No certificates configured: a client offering only ECDHE-ECDSA finds no suite. */
@@ -601,6 +674,39 @@ static void test_reload_in_flight(void **state)
 	ssl = ossl_client(&h, "ECDHE-ECDSA-AES128-CCM8", P.cli, P.cli_key, NULL);
 	assert_int_equal(ossl_run(&h, ssl, 2, NULL), 1);
 	check_server_cn(ssl, "gateway2.test");
+	assert_int_equal(h.sess.res.auth, SG_HS_AUTH_X509);
+	ossl_free(ssl);
+	stop(&h, certs);
+}
+
+/*
+ * Flight 4 lost on its way: the engine's timer sends it again, rebuilt from
+ * the slot byte for byte (the signature kept, not made again: the client's
+ * transcript is then the engine's, and the Finished messages agree).
+ */
+static void test_flight4_lost(void **state)
+{
+	struct harness h;
+	struct sg_hs_certs *certs = start(&h, SG_HS_CLIENT_AUTH_REQUIRE, NULL);
+	uint8_t d[4096];
+	unsigned lost = 0;
+	SSL *ssl;
+
+	(void)state;
+	ssl = ossl_client(&h, "ECDHE-ECDSA-AES128-GCM-SHA256", P.cli, P.cli_key, NULL);
+	for (int i = 0; i < 10 && h_count(&h, SG_HS_C_SIGN_INLINE) == 0; i++) {
+		assert_int_equal(SSL_do_handshake(ssl), -1);
+		pump(&h, NULL);
+	}
+	assert_int_equal(h_count(&h, SG_HS_C_SIGN_INLINE), 1);
+	while (recv(h.fd[0], d, sizeof(d), MSG_DONTWAIT) > 0)
+		lost++; /* flight 4 never reaches the client */
+	assert_true(lost >= 1);
+	h_advance(&h, 1500);
+	assert_int_equal(h_count(&h, SG_HS_C_RETRANSMIT_TIMER), 1);
+	assert_int_equal(ossl_run(&h, ssl, 1, NULL), 1);
+	assert_int_equal(h_count(&h, SG_HS_C_SIGN_INLINE) + h_count(&h, SG_HS_C_SIGN_PRECOMPUTED),
+	                 1);
 	assert_int_equal(h.sess.res.auth, SG_HS_AUTH_X509);
 	ossl_free(ssl);
 	stop(&h, certs);
@@ -953,9 +1059,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_openssl_x509),
 		cmocka_unit_test(test_openssl_negative),
+		cmocka_unit_test(test_x509_without_policy),
 		cmocka_unit_test(test_no_certs_no_ecdsa),
 		cmocka_unit_test(test_reload_in_flight),
 		cmocka_unit_test(test_cookie_before_chain),
+		cmocka_unit_test(test_flight4_lost),
 		cmocka_unit_test(test_gnutls),
 		cmocka_unit_test(test_bigmsg_pool),
 		cmocka_unit_test(test_memory_per_handshake),

@@ -5,7 +5,9 @@
  * negative table (each row: the alert or silence, the counter, the state
  * freed), reordering, fragments, duplicates, retransmission timers,
  * timeouts, the pool limit, and the memory each handshake holds; and the
- * caller's tag of the datagram that completes a handshake, in its install.
+ * caller's tag of the datagram that completes a handshake, in its install;
+ * the CBC-SHA256 suite with and without encrypt_then_mac (RFC 7366), its
+ * CIDs declined, its resumption, and policy removing it (issue 17).
  */
 #include <errno.h>
 #include <malloc.h>
@@ -707,6 +709,260 @@ static void test_install_tag(void **state)
 	}
 }
 
+/* ---- CBC-SHA256 and encrypt_then_mac (issue 17) ---------------------------------------- */
+
+/*
+ * What a CBC suite negotiates besides itself, against an engine that issues
+ * 8-byte CIDs: encrypt_then_mac when offered (RFC 7366 §2), never with an
+ * AEAD (§3); no connection_id with CBC (RFC 9146 §5's MAC input for block
+ * ciphers is not implemented: no CID is even reserved) and so no rrc (RFC
+ * 9853 §3 needs a CID). The installed SA says the same, the key block's
+ * MAC keys are in its MAC line, and data flows both ways.
+ */
+static void test_cbc_negotiation(void **state)
+{
+	static const struct {
+		const char *name;
+		uint16_t offer[3];
+		bool cid, rrc, etm;      /* offered */
+		uint16_t suite;          /* chosen */
+		bool want_cid, want_etm; /* negotiated (rrc: with the CID) */
+	} rows[] = {
+		{ "CBC: EtM, CID and rrc offered",
+		  { SG_TLS_PSK_WITH_AES_128_CBC_SHA256 },
+		  true,
+		  true,
+		  true,
+		  SG_TLS_PSK_WITH_AES_128_CBC_SHA256,
+		  false,
+		  true },
+		{ "CBC: EtM offered",
+		  { SG_TLS_PSK_WITH_AES_128_CBC_SHA256 },
+		  false,
+		  false,
+		  true,
+		  SG_TLS_PSK_WITH_AES_128_CBC_SHA256,
+		  false,
+		  true },
+		{ "CBC: MAC-then-encrypt",
+		  { SG_TLS_PSK_WITH_AES_128_CBC_SHA256 },
+		  false,
+		  false,
+		  false,
+		  SG_TLS_PSK_WITH_AES_128_CBC_SHA256,
+		  false,
+		  false },
+		{ "CBC: CID offered, no EtM",
+		  { SG_TLS_PSK_WITH_AES_128_CBC_SHA256 },
+		  true,
+		  false,
+		  false,
+		  SG_TLS_PSK_WITH_AES_128_CBC_SHA256,
+		  false,
+		  false },
+		{ "CCM_8: EtM ignored, CID and rrc kept",
+		  { SG_TLS_PSK_WITH_AES_128_CCM_8 },
+		  true,
+		  true,
+		  true,
+		  SG_TLS_PSK_WITH_AES_128_CCM_8,
+		  true,
+		  false },
+		{ "CBC and CCM_8 offered: the AEAD",
+		  { SG_TLS_PSK_WITH_AES_128_CBC_SHA256, SG_TLS_PSK_WITH_AES_128_CCM_8 },
+		  true,
+		  true,
+		  true,
+		  SG_TLS_PSK_WITH_AES_128_CCM_8,
+		  true,
+		  false },
+		{ "CBC and ECDHE-PSK GCM offered: the AEAD",
+		  { SG_TLS_PSK_WITH_AES_128_CBC_SHA256, SG_TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256 },
+		  false,
+		  false,
+		  true,
+		  SG_TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256,
+		  false,
+		  false },
+	};
+
+	(void)state;
+	for (unsigned i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+		struct harness h;
+		struct hc c;
+		struct hc_opts o = hc_psk_opts(0);
+		uint8_t d[2048];
+		bool cbc = rows[i].suite == SG_TLS_PSK_WITH_AES_128_CBC_SHA256;
+		const struct sg_rec_sa *sa;
+
+		print_message("# %s\n", rows[i].name);
+		memcpy(o.suites, rows[i].offer, sizeof(rows[i].offer));
+		o.cid = rows[i].cid;
+		o.cid_len = 4;
+		o.rrc = rows[i].rrc;
+		o.etm = rows[i].etm;
+		h_start_capture(&h, SG_HS_COOKIE_NEVER); /* 8-byte CIDs */
+		hc_init(&c, &o);
+		/* Flight 4: the ServerHello's extensions. */
+		assert_int_equal(hc_to_flight4(&c, &h), 'H');
+		assert_int_equal(c.suite, rows[i].suite);
+		assert_int_equal(c.cid_ok, rows[i].want_cid);
+		assert_int_equal(c.rrc_ok, rows[i].want_cid && rows[i].rrc);
+		assert_int_equal(c.etm_ok, rows[i].want_etm);
+		assert_int_equal(h.cids_held, rows[i].want_cid ? 1 : 0);
+		/* The rest: our Finished and the client's through the CBC SA. */
+		h_input(&h, d, hc_flight5(&c, d, sizeof(d), false));
+		assert_int_equal(hc_drain(&c, &h), 'F');
+		assert_true(c.server_finished_ok);
+		assert_int_equal(h.n_installed, 1);
+		sa = h.sess.res.sa;
+		assert_int_equal(h.sess.res.suite, rows[i].suite);
+		assert_int_equal(sa->aead, sg_suite_find(rows[i].suite)->aead);
+		assert_int_equal(!!(sa->flags & SG_SA_F_ETM), rows[i].want_etm);
+		assert_int_equal(!!(sa->flags & (SG_SA_F_RX_CID | SG_SA_F_TX_CID)),
+		                 rows[i].want_cid);
+		assert_int_equal(!!(sa->flags & SG_SA_F_RRC), rows[i].want_cid && rows[i].rrc);
+		assert_int_equal(h.sess.res.cid_len, rows[i].want_cid ? 8 : 0);
+		assert_int_equal(h.sess.res.rrc, rows[i].want_cid && rows[i].rrc);
+		if (cbc) {
+			/* The client's write MAC key is the server's read key, and back. */
+			const struct sg_rec_sa_mac *m =
+			        sg_rec_sa_mac((struct sg_rec_sa *)(uintptr_t)sa,
+			                      h.conf.replay_window ? h.conf.replay_window
+			                                           : SG_REPLAY_WINDOW_DEFAULT);
+			const struct sg_rec_sa_mac *cm =
+			        sg_rec_sa_mac((struct sg_rec_sa *)c.sa_buf, 64);
+
+			assert_memory_equal(m->rx_mac, cm->tx_mac, sizeof(m->rx_mac));
+			assert_memory_equal(m->tx_mac, cm->rx_mac, sizeof(m->tx_mac));
+			assert_memory_not_equal(m->rx_mac, m->tx_mac, sizeof(m->rx_mac));
+		}
+		hc_data_both_ways(&c, &h);
+		assert_int_equal(h_count(&h, SG_HS_C_COMPLETED_FULL), 1);
+		assert_int_equal(h.cids_held, 0);
+		hc_free(&c);
+		h_stop(&h);
+	}
+}
+
+/*
+ * A CBC session resumed (RFC 5077): the ticket names the CBC suite, and
+ * encrypt_then_mac is negotiated again by the resuming hello, as any
+ * extension of a ServerHello is (RFC 7366 §2), so the resumed SA has it
+ * exactly when the client offers it now; CIDs stay declined.
+ */
+static void test_cbc_resumption(void **state)
+{
+	static const struct {
+		bool etm_full, etm_resumed;
+	} rows[] = { { true, true }, { false, false }, { true, false }, { false, true } };
+
+	(void)state;
+	for (unsigned i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+		struct harness h;
+		struct hc c, r;
+		struct hc_opts o = hc_psk_opts(SG_TLS_PSK_WITH_AES_128_CBC_SHA256);
+		uint8_t ticket[512], master[48];
+		uint16_t tlen;
+
+		print_message("# EtM full %d, resumed %d\n", rows[i].etm_full, rows[i].etm_resumed);
+		h_start_capture(&h, SG_HS_COOKIE_ALWAYS);
+		o.ticket_ext = true;
+		o.etm = rows[i].etm_full;
+		hc_init(&c, &o);
+		assert_int_equal(hc_handshake(&c, &h), 0);
+		assert_int_equal(c.etm_ok, rows[i].etm_full);
+		assert_true(c.ticket_len > 0);
+		memcpy(ticket, c.ticket, c.ticket_len);
+		tlen = c.ticket_len;
+		memcpy(master, c.master, sizeof(master));
+		hc_data_both_ways(&c, &h);
+		hc_free(&c);
+
+		o.ticket = ticket;
+		o.ticket_len = tlen;
+		o.resume_master = master;
+		o.etm = rows[i].etm_resumed;
+		o.cid = true;
+		o.cid_len = 2;
+		hc_init(&r, &o);
+		assert_int_equal(hc_handshake(&r, &h), 0);
+		assert_true(r.resumed);
+		assert_false(r.cid_ok);
+		assert_int_equal(r.etm_ok, rows[i].etm_resumed);
+		assert_int_equal(h.sess.res.resumed, 1);
+		assert_int_equal(h.sess.res.suite, SG_TLS_PSK_WITH_AES_128_CBC_SHA256);
+		assert_int_equal(!!(h.sess.res.sa->flags & SG_SA_F_ETM), rows[i].etm_resumed);
+		assert_int_equal(h.sess.res.cid_len, 0);
+		hc_data_both_ways(&r, &h);
+		hc_free(&r);
+		assert_int_equal(h_count(&h, SG_HS_C_COMPLETED_RESUMED), 1);
+		h_stop(&h);
+	}
+}
+
+/*
+ * The CBC suites are offered by default, last (a CBC-only client connects;
+ * one that offers an AEAD too gets the AEAD), and a preference without them
+ * (conf.suites at creation, sg_hs_policy_set() at run time: policy.suites)
+ * refuses a CBC-only client with handshake_failure, counted fail_no_shared_suite.
+ */
+static void test_cbc_removable(void **state)
+{
+	static const uint16_t aead_only[] = { SG_TLS_PSK_WITH_AES_128_CCM,
+		                              SG_TLS_PSK_WITH_AES_128_CCM_8, 0 };
+	static const struct {
+		const char *name;
+		int how; /* 0: the default order, 1: conf.suites, 2: sg_hs_policy_set() */
+		bool cbc_served;
+	} rows[] = {
+		{ "default order", 0, true },
+		{ "conf.suites without CBC", 1, false },
+		{ "policy set without CBC", 2, false },
+	};
+
+	(void)state;
+	for (unsigned i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+		struct harness h;
+		struct hc c;
+		struct hc_opts o = hc_psk_opts(SG_TLS_PSK_WITH_AES_128_CBC_SHA256);
+		struct sg_hs_policy pol = { .cookie_policy = SG_HS_COOKIE_NEVER };
+
+		print_message("# %s\n", rows[i].name);
+		memset(&h, 0, sizeof(h));
+		h_config(&h, &h.conf);
+		h.conf.cookie_policy = SG_HS_COOKIE_NEVER;
+		if (rows[i].how == 1)
+			memcpy(h.conf.suites, aead_only, sizeof(aead_only));
+		h_start(&h);
+		h.capture = true;
+		if (rows[i].how == 2) {
+			memcpy(pol.suites, aead_only, sizeof(aead_only));
+			assert_int_equal(sg_hs_policy_set(h.e, &pol), 0);
+		}
+		hc_init(&c, &o);
+		if (rows[i].cbc_served) {
+			assert_int_equal(hc_handshake(&c, &h), 0);
+			assert_int_equal(h.sess.res.suite, SG_TLS_PSK_WITH_AES_128_CBC_SHA256);
+			hc_data_both_ways(&c, &h);
+		} else {
+			assert_int_equal(hc_handshake(&c, &h), -1);
+			assert_int_equal(c.last_alert, SG_TLS_ALERT_HANDSHAKE_FAILURE);
+			assert_int_equal(h_count(&h, SG_HS_C_FAIL_NO_SUITE), 1);
+			assert_int_equal(h.n_installed, 0);
+		}
+		hc_free(&c);
+		/* The AEAD client is served either way. */
+		o = hc_psk_opts(SG_TLS_PSK_WITH_AES_128_CCM_8);
+		hc_init(&c, &o);
+		assert_int_equal(hc_handshake(&c, &h), 0);
+		assert_int_equal(h.sess.res.suite, SG_TLS_PSK_WITH_AES_128_CCM_8);
+		hc_free(&c);
+		assert_int_equal(stats(&h).in_flight, 0);
+		h_stop(&h);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -720,6 +976,9 @@ int main(void)
 		cmocka_unit_test(test_rrc_negotiation),
 		cmocka_unit_test(test_record_limit_installed),
 		cmocka_unit_test(test_install_tag),
+		cmocka_unit_test(test_cbc_negotiation),
+		cmocka_unit_test(test_cbc_resumption),
+		cmocka_unit_test(test_cbc_removable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

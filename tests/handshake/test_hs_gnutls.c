@@ -4,8 +4,9 @@
  * datagram socketpair: every PSK and ECDHE-PSK suite GnuTLS offers (X25519
  * and secp256r1), with and without extended master secret, with and without
  * cookies, full and resumed handshakes, SNI and record_size_limit (GnuTLS
- * sends RFC 8449, OpenSSL 3.0 does not); application data both ways through
- * the record layer with the installed keys.
+ * sends RFC 8449, OpenSSL 3.0 does not), TLS_PSK_WITH_AES_128_CBC_SHA256 with
+ * and without encrypt_then_mac (RFC 7366); application data both ways
+ * through the record layer with the installed keys.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -32,6 +33,7 @@ struct gnutls_case {
 	bool resume;
 	const char *sni;
 	uint16_t max_size; /* gnutls_record_set_max_size: record_size_limit */
+	bool no_etm;       /* CBC: %NO_ETM, MAC-then-encrypt (else RFC 7366 encrypt-then-MAC) */
 };
 
 static const struct gnutls_case cases[] = {
@@ -50,7 +52,19 @@ static const struct gnutls_case cases[] = {
 	  SG_HS_COOKIE_NEVER, true, NULL, 600 },
 	{ "CHACHA20-POLY1305", "ECDHE-PSK", "GROUP-X25519", 0xccac, 29, true, SG_HS_COOKIE_ALWAYS,
 	  false, NULL, 0 },
+	/* issue 17: CBC-SHA256 only, with and without encrypt_then_mac (RFC 7366) */
+	{ "AES-128-CBC", "PSK", NULL, 0x00ae, 0, false, SG_HS_COOKIE_ALWAYS, true, NULL, 0 },
+	{ "AES-128-CBC", "PSK", NULL, 0x00ae, 0, false, SG_HS_COOKIE_ALWAYS, true, "gw.example", 0,
+	  true },
+	{ "AES-128-CBC", "PSK", NULL, 0x00ae, 0, true, SG_HS_COOKIE_NEVER, false, NULL, 512,
+	  false },
+	{ "AES-128-CBC", "PSK", NULL, 0x00ae, 0, true, SG_HS_COOKIE_NEVER, false, NULL, 0, true },
 };
+
+static bool is_cbc(const struct gnutls_case *c)
+{
+	return strcmp(c->cipher, "AES-128-CBC") == 0;
+}
 
 static gnutls_session_t client_new(struct harness *h, const struct gnutls_case *c,
                                    gnutls_psk_client_credentials_t cred,
@@ -60,9 +74,10 @@ static gnutls_session_t client_new(struct harness *h, const struct gnutls_case *
 	gnutls_session_t s;
 
 	assert_int_equal(gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_DATAGRAM | GNUTLS_NONBLOCK), 0);
-	snprintf(prio, sizeof(prio), "NONE:+VERS-DTLS1.2:+%s:+%s:+AEAD:+SIGN-ALL:+COMP-NULL:+%s%s",
-	         c->kx, c->cipher, c->curve ? c->curve : "GROUP-X25519",
-	         c->no_ems ? ":%NO_SESSION_HASH" : "");
+	snprintf(prio, sizeof(prio), "NONE:+VERS-DTLS1.2:+%s:+%s:+%s:+SIGN-ALL:+COMP-NULL:+%s%s%s",
+	         c->kx, c->cipher, is_cbc(c) ? "SHA256" : "AEAD",
+	         c->curve ? c->curve : "GROUP-X25519", c->no_ems ? ":%NO_SESSION_HASH" : "",
+	         c->no_etm ? ":%NO_ETM" : "");
 	assert_int_equal(gnutls_priority_set_direct(s, prio, NULL), 0);
 	assert_int_equal(gnutls_credentials_set(s, GNUTLS_CRD_PSK, cred), 0);
 	gnutls_transport_set_int(s, h->fd[0]);
@@ -130,6 +145,10 @@ static void run_case(const struct gnutls_case *c)
 	assert_int_equal(h.sess.res.group, c->group);
 	assert_int_equal(h.sess.res.ems, !c->no_ems);
 	assert_int_equal(gnutls_session_ext_master_secret_status(s), !c->no_ems);
+	/* RFC 7366: encrypt-then-MAC when offered, with CBC only; both sides agree. */
+	assert_int_equal(gnutls_session_etm_status(s), is_cbc(c) && !c->no_etm);
+	assert_int_equal(!!(h.sess.res.sa->flags & SG_SA_F_ETM), is_cbc(c) && !c->no_etm);
+	assert_int_equal(h.sess.res.cid_len, 0);
 	assert_int_equal(h.sess.res.resumed, 0);
 	assert_memory_equal(h.sess.res.identity, H_PSK_IDENTITY, strlen(H_PSK_IDENTITY));
 	if (c->sni) {
@@ -154,6 +173,8 @@ static void run_case(const struct gnutls_case *c)
 		assert_int_equal(gnutls_session_is_resumed(s), 1);
 		assert_int_equal(h.sess.res.resumed, 1);
 		assert_int_equal(h.sess.res.suite, c->suite);
+		assert_int_equal(gnutls_session_etm_status(s), is_cbc(c) && !c->no_etm);
+		assert_int_equal(!!(h.sess.res.sa->flags & SG_SA_F_ETM), is_cbc(c) && !c->no_etm);
 		assert_int_equal(h_count(&h, SG_HS_C_COMPLETED_RESUMED), 1);
 		exchange_data(&h, s);
 		gnutls_deinit(s);
@@ -168,9 +189,10 @@ static void test_gnutls_matrix(void **state)
 {
 	(void)state;
 	for (unsigned i = 0; i < SG_ARRAY_SIZE(cases); i++) {
-		print_message("# case %u: %s %s %s ems=%d cookies=%d resume=%d\n", i, cases[i].kx,
-		              cases[i].cipher, cases[i].curve ? cases[i].curve : "",
-		              !cases[i].no_ems, cases[i].cookies, cases[i].resume);
+		print_message("# case %u: %s %s %s ems=%d cookies=%d resume=%d etm=%d\n", i,
+		              cases[i].kx, cases[i].cipher, cases[i].curve ? cases[i].curve : "",
+		              !cases[i].no_ems, cases[i].cookies, cases[i].resume,
+		              is_cbc(&cases[i]) && !cases[i].no_etm);
 		run_case(&cases[i]);
 	}
 }

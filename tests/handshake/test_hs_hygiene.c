@@ -109,14 +109,29 @@ static bool is_ecdhe(const struct sg_suite *su)
 	return su->kx == SG_KX_ECDHE_PSK;
 }
 
+static bool is_cbc(const struct sg_suite *su)
+{
+	return sg_aead_wide(su->aead) != 0;
+}
+
+/* The kinds in their order: ECDHE-PSK (forward secrecy), PSK, ECDHE-ECDSA. */
+static unsigned kind_rank(const struct sg_suite *su)
+{
+	return su->kx == SG_KX_ECDHE_PSK ? 0 : su->kx == SG_KX_PSK ? 1 : 2;
+}
+
 /*
- * The one table (suite.h): the engine negotiates its ranked rows, ECDHE-PSK
- * first, CCM_8 last of its kind, and refuses the others (rank 0).
+ * The one table (suite.h): the engine negotiates its ranked rows. Among the
+ * AEAD suites ECDHE-PSK first, then PSK, then ECDHE-ECDSA, CCM_8 last of its
+ * kind; the CBC-SHA256 suites after every AEAD suite (issue 17: LwM2M
+ * servers must offer them, an AEAD is always preferred). A suite outside
+ * the table is refused as a preference.
  */
 static void test_suite_table(void **state)
 {
 	struct harness h;
 	struct sg_hs_policy pol = { .cookie_policy = SG_HS_COOKIE_NEVER };
+	unsigned n_cbc = 0;
 
 	(void)state;
 	for (unsigned i = 0; i < SG_SUITES_RANKED; i++) {
@@ -125,32 +140,47 @@ static void test_suite_table(void **state)
 		assert_ptr_equal(sg_suite_find(su->id), su);
 		assert_int_equal(su->rank, i + 1);
 		assert_int_equal(su->prf == SG_PRF_SHA384,
-		                 su->id == SG_TLS_PSK_WITH_AES_256_GCM_SHA384);
+		                 su->id == SG_TLS_PSK_WITH_AES_256_GCM_SHA384 ||
+		                         su->id == SG_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384);
 		assert_int_equal(is_ecdhe(su),
 		                 su->id == SG_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256 ||
 		                         (su->id >> 8) == 0xd0);
-		assert_int_equal(su->kx == SG_KX_PSK, !is_ecdhe(su));
+		assert_int_equal(is_cbc(su),
+		                 su->id == SG_TLS_PSK_WITH_AES_128_CBC_SHA256 ||
+		                         su->id == SG_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256);
+		/* CBC's "tag" is its HMAC-SHA256; its key block has MAC keys, no IVs. */
+		assert_int_equal(su->tag_len,
+		                 is_cbc(su) ? SG_DTLS_CBC_MAC_LEN : sg_aead_tag_len(su->aead));
+		assert_int_equal(sg_aead_mac_key_len(su->aead), is_cbc(su) ? 32 : 0);
+		assert_int_equal(sg_aead_iv_len(su->aead) == 0, is_cbc(su));
 		assert_true(strncmp(su->name, "TLS_", 4) == 0);
+		n_cbc += is_cbc(su);
 		for (unsigned j = i + 1; j < SG_SUITES_RANKED; j++) {
 			const struct sg_suite *later = &sg_suites[j];
 
 			assert_true(su->id != later->id && strcmp(su->name, later->name) != 0);
-			/* Forward secrecy first: no ECDHE-PSK suite after a PSK one. */
-			assert_true(is_ecdhe(su) || !is_ecdhe(later));
+			/* Every AEAD suite before every CBC one. */
+			assert_true(!is_cbc(su) || is_cbc(later));
+			if (is_cbc(later))
+				continue;
+			/* Among the AEADs, the kinds in order: forward secrecy first. */
+			assert_true(kind_rank(su) <= kind_rank(later));
 			/* No 16-byte-tag suite of the same kind after a CCM_8 one. */
-			if (is_ccm8(su) && is_ecdhe(later) == is_ecdhe(su))
+			if (is_ccm8(su) && kind_rank(later) == kind_rank(su))
 				assert_true(is_ccm8(later));
 		}
 	}
-	assert_int_equal(sg_suite_find(SG_TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8)->rank, 0);
+	assert_int_equal(n_cbc, 2);
 	assert_null(sg_suite_find(0));
 
-	/* What the engine takes as a preference: ranked suites only. */
+	/* What the engine takes as a preference: ranked suites only, CBC included. */
 	h_start_capture(&h, SG_HS_COOKIE_NEVER);
 	for (unsigned i = 0; i < SG_SUITES_N; i++) {
 		pol.suites[0] = sg_suites[i].id;
 		assert_int_equal(sg_hs_policy_set(h.e, &pol), sg_suites[i].rank ? 0 : -EINVAL);
 	}
+	pol.suites[0] = 0x003d; /* TLS_RSA_WITH_AES_256_CBC_SHA256: not in the table */
+	assert_int_equal(sg_hs_policy_set(h.e, &pol), -EINVAL);
 	h_stop(&h);
 }
 

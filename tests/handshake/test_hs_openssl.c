@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Interop with OpenSSL libssl's DTLS 1.2 client, in process over a
- * datagram socketpair: every PSK and ECDHE-PSK suite OpenSSL offers, with
+ * datagram socketpair: every PSK and ECDHE-PSK suite OpenSSL offers (the
+ * CBC-SHA256 one with and without encrypt_then_mac, RFC 7366), with
  * and without extended master secret, with and without cookies, full and
  * resumed (session ticket) handshakes, an identity hint, the default server
  * preference over several offered suites; after each handshake application
@@ -32,6 +33,7 @@ struct ossl_case {
 	bool hint;
 	uint16_t mtu; /* engine MTU (0: default); small values force fragmentation */
 	uint8_t mfl;  /* max_fragment_length code the client asks for (RFC 6066 §4) */
+	bool no_etm;  /* CBC: SSL_OP_NO_ENCRYPT_THEN_MAC (else RFC 7366 encrypt-then-MAC) */
 };
 
 static const struct ossl_case cases[] = {
@@ -62,7 +64,24 @@ static const struct ossl_case cases[] = {
 	{ "PSK-AES128-CCM8", 0xc0a8, NULL, 0, false, SG_HS_COOKIE_ALWAYS, true, false, 0, 1 },
 	{ "ECDHE-PSK-CHACHA20-POLY1305", 0xccac, "X25519", 29, false, SG_HS_COOKIE_NEVER, false,
 	  false, 0, 4 },
+	/* issue 17: CBC-SHA256 only, encrypt-then-MAC (RFC 7366) and MAC-then-encrypt. */
+	{ "PSK-AES128-CBC-SHA256", 0x00ae, NULL, 0, false, SG_HS_COOKIE_ALWAYS, true, false, 0 },
+	{ "PSK-AES128-CBC-SHA256", 0x00ae, NULL, 0, false, SG_HS_COOKIE_ALWAYS, true, false, 0, 0,
+	  true },
+	{ "PSK-AES128-CBC-SHA256", 0x00ae, NULL, 0, true, SG_HS_COOKIE_NEVER, false, true, 0, 0,
+	  true },
+	{ "PSK-AES128-CBC-SHA256", 0x00ae, NULL, 0, true, SG_HS_COOKIE_NEVER, false, true, 0, 0 },
+	/* A 160-byte MTU: CBC's Finished record (IV, MAC, padding) still fits one datagram. */
+	{ "PSK-AES128-CBC-SHA256", 0x00ae, NULL, 0, false, SG_HS_COOKIE_ALWAYS, true, false, 160, 0,
+	  true },
+	/* max_fragment_length 2^9 with CBC: the record's plaintext limit, MAC and padding apart. */
+	{ "PSK-AES128-CBC-SHA256", 0x00ae, NULL, 0, false, SG_HS_COOKIE_NEVER, false, false, 0, 1 },
 };
+
+static bool is_cbc(const struct ossl_case *c)
+{
+	return c->suite == SG_TLS_PSK_WITH_AES_128_CBC_SHA256;
+}
 
 static SSL *client_new(struct harness *h, const struct ossl_case *c, struct ho_psk *cc,
                        SSL_SESSION *sess)
@@ -70,6 +89,7 @@ static SSL *client_new(struct harness *h, const struct ossl_case *c, struct ho_p
 	const struct ho_opts o = { .cipher = c->cipher,
 		                   .groups = c->groups,
 		                   .no_ems = c->no_ems,
+		                   .no_etm = c->no_etm,
 		                   .mfl = c->mfl,
 		                   .sess = sess };
 
@@ -112,6 +132,10 @@ static void run_case(const struct ossl_case *c)
 	assert_int_equal(SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(ssl)), c->suite);
 	assert_int_equal(h.sess.res.group, c->group);
 	assert_int_equal(h.sess.res.ems, !c->no_ems);
+	/* RFC 7366: encrypt-then-MAC when offered with CBC (the data exchange proves OpenSSL
+	 * agrees); no CID with CBC. */
+	assert_int_equal(!!(h.sess.res.sa->flags & SG_SA_F_ETM), is_cbc(c) && !c->no_etm);
+	assert_int_equal(h.sess.res.cid_len, 0);
 	assert_int_equal(h.sess.res.resumed, 0);
 	assert_int_equal(h.sess.res.identity_len, strlen(H_PSK_IDENTITY));
 	assert_memory_equal(h.sess.res.identity, H_PSK_IDENTITY, strlen(H_PSK_IDENTITY));
@@ -147,6 +171,7 @@ static void run_case(const struct ossl_case *c)
 		assert_int_equal(h.sess.res.resumed, 1);
 		assert_int_equal(h.sess.res.suite, c->suite);
 		assert_int_equal(h.sess.res.ems, !c->no_ems);
+		assert_int_equal(!!(h.sess.res.sa->flags & SG_SA_F_ETM), is_cbc(c) && !c->no_etm);
 		assert_memory_equal(h.sess.res.identity, H_PSK_IDENTITY, strlen(H_PSK_IDENTITY));
 		assert_int_equal(h_count(&h, SG_HS_C_COMPLETED_RESUMED), 1);
 		ho_exchange_data(&h, ssl);
@@ -161,9 +186,9 @@ static void test_openssl_matrix(void **state)
 {
 	(void)state;
 	for (unsigned i = 0; i < SG_ARRAY_SIZE(cases); i++) {
-		print_message("# case %u: %s ems=%d cookies=%d resume=%d mtu=%u\n", i,
+		print_message("# case %u: %s ems=%d cookies=%d resume=%d mtu=%u etm=%d\n", i,
 		              cases[i].cipher, !cases[i].no_ems, cases[i].cookies, cases[i].resume,
-		              cases[i].mtu);
+		              cases[i].mtu, is_cbc(&cases[i]) && !cases[i].no_etm);
 		run_case(&cases[i]);
 	}
 }
@@ -216,6 +241,10 @@ static void test_openssl_suite_preference(void **state)
 		{ "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256", 0x00a8 },
 		{ "PSK-AES128-CCM8", 0xc0a8 },
 		{ "PSK-AES128-CCM8:ECDHE-PSK-CHACHA20-POLY1305", 0xccac },
+		/* issue 17: CBC only when nothing else is offered */
+		{ "PSK-AES128-CBC-SHA256:PSK-AES128-CCM8", 0xc0a8 },
+		{ "PSK-AES128-CBC-SHA256:ECDHE-PSK-CHACHA20-POLY1305", 0xccac },
+		{ "PSK-AES128-CBC-SHA256", 0x00ae },
 	};
 
 	(void)state;

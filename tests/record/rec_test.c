@@ -8,6 +8,7 @@
 
 #include <intel-ipsec-mb.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <stormgate/bytes.h>
 
@@ -24,6 +25,8 @@ int rt_sa_init(struct sg_rec_sa *sa, unsigned window, enum sg_aead aead, const s
 		.tx_key = client ? k->client_key : k->server_key,
 		.rx_iv = client ? k->server_iv : k->client_iv,
 		.tx_iv = client ? k->client_iv : k->server_iv,
+		.rx_mac = client ? k->server_mac : k->client_mac,
+		.tx_mac = client ? k->client_mac : k->server_mac,
 		.tx_seq = tx_seq,
 		.rx_seq = 0,
 	};
@@ -135,6 +138,134 @@ static size_t make_aad(const struct rt_rec *r, uint64_t seq, const uint8_t *cid,
 	return n + 2;
 }
 
+/* AES-128-CBC without padding, in place or not: 0 or -1. */
+static int evp_cbc(int enc, const uint8_t *key, const uint8_t *iv, const uint8_t *in, size_t len,
+                   uint8_t *out)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int ol, fl, ok = 0;
+
+	if (!c)
+		return -1;
+	if (EVP_CipherInit_ex(c, EVP_aes_128_cbc(), NULL, key, iv, enc) == 1 &&
+	    EVP_CIPHER_CTX_set_padding(c, 0) == 1 &&
+	    EVP_CipherUpdate(c, out, &ol, in, (int)len) == 1 &&
+	    EVP_CipherFinal_ex(c, out + ol, &fl) == 1)
+		ok = 1;
+	EVP_CIPHER_CTX_free(c);
+	return ok ? 0 : -1;
+}
+
+/* HMAC-SHA256 of the 13-byte pseudo-header ‖ msg (RFC 5246 §6.2.3.1). */
+static void cbc_mac(const uint8_t *key, const uint8_t *pseudo, const uint8_t *msg, size_t len,
+                    uint8_t mac[32])
+{
+	uint8_t buf[13 + SG_DTLS_MAX_CIPHERTEXT];
+	unsigned ml = 32;
+
+	memcpy(buf, pseudo, 13);
+	memcpy(buf + 13, msg, len);
+	HMAC(EVP_sha256(), key, 32, buf, 13 + len, mac, &ml);
+}
+
+/* Spoil padding (pad: plen bytes) or MAC (mac, MtE only) as r->cbc_bad says. */
+static void corrupt(const struct rt_rec *r, uint8_t *pad, size_t plen, uint8_t *mac)
+{
+	if (r->cbc_bad == RT_CBC_BAD_PAD_BYTE)
+		pad[0] ^= plen > 1 ? 0x01 : 0x10; /* with no padding, the length byte itself */
+	else if (r->cbc_bad == RT_CBC_BAD_PAD_LEN)
+		pad[plen - 1] = 255;
+	else if (r->cbc_bad == RT_CBC_BAD_MAC && mac)
+		mac[0] ^= 1;
+}
+
+/*
+ * RFC 5246 §6.2.3.2 (MAC-then-encrypt) or RFC 7366 §3 (encrypt-then-MAC),
+ * DTLS seq_num, TLS 1.1+ explicit IV r->iv (16 bytes), padding of
+ * r->pad_len + 1 bytes (content + MAC + padding a block multiple: the
+ * caller picks a valid one, or an invalid one on purpose).
+ */
+static size_t seal_cbc(const struct rt_rec *r, const uint8_t *pt, size_t len, uint8_t *out)
+{
+	uint8_t pseudo[13], *iv = out + 13, *body = out + 29;
+	size_t plen = r->pad_len + 1, mac_at = r->etm ? len + plen : len, enc;
+
+	out[0] = r->type;
+	sg_store_be16(out + 1, 0xfefd);
+	sg_store_be16(out + 3, r->epoch);
+	sg_store_be48(out + 5, r->seq);
+	memcpy(pseudo, out + 3, 8);
+	pseudo[8] = r->type;
+	sg_store_be16(pseudo + 9, 0xfefd);
+	memcpy(iv, r->iv, 16);
+	memmove(body, pt, len);
+	if (r->etm) {
+		memset(body + len, (int)r->pad_len, plen);
+		enc = len + plen;
+		corrupt(r, body + len, plen, NULL);
+		if (evp_cbc(1, r->key, iv, body, enc, body))
+			return 0;
+		sg_store_be16(pseudo + 11, (uint16_t)(16 + enc));
+		cbc_mac(r->mac_key, pseudo, iv, 16 + enc, body + enc);
+		if (r->cbc_bad == RT_CBC_BAD_MAC)
+			body[enc] ^= 1;
+		sg_store_be16(out + 11, (uint16_t)(16 + enc + 32));
+		return 13 + 16 + enc + 32;
+	}
+	sg_store_be16(pseudo + 11, (uint16_t)len);
+	cbc_mac(r->mac_key, pseudo, body, len, body + mac_at);
+	memset(body + len + 32, (int)r->pad_len, plen);
+	enc = len + 32 + plen;
+	corrupt(r, body + len + 32, plen, body + len);
+	if (enc % 16 || evp_cbc(1, r->key, iv, body, enc, body))
+		return 0;
+	sg_store_be16(out + 11, (uint16_t)(16 + enc));
+	return 13 + 16 + enc;
+}
+
+/* The peer's open of a CBC record: -1 on any error, as a TLS stack would refuse it. */
+static long open_cbc(const struct rt_rec *r, const uint8_t *rec, size_t rec_len, uint8_t *pt,
+                     uint8_t *type)
+{
+	uint8_t pseudo[13], mac[32];
+	size_t flen, enc, pad, len;
+
+	if (rec_len < 13 + 16 + 32 + 16)
+		return -1;
+	flen = sg_load_be16(rec + 11);
+	if (flen + 13 != rec_len)
+		return -1;
+	memcpy(pseudo, rec + 3, 8);
+	pseudo[8] = rec[0];
+	sg_store_be16(pseudo + 9, sg_load_be16(rec + 1));
+	enc = flen - 16 - (r->etm ? 32 : 0);
+	if (enc % 16)
+		return -1;
+	if (r->etm) {
+		sg_store_be16(pseudo + 11, (uint16_t)(16 + enc));
+		cbc_mac(r->mac_key, pseudo, rec + 13, 16 + enc, mac);
+		if (memcmp(mac, rec + 29 + enc, 32))
+			return -1;
+	}
+	if (evp_cbc(0, r->key, rec + 13, rec + 29, enc, pt))
+		return -1;
+	pad = pt[enc - 1];
+	if (pad + 1 + (r->etm ? 0 : 32) > enc)
+		return -1;
+	for (size_t i = 0; i <= pad; i++)
+		if (pt[enc - 1 - i] != pad)
+			return -1;
+	len = enc - pad - 1 - (r->etm ? 0 : 32);
+	if (!r->etm) {
+		sg_store_be16(pseudo + 11, (uint16_t)len);
+		cbc_mac(r->mac_key, pseudo, pt, len, mac);
+		if (memcmp(mac, pt + len, 32))
+			return -1;
+	}
+	*type = rec[0];
+	return (long)len;
+}
+
 size_t rt_evp_seal_record(const struct rt_rec *r, const uint8_t *pt, size_t len, uint8_t *out)
 {
 	unsigned hdr = 13 + (r->cid ? r->cid_len : 0);
@@ -145,6 +276,8 @@ size_t rt_evp_seal_record(const struct rt_rec *r, const uint8_t *pt, size_t len,
 	uint8_t *frag = out + hdr, *body = frag + xl;
 	size_t aad_len;
 
+	if (r->aead == SG_AEAD_AES_128_CBC_SHA256)
+		return seal_cbc(r, pt, len, out);
 	out[0] = r->cid ? 25 : r->type;
 	sg_store_be16(out + 1, 0xfefd);
 	sg_store_be16(out + 3, r->epoch);
@@ -179,6 +312,8 @@ long rt_evp_open_record(const struct rt_rec *r, const uint8_t *rec, size_t rec_l
 	size_t flen, clen, aad_len;
 	uint64_t seq;
 
+	if (r->aead == SG_AEAD_AES_128_CBC_SHA256)
+		return open_cbc(r, rec, rec_len, pt, type);
 	if (rec_len < hdr || rec[0] != (r->cid ? 25 : rec[0]))
 		return -1;
 	flen = sg_load_be16(rec + hdr - 2);
@@ -216,6 +351,7 @@ int rt_ctx_holds_key(const struct sg_rec_ctx *ctx, enum sg_aead aead, const uint
 	case SG_AEAD_AES_128_CCM_8:
 	case SG_AEAD_AES_128_CCM:
 	case SG_AEAD_AES_128_GCM:
+	case SG_AEAD_AES_128_CBC_SHA256:
 		aes_keyexp_128_enc_sse(key, enc);
 		rounds = 11;
 		break;

@@ -33,20 +33,29 @@ int rt_evp_aead(enum sg_aead aead, int enc, const uint8_t *key, const uint8_t no
 /* Record parameters for the OpenSSL peer. */
 struct rt_rec {
 	enum sg_aead aead;
-	const uint8_t *key; /* write key of the sending side */
-	const uint8_t *iv;  /* write IV of the sending side */
+	const uint8_t *key;     /* write key of the sending side */
+	const uint8_t *iv;      /* write IV of the sending side; CBC: the record's explicit IV */
+	const uint8_t *mac_key; /* CBC: MAC key of the sending side */
+	int etm;                /* CBC: encrypt-then-MAC (RFC 7366) */
+	unsigned cbc_bad;       /* CBC: RT_CBC_BAD_*, corrupted before encryption */
 	uint16_t epoch;
 	uint64_t seq;
 	uint8_t type; /* content type */
 	int cid;      /* tls12_cid record (RFC 9146) */
 	const uint8_t *cid_bytes;
 	unsigned cid_len;
-	unsigned pad_len;
+	unsigned pad_len; /* CID: zero padding; CBC: padding_length (pad_len + 1 bytes) */
 };
+
+/* What a CBC record of rt_evp_seal_record() gets wrong on purpose (rt_rec.cbc_bad). */
+#define RT_CBC_BAD_PAD_BYTE 1 /* the first padding byte differs from padding_length */
+#define RT_CBC_BAD_PAD_LEN  2 /* padding_length 255, more than the record holds */
+#define RT_CBC_BAD_MAC      3 /* the MAC's first byte flipped (MtE: inside the encryption) */
 
 /*
  * Protect pt into a DTLS 1.2 record at out (room: len + 13 + cid_len + 8 + 1 +
- * pad + 16) with OpenSSL; returns the record length.
+ * pad + 16; CBC: len + 13 + 16 + 32 + pad + 1) with OpenSSL; returns the record
+ * length (0: OpenSSL failed, or CBC padding that leaves no block multiple).
  */
 size_t rt_evp_seal_record(const struct rt_rec *r, const uint8_t *pt, size_t len, uint8_t *out);
 

@@ -67,8 +67,14 @@ static void test_suite_mapping(void **state)
 		{ 0x00a9, SG_AEAD_AES_256_GCM },
 		{ 0xccab, SG_AEAD_CHACHA20_POLY1305 },
 		{ 0xccac, SG_AEAD_CHACHA20_POLY1305 },
-		{ 0x002f, -1 }, /* AES_128_CBC_SHA */
-		{ 0xc0ac, -1 }, /* ECDHE_ECDSA_AES_128_CCM: not offered */
+		{ 0xc0ac, SG_AEAD_AES_128_CCM },        /* ECDHE_ECDSA_WITH_AES_128_CCM */
+		{ 0xc02c, SG_AEAD_AES_256_GCM },        /* ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 */
+		{ 0xcca9, SG_AEAD_CHACHA20_POLY1305 },  /* ECDHE_ECDSA_WITH_CHACHA20_POLY1305 */
+		{ 0x00ae, SG_AEAD_AES_128_CBC_SHA256 }, /* PSK_WITH_AES_128_CBC_SHA256 */
+		{ 0xc023, SG_AEAD_AES_128_CBC_SHA256 }, /* ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 */
+		{ 0x002f, -1 },                         /* AES_128_CBC_SHA: SHA-1, never */
+		{ 0x008c, -1 },                         /* PSK_WITH_AES_128_CBC_SHA */
+		{ 0xc027, -1 },                         /* ECDHE_RSA_WITH_AES_128_CBC_SHA256 */
 		{ 0xd002, -1 },
 		{ 0x0000, -1 },
 	};
