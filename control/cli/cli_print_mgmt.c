@@ -24,17 +24,18 @@ void sg_cli_print_session_rows(const json_t *rows, int *header_done)
 {
 	if (!*header_done && json_array_size(rows) > 0) {
 		*header_done = 1;
-		printf("%-16s  %-28s %-32s %-40s %6s %5s %10s %10s\n", "SESSION", "PEER",
-		       "IDENTITY", "SUITE", "WORKER", "EPOCH", "TX SEQ", "EXPIRES");
+		printf("%-16s  %-28s %-32s %-4s %-40s %6s %5s %10s %10s\n", "SESSION", "PEER",
+		       "IDENTITY", "AUTH", "SUITE", "WORKER", "EPOCH", "TX SEQ", "EXPIRES");
 	}
 	for (size_t i = 0; i < json_array_size(rows); i++) {
 		const json_t *s = json_array_get(rows, i);
 		char ident[300];
 
 		identity_str(json_object_get(s, "identity"), ident, sizeof(ident));
-		printf("%-16s  %-28s %-32s %-40s %6" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT
-		       " %10" JSON_INTEGER_FORMAT " %9" JSON_INTEGER_FORMAT "s\n",
-		       gets_(s, "id"), gets_(s, "peer"), ident, gets_(s, "suite"),
+		printf("%-16s  %-28s %-32s %-4s %-40s %6" JSON_INTEGER_FORMAT
+		       " %5" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT
+		       " %9" JSON_INTEGER_FORMAT "s\n",
+		       gets_(s, "id"), gets_(s, "peer"), ident, gets_(s, "auth"), gets_(s, "suite"),
 		       geti(s, "worker"), geti(s, "epoch"), geti(s, "tx_seq"),
 		       geti(s, "expires_in_s"));
 	}

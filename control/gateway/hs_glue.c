@@ -296,6 +296,12 @@ int gw_hs_install(struct sg_gateway *gw, const struct sg_hs_result *res, unsigne
 		gw->hs.installed++;
 		gw_sess_track(gw, id, res->identity, res->identity_len,
 		              cred_tag_of(res, tag) ? tag : NULL, res->ems ? SG_STORE_F_EMS : 0);
+		/* `sessions list` says how it authenticated (a PSK, the default, costs nothing) */
+		if (sg_sessreg_set_auth(gw->end.reg, id, res->auth) != 0)
+			SG_LOG(CTL, WARNING,
+			       "session of a %u-byte identity: its kind of "
+			       "authentication not kept (out of memory)",
+			       res->identity_len);
 		gw_store_put(gw, id);
 	} else {
 		gw->hs.install_failed++;

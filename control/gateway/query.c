@@ -88,6 +88,7 @@ static void session_extra(struct sg_gateway *gw, struct sg_gw_session *s)
 	s->identity_len = ident != NULL ? (uint16_t)len : 0;
 	if (ident != NULL)
 		memcpy(s->identity, ident, len);
+	s->auth = sg_sessreg_auth(gw->end.reg, s->info.id);
 	s->has_bsource = sg_dp_session_bport(gw->ports.dp, s->info.id, &s->bfamily, s->baddr,
 	                                     &s->bport) == 0;
 }

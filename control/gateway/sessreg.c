@@ -42,6 +42,9 @@ struct sg_sessreg {
 	/* per slot: the session store's credential tag; all zero: none. Made at the first tag. */
 	uint8_t (*tags)[SG_SESSREG_TAG_LEN];
 	uint8_t *store_flags; /* per slot, beside its tag (made with the tags) */
+	/* per slot: how its identity authenticated (enum sg_hs_auth); made at the first one
+	 * that is not a PSK (0), so a PSK-only gateway never pays for it */
+	uint8_t *auth;
 };
 
 /* FNV-1a, seeded per registry. */
@@ -93,6 +96,7 @@ void sg_sessreg_destroy(struct sg_sessreg *r)
 	free(r->slots);
 	free(r->tags);
 	free(r->store_flags);
+	free(r->auth);
 	free(r);
 }
 
@@ -215,6 +219,8 @@ static void slot_unlink(struct sg_sessreg *r, uint32_t s)
 		memset(r->tags[s], 0, SG_SESSREG_TAG_LEN);
 		r->store_flags[s] = 0;
 	}
+	if (r->auth != NULL)
+		r->auth[s] = 0;
 	r->sessions--;
 }
 
@@ -312,6 +318,33 @@ int sg_sessreg_set_store_flags(struct sg_sessreg *r, uint64_t id, uint8_t flags)
 		return -ENOENT;
 	r->store_flags[(uint32_t)id] = flags;
 	return 0;
+}
+
+int sg_sessreg_set_auth(struct sg_sessreg *r, uint64_t id, uint8_t auth)
+{
+	uint32_t s = (uint32_t)id;
+
+	if (s >= r->capacity || r->slots[s].gen == 0 || r->slots[s].gen != (uint32_t)(id >> 32))
+		return -ENOENT;
+	if (r->auth == NULL && auth == 0)
+		return 0;
+	if (r->auth == NULL) {
+		r->auth = calloc(r->capacity, 1);
+		if (r->auth == NULL)
+			return -ENOMEM;
+	}
+	r->auth[s] = auth;
+	return 0;
+}
+
+uint8_t sg_sessreg_auth(const struct sg_sessreg *r, uint64_t id)
+{
+	uint32_t s = (uint32_t)id;
+
+	if (r->auth == NULL || s >= r->capacity || r->slots[s].gen == 0 ||
+	    r->slots[s].gen != (uint32_t)(id >> 32))
+		return 0;
+	return r->auth[s];
 }
 
 uint8_t sg_sessreg_store_flags(const struct sg_sessreg *r, uint64_t id)

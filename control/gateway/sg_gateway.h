@@ -229,6 +229,7 @@ struct sg_gw_session {
 	struct sg_sess_info info;
 	uint16_t identity_len; /* 0: not known */
 	uint8_t identity[SG_SESSREG_IDENTITY_MAX];
+	uint8_t auth;     /* enum sg_hs_auth: how the identity authenticated */
 	bool has_bsource; /* udp backend mode: the address and port its plaintext comes from */
 	uint8_t bfamily;  /* 4 or 6 */
 	uint8_t baddr[16];

@@ -84,6 +84,17 @@ int sg_sessreg_set_store_flags(struct sg_sessreg *r, uint64_t id, uint8_t flags)
 /* Session id's store flags, 0 when none (or no tag kept). */
 uint8_t sg_sessreg_store_flags(const struct sg_sessreg *r, uint64_t id);
 
+/*
+ * Keep how session id's identity authenticated (enum sg_hs_auth: 0 a PSK,
+ * then X.509, raw public key, none) until its slot is deleted or added
+ * again; the memory is made at the first kind that is not 0. Returns 0,
+ * -ENOENT (the slot holds another id or none) or -ENOMEM.
+ */
+int sg_sessreg_set_auth(struct sg_sessreg *r, uint64_t id, uint8_t auth);
+
+/* Session id's kind of authentication; 0 (PSK) when none was set. */
+uint8_t sg_sessreg_auth(const struct sg_sessreg *r, uint64_t id);
+
 /* Sessions and distinct identities recorded. */
 uint64_t sg_sessreg_sessions(const struct sg_sessreg *r);
 uint64_t sg_sessreg_identities(const struct sg_sessreg *r);

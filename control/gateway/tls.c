@@ -26,6 +26,7 @@
  */
 #define TLS_REFILL_EVERY_NS 2000000ull
 #define TLS_REFILL_BATCH    32u
+#define TLS_EXPIRY_WARN_S   (14 * 86400) /* a certificate this close to its end is logged */
 
 /* The loader's view of tls.* (paths point into gw->cfg, which outlives the call). */
 static void certs_conf(const struct sg_cfg_tls *t, struct sg_hs_certs_conf *c)
@@ -62,6 +63,13 @@ static void log_loaded(struct sg_gateway *gw, const char *what)
 	       sg_tls_client_auth_name(t->client_auth), sg_tls_cert_identity_name(t->cert_identity),
 	       t->rpk ? "on" : "off", t->ca[0] ? t->ca : "none", t->crl[0] ? t->crl : "none",
 	       in.pool_size);
+	/* Devices refuse an expired server certificate: say it while there is time to renew. */
+	if (in.not_after != 0 && in.not_after < (int64_t)time(NULL) + TLS_EXPIRY_WARN_S)
+		SG_LOG(HS, WARNING,
+		       "tls: the certificate %s %lld (%s); renew it and `stormctl tls "
+		       "reload`",
+		       in.not_after < (int64_t)time(NULL) ? "expired at" : "expires at",
+		       (long long)in.not_after, in.subject);
 }
 
 int gw_tls_create(struct sg_gateway *gw)

@@ -66,7 +66,9 @@ struct sg_hsplane_conf {
 	 * Every engine's configuration; max_handshakes (from in_flight) and ops
 	 * are set by hsplane; secrets should be shared (NULL: each engine makes
 	 * its own, and a client that moves to another engine's queue, a new
-	 * source port, loses its cookie and ticket).
+	 * source port, loses its cookie and ticket). certs (the owner's struct
+	 * sg_hs_certs) is shared by every engine as is; ops.cert_lookup reads
+	 * the raw public keys and certificate policies of cred.
 	 */
 	struct sg_hs_config hs;
 	struct sg_dp *dp;        /* the handshake queues and the control TX */

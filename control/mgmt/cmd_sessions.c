@@ -95,6 +95,19 @@ static void session_extra_json(json_t *o, const struct sg_gw_session *s)
 	}
 }
 
+/* How a session's identity authenticated (enum sg_hs_auth). */
+static const char *auth_name(uint8_t auth)
+{
+	static const char *const names[] = {
+		[SG_HS_AUTH_PSK] = "psk",
+		[SG_HS_AUTH_X509] = "x509",
+		[SG_HS_AUTH_RPK] = "rpk",
+		[SG_HS_AUTH_NONE] = "none",
+	};
+
+	return auth < SG_ARRAY_SIZE(names) && names[auth] ? names[auth] : "?";
+}
+
 static json_t *session_json(const struct sg_gw_session *s)
 {
 	const struct sg_sess_info *in = &s->info;
@@ -117,6 +130,7 @@ static json_t *session_json(const struct sg_gw_session *s)
 		return NULL;
 	json_object_set_new(o, "expires_in_s",
 	                    json_integer(in->expires ? (json_int_t)in->expires - now : 0));
+	json_object_set_new(o, "auth", json_string(auth_name(s->auth)));
 	session_extra_json(o, s);
 	return o;
 }

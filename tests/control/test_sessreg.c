@@ -127,6 +127,36 @@ static void test_tags(void **state)
 }
 
 /* Many sessions over a few hundred identities, against a reference model. */
+/* How a session's identity authenticated: kept per slot, PSK (0) costs no memory. */
+static void test_auth(void **state)
+{
+	struct sg_sessreg *r = sg_sessreg_create(16);
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(sg_sessreg_add(r, ID(1, 3), "dev-a", 5), 0);
+	assert_int_equal(sg_sessreg_set_auth(r, ID(1, 3), 0), 0); /* a PSK: nothing made */
+	assert_int_equal(sg_sessreg_auth(r, ID(1, 3)), 0);
+	assert_int_equal(sg_sessreg_set_auth(r, ID(2, 3), 1), -ENOENT);  /* another generation */
+	assert_int_equal(sg_sessreg_set_auth(r, ID(1, 16), 1), -ENOENT); /* out of range */
+	assert_int_equal(sg_sessreg_add(r, ID(1, 4), "urn:dev:x509", 12), 0);
+	assert_int_equal(sg_sessreg_set_auth(r, ID(1, 4), 1), 0);
+	assert_int_equal(sg_sessreg_add(r, ID(1, 5), "urn:dev:rpk", 11), 0);
+	assert_int_equal(sg_sessreg_set_auth(r, ID(1, 5), 2), 0);
+	assert_int_equal(sg_sessreg_auth(r, ID(1, 3)), 0);
+	assert_int_equal(sg_sessreg_auth(r, ID(1, 4)), 1);
+	assert_int_equal(sg_sessreg_auth(r, ID(1, 5)), 2);
+	assert_int_equal(sg_sessreg_auth(r, ID(2, 5)), 0); /* not that slot's session */
+	/* The slot's next session, and a deleted one, start over as a PSK's. */
+	assert_int_equal(sg_sessreg_add(r, ID(2, 4), "dev-b", 5), 0);
+	assert_int_equal(sg_sessreg_auth(r, ID(2, 4)), 0);
+	assert_int_equal(sg_sessreg_del(r, ID(1, 5)), 0);
+	assert_int_equal(sg_sessreg_auth(r, ID(1, 5)), 0);
+	assert_int_equal(sg_sessreg_add(r, ID(2, 5), "dev-c", 5), 0);
+	assert_int_equal(sg_sessreg_auth(r, ID(2, 5)), 0);
+	sg_sessreg_destroy(r);
+}
+
 static void test_model(void **state)
 {
 	enum { SLOTS = 4096, IDENTS = 300, ROUNDS = 40000 };
@@ -194,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_steps),
 		cmocka_unit_test(test_model),
 		cmocka_unit_test(test_tags),
+		cmocka_unit_test(test_auth),
 	};
 
 	return cmocka_run_group_tests_name("sessreg", tests, NULL, NULL);

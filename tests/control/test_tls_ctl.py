@@ -12,7 +12,8 @@ key that does not match its certificate fails and names the file; `stormctl
 tls` (subject, expiry, curve, the signing pool filled by the gateway thread,
 the settings and the store's counts), in JSON too; `tls reload` of new files
 (new subject, generation 2) and of a broken set (refused, exit 1, the file
-named, the loaded set stays); `rpk add` from a PEM file and by --spki, a
+named, the loaded set stays) and of one 5 days from its end (loaded, the log
+warns to renew it); `rpk add` from a PEM file and by --spki, a
 duplicate refused, --replace to another identity, `rpk list` (table, JSON,
 --all pages), `rpk del` by identity and by hash; `import rpk` of a CSV and of
 a PEM file streamed with progress, a bad file (exit 1, its line, nothing
@@ -58,16 +59,17 @@ def pki():
     w = os.path.join(LAB.work, 'pki')
     os.makedirs(w)
     p = {k: os.path.join(w, k) for k in (
-        'ca.key', 'ca.pem', 's1.key', 's1.pem', 's2.key', 's2.pem', 'other.key',
+        'ca.key', 'ca.pem', 's1.key', 's1.pem', 's2.key', 's2.pem', 's3.key', 's3.pem',
+        'other.key',
         'c1.key', 'c1.pub', 'c2.key', 'c2.pub', 'c3.key', 'c3.pub', 'crl.pem')}
     openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
             '-keyout', p['ca.key'], '-out', p['ca.pem'], '-days', '30', '-subj', '/CN=test CA')
-    for n, cn in (('s1', 'gw-one'), ('s2', 'gw-two')):
+    for n, cn, days in (('s1', 'gw-one', 20), ('s2', 'gw-two', 20), ('s3', 'gw-soon', 5)):
         csr = os.path.join(w, n + '.csr')
         openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
                 '-keyout', p[n + '.key'], '-out', csr, '-subj', f'/CN={cn}')
         openssl('x509', '-req', '-in', csr, '-CA', p['ca.pem'], '-CAkey', p['ca.key'],
-                '-CAcreateserial', '-out', p[n + '.pem'], '-days', '20')
+                '-CAcreateserial', '-out', p[n + '.pem'], '-days', str(days))
     openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384',
             '-out', p['other.key'])
     for n in ('c1', 'c2', 'c3'):
@@ -175,7 +177,16 @@ def test_status_and_reload(d, p, live):
     r = d.ctl('tls', 'reload')
     check('tls reload of garbage PEM: exit 1, nothing changes',
           r.returncode == 1 and d.ctl_json('tls')['generation'] == 2, r.stderr)
-    shutil.copy(p['s2.pem'], live['cert.pem'])
+    check('a certificate 20 days from its end: no expiry warning',
+          'tls: the certificate expires' not in d.log(), d.log()[-1000:])
+    shutil.copy(p['s3.pem'], live['cert.pem'])
+    shutil.copy(p['s3.key'], live['key.pem'])
+    r = d.ctl('tls', 'reload')
+    check('one 5 days from its end: loaded (generation 3), and the log warns to renew it',
+          r.returncode == 0 and d.ctl_json('tls')['generation'] == 3
+          and proc.wait_for(lambda: 'tls: the certificate expires at' in d.log()
+                            and 'CN=gw-soon); renew it' in d.log(), timeout=5),
+          r.stdout + d.log()[-1000:])
 
 
 def test_rpk(d, p):
@@ -268,7 +279,7 @@ def test_imports(d, p):
 def test_stats(d):
     s = d.ctl_json('stats')
     check('stats: the tls object and the store\'s counts per kind',
-          s['tls']['enabled'] and s['tls']['generation'] == 2
+          s['tls']['enabled'] and s['tls']['generation'] == 3
           and s['credentials']['count'] == 1 and s['credentials']['raw_public_keys'] == 3
           and s['credentials']['cert_policies'] == 2
           and 'fail_bad_cert' in s['handshakes']['counters']
@@ -276,11 +287,11 @@ def test_stats(d):
           json.dumps({k: s.get(k) for k in ('tls', 'credentials')}))
     r = d.ctl('stats')
     check('stormctl stats has its TLS line', r.returncode == 0
-          and 'TLS          generation 2' in r.stdout, r.stdout[-1500:])
+          and 'TLS          generation 3' in r.stdout, r.stdout[-1500:])
     r = d.ctl('metrics')
     lines = r.stdout.splitlines()
     check('stormctl metrics: the tls families and the certificate handshake events',
-          'stormgate_tls_enabled 1' in lines and 'stormgate_tls_generation 2' in lines
+          'stormgate_tls_enabled 1' in lines and 'stormgate_tls_generation 3' in lines
           and 'stormgate_tls_sign_pool_size 64' in lines
           and 'stormgate_credential_raw_public_keys 3' in lines
           and 'stormgate_tls_reloads_total{result="failed"} 2' in lines
@@ -299,7 +310,7 @@ def test_stats(d):
             got.update(json.loads(l))
         except ValueError:
             pass
-    check('DPDK telemetry /stormgate/tls', got.get('/stormgate/tls', {}).get('generation') == 2
+    check('DPDK telemetry /stormgate/tls', got.get('/stormgate/tls', {}).get('generation') == 3
           and got['/stormgate/tls'].get('pool_size') == 64, r.stdout[-800:] + r.stderr[-300:])
 
 
