@@ -32,6 +32,20 @@
 // kind: psk (PSK-AES128-CCM8), psk_cookie (the same after a HelloVerifyRequest
 // round), ecdhe_psk_x25519 / ecdhe_psk_p256 (ECDHE-PSK-CHACHA20-POLY1305),
 // resume_ticket (abbreviated handshake from a session ticket, RFC 5077);
+// ecdhe_ecdsa_p256 (ECDHE-ECDSA-AES128-CCM8, issue 17: a P-256 certificate chain of one
+// CA, ECDHE on P-256, the client verifies our chain; server authentication only, no
+// CertificateRequest), ecdhe_ecdsa_p256_mutual (the same with a client certificate
+// verified against the CA on every handshake: the engine's verified-chain cache holds one
+// entry and two devices alternate, so it never hits; OpenSSL has no such cache) and
+// ecdhe_ecdsa_p256_mutual_cached (the engine only: one device again, its chain a cache
+// hit); the engine's rows with a HelloVerifyRequest round (its amplification limit; OpenSSL
+// has none). The engine signs each ServerKeyExchange with a nonce from its pool; the pool is
+// refilled (sg_hs_certs_refill(), one nonce per handshake, as the gateway's tick does off
+// the engines) inside the timing: server_us is all the server's CPU, engine_us the
+// handshake without the refill, refill_us the refill; ecdhe_ecdsa_p256_nopool: the pool
+// never refilled, every nonce computed while signing. The certificate rows (both servers)
+// also count server_cpu_us: the same calls timed by the thread's CPU clock, which a loaded
+// machine's preemption does not inflate (the clock reads cost about the same in both);
 // ecdhe_psk_<group>_reuse: the engine with ecdhe_reuse_ms = 1000 (one ephemeral
 // key per group per second; the benchmark's clock moves 1 ms a handshake, so a
 // key serves 1,000 handshakes: docs/handshake.md, "X25519: measured choice").
@@ -55,7 +69,9 @@
 #define NO_COMPAT_IMB_API_053
 #include <intel-ipsec-mb.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -86,8 +102,21 @@ enum class Kind {
 	ecdhe_p256,
 	resume_ticket,
 	psk_store,
-	psk_store_sync
+	psk_store_sync,
+	ecdsa,
+	ecdsa_mutual,
+	ecdsa_mutual_cached
 };
+
+bool is_cert(Kind k)
+{
+	return k == Kind::ecdsa || k == Kind::ecdsa_mutual || k == Kind::ecdsa_mutual_cached;
+}
+
+bool is_mutual(Kind k)
+{
+	return k == Kind::ecdsa_mutual || k == Kind::ecdsa_mutual_cached;
+}
 
 // handshake_store: a group commit once this much server time passed since the last one
 // (store.commit_interval's default: the gateway thread, busy with handshakes, commits
@@ -187,23 +216,178 @@ unsigned int server_psk(SSL *, const char *identity, unsigned char *psk, unsigne
 
 const char *cipher_of(Kind k)
 {
+	if (is_cert(k))
+		return "ECDHE-ECDSA-AES128-CCM8";
 	return k == Kind::ecdhe_x25519 || k == Kind::ecdhe_p256 ? "ECDHE-PSK-CHACHA20-POLY1305"
 	                                                        : "PSK-AES128-CCM8";
 }
 
-SSL_CTX *client_ctx(Kind k)
+// ---- a PKI for the certificate kinds, made once with OpenSSL's API ----------------------
+
+// One CA, the server's certificate and two devices' (P-256, ECDSA-SHA256), as PEM files
+// in a temporary directory (sg_hs_certs_create() reads files), removed at exit. Valid
+// from five years ago for five years, so the engine's clock (now_of(): 2023) and the
+// client's (the wall clock) both see them valid.
+struct Pki {
+	std::string dir, ca, server_cert, server_key, client_cert[2], client_key[2];
+	bool ok = false;
+
+	Pki();
+	~Pki();
+};
+
+EVP_PKEY *p256_key()
+{
+	return EVP_EC_gen("P-256");
+}
+
+bool add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX v3;
+	X509_EXTENSION *e;
+
+	X509V3_set_ctx(&v3, issuer, x, nullptr, nullptr, 0);
+	e = X509V3_EXT_conf_nid(nullptr, &v3, nid, value);
+	if (e == nullptr)
+		return false;
+	bool ok = X509_add_ext(x, e, -1) == 1;
+	X509_EXTENSION_free(e);
+	return ok;
+}
+
+// A certificate for key named cn, issued by issuer (nullptr: self-signed CA).
+X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, long serial)
+{
+	const long year = 365L * 86400;
+	X509 *x = X509_new();
+	X509_NAME *name = X509_NAME_new();
+	bool ok = x != nullptr && name != nullptr && X509_set_version(x, 2) == 1 &&
+	          ASN1_INTEGER_set(X509_get_serialNumber(x), serial) == 1 &&
+	          X509_gmtime_adj(X509_getm_notBefore(x), -5 * year) != nullptr &&
+	          X509_gmtime_adj(X509_getm_notAfter(x), 5 * year) != nullptr &&
+	          X509_set_pubkey(x, key) == 1 &&
+	          X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	                                     reinterpret_cast<const unsigned char *>(cn), -1, -1,
+	                                     0) == 1 &&
+	          X509_set_subject_name(x, name) == 1 &&
+	          X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) == 1;
+
+	if (ok && issuer == nullptr)
+		ok = add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE") &&
+		     add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign");
+	else if (ok)
+		ok = add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE") &&
+		     add_ext(x, issuer, NID_key_usage, "critical,digitalSignature");
+	ok = ok && X509_sign(x, issuer_key != nullptr ? issuer_key : key, EVP_sha256()) > 0;
+	X509_NAME_free(name);
+	if (!ok) {
+		X509_free(x);
+		return nullptr;
+	}
+	return x;
+}
+
+bool write_pem(const std::string &path, X509 *x, EVP_PKEY *k)
+{
+	FILE *f = fopen(path.c_str(), "w");
+	bool ok = f != nullptr && (x == nullptr || PEM_write_X509(f, x) == 1) &&
+	          (k == nullptr ||
+	           PEM_write_PrivateKey(f, k, nullptr, nullptr, 0, nullptr, nullptr) == 1);
+
+	if (f != nullptr && fclose(f) != 0)
+		ok = false;
+	return ok;
+}
+
+Pki::Pki()
+{
+	const char *base = getenv("SG_BENCH_DIR");
+	std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/sg-bench-pki-XXXXXX";
+	EVP_PKEY *ca_k = p256_key(), *srv_k = p256_key(), *cli_k[2] = { p256_key(), p256_key() };
+	X509 *ca_x = nullptr, *srv_x = nullptr, *cli_x[2] = { nullptr, nullptr };
+
+	if (mkdtemp(tmpl.data()) != nullptr) {
+		dir = tmpl;
+		ca = dir + "/ca.pem";
+		server_cert = dir + "/server.pem";
+		server_key = dir + "/server.key";
+		ca_x = make_cert(ca_k, "sg-bench-ca", nullptr, nullptr, 1);
+		srv_x = make_cert(srv_k, "sg-bench-gateway", ca_x, ca_k, 2);
+		ok = ca_x != nullptr && srv_x != nullptr && write_pem(ca, ca_x, nullptr) &&
+		     write_pem(server_cert, srv_x, nullptr) &&
+		     write_pem(server_key, nullptr, srv_k);
+	}
+	for (int i = 0; ok && i < 2; i++) {
+		std::string cn = "urn:dev:ops:32473-bench-" + std::to_string(i);
+
+		client_cert[i] = dir + "/client" + std::to_string(i) + ".pem";
+		client_key[i] = dir + "/client" + std::to_string(i) + ".key";
+		cli_x[i] = make_cert(cli_k[i], cn.c_str(), ca_x, ca_k, 3 + i);
+		ok = cli_x[i] != nullptr && write_pem(client_cert[i], cli_x[i], nullptr) &&
+		     write_pem(client_key[i], nullptr, cli_k[i]);
+	}
+	X509_free(ca_x);
+	X509_free(srv_x);
+	EVP_PKEY_free(ca_k);
+	EVP_PKEY_free(srv_k);
+	for (int i = 0; i < 2; i++) {
+		X509_free(cli_x[i]);
+		EVP_PKEY_free(cli_k[i]);
+	}
+}
+
+Pki::~Pki()
+{
+	if (dir.empty())
+		return;
+	for (const std::string *f : { &ca, &server_cert, &server_key, &client_cert[0],
+	                              &client_cert[1], &client_key[0], &client_key[1] })
+		if (!f->empty())
+			unlink(f->c_str());
+	rmdir(dir.c_str());
+}
+
+const Pki &pki()
+{
+	static Pki p;
+	return p;
+}
+
+// The client's side of a certificate kind: it verifies our chain against the CA, and
+// shows device `device`'s certificate when the kind is mutual. Same for both servers.
+bool client_cert_setup(SSL_CTX *ctx, Kind k, int device)
+{
+	const Pki &p = pki();
+
+	if (!p.ok || SSL_CTX_load_verify_locations(ctx, p.ca.c_str(), nullptr) != 1)
+		return false;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+	if (!is_mutual(k))
+		return true;
+	return SSL_CTX_use_certificate_file(ctx, p.client_cert[device].c_str(), SSL_FILETYPE_PEM) ==
+	               1 &&
+	       SSL_CTX_use_PrivateKey_file(ctx, p.client_key[device].c_str(), SSL_FILETYPE_PEM) ==
+	               1;
+}
+
+SSL_CTX *client_ctx(Kind k, int device = 0)
 {
 	SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
 
 	SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
 	SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
 	SSL_CTX_set_cipher_list(ctx, cipher_of(k));
-	SSL_CTX_set1_groups_list(ctx, k == Kind::ecdhe_p256 ? "P-256" : "X25519");
+	SSL_CTX_set1_groups_list(ctx, k == Kind::ecdhe_p256 || is_cert(k) ? "P-256" : "X25519");
 	SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU);
 	// Tickets only where they are the point; elsewhere neither server issues one.
 	if (k != Kind::resume_ticket)
 		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-	SSL_CTX_set_psk_client_callback(ctx, client_psk);
+	if (is_cert(k) && !client_cert_setup(ctx, k, device)) {
+		SSL_CTX_free(ctx);
+		return nullptr;
+	}
+	if (!is_cert(k))
+		SSL_CTX_set_psk_client_callback(ctx, client_psk);
 	return ctx;
 }
 
@@ -233,7 +417,19 @@ struct EngineRig {
 	double since_commit = 0; // server time since the last commit
 	double put_s = 0;        // of the server time: making, sealing and putting records
 	double commit_s = 0;     // and the commits
+	bool cpu_clock = false;  // certificate rows: the server's thread CPU time kept too
+	double server_cpu = 0;   // ... in seconds
 };
+
+// This thread's CPU time in seconds (the certificate rows' server_cpu_us: what a loaded
+// machine's preemption does not inflate, unlike the manual wall time).
+double thread_cpu_now()
+{
+	timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 
 // The gateway's write of an installed session: its record (what sg_sess_get and
 // sg_sess_get_sa would give, with the identity and the PSK's credential tag) put into the
@@ -274,6 +470,36 @@ int rig_lookup(void *, const uint8_t *identity, size_t len, const uint8_t *, siz
 	return 0;
 }
 
+// The certificate kinds' policy lookup, as the gateway's without an entry for the device:
+// its defaults (-ENOENT), the identity the engine took from the certificate.
+int rig_cert_lookup(void *, sg_hs_auth kind, const uint8_t *, size_t, const uint8_t *, size_t,
+                    sg_hs_cred *, uint8_t *, uint16_t *)
+{
+	return kind == SG_HS_AUTH_X509 ? -ENOENT : -EACCES;
+}
+
+// The engine's certificate set for kind k (server chain and key; for the mutual kinds the
+// CA and client_auth require; ecdsa_mutual: a verified-chain cache of one entry).
+sg_hs_certs *certs_for(Kind k)
+{
+	const Pki &p = pki();
+	sg_hs_certs_conf cc{};
+	char err[256];
+	sg_hs_certs *c;
+
+	if (!p.ok)
+		return nullptr;
+	cc.cert_file = p.server_cert.c_str();
+	cc.key_file = p.server_key.c_str();
+	cc.client_auth = is_mutual(k) ? SG_HS_CLIENT_AUTH_REQUIRE : SG_HS_CLIENT_AUTH_NONE;
+	cc.ca_file = is_mutual(k) ? p.ca.c_str() : nullptr;
+	cc.verify_cache = k == Kind::ecdsa_mutual ? 1 : 0;
+	c = sg_hs_certs_create(&cc, err, sizeof(err));
+	if (c == nullptr)
+		fprintf(stderr, "bench: sg_hs_certs_create: %s\n", err);
+	return c;
+}
+
 int rig_send(void *ctx, const sg_hs_peer *, const uint8_t *d, size_t len)
 {
 	auto *r = static_cast<EngineRig *>(ctx);
@@ -294,7 +520,7 @@ int rig_install(void *ctx, const sg_hs_result *res)
 	return 0;
 }
 
-void rig_init(EngineRig &r, Kind k, uint32_t ecdhe_reuse_ms)
+void rig_init(EngineRig &r, Kind k, uint32_t ecdhe_reuse_ms, sg_hs_certs *certs = nullptr)
 {
 	sg_hs_config conf{};
 
@@ -302,12 +528,19 @@ void rig_init(EngineRig &r, Kind k, uint32_t ecdhe_reuse_ms)
 
 	conf.max_handshakes = 1024;
 	conf.linger_entries = 1024;
-	conf.cookie_policy = k == Kind::psk_cookie ? SG_HS_COOKIE_ALWAYS : SG_HS_COOKIE_NEVER;
+	// The certificate kinds with a cookie round: the engine sends a flight over 3x the
+	// hello only to a proven address (RFC 9147 §5.1; its default policy). OpenSSL's
+	// server has none, so those rows carry a HelloVerifyRequest round OpenSSL's do not.
+	conf.cookie_policy =
+	        k == Kind::psk_cookie || is_cert(k) ? SG_HS_COOKIE_ALWAYS : SG_HS_COOKIE_NEVER;
 	conf.tickets = k == Kind::resume_ticket;
 	conf.ops.ctx = &r;
 	conf.ops.psk_lookup = rig_lookup;
 	conf.ops.send = rig_send;
 	conf.ops.install = rig_install;
+	conf.certs = certs;
+	if (certs != nullptr)
+		conf.ops.cert_lookup = rig_cert_lookup;
 	r.e = sg_hs_engine_create(&conf);
 	if (r.e == nullptr)
 		abort();
@@ -327,8 +560,9 @@ sg_hs_time now_of(uint64_t i)
 	return sg_hs_time{ 1000000 + i, 1700000000 + i / 1000 };
 }
 
-// One handshake against the engine; returns the server's time in seconds.
-double engine_handshake(EngineRig &r, SSL_CTX *cctx, SSL_SESSION *sess, uint64_t i)
+// One handshake against the engine; returns the server's time in seconds, or -1 when it
+// did not complete (the client's connection dropped all the same).
+double engine_try_handshake(EngineRig &r, SSL_CTX *cctx, SSL_SESSION *sess, uint64_t i)
 {
 	SSL *c = client_new(cctx, &r.client, sess);
 	unsigned want = r.installed + 1;
@@ -341,22 +575,35 @@ double engine_handshake(EngineRig &r, SSL_CTX *cctx, SSL_SESSION *sess, uint64_t
 		while (!r.server.empty()) {
 			size_t n;
 			const uint8_t *d = r.server.front(&n);
+			double c0 = r.cpu_clock ? thread_cpu_now() : 0;
 			auto t0 = Clock::now();
 			sg_hs_input(r.e, now_of(i), &r.peer, d, n, 0);
 			server += std::chrono::duration<double>(Clock::now() - t0).count();
+			if (r.cpu_clock)
+				r.server_cpu += thread_cpu_now() - c0;
 			r.server.pop();
 		}
 		if (rc == 1 && r.installed == want)
 			break;
 	}
-	if (r.installed != want)
-		abort();
+	bool done = r.installed == want;
+
 	// The connection is dropped as a device would after its exchange: keep
 	// the session resumable for resume_ticket.
 	SSL_set_shutdown(c, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 	SSL_free(c);
 	r.client.clear();
-	return server;
+	return done ? server : -1;
+}
+
+// The same, for the kinds that cannot fail: aborts when it did not complete.
+double engine_handshake(EngineRig &r, SSL_CTX *cctx, SSL_SESSION *sess, uint64_t i)
+{
+	double t = engine_try_handshake(r, cctx, sess, i);
+
+	if (t < 0)
+		abort();
+	return t;
 }
 
 // handshake_store: a store in a fresh directory under $SG_BENCH_DIR (default /tmp).
@@ -523,6 +770,100 @@ void BM_engine(benchmark::State &state, Kind k, uint32_t ecdhe_reuse_ms)
 	sg_hs_engine_free(r.e);
 }
 
+// What a certificate row measured (seconds over all its iterations).
+struct CertTimes {
+	double engine, refill, refill_cpu;
+};
+
+// A certificate row's checks and counters, after its timing: every handshake (and the
+// untimed first) a certificate one; the never-hit cache row never hit.
+void cert_report(benchmark::State &state, Kind k, EngineRig &r, sg_hs_certs *certs,
+                 const CertTimes &t)
+{
+	const double n = static_cast<double>(state.iterations());
+	sg_hs_stats st{};
+	sg_hs_certs_info info{};
+
+	sg_hs_stats_get(r.e, &st);
+	sg_hs_certs_info_get(certs, &info);
+	if (st.c[SG_HS_C_COMPLETED_CERT] != static_cast<uint64_t>(state.iterations()) + 1)
+		state.SkipWithError("handshakes did not complete as certificate handshakes");
+	if (k == Kind::ecdsa_mutual && info.cache_hits != 0)
+		state.SkipWithError("the verified-chain cache hit: not a full verify each time");
+	state.SetItemsProcessed(state.iterations());
+	state.counters["server_us"] = benchmark::Counter((t.engine + t.refill) * 1e6 / n);
+	state.counters["engine_us"] = benchmark::Counter(t.engine * 1e6 / n);
+	state.counters["refill_us"] = benchmark::Counter(t.refill * 1e6 / n);
+	state.counters["server_cpu_us"] =
+	        benchmark::Counter((r.server_cpu + t.refill_cpu) * 1e6 / n);
+	state.counters["refill_cpu_us"] = benchmark::Counter(t.refill_cpu * 1e6 / n);
+	state.counters["signed_precomputed"] =
+	        benchmark::Counter(static_cast<double>(st.c[SG_HS_C_SIGN_PRECOMPUTED]) / (n + 1));
+	state.counters["cache_hits"] =
+	        benchmark::Counter(static_cast<double>(info.cache_hits) / (n + 1));
+}
+
+// handshake/ecdhe_ecdsa_p256*: the engine with a certificate set; the nonce pool refilled
+// after each handshake inside the timing (one nonce, what the handshake took).
+void BM_engine_cert(benchmark::State &state, Kind k, bool refill_pool)
+{
+	EngineRig r;
+	sg_hs_certs *certs = certs_for(k);
+	// ecdsa_mutual: two devices in turn, so a one-entry cache never holds the next one.
+	SSL_CTX *cctx[2] = { client_ctx(k, 0), client_ctx(k, k == Kind::ecdsa_mutual ? 1 : 0) };
+	uint64_t i = 0;
+	double engine = 0, refill = 0, refill_cpu = 0;
+	sg_hs_stats st{};
+
+	if (certs == nullptr || cctx[0] == nullptr || cctx[1] == nullptr) {
+		state.SkipWithError("the test PKI or the certificate set did not load");
+		SSL_CTX_free(cctx[0]);
+		SSL_CTX_free(cctx[1]);
+		sg_hs_certs_free(certs);
+		return;
+	}
+	rig_init(r, k, 0, certs);
+	r.cpu_clock = true;
+	// One handshake outside the timing: a build whose engine does not negotiate the
+	// certificate suites is reported, not aborted.
+	bool works = engine_try_handshake(r, cctx[0], nullptr, ++i) >= 0;
+	sg_hs_stats_get(r.e, &st);
+	if (!works || st.c[SG_HS_C_COMPLETED_CERT] != 1) {
+		std::string why = "the engine did not complete an ECDHE-ECDSA handshake:";
+
+		for (unsigned c = 0; c < SG_HS_C_MAX; c++)
+			if (st.c[c] != 0)
+				why += std::string(" ") +
+				       sg_hs_counter_name(static_cast<sg_hs_counter>(c));
+		state.SkipWithError(why.c_str());
+	}
+	if (refill_pool)
+		sg_hs_certs_refill(certs, 1);
+	r.server_cpu = 0;
+	for (auto _ : state) {
+		double t = engine_handshake(r, cctx[i & 1], nullptr, i + 1);
+		double c0 = thread_cpu_now();
+		auto t0 = Clock::now();
+
+		if (refill_pool)
+			sg_hs_certs_refill(certs, 1);
+		double f = std::chrono::duration<double>(Clock::now() - t0).count();
+
+		refill_cpu += thread_cpu_now() - c0;
+
+		i++;
+		engine += t;
+		refill += f;
+		state.SetIterationTime(t + f);
+	}
+	if (works && state.iterations() > 0)
+		cert_report(state, k, r, certs, CertTimes{ engine, refill, refill_cpu });
+	SSL_CTX_free(cctx[0]);
+	SSL_CTX_free(cctx[1]);
+	sg_hs_engine_free(r.e);
+	sg_hs_certs_free(certs);
+}
+
 // ---- the engine, n handshakes a burst (sg_hs_input_burst) --------------------------------
 
 // n OpenSSL clients in lockstep, each on its own peer (port) and queues: each
@@ -657,11 +998,30 @@ SSL_CTX *server_ctx(Kind k)
 	SSL_CTX_set1_groups_list(ctx, "X25519:P-256");
 	SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_psk_server_callback(ctx, server_psk);
+	if (!is_cert(k)) {
+		SSL_CTX_set_psk_server_callback(ctx, server_psk);
+		return ctx;
+	}
+	// The engine's certificate set: the same chain (the leaf alone: no chain built up to
+	// the CA, as the engine sends what the file holds) and, for the mutual kinds, the
+	// client verified against the CA.
+	const Pki &p = pki();
+	if (!p.ok ||
+	    SSL_CTX_use_certificate_file(ctx, p.server_cert.c_str(), SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, p.server_key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+	    (is_mutual(k) && SSL_CTX_load_verify_locations(ctx, p.ca.c_str(), nullptr) != 1)) {
+		SSL_CTX_free(ctx);
+		return nullptr;
+	}
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+	if (is_mutual(k))
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
 	return ctx;
 }
 
-double openssl_handshake(SSL_CTX *sctx, SSL_CTX *cctx)
+// One handshake with OpenSSL's server; returns its wall time in seconds; *cpu (when not
+// nullptr) grows by its thread CPU time.
+double openssl_handshake(SSL_CTX *sctx, SSL_CTX *cctx, double *cpu = nullptr)
 {
 	static Endpoint ce, se;
 	double server = 0;
@@ -672,6 +1032,7 @@ double openssl_handshake(SSL_CTX *sctx, SSL_CTX *cctx)
 	ce.peer = &se;
 	se.peer = &ce;
 	SSL *c = client_new(cctx, &ce, nullptr);
+	double c0 = cpu ? thread_cpu_now() : 0;
 	auto t0 = Clock::now();
 	SSL *s = SSL_new(sctx);
 	BIO *b = q_bio(&se);
@@ -679,21 +1040,29 @@ double openssl_handshake(SSL_CTX *sctx, SSL_CTX *cctx)
 	DTLS_set_link_mtu(s, 1400);
 	SSL_set_accept_state(s);
 	server += std::chrono::duration<double>(Clock::now() - t0).count();
+	if (cpu)
+		*cpu += thread_cpu_now() - c0;
 	int cdone = 0, sdone = 0;
 	for (int step = 0; step < 50 && !(cdone && sdone); step++) {
 		cdone = SSL_do_handshake(c) == 1;
 		if (!se.empty() || !sdone) {
+			c0 = cpu ? thread_cpu_now() : 0;
 			t0 = Clock::now();
 			sdone = SSL_do_handshake(s) == 1;
 			server += std::chrono::duration<double>(Clock::now() - t0).count();
+			if (cpu)
+				*cpu += thread_cpu_now() - c0;
 		}
 	}
 	if (!(cdone && sdone))
 		abort();
+	c0 = cpu ? thread_cpu_now() : 0;
 	t0 = Clock::now();
 	SSL_set_shutdown(s, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 	SSL_free(s);
 	server += std::chrono::duration<double>(Clock::now() - t0).count();
+	if (cpu)
+		*cpu += thread_cpu_now() - c0;
 	SSL_set_shutdown(c, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 	SSL_free(c);
 	return server;
@@ -704,14 +1073,25 @@ void BM_openssl(benchmark::State &state, Kind k)
 	SSL_CTX *sctx = server_ctx(k), *cctx = client_ctx(k);
 	double total = 0;
 
+	if (sctx == nullptr || cctx == nullptr) {
+		state.SkipWithError("the test PKI did not load");
+		SSL_CTX_free(sctx);
+		SSL_CTX_free(cctx);
+		return;
+	}
+	double cpu = 0;
+
 	for (auto _ : state) {
-		double t = openssl_handshake(sctx, cctx);
+		double t = openssl_handshake(sctx, cctx, is_cert(k) ? &cpu : nullptr);
 		state.SetIterationTime(t);
 		total += t;
 	}
 	state.SetItemsProcessed(state.iterations());
 	state.counters["server_us"] =
 	        benchmark::Counter(total * 1e6 / static_cast<double>(state.iterations()));
+	if (is_cert(k))
+		state.counters["server_cpu_us"] =
+		        benchmark::Counter(cpu * 1e6 / static_cast<double>(state.iterations()));
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
 }
@@ -821,6 +1201,18 @@ int register_all()
 		{ "baseline_openssl_handshake/psk", Kind::psk },
 		{ "baseline_openssl_handshake/ecdhe_psk_x25519", Kind::ecdhe_x25519 },
 		{ "baseline_openssl_handshake/ecdhe_psk_p256", Kind::ecdhe_p256 },
+		{ "baseline_openssl_handshake/ecdhe_ecdsa_p256", Kind::ecdsa },
+		{ "baseline_openssl_handshake/ecdhe_ecdsa_p256_mutual", Kind::ecdsa_mutual },
+	};
+	const struct {
+		const char *name;
+		Kind k;
+		bool refill_pool;
+	} cert[] = {
+		{ "handshake/ecdhe_ecdsa_p256", Kind::ecdsa, true },
+		{ "handshake/ecdhe_ecdsa_p256_nopool", Kind::ecdsa, false },
+		{ "handshake/ecdhe_ecdsa_p256_mutual", Kind::ecdsa_mutual, true },
+		{ "handshake/ecdhe_ecdsa_p256_mutual_cached", Kind::ecdsa_mutual_cached, true },
 	};
 
 	const struct {
@@ -842,6 +1234,10 @@ int register_all()
 				                             BM_hmac_mb, mg.m, jobs, burst);
 	for (const Row &r : engine)
 		benchmark::RegisterBenchmark(r.name, BM_engine, r.k, r.ecdhe_reuse_ms)
+		        ->UseManualTime()
+		        ->Unit(benchmark::kMicrosecond);
+	for (const auto &r : cert)
+		benchmark::RegisterBenchmark(r.name, BM_engine_cert, r.k, r.refill_pool)
 		        ->UseManualTime()
 		        ->Unit(benchmark::kMicrosecond);
 	for (unsigned n : { 1u, 4u, 8u, 16u, 32u })
