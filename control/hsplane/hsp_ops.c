@@ -107,6 +107,7 @@ static int hsp_cert_lookup(void *ctx, enum sg_hs_auth kind, const uint8_t *key, 
 	if (cs == NULL)
 		return -EIO;
 	memset(cred, 0, sizeof(*cred));
+	cred->user = gen; /* also for -ENOENT: an identity without a policy entry */
 	if (kind == SG_HS_AUTH_RPK) {
 		struct sg_cred_rpk r;
 
@@ -140,7 +141,6 @@ static int hsp_cert_lookup(void *ctx, enum sg_hs_auth kind, const uint8_t *key, 
 		return -EACCES;
 	/* 0: the engine's policy lifetime; the owner takes the jitter off at install */
 	cred->lifetime_s = lifetime;
-	cred->user = gen;
 	return 0;
 }
 

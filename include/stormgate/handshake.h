@@ -583,8 +583,10 @@ int sg_hs_finished_forget(struct sg_hs_engine *e, const struct sg_hs_peer *peer)
  * len) is true, with a decrypt_error alert, as a wrong key would: its keys
  * come from a PSK the operator took away, so it must not install a session
  * that outlives the change. Handshakes that have not named an identity yet
- * look it up afresh when they do. Returns how many were failed (counted as
- * fail_credential_revoked). The engine's thread; match runs on it.
+ * look it up afresh when they do. Certificate and raw public key handshakes
+ * are not matched (match knows PSK identities): the owner's guard at install
+ * (ops.install, sg_hs_result.user) checks them. Returns how many were failed
+ * (counted as fail_credential_revoked). The engine's thread; match runs on it.
  */
 unsigned sg_hs_revoke(struct sg_hs_engine *e,
                       bool (*match)(void *ctx, const uint8_t *identity, size_t len), void *ctx);
