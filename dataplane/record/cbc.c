@@ -21,8 +21,9 @@
  *    (the header replaces it after the job). Padding is minimal (1..16 B).
  *  - Open, encrypt-then-MAC: one chained job (HMAC over pseudo-header ‖ IV
  *    ‖ ciphertext, the pseudo-header over the header and the header put
- *    back afterwards, then CBC decryption), the MAC compared in constant
- *    time, then the padding (authenticated: no oracle).
+ *    back afterwards, then CBC decryption, which the job runs whatever the
+ *    MAC: a refused record's output is wiped by record.c), the MAC compared
+ *    in constant time, then the padding (authenticated: no oracle).
  *  - Open, MAC-then-encrypt: a CBC decryption job, then padding and MAC
  *    checked in constant time against Lucky Thirteen (AlFardan and
  *    Paterson, 2013): masks over the last 256 bytes for the padding, the
@@ -36,6 +37,10 @@
  * The HMAC states (key ⊕ ipad, key ⊕ opad) are computed from the SA's raw
  * MAC key, two compressions, unless a small per-context cache of hot keys
  * has them (hmac_states()); the AES schedules are expanded per record.
+ *
+ * This file owns nothing: slots, schedules, HMAC states and their cache are
+ * the context's (rec_int.h; wiped by record.c's wipes), SAs and records the
+ * caller's. Nothing here allocates, makes a system call or logs.
  */
 /*
  * SHA256_Init and SHA256_Transform are deprecated in OpenSSL 3.0 but kept:

@@ -211,8 +211,9 @@ struct sg_rec_ctx;
 
 /*
  * Create the context of one worker thread: an IMB_MGR for the best
- * architecture of this CPU, scratch for one burst, a cache of hot GCM key
- * data, and the policy of conf (NULL: defaults). Returns NULL with errno
+ * architecture of this CPU, scratch for one burst, caches of hot GCM key
+ * data and CBC HMAC states (none with SG_REC_CTX_F_NO_GCM_CACHE), and the
+ * policy of conf (NULL: defaults). Returns NULL with errno
  * EINVAL (bad conf) or ENOMEM. Control thread at init; afterwards only the
  * worker that owns it uses it.
  */

@@ -118,7 +118,7 @@ static void kill_one(enum sg_aead aead, int cid)
 	struct sg_rec_ctx_conf cc = { .window_bits = WINDOW };
 	struct sg_rec_ctx_conf dc = { .window_bits = WINDOW, .cid_len = cid ? 4 : 0 };
 	static const uint8_t peer_cid[4] = { 0xde, 0xad, 0xbe, 0xef };
-	size_t sz = sg_rec_sa_size(WINDOW);
+	size_t sz = sg_rec_sa_size_max(WINDOW); /* any suite's SA, CBC's MAC line included */
 	struct sg_rec_sa *srv = aligned_alloc(64, sz), *dev = aligned_alloc(64, sz);
 	struct sg_rec_sa *last = aligned_alloc(64, sz);
 	struct sg_sess_table *t = sg_sess_table_create(&tp);
