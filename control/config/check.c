@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include <stormgate/suite.h>
+
 #include "config_priv.h"
 
 /* The first port before port i whose string field at off is the same, or -1. */
@@ -139,6 +141,19 @@ static void check_suites(struct cfg_ctx *px, const struct sg_config *cfg,
 	const struct sg_cfg_node *list = cfg_node_get(cfg_node_get(root, "policy"), "suites");
 
 	cfg_check_suites_twice(px, &cfg->policy, "policy.suites", list);
+	/* Listed by hand: a CBC suite with no room for CBC sessions is a contradiction. (The
+	 * default list just leaves them out: hs_glue.c.) */
+	for (uint32_t i = 0; list != NULL && i < cfg->policy.n_suites; i++) {
+		const struct sg_suite *su = sg_suite_find(cfg->policy.suites[i]);
+		const struct sg_cfg_node *s = cfg_node_item(list, i);
+
+		if (su != NULL && sg_aead_wide(su->aead) && sg_cfg_sessions_cbc_capacity(cfg) == 0 &&
+		    s != NULL)
+			cfg_err_at(px, s->line, s->col,
+			           "'policy.suites[%u]': '%s' needs room for CBC sessions, and "
+			           "'sessions.cbc_capacity' is 0",
+			           i, su->name);
+	}
 	if (list != NULL && !cfg_node_is_null(list) && list->type == SG_CFG_SEQ && list->n == 0)
 		cfg_err_at(px, list->line, list->col,
 		           "'policy.suites' must list at least one cipher suite");

@@ -388,6 +388,29 @@ static struct sg_hsplane_admission admission_of(const struct sg_cfg_policy *p)
 	};
 }
 
+/*
+ * The suites the engines may negotiate, from a policy's list: all of them,
+ * except the CBC-SHA256 suites when the session table has no room for CBC
+ * sessions (sessions.cbc_capacity 0: their installs could only fail). A
+ * 0-terminated list; returns how many it holds.
+ */
+static unsigned engine_suites(const struct sg_gateway *gw, const struct sg_cfg_policy *p,
+                              uint16_t out[SG_HS_SUITES_MAX])
+{
+	bool cbc = sg_cfg_sessions_cbc_capacity(&gw->cfg) != 0;
+	unsigned n = 0;
+
+	memset(out, 0, SG_HS_SUITES_MAX * sizeof(out[0]));
+	for (uint32_t k = 0; k < p->n_suites && n < SG_HS_SUITES_MAX - 1; k++) {
+		const struct sg_suite *su = sg_suite_find(p->suites[k]);
+
+		if (su != NULL && sg_aead_wide(su->aead) && !cbc)
+			continue;
+		out[n++] = p->suites[k];
+	}
+	return n;
+}
+
 /* Every engine's configuration from ours (max_handshakes and ops are the plane's). */
 static void hs_config(struct sg_gateway *gw, struct sg_hs_config *hc)
 {
@@ -401,8 +424,8 @@ static void hs_config(struct sg_gateway *gw, struct sg_hs_config *hc)
 	 * Each engine keeps its share.
 	 */
 	hc->linger_entries = cfg->policy.linger_entries / RTE_MAX(cfg->handshake.threads, 1u);
-	for (uint32_t i = 0; i < cfg->policy.n_suites && i < SG_HS_SUITES_MAX - 1; i++)
-		hc->suites[i] = cfg->policy.suites[i];
+	if (engine_suites(gw, &cfg->policy, hc->suites) < cfg->policy.n_suites)
+		SG_LOG(HS, NOTICE, "CBC-SHA256 suites not offered: sessions.cbc_capacity is 0");
 	hc->cookie_policy = (uint8_t)cookie_policy(cfg->policy.cookie_mode);
 	hc->cookie_threshold = cfg->policy.cookie_threshold / RTE_MAX(cfg->handshake.threads, 1u);
 	hc->tickets = 1;
@@ -551,8 +574,9 @@ int gw_hs_policy(struct sg_gateway *gw, const struct sg_cfg_policy *p)
 	unsigned i = 0;
 
 	memset(&hp, 0, sizeof(hp));
-	for (uint32_t k = 0; k < p->n_suites && k < SG_HS_SUITES_MAX - 1; k++)
-		hp.suites[k] = p->suites[k];
+	/* A list of CBC suites only, with no room for CBC sessions, would refuse everyone. */
+	if (engine_suites(gw, p, hp.suites) == 0)
+		return -EINVAL;
 	hp.cookie_policy = (uint8_t)cookie_policy(p->cookie_mode);
 	hp.cookie_threshold = p->cookie_threshold / n;
 	if (p->cookie_threshold != 0 && hp.cookie_threshold == 0)

@@ -297,6 +297,11 @@ static const struct err_case err_cases[] = {
 	{ "suite twice",
 	  "policy:\n  suites: [TLS_PSK_WITH_AES_128_CCM_8, TLS_PSK_WITH_AES_128_CCM_8]\n" PORTS,
 	  { "t.yaml:2:40: 'policy.suites[1]': 'TLS_PSK_WITH_AES_128_CCM_8' listed twice" } },
+	{ "CBC suite without room for CBC sessions",
+	  "sessions:\n  cbc_capacity: 0\npolicy:\n  suites: [TLS_PSK_WITH_AES_128_CCM, "
+	  "TLS_PSK_WITH_AES_128_CBC_SHA256]\n" PORTS,
+	  { "t.yaml:4:38: 'policy.suites[1]': 'TLS_PSK_WITH_AES_128_CBC_SHA256' needs room for "
+	    "CBC sessions, and 'sessions.cbc_capacity' is 0" } },
 
 	/* --- addresses: ports[].gateway, backend.source_pool (issue 14) --- */
 	{ "gateway off the port's subnets",
