@@ -147,8 +147,8 @@ static void check_suites(struct cfg_ctx *px, const struct sg_config *cfg,
 		const struct sg_suite *su = sg_suite_find(cfg->policy.suites[i]);
 		const struct sg_cfg_node *s = cfg_node_item(list, i);
 
-		if (su != NULL && sg_aead_wide(su->aead) && sg_cfg_sessions_cbc_capacity(cfg) == 0 &&
-		    s != NULL)
+		if (su != NULL && sg_aead_wide(su->aead) &&
+		    sg_cfg_sessions_cbc_capacity(cfg) == 0 && s != NULL)
 			cfg_err_at(px, s->line, s->col,
 			           "'policy.suites[%u]': '%s' needs room for CBC sessions, and "
 			           "'sessions.cbc_capacity' is 0",
