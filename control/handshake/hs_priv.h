@@ -13,8 +13,9 @@
  *   hs_codec.c hs_crypto.c hs_ecdh.c hs_cookie.c hs_ticket.c   leaves, no engine
  *   hs_secrets.c  cookie and ticket keys shared by engines (a leaf too)
  *   hs_batch.c    batched HMAC / PRF lanes (a leaf too)
- *   hs_cert.c hs_certcodec.c hs_bigmsg.c   certificates and raw public keys, the
- *                 ECDHE-ECDSA messages, the large reassembly buffers (leaves too)
+ *   hs_cert.c hs_cert_set.c hs_cert_sign.c hs_cert_verify.c hs_certcodec.c
+ *   hs_bigmsg.c   certificates and raw public keys, the ECDHE-ECDSA messages,
+ *                 the large reassembly buffers (leaves too)
  *   hs_slots.c    slot pool, peer index, timer heap; the slot helpers
  *   hs_linger.c   finished flights kept after completion
  *   hs_output.c   records into datagrams, fragments, amplification, alerts, failure

@@ -145,8 +145,9 @@ static json_t *sessions_json(const struct sg_gw_counters *gc)
 		return NULL;
 	return json_pack(
 	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	        "s:I, s:o}",
-	        "live", (json_int_t)ss->live, "capacity", (json_int_t)gc->capacity, "identities",
+	        "s:I, s:I, s:I, s:o}",
+	        "live", (json_int_t)ss->live, "cbc_live", (json_int_t)ss->cbc_live, "cbc_in_use",
+	        (json_int_t)ss->cbc_in_use, "capacity", (json_int_t)gc->capacity, "identities",
 	        (json_int_t)gc->identities, "inserts", (json_int_t)ss->inserts, "replaces",
 	        (json_int_t)ss->replaces, "deletes", (json_int_t)ss->deletes, "killed",
 	        (json_int_t)gc->killed, "expired", (json_int_t)gc->expired, "idle",

@@ -47,6 +47,8 @@ static const struct family families[] = {
 	{ "stormgate_sessions", "Sessions in the table.", .path = "sessions.live" },
 	{ "stormgate_sessions_capacity", "Sessions the table can hold.",
 	  .path = "sessions.capacity" },
+	{ "stormgate_sessions_cbc", "Sessions whose keys are CBC-SHA256 (the table's CBC pool).",
+	  .path = "sessions.cbc_live" },
 	{ "stormgate_session_identities", "Distinct PSK identities with a session.",
 	  .path = "sessions.identities" },
 	{ "stormgate_session_kill_alerts_total",

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include <stormgate/bytes.h>
 #include <stormgate/record.h>
@@ -738,6 +739,62 @@ static void test_cbc_hmac_cache(void **state)
 	}
 }
 
+/*
+ * The explicit IV of a sealed record is E_k(0 0 0 ‖ seq_num ‖ type ‖ version
+ * ‖ content length) (NIST SP 800-38A App. C: the encryption of a nonce,
+ * computed here with OpenSSL's AES-128-ECB), so it differs for every record
+ * of a key, equal content or not, and is not the nonce itself.
+ */
+static void test_cbc_explicit_iv(void **state)
+{
+	struct sg_rec_ctx *ctx = sg_rec_ctx_create(NULL);
+	uint8_t ivs[4][16];
+
+	(void)state;
+	assert_non_null(ctx);
+	for (int etm = 0; etm < 2; etm++) {
+		struct cbc_session s;
+
+		session_init(&s, etm, 500);
+		for (unsigned r = 0; r < 4; r++) {
+			struct sg_rec_seal_op op = { 0 };
+			EVP_CIPHER_CTX *e = EVP_CIPHER_CTX_new();
+			uint8_t nonce[16] = { 0 }, want[16];
+			const uint8_t *rec;
+			int ol;
+
+			memset(bufs[0] + HEADROOM, 0x42, 32); /* the same content every time */
+			op.buf = bufs[0];
+			op.buf_len = HEADROOM + 32 + 48;
+			op.pt_off = HEADROOM;
+			op.pt_len = 32;
+			op.sa = s.srv;
+			op.type = SG_DTLS_CT_APPLICATION_DATA;
+			assert_int_equal(sg_rec_seal_burst(ctx, &op, 1), 1);
+			rec = bufs[0] + op.rec_off;
+			/* 0 0 0 ‖ epoch ‖ sequence number ‖ type ‖ version ‖ 32 */
+			memcpy(nonce + 3, rec + 3, 8);
+			nonce[11] = SG_DTLS_CT_APPLICATION_DATA;
+			sg_store_be16(nonce + 12, 0xfefd);
+			sg_store_be16(nonce + 14, 32);
+			assert_non_null(e);
+			assert_int_equal(EVP_EncryptInit_ex(e, EVP_aes_128_ecb(), NULL,
+			                                    s.k.server_key, NULL),
+			                 1);
+			EVP_CIPHER_CTX_set_padding(e, 0);
+			assert_int_equal(EVP_EncryptUpdate(e, want, &ol, nonce, 16), 1);
+			EVP_CIPHER_CTX_free(e);
+			assert_memory_equal(rec + 13, want, 16);
+			assert_memory_not_equal(rec + 13, nonce, 16);
+			memcpy(ivs[r], rec + 13, 16);
+			for (unsigned q = 0; q < r; q++)
+				assert_memory_not_equal(ivs[q], ivs[r], 16);
+		}
+		tc_sa_free(s.srv, 128);
+	}
+	sg_rec_ctx_free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -745,6 +802,7 @@ int main(void)
 		cmocka_unit_test(test_cbc_roundtrip_etm), cmocka_unit_test(test_cbc_tamper),
 		cmocka_unit_test(test_cbc_sizes),         cmocka_unit_test(test_cbc_seal_limits),
 		cmocka_unit_test(test_cbc_mixed_burst),   cmocka_unit_test(test_cbc_hmac_cache),
+		cmocka_unit_test(test_cbc_explicit_iv),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
