@@ -119,6 +119,28 @@ struct sg_hs_time gw_hs_now(void);
  */
 int gw_hs_install(struct sg_gateway *gw, const struct sg_hs_result *res, unsigned owner);
 
+struct sg_cred_reader;
+
+/*
+ * Does the credential a session authenticated with still hold? The one rule
+ * for the install guard (a handshake that raced a credential change) and
+ * the restore (a change while the daemon was down), by auth (enum
+ * sg_hs_auth): a PSK's current key has the same tag (sg_store_cred_tag())
+ * and is not disabled; a raw public key is still in the store, enabled,
+ * under this identity (sg_cred_rpk_holds() on the tag: the first 8 bytes
+ * of its SPKI hash); a certificate identity's policy is not disabled, nor
+ * absent when tls.require_policy wants one; an anonymous client's session
+ * holds while tls.client_auth is not require. tag: NULL when the session
+ * has none (a PSK or raw public key without one never holds). rd: PSK
+ * lookups through this reader's transaction (NULL: one sg_cred_get()).
+ * 0 when it holds, else why not: -ENOENT (gone, or no credential store),
+ * -EACCES (disabled, or anonymous clients no longer allowed),
+ * -EKEYREJECTED (another key), -EINVAL (an unknown kind), -EIO.
+ * Gateway thread.
+ */
+int gw_cred_holds(struct sg_gateway *gw, struct sg_cred_reader *rd, uint8_t auth,
+                  const uint8_t *identity, size_t len, const uint8_t *tag);
+
 /*
  * Each poll: the engines' FIFOs (installs, their flights, records of no
  * session), CID caches, the shared secrets' rotation, the latency windows.
@@ -187,8 +209,9 @@ int gw_end_create(struct sg_gateway *gw);
 void gw_end_destroy(struct sg_gateway *gw);
 
 /*
- * A session was installed (or re-keyed) under identity: index it, with the
- * credential tag of the key it was made with (NULL: none; the store keeps it)
+ * A session was installed (or re-keyed) under identity (len 0: an anonymous
+ * client): index it, with the credential tag of the key it was made with
+ * (NULL: none, as a certificate's; the store keeps it)
  * and the store record's flags the table does not keep (SG_STORE_F_EMS).
  */
 void gw_sess_track(struct sg_gateway *gw, uint64_t id, const uint8_t *identity, size_t len,

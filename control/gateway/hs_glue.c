@@ -7,10 +7,9 @@
  * (the install of each completed handshake's session from the engines'
  * FIFOs, records of no session handed back, CIDs reserved ahead and taken
  * back), the revocation guard at install (PSKs; certificate and raw public
- * key sessions too), live policy, and the plane's counters and latency
- * quantiles; the certificates themselves are tls.c's. Gateway thread.
- * Writes struct gw_hs; inserts and replaces sessions in the table (ends go
- * through sess_end.c).
+ * key sessions too: gw_cred_holds(), which the restore shares), live policy, and the plane's
+ * counters and latency quantiles; the certificates themselves are tls.c's. Gateway thread. Writes
+ * struct gw_hs; inserts and replaces sessions in the table (ends go through sess_end.c).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -21,6 +20,7 @@
 #include <rte_byteorder.h>
 #include <rte_random.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include <stormgate/bytes.h>
@@ -67,55 +67,76 @@ static bool cred_tag_of(const struct sg_hs_result *res, uint8_t tag[SG_SESSREG_T
 	return (res->cred_ref | res->backend) != 0;
 }
 
-/*
- * The revocation guard of a certificate or raw public key session (its
- * lookup came before a credential change): a raw public key must still be
- * in the store, enabled, under the same identity (found by the first 8
- * bytes of its hash, which the lookup carried as the tag); a certificate
- * identity's policy must not have been disabled, nor removed when
- * tls.require_policy wants one. An anonymous client has nothing to lose.
- */
-static bool cert_still_holds(struct sg_gateway *gw, const struct sg_hs_result *res)
+/* A PSK session's rule of gw_cred_holds(): its identity's key, enabled, with the same tag. */
+static int psk_holds(struct sg_gateway *gw, struct sg_cred_reader *rd, const uint8_t *identity,
+                     size_t len, const uint8_t *tag)
 {
-	uint8_t tag[SG_SESSREG_TAG_LEN];
+	uint8_t now[SG_STORE_CRED_TAG_LEN];
+	struct sg_cred_entry e;
+	int rc;
+
+	if (gw->cred == NULL || tag == NULL)
+		return -ENOENT;
+	rc = rd != NULL ? sg_cred_reader_get(rd, identity, len, &e)
+	                : sg_cred_get(gw->cred, identity, len, &e);
+	if (rc != 0)
+		return rc;
+	if (e.flags & SG_CRED_F_DISABLED) {
+		sg_cred_entry_wipe(&e);
+		return -EACCES;
+	}
+	sg_store_cred_tag(e.psk, e.psk_len, now);
+	sg_cred_entry_wipe(&e);
+	rc = CRYPTO_memcmp(now, tag, sizeof(now)) != 0 ? -EKEYREJECTED : 0;
+	sg_wipe(now, sizeof(now));
+	return rc;
+}
+
+int gw_cred_holds(struct sg_gateway *gw, struct sg_cred_reader *rd, uint8_t auth,
+                  const uint8_t *identity, size_t len, const uint8_t *tag)
+{
 	struct sg_cred_policy p;
 	int rc;
 
-	if (res->auth == SG_HS_AUTH_NONE)
-		return true;
-	if (gw->cred == NULL)
-		return false;
-	if (res->auth == SG_HS_AUTH_RPK)
-		return cred_tag_of(res, tag) &&
-		       sg_cred_rpk_holds(gw->cred, tag, res->identity, res->identity_len) == 1;
-	rc = sg_cred_policy_get(gw->cred, res->identity, res->identity_len, &p);
-	if (rc == 0)
-		return !(p.flags & SG_CRED_F_DISABLED);
-	return rc == -ENOENT && !gw->cfg.tls.require_policy;
+	switch (auth) {
+	case SG_HS_AUTH_PSK:
+		return psk_holds(gw, rd, identity, len, tag);
+	case SG_HS_AUTH_RPK:
+		/* found by the first 8 bytes of its key's hash, which the lookup carried as the tag
+		 */
+		if (gw->cred == NULL || tag == NULL)
+			return -ENOENT;
+		rc = sg_cred_rpk_holds(gw->cred, tag, identity, len);
+		return rc == 1 ? 0 : rc == 0 ? -EKEYREJECTED : rc;
+	case SG_HS_AUTH_X509:
+		/* the chain verified at the handshake; its policy by name is what can change */
+		if (gw->cred == NULL)
+			return -ENOENT;
+		rc = sg_cred_policy_get(gw->cred, identity, len, &p);
+		if (rc == 0)
+			return (p.flags & SG_CRED_F_DISABLED) ? -EACCES : 0;
+		return rc == -ENOENT && !gw->cfg.tls.require_policy ? 0 : rc;
+	case SG_HS_AUTH_NONE:
+		/* an anonymous client has no credential to lose, only the permission to be one */
+		return gw->cfg.tls.client_auth != SG_TLS_CLIENT_AUTH_REQUIRE ? 0 : -EACCES;
+	default:
+		return -EINVAL;
+	}
 }
 
 /*
- * The revocation guard: the handshake looked its PSK up before a
- * credential changed (sg_hsplane_lookup_stale()). Does the identity's
- * credential still hold the key it used (the same tag, not disabled)? One
- * LMDB read, only for installs that raced a change.
+ * The revocation guard: the handshake looked its credential up before a
+ * credential changed (sg_hsplane_lookup_stale()). Does it still hold
+ * (gw_cred_holds(), with the tag the lookup carried)? One LMDB read, only
+ * for installs that raced a change.
  */
 static bool cred_still_holds(struct sg_gateway *gw, const struct sg_hs_result *res)
 {
-	uint8_t was[SG_SESSREG_TAG_LEN], now[SG_STORE_CRED_TAG_LEN];
-	struct sg_cred_entry e;
-	bool same;
+	uint8_t tag[SG_SESSREG_TAG_LEN];
+	bool has = cred_tag_of(res, tag);
 
-	if (res->auth != SG_HS_AUTH_PSK)
-		return cert_still_holds(gw, res);
-	if (gw->cred == NULL || !cred_tag_of(res, was) ||
-	    sg_cred_get(gw->cred, res->identity, res->identity_len, &e) != 0)
-		return false;
-	sg_store_cred_tag(e.psk, e.psk_len, now);
-	same = !(e.flags & SG_CRED_F_DISABLED) && memcmp(now, was, sizeof(was)) == 0;
-	sg_wipe(&e, sizeof(e));
-	sg_wipe(now, sizeof(now));
-	return same;
+	return gw_cred_holds(gw, NULL, res->auth, res->identity, res->identity_len,
+	                     has ? tag : NULL) == 0;
 }
 
 /* The handshake server's peer as the session table's 4-tuple (the same fields). */

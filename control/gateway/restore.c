@@ -2,10 +2,13 @@
 /*
  * The restore at start (docs/restart.md), before the workers: every stored
  * session back in its old slot with its old CID (sg_store_restore()), but
- * only while its credential is still there, enabled and the same key (a
- * revocation while the daemon was down stays a revocation); each restored
- * session's backend binding (udp: its source port, so the application's
- * state for the device survives; proxy: its token) and identity index; then
+ * only while its credential still holds as the install guard would judge it
+ * (gw_cred_holds(): a PSK's or raw public key's key still there, enabled
+ * and the same, a certificate identity's policy not disabled, anonymous
+ * clients still allowed; a revocation while the daemon was down stays a
+ * revocation); each restored session's backend binding (udp: its source
+ * port, so the application's state for the device survives; proxy: its
+ * token and auth kind) and identity index with its auth kind; then
  * the meta the next start needs: the CID key, this run's floors, the clean
  * marker gone, the handshake engine's ticket keys and cookie secrets.
  *
@@ -19,7 +22,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
 #include <rte_common.h>
 
 #include <stormgate/bytes.h>
@@ -47,33 +49,16 @@ struct restore_ctx {
 };
 
 /*
- * check(): the record's credential as it is now. Gone, disabled or another
- * key than the session was made with: not restored (counted revoked).
+ * check(): the record's credential as it is now, by the rule the install
+ * guard applies (gw_cred_holds()): gone, disabled, another key, or a kind
+ * of client no longer allowed: not restored (counted revoked, deleted).
  */
 static int restore_check(void *arg, const struct sg_store_rec *rec)
 {
 	struct restore_ctx *c = arg;
-	uint8_t tag[SG_SESSREG_TAG_LEN];
-	struct sg_cred_entry e;
-	int rc;
 
-	if (c->gw->cred == NULL)
-		return -ENOENT;
-	if (c->creds != NULL)
-		rc = sg_cred_reader_get(c->creds, rec->identity, rec->identity_len, &e);
-	else
-		rc = sg_cred_get(c->gw->cred, rec->identity, rec->identity_len, &e);
-	if (rc != 0)
-		return rc;
-	if (e.flags & SG_CRED_F_DISABLED) {
-		sg_cred_entry_wipe(&e);
-		return -EACCES;
-	}
-	sg_store_cred_tag(e.psk, e.psk_len, tag);
-	sg_cred_entry_wipe(&e);
-	rc = CRYPTO_memcmp(tag, rec->cred_tag, sizeof(tag)) != 0 ? -EKEYREJECTED : 0;
-	sg_wipe(tag, sizeof(tag));
-	return rc;
+	return gw_cred_holds(c->gw, c->creds, rec->auth, rec->identity, rec->identity_len,
+	                     rec->cred_tag);
 }
 
 /* restored(): session id is in the table; its backend side and identity index follow. */
@@ -83,20 +68,24 @@ static int restore_attach(void *arg, uint64_t id, const struct sg_store_rec *rec
 	struct sg_gateway *gw = c->gw;
 	bool proxy = gw->cfg.backend.mode == SG_BACKEND_PROXY;
 	const uint8_t *token = proxy ? rec->token : NULL;
-	int rc = sg_dp_session_restore(gw->ports.dp, id, rec->identity, rec->identity_len, token,
-	                               rec->backend);
+	bool tagged = rec->auth == SG_HS_AUTH_PSK || rec->auth == SG_HS_AUTH_RPK;
+	/* the kind goes on in the PROXY v2 TLV (enum sg_hs_auth and sg_pp2_auth agree) */
+	int rc = sg_dp_session_restore_as(gw->ports.dp, id, rec->auth, rec->identity,
+	                                  rec->identity_len, token, rec->backend);
 
 	/* The backend configuration changed across the restart: a fresh binding. */
 	if (rc == -EINVAL)
-		rc = sg_dp_session_attach(gw->ports.dp, id, rec->identity, rec->identity_len,
-		                          token);
+		rc = sg_dp_session_attach_as(gw->ports.dp, id, rec->auth, rec->identity,
+		                             rec->identity_len, token);
 	if (rc != 0)
 		return rc;
 	rc = sg_sessreg_add(gw->end.reg, id, rec->identity, rec->identity_len);
-	if (rc == 0)
+	if (rc == 0 && tagged)
 		rc = sg_sessreg_set_tag(gw->end.reg, id, rec->cred_tag);
 	if (rc == 0)
 		rc = sg_sessreg_set_store_flags(gw->end.reg, id, rec->flags & SG_STORE_F_EMS);
+	if (rc == 0) /* `stormctl sessions` says how it authenticated */
+		rc = sg_sessreg_set_auth(gw->end.reg, id, rec->auth);
 	if (rc != 0) {
 		sg_sessreg_del(gw->end.reg, id);
 		sg_dp_session_detach(gw->ports.dp, id);

@@ -104,8 +104,8 @@ void gw_sess_track(struct sg_gateway *gw, uint64_t id, const uint8_t *identity, 
 	struct gw_end *e = &gw->end;
 
 	if (sg_sessreg_add(e->reg, id, identity, len) != 0 ||
-	    (tag != NULL && (sg_sessreg_set_tag(e->reg, id, tag) != 0 ||
-	                     sg_sessreg_set_store_flags(e->reg, id, store_flags) != 0)))
+	    (tag != NULL && sg_sessreg_set_tag(e->reg, id, tag) != 0) ||
+	    sg_sessreg_set_store_flags(e->reg, id, store_flags) != 0)
 		SG_LOG(CTL, WARNING, "session %" PRIx64 ": not indexed by identity (out of memory)",
 		       id);
 }

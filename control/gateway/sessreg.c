@@ -6,6 +6,7 @@
  * memory is an empty registry.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -204,16 +205,18 @@ static void ident_free(struct sg_sessreg *r, uint32_t i)
 static void slot_unlink(struct sg_sessreg *r, uint32_t s)
 {
 	struct reg_slot *sl = &r->slots[s];
-	struct reg_ident *e = r->idents[sl->ident - 1];
+	struct reg_ident *e = sl->ident != 0 ? r->idents[sl->ident - 1] : NULL;
 
-	if (sl->prev != 0)
-		r->slots[sl->prev - 1].next = sl->next;
-	else
-		e->head = sl->next;
-	if (sl->next != 0)
-		r->slots[sl->next - 1].prev = sl->prev;
-	if (--e->n == 0)
-		ident_free(r, sl->ident);
+	if (e != NULL) {
+		if (sl->prev != 0)
+			r->slots[sl->prev - 1].next = sl->next;
+		else
+			e->head = sl->next;
+		if (sl->next != 0)
+			r->slots[sl->next - 1].prev = sl->prev;
+		if (--e->n == 0)
+			ident_free(r, sl->ident);
+	}
 	memset(sl, 0, sizeof(*sl));
 	if (r->tags != NULL) {
 		memset(r->tags[s], 0, SG_SESSREG_TAG_LEN);
@@ -230,12 +233,18 @@ int sg_sessreg_add(struct sg_sessreg *r, uint64_t id, const void *identity, size
 	struct reg_slot *sl;
 	struct reg_ident *e;
 
-	if (s >= r->capacity || gen == 0 || identity == NULL || len == 0 ||
+	if (s >= r->capacity || gen == 0 || (identity == NULL && len != 0) ||
 	    len > SG_SESSREG_IDENTITY_MAX)
 		return -EINVAL;
 	sl = &r->slots[s];
 	if (sl->gen != 0)
 		slot_unlink(r, s);
+	if (len == 0) {
+		/* anonymous: a slot of its own, in no identity's list */
+		sl->gen = gen;
+		r->sessions++;
+		return 0;
+	}
 	hash = ident_hash(r, identity, len);
 	i = ident_find(r, identity, len, hash);
 	if (i == 0)
@@ -272,6 +281,12 @@ const uint8_t *sg_sessreg_identity(const struct sg_sessreg *r, uint64_t id, size
 
 	if (s >= r->capacity || r->slots[s].gen == 0 || r->slots[s].gen != (uint32_t)(id >> 32))
 		return NULL;
+	if (r->slots[s].ident == 0) {
+		static const uint8_t empty[1];
+
+		*len = 0;
+		return empty;
+	}
 	e = r->idents[r->slots[s].ident - 1];
 	*len = e->len;
 	return e->bytes;
@@ -293,29 +308,47 @@ size_t sg_sessreg_find(const struct sg_sessreg *r, const void *identity, size_t 
 	return r->idents[i - 1]->n;
 }
 
-int sg_sessreg_set_tag(struct sg_sessreg *r, uint64_t id, const uint8_t *tag)
+/* Does the slot of id hold id? */
+static bool holds(const struct sg_sessreg *r, uint64_t id)
 {
 	uint32_t s = (uint32_t)id;
 
-	if (s >= r->capacity || r->slots[s].gen == 0 || r->slots[s].gen != (uint32_t)(id >> 32))
-		return -ENOENT;
+	return s < r->capacity && r->slots[s].gen != 0 && r->slots[s].gen == (uint32_t)(id >> 32);
+}
+
+/* The tags and store flags, made at the first of either. 0 or -ENOMEM. */
+static int tags_make(struct sg_sessreg *r)
+{
+	if (r->tags != NULL)
+		return 0;
+	r->store_flags = calloc(r->capacity, 1);
+	r->tags = r->store_flags ? calloc(r->capacity, SG_SESSREG_TAG_LEN) : NULL;
 	if (r->tags == NULL) {
-		r->store_flags = calloc(r->capacity, 1);
-		r->tags = r->store_flags ? calloc(r->capacity, SG_SESSREG_TAG_LEN) : NULL;
-		if (r->tags == NULL) {
-			free(r->store_flags);
-			r->store_flags = NULL;
-			return -ENOMEM;
-		}
+		free(r->store_flags);
+		r->store_flags = NULL;
+		return -ENOMEM;
 	}
-	memcpy(r->tags[s], tag, SG_SESSREG_TAG_LEN);
+	return 0;
+}
+
+int sg_sessreg_set_tag(struct sg_sessreg *r, uint64_t id, const uint8_t *tag)
+{
+	if (!holds(r, id))
+		return -ENOENT;
+	if (tags_make(r) != 0)
+		return -ENOMEM;
+	memcpy(r->tags[(uint32_t)id], tag, SG_SESSREG_TAG_LEN);
 	return 0;
 }
 
 int sg_sessreg_set_store_flags(struct sg_sessreg *r, uint64_t id, uint8_t flags)
 {
-	if (sg_sessreg_tag(r, id) == NULL)
+	if (!holds(r, id))
 		return -ENOENT;
+	if (flags == 0 && r->tags == NULL)
+		return 0;
+	if (tags_make(r) != 0)
+		return -ENOMEM;
 	r->store_flags[(uint32_t)id] = flags;
 	return 0;
 }
@@ -349,7 +382,7 @@ uint8_t sg_sessreg_auth(const struct sg_sessreg *r, uint64_t id)
 
 uint8_t sg_sessreg_store_flags(const struct sg_sessreg *r, uint64_t id)
 {
-	return sg_sessreg_tag(r, id) != NULL ? r->store_flags[(uint32_t)id] : 0;
+	return r->store_flags != NULL && holds(r, id) ? r->store_flags[(uint32_t)id] : 0;
 }
 
 const uint8_t *sg_sessreg_tag(const struct sg_sessreg *r, uint64_t id)

@@ -42,17 +42,18 @@ struct sg_sessreg *sg_sessreg_create(uint32_t capacity);
 void sg_sessreg_destroy(struct sg_sessreg *r);
 
 /*
- * Record that session id authenticated as identity (1..SG_SESSREG_IDENTITY_MAX
- * bytes, copied). Replaces what the slot held (an earlier session, or the
- * same one re-keyed under another identity). Returns 0, -EINVAL (slot out of
- * range, bad length) or -ENOMEM (the slot is then empty).
+ * Record that session id authenticated as identity (0..SG_SESSREG_IDENTITY_MAX
+ * bytes, copied; 0: an anonymous client, tls.client_auth optional, which no
+ * identity's list holds). Replaces what the slot held (an earlier session,
+ * or the same one re-keyed under another identity). Returns 0, -EINVAL (slot
+ * out of range, bad length) or -ENOMEM (the slot is then empty).
  */
 int sg_sessreg_add(struct sg_sessreg *r, uint64_t id, const void *identity, size_t len);
 
 /* Forget session id. Returns 0, or -ENOENT when the slot holds another id or none. */
 int sg_sessreg_del(struct sg_sessreg *r, uint64_t id);
 
-/* The identity of session id (valid until the next add or del), or NULL. */
+/* The identity of session id (valid until the next add or del; *len 0: anonymous), or NULL. */
 const uint8_t *sg_sessreg_identity(const struct sg_sessreg *r, uint64_t id, size_t *len);
 
 /*
@@ -75,13 +76,14 @@ const uint8_t *sg_sessreg_tag(const struct sg_sessreg *r, uint64_t id);
 
 /*
  * Keep session id's store record flags that the session table does not
- * keep (SG_STORE_F_EMS: extended master secret, RFC 7627) beside its tag,
- * until its slot is deleted or added again. Returns 0, or -ENOENT (no tag
- * kept for id: set the tag first).
+ * keep (SG_STORE_F_EMS: extended master secret, RFC 7627) beside its tag
+ * (a session without a tag too: a certificate's), until its slot is deleted
+ * or added again. Returns 0, -ENOENT (the slot holds another id or none) or
+ * -ENOMEM.
  */
 int sg_sessreg_set_store_flags(struct sg_sessreg *r, uint64_t id, uint8_t flags);
 
-/* Session id's store flags, 0 when none (or no tag kept). */
+/* Session id's store flags, 0 when none. */
 uint8_t sg_sessreg_store_flags(const struct sg_sessreg *r, uint64_t id);
 
 /*

@@ -345,10 +345,12 @@ static int store_commit(struct sg_gateway *gw)
 
 /*
  * Session id as the store keeps it: the table's copy and current SA, its
- * identity and credential tag from the identity index, its backend binding
- * (udp: the source port; proxy: the token). -ENODATA: it has no tag (made
- * without the store) or no backend side, nothing to keep. 0 or -errno; rec
- * wiped on error.
+ * identity, auth kind and credential tag from the identity index, its
+ * backend binding (udp: the source port; proxy: the token). A PSK or raw
+ * public key session keeps its tag (the restore checks its key by it); a
+ * certificate's and an anonymous client's have none (their check needs
+ * none). -ENODATA: not indexed, a PSK or raw public key session without a
+ * tag, or no backend side: nothing to keep. 0 or -errno; rec wiped on error.
  */
 static int rec_of(struct sg_gateway *gw, uint64_t id, struct sg_store_rec *rec)
 {
@@ -357,6 +359,7 @@ static int rec_of(struct sg_gateway *gw, uint64_t id, struct sg_store_rec *rec)
 	const uint8_t *ident, *tag;
 	struct sg_sess_info in;
 	size_t len = 0;
+	uint8_t auth;
 	int rc;
 
 	if (gs->sa == NULL) {
@@ -372,7 +375,9 @@ static int rec_of(struct sg_gateway *gw, uint64_t id, struct sg_store_rec *rec)
 		return rc;
 	ident = sg_sessreg_identity(gw->end.reg, id, &len);
 	tag = sg_sessreg_tag(gw->end.reg, id);
-	if (ident == NULL || tag == NULL || len > sizeof(rec->identity))
+	auth = sg_sessreg_auth(gw->end.reg, id);
+	if (ident == NULL || len > sizeof(rec->identity) ||
+	    (tag == NULL && (auth == SG_HS_AUTH_PSK || auth == SG_HS_AUTH_RPK)))
 		return -ENODATA;
 	rc = sg_sess_get_sa(t, id, gs->sa);
 	if (rc != 0)
@@ -380,9 +385,11 @@ static int rec_of(struct sg_gateway *gw, uint64_t id, struct sg_store_rec *rec)
 	memset(rec, 0, sizeof(*rec));
 	sg_store_rec_from_session(rec, &in, gs->sa);
 	sg_rec_sa_wipe(gs->sa, gs->window);
+	rec->auth = auth;
 	rec->identity_len = (uint8_t)len;
 	memcpy(rec->identity, ident, len);
-	memcpy(rec->cred_tag, tag, sizeof(rec->cred_tag));
+	if (auth == SG_HS_AUTH_PSK || auth == SG_HS_AUTH_RPK)
+		memcpy(rec->cred_tag, tag, sizeof(rec->cred_tag));
 	rec->flags |= sg_sessreg_store_flags(gw->end.reg, id); /* EMS: the table does not keep it */
 	/*
 	 * No backend side (an install that failed half way): nothing a restore

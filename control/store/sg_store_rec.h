@@ -5,14 +5,18 @@
  * (sg_store_key.h). Control plane only; a struct sg_store_sealer belongs to
  * one thread. docs/restart.md, "The sealed record", has the layout and sizes.
  *
- * Sealed record, version 1 or 2:
+ * Sealed record, version 1, 2 or 3:
  *   u8 version | u32 key_id | u16 body_len | nonce[12] | body[body_len] | tag[16]
  * Version 2 (issue 17) is version 1's body with the MAC keys of a CBC-SHA256
  * session after the IVs (sg_aead_mac_key_len() bytes each, rx then tx) and
- * the SG_STORE_F_ETM flag. A record is sealed at the lowest version that can
- * say it: AEAD sessions stay version 1 (an older build still restores
- * them), CBC sessions are version 2 (an older build keeps them, refused as
- * `version`, rather than deleting them as damage). Both are read.
+ * the SG_STORE_F_ETM flag. Version 3 is version 2's body and one byte more
+ * at its end: how the client authenticated (enum sg_hs_auth) when it was not
+ * with a PSK (an X.509 certificate, a raw public key, or anonymous). A
+ * record is sealed at the lowest version that can say it: PSK AEAD sessions
+ * stay version 1 (an older build still restores them), PSK CBC sessions are
+ * version 2, certificate, raw public key and anonymous sessions version 3
+ * (an older build keeps those, refused as `version`, rather than deleting
+ * them as damage). All three are read.
  * AAD: the 7 header bytes and the record's store key (u32 slot, big endian),
  * so a record moved to another slot, re-labelled with another version or key
  * id, or cut or grown, fails to open. The nonce is unique per write: a
@@ -33,23 +37,24 @@
 extern "C" {
 #endif
 
-#define SG_STORE_REC_VERSION 2  /* the newest version this build reads and writes */
-#define SG_STORE_REC_V1      1  /* AEAD sessions */
-#define SG_STORE_REC_V2      2  /* CBC-SHA256 sessions: their MAC keys */
+#define SG_STORE_REC_VERSION 3  /* the newest version this build reads and writes */
+#define SG_STORE_REC_V1      1  /* PSK AEAD sessions */
+#define SG_STORE_REC_V2      2  /* PSK CBC-SHA256 sessions: their MAC keys */
+#define SG_STORE_REC_V3      3  /* sessions not made with a PSK: their auth kind */
 #define SG_STORE_REC_HDR     7  /* version, key id, body length */
 #define SG_STORE_REC_NONCE   12 /* AES-GCM IV (NIST SP 800-38D §8.2.1, deterministic) */
 #define SG_STORE_REC_TAG     16
-/* The PSK identity's bytes kept per session: SG_CRED_IDENTITY_MAX (control/cred). */
+/* The identity's bytes kept per session: SG_CRED_IDENTITY_MAX (control/cred). */
 #define SG_STORE_IDENTITY_MAX 128
 #define SG_STORE_CRED_TAG_LEN 8
 /* Fixed part of the body: integers, aead, flags, cred_tag, token. */
 #define SG_STORE_REC_BODY_FIXED (52)
 /* Largest body: fixed fields, the whole identity, both CIDs whole, v6 tuple,
  * 32-byte keys, 12-byte IVs, the MAC keys (version 2; a CBC session has no IVs, so this
- * bounds both). */
+ * bounds both), the auth kind (version 3). */
 #define SG_STORE_REC_BODY_MAX                                                                      \
 	(SG_STORE_REC_BODY_FIXED + 1 + SG_STORE_IDENTITY_MAX + 1 + SG_SESS_CID_LEN_MAX + 1 +       \
-	 SG_SESS_PEER_CID_MAX + 36 + 2 * (32 + 12) + 2 * SG_DTLS_CBC_MAC_KEY_LEN)
+	 SG_SESS_PEER_CID_MAX + 36 + 2 * (32 + 12) + 2 * SG_DTLS_CBC_MAC_KEY_LEN + 1)
 #define SG_STORE_REC_MAX                                                                           \
 	(SG_STORE_REC_HDR + SG_STORE_REC_NONCE + SG_STORE_REC_BODY_MAX + SG_STORE_REC_TAG)
 
@@ -84,10 +89,23 @@ struct sg_store_rec {
 	uint8_t flags;          /* SG_STORE_F_* */
 	uint8_t cid_len;        /* our CID: 0 or SG_SESS_CID_LEN_MIN..MAX */
 	uint8_t peer_cid_len;
-	uint8_t identity_len;                    /* 0..SG_STORE_IDENTITY_MAX */
-	uint8_t identity[SG_STORE_IDENTITY_MAX]; /* the PSK identity (RFC 4279 §2) */
-	/* sg_store_cred_tag() of the identity's PSK when the session was made:
-	 * restore drops it when the credential changed or left meanwhile */
+	/*
+	 * enum sg_hs_auth: how the client authenticated. PSK (0): versions 1
+	 * and 2. X.509, raw public key, none (anonymous, tls.client_auth
+	 * optional): version 3, with these rules (anything else is refused
+	 * as body): X.509 and RPK have an identity, none has none; RPK has a
+	 * tag, X.509 and none have an all-zero one (no key to change).
+	 */
+	uint8_t auth;
+	uint8_t identity_len; /* 0..SG_STORE_IDENTITY_MAX */
+	/* the PSK identity (RFC 4279 §2), or the certificate's or raw public key's */
+	uint8_t identity[SG_STORE_IDENTITY_MAX];
+	/*
+	 * PSK: sg_store_cred_tag() of the identity's PSK when the session was
+	 * made; RPK: the first 8 bytes of the SHA-256 of its SPKI
+	 * (sg_cred_rpk_holds()). Restore drops the session when the
+	 * credential changed or left meanwhile.
+	 */
 	uint8_t cred_tag[SG_STORE_CRED_TAG_LEN];
 	uint8_t token[SG_PP2_TOKEN_LEN]; /* proxy mode: the session's token; udp: zero */
 	uint8_t cid[SG_SESS_CID_LEN_MAX];
@@ -143,9 +161,10 @@ void sg_store_sealer_wipe(struct sg_store_sealer *s);
 
 /*
  * Seal rec, stored under slot, into out (cap bytes; SG_STORE_REC_MAX always
- * fits), at version 1, or 2 for a CBC session. Returns the sealed length, or -EINVAL (a field out
- * of range: aead, flags, CID lengths, sequence >= 2^48), -ENOBUFS (cap too small), -EIO (libcrypto
- * failed). Every intermediate copy of the keys is wiped.
+ * fits), at version 1, 2 for a PSK CBC session, 3 for a session not made with a PSK.
+ * Returns the sealed length, or -EINVAL (a field out of range: aead, flags, CID lengths,
+ * sequence >= 2^48, an auth kind with an identity or tag it cannot have), -ENOBUFS (cap too
+ * small), -EIO (libcrypto failed). Every intermediate copy of the keys is wiped.
  */
 int sg_store_rec_seal(struct sg_store_sealer *s, uint32_t slot, const struct sg_store_rec *rec,
                       uint8_t *out, size_t cap);

@@ -94,7 +94,7 @@ int sg_store_restore(struct sg_store *st, struct sg_sess_table *t,
  * zeroed, then filled from both (gen, flags, CIDs, tuple, suite, deadline,
  * last_rx; AEAD, epoch, SA flags, record limit, keys, IVs, a CBC SA's MAC
  * keys from its MAC line at info->replay_window; tx_seq and rx_top from the
- * SA). identity, cred_tag, token and backend are the
+ * SA). auth, identity, cred_tag, token and backend are the
  * caller's to set; EMS too. The caller wipes rec.
  */
 void sg_store_rec_from_session(struct sg_store_rec *rec, const struct sg_sess_info *info,

@@ -13,6 +13,7 @@
 
 #include <stormgate/bytes.h>
 #include <stormgate/common.h>
+#include <stormgate/handshake.h>
 #include <stormgate/record.h>
 
 #include "sg_store_rec.h"
@@ -53,17 +54,46 @@ static bool tuple_is_v4(const struct sg_sess_tuple *t)
 	return memcmp(t->laddr, v4_mapped, 12) == 0 && memcmp(t->paddr, v4_mapped, 12) == 0;
 }
 
-/* The lowest version that says all of r: 2 for a CBC session (its MAC keys, EtM). */
+/*
+ * The lowest version that says all of r: 3 for a session not made with a
+ * PSK (its auth kind), else 2 for a CBC session (its MAC keys, EtM), else 1.
+ */
 static unsigned rec_version(const struct sg_store_rec *r)
 {
+	if (r->auth != SG_HS_AUTH_PSK)
+		return SG_STORE_REC_V3;
 	return sg_aead_wide(r->aead) || (r->flags & SG_STORE_F_ETM) ? SG_STORE_REC_V2
 	                                                            : SG_STORE_REC_V1;
+}
+
+/*
+ * The auth kind against the identity and tag (sg_store_rec.auth): what the
+ * gateway keeps of each kind. A PSK session's identity and tag are not
+ * checked here (records of version 1 have always been read as they are).
+ */
+static bool auth_valid(const struct sg_store_rec *r)
+{
+	static const uint8_t none[SG_STORE_CRED_TAG_LEN];
+	bool tag = memcmp(r->cred_tag, none, sizeof(none)) != 0;
+
+	switch (r->auth) {
+	case SG_HS_AUTH_PSK:
+		return true;
+	case SG_HS_AUTH_X509:
+		return r->identity_len > 0 && !tag; /* a policy by name, no key to change */
+	case SG_HS_AUTH_RPK:
+		return r->identity_len > 0 && tag; /* the key's hash, its entry's identity */
+	case SG_HS_AUTH_NONE:
+		return r->identity_len == 0 && !tag; /* anonymous: nothing */
+	default:
+		return false;
+	}
 }
 
 static bool rec_valid(const struct sg_store_rec *r)
 {
 	/* encrypt_then_mac is a CBC session's (RFC 7366 §2: not with AEAD suites) */
-	return r->aead < SG_AEAD_MAX && (r->flags & ~SG_STORE_F_ALL) == 0 &&
+	return r->aead < SG_AEAD_MAX && (r->flags & ~SG_STORE_F_ALL) == 0 && auth_valid(r) &&
 	       (!(r->flags & SG_STORE_F_ETM) || sg_aead_wide(r->aead)) &&
 	       (r->cid_len == 0 ||
 	        (r->cid_len >= SG_SESS_CID_LEN_MIN && r->cid_len <= SG_SESS_CID_LEN_MAX)) &&
@@ -121,6 +151,9 @@ static size_t body_encode(const struct sg_store_rec *r, uint8_t *p)
 	/* version 2: the MAC keys (none for an AEAD) */
 	p = put(p, r->rx_mac, maclen);
 	p = put(p, r->tx_mac, maclen);
+	/* version 3: the auth kind, last, so a body of another version never reads as this one */
+	if (rec_version(r) == SG_STORE_REC_V3)
+		*p++ = r->auth;
 	return (size_t)(p - start);
 }
 
@@ -157,7 +190,11 @@ static int body_decode(const uint8_t *p, size_t len, unsigned version, struct sg
 	memcpy(r->cred_tag, p + 36, SG_STORE_CRED_TAG_LEN);
 	memcpy(r->token, p + 44, SG_PP2_TOKEN_LEN);
 	p += BODY_FIXED;
-	/* A version 1 body cannot hold a CBC session: it has no room for the MAC keys. */
+	/*
+	 * A version 1 body cannot hold a CBC session: it has no room for the
+	 * MAC keys. The auth kind is read last (version 3); until then r is a
+	 * PSK session's, whose fields rec_valid() can check already.
+	 */
 	if (!rec_valid(r) || (version == SG_STORE_REC_V1 && rec_version(r) != SG_STORE_REC_V1))
 		return -EUCLEAN;
 	klen = sg_aead_key_len((enum sg_aead)r->aead);
@@ -172,13 +209,17 @@ static int body_decode(const uint8_t *p, size_t len, unsigned version, struct sg
 	    !take(&p, end, &r->tuple.lport, 2) || !take(&p, end, &r->tuple.pport, 2) ||
 	    !take(&p, end, r->rx_key, klen) || !take(&p, end, r->tx_key, klen) ||
 	    !take(&p, end, r->rx_iv, ivlen) || !take(&p, end, r->tx_iv, ivlen) ||
-	    !take(&p, end, r->rx_mac, maclen) || !take(&p, end, r->tx_mac, maclen) || p != end)
+	    !take(&p, end, r->rx_mac, maclen) || !take(&p, end, r->tx_mac, maclen) ||
+	    (version == SG_STORE_REC_V3 && !take(&p, end, &r->auth, 1)) || p != end)
+		return -EUCLEAN;
+	/* Version 3 is for what a lower one cannot say: a PSK session there was never written. */
+	if (version == SG_STORE_REC_V3 && r->auth == SG_HS_AUTH_PSK)
 		return -EUCLEAN;
 	if (alen == 4) {
 		memcpy(r->tuple.laddr, v4_mapped, 12);
 		memcpy(r->tuple.paddr, v4_mapped, 12);
 	}
-	/* cid_len was read from the body after the first check: recheck its range */
+	/* cid_len and auth were read from the body after the first check: recheck them */
 	return rec_valid(r) ? 0 : -EUCLEAN;
 }
 

@@ -393,6 +393,14 @@ static int udp_restore(struct sg_dp *dp, uint32_t slot, uint64_t session, uint32
 int sg_dp_session_restore(struct sg_dp *dp, uint64_t session, const uint8_t *identity,
                           uint8_t identity_len, const uint8_t *token, uint32_t backend)
 {
+	return sg_dp_session_restore_as(dp, session, SG_PP2_AUTH_PSK, identity, identity_len, token,
+	                                backend);
+}
+
+int sg_dp_session_restore_as(struct sg_dp *dp, uint64_t session, uint8_t auth,
+                             const uint8_t *identity, uint8_t identity_len, const uint8_t *token,
+                             uint32_t backend)
+{
 	uint32_t slot = (uint32_t)session;
 
 	if (slot >= dp->capacity)
@@ -404,7 +412,7 @@ int sg_dp_session_restore(struct sg_dp *dp, uint64_t session, const uint8_t *ide
 		return -EINVAL;
 	if (dp->slot_ident[slot] != NULL)
 		return -EEXIST;
-	return proxy_attach(dp, session, SG_PP2_AUTH_PSK, identity, identity_len, token);
+	return proxy_attach(dp, session, auth, identity, identity_len, token);
 }
 
 void sg_dp_restore_done(struct sg_dp *dp)

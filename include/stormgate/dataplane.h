@@ -451,6 +451,16 @@ int sg_dp_session_restore(struct sg_dp *dp, uint64_t session, const uint8_t *ide
                           uint8_t identity_len, const uint8_t *token, uint32_t backend);
 
 /*
+ * sg_dp_session_restore() of a session whose identity authenticated as auth
+ * (enum sg_pp2_auth; sg_dp_session_restore() is SG_PP2_AUTH_PSK): proxy mode
+ * names the kind in the PROXY v2 header again. Same returns; -EINVAL for an
+ * unknown auth too (proxy mode). Control.
+ */
+int sg_dp_session_restore_as(struct sg_dp *dp, uint64_t session, uint8_t auth,
+                             const uint8_t *identity, uint8_t identity_len, const uint8_t *token,
+                             uint32_t backend);
+
+/*
  * After the restores: udp mode without a direct-mapped pool rebuilds its
  * order of free backend ports (ascending; every port no restored session
  * holds) once, rather than per restore. An attach before it does it

@@ -39,7 +39,8 @@ static const struct {
 	{ ADD, ID(2, 2), "dev-a", 0, 2, 2 },        /* slot 2 reused by a new session: dev-b goes */
 	{ ADD, ID(1, 99), "dev-a", -EINVAL, 2, 2 }, /* beyond capacity */
 	{ ADD, ID(0, 3), "dev-a", -EINVAL, 2, 2 },  /* generation 0 is never an id */
-	{ ADD, ID(1, 3), "", -EINVAL, 2, 2 },
+	{ ADD, ID(1, 3), "", 0, 3, 2 }, /* an anonymous client: a session, no identity */
+	{ DEL, ID(1, 3), NULL, 0, 2, 2 },
 	{ DEL, ID(1, 99), NULL, -ENOENT, 2, 2 },
 	{ DEL, ID(1, 1), NULL, 0, 1, 1 },
 	{ DEL, ID(2, 2), NULL, 0, 0, 0 },
@@ -98,7 +99,8 @@ static void test_tags(void **state)
 	assert_int_equal(sg_sessreg_set_tag(r, ID(2, 3), t1), -ENOENT);  /* another generation */
 	assert_int_equal(sg_sessreg_set_tag(r, ID(1, 4), t1), -ENOENT);  /* an empty slot */
 	assert_int_equal(sg_sessreg_set_tag(r, ID(1, 16), t1), -ENOENT); /* out of range */
-	assert_int_equal(sg_sessreg_set_store_flags(r, ID(1, 3), 0x20), -ENOENT); /* no tag */
+	assert_int_equal(sg_sessreg_set_store_flags(r, ID(2, 3), 0x20), -ENOENT); /* not its id */
+	assert_int_equal(sg_sessreg_set_store_flags(r, ID(1, 3), 0), 0); /* no memory made */
 	assert_int_equal(sg_sessreg_set_tag(r, ID(1, 3), t1), 0);
 	assert_memory_equal(sg_sessreg_tag(r, ID(1, 3)), t1, SG_SESSREG_TAG_LEN);
 	assert_null(sg_sessreg_tag(r, ID(2, 3)));
@@ -154,6 +156,50 @@ static void test_auth(void **state)
 	assert_int_equal(sg_sessreg_auth(r, ID(1, 5)), 0);
 	assert_int_equal(sg_sessreg_add(r, ID(2, 5), "dev-c", 5), 0);
 	assert_int_equal(sg_sessreg_auth(r, ID(2, 5)), 0);
+	sg_sessreg_destroy(r);
+}
+
+/*
+ * An anonymous client (tls.client_auth optional): a slot with no identity,
+ * in no identity's list, with its auth kind and store flags but no tag;
+ * replacing it by a named session and back leaves the index right.
+ */
+static void test_anonymous(void **state)
+{
+	static const uint8_t t1[SG_SESSREG_TAG_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct sg_sessreg *r = sg_sessreg_create(16);
+	uint64_t ids[4];
+	size_t len = 99;
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(sg_sessreg_add(r, ID(1, 2), NULL, 1), -EINVAL);
+	assert_int_equal(sg_sessreg_add(r, ID(1, 2), NULL, 0), 0);
+	assert_non_null(sg_sessreg_identity(r, ID(1, 2), &len));
+	assert_int_equal(len, 0);
+	assert_null(sg_sessreg_identity(r, ID(2, 2), &len));
+	assert_int_equal(sg_sessreg_sessions(r), 1);
+	assert_int_equal(sg_sessreg_identities(r), 0);
+	assert_int_equal(sg_sessreg_set_auth(r, ID(1, 2), 3), 0);
+	assert_int_equal(sg_sessreg_auth(r, ID(1, 2)), 3);
+	/* store flags without a tag (EMS of a session whose credential has no key) */
+	assert_int_equal(sg_sessreg_set_store_flags(r, ID(1, 2), 0x20), 0);
+	assert_int_equal(sg_sessreg_store_flags(r, ID(1, 2)), 0x20);
+	assert_null(sg_sessreg_tag(r, ID(1, 2)));
+	/* the slot's next session is named: found by its identity, no flags left over */
+	assert_int_equal(sg_sessreg_add(r, ID(2, 2), "dev-a", 5), 0);
+	assert_int_equal(sg_sessreg_store_flags(r, ID(2, 2)), 0);
+	assert_int_equal(sg_sessreg_auth(r, ID(2, 2)), 0);
+	assert_int_equal(sg_sessreg_find(r, "dev-a", 5, ids, 4), 1);
+	assert_int_equal(sg_sessreg_set_tag(r, ID(2, 2), t1), 0);
+	/* and anonymous again: out of dev-a's list, the identity freed */
+	assert_int_equal(sg_sessreg_add(r, ID(3, 2), "", 0), 0);
+	assert_int_equal(sg_sessreg_find(r, "dev-a", 5, ids, 4), 0);
+	assert_int_equal(sg_sessreg_identities(r), 0);
+	assert_null(sg_sessreg_tag(r, ID(3, 2)));
+	assert_int_equal(sg_sessreg_del(r, ID(3, 2)), 0);
+	assert_int_equal(sg_sessreg_sessions(r), 0);
+	assert_int_equal(sg_sessreg_del(r, ID(3, 2)), -ENOENT);
 	sg_sessreg_destroy(r);
 }
 
@@ -221,10 +267,9 @@ static void test_model(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_steps),
-		cmocka_unit_test(test_model),
-		cmocka_unit_test(test_tags),
-		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_steps),     cmocka_unit_test(test_model),
+		cmocka_unit_test(test_tags),      cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_anonymous),
 	};
 
 	return cmocka_run_group_tests_name("sessreg", tests, NULL, NULL);

@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 #include <openssl/evp.h>
 
+#include <stormgate/handshake.h>
 #include <stormgate/record.h>
 
 #include "sg_store.h"
@@ -79,7 +80,8 @@ static const struct shape {
 	int token; /* proxy mode */
 	uint64_t tx_seq, rx_top;
 	int sealed_len;  /* the record's sealed size in bytes (docs/restart.md) */
-	uint8_t version; /* sealed at: 1 (AEAD), 2 (CBC: the MAC keys) */
+	uint8_t version; /* sealed at: 1 (AEAD), 2 (CBC: the MAC keys), 3 (not a PSK) */
+	uint8_t auth;    /* enum sg_hs_auth; X.509 and none: no tag, none: no identity */
 } shapes[] = {
 	/* the common device: IPv4, a 16-byte identity, our 8-byte CID, no peer CID, AES-128-CCM-8
 	 */
@@ -92,7 +94,7 @@ static const struct shape {
 	 * peer CID, ChaCha20 (everything but EtM, a CBC flag) */
 	{ SG_AEAD_CHACHA20_POLY1305, SG_STORE_F_ALL & ~SG_STORE_F_ETM, 16, 255, 1,
 	  SG_STORE_IDENTITY_MAX, 1, (UINT64_C(1) << 48) - 1, (UINT64_C(1) << 48) - 1,
-	  SG_STORE_REC_MAX - 2 * SG_DTLS_CBC_MAC_KEY_LEN, 1 },
+	  SG_STORE_REC_MAX - 2 * SG_DTLS_CBC_MAC_KEY_LEN - 1, 1 },
 	/* CBC-SHA256 (issue 17): as the GCM row, no IVs, the two 32-byte MAC keys: +56 */
 	{ SG_AEAD_AES_128_CBC_SHA256, SG_STORE_F_TUPLE, 0, 0, 0, 16, 1, 1, 0, 214, 2 },
 	{ SG_AEAD_AES_128_CBC_SHA256, SG_STORE_F_TUPLE | SG_STORE_F_ETM | SG_STORE_F_EMS, 0, 0, 1,
@@ -100,7 +102,22 @@ static const struct shape {
 	/* the largest CBC one: everything at its longest, EtM */
 	{ SG_AEAD_AES_128_CBC_SHA256, SG_STORE_F_ALL, 16, 255, 1, SG_STORE_IDENTITY_MAX, 1,
 	  (UINT64_C(1) << 48) - 1, (UINT64_C(1) << 48) - 1,
-	  SG_STORE_REC_MAX - 2 * (32 + 12) + 2 * 16, 2 },
+	  SG_STORE_REC_MAX - 2 * (32 + 12) + 2 * 16 - 1, 2 },
+	/* not a PSK (issue 17): version 3, one byte more (the auth kind); rows 7.. */
+	/* the common device with a client certificate: as row 0, +1 */
+	{ SG_AEAD_AES_128_CCM_8, SG_STORE_F_CID | SG_STORE_F_RX_CID | SG_STORE_F_EMS, 8, 0, 0, 16,
+	  0, 5, 3, 167, 3, SG_HS_AUTH_X509 },
+	/* a raw public key over AES-128-GCM: as row 1, +1 */
+	{ SG_AEAD_AES_128_GCM, SG_STORE_F_TUPLE, 0, 0, 0, 16, 1, 1, 0, 159, 3, SG_HS_AUTH_RPK },
+	/* an anonymous client: as row 1 without its identity, +1 */
+	{ SG_AEAD_AES_128_GCM, SG_STORE_F_TUPLE, 0, 0, 0, 0, 1, 1, 0, 143, 3, SG_HS_AUTH_NONE },
+	/* ECDHE-ECDSA CBC-SHA256 with a certificate: as row 4, +1 */
+	{ SG_AEAD_AES_128_CBC_SHA256, SG_STORE_F_TUPLE, 0, 0, 0, 16, 1, 1, 0, 215, 3,
+	  SG_HS_AUTH_X509 },
+	/* the largest of all: row 6 with a raw public key */
+	{ SG_AEAD_AES_128_CBC_SHA256, SG_STORE_F_ALL, 16, 255, 1, SG_STORE_IDENTITY_MAX, 1,
+	  (UINT64_C(1) << 48) - 1, (UINT64_C(1) << 48) - 1,
+	  SG_STORE_REC_MAX - 2 * (32 + 12) + 2 * 16, 3, SG_HS_AUTH_RPK },
 };
 
 static void make_rec(struct sg_store_rec *r, const struct shape *s, uint32_t n)
@@ -118,8 +135,12 @@ static void make_rec(struct sg_store_rec *r, const struct shape *s, uint32_t n)
 	r->identity_len = s->identity_len;
 	for (unsigned i = 0; i < s->identity_len; i++)
 		r->identity[i] = (uint8_t)('a' + (i + n) % 26);
+	r->auth = s->auth;
+	/* a certificate's and an anonymous client's sessions have no tag: no key to change */
 	for (unsigned i = 0; i < SG_STORE_CRED_TAG_LEN; i++)
-		r->cred_tag[i] = (uint8_t)(0xa0 + i + n);
+		r->cred_tag[i] = s->auth == SG_HS_AUTH_X509 || s->auth == SG_HS_AUTH_NONE
+		                         ? 0
+		                         : (uint8_t)(0xa0 + i + n);
 	for (unsigned i = 0; i < SG_PP2_TOKEN_LEN; i++)
 		r->token[i] = s->token ? (uint8_t)(0x30 + i + n) : 0;
 	r->expires = 2000000000u + n;
@@ -189,7 +210,7 @@ static void test_rec_roundtrip(void **state)
 		/* the keys are not in the sealed bytes in the clear */
 		for (int j = 0; j + 16 <= len; j++) {
 			assert_memory_not_equal(buf + j, in.tx_key, 16);
-			if (shapes[i].version == 2)
+			if (shapes[i].aead == SG_AEAD_AES_128_CBC_SHA256)
 				assert_memory_not_equal(buf + j, in.rx_mac, 16);
 		}
 	}
@@ -214,6 +235,22 @@ static void test_rec_roundtrip(void **state)
 	/* encrypt_then_mac on an AEAD session (RFC 7366 §2: CBC only) */
 	make_rec(&in, &shapes[1], 0);
 	in.flags |= SG_STORE_F_ETM;
+	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
+	/* auth kinds with what they cannot have (sg_store_rec.auth) */
+	make_rec(&in, &shapes[7], 0);
+	in.auth = SG_HS_AUTH_NONE + 1; /* unknown */
+	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
+	make_rec(&in, &shapes[7], 0);
+	in.cred_tag[3] = 1; /* a certificate with a tag */
+	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
+	make_rec(&in, &shapes[7], 0);
+	in.identity_len = 0; /* a certificate without an identity */
+	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
+	make_rec(&in, &shapes[8], 0);
+	memset(in.cred_tag, 0, sizeof(in.cred_tag)); /* a raw public key without its tag */
+	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
+	make_rec(&in, &shapes[9], 0);
+	in.identity_len = 1; /* an anonymous client with an identity */
 	assert_int_equal(sg_store_rec_seal(&s, 1, &in, buf, sizeof(buf)), -EINVAL);
 	sg_store_sealer_wipe(&s);
 	assert_true(all_zero(&s, sizeof(s)));
@@ -352,6 +389,105 @@ static void test_rec_versions(void **state)
 	                 -EINVAL);
 	sg_wipe(body, sizeof(body));
 	sg_store_rec_wipe(&in);
+	sg_store_sealer_wipe(&s);
+}
+
+/*
+ * Version 3 (issue 17): the auth kind is the body's last byte, so a body
+ * never reads as another version's: a version 3 body under version 1 or 2
+ * has a byte too many, a version 1 or 2 body under version 3 one too few.
+ * Each row re-seals a body authentically after a change, so only the
+ * body's rules can refuse it (-EUCLEAN, the damage `body`): a PSK session
+ * at version 3 (never written: the lowest version that fits), an unknown
+ * kind, each kind with an identity or a tag it cannot have.
+ */
+static void test_rec_auth(void **state)
+{
+	enum change { KEEP = 0, AUTH, APPEND, TAG, TRIM };
+	static const struct {
+		const char *what;
+		size_t shape;
+		unsigned version;
+		enum change change;
+		uint8_t arg; /* AUTH: the new last byte; APPEND: the byte added */
+		int rc;
+	} rows[] = {
+		{ "certificate, version 3", 7, 3, KEEP, 0, 0 },
+		{ "raw public key, version 3", 8, 3, KEEP, 0, 0 },
+		{ "anonymous, version 3", 9, 3, KEEP, 0, 0 },
+		{ "certificate CBC, version 3", 10, 3, KEEP, 0, 0 },
+		{ "the largest, version 3", 11, 3, KEEP, 0, 0 },
+		{ "certificate body under version 1", 7, 1, KEEP, 0, -EUCLEAN },
+		{ "certificate body under version 2", 7, 2, KEEP, 0, -EUCLEAN },
+		{ "certificate CBC body under version 2", 10, 2, KEEP, 0, -EUCLEAN },
+		{ "PSK body under version 3", 1, 3, KEEP, 0, -EUCLEAN },
+		{ "PSK CBC body under version 3", 4, 3, KEEP, 0, -EUCLEAN },
+		{ "PSK body with a PSK kind, version 3", 1, 3, APPEND, SG_HS_AUTH_PSK, -EUCLEAN },
+		{ "PSK body with an X.509 kind, version 3", 1, 3, APPEND, SG_HS_AUTH_X509,
+		  -EUCLEAN }, /* it has a tag */
+		{ "PSK body with a raw public key kind", 1, 3, APPEND, SG_HS_AUTH_RPK, 0 },
+		{ "unknown kind", 7, 3, AUTH, SG_HS_AUTH_NONE + 1, -EUCLEAN },
+		{ "kind 255", 7, 3, AUTH, 255, -EUCLEAN },
+		{ "certificate relabelled PSK", 7, 3, AUTH, SG_HS_AUTH_PSK, -EUCLEAN },
+		{ "certificate relabelled anonymous (has an identity)", 7, 3, AUTH, SG_HS_AUTH_NONE,
+		  -EUCLEAN },
+		{ "certificate relabelled raw public key (no tag)", 7, 3, AUTH, SG_HS_AUTH_RPK,
+		  -EUCLEAN },
+		{ "raw public key relabelled certificate (has a tag)", 8, 3, AUTH, SG_HS_AUTH_X509,
+		  -EUCLEAN },
+		{ "anonymous relabelled certificate (no identity)", 9, 3, AUTH, SG_HS_AUTH_X509,
+		  -EUCLEAN },
+		{ "certificate with a tag", 7, 3, TAG, 0, -EUCLEAN },
+		{ "anonymous with a tag", 9, 3, TAG, 0, -EUCLEAN },
+		{ "certificate without its kind", 7, 3, TRIM, 0, -EUCLEAN },
+		{ "certificate with a byte after its kind", 7, 3, APPEND, SG_HS_AUTH_X509,
+		  -EUCLEAN },
+	};
+	struct fixture *f = *state;
+	struct sg_store_sealer s;
+	struct sg_store_rec in, out;
+	uint8_t buf[SG_STORE_REC_MAX + 1], body[SG_STORE_REC_BODY_MAX + 1];
+	const uint8_t bind[4] = { 0, 0, 0, 9 };
+
+	assert_int_equal(sg_store_sealer_init(&s, &f->key), 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int len, body_len;
+
+		print_message("# %s\n", rows[i].what);
+		make_rec(&in, &shapes[rows[i].shape], (uint32_t)i);
+		len = sg_store_rec_seal(&s, 9, &in, buf, sizeof(buf));
+		assert_true(len > 0);
+		body_len = evp_body(f, buf, len, 9, body);
+		switch (rows[i].change) {
+		case KEEP:
+			break;
+		case AUTH:
+			body[body_len - 1] = rows[i].arg;
+			break;
+		case APPEND:
+			body[body_len++] = rows[i].arg;
+			in.auth = rows[i].arg; /* what a row that opens must give back */
+			break;
+		case TAG:
+			body[36 + 5] = 0x42; /* cred_tag: 8 bytes at 36 */
+			break;
+		case TRIM:
+			body_len--;
+			break;
+		}
+		len = sg_store_seal(&s, rows[i].version, bind, sizeof(bind), body, (size_t)body_len,
+		                    buf, sizeof(buf));
+		assert_true(len > 0);
+		memset(&out, 0xee, sizeof(out));
+		assert_int_equal(sg_store_rec_open(&f->key, 9, buf, (size_t)len, &out), rows[i].rc);
+		if (rows[i].rc == 0)
+			assert_memory_equal(&in, &out, sizeof(in));
+		else
+			assert_true(all_zero(&out, sizeof(out)));
+	}
+	sg_wipe(body, sizeof(body));
+	sg_store_rec_wipe(&in);
+	sg_store_rec_wipe(&out);
 	sg_store_sealer_wipe(&s);
 }
 
@@ -1057,6 +1193,7 @@ int main(void)
 		cmocka_unit_test(test_cred_tag),
 		cmocka_unit_test_setup_teardown(test_rec_openssl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rec_versions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rec_auth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),

@@ -566,6 +566,70 @@ static void test_proxy(void **state)
 	tc_sa_free(sa, WINDOW);
 }
 
+/*
+ * proxy mode, issue 17: a certificate, raw public key or anonymous session
+ * restored with its kind (sg_dp_session_restore_as()) names it in the PROXY
+ * v2 header again (SG_PP2_TYPE_AUTH), with its identity (none: anonymous);
+ * an unknown kind is refused.
+ */
+static void test_proxy_auth(void **state)
+{
+	static const uint8_t token[SG_PP2_TOKEN_LEN] = { 0xa7, 0x17, 9, 8, 7, 6, 5, 4 };
+	static const struct {
+		uint8_t auth;
+		const char *ident;
+	} rows[] = {
+		{ SG_PP2_AUTH_X509, "urn:dev:cert" },
+		{ SG_PP2_AUTH_RPK, "rpk-device" },
+		{ SG_PP2_AUTH_NONE, "" },
+		{ SG_PP2_AUTH_PSK, "psk-device" },
+	};
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint8_t len = (uint8_t)strlen(rows[i].ident);
+		uint8_t got[SG_PP2_TOKEN_LEN];
+		struct sg_rec_sa *sa;
+		struct sg_pp2_info pi;
+		struct dp_frame f;
+		struct rte_mbuf *m;
+		struct run a, b;
+		uint32_t be;
+		uint64_t id;
+
+		run_up(&a, SG_DP_BACKEND_PROXY, 0);
+		sess_add(&a, 3, 0, NULL);
+		assert_int_equal(sg_dp_session_attach_as(a.dp, E.d[3].id, rows[i].auth,
+		                                         (const uint8_t *)rows[i].ident, len,
+		                                         token),
+		                 0);
+		sa = checkpoint(&a, 3, &be, got);
+		id = E.d[3].id;
+		run_down(&a);
+
+		run_up(&b, SG_DP_BACKEND_PROXY, 0);
+		sess_add(&b, 3, id, sa);
+		assert_int_equal(sg_dp_session_restore_as(b.dp, id, SG_PP2_AUTH_MAX,
+		                                          (const uint8_t *)rows[i].ident, len,
+		                                          token, 0),
+		                 -EINVAL);
+		assert_int_equal(sg_dp_session_restore_as(b.dp, id, rows[i].auth,
+		                                          (const uint8_t *)rows[i].ident, len,
+		                                          token, 0),
+		                 0);
+		m = uplink(&b, 3, "GET /auth", &f);
+		assert_true(sg_pp2_decode(f.payload, f.len, &pi) > 0);
+		assert_int_equal(pi.auth, rows[i].auth);
+		assert_int_equal(pi.identity_len, len);
+		if (len != 0)
+			assert_memory_equal(pi.identity, rows[i].ident, len);
+		assert_memory_equal(pi.token, token, SG_PP2_TOKEN_LEN);
+		rte_pktmbuf_free(m);
+		run_down(&b);
+		tc_sa_free(sa, WINDOW);
+	}
+}
+
 /* ---- sequence floors (SG_DP_PUNT_FLOORS) ---- */
 
 /* Free every frame on ring q; returns how many there were. */
@@ -851,6 +915,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_udp_restore_done, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_udp_pool, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_proxy, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_proxy_auth, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_floors_step, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_floors_interval, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_floors_ring_full, test_setup, test_teardown),

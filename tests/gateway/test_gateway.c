@@ -649,8 +649,9 @@ static void test_revoked_mid_handshake(void **state)
  * older) is installed only if what it authenticated with still holds: a
  * raw public key still in the store, enabled, under the same identity
  * (found by the first 8 bytes of its hash, the tag the lookup carried); a
- * certificate identity's policy not disabled; an anonymous client always.
- * The session registry keeps the kind, which `sessions list` shows.
+ * certificate identity's policy not disabled; an anonymous client while
+ * tls.client_auth is not require (gw_cred_holds(), which the restore
+ * shares). The session registry keeps the kind, which `sessions list` shows.
  */
 static void test_cert_install_guard(void **state)
 {
@@ -660,6 +661,7 @@ static void test_cert_install_guard(void **state)
 		uint8_t auth;
 		enum step step;
 		bool installed;
+		uint32_t client_auth; /* tls.client_auth meanwhile */
 	} rows[] = {
 		{ "raw public key still in the store", SG_HS_AUTH_RPK, KEEP, true },
 		{ "raw public key removed", SG_HS_AUTH_RPK, REMOVE, false },
@@ -667,8 +669,14 @@ static void test_cert_install_guard(void **state)
 		{ "raw public key moved to another identity", SG_HS_AUTH_RPK, MOVE, false },
 		{ "certificate without a policy entry", SG_HS_AUTH_X509, KEEP, true },
 		{ "certificate whose policy was disabled", SG_HS_AUTH_X509, DISABLE, false },
-		{ "anonymous client (client_auth optional)", SG_HS_AUTH_NONE, KEEP, true },
+		{ "anonymous client (client_auth optional)", SG_HS_AUTH_NONE, KEEP, true,
+		  SG_TLS_CLIENT_AUTH_OPTIONAL },
+		{ "anonymous client (client_auth none)", SG_HS_AUTH_NONE, KEEP, true,
+		  SG_TLS_CLIENT_AUTH_NONE },
+		{ "anonymous client, client_auth require now", SG_HS_AUTH_NONE, KEEP, false,
+		  SG_TLS_CLIENT_AUTH_REQUIRE },
 	};
+	const uint32_t client_auth = E.gw->cfg.tls.client_auth;
 	const char *ident = "urn:dev:cert-1";
 	EVP_PKEY *k = EVP_EC_gen("P-256");
 	struct sg_cred_rpk rpk;
@@ -730,8 +738,10 @@ static void test_cert_install_guard(void **state)
 		dev_peer(&d, &res.peer);
 		res.suite = SG_TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8;
 		res.auth = rows[r].auth;
-		res.identity_len = (uint16_t)strlen(ident);
+		/* an anonymous client has no identity */
+		res.identity_len = rows[r].auth == SG_HS_AUTH_NONE ? 0 : (uint16_t)strlen(ident);
 		memcpy(res.identity, ident, res.identity_len);
+		E.gw->cfg.tls.client_auth = rows[r].client_auth;
 		res.expires = later();
 		res.user = 0; /* looked up before the change */
 		if (rows[r].auth == SG_HS_AUTH_RPK) {
@@ -739,6 +749,7 @@ static void test_cert_install_guard(void **state)
 			res.backend = sg_load_be32(rpk.spki_hash + 4);
 		}
 		rc = gw_hs_install(E.gw, &res, 0);
+		E.gw->cfg.tls.client_auth = client_auth;
 		sg_rec_sa_wipe(srv, E.window);
 		free(srv);
 		c1 = counters();
@@ -749,7 +760,7 @@ static void test_cert_install_guard(void **state)
 			assert_int_equal(sg_sess_find_tuple(table(), &t, &d.id), 0);
 			assert_int_equal(sg_gateway_session_get(E.gw, d.id, &gs), 0);
 			assert_int_equal(gs.auth, rows[r].auth);
-			assert_int_equal(gs.identity_len, strlen(ident));
+			assert_int_equal(gs.identity_len, res.identity_len);
 			assert_int_equal(sg_gateway_end_session(E.gw, d.id, NULL), 0);
 			pump();
 		} else {
@@ -1202,6 +1213,13 @@ static void on_progress(void *arg, bool done)
 	sg_gateway_status_line(E.gw, progress.line, sizeof(progress.line));
 }
 
+/* tls settings the next gateway_again() restores under, when set (the config has no tls:). */
+static struct {
+	bool set;
+	uint32_t client_auth;
+	bool require_policy;
+} restart_tls;
+
 static void gateway_again(const char *tag)
 {
 	char dn[16], bn[16];
@@ -1229,6 +1247,10 @@ static void gateway_again(const char *tag)
 	sg_gateway_attach(E.gw, E.cred, NULL);
 	memset(&progress, 0, sizeof(progress));
 	sg_gateway_on_progress(E.gw, on_progress, NULL);
+	if (restart_tls.set) {
+		E.gw->cfg.tls.client_auth = restart_tls.client_auth;
+		E.gw->cfg.tls.require_policy = restart_tls.require_policy;
+	}
 	assert_int_equal(gw_store_restore(E.gw), 0);
 	/* from here on the store's writer thread puts and commits, as in a daemon */
 	assert_int_equal(gw_store_writer_start(E.gw), 0);
@@ -1406,6 +1428,189 @@ static void test_store_restart(void **state)
 	dev_free(&d);
 }
 
+/*
+ * Certificate, raw public key and anonymous sessions across restarts, each
+ * checked at the restore by the install guard's rule (gw_cred_holds()): a
+ * raw public key still in the store, enabled, under its identity; a
+ * certificate identity's policy not disabled, and present when
+ * tls.require_policy; an anonymous client while tls.client_auth is not
+ * require. A session that no longer holds is not restored, counted
+ * revoked and deleted; one that does comes back at its id with its kind
+ * and identity. Two restarts: the first with client_auth optional, the
+ * second with client_auth require and require_policy.
+ */
+static void test_store_restart_kinds(void **state)
+{
+	enum change { KEEP = 0, RPK_REMOVE, RPK_DISABLE, RPK_MOVE, POL_ADD, POL_DISABLE };
+	static const struct {
+		const char *what;
+		uint8_t auth;
+		enum change change; /* while the first restart is down */
+		bool back1, back2;  /* restored by the first, by the second restart */
+	} rows[] = {
+		{ "raw public key kept", SG_HS_AUTH_RPK, KEEP, true, true },
+		{ "raw public key removed", SG_HS_AUTH_RPK, RPK_REMOVE, false, false },
+		{ "raw public key disabled", SG_HS_AUTH_RPK, RPK_DISABLE, false, false },
+		{ "raw public key moved to another identity", SG_HS_AUTH_RPK, RPK_MOVE, false,
+		  false },
+		{ "certificate without a policy", SG_HS_AUTH_X509, KEEP, true, false },
+		{ "certificate with a policy", SG_HS_AUTH_X509, POL_ADD, true, true },
+		{ "certificate whose policy was disabled", SG_HS_AUTH_X509, POL_DISABLE, false,
+		  false },
+		{ "anonymous client", SG_HS_AUTH_NONE, KEEP, true, false },
+	};
+	enum { N = RTE_DIM(rows) };
+	struct sg_rec_sa *srv = aligned_alloc(SG_CACHE_LINE, sg_rec_sa_size(E.window));
+	struct sg_cred_policy pol = { 0 };
+	struct sg_cred_rpk rpk[N];
+	struct sg_gw_store_info si;
+	struct sg_gw_session gs;
+	struct dev d[N];
+	uint64_t id[N];
+	unsigned removed, n1 = 0, n2 = 0;
+	char ident[N][24];
+	char msg[160];
+
+	(void)state;
+	assert_non_null(srv);
+	for (unsigned r = 0; r < N; r++) {
+		struct sg_hs_result res;
+		struct sg_sess_tuple t;
+
+		snprintf(ident[r], sizeof(ident[r]), "urn:dev:kind-%u", r);
+		dev_init(&d[r]);
+		memset(&rpk[r], 0, sizeof(rpk[r]));
+		memset(&res, 0, sizeof(res));
+		if (rows[r].auth == SG_HS_AUTH_RPK) {
+			EVP_PKEY *k = EVP_EC_gen("P-256");
+			unsigned char *p = rpk[r].spki;
+			int n;
+
+			assert_non_null(k);
+			n = i2d_PUBKEY(k, &p);
+			EVP_PKEY_free(k);
+			assert_true(n > 0);
+			rpk[r].spki_len = (uint32_t)n;
+			assert_int_equal(sg_cred_spki_check(rpk[r].spki, rpk[r].spki_len,
+			                                    rpk[r].spki_hash, msg, sizeof(msg)),
+			                 0);
+			rpk[r].identity_len = (uint32_t)strlen(ident[r]);
+			memcpy(rpk[r].identity, ident[r], rpk[r].identity_len);
+			assert_int_equal(sg_cred_rpk_put(E.cred, &rpk[r]), 0);
+			res.cred_ref = sg_load_be32(rpk[r].spki_hash);
+			res.backend = sg_load_be32(rpk[r].spki_hash + 4);
+		}
+		if (rows[r].change == POL_DISABLE)
+			assert_int_equal(
+			        sg_cred_policy_put(E.cred, ident[r], strlen(ident[r]), &pol), 0);
+		sa_pair(E.next_dev * 16 + d[r].ip[3], 1, srv, d[r].sa);
+		res.sa = srv;
+		dev_peer(&d[r], &res.peer);
+		res.suite = SG_TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8;
+		res.auth = rows[r].auth;
+		res.identity_len = rows[r].auth == SG_HS_AUTH_NONE ? 0 : (uint16_t)strlen(ident[r]);
+		memcpy(res.identity, ident[r], res.identity_len);
+		res.expires = later();
+		res.ems = true;
+		res.user = UINT64_MAX; /* looked up now: no install guard */
+		E.gw->cfg.tls.client_auth = SG_TLS_CLIENT_AUTH_OPTIONAL;
+		assert_int_equal(gw_hs_install(E.gw, &res, 0), 0);
+		E.gw->cfg.tls.client_auth = SG_TLS_CLIENT_AUTH_REQUIRE;
+		sg_rec_sa_wipe(srv, E.window);
+		memcpy(&t, &res.peer, sizeof(t));
+		assert_int_equal(sg_sess_find_tuple(table(), &t, &id[r]), 0);
+		n1 += rows[r].back1;
+		n2 += rows[r].back2;
+	}
+	free(srv);
+	assert_int_equal(sg_gateway_save(E.gw), 0);
+	/* While the gateway is down: the credential store changes. */
+	for (unsigned r = 0; r < N; r++) {
+		switch (rows[r].change) {
+		case RPK_REMOVE:
+			assert_int_equal(sg_cred_rpk_delete(E.cred, rpk[r].spki_hash), 0);
+			break;
+		case RPK_DISABLE:
+			rpk[r].flags = SG_CRED_F_DISABLED;
+			assert_int_equal(sg_cred_rpk_put(E.cred, &rpk[r]), 0);
+			break;
+		case RPK_MOVE:
+			rpk[r].identity_len = 5;
+			memcpy(rpk[r].identity, "other", 5);
+			assert_int_equal(sg_cred_rpk_put(E.cred, &rpk[r]), 0);
+			break;
+		case POL_ADD:
+			pol.flags = 0;
+			assert_int_equal(
+			        sg_cred_policy_put(E.cred, ident[r], strlen(ident[r]), &pol), 0);
+			break;
+		case POL_DISABLE:
+			pol.flags = SG_CRED_F_DISABLED;
+			assert_int_equal(
+			        sg_cred_policy_put(E.cred, ident[r], strlen(ident[r]), &pol), 0);
+			break;
+		case KEEP:
+			break;
+		}
+	}
+	for (unsigned pass = 1; pass <= 2; pass++) {
+		/* the second start: client_auth require, require_policy (gateway_again()) */
+		restart_tls.client_auth =
+		        pass == 1 ? SG_TLS_CLIENT_AUTH_OPTIONAL : SG_TLS_CLIENT_AUTH_REQUIRE;
+		restart_tls.require_policy = pass == 2;
+		restart_tls.set = true;
+		gateway_again(pass == 1 ? "k1" : "k2");
+		sg_gateway_store_info(E.gw, &si);
+		print_message("# restart %u: restored %" PRIu64 ", revoked %" PRIu64 "\n", pass,
+		              si.restored, si.restore_revoked);
+		assert_int_equal(si.restored, pass == 1 ? n1 : n2);
+		assert_int_equal(si.restore_revoked, pass == 1 ? N - n1 : n1 - n2);
+		assert_int_equal(si.restore_refused, 0);
+		for (unsigned r = 0; r < N; r++) {
+			bool back = pass == 1 ? rows[r].back1 : rows[r].back2;
+			size_t len = rows[r].auth == SG_HS_AUTH_NONE ? 0 : strlen(ident[r]);
+
+			print_message("#   %s: %s\n", rows[r].what, back ? "back" : "not back");
+			if (!back) {
+				assert_int_equal(sg_gateway_session_get(E.gw, id[r], &gs), -ENOENT);
+				continue;
+			}
+			assert_int_equal(sg_gateway_session_get(E.gw, id[r], &gs), 0);
+			assert_int_equal(gs.auth, rows[r].auth);
+			assert_int_equal(gs.identity_len, len);
+			assert_memory_equal(gs.identity, ident[r], len);
+			/* its tag (raw public keys) and EMS go into its record again */
+			assert_int_equal(sg_sessreg_store_flags(E.gw->end.reg, id[r]),
+			                 SG_STORE_F_EMS);
+			if (rows[r].auth == SG_HS_AUTH_RPK)
+				assert_memory_equal(sg_sessreg_tag(E.gw->end.reg, id[r]),
+				                    rpk[r].spki_hash, SG_SESSREG_TAG_LEN);
+			else
+				assert_null(sg_sessreg_tag(E.gw->end.reg, id[r]));
+		}
+		/* the ones not restored were deleted: only the restored ones are kept */
+		assert_int_equal(sg_gateway_save(E.gw), 0);
+		sg_gateway_store_info(E.gw, &si);
+		assert_int_equal(si.records, pass == 1 ? n1 : n2);
+	}
+	restart_tls.set = false;
+	gateway_again("k3");
+	for (unsigned r = 0; r < N; r++) {
+		if (rows[r].back2)
+			assert_int_equal(sg_gateway_end_session(E.gw, id[r], NULL), 0);
+		if (rows[r].auth == SG_HS_AUTH_RPK) {
+			assert_int_equal(sg_cred_rpk_delete_identity(E.cred, ident[r],
+			                                             strlen(ident[r]), &removed),
+			                 0);
+			assert_int_equal(sg_cred_rpk_delete_identity(E.cred, "other", 5, &removed),
+			                 0);
+		}
+		sg_cred_policy_delete(E.cred, ident[r], strlen(ident[r]));
+		dev_free(&d[r]);
+	}
+	pump();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1420,6 +1625,7 @@ int main(void)
 		cmocka_unit_test(test_retire_after_quiescent),
 		cmocka_unit_test(test_mbufs_back),
 		cmocka_unit_test(test_store_restart),
+		cmocka_unit_test(test_store_restart_kinds),
 	};
 
 	return cmocka_run_group_tests_name("gateway", tests, setup, teardown);
