@@ -21,7 +21,8 @@
 //   cert_chain/p256/miss         hs_cert_verify_x509() of a client certificate (root CA,
 //                                CRL) that is never in the cache: parse + X509_verify_cert
 //   cert_chain/p256/hit          the same certificates again: the verified-chain cache
-//   baseline_openssl_chain/p256  d2i_X509() + X509_verify_cert() on the same store (libssl)
+//   baseline_openssl_chain/p256  d2i_X509() + X509_verify_cert() as libssl does it, on a store
+//                                with the same CA, CRL and flags (CRL_CHECK_ALL)
 //   cert_rpk/p256                hs_cert_parse_rpk(): a raw public key and its SHA-256
 //   baseline_openssl_rpk/p256    d2i_PUBKEY() of the same SubjectPublicKeyInfo + SHA-256
 //
@@ -177,7 +178,7 @@ struct Pki {
 		store = X509_STORE_new();
 		X509_STORE_add_cert(store, ca);
 		X509_STORE_add_crl(store, c);
-		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
 		X509_CRL_free(c);
 		ASN1_TIME_free(t);
 		for (unsigned i = 0; i < kClients; i++) {

@@ -13,8 +13,10 @@
  *     self-signed, non-EC key, intermediates, CN vs SAN URI, identities
  *     too long, extendedKeyUsage, malformed lists) with its failure counter;
  *   - the verified-chain cache: hits, misses, expiry on a hit, capacity,
- *     revocation after a CRL reload; raw public keys; reload keeping the old
- *     set alive for its holders, and a failed reload changing nothing;
+ *     revocation after a CRL reload; raw public keys (the canonical form
+ *     read directly and any other through OpenSSL agree); reload keeping the
+ *     old set alive for its holders, and a failed reload changing nothing;
+ *   - 2000 mutated chains and 2000 mutated raw public keys: a verdict each;
  *   - the nonce pool under threads: signers on four threads while the test
  *     thread refills and reloads; every signature verifies and no r repeats
  *     (suite 'threads': also run under ThreadSanitizer).
@@ -563,9 +565,25 @@ static void test_bodies(void **state)
 	assert_int_equal(len, 3 + (size_t)sl);
 	assert_int_equal(sg_load_be24(b), (uint32_t)sl);
 	assert_memory_equal(b + 3, spki, (size_t)sl);
+	assert_int_equal(hs_cert_client_auth(s), SG_HS_CLIENT_AUTH_REQUIRE);
+	assert_int_equal(hs_cert_identity_from(s), SG_HS_CERT_ID_CN);
+	assert_false(hs_cert_require_policy(s));
 	assert_null(sg_hs_certs_acquire(NULL));
 	assert_false(hs_cert_has_x509(NULL));
+	assert_false(hs_cert_accepts_rpk(NULL));
+	assert_int_equal(hs_cert_client_auth(NULL), SG_HS_CLIENT_AUTH_NONE);
 	sg_hs_certs_release(NULL);
+	sg_hs_certs_release(s);
+	sg_hs_certs_free(c);
+	/* The policy knobs come through as configured. */
+	conf.client_auth = SG_HS_CLIENT_AUTH_OPTIONAL;
+	conf.identity_from = SG_HS_CERT_ID_SAN_URI;
+	conf.require_policy = 1;
+	c = create_ok(&conf);
+	s = sg_hs_certs_acquire(c);
+	assert_int_equal(hs_cert_client_auth(s), SG_HS_CLIENT_AUTH_OPTIONAL);
+	assert_int_equal(hs_cert_identity_from(s), SG_HS_CERT_ID_SAN_URI);
+	assert_true(hs_cert_require_policy(s));
 	sg_hs_certs_release(s);
 	sg_hs_certs_free(c);
 }
@@ -1306,6 +1324,102 @@ static void test_rpk_paths_agree(void **state)
 	}
 }
 
+/* ---- mutated input ---------------------------------------------------------------- */
+
+static uint32_t xorshift(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/* 1 to 4 random bytes of b replaced, or its length cut (xorshift, reproducible). */
+static size_t mutate(uint8_t *b, size_t len, uint32_t *seed)
+{
+	unsigned k, n = 1 + xorshift(seed) % 4;
+
+	if (xorshift(seed) % 8 == 0)
+		return xorshift(seed) % len;
+	for (k = 0; k < n; k++)
+		b[xorshift(seed) % len] = (uint8_t)xorshift(seed);
+	return len;
+}
+
+/*
+ * Bounded robustness: 2000 mutations of a good chain (leaf + intermediate)
+ * and 2000 of a raw public key each end in a verdict, never a crash or a
+ * leak (the sanitizer build runs this too); a mutated raw public key is
+ * taken exactly when OpenSSL's own decoder takes it as a P-256 / P-384 key
+ * with the same point.
+ */
+static void test_mutations(void **state)
+{
+	const struct chain_row *row = &chain_rows[4]; /* via intermediate */
+	struct sg_hs_certs_conf conf = base_conf();
+	struct sg_hs_certs *c = create_ok(&conf);
+	const struct hs_cert_set *s = sg_hs_certs_acquire(c);
+	uint8_t good[8192], b[8192], id[SG_TLS_PSK_IDENTITY_MAX], spki[128], hash[32];
+	EVP_PKEY *k, *rk = keygen("EC", "P-256");
+	size_t len = row_list(row, good, sizeof(good), &k), sl = spki_of(rk, NULL, spki), l;
+	unsigned i, verdicts[4] = { 0 }, taken = 0;
+	uint32_t seed = 0x5347c3a7;
+	struct hs_peer_key key, ref;
+	uint16_t idl;
+
+	(void)state;
+	assert_string_equal(row->name, "via intermediate");
+	for (i = 0; i < 2000; i++) {
+		int rc;
+
+		memcpy(b, good, len);
+		l = mutate(b, len, &seed);
+		rc = hs_cert_verify_x509(c, s, b, l, t0, &key, id, &idl);
+		if (rc != 0 && rc != SG_HS_C_FAIL_BAD_CERT && rc != SG_HS_C_FAIL_UNKNOWN_CA &&
+		    rc != SG_HS_C_FAIL_CERT_EXPIRED && rc != SG_HS_C_FAIL_CERT_REVOKED &&
+		    rc != SG_HS_C_FAIL_UNSUPPORTED_CERT)
+			fail_msg("mutation %u: %d", i, rc);
+		verdicts[rc == 0                         ? 0
+		         : rc == SG_HS_C_FAIL_BAD_CERT   ? 1
+		         : rc == SG_HS_C_FAIL_UNKNOWN_CA ? 2
+		                                         : 3]++;
+	}
+	for (i = 0; i < 2000; i++) {
+		const uint8_t *p = b;
+		EVP_PKEY *pk;
+		bool want;
+		int rc;
+
+		memcpy(b, spki, sl);
+		l = mutate(b, sl, &seed);
+		rc = hs_cert_parse_rpk(b, l, &key, hash);
+		pk = l ? d2i_PUBKEY(NULL, &p, (long)l) : NULL;
+		want = pk != NULL && p == b + l && EVP_PKEY_is_a(pk, "EC") &&
+		       (EVP_PKEY_get_bits(pk) == 256 || EVP_PKEY_get_bits(pk) == 384);
+		if (want) {
+			point_of(pk, &ref);
+			want = ref.point_len == 65 || ref.point_len == 97;
+		}
+		if ((rc == 0) != want)
+			fail_msg("rpk mutation %u: ours %d, OpenSSL %s", i, rc,
+			         want ? "takes it" : "not");
+		if (rc == 0) {
+			assert_int_equal(key.point_len, ref.point_len);
+			assert_memory_equal(key.point, ref.point, ref.point_len);
+			taken++;
+		}
+		EVP_PKEY_free(pk);
+		ERR_clear_error();
+	}
+	print_message("# chains: %u verified, %u bad_certificate, %u unknown_ca, %u other; "
+	              "raw public keys: %u of 2000 taken, as OpenSSL\n",
+	              verdicts[0], verdicts[1], verdicts[2], verdicts[3], taken);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(rk);
+	sg_hs_certs_release(s);
+	sg_hs_certs_free(c);
+}
+
 /* ---- reload ----------------------------------------------------------------------- */
 
 static void test_reload(void **state)
@@ -1508,6 +1622,7 @@ int main(void)
 		cmocka_unit_test(test_cache_capacity),
 		cmocka_unit_test(test_rpk),
 		cmocka_unit_test(test_rpk_paths_agree),
+		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_pool_threads),
 	};
