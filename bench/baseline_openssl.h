@@ -9,6 +9,15 @@
  * layer and a 64-bit replay window (OpenSSL's DTLS1_BITMAP). A library of its
  * own so that stormgate-bench and its test (tests/bench) run the same code.
  *
+ * CBC-SHA256 records the same way: an AES-128-CBC context with its cipher
+ * fixed once (no EVP padding), re-keyed per record with the session key and
+ * the record's IV, and an HMAC-SHA256 EVP_MAC context with its digest fixed
+ * once, re-keyed per record with the session's MAC key. Encrypt-then-MAC
+ * (the SA's SG_SA_F_ETM) checks the MAC first (RFC 7366 §3); MAC-then-encrypt
+ * decrypts, reads the padding and checks the MAC over the content it leaves:
+ * the textbook check, not constant time (OpenSSL keeps its constant-time
+ * one inside libssl), so it does less work than the record layer's.
+ *
  * Threads: one opener per thread; no shared state.
  */
 #ifndef STORMGATE_BENCH_BASELINE_OPENSSL_H
@@ -38,8 +47,9 @@ void sg_bench_ossl_free(struct sg_bench_ossl *o);
 
 /*
  * Open one DTLS 1.2 record (no CID) of the session whose server SA is sa
- * (rx_key, rx_iv, epoch; its replay state rx_top and replay[0] are read and,
- * once the record authenticates, updated): header checks, replay check
+ * (rx_key, rx_iv, epoch; CBC: its MAC line at the default window; its replay
+ * state rx_top and replay[0] are read and, once the record authenticates,
+ * updated): header checks, replay check
  * (RFC 6347 §4.1.2.6), nonce (RFC 5246 §6.2.3.3, RFC 7905 §2), AAD, decrypt
  * and verify into out (room for the fragment length). *pt_len is the
  * plaintext length. Returns 0, -EINVAL (malformed or wrong epoch), -EALREADY

@@ -2,10 +2,15 @@
 // Record layer benchmarks (docs/performance.md, "Record layer"):
 //
 //   record_open/<suite>/<payload>/<sessions>            sg_rec_open_burst, bursts of 128
+//                                                       (suites: the AEADs, cbc_sha256
+//                                                       MAC-then-encrypt, cbc_sha256_etm
+//                                                       encrypt-then-MAC)
 //   record_seal/<suite>/<payload>/<sessions>            sg_rec_seal_burst, bursts of 128
 //   baseline_openssl_open/<suite>/<payload>/<sessions>  OpenSSL EVP, one context with its
 //                                                       cipher fixed once, re-keyed (key
 //                                                       and nonce) per record, one at a time
+//                                                       (CBC: AES-128-CBC and an HMAC EVP_MAC,
+//                                                       both re-keyed per record)
 //   imb_raw_open/<suite>/<payload>                      bare IPsec-MB job loop, one hot key
 //   keystore/<variant>/<suite>/<sessions>               key storage study (64-byte records)
 //
@@ -52,6 +57,22 @@ using sgbench::kSuites;
 using sgbench::SuiteInfo;
 const unsigned kPayloads[] = { 64, 256, 1024 };
 const size_t kSessions[] = { 1, 1000, 1000000, 10000000 };
+
+// A record suite as these benchmarks run it: the AEAD and the SA flags.
+struct RecSuite {
+	const char *name;
+	sg_aead aead;
+	uint8_t flags;
+};
+
+// The CBC-SHA256 suites (TLS_PSK_WITH_AES_128_CBC_SHA256 and the ECDHE_ECDSA one):
+// MAC-then-encrypt, and RFC 7366 encrypt-then-MAC. Up to 1M sessions: their SAs
+// are three lines, and 10M of each would add ~4 GB to the arrays kept below.
+const RecSuite kCbcSuites[] = {
+	{ "cbc_sha256", SG_AEAD_AES_128_CBC_SHA256, 0 },
+	{ "cbc_sha256_etm", SG_AEAD_AES_128_CBC_SHA256, SG_SA_F_ETM },
+};
+constexpr size_t kCbcSessionsMax = 1000000;
 
 // As in the record layer: GCC deletes loops made only of __builtin_prefetch.
 inline void prefetch_line(const void *p)
@@ -116,29 +137,48 @@ void *huge_alloc(size_t bytes)
 	return p;
 }
 
-// The server SAs of every session count of every suite, built once and kept
-// (all of them: ~7 GB), so that benchmarks may run in any order
-// (--benchmark_enable_random_interleaving) without rebuilding 10M SAs.
-struct SaArrays {
-	std::map<std::pair<int, size_t>, sg_rec_sa *> arrays;
+// `count` server SAs of one suite, sg_rec_sa_size_for() bytes apart (CBC SAs carry
+// their MAC line).
+struct SaArray {
+	uint8_t *base = nullptr;
+	size_t stride = 0;
 
-	sg_rec_sa *get(sg_aead a, size_t count)
+	explicit operator bool() const
 	{
-		auto key = std::make_pair(int(a), count);
+		return base != nullptr;
+	}
+
+	sg_rec_sa *operator[](size_t i) const
+	{
+		return reinterpret_cast<sg_rec_sa *>(base + i * stride);
+	}
+};
+
+// The server SAs of every session count of every suite, built once and kept
+// (all of them: ~7 GB, and ~0.4 GB for CBC), so that benchmarks may run in any
+// order (--benchmark_enable_random_interleaving) without rebuilding 10M SAs.
+struct SaArrays {
+	std::map<std::pair<int, size_t>, SaArray> arrays;
+
+	SaArray get(sg_aead a, size_t count, uint8_t flags = 0)
+	{
+		auto key = std::make_pair(int(a) | flags << 8, count);
 		auto it = arrays.find(key);
 
 		if (it != arrays.end())
 			return it->second;
-		auto *sa = static_cast<sg_rec_sa *>(huge_alloc(count * sg_rec_sa_size(kWindow)));
+		SaArray sa;
+		sa.stride = sg_rec_sa_size_for(kWindow, a);
+		sa.base = static_cast<uint8_t *>(huge_alloc(count * sa.stride));
 		if (!sa)
-			return nullptr;
+			return sa;
 		for (size_t i = 0; i < count; i++) {
 			Keys k;
 			sg_rec_sa_params p;
 
 			session_keys(i, a, k);
-			p = sgbench::sa_params(a, k, false);
-			sg_rec_sa_init(&sa[i], kWindow, &p);
+			p = sgbench::sa_params(a, k, false, flags);
+			sg_rec_sa_init(sa[i], kWindow, &p);
 		}
 		arrays[key] = sa;
 		return sa;
@@ -179,10 +219,12 @@ struct Pool {
 	{
 	}
 
-	void init(unsigned p)
+	void init(unsigned p, sg_aead aead)
 	{
 		payload = p;
-		stride = (SG_DTLS_HDR_LEN + 8 + p + 16 + 63) & ~size_t(63);
+		stride = (sg_rec_seal_headroom(aead, 0, 0) + p + sg_rec_seal_tailroom(aead, 0, 0) +
+		          63) &
+		         ~size_t(63);
 		buf.assign(kPool * stride + 64, 0);
 		len.assign(kPool, 0);
 		sess.assign(kPool, 0);
@@ -195,7 +237,7 @@ struct Pool {
 
 	// Seal kPool client records (outside the timed region) with the library,
 	// on a context of its own so the measured one sees only the measured work.
-	bool refill(sg_aead aead, size_t sessions)
+	bool refill(sg_aead aead, size_t sessions, uint8_t flags)
 	{
 		static sg_rec_sa *cli;
 		static sg_rec_ctx *ctx;
@@ -203,7 +245,7 @@ struct Pool {
 
 		if (!cli) {
 			cli = static_cast<sg_rec_sa *>(
-			        aligned_alloc(SG_CACHE_LINE, kBurst * sg_rec_sa_size(kWindow)));
+			        aligned_alloc(SG_CACHE_LINE, kBurst * sg_rec_sa_size_max(kWindow)));
 			ctx = sg_rec_ctx_create(nullptr);
 			if (!cli || !ctx)
 				return false;
@@ -223,7 +265,7 @@ struct Pool {
 				ops[j].pt_len = payload;
 			}
 			if (!sgbench::seal_as_devices(ctx, cli, aead, &sess[base], ops, kBurst,
-			                              g_seq))
+			                              g_seq, flags))
 				return false;
 			for (unsigned j = 0; j < kBurst; j++)
 				len[base + j] = ops[j].rec_len;
@@ -233,14 +275,14 @@ struct Pool {
 
 	// Where the next burst starts: a pass used up refills the pool with the
 	// timer paused. False (and the benchmark skipped) when sealing failed.
-	bool next(benchmark::State &state, sg_aead aead, size_t sessions, size_t &pos)
+	bool next(benchmark::State &state, const RecSuite &su, size_t sessions, size_t &pos)
 	{
 		if (pos < kPool)
 			return true;
 		state.PauseTiming();
 		if (gen > 0)
 			touched.add(sess.data(), pos); // the pass used up
-		bool ok = refill(aead, sessions);
+		bool ok = refill(su.aead, sessions, su.flags);
 		state.ResumeTiming();
 		if (!ok) {
 			state.SkipWithError("refill failed");
@@ -301,10 +343,10 @@ void finish(benchmark::State &state, uint64_t records, sg_rec_ctx *ctx,
 
 // ---- record_open ---------------------------------------------------------------------
 
-void bm_record_open(benchmark::State &state, sg_aead aead, unsigned payload, size_t sessions)
+void bm_record_open(benchmark::State &state, RecSuite su, unsigned payload, size_t sessions)
 {
 	sg_rec_ctx *ctx = sg_rec_ctx_create(nullptr);
-	sg_rec_sa *sas = g_sas.get(aead, sessions);
+	SaArray sas = g_sas.get(su.aead, sessions, su.flags);
 	Pool pool(sessions);
 	OpenedBurst b(payload);
 	sg_rec_open_op ops[kBurst];
@@ -316,14 +358,14 @@ void bm_record_open(benchmark::State &state, sg_aead aead, unsigned payload, siz
 		sg_rec_ctx_free(ctx);
 		return;
 	}
-	pool.init(payload);
+	pool.init(payload, su.aead);
 	for (auto _ : state) {
-		if (!pool.next(state, aead, sessions, pos))
+		if (!pool.next(state, su, sessions, pos))
 			break;
 		for (unsigned j = 0; j < kBurst; j++) {
 			ops[j].rec = pool.rec(pos + j);
 			ops[j].rec_len = pool.len[pos + j];
-			ops[j].sa = &sas[pool.sess[pos + j]];
+			ops[j].sa = sas[pool.sess[pos + j]];
 			ops[j].dst = b.slot(j);
 		}
 		unsigned ok = sg_rec_open_burst(ctx, ops, kBurst);
@@ -347,12 +389,13 @@ void bm_record_open(benchmark::State &state, sg_aead aead, unsigned payload, siz
 
 // ---- record_seal ---------------------------------------------------------------------
 
-void bm_record_seal(benchmark::State &state, sg_aead aead, unsigned payload, size_t sessions)
+void bm_record_seal(benchmark::State &state, RecSuite su, unsigned payload, size_t sessions)
 {
 	sg_rec_ctx *ctx = sg_rec_ctx_create(nullptr);
-	sg_rec_sa *sas = g_sas.get(aead, sessions);
-	const unsigned head = sg_rec_seal_headroom(aead, 0, 0);
-	const size_t stride = (head + payload + 16 + 63) & ~size_t(63);
+	SaArray sas = g_sas.get(su.aead, sessions, su.flags);
+	const unsigned head = sg_rec_seal_headroom(su.aead, 0, 0);
+	const size_t stride =
+	        (head + payload + sg_rec_seal_tailroom(su.aead, 0, 0) + 63) & ~size_t(63);
 	std::vector<uint8_t> bufs(kBurst * stride);
 	std::vector<uint32_t> order(kOrder);
 	sgbench::Touched touched(sessions);
@@ -376,7 +419,7 @@ void bm_record_seal(benchmark::State &state, sg_aead aead, unsigned payload, siz
 			op.buf_len = uint32_t(stride);
 			op.pt_off = head;
 			op.pt_len = payload;
-			op.sa = &sas[sess[j]];
+			op.sa = sas[sess[j]];
 			op.cid = nullptr;
 			op.cid_len = 0;
 			op.type = SG_DTLS_CT_APPLICATION_DATA;
@@ -396,10 +439,10 @@ void bm_record_seal(benchmark::State &state, sg_aead aead, unsigned payload, siz
 
 // ---- baseline_openssl_open ----------------------------------------------------------
 
-void bm_baseline_open(benchmark::State &state, sg_aead aead, unsigned payload, size_t sessions)
+void bm_baseline_open(benchmark::State &state, RecSuite su, unsigned payload, size_t sessions)
 {
-	sg_rec_sa *sas = g_sas.get(aead, sessions);
-	sg_bench_ossl *o = sg_bench_ossl_create(aead);
+	SaArray sas = g_sas.get(su.aead, sessions, su.flags);
+	sg_bench_ossl *o = sg_bench_ossl_create(su.aead);
 	Pool pool(sessions);
 	OpenedBurst b(payload);
 	size_t pos = kPool;
@@ -410,11 +453,11 @@ void bm_baseline_open(benchmark::State &state, sg_aead aead, unsigned payload, s
 		sg_bench_ossl_free(o);
 		return;
 	}
-	pool.init(payload);
+	pool.init(payload, su.aead);
 	// Outside timing: the re-keyed context still verifies tags. A copy of
 	// the first record with one tag bit flipped must be refused (the
 	// session's window is untouched then, so the record itself opens later).
-	if (!pool.refill(aead, sessions)) {
+	if (!pool.refill(su.aead, sessions, su.flags)) {
 		state.SkipWithError("refill failed");
 		sg_bench_ossl_free(o);
 		return;
@@ -424,7 +467,7 @@ void bm_baseline_open(benchmark::State &state, sg_aead aead, unsigned payload, s
 		std::vector<uint8_t> forged(pool.rec(0), pool.rec(0) + pool.len[0]);
 
 		forged.back() ^= 1;
-		if (sg_bench_ossl_open(o, &sas[pool.sess[0]], forged.data(), forged.size(),
+		if (sg_bench_ossl_open(o, sas[pool.sess[0]], forged.data(), forged.size(),
 		                       b.slot(0), &b.pt_len[0]) != -EBADMSG) {
 			state.SkipWithError("the baseline did not refuse a forged record");
 			sg_bench_ossl_free(o);
@@ -432,11 +475,11 @@ void bm_baseline_open(benchmark::State &state, sg_aead aead, unsigned payload, s
 		}
 	}
 	for (auto _ : state) {
-		if (!pool.next(state, aead, sessions, pos))
+		if (!pool.next(state, su, sessions, pos))
 			break;
 		unsigned ok = 0;
 		for (unsigned j = 0; j < kBurst; j++)
-			ok += sg_bench_ossl_open(o, &sas[pool.sess[pos + j]], pool.rec(pos + j),
+			ok += sg_bench_ossl_open(o, sas[pool.sess[pos + j]], pool.rec(pos + j),
 			                         pool.len[pos + j], b.slot(j), &b.pt_len[j]) == 0;
 		opened += ok;
 		if (ok != kBurst) {
@@ -615,15 +658,15 @@ inline const void *expand_now(IMB_MGR *m, const sg_rec_sa &sa, bool ccm, RawKey 
 
 // The receive keys of sessions sas[0..sessions) expanded once, kstride bytes each (CCM: the
 // AES-128 schedule; GCM: IPsec-MB's gcm_key_data), in huge pages; nullptr without memory.
-uint8_t *expanded_table(IMB_MGR *m, const sg_rec_sa *sas, size_t sessions, bool ccm, size_t kstride)
+uint8_t *expanded_table(IMB_MGR *m, const SaArray &sas, size_t sessions, bool ccm, size_t kstride)
 {
 	uint8_t *table = static_cast<uint8_t *>(huge_alloc(sessions * kstride));
 
 	for (size_t i = 0; table && i < sessions; i++) {
 		if (ccm)
-			keyexp128(m, sas[i].rx_key, table + i * kstride);
+			keyexp128(m, sas[i]->rx_key, table + i * kstride);
 		else
-			IMB_AES128_GCM_PRE(m, sas[i].rx_key,
+			IMB_AES128_GCM_PRE(m, sas[i]->rx_key,
 			                   reinterpret_cast<gcm_key_data *>(table + i * kstride));
 	}
 	return table;
@@ -634,7 +677,7 @@ void bm_keystore(benchmark::State &state, Store store, sg_aead aead, size_t sess
 	const bool ccm = aead == SG_AEAD_AES_128_CCM_8;
 	const size_t kstride = ccm ? 176 : sizeof(gcm_key_data);
 	IMB_MGR *m = new_mgr();
-	sg_rec_sa *sas = g_sas.get(aead, sessions);
+	SaArray sas = g_sas.get(aead, sessions);
 	uint8_t *table = nullptr;
 	RawKey *scratch = static_cast<RawKey *>(aligned_alloc(64, kBurst * sizeof(RawKey)));
 	const size_t stride = slot_stride(64);
@@ -670,7 +713,7 @@ void bm_keystore(benchmark::State &state, Store store, sg_aead aead, size_t sess
 
 		if (store == Store::raw_expand) {
 			for (unsigned j = 0; j < kBurst; j++)
-				prefetch_line(&sas[sess[j]]);
+				prefetch_line(sas[sess[j]]);
 		} else if (store == Store::preexpanded_pf) {
 			for (unsigned j = 0; j < kBurst; j++)
 				for (size_t l = 0; l < kstride; l += 64)
@@ -678,7 +721,7 @@ void bm_keystore(benchmark::State &state, Store store, sg_aead aead, size_t sess
 		}
 		for (unsigned j = 0; j < kBurst; j++) {
 			const void *keys = table ? table + sess[j] * kstride
-			                         : expand_now(m, sas[sess[j]], ccm, scratch[j]);
+			                         : expand_now(m, *sas[sess[j]], ccm, scratch[j]);
 			IMB_JOB *job = IMB_GET_NEXT_JOB(m);
 
 			fill_raw_job(job, aead, keys, nonce[j], aad[j], 13,
@@ -706,6 +749,20 @@ std::string name(const char *family, const char *suite, unsigned payload, size_t
 	       std::to_string(sessions);
 }
 
+// record_open, record_seal and baseline_openssl_open of one suite, payload and session count.
+void register_record(const RecSuite &su, unsigned p, size_t n)
+{
+	benchmark::RegisterBenchmark(name("record_open", su.name, p, n).c_str(), bm_record_open, su,
+	                             p, n)
+	        ->Unit(benchmark::kMicrosecond);
+	benchmark::RegisterBenchmark(name("record_seal", su.name, p, n).c_str(), bm_record_seal, su,
+	                             p, n)
+	        ->Unit(benchmark::kMicrosecond);
+	benchmark::RegisterBenchmark(name("baseline_openssl_open", su.name, p, n).c_str(),
+	                             bm_baseline_open, su, p, n)
+	        ->Unit(benchmark::kMicrosecond);
+}
+
 int register_all()
 {
 	static const char *store_names[] = { "raw_expand", "preexpanded", "preexpanded_pf" };
@@ -719,20 +776,8 @@ int register_all()
 			        bm_imb_raw_open, s.aead, p)
 			        ->Unit(benchmark::kMicrosecond);
 		for (size_t n : kSessions) {
-			for (unsigned p : kPayloads) {
-				benchmark::RegisterBenchmark(
-				        name("record_open", s.name, p, n).c_str(), bm_record_open,
-				        s.aead, p, n)
-				        ->Unit(benchmark::kMicrosecond);
-				benchmark::RegisterBenchmark(
-				        name("record_seal", s.name, p, n).c_str(), bm_record_seal,
-				        s.aead, p, n)
-				        ->Unit(benchmark::kMicrosecond);
-				benchmark::RegisterBenchmark(
-				        name("baseline_openssl_open", s.name, p, n).c_str(),
-				        bm_baseline_open, s.aead, p, n)
-				        ->Unit(benchmark::kMicrosecond);
-			}
+			for (unsigned p : kPayloads)
+				register_record(RecSuite{ s.name, s.aead, 0 }, p, n);
 			// Key storage study: CCM-8 and GCM-128; 1 KB GCM key data per
 			// session for 10M sessions would need 10 GB, so not there.
 			if (s.aead == SG_AEAD_AES_128_CCM_8 || s.aead == SG_AEAD_AES_128_GCM) {
@@ -749,6 +794,11 @@ int register_all()
 			}
 		}
 	}
+	for (const RecSuite &su : kCbcSuites)
+		for (size_t n : kSessions)
+			for (unsigned p : kPayloads)
+				if (n <= kCbcSessionsMax)
+					register_record(su, p, n);
 	return 0;
 }
 

@@ -54,12 +54,13 @@ inline uint64_t splitmix(uint64_t &x)
 // so the device side can re-derive any session's keys without storing them.
 struct Keys {
 	uint8_t ckey[32], skey[32], civ[16], siv[16];
+	uint8_t cmac[32], smac[32]; // CBC-SHA256 MAC keys
 };
 
 inline void session_keys(size_t i, sg_aead aead, Keys &k)
 {
 	uint64_t x = i * UINT64_C(0x2545f4914f6cdd1d) + unsigned(aead);
-	uint64_t w[12];
+	uint64_t w[20];
 
 	for (auto &v : w)
 		v = splitmix(x);
@@ -67,15 +68,21 @@ inline void session_keys(size_t i, sg_aead aead, Keys &k)
 	memcpy(k.skey, w + 4, 32);
 	memcpy(k.civ, w + 8, 16);
 	memcpy(k.siv, w + 10, 16);
+	memcpy(k.cmac, w + 12, 32);
+	memcpy(k.smac, w + 16, 32);
 }
 
-// SA parameters of one side (client: the device; else the gateway) at epoch 1.
-inline sg_rec_sa_params sa_params(sg_aead aead, const Keys &k, bool client)
+// SA parameters of one side (client: the device; else the gateway) at epoch 1, with
+// flags (SG_SA_F_ETM for CBC encrypt-then-MAC).
+inline sg_rec_sa_params sa_params(sg_aead aead, const Keys &k, bool client, uint8_t flags = 0)
 {
 	sg_rec_sa_params p{};
 
 	p.aead = aead;
 	p.epoch = 1;
+	p.flags = flags;
+	p.rx_mac = client ? k.smac : k.cmac;
+	p.tx_mac = client ? k.cmac : k.smac;
 	p.rx_key = client ? k.skey : k.ckey;
 	p.tx_key = client ? k.ckey : k.skey;
 	p.rx_iv = client ? k.siv : k.civ;
@@ -86,20 +93,25 @@ inline sg_rec_sa_params sa_params(sg_aead aead, const Keys &k, bool client)
 // The device side of sessions sess[0..n) seals one record each (client_write
 // keys) with the sequence numbers seq, seq + 1, ...: never a replay for the
 // gateway. The caller sets buf, buf_len, pt_off and pt_len of ops[0..n); cli
-// has room for n SAs of the default window. Returns true when all n sealed.
+// has room for n SAs of the default window and this AEAD (sg_rec_sa_size_for():
+// CBC SAs are wider). Returns true when all n sealed.
 inline bool seal_as_devices(sg_rec_ctx *ctx, sg_rec_sa *cli, sg_aead aead, const uint32_t *sess,
-                            sg_rec_seal_op *ops, unsigned n, uint64_t &seq)
+                            sg_rec_seal_op *ops, unsigned n, uint64_t &seq, uint8_t flags = 0)
 {
+	const size_t stride = sg_rec_sa_size_for(SG_REPLAY_WINDOW_DEFAULT, aead);
+
 	for (unsigned j = 0; j < n; j++) {
+		sg_rec_sa *sa = reinterpret_cast<sg_rec_sa *>(reinterpret_cast<uint8_t *>(cli) +
+		                                              j * stride);
 		Keys k;
 		sg_rec_sa_params p;
 
 		session_keys(sess[j], aead, k);
-		p = sa_params(aead, k, true);
+		p = sa_params(aead, k, true, flags);
 		p.tx_seq = seq++;
-		sg_rec_sa_init(&cli[j], SG_REPLAY_WINDOW_DEFAULT, &p);
+		sg_rec_sa_init(sa, SG_REPLAY_WINDOW_DEFAULT, &p);
 		sg_wipe(&k, sizeof(k));
-		ops[j].sa = &cli[j];
+		ops[j].sa = sa;
 		ops[j].cid = nullptr;
 		ops[j].cid_len = 0;
 		ops[j].type = SG_DTLS_CT_APPLICATION_DATA;

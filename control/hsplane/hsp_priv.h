@@ -49,12 +49,12 @@ struct hsp_msg {
 	uint8_t n_out;
 	uint16_t out_len[HSP_FLIGHT_MAX];
 	uint16_t out_used;
-	uint16_t payload_len;    /* HSP_MSG_RECORD */
-	unsigned worker;         /* data-plane worker of the datagram */
-	struct sg_hs_result res; /* HSP_MSG_INSTALL; res.sa is sa below */
-	struct rte_mbuf *m;      /* HSP_MSG_RECORD */
-	const uint8_t *payload;  /* ... into m */
-	struct sg_rec_sa *sa;    /* sa_size bytes (any suite's SA), secret: wiped when served */
+	uint16_t payload_len;          /* HSP_MSG_RECORD */
+	unsigned worker;               /* data-plane worker of the datagram */
+	struct sg_hs_result res;       /* HSP_MSG_INSTALL; res.sa is sa below */
+	struct rte_mbuf *m;            /* HSP_MSG_RECORD */
+	const uint8_t *payload;        /* ... into m */
+	struct sg_rec_sa *sa;          /* sa_size bytes, secret: wiped when served */
 	uint8_t out[HSP_FLIGHT_BYTES]; /* the flight's datagrams, back to back */
 };
 

@@ -34,7 +34,8 @@
  *    exit. The compression is OpenSSL's SHA256_Transform.
  *
  * The HMAC states (key ⊕ ipad, key ⊕ opad) are computed from the SA's raw
- * MAC key per record, two compressions, as the AES schedules are.
+ * MAC key, two compressions, unless a small per-context cache of hot keys
+ * has them (hmac_states()); the AES schedules are expanded per record.
  */
 /*
  * SHA256_Init and SHA256_Transform are deprecated in OpenSSL 3.0 but kept:
@@ -44,6 +45,7 @@
  */
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 
+#include <emmintrin.h>
 #include <errno.h>
 #include <string.h>
 
@@ -136,15 +138,66 @@ void sg_cbc_hmac_key(const uint8_t *key, size_t key_len, uint8_t pads[2 * SG_DTL
 }
 
 /*
- * Byte p of the MAC input prefix ‖ data, 0 past the data_max bytes that may
- * be read; p is public.
+ * ~0 when a < b, for a and b less than 2^31 apart, as a byte; no barrier,
+ * so that a loop of them vectorises (its operands come through ct_barrier()).
  */
-static inline uint8_t msg_byte(const uint8_t *prefix, unsigned prefix_len, const uint8_t *data,
-                               uint32_t data_max, uint32_t p)
+static inline uint8_t lt8(uint32_t a, uint32_t b)
 {
-	if (p < prefix_len)
-		return prefix[p];
-	return p - prefix_len < data_max ? data[p - prefix_len] : 0;
+	return (uint8_t)(0u - ((a - b) >> 31));
+}
+
+/*
+ * 0xff for each of the 16 positions q .. q + 15 at or past at, else 0, in
+ * SSE2 lanes (x86-64's baseline; IPsec-MB makes the record layer x86-only):
+ * no branch, no table, the same instructions whatever at is. Positions and
+ * at are under 2^15 apart (records are under 2^15 bytes), so q + k - at fits
+ * a signed 16-bit lane.
+ */
+static inline __m128i at_or_past(uint32_t q, uint32_t at)
+{
+	const __m128i base = _mm_set1_epi16((int16_t)(q - at)), minus1 = _mm_set1_epi16(-1);
+	const __m128i lo = _mm_add_epi16(base, _mm_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7));
+	const __m128i hi = _mm_add_epi16(base, _mm_setr_epi16(8, 9, 10, 11, 12, 13, 14, 15));
+
+	return _mm_packs_epi16(_mm_cmpgt_epi16(lo, minus1), _mm_cmpgt_epi16(hi, minus1));
+}
+
+/*
+ * Block j (64 bytes) of the MAC input prefix ‖ data, zero past the data_max
+ * bytes that may be read: bounds that are all public.
+ */
+static void msg_block(uint8_t *block, uint32_t j, const uint8_t *prefix, unsigned prefix_len,
+                      const uint8_t *data, uint32_t data_max)
+{
+	uint32_t from = j * SHA_BLOCK, to = from + SHA_BLOCK, end = prefix_len + data_max;
+	uint32_t p = from;
+
+	memset(block, 0, SHA_BLOCK);
+	if (p < prefix_len) {
+		uint32_t k = (prefix_len < to ? prefix_len : to) - p;
+
+		memcpy(block, prefix + p, k);
+		p += k;
+	}
+	if (p < to && p < end)
+		memcpy(block + (p - from), data + (p - prefix_len), (end < to ? end : to) - p);
+}
+
+/* HMAC's outer hash (RFC 2104 §2): opad state, then H(inner) ‖ 0x80 ‖ zeros ‖ 768 bits. */
+static void outer_hash(SHA256_CTX *c, const uint8_t *pads, const uint32_t inner[8],
+                       uint8_t mac[SG_DTLS_CBC_MAC_LEN])
+{
+	uint8_t block[SHA_BLOCK] = { 0 };
+
+	memcpy(c->h, pads + 32, 32);
+	for (unsigned w = 0; w < 8; w++)
+		sg_store_be32(block + 4 * w, inner[w]);
+	block[32] = 0x80;
+	sg_store_be32(block + SHA_BLOCK - 4, (SHA_BLOCK + 32) * 8);
+	SHA256_Transform(c, block);
+	for (unsigned w = 0; w < 8; w++)
+		sg_store_be32(mac + 4 * w, c->h[w]);
+	sg_wipe(block, sizeof(block));
 }
 
 int sg_cbc_hmac_ct(const uint8_t pads[2 * SG_DTLS_CBC_MAC_LEN], const uint8_t *prefix,
@@ -180,8 +233,7 @@ int sg_cbc_hmac_ct(const uint8_t pads[2 * SG_DTLS_CBC_MAC_LEN], const uint8_t *p
 	memcpy(c.h, pads, 32);
 	for (uint32_t j = 0; j < first_var; j++) {
 		if (j == 0 && prefix_len) {
-			for (uint32_t t = 0; t < SHA_BLOCK; t++)
-				block[t] = msg_byte(prefix, prefix_len, data, data_max, t);
+			msg_block(block, 0, prefix, prefix_len, data, data_max);
 			SHA256_Transform(&c, block);
 		} else {
 			SHA256_Transform(&c, data + j * SHA_BLOCK - prefix_len);
@@ -190,36 +242,29 @@ int sg_cbc_hmac_ct(const uint8_t pads[2 * SG_DTLS_CBC_MAC_LEN], const uint8_t *p
 	/*
 	 * Every block that may hold the end of the message, whatever its secret
 	 * length, is built with masks and compressed; the state after block fin
-	 * is kept.
+	 * is kept. In block j the message ends at rel = n - 64 j (secret, maybe
+	 * outside the block): bytes before it are message, the byte at it 0x80.
 	 */
 	for (uint32_t j = first_var; j <= last; j++) {
-		uint32_t is_fin = ct_eq(j, fin);
+		uint32_t is_fin = ct_eq(j, fin), rel = ct_barrier(n - j * SHA_BLOCK);
+		uint8_t len_bytes[4];
 
+		msg_block(block, j, prefix, prefix_len, data, data_max);
 		for (uint32_t t = 0; t < SHA_BLOCK; t++) {
-			uint32_t p = j * SHA_BLOCK + t;
-			uint32_t b = msg_byte(prefix, prefix_len, data, data_max, p) & ct_lt(p, n);
+			uint8_t eq = (uint8_t)(~lt8(t, rel) & ~lt8(rel, t));
 
-			b |= 0x80 & ct_eq(p, n);
-			if (t >= SHA_BLOCK - 4) /* public position: the length's low 32 bits */
-				b |= (bits >> (8 * (SHA_BLOCK - 1 - t))) & 0xff & is_fin;
-			block[t] = (uint8_t)b;
+			block[t] = (uint8_t)((block[t] & lt8(t, rel)) | (0x80 & eq));
 		}
+		/* The length's low 32 bits end block fin (its high ones are zero). */
+		sg_store_be32(len_bytes, bits & is_fin);
+		for (unsigned t = 0; t < 4; t++)
+			block[SHA_BLOCK - 4 + t] |= len_bytes[t];
 		SHA256_Transform(&c, block);
 		for (unsigned w = 0; w < 8; w++)
 			inner[w] |= c.h[w] & is_fin;
 	}
 
-	/* Outer hash: opad state, then H(inner) ‖ 0x80 ‖ zeros ‖ bit length of 64 + 32 bytes. */
-	memcpy(c.h, pads + 32, 32);
-	memset(block, 0, sizeof(block));
-	for (unsigned w = 0; w < 8; w++)
-		sg_store_be32(block + 4 * w, inner[w]);
-	block[32] = 0x80;
-	sg_store_be32(block + SHA_BLOCK - 4, (SHA_BLOCK + 32) * 8);
-	SHA256_Transform(&c, block);
-	for (unsigned w = 0; w < 8; w++)
-		sg_store_be32(mac + 4 * w, c.h[w]);
-
+	outer_hash(&c, pads, inner, mac);
 	sg_wipe(block, sizeof(block));
 	sg_wipe(inner, sizeof(inner));
 	sg_wipe(&c, sizeof(c));
@@ -255,6 +300,30 @@ int sg_cbc_crypt(struct sg_rec_ctx *ctx, int dir, const uint8_t key[16], const u
 	return rc;
 }
 
+/* ---- HMAC-state cache ------------------------------------------------------------ */
+
+/* The cache set of owner (SA address | direction), or NULL without a cache. */
+static inline struct cbc_set *cbc_set_of(const struct sg_rec_ctx *ctx, uintptr_t owner)
+{
+	uint64_t h = (uint64_t)(owner >> 6) * UINT64_C(0x9e3779b97f4a7c15);
+
+	if (!ctx->cbc_sets)
+		return NULL;
+	return &ctx->cbc_sets[((unsigned)(h >> 32) ^ (unsigned)(owner & 1)) % CBC_CACHE_SETS];
+}
+
+/* Start loading what the engine reads of a CBC SA beyond its first line. */
+static inline void cbc_prefetch(const struct sg_rec_ctx *ctx, struct sg_rec_sa *sa, uintptr_t owner)
+{
+	const struct cbc_set *set = cbc_set_of(ctx, owner);
+
+	prefetch_line(sg_rec_sa_mac(sa, ctx->window));
+	if (set) {
+		prefetch_line(set);
+		prefetch_line((const uint8_t *)set + SG_CACHE_LINE);
+	}
+}
+
 /* ---- open ------------------------------------------------------------------------ */
 
 /* The record header's seq_num ‖ type ‖ version: the MAC pseudo-header less its length. */
@@ -274,7 +343,7 @@ enum sg_rec_status sg_rec_cbc_open_front(struct sg_rec_ctx *ctx, struct sg_rec_o
 	int etm = sa->flags & SG_SA_F_ETM;
 	unsigned ct;
 
-	prefetch_line(sg_rec_sa_mac(sa, ctx->window));
+	cbc_prefetch(ctx, sa, (uintptr_t)sa);
 	/*
 	 * RFC 5246 §6.2.3.2: IV, then whole blocks holding at least the MAC and
 	 * the padding length (or, RFC 7366 §3, IV, a block, the MAC). A length
@@ -346,18 +415,26 @@ static uint32_t mte_check(const uint8_t *pads, const uint8_t pseudo[PSEUDO_LEN -
                           const uint8_t *pt, uint32_t ct)
 {
 	uint8_t hdr[PSEUDO_LEN], mac[MAC_LEN], got[MAC_LEN], tmp[MAC_LEN];
-	uint32_t pad = pt[ct - 1], good, diff = 0, scan, len, max_len, min_len, from, rot;
+	uint32_t pad = ct_barrier(pt[ct - 1]), good, len, max_len, min_len, from, rot, edge;
+	__m128i diff = _mm_setzero_si128();
 
 	/*
 	 * RFC 5246 §6.2.3.2: padding_length + 1 bytes, each equal to
-	 * padding_length, after content and MAC. Read the last 256 bytes (or all)
-	 * whatever the padding says.
+	 * padding_length, after content and MAC, from edge on. Read the last 256
+	 * bytes (or all) whatever the padding says, a block at a time (ct is a
+	 * block multiple).
 	 */
 	good = ct_ge(ct, pad + 1 + MAC_LEN);
-	scan = ct < SG_DTLS_CBC_PAD_MAX ? ct : SG_DTLS_CBC_PAD_MAX;
-	for (uint32_t i = 0; i < scan; i++)
-		diff |= (pt[ct - 1 - i] ^ pad) & ct_lt(i, pad + 1);
-	good &= ct_eq(diff, 0);
+	edge = ct - 1 - pad;
+	for (uint32_t q = ct - (ct < SG_DTLS_CBC_PAD_MAX ? ct : SG_DTLS_CBC_PAD_MAX); q < ct;
+	     q += BLK) {
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(pt + q));
+
+		b = _mm_xor_si128(b, _mm_set1_epi8((char)pad));
+		diff = _mm_or_si128(diff, _mm_and_si128(b, at_or_past(q, edge)));
+	}
+	good &= ct_eq((uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(diff, _mm_setzero_si128())),
+	              0xffff);
 
 	/* Bad padding: the MAC over the longest content, still computed, still failing. */
 	max_len = ct - 1 - MAC_LEN;
@@ -371,16 +448,19 @@ static uint32_t mte_check(const uint8_t *pads, const uint8_t pseudo[PSEUDO_LEN -
 	/*
 	 * The received MAC starts at the secret offset len, within the last
 	 * MAC_LEN + 255 bytes before the padding length byte. Gather each byte
-	 * of that window at (position - from) mod 32, so got[] is the MAC
-	 * rotated by (len - from) mod 32, then undo the rotation in five masked
-	 * steps of 1, 2, 4, 8 and 16.
+	 * of that window (to the end: a block multiple) at (position - from) mod
+	 * 32, so got[] is the MAC rotated by (len - from) mod 32, then undo the
+	 * rotation in five masked steps of 1, 2, 4, 8 and 16.
 	 */
 	from = min_len;
 	memset(got, 0, sizeof(got));
-	for (uint32_t p = from; p < ct - 1; p++) {
-		uint32_t in = ct_ge(p, len) & ct_lt(p, len + MAC_LEN);
+	len = ct_barrier(len);
+	for (uint32_t q = from; q < ct; q += BLK) {
+		__m128i *g = (__m128i *)(void *)(got + (q - from) % MAC_LEN);
+		__m128i in = _mm_andnot_si128(at_or_past(q, len + MAC_LEN), at_or_past(q, len));
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(pt + q));
 
-		got[(p - from) % MAC_LEN] |= (uint8_t)(pt[p] & in);
+		_mm_storeu_si128(g, _mm_or_si128(_mm_loadu_si128(g), _mm_and_si128(b, in)));
 	}
 	rot = (len - from) % MAC_LEN;
 	for (unsigned bit = 1; bit < MAC_LEN; bit <<= 1) {
@@ -446,7 +526,7 @@ enum sg_rec_status sg_rec_cbc_seal_front(struct sg_rec_ctx *ctx, struct sg_rec_s
 	uint8_t *rec, *iv, *pt;
 	uint64_t seq;
 
-	prefetch_line(sg_rec_sa_mac(sa, ctx->window));
+	cbc_prefetch(ctx, sa, (uintptr_t)sa | 1);
 	/* Minimal padding, 1..16 bytes with its length byte, to a block multiple. */
 	padn = BLK - op->pt_len % BLK;
 	body = op->pt_len + padn + (etm ? 0 : MAC_LEN); /* encrypted after the IV */
@@ -518,6 +598,39 @@ void sg_rec_cbc_seal_back(struct slot *s)
 
 /* ---- engine ---------------------------------------------------------------------- */
 
+/*
+ * The HMAC states of mac_key (owner: SA address | direction) into pads:
+ * from the cache when its set holds them for that owner and the very same
+ * key (an SA reused by another session must not hit), else computed (two
+ * SHA-256 compressions) and admitted on the owner's second miss in a row at
+ * that set, so a stream of one-off sessions neither evicts the hot keys nor
+ * pays for the copy. docs/record-layer.md, "CBC", has the measurements.
+ */
+static void hmac_states(struct sg_rec_ctx *ctx, uintptr_t owner, const uint8_t *mac_key,
+                        uint8_t *pads)
+{
+	struct cbc_set *set = cbc_set_of(ctx, owner);
+
+	if (!set) {
+		sg_cbc_hmac_key(mac_key, SG_DTLS_CBC_MAC_KEY_LEN, pads);
+		return;
+	}
+	if (set->owner == owner && !mac_differs(set->key, mac_key)) {
+		memcpy(pads, set->pads, sizeof(set->pads));
+		return;
+	}
+	sg_cbc_hmac_key(mac_key, SG_DTLS_CBC_MAC_KEY_LEN, pads);
+	if (set->ghost != owner) {
+		set->ghost = owner;
+		return;
+	}
+	ctx->used_cbc_cache = 1;
+	set->ghost = 0;
+	set->owner = owner;
+	memcpy(set->key, mac_key, sizeof(set->key));
+	memcpy(set->pads, pads, sizeof(set->pads));
+}
+
 void sg_rec_cbc_keys(struct sg_rec_ctx *ctx, struct slot *s, unsigned i)
 {
 	struct sg_rec_sa *sa = (struct sg_rec_sa *)(s->owner & ~(uintptr_t)1);
@@ -527,8 +640,7 @@ void sg_rec_cbc_keys(struct sg_rec_ctx *ctx, struct slot *s, unsigned i)
 		IMB_AES_KEYEXP_128(ctx->mgr, s->key, ctx->cbc_enc, ctx->ks[i]);
 	else
 		ctx->keyexp128(s->key, ctx->ks[i]);
-	sg_cbc_hmac_key(s->open ? m->rx_mac : m->tx_mac, SG_DTLS_CBC_MAC_KEY_LEN,
-	                ctx->ks[i] + CBC_PADS_OFF);
+	hmac_states(ctx, s->owner, s->open ? m->rx_mac : m->tx_mac, ctx->ks[i] + CBC_PADS_OFF);
 	s->keys = ctx->ks[i];
 }
 

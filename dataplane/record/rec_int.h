@@ -25,7 +25,8 @@ _Static_assert(REC_AAD_MAX <= LONG_AAD_LEN, "a record's AAD fits the out-of-line
 #define GROUP             8  /* records fronted, keyed and submitted together */
 #define GCM_CACHE_DEFAULT 1024
 #define GCM_WAYS          4
-#define CBC_PADS_OFF      176 /* HMAC states after the AES-128 schedule in ks[i] */
+#define CBC_PADS_OFF      176  /* HMAC states after the AES-128 schedule in ks[i] */
+#define CBC_CACHE_SETS    2048 /* HMAC states of hot CBC keys: 256 KB */
 _Static_assert(CBC_PADS_OFF + 2 * SG_DTLS_CBC_MAC_LEN <= KS_LEN, "CBC keys fit a schedule slot");
 
 /*
@@ -70,6 +71,18 @@ struct gcm_set {
 	uint8_t key[GCM_WAYS][32]; /* the raw key the way was computed from */
 } __attribute__((aligned(SG_CACHE_LINE)));
 
+/*
+ * One set of the CBC HMAC-state cache (direct mapped, CBC_CACHE_SETS of
+ * them): the states of one MAC key, tagged by SA address | direction and
+ * confirmed by the whole key, with a doorkeeper as the GCM cache's.
+ */
+struct cbc_set {
+	uintptr_t owner; /* 0: empty */
+	uintptr_t ghost; /* last owner that missed without being admitted */
+	uint8_t key[SG_DTLS_CBC_MAC_KEY_LEN];
+	uint8_t pads[2 * SG_DTLS_CBC_MAC_LEN]; /* key ^ ipad, key ^ opad states */
+} __attribute__((aligned(SG_CACHE_LINE)));
+
 struct sg_rec_ctx {
 	IMB_MGR *mgr;
 	void *mgr_mem;
@@ -92,9 +105,11 @@ struct sg_rec_ctx {
 	uint8_t *ccm_buf;                  /* composed CCM: B0 ‖ AAD ‖ payload */
 	size_t ccm_buf_len;
 	/* What bursts touched since the last wipe (sg_rec_ctx_wipe_used()). */
-	unsigned used_slots;    /* slots 0..used_slots-1: schedules, GCM key data, nonces */
-	uint8_t used_ccm_buf;   /* the composed-CCM buffer */
-	uint8_t used_gcm_cache; /* the GCM key cache */
+	unsigned used_slots;      /* slots 0..used_slots-1: schedules, GCM key data, nonces */
+	uint8_t used_ccm_buf;     /* the composed-CCM buffer */
+	uint8_t used_gcm_cache;   /* the GCM key cache */
+	uint8_t used_cbc_cache;   /* the CBC HMAC-state cache */
+	struct cbc_set *cbc_sets; /* [CBC_CACHE_SETS]; NULL with SG_REC_CTX_F_NO_GCM_CACHE */
 	/*
 	 * Per slot: the AES key schedule; a CBC slot's HMAC-SHA256 states
 	 * (key ^ ipad, key ^ opad) follow its 176-byte AES-128 schedule

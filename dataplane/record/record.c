@@ -158,8 +158,16 @@ struct sg_rec_ctx *sg_rec_ctx_create(const struct sg_rec_ctx_conf *conf)
 	ctx->ccm_buf = aalloc(ctx->ccm_buf_len);
 	if (!ctx->ccm_buf)
 		goto err_aad;
+	if (!(ctx->flags & SG_REC_CTX_F_NO_GCM_CACHE)) {
+		ctx->cbc_sets = aalloc(CBC_CACHE_SETS * sizeof(struct cbc_set));
+		if (!ctx->cbc_sets)
+			goto err_ccm;
+		memset(ctx->cbc_sets, 0, CBC_CACHE_SETS * sizeof(struct cbc_set));
+	}
 	return ctx;
 
+err_ccm:
+	free(ctx->ccm_buf);
 err_aad:
 	free(ctx->long_aad);
 err_slot:
@@ -190,6 +198,8 @@ static void ctx_wipe_secrets(struct sg_rec_ctx *ctx)
 	sg_wipe(ctx->gcm_cache, entries * sizeof(struct gcm_key_data));
 	sg_wipe(ctx->gcm_slot, SG_BURST_MAX * sizeof(struct gcm_key_data));
 	sg_wipe(ctx->ccm_buf, ctx->ccm_buf_len);
+	if (ctx->cbc_sets)
+		sg_wipe(ctx->cbc_sets, CBC_CACHE_SETS * sizeof(struct cbc_set));
 	/* IPsec-MB copies round keys and MAC state into its lanes. */
 	sg_wipe(ctx->mgr_mem, ctx->mgr_size);
 }
@@ -199,6 +209,7 @@ void sg_rec_ctx_free(struct sg_rec_ctx *ctx)
 	if (!ctx)
 		return;
 	ctx_wipe_secrets(ctx);
+	free(ctx->cbc_sets);
 	free(ctx->ccm_buf);
 	free(ctx->long_aad);
 	free(ctx->gcm_slot);
@@ -216,13 +227,14 @@ void sg_rec_ctx_wipe_keys(struct sg_rec_ctx *ctx)
 	ctx->used_slots = 0;
 	ctx->used_ccm_buf = 0;
 	ctx->used_gcm_cache = 0;
+	ctx->used_cbc_cache = 0;
 }
 
 void sg_rec_ctx_wipe_used(struct sg_rec_ctx *ctx)
 {
 	unsigned n = ctx->used_slots;
 
-	if (n == 0 && !ctx->used_ccm_buf && !ctx->used_gcm_cache)
+	if (n == 0 && !ctx->used_ccm_buf && !ctx->used_gcm_cache && !ctx->used_cbc_cache)
 		return;
 	/* Without SAFE_DATA, IPsec-MB leaves round keys and MAC state in its lanes. */
 	if (!(ctx->mgr->features & IMB_FEATURE_SAFE_DATA)) {
@@ -239,9 +251,12 @@ void sg_rec_ctx_wipe_used(struct sg_rec_ctx *ctx)
 		sg_wipe(ctx->gcm_sets, ctx->gcm_nsets * sizeof(struct gcm_set));
 		sg_wipe(ctx->gcm_cache, ctx->gcm_nsets * GCM_WAYS * sizeof(struct gcm_key_data));
 	}
+	if (ctx->used_cbc_cache)
+		sg_wipe(ctx->cbc_sets, CBC_CACHE_SETS * sizeof(struct cbc_set));
 	ctx->used_slots = 0;
 	ctx->used_ccm_buf = 0;
 	ctx->used_gcm_cache = 0;
+	ctx->used_cbc_cache = 0;
 }
 
 static int region_holds(const void *p, size_t n, const void *needle, size_t len)
@@ -262,7 +277,10 @@ int sg_rec_ctx_holds(const struct sg_rec_ctx *ctx, const void *needle, size_t le
 	       region_holds(ctx->gcm_slot, SG_BURST_MAX * sizeof(struct gcm_key_data), needle,
 	                    len) ||
 	       region_holds(ctx->long_aad, SG_BURST_MAX * sizeof(*ctx->long_aad), needle, len) ||
-	       region_holds(ctx->ccm_buf, ctx->ccm_buf_len, needle, len);
+	       region_holds(ctx->ccm_buf, ctx->ccm_buf_len, needle, len) ||
+	       region_holds(ctx->cbc_sets,
+	                    ctx->cbc_sets ? CBC_CACHE_SETS * sizeof(struct cbc_set) : 0, needle,
+	                    len);
 }
 
 unsigned sg_rec_ctx_window_bits(const struct sg_rec_ctx *ctx)

@@ -187,7 +187,9 @@ void sg_rec_sa_restore_floors(struct sg_rec_sa *sa, unsigned window, uint64_t tx
 
 /* ---- per-worker context --------------------------------------------------- */
 
-#define SG_REC_CTX_F_NO_GCM_CACHE 0x01 /* expand GCM keys for every record */
+#define SG_REC_CTX_F_NO_GCM_CACHE                                                                  \
+	0x01 /* no key caches: GCM keys and CBC HMAC states                                        \
+	      * computed for every record */
 /*
  * One record at a time (the handshake server, alerts): IPsec-MB's SSE manager,
  * which finishes a lone job at once, instead of the widest multi-buffer one,

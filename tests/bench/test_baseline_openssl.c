@@ -56,12 +56,24 @@ static void count_free(void *p, const char *file, int line)
 struct row {
 	const char *name;
 	enum sg_aead aead;
+	uint8_t flags;      /* SG_SA_F_ETM: CBC encrypt-then-MAC */
+	unsigned max_alloc; /* OpenSSL allocations per record at most */
 };
 
 static const struct row rows[] = {
-	{ "ccm8", SG_AEAD_AES_128_CCM_8 },       { "ccm", SG_AEAD_AES_128_CCM },
-	{ "gcm128", SG_AEAD_AES_128_GCM },       { "gcm256", SG_AEAD_AES_256_GCM },
-	{ "chacha", SG_AEAD_CHACHA20_POLY1305 },
+	{ "ccm8", SG_AEAD_AES_128_CCM_8, 0, 0 },
+	{ "ccm", SG_AEAD_AES_128_CCM, 0, 0 },
+	{ "gcm128", SG_AEAD_AES_128_GCM, 0, 0 },
+	{ "gcm256", SG_AEAD_AES_256_GCM, 0, 0 },
+	{ "chacha", SG_AEAD_CHACHA20_POLY1305, 0, 0 },
+	/*
+	 * HMAC: OpenSSL 3.0 gives an EVP digest a new provider context on every
+	 * init, and EVP_MAC_init() with a new key inits the HMAC's digests (5
+	 * allocations a record, measured): its cost, not a context the baseline
+	 * rebuilds.
+	 */
+	{ "cbc_sha256", SG_AEAD_AES_128_CBC_SHA256, 0, 5 },
+	{ "cbc_sha256_etm", SG_AEAD_AES_128_CBC_SHA256, SG_SA_F_ETM, 5 },
 };
 
 static uint8_t pattern(unsigned rec, unsigned b)
@@ -76,10 +88,10 @@ struct fixture {
 };
 
 /* Both sides of one session, and N_REC records the device sealed (sequence 1, 2, ...). */
-static void fixture_make(struct fixture *f, enum sg_aead aead)
+static void fixture_make(struct fixture *f, enum sg_aead aead, uint8_t flags)
 {
 	struct tc_keys k;
-	struct sg_rec_sa_params p = { .aead = aead, .epoch = 1, .tx_seq = 1 };
+	struct sg_rec_sa_params p = { .aead = aead, .epoch = 1, .flags = flags, .tx_seq = 1 };
 	struct sg_rec_seal_op ops[N_REC];
 	struct sg_rec_ctx *ctx = sg_rec_ctx_create(NULL);
 	unsigned head = sg_rec_seal_headroom(aead, 0, 0);
@@ -131,7 +143,7 @@ static void test_suite(void **state)
 	unsigned long before;
 	uint32_t pt_len;
 
-	fixture_make(&f, row->aead);
+	fixture_make(&f, row->aead, row->flags);
 	o = sg_bench_ossl_create(row->aead);
 	assert_non_null(o);
 
@@ -139,13 +151,15 @@ static void test_suite(void **state)
 	assert_int_equal(sg_bench_ossl_open(o, f.srv, f.rec[0], f.len[0], out, &pt_len), 0);
 	check_plaintext(out, pt_len, 0);
 
-	/* Every further record opens, and costs OpenSSL no allocation. */
+	/* Every further record opens, and costs OpenSSL no allocation (HMAC: its digests'). */
 	before = n_alloc;
 	for (unsigned r = 1; r < N_REC / 2; r++) {
 		assert_int_equal(sg_bench_ossl_open(o, f.srv, f.rec[r], f.len[r], out, &pt_len), 0);
 		check_plaintext(out, pt_len, r);
 	}
-	assert_int_equal(n_alloc - before, 0);
+	print_message("# %s: %lu OpenSSL allocations for %u records\n", row->name, n_alloc - before,
+	              N_REC / 2 - 1);
+	assert_true(n_alloc - before <= row->max_alloc * (N_REC / 2 - 1));
 
 	/* Refused records leave the window as it was; no plaintext after a bad tag. */
 	top = f.srv->rx_top;

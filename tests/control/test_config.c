@@ -1012,6 +1012,13 @@ static void test_values(void **state)
 	assert_int_equal(cfg->ports[1].rx_queues, 2);
 	assert_int_equal(cfg->ports[1].rx_desc, 1024); /* defaults apply per list item */
 	assert_int_equal(cfg->sessions.capacity, 10000000);
+	/* sessions.cbc_capacity not given: a sixteenth of the sessions may be CBC (issue 17) */
+	assert_true(cfg->sessions.cbc_capacity == SG_CFG_CBC_CAPACITY_AUTO);
+	assert_int_equal(sg_cfg_sessions_cbc_capacity(cfg), 625000);
+	cfg->sessions.cbc_capacity = 0;
+	assert_int_equal(sg_cfg_sessions_cbc_capacity(cfg), 0);
+	cfg->sessions.cbc_capacity = 20000000; /* refused by the check; clamped if used */
+	assert_int_equal(sg_cfg_sessions_cbc_capacity(cfg), 10000000);
 	assert_int_equal(cfg->sessions.idle_timeout, 3600);
 	assert_int_equal(cfg->sessions.peer_move, SG_PEER_MOVE_UNVERIFIED);
 	assert_string_equal(sg_peer_move_name(cfg->sessions.peer_move), "unverified");

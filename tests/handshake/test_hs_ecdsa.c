@@ -863,16 +863,13 @@ static void check_server_rpk(gnutls_session_t s)
 	OPENSSL_free(der);
 }
 
-static void run_gt_case(const struct gt_case *c)
+/* c's GnuTLS client on h's socketpair with credentials x, resuming from data when not NULL. */
+static gnutls_session_t gt_session(struct harness *h, const struct gt_case *c,
+                                   gnutls_certificate_credentials_t x, const gnutls_datum_t *data)
 {
 	char prio[256];
-	struct harness h;
-	struct sg_hs_certs *certs = start_rpk(&h, SG_HS_CLIENT_AUTH_REQUIRE, NULL, !c->no_rpk);
-	gnutls_certificate_credentials_t x = gt_creds(c);
 	gnutls_session_t s;
-	int rc;
 
-	lk.rpk_known = c->rpk_known;
 	snprintf(prio, sizeof(prio), "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+ECDHE-ECDSA%s%s",
 	         c->rpk ? ":-CTYPE-ALL:+CTYPE-CLI-RAWPK:+CTYPE-SRV-RAWPK" : "", c->extra);
 	assert_int_equal(gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_DATAGRAM | GNUTLS_NONBLOCK |
@@ -882,31 +879,83 @@ static void run_gt_case(const struct gt_case *c)
 	assert_int_equal(gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, x), 0);
 	if (!c->rpk)
 		gnutls_session_set_verify_cert(s, NULL, 0); /* our chain, against the test CA */
-	gnutls_transport_set_int(s, h.fd[0]);
+	gnutls_transport_set_int(s, h->fd[0]);
 	gnutls_dtls_set_mtu(s, 1400);
-	rc = gt_run(&h, s, c->counter == SG_HS_C_MAX ? 1 : 0);
-	if (c->counter == SG_HS_C_MAX) {
-		const struct h_client hc = { s, gt_send, gt_recv };
+	if (data != NULL)
+		assert_int_equal(gnutls_session_set_data(s, data->data, data->size), 0);
+	return s;
+}
 
-		assert_int_equal(rc, 0);
-		assert_int_equal(h.sess.res.suite, c->suite);
-		assert_int_equal(h.sess.res.auth, c->rpk ? SG_HS_AUTH_RPK : SG_HS_AUTH_X509);
-		if (c->rpk) {
+/* The session c's client has, full or resumed, its data both ways. */
+static void gt_check(struct harness *h, const struct gt_case *c, gnutls_session_t s, bool resumed)
+{
+	const struct h_client hc = { s, gt_send, gt_recv };
+
+	assert_int_equal(h->sess.res.suite, c->suite);
+	assert_int_equal(h->sess.res.resumed, resumed);
+	assert_int_equal(gnutls_session_is_resumed(s), resumed);
+	assert_int_equal(h->sess.res.auth, c->rpk ? SG_HS_AUTH_RPK : SG_HS_AUTH_X509);
+	if (c->rpk) {
+		if (!resumed)
 			check_server_rpk(s);
-			assert_int_equal(h.sess.res.identity_len, strlen(RPK_NAME));
-			assert_memory_equal(h.sess.res.identity, RPK_NAME, strlen(RPK_NAME));
-			assert_int_equal(h.sess.res.cred_ref, 3000);
-		} else {
-			assert_memory_equal(h.sess.res.identity, CLIENT_CN, strlen(CLIENT_CN));
-		}
-		h_data_both_ways(&h, &hc, "uplink via GnuTLS", "downlink to GnuTLS");
+		assert_int_equal(h->sess.res.identity_len, strlen(RPK_NAME));
+		assert_memory_equal(h->sess.res.identity, RPK_NAME, strlen(RPK_NAME));
+		assert_int_equal(h->sess.res.cred_ref, 3000);
 	} else {
+		assert_memory_equal(h->sess.res.identity, CLIENT_CN, strlen(CLIENT_CN));
+	}
+	h_data_both_ways(h, &hc, "uplink via GnuTLS", "downlink to GnuTLS");
+}
+
+static void run_gt_case(const struct gt_case *c)
+{
+	struct harness h;
+	struct sg_hs_certs *certs = start_rpk(&h, SG_HS_CLIENT_AUTH_REQUIRE, NULL, !c->no_rpk);
+	gnutls_certificate_credentials_t x = gt_creds(c);
+	gnutls_datum_t data = { 0 };
+	gnutls_session_t s;
+	int rc;
+
+	lk.rpk_known = c->rpk_known;
+	s = gt_session(&h, c, x, NULL);
+	rc = gt_run(&h, s, c->counter == SG_HS_C_MAX ? 1 : 0);
+	if (c->counter != SG_HS_C_MAX) {
 		assert_int_equal(rc, GNUTLS_E_FATAL_ALERT_RECEIVED);
 		assert_int_equal(gnutls_alert_get(s), c->alert);
 		assert_int_equal(h_count(&h, c->counter), 1);
 		assert_int_equal(h.n_installed, 0);
+		gnutls_deinit(s);
+		gnutls_certificate_free_credentials(x);
+		stop(&h, certs);
+		return;
 	}
+	assert_int_equal(rc, 0);
+	gt_check(&h, c, s, false);
+	assert_int_equal(gnutls_session_get_data2(s, &data), 0);
 	gnutls_deinit(s);
+	/*
+	 * Resumed from the ticket (RFC 5077): the policy looked up again by
+	 * identity (X.509) or by the key's hash the ticket keeps (RPK).
+	 */
+	assert_int_equal(lk.calls, 1);
+	s = gt_session(&h, c, x, &data);
+	assert_int_equal(gt_run(&h, s, 2), 0);
+	gt_check(&h, c, s, true);
+	assert_int_equal(lk.calls, 2);
+	assert_int_equal(lk.last_kind, c->rpk ? SG_HS_AUTH_RPK : SG_HS_AUTH_X509);
+	assert_int_equal(h_count(&h, SG_HS_C_COMPLETED_RESUMED), 1);
+	gnutls_deinit(s);
+	if (c->rpk) {
+		/* The key left the store: its ticket resumes nothing, the full handshake fails. */
+		lk.rpk_known = false;
+		s = gt_session(&h, c, x, &data);
+		assert_int_equal(gt_run(&h, s, 2), GNUTLS_E_FATAL_ALERT_RECEIVED);
+		assert_int_equal(gnutls_alert_get(s), GNUTLS_A_BAD_CERTIFICATE);
+		assert_int_equal(h_count(&h, SG_HS_C_TICKET_REJECTED), 1);
+		assert_int_equal(h_count(&h, SG_HS_C_FAIL_BAD_CERT), 1);
+		gnutls_deinit(s);
+	}
+	gnutls_free(data.data);
 	gnutls_certificate_free_credentials(x);
 	stop(&h, certs);
 }

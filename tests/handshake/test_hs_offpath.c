@@ -573,19 +573,32 @@ static void assert_resent(struct hc *c, const uint8_t *d, size_t n, size_t nfirs
  * opens. The same datagram replayed, the original flight replayed, or a new
  * retransmission within rto_initial_ms get nothing; after it, the flight
  * goes again, in newer records still. With CIDs the Finished is a tls12_cid
- * record.
+ * record; with CBC-SHA256 (issue 17, encrypt-then-MAC or MAC-then-encrypt)
+ * the linger entry reseals it with the MAC keys it kept.
  */
 static void test_linger_retransmitted_finished(void **state)
 {
+	static const struct {
+		uint16_t suite;
+		bool cid, etm;
+	} rows[] = {
+		{ SG_TLS_PSK_WITH_AES_128_CCM_8, false, false },
+		{ SG_TLS_PSK_WITH_AES_128_CCM_8, true, false },
+		{ SG_TLS_PSK_WITH_AES_128_CBC_SHA256, false, true },
+		{ SG_TLS_PSK_WITH_AES_128_CBC_SHA256, false, false },
+	};
+
 	(void)state;
-	for (int cid = 0; cid < 2; cid++) {
-		struct hc_opts o = hc_psk_opts(SG_TLS_PSK_WITH_AES_128_CCM_8);
+	for (unsigned i = 0; i < SG_ARRAY_SIZE(rows); i++) {
+		struct hc_opts o = hc_psk_opts(rows[i].suite);
 		uint8_t cke[512], f5[2048], fin[2048], again[2048], d[2048], fin_pt[64];
 		size_t ncke, nf5, nfin, nagain, n;
 		uint64_t top[2];
 		struct harness h;
 		struct hc c, c0;
+		int cid = rows[i].cid;
 
+		o.etm = rows[i].etm;
 		o.cid = cid;
 		o.cid_len = 4;
 		begin(&h, &c, &o, SG_HS_COOKIE_ALWAYS);
@@ -602,6 +615,7 @@ static void test_linger_retransmitted_finished(void **state)
 		assert_int_equal(flight_seen(&c0, fin, nfin, top, fin_pt),
 		                 SG_DTLS_HS_HDR_LEN + SG_TLS_VERIFY_DATA_LEN);
 		assert_int_equal(fin_pt[0], SG_TLS_HT_FINISHED);
+		assert_int_equal(c.etm_ok, rows[i].etm);
 		/* The client's window holds our Finished now: the same bytes again would not open.
 		 */
 		{

@@ -657,13 +657,76 @@ static void test_cbc_mixed_burst(void **state)
 #undef N_KINDS
 }
 
+/*
+ * The HMAC-state cache: an SA re-keyed in place (same address, same AES key,
+ * a new MAC key differing in one byte) never opens with the old key's
+ * states, however often the old key was used before; and a context without
+ * key caches opens the same.
+ */
+static void test_cbc_hmac_cache(void **state)
+{
+	struct sg_rec_ctx_conf nocache = { .flags = SG_REC_CTX_F_NO_GCM_CACHE };
+	struct sg_rec_ctx *ctxs[2] = { sg_rec_ctx_create(NULL), sg_rec_ctx_create(&nocache) };
+	uint8_t pt[64], iv[16] = { 9 };
+
+	(void)state;
+	tc_fill(pt, sizeof(pt), 5);
+	for (int c = 0; c < 2; c++) {
+		struct sg_rec_ctx *ctx = ctxs[c];
+		struct cbc_session s;
+		uint64_t seq = 1;
+
+		assert_non_null(ctx);
+		for (int etm = 0; etm < 2; etm++) {
+			session_init(&s, etm, 300);
+			for (int round = 0; round < 2; round++) {
+				/* Five records: the key misses, is admitted, then hits. */
+				for (int i = 0; i < 5; i++) {
+					struct rt_rec r = peer_rec(&s, 0, iv);
+					struct sg_rec_open_op op = { .rec = bufs[0], .sa = s.srv };
+
+					r.seq = seq++;
+					r.pad_len = legal_pad(sizeof(pt), etm, 0);
+					op.rec_len = (uint32_t)rt_evp_seal_record(
+					        &r, pt, sizeof(pt), bufs[0]);
+					assert_int_equal(sg_rec_open_burst(ctx, &op, 1), 1);
+				}
+				/* Re-key in place: one byte of the MAC key differs. */
+				s.k.client_mac[31] ^= 0x01;
+				assert_int_equal(rt_sa_init(s.srv, 128, CBC, &s.k, 0, 1,
+				                            etm ? SG_SA_F_ETM : 0, 0),
+				                 0);
+				seq = 1;
+				/* A record under the old key is refused, one under the new opens.
+				 */
+				{
+					struct cbc_session old = s;
+					struct rt_rec r;
+					struct sg_rec_open_op op = { .rec = bufs[0], .sa = s.srv };
+
+					old.k.client_mac[31] ^= 0x01;
+					r = peer_rec(&old, 0, iv);
+					r.seq = 100;
+					r.pad_len = legal_pad(sizeof(pt), etm, 0);
+					op.rec_len = (uint32_t)rt_evp_seal_record(
+					        &r, pt, sizeof(pt), bufs[0]);
+					assert_int_equal(sg_rec_open_burst(ctx, &op, 1), 0);
+					assert_int_equal(op.status, SG_REC_AUTH_FAILED);
+				}
+			}
+			tc_sa_free(s.srv, 128);
+		}
+		sg_rec_ctx_free(ctx);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cbc_sa_init),       cmocka_unit_test(test_cbc_roundtrip_mte),
 		cmocka_unit_test(test_cbc_roundtrip_etm), cmocka_unit_test(test_cbc_tamper),
 		cmocka_unit_test(test_cbc_sizes),         cmocka_unit_test(test_cbc_seal_limits),
-		cmocka_unit_test(test_cbc_mixed_burst),
+		cmocka_unit_test(test_cbc_mixed_burst),   cmocka_unit_test(test_cbc_hmac_cache),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

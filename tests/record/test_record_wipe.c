@@ -4,7 +4,8 @@
  * (sg_rec_ctx_wipe_used(), sg_rec_ctx_wipe_keys()): a table of context kinds
  * (one record at a time as the handshake server and the control plane use
  * it; the data plane's widest manager with its GCM key cache; CCM composed
- * for a long CID AAD) by AEAD by direction. Each row first shows that the
+ * for a long CID AAD) by AEAD (CBC-SHA256 too: its AES schedules and HMAC
+ * states) by direction. Each row first shows that the
  * scan finds the key's schedule in the context after a burst (so "not
  * found" after the wipe means something), then that no round key is left
  * after the wipe, and that the context still works.
@@ -59,7 +60,26 @@ static const struct wipe_row rows[] = {
 	{ "data-plane GCM-128 open, cached", CTX_DATA_PLANE, SG_AEAD_AES_128_GCM, 0, 1, 3, 1 },
 	{ "data-plane GCM-256 seal, cached", CTX_DATA_PLANE, SG_AEAD_AES_256_GCM, 0, 0, 3, 1 },
 	{ "data-plane ChaCha20 open", CTX_DATA_PLANE, SG_AEAD_CHACHA20_POLY1305, 0, 1, 1, 0 },
+	/* CBC-SHA256: the AES schedule and the HMAC states derived from the MAC key. */
+	{ "one-at-a-time CBC-SHA256 seal", CTX_ONE_AT_A_TIME, SG_AEAD_AES_128_CBC_SHA256, 0, 0, 1,
+	  1 },
+	{ "one-at-a-time CBC-SHA256 open", CTX_ONE_AT_A_TIME, SG_AEAD_AES_128_CBC_SHA256, 0, 1, 1,
+	  1 },
+	{ "data-plane CBC-SHA256 open", CTX_DATA_PLANE, SG_AEAD_AES_128_CBC_SHA256, 0, 1, 2, 1 },
+	{ "data-plane CBC-SHA256 seal", CTX_DATA_PLANE, SG_AEAD_AES_128_CBC_SHA256, 0, 0, 2, 1 },
 };
+
+/* Whether ctx holds the HMAC states (key ^ ipad, key ^ opad) of a CBC MAC key. */
+static int holds_hmac_states(const struct sg_rec_ctx *ctx, const uint8_t *mac_key)
+{
+	uint8_t pads[64];
+	int held;
+
+	sg_cbc_hmac_key(mac_key, 32, pads);
+	held = sg_rec_ctx_holds(ctx, pads, 32) || sg_rec_ctx_holds(ctx, pads + 32, 32);
+	sg_wipe(pads, sizeof(pads));
+	return held;
+}
 
 static struct sg_rec_ctx *ctx_of(enum ctx_kind kind, unsigned cid_len)
 {
@@ -82,7 +102,7 @@ static struct sg_rec_ctx *ctx_of(enum ctx_kind kind, unsigned cid_len)
 static void one_record(struct sg_rec_ctx *ctx, const struct wipe_row *r, struct sg_rec_sa *sa,
                        const struct tc_keys *k, const uint8_t *cid, uint64_t seq)
 {
-	uint8_t buf[REC_MAX], pt[PAYLOAD], got[REC_MAX], type;
+	uint8_t buf[REC_MAX], pt[PAYLOAD], got[REC_MAX], type, iv[16];
 	struct rt_rec rr = {
 		.aead = r->aead,
 		.epoch = 1,
@@ -94,11 +114,15 @@ static void one_record(struct sg_rec_ctx *ctx, const struct wipe_row *r, struct 
 	};
 
 	tc_fill(pt, sizeof(pt), seq);
+	tc_fill(iv, sizeof(iv), seq + 100);
+	/* CBC: MAC-then-encrypt, 48 + 32 bytes and 16 of padding (padding_length 15). */
+	rr.pad_len = r->aead == SG_AEAD_AES_128_CBC_SHA256 ? 15 : 0;
 	if (r->open) {
 		struct sg_rec_open_op op = { 0 };
 
 		rr.key = k->client_key;
-		rr.iv = k->client_iv;
+		rr.iv = r->aead == SG_AEAD_AES_128_CBC_SHA256 ? iv : k->client_iv;
+		rr.mac_key = k->client_mac;
 		op.rec = buf;
 		op.rec_len = (uint32_t)rt_evp_seal_record(&rr, pt, sizeof(pt), buf);
 		op.sa = sa;
@@ -123,6 +147,7 @@ static void one_record(struct sg_rec_ctx *ctx, const struct wipe_row *r, struct 
 		assert_int_equal(sg_rec_seal_burst(ctx, &op, 1), 1);
 		rr.key = k->server_key;
 		rr.iv = k->server_iv;
+		rr.mac_key = k->server_mac;
 		assert_int_equal(rt_evp_open_record(&rr, buf + op.rec_off, op.rec_len, got, &type),
 		                 (long)sizeof(pt));
 		assert_memory_equal(got, pt, sizeof(pt));
@@ -150,12 +175,16 @@ static void run_row(const struct wipe_row *r, int full_wipe)
 	/* The scan sees what a burst leaves (the positive control). */
 	assert_int_equal(rt_ctx_holds_key(ctx, r->aead, r->open ? k.client_key : k.server_key),
 	                 r->kept);
+	if (r->aead == SG_AEAD_AES_128_CBC_SHA256)
+		assert_true(holds_hmac_states(ctx, r->open ? k.client_mac : k.server_mac));
 	if (full_wipe)
 		sg_rec_ctx_wipe_keys(ctx);
 	else
 		sg_rec_ctx_wipe_used(ctx);
 	assert_false(rt_ctx_holds_key(ctx, r->aead, k.client_key));
 	assert_false(rt_ctx_holds_key(ctx, r->aead, k.server_key));
+	assert_false(holds_hmac_states(ctx, k.client_mac));
+	assert_false(holds_hmac_states(ctx, k.server_mac));
 	/* Nothing new to wipe: a no-op, and the context still works after it. */
 	sg_rec_ctx_wipe_used(ctx);
 	one_record(ctx, r, sa, &k, cid, seq++);

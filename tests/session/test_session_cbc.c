@@ -24,6 +24,8 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
+#include <stormgate/record.h>
+
 #include "sess_test.h"
 
 static const uint8_t test_cid_key[16] = { 0x53, 0x47, 0x2d, 0x63, 0x62, 0x63, 0x2d, 0x70,
@@ -41,6 +43,8 @@ static struct sg_rec_sa *sa_alloc(unsigned window)
 
 static void sa_free(struct sg_rec_sa *sa, unsigned window)
 {
+	if (sa == NULL)
+		return;
 	sg_wipe(sa, sg_rec_sa_size_max(window));
 	free(sa);
 }
@@ -56,40 +60,60 @@ static void st_mac(struct sg_rec_sa_mac *m, uint32_t k, uint16_t v)
 }
 
 /*
- * Test session k's SA at version v: CBC-SHA256 keys (AES-128 in rx_key /
- * tx_key, the MAC keys in the line after the SA) when cbc, else GCM. Filled
- * field by field as the record layer's sg_rec_sa_init() lays it out
- * (record_types.h): the table copies bytes, it never interprets the keys.
+ * Test session k's SA at version v, made by the record layer
+ * (sg_rec_sa_init()): CBC-SHA256 keys (AES-128 in rx_key / tx_key, the MAC
+ * keys in the line after the SA and its replay tail) when cbc, else
+ * AES-128-GCM. The keys are st_sa()'s, the MAC keys st_mac()'s.
  */
 static void mk_sa(struct sg_rec_sa *sa, unsigned window, uint32_t k, uint16_t v, int cbc)
 {
+	struct sg_rec_sa ref;
+	struct sg_rec_sa_mac mac;
+	struct sg_rec_sa_params p = {
+		.aead = cbc ? SG_AEAD_AES_128_CBC_SHA256 : SG_AEAD_AES_128_GCM,
+		.epoch = v,
+		.flags = cbc ? SG_SA_F_ETM : 0,
+		.rx_key = ref.rx_key,
+		.tx_key = ref.tx_key,
+		.rx_iv = ref.rx_iv,
+		.tx_iv = ref.tx_iv,
+		.rx_mac = mac.rx_mac,
+		.tx_mac = mac.tx_mac,
+		.tx_seq = 1,
+		.rx_seq = 1,
+	};
+
 	memset(sa, 0, sg_rec_sa_size_max(window));
-	st_sa(sa, k, v);
-	if (cbc) {
-		sa->aead = SG_AEAD_AES_128_CBC_SHA256;
-		memset(sa->rx_iv, 0, sizeof(sa->rx_iv));
-		st_mac(sg_rec_sa_mac(sa, window), k, v);
-	}
+	st_sa(&ref, k, v);
+	st_mac(&mac, k, v);
+	assert_int_equal(sg_rec_sa_init(sa, window, &p), 0);
+	sg_wipe(&ref, sizeof(ref));
+	sg_wipe(&mac, sizeof(mac));
 }
 
 /* Does sa hold test session k's keys at version v, the MAC line too for CBC? */
 static int sa_ok(struct sg_rec_sa *sa, unsigned window, uint32_t k, uint16_t v, int cbc)
 {
+	enum sg_aead aead = cbc ? SG_AEAD_AES_128_CBC_SHA256 : SG_AEAD_AES_128_GCM;
+	unsigned klen = sg_aead_key_len(aead);
 	struct sg_rec_sa_mac want;
 	struct sg_rec_sa ref;
 	int same;
 
-	if (sa->epoch != v || sa->aead != (cbc ? SG_AEAD_AES_128_CBC_SHA256 : SG_AEAD_AES_128_GCM))
+	if (sa->epoch != v || sa->aead != aead || !(sa->flags & SG_SA_F_LIVE))
 		return 0;
 	st_sa(&ref, k, v);
-	same = memcmp(sa->rx_key, ref.rx_key, 32) == 0 && memcmp(sa->tx_key, ref.tx_key, 32) == 0;
+	same = memcmp(sa->rx_key, ref.rx_key, klen) == 0 &&
+	       memcmp(sa->tx_key, ref.tx_key, klen) == 0;
 	sg_wipe(&ref, sizeof(ref));
 	if (!same)
 		return 0;
 	if (!cbc)
 		return 1;
 	st_mac(&want, k, v);
-	return memcmp(sg_rec_sa_mac(sa, window), &want, sizeof(want)) == 0;
+	same = memcmp(sg_rec_sa_mac(sa, window), &want, sizeof(want)) == 0;
+	sg_wipe(&want, sizeof(want));
+	return same;
 }
 
 static struct sg_sess_table *mk_table(uint32_t cap, unsigned window, uint32_t cbc, uint32_t flags)
@@ -201,6 +225,17 @@ static void test_cbc_roundtrip(void **state)
 			                                       : SG_AEAD_AES_128_GCM);
 		}
 
+		/* The pools' strides: an AEAD SA keeps its bytes, a CBC one has its MAC line more.
+		 */
+		{
+			struct sg_sess_ref r4[4];
+
+			assert_int_equal(sg_sess_lookup_id_bulk(w, ids, 4, r4), 4);
+			assert_int_equal((uint8_t *)r4[3].sa - (uint8_t *)r4[1].sa,
+			                 sg_rec_sa_size(window));
+			assert_int_equal((uint8_t *)r4[2].sa - (uint8_t *)r4[0].sa,
+			                 sg_rec_sa_size_for(window, SG_AEAD_AES_128_CBC_SHA256));
+		}
 		/* Session 0: CBC -> AEAD (the CBC keys stay as the previous SA). */
 		assert_int_equal(sg_sess_lookup_id_bulk(w, &ids[0], 1, &r), 1);
 		old_cbc = r.sa;

@@ -45,14 +45,14 @@ static struct sg_rec_ctx *ctx(void)
 
 static void open_records(uint8_t sel, uint8_t *dgram, size_t len)
 {
-	static struct sg_rec_sa sa __attribute__((aligned(64)));
+	static struct fz_sa_room room __attribute__((aligned(64)));
 	struct sg_rec_hdr recs[MAX_RECS];
 	struct sg_rec_open_op ops[MAX_RECS];
 	unsigned n, k = 0, ok;
 
 	n = sg_rec_parse(dgram, len, FZ_CID_LEN, recs, MAX_RECS);
 	check(n <= MAX_RECS);
-	check(fz_sa(&sa, sel, 0) == 0);
+	check(fz_sa(&room, sel, 0) == 0);
 	memset(ops, 0, sizeof(ops));
 	for (unsigned i = 0; i < n; i++) {
 		check(recs[i].off + recs[i].len <= len);
@@ -61,7 +61,7 @@ static void open_records(uint8_t sel, uint8_t *dgram, size_t len)
 		check(recs[i].len >= recs[i].hdr_len);
 		ops[k].rec = dgram + recs[i].off;
 		ops[k].rec_len = recs[i].len;
-		ops[k].sa = &sa;
+		ops[k].sa = &room.sa;
 		k++;
 	}
 	ok = sg_rec_open_burst(ctx(), ops, k);
@@ -89,10 +89,11 @@ static void open_records(uint8_t sel, uint8_t *dgram, size_t len)
 
 		if (ops[i].status != SG_REC_OK)
 			continue;
-		st = sg_rec_replay_check(&sa, SG_REPLAY_WINDOW_DEFAULT, ops[i].seq);
-		check(st == SG_REC_REPLAYED || (st == SG_REC_TOO_OLD && ops[i].seq < sa.rx_top));
+		st = sg_rec_replay_check(&room.sa, SG_REPLAY_WINDOW_DEFAULT, ops[i].seq);
+		check(st == SG_REC_REPLAYED ||
+		      (st == SG_REC_TOO_OLD && ops[i].seq < room.sa.rx_top));
 	}
-	sg_rec_sa_wipe(&sa, SG_REPLAY_WINDOW_DEFAULT);
+	sg_rec_sa_wipe(&room.sa, SG_REPLAY_WINDOW_DEFAULT);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

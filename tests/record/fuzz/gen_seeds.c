@@ -77,8 +77,8 @@ static size_t frame(uint8_t *f, int v6, const uint8_t *pl, size_t n)
 int main(int argc, char **argv)
 {
 	static const uint8_t our_cid[FZ_CID_LEN] = { 0xc1, 0xd0, 1, 2, 3, 4, 5, 6 };
-	static const char *const names[SG_AEAD_MAX] = { "ccm8", "ccm", "gcm128", "gcm256",
-		                                        "chacha" };
+	static const char *const names[SG_AEAD_MAX] = { "ccm8",   "ccm",    "gcm128",
+		                                        "gcm256", "chacha", "cbc" };
 	struct sg_rec_ctx *ctx;
 	struct sg_rec_ctx_conf conf = { .cid_len = FZ_CID_LEN };
 
@@ -90,9 +90,12 @@ int main(int argc, char **argv)
 	if (ctx == NULL)
 		return 1;
 	for (unsigned a = 0; a < SG_AEAD_MAX; a++) {
-		for (unsigned cid = 0; cid < 2; cid++) {
-			uint8_t sel = (uint8_t)(a | (cid ? FZ_SEL_CID : 0));
-			static struct sg_rec_sa dev __attribute__((aligned(64)));
+		/* The second variant: a CID session, or for CBC encrypt-then-MAC (no CIDs). */
+		for (unsigned v = 0; v < 2; v++) {
+			int wide = sg_aead_wide(a), cid = v && !wide;
+			const char *var = !v ? "" : wide ? "-etm" : "-cid";
+			uint8_t sel = (uint8_t)(a | (v ? (wide ? FZ_SEL_ETM : FZ_SEL_CID) : 0));
+			static struct fz_sa_room dev __attribute__((aligned(64)));
 			static const char *const msgs[3] = { "GET /time", "PUT /a", "x" };
 			uint8_t bufs[3][256], dgram[1024], fr[1200];
 			struct sg_rec_seal_op ops[3];
@@ -108,7 +111,7 @@ int main(int argc, char **argv)
 				ops[r].pt_off = 64;
 				ops[r].pt_len = (uint32_t)strlen(msgs[r]);
 				memcpy(bufs[r] + 64, msgs[r], ops[r].pt_len);
-				ops[r].sa = &dev;
+				ops[r].sa = &dev.sa;
 				ops[r].cid = our_cid;
 				ops[r].cid_len = cid ? FZ_CID_LEN : 0;
 				ops[r].type =
@@ -120,15 +123,15 @@ int main(int argc, char **argv)
 				memcpy(dgram + len, bufs[r] + ops[r].rec_off, ops[r].rec_len);
 				len += ops[r].rec_len;
 			}
-			snprintf(name, sizeof(name), "%s%s-one", names[a], cid ? "-cid" : "");
+			snprintf(name, sizeof(name), "%s%s-one", names[a], var);
 			put(argv[1], name, sel, dgram, ops[0].rec_len);
-			snprintf(name, sizeof(name), "%s%s-three", names[a], cid ? "-cid" : "");
+			snprintf(name, sizeof(name), "%s%s-three", names[a], var);
 			put(argv[1], name, sel, dgram, len);
-			snprintf(name, sizeof(name), "%s%s-ipv4", names[a], cid ? "-cid" : "");
+			snprintf(name, sizeof(name), "%s%s-ipv4", names[a], var);
 			put(argv[1], name, sel | FZ_SEL_FRAME, fr, frame(fr, 0, dgram, len));
-			snprintf(name, sizeof(name), "%s%s-ipv6", names[a], cid ? "-cid" : "");
+			snprintf(name, sizeof(name), "%s%s-ipv6", names[a], var);
 			put(argv[1], name, sel | FZ_SEL_FRAME, fr, frame(fr, 1, dgram, len));
-			sg_rec_sa_wipe(&dev, SG_REPLAY_WINDOW_DEFAULT);
+			sg_rec_sa_wipe(&dev.sa, SG_REPLAY_WINDOW_DEFAULT);
 		}
 	}
 	{
