@@ -5,18 +5,24 @@
  * SubjectPublicKeyInfo DER, each naming its identity and policy, and the
  * policies of certificate identities; their lines of a streamed import (CSV,
  * or PEM public keys after "# identity:" lines). A key is checked with
- * OpenSSL (d2i_PUBKEY: an EC key on P-256 or P-384), never parsed by hand.
+ * OpenSSL: the RFC 5480 form every tool writes is matched byte for byte up
+ * to its point, which EC_POINT_oct2point() checks is on the curve; any
+ * other form goes through d2i_PUBKEY (an EC key on P-256 or P-384).
  *
  * Any thread, as sg_cred.h says: readers (the handshake threads' lookups)
  * never wait for the writer (the management thread).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <lmdb.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/obj_mac.h>
 #include <openssl/x509.h>
 
 #include <stormgate/common.h>
@@ -71,22 +77,69 @@ static bool policy_fields_valid(uint32_t flags, uint32_t lifetime)
 	        (lifetime >= SG_CRED_LIFETIME_MIN && lifetime <= SG_CRED_LIFETIME_MAX));
 }
 
-int sg_cred_spki_check(const uint8_t *der, size_t len, uint8_t hash[SG_CRED_SPKI_HASH_LEN],
-                       char *msg, size_t msg_len)
+/*
+ * The two SubjectPublicKeyInfo encodings keys come in (RFC 5480: id-ecPublicKey,
+ * a named curve, an uncompressed point), up to the point's 0x04: those are
+ * checked without OpenSSL 3.0's generic decoder (d2i_PUBKEY costs ~90 µs a key,
+ * most of an import's time): the point must be on the curve, which
+ * EC_POINT_oct2point() checks. Anything else goes through d2i_PUBKEY.
+ */
+static const uint8_t spki_p256[] = { 0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+	                             0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
+	                             0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00 };
+static const uint8_t spki_p384[] = { 0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86,
+	                             0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b,
+	                             0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00 };
+
+static EC_GROUP *groups[2]; /* P-256, P-384: made once, then only read */
+static pthread_once_t groups_once = PTHREAD_ONCE_INIT;
+
+static void groups_make(void)
+{
+	groups[0] = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+	groups[1] = EC_GROUP_new_by_curve_name(NID_secp384r1);
+}
+
+/* 1: a canonical key on its curve; 0: not that form (ask d2i_PUBKEY); -1: off its curve. */
+static int spki_canonical(const uint8_t *der, size_t len)
+{
+	const uint8_t *pt;
+	size_t pt_len;
+	EC_POINT *p;
+	int g, ok;
+
+	if (len == sizeof(spki_p256) + 65 && memcmp(der, spki_p256, sizeof(spki_p256)) == 0) {
+		g = 0;
+		pt = der + sizeof(spki_p256);
+	} else if (len == sizeof(spki_p384) + 97 &&
+	           memcmp(der, spki_p384, sizeof(spki_p384)) == 0) {
+		g = 1;
+		pt = der + sizeof(spki_p384);
+	} else {
+		return 0;
+	}
+	pt_len = len - (size_t)(pt - der);
+	if (pt[0] != 0x04)
+		return 0;
+	pthread_once(&groups_once, groups_make);
+	if (groups[g] == NULL)
+		return 0;
+	p = EC_POINT_new(groups[g]);
+	ok = p != NULL && EC_POINT_oct2point(groups[g], p, pt, pt_len, NULL) == 1;
+	EC_POINT_free(p);
+	ERR_clear_error();
+	return ok ? 1 : -1;
+}
+
+/* The slow path: any encoding OpenSSL reads, then its kind and curve. 0 or -EINVAL. */
+static int spki_decoded(const uint8_t *der, size_t len, char *msg, size_t msg_len)
 {
 	const unsigned char *p = der;
-	EVP_PKEY *pk;
+	EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)len);
 	char group[32] = "";
 	size_t glen = 0;
-	unsigned hlen = 0;
 	int rc = -EINVAL;
 
-	if (len == 0 || len > SG_CRED_SPKI_READ_MAX) {
-		snprintf(msg, msg_len, "public key is %zu bytes of DER, at most %d", len,
-		         SG_CRED_SPKI_MAX);
-		return -EINVAL;
-	}
-	pk = d2i_PUBKEY(NULL, &p, (long)len);
 	if (pk == NULL || p != der + len) {
 		snprintf(msg, msg_len, "not a SubjectPublicKeyInfo (DER) public key");
 		goto out;
@@ -103,16 +156,37 @@ int sg_cred_spki_check(const uint8_t *der, size_t len, uint8_t hash[SG_CRED_SPKI
 		         SG_CRED_SPKI_MAX);
 		goto out;
 	}
-	if (EVP_Digest(der, len, hash, &hlen, EVP_sha256(), NULL) != 1 ||
-	    hlen != SG_CRED_SPKI_HASH_LEN) {
-		snprintf(msg, msg_len, "SHA-256 failed");
-		rc = -EIO;
-		goto out;
-	}
 	rc = 0;
 out:
 	EVP_PKEY_free(pk);
+	ERR_clear_error();
 	return rc;
+}
+
+int sg_cred_spki_check(const uint8_t *der, size_t len, uint8_t hash[SG_CRED_SPKI_HASH_LEN],
+                       char *msg, size_t msg_len)
+{
+	unsigned hlen = 0;
+	int rc;
+
+	if (len == 0 || len > SG_CRED_SPKI_READ_MAX) {
+		snprintf(msg, msg_len, "public key is %zu bytes of DER, at most %d", len,
+		         SG_CRED_SPKI_MAX);
+		return -EINVAL;
+	}
+	rc = spki_canonical(der, len);
+	if (rc < 0) {
+		snprintf(msg, msg_len, "public key's point is not on its curve");
+		return -EINVAL;
+	}
+	if (rc == 0 && spki_decoded(der, len, msg, msg_len) != 0)
+		return -EINVAL;
+	if (EVP_Digest(der, len, hash, &hlen, EVP_sha256(), NULL) != 1 ||
+	    hlen != SG_CRED_SPKI_HASH_LEN) {
+		snprintf(msg, msg_len, "SHA-256 failed");
+		return -EIO;
+	}
+	return 0;
 }
 
 static bool rpk_valid(const struct sg_cred_rpk *r)

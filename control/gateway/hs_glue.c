@@ -8,8 +8,9 @@
  * FIFOs, records of no session handed back, CIDs reserved ahead and taken
  * back), the revocation guard at install (PSKs; certificate and raw public
  * key sessions too), live policy, and the plane's counters and latency
- * quantiles; the certificates themselves are tls.c's. Gateway thread. Writes struct gw_hs;
- * inserts and replaces sessions in the table (ends go through sess_end.c).
+ * quantiles; the certificates themselves are tls.c's. Gateway thread.
+ * Writes struct gw_hs; inserts and replaces sessions in the table (ends go
+ * through sess_end.c).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -197,7 +198,9 @@ static int replace_session(struct sg_gateway *gw, uint64_t id, const struct sg_h
 
 	if (rc != 0)
 		return rc;
-	same = same_identity(gw, id, res->identity, res->identity_len);
+	/* The same name authenticated another way (a PSK, then a certificate) is another peer. */
+	same = same_identity(gw, id, res->identity, res->identity_len) &&
+	       sg_sessreg_auth(gw->end.reg, id) == res->auth;
 	if (!same) {
 		sg_dp_session_detach(gw->ports.dp, id);
 		rc = attach_backend(gw, id, res->auth, res->identity, id_len);
@@ -526,7 +529,6 @@ static void latency_window(const struct gw_hs *h, unsigned i, unsigned n,
 void gw_hs_poll(struct sg_gateway *gw)
 {
 	struct sg_hs_time now = gw_hs_now();
-
 	uint64_t now_ns = sg_mono_ns();
 
 	sg_hs_secrets_tick(gw->hs.secrets, now);

@@ -117,7 +117,8 @@ static void test_spki_check(void **state)
 	EVP_PKEY *k;
 	int n;
 
-	/* P-256 and P-384: taken (setup checked the hash); one byte more is not */
+	/* P-256 and P-384 in the canonical form: taken (setup checked the hash); one byte more is
+	 * not */
 	assert_int_equal(
 	        sg_cred_spki_check(f->spki[2], (size_t)f->spki_len[2], hash, msg, sizeof(msg)), 0);
 	memcpy(der, f->spki[0], (size_t)f->spki_len[0]);
@@ -126,9 +127,29 @@ static void test_spki_check(void **state)
 	        sg_cred_spki_check(der, (size_t)f->spki_len[0] + 1, hash, msg, sizeof(msg)),
 	        -EINVAL);
 	assert_string_equal(msg, "not a SubjectPublicKeyInfo (DER) public key");
+	/* the canonical form with its point moved off the curve: refused */
+	memcpy(der, f->spki[0], (size_t)f->spki_len[0]);
+	der[f->spki_len[0] - 1] ^= 1;
+	assert_int_equal(sg_cred_spki_check(der, (size_t)f->spki_len[0], hash, msg, sizeof(msg)),
+	                 -EINVAL);
+	assert_string_equal(msg, "public key's point is not on its curve");
+	/* a compressed point (not the canonical form: OpenSSL's decoder) is a P-256 key */
+	{
+		EVP_PKEY *ck = EVP_EC_gen("P-256");
+
+		assert_non_null(ck);
+		assert_int_equal(EVP_PKEY_set_utf8_string_param(ck, "point-format", "compressed"),
+		                 1);
+		p = der;
+		n = i2d_PUBKEY(ck, &p);
+		EVP_PKEY_free(ck);
+		assert_int_equal(n, 59); /* the 33-byte point, not 65 */
+		assert_int_equal(sg_cred_spki_check(der, (size_t)n, hash, msg, sizeof(msg)), 0);
+	}
 	/* P-521: not a curve we sign or verify with */
 	k = EVP_EC_gen("P-521");
 	assert_non_null(k);
+	p = der;
 	n = i2d_PUBKEY(k, &p);
 	EVP_PKEY_free(k);
 	assert_true(n > 0 && n <= SG_CRED_SPKI_MAX);

@@ -24,7 +24,9 @@
  *    authenticated close_notify with the next sequence number.
  *  - the revocation guard: a credential replaced between a handshake's
  *    lookup and its install refuses the install; one removed fails the
- *    handshake in flight on its engine;
+ *    handshake in flight on its engine; for certificate and raw public
+ *    key sessions, the store's entry (removed, disabled, moved, a policy
+ *    disabled) checked the same way, and the kind kept for `sessions`;
  *  - the session store: a real handshake's session put, committed within
  *    the window, saved exactly, restored by a new gateway over the same
  *    store at its old id with its backend port, its keys working and its
@@ -48,6 +50,8 @@
 #include <arpa/inet.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -348,11 +352,12 @@ static void sa_pair(unsigned k, unsigned v, struct sg_rec_sa *srv, struct sg_rec
 
 /*
  * Install d's session as a completed handshake would (the glue function, with
- * the owner as its argument): identity, keys of version v, lifetime end, and
- * the CID the table reserved (cid: true). Returns gw_hs_install()'s result.
+ * the owner as its argument): identity and how it authenticated, keys of
+ * version v, lifetime end, and the CID the table reserved (cid: true).
+ * Returns gw_hs_install()'s result.
  */
-static int install(struct dev *d, const char *identity, unsigned v, unsigned owner,
-                   uint64_t expires, bool cid)
+static int install_as(struct dev *d, const char *identity, uint8_t auth, unsigned v, unsigned owner,
+                      uint64_t expires, bool cid)
 {
 	struct sg_rec_sa *srv = aligned_alloc(SG_CACHE_LINE, sg_rec_sa_size(E.window));
 	struct sg_hs_result res;
@@ -367,6 +372,7 @@ static int install(struct dev *d, const char *identity, unsigned v, unsigned own
 	res.suite = SG_TLS_PSK_WITH_AES_128_GCM_SHA256;
 	res.identity_len = (uint16_t)strlen(identity);
 	memcpy(res.identity, identity, res.identity_len);
+	res.auth = auth;
 	res.expires = expires;
 	res.user = UINT64_MAX; /* its lookup came after every credential change */
 	if (cid) {
@@ -383,6 +389,13 @@ static int install(struct dev *d, const char *identity, unsigned v, unsigned own
 		assert_int_equal(sg_sess_find_tuple(table(), &t, &d->id), 0);
 	}
 	return rc;
+}
+
+/* install_as() of a PSK identity. */
+static int install(struct dev *d, const char *identity, unsigned v, unsigned owner,
+                   uint64_t expires, bool cid)
+{
+	return install_as(d, identity, SG_HS_AUTH_PSK, v, owner, expires, cid);
 }
 
 static uint64_t later(void)
@@ -630,6 +643,129 @@ static void test_revoked_mid_handshake(void **state)
 	}
 }
 
+/*
+ * The install guard of certificate and raw public key sessions (issue 17):
+ * a handshake whose lookup came before a credential change (its generation
+ * older) is installed only if what it authenticated with still holds: a
+ * raw public key still in the store, enabled, under the same identity
+ * (found by the first 8 bytes of its hash, the tag the lookup carried); a
+ * certificate identity's policy not disabled; an anonymous client always.
+ * The session registry keeps the kind, which `sessions list` shows.
+ */
+static void test_cert_install_guard(void **state)
+{
+	enum step { KEEP = 0, REMOVE, DISABLE, MOVE };
+	static const struct {
+		const char *what;
+		uint8_t auth;
+		enum step step;
+		bool installed;
+	} rows[] = {
+		{ "raw public key still in the store", SG_HS_AUTH_RPK, KEEP, true },
+		{ "raw public key removed", SG_HS_AUTH_RPK, REMOVE, false },
+		{ "raw public key disabled", SG_HS_AUTH_RPK, DISABLE, false },
+		{ "raw public key moved to another identity", SG_HS_AUTH_RPK, MOVE, false },
+		{ "certificate without a policy entry", SG_HS_AUTH_X509, KEEP, true },
+		{ "certificate whose policy was disabled", SG_HS_AUTH_X509, DISABLE, false },
+		{ "anonymous client (client_auth optional)", SG_HS_AUTH_NONE, KEEP, true },
+	};
+	const char *ident = "urn:dev:cert-1";
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	struct sg_cred_rpk rpk;
+	char msg[160];
+	unsigned char *p = rpk.spki;
+	int n;
+
+	(void)state;
+	assert_non_null(k);
+	memset(&rpk, 0, sizeof(rpk));
+	n = i2d_PUBKEY(k, &p);
+	EVP_PKEY_free(k);
+	assert_true(n > 0);
+	rpk.spki_len = (uint32_t)n;
+	assert_int_equal(
+	        sg_cred_spki_check(rpk.spki, rpk.spki_len, rpk.spki_hash, msg, sizeof(msg)), 0);
+	for (unsigned r = 0; r < RTE_DIM(rows); r++) {
+		struct sg_rec_sa *srv = aligned_alloc(SG_CACHE_LINE, sg_rec_sa_size(E.window));
+		struct sg_gw_counters c0 = counters(), c1;
+		struct sg_cred_policy pol = { 0 };
+		struct sg_hs_result res;
+		struct sg_gw_session gs;
+		struct sg_sess_tuple t;
+		struct dev d;
+		unsigned removed;
+		int rc;
+
+		print_message("# %s\n", rows[r].what);
+		dev_init(&d);
+		assert_non_null(srv);
+		rpk.identity_len = (uint32_t)strlen(ident);
+		memcpy(rpk.identity, ident, rpk.identity_len);
+		rpk.flags = 0;
+		assert_int_equal(sg_cred_rpk_put(E.cred, &rpk), 0);
+		/* The lookup happened here (generation 0 below), then the store changed. */
+		switch (rows[r].step) {
+		case REMOVE:
+			assert_int_equal(sg_cred_rpk_delete(E.cred, rpk.spki_hash), 0);
+			break;
+		case DISABLE:
+			rpk.flags = SG_CRED_F_DISABLED;
+			pol.flags = SG_CRED_F_DISABLED;
+			assert_int_equal(sg_cred_rpk_put(E.cred, &rpk), 0);
+			assert_int_equal(sg_cred_policy_put(E.cred, ident, strlen(ident), &pol), 0);
+			break;
+		case MOVE:
+			rpk.identity_len = 5;
+			memcpy(rpk.identity, "other", 5);
+			assert_int_equal(sg_cred_rpk_put(E.cred, &rpk), 0);
+			break;
+		case KEEP:
+			break;
+		}
+		sg_gateway_revoke_handshakes(E.gw);
+		pump();
+		memset(&res, 0, sizeof(res));
+		sa_pair(E.next_dev * 16 + d.ip[3], 1, srv, d.sa);
+		res.sa = srv;
+		dev_peer(&d, &res.peer);
+		res.suite = SG_TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8;
+		res.auth = rows[r].auth;
+		res.identity_len = (uint16_t)strlen(ident);
+		memcpy(res.identity, ident, res.identity_len);
+		res.expires = later();
+		res.user = 0; /* looked up before the change */
+		if (rows[r].auth == SG_HS_AUTH_RPK) {
+			res.cred_ref = sg_load_be32(rpk.spki_hash);
+			res.backend = sg_load_be32(rpk.spki_hash + 4);
+		}
+		rc = gw_hs_install(E.gw, &res, 0);
+		sg_rec_sa_wipe(srv, E.window);
+		free(srv);
+		c1 = counters();
+		if (rows[r].installed) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(c1.installed, c0.installed + 1);
+			memcpy(&t, &res.peer, sizeof(t));
+			assert_int_equal(sg_sess_find_tuple(table(), &t, &d.id), 0);
+			assert_int_equal(sg_gateway_session_get(E.gw, d.id, &gs), 0);
+			assert_int_equal(gs.auth, rows[r].auth);
+			assert_int_equal(gs.identity_len, strlen(ident));
+			assert_int_equal(sg_gateway_end_session(E.gw, d.id, NULL), 0);
+			pump();
+		} else {
+			assert_int_equal(rc, -EKEYREVOKED);
+			assert_int_equal(c1.hsplane.install_revoked,
+			                 c0.hsplane.install_revoked + 1);
+			assert_int_equal(sessions_of(ident), 0);
+		}
+		assert_int_equal(
+		        sg_cred_rpk_delete_identity(E.cred, ident, strlen(ident), &removed), 0);
+		assert_int_equal(sg_cred_rpk_delete_identity(E.cred, "other", 5, &removed), 0);
+		sg_cred_policy_delete(E.cred, ident, strlen(ident));
+		dev_free(&d);
+	}
+}
+
 static void test_handshake_owner(void **state)
 {
 	struct sg_gw_counters c0 = counters(), c1;
@@ -803,6 +939,16 @@ static void test_replace(void **state)
 	assert_memory_equal(s.identity, "dev-r2", 6);
 	assert_int_equal(sessions_of("dev-r"), 0);
 	assert_int_equal(sessions_of("dev-r2"), 1);
+	/* The same name authenticated another way (a certificate now) is another peer too. */
+	assert_int_equal(install_as(&a, "dev-r2", SG_HS_AUTH_X509, 5, 1, later(), false), 0);
+	assert_int_equal(sg_gateway_session_get(E.gw, a.id, &s), 0);
+	assert_false(s.info.has_prev);
+	assert_int_equal(s.auth, SG_HS_AUTH_X509);
+	/* ... and the same kind again is a re-key in place, old keys kept. */
+	assert_int_equal(install_as(&a, "dev-r2", SG_HS_AUTH_X509, 6, 1, later(), false), 0);
+	assert_int_equal(sg_gateway_session_get(E.gw, a.id, &s), 0);
+	assert_true(s.info.has_prev);
+	assert_int_equal(s.auth, SG_HS_AUTH_X509);
 	/* A CID session of the same identity at that address takes over: the old one ends. */
 	cid = a;
 	assert_int_equal(install(&cid, "dev-r2", 4, 0, later(), true), 0);
@@ -812,7 +958,7 @@ static void test_replace(void **state)
 	assert_true(s.info.flags & SG_SESS_F_CID);
 	assert_int_equal(s.info.owner, 0);
 	c1 = counters();
-	assert_int_equal(c1.replaced, c0.replaced + 3);
+	assert_int_equal(c1.replaced, c0.replaced + 5);
 	assert_int_equal(c1.killed, c0.killed);
 	pump();
 	assert_int_equal(dev_recv(&a, (uint8_t[64]){ 0 }, 64), 0); /* replaced: no alert */
@@ -1266,6 +1412,7 @@ int main(void)
 		cmocka_unit_test(test_handshake_owner),
 		cmocka_unit_test(test_finished_again),
 		cmocka_unit_test(test_revoked_mid_handshake),
+		cmocka_unit_test(test_cert_install_guard),
 		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_end_asked_and_swept),
 		cmocka_unit_test(test_end_by_device),
