@@ -39,7 +39,9 @@ would get it (docs/e2e.md, "What the tools cannot do").
 
 The X.509 gateway again in backend mode proxy: the PROXY v2 header the backend
 (proxy_backend.py) gets names the certificate's CN or the raw key's name (0xE0)
-and the kind (0xE1), with PP2_TYPE_SSL's certificate flags.
+and the kind (0xE1), with PP2_TYPE_SSL's certificate flags. A daemon built with
+sanitizers (given by hand: test_certs.py build-asan/control/stormgate ...) must
+leave no report in its log.
 
     test_certs.py STORMGATE STORMCTL      (root; tag sge2e17)
 """
@@ -52,7 +54,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sgtest import clients, e2e, proc  # noqa: E402
+from sgtest import clients, e2e, proc, sanitizer  # noqa: E402
 from sgtest.dtls import DTLS_PORT  # noqa: E402
 import pki  # noqa: E402
 
@@ -456,6 +458,16 @@ def in_flight_none(lab, d, what):
               st['handshakes']['in_flight'] == 0, st['handshakes'])
 
 
+def stop(lab, d):
+    """The daemon stopped cleanly; in a sanitizer build, nothing reported in its log (the
+    certificate paths: loads, chains, raw keys, refusals, reloads of the set)."""
+    lab.check_stop(d)
+    if sanitizer.instrumented(lab.stormgate):
+        found = sanitizer.reports(d.log())
+        lab.check(f'{d.cfg.name}: no sanitizer report in the daemon\'s log', not found,
+                  '\n'.join(found[:20]))
+
+
 def run(stormgate, stormctl):
     with e2e.E2ELab('sge2e17', stormgate, stormctl) as lab, pki.PKI() as p:
         # The X.509 gateway: libcoap PKI, then s_client and gnutls-cli through an echo.
@@ -471,7 +483,7 @@ def run(stormgate, stormctl):
         r.gnutls()
         r.refusals(REFUSALS)
         in_flight_none(lab, d, 'X.509 gateway')
-        lab.check_stop(d)
+        stop(lab, d)
         # The raw-key gateway, on the same credential store: gnutls-cli, then libcoap -M.
         d = lab.start_daemon(name='rpk', tls=rpk_section(p))
         r = Run(lab, d, p)
@@ -481,12 +493,12 @@ def run(stormgate, stormctl):
         srv = lab.coap_server()
         r.libcoap_rpk()
         in_flight_none(lab, d, 'raw-key gateway')
-        lab.check_stop(d)
+        stop(lab, d)
         lab.kill(srv)
         # The X.509 gateway in proxy mode: what the backend is told about the device.
         d = lab.start_daemon(name='proxy', backend_mode='proxy', tls=tls_section(p))
         proxy_identities(lab, d, p)
-        lab.check_stop(d)
+        stop(lab, d)
 
 
 if __name__ == '__main__':
