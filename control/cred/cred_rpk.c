@@ -13,7 +13,6 @@
  * never wait for the writer (the management thread).
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 
 #include "cred_priv.h"
 #include "sg_cred.h"
+#include "sg_spki.h"
 
 #define RPK_VERSION 1
 #define RPK_HDR     13 /* version, identity_len, flags, lifetime, backend, spki_len */
@@ -77,58 +77,15 @@ static bool policy_fields_valid(uint32_t flags, uint32_t lifetime)
 	        (lifetime >= SG_CRED_LIFETIME_MIN && lifetime <= SG_CRED_LIFETIME_MAX));
 }
 
-/*
- * The two SubjectPublicKeyInfo encodings keys come in (RFC 5480: id-ecPublicKey,
- * a named curve, an uncompressed point), up to the point's 0x04: those are
- * checked without OpenSSL 3.0's generic decoder (d2i_PUBKEY costs ~90 µs a key,
- * most of an import's time): the point must be on the curve, which
- * EC_POINT_oct2point() checks. Anything else goes through d2i_PUBKEY.
- */
-static const uint8_t spki_p256[] = { 0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
-	                             0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
-	                             0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00 };
-static const uint8_t spki_p384[] = { 0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86,
-	                             0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b,
-	                             0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00 };
-
-static EC_GROUP *groups[2]; /* P-256, P-384: made once, then only read */
-static pthread_once_t groups_once = PTHREAD_ONCE_INIT;
-
-static void groups_make(void)
-{
-	groups[0] = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
-	groups[1] = EC_GROUP_new_by_curve_name(NID_secp384r1);
-}
-
-/* 1: a canonical key on its curve; 0: not that form (ask d2i_PUBKEY); -1: off its curve. */
+/* 1: a canonical key on its curve (sg_spki.h: read without OpenSSL 3.0's generic
+ * decoder, which costs ~90 µs a key, most of an import's time); 0: not that form (ask
+ * d2i_PUBKEY); -1: off its curve. */
 static int spki_canonical(const uint8_t *der, size_t len)
 {
-	const uint8_t *pt;
-	size_t pt_len;
-	EC_POINT *p;
-	int g, ok;
+	uint16_t curve;
+	size_t off;
 
-	if (len == sizeof(spki_p256) + 65 && memcmp(der, spki_p256, sizeof(spki_p256)) == 0) {
-		g = 0;
-		pt = der + sizeof(spki_p256);
-	} else if (len == sizeof(spki_p384) + 97 &&
-	           memcmp(der, spki_p384, sizeof(spki_p384)) == 0) {
-		g = 1;
-		pt = der + sizeof(spki_p384);
-	} else {
-		return 0;
-	}
-	pt_len = len - (size_t)(pt - der);
-	if (pt[0] != 0x04)
-		return 0;
-	pthread_once(&groups_once, groups_make);
-	if (groups[g] == NULL)
-		return 0;
-	p = EC_POINT_new(groups[g]);
-	ok = p != NULL && EC_POINT_oct2point(groups[g], p, pt, pt_len, NULL) == 1;
-	EC_POINT_free(p);
-	ERR_clear_error();
-	return ok ? 1 : -1;
+	return sg_spki_canonical(der, len, &curve, &off);
 }
 
 /* The slow path: any encoding OpenSSL reads, then its kind and curve. 0 or -EINVAL. */

@@ -38,6 +38,7 @@
 
 #include "hs_cert.h"
 #include "hs_cert_set.h"
+#include "sg_spki.h"
 
 #define CHAIN_CERTS_MAX 10u /* certificates in a client's certificate_list */
 #define SERIAL_MAX      32u /* RFC 5280 §4.1.2.2: 20 octets; some CAs use more */
@@ -47,72 +48,22 @@ _Static_assert(sizeof(((struct hs_cert_cache_entry *)0)->key_point) == HS_CERT_P
                "a cached key holds a struct hs_peer_key's point");
 
 /*
- * The two curves' groups, made once per process and only read after (any
- * thread): a peer's point is checked and turned into a key against them
- * without building a group per handshake (EC_GROUP_new_by_curve_name():
- * ~8 us). Never freed: process-lifetime constants.
+ * A raw public key in RFC 5480's canonical form is read without OpenSSL's
+ * decoder (sg_spki.h: ~1 us against ~100 us; bench_cert.cc, cert_rpk/p256);
+ * test_hs_cert checks both paths agree. 1: taken; 0: not in that form (ask
+ * OpenSSL); -1: that form but off the curve.
  */
-static pthread_once_t groups_once = PTHREAD_ONCE_INIT;
-static EC_GROUP *groups[2]; /* P-256, P-384 */
-
-static void groups_init(void)
-{
-	groups[0] = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
-	groups[1] = EC_GROUP_new_by_curve_name(NID_secp384r1);
-}
-
-static const EC_GROUP *group_of(uint16_t curve)
-{
-	pthread_once(&groups_once, groups_init);
-	if (curve == SG_TLS_GROUP_SECP256R1)
-		return groups[0];
-	if (curve == SG_TLS_GROUP_SECP384R1)
-		return groups[1];
-	return NULL;
-}
-
-/*
- * RFC 5480 §2 fixes the one DER encoding of an id-ecPublicKey key on a
- * namedCurve with an uncompressed point (§2.2): these header bytes, then
- * the point. A raw public key in exactly that form is taken by comparing
- * the header and checking the point on its curve (EC_POINT_oct2point);
- * any other encoding goes through OpenSSL's decoder (d2i_PUBKEY), which
- * costs ~100 us in OpenSSL 3.0 against ~1 us here (bench_cert.cc,
- * cert_rpk/p256). test_hs_cert checks both paths agree.
- */
-static const uint8_t spki_p256[] = { 0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
-	                             0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
-	                             0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00 };
-static const uint8_t spki_p384[] = { 0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86,
-	                             0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b,
-	                             0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00 };
-
-/* 1: taken; 0: not in the canonical form (ask OpenSSL); -1: canonical but off the curve. */
 static int rpk_canonical(const uint8_t *spki, size_t len, struct hs_peer_key *key)
 {
-	const uint8_t *hdr = len == sizeof(spki_p256) + 65   ? spki_p256
-	                     : len == sizeof(spki_p384) + 97 ? spki_p384
-	                                                     : NULL;
-	size_t hl = hdr == spki_p256 ? sizeof(spki_p256) : sizeof(spki_p384);
-	uint16_t curve = hdr == spki_p256 ? SG_TLS_GROUP_SECP256R1 : SG_TLS_GROUP_SECP384R1;
-	const EC_GROUP *g;
-	EC_POINT *pt;
-	int ok;
+	uint16_t curve;
+	size_t off;
+	int rc = sg_spki_canonical(spki, len, &curve, &off);
 
-	if (hdr == NULL || memcmp(spki, hdr, hl) != 0 || spki[hl] != POINT_CONVERSION_UNCOMPRESSED)
-		return 0;
-	g = group_of(curve);
-	pt = g != NULL ? EC_POINT_new(g) : NULL;
-	if (pt == NULL)
-		return 0;
-	ok = EC_POINT_oct2point(g, pt, spki + hl, len - hl, NULL) == 1;
-	EC_POINT_free(pt);
-	ERR_clear_error();
-	if (!ok)
-		return -1;
+	if (rc != 1)
+		return rc;
 	key->curve = curve;
-	key->point_len = (uint8_t)(len - hl);
-	memcpy(key->point, spki + hl, len - hl);
+	key->point_len = (uint8_t)(len - off);
+	memcpy(key->point, spki + off, len - off);
 	return 1;
 }
 
@@ -517,7 +468,7 @@ int hs_cert_verify_sig(const struct hs_peer_key *key, uint16_t scheme, const uin
 	if (key == NULL || digest_len != hash_len || sig == NULL || sig_len == 0 ||
 	    sig_len > HS_CERT_SIG_MAX)
 		return -EBADMSG;
-	g = group_of(key->curve);
+	g = sg_spki_group(key->curve);
 	if (g == NULL || key->point_len != 1 + 2 * hs_cert_field_len(key->curve))
 		return -EBADMSG;
 	ec = EC_KEY_new();
