@@ -18,10 +18,8 @@
 #include <string.h>
 
 #include <lmdb.h>
-#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/obj_mac.h>
 #include <openssl/x509.h>
 
 #include <stormgate/common.h>
