@@ -599,7 +599,8 @@ def test_policy():
     p0 = ctl_json('policy', 'get')
     check('policy get: the config\'s policy (cookie_mode always by default)',
           p0['cookie_mode'] == 'always' and p0['key_lifetime'] == 86400
-          and len(p0['suites']) == 9 and p0['handshake_rate'] == 0, p0)
+          and len(p0['suites']) == 16 and p0['suites'][-1] == 'TLS_PSK_WITH_AES_128_CBC_SHA256'
+          and p0['handshake_rate'] == 0, p0)
 
     hvr0 = stats()['handshakes']['hello_verify_sent']
     check('the default (always): a handshake gets a HelloVerifyRequest',
